@@ -1,0 +1,178 @@
+package config
+
+import (
+	"net/netip"
+	"time"
+)
+
+// Pos is where a command stands in its source file.
+type Pos struct {
+	File string
+	Line int // 1-based
+	Col  int // 1-based, in bytes
+}
+
+// Config is one IX configuration, as loaded from a file.
+// Slices keep the order of the source so the printer is stable.
+type Config struct {
+	Hostname string
+
+	// PSKs are the global "ikev2 authentication psk id ..." lines.
+	PSKs []*PSK
+
+	// DefaultProfile is "ikev2 default-profile"; nil when the file has none
+	// (IX defaults then apply, see DefaultProfile()).
+	DefaultProfile *Profile
+	// Profiles are the named "ikev2 profile NAME" blocks.
+	Profiles []*Profile
+
+	Interfaces []*Interface
+	Routes     []*Route
+	BGP        *BGP // nil without "router bgp"
+}
+
+// IDType is the type of an IKEv2 identity as IX spells it.
+type IDType string
+
+// Identity types accepted by "ikev2 authentication psk id" and "ikev2 peer ... id".
+const (
+	IDIPv4  IDType = "ipv4"
+	IDIPv6  IDType = "ipv6"
+	IDFQDN  IDType = "fqdn"
+	IDKeyID IDType = "keyid"
+)
+
+// Identity is an IKEv2 identity (IDi/IDr).
+type Identity struct {
+	Type  IDType
+	Value string // address text, FQDN or key ID
+}
+
+// PSK is "ikev2 authentication psk id TYPE VALUE key char|hex KEY".
+type PSK struct {
+	ID  Identity
+	Key []byte // the secret; never log it
+	Hex bool   // printed as "key hex ..." rather than "key char ..."
+	Pos Pos
+}
+
+// Encryption, integrity, PRF and DH names are the IX keywords themselves,
+// so the printer writes them back unchanged; ike maps them to transform IDs.
+type (
+	EncAlg   string // aes-cbc-128, aes-cbc-192, aes-cbc-256, aes-gcm-128, aes-gcm-256, 3des
+	IntegAlg string // sha1, sha2-256, sha2-384, sha2-512
+	PRFAlg   string // sha1, sha2-256, sha2-384, sha2-512
+	DHGroup  string // 1024-bit, 1536-bit, 2048-bit, 3072-bit, 2048-bit-256 (group 24), 256-bit-ecp, 384-bit-ecp, curve25519
+)
+
+// Profile is "ikev2 default-profile" or "ikev2 profile NAME".
+// A zero field means "not configured": the IX default applies.
+type Profile struct {
+	Name string // "" for the default profile
+
+	Enc       []EncAlg   // sa-proposal enc (in order of preference)
+	Integrity []IntegAlg // sa-proposal integrity
+	PRF       []PRFAlg   // sa-proposal prf; empty: follows integrity, as IX does
+	DH        []DHGroup  // sa-proposal dh
+
+	Lifetime time.Duration // sa-lifetime (IKE SA)
+
+	ChildEnc        []EncAlg   // child-proposal enc
+	ChildIntegrity  []IntegAlg // child-proposal integrity
+	ChildPFS        DHGroup    // child-pfs; "" for none
+	ChildLifetime   time.Duration
+	ChildLifetimeKB uint64 // child-lifetime ... kilobytes (0: not set)
+
+	DPDInterval time.Duration // dpd interval (0: not set)
+
+	LocalAuth string // local-authentication (psk)
+	IPsecMode string // ipsec-mode (tunnel)
+
+	Pos Pos
+}
+
+// InterfaceKind says which family an IX interface name belongs to.
+type InterfaceKind string
+
+// Interface families soft-ix knows.
+const (
+	KindGigaEthernet InterfaceKind = "GigaEthernet"
+	KindLoopback     InterfaceKind = "Loopback"
+	KindTunnel       InterfaceKind = "Tunnel"
+	KindNull         InterfaceKind = "Null"
+)
+
+// MSSAuto is Interface.AdjustMSS for "ip tcp adjust-mss auto".
+const MSSAuto = -1
+
+// Interface is an "interface NAME" block.
+type Interface struct {
+	Name        string // canonical IX name: "Tunnel0.0", "GigaEthernet0.0", "GigaEthernet2:1.0"
+	Kind        InterfaceKind
+	Description string
+
+	Address    netip.Prefix // ip address A/L; invalid when unset
+	DHCP       bool         // ip address dhcp
+	Unnumbered string       // ip unnumbered IF
+	MTU        int          // ip mtu N (0: default)
+	AdjustMSS  int          // 0 off, MSSAuto, or a value
+	Shutdown   bool
+
+	Tunnel *Tunnel // non-nil for Tunnel interfaces
+
+	Pos Pos
+}
+
+// Tunnel holds the "tunnel ..." and "ikev2 ..." commands of a Tunnel interface.
+type Tunnel struct {
+	Mode        string // tunnel mode ipsec-ikev2
+	ConnectAuto bool   // ikev2 connect-type auto
+	PreFragment bool   // ikev2 ipsec pre-fragment
+
+	// ikev2 peer ADDR|any authentication psk [id TYPE VALUE]
+	Peer    netip.Addr // invalid when PeerAny
+	PeerAny bool
+	PeerID  Identity // zero when no "id" was given
+
+	Profile string // ikev2 binding NAME / ikev2 profile NAME; "" for the default profile
+
+	OutgoingInterface    string     // ikev2 outgoing-interface IF
+	SourceAddress        netip.Addr // ikev2 source-address A
+	NegotiationDirection string     // ikev2 negotiation-direction initiator|responder|both
+
+	NATKeepalive      time.Duration // ikev2 nat-traversal keepalive N
+	NATKeepaliveForce bool          // ... force
+
+	SALifetime  time.Duration // per-tunnel override of sa-lifetime (0: profile's)
+	DPDInterval time.Duration // per-tunnel override of dpd interval (0: profile's)
+}
+
+// Route is "ip route PREFIX|default IFNAME|NEXTHOP [distance N]".
+type Route struct {
+	Prefix    netip.Prefix
+	Interface string     // when routed to an interface
+	NextHop   netip.Addr // when routed to a next hop
+	Distance  int        // 0: default (1)
+	Pos       Pos
+}
+
+// BGP is a "router bgp ASN" block.
+type BGP struct {
+	ASN       uint32
+	RouterID  netip.Addr // invalid: chosen as IX does
+	Neighbors []*Neighbor
+	Networks  []netip.Prefix // address-family ipv4 unicast / network P
+	Pos       Pos
+}
+
+// Neighbor is the set of "neighbor A ..." commands for one address.
+type Neighbor struct {
+	Addr         netip.Addr
+	RemoteAS     uint32
+	UpdateSource string // interface name
+	Keepalive    time.Duration
+	Hold         time.Duration
+	EBGPMultihop int // 0 off; TTL otherwise (255 when given without a value)
+	Description  string
+	Activate     bool // neighbor A activate under address-family ipv4 unicast
+}
