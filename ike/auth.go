@@ -129,7 +129,9 @@ func (c *Core) sendAuth(now time.Time, sa *ikeSA) {
 		m.IDi = &sa.localID
 		m.AuthM = authSharedKey
 		m.Auth = authData(sa.suite, psk, sa.initReq, sa.nonceR, sa.keys.pi, sa.localID)
-		m.addNotify(nInitialContact, nil)
+		if !c.opt.NoInitialContact {
+			m.addNotify(nInitialContact, nil)
+		}
 		m.SA = childOffer(&t.pol, sa.childSPI, false)
 		m.TSi, m.TSr = routeSelectors(), routeSelectors()
 		return m

@@ -51,6 +51,9 @@ type CoreConfig struct {
 	RekeyMargin     float64       // fraction of a lifetime left at rekey, default 0.1 (+ jitter up to half of it)
 	DeleteGrace     time.Duration // replaced SAs stay installed this long, default 2 s
 	DPDDisabled     bool          // never send liveness checks (load generator)
+	// NoInitialContact leaves INITIAL_CONTACT out of IKE_AUTH (the load
+	// generator opens many IKE SAs with one identity).
+	NoInitialContact bool
 }
 
 func (c *CoreConfig) defaults() {
