@@ -195,6 +195,7 @@ func (c *Core) established(now time.Time, sa *ikeSA, m *message) {
 	sa.lastHeard = now
 	sa.rekeyAt = c.rekeyTime(now, t.pol.IKELifetime)
 	sa.expireAt = now.Add(t.pol.IKELifetime)
+	c.mark(sa)
 	delete(c.halfOpen, sa.hoKey)
 	if old := t.ike; old != nil && old != sa && old.state == stEstablished && !sa.initiator && m.notify(nInitialContact) != nil {
 		c.log.Info("ike: INITIAL_CONTACT: dropping the peer's old IKE SA", "tunnel", t.name)

@@ -15,7 +15,7 @@ set -euo pipefail
 COUNT=${COUNT:-1500}
 TIME=${TIME:-20s}
 ROUNDS=${ROUNDS:-3}
-CONC=${CONC:-8}
+CONC=${CONC:-32}
 cd "$(dirname "$0")/../.."
 W=$(mktemp -d /tmp/isl.XXXXXX)
 P=isl$(( $$ % 100000 ))
@@ -109,7 +109,7 @@ CONF
 
 start_softix() {
 	ip netns exec "$B" "$W/ikepeer" -local $RESP -peer any -psk loadtest \
-		-psk-id "ipv4:${LOCALS//,/,ipv4:}" -dh 1024-bit,2048-bit -cookie-threshold 100000 >"$W/softix.log" 2>&1 &
+		-psk-id "ipv4:${LOCALS//,/,ipv4:}" -dh 1024-bit,2048-bit -cookie-threshold 100000 ${SOFTIX_ARGS:-} >"$W/softix.log" 2>&1 &
 	RPID=$!; PIDS+=("$RPID"); sleep 0.5
 }
 start_charon() {

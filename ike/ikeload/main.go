@@ -151,7 +151,10 @@ func runWorker(ctx context.Context, log *slog.Logger, wc workerConfig, setups, f
 		}
 	}}
 	m, err := ike.NewManager(ike.ManagerConfig{Config: cfg, DataPlane: dp, Logger: log, ListenAddr: wc.local,
-		Tuning: ike.CoreConfig{RetransmitBase: 2 * time.Second, RetransmitTries: 2, DPDDisabled: true, NoInitialContact: true}})
+		Tuning: ike.CoreConfig{RetransmitBase: 2 * time.Second, RetransmitTries: 2, DPDDisabled: true, NoInitialContact: true,
+			// The generator reuses its DH keys (RFC 7296 §2.12) so that it costs
+			// less than the responder it measures.
+			DHReuse: time.Minute}})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "ikeload:", err)
 		os.Exit(1)

@@ -15,6 +15,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"syscall"
@@ -131,6 +132,7 @@ func main() {
 		statePath  = flag.String("state", "", "write SA state JSON here")
 		keylog     = flag.String("keylog", "", "write Wireshark key lines here")
 		verbose    = flag.Bool("v", false, "debug logging")
+		cpuprofile = flag.String("cpuprofile", "", "write a CPU profile here")
 	)
 	flag.Parse()
 	level := slog.LevelInfo
@@ -189,6 +191,12 @@ func main() {
 	if err != nil {
 		log.Error("ikepeer", "err", err)
 		os.Exit(1)
+	}
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err == nil && pprof.StartCPUProfile(f) == nil {
+			defer pprof.StopCPUProfile()
+		}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
