@@ -382,6 +382,7 @@ func (c *Core) reply(sa *ikeSA, m *message, r *message) {
 
 // resend transmits already encoded packets of sa.
 func (c *Core) resend(sa *ikeSA, pkts [][]byte) {
+	sa.lastSent = c.now
 	for _, p := range pkts {
 		if err := c.opt.Transport.Send(p, sa.local, sa.remote); err != nil {
 			c.log.Debug("ike: send failed", "peer", sa.remote, "err", err)
@@ -510,6 +511,32 @@ func (c *Core) saTimers(now time.Time, sa *ikeSA) {
 		now.Sub(sa.lastHeard) >= sa.tun.pol.DPDInterval {
 		c.startDPD(now, sa)
 	}
+	if iv := c.keepaliveInterval(sa); iv > 0 && now.Sub(sa.lastSent) >= iv {
+		// RFC 3948 §2.3: one 0xFF byte keeps the NAT mapping open.
+		sa.lastSent = now
+		if err := c.opt.Transport.Send([]byte{0xff}, sa.local, sa.remote); err != nil {
+			c.log.Debug("ike: NAT keepalive", "peer", sa.remote, "err", err)
+		}
+	}
+}
+
+// defaultNATKeepalive is the NAT-T keepalive interval when the tunnel
+// sets no "ikev2 nat-traversal keepalive".
+const defaultNATKeepalive = 20 * time.Second
+
+// keepaliveInterval is how often sa sends NAT keepalives: when we are
+// behind a NAT (or the tunnel forces them) on the NAT-T port; 0: never.
+func (c *Core) keepaliveInterval(sa *ikeSA) time.Duration {
+	if sa.state != stEstablished || !sa.encap || sa.tun == nil || sa.replacedBy != nil {
+		return 0
+	}
+	if !sa.natLocal && !sa.tun.conf.NATKeepaliveForce {
+		return 0
+	}
+	if sa.tun.conf.NATKeepalive > 0 {
+		return sa.tun.conf.NATKeepalive
+	}
+	return defaultNATKeepalive
 }
 
 func (c *Core) childTimers(now time.Time, sa *ikeSA, ch *childSA) {

@@ -92,6 +92,8 @@ type ikeSA struct {
 	peerRekey  *ikeSA    // IKE SA the peer's rekey created (collision tracking)
 	replacedBy *ikeSA
 
+	lastSent time.Time // last IKE packet or keepalive to the peer
+
 	dirty     bool      // in Core.dirty, to be rescheduled
 	scheduled time.Time // earliest entry in Core.timers (zero: none)
 }

@@ -122,5 +122,8 @@ func (c *Core) saNext(sa *ikeSA) time.Time {
 	if sa.tun != nil && sa.tun.pol.DPDInterval > 0 && !c.opt.DPDDisabled && sa.pending == nil {
 		at(sa.lastHeard.Add(sa.tun.pol.DPDInterval))
 	}
+	if iv := c.keepaliveInterval(sa); iv > 0 {
+		at(sa.lastSent.Add(iv))
+	}
 	return next
 }
