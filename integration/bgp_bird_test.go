@@ -37,7 +37,7 @@ func bgtSeedBGPConfig() *config.Config {
 // bgtAzureBird is the Azure side: AS 65010 speaking from 172.16.0.6 to
 // 10.2.2.2 (multihop, as Azure's gateway does), announcing the VNet
 // 172.16.0.0/16 and, when enabled, the extra static protocol.
-func bgtAzureBird(extra string) string {
+func bgtAzureBird(extra, ixOpts string) string {
 	return `
 router id 172.16.0.6;
 protocol device {}
@@ -46,6 +46,7 @@ protocol static onprem { ipv4; route 10.2.2.2/32 via "az0"; }
 protocol kernel { ipv4 { import none; export where source = RTS_BGP; }; }
 ` + extra + `
 protocol bgp ix {
+` + ixOpts + `
   local 172.16.0.6 as 65010;
   neighbor 10.2.2.2 as 65050;
   multihop;
@@ -62,7 +63,7 @@ protocol bgp ix {
 // bgtLab builds the two namespaces: "ix" with soft-ix, "az" with BIRD,
 // joined by a veth whose soft-ix end is named Tunnel0.0 and stands in for
 // the IPsec tunnel.
-func bgtLab(t *testing.T, birdExtra string) (ix, az string, b *bgtBird) {
+func bgtLab(t *testing.T, birdExtra, birdIXOpts string) (ix, az string, b *bgtBird) {
 	ix, az = bgtNS(t, "ix"), bgtNS(t, "az")
 	bgtRun(t, "ip", "-n", ix, "link", "add", "Tunnel0.0", "type", "veth", "peer", "name", "az0", "netns", az)
 	bgtRun(t, "ip", "-n", ix, "link", "add", "lan0", "type", "veth", "peer", "name", "lan0p")
@@ -78,7 +79,7 @@ func bgtLab(t *testing.T, birdExtra string) (ix, az string, b *bgtBird) {
 	bgtRun(t, "ip", "-n", az, "addr", "add", "172.16.1.4/24", "dev", "vnet0")
 	bgtRun(t, "ip", "-n", az, "link", "set", "vnet0", "up")
 	bgtRun(t, "ip", "-n", az, "link", "set", "vnet0p", "up")
-	b = bgtStartBird(t, az, bgtAzureBird(birdExtra))
+	b = bgtStartBird(t, az, bgtAzureBird(birdExtra, birdIXOpts))
 	return ix, az, b
 }
 
@@ -96,7 +97,7 @@ func bgtWaitEstablished(t *testing.T, p *bgtPeer, timeout time.Duration) bgp.Sum
 
 func TestBGPSeedSessionWithBIRD(t *testing.T) {
 	bgtRequire(t, "bird", "birdc", "ping")
-	ix, az, b := bgtLab(t, "")
+	ix, az, b := bgtLab(t, "", "")
 	p := bgtStartPeer(t, ix, bgtSeedBGPConfig(), "GigaEthernet1.0=lan0")
 
 	start := time.Now()
@@ -208,4 +209,25 @@ func bgtSummary(p *bgtPeer) (bgp.Summary, error) {
 	var s bgp.Summary
 	err := p.do("summary", &s)
 	return s, err
+}
+
+// Azure opens the session itself too: soft-ix must accept it. BIRD starts
+// with its session disabled so soft-ix's first attempts are refused, then
+// BIRD connects first (connect delay 1 s; soft-ix retries every 5-10 s).
+func TestBGPAcceptsIncomingSession(t *testing.T) {
+	bgtRequire(t, "bird", "birdc", "ss")
+	ix, _, b := bgtLab(t, "", "disabled;")
+	p := bgtStartPeer(t, ix, bgtSeedBGPConfig(), "GigaEthernet1.0=lan0")
+	time.Sleep(2 * time.Second)
+	b.c(t, "enable", "ix")
+	bgtWaitEstablished(t, p, 30*time.Second)
+	out := bgtRun(t, "ip", "netns", "exec", ix, "ss", "-tnH", "state", "established")
+	t.Logf("ss in soft-ix namespace: %s", out)
+	if !strings.Contains(out, "10.2.2.2:179") {
+		t.Errorf("session is not the one BIRD opened to 10.2.2.2:179:\n%s", out)
+	}
+	if err := p.stop(); err != nil {
+		t.Fatal(err)
+	}
+	assertNothingOfSoftIX(t, ix)
 }
