@@ -130,7 +130,7 @@ func bgtStartPeer(t *testing.T, ns string, cfg *config.Config, maps ...string) *
 	go func() { p.waited = p.cmd.Wait(); close(p.done) }()
 	t.Cleanup(func() {
 		p.kill()
-		if t.Failed() {
+		if t.Failed() || os.Getenv("BGT_LOGS") != "" {
 			b, _ := os.ReadFile(logs.Name())
 			t.Logf("bgppeer log:\n%s", b)
 		}
