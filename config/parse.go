@@ -679,7 +679,9 @@ func (p *parser) route(l *line, t []token, neg bool) {
 	p.cfg.Routes = append(p.cfg.Routes, r)
 }
 
-func (r *Route) sameTarget(o *Route) bool { return r.Interface == o.Interface && r.NextHop == o.NextHop }
+func (r *Route) sameTarget(o *Route) bool {
+	return r.Interface == o.Interface && r.NextHop == o.NextHop
+}
 
 func (p *parser) routeTarget(l *line, t token, r *Route) bool {
 	if a, err := netip.ParseAddr(t.text); err == nil {
