@@ -386,6 +386,8 @@ func (p *parser) top(l *line) {
 	case "device":
 		p.notEmulated(l, t, "device")
 		p.block = blockSkip
+	case "end", "exit":
+		// What a CLI session types to leave config mode; nothing to do.
 	default:
 		if topLevelWords[kw(t[0])] {
 			p.notEmulated(l, t, "")
@@ -581,7 +583,12 @@ func (p *parser) psk(l *line, t []token, neg bool) {
 		return
 	}
 	vt, ok := p.need(l, t, 8, cmd+" psk key "+form, "key")
-	if !ok || !p.done(l, t, 9, cmd+" psk") {
+	if !ok {
+		return
+	}
+	if len(t) > 9 {
+		// Do not echo the extra word: it is probably part of the key.
+		p.errf(l, t[9].col, "%s psk key %s: the key must be one word; put it in double quotes if it contains blanks", cmd, form)
 		return
 	}
 	k := &PSK{ID: id, Hex: form == "hex", Pos: p.pos(l, t[0].col)}
@@ -732,6 +739,10 @@ func (p *parser) asn(l *line, t token, cmd string) (uint32, bool) {
 
 // sub handles a line inside the open block.
 func (p *parser) sub(l *line) {
+	if len(l.toks) == 1 && kw(l.toks[0]) == "exit" && p.block != blockBGP {
+		p.closeBlock() // "exit" leaves the block, as in the IX CLI
+		return
+	}
 	switch p.block {
 	case blockSkip:
 	case blockInterface:

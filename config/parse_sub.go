@@ -7,6 +7,28 @@ import (
 
 // finish tidies the model once every line is read.
 func (p *parser) finish() {
+	c := p.cfg
+	// "no" forms can leave empty lists behind; nil keeps configs comparable.
+	if len(c.PSKs) == 0 {
+		c.PSKs = nil
+	}
+	if len(c.Profiles) == 0 {
+		c.Profiles = nil
+	}
+	if len(c.Interfaces) == 0 {
+		c.Interfaces = nil
+	}
+	if len(c.Routes) == 0 {
+		c.Routes = nil
+	}
+	if b := c.BGP; b != nil {
+		if len(b.Neighbors) == 0 {
+			b.Neighbors = nil
+		}
+		if len(b.Networks) == 0 {
+			b.Networks = nil
+		}
+	}
 	for _, ifc := range p.cfg.Interfaces {
 		if t := ifc.Tunnel; t != nil && t.Override != nil && t.Override.isZero() {
 			t.Override = nil

@@ -124,9 +124,6 @@ func (v *validator) tunnel(ifc *Interface) {
 	if pr.IPsecMode != "tunnel" {
 		v.errf(ifc.Pos, "interface %s: ipsec-mode %s is not supported by soft-ix (route-based tunnels need ipsec-mode tunnel)", ifc.Name, pr.IPsecMode)
 	}
-	if pr.ChildLifetime > pr.Lifetime {
-		v.warnf(ifc.Pos, "interface %s: child-lifetime %v is longer than the IKE sa-lifetime %v", ifc.Name, pr.ChildLifetime, pr.Lifetime)
-	}
 	if ifc.AdjustMSS == 0 && !ifc.Shutdown {
 		v.warnf(ifc.Pos, "interface %s has no \"ip tcp adjust-mss\": TCP through the tunnel may stall on large segments (Azure recommends clamping the MSS to 1350; use \"ip tcp adjust-mss auto\")", ifc.Name)
 	}
