@@ -319,8 +319,8 @@ func (p *parser) ifname(l *line, t token, cmd string) (string, bool) {
 // unknown reports a command the parser does not know in a context: an error
 // when it is within two edits of a command soft-ix emulates there (a typo),
 // otherwise a "not emulated" warning.
-func (p *parser) unknown(l *line, t []token, ctx string, emulated []string) {
-	w := kw(t[0])
+func (p *parser) unknown(l *line, t []token, word int, ctx string, emulated []string) {
+	w := kw(t[word])
 	best, bestD := "", 3
 	for _, e := range emulated {
 		if d := editDistance(w, e); d < bestD {
@@ -328,7 +328,7 @@ func (p *parser) unknown(l *line, t []token, ctx string, emulated []string) {
 		}
 	}
 	if best != "" && len(w) > 2 {
-		p.errf(l, t[0].col, "%sunknown command %q, did you mean %q?", ctx, t[0].text, best)
+		p.errf(l, t[word].col, "%sunknown command %q, did you mean %q?", ctx, t[word].text, best)
 		return
 	}
 	p.notEmulated(l, t, "")
@@ -394,7 +394,7 @@ func (p *parser) top(l *line) {
 			p.block = blockSkip
 			return
 		}
-		p.unknown(l, t, "", []string{"hostname", "interface", "ikev2", "router"})
+		p.unknown(l, t, 0, "", []string{"hostname", "interface", "ikev2", "router"})
 		p.block = blockSkip
 	}
 }
@@ -501,7 +501,7 @@ func (p *parser) ikev2Global(l *line, t []token, neg bool) {
 		}
 		p.block, p.profile = blockProfile, pr
 	default:
-		p.unknown(l, t[1:], "ikev2: ", []string{"authentication", "default-profile", "profile"})
+		p.unknown(l, t, 1, "ikev2: ", []string{"authentication", "default-profile", "profile"})
 		p.block = blockSkip
 	}
 }

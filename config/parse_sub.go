@@ -106,7 +106,7 @@ func (p *parser) interfaceSub(l *line) {
 		}
 		p.tunnelIKEv2(l, t, neg)
 	default:
-		p.unknown(l, t, ctx, interfaceCommands)
+		p.unknown(l, t, 0, ctx, interfaceCommands)
 	}
 }
 
@@ -154,6 +154,16 @@ func (p *parser) interfaceIP(l *line, t []token, neg bool) {
 			}
 			if !p.done(l, t, 3, "ip address") {
 				return
+			}
+			if pf.Addr().Is4() && pf.Bits() < 31 {
+				if pf.Addr() == pf.Masked().Addr() {
+					p.errf(l, a.col, "ip address: %s is the network address of its subnet, expected a host address", pf)
+					return
+				}
+				if pf.Addr() == lastAddr(pf) {
+					p.errf(l, a.col, "ip address: %s is the broadcast address of its subnet, expected a host address", pf)
+					return
+				}
 			}
 			ifc.Address, ifc.DHCP, ifc.DHCPReceiveDefault, ifc.Unnumbered = pf, false, false, ""
 		}
@@ -365,7 +375,7 @@ func (p *parser) tunnelIKEv2(l *line, t []token, neg bool) {
 				return
 			}
 		}
-		p.unknown(l, t[1:], "interface "+p.iface.Name+": ikev2: ", tunnelIKEv2Commands)
+		p.unknown(l, t, 1, "interface "+p.iface.Name+": ikev2: ", tunnelIKEv2Commands)
 	}
 }
 
@@ -612,7 +622,7 @@ func (p *parser) profileSub(l *line, t []token, neg bool, pr *Profile, prefix st
 		if pr.Name != "" {
 			ctx = "ikev2 profile " + pr.Name + ": "
 		}
-		p.unknown(l, t, ctx, profileCommands)
+		p.unknown(l, t, 0, ctx, profileCommands)
 	}
 }
 
@@ -770,7 +780,7 @@ func (p *parser) bgpSub(l *line) {
 	case "neighbor":
 		p.neighbor(l, t, neg)
 	default:
-		p.unknown(l, t, "router bgp: ", bgpCommands)
+		p.unknown(l, t, 0, "router bgp: ", bgpCommands)
 	}
 }
 
@@ -911,4 +921,13 @@ func (p *parser) neighbor(l *line, t []token, neg bool) {
 func (n *Neighbor) isZero() bool {
 	return n.RemoteAS == 0 && n.UpdateSource == "" && n.Keepalive == 0 && n.Hold == 0 &&
 		n.EBGPMultihop == 0 && n.Description == "" && !n.Activate
+}
+
+// lastAddr is the highest address of an IPv4 prefix.
+func lastAddr(pf netip.Prefix) netip.Addr {
+	b := pf.Masked().Addr().As4()
+	host := uint32(1)<<(32-pf.Bits()) - 1
+	v := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+	v |= host
+	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
 }

@@ -73,11 +73,6 @@ func (v *validator) interfaces() {
 		if ifc.Kind == KindLoopback && ifc.Address.IsValid() && ifc.Address.Bits() != ifc.Address.Addr().BitLen() {
 			v.warnf(ifc.Pos, "interface %s: loopback address %s is not a host route (/%d)", ifc.Name, ifc.Address, ifc.Address.Addr().BitLen())
 		}
-		if ifc.Address.IsValid() && ifc.Address.Addr().Is4() && ifc.Address.Bits() < 31 {
-			if a := ifc.Address.Addr(); a == ifc.Address.Masked().Addr() {
-				v.errf(ifc.Pos, "interface %s: ip address %s is the network address of its subnet", ifc.Name, ifc.Address)
-			}
-		}
 		if ifc.Kind != KindTunnel || ifc.Tunnel == nil {
 			continue
 		}
