@@ -88,6 +88,10 @@ func (p *parser) interfaceSub(l *line) {
 		}
 		var words []string
 		for _, x := range t[2:] {
+			if x.quoted {
+				p.errf(l, x.col, "tunnel mode: unexpected quoted word, expected a mode such as ipsec-ikev2")
+				return
+			}
 			words = append(words, kw(x))
 		}
 		mode := strings.Join(words, " ")
@@ -278,6 +282,10 @@ func (p *parser) tunnelIKEv2(l *line, t []token, neg bool) {
 			return
 		}
 		n, ok := p.need(l, t, 2, cmd, "profile name")
+		if ok && n.text == "" {
+			p.errf(l, n.col, "%s: empty profile name", cmd)
+			return
+		}
 		if ok && p.done(l, t, 3, cmd) {
 			tun.Profile, tun.ProfilePos = n.text, p.pos(l, n.col)
 		}
