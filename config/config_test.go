@@ -362,3 +362,35 @@ func errorsUnwrap(err error) error {
 		err = u.Unwrap()
 	}
 }
+
+func TestAllTestdataLoadWithNotEmulatedWarningsOnly(t *testing.T) {
+	for _, f := range testdataFiles(t) {
+		_, diags, err := Load(f)
+		if err != nil {
+			t.Errorf("%s: %v", f, err)
+			continue
+		}
+		for _, d := range diags {
+			if d.Severity != Warning || !strings.Contains(d.Msg, "not emulated") {
+				t.Errorf("%s: unexpected diagnostic %s", f, d)
+			}
+		}
+	}
+}
+
+func TestAWSGeneratedExitBlocks(t *testing.T) {
+	c, _, err := Load("testdata/ix-aws-generated.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tun := c.Interface("Tunnel50.0")
+	if tun.Tunnel.Profile != "aws" || !tun.Tunnel.OutgoingAuto || tun.Tunnel.SourceInterface != "GigaEthernet2:1.1" || tun.MTU != 1390 || tun.AdjustMSS != 1342 {
+		t.Errorf("Tunnel50.0 = %+v %+v", tun, tun.Tunnel)
+	}
+	if n := c.BGP.Neighbors[0]; n.Description != "Tunnel50.0 vpn-0123456789abcdef0:0" || n.Hold != 30*time.Second {
+		t.Errorf("neighbor %+v", n)
+	}
+	if pr := c.ProfileFor(tun); pr.ChildPFS != DH1024 || pr.DPDInterval != 10*time.Second || pr.Lifetime != 8*time.Hour {
+		t.Errorf("profile %+v", pr)
+	}
+}

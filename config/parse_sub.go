@@ -291,15 +291,26 @@ func (p *parser) tunnelIKEv2(l *line, t []token, neg bool) {
 		}
 	case "outgoing-interface":
 		if neg {
-			tun.OutgoingInterface = ""
+			tun.OutgoingInterface, tun.OutgoingAuto = "", false
 			return
 		}
 		n, ok := p.need(l, t, 2, "ikev2 outgoing-interface", "interface name")
 		if !ok {
 			return
 		}
-		if name, ok := p.ifname(l, n, "ikev2 outgoing-interface"); ok && p.done(l, t, 3, "ikev2 outgoing-interface") {
-			tun.OutgoingInterface, tun.OutgoingPos = name, p.pos(l, n.col)
+		name, ok := p.ifname(l, n, "ikev2 outgoing-interface")
+		if !ok {
+			return
+		}
+		auto := false
+		if len(t) > 3 {
+			if _, ok := p.oneOf(l, t[3], "ikev2 outgoing-interface", "auto"); !ok {
+				return
+			}
+			auto = true
+		}
+		if p.done(l, t, 4, "ikev2 outgoing-interface") {
+			tun.OutgoingInterface, tun.OutgoingAuto, tun.OutgoingPos = name, auto, p.pos(l, n.col)
 		}
 	case "source-address":
 		if neg {
@@ -696,10 +707,19 @@ var bgpCommands = []string{"bgp", "neighbor", "network", "address-family", "exit
 func (p *parser) bgpSub(l *line) {
 	b := p.cfg.BGP
 	neg, t := splitNo(l.toks)
+	w := kw(t[0])
+	if w == "exit" && !neg {
+		// "exit" leaves the address-family, or router bgp itself.
+		if p.inAF {
+			p.inAF, p.afSkip = false, false
+		} else {
+			p.closeBlock()
+		}
+		return
+	}
 	if p.inAF && l.indent > 0 && l.indent <= p.afIndent {
 		p.inAF, p.afSkip = false, false
 	}
-	w := kw(t[0])
 	switch w {
 	case "address-family":
 		p.inAF, p.afIndent, p.afSkip = true, l.indent, false
@@ -718,13 +738,6 @@ func (p *parser) bgpSub(l *line) {
 		return
 	case "exit-address-family":
 		p.inAF, p.afSkip = false, false
-		return
-	case "exit":
-		if p.inAF {
-			p.inAF, p.afSkip = false, false
-		} else {
-			p.closeBlock()
-		}
 		return
 	}
 	if p.inAF && p.afSkip {

@@ -256,7 +256,11 @@ func (w *printer) iface(ifc *Interface) {
 			w.line(2, "ikev2 negotiation-direction", t.NegotiationDirection)
 		}
 		if t.OutgoingInterface != "" {
-			w.line(2, "ikev2 outgoing-interface", t.OutgoingInterface)
+			s := t.OutgoingInterface
+			if t.OutgoingAuto {
+				s += " auto"
+			}
+			w.line(2, "ikev2 outgoing-interface", s)
 		}
 		if t.SALifetime != 0 {
 			w.line(2, "ikev2 sa-lifetime", secs(t.SALifetime))
