@@ -85,7 +85,7 @@ func mssOf(p []byte) uint16 {
 
 func TestClampMSS(t *testing.T) {
 	mss1460 := []byte{2, 4, 0x05, 0xb4}
-	odd := []byte{1, 2, 4, 0x05, 0xb4, 1, 1, 1}             // MSS at an odd offset
+	odd := []byte{1, 2, 4, 0x05, 0xb4, 1, 1, 1}              // MSS at an odd offset
 	many := []byte{1, 1, 4, 2, 2, 4, 0xff, 0xff, 8, 2, 0, 0} // SACK-permitted, MSS 65535, junk
 	cases := []struct {
 		name    string
