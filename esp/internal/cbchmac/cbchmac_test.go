@@ -139,7 +139,7 @@ func TestFastMACLengths(t *testing.T) {
 		for n := 0; n <= len(msg); n++ {
 			var sum [64]byte
 			if !s.fast.macData(&sum, msg[:n]) {
-				t.Skipf("no fast MAC for %v", h)
+				break
 			}
 			ref := hmac.New(h.newFunc(), key)
 			ref.Write(msg[:n])
