@@ -40,6 +40,7 @@ TEXT ·cbcEnc8(SB), NOSPLIT, $0-40
 	MOVQ lanes+16(FP), SI
 	MOVQ steps+24(FP), DI
 	MOVQ nblocks+32(FP), CX
+	VZEROUPPER
 	TESTQ CX, CX
 	JZ   encDone
 	MOVQ 0(SI), R8
@@ -136,6 +137,7 @@ TEXT ·cbcDec(SB), NOSPLIT, $0-32
 	MOVQ rounds+8(FP), DX
 	MOVQ p+16(FP), SI
 	MOVQ nblocks+24(FP), CX
+	VZEROUPPER
 	MOVQ CX, BX
 	SHLQ $4, BX
 	ADDQ BX, SI // SI = end of the ciphertext

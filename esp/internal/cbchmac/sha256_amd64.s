@@ -64,6 +64,7 @@ TEXT ·sha256x2(SB), NOSPLIT, $64-32
 	MOVQ 0(SI), DX
 	MOVQ 8(SI), SI
 	MOVQ nblocks+24(FP), CX
+	VZEROUPPER
 	TESTQ CX, CX
 	JZ   done
 	MOVOU ·sha256Swap(SB), X14
