@@ -74,6 +74,9 @@ type ChildSA struct {
 	Outbound       bool // "Direction is outbound": this pair carries the tunnel's traffic
 
 	Out, In SACounters
+
+	// Not printed by IX; used by the metrics.
+	SPIIn, SPIOut uint32
 }
 
 // SACounters are the per-direction statistics of a Child SA.
@@ -135,6 +138,9 @@ type BGPNeighbor struct {
 	MsgRcvd, MsgSent uint64
 	UpDown           time.Duration // time in the current state
 	State            string        // IDLE, CONNECT, ACTIVE, OPENSENT, OPENCONFIRM, ESTABLISHED
+
+	// Not printed in the summary; used by the metrics.
+	PrefixesReceived, PrefixesAdvertised int
 }
 
 // BGPSummaryText formats "show ip bgp summary".

@@ -1,0 +1,163 @@
+package main
+
+// This file wires the daemon's components from a config.Config. It is the
+// only place that knows the concrete packages (tun, esp, ike, bgp); the
+// rest of cmd talks to them through the small interfaces below, so it can
+// be tested with fakes and each package can change behind its adapter.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+
+	"github.com/soft-ix/soft-ix/cmd/soft-ix/internal/show"
+	"github.com/soft-ix/soft-ix/config"
+)
+
+// linuxSide is the Linux half (package tun): IX interfaces as Linux
+// devices, their addresses and MTUs, static routes, forwarding.
+// Apply is idempotent and changes only what differs from the running state.
+type linuxSide interface {
+	Apply(cfg *config.Config) error
+	Cleanup() error
+}
+
+// ipsecSide is IKEv2 (package ike) driving the ESP data plane (package esp).
+type ipsecSide interface {
+	IKESAs() []show.IKESA
+	ChildSAs() []show.ChildSA
+	// ClearSA deletes the IKE SAs with peer (all when peer is invalid) and
+	// returns how many it deleted; auto-connect tunnels then renegotiate.
+	ClearSA(peer netip.Addr) (int, error)
+	// Reload applies a changed config; tunnels whose config is unchanged stay up.
+	Reload(cfg *config.Config) error
+	Close() error
+}
+
+// bgpSide is the BGP speaker (package bgp).
+type bgpSide interface {
+	Summary() (show.BGPSummary, error)
+	NeighborRoutes(neighbor netip.Addr, advertised bool) (show.BGPRoutes, error)
+	// Reload applies a changed "router bgp"; unchanged sessions stay up.
+	Reload(cfg *config.Config) error
+	Close() error
+}
+
+// components are the running parts of the daemon. Any may be nil: until
+// its package is merged, or when the config does not need it (no tunnels,
+// no router bgp).
+type components struct {
+	log   *slog.Logger
+	linux linuxSide
+	ipsec ipsecSide
+	bgp   bgpSide
+}
+
+// startComponents builds and starts everything cfg asks for, in dependency
+// order: Linux devices and routes, then the ESP data plane and IKE on top of
+// it, then BGP (whose session runs through the tunnel). On error whatever
+// was started is stopped again.
+func startComponents(ctx context.Context, cfg *config.Config, o *options, log *slog.Logger) (*components, error) {
+	c := &components{log: log}
+	// The packages below are not merged into this branch yet: say what
+	// would run, so "soft-ix -c FILE" already validates and explains.
+	for _, line := range plan(cfg, o.maps) {
+		log.Info("would run", "what", line)
+	}
+	return c, nil
+}
+
+// reload applies cfg to the running components.
+func (c *components) reload(cfg *config.Config) error {
+	var errs []error
+	if c.linux != nil {
+		if err := c.linux.Apply(cfg); err != nil {
+			errs = append(errs, fmt.Errorf("interfaces and routes: %w", err))
+		}
+	}
+	if c.ipsec != nil {
+		if err := c.ipsec.Reload(cfg); err != nil {
+			errs = append(errs, fmt.Errorf("ikev2: %w", err))
+		}
+	}
+	if c.bgp != nil {
+		if err := c.bgp.Reload(cfg); err != nil {
+			errs = append(errs, fmt.Errorf("bgp: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// close stops the components in reverse order of start and removes what
+// they added to the system.
+func (c *components) close() {
+	if c.bgp != nil {
+		if err := c.bgp.Close(); err != nil {
+			c.log.Error("stopping bgp", "err", err)
+		}
+	}
+	if c.ipsec != nil {
+		if err := c.ipsec.Close(); err != nil {
+			c.log.Error("stopping ikev2", "err", err)
+		}
+	}
+	if c.linux != nil {
+		if err := c.linux.Cleanup(); err != nil {
+			c.log.Error("removing interfaces and routes", "err", err)
+		}
+	}
+}
+
+// plan describes in words what cfg makes soft-ix do.
+func plan(cfg *config.Config, maps map[string]string) []string {
+	var out []string
+	for _, i := range cfg.Interfaces {
+		switch i.Kind {
+		case config.KindGigaEthernet:
+			if dev, ok := maps[i.Name]; ok {
+				out = append(out, fmt.Sprintf("%s on Linux %s %s", i.Name, dev, addrText(i)))
+			} else {
+				out = append(out, fmt.Sprintf("%s not mapped (add --map %s=DEV), left alone", i.Name, i.Name))
+			}
+		case config.KindLoopback:
+			out = append(out, fmt.Sprintf("%s as a dummy link %s", i.Name, addrText(i)))
+		case config.KindTunnel:
+			t := i.Tunnel
+			peer := "any"
+			if t != nil && t.Peer.IsValid() {
+				peer = t.Peer.String()
+			}
+			out = append(out, fmt.Sprintf("%s as a TUN device %s, IKEv2/ESP with peer %s", i.Name, addrText(i), peer))
+		}
+	}
+	for _, r := range cfg.Routes {
+		via := r.Interface
+		if r.NextHop.IsValid() {
+			via = r.NextHop.String()
+		}
+		out = append(out, fmt.Sprintf("route %s via %s", r.Prefix, via))
+	}
+	if b := cfg.BGP; b != nil {
+		for _, n := range b.Neighbors {
+			out = append(out, fmt.Sprintf("BGP AS %d session with %s AS %d", b.ASN, n.Addr, n.RemoteAS))
+		}
+		for _, p := range b.Networks {
+			out = append(out, fmt.Sprintf("BGP announces %s", p))
+		}
+	}
+	return out
+}
+
+func addrText(i *config.Interface) string {
+	switch {
+	case i.Address.IsValid():
+		return i.Address.String()
+	case i.DHCP:
+		return "dhcp"
+	case i.Unnumbered != "":
+		return "unnumbered " + i.Unnumbered
+	}
+	return "without address"
+}
