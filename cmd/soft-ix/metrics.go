@@ -65,9 +65,9 @@ type collector struct {
 	src snapshotter
 
 	ikeSA, childSAs, saPackets, saBytes, saDrops, saLifetime *prometheus.Desc
-	rekeys, exchanges, failures                               *prometheus.Desc
-	bgpState, bgpEstablished, bgpPrefixes, bgpUptime          *prometheus.Desc
-	ifUp, ifPackets, ifBytes, ifErrors, ifDrops               *prometheus.Desc
+	rekeys, exchanges, failures                              *prometheus.Desc
+	bgpState, bgpEstablished, bgpPrefixes, bgpUptime         *prometheus.Desc
+	ifUp, ifPackets, ifBytes, ifErrors, ifDrops              *prometheus.Desc
 }
 
 func newCollector(src snapshotter) *collector {
@@ -213,7 +213,6 @@ func metricsAddr(s string) (string, error) {
 	}
 	return net.JoinHostPort(host, port), nil
 }
-
 
 // serveMetrics starts the Prometheus endpoint at addr (/metrics) and
 // returns a function that stops it.
