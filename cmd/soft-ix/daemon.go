@@ -11,9 +11,12 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"time"
 
+	"github.com/soft-ix/soft-ix/bgp"
 	"github.com/soft-ix/soft-ix/cmd/soft-ix/internal/show"
 	"github.com/soft-ix/soft-ix/config"
+	"github.com/soft-ix/soft-ix/tun"
 )
 
 // linuxSide is the Linux half (package tun): IX interfaces as Linux
@@ -21,6 +24,8 @@ import (
 // Apply is idempotent and changes only what differs from the running state.
 type linuxSide interface {
 	Apply(cfg *config.Config) error
+	// Routes is the main routing table with IX interface names.
+	Routes() ([]show.Route, error)
 	Cleanup() error
 }
 
@@ -61,13 +66,128 @@ type components struct {
 // was started is stopped again.
 func startComponents(ctx context.Context, cfg *config.Config, o *options, log *slog.Logger) (*components, error) {
 	c := &components{log: log}
-	// The packages below are not merged into this branch yet: say what
-	// would run, so "soft-ix -c FILE" already validates and explains.
 	for _, line := range plan(cfg, o.maps) {
-		log.Info("would run", "what", line)
+		log.Info("configured", "what", line)
+	}
+	tm, err := tun.NewManager(log, o.maps)
+	if err != nil {
+		return nil, err
+	}
+	c.linux = linuxAdapter{tm}
+	if err := tm.Apply(cfg); err != nil {
+		// Partial trouble (a tunnel device not there yet) is logged and
+		// retried by later Applies; the daemon keeps running.
+		log.Warn("interfaces and routes applied with errors", "err", err)
+	}
+
+	// TODO(ike/esp): esp.Engine (one TUN per tunnel, UDP 4500 with its IKE
+	// hook) and ike.Manager with an ike.DataPlane adapter onto the engine,
+	// calling tm.SetTunnelUp as tunnels come and go. Until those packages
+	// are merged tunnels are configured but not negotiated.
+	if hasTunnels(cfg) {
+		log.Warn("IKEv2/ESP not in this build yet: tunnels are configured but not negotiated")
+	}
+
+	bs := bgp.New(bgp.Options{Log: log, Installer: tm})
+	c.bgp = bgpAdapter{bs}
+	if cfg.BGP != nil {
+		if err := bs.Start(cfg); err != nil {
+			c.close()
+			return nil, fmt.Errorf("bgp: %w", err)
+		}
 	}
 	return c, nil
 }
+
+func hasTunnels(cfg *config.Config) bool {
+	for _, i := range cfg.Interfaces {
+		if i.Kind == config.KindTunnel {
+			return true
+		}
+	}
+	return false
+}
+
+// linuxAdapter shows tun.Manager's routes in IX terms.
+type linuxAdapter struct{ *tun.Manager }
+
+func (a linuxAdapter) Routes() ([]show.Route, error) {
+	rs, err := a.Manager.Routes()
+	if err != nil {
+		return nil, err
+	}
+	var out []show.Route
+	for _, r := range rs {
+		sr := show.Route{Prefix: r.Prefix, NextHop: r.Gateway, Interface: r.Interface, Metric: r.Metric}
+		switch r.Source {
+		case tun.SourceConnected:
+			sr.Code, sr.Metric = show.Connected, 1
+		case tun.SourceStatic:
+			// tun uses the IX distance as the kernel metric.
+			sr.Code, sr.Distance, sr.Metric = show.Static, r.Metric, 1
+		case tun.SourceBGP:
+			sr.Code, sr.Distance, sr.Metric = show.BGP, tun.BGPMetric, 0
+		default:
+			// Routes the host added (e.g. a default route on the WAN):
+			// IX would know them as static routes.
+			sr.Code, sr.Distance = show.Static, 1
+		}
+		out = append(out, sr)
+	}
+	return out, nil
+}
+
+// bgpAdapter turns bgp.Server's data into the show structs.
+type bgpAdapter struct{ s *bgp.Server }
+
+func (a bgpAdapter) Summary() (show.BGPSummary, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s, err := a.s.Summary(ctx)
+	if err != nil {
+		return show.BGPSummary{}, err
+	}
+	out := show.BGPSummary{RouterID: s.RouterID, LocalAS: s.LocalAS, ASPathEntries: s.ASPathEntries}
+	for _, n := range s.Neighbors {
+		out.Neighbors = append(out.Neighbors, show.BGPNeighbor{
+			Addr: n.Addr, AS: n.RemoteAS, MsgRcvd: n.MsgRcvd, MsgSent: n.MsgSent, UpDown: n.UpDown, State: n.State,
+		})
+	}
+	return out, nil
+}
+
+func (a bgpAdapter) NeighborRoutes(neighbor netip.Addr, advertised bool) (show.BGPRoutes, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var t bgp.RouteTable
+	var err error
+	if advertised {
+		t, err = a.s.AdvertisedRoutes(ctx, neighbor)
+	} else {
+		t, err = a.s.NeighborRoutes(ctx, neighbor)
+	}
+	if err != nil {
+		return show.BGPRoutes{}, err
+	}
+	out := show.BGPRoutes{TableVersion: t.TableVersion, RouterID: t.RouterID, LocalAS: t.LocalAS}
+	for _, r := range t.Routes {
+		sr := show.BGPRoute{Prefix: r.Prefix, NextHop: r.NextHop, ASPath: r.ASPath, Valid: r.Valid, Best: r.Best}
+		if r.MED != nil {
+			sr.Metric, sr.HasMetric = *r.MED, true
+		}
+		if r.LocalPref != nil {
+			sr.LocalPref, sr.HasLocPref = *r.LocalPref, true
+		}
+		if r.Origin != "" {
+			sr.Origin = r.Origin[0]
+		}
+		out.Routes = append(out.Routes, sr)
+	}
+	return out, nil
+}
+
+func (a bgpAdapter) Reload(cfg *config.Config) error { return a.s.Reload(cfg) }
+func (a bgpAdapter) Close() error                    { a.s.Stop(); return nil }
 
 // reload applies cfg to the running components.
 func (c *components) reload(cfg *config.Config) error {

@@ -240,7 +240,13 @@ func (d *daemon) run(ctx context.Context, cmd *cli.Command) (string, error) {
 		}
 		return show.BGPRoutesText(r), nil
 	case cli.ShowIPRoute:
-		routes, err := kernelRoutes(d.cfg, d.opts.maps)
+		var routes []show.Route
+		var err error
+		if c.linux != nil {
+			routes, err = c.linux.Routes()
+		} else {
+			routes, err = kernelRoutes(d.cfg, d.opts.maps)
+		}
 		if err != nil {
 			return "", err
 		}
