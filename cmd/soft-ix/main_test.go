@@ -123,7 +123,7 @@ func testDaemon(load func(string) (*config.Config, []diagnostic, error)) (*daemo
 
 func TestReloadRefusesBrokenConfig(t *testing.T) {
 	d, ip := testDaemon(func(path string) (*config.Config, []diagnostic, error) {
-		return nil, []diagnostic{{Pos: config.Pos{File: path, Line: 3, Col: 7}, Msg: `unknown command "interfase"`}}, errors.New("1 error")
+		return nil, []diagnostic{{Pos: config.Pos{File: path, Line: 3, Col: 7}, Severity: config.Error, Msg: `unknown command "interfase"`}}, config.ErrorList{}
 	})
 	old := d.cfg
 	resp := d.Handle(context.Background(), []string{"reload"})

@@ -52,14 +52,13 @@ func newLogger(o *options, w io.Writer) *slog.Logger {
 func runDaemon(o *options, stderr io.Writer) int {
 	log := newLogger(o, stderr)
 	cfg, diags, err := loadConfig(o.config)
-	for _, d := range diags {
-		fmt.Fprintln(stderr, d)
-	}
 	if err != nil || cfg == nil {
-		if err != nil {
-			log.Error("configuration not usable", "file", o.config, "err", err)
-		}
+		printDiags(stderr, diags, err)
+		log.Error("configuration not usable, not starting", "file", o.config)
 		return exitFail
+	}
+	for _, d := range diags {
+		log.Warn("configuration", "diagnostic", d.String())
 	}
 	if err := preflight(cfg, o); err != nil {
 		log.Error("cannot start", "err", err)
@@ -127,12 +126,7 @@ func (d *daemon) reload() (string, bool) {
 	if err != nil || cfg == nil {
 		var b strings.Builder
 		fmt.Fprintf(&b, "%% reload refused, the running configuration stays:\n")
-		for _, diag := range diags {
-			fmt.Fprintf(&b, "%s\n", diag)
-		}
-		if err != nil {
-			fmt.Fprintf(&b, "%v\n", err)
-		}
+		printDiags(&b, diags, err)
 		return b.String(), false
 	}
 	d.mu.Lock()
