@@ -159,6 +159,9 @@ func (d *daemon) Handle(ctx context.Context, args []string) ctl.Response {
 	if err != nil {
 		return ctl.Response{Output: err.Error() + "\n", Status: exitUsage}
 	}
+	if cmd.ID == cli.Reload || cmd.ID == cli.ClearIKESA || cmd.ID == cli.Ping {
+		d.log.Info("control command", "command", strings.Join(cmd.Words, " "))
+	}
 	out, err := d.run(ctx, cmd)
 	if err == errSilentFailure {
 		return ctl.Response{Output: out, Status: exitFail}

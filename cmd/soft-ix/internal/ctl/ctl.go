@@ -127,7 +127,6 @@ func (s *Server) serveConn(c net.Conn) {
 		resp = Response{Output: "% bad request\n", Status: 1}
 	} else {
 		c.SetReadDeadline(time.Time{})
-		s.log.Debug("control request", "args", req.Args)
 		resp = s.handler.Handle(s.ctx, req.Args)
 	}
 	out, _ := json.Marshal(resp)
