@@ -34,10 +34,13 @@ func linuxName(i *config.Interface, maps map[string]string) string {
 }
 
 // interfaceStates is "show interfaces": every interface of the config in
-// its order, with the state of the Linux device playing it.
+// its order, then mapped GigaEthernets the config does not mention, each
+// with the state of the Linux device playing it.
 func interfaceStates(cfg *config.Config, maps map[string]string) []show.Interface {
 	var out []show.Interface
+	seen := map[string]bool{}
 	for _, ci := range cfg.Interfaces {
+		seen[ci.Name] = true
 		si := show.Interface{
 			Name: ci.Name, Description: ci.Description, AdminDown: ci.Shutdown,
 			Unnumbered: ci.Unnumbered, MTU: ci.MTU,
@@ -45,38 +48,51 @@ func interfaceStates(cfg *config.Config, maps map[string]string) []show.Interfac
 		if ci.Address.IsValid() {
 			si.Addresses = []netip.Prefix{ci.Address}
 		}
-		dev := linuxName(ci, maps)
-		if dev == "" {
-			out = append(out, si)
-			continue
-		}
-		link, err := netlink.LinkByName(dev)
-		if err != nil {
-			si.Linux = dev + " (absent)"
-			out = append(out, si)
-			continue
-		}
-		si.Linux = dev
-		a := link.Attrs()
-		// TUN devices report operstate "unknown" while they carry traffic.
-		si.Up = a.Flags&net.FlagUp != 0 && (a.OperState == netlink.OperUp || a.OperState == netlink.OperUnknown)
-		si.MTU = a.MTU
-		if addrs, err := netlink.AddrList(link, netlink.FAMILY_V4); err == nil {
-			si.Addresses = nil
-			for _, ad := range addrs {
-				if p, ok := prefixOf(ad.IPNet); ok {
-					si.Addresses = append(si.Addresses, p)
-				}
-			}
-		}
-		if s := a.Statistics; s != nil {
-			si.HasCounters = true
-			si.RxPackets, si.RxBytes, si.RxErrors, si.RxDropped = s.RxPackets, s.RxBytes, s.RxErrors, s.RxDropped
-			si.TxPackets, si.TxBytes, si.TxErrors, si.TxDropped = s.TxPackets, s.TxBytes, s.TxErrors, s.TxDropped
+		if dev := linuxName(ci, maps); dev != "" {
+			linkState(&si, dev)
 		}
 		out = append(out, si)
 	}
+	var extra []string
+	for ix := range maps {
+		if !seen[ix] {
+			extra = append(extra, ix)
+		}
+	}
+	sort.Strings(extra)
+	for _, ix := range extra {
+		si := show.Interface{Name: ix}
+		linkState(&si, maps[ix])
+		out = append(out, si)
+	}
 	return out
+}
+
+// linkState fills si from the Linux device dev.
+func linkState(si *show.Interface, dev string) {
+	link, err := netlink.LinkByName(dev)
+	if err != nil {
+		si.Linux = dev + " (absent)"
+		return
+	}
+	si.Linux = dev
+	a := link.Attrs()
+	// TUN devices report operstate "unknown" while they carry traffic.
+	si.Up = a.Flags&net.FlagUp != 0 && (a.OperState == netlink.OperUp || a.OperState == netlink.OperUnknown)
+	si.MTU = a.MTU
+	if addrs, err := netlink.AddrList(link, netlink.FAMILY_V4); err == nil {
+		si.Addresses = nil
+		for _, ad := range addrs {
+			if p, ok := prefixOf(ad.IPNet); ok {
+				si.Addresses = append(si.Addresses, p)
+			}
+		}
+	}
+	if s := a.Statistics; s != nil {
+		si.HasCounters = true
+		si.RxPackets, si.RxBytes, si.RxErrors, si.RxDropped = s.RxPackets, s.RxBytes, s.RxErrors, s.RxDropped
+		si.TxPackets, si.TxBytes, si.TxErrors, si.TxDropped = s.TxPackets, s.TxBytes, s.TxErrors, s.TxDropped
+	}
 }
 
 // kernelRoutes is "show ip route": the IPv4 main table restricted to the

@@ -52,6 +52,7 @@ func (f HandlerFunc) Handle(ctx context.Context, args []string) Response { retur
 type Server struct {
 	path    string
 	ln      net.Listener
+	madeDir bool // Listen created the socket's directory; Close removes it
 	handler Handler
 	log     *slog.Logger
 
@@ -65,6 +66,8 @@ type Server struct {
 // daemon is replaced; a live one is an error, so two daemons cannot share it.
 func Listen(path string, h Handler, log *slog.Logger) (*Server, error) {
 	dir := filepath.Dir(path)
+	_, statErr := os.Stat(dir)
+	madeDir := os.IsNotExist(statErr)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("control socket: %w", err)
 	}
@@ -85,7 +88,7 @@ func Listen(path string, h Handler, log *slog.Logger) (*Server, error) {
 		return nil, fmt.Errorf("control socket: %w", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &Server{path: path, ln: ln, handler: h, log: log, ctx: ctx, cancel: cancel}
+	s := &Server{path: path, ln: ln, madeDir: madeDir, handler: h, log: log, ctx: ctx, cancel: cancel}
 	s.wg.Add(1)
 	go s.serve()
 	return s, nil
@@ -141,6 +144,9 @@ func (s *Server) Close() error {
 	s.cancel()
 	s.wg.Wait()
 	os.Remove(s.path)
+	if s.madeDir {
+		os.Remove(filepath.Dir(s.path)) // only if empty
+	}
 	return err
 }
 

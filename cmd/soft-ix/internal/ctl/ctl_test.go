@@ -62,6 +62,9 @@ func TestRoundTrip(t *testing.T) {
 	if _, err := os.Stat(path); !os.IsNotExist(err) {
 		t.Errorf("socket left behind: %v", err)
 	}
+	if _, err := os.Stat(filepath.Dir(path)); !os.IsNotExist(err) {
+		t.Errorf("socket directory left behind: %v", err)
+	}
 	if _, err := Do(path, []string{"reload"}, time.Second); err == nil || !strings.Contains(err.Error(), "is it running") {
 		t.Errorf("Do without daemon: %v", err)
 	}
