@@ -44,6 +44,9 @@ func (g *gobgpSpeaker) start(ctx context.Context, c globalConf) error {
 		Asn:        c.ASN,
 		RouterId:   c.RouterID.String(),
 		ListenPort: c.ListenPort,
+		// IPv4 only: soft-ix has IPv4 neighbors only, and GoBGP's default
+		// also listens on [::], which fails on hosts without IPv6.
+		ListenAddresses: []string{"0.0.0.0"},
 	}})
 }
 
@@ -349,7 +352,15 @@ func (l *slogAdapter) Fatal(msg string, f gobgplog.Fields) {
 	l.emit(slog.LevelError, msg, f)
 }
 func (l *slogAdapter) Error(msg string, f gobgplog.Fields) { l.emit(slog.LevelError, msg, f) }
-func (l *slogAdapter) Warn(msg string, f gobgplog.Fields)  { l.emit(slog.LevelWarn, msg, f) }
+func (l *slogAdapter) Warn(msg string, f gobgplog.Fields) {
+	if msg == "cannot set TTL (255) for TCPListener" {
+		// GoBGP tries this on every listener for TTL security, which
+		// soft-ix does not use; accepted sessions get their TTL per peer.
+		l.emit(slog.LevelDebug, msg, f)
+		return
+	}
+	l.emit(slog.LevelWarn, msg, f)
+}
 func (l *slogAdapter) Info(msg string, f gobgplog.Fields)  { l.emit(slog.LevelInfo, msg, f) }
 func (l *slogAdapter) Debug(msg string, f gobgplog.Fields) { l.emit(slog.LevelDebug, msg, f) }
 func (l *slogAdapter) SetLevel(level gobgplog.LogLevel) {
