@@ -77,6 +77,9 @@ func apiPeer(p peerConf) *api.Peer {
 	if p.LocalAddr.IsValid() {
 		peer.Transport.LocalAddress = p.LocalAddr.String()
 	}
+	if p.RemotePort != 0 {
+		peer.Transport.RemotePort = uint32(p.RemotePort)
+	}
 	if p.MultihopTTL > 0 {
 		peer.EbgpMultihop = &api.EbgpMultihop{Enabled: true, MultihopTtl: uint32(p.MultihopTTL)}
 	}

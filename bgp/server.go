@@ -38,6 +38,7 @@ type Server struct {
 	log        *slog.Logger
 	inst       RouteInstaller
 	listenPort int32
+	peerPort   uint16 // port neighbors listen on; 0 is 179 (tests change it)
 	newSpeaker func() speaker
 
 	mu      sync.Mutex // guards sp, cur, cancel
@@ -79,7 +80,7 @@ func New(opts Options) *Server {
 // Start runs the speaker with the "router bgp" block of cfg. The update-source
 // addresses must already be on their links (tun.Manager.Apply first).
 func (s *Server) Start(cfg *config.Config) error {
-	set, err := settingsFrom(cfg, s.listenPort)
+	set, err := s.settings(cfg)
 	if err != nil {
 		return err
 	}
@@ -89,6 +90,18 @@ func (s *Server) Start(cfg *config.Config) error {
 		return errors.New("bgp: already running")
 	}
 	return s.startLocked(set)
+}
+
+func (s *Server) settings(cfg *config.Config) (settings, error) {
+	set, err := settingsFrom(cfg, s.listenPort)
+	if err != nil {
+		return settings{}, err
+	}
+	for a, p := range set.peers {
+		p.RemotePort = s.peerPort
+		set.peers[a] = p
+	}
+	return set, nil
 }
 
 func (s *Server) startLocked(set settings) error {
@@ -178,7 +191,7 @@ func (s *Server) Reload(cfg *config.Config) error {
 		s.Stop()
 		return nil
 	}
-	set, err := settingsFrom(cfg, s.listenPort)
+	set, err := s.settings(cfg)
 	if err != nil {
 		return err
 	}
@@ -420,6 +433,14 @@ func (s *Server) table(ctx context.Context, neighbor netip.Addr, advertised bool
 	})
 	s.rmu.Lock()
 	v := s.version
+	if !advertised {
+		// GoBGP does not mark best paths in Adj-RIB-In; a received route
+		// is best when it is the one handed to the kernel.
+		for i := range rs {
+			l, ok := s.learned[rs[i].Prefix]
+			rs[i].Best = ok && l.peer == neighbor && l.nextHop == rs[i].NextHop
+		}
+	}
 	s.rmu.Unlock()
 	return RouteTable{TableVersion: v, RouterID: s.cur.global.RouterID, LocalAS: s.cur.global.ASN, Routes: rs}, nil
 }
