@@ -472,3 +472,19 @@ func TestGoBGPSessionOverLoopback(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// The seed's own file, parsed by package config, gives the same settings.
+func TestSettingsFromSeedFile(t *testing.T) {
+	cfg, _, err := config.Load("../config/testdata/ix-bgp.conf")
+	if err != nil {
+		t.Skipf("seed config: %v", err)
+	}
+	set, err := settingsFrom(cfg, 179)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := settingsFrom(seedConfig(), 179)
+	if set.global != want.global || set.peers[ma("172.16.0.6")] != want.peers[ma("172.16.0.6")] || !slices.Equal(set.networks, want.networks) {
+		t.Errorf("from file %+v\nfrom structs %+v", set, want)
+	}
+}

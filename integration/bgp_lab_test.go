@@ -230,6 +230,13 @@ func (b *bgtBird) c(t *testing.T, args ...string) string {
 	return string(out)
 }
 
+// query runs birdc and returns its output even when it exits non-zero
+// (as "show route for" does when the network is not found).
+func (b *bgtBird) query(args ...string) string {
+	out, _ := exec.Command("birdc", append([]string{"-s", b.ctl}, args...)...).CombinedOutput()
+	return string(out)
+}
+
 // bgtWaitFor polls cond every 50 ms until it holds or timeout passes.
 func bgtWaitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
