@@ -488,3 +488,20 @@ func TestSettingsFromSeedFile(t *testing.T) {
 		t.Errorf("from file %+v\nfrom structs %+v", set, want)
 	}
 }
+
+func TestNextHopOf(t *testing.T) {
+	p, _ := networkPath(mp("192.168.2.0/24"))
+	if nh := nextHopOf(p.Pattrs); nh != ma("0.0.0.0") {
+		t.Errorf("next hop %s", nh)
+	}
+	if nh := nextHopOf(nil); nh.IsValid() {
+		t.Errorf("no attributes: %s", nh)
+	}
+}
+
+func BenchmarkToBestPath(b *testing.B) {
+	p, _ := networkPath(mp("192.168.2.0/24"))
+	for b.Loop() {
+		toBestPath(p)
+	}
+}

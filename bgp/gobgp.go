@@ -199,8 +199,32 @@ func toBestPath(p *api.Path) (bestPath, bool) {
 	if a, err := netip.ParseAddr(p.NeighborIp); err == nil && !a.IsUnspecified() {
 		b.Peer = a
 	}
-	b.NextHop = decodeAttrs(p.Pattrs).nextHop
+	if !b.Withdraw {
+		b.NextHop = nextHopOf(p.Pattrs)
+	}
 	return b, true
+}
+
+// nextHopOf decodes only the next hop: the watcher sees every learned
+// path, so it skips unmarshalling the attributes it does not need.
+func nextHopOf(as []*anypb.Any) netip.Addr {
+	for _, a := range as {
+		switch {
+		case a.MessageIs((*api.NextHopAttribute)(nil)):
+			var nh api.NextHopAttribute
+			if a.UnmarshalTo(&nh) == nil {
+				addr, _ := netip.ParseAddr(nh.NextHop)
+				return addr
+			}
+		case a.MessageIs((*api.MpReachNLRIAttribute)(nil)):
+			var mp api.MpReachNLRIAttribute
+			if a.UnmarshalTo(&mp) == nil && len(mp.NextHops) > 0 {
+				addr, _ := netip.ParseAddr(mp.NextHops[0])
+				return addr
+			}
+		}
+	}
+	return netip.Addr{}
 }
 
 // attrs are the path attributes "show ip bgp" prints.
