@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/netip"
 	"slices"
@@ -181,20 +182,11 @@ func (f *fakeInstaller) RemoveRoutes(ps []netip.Prefix) error {
 func (f *fakeInstaller) snapshot() map[netip.Prefix]netip.Addr {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return maps(f.routes)
-}
-
-func maps(m map[netip.Prefix]netip.Addr) map[netip.Prefix]netip.Addr {
-	out := map[netip.Prefix]netip.Addr{}
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
+	return maps.Clone(f.routes)
 }
 
 // fakeSpeaker records what the server configures and lets tests inject events.
 type fakeSpeaker struct {
-	mu       sync.Mutex
 	started  globalConf
 	stopped  bool
 	peers    map[netip.Addr]peerConf
