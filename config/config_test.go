@@ -316,11 +316,20 @@ router bgp 65515
   neighbor 169.254.0.2 remote-as 65515
 ntp server 192.0.2.5
 ntp server 192.0.2.6
+interface Tunnel1.0
+  tunnel mode ipsec-ikev2
+  ip unnumbered Loopback0.0
+  ip tcp adjust-mss auto
+  ikev2 connect-type auto
+  ikev2 peer 192.0.2.1 authentication psk
+interface Loopback0.0
+  ip address 10.0.0.1/32
 `
 	_, diags := mustParse(t, "w.conf", src)
 	want := []string{
 		`w.conf:10:1: warning: "ntp" is not emulated`,
 		`w.conf:1:1: warning: interface Tunnel0.0 has no "ip tcp adjust-mss"`,
+		`w.conf:17:14: warning: interface Tunnel1.0 has the same ikev2 peer and identity as Tunnel0.0`,
 		`w.conf:8:1: warning: router bgp 65515: Azure reserves AS 65515`,
 		`w.conf:9:3: warning: neighbor 169.254.0.2 remote-as 65515 is the local AS`,
 	}

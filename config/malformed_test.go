@@ -94,6 +94,7 @@ func TestMalformed(t *testing.T) {
 		{"negotiation-direction", static, 18, "  ikev2 negotiation-direction initiater", "initiater", 0, `expected one of initiator, responder, both`, 0},
 		{"ipsec-mode transport", static, 11, "  ipsec-mode transport", "", 1, `interface Tunnel0.0: ipsec-mode transport is not supported by soft-ix`, 13},
 		{"ikev2 on GigaEthernet", static, 13, "interface GigaEthernet0.0\n  ikev2 connect-type auto", "", 0, "", 0},
+		{"peer any wrong id", static, 19, "  ikev2 peer any authentication psk id fqdn gw.example.net", "any", 0, `no "ikev2 authentication psk id fqdn gw.example.net key ..." for this peer`, 0},
 		{"hostname missing", static, 1, "hostname", "", 0, `hostname: missing name`, 0},
 	}
 	if len(cases) < 25 {
