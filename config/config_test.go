@@ -403,3 +403,24 @@ func TestAWSGeneratedExitBlocks(t *testing.T) {
 		t.Errorf("profile %+v", pr)
 	}
 }
+
+func TestNearMissesOfRealIXCommandsAreNotTypos(t *testing.T) {
+	src := `ipv6 ufs-cache enable
+ike nat-traversal
+interface GigaEthernet0.0
+  ipv6 enable
+  ip address 192.0.2.2/24
+  ipv6 tcp adjust-mss auto
+  encapsulation ppp
+  no shutdown
+router bgp 65001
+  timers bgp 10 30
+  neighbor 192.0.2.1 remote-as 65002
+`
+	_, diags := mustParse(t, "near.conf", src)
+	for _, d := range diags {
+		if d.Severity != Warning || !strings.Contains(d.Msg, "not emulated") {
+			t.Errorf("unexpected diagnostic %s", d)
+		}
+	}
+}

@@ -182,6 +182,17 @@ var topLevelWords = map[string]bool{
 	"system": true, "ppp-profile": true, "banner": true, "line": true,
 }
 
+// otherIXWords are IX commands soft-ix does not emulate that sit within two
+// edits of one it does ("ipv6" of "ip"), so they are not taken for typos.
+var otherIXWords = map[string]bool{
+	"ipv6": true, "ike": true, "ipsec": true, "bridge-group": true, "encapsulation": true,
+	"auto-connect": true, "ppp": true, "pppoe": true, "vrrp": true, "lldp": true, "qos": true,
+	"speed-duplex": true, "isdn": true, "netbios": true, "arp": true, "nat": true, "mtu": true,
+	"keepalive": true, "bandwidth": true, "rip": true, "ospf": true, "redistribute": true,
+	"timers": true, "distance": true, "synchronization": true, "aggregate-address": true,
+	"maximum-paths": true, "mobike": true, "dialer": true, "bgp": true,
+}
+
 // topLevelPairs are two-word starts of top-level commands whose first word
 // also starts sub-commands.
 var topLevelPairs = map[string]bool{
@@ -321,6 +332,10 @@ func (p *parser) ifname(l *line, t token, cmd string) (string, bool) {
 // otherwise a "not emulated" warning.
 func (p *parser) unknown(l *line, t []token, word int, ctx string, emulated []string) {
 	w := kw(t[word])
+	if otherIXWords[w] || topLevelWords[w] {
+		p.notEmulated(l, t, "")
+		return
+	}
 	best, bestD := "", 3
 	for _, e := range emulated {
 		if d := editDistance(w, e); d < bestD {
@@ -389,11 +404,6 @@ func (p *parser) top(l *line) {
 	case "end", "exit":
 		// What a CLI session types to leave config mode; nothing to do.
 	default:
-		if topLevelWords[kw(t[0])] {
-			p.notEmulated(l, t, "")
-			p.block = blockSkip
-			return
-		}
 		p.unknown(l, t, 0, "", []string{"hostname", "interface", "ikev2", "router"})
 		p.block = blockSkip
 	}
