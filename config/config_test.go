@@ -424,3 +424,19 @@ router bgp 65001
 		}
 	}
 }
+
+func TestUniformlyIndentedFile(t *testing.T) {
+	raw, err := os.ReadFile("testdata/ix-bgp.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := mustParse(t, "a.conf", string(raw))
+	indented := "    " + strings.ReplaceAll(strings.TrimRight(string(raw), "\n"), "\n", "\n    ") + "\n"
+	got, diags := mustParse(t, "b.conf", indented)
+	if len(diags) != 0 {
+		t.Errorf("diags %v", diags)
+	}
+	if !reflect.DeepEqual(clearPos(got), clearPos(want)) {
+		t.Errorf("indenting the whole file changed the config:\n%s\nwant\n%s", Print(got), Print(want))
+	}
+}

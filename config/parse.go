@@ -62,9 +62,10 @@ type parser struct {
 	diags  []Diagnostic
 	warned map[string]bool
 
-	block   blockKind
-	iface   *Interface
-	profile *Profile
+	block       blockKind
+	blockIndent int // indentation of the line that opened the block
+	iface       *Interface
+	profile     *Profile
 
 	// Inside router bgp: an open address-family, its indentation, and
 	// whether it is one soft-ix ignores (anything but ipv4 unicast).
@@ -151,6 +152,7 @@ func (p *parser) run(src []byte) {
 			continue
 		}
 		p.closeBlock()
+		p.blockIndent = l.indent
 		p.top(&l)
 	}
 }
@@ -159,12 +161,15 @@ func (p *parser) closeBlock() {
 	p.block, p.iface, p.profile, p.inAF, p.afSkip = blockNone, nil, nil, false, false
 }
 
-// belongsToBlock decides whether a line is a sub-command of the open block.
+// belongsToBlock decides whether a line is a sub-command of the open block:
+// it does when indented deeper than the line that opened the block; at the
+// same depth (typically both unindented) unless it starts a top-level
+// command; never when less indented.
 func (p *parser) belongsToBlock(l *line) bool {
-	if l.indent > 0 {
+	switch {
+	case l.indent > p.blockIndent:
 		return true
-	}
-	if p.block == blockSkip {
+	case l.indent < p.blockIndent || p.block == blockSkip:
 		return false
 	}
 	return !startsTopLevel(l.toks)
