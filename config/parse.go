@@ -754,9 +754,17 @@ func (p *parser) asn(l *line, t token, cmd string) (uint32, bool) {
 
 // sub handles a line inside the open block.
 func (p *parser) sub(l *line) {
-	if len(l.toks) == 1 && kw(l.toks[0]) == "exit" && p.block != blockBGP {
-		p.closeBlock() // "exit" leaves the block, as in the IX CLI
-		return
+	if len(l.toks) == 1 {
+		switch kw(l.toks[0]) {
+		case "end":
+			p.closeBlock() // "end" leaves config mode in the IX CLI
+			return
+		case "exit":
+			if p.block != blockBGP { // router bgp also has address-family to leave
+				p.closeBlock()
+				return
+			}
+		}
 	}
 	switch p.block {
 	case blockSkip:
