@@ -243,6 +243,9 @@ func (s *Server) handlePaths(gen uint64, batch []bestPath) {
 	if gen != s.gen {
 		return
 	}
+	// Like the IX table version, count every best-path change, the
+	// router's own networks included.
+	s.version += uint64(len(batch))
 	before := map[netip.Prefix]*learnedRoute{}
 	for _, b := range batch {
 		if _, ok := before[b.Prefix]; !ok {
@@ -274,7 +277,6 @@ func (s *Server) handlePaths(gen uint64, batch []bestPath) {
 	if len(install) == 0 && len(remove) == 0 {
 		return
 	}
-	s.version++
 	s.removeLocked(remove)
 	if s.inst == nil {
 		return
@@ -312,7 +314,7 @@ func (s *Server) forgetPeer(addr netip.Addr) {
 		}
 	}
 	if len(gone) > 0 {
-		s.version++
+		s.version += uint64(len(gone))
 		s.log.Info("bgp: routes of neighbor removed", "neighbor", addr, "count", len(gone))
 	}
 	s.removeLocked(gone)
@@ -354,7 +356,7 @@ type NeighborSummary struct {
 
 // RouteTable is the data of "show ip bgp neighbors A routes|advertised-routes".
 type RouteTable struct {
-	TableVersion uint64 // counts best-path changes, as the IX table version does
+	TableVersion uint64 // counts best-path changes (own networks included), as the IX table version does
 	RouterID     netip.Addr
 	LocalAS      uint32
 	Routes       []Route

@@ -121,6 +121,9 @@ func TestBGPSeedSessionWithBIRD(t *testing.T) {
 	if err := p.do("routes 172.16.0.6", &rt); err != nil {
 		t.Fatal(err)
 	}
+	if rt.TableVersion != 2 {
+		t.Errorf("table version %d, want 2 as on the IX (own network + 172.16.0.0/16)", rt.TableVersion)
+	}
 	if len(rt.Routes) != 1 || rt.Routes[0].Prefix.String() != "172.16.0.0/16" || rt.Routes[0].NextHop.String() != "172.16.0.6" ||
 		fmt.Sprint(rt.Routes[0].ASPath) != "[65010]" || rt.Routes[0].Origin != "i" {
 		t.Errorf("neighbor routes = %+v", rt)
