@@ -283,6 +283,9 @@ func TestMalformed(t *testing.T) {
 }
 
 func TestNoAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("sync.Pool drops items under -race")
+	}
 	r := rand.New(rand.NewPCG(5, 6))
 	for _, h := range allHashes {
 		s := randomSuite(t, r, 32, h)
@@ -439,5 +442,39 @@ func benchmark(b *testing.B, open bool) {
 				})
 			}
 		})
+	}
+}
+
+// TestConcurrent runs several goroutines on one Suite (the data plane's
+// workers share an SA); run it with -race.
+func TestConcurrent(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	for _, h := range []Hash{SHA256, SHA1} {
+		s := randomSuite(t, r, 32, h)
+		done := make(chan error)
+		for w := range 4 {
+			go func() {
+				r := rand.New(rand.NewPCG(uint64(w), 11))
+				for range 50 {
+					jobs := randomJobs(r, 1+r.IntN(9), 40, s.ICVLen())
+					plain := cloneJobs(jobs)
+					s.SealBatch(jobs)
+					ok := make([]bool, len(jobs))
+					s.OpenBatch(jobs, ok)
+					for i := range jobs {
+						if !ok[i] || !bytes.Equal(jobs[i].Buf[:jobs[i].N], plain[i].Buf[:jobs[i].N]) {
+							done <- fmt.Errorf("%v worker %d: round trip failed", h, w)
+							return
+						}
+					}
+				}
+				done <- nil
+			}()
+		}
+		for range 4 {
+			if err := <-done; err != nil {
+				t.Error(err)
+			}
+		}
 	}
 }
