@@ -32,7 +32,7 @@ func sealStitch(rk *byte, rounds int, aesp *byte, h *[8]uint32, shap *byte, iter
 
 // fastSuite is the amd64 assembly state of a Suite.
 type fastSuite struct {
-	aes      bool // AES-NI is present: the assembly CBC paths run
+	aes      bool // AES-NI and AVX are present: the assembly paths run
 	rounds   int
 	enc, dec [15 * 16]byte
 	sha256   *hmac256 // HMAC-SHA256 with SHA-NI, or nil
@@ -53,7 +53,9 @@ func hasSHANI() bool {
 var useSHANI = hasSHANI()
 
 func (f *fastSuite) init(encKey, macKey []byte, h Hash) {
-	if !cpu.X86.HasAES {
+	// The kernels are legacy-SSE AES-NI code that starts with VZEROUPPER
+	// (an AVX instruction) so that no dirty upper YMM state slows them down.
+	if !cpu.X86.HasAES || !cpu.X86.HasAVX {
 		return
 	}
 	f.aes = true
