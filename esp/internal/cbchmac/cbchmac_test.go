@@ -504,3 +504,34 @@ func TestSealOneMatchesGeneric(t *testing.T) {
 		}
 	}
 }
+
+// TestWithoutAssembly checks that a Suite whose CPU lacks the features the
+// assembly needs (modelled by clearing its assembly state) takes the
+// pure-Go path and interoperates with one that does not.
+func TestWithoutAssembly(t *testing.T) {
+	r := rand.New(rand.NewPCG(14, 15))
+	ek := make([]byte, 32)
+	mk := make([]byte, 32)
+	fill(r, ek)
+	fill(r, mk)
+	fast, _ := New(ek, mk, SHA256)
+	slow, _ := New(ek, mk, SHA256)
+	slow.fast = fastSuite{}
+	jobs := randomJobs(r, 9, 90, 16)
+	plain := cloneJobs(jobs)
+	want := cloneJobs(jobs)
+	fast.SealBatch(want)
+	slow.SealBatch(jobs)
+	ok := make([]bool, len(jobs))
+	for i := range jobs {
+		if !bytes.Equal(jobs[i].Buf, want[i].Buf) {
+			t.Fatalf("job %d: sealed differently without assembly", i)
+		}
+	}
+	fast.OpenBatch(jobs, ok)
+	for i := range jobs {
+		if !ok[i] || !bytes.Equal(jobs[i].Buf[:jobs[i].N], plain[i].Buf[:jobs[i].N]) {
+			t.Fatalf("job %d: assembly Open of a pure-Go seal failed", i)
+		}
+	}
+}
