@@ -1,0 +1,499 @@
+package bgp
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"net"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/soft-ix/soft-ix/config"
+)
+
+var (
+	mp = netip.MustParsePrefix
+	ma = netip.MustParseAddr
+)
+
+// seedConfig is ../shared/seed/ix-bgp.conf as the parser would load it.
+func seedConfig() *config.Config {
+	return &config.Config{
+		Interfaces: []*config.Interface{
+			{Name: "Tunnel0.0", Kind: config.KindTunnel, Address: mp("169.254.0.1/30")},
+			{Name: "Loopback0.0", Kind: config.KindLoopback, Address: mp("10.2.2.2/32")},
+		},
+		Routes: []*config.Route{{Prefix: mp("172.16.0.6/32"), Interface: "Tunnel0.0"}},
+		BGP: &config.BGP{
+			ASN: 65050,
+			Neighbors: []*config.Neighbor{{
+				Addr: ma("172.16.0.6"), RemoteAS: 65010, UpdateSource: "Loopback0.0",
+			}},
+			Networks: []netip.Prefix{mp("192.168.2.0/24")},
+		},
+	}
+}
+
+func TestSettingsFromSeed(t *testing.T) {
+	set, err := settingsFrom(seedConfig(), 179)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (globalConf{ASN: 65050, RouterID: ma("10.2.2.2"), ListenPort: 179}); set.global != want {
+		t.Errorf("global = %+v, want %+v", set.global, want)
+	}
+	want := peerConf{
+		Addr: ma("172.16.0.6"), RemoteAS: 65010, LocalAddr: ma("10.2.2.2"),
+		Keepalive: 60 * time.Second, Hold: 180 * time.Second, MultihopTTL: 255,
+	}
+	if got := set.peers[ma("172.16.0.6")]; got != want {
+		t.Errorf("peer = %+v, want %+v", got, want)
+	}
+	if !slices.Equal(set.networks, []netip.Prefix{mp("192.168.2.0/24")}) {
+		t.Errorf("networks = %v", set.networks)
+	}
+}
+
+func TestSettingsNeighborVariants(t *testing.T) {
+	cfg := seedConfig()
+	n := cfg.BGP.Neighbors[0]
+	n.UpdateSource = ""
+	n.Keepalive, n.Hold = 10*time.Second, 30*time.Second
+	set, err := settingsFrom(cfg, 179)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := set.peers[n.Addr]
+	if p.MultihopTTL != 0 || p.LocalAddr.IsValid() || p.Keepalive != 10*time.Second || p.Hold != 30*time.Second {
+		t.Errorf("directly connected neighbor: %+v", p)
+	}
+	n.EBGPMultihop = 2
+	set, _ = settingsFrom(cfg, 179)
+	if got := set.peers[n.Addr].MultihopTTL; got != 2 {
+		t.Errorf("ebgp-multihop 2: TTL %d", got)
+	}
+	n.EBGPMultihop, n.RemoteAS, n.UpdateSource = 0, 65050, "Loopback0.0"
+	set, _ = settingsFrom(cfg, 179)
+	if got := set.peers[n.Addr].MultihopTTL; got != 0 {
+		t.Errorf("iBGP neighbor got multihop TTL %d", got)
+	}
+	n.UpdateSource = "Loopback9.0"
+	if _, err := settingsFrom(cfg, 179); err == nil || !strings.Contains(err.Error(), "Loopback9.0") {
+		t.Errorf("unknown update-source: err = %v", err)
+	}
+}
+
+func TestRouterID(t *testing.T) {
+	cfg := &config.Config{Interfaces: []*config.Interface{
+		{Name: "GigaEthernet0.0", Kind: config.KindGigaEthernet, Address: mp("203.0.113.94/24")},
+		{Name: "GigaEthernet1.0", Kind: config.KindGigaEthernet, Address: mp("192.168.2.1/24")},
+	}, BGP: &config.BGP{ASN: 65050}}
+	if id, _ := RouterID(cfg); id != ma("203.0.113.94") {
+		t.Errorf("highest interface address: %s", id)
+	}
+	cfg.Interfaces = append(cfg.Interfaces,
+		&config.Interface{Name: "Loopback0.0", Kind: config.KindLoopback, Address: mp("10.2.2.2/32")},
+		&config.Interface{Name: "Loopback1.0", Kind: config.KindLoopback, Address: mp("10.1.1.1/32")})
+	if id, _ := RouterID(cfg); id != ma("10.2.2.2") {
+		t.Errorf("highest loopback: %s", id)
+	}
+	cfg.BGP.RouterID = ma("1.1.1.1")
+	if id, _ := RouterID(cfg); id != ma("1.1.1.1") {
+		t.Errorf("explicit: %s", id)
+	}
+	if _, err := RouterID(&config.Config{BGP: &config.BGP{ASN: 1}}); err == nil {
+		t.Error("no address: want error")
+	}
+}
+
+func TestAPIPeer(t *testing.T) {
+	p := apiPeer(peerConf{
+		Addr: ma("172.16.0.6"), RemoteAS: 65010, LocalAddr: ma("10.2.2.2"),
+		Keepalive: 60 * time.Second, Hold: 180 * time.Second, MultihopTTL: 255,
+	})
+	if p.Conf.NeighborAddress != "172.16.0.6" || p.Conf.PeerAsn != 65010 {
+		t.Errorf("conf = %v", p.Conf)
+	}
+	if p.Transport.LocalAddress != "10.2.2.2" || p.Transport.PassiveMode {
+		t.Errorf("transport = %v (must be active, from 10.2.2.2)", p.Transport)
+	}
+	if p.Timers.Config.HoldTime != 180 || p.Timers.Config.KeepaliveInterval != 60 {
+		t.Errorf("timers = %v", p.Timers.Config)
+	}
+	if !p.EbgpMultihop.GetEnabled() || p.EbgpMultihop.MultihopTtl != 255 {
+		t.Errorf("multihop = %v", p.EbgpMultihop)
+	}
+	if len(p.AfiSafis) != 1 || p.AfiSafis[0].Config.Family.Afi != ipv4Unicast.Afi || !p.AfiSafis[0].Config.Enabled {
+		t.Errorf("afi-safis = %v", p.AfiSafis)
+	}
+	if apiPeer(peerConf{Addr: ma("192.0.2.1"), RemoteAS: 1}).EbgpMultihop != nil {
+		t.Error("multihop set without TTL")
+	}
+}
+
+func TestNetworkPath(t *testing.T) {
+	p, err := networkPath(mp("192.168.2.0/24"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, ok := toBestPath(p)
+	if !ok || b.Prefix != mp("192.168.2.0/24") || b.Peer.IsValid() {
+		t.Errorf("decoded %+v ok=%v", b, ok)
+	}
+	a := decodeAttrs(p.Pattrs)
+	if a.origin != "i" || a.med == nil || *a.med != 1 || a.nextHop != ma("0.0.0.0") {
+		t.Errorf("attrs origin %q med %v next hop %s", a.origin, a.med, a.nextHop)
+	}
+}
+
+// fakeInstaller records the kernel routes the server asks for.
+type fakeInstaller struct {
+	mu     sync.Mutex
+	routes map[netip.Prefix]netip.Addr
+	calls  []string
+}
+
+func (f *fakeInstaller) InstallRoutes(nh netip.Addr, ps []netip.Prefix) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, p := range ps {
+		f.routes[p] = nh
+	}
+	f.calls = append(f.calls, fmt.Sprintf("install %s %d", nh, len(ps)))
+	return nil
+}
+
+func (f *fakeInstaller) RemoveRoutes(ps []netip.Prefix) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, p := range ps {
+		delete(f.routes, p)
+	}
+	f.calls = append(f.calls, fmt.Sprintf("remove %d", len(ps)))
+	return nil
+}
+
+func (f *fakeInstaller) snapshot() map[netip.Prefix]netip.Addr {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return maps.Clone(f.routes)
+}
+
+// fakeSpeaker records what the server configures and lets tests inject events.
+type fakeSpeaker struct {
+	started  globalConf
+	stopped  bool
+	peers    map[netip.Addr]peerConf
+	networks map[netip.Prefix]bool
+	log      []string
+	onPaths  func([]bestPath)
+	onPeer   func(peerEvent)
+}
+
+func newFakeSpeaker() *fakeSpeaker {
+	return &fakeSpeaker{peers: map[netip.Addr]peerConf{}, networks: map[netip.Prefix]bool{}}
+}
+
+func (f *fakeSpeaker) start(_ context.Context, g globalConf) error { f.started = g; return nil }
+func (f *fakeSpeaker) stop()                                       { f.stopped = true }
+func (f *fakeSpeaker) addPeer(_ context.Context, p peerConf) error {
+	f.peers[p.Addr] = p
+	f.log = append(f.log, "add "+p.Addr.String())
+	return nil
+}
+func (f *fakeSpeaker) deletePeer(_ context.Context, a netip.Addr) error {
+	delete(f.peers, a)
+	f.log = append(f.log, "delete "+a.String())
+	return nil
+}
+func (f *fakeSpeaker) addNetwork(_ context.Context, p netip.Prefix) error {
+	f.networks[p] = true
+	return nil
+}
+func (f *fakeSpeaker) deleteNetwork(_ context.Context, p netip.Prefix) error {
+	delete(f.networks, p)
+	return nil
+}
+func (f *fakeSpeaker) watch(_ context.Context, onPaths func([]bestPath), onPeer func(peerEvent)) error {
+	f.onPaths, f.onPeer = onPaths, onPeer
+	return nil
+}
+func (f *fakeSpeaker) neighbors(context.Context) ([]NeighborSummary, error) { return nil, nil }
+func (f *fakeSpeaker) routes(context.Context, netip.Addr, bool) ([]Route, error) {
+	return []Route{{Prefix: mp("192.168.2.0/24"), ASPath: []uint32{65050}}}, nil
+}
+func (f *fakeSpeaker) globalASPaths(context.Context) (int, error) { return 0, nil }
+
+func newTestServer(t *testing.T) (*Server, *fakeInstaller, *[]*fakeSpeaker) {
+	inst := &fakeInstaller{routes: map[netip.Prefix]netip.Addr{}}
+	s := New(Options{Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Installer: inst})
+	var speakers []*fakeSpeaker
+	s.newSpeaker = func() speaker {
+		f := newFakeSpeaker()
+		speakers = append(speakers, f)
+		return f
+	}
+	return s, inst, &speakers
+}
+
+func TestBestPathsToKernel(t *testing.T) {
+	s, inst, sps := newTestServer(t)
+	if err := s.Start(seedConfig()); err != nil {
+		t.Fatal(err)
+	}
+	sp := (*sps)[0]
+	azure, other := ma("172.16.0.6"), ma("172.16.0.7")
+	var batch []bestPath
+	for i := range 3 {
+		batch = append(batch, bestPath{Prefix: mp(fmt.Sprintf("10.%d.0.0/16", i)), NextHop: azure, Peer: azure})
+	}
+	batch = append(batch,
+		bestPath{Prefix: mp("172.16.0.0/16"), NextHop: azure, Peer: azure},
+		bestPath{Prefix: mp("10.9.0.0/16"), NextHop: other, Peer: other},
+		bestPath{Prefix: mp("192.168.2.0/24"), NextHop: ma("0.0.0.0")}, // our own network
+	)
+	sp.onPaths(batch)
+	got := inst.snapshot()
+	if len(got) != 5 || got[mp("172.16.0.0/16")] != azure || got[mp("10.9.0.0/16")] != other {
+		t.Fatalf("after learn: %v", got)
+	}
+	if n := len(inst.calls); n != 2 {
+		t.Errorf("want one install call per next hop, got %v", inst.calls)
+	}
+
+	// Best path moves to another next hop, then is withdrawn.
+	sp.onPaths([]bestPath{{Prefix: mp("10.0.0.0/16"), NextHop: other, Peer: other}})
+	if got := inst.snapshot()[mp("10.0.0.0/16")]; got != other {
+		t.Errorf("replaced: next hop %s", got)
+	}
+	sp.onPaths([]bestPath{{Prefix: mp("10.0.0.0/16"), NextHop: other, Peer: other, Withdraw: true}})
+	if _, ok := inst.snapshot()[mp("10.0.0.0/16")]; ok {
+		t.Error("withdrawn route still installed")
+	}
+	// The same path again changes nothing.
+	n := len(inst.calls)
+	sp.onPaths([]bestPath{{Prefix: mp("172.16.0.0/16"), NextHop: azure, Peer: azure}})
+	if len(inst.calls) != n {
+		t.Errorf("unchanged path caused %v", inst.calls[n:])
+	}
+
+	// Session to 172.16.0.6 drops: its routes go, the other peer's stay.
+	sp.onPeer(peerEvent{Addr: azure, State: "ACTIVE"})
+	got = inst.snapshot()
+	if len(got) != 1 || got[mp("10.9.0.0/16")] != other {
+		t.Errorf("after session drop: %v", got)
+	}
+	if s.LearnedRoutes() != 1 {
+		t.Errorf("learned = %d", s.LearnedRoutes())
+	}
+
+	s.Stop()
+	if got := inst.snapshot(); len(got) != 0 {
+		t.Errorf("after stop: %v", got)
+	}
+	// Late events of the stopped speaker are ignored.
+	sp.onPaths([]bestPath{{Prefix: mp("172.16.0.0/16"), NextHop: azure, Peer: azure}})
+	if got := inst.snapshot(); len(got) != 0 {
+		t.Errorf("late event installed %v", got)
+	}
+}
+
+func TestReloadKeepsUnchangedNeighbors(t *testing.T) {
+	s, _, sps := newTestServer(t)
+	cfg := seedConfig()
+	cfg.BGP.Neighbors = append(cfg.BGP.Neighbors, &config.Neighbor{Addr: ma("172.16.0.7"), RemoteAS: 65010, UpdateSource: "Loopback0.0"})
+	if err := s.Start(cfg); err != nil {
+		t.Fatal(err)
+	}
+	sp := (*sps)[0]
+	sp.log = nil
+
+	next := seedConfig()
+	next.BGP.Neighbors = append(next.BGP.Neighbors, &config.Neighbor{Addr: ma("172.16.0.7"), RemoteAS: 65011, UpdateSource: "Loopback0.0"})
+	next.BGP.Networks = []netip.Prefix{mp("192.168.3.0/24")}
+	if err := s.Reload(next); err != nil {
+		t.Fatal(err)
+	}
+	if len(*sps) != 1 {
+		t.Fatalf("reload restarted the speaker")
+	}
+	if want := []string{"delete 172.16.0.7", "add 172.16.0.7"}; !slices.Equal(sp.log, want) {
+		t.Errorf("reload did %v, want %v", sp.log, want)
+	}
+	if !sp.networks[mp("192.168.3.0/24")] || sp.networks[mp("192.168.2.0/24")] {
+		t.Errorf("networks after reload: %v", sp.networks)
+	}
+
+	next.BGP.ASN = 65051
+	if err := s.Reload(next); err != nil {
+		t.Fatal(err)
+	}
+	if len(*sps) != 2 || !sp.stopped || (*sps)[1].started.ASN != 65051 {
+		t.Errorf("new AS did not restart the speaker")
+	}
+	if err := s.Reload(&config.Config{}); err != nil || !(*sps)[1].stopped {
+		t.Errorf("config without router bgp: err %v, stopped %v", err, (*sps)[1].stopped)
+	}
+}
+
+func TestAdvertisedHidesLocalAS(t *testing.T) {
+	s, _, _ := newTestServer(t)
+	if err := s.Start(seedConfig()); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	tb, err := s.AdvertisedRoutes(context.Background(), ma("172.16.0.6"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tb.Routes) != 1 || len(tb.Routes[0].ASPath) != 0 || tb.LocalAS != 65050 || tb.RouterID != ma("10.2.2.2") {
+		t.Errorf("advertised = %+v", tb)
+	}
+	if _, err := s.NeighborRoutes(context.Background(), ma("192.0.2.1")); err == nil {
+		t.Error("unknown neighbor: want error")
+	}
+}
+
+// freePort returns a TCP port nobody listens on right now.
+func freePort(t *testing.T) int {
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Skipf("no loopback TCP: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// loopbackSpeaker is a Server on 127.0.0.x with one neighbor on 127.0.0.y.
+func loopbackSpeaker(t *testing.T, asn, peerAS uint32, self, peer string, listen, peerPort int, network string, inst RouteInstaller) (*Server, *config.Config) {
+	s := New(Options{Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Installer: inst, ListenPort: listen})
+	s.peerPort = uint16(peerPort)
+	cfg := &config.Config{
+		Interfaces: []*config.Interface{{Name: "Loopback0.0", Kind: config.KindLoopback, Address: mp(self + "/32")}},
+		BGP: &config.BGP{
+			ASN:       asn,
+			Neighbors: []*config.Neighbor{{Addr: ma(peer), RemoteAS: peerAS, UpdateSource: "Loopback0.0", Keepalive: time.Second, Hold: 3 * time.Second}},
+			Networks:  []netip.Prefix{mp(network)},
+		},
+	}
+	if err := s.Start(cfg); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Stop)
+	return s, cfg
+}
+
+// TestGoBGPSessionOverLoopback runs soft-ix's Server against a second one
+// standing in for Azure, on 127.0.0.1 and 127.0.0.2 with unprivileged
+// ports: the real GoBGP translation end to end, without root.
+func TestGoBGPSessionOverLoopback(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts two BGP speakers")
+	}
+	ixPort, azPort := freePort(t), freePort(t)
+	inst := &fakeInstaller{routes: map[netip.Prefix]netip.Addr{}}
+	ix, ixCfg := loopbackSpeaker(t, 65050, 65010, "127.0.0.1", "127.0.0.2", ixPort, azPort, "192.168.2.0/24", inst)
+	az, _ := loopbackSpeaker(t, 65010, 65050, "127.0.0.2", "127.0.0.1", azPort, ixPort, "172.16.0.0/16", nil)
+	ctx := context.Background()
+
+	deadline := time.Now().Add(30 * time.Second)
+	for inst.snapshot()[mp("172.16.0.0/16")] != ma("127.0.0.2") {
+		if time.Now().After(deadline) {
+			sum, _ := ix.Summary(ctx)
+			t.Fatalf("172.16.0.0/16 not installed; summary %+v", sum)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	sum, err := ix.Summary(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nb := sum.Neighbors[0]
+	if nb.State != "ESTABLISHED" || nb.RemoteAS != 65010 || nb.MsgRcvd == 0 || nb.MsgSent == 0 || sum.ASPathEntries != 2 {
+		t.Errorf("summary = %+v", sum)
+	}
+	rt, err := ix.NeighborRoutes(ctx, ma("127.0.0.2"))
+	if err != nil || len(rt.Routes) != 1 || rt.Routes[0].Prefix != mp("172.16.0.0/16") ||
+		!slices.Equal(rt.Routes[0].ASPath, []uint32{65010}) || rt.Routes[0].Origin != "i" || !rt.Routes[0].Best {
+		t.Errorf("received = %+v, %v", rt, err)
+	}
+	adv, err := ix.AdvertisedRoutes(ctx, ma("127.0.0.2"))
+	if err != nil || len(adv.Routes) != 1 || adv.Routes[0].NextHop != ma("127.0.0.1") ||
+		adv.Routes[0].MED == nil || *adv.Routes[0].MED != 1 || len(adv.Routes[0].ASPath) != 0 {
+		t.Errorf("advertised = %+v, %v", adv, err)
+	}
+	// What the other side received: next hop 127.0.0.1, path 65050, MED 1.
+	got, err := az.NeighborRoutes(ctx, ma("127.0.0.1"))
+	if err != nil || len(got.Routes) != 1 || got.Routes[0].NextHop != ma("127.0.0.1") ||
+		!slices.Equal(got.Routes[0].ASPath, []uint32{65050}) || got.Routes[0].MED == nil || *got.Routes[0].MED != 1 {
+		t.Errorf("peer received = %+v, %v", got, err)
+	}
+
+	// Reload with one more network keeps the session.
+	before := nb.MsgRcvd
+	ixCfg.BGP.Networks = append(ixCfg.BGP.Networks, mp("192.168.1.0/24"))
+	if err := ix.Reload(ixCfg); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		got, _ = az.NeighborRoutes(ctx, ma("127.0.0.1"))
+		if len(got.Routes) == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("reloaded network not received: %+v", got)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if sum, _ := ix.Summary(ctx); sum.Neighbors[0].State != "ESTABLISHED" || sum.Neighbors[0].MsgRcvd < before {
+		t.Errorf("reload reset the session: %+v", sum.Neighbors[0])
+	}
+
+	// The other side goes away: its routes leave the kernel.
+	az.Stop()
+	for len(inst.snapshot()) != 0 {
+		if time.Now().After(deadline.Add(10 * time.Second)) {
+			t.Fatalf("routes stayed after the session dropped: %v", inst.snapshot())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// The seed's own file, parsed by package config, gives the same settings.
+func TestSettingsFromSeedFile(t *testing.T) {
+	cfg, _, err := config.Load("../config/testdata/ix-bgp.conf")
+	if err != nil {
+		t.Skipf("seed config: %v", err)
+	}
+	set, err := settingsFrom(cfg, 179)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := settingsFrom(seedConfig(), 179)
+	if set.global != want.global || set.peers[ma("172.16.0.6")] != want.peers[ma("172.16.0.6")] || !slices.Equal(set.networks, want.networks) {
+		t.Errorf("from file %+v\nfrom structs %+v", set, want)
+	}
+}
+
+func TestNextHopOf(t *testing.T) {
+	p, _ := networkPath(mp("192.168.2.0/24"))
+	if nh := nextHopOf(p.Pattrs); nh != ma("0.0.0.0") {
+		t.Errorf("next hop %s", nh)
+	}
+	if nh := nextHopOf(nil); nh.IsValid() {
+		t.Errorf("no attributes: %s", nh)
+	}
+}
+
+func BenchmarkToBestPath(b *testing.B) {
+	p, _ := networkPath(mp("192.168.2.0/24"))
+	for b.Loop() {
+		toBestPath(p)
+	}
+}
