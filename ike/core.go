@@ -57,6 +57,10 @@ type CoreConfig struct {
 	// DHReuse lets one ephemeral DH key serve new exchanges for this long
 	// (RFC 7296 §2.12); 0 (default) makes a fresh key for every exchange.
 	DHReuse time.Duration
+
+	// Policies replaces the policy the config gives the named tunnels;
+	// the lab's Azure emulation sets AzurePolicy() here.
+	Policies map[string]Policy
 }
 
 func (c *CoreConfig) defaults() {
@@ -106,6 +110,7 @@ type tunnel struct {
 	name    string
 	conf    config.Tunnel
 	pol     Policy
+	source  netip.Addr // ikev2 source-address (or its interface's address); invalid: route source
 	auto    bool
 	ike     *ikeSA // current IKE SA (connecting or established)
 	retryAt time.Time
@@ -172,11 +177,21 @@ func (c *Core) setConfig(cfg *config.Config) error {
 		if ifc.Tunnel == nil || ifc.Shutdown {
 			continue
 		}
-		pol, err := PolicyFromProfile(profileFor(cfg, ifc.Tunnel), ifc.Tunnel)
+		prof := profileFor(cfg, ifc)
+		pol, err := PolicyFromProfile(prof, ifc.Tunnel)
 		if err != nil {
 			return fmt.Errorf("%s: %w", ifc.Name, err)
 		}
-		t := &tunnel{name: ifc.Name, conf: *ifc.Tunnel, pol: pol,
+		if p, ok := c.opt.Policies[ifc.Name]; ok {
+			pol = p
+		}
+		src := prof.SourceAddress
+		if !src.IsValid() && prof.SourceInterface != "" {
+			if si := cfg.Interface(prof.SourceInterface); si != nil && si.Address.IsValid() {
+				src = si.Address.Addr()
+			}
+		}
+		t := &tunnel{name: ifc.Name, conf: *ifc.Tunnel, pol: pol, source: src,
 			auto: ifc.Tunnel.ConnectAuto && ifc.Tunnel.NegotiationDirection != "responder" && ifc.Tunnel.Peer.IsValid()}
 		if old := c.tunnels[ifc.Name]; old != nil {
 			t.ike, t.retryAt, t.backoff = old.ike, old.retryAt, old.backoff

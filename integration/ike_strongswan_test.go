@@ -248,3 +248,34 @@ func checkSoftIXPair(a, b *softIX, minSerial int) error {
 	}
 	return nil
 }
+
+// TestIKEAzurePolicy: a soft-ix with Azure's default policy (the lab's
+// Azure emulation) against a soft-ix with the seed's config, each side
+// initiating; the seed side must accept Azure's whole offer and pick
+// aes-cbc-256/sha1 (IKE) and aes-cbc-256/sha2-256 (ESP), as its config says.
+func TestIKEAzurePolicy(t *testing.T) {
+	ismRequire(t)
+	for _, azureInitiates := range []bool{true, false} {
+		t.Run(fmt.Sprintf("azure-initiator=%v", azureInitiates), func(t *testing.T) {
+			l := newISMLab(t)
+			azArgs := []string{"-local", ismAddrB, "-peer", ismAddrA, "-psk", ismPSK, "-azure"}
+			ixArgs := seedArgs(ismAddrB)
+			if azureInitiates {
+				azArgs = append(azArgs, "-auto")
+			} else {
+				ixArgs = append(ixArgs, "-auto")
+			}
+			az := l.startSoftIX(l.nsB, "azure", azArgs...)
+			ix := l.startSoftIX(l.nsA, "ix", ixArgs...)
+			waitFor(t, 10*time.Second, "tunnel up", func() error { return checkSoftIXPair(ix, az, 1) })
+			st := ix.read()
+			sa, ch := st.established()[0], st.Child[0]
+			if sa.Enc != "AES-CBC-256" || sa.Integ != "HMAC-SHA1-96" || sa.DH != "1024-bit" {
+				t.Fatalf("IKE suite %s/%s/%s", sa.Enc, sa.Integ, sa.DH)
+			}
+			if ch.Enc != "AES-CBC-256" || ch.Hash != "HMAC-SHA2-256-128" || ch.PFS != "" {
+				t.Fatalf("ESP suite %s/%s pfs %q", ch.Enc, ch.Hash, ch.PFS)
+			}
+		})
+	}
+}

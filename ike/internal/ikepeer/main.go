@@ -133,6 +133,7 @@ func main() {
 		keylog     = flag.String("keylog", "", "write Wireshark key lines here")
 		verbose    = flag.Bool("v", false, "debug logging")
 		cpuprofile = flag.String("cpuprofile", "", "write a CPU profile here")
+		azure      = flag.Bool("azure", false, "use Azure's default policy (ike.AzurePolicy) instead of the proposal flags")
 	)
 	flag.Parse()
 	level := slog.LevelInfo
@@ -177,6 +178,9 @@ func main() {
 			CookieThreshold: *cookies}}
 	if *local != "" {
 		mc.ListenAddr = netip.MustParseAddr(*local)
+	}
+	if *azure {
+		mc.Tuning.Policies = map[string]ike.Policy{"Tunnel0.0": ike.AzurePolicy()}
 	}
 	if *keylog != "" {
 		f, err := os.Create(*keylog)
