@@ -201,13 +201,34 @@ func (c *Core) established(now time.Time, sa *ikeSA, m *message) {
 		c.log.Info("ike: INITIAL_CONTACT: dropping the peer's old IKE SA", "tunnel", t.name)
 		c.removeSA(now, old)
 	}
-	if t.ike == nil || t.ike.state != stEstablished || t.ike == sa {
-		t.ike = sa
-	}
+	t.ike = sa
 	t.backoff = 0
+	c.dropDuplicate(now, sa)
 	c.log.Info("ike: IKE SA established", "tunnel", t.name, "peer", sa.remote, "id", sa.peerID.String(),
 		"role", role(sa.initiator), "enc", sa.suite.Enc.Name, "integ", sa.suite.Integ.Name, "dh", sa.suite.DH.Name)
 	c.keyLogIKE(sa)
+}
+
+// dropDuplicate resolves two IKE SAs for one tunnel that both ends set up
+// at the same time (both initiate, as IX and Azure both may): the SA with
+// the higher initiator SPI goes, deleted by the end that initiated it, so
+// both ends agree without a message of their own.
+func (c *Core) dropDuplicate(now time.Time, sa *ikeSA) {
+	for _, o := range c.sasOf(sa.tun) {
+		if o == sa || o.state != stEstablished || o.replacedBy != nil || sa.replacedBy != nil {
+			continue
+		}
+		keep, drop := sa, o
+		if o.spiI < sa.spiI {
+			keep, drop = o, sa
+		}
+		sa.tun.ike = keep
+		if drop.initiator {
+			c.log.Info("ike: duplicate IKE SA for the tunnel, deleting ours", "tunnel", sa.tun.name)
+			c.deleteIKE(now, drop)
+		}
+		return
+	}
 }
 
 func role(initiator bool) string {

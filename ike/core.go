@@ -111,6 +111,8 @@ type tunnel struct {
 	conf    config.Tunnel
 	pol     Policy
 	source  netip.Addr // ikev2 source-address (or its interface's address); invalid: route source
+	outSPI  uint32     // the SPI last given to DataPlane.SetOutbound
+	outSet  bool
 	auto    bool
 	ike     *ikeSA // current IKE SA (connecting or established)
 	retryAt time.Time
@@ -194,7 +196,7 @@ func (c *Core) setConfig(cfg *config.Config) error {
 		t := &tunnel{name: ifc.Name, conf: *ifc.Tunnel, pol: pol, source: src,
 			auto: ifc.Tunnel.ConnectAuto && ifc.Tunnel.NegotiationDirection != "responder" && ifc.Tunnel.Peer.IsValid()}
 		if old := c.tunnels[ifc.Name]; old != nil {
-			t.ike, t.retryAt, t.backoff = old.ike, old.retryAt, old.backoff
+			t.ike, t.retryAt, t.backoff, t.outSPI, t.outSet = old.ike, old.retryAt, old.backoff, old.outSPI, old.outSet
 			if t.ike != nil {
 				t.ike.tun = t
 			}
@@ -649,10 +651,26 @@ func (c *Core) uninstallChild(ch *childSA) {
 		}
 	}
 	delete(c.children, ch.inSPI)
-	if sa := ch.ike; sa != nil {
-		for i, x := range sa.children {
-			if x == ch {
-				sa.children = append(sa.children[:i], sa.children[i+1:]...)
+	sa := ch.ike
+	if sa == nil {
+		return
+	}
+	for i, x := range sa.children {
+		if x == ch {
+			sa.children = append(sa.children[:i], sa.children[i+1:]...)
+			break
+		}
+	}
+	if sa.tun != nil && ch.outbound() {
+		sa.tun.outSet = false
+	}
+	if sa.tun != nil && !sa.tun.outSet && sa.tun.ike != nil {
+		// Traffic must not be left on a deleted SA: fall back to the
+		// newest live Child SA of the tunnel's IKE SA.
+		kids := sa.tun.ike.children
+		for i := len(kids) - 1; i >= 0; i-- {
+			if k := kids[i]; k != ch && k.installed && !k.deleting && k.replacedBy == nil {
+				c.switchOutbound(k)
 				break
 			}
 		}

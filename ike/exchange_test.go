@@ -381,3 +381,20 @@ func TestKeyLog(t *testing.T) {
 		t.Fatalf("key log:\n%s", out)
 	}
 }
+
+// TestBothInitiate: both ends connect-type auto at the same moment; they
+// end with one IKE SA and one Child SA pair.
+func TestBothInitiate(t *testing.T) {
+	for i := 0; i < 10; i++ {
+		p := newPair(t, testConfig(addrB, "k", true, nil), testConfig(addrA, "k", true, nil), nil)
+		p.a.core.Start(p.now)
+		p.b.core.Start(p.now)
+		p.run(10 * time.Second)
+		p.checkUp()
+		if p.a.dp.count() != 2 || p.b.dp.count() != 2 || len(p.a.core.sas) != 1 || len(p.b.core.sas) != 1 {
+			t.Fatalf("run %d: SAs a=%d/%d b=%d/%d", i, len(p.a.core.sas), p.a.dp.count(), len(p.b.core.sas), p.b.dp.count())
+		}
+		p.run(time.Hour) // rekeys on the survivor keep working
+		p.checkUp()
+	}
+}
