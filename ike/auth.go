@@ -129,7 +129,10 @@ func (c *Core) sendAuth(now time.Time, sa *ikeSA) {
 		m.IDi = &sa.localID
 		m.AuthM = authSharedKey
 		m.Auth = authData(sa.suite, psk, sa.initReq, sa.nonceR, sa.keys.pi, sa.localID)
-		if !c.opt.NoInitialContact {
+		// INITIAL_CONTACT says "I have no other SA with you" (RFC 7296
+		// §2.4): not true when the peer's own initiation got in first, and
+		// a peer would drop that SA for it.
+		if !c.opt.NoInitialContact && !c.otherEstablished(sa) {
 			m.addNotify(nInitialContact, nil)
 		}
 		m.SA = childOffer(&t.pol, sa.childSPI, false)
@@ -211,8 +214,8 @@ func (c *Core) established(now time.Time, sa *ikeSA, m *message) {
 
 // dropDuplicate resolves two IKE SAs for one tunnel that both ends set up
 // at the same time (both initiate, as IX and Azure both may): the SA with
-// the higher initiator SPI goes, deleted by the end that initiated it, so
-// both ends agree without a message of their own.
+// the higher initiator SPI goes. Both ends pick the same one; both delete
+// it, so a peer that keeps duplicates (strongSwan's default) follows too.
 func (c *Core) dropDuplicate(now time.Time, sa *ikeSA) {
 	for _, o := range c.sasOf(sa.tun) {
 		if o == sa || o.state != stEstablished || o.replacedBy != nil || sa.replacedBy != nil {
@@ -223,12 +226,22 @@ func (c *Core) dropDuplicate(now time.Time, sa *ikeSA) {
 			keep, drop = o, sa
 		}
 		sa.tun.ike = keep
-		if drop.initiator {
-			c.log.Info("ike: duplicate IKE SA for the tunnel, deleting ours", "tunnel", sa.tun.name)
-			c.deleteIKE(now, drop)
-		}
+		c.log.Info("ike: duplicate IKE SA for the tunnel, deleting one", "tunnel", sa.tun.name,
+			"spi_i", fmt.Sprintf("%016x", drop.spiI))
+		drop.replacedBy = keep // no re-initiation when it goes
+		c.deleteIKE(now, drop)
 		return
 	}
+}
+
+// otherEstablished reports whether sa's tunnel has another established IKE SA.
+func (c *Core) otherEstablished(sa *ikeSA) bool {
+	for _, o := range c.sasOf(sa.tun) {
+		if o != sa && o.state == stEstablished {
+			return true
+		}
+	}
+	return false
 }
 
 func role(initiator bool) string {

@@ -364,3 +364,18 @@ func TestIKEStrongSwanPeerRestart(t *testing.T) {
 	s = l.startSoftIX(l.nsA, "softix-2", seedArgs(ismAddrB, "-auto", "-dpd", "2s")...)
 	waitFor(t, 10*time.Second, "tunnel up after soft-ix restart, stale SA gone", func() error { return checkPairUp(s, c) })
 }
+
+// TestIKEStrongSwanBothInitiate: charon (start_action = start) and soft-ix
+// (connect-type auto) initiate at once, as Azure and an IX may; they end
+// with one IKE SA and one Child SA.
+func TestIKEStrongSwanBothInitiate(t *testing.T) {
+	ismRequire(t, "charon-systemd", "swanctl")
+	l := newISMLab(t)
+	s := l.startSoftIX(l.nsA, "softix", seedArgs(ismAddrB, "-auto", "-retry", "1s")...)
+	c := l.startCharon(l.nsB, charonConn{Local: ismAddrB, Remote: ismAddrA, PSK: ismPSK, Initiate: true})
+	waitFor(t, 15*time.Second, "one tunnel", func() error { return checkPairUp(s, c) })
+	time.Sleep(2 * time.Second)
+	if err := checkPairUp(s, c); err != nil {
+		t.Fatal(err)
+	}
+}
