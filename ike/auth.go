@@ -165,6 +165,7 @@ func (c *Core) authReply(now time.Time, sa *ikeSA, m *message) {
 		nonceI: sa.nonceI, nonceR: sa.nonceR}
 	ch.localTS, ch.remoteTS = prefixes(m.TSi), prefixes(m.TSr)
 	c.addChild(now, sa, ch, nil, true)
+	c.dropDuplicate(now, sa)
 }
 
 // checkPeerAuth verifies the peer's ID and AUTH payload.
@@ -200,13 +201,16 @@ func (c *Core) established(now time.Time, sa *ikeSA, m *message) {
 	sa.expireAt = now.Add(t.pol.IKELifetime)
 	c.mark(sa)
 	delete(c.halfOpen, sa.hoKey)
-	if old := t.ike; old != nil && old != sa && old.state == stEstablished && !sa.initiator && m.notify(nInitialContact) != nil {
-		c.log.Info("ike: INITIAL_CONTACT: dropping the peer's old IKE SA", "tunnel", t.name)
-		c.removeSA(now, old)
+	if !sa.initiator && m.notify(nInitialContact) != nil {
+		for _, o := range c.peerSAs(sa) {
+			if o.state == stEstablished {
+				c.log.Info("ike: INITIAL_CONTACT: dropping the peer's old IKE SA", "tunnel", t.name, "peer", sa.remote)
+				c.removeSA(now, o)
+			}
+		}
 	}
 	t.ike = sa
 	t.backoff = 0
-	c.dropDuplicate(now, sa)
 	c.log.Info("ike: IKE SA established", "tunnel", t.name, "peer", sa.remote, "id", sa.peerID.String(),
 		"role", role(sa.initiator), "enc", sa.suite.Enc.Name, "integ", sa.suite.Integ.Name, "dh", sa.suite.DH.Name)
 	c.keyLogIKE(sa)
@@ -216,9 +220,16 @@ func (c *Core) established(now time.Time, sa *ikeSA, m *message) {
 // at the same time (both initiate, as IX and Azure both may): the SA with
 // the higher initiator SPI goes. Both ends pick the same one; both delete
 // it, so a peer that keeps duplicates (strongSwan's default) follows too.
+//
+// Only tunnels with a configured peer address keep one IKE SA; a "peer
+// any" tunnel accepts as many as its peers set up (as strongSwan does
+// without a uniqueness policy).
 func (c *Core) dropDuplicate(now time.Time, sa *ikeSA) {
-	for _, o := range c.sasOf(sa.tun) {
-		if o == sa || o.state != stEstablished || o.replacedBy != nil || sa.replacedBy != nil {
+	if sa.state != stEstablished || sa.tun.conf.PeerAny {
+		return
+	}
+	for _, o := range c.peerSAs(sa) {
+		if o.state != stEstablished || o.replacedBy != nil || sa.replacedBy != nil {
 			continue
 		}
 		keep, drop := sa, o
@@ -234,14 +245,27 @@ func (c *Core) dropDuplicate(now time.Time, sa *ikeSA) {
 	}
 }
 
-// otherEstablished reports whether sa's tunnel has another established IKE SA.
+// otherEstablished reports whether we have another established IKE SA
+// with sa's peer.
 func (c *Core) otherEstablished(sa *ikeSA) bool {
-	for _, o := range c.sasOf(sa.tun) {
-		if o != sa && o.state == stEstablished {
+	for _, o := range c.peerSAs(sa) {
+		if o.state == stEstablished {
 			return true
 		}
 	}
 	return false
+}
+
+// peerSAs lists the other live IKE SAs of sa's tunnel with the same peer
+// (address and identity): a "peer any" tunnel serves many peers.
+func (c *Core) peerSAs(sa *ikeSA) []*ikeSA {
+	var out []*ikeSA
+	for _, o := range c.sasOf(sa.tun) {
+		if o != sa && o.remote.Addr() == sa.remote.Addr() && o.peerID.equal(sa.peerID) {
+			out = append(out, o)
+		}
+	}
+	return out
 }
 
 func role(initiator bool) string {
@@ -284,6 +308,7 @@ func (c *Core) respondAuth(now time.Time, sa *ikeSA, m *message) {
 	r.TSi, r.TSr = m.TSi, m.TSr
 	c.reply(sa, m, r)
 	c.addChild(now, sa, ch, nil, true)
+	c.dropDuplicate(now, sa)
 }
 
 // acceptFirstChild chooses the Child SA of an IKE_AUTH request.
