@@ -57,6 +57,9 @@ type CoreConfig struct {
 	// DHReuse lets one ephemeral DH key serve new exchanges for this long
 	// (RFC 7296 §2.12); 0 (default) makes a fresh key for every exchange.
 	DHReuse time.Duration
+	// DHReuseUnderLoad lets a Manager reuse a DH key for this long only
+	// while its pool of pregenerated keys is empty (RFC 7296 §2.12); 0 off.
+	DHReuseUnderLoad time.Duration
 
 	// Policies replaces the policy the config gives the named tunnels;
 	// the lab's Azure emulation sets AzurePolicy() here.

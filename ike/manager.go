@@ -101,6 +101,7 @@ func NewManager(cfg ManagerConfig) (*Manager, error) {
 	}
 	m.core, m.log = core, core.log
 	core.pool = newKeyPool(core.opt.Rand, core.policyGroups())
+	core.pool.reuseFor = core.opt.DHReuseUnderLoad
 	m.pool, m.rand = core.pool, core.opt.Rand
 	return m, nil
 }
@@ -124,7 +125,7 @@ func (m *Manager) Run(ctx context.Context) error {
 		defer cancel()
 		// Workers let the DH work of IKE_SA_INIT requests (PrecomputeInit)
 		// run on every core; the Core itself stays single-threaded.
-		work := make(chan received, 256)
+		work := make(chan received, 1024)
 		for i := 0; i < runtime.GOMAXPROCS(0); i++ {
 			go func() {
 				for {
@@ -141,7 +142,7 @@ func (m *Manager) Run(ctx context.Context) error {
 			errc <- m.udp.Serve(sctx, func(pkt []byte, from, to netip.AddrPort) {
 				select {
 				case work <- received{pkt, from, to}:
-				default: // overloaded: drop, the peer retransmits
+				case <-sctx.Done():
 				}
 			})
 		}()

@@ -40,6 +40,7 @@ func ListenUDP(addr netip.Addr, ikePort, nattPort uint16) (*UDPTransport, error)
 		if err != nil {
 			return nil, fmt.Errorf("ike: listen udp %s: %w", netip.AddrPortFrom(addr, port), err)
 		}
+		c.SetReadBuffer(1 << 20) // bursts of IKE_SA_INIT under load
 		pc := ipv4.NewPacketConn(c)
 		if err := pc.SetControlMessage(ipv4.FlagDst, true); err != nil {
 			c.Close()
