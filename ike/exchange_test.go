@@ -398,3 +398,22 @@ func TestBothInitiate(t *testing.T) {
 		p.checkUp()
 	}
 }
+
+func TestVolumeExpiry(t *testing.T) {
+	p, sa, _ := upPair(t)
+	m := &Manager{core: p.a.core, now: func() time.Time { return p.now }, wake: make(chan struct{}, 1)}
+	old := sa.children[0]
+	m.SoftExpired(old.outSPI, false)
+	p.run(5 * time.Second)
+	sa2, _ := p.checkUp()
+	if len(sa2.children) != 1 || sa2.children[0] == old {
+		t.Fatal("soft expiry did not rekey the Child SA")
+	}
+	spent := sa2.children[0]
+	m.HardExpired(spent.inSPI, true)
+	p.run(5 * time.Second)
+	sa3, _ := p.checkUp()
+	if len(sa3.children) != 1 || sa3.children[0] == spent {
+		t.Fatal("hard expiry did not replace the Child SA")
+	}
+}

@@ -334,14 +334,15 @@ func (m *Manager) SoftExpired(spi uint32, inbound bool) {
 }
 
 // HardExpired implements DataPlaneEvents: the SA reached its hard limit
-// and is deleted.
+// and the data plane stopped using it. Unless a rekey is already under
+// way, one starts now; its DELETE removes the spent SA.
 func (m *Manager) HardExpired(spi uint32, inbound bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	defer m.poke()
 	c := m.core
-	if ch := c.childBySPI(spi, inbound); ch != nil {
-		c.startChildDelete(m.now(), ch.ike, ch)
+	if ch := c.childBySPI(spi, inbound); ch != nil && ch.rekeying == nil && ch.replacedBy == nil && !ch.deleting {
+		c.startChildRekey(m.now(), ch.ike, ch)
 	}
 }
 
