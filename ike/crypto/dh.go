@@ -97,14 +97,16 @@ const (
 	order2048s256 = "8CF83642A709A097B447997640129DA299B1A47D1EB3750BA308B0FE64F5FBD3"
 )
 
-// Private exponents are twice the group's security strength in bits, with
-// a floor of 256 (RFC 3526 §8 discusses short exponents for safe primes);
-// this keeps modular exponentiation, the cost of an IKE setup, low.
+// Private exponents are twice the group's security strength in bits (NIST
+// SP 800-57 strengths: 80, ~96, 112 and 128 bits; RFC 3526 §8 and RFC 7296
+// §2.12 allow such short exponents with safe primes), 256 bits for the
+// RFC 5114 group whose subgroup order q has 256 bits. Short exponents keep
+// modular exponentiation, the main cost of an IKE setup, low.
 var modpGroups = map[uint16]*modpGroup{
-	wire.DHModp1024:    newModp(wire.DHModp1024, prime1024, "2", "", 256),
-	wire.DHModp1536:    newModp(wire.DHModp1536, prime1536, "2", "", 256),
-	wire.DHModp2048:    newModp(wire.DHModp2048, prime2048, "2", "", 256),
-	wire.DHModp3072:    newModp(wire.DHModp3072, prime3072, "2", "", 320),
+	wire.DHModp1024:    newModp(wire.DHModp1024, prime1024, "2", "", 160),
+	wire.DHModp1536:    newModp(wire.DHModp1536, prime1536, "2", "", 192),
+	wire.DHModp2048:    newModp(wire.DHModp2048, prime2048, "2", "", 224),
+	wire.DHModp3072:    newModp(wire.DHModp3072, prime3072, "2", "", 256),
 	wire.DHModp2048256: newModp(wire.DHModp2048256, prime2048s256, gen2048s256, order2048s256, 256),
 }
 

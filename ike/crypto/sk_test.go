@@ -2,6 +2,8 @@ package crypto
 
 import (
 	"bytes"
+	"crypto/aes"
+	"crypto/cipher"
 	"crypto/rand"
 	"errors"
 	"testing"
@@ -212,4 +214,30 @@ func TestSealRandFailure(t *testing.T) {
 		t.Fatal("seal without randomness succeeded")
 	}
 	out.Rand = rand.Reader
+}
+
+// A correctly authenticated message whose decrypted pad length points
+// before the start of the plaintext is rejected, not a panic.
+func TestSKBadPadLength(t *testing.T) {
+	s := Suite{Encr: wire.EncrAESCBC, EncrKeyBits: 128, Integ: wire.IntegHMACSHA196}
+	ek, ik := bytes.Repeat([]byte{1}, 16), bytes.Repeat([]byte{2}, 20)
+	c, _ := NewSKCipher(s, ek, ik)
+	pt := bytes.Repeat([]byte{0xff}, 16) // pad length 255 in a 16-byte plaintext
+	h := wire.Header{MajorVersion: 2, Exchange: wire.INFORMATIONAL, NextPayload: wire.PayloadSK, Length: uint32(wire.HeaderLen + 4 + 16 + 16 + 12)}
+	b := h.Append(nil)
+	b = wire.AppendPayloadHeader(b, wire.PayloadNone, false, 4+16+16+12)
+	iv := make([]byte, 16)
+	b = append(b, iv...)
+	ct := make([]byte, 16)
+	block, _ := aes.NewCipher(ek)
+	cipher.NewCBCEncrypter(block, iv).CryptBlocks(ct, pt)
+	b = append(b, ct...)
+	b = append(b, c.icv(b)...)
+	m, err := wire.ParseMessage(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.Decrypt(m); !errors.Is(err, wire.ErrMalformed) {
+		t.Fatalf("bad pad length: %v", err)
+	}
 }

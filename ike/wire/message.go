@@ -2,6 +2,7 @@ package wire
 
 import (
 	"encoding/binary"
+	"fmt"
 	"net/netip"
 )
 
@@ -33,7 +34,7 @@ func ParseMessage(b []byte) (*Message, error) {
 	}
 	m := &Message{Header: h}
 	if h.MajorVersion != 2 {
-		return m, malformed("IKE major version %d", h.MajorVersion)
+		return m, fmt.Errorf("wire: IKE version %d.%d: %w: %w", h.MajorVersion, h.MinorVersion, ErrMajorVersion, ErrMalformed)
 	}
 	if int(h.Length) != len(b) {
 		return m, malformed("header length %d, datagram %d bytes", h.Length, len(b))

@@ -208,6 +208,11 @@ func TestMalformed(t *testing.T) {
 			t.Errorf("%s: got %v, want ErrMalformed", c.name, err)
 		}
 	}
+	b := hdr(0, 28)
+	b[17] = 0x30
+	if m, err := ParseMessage(b); !errors.Is(err, ErrMajorVersion) || m == nil || m.MajorVersion != 3 {
+		t.Errorf("version 3: %v", err)
+	}
 	// SK inside decrypted contents is rejected.
 	if _, err := ParsePayloads(PayloadSK, []byte{0, 0, 0, 5, 1}); !errors.Is(err, ErrMalformed) {
 		t.Errorf("nested SK: %v", err)
