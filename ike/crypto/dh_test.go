@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"testing"
+	"time"
 
 	"github.com/soft-ix/soft-ix/ike/wire"
 )
@@ -161,3 +162,23 @@ func BenchmarkDHModp1024(b *testing.B)   { benchDH(b, wire.DHModp1024) }
 func BenchmarkDHModp2048(b *testing.B)   { benchDH(b, wire.DHModp2048) }
 func BenchmarkDHECP256(b *testing.B)     { benchDH(b, wire.DHECP256) }
 func BenchmarkDHCurve25519(b *testing.B) { benchDH(b, wire.DHCurve25519) }
+
+func TestReuseKeys(t *testing.T) {
+	g, _ := GroupByID(wire.DHCurve25519)
+	now := time.Unix(1000, 0)
+	r := ReuseKeys(g, time.Minute, 3, func() time.Time { return now })
+	if r.ID() != wire.DHCurve25519 || r.PublicLen() != 32 {
+		t.Fatal("wrapper hides the group")
+	}
+	k1, _ := r.Generate(rand.Reader)
+	k2, _ := r.Generate(rand.Reader)
+	k3, _ := r.Generate(rand.Reader)
+	k4, _ := r.Generate(rand.Reader) // fourth use: fresh key
+	if k1 != k2 || k2 != k3 || k4 == k3 {
+		t.Fatal("maxUses not honoured")
+	}
+	now = now.Add(61 * time.Second)
+	if k5, _ := r.Generate(rand.Reader); k5 == k4 {
+		t.Fatal("maxAge not honoured")
+	}
+}
