@@ -350,9 +350,13 @@ func (*Delete) Type() PayloadType { return PayloadDelete }
 func (p *Delete) BodyLen() int { return 4 + len(p.SPIs)*int(p.SPISize) }
 
 // AppendBody implements Payload. SPIs of the wrong size are padded or cut
-// to SPISize so that the length fields stay consistent.
+// to SPISize, and none are written when SPISize is 0, so that the length
+// fields stay consistent.
 func (p *Delete) AppendBody(b []byte) []byte {
 	b = append(b, byte(p.Protocol), p.SPISize)
+	if p.SPISize == 0 {
+		return append(b, 0, 0) // IKE SA: no SPIs whatever SPIs holds
+	}
 	b = binary.BigEndian.AppendUint16(b, uint16(len(p.SPIs)))
 	for _, s := range p.SPIs {
 		var spi [255]byte
