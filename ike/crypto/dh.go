@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math/big"
+	"sync"
 
 	"github.com/soft-ix/soft-ix/ike/wire"
 )
@@ -63,6 +64,53 @@ type modpGroup struct {
 	pm1     *big.Int // p - 1
 	size    int      // length of p in bytes
 	expBits int      // private exponent length
+
+	// Fixed-base table for the public value g^x, built on first use:
+	// powers[i][d-1] = g^(d * 16^i) mod p, so that g^x is one modular
+	// multiplication per 4-bit digit of x and no squarings.
+	once   sync.Once
+	powers [][]*big.Int
+}
+
+const fixedBaseBits = 4
+
+func (m *modpGroup) buildPowers() {
+	rows := (m.expBits + fixedBaseBits - 1) / fixedBaseBits
+	m.powers = make([][]*big.Int, rows)
+	base := new(big.Int).Set(m.g) // g^(16^i)
+	for i := range m.powers {
+		row := make([]*big.Int, 1<<fixedBaseBits-1)
+		row[0] = new(big.Int).Set(base)
+		for d := 1; d < len(row); d++ {
+			row[d] = new(big.Int).Mul(row[d-1], base)
+			row[d].Mod(row[d], m.p)
+		}
+		m.powers[i] = row
+		base = new(big.Int).Mul(row[len(row)-1], base) // g^(16 * 16^i)
+		base.Mod(base, m.p)
+	}
+}
+
+// powG returns g^x mod p for 0 < x < 2^expBits using the fixed-base table.
+// Like math/big's Exp it is not constant-time; the digit lookups depend on
+// the secret exponent.
+func (m *modpGroup) powG(x *big.Int) *big.Int {
+	m.once.Do(m.buildPowers)
+	digits := x.FillBytes(make([]byte, len(m.powers)*fixedBaseBits/8+1))
+	r, t := big.NewInt(1), new(big.Int)
+	for i := range m.powers {
+		b := digits[len(digits)-1-i/2]
+		d := b & 0x0f
+		if i%2 == 1 {
+			d = b >> 4
+		}
+		if d == 0 {
+			continue
+		}
+		t.Mul(r, m.powers[i][d-1])
+		r.Mod(t, m.p)
+	}
+	return r
 }
 
 func mustHex(s string) *big.Int {
@@ -132,7 +180,7 @@ func (m *modpGroup) Generate(rand io.Reader) (PrivateKey, error) {
 		if x.Cmp(big.NewInt(1)) <= 0 {
 			continue
 		}
-		y := new(big.Int).Exp(m.g, x, m.p)
+		y := m.powG(x)
 		return &modpKey{g: m, x: x, pub: y.FillBytes(make([]byte, m.size))}, nil
 	}
 }

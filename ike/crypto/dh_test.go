@@ -3,6 +3,7 @@ package crypto
 import (
 	"bytes"
 	"crypto/rand"
+	"math/big"
 	"testing"
 	"time"
 
@@ -180,5 +181,28 @@ func TestReuseKeys(t *testing.T) {
 	now = now.Add(61 * time.Second)
 	if k5, _ := r.Generate(rand.Reader); k5 == k4 {
 		t.Fatal("maxAge not honoured")
+	}
+}
+
+func TestFixedBasePower(t *testing.T) {
+	for _, id := range []uint16{wire.DHModp1024, wire.DHModp2048, wire.DHModp2048256, wire.DHModp3072} {
+		m := modpGroups[id]
+		for i := 0; i < 20; i++ {
+			buf := make([]byte, m.expBits/8)
+			rand.Read(buf)
+			if i == 0 {
+				clear(buf)
+				buf[len(buf)-1] = 2
+			}
+			if i == 1 {
+				for j := range buf {
+					buf[j] = 0xff
+				}
+			}
+			x := new(big.Int).SetBytes(buf)
+			if got, want := m.powG(x), new(big.Int).Exp(m.g, x, m.p); got.Cmp(want) != 0 {
+				t.Fatalf("group %d: fixed-base power differs for x=%x", id, buf)
+			}
+		}
 	}
 }
