@@ -215,3 +215,21 @@ func TestFixedBasePower(t *testing.T) {
 		}
 	}
 }
+
+// Group 14 against OpenSSL 3 (openssl genpkey -pkeyopt group:modp_2048,
+// pkeyutl -derive): public value and shared secret for a known exponent.
+func TestMODPOpenSSLVector(t *testing.T) {
+	m := modpGroups[wire.DHModp2048]
+	x := new(big.Int).SetBytes(unhex(t, "8f164fddf3e9d8d69e483fdb5bab7aed539406c168ae6e161f421912"))
+	k := &modpKey{g: m, x: x, pub: m.powG(x).FillBytes(make([]byte, m.size))}
+	aPub := "d56dbd2d7830884c341417019b8523ed9fc6865d781d53fa75bcbe8f837abc3f959ad84166504993a459665ebc27c189464331af13186aaad6ffbb5c72151a1d8a71a631cfaee488c255bad9500029493acd339ff9464a2ebe5db1327b8b047b140ca0d23054098104a89a91b03383ce4ca7b755cf4ff24bd2d8712b00397fe39979597ff3094d7e50ba7865f03e784558dd7e4329e6640003b9e92e1ab95b676f8f2fd1ffa99138eab87734222d47675236d9de195b174801848683fe578f51dce2046501723ef4353c95829d04f789b3d947296d06d212b92b35b3fc8a825c9747875eabf49670ec3e421019c8f95ffac6c437e8c1509f837f3caa0ee9f2e9"
+	bPub := "a0fa2d61a5b03018fff008d22a5fcb8867a2835b9765729507afbf756faea1b54cb4c169c2f4044b23c141b3ab0add2c03fb5f6c41569c64ada47bd0f1d68cd4809cfca645648c93b459fa967fb9305b24de25f2e64cf9634f04f50cbdaf53bd1c4360dce5af9b9301bc564e6e252737b616ad6bb30d22a0cab926e9cd9a8f0bb831760e8dc91d4d4cc4aa58430c4a5e62bfa6b5d4560292989e4fca0f25226a49adc1c02967c74e20f8248efe705d1d4e017c5b6b413d4b002996e32394cee2aae4b0cad57b130335ba28814329d77de808f31a11979e40bc28d31e7a48b1353af7ce4dcc062df5f4f0606f43bb3a45815e76c2ba315177558ae5f0030fcc1e"
+	z := "127e76e12dd11267fab8f9ec5c9ca4cc5be54b9fd0808c9c50313358ab8cd947edd30cb82a676c1edbce210882c5663f5c08edcb4e25000e47ce4566eb705fe92037ab66e436bed367af542fe0f79ed67decb24ebf3991bf70dd0afca3215c0f8912c52131256bcaadf0af862bc233fe40e2627cdc733f65a1c928b46af47b2dc35098498f53aad7fc078b300f95ed3839e4f4e28b6d40e3c52e011af849405f31a6366f4cd3dcf61eb0632cc80c11045e4cb5cee46a311c285215c7619eb713886047b548d2f49361fca60d1e1ae632af701cad25088b929fcb439ba192d8bcac667701fced2d96590e795cffbc1afeccf5f0c1b344f224774c4b98ec50653b"
+	if !bytes.Equal(k.Public(), unhex(t, aPub)) {
+		t.Fatalf("public value differs from OpenSSL's")
+	}
+	got, err := k.SharedSecret(unhex(t, bPub))
+	if err != nil || !bytes.Equal(got, unhex(t, z)) {
+		t.Fatalf("shared secret differs from OpenSSL's (%v)", err)
+	}
+}
