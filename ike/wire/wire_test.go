@@ -233,3 +233,12 @@ func TestSelectorPrefix(t *testing.T) {
 		t.Errorf("range 10.0.0.1-5 reported as prefix")
 	}
 }
+
+func TestSummary(t *testing.T) {
+	ps := []Payload{&SA{}, &KE{}, &Nonce{}, &Notify{NotifyType: COOKIE}, &Delete{Protocol: ProtocolESP},
+		&ID{Initiator: true}, &Raw{PayloadType: 200}, &EncryptedFragment{FragmentNumber: 1, TotalFragments: 2}}
+	want := "SA KE No N(COOKIE) D(3) IDi PAYLOAD(200) SKF(1/2)"
+	if got := Summary(ps); got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
