@@ -33,7 +33,10 @@ type SKCipher struct {
 	salt [4]byte
 
 	ivLen, blockLen, icvLen int
-	counter                 atomic.Uint64 // GCM explicit IVs, never repeated under one key
+	// counter makes the GCM explicit IVs. It starts at a random value so
+	// that even two SKCiphers built from the same key (a caller bug) are
+	// vanishingly unlikely to repeat a nonce.
+	counter atomic.Uint64
 
 	// Rand supplies CBC IVs; nil means crypto/rand.
 	Rand io.Reader
@@ -66,6 +69,11 @@ func NewSKCipher(s Suite, encrKey, integKey []byte) (*SKCipher, error) {
 		}
 		copy(c.salt[:], encrKey[n:])
 		c.ivLen, c.blockLen, c.icvLen = 8, 1, 16
+		var start [8]byte
+		if _, err := io.ReadFull(rand.Reader, start[:]); err != nil {
+			return nil, fmt.Errorf("ike/crypto: GCM IV start: %w", err)
+		}
+		c.counter.Store(binary.BigEndian.Uint64(start[:]))
 		return c, nil
 	case wire.EncrAESCBC:
 		if c.block, err = aes.NewCipher(encrKey); err != nil {

@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/soft-ix/soft-ix/ike/wire"
 )
@@ -239,5 +240,40 @@ func TestSKBadPadLength(t *testing.T) {
 	}
 	if _, _, err := c.Decrypt(m); !errors.Is(err, wire.ErrMalformed) {
 		t.Fatalf("bad pad length: %v", err)
+	}
+}
+
+// SKCipher and ReuseKeys are used from several goroutines; run with -race.
+func TestConcurrentUse(t *testing.T) {
+	done := make(chan bool)
+	for _, s := range []Suite{testSuites[0], testSuites[6]} {
+		keys, _ := DeriveIKEKeys(s, make([]byte, 32), make([]byte, 16), make([]byte, 16), 1, 2)
+		out, _, _ := keys.Ciphers(s, true)
+		_, in, _ := keys.Ciphers(s, false)
+		g, _ := GroupByID(wire.DHModp1024)
+		r := ReuseKeys(g, time.Hour, 5, time.Now)
+		for w := 0; w < 4; w++ {
+			go func() {
+				defer func() { done <- true }()
+				for i := 0; i < 20; i++ {
+					b, err := out.Seal(wire.Header{MajorVersion: 2, MessageID: uint32(i)}, innerPayloads(i))
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					m, _ := wire.ParseMessage(b)
+					if _, err := in.Open(m); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+				if _, err := r.Generate(rand.Reader); err != nil {
+					t.Error(err)
+				}
+			}()
+		}
+	}
+	for i := 0; i < 8; i++ {
+		<-done
 	}
 }
