@@ -223,7 +223,10 @@ func parseKE(body []byte) (*KE, error) {
 type ID struct {
 	Initiator bool
 	IDType    IDType
-	Data      []byte
+	// Reserved is kept as received because the peer's AUTH signs the ID
+	// body including these bytes; senders leave it zero.
+	Reserved [3]byte
+	Data     []byte
 }
 
 // Type implements Payload.
@@ -239,14 +242,14 @@ func (p *ID) BodyLen() int { return 4 + len(p.Data) }
 
 // AppendBody implements Payload.
 func (p *ID) AppendBody(b []byte) []byte {
-	return append(append(b, byte(p.IDType), 0, 0, 0), p.Data...)
+	return append(append(b, byte(p.IDType), p.Reserved[0], p.Reserved[1], p.Reserved[2]), p.Data...)
 }
 
 func parseID(initiator bool, body []byte) (*ID, error) {
 	if len(body) < 4 {
 		return nil, malformed("ID: %d bytes", len(body))
 	}
-	return &ID{Initiator: initiator, IDType: IDType(body[0]), Data: body[4:]}, nil
+	return &ID{Initiator: initiator, IDType: IDType(body[0]), Reserved: [3]byte(body[1:4]), Data: body[4:]}, nil
 }
 
 // ---- AUTH (RFC 7296 §3.8) ----

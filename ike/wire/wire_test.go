@@ -25,6 +25,7 @@ func samplePayloads() []Payload {
 		&Nonce{Data: []byte("0123456789abcdef0123456789abcdef")},
 		&ID{Initiator: true, IDType: IDIPv4Addr, Data: []byte{192, 0, 2, 1}},
 		&ID{IDType: IDFQDN, Data: []byte("vpn.example")},
+		&ID{IDType: IDKeyID, Reserved: [3]byte{1, 2, 3}, Data: []byte{0xaa}},
 		&Auth{Method: AuthSharedKey, Data: make([]byte, 20)},
 		&Notify{NotifyType: NAT_DETECTION_SOURCE_IP, Data: make([]byte, 20)},
 		&Notify{Protocol: ProtocolESP, SPI: []byte{9, 9, 9, 9}, NotifyType: REKEY_SA},
