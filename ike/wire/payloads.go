@@ -13,8 +13,6 @@ type Payload interface {
 	AppendBody(b []byte) []byte
 }
 
-// Slices in parsed payloads alias the buffer they were parsed from.
-
 // ---- SA (RFC 7296 §3.3) ----
 
 // SA is the Security Association payload: a list of proposals.
