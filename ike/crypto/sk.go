@@ -105,8 +105,8 @@ func (c *SKCipher) padded(n int) int {
 }
 
 // Seal returns the whole message: header h (NextPayload and Length are
-// set here; the rest is taken as given) followed by an SK payload holding
-// the encrypted payloads ps.
+// set here, a zero MajorVersion becomes 2, the rest is taken as given)
+// followed by an SK payload holding the encrypted payloads ps.
 func (c *SKCipher) Seal(h wire.Header, ps []wire.Payload) ([]byte, error) {
 	plain := wire.AppendPayloads(make([]byte, 0, wire.PayloadsLen(ps)+c.blockLen), ps)
 	return c.SealRaw(h, wire.FirstType(ps), plain)
@@ -155,6 +155,9 @@ func (c *SKCipher) SealFragments(h wire.Header, ps []wire.Payload, maxLen int) (
 
 func (c *SKCipher) seal(h wire.Header, first wire.PayloadType, frag bool, num, total uint16, plain []byte) ([]byte, error) {
 	skHdr := wire.PayloadHeaderLen
+	if h.MajorVersion == 0 {
+		h.MajorVersion = 2
+	}
 	h.NextPayload = wire.PayloadSK
 	if frag {
 		skHdr = wire.SKFHeaderLen

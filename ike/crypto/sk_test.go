@@ -277,3 +277,16 @@ func TestConcurrentUse(t *testing.T) {
 		<-done
 	}
 }
+
+func TestSealDefaultsVersion(t *testing.T) {
+	s := testSuites[5]
+	keys, _ := DeriveIKEKeys(s, make([]byte, 32), make([]byte, 16), make([]byte, 16), 1, 2)
+	out, _, _ := keys.Ciphers(s, true)
+	b, err := out.Seal(wire.Header{SPIi: 1, SPIr: 2, Exchange: wire.INFORMATIONAL}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, err := wire.ParseMessage(b); err != nil || m.MajorVersion != 2 || m.MinorVersion != 0 {
+		t.Fatalf("sealed message: %v", err)
+	}
+}
