@@ -1,0 +1,280 @@
+package integration
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/soft-ix/soft-ix/integration/nslab"
+)
+
+// softIXBinary builds cmd/soft-ix into the test's temporary directory
+// (or takes $SOFTIX_BIN) and returns its path.
+func softIXBinary(t *testing.T) string {
+	t.Helper()
+	if bin := os.Getenv("SOFTIX_BIN"); bin != "" {
+		return bin
+	}
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("go not in PATH and SOFTIX_BIN not set: cannot build soft-ix")
+	}
+	bin := filepath.Join(t.TempDir(), "soft-ix")
+	out, err := exec.Command("go", "build", "-o", bin, "github.com/soft-ix/soft-ix/cmd/soft-ix").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// cltConfig is the static-route variant of the seed with its GigaEthernets
+// and a next-hop route, so the daemon has something of its own in the
+// kernel even without an IKE peer.
+const cltConfig = `hostname clt-ix
+ikev2 authentication psk id ipv4 198.51.100.6 key char P@ssw0rd1234
+!
+ikev2 default-profile
+  sa-proposal enc aes-cbc-256
+  sa-proposal integrity sha1
+  sa-proposal dh 1024-bit
+  child-proposal enc aes-cbc-256
+  child-proposal integrity sha2-256
+  child-lifetime 3600
+!
+interface GigaEthernet0.0
+  ip address 203.0.113.94/24
+!
+interface GigaEthernet1.0
+  ip address 192.168.2.1/24
+!
+interface Tunnel0.0
+  tunnel mode ipsec-ikev2
+  ip address 169.254.0.1/30
+  ip tcp adjust-mss auto
+  ikev2 connect-type auto
+  ikev2 peer 198.51.100.6 authentication psk id ipv4 198.51.100.6
+  no shutdown
+!
+ip route 172.16.0.0/16 Tunnel0.0
+ip route 198.51.100.0/24 203.0.113.1
+`
+
+// run runs the binary with args and returns stdout, stderr and the exit status.
+func runBin(t *testing.T, bin string, args ...string) (string, string, int) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	status := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		status = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("%s %q: %v", bin, args, err)
+	}
+	return stdout.String(), stderr.String(), status
+}
+
+// TestCLIAgainstDaemon runs the soft-ix daemon in a namespace with the
+// static config (no IKE peer there) and drives every offline and online
+// verb, reload with unchanged, changed and broken configs, SIGHUP, and
+// checks that SIGTERM leaves nothing of soft-ix behind.
+func TestCLIAgainstDaemon(t *testing.T) {
+	lab := nslab.NewForTest(t, "clt", "ping")
+	bin := softIXBinary(t)
+	ix, err := lab.Namespace("ix")
+	if err != nil {
+		t.Fatal(err)
+	}
+	inet, err := lab.Namespace("inet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lan, err := lab.Namespace("lan")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := lab.Link(ix, "GigaEthernet0.0", "203.0.113.94/24", inet, "eth0", "203.0.113.1/24"); err != nil {
+		t.Fatal(err)
+	}
+	if err := lab.Link(ix, "GigaEthernet1.0", "192.168.2.1/24", lan, "eth0", "192.168.2.10/24"); err != nil {
+		t.Fatal(err)
+	}
+
+	conf := lab.Path("ix.conf")
+	write := func(text string) {
+		if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(cltConfig)
+
+	// Offline verbs.
+	if _, stderr, st := runBin(t, bin, "check", "-c", conf); st != 0 {
+		t.Fatalf("check of a good config: status %d\n%s", st, stderr)
+	}
+	offline, _, st := runBin(t, bin, "show", "running-config", "-c", conf)
+	if st != 0 || !strings.Contains(offline, "interface Tunnel0.0") || !strings.Contains(offline, "hostname clt-ix") {
+		t.Fatalf("show running-config -c: status %d\n%s", st, offline)
+	}
+	bad := lab.Path("bad.conf")
+	os.WriteFile(bad, []byte(cltConfig+"ip route 10.0.0.0/33 Tunnel0.0\n"), 0o600)
+	_, stderr, st := runBin(t, bin, "check", "-c", bad)
+	if st != 1 || !regexp.MustCompile(`bad\.conf:\d+:\d+: error: `).MatchString(stderr) {
+		t.Errorf("check of a broken config: status %d, stderr %q", st, stderr)
+	}
+
+	// The daemon.
+	sock := lab.Path("run/soft-ix.sock")
+	d, err := ix.Start("soft-ix", nil, bin, "-c", conf, "--socket", sock,
+		"--map", "GigaEthernet0.0=GigaEthernet0.0", "--map", "GigaEthernet1.0=GigaEthernet1.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	show := func(args ...string) (string, int) {
+		t.Helper()
+		out, stderr, st := runBin(t, bin, append(args, "--socket", sock)...)
+		return out + stderr, st
+	}
+	if err := nslab.WaitFor(15*time.Second, "control socket", func() error {
+		if done, err := d.Exited(); done {
+			return fmt.Errorf("daemon exited: %v", err)
+		}
+		_, st := show("show", "ikev2", "sa")
+		if st != 0 {
+			return fmt.Errorf("status %d", st)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(sock)
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("socket mode: %v %v", fi.Mode(), err)
+	}
+
+	expect := func(what string, out string, want ...string) {
+		t.Helper()
+		for _, w := range want {
+			if !strings.Contains(out, w) {
+				t.Errorf("%s: missing %q in\n%s", what, w, out)
+			}
+		}
+	}
+	out, _ := show("show", "running-config")
+	if out != offline {
+		t.Errorf("daemon's running-config differs from the file's:\n%s\n---\n%s", out, offline)
+	}
+	out, _ = show("sh", "int")
+	expect("show interfaces", out, "Interface GigaEthernet0.0 is up", "Internet address is 203.0.113.94/24",
+		"Interface GigaEthernet1.0 is up", "Interface Tunnel0.0 is down", "packets input")
+	out, _ = show("sh", "ip", "ro")
+	expect("show ip route", out, "IP Routing Table", "C       192.168.2.0/24 [0/1] is directly connected, GigaEthernet1.0",
+		"S       198.51.100.0/24 [1/1] via 203.0.113.1, GigaEthernet0.0")
+	out, _ = show("show", "ikev2", "child-sa")
+	expect("show ikev2 child-sa", out, "Child SA - 0 connected")
+	out, st = show("show", "i")
+	if st != 2 || !strings.Contains(out, "Ambiguous") {
+		t.Errorf("ambiguous command: status %d %q", st, out)
+	}
+
+	out, st = show("ping", "203.0.113.1", "source", "203.0.113.94", "count", "2")
+	if st != 0 {
+		t.Errorf("ping: status %d", st)
+	}
+	expect("ping", out, "PING 203.0.113.94 > 203.0.113.1 56 data bytes", "icmp_seq=1 ttl=64 time=",
+		"2 packets transmitted, 2 packets received, 0% packet loss", "round-trip (ms) min/avg/max = ")
+	// 172.16.0.0/16 points into the tunnel, which is not up: no answer.
+	out, st = show("ping", "172.16.1.4", "source", "192.168.2.1", "count", "1")
+	if st != 1 {
+		t.Errorf("ping into the missing tunnel: status %d", st)
+	}
+	expect("ping without reply", out, "1 packets transmitted, 0 packets received, 100% packet loss")
+	out, st = show("ping", "203.0.113.1", "source", "10.9.9.9", "count", "1")
+	expect("ping from a foreign source", out, "not an address of this router")
+
+	// The interactive session, fed from a pipe.
+	cli := exec.Command(bin, "cli", "--socket", sock)
+	cli.Stdin = strings.NewReader("sh ip ro\nshow bogus\nexit\n")
+	cliOut, _ := cli.CombinedOutput()
+	expect("soft-ix cli", string(cliOut), "clt-ix# sh ip ro", "IP Routing Table", `% Invalid input "bogus"`)
+
+	kernelRoutes := func() string {
+		out, err := ix.Run("ip", "route", "show", "proto", "240")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	if !strings.Contains(kernelRoutes(), "198.51.100.0/24 via 203.0.113.1") {
+		t.Errorf("static route not in the kernel: %q", kernelRoutes())
+	}
+
+	// Reload: unchanged, changed, broken.
+	out, st = show("reload")
+	if st != 0 || !strings.Contains(out, "no changes") {
+		t.Errorf("reload unchanged: %d %q", st, out)
+	}
+	write(strings.Replace(cltConfig, "ip route 198.51.100.0/24", "ip route 192.0.2.0/24", 1))
+	out, st = show("reload")
+	if st != 0 {
+		t.Errorf("reload changed: %d %q", st, out)
+	}
+	expect("reload changed", out, "+ ip route 192.0.2.0/24 203.0.113.1", "- ip route 198.51.100.0/24 203.0.113.1")
+	if r := kernelRoutes(); !strings.Contains(r, "192.0.2.0/24") || strings.Contains(r, "198.51.100.0/24") {
+		t.Errorf("routes after reload: %q", r)
+	}
+	write(cltConfig + "interface Tunnel0.0\n  ip mtu 99999999\n")
+	out, st = show("reload")
+	if st != 1 || !strings.Contains(out, "refused") || !regexp.MustCompile(`ix\.conf:\d+:\d+: error`).MatchString(out) {
+		t.Errorf("reload broken: %d %q", st, out)
+	}
+	out, _ = show("show", "running-config")
+	expect("running config after a refused reload", out, "ip route 192.0.2.0/24 203.0.113.1")
+	if r := kernelRoutes(); !strings.Contains(r, "192.0.2.0/24") {
+		t.Errorf("routes after refused reload: %q", r)
+	}
+
+	// SIGHUP reloads too.
+	write(cltConfig)
+	if err := d.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	if err := nslab.WaitFor(10*time.Second, "SIGHUP reload", func() error {
+		if !strings.Contains(kernelRoutes(), "198.51.100.0/24") {
+			return fmt.Errorf("route not back")
+		}
+		return nil
+	}); err != nil {
+		t.Error(err)
+	}
+
+	// SIGTERM: clean exit, nothing of soft-ix left.
+	if err := d.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-d.Done():
+	case <-time.After(15 * time.Second):
+		t.Fatal("daemon did not exit on SIGTERM")
+	}
+	if _, err := d.Exited(); err != nil {
+		t.Errorf("daemon exit: %v\n%s", err, d.Log())
+	}
+	for _, proto := range []string{"240", "241"} {
+		if out, _ := ix.Run("ip", "route", "show", "proto", proto); strings.TrimSpace(out) != "" {
+			t.Errorf("routes with protocol %s left: %q", proto, out)
+		}
+	}
+	if out, _ := ix.Run("ip", "-d", "link", "show"); strings.Contains(out, "alias soft-ix") {
+		t.Errorf("links of soft-ix left:\n%s", out)
+	}
+	if _, err := os.Stat(sock); !os.IsNotExist(err) {
+		t.Errorf("control socket left: %v", err)
+	}
+}
