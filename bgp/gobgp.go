@@ -62,7 +62,7 @@ func apiPeer(p peerConf) *api.Peer {
 			Description:     p.Description,
 		},
 		Timers: &api.Timers{Config: &api.TimersConfig{
-			ConnectRetry:      10,
+			ConnectRetry:      5,
 			HoldTime:          uint64(p.Hold / time.Second),
 			KeepaliveInterval: uint64(p.Keepalive / time.Second),
 		}},

@@ -144,6 +144,7 @@ type Tunnel struct {
 	Profile string // ikev2 binding NAME / ikev2 profile NAME; "" for the default profile
 
 	OutgoingInterface    string     // ikev2 outgoing-interface IF
+	OutgoingAuto         bool       // ... auto (as AWS-generated IX configs write it)
 	SourceAddress        netip.Addr // ikev2 source-address A
 	NegotiationDirection string     // ikev2 negotiation-direction initiator|responder|both
 

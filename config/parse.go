@@ -319,8 +319,8 @@ func (p *parser) ifname(l *line, t token, cmd string) (string, bool) {
 // unknown reports a command the parser does not know in a context: an error
 // when it is within two edits of a command soft-ix emulates there (a typo),
 // otherwise a "not emulated" warning.
-func (p *parser) unknown(l *line, t []token, ctx string, emulated []string) {
-	w := kw(t[0])
+func (p *parser) unknown(l *line, t []token, word int, ctx string, emulated []string) {
+	w := kw(t[word])
 	best, bestD := "", 3
 	for _, e := range emulated {
 		if d := editDistance(w, e); d < bestD {
@@ -328,7 +328,7 @@ func (p *parser) unknown(l *line, t []token, ctx string, emulated []string) {
 		}
 	}
 	if best != "" && len(w) > 2 {
-		p.errf(l, t[0].col, "%sunknown command %q, did you mean %q?", ctx, t[0].text, best)
+		p.errf(l, t[word].col, "%sunknown command %q, did you mean %q?", ctx, t[word].text, best)
 		return
 	}
 	p.notEmulated(l, t, "")
@@ -386,13 +386,15 @@ func (p *parser) top(l *line) {
 	case "device":
 		p.notEmulated(l, t, "device")
 		p.block = blockSkip
+	case "end", "exit":
+		// What a CLI session types to leave config mode; nothing to do.
 	default:
 		if topLevelWords[kw(t[0])] {
 			p.notEmulated(l, t, "")
 			p.block = blockSkip
 			return
 		}
-		p.unknown(l, t, "", []string{"hostname", "interface", "ikev2", "router"})
+		p.unknown(l, t, 0, "", []string{"hostname", "interface", "ikev2", "router"})
 		p.block = blockSkip
 	}
 }
@@ -499,7 +501,7 @@ func (p *parser) ikev2Global(l *line, t []token, neg bool) {
 		}
 		p.block, p.profile = blockProfile, pr
 	default:
-		p.unknown(l, t[1:], "ikev2: ", []string{"authentication", "default-profile", "profile"})
+		p.unknown(l, t, 1, "ikev2: ", []string{"authentication", "default-profile", "profile"})
 		p.block = blockSkip
 	}
 }
@@ -581,7 +583,12 @@ func (p *parser) psk(l *line, t []token, neg bool) {
 		return
 	}
 	vt, ok := p.need(l, t, 8, cmd+" psk key "+form, "key")
-	if !ok || !p.done(l, t, 9, cmd+" psk") {
+	if !ok {
+		return
+	}
+	if len(t) > 9 {
+		// Do not echo the extra word: it is probably part of the key.
+		p.errf(l, t[9].col, "%s psk key %s: the key must be one word; put it in double quotes if it contains blanks", cmd, form)
 		return
 	}
 	k := &PSK{ID: id, Hex: form == "hex", Pos: p.pos(l, t[0].col)}
@@ -732,6 +739,10 @@ func (p *parser) asn(l *line, t token, cmd string) (uint32, bool) {
 
 // sub handles a line inside the open block.
 func (p *parser) sub(l *line) {
+	if len(l.toks) == 1 && kw(l.toks[0]) == "exit" && p.block != blockBGP {
+		p.closeBlock() // "exit" leaves the block, as in the IX CLI
+		return
+	}
 	switch p.block {
 	case blockSkip:
 	case blockInterface:

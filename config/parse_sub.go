@@ -7,6 +7,28 @@ import (
 
 // finish tidies the model once every line is read.
 func (p *parser) finish() {
+	c := p.cfg
+	// "no" forms can leave empty lists behind; nil keeps configs comparable.
+	if len(c.PSKs) == 0 {
+		c.PSKs = nil
+	}
+	if len(c.Profiles) == 0 {
+		c.Profiles = nil
+	}
+	if len(c.Interfaces) == 0 {
+		c.Interfaces = nil
+	}
+	if len(c.Routes) == 0 {
+		c.Routes = nil
+	}
+	if b := c.BGP; b != nil {
+		if len(b.Neighbors) == 0 {
+			b.Neighbors = nil
+		}
+		if len(b.Networks) == 0 {
+			b.Networks = nil
+		}
+	}
 	for _, ifc := range p.cfg.Interfaces {
 		if t := ifc.Tunnel; t != nil && t.Override != nil && t.Override.isZero() {
 			t.Override = nil
@@ -66,6 +88,10 @@ func (p *parser) interfaceSub(l *line) {
 		}
 		var words []string
 		for _, x := range t[2:] {
+			if x.quoted {
+				p.errf(l, x.col, "tunnel mode: unexpected quoted word, expected a mode such as ipsec-ikev2")
+				return
+			}
 			words = append(words, kw(x))
 		}
 		mode := strings.Join(words, " ")
@@ -84,7 +110,7 @@ func (p *parser) interfaceSub(l *line) {
 		}
 		p.tunnelIKEv2(l, t, neg)
 	default:
-		p.unknown(l, t, ctx, interfaceCommands)
+		p.unknown(l, t, 0, ctx, interfaceCommands)
 	}
 }
 
@@ -132,6 +158,16 @@ func (p *parser) interfaceIP(l *line, t []token, neg bool) {
 			}
 			if !p.done(l, t, 3, "ip address") {
 				return
+			}
+			if pf.Addr().Is4() && pf.Bits() < 31 {
+				if pf.Addr() == pf.Masked().Addr() {
+					p.errf(l, a.col, "ip address: %s is the network address of its subnet, expected a host address", pf)
+					return
+				}
+				if pf.Addr() == lastAddr(pf) {
+					p.errf(l, a.col, "ip address: %s is the broadcast address of its subnet, expected a host address", pf)
+					return
+				}
 			}
 			ifc.Address, ifc.DHCP, ifc.DHCPReceiveDefault, ifc.Unnumbered = pf, false, false, ""
 		}
@@ -246,20 +282,35 @@ func (p *parser) tunnelIKEv2(l *line, t []token, neg bool) {
 			return
 		}
 		n, ok := p.need(l, t, 2, cmd, "profile name")
+		if ok && n.text == "" {
+			p.errf(l, n.col, "%s: empty profile name", cmd)
+			return
+		}
 		if ok && p.done(l, t, 3, cmd) {
 			tun.Profile, tun.ProfilePos = n.text, p.pos(l, n.col)
 		}
 	case "outgoing-interface":
 		if neg {
-			tun.OutgoingInterface = ""
+			tun.OutgoingInterface, tun.OutgoingAuto = "", false
 			return
 		}
 		n, ok := p.need(l, t, 2, "ikev2 outgoing-interface", "interface name")
 		if !ok {
 			return
 		}
-		if name, ok := p.ifname(l, n, "ikev2 outgoing-interface"); ok && p.done(l, t, 3, "ikev2 outgoing-interface") {
-			tun.OutgoingInterface, tun.OutgoingPos = name, p.pos(l, n.col)
+		name, ok := p.ifname(l, n, "ikev2 outgoing-interface")
+		if !ok {
+			return
+		}
+		auto := false
+		if len(t) > 3 {
+			if _, ok := p.oneOf(l, t[3], "ikev2 outgoing-interface", "auto"); !ok {
+				return
+			}
+			auto = true
+		}
+		if p.done(l, t, 4, "ikev2 outgoing-interface") {
+			tun.OutgoingInterface, tun.OutgoingAuto, tun.OutgoingPos = name, auto, p.pos(l, n.col)
 		}
 	case "source-address":
 		if neg {
@@ -343,7 +394,7 @@ func (p *parser) tunnelIKEv2(l *line, t []token, neg bool) {
 				return
 			}
 		}
-		p.unknown(l, t[1:], "interface "+p.iface.Name+": ikev2: ", tunnelIKEv2Commands)
+		p.unknown(l, t, 1, "interface "+p.iface.Name+": ikev2: ", tunnelIKEv2Commands)
 	}
 }
 
@@ -590,7 +641,7 @@ func (p *parser) profileSub(l *line, t []token, neg bool, pr *Profile, prefix st
 		if pr.Name != "" {
 			ctx = "ikev2 profile " + pr.Name + ": "
 		}
-		p.unknown(l, t, ctx, profileCommands)
+		p.unknown(l, t, 0, ctx, profileCommands)
 	}
 }
 
@@ -656,10 +707,19 @@ var bgpCommands = []string{"bgp", "neighbor", "network", "address-family", "exit
 func (p *parser) bgpSub(l *line) {
 	b := p.cfg.BGP
 	neg, t := splitNo(l.toks)
+	w := kw(t[0])
+	if w == "exit" && !neg {
+		// "exit" leaves the address-family, or router bgp itself.
+		if p.inAF {
+			p.inAF, p.afSkip = false, false
+		} else {
+			p.closeBlock()
+		}
+		return
+	}
 	if p.inAF && l.indent > 0 && l.indent <= p.afIndent {
 		p.inAF, p.afSkip = false, false
 	}
-	w := kw(t[0])
 	switch w {
 	case "address-family":
 		p.inAF, p.afIndent, p.afSkip = true, l.indent, false
@@ -678,13 +738,6 @@ func (p *parser) bgpSub(l *line) {
 		return
 	case "exit-address-family":
 		p.inAF, p.afSkip = false, false
-		return
-	case "exit":
-		if p.inAF {
-			p.inAF, p.afSkip = false, false
-		} else {
-			p.closeBlock()
-		}
 		return
 	}
 	if p.inAF && p.afSkip {
@@ -748,7 +801,7 @@ func (p *parser) bgpSub(l *line) {
 	case "neighbor":
 		p.neighbor(l, t, neg)
 	default:
-		p.unknown(l, t, "router bgp: ", bgpCommands)
+		p.unknown(l, t, 0, "router bgp: ", bgpCommands)
 	}
 }
 
@@ -889,4 +942,13 @@ func (p *parser) neighbor(l *line, t []token, neg bool) {
 func (n *Neighbor) isZero() bool {
 	return n.RemoteAS == 0 && n.UpdateSource == "" && n.Keepalive == 0 && n.Hold == 0 &&
 		n.EBGPMultihop == 0 && n.Description == "" && !n.Activate
+}
+
+// lastAddr is the highest address of an IPv4 prefix.
+func lastAddr(pf netip.Prefix) netip.Addr {
+	b := pf.Masked().Addr().As4()
+	host := uint32(1)<<(32-pf.Bits()) - 1
+	v := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+	v |= host
+	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
 }

@@ -46,7 +46,7 @@ func Print(c *Config) []byte {
 		w.bang()
 	}
 	for _, pr := range c.Profiles {
-		w.line(0, "ikev2 profile", pr.Name)
+		w.line(0, "ikev2 profile", quoteWord(pr.Name))
 		w.profile(2, "", pr)
 		w.bang()
 	}
@@ -234,7 +234,7 @@ func (w *printer) iface(ifc *Interface) {
 	}
 	if t != nil {
 		if t.Profile != "" {
-			w.line(2, "ikev2 binding", t.Profile)
+			w.line(2, "ikev2 binding", quoteWord(t.Profile))
 		}
 		if t.ConnectAuto {
 			w.line(2, "ikev2 connect-type auto")
@@ -256,7 +256,11 @@ func (w *printer) iface(ifc *Interface) {
 			w.line(2, "ikev2 negotiation-direction", t.NegotiationDirection)
 		}
 		if t.OutgoingInterface != "" {
-			w.line(2, "ikev2 outgoing-interface", t.OutgoingInterface)
+			s := t.OutgoingInterface
+			if t.OutgoingAuto {
+				s += " auto"
+			}
+			w.line(2, "ikev2 outgoing-interface", s)
 		}
 		if t.SALifetime != 0 {
 			w.line(2, "ikev2 sa-lifetime", secs(t.SALifetime))

@@ -73,11 +73,6 @@ func (v *validator) interfaces() {
 		if ifc.Kind == KindLoopback && ifc.Address.IsValid() && ifc.Address.Bits() != ifc.Address.Addr().BitLen() {
 			v.warnf(ifc.Pos, "interface %s: loopback address %s is not a host route (/%d)", ifc.Name, ifc.Address, ifc.Address.Addr().BitLen())
 		}
-		if ifc.Address.IsValid() && ifc.Address.Addr().Is4() && ifc.Address.Bits() < 31 {
-			if a := ifc.Address.Addr(); a == ifc.Address.Masked().Addr() {
-				v.errf(ifc.Pos, "interface %s: ip address %s is the network address of its subnet", ifc.Name, ifc.Address)
-			}
-		}
 		if ifc.Kind != KindTunnel || ifc.Tunnel == nil {
 			continue
 		}
@@ -123,9 +118,6 @@ func (v *validator) tunnel(ifc *Interface) {
 	pr := c.ProfileFor(ifc)
 	if pr.IPsecMode != "tunnel" {
 		v.errf(ifc.Pos, "interface %s: ipsec-mode %s is not supported by soft-ix (route-based tunnels need ipsec-mode tunnel)", ifc.Name, pr.IPsecMode)
-	}
-	if pr.ChildLifetime > pr.Lifetime {
-		v.warnf(ifc.Pos, "interface %s: child-lifetime %v is longer than the IKE sa-lifetime %v", ifc.Name, pr.ChildLifetime, pr.Lifetime)
 	}
 	if ifc.AdjustMSS == 0 && !ifc.Shutdown {
 		v.warnf(ifc.Pos, "interface %s has no \"ip tcp adjust-mss\": TCP through the tunnel may stall on large segments (Azure recommends clamping the MSS to 1350; use \"ip tcp adjust-mss auto\")", ifc.Name)

@@ -10,7 +10,9 @@
 //     BGP routes carry ProtoBGP (241, 0xf1); neither number is reserved in
 //     /etc/iproute2/rt_protos. To see names in "ip route", add
 //     "240 soft-ix" and "241 soft-ix-bgp" to /etc/iproute2/rt_protos.d/soft-ix.conf.
-//   - dummy links it creates carry the link alias LinkAlias ("soft-ix").
+//   - links it creates for loopbacks carry the link alias LinkAlias
+//     ("soft-ix"). They are dummy links, or persistent TUN devices where the
+//     kernel has no dummy driver (as on the test machines).
 //
 // A Manager removes stale marked routes and links left by a crash when it
 // starts, and everything it added when Cleanup is called.

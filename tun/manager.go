@@ -212,10 +212,8 @@ func (m *Manager) applyLoopback(ifc *config.Interface) error {
 		return fmt.Errorf("tun: %s: a link of that name exists and is not soft-ix's", ifc.Name)
 	}
 	if err != nil {
-		attrs := netlink.NewLinkAttrs()
-		attrs.Name = ifc.Name
-		if err := m.h.LinkAdd(&netlink.Dummy{LinkAttrs: attrs}); err != nil {
-			return fmt.Errorf("tun: create %s: %w", ifc.Name, err)
+		if err := m.addLoopbackLink(ifc.Name); err != nil {
+			return err
 		}
 		if link, err = m.h.LinkByName(ifc.Name); err != nil {
 			return fmt.Errorf("tun: %s: %w", ifc.Name, err)
@@ -231,6 +229,26 @@ func (m *Manager) applyLoopback(ifc *config.Interface) error {
 		return err
 	}
 	return m.setAdmin(link, ifc)
+}
+
+// addLoopbackLink creates the link for a loopback: a dummy link, or where
+// the kernel has no dummy driver, a persistent TUN device nobody reads
+// (addresses on it are local all the same, which is all a loopback is for).
+func (m *Manager) addLoopbackLink(name string) error {
+	attrs := netlink.NewLinkAttrs()
+	attrs.Name = name
+	err := m.h.LinkAdd(&netlink.Dummy{LinkAttrs: attrs})
+	if errors.Is(err, unix.EOPNOTSUPP) {
+		kind := "tun"
+		err = m.h.LinkAdd(&netlink.Tuntap{LinkAttrs: attrs, Mode: netlink.TUNTAP_MODE_TUN, Flags: netlink.TUNTAP_DEFAULTS | netlink.TUNTAP_NO_PI})
+		if err == nil {
+			m.log.Info("tun: kernel has no dummy links, loopback is a persistent TUN device", "link", name, "kind", kind)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("tun: create %s: %w", name, err)
+	}
+	return nil
 }
 
 // applyTunnel configures the TUN device of a tunnel interface, if present.

@@ -127,25 +127,35 @@ func (m *Manager) syncStatic() []error {
 // SetTunnelUp tells the manager whether the IPsec tunnel of an IX tunnel
 // interface (Tunnel0.0) is up. While it is down, static and BGP routes out
 // of it are withdrawn from the kernel; they come back when it is up again,
-// as on the IX.
+// as on the IX. A tunnel counts as up until it is first reported down.
+// Reporting up again (e.g. after esp re-created the device) re-installs
+// every route out of it.
 func (m *Manager) SetTunnelUp(name string, up bool) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed {
 		return errors.New("tun: manager closed")
 	}
-	if m.tunnelDown[name] == !up {
+	if !up && m.tunnelDown[name] {
 		return nil
 	}
 	m.tunnelDown[name] = !up
 	m.log.Info("tun: tunnel state", "tunnel", name, "up", up)
 	var errs []error
 	if up && m.cfg != nil {
-		// The device may have appeared since the last Apply.
+		// The device may have appeared (or been re-created) since the last
+		// Apply; the kernel flushes a link's routes when it loses its last
+		// address, so everything out of it is installed again.
 		errs = append(errs, m.applyInterfaces(m.cfg)...)
 	}
 	errs = append(errs, m.syncStatic()...)
 	if up {
+		dev := m.LinkName(name)
+		for _, br := range m.bgp {
+			if br.dev == dev {
+				br.route, br.dev = nil, ""
+			}
+		}
 		m.retryBGP()
 	} else {
 		dev := m.LinkName(name)

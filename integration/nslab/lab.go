@@ -544,3 +544,10 @@ func runCommand(ctx context.Context, env []string, name string, args ...string) 
 	}
 	return out.String(), nil
 }
+
+func writeFile(path, content string) error {
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		return fmt.Errorf("nslab: %w", err)
+	}
+	return nil
+}

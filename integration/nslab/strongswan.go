@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"text/template"
 	"time"
@@ -220,10 +219,7 @@ func writeTemplate(path string, t *template.Template, data any) error {
 	if err := t.Execute(&b, data); err != nil {
 		return fmt.Errorf("nslab: %s: %w", t.Name(), err)
 	}
-	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
-		return fmt.Errorf("nslab: %w", err)
-	}
-	return nil
+	return writeFile(path, b.String())
 }
 
 // Swanctl runs swanctl against this instance: the command option first,
