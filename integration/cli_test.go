@@ -170,6 +170,9 @@ func TestCLIAgainstDaemon(t *testing.T) {
 	if out != offline {
 		t.Errorf("daemon's running-config differs from the file's:\n%s\n---\n%s", out, offline)
 	}
+	if _, err := ix.Run("ip", "link", "show", "Tunnel0.0"); err != nil {
+		t.Errorf("no TUN device for Tunnel0.0: %v", err)
+	}
 	out, _ = show("sh", "int")
 	expect("show interfaces", out, "Interface GigaEthernet0.0 is up", "Internet address is 203.0.113.94/24",
 		"Interface GigaEthernet1.0 is up", "Interface Tunnel0.0 is down", "packets input")
@@ -271,7 +274,7 @@ func TestCLIAgainstDaemon(t *testing.T) {
 			t.Errorf("routes with protocol %s left: %q", proto, out)
 		}
 	}
-	if out, _ := ix.Run("ip", "-d", "link", "show"); strings.Contains(out, "alias soft-ix") {
+	if out, _ := ix.Run("ip", "-d", "link", "show"); strings.Contains(out, "alias soft-ix") || strings.Contains(out, "Tunnel0.0") {
 		t.Errorf("links of soft-ix left:\n%s", out)
 	}
 	if _, err := os.Stat(sock); !os.IsNotExist(err) {

@@ -55,7 +55,7 @@ func (d *daemon) metricsSnapshot() metricsSnapshot {
 			s.BGP = &sum
 		}
 	}
-	s.Interfaces = interfaceStates(d.cfg, d.opts.maps)
+	s.Interfaces = interfaceStates(d.cfg, d.opts.maps, d.comps.tunnelUp)
 	return s
 }
 

@@ -132,23 +132,28 @@ func (d *daemon) reload() (string, bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	changes := diffConfig(d.cfg, cfg)
+	ch := config.Diff(d.cfg, cfg)
 	var b strings.Builder
 	for _, diag := range diags {
 		fmt.Fprintf(&b, "%s\n", diag)
 	}
-	if err := d.comps.reload(cfg); err != nil {
+	if ch.Empty() {
+		d.cfg = cfg
+		b.WriteString("Configuration reloaded, no changes.\n")
+		return b.String(), true
+	}
+	if err := d.comps.reload(cfg, ch, d.opts); err != nil {
 		d.cfg = cfg // partly applied: show what was asked for
 		fmt.Fprintf(&b, "%% reload applied with errors: %v\n", err)
 		return b.String(), false
 	}
 	d.cfg = cfg
-	if len(changes.Summary) == 0 {
-		b.WriteString("Configuration reloaded, no changes.\n")
-	} else {
-		b.WriteString("Configuration reloaded:\n")
-		for _, l := range changes.Summary {
-			fmt.Fprintf(&b, "  %s\n", l)
-		}
+	b.WriteString("Configuration reloaded:\n")
+	for _, l := range changes.Summary {
+		fmt.Fprintf(&b, "  %s\n", l)
+	}
+	if len(ch.TunnelsChanged) > 0 {
+		fmt.Fprintf(&b, "  tunnels renegotiated: %s\n", strings.Join(ch.TunnelsChanged, ", "))
 	}
 	return b.String(), true
 }
@@ -249,7 +254,7 @@ func (d *daemon) run(ctx context.Context, cmd *cli.Command) (string, error) {
 		}
 		return show.RoutesText(routes), nil
 	case cli.ShowInterfaces:
-		return show.InterfacesText(interfaceStates(d.cfg, d.opts.maps)), nil
+		return show.InterfacesText(interfaceStates(d.cfg, d.opts.maps, d.comps.tunnelUp)), nil
 	}
 	return "", fmt.Errorf("not supported by the daemon")
 }
