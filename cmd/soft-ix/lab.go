@@ -262,7 +262,11 @@ func (st *labState) report(ctx context.Context, stdout, stderr io.Writer) bool {
 		fmt.Fprintln(stdout)
 	}
 	if ok {
-		fmt.Fprintln(stdout, "Tunnel, BGP and ping: OK")
+		if st.static {
+			fmt.Fprintln(stdout, "Tunnel and ping: OK")
+		} else {
+			fmt.Fprintln(stdout, "Tunnel, BGP and ping: OK")
+		}
 	} else {
 		fmt.Fprintln(stdout, "Lab FAILED (see above)")
 	}
