@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -14,20 +15,12 @@ import (
 	"github.com/soft-ix/soft-ix/integration/nslab"
 )
 
-// softIXBinary builds cmd/soft-ix into the test's temporary directory
-// (or takes $SOFTIX_BIN) and returns its path.
+// softIXBinary is the soft-ix binary nslab builds once per run (or $SOFTIX_BIN).
 func softIXBinary(t *testing.T) string {
 	t.Helper()
-	if bin := os.Getenv("SOFTIX_BIN"); bin != "" {
-		return bin
-	}
-	if _, err := exec.LookPath("go"); err != nil {
-		t.Skip("go not in PATH and SOFTIX_BIN not set: cannot build soft-ix")
-	}
-	bin := filepath.Join(t.TempDir(), "soft-ix")
-	out, err := exec.Command("go", "build", "-o", bin, "github.com/soft-ix/soft-ix/cmd/soft-ix").CombinedOutput()
+	bin, err := nslab.SoftIXBinary()
 	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+		t.Fatal(err)
 	}
 	return bin
 }
@@ -280,4 +273,119 @@ func TestCLIAgainstDaemon(t *testing.T) {
 	if _, err := os.Stat(sock); !os.IsNotExist(err) {
 		t.Errorf("control socket left: %v", err)
 	}
+}
+
+// labLeftovers lists what "soft-ix lab" could leave behind: its
+// namespaces and its temporary directories.
+func labLeftovers(t *testing.T) []string {
+	t.Helper()
+	out, err := exec.Command("ip", "netns", "list").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var left []string
+	for _, l := range strings.Split(string(out), "\n") {
+		if strings.HasPrefix(l, "softix-lab-") {
+			left = append(left, l)
+		}
+	}
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "soft-ix-lab-*"))
+	return append(left, dirs...)
+}
+
+// TestLabCommand runs the README's first command, "soft-ix lab --once",
+// in both variants, and once without --once stopped by Ctrl-C (SIGINT):
+// each must report the tunnel, BGP (BGP variant) and the ping in IX format
+// and remove everything it created.
+func TestLabCommand(t *testing.T) {
+	nslab.Require(t)
+	bin := softIXBinary(t)
+	if left := labLeftovers(t); len(left) > 0 {
+		t.Skipf("another soft-ix lab is running here (%v)", left)
+	}
+	for _, variant := range [][]string{{"lab", "--once"}, {"lab", "--static", "--once"}} {
+		out, stderr, st := runBin(t, bin, variant...)
+		if st != 0 {
+			t.Errorf("soft-ix %s: status %d\n%s\n%s", strings.Join(variant, " "), st, out, stderr)
+			continue
+		}
+		want := []string{"Router# show ikev2 sa", "IKEv2 SA - ", "Direction : ", "Child SA - ", "Statistics",
+			"PING 192.168.2.1 > 172.16.1.4 56 data bytes", "3 packets transmitted, 3 packets received, 0% packet loss",
+			"round-trip (ms) min/avg/max = ", "Lab removed."}
+		if len(variant) == 2 {
+			want = append(want, "Router# show ip bgp summary", "172.16.0.6      4 65010", "ESTABLISHED",
+				"B       172.16.0.0/16 [20/0]", "Tunnel, BGP and ping: OK")
+		} else {
+			want = append(want, "S       172.16.0.0/16 [1/1] is directly connected, Tunnel0.0", "Tunnel and ping: OK")
+		}
+		for _, w := range want {
+			if !strings.Contains(out, w) {
+				t.Errorf("soft-ix %s: missing %q in\n%s", strings.Join(variant, " "), w, out)
+			}
+		}
+		if left := labLeftovers(t); len(left) > 0 {
+			t.Errorf("soft-ix %s left %v", strings.Join(variant, " "), left)
+		}
+	}
+
+	// Without --once the lab stays up until Ctrl-C.
+	cmd := exec.Command(bin, "lab", "--static")
+	var out syncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	defer func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			<-done
+		}
+	}()
+	deadline := time.After(90 * time.Second)
+	for !strings.Contains(out.String(), "press Ctrl-C") {
+		select {
+		case err := <-done:
+			t.Fatalf("lab exited early: %v\n%s", err, out.String())
+		case <-deadline:
+			t.Fatalf("lab did not come up:\n%s", out.String())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	for _, w := range []string{"show ikev2 sa --socket", "cli --socket", "ip netns exec softix-lab-"} {
+		if !strings.Contains(out.String(), w) {
+			t.Errorf("lab explanation lacks %q:\n%s", w, out.String())
+		}
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("lab after Ctrl-C: %v\n%s", err, out.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("lab did not stop on Ctrl-C")
+	}
+	if left := labLeftovers(t); len(left) > 0 {
+		t.Errorf("lab left %v after Ctrl-C", left)
+	}
+}
+
+// syncBuffer collects a process's output while the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
