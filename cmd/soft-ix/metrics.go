@@ -52,6 +52,14 @@ func (d *daemon) metricsSnapshot() metricsSnapshot {
 	}
 	if c := d.comps.bgp; c != nil {
 		if sum, err := c.Summary(); err == nil {
+			for i, n := range sum.Neighbors {
+				if r, err := c.NeighborRoutes(n.Addr, false); err == nil {
+					sum.Neighbors[i].PrefixesReceived = len(r.Routes)
+				}
+				if r, err := c.NeighborRoutes(n.Addr, true); err == nil {
+					sum.Neighbors[i].PrefixesAdvertised = len(r.Routes)
+				}
+			}
 			s.BGP = &sum
 		}
 	}
