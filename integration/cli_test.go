@@ -125,7 +125,7 @@ func TestCLIAgainstDaemon(t *testing.T) {
 	// The daemon.
 	sock := lab.Path("run/soft-ix.sock")
 	d, err := ix.Start("soft-ix", nil, bin, "-c", conf, "--socket", sock,
-		"--map", "GigaEthernet0.0=GigaEthernet0.0", "--map", "GigaEthernet1.0=GigaEthernet1.0")
+		"--map", "GigaEthernet0.0=GigaEthernet0.0", "--map", "GigaEthernet1.0=GigaEthernet1.0", "--metrics", ":9477")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,6 +193,14 @@ func TestCLIAgainstDaemon(t *testing.T) {
 	expect("ping without reply", out, "1 packets transmitted, 0 packets received, 100% packet loss")
 	out, st = show("ping", "203.0.113.1", "source", "10.9.9.9", "count", "1")
 	expect("ping from a foreign source", out, "not an address of this router")
+
+	// The Prometheus endpoint, on the namespace's loopback.
+	metrics, err := ix.Run("bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/9477 && printf 'GET /metrics HTTP/1.0\\r\\n\\r\\n' >&3 && cat <&3")
+	if err != nil {
+		t.Errorf("metrics: %v", err)
+	}
+	expect("metrics", metrics, `softix_interface_up{interface="GigaEthernet0.0"} 1`, `softix_interface_up{interface="Tunnel0.0"} 0`,
+		`softix_interface_packets_total{direction="in",interface="GigaEthernet0.0"}`)
 
 	// The interactive session, fed from a pipe.
 	cli := exec.Command(bin, "cli", "--socket", sock)
