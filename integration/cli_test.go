@@ -322,7 +322,7 @@ func TestLabCommand(t *testing.T) {
 			"round-trip (ms) min/avg/max = ", "Lab removed."}
 		if len(variant) == 2 {
 			want = append(want, "Router# show ip bgp summary", "172.16.0.6      4 65010", "ESTABLISHED",
-				"B       172.16.0.0/16 [20/0]", "Tunnel, BGP and ping: OK")
+				"B       172.16.0.0/16 [20/0] via 172.16.0.6, Tunnel0.0", "Tunnel, BGP and ping: OK")
 		} else {
 			want = append(want, "S       172.16.0.0/16 [1/1] is directly connected, Tunnel0.0", "Tunnel and ping: OK")
 		}

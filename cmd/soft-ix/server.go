@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"os"
 	"os/signal"
 	"strings"
@@ -252,6 +253,9 @@ func (d *daemon) run(ctx context.Context, cmd *cli.Command) (string, error) {
 		if err != nil {
 			return "", err
 		}
+		if c.bgp != nil {
+			bgpNextHops(c.bgp, routes)
+		}
 		return show.RoutesText(routes), nil
 	case cli.ShowInterfaces:
 		return show.InterfacesText(interfaceStates(d.cfg, d.opts.maps, d.comps.tunnelUp)), nil
@@ -275,4 +279,34 @@ func (d *daemon) ping(ctx context.Context, cmd *cli.Command) (string, error) {
 		return b.String(), errSilentFailure // the statistics say it
 	}
 	return b.String(), nil
+}
+
+// bgpNextHops fills in the BGP next hop of B routes: the kernel has them as
+// device routes out of the tunnel, the IX shows "via NEXTHOP, Tunnel0.0".
+func bgpNextHops(b bgpSide, routes []show.Route) {
+	var nextHop map[netip.Prefix]netip.Addr
+	for i, r := range routes {
+		if r.Code != show.BGP || r.NextHop.IsValid() {
+			continue
+		}
+		if nextHop == nil {
+			nextHop = map[netip.Prefix]netip.Addr{}
+			sum, err := b.Summary()
+			if err != nil {
+				return
+			}
+			for _, n := range sum.Neighbors {
+				t, err := b.NeighborRoutes(n.Addr, false)
+				if err != nil {
+					continue
+				}
+				for _, br := range t.Routes {
+					if _, seen := nextHop[br.Prefix]; br.Best || !seen {
+						nextHop[br.Prefix] = br.NextHop
+					}
+				}
+			}
+		}
+		routes[i].NextHop = nextHop[r.Prefix]
+	}
 }
