@@ -42,13 +42,21 @@ func unspecified(a netip.Addr) netip.Addr {
 // sendInit sends (or, after COOKIE / INVALID_KE_PAYLOAD, re-sends) our
 // IKE_SA_INIT request.
 func (c *Core) sendInit(now time.Time, sa *ikeSA) {
-	dh, err := newDH(sa.dhGroup, c.opt.Rand)
-	if err != nil {
-		c.log.Error("ike: DH", "group", sa.dhGroup, "err", err)
-		c.failSA(now, sa, "DH setup failed")
-		return
+	// After COOKIE everything but the cookie stays as it was (RFC 7296
+	// §2.6); after INVALID_KE_PAYLOAD only the KE changes.
+	if sa.dh == nil {
+		dh, err := newDH(sa.dhGroup, c.opt.Rand)
+		if err != nil {
+			c.log.Error("ike: DH", "group", sa.dhGroup, "err", err)
+			c.failSA(now, sa, "DH setup failed")
+			return
+		}
+		sa.dh = dh
 	}
-	sa.dh, sa.nonceI = dh, c.random(nonceLen)
+	if sa.nonceI == nil {
+		sa.nonceI = c.random(nonceLen)
+	}
+	dh := sa.dh
 	m := &message{SPIi: sa.spiI, Exchange: exIKESAInit, Initiator: true}
 	if sa.cookie != nil {
 		m.addNotify(nCookie, sa.cookie)
@@ -141,7 +149,7 @@ func (c *Core) retryWithGroup(now time.Time, sa *ikeSA, data []byte) {
 	for _, a := range sa.tun.pol.IKEDH {
 		if a.ID == g && g != sa.dhGroup {
 			c.log.Info("ike: peer wants another DH group, retrying", "tunnel", tunName(sa), "group", g)
-			sa.dhGroup = g
+			sa.dhGroup, sa.dh = g, nil
 			c.sendInit(now, sa)
 			return
 		}

@@ -105,8 +105,11 @@ func (m *Manager) Run(ctx context.Context) error {
 	m.mu.Unlock()
 	errc := make(chan error, 1)
 	if m.udp != nil {
+		// The sockets outlive ctx until Close has sent the DELETEs.
+		sctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
 		go func() {
-			errc <- m.udp.Serve(ctx, func(pkt []byte, from, to netip.AddrPort) { m.HandlePacket(pkt, from, to) })
+			errc <- m.udp.Serve(sctx, func(pkt []byte, from, to netip.AddrPort) { m.HandlePacket(pkt, from, to) })
 		}()
 	}
 	timer := time.NewTimer(time.Hour)
