@@ -10,6 +10,11 @@
 //
 //	summary | routes A | advertised A | kernel | learned
 //	tunnel NAME up|down | reload FILE | quit
+//	install NEXTHOP PREFIX|COUNT... | remove PREFIX|COUNT...
+//
+// install and remove call tun.Manager's RouteInstaller methods directly; a
+// number N instead of prefixes means N /24s from 10.100.0.0 on, and the
+// answer is the time the call took.
 //
 // SIGTERM, "quit" or the end of stdin stop BGP and remove everything tun
 // added. Logs go to stderr.
@@ -25,8 +30,10 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/soft-ix/soft-ix/bgp"
 	"github.com/soft-ix/soft-ix/config"
@@ -151,6 +158,27 @@ func command(mgr *tun.Manager, srv *bgp.Server, line string) (any, error) {
 		return mgr.Routes()
 	case "learned":
 		return srv.LearnedRoutes(), nil
+	case "install", "remove":
+		rest := f[1:]
+		var nh netip.Addr
+		if f[0] == "install" {
+			a, err := netip.ParseAddr(arg(1))
+			if err != nil {
+				return nil, err
+			}
+			nh, rest = a, f[2:]
+		}
+		ps, err := prefixes(rest)
+		if err != nil {
+			return nil, err
+		}
+		start := time.Now()
+		if f[0] == "install" {
+			err = mgr.InstallRoutes(nh, ps)
+		} else {
+			err = mgr.RemoveRoutes(ps)
+		}
+		return time.Since(start).String(), err
 	case "tunnel":
 		return "ok", mgr.SetTunnelUp(arg(1), arg(2) == "up")
 	case "reload":
@@ -164,4 +192,26 @@ func command(mgr *tun.Manager, srv *bgp.Server, line string) (any, error) {
 		return "ok", srv.Reload(cfg)
 	}
 	return nil, fmt.Errorf("unknown command %q", f[0])
+}
+
+// prefixes parses prefixes, or a count of generated /24s.
+func prefixes(args []string) ([]netip.Prefix, error) {
+	if len(args) == 1 {
+		if n, err := strconv.Atoi(args[0]); err == nil {
+			ps := make([]netip.Prefix, n)
+			for i := range ps {
+				ps[i] = netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(100 + i/256), byte(i), 0}), 24)
+			}
+			return ps, nil
+		}
+	}
+	var ps []netip.Prefix
+	for _, a := range args {
+		p, err := netip.ParsePrefix(a)
+		if err != nil {
+			return nil, err
+		}
+		ps = append(ps, p)
+	}
+	return ps, nil
 }
