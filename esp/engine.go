@@ -1,0 +1,315 @@
+package esp
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"golang.zx2c4.com/wireguard/tun"
+)
+
+// Config configures an Engine.
+type Config struct {
+	// Logger receives the engine's log lines; nil means slog.Default().
+	Logger *slog.Logger
+	// Events is told about SAs that reach their soft or hard limits; may be nil.
+	Events Events
+	// IKEHandler receives IKE messages that arrive on the shared UDP 4500
+	// socket, with the non-ESP marker removed. pkt is only valid during the
+	// call. May be nil, then such messages are dropped.
+	IKEHandler func(pkt []byte, src, dst netip.AddrPort)
+	// Workers is the number of parallel crypto workers; zero means one per CPU.
+	Workers int
+}
+
+// Stats are engine-wide counters for packets that belong to no SA.
+type Stats struct {
+	UnknownSPI   uint64 // inbound ESP for an SPI not installed ("invalid sa" without an SA)
+	Truncated    uint64 // inbound packets shorter than an ESP header
+	NoOutboundSA uint64 // packets routed into a tunnel that has no outbound SA
+	Keepalives   uint64 // NAT keepalives received on UDP 4500
+	IKEPackets   uint64 // non-ESP-marked packets handed to IKEHandler
+	SendErrors   uint64 // outer socket write failures (packets)
+	TUNErrors    uint64 // TUN write failures (batches)
+}
+
+// Engine is the ESP data plane. Its SA methods match ike.DataPlane.
+type Engine struct {
+	log    *slog.Logger
+	events Events
+	ike    func(pkt []byte, src, dst netip.AddrPort)
+
+	sas atomic.Pointer[map[saKey]*sa] // replaced whole on every change
+
+	mu       sync.Mutex // serializes SA database and tunnel changes
+	outbound map[string]*atomic.Pointer[sa]
+	tunnels  atomic.Pointer[map[string]*tunnel]
+	udp      atomic.Pointer[outer] // UDP 4500 (RFC 3948), shared with IKE
+	raw      atomic.Pointer[outer] // raw IP protocol 50
+	closed   bool
+
+	work      chan *container
+	producers sync.WaitGroup // goroutines that feed work
+	consumers sync.WaitGroup // workers, senders and ordered receivers
+
+	stats struct {
+		unknownSPI, truncated, noOutboundSA, keepalives, ikePackets, sendErrors, tunErrors atomic.Uint64
+	}
+}
+
+type saKey struct {
+	spi     uint32
+	inbound bool
+}
+
+// NewEngine starts an engine with its crypto workers. Attach outer sockets
+// with OpenUDP / OpenRawESP and tunnels with CreateTunnel / AttachTunnel.
+func NewEngine(cfg Config) *Engine {
+	e := &Engine{
+		log:      cfg.Logger,
+		events:   cfg.Events,
+		ike:      cfg.IKEHandler,
+		outbound: make(map[string]*atomic.Pointer[sa]),
+		work:     make(chan *container, 256),
+	}
+	if e.log == nil {
+		e.log = slog.Default()
+	}
+	empty := map[saKey]*sa{}
+	e.sas.Store(&empty)
+	noTunnels := map[string]*tunnel{}
+	e.tunnels.Store(&noTunnels)
+	n := cfg.Workers
+	if n <= 0 {
+		n = runtime.NumCPU()
+	}
+	for i := 0; i < n; i++ {
+		e.consumers.Add(1)
+		go e.cryptoWorker()
+	}
+	return e
+}
+
+// InstallSA adds one direction of an SA. For make-before-break install the
+// new inbound SA first, then the outbound one, then call SetOutbound. An
+// outbound SA becomes the tunnel's current SA at once if it has none.
+func (e *Engine) InstallSA(c SAConfig) error {
+	a, err := newSA(&c)
+	if err != nil {
+		return err
+	}
+	spi, inbound := c.SPI, c.Inbound
+	a.events = func(soft bool) {
+		if e.events == nil {
+			return
+		}
+		if soft {
+			go e.events.SoftExpired(spi, inbound)
+		} else {
+			go e.events.HardExpired(spi, inbound)
+		}
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return errors.New("esp: engine closed")
+	}
+	old := *e.sas.Load()
+	k := saKey{c.SPI, c.Inbound}
+	if _, dup := old[k]; dup {
+		return fmt.Errorf("esp: SA 0x%08x (%s) already installed", c.SPI, dirName(c.Inbound))
+	}
+	m := make(map[saKey]*sa, len(old)+1)
+	for k, v := range old {
+		m[k] = v
+	}
+	m[k] = a
+	e.sas.Store(&m)
+	if !c.Inbound {
+		p := e.outboundLocked(c.Tunnel)
+		p.CompareAndSwap(nil, a)
+	}
+	return nil
+}
+
+func dirName(inbound bool) string {
+	if inbound {
+		return "inbound"
+	}
+	return "outbound"
+}
+
+func (e *Engine) outboundLocked(tunnel string) *atomic.Pointer[sa] {
+	p := e.outbound[tunnel]
+	if p == nil {
+		p = new(atomic.Pointer[sa])
+		e.outbound[tunnel] = p
+	}
+	return p
+}
+
+// SetOutbound makes the installed outbound SA spi the one that traffic
+// routed into tunnel uses.
+func (e *Engine) SetOutbound(tunnel string, spi uint32) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	a := (*e.sas.Load())[saKey{spi, false}]
+	if a == nil {
+		return fmt.Errorf("esp: SetOutbound %s: outbound SA 0x%08x: %w", tunnel, spi, errNoSA)
+	}
+	if a.tunnel != tunnel {
+		return fmt.Errorf("esp: SetOutbound %s: SA 0x%08x belongs to %s", tunnel, spi, a.tunnel)
+	}
+	e.outboundLocked(tunnel).Store(a)
+	return nil
+}
+
+// DeleteSA removes one direction of an SA. Deleting a tunnel's current
+// outbound SA leaves the tunnel without one until SetOutbound.
+func (e *Engine) DeleteSA(spi uint32, inbound bool) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	old := *e.sas.Load()
+	k := saKey{spi, inbound}
+	a := old[k]
+	if a == nil {
+		return fmt.Errorf("esp: DeleteSA 0x%08x (%s): %w", spi, dirName(inbound), errNoSA)
+	}
+	m := make(map[saKey]*sa, len(old))
+	for k, v := range old {
+		m[k] = v
+	}
+	delete(m, k)
+	e.sas.Store(&m)
+	if !inbound {
+		if p := e.outbound[a.tunnel]; p != nil {
+			p.CompareAndSwap(a, nil)
+		}
+	}
+	a.dead.Store(true)
+	return nil
+}
+
+// Counters reports the "show ikev2 child-sa" statistics of an SA.
+func (e *Engine) Counters(spi uint32, inbound bool) (Counters, bool) {
+	a := (*e.sas.Load())[saKey{spi, inbound}]
+	if a == nil {
+		return Counters{}, false
+	}
+	return a.counters.snapshot(), true
+}
+
+// Stats reports the engine-wide counters.
+func (e *Engine) Stats() Stats {
+	s := &e.stats
+	return Stats{
+		UnknownSPI:   s.unknownSPI.Load(),
+		Truncated:    s.truncated.Load(),
+		NoOutboundSA: s.noOutboundSA.Load(),
+		Keepalives:   s.keepalives.Load(),
+		IKEPackets:   s.ikePackets.Load(),
+		SendErrors:   s.sendErrors.Load(),
+		TUNErrors:    s.tunErrors.Load(),
+	}
+}
+
+func (e *Engine) lookup(spi uint32, inbound bool) *sa {
+	return (*e.sas.Load())[saKey{spi, inbound}]
+}
+
+func (e *Engine) tunnel(name string) *tunnel {
+	return (*e.tunnels.Load())[name]
+}
+
+// CreateTunnel creates the TUN device cfg.Name (with the MTU of
+// cfg.DeviceMTU) and attaches it. The tun package configures addresses
+// and routes on it.
+func (e *Engine) CreateTunnel(cfg TunnelConfig) (tun.Device, error) {
+	dev, err := tun.CreateTUN(cfg.Name, cfg.DeviceMTU())
+	if err != nil {
+		return nil, fmt.Errorf("esp: create TUN %s: %w", cfg.Name, err)
+	}
+	if err := e.AttachTunnel(cfg, dev); err != nil {
+		dev.Close()
+		return nil, err
+	}
+	return dev, nil
+}
+
+// AttachTunnel runs the packet loops of an already created TUN device for
+// tunnel cfg.Name. The engine closes dev on RemoveTunnel or Close.
+func (e *Engine) AttachTunnel(cfg TunnelConfig, dev tun.Device) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return errors.New("esp: engine closed")
+	}
+	old := *e.tunnels.Load()
+	if _, dup := old[cfg.Name]; dup {
+		return fmt.Errorf("esp: tunnel %s already attached", cfg.Name)
+	}
+	t := newTunnel(e, cfg, dev, e.outboundLocked(cfg.Name))
+	m := make(map[string]*tunnel, len(old)+1)
+	for k, v := range old {
+		m[k] = v
+	}
+	m[cfg.Name] = t
+	e.tunnels.Store(&m)
+	e.producers.Add(1)
+	e.consumers.Add(1)
+	go t.readLoop()
+	go t.sendLoop()
+	return nil
+}
+
+// RemoveTunnel stops the tunnel's loops and closes its TUN device. Its SAs
+// stay installed.
+func (e *Engine) RemoveTunnel(name string) error {
+	e.mu.Lock()
+	old := *e.tunnels.Load()
+	t := old[name]
+	if t == nil {
+		e.mu.Unlock()
+		return fmt.Errorf("esp: tunnel %s not attached", name)
+	}
+	m := make(map[string]*tunnel, len(old))
+	for k, v := range old {
+		if k != name {
+			m[k] = v
+		}
+	}
+	e.tunnels.Store(&m)
+	e.mu.Unlock()
+	return t.close()
+}
+
+// Close stops all loops and closes the sockets and TUN devices.
+func (e *Engine) Close() error {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return nil
+	}
+	e.closed = true
+	tunnels := *e.tunnels.Load()
+	udp, raw := e.udp.Load(), e.raw.Load()
+	e.mu.Unlock()
+	var errs []error
+	for _, t := range tunnels {
+		errs = append(errs, t.close())
+	}
+	if udp != nil {
+		errs = append(errs, udp.close())
+	}
+	if raw != nil {
+		errs = append(errs, raw.close())
+	}
+	e.producers.Wait()
+	close(e.work)
+	e.consumers.Wait()
+	return errors.Join(errs...)
+}

@@ -1,0 +1,269 @@
+package esp
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+)
+
+// ipv4UDP builds an IPv4/UDP packet with a payload of n bytes; tag goes
+// into the first payload bytes so packets can be told apart.
+func ipv4UDP(src, dst string, n int, tag uint32) []byte {
+	p := make([]byte, 28+n)
+	p[0] = 0x45
+	binary.BigEndian.PutUint16(p[2:], uint16(len(p)))
+	p[8] = 64
+	p[9] = 17
+	s, d := netip.MustParseAddr(src).As4(), netip.MustParseAddr(dst).As4()
+	copy(p[12:], s[:])
+	copy(p[16:], d[:])
+	binary.BigEndian.PutUint16(p[10:], checksum(p[:20], 0))
+	binary.BigEndian.PutUint16(p[20:], 5000)
+	binary.BigEndian.PutUint16(p[22:], 5001)
+	binary.BigEndian.PutUint16(p[24:], uint16(8+n))
+	if n >= 4 {
+		binary.BigEndian.PutUint32(p[28:], tag)
+	}
+	return p
+}
+
+type testPeer struct {
+	e     *Engine
+	tun   *fakeTUN
+	outer *fakeOuter
+	ike   chan []byte
+}
+
+type recEvents struct {
+	mu   sync.Mutex
+	soft []uint32
+	hard []uint32
+}
+
+func (r *recEvents) SoftExpired(spi uint32, inbound bool) {
+	r.mu.Lock()
+	r.soft = append(r.soft, spi)
+	r.mu.Unlock()
+}
+
+func (r *recEvents) HardExpired(spi uint32, inbound bool) {
+	r.mu.Lock()
+	r.hard = append(r.hard, spi)
+	r.mu.Unlock()
+}
+
+// newTestPair builds two engines joined by fake outer sockets of the given
+// kind, each with a fake TUN "Tunnel0.0", and installs SA pairs.
+func newTestPair(t *testing.T, udp bool, encr uint16, bits int, integ uint16, esn bool, tc TunnelConfig) (*testPeer, *testPeer) {
+	t.Helper()
+	la, lb := mustAP("192.0.2.1:4500"), mustAP("198.51.100.6:4500")
+	oa, ob := fakeOuterPair(la, lb)
+	mk := func(o *fakeOuter) *testPeer {
+		p := &testPeer{tun: newFakeTUN(), outer: o, ike: make(chan []byte, 8)}
+		p.e = NewEngine(Config{Workers: 2, IKEHandler: func(pkt []byte, src, dst netip.AddrPort) {
+			p.ike <- append([]byte(nil), pkt...)
+		}})
+		if err := p.e.attachOuter(o, udp); err != nil {
+			t.Fatal(err)
+		}
+		tc.Name = "Tunnel0.0"
+		if err := p.e.AttachTunnel(tc, p.tun); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { p.e.Close() })
+		return p
+	}
+	a, b := mk(oa), mk(ob)
+	installPair(t, a, b, 0x1001, 0x2002, udp, encr, bits, integ, esn)
+	return a, b
+}
+
+// installPair installs a->b SPI ab and b->a SPI ba.
+func installPair(t *testing.T, a, b *testPeer, ab, ba uint32, udp bool, encr uint16, bits int, integ uint16, esn bool) {
+	t.Helper()
+	la, lb := a.outer.local, b.outer.local
+	for _, d := range []struct {
+		from, to *testPeer
+		spi      uint32
+		l, r     netip.AddrPort
+	}{{a, b, ab, la, lb}, {b, a, ba, lb, la}} {
+		out, in := testSAPair(t, encr, bits, integ, esn)
+		out.SPI, in.SPI = d.spi, d.spi
+		out.Local, out.Remote, out.UDPEncap = d.l, d.r, udp
+		in.Local, in.Remote, in.UDPEncap = d.r, d.l, udp
+		if err := d.to.e.InstallSA(in); err != nil {
+			t.Fatal(err)
+		}
+		if err := d.from.e.InstallSA(out); err != nil {
+			t.Fatal(err)
+		}
+		if err := d.from.e.SetOutbound("Tunnel0.0", d.spi); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func recv(t *testing.T, tun *fakeTUN) []byte {
+	t.Helper()
+	select {
+	case p := <-tun.fromEngine:
+		return p
+	case <-time.After(5 * time.Second):
+		t.Fatal("timeout waiting for a packet from the tunnel")
+		return nil
+	}
+}
+
+func TestTwoEnginesAllSuites(t *testing.T) {
+	for _, s := range testSuites {
+		for _, udp := range []bool{false, true} {
+			esn := s.bits == 256
+			t.Run(fmt.Sprintf("%s/udp=%v", s.name, udp), func(t *testing.T) {
+				a, b := newTestPair(t, udp, s.encr, s.bits, s.integ, esn, TunnelConfig{})
+				const count = 300
+				sent := 0
+				for i := 0; i < count; i++ {
+					p := ipv4UDP("192.168.2.1", "172.16.1.4", 4+i*7%1300, uint32(i))
+					sent += len(p)
+					a.tun.toEngine <- p
+				}
+				for i := 0; i < count; i++ {
+					got := recv(t, b.tun)
+					want := ipv4UDP("192.168.2.1", "172.16.1.4", 4+i*7%1300, uint32(i))
+					if !bytes.Equal(got, want) {
+						t.Fatalf("packet %d differs or out of order (tag %d)", i, binary.BigEndian.Uint32(got[28:]))
+					}
+				}
+				// And back.
+				b.tun.toEngine <- ipv4UDP("172.16.1.4", "192.168.2.1", 100, 7)
+				if got := recv(t, a.tun); binary.BigEndian.Uint32(got[28:]) != 7 {
+					t.Fatal("reply differs")
+				}
+				co, _ := a.e.Counters(0x1001, false)
+				ci, _ := b.e.Counters(0x1001, true)
+				if co.Packets != count || ci.Packets != count || co.Octets != uint64(sent) || ci.Octets != uint64(sent) {
+					t.Fatalf("counters out %+v in %+v, sent %d octets", co, ci, sent)
+				}
+				if ci != (Counters{Packets: count, Octets: uint64(sent)}) {
+					t.Fatalf("inbound errors counted: %+v", ci)
+				}
+			})
+		}
+	}
+}
+
+func TestIKEMarkerAndKeepalive(t *testing.T) {
+	a, b := newTestPair(t, true, EncrAESGCM16, 256, IntegNone, false, TunnelConfig{})
+	if err := a.e.SendIKE([]byte("ike message"), a.outer.local, b.outer.local); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case m := <-b.ike:
+		if string(m) != "ike message" {
+			t.Fatalf("IKE handler got %q", m)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("IKE message not delivered")
+	}
+	b.outer.inject([]byte{0xff})
+	b.outer.inject([]byte{0, 0, 0})
+	deadline := time.Now().Add(5 * time.Second)
+	for b.e.Stats().Keepalives != 1 || b.e.Stats().Truncated != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("stats %+v", b.e.Stats())
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func TestRekeyMakeBeforeBreak(t *testing.T) {
+	a, b := newTestPair(t, true, EncrAESCBC, 256, IntegHMACSHA256128, false, TunnelConfig{})
+	a.tun.toEngine <- ipv4UDP("192.168.2.1", "172.16.1.4", 10, 1)
+	recv(t, b.tun)
+	// New pair: inbound first on both, then outbound switch.
+	installPair(t, a, b, 0x3003, 0x4004, true, EncrAESGCM16, 128, IntegNone, false)
+	a.tun.toEngine <- ipv4UDP("192.168.2.1", "172.16.1.4", 10, 2)
+	recv(t, b.tun)
+	if c, _ := b.e.Counters(0x3003, true); c.Packets != 1 {
+		t.Fatalf("new SA not used: %+v", c)
+	}
+	// The old inbound SA still takes late packets until deleted.
+	if err := a.e.SetOutbound("Tunnel0.0", 0x1001); err != nil {
+		t.Fatal(err)
+	}
+	a.tun.toEngine <- ipv4UDP("192.168.2.1", "172.16.1.4", 10, 3)
+	recv(t, b.tun)
+	if err := b.e.DeleteSA(0x1001, true); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := b.e.Counters(0x1001, true); ok {
+		t.Fatal("deleted SA still has counters")
+	}
+	a.tun.toEngine <- ipv4UDP("192.168.2.1", "172.16.1.4", 10, 4)
+	deadline := time.Now().Add(5 * time.Second)
+	for b.e.Stats().UnknownSPI != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("stats %+v", b.e.Stats())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if err := a.e.DeleteSA(0x1001, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.e.SetOutbound("Tunnel0.0", 0x1001); err == nil {
+		t.Fatal("SetOutbound to a deleted SA succeeded")
+	}
+}
+
+func TestLifetimeEvents(t *testing.T) {
+	ev := &recEvents{}
+	e := NewEngine(Config{Events: ev, Workers: 1})
+	defer e.Close()
+	oa, _ := fakeOuterPair(mustAP("192.0.2.1:4500"), mustAP("198.51.100.6:4500"))
+	e.attachOuter(oa, true)
+	ft := newFakeTUN()
+	e.AttachTunnel(TunnelConfig{Name: "Tunnel0.0"}, ft)
+	out, _ := testSAPair(t, EncrAESGCM16, 128, IntegNone, false)
+	out.UDPEncap = true
+	out.SoftPackets, out.HardPackets = 3, 5
+	if err := e.InstallSA(out); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 8; i++ {
+		ft.toEngine <- ipv4UDP("192.168.2.1", "172.16.1.4", 10, uint32(i))
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		ev.mu.Lock()
+		done := len(ev.soft) == 1 && len(ev.hard) == 1
+		ev.mu.Unlock()
+		if done {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("events soft %v hard %v", ev.soft, ev.hard)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func TestSequenceNeverWraps(t *testing.T) {
+	o, _ := newTestSAs(t, EncrAESGCM16, 128, IntegNone, false)
+	o.seq.Store(1<<32 - 2)
+	tn := &tunnel{}
+	el := getElem()
+	defer putElem(el)
+	if !tn.seal(o, el, 20, protoIPv4) {
+		t.Fatal("last sequence number refused")
+	}
+	if tn.seal(o, el, 20, protoIPv4) {
+		t.Fatal("sequence number wrapped")
+	}
+	if !o.dead.Load() {
+		t.Fatal("SA not hard-expired at the end of the sequence space")
+	}
+}

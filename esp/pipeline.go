@@ -1,0 +1,426 @@
+package esp
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"sync"
+	"sync/atomic"
+)
+
+const (
+	// bufSize fits the largest IP packet plus headroom, so TUN GRO can
+	// coalesce into a buffer and fragments never need a second one.
+	bufSize = 65536 + 256
+	// txOffset is the headroom before an inner packet read from the TUN:
+	// room for the ESP header and the largest IV, so sealing is in place.
+	txOffset = 32
+	// rxOffset is the headroom before received outer data.
+	rxOffset = 32
+	// tunWriteOffset is the offset passed to tun.Device.Write; it leaves
+	// room for the virtio net header of offloaded writes.
+	tunWriteOffset = 16
+	// containerMax is the number of packets one crypto job carries; small
+	// enough that one TUN batch spreads over several workers.
+	containerMax = 16
+	// outerBatch is the number of datagrams per recvmmsg.
+	outerBatch = 128
+	// maxFragments bounds the fragments of one pre-fragmented packet.
+	maxFragments = 64
+)
+
+// elem is one packet on its way through the engine, in a pooled buffer.
+type elem struct {
+	buf    []byte
+	pkt    []byte // ESP packet: to send (outbound) or as received (inbound)
+	pktOff int    // offset of pkt in buf (inbound)
+	inner  []byte // decrypted inner packet (inbound)
+	nh     byte
+	res    openResult
+	seq    uint64
+	sa     *sa
+	src    netip.AddrPort // outer addresses (inbound)
+	dst    netip.AddrPort
+}
+
+// container is a group of packets of one crypto job. It sits in two queues
+// at once: the shared work queue and an ordered per-tunnel (outbound) or
+// per-socket (inbound) queue. The producer locks mu, the worker unlocks it
+// when the crypto is done, and the ordered consumer locks it to wait.
+type container struct {
+	mu       sync.Mutex
+	outbound bool
+	sa       *sa // outbound: the SA of every packet
+	elems    []*elem
+	jobs     []sealJob
+}
+
+var (
+	elemPool      = sync.Pool{New: func() any { return &elem{buf: make([]byte, bufSize)} }}
+	containerPool = sync.Pool{New: func() any {
+		return &container{elems: make([]*elem, 0, containerMax), jobs: make([]sealJob, 0, containerMax)}
+	}}
+)
+
+func getElem() *elem { return elemPool.Get().(*elem) }
+
+func putElem(el *elem) {
+	el.sa, el.pkt, el.inner = nil, nil, nil
+	elemPool.Put(el)
+}
+
+func getContainer(outbound bool) *container {
+	c := containerPool.Get().(*container)
+	c.outbound = outbound
+	return c
+}
+
+func putContainer(c *container) {
+	for i, el := range c.elems {
+		putElem(el)
+		c.elems[i] = nil
+	}
+	c.elems = c.elems[:0]
+	c.jobs = c.jobs[:0]
+	c.sa = nil
+	c.mu.Unlock()
+	containerPool.Put(c)
+}
+
+// cryptoWorker seals or opens containers from the shared work queue.
+func (e *Engine) cryptoWorker() {
+	defer e.consumers.Done()
+	for c := range e.work {
+		if c.outbound {
+			jobs := c.jobs[:0]
+			for _, el := range c.elems {
+				jobs = append(jobs, sealJob{b: el.pkt, seq: el.seq})
+			}
+			c.sa.suite.sealBatch(jobs)
+			for i, el := range c.elems {
+				el.pkt = jobs[i].out
+			}
+			c.jobs = jobs
+		} else {
+			for _, el := range c.elems {
+				el.inner, el.nh, el.res = openPacket(el.sa, el.pkt, el.seq)
+			}
+		}
+		c.mu.Unlock()
+	}
+}
+
+// send writes a sealed outbound container to the SA's outer socket.
+func (e *Engine) send(c *container) {
+	var o *outer
+	if c.sa.udp {
+		o = e.udp.Load()
+	} else {
+		o = e.raw.Load()
+	}
+	if o == nil {
+		e.stats.sendErrors.Add(uint64(len(c.elems)))
+		return
+	}
+	n, err := o.io.writeBatch(c.elems)
+	if err != nil {
+		e.stats.sendErrors.Add(uint64(len(c.elems) - n))
+		e.log.Debug("esp: send", "err", err)
+	}
+}
+
+// outerIO is an outer socket: UDP 4500 or raw IP protocol 50.
+type outerIO interface {
+	// readBatch receives up to len(elems) datagrams, setting pkt, pktOff,
+	// src and dst of each element; pkt starts at the ESP header (or the
+	// non-ESP marker on UDP).
+	readBatch(elems []*elem) (int, error)
+	// writeBatch sends each element's pkt to its SA's remote address.
+	writeBatch(elems []*elem) (int, error)
+	// writeTo sends one datagram from src to dst (UDP only, for IKE).
+	writeTo(pkt []byte, src, dst netip.AddrPort) error
+	close() error
+}
+
+// outer runs the receive side of one outer socket.
+type outer struct {
+	e       *Engine
+	io      outerIO
+	udp     bool
+	rxQueue chan *container
+	closing atomic.Bool
+}
+
+// OpenUDP opens the UDP socket for RFC 3948 encapsulated ESP and IKE on
+// local (normally 0.0.0.0:4500) and starts its receive loops.
+func (e *Engine) OpenUDP(local netip.AddrPort) error {
+	io, err := listenUDP(local)
+	if err != nil {
+		return fmt.Errorf("esp: listen udp %v: %w", local, err)
+	}
+	if err := e.attachOuter(io, true); err != nil {
+		io.close()
+		return err
+	}
+	return nil
+}
+
+// OpenRawESP opens a raw IP protocol 50 socket on local (may be the
+// unspecified address) for ESP without UDP encapsulation.
+func (e *Engine) OpenRawESP(local netip.Addr) error {
+	io, err := listenRawESP(local)
+	if err != nil {
+		return fmt.Errorf("esp: listen ip4:50 %v: %w", local, err)
+	}
+	if err := e.attachOuter(io, false); err != nil {
+		io.close()
+		return err
+	}
+	return nil
+}
+
+func (e *Engine) attachOuter(io outerIO, udp bool) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return errors.New("esp: engine closed")
+	}
+	p := &e.raw
+	if udp {
+		p = &e.udp
+	}
+	if p.Load() != nil {
+		return errors.New("esp: outer socket already open")
+	}
+	o := &outer{e: e, io: io, udp: udp, rxQueue: make(chan *container, 32)}
+	p.Store(o)
+	e.producers.Add(1)
+	e.consumers.Add(1)
+	go o.receiveLoop()
+	go o.deliverLoop()
+	return nil
+}
+
+func (o *outer) close() error {
+	o.closing.Store(true)
+	return o.io.close()
+}
+
+// SendIKE sends an IKE message on the shared UDP 4500 socket, prefixed
+// with the non-ESP marker (RFC 3948 §2.2).
+func (e *Engine) SendIKE(pkt []byte, src, dst netip.AddrPort) error {
+	o := e.udp.Load()
+	if o == nil {
+		return errors.New("esp: SendIKE: no UDP socket open")
+	}
+	b := make([]byte, 4+len(pkt))
+	copy(b[4:], pkt)
+	if err := o.io.writeTo(b, src, dst); err != nil {
+		return fmt.Errorf("esp: SendIKE to %v: %w", dst, err)
+	}
+	return nil
+}
+
+// receiveLoop reads batches, sorts out IKE and keepalives, finds the SA of
+// each ESP packet and queues containers for the workers and deliverLoop.
+func (o *outer) receiveLoop() {
+	e := o.e
+	defer e.producers.Done()
+	defer close(o.rxQueue)
+	elems := make([]*elem, outerBatch)
+	failures := 0
+	for {
+		for i := range elems {
+			if elems[i] == nil {
+				elems[i] = getElem()
+			}
+		}
+		n, err := o.io.readBatch(elems)
+		if err != nil {
+			if o.closing.Load() || errors.Is(err, net.ErrClosed) || errors.Is(err, os.ErrClosed) {
+				break
+			}
+			failures++
+			e.log.Debug("esp: outer read", "err", err)
+			if failures > 1000 {
+				e.log.Error("esp: outer socket keeps failing; receive stops", "err", err)
+				break
+			}
+			continue
+		}
+		failures = 0
+		var c *container
+		for i := 0; i < n; i++ {
+			if !o.classify(elems[i]) {
+				continue
+			}
+			if c == nil {
+				c = getContainer(false)
+			}
+			c.elems = append(c.elems, elems[i])
+			elems[i] = nil
+			if len(c.elems) == containerMax {
+				o.push(c)
+				c = nil
+			}
+		}
+		if c != nil {
+			o.push(c)
+		}
+	}
+	for _, el := range elems {
+		if el != nil {
+			putElem(el)
+		}
+	}
+}
+
+func (o *outer) push(c *container) {
+	c.mu.Lock()
+	o.rxQueue <- c
+	o.e.work <- c
+}
+
+// classify handles IKE and keepalives on UDP and looks up the SA and
+// replay state of an ESP packet. It reports whether el goes on to the
+// workers.
+func (o *outer) classify(el *elem) bool {
+	e := o.e
+	p := el.pkt
+	if o.udp {
+		if len(p) == 1 && p[0] == 0xff {
+			e.stats.keepalives.Add(1) // NAT keepalive, RFC 3948 §2.3
+			return false
+		}
+		if len(p) >= 4 && p[0]|p[1]|p[2]|p[3] == 0 {
+			e.stats.ikePackets.Add(1)
+			if e.ike != nil {
+				e.ike(p[4:], el.src, el.dst)
+			}
+			return false
+		}
+	}
+	if len(p) < espHeaderLen {
+		e.stats.truncated.Add(1)
+		return false
+	}
+	a := e.lookup(binary.BigEndian.Uint32(p), true)
+	if a == nil {
+		e.stats.unknownSPI.Add(1)
+		return false
+	}
+	if a.dead.Load() {
+		a.counters.invalidSA.Add(1)
+		return false
+	}
+	seq := a.replay.inferSeq(binary.BigEndian.Uint32(p[4:]), a.esn)
+	if !a.replay.check(seq) {
+		a.counters.replayDetected.Add(1)
+		return false
+	}
+	el.sa, el.seq = a, seq
+	return true
+}
+
+// tunBatch collects the packets for one tunnel's TUN write.
+type tunBatch struct {
+	t    *tunnel
+	bufs [][]byte
+}
+
+// deliverLoop takes opened containers in arrival order, moves the replay
+// window, checks the inner packet and writes batches to the TUN devices.
+func (o *outer) deliverLoop() {
+	e := o.e
+	defer e.consumers.Done()
+	var batches []tunBatch
+	for c := range o.rxQueue {
+		c.mu.Lock()
+		for _, el := range c.elems {
+			batches = e.deliver(el, batches)
+		}
+		for i := range batches {
+			b := &batches[i]
+			if len(b.bufs) == 0 {
+				continue
+			}
+			if _, err := b.t.dev.Write(b.bufs, tunWriteOffset); err != nil && !b.t.closing.Load() {
+				e.stats.tunErrors.Add(1)
+				e.log.Debug("esp: TUN write", "tunnel", b.t.cfg.Name, "err", err)
+			}
+			clear(b.bufs)
+			b.bufs = b.bufs[:0]
+		}
+		putContainer(c)
+	}
+}
+
+// deliver finishes one opened inbound packet and adds it to the TUN batch
+// of its tunnel. Every drop is counted on the SA.
+func (e *Engine) deliver(el *elem, batches []tunBatch) []tunBatch {
+	a := el.sa
+	cnt := &a.counters
+	switch el.res {
+	case openTruncated:
+		cnt.packetTruncated.Add(1)
+		return batches
+	case openIntegrity:
+		cnt.integrityFailure.Add(1)
+		return batches
+	case openCipher:
+		cnt.cipherFailure.Add(1)
+		return batches
+	}
+	// The ICV verified: now the window may move (RFC 4303 §3.4.3).
+	if !a.replay.update(el.seq) {
+		cnt.replayDetected.Add(1)
+		return batches
+	}
+	switch el.res {
+	case openPadding:
+		cnt.invalidPadding.Add(1)
+		return batches
+	case openProtocol:
+		cnt.unknownProtocol.Add(1)
+		return batches
+	case openDummy:
+		return batches // RFC 4303 §2.6: dropped quietly
+	}
+	inner, src, dst, err := innerAddrs(el.inner, el.nh)
+	switch err {
+	case nil:
+	case errTruncated:
+		cnt.packetTruncated.Add(1)
+		return batches
+	default:
+		cnt.unknownProtocol.Add(1)
+		return batches
+	}
+	if !a.remoteTS.contains(src) || !a.localTS.contains(dst) {
+		cnt.tsUnacceptable.Add(1)
+		return batches
+	}
+	t := e.tunnel(a.tunnel)
+	if t == nil {
+		cnt.miscError.Add(1)
+		return batches
+	}
+	if !a.account(len(inner)) {
+		return batches
+	}
+	if t.mss4 != 0 {
+		clampMSS(inner, t.mss4, t.mss6)
+	}
+	start := el.pktOff + espHeaderLen + a.ivLen
+	buf := el.buf[start-tunWriteOffset : start+len(inner)]
+	for i := range batches {
+		if batches[i].t == t {
+			batches[i].bufs = append(batches[i].bufs, buf)
+			return batches
+		}
+	}
+	return append(batches, tunBatch{t: t, bufs: append(make([][]byte, 0, outerBatch), buf)})
+}

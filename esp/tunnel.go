@@ -1,0 +1,320 @@
+package esp
+
+import (
+	"errors"
+	"net/netip"
+	"os"
+	"sync"
+	"sync/atomic"
+
+	"golang.zx2c4.com/wireguard/tun"
+)
+
+// MSSAuto in TunnelConfig.AdjustMSS clamps to what fits the tunnel MTU
+// ("ip tcp adjust-mss auto").
+const MSSAuto = -1
+
+// TunnelConfig describes one IX tunnel interface.
+type TunnelConfig struct {
+	Name string // "Tunnel0.0"; also the TUN device name
+
+	// MTU is "ip mtu" of the tunnel interface; zero derives it from
+	// OuterMTU minus the worst-case ESP overhead of the suite.
+	MTU int
+	// OuterMTU is the path MTU towards the peer; zero means 1500.
+	OuterMTU int
+	// EncrID, EncrKeyBits and IntegID name the configured ESP suite for the
+	// derived MTU; zero EncrID means the worst case of all suites.
+	EncrID      uint16
+	EncrKeyBits int
+	IntegID     uint16
+
+	// PreFragment is "ikev2 ipsec pre-fragment": inner IPv4 packets whose
+	// ESP packet would exceed OuterMTU are fragmented before encryption;
+	// those with DF set are answered with ICMP fragmentation needed.
+	PreFragment bool
+	// AdjustMSS is "ip tcp adjust-mss": 0 off, MSSAuto, or the MSS to
+	// clamp SYN and SYN-ACK segments to, in both directions.
+	AdjustMSS int
+	// ICMPSource is the source address of ICMP errors the tunnel sends;
+	// zero uses the destination of the packet that caused them.
+	ICMPSource netip.Addr
+}
+
+func (c *TunnelConfig) outerMTU() int {
+	if c.OuterMTU > 0 {
+		return c.OuterMTU
+	}
+	return 1500
+}
+
+// DeviceMTU returns the MTU the TUN device gets: MTU if set, else the
+// largest inner packet that fits OuterMTU under the suite's worst-case
+// overhead with UDP encapsulation.
+func (c *TunnelConfig) DeviceMTU() int {
+	if c.MTU > 0 {
+		return c.MTU
+	}
+	iv, blk, icv := 16, 16, 32 // AES-CBC with HMAC-SHA2-512-256
+	switch c.EncrID {
+	case EncrAESGCM16:
+		iv, blk, icv = 8, 4, 16
+	case EncrAESCBC:
+		switch c.IntegID {
+		case IntegHMACSHA1_96:
+			icv = 12
+		case IntegHMACSHA256128:
+			icv = 16
+		case IntegHMACSHA384192:
+			icv = 24
+		}
+	}
+	return maxPayload(c.outerMTU(), iv, blk, icv, true)
+}
+
+// mss returns the MSS values to clamp IPv4 and IPv6 SYNs to, or zeros.
+func (c *TunnelConfig) mss() (uint16, uint16) {
+	switch {
+	case c.AdjustMSS == MSSAuto:
+		m := c.DeviceMTU()
+		return uint16(m - 40), uint16(m - 60)
+	case c.AdjustMSS > 0:
+		return uint16(c.AdjustMSS), uint16(c.AdjustMSS)
+	}
+	return 0, 0
+}
+
+// tunnel runs the loops of one TUN device.
+type tunnel struct {
+	e          *Engine
+	cfg        TunnelConfig
+	dev        tun.Device
+	out        *atomic.Pointer[sa]
+	sendQueue  chan *container
+	mss4, mss6 uint16
+	closing    atomic.Bool
+	closeOnce  sync.Once
+
+	// icmp is the reader's scratch for writing ICMP errors into the TUN.
+	icmp [1][]byte
+}
+
+func newTunnel(e *Engine, cfg TunnelConfig, dev tun.Device, out *atomic.Pointer[sa]) *tunnel {
+	t := &tunnel{e: e, cfg: cfg, dev: dev, out: out, sendQueue: make(chan *container, 32)}
+	t.mss4, t.mss6 = cfg.mss()
+	return t
+}
+
+func (t *tunnel) close() error {
+	var err error
+	t.closeOnce.Do(func() {
+		t.closing.Store(true)
+		err = t.dev.Close()
+	})
+	return err
+}
+
+// readLoop reads batches from the TUN device, assigns sequence numbers in
+// order and hands containers to the crypto workers and, in the same order,
+// to sendLoop.
+func (t *tunnel) readLoop() {
+	defer t.e.producers.Done()
+	defer close(t.sendQueue)
+	batch := t.dev.BatchSize()
+	if batch < 1 {
+		batch = 1
+	}
+	elems := make([]*elem, batch)
+	bufs := make([][]byte, batch)
+	sizes := make([]int, batch)
+	failures := 0
+	for {
+		for i := range elems {
+			if elems[i] == nil {
+				elems[i] = getElem()
+			}
+			bufs[i] = elems[i].buf
+		}
+		n, err := t.dev.Read(bufs, sizes, txOffset)
+		if err != nil {
+			if t.closing.Load() || errors.Is(err, os.ErrClosed) {
+				break
+			}
+			if errors.Is(err, tun.ErrTooManySegments) {
+				continue
+			}
+			failures++
+			t.e.log.Debug("esp: TUN read", "tunnel", t.cfg.Name, "err", err)
+			if failures > 1000 {
+				t.e.log.Error("esp: TUN read keeps failing; tunnel stops", "tunnel", t.cfg.Name, "err", err)
+				break
+			}
+			if n == 0 {
+				continue
+			}
+		}
+		failures = 0
+		a := t.out.Load()
+		var c *container
+		for i := 0; i < n; i++ {
+			pkt := elems[i].buf[txOffset : txOffset+sizes[i]]
+			c = t.outbound(a, elems, i, pkt, c)
+		}
+		if c != nil {
+			t.push(c)
+		}
+	}
+	for _, el := range elems {
+		if el != nil {
+			putElem(el)
+		}
+	}
+}
+
+// outbound prepares the packet in elems[i] for SA a, taking the element
+// into c (or new containers) when it is to be sent. It returns the
+// container still being filled.
+func (t *tunnel) outbound(a *sa, elems []*elem, i int, pkt []byte, c *container) *container {
+	if a == nil || a.dead.Load() {
+		t.e.stats.noOutboundSA.Add(1)
+		return c
+	}
+	var nh byte
+	switch {
+	case len(pkt) >= 20 && pkt[0]>>4 == 4:
+		nh = protoIPv4
+	case len(pkt) >= 40 && pkt[0]>>4 == 6:
+		nh = protoIPv6
+	default:
+		a.counters.miscError.Add(1)
+		return c
+	}
+	_, src, dst, err := innerAddrs(pkt, nh)
+	if err != nil {
+		a.counters.miscError.Add(1)
+		return c
+	}
+	if !a.localTS.contains(src) || !a.remoteTS.contains(dst) {
+		a.counters.tsUnacceptable.Add(1)
+		return c
+	}
+	if t.mss4 != 0 {
+		clampMSS(pkt, t.mss4, t.mss6)
+	}
+	if t.cfg.PreFragment && nh == protoIPv4 {
+		limit := maxPayload(t.cfg.outerMTU(), a.ivLen, a.blk, a.icv, a.udp)
+		if len(pkt) > limit {
+			return t.preFragment(a, elems, i, pkt, limit, c)
+		}
+	}
+	el := elems[i]
+	if !t.seal(a, el, len(pkt), nh) {
+		return c
+	}
+	elems[i] = nil
+	return t.add(c, a, el)
+}
+
+// seal assigns the next sequence number and frames the inner packet at
+// el.buf[txOffset:txOffset+n] for sealing by a worker.
+func (t *tunnel) seal(a *sa, el *elem, n int, nh byte) bool {
+	seq := a.seq.Add(1)
+	if seq > a.maxSeq() {
+		// The counter must not wrap: the SA is finished (RFC 4303 §3.3.3).
+		a.expireHard()
+		return false
+	}
+	if !a.account(n) {
+		return false
+	}
+	el.sa, el.seq = a, seq
+	el.pkt = buildESP(el.buf, txOffset, n, a.spi, seq, a.ivLen, a.blk, nh)
+	return true
+}
+
+func (t *tunnel) add(c *container, a *sa, el *elem) *container {
+	if c == nil {
+		c = getContainer(true)
+		c.sa = a
+	}
+	c.elems = append(c.elems, el)
+	if len(c.elems) == containerMax {
+		t.push(c)
+		return nil
+	}
+	return c
+}
+
+// push queues c for sending in order and for sealing by any worker; the
+// worker unlocks it when done.
+func (t *tunnel) push(c *container) {
+	c.mu.Lock()
+	t.sendQueue <- c
+	t.e.work <- c
+}
+
+// preFragment fragments the IPv4 packet in elems[i] so each fragment's ESP
+// packet fits, or answers a DF packet with ICMP fragmentation needed.
+func (t *tunnel) preFragment(a *sa, elems []*elem, i int, pkt []byte, limit int, c *container) *container {
+	if pkt[6]&0x40 != 0 { // DF
+		t.fragNeeded(pkt, limit)
+		return c
+	}
+	var frags [maxFragments][]byte
+	var sizes [maxFragments]int
+	var fe [maxFragments]*elem
+	need := fragmentCount(len(pkt), int(pkt[0]&0xf)*4, limit)
+	if need <= 0 || need > maxFragments {
+		a.counters.miscError.Add(1)
+		return c
+	}
+	for k := 0; k < need; k++ {
+		fe[k] = getElem()
+		frags[k] = fe[k].buf[txOffset:]
+	}
+	n, err := fragmentIPv4(pkt, limit, frags[:need], sizes[:need])
+	if err != nil {
+		a.counters.miscError.Add(1)
+		for k := 0; k < need; k++ {
+			putElem(fe[k])
+		}
+		return c
+	}
+	for k := 0; k < n; k++ {
+		if t.seal(a, fe[k], sizes[k], protoIPv4) {
+			c = t.add(c, a, fe[k])
+		} else {
+			putElem(fe[k])
+		}
+	}
+	for k := n; k < need; k++ {
+		putElem(fe[k])
+	}
+	return c
+}
+
+// fragNeeded writes ICMP destination unreachable, fragmentation needed
+// (RFC 792, RFC 1191) with next-hop MTU mtu back into the TUN device.
+func (t *tunnel) fragNeeded(pkt []byte, mtu int) {
+	el := getElem()
+	defer putElem(el)
+	n := buildFragNeeded(el.buf[tunWriteOffset:], pkt, mtu, t.cfg.ICMPSource)
+	if n == 0 {
+		return
+	}
+	t.icmp[0] = el.buf[:tunWriteOffset+n]
+	if _, err := t.dev.Write(t.icmp[:], tunWriteOffset); err != nil {
+		t.e.stats.tunErrors.Add(1)
+	}
+	t.icmp[0] = nil
+}
+
+// sendLoop sends sealed containers in the order readLoop queued them.
+func (t *tunnel) sendLoop() {
+	defer t.e.consumers.Done()
+	for c := range t.sendQueue {
+		c.mu.Lock()
+		t.e.send(c)
+		putContainer(c)
+	}
+}
