@@ -181,15 +181,16 @@ func (l *Lab) Namespace(role string) (*Namespace, error) {
 	l.namespaces = append(l.namespaces, ns)
 	l.mu.Unlock()
 
-	for _, args := range [][]string{
-		{"ip", "link", "set", "lo", "up"},
-		{"sysctl", "-q", "-w", "net.ipv4.ip_forward=1"},
-		{"sysctl", "-q", "-w", "net.ipv4.conf.all.rp_filter=0"},
-		{"sysctl", "-q", "-w", "net.ipv4.conf.default.rp_filter=0"},
-	} {
-		if _, err := ns.Run(args...); err != nil {
-			return nil, err
-		}
+	if err := ns.IP("link", "set", "lo", "up"); err != nil {
+		return nil, err
+	}
+	// /proc/sys/net shows the namespace of the process reading it, so the
+	// writes run inside the namespace (sh rather than sysctl: procps is
+	// not on every machine).
+	if _, err := ns.Run("sh", "-c", "echo 1 > /proc/sys/net/ipv4/ip_forward && "+
+		"echo 0 > /proc/sys/net/ipv4/conf/all/rp_filter && "+
+		"echo 0 > /proc/sys/net/ipv4/conf/default/rp_filter"); err != nil {
+		return nil, err
 	}
 	return ns, nil
 }
