@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -336,8 +337,9 @@ func TestLabCommand(t *testing.T) {
 		}
 	}
 
-	// Without --once the lab stays up until Ctrl-C.
-	cmd := exec.Command(bin, "lab", "--static")
+	// Without --once the lab stays up until Ctrl-C; meanwhile reload the
+	// IX side with the tunnel and BGP up.
+	cmd := exec.Command(bin, "lab")
 	var out syncBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
@@ -366,6 +368,8 @@ func TestLabCommand(t *testing.T) {
 			t.Errorf("lab explanation lacks %q:\n%s", w, out.String())
 		}
 	}
+	reloadWithTunnelUp(t, bin, out.String())
+
 	cmd.Process.Signal(syscall.SIGINT)
 	select {
 	case err := <-done:
@@ -396,4 +400,82 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+var (
+	labSockRe = regexp.MustCompile(`(\S+/ix\.sock)`)
+	labConfRe = regexp.MustCompile(`Configs: (\S+) \(IX\)`)
+	spiRe     = regexp.MustCompile(`(?m)^SPI .*$`)
+	upDownRe  = regexp.MustCompile(`172\.16\.0\.6 .* (\d+):(\d\d):(\d\d) ESTABLISHED`)
+)
+
+// reloadWithTunnelUp changes the running lab's IX config: a new static
+// route must leave the IKE SAs and the BGP session alone, a changed tunnel
+// must be renegotiated.
+func reloadWithTunnelUp(t *testing.T, bin, labOut string) {
+	t.Helper()
+	sm, cm := labSockRe.FindStringSubmatch(labOut), labConfRe.FindStringSubmatch(labOut)
+	if sm == nil || cm == nil {
+		t.Errorf("no socket or config path in the lab's explanation:\n%s", labOut)
+		return
+	}
+	sock, conf := sm[1], cm[1]
+	ix := func(args ...string) string {
+		out, stderr, _ := runBin(t, bin, append(args, "--socket", sock)...)
+		return out + stderr
+	}
+	spis := func() string { return strings.Join(spiRe.FindAllString(ix("show", "ikev2", "sa"), -1), "\n") }
+	bgpUp := func() int {
+		m := upDownRe.FindStringSubmatch(ix("show", "ip", "bgp", "summary"))
+		if m == nil {
+			return -1
+		}
+		h, _ := strconv.Atoi(m[1])
+		mi, _ := strconv.Atoi(m[2])
+		s, _ := strconv.Atoi(m[3])
+		return h*3600 + mi*60 + s
+	}
+	before, up := spis(), bgpUp()
+	if before == "" || up < 0 {
+		t.Errorf("lab not up before reload: SAs %q, BGP %d", before, up)
+		return
+	}
+	text, err := os.ReadFile(conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(conf, append(text, "ip route 10.99.0.0/16 Tunnel0.0\n"...), 0o600)
+	if out := ix("reload"); !strings.Contains(out, "+ ip route 10.99.0.0/16 Tunnel0.0") || strings.Contains(out, "renegotiated") {
+		t.Errorf("reload with a new route: %q", out)
+	}
+	if after := spis(); after != before {
+		t.Errorf("a route-only reload changed the IKE SAs:\n%s\n---\n%s", before, after)
+	}
+	if u := bgpUp(); u < up {
+		t.Errorf("a route-only reload reset the BGP session (up %ds, was %ds)", u, up)
+	}
+	if out := ix("show", "ip", "route"); !strings.Contains(out, "S       10.99.0.0/16 [1/1] is directly connected, Tunnel0.0") {
+		t.Errorf("new route not shown:\n%s", out)
+	}
+
+	changed := strings.Replace(string(text), "  ikev2 ipsec pre-fragment\n", "  ikev2 ipsec pre-fragment\n  ikev2 dpd interval 30\n", 1)
+	os.WriteFile(conf, []byte(changed), 0o600)
+	if out := ix("reload"); !strings.Contains(out, "tunnels renegotiated: Tunnel0.0") {
+		t.Errorf("reload with a changed tunnel: %q", out)
+	}
+	if err := nslab.WaitFor(30*time.Second, "renegotiated tunnel", func() error {
+		now := spis()
+		if now == "" || now == before {
+			return fmt.Errorf("IKE SAs %q", now)
+		}
+		if !strings.Contains(ix("show", "ikev2", "child-sa"), "Direction is outbound") {
+			return fmt.Errorf("no outbound Child SA")
+		}
+		return nil
+	}); err != nil {
+		t.Error(err)
+	}
+	if out := ix("ping", "172.16.1.4", "source", "192.168.2.1", "count", "2"); !strings.Contains(out, "packets received") || strings.Contains(out, " 0 packets received") {
+		t.Errorf("ping after renegotiation:\n%s", out)
+	}
 }
