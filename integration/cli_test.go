@@ -203,6 +203,14 @@ func TestCLIAgainstDaemon(t *testing.T) {
 	expect("metrics", metrics, `softix_interface_up{interface="GigaEthernet0.0"} 1`, `softix_interface_up{interface="Tunnel0.0"} 0`,
 		`softix_interface_packets_total{direction="in",interface="GigaEthernet0.0"}`)
 
+	// A second daemon in the same namespace cannot have UDP 500 and says
+	// why, in JSON when asked to.
+	second, err := ix.Run(bin, "-c", conf, "--socket", lab.Path("second.sock"), "--log-format", "json")
+	if err == nil {
+		t.Errorf("second daemon started:\n%s", second)
+	}
+	expect("second daemon", second, `"level":"ERROR"`, "UDP port 500 is in use", "stop it")
+
 	// The interactive session, fed from a pipe.
 	cli := exec.Command(bin, "cli", "--socket", sock)
 	cli.Stdin = strings.NewReader("sh ip ro\nshow bogus\nexit\n")
