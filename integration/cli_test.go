@@ -448,6 +448,19 @@ func reloadWithTunnelUp(t *testing.T, bin, labOut string) {
 		t.Errorf("lab not up before reload: SAs %q, BGP %d", before, up)
 		return
 	}
+	routes := ix("show", "ip", "bgp", "neighbors", "172.16.0.6", "routes")
+	for _, w := range []string{"local router ID is 10.2.2.2", "Local AS number 65050", "   Network            Next Hop            Metric LocPrf Path",
+		"*> 172.16.0.0/16      172.16.0.6", "65010 i", "Total number of prefixes 1"} {
+		if !strings.Contains(routes, w) {
+			t.Errorf("show ip bgp neighbors 172.16.0.6 routes: missing %q in\n%s", w, routes)
+		}
+	}
+	adv := ix("sh", "ip", "bg", "ne", "172.16.0.6", "adv")
+	for _, w := range []string{"*> 192.168.2.0/24", "Total number of prefixes 1"} {
+		if !strings.Contains(adv, w) {
+			t.Errorf("show ip bgp neighbors 172.16.0.6 advertised-routes: missing %q in\n%s", w, adv)
+		}
+	}
 	text, err := os.ReadFile(conf)
 	if err != nil {
 		t.Fatal(err)
@@ -485,5 +498,20 @@ func reloadWithTunnelUp(t *testing.T, bin, labOut string) {
 	}
 	if out := ix("ping", "172.16.1.4", "source", "192.168.2.1", "count", "2"); !strings.Contains(out, "packets received") || strings.Contains(out, " 0 packets received") {
 		t.Errorf("ping after renegotiation:\n%s", out)
+	}
+
+	// clear ikev2 sa: the SAs go, connect-type auto brings new ones.
+	renegotiated := spis()
+	if out := ix("clear", "ikev2", "sa", "peer", "198.51.100.6"); !strings.Contains(out, "IKE SA(s) cleared") || strings.HasPrefix(out, "0 ") {
+		t.Errorf("clear ikev2 sa peer: %q", out)
+	}
+	if err := nslab.WaitFor(30*time.Second, "tunnel after clear", func() error {
+		now := spis()
+		if now == "" || now == renegotiated {
+			return fmt.Errorf("IKE SAs %q", now)
+		}
+		return nil
+	}); err != nil {
+		t.Error(err)
 	}
 }
