@@ -201,7 +201,8 @@ func TestCLIAgainstDaemon(t *testing.T) {
 		t.Errorf("metrics: %v", err)
 	}
 	expect("metrics", metrics, `softix_interface_up{interface="GigaEthernet0.0"} 1`, `softix_interface_up{interface="Tunnel0.0"} 0`,
-		`softix_interface_packets_total{direction="in",interface="GigaEthernet0.0"}`)
+		`softix_interface_packets_total{direction="in",interface="GigaEthernet0.0"}`,
+		`softix_esp_drops_total{reason="unknown_spi"} 0`, `softix_child_sa_installs_total 0`)
 
 	// A second daemon in the same namespace cannot have UDP 500 and says
 	// why, in JSON when asked to.

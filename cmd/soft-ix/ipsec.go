@@ -208,6 +208,22 @@ func (s *ipsecStack) ClearSA(peer netip.Addr) (int, error) { return s.ike.Load()
 // tunnel interface up only then.
 func (s *ipsecStack) TunnelUp(name string) bool { return s.dp.up(name) }
 
+// Stats implements ipsecStatser for the metrics.
+func (s *ipsecStack) Stats() ikeStats {
+	s.dp.mu.Lock()
+	st := ikeStats{ChildSAsInstalled: s.dp.installs, Rekeys: s.dp.rekeys}
+	s.dp.mu.Unlock()
+	e := s.eng.Stats()
+	st.DataPlaneDrops = map[string]uint64{
+		"unknown_spi":     e.UnknownSPI,
+		"truncated":       e.Truncated,
+		"no_outbound_sa":  e.NoOutboundSA,
+		"send_error":      e.SendErrors,
+		"tun_write_error": e.TUNErrors,
+	}
+	return st
+}
+
 // Close sends IKE DELETEs (the Manager does on the end of Run), then stops
 // the data plane and removes its TUN devices.
 func (s *ipsecStack) Close() error {
@@ -241,6 +257,8 @@ type dataPlane struct {
 	mu       sync.Mutex
 	outbound map[string]map[uint32]bool // tunnel -> installed outbound SPIs
 	tunnelOf map[uint32]string          // outbound SPI -> tunnel
+	installs uint64                     // outbound SAs installed
+	rekeys   uint64                     // ... while the tunnel had one (make-before-break)
 }
 
 func (d *dataPlane) InstallSA(sa ike.ChildSA) error {
@@ -264,6 +282,10 @@ func (d *dataPlane) InstallSA(sa ike.ChildSA) error {
 	if set == nil {
 		set = map[uint32]bool{}
 		d.outbound[sa.Tunnel] = set
+	}
+	d.installs++
+	if len(set) > 0 {
+		d.rekeys++
 	}
 	set[sa.SPI] = true
 	d.tunnelOf[sa.SPI] = sa.Tunnel
