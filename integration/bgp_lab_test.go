@@ -93,10 +93,15 @@ func bgtWriteConfig(t *testing.T, cfg *config.Config) string {
 }
 
 // bgtStartPeer runs bgppeer with cfg in ns and waits until it is ready.
+// maps are IXNAME=LINK mappings, or bgppeer flags when they start with "-".
 func bgtStartPeer(t *testing.T, ns string, cfg *config.Config, maps ...string) *bgtPeer {
 	t.Helper()
 	args := []string{"netns", "exec", ns, bgtBinary(t), "-config", bgtWriteConfig(t, cfg)}
 	for _, m := range maps {
+		if strings.HasPrefix(m, "-") {
+			args = append(args, m) // a flag
+			continue
+		}
 		args = append(args, "-map", m)
 	}
 	logs, err := os.CreateTemp(t.TempDir(), "bgppeer*.log")

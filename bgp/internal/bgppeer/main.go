@@ -1,7 +1,7 @@
 // Command bgppeer runs soft-ix's tun and bgp packages on their own, for the
 // namespace tests in integration/: it is not part of soft-ix.
 //
-//	bgppeer -config cfg.json [-map GigaEthernet1.0=lan0]
+//	bgppeer -config cfg.json [-map GigaEthernet1.0=lan0] [-mapped-addrs]
 //
 // The configuration is a config.Config encoded as JSON (the test builds it
 // from structs). bgppeer applies it, starts BGP if the configuration has a
@@ -56,9 +56,10 @@ func main() {
 	cfgPath := flag.String("config", "", "configuration as JSON-encoded config.Config")
 	mapping := mapFlag{}
 	flag.Var(mapping, "map", "IXNAME=LINK mapping (repeatable)")
+	mappedAddrs := flag.Bool("mapped-addrs", false, "put configured addresses on mapped links")
 	flag.Parse()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	if err := run(log, *cfgPath, mapping); err != nil {
+	if err := run(log, *cfgPath, mapping, *mappedAddrs); err != nil {
 		log.Error("bgppeer", "err", err)
 		os.Exit(1)
 	}
@@ -76,7 +77,7 @@ func load(path string) (*config.Config, error) {
 	return &cfg, nil
 }
 
-func run(log *slog.Logger, cfgPath string, mapping map[string]string) error {
+func run(log *slog.Logger, cfgPath string, mapping map[string]string, mappedAddrs bool) error {
 	cfg, err := load(cfgPath)
 	if err != nil {
 		return err
@@ -90,6 +91,7 @@ func run(log *slog.Logger, cfgPath string, mapping map[string]string) error {
 			log.Error("cleanup", "err", err)
 		}
 	}()
+	mgr.SetMappedAddresses(mappedAddrs)
 	if err := mgr.Apply(cfg); err != nil {
 		log.Warn("apply", "err", err)
 	}
