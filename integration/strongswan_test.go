@@ -204,3 +204,61 @@ func perfDuration(t *testing.T) time.Duration {
 	}
 	return time.Duration(n) * time.Second
 }
+
+// TestStrongSwanAzureOffers runs the reference with the Azure side offering
+// and accepting Azure's whole default proposal lists, once with the IX
+// initiating and once with Azure initiating (Azure does both): either way
+// the seed's single IX proposal must be chosen. soft-ix must behave the same
+// in both roles.
+func TestStrongSwanAzureOffers(t *testing.T) {
+	for _, azureInitiates := range []bool{false, true} {
+		name := "ix-initiates"
+		if azureInitiates {
+			name = "azure-initiates"
+		}
+		t.Run(name, func(t *testing.T) {
+			lab := nslab.NewForTest(t, "sxoffer", strongSwanTools...)
+			s, err := nslab.NewScenario(lab, nslab.ScenarioOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ix, azure := nslab.IXStrongSwanConfig(), nslab.AzureStrongSwanConfig()
+			azure.IKEProposals, azure.ESPProposals = nslab.AzureIKEProposals, nslab.AzureESPProposals
+			ix.Initiate, azure.Initiate = !azureInitiates, azureInitiates
+			pair, err := nslab.StartStrongSwanPairWith(s, ix, azure)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sas, err := pair.IX.ListSAs()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, want := range []string{
+				"AES_CBC-256/HMAC_SHA1_96/PRF_HMAC_SHA1/MODP_1024",
+				"ESP:AES_CBC-256/HMAC_SHA2_256_128",
+			} {
+				if !strings.Contains(sas, want) {
+					t.Errorf("IX-side SAs lack %q:\n%s", want, sas)
+				}
+			}
+			wantRole := "_i*" // strongSwan marks the local SPI of the initiator
+			if azureInitiates {
+				wantRole = "_r*"
+			}
+			if !strings.Contains(sas, wantRole) {
+				t.Errorf("IX side should be %s:\n%s", map[bool]string{false: "initiator", true: "responder"}[azureInitiates], sas)
+			}
+			if err := pair.IX.RouteVia(nslab.VNetNet); err != nil {
+				t.Fatal(err)
+			}
+			if err := pair.Azure.RouteVia(nslab.LANNet); err != nil {
+				t.Fatal(err)
+			}
+			if err := nslab.WaitFor(15*time.Second, "ping 192.168.2.10 -> 172.16.1.4", func() error {
+				return s.LAN.Ping(nslab.VNetHostAddr, "", 1)
+			}); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}

@@ -95,7 +95,7 @@ charon {
       flush_line = yes
       default = 1
       ike = 2
-      cfg = 2
+      cfg = 1
       knl = 2
       net = 1
       esp = 1
@@ -201,6 +201,7 @@ func StartStrongSwan(ns *Namespace, cfg StrongSwanConfig) (*StrongSwan, error) {
 		return nil, err
 	}
 	s.Proc = proc
+	lab.AddDumper("swanctl --list-sas ("+cfg.Name+")", s.ListSAs)
 	err = WaitFor(15*time.Second, "charon "+cfg.Name+" vici socket", func() error {
 		if exited, werr := proc.Exited(); exited {
 			return fmt.Errorf("charon exited (%v): %s", werr, strings.TrimSpace(proc.Log()))
@@ -305,9 +306,35 @@ func (s *StrongSwan) RouteVia(prefixes ...string) error {
 	return nil
 }
 
+// Azure VPN Gateway's default IKEv2 offers (route-based gateway, no custom
+// policy) in swanctl syntax, for a strongSwan that stands in for Azure the
+// way soft-ix's lab config (cmd/soft-ix/labconf/azure-lab.conf) does.
+const (
+	AzureIKEProposals = "aes256-aes192-aes128-sha1-sha256-sha384-modp1024-modp2048-ecp256-ecp384"
+	AzureESPProposals = "aes256gcm16,aes256-aes192-aes128-sha1-sha256"
+)
+
+// IXStrongSwanConfig is the seed's IX side as strongSwan configuration:
+// 203.0.113.94 to 198.51.100.6, PSK, seed proposals, initiating.
+func IXStrongSwanConfig() StrongSwanConfig {
+	return StrongSwanConfig{
+		Name: "ix", LocalAddr: IXWANAddr, RemoteAddr: AzurePublicAddr, PSK: SeedPSK, Initiate: true,
+	}
+}
+
+// AzureStrongSwanConfig is the seed's Azure side as strongSwan
+// configuration: 198.51.100.6 to 203.0.113.94, PSK, seed proposals,
+// responding. Set IKEProposals/ESPProposals to AzureIKEProposals and
+// AzureESPProposals for Azure's full offer lists.
+func AzureStrongSwanConfig() StrongSwanConfig {
+	return StrongSwanConfig{
+		Name: "azure", LocalAddr: AzurePublicAddr, RemoteAddr: IXWANAddr, PSK: SeedPSK,
+	}
+}
+
 // StrongSwanPair is the reference tunnel: strongSwan standing in for the
 // IX in the "ix" namespace and for Azure's gateway in the "azure"
-// namespace, with the seed's parameters.
+// namespace.
 type StrongSwanPair struct {
 	IX, Azure *StrongSwan
 }
@@ -320,18 +347,22 @@ type StrongSwanPair struct {
 // what they need with RouteVia (e.g. 172.16.0.0/16 on the IX side and
 // 192.168.2.0/24 on the Azure side for the static scenario).
 func StartStrongSwanPair(s *Scenario) (*StrongSwanPair, error) {
-	azure, err := StartStrongSwan(s.Azure, StrongSwanConfig{
-		Name: "azure", LocalAddr: AzurePublicAddr, RemoteAddr: IXWANAddr, PSK: SeedPSK,
-	})
+	return StartStrongSwanPairWith(s, IXStrongSwanConfig(), AzureStrongSwanConfig())
+}
+
+// StartStrongSwanPairWith is StartStrongSwanPair with the two sides'
+// configurations given (start from IXStrongSwanConfig and
+// AzureStrongSwanConfig). The Azure side is loaded first so an initiating
+// IX side finds it ready.
+func StartStrongSwanPairWith(s *Scenario, ixCfg, azureCfg StrongSwanConfig) (*StrongSwanPair, error) {
+	azure, err := StartStrongSwan(s.Azure, azureCfg)
 	if err != nil {
 		return nil, err
 	}
 	if err := azure.Load(); err != nil {
 		return nil, err
 	}
-	ix, err := StartStrongSwan(s.IX, StrongSwanConfig{
-		Name: "ix", LocalAddr: IXWANAddr, RemoteAddr: AzurePublicAddr, PSK: SeedPSK, Initiate: true,
-	})
+	ix, err := StartStrongSwan(s.IX, ixCfg)
 	if err != nil {
 		return nil, err
 	}
