@@ -44,6 +44,11 @@ var encByName = map[config.EncAlg]Algorithm{
 	"aes-gcm-128": {EncrAESGCM16, 128, "AES-GCM-128"},
 	"aes-gcm-256": {EncrAESGCM16, 256, "AES-GCM-256"},
 	"3des":        {encr3DES, 0, "3DES-CBC"},
+	// The spellings IX itself uses, which config stores (config.EncAESGCM128,
+	// config.EncAESGCM256, config.Enc3DESCBC).
+	"aes-gcm-128-16": {EncrAESGCM16, 128, "AES-GCM-128"},
+	"aes-gcm-256-16": {EncrAESGCM16, 256, "AES-GCM-256"},
+	"3des-cbc":       {encr3DES, 0, "3DES-CBC"},
 }
 
 var integByName = map[config.IntegAlg]Algorithm{
