@@ -20,8 +20,8 @@ var softix struct {
 	buildDir string // temporary directory of a binary we built
 }
 
-// UseSoftIXBinary makes StartSoftIX run the binary at path; `soft-ix lab`
-// passes its own executable.
+// UseSoftIXBinary makes StartSoftIX, StartSoftIXDaemon and RunSoftIX run
+// the binary at path, e.g. a running soft-ix's own executable.
 func UseSoftIXBinary(path string) {
 	softix.Lock()
 	defer softix.Unlock()
