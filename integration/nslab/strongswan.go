@@ -61,6 +61,21 @@ func (c *StrongSwanConfig) setDefaults() {
 	}
 }
 
+// validate checks what the generated files cannot carry. Errors never
+// quote the PSK.
+func (c *StrongSwanConfig) validate() error {
+	if err := validName(c.Name); err != nil {
+		return fmt.Errorf("nslab: strongswan name: %w", err)
+	}
+	if c.PSK == "" {
+		return errors.New("nslab: strongswan: empty PSK")
+	}
+	if strings.ContainsAny(c.PSK, "\"\\\n") {
+		return errors.New("nslab: strongswan: PSK must not contain quotes, backslashes or newlines")
+	}
+	return nil
+}
+
 // StrongSwan is a running charon-systemd instance in a namespace, with its
 // own strongswan.conf, vici socket and file log.
 type StrongSwan struct {
@@ -167,11 +182,8 @@ secrets {
 // answers. It does not load the connection; call Load.
 func StartStrongSwan(ns *Namespace, cfg StrongSwanConfig) (*StrongSwan, error) {
 	cfg.setDefaults()
-	if err := validName(cfg.Name); err != nil {
-		return nil, fmt.Errorf("nslab: strongswan name: %w", err)
-	}
-	if strings.ContainsAny(cfg.PSK, "\"\\\n") {
-		return nil, errors.New("nslab: strongswan: PSK must not contain quotes, backslashes or newlines")
+	if err := cfg.validate(); err != nil {
+		return nil, err
 	}
 	lab := ns.Lab()
 	prefix := "strongswan-" + cfg.Name
@@ -183,15 +195,14 @@ func StartStrongSwan(ns *Namespace, cfg StrongSwanConfig) (*StrongSwan, error) {
 		ViciURI:     "unix://" + lab.Path(prefix+".vici"),
 		LogPath:     lab.Path(prefix + "-charon.log"),
 	}
-	if err := writeTemplate(s.ConfPath, strongswanConf, map[string]any{
-		"Name": cfg.Name, "ViciURI": s.ViciURI, "LogPath": s.LogPath,
-	}); err != nil {
+	daemonConf, connConf, err := renderStrongSwan(cfg, s.ViciURI, s.LogPath)
+	if err != nil {
 		return nil, err
 	}
-	if err := writeTemplate(s.SwanctlPath, swanctlConf, struct {
-		StrongSwanConfig
-		IKERekeySeconds, ChildRekeySeconds, DPDSeconds int
-	}{cfg, int(cfg.IKERekeyTime.Seconds()), int(cfg.ChildRekeyTime.Seconds()), int(cfg.DPDDelay.Seconds())}); err != nil {
+	if err := writeFile(s.ConfPath, daemonConf); err != nil {
+		return nil, err
+	}
+	if err := writeFile(s.SwanctlPath, connConf); err != nil {
 		return nil, err
 	}
 	lab.AddLog("charon "+cfg.Name, s.LogPath)
@@ -215,12 +226,21 @@ func StartStrongSwan(ns *Namespace, cfg StrongSwanConfig) (*StrongSwan, error) {
 	return s, nil
 }
 
-func writeTemplate(path string, t *template.Template, data any) error {
-	var b strings.Builder
-	if err := t.Execute(&b, data); err != nil {
-		return fmt.Errorf("nslab: %s: %w", t.Name(), err)
+// renderStrongSwan returns the instance's strongswan.conf and swanctl.conf.
+func renderStrongSwan(cfg StrongSwanConfig, viciURI, logPath string) (daemonConf, connConf string, err error) {
+	var d, c strings.Builder
+	if err := strongswanConf.Execute(&d, map[string]any{
+		"Name": cfg.Name, "ViciURI": viciURI, "LogPath": logPath,
+	}); err != nil {
+		return "", "", fmt.Errorf("nslab: strongswan.conf: %w", err)
 	}
-	return writeFile(path, b.String())
+	if err := swanctlConf.Execute(&c, struct {
+		StrongSwanConfig
+		IKERekeySeconds, ChildRekeySeconds, DPDSeconds int
+	}{cfg, int(cfg.IKERekeyTime.Seconds()), int(cfg.ChildRekeyTime.Seconds()), int(cfg.DPDDelay.Seconds())}); err != nil {
+		return "", "", fmt.Errorf("nslab: swanctl.conf: %w", err)
+	}
+	return d.String(), c.String(), nil
 }
 
 // Swanctl runs swanctl against this instance: the command option first,
