@@ -352,6 +352,19 @@ func AzureStrongSwanConfig() StrongSwanConfig {
 	}
 }
 
+// Up waits until the tunnel is established, makes the namespace's routing
+// route-based (FixRouting) and routes prefixes into ipsec0 (RouteVia): the
+// steps after Load whether the peer is strongSwan or soft-ix.
+func (s *StrongSwan) Up(timeout time.Duration, prefixes ...string) error {
+	if err := s.WaitEstablished(timeout); err != nil {
+		return err
+	}
+	if err := s.FixRouting(); err != nil {
+		return err
+	}
+	return s.RouteVia(prefixes...)
+}
+
 // StrongSwanPair is the reference tunnel: strongSwan standing in for the
 // IX in the "ix" namespace and for Azure's gateway in the "azure"
 // namespace.
