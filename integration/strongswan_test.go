@@ -39,10 +39,10 @@ func TestStrongSwanReferenceTunnel(t *testing.T) {
 	}
 	// ix-static.conf: ip route 172.16.0.0/16 Tunnel0.0; Azure routes the
 	// local network gateway's prefix into the connection.
-	if err := pair.IX.RouteVia(nslab.VNetNet); err != nil {
+	if err := pair.IX.Up(10*time.Second, nslab.VNetNet); err != nil {
 		t.Fatal(err)
 	}
-	if err := pair.Azure.RouteVia(nslab.LANNet); err != nil {
+	if err := pair.Azure.Up(10*time.Second, nslab.LANNet); err != nil {
 		t.Fatal(err)
 	}
 
