@@ -54,7 +54,13 @@ type Lab struct {
 	namespaces []*Namespace
 	procs      []*Proc
 	logs       []logFile
+	dumpers    []dumper
 	closed     bool
+}
+
+type dumper struct {
+	name string
+	f    func() (string, error)
 }
 
 type logFile struct{ name, path string }
@@ -234,16 +240,25 @@ func (l *Lab) AddLog(name, path string) {
 	l.logs = append(l.logs, logFile{name, path})
 }
 
+// AddDumper registers a function whose output DumpLogs includes, e.g. a
+// daemon's view of its sessions (`swanctl --list-sas`).
+func (l *Lab) AddDumper(name string, f func() (string, error)) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.dumpers = append(l.dumpers, dumper{name, f})
+}
+
 // Path returns the name of a file in the lab directory.
 func (l *Lab) Path(name string) string { return filepath.Join(l.Dir, name) }
 
 // DumpLogs writes the last lines of every process log and registered log
-// file, then each namespace's addresses, routes and rules, to w. It is
-// what a failed test prints.
+// file, the output of every dumper, then each namespace's addresses, routes
+// and rules, to w. It is what a failed test prints.
 func (l *Lab) DumpLogs(w io.Writer) {
 	const tail = 150
 	l.mu.Lock()
 	logs := append([]logFile(nil), l.logs...)
+	dumpers := append([]dumper(nil), l.dumpers...)
 	namespaces := append([]*Namespace(nil), l.namespaces...)
 	l.mu.Unlock()
 
@@ -256,6 +271,14 @@ func (l *Lab) DumpLogs(w io.Writer) {
 		}
 		for _, line := range lines {
 			fmt.Fprintln(w, line)
+		}
+	}
+	for _, d := range dumpers {
+		fmt.Fprintf(w, "===== %s =====\n", d.name)
+		out, err := d.f()
+		fmt.Fprint(w, out)
+		if err != nil {
+			fmt.Fprintf(w, "(%v)\n", err)
 		}
 	}
 	for _, ns := range namespaces {
