@@ -2,6 +2,7 @@ package ike
 
 import (
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -294,4 +295,89 @@ func TestPeerAnyWithID(t *testing.T) {
 	p.a.core.Start(p.now)
 	p.run(time.Second)
 	p.checkUp()
+}
+
+func TestNATKeepalive(t *testing.T) {
+	p, sa, _ := upPair(t)
+	sa.natLocal, sa.encap = true, true
+	sa.local = netip.AddrPortFrom(sa.local.Addr(), 4500)
+	sa.remote = netip.AddrPortFrom(sa.remote.Addr(), 4500)
+	p.a.core.mark(sa)
+	keepalives := 0
+	p.net.filter = func(d datagram) bool {
+		if len(d.pkt) == 1 && d.pkt[0] == 0xff {
+			keepalives++
+			return true
+		}
+		return false
+	}
+	p.run(65 * time.Second)
+	if keepalives != 3 {
+		t.Fatalf("%d keepalives in 65 s, want 3", keepalives)
+	}
+}
+
+func TestClearSAReinitiates(t *testing.T) {
+	p, sa, _ := upPair(t)
+	m := &Manager{core: p.a.core, now: func() time.Time { return p.now }, wake: make(chan struct{}, 1)}
+	if n := m.ClearSA(addrB); n != 1 {
+		t.Fatalf("cleared %d", n)
+	}
+	p.run(time.Second)
+	if len(established(p.b)) != 0 || p.b.dp.count() != 0 {
+		t.Fatal("peer kept its SAs after our DELETE")
+	}
+	p.run(time.Minute) // connect-type auto: back after the retry backoff
+	sa2, _ := p.checkUp()
+	if sa2 == sa {
+		t.Fatal("same SA")
+	}
+}
+
+func TestReloadChangedTunnel(t *testing.T) {
+	p, sa, _ := upPair(t)
+	m := &Manager{core: p.a.core, now: func() time.Time { return p.now }, wake: make(chan struct{}, 1)}
+	cfg := testConfig(addrB, "P@ssw0rd1234", true, nil)
+	cfg.DefaultProfile.Enc = []config.EncAlg{"aes-cbc-128", "aes-cbc-256"}
+	if err := m.Reload(cfg, nil); err != nil {
+		t.Fatal(err)
+	}
+	p.run(time.Second)
+	if sa2, _ := p.checkUp(); sa2 != sa {
+		t.Fatal("unchanged tunnel lost its SA")
+	}
+	if err := m.Reload(cfg, []string{"Tunnel0.0"}); err != nil {
+		t.Fatal(err)
+	}
+	p.run(time.Second)
+	sa3, _ := p.checkUp()
+	if sa3 == sa || sa3.suite.Enc.Name != "AES-CBC-256" {
+		t.Fatalf("changed tunnel: same SA or suite %s", sa3.suite.Enc.Name)
+	}
+}
+
+func TestShowData(t *testing.T) {
+	p, sa, _ := upPair(t)
+	ikes := p.a.core.IKESAs(p.now)
+	if len(ikes) != 1 || ikes[0].SPIi != sa.spiI || ikes[0].Direction != "initiator" || ikes[0].PeerID != "IPV4-ADDR "+addrB.String() ||
+		ikes[0].Enc != "AES-CBC-256" || ikes[0].Integ != "HMAC-SHA1-96" || ikes[0].Serial != 1 || ikes[0].RemainLifetime <= 0 {
+		t.Fatalf("IKE SA info %+v", ikes)
+	}
+	ch := p.a.core.ChildSAs(p.now)
+	if len(ch) != 1 || ch[0].Hash != "HMAC-SHA2-256-128" || ch[0].Direction != "outbound" || ch[0].Out.Packets != 1 || ch[0].Protocol != "ESP" {
+		t.Fatalf("Child SA info %+v", ch)
+	}
+}
+
+func TestKeyLog(t *testing.T) {
+	var buf strings.Builder
+	p := seedPair(t, func(c *CoreConfig) { c.KeyLog = &buf })
+	p.a.core.Start(p.now)
+	p.run(time.Second)
+	p.checkUp()
+	out := buf.String()
+	if strings.Count(out, "ikev2_decryption_table: ") != 2 || strings.Count(out, "esp_sa: ") != 4 ||
+		!strings.Contains(out, "AES-CBC-256 [RFC3602]") || !strings.Contains(out, "HMAC-SHA-256-128 [RFC4868]") {
+		t.Fatalf("key log:\n%s", out)
+	}
 }

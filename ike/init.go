@@ -27,6 +27,7 @@ func (c *Core) initiate(now time.Time, t *tunnel) {
 		dhGroup: t.pol.IKEDH[0].ID, created: now, lastHeard: now,
 	}
 	c.sas[sa.spiI] = sa
+	c.mark(sa)
 	t.ike = sa
 	c.log.Info("ike: initiating", "tunnel", t.name, "peer", sa.remote)
 	c.sendInit(now, sa)
@@ -45,7 +46,7 @@ func (c *Core) sendInit(now time.Time, sa *ikeSA) {
 	// After COOKIE everything but the cookie stays as it was (RFC 7296
 	// §2.6); after INVALID_KE_PAYLOAD only the KE changes.
 	if sa.dh == nil {
-		dh, err := newDH(sa.dhGroup, c.opt.Rand)
+		dh, err := c.newDH(sa.dhGroup)
 		if err != nil {
 			c.log.Error("ike: DH", "group", sa.dhGroup, "err", err)
 			c.failSA(now, sa, "DH setup failed")
@@ -177,7 +178,7 @@ func (c *Core) float(sa *ikeSA) {
 }
 
 // respondInit answers a peer's IKE_SA_INIT request.
-func (c *Core) respondInit(now time.Time, pkt []byte, from, to netip.AddrPort) {
+func (c *Core) respondInit(now time.Time, pkt []byte, from, to netip.AddrPort, pre *initPre) {
 	m, err := decodePlain(pkt)
 	if err != nil {
 		c.log.Debug("ike: bad IKE_SA_INIT request", "peer", from, "err", err)
@@ -211,7 +212,7 @@ func (c *Core) respondInit(now time.Time, pkt []byte, from, to netip.AddrPort) {
 		c.stateless(m, from, to, nInvalidKEPayload, []byte{byte(suite.DH.ID >> 8), byte(suite.DH.ID)})
 		return
 	}
-	sa, resp, err := c.newResponderSA(now, m, suite, chosen, from, to)
+	sa, resp, err := c.newResponderSA(now, m, suite, chosen, from, to, pre)
 	if err != nil {
 		c.log.Debug("ike: IKE_SA_INIT rejected", "peer", from, "err", err)
 		c.stateless(m, from, to, nInvalidSyntax, nil)
@@ -220,18 +221,21 @@ func (c *Core) respondInit(now time.Time, pkt []byte, from, to netip.AddrPort) {
 	sa.initReq, sa.initResp = pkt, resp
 	sa.lastResp = [][]byte{frame(sa, resp)}
 	c.sas[sa.spiR] = sa
+	c.mark(sa)
 	sa.hoKey = halfOpenKey{from, m.SPIi}
 	c.halfOpen[sa.hoKey] = sa
 	c.resend(sa, sa.lastResp)
 }
 
 // newResponderSA derives a half-open responder SA and its answer.
-func (c *Core) newResponderSA(now time.Time, m *message, suite IKESuite, chosen proposal, from, to netip.AddrPort) (*ikeSA, []byte, error) {
-	dh, err := newDH(suite.DH.ID, c.opt.Rand)
-	if err != nil {
-		return nil, nil, err
+func (c *Core) newResponderSA(now time.Time, m *message, suite IKESuite, chosen proposal, from, to netip.AddrPort, pre *initPre) (*ikeSA, []byte, error) {
+	dh, shared, err := pre.use(suite.DH.ID, m.KE)
+	if dh == nil {
+		if dh, err = c.newDH(suite.DH.ID); err != nil {
+			return nil, nil, err
+		}
+		shared, err = dh.SharedSecret(m.KE)
 	}
-	shared, err := dh.SharedSecret(m.KE)
 	if err != nil {
 		return nil, nil, err
 	}
