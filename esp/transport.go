@@ -5,7 +5,9 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"syscall"
+	"unsafe"
 
 	"golang.org/x/net/ipv4"
 	"golang.org/x/sys/unix"
@@ -31,64 +33,123 @@ func setSocketBuffers(c syscall.Conn) {
 	})
 }
 
-// batchWriter holds the reusable sendmmsg state of a socket.
+// batchWriter holds the reusable sendmmsg state of a socket. On UDP it
+// sends runs of equal-sized datagrams to one peer as one UDP GSO message
+// (UDP_SEGMENT), the way wireguard-go does, so the kernel walks its send
+// path once per run instead of once per packet.
 type batchWriter struct {
 	mu    sync.Mutex
+	gso   atomic.Bool
 	msgs  []ipv4.Message
-	bufs  [][1][]byte
+	bufs  [][]byte // iovecs of all messages, in packet order
+	oob   [][]byte
 	udp   []net.UDPAddr
 	ip    []net.IPAddr
 	addrs [][4]byte
 }
 
-func newBatchWriter() *batchWriter {
+// maxGSOSegments is the kernel's limit of segments per UDP GSO send.
+const maxGSOSegments = 64
+
+func newBatchWriter(gso bool) *batchWriter {
 	w := &batchWriter{
 		msgs:  make([]ipv4.Message, containerMax),
-		bufs:  make([][1][]byte, containerMax),
+		bufs:  make([][]byte, containerMax),
+		oob:   make([][]byte, containerMax),
 		udp:   make([]net.UDPAddr, containerMax),
 		ip:    make([]net.IPAddr, containerMax),
 		addrs: make([][4]byte, containerMax),
 	}
-	for i := range w.msgs {
-		w.msgs[i].Buffers = w.bufs[i][:]
+	for i := range w.oob {
+		w.oob[i] = make([]byte, unix.CmsgSpace(2))
 	}
+	w.gso.Store(gso)
 	return w
 }
 
-// write sends elems (at most containerMax) to their SAs' remote addresses.
+// setGSO writes a UDP_SEGMENT control message for segment size size.
+func setGSO(b []byte, size uint16) {
+	h := (*unix.Cmsghdr)(unsafe.Pointer(&b[0]))
+	h.Level = unix.SOL_UDP
+	h.Type = unix.UDP_SEGMENT
+	h.SetLen(unix.CmsgLen(2))
+	*(*uint16)(unsafe.Pointer(&b[unix.CmsgLen(0)])) = size // host byte order
+}
+
+// write sends elems to their SAs' remote addresses and reports how many
+// packets went out.
 func (w *batchWriter) write(pc *ipv4.PacketConn, elems []*elem, udp bool) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	sent := 0
 	for sent < len(elems) {
 		chunk := elems[sent:min(len(elems), sent+containerMax)]
-		for i, el := range chunk {
-			w.addrs[i] = el.sa.remote.Addr().As4()
-			m := &w.msgs[i]
-			m.Buffers[0] = el.pkt
-			if udp {
-				w.udp[i].IP = w.addrs[i][:]
-				w.udp[i].Port = int(el.sa.remote.Port())
-				m.Addr = &w.udp[i]
-			} else {
-				w.ip[i].IP = w.addrs[i][:]
-				m.Addr = &w.ip[i]
-			}
+		n, err := w.writeChunk(pc, chunk, udp, w.gso.Load() && udp)
+		if err != nil && udp && w.gso.Load() && errors.Is(err, unix.EIO) {
+			// No checksum offload on the way out: UDP GSO cannot work.
+			w.gso.Store(false)
+			n, err = w.writeChunk(pc, chunk, udp, false)
 		}
-		msgs := w.msgs[:len(chunk)]
-		for len(msgs) > 0 {
-			n, err := pc.WriteBatch(msgs, 0)
-			if err != nil {
-				clear(w.bufs[:len(chunk)])
-				return sent + max(n, 0), err
-			}
-			msgs = msgs[n:]
-			sent += n
-		}
-		for i := range chunk {
-			w.bufs[i][0] = nil
+		sent += n
+		if err != nil {
+			return sent, err
 		}
 	}
+	return sent, nil
+}
+
+func (w *batchWriter) writeChunk(pc *ipv4.PacketConn, chunk []*elem, udp, gso bool) (int, error) {
+	nm := 0
+	for i, el := range chunk {
+		w.bufs[i] = el.pkt
+		if nm > 0 && gso {
+			// Join the previous message if it goes to the same peer, all
+			// its segments have this packet's size, and limits allow.
+			m := &w.msgs[nm-1]
+			first := m.Buffers[0]
+			last := m.Buffers[len(m.Buffers)-1]
+			if el.sa.remote == chunk[i-1].sa.remote && len(el.pkt) <= len(first) && len(last) == len(first) &&
+				len(m.Buffers) < maxGSOSegments && (len(m.Buffers)+1)*len(first) <= 65000 {
+				start := i - len(m.Buffers)
+				m.Buffers = w.bufs[start : i+1]
+				continue
+			}
+		}
+		w.addrs[nm] = el.sa.remote.Addr().As4()
+		m := &w.msgs[nm]
+		m.Buffers = w.bufs[i : i+1]
+		m.OOB = nil
+		if udp {
+			w.udp[nm].IP = w.addrs[nm][:]
+			w.udp[nm].Port = int(el.sa.remote.Port())
+			m.Addr = &w.udp[nm]
+		} else {
+			w.ip[nm].IP = w.addrs[nm][:]
+			m.Addr = &w.ip[nm]
+		}
+		nm++
+	}
+	for i := 0; i < nm; i++ {
+		m := &w.msgs[i]
+		if len(m.Buffers) > 1 {
+			setGSO(w.oob[i], uint16(len(m.Buffers[0])))
+			m.OOB = w.oob[i]
+		}
+	}
+	sent := 0
+	msgs := w.msgs[:nm]
+	for len(msgs) > 0 {
+		n, err := pc.WriteBatch(msgs, 0)
+		for _, m := range msgs[:max(n, 0)] {
+			sent += len(m.Buffers)
+		}
+		if err != nil {
+			clear(w.bufs[:len(chunk)])
+			return sent, err
+		}
+		msgs = msgs[n:]
+	}
+	clear(w.bufs[:len(chunk)])
 	return sent, nil
 }
 
@@ -108,13 +169,16 @@ func listenUDP(local netip.AddrPort) (*udpIO, error) {
 		return nil, err
 	}
 	setSocketBuffers(conn)
+	// The UDP checksum stays on although RFC 3948 §2.1 suggests zero:
+	// the kernel refuses UDP GSO (UDP_SEGMENT) on sockets without it, and
+	// receivers accept both.
 	u := &udpIO{
 		conn:  conn,
 		pc:    ipv4.NewPacketConn(conn),
 		local: conn.LocalAddr().(*net.UDPAddr).AddrPort(),
 		msgs:  make([]ipv4.Message, outerBatch),
 		bufs:  make([][1][]byte, outerBatch),
-		w:     newBatchWriter(),
+		w:     newBatchWriter(true),
 	}
 	// The destination address of IKE messages matters to ike (NAT
 	// detection) when the socket is bound to the unspecified address.
@@ -203,7 +267,7 @@ func listenRawESP(local netip.Addr) (*rawIO, error) {
 		pc:   ipv4.NewPacketConn(conn),
 		msgs: make([]ipv4.Message, outerBatch),
 		bufs: make([][1][]byte, outerBatch),
-		w:    newBatchWriter(),
+		w:    newBatchWriter(false),
 	}
 	for i := range r.msgs {
 		r.msgs[i].Buffers = r.bufs[i][:]

@@ -49,11 +49,11 @@ lab_up() {
 	local u=""
 	[ "$udp" = 1 ] && u="-udp"
 	ip netns exec "$LAB_A" "$ESPPEER" -local 192.0.2.1 -remote 192.0.2.2 $u -suite "$suite" \
-		-spi-out 0x1001 -spi-in 0x2002 -key-out "$kab" -ikey-out "$iab" -key-in "$kba" -ikey-in "$iba" "$@" \
+		-spi-out 0x1001 -spi-in 0x2002 -key-out "$kab" -ikey-out "$iab" -key-in "$kba" -ikey-in "$iba" ${LAB_A_EXTRA:-} "$@" \
 		>"$LAB_DIR/a.out" 2>"$LAB_DIR/a.err" &
 	LAB_PIDS+=($!)
 	ip netns exec "$LAB_B" "$ESPPEER" -local 192.0.2.2 -remote 192.0.2.1 $u -suite "$suite" \
-		-spi-out 0x2002 -spi-in 0x1001 -key-out "$kba" -ikey-out "$iba" -key-in "$kab" -ikey-in "$iab" "$@" \
+		-spi-out 0x2002 -spi-in 0x1001 -key-out "$kba" -ikey-out "$iba" -key-in "$kab" -ikey-in "$iab" ${LAB_B_EXTRA:-} "$@" \
 		>"$LAB_DIR/b.out" 2>"$LAB_DIR/b.err" &
 	LAB_PIDS+=($!)
 	local i

@@ -16,6 +16,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/soft-ix/soft-ix/esp"
@@ -43,8 +44,16 @@ func main() {
 		window   = flag.Int("replay-window", 0, "anti-replay window (0: default)")
 		workers  = flag.Int("workers", 0, "crypto workers (0: one per CPU)")
 		verbose  = flag.Bool("v", false, "debug logging")
+		cpuprof  = flag.String("cpuprofile", "", "write a CPU profile to this file")
 	)
 	flag.Parse()
+	if *cpuprof != "" {
+		f, err := os.Create(*cpuprof)
+		if err == nil {
+			pprof.StartCPUProfile(f)
+			defer pprof.StopCPUProfile()
+		}
+	}
 	level := slog.LevelInfo
 	if *verbose {
 		level = slog.LevelDebug
@@ -53,6 +62,7 @@ func main() {
 	if err := run(log, *tunName, *local, *remote, *udp, *port, *suite, uint32(*spiOut), uint32(*spiIn),
 		*keyOut, *ikeyOut, *keyIn, *ikeyIn, *esn, *mtu, *outerMTU, *prefrag, *mss, *window, *workers); err != nil {
 		log.Error("esppeer", "err", err)
+		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
