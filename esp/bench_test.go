@@ -51,3 +51,32 @@ func BenchmarkOpen(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkSealBatch measures sealing one container of packets through
+// suite.sealBatch, the call the pipeline's workers make (and where a
+// multi-buffer implementation works on several packets at once).
+func BenchmarkSealBatch(b *testing.B) {
+	for _, s := range testSuites {
+		for _, n := range benchSizes {
+			b.Run(fmt.Sprintf("%s/%d", s.name, n), func(b *testing.B) {
+				o, _ := newTestSAs(b, s.encr, s.bits, s.integ, false)
+				bufs := make([][]byte, containerMax)
+				for i := range bufs {
+					bufs[i] = make([]byte, 2048+n)
+				}
+				jobs := make([]sealJob, containerMax)
+				b.SetBytes(int64(n * containerMax))
+				b.ReportAllocs()
+				b.ResetTimer()
+				seq := uint64(0)
+				for i := 0; i < b.N; i++ {
+					for k := range jobs {
+						seq++
+						jobs[k] = sealJob{b: buildESP(bufs[k], txOffset, n, o.spi, seq, o.ivLen, o.blk, protoIPv4), seq: seq}
+					}
+					o.suite.sealBatch(jobs)
+				}
+			})
+		}
+	}
+}
