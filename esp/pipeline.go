@@ -95,21 +95,31 @@ func (e *Engine) cryptoWorker() {
 	defer e.consumers.Done()
 	for c := range e.work {
 		if c.outbound {
-			jobs := c.jobs[:0]
-			for _, el := range c.elems {
-				jobs = append(jobs, sealJob{b: el.pkt, seq: el.seq})
-			}
-			c.sa.suite.sealBatch(jobs)
-			for i, el := range c.elems {
-				el.pkt = jobs[i].out
-			}
-			c.jobs = jobs
+			c.seal()
 		} else {
-			for _, el := range c.elems {
-				el.inner, el.nh, el.res = openPacket(el.sa, el.pkt, el.seq)
-			}
+			c.open()
 		}
 		c.mu.Unlock()
+	}
+}
+
+// seal seals every packet of an outbound container.
+func (c *container) seal() {
+	jobs := c.jobs[:0]
+	for _, el := range c.elems {
+		jobs = append(jobs, sealJob{b: el.pkt, seq: el.seq})
+	}
+	c.sa.suite.sealBatch(jobs)
+	for i, el := range c.elems {
+		el.pkt = jobs[i].out
+	}
+	c.jobs = jobs
+}
+
+// open verifies and decrypts every packet of an inbound container.
+func (c *container) open() {
+	for _, el := range c.elems {
+		el.inner, el.nh, el.res = openPacket(el.sa, el.pkt, el.seq)
 	}
 }
 
@@ -152,6 +162,11 @@ type outer struct {
 	udp     bool
 	rxQueue chan *container
 	closing atomic.Bool
+	// inflight counts queued containers not yet delivered; see
+	// tunnel.inflight.
+	inflight atomic.Int32
+	// batches is the receive loop's scratch for inline delivery.
+	batches []tunBatch
 }
 
 // OpenUDP opens the UDP socket for RFC 3948 encapsulated ESP and IKE on
@@ -268,7 +283,14 @@ func (o *outer) receiveLoop() {
 			}
 		}
 		if c != nil {
-			o.push(c)
+			if len(c.elems) <= inlineMax && o.inflight.Load() == 0 {
+				// Nothing queued: open and deliver here, in order.
+				c.mu.Lock()
+				c.open()
+				o.batches = o.deliverContainer(c, o.batches)
+			} else {
+				o.push(c)
+			}
 		}
 	}
 	for _, el := range elems {
@@ -280,6 +302,7 @@ func (o *outer) receiveLoop() {
 
 func (o *outer) push(c *container) {
 	c.mu.Lock()
+	o.inflight.Add(1)
 	o.rxQueue <- c
 	o.e.work <- c
 }
@@ -339,23 +362,32 @@ func (o *outer) deliverLoop() {
 	var batches []tunBatch
 	for c := range o.rxQueue {
 		c.mu.Lock()
-		for _, el := range c.elems {
-			batches = e.deliver(el, batches)
-		}
-		for i := range batches {
-			b := &batches[i]
-			if len(b.bufs) == 0 {
-				continue
-			}
-			if _, err := b.t.dev.Write(b.bufs, tunWriteOffset); err != nil && !b.t.closing.Load() {
-				e.stats.tunErrors.Add(1)
-				e.log.Debug("esp: TUN write", "tunnel", b.t.cfg.Name, "err", err)
-			}
-			clear(b.bufs)
-			b.bufs = b.bufs[:0]
-		}
-		putContainer(c)
+		batches = o.deliverContainer(c, batches)
+		o.inflight.Add(-1)
 	}
+}
+
+// deliverContainer delivers the opened packets of c (locked) to their
+// TUN devices and releases c.
+func (o *outer) deliverContainer(c *container, batches []tunBatch) []tunBatch {
+	e := o.e
+	for _, el := range c.elems {
+		batches = e.deliver(el, batches)
+	}
+	for i := range batches {
+		b := &batches[i]
+		if len(b.bufs) == 0 {
+			continue
+		}
+		if _, err := b.t.dev.Write(b.bufs, tunWriteOffset); err != nil && !b.t.closing.Load() {
+			e.stats.tunErrors.Add(1)
+			e.log.Debug("esp: TUN write", "tunnel", b.t.cfg.Name, "err", err)
+		}
+		clear(b.bufs)
+		b.bufs = b.bufs[:0]
+	}
+	putContainer(c)
+	return batches
 }
 
 // deliver finishes one opened inbound packet and adds it to the TUN batch
