@@ -85,8 +85,13 @@ type Profile struct {
 
 	DPDInterval time.Duration // dpd interval (0: not set)
 
-	LocalAuth string // local-authentication (psk)
-	IPsecMode string // ipsec-mode (tunnel)
+	LocalAuth string   // local-authentication [psk] ...: "psk" when the keyword was given
+	LocalID   Identity // local-authentication ... id TYPE VALUE (zero: the local address)
+	IPsecMode string   // ipsec-mode (tunnel|transport)
+
+	// source-address IF|A: the local IKE address, by interface or literally.
+	SourceInterface string
+	SourceAddress   netip.Addr
 
 	Pos Pos
 }
@@ -111,16 +116,18 @@ type Interface struct {
 	Kind        InterfaceKind
 	Description string
 
-	Address    netip.Prefix // ip address A/L; invalid when unset
-	DHCP       bool         // ip address dhcp
-	Unnumbered string       // ip unnumbered IF
-	MTU        int          // ip mtu N (0: default)
-	AdjustMSS  int          // 0 off, MSSAuto, or a value
-	Shutdown   bool
+	Address            netip.Prefix // ip address A/L; invalid when unset
+	DHCP               bool         // ip address dhcp
+	DHCPReceiveDefault bool         // ip address dhcp receive-default
+	Unnumbered         string       // ip unnumbered IF
+	MTU                int          // ip mtu N (0: default)
+	AdjustMSS          int          // 0 off, MSSAuto, or a value
+	Shutdown           bool
 
 	Tunnel *Tunnel // non-nil for Tunnel interfaces
 
-	Pos Pos
+	Pos           Pos
+	UnnumberedPos Pos // where "ip unnumbered" stands, for diagnostics
 }
 
 // Tunnel holds the "tunnel ..." and "ikev2 ..." commands of a Tunnel interface.
@@ -137,6 +144,7 @@ type Tunnel struct {
 	Profile string // ikev2 binding NAME / ikev2 profile NAME; "" for the default profile
 
 	OutgoingInterface    string     // ikev2 outgoing-interface IF
+	OutgoingAuto         bool       // ... auto (as AWS-generated IX configs write it)
 	SourceAddress        netip.Addr // ikev2 source-address A
 	NegotiationDirection string     // ikev2 negotiation-direction initiator|responder|both
 
@@ -145,6 +153,19 @@ type Tunnel struct {
 
 	SALifetime  time.Duration // per-tunnel override of sa-lifetime (0: profile's)
 	DPDInterval time.Duration // per-tunnel override of dpd interval (0: profile's)
+
+	// SourceInterface is "ikev2 source-address IF" (SourceAddress holds the
+	// literal form).
+	SourceInterface string
+
+	// Override holds the other per-tunnel profile commands IX accepts with
+	// an "ikev2 " prefix inside the interface ("ikev2 sa-proposal enc ...",
+	// "ikev2 child-pfs ...", ...). nil when there are none. Its Lifetime and
+	// DPDInterval stay zero: those live in SALifetime and DPDInterval above.
+	Override *Profile
+
+	// Where the commands stand, for diagnostics.
+	PeerPos, ProfilePos, OutgoingPos, SourcePos Pos
 }
 
 // Route is "ip route PREFIX|default IFNAME|NEXTHOP [distance N]".
@@ -175,4 +196,7 @@ type Neighbor struct {
 	EBGPMultihop int // 0 off; TTL otherwise (255 when given without a value)
 	Description  string
 	Activate     bool // neighbor A activate under address-family ipv4 unicast
+
+	Pos             Pos // the neighbor's first command
+	UpdateSourcePos Pos
 }

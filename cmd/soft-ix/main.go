@@ -1,13 +1,236 @@
 // Command soft-ix runs an NEC IX configuration on Linux: IKEv2/ESP tunnels,
 // static routes and BGP, with IX-style show and ping commands.
+//
+//	soft-ix -c ix.conf                 run the daemon in the foreground
+//	soft-ix check -c ix.conf           validate a configuration
+//	soft-ix show ikev2 sa              ask the running daemon (any IX show verb)
+//	soft-ix cli                        interactive IX-style session
+//	soft-ix lab [--static] [--once]    a complete IX <-> Azure lab in namespaces
+//
+// See "soft-ix --help" for every verb and flag.
 package main
 
 import (
+	"errors"
+	"flag"
 	"fmt"
+	"io"
 	"os"
+	"strings"
+	"time"
+
+	"github.com/soft-ix/soft-ix/cmd/soft-ix/internal/cli"
+	"github.com/soft-ix/soft-ix/cmd/soft-ix/internal/ctl"
+)
+
+// Exit statuses.
+const (
+	exitOK    = 0
+	exitFail  = 1 // the command ran and failed (bad config, tunnel down...)
+	exitUsage = 2 // the command line itself is wrong
 )
 
 func main() {
-	fmt.Fprintln(os.Stderr, "soft-ix: not yet implemented")
-	os.Exit(2)
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// options are the flags of every verb. Flags may stand before or after the
+// verb words, as in "soft-ix show running-config -c ix.conf".
+type options struct {
+	config    string
+	maps      mapFlag
+	socket    string
+	logFormat string
+	logLevel  string
+	metrics   string
+	keylog    string
+	static    bool // lab
+	once      bool // lab
+	help      bool
+}
+
+// mapFlag collects repeated --map IXNAME=linuxdev flags.
+type mapFlag map[string]string
+
+func (m mapFlag) String() string {
+	var parts []string
+	for k, v := range m {
+		parts = append(parts, k+"="+v)
+	}
+	return strings.Join(parts, ",")
+}
+
+func (m mapFlag) Set(s string) error {
+	ix, dev, ok := strings.Cut(s, "=")
+	if !ok || ix == "" || dev == "" {
+		return fmt.Errorf("want IXNAME=linuxdev, e.g. GigaEthernet0.0=eth0")
+	}
+	if !strings.HasPrefix(ix, "GigaEthernet") {
+		return fmt.Errorf("%s: only GigaEthernet interfaces are mapped (Tunnel and Loopback devices are created with their IX names)", ix)
+	}
+	if len(dev) > 15 {
+		return fmt.Errorf("%s: Linux interface names have at most 15 characters", dev)
+	}
+	if _, dup := m[ix]; dup {
+		return fmt.Errorf("%s mapped twice", ix)
+	}
+	m[ix] = dev
+	return nil
+}
+
+func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("soft-ix", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	o.maps = mapFlag{}
+	fs.StringVar(&o.config, "c", "", "IX configuration `FILE`")
+	fs.Var(o.maps, "map", "Linux interface playing an IX GigaEthernet, `IXNAME=dev` (repeatable; unmapped GigaEthernets are left alone)")
+	fs.StringVar(&o.socket, "socket", ctl.DefaultSocket, "control socket `PATH`")
+	fs.StringVar(&o.logFormat, "log-format", "text", "log format: text|json")
+	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug|info|warn|error")
+	fs.StringVar(&o.metrics, "metrics", "", "serve Prometheus metrics on `ADDR` (off by default; e.g. 127.0.0.1:9477; a bare :PORT binds loopback)")
+	fs.StringVar(&o.keylog, "keylog", "", "append IKE and ESP keys for Wireshark to `FILE` (ikev2_decryption_table / esp_sa lines; debugging only)")
+	fs.BoolVar(&o.static, "static", false, "lab: use the static-route config instead of BGP")
+	fs.BoolVar(&o.once, "once", false, "lab: exit after the report instead of staying up")
+	fs.BoolVar(&o.help, "help", false, "show this help")
+	fs.BoolVar(&o.help, "h", false, "show this help")
+	fs.Usage = func() { usage(fs, stderr) }
+	return fs
+}
+
+// splitArgs separates flags (with their values) from verb words, so flags
+// can follow the verb.
+func splitArgs(fs *flag.FlagSet, args []string) (flags, words []string) {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			words = append(words, args[i+1:]...)
+			break
+		}
+		if !strings.HasPrefix(a, "-") || len(a) < 2 {
+			words = append(words, a)
+			continue
+		}
+		flags = append(flags, a)
+		name := strings.TrimLeft(a, "-")
+		if strings.Contains(name, "=") {
+			continue
+		}
+		f := fs.Lookup(name)
+		if f == nil {
+			continue // flag.Parse reports it
+		}
+		if bf, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && bf.IsBoolFlag() {
+			continue
+		}
+		if i+1 < len(args) {
+			i++
+			flags = append(flags, args[i])
+		}
+	}
+	return flags, words
+}
+
+func parseArgs(args []string, stderr io.Writer) (*options, []string, error) {
+	o := &options{}
+	fs := newFlagSet(o, stderr)
+	flags, words := splitArgs(fs, args)
+	if err := fs.Parse(flags); err != nil {
+		return nil, nil, err
+	}
+	if o.help {
+		fs.Usage()
+		return nil, nil, flag.ErrHelp
+	}
+	switch o.logFormat {
+	case "text", "json":
+	default:
+		return nil, nil, fmt.Errorf("--log-format %q: want text or json", o.logFormat)
+	}
+	if _, err := parseLevel(o.logLevel); err != nil {
+		return nil, nil, err
+	}
+	return o, words, nil
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	o, words, err := parseArgs(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "soft-ix: %v\n", err)
+		return exitUsage
+	}
+	if len(words) == 0 {
+		if o.config == "" {
+			fmt.Fprintln(stderr, "soft-ix: no configuration: run the daemon with -c FILE (see soft-ix --help)")
+			return exitUsage
+		}
+		return runDaemon(o, stderr)
+	}
+	switch words[0] {
+	case "check":
+		if len(words) != 1 || o.config == "" {
+			fmt.Fprintln(stderr, "soft-ix: usage: soft-ix check -c FILE")
+			return exitUsage
+		}
+		return runCheck(o.config, stdout, stderr)
+	case "cli":
+		return runInteractive(o, os.Stdin, stdout, stderr)
+	case "lab":
+		return runLab(o, stdout, stderr)
+	case "help":
+		newFlagSet(&options{}, stderr).Usage()
+		return exitOK
+	}
+	cmd, err := cli.Parse(words)
+	if err != nil {
+		fmt.Fprintf(stderr, "%v\n", err)
+		return exitUsage
+	}
+	if cmd.ID == cli.ShowRunningConfig && o.config != "" {
+		return runShowConfigFile(o.config, stdout, stderr)
+	}
+	timeout := 10 * time.Second
+	if cmd.ID == cli.Ping {
+		timeout += time.Duration(cmd.Int("count", defaultPingCount)) * pingTimeout
+	}
+	resp, err := ctl.Do(o.socket, cmd.Words, timeout)
+	if err != nil {
+		fmt.Fprintf(stderr, "soft-ix: %v\n", err)
+		return exitFail
+	}
+	io.WriteString(stdout, resp.Output)
+	return resp.Status
+}
+
+func usage(fs *flag.FlagSet, w io.Writer) {
+	fmt.Fprint(w, `soft-ix runs an NEC IX configuration (IKEv2/ESP to Azure VPN Gateway, static
+routes, BGP) on Linux and answers the IX show commands.
+
+Usage:
+  soft-ix -c FILE [--map GigaEthernetN.M=dev ...] [flags]
+        run the daemon in the foreground; SIGHUP re-reads FILE, SIGTERM/SIGINT
+        stop it and remove everything it added
+  soft-ix check -c FILE
+        parse and validate FILE; diagnostics on stderr as file:line:col;
+        exit 0 when the configuration is usable, 1 otherwise
+  soft-ix show running-config -c FILE
+        print FILE in canonical IX form (offline)
+  soft-ix COMMAND [--socket PATH]
+        run an IX command in the running daemon and print its answer
+  soft-ix cli [--socket PATH]
+        interactive IX session (prompt "HOSTNAME# ", history, TAB completion, ?)
+  soft-ix lab [--static] [--once]
+        build an IX <-> internet <-> Azure lab in network namespaces, run soft-ix
+        on both sides, print the tunnel, BGP and a ping, then stay up until
+        Ctrl-C (or exit with --once); needs root
+
+Commands (any keyword may be shortened to an unambiguous prefix: "sh ip bg su"):
+`)
+	for _, l := range cli.Usage() {
+		fmt.Fprintf(w, "  %s\n", l)
+	}
+	fmt.Fprint(w, "\nFlags:\n")
+	fs.PrintDefaults()
 }

@@ -1,0 +1,167 @@
+// Command bgppeer runs soft-ix's tun and bgp packages on their own, for the
+// namespace tests in integration/: it is not part of soft-ix.
+//
+//	bgppeer -config cfg.json [-map GigaEthernet1.0=lan0]
+//
+// The configuration is a config.Config encoded as JSON (the test builds it
+// from structs). bgppeer applies it, starts BGP if the configuration has a
+// "router bgp", prints "ready" and then answers one command per stdin line
+// with one JSON line on stdout:
+//
+//	summary | routes A | advertised A | kernel | learned
+//	tunnel NAME up|down | reload FILE | quit
+//
+// SIGTERM, "quit" or the end of stdin stop BGP and remove everything tun
+// added. Logs go to stderr.
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/soft-ix/soft-ix/bgp"
+	"github.com/soft-ix/soft-ix/config"
+	"github.com/soft-ix/soft-ix/tun"
+)
+
+type mapFlag map[string]string
+
+func (m mapFlag) String() string { return fmt.Sprint(map[string]string(m)) }
+func (m mapFlag) Set(s string) error {
+	ix, linux, ok := strings.Cut(s, "=")
+	if !ok {
+		return fmt.Errorf("want IXNAME=LINK, got %q", s)
+	}
+	m[ix] = linux
+	return nil
+}
+
+func main() {
+	cfgPath := flag.String("config", "", "configuration as JSON-encoded config.Config")
+	mapping := mapFlag{}
+	flag.Var(mapping, "map", "IXNAME=LINK mapping (repeatable)")
+	flag.Parse()
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	if err := run(log, *cfgPath, mapping); err != nil {
+		log.Error("bgppeer", "err", err)
+		os.Exit(1)
+	}
+}
+
+func load(path string) (*config.Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var cfg config.Config
+	if err := json.Unmarshal(b, &cfg); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &cfg, nil
+}
+
+func run(log *slog.Logger, cfgPath string, mapping map[string]string) error {
+	cfg, err := load(cfgPath)
+	if err != nil {
+		return err
+	}
+	mgr, err := tun.NewManager(log, mapping)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := mgr.Cleanup(); err != nil {
+			log.Error("cleanup", "err", err)
+		}
+	}()
+	if err := mgr.Apply(cfg); err != nil {
+		log.Warn("apply", "err", err)
+	}
+	srv := bgp.New(bgp.Options{Log: log, Installer: mgr})
+	defer srv.Stop()
+	if cfg.BGP != nil {
+		if err := srv.Start(cfg); err != nil {
+			return err
+		}
+	}
+
+	lines := make(chan string)
+	go func() {
+		sc := bufio.NewScanner(os.Stdin)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	out := json.NewEncoder(os.Stdout)
+	fmt.Println("ready")
+	for {
+		select {
+		case <-sigs:
+			return nil
+		case line, ok := <-lines:
+			if !ok || line == "quit" {
+				return nil
+			}
+			v, err := command(mgr, srv, line)
+			if err != nil {
+				v = map[string]string{"error": err.Error()}
+			}
+			out.Encode(v)
+		}
+	}
+}
+
+func command(mgr *tun.Manager, srv *bgp.Server, line string) (any, error) {
+	ctx := context.Background()
+	f := strings.Fields(line)
+	if len(f) == 0 {
+		return nil, fmt.Errorf("empty command")
+	}
+	arg := func(i int) string {
+		if i < len(f) {
+			return f[i]
+		}
+		return ""
+	}
+	switch f[0] {
+	case "summary":
+		return srv.Summary(ctx)
+	case "routes", "advertised":
+		a, err := netip.ParseAddr(arg(1))
+		if err != nil {
+			return nil, err
+		}
+		if f[0] == "routes" {
+			return srv.NeighborRoutes(ctx, a)
+		}
+		return srv.AdvertisedRoutes(ctx, a)
+	case "kernel":
+		return mgr.Routes()
+	case "learned":
+		return srv.LearnedRoutes(), nil
+	case "tunnel":
+		return "ok", mgr.SetTunnelUp(arg(1), arg(2) == "up")
+	case "reload":
+		cfg, err := load(arg(1))
+		if err != nil {
+			return nil, err
+		}
+		if err := mgr.Apply(cfg); err != nil {
+			return nil, err
+		}
+		return "ok", srv.Reload(cfg)
+	}
+	return nil, fmt.Errorf("unknown command %q", f[0])
+}

@@ -1,0 +1,432 @@
+package bgp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/soft-ix/soft-ix/config"
+)
+
+// RouteInstaller puts learned best paths into the kernel. tun.Manager
+// implements it: it resolves the next hop to the link it is reached through
+// (172.16.0.6 -> Tunnel0.0) and installs device routes out of it.
+type RouteInstaller interface {
+	// InstallRoutes installs (or replaces) routes for prefixes that share nextHop.
+	InstallRoutes(nextHop netip.Addr, prefixes []netip.Prefix) error
+	// RemoveRoutes removes the routes for prefixes.
+	RemoveRoutes(prefixes []netip.Prefix) error
+}
+
+// Options configure a Server.
+type Options struct {
+	Log       *slog.Logger   // nil: slog.Default()
+	Installer RouteInstaller // nil: learned routes stay out of the kernel
+	// ListenPort is the TCP port for incoming sessions: 0 means 179 (Azure
+	// opens the session too, so soft-ix must accept it), -1 not to listen.
+	ListenPort int
+}
+
+// Server is the embedded BGP speaker of soft-ix.
+type Server struct {
+	log        *slog.Logger
+	inst       RouteInstaller
+	listenPort int32
+	newSpeaker func() speaker
+
+	mu      sync.Mutex // guards sp, cur, cancel
+	sp      speaker
+	cur     settings
+	cancel  context.CancelFunc
+	running bool
+
+	rmu     sync.Mutex // guards learned, version and gen; held while calling inst
+	learned map[netip.Prefix]learnedRoute
+	version uint64
+	gen     uint64 // bumped by start and stop, so a stopped speaker's late events are dropped
+}
+
+// learnedRoute is a best path soft-ix has handed to the installer.
+type learnedRoute struct {
+	nextHop netip.Addr
+	peer    netip.Addr
+}
+
+// New returns a Server that is not running yet.
+func New(opts Options) *Server {
+	s := &Server{
+		log:        opts.Log,
+		inst:       opts.Installer,
+		listenPort: int32(opts.ListenPort),
+		learned:    map[netip.Prefix]learnedRoute{},
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.listenPort == 0 {
+		s.listenPort = 179
+	}
+	s.newSpeaker = func() speaker { return newGoBGP(s.log) }
+	return s
+}
+
+// Start runs the speaker with the "router bgp" block of cfg. The update-source
+// addresses must already be on their links (tun.Manager.Apply first).
+func (s *Server) Start(cfg *config.Config) error {
+	set, err := settingsFrom(cfg, s.listenPort)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.running {
+		return errors.New("bgp: already running")
+	}
+	return s.startLocked(set)
+}
+
+func (s *Server) startLocked(set settings) error {
+	ctx := context.Background()
+	sp := s.newSpeaker()
+	if err := sp.start(ctx, set.global); err != nil {
+		sp.stop()
+		return fmt.Errorf("bgp: start AS %d router-id %s: %w", set.global.ASN, set.global.RouterID, err)
+	}
+	s.rmu.Lock()
+	s.gen++
+	gen := s.gen
+	s.rmu.Unlock()
+	wctx, cancel := context.WithCancel(ctx)
+	onPaths := func(b []bestPath) { s.handlePaths(gen, b) }
+	onPeer := func(ev peerEvent) { s.handlePeer(gen, ev) }
+	if err := sp.watch(wctx, onPaths, onPeer); err != nil {
+		cancel()
+		sp.stop()
+		return fmt.Errorf("bgp: watch best paths: %w", err)
+	}
+	s.sp, s.cur, s.cancel, s.running = sp, settings{global: set.global, peers: map[netip.Addr]peerConf{}}, cancel, true
+	s.log.Info("bgp: started", "as", set.global.ASN, "router_id", set.global.RouterID, "listen_port", set.global.ListenPort)
+	return s.applyLocked(set)
+}
+
+// applyLocked brings neighbors and networks from s.cur to set, leaving
+// unchanged neighbors alone.
+func (s *Server) applyLocked(set settings) error {
+	ctx := context.Background()
+	var errs []error
+	for addr, old := range s.cur.peers {
+		if p, ok := set.peers[addr]; ok && p == old {
+			continue
+		}
+		if err := s.sp.deletePeer(ctx, addr); err != nil {
+			errs = append(errs, fmt.Errorf("bgp: delete neighbor %s: %w", addr, err))
+		}
+		s.forgetPeer(addr)
+		s.log.Info("bgp: neighbor removed", "neighbor", addr)
+	}
+	for addr, p := range set.peers {
+		if old, ok := s.cur.peers[addr]; ok && p == old {
+			continue
+		}
+		if err := s.sp.addPeer(ctx, p); err != nil {
+			errs = append(errs, fmt.Errorf("bgp: add neighbor %s: %w", addr, err))
+			delete(set.peers, addr)
+			continue
+		}
+		s.log.Info("bgp: neighbor added", "neighbor", addr, "remote_as", p.RemoteAS,
+			"local_address", p.LocalAddr, "multihop_ttl", p.MultihopTTL, "hold", p.Hold, "keepalive", p.Keepalive)
+	}
+	for _, n := range s.cur.networks {
+		if !slices.Contains(set.networks, n) {
+			if err := s.sp.deleteNetwork(ctx, n); err != nil {
+				errs = append(errs, fmt.Errorf("bgp: withdraw network %s: %w", n, err))
+			}
+		}
+	}
+	var nets []netip.Prefix
+	for _, n := range set.networks {
+		if slices.Contains(s.cur.networks, n) {
+			nets = append(nets, n)
+			continue
+		}
+		if err := s.sp.addNetwork(ctx, n); err != nil {
+			errs = append(errs, fmt.Errorf("bgp: network %s: %w", n, err))
+			continue
+		}
+		nets = append(nets, n)
+	}
+	set.networks = nets
+	if len(nets) > AzureMaxPrefixes {
+		s.log.Warn("bgp: more networks than Azure VPN Gateway accepts from on-premises; Azure will drop the session",
+			"networks", len(nets), "azure_limit", AzureMaxPrefixes)
+	}
+	s.cur = set
+	return errors.Join(errs...)
+}
+
+// Reload applies a new configuration. Neighbors whose settings did not
+// change keep their sessions; a new AS number or router ID restarts the
+// speaker. A configuration without "router bgp" stops it.
+func (s *Server) Reload(cfg *config.Config) error {
+	if cfg.BGP == nil {
+		s.Stop()
+		return nil
+	}
+	set, err := settingsFrom(cfg, s.listenPort)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.running {
+		return s.startLocked(set)
+	}
+	if set.global != s.cur.global {
+		s.log.Info("bgp: AS or router-id changed, restarting", "as", set.global.ASN, "router_id", set.global.RouterID)
+		s.stopLocked()
+		return s.startLocked(set)
+	}
+	return s.applyLocked(set)
+}
+
+// Stop closes all sessions and removes every route the server installed.
+func (s *Server) Stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stopLocked()
+}
+
+func (s *Server) stopLocked() {
+	if !s.running {
+		return
+	}
+	s.cancel()
+	s.sp.stop()
+	s.running = false
+	s.cur = settings{}
+	s.rmu.Lock()
+	s.gen++
+	var all []netip.Prefix
+	for p := range s.learned {
+		all = append(all, p)
+	}
+	clear(s.learned)
+	s.rmu.Unlock()
+	s.remove(all)
+	s.log.Info("bgp: stopped", "routes_removed", len(all))
+}
+
+// handlePaths turns a batch of best-path changes into kernel route changes:
+// one InstallRoutes call per next hop and one RemoveRoutes call.
+func (s *Server) handlePaths(gen uint64, batch []bestPath) {
+	s.rmu.Lock()
+	defer s.rmu.Unlock()
+	if gen != s.gen {
+		return
+	}
+	before := map[netip.Prefix]*learnedRoute{}
+	for _, b := range batch {
+		if _, ok := before[b.Prefix]; !ok {
+			if old, had := s.learned[b.Prefix]; had {
+				before[b.Prefix] = &old
+			} else {
+				before[b.Prefix] = nil
+			}
+		}
+		// A withdrawn best path, or one this router originates, means no
+		// kernel route; so does a path without a usable next hop.
+		if b.Withdraw || !b.Peer.IsValid() || !b.NextHop.IsValid() || b.NextHop.IsUnspecified() {
+			delete(s.learned, b.Prefix)
+			continue
+		}
+		s.learned[b.Prefix] = learnedRoute{nextHop: b.NextHop, peer: b.Peer}
+	}
+	install := map[netip.Addr][]netip.Prefix{}
+	var remove []netip.Prefix
+	for p, old := range before {
+		now, has := s.learned[p]
+		switch {
+		case has && (old == nil || *old != now):
+			install[now.nextHop] = append(install[now.nextHop], p)
+		case !has && old != nil:
+			remove = append(remove, p)
+		}
+	}
+	if len(install) == 0 && len(remove) == 0 {
+		return
+	}
+	s.version++
+	s.removeLocked(remove)
+	if s.inst == nil {
+		return
+	}
+	for nh, ps := range install {
+		if err := s.inst.InstallRoutes(nh, ps); err != nil {
+			s.log.Warn("bgp: install routes", "next_hop", nh, "count", len(ps), "err", err)
+		}
+	}
+}
+
+func (s *Server) handlePeer(gen uint64, ev peerEvent) {
+	s.rmu.Lock()
+	current := gen == s.gen
+	s.rmu.Unlock()
+	if !current {
+		return
+	}
+	s.log.Info("bgp: neighbor state", "neighbor", ev.Addr, "state", ev.State)
+	if !ev.Established {
+		s.forgetPeer(ev.Addr)
+	}
+}
+
+// forgetPeer removes the routes learned from a neighbor whose session
+// ended. GoBGP withdraws them as well; this makes sure none is left.
+func (s *Server) forgetPeer(addr netip.Addr) {
+	s.rmu.Lock()
+	defer s.rmu.Unlock()
+	var gone []netip.Prefix
+	for p, l := range s.learned {
+		if l.peer == addr {
+			gone = append(gone, p)
+			delete(s.learned, p)
+		}
+	}
+	if len(gone) > 0 {
+		s.version++
+		s.log.Info("bgp: routes of neighbor removed", "neighbor", addr, "count", len(gone))
+	}
+	s.removeLocked(gone)
+}
+
+func (s *Server) remove(ps []netip.Prefix) {
+	s.rmu.Lock()
+	defer s.rmu.Unlock()
+	s.removeLocked(ps)
+}
+
+func (s *Server) removeLocked(ps []netip.Prefix) {
+	if len(ps) == 0 || s.inst == nil {
+		return
+	}
+	if err := s.inst.RemoveRoutes(ps); err != nil {
+		s.log.Warn("bgp: remove routes", "count", len(ps), "err", err)
+	}
+}
+
+// Summary is the data of "show ip bgp summary".
+type Summary struct {
+	RouterID      netip.Addr
+	LocalAS       uint32
+	ASPathEntries int // distinct AS paths in the table
+	Neighbors     []NeighborSummary
+}
+
+// NeighborSummary is one line of "show ip bgp summary".
+type NeighborSummary struct {
+	Addr     netip.Addr
+	Version  int // BGP version, 4
+	RemoteAS uint32
+	MsgRcvd  uint64
+	MsgSent  uint64
+	UpDown   time.Duration // time in the current state (Up/DownTime); 0 if never up
+	State    string        // IDLE, CONNECT, ACTIVE, OPENSENT, OPENCONFIRM, ESTABLISHED
+}
+
+// RouteTable is the data of "show ip bgp neighbors A routes|advertised-routes".
+type RouteTable struct {
+	TableVersion uint64 // counts best-path changes, as the IX table version does
+	RouterID     netip.Addr
+	LocalAS      uint32
+	Routes       []Route
+}
+
+// Route is one line of a "show ip bgp neighbors" table.
+type Route struct {
+	Prefix    netip.Prefix
+	NextHop   netip.Addr
+	MED       *uint32 // Metric; nil when absent
+	LocalPref *uint32 // LocPrf; nil when absent
+	ASPath    []uint32
+	Origin    string // "i", "e" or "?"
+	Valid     bool   // "*"
+	Best      bool   // ">"
+}
+
+var errNotRunning = errors.New("bgp: not running")
+
+// Summary reports the router and its neighbors, sorted by address.
+func (s *Server) Summary(ctx context.Context) (Summary, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.running {
+		return Summary{}, errNotRunning
+	}
+	ns, err := s.sp.neighbors(ctx)
+	if err != nil {
+		return Summary{}, fmt.Errorf("bgp: list neighbors: %w", err)
+	}
+	sort.Slice(ns, func(i, j int) bool { return ns[i].Addr.Less(ns[j].Addr) })
+	n, err := s.sp.globalASPaths(ctx)
+	if err != nil {
+		return Summary{}, fmt.Errorf("bgp: list table: %w", err)
+	}
+	return Summary{RouterID: s.cur.global.RouterID, LocalAS: s.cur.global.ASN, ASPathEntries: n, Neighbors: ns}, nil
+}
+
+// NeighborRoutes lists the routes received from a neighbor.
+func (s *Server) NeighborRoutes(ctx context.Context, neighbor netip.Addr) (RouteTable, error) {
+	return s.table(ctx, neighbor, false)
+}
+
+// AdvertisedRoutes lists the routes sent to a neighbor. As on the IX the
+// AS path is shown as in the local table, without the local AS that is
+// prepended on the wire.
+func (s *Server) AdvertisedRoutes(ctx context.Context, neighbor netip.Addr) (RouteTable, error) {
+	return s.table(ctx, neighbor, true)
+}
+
+func (s *Server) table(ctx context.Context, neighbor netip.Addr, advertised bool) (RouteTable, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.running {
+		return RouteTable{}, errNotRunning
+	}
+	if _, ok := s.cur.peers[neighbor]; !ok {
+		return RouteTable{}, fmt.Errorf("bgp: no neighbor %s", neighbor)
+	}
+	rs, err := s.sp.routes(ctx, neighbor, advertised)
+	if err != nil {
+		return RouteTable{}, fmt.Errorf("bgp: routes of %s: %w", neighbor, err)
+	}
+	if advertised {
+		for i := range rs {
+			if len(rs[i].ASPath) > 0 && rs[i].ASPath[0] == s.cur.global.ASN {
+				rs[i].ASPath = rs[i].ASPath[1:]
+			}
+		}
+	}
+	sort.Slice(rs, func(i, j int) bool {
+		if c := rs[i].Prefix.Addr().Compare(rs[j].Prefix.Addr()); c != 0 {
+			return c < 0
+		}
+		return rs[i].Prefix.Bits() < rs[j].Prefix.Bits()
+	})
+	s.rmu.Lock()
+	v := s.version
+	s.rmu.Unlock()
+	return RouteTable{TableVersion: v, RouterID: s.cur.global.RouterID, LocalAS: s.cur.global.ASN, Routes: rs}, nil
+}
+
+// LearnedRoutes returns how many learned routes are handed to the kernel.
+func (s *Server) LearnedRoutes() int {
+	s.rmu.Lock()
+	defer s.rmu.Unlock()
+	return len(s.learned)
+}

@@ -1,0 +1,121 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/soft-ix/soft-ix/config"
+)
+
+// This file is the seam to package config: loading with diagnostics,
+// printing and a reload summary.
+
+// diagnostic is one warning or error about the configuration file,
+// printed as file:line:col like a compiler's.
+type diagnostic = config.Diagnostic
+
+// loadConfig reads, parses and validates path. cfg is nil when the file is
+// not usable; diags carries every warning and error found either way.
+func loadConfig(path string) (*config.Config, []diagnostic, error) {
+	cfg, diags, err := config.Load(path)
+	if err != nil {
+		return nil, diags, err
+	}
+	return cfg, diags, nil
+}
+
+// printConfig writes c as canonical IX running-config text.
+func printConfig(c *config.Config) []byte { return config.Print(c) }
+
+// configChanges summarises what a reload changes, for the log and the
+// "reload" answer; the components decide themselves what to restart.
+type configChanges struct {
+	Summary []string // "+ ip route ..." / "- ip route ..."
+}
+
+// diffConfig compares the canonical texts of two configs command by
+// command (each line with the block it stands in).
+func diffConfig(old, new *config.Config) configChanges {
+	a, b := commandSet(old), commandSet(new)
+	var ch configChanges
+	for _, l := range a.order {
+		if !b.has[l] {
+			ch.Summary = append(ch.Summary, "- "+l)
+		}
+	}
+	for _, l := range b.order {
+		if !a.has[l] {
+			ch.Summary = append(ch.Summary, "+ "+l)
+		}
+	}
+	return ch
+}
+
+type commands struct {
+	order []string
+	has   map[string]bool
+}
+
+func commandSet(c *config.Config) commands {
+	cs := commands{has: map[string]bool{}}
+	if c == nil {
+		return cs
+	}
+	block := ""
+	for _, line := range strings.Split(string(config.Print(c)), "\n") {
+		t := strings.TrimSpace(line)
+		if t == "" || strings.HasPrefix(t, "!") {
+			block = ""
+			continue
+		}
+		if line == t { // a top-level command, maybe opening a block
+			block = t
+			key := t
+			cs.add(key)
+			continue
+		}
+		cs.add(block + ": " + t)
+	}
+	return cs
+}
+
+func (cs *commands) add(s string) {
+	if !cs.has[s] {
+		cs.has[s] = true
+		cs.order = append(cs.order, s)
+	}
+}
+
+// printDiags writes the diagnostics, then err unless it is only their list.
+func printDiags(w io.Writer, diags []diagnostic, err error) {
+	for _, d := range diags {
+		fmt.Fprintln(w, d)
+	}
+	var list config.ErrorList
+	if err != nil && !(errors.As(err, &list) && len(diags) > 0) {
+		fmt.Fprintf(w, "soft-ix: %v\n", err)
+	}
+}
+
+// runCheck is "soft-ix check -c FILE".
+func runCheck(path string, stdout, stderr io.Writer) int {
+	cfg, diags, err := loadConfig(path)
+	printDiags(stderr, diags, err)
+	if err != nil || cfg == nil {
+		return exitFail
+	}
+	return exitOK
+}
+
+// runShowConfigFile is "soft-ix show running-config -c FILE".
+func runShowConfigFile(path string, stdout, stderr io.Writer) int {
+	cfg, diags, err := loadConfig(path)
+	if err != nil || cfg == nil {
+		printDiags(stderr, diags, err)
+		return exitFail
+	}
+	stdout.Write(printConfig(cfg))
+	return exitOK
+}

@@ -1,0 +1,283 @@
+package main
+
+// This file wires the daemon's components from a config.Config. It is the
+// only place that knows the concrete packages (tun, esp, ike, bgp); the
+// rest of cmd talks to them through the small interfaces below, so it can
+// be tested with fakes and each package can change behind its adapter.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"time"
+
+	"github.com/soft-ix/soft-ix/bgp"
+	"github.com/soft-ix/soft-ix/cmd/soft-ix/internal/show"
+	"github.com/soft-ix/soft-ix/config"
+	"github.com/soft-ix/soft-ix/tun"
+)
+
+// linuxSide is the Linux half (package tun): IX interfaces as Linux
+// devices, their addresses and MTUs, static routes, forwarding.
+// Apply is idempotent and changes only what differs from the running state.
+type linuxSide interface {
+	Apply(cfg *config.Config) error
+	// Routes is the main routing table with IX interface names.
+	Routes() ([]show.Route, error)
+	Cleanup() error
+}
+
+// ipsecSide is IKEv2 (package ike) driving the ESP data plane (package esp).
+type ipsecSide interface {
+	IKESAs() []show.IKESA
+	ChildSAs() []show.ChildSA
+	// ClearSA deletes the IKE SAs with peer (all when peer is invalid) and
+	// returns how many it deleted; auto-connect tunnels then renegotiate.
+	ClearSA(peer netip.Addr) (int, error)
+	// Reload applies a changed config; tunnels whose config is unchanged stay up.
+	Reload(cfg *config.Config) error
+	Close() error
+}
+
+// bgpSide is the BGP speaker (package bgp).
+type bgpSide interface {
+	Summary() (show.BGPSummary, error)
+	NeighborRoutes(neighbor netip.Addr, advertised bool) (show.BGPRoutes, error)
+	// Reload applies a changed "router bgp"; unchanged sessions stay up.
+	Reload(cfg *config.Config) error
+	Close() error
+}
+
+// components are the running parts of the daemon. Any may be nil: until
+// its package is merged, or when the config does not need it (no tunnels,
+// no router bgp).
+type components struct {
+	log   *slog.Logger
+	linux linuxSide
+	ipsec ipsecSide
+	bgp   bgpSide
+}
+
+// startComponents builds and starts everything cfg asks for, in dependency
+// order: Linux devices and routes, then the ESP data plane and IKE on top of
+// it, then BGP (whose session runs through the tunnel). On error whatever
+// was started is stopped again.
+func startComponents(ctx context.Context, cfg *config.Config, o *options, log *slog.Logger) (*components, error) {
+	c := &components{log: log}
+	for _, line := range plan(cfg, o.maps) {
+		log.Info("configured", "what", line)
+	}
+	tm, err := tun.NewManager(log, o.maps)
+	if err != nil {
+		return nil, err
+	}
+	c.linux = linuxAdapter{tm}
+	if err := tm.Apply(cfg); err != nil {
+		// Partial trouble (a tunnel device not there yet) is logged and
+		// retried by later Applies; the daemon keeps running.
+		log.Warn("interfaces and routes applied with errors", "err", err)
+	}
+
+	// TODO(ike/esp): esp.Engine (one TUN per tunnel, UDP 4500 with its IKE
+	// hook) and ike.Manager with an ike.DataPlane adapter onto the engine,
+	// calling tm.SetTunnelUp as tunnels come and go. Until those packages
+	// are merged tunnels are configured but not negotiated.
+	if hasTunnels(cfg) {
+		log.Warn("IKEv2/ESP not in this build yet: tunnels are configured but not negotiated")
+	}
+
+	bs := bgp.New(bgp.Options{Log: log, Installer: tm})
+	c.bgp = bgpAdapter{bs}
+	if cfg.BGP != nil {
+		if err := bs.Start(cfg); err != nil {
+			c.close()
+			return nil, fmt.Errorf("bgp: %w", err)
+		}
+	}
+	return c, nil
+}
+
+func hasTunnels(cfg *config.Config) bool {
+	for _, i := range cfg.Interfaces {
+		if i.Kind == config.KindTunnel {
+			return true
+		}
+	}
+	return false
+}
+
+// linuxAdapter shows tun.Manager's routes in IX terms.
+type linuxAdapter struct{ *tun.Manager }
+
+func (a linuxAdapter) Routes() ([]show.Route, error) {
+	rs, err := a.Manager.Routes()
+	if err != nil {
+		return nil, err
+	}
+	var out []show.Route
+	for _, r := range rs {
+		sr := show.Route{Prefix: r.Prefix, NextHop: r.Gateway, Interface: r.Interface, Metric: r.Metric}
+		switch r.Source {
+		case tun.SourceConnected:
+			sr.Code, sr.Metric = show.Connected, 1
+		case tun.SourceStatic:
+			// tun uses the IX distance as the kernel metric.
+			sr.Code, sr.Distance, sr.Metric = show.Static, r.Metric, 1
+		case tun.SourceBGP:
+			sr.Code, sr.Distance, sr.Metric = show.BGP, tun.BGPMetric, 0
+		default:
+			// Routes the host added (e.g. a default route on the WAN):
+			// IX would know them as static routes.
+			sr.Code, sr.Distance = show.Static, 1
+		}
+		out = append(out, sr)
+	}
+	return out, nil
+}
+
+// bgpAdapter turns bgp.Server's data into the show structs.
+type bgpAdapter struct{ s *bgp.Server }
+
+func (a bgpAdapter) Summary() (show.BGPSummary, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s, err := a.s.Summary(ctx)
+	if err != nil {
+		return show.BGPSummary{}, err
+	}
+	out := show.BGPSummary{RouterID: s.RouterID, LocalAS: s.LocalAS, ASPathEntries: s.ASPathEntries}
+	for _, n := range s.Neighbors {
+		out.Neighbors = append(out.Neighbors, show.BGPNeighbor{
+			Addr: n.Addr, AS: n.RemoteAS, MsgRcvd: n.MsgRcvd, MsgSent: n.MsgSent, UpDown: n.UpDown, State: n.State,
+		})
+	}
+	return out, nil
+}
+
+func (a bgpAdapter) NeighborRoutes(neighbor netip.Addr, advertised bool) (show.BGPRoutes, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var t bgp.RouteTable
+	var err error
+	if advertised {
+		t, err = a.s.AdvertisedRoutes(ctx, neighbor)
+	} else {
+		t, err = a.s.NeighborRoutes(ctx, neighbor)
+	}
+	if err != nil {
+		return show.BGPRoutes{}, err
+	}
+	out := show.BGPRoutes{TableVersion: t.TableVersion, RouterID: t.RouterID, LocalAS: t.LocalAS}
+	for _, r := range t.Routes {
+		sr := show.BGPRoute{Prefix: r.Prefix, NextHop: r.NextHop, ASPath: r.ASPath, Valid: r.Valid, Best: r.Best}
+		if r.MED != nil {
+			sr.Metric, sr.HasMetric = *r.MED, true
+		}
+		if r.LocalPref != nil {
+			sr.LocalPref, sr.HasLocPref = *r.LocalPref, true
+		}
+		if r.Origin != "" {
+			sr.Origin = r.Origin[0]
+		}
+		out.Routes = append(out.Routes, sr)
+	}
+	return out, nil
+}
+
+func (a bgpAdapter) Reload(cfg *config.Config) error { return a.s.Reload(cfg) }
+func (a bgpAdapter) Close() error                    { a.s.Stop(); return nil }
+
+// reload applies cfg to the running components.
+func (c *components) reload(cfg *config.Config) error {
+	var errs []error
+	if c.linux != nil {
+		if err := c.linux.Apply(cfg); err != nil {
+			errs = append(errs, fmt.Errorf("interfaces and routes: %w", err))
+		}
+	}
+	if c.ipsec != nil {
+		if err := c.ipsec.Reload(cfg); err != nil {
+			errs = append(errs, fmt.Errorf("ikev2: %w", err))
+		}
+	}
+	if c.bgp != nil {
+		if err := c.bgp.Reload(cfg); err != nil {
+			errs = append(errs, fmt.Errorf("bgp: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// close stops the components in reverse order of start and removes what
+// they added to the system.
+func (c *components) close() {
+	if c.bgp != nil {
+		if err := c.bgp.Close(); err != nil {
+			c.log.Error("stopping bgp", "err", err)
+		}
+	}
+	if c.ipsec != nil {
+		if err := c.ipsec.Close(); err != nil {
+			c.log.Error("stopping ikev2", "err", err)
+		}
+	}
+	if c.linux != nil {
+		if err := c.linux.Cleanup(); err != nil {
+			c.log.Error("removing interfaces and routes", "err", err)
+		}
+	}
+}
+
+// plan describes in words what cfg makes soft-ix do.
+func plan(cfg *config.Config, maps map[string]string) []string {
+	var out []string
+	for _, i := range cfg.Interfaces {
+		switch i.Kind {
+		case config.KindGigaEthernet:
+			if dev, ok := maps[i.Name]; ok {
+				out = append(out, fmt.Sprintf("%s on Linux %s %s", i.Name, dev, addrText(i)))
+			} else {
+				out = append(out, fmt.Sprintf("%s not mapped (add --map %s=DEV), left alone", i.Name, i.Name))
+			}
+		case config.KindLoopback:
+			out = append(out, fmt.Sprintf("%s as a dummy link %s", i.Name, addrText(i)))
+		case config.KindTunnel:
+			t := i.Tunnel
+			peer := "any"
+			if t != nil && t.Peer.IsValid() {
+				peer = t.Peer.String()
+			}
+			out = append(out, fmt.Sprintf("%s as a TUN device %s, IKEv2/ESP with peer %s", i.Name, addrText(i), peer))
+		}
+	}
+	for _, r := range cfg.Routes {
+		via := r.Interface
+		if r.NextHop.IsValid() {
+			via = r.NextHop.String()
+		}
+		out = append(out, fmt.Sprintf("route %s via %s", r.Prefix, via))
+	}
+	if b := cfg.BGP; b != nil {
+		for _, n := range b.Neighbors {
+			out = append(out, fmt.Sprintf("BGP AS %d session with %s AS %d", b.ASN, n.Addr, n.RemoteAS))
+		}
+		for _, p := range b.Networks {
+			out = append(out, fmt.Sprintf("BGP announces %s", p))
+		}
+	}
+	return out
+}
+
+func addrText(i *config.Interface) string {
+	switch {
+	case i.Address.IsValid():
+		return i.Address.String()
+	case i.DHCP:
+		return "dhcp"
+	case i.Unnumbered != "":
+		return "unnumbered " + i.Unnumbered
+	}
+	return "without address"
+}

@@ -1,0 +1,317 @@
+// Package cli parses IX-style command lines ("sh ip bg su") into commands:
+// every keyword may be abbreviated to any unambiguous prefix, as on an IX.
+// It also offers completion candidates for the interactive session.
+package cli
+
+import (
+	"fmt"
+	"net/netip"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// ID names a complete command the daemon knows how to run.
+type ID int
+
+// The commands of the grammar.
+const (
+	None ID = iota
+	ShowIKESA
+	ShowChildSA
+	ShowIPRoute
+	ShowBGPSummary
+	ShowBGPRoutes     // show ip bgp neighbors A routes
+	ShowBGPAdvertised // show ip bgp neighbors A advertised-routes
+	ShowRunningConfig
+	ShowInterfaces
+	Ping
+	ClearIKESA
+	Reload
+	Exit // interactive only: exit, quit
+	Help // interactive only: help, ?
+)
+
+// Command is a parsed command line.
+type Command struct {
+	ID ID
+	// Words is the line in canonical form: keywords spelled out, arguments
+	// as given. The daemon receives these words.
+	Words []string
+	// Args holds the arguments by name: "neighbor", "peer", "dest",
+	// "source", "count", "size".
+	Args map[string]string
+}
+
+// Addr returns the named address argument, or the zero Addr when absent.
+func (c *Command) Addr(name string) netip.Addr {
+	a, _ := netip.ParseAddr(c.Args[name])
+	return a
+}
+
+// Int returns the named number argument, or def when absent.
+func (c *Command) Int(name string, def int) int {
+	v, ok := c.Args[name]
+	if !ok {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return def
+	}
+	return n
+}
+
+type argKind int
+
+const (
+	kwArg argKind = iota // a keyword, matched by prefix
+	addrArg
+	numArg
+)
+
+// node is one word of the grammar. Keywords match by prefix; arguments
+// (addrArg, numArg) match a value and store it under name.
+type node struct {
+	word     string
+	kind     argKind
+	name     string // argument name for addrArg/numArg
+	min, max int    // range for numArg
+	help     string
+	id       ID // non-zero when a command may end after this word
+	next     []*node
+}
+
+func kw(word, help string, id ID, next ...*node) *node {
+	return &node{word: word, kind: kwArg, help: help, id: id, next: next}
+}
+
+var root = buildGrammar()
+
+func buildGrammar() []*node {
+	// ping A [source B] [count N] [size N], options in any order.
+	var pingOpts []*node
+	src := &node{kind: addrArg, name: "source", word: "A.B.C.D", help: "source address", id: Ping}
+	cnt := &node{kind: numArg, name: "count", word: "<1-65535>", min: 1, max: 65535, help: "number of echo requests", id: Ping}
+	size := &node{kind: numArg, name: "size", word: "<0-65507>", min: 0, max: 65507, help: "ICMP data bytes", id: Ping}
+	pingOpts = []*node{
+		kw("source", "source address of the echo requests", None, src),
+		kw("count", "number of echo requests (default 5)", None, cnt),
+		kw("size", "data bytes per request (default 56)", None, size),
+	}
+	src.next, cnt.next, size.next = pingOpts, pingOpts, pingOpts
+	dest := &node{kind: addrArg, name: "dest", word: "A.B.C.D", help: "destination address", id: Ping, next: pingOpts}
+
+	neighbor := &node{kind: addrArg, name: "neighbor", word: "A.B.C.D", help: "neighbor address", next: []*node{
+		kw("routes", "routes learned from the neighbor", ShowBGPRoutes),
+		kw("advertised-routes", "routes advertised to the neighbor", ShowBGPAdvertised),
+	}}
+	peer := &node{kind: addrArg, name: "peer", word: "A.B.C.D", help: "IKE peer address", id: ClearIKESA}
+
+	return []*node{
+		kw("show", "show running system information", None,
+			kw("ikev2", "IKEv2 information", None,
+				kw("sa", "IKE SAs", ShowIKESA),
+				kw("child-sa", "Child SAs", ShowChildSA),
+			),
+			kw("ip", "IP information", None,
+				kw("route", "IP routing table", ShowIPRoute),
+				kw("bgp", "BGP information", None,
+					kw("summary", "BGP neighbor summary", ShowBGPSummary),
+					kw("neighbors", "BGP neighbor routes", None, neighbor),
+				),
+			),
+			kw("running-config", "current configuration", ShowRunningConfig),
+			kw("interfaces", "interface status and counters", ShowInterfaces),
+		),
+		kw("ping", "send ICMP echo requests", None, dest),
+		kw("clear", "reset functions", None,
+			kw("ikev2", "IKEv2", None,
+				kw("sa", "delete IKE SAs and their Child SAs (then renegotiate)", ClearIKESA,
+					kw("peer", "only the SAs with this peer", None, peer),
+				),
+			),
+		),
+		kw("reload", "re-read the configuration file and apply the changes", Reload),
+	}
+}
+
+// interactiveRoot adds the session-only commands.
+var interactiveRoot = append(append([]*node{}, root...),
+	kw("exit", "end the session", Exit),
+	kw("quit", "end the session", Exit),
+	kw("help", "list commands", Help),
+)
+
+// Error is a parse error pointing at one word of the line.
+type Error struct {
+	Word int // index of the offending word; len(words) when one is missing
+	Msg  string
+}
+
+func (e *Error) Error() string { return e.Msg }
+
+// Parse parses the words of a command line as given on the soft-ix command
+// line or to the control socket.
+func Parse(words []string) (*Command, error) { return parse(root, words) }
+
+// ParseInteractive also accepts the session commands (exit, quit, help).
+func ParseInteractive(words []string) (*Command, error) { return parse(interactiveRoot, words) }
+
+func parse(level []*node, words []string) (*Command, error) {
+	if len(words) == 0 {
+		return nil, &Error{Word: 0, Msg: "% Incomplete command"}
+	}
+	cmd := &Command{Args: map[string]string{}}
+	var last *node
+	for i, w := range words {
+		n, err := match(level, w)
+		if err != nil {
+			return nil, &Error{Word: i, Msg: err.Error()}
+		}
+		switch n.kind {
+		case kwArg:
+			cmd.Words = append(cmd.Words, n.word)
+		default:
+			cmd.Words = append(cmd.Words, w)
+			cmd.Args[n.name] = w
+		}
+		last = n
+		level = n.next
+	}
+	if last.id == None {
+		return nil, &Error{Word: len(words), Msg: fmt.Sprintf("%% Incomplete command: %q needs %s", strings.Join(cmd.Words, " "), expected(level))}
+	}
+	cmd.ID = last.id
+	return cmd, nil
+}
+
+// match finds the grammar node that word selects among the candidates.
+// An exact keyword wins over prefixes; several prefix matches are ambiguous.
+func match(level []*node, word string) (*node, error) {
+	if len(level) == 0 {
+		return nil, fmt.Errorf("%% Too many arguments at %q", word)
+	}
+	var hits []*node
+	for _, n := range level {
+		switch n.kind {
+		case kwArg:
+			if n.word == word {
+				return n, nil
+			}
+			if strings.HasPrefix(n.word, word) {
+				hits = append(hits, n)
+			}
+		case addrArg:
+			if a, err := netip.ParseAddr(word); err == nil && a.Is4() {
+				hits = append(hits, n)
+			}
+		case numArg:
+			if v, err := strconv.Atoi(word); err == nil {
+				if v < n.min || v > n.max {
+					return nil, fmt.Errorf("%% Invalid value %q: expected %d-%d", word, n.min, n.max)
+				}
+				hits = append(hits, n)
+			}
+		}
+	}
+	switch len(hits) {
+	case 1:
+		return hits[0], nil
+	case 0:
+		return nil, fmt.Errorf("%% Invalid input %q: expected %s", word, expected(level))
+	default:
+		var names []string
+		for _, h := range hits {
+			names = append(names, h.word)
+		}
+		return nil, fmt.Errorf("%% Ambiguous command %q: %s", word, strings.Join(names, ", "))
+	}
+}
+
+func expected(level []*node) string {
+	var names []string
+	for _, n := range level {
+		names = append(names, n.word)
+	}
+	if len(names) == 0 {
+		return "nothing more"
+	}
+	return strings.Join(names, " | ")
+}
+
+// Complete returns the completions of the last (partial) word of line and
+// whether the line up to that word parsed. A line ending in a space
+// completes a new word.
+func Complete(line string) []string {
+	words := strings.Fields(line)
+	partial := ""
+	if len(words) > 0 && !strings.HasSuffix(line, " ") {
+		partial = words[len(words)-1]
+		words = words[:len(words)-1]
+	}
+	level := interactiveRoot
+	for _, w := range words {
+		n, err := match(level, w)
+		if err != nil {
+			return nil
+		}
+		level = n.next
+	}
+	var out []string
+	for _, n := range level {
+		if n.kind == kwArg && strings.HasPrefix(n.word, partial) {
+			out = append(out, n.word)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// HelpLines describes what may follow line, one "word  help" entry a line,
+// for "?" and "help" in the interactive session.
+func HelpLines(line string) []string {
+	words := strings.Fields(line)
+	level := interactiveRoot
+	var last *node
+	for _, w := range words {
+		n, err := match(level, w)
+		if err != nil {
+			return []string{err.Error()}
+		}
+		last = n
+		level = n.next
+	}
+	var out []string
+	for _, n := range level {
+		out = append(out, fmt.Sprintf("  %-20s %s", n.word, n.help))
+	}
+	if last != nil && last.id != None {
+		out = append(out, fmt.Sprintf("  %-20s %s", "<cr>", ""))
+	}
+	return out
+}
+
+// Usage lists every command of the grammar, one per line, for --help.
+func Usage() []string {
+	var out []string
+	var walk func(prefix string, level []*node, depth int)
+	walk = func(prefix string, level []*node, depth int) {
+		for _, n := range level {
+			p := strings.TrimSpace(prefix + " " + n.word)
+			if n.word == "source" || n.word == "count" || n.word == "size" {
+				continue // printed with ping below
+			}
+			if n.id != None && n.id != Ping {
+				out = append(out, p)
+			}
+			if depth < 8 {
+				walk(p, n.next, depth+1)
+			}
+		}
+	}
+	walk("", root, 0)
+	out = append(out, "ping A.B.C.D [source A.B.C.D] [count N] [size N]")
+	sort.Strings(out)
+	return out
+}

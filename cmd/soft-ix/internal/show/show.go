@@ -1,0 +1,425 @@
+// Package show formats soft-ix state the way an NEC IX prints it: the
+// "show ikev2 sa", "show ikev2 child-sa", "show ip bgp ...", "show ip route",
+// "show interfaces" and "ping" outputs. The functions are pure: the daemon
+// fills the input structs from its components and sends the text back.
+//
+// Field names, their order and wording follow the IX output an operator
+// reads (see shared/seed/README.md); column spacing is reconstructed.
+package show
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+)
+
+// IKESA is one IKE SA for "show ikev2 sa".
+type IKESA struct {
+	Interface      string // "Tunnel0.0"
+	SPII, SPIR     uint64 // initiator and responder IKE SPIs
+	RemainLifetime time.Duration
+	Serial         int
+	Initiator      bool           // we initiated this IKE SA
+	Local, Peer    netip.AddrPort // outer addresses with their UDP ports
+	PeerID         string         // e.g. "IPV4-ADDR 198.51.100.6"
+	Enc, Hash      string         // e.g. "AES-CBC-256", "HMAC-SHA1-96"
+	PRF, DH        string         // e.g. "HMAC-SHA1", "MODP-1024"
+	NATDetected    bool
+}
+
+// IKESAs formats "show ikev2 sa".
+func IKESAs(sas []IKESA) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "IKEv2 SA - %d created\n", len(sas))
+	for _, sa := range sas {
+		fmt.Fprintf(&b, "Interface %s\n", sa.Interface)
+		fmt.Fprintf(&b, "SPI (I)0x%016x (R)0x%016x\n", sa.SPII, sa.SPIR)
+		fmt.Fprintf(&b, "Remain lifetime[sec] : %d\n", seconds(sa.RemainLifetime))
+		fmt.Fprintf(&b, "Serial : %d\n", sa.Serial)
+		fmt.Fprintf(&b, "Direction : %s\n", direction(sa.Initiator))
+		fmt.Fprintf(&b, "Local Addr : %s\n", sa.Local)
+		fmt.Fprintf(&b, "Peer Addr : %s\n", sa.Peer)
+		if sa.PeerID != "" {
+			fmt.Fprintf(&b, "IKE Peer ID : %s\n", sa.PeerID)
+		}
+		if sa.Enc != "" {
+			fmt.Fprintf(&b, "Enc alg : %s\n", sa.Enc)
+		}
+		if sa.Hash != "" {
+			fmt.Fprintf(&b, "Hash alg : %s\n", sa.Hash)
+		}
+		if sa.PRF != "" {
+			fmt.Fprintf(&b, "PRF alg : %s\n", sa.PRF)
+		}
+		if sa.DH != "" {
+			fmt.Fprintf(&b, "DH group : %s\n", sa.DH)
+		}
+		fmt.Fprintf(&b, "NAT-T : %s\n", onOff(sa.NATDetected))
+	}
+	return b.String()
+}
+
+// ChildSA is one Child SA (an inbound/outbound pair) for "show ikev2 child-sa".
+type ChildSA struct {
+	Interface      string
+	PeerID         string // "IPV4-ADDR 198.51.100.6"
+	IKESPII        uint64
+	IKESPIR        uint64
+	IKESerial      int
+	Local, Peer    netip.Addr
+	Enc, Hash      string // "AES-CBC-256", "HMAC-SHA2-256-128"
+	RemainLifetime time.Duration
+	AntiReplay     bool
+	Outbound       bool // "Direction is outbound": this pair carries the tunnel's traffic
+
+	Out, In SACounters
+
+	// Not printed by IX; used by the metrics.
+	SPIIn, SPIOut uint32
+}
+
+// SACounters are the per-direction statistics of a Child SA.
+type SACounters struct {
+	Packets, Octets uint64
+
+	CipherFailure, OutOfMemory, TSUnacceptable, MiscError uint64
+	InvalidSA, ReplayDetected, IntegrityFailure           uint64
+	PacketTruncated, InvalidPadding, UnknownProtocol      uint64
+}
+
+// ChildSAs formats "show ikev2 child-sa".
+func ChildSAs(sas []ChildSA) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Child SA - %d connected\n", len(sas))
+	for _, sa := range sas {
+		fmt.Fprintf(&b, "Interface %s\n", sa.Interface)
+		fmt.Fprintf(&b, "IKE Peer ID : %s\n", sa.PeerID)
+		fmt.Fprintf(&b, "IKE SPI (I)0x%016x (R)0x%016x\n", sa.IKESPII, sa.IKESPIR)
+		fmt.Fprintf(&b, "IKE SA serial : %d\n", sa.IKESerial)
+		fmt.Fprintf(&b, "Child SA Protocol : ESP\n")
+		fmt.Fprintf(&b, "Local Addr : %s\n", sa.Local)
+		fmt.Fprintf(&b, "Peer Addr : %s\n", sa.Peer)
+		fmt.Fprintf(&b, "Enc alg : %s\n", sa.Enc)
+		fmt.Fprintf(&b, "Hash alg : %s\n", sa.Hash)
+		fmt.Fprintf(&b, "Remain lifetime[sec] : %d\n", seconds(sa.RemainLifetime))
+		fmt.Fprintf(&b, "Anti-replay : %s\n", onOff(sa.AntiReplay))
+		if sa.Outbound {
+			fmt.Fprintf(&b, "Direction is outbound\n")
+		} else {
+			fmt.Fprintf(&b, "Direction is inbound\n")
+		}
+		o, i := sa.Out, sa.In
+		fmt.Fprintf(&b, "Statistics\n")
+		fmt.Fprintf(&b, "  Outbound %d packets, %d octets\n", o.Packets, o.Octets)
+		fmt.Fprintf(&b, "    %d cipher failure, %d out of memory, %d ts unacceptable\n", o.CipherFailure, o.OutOfMemory, o.TSUnacceptable)
+		fmt.Fprintf(&b, "    %d misc error\n", o.MiscError)
+		fmt.Fprintf(&b, "  Inbound %d packets, %d octets\n", i.Packets, i.Octets)
+		fmt.Fprintf(&b, "    %d invalid sa, %d replay detected, %d integrity failure\n", i.InvalidSA, i.ReplayDetected, i.IntegrityFailure)
+		fmt.Fprintf(&b, "    %d cipher failure, %d packet truncated, %d invalid padding\n", i.CipherFailure, i.PacketTruncated, i.InvalidPadding)
+		fmt.Fprintf(&b, "    %d unknown protocol, %d out of memory, %d ts unacceptable\n", i.UnknownProtocol, i.OutOfMemory, i.TSUnacceptable)
+		fmt.Fprintf(&b, "    %d misc error\n", i.MiscError)
+	}
+	return b.String()
+}
+
+// BGPSummary is the input of "show ip bgp summary".
+type BGPSummary struct {
+	RouterID      netip.Addr
+	LocalAS       uint32
+	ASPathEntries int
+	Neighbors     []BGPNeighbor
+}
+
+// BGPNeighbor is one row of the summary.
+type BGPNeighbor struct {
+	Addr             netip.Addr
+	AS               uint32
+	MsgRcvd, MsgSent uint64
+	UpDown           time.Duration // time in the current state
+	State            string        // IDLE, CONNECT, ACTIVE, OPENSENT, OPENCONFIRM, ESTABLISHED
+
+	// Not printed in the summary; used by the metrics.
+	PrefixesReceived, PrefixesAdvertised int
+}
+
+// BGPSummaryText formats "show ip bgp summary".
+func BGPSummaryText(s BGPSummary) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "BGP router ID %s, local AS number %d\n", addrOrZero(s.RouterID), s.LocalAS)
+	fmt.Fprintf(&b, "%d BGP AS-PATH entries\n", s.ASPathEntries)
+	fmt.Fprintf(&b, "%-15s %1s %5s %7s %7s %13s %s\n", "Neighbor", "V", "AS", "MsgRcvd", "MsgSent", "Up/DownTime", "State")
+	for _, n := range s.Neighbors {
+		fmt.Fprintf(&b, "%-15s %1d %5d %7d %7d %13s %s\n", n.Addr, 4, n.AS, n.MsgRcvd, n.MsgSent, upDown(n.UpDown), n.State)
+	}
+	fmt.Fprintf(&b, "Total number of neighbors %d\n", len(s.Neighbors))
+	return b.String()
+}
+
+// BGPRoutes is the input of "show ip bgp neighbors A routes|advertised-routes".
+type BGPRoutes struct {
+	TableVersion uint64
+	RouterID     netip.Addr
+	LocalAS      uint32
+	Routes       []BGPRoute
+}
+
+// BGPRoute is one path in the table.
+type BGPRoute struct {
+	Prefix     netip.Prefix
+	NextHop    netip.Addr
+	Metric     uint32
+	HasMetric  bool // MED present
+	LocalPref  uint32
+	HasLocPref bool
+	ASPath     []uint32
+	Origin     byte // 'i', 'e' or '?'
+
+	Valid, Best, Internal, Suppressed, History bool
+}
+
+// BGPRoutesText formats a neighbor's routes in the IX layout.
+func BGPRoutesText(t BGPRoutes) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "BGP table version is %d, local router ID is %s\n", t.TableVersion, addrOrZero(t.RouterID))
+	fmt.Fprintf(&b, "Local AS number %d\n", t.LocalAS)
+	fmt.Fprintf(&b, "Status codes: s - suppressed, * - valid, h - history\n")
+	fmt.Fprintf(&b, "              > - best, i - internal\n")
+	fmt.Fprintf(&b, "Origin codes: i - IGP, e - EGP, ? - incomplete\n")
+	fmt.Fprintf(&b, "   %-19s%-20s%6s %6s %s\n", "Network", "Next Hop", "Metric", "LocPrf", "Path")
+	for _, r := range t.Routes {
+		code := ""
+		switch {
+		case r.Suppressed:
+			code += "s"
+		case r.History:
+			code += "h"
+		}
+		if r.Valid {
+			code += "*"
+		}
+		if r.Best {
+			code += ">"
+		}
+		if r.Internal {
+			code += "i"
+		}
+		metric, locprf := "", ""
+		if r.HasMetric {
+			metric = fmt.Sprint(r.Metric)
+		}
+		if r.HasLocPref {
+			locprf = fmt.Sprint(r.LocalPref)
+		}
+		var path []string
+		for _, as := range r.ASPath {
+			path = append(path, fmt.Sprint(as))
+		}
+		origin := r.Origin
+		if origin == 0 {
+			origin = '?'
+		}
+		path = append(path, string(origin))
+		line := fmt.Sprintf("%-3s%-19s%-20s%6s %6s %s", code, r.Prefix, addrOrZero(r.NextHop), metric, locprf, strings.Join(path, " "))
+		b.WriteString(line + "\n")
+	}
+	fmt.Fprintf(&b, "Total number of prefixes %d\n", len(t.Routes))
+	return b.String()
+}
+
+// RouteCode is the origin of a routing table entry.
+type RouteCode string
+
+// Route origins shown in the first column of "show ip route".
+const (
+	Connected RouteCode = "C"
+	Static    RouteCode = "S"
+	BGP       RouteCode = "B"
+)
+
+// Route is one entry of "show ip route".
+type Route struct {
+	Code      RouteCode
+	Prefix    netip.Prefix
+	NextHop   netip.Addr // invalid for "is directly connected"
+	Interface string     // IX name, e.g. "Tunnel0.0"
+	Distance  int
+	Metric    int
+	Age       time.Duration // 0: unknown, not printed
+	Hidden    bool          // not selected (another route wins)
+}
+
+// RoutesText formats "show ip route" in the IX layout: a header with the
+// entry count, the code legend, then one line per route.
+func RoutesText(routes []Route) string {
+	var b strings.Builder
+	hidden := 0
+	for _, r := range routes {
+		if r.Hidden {
+			hidden++
+		}
+	}
+	fmt.Fprintf(&b, "IP Routing Table - %d entries, %d hidden\n", len(routes)-hidden, hidden)
+	fmt.Fprintf(&b, "Codes: C - Connected, S - Static, B - BGP\n")
+	fmt.Fprintf(&b, "       * - Candidate default\n")
+	fmt.Fprintf(&b, "Timers: Age\n")
+	for _, r := range routes {
+		if r.Hidden {
+			continue
+		}
+		code := string(r.Code)
+		if r.Prefix.Bits() == 0 {
+			code += "*"
+		}
+		via := "is directly connected, " + r.Interface
+		if r.NextHop.IsValid() {
+			via = "via " + r.NextHop.String()
+			if r.Interface != "" {
+				via += ", " + r.Interface
+			}
+		}
+		line := fmt.Sprintf("%-7s %s [%d/%d] %s", code, r.Prefix, r.Distance, r.Metric, via)
+		if r.Age > 0 {
+			line += ", " + upDown(r.Age)
+		}
+		b.WriteString(line + "\n")
+	}
+	return b.String()
+}
+
+// Interface is one IX interface for "show interfaces".
+type Interface struct {
+	Name        string // IX name
+	Linux       string // Linux device playing it; "" when unmapped
+	Description string
+	Up          bool // operational state
+	AdminDown   bool // "shutdown" in the config
+	Addresses   []netip.Prefix
+	Unnumbered  string
+	MTU         int
+	HasCounters bool
+	RxPackets   uint64
+	RxBytes     uint64
+	RxErrors    uint64
+	RxDropped   uint64
+	TxPackets   uint64
+	TxBytes     uint64
+	TxErrors    uint64
+	TxDropped   uint64
+}
+
+// InterfacesText formats "show interfaces".
+func InterfacesText(ifs []Interface) string {
+	var b strings.Builder
+	for _, i := range ifs {
+		state := "down"
+		switch {
+		case i.AdminDown:
+			state = "administratively down"
+		case i.Up:
+			state = "up"
+		}
+		fmt.Fprintf(&b, "Interface %s is %s\n", i.Name, state)
+		if i.Description != "" {
+			fmt.Fprintf(&b, "  Description: %s\n", i.Description)
+		}
+		if i.Linux != "" {
+			fmt.Fprintf(&b, "  Linux device: %s\n", i.Linux)
+		} else {
+			fmt.Fprintf(&b, "  Linux device: none (not mapped)\n")
+		}
+		if i.MTU > 0 {
+			fmt.Fprintf(&b, "  IP MTU %d bytes\n", i.MTU)
+		}
+		for _, a := range i.Addresses {
+			fmt.Fprintf(&b, "  Internet address is %s\n", a)
+		}
+		if i.Unnumbered != "" {
+			fmt.Fprintf(&b, "  Unnumbered, using address of %s\n", i.Unnumbered)
+		}
+		if i.HasCounters {
+			fmt.Fprintf(&b, "  Statistics:\n")
+			fmt.Fprintf(&b, "    %d packets input, %d bytes, %d errors, %d dropped\n", i.RxPackets, i.RxBytes, i.RxErrors, i.RxDropped)
+			fmt.Fprintf(&b, "    %d packets output, %d bytes, %d errors, %d dropped\n", i.TxPackets, i.TxBytes, i.TxErrors, i.TxDropped)
+		}
+	}
+	return b.String()
+}
+
+// PingHeader is the first line of "ping": "PING 192.168.2.1 > 172.16.1.4 56 data bytes".
+// An invalid source (none given) prints the destination alone.
+func PingHeader(source, dest netip.Addr, size int) string {
+	if !source.IsValid() {
+		return fmt.Sprintf("PING %s %d data bytes\n", dest, size)
+	}
+	return fmt.Sprintf("PING %s > %s %d data bytes\n", source, dest, size)
+}
+
+// PingReply is one echo reply line.
+func PingReply(bytes int, from netip.Addr, seq, ttl int, rtt time.Duration) string {
+	return fmt.Sprintf("%d bytes from %s: icmp_seq=%d ttl=%d time=%s ms\n", bytes, from, seq, ttl, ms(rtt))
+}
+
+// PingTimeout is printed for an echo request without reply within the timeout.
+func PingTimeout(seq int) string {
+	return fmt.Sprintf("Request timed out (icmp_seq=%d)\n", seq)
+}
+
+// PingStats is the summary after the last request. rtts holds the round
+// trip time of every reply received.
+func PingStats(dest netip.Addr, sent int, rtts []time.Duration) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "--- %s ping statistics ---\n", dest)
+	loss := 0
+	if sent > 0 {
+		loss = (sent - len(rtts)) * 100 / sent
+	}
+	fmt.Fprintf(&b, "%d packets transmitted, %d packets received, %d%% packet loss\n", sent, len(rtts), loss)
+	if len(rtts) > 0 {
+		lo, hi, sum := rtts[0], rtts[0], time.Duration(0)
+		for _, r := range rtts {
+			lo, hi, sum = min(lo, r), max(hi, r), sum+r
+		}
+		fmt.Fprintf(&b, "round-trip (ms) min/avg/max = %s/%s/%s\n", ms(lo), ms(sum/time.Duration(len(rtts))), ms(hi))
+	}
+	return b.String()
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.3f", float64(d)/float64(time.Millisecond)) }
+
+func seconds(d time.Duration) int64 {
+	if d < 0 {
+		return 0
+	}
+	return int64(d / time.Second)
+}
+
+func direction(initiator bool) string {
+	if initiator {
+		return "initiator"
+	}
+	return "responder"
+}
+
+func onOff(b bool) string {
+	if b {
+		return "on"
+	}
+	return "off"
+}
+
+func addrOrZero(a netip.Addr) string {
+	if !a.IsValid() {
+		return "0.0.0.0"
+	}
+	return a.String()
+}
+
+// upDown prints a duration as IX does in tables: H:MM:SS, or NdHHh past a day.
+func upDown(d time.Duration) string {
+	s := int64(d / time.Second)
+	if s >= 86400 {
+		return fmt.Sprintf("%dd%02dh", s/86400, s%86400/3600)
+	}
+	return fmt.Sprintf("%d:%02d:%02d", s/3600, s%3600/60, s%60)
+}

@@ -1,0 +1,203 @@
+package show
+
+import (
+	"flag"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden")
+
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name+".golden")
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update once)", err)
+	}
+	if got != string(want) {
+		t.Errorf("%s differs from %s:\n--- got\n%s--- want\n%s", name, path, got, want)
+	}
+}
+
+var (
+	ixWAN   = netip.MustParseAddr("203.0.113.94")
+	azureGW = netip.MustParseAddr("198.51.100.6")
+)
+
+func TestIKESAs(t *testing.T) {
+	got := IKESAs([]IKESA{{
+		Interface: "Tunnel0.0", SPII: 0xdc52c2eda4f1e907, SPIR: 0x5b4768f53c24879d,
+		RemainLifetime: 85553*time.Second + 400*time.Millisecond, Serial: 1, Initiator: true,
+		Local: netip.AddrPortFrom(ixWAN, 500), Peer: netip.AddrPortFrom(azureGW, 500),
+		PeerID: "IPV4-ADDR 198.51.100.6", Enc: "AES-CBC-256", Hash: "HMAC-SHA1-96", PRF: "HMAC-SHA1", DH: "MODP-1024",
+	}})
+	// The lines the IX how-to shows, in its order.
+	wantPrefix := `IKEv2 SA - 1 created
+Interface Tunnel0.0
+SPI (I)0xdc52c2eda4f1e907 (R)0x5b4768f53c24879d
+Remain lifetime[sec] : 85553
+Serial : 1
+Direction : initiator
+Local Addr : 203.0.113.94:500
+`
+	if !strings.HasPrefix(got, wantPrefix) {
+		t.Errorf("show ikev2 sa:\n%s\nwant prefix:\n%s", got, wantPrefix)
+	}
+	golden(t, "ikev2-sa", got)
+	golden(t, "ikev2-sa-none", IKESAs(nil))
+}
+
+func TestChildSAs(t *testing.T) {
+	got := ChildSAs([]ChildSA{{
+		Interface: "Tunnel0.0", PeerID: "IPV4-ADDR 198.51.100.6",
+		IKESPII: 0xdc52c2eda4f1e907, IKESPIR: 0x5b4768f53c24879d, IKESerial: 1,
+		Local: ixWAN, Peer: azureGW, Enc: "AES-CBC-256", Hash: "HMAC-SHA2-256-128",
+		RemainLifetime: 2737 * time.Second, AntiReplay: true, Outbound: true,
+		Out: SACounters{Packets: 71, Octets: 4448},
+		In:  SACounters{Packets: 160, Octets: 8990},
+	}})
+	// Exactly the how-to's block with the lab's addresses.
+	want := `Child SA - 1 connected
+Interface Tunnel0.0
+IKE Peer ID : IPV4-ADDR 198.51.100.6
+IKE SPI (I)0xdc52c2eda4f1e907 (R)0x5b4768f53c24879d
+IKE SA serial : 1
+Child SA Protocol : ESP
+Local Addr : 203.0.113.94
+Peer Addr : 198.51.100.6
+Enc alg : AES-CBC-256
+Hash alg : HMAC-SHA2-256-128
+Remain lifetime[sec] : 2737
+Anti-replay : on
+Direction is outbound
+Statistics
+  Outbound 71 packets, 4448 octets
+    0 cipher failure, 0 out of memory, 0 ts unacceptable
+    0 misc error
+  Inbound 160 packets, 8990 octets
+    0 invalid sa, 0 replay detected, 0 integrity failure
+    0 cipher failure, 0 packet truncated, 0 invalid padding
+    0 unknown protocol, 0 out of memory, 0 ts unacceptable
+    0 misc error
+`
+	if got != want {
+		t.Errorf("show ikev2 child-sa:\n%s\nwant:\n%s", got, want)
+	}
+	// Every counter lands in its own place.
+	all := ChildSAs([]ChildSA{{Interface: "Tunnel0.0", Out: SACounters{1, 2, 3, 4, 5, 6, 0, 0, 0, 0, 0, 0},
+		In: SACounters{11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22}}})
+	golden(t, "ikev2-child-sa-counters", all)
+}
+
+func TestBGPSummary(t *testing.T) {
+	got := BGPSummaryText(BGPSummary{
+		RouterID: netip.MustParseAddr("10.2.2.2"), LocalAS: 65050, ASPathEntries: 2,
+		Neighbors: []BGPNeighbor{{Addr: netip.MustParseAddr("172.16.0.6"), AS: 65010, MsgRcvd: 25, MsgSent: 21,
+			UpDown: 18*time.Minute + 54*time.Second, State: "ESTABLISHED"}},
+	})
+	want := `BGP router ID 10.2.2.2, local AS number 65050
+2 BGP AS-PATH entries
+Neighbor        V    AS MsgRcvd MsgSent   Up/DownTime State
+172.16.0.6      4 65010      25      21       0:18:54 ESTABLISHED
+Total number of neighbors 1
+`
+	if got != want {
+		t.Errorf("show ip bgp summary:\n%s\nwant:\n%s", got, want)
+	}
+	golden(t, "bgp-summary-long", BGPSummaryText(BGPSummary{LocalAS: 65050, Neighbors: []BGPNeighbor{
+		{Addr: netip.MustParseAddr("172.16.0.6"), AS: 4200000000, UpDown: 50 * time.Hour, State: "ACTIVE"}}}))
+}
+
+func TestBGPRoutes(t *testing.T) {
+	header := `BGP table version is 2, local router ID is 10.2.2.2
+Local AS number 65050
+Status codes: s - suppressed, * - valid, h - history
+              > - best, i - internal
+Origin codes: i - IGP, e - EGP, ? - incomplete
+   Network            Next Hop            Metric LocPrf Path
+`
+	rid := netip.MustParseAddr("10.2.2.2")
+	got := BGPRoutesText(BGPRoutes{TableVersion: 2, RouterID: rid, LocalAS: 65050, Routes: []BGPRoute{{
+		Prefix: netip.MustParsePrefix("172.16.0.0/16"), NextHop: netip.MustParseAddr("172.16.0.6"),
+		ASPath: []uint32{65010}, Origin: 'i', Valid: true, Best: true}}})
+	want := header + "*> 172.16.0.0/16      172.16.0.6                        65010 i\nTotal number of prefixes 1\n"
+	if got != want {
+		t.Errorf("routes:\n%s\nwant:\n%s", got, want)
+	}
+	got = BGPRoutesText(BGPRoutes{TableVersion: 2, RouterID: rid, LocalAS: 65050, Routes: []BGPRoute{{
+		Prefix: netip.MustParsePrefix("192.168.2.0/24"), NextHop: rid, Metric: 1, HasMetric: true,
+		Origin: 'i', Valid: true, Best: true}}})
+	want = header + "*> 192.168.2.0/24     10.2.2.2                 1        i\nTotal number of prefixes 1\n"
+	if got != want {
+		t.Errorf("advertised-routes:\n%s\nwant:\n%s", got, want)
+	}
+	golden(t, "bgp-routes-mixed", BGPRoutesText(BGPRoutes{TableVersion: 7, RouterID: rid, LocalAS: 65050, Routes: []BGPRoute{
+		{Prefix: netip.MustParsePrefix("10.0.0.0/8"), NextHop: netip.MustParseAddr("172.16.0.6"), LocalPref: 100, HasLocPref: true,
+			ASPath: []uint32{65010, 65020}, Origin: 'e', Valid: true, Internal: true},
+		{Prefix: netip.MustParsePrefix("10.1.0.0/16"), NextHop: netip.MustParseAddr("172.16.0.6"), Valid: true, Suppressed: true},
+	}}))
+	golden(t, "bgp-routes-empty", BGPRoutesText(BGPRoutes{LocalAS: 65050}))
+}
+
+func TestRoutes(t *testing.T) {
+	golden(t, "ip-route", RoutesText([]Route{
+		{Code: Static, Prefix: netip.MustParsePrefix("0.0.0.0/0"), NextHop: netip.MustParseAddr("203.0.113.93"), Interface: "GigaEthernet0.0", Distance: 1, Metric: 1},
+		{Code: Connected, Prefix: netip.MustParsePrefix("10.2.2.2/32"), Interface: "Loopback0.0", Metric: 1, Age: 62 * time.Second},
+		{Code: Connected, Prefix: netip.MustParsePrefix("169.254.0.0/30"), Interface: "Tunnel0.0", Metric: 1},
+		{Code: Static, Prefix: netip.MustParsePrefix("172.16.0.6/32"), Interface: "Tunnel0.0", Distance: 1, Metric: 1},
+		{Code: BGP, Prefix: netip.MustParsePrefix("172.16.0.0/16"), NextHop: netip.MustParseAddr("172.16.0.6"), Interface: "Tunnel0.0", Distance: 20, Age: 51 * time.Second},
+		{Code: Static, Prefix: netip.MustParsePrefix("172.16.0.0/16"), Interface: "Tunnel0.0", Distance: 200, Hidden: true},
+	}))
+}
+
+func TestInterfaces(t *testing.T) {
+	golden(t, "interfaces", InterfacesText([]Interface{
+		{Name: "GigaEthernet0.0", Linux: "eth0", Up: true, Addresses: []netip.Prefix{netip.MustParsePrefix("203.0.113.94/30")}, MTU: 1500,
+			HasCounters: true, RxPackets: 10, RxBytes: 1000, TxPackets: 20, TxBytes: 2000, RxDropped: 1},
+		{Name: "GigaEthernet2.0", Description: "spare", Up: false},
+		{Name: "Tunnel0.0", Linux: "Tunnel0.0", Up: true, Addresses: []netip.Prefix{netip.MustParsePrefix("169.254.0.1/30")}, MTU: 1400},
+		{Name: "Loopback1.0", AdminDown: true, Unnumbered: "GigaEthernet0.0"},
+	}))
+}
+
+func TestPing(t *testing.T) {
+	src, dst := netip.MustParseAddr("192.168.2.1"), netip.MustParseAddr("172.16.1.4")
+	rtts := []time.Duration{14331 * time.Microsecond, 15667 * time.Microsecond, 23453 * time.Microsecond}
+	got := PingHeader(src, dst, 56)
+	for i, r := range rtts {
+		got += PingReply(64, dst, i, 64, r)
+	}
+	got += PingStats(dst, 3, rtts)
+	want := `PING 192.168.2.1 > 172.16.1.4 56 data bytes
+64 bytes from 172.16.1.4: icmp_seq=0 ttl=64 time=14.331 ms
+64 bytes from 172.16.1.4: icmp_seq=1 ttl=64 time=15.667 ms
+64 bytes from 172.16.1.4: icmp_seq=2 ttl=64 time=23.453 ms
+--- 172.16.1.4 ping statistics ---
+3 packets transmitted, 3 packets received, 0% packet loss
+round-trip (ms) min/avg/max = 14.331/17.817/23.453
+`
+	if got != want {
+		t.Errorf("ping:\n%s\nwant:\n%s", got, want)
+	}
+	lost := PingHeader(netip.MustParseAddr("169.254.0.1"), dst, 56) + PingTimeout(0) + PingTimeout(1) + PingStats(dst, 2, nil)
+	golden(t, "ping-lost", lost)
+	golden(t, "ping-nosource", PingHeader(netip.Addr{}, dst, 100))
+}
+
+func TestUpDown(t *testing.T) {
+	for d, want := range map[time.Duration]string{0: "0:00:00", 3599 * time.Second: "0:59:59", 25 * time.Hour: "1d01h"} {
+		if got := upDown(d); got != want {
+			t.Errorf("upDown(%v) = %q, want %q", d, got, want)
+		}
+	}
+}

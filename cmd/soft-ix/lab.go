@@ -1,0 +1,288 @@
+package main
+
+import (
+	"context"
+	"embed"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/soft-ix/soft-ix/cmd/soft-ix/internal/ctl"
+	"github.com/soft-ix/soft-ix/integration/nslab"
+)
+
+// labConfs are the configs "soft-ix lab" runs: the seed's IX configs on
+// the lab's addresses, and an Azure VPN Gateway written as IX config.
+//
+//go:embed labconf/*.conf
+var labConfs embed.FS
+
+// Lab timeouts: generous for a busy 2-core machine, short enough that a
+// broken build fails in about two minutes.
+const (
+	labStartTimeout  = 15 * time.Second
+	labTunnelTimeout = 60 * time.Second
+	labBGPTimeout    = 90 * time.Second
+)
+
+// runLab is "soft-ix lab [--static] [--once]": build the seed scenario in
+// namespaces, run this binary as the IX and as the Azure gateway, report,
+// then stay up until Ctrl-C (or exit with --once). Everything it creates
+// is removed on the way out.
+func runLab(o *options, stdout, stderr io.Writer) int {
+	if err := nslab.CheckEnvironment(); err != nil {
+		fmt.Fprintf(stderr, "soft-ix lab: %v\n", err)
+		return exitFail
+	}
+	self, err := os.Executable()
+	if err != nil {
+		fmt.Fprintf(stderr, "soft-ix lab: %v\n", err)
+		return exitFail
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	dir, err := os.MkdirTemp("", "soft-ix-lab-")
+	if err != nil {
+		fmt.Fprintf(stderr, "soft-ix lab: %v\n", err)
+		return exitFail
+	}
+	lab, err := nslab.New("softix-lab", dir)
+	if err != nil {
+		os.RemoveAll(dir)
+		fmt.Fprintf(stderr, "soft-ix lab: %v\n", err)
+		return exitFail
+	}
+	failed := false
+	defer func() {
+		if failed {
+			fmt.Fprintln(stderr, "\nsoft-ix lab: logs of the lab's processes:")
+			lab.DumpLogs(stderr)
+		}
+		if err := lab.Close(); err != nil {
+			fmt.Fprintf(stderr, "soft-ix lab: cleanup: %v\n", err)
+		}
+		os.RemoveAll(dir)
+		fmt.Fprintln(stdout, "Lab removed.")
+	}()
+
+	st, err := startLab(ctx, lab, self, o.static, stdout)
+	if err != nil {
+		failed = ctx.Err() == nil
+		fmt.Fprintf(stderr, "soft-ix lab: %v\n", err)
+		return exitFail
+	}
+	ok := st.report(ctx, stdout, stderr)
+	failed = !ok
+	if ctx.Err() != nil {
+		return exitFail
+	}
+	if o.once {
+		if !ok {
+			return exitFail
+		}
+		return exitOK
+	}
+	st.explain(stdout)
+	fmt.Fprintln(stdout, "\nThe lab stays up; press Ctrl-C to remove it.")
+	<-ctx.Done()
+	if !ok {
+		return exitFail
+	}
+	return exitOK
+}
+
+// labState is a running lab: its scenario and the two daemons' sockets.
+type labState struct {
+	sc         *nslab.Scenario
+	static     bool
+	ixSock     string
+	azureSock  string
+	ixConf     string
+	azureConf  string
+	self       string
+	ixProc     *nslab.Proc
+	azureProc  *nslab.Proc
+	ixHostname string
+}
+
+func startLab(ctx context.Context, lab *nslab.Lab, self string, static bool, stdout io.Writer) (*labState, error) {
+	variant := "BGP"
+	ixName := "ix-lab-bgp.conf"
+	if static {
+		variant, ixName = "static-route", "ix-lab-static.conf"
+	}
+	fmt.Fprintf(stdout, "Building the lab (%s variant): IX 203.0.113.94 <-> internet <-> Azure gateway 198.51.100.6 ...\n", variant)
+	sc, err := nslab.NewScenario(lab, nslab.ScenarioOptions{})
+	if err != nil {
+		return nil, err
+	}
+	st := &labState{
+		sc: sc, static: static, self: self, ixHostname: "Router",
+		ixSock: lab.Path("ix.sock"), azureSock: lab.Path("azure.sock"),
+		ixConf: lab.Path("ix.conf"), azureConf: lab.Path("azure.conf"),
+	}
+	for name, path := range map[string]string{ixName: st.ixConf, "azure-lab.conf": st.azureConf} {
+		data, err := labConfs.ReadFile("labconf/" + name)
+		if err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			return nil, err
+		}
+	}
+	// The Azure gateway first, so the IX's first IKE_SA_INIT finds it.
+	st.azureProc, err = sc.Azure.Start("soft-ix", nil, self, "-c", st.azureConf,
+		"--map", "GigaEthernet0.0="+nslab.AzureWANIf, "--map", "GigaEthernet1.0="+nslab.AzureVNetIf,
+		"--map", "GigaEthernet2.0="+nslab.AzureBGPIf, "--socket", st.azureSock, "--log-level", "debug")
+	if err != nil {
+		return nil, err
+	}
+	st.ixProc, err = sc.IX.Start("soft-ix", nil, self, "-c", st.ixConf,
+		"--map", "GigaEthernet0.0="+nslab.IXWANIf, "--map", "GigaEthernet1.0="+nslab.IXLANIf,
+		"--socket", st.ixSock, "--log-level", "debug")
+	if err != nil {
+		return nil, err
+	}
+	for _, side := range []struct {
+		name, sock string
+		p          *nslab.Proc
+	}{{"Azure gateway", st.azureSock, st.azureProc}, {"IX", st.ixSock, st.ixProc}} {
+		err := waitUntil(ctx, labStartTimeout, func() error {
+			if done, err := side.p.Exited(); done {
+				return fmt.Errorf("exited: %v", err)
+			}
+			_, err := ctl.Do(side.sock, []string{"show", "running-config"}, 2*time.Second)
+			return err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("%s soft-ix did not start: %w", side.name, err)
+		}
+	}
+	return st, nil
+}
+
+// waitUntil polls cond every 250 ms until it returns nil, ctx ends or
+// timeout passes; it returns cond's last error then.
+func waitUntil(ctx context.Context, timeout time.Duration, cond func() error) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		err := cond()
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("after %v: %w", timeout, err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+var childSAsRe = regexp.MustCompile(`Child SA - (\d+) connected`)
+
+// report waits for IKE, ESP and BGP on the IX side and prints what an
+// operator would look at, as on the IX. It returns whether all came up.
+func (st *labState) report(ctx context.Context, stdout, stderr io.Writer) bool {
+	ok := true
+	ix := func(args ...string) (ctl.Response, error) {
+		timeout := 10 * time.Second
+		if args[0] == "ping" {
+			timeout = 30 * time.Second
+		}
+		return ctl.Do(st.ixSock, args, timeout)
+	}
+	fmt.Fprintln(stdout, "Waiting for IKEv2 and the Child SA ...")
+	err := waitUntil(ctx, labTunnelTimeout, func() error {
+		r, err := ix("show", "ikev2", "child-sa")
+		if err != nil {
+			return err
+		}
+		m := childSAsRe.FindStringSubmatch(r.Output)
+		if m == nil {
+			return fmt.Errorf("unexpected answer %q", r.Output)
+		}
+		if n, _ := strconv.Atoi(m[1]); n == 0 {
+			return fmt.Errorf("no Child SA yet")
+		}
+		return nil
+	})
+	if err != nil {
+		fmt.Fprintf(stderr, "soft-ix lab: the tunnel did not come up: %v\n", err)
+		ok = false
+	}
+	if !st.static && ctx.Err() == nil {
+		fmt.Fprintln(stdout, "Waiting for BGP ...")
+		err := waitUntil(ctx, labBGPTimeout, func() error {
+			r, err := ix("show", "ip", "bgp", "summary")
+			if err != nil {
+				return err
+			}
+			if !strings.Contains(r.Output, "ESTABLISHED") {
+				return fmt.Errorf("session not established")
+			}
+			return nil
+		})
+		if err != nil {
+			fmt.Fprintf(stderr, "soft-ix lab: BGP did not come up: %v\n", err)
+			ok = false
+		}
+	}
+	if ctx.Err() != nil {
+		return false
+	}
+	cmds := [][]string{{"show", "ikev2", "sa"}, {"show", "ikev2", "child-sa"}}
+	if !st.static {
+		cmds = append(cmds, []string{"show", "ip", "bgp", "summary"})
+	}
+	cmds = append(cmds, []string{"show", "ip", "route"},
+		[]string{"ping", nslab.VNetHostAddr, "source", nslab.IXLANAddr, "count", "3"})
+	fmt.Fprintln(stdout)
+	for _, c := range cmds {
+		fmt.Fprintf(stdout, "%s# %s\n", st.ixHostname, strings.Join(c, " "))
+		r, err := ix(c...)
+		if err != nil {
+			fmt.Fprintf(stdout, "%% %v\n", err)
+			ok = false
+			continue
+		}
+		io.WriteString(stdout, r.Output)
+		if r.Status != 0 {
+			ok = false
+		}
+		fmt.Fprintln(stdout)
+	}
+	if ok {
+		fmt.Fprintln(stdout, "Tunnel, BGP and ping: OK")
+	} else {
+		fmt.Fprintln(stdout, "Lab FAILED (see above)")
+	}
+	return ok
+}
+
+// explain prints how to look around in the running lab.
+func (st *labState) explain(w io.Writer) {
+	sc := st.sc
+	fmt.Fprintf(w, `
+Explore the lab (as root):
+  IX side (%[1]s):
+    %[3]s show ikev2 sa --socket %[4]s
+    %[3]s cli --socket %[4]s
+  Azure side (%[2]s):
+    %[3]s show ip bgp summary --socket %[5]s
+    %[3]s cli --socket %[5]s
+  LAN host 192.168.2.10 -> VNet host 172.16.1.4 through the tunnel:
+    ip netns exec %[6]s ping -c 3 %[7]s
+  Configs: %[8]s (IX), %[9]s (Azure)
+`, sc.IX.Name, sc.Azure.Name, st.self, st.ixSock, st.azureSock, sc.LAN.Name, nslab.VNetHostAddr,
+		st.ixConf, st.azureConf)
+}

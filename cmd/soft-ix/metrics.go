@@ -1,0 +1,244 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/soft-ix/soft-ix/cmd/soft-ix/internal/show"
+)
+
+// ikeStats are IKE counters beyond the SA tables; an ipsecSide may offer
+// them (ipsecStatser) for the metrics.
+type ikeStats struct {
+	Rekeys    uint64            // IKE and Child SA rekeys completed
+	Exchanges map[string]uint64 // by exchange type: IKE_SA_INIT, IKE_AUTH, CREATE_CHILD_SA, INFORMATIONAL
+	Failures  map[string]uint64 // by reason: timeout, AUTHENTICATION_FAILED, NO_PROPOSAL_CHOSEN, ...
+}
+
+type ipsecStatser interface{ Stats() ikeStats }
+
+// snapshotter is what the collector reads from the daemon at scrape time.
+type snapshotter interface {
+	metricsSnapshot() metricsSnapshot
+}
+
+type metricsSnapshot struct {
+	IKESAs     []show.IKESA
+	ChildSAs   []show.ChildSA
+	IKE        *ikeStats
+	BGP        *show.BGPSummary
+	Interfaces []show.Interface
+}
+
+func (d *daemon) metricsSnapshot() metricsSnapshot {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var s metricsSnapshot
+	if c := d.comps.ipsec; c != nil {
+		s.IKESAs, s.ChildSAs = c.IKESAs(), c.ChildSAs()
+		if st, ok := c.(ipsecStatser); ok {
+			v := st.Stats()
+			s.IKE = &v
+		}
+	}
+	if c := d.comps.bgp; c != nil {
+		if sum, err := c.Summary(); err == nil {
+			s.BGP = &sum
+		}
+	}
+	s.Interfaces = interfaceStates(d.cfg, d.opts.maps)
+	return s
+}
+
+// collector turns a snapshot into Prometheus metrics on every scrape, so
+// nothing on the packet path knows about Prometheus.
+type collector struct {
+	src snapshotter
+
+	ikeSA, childSAs, saPackets, saBytes, saDrops, saLifetime *prometheus.Desc
+	rekeys, exchanges, failures                              *prometheus.Desc
+	bgpState, bgpEstablished, bgpPrefixes, bgpUptime         *prometheus.Desc
+	ifUp, ifPackets, ifBytes, ifErrors, ifDrops              *prometheus.Desc
+}
+
+func newCollector(src snapshotter) *collector {
+	d := func(name, help string, labels ...string) *prometheus.Desc {
+		return prometheus.NewDesc("softix_"+name, help, labels, nil)
+	}
+	return &collector{
+		src:            src,
+		ikeSA:          d("ike_sa_established", "IKE SAs established, by tunnel and peer.", "tunnel", "peer", "direction"),
+		childSAs:       d("child_sas", "Child SAs installed, by tunnel.", "tunnel"),
+		saPackets:      d("child_sa_packets_total", "Packets through a Child SA.", "tunnel", "spi", "direction"),
+		saBytes:        d("child_sa_bytes_total", "Octets through a Child SA.", "tunnel", "spi", "direction"),
+		saDrops:        d("child_sa_drops_total", "Packets dropped on a Child SA, by reason.", "tunnel", "spi", "direction", "reason"),
+		saLifetime:     d("child_sa_remaining_seconds", "Seconds until the Child SA expires.", "tunnel", "spi"),
+		rekeys:         d("ike_rekeys_total", "IKE and Child SA rekeys completed."),
+		exchanges:      d("ike_exchanges_total", "IKE exchanges completed, by type.", "exchange"),
+		failures:       d("ike_failures_total", "IKE failures, by reason.", "reason"),
+		bgpState:       d("bgp_session_state", "BGP session state (1 for the current state).", "neighbor", "state"),
+		bgpEstablished: d("bgp_session_established", "1 when the BGP session is established.", "neighbor"),
+		bgpPrefixes:    d("bgp_prefixes", "Prefixes received from / advertised to a neighbor.", "neighbor", "direction"),
+		bgpUptime:      d("bgp_session_state_seconds", "Seconds in the current session state.", "neighbor"),
+		ifUp:           d("interface_up", "1 when the IX interface's Linux device is up.", "interface"),
+		ifPackets:      d("interface_packets_total", "Packets through the interface.", "interface", "direction"),
+		ifBytes:        d("interface_bytes_total", "Bytes through the interface.", "interface", "direction"),
+		ifErrors:       d("interface_errors_total", "Errors on the interface.", "interface", "direction"),
+		ifDrops:        d("interface_drops_total", "Drops on the interface.", "interface", "direction"),
+	}
+}
+
+func (c *collector) Describe(ch chan<- *prometheus.Desc) { prometheus.DescribeByCollect(c, ch) }
+
+func (c *collector) Collect(ch chan<- prometheus.Metric) {
+	s := c.src.metricsSnapshot()
+	gauge := func(d *prometheus.Desc, v float64, l ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, l...)
+	}
+	counter := func(d *prometheus.Desc, v uint64, l ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), l...)
+	}
+	for _, sa := range s.IKESAs {
+		dir := "responder"
+		if sa.Initiator {
+			dir = "initiator"
+		}
+		gauge(c.ikeSA, 1, sa.Interface, sa.Peer.Addr().String(), dir)
+	}
+	perTunnel := map[string]int{}
+	for _, sa := range s.ChildSAs {
+		perTunnel[sa.Interface]++
+		for _, side := range []struct {
+			dir string
+			spi uint32
+			c   show.SACounters
+		}{{"out", sa.SPIOut, sa.Out}, {"in", sa.SPIIn, sa.In}} {
+			spi := fmt.Sprintf("0x%08x", side.spi)
+			counter(c.saPackets, side.c.Packets, sa.Interface, spi, side.dir)
+			counter(c.saBytes, side.c.Octets, sa.Interface, spi, side.dir)
+			for reason, v := range dropReasons(side.c, side.dir == "in") {
+				counter(c.saDrops, v, sa.Interface, spi, side.dir, reason)
+			}
+		}
+		gauge(c.saLifetime, sa.RemainLifetime.Seconds(), sa.Interface, fmt.Sprintf("0x%08x", sa.SPIIn))
+	}
+	for t, n := range perTunnel {
+		gauge(c.childSAs, float64(n), t)
+	}
+	if st := s.IKE; st != nil {
+		counter(c.rekeys, st.Rekeys)
+		for k, v := range st.Exchanges {
+			counter(c.exchanges, v, k)
+		}
+		for k, v := range st.Failures {
+			counter(c.failures, v, k)
+		}
+	}
+	if b := s.BGP; b != nil {
+		for _, n := range b.Neighbors {
+			a := n.Addr.String()
+			est := 0.0
+			if n.State == "ESTABLISHED" {
+				est = 1
+			}
+			gauge(c.bgpEstablished, est, a)
+			gauge(c.bgpState, 1, a, n.State)
+			gauge(c.bgpUptime, n.UpDown.Seconds(), a)
+			gauge(c.bgpPrefixes, float64(n.PrefixesReceived), a, "received")
+			gauge(c.bgpPrefixes, float64(n.PrefixesAdvertised), a, "advertised")
+		}
+	}
+	for _, i := range s.Interfaces {
+		if i.Linux == "" {
+			continue
+		}
+		up := 0.0
+		if i.Up {
+			up = 1
+		}
+		gauge(c.ifUp, up, i.Name)
+		if i.HasCounters {
+			counter(c.ifPackets, i.RxPackets, i.Name, "in")
+			counter(c.ifPackets, i.TxPackets, i.Name, "out")
+			counter(c.ifBytes, i.RxBytes, i.Name, "in")
+			counter(c.ifBytes, i.TxBytes, i.Name, "out")
+			counter(c.ifErrors, i.RxErrors, i.Name, "in")
+			counter(c.ifErrors, i.TxErrors, i.Name, "out")
+			counter(c.ifDrops, i.RxDropped, i.Name, "in")
+			counter(c.ifDrops, i.TxDropped, i.Name, "out")
+		}
+	}
+}
+
+// dropReasons names the per-SA error counters as the IX statistics do.
+func dropReasons(c show.SACounters, inbound bool) map[string]uint64 {
+	m := map[string]uint64{
+		"cipher_failure":  c.CipherFailure,
+		"out_of_memory":   c.OutOfMemory,
+		"ts_unacceptable": c.TSUnacceptable,
+		"misc_error":      c.MiscError,
+	}
+	if inbound {
+		m["invalid_sa"] = c.InvalidSA
+		m["replay_detected"] = c.ReplayDetected
+		m["integrity_failure"] = c.IntegrityFailure
+		m["packet_truncated"] = c.PacketTruncated
+		m["invalid_padding"] = c.InvalidPadding
+		m["unknown_protocol"] = c.UnknownProtocol
+	}
+	return m
+}
+
+// metricsAddr applies the loopback default: ":9477" and "9477" listen on
+// 127.0.0.1; an explicit host (0.0.0.0, an address) is used as given.
+func metricsAddr(s string) (string, error) {
+	if _, err := fmt.Sscanf(s, "%d", new(int)); err == nil && !strings.Contains(s, ":") {
+		s = ":" + s
+	}
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return "", fmt.Errorf("--metrics %q: want HOST:PORT or :PORT", s)
+	}
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port), nil
+}
+
+// serveMetrics starts the Prometheus endpoint at addr (/metrics) and
+// returns a function that stops it.
+func serveMetrics(addr string, src snapshotter, log *slog.Logger) (func(), error) {
+	addr, err := metricsAddr(addr)
+	if err != nil {
+		return nil, err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(newCollector(src))
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelError)}))
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("metrics endpoint %s: %w", addr, err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("metrics endpoint", "err", err)
+		}
+	}()
+	log.Info("metrics endpoint", "addr", "http://"+addr+"/metrics")
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+	}, nil
+}

@@ -1,0 +1,273 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+
+	"github.com/soft-ix/soft-ix/cmd/soft-ix/internal/cli"
+	"github.com/soft-ix/soft-ix/cmd/soft-ix/internal/ctl"
+	"github.com/soft-ix/soft-ix/cmd/soft-ix/internal/show"
+	"github.com/soft-ix/soft-ix/config"
+)
+
+// daemon is the running soft-ix: the loaded config, its components, and the
+// answers to control-socket commands.
+type daemon struct {
+	opts *options
+	log  *slog.Logger
+	// load reads the config file; a field so tests can feed configs.
+	load func(path string) (*config.Config, []diagnostic, error)
+
+	mu    sync.Mutex // serialises reload against commands reading cfg/comps
+	cfg   *config.Config
+	comps *components
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return 0, fmt.Errorf("--log-level %q: want debug, info, warn or error", s)
+	}
+	return l, nil
+}
+
+func newLogger(o *options, w io.Writer) *slog.Logger {
+	level, _ := parseLevel(o.logLevel)
+	ho := &slog.HandlerOptions{Level: level}
+	if o.logFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, ho))
+	}
+	return slog.New(slog.NewTextHandler(w, ho))
+}
+
+// runDaemon is "soft-ix -c FILE": load, start, serve until a signal.
+func runDaemon(o *options, stderr io.Writer) int {
+	log := newLogger(o, stderr)
+	cfg, diags, err := loadConfig(o.config)
+	if err != nil || cfg == nil {
+		printDiags(stderr, diags, err)
+		log.Error("configuration not usable, not starting", "file", o.config)
+		return exitFail
+	}
+	for _, d := range diags {
+		log.Warn("configuration", "diagnostic", d.String())
+	}
+	if err := preflight(cfg, o); err != nil {
+		log.Error("cannot start", "err", err)
+		return exitFail
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	comps, err := startComponents(ctx, cfg, o, log)
+	if err != nil {
+		log.Error("cannot start", "err", err)
+		return exitFail
+	}
+	d := &daemon{opts: o, log: log, load: loadConfig, cfg: cfg, comps: comps}
+	defer comps.close()
+
+	srv, err := ctl.Listen(o.socket, d, log)
+	if err != nil {
+		log.Error("cannot start", "err", err)
+		return exitFail
+	}
+	defer srv.Close()
+
+	if o.metrics != "" {
+		stop, err := serveMetrics(o.metrics, d, log)
+		if err != nil {
+			log.Error("cannot start", "err", err)
+			return exitFail
+		}
+		defer stop()
+	}
+
+	log.Info("soft-ix running", "config", o.config, "hostname", hostname(cfg), "socket", o.socket, "pid", os.Getpid())
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+	for sig := range sigs {
+		if sig == syscall.SIGHUP {
+			out, ok := d.reload()
+			if ok {
+				log.Info("reload on SIGHUP done", "result", strings.TrimSpace(out))
+			} else {
+				log.Error("reload on SIGHUP refused", "result", strings.TrimSpace(out))
+			}
+			continue
+		}
+		log.Info("stopping", "signal", sig.String())
+		break
+	}
+	// Deferred: metrics, control socket, components in reverse order.
+	return exitOK
+}
+
+func hostname(cfg *config.Config) string {
+	if cfg == nil || cfg.Hostname == "" {
+		return "Router"
+	}
+	return cfg.Hostname
+}
+
+// reload re-reads the config file and applies the difference. A config
+// that does not load is refused and the running one stays.
+func (d *daemon) reload() (string, bool) {
+	cfg, diags, err := d.load(d.opts.config)
+	if err != nil || cfg == nil {
+		var b strings.Builder
+		fmt.Fprintf(&b, "%% reload refused, the running configuration stays:\n")
+		printDiags(&b, diags, err)
+		return b.String(), false
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	changes := diffConfig(d.cfg, cfg)
+	var b strings.Builder
+	for _, diag := range diags {
+		fmt.Fprintf(&b, "%s\n", diag)
+	}
+	if err := d.comps.reload(cfg); err != nil {
+		d.cfg = cfg // partly applied: show what was asked for
+		fmt.Fprintf(&b, "%% reload applied with errors: %v\n", err)
+		return b.String(), false
+	}
+	d.cfg = cfg
+	if len(changes.Summary) == 0 {
+		b.WriteString("Configuration reloaded, no changes.\n")
+	} else {
+		b.WriteString("Configuration reloaded:\n")
+		for _, l := range changes.Summary {
+			fmt.Fprintf(&b, "  %s\n", l)
+		}
+	}
+	return b.String(), true
+}
+
+// Handle runs one control-socket command.
+func (d *daemon) Handle(ctx context.Context, args []string) ctl.Response {
+	cmd, err := cli.Parse(args)
+	if err != nil {
+		return ctl.Response{Output: err.Error() + "\n", Status: exitUsage}
+	}
+	if cmd.ID == cli.Reload || cmd.ID == cli.ClearIKESA || cmd.ID == cli.Ping {
+		d.log.Info("control command", "command", strings.Join(cmd.Words, " "))
+	}
+	out, err := d.run(ctx, cmd)
+	if err == errSilentFailure {
+		return ctl.Response{Output: out, Status: exitFail}
+	}
+	if err != nil {
+		return ctl.Response{Output: out + "% " + err.Error() + "\n", Status: exitFail}
+	}
+	return ctl.Response{Output: out}
+}
+
+// errSilentFailure makes a command exit 1 when its output already says why.
+var errSilentFailure = errors.New("failed")
+
+// errNotRunning answers commands whose component the config does not start
+// (or that this build lacks).
+func errNotRunning(what string) error {
+	return fmt.Errorf("%s is not running", what)
+}
+
+func (d *daemon) run(ctx context.Context, cmd *cli.Command) (string, error) {
+	switch cmd.ID {
+	case cli.Reload:
+		out, ok := d.reload()
+		if !ok {
+			return out, fmt.Errorf("reload failed")
+		}
+		return out, nil
+	case cli.Ping:
+		return d.ping(ctx, cmd)
+	}
+
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	c := d.comps
+	switch cmd.ID {
+	case cli.ShowRunningConfig:
+		return string(printConfig(d.cfg)), nil
+	case cli.ShowIKESA:
+		if c.ipsec == nil {
+			return show.IKESAs(nil), nil
+		}
+		return show.IKESAs(c.ipsec.IKESAs()), nil
+	case cli.ShowChildSA:
+		if c.ipsec == nil {
+			return show.ChildSAs(nil), nil
+		}
+		return show.ChildSAs(c.ipsec.ChildSAs()), nil
+	case cli.ClearIKESA:
+		if c.ipsec == nil {
+			return "", errNotRunning("IKEv2")
+		}
+		n, err := c.ipsec.ClearSA(cmd.Addr("peer"))
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("%d IKE SA(s) cleared\n", n), nil
+	case cli.ShowBGPSummary:
+		if c.bgp == nil {
+			return "", errNotRunning("BGP")
+		}
+		s, err := c.bgp.Summary()
+		if err != nil {
+			return "", err
+		}
+		return show.BGPSummaryText(s), nil
+	case cli.ShowBGPRoutes, cli.ShowBGPAdvertised:
+		if c.bgp == nil {
+			return "", errNotRunning("BGP")
+		}
+		r, err := c.bgp.NeighborRoutes(cmd.Addr("neighbor"), cmd.ID == cli.ShowBGPAdvertised)
+		if err != nil {
+			return "", err
+		}
+		return show.BGPRoutesText(r), nil
+	case cli.ShowIPRoute:
+		var routes []show.Route
+		var err error
+		if c.linux != nil {
+			routes, err = c.linux.Routes()
+		} else {
+			routes, err = kernelRoutes(d.cfg, d.opts.maps)
+		}
+		if err != nil {
+			return "", err
+		}
+		return show.RoutesText(routes), nil
+	case cli.ShowInterfaces:
+		return show.InterfacesText(interfaceStates(d.cfg, d.opts.maps)), nil
+	}
+	return "", fmt.Errorf("not supported by the daemon")
+}
+
+// ping runs outside the lock: it takes seconds.
+func (d *daemon) ping(ctx context.Context, cmd *cli.Command) (string, error) {
+	var b strings.Builder
+	ok, err := ping(ctx, &b, pingRequest{
+		Dest:   cmd.Addr("dest"),
+		Source: cmd.Addr("source"),
+		Count:  cmd.Int("count", defaultPingCount),
+		Size:   cmd.Int("size", defaultPingSize),
+	})
+	if err != nil {
+		return b.String(), err
+	}
+	if !ok {
+		return b.String(), errSilentFailure // the statistics say it
+	}
+	return b.String(), nil
+}

@@ -1,0 +1,156 @@
+package config
+
+import (
+	"bytes"
+	"reflect"
+)
+
+// Changes is what a reload must do to go from one config to the next.
+// Names are canonical interface names, in the new config's order (removed
+// ones in the old config's order).
+//
+// A tunnel (an ipsec-ikev2 Tunnel interface, see Tunnels) is changed when
+// its interface block differs in anything, when its effective profile
+// (ProfileFor) differs, or when the PSK it authenticates with (PSKFor its
+// peer and peer ID) differs in identity or key. Such a tunnel must be torn
+// down and brought up again; tunnels not listed keep their SAs.
+// Interfaces covers every other interface (GigaEthernet, Loopback, Null and
+// tunnels that are not ipsec-ikev2), compared block for block.
+// Routes compares "ip route" lines by destination, gateway and distance.
+// BGPChanged is set when anything under "router bgp" differs.
+type Changes struct {
+	TunnelsAdded, TunnelsRemoved, TunnelsChanged          []string
+	InterfacesAdded, InterfacesRemoved, InterfacesChanged []string
+	RoutesAdded, RoutesRemoved                            []*Route
+	BGPChanged                                            bool
+	HostnameChanged                                       bool
+}
+
+// Empty reports whether nothing changed.
+func (ch Changes) Empty() bool {
+	return len(ch.TunnelsAdded)+len(ch.TunnelsRemoved)+len(ch.TunnelsChanged)+
+		len(ch.InterfacesAdded)+len(ch.InterfacesRemoved)+len(ch.InterfacesChanged)+
+		len(ch.RoutesAdded)+len(ch.RoutesRemoved) == 0 && !ch.BGPChanged && !ch.HostnameChanged
+}
+
+// Diff compares two configs for a reload. Positions in the file never count
+// as a change. A nil config is treated as empty.
+func Diff(old, new *Config) Changes {
+	if old == nil {
+		old = &Config{}
+	}
+	if new == nil {
+		new = &Config{}
+	}
+	var ch Changes
+	ch.HostnameChanged = old.Hostname != new.Hostname
+
+	isTunnel := func(ifc *Interface) bool {
+		return ifc.Kind == KindTunnel && ifc.Tunnel != nil && ifc.Tunnel.Mode == "ipsec-ikev2"
+	}
+	for _, n := range new.Interfaces {
+		o := old.Interface(n.Name)
+		switch {
+		case isTunnel(n) && (o == nil || !isTunnel(o)):
+			ch.TunnelsAdded = append(ch.TunnelsAdded, n.Name)
+			if o != nil {
+				ch.InterfacesRemoved = append(ch.InterfacesRemoved, n.Name)
+			}
+		case isTunnel(n):
+			if !equalInterfaces(o, n) || !equalProfiles(old.ProfileFor(o), new.ProfileFor(n)) ||
+				!equalPSK(old.PSKFor(o.Tunnel.Peer, o.Tunnel.PeerID), new.PSKFor(n.Tunnel.Peer, n.Tunnel.PeerID)) {
+				ch.TunnelsChanged = append(ch.TunnelsChanged, n.Name)
+			}
+		case o == nil:
+			ch.InterfacesAdded = append(ch.InterfacesAdded, n.Name)
+		case isTunnel(o):
+			ch.TunnelsRemoved = append(ch.TunnelsRemoved, n.Name)
+			ch.InterfacesAdded = append(ch.InterfacesAdded, n.Name)
+		case !equalInterfaces(o, n):
+			ch.InterfacesChanged = append(ch.InterfacesChanged, n.Name)
+		}
+	}
+	for _, o := range old.Interfaces {
+		if new.Interface(o.Name) != nil {
+			continue
+		}
+		if isTunnel(o) {
+			ch.TunnelsRemoved = append(ch.TunnelsRemoved, o.Name)
+		} else {
+			ch.InterfacesRemoved = append(ch.InterfacesRemoved, o.Name)
+		}
+	}
+
+	hasRoute := func(rs []*Route, r *Route) bool {
+		for _, x := range rs {
+			if x.Prefix == r.Prefix && x.sameTarget(r) && x.Distance == r.Distance {
+				return true
+			}
+		}
+		return false
+	}
+	for _, r := range new.Routes {
+		if !hasRoute(old.Routes, r) {
+			ch.RoutesAdded = append(ch.RoutesAdded, r)
+		}
+	}
+	for _, r := range old.Routes {
+		if !hasRoute(new.Routes, r) {
+			ch.RoutesRemoved = append(ch.RoutesRemoved, r)
+		}
+	}
+	ch.BGPChanged = !equalBGP(old.BGP, new.BGP)
+	return ch
+}
+
+func equalPSK(a, b *PSK) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.ID == b.ID && a.Hex == b.Hex && bytes.Equal(a.Key, b.Key)
+}
+
+// equalInterfaces compares two interface blocks, ignoring positions.
+func equalInterfaces(a, b *Interface) bool {
+	x, y := *a, *b
+	x.Pos, y.Pos, x.UnnumberedPos, y.UnnumberedPos = Pos{}, Pos{}, Pos{}, Pos{}
+	x.Tunnel, y.Tunnel = nil, nil
+	if !reflect.DeepEqual(x, y) {
+		return false
+	}
+	if a.Tunnel == nil || b.Tunnel == nil {
+		return a.Tunnel == b.Tunnel
+	}
+	s, t := *a.Tunnel, *b.Tunnel
+	s.PeerPos, s.ProfilePos, s.OutgoingPos, s.SourcePos = Pos{}, Pos{}, Pos{}, Pos{}
+	t.PeerPos, t.ProfilePos, t.OutgoingPos, t.SourcePos = Pos{}, Pos{}, Pos{}, Pos{}
+	so, to := s.Override, t.Override
+	s.Override, t.Override = nil, nil
+	if !reflect.DeepEqual(s, t) {
+		return false
+	}
+	if so == nil || to == nil {
+		return so == to
+	}
+	return equalProfiles(*so, *to)
+}
+
+func equalBGP(a, b *BGP) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	x, y := *a, *b
+	x.Pos, y.Pos = Pos{}, Pos{}
+	x.Neighbors, y.Neighbors = nil, nil
+	if !reflect.DeepEqual(x, y) || len(a.Neighbors) != len(b.Neighbors) {
+		return false
+	}
+	for i := range a.Neighbors {
+		n, m := *a.Neighbors[i], *b.Neighbors[i]
+		n.Pos, m.Pos, n.UpdateSourcePos, m.UpdateSourcePos = Pos{}, Pos{}, Pos{}, Pos{}
+		if n != m {
+			return false
+		}
+	}
+	return true
+}

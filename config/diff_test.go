@@ -1,0 +1,118 @@
+package config
+
+import (
+	"net/netip"
+	"os"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func load(t *testing.T, src string) *Config {
+	t.Helper()
+	c, _ := mustParse(t, "d.conf", src)
+	return c
+}
+
+func TestDiff(t *testing.T) {
+	raw, err := os.ReadFile("testdata/ix-bgp.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := string(raw)
+	old := load(t, base)
+
+	if ch := Diff(old, load(t, "! a comment moves every line\n"+base)); !ch.Empty() {
+		t.Errorf("moved lines: %+v", ch)
+	}
+
+	cases := []struct {
+		name string
+		from string
+		to   string
+		want Changes
+	}{
+		{"psk key", "key char P@ssw0rd1234", "key char other", Changes{TunnelsChanged: []string{"Tunnel0.0"}}},
+		{"default profile", "child-lifetime 3600", "child-lifetime 7200", Changes{TunnelsChanged: []string{"Tunnel0.0"}}},
+		{"tunnel block", "  ikev2 ipsec pre-fragment\n", "", Changes{TunnelsChanged: []string{"Tunnel0.0"}}},
+		{"bgp", "network 192.168.2.0/24", "network 192.168.3.0/24", Changes{BGPChanged: true}},
+		{"loopback", "10.2.2.2/32", "10.2.2.3/32", Changes{InterfacesChanged: []string{"Loopback0.0"}}},
+		{"route", "ip route 172.16.0.6/32 Tunnel0.0", "ip route 172.16.0.6/32 Tunnel0.0 distance 5",
+			Changes{RoutesAdded: []*Route{{Prefix: netip.MustParsePrefix("172.16.0.6/32"), Interface: "Tunnel0.0", Distance: 5}},
+				RoutesRemoved: []*Route{{Prefix: netip.MustParsePrefix("172.16.0.6/32"), Interface: "Tunnel0.0"}}}},
+		{"hostname", "router bgp 65050", "hostname x\nrouter bgp 65050", Changes{HostnameChanged: true}},
+		{"tunnel added", "interface Loopback0.0", "interface Tunnel1.0\n tunnel mode ipsec-ikev2\n ip tcp adjust-mss auto\n ikev2 peer 40.115.212.91 authentication psk\ninterface Loopback0.0",
+			Changes{TunnelsAdded: []string{"Tunnel1.0"}}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if !strings.Contains(base, tc.from) {
+				t.Fatalf("base lacks %q", tc.from)
+			}
+			ch := Diff(old, load(t, strings.Replace(base, tc.from, tc.to, 1)))
+			clearRoutes := func(rs []*Route) {
+				for _, r := range rs {
+					r.Pos = Pos{}
+				}
+			}
+			clearRoutes(ch.RoutesAdded)
+			clearRoutes(ch.RoutesRemoved)
+			if !reflect.DeepEqual(ch, tc.want) {
+				t.Errorf("Diff = %+v\nwant %+v", ch, tc.want)
+			}
+			// The reverse diff mirrors it.
+			back := Diff(load(t, strings.Replace(base, tc.from, tc.to, 1)), old)
+			if len(back.TunnelsAdded) != len(ch.TunnelsRemoved) || len(back.TunnelsRemoved) != len(ch.TunnelsAdded) ||
+				len(back.RoutesAdded) != len(ch.RoutesRemoved) || back.BGPChanged != ch.BGPChanged {
+				t.Errorf("reverse Diff = %+v", back)
+			}
+		})
+	}
+	if ch := Diff(nil, old); len(ch.TunnelsAdded) != 1 || len(ch.InterfacesAdded) != 1 || !ch.BGPChanged || len(ch.RoutesAdded) != 1 {
+		t.Errorf("Diff(nil, c) = %+v", ch)
+	}
+}
+
+func TestProfileForOverrides(t *testing.T) {
+	c := load(t, `ikev2 authentication psk id keyid peer1 key char k
+ikev2 default-profile
+  sa-proposal enc aes-cbc-128
+  sa-lifetime 3600
+ikev2 profile p
+  sa-proposal integrity sha2-512
+  child-pfs 3072-bit
+interface Tunnel0.0
+  tunnel mode ipsec-ikev2
+  ip tcp adjust-mss auto
+  ikev2 peer any authentication psk id keyid peer1
+interface Tunnel1.0
+  tunnel mode ipsec-ikev2
+  ip tcp adjust-mss auto
+  ikev2 binding p
+  ikev2 sa-proposal dh 256-bit-ecp curve25519
+  ikev2 child-pfs off
+  ikev2 child-lifetime 600 kilobytes 102400000
+  ikev2 sa-lifetime 900
+  ikev2 peer any authentication psk id keyid peer1
+`)
+	p0 := c.ProfileFor(c.Interface("Tunnel0.0"))
+	if p0.Enc[0] != EncAESCBC128 || p0.Lifetime.Seconds() != 3600 || p0.Integrity[0] != IntegSHA256 || p0.PRF[0] != PRFSHA256 || p0.DH[0] != DH2048 {
+		t.Errorf("Tunnel0.0 profile %+v", p0)
+	}
+	p1 := c.ProfileFor(c.Interface("Tunnel1.0"))
+	// Named profile: no inheritance from the default-profile.
+	if p1.Name != "p" || p1.Enc[0] != EncAESCBC256 || p1.Integrity[0] != IntegSHA512 || p1.PRF[0] != PRFSHA512 ||
+		!reflect.DeepEqual(p1.DH, []DHGroup{DHECP256, DHCurve25519}) || p1.ChildPFS != "" ||
+		p1.ChildLifetime.Seconds() != 600 || p1.ChildLifetimeKB != 102400000 || p1.Lifetime.Seconds() != 900 {
+		t.Errorf("Tunnel1.0 profile %+v", p1)
+	}
+	if DH2048.Group() != 14 || DHCurve25519.Group() != 31 || !EncAESGCM128.AEAD() || EncAESCBC192.KeyBits() != 192 {
+		t.Error("algorithm helpers")
+	}
+	// ProfileFor must not alias the config's slices.
+	p1.DH[0] = DH1024
+	if c.Interface("Tunnel1.0").Tunnel.Override.DH[0] != DHECP256 {
+		t.Error("ProfileFor aliases the config")
+	}
+	checkRoundTrip(t, "overrides", c)
+}

@@ -1,0 +1,294 @@
+package config
+
+import (
+	"bytes"
+	"encoding/hex"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Print writes c as canonical IX running-config text, in the order and
+// indentation IX uses: hostname, ip route, ikev2 authentication psk,
+// ikev2 default-profile, ikev2 profile blocks, router bgp, then the
+// interface blocks, with "!" between sections and sub-commands indented two
+// spaces (four inside address-family). Within a section the config's order
+// is kept. Pre-shared keys are printed as configured ("key char K" or
+// "key hex H"), so the output reloads; treat it as secret.
+//
+// Parse(Print(c)) yields c again (ignoring positions), and Print is
+// idempotent.
+func Print(c *Config) []byte {
+	var w printer
+	if c.Hostname != "" {
+		w.line(0, "hostname", quoteWord(c.Hostname))
+		w.bang()
+	}
+	if len(c.Routes) > 0 {
+		for _, r := range c.Routes {
+			w.route(r)
+		}
+		w.bang()
+	}
+	if len(c.PSKs) > 0 {
+		for _, k := range c.PSKs {
+			key := "char " + quoteWord(string(k.Key))
+			if k.Hex {
+				key = "hex " + hex.EncodeToString(k.Key)
+			}
+			w.line(0, "ikev2 authentication psk", idText(k.ID), "key", key)
+		}
+		w.bang()
+	}
+	if c.DefaultProfile != nil {
+		w.line(0, "ikev2 default-profile")
+		w.profile(2, "", c.DefaultProfile)
+		w.bang()
+	}
+	for _, pr := range c.Profiles {
+		w.line(0, "ikev2 profile", quoteWord(pr.Name))
+		w.profile(2, "", pr)
+		w.bang()
+	}
+	if c.BGP != nil {
+		w.bgp(c.BGP)
+		w.bang()
+	}
+	for _, ifc := range c.Interfaces {
+		w.iface(ifc)
+		w.bang()
+	}
+	return w.Bytes()
+}
+
+type printer struct{ bytes.Buffer }
+
+func (w *printer) line(indent int, words ...string) {
+	w.WriteString(strings.Repeat(" ", indent))
+	for i, s := range words {
+		if i > 0 {
+			w.WriteByte(' ')
+		}
+		w.WriteString(s)
+	}
+	w.WriteByte('\n')
+}
+
+func (w *printer) bang() { w.WriteString("!\n") }
+
+func idText(id Identity) string { return "id " + string(id.Type) + " " + quoteWord(id.Value) }
+
+func secs(d time.Duration) string { return fmt.Sprint(int64(d / time.Second)) }
+
+func (w *printer) route(r *Route) {
+	dst := r.Prefix.String()
+	if r.Prefix.Bits() == 0 && r.Prefix.Addr().Is4() {
+		dst = "default"
+	}
+	via := r.Interface
+	if r.NextHop.IsValid() {
+		via = r.NextHop.String()
+	}
+	words := []string{"ip route", dst}
+	if via != "" {
+		words = append(words, via)
+	}
+	if r.Distance != 0 {
+		words = append(words, "distance", fmt.Sprint(r.Distance))
+	}
+	w.line(0, words...)
+}
+
+func join[T ~string](s []T) string {
+	parts := make([]string, len(s))
+	for i, v := range s {
+		parts[i] = string(v)
+	}
+	return strings.Join(parts, " ")
+}
+
+// profile writes the profile commands; prefix is "ikev2 " for the
+// per-tunnel forms.
+func (w *printer) profile(in int, prefix string, pr *Profile) {
+	if pr.ChildLifetime != 0 {
+		s := secs(pr.ChildLifetime)
+		if pr.ChildLifetimeKB != 0 {
+			s += fmt.Sprintf(" kilobytes %d", pr.ChildLifetimeKB)
+		}
+		w.line(in, prefix+"child-lifetime", s)
+	}
+	if pr.ChildPFS != "" {
+		w.line(in, prefix+"child-pfs", string(pr.ChildPFS))
+	}
+	if len(pr.ChildEnc) > 0 {
+		w.line(in, prefix+"child-proposal enc", join(pr.ChildEnc))
+	}
+	if len(pr.ChildIntegrity) > 0 {
+		w.line(in, prefix+"child-proposal integrity", join(pr.ChildIntegrity))
+	}
+	if pr.DPDInterval != 0 {
+		w.line(in, prefix+"dpd interval", secs(pr.DPDInterval))
+	}
+	if pr.LocalAuth != "" || pr.LocalID != (Identity{}) {
+		words := []string{prefix + "local-authentication"}
+		if pr.LocalAuth != "" {
+			words = append(words, pr.LocalAuth)
+		}
+		if pr.LocalID != (Identity{}) {
+			words = append(words, idText(pr.LocalID))
+		}
+		w.line(in, words...)
+	}
+	if pr.Lifetime != 0 {
+		w.line(in, prefix+"sa-lifetime", secs(pr.Lifetime))
+	}
+	if len(pr.Enc) > 0 {
+		w.line(in, prefix+"sa-proposal enc", join(pr.Enc))
+	}
+	if len(pr.Integrity) > 0 {
+		w.line(in, prefix+"sa-proposal integrity", join(pr.Integrity))
+	}
+	if len(pr.DH) > 0 {
+		w.line(in, prefix+"sa-proposal dh", join(pr.DH))
+	}
+	if len(pr.PRF) > 0 {
+		w.line(in, prefix+"sa-proposal prf", join(pr.PRF))
+	}
+	if pr.SourceAddress.IsValid() {
+		w.line(in, prefix+"source-address", pr.SourceAddress.String())
+	} else if pr.SourceInterface != "" {
+		w.line(in, prefix+"source-address", pr.SourceInterface)
+	}
+	if pr.IPsecMode != "" {
+		w.line(in, prefix+"ipsec-mode", pr.IPsecMode)
+	}
+}
+
+func (w *printer) bgp(b *BGP) {
+	w.line(0, "router bgp", fmt.Sprint(b.ASN))
+	if b.RouterID.IsValid() {
+		w.line(2, "bgp router-id", b.RouterID.String())
+	}
+	activate := false
+	for _, n := range b.Neighbors {
+		a := n.Addr.String()
+		if n.RemoteAS != 0 {
+			w.line(2, "neighbor", a, "remote-as", fmt.Sprint(n.RemoteAS))
+		}
+		if n.Description != "" {
+			w.line(2, "neighbor", a, "description", quoteText(n.Description))
+		}
+		if n.EBGPMultihop != 0 {
+			w.line(2, "neighbor", a, "ebgp-multihop", fmt.Sprint(n.EBGPMultihop))
+		}
+		if n.Keepalive != 0 || n.Hold != 0 {
+			w.line(2, "neighbor", a, "timers", secs(n.Keepalive), secs(n.Hold))
+		}
+		if n.UpdateSource != "" {
+			w.line(2, "neighbor", a, "update-source", n.UpdateSource)
+		}
+		activate = activate || n.Activate
+	}
+	if len(b.Networks) > 0 || activate {
+		w.line(2, "address-family ipv4 unicast")
+		for _, n := range b.Neighbors {
+			if n.Activate {
+				w.line(4, "neighbor", n.Addr.String(), "activate")
+			}
+		}
+		for _, p := range b.Networks {
+			w.line(4, "network", p.String())
+		}
+	}
+}
+
+func (w *printer) iface(ifc *Interface) {
+	w.line(0, "interface", ifc.Name)
+	if ifc.Description != "" {
+		w.line(2, "description", quoteText(ifc.Description))
+	}
+	t := ifc.Tunnel
+	if t != nil && t.Mode != "" {
+		w.line(2, "tunnel mode", t.Mode)
+	}
+	switch {
+	case ifc.DHCP && ifc.DHCPReceiveDefault:
+		w.line(2, "ip address dhcp receive-default")
+	case ifc.DHCP:
+		w.line(2, "ip address dhcp")
+	case ifc.Address.IsValid():
+		w.line(2, "ip address", ifc.Address.String())
+	case ifc.Unnumbered != "":
+		w.line(2, "ip unnumbered", ifc.Unnumbered)
+	case ifc.Kind == KindGigaEthernet:
+		w.line(2, "no ip address")
+	}
+	if ifc.MTU != 0 {
+		w.line(2, "ip mtu", fmt.Sprint(ifc.MTU))
+	}
+	switch {
+	case ifc.AdjustMSS == MSSAuto:
+		w.line(2, "ip tcp adjust-mss auto")
+	case ifc.AdjustMSS != 0:
+		w.line(2, "ip tcp adjust-mss", fmt.Sprint(ifc.AdjustMSS))
+	}
+	if t != nil {
+		if t.Profile != "" {
+			w.line(2, "ikev2 binding", quoteWord(t.Profile))
+		}
+		if t.ConnectAuto {
+			w.line(2, "ikev2 connect-type auto")
+		}
+		if t.DPDInterval != 0 {
+			w.line(2, "ikev2 dpd interval", secs(t.DPDInterval))
+		}
+		if t.PreFragment {
+			w.line(2, "ikev2 ipsec pre-fragment")
+		}
+		if t.NATKeepalive != 0 {
+			s := secs(t.NATKeepalive)
+			if t.NATKeepaliveForce {
+				s += " force"
+			}
+			w.line(2, "ikev2 nat-traversal keepalive", s)
+		}
+		if t.NegotiationDirection != "" {
+			w.line(2, "ikev2 negotiation-direction", t.NegotiationDirection)
+		}
+		if t.OutgoingInterface != "" {
+			s := t.OutgoingInterface
+			if t.OutgoingAuto {
+				s += " auto"
+			}
+			w.line(2, "ikev2 outgoing-interface", s)
+		}
+		if t.SALifetime != 0 {
+			w.line(2, "ikev2 sa-lifetime", secs(t.SALifetime))
+		}
+		if t.Override != nil {
+			w.profile(2, "ikev2 ", t.Override)
+		}
+		if t.SourceAddress.IsValid() {
+			w.line(2, "ikev2 source-address", t.SourceAddress.String())
+		} else if t.SourceInterface != "" {
+			w.line(2, "ikev2 source-address", t.SourceInterface)
+		}
+		if t.Peer.IsValid() || t.PeerAny {
+			peer := "any"
+			if t.Peer.IsValid() {
+				peer = t.Peer.String()
+			}
+			words := []string{"ikev2 peer", peer, "authentication psk"}
+			if t.PeerID != (Identity{}) {
+				words = append(words, idText(t.PeerID))
+			}
+			w.line(2, words...)
+		}
+	}
+	switch {
+	case ifc.Shutdown:
+		w.line(2, "shutdown")
+	case ifc.Kind == KindGigaEthernet || ifc.Kind == KindTunnel:
+		w.line(2, "no shutdown")
+	}
+}

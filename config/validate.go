@@ -1,0 +1,174 @@
+package config
+
+import (
+	"fmt"
+	"slices"
+)
+
+// azureReservedASNs are the ASNs Azure will not accept for the on-premises
+// side of a BGP connection: Azure's own public ASNs, the private ASNs Azure
+// reserves for itself, and the AS_TRANS placeholder.
+var azureReservedASNs = []uint32{8074, 8075, 12076, 65515, 65517, 65518, 65519, 65520, 23456}
+
+// Validate checks the config as a whole (Parse calls it): references to
+// interfaces and profiles, a PSK for every peer, value ranges that depend on
+// other commands, and the pitfalls of connecting to Azure (warnings).
+//
+// GigaEthernet interfaces and Null0.0 exist on an IX without an interface
+// block, so references to them are always valid; Loopback and Tunnel
+// interfaces must be declared.
+func (c *Config) Validate() []Diagnostic {
+	v := validator{c: c}
+	v.interfaces()
+	v.routes()
+	v.bgp()
+	return v.diags
+}
+
+type validator struct {
+	c     *Config
+	diags []Diagnostic
+}
+
+func (v *validator) errf(pos Pos, format string, args ...any) {
+	v.diags = append(v.diags, Diagnostic{Pos: pos, Severity: Error, Msg: fmt.Sprintf(format, args...)})
+}
+
+func (v *validator) warnf(pos Pos, format string, args ...any) {
+	v.diags = append(v.diags, Diagnostic{Pos: pos, Severity: Warning, Msg: fmt.Sprintf(format, args...)})
+}
+
+// exists reports whether an interface can be referred to.
+func (v *validator) exists(name string) bool {
+	_, kind, err := NormalizeInterfaceName(name)
+	if err != nil {
+		return false
+	}
+	if kind == KindGigaEthernet || kind == KindNull {
+		return true
+	}
+	return v.c.Interface(name) != nil
+}
+
+func (v *validator) needInterface(pos Pos, cmd, name string) {
+	if !v.exists(name) {
+		v.errf(pos, "%s: interface %s is not configured (no \"interface %s\" block)", cmd, name, name)
+	}
+}
+
+func (v *validator) interfaces() {
+	c := v.c
+	seen := map[string]bool{}
+	for _, ifc := range c.Interfaces {
+		if seen[ifc.Name] {
+			v.errf(ifc.Pos, "interface %s is declared twice", ifc.Name)
+		}
+		seen[ifc.Name] = true
+		if ifc.Unnumbered != "" {
+			v.needInterface(ifc.UnnumberedPos, "ip unnumbered", ifc.Unnumbered)
+			if ifc.Unnumbered == ifc.Name {
+				v.errf(ifc.UnnumberedPos, "ip unnumbered: %s cannot borrow its own address", ifc.Name)
+			}
+		}
+		if ifc.Kind == KindLoopback && ifc.Address.IsValid() && ifc.Address.Bits() != ifc.Address.Addr().BitLen() {
+			v.warnf(ifc.Pos, "interface %s: loopback address %s is not a host route (/%d)", ifc.Name, ifc.Address, ifc.Address.Addr().BitLen())
+		}
+		if ifc.Kind != KindTunnel || ifc.Tunnel == nil {
+			continue
+		}
+		v.tunnel(ifc)
+	}
+	for _, pr := range append([]*Profile{c.DefaultProfile}, c.Profiles...) {
+		if pr != nil && pr.SourceInterface != "" {
+			v.needInterface(pr.Pos, "source-address", pr.SourceInterface)
+		}
+	}
+}
+
+func (v *validator) tunnel(ifc *Interface) {
+	c, t := v.c, ifc.Tunnel
+	if t.Mode == "" {
+		v.warnf(ifc.Pos, "interface %s has no \"tunnel mode ipsec-ikev2\"; soft-ix leaves it down", ifc.Name)
+		return
+	}
+	if t.Mode != "ipsec-ikev2" {
+		return
+	}
+	if t.Profile != "" && c.profileNamed(t.Profile) == nil {
+		v.errf(t.ProfilePos, "ikev2 binding: no \"ikev2 profile %s\" is configured", t.Profile)
+	}
+	if t.OutgoingInterface != "" {
+		v.needInterface(t.OutgoingPos, "ikev2 outgoing-interface", t.OutgoingInterface)
+	}
+	if t.SourceInterface != "" {
+		v.needInterface(t.SourcePos, "ikev2 source-address", t.SourceInterface)
+	}
+	switch {
+	case !t.Peer.IsValid() && !t.PeerAny:
+		v.warnf(ifc.Pos, "interface %s has no \"ikev2 peer\"; soft-ix leaves it down", ifc.Name)
+	case t.PeerAny && t.PeerID == (Identity{}):
+		v.errf(t.PeerPos, "ikev2 peer any: needs \"authentication psk id TYPE VALUE\" to find the peer's key")
+	case c.PSKFor(t.Peer, t.PeerID) == nil:
+		if t.PeerID != (Identity{}) {
+			v.errf(t.PeerPos, "ikev2 peer: no \"ikev2 authentication psk id %s %s key ...\" for this peer", t.PeerID.Type, t.PeerID.Value)
+		} else {
+			v.errf(t.PeerPos, "ikev2 peer: no \"ikev2 authentication psk id %s %s key ...\" for this peer", idTypeOf(t.Peer), t.Peer)
+		}
+	}
+	pr := c.ProfileFor(ifc)
+	if pr.IPsecMode != "tunnel" {
+		v.errf(ifc.Pos, "interface %s: ipsec-mode %s is not supported by soft-ix (route-based tunnels need ipsec-mode tunnel)", ifc.Name, pr.IPsecMode)
+	}
+	if ifc.AdjustMSS == 0 && !ifc.Shutdown {
+		v.warnf(ifc.Pos, "interface %s has no \"ip tcp adjust-mss\": TCP through the tunnel may stall on large segments (Azure recommends clamping the MSS to 1350; use \"ip tcp adjust-mss auto\")", ifc.Name)
+	}
+	if !ifc.Address.IsValid() && ifc.Unnumbered == "" && !ifc.DHCP {
+		v.warnf(ifc.Pos, "interface %s has no ip address or ip unnumbered", ifc.Name)
+	}
+}
+
+func idTypeOf(a interface{ Is4() bool }) IDType {
+	if a.Is4() {
+		return IDIPv4
+	}
+	return IDIPv6
+}
+
+func (v *validator) routes() {
+	for _, r := range v.c.Routes {
+		if r.Interface != "" {
+			v.needInterface(r.Pos, "ip route", r.Interface)
+		}
+	}
+}
+
+func (v *validator) bgp() {
+	b := v.c.BGP
+	if b == nil {
+		return
+	}
+	if slices.Contains(azureReservedASNs, b.ASN) {
+		v.warnf(b.Pos, "router bgp %d: Azure reserves AS %d and will not peer with it; pick another private ASN", b.ASN, b.ASN)
+	}
+	for _, n := range b.Neighbors {
+		if n.RemoteAS == 0 {
+			v.errf(n.Pos, "neighbor %s has no remote-as", n.Addr)
+			continue
+		}
+		if n.RemoteAS == b.ASN {
+			v.warnf(n.Pos, "neighbor %s remote-as %d is the local AS: Azure VPN gateways speak eBGP only, so this iBGP session will not come up", n.Addr, n.RemoteAS)
+		}
+		if n.RemoteAS == 23456 {
+			v.warnf(n.Pos, "neighbor %s remote-as 23456 is AS_TRANS, not a real AS", n.Addr)
+		}
+		if n.UpdateSource != "" {
+			v.needInterface(n.UpdateSourcePos, "neighbor update-source", n.UpdateSource)
+			if ifc := v.c.Interface(n.UpdateSource); ifc != nil && !ifc.Address.IsValid() && !ifc.DHCP {
+				v.warnf(n.UpdateSourcePos, "neighbor %s update-source %s: the interface has no address", n.Addr, n.UpdateSource)
+			}
+		}
+		if n.Keepalive != 0 && n.Hold != 0 && n.Keepalive > n.Hold {
+			v.errf(n.Pos, "neighbor %s timers: keepalive %v is longer than hold time %v", n.Addr, n.Keepalive, n.Hold)
+		}
+	}
+}

@@ -1,0 +1,347 @@
+package ike
+
+import (
+	"crypto/hmac"
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/soft-ix/soft-ix/config"
+)
+
+// IKE_AUTH with pre-shared keys and the first Child SA (RFC 7296 §1.2,
+// §2.15).
+
+var configEmpty config.Config
+
+var anyV4 = netip.PrefixFrom(netip.IPv4Unspecified(), 0)
+
+// routeSelectors is the route-based traffic selector: everything.
+func routeSelectors() []selector {
+	return []selector{{StartPort: 0, EndPort: 65535, StartAddr: netip.IPv4Unspecified(), EndAd: netip.AddrFrom4([4]byte{255, 255, 255, 255})}}
+}
+
+// identityFor converts an IX identity to the wire form.
+func identityFor(id config.Identity) (identity, error) {
+	switch id.Type {
+	case config.IDIPv4, config.IDIPv6:
+		a, err := netip.ParseAddr(id.Value)
+		if err != nil {
+			return identity{}, fmt.Errorf("ike: bad %s identity %q", id.Type, id.Value)
+		}
+		return addrIdentity(a), nil
+	case config.IDFQDN:
+		return identity{Type: idFQDN, Data: []byte(id.Value)}, nil
+	case config.IDKeyID:
+		return identity{Type: idKeyID, Data: []byte(id.Value)}, nil
+	}
+	return identity{}, fmt.Errorf("ike: unsupported identity type %q", id.Type)
+}
+
+func addrIdentity(a netip.Addr) identity {
+	a = a.Unmap()
+	if a.Is4() {
+		return identity{Type: idIPv4, Data: a.AsSlice()}
+	}
+	return identity{Type: idIPv6, Data: a.AsSlice()}
+}
+
+// String prints an identity as "show ikev2 child-sa" does: "IPV4-ADDR 192.0.2.1".
+func (id identity) String() string {
+	switch id.Type {
+	case idIPv4, idIPv6:
+		a, _ := netip.AddrFromSlice(id.Data)
+		if id.Type == idIPv4 {
+			return "IPV4-ADDR " + a.String()
+		}
+		return "IPV6-ADDR " + a.String()
+	case idFQDN:
+		return "FQDN " + string(id.Data)
+	case idKeyID:
+		return "KEY-ID " + string(id.Data)
+	}
+	return fmt.Sprintf("ID-%d", id.Type)
+}
+
+func (id identity) equal(o identity) bool {
+	if id.Type == idFQDN && o.Type == idFQDN {
+		return strings.EqualFold(string(id.Data), string(o.Data))
+	}
+	return id.Type == o.Type && string(id.Data) == string(o.Data)
+}
+
+// pskFor finds the key of "ikev2 authentication psk id" for the peer's
+// identity; a PSK keyed by the peer's address also matches.
+func (c *Core) pskFor(peerID identity, peer netip.Addr) []byte {
+	var byAddr []byte
+	for _, p := range c.cfg.PSKs {
+		id, err := identityFor(p.ID)
+		if err != nil {
+			continue
+		}
+		if id.equal(peerID) {
+			return p.Key
+		}
+		if peer.IsValid() && id.equal(addrIdentity(peer)) {
+			byAddr = p.Key
+		}
+	}
+	return byAddr
+}
+
+// expectedPeerID is what a tunnel expects the peer to send as its ID.
+func expectedPeerID(t *tunnel) (identity, bool) {
+	if t.conf.PeerID.Type != "" {
+		id, err := identityFor(t.conf.PeerID)
+		return id, err == nil
+	}
+	if t.conf.Peer.IsValid() {
+		return addrIdentity(t.conf.Peer), true
+	}
+	return identity{}, false
+}
+
+// authData computes the PSK AUTH value (RFC 7296 §2.15) of one side:
+// prf(prf(PSK, "Key Pad for IKEv2"), msg | peerNonce | prf(SK_p, IDbody)).
+func authData(s IKESuite, psk, msg, peerNonce, skP []byte, id identity) []byte {
+	octets := make([]byte, 0, len(msg)+len(peerNonce)+64)
+	octets = append(append(octets, msg...), peerNonce...)
+	octets = append(octets, prfSum(s.PRF.ID, skP, id.body())...)
+	return prfSum(s.PRF.ID, prfSum(s.PRF.ID, psk, []byte("Key Pad for IKEv2")), octets)
+}
+
+// sendAuth sends the initiator's IKE_AUTH request.
+func (c *Core) sendAuth(now time.Time, sa *ikeSA) {
+	t := sa.tun
+	want, ok := expectedPeerID(t)
+	psk := c.pskFor(want, t.conf.Peer)
+	if !ok || psk == nil {
+		c.log.Warn("ike: no pre-shared key configured for peer", "tunnel", t.name, "peer", sa.remote)
+		c.failSA(now, sa, "no PSK")
+		return
+	}
+	sa.peerID, sa.psk = want, psk
+	sa.localID = addrIdentity(sa.local.Addr())
+	sa.childSPI = c.newChildSPI()
+	c.request(now, sa, func(time.Time) *message {
+		m := &message{Exchange: exIKEAuth}
+		m.IDi = &sa.localID
+		m.AuthM = authSharedKey
+		m.Auth = authData(sa.suite, psk, sa.initReq, sa.nonceR, sa.keys.pi, sa.localID)
+		m.addNotify(nInitialContact, nil)
+		m.SA = childOffer(&t.pol, sa.childSPI, false)
+		m.TSi, m.TSr = routeSelectors(), routeSelectors()
+		return m
+	}, func(now time.Time, m *message) { c.authReply(now, sa, m) })
+	sa.pending.onFail = func(now time.Time) { c.failSA(now, sa, "no IKE_AUTH answer") }
+}
+
+// authReply handles the responder's IKE_AUTH answer.
+func (c *Core) authReply(now time.Time, sa *ikeSA, m *message) {
+	if err := c.checkPeerAuth(sa, m, sa.nonceI, sa.initResp, sa.keys.pr, m.IDr); err != nil {
+		c.log.Warn("ike: IKE_AUTH failed", "tunnel", tunName(sa), "peer", sa.remote, "reason", err.Error())
+		c.failSA(now, sa, "authentication failed")
+		return
+	}
+	c.established(now, sa, m)
+	if n := m.errorNotify(); n != nil {
+		c.log.Warn("ike: peer refused the Child SA", "tunnel", tunName(sa), "notify", notifyName(n.Type))
+		c.deleteIKE(now, sa)
+		return
+	}
+	suite, outSPI, ok := acceptChildAnswer(&sa.tun.pol, m.SA, false)
+	if !ok {
+		c.log.Warn("ike: Child SA answer does not match our offer", "tunnel", tunName(sa))
+		c.deleteIKE(now, sa)
+		return
+	}
+	ch := &childSA{ike: sa, inSPI: sa.childSPI, outSPI: outSPI, suite: suite, initiator: true,
+		nonceI: sa.nonceI, nonceR: sa.nonceR}
+	ch.localTS, ch.remoteTS = prefixes(m.TSi), prefixes(m.TSr)
+	c.addChild(now, sa, ch, nil, true)
+}
+
+// checkPeerAuth verifies the peer's ID and AUTH payload.
+func (c *Core) checkPeerAuth(sa *ikeSA, m *message, ourNonce, peerInit, skP []byte, id *identity) error {
+	if n := m.notify(nAuthenticationFailed); n != nil {
+		return fmt.Errorf("peer sent AUTHENTICATION_FAILED (check the pre-shared key and IDs)")
+	}
+	if id == nil || m.Auth == nil {
+		return fmt.Errorf("answer lacks ID or AUTH")
+	}
+	if m.AuthM != authSharedKey {
+		return fmt.Errorf("peer uses auth method %d, not a pre-shared key", m.AuthM)
+	}
+	if !id.equal(sa.peerID) {
+		return fmt.Errorf("peer ID %s, expected %s", id, sa.peerID)
+	}
+	want := authData(sa.suite, sa.psk, peerInit, ourNonce, skP, *id)
+	if !hmac.Equal(want, m.Auth) {
+		return fmt.Errorf("AUTH payload does not verify: pre-shared keys differ")
+	}
+	return nil
+}
+
+// established marks sa authenticated and makes it the tunnel's SA.
+func (c *Core) established(now time.Time, sa *ikeSA, m *message) {
+	t := sa.tun
+	sa.state = stEstablished
+	c.serial++
+	sa.serial = c.serial
+	sa.created = now
+	sa.lastHeard = now
+	sa.rekeyAt = c.rekeyTime(now, t.pol.IKELifetime)
+	sa.expireAt = now.Add(t.pol.IKELifetime)
+	delete(c.halfOpen, sa.hoKey)
+	if old := t.ike; old != nil && old != sa && old.state == stEstablished && !sa.initiator && m.notify(nInitialContact) != nil {
+		c.log.Info("ike: INITIAL_CONTACT: dropping the peer's old IKE SA", "tunnel", t.name)
+		c.removeSA(now, old)
+	}
+	if t.ike == nil || t.ike.state != stEstablished || t.ike == sa {
+		t.ike = sa
+	}
+	t.backoff = 0
+	c.log.Info("ike: IKE SA established", "tunnel", t.name, "peer", sa.remote, "id", sa.peerID.String(),
+		"role", role(sa.initiator), "enc", sa.suite.Enc.Name, "integ", sa.suite.Integ.Name, "dh", sa.suite.DH.Name)
+	c.keyLogIKE(sa)
+}
+
+func role(initiator bool) string {
+	if initiator {
+		return "initiator"
+	}
+	return "responder"
+}
+
+// respondAuth handles a peer's IKE_AUTH request.
+func (c *Core) respondAuth(now time.Time, sa *ikeSA, m *message) {
+	if m.IDi == nil || m.Auth == nil {
+		c.reply(sa, m, notifyOnly(nAuthenticationFailed))
+		c.removeSA(now, sa)
+		return
+	}
+	t, psk, err := c.matchPeer(sa.remote.Addr(), *m.IDi)
+	if err == nil {
+		sa.tun, sa.psk, sa.peerID = t, psk, *m.IDi
+		err = c.checkPeerAuth(sa, m, sa.nonceR, sa.initReq, sa.keys.pi, m.IDi)
+	}
+	if err != nil {
+		c.log.Warn("ike: IKE_AUTH rejected", "peer", sa.remote, "id", m.IDi.String(), "reason", err.Error())
+		c.reply(sa, m, notifyOnly(nAuthenticationFailed))
+		c.removeSA(now, sa)
+		return
+	}
+	sa.localID = addrIdentity(sa.local.Addr())
+	r := &message{IDr: &sa.localID, AuthM: authSharedKey}
+	r.Auth = authData(sa.suite, psk, sa.initResp, sa.nonceI, sa.keys.pr, sa.localID)
+	c.established(now, sa, m)
+	ch, chosen, ntype := c.acceptFirstChild(sa, m)
+	if ntype != 0 {
+		c.log.Warn("ike: first Child SA refused", "tunnel", t.name, "notify", notifyName(ntype))
+		r.addNotify(ntype, nil)
+		c.reply(sa, m, r)
+		return
+	}
+	r.SA = []proposal{chosen}
+	r.TSi, r.TSr = m.TSi, m.TSr
+	c.reply(sa, m, r)
+	c.addChild(now, sa, ch, nil, true)
+}
+
+// acceptFirstChild chooses the Child SA of an IKE_AUTH request.
+func (c *Core) acceptFirstChild(sa *ikeSA, m *message) (*childSA, proposal, int) {
+	suite, chosen, ok := chooseChild(&sa.tun.pol, m.SA, false)
+	if !ok {
+		return nil, proposal{}, nNoProposalChosen
+	}
+	if !selectorsAcceptable(m.TSi) || !selectorsAcceptable(m.TSr) {
+		return nil, proposal{}, nTSUnacceptable
+	}
+	ch := &childSA{ike: sa, inSPI: c.newChildSPI(), outSPI: uint32FromBytes(chosen.SPI), suite: suite,
+		nonceI: sa.nonceI, nonceR: sa.nonceR}
+	chosen.SPI = be32(ch.inSPI)
+	ch.localTS, ch.remoteTS = prefixes(m.TSr), prefixes(m.TSi)
+	return ch, chosen, 0
+}
+
+// selectorsAcceptable: route-based tunnels take any IPv4/IPv6 selectors
+// (a peer offering less than 0.0.0.0/0 narrows; we accept its narrowing).
+func selectorsAcceptable(ts []selector) bool {
+	return len(ts) > 0
+}
+
+// prefixes converts selectors to prefixes where they are exact prefixes.
+func prefixes(ts []selector) []netip.Prefix {
+	var out []netip.Prefix
+	for _, s := range ts {
+		if p, ok := rangePrefix(s.StartAddr, s.EndAd); ok {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func rangePrefix(start, end netip.Addr) (netip.Prefix, bool) {
+	if !start.IsValid() || !end.IsValid() || start.BitLen() != end.BitLen() {
+		return netip.Prefix{}, false
+	}
+	for bits := 0; bits <= start.BitLen(); bits++ {
+		p := netip.PrefixFrom(start, bits).Masked()
+		if p.Addr() == start && lastOf(p) == end {
+			return p, true
+		}
+	}
+	return netip.Prefix{}, false
+}
+
+func lastOf(p netip.Prefix) netip.Addr {
+	b := p.Addr().AsSlice()
+	for i := p.Bits(); i < len(b)*8; i++ {
+		b[i/8] |= 0x80 >> (i % 8)
+	}
+	a, _ := netip.AddrFromSlice(b)
+	return a
+}
+
+// matchPeer finds the tunnel and PSK for a responder-side peer.
+func (c *Core) matchPeer(addr netip.Addr, id identity) (*tunnel, []byte, error) {
+	var cand *tunnel
+	for _, name := range c.order {
+		t := c.tunnels[name]
+		if t.conf.Peer == addr {
+			cand = t
+			break
+		}
+	}
+	if cand == nil {
+		for _, name := range c.order {
+			t := c.tunnels[name]
+			if !t.conf.PeerAny {
+				continue
+			}
+			if want, ok := expectedPeerID(t); ok && !want.equal(id) {
+				continue
+			}
+			cand = t
+			break
+		}
+	}
+	if cand == nil {
+		return nil, nil, errNoTunnel
+	}
+	if want, ok := expectedPeerID(cand); ok && !want.equal(id) {
+		return nil, nil, fmt.Errorf("peer ID %s, tunnel %s expects %s", id, cand.name, want)
+	}
+	psk := c.pskFor(id, addr)
+	if psk == nil {
+		return nil, nil, fmt.Errorf("no pre-shared key for %s", id)
+	}
+	return cand, psk, nil
+}
+
+func notifyOnly(t int) *message {
+	m := &message{}
+	m.addNotify(t, nil)
+	return m
+}

@@ -1,0 +1,392 @@
+package ike
+
+import (
+	"bytes"
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/soft-ix/soft-ix/ike/crypto"
+)
+
+// Child SAs: install, CREATE_CHILD_SA rekeys in both roles with the
+// lowest-nonce collision rule (RFC 7296 §2.8.1), and deletes.
+
+// addChild derives keys for ch, installs both directions, and when
+// switchOut is set makes it the tunnel's outbound SA (make-before-break:
+// inbound first, then outbound, then SetOutbound).
+func (c *Core) addChild(now time.Time, sa *ikeSA, ch *childSA, shared []byte, switchOut bool) {
+	t := sa.tun
+	ch.ike = sa
+	ch.created = now
+	ch.rekeyAt = c.rekeyTime(now, t.pol.ChildLifetime)
+	ch.expireAt = now.Add(t.pol.ChildLifetime)
+	in, out, err := c.childSAs(sa, ch, shared)
+	if err != nil {
+		c.log.Error("ike: Child SA key derivation", "tunnel", t.name, "err", err)
+		return
+	}
+	c.children[ch.inSPI] = ch
+	sa.children = append(sa.children, ch)
+	if err = c.opt.DataPlane.InstallSA(in); err != nil {
+		c.log.Error("ike: data plane refused inbound SA", "tunnel", t.name, "err", err)
+	}
+	if err := c.opt.DataPlane.InstallSA(out); err != nil {
+		c.log.Error("ike: data plane refused outbound SA", "tunnel", t.name, "err", err)
+	}
+	ch.installed = true
+	c.keyLogChild(sa, ch, in, out)
+	if switchOut {
+		c.switchOutbound(ch)
+	}
+	c.log.Info("ike: Child SA installed", "tunnel", t.name, "in", fmt.Sprintf("%08x", ch.inSPI),
+		"out", fmt.Sprintf("%08x", ch.outSPI), "enc", ch.suite.Enc.Name, "integ", ch.suite.Integ.Name, "udp-encap", sa.encap)
+}
+
+// switchOutbound points the tunnel's traffic at ch.
+func (c *Core) switchOutbound(ch *childSA) {
+	if ch.outbound || !ch.installed {
+		return
+	}
+	if err := c.opt.DataPlane.SetOutbound(ch.ike.tun.name, ch.outSPI); err != nil {
+		c.log.Error("ike: data plane SetOutbound", "tunnel", ch.ike.tun.name, "err", err)
+	}
+	for _, o := range ch.ike.children {
+		o.outbound = false
+	}
+	ch.outbound = true
+}
+
+// childSAs derives the two directions of ch (RFC 7296 §2.17): keys for
+// initiator-to-responder come first in KEYMAT.
+func (c *Core) childSAs(sa *ikeSA, ch *childSA, shared []byte) (in, out ChildSA, err error) {
+	k, err := crypto.DeriveChildKeys(sa.suite.PRF.ID, sa.keys.d, childCryptoSuite(ch.suite), shared, ch.nonceI, ch.nonceR)
+	if err != nil {
+		return in, out, err
+	}
+	eI, aI, eR, aR := k.EncrI, k.IntegI, k.EncrR, k.IntegR
+	t := sa.tun
+	base := ChildSA{
+		Tunnel: t.name, EncrID: ch.suite.Enc.ID, EncrKeyBits: ch.suite.Enc.KeyBits, IntegID: ch.suite.Integ.ID,
+		ESN: ch.suite.ESN, UDPEncap: sa.encap || sa.natLocal || sa.natRemote,
+	}
+	if base.EncrKeyBits == 0 {
+		base.EncrKeyBits = 192 // 3DES
+	}
+	if base.UDPEncap {
+		base.Local = sa.local
+		base.Remote = sa.remote
+	} else {
+		base.Local = netip.AddrPortFrom(sa.local.Addr(), 0)
+		base.Remote = netip.AddrPortFrom(sa.remote.Addr(), 0)
+	}
+	if kb := t.pol.ChildLifetimeKB; kb > 0 {
+		base.HardBytes = kb * 1024
+		base.SoftBytes = base.HardBytes / 10 * 9
+	}
+	in, out = base, base
+	in.Inbound, in.SPI = true, ch.inSPI
+	out.SPI = ch.outSPI
+	in.LocalTS, in.RemoteTS = ch.localTS, ch.remoteTS
+	out.LocalTS, out.RemoteTS = ch.localTS, ch.remoteTS
+	if ch.initiator {
+		out.EncrKey, out.IntegKey, in.EncrKey, in.IntegKey = eI, aI, eR, aR
+	} else {
+		in.EncrKey, in.IntegKey, out.EncrKey, out.IntegKey = eI, aI, eR, aR
+	}
+	return in, out, nil
+}
+
+// startChildRekey starts a CREATE_CHILD_SA rekey of ch.
+func (c *Core) startChildRekey(now time.Time, sa *ikeSA, ch *childSA) {
+	pol := &sa.tun.pol
+	rk := &childRekey{inSPI: c.newChildSPI(), nonce: c.random(nonceLen)}
+	if len(pol.ChildPFS) > 0 {
+		dh, err := newDH(pol.ChildPFS[0].ID, c.opt.Rand)
+		if err != nil {
+			return
+		}
+		rk.dh = dh
+	}
+	ch.rekeying = rk
+	c.request(now, sa, func(time.Time) *message {
+		if ch.deleting || ch.replacedBy != nil || sa.state != stEstablished {
+			ch.rekeying = nil
+			return nil
+		}
+		m := &message{Exchange: exCreateChildSA}
+		m.Notifies = append(m.Notifies, notify{Protocol: protoESP, SPI: be32(ch.inSPI), Type: nRekeySA})
+		m.SA = childOffer(pol, rk.inSPI, true)
+		m.Nonce = rk.nonce
+		if rk.dh != nil {
+			m.KEGroup, m.KE = pol.ChildPFS[0].ID, rk.dh.Public()
+		}
+		m.TSi, m.TSr = selectorsOf(ch.localTS), selectorsOf(ch.remoteTS)
+		return m
+	}, func(now time.Time, m *message) { c.childRekeyReply(now, sa, ch, rk, m) })
+}
+
+// childRekeyReply completes our rekey of old.
+func (c *Core) childRekeyReply(now time.Time, sa *ikeSA, old *childSA, rk *childRekey, m *message) {
+	old.rekeying = nil
+	if n := m.errorNotify(); n != nil {
+		c.log.Info("ike: peer refused Child SA rekey, retrying later", "tunnel", tunName(sa), "notify", notifyName(n.Type))
+		if n.Type != nChildSANotFound {
+			old.rekeyAt = now.Add(10 * time.Second)
+		}
+		return
+	}
+	suite, outSPI, ok := acceptChildAnswer(&sa.tun.pol, m.SA, rk.dh != nil)
+	if !ok || len(m.Nonce) < 16 {
+		c.log.Warn("ike: Child SA rekey answer does not match our offer", "tunnel", tunName(sa))
+		old.rekeyAt = now.Add(10 * time.Second)
+		return
+	}
+	var shared []byte
+	if rk.dh != nil {
+		var err error
+		if shared, err = rk.dh.SharedSecret(m.KE); err != nil {
+			old.rekeyAt = now.Add(10 * time.Second)
+			return
+		}
+	}
+	nc := &childSA{inSPI: rk.inSPI, outSPI: outSPI, suite: suite, initiator: true, nonceI: rk.nonce, nonceR: m.Nonce,
+		localTS: old.localTS, remoteTS: old.remoteTS}
+	peer := old.peerRekey
+	if peer != nil && peer.installed && lowestNonceIsOurs(nc, peer) {
+		// Collision, and our exchange had the lowest nonce: our new SA is
+		// the redundant one; the peer deletes the old one.
+		c.addChild(now, sa, nc, shared, false)
+		c.log.Info("ike: Child SA rekey collision: the peer's new SA wins", "tunnel", tunName(sa))
+		nc.replacedBy = peer
+		old.replacedBy = peer
+		c.switchOutbound(peer)
+		c.startChildDelete(now, sa, nc)
+		return
+	}
+	c.addChild(now, sa, nc, shared, true)
+	old.replacedBy = nc
+	if peer != nil {
+		c.log.Info("ike: Child SA rekey collision: our new SA wins", "tunnel", tunName(sa))
+		peer.replacedBy = nc
+	}
+	c.startChildDelete(now, sa, old)
+}
+
+// lowestNonceIsOurs reports whether the lowest of the four nonces of two
+// colliding rekeys belongs to our exchange (RFC 7296 §2.8.1).
+func lowestNonceIsOurs(ours, peers *childSA) bool {
+	return bytes.Compare(minNonce(ours.nonceI, ours.nonceR), minNonce(peers.nonceI, peers.nonceR)) < 0
+}
+
+func minNonce(a, b []byte) []byte {
+	if bytes.Compare(a, b) < 0 {
+		return a
+	}
+	return b
+}
+
+// respondCreateChild answers a CREATE_CHILD_SA request.
+func (c *Core) respondCreateChild(now time.Time, sa *ikeSA, m *message) {
+	if len(m.SA) > 0 && m.SA[0].Protocol == protoIKE {
+		c.respondIKERekey(now, sa, m)
+		return
+	}
+	n := m.notify(nRekeySA)
+	if n == nil {
+		c.reply(sa, m, notifyOnly(nNoAdditionalSAs))
+		return
+	}
+	old := c.childByOutSPI(sa, uint32FromBytes(n.SPI))
+	switch {
+	case old == nil:
+		c.reply(sa, m, notifyOnly(nChildSANotFound))
+		return
+	case old.deleting || old.replacedBy != nil || sa.state != stEstablished:
+		c.reply(sa, m, notifyOnly(nTemporaryFailure))
+		return
+	}
+	nc, r, ntype := c.acceptChildRekey(sa, old, m)
+	if ntype != 0 {
+		c.reply(sa, m, r)
+		return
+	}
+	c.reply(sa, m, r)
+	c.addChild(now, sa, nc.ch, nc.shared, false)
+	if old.rekeying != nil {
+		old.peerRekey = nc.ch // collision: resolved when our answer arrives
+		return
+	}
+	// The initiator switches first; we switch when its DELETE of old
+	// arrives (so a lost answer cannot black-hole our traffic).
+	old.replacedBy = nc.ch
+}
+
+type newChild struct {
+	ch     *childSA
+	shared []byte
+}
+
+// acceptChildRekey decides a peer's Child SA rekey: the new SA and our
+// answer, or an error notify type and its message.
+func (c *Core) acceptChildRekey(sa *ikeSA, old *childSA, m *message) (newChild, *message, int) {
+	pol := &sa.tun.pol
+	pfs := m.KE != nil
+	suite, chosen, ok := chooseChild(pol, m.SA, pfs)
+	if !ok || len(m.Nonce) < 16 {
+		return newChild{}, notifyOnly(nNoProposalChosen), nNoProposalChosen
+	}
+	r := &message{}
+	var shared []byte
+	if suite.DH.ID != 0 {
+		if m.KEGroup != suite.DH.ID {
+			r.addNotify(nInvalidKEPayload, []byte{byte(suite.DH.ID >> 8), byte(suite.DH.ID)})
+			return newChild{}, r, nInvalidKEPayload
+		}
+		dh, err := newDH(suite.DH.ID, c.opt.Rand)
+		if err == nil {
+			shared, err = dh.SharedSecret(m.KE)
+		}
+		if err != nil {
+			return newChild{}, notifyOnly(nNoProposalChosen), nNoProposalChosen
+		}
+		r.KEGroup, r.KE = suite.DH.ID, dh.Public()
+	}
+	ch := &childSA{inSPI: c.newChildSPI(), outSPI: uint32FromBytes(chosen.SPI), suite: suite,
+		nonceI: m.Nonce, nonceR: c.random(nonceLen), localTS: old.localTS, remoteTS: old.remoteTS}
+	chosen.SPI = be32(ch.inSPI)
+	r.SA, r.Nonce = []proposal{chosen}, ch.nonceR
+	r.TSi, r.TSr = m.TSi, m.TSr
+	return newChild{ch, shared}, r, 0
+}
+
+func (c *Core) childByOutSPI(sa *ikeSA, spi uint32) *childSA {
+	for _, ch := range sa.children {
+		if ch.outSPI == spi {
+			return ch
+		}
+	}
+	return nil
+}
+
+func selectorsOf(ps []netip.Prefix) []selector {
+	if len(ps) == 0 {
+		return routeSelectors()
+	}
+	var out []selector
+	for _, p := range ps {
+		out = append(out, selector{StartPort: 0, EndPort: 65535, StartAddr: p.Masked().Addr(), EndAd: lastOf(p.Masked())})
+	}
+	return out
+}
+
+// startChildDelete sends an INFORMATIONAL DELETE for ch; ch stays
+// installed until the answer (plus a grace period when it was replaced).
+func (c *Core) startChildDelete(now time.Time, sa *ikeSA, ch *childSA) {
+	if ch.deleting {
+		return
+	}
+	ch.deleting = true
+	c.request(now, sa, func(time.Time) *message {
+		if !ch.installed {
+			return nil
+		}
+		return &message{Exchange: exInformational, Deletes: []deletion{{Protocol: protoESP, SPIs: [][]byte{be32(ch.inSPI)}}}}
+	}, func(now time.Time, m *message) {
+		c.retireChild(now, ch)
+	})
+}
+
+// retireChild removes ch now, or after the grace period when a newer SA
+// replaced it (packets still in flight on it are not lost).
+func (c *Core) retireChild(now time.Time, ch *childSA) {
+	if ch.replacedBy != nil {
+		c.switchOutbound(ch.replacedBy)
+		ch.deleteAt = now.Add(c.opt.DeleteGrace)
+		return
+	}
+	c.uninstallChild(ch)
+}
+
+// respondInformational answers DELETEs and liveness checks.
+func (c *Core) respondInformational(now time.Time, sa *ikeSA, m *message) {
+	r := &message{}
+	for _, d := range m.Deletes {
+		switch d.Protocol {
+		case protoIKE:
+			c.reply(sa, m, &message{})
+			c.peerDeletedIKE(now, sa)
+			return
+		case protoESP:
+			for _, spi := range d.SPIs {
+				ch := c.childByOutSPI(sa, uint32FromBytes(spi))
+				if ch == nil {
+					continue
+				}
+				if !ch.deleting {
+					ch.deleting = true
+					r.Deletes = appendESPDelete(r.Deletes, ch.inSPI)
+				}
+				c.retireChild(now, ch)
+			}
+		}
+	}
+	c.reply(sa, m, r)
+}
+
+func appendESPDelete(ds []deletion, spi uint32) []deletion {
+	if len(ds) == 0 {
+		ds = []deletion{{Protocol: protoESP}}
+	}
+	ds[0].SPIs = append(ds[0].SPIs, be32(spi))
+	return ds
+}
+
+// peerDeletedIKE removes an IKE SA the peer deleted. A replaced (rekeyed)
+// SA just goes; a tunnel's only SA is re-initiated for connect-type auto.
+func (c *Core) peerDeletedIKE(now time.Time, sa *ikeSA) {
+	c.log.Info("ike: peer deleted IKE SA", "tunnel", tunName(sa), "peer", sa.remote, "replaced", sa.replacedBy != nil)
+	if sa.replacedBy != nil {
+		c.removeSA(now, sa)
+		return
+	}
+	c.failSA(now, sa, "peer deleted the IKE SA")
+}
+
+// startDPD sends an empty INFORMATIONAL as a liveness check.
+func (c *Core) startDPD(now time.Time, sa *ikeSA) {
+	c.request(now, sa, func(time.Time) *message { return &message{Exchange: exInformational} },
+		func(time.Time, *message) {})
+	if sa.pending != nil {
+		sa.pending.onFail = func(now time.Time) {
+			c.log.Warn("ike: peer dead (DPD)", "tunnel", tunName(sa), "peer", sa.remote)
+			c.failSA(now, sa, "DPD timeout")
+		}
+	}
+}
+
+// deleteIKE sends DELETE for the IKE SA and removes it on the answer (or
+// when the peer does not answer).
+func (c *Core) deleteIKE(now time.Time, sa *ikeSA) {
+	if sa.state == stDeleting || sa.state == stDead {
+		return
+	}
+	sa.state = stDeleting
+	sa.queue = nil
+	if sa.pending != nil && sa.pending.onReply != nil {
+		sa.pending = nil // abandon it: the SA goes away
+	}
+	done := func(now time.Time) {
+		t := sa.tun
+		c.removeSA(now, sa)
+		if t != nil && t.ike == nil && sa.replacedBy == nil {
+			c.scheduleRetry(now, t, "IKE SA deleted")
+		}
+	}
+	c.request(now, sa, func(time.Time) *message {
+		return &message{Exchange: exInformational, Deletes: []deletion{{Protocol: protoIKE}}}
+	}, func(now time.Time, _ *message) { done(now) })
+	if sa.pending != nil {
+		sa.pending.onFail = done
+	}
+}

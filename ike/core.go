@@ -1,0 +1,630 @@
+package ike
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	mrand "math/rand/v2"
+	"net/netip"
+	"time"
+
+	"github.com/soft-ix/soft-ix/config"
+)
+
+// Transport sends IKE packets. The core hands it complete datagrams: on
+// the NAT-T port they already carry the 4-byte non-ESP marker. from is the
+// local address and port to send from (the socket), to the destination.
+type Transport interface {
+	Send(pkt []byte, from, to netip.AddrPort) error
+}
+
+// CoreConfig configures a Core. Zero values take the defaults noted.
+type CoreConfig struct {
+	Config    *config.Config
+	DataPlane DataPlane
+	Transport Transport
+	Logger    *slog.Logger // default slog.Default()
+	KeyLog    io.Writer    // Wireshark key tables; nil: none
+	Rand      io.Reader    // default crypto/rand
+
+	// LocalAddr returns the local address to use towards peer (the
+	// kernel's source address for the route) when the tunnel sets no
+	// ikev2 source-address. Default: unspecified address of peer's family.
+	LocalAddr func(peer netip.Addr) netip.Addr
+
+	IKEPort  uint16 // default 500
+	NATTPort uint16 // default 4500
+
+	RetransmitBase  time.Duration // first retransmission timeout, default 2 s
+	RetransmitTries int           // retransmissions before giving up, default 5
+	HalfOpenTimeout time.Duration // responder SA waiting for IKE_AUTH, default 30 s
+	CookieThreshold int           // half-open SAs before cookies are demanded, default 100
+	FragmentSize    int           // largest IKE datagram before fragmenting, default 1280
+	RetryBase       time.Duration // connect-type auto re-initiation backoff start, default 5 s
+	RetryMax        time.Duration // backoff cap, default 5 min
+	RekeyMargin     float64       // fraction of a lifetime left at rekey, default 0.1 (+ jitter up to half of it)
+	DeleteGrace     time.Duration // replaced SAs stay installed this long, default 2 s
+	DPDDisabled     bool          // never send liveness checks (load generator)
+}
+
+func (c *CoreConfig) defaults() {
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Rand == nil {
+		c.Rand = rand.Reader
+	}
+	if c.IKEPort == 0 {
+		c.IKEPort = 500
+	}
+	if c.NATTPort == 0 {
+		c.NATTPort = 4500
+	}
+	if c.RetransmitBase == 0 {
+		c.RetransmitBase = 2 * time.Second
+	}
+	if c.RetransmitTries == 0 {
+		c.RetransmitTries = 5
+	}
+	if c.HalfOpenTimeout == 0 {
+		c.HalfOpenTimeout = 30 * time.Second
+	}
+	if c.CookieThreshold == 0 {
+		c.CookieThreshold = 100
+	}
+	if c.FragmentSize == 0 {
+		c.FragmentSize = 1280
+	}
+	if c.RetryBase == 0 {
+		c.RetryBase = 5 * time.Second
+	}
+	if c.RetryMax == 0 {
+		c.RetryMax = 5 * time.Minute
+	}
+	if c.RekeyMargin == 0 {
+		c.RekeyMargin = 0.1
+	}
+	if c.DeleteGrace == 0 {
+		c.DeleteGrace = 2 * time.Second
+	}
+}
+
+// tunnel is one "interface TunnelN.M" with IKEv2.
+type tunnel struct {
+	name    string
+	conf    config.Tunnel
+	pol     Policy
+	auto    bool
+	ike     *ikeSA // current IKE SA (connecting or established)
+	retryAt time.Time
+	backoff time.Duration
+}
+
+// Core is the sans-IO IKEv2 engine: packets and timer ticks in; packets
+// (through Transport), Child SA installs (through DataPlane) and a next
+// timer out. It is not safe for concurrent use; Manager serialises calls.
+type Core struct {
+	opt      CoreConfig
+	cfg      *config.Config
+	log      *slog.Logger
+	tunnels  map[string]*tunnel
+	order    []string               // tunnel names in config order
+	sas      map[uint64]*ikeSA      // by our SPI
+	halfOpen map[halfOpenKey]*ikeSA // responder SAs by peer and initiator SPI
+	children map[uint32]*childSA    // by our inbound SPI
+	serial   int
+	secret   [32]byte // cookie secret
+	now      time.Time
+}
+
+type halfOpenKey struct {
+	peer netip.AddrPort
+	spiI uint64
+}
+
+// NewCore builds a Core for the tunnels of opt.Config. Call Start to
+// begin initiating connect-type auto tunnels.
+func NewCore(opt CoreConfig) (*Core, error) {
+	opt.defaults()
+	c := &Core{
+		opt:      opt,
+		log:      opt.Logger,
+		sas:      map[uint64]*ikeSA{},
+		halfOpen: map[halfOpenKey]*ikeSA{},
+		children: map[uint32]*childSA{},
+	}
+	if _, err := io.ReadFull(opt.Rand, c.secret[:]); err != nil {
+		return nil, fmt.Errorf("ike: cookie secret: %w", err)
+	}
+	if err := c.setConfig(opt.Config); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// setConfig builds the tunnel table; existing tunnels keep their SAs.
+func (c *Core) setConfig(cfg *config.Config) error {
+	if cfg == nil {
+		cfg = &config.Config{}
+	}
+	tunnels := map[string]*tunnel{}
+	var order []string
+	for _, ifc := range cfg.Interfaces {
+		if ifc.Tunnel == nil || ifc.Shutdown {
+			continue
+		}
+		pol, err := PolicyFromProfile(profileFor(cfg, ifc.Tunnel), ifc.Tunnel)
+		if err != nil {
+			return fmt.Errorf("%s: %w", ifc.Name, err)
+		}
+		t := &tunnel{name: ifc.Name, conf: *ifc.Tunnel, pol: pol,
+			auto: ifc.Tunnel.ConnectAuto && ifc.Tunnel.NegotiationDirection != "responder" && ifc.Tunnel.Peer.IsValid()}
+		if old := c.tunnels[ifc.Name]; old != nil {
+			t.ike, t.retryAt, t.backoff = old.ike, old.retryAt, old.backoff
+			if t.ike != nil {
+				t.ike.tun = t
+			}
+		}
+		tunnels[ifc.Name] = t
+		order = append(order, ifc.Name)
+	}
+	c.cfg, c.tunnels, c.order = cfg, tunnels, order
+	return nil
+}
+
+// Start initiates every connect-type auto tunnel.
+func (c *Core) Start(now time.Time) {
+	c.now = now
+	for _, name := range c.order {
+		if t := c.tunnels[name]; t.auto && t.ike == nil {
+			c.initiate(now, t)
+		}
+	}
+}
+
+// Initiate starts an IKE SA for the named tunnel unless one exists.
+func (c *Core) Initiate(now time.Time, tunnelName string) error {
+	c.now = now
+	t := c.tunnels[tunnelName]
+	if t == nil {
+		return fmt.Errorf("ike: no tunnel %s", tunnelName)
+	}
+	if !t.conf.Peer.IsValid() {
+		return fmt.Errorf("ike: %s has no peer address to initiate to", tunnelName)
+	}
+	if t.ike == nil {
+		c.initiate(now, t)
+	}
+	return nil
+}
+
+func (c *Core) random(n int) []byte {
+	b := make([]byte, n)
+	if _, err := io.ReadFull(c.opt.Rand, b); err != nil {
+		panic("ike: random source failed: " + err.Error())
+	}
+	return b
+}
+
+func (c *Core) newIKESPI() uint64 {
+	for {
+		spi := binary.BigEndian.Uint64(c.random(8))
+		if spi != 0 && c.sas[spi] == nil {
+			return spi
+		}
+	}
+}
+
+func (c *Core) newChildSPI() uint32 {
+	for {
+		spi := binary.BigEndian.Uint32(c.random(4))
+		if spi >= 256 && c.children[spi] == nil {
+			return spi
+		}
+	}
+}
+
+// HandlePacket processes one IKE datagram (non-ESP marker stripped) that
+// arrived from the peer address from on the local address to.
+func (c *Core) HandlePacket(now time.Time, pkt []byte, from, to netip.AddrPort) {
+	c.now = now
+	m, err := parseHeader(pkt)
+	if err != nil {
+		c.log.Debug("ike: dropped malformed packet", "from", from, "err", err)
+		return
+	}
+	if m.Exchange == exIKESAInit && !m.Response && m.SPIr == 0 {
+		c.respondInit(now, pkt, from, to)
+		return
+	}
+	ourSPI := m.SPIi
+	if m.Initiator {
+		ourSPI = m.SPIr
+	}
+	sa := c.sas[ourSPI]
+	if sa == nil || sa.state == stDead {
+		c.log.Debug("ike: no IKE SA for packet", "from", from, "spi", fmt.Sprintf("%016x", ourSPI), "exchange", exchangeName(m.Exchange))
+		return
+	}
+	if m.Initiator == sa.initiator {
+		return // our own role's flag: reflected or bogus
+	}
+	if m.Exchange == exIKESAInit {
+		if m.Response && sa.state == stInitSent && sa.initiator {
+			c.initReply(now, sa, pkt, from, to)
+		}
+		return
+	}
+	if sa.state == stInitSent {
+		return
+	}
+	if m.Response {
+		if sa.pending == nil || m.MsgID != sa.pending.msgID {
+			return
+		}
+	} else if m.MsgID+1 == sa.peerMsgID && sa.lastResp != nil {
+		c.log.Debug("ike: duplicate request, resending cached reply", "peer", sa.remote, "msgid", m.MsgID)
+		c.resend(sa, sa.lastResp)
+		return
+	} else if m.MsgID != sa.peerMsgID {
+		return
+	}
+	full, complete, err := c.openSK(sa, pkt)
+	if err != nil {
+		c.log.Debug("ike: dropped undecryptable message", "peer", from, "err", err)
+		return
+	}
+	if !complete {
+		return // more fragments to come
+	}
+	sa.lastHeard = now
+	c.updatePeerAddr(sa, from, to)
+	if full.Response {
+		req := sa.pending
+		sa.pending = nil
+		req.onReply(now, full)
+		c.pump(now, sa)
+		return
+	}
+	c.handleRequest(now, sa, full)
+}
+
+// updatePeerAddr follows the peer to the NAT-T port (RFC 7296 §2.23).
+func (c *Core) updatePeerAddr(sa *ikeSA, from, to netip.AddrPort) {
+	if from == sa.remote && to.Port() == sa.local.Port() {
+		return
+	}
+	if to.Port() == c.opt.NATTPort {
+		sa.encap = true
+	}
+	sa.remote = from
+	if to.Addr().IsValid() && !to.Addr().IsUnspecified() {
+		sa.local = to
+	} else {
+		sa.local = netip.AddrPortFrom(sa.local.Addr(), to.Port())
+	}
+}
+
+// handleRequest dispatches a decrypted request by exchange.
+func (c *Core) handleRequest(now time.Time, sa *ikeSA, m *message) {
+	switch m.Exchange {
+	case exIKEAuth:
+		if sa.state == stHalfOpen {
+			c.respondAuth(now, sa, m)
+		}
+	case exCreateChildSA:
+		if sa.state == stEstablished || sa.state == stDeleting {
+			c.respondCreateChild(now, sa, m)
+		}
+	case exInformational:
+		c.respondInformational(now, sa, m)
+	default:
+		c.reply(sa, m, &message{})
+	}
+}
+
+// reply sends the response to request m on sa and caches it for
+// retransmitted requests.
+func (c *Core) reply(sa *ikeSA, m *message, r *message) {
+	r.Exchange, r.Response, r.MsgID = m.Exchange, true, m.MsgID
+	r.SPIi, r.SPIr, r.Initiator = sa.spiI, sa.spiR, sa.initiator
+	pkts, err := c.sealSK(sa, r)
+	if err != nil {
+		c.log.Error("ike: cannot encode reply", "peer", sa.remote, "err", err)
+		return
+	}
+	sa.peerMsgID = m.MsgID + 1
+	sa.lastResp = pkts
+	c.resend(sa, pkts)
+}
+
+// resend transmits already encoded packets of sa.
+func (c *Core) resend(sa *ikeSA, pkts [][]byte) {
+	for _, p := range pkts {
+		if err := c.opt.Transport.Send(p, sa.local, sa.remote); err != nil {
+			c.log.Debug("ike: send failed", "peer", sa.remote, "err", err)
+		}
+	}
+}
+
+// frame prefixes the non-ESP marker when sa has floated to the NAT-T port.
+func frame(sa *ikeSA, pkt []byte) []byte {
+	if !sa.encap {
+		return pkt
+	}
+	out := make([]byte, 4+len(pkt))
+	copy(out[4:], pkt)
+	return out
+}
+
+// request queues an exchange we start on sa. build runs when the window is
+// free and returns the request message; onReply handles the answer.
+func (c *Core) request(now time.Time, sa *ikeSA, build func(now time.Time) *message, onReply func(now time.Time, m *message)) {
+	start := func(now time.Time) {
+		m := build(now)
+		if m == nil {
+			return
+		}
+		m.MsgID = sa.nextMsgID
+		m.SPIi, m.SPIr, m.Initiator = sa.spiI, sa.spiR, sa.initiator
+		pkts, err := c.sealSK(sa, m)
+		if err != nil {
+			c.log.Error("ike: cannot encode request", "peer", sa.remote, "err", err)
+			return
+		}
+		sa.nextMsgID++
+		sa.pending = &request{msgID: m.MsgID, packets: pkts, sentAt: now, next: now.Add(c.opt.RetransmitBase), onReply: onReply}
+		c.resend(sa, pkts)
+	}
+	sa.queue = append(sa.queue, start)
+	c.pump(now, sa)
+}
+
+// pump starts the next queued exchange when no request is outstanding.
+func (c *Core) pump(now time.Time, sa *ikeSA) {
+	for sa.pending == nil && len(sa.queue) > 0 && sa.state != stDead {
+		next := sa.queue[0]
+		sa.queue = sa.queue[1:]
+		next(now)
+	}
+}
+
+// retransmitDelay is the exponential backoff: base * 2^tries.
+func (c *Core) retransmitDelay(tries int) time.Duration {
+	return time.Duration(float64(c.opt.RetransmitBase) * math.Pow(2, float64(tries)))
+}
+
+// HandleTimer runs everything due at now: retransmissions, rekeys,
+// expiries, DPD, re-initiation.
+func (c *Core) HandleTimer(now time.Time) {
+	c.now = now
+	for _, sa := range c.sasSnapshot() {
+		c.saTimers(now, sa)
+	}
+	for _, name := range c.order {
+		t := c.tunnels[name]
+		if t.auto && t.ike == nil && !t.retryAt.IsZero() && !now.Before(t.retryAt) {
+			t.retryAt = time.Time{}
+			c.initiate(now, t)
+		}
+	}
+}
+
+func (c *Core) sasSnapshot() []*ikeSA {
+	out := make([]*ikeSA, 0, len(c.sas))
+	for _, sa := range c.sas {
+		out = append(out, sa)
+	}
+	return out
+}
+
+func (c *Core) saTimers(now time.Time, sa *ikeSA) {
+	if sa.state == stDead {
+		return
+	}
+	if r := sa.pending; r != nil && !now.Before(r.next) {
+		if r.tries >= c.opt.RetransmitTries {
+			c.log.Info("ike: peer not responding, giving up", "peer", sa.remote, "tunnel", tunName(sa))
+			sa.pending = nil
+			if r.onFail != nil {
+				r.onFail(now)
+			} else {
+				c.failSA(now, sa, "peer not responding")
+			}
+			return
+		}
+		r.tries++
+		r.next = now.Add(c.retransmitDelay(r.tries))
+		c.resend(sa, r.packets)
+	}
+	if sa.state == stHalfOpen && now.Sub(sa.created) > c.opt.HalfOpenTimeout {
+		c.removeSA(now, sa)
+		return
+	}
+	if !sa.deleteAt.IsZero() && !now.Before(sa.deleteAt) {
+		c.removeSA(now, sa)
+		return
+	}
+	if sa.state != stEstablished {
+		return
+	}
+	if !sa.expireAt.IsZero() && !now.Before(sa.expireAt) {
+		c.log.Info("ike: IKE SA expired", "peer", sa.remote, "tunnel", tunName(sa))
+		c.deleteIKE(now, sa)
+		return
+	}
+	if !sa.rekeyAt.IsZero() && !now.Before(sa.rekeyAt) && sa.rekeying == nil && sa.replacedBy == nil {
+		sa.rekeyAt = time.Time{}
+		c.startIKERekey(now, sa)
+	}
+	for _, ch := range append([]*childSA(nil), sa.children...) {
+		c.childTimers(now, sa, ch)
+	}
+	if sa.tun != nil && sa.tun.pol.DPDInterval > 0 && !c.opt.DPDDisabled && sa.pending == nil && len(sa.queue) == 0 &&
+		now.Sub(sa.lastHeard) >= sa.tun.pol.DPDInterval {
+		c.startDPD(now, sa)
+	}
+}
+
+func (c *Core) childTimers(now time.Time, sa *ikeSA, ch *childSA) {
+	if !ch.deleteAt.IsZero() && !now.Before(ch.deleteAt) {
+		c.uninstallChild(ch)
+		return
+	}
+	if ch.deleting || ch.replacedBy != nil {
+		return
+	}
+	if !ch.expireAt.IsZero() && !now.Before(ch.expireAt) {
+		c.startChildDelete(now, sa, ch)
+		return
+	}
+	if !ch.rekeyAt.IsZero() && !now.Before(ch.rekeyAt) && ch.rekeying == nil {
+		ch.rekeyAt = time.Time{}
+		c.startChildRekey(now, sa, ch)
+	}
+}
+
+// NextTimer returns when HandleTimer next has work (zero: nothing pending).
+func (c *Core) NextTimer() time.Time {
+	var next time.Time
+	at := func(t time.Time) {
+		if !t.IsZero() && (next.IsZero() || t.Before(next)) {
+			next = t
+		}
+	}
+	for _, sa := range c.sas {
+		if sa.state == stDead {
+			continue
+		}
+		if sa.pending != nil {
+			at(sa.pending.next)
+		}
+		if sa.state == stHalfOpen {
+			at(sa.created.Add(c.opt.HalfOpenTimeout))
+		}
+		at(sa.deleteAt)
+		if sa.state != stEstablished {
+			continue
+		}
+		at(sa.expireAt)
+		if sa.rekeying == nil && sa.replacedBy == nil {
+			at(sa.rekeyAt)
+		}
+		for _, ch := range sa.children {
+			at(ch.deleteAt)
+			if !ch.deleting && ch.replacedBy == nil {
+				at(ch.expireAt)
+				if ch.rekeying == nil {
+					at(ch.rekeyAt)
+				}
+			}
+		}
+		if sa.tun != nil && sa.tun.pol.DPDInterval > 0 && !c.opt.DPDDisabled && sa.pending == nil {
+			at(sa.lastHeard.Add(sa.tun.pol.DPDInterval))
+		}
+	}
+	for _, t := range c.tunnels {
+		if t.auto && t.ike == nil {
+			at(t.retryAt)
+		}
+	}
+	return next
+}
+
+// rekeyTime returns when to rekey an SA of lifetime lt created at now:
+// before expiry by the rekey margin plus jitter, so both ends rarely start
+// at once.
+func (c *Core) rekeyTime(now time.Time, lt time.Duration) time.Time {
+	margin := float64(lt) * c.opt.RekeyMargin
+	jitter := mrand.Float64() * margin / 2
+	return now.Add(lt - time.Duration(margin+jitter))
+}
+
+// failSA tears down an SA that failed or whose peer died and schedules
+// re-initiation for connect-type auto tunnels.
+func (c *Core) failSA(now time.Time, sa *ikeSA, reason string) {
+	t := sa.tun
+	c.removeSA(now, sa)
+	if t != nil && t.ike == nil {
+		c.scheduleRetry(now, t, reason)
+	}
+}
+
+func (c *Core) scheduleRetry(now time.Time, t *tunnel, reason string) {
+	if !t.auto {
+		return
+	}
+	if t.backoff == 0 {
+		t.backoff = c.opt.RetryBase
+	} else if t.backoff *= 2; t.backoff > c.opt.RetryMax {
+		t.backoff = c.opt.RetryMax
+	}
+	t.retryAt = now.Add(t.backoff)
+	c.log.Info("ike: will re-initiate", "tunnel", t.name, "in", t.backoff, "reason", reason)
+}
+
+// removeSA deletes an IKE SA and its Child SAs locally (no message).
+func (c *Core) removeSA(now time.Time, sa *ikeSA) {
+	if sa.state == stDead {
+		return
+	}
+	sa.state = stDead
+	for _, ch := range sa.children {
+		c.uninstallChild(ch)
+	}
+	sa.children = nil
+	delete(c.sas, sa.localSPI())
+	delete(c.halfOpen, sa.hoKey)
+	if t := sa.tun; t != nil && t.ike == sa {
+		t.ike = sa.replacedBy
+		if sa.replacedBy != nil && sa.replacedBy.state == stDead {
+			t.ike = nil
+		}
+	}
+}
+
+// uninstallChild removes both directions of a Child SA from the data plane.
+func (c *Core) uninstallChild(ch *childSA) {
+	if ch.installed {
+		ch.installed = false
+		if err := c.opt.DataPlane.DeleteSA(ch.inSPI, true); err != nil {
+			c.log.Debug("ike: data plane delete", "spi", fmt.Sprintf("%08x", ch.inSPI), "err", err)
+		}
+		if err := c.opt.DataPlane.DeleteSA(ch.outSPI, false); err != nil {
+			c.log.Debug("ike: data plane delete", "spi", fmt.Sprintf("%08x", ch.outSPI), "err", err)
+		}
+	}
+	delete(c.children, ch.inSPI)
+	if sa := ch.ike; sa != nil {
+		for i, x := range sa.children {
+			if x == ch {
+				sa.children = append(sa.children[:i], sa.children[i+1:]...)
+				break
+			}
+		}
+	}
+}
+
+func tunName(sa *ikeSA) string {
+	if sa.tun == nil {
+		return ""
+	}
+	return sa.tun.name
+}
+
+// cookieFor computes the stateless COOKIE (RFC 7296 §2.6) for an initiator.
+func (c *Core) cookieFor(nonce []byte, peer netip.Addr, spiI uint64) []byte {
+	h := hmac.New(sha256.New, c.secret[:])
+	h.Write(nonce)
+	h.Write(peer.AsSlice())
+	h.Write(be64(spiI))
+	return append([]byte{0}, h.Sum(nil)[:16]...)
+}
+
+var errNoTunnel = errors.New("no configured tunnel matches the peer")

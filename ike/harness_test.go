@@ -1,0 +1,255 @@
+package ike
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/soft-ix/soft-ix/config"
+)
+
+// fakeDP records what the core asks of the data plane.
+type fakeDP struct {
+	mu       sync.Mutex
+	sas      map[dpKey]ChildSA
+	outbound map[string]uint32
+	log      []string
+}
+
+type dpKey struct {
+	spi uint32
+	in  bool
+}
+
+func newFakeDP() *fakeDP {
+	return &fakeDP{sas: map[dpKey]ChildSA{}, outbound: map[string]uint32{}}
+}
+
+func (d *fakeDP) InstallSA(sa ChildSA) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.sas[dpKey{sa.SPI, sa.Inbound}] = sa
+	d.log = append(d.log, fmt.Sprintf("install %08x in=%v", sa.SPI, sa.Inbound))
+	return nil
+}
+
+func (d *fakeDP) SetOutbound(tunnel string, spi uint32) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if _, ok := d.sas[dpKey{spi, false}]; !ok {
+		return fmt.Errorf("no outbound SA %08x", spi)
+	}
+	d.outbound[tunnel] = spi
+	d.log = append(d.log, fmt.Sprintf("outbound %s %08x", tunnel, spi))
+	return nil
+}
+
+func (d *fakeDP) DeleteSA(spi uint32, inbound bool) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	delete(d.sas, dpKey{spi, inbound})
+	d.log = append(d.log, fmt.Sprintf("delete %08x in=%v", spi, inbound))
+	return nil
+}
+
+func (d *fakeDP) Counters(spi uint32, inbound bool) (SACounters, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	_, ok := d.sas[dpKey{spi, inbound}]
+	return SACounters{Packets: 1, Octets: 100}, ok
+}
+
+func (d *fakeDP) count() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.sas)
+}
+
+// datagram is one packet in flight on the fake network.
+type datagram struct {
+	pkt      []byte
+	from, to netip.AddrPort
+}
+
+// fakeNet connects cores by address; tests may drop, duplicate or hold
+// packets with the filter.
+type fakeNet struct {
+	t      *testing.T
+	queue  []datagram
+	nodes  map[netip.Addr]*node
+	filter func(d datagram) (drop bool)
+	sent   int
+}
+
+type node struct {
+	core *Core
+	dp   *fakeDP
+	addr netip.Addr
+}
+
+func (n *fakeNet) Send(pkt []byte, from, to netip.AddrPort) error {
+	n.sent++
+	n.queue = append(n.queue, datagram{append([]byte(nil), pkt...), from, to})
+	return nil
+}
+
+// deliver runs the network until no packet is in flight.
+func (n *fakeNet) deliver(now time.Time) {
+	for i := 0; len(n.queue) > 0 && i < 10000; i++ {
+		d := n.queue[0]
+		n.queue = n.queue[1:]
+		if n.filter != nil && n.filter(d) {
+			continue
+		}
+		dst := n.nodes[d.to.Addr()]
+		if dst == nil {
+			continue
+		}
+		pkt := d.pkt
+		if d.to.Port() == 4500 {
+			if len(pkt) < 4 || string(pkt[:4]) != "\x00\x00\x00\x00" {
+				n.t.Fatalf("packet to 4500 without non-ESP marker")
+			}
+			pkt = pkt[4:]
+		}
+		dst.core.HandlePacket(now, pkt, d.from, d.to)
+	}
+}
+
+// pair is two cores on a fake network with one clock.
+type pair struct {
+	t    *testing.T
+	now  time.Time
+	net  *fakeNet
+	a, b *node
+}
+
+var (
+	addrA = netip.MustParseAddr("203.0.113.1")
+	addrB = netip.MustParseAddr("198.51.100.6")
+)
+
+func testLogger(t *testing.T) *slog.Logger {
+	if os.Getenv("IKE_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+// testConfig is one side's IX config: a tunnel to peer with PSK psk (keyed
+// by the peer's address identity).
+func testConfig(peer netip.Addr, psk string, auto bool, prof *config.Profile) *config.Config {
+	if prof == nil {
+		prof = &config.Profile{
+			Enc: []config.EncAlg{"aes-cbc-256"}, Integrity: []config.IntegAlg{"sha1"}, DH: []config.DHGroup{"1024-bit"},
+			ChildEnc: []config.EncAlg{"aes-cbc-256"}, ChildIntegrity: []config.IntegAlg{"sha2-256"},
+			ChildLifetime: time.Hour,
+		}
+	}
+	return &config.Config{
+		PSKs:           []*config.PSK{{ID: config.Identity{Type: config.IDIPv4, Value: peer.String()}, Key: []byte(psk)}},
+		DefaultProfile: prof,
+		Interfaces: []*config.Interface{{
+			Name: "Tunnel0.0", Kind: config.KindTunnel,
+			Tunnel: &config.Tunnel{Mode: "ipsec-ikev2", ConnectAuto: auto, Peer: peer,
+				PeerID: config.Identity{Type: config.IDIPv4, Value: peer.String()}},
+		}},
+	}
+}
+
+func newPair(t *testing.T, cfgA, cfgB *config.Config, tweak func(*CoreConfig)) *pair {
+	p := &pair{t: t, now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	p.net = &fakeNet{t: t, nodes: map[netip.Addr]*node{}}
+	mk := func(cfg *config.Config, addr netip.Addr) *node {
+		n := &node{dp: newFakeDP(), addr: addr}
+		cc := CoreConfig{Config: cfg, DataPlane: n.dp, Transport: p.net, Logger: testLogger(t),
+			LocalAddr: func(netip.Addr) netip.Addr { return addr }}
+		if tweak != nil {
+			tweak(&cc)
+		}
+		c, err := NewCore(cc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n.core = c
+		p.net.nodes[addr] = n
+		return n
+	}
+	p.a = mk(cfgA, addrA)
+	p.b = mk(cfgB, addrB)
+	return p
+}
+
+// run advances the clock in steps to d, firing timers and delivering.
+func (p *pair) run(d time.Duration) {
+	end := p.now.Add(d)
+	p.net.deliver(p.now)
+	for i := 0; i < 100000; i++ {
+		next := end
+		for _, n := range []*node{p.a, p.b} {
+			if t := n.core.NextTimer(); !t.IsZero() && t.Before(next) {
+				next = t
+			}
+		}
+		if next.Before(p.now) {
+			next = p.now
+		}
+		p.now = next
+		p.a.core.HandleTimer(p.now)
+		p.b.core.HandleTimer(p.now)
+		p.net.deliver(p.now)
+		if !p.now.Before(end) {
+			return
+		}
+	}
+	p.t.Fatal("run: timer loop did not settle")
+}
+
+// established returns the established IKE SAs of a node.
+func established(n *node) []*ikeSA {
+	var out []*ikeSA
+	for _, sa := range n.core.sas {
+		if sa.state == stEstablished {
+			out = append(out, sa)
+		}
+	}
+	return out
+}
+
+// checkUp asserts one established IKE SA each side with matching SPIs and
+// a matching, installed Child SA pair whose keys agree.
+func (p *pair) checkUp() (*ikeSA, *ikeSA) {
+	p.t.Helper()
+	ea, eb := established(p.a), established(p.b)
+	if len(ea) != 1 || len(eb) != 1 {
+		p.t.Fatalf("established IKE SAs: a=%d b=%d", len(ea), len(eb))
+	}
+	sa, sb := ea[0], eb[0]
+	if sa.spiI != sb.spiI || sa.spiR != sb.spiR {
+		p.t.Fatalf("IKE SPIs differ: %x/%x vs %x/%x", sa.spiI, sa.spiR, sb.spiI, sb.spiR)
+	}
+	outA := p.a.dp.outbound["Tunnel0.0"]
+	outB := p.b.dp.outbound["Tunnel0.0"]
+	oa, ok1 := p.a.dp.sas[dpKey{outA, false}]
+	ib, ok2 := p.b.dp.sas[dpKey{outA, true}]
+	if !ok1 || !ok2 {
+		p.t.Fatalf("a's outbound %08x not installed inbound at b (%v %v)\na: %v\nb: %v", outA, ok1, ok2, p.a.dp.log, p.b.dp.log)
+	}
+	if string(oa.EncrKey) != string(ib.EncrKey) || string(oa.IntegKey) != string(ib.IntegKey) {
+		p.t.Fatalf("a->b keys differ")
+	}
+	ob, ok3 := p.b.dp.sas[dpKey{outB, false}]
+	ia, ok4 := p.a.dp.sas[dpKey{outB, true}]
+	if !ok3 || !ok4 {
+		p.t.Fatalf("b's outbound %08x not installed inbound at a\na: %v\nb: %v", outB, p.a.dp.log, p.b.dp.log)
+	}
+	if string(ob.EncrKey) != string(ia.EncrKey) || string(ob.IntegKey) != string(ia.IntegKey) {
+		p.t.Fatalf("b->a keys differ")
+	}
+	return sa, sb
+}

@@ -1,0 +1,300 @@
+package ike
+
+import (
+	"crypto/hmac"
+	"crypto/sha1"
+	"net/netip"
+	"time"
+)
+
+// IKE_SA_INIT (RFC 7296 §1.2), both roles.
+
+const nonceLen = 32
+
+// initiate starts a new IKE SA for tunnel t.
+func (c *Core) initiate(now time.Time, t *tunnel) {
+	local := t.conf.SourceAddress
+	if !local.IsValid() && c.opt.LocalAddr != nil {
+		local = c.opt.LocalAddr(t.conf.Peer)
+	}
+	if !local.IsValid() {
+		local = unspecified(t.conf.Peer)
+	}
+	sa := &ikeSA{
+		tun: t, initiator: true, state: stInitSent, spiI: c.newIKESPI(),
+		local:   netip.AddrPortFrom(local, c.opt.IKEPort),
+		remote:  netip.AddrPortFrom(t.conf.Peer, c.opt.IKEPort),
+		dhGroup: t.pol.IKEDH[0].ID, created: now, lastHeard: now,
+	}
+	c.sas[sa.spiI] = sa
+	t.ike = sa
+	c.log.Info("ike: initiating", "tunnel", t.name, "peer", sa.remote)
+	c.sendInit(now, sa)
+}
+
+func unspecified(a netip.Addr) netip.Addr {
+	if a.Is6() {
+		return netip.IPv6Unspecified()
+	}
+	return netip.IPv4Unspecified()
+}
+
+// sendInit sends (or, after COOKIE / INVALID_KE_PAYLOAD, re-sends) our
+// IKE_SA_INIT request.
+func (c *Core) sendInit(now time.Time, sa *ikeSA) {
+	dh, err := newDH(sa.dhGroup, c.opt.Rand)
+	if err != nil {
+		c.log.Error("ike: DH", "group", sa.dhGroup, "err", err)
+		c.failSA(now, sa, "DH setup failed")
+		return
+	}
+	sa.dh, sa.nonceI = dh, c.random(nonceLen)
+	m := &message{SPIi: sa.spiI, Exchange: exIKESAInit, Initiator: true}
+	if sa.cookie != nil {
+		m.addNotify(nCookie, sa.cookie)
+	}
+	m.SA = ikeOffer(&sa.tun.pol, nil, sa.dhGroup)
+	m.KEGroup, m.KE, m.Nonce = sa.dhGroup, dh.Public(), sa.nonceI
+	m.addNotify(nNATDetectionSource, natHash(sa.spiI, 0, sa.local))
+	m.addNotify(nNATDetectionDest, natHash(sa.spiI, 0, sa.remote))
+	m.addNotify(nFragmentationSupp, nil)
+	pkt, err := encodePlain(m)
+	if err != nil {
+		c.log.Error("ike: encode IKE_SA_INIT", "err", err)
+		return
+	}
+	sa.initReq = pkt
+	sa.pending = &request{msgID: 0, packets: [][]byte{frame(sa, pkt)}, sentAt: now, next: now.Add(c.opt.RetransmitBase)}
+	c.resend(sa, sa.pending.packets)
+}
+
+// natHash is the NAT_DETECTION_*_IP data: SHA-1(SPIi | SPIr | IP | port).
+func natHash(spiI, spiR uint64, ap netip.AddrPort) []byte {
+	h := sha1.New()
+	h.Write(be64(spiI))
+	h.Write(be64(spiR))
+	h.Write(ap.Addr().Unmap().AsSlice())
+	h.Write([]byte{byte(ap.Port() >> 8), byte(ap.Port())})
+	return h.Sum(nil)
+}
+
+// initReply handles the responder's IKE_SA_INIT answer.
+func (c *Core) initReply(now time.Time, sa *ikeSA, pkt []byte, from, to netip.AddrPort) {
+	m, err := decodePlain(pkt)
+	if err != nil {
+		c.log.Debug("ike: bad IKE_SA_INIT response", "peer", from, "err", err)
+		return
+	}
+	if n := m.notify(nCookie); n != nil && m.SA == nil {
+		c.log.Debug("ike: responder demands a cookie", "peer", from)
+		sa.cookie = append([]byte(nil), n.Data...)
+		c.sendInit(now, sa)
+		return
+	}
+	if n := m.notify(nInvalidKEPayload); n != nil {
+		c.retryWithGroup(now, sa, n.Data)
+		return
+	}
+	if n := m.errorNotify(); n != nil {
+		c.log.Warn("ike: IKE_SA_INIT refused", "tunnel", tunName(sa), "peer", from, "notify", notifyName(n.Type))
+		c.failSA(now, sa, notifyName(n.Type))
+		return
+	}
+	suite, _, ok := acceptIKEAnswer(&sa.tun.pol, m.SA)
+	if !ok || m.KEGroup != sa.dhGroup || suite.DH.ID != sa.dhGroup || len(m.Nonce) < 16 {
+		c.log.Warn("ike: IKE_SA_INIT answer does not match our offer", "tunnel", tunName(sa), "peer", from)
+		c.failSA(now, sa, "bad IKE_SA_INIT answer")
+		return
+	}
+	shared, err := sa.dh.SharedSecret(m.KE)
+	if err != nil {
+		c.failSA(now, sa, "bad KE from peer")
+		return
+	}
+	sa.pending, sa.nextMsgID = nil, 1
+	sa.spiR, sa.suite, sa.nonceR, sa.initResp = m.SPIr, suite, m.Nonce, pkt
+	if to.Addr().IsValid() && !to.Addr().IsUnspecified() {
+		sa.local = to
+	}
+	if err := sa.setKeys(shared, nil, 0); err != nil {
+		c.failSA(now, sa, "key derivation failed")
+		return
+	}
+	sa.dh = nil
+	c.detectNAT(sa, m)
+	sa.fragOK = m.notify(nFragmentationSupp) != nil
+	if sa.natLocal || sa.natRemote {
+		c.float(sa)
+	}
+	sa.state = stAuthSent
+	c.sendAuth(now, sa)
+}
+
+// retryWithGroup restarts IKE_SA_INIT with the group the responder asked
+// for in INVALID_KE_PAYLOAD, if our policy allows it.
+func (c *Core) retryWithGroup(now time.Time, sa *ikeSA, data []byte) {
+	if len(data) != 2 {
+		c.failSA(now, sa, "malformed INVALID_KE_PAYLOAD")
+		return
+	}
+	g := uint16(data[0])<<8 | uint16(data[1])
+	for _, a := range sa.tun.pol.IKEDH {
+		if a.ID == g && g != sa.dhGroup {
+			c.log.Info("ike: peer wants another DH group, retrying", "tunnel", tunName(sa), "group", g)
+			sa.dhGroup = g
+			c.sendInit(now, sa)
+			return
+		}
+	}
+	c.log.Warn("ike: peer wants a DH group our policy does not allow", "tunnel", tunName(sa), "group", g)
+	c.failSA(now, sa, "INVALID_KE_PAYLOAD")
+}
+
+// detectNAT compares the responder's NAT detection hashes with the
+// addresses its answer really had (RFC 7296 §2.23).
+func (c *Core) detectNAT(sa *ikeSA, m *message) {
+	src, dst := m.notify(nNATDetectionSource), m.notify(nNATDetectionDest)
+	if src == nil || dst == nil {
+		return
+	}
+	sa.natRemote = !hmac.Equal(src.Data, natHash(sa.spiI, m.SPIr, sa.remote))
+	sa.natLocal = !hmac.Equal(dst.Data, natHash(sa.spiI, m.SPIr, sa.local))
+}
+
+// float moves an initiator's IKE SA to the NAT-T port.
+func (c *Core) float(sa *ikeSA) {
+	sa.encap = true
+	sa.local = netip.AddrPortFrom(sa.local.Addr(), c.opt.NATTPort)
+	sa.remote = netip.AddrPortFrom(sa.remote.Addr(), c.opt.NATTPort)
+}
+
+// respondInit answers a peer's IKE_SA_INIT request.
+func (c *Core) respondInit(now time.Time, pkt []byte, from, to netip.AddrPort) {
+	m, err := decodePlain(pkt)
+	if err != nil {
+		c.log.Debug("ike: bad IKE_SA_INIT request", "peer", from, "err", err)
+		return
+	}
+	if old := c.halfOpen[halfOpenKey{from, m.SPIi}]; old != nil {
+		if string(old.initReq) == string(pkt) {
+			c.resend(old, old.lastResp)
+		}
+		return
+	}
+	if len(m.Nonce) < 16 || len(m.Nonce) > 256 || m.KE == nil {
+		c.stateless(m, from, to, nInvalidSyntax, nil)
+		return
+	}
+	if len(c.halfOpen) >= c.opt.CookieThreshold {
+		want := c.cookieFor(m.Nonce, from.Addr(), m.SPIi)
+		if n := m.notify(nCookie); n == nil || !hmac.Equal(n.Data, want) {
+			c.stateless(m, from, to, nCookie, want)
+			return
+		}
+	}
+	pol := c.responderPolicy(from.Addr())
+	suite, chosen, ok := chooseIKE(pol, m.SA)
+	if !ok {
+		c.log.Warn("ike: IKE_SA_INIT: no acceptable proposal", "peer", from)
+		c.stateless(m, from, to, nNoProposalChosen, nil)
+		return
+	}
+	if m.KEGroup != suite.DH.ID {
+		c.stateless(m, from, to, nInvalidKEPayload, []byte{byte(suite.DH.ID >> 8), byte(suite.DH.ID)})
+		return
+	}
+	sa, resp, err := c.newResponderSA(now, m, suite, chosen, from, to)
+	if err != nil {
+		c.log.Debug("ike: IKE_SA_INIT rejected", "peer", from, "err", err)
+		c.stateless(m, from, to, nInvalidSyntax, nil)
+		return
+	}
+	sa.initReq, sa.initResp = pkt, resp
+	sa.lastResp = [][]byte{frame(sa, resp)}
+	c.sas[sa.spiR] = sa
+	sa.hoKey = halfOpenKey{from, m.SPIi}
+	c.halfOpen[sa.hoKey] = sa
+	c.resend(sa, sa.lastResp)
+}
+
+// newResponderSA derives a half-open responder SA and its answer.
+func (c *Core) newResponderSA(now time.Time, m *message, suite IKESuite, chosen proposal, from, to netip.AddrPort) (*ikeSA, []byte, error) {
+	dh, err := newDH(suite.DH.ID, c.opt.Rand)
+	if err != nil {
+		return nil, nil, err
+	}
+	shared, err := dh.SharedSecret(m.KE)
+	if err != nil {
+		return nil, nil, err
+	}
+	sa := &ikeSA{
+		state: stHalfOpen, spiI: m.SPIi, spiR: c.newIKESPI(), suite: suite,
+		local: to, remote: from, encap: to.Port() == c.opt.NATTPort,
+		nonceI: m.Nonce, nonceR: c.random(nonceLen), created: now, lastHeard: now, peerMsgID: 1,
+	}
+	if err := sa.setKeys(shared, nil, 0); err != nil {
+		return nil, nil, err
+	}
+	sa.detectNATRequest(m)
+	sa.fragOK = m.notify(nFragmentationSupp) != nil
+	r := &message{SPIi: sa.spiI, SPIr: sa.spiR, Exchange: exIKESAInit, Response: true}
+	r.SA = []proposal{chosen}
+	r.KEGroup, r.KE, r.Nonce = suite.DH.ID, dh.Public(), sa.nonceR
+	r.addNotify(nNATDetectionSource, natHash(sa.spiI, sa.spiR, sa.local))
+	r.addNotify(nNATDetectionDest, natHash(sa.spiI, sa.spiR, sa.remote))
+	if sa.fragOK {
+		r.addNotify(nFragmentationSupp, nil)
+	}
+	resp, err := encodePlain(r)
+	return sa, resp, err
+}
+
+func (sa *ikeSA) detectNATRequest(m *message) {
+	src, dst := m.notify(nNATDetectionSource), m.notify(nNATDetectionDest)
+	if src == nil || dst == nil {
+		return
+	}
+	sa.natRemote = !hmac.Equal(src.Data, natHash(sa.spiI, 0, sa.remote))
+	sa.natLocal = !hmac.Equal(dst.Data, natHash(sa.spiI, 0, sa.local))
+}
+
+// stateless answers an IKE_SA_INIT request with a single notify and keeps
+// no state (errors, COOKIE, INVALID_KE_PAYLOAD).
+func (c *Core) stateless(m *message, from, to netip.AddrPort, ntype int, data []byte) {
+	r := &message{SPIi: m.SPIi, Exchange: exIKESAInit, Response: true}
+	r.addNotify(ntype, data)
+	pkt, err := encodePlain(r)
+	if err != nil {
+		return
+	}
+	if to.Port() == c.opt.NATTPort {
+		pkt = append(make([]byte, 4), pkt...)
+	}
+	if err := c.opt.Transport.Send(pkt, to, from); err != nil {
+		c.log.Debug("ike: send failed", "peer", from, "err", err)
+	}
+}
+
+// responderPolicy is the policy offered to a peer before IKE_AUTH names
+// it: the tunnel configured for its address, else the first "peer any"
+// tunnel, else the default profile.
+func (c *Core) responderPolicy(peer netip.Addr) *Policy {
+	var anyT *tunnel
+	for _, name := range c.order {
+		t := c.tunnels[name]
+		if t.conf.Peer == peer {
+			return &t.pol
+		}
+		if t.conf.PeerAny && anyT == nil {
+			anyT = t
+		}
+	}
+	if anyT != nil {
+		return &anyT.pol
+	}
+	pol, err := PolicyFromProfile(profileFor(c.cfg, nil), nil)
+	if err != nil {
+		pol, _ = PolicyFromProfile(profileFor(&configEmpty, nil), nil)
+	}
+	return &pol
+}

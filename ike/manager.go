@@ -1,0 +1,294 @@
+package ike
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/soft-ix/soft-ix/config"
+)
+
+// ManagerConfig is what cmd/soft-ix passes to NewManager.
+type ManagerConfig struct {
+	Config    *config.Config
+	DataPlane DataPlane
+
+	// Transport sends IKE packets. Nil: the Manager opens its own UDP
+	// sockets (ListenUDP on ListenAddr, IKEPort and NATTPort) and reads
+	// them in Run. When package esp owns UDP 4500, pass a Transport that
+	// sends through esp's sockets and feed received IKE packets to
+	// Manager.HandlePacket.
+	Transport  Transport
+	ListenAddr netip.Addr // for the Manager's own sockets; default all IPv4 addresses
+	IKEPort    uint16     // default 500
+	NATTPort   uint16     // default 4500
+
+	Logger *slog.Logger // default slog.Default()
+	// KeyLog, when set, receives Wireshark key-table lines for every new
+	// IKE and Child SA (see keylog.go). Lab use only: it holds keys.
+	KeyLog io.Writer
+
+	// Tuning overrides CoreConfig fields (timeouts, retries, backoff);
+	// its Config, DataPlane, Transport, Logger, KeyLog and ports are
+	// ignored in favour of the fields above.
+	Tuning CoreConfig
+
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+}
+
+// Manager runs the IKEv2 control plane of one soft-ix: the sans-IO Core
+// behind a mutex, its timers, and (unless a Transport is given) the UDP
+// 500/4500 sockets. All methods are safe for concurrent use.
+//
+// Typical use in cmd/soft-ix:
+//
+//	m, err := ike.NewManager(ike.ManagerConfig{Config: cfg, DataPlane: dp, Logger: log})
+//	go m.Run(ctx)          // initiates connect-type auto tunnels
+//	...                    // m.IKESAs(), m.ChildSAs() for "show"
+//	m.Reload(newCfg, changed)
+//	m.Close()              // sends DELETEs
+type Manager struct {
+	mu   sync.Mutex
+	core *Core
+	udp  *UDPTransport
+	now  func() time.Time
+	wake chan struct{}
+	log  *slog.Logger
+	dp   DataPlane
+}
+
+// NewManager builds a Manager. With no Transport it binds the UDP sockets
+// now, so a bind failure (port in use, no privilege) is reported here.
+func NewManager(cfg ManagerConfig) (*Manager, error) {
+	m := &Manager{now: cfg.Now, wake: make(chan struct{}, 1), dp: cfg.DataPlane}
+	if m.now == nil {
+		m.now = time.Now
+	}
+	if cfg.DataPlane == nil {
+		return nil, errors.New("ike: NewManager needs a DataPlane")
+	}
+	cc := cfg.Tuning
+	cc.Config, cc.DataPlane, cc.Logger, cc.KeyLog = cfg.Config, cfg.DataPlane, cfg.Logger, cfg.KeyLog
+	cc.IKEPort, cc.NATTPort = cfg.IKEPort, cfg.NATTPort
+	cc.Transport = cfg.Transport
+	if cc.LocalAddr == nil {
+		cc.LocalAddr = RouteSource
+	}
+	if cc.Transport == nil {
+		u, err := ListenUDP(cfg.ListenAddr, cfg.IKEPort, cfg.NATTPort)
+		if err != nil {
+			return nil, err
+		}
+		m.udp, cc.Transport = u, u
+	}
+	core, err := NewCore(cc)
+	if err != nil {
+		if m.udp != nil {
+			m.udp.Close()
+		}
+		return nil, err
+	}
+	m.core, m.log = core, core.log
+	return m, nil
+}
+
+// Run initiates the connect-type auto tunnels and drives timers (and the
+// Manager's own sockets) until ctx ends. It then sends DELETEs (Close).
+func (m *Manager) Run(ctx context.Context) error {
+	m.mu.Lock()
+	m.core.Start(m.now())
+	m.mu.Unlock()
+	errc := make(chan error, 1)
+	if m.udp != nil {
+		go func() {
+			errc <- m.udp.Serve(ctx, func(pkt []byte, from, to netip.AddrPort) { m.HandlePacket(pkt, from, to) })
+		}()
+	}
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		m.mu.Lock()
+		next := m.core.NextTimer()
+		m.mu.Unlock()
+		d := time.Hour
+		if !next.IsZero() {
+			d = max(next.Sub(m.now()), 0)
+		}
+		timer.Reset(d)
+		select {
+		case <-ctx.Done():
+			m.Close()
+			return nil
+		case err := <-errc:
+			if err != nil {
+				return err
+			}
+			errc = nil
+		case <-m.wake:
+		case <-timer.C:
+			m.mu.Lock()
+			m.core.HandleTimer(m.now())
+			m.mu.Unlock()
+		}
+	}
+}
+
+func (m *Manager) poke() {
+	select {
+	case m.wake <- struct{}{}:
+	default:
+	}
+}
+
+// HandlePacket processes one IKE message received from the peer address
+// from on local address to. Package esp calls it for IKE packets it reads
+// on UDP 4500, with the non-ESP marker already stripped.
+func (m *Manager) HandlePacket(pkt []byte, from, to netip.AddrPort) {
+	m.mu.Lock()
+	m.core.HandlePacket(m.now(), pkt, from, to)
+	m.mu.Unlock()
+	m.poke()
+}
+
+// Initiate starts an IKE SA for a tunnel now (as "connect-type auto"
+// does at start).
+func (m *Manager) Initiate(tunnel string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	defer m.poke()
+	return m.core.Initiate(m.now(), tunnel)
+}
+
+// Reload switches to a new configuration. Tunnels named in changed (and
+// tunnels that disappeared) lose their SAs (with DELETE) and, when
+// connect-type auto, are re-initiated with the new settings; other
+// tunnels keep their SAs.
+func (m *Manager) Reload(cfg *config.Config, changed []string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	defer m.poke()
+	now := m.now()
+	c := m.core
+	drop := map[string]bool{}
+	for _, n := range changed {
+		drop[n] = true
+	}
+	keep := map[string]bool{}
+	for _, ifc := range cfg.Interfaces {
+		if ifc.Tunnel != nil && !ifc.Shutdown {
+			keep[ifc.Name] = true
+		}
+	}
+	for name, t := range c.tunnels {
+		if drop[name] || !keep[name] {
+			for _, sa := range c.sasOf(t) {
+				c.deleteIKE(now, sa)
+				sa.tun = nil
+			}
+			t.ike = nil
+		}
+	}
+	if err := c.setConfig(cfg); err != nil {
+		return err
+	}
+	c.Start(now)
+	return nil
+}
+
+// sasOf lists the live IKE SAs of tunnel t.
+func (c *Core) sasOf(t *tunnel) []*ikeSA {
+	var out []*ikeSA
+	for _, sa := range c.sas {
+		if sa.tun == t && sa.state != stDead {
+			out = append(out, sa)
+		}
+	}
+	return out
+}
+
+// ClearSA deletes (with DELETE to the peer) the IKE SAs of peer, or all
+// when peer is invalid: "clear ikev2 sa [peer A]". connect-type auto
+// tunnels re-initiate after their backoff. It returns how many it cleared.
+func (m *Manager) ClearSA(peer netip.Addr) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	defer m.poke()
+	now := m.now()
+	n := 0
+	for _, sa := range m.core.sasSnapshot() {
+		if sa.state == stDead || (peer.IsValid() && sa.remote.Addr() != peer) {
+			continue
+		}
+		m.core.deleteIKE(now, sa)
+		n++
+	}
+	return n
+}
+
+// Close sends DELETE for every established IKE SA (best effort, no
+// waiting for answers), removes all Child SAs from the data plane and
+// closes the Manager's own sockets.
+func (m *Manager) Close() error {
+	m.mu.Lock()
+	now := m.now()
+	c := m.core
+	for _, sa := range c.sasSnapshot() {
+		if sa.state == stEstablished {
+			if pkts, err := c.sealSK(sa, &message{Exchange: exInformational, MsgID: sa.nextMsgID, SPIi: sa.spiI, SPIr: sa.spiR,
+				Initiator: sa.initiator, Deletes: []deletion{{Protocol: protoIKE}}}); err == nil {
+				c.resend(sa, pkts)
+			}
+		}
+		sa.replacedBy = nil
+		c.removeSA(now, sa)
+	}
+	for _, t := range c.tunnels {
+		t.auto = false
+	}
+	m.mu.Unlock()
+	if m.udp != nil {
+		m.udp.Close()
+	}
+	return nil
+}
+
+// SoftExpired implements DataPlaneEvents: the SA passed its soft volume
+// limit, so its Child SA is rekeyed.
+func (m *Manager) SoftExpired(spi uint32, inbound bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	defer m.poke()
+	c := m.core
+	if ch := c.childBySPI(spi, inbound); ch != nil && ch.rekeying == nil && ch.replacedBy == nil && !ch.deleting {
+		c.startChildRekey(m.now(), ch.ike, ch)
+	}
+}
+
+// HardExpired implements DataPlaneEvents: the SA reached its hard limit
+// and is deleted.
+func (m *Manager) HardExpired(spi uint32, inbound bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	defer m.poke()
+	c := m.core
+	if ch := c.childBySPI(spi, inbound); ch != nil {
+		c.startChildDelete(m.now(), ch.ike, ch)
+	}
+}
+
+func (c *Core) childBySPI(spi uint32, inbound bool) *childSA {
+	if inbound {
+		return c.children[spi]
+	}
+	for _, ch := range c.children {
+		if ch.outSPI == spi {
+			return ch
+		}
+	}
+	return nil
+}

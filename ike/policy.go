@@ -1,0 +1,293 @@
+package ike
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/soft-ix/soft-ix/config"
+)
+
+// IANA transform type values (RFC 7296 §3.3.2).
+const (
+	transformENCR  = 1
+	transformPRF   = 2
+	transformINTEG = 3
+	transformDH    = 4
+	transformESN   = 5
+)
+
+// IANA transform IDs not already declared in dataplane.go.
+const (
+	encr3DES uint16 = 3
+
+	prfHMACSHA1   uint16 = 2
+	prfHMACSHA256 uint16 = 5
+	prfHMACSHA384 uint16 = 6
+	prfHMACSHA512 uint16 = 7
+)
+
+// Algorithm is one negotiable algorithm: an IKEv2 transform ID (with its
+// key length for variable-length ciphers) and the name IX prints for it.
+type Algorithm struct {
+	ID      uint16
+	KeyBits int    // ENCR only; 0 for fixed-length ciphers
+	Name    string // as "show ikev2 sa" prints it, e.g. "AES-CBC-256"
+}
+
+// aead reports whether an ENCR algorithm carries its own integrity.
+func (a Algorithm) aead() bool { return a.ID == EncrAESGCM16 }
+
+var encByName = map[config.EncAlg]Algorithm{
+	"aes-cbc-128": {EncrAESCBC, 128, "AES-CBC-128"},
+	"aes-cbc-192": {EncrAESCBC, 192, "AES-CBC-192"},
+	"aes-cbc-256": {EncrAESCBC, 256, "AES-CBC-256"},
+	"aes-gcm-128": {EncrAESGCM16, 128, "AES-GCM-128"},
+	"aes-gcm-256": {EncrAESGCM16, 256, "AES-GCM-256"},
+	"3des":        {encr3DES, 0, "3DES-CBC"},
+}
+
+var integByName = map[config.IntegAlg]Algorithm{
+	"sha1":     {IntegHMACSHA1_96, 0, "HMAC-SHA1-96"},
+	"sha2-256": {IntegHMACSHA256128, 0, "HMAC-SHA2-256-128"},
+	"sha2-384": {IntegHMACSHA384192, 0, "HMAC-SHA2-384-192"},
+	"sha2-512": {IntegHMACSHA512256, 0, "HMAC-SHA2-512-256"},
+}
+
+var prfByName = map[config.PRFAlg]Algorithm{
+	"sha1":     {prfHMACSHA1, 0, "PRF-HMAC-SHA1"},
+	"sha2-256": {prfHMACSHA256, 0, "PRF-HMAC-SHA2-256"},
+	"sha2-384": {prfHMACSHA384, 0, "PRF-HMAC-SHA2-384"},
+	"sha2-512": {prfHMACSHA512, 0, "PRF-HMAC-SHA2-512"},
+}
+
+var dhByName = map[config.DHGroup]Algorithm{
+	"1024-bit":     {2, 0, "1024-bit"},
+	"1536-bit":     {5, 0, "1536-bit"},
+	"2048-bit":     {14, 0, "2048-bit"},
+	"3072-bit":     {15, 0, "3072-bit"},
+	"2048-bit-256": {24, 0, "2048-bit-256"},
+	"256-bit-ecp":  {19, 0, "256-bit-ecp"},
+	"384-bit-ecp":  {20, 0, "384-bit-ecp"},
+	"curve25519":   {31, 0, "curve25519"},
+}
+
+// algName finds the IX name of a transform for display; unknown IDs print
+// as "TYPE-ID".
+func algName(ttype int, id uint16, keyBits int) string {
+	var m []Algorithm
+	switch ttype {
+	case transformENCR:
+		for _, a := range encByName {
+			m = append(m, a)
+		}
+	case transformINTEG:
+		for _, a := range integByName {
+			m = append(m, a)
+		}
+	case transformPRF:
+		for _, a := range prfByName {
+			m = append(m, a)
+		}
+	case transformDH:
+		for _, a := range dhByName {
+			m = append(m, a)
+		}
+	}
+	for _, a := range m {
+		if a.ID == id && (ttype != transformENCR || a.KeyBits == keyBits) {
+			return a.Name
+		}
+	}
+	return fmt.Sprintf("T%d-%d", ttype, id)
+}
+
+// Policy is the negotiable part of an IKEv2 profile: algorithm lists in
+// order of preference and lifetimes. It is what soft-ix offers as
+// initiator (exactly these, in this order) and accepts as responder (any
+// combination of these the peer offers anywhere in its list, picking by
+// this order).
+type Policy struct {
+	IKEEnc, IKEInteg, IKEPRF, IKEDH []Algorithm
+	ChildEnc, ChildInteg            []Algorithm
+	ChildPFS                        []Algorithm // empty: no PFS
+	ESN                             bool        // offer/accept extended sequence numbers
+
+	// IKEOffer and ChildOffer, when set, replace the cross product of the
+	// lists above as what is offered: one proposal per suite, in order
+	// (Azure offers fixed pairs). Selection as responder still uses the
+	// lists above.
+	IKEOffer   []IKESuite
+	ChildOffer []ChildSuite
+
+	IKELifetime     time.Duration
+	ChildLifetime   time.Duration
+	ChildLifetimeKB uint64
+	DPDInterval     time.Duration // 0: no liveness checks
+}
+
+// IX defaults used when a profile leaves a field unset. They follow the IX
+// documentation's ikev2 defaults closely enough to interoperate with Azure
+// and strongSwan's defaults.
+var (
+	defaultEnc      = []config.EncAlg{"aes-cbc-256", "aes-cbc-192", "aes-cbc-128"}
+	defaultInteg    = []config.IntegAlg{"sha2-256", "sha1"}
+	defaultDH       = []config.DHGroup{"2048-bit", "1024-bit"}
+	defaultLifetime = 86400 * time.Second
+	defaultChildLT  = 28800 * time.Second
+)
+
+// profileFor returns the profile a tunnel uses: its named profile, else the
+// default profile, else an empty one (all IX defaults).
+func profileFor(cfg *config.Config, tun *config.Tunnel) config.Profile {
+	if tun != nil && tun.Profile != "" {
+		for _, p := range cfg.Profiles {
+			if p.Name == tun.Profile {
+				return *p
+			}
+		}
+	}
+	if cfg.DefaultProfile != nil {
+		return *cfg.DefaultProfile
+	}
+	return config.Profile{}
+}
+
+// PolicyFromProfile maps an IX profile (with per-tunnel overrides from tun,
+// which may be nil) to a Policy, filling IX defaults. Unknown algorithm
+// names are an error naming the keyword.
+func PolicyFromProfile(p config.Profile, tun *config.Tunnel) (Policy, error) {
+	var pol Policy
+	var err error
+	enc := p.Enc
+	if len(enc) == 0 {
+		enc = defaultEnc
+	}
+	integ := p.Integrity
+	if len(integ) == 0 {
+		integ = defaultInteg
+	}
+	dh := p.DH
+	if len(dh) == 0 {
+		dh = defaultDH
+	}
+	prf := p.PRF
+	if len(prf) == 0 {
+		// As IX does: the PRF follows the integrity algorithm.
+		for _, i := range integ {
+			prf = append(prf, config.PRFAlg(i))
+		}
+	}
+	if pol.IKEEnc, err = lookup(encByName, enc, "enc"); err != nil {
+		return pol, err
+	}
+	if pol.IKEInteg, err = lookup(integByName, integ, "integrity"); err != nil {
+		return pol, err
+	}
+	if pol.IKEPRF, err = lookup(prfByName, prf, "prf"); err != nil {
+		return pol, err
+	}
+	if pol.IKEDH, err = lookup(dhByName, dh, "dh"); err != nil {
+		return pol, err
+	}
+	cenc := p.ChildEnc
+	if len(cenc) == 0 {
+		cenc = defaultEnc
+	}
+	cinteg := p.ChildIntegrity
+	if len(cinteg) == 0 {
+		cinteg = defaultInteg
+	}
+	if pol.ChildEnc, err = lookup(encByName, cenc, "child enc"); err != nil {
+		return pol, err
+	}
+	if pol.ChildInteg, err = lookup(integByName, cinteg, "child integrity"); err != nil {
+		return pol, err
+	}
+	if p.ChildPFS != "" {
+		if pol.ChildPFS, err = lookup(dhByName, []config.DHGroup{p.ChildPFS}, "child-pfs"); err != nil {
+			return pol, err
+		}
+	}
+	pol.ESN = false
+	pol.IKELifetime = orDefault(p.Lifetime, defaultLifetime)
+	pol.ChildLifetime = orDefault(p.ChildLifetime, defaultChildLT)
+	pol.ChildLifetimeKB = p.ChildLifetimeKB
+	pol.DPDInterval = p.DPDInterval
+	if tun != nil {
+		if tun.SALifetime > 0 {
+			pol.IKELifetime = tun.SALifetime
+		}
+		if tun.DPDInterval > 0 {
+			pol.DPDInterval = tun.DPDInterval
+		}
+	}
+	return pol, nil
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
+}
+
+func lookup[K ~string](m map[K]Algorithm, names []K, what string) ([]Algorithm, error) {
+	out := make([]Algorithm, 0, len(names))
+	for _, n := range names {
+		a, ok := m[n]
+		if !ok {
+			return nil, fmt.Errorf("ike: unknown %s algorithm %q", what, n)
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+// AzurePolicy is Azure VPN Gateway's documented default IKEv2 policy
+// (route-based gateway, no custom IPsec policy), in Azure's order of
+// offer: IKE AES256/SHA1, AES256/SHA256, AES128/SHA1, AES128/SHA256,
+// 3DES/SHA1, 3DES/SHA256 with DH group 2; ESP GCM-AES256, AES256/SHA1,
+// 3DES/SHA1, AES256/SHA256, AES128/SHA1, 3DES/SHA256 without PFS; IKE SA
+// 28800 s, Child SA 27000 s / 102400000 KB, DPD 45 s. The lab's Azure
+// emulation runs a soft-ix with it; AzureOffer gives the exact proposal
+// lists Azure sends.
+func AzurePolicy() Policy {
+	e := func(n config.EncAlg) Algorithm { return encByName[n] }
+	i := func(n config.IntegAlg) Algorithm { return integByName[n] }
+	aes256, aes128, des3 := e("aes-cbc-256"), e("aes-cbc-128"), e("3des")
+	sha1, sha256 := i("sha1"), i("sha2-256")
+	p1, p256 := prfByName["sha1"], prfByName["sha2-256"]
+	return Policy{
+		IKEOffer: []IKESuite{
+			{Enc: aes256, Integ: sha1, PRF: p1}, {Enc: aes256, Integ: sha256, PRF: p256},
+			{Enc: aes128, Integ: sha1, PRF: p1}, {Enc: aes128, Integ: sha256, PRF: p256},
+			{Enc: des3, Integ: sha1, PRF: p1}, {Enc: des3, Integ: sha256, PRF: p256},
+		},
+		ChildOffer: []ChildSuite{
+			{Enc: e("aes-gcm-256")}, {Enc: aes256, Integ: sha1}, {Enc: des3, Integ: sha1},
+			{Enc: aes256, Integ: sha256}, {Enc: aes128, Integ: sha1}, {Enc: des3, Integ: sha256},
+		},
+		IKEEnc:          []Algorithm{e("aes-cbc-256"), e("aes-cbc-128"), e("3des")},
+		IKEInteg:        []Algorithm{i("sha1"), i("sha2-256")},
+		IKEPRF:          []Algorithm{prfByName["sha1"], prfByName["sha2-256"]},
+		IKEDH:           []Algorithm{dhByName["1024-bit"]},
+		ChildEnc:        []Algorithm{e("aes-gcm-256"), e("aes-cbc-256"), e("3des"), e("aes-cbc-128")},
+		ChildInteg:      []Algorithm{i("sha1"), i("sha2-256")},
+		IKELifetime:     28800 * time.Second,
+		ChildLifetime:   27000 * time.Second,
+		ChildLifetimeKB: 102400000,
+		DPDInterval:     45 * time.Second,
+	}
+}
+
+// IKESuite is a negotiated IKE SA algorithm set.
+type IKESuite struct {
+	Enc, Integ, PRF, DH Algorithm // Integ.ID == 0 for AEAD
+}
+
+// ChildSuite is a negotiated Child SA algorithm set.
+type ChildSuite struct {
+	Enc, Integ Algorithm
+	DH         Algorithm // ID 0: no PFS
+	ESN        bool
+}

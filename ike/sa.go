@@ -1,0 +1,141 @@
+package ike
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/soft-ix/soft-ix/ike/crypto"
+)
+
+// saState is where an IKE SA stands.
+type saState int
+
+const (
+	stInitSent    saState = iota // initiator: IKE_SA_INIT request out
+	stAuthSent                   // initiator: IKE_AUTH request out
+	stHalfOpen                   // responder: IKE_SA_INIT answered, waiting for IKE_AUTH
+	stEstablished                // authenticated
+	stDeleting                   // our DELETE is out, or the SA was replaced
+	stDead                       // removed
+)
+
+func (s saState) String() string {
+	return [...]string{"init-sent", "auth-sent", "half-open", "established", "deleting", "dead"}[s]
+}
+
+// ikeKeys are the keys of one IKE SA (RFC 7296 §2.14). Never logged.
+type ikeKeys struct {
+	d, ai, ar, ei, er, pi, pr []byte
+}
+
+// request is our outstanding request on an IKE SA (window size 1).
+type request struct {
+	msgID   uint32
+	packets [][]byte // as sent (fragments, markers included)
+	sentAt  time.Time
+	tries   int
+	next    time.Time // next retransmission
+	onReply func(now time.Time, m *message)
+	onFail  func(now time.Time) // retransmissions exhausted
+}
+
+// ikeSA is one IKE SA, as initiator or responder.
+type ikeSA struct {
+	tun       *tunnel // nil for a responder SA before IKE_AUTH picks the tunnel
+	initiator bool    // we are the original initiator of this IKE SA
+	state     saState
+	spiI      uint64
+	spiR      uint64
+	serial    int
+
+	suite IKESuite
+	keys  ikeKeys
+	out   *crypto.SKCipher // protects what we send
+	in    *crypto.SKCipher // checks what the peer sends
+	hoKey halfOpenKey      // key in Core.halfOpen while half-open
+
+	local, remote netip.AddrPort
+	encap         bool // floated to the NAT-T port; IKE carries the non-ESP marker
+	natLocal      bool // we are behind a NAT
+	natRemote     bool // the peer is behind a NAT
+	fragOK        bool // both sides sent IKEV2_FRAGMENTATION_SUPPORTED
+
+	// IKE_SA_INIT state, kept for IKE_AUTH's signed octets.
+	dh         dhKey
+	dhGroup    uint16 // group of our KE
+	nonceI     []byte
+	nonceR     []byte
+	initReq    []byte // IKE_SA_INIT request as sent/received
+	initResp   []byte // IKE_SA_INIT response as sent/received
+	cookie     []byte
+	initOffer  []proposal
+	childSPI   uint32 // our inbound SPI offered in IKE_AUTH
+	peerID     identity
+	localID    identity
+	psk        []byte
+	authFailed bool
+
+	// Message IDs: ours (as requester) and the peer's (as responder).
+	nextMsgID  uint32
+	pending    *request
+	queue      []func(now time.Time) // exchanges waiting for the window
+	peerMsgID  uint32                // next request ID expected from the peer
+	lastResp   [][]byte              // packets of our reply to peerMsgID-1
+	frags      *fragBuffer
+	lastHeard  time.Time // last valid message from the peer
+	created    time.Time
+	rekeyAt    time.Time
+	expireAt   time.Time
+	deleteAt   time.Time // replaced SA: remove after a grace period
+	children   []*childSA
+	rekeying   *ikeRekey // our outstanding IKE SA rekey
+	peerRekey  *ikeSA    // IKE SA the peer's rekey created (collision tracking)
+	replacedBy *ikeSA
+}
+
+// localSPI is the SPI the peer addresses us by.
+func (sa *ikeSA) localSPI() uint64 {
+	if sa.initiator {
+		return sa.spiI
+	}
+	return sa.spiR
+}
+
+// childSA is one ESP Child SA pair of an IKE SA.
+type childSA struct {
+	ike        *ikeSA
+	inSPI      uint32
+	outSPI     uint32
+	suite      ChildSuite
+	initiator  bool // we started the exchange that made it (decides key order)
+	installed  bool
+	outbound   bool // SetOutbound was called for it
+	localTS    []netip.Prefix
+	remoteTS   []netip.Prefix
+	nonceI     []byte
+	nonceR     []byte
+	created    time.Time
+	rekeyAt    time.Time
+	expireAt   time.Time
+	deleteAt   time.Time // grace period of a replaced SA
+	rekeying   *childRekey
+	peerRekey  *childSA // SA the peer's rekey of this one created (collision)
+	replacedBy *childSA
+	deleting   bool
+}
+
+// ikeRekey is an IKE SA rekey we started.
+type ikeRekey struct {
+	newSA  *ikeSA
+	dh     dhKey
+	nonce  []byte
+	nonceP []byte // peer's nonce
+	offer  []proposal
+}
+
+// childRekey is a Child SA rekey we started.
+type childRekey struct {
+	inSPI uint32
+	nonce []byte
+	dh    dhKey
+}

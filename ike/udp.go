@@ -1,0 +1,152 @@
+package ike
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"sync"
+
+	"golang.org/x/net/ipv4"
+)
+
+// UDPTransport is the standalone socket layer: UDP 500 and UDP 4500
+// (NAT-T) sockets for IPv4, used when package esp does not own port 4500.
+// It learns each packet's destination address (IP_PKTINFO) so replies and
+// NAT detection use the address the peer really targeted, and sends from
+// the address the core chooses.
+type UDPTransport struct {
+	ike, natt *ipv4.PacketConn
+	ikePort   uint16
+	nattPort  uint16
+	closeOnce sync.Once
+}
+
+// ListenUDP opens the IKE and NAT-T sockets on addr (unspecified: all
+// addresses) and ports ikePort and nattPort (500 and 4500 when zero).
+func ListenUDP(addr netip.Addr, ikePort, nattPort uint16) (*UDPTransport, error) {
+	if ikePort == 0 {
+		ikePort = 500
+	}
+	if nattPort == 0 {
+		nattPort = 4500
+	}
+	if !addr.IsValid() {
+		addr = netip.IPv4Unspecified()
+	}
+	open := func(port uint16) (*ipv4.PacketConn, error) {
+		c, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(addr, port)))
+		if err != nil {
+			return nil, fmt.Errorf("ike: listen udp %s: %w", netip.AddrPortFrom(addr, port), err)
+		}
+		pc := ipv4.NewPacketConn(c)
+		if err := pc.SetControlMessage(ipv4.FlagDst, true); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("ike: IP_PKTINFO: %w", err)
+		}
+		return pc, nil
+	}
+	t := &UDPTransport{ikePort: ikePort, nattPort: nattPort}
+	var err error
+	if t.ike, err = open(ikePort); err != nil {
+		return nil, err
+	}
+	if t.natt, err = open(nattPort); err != nil {
+		t.ike.Close()
+		return nil, err
+	}
+	return t, nil
+}
+
+// Send implements Transport: the socket is chosen by from's port and the
+// source address set from from's address when it is specified.
+func (t *UDPTransport) Send(pkt []byte, from, to netip.AddrPort) error {
+	pc := t.ike
+	if from.Port() == t.nattPort {
+		pc = t.natt
+	}
+	var cm *ipv4.ControlMessage
+	if a := from.Addr(); a.IsValid() && !a.IsUnspecified() && a.Is4() {
+		cm = &ipv4.ControlMessage{Src: a.AsSlice()}
+	}
+	_, err := pc.WriteTo(pkt, cm, net.UDPAddrFromAddrPort(to))
+	return err
+}
+
+// Serve reads both sockets and passes IKE packets to handle (the non-ESP
+// marker stripped on the NAT-T port; NAT keepalives and ESP-in-UDP
+// dropped) until ctx ends or the sockets close.
+func (t *UDPTransport) Serve(ctx context.Context, handle func(pkt []byte, from, to netip.AddrPort)) error {
+	errc := make(chan error, 2)
+	go func() { errc <- t.read(t.ike, t.ikePort, false, handle) }()
+	go func() { errc <- t.read(t.natt, t.nattPort, true, handle) }()
+	select {
+	case <-ctx.Done():
+		t.Close()
+		<-errc
+		<-errc
+		return nil
+	case err := <-errc:
+		t.Close()
+		<-errc
+		return err
+	}
+}
+
+func (t *UDPTransport) read(pc *ipv4.PacketConn, port uint16, natt bool, handle func(pkt []byte, from, to netip.AddrPort)) error {
+	buf := make([]byte, 65536)
+	for {
+		n, cm, src, err := pc.ReadFrom(buf)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			return err
+		}
+		ua, ok := src.(*net.UDPAddr)
+		if !ok {
+			continue
+		}
+		from := ua.AddrPort()
+		from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
+		var to netip.AddrPort
+		if cm != nil && cm.Dst != nil {
+			a, _ := netip.AddrFromSlice(cm.Dst.To4())
+			to = netip.AddrPortFrom(a, port)
+		} else {
+			to = netip.AddrPortFrom(netip.IPv4Unspecified(), port)
+		}
+		pkt := buf[:n]
+		if natt {
+			if n == 1 && pkt[0] == 0xff {
+				continue // NAT keepalive (RFC 3948 §2.3)
+			}
+			if n < 4 || pkt[0]|pkt[1]|pkt[2]|pkt[3] != 0 {
+				continue // ESP in UDP: not ours without package esp
+			}
+			pkt = pkt[4:]
+		}
+		handle(append([]byte(nil), pkt...), from, to)
+	}
+}
+
+// Close closes both sockets.
+func (t *UDPTransport) Close() error {
+	t.closeOnce.Do(func() {
+		t.ike.Close()
+		t.natt.Close()
+	})
+	return nil
+}
+
+// RouteSource returns the kernel's source address for the route to peer,
+// found by connecting a UDP socket (no packet is sent).
+func RouteSource(peer netip.Addr) netip.Addr {
+	c, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(netip.AddrPortFrom(peer, 500)))
+	if err != nil {
+		return netip.Addr{}
+	}
+	defer c.Close()
+	return c.LocalAddr().(*net.UDPAddr).AddrPort().Addr().Unmap()
+}

@@ -1,0 +1,132 @@
+package nslab
+
+import "fmt"
+
+// The seed scenario's addresses as the lab builds them. The real how-to's
+// public addresses are replaced by documentation ranges: the IX WAN
+// 203.165.204.94 becomes 203.0.113.94 and the Azure gateway 20.210.237.6 /
+// 40.115.212.91 becomes 198.51.100.6.
+//
+//	LAN host ns "lan"        eth0 192.168.2.10/24, default via 192.168.2.1
+//	  |
+//	IX ns "ix"               GigaEthernet1.0 192.168.2.1/24   (IX LAN)
+//	                         GigaEthernet0.0 203.0.113.94/24  (IX WAN), default via 203.0.113.1
+//	  |
+//	internet ns "inet"       ix    203.0.113.1/24
+//	  (a router, forwards)   azure 198.51.100.1/24
+//	  |
+//	Azure gateway ns "azure" wan  198.51.100.6/24, default via 198.51.100.1
+//	                         bgp0 172.16.0.6/32 (loopback: Azure's BGP peer in GatewaySubnet)
+//	                         vnet 172.16.1.1/24   (Azure's subnet router address)
+//	  |
+//	VNet host ns "vnet"      eth0 172.16.1.4/24, default via 172.16.1.1
+//
+// The internet router knows only 203.0.113.0/24 and 198.51.100.0/24, so
+// LAN <-> VNet traffic can only cross inside a tunnel. Tunnels, tunnel
+// routes and the IX loopback 10.2.2.2 are not part of the scenario: the
+// peers under test (strongSwan, BIRD, soft-ix) add them.
+const (
+	IXWANIf     = "GigaEthernet0.0" // IX WAN veth in the "ix" namespace
+	IXLANIf     = "GigaEthernet1.0" // IX LAN veth in the "ix" namespace
+	IXWANAddr   = "203.0.113.94"
+	IXWANPrefix = "203.0.113.94/24"
+	IXLANAddr   = "192.168.2.1"
+	IXLANPrefix = "192.168.2.1/24"
+	LANNet      = "192.168.2.0/24"
+	LANHostAddr = "192.168.2.10"
+
+	InternetIXSideAddr    = "203.0.113.1"
+	InternetAzureSideAddr = "198.51.100.1"
+
+	AzureWANIf       = "wan"  // Azure gateway public veth in the "azure" namespace
+	AzureVNetIf      = "vnet" // Azure gateway VNet-side veth
+	AzureBGPIf       = "bgp0" // loopback-like device holding AzureBGPAddr
+	AzurePublicAddr  = "198.51.100.6"
+	AzureVNetGateway = "172.16.1.1"
+	AzureBGPAddr     = "172.16.0.6"
+	VNetNet          = "172.16.0.0/16"
+	VNetHostAddr     = "172.16.1.4"
+
+	// Seed parameters shared by the references and soft-ix.
+	SeedPSK           = "P@ssw0rd1234"
+	IXLoopbackAddr    = "10.2.2.2" // IX Loopback0.0, its BGP source
+	IXASN             = 65050
+	AzureASN          = 65010
+	IXTunnelAddr      = "169.254.0.1" // IX Tunnel0.0 address (/30)
+	SeedIKEProposal   = "aes256-sha1-modp1024"
+	SeedChildProposal = "aes256-sha256" // no PFS
+)
+
+// Scenario is the seed topology: an IX with a LAN host, an internet
+// router, and an Azure VPN gateway with a VNet host. See the constants for
+// addresses and interface names.
+type Scenario struct {
+	Lab      *Lab
+	IX       *Namespace // plays the NEC IX
+	LAN      *Namespace // on-prem host 192.168.2.10
+	Internet *Namespace // router between the two public networks
+	Azure    *Namespace // Azure VPN gateway, also BGP speaker 172.16.0.6
+	VNet     *Namespace // Azure VM 172.16.1.4
+}
+
+// ScenarioOptions changes details of NewScenario.
+type ScenarioOptions struct {
+	// NoAzureBGPAddress leaves 172.16.0.6 off the Azure namespace, for an
+	// Azure-side daemon that adds the address itself.
+	NoAzureBGPAddress bool
+}
+
+// NewScenario builds the seed topology in lab.
+func NewScenario(lab *Lab, opts ScenarioOptions) (*Scenario, error) {
+	s := &Scenario{Lab: lab}
+	for _, n := range []struct {
+		ns   **Namespace
+		role string
+	}{
+		{&s.IX, "ix"}, {&s.LAN, "lan"}, {&s.Internet, "inet"}, {&s.Azure, "azure"}, {&s.VNet, "vnet"},
+	} {
+		ns, err := lab.Namespace(n.role)
+		if err != nil {
+			return nil, err
+		}
+		*n.ns = ns
+	}
+
+	links := []struct {
+		a          *Namespace
+		aIf, aAddr string
+		b          *Namespace
+		bIf, bAddr string
+	}{
+		{s.IX, IXWANIf, IXWANPrefix, s.Internet, "ix", InternetIXSideAddr + "/24"},
+		{s.IX, IXLANIf, IXLANPrefix, s.LAN, "eth0", LANHostAddr + "/24"},
+		{s.Internet, "azure", InternetAzureSideAddr + "/24", s.Azure, AzureWANIf, AzurePublicAddr + "/24"},
+		{s.Azure, AzureVNetIf, AzureVNetGateway + "/24", s.VNet, "eth0", VNetHostAddr + "/24"},
+	}
+	for _, k := range links {
+		if err := lab.Link(k.a, k.aIf, k.aAddr, k.b, k.bIf, k.bAddr); err != nil {
+			return nil, fmt.Errorf("nslab: scenario: %w", err)
+		}
+	}
+
+	routes := []struct {
+		ns  *Namespace
+		via string
+	}{
+		{s.IX, InternetIXSideAddr},
+		{s.LAN, IXLANAddr},
+		{s.Azure, InternetAzureSideAddr},
+		{s.VNet, AzureVNetGateway},
+	}
+	for _, r := range routes {
+		if err := r.ns.IP("route", "add", "default", "via", r.via); err != nil {
+			return nil, fmt.Errorf("nslab: scenario: %w", err)
+		}
+	}
+	if !opts.NoAzureBGPAddress {
+		if err := s.Azure.AddLoopback(AzureBGPIf, AzureBGPAddr+"/32"); err != nil {
+			return nil, fmt.Errorf("nslab: scenario: %w", err)
+		}
+	}
+	return s, nil
+}

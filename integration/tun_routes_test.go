@@ -1,0 +1,182 @@
+package integration
+
+import (
+	"net/netip"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/soft-ix/soft-ix/config"
+	"github.com/soft-ix/soft-ix/tun"
+)
+
+// tunLabConfig has loopbacks, a tunnel and one route of each kind.
+func tunLabConfig() *config.Config {
+	mp := netip.MustParsePrefix
+	return &config.Config{
+		Interfaces: []*config.Interface{
+			{Name: "GigaEthernet1.0", Kind: config.KindGigaEthernet, Address: mp("192.168.2.1/24")},
+			{Name: "Tunnel0.0", Kind: config.KindTunnel, Address: mp("169.254.0.1/30"), MTU: 1400, Tunnel: &config.Tunnel{}},
+			{Name: "Loopback0.0", Kind: config.KindLoopback, Address: mp("10.2.2.2/32")},
+			{Name: "Loopback1.0", Kind: config.KindLoopback, Address: mp("10.3.3.3/32")},
+		},
+		Routes: []*config.Route{
+			{Prefix: mp("172.16.0.6/32"), Interface: "Tunnel0.0"},
+			{Prefix: mp("172.16.0.0/16"), Interface: "Tunnel0.0", Distance: 10},
+			{Prefix: mp("10.99.0.0/16"), Interface: "Null0.0"},
+			{Prefix: mp("0.0.0.0/0"), NextHop: netip.MustParseAddr("192.168.2.254"), Distance: 5},
+		},
+	}
+}
+
+func nsSysctl(t *testing.T, ns string) string {
+	return strings.TrimSpace(bgtRun(t, "ip", "netns", "exec", ns, "cat", "/proc/sys/net/ipv4/ip_forward"))
+}
+
+func TestTunApplyTunnelStateAndCleanup(t *testing.T) {
+	bgtRequire(t)
+	ns := bgtNS(t, "tun")
+	// The tunnel's TUN device is esp's; here a persistent tun stands in.
+	bgtRun(t, "ip", "-n", ns, "tuntap", "add", "dev", "Tunnel0.0", "mode", "tun")
+	bgtRun(t, "ip", "-n", ns, "link", "add", "lan0", "type", "veth", "peer", "name", "lan0p")
+	bgtRun(t, "ip", "-n", ns, "link", "set", "lan0p", "up")
+	bgtRun(t, "ip", "-n", ns, "addr", "add", "192.168.2.1/24", "dev", "lan0")
+	bgtRun(t, "ip", "-n", ns, "link", "set", "lan0", "up")
+	bgtRun(t, "ip", "-n", ns, "route", "add", "10.50.0.0/16", "dev", "lan0") // not soft-ix's
+	if v := nsSysctl(t, ns); v != "0" {
+		t.Fatalf("new namespace has ip_forward %s", v)
+	}
+
+	p := bgtStartPeer(t, ns, tunLabConfig(), "GigaEthernet1.0=lan0")
+
+	// Loopbacks: dummy links named like the IX interface, marked, up.
+	for name, addr := range map[string]string{"Loopback0.0": "10.2.2.2/32", "Loopback1.0": "10.3.3.3/32"} {
+		out := bgtRun(t, "ip", "-n", ns, "-d", "addr", "show", "dev", name)
+		if !strings.Contains(out, "alias "+tun.LinkAlias) || !strings.Contains(out, addr) || !(strings.Contains(out, "dummy") || strings.Contains(out, "tun type tun")) || !strings.Contains(out, "UP") {
+			t.Errorf("%s:\n%s", name, out)
+		}
+	}
+	out := bgtRun(t, "ip", "-n", ns, "addr", "show", "dev", "Tunnel0.0")
+	if !strings.Contains(out, "169.254.0.1/30") || !strings.Contains(out, "mtu 1400") || !strings.Contains(out, "UP") {
+		t.Errorf("Tunnel0.0:\n%s", out)
+	}
+	if v := nsSysctl(t, ns); v != "1" {
+		t.Errorf("ip_forward = %s after Apply", v)
+	}
+
+	static := bgtRoutes(t, ns, int(tun.ProtoStatic))
+	check := func(dst, dev, gw, typ string, metric int) {
+		t.Helper()
+		r := bgtFindRoute(static, dst)
+		if r == nil {
+			t.Errorf("no static route %s in %v", dst, static)
+			return
+		}
+		if r.Dev != dev || r.Gateway != gw || r.Metric != metric || (typ != "" && r.Type != typ) {
+			t.Errorf("route %s = %+v", dst, *r)
+		}
+	}
+	check("172.16.0.6", "Tunnel0.0", "", "", 1)
+	check("172.16.0.0/16", "Tunnel0.0", "", "", 10)
+	check("10.99.0.0/16", "", "", "blackhole", 1)
+	check("default", "lan0", "192.168.2.254", "", 5)
+
+	// show ip route data names links as the IX does.
+	var ris []tun.RouteInfo
+	if err := p.do("kernel", &ris); err != nil {
+		t.Fatal(err)
+	}
+	srcs := map[string]string{}
+	for _, ri := range ris {
+		srcs[ri.Prefix.String()+" "+ri.Interface] = ri.Source
+	}
+	for k, want := range map[string]string{
+		"192.168.2.0/24 GigaEthernet1.0": tun.SourceConnected,
+		"172.16.0.6/32 Tunnel0.0":        tun.SourceStatic,
+		"10.99.0.0/16 Null0.0":           tun.SourceStatic,
+		"10.50.0.0/16 GigaEthernet1.0":   tun.SourceKernel,
+	} {
+		if srcs[k] != want {
+			t.Errorf("show ip route %q: source %q, want %q (all: %v)", k, srcs[k], want, srcs)
+		}
+	}
+
+	// Tunnel down: its routes leave the kernel; up: they come back.
+	if err := p.do("tunnel Tunnel0.0 down", nil); err != nil {
+		t.Fatal(err)
+	}
+	static = bgtRoutes(t, ns, int(tun.ProtoStatic))
+	if bgtFindRoute(static, "172.16.0.6") != nil || bgtFindRoute(static, "172.16.0.0/16") != nil || bgtFindRoute(static, "10.99.0.0/16") == nil {
+		t.Errorf("tunnel down: %v", static)
+	}
+	if err := p.do("tunnel Tunnel0.0 up", nil); err != nil {
+		t.Fatal(err)
+	}
+	static = bgtRoutes(t, ns, int(tun.ProtoStatic))
+	check("172.16.0.6", "Tunnel0.0", "", "", 1)
+
+	// Reload without Loopback1.0 and the Null0.0 route removes just those.
+	cfg := tunLabConfig()
+	cfg.Interfaces = cfg.Interfaces[:3]
+	cfg.Routes = append(cfg.Routes[:2], cfg.Routes[3])
+	if err := p.do("reload "+bgtWriteConfig(t, cfg), nil); err != nil {
+		t.Fatal(err)
+	}
+	if bgtLinkExists(ns, "Loopback1.0") || !bgtLinkExists(ns, "Loopback0.0") {
+		t.Error("reload: Loopback1.0 should be gone and Loopback0.0 kept")
+	}
+	static = bgtRoutes(t, ns, int(tun.ProtoStatic))
+	if bgtFindRoute(static, "10.99.0.0/16") != nil || len(static) != 3 {
+		t.Errorf("after reload: %v", static)
+	}
+
+	if err := p.stop(); err != nil {
+		t.Fatal(err)
+	}
+	assertNothingOfSoftIX(t, ns)
+	if v := nsSysctl(t, ns); v != "0" {
+		t.Errorf("ip_forward = %s after stop, want restored 0", v)
+	}
+	if !bgtLinkExists(ns, "Tunnel0.0") || !bgtLinkExists(ns, "lan0") {
+		t.Error("links soft-ix does not own were removed")
+	}
+	if bgtFindRoute(bgtRoutes(t, ns, 0), "10.50.0.0/16") == nil {
+		t.Error("a route soft-ix did not add was removed")
+	}
+	if out := bgtRun(t, "ip", "-n", ns, "addr", "show", "dev", "Tunnel0.0"); strings.Contains(out, "169.254.0.1") {
+		t.Errorf("tunnel address left behind:\n%s", out)
+	}
+}
+
+// After a crash, the next start removes what the crashed run left.
+func TestTunStaleCleanupAfterCrash(t *testing.T) {
+	bgtRequire(t)
+	ns := bgtNS(t, "crash")
+	bgtRun(t, "ip", "-n", ns, "tuntap", "add", "dev", "Tunnel0.0", "mode", "tun")
+	p := bgtStartPeer(t, ns, tunLabConfig())
+	if len(bgtRoutes(t, ns, int(tun.ProtoStatic))) == 0 || !bgtLinkExists(ns, "Loopback0.0") {
+		t.Fatal("nothing installed")
+	}
+	p.kill()
+	if !bgtLinkExists(ns, "Loopback0.0") {
+		t.Fatal("kill -9 cleaned up; the test needs a crash that leaves state")
+	}
+	p2 := bgtStartPeer(t, ns, &config.Config{})
+	assertNothingOfSoftIX(t, ns)
+	if err := p2.stop(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func assertNothingOfSoftIX(t *testing.T, ns string) {
+	t.Helper()
+	for _, proto := range []int{int(tun.ProtoStatic), int(tun.ProtoBGP)} {
+		if rs := bgtRoutes(t, ns, proto); len(rs) != 0 {
+			t.Errorf("routes of protocol %d left: %v", proto, rs)
+		}
+	}
+	out, _ := exec.Command("ip", "-n", ns, "-d", "link", "show").CombinedOutput()
+	if strings.Contains(string(out), "alias "+tun.LinkAlias) {
+		t.Errorf("soft-ix links left:\n%s", out)
+	}
+}

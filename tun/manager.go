@@ -1,0 +1,446 @@
+package tun
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"strings"
+	"sync"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+
+	"github.com/soft-ix/soft-ix/config"
+)
+
+// Route protocol numbers and the link alias that mark what soft-ix adds.
+const (
+	// ProtoStatic marks kernel routes made from "ip route" commands.
+	ProtoStatic netlink.RouteProtocol = 0xf0
+	// ProtoBGP marks kernel routes made from BGP best paths.
+	ProtoBGP netlink.RouteProtocol = 0xf1
+	// LinkAlias is the alias (ip link ... alias) of every link tun creates.
+	LinkAlias = "soft-ix"
+)
+
+// BGPMetric is the kernel metric of BGP routes: IX's administrative
+// distance for eBGP. Static routes use their distance (default 1) as metric,
+// so a static route to the same prefix wins, as it does on the IX.
+const BGPMetric = 20
+
+const ipForwardPath = "/proc/sys/net/ipv4/ip_forward"
+
+// Manager keeps the kernel in line with an IX configuration. All methods are
+// safe for concurrent use.
+type Manager struct {
+	log     *slog.Logger
+	mapping map[string]string // IX interface name -> Linux link name
+
+	mu            sync.Mutex
+	h             *netlink.Handle
+	cfg           *config.Config
+	mappedAddrs   bool
+	loopbacks     map[string]bool                  // dummy links we created, by name
+	addrs         map[string]map[netip.Prefix]bool // addresses we added to links we do not own
+	tunnelDown    map[string]bool                  // IX tunnel name -> down
+	static        map[routeKey]*netlink.Route      // static routes in the kernel
+	bgp           map[netip.Prefix]*bgpRoute       // BGP routes wanted, installed or not
+	forwardBefore string                           // ip_forward before we set it, "" if untouched
+	closed        bool
+}
+
+// NewManager opens a netlink handle in the current network namespace and
+// removes routes and links of soft-ix left behind by an earlier run.
+// mapping maps IX interface names (GigaEthernet0.0) to existing Linux links.
+func NewManager(log *slog.Logger, mapping map[string]string) (*Manager, error) {
+	h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
+	if err != nil {
+		return nil, fmt.Errorf("tun: netlink: %w", err)
+	}
+	m := &Manager{
+		log:        log,
+		mapping:    mapping,
+		h:          h,
+		loopbacks:  map[string]bool{},
+		addrs:      map[string]map[netip.Prefix]bool{},
+		tunnelDown: map[string]bool{},
+		static:     map[routeKey]*netlink.Route{},
+		bgp:        map[netip.Prefix]*bgpRoute{},
+	}
+	if err := m.removeMarked("stale"); err != nil {
+		h.Close()
+		return nil, err
+	}
+	return m, nil
+}
+
+// SetMappedAddresses says whether Apply puts the configured addresses of
+// mapped interfaces (GigaEthernet) on their Linux links. Off by default:
+// those links belong to the host, soft-ix only routes over them.
+func (m *Manager) SetMappedAddresses(on bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.mappedAddrs = on
+}
+
+// LinkName returns the Linux link name for an IX interface name: the mapped
+// link for GigaEthernet, the name itself for loopbacks and tunnels.
+func (m *Manager) LinkName(ixName string) string {
+	if l, ok := m.mapping[ixName]; ok {
+		return l
+	}
+	return ixName
+}
+
+// ixName is the reverse of LinkName.
+func (m *Manager) ixName(linkName string) string {
+	for ix, l := range m.mapping {
+		if l == linkName {
+			return ix
+		}
+	}
+	return linkName
+}
+
+// Apply makes the kernel match cfg: loopback links and their addresses,
+// tunnel addresses, MTU and admin state, static routes, IPv4 forwarding.
+// It is idempotent and removes what an earlier Apply added that cfg no
+// longer has. Tunnel links that do not exist yet are skipped (with a log
+// line); call Apply or SetTunnelUp again once they do.
+func (m *Manager) Apply(cfg *config.Config) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return errors.New("tun: manager closed")
+	}
+	m.cfg = cfg
+	var errs []error
+	if err := m.enableForwarding(); err != nil {
+		errs = append(errs, err)
+	}
+	errs = append(errs, m.applyInterfaces(cfg)...)
+	errs = append(errs, m.syncStatic()...)
+	m.retryBGP()
+	return errors.Join(errs...)
+}
+
+func (m *Manager) enableForwarding() error {
+	b, err := os.ReadFile(ipForwardPath)
+	if err != nil {
+		return fmt.Errorf("tun: read %s: %w", ipForwardPath, err)
+	}
+	cur := strings.TrimSpace(string(b))
+	if cur == "1" {
+		return nil
+	}
+	if err := os.WriteFile(ipForwardPath, []byte("1\n"), 0o644); err != nil {
+		return fmt.Errorf("tun: enable IPv4 forwarding: %w", err)
+	}
+	if m.forwardBefore == "" {
+		m.forwardBefore = cur
+	}
+	m.log.Info("tun: IPv4 forwarding enabled", "sysctl", "net.ipv4.ip_forward", "was", cur)
+	return nil
+}
+
+func (m *Manager) applyInterfaces(cfg *config.Config) []error {
+	var errs []error
+	wantLoop := map[string]bool{}
+	wantAddrs := map[string]map[netip.Prefix]bool{} // foreign links only
+	for _, ifc := range cfg.Interfaces {
+		switch ifc.Kind {
+		case config.KindLoopback:
+			wantLoop[ifc.Name] = true
+			if err := m.applyLoopback(ifc); err != nil {
+				errs = append(errs, err)
+			}
+		case config.KindTunnel:
+			if err := m.applyTunnel(ifc, wantAddrs); err != nil {
+				errs = append(errs, err)
+			}
+		case config.KindGigaEthernet:
+			if !m.mappedAddrs || !ifc.Address.IsValid() {
+				continue
+			}
+			name, ok := m.mapping[ifc.Name]
+			if !ok {
+				continue
+			}
+			link, err := m.h.LinkByName(name)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("tun: %s (%s): %w", ifc.Name, name, err))
+				continue
+			}
+			if err := m.addAddr(link, ifc.Address, wantAddrs); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	// Loopbacks and addresses an earlier configuration had.
+	for name := range m.loopbacks {
+		if !wantLoop[name] {
+			if err := m.deleteOwnLink(name); err != nil {
+				errs = append(errs, err)
+			}
+			delete(m.loopbacks, name)
+		}
+	}
+	for name, had := range m.addrs {
+		for p := range had {
+			if wantAddrs[name][p] {
+				continue
+			}
+			if link, err := m.h.LinkByName(name); err == nil {
+				if err := m.h.AddrDel(link, &netlink.Addr{IPNet: ipNet(p)}); err != nil && !errors.Is(err, unix.EADDRNOTAVAIL) {
+					errs = append(errs, fmt.Errorf("tun: remove %s from %s: %w", p, name, err))
+				}
+			}
+			delete(had, p)
+		}
+	}
+	return errs
+}
+
+// applyLoopback creates (or adopts, when marked as ours) the dummy link for
+// a LoopbackN.M interface and gives it exactly the configured address.
+func (m *Manager) applyLoopback(ifc *config.Interface) error {
+	link, err := m.h.LinkByName(ifc.Name)
+	if err == nil && link.Attrs().Alias != LinkAlias {
+		return fmt.Errorf("tun: %s: a link of that name exists and is not soft-ix's", ifc.Name)
+	}
+	if err != nil {
+		if err := m.addLoopbackLink(ifc.Name); err != nil {
+			return err
+		}
+		if link, err = m.h.LinkByName(ifc.Name); err != nil {
+			return fmt.Errorf("tun: %s: %w", ifc.Name, err)
+		}
+		if err := m.h.LinkSetAlias(link, LinkAlias); err != nil {
+			m.h.LinkDel(link)
+			return fmt.Errorf("tun: mark %s: %w", ifc.Name, err)
+		}
+		m.log.Info("tun: loopback created", "link", ifc.Name)
+	}
+	m.loopbacks[ifc.Name] = true
+	if err := m.syncOwnAddrs(link, ifc.Address); err != nil {
+		return err
+	}
+	return m.setAdmin(link, ifc)
+}
+
+// addLoopbackLink creates the link for a loopback: a dummy link, or where
+// the kernel has no dummy driver, a persistent TUN device nobody reads
+// (addresses on it are local all the same, which is all a loopback is for).
+func (m *Manager) addLoopbackLink(name string) error {
+	attrs := netlink.NewLinkAttrs()
+	attrs.Name = name
+	err := m.h.LinkAdd(&netlink.Dummy{LinkAttrs: attrs})
+	if errors.Is(err, unix.EOPNOTSUPP) {
+		kind := "tun"
+		err = m.h.LinkAdd(&netlink.Tuntap{LinkAttrs: attrs, Mode: netlink.TUNTAP_MODE_TUN, Flags: netlink.TUNTAP_DEFAULTS | netlink.TUNTAP_NO_PI})
+		if err == nil {
+			m.log.Info("tun: kernel has no dummy links, loopback is a persistent TUN device", "link", name, "kind", kind)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("tun: create %s: %w", name, err)
+	}
+	return nil
+}
+
+// applyTunnel configures the TUN device of a tunnel interface, if present.
+func (m *Manager) applyTunnel(ifc *config.Interface, wantAddrs map[string]map[netip.Prefix]bool) error {
+	link, err := m.h.LinkByName(ifc.Name)
+	if err != nil {
+		m.log.Info("tun: tunnel device not there yet", "link", ifc.Name)
+		return nil
+	}
+	if ifc.MTU > 0 && link.Attrs().MTU != ifc.MTU {
+		if err := m.h.LinkSetMTU(link, ifc.MTU); err != nil {
+			return fmt.Errorf("tun: %s mtu %d: %w", ifc.Name, ifc.MTU, err)
+		}
+	}
+	if ifc.Address.IsValid() {
+		if err := m.addAddr(link, ifc.Address, wantAddrs); err != nil {
+			return err
+		}
+	}
+	return m.setAdmin(link, ifc)
+}
+
+func (m *Manager) setAdmin(link netlink.Link, ifc *config.Interface) error {
+	up := link.Attrs().Flags&net.FlagUp != 0
+	switch {
+	case ifc.Shutdown && up:
+		if err := m.h.LinkSetDown(link); err != nil {
+			return fmt.Errorf("tun: %s down: %w", ifc.Name, err)
+		}
+	case !ifc.Shutdown && !up:
+		if err := m.h.LinkSetUp(link); err != nil {
+			return fmt.Errorf("tun: %s up: %w", ifc.Name, err)
+		}
+	}
+	return nil
+}
+
+// syncOwnAddrs leaves exactly want (if valid) on a link soft-ix owns.
+func (m *Manager) syncOwnAddrs(link netlink.Link, want netip.Prefix) error {
+	have, err := m.h.AddrList(link, unix.AF_INET)
+	if err != nil {
+		return fmt.Errorf("tun: %s addresses: %w", link.Attrs().Name, err)
+	}
+	found := false
+	for _, a := range have {
+		p := prefixOf(a.IPNet)
+		if p == want {
+			found = true
+			continue
+		}
+		if err := m.h.AddrDel(link, &a); err != nil {
+			return fmt.Errorf("tun: remove %s from %s: %w", p, link.Attrs().Name, err)
+		}
+	}
+	if want.IsValid() && !found {
+		if err := m.h.AddrAdd(link, &netlink.Addr{IPNet: ipNet(want)}); err != nil {
+			return fmt.Errorf("tun: add %s to %s: %w", want, link.Attrs().Name, err)
+		}
+	}
+	return nil
+}
+
+// addAddr puts p on a link soft-ix does not own and records that it did.
+func (m *Manager) addAddr(link netlink.Link, p netip.Prefix, want map[string]map[netip.Prefix]bool) error {
+	name := link.Attrs().Name
+	if want[name] == nil {
+		want[name] = map[netip.Prefix]bool{}
+	}
+	want[name][p] = true
+	have, err := m.h.AddrList(link, unix.AF_INET)
+	if err != nil {
+		return fmt.Errorf("tun: %s addresses: %w", name, err)
+	}
+	for _, a := range have {
+		if prefixOf(a.IPNet) == p {
+			return nil
+		}
+	}
+	if err := m.h.AddrAdd(link, &netlink.Addr{IPNet: ipNet(p)}); err != nil {
+		return fmt.Errorf("tun: add %s to %s: %w", p, name, err)
+	}
+	if m.addrs[name] == nil {
+		m.addrs[name] = map[netip.Prefix]bool{}
+	}
+	m.addrs[name][p] = true
+	return nil
+}
+
+func (m *Manager) deleteOwnLink(name string) error {
+	link, err := m.h.LinkByName(name)
+	if err != nil {
+		return nil // already gone
+	}
+	if link.Attrs().Alias != LinkAlias {
+		return nil
+	}
+	if err := m.h.LinkDel(link); err != nil {
+		return fmt.Errorf("tun: delete %s: %w", name, err)
+	}
+	m.log.Info("tun: link removed", "link", name)
+	return nil
+}
+
+// removeMarked deletes every route with soft-ix's protocol numbers and
+// every link with soft-ix's alias in this namespace.
+func (m *Manager) removeMarked(why string) error {
+	var errs []error
+	nr := 0
+	for _, proto := range []netlink.RouteProtocol{ProtoStatic, ProtoBGP} {
+		routes, err := m.listRoutes(&netlink.Route{Protocol: proto, Table: unix.RT_TABLE_UNSPEC}, netlink.RT_FILTER_PROTOCOL|netlink.RT_FILTER_TABLE)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		for i := range routes {
+			if err := m.h.RouteDel(&routes[i]); err != nil && !errors.Is(err, unix.ESRCH) {
+				errs = append(errs, fmt.Errorf("tun: remove %s route %s: %w", why, routes[i].Dst, err))
+				continue
+			}
+			nr++
+		}
+	}
+	links, err := m.h.LinkList()
+	if err != nil {
+		errs = append(errs, fmt.Errorf("tun: list links: %w", err))
+	}
+	nl := 0
+	for _, l := range links {
+		if l.Attrs().Alias != LinkAlias {
+			continue
+		}
+		if err := m.h.LinkDel(l); err != nil {
+			errs = append(errs, fmt.Errorf("tun: remove %s link %s: %w", why, l.Attrs().Name, err))
+			continue
+		}
+		nl++
+	}
+	if nr > 0 || nl > 0 {
+		m.log.Info("tun: removed "+why+" routes and links", "routes", nr, "links", nl)
+	}
+	return errors.Join(errs...)
+}
+
+// listRoutes lists IPv4 routes, retrying when the kernel reports that the
+// dump was interrupted by concurrent changes.
+func (m *Manager) listRoutes(filter *netlink.Route, mask uint64) ([]netlink.Route, error) {
+	var err error
+	for range 5 {
+		var rs []netlink.Route
+		rs, err = m.h.RouteListFiltered(unix.AF_INET, filter, mask)
+		if err == nil {
+			return rs, nil
+		}
+		if !errors.Is(err, netlink.ErrDumpInterrupted) {
+			break
+		}
+	}
+	return nil, fmt.Errorf("tun: list routes: %w", err)
+}
+
+// Cleanup removes every route and link soft-ix added, the addresses it put
+// on links it does not own, and restores ip_forward if it changed it.
+// The Manager cannot be used afterwards.
+func (m *Manager) Cleanup() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return nil
+	}
+	m.closed = true
+	var errs []error
+	for name, ps := range m.addrs {
+		link, err := m.h.LinkByName(name)
+		if err != nil {
+			continue
+		}
+		for p := range ps {
+			if err := m.h.AddrDel(link, &netlink.Addr{IPNet: ipNet(p)}); err != nil && !errors.Is(err, unix.EADDRNOTAVAIL) {
+				errs = append(errs, fmt.Errorf("tun: remove %s from %s: %w", p, name, err))
+			}
+		}
+	}
+	if err := m.removeMarked("soft-ix"); err != nil {
+		errs = append(errs, err)
+	}
+	if m.forwardBefore != "" {
+		if err := os.WriteFile(ipForwardPath, []byte(m.forwardBefore+"\n"), 0o644); err != nil {
+			errs = append(errs, fmt.Errorf("tun: restore ip_forward: %w", err))
+		} else {
+			m.log.Info("tun: IPv4 forwarding restored", "value", m.forwardBefore)
+		}
+	}
+	m.h.Close()
+	return errors.Join(errs...)
+}

@@ -1,0 +1,408 @@
+package tun
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"sort"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+
+	"github.com/soft-ix/soft-ix/config"
+)
+
+// routeKey is how the kernel tells routes of the main table apart.
+type routeKey struct {
+	prefix netip.Prefix
+	metric int
+}
+
+// bgpRoute is one BGP best path soft-ix wants in the kernel.
+type bgpRoute struct {
+	nextHop netip.Addr
+	route   *netlink.Route // nil while pending (next hop unresolved or its tunnel down)
+	dev     string         // Linux link the route leaves by, when installed
+}
+
+// staticRoute turns one "ip route" into a kernel route, or says why it
+// cannot be installed now (missing link, tunnel down, shut interface).
+func (m *Manager) staticRoute(r *config.Route) (*netlink.Route, string) {
+	metric := r.Distance
+	if metric <= 0 {
+		metric = 1
+	}
+	nr := &netlink.Route{
+		Dst:      ipNet(r.Prefix.Masked()),
+		Protocol: ProtoStatic,
+		Priority: metric,
+		Table:    unix.RT_TABLE_MAIN,
+	}
+	if r.NextHop.IsValid() {
+		nr.Gw = net.IP(r.NextHop.AsSlice())
+		return nr, ""
+	}
+	if isNull(r.Interface) {
+		nr.Type = unix.RTN_BLACKHOLE
+		return nr, ""
+	}
+	if m.tunnelDown[r.Interface] {
+		return nil, "tunnel down"
+	}
+	if ifc := m.interfaceByName(r.Interface); ifc != nil && ifc.Shutdown {
+		return nil, "interface shut down"
+	}
+	link, err := m.h.LinkByName(m.LinkName(r.Interface))
+	if err != nil {
+		return nil, "no link " + m.LinkName(r.Interface)
+	}
+	nr.LinkIndex = link.Attrs().Index
+	nr.Scope = netlink.SCOPE_LINK
+	return nr, ""
+}
+
+func isNull(ixName string) bool {
+	return len(ixName) >= 4 && ixName[:4] == string(config.KindNull)
+}
+
+func (m *Manager) interfaceByName(name string) *config.Interface {
+	if m.cfg == nil {
+		return nil
+	}
+	for _, ifc := range m.cfg.Interfaces {
+		if ifc.Name == name {
+			return ifc
+		}
+	}
+	return nil
+}
+
+// syncStatic installs the static routes of the current configuration that
+// can be installed and removes the ones it installed that are no longer
+// wanted or possible.
+func (m *Manager) syncStatic() []error {
+	var errs []error
+	want := map[routeKey]*netlink.Route{}
+	if m.cfg != nil {
+		for _, r := range m.cfg.Routes {
+			nr, why := m.staticRoute(r)
+			if nr == nil {
+				m.log.Info("tun: static route not installed", "prefix", r.Prefix, "interface", r.Interface, "reason", why)
+				continue
+			}
+			want[routeKey{r.Prefix.Masked(), nr.Priority}] = nr
+		}
+	}
+	for k, old := range m.static {
+		if _, ok := want[k]; ok {
+			continue
+		}
+		if err := m.h.RouteDel(old); err != nil && !errors.Is(err, unix.ESRCH) {
+			errs = append(errs, fmt.Errorf("tun: remove route %s: %w", k.prefix, err))
+		}
+		delete(m.static, k)
+	}
+	for k, nr := range want {
+		var err error
+		if _, ours := m.static[k]; ours {
+			err = m.h.RouteReplace(nr)
+		} else {
+			// Add, not replace: a route of the same prefix and metric that is
+			// not ours stays untouched.
+			err = m.h.RouteAdd(nr)
+			if errors.Is(err, unix.EEXIST) {
+				err = errors.New("a route not installed by soft-ix is in the way")
+			}
+		}
+		if err != nil {
+			m.log.Info("tun: static route not installed", "prefix", k.prefix, "err", err)
+			continue
+		}
+		m.static[k] = nr
+	}
+	return errs
+}
+
+// SetTunnelUp tells the manager whether the IPsec tunnel of an IX tunnel
+// interface (Tunnel0.0) is up. While it is down, static and BGP routes out
+// of it are withdrawn from the kernel; they come back when it is up again,
+// as on the IX. A tunnel counts as up until it is first reported down.
+// Reporting up again (e.g. after esp re-created the device) re-installs
+// every route out of it.
+func (m *Manager) SetTunnelUp(name string, up bool) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return errors.New("tun: manager closed")
+	}
+	if !up && m.tunnelDown[name] {
+		return nil
+	}
+	m.tunnelDown[name] = !up
+	m.log.Info("tun: tunnel state", "tunnel", name, "up", up)
+	var errs []error
+	if up && m.cfg != nil {
+		// The device may have appeared (or been re-created) since the last
+		// Apply; the kernel flushes a link's routes when it loses its last
+		// address, so everything out of it is installed again.
+		errs = append(errs, m.applyInterfaces(m.cfg)...)
+	}
+	errs = append(errs, m.syncStatic()...)
+	if up {
+		dev := m.LinkName(name)
+		for _, br := range m.bgp {
+			if br.dev == dev {
+				br.route, br.dev = nil, ""
+			}
+		}
+		m.retryBGP()
+	} else {
+		dev := m.LinkName(name)
+		for _, br := range m.bgp {
+			if br.route != nil && br.dev == dev {
+				if err := m.h.RouteDel(br.route); err != nil && !errors.Is(err, unix.ESRCH) {
+					errs = append(errs, fmt.Errorf("tun: remove bgp route %s: %w", br.route.Dst, err))
+				}
+				br.route, br.dev = nil, ""
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// nextHopPath is how a next hop is reached: out of link, via gw if set.
+type nextHopPath struct {
+	linkIndex int
+	dev       string
+	gw        net.IP
+}
+
+// resolve finds the link (and gateway) a BGP next hop is reached through,
+// as the kernel would route it now. Through a point-to-point or NOARP link
+// (a TUN device) the route is a device route without gateway.
+func (m *Manager) resolve(nh netip.Addr) (nextHopPath, error) {
+	rs, err := m.h.RouteGet(net.IP(nh.AsSlice()))
+	if err != nil || len(rs) == 0 {
+		return nextHopPath{}, fmt.Errorf("next hop %s unreachable: %v", nh, err)
+	}
+	r := rs[0]
+	if r.Type == unix.RTN_LOCAL {
+		return nextHopPath{}, fmt.Errorf("next hop %s is a local address", nh)
+	}
+	link, err := m.h.LinkByIndex(r.LinkIndex)
+	if err != nil {
+		return nextHopPath{}, fmt.Errorf("next hop %s: link %d: %w", nh, r.LinkIndex, err)
+	}
+	p := nextHopPath{linkIndex: r.LinkIndex, dev: link.Attrs().Name}
+	switch {
+	case r.Gw != nil:
+		p.gw = r.Gw
+	case link.Attrs().RawFlags&(unix.IFF_POINTOPOINT|unix.IFF_NOARP) != 0:
+		// device route, no gateway
+	default:
+		p.gw = net.IP(nh.AsSlice())
+	}
+	if m.tunnelDown[m.ixName(p.dev)] {
+		return nextHopPath{}, fmt.Errorf("next hop %s: tunnel %s down", nh, m.ixName(p.dev))
+	}
+	return p, nil
+}
+
+// InstallRoutes puts BGP routes for prefixes, all with the given next hop,
+// into the kernel out of the link the next hop resolves through, replacing
+// what soft-ix had for those prefixes. A next hop that cannot be resolved
+// leaves the routes pending; they are retried when tunnels or the
+// configuration change.
+func (m *Manager) InstallRoutes(nextHop netip.Addr, prefixes []netip.Prefix) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return errors.New("tun: manager closed")
+	}
+	path, rerr := m.resolve(nextHop)
+	var errs []error
+	for _, p := range prefixes {
+		p = p.Masked()
+		br := m.bgp[p]
+		if br == nil {
+			br = &bgpRoute{}
+			m.bgp[p] = br
+		}
+		br.nextHop = nextHop
+		if rerr != nil {
+			if br.route != nil {
+				m.h.RouteDel(br.route)
+				br.route, br.dev = nil, ""
+			}
+			continue
+		}
+		if err := m.installBGP(p, br, path); err != nil && len(errs) < 5 {
+			errs = append(errs, err)
+		}
+	}
+	if rerr != nil {
+		m.log.Info("tun: bgp routes pending", "next_hop", nextHop, "count", len(prefixes), "reason", rerr)
+	}
+	return errors.Join(errs...)
+}
+
+func (m *Manager) installBGP(p netip.Prefix, br *bgpRoute, path nextHopPath) error {
+	nr := &netlink.Route{
+		Dst:       ipNet(p),
+		LinkIndex: path.linkIndex,
+		Gw:        path.gw,
+		Protocol:  ProtoBGP,
+		Priority:  BGPMetric,
+		Table:     unix.RT_TABLE_MAIN,
+	}
+	if path.gw == nil {
+		nr.Scope = netlink.SCOPE_LINK
+	}
+	if err := m.h.RouteReplace(nr); err != nil {
+		return fmt.Errorf("tun: bgp route %s dev %s: %w", p, path.dev, err)
+	}
+	br.route, br.dev = nr, path.dev
+	return nil
+}
+
+// RemoveRoutes removes the BGP routes for prefixes from the kernel.
+func (m *Manager) RemoveRoutes(prefixes []netip.Prefix) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return errors.New("tun: manager closed")
+	}
+	var errs []error
+	for _, p := range prefixes {
+		p = p.Masked()
+		br := m.bgp[p]
+		if br == nil {
+			continue
+		}
+		delete(m.bgp, p)
+		if br.route == nil {
+			continue
+		}
+		if err := m.h.RouteDel(br.route); err != nil && !errors.Is(err, unix.ESRCH) && len(errs) < 5 {
+			errs = append(errs, fmt.Errorf("tun: remove bgp route %s: %w", p, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// retryBGP tries again to install pending BGP routes, one next hop at a time.
+func (m *Manager) retryBGP() {
+	pending := map[netip.Addr][]netip.Prefix{}
+	for p, br := range m.bgp {
+		if br.route == nil {
+			pending[br.nextHop] = append(pending[br.nextHop], p)
+		}
+	}
+	for nh, ps := range pending {
+		path, err := m.resolve(nh)
+		if err != nil {
+			continue
+		}
+		n := 0
+		for _, p := range ps {
+			if m.installBGP(p, m.bgp[p], path) == nil {
+				n++
+			}
+		}
+		m.log.Info("tun: pending bgp routes installed", "next_hop", nh, "count", n)
+	}
+}
+
+// Route sources as "show ip route" tells them apart.
+const (
+	SourceConnected = "connected"
+	SourceStatic    = "static"
+	SourceBGP       = "bgp"
+	SourceKernel    = "kernel" // any other route in the main table
+)
+
+// RouteInfo is one IPv4 route of the main table, for "show ip route".
+type RouteInfo struct {
+	Prefix    netip.Prefix
+	Interface string     // IX name when known (Tunnel0.0, GigaEthernet0.0), else the Linux link; "Null0.0" for blackholes
+	Gateway   netip.Addr // invalid for device routes
+	Metric    int
+	Source    string // SourceConnected, SourceStatic, SourceBGP, SourceKernel
+}
+
+// Routes lists the IPv4 routes of the main table in this namespace, sorted
+// by prefix and metric.
+func (m *Manager) Routes() ([]RouteInfo, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return nil, errors.New("tun: manager closed")
+	}
+	rs, err := m.listRoutes(&netlink.Route{Table: unix.RT_TABLE_MAIN}, netlink.RT_FILTER_TABLE)
+	if err != nil {
+		return nil, err
+	}
+	names := map[int]string{}
+	out := make([]RouteInfo, 0, len(rs))
+	for _, r := range rs {
+		ri := RouteInfo{Metric: r.Priority, Prefix: netip.PrefixFrom(netip.IPv4Unspecified(), 0)}
+		if r.Dst != nil {
+			ri.Prefix = prefixOf(r.Dst)
+		}
+		if gw, ok := netip.AddrFromSlice(r.Gw); ok {
+			ri.Gateway = gw.Unmap()
+		}
+		switch {
+		case r.Type == unix.RTN_BLACKHOLE:
+			ri.Interface = "Null0.0"
+		case r.LinkIndex > 0:
+			name, ok := names[r.LinkIndex]
+			if !ok {
+				if l, err := m.h.LinkByIndex(r.LinkIndex); err == nil {
+					name = l.Attrs().Name
+				}
+				names[r.LinkIndex] = name
+			}
+			ri.Interface = m.ixName(name)
+		}
+		switch {
+		case r.Protocol == ProtoStatic:
+			ri.Source = SourceStatic
+		case r.Protocol == ProtoBGP:
+			ri.Source = SourceBGP
+		case r.Protocol == unix.RTPROT_KERNEL && r.Scope == netlink.SCOPE_LINK:
+			ri.Source = SourceConnected
+		default:
+			ri.Source = SourceKernel
+		}
+		out = append(out, ri)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if c := out[i].Prefix.Addr().Compare(out[j].Prefix.Addr()); c != 0 {
+			return c < 0
+		}
+		if out[i].Prefix.Bits() != out[j].Prefix.Bits() {
+			return out[i].Prefix.Bits() < out[j].Prefix.Bits()
+		}
+		return out[i].Metric < out[j].Metric
+	})
+	return out, nil
+}
+
+func ipNet(p netip.Prefix) *net.IPNet {
+	return &net.IPNet{IP: net.IP(p.Addr().AsSlice()), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}
+}
+
+func prefixOf(n *net.IPNet) netip.Prefix {
+	if n == nil {
+		return netip.Prefix{}
+	}
+	a, ok := netip.AddrFromSlice(n.IP)
+	if !ok {
+		return netip.Prefix{}
+	}
+	ones, _ := n.Mask.Size()
+	a = a.Unmap()
+	return netip.PrefixFrom(a, ones)
+}
