@@ -84,11 +84,23 @@ func (w *batchWriter) write(pc *ipv4.PacketConn, elems []*elem, udp bool) (int, 
 	sent := 0
 	for sent < len(elems) {
 		chunk := elems[sent:min(len(elems), sent+containerMax)]
-		n, err := w.writeChunk(pc, chunk, udp, w.gso.Load() && udp)
-		if err != nil && udp && w.gso.Load() && errors.Is(err, unix.EIO) {
-			// No checksum offload on the way out: UDP GSO cannot work.
-			w.gso.Store(false)
-			n, err = w.writeChunk(pc, chunk, udp, false)
+		gso := w.gso.Load() && udp
+		n, err := w.writeChunk(pc, chunk, udp, gso)
+		if err != nil && gso {
+			switch {
+			case errors.Is(err, unix.EIO):
+				// No checksum offload on the way out: UDP GSO cannot work.
+				w.gso.Store(false)
+			case errors.Is(err, unix.EINVAL), errors.Is(err, unix.EMSGSIZE):
+				// A segment larger than the path MTU: the kernel
+				// fragments single datagrams but not GSO segments.
+			default:
+				sent += n
+				return sent, err
+			}
+			var m int
+			m, err = w.writeChunk(pc, chunk[n:], udp, false)
+			n += m
 		}
 		sent += n
 		if err != nil {

@@ -181,3 +181,27 @@ func TestESPPingRawAndUDP(t *testing.T) {
 		})
 	}
 }
+
+// TestESPPreFragment runs the tunnels with "ip mtu 1500" over a 1500-byte
+// outer path: with pre-fragment a DF packet gets ICMP fragmentation needed
+// with the inner MTU that fits, and a fragmentable one crosses in pieces.
+func TestESPPreFragment(t *testing.T) {
+	espNeedRoot(t)
+	if _, err := exec.LookPath("ping"); err != nil {
+		t.Skip("needs ping (iputils-ping)")
+	}
+	bin := espBuildPeer(t)
+	l := newESPLab(t, bin, "f", "aes256gcm16", true, "-mtu", "1500", "-pre-fragment")
+	out, _ := exec.Command("ip", "netns", "exec", l.a, "ping", "-c", "1", "-W", "2", "-M", "do", "-s", "1472",
+		"-I", "192.168.2.1", "172.16.1.4").CombinedOutput()
+	// 1500 - IPv4 20 - UDP 8 - ESP 8 - IV 8 - ICV 16 = 1440, minus the
+	// 2-byte trailer on a 4-byte boundary: 1438.
+	if !strings.Contains(string(out), "Frag needed and DF set (mtu = 1438)") {
+		t.Fatalf("no fragmentation-needed with mtu 1438:\n%s", out)
+	}
+	out2 := espRun(t, "ip", "netns", "exec", l.a, "ping", "-c", "3", "-i", "0.2", "-W", "2", "-M", "dont", "-s", "3000",
+		"-I", "192.168.2.1", "172.16.1.4")
+	if !strings.Contains(out2, " 0% packet loss") {
+		t.Fatalf("fragmented ping lost packets:\n%s", out2)
+	}
+}
