@@ -103,3 +103,35 @@ func BenchmarkSealBatch(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkOpenBatch measures opening one container of packets of one SA
+// through suite.openBatch, as the inbound workers do.
+func BenchmarkOpenBatch(b *testing.B) {
+	for _, s := range testSuites {
+		for _, n := range benchSizes {
+			b.Run(fmt.Sprintf("%s/%d", s.name, n), func(b *testing.B) {
+				o, in := newTestSAs(b, s.encr, s.bits, s.integ, false)
+				sealed := make([][]byte, containerMax)
+				work := make([][]byte, containerMax)
+				for k := range sealed {
+					sealed[k] = append([]byte(nil), sealTest(o, make([]byte, 4096), make([]byte, n), uint64(k+1), protoIPv4)...)
+					work[k] = make([]byte, len(sealed[k]))
+				}
+				jobs := make([]openJob, containerMax)
+				b.SetBytes(int64(n * containerMax))
+				b.ReportAllocs()
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					for k := range jobs {
+						copy(work[k], sealed[k])
+						jobs[k] = openJob{b: work[k], seq: uint64(k + 1)}
+					}
+					in.suite.openBatch(jobs)
+					if jobs[0].err != nil {
+						b.Fatal(jobs[0].err)
+					}
+				}
+			})
+		}
+	}
+}

@@ -56,12 +56,19 @@ type container struct {
 	sa       *sa // outbound: the SA of every packet
 	elems    []*elem
 	jobs     []sealJob
+	ojobs    []openJob
+	oidx     []int
 }
 
 var (
 	elemPool      = sync.Pool{New: func() any { return &elem{buf: make([]byte, bufSize)} }}
 	containerPool = sync.Pool{New: func() any {
-		return &container{elems: make([]*elem, 0, containerMax), jobs: make([]sealJob, 0, containerMax)}
+		return &container{
+			elems: make([]*elem, 0, containerMax),
+			jobs:  make([]sealJob, 0, containerMax),
+			ojobs: make([]openJob, 0, containerMax),
+			oidx:  make([]int, 0, containerMax),
+		}
 	}}
 )
 
@@ -116,10 +123,26 @@ func (c *container) seal() {
 	c.jobs = jobs
 }
 
-// open verifies and decrypts every packet of an inbound container.
+// open verifies and decrypts every packet of an inbound container, each
+// run of packets of one SA in one openBatch call.
 func (c *container) open() {
-	for _, el := range c.elems {
-		el.inner, el.nh, el.res = openPacket(el.sa, el.pkt, el.seq)
+	for i := 0; i < len(c.elems); {
+		a := c.elems[i].sa
+		jobs, idx := c.ojobs[:0], c.oidx[:0]
+		for ; i < len(c.elems) && c.elems[i].sa == a; i++ {
+			el := c.elems[i]
+			if el.res = precheckOpen(a, el.pkt); el.res == openOK {
+				jobs = append(jobs, openJob{b: el.pkt, seq: el.seq})
+				idx = append(idx, i)
+			}
+		}
+		a.suite.openBatch(jobs)
+		for k := range jobs {
+			el := c.elems[idx[k]]
+			el.inner, el.nh, el.res = finishOpen(jobs[k].pt, jobs[k].err)
+		}
+		clear(jobs)
+		c.ojobs, c.oidx = jobs[:0], idx[:0]
 	}
 }
 

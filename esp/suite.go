@@ -42,6 +42,17 @@ type suite interface {
 	// open checks the ICV of the whole ESP packet b and decrypts the
 	// payload in place. It returns the decrypted part (payload and trailer).
 	open(b []byte, seq uint64) ([]byte, error)
+	// openBatch opens several packets of the SA, possibly in parallel lanes.
+	openBatch(jobs []openJob)
+}
+
+// openJob is one packet of an openBatch call; pt and err receive open's
+// results.
+type openJob struct {
+	b   []byte
+	seq uint64
+	pt  []byte
+	err error
 }
 
 // sealJob is one packet of a sealBatch call; out receives the sealed packet.
@@ -173,6 +184,12 @@ func (s *gcmSuite) sealBatch(jobs []sealJob) {
 	}
 }
 
+func (s *gcmSuite) openBatch(jobs []openJob) {
+	for i := range jobs {
+		jobs[i].pt, jobs[i].err = s.open(jobs[i].b, jobs[i].seq)
+	}
+}
+
 func (s *gcmSuite) open(b []byte, seq uint64) ([]byte, error) {
 	if len(b) < espHeaderLen+8+16+4 {
 		return nil, errCipher
@@ -210,6 +227,7 @@ type cbcSuite struct {
 // keyed start, the CBC modes whose IV is set per packet, and scratch room.
 type cbcState struct {
 	jobs  [containerMax]cbchmac.Job
+	ok    [containerMax]bool
 	mac   hash.Hash
 	enc   cipher.BlockMode
 	dec   cipher.BlockMode
@@ -324,6 +342,44 @@ func (s *cbcSuite) sealBatch(jobs []sealJob) {
 			j.out = j.b[:len(j.b)+s.icvLen]
 		}
 		s.fast.SealBatch(st.jobs[:k])
+		clear(st.jobs[:k])
+		jobs = jobs[k:]
+	}
+	s.states.Put(st)
+}
+
+func (s *cbcSuite) openBatch(jobs []openJob) {
+	if s.fast == nil {
+		for i := range jobs {
+			jobs[i].pt, jobs[i].err = s.open(jobs[i].b, jobs[i].seq)
+		}
+		return
+	}
+	st := s.states.Get().(*cbcState)
+	for len(jobs) > 0 {
+		k := min(len(jobs), len(st.jobs))
+		for i := range jobs[:k] {
+			j := &jobs[i]
+			n := len(j.b) - s.icvLen
+			if n < espHeaderLen+16+16 || (n-espHeaderLen-16)%16 != 0 {
+				// cbchmac reports a malformed job as failed; tell them apart.
+				st.jobs[i] = cbchmac.Job{}
+				continue
+			}
+			st.jobs[i] = cbchmac.Job{Buf: j.b, N: n, SeqHi: uint32(j.seq >> 32), ESN: s.esn}
+		}
+		s.fast.OpenBatch(st.jobs[:k], st.ok[:k])
+		for i := range jobs[:k] {
+			j := &jobs[i]
+			switch {
+			case st.jobs[i].Buf == nil:
+				j.pt, j.err = nil, errCipher
+			case st.ok[i]:
+				j.pt, j.err = j.b[espHeaderLen+16:st.jobs[i].N], nil
+			default:
+				j.pt, j.err = nil, errIntegrity
+			}
+		}
 		clear(st.jobs[:k])
 		jobs = jobs[k:]
 	}

@@ -210,3 +210,41 @@ func TestFastCBCMatchesStdlib(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenBatch opens a batch mixing good, forged and misaligned packets
+// of every suite and expects the same verdicts as one-by-one opens.
+func TestOpenBatch(t *testing.T) {
+	for _, s := range testSuites {
+		o, in := newTestSAs(t, s.encr, s.bits, s.integ, true)
+		var jobs []openJob
+		var want []error
+		for i := 0; i < 2*containerMax+3; i++ {
+			seq := uint64(i+1) | 1<<32
+			p := append([]byte(nil), sealTest(o, make([]byte, 4096), make([]byte, 40+i*13), seq, protoIPv4)...)
+			var w error
+			switch i % 5 {
+			case 1:
+				p[len(p)-1] ^= 1
+				w = errIntegrity
+			case 3:
+				if s.encr == EncrAESCBC {
+					p = append(p[:len(p)-o.icv-1], p[len(p)-o.icv:]...) // ciphertext not whole blocks
+					w = errCipher
+				}
+			}
+			jobs = append(jobs, openJob{b: p, seq: seq})
+			want = append(want, w)
+		}
+		in.suite.openBatch(jobs)
+		for i, j := range jobs {
+			if j.err != want[i] && !(want[i] == errCipher && j.err == errIntegrity) {
+				t.Fatalf("%s job %d: err %v, want %v", s.name, i, j.err, want[i])
+			}
+			if j.err == nil {
+				if _, nh, err := parseTrailer(j.pt); err != nil || nh != protoIPv4 {
+					t.Fatalf("%s job %d: trailer %v", s.name, i, err)
+				}
+			}
+		}
+	}
+}
