@@ -4,12 +4,22 @@
 // -512-256), in place and in batches of packets that belong to the same SA.
 //
 // CBC encryption of one packet is a serial chain of AES calls and therefore
-// bound by the latency of the AES instruction, not its throughput. The CBC
-// chains of different packets are independent, so on amd64 with AES-NI the
-// batch API encrypts up to eight packets at once, one per lane, which keeps
-// the AES unit busy. HMAC-SHA256 uses SHA-NI through a pre-keyed inner and
-// outer state. Other platforms, or builds with the purego tag, use
-// crypto/aes, crypto/cipher and crypto/hmac.
+// bound by the latency of the AES instruction, not its throughput; SHA-256
+// with the SHA extensions is likewise bound by the latency of SHA256RNDS2.
+// The chains of different packets are independent, so on amd64 (AES-NI,
+// AVX) SealBatch encrypts eight packets at once, one per lane, and hashes
+// two packets at once with SHA-NI from pre-keyed ipad/opad states. A lone
+// packet (a batch of one) instead runs its CBC chain stitched with the hash
+// of the ciphertext it has already produced. Decryption is parallel within
+// a packet and runs eight blocks wide. HMAC-SHA1, -SHA384 and -SHA512 use
+// crypto/hmac on every platform. Without the CPU features, on other
+// platforms, or with the purego build tag, everything uses crypto/aes,
+// crypto/cipher and crypto/hmac.
+//
+// Batches of eight or more are what the package is built for: on the AMD
+// EPYC development VM, AES-256-CBC/HMAC-SHA256 seals 1400-byte packets at
+// about 2 GB/s per core in batches of 8 and about 0.87 GB/s alone (see
+// bench.sh for the comparison with OpenSSL).
 //
 // Buffer layout of one packet (Job.Buf), with n = Job.N:
 //

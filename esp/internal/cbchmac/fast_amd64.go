@@ -4,6 +4,7 @@ package cbchmac
 
 import (
 	"crypto/subtle"
+	"encoding/binary"
 	"unsafe"
 
 	"golang.org/x/sys/cpu"
@@ -21,9 +22,17 @@ func cbcEnc8(rk *byte, rounds int, lanes *[8]*byte, steps *[8]uintptr, nblocks i
 //go:noescape
 func cbcDec(rk *byte, rounds int, p *byte, nblocks int)
 
+// sealStitch CBC-encrypts four blocks at aesp and compresses one SHA-256
+// block at shap, per iteration, interleaved (stitch_amd64.s).
+//
+//go:noescape
+func sealStitch(rk *byte, rounds int, aesp *byte, h *[8]uint32, shap *byte, iters int)
+
+//go:generate go run gen_stitch.go
+
 // fastSuite is the amd64 assembly state of a Suite.
 type fastSuite struct {
-	aes      bool // AES-NI is present: the assembly CBC paths run
+	aes      bool // AES-NI and AVX are present: the assembly paths run
 	rounds   int
 	enc, dec [15 * 16]byte
 	sha256   *hmac256 // HMAC-SHA256 with SHA-NI, or nil
@@ -44,7 +53,9 @@ func hasSHANI() bool {
 var useSHANI = hasSHANI()
 
 func (f *fastSuite) init(encKey, macKey []byte, h Hash) {
-	if !cpu.X86.HasAES {
+	// The kernels are legacy-SSE AES-NI code that starts with VZEROUPPER
+	// (an AVX instruction) so that no dirty upper YMM state slows them down.
+	if !cpu.X86.HasAES || !cpu.X86.HasAVX {
 		return
 	}
 	f.aes = true
@@ -58,6 +69,10 @@ func (f *fastSuite) init(encKey, macKey []byte, h Hash) {
 func (f *fastSuite) sealBatch(s *Suite, jobs []Job) bool {
 	if !f.aes {
 		return false
+	}
+	if len(jobs) == 1 && f.sha256 != nil {
+		f.sealOne(s, &jobs[0])
+		return true
 	}
 	f.encrypt(jobs)
 	if f.sha256 != nil {
@@ -111,6 +126,51 @@ func (s *Suite) icv(j *Job, dst []byte) {
 	s.macGeneric(m, j)
 	copy(dst, m.sum[:])
 	s.macs.Put(m)
+}
+
+// sealOne seals a lone packet with HMAC-SHA256. With no other packet to
+// interleave with, it stitches the packet's own CBC chain with the hash of
+// the ciphertext already made: the hash trails the cipher by three blocks,
+// because SHA-256 block k (bytes 64k to 64k+63 of the packet) ends in AES
+// block 4k+2 (the ciphertext starts at byte 24).
+func (f *fastSuite) sealOne(s *Suite, j *Job) {
+	b, n := j.Buf, j.N
+	msg := b[:n]
+	if j.ESN {
+		// The ICV slot holds the high sequence bits while they are hashed.
+		binary.BigEndian.PutUint32(b[n:], j.SeqHi)
+		msg = b[:n+4]
+	}
+	blocks := (n - HeaderLen) / 16
+	lead := min(blocks, 3)
+	f.encryptOne(&b[HeaderLen], lead)
+	iters := min((blocks-lead)/4, len(msg)/64)
+	h := f.sha256.inner
+	if iters > 0 {
+		sealStitch(&f.enc[0], f.rounds, &b[HeaderLen+16*lead], &h, &b[0], iters)
+	}
+	if done := lead + 4*iters; done < blocks {
+		f.encryptOne(&b[HeaderLen+16*done], blocks-done)
+	}
+	sum := f.sha256.finish(&h, msg, iters)
+	copy(b[n:n+s.icvLen], sum[:])
+}
+
+// encryptOne CBC-encrypts nblocks blocks at p, chaining from p-16.
+func (f *fastSuite) encryptOne(p *byte, nblocks int) {
+	if nblocks == 0 {
+		return
+	}
+	var (
+		lanes   [8]*byte
+		steps   = [8]uintptr{16}
+		scratch [8][32]byte
+	)
+	lanes[0] = p
+	for i := 1; i < 8; i++ {
+		lanes[i] = &scratch[i][16]
+	}
+	cbcEnc8(&f.enc[0], f.rounds, &lanes, &steps, nblocks)
 }
 
 // encrypt CBC-encrypts the payload of every job, eight packets at a time. A

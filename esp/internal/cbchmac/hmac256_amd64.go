@@ -94,15 +94,7 @@ func (m *hmac256) run(s *Suite, jobs []Job, mode int, ok []bool) {
 				binary.BigEndian.PutUint32(b[j.N:], j.SeqHi)
 				l.n += 4
 			}
-			r := l.n % 64
-			clear(l.pad[:])
-			copy(l.pad[:], b[l.n-r:l.n])
-			l.pad[r] = 0x80
-			l.tail = 1
-			if r+9 > 64 {
-				l.tail = 2
-			}
-			binary.BigEndian.PutUint64(l.pad[64*l.tail-8:], uint64(64+l.n)*8)
+			l.tail = padTail(&l.pad, b[:l.n])
 			h[i] = m.inner
 			if whole := l.n / 64; whole > 0 {
 				l.phase, l.left = 0, whole
@@ -127,12 +119,7 @@ func (m *hmac256) run(s *Suite, jobs []Job, mode int, ok []bool) {
 		case 1:
 			// The outer hash: opad state, then the inner digest and
 			// padding for a 64+32-byte message.
-			clear(l.pad[:64])
-			for k, v := range h[i] {
-				binary.BigEndian.PutUint32(l.pad[4*k:], v)
-			}
-			l.pad[32] = 0x80
-			binary.BigEndian.PutUint64(l.pad[56:], (64+32)*8)
+			outerBlock(&l.pad, &h[i])
 			h[i] = m.outer
 			l.phase, l.left = 2, 1
 			p[i] = &l.pad[0]
@@ -175,6 +162,60 @@ func (m *hmac256) run(s *Suite, jobs []Job, mode int, ok []bool) {
 			}
 		}
 	}
+}
+
+// padTail writes the last, partial block of the inner hash of msg to pad,
+// with SHA-256 padding for a message of 64 (the ipad block) + len(msg)
+// bytes, and returns its length in blocks (1 or 2).
+func padTail(pad *[128]byte, msg []byte) int {
+	r := len(msg) % 64
+	clear(pad[:])
+	copy(pad[:], msg[len(msg)-r:])
+	pad[r] = 0x80
+	blocks := 1
+	if r+9 > 64 {
+		blocks = 2
+	}
+	binary.BigEndian.PutUint64(pad[64*blocks-8:], uint64(64+len(msg))*8)
+	return blocks
+}
+
+// outerBlock writes the one block the outer hash compresses after the opad
+// block: the inner digest h and padding for a 64+32-byte message.
+func outerBlock(pad *[128]byte, h *[8]uint32) {
+	clear(pad[:64])
+	for k, v := range h {
+		binary.BigEndian.PutUint32(pad[4*k:], v)
+	}
+	pad[32] = 0x80
+	binary.BigEndian.PutUint64(pad[56:], (64+32)*8)
+}
+
+// finish completes the HMAC of msg whose first done blocks the inner state h
+// has already absorbed, one message alone, and returns the full digest.
+func (m *hmac256) finish(h *[8]uint32, msg []byte, done int) (sum [32]byte) {
+	var (
+		hh   = [2][8]uint32{*h}
+		idle [64]byte
+		pad  [128]byte
+		p    = [2]*byte{&idle[0], &idle[0]}
+		step = [2]uintptr{64, 0}
+	)
+	if whole := len(msg) / 64; whole > done {
+		p[0] = &msg[64*done]
+		sha256x2(&hh, &p, &step, whole-done)
+	}
+	tail := padTail(&pad, msg)
+	p[0] = &pad[0]
+	sha256x2(&hh, &p, &step, tail)
+	outerBlock(&pad, &hh[0])
+	hh[0] = m.outer
+	p[0] = &pad[0]
+	sha256x2(&hh, &p, &step, 1)
+	for k, v := range hh[0] {
+		binary.BigEndian.PutUint32(sum[4*k:], v)
+	}
+	return sum
 }
 
 // sum computes the full HMAC-SHA256 of data into out, for tests.
