@@ -263,6 +263,14 @@ func (e *Engine) AttachTunnel(cfg TunnelConfig, dev tun.Device) error {
 	e.consumers.Add(1)
 	go t.readLoop()
 	go t.sendLoop()
+	// Nothing here needs the device's up/down/MTU events, but a full
+	// channel would stall the device's netlink listener.
+	if ev := dev.Events(); ev != nil {
+		go func() {
+			for range ev {
+			}
+		}()
+	}
 	return nil
 }
 

@@ -262,6 +262,20 @@ func (e *Engine) SendIKE(pkt []byte, src, dst netip.AddrPort) error {
 	return nil
 }
 
+// SendNATKeepalive sends a NAT keepalive (a single 0xFF byte, RFC 3948
+// §2.3) from the UDP socket to dst; ike calls it periodically when it
+// detected a NAT in front of this host.
+func (e *Engine) SendNATKeepalive(src, dst netip.AddrPort) error {
+	o := e.udp.Load()
+	if o == nil {
+		return errors.New("esp: SendNATKeepalive: no UDP socket open")
+	}
+	if err := o.io.writeTo([]byte{0xff}, src, dst); err != nil {
+		return fmt.Errorf("esp: NAT keepalive to %v: %w", dst, err)
+	}
+	return nil
+}
+
 // receiveLoop reads batches, sorts out IKE and keepalives, finds the SA of
 // each ESP packet and queues containers for the workers and deliverLoop.
 func (o *outer) receiveLoop() {
