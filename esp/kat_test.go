@@ -86,7 +86,7 @@ func TestCBCHMACConstruction(t *testing.T) {
 	for _, esn := range []bool{false, true} {
 		cfg, _ := testSAPair(t, EncrAESCBC, 256, IntegHMACSHA256128, esn)
 		encKey := append([]byte(nil), cfg.EncrKey...)
-		a, err := newSA(&cfg)
+		a, err := newSA(&cfg, 0)
 		if err != nil {
 			t.Fatal(err)
 		}

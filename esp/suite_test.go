@@ -63,11 +63,11 @@ func testSAPair(t testing.TB, encr uint16, bits int, integ uint16, esn bool) (SA
 func newTestSAs(t testing.TB, encr uint16, bits int, integ uint16, esn bool) (*sa, *sa) {
 	t.Helper()
 	oc, ic := testSAPair(t, encr, bits, integ, esn)
-	o, err := newSA(&oc)
+	o, err := newSA(&oc, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	i, err := newSA(&ic)
+	i, err := newSA(&ic, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,7 +175,7 @@ func TestFastCBCMatchesStdlib(t *testing.T) {
 			oc, ic := testSAPair(t, s.encr, s.bits, s.integ, esn)
 			mk := func(c SAConfig, fast bool) *sa {
 				useFastCBC = fast
-				a, err := newSA(&c)
+				a, err := newSA(&c, 0)
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -122,12 +122,12 @@ func run(log *slog.Logger, tunName, local, remote string, udp bool, port int, su
 		Local: l, Remote: r, UDPEncap: udp}
 	in := esp.SAConfig{Tunnel: tunName, SPI: spiIn, Inbound: true, EncrID: encr, EncrKeyBits: bits, IntegID: integ,
 		EncrKey: hexKey("key-in", keyIn), IntegKey: hexKey("ikey-in", ikeyIn), ESN: esn,
-		Local: l, Remote: r, UDPEncap: udp, ReplayWindow: window}
+		Local: l, Remote: r, UDPEncap: udp}
 	if err != nil {
 		return err
 	}
 
-	e := esp.NewEngine(esp.Config{Logger: log, Workers: workers})
+	e := esp.NewEngine(esp.Config{Logger: log, Workers: workers, ReplayWindow: window})
 	defer e.Close()
 	if udp {
 		if err := e.OpenUDP(netip.AddrPortFrom(netip.IPv4Unspecified(), uint16(port))); err != nil {
