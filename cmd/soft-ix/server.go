@@ -66,6 +66,12 @@ func runDaemon(o *options, stderr io.Writer) int {
 		return exitFail
 	}
 
+	// Signals are caught from here on, so one arriving during the start
+	// is handled (with a clean stop) once the start is done.
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	comps, err := startComponents(ctx, cfg, o, log)
@@ -93,9 +99,6 @@ func runDaemon(o *options, stderr io.Writer) int {
 	}
 
 	log.Info("soft-ix running", "config", o.config, "hostname", hostname(cfg), "socket", o.socket, "pid", os.Getpid())
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
-	defer signal.Stop(sigs)
 	for sig := range sigs {
 		if sig == syscall.SIGHUP {
 			out, ok := d.reload()
