@@ -56,9 +56,8 @@ type bgpSide interface {
 	Close() error
 }
 
-// components are the running parts of the daemon. Any may be nil: until
-// its package is merged, or when the config does not need it (no tunnels,
-// no router bgp).
+// components are the running parts of the daemon. ipsec is nil while the
+// config has no tunnels; tests run with fakes and nils.
 type components struct {
 	log   *slog.Logger
 	linux linuxSide
@@ -67,10 +66,11 @@ type components struct {
 }
 
 // startComponents builds and starts everything cfg asks for, in dependency
-// order: Linux devices and routes, then the ESP data plane and IKE on top of
-// it, then BGP (whose session runs through the tunnel). On error whatever
-// was started is stopped again.
-func startComponents(ctx context.Context, cfg *config.Config, o *options, log *slog.Logger) (*components, error) {
+// order: the netlink manager, the ESP engine with its TUN devices and IKE
+// on top of it, then the Linux side applied to those devices, then BGP
+// (whose session runs through the tunnel). On error whatever was started
+// is stopped again.
+func startComponents(cfg *config.Config, o *options, log *slog.Logger) (*components, error) {
 	c := &components{log: log}
 	for _, line := range plan(cfg, o.maps) {
 		log.Info("configured", "what", line)

@@ -72,9 +72,7 @@ func runDaemon(o *options, stderr io.Writer) int {
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	defer signal.Stop(sigs)
 
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	comps, err := startComponents(ctx, cfg, o, log)
+	comps, err := startComponents(cfg, o, log)
 	if err != nil {
 		log.Error("cannot start", "err", err)
 		return exitFail
