@@ -213,7 +213,8 @@ func PolicyFromProfile(p config.Profile, tun *config.Tunnel) (Policy, error) {
 			return pol, err
 		}
 	}
-	pol.ESN = false
+	// ESN is offered alongside "no ESN" and used when the peer offers it.
+	pol.ESN = true
 	pol.IKELifetime = orDefault(p.Lifetime, defaultLifetime)
 	pol.ChildLifetime = orDefault(p.ChildLifetime, defaultChildLT)
 	pol.ChildLifetimeKB = p.ChildLifetimeKB
