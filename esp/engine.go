@@ -24,6 +24,10 @@ type Config struct {
 	IKEHandler func(pkt []byte, src, dst netip.AddrPort)
 	// Workers is the number of parallel crypto workers; zero means one per CPU.
 	Workers int
+	// ReplayWindow is the anti-replay window of inbound SAs in packets;
+	// zero means DefaultReplayWindow (1024). Rounded up to a multiple of
+	// 64; at most MaxReplayWindow.
+	ReplayWindow int
 }
 
 // Stats are engine-wide counters for packets that belong to no SA.
@@ -42,6 +46,7 @@ type Engine struct {
 	log    *slog.Logger
 	events Events
 	ike    func(pkt []byte, src, dst netip.AddrPort)
+	window int
 
 	sas atomic.Pointer[map[saKey]*sa] // replaced whole on every change
 
@@ -73,6 +78,7 @@ func NewEngine(cfg Config) *Engine {
 		log:      cfg.Logger,
 		events:   cfg.Events,
 		ike:      cfg.IKEHandler,
+		window:   cfg.ReplayWindow,
 		outbound: make(map[string]*atomic.Pointer[sa]),
 		work:     make(chan *container, 256),
 	}
@@ -98,7 +104,7 @@ func NewEngine(cfg Config) *Engine {
 // new inbound SA first, then the outbound one, then call SetOutbound. An
 // outbound SA becomes the tunnel's current SA at once if it has none.
 func (e *Engine) InstallSA(c SAConfig) error {
-	a, err := newSA(&c)
+	a, err := newSA(&c, e.window)
 	if err != nil {
 		return err
 	}
@@ -263,6 +269,14 @@ func (e *Engine) AttachTunnel(cfg TunnelConfig, dev tun.Device) error {
 	e.consumers.Add(1)
 	go t.readLoop()
 	go t.sendLoop()
+	// Nothing here needs the device's up/down/MTU events, but a full
+	// channel would stall the device's netlink listener.
+	if ev := dev.Events(); ev != nil {
+		go func() {
+			for range ev {
+			}
+		}()
+	}
 	return nil
 }
 

@@ -169,7 +169,9 @@ func TestIKEMarkerAndKeepalive(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("IKE message not delivered")
 	}
-	b.outer.inject([]byte{0xff})
+	if err := a.e.SendNATKeepalive(a.outer.local, b.outer.local); err != nil {
+		t.Fatal(err)
+	}
 	b.outer.inject([]byte{0, 0, 0})
 	deadline := time.Now().Add(5 * time.Second)
 	for b.e.Stats().Keepalives != 1 || b.e.Stats().Truncated != 1 {

@@ -9,7 +9,7 @@ import (
 // fuzzSAs returns a fixed-key inbound CBC and GCM SA and their outbound twins.
 func fuzzSAs(t testing.TB) (in, out []*sa) {
 	mk := func(c SAConfig) *sa {
-		a, err := newSA(&c)
+		a, err := newSA(&c, 0)
 		if err != nil {
 			t.Fatal(err)
 		}

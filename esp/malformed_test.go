@@ -41,7 +41,7 @@ func TestMalformedInbound(t *testing.T) {
 		if err := e.InstallSA(inCfg); err != nil {
 			t.Fatal(err)
 		}
-		a, err := newSA(&outCfg)
+		a, err := newSA(&outCfg, 0)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -131,14 +131,28 @@ const (
 // a whose full sequence number is seq. On success it returns the inner
 // packet (inside b) and its next header. The replay window is not touched.
 func openPacket(a *sa, b []byte, seq uint64) ([]byte, byte, openResult) {
+	if res := precheckOpen(a, b); res != openOK {
+		return nil, 0, res
+	}
+	pt, err := a.suite.open(b, seq)
+	return finishOpen(pt, err)
+}
+
+// precheckOpen checks the length and alignment of an ESP packet before
+// any cryptography.
+func precheckOpen(a *sa, b []byte) openResult {
 	if len(b) < espHeaderLen+a.ivLen+a.blk+a.icv {
-		return nil, 0, openTruncated
+		return openTruncated
 	}
 	if (len(b)-espHeaderLen-a.ivLen-a.icv)%a.blk != 0 {
 		// GCM needs 4-byte alignment, CBC whole blocks (RFC 4303 §2.4).
-		return nil, 0, openCipher
+		return openCipher
 	}
-	pt, err := a.suite.open(b, seq)
+	return openOK
+}
+
+// finishOpen classifies the suite's result and checks the trailer.
+func finishOpen(pt []byte, err error) ([]byte, byte, openResult) {
 	switch err {
 	case nil:
 	case errIntegrity:

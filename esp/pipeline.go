@@ -56,12 +56,19 @@ type container struct {
 	sa       *sa // outbound: the SA of every packet
 	elems    []*elem
 	jobs     []sealJob
+	ojobs    []openJob
+	oidx     []int
 }
 
 var (
 	elemPool      = sync.Pool{New: func() any { return &elem{buf: make([]byte, bufSize)} }}
 	containerPool = sync.Pool{New: func() any {
-		return &container{elems: make([]*elem, 0, containerMax), jobs: make([]sealJob, 0, containerMax)}
+		return &container{
+			elems: make([]*elem, 0, containerMax),
+			jobs:  make([]sealJob, 0, containerMax),
+			ojobs: make([]openJob, 0, containerMax),
+			oidx:  make([]int, 0, containerMax),
+		}
 	}}
 )
 
@@ -95,21 +102,47 @@ func (e *Engine) cryptoWorker() {
 	defer e.consumers.Done()
 	for c := range e.work {
 		if c.outbound {
-			jobs := c.jobs[:0]
-			for _, el := range c.elems {
-				jobs = append(jobs, sealJob{b: el.pkt, seq: el.seq})
-			}
-			c.sa.suite.sealBatch(jobs)
-			for i, el := range c.elems {
-				el.pkt = jobs[i].out
-			}
-			c.jobs = jobs
+			c.seal()
 		} else {
-			for _, el := range c.elems {
-				el.inner, el.nh, el.res = openPacket(el.sa, el.pkt, el.seq)
-			}
+			c.open()
 		}
 		c.mu.Unlock()
+	}
+}
+
+// seal seals every packet of an outbound container.
+func (c *container) seal() {
+	jobs := c.jobs[:0]
+	for _, el := range c.elems {
+		jobs = append(jobs, sealJob{b: el.pkt, seq: el.seq})
+	}
+	c.sa.suite.sealBatch(jobs)
+	for i, el := range c.elems {
+		el.pkt = jobs[i].out
+	}
+	c.jobs = jobs
+}
+
+// open verifies and decrypts every packet of an inbound container, each
+// run of packets of one SA in one openBatch call.
+func (c *container) open() {
+	for i := 0; i < len(c.elems); {
+		a := c.elems[i].sa
+		jobs, idx := c.ojobs[:0], c.oidx[:0]
+		for ; i < len(c.elems) && c.elems[i].sa == a; i++ {
+			el := c.elems[i]
+			if el.res = precheckOpen(a, el.pkt); el.res == openOK {
+				jobs = append(jobs, openJob{b: el.pkt, seq: el.seq})
+				idx = append(idx, i)
+			}
+		}
+		a.suite.openBatch(jobs)
+		for k := range jobs {
+			el := c.elems[idx[k]]
+			el.inner, el.nh, el.res = finishOpen(jobs[k].pt, jobs[k].err)
+		}
+		clear(jobs)
+		c.ojobs, c.oidx = jobs[:0], idx[:0]
 	}
 }
 
@@ -152,6 +185,11 @@ type outer struct {
 	udp     bool
 	rxQueue chan *container
 	closing atomic.Bool
+	// inflight counts queued containers not yet delivered; see
+	// tunnel.inflight.
+	inflight atomic.Int32
+	// batches is the receive loop's scratch for inline delivery.
+	batches []tunBatch
 }
 
 // OpenUDP opens the UDP socket for RFC 3948 encapsulated ESP and IKE on
@@ -224,6 +262,20 @@ func (e *Engine) SendIKE(pkt []byte, src, dst netip.AddrPort) error {
 	return nil
 }
 
+// SendNATKeepalive sends a NAT keepalive (a single 0xFF byte, RFC 3948
+// §2.3) from the UDP socket to dst; ike calls it periodically when it
+// detected a NAT in front of this host.
+func (e *Engine) SendNATKeepalive(src, dst netip.AddrPort) error {
+	o := e.udp.Load()
+	if o == nil {
+		return errors.New("esp: SendNATKeepalive: no UDP socket open")
+	}
+	if err := o.io.writeTo([]byte{0xff}, src, dst); err != nil {
+		return fmt.Errorf("esp: NAT keepalive to %v: %w", dst, err)
+	}
+	return nil
+}
+
 // receiveLoop reads batches, sorts out IKE and keepalives, finds the SA of
 // each ESP packet and queues containers for the workers and deliverLoop.
 func (o *outer) receiveLoop() {
@@ -268,7 +320,14 @@ func (o *outer) receiveLoop() {
 			}
 		}
 		if c != nil {
-			o.push(c)
+			if len(c.elems) <= inlineMax && o.inflight.Load() == 0 {
+				// Nothing queued: open and deliver here, in order.
+				c.mu.Lock()
+				c.open()
+				o.batches = o.deliverContainer(c, o.batches)
+			} else {
+				o.push(c)
+			}
 		}
 	}
 	for _, el := range elems {
@@ -280,6 +339,7 @@ func (o *outer) receiveLoop() {
 
 func (o *outer) push(c *container) {
 	c.mu.Lock()
+	o.inflight.Add(1)
 	o.rxQueue <- c
 	o.e.work <- c
 }
@@ -339,23 +399,32 @@ func (o *outer) deliverLoop() {
 	var batches []tunBatch
 	for c := range o.rxQueue {
 		c.mu.Lock()
-		for _, el := range c.elems {
-			batches = e.deliver(el, batches)
-		}
-		for i := range batches {
-			b := &batches[i]
-			if len(b.bufs) == 0 {
-				continue
-			}
-			if _, err := b.t.dev.Write(b.bufs, tunWriteOffset); err != nil && !b.t.closing.Load() {
-				e.stats.tunErrors.Add(1)
-				e.log.Debug("esp: TUN write", "tunnel", b.t.cfg.Name, "err", err)
-			}
-			clear(b.bufs)
-			b.bufs = b.bufs[:0]
-		}
-		putContainer(c)
+		batches = o.deliverContainer(c, batches)
+		o.inflight.Add(-1)
 	}
+}
+
+// deliverContainer delivers the opened packets of c (locked) to their
+// TUN devices and releases c.
+func (o *outer) deliverContainer(c *container, batches []tunBatch) []tunBatch {
+	e := o.e
+	for _, el := range c.elems {
+		batches = e.deliver(el, batches)
+	}
+	for i := range batches {
+		b := &batches[i]
+		if len(b.bufs) == 0 {
+			continue
+		}
+		if _, err := b.t.dev.Write(b.bufs, tunWriteOffset); err != nil && !b.t.closing.Load() {
+			e.stats.tunErrors.Add(1)
+			e.log.Debug("esp: TUN write", "tunnel", b.t.cfg.Name, "err", err)
+		}
+		clear(b.bufs)
+		b.bufs = b.bufs[:0]
+	}
+	putContainer(c)
+	return batches
 }
 
 // deliver finishes one opened inbound packet and adds it to the TUN batch

@@ -20,9 +20,9 @@ const (
 	IntegHMACSHA512256 uint16 = 14
 )
 
-// SAConfig is one direction of an ESP SA. Its fields mirror ike.ChildSA so
-// the daemon can convert one into the other field by field. The engine owns
-// the key slices after InstallSA.
+// SAConfig is one direction of an ESP SA. It has exactly the fields of
+// ike.ChildSA, so the daemon converts with esp.SAConfig(childSA). The engine
+// owns the key slices after InstallSA.
 type SAConfig struct {
 	Tunnel  string // IX tunnel interface, e.g. "Tunnel0.0"
 	SPI     uint32
@@ -49,15 +49,10 @@ type SAConfig struct {
 	// and Events.HardExpired fires.
 	SoftBytes, HardBytes     uint64
 	SoftPackets, HardPackets uint64
-
-	// ReplayWindow is the anti-replay window of an inbound SA in packets;
-	// zero means the engine default (1024). Values are rounded up to a
-	// multiple of 64; at most MaxReplayWindow.
-	ReplayWindow int
 }
 
 // Counters are the per-SA statistics printed by "show ikev2 child-sa"; the
-// field names equal those of ike.SACounters.
+// fields equal those of ike.SACounters, so ike.SACounters(c) converts.
 type Counters struct {
 	Packets, Octets uint64
 
@@ -142,7 +137,7 @@ const MaxReplayWindow = 16384
 // DefaultReplayWindow is the anti-replay window used when SAConfig has none.
 const DefaultReplayWindow = 1024
 
-func newSA(c *SAConfig) (*sa, error) {
+func newSA(c *SAConfig, window int) (*sa, error) {
 	s, err := newSuite(c.EncrID, c.EncrKeyBits, c.IntegID, c.EncrKey, c.IntegKey, c.ESN)
 	if err != nil {
 		return nil, fmt.Errorf("esp: SA 0x%08x: %w", c.SPI, err)
@@ -175,7 +170,7 @@ func newSA(c *SAConfig) (*sa, error) {
 		hardPackets: c.HardPackets,
 	}
 	if c.Inbound {
-		w := c.ReplayWindow
+		w := window
 		if w == 0 {
 			w = DefaultReplayWindow
 		}

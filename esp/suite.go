@@ -14,6 +14,9 @@ import (
 	"fmt"
 	"hash"
 	"sync"
+	"unsafe"
+
+	"github.com/soft-ix/soft-ix/esp/internal/cbchmac"
 )
 
 // espHeaderLen is the SPI and sequence number in front of every ESP packet.
@@ -39,6 +42,17 @@ type suite interface {
 	// open checks the ICV of the whole ESP packet b and decrypts the
 	// payload in place. It returns the decrypted part (payload and trailer).
 	open(b []byte, seq uint64) ([]byte, error)
+	// openBatch opens several packets of the SA, possibly in parallel lanes.
+	openBatch(jobs []openJob)
+}
+
+// openJob is one packet of an openBatch call; pt and err receive open's
+// results.
+type openJob struct {
+	b   []byte
+	seq uint64
+	pt  []byte
+	err error
 }
 
 // sealJob is one packet of a sealBatch call; out receives the sealed packet.
@@ -99,7 +113,7 @@ func newSuite(encrID uint16, keyBits int, integID uint16, encKey, intKey []byte,
 		if len(intKey) != h().Size() {
 			return nil, fmt.Errorf("integrity key must be %d bytes, have %d", h().Size(), len(intKey))
 		}
-		return newCBCSuite(encKey, intKey, h, icvLen, esn)
+		return newCBCSuite(encKey, intKey, h, icvLen, esn, integID)
 	default:
 		return nil, fmt.Errorf("unsupported encryption transform %d", encrID)
 	}
@@ -170,6 +184,12 @@ func (s *gcmSuite) sealBatch(jobs []sealJob) {
 	}
 }
 
+func (s *gcmSuite) openBatch(jobs []openJob) {
+	for i := range jobs {
+		jobs[i].pt, jobs[i].err = s.open(jobs[i].b, jobs[i].seq)
+	}
+}
+
 func (s *gcmSuite) open(b []byte, seq uint64) ([]byte, error) {
 	if len(b) < espHeaderLen+8+16+4 {
 		return nil, errCipher
@@ -190,6 +210,10 @@ func (s *gcmSuite) open(b []byte, seq uint64) ([]byte, error) {
 // RFC 4868). The IV of each packet is the sequence number encrypted under a
 // random key of its own, so IVs are unpredictable and never repeat.
 type cbcSuite struct {
+	// fast is the multi-buffer AES-CBC+HMAC of package cbchmac (assembly
+	// on amd64, the standard library elsewhere); nil means this file's
+	// standard-library path, which the tests keep as the reference.
+	fast   *cbchmac.Suite
 	block  cipher.Block
 	ivGen  cipher.Block
 	newMAC func() hash.Hash
@@ -202,6 +226,8 @@ type cbcSuite struct {
 // cbcState is the per-call state: a keyed HMAC that Reset returns to its
 // keyed start, the CBC modes whose IV is set per packet, and scratch room.
 type cbcState struct {
+	jobs  [containerMax]cbchmac.Job
+	ok    [containerMax]bool
 	mac   hash.Hash
 	enc   cipher.BlockMode
 	dec   cipher.BlockMode
@@ -212,7 +238,11 @@ type cbcState struct {
 
 type ivSetter interface{ SetIV([]byte) }
 
-func newCBCSuite(encKey, macKey []byte, h func() hash.Hash, icvLen int, esn bool) (*cbcSuite, error) {
+// useFastCBC selects package cbchmac for new CBC suites (tests turn it off
+// to compare against the standard-library path).
+var useFastCBC = true
+
+func newCBCSuite(encKey, macKey []byte, h func() hash.Hash, icvLen int, esn bool, integID uint16) (*cbcSuite, error) {
 	block, err := aes.NewCipher(encKey)
 	if err != nil {
 		return nil, err
@@ -226,6 +256,19 @@ func newCBCSuite(encKey, macKey []byte, h func() hash.Hash, icvLen int, esn bool
 		return nil, err
 	}
 	s := &cbcSuite{block: block, ivGen: ivGen, newMAC: h, macKey: append([]byte(nil), macKey...), icvLen: icvLen, esn: esn}
+	if useFastCBC {
+		hs := map[uint16]cbchmac.Hash{IntegHMACSHA1_96: cbchmac.SHA1, IntegHMACSHA256128: cbchmac.SHA256,
+			IntegHMACSHA384192: cbchmac.SHA384, IntegHMACSHA512256: cbchmac.SHA512}[integID]
+		fast, err := cbchmac.New(encKey, macKey, hs)
+		if err != nil {
+			return nil, err
+		}
+		// Use it only where it agrees on the ICV length (its HMAC-SHA1-96
+		// is 10 bytes at the time of writing, RFC 2404 says 12).
+		if fast.ICVLen() == icvLen {
+			s.fast = fast
+		}
+	}
 	var zero [16]byte
 	s.states.New = func() any {
 		st := &cbcState{
@@ -255,12 +298,22 @@ func (s *cbcSuite) mac(st *cbcState, b []byte, seq uint64) []byte {
 	return st.mac.Sum(st.sum[:0])[:s.icvLen]
 }
 
-func (s *cbcSuite) seal(b []byte, seq uint64) []byte {
-	st := s.states.Get().(*cbcState)
-	iv := b[espHeaderLen : espHeaderLen+16]
+// setIV writes the packet's IV: seq encrypted under the SA's IV key.
+func (s *cbcSuite) setIV(st *cbcState, b []byte, seq uint64) {
 	binary.BigEndian.PutUint64(st.ctr[:8], seq)
 	binary.BigEndian.PutUint64(st.ctr[8:], 0)
-	s.ivGen.Encrypt(iv, st.ctr[:])
+	s.ivGen.Encrypt(b[espHeaderLen:espHeaderLen+16], st.ctr[:])
+}
+
+func (s *cbcSuite) seal(b []byte, seq uint64) []byte {
+	if s.fast != nil {
+		j := sealJob{b: b, seq: seq}
+		s.sealBatch(unsafeOne(&j))
+		return j.out
+	}
+	st := s.states.Get().(*cbcState)
+	iv := b[espHeaderLen : espHeaderLen+16]
+	s.setIV(st, b, seq)
 	st.enc.(ivSetter).SetIV(iv)
 	pt := b[espHeaderLen+16:]
 	st.enc.CryptBlocks(pt, pt)
@@ -273,15 +326,80 @@ func (s *cbcSuite) seal(b []byte, seq uint64) []byte {
 }
 
 func (s *cbcSuite) sealBatch(jobs []sealJob) {
-	for i := range jobs {
-		jobs[i].out = s.seal(jobs[i].b, jobs[i].seq)
+	if s.fast == nil {
+		for i := range jobs {
+			jobs[i].out = s.seal(jobs[i].b, jobs[i].seq)
+		}
+		return
 	}
+	st := s.states.Get().(*cbcState)
+	for len(jobs) > 0 {
+		k := min(len(jobs), len(st.jobs))
+		for i := range jobs[:k] {
+			j := &jobs[i]
+			s.setIV(st, j.b, j.seq)
+			st.jobs[i] = cbchmac.Job{Buf: j.b[:len(j.b)+s.icvLen], N: len(j.b), SeqHi: uint32(j.seq >> 32), ESN: s.esn}
+			j.out = j.b[:len(j.b)+s.icvLen]
+		}
+		s.fast.SealBatch(st.jobs[:k])
+		clear(st.jobs[:k])
+		jobs = jobs[k:]
+	}
+	s.states.Put(st)
+}
+
+func (s *cbcSuite) openBatch(jobs []openJob) {
+	if s.fast == nil {
+		for i := range jobs {
+			jobs[i].pt, jobs[i].err = s.open(jobs[i].b, jobs[i].seq)
+		}
+		return
+	}
+	st := s.states.Get().(*cbcState)
+	for len(jobs) > 0 {
+		k := min(len(jobs), len(st.jobs))
+		for i := range jobs[:k] {
+			j := &jobs[i]
+			n := len(j.b) - s.icvLen
+			if n < espHeaderLen+16+16 || (n-espHeaderLen-16)%16 != 0 {
+				// cbchmac reports a malformed job as failed; tell them apart.
+				st.jobs[i] = cbchmac.Job{}
+				continue
+			}
+			st.jobs[i] = cbchmac.Job{Buf: j.b, N: n, SeqHi: uint32(j.seq >> 32), ESN: s.esn}
+		}
+		s.fast.OpenBatch(st.jobs[:k], st.ok[:k])
+		for i := range jobs[:k] {
+			j := &jobs[i]
+			switch {
+			case st.jobs[i].Buf == nil:
+				j.pt, j.err = nil, errCipher
+			case st.ok[i]:
+				j.pt, j.err = j.b[espHeaderLen+16:st.jobs[i].N], nil
+			default:
+				j.pt, j.err = nil, errIntegrity
+			}
+		}
+		clear(st.jobs[:k])
+		jobs = jobs[k:]
+	}
+	s.states.Put(st)
 }
 
 func (s *cbcSuite) open(b []byte, seq uint64) ([]byte, error) {
 	n := len(b) - s.icvLen
 	if n < espHeaderLen+16+16 {
 		return nil, errCipher
+	}
+	if s.fast != nil {
+		if (n-espHeaderLen-16)%16 != 0 {
+			return nil, errCipher
+		}
+		j := cbchmac.Job{Buf: b, N: n, SeqHi: uint32(seq >> 32), ESN: s.esn}
+		if !s.fast.Open(&j) {
+			return nil, errIntegrity
+		}
+		return b[espHeaderLen+16 : n], nil
 	}
 	st := s.states.Get().(*cbcState)
 	defer s.states.Put(st)
@@ -297,3 +415,6 @@ func (s *cbcSuite) open(b []byte, seq uint64) ([]byte, error) {
 	st.dec.CryptBlocks(ct, ct)
 	return ct, nil
 }
+
+// unsafeOne returns a one-element slice of *j without allocating.
+func unsafeOne(j *sealJob) []sealJob { return unsafe.Slice(j, 1) }

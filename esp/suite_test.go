@@ -63,11 +63,11 @@ func testSAPair(t testing.TB, encr uint16, bits int, integ uint16, esn bool) (SA
 func newTestSAs(t testing.TB, encr uint16, bits int, integ uint16, esn bool) (*sa, *sa) {
 	t.Helper()
 	oc, ic := testSAPair(t, encr, bits, integ, esn)
-	o, err := newSA(&oc)
+	o, err := newSA(&oc, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	i, err := newSA(&ic)
+	i, err := newSA(&ic, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,6 +159,92 @@ func TestNewSuiteRejects(t *testing.T) {
 	for i, b := range bad {
 		if _, err := newSuite(b.encr, b.bits, b.integ, make([]byte, b.ek), make([]byte, b.ik), false); err == nil {
 			t.Errorf("case %d accepted", i)
+		}
+	}
+}
+
+// TestFastCBCMatchesStdlib seals with package cbchmac and opens with the
+// standard-library path and the other way round, for every CBC suite.
+func TestFastCBCMatchesStdlib(t *testing.T) {
+	defer func() { useFastCBC = true }()
+	for _, s := range testSuites {
+		if s.encr != EncrAESCBC {
+			continue
+		}
+		for _, esn := range []bool{false, true} {
+			oc, ic := testSAPair(t, s.encr, s.bits, s.integ, esn)
+			mk := func(c SAConfig, fast bool) *sa {
+				useFastCBC = fast
+				a, err := newSA(&c, 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return a
+			}
+			pairs := [][2]*sa{{mk(oc, true), mk(ic, false)}, {mk(oc, false), mk(ic, true)}}
+			for k, p := range pairs {
+				buf := make([]byte, bufSize)
+				for _, n := range []int{0, 1, 14, 15, 100, 1400} {
+					inner := make([]byte, n)
+					rand.Read(inner)
+					seq := uint64(3)<<32 | uint64(n+1)
+					pkt := sealTest(p[0], buf, inner, seq, protoIPv6)
+					got, nh, res := openPacket(p[1], append([]byte(nil), pkt...), seq)
+					if res != openOK || nh != protoIPv6 || !bytes.Equal(got, inner) {
+						t.Fatalf("%s esn=%v dir %d n=%d: %v", s.name, esn, k, n, res)
+					}
+				}
+				// Batch seal through the fast path equals one-by-one.
+				jobs := make([]sealJob, 20)
+				for i := range jobs {
+					b := make([]byte, 2048)
+					jobs[i] = sealJob{b: buildESP(b, txOffset, 100+i*37, p[0].spi, uint64(i+1), 16, 16, protoIPv4), seq: uint64(i + 1)}
+				}
+				p[0].suite.sealBatch(jobs)
+				for i := range jobs {
+					if _, _, res := openPacket(p[1], jobs[i].out, uint64(i+1)); res != openOK {
+						t.Fatalf("%s batch job %d: %v", s.name, i, res)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestOpenBatch opens a batch mixing good, forged and misaligned packets
+// of every suite and expects the same verdicts as one-by-one opens.
+func TestOpenBatch(t *testing.T) {
+	for _, s := range testSuites {
+		o, in := newTestSAs(t, s.encr, s.bits, s.integ, true)
+		var jobs []openJob
+		var want []error
+		for i := 0; i < 2*containerMax+3; i++ {
+			seq := uint64(i+1) | 1<<32
+			p := append([]byte(nil), sealTest(o, make([]byte, 4096), make([]byte, 40+i*13), seq, protoIPv4)...)
+			var w error
+			switch i % 5 {
+			case 1:
+				p[len(p)-1] ^= 1
+				w = errIntegrity
+			case 3:
+				if s.encr == EncrAESCBC {
+					p = append(p[:len(p)-o.icv-1], p[len(p)-o.icv:]...) // ciphertext not whole blocks
+					w = errCipher
+				}
+			}
+			jobs = append(jobs, openJob{b: p, seq: seq})
+			want = append(want, w)
+		}
+		in.suite.openBatch(jobs)
+		for i, j := range jobs {
+			if j.err != want[i] && !(want[i] == errCipher && j.err == errIntegrity) {
+				t.Fatalf("%s job %d: err %v, want %v", s.name, i, j.err, want[i])
+			}
+			if j.err == nil {
+				if _, nh, err := parseTrailer(j.pt); err != nil || nh != protoIPv4 {
+					t.Fatalf("%s job %d: trailer %v", s.name, i, err)
+				}
+			}
 		}
 	}
 }

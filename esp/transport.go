@@ -5,7 +5,9 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"syscall"
+	"unsafe"
 
 	"golang.org/x/net/ipv4"
 	"golang.org/x/sys/unix"
@@ -31,64 +33,135 @@ func setSocketBuffers(c syscall.Conn) {
 	})
 }
 
-// batchWriter holds the reusable sendmmsg state of a socket.
+// batchWriter holds the reusable sendmmsg state of a socket. On UDP it
+// sends runs of equal-sized datagrams to one peer as one UDP GSO message
+// (UDP_SEGMENT), the way wireguard-go does, so the kernel walks its send
+// path once per run instead of once per packet.
 type batchWriter struct {
 	mu    sync.Mutex
+	gso   atomic.Bool
 	msgs  []ipv4.Message
-	bufs  [][1][]byte
+	bufs  [][]byte // iovecs of all messages, in packet order
+	oob   [][]byte
 	udp   []net.UDPAddr
 	ip    []net.IPAddr
 	addrs [][4]byte
 }
 
-func newBatchWriter() *batchWriter {
+// maxGSOSegments is the kernel's limit of segments per UDP GSO send.
+const maxGSOSegments = 64
+
+func newBatchWriter(gso bool) *batchWriter {
 	w := &batchWriter{
 		msgs:  make([]ipv4.Message, containerMax),
-		bufs:  make([][1][]byte, containerMax),
+		bufs:  make([][]byte, containerMax),
+		oob:   make([][]byte, containerMax),
 		udp:   make([]net.UDPAddr, containerMax),
 		ip:    make([]net.IPAddr, containerMax),
 		addrs: make([][4]byte, containerMax),
 	}
-	for i := range w.msgs {
-		w.msgs[i].Buffers = w.bufs[i][:]
+	for i := range w.oob {
+		w.oob[i] = make([]byte, unix.CmsgSpace(2))
 	}
+	w.gso.Store(gso)
 	return w
 }
 
-// write sends elems (at most containerMax) to their SAs' remote addresses.
+// setGSO writes a UDP_SEGMENT control message for segment size size.
+func setGSO(b []byte, size uint16) {
+	h := (*unix.Cmsghdr)(unsafe.Pointer(&b[0]))
+	h.Level = unix.SOL_UDP
+	h.Type = unix.UDP_SEGMENT
+	h.SetLen(unix.CmsgLen(2))
+	*(*uint16)(unsafe.Pointer(&b[unix.CmsgLen(0)])) = size // host byte order
+}
+
+// write sends elems to their SAs' remote addresses and reports how many
+// packets went out.
 func (w *batchWriter) write(pc *ipv4.PacketConn, elems []*elem, udp bool) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	sent := 0
 	for sent < len(elems) {
 		chunk := elems[sent:min(len(elems), sent+containerMax)]
-		for i, el := range chunk {
-			w.addrs[i] = el.sa.remote.Addr().As4()
-			m := &w.msgs[i]
-			m.Buffers[0] = el.pkt
-			if udp {
-				w.udp[i].IP = w.addrs[i][:]
-				w.udp[i].Port = int(el.sa.remote.Port())
-				m.Addr = &w.udp[i]
-			} else {
-				w.ip[i].IP = w.addrs[i][:]
-				m.Addr = &w.ip[i]
+		gso := w.gso.Load() && udp
+		n, err := w.writeChunk(pc, chunk, udp, gso)
+		if err != nil && gso {
+			switch {
+			case errors.Is(err, unix.EIO):
+				// No checksum offload on the way out: UDP GSO cannot work.
+				w.gso.Store(false)
+			case errors.Is(err, unix.EINVAL), errors.Is(err, unix.EMSGSIZE):
+				// A segment larger than the path MTU: the kernel
+				// fragments single datagrams but not GSO segments.
+			default:
+				sent += n
+				return sent, err
 			}
+			var m int
+			m, err = w.writeChunk(pc, chunk[n:], udp, false)
+			n += m
 		}
-		msgs := w.msgs[:len(chunk)]
-		for len(msgs) > 0 {
-			n, err := pc.WriteBatch(msgs, 0)
-			if err != nil {
-				clear(w.bufs[:len(chunk)])
-				return sent + max(n, 0), err
-			}
-			msgs = msgs[n:]
-			sent += n
-		}
-		for i := range chunk {
-			w.bufs[i][0] = nil
+		sent += n
+		if err != nil {
+			return sent, err
 		}
 	}
+	return sent, nil
+}
+
+func (w *batchWriter) writeChunk(pc *ipv4.PacketConn, chunk []*elem, udp, gso bool) (int, error) {
+	nm := 0
+	for i, el := range chunk {
+		w.bufs[i] = el.pkt
+		if nm > 0 && gso {
+			// Join the previous message if it goes to the same peer, all
+			// its segments have this packet's size, and limits allow.
+			m := &w.msgs[nm-1]
+			first := m.Buffers[0]
+			last := m.Buffers[len(m.Buffers)-1]
+			if el.sa.remote == chunk[i-1].sa.remote && len(el.pkt) <= len(first) && len(last) == len(first) &&
+				len(m.Buffers) < maxGSOSegments && (len(m.Buffers)+1)*len(first) <= 65000 {
+				start := i - len(m.Buffers)
+				m.Buffers = w.bufs[start : i+1]
+				continue
+			}
+		}
+		w.addrs[nm] = el.sa.remote.Addr().As4()
+		m := &w.msgs[nm]
+		m.Buffers = w.bufs[i : i+1]
+		m.OOB = nil
+		if udp {
+			w.udp[nm].IP = w.addrs[nm][:]
+			w.udp[nm].Port = int(el.sa.remote.Port())
+			m.Addr = &w.udp[nm]
+		} else {
+			w.ip[nm].IP = w.addrs[nm][:]
+			m.Addr = &w.ip[nm]
+		}
+		nm++
+	}
+	for i := 0; i < nm; i++ {
+		m := &w.msgs[i]
+		if len(m.Buffers) > 1 {
+			setGSO(w.oob[i], uint16(len(m.Buffers[0])))
+			m.OOB = w.oob[i]
+		}
+	}
+	sent := 0
+	msgs := w.msgs[:nm]
+	for len(msgs) > 0 {
+		n, err := pc.WriteBatch(msgs, 0)
+		for _, m := range msgs[:max(n, 0)] {
+			sent += len(m.Buffers)
+		}
+		if err != nil {
+			clear(w.bufs[:len(chunk)])
+			return sent, err
+		}
+		msgs = msgs[n:]
+	}
+	clear(w.bufs[:len(chunk)])
 	return sent, nil
 }
 
@@ -100,6 +173,23 @@ type udpIO struct {
 	msgs  []ipv4.Message
 	bufs  [][1][]byte
 	w     *batchWriter
+
+	// With UDP GRO the kernel hands over runs of datagrams coalesced into
+	// one buffer; rx holds the last recvmmsg's elements until readBatch
+	// has split all of them into the caller's elements.
+	gro      bool
+	rx       []*elem
+	rxMeta   []rxMeta
+	rxN, rxI int
+	rxOff    int // offset of the next segment in rx[rxI]
+	// coalesced counts received buffers that held several datagrams.
+	coalesced int
+}
+
+// rxMeta describes one received (possibly coalesced) datagram.
+type rxMeta struct {
+	n, gso   int
+	src, dst netip.AddrPort
 }
 
 func listenUDP(local netip.AddrPort) (*udpIO, error) {
@@ -108,13 +198,28 @@ func listenUDP(local netip.AddrPort) (*udpIO, error) {
 		return nil, err
 	}
 	setSocketBuffers(conn)
+	// The UDP checksum stays on although RFC 3948 §2.1 suggests zero:
+	// the kernel refuses UDP GSO (UDP_SEGMENT) on sockets without it, and
+	// receivers accept both.
 	u := &udpIO{
-		conn:  conn,
-		pc:    ipv4.NewPacketConn(conn),
-		local: conn.LocalAddr().(*net.UDPAddr).AddrPort(),
-		msgs:  make([]ipv4.Message, outerBatch),
-		bufs:  make([][1][]byte, outerBatch),
-		w:     newBatchWriter(),
+		conn:   conn,
+		pc:     ipv4.NewPacketConn(conn),
+		local:  conn.LocalAddr().(*net.UDPAddr).AddrPort(),
+		msgs:   make([]ipv4.Message, outerBatch),
+		bufs:   make([][1][]byte, outerBatch),
+		w:      newBatchWriter(true),
+		rx:     make([]*elem, outerBatch),
+		rxMeta: make([]rxMeta, outerBatch),
+	}
+	for i := range u.rx {
+		u.rx[i] = getElem()
+	}
+	// UDP GRO: runs sent with GSO (and coalesced by a GRO-capable NIC)
+	// arrive in one buffer, saving the kernel's per-datagram receive work.
+	if rc, err := conn.SyscallConn(); err == nil {
+		rc.Control(func(fd uintptr) {
+			u.gro = unix.SetsockoptInt(int(fd), unix.SOL_UDP, unix.UDP_GRO, 1) == nil
+		})
 	}
 	// The destination address of IKE messages matters to ike (NAT
 	// detection) when the socket is bound to the unspecified address.
@@ -124,43 +229,113 @@ func listenUDP(local netip.AddrPort) (*udpIO, error) {
 	}
 	for i := range u.msgs {
 		u.msgs[i].Buffers = u.bufs[i][:]
-		u.msgs[i].OOB = ipv4.NewControlMessage(ipv4.FlagDst)
+		u.msgs[i].OOB = make([]byte, len(ipv4.NewControlMessage(ipv4.FlagDst))+unix.CmsgSpace(4))
 	}
 	return u, nil
 }
 
 func (u *udpIO) readBatch(elems []*elem) (int, error) {
-	k := min(len(elems), len(u.msgs))
+	if u.rxI >= u.rxN {
+		if err := u.receive(); err != nil {
+			return 0, err
+		}
+	}
+	out := 0
+	for u.rxI < u.rxN && out < len(elems) {
+		m := &u.rxMeta[u.rxI]
+		if m.gso == 0 || m.n <= m.gso {
+			// A single datagram: hand over the element itself.
+			el := u.rx[u.rxI]
+			u.rx[u.rxI], elems[out] = elems[out], el
+			el.pktOff = rxOffset
+			el.pkt = el.buf[rxOffset : rxOffset+m.n]
+			el.src, el.dst = m.src, m.dst
+			out++
+			u.rxI++
+			continue
+		}
+		// Coalesced: copy each segment into an element of its own.
+		src := u.rx[u.rxI].buf[rxOffset : rxOffset+m.n]
+		for u.rxOff < m.n && out < len(elems) {
+			seg := src[u.rxOff:min(u.rxOff+m.gso, m.n)]
+			el := elems[out]
+			copy(el.buf[rxOffset:], seg)
+			el.pktOff = rxOffset
+			el.pkt = el.buf[rxOffset : rxOffset+len(seg)]
+			el.src, el.dst = m.src, m.dst
+			out++
+			u.rxOff += m.gso
+		}
+		if u.rxOff >= m.n {
+			u.rxI++
+			u.rxOff = 0
+		}
+	}
+	return out, nil
+}
+
+// receive runs one recvmmsg into u.rx and records what came in.
+func (u *udpIO) receive() error {
+	k := len(u.rx)
 	for i := 0; i < k; i++ {
-		u.bufs[i][0] = elems[i].buf[rxOffset:]
+		u.bufs[i][0] = u.rx[i].buf[rxOffset:]
 		u.msgs[i].OOB = u.msgs[i].OOB[:cap(u.msgs[i].OOB)]
 	}
 	n, err := u.pc.ReadBatch(u.msgs[:k], 0)
 	if err != nil {
-		return 0, err
+		return err
 	}
 	for i := 0; i < n; i++ {
 		m := &u.msgs[i]
-		el := elems[i]
-		el.pktOff = rxOffset
-		el.pkt = el.buf[rxOffset : rxOffset+m.N]
-		el.src = netip.AddrPort{}
+		meta := &u.rxMeta[i]
+		*meta = rxMeta{n: m.N, dst: u.local}
 		if a, ok := m.Addr.(*net.UDPAddr); ok {
 			ap := a.AddrPort()
-			el.src = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+			meta.src = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 		}
-		el.dst = u.local
-		if m.N >= 4 && el.pkt[0]|el.pkt[1]|el.pkt[2]|el.pkt[3] == 0 && m.NN > 0 {
+		if u.gro && m.NN > 0 {
+			meta.gso = groSize(m.OOB[:m.NN])
+			if meta.gso > 0 && meta.n > meta.gso {
+				u.coalesced++
+			}
+		}
+		p := u.rx[i].buf[rxOffset : rxOffset+m.N]
+		if m.N >= 4 && p[0]|p[1]|p[2]|p[3] == 0 && m.NN > 0 {
 			// IKE: find the local address it was sent to.
 			var cm ipv4.ControlMessage
 			if cm.Parse(m.OOB[:m.NN]) == nil && cm.Dst != nil {
 				if d, ok := netip.AddrFromSlice(cm.Dst.To4()); ok {
-					el.dst = netip.AddrPortFrom(d, u.local.Port())
+					meta.dst = netip.AddrPortFrom(d, u.local.Port())
 				}
 			}
 		}
 	}
-	return n, nil
+	u.rxN, u.rxI, u.rxOff = n, 0, 0
+	return nil
+}
+
+// groSize returns the segment size of a UDP_GRO control message in oob,
+// or 0 if there is none.
+func groSize(oob []byte) int {
+	for len(oob) >= unix.CmsgLen(0) {
+		h := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
+		l := int(h.Len)
+		if l < unix.CmsgLen(0) || l > len(oob) {
+			return 0
+		}
+		if h.Level == unix.SOL_UDP && h.Type == unix.UDP_GRO {
+			data := oob[unix.CmsgLen(0):l]
+			switch {
+			case len(data) >= 4:
+				return int(*(*int32)(unsafe.Pointer(&data[0])))
+			case len(data) >= 2:
+				return int(*(*uint16)(unsafe.Pointer(&data[0])))
+			}
+			return 0
+		}
+		oob = oob[min(len(oob), unix.CmsgSpace(l-unix.CmsgLen(0))):]
+	}
+	return 0
 }
 
 func (u *udpIO) writeBatch(elems []*elem) (int, error) {
@@ -177,6 +352,8 @@ func (u *udpIO) writeTo(pkt []byte, src, dst netip.AddrPort) error {
 	return err
 }
 
+// close closes the socket; the receive loop (the only reader of u.rx)
+// ends with it, so the rx elements are simply left to the GC.
 func (u *udpIO) close() error { return u.conn.Close() }
 
 // rawIO is a raw IPv4 socket for protocol 50. Linux hands received
@@ -203,7 +380,7 @@ func listenRawESP(local netip.Addr) (*rawIO, error) {
 		pc:   ipv4.NewPacketConn(conn),
 		msgs: make([]ipv4.Message, outerBatch),
 		bufs: make([][1][]byte, outerBatch),
-		w:    newBatchWriter(),
+		w:    newBatchWriter(false),
 	}
 	for i := range r.msgs {
 		r.msgs[i].Buffers = r.bufs[i][:]
