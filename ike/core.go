@@ -564,6 +564,13 @@ func (c *Core) childTimers(now time.Time, sa *ikeSA, ch *childSA) {
 		c.uninstallChild(ch)
 		return
 	}
+	if !ch.deleting && ch.replacedBy != nil && !ch.retireAt.IsZero() && !now.Before(ch.retireAt) {
+		c.log.Info("ike: peer rekeyed a Child SA but never deleted the old one; deleting it", "tunnel", tunName(sa))
+		ch.retireAt = time.Time{}
+		c.switchOutbound(ch.replacedBy)
+		c.startChildDelete(now, sa, ch)
+		return
+	}
 	if ch.deleting || ch.replacedBy != nil {
 		return
 	}

@@ -417,3 +417,22 @@ func TestVolumeExpiry(t *testing.T) {
 		t.Fatal("hard expiry did not replace the Child SA")
 	}
 }
+
+// TestPeerRekeyWithoutDelete: the peer rekeys a Child SA and its DELETE of
+// the old one is lost for good; we switch and clean up on our own.
+func TestPeerRekeyWithoutDelete(t *testing.T) {
+	p, sa, sb := upPair(t)
+	old := sb.children[0]
+	p.a.core.startChildRekey(p.now, sa, sa.children[0])
+	p.net.deliver(p.now) // request and answer
+	// Drop every DELETE a sends from now on, and a's retransmissions.
+	p.net.filter = func(d datagram) bool { return d.from.Addr() == addrA }
+	p.run(time.Minute)
+	p.net.filter = nil
+	if p.b.dp.outbound["Tunnel0.0"] == old.outSPI {
+		t.Fatal("b still sends on the replaced Child SA")
+	}
+	if _, ok := p.b.dp.sas[dpKey{old.inSPI, true}]; ok {
+		t.Fatal("b kept the replaced Child SA")
+	}
+}
