@@ -127,8 +127,7 @@ func (c *Core) openSK(sa *ikeSA, pkt []byte) (*message, bool, error) {
 }
 
 // sealSK encrypts m for sa, as RFC 7383 fragments when both sides support
-// them and the message would exceed the fragment size. Packets come
-// framed (non-ESP marker on the NAT-T port).
+// them and the message would exceed the fragment size.
 func (c *Core) sealSK(sa *ikeSA, m *message) ([][]byte, error) {
 	if sa.out == nil {
 		return nil, errors.New("no keys")
@@ -149,9 +148,6 @@ func (c *Core) sealSK(sa *ikeSA, m *message) ([][]byte, error) {
 			return nil, err
 		}
 		pkts = [][]byte{p}
-	}
-	for i := range pkts {
-		pkts[i] = frame(sa, pkts[i])
 	}
 	return pkts, nil
 }

@@ -17,11 +17,19 @@ import (
 	"github.com/soft-ix/soft-ix/config"
 )
 
-// Transport sends IKE packets. The core hands it complete datagrams: on
-// the NAT-T port they already carry the 4-byte non-ESP marker. from is the
-// local address and port to send from (the socket), to the destination.
+// Transport sends IKE messages. pkt is the bare IKE message; when from's
+// port is the NAT-T port (4500) the transport prepends the 4-byte non-ESP
+// marker (RFC 3948), as esp.Engine.SendIKE does. from is the local address
+// and port to send from, to the destination.
 type Transport interface {
 	Send(pkt []byte, from, to netip.AddrPort) error
+}
+
+// NATKeepaliveSender is implemented by transports that can send a NAT-T
+// keepalive (one 0xFF byte without marker, RFC 3948 §2.3) from the NAT-T
+// port; the core sends keepalives only through it.
+type NATKeepaliveSender interface {
+	SendNATKeepalive(from, to netip.AddrPort) error
 }
 
 // CoreConfig configures a Core. Zero values take the defaults noted.
@@ -410,16 +418,6 @@ func (c *Core) resend(sa *ikeSA, pkts [][]byte) {
 	}
 }
 
-// frame prefixes the non-ESP marker when sa has floated to the NAT-T port.
-func frame(sa *ikeSA, pkt []byte) []byte {
-	if !sa.encap {
-		return pkt
-	}
-	out := make([]byte, 4+len(pkt))
-	copy(out[4:], pkt)
-	return out
-}
-
 // request queues an exchange we start on sa. build runs when the window is
 // free and returns the request message; onReply handles the answer.
 func (c *Core) request(now time.Time, sa *ikeSA, build func(now time.Time) *message, onReply func(now time.Time, m *message)) {
@@ -534,8 +532,10 @@ func (c *Core) saTimers(now time.Time, sa *ikeSA) {
 	if iv := c.keepaliveInterval(sa); iv > 0 && now.Sub(sa.lastSent) >= iv {
 		// RFC 3948 §2.3: one 0xFF byte keeps the NAT mapping open.
 		sa.lastSent = now
-		if err := c.opt.Transport.Send([]byte{0xff}, sa.local, sa.remote); err != nil {
-			c.log.Debug("ike: NAT keepalive", "peer", sa.remote, "err", err)
+		if ks, ok := c.opt.Transport.(NATKeepaliveSender); ok {
+			if err := ks.SendNATKeepalive(sa.local, sa.remote); err != nil {
+				c.log.Debug("ike: NAT keepalive", "peer", sa.remote, "err", err)
+			}
 		}
 	}
 }
