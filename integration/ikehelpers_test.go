@@ -248,6 +248,7 @@ type charonConn struct {
 	ChildRekey     time.Duration
 	DPD            time.Duration
 	ReauthDisabled bool
+	FragmentSize   int // charon.fragment_size; 0: default
 }
 
 func (l *ismLab) startCharon(ns string, c charonConn) *charon {
@@ -261,7 +262,7 @@ func (l *ismLab) startCharon(ns string, c charonConn) *charon {
   install_virtual_ip = no
   retransmit_timeout = 1.0
   retransmit_tries = 3
-  plugins {
+%s  plugins {
     vici {
       socket = %s
     }
@@ -287,7 +288,7 @@ charon-systemd {
     default = -1
   }
 }
-`, ch.vici, ch.log)
+`, fragLine(c.FragmentSize), ch.vici, ch.log)
 	sspath := filepath.Join(l.dir, "strongswan.conf")
 	if err := os.WriteFile(sspath, []byte(ssconf), 0o644); err != nil {
 		l.t.Fatal(err)
@@ -309,6 +310,13 @@ charon-systemd {
 		l.t.Fatalf("swanctl --load-all: %v\n%s", err, out)
 	}
 	return ch
+}
+
+func fragLine(n int) string {
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf("  fragment_size = %d\n", n)
 }
 
 func (l *ismLab) writeSwanctl(ch *charon, c charonConn) {
