@@ -16,6 +16,7 @@ for tool in ip iperf3 ping jq; do
 	command -v $tool >/dev/null || { echo "missing $tool" >&2; exit 1; }
 done
 lab_build || exit 1
+wg_build || exit 1
 
 # iperf_once -> Mbit/s received, A -> B through the tunnel.
 iperf_once() {
@@ -42,9 +43,17 @@ run_softix() {
 	lab_down
 }
 
-# Placeholders: implement like run_softix in the same topology.
+# run_wireguard -> Mbit/s of wireguard-go (ChaCha20-Poly1305; shown in the
+# AEAD column).
+run_wireguard() {
+	wg_up
+	iperf_once
+	lab_down
+}
+
+# Placeholder: strongSwan (charon-systemd with kernel-libipsec, see
+# /work/shared/notes/strongswan-lab.md) in the same topology.
 run_strongswan() { echo n/a; }
-run_wireguard() { echo n/a; }
 
 RESULTS=$(mktemp -d)
 for r in $(seq "$ROUNDS"); do
