@@ -149,3 +149,99 @@ lab_down() {
 	ip netns del "$LAB_B" 2>/dev/null
 	return 0
 }
+
+# ss_ctl A|B COMMAND [ARGS]: swanctl against instance A or B (the command
+# option first, then --uri).
+ss_ctl() {
+	local name=$1 cmd=$2
+	shift 2
+	STRONGSWAN_CONF="$LAB_DIR/ss$name.conf" swanctl "$cmd" --uri "unix://$LAB_DIR/ss$name.vici" "$@"
+}
+
+# ss_up SUITE: the same topology with strongSwan (charon-systemd and its
+# userspace ESP, kernel-libipsec, which always encapsulates in UDP 4500) on
+# both sides, PSK, route-based (0.0.0.0/0), A initiating. See
+# /work/shared/notes/strongswan-lab.md for why each step is there.
+ss_up() {
+	local suite=$1 ns name local remote
+	lab_net
+	for name in A B; do
+		if [ $name = A ]; then ns=$LAB_A local=192.0.2.1 remote=192.0.2.2; else ns=$LAB_B local=192.0.2.2 remote=192.0.2.1; fi
+		cat >"$LAB_DIR/ss$name.conf" <<EOC
+charon {
+  load_modular = no
+  load = random nonce drbg openssl aes sha1 sha2 hmac gcm kdf kernel-libipsec kernel-netlink socket-default vici
+  install_routes = no
+  install_virtual_ip = no
+  plugins {
+    vici {
+      socket = unix://$LAB_DIR/ss$name.vici
+    }
+  }
+  filelog {
+    lab {
+      path = $LAB_DIR/ss$name-charon.log
+      default = 1
+    }
+  }
+}
+swanctl {
+  load = random nonce
+}
+charon-systemd {
+  journal {
+    default = -1
+  }
+}
+EOC
+		cat >"$LAB_DIR/ss$name-swanctl.conf" <<EOC
+connections {
+  lab {
+    version = 2
+    local_addrs = $local
+    remote_addrs = $remote
+    proposals = aes256-sha256-modp2048
+    mobike = no
+    local {
+      auth = psk
+      id = $local
+    }
+    remote {
+      auth = psk
+      id = $remote
+    }
+    children {
+      lab-child {
+        mode = tunnel
+        local_ts = 0.0.0.0/0
+        remote_ts = 0.0.0.0/0
+        esp_proposals = $suite
+      }
+    }
+  }
+}
+secrets {
+  ike-lab {
+    id-local = $local
+    id-remote = $remote
+    secret = "esplab-psk"
+  }
+}
+EOC
+		ip netns exec "$ns" env STRONGSWAN_CONF="$LAB_DIR/ss$name.conf" charon-systemd >"$LAB_DIR/ss$name.out" 2>&1 &
+		LAB_PIDS+=($!)
+	done
+	local i
+	for name in A B; do
+		for i in $(seq 100); do
+			ss_ctl $name --stats >/dev/null 2>&1 && break
+			sleep 0.1
+		done
+		ss_ctl $name --load-all --file "$LAB_DIR/ss$name-swanctl.conf" >/dev/null 2>&1
+	done
+	ss_ctl A --initiate --child lab-child --timeout 20 >/dev/null 2>&1
+	for ns in "$LAB_A" "$LAB_B"; do
+		for i in $(seq 10); do ip -n "$ns" rule del lookup 220 2>/dev/null || break; done
+	done
+	lab_route ipsec0 ipsec0
+}

@@ -2,11 +2,13 @@
 # End-to-end throughput and added latency of the ESP data plane through
 # network namespaces: iperf3 TCP, bounded 10 s runs, alternating rounds,
 # medians. Rows for strongSwan and wireguard-go plug in as run_<impl>
-# functions of the same shape (start the tunnel, echo nothing, stop it).
+# functions of the same shape (bring the tunnel up, iperf_once, take it down).
 #
 #   esp/bench/throughput.sh [rounds] [seconds]   (defaults 3 and 10)
 #
-# Needs root, ip(8), iperf3, ping, jq. Namespaces: esplabA / esplabB.
+# Needs root, ip(8), iperf3, ping, jq, openssl, python3 (wireguard-go's
+# UAPI); strongSwan rows need charon-systemd and swanctl with
+# kernel-libipsec. Namespaces: esplabA / esplabB.
 set -u
 ROUNDS=${1:-3}
 SECS=${2:-10}
@@ -51,9 +53,16 @@ run_wireguard() {
 	lab_down
 }
 
-# Placeholder: strongSwan (charon-systemd with kernel-libipsec, see
-# /work/shared/notes/strongswan-lab.md) in the same topology.
-run_strongswan() { echo n/a; }
+# run_strongswan SUITE -> Mbit/s of strongSwan with kernel-libipsec.
+run_strongswan() {
+	if ! command -v charon-systemd >/dev/null || ! command -v swanctl >/dev/null; then
+		echo n/a
+		return
+	fi
+	ss_up "$1"
+	iperf_once
+	lab_down
+}
 
 RESULTS=$(mktemp -d)
 for r in $(seq "$ROUNDS"); do
@@ -90,7 +99,11 @@ for impl in softix strongswan wireguard; do
 	[ -f "$RESULTS/$impl-aes256-sha256" ] && a=$(median <"$RESULTS/$impl-aes256-sha256")
 	[ -f "$RESULTS/$impl-aes256gcm16" ] && g=$(median <"$RESULTS/$impl-aes256gcm16")
 	printf "%-14s %14s %14s\n" "$impl" "${a:-n/a}" "${g:-n/a}"
+	eval "med_${impl}_cbc=\$a med_${impl}_gcm=\$g"
 done
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a+0 > 0 && b+0 > 0) printf "%.2fx", a / b; else print "n/a" }'; }
+echo "soft-ix / strongSwan: aes256-sha256 $(ratio "$med_softix_cbc" "$med_strongswan_cbc"), aes256gcm16 $(ratio "$med_softix_gcm" "$med_strongswan_gcm")"
+echo "soft-ix aes256gcm16 / wireguard-go: $(ratio "$med_softix_gcm" "$med_wireguard_gcm")"
 added() { awk -v a="$1" -v b="$2" 'BEGIN { if (a+0 > 0) print a - b; else print "n/a" }'; }
 echo "ping RTT median (us): through soft-ix $rtt_tun, bare veth $rtt_raw, added $(added "$rtt_tun" "$rtt_raw")"
 [ -n "${rtt_rt:-}" ] && echo "  engines at SCHED_FIFO: through soft-ix $rtt_rt, added $(added "$rtt_rt" "$rtt_raw")"
