@@ -90,6 +90,14 @@ if [ "${RT:-0}" = 1 ]; then
 	rtt_rt=$(rtt_median 172.16.1.4 192.168.2.1)
 fi
 lab_down
+# Baseline: a plain Go UDP echo over the bare veth (two netpoller wake-ups
+# per round trip; the tunnel adds four).
+lab_net
+ip netns exec "$LAB_B" "$ESPPEER" -udp-echo-server 192.0.2.2:7777 &
+LAB_PIDS+=($!)
+sleep 0.3
+rtt_goecho=$(ip netns exec "$LAB_A" "$ESPPEER" -udp-echo-client 192.0.2.2:7777)
+lab_down
 
 echo
 echo "iperf3 TCP A->B, ${SECS}s runs, median of $ROUNDS rounds (Mbit/s)"
@@ -106,5 +114,6 @@ echo "soft-ix / strongSwan: aes256-sha256 $(ratio "$med_softix_cbc" "$med_strong
 echo "soft-ix aes256gcm16 / wireguard-go: $(ratio "$med_softix_gcm" "$med_wireguard_gcm")"
 added() { awk -v a="$1" -v b="$2" 'BEGIN { if (a+0 > 0) print a - b; else print "n/a" }'; }
 echo "ping RTT median (us): through soft-ix $rtt_tun, bare veth $rtt_raw, added $(added "$rtt_tun" "$rtt_raw")"
+echo "  baseline: Go UDP echo over the bare veth $rtt_goecho us, i.e. $(added "$rtt_goecho" "$rtt_raw") us for two Go wake-ups"
 [ -n "${rtt_rt:-}" ] && echo "  engines at SCHED_FIFO: through soft-ix $rtt_rt, added $(added "$rtt_rt" "$rtt_raw")"
 rm -rf "$RESULTS"
