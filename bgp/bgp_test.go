@@ -5,9 +5,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
+	"net"
 	"net/netip"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -181,20 +182,11 @@ func (f *fakeInstaller) RemoveRoutes(ps []netip.Prefix) error {
 func (f *fakeInstaller) snapshot() map[netip.Prefix]netip.Addr {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return maps(f.routes)
-}
-
-func maps(m map[netip.Prefix]netip.Addr) map[netip.Prefix]netip.Addr {
-	out := map[netip.Prefix]netip.Addr{}
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
+	return maps.Clone(f.routes)
 }
 
 // fakeSpeaker records what the server configures and lets tests inject events.
 type fakeSpeaker struct {
-	mu       sync.Mutex
 	started  globalConf
 	stopped  bool
 	peers    map[netip.Addr]peerConf
@@ -368,52 +360,140 @@ func TestAdvertisedHidesLocalAS(t *testing.T) {
 	}
 }
 
-// TestGoBGPInProcess runs two embedded GoBGP speakers over loopback TCP on
-// unprivileged ports: soft-ix's Server and a plain speaker standing in for
-// Azure. It checks the real translation end to end without root.
-func TestGoBGPInProcess(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts two BGP speakers")
+// freePort returns a TCP port nobody listens on right now.
+func freePort(t *testing.T) int {
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Skipf("no loopback TCP: %v", err)
 	}
-	// Both sides bind 127.0.0.1 with distinct ports; GoBGP dials the peer
-	// on port 179, so this test can only check that both start and that
-	// the show data is well formed before a session exists.
-	inst := &fakeInstaller{routes: map[netip.Prefix]netip.Addr{}}
-	s := New(Options{Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Installer: inst, ListenPort: -1})
-	cfg := seedConfig()
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// loopbackSpeaker is a Server on 127.0.0.x with one neighbor on 127.0.0.y.
+func loopbackSpeaker(t *testing.T, asn, peerAS uint32, self, peer string, listen, peerPort int, network string, inst RouteInstaller) (*Server, *config.Config) {
+	s := New(Options{Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Installer: inst, ListenPort: listen})
+	s.peerPort = uint16(peerPort)
+	cfg := &config.Config{
+		Interfaces: []*config.Interface{{Name: "Loopback0.0", Kind: config.KindLoopback, Address: mp(self + "/32")}},
+		BGP: &config.BGP{
+			ASN:       asn,
+			Neighbors: []*config.Neighbor{{Addr: ma(peer), RemoteAS: peerAS, UpdateSource: "Loopback0.0", Keepalive: time.Second, Hold: 3 * time.Second}},
+			Networks:  []netip.Prefix{mp(network)},
+		},
+	}
 	if err := s.Start(cfg); err != nil {
 		t.Fatal(err)
 	}
-	defer s.Stop()
+	t.Cleanup(s.Stop)
+	return s, cfg
+}
+
+// TestGoBGPSessionOverLoopback runs soft-ix's Server against a second one
+// standing in for Azure, on 127.0.0.1 and 127.0.0.2 with unprivileged
+// ports: the real GoBGP translation end to end, without root.
+func TestGoBGPSessionOverLoopback(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts two BGP speakers")
+	}
+	ixPort, azPort := freePort(t), freePort(t)
+	inst := &fakeInstaller{routes: map[netip.Prefix]netip.Addr{}}
+	ix, ixCfg := loopbackSpeaker(t, 65050, 65010, "127.0.0.1", "127.0.0.2", ixPort, azPort, "192.168.2.0/24", inst)
+	az, _ := loopbackSpeaker(t, 65010, 65050, "127.0.0.2", "127.0.0.1", azPort, ixPort, "172.16.0.0/16", nil)
 	ctx := context.Background()
-	sum, err := s.Summary(ctx)
+
+	deadline := time.Now().Add(30 * time.Second)
+	for inst.snapshot()[mp("172.16.0.0/16")] != ma("127.0.0.2") {
+		if time.Now().After(deadline) {
+			sum, _ := ix.Summary(ctx)
+			t.Fatalf("172.16.0.0/16 not installed; summary %+v", sum)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	sum, err := ix.Summary(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sum.RouterID != ma("10.2.2.2") || sum.LocalAS != 65050 || len(sum.Neighbors) != 1 {
-		t.Fatalf("summary = %+v", sum)
-	}
 	nb := sum.Neighbors[0]
-	if nb.Addr != ma("172.16.0.6") || nb.RemoteAS != 65010 || nb.Version != 4 || nb.State == "ESTABLISHED" {
-		t.Errorf("neighbor = %+v", nb)
+	if nb.State != "ESTABLISHED" || nb.RemoteAS != 65010 || nb.MsgRcvd == 0 || nb.MsgSent == 0 || sum.ASPathEntries != 2 {
+		t.Errorf("summary = %+v", sum)
 	}
-	if sum.ASPathEntries != 1 {
-		t.Errorf("AS path entries = %d, want 1 (the local network's empty path)", sum.ASPathEntries)
+	rt, err := ix.NeighborRoutes(ctx, ma("127.0.0.2"))
+	if err != nil || len(rt.Routes) != 1 || rt.Routes[0].Prefix != mp("172.16.0.0/16") ||
+		!slices.Equal(rt.Routes[0].ASPath, []uint32{65010}) || rt.Routes[0].Origin != "i" || !rt.Routes[0].Best {
+		t.Errorf("received = %+v, %v", rt, err)
 	}
-	if _, err := s.NeighborRoutes(ctx, ma("172.16.0.6")); err != nil {
-		t.Errorf("routes: %v", err)
+	adv, err := ix.AdvertisedRoutes(ctx, ma("127.0.0.2"))
+	if err != nil || len(adv.Routes) != 1 || adv.Routes[0].NextHop != ma("127.0.0.1") ||
+		adv.Routes[0].MED == nil || *adv.Routes[0].MED != 1 || len(adv.Routes[0].ASPath) != 0 {
+		t.Errorf("advertised = %+v, %v", adv, err)
 	}
-	// Reload with an extra network and the same neighbor keeps the peer.
-	cfg.BGP.Networks = append(cfg.BGP.Networks, mp("192.168.1.0/24"))
-	if err := s.Reload(cfg); err != nil {
+	// What the other side received: next hop 127.0.0.1, path 65050, MED 1.
+	got, err := az.NeighborRoutes(ctx, ma("127.0.0.1"))
+	if err != nil || len(got.Routes) != 1 || got.Routes[0].NextHop != ma("127.0.0.1") ||
+		!slices.Equal(got.Routes[0].ASPath, []uint32{65050}) || got.Routes[0].MED == nil || *got.Routes[0].MED != 1 {
+		t.Errorf("peer received = %+v, %v", got, err)
+	}
+
+	// Reload with one more network keeps the session.
+	before := nb.MsgRcvd
+	ixCfg.BGP.Networks = append(ixCfg.BGP.Networks, mp("192.168.1.0/24"))
+	if err := ix.Reload(ixCfg); err != nil {
 		t.Fatal(err)
 	}
-	var prefixes []string
-	for p := range inst.snapshot() {
-		prefixes = append(prefixes, p.String())
+	for {
+		got, _ = az.NeighborRoutes(ctx, ma("127.0.0.1"))
+		if len(got.Routes) == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("reloaded network not received: %+v", got)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
-	sort.Strings(prefixes)
-	if len(prefixes) != 0 {
-		t.Errorf("local networks reached the installer: %v", prefixes)
+	if sum, _ := ix.Summary(ctx); sum.Neighbors[0].State != "ESTABLISHED" || sum.Neighbors[0].MsgRcvd < before {
+		t.Errorf("reload reset the session: %+v", sum.Neighbors[0])
+	}
+
+	// The other side goes away: its routes leave the kernel.
+	az.Stop()
+	for len(inst.snapshot()) != 0 {
+		if time.Now().After(deadline.Add(10 * time.Second)) {
+			t.Fatalf("routes stayed after the session dropped: %v", inst.snapshot())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// The seed's own file, parsed by package config, gives the same settings.
+func TestSettingsFromSeedFile(t *testing.T) {
+	cfg, _, err := config.Load("../config/testdata/ix-bgp.conf")
+	if err != nil {
+		t.Skipf("seed config: %v", err)
+	}
+	set, err := settingsFrom(cfg, 179)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := settingsFrom(seedConfig(), 179)
+	if set.global != want.global || set.peers[ma("172.16.0.6")] != want.peers[ma("172.16.0.6")] || !slices.Equal(set.networks, want.networks) {
+		t.Errorf("from file %+v\nfrom structs %+v", set, want)
+	}
+}
+
+func TestNextHopOf(t *testing.T) {
+	p, _ := networkPath(mp("192.168.2.0/24"))
+	if nh := nextHopOf(p.Pattrs); nh != ma("0.0.0.0") {
+		t.Errorf("next hop %s", nh)
+	}
+	if nh := nextHopOf(nil); nh.IsValid() {
+		t.Errorf("no attributes: %s", nh)
+	}
+}
+
+func BenchmarkToBestPath(b *testing.B) {
+	p, _ := networkPath(mp("192.168.2.0/24"))
+	for b.Loop() {
+		toBestPath(p)
 	}
 }

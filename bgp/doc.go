@@ -1,4 +1,32 @@
 // Package bgp runs the embedded GoBGP v3 speaker configured from the IX
 // "router bgp" block and turns its best paths into kernel routes through a
-// small RouteInstaller interface; it also reports "show ip bgp" data.
+// small RouteInstaller interface (tun.Manager implements it); it also
+// reports the data of "show ip bgp summary" and "show ip bgp neighbors A
+// routes|advertised-routes".
+//
+// GoBGP is used only in gobgp.go, behind the speaker interface of
+// speaker.go, so moving to GoBGP v4 touches that one file.
+//
+// How soft-ix maps the IX configuration (and why):
+//
+//   - router-id: the configured one, else the highest loopback address,
+//     else the highest interface address, as the IX chooses it.
+//   - update-source LoopbackN.M: the loopback's address is the session's
+//     local address; an eBGP neighbor with update-source and no
+//     ebgp-multihop gets TTL 255 (see loopbackMultihopTTL), because the IX
+//     brings the seed's loopback-to-172.16.0.6 session up without
+//     ebgp-multihop while GoBGP would send TTL 1.
+//   - timers default to keepalive 60 / hold 180 (IX and Azure defaults);
+//     connect retry is 5 s so a session returns soon after its tunnel.
+//   - network P is originated with origin IGP and MED 1, as the IX shows
+//     its advertised network (Metric 1, next hop the update-source
+//     address); it is advertised whether or not a route to P exists.
+//     More than AzureMaxPrefixes networks is logged as a warning.
+//   - soft-ix listens on 0.0.0.0:179 as well as connecting, since Azure
+//     opens the session too.
+//
+// Learned best paths go to the installer in batches, one call per next
+// hop; they are replaced when the best path changes, removed on withdraw,
+// and all routes of a neighbor are removed when its session leaves
+// ESTABLISHED (and everything when the server stops).
 package bgp

@@ -44,6 +44,9 @@ func (g *gobgpSpeaker) start(ctx context.Context, c globalConf) error {
 		Asn:        c.ASN,
 		RouterId:   c.RouterID.String(),
 		ListenPort: c.ListenPort,
+		// IPv4 only: soft-ix has IPv4 neighbors only, and GoBGP's default
+		// also listens on [::], which fails on hosts without IPv6.
+		ListenAddresses: []string{"0.0.0.0"},
 	}})
 }
 
@@ -73,6 +76,9 @@ func apiPeer(p peerConf) *api.Peer {
 	}
 	if p.LocalAddr.IsValid() {
 		peer.Transport.LocalAddress = p.LocalAddr.String()
+	}
+	if p.RemotePort != 0 {
+		peer.Transport.RemotePort = uint32(p.RemotePort)
 	}
 	if p.MultihopTTL > 0 {
 		peer.EbgpMultihop = &api.EbgpMultihop{Enabled: true, MultihopTtl: uint32(p.MultihopTTL)}
@@ -193,8 +199,32 @@ func toBestPath(p *api.Path) (bestPath, bool) {
 	if a, err := netip.ParseAddr(p.NeighborIp); err == nil && !a.IsUnspecified() {
 		b.Peer = a
 	}
-	b.NextHop = decodeAttrs(p.Pattrs).nextHop
+	if !b.Withdraw {
+		b.NextHop = nextHopOf(p.Pattrs)
+	}
 	return b, true
+}
+
+// nextHopOf decodes only the next hop: the watcher sees every learned
+// path, so it skips unmarshalling the attributes it does not need.
+func nextHopOf(as []*anypb.Any) netip.Addr {
+	for _, a := range as {
+		switch {
+		case a.MessageIs((*api.NextHopAttribute)(nil)):
+			var nh api.NextHopAttribute
+			if a.UnmarshalTo(&nh) == nil {
+				addr, _ := netip.ParseAddr(nh.NextHop)
+				return addr
+			}
+		case a.MessageIs((*api.MpReachNLRIAttribute)(nil)):
+			var mp api.MpReachNLRIAttribute
+			if a.UnmarshalTo(&mp) == nil && len(mp.NextHops) > 0 {
+				addr, _ := netip.ParseAddr(mp.NextHops[0])
+				return addr
+			}
+		}
+	}
+	return netip.Addr{}
 }
 
 // attrs are the path attributes "show ip bgp" prints.
@@ -349,7 +379,15 @@ func (l *slogAdapter) Fatal(msg string, f gobgplog.Fields) {
 	l.emit(slog.LevelError, msg, f)
 }
 func (l *slogAdapter) Error(msg string, f gobgplog.Fields) { l.emit(slog.LevelError, msg, f) }
-func (l *slogAdapter) Warn(msg string, f gobgplog.Fields)  { l.emit(slog.LevelWarn, msg, f) }
+func (l *slogAdapter) Warn(msg string, f gobgplog.Fields) {
+	if msg == "cannot set TTL (255) for TCPListener" {
+		// GoBGP tries this on every listener for TTL security, which
+		// soft-ix does not use; accepted sessions get their TTL per peer.
+		l.emit(slog.LevelDebug, msg, f)
+		return
+	}
+	l.emit(slog.LevelWarn, msg, f)
+}
 func (l *slogAdapter) Info(msg string, f gobgplog.Fields)  { l.emit(slog.LevelInfo, msg, f) }
 func (l *slogAdapter) Debug(msg string, f gobgplog.Fields) { l.emit(slog.LevelDebug, msg, f) }
 func (l *slogAdapter) SetLevel(level gobgplog.LogLevel) {

@@ -38,6 +38,7 @@ type Server struct {
 	log        *slog.Logger
 	inst       RouteInstaller
 	listenPort int32
+	peerPort   uint16 // port neighbors listen on; 0 is 179 (tests change it)
 	newSpeaker func() speaker
 
 	mu      sync.Mutex // guards sp, cur, cancel
@@ -79,7 +80,7 @@ func New(opts Options) *Server {
 // Start runs the speaker with the "router bgp" block of cfg. The update-source
 // addresses must already be on their links (tun.Manager.Apply first).
 func (s *Server) Start(cfg *config.Config) error {
-	set, err := settingsFrom(cfg, s.listenPort)
+	set, err := s.settings(cfg)
 	if err != nil {
 		return err
 	}
@@ -89,6 +90,18 @@ func (s *Server) Start(cfg *config.Config) error {
 		return errors.New("bgp: already running")
 	}
 	return s.startLocked(set)
+}
+
+func (s *Server) settings(cfg *config.Config) (settings, error) {
+	set, err := settingsFrom(cfg, s.listenPort)
+	if err != nil {
+		return settings{}, err
+	}
+	for a, p := range set.peers {
+		p.RemotePort = s.peerPort
+		set.peers[a] = p
+	}
+	return set, nil
 }
 
 func (s *Server) startLocked(set settings) error {
@@ -178,7 +191,7 @@ func (s *Server) Reload(cfg *config.Config) error {
 		s.Stop()
 		return nil
 	}
-	set, err := settingsFrom(cfg, s.listenPort)
+	set, err := s.settings(cfg)
 	if err != nil {
 		return err
 	}
@@ -230,6 +243,9 @@ func (s *Server) handlePaths(gen uint64, batch []bestPath) {
 	if gen != s.gen {
 		return
 	}
+	// Like the IX table version, count every best-path change, the
+	// router's own networks included.
+	s.version += uint64(len(batch))
 	before := map[netip.Prefix]*learnedRoute{}
 	for _, b := range batch {
 		if _, ok := before[b.Prefix]; !ok {
@@ -261,7 +277,6 @@ func (s *Server) handlePaths(gen uint64, batch []bestPath) {
 	if len(install) == 0 && len(remove) == 0 {
 		return
 	}
-	s.version++
 	s.removeLocked(remove)
 	if s.inst == nil {
 		return
@@ -299,7 +314,7 @@ func (s *Server) forgetPeer(addr netip.Addr) {
 		}
 	}
 	if len(gone) > 0 {
-		s.version++
+		s.version += uint64(len(gone))
 		s.log.Info("bgp: routes of neighbor removed", "neighbor", addr, "count", len(gone))
 	}
 	s.removeLocked(gone)
@@ -341,7 +356,7 @@ type NeighborSummary struct {
 
 // RouteTable is the data of "show ip bgp neighbors A routes|advertised-routes".
 type RouteTable struct {
-	TableVersion uint64 // counts best-path changes, as the IX table version does
+	TableVersion uint64 // counts best-path changes (own networks included), as the IX table version does
 	RouterID     netip.Addr
 	LocalAS      uint32
 	Routes       []Route
@@ -420,6 +435,14 @@ func (s *Server) table(ctx context.Context, neighbor netip.Addr, advertised bool
 	})
 	s.rmu.Lock()
 	v := s.version
+	if !advertised {
+		// GoBGP does not mark best paths in Adj-RIB-In; a received route
+		// is best when it is the one handed to the kernel.
+		for i := range rs {
+			l, ok := s.learned[rs[i].Prefix]
+			rs[i].Best = ok && l.peer == neighbor && l.nextHop == rs[i].NextHop
+		}
+	}
 	s.rmu.Unlock()
 	return RouteTable{TableVersion: v, RouterID: s.cur.global.RouterID, LocalAS: s.cur.global.ASN, Routes: rs}, nil
 }

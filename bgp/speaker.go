@@ -43,6 +43,7 @@ type peerConf struct {
 	Hold        time.Duration
 	MultihopTTL uint8 // 0: directly connected eBGP (TTL 1)
 	Description string
+	RemotePort  uint16 // 0: 179; tests use others
 }
 
 // bestPath is one change of the best path for a prefix.

@@ -316,11 +316,20 @@ router bgp 65515
   neighbor 169.254.0.2 remote-as 65515
 ntp server 192.0.2.5
 ntp server 192.0.2.6
+interface Tunnel1.0
+  tunnel mode ipsec-ikev2
+  ip unnumbered Loopback0.0
+  ip tcp adjust-mss auto
+  ikev2 connect-type auto
+  ikev2 peer 192.0.2.1 authentication psk
+interface Loopback0.0
+  ip address 10.0.0.1/32
 `
 	_, diags := mustParse(t, "w.conf", src)
 	want := []string{
 		`w.conf:10:1: warning: "ntp" is not emulated`,
 		`w.conf:1:1: warning: interface Tunnel0.0 has no "ip tcp adjust-mss"`,
+		`w.conf:17:14: warning: interface Tunnel1.0 has the same ikev2 peer and identity as Tunnel0.0`,
 		`w.conf:8:1: warning: router bgp 65515: Azure reserves AS 65515`,
 		`w.conf:9:3: warning: neighbor 169.254.0.2 remote-as 65515 is the local AS`,
 	}
@@ -392,5 +401,42 @@ func TestAWSGeneratedExitBlocks(t *testing.T) {
 	}
 	if pr := c.ProfileFor(tun); pr.ChildPFS != DH1024 || pr.DPDInterval != 10*time.Second || pr.Lifetime != 8*time.Hour {
 		t.Errorf("profile %+v", pr)
+	}
+}
+
+func TestNearMissesOfRealIXCommandsAreNotTypos(t *testing.T) {
+	src := `ipv6 ufs-cache enable
+ike nat-traversal
+interface GigaEthernet0.0
+  ipv6 enable
+  ip address 192.0.2.2/24
+  ipv6 tcp adjust-mss auto
+  encapsulation ppp
+  no shutdown
+router bgp 65001
+  timers bgp 10 30
+  neighbor 192.0.2.1 remote-as 65002
+`
+	_, diags := mustParse(t, "near.conf", src)
+	for _, d := range diags {
+		if d.Severity != Warning || !strings.Contains(d.Msg, "not emulated") {
+			t.Errorf("unexpected diagnostic %s", d)
+		}
+	}
+}
+
+func TestUniformlyIndentedFile(t *testing.T) {
+	raw, err := os.ReadFile("testdata/ix-bgp.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := mustParse(t, "a.conf", string(raw))
+	indented := "    " + strings.ReplaceAll(strings.TrimRight(string(raw), "\n"), "\n", "\n    ") + "\n"
+	got, diags := mustParse(t, "b.conf", indented)
+	if len(diags) != 0 {
+		t.Errorf("diags %v", diags)
+	}
+	if !reflect.DeepEqual(clearPos(got), clearPos(want)) {
+		t.Errorf("indenting the whole file changed the config:\n%s\nwant\n%s", Print(got), Print(want))
 	}
 }

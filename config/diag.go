@@ -14,6 +14,7 @@ const (
 	Error                   // the config does not load
 )
 
+// String gives "warning" or "error", as diagnostics print them.
 func (s Severity) String() string {
 	switch s {
 	case Warning:
@@ -51,6 +52,7 @@ func (d Diagnostic) String() string {
 // in source order.
 type ErrorList []Diagnostic
 
+// Error lists every error diagnostic, one per line.
 func (l ErrorList) Error() string {
 	var b strings.Builder
 	for i, d := range l {

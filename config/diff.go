@@ -2,7 +2,9 @@ package config
 
 import (
 	"bytes"
+	"fmt"
 	"reflect"
+	"strings"
 )
 
 // Changes is what a reload must do to go from one config to the next.
@@ -153,4 +155,34 @@ func equalBGP(a, b *BGP) bool {
 		}
 	}
 	return true
+}
+
+// String summarises the changes for a log line, e.g.
+// "tunnels changed [Tunnel0.0]; routes +1 -0; bgp changed".
+func (ch Changes) String() string {
+	if ch.Empty() {
+		return "no changes"
+	}
+	var parts []string
+	add := func(what string, names []string) {
+		if len(names) > 0 {
+			parts = append(parts, fmt.Sprintf("%s %v", what, names))
+		}
+	}
+	add("tunnels added", ch.TunnelsAdded)
+	add("tunnels removed", ch.TunnelsRemoved)
+	add("tunnels changed", ch.TunnelsChanged)
+	add("interfaces added", ch.InterfacesAdded)
+	add("interfaces removed", ch.InterfacesRemoved)
+	add("interfaces changed", ch.InterfacesChanged)
+	if len(ch.RoutesAdded)+len(ch.RoutesRemoved) > 0 {
+		parts = append(parts, fmt.Sprintf("routes +%d -%d", len(ch.RoutesAdded), len(ch.RoutesRemoved)))
+	}
+	if ch.BGPChanged {
+		parts = append(parts, "bgp changed")
+	}
+	if ch.HostnameChanged {
+		parts = append(parts, "hostname changed")
+	}
+	return strings.Join(parts, "; ")
 }

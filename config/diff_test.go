@@ -68,6 +68,12 @@ func TestDiff(t *testing.T) {
 			}
 		})
 	}
+	if s := Diff(old, old).String(); s != "no changes" {
+		t.Errorf("String() = %q", s)
+	}
+	if ch := Diff(nil, old); ch.String() != "tunnels added [Tunnel0.0]; interfaces added [Loopback0.0]; routes +1 -0; bgp changed" {
+		t.Errorf("String() = %q", ch.String())
+	}
 	if ch := Diff(nil, old); len(ch.TunnelsAdded) != 1 || len(ch.InterfacesAdded) != 1 || !ch.BGPChanged || len(ch.RoutesAdded) != 1 {
 		t.Errorf("Diff(nil, c) = %+v", ch)
 	}

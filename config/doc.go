@@ -2,4 +2,57 @@
 // the lexer, the parser into the typed model in model.go, validation with
 // file:line:col diagnostics, the canonical running-config printer and the
 // diff of two configs used by reload. It depends on nothing else in soft-ix.
+//
+// # Entry points
+//
+//   - Parse / Load read a file into a *Config and return every Diagnostic
+//     (warnings always; an ErrorList error when any diagnostic is an Error).
+//   - (*Config).Validate runs the whole-config checks (Parse calls it).
+//   - Print writes canonical IX running-config text; Parse(Print(c)) == c.
+//   - Diff compares two configs for a reload.
+//   - Lookups: Interface, Tunnels, Profile, PSKFor, ProfileFor.
+//
+// # What is emulated
+//
+// hostname; interface GigaEthernetN.M / GigaEthernetN:P.M / LoopbackN.M /
+// TunnelN.M / Null0.0 with ip address A/L | dhcp [receive-default],
+// ip unnumbered, ip mtu, ip tcp adjust-mss, description, shutdown;
+// ikev2 authentication psk; ikev2 default-profile and ikev2 profile NAME with
+// sa-proposal enc|integrity|prf|dh, sa-lifetime, child-proposal
+// enc|integrity, child-pfs, child-lifetime [kilobytes N], dpd interval,
+// local-authentication, ipsec-mode, source-address; the Tunnel commands
+// tunnel mode ipsec-ikev2, ikev2 connect-type auto, ikev2 ipsec
+// pre-fragment, ikev2 peer ADDR|any authentication psk [id ...], ikev2
+// binding|profile NAME, ikev2 outgoing-interface IF [auto], ikev2
+// source-address, ikev2 negotiation-direction, ikev2 nat-traversal
+// keepalive N [force], and every profile command again with an "ikev2 "
+// prefix as a per-tunnel override; ip route; router bgp with bgp router-id,
+// neighbor remote-as|update-source|timers|ebgp-multihop|description and
+// address-family ipv4 unicast with network and neighbor activate.
+//
+// Everything else IX knows (ntp, syslog, logging, timezone, proxy-dns,
+// ip ufs-cache, ip napt, access lists, username, telnet/http servers,
+// device blocks, DHCP server, watch-group, other interface families,
+// other BGP neighbor options, ...) is skipped with one "not emulated"
+// warning per command keyword. An unknown word within two edits of an
+// emulated command is reported as a typo (an Error), not skipped.
+//
+// # Decisions where the IX reference could not be checked
+//
+//   - Algorithm keywords are IX's: aes-cbc-128/192/256, aes-gcm-128-16,
+//     aes-gcm-256-16, 3des-cbc; sha1, sha2-256/384/512; 1024-bit, 1536-bit,
+//     2048-bit, 3072-bit; plus 2048-bit-256 (group 24), 256-bit-ecp (19),
+//     384-bit-ecp (20) and curve25519 (31), whose IX spellings are
+//     unverified. aes-gcm-128, aes-gcm-256 and 3des are read as aliases.
+//     null, des-cbc, md5, 768-bit and 4096-bit are rejected as unsupported.
+//   - Ranges: sa-lifetime and child-lifetime 60..604800 s, dpd interval and
+//     nat-traversal keepalive 1..3600 s, ip mtu 68..1500, ip tcp
+//     adjust-mss 536..1460, route distance 1..255, ASN 1..4294967295.
+//   - IX defaults for unset profile fields: see DefaultProfile.
+//   - GigaEthernet interfaces and Null0.0 exist without a block; Loopback and
+//     Tunnel interfaces must be declared before anything routes to them.
+//   - An interface without "shutdown" is up (IX prints "no shutdown"
+//     explicitly, and so does Print).
+//   - PSKs print as configured (key char / key hex), so printed text is a
+//     secret and reloads as-is.
 package config

@@ -2,6 +2,7 @@ package config
 
 import (
 	"os"
+	"strings"
 	"testing"
 )
 
@@ -46,4 +47,43 @@ func FuzzParse(f *testing.F) {
 			_ = c.ProfileFor(tun)
 		}
 	})
+}
+
+// TestLineMutations applies simple edits to every line of every testdata
+// file (drop it, repeat it, negate it, unindent it, truncate it) and checks
+// what FuzzParse checks: no panic, and round trip for accepted text.
+func TestLineMutations(t *testing.T) {
+	mutations := []func(string) []string{
+		func(l string) []string { return nil },
+		func(l string) []string { return []string{l, l} },
+		func(l string) []string { return []string{"no " + strings.TrimLeft(l, " ")} },
+		func(l string) []string { return []string{strings.TrimLeft(l, " ")} },
+		func(l string) []string {
+			if i := strings.LastIndexByte(l, ' '); i > 0 {
+				return []string{l[:i]}
+			}
+			return []string{l}
+		},
+	}
+	n := 0
+	for _, f := range testdataFiles(t) {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(string(src), "\n")
+		for i := range lines {
+			for _, m := range mutations {
+				out := append(append(append([]string(nil), lines[:i]...), m(lines[i])...), lines[i+1:]...)
+				c, _, err := Parse(f, []byte(strings.Join(out, "\n")))
+				if err == nil {
+					checkRoundTrip(t, f, c)
+					n++
+				}
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatal("no mutation was accepted")
+	}
 }

@@ -59,7 +59,7 @@ type PSK struct {
 // Encryption, integrity, PRF and DH names are the IX keywords themselves,
 // so the printer writes them back unchanged; ike maps them to transform IDs.
 type (
-	EncAlg   string // aes-cbc-128, aes-cbc-192, aes-cbc-256, aes-gcm-128, aes-gcm-256, 3des
+	EncAlg   string // aes-cbc-128, aes-cbc-192, aes-cbc-256, aes-gcm-128-16, aes-gcm-256-16, 3des-cbc (see the Enc* constants)
 	IntegAlg string // sha1, sha2-256, sha2-384, sha2-512
 	PRFAlg   string // sha1, sha2-256, sha2-384, sha2-512
 	DHGroup  string // 1024-bit, 1536-bit, 2048-bit, 3072-bit, 2048-bit-256 (group 24), 256-bit-ecp, 384-bit-ecp, curve25519
@@ -79,7 +79,7 @@ type Profile struct {
 
 	ChildEnc        []EncAlg   // child-proposal enc
 	ChildIntegrity  []IntegAlg // child-proposal integrity
-	ChildPFS        DHGroup    // child-pfs; "" for none
+	ChildPFS        DHGroup    // child-pfs; "" for none (PFSOff only in Tunnel.Override)
 	ChildLifetime   time.Duration
 	ChildLifetimeKB uint64 // child-lifetime ... kilobytes (0: not set)
 

@@ -133,7 +133,9 @@ const (
 	DHECP384     DHGroup = "384-bit-ecp"  // ECP group 20
 	DHCurve25519 DHGroup = "curve25519"   // group 31
 
-	// PFSOff is "child-pfs off". ProfileFor turns it into "" (no PFS).
+	// PFSOff is "ikev2 child-pfs off" in a Tunnel (Tunnel.Override), which
+	// cancels the bound profile's PFS group. In a profile block "child-pfs
+	// off" is stored as "". ProfileFor always returns "" for no PFS.
 	PFSOff DHGroup = "off"
 )
 

@@ -62,9 +62,10 @@ type parser struct {
 	diags  []Diagnostic
 	warned map[string]bool
 
-	block   blockKind
-	iface   *Interface
-	profile *Profile
+	block       blockKind
+	blockIndent int // indentation of the line that opened the block
+	iface       *Interface
+	profile     *Profile
 
 	// Inside router bgp: an open address-family, its indentation, and
 	// whether it is one soft-ix ignores (anything but ipv4 unicast).
@@ -151,6 +152,7 @@ func (p *parser) run(src []byte) {
 			continue
 		}
 		p.closeBlock()
+		p.blockIndent = l.indent
 		p.top(&l)
 	}
 }
@@ -159,12 +161,15 @@ func (p *parser) closeBlock() {
 	p.block, p.iface, p.profile, p.inAF, p.afSkip = blockNone, nil, nil, false, false
 }
 
-// belongsToBlock decides whether a line is a sub-command of the open block.
+// belongsToBlock decides whether a line is a sub-command of the open block:
+// it does when indented deeper than the line that opened the block; at the
+// same depth (typically both unindented) unless it starts a top-level
+// command; never when less indented.
 func (p *parser) belongsToBlock(l *line) bool {
-	if l.indent > 0 {
+	switch {
+	case l.indent > p.blockIndent:
 		return true
-	}
-	if p.block == blockSkip {
+	case l.indent < p.blockIndent || p.block == blockSkip:
 		return false
 	}
 	return !startsTopLevel(l.toks)
@@ -180,6 +185,17 @@ var topLevelWords = map[string]bool{
 	"end": true, "dns-resolver": true, "ntp-server": true, "nat": true, "bridge": true, "ip": false,
 	"ipv6": false, "ikev2": false, "svintr-config": true, "web-console": true, "auto-config": true,
 	"system": true, "ppp-profile": true, "banner": true, "line": true,
+}
+
+// otherIXWords are IX commands soft-ix does not emulate that sit within two
+// edits of one it does ("ipv6" of "ip"), so they are not taken for typos.
+var otherIXWords = map[string]bool{
+	"ipv6": true, "ike": true, "ipsec": true, "bridge-group": true, "encapsulation": true,
+	"auto-connect": true, "ppp": true, "pppoe": true, "vrrp": true, "lldp": true, "qos": true,
+	"speed-duplex": true, "isdn": true, "netbios": true, "arp": true, "nat": true, "mtu": true,
+	"keepalive": true, "bandwidth": true, "rip": true, "ospf": true, "redistribute": true,
+	"timers": true, "distance": true, "synchronization": true, "aggregate-address": true,
+	"maximum-paths": true, "mobike": true, "dialer": true, "bgp": true,
 }
 
 // topLevelPairs are two-word starts of top-level commands whose first word
@@ -321,6 +337,10 @@ func (p *parser) ifname(l *line, t token, cmd string) (string, bool) {
 // otherwise a "not emulated" warning.
 func (p *parser) unknown(l *line, t []token, word int, ctx string, emulated []string) {
 	w := kw(t[word])
+	if otherIXWords[w] || topLevelWords[w] {
+		p.notEmulated(l, t, "")
+		return
+	}
 	best, bestD := "", 3
 	for _, e := range emulated {
 		if d := editDistance(w, e); d < bestD {
@@ -389,11 +409,6 @@ func (p *parser) top(l *line) {
 	case "end", "exit":
 		// What a CLI session types to leave config mode; nothing to do.
 	default:
-		if topLevelWords[kw(t[0])] {
-			p.notEmulated(l, t, "")
-			p.block = blockSkip
-			return
-		}
 		p.unknown(l, t, 0, "", []string{"hostname", "interface", "ikev2", "router"})
 		p.block = blockSkip
 	}
@@ -739,9 +754,17 @@ func (p *parser) asn(l *line, t token, cmd string) (uint32, bool) {
 
 // sub handles a line inside the open block.
 func (p *parser) sub(l *line) {
-	if len(l.toks) == 1 && kw(l.toks[0]) == "exit" && p.block != blockBGP {
-		p.closeBlock() // "exit" leaves the block, as in the IX CLI
-		return
+	if len(l.toks) == 1 {
+		switch kw(l.toks[0]) {
+		case "end":
+			p.closeBlock() // "end" leaves config mode in the IX CLI
+			return
+		case "exit":
+			if p.block != blockBGP { // router bgp also has address-family to leave
+				p.closeBlock()
+				return
+			}
+		}
 	}
 	switch p.block {
 	case blockSkip:

@@ -562,7 +562,13 @@ func (p *parser) profileSub(l *line, t []token, neg bool, pr *Profile, prefix st
 			return
 		}
 		if kw(g) == "off" {
-			pr.ChildPFS = PFSOff
+			// In a profile block "off" is the default, stored as "" so
+			// every reader sees "no PFS"; as a per-tunnel override it
+			// must stay explicit to cancel the profile's group.
+			pr.ChildPFS = ""
+			if prefix != "" {
+				pr.ChildPFS = PFSOff
+			}
 			return
 		}
 		if names, ok := p.algorithms(l, t[1:2], cmd, "dh"); ok {

@@ -42,12 +42,16 @@ func Print(c *Config) []byte {
 	}
 	if c.DefaultProfile != nil {
 		w.line(0, "ikev2 default-profile")
-		w.profile(2, "", c.DefaultProfile)
+		m := map[string]string{}
+		profileArgs(c.DefaultProfile, m)
+		w.ordered(2, "", profileOrder, m)
 		w.bang()
 	}
 	for _, pr := range c.Profiles {
 		w.line(0, "ikev2 profile", quoteWord(pr.Name))
-		w.profile(2, "", pr)
+		m := map[string]string{}
+		profileArgs(pr, m)
+		w.ordered(2, "", profileOrder, m)
 		w.bang()
 	}
 	if c.BGP != nil {
@@ -107,60 +111,90 @@ func join[T ~string](s []T) string {
 	return strings.Join(parts, " ")
 }
 
-// profile writes the profile commands; prefix is "ikev2 " for the
-// per-tunnel forms.
-func (w *printer) profile(in int, prefix string, pr *Profile) {
+// profileOrder is the order of commands in an ikev2 profile block.
+var profileOrder = []string{
+	"child-lifetime", "child-pfs", "child-proposal enc", "child-proposal integrity", "dpd interval",
+	"local-authentication", "sa-lifetime", "sa-proposal enc", "sa-proposal integrity", "sa-proposal dh",
+	"sa-proposal prf", "source-address", "ipsec-mode",
+}
+
+// tunnelIKEv2Order is the order of the "ikev2 ..." commands in a Tunnel
+// interface: alphabetical as IX prints them, the peer last.
+var tunnelIKEv2Order = []string{
+	"binding", "child-lifetime", "child-pfs", "child-proposal enc", "child-proposal integrity",
+	"connect-type", "dpd interval", "ipsec pre-fragment", "ipsec-mode", "local-authentication",
+	"nat-traversal keepalive", "negotiation-direction", "outgoing-interface", "sa-lifetime",
+	"sa-proposal enc", "sa-proposal integrity", "sa-proposal dh", "sa-proposal prf", "source-address", "peer",
+}
+
+// profileArgs maps each configured profile command to its arguments.
+func profileArgs(pr *Profile, m map[string]string) {
 	if pr.ChildLifetime != 0 {
 		s := secs(pr.ChildLifetime)
 		if pr.ChildLifetimeKB != 0 {
 			s += fmt.Sprintf(" kilobytes %d", pr.ChildLifetimeKB)
 		}
-		w.line(in, prefix+"child-lifetime", s)
+		m["child-lifetime"] = s
 	}
 	if pr.ChildPFS != "" {
-		w.line(in, prefix+"child-pfs", string(pr.ChildPFS))
+		m["child-pfs"] = string(pr.ChildPFS)
 	}
 	if len(pr.ChildEnc) > 0 {
-		w.line(in, prefix+"child-proposal enc", join(pr.ChildEnc))
+		m["child-proposal enc"] = join(pr.ChildEnc)
 	}
 	if len(pr.ChildIntegrity) > 0 {
-		w.line(in, prefix+"child-proposal integrity", join(pr.ChildIntegrity))
+		m["child-proposal integrity"] = join(pr.ChildIntegrity)
 	}
 	if pr.DPDInterval != 0 {
-		w.line(in, prefix+"dpd interval", secs(pr.DPDInterval))
+		m["dpd interval"] = secs(pr.DPDInterval)
 	}
 	if pr.LocalAuth != "" || pr.LocalID != (Identity{}) {
-		words := []string{prefix + "local-authentication"}
+		var words []string
 		if pr.LocalAuth != "" {
 			words = append(words, pr.LocalAuth)
 		}
 		if pr.LocalID != (Identity{}) {
 			words = append(words, idText(pr.LocalID))
 		}
-		w.line(in, words...)
+		m["local-authentication"] = strings.Join(words, " ")
 	}
 	if pr.Lifetime != 0 {
-		w.line(in, prefix+"sa-lifetime", secs(pr.Lifetime))
+		m["sa-lifetime"] = secs(pr.Lifetime)
 	}
 	if len(pr.Enc) > 0 {
-		w.line(in, prefix+"sa-proposal enc", join(pr.Enc))
+		m["sa-proposal enc"] = join(pr.Enc)
 	}
 	if len(pr.Integrity) > 0 {
-		w.line(in, prefix+"sa-proposal integrity", join(pr.Integrity))
+		m["sa-proposal integrity"] = join(pr.Integrity)
 	}
 	if len(pr.DH) > 0 {
-		w.line(in, prefix+"sa-proposal dh", join(pr.DH))
+		m["sa-proposal dh"] = join(pr.DH)
 	}
 	if len(pr.PRF) > 0 {
-		w.line(in, prefix+"sa-proposal prf", join(pr.PRF))
+		m["sa-proposal prf"] = join(pr.PRF)
 	}
 	if pr.SourceAddress.IsValid() {
-		w.line(in, prefix+"source-address", pr.SourceAddress.String())
+		m["source-address"] = pr.SourceAddress.String()
 	} else if pr.SourceInterface != "" {
-		w.line(in, prefix+"source-address", pr.SourceInterface)
+		m["source-address"] = pr.SourceInterface
 	}
 	if pr.IPsecMode != "" {
-		w.line(in, prefix+"ipsec-mode", pr.IPsecMode)
+		m["ipsec-mode"] = pr.IPsecMode
+	}
+}
+
+// ordered writes the commands of m in the given order, each as
+// prefix+command+" "+arguments.
+func (w *printer) ordered(in int, prefix string, order []string, m map[string]string) {
+	for _, k := range order {
+		args, ok := m[k]
+		switch {
+		case !ok:
+		case args == "":
+			w.line(in, prefix+k)
+		default:
+			w.line(in, prefix+k, args)
+		}
 	}
 }
 
@@ -233,57 +267,56 @@ func (w *printer) iface(ifc *Interface) {
 		w.line(2, "ip tcp adjust-mss", fmt.Sprint(ifc.AdjustMSS))
 	}
 	if t != nil {
+		m := map[string]string{}
+		if t.Override != nil {
+			profileArgs(t.Override, m)
+		}
 		if t.Profile != "" {
-			w.line(2, "ikev2 binding", quoteWord(t.Profile))
+			m["binding"] = quoteWord(t.Profile)
 		}
 		if t.ConnectAuto {
-			w.line(2, "ikev2 connect-type auto")
+			m["connect-type"] = "auto"
 		}
 		if t.DPDInterval != 0 {
-			w.line(2, "ikev2 dpd interval", secs(t.DPDInterval))
+			m["dpd interval"] = secs(t.DPDInterval)
 		}
 		if t.PreFragment {
-			w.line(2, "ikev2 ipsec pre-fragment")
+			m["ipsec pre-fragment"] = ""
 		}
 		if t.NATKeepalive != 0 {
-			s := secs(t.NATKeepalive)
+			m["nat-traversal keepalive"] = secs(t.NATKeepalive)
 			if t.NATKeepaliveForce {
-				s += " force"
+				m["nat-traversal keepalive"] += " force"
 			}
-			w.line(2, "ikev2 nat-traversal keepalive", s)
 		}
 		if t.NegotiationDirection != "" {
-			w.line(2, "ikev2 negotiation-direction", t.NegotiationDirection)
+			m["negotiation-direction"] = t.NegotiationDirection
 		}
 		if t.OutgoingInterface != "" {
-			s := t.OutgoingInterface
+			m["outgoing-interface"] = t.OutgoingInterface
 			if t.OutgoingAuto {
-				s += " auto"
+				m["outgoing-interface"] += " auto"
 			}
-			w.line(2, "ikev2 outgoing-interface", s)
 		}
 		if t.SALifetime != 0 {
-			w.line(2, "ikev2 sa-lifetime", secs(t.SALifetime))
-		}
-		if t.Override != nil {
-			w.profile(2, "ikev2 ", t.Override)
+			m["sa-lifetime"] = secs(t.SALifetime)
 		}
 		if t.SourceAddress.IsValid() {
-			w.line(2, "ikev2 source-address", t.SourceAddress.String())
+			m["source-address"] = t.SourceAddress.String()
 		} else if t.SourceInterface != "" {
-			w.line(2, "ikev2 source-address", t.SourceInterface)
+			m["source-address"] = t.SourceInterface
 		}
 		if t.Peer.IsValid() || t.PeerAny {
 			peer := "any"
 			if t.Peer.IsValid() {
 				peer = t.Peer.String()
 			}
-			words := []string{"ikev2 peer", peer, "authentication psk"}
+			m["peer"] = peer + " authentication psk"
 			if t.PeerID != (Identity{}) {
-				words = append(words, idText(t.PeerID))
+				m["peer"] += " " + idText(t.PeerID)
 			}
-			w.line(2, words...)
 		}
+		w.ordered(2, "ikev2 ", tunnelIKEv2Order, m)
 	}
 	switch {
 	case ifc.Shutdown:

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"net/netip"
 	"slices"
 )
 
@@ -78,6 +79,24 @@ func (v *validator) interfaces() {
 		}
 		v.tunnel(ifc)
 	}
+	// Two tunnels to the same peer with the same identity cannot be told
+	// apart when the peer initiates.
+	type peerKey struct {
+		addr netip.Addr
+		id   Identity
+	}
+	peers := map[peerKey]string{}
+	for _, ifc := range c.Tunnels() {
+		t := ifc.Tunnel
+		if !t.Peer.IsValid() && !t.PeerAny {
+			continue
+		}
+		k := peerKey{t.Peer, t.PeerID}
+		if other, dup := peers[k]; dup {
+			v.warnf(t.PeerPos, "interface %s has the same ikev2 peer and identity as %s: soft-ix cannot tell their IKE SAs apart", ifc.Name, other)
+		}
+		peers[k] = ifc.Name
+	}
 	for _, pr := range append([]*Profile{c.DefaultProfile}, c.Profiles...) {
 		if pr != nil && pr.SourceInterface != "" {
 			v.needInterface(pr.Pos, "source-address", pr.SourceInterface)
@@ -114,6 +133,9 @@ func (v *validator) tunnel(ifc *Interface) {
 		} else {
 			v.errf(t.PeerPos, "ikev2 peer: no \"ikev2 authentication psk id %s %s key ...\" for this peer", idTypeOf(t.Peer), t.Peer)
 		}
+	}
+	if t.PeerAny && t.ConnectAuto && t.NegotiationDirection != "responder" {
+		v.warnf(t.PeerPos, "interface %s: ikev2 peer any has no address to initiate to; \"ikev2 connect-type auto\" only answers", ifc.Name)
 	}
 	pr := c.ProfileFor(ifc)
 	if pr.IPsecMode != "tunnel" {

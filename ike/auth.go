@@ -129,7 +129,9 @@ func (c *Core) sendAuth(now time.Time, sa *ikeSA) {
 		m.IDi = &sa.localID
 		m.AuthM = authSharedKey
 		m.Auth = authData(sa.suite, psk, sa.initReq, sa.nonceR, sa.keys.pi, sa.localID)
-		m.addNotify(nInitialContact, nil)
+		if !c.opt.NoInitialContact {
+			m.addNotify(nInitialContact, nil)
+		}
 		m.SA = childOffer(&t.pol, sa.childSPI, false)
 		m.TSi, m.TSr = routeSelectors(), routeSelectors()
 		return m
@@ -193,6 +195,7 @@ func (c *Core) established(now time.Time, sa *ikeSA, m *message) {
 	sa.lastHeard = now
 	sa.rekeyAt = c.rekeyTime(now, t.pol.IKELifetime)
 	sa.expireAt = now.Add(t.pol.IKELifetime)
+	c.mark(sa)
 	delete(c.halfOpen, sa.hoKey)
 	if old := t.ike; old != nil && old != sa && old.state == stEstablished && !sa.initiator && m.notify(nInitialContact) != nil {
 		c.log.Info("ike: INITIAL_CONTACT: dropping the peer's old IKE SA", "tunnel", t.name)

@@ -28,6 +28,7 @@ func (c *Core) addChild(now time.Time, sa *ikeSA, ch *childSA, shared []byte, sw
 	}
 	c.children[ch.inSPI] = ch
 	sa.children = append(sa.children, ch)
+	c.mark(sa)
 	if err = c.opt.DataPlane.InstallSA(in); err != nil {
 		c.log.Error("ike: data plane refused inbound SA", "tunnel", t.name, "err", err)
 	}
@@ -102,7 +103,7 @@ func (c *Core) startChildRekey(now time.Time, sa *ikeSA, ch *childSA) {
 	pol := &sa.tun.pol
 	rk := &childRekey{inSPI: c.newChildSPI(), nonce: c.random(nonceLen)}
 	if len(pol.ChildPFS) > 0 {
-		dh, err := newDH(pol.ChildPFS[0].ID, c.opt.Rand)
+		dh, err := c.newDH(pol.ChildPFS[0].ID)
 		if err != nil {
 			return
 		}
@@ -243,7 +244,7 @@ func (c *Core) acceptChildRekey(sa *ikeSA, old *childSA, m *message) (newChild, 
 			r.addNotify(nInvalidKEPayload, []byte{byte(suite.DH.ID >> 8), byte(suite.DH.ID)})
 			return newChild{}, r, nInvalidKEPayload
 		}
-		dh, err := newDH(suite.DH.ID, c.opt.Rand)
+		dh, err := c.newDH(suite.DH.ID)
 		if err == nil {
 			shared, err = dh.SharedSecret(m.KE)
 		}

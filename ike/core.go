@@ -51,6 +51,12 @@ type CoreConfig struct {
 	RekeyMargin     float64       // fraction of a lifetime left at rekey, default 0.1 (+ jitter up to half of it)
 	DeleteGrace     time.Duration // replaced SAs stay installed this long, default 2 s
 	DPDDisabled     bool          // never send liveness checks (load generator)
+	// NoInitialContact leaves INITIAL_CONTACT out of IKE_AUTH (the load
+	// generator opens many IKE SAs with one identity).
+	NoInitialContact bool
+	// DHReuse lets one ephemeral DH key serve new exchanges for this long
+	// (RFC 7296 §2.12); 0 (default) makes a fresh key for every exchange.
+	DHReuse time.Duration
 }
 
 func (c *CoreConfig) defaults() {
@@ -119,6 +125,11 @@ type Core struct {
 	halfOpen map[halfOpenKey]*ikeSA // responder SAs by peer and initiator SPI
 	children map[uint32]*childSA    // by our inbound SPI
 	serial   int
+	timers   timerHeap // IKE SA timers, see timers.go
+	dirty    []*ikeSA
+	retries  map[*tunnel]bool // tunnels waiting to re-initiate
+	pool     *keyPool         // pregenerated DH keys (Manager); nil: none
+	reuse    map[uint16]reusedKey
 	secret   [32]byte // cookie secret
 	now      time.Time
 }
@@ -138,6 +149,8 @@ func NewCore(opt CoreConfig) (*Core, error) {
 		sas:      map[uint64]*ikeSA{},
 		halfOpen: map[halfOpenKey]*ikeSA{},
 		children: map[uint32]*childSA{},
+		retries:  map[*tunnel]bool{},
+		reuse:    map[uint16]reusedKey{},
 	}
 	if _, err := io.ReadFull(opt.Rand, c.secret[:]); err != nil {
 		return nil, fmt.Errorf("ike: cookie secret: %w", err)
@@ -174,7 +187,14 @@ func (c *Core) setConfig(cfg *config.Config) error {
 		tunnels[ifc.Name] = t
 		order = append(order, ifc.Name)
 	}
-	c.cfg, c.tunnels, c.order = cfg, tunnels, order
+	retries := map[*tunnel]bool{}
+	for t := range c.retries {
+		if nt := tunnels[t.name]; nt != nil && nt.auto && nt.ike == nil {
+			nt.retryAt = t.retryAt
+			retries[nt] = true
+		}
+	}
+	c.cfg, c.tunnels, c.order, c.retries = cfg, tunnels, order, retries
 	return nil
 }
 
@@ -186,6 +206,7 @@ func (c *Core) Start(now time.Time) {
 			c.initiate(now, t)
 		}
 	}
+	c.flush()
 }
 
 // Initiate starts an IKE SA for the named tunnel unless one exists.
@@ -201,6 +222,7 @@ func (c *Core) Initiate(now time.Time, tunnelName string) error {
 	if t.ike == nil {
 		c.initiate(now, t)
 	}
+	c.flush()
 	return nil
 }
 
@@ -234,13 +256,26 @@ func (c *Core) newChildSPI() uint32 {
 // arrived from the peer address from on the local address to.
 func (c *Core) HandlePacket(now time.Time, pkt []byte, from, to netip.AddrPort) {
 	c.now = now
+	c.handlePacket(now, pkt, from, to, nil)
+	c.flush()
+}
+
+// handlePacketPre is HandlePacket with the DH work of an IKE_SA_INIT
+// request already done (see PrecomputeInit).
+func (c *Core) handlePacketPre(now time.Time, pkt []byte, from, to netip.AddrPort, pre *initPre) {
+	c.now = now
+	c.handlePacket(now, pkt, from, to, pre)
+	c.flush()
+}
+
+func (c *Core) handlePacket(now time.Time, pkt []byte, from, to netip.AddrPort, pre *initPre) {
 	m, err := parseHeader(pkt)
 	if err != nil {
 		c.log.Debug("ike: dropped malformed packet", "from", from, "err", err)
 		return
 	}
 	if m.Exchange == exIKESAInit && !m.Response && m.SPIr == 0 {
-		c.respondInit(now, pkt, from, to)
+		c.respondInit(now, pkt, from, to, pre)
 		return
 	}
 	ourSPI := m.SPIi
@@ -255,6 +290,7 @@ func (c *Core) HandlePacket(now time.Time, pkt []byte, from, to netip.AddrPort) 
 	if m.Initiator == sa.initiator {
 		return // our own role's flag: reflected or bogus
 	}
+	c.mark(sa)
 	if m.Exchange == exIKESAInit {
 		if m.Response && sa.state == stInitSent && sa.initiator {
 			c.initReply(now, sa, pkt, from, to)
@@ -346,6 +382,7 @@ func (c *Core) reply(sa *ikeSA, m *message, r *message) {
 
 // resend transmits already encoded packets of sa.
 func (c *Core) resend(sa *ikeSA, pkts [][]byte) {
+	sa.lastSent = c.now
 	for _, p := range pkts {
 		if err := c.opt.Transport.Send(p, sa.local, sa.remote); err != nil {
 			c.log.Debug("ike: send failed", "peer", sa.remote, "err", err)
@@ -383,6 +420,7 @@ func (c *Core) request(now time.Time, sa *ikeSA, build func(now time.Time) *mess
 		c.resend(sa, pkts)
 	}
 	sa.queue = append(sa.queue, start)
+	c.mark(sa)
 	c.pump(now, sa)
 }
 
@@ -404,16 +442,19 @@ func (c *Core) retransmitDelay(tries int) time.Duration {
 // expiries, DPD, re-initiation.
 func (c *Core) HandleTimer(now time.Time) {
 	c.now = now
-	for _, sa := range c.sasSnapshot() {
-		c.saTimers(now, sa)
-	}
-	for _, name := range c.order {
-		t := c.tunnels[name]
-		if t.auto && t.ike == nil && !t.retryAt.IsZero() && !now.Before(t.retryAt) {
+	c.runDue(now)
+	for t := range c.retries {
+		if t.ike != nil || !t.auto {
+			delete(c.retries, t)
+			continue
+		}
+		if !now.Before(t.retryAt) {
+			delete(c.retries, t)
 			t.retryAt = time.Time{}
 			c.initiate(now, t)
 		}
 	}
+	c.flush()
 }
 
 func (c *Core) sasSnapshot() []*ikeSA {
@@ -470,6 +511,32 @@ func (c *Core) saTimers(now time.Time, sa *ikeSA) {
 		now.Sub(sa.lastHeard) >= sa.tun.pol.DPDInterval {
 		c.startDPD(now, sa)
 	}
+	if iv := c.keepaliveInterval(sa); iv > 0 && now.Sub(sa.lastSent) >= iv {
+		// RFC 3948 §2.3: one 0xFF byte keeps the NAT mapping open.
+		sa.lastSent = now
+		if err := c.opt.Transport.Send([]byte{0xff}, sa.local, sa.remote); err != nil {
+			c.log.Debug("ike: NAT keepalive", "peer", sa.remote, "err", err)
+		}
+	}
+}
+
+// defaultNATKeepalive is the NAT-T keepalive interval when the tunnel
+// sets no "ikev2 nat-traversal keepalive".
+const defaultNATKeepalive = 20 * time.Second
+
+// keepaliveInterval is how often sa sends NAT keepalives: when we are
+// behind a NAT (or the tunnel forces them) on the NAT-T port; 0: never.
+func (c *Core) keepaliveInterval(sa *ikeSA) time.Duration {
+	if sa.state != stEstablished || !sa.encap || sa.tun == nil || sa.replacedBy != nil {
+		return 0
+	}
+	if !sa.natLocal && !sa.tun.conf.NATKeepaliveForce {
+		return 0
+	}
+	if sa.tun.conf.NATKeepalive > 0 {
+		return sa.tun.conf.NATKeepalive
+	}
+	return defaultNATKeepalive
 }
 
 func (c *Core) childTimers(now time.Time, sa *ikeSA, ch *childSA) {
@@ -492,46 +559,11 @@ func (c *Core) childTimers(now time.Time, sa *ikeSA, ch *childSA) {
 
 // NextTimer returns when HandleTimer next has work (zero: nothing pending).
 func (c *Core) NextTimer() time.Time {
-	var next time.Time
-	at := func(t time.Time) {
-		if !t.IsZero() && (next.IsZero() || t.Before(next)) {
-			next = t
-		}
-	}
-	for _, sa := range c.sas {
-		if sa.state == stDead {
-			continue
-		}
-		if sa.pending != nil {
-			at(sa.pending.next)
-		}
-		if sa.state == stHalfOpen {
-			at(sa.created.Add(c.opt.HalfOpenTimeout))
-		}
-		at(sa.deleteAt)
-		if sa.state != stEstablished {
-			continue
-		}
-		at(sa.expireAt)
-		if sa.rekeying == nil && sa.replacedBy == nil {
-			at(sa.rekeyAt)
-		}
-		for _, ch := range sa.children {
-			at(ch.deleteAt)
-			if !ch.deleting && ch.replacedBy == nil {
-				at(ch.expireAt)
-				if ch.rekeying == nil {
-					at(ch.rekeyAt)
-				}
-			}
-		}
-		if sa.tun != nil && sa.tun.pol.DPDInterval > 0 && !c.opt.DPDDisabled && sa.pending == nil {
-			at(sa.lastHeard.Add(sa.tun.pol.DPDInterval))
-		}
-	}
-	for _, t := range c.tunnels {
-		if t.auto && t.ike == nil {
-			at(t.retryAt)
+	c.flush()
+	next := c.nextDue()
+	for t := range c.retries {
+		if !t.retryAt.IsZero() && (next.IsZero() || t.retryAt.Before(next)) {
+			next = t.retryAt
 		}
 	}
 	return next
@@ -566,6 +598,7 @@ func (c *Core) scheduleRetry(now time.Time, t *tunnel, reason string) {
 		t.backoff = c.opt.RetryMax
 	}
 	t.retryAt = now.Add(t.backoff)
+	c.retries[t] = true
 	c.log.Info("ike: will re-initiate", "tunnel", t.name, "in", t.backoff, "reason", reason)
 }
 

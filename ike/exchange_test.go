@@ -1,8 +1,12 @@
 package ike
 
 import (
+	"net/netip"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/soft-ix/soft-ix/config"
 )
 
 func TestEstablishInitiatorResponder(t *testing.T) {
@@ -22,5 +26,358 @@ func TestEstablishInitiatorResponder(t *testing.T) {
 	ch := sa.children[0]
 	if ch.suite.Enc.Name != "AES-CBC-256" || ch.suite.Integ.Name != "HMAC-SHA2-256-128" {
 		t.Fatalf("child suite %+v", ch.suite)
+	}
+}
+
+func seedPair(t *testing.T, tweak func(*CoreConfig)) *pair {
+	return newPair(t, testConfig(addrB, "P@ssw0rd1234", true, nil), testConfig(addrA, "P@ssw0rd1234", false, nil), tweak)
+}
+
+func upPair(t *testing.T) (*pair, *ikeSA, *ikeSA) {
+	p := seedPair(t, nil)
+	p.a.core.Start(p.now)
+	p.run(time.Second)
+	sa, sb := p.checkUp()
+	return p, sa, sb
+}
+
+func TestChildRekeyEachSide(t *testing.T) {
+	for _, byResponder := range []bool{false, true} {
+		p, sa, sb := upPair(t)
+		n, s := p.a, sa
+		if byResponder {
+			n, s = p.b, sb
+		}
+		old := s.children[0]
+		n.core.startChildRekey(p.now, s, old)
+		p.run(5 * time.Second)
+		sa2, sb2 := p.checkUp()
+		if len(sa2.children) != 1 || len(sb2.children) != 1 {
+			t.Fatalf("byResponder=%v: children a=%d b=%d", byResponder, len(sa2.children), len(sb2.children))
+		}
+		if sa2.children[0].inSPI == old.inSPI || sa2.children[0].inSPI == old.outSPI {
+			t.Fatalf("byResponder=%v: child not replaced", byResponder)
+		}
+		if p.a.dp.count() != 2 || p.b.dp.count() != 2 {
+			t.Fatalf("byResponder=%v: data plane SAs a=%d b=%d", byResponder, p.a.dp.count(), p.b.dp.count())
+		}
+	}
+}
+
+func TestIKERekeyEachSide(t *testing.T) {
+	for _, byResponder := range []bool{false, true} {
+		p, sa, sb := upPair(t)
+		n, s := p.a, sa
+		if byResponder {
+			n, s = p.b, sb
+		}
+		n.core.startIKERekey(p.now, s)
+		p.run(5 * time.Second)
+		sa2, sb2 := p.checkUp()
+		if sa2 == sa || sb2 == sb || sa2.serial != 2 {
+			t.Fatalf("byResponder=%v: IKE SA not replaced (serial %d)", byResponder, sa2.serial)
+		}
+		if sa2.initiator == byResponder {
+			t.Fatalf("byResponder=%v: new IKE SA's initiator is the rekey's initiator", byResponder)
+		}
+		if len(sa2.children) != 1 || len(sb2.children) != 1 {
+			t.Fatalf("children not moved")
+		}
+		// The new SA works: a child rekey over it.
+		p.a.core.startChildRekey(p.now, sa2, sa2.children[0])
+		p.run(5 * time.Second)
+		p.checkUp()
+	}
+}
+
+// TestChildRekeyCollision: both ends rekey the same Child SA at once; the
+// lowest-nonce rule leaves exactly one new pair on both.
+func TestChildRekeyCollision(t *testing.T) {
+	for i := 0; i < 20; i++ {
+		p, sa, sb := upPair(t)
+		p.a.core.startChildRekey(p.now, sa, sa.children[0])
+		p.b.core.startChildRekey(p.now, sb, sb.children[0])
+		p.run(10 * time.Second)
+		sa2, sb2 := p.checkUp()
+		if len(sa2.children) != 1 || len(sb2.children) != 1 {
+			t.Fatalf("run %d: children a=%d b=%d", i, len(sa2.children), len(sb2.children))
+		}
+		if p.a.dp.count() != 2 || p.b.dp.count() != 2 {
+			t.Fatalf("run %d: data plane SAs a=%d b=%d\na: %v\nb: %v", i, p.a.dp.count(), p.b.dp.count(), p.a.dp.log, p.b.dp.log)
+		}
+	}
+}
+
+// TestIKERekeyCollision: both ends rekey the IKE SA at once.
+func TestIKERekeyCollision(t *testing.T) {
+	for i := 0; i < 20; i++ {
+		p, sa, sb := upPair(t)
+		p.a.core.startIKERekey(p.now, sa)
+		p.b.core.startIKERekey(p.now, sb)
+		p.run(10 * time.Second)
+		sa2, sb2 := p.checkUp()
+		if len(sa2.children) != 1 || len(sb2.children) != 1 {
+			t.Fatalf("run %d: children a=%d b=%d", i, len(sa2.children), len(sb2.children))
+		}
+		if len(p.a.core.sas) != 1 || len(p.b.core.sas) != 1 {
+			t.Fatalf("run %d: IKE SAs a=%d b=%d", i, len(p.a.core.sas), len(p.b.core.sas))
+		}
+	}
+}
+
+// TestLostAndDuplicated drops every other packet once and duplicates the
+// rest: retransmission and the reply cache bring the tunnel up anyway.
+func TestLostAndDuplicated(t *testing.T) {
+	p := seedPair(t, nil)
+	n := 0
+	p.net.filter = func(d datagram) bool {
+		n++
+		if n%2 == 1 && n < 12 {
+			return true // lost
+		}
+		p.net.queue = append(p.net.queue, d) // duplicated (delivered again later)
+		return false
+	}
+	p.a.core.Start(p.now)
+	p.run(30 * time.Second)
+	p.net.filter = nil
+	p.run(time.Second)
+	p.checkUp()
+	sa, _ := p.checkUp()
+	p.net.filter = func(d datagram) bool { n++; return n%2 == 1 }
+	p.a.core.startChildRekey(p.now, sa, sa.children[0])
+	p.run(30 * time.Second)
+	p.net.filter = nil
+	p.run(5 * time.Second)
+	p.checkUp()
+}
+
+func TestWrongPSK(t *testing.T) {
+	p := newPair(t, testConfig(addrB, "right", true, nil), testConfig(addrA, "wrong", false, nil), nil)
+	p.a.core.Start(p.now)
+	p.run(time.Second)
+	if len(established(p.a)) != 0 || len(established(p.b)) != 0 {
+		t.Fatal("established with different keys")
+	}
+	if p.a.dp.count() != 0 || p.b.dp.count() != 0 {
+		t.Fatal("Child SAs installed")
+	}
+	if !p.a.core.tunnels["Tunnel0.0"].retryAt.After(p.now) {
+		t.Fatal("no re-initiation scheduled")
+	}
+}
+
+func TestInvalidKERetry(t *testing.T) {
+	profA := &config.Profile{Enc: []config.EncAlg{"aes-cbc-128"}, Integrity: []config.IntegAlg{"sha2-256"},
+		DH: []config.DHGroup{"256-bit-ecp", "2048-bit"}, ChildEnc: []config.EncAlg{"aes-gcm-256"}}
+	profB := &config.Profile{Enc: []config.EncAlg{"aes-cbc-128"}, Integrity: []config.IntegAlg{"sha2-256"},
+		DH: []config.DHGroup{"2048-bit"}, ChildEnc: []config.EncAlg{"aes-gcm-256"}}
+	p := newPair(t, testConfig(addrB, "k", true, profA), testConfig(addrA, "k", false, profB), nil)
+	p.a.core.Start(p.now)
+	p.run(time.Second)
+	sa, _ := p.checkUp()
+	if sa.suite.DH.ID != 14 {
+		t.Fatalf("DH %d", sa.suite.DH.ID)
+	}
+	if sa.children[0].suite.Enc.Name != "AES-GCM-256" {
+		t.Fatalf("child %+v", sa.children[0].suite)
+	}
+}
+
+func TestCookie(t *testing.T) {
+	p := seedPair(t, func(c *CoreConfig) { c.CookieThreshold = 1 })
+	// A half-open SA from elsewhere makes b demand cookies.
+	p.b.core.halfOpen[halfOpenKey{netip.MustParseAddrPort("192.0.2.9:500"), 1}] = &ikeSA{}
+	p.a.core.Start(p.now)
+	p.run(time.Second)
+	sa, _ := p.checkUp()
+	if sa.cookie == nil {
+		t.Fatal("no cookie exchanged")
+	}
+}
+
+func TestFragmentation(t *testing.T) {
+	p := seedPair(t, func(c *CoreConfig) { c.FragmentSize = 300 })
+	big := 0
+	p.net.filter = func(d datagram) bool {
+		if len(d.pkt) > 304 {
+			big++
+		}
+		return false
+	}
+	p.a.core.Start(p.now)
+	p.run(time.Second)
+	p.checkUp()
+	if big > 2 { // only the two IKE_SA_INIT messages may exceed it
+		t.Fatalf("%d datagrams above the fragment size", big)
+	}
+}
+
+func TestDPDPeerDeath(t *testing.T) {
+	prof := &config.Profile{Enc: []config.EncAlg{"aes-cbc-256"}, Integrity: []config.IntegAlg{"sha1"},
+		DH: []config.DHGroup{"1024-bit"}, DPDInterval: 10 * time.Second}
+	p := newPair(t, testConfig(addrB, "k", true, prof), testConfig(addrA, "k", false, prof),
+		func(c *CoreConfig) { c.RetransmitBase = time.Second; c.RetransmitTries = 3 })
+	p.a.core.Start(p.now)
+	p.run(time.Second)
+	p.checkUp()
+	p.run(time.Minute) // DPD both ways keeps it up
+	p.checkUp()
+	p.net.filter = func(datagram) bool { return true } // b dies
+	p.run(40 * time.Second)
+	if len(established(p.a)) != 0 || p.a.dp.count() != 0 {
+		t.Fatal("dead peer's SAs kept")
+	}
+	p.net.filter = nil // b is back (it also declared a dead)
+	p.run(5 * time.Minute)
+	p.checkUp()
+}
+
+// TestAzureOffer: a responder configured with the seed's profile accepts
+// Azure's whole default offer and picks what its config allows.
+func TestAzureOffer(t *testing.T) {
+	az := AzurePolicy()
+	prof := &config.Profile{Enc: []config.EncAlg{"aes-cbc-256"}, Integrity: []config.IntegAlg{"sha2-256"},
+		DH: []config.DHGroup{"1024-bit"}, ChildEnc: []config.EncAlg{"aes-cbc-256"}, ChildIntegrity: []config.IntegAlg{"sha2-256"}}
+	pol, err := PolicyFromProfile(*prof, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, chosen, ok := chooseIKE(&pol, ikeOffer(&az, nil, 0))
+	if !ok || s.Enc.Name != "AES-CBC-256" || s.Integ.Name != "HMAC-SHA2-256-128" || chosen.Num != 2 {
+		t.Fatalf("IKE choice %+v num %d ok %v", s, chosen.Num, ok)
+	}
+	cs, cp, ok := chooseChild(&pol, childOffer(&az, 0x1234, false), false)
+	if !ok || cs.Enc.Name != "AES-CBC-256" || cs.Integ.Name != "HMAC-SHA2-256-128" || cp.Num != 4 {
+		t.Fatalf("child choice %+v num %d ok %v", cs, cp.Num, ok)
+	}
+	// And a full exchange: an Azure-policy initiator against it.
+	p := newPair(t, testConfig(addrB, "k", true, nil), testConfig(addrA, "k", false, prof), nil)
+	p.a.core.tunnels["Tunnel0.0"].pol = az
+	p.a.core.Start(p.now)
+	p.run(time.Second)
+	sa, _ := p.checkUp()
+	if sa.suite.Integ.Name != "HMAC-SHA2-256-128" || sa.children[0].suite.Integ.Name != "HMAC-SHA2-256-128" {
+		t.Fatalf("suites %+v %+v", sa.suite, sa.children[0].suite)
+	}
+}
+
+func TestLifetimesRekeyAutomatically(t *testing.T) {
+	prof := &config.Profile{Enc: []config.EncAlg{"aes-cbc-256"}, Integrity: []config.IntegAlg{"sha1"},
+		DH: []config.DHGroup{"1024-bit"}, Lifetime: time.Hour, ChildLifetime: 10 * time.Minute}
+	p := newPair(t, testConfig(addrB, "k", true, prof), testConfig(addrA, "k", false, prof), nil)
+	p.a.core.Start(p.now)
+	p.run(3 * time.Hour)
+	sa, _ := p.checkUp()
+	if sa.serial < 3 {
+		t.Fatalf("serial %d after 3 lifetimes", sa.serial)
+	}
+	if p.a.dp.count() != 2 || p.b.dp.count() != 2 {
+		t.Fatalf("data plane SAs a=%d b=%d", p.a.dp.count(), p.b.dp.count())
+	}
+}
+
+func TestUnknownPeerRejected(t *testing.T) {
+	cfgB := testConfig(netip.MustParseAddr("192.0.2.77"), "k", false, nil)
+	p := newPair(t, testConfig(addrB, "k", true, nil), cfgB, nil)
+	p.a.core.Start(p.now)
+	p.run(time.Second)
+	if len(established(p.a)) != 0 || len(established(p.b)) != 0 {
+		t.Fatal("unknown peer accepted")
+	}
+}
+
+func TestPeerAnyWithID(t *testing.T) {
+	cfgB := testConfig(addrA, "k", false, nil)
+	tun := cfgB.Interfaces[0].Tunnel
+	tun.Peer, tun.PeerAny = netip.Addr{}, true
+	p := newPair(t, testConfig(addrB, "k", true, nil), cfgB, nil)
+	p.a.core.Start(p.now)
+	p.run(time.Second)
+	p.checkUp()
+}
+
+func TestNATKeepalive(t *testing.T) {
+	p, sa, _ := upPair(t)
+	sa.natLocal, sa.encap = true, true
+	sa.local = netip.AddrPortFrom(sa.local.Addr(), 4500)
+	sa.remote = netip.AddrPortFrom(sa.remote.Addr(), 4500)
+	p.a.core.mark(sa)
+	keepalives := 0
+	p.net.filter = func(d datagram) bool {
+		if len(d.pkt) == 1 && d.pkt[0] == 0xff {
+			keepalives++
+			return true
+		}
+		return false
+	}
+	p.run(65 * time.Second)
+	if keepalives != 3 {
+		t.Fatalf("%d keepalives in 65 s, want 3", keepalives)
+	}
+}
+
+func TestClearSAReinitiates(t *testing.T) {
+	p, sa, _ := upPair(t)
+	m := &Manager{core: p.a.core, now: func() time.Time { return p.now }, wake: make(chan struct{}, 1)}
+	if n := m.ClearSA(addrB); n != 1 {
+		t.Fatalf("cleared %d", n)
+	}
+	p.run(time.Second)
+	if len(established(p.b)) != 0 || p.b.dp.count() != 0 {
+		t.Fatal("peer kept its SAs after our DELETE")
+	}
+	p.run(time.Minute) // connect-type auto: back after the retry backoff
+	sa2, _ := p.checkUp()
+	if sa2 == sa {
+		t.Fatal("same SA")
+	}
+}
+
+func TestReloadChangedTunnel(t *testing.T) {
+	p, sa, _ := upPair(t)
+	m := &Manager{core: p.a.core, now: func() time.Time { return p.now }, wake: make(chan struct{}, 1)}
+	cfg := testConfig(addrB, "P@ssw0rd1234", true, nil)
+	cfg.DefaultProfile.Enc = []config.EncAlg{"aes-cbc-128", "aes-cbc-256"}
+	if err := m.Reload(cfg, nil); err != nil {
+		t.Fatal(err)
+	}
+	p.run(time.Second)
+	if sa2, _ := p.checkUp(); sa2 != sa {
+		t.Fatal("unchanged tunnel lost its SA")
+	}
+	if err := m.Reload(cfg, []string{"Tunnel0.0"}); err != nil {
+		t.Fatal(err)
+	}
+	p.run(time.Second)
+	sa3, _ := p.checkUp()
+	if sa3 == sa || sa3.suite.Enc.Name != "AES-CBC-256" {
+		t.Fatalf("changed tunnel: same SA or suite %s", sa3.suite.Enc.Name)
+	}
+}
+
+func TestShowData(t *testing.T) {
+	p, sa, _ := upPair(t)
+	ikes := p.a.core.IKESAs(p.now)
+	if len(ikes) != 1 || ikes[0].SPIi != sa.spiI || ikes[0].Direction != "initiator" || ikes[0].PeerID != "IPV4-ADDR "+addrB.String() ||
+		ikes[0].Enc != "AES-CBC-256" || ikes[0].Integ != "HMAC-SHA1-96" || ikes[0].Serial != 1 || ikes[0].RemainLifetime <= 0 {
+		t.Fatalf("IKE SA info %+v", ikes)
+	}
+	ch := p.a.core.ChildSAs(p.now)
+	if len(ch) != 1 || ch[0].Hash != "HMAC-SHA2-256-128" || ch[0].Direction != "outbound" || ch[0].Out.Packets != 1 || ch[0].Protocol != "ESP" {
+		t.Fatalf("Child SA info %+v", ch)
+	}
+}
+
+func TestKeyLog(t *testing.T) {
+	var buf strings.Builder
+	p := seedPair(t, func(c *CoreConfig) { c.KeyLog = &buf })
+	p.a.core.Start(p.now)
+	p.run(time.Second)
+	p.checkUp()
+	out := buf.String()
+	if strings.Count(out, "ikev2_decryption_table: ") != 2 || strings.Count(out, "esp_sa: ") != 4 ||
+		!strings.Contains(out, "AES-CBC-256 [RFC3602]") || !strings.Contains(out, "HMAC-SHA-256-128 [RFC4868]") {
+		t.Fatalf("key log:\n%s", out)
 	}
 }

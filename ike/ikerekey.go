@@ -11,7 +11,7 @@ import (
 
 // startIKERekey starts our rekey of sa.
 func (c *Core) startIKERekey(now time.Time, sa *ikeSA) {
-	dh, err := newDH(sa.suite.DH.ID, c.opt.Rand)
+	dh, err := c.newDH(sa.suite.DH.ID)
 	if err != nil {
 		return
 	}
@@ -85,6 +85,7 @@ func (c *Core) rekeyedSA(now time.Time, old *ikeSA, weInitiated bool, spiI, spiR
 	lt := old.tun.pol.IKELifetime
 	n.rekeyAt, n.expireAt = c.rekeyTime(now, lt), now.Add(lt)
 	c.sas[n.localSPI()] = n
+	c.mark(n)
 	c.keyLogIKE(n)
 	return n
 }
@@ -120,7 +121,7 @@ func (c *Core) respondIKERekey(now time.Time, sa *ikeSA, m *message) {
 		c.reply(sa, m, r)
 		return
 	}
-	dh, err := newDH(suite.DH.ID, c.opt.Rand)
+	dh, err := c.newDH(suite.DH.ID)
 	var shared []byte
 	if err == nil {
 		shared, err = dh.SharedSecret(m.KE)

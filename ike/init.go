@@ -27,6 +27,7 @@ func (c *Core) initiate(now time.Time, t *tunnel) {
 		dhGroup: t.pol.IKEDH[0].ID, created: now, lastHeard: now,
 	}
 	c.sas[sa.spiI] = sa
+	c.mark(sa)
 	t.ike = sa
 	c.log.Info("ike: initiating", "tunnel", t.name, "peer", sa.remote)
 	c.sendInit(now, sa)
@@ -42,13 +43,21 @@ func unspecified(a netip.Addr) netip.Addr {
 // sendInit sends (or, after COOKIE / INVALID_KE_PAYLOAD, re-sends) our
 // IKE_SA_INIT request.
 func (c *Core) sendInit(now time.Time, sa *ikeSA) {
-	dh, err := newDH(sa.dhGroup, c.opt.Rand)
-	if err != nil {
-		c.log.Error("ike: DH", "group", sa.dhGroup, "err", err)
-		c.failSA(now, sa, "DH setup failed")
-		return
+	// After COOKIE everything but the cookie stays as it was (RFC 7296
+	// §2.6); after INVALID_KE_PAYLOAD only the KE changes.
+	if sa.dh == nil {
+		dh, err := c.newDH(sa.dhGroup)
+		if err != nil {
+			c.log.Error("ike: DH", "group", sa.dhGroup, "err", err)
+			c.failSA(now, sa, "DH setup failed")
+			return
+		}
+		sa.dh = dh
 	}
-	sa.dh, sa.nonceI = dh, c.random(nonceLen)
+	if sa.nonceI == nil {
+		sa.nonceI = c.random(nonceLen)
+	}
+	dh := sa.dh
 	m := &message{SPIi: sa.spiI, Exchange: exIKESAInit, Initiator: true}
 	if sa.cookie != nil {
 		m.addNotify(nCookie, sa.cookie)
@@ -141,7 +150,7 @@ func (c *Core) retryWithGroup(now time.Time, sa *ikeSA, data []byte) {
 	for _, a := range sa.tun.pol.IKEDH {
 		if a.ID == g && g != sa.dhGroup {
 			c.log.Info("ike: peer wants another DH group, retrying", "tunnel", tunName(sa), "group", g)
-			sa.dhGroup = g
+			sa.dhGroup, sa.dh = g, nil
 			c.sendInit(now, sa)
 			return
 		}
@@ -169,7 +178,7 @@ func (c *Core) float(sa *ikeSA) {
 }
 
 // respondInit answers a peer's IKE_SA_INIT request.
-func (c *Core) respondInit(now time.Time, pkt []byte, from, to netip.AddrPort) {
+func (c *Core) respondInit(now time.Time, pkt []byte, from, to netip.AddrPort, pre *initPre) {
 	m, err := decodePlain(pkt)
 	if err != nil {
 		c.log.Debug("ike: bad IKE_SA_INIT request", "peer", from, "err", err)
@@ -203,7 +212,7 @@ func (c *Core) respondInit(now time.Time, pkt []byte, from, to netip.AddrPort) {
 		c.stateless(m, from, to, nInvalidKEPayload, []byte{byte(suite.DH.ID >> 8), byte(suite.DH.ID)})
 		return
 	}
-	sa, resp, err := c.newResponderSA(now, m, suite, chosen, from, to)
+	sa, resp, err := c.newResponderSA(now, m, suite, chosen, from, to, pre)
 	if err != nil {
 		c.log.Debug("ike: IKE_SA_INIT rejected", "peer", from, "err", err)
 		c.stateless(m, from, to, nInvalidSyntax, nil)
@@ -212,18 +221,21 @@ func (c *Core) respondInit(now time.Time, pkt []byte, from, to netip.AddrPort) {
 	sa.initReq, sa.initResp = pkt, resp
 	sa.lastResp = [][]byte{frame(sa, resp)}
 	c.sas[sa.spiR] = sa
+	c.mark(sa)
 	sa.hoKey = halfOpenKey{from, m.SPIi}
 	c.halfOpen[sa.hoKey] = sa
 	c.resend(sa, sa.lastResp)
 }
 
 // newResponderSA derives a half-open responder SA and its answer.
-func (c *Core) newResponderSA(now time.Time, m *message, suite IKESuite, chosen proposal, from, to netip.AddrPort) (*ikeSA, []byte, error) {
-	dh, err := newDH(suite.DH.ID, c.opt.Rand)
-	if err != nil {
-		return nil, nil, err
+func (c *Core) newResponderSA(now time.Time, m *message, suite IKESuite, chosen proposal, from, to netip.AddrPort, pre *initPre) (*ikeSA, []byte, error) {
+	dh, shared, err := pre.use(suite.DH.ID, m.KE)
+	if dh == nil {
+		if dh, err = c.newDH(suite.DH.ID); err != nil {
+			return nil, nil, err
+		}
+		shared, err = dh.SharedSecret(m.KE)
 	}
-	shared, err := dh.SharedSecret(m.KE)
 	if err != nil {
 		return nil, nil, err
 	}

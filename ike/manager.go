@@ -6,7 +6,9 @@ import (
 	"io"
 	"log/slog"
 	"net/netip"
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/soft-ix/soft-ix/config"
@@ -60,6 +62,10 @@ type Manager struct {
 	wake chan struct{}
 	log  *slog.Logger
 	dp   DataPlane
+	pool *keyPool
+	rand io.Reader
+
+	halfOpen atomic.Int64 // len(core.halfOpen) after the last packet
 }
 
 // NewManager builds a Manager. With no Transport it binds the UDP sockets
@@ -94,6 +100,8 @@ func NewManager(cfg ManagerConfig) (*Manager, error) {
 		return nil, err
 	}
 	m.core, m.log = core, core.log
+	core.pool = newKeyPool(core.opt.Rand, core.policyGroups())
+	m.pool, m.rand = core.pool, core.opt.Rand
 	return m, nil
 }
 
@@ -102,11 +110,40 @@ func NewManager(cfg ManagerConfig) (*Manager, error) {
 func (m *Manager) Run(ctx context.Context) error {
 	m.mu.Lock()
 	m.core.Start(m.now())
+	pool := m.core.pool
 	m.mu.Unlock()
+	pctx, stopPool := context.WithCancel(ctx)
+	defer stopPool()
+	for i := 0; i < runtime.GOMAXPROCS(0); i++ {
+		go pool.run(pctx)
+	}
 	errc := make(chan error, 1)
 	if m.udp != nil {
+		// The sockets outlive ctx until Close has sent the DELETEs.
+		sctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		// Workers let the DH work of IKE_SA_INIT requests (PrecomputeInit)
+		// run on every core; the Core itself stays single-threaded.
+		work := make(chan received, 256)
+		for i := 0; i < runtime.GOMAXPROCS(0); i++ {
+			go func() {
+				for {
+					select {
+					case r := <-work:
+						m.HandlePacket(r.pkt, r.from, r.to)
+					case <-sctx.Done():
+						return
+					}
+				}
+			}()
+		}
 		go func() {
-			errc <- m.udp.Serve(ctx, func(pkt []byte, from, to netip.AddrPort) { m.HandlePacket(pkt, from, to) })
+			errc <- m.udp.Serve(sctx, func(pkt []byte, from, to netip.AddrPort) {
+				select {
+				case work <- received{pkt, from, to}:
+				default: // overloaded: drop, the peer retransmits
+				}
+			})
 		}()
 	}
 	timer := time.NewTimer(time.Hour)
@@ -148,11 +185,26 @@ func (m *Manager) poke() {
 // HandlePacket processes one IKE message received from the peer address
 // from on local address to. Package esp calls it for IKE packets it reads
 // on UDP 4500, with the non-ESP marker already stripped.
+//
+// It may be called from several goroutines: the Diffie-Hellman work of
+// IKE_SA_INIT requests runs before the Manager's lock is taken.
 func (m *Manager) HandlePacket(pkt []byte, from, to netip.AddrPort) {
+	var pre *initPre
+	if m.halfOpen.Load() < int64(m.core.opt.CookieThreshold) {
+		// Below the cookie threshold: no DH work for unverified peers
+		// beyond what the Core would do anyway.
+		pre = precomputeInit(m.pool, m.rand, pkt)
+	}
 	m.mu.Lock()
-	m.core.HandlePacket(m.now(), pkt, from, to)
+	m.core.handlePacketPre(m.now(), pkt, from, to, pre)
+	m.halfOpen.Store(int64(len(m.core.halfOpen)))
 	m.mu.Unlock()
 	m.poke()
+}
+
+type received struct {
+	pkt      []byte
+	from, to netip.AddrPort
 }
 
 // Initiate starts an IKE SA for a tunnel now (as "connect-type auto"

@@ -44,6 +44,11 @@ var encByName = map[config.EncAlg]Algorithm{
 	"aes-gcm-128": {EncrAESGCM16, 128, "AES-GCM-128"},
 	"aes-gcm-256": {EncrAESGCM16, 256, "AES-GCM-256"},
 	"3des":        {encr3DES, 0, "3DES-CBC"},
+	// The spellings IX itself uses, which config stores (config.EncAESGCM128,
+	// config.EncAESGCM256, config.Enc3DESCBC).
+	"aes-gcm-128-16": {EncrAESGCM16, 128, "AES-GCM-128"},
+	"aes-gcm-256-16": {EncrAESGCM16, 256, "AES-GCM-256"},
+	"3des-cbc":       {encr3DES, 0, "3DES-CBC"},
 }
 
 var integByName = map[config.IntegAlg]Algorithm{
@@ -208,7 +213,8 @@ func PolicyFromProfile(p config.Profile, tun *config.Tunnel) (Policy, error) {
 			return pol, err
 		}
 	}
-	pol.ESN = false
+	// ESN is offered alongside "no ESN" and used when the peer offers it.
+	pol.ESN = true
 	pol.IKELifetime = orDefault(p.Lifetime, defaultLifetime)
 	pol.ChildLifetime = orDefault(p.ChildLifetime, defaultChildLT)
 	pol.ChildLifetimeKB = p.ChildLifetimeKB

@@ -91,6 +91,11 @@ type ikeSA struct {
 	rekeying   *ikeRekey // our outstanding IKE SA rekey
 	peerRekey  *ikeSA    // IKE SA the peer's rekey created (collision tracking)
 	replacedBy *ikeSA
+
+	lastSent time.Time // last IKE packet or keepalive to the peer
+
+	dirty     bool      // in Core.dirty, to be rescheduled
+	scheduled time.Time // earliest entry in Core.timers (zero: none)
 }
 
 // localSPI is the SPI the peer addresses us by.

@@ -121,6 +121,9 @@ func TestBGPSeedSessionWithBIRD(t *testing.T) {
 	if err := p.do("routes 172.16.0.6", &rt); err != nil {
 		t.Fatal(err)
 	}
+	if rt.TableVersion != 2 {
+		t.Errorf("table version %d, want 2 as on the IX (own network + 172.16.0.0/16)", rt.TableVersion)
+	}
 	if len(rt.Routes) != 1 || rt.Routes[0].Prefix.String() != "172.16.0.0/16" || rt.Routes[0].NextHop.String() != "172.16.0.6" ||
 		fmt.Sprint(rt.Routes[0].ASPath) != "[65010]" || rt.Routes[0].Origin != "i" {
 		t.Errorf("neighbor routes = %+v", rt)
@@ -136,7 +139,7 @@ func TestBGPSeedSessionWithBIRD(t *testing.T) {
 	}
 	var out string
 	bgtWaitFor(t, 10*time.Second, "BIRD to have 192.168.2.0/24", func() bool {
-		out = b.c(t, "show", "route", "for", "192.168.2.0/24", "all")
+		out = b.query("show", "route", "for", "192.168.2.0/24", "all")
 		return strings.Contains(out, "192.168.2.0/24")
 	})
 	t.Logf("birdc show route for 192.168.2.0/24 all:\n%s", out)
@@ -188,7 +191,7 @@ func TestBGPSeedSessionWithBIRD(t *testing.T) {
 		t.Fatal(err)
 	}
 	bgtWaitFor(t, 10*time.Second, "BIRD to learn 192.168.1.0/24", func() bool {
-		return strings.Contains(b.c(t, "show", "route", "for", "192.168.1.0/24"), "192.168.1.0/24")
+		return strings.Contains(b.query("show", "route", "for", "192.168.1.0/24"), "192.168.1.0/24")
 	})
 	after, _ := bgtSummary(p)
 	if after.Neighbors[0].State != "ESTABLISHED" || after.Neighbors[0].MsgRcvd < before.Neighbors[0].MsgRcvd {
@@ -226,6 +229,56 @@ func TestBGPAcceptsIncomingSession(t *testing.T) {
 	if !strings.Contains(out, "10.2.2.2:179") {
 		t.Errorf("session is not the one BIRD opened to 10.2.2.2:179:\n%s", out)
 	}
+	if err := p.stop(); err != nil {
+		t.Fatal(err)
+	}
+	assertNothingOfSoftIX(t, ix)
+}
+
+// A tunnel outage longer than the hold time drops the session and its
+// routes; when the tunnel is back, session and routes recover. Short
+// timers (keepalive 1, hold 3) keep the test quick.
+func TestBGPRecoversAfterTunnelOutage(t *testing.T) {
+	bgtRequire(t, "bird", "birdc")
+	ix, _, b := bgtLab(t, "", "")
+	cfg := bgtSeedBGPConfig()
+	cfg.BGP.Neighbors[0].Keepalive, cfg.BGP.Neighbors[0].Hold = time.Second, 3*time.Second
+	p := bgtStartPeer(t, ix, cfg, "GigaEthernet1.0=lan0")
+	bgtWaitEstablished(t, p, 60*time.Second)
+	bgtWaitFor(t, 10*time.Second, "172.16.0.0/16 in the kernel", func() bool {
+		return bgtFindRoute(bgtRoutes(t, ix, int(tun.ProtoBGP)), "172.16.0.0/16") != nil
+	})
+
+	// The tunnel goes down (as esp/ike would report it).
+	if err := p.do("tunnel Tunnel0.0 down", nil); err != nil {
+		t.Fatal(err)
+	}
+	bgtWaitFor(t, 15*time.Second, "session to drop after the hold time", func() bool {
+		s, err := bgtSummary(p)
+		return err == nil && s.Neighbors[0].State != "ESTABLISHED"
+	})
+	var learned int
+	if err := p.do("learned", &learned); err != nil || learned != 0 {
+		t.Errorf("learned routes after the drop: %d (%v)", learned, err)
+	}
+	if rs := bgtRoutes(t, ix, int(tun.ProtoBGP)); len(rs) != 0 {
+		t.Errorf("bgp routes left after the drop: %v", rs)
+	}
+	bgtWaitFor(t, 15*time.Second, "BIRD to withdraw 192.168.2.0/24", func() bool {
+		return !strings.Contains(b.query("show", "route", "for", "192.168.2.0/24"), "192.168.2.0/24")
+	})
+
+	// Tunnel back: session and routes recover.
+	start := time.Now()
+	if err := p.do("tunnel Tunnel0.0 up", nil); err != nil {
+		t.Fatal(err)
+	}
+	bgtWaitEstablished(t, p, 60*time.Second)
+	bgtWaitFor(t, 10*time.Second, "172.16.0.0/16 back in the kernel", func() bool {
+		r := bgtFindRoute(bgtRoutes(t, ix, int(tun.ProtoBGP)), "172.16.0.0/16")
+		return r != nil && r.Dev == "Tunnel0.0"
+	})
+	t.Logf("session and routes back %s after the tunnel", time.Since(start).Round(time.Millisecond))
 	if err := p.stop(); err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -55,31 +54,16 @@ func bgtNS(t *testing.T, role string) string {
 	return name
 }
 
-var (
-	bgtBuildOnce sync.Once
-	bgtBuildPath string
-	bgtBuildErr  error
-)
-
-// bgtBinary builds bgp/internal/bgppeer once per test process.
+// bgtBinary builds bgp/internal/bgppeer into the test's temporary
+// directory (removed with it; the go build cache makes rebuilds cheap).
 func bgtBinary(t *testing.T) string {
 	t.Helper()
-	bgtBuildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "bgt-bin")
-		if err != nil {
-			bgtBuildErr = err
-			return
-		}
-		bgtBuildPath = filepath.Join(dir, "bgppeer")
-		out, err := exec.Command("go", "build", "-o", bgtBuildPath, "github.com/soft-ix/soft-ix/bgp/internal/bgppeer").CombinedOutput()
-		if err != nil {
-			bgtBuildErr = fmt.Errorf("build bgppeer: %v\n%s", err, out)
-		}
-	})
-	if bgtBuildErr != nil {
-		t.Fatal(bgtBuildErr)
+	path := filepath.Join(t.TempDir(), "bgppeer")
+	out, err := exec.Command("go", "build", "-o", path, "github.com/soft-ix/soft-ix/bgp/internal/bgppeer").CombinedOutput()
+	if err != nil {
+		t.Fatalf("build bgppeer: %v\n%s", err, out)
 	}
-	return bgtBuildPath
+	return path
 }
 
 // bgtPeer is a running bgppeer in a namespace.
@@ -109,10 +93,15 @@ func bgtWriteConfig(t *testing.T, cfg *config.Config) string {
 }
 
 // bgtStartPeer runs bgppeer with cfg in ns and waits until it is ready.
+// maps are IXNAME=LINK mappings, or bgppeer flags when they start with "-".
 func bgtStartPeer(t *testing.T, ns string, cfg *config.Config, maps ...string) *bgtPeer {
 	t.Helper()
 	args := []string{"netns", "exec", ns, bgtBinary(t), "-config", bgtWriteConfig(t, cfg)}
 	for _, m := range maps {
+		if strings.HasPrefix(m, "-") {
+			args = append(args, m) // a flag
+			continue
+		}
 		args = append(args, "-map", m)
 	}
 	logs, err := os.CreateTemp(t.TempDir(), "bgppeer*.log")
@@ -130,7 +119,7 @@ func bgtStartPeer(t *testing.T, ns string, cfg *config.Config, maps ...string) *
 	go func() { p.waited = p.cmd.Wait(); close(p.done) }()
 	t.Cleanup(func() {
 		p.kill()
-		if t.Failed() {
+		if t.Failed() || os.Getenv("BGT_LOGS") != "" {
 			b, _ := os.ReadFile(logs.Name())
 			t.Logf("bgppeer log:\n%s", b)
 		}
@@ -227,6 +216,13 @@ func (b *bgtBird) c(t *testing.T, args ...string) string {
 	if err != nil {
 		t.Fatalf("birdc %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
+	return string(out)
+}
+
+// query runs birdc and returns its output even when it exits non-zero
+// (as "show route for" does when the network is not found).
+func (b *bgtBird) query(args ...string) string {
+	out, _ := exec.Command("birdc", append([]string{"-s", b.ctl}, args...)...).CombinedOutput()
 	return string(out)
 }
 

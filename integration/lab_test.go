@@ -178,3 +178,45 @@ func runIP(args ...string) (string, error) {
 	out, err := exec.Command("ip", args...).CombinedOutput()
 	return string(out), err
 }
+
+// TestSoftIXDaemonInLab starts soft-ix with the seed's static config in the
+// IX namespace through nslab.StartSoftIXDaemon, reads its running config
+// over the control socket and stops it with SIGTERM: the path later tests
+// take to run soft-ix against strongSwan, BIRD and itself.
+func TestSoftIXDaemonInLab(t *testing.T) {
+	lab := nslab.NewForTest(t, "sxdaemon")
+	s, err := nslab.NewScenario(lab, nslab.ScenarioOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf, err := os.ReadFile("testdata/ix-static-lab.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ix, err := nslab.StartSoftIXDaemon(s.IX, nslab.SoftIXOptions{
+		Name: "ix", Config: string(conf), Map: nslab.IXSideMap(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := ix.Command("show", "running-config")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"ip route 172.16.0.0/16 Tunnel0.0", "ikev2 peer 198.51.100.6"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("running-config lacks %q:\n%s", want, out)
+		}
+	}
+	if err := ix.Proc.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-ix.Proc.Done():
+	case <-time.After(15 * time.Second):
+		t.Fatal("soft-ix did not exit within 15 s of SIGTERM")
+	}
+	if _, err := ix.Proc.Exited(); err != nil {
+		t.Errorf("soft-ix exit after SIGTERM: %v\n%s", err, ix.Proc.Log())
+	}
+}

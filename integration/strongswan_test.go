@@ -2,6 +2,9 @@ package integration
 
 import (
 	"fmt"
+	"os"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -36,10 +39,10 @@ func TestStrongSwanReferenceTunnel(t *testing.T) {
 	}
 	// ix-static.conf: ip route 172.16.0.0/16 Tunnel0.0; Azure routes the
 	// local network gateway's prefix into the connection.
-	if err := pair.IX.RouteVia(nslab.VNetNet); err != nil {
+	if err := pair.IX.Up(10*time.Second, nslab.VNetNet); err != nil {
 		t.Fatal(err)
 	}
-	if err := pair.Azure.RouteVia(nslab.LANNet); err != nil {
+	if err := pair.Azure.Up(10*time.Second, nslab.LANNet); err != nil {
 		t.Fatal(err)
 	}
 
@@ -136,5 +139,126 @@ func TestBIRDThroughStrongSwanTunnel(t *testing.T) {
 		return s.LAN.Ping(nslab.VNetHostAddr, "", 1)
 	}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestStrongSwanReferenceThroughput measures TCP goodput from the LAN host
+// to the VNet host through the strongSwan reference tunnel, the number
+// soft-ix's data plane is compared with. It runs 3 s (more with
+// SOFTIX_PERF_SECONDS, at most 60) and only checks that data flowed.
+func TestStrongSwanReferenceThroughput(t *testing.T) {
+	lab := nslab.NewForTest(t, "sxperf", append(strongSwanTools, "iperf3")...)
+	s, err := nslab.NewScenario(lab, nslab.ScenarioOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pair, err := nslab.StartStrongSwanPair(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pair.IX.RouteVia(nslab.VNetNet); err != nil {
+		t.Fatal(err)
+	}
+	if err := pair.Azure.RouteVia(nslab.LANNet); err != nil {
+		t.Fatal(err)
+	}
+	if err := nslab.WaitFor(15*time.Second, "ping 192.168.2.10 -> 172.16.1.4", func() error {
+		return s.LAN.Ping(nslab.VNetHostAddr, "", 1)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := nslab.Iperf3(s.VNet, s.LAN, nslab.VNetHostAddr, perfDuration(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("strongSwan reference (kernel-libipsec, %s): %.0f Mbit/s over %.1f s, %d retransmits, sender CPU %.0f%%, receiver CPU %.0f%%",
+		nslab.SeedChildProposal, res.ReceivedMbps, res.Seconds, res.Retransmits, res.SenderCPUPct, res.ReceiverCPUPct)
+	if res.ReceivedBytes == 0 {
+		t.Error("no data crossed the tunnel")
+	}
+	// The bytes went through ESP: the IX's outbound SA carried at least
+	// what iperf3 received.
+	sas, err := pair.IX.ListSAs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`out\s+[0-9a-f]+,\s+(\d+) bytes`).FindStringSubmatch(sas)
+	if m == nil {
+		t.Fatalf("no outbound SA counters in:\n%s", sas)
+	}
+	if n, _ := strconv.ParseInt(m[1], 10, 64); n < res.ReceivedBytes {
+		t.Errorf("outbound SA carried %d bytes, iperf3 received %d", n, res.ReceivedBytes)
+	}
+}
+
+// perfDuration is how long throughput tests run: 3 s, or
+// SOFTIX_PERF_SECONDS (1 to 60).
+func perfDuration(t *testing.T) time.Duration {
+	v := os.Getenv("SOFTIX_PERF_SECONDS")
+	if v == "" {
+		return 3 * time.Second
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > 60 {
+		t.Fatalf("SOFTIX_PERF_SECONDS=%q: want 1 to 60", v)
+	}
+	return time.Duration(n) * time.Second
+}
+
+// TestStrongSwanAzureOffers runs the reference with the Azure side offering
+// and accepting Azure's whole default proposal lists, once with the IX
+// initiating and once with Azure initiating (Azure does both): either way
+// the seed's single IX proposal must be chosen. soft-ix must behave the same
+// in both roles.
+func TestStrongSwanAzureOffers(t *testing.T) {
+	for _, azureInitiates := range []bool{false, true} {
+		name := "ix-initiates"
+		if azureInitiates {
+			name = "azure-initiates"
+		}
+		t.Run(name, func(t *testing.T) {
+			lab := nslab.NewForTest(t, "sxoffer", strongSwanTools...)
+			s, err := nslab.NewScenario(lab, nslab.ScenarioOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ix, azure := nslab.IXStrongSwanConfig(), nslab.AzureStrongSwanConfig()
+			azure.IKEProposals, azure.ESPProposals = nslab.AzureIKEProposals, nslab.AzureESPProposals
+			ix.Initiate, azure.Initiate = !azureInitiates, azureInitiates
+			pair, err := nslab.StartStrongSwanPairWith(s, ix, azure)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sas, err := pair.IX.ListSAs()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, want := range []string{
+				"AES_CBC-256/HMAC_SHA1_96/PRF_HMAC_SHA1/MODP_1024",
+				"ESP:AES_CBC-256/HMAC_SHA2_256_128",
+			} {
+				if !strings.Contains(sas, want) {
+					t.Errorf("IX-side SAs lack %q:\n%s", want, sas)
+				}
+			}
+			wantRole := "_i*" // strongSwan marks the local SPI of the initiator
+			if azureInitiates {
+				wantRole = "_r*"
+			}
+			if !strings.Contains(sas, wantRole) {
+				t.Errorf("IX side should be %s:\n%s", map[bool]string{false: "initiator", true: "responder"}[azureInitiates], sas)
+			}
+			if err := pair.IX.RouteVia(nslab.VNetNet); err != nil {
+				t.Fatal(err)
+			}
+			if err := pair.Azure.RouteVia(nslab.LANNet); err != nil {
+				t.Fatal(err)
+			}
+			if err := nslab.WaitFor(15*time.Second, "ping 192.168.2.10 -> 172.16.1.4", func() error {
+				return s.LAN.Ping(nslab.VNetHostAddr, "", 1)
+			}); err != nil {
+				t.Fatal(err)
+			}
+		})
 	}
 }

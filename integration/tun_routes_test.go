@@ -180,3 +180,31 @@ func assertNothingOfSoftIX(t *testing.T, ns string) {
 		t.Errorf("soft-ix links left:\n%s", out)
 	}
 }
+
+// Mapped (GigaEthernet) links get their configured address only when asked,
+// and lose it again at stop; the link itself is never removed.
+func TestTunMappedAddresses(t *testing.T) {
+	bgtRequire(t)
+	ns := bgtNS(t, "mapped")
+	bgtRun(t, "ip", "-n", ns, "link", "add", "lan0", "type", "veth", "peer", "name", "lan0p")
+	cfg := &config.Config{Interfaces: []*config.Interface{
+		{Name: "GigaEthernet1.0", Kind: config.KindGigaEthernet, Address: netip.MustParsePrefix("192.168.2.1/24")},
+	}}
+	p := bgtStartPeer(t, ns, cfg, "GigaEthernet1.0=lan0")
+	if out := bgtRun(t, "ip", "-n", ns, "addr", "show", "dev", "lan0"); strings.Contains(out, "192.168.2.1") {
+		t.Errorf("address added without -mapped-addrs:\n%s", out)
+	}
+	p.stop()
+
+	p = bgtStartPeer(t, ns, cfg, "GigaEthernet1.0=lan0", "-mapped-addrs")
+	if out := bgtRun(t, "ip", "-n", ns, "addr", "show", "dev", "lan0"); !strings.Contains(out, "192.168.2.1/24") {
+		t.Errorf("address missing with -mapped-addrs:\n%s", out)
+	}
+	if err := p.stop(); err != nil {
+		t.Fatal(err)
+	}
+	out := bgtRun(t, "ip", "-n", ns, "addr", "show", "dev", "lan0")
+	if strings.Contains(out, "192.168.2.1") {
+		t.Errorf("address left after stop:\n%s", out)
+	}
+}

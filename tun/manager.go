@@ -253,9 +253,12 @@ func (m *Manager) addLoopbackLink(name string) error {
 
 // applyTunnel configures the TUN device of a tunnel interface, if present.
 func (m *Manager) applyTunnel(ifc *config.Interface, wantAddrs map[string]map[netip.Prefix]bool) error {
-	link, err := m.h.LinkByName(ifc.Name)
+	// Normally esp's TUN device is named like the interface; a mapping
+	// (Tunnel0.0=ipsec0) lets another tunnel device play the part.
+	name := m.LinkName(ifc.Name)
+	link, err := m.h.LinkByName(name)
 	if err != nil {
-		m.log.Info("tun: tunnel device not there yet", "link", ifc.Name)
+		m.log.Info("tun: tunnel device not there yet", "link", name)
 		return nil
 	}
 	if ifc.MTU > 0 && link.Attrs().MTU != ifc.MTU {

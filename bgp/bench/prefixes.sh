@@ -8,4 +8,4 @@
 # Needs root, ip, bird and birdc. Usage: bgp/bench/prefixes.sh [runs]
 set -eu
 cd "$(dirname "$0")/../.."
-BGT_RUNS="${1:-3}" exec go test -count=1 -run '^TestBGPPrefixes10k$' -v ./integration
+BGT_BENCH=1 BGT_RUNS="${1:-3}" exec go test -count=1 -run '^TestBGPPrefixes10k$' -v ./integration

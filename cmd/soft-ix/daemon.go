@@ -26,6 +26,8 @@ type linuxSide interface {
 	Apply(cfg *config.Config) error
 	// Routes is the main routing table with IX interface names.
 	Routes() ([]show.Route, error)
+	// SetTunnelUp withdraws (or restores) the routes out of a tunnel.
+	SetTunnelUp(name string, up bool) error
 	Cleanup() error
 }
 
@@ -36,8 +38,12 @@ type ipsecSide interface {
 	// ClearSA deletes the IKE SAs with peer (all when peer is invalid) and
 	// returns how many it deleted; auto-connect tunnels then renegotiate.
 	ClearSA(peer netip.Addr) (int, error)
-	// Reload applies a changed config; tunnels whose config is unchanged stay up.
-	Reload(cfg *config.Config) error
+	// prepare creates the devices of added and changed tunnels before the
+	// Linux side is applied; Reload then renegotiates changed tunnels only.
+	prepare(cfg *config.Config, ch config.Changes) error
+	Reload(cfg *config.Config, ch config.Changes) error
+	// TunnelUp reports whether the tunnel has an outbound SA.
+	TunnelUp(name string) bool
 	Close() error
 }
 
@@ -50,9 +56,8 @@ type bgpSide interface {
 	Close() error
 }
 
-// components are the running parts of the daemon. Any may be nil: until
-// its package is merged, or when the config does not need it (no tunnels,
-// no router bgp).
+// components are the running parts of the daemon. ipsec is nil while the
+// config has no tunnels; tests run with fakes and nils.
 type components struct {
 	log   *slog.Logger
 	linux linuxSide
@@ -61,10 +66,11 @@ type components struct {
 }
 
 // startComponents builds and starts everything cfg asks for, in dependency
-// order: Linux devices and routes, then the ESP data plane and IKE on top of
-// it, then BGP (whose session runs through the tunnel). On error whatever
-// was started is stopped again.
-func startComponents(ctx context.Context, cfg *config.Config, o *options, log *slog.Logger) (*components, error) {
+// order: the netlink manager, the ESP engine with its TUN devices and IKE
+// on top of it, then the Linux side applied to those devices, then BGP
+// (whose session runs through the tunnel). On error whatever was started
+// is stopped again.
+func startComponents(cfg *config.Config, o *options, log *slog.Logger) (*components, error) {
 	c := &components{log: log}
 	for _, line := range plan(cfg, o.maps) {
 		log.Info("configured", "what", line)
@@ -74,19 +80,23 @@ func startComponents(ctx context.Context, cfg *config.Config, o *options, log *s
 		return nil, err
 	}
 	c.linux = linuxAdapter{tm}
+
+	if len(cfg.Tunnels()) > 0 {
+		// esp.Engine (a TUN device per tunnel, raw ESP, UDP 4500 shared
+		// with IKE) under ike.Manager; the devices exist before Apply.
+		ip, err := startIPsec(cfg, o, log, tm)
+		if err != nil {
+			c.close()
+			return nil, err
+		}
+		c.ipsec = ip
+	}
 	if err := tm.Apply(cfg); err != nil {
-		// Partial trouble (a tunnel device not there yet) is logged and
-		// retried by later Applies; the daemon keeps running.
+		// Partial trouble is logged and retried by later Applies; the
+		// daemon keeps running.
 		log.Warn("interfaces and routes applied with errors", "err", err)
 	}
-
-	// TODO(ike/esp): esp.Engine (one TUN per tunnel, UDP 4500 with its IKE
-	// hook) and ike.Manager with an ike.DataPlane adapter onto the engine,
-	// calling tm.SetTunnelUp as tunnels come and go. Until those packages
-	// are merged tunnels are configured but not negotiated.
-	if hasTunnels(cfg) {
-		log.Warn("IKEv2/ESP not in this build yet: tunnels are configured but not negotiated")
-	}
+	c.syncTunnels(cfg)
 
 	bs := bgp.New(bgp.Options{Log: log, Installer: tm})
 	c.bgp = bgpAdapter{bs}
@@ -99,13 +109,18 @@ func startComponents(ctx context.Context, cfg *config.Config, o *options, log *s
 	return c, nil
 }
 
-func hasTunnels(cfg *config.Config) bool {
-	for _, i := range cfg.Interfaces {
-		if i.Kind == config.KindTunnel {
-			return true
+// syncTunnels withdraws the routes out of tunnels without an SA (on the
+// IX a route into a down tunnel is not used), and restores the others.
+func (c *components) syncTunnels(cfg *config.Config) {
+	if c.linux == nil {
+		return
+	}
+	for _, t := range cfg.Tunnels() {
+		up := c.ipsec != nil && c.ipsec.TunnelUp(t.Name)
+		if err := c.linux.SetTunnelUp(t.Name, up); err != nil {
+			c.log.Warn("tunnel routes", "tunnel", t.Name, "err", err)
 		}
 	}
-	return false
 }
 
 // linuxAdapter shows tun.Manager's routes in IX terms.
@@ -189,20 +204,37 @@ func (a bgpAdapter) NeighborRoutes(neighbor netip.Addr, advertised bool) (show.B
 func (a bgpAdapter) Reload(cfg *config.Config) error { return a.s.Reload(cfg) }
 func (a bgpAdapter) Close() error                    { a.s.Stop(); return nil }
 
-// reload applies cfg to the running components.
-func (c *components) reload(cfg *config.Config) error {
+// reload applies the changes ch that lead to cfg: new tunnel devices
+// first, then the Linux side, then IKE (only changed tunnels are
+// renegotiated) and BGP (unchanged sessions stay up).
+func (c *components) reload(cfg *config.Config, ch config.Changes, o *options) error {
 	var errs []error
+	if c.ipsec == nil && len(cfg.Tunnels()) > 0 {
+		if c.linux == nil {
+			return errors.New("ikev2: no Linux side to route tunnels")
+		}
+		ip, err := startIPsec(cfg, o, c.log, c.linux.(linuxAdapter).Manager)
+		if err != nil {
+			return fmt.Errorf("ikev2: %w", err)
+		}
+		c.ipsec = ip
+	} else if c.ipsec != nil {
+		if err := c.ipsec.prepare(cfg, ch); err != nil {
+			errs = append(errs, fmt.Errorf("tunnels: %w", err))
+		}
+	}
 	if c.linux != nil {
 		if err := c.linux.Apply(cfg); err != nil {
 			errs = append(errs, fmt.Errorf("interfaces and routes: %w", err))
 		}
 	}
 	if c.ipsec != nil {
-		if err := c.ipsec.Reload(cfg); err != nil {
+		if err := c.ipsec.Reload(cfg, ch); err != nil {
 			errs = append(errs, fmt.Errorf("ikev2: %w", err))
 		}
 	}
-	if c.bgp != nil {
+	c.syncTunnels(cfg)
+	if c.bgp != nil && ch.BGPChanged {
 		if err := c.bgp.Reload(cfg); err != nil {
 			errs = append(errs, fmt.Errorf("bgp: %w", err))
 		}
@@ -280,4 +312,9 @@ func addrText(i *config.Interface) string {
 		return "unnumbered " + i.Unnumbered
 	}
 	return "without address"
+}
+
+// tunnelUp reports whether a tunnel has an SA; false without IPsec.
+func (c *components) tunnelUp(name string) bool {
+	return c.ipsec != nil && c.ipsec.TunnelUp(name)
 }

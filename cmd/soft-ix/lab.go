@@ -72,7 +72,7 @@ func runLab(o *options, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, "Lab removed.")
 	}()
 
-	st, err := startLab(ctx, lab, self, o.static, stdout)
+	st, err := startLab(ctx, lab, self, o, stdout)
 	if err != nil {
 		failed = ctx.Err() == nil
 		fmt.Fprintf(stderr, "soft-ix lab: %v\n", err)
@@ -112,7 +112,8 @@ type labState struct {
 	ixHostname string
 }
 
-func startLab(ctx context.Context, lab *nslab.Lab, self string, static bool, stdout io.Writer) (*labState, error) {
+func startLab(ctx context.Context, lab *nslab.Lab, self string, o *options, stdout io.Writer) (*labState, error) {
+	static := o.static
 	variant := "BGP"
 	ixName := "ix-lab-bgp.conf"
 	if static {
@@ -144,9 +145,14 @@ func startLab(ctx context.Context, lab *nslab.Lab, self string, static bool, std
 	if err != nil {
 		return nil, err
 	}
-	st.ixProc, err = sc.IX.Start("soft-ix", nil, self, "-c", st.ixConf,
-		"--map", "GigaEthernet0.0="+nslab.IXWANIf, "--map", "GigaEthernet1.0="+nslab.IXLANIf,
-		"--socket", st.ixSock, "--log-level", "debug")
+	ixArgs := []string{"-c", st.ixConf,
+		"--map", "GigaEthernet0.0=" + nslab.IXWANIf, "--map", "GigaEthernet1.0=" + nslab.IXLANIf,
+		"--socket", st.ixSock, "--log-level", "debug"}
+	if o.keylog != "" {
+		// The IX side's keys decrypt the whole tunnel in Wireshark.
+		ixArgs = append(ixArgs, "--keylog", o.keylog)
+	}
+	st.ixProc, err = sc.IX.Start("soft-ix", nil, append([]string{self}, ixArgs...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -262,7 +268,11 @@ func (st *labState) report(ctx context.Context, stdout, stderr io.Writer) bool {
 		fmt.Fprintln(stdout)
 	}
 	if ok {
-		fmt.Fprintln(stdout, "Tunnel, BGP and ping: OK")
+		if st.static {
+			fmt.Fprintln(stdout, "Tunnel and ping: OK")
+		} else {
+			fmt.Fprintln(stdout, "Tunnel, BGP and ping: OK")
+		}
 	} else {
 		fmt.Fprintln(stdout, "Lab FAILED (see above)")
 	}

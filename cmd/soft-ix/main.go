@@ -221,10 +221,11 @@ Usage:
         run an IX command in the running daemon and print its answer
   soft-ix cli [--socket PATH]
         interactive IX session (prompt "HOSTNAME# ", history, TAB completion, ?)
-  soft-ix lab [--static] [--once]
+  soft-ix lab [--static] [--once] [--keylog FILE]
         build an IX <-> internet <-> Azure lab in network namespaces, run soft-ix
         on both sides, print the tunnel, BGP and a ping, then stay up until
-        Ctrl-C (or exit with --once); needs root
+        Ctrl-C (or exit with --once); needs root. --keylog writes the IX
+        side's IKE/ESP keys for Wireshark
 
 Commands (any keyword may be shortened to an unambiguous prefix: "sh ip bg su"):
 `)

@@ -94,8 +94,13 @@ func (f *fakeIPsec) ClearSA(p netip.Addr) (int, error) {
 	f.cleared = p
 	return 1, nil
 }
-func (f *fakeIPsec) Reload(c *config.Config) error { f.reloads = append(f.reloads, c); return nil }
-func (f *fakeIPsec) Close() error                  { return nil }
+func (f *fakeIPsec) prepare(*config.Config, config.Changes) error { return nil }
+func (f *fakeIPsec) Reload(c *config.Config, _ config.Changes) error {
+	f.reloads = append(f.reloads, c)
+	return nil
+}
+func (f *fakeIPsec) TunnelUp(string) bool { return true }
+func (f *fakeIPsec) Close() error         { return nil }
 
 type fakeBGP struct{}
 

@@ -19,9 +19,11 @@ import (
 // ikeStats are IKE counters beyond the SA tables; an ipsecSide may offer
 // them (ipsecStatser) for the metrics.
 type ikeStats struct {
-	Rekeys    uint64            // IKE and Child SA rekeys completed
-	Exchanges map[string]uint64 // by exchange type: IKE_SA_INIT, IKE_AUTH, CREATE_CHILD_SA, INFORMATIONAL
-	Failures  map[string]uint64 // by reason: timeout, AUTHENTICATION_FAILED, NO_PROPOSAL_CHOSEN, ...
+	ChildSAsInstalled uint64            // outbound Child SAs installed (first SAs and rekeys)
+	Rekeys            uint64            // Child SAs installed to replace a live one
+	Exchanges         map[string]uint64 // by exchange type (when ike counts them)
+	Failures          map[string]uint64 // by reason (when ike counts them)
+	DataPlaneDrops    map[string]uint64 // packets of no SA, by reason
 }
 
 type ipsecStatser interface{ Stats() ikeStats }
@@ -52,10 +54,18 @@ func (d *daemon) metricsSnapshot() metricsSnapshot {
 	}
 	if c := d.comps.bgp; c != nil {
 		if sum, err := c.Summary(); err == nil {
+			for i, n := range sum.Neighbors {
+				if r, err := c.NeighborRoutes(n.Addr, false); err == nil {
+					sum.Neighbors[i].PrefixesReceived = len(r.Routes)
+				}
+				if r, err := c.NeighborRoutes(n.Addr, true); err == nil {
+					sum.Neighbors[i].PrefixesAdvertised = len(r.Routes)
+				}
+			}
 			s.BGP = &sum
 		}
 	}
-	s.Interfaces = interfaceStates(d.cfg, d.opts.maps)
+	s.Interfaces = interfaceStates(d.cfg, d.opts.maps, d.comps.tunnelUp)
 	return s
 }
 
@@ -65,7 +75,7 @@ type collector struct {
 	src snapshotter
 
 	ikeSA, childSAs, saPackets, saBytes, saDrops, saLifetime *prometheus.Desc
-	rekeys, exchanges, failures                              *prometheus.Desc
+	rekeys, installs, exchanges, failures, espDrops          *prometheus.Desc
 	bgpState, bgpEstablished, bgpPrefixes, bgpUptime         *prometheus.Desc
 	ifUp, ifPackets, ifBytes, ifErrors, ifDrops              *prometheus.Desc
 }
@@ -82,7 +92,9 @@ func newCollector(src snapshotter) *collector {
 		saBytes:        d("child_sa_bytes_total", "Octets through a Child SA.", "tunnel", "spi", "direction"),
 		saDrops:        d("child_sa_drops_total", "Packets dropped on a Child SA, by reason.", "tunnel", "spi", "direction", "reason"),
 		saLifetime:     d("child_sa_remaining_seconds", "Seconds until the Child SA expires.", "tunnel", "spi"),
-		rekeys:         d("ike_rekeys_total", "IKE and Child SA rekeys completed."),
+		rekeys:         d("child_sa_rekeys_total", "Child SAs installed to replace a live one (rekeys)."),
+		installs:       d("child_sa_installs_total", "Outbound Child SAs installed."),
+		espDrops:       d("esp_drops_total", "Packets dropped outside any SA, by reason.", "reason"),
 		exchanges:      d("ike_exchanges_total", "IKE exchanges completed, by type.", "exchange"),
 		failures:       d("ike_failures_total", "IKE failures, by reason.", "reason"),
 		bgpState:       d("bgp_session_state", "BGP session state (1 for the current state).", "neighbor", "state"),
@@ -136,6 +148,10 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	if st := s.IKE; st != nil {
 		counter(c.rekeys, st.Rekeys)
+		counter(c.installs, st.ChildSAsInstalled)
+		for k, v := range st.DataPlaneDrops {
+			counter(c.espDrops, v, k)
+		}
 		for k, v := range st.Exchanges {
 			counter(c.exchanges, v, k)
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"os"
 	"os/signal"
 	"strings"
@@ -65,9 +66,13 @@ func runDaemon(o *options, stderr io.Writer) int {
 		return exitFail
 	}
 
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	comps, err := startComponents(ctx, cfg, o, log)
+	// Signals are caught from here on, so one arriving during the start
+	// is handled (with a clean stop) once the start is done.
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+
+	comps, err := startComponents(cfg, o, log)
 	if err != nil {
 		log.Error("cannot start", "err", err)
 		return exitFail
@@ -92,9 +97,6 @@ func runDaemon(o *options, stderr io.Writer) int {
 	}
 
 	log.Info("soft-ix running", "config", o.config, "hostname", hostname(cfg), "socket", o.socket, "pid", os.Getpid())
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
-	defer signal.Stop(sigs)
 	for sig := range sigs {
 		if sig == syscall.SIGHUP {
 			out, ok := d.reload()
@@ -132,23 +134,28 @@ func (d *daemon) reload() (string, bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	changes := diffConfig(d.cfg, cfg)
+	ch := config.Diff(d.cfg, cfg)
 	var b strings.Builder
 	for _, diag := range diags {
 		fmt.Fprintf(&b, "%s\n", diag)
 	}
-	if err := d.comps.reload(cfg); err != nil {
+	if ch.Empty() {
+		d.cfg = cfg
+		b.WriteString("Configuration reloaded, no changes.\n")
+		return b.String(), true
+	}
+	if err := d.comps.reload(cfg, ch, d.opts); err != nil {
 		d.cfg = cfg // partly applied: show what was asked for
 		fmt.Fprintf(&b, "%% reload applied with errors: %v\n", err)
 		return b.String(), false
 	}
 	d.cfg = cfg
-	if len(changes.Summary) == 0 {
-		b.WriteString("Configuration reloaded, no changes.\n")
-	} else {
-		b.WriteString("Configuration reloaded:\n")
-		for _, l := range changes.Summary {
-			fmt.Fprintf(&b, "  %s\n", l)
-		}
+	b.WriteString("Configuration reloaded:\n")
+	for _, l := range changes.Summary {
+		fmt.Fprintf(&b, "  %s\n", l)
+	}
+	if len(ch.TunnelsChanged) > 0 {
+		fmt.Fprintf(&b, "  tunnels renegotiated: %s\n", strings.Join(ch.TunnelsChanged, ", "))
 	}
 	return b.String(), true
 }
@@ -247,9 +254,12 @@ func (d *daemon) run(ctx context.Context, cmd *cli.Command) (string, error) {
 		if err != nil {
 			return "", err
 		}
+		if c.bgp != nil {
+			bgpNextHops(c.bgp, routes)
+		}
 		return show.RoutesText(routes), nil
 	case cli.ShowInterfaces:
-		return show.InterfacesText(interfaceStates(d.cfg, d.opts.maps)), nil
+		return show.InterfacesText(interfaceStates(d.cfg, d.opts.maps, d.comps.tunnelUp)), nil
 	}
 	return "", fmt.Errorf("not supported by the daemon")
 }
@@ -270,4 +280,34 @@ func (d *daemon) ping(ctx context.Context, cmd *cli.Command) (string, error) {
 		return b.String(), errSilentFailure // the statistics say it
 	}
 	return b.String(), nil
+}
+
+// bgpNextHops fills in the BGP next hop of B routes: the kernel has them as
+// device routes out of the tunnel, the IX shows "via NEXTHOP, Tunnel0.0".
+func bgpNextHops(b bgpSide, routes []show.Route) {
+	var nextHop map[netip.Prefix]netip.Addr
+	for i, r := range routes {
+		if r.Code != show.BGP || r.NextHop.IsValid() {
+			continue
+		}
+		if nextHop == nil {
+			nextHop = map[netip.Prefix]netip.Addr{}
+			sum, err := b.Summary()
+			if err != nil {
+				return
+			}
+			for _, n := range sum.Neighbors {
+				t, err := b.NeighborRoutes(n.Addr, false)
+				if err != nil {
+					continue
+				}
+				for _, br := range t.Routes {
+					if _, seen := nextHop[br.Prefix]; br.Best || !seen {
+						nextHop[br.Prefix] = br.NextHop
+					}
+				}
+			}
+		}
+		routes[i].NextHop = nextHop[r.Prefix]
+	}
 }

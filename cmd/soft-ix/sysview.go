@@ -36,7 +36,9 @@ func linuxName(i *config.Interface, maps map[string]string) string {
 // interfaceStates is "show interfaces": every interface of the config in
 // its order, then mapped GigaEthernets the config does not mention, each
 // with the state of the Linux device playing it.
-func interfaceStates(cfg *config.Config, maps map[string]string) []show.Interface {
+//
+// A tunnel is up only while tunnelUp says it has an SA, as on the IX.
+func interfaceStates(cfg *config.Config, maps map[string]string, tunnelUp func(string) bool) []show.Interface {
 	var out []show.Interface
 	seen := map[string]bool{}
 	for _, ci := range cfg.Interfaces {
@@ -50,6 +52,9 @@ func interfaceStates(cfg *config.Config, maps map[string]string) []show.Interfac
 		}
 		if dev := linuxName(ci, maps); dev != "" {
 			linkState(&si, dev)
+		}
+		if ci.Kind == config.KindTunnel && tunnelUp != nil && !tunnelUp(ci.Name) {
+			si.Up = false
 		}
 		out = append(out, si)
 	}

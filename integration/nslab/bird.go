@@ -43,6 +43,9 @@ func StartBIRD(ns *Namespace, name, config string) (*BIRD, error) {
 		return nil, err
 	}
 	b.Proc = proc
+	lab.AddDumper("birdc show protocols all ("+name+")", func() (string, error) {
+		return b.Birdc("show", "protocols", "all")
+	})
 	err = WaitFor(10*time.Second, "bird "+name+" control socket", func() error {
 		if exited, werr := proc.Exited(); exited {
 			return fmt.Errorf("bird exited (%v): %s", werr, strings.TrimSpace(proc.Log()))

@@ -54,7 +54,13 @@ type Lab struct {
 	namespaces []*Namespace
 	procs      []*Proc
 	logs       []logFile
+	dumpers    []dumper
 	closed     bool
+}
+
+type dumper struct {
+	name string
+	f    func() (string, error)
 }
 
 type logFile struct{ name, path string }
@@ -181,15 +187,16 @@ func (l *Lab) Namespace(role string) (*Namespace, error) {
 	l.namespaces = append(l.namespaces, ns)
 	l.mu.Unlock()
 
-	for _, args := range [][]string{
-		{"ip", "link", "set", "lo", "up"},
-		{"sysctl", "-q", "-w", "net.ipv4.ip_forward=1"},
-		{"sysctl", "-q", "-w", "net.ipv4.conf.all.rp_filter=0"},
-		{"sysctl", "-q", "-w", "net.ipv4.conf.default.rp_filter=0"},
-	} {
-		if _, err := ns.Run(args...); err != nil {
-			return nil, err
-		}
+	if err := ns.IP("link", "set", "lo", "up"); err != nil {
+		return nil, err
+	}
+	// /proc/sys/net shows the namespace of the process reading it, so the
+	// writes run inside the namespace (sh rather than sysctl: procps is
+	// not on every machine).
+	if _, err := ns.Run("sh", "-c", "echo 1 > /proc/sys/net/ipv4/ip_forward && "+
+		"echo 0 > /proc/sys/net/ipv4/conf/all/rp_filter && "+
+		"echo 0 > /proc/sys/net/ipv4/conf/default/rp_filter"); err != nil {
+		return nil, err
 	}
 	return ns, nil
 }
@@ -233,16 +240,25 @@ func (l *Lab) AddLog(name, path string) {
 	l.logs = append(l.logs, logFile{name, path})
 }
 
+// AddDumper registers a function whose output DumpLogs includes, e.g. a
+// daemon's view of its sessions (`swanctl --list-sas`).
+func (l *Lab) AddDumper(name string, f func() (string, error)) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.dumpers = append(l.dumpers, dumper{name, f})
+}
+
 // Path returns the name of a file in the lab directory.
 func (l *Lab) Path(name string) string { return filepath.Join(l.Dir, name) }
 
 // DumpLogs writes the last lines of every process log and registered log
-// file, then each namespace's addresses, routes and rules, to w. It is
-// what a failed test prints.
+// file, the output of every dumper, then each namespace's addresses, routes
+// and rules, to w. It is what a failed test prints.
 func (l *Lab) DumpLogs(w io.Writer) {
 	const tail = 150
 	l.mu.Lock()
 	logs := append([]logFile(nil), l.logs...)
+	dumpers := append([]dumper(nil), l.dumpers...)
 	namespaces := append([]*Namespace(nil), l.namespaces...)
 	l.mu.Unlock()
 
@@ -255,6 +271,14 @@ func (l *Lab) DumpLogs(w io.Writer) {
 		}
 		for _, line := range lines {
 			fmt.Fprintln(w, line)
+		}
+	}
+	for _, d := range dumpers {
+		fmt.Fprintf(w, "===== %s =====\n", d.name)
+		out, err := d.f()
+		fmt.Fprint(w, out)
+		if err != nil {
+			fmt.Fprintf(w, "(%v)\n", err)
 		}
 	}
 	for _, ns := range namespaces {

@@ -61,6 +61,21 @@ func (c *StrongSwanConfig) setDefaults() {
 	}
 }
 
+// validate checks what the generated files cannot carry. Errors never
+// quote the PSK.
+func (c *StrongSwanConfig) validate() error {
+	if err := validName(c.Name); err != nil {
+		return fmt.Errorf("nslab: strongswan name: %w", err)
+	}
+	if c.PSK == "" {
+		return errors.New("nslab: strongswan: empty PSK")
+	}
+	if strings.ContainsAny(c.PSK, "\"\\\n") {
+		return errors.New("nslab: strongswan: PSK must not contain quotes, backslashes or newlines")
+	}
+	return nil
+}
+
 // StrongSwan is a running charon-systemd instance in a namespace, with its
 // own strongswan.conf, vici socket and file log.
 type StrongSwan struct {
@@ -95,7 +110,7 @@ charon {
       flush_line = yes
       default = 1
       ike = 2
-      cfg = 2
+      cfg = 1
       knl = 2
       net = 1
       esp = 1
@@ -167,11 +182,8 @@ secrets {
 // answers. It does not load the connection; call Load.
 func StartStrongSwan(ns *Namespace, cfg StrongSwanConfig) (*StrongSwan, error) {
 	cfg.setDefaults()
-	if err := validName(cfg.Name); err != nil {
-		return nil, fmt.Errorf("nslab: strongswan name: %w", err)
-	}
-	if strings.ContainsAny(cfg.PSK, "\"\\\n") {
-		return nil, errors.New("nslab: strongswan: PSK must not contain quotes, backslashes or newlines")
+	if err := cfg.validate(); err != nil {
+		return nil, err
 	}
 	lab := ns.Lab()
 	prefix := "strongswan-" + cfg.Name
@@ -183,15 +195,14 @@ func StartStrongSwan(ns *Namespace, cfg StrongSwanConfig) (*StrongSwan, error) {
 		ViciURI:     "unix://" + lab.Path(prefix+".vici"),
 		LogPath:     lab.Path(prefix + "-charon.log"),
 	}
-	if err := writeTemplate(s.ConfPath, strongswanConf, map[string]any{
-		"Name": cfg.Name, "ViciURI": s.ViciURI, "LogPath": s.LogPath,
-	}); err != nil {
+	daemonConf, connConf, err := renderStrongSwan(cfg, s.ViciURI, s.LogPath)
+	if err != nil {
 		return nil, err
 	}
-	if err := writeTemplate(s.SwanctlPath, swanctlConf, struct {
-		StrongSwanConfig
-		IKERekeySeconds, ChildRekeySeconds, DPDSeconds int
-	}{cfg, int(cfg.IKERekeyTime.Seconds()), int(cfg.ChildRekeyTime.Seconds()), int(cfg.DPDDelay.Seconds())}); err != nil {
+	if err := writeFile(s.ConfPath, daemonConf); err != nil {
+		return nil, err
+	}
+	if err := writeFile(s.SwanctlPath, connConf); err != nil {
 		return nil, err
 	}
 	lab.AddLog("charon "+cfg.Name, s.LogPath)
@@ -201,6 +212,7 @@ func StartStrongSwan(ns *Namespace, cfg StrongSwanConfig) (*StrongSwan, error) {
 		return nil, err
 	}
 	s.Proc = proc
+	lab.AddDumper("swanctl --list-sas ("+cfg.Name+")", s.ListSAs)
 	err = WaitFor(15*time.Second, "charon "+cfg.Name+" vici socket", func() error {
 		if exited, werr := proc.Exited(); exited {
 			return fmt.Errorf("charon exited (%v): %s", werr, strings.TrimSpace(proc.Log()))
@@ -214,12 +226,21 @@ func StartStrongSwan(ns *Namespace, cfg StrongSwanConfig) (*StrongSwan, error) {
 	return s, nil
 }
 
-func writeTemplate(path string, t *template.Template, data any) error {
-	var b strings.Builder
-	if err := t.Execute(&b, data); err != nil {
-		return fmt.Errorf("nslab: %s: %w", t.Name(), err)
+// renderStrongSwan returns the instance's strongswan.conf and swanctl.conf.
+func renderStrongSwan(cfg StrongSwanConfig, viciURI, logPath string) (daemonConf, connConf string, err error) {
+	var d, c strings.Builder
+	if err := strongswanConf.Execute(&d, map[string]any{
+		"Name": cfg.Name, "ViciURI": viciURI, "LogPath": logPath,
+	}); err != nil {
+		return "", "", fmt.Errorf("nslab: strongswan.conf: %w", err)
 	}
-	return writeFile(path, b.String())
+	if err := swanctlConf.Execute(&c, struct {
+		StrongSwanConfig
+		IKERekeySeconds, ChildRekeySeconds, DPDSeconds int
+	}{cfg, int(cfg.IKERekeyTime.Seconds()), int(cfg.ChildRekeyTime.Seconds()), int(cfg.DPDDelay.Seconds())}); err != nil {
+		return "", "", fmt.Errorf("nslab: swanctl.conf: %w", err)
+	}
+	return d.String(), c.String(), nil
 }
 
 // Swanctl runs swanctl against this instance: the command option first,
@@ -305,9 +326,48 @@ func (s *StrongSwan) RouteVia(prefixes ...string) error {
 	return nil
 }
 
+// Azure VPN Gateway's default IKEv2 offers (route-based gateway, no custom
+// policy) in swanctl syntax, for a strongSwan that stands in for Azure the
+// way soft-ix's lab config (cmd/soft-ix/labconf/azure-lab.conf) does.
+const (
+	AzureIKEProposals = "aes256-aes192-aes128-sha1-sha256-sha384-modp1024-modp2048-ecp256-ecp384"
+	AzureESPProposals = "aes256gcm16,aes256-aes192-aes128-sha1-sha256"
+)
+
+// IXStrongSwanConfig is the seed's IX side as strongSwan configuration:
+// 203.0.113.94 to 198.51.100.6, PSK, seed proposals, initiating.
+func IXStrongSwanConfig() StrongSwanConfig {
+	return StrongSwanConfig{
+		Name: "ix", LocalAddr: IXWANAddr, RemoteAddr: AzurePublicAddr, PSK: SeedPSK, Initiate: true,
+	}
+}
+
+// AzureStrongSwanConfig is the seed's Azure side as strongSwan
+// configuration: 198.51.100.6 to 203.0.113.94, PSK, seed proposals,
+// responding. Set IKEProposals/ESPProposals to AzureIKEProposals and
+// AzureESPProposals for Azure's full offer lists.
+func AzureStrongSwanConfig() StrongSwanConfig {
+	return StrongSwanConfig{
+		Name: "azure", LocalAddr: AzurePublicAddr, RemoteAddr: IXWANAddr, PSK: SeedPSK,
+	}
+}
+
+// Up waits until the tunnel is established, makes the namespace's routing
+// route-based (FixRouting) and routes prefixes into ipsec0 (RouteVia): the
+// steps after Load whether the peer is strongSwan or soft-ix.
+func (s *StrongSwan) Up(timeout time.Duration, prefixes ...string) error {
+	if err := s.WaitEstablished(timeout); err != nil {
+		return err
+	}
+	if err := s.FixRouting(); err != nil {
+		return err
+	}
+	return s.RouteVia(prefixes...)
+}
+
 // StrongSwanPair is the reference tunnel: strongSwan standing in for the
 // IX in the "ix" namespace and for Azure's gateway in the "azure"
-// namespace, with the seed's parameters.
+// namespace.
 type StrongSwanPair struct {
 	IX, Azure *StrongSwan
 }
@@ -320,18 +380,22 @@ type StrongSwanPair struct {
 // what they need with RouteVia (e.g. 172.16.0.0/16 on the IX side and
 // 192.168.2.0/24 on the Azure side for the static scenario).
 func StartStrongSwanPair(s *Scenario) (*StrongSwanPair, error) {
-	azure, err := StartStrongSwan(s.Azure, StrongSwanConfig{
-		Name: "azure", LocalAddr: AzurePublicAddr, RemoteAddr: IXWANAddr, PSK: SeedPSK,
-	})
+	return StartStrongSwanPairWith(s, IXStrongSwanConfig(), AzureStrongSwanConfig())
+}
+
+// StartStrongSwanPairWith is StartStrongSwanPair with the two sides'
+// configurations given (start from IXStrongSwanConfig and
+// AzureStrongSwanConfig). The Azure side is loaded first so an initiating
+// IX side finds it ready.
+func StartStrongSwanPairWith(s *Scenario, ixCfg, azureCfg StrongSwanConfig) (*StrongSwanPair, error) {
+	azure, err := StartStrongSwan(s.Azure, azureCfg)
 	if err != nil {
 		return nil, err
 	}
 	if err := azure.Load(); err != nil {
 		return nil, err
 	}
-	ix, err := StartStrongSwan(s.IX, StrongSwanConfig{
-		Name: "ix", LocalAddr: IXWANAddr, RemoteAddr: AzurePublicAddr, PSK: SeedPSK, Initiate: true,
-	})
+	ix, err := StartStrongSwan(s.IX, ixCfg)
 	if err != nil {
 		return nil, err
 	}

@@ -30,12 +30,27 @@ func CheckEnvironment(tools ...string) error {
 	for _, tool := range append([]string{"ip"}, tools...) {
 		if _, err := exec.LookPath(tool); err != nil {
 			problems = append(problems, fmt.Sprintf("%s not found in PATH (%s)", tool, packageFor(tool)))
+			continue
+		}
+		if tool == "charon-systemd" && !haveKernelLibipsec() {
+			problems = append(problems, "strongSwan's kernel-libipsec plugin is missing (apt-get install libcharon-extra-plugins)")
 		}
 	}
 	if len(problems) > 0 {
 		return errors.New(strings.Join(problems, "; "))
 	}
 	return nil
+}
+
+// haveKernelLibipsec reports whether strongSwan's userspace ESP plugin is
+// installed; without it charon cannot carry ESP on kernels without XFRM.
+func haveKernelLibipsec() bool {
+	for _, dir := range []string{"/usr/lib/ipsec/plugins", "/usr/lib/x86_64-linux-gnu/ipsec/plugins", "/usr/lib/aarch64-linux-gnu/ipsec/plugins"} {
+		if _, err := os.Stat(dir + "/libstrongswan-kernel-libipsec.so"); err == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // packageFor names the Debian package that provides a tool.

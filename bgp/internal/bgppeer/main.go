@@ -1,7 +1,7 @@
 // Command bgppeer runs soft-ix's tun and bgp packages on their own, for the
 // namespace tests in integration/: it is not part of soft-ix.
 //
-//	bgppeer -config cfg.json [-map GigaEthernet1.0=lan0]
+//	bgppeer -config cfg.json [-map GigaEthernet1.0=lan0] [-mapped-addrs]
 //
 // The configuration is a config.Config encoded as JSON (the test builds it
 // from structs). bgppeer applies it, starts BGP if the configuration has a
@@ -10,6 +10,11 @@
 //
 //	summary | routes A | advertised A | kernel | learned
 //	tunnel NAME up|down | reload FILE | quit
+//	install NEXTHOP PREFIX|COUNT... | remove PREFIX|COUNT...
+//
+// install and remove call tun.Manager's RouteInstaller methods directly; a
+// number N instead of prefixes means N /24s from 10.100.0.0 on, and the
+// answer is the time the call took.
 //
 // SIGTERM, "quit" or the end of stdin stop BGP and remove everything tun
 // added. Logs go to stderr.
@@ -25,8 +30,10 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/soft-ix/soft-ix/bgp"
 	"github.com/soft-ix/soft-ix/config"
@@ -49,9 +56,10 @@ func main() {
 	cfgPath := flag.String("config", "", "configuration as JSON-encoded config.Config")
 	mapping := mapFlag{}
 	flag.Var(mapping, "map", "IXNAME=LINK mapping (repeatable)")
+	mappedAddrs := flag.Bool("mapped-addrs", false, "put configured addresses on mapped links")
 	flag.Parse()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	if err := run(log, *cfgPath, mapping); err != nil {
+	if err := run(log, *cfgPath, mapping, *mappedAddrs); err != nil {
 		log.Error("bgppeer", "err", err)
 		os.Exit(1)
 	}
@@ -69,7 +77,7 @@ func load(path string) (*config.Config, error) {
 	return &cfg, nil
 }
 
-func run(log *slog.Logger, cfgPath string, mapping map[string]string) error {
+func run(log *slog.Logger, cfgPath string, mapping map[string]string, mappedAddrs bool) error {
 	cfg, err := load(cfgPath)
 	if err != nil {
 		return err
@@ -83,6 +91,7 @@ func run(log *slog.Logger, cfgPath string, mapping map[string]string) error {
 			log.Error("cleanup", "err", err)
 		}
 	}()
+	mgr.SetMappedAddresses(mappedAddrs)
 	if err := mgr.Apply(cfg); err != nil {
 		log.Warn("apply", "err", err)
 	}
@@ -151,6 +160,27 @@ func command(mgr *tun.Manager, srv *bgp.Server, line string) (any, error) {
 		return mgr.Routes()
 	case "learned":
 		return srv.LearnedRoutes(), nil
+	case "install", "remove":
+		rest := f[1:]
+		var nh netip.Addr
+		if f[0] == "install" {
+			a, err := netip.ParseAddr(arg(1))
+			if err != nil {
+				return nil, err
+			}
+			nh, rest = a, f[2:]
+		}
+		ps, err := prefixes(rest)
+		if err != nil {
+			return nil, err
+		}
+		start := time.Now()
+		if f[0] == "install" {
+			err = mgr.InstallRoutes(nh, ps)
+		} else {
+			err = mgr.RemoveRoutes(ps)
+		}
+		return time.Since(start).String(), err
 	case "tunnel":
 		return "ok", mgr.SetTunnelUp(arg(1), arg(2) == "up")
 	case "reload":
@@ -164,4 +194,26 @@ func command(mgr *tun.Manager, srv *bgp.Server, line string) (any, error) {
 		return "ok", srv.Reload(cfg)
 	}
 	return nil, fmt.Errorf("unknown command %q", f[0])
+}
+
+// prefixes parses prefixes, or a count of generated /24s.
+func prefixes(args []string) ([]netip.Prefix, error) {
+	if len(args) == 1 {
+		if n, err := strconv.Atoi(args[0]); err == nil {
+			ps := make([]netip.Prefix, n)
+			for i := range ps {
+				ps[i] = netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(100 + i/256), byte(i), 0}), 24)
+			}
+			return ps, nil
+		}
+	}
+	var ps []netip.Prefix
+	for _, a := range args {
+		p, err := netip.ParsePrefix(a)
+		if err != nil {
+			return nil, err
+		}
+		ps = append(ps, p)
+	}
+	return ps, nil
 }

@@ -15,6 +15,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"syscall"
@@ -112,7 +113,8 @@ func main() {
 		local      = flag.String("local", "", "local address (ikev2 source-address)")
 		peer       = flag.String("peer", "", "peer address, or \"any\"")
 		peerID     = flag.String("peer-id", "", "peer identity TYPE:VALUE (ipv4:, fqdn:, keyid:); default the peer address")
-		pskID      = flag.String("psk-id", "", "identity the PSK is keyed by (TYPE:VALUE); default peer-id")
+		pskID      = flag.String("psk-id", "", "identities the PSK is keyed by (TYPE:VALUE, comma separated); default peer-id")
+		cookies    = flag.Int("cookie-threshold", 0, "half-open SAs before cookies are demanded (0: default)")
 		psk        = flag.String("psk", "", "pre-shared key")
 		auto       = flag.Bool("auto", false, "ikev2 connect-type auto")
 		enc        = flag.String("enc", "aes-cbc-256", "sa-proposal enc list")
@@ -130,6 +132,7 @@ func main() {
 		statePath  = flag.String("state", "", "write SA state JSON here")
 		keylog     = flag.String("keylog", "", "write Wireshark key lines here")
 		verbose    = flag.Bool("v", false, "debug logging")
+		cpuprofile = flag.String("cpuprofile", "", "write a CPU profile here")
 	)
 	flag.Parse()
 	level := slog.LevelInfo
@@ -150,12 +153,17 @@ func main() {
 	if *local != "" {
 		tun.SourceAddress = netip.MustParseAddr(*local)
 	}
-	pid := parseID(*pskID)
-	if pid.Type == "" {
-		pid = tun.PeerID
+	var psks []*config.PSK
+	for _, id := range strings.Split(*pskID, ",") {
+		if pid := parseID(strings.TrimSpace(id)); pid.Type != "" {
+			psks = append(psks, &config.PSK{ID: pid, Key: []byte(*psk)})
+		}
+	}
+	if len(psks) == 0 {
+		psks = []*config.PSK{{ID: tun.PeerID, Key: []byte(*psk)}}
 	}
 	cfg := &config.Config{
-		PSKs: []*config.PSK{{ID: pid, Key: []byte(*psk)}},
+		PSKs: psks,
 		DefaultProfile: &config.Profile{
 			Enc: list[config.EncAlg](*enc), Integrity: list[config.IntegAlg](*integ), PRF: list[config.PRFAlg](*prf),
 			DH: list[config.DHGroup](*dh), ChildEnc: list[config.EncAlg](*cenc), ChildIntegrity: list[config.IntegAlg](*cinteg),
@@ -165,7 +173,8 @@ func main() {
 	}
 	dp := &recDP{sas: map[string]ike.ChildSA{}, outbound: map[string]uint32{}}
 	mc := ike.ManagerConfig{Config: cfg, DataPlane: dp, Logger: log,
-		Tuning: ike.CoreConfig{RetransmitBase: *retransmit, RetryBase: *retry, DeleteGrace: 500 * time.Millisecond}}
+		Tuning: ike.CoreConfig{RetransmitBase: *retransmit, RetryBase: *retry, DeleteGrace: 500 * time.Millisecond,
+			CookieThreshold: *cookies}}
 	if *local != "" {
 		mc.ListenAddr = netip.MustParseAddr(*local)
 	}
@@ -182,6 +191,12 @@ func main() {
 	if err != nil {
 		log.Error("ikepeer", "err", err)
 		os.Exit(1)
+	}
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err == nil && pprof.StartCPUProfile(f) == nil {
+			defer pprof.StopCPUProfile()
+		}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()

@@ -1,0 +1,433 @@
+package main
+
+// The IPsec half of the daemon: package esp's engine (one TUN device per
+// tunnel, raw ESP and the UDP 4500 socket it shares with IKE) under
+// package ike's Manager, which reaches the engine through dataPlane.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+
+	"golang.org/x/net/ipv4"
+
+	"github.com/soft-ix/soft-ix/cmd/soft-ix/internal/show"
+	"github.com/soft-ix/soft-ix/config"
+	"github.com/soft-ix/soft-ix/esp"
+	"github.com/soft-ix/soft-ix/ike"
+	"github.com/soft-ix/soft-ix/tun"
+)
+
+// ipsecStack implements ipsecSide.
+type ipsecStack struct {
+	log    *slog.Logger
+	eng    *esp.Engine
+	dp     *dataPlane
+	ike    atomic.Pointer[ike.Manager]
+	udp500 *ikeSocket
+	keylog *os.File
+
+	cancel context.CancelFunc
+	done   chan struct{} // closed when the Manager's Run returns
+
+	mu      sync.Mutex
+	tunnels map[string]bool // TUN devices the engine runs
+}
+
+// startIPsec opens the outer sockets, creates a TUN device per tunnel and
+// starts IKE (which initiates the connect-type auto tunnels).
+func startIPsec(cfg *config.Config, o *options, log *slog.Logger, linux *tun.Manager) (*ipsecStack, error) {
+	s := &ipsecStack{log: log, tunnels: map[string]bool{}, done: make(chan struct{})}
+	s.dp = &dataPlane{linux: linux, log: log, outbound: map[string]map[uint32]bool{}}
+	s.eng = esp.NewEngine(esp.Config{
+		Logger: log,
+		Events: s.dp,
+		IKEHandler: func(pkt []byte, src, dst netip.AddrPort) {
+			if m := s.ike.Load(); m != nil {
+				m.HandlePacket(append([]byte(nil), pkt...), src, dst)
+			}
+		},
+	})
+	s.dp.eng = s.eng
+	fail := func(err error) (*ipsecStack, error) {
+		s.closeParts()
+		return nil, err
+	}
+	if err := s.eng.OpenUDP(netip.AddrPortFrom(netip.IPv4Unspecified(), 4500)); err != nil {
+		return fail(portError(4500, err))
+	}
+	if err := s.eng.OpenRawESP(netip.IPv4Unspecified()); err != nil {
+		return fail(fmt.Errorf("%w (raw ESP needs root or CAP_NET_RAW)", err))
+	}
+	for _, ifc := range cfg.Tunnels() {
+		if err := s.createTunnel(ifc); err != nil {
+			return fail(err)
+		}
+	}
+	u, err := listenIKE(500)
+	if err != nil {
+		return fail(err)
+	}
+	s.udp500 = u
+	if o.keylog != "" {
+		f, err := os.OpenFile(o.keylog, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+		if err != nil {
+			return fail(fmt.Errorf("--keylog: %w", err))
+		}
+		s.keylog = f
+		log.Warn("writing IKE and ESP keys for Wireshark; lab use only", "file", o.keylog)
+	}
+	mc := ike.ManagerConfig{Config: cfg, DataPlane: s.dp, Transport: ikeTransport{u, s.eng}, Logger: log}
+	if s.keylog != nil {
+		mc.KeyLog = s.keylog
+	}
+	m, err := ike.NewManager(mc)
+	if err != nil {
+		return fail(err)
+	}
+	s.ike.Store(m)
+	s.dp.events.Store(m)
+	ctx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	go u.serve(m.HandlePacket)
+	go func() {
+		defer close(s.done)
+		if err := m.Run(ctx); err != nil {
+			log.Error("ikev2 stopped", "err", err)
+		}
+	}()
+	return s, nil
+}
+
+// tunnelConfig is the data-plane view of a Tunnel interface.
+func tunnelConfig(ifc *config.Interface) esp.TunnelConfig {
+	tc := esp.TunnelConfig{Name: ifc.Name, MTU: ifc.MTU, AdjustMSS: ifc.AdjustMSS}
+	if ifc.Tunnel != nil {
+		tc.PreFragment = ifc.Tunnel.PreFragment
+	}
+	if ifc.Address.IsValid() {
+		tc.ICMPSource = ifc.Address.Addr()
+	}
+	return tc
+}
+
+func (s *ipsecStack) createTunnel(ifc *config.Interface) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, err := s.eng.CreateTunnel(tunnelConfig(ifc)); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("%w: no /dev/net/tun (modprobe tun, or docker run --device /dev/net/tun)", err)
+		}
+		return err
+	}
+	s.tunnels[ifc.Name] = true
+	return nil
+}
+
+func (s *ipsecStack) removeTunnel(name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.tunnels[name] {
+		return
+	}
+	delete(s.tunnels, name)
+	if err := s.eng.RemoveTunnel(name); err != nil {
+		s.log.Warn("removing tunnel device", "tunnel", name, "err", err)
+	}
+}
+
+// prepare creates the TUN devices of tunnels a reload adds or changes;
+// it runs before tun.Apply so the devices get their addresses and routes.
+func (s *ipsecStack) prepare(cfg *config.Config, ch config.Changes) error {
+	var errs []error
+	for _, name := range append(append([]string{}, ch.TunnelsChanged...), ch.TunnelsAdded...) {
+		ifc := cfg.Interface(name)
+		if ifc == nil {
+			continue
+		}
+		s.removeTunnel(name) // settings such as MTU and MSS come with the device
+		if err := s.createTunnel(ifc); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Reload hands the new config to IKE: changed tunnels are renegotiated,
+// others keep their SAs. Devices of removed tunnels go afterwards.
+func (s *ipsecStack) Reload(cfg *config.Config, ch config.Changes) error {
+	err := s.ike.Load().Reload(cfg, append(append([]string{}, ch.TunnelsChanged...), ch.TunnelsRemoved...))
+	for _, name := range ch.TunnelsRemoved {
+		s.removeTunnel(name)
+	}
+	return err
+}
+
+func (s *ipsecStack) IKESAs() []show.IKESA {
+	var out []show.IKESA
+	for _, sa := range s.ike.Load().IKESAs() {
+		if sa.State != "established" {
+			continue
+		}
+		out = append(out, show.IKESA{
+			Interface: sa.Tunnel, SPII: sa.SPIi, SPIR: sa.SPIr, RemainLifetime: sa.RemainLifetime,
+			Serial: sa.Serial, Initiator: sa.Direction == "initiator", Local: sa.LocalAddr, Peer: sa.PeerAddr,
+			PeerID: sa.PeerID, Enc: sa.Enc, Hash: sa.Integ, PRF: sa.PRF, DH: sa.DH, NATDetected: sa.NATDetected,
+		})
+	}
+	return out
+}
+
+func (s *ipsecStack) ChildSAs() []show.ChildSA {
+	var out []show.ChildSA
+	for _, c := range s.ike.Load().ChildSAs() {
+		hash := c.Hash
+		if hash == "" {
+			hash = "NONE" // AEAD: integrity is part of the cipher
+		}
+		out = append(out, show.ChildSA{
+			Interface: c.Tunnel, PeerID: c.PeerID, IKESPII: c.IKESPIi, IKESPIR: c.IKESPIr, IKESerial: c.IKESerial,
+			Local: c.LocalAddr.Addr(), Peer: c.PeerAddr.Addr(), Enc: c.Enc, Hash: hash,
+			RemainLifetime: c.RemainLifetime, AntiReplay: c.AntiReplay, Outbound: c.Direction == "outbound",
+			Out: show.SACounters(c.Out), In: show.SACounters(c.In), SPIIn: c.InSPI, SPIOut: c.OutSPI,
+		})
+	}
+	return out
+}
+
+func (s *ipsecStack) ClearSA(peer netip.Addr) (int, error) { return s.ike.Load().ClearSA(peer), nil }
+
+// TunnelUp reports whether the tunnel has an outbound SA: the IX shows a
+// tunnel interface up only then.
+func (s *ipsecStack) TunnelUp(name string) bool { return s.dp.up(name) }
+
+// Stats implements ipsecStatser for the metrics.
+func (s *ipsecStack) Stats() ikeStats {
+	s.dp.mu.Lock()
+	st := ikeStats{ChildSAsInstalled: s.dp.installs, Rekeys: s.dp.rekeys}
+	s.dp.mu.Unlock()
+	e := s.eng.Stats()
+	st.DataPlaneDrops = map[string]uint64{
+		"unknown_spi":     e.UnknownSPI,
+		"truncated":       e.Truncated,
+		"no_outbound_sa":  e.NoOutboundSA,
+		"send_error":      e.SendErrors,
+		"tun_write_error": e.TUNErrors,
+	}
+	return st
+}
+
+// Close sends IKE DELETEs (the Manager does on the end of Run), then stops
+// the data plane and removes its TUN devices.
+func (s *ipsecStack) Close() error {
+	if s.cancel != nil {
+		s.cancel()
+		<-s.done
+	}
+	s.closeParts()
+	return nil
+}
+
+func (s *ipsecStack) closeParts() {
+	if s.udp500 != nil {
+		s.udp500.close()
+	}
+	s.eng.Close()
+	if s.keylog != nil {
+		s.keylog.Close()
+	}
+}
+
+// dataPlane is ike.DataPlane on the esp engine. It also tells tun when a
+// tunnel gains its first or loses its last outbound SA, so routes out of
+// the tunnel follow its state as on the IX.
+type dataPlane struct {
+	eng    *esp.Engine
+	linux  *tun.Manager
+	log    *slog.Logger
+	events atomic.Pointer[ike.Manager] // set once the Manager exists
+
+	mu       sync.Mutex
+	outbound map[string]map[uint32]bool // tunnel -> installed outbound SPIs
+	tunnelOf map[uint32]string          // outbound SPI -> tunnel
+	installs uint64                     // outbound SAs installed
+	rekeys   uint64                     // ... while the tunnel had one (make-before-break)
+}
+
+func (d *dataPlane) InstallSA(sa ike.ChildSA) error {
+	err := d.eng.InstallSA(esp.SAConfig{
+		Tunnel: sa.Tunnel, SPI: sa.SPI, Inbound: sa.Inbound,
+		EncrID: sa.EncrID, EncrKeyBits: sa.EncrKeyBits, IntegID: sa.IntegID,
+		EncrKey: sa.EncrKey, IntegKey: sa.IntegKey, ESN: sa.ESN,
+		Local: sa.Local, Remote: sa.Remote, UDPEncap: sa.UDPEncap,
+		LocalTS: sa.LocalTS, RemoteTS: sa.RemoteTS,
+		SoftBytes: sa.SoftBytes, HardBytes: sa.HardBytes, SoftPackets: sa.SoftPackets, HardPackets: sa.HardPackets,
+	})
+	if err != nil || sa.Inbound {
+		return err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.tunnelOf == nil {
+		d.tunnelOf = map[uint32]string{}
+	}
+	set := d.outbound[sa.Tunnel]
+	if set == nil {
+		set = map[uint32]bool{}
+		d.outbound[sa.Tunnel] = set
+	}
+	d.installs++
+	if len(set) > 0 {
+		d.rekeys++
+	}
+	set[sa.SPI] = true
+	d.tunnelOf[sa.SPI] = sa.Tunnel
+	if len(set) == 1 {
+		d.setTunnelUp(sa.Tunnel, true)
+	}
+	return nil
+}
+
+func (d *dataPlane) SetOutbound(tunnel string, spi uint32) error {
+	return d.eng.SetOutbound(tunnel, spi)
+}
+
+func (d *dataPlane) DeleteSA(spi uint32, inbound bool) error {
+	err := d.eng.DeleteSA(spi, inbound)
+	if inbound {
+		return err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	name, ok := d.tunnelOf[spi]
+	if !ok {
+		return err
+	}
+	delete(d.tunnelOf, spi)
+	set := d.outbound[name]
+	delete(set, spi)
+	if len(set) == 0 {
+		d.setTunnelUp(name, false)
+	}
+	return err
+}
+
+func (d *dataPlane) Counters(spi uint32, inbound bool) (ike.SACounters, bool) {
+	c, ok := d.eng.Counters(spi, inbound)
+	return ike.SACounters(c), ok
+}
+
+func (d *dataPlane) setTunnelUp(name string, up bool) {
+	if d.linux == nil {
+		return
+	}
+	if err := d.linux.SetTunnelUp(name, up); err != nil {
+		d.log.Warn("tunnel routes", "tunnel", name, "up", up, "err", err)
+	}
+}
+
+func (d *dataPlane) up(name string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.outbound[name]) > 0
+}
+
+// SoftExpired and HardExpired pass the engine's volume-limit events to IKE.
+func (d *dataPlane) SoftExpired(spi uint32, inbound bool) {
+	if m := d.events.Load(); m != nil {
+		m.SoftExpired(spi, inbound)
+	}
+}
+
+func (d *dataPlane) HardExpired(spi uint32, inbound bool) {
+	if m := d.events.Load(); m != nil {
+		m.HardExpired(spi, inbound)
+	}
+}
+
+// ikeTransport sends IKE on UDP 500 from the daemon's own socket and on
+// UDP 4500 through the engine, which owns that port (ESP-in-UDP and IKE
+// share it, told apart by the non-ESP marker).
+type ikeTransport struct {
+	udp500 *ikeSocket
+	eng    *esp.Engine
+}
+
+func (t ikeTransport) Send(pkt []byte, from, to netip.AddrPort) error {
+	if from.Port() == 4500 || to.Port() == 4500 {
+		return t.eng.SendIKE(pkt, from, to)
+	}
+	return t.udp500.send(pkt, from, to)
+}
+
+// ikeSocket is the UDP 500 socket; it learns each datagram's destination
+// address (IP_PKTINFO) so IKE answers from the address it was asked on.
+type ikeSocket struct {
+	c    *net.UDPConn
+	pc   *ipv4.PacketConn
+	port uint16
+}
+
+func listenIKE(port uint16) (*ikeSocket, error) {
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{Port: int(port)})
+	if err != nil {
+		return nil, portError(int(port), err)
+	}
+	pc := ipv4.NewPacketConn(c)
+	if err := pc.SetControlMessage(ipv4.FlagDst, true); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("ike: IP_PKTINFO: %w", err)
+	}
+	return &ikeSocket{c: c, pc: pc, port: port}, nil
+}
+
+func (u *ikeSocket) serve(handle func(pkt []byte, from, to netip.AddrPort)) {
+	buf := make([]byte, 65536)
+	for {
+		n, cm, src, err := u.pc.ReadFrom(buf)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			continue
+		}
+		from := src.(*net.UDPAddr).AddrPort()
+		from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
+		to := netip.AddrPortFrom(netip.IPv4Unspecified(), u.port)
+		if cm != nil {
+			if a, ok := netip.AddrFromSlice(cm.Dst); ok {
+				to = netip.AddrPortFrom(a.Unmap(), u.port)
+			}
+		}
+		handle(append([]byte(nil), buf[:n]...), from, to)
+	}
+}
+
+func (u *ikeSocket) send(pkt []byte, from, to netip.AddrPort) error {
+	var cm *ipv4.ControlMessage
+	if from.Addr().IsValid() && !from.Addr().IsUnspecified() {
+		cm = &ipv4.ControlMessage{Src: from.Addr().AsSlice()}
+	}
+	_, err := u.pc.WriteTo(pkt, cm, net.UDPAddrFromAddrPort(to))
+	return err
+}
+
+func (u *ikeSocket) close() { u.c.Close() }
+
+// portError explains a failed bind of an IKE port.
+func portError(port int, err error) error {
+	switch {
+	case errors.Is(err, syscall.EADDRINUSE):
+		return fmt.Errorf("UDP port %d is in use: another IKE daemon runs here (strongSwan charon, libreswan pluto, another soft-ix?): stop it, e.g. systemctl stop strongswan", port)
+	case errors.Is(err, syscall.EACCES), errors.Is(err, os.ErrPermission):
+		return fmt.Errorf("UDP port %d needs root or CAP_NET_BIND_SERVICE: %w", port, err)
+	}
+	return err
+}

@@ -1,0 +1,149 @@
+#!/bin/bash
+# compare.sh: IKEv2 setups per second of soft-ix and strongSwan charon as
+# responders, DH group 2 (1024-bit) and 14 (2048-bit), in the same run.
+#
+# Builds ikeload and ikepeer, makes two namespaces isl<pid>a (load
+# generator, 4 addresses) and isl<pid>b (responder), and for each round
+# and group runs ikeload against a fresh soft-ix responder and a fresh
+# charon responder (kernel-libipsec). Prints every run, then the medians
+# and the soft-ix/charon ratio per group. Bounded: COUNT setups or TIME
+# per run, ROUNDS rounds. Needs root, ip, charon-systemd, swanctl, jq.
+#
+#   sudo ike/ikeload/compare.sh            # COUNT=1500 TIME=20s ROUNDS=3
+#   COUNT=500 ROUNDS=1 ike/ikeload/compare.sh
+set -euo pipefail
+COUNT=${COUNT:-1500}
+TIME=${TIME:-20s}
+ROUNDS=${ROUNDS:-3}
+CONC=${CONC:-32}
+cd "$(dirname "$0")/../.."
+W=$(mktemp -d /tmp/isl.XXXXXX)
+P=isl$(( $$ % 100000 ))
+A=${P}a B=${P}b
+RESP=192.0.2.2
+LOCALS=192.0.2.10,192.0.2.11,192.0.2.12,192.0.2.13
+PIDS=()
+cleanup() {
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+	sleep 0.3
+	[ -n "${CHARON_LOG:-}" ] && cp "$W/charon.log" /tmp/isl-charon.log
+	ip netns del "$A" 2>/dev/null || true
+	ip netns del "$B" 2>/dev/null || true
+	rm -rf "$W"
+}
+trap cleanup EXIT
+
+go build -o "$W/ikeload" ./ike/ikeload
+go build -o "$W/ikepeer" ./ike/internal/ikepeer
+
+ip netns add "$A"; ip netns add "$B"
+ip link add "${P}va" type veth peer name "${P}vb"
+ip link set "${P}va" netns "$A"; ip link set "${P}vb" netns "$B"
+for a in ${LOCALS//,/ }; do ip -n "$A" addr add "$a/24" dev "${P}va"; done
+ip -n "$B" addr add "$RESP/24" dev "${P}vb"
+for ns in "$A" "$B"; do ip -n "$ns" link set lo up; done
+ip -n "$A" link set "${P}va" up; ip -n "$B" link set "${P}vb" up
+
+cat > "$W/strongswan.conf" <<CONF
+charon {
+  load_modular = no
+  load = random nonce drbg openssl aes sha1 sha2 hmac kdf kernel-libipsec kernel-netlink socket-default vici
+  install_routes = no
+  install_virtual_ip = no
+  cookie_threshold = 100000
+  cookie_threshold_ip = 100000
+  block_threshold = 100000
+  plugins {
+    vici {
+      socket = unix://$W/charon.vici
+    }
+  }
+  filelog {
+    lab {
+      path = $W/charon.log
+      default = ${CHARON_LOG:-0}
+      time_format = %T.%f
+    }
+  }
+}
+charon-systemd {
+  journal {
+    default = -1
+  }
+}
+CONF
+cat > "$W/swanctl.conf" <<CONF
+connections {
+  load {
+    version = 2
+    local_addrs = $RESP
+    remote_addrs = %any
+    proposals = aes256-sha1-modp1024,aes256-sha1-modp2048
+    mobike = no
+    rekey_time = 0
+    local {
+      auth = psk
+      id = $RESP
+    }
+    remote {
+      auth = psk
+      id = %any
+    }
+    children {
+      load-child {
+        mode = tunnel
+        local_ts = 0.0.0.0/0
+        remote_ts = 0.0.0.0/0
+        esp_proposals = aes256-sha256
+        rekey_time = 0
+      }
+    }
+  }
+}
+secrets {
+  ike-load {
+    secret = "loadtest"
+  }
+}
+CONF
+
+start_softix() {
+	ip netns exec "$B" "$W/ikepeer" -local $RESP -peer any -psk loadtest \
+		-psk-id "ipv4:${LOCALS//,/,ipv4:}" -dh 1024-bit,2048-bit -cookie-threshold 100000 ${SOFTIX_ARGS:-} >"$W/softix.log" 2>&1 &
+	RPID=$!; PIDS+=("$RPID"); sleep 0.5
+}
+start_charon() {
+	ip netns exec "$B" env STRONGSWAN_CONF="$W/strongswan.conf" charon-systemd >"$W/charon.out" 2>&1 &
+	RPID=$!; PIDS+=("$RPID")
+	for _ in $(seq 50); do
+		ip netns exec "$B" swanctl --stats --uri "unix://$W/charon.vici" >/dev/null 2>&1 && break
+		sleep 0.1
+	done
+	ip netns exec "$B" swanctl --load-all --uri "unix://$W/charon.vici" --file "$W/swanctl.conf" >/dev/null 2>&1
+	# kernel-libipsec routes everything into ipsec0 via table 220 once a
+	# Child SA is up, which would send charon's answers to the other
+	# generator addresses into the first tunnel.
+	ip -n "$B" rule del lookup 220 2>/dev/null || true
+}
+stop_responder() { kill "$RPID" 2>/dev/null || true; wait "$RPID" 2>/dev/null || true; sleep 0.3; }
+
+run() { # impl group
+	ip netns exec "$A" "$W/ikeload" -peer $RESP -psk loadtest -local $LOCALS -dh "$2" \
+		-count "$COUNT" -time "$TIME" -concurrency "$CONC" | tee -a "$W/results-$1-$2"
+}
+
+for r in $(seq "$ROUNDS"); do
+	for g in 1024-bit 2048-bit; do
+		echo "round $r group $g"
+		start_softix; printf 'soft-ix  '; run softix $g; stop_responder
+		start_charon; printf 'charon   '; run charon $g; stop_responder
+	done
+done
+
+median() { jq -s 'map(.setups_per_sec) | sort | if length % 2 == 1 then .[length/2|floor] else (.[length/2-1] + .[length/2]) / 2 end' "$1"; }
+echo
+printf '%-9s %14s %14s %8s\n' group soft-ix/s charon/s ratio
+for g in 1024-bit 2048-bit; do
+	s=$(median "$W/results-softix-$g"); c=$(median "$W/results-charon-$g")
+	printf '%-9s %14.1f %14.1f %8.2f\n' "$g" "$s" "$c" "$(echo "$s / $c" | bc -l)"
+done

@@ -1,0 +1,250 @@
+package integration
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Interop of soft-ix's IKEv2 (ike.Manager in ike/internal/ikepeer) with
+// strongSwan charon + kernel-libipsec, in namespaces prefixed "ism", with
+// the seed's parameters: IKE aes256-sha1-modp1024, ESP aes256-sha256, no
+// PFS, PSK, route-based 0.0.0.0/0 selectors.
+
+func seedArgs(peer string, extra ...string) []string {
+	return append([]string{"-local", ismAddrA, "-peer", peer, "-psk", ismPSK,
+		"-enc", "aes-cbc-256", "-integ", "sha1", "-dh", "1024-bit",
+		"-child-enc", "aes-cbc-256", "-child-integ", "sha2-256"}, extra...)
+}
+
+func TestIKEStrongSwanSoftIXInitiator(t *testing.T) {
+	ismRequire(t, "charon-systemd", "swanctl")
+	l := newISMLab(t)
+	c := l.startCharon(l.nsB, charonConn{Local: ismAddrB, Remote: ismAddrA, PSK: ismPSK})
+	s := l.startSoftIX(l.nsA, "softix", seedArgs(ismAddrB, "-auto")...)
+	waitFor(t, 10*time.Second, "tunnel up", func() error { return checkPairUp(s, c) })
+	st := s.read()
+	sa := st.established()[0]
+	if sa.Direction != "initiator" || sa.Enc != "AES-CBC-256" || sa.Integ != "HMAC-SHA1-96" || sa.DH != "1024-bit" {
+		t.Fatalf("IKE SA %+v", sa)
+	}
+	if sa.PeerID != "IPV4-ADDR "+ismAddrB || sa.Serial != 1 || sa.LocalAddr.Port() != 4500 {
+		t.Fatalf("IKE SA show data %+v", sa)
+	}
+	ch := st.Child[0]
+	if ch.Enc != "AES-CBC-256" || ch.Hash != "HMAC-SHA2-256-128" || ch.Protocol != "ESP" {
+		t.Fatalf("Child SA show data %+v", ch)
+	}
+
+	// Delete from soft-ix (stop sends DELETE): charon drops its SAs.
+	l.stop(s.cmd)
+	waitFor(t, 5*time.Second, "charon sees the DELETE", func() error {
+		if cs := c.listSAs(); cs.IKEEstablished != 0 {
+			return fmt.Errorf("charon still has %d IKE SAs", cs.IKEEstablished)
+		}
+		return nil
+	})
+}
+
+func TestIKEStrongSwanSoftIXResponder(t *testing.T) {
+	ismRequire(t, "charon-systemd", "swanctl")
+	l := newISMLab(t)
+	c := l.startCharon(l.nsB, charonConn{Local: ismAddrB, Remote: ismAddrA, PSK: ismPSK})
+	s := l.startSoftIX(l.nsA, "softix", seedArgs(ismAddrB)...)
+	time.Sleep(300 * time.Millisecond)
+	if out, err := c.swanctl("--initiate", "--child", "ism-child", "--timeout", "10"); err != nil {
+		t.Fatalf("swanctl --initiate: %v\n%s", err, out)
+	}
+	waitFor(t, 5*time.Second, "tunnel up", func() error { return checkPairUp(s, c) })
+	if d := s.read().established()[0].Direction; d != "responder" {
+		t.Fatalf("direction %s", d)
+	}
+
+	// Delete from charon: soft-ix removes its SAs.
+	if out, err := c.swanctl("--terminate", "--ike", "ism", "--timeout", "5"); err != nil {
+		t.Fatalf("swanctl --terminate: %v\n%s", err, out)
+	}
+	waitFor(t, 5*time.Second, "soft-ix sees the DELETE", func() error {
+		st := s.read()
+		if len(st.IKE) != 0 || len(st.DP) != 0 {
+			return fmt.Errorf("soft-ix still has %d IKE SAs, %d data-plane SAs", len(st.IKE), len(st.DP))
+		}
+		return nil
+	})
+}
+
+func TestIKEStrongSwanWrongPSK(t *testing.T) {
+	ismRequire(t, "charon-systemd", "swanctl")
+	l := newISMLab(t)
+	c := l.startCharon(l.nsB, charonConn{Local: ismAddrB, Remote: ismAddrA, PSK: ismPSK})
+
+	// soft-ix initiates with the wrong key: charon answers
+	// AUTHENTICATION_FAILED, soft-ix logs it and backs off.
+	s := l.startSoftIX(l.nsA, "softix-wrong", append(seedArgs(ismAddrB, "-auto", "-retry", "30s"), "-psk", "WrongKey-1")...)
+	waitFor(t, 10*time.Second, "soft-ix reports the failure", func() error {
+		if !strings.Contains(s.logText(), "AUTHENTICATION_FAILED") {
+			return fmt.Errorf("no AUTHENTICATION_FAILED in soft-ix log")
+		}
+		return nil
+	})
+	l.stop(s.cmd)
+	if strings.Contains(s.logText(), "WrongKey-1") {
+		t.Fatal("soft-ix logged the pre-shared key")
+	}
+	if n := c.listSAs().IKEEstablished; n != 0 {
+		t.Fatalf("charon established %d IKE SAs with a wrong key", n)
+	}
+
+	// charon initiates to a soft-ix with the wrong key: soft-ix answers
+	// AUTHENTICATION_FAILED and logs the peer and the reason.
+	s = l.startSoftIX(l.nsA, "softix-resp", append(seedArgs(ismAddrB), "-psk", "WrongKey-2")...)
+	time.Sleep(300 * time.Millisecond)
+	out, err := c.swanctl("--initiate", "--child", "ism-child", "--timeout", "10")
+	if err == nil {
+		t.Fatalf("charon initiation succeeded with a wrong key:\n%s", out)
+	}
+	if !strings.Contains(out, "AUTHENTICATION_FAILED") {
+		t.Fatalf("charon did not get AUTHENTICATION_FAILED:\n%s", out)
+	}
+	waitFor(t, 3*time.Second, "soft-ix logs the rejection", func() error {
+		log := s.logText()
+		if !strings.Contains(log, "IKE_AUTH rejected") || !strings.Contains(log, ismAddrB) {
+			return fmt.Errorf("no rejection line naming %s", ismAddrB)
+		}
+		return nil
+	})
+	if strings.Contains(s.logText(), "WrongKey-2") || strings.Contains(s.logText(), ismPSK) {
+		t.Fatal("soft-ix logged a pre-shared key")
+	}
+	if st := s.read(); len(st.established()) != 0 {
+		t.Fatalf("soft-ix established with a wrong key")
+	}
+}
+
+// TestIKEStrongSwanRekeysBySoftIX: soft-ix's short lifetimes make it
+// rekey the Child SA and the IKE SA itself; charon follows.
+func TestIKEStrongSwanRekeysBySoftIX(t *testing.T) {
+	ismRequire(t, "charon-systemd", "swanctl")
+	l := newISMLab(t)
+	c := l.startCharon(l.nsB, charonConn{Local: ismAddrB, Remote: ismAddrA, PSK: ismPSK})
+	s := l.startSoftIX(l.nsA, "softix", seedArgs(ismAddrB, "-auto", "-lifetime", "14s", "-child-lifetime", "6s", "-dpd", "3s")...)
+	waitFor(t, 10*time.Second, "tunnel up", func() error { return checkPairUp(s, c) })
+	first := s.read()
+	firstChild := first.Child[0].InSPI
+	waitFor(t, 25*time.Second, "IKE SA and Child SA rekeyed by soft-ix", func() error {
+		if err := checkPairUp(s, c); err != nil {
+			return err
+		}
+		st := s.read()
+		if st.established()[0].Serial < 2 {
+			return fmt.Errorf("IKE SA serial %d", st.established()[0].Serial)
+		}
+		for _, ch := range st.Child {
+			if ch.InSPI == firstChild {
+				return fmt.Errorf("first Child SA still there")
+			}
+		}
+		return nil
+	})
+	if strings.Contains(s.logText(), "level=ERROR") {
+		t.Fatal("soft-ix logged errors")
+	}
+}
+
+// TestIKEStrongSwanRekeysByCharon: charon rekeys the Child SA and the IKE
+// SA (swanctl --rekey), with soft-ix as initiator and as responder.
+func TestIKEStrongSwanRekeysByCharon(t *testing.T) {
+	ismRequire(t, "charon-systemd", "swanctl")
+	for _, softixInitiates := range []bool{true, false} {
+		t.Run(fmt.Sprintf("softix-initiator=%v", softixInitiates), func(t *testing.T) {
+			l := newISMLab(t)
+			c := l.startCharon(l.nsB, charonConn{Local: ismAddrB, Remote: ismAddrA, PSK: ismPSK})
+			args := seedArgs(ismAddrB, "-dpd", "2s")
+			if softixInitiates {
+				args = append(args, "-auto")
+			}
+			s := l.startSoftIX(l.nsA, "softix", args...)
+			if !softixInitiates {
+				time.Sleep(300 * time.Millisecond)
+				if out, err := c.swanctl("--initiate", "--child", "ism-child", "--timeout", "10"); err != nil {
+					t.Fatalf("initiate: %v\n%s", err, out)
+				}
+			}
+			waitFor(t, 10*time.Second, "tunnel up", func() error { return checkPairUp(s, c) })
+			for i := 0; i < 2; i++ {
+				before := s.read().Child[0].InSPI
+				if out, err := c.swanctl("--rekey", "--child", "ism-child"); err != nil {
+					t.Fatalf("rekey child: %v\n%s", err, out)
+				}
+				waitFor(t, 5*time.Second, "Child SA rekeyed by charon", func() error {
+					if err := checkPairUp(s, c); err != nil {
+						return err
+					}
+					for _, ch := range s.read().Child {
+						if ch.InSPI == before {
+							return fmt.Errorf("old Child SA still present")
+						}
+					}
+					return nil
+				})
+				serial := s.read().established()[0].Serial
+				if out, err := c.swanctl("--rekey", "--ike", "ism"); err != nil {
+					t.Fatalf("rekey ike: %v\n%s", err, out)
+				}
+				waitFor(t, 5*time.Second, "IKE SA rekeyed by charon", func() error {
+					if err := checkPairUp(s, c); err != nil {
+						return err
+					}
+					if got := s.read().established()[0].Serial; got <= serial {
+						return fmt.Errorf("serial %d", got)
+					}
+					return nil
+				})
+			}
+			// DPD runs on the rekeyed SA both ways without tearing it down.
+			time.Sleep(5 * time.Second)
+			if err := checkPairUp(s, c); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// TestIKESoftIXPair: soft-ix against soft-ix with the seed's parameters,
+// including rekeys both sides start.
+func TestIKESoftIXPair(t *testing.T) {
+	ismRequire(t)
+	l := newISMLab(t)
+	b := l.startSoftIX(l.nsB, "softix-b", "-local", ismAddrB, "-peer", ismAddrA, "-psk", ismPSK,
+		"-lifetime", "20s", "-child-lifetime", "9s")
+	a := l.startSoftIX(l.nsA, "softix-a", seedArgs(ismAddrB, "-auto", "-lifetime", "17s", "-child-lifetime", "7s")...)
+	waitFor(t, 10*time.Second, "tunnel up", func() error { return checkSoftIXPair(a, b, 1) })
+	waitFor(t, 30*time.Second, "rekeys", func() error { return checkSoftIXPair(a, b, 2) })
+}
+
+func checkSoftIXPair(a, b *softIX, minSerial int) error {
+	sa, sb := a.read(), b.read()
+	ea, eb := sa.established(), sb.established()
+	if len(ea) != 1 || len(eb) != 1 {
+		return fmt.Errorf("established: a %d b %d", len(ea), len(eb))
+	}
+	if ea[0].SPIi != eb[0].SPIi || ea[0].SPIr != eb[0].SPIr {
+		return fmt.Errorf("IKE SPIs differ")
+	}
+	if ea[0].Serial < minSerial || eb[0].Serial < minSerial {
+		return fmt.Errorf("serials %d %d", ea[0].Serial, eb[0].Serial)
+	}
+	outA, outB := sa.Outbound["Tunnel0.0"], sb.Outbound["Tunnel0.0"]
+	inB, inA := false, false
+	for _, d := range sb.DP {
+		inB = inB || (d.Inbound && d.SPI == outA)
+	}
+	for _, d := range sa.DP {
+		inA = inA || (d.Inbound && d.SPI == outB)
+	}
+	if !inA || !inB {
+		return fmt.Errorf("outbound SAs not installed inbound at the peer")
+	}
+	return nil
+}

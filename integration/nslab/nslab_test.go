@@ -1,0 +1,185 @@
+package nslab
+
+import (
+	"errors"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// These tests need neither root nor any daemon: they check what nslab
+// writes and how it waits. The namespace behaviour is tested in
+// integration/lab_test.go.
+
+func TestValidName(t *testing.T) {
+	for _, ok := range []string{"a", "sxref", "softix-lab", "ix2"} {
+		if err := validName(ok); err != nil {
+			t.Errorf("validName(%q) = %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"", "UPPER", "a_b", "a.b", "a b", "x/y", strings.Repeat("a", 25)} {
+		if validName(bad) == nil {
+			t.Errorf("validName(%q) accepted", bad)
+		}
+	}
+}
+
+func TestRenderStrongSwanSeed(t *testing.T) {
+	cfg := IXStrongSwanConfig()
+	cfg.setDefaults()
+	daemon, conn, err := renderStrongSwan(cfg, "unix:///lab/ix.vici", "/lab/ix.log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"socket = unix:///lab/ix.vici",
+		"path = /lab/ix.log",
+		"install_routes = no",
+		"load_modular = no",
+		"kernel-libipsec",
+	} {
+		if !strings.Contains(daemon, want) {
+			t.Errorf("strongswan.conf lacks %q:\n%s", want, daemon)
+		}
+	}
+	for _, want := range []string{
+		"local_addrs = 203.0.113.94",
+		"remote_addrs = 198.51.100.6",
+		"proposals = aes256-sha1-modp1024",
+		"esp_proposals = aes256-sha256",
+		"local_ts = 0.0.0.0/0",
+		"remote_ts = 0.0.0.0/0",
+		"id = 203.0.113.94",
+		"id = 198.51.100.6",
+		"start_action = start",
+		`secret = "P@ssw0rd1234"`,
+	} {
+		if !strings.Contains(conn, want) {
+			t.Errorf("swanctl.conf lacks %q:\n%s", want, conn)
+		}
+	}
+	for _, absent := range []string{"rekey_time", "dpd_delay"} {
+		if strings.Contains(conn, absent) {
+			t.Errorf("swanctl.conf has %q though it was not asked for:\n%s", absent, conn)
+		}
+	}
+	// swanctl.conf wants one key = value per line.
+	onePerLine := regexp.MustCompile(`^\s*([a-z0-9_.-]+ = [^=]+|[a-z0-9_-]+ \{|\}|#.*|)$`)
+	for i, line := range strings.Split(daemon+conn, "\n") {
+		if !onePerLine.MatchString(line) {
+			t.Errorf("line %d is not one key = value, block or comment: %q", i+1, line)
+		}
+	}
+}
+
+func TestRenderStrongSwanOptions(t *testing.T) {
+	cfg := AzureStrongSwanConfig()
+	cfg.IKEProposals, cfg.ESPProposals = AzureIKEProposals, AzureESPProposals
+	cfg.IKERekeyTime, cfg.ChildRekeyTime, cfg.DPDDelay = 8*time.Hour, 27000*time.Second, 10*time.Second
+	cfg.setDefaults()
+	_, conn, err := renderStrongSwan(cfg, "unix:///x", "/y")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"proposals = " + AzureIKEProposals,
+		"esp_proposals = " + AzureESPProposals,
+		"rekey_time = 28800s",
+		"rekey_time = 27000s",
+		"dpd_delay = 10s",
+		"dpd_action = restart",
+	} {
+		if !strings.Contains(conn, want) {
+			t.Errorf("swanctl.conf lacks %q:\n%s", want, conn)
+		}
+	}
+	if strings.Contains(conn, "start_action") {
+		t.Errorf("responder config has a start_action:\n%s", conn)
+	}
+}
+
+func TestStrongSwanConfigValidate(t *testing.T) {
+	for _, psk := range []string{`a"b`, `a\b`, "a\nb", ""} {
+		cfg := IXStrongSwanConfig()
+		cfg.PSK = psk
+		if cfg.validate() == nil {
+			t.Errorf("PSK %q accepted", psk)
+		}
+	}
+	cfg := IXStrongSwanConfig()
+	cfg.Name = "Bad Name"
+	if cfg.validate() == nil {
+		t.Error("name with capitals and a space accepted")
+	}
+	// The PSK never appears in a validation error.
+	cfg = IXStrongSwanConfig()
+	cfg.PSK = `secret"value`
+	if err := cfg.validate(); err == nil || strings.Contains(err.Error(), "secret") {
+		t.Errorf("validate() = %v", err)
+	}
+}
+
+func TestRenderBGP(t *testing.T) {
+	lab := &Lab{Dir: "/lab"}
+	conf, err := BGPConfig{
+		Name: "ix", RouterID: IXLoopbackAddr, LocalAS: IXASN, SourceAddr: IXLoopbackAddr,
+		PeerAddr: AzureBGPAddr, PeerAS: AzureASN, Multihop: 2,
+		Announce: []DeviceRoute{{LANNet, IXLANIf}},
+		Reach:    []DeviceRoute{{AzureBGPAddr + "/32", "ipsec0"}},
+		Kernel:   true,
+	}.Render(lab)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		`log "/lab/bird-ix.log" all;`,
+		"router id 10.2.2.2;",
+		"local 10.2.2.2 as 65050;",
+		"neighbor 172.16.0.6 as 65010;",
+		"multihop 2;",
+		`route 192.168.2.0/24 via "GigaEthernet1.0";`,
+		`route 172.16.0.6/32 via "ipsec0";`,
+		"export where source = RTS_BGP;",
+		`export where proto = "announce";`,
+	} {
+		if !strings.Contains(conf, want) {
+			t.Errorf("bird.conf lacks %q:\n%s", want, conf)
+		}
+	}
+}
+
+func TestWaitFor(t *testing.T) {
+	n := 0
+	if err := WaitFor(5*time.Second, "third call", func() error {
+		n++
+		if n < 3 {
+			return errors.New("not yet")
+		}
+		return nil
+	}); err != nil || n != 3 {
+		t.Fatalf("WaitFor = %v after %d calls", err, n)
+	}
+
+	start := time.Now()
+	err := WaitFor(300*time.Millisecond, "never", func() error { return errors.New("still broken") })
+	if err == nil {
+		t.Fatal("WaitFor succeeded on a condition that never holds")
+	}
+	if !strings.Contains(err.Error(), "never") || !strings.Contains(err.Error(), "still broken") {
+		t.Errorf("error %q should name the wait and the last reason", err)
+	}
+	if d := time.Since(start); d < 300*time.Millisecond || d > 2*time.Second {
+		t.Errorf("WaitFor gave up after %v, want about 300ms", d)
+	}
+}
+
+func TestCheckEnvironmentNamesPackages(t *testing.T) {
+	err := CheckEnvironment("no-such-tool-nslab")
+	if err == nil || !strings.Contains(err.Error(), "no-such-tool-nslab not found in PATH") {
+		t.Errorf("CheckEnvironment = %v", err)
+	}
+	if got := packageFor("swanctl"); !strings.Contains(got, "strongswan-swanctl") {
+		t.Errorf("packageFor(swanctl) = %q", got)
+	}
+}

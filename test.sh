@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# test.sh runs every check soft-ix has, in this order:
+#   1. go vet and go build of the whole module;
+#   2. the release build exactly as the Dockerfile does it (static, trimmed),
+#      so a broken image build shows up without a Docker engine;
+#   3. unit tests of every package except integration/, with the race detector;
+#   4. integration tests (network namespaces, strongSwan, BIRD; need root),
+#      run against the binary from step 2;
+#   5. a short fuzz run of every FuzzXxx target in the repository.
+# Every step runs even when an earlier one failed; the script ends with a
+# summary of go test's package lines and exits non-zero if anything failed.
+#
+# Environment: FUZZTIME (per target; default: FUZZ_BUDGET=180 seconds shared
+# out, 3-10 s each), UNIT_TIMEOUT (10m),
+# INTEGRATION_TIMEOUT (30m). With CI=true, integration tests fail instead
+# of skipping when root or a tool is missing.
+set -euo pipefail
+
+cd "$(dirname "$0")"
+FUZZTIME_SET=${FUZZTIME:+yes}
+FUZZTIME=${FUZZTIME:-10s}
+UNIT_TIMEOUT=${UNIT_TIMEOUT:-10m}
+INTEGRATION_TIMEOUT=${INTEGRATION_TIMEOUT:-30m}
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+log="$work/test.log"
+failed=()
+start=$SECONDS
+
+# step NAME CMD...: runs CMD with output to the terminal and the log,
+# records a failure instead of stopping.
+step() {
+	local name=$1
+	shift
+	echo "=== step: $name ($(date -u +%H:%M:%S))" | tee -a "$log"
+	if ! "$@" 2>&1 | tee -a "$log"; then
+		failed+=("$name")
+		echo "=== step FAILED: $name" | tee -a "$log"
+	fi
+}
+
+step "go vet" go vet ./...
+step "go build" go build ./...
+step "release build (as Dockerfile)" \
+	env CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$work/soft-ix" ./cmd/soft-ix
+
+mapfile -t unit_pkgs < <(go list ./... | grep -v '/integration$')
+race=-race
+if [[ "$(go env CGO_ENABLED)" != 1 ]]; then
+	echo "warning: cgo unavailable (no C compiler?), unit tests run without -race" | tee -a "$log"
+	race=
+fi
+step "unit tests" go test $race -timeout "$UNIT_TIMEOUT" "${unit_pkgs[@]}"
+
+if [[ -x "$work/soft-ix" ]]; then
+	export SOFTIX_BIN="$work/soft-ix"
+fi
+if [[ $EUID -ne 0 ]]; then
+	echo "note: not root, integration tests will skip (or fail with CI=true)" | tee -a "$log"
+fi
+step "integration tests" go test -v -count=1 -timeout "$INTEGRATION_TIMEOUT" ./integration/
+
+# Fuzz targets: every "func FuzzXxx(" in a _test.go file, found afresh each
+# run so new targets are picked up. One target per go test invocation, as
+# -fuzz requires. Unless FUZZTIME is set, FUZZ_BUDGET seconds (default 180)
+# are shared out, 3 to 10 s per target, so the total stays bounded.
+mapfile -t fuzz_targets < <(grep -rHo --include='*_test.go' -E '^func Fuzz[A-Za-z0-9_]+' . |
+	sed -E 's/:func /:/' | sort -u)
+if [[ -z ${FUZZTIME_SET:-} && ${#fuzz_targets[@]} -gt 0 ]]; then
+	per=$((${FUZZ_BUDGET:-180} / ${#fuzz_targets[@]}))
+	((per > 10)) && per=10
+	((per < 3)) && per=3
+	FUZZTIME=${per}s
+fi
+for target in "${fuzz_targets[@]}"; do
+	file=${target%%:*}
+	name=${target#*:}
+	dir=./$(dirname "${file#./}")
+	step "fuzz $name ($dir)" go test -run '^$' -fuzz "^${name}\$" -fuzztime "$FUZZTIME" "$dir"
+done
+echo "=== ${#fuzz_targets[@]} fuzz targets, $FUZZTIME each" | tee -a "$log"
+
+echo
+echo "===== summary ($((SECONDS - start)) s) ====="
+grep -E '^(ok|FAIL)\b|^\s*--- FAIL|^panic:|^=== step FAILED' "$log" || true
+if ((${#failed[@]})); then
+	echo "FAILED steps: ${failed[*]}"
+	echo "RESULT: FAIL"
+	exit 1
+fi
+echo "RESULT: PASS"
