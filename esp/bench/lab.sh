@@ -182,6 +182,8 @@ charon {
     lab {
       path = $LAB_DIR/ss$name-charon.log
       default = 1
+      chd = ${SS_CHD:-1}
+      flush_line = yes
     }
   }
 }
