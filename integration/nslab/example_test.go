@@ -71,7 +71,7 @@ func ExampleStartSoftIXDaemon() {
 		log.Fatal(err)
 	}
 
-	conf, err := os.ReadFile("testdata/ix-static-lab.conf")
+	conf, err := os.ReadFile("integration/testdata/ix-static-lab.conf") // from the repository root
 	if err != nil {
 		log.Fatal(err)
 	}
