@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math/big"
+	"sync"
 
 	"github.com/soft-ix/soft-ix/ike/wire"
 )
@@ -63,6 +64,53 @@ type modpGroup struct {
 	pm1     *big.Int // p - 1
 	size    int      // length of p in bytes
 	expBits int      // private exponent length
+
+	// Fixed-base table for the public value g^x, built on first use:
+	// powers[i][d-1] = g^(d * 16^i) mod p, so that g^x is one modular
+	// multiplication per 4-bit digit of x and no squarings.
+	once   sync.Once
+	powers [][]*big.Int
+}
+
+const fixedBaseBits = 4
+
+func (m *modpGroup) buildPowers() {
+	rows := (m.expBits + fixedBaseBits - 1) / fixedBaseBits
+	m.powers = make([][]*big.Int, rows)
+	base := new(big.Int).Set(m.g) // g^(16^i)
+	for i := range m.powers {
+		row := make([]*big.Int, 1<<fixedBaseBits-1)
+		row[0] = new(big.Int).Set(base)
+		for d := 1; d < len(row); d++ {
+			row[d] = new(big.Int).Mul(row[d-1], base)
+			row[d].Mod(row[d], m.p)
+		}
+		m.powers[i] = row
+		base = new(big.Int).Mul(row[len(row)-1], base) // g^(16 * 16^i)
+		base.Mod(base, m.p)
+	}
+}
+
+// powG returns g^x mod p for 0 < x < 2^expBits using the fixed-base table.
+// Like math/big's Exp it is not constant-time; the digit lookups depend on
+// the secret exponent.
+func (m *modpGroup) powG(x *big.Int) *big.Int {
+	m.once.Do(m.buildPowers)
+	digits := x.FillBytes(make([]byte, len(m.powers)*fixedBaseBits/8+1))
+	r, t := big.NewInt(1), new(big.Int)
+	for i := range m.powers {
+		b := digits[len(digits)-1-i/2]
+		d := b & 0x0f
+		if i%2 == 1 {
+			d = b >> 4
+		}
+		if d == 0 {
+			continue
+		}
+		t.Mul(r, m.powers[i][d-1])
+		r.Mod(t, m.p)
+	}
+	return r
 }
 
 func mustHex(s string) *big.Int {
@@ -97,14 +145,16 @@ const (
 	order2048s256 = "8CF83642A709A097B447997640129DA299B1A47D1EB3750BA308B0FE64F5FBD3"
 )
 
-// Private exponents are twice the group's security strength in bits, with
-// a floor of 256 (RFC 3526 §8 discusses short exponents for safe primes);
-// this keeps modular exponentiation, the cost of an IKE setup, low.
+// Private exponents are twice the group's security strength in bits (NIST
+// SP 800-57 strengths: 80, ~96, 112 and 128 bits; RFC 3526 §8 and RFC 7296
+// §2.12 allow such short exponents with safe primes), 256 bits for the
+// RFC 5114 group whose subgroup order q has 256 bits. Short exponents keep
+// modular exponentiation, the main cost of an IKE setup, low.
 var modpGroups = map[uint16]*modpGroup{
-	wire.DHModp1024:    newModp(wire.DHModp1024, prime1024, "2", "", 256),
-	wire.DHModp1536:    newModp(wire.DHModp1536, prime1536, "2", "", 256),
-	wire.DHModp2048:    newModp(wire.DHModp2048, prime2048, "2", "", 256),
-	wire.DHModp3072:    newModp(wire.DHModp3072, prime3072, "2", "", 320),
+	wire.DHModp1024:    newModp(wire.DHModp1024, prime1024, "2", "", 160),
+	wire.DHModp1536:    newModp(wire.DHModp1536, prime1536, "2", "", 192),
+	wire.DHModp2048:    newModp(wire.DHModp2048, prime2048, "2", "", 224),
+	wire.DHModp3072:    newModp(wire.DHModp3072, prime3072, "2", "", 256),
 	wire.DHModp2048256: newModp(wire.DHModp2048256, prime2048s256, gen2048s256, order2048s256, 256),
 }
 
@@ -130,7 +180,7 @@ func (m *modpGroup) Generate(rand io.Reader) (PrivateKey, error) {
 		if x.Cmp(big.NewInt(1)) <= 0 {
 			continue
 		}
-		y := new(big.Int).Exp(m.g, x, m.p)
+		y := m.powG(x)
 		return &modpKey{g: m, x: x, pub: y.FillBytes(make([]byte, m.size))}, nil
 	}
 }

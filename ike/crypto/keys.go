@@ -124,6 +124,10 @@ func DeriveIKEKeys(s Suite, gir, ni, nr []byte, spii, spir uint64) (*IKEKeys, er
 
 // DeriveIKEKeysRekey returns the keys of the IKE SA that replaces one with
 // PRF oldPRF and key oldSKd; s, the nonces and the SPIs are the new SA's.
+// "i" here is whoever sent the CREATE_CHILD_SA request: ni and spii (the
+// SPI in its proposal) are that side's, and it is the new IKE SA's
+// original initiator (RFC 7296 §2.18), so its SK_ei/SK_ai protect what it
+// sends from then on, whichever side started the old IKE SA.
 func DeriveIKEKeysRekey(oldPRF uint16, oldSKd []byte, s Suite, gir, ni, nr []byte, spii, spir uint64) (*IKEKeys, error) {
 	op, err := NewPRF(oldPRF)
 	if err != nil {

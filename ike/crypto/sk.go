@@ -33,7 +33,10 @@ type SKCipher struct {
 	salt [4]byte
 
 	ivLen, blockLen, icvLen int
-	counter                 atomic.Uint64 // GCM explicit IVs, never repeated under one key
+	// counter makes the GCM explicit IVs. It starts at a random value so
+	// that even two SKCiphers built from the same key (a caller bug) are
+	// vanishingly unlikely to repeat a nonce.
+	counter atomic.Uint64
 
 	// Rand supplies CBC IVs; nil means crypto/rand.
 	Rand io.Reader
@@ -66,6 +69,11 @@ func NewSKCipher(s Suite, encrKey, integKey []byte) (*SKCipher, error) {
 		}
 		copy(c.salt[:], encrKey[n:])
 		c.ivLen, c.blockLen, c.icvLen = 8, 1, 16
+		var start [8]byte
+		if _, err := io.ReadFull(rand.Reader, start[:]); err != nil {
+			return nil, fmt.Errorf("ike/crypto: GCM IV start: %w", err)
+		}
+		c.counter.Store(binary.BigEndian.Uint64(start[:]))
 		return c, nil
 	case wire.EncrAESCBC:
 		if c.block, err = aes.NewCipher(encrKey); err != nil {
@@ -97,8 +105,8 @@ func (c *SKCipher) padded(n int) int {
 }
 
 // Seal returns the whole message: header h (NextPayload and Length are
-// set here; the rest is taken as given) followed by an SK payload holding
-// the encrypted payloads ps.
+// set here, a zero MajorVersion becomes 2, the rest is taken as given)
+// followed by an SK payload holding the encrypted payloads ps.
 func (c *SKCipher) Seal(h wire.Header, ps []wire.Payload) ([]byte, error) {
 	plain := wire.AppendPayloads(make([]byte, 0, wire.PayloadsLen(ps)+c.blockLen), ps)
 	return c.SealRaw(h, wire.FirstType(ps), plain)
@@ -147,6 +155,9 @@ func (c *SKCipher) SealFragments(h wire.Header, ps []wire.Payload, maxLen int) (
 
 func (c *SKCipher) seal(h wire.Header, first wire.PayloadType, frag bool, num, total uint16, plain []byte) ([]byte, error) {
 	skHdr := wire.PayloadHeaderLen
+	if h.MajorVersion == 0 {
+		h.MajorVersion = 2
+	}
 	h.NextPayload = wire.PayloadSK
 	if frag {
 		skHdr = wire.SKFHeaderLen

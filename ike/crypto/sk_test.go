@@ -2,9 +2,12 @@ package crypto
 
 import (
 	"bytes"
+	"crypto/aes"
+	"crypto/cipher"
 	"crypto/rand"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/soft-ix/soft-ix/ike/wire"
 )
@@ -212,4 +215,78 @@ func TestSealRandFailure(t *testing.T) {
 		t.Fatal("seal without randomness succeeded")
 	}
 	out.Rand = rand.Reader
+}
+
+// A correctly authenticated message whose decrypted pad length points
+// before the start of the plaintext is rejected, not a panic.
+func TestSKBadPadLength(t *testing.T) {
+	s := Suite{Encr: wire.EncrAESCBC, EncrKeyBits: 128, Integ: wire.IntegHMACSHA196}
+	ek, ik := bytes.Repeat([]byte{1}, 16), bytes.Repeat([]byte{2}, 20)
+	c, _ := NewSKCipher(s, ek, ik)
+	pt := bytes.Repeat([]byte{0xff}, 16) // pad length 255 in a 16-byte plaintext
+	h := wire.Header{MajorVersion: 2, Exchange: wire.INFORMATIONAL, NextPayload: wire.PayloadSK, Length: uint32(wire.HeaderLen + 4 + 16 + 16 + 12)}
+	b := h.Append(nil)
+	b = wire.AppendPayloadHeader(b, wire.PayloadNone, false, 4+16+16+12)
+	iv := make([]byte, 16)
+	b = append(b, iv...)
+	ct := make([]byte, 16)
+	block, _ := aes.NewCipher(ek)
+	cipher.NewCBCEncrypter(block, iv).CryptBlocks(ct, pt)
+	b = append(b, ct...)
+	b = append(b, c.icv(b)...)
+	m, err := wire.ParseMessage(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.Decrypt(m); !errors.Is(err, wire.ErrMalformed) {
+		t.Fatalf("bad pad length: %v", err)
+	}
+}
+
+// SKCipher and ReuseKeys are used from several goroutines; run with -race.
+func TestConcurrentUse(t *testing.T) {
+	done := make(chan bool)
+	for _, s := range []Suite{testSuites[0], testSuites[6]} {
+		keys, _ := DeriveIKEKeys(s, make([]byte, 32), make([]byte, 16), make([]byte, 16), 1, 2)
+		out, _, _ := keys.Ciphers(s, true)
+		_, in, _ := keys.Ciphers(s, false)
+		g, _ := GroupByID(wire.DHModp1024)
+		r := ReuseKeys(g, time.Hour, 5, time.Now)
+		for w := 0; w < 4; w++ {
+			go func() {
+				defer func() { done <- true }()
+				for i := 0; i < 20; i++ {
+					b, err := out.Seal(wire.Header{MajorVersion: 2, MessageID: uint32(i)}, innerPayloads(i))
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					m, _ := wire.ParseMessage(b)
+					if _, err := in.Open(m); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+				if _, err := r.Generate(rand.Reader); err != nil {
+					t.Error(err)
+				}
+			}()
+		}
+	}
+	for i := 0; i < 8; i++ {
+		<-done
+	}
+}
+
+func TestSealDefaultsVersion(t *testing.T) {
+	s := testSuites[5]
+	keys, _ := DeriveIKEKeys(s, make([]byte, 32), make([]byte, 16), make([]byte, 16), 1, 2)
+	out, _, _ := keys.Ciphers(s, true)
+	b, err := out.Seal(wire.Header{SPIi: 1, SPIr: 2, Exchange: wire.INFORMATIONAL}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, err := wire.ParseMessage(b); err != nil || m.MajorVersion != 2 || m.MinorVersion != 0 {
+		t.Fatalf("sealed message: %v", err)
+	}
 }

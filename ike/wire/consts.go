@@ -9,6 +9,10 @@
 // kept as raw bytes together with their offset in the message, so that
 // package ike/crypto can authenticate and decrypt them; their decrypted
 // contents are parsed with ParsePayloads.
+//
+// Byte slices in parsed payloads alias the buffer they were parsed from:
+// ParseMessage's private copy of the datagram (Message.Raw), or the buffer
+// given to ParsePayloads. Copy what must outlive that buffer.
 package wire
 
 import "fmt"

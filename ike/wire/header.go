@@ -23,6 +23,10 @@ func (e *UnsupportedCriticalError) Error() string {
 	return fmt.Sprintf("wire: unsupported critical payload %d", uint8(e.Type))
 }
 
+// ErrMajorVersion is wrapped (together with ErrMalformed) when the IKE
+// major version is not 2; a responder answers INVALID_MAJOR_VERSION.
+var ErrMajorVersion = errors.New("unsupported IKE major version")
+
 func malformed(format string, args ...any) error {
 	return fmt.Errorf("wire: "+format+": %w", append(args, ErrMalformed)...)
 }

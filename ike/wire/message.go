@@ -2,7 +2,9 @@ package wire
 
 import (
 	"encoding/binary"
+	"fmt"
 	"net/netip"
+	"strings"
 )
 
 // Message is a decoded IKE message: the header and the plaintext payload
@@ -33,7 +35,7 @@ func ParseMessage(b []byte) (*Message, error) {
 	}
 	m := &Message{Header: h}
 	if h.MajorVersion != 2 {
-		return m, malformed("IKE major version %d", h.MajorVersion)
+		return m, fmt.Errorf("wire: IKE version %d.%d: %w: %w", h.MajorVersion, h.MinorVersion, ErrMajorVersion, ErrMalformed)
 	}
 	if int(h.Length) != len(b) {
 		return m, malformed("header length %d, datagram %d bytes", h.Length, len(b))
@@ -308,4 +310,27 @@ func (ts *TrafficSelector) Prefix() (netip.Prefix, bool) {
 // AnyPortProtocol reports whether ts covers every protocol and port.
 func (ts *TrafficSelector) AnyPortProtocol() bool {
 	return ts.IPProtocol == 0 && ts.StartPort == 0 && ts.EndPort == 65535
+}
+
+// Summary lists the payload types of ps for log lines, in the manner of
+// strongSwan: "SA KE No N(NAT_DETECTION_SOURCE_IP) SK". It shows types
+// and notify types only, never payload contents.
+func Summary(ps []Payload) string {
+	var b strings.Builder
+	for i, p := range ps {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		switch p := p.(type) {
+		case *Notify:
+			b.WriteString("N(" + p.NotifyType.String() + ")")
+		case *Delete:
+			fmt.Fprintf(&b, "D(%d)", p.Protocol)
+		case *EncryptedFragment:
+			fmt.Fprintf(&b, "SKF(%d/%d)", p.FragmentNumber, p.TotalFragments)
+		default:
+			b.WriteString(p.Type().String())
+		}
+	}
+	return b.String()
 }

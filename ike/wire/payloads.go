@@ -13,8 +13,6 @@ type Payload interface {
 	AppendBody(b []byte) []byte
 }
 
-// Slices in parsed payloads alias the buffer they were parsed from.
-
 // ---- SA (RFC 7296 §3.3) ----
 
 // SA is the Security Association payload: a list of proposals.
@@ -223,7 +221,10 @@ func parseKE(body []byte) (*KE, error) {
 type ID struct {
 	Initiator bool
 	IDType    IDType
-	Data      []byte
+	// Reserved is kept as received because the peer's AUTH signs the ID
+	// body including these bytes; senders leave it zero.
+	Reserved [3]byte
+	Data     []byte
 }
 
 // Type implements Payload.
@@ -239,14 +240,14 @@ func (p *ID) BodyLen() int { return 4 + len(p.Data) }
 
 // AppendBody implements Payload.
 func (p *ID) AppendBody(b []byte) []byte {
-	return append(append(b, byte(p.IDType), 0, 0, 0), p.Data...)
+	return append(append(b, byte(p.IDType), p.Reserved[0], p.Reserved[1], p.Reserved[2]), p.Data...)
 }
 
 func parseID(initiator bool, body []byte) (*ID, error) {
 	if len(body) < 4 {
 		return nil, malformed("ID: %d bytes", len(body))
 	}
-	return &ID{Initiator: initiator, IDType: IDType(body[0]), Data: body[4:]}, nil
+	return &ID{Initiator: initiator, IDType: IDType(body[0]), Reserved: [3]byte(body[1:4]), Data: body[4:]}, nil
 }
 
 // ---- AUTH (RFC 7296 §3.8) ----
@@ -350,9 +351,13 @@ func (*Delete) Type() PayloadType { return PayloadDelete }
 func (p *Delete) BodyLen() int { return 4 + len(p.SPIs)*int(p.SPISize) }
 
 // AppendBody implements Payload. SPIs of the wrong size are padded or cut
-// to SPISize so that the length fields stay consistent.
+// to SPISize, and none are written when SPISize is 0, so that the length
+// fields stay consistent.
 func (p *Delete) AppendBody(b []byte) []byte {
 	b = append(b, byte(p.Protocol), p.SPISize)
+	if p.SPISize == 0 {
+		return append(b, 0, 0) // IKE SA: no SPIs whatever SPIs holds
+	}
 	b = binary.BigEndian.AppendUint16(b, uint16(len(p.SPIs)))
 	for _, s := range p.SPIs {
 		var spi [255]byte

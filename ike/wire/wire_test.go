@@ -25,6 +25,7 @@ func samplePayloads() []Payload {
 		&Nonce{Data: []byte("0123456789abcdef0123456789abcdef")},
 		&ID{Initiator: true, IDType: IDIPv4Addr, Data: []byte{192, 0, 2, 1}},
 		&ID{IDType: IDFQDN, Data: []byte("vpn.example")},
+		&ID{IDType: IDKeyID, Reserved: [3]byte{1, 2, 3}, Data: []byte{0xaa}},
 		&Auth{Method: AuthSharedKey, Data: make([]byte, 20)},
 		&Notify{NotifyType: NAT_DETECTION_SOURCE_IP, Data: make([]byte, 20)},
 		&Notify{Protocol: ProtocolESP, SPI: []byte{9, 9, 9, 9}, NotifyType: REKEY_SA},
@@ -208,6 +209,11 @@ func TestMalformed(t *testing.T) {
 			t.Errorf("%s: got %v, want ErrMalformed", c.name, err)
 		}
 	}
+	b := hdr(0, 28)
+	b[17] = 0x30
+	if m, err := ParseMessage(b); !errors.Is(err, ErrMajorVersion) || m == nil || m.MajorVersion != 3 {
+		t.Errorf("version 3: %v", err)
+	}
 	// SK inside decrypted contents is rejected.
 	if _, err := ParsePayloads(PayloadSK, []byte{0, 0, 0, 5, 1}); !errors.Is(err, ErrMalformed) {
 		t.Errorf("nested SK: %v", err)
@@ -226,5 +232,14 @@ func TestSelectorPrefix(t *testing.T) {
 	ts := TrafficSelector{TSType: TSIPv4AddrRange, Start: netip.MustParseAddr("10.0.0.1"), End: netip.MustParseAddr("10.0.0.5")}
 	if _, ok := ts.Prefix(); ok {
 		t.Errorf("range 10.0.0.1-5 reported as prefix")
+	}
+}
+
+func TestSummary(t *testing.T) {
+	ps := []Payload{&SA{}, &KE{}, &Nonce{}, &Notify{NotifyType: COOKIE}, &Delete{Protocol: ProtocolESP},
+		&ID{Initiator: true}, &Raw{PayloadType: 200}, &EncryptedFragment{FragmentNumber: 1, TotalFragments: 2}}
+	want := "SA KE No N(COOKIE) D(3) IDi PAYLOAD(200) SKF(1/2)"
+	if got := Summary(ps); got != want {
+		t.Errorf("got %q, want %q", got, want)
 	}
 }
