@@ -1,0 +1,129 @@
+package integration
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/soft-ix/soft-ix/integration/nslab"
+)
+
+// Interop of the soft-ix daemon (the IX) with strongSwan charon +
+// kernel-libipsec standing in for Azure's VPN gateway, in the seed
+// scenario of nslab. charon's userspace ESP always runs in UDP 4500.
+
+// iopCheckSeedSAs checks what soft-ix and charon show for a tunnel with
+// the seed's algorithms after traffic: algorithms, direction, counters,
+// and that both agree on the IKE SPIs.
+func iopCheckSAs(t *testing.T, l *iopLab, c *nslab.StrongSwan, direction string, ike iopIKESA, child iopChildSA, charonIKE, charonChild string) {
+	t.Helper()
+	sas := l.ikeSAs(l.ix)
+	if len(sas) != 1 {
+		t.Fatalf("soft-ix shows %d IKE SAs, want 1: %+v", len(sas), sas)
+	}
+	sa := sas[0]
+	if sa.Direction != direction || sa.Enc != ike.Enc || sa.Hash != ike.Hash || sa.PRF != ike.PRF || sa.DH != ike.DH {
+		t.Errorf("show ikev2 sa: got %+v, want direction %s and algorithms %+v", sa, direction, ike)
+	}
+	if sa.PeerID != "IPV4-ADDR "+nslab.AzurePublicAddr || !strings.HasPrefix(sa.PeerAddr, nslab.AzurePublicAddr+":") ||
+		!strings.HasPrefix(sa.LocalAddr, nslab.IXWANAddr+":") {
+		t.Errorf("show ikev2 sa addresses: %+v", sa)
+	}
+	cs := l.charonSAs(c)
+	if len(cs.IKE) != 1 || cs.IKE[0].SPII != sa.SPII || cs.IKE[0].SPIR != sa.SPIR {
+		t.Errorf("IKE SPIs: soft-ix %s/%s, charon %+v", sa.SPII, sa.SPIR, cs.IKE)
+	}
+	if len(cs.IKE) == 1 {
+		if cs.IKE[0].Algs != charonIKE {
+			t.Errorf("charon's IKE SA algorithms %q, want %q", cs.IKE[0].Algs, charonIKE)
+		}
+		if cs.IKE[0].Local != (direction == "responder") {
+			t.Errorf("charon initiator=%v but soft-ix is %s", cs.IKE[0].Local, direction)
+		}
+	}
+
+	// IX shows one entry per Child SA (its outbound side) with the
+	// statistics of both directions.
+	var cur *iopChildSA
+	children := l.childSAs(l.ix)
+	for i := range children {
+		ch := &children[i]
+		if ch.Enc != child.Enc || ch.Hash != child.Hash {
+			t.Errorf("show ikev2 child-sa: %s SA with %s/%s, want %s/%s", ch.Direction, ch.Enc, ch.Hash, child.Enc, child.Hash)
+		}
+		if ch.IKESPII != sa.SPII || ch.IKESPIR != sa.SPIR {
+			t.Errorf("Child SA names IKE SPIs %s/%s, IKE SA has %s/%s", ch.IKESPII, ch.IKESPIR, sa.SPII, sa.SPIR)
+		}
+		// Outbound "ts unacceptable" counts what the kernel routes into
+		// the TUN outside the selectors (IPv6 link-local chatter).
+		if ch.InErrors != 0 {
+			t.Errorf("Child SA %s has %d inbound errors", ch.Direction, ch.InErrors)
+		}
+		if ch.Direction == "outbound" {
+			cur = ch
+		}
+	}
+	if cur == nil {
+		t.Fatalf("soft-ix shows no outbound Child SA: %+v", children)
+	}
+	if cur.InPkts == 0 || cur.InOcts == 0 || cur.OutPkts == 0 || cur.OutOcts == 0 {
+		t.Errorf("Child SA counters after traffic: inbound %d packets %d octets, outbound %d packets %d octets",
+			cur.InPkts, cur.InOcts, cur.OutPkts, cur.OutOcts)
+	}
+
+	var installed *iopCharonChild
+	for i := range cs.Child {
+		if cs.Child[i].State == "INSTALLED" {
+			installed = &cs.Child[i]
+		}
+	}
+	if installed == nil {
+		t.Fatalf("charon has no installed Child SA: %+v", cs.Child)
+	}
+	if installed.Algs != charonChild || installed.Encap != "TUNNEL-in-UDP" {
+		t.Errorf("charon's Child SA is %s ESP:%s, want TUNNEL-in-UDP ESP:%s", installed.Encap, installed.Algs, charonChild)
+	}
+	spis := iopSoftIXChildSPIs(l.ix)
+	last := spis[len(spis)-1]
+	if last[0] != installed.OutSPI || last[1] != installed.InSPI {
+		t.Errorf("ESP SPIs: soft-ix in %s out %s, charon in %s out %s", last[0], last[1], installed.InSPI, installed.OutSPI)
+	}
+	if installed.InPkts == 0 || installed.OutPkts == 0 {
+		t.Errorf("charon's Child SA counted in %d out %d packets", installed.InPkts, installed.OutPkts)
+	}
+	t.Logf("IKE SPIs %s/%s, ESP SPIs soft-ix in %s out %s; soft-ix in %d/out %d packets, charon in %d/out %d",
+		sa.SPII, sa.SPIR, last[0], last[1], cur.InPkts, cur.OutPkts, installed.InPkts, installed.OutPkts)
+}
+
+var (
+	iopSeedIKE      = iopIKESA{Enc: "AES-CBC-256", Hash: "HMAC-SHA1-96", PRF: "PRF-HMAC-SHA1", DH: "1024-bit"}
+	iopSeedChild    = iopChildSA{Enc: "AES-CBC-256", Hash: "HMAC-SHA2-256-128"}
+	iopSeedSwanIKE  = "AES_CBC-256/HMAC_SHA1_96/PRF_HMAC_SHA1/MODP_1024"
+	iopSeedSwanESP  = "AES_CBC-256/HMAC_SHA2_256_128"
+	iopPingAttempts = 20 * time.Second
+)
+
+// TestInteropStrongSwanAzureSide: soft-ix with the seed's static config
+// initiates (connect-type auto) to charon as Azure with the seed's
+// parameters; the LAN host pings the VNet host through the tunnel, and
+// both sides agree on what they negotiated.
+func TestInteropStrongSwanAzureSide(t *testing.T) {
+	l := iopNewLab(t, "iopinit")
+	c := l.startCharon(iopAzure())
+	x := l.startIX(iopIXConf{})
+	start := time.Now()
+	l.waitTunnel(x, c, 30*time.Second)
+	l.charonUp(c, 10*time.Second)
+	l.waitPing(iopPingAttempts)
+	t.Logf("tunnel and first ping answered %v after soft-ix started", time.Since(start).Round(time.Millisecond))
+	if err := l.s.LAN.Ping(nslab.VNetHostAddr, "", 3); err != nil {
+		t.Fatal(err)
+	}
+	iopCheckSAs(t, l, c, "initiator", iopSeedIKE, iopSeedChild, iopSeedSwanIKE, iopSeedSwanESP)
+	// The IX itself reaches the VNet from its LAN address, as in the
+	// how-to's "ping 172.16.1.4 source 192.168.2.1".
+	out, err := x.Command("ping", nslab.VNetHostAddr, "source", nslab.IXLANAddr, "count", "2")
+	if err != nil || !strings.Contains(out, "2 packets received") {
+		t.Errorf("soft-ix ping 172.16.1.4 source 192.168.2.1: %v\n%s", err, out)
+	}
+}
