@@ -127,3 +127,105 @@ func TestInteropStrongSwanAzureSide(t *testing.T) {
 		t.Errorf("soft-ix ping 172.16.1.4 source 192.168.2.1: %v\n%s", err, out)
 	}
 }
+
+// TestInteropStrongSwanSoftIXResponder: charon as Azure initiates
+// (start_action = start) to a soft-ix that only responds
+// (negotiation-direction responder, no connect-type auto).
+func TestInteropStrongSwanSoftIXResponder(t *testing.T) {
+	l := iopNewLab(t, "iopresp")
+	x := l.startIX(iopIXConf{Responder: true})
+	az := iopAzure()
+	az.Initiate = true
+	c := l.startCharon(az)
+	l.waitTunnel(x, c, 30*time.Second)
+	l.charonUp(c, 10*time.Second)
+	l.waitPing(iopPingAttempts)
+	if err := l.s.LAN.Ping(nslab.VNetHostAddr, "", 3); err != nil {
+		t.Fatal(err)
+	}
+	iopCheckSAs(t, l, c, "responder", iopSeedIKE, iopSeedChild, iopSeedSwanIKE, iopSeedSwanESP)
+}
+
+// Azure VPN Gateway's default offers (route-based, no custom policy) in
+// Azure's order, as swanctl proposals: one proposal per algorithm set.
+const (
+	iopAzureIKEOffer = "aes256-sha1-modp1024,aes256-sha256-modp1024,aes128-sha1-modp1024,aes128-sha256-modp1024,3des-sha1-modp1024,3des-sha256-modp1024"
+	iopAzureESPOffer = "aes256gcm16,aes256-sha1,3des-sha1,aes256-sha256,aes128-sha1,3des-sha256"
+)
+
+// TestInteropStrongSwanAzureOffer: charon offers Azure's whole proposal
+// lists to a soft-ix configured with the seed's single choice; soft-ix
+// must pick aes-cbc-256/sha1/1024-bit for IKE and aes-cbc-256/sha2-256
+// for ESP, when charon initiates (as Azure does) and when soft-ix does
+// (charon then accepts any of its lists).
+func TestInteropStrongSwanAzureOffer(t *testing.T) {
+	for _, azureInitiates := range []bool{true, false} {
+		name := map[bool]string{true: "azure-initiates", false: "softix-initiates"}[azureInitiates]
+		t.Run(name, func(t *testing.T) {
+			l := iopNewLab(t, "iopoffer")
+			x := l.startIX(iopIXConf{Responder: azureInitiates})
+			az := iopAzure()
+			az.IKEProposals, az.ESPProposals, az.Initiate = iopAzureIKEOffer, iopAzureESPOffer, azureInitiates
+			c := l.startCharon(az)
+			l.waitTunnel(x, c, 30*time.Second)
+			l.charonUp(c, 10*time.Second)
+			l.waitPing(iopPingAttempts)
+			if err := l.s.LAN.Ping(nslab.VNetHostAddr, "", 3); err != nil {
+				t.Fatal(err)
+			}
+			dir := map[bool]string{true: "responder", false: "initiator"}[azureInitiates]
+			iopCheckSAs(t, l, c, dir, iopSeedIKE, iopSeedChild, iopSeedSwanIKE, iopSeedSwanESP)
+		})
+	}
+}
+
+// TestInteropStrongSwanSuites: the other suites issue 3 names, soft-ix
+// initiating: AES-GCM-256 with DH 14 and ESP AES-GCM-256; AES-256 with
+// SHA-256 and ECP-256, ESP AES-256/SHA-256.
+func TestInteropStrongSwanSuites(t *testing.T) {
+	cases := []struct {
+		name                 string
+		ix                   iopIXConf
+		swanIKE, swanESP     string
+		ike                  iopIKESA
+		child                iopChildSA
+		wantSwanIKE, wantESP string
+	}{
+		{
+			name:        "gcm256-modp2048",
+			ix:          iopIXConf{Enc: "aes-gcm-256", Integ: "sha2-256", DH: "2048-bit", ChildEnc: "aes-gcm-256", ChildInteg: "sha2-256"},
+			swanIKE:     "aes256gcm16-prfsha256-modp2048",
+			swanESP:     "aes256gcm16",
+			ike:         iopIKESA{Enc: "AES-GCM-256", Hash: "", PRF: "PRF-HMAC-SHA2-256", DH: "2048-bit"},
+			child:       iopChildSA{Enc: "AES-GCM-256", Hash: "NONE"},
+			wantSwanIKE: "AES_GCM_16-256/PRF_HMAC_SHA2_256/MODP_2048",
+			wantESP:     "AES_GCM_16-256",
+		},
+		{
+			name:        "sha256-ecp256",
+			ix:          iopIXConf{Enc: "aes-cbc-256", Integ: "sha2-256", DH: "256-bit-ecp", ChildEnc: "aes-cbc-256", ChildInteg: "sha2-256"},
+			swanIKE:     "aes256-sha256-ecp256",
+			swanESP:     "aes256-sha256",
+			ike:         iopIKESA{Enc: "AES-CBC-256", Hash: "HMAC-SHA2-256-128", PRF: "PRF-HMAC-SHA2-256", DH: "256-bit-ecp"},
+			child:       iopSeedChild,
+			wantSwanIKE: "AES_CBC-256/HMAC_SHA2_256_128/PRF_HMAC_SHA2_256/ECP_256",
+			wantESP:     "AES_CBC-256/HMAC_SHA2_256_128",
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			l := iopNewLab(t, "iopsuite")
+			az := iopAzure()
+			az.IKEProposals, az.ESPProposals = tc.swanIKE, tc.swanESP
+			c := l.startCharon(az)
+			x := l.startIX(tc.ix)
+			l.waitTunnel(x, c, 30*time.Second)
+			l.charonUp(c, 10*time.Second)
+			l.waitPing(iopPingAttempts)
+			if err := l.s.LAN.Ping(nslab.VNetHostAddr, "", 3); err != nil {
+				t.Fatal(err)
+			}
+			iopCheckSAs(t, l, c, "initiator", tc.ike, tc.child, tc.wantSwanIKE, tc.wantESP)
+		})
+	}
+}
