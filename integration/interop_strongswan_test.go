@@ -1,6 +1,8 @@
 package integration
 
 import (
+	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -228,4 +230,84 @@ func TestInteropStrongSwanSuites(t *testing.T) {
 			iopCheckSAs(t, l, c, "initiator", tc.ike, tc.child, tc.wantSwanIKE, tc.wantESP)
 		})
 	}
+}
+
+// TestInteropStrongSwanWrongPSK: a PSK mismatch fails cleanly on both
+// sides whoever initiates: AUTHENTICATION_FAILED named with the peer in
+// soft-ix's log, never a key; charon reports the failure; no Child SA
+// anywhere; soft-ix keeps running and, as initiator, retries with a
+// growing backoff.
+func TestInteropStrongSwanWrongPSK(t *testing.T) {
+	const wrong = "WrongKey-iop-7"
+	noKeys := func(t *testing.T, x *nslab.SoftIX) {
+		t.Helper()
+		log := x.Proc.Log()
+		for _, k := range []string{wrong, nslab.SeedPSK} {
+			if strings.Contains(log, k) {
+				t.Errorf("soft-ix logged a pre-shared key (%d bytes)", len(k))
+			}
+		}
+		if strings.Contains(log, "panic") || strings.Contains(log, "level=ERROR") {
+			t.Errorf("soft-ix logged a panic or an error:\n%s", log)
+		}
+		if done, err := x.Proc.Exited(); done {
+			t.Errorf("soft-ix exited: %v", err)
+		}
+	}
+	noChild := func(t *testing.T, l *iopLab, x *nslab.SoftIX, c *nslab.StrongSwan) {
+		t.Helper()
+		if sas := l.ikeSAs(x); len(sas) != 0 {
+			t.Errorf("soft-ix has IKE SAs with a wrong key: %+v", sas)
+		}
+		if chs := l.childSAs(x); len(chs) != 0 {
+			t.Errorf("soft-ix has Child SAs with a wrong key: %+v", chs)
+		}
+		if cs := l.charonSAs(c); len(cs.IKE) != 0 || len(cs.Child) != 0 {
+			t.Errorf("charon has SAs with a wrong key: %+v", cs)
+		}
+	}
+
+	t.Run("softix-initiates", func(t *testing.T) {
+		l := iopNewLab(t, "ioppsk")
+		c := l.startCharon(iopAzure())
+		x := l.startIX(iopIXConf{PSK: wrong})
+		// Two failed attempts: the first retry comes after 5 s, the
+		// next is scheduled 10 s later.
+		iopWaitLog(t, x, 20*time.Second, regexp.MustCompile(`will re-initiate" tunnel=Tunnel0.0 in=10s reason="authentication failed"`))
+		log := x.Proc.Log()
+		if !regexp.MustCompile(`IKE_AUTH failed" tunnel=Tunnel0.0 peer=198.51.100.6:4500 reason=.*AUTHENTICATION_FAILED`).MatchString(log) {
+			t.Errorf("soft-ix did not log AUTHENTICATION_FAILED naming the peer:\n%s", log)
+		}
+		if n := strings.Count(log, "ike: initiating"); n != 2 {
+			t.Errorf("soft-ix initiated %d times in the first backoff window, want 2", n)
+		}
+		clog, err := os.ReadFile(c.LogPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(clog), "MAC mismatched") || !strings.Contains(string(clog), "N(AUTH_FAILED)") {
+			t.Errorf("charon did not report the PSK mismatch:\n%s", clog)
+		}
+		noChild(t, l, x, c)
+		noKeys(t, x)
+	})
+
+	t.Run("azure-initiates", func(t *testing.T) {
+		l := iopNewLab(t, "ioppsk")
+		x := l.startIX(iopIXConf{PSK: wrong, Responder: true})
+		c := l.startCharon(iopAzure())
+		out, err := c.Swanctl("--initiate", "--child", "azure-child", "--timeout", "15")
+		if err == nil {
+			t.Fatalf("charon established with a wrong key:\n%s", out)
+		}
+		if !strings.Contains(out, "received AUTHENTICATION_FAILED notify error") {
+			t.Errorf("charon does not report AUTHENTICATION_FAILED:\n%s", out)
+		}
+		iopWaitLog(t, x, 5*time.Second, regexp.MustCompile(`IKE_AUTH rejected" peer=198.51.100.6:4500 id="IPV4-ADDR 198.51.100.6" reason=`))
+		noChild(t, l, x, c)
+		noKeys(t, x)
+		if strings.Contains(x.Proc.Log(), "will re-initiate") {
+			t.Errorf("a responder-only soft-ix schedules re-initiation")
+		}
+	})
 }
