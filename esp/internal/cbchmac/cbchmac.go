@@ -149,7 +149,6 @@ type Suite struct {
 type macState struct {
 	mac hash.Hash
 	sum [64]byte
-	icv [maxICVLen]byte
 	tmp [4]byte
 }
 
