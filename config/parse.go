@@ -522,7 +522,7 @@ func (p *parser) ikev2Global(l *line, t []token, neg bool) {
 			}
 			return
 		}
-		pr := p.cfg.profileNamed(n.text)
+		pr := p.cfg.Profile(n.text)
 		if pr == nil {
 			pr = &Profile{Name: n.text, Pos: p.pos(l, t[0].col)}
 			p.cfg.Profiles = append(p.cfg.Profiles, pr)
