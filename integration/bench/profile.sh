@@ -81,13 +81,20 @@ start iperf3-client "$NS_LAN" timeout $((SECS + 15)) iperf3 -J -c $VNET_HOST -B 
 CLIENT=$START_PID
 sleep 2
 
-# 1 and 2: packets, syscalls and thread CPU over one window.
+# 1 and 2: packets, syscalls (one perf stat per endpoint) and thread CPU
+# over one window.
 link_stats >"$WORK/links0"
 thread_ticks >"$WORK/ticks0"
 T0=$(date +%s%N)
 SYSCALLS="sendmmsg recvmmsg sendmsg recvmsg sendto recvfrom read write readv writev futex epoll_pwait nanosleep sched_yield"
-EVENTS=$(for s in $SYSCALLS; do printf 'syscalls:sys_enter_%s,' "$s"; done)
-timeout $((WINDOW + 10)) perf stat -x, -e "${EVENTS%,}" -p "$PIDLIST" -- sleep "$WINDOW" 2>"$WORK/perfstat.csv" >/dev/null
+EVENTS=context-switches,cpu-migrations,$(for s in $SYSCALLS; do printf 'syscalls:sys_enter_%s,' "$s"; done)
+STATS=()
+for i in "${!TUNNEL_PIDS[@]}"; do
+	timeout $((WINDOW + 10)) perf stat -x, -e "${EVENTS%,}" -p "${TUNNEL_PIDS[$i]}" -- sleep "$WINDOW" \
+		2>"$WORK/perfstat.$i.csv" >/dev/null &
+	STATS+=($!)
+done
+wait "${STATS[@]}"
 T1=$(date +%s%N)
 link_stats >"$WORK/links1"
 thread_ticks >"$WORK/ticks1"
@@ -113,11 +120,51 @@ join <(awk '{ print $1 ":" $2, $3, $4, $5, $6 }' "$WORK/links0" | sort) \
 		if (rp + tp < 10) next;
 		printf "%-6s %-16s %10.0f %8.0f %10.0f %8.0f\n", k[1], k[2], rp / s, rp ? rb / rp : 0, tp / s, tp ? tb / tp : 0 }'
 echo
-echo "== system calls of both endpoints over the same window (per second)"
-awk -F, -v s="$WIN_S" '$3 ~ /syscalls:sys_enter_/ { sub("syscalls:sys_enter_", "", $3); if ($1 + 0 > 0) printf "%-12s %10.0f\n", $3, $1 / s }' \
-	"$WORK/perfstat.csv" | sort -k2 -nr
-echo "(divide the packet rates above by these to get packets per call)"
+# rate NS DEV FIELD: packets (or bytes) per second over the window, FIELD
+# 3 rx_packets, 4 rx_bytes, 5 tx_packets, 6 tx_bytes.
+rate() {
+	join <(awk '{ print $1 ":" $2, $3, $4, $5, $6 }' "$WORK/links0" | sort) \
+		<(awk '{ print $1 ":" $2, $3, $4, $5, $6 }' "$WORK/links1" | sort) |
+		awk -v k="$1:$2" -v f="$3" -v s="$WIN_S" '$1 == k { print ($(f + 3) - $(f - 1)) / s }'
+}
+# calls I SYSCALL: calls per second of endpoint I (0 IX side, 1 gateway).
+calls() {
+	awk -F, -v e="$2" -v s="$WIN_S" '$3 == e { print $1 / s; found = 1 } END { if (!found) print 0 }' "$WORK/perfstat.$1.csv"
+}
+per() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "-"; else printf "%.1f", a / b }'; }
+
+echo "== system calls per second, per endpoint (perf stat over the same window)"
+printf '%-28s %10s %10s\n' event ix azure
+for e in context-switches cpu-migrations $(for s in $SYSCALLS; do echo syscalls:sys_enter_$s; done); do
+	a=$(calls 0 "$e")
+	b=$(calls 1 "$e")
+	awk -v a="$a" -v b="$b" 'BEGIN { exit !(a + b > 0) }' || continue
+	printf '%-28s %10.0f %10.0f\n' "${e#syscalls:sys_enter_}" "$a" "$b"
+done
 echo
+case $CONTENDER in
+softix-*) TUN_IX=Tunnel0.0 TUN_AZ=Tunnel0.0 ;;
+swan-*) TUN_IX=ipsec0 TUN_AZ=ipsec0 ;;
+wg) TUN_IX=$WG_IX TUN_AZ=$WG_AZ ;;
+*) TUN_IX= TUN_AZ= ;;
+esac
+if [ -n "$TUN_IX" ]; then
+	echo "== batches achieved, data direction LAN -> VNet (IX side seals, gateway side opens)"
+	p=$(rate ix "$TUN_IX" 5)
+	b=$(rate ix "$TUN_IX" 6)
+	echo "IX  TUN -> daemon:   $(per "$p" 1) pkt/s of $(per "$b" "$p") B avg; reads/s $(calls 0 syscalls:sys_enter_read); pkts per read $(per "$p" "$(calls 0 syscalls:sys_enter_read)")"
+	p=$(rate ix GigaEthernet0.0 5)
+	m=$(awk -v a="$(calls 0 syscalls:sys_enter_sendmmsg)" -v b="$(calls 0 syscalls:sys_enter_sendmsg)" -v c="$(calls 0 syscalls:sys_enter_sendto)" 'BEGIN { print a + b + c }')
+	echo "IX  daemon -> wire:  $(per "$p" 1) pkt/s of $(per "$(rate ix GigaEthernet0.0 6)" "$p") B avg; send calls/s $(per "$m" 1); pkts per call $(per "$p" "$m")"
+	p=$(rate azure wan 3)
+	m=$(awk -v a="$(calls 1 syscalls:sys_enter_recvmmsg)" -v b="$(calls 1 syscalls:sys_enter_recvmsg)" -v c="$(calls 1 syscalls:sys_enter_recvfrom)" 'BEGIN { print a + b + c }')
+	echo "GW  wire -> daemon:  $(per "$p" 1) pkt/s of $(per "$(rate azure wan 4)" "$p") B avg; recv calls/s $(per "$m" 1); pkts per call $(per "$p" "$m")"
+	p=$(rate azure "$TUN_AZ" 3)
+	m=$(awk -v a="$(calls 1 syscalls:sys_enter_write)" -v b="$(calls 1 syscalls:sys_enter_writev)" 'BEGIN { print a + b }')
+	echo "GW  daemon -> TUN:   $(per "$p" 1) pkt/s of $(per "$(rate azure "$TUN_AZ" 4)" "$p") B avg; writes/s $(per "$m" 1); pkts per write $(per "$p" "$m")"
+	echo "(a packet above ~1500 B is a GSO/GRO super-packet; pkt/s on the wire counts ESP packets)"
+	echo
+fi
 echo "== endpoint threads' CPU over the window (100 = one core), busiest first"
 HZ=$(getconf CLK_TCK)
 join <(awk '{ print $1 ":" $2 ":" $3, $4 }' "$WORK/ticks0" | sort) <(awk '{ print $1 ":" $2 ":" $3, $4 }' "$WORK/ticks1" | sort) |
