@@ -152,6 +152,16 @@ func (c *Core) sealSK(sa *ikeSA, m *message) ([][]byte, error) {
 	return pkts, nil
 }
 
+// unsupportedCritical reports whether err is wire's unsupported critical
+// payload error, and the payload type for the notify.
+func unsupportedCritical(err error) (byte, bool) {
+	var uc *wire.UnsupportedCriticalError
+	if errors.As(err, &uc) {
+		return byte(uc.Type), true
+	}
+	return 0, false
+}
+
 // fill copies wire payloads into m.
 func fill(m *message, ps []wire.Payload) {
 	for _, p := range ps {

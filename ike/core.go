@@ -340,6 +340,12 @@ func (c *Core) handlePacket(now time.Time, pkt []byte, from, to netip.AddrPort, 
 		return
 	}
 	full, complete, err := c.openSK(sa, pkt)
+	if t, ok := unsupportedCritical(err); ok && !m.Response {
+		// RFC 7296 §2.5: refuse a request with a critical payload we do
+		// not know (it did authenticate: the SK payload opened).
+		c.reply(sa, m, &message{Notifies: []notify{{Type: nUnsupportedCritical, Data: []byte{t}}}})
+		return
+	}
 	if err != nil {
 		c.log.Debug("ike: dropped undecryptable message", "peer", from, "err", err)
 		return

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/soft-ix/soft-ix/config"
+	"github.com/soft-ix/soft-ix/ike/wire"
 )
 
 func TestEstablishInitiatorResponder(t *testing.T) {
@@ -434,5 +435,22 @@ func TestPeerRekeyWithoutDelete(t *testing.T) {
 	}
 	if _, ok := p.b.dp.sas[dpKey{old.inSPI, true}]; ok {
 		t.Fatal("b kept the replaced Child SA")
+	}
+}
+
+func TestUnsupportedCriticalPayload(t *testing.T) {
+	p := seedPair(t, nil)
+	wm := &wire.Message{Header: wire.Header{SPIi: 0x1122334455667788, MajorVersion: 2, Exchange: wire.IKE_SA_INIT,
+		Flags: wire.FlagInitiator}, Payloads: []wire.Payload{&wire.Raw{PayloadType: 200, Critical: true, Body: []byte{1, 2}}}}
+	var answer []byte
+	p.net.filter = func(d datagram) bool { answer = d.pkt; return true }
+	p.b.core.HandlePacket(p.now, wm.Append(nil), netip.AddrPortFrom(addrA, 500), netip.AddrPortFrom(addrB, 500))
+	p.net.deliver(p.now)
+	m, err := decodePlain(answer)
+	if err != nil {
+		t.Fatalf("answer: %v", err)
+	}
+	if n := m.notify(nUnsupportedCritical); n == nil || len(n.Data) != 1 || n.Data[0] != 200 {
+		t.Fatalf("answer notifies %+v", m.Notifies)
 	}
 }

@@ -183,6 +183,11 @@ func (c *Core) float(sa *ikeSA) {
 // respondInit answers a peer's IKE_SA_INIT request.
 func (c *Core) respondInit(now time.Time, pkt []byte, from, to netip.AddrPort, pre *initPre) {
 	m, err := decodePlain(pkt)
+	if t, ok := unsupportedCritical(err); ok {
+		h, _ := parseHeader(pkt)
+		c.stateless(h, from, to, nUnsupportedCritical, []byte{t})
+		return
+	}
 	if err != nil {
 		c.log.Debug("ike: bad IKE_SA_INIT request", "peer", from, "err", err)
 		return
