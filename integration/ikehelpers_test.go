@@ -156,12 +156,13 @@ var (
 	ikepeerErr  error
 )
 
-// ikepeerBinary builds ike/internal/ikepeer once per test run.
+// ikepeerBinary builds ike/internal/ikepeer once per test run, into one
+// fixed file per user that each run overwrites (nothing piles up in /tmp).
 func ikepeerBinary(t *testing.T) string {
 	t.Helper()
 	ikepeerOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "ismpeer")
-		if err != nil {
+		dir := filepath.Join(os.TempDir(), fmt.Sprintf("ismpeer-%d", os.Getuid()))
+		if err := os.MkdirAll(dir, 0o700); err != nil {
 			ikepeerErr = err
 			return
 		}
