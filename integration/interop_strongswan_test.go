@@ -1,9 +1,11 @@
 package integration
 
 import (
+	"fmt"
 	"os"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -361,8 +363,9 @@ func iopRekeyRun(t *testing.T, l *iopLab, c *nslab.StrongSwan, duration time.Dur
 // ping (every 50 ms), started by charon (short rekey_time) and by soft-ix
 // (sa-lifetime and child-lifetime 60 s, the shortest the IX config
 // accepts; soft-ix rekeys 6 to 9 s before expiry). No ping may be lost.
-// The two cases run in parallel.
+// The two cases run in parallel, and with the other long tests.
 func TestInteropStrongSwanRekeys(t *testing.T) {
+	t.Parallel()
 	t.Run("by-charon", func(t *testing.T) {
 		t.Parallel()
 		l := iopNewLab(t, "iopreka")
@@ -420,4 +423,62 @@ func TestInteropStrongSwanChildRecreate(t *testing.T) {
 	}
 	l.waitTunnel(x, c, 20*time.Second)
 	l.waitPing(iopPingAttempts)
+}
+
+// iopRestartCharon kills charon (SIGKILL, by its pid) and starts a new
+// one with cfg in the Azure namespace; the new one is loaded but its
+// tunnel is not waited for.
+func iopRestartCharon(t *testing.T, l *iopLab, c *nslab.StrongSwan, cfg nslab.StrongSwanConfig) *nslab.StrongSwan {
+	t.Helper()
+	if err := c.Proc.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-c.Proc.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("charon did not die on SIGKILL")
+	}
+	return l.startCharon(cfg)
+}
+
+// TestInteropStrongSwanPeerRestart: charon (Azure) is killed and
+// restarted. Restarted as Azure behaves (it initiates), its INITIAL_CONTACT
+// replaces soft-ix's stale IKE SA; restarted as a pure responder, soft-ix
+// must find the old SA dead by DPD and re-initiate (connect-type auto).
+// Either way the ping gets through again. soft-ix's DPD gives up after
+// its retransmissions (2+4+8+16+32+64 s), so the second case takes over
+// two minutes; the test runs in parallel with the other long ones.
+func TestInteropStrongSwanPeerRestart(t *testing.T) {
+	t.Parallel()
+	for _, initiates := range []bool{true, false} {
+		name := map[bool]string{true: "restart-initiates", false: "restart-responds"}[initiates]
+		t.Run(name, func(t *testing.T) {
+			l := iopNewLab(t, "iopkill")
+			c := l.startCharon(iopAzure())
+			x := l.startIX(iopIXConf{DPD: 3})
+			l.waitTunnel(x, c, 30*time.Second)
+			l.charonUp(c, 10*time.Second)
+			l.waitPing(iopPingAttempts)
+			first := l.ikeSAs(x)
+
+			az := iopAzure()
+			az.Initiate = initiates
+			start := time.Now()
+			c = iopRestartCharon(t, l, c, az)
+			if err := nslab.WaitFor(150*time.Second, "a new tunnel after charon's restart", func() error {
+				if sas := l.ikeSAs(x); len(sas) != 1 || len(first) != 1 || sas[0].SPII == first[0].SPII {
+					return fmt.Errorf("soft-ix IKE SAs %+v", sas)
+				}
+				return l.tunnelUp(x, c)
+			}); err != nil {
+				t.Fatal(err)
+			}
+			l.charonUp(c, 10*time.Second)
+			l.waitPing(iopPingAttempts)
+			t.Logf("tunnel and ping back %v after charon was killed", time.Since(start).Round(100*time.Millisecond))
+			if !initiates && !strings.Contains(x.Proc.Log(), "peer dead (DPD)") {
+				t.Errorf("soft-ix did not log the DPD failure")
+			}
+		})
+	}
 }
