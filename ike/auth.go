@@ -146,6 +146,9 @@ func (c *Core) sendAuth(now time.Time, sa *ikeSA) {
 func (c *Core) authReply(now time.Time, sa *ikeSA, m *message) {
 	if err := c.checkPeerAuth(sa, m, sa.nonceI, sa.initResp, sa.keys.pr, m.IDr); err != nil {
 		c.log.Warn("ike: IKE_AUTH failed", "tunnel", tunName(sa), "peer", sa.remote, "reason", err.Error())
+		if m.notify(nAuthenticationFailed) == nil { // the peer's notify is counted on receipt
+			c.count(sa.tun, statAuthFailed)
+		}
 		c.failSA(now, sa, "authentication failed")
 		return
 	}

@@ -128,6 +128,7 @@ type tunnel struct {
 	ike     *ikeSA // current IKE SA (connecting or established)
 	retryAt time.Time
 	backoff time.Duration
+	stats   *counters // kept across reloads
 }
 
 // Core is the sans-IO IKEv2 engine: packets and timer ticks in; packets
@@ -150,6 +151,7 @@ type Core struct {
 	reuse    map[uint16]reusedKey
 	secret   [32]byte // cookie secret
 	now      time.Time
+	stats    *counters // see stats.go
 }
 
 type halfOpenKey struct {
@@ -169,6 +171,7 @@ func NewCore(opt CoreConfig) (*Core, error) {
 		children: map[uint32]*childSA{},
 		retries:  map[*tunnel]bool{},
 		reuse:    map[uint16]reusedKey{},
+		stats:    new(counters),
 	}
 	if _, err := io.ReadFull(opt.Rand, c.secret[:]); err != nil {
 		return nil, fmt.Errorf("ike: cookie secret: %w", err)
@@ -208,9 +211,13 @@ func (c *Core) setConfig(cfg *config.Config) error {
 			auto: ifc.Tunnel.ConnectAuto && ifc.Tunnel.NegotiationDirection != "responder" && ifc.Tunnel.Peer.IsValid()}
 		if old := c.tunnels[ifc.Name]; old != nil {
 			t.ike, t.retryAt, t.backoff, t.outSPI, t.outSet = old.ike, old.retryAt, old.backoff, old.outSPI, old.outSet
+			t.stats = old.stats
 			if t.ike != nil {
 				t.ike.tun = t
 			}
+		}
+		if t.stats == nil {
+			t.stats = new(counters)
 		}
 		tunnels[ifc.Name] = t
 		order = append(order, ifc.Name)
@@ -299,6 +306,7 @@ func (c *Core) handlePacketPre(now time.Time, pkt []byte, from, to netip.AddrPor
 func (c *Core) handlePacket(now time.Time, pkt []byte, from, to netip.AddrPort, pre *initPre) {
 	m, err := parseHeader(pkt)
 	if err != nil {
+		c.count(nil, statMalformed)
 		c.log.Debug("ike: dropped malformed packet", "from", from, "err", err)
 		return
 	}
@@ -312,6 +320,7 @@ func (c *Core) handlePacket(now time.Time, pkt []byte, from, to netip.AddrPort, 
 	}
 	sa := c.sas[ourSPI]
 	if sa == nil || sa.state == stDead {
+		c.count(nil, statUnknownSPI)
 		c.log.Debug("ike: no IKE SA for packet", "from", from, "spi", fmt.Sprintf("%016x", ourSPI), "exchange", exchangeName(m.Exchange))
 		return
 	}
@@ -347,6 +356,7 @@ func (c *Core) handlePacket(now time.Time, pkt []byte, from, to netip.AddrPort, 
 		return
 	}
 	if err != nil {
+		c.count(sa.tun, statMalformed)
 		c.log.Debug("ike: dropped undecryptable message", "peer", from, "err", err)
 		return
 	}
@@ -356,12 +366,14 @@ func (c *Core) handlePacket(now time.Time, pkt []byte, from, to netip.AddrPort, 
 	sa.lastHeard = now
 	c.updatePeerAddr(sa, from, to)
 	if full.Response {
+		c.countErrorNotifies(sa.tun, full)
 		req := sa.pending
 		sa.pending = nil
 		req.onReply(now, full)
 		c.pump(now, sa)
 		return
 	}
+	c.count(sa.tun, exchangeStat(statReceived, full.Exchange))
 	c.handleRequest(now, sa, full)
 }
 
@@ -409,6 +421,7 @@ func (c *Core) reply(sa *ikeSA, m *message, r *message) {
 		c.log.Error("ike: cannot encode reply", "peer", sa.remote, "err", err)
 		return
 	}
+	c.countErrorNotifies(sa.tun, r)
 	sa.peerMsgID = m.MsgID + 1
 	sa.lastResp = pkts
 	c.resend(sa, pkts)
@@ -440,6 +453,7 @@ func (c *Core) request(now time.Time, sa *ikeSA, build func(now time.Time) *mess
 			return
 		}
 		sa.nextMsgID++
+		c.count(sa.tun, exchangeStat(statSent, m.Exchange))
 		sa.pending = &request{msgID: m.MsgID, packets: pkts, sentAt: now, next: now.Add(c.opt.RetransmitBase), onReply: onReply}
 		c.resend(sa, pkts)
 	}
@@ -496,6 +510,7 @@ func (c *Core) saTimers(now time.Time, sa *ikeSA) {
 	if r := sa.pending; r != nil && !now.Before(r.next) {
 		if r.tries >= c.opt.RetransmitTries {
 			c.log.Info("ike: peer not responding, giving up", "peer", sa.remote, "tunnel", tunName(sa))
+			c.count(sa.tun, statTimeout)
 			sa.pending = nil
 			if r.onFail != nil {
 				r.onFail(now)
@@ -506,6 +521,7 @@ func (c *Core) saTimers(now time.Time, sa *ikeSA) {
 		}
 		r.tries++
 		r.next = now.Add(c.retransmitDelay(r.tries))
+		c.count(sa.tun, statRetransmits)
 		c.resend(sa, r.packets)
 	}
 	if sa.state == stHalfOpen && now.Sub(sa.created) > c.opt.HalfOpenTimeout {

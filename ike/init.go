@@ -76,6 +76,7 @@ func (c *Core) sendInit(now time.Time, sa *ikeSA) {
 		return
 	}
 	sa.initReq = pkt
+	c.count(sa.tun, exchangeStat(statSent, exIKESAInit))
 	sa.pending = &request{msgID: 0, packets: [][]byte{pkt}, sentAt: now, next: now.Add(c.opt.RetransmitBase)}
 	c.resend(sa, sa.pending.packets)
 }
@@ -94,9 +95,11 @@ func natHash(spiI, spiR uint64, ap netip.AddrPort) []byte {
 func (c *Core) initReply(now time.Time, sa *ikeSA, pkt []byte, from, to netip.AddrPort) {
 	m, err := decodePlain(pkt)
 	if err != nil {
+		c.count(sa.tun, statMalformed)
 		c.log.Debug("ike: bad IKE_SA_INIT response", "peer", from, "err", err)
 		return
 	}
+	c.countErrorNotifies(sa.tun, m)
 	if n := m.notify(nCookie); n != nil && m.SA == nil {
 		c.log.Debug("ike: responder demands a cookie", "peer", from)
 		sa.cookie = append([]byte(nil), n.Data...)
@@ -114,6 +117,7 @@ func (c *Core) initReply(now time.Time, sa *ikeSA, pkt []byte, from, to netip.Ad
 	}
 	suite, _, ok := acceptIKEAnswer(&sa.tun.pol, m.SA)
 	if !ok || m.KEGroup != sa.dhGroup || suite.DH.ID != sa.dhGroup || len(m.Nonce) < 16 {
+		c.count(sa.tun, statNoProposal)
 		c.log.Warn("ike: IKE_SA_INIT answer does not match our offer", "tunnel", tunName(sa), "peer", from)
 		c.failSA(now, sa, "bad IKE_SA_INIT answer")
 		return
@@ -189,6 +193,7 @@ func (c *Core) respondInit(now time.Time, pkt []byte, from, to netip.AddrPort, p
 		return
 	}
 	if err != nil {
+		c.count(nil, statMalformed)
 		c.log.Debug("ike: bad IKE_SA_INIT request", "peer", from, "err", err)
 		return
 	}
@@ -198,6 +203,7 @@ func (c *Core) respondInit(now time.Time, pkt []byte, from, to netip.AddrPort, p
 		}
 		return
 	}
+	c.count(c.tunnelByPeer(from.Addr()), exchangeStat(statReceived, exIKESAInit))
 	if len(m.Nonce) < 16 || len(m.Nonce) > 256 || m.KE == nil {
 		c.stateless(m, from, to, nInvalidSyntax, nil)
 		return
@@ -287,6 +293,7 @@ func (c *Core) stateless(m *message, from, to netip.AddrPort, ntype int, data []
 	if err != nil {
 		return
 	}
+	c.countNotify(c.tunnelByPeer(from.Addr()), ntype)
 	if err := c.opt.Transport.Send(pkt, to, from); err != nil {
 		c.log.Debug("ike: send failed", "peer", from, "err", err)
 	}
@@ -296,12 +303,12 @@ func (c *Core) stateless(m *message, from, to netip.AddrPort, ntype int, data []
 // it: the tunnel configured for its address, else the first "peer any"
 // tunnel, else the default profile.
 func (c *Core) responderPolicy(peer netip.Addr) *Policy {
+	if t := c.tunnelByPeer(peer); t != nil {
+		return &t.pol
+	}
 	var anyT *tunnel
 	for _, name := range c.order {
 		t := c.tunnels[name]
-		if t.conf.Peer == peer {
-			return &t.pol
-		}
 		if t.conf.PeerAny && anyT == nil {
 			anyT = t
 		}
@@ -314,4 +321,14 @@ func (c *Core) responderPolicy(peer netip.Addr) *Policy {
 		pol, _ = PolicyFromProfile(profileFor(&configEmpty, nil), nil)
 	}
 	return &pol
+}
+
+// tunnelByPeer is the tunnel configured with peer address peer, or nil.
+func (c *Core) tunnelByPeer(peer netip.Addr) *tunnel {
+	for _, name := range c.order {
+		if t := c.tunnels[name]; t.conf.Peer == peer {
+			return t
+		}
+	}
+	return nil
 }

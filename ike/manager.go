@@ -71,6 +71,7 @@ type Manager struct {
 	rand io.Reader
 
 	halfOpen atomic.Int64 // len(core.halfOpen) after the last packet
+	stats    *counters    // the Core's, read without the lock
 }
 
 // NewManager builds a Manager. With no Transport it binds the UDP sockets
@@ -110,7 +111,7 @@ func NewManager(cfg ManagerConfig) (*Manager, error) {
 		}
 		return nil, err
 	}
-	m.core, m.log = core, core.log
+	m.core, m.log, m.stats = core, core.log, core.stats
 	core.pool = newKeyPool(core.opt.Rand, core.policyGroups())
 	core.pool.reuseFor = core.opt.DHReuseUnderLoad
 	m.pool, m.rand = core.pool, core.opt.Rand
@@ -219,6 +220,18 @@ type received struct {
 	from, to netip.AddrPort
 }
 
+// Stats returns the IKE counters of the Manager (all tunnels, and
+// messages no tunnel claimed). It does not wait for the Manager's lock.
+func (m *Manager) Stats() Stats { return m.stats.snapshot() }
+
+// TunnelStats returns the IKE counters of one tunnel; false when the
+// configuration has no such tunnel.
+func (m *Manager) TunnelStats(tunnel string) (Stats, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.core.TunnelStats(tunnel)
+}
+
 // Initiate starts an IKE SA for a tunnel now (as "connect-type auto"
 // does at start).
 func (m *Manager) Initiate(tunnel string) error {
@@ -305,6 +318,7 @@ func (m *Manager) Close() error {
 		if sa.state == stEstablished {
 			if pkts, err := c.sealSK(sa, &message{Exchange: exInformational, MsgID: sa.nextMsgID, SPIi: sa.spiI, SPIr: sa.spiR,
 				Initiator: sa.initiator, Deletes: []deletion{{Protocol: protoIKE}}}); err == nil {
+				c.count(sa.tun, exchangeStat(statSent, exInformational))
 				c.resend(sa, pkts)
 			}
 		}
