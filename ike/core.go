@@ -151,7 +151,8 @@ type Core struct {
 	reuse    map[uint16]reusedKey
 	secret   [32]byte // cookie secret
 	now      time.Time
-	stats    *counters // see stats.go
+	stats    *counters         // see stats.go
+	invalid  invalidSPILimiter // INVALID_IKE_SPI rate limit
 }
 
 type halfOpenKey struct {
@@ -322,6 +323,7 @@ func (c *Core) handlePacket(now time.Time, pkt []byte, from, to netip.AddrPort, 
 	if sa == nil || sa.state == stDead {
 		c.count(nil, statUnknownSPI)
 		c.log.Debug("ike: no IKE SA for packet", "from", from, "spi", fmt.Sprintf("%016x", ourSPI), "exchange", exchangeName(m.Exchange))
+		c.answerInvalidSPI(now, m, from, to)
 		return
 	}
 	if m.Initiator == sa.initiator {
@@ -353,6 +355,9 @@ func (c *Core) handlePacket(now time.Time, pkt []byte, from, to netip.AddrPort, 
 		// RFC 7296 §2.5: refuse a request with a critical payload we do
 		// not know (it did authenticate: the SK payload opened).
 		c.reply(sa, m, &message{Notifies: []notify{{Type: nUnsupportedCritical, Data: []byte{t}}}})
+		return
+	}
+	if err != nil && m.Response && c.peerLostSA(sa, pkt) {
 		return
 	}
 	if err != nil {
