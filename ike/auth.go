@@ -400,6 +400,9 @@ func (c *Core) matchPeer(addr netip.Addr, id identity) (*tunnel, []byte, error) 
 	if cand == nil {
 		return nil, nil, errNoTunnel
 	}
+	if cand.initiatorOnly() {
+		return nil, nil, fmt.Errorf("tunnel %s only initiates (negotiation-direction initiator)", cand.name)
+	}
 	if want, ok := expectedPeerID(cand); ok && !want.equal(id) {
 		return nil, nil, fmt.Errorf("peer ID %s, tunnel %s expects %s", id, cand.name, want)
 	}

@@ -131,6 +131,14 @@ type tunnel struct {
 	stats   *counters // kept across reloads
 }
 
+// responderOnly: "ikev2 negotiation-direction responder": the tunnel
+// never starts an IKE SA, even with connect-type auto.
+func (t *tunnel) responderOnly() bool { return t.conf.NegotiationDirection == "responder" }
+
+// initiatorOnly: "ikev2 negotiation-direction initiator": the tunnel
+// refuses IKE SAs its peer starts.
+func (t *tunnel) initiatorOnly() bool { return t.conf.NegotiationDirection == "initiator" }
+
 // Core is the sans-IO IKEv2 engine: packets and timer ticks in; packets
 // (through Transport), Child SA installs (through DataPlane) and a next
 // timer out. It is not safe for concurrent use; Manager serialises calls.
@@ -208,8 +216,8 @@ func (c *Core) setConfig(cfg *config.Config) error {
 				src = si.Address.Addr()
 			}
 		}
-		t := &tunnel{name: ifc.Name, conf: *ifc.Tunnel, pol: pol, source: src,
-			auto: ifc.Tunnel.ConnectAuto && ifc.Tunnel.NegotiationDirection != "responder" && ifc.Tunnel.Peer.IsValid()}
+		t := &tunnel{name: ifc.Name, conf: *ifc.Tunnel, pol: pol, source: src}
+		t.auto = t.conf.ConnectAuto && !t.responderOnly() && t.conf.Peer.IsValid()
 		if old := c.tunnels[ifc.Name]; old != nil {
 			t.ike, t.retryAt, t.backoff, t.outSPI, t.outSet = old.ike, old.retryAt, old.backoff, old.outSPI, old.outSet
 			t.stats = old.stats
@@ -254,6 +262,9 @@ func (c *Core) Initiate(now time.Time, tunnelName string) error {
 	}
 	if !t.conf.Peer.IsValid() {
 		return fmt.Errorf("ike: %s has no peer address to initiate to", tunnelName)
+	}
+	if t.responderOnly() {
+		return fmt.Errorf("ike: %s is responder only (ikev2 negotiation-direction responder)", tunnelName)
 	}
 	if t.ike == nil {
 		c.initiate(now, t)

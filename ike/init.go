@@ -203,7 +203,13 @@ func (c *Core) respondInit(now time.Time, pkt []byte, from, to netip.AddrPort, p
 		}
 		return
 	}
-	c.count(c.tunnelByPeer(from.Addr()), exchangeStat(statReceived, exIKESAInit))
+	peerTun := c.tunnelByPeer(from.Addr())
+	c.count(peerTun, exchangeStat(statReceived, exIKESAInit))
+	if peerTun != nil && peerTun.initiatorOnly() {
+		c.log.Info("ike: IKE_SA_INIT refused: the tunnel only initiates (negotiation-direction initiator)", "tunnel", peerTun.name, "peer", from)
+		c.stateless(m, from, to, nNoProposalChosen, nil)
+		return
+	}
 	if len(m.Nonce) < 16 || len(m.Nonce) > 256 || m.KE == nil {
 		c.stateless(m, from, to, nInvalidSyntax, nil)
 		return
