@@ -185,17 +185,20 @@ func NewCore(opt CoreConfig) (*Core, error) {
 	if _, err := io.ReadFull(opt.Rand, c.secret[:]); err != nil {
 		return nil, fmt.Errorf("ike: cookie secret: %w", err)
 	}
-	if err := c.setConfig(opt.Config); err != nil {
-		return nil, err
-	}
-	return c, nil
-}
-
-// setConfig builds the tunnel table; existing tunnels keep their SAs.
-func (c *Core) setConfig(cfg *config.Config) error {
+	cfg := opt.Config
 	if cfg == nil {
 		cfg = &config.Config{}
 	}
+	tunnels, order, err := c.buildTunnels(cfg)
+	if err != nil {
+		return nil, err
+	}
+	c.setTunnels(cfg, tunnels, order)
+	return c, nil
+}
+
+// buildTunnels builds the tunnel table of cfg without applying it.
+func (c *Core) buildTunnels(cfg *config.Config) (map[string]*tunnel, []string, error) {
 	tunnels := map[string]*tunnel{}
 	var order []string
 	for _, ifc := range cfg.Interfaces {
@@ -205,7 +208,7 @@ func (c *Core) setConfig(cfg *config.Config) error {
 		prof := profileFor(cfg, ifc)
 		pol, err := PolicyFromProfile(prof, ifc.Tunnel)
 		if err != nil {
-			return fmt.Errorf("%s: %w", ifc.Name, err)
+			return nil, nil, fmt.Errorf("%s: %w", ifc.Name, err)
 		}
 		if p, ok := c.opt.Policies[ifc.Name]; ok {
 			pol = p
@@ -218,18 +221,35 @@ func (c *Core) setConfig(cfg *config.Config) error {
 		}
 		t := &tunnel{name: ifc.Name, conf: *ifc.Tunnel, pol: pol, source: src}
 		t.auto = t.conf.ConnectAuto && !t.responderOnly() && t.conf.Peer.IsValid()
-		if old := c.tunnels[ifc.Name]; old != nil {
+		tunnels[ifc.Name] = t
+		order = append(order, ifc.Name)
+	}
+	return tunnels, order, nil
+}
+
+// setTunnels switches to a tunnel table from buildTunnels. Tunnels that
+// already existed keep their SAs, state and counters: every IKE SA of
+// one moves to the new tunnel value (not only the current one, or a
+// later reload would miss the others).
+func (c *Core) setTunnels(cfg *config.Config, tunnels map[string]*tunnel, order []string) {
+	for name, t := range tunnels {
+		if old := c.tunnels[name]; old != nil {
 			t.ike, t.retryAt, t.backoff, t.outSPI, t.outSet = old.ike, old.retryAt, old.backoff, old.outSPI, old.outSet
 			t.stats = old.stats
 			if t.ike != nil {
 				t.ike.tun = t
 			}
-		}
-		if t.stats == nil {
+		} else {
 			t.stats = new(counters)
 		}
-		tunnels[ifc.Name] = t
-		order = append(order, ifc.Name)
+	}
+	for _, sa := range c.sas {
+		if sa.tun == nil {
+			continue
+		}
+		if t := tunnels[sa.tun.name]; t != nil {
+			sa.tun = t
+		}
 	}
 	retries := map[*tunnel]bool{}
 	for t := range c.retries {
@@ -239,7 +259,6 @@ func (c *Core) setConfig(cfg *config.Config) error {
 		}
 	}
 	c.cfg, c.tunnels, c.order, c.retries = cfg, tunnels, order, retries
-	return nil
 }
 
 // Start initiates every connect-type auto tunnel.
@@ -368,7 +387,7 @@ func (c *Core) handlePacket(now time.Time, pkt []byte, from, to netip.AddrPort, 
 		c.reply(sa, m, &message{Notifies: []notify{{Type: nUnsupportedCritical, Data: []byte{t}}}})
 		return
 	}
-	if err != nil && m.Response && c.peerLostSA(sa, pkt) {
+	if err != nil && m.Response && c.peerLostSA(now, sa, pkt) {
 		return
 	}
 	if err != nil {

@@ -97,12 +97,21 @@ func (c *Core) answerInvalidSPI(now time.Time, m *message, from, to netip.AddrPo
 
 // peerLostSA reports whether pkt, an answer on sa that did not decrypt,
 // is the peer's unprotected INVALID_IKE_SPI. It is unauthenticated, so it
-// only gets a log line: retransmission (or DPD) still decides when the SA
-// is dead.
-func (c *Core) peerLostSA(sa *ikeSA, pkt []byte) bool {
+// ends nothing that is alive: retransmission (or DPD) still decides when
+// the SA is dead. Only an SA we are deleting anyway goes at once (the
+// peer already dropped it, e.g. for our new SA's INITIAL_CONTACT).
+func (c *Core) peerLostSA(now time.Time, sa *ikeSA, pkt []byte) bool {
 	m, err := decodePlain(pkt)
 	if err != nil || m.Exchange != exInformational || m.notify(nInvalidIKESPI) == nil {
 		return false
+	}
+	if sa.state == stDeleting && sa.pending != nil {
+		c.log.Debug("ike: peer no longer has the IKE SA we are deleting", "tunnel", tunName(sa), "peer", sa.remote)
+		req := sa.pending
+		sa.pending = nil
+		req.onReply(now, &message{Exchange: exInformational, Response: true})
+		c.pump(now, sa)
+		return true
 	}
 	c.log.Info("ike: peer says it has no such IKE SA (unauthenticated INVALID_IKE_SPI)", "tunnel", tunName(sa), "peer", sa.remote)
 	return true
