@@ -144,8 +144,8 @@ func (a linuxAdapter) Routes() ([]show.Route, error) {
 			sr.Code, sr.Distance, sr.Metric = show.BGP, tun.BGPMetric, 0
 		default:
 			// Routes the host added (e.g. a default route on the WAN):
-			// IX would know them as static routes.
-			sr.Code, sr.Distance = show.Static, 1
+			// IX would know them as static routes, shown [1/1].
+			sr.Code, sr.Distance, sr.Metric = show.Static, 1, 1
 		}
 		out = append(out, sr)
 	}
