@@ -132,8 +132,11 @@ func (a linuxAdapter) Routes() ([]show.Route, error) {
 		return nil, err
 	}
 	var out []show.Route
-	for _, r := range rs {
+	for i, r := range rs {
 		sr := show.Route{Prefix: r.Prefix, NextHop: r.Gateway, Interface: r.Interface, Metric: r.Metric}
+		// rs is sorted by prefix, then kernel metric: the kernel forwards
+		// by the first of a prefix, the IX counts the others as hidden.
+		sr.Hidden = i > 0 && rs[i-1].Prefix == r.Prefix
 		switch r.Source {
 		case tun.SourceConnected:
 			sr.Code, sr.Metric = show.Connected, 1
