@@ -262,14 +262,8 @@ type dataPlane struct {
 }
 
 func (d *dataPlane) InstallSA(sa ike.ChildSA) error {
-	err := d.eng.InstallSA(esp.SAConfig{
-		Tunnel: sa.Tunnel, SPI: sa.SPI, Inbound: sa.Inbound,
-		EncrID: sa.EncrID, EncrKeyBits: sa.EncrKeyBits, IntegID: sa.IntegID,
-		EncrKey: sa.EncrKey, IntegKey: sa.IntegKey, ESN: sa.ESN,
-		Local: sa.Local, Remote: sa.Remote, UDPEncap: sa.UDPEncap,
-		LocalTS: sa.LocalTS, RemoteTS: sa.RemoteTS,
-		SoftBytes: sa.SoftBytes, HardBytes: sa.HardBytes, SoftPackets: sa.SoftPackets, HardPackets: sa.HardPackets,
-	})
+	// esp.SAConfig has exactly ike.ChildSA's fields (esp pins the seam).
+	err := d.eng.InstallSA(esp.SAConfig(sa))
 	if err != nil || sa.Inbound {
 		return err
 	}
