@@ -87,3 +87,25 @@ func TestStaleSocketReplaced(t *testing.T) {
 	}
 	s.Close()
 }
+
+// A socket in an existing directory (--socket /tmp/x.sock) must not change
+// that directory's mode: /tmp at 0700 would break every other user.
+func TestListenLeavesExistingDirAlone(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Chmod(dir, os.ModePerm|os.ModeSticky); err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	s, err := Listen(filepath.Join(dir, "soft-ix.sock"), HandlerFunc(nil), log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	fi, err := os.Stat(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fi.Mode() & (os.ModePerm | os.ModeSticky); got != os.ModePerm|os.ModeSticky {
+		t.Errorf("directory mode %v after Listen, want drwxrwxrwt", fi.Mode())
+	}
+}
