@@ -82,7 +82,12 @@ func Listen(path string, h Handler, log *slog.Logger) (*Server, error) {
 	if Live(path) {
 		return nil, fmt.Errorf("control socket %s: another soft-ix is listening there (stop it or use --socket)", path)
 	}
-	os.Remove(path)
+	if fi, err := os.Lstat(path); err == nil {
+		if fi.Mode().Type() != os.ModeSocket {
+			return nil, fmt.Errorf("control socket %s: the file exists and is not a socket (wrong --socket?)", path)
+		}
+		os.Remove(path) // a stale socket: nobody answered on it
+	}
 	ln, err := net.Listen("unix", path)
 	if err != nil {
 		return nil, fmt.Errorf("control socket: %w", err)
