@@ -211,18 +211,21 @@ func (a bgpAdapter) Close() error                    { a.s.Stop(); return nil }
 // first, then the Linux side, then IKE (only changed tunnels are
 // renegotiated) and BGP (unchanged sessions stay up).
 func (c *components) reload(cfg *config.Config, ch config.Changes, o *options) error {
+	// A part that fails does not stop the others: the daemon runs cfg from
+	// now on, so interfaces, routes and BGP follow it even when IPsec
+	// cannot start.
 	var errs []error
-	if c.ipsec == nil && len(cfg.Tunnels()) > 0 {
-		la, ok := c.linux.(linuxAdapter)
-		if !ok {
-			return errors.New("ikev2: no Linux side to route tunnels")
-		}
+	switch la, ok := c.linux.(linuxAdapter); {
+	case c.ipsec == nil && len(cfg.Tunnels()) > 0 && !ok:
+		errs = append(errs, errors.New("ikev2: no Linux side to route tunnels"))
+	case c.ipsec == nil && len(cfg.Tunnels()) > 0:
 		ip, err := startIPsec(cfg, o, c.log, la.Manager)
 		if err != nil {
-			return fmt.Errorf("ikev2: %w", err)
+			errs = append(errs, fmt.Errorf("ikev2: %w", err))
+			break
 		}
 		c.ipsec = ip
-	} else if c.ipsec != nil {
+	case c.ipsec != nil:
 		if err := c.ipsec.prepare(cfg, ch); err != nil {
 			errs = append(errs, fmt.Errorf("tunnels: %w", err))
 		}
