@@ -133,7 +133,7 @@ func (a linuxAdapter) Routes() ([]show.Route, error) {
 	}
 	var out []show.Route
 	for i, r := range rs {
-		sr := show.Route{Prefix: r.Prefix, NextHop: r.Gateway, Interface: r.Interface, Metric: r.Metric}
+		sr := show.Route{Prefix: r.Prefix, NextHop: r.Gateway, Interface: r.Interface, Metric: r.Metric, Age: r.Age}
 		// rs is sorted by prefix, then kernel metric: the kernel forwards
 		// by the first of a prefix, the IX counts the others as hidden.
 		sr.Hidden = i > 0 && rs[i-1].Prefix == r.Prefix
