@@ -44,6 +44,10 @@ type ipsecSide interface {
 	Reload(cfg *config.Config, ch config.Changes) error
 	// TunnelUp reports whether the tunnel has an outbound SA.
 	TunnelUp(name string) bool
+	// syncTunnelRoutes tells the Linux side, for each tunnel named,
+	// whether it has an outbound SA, atomically with SA installs and
+	// deletes (which tell it too).
+	syncTunnelRoutes(names []string)
 	Close() error
 }
 
@@ -111,14 +115,24 @@ func startComponents(cfg *config.Config, o *options, log *slog.Logger) (*compone
 
 // syncTunnels withdraws the routes out of tunnels without an SA (on the
 // IX a route into a down tunnel is not used), and restores the others.
+// With IPsec running the decision is IPsec's, taken under its lock: a
+// "down" read here could otherwise land after an SA installed meanwhile
+// had brought the routes up, and leave them withdrawn for good.
 func (c *components) syncTunnels(cfg *config.Config) {
 	if c.linux == nil {
 		return
 	}
+	var names []string
 	for _, t := range cfg.Tunnels() {
-		up := c.ipsec != nil && c.ipsec.TunnelUp(t.Name)
-		if err := c.linux.SetTunnelUp(t.Name, up); err != nil {
-			c.log.Warn("tunnel routes", "tunnel", t.Name, "err", err)
+		names = append(names, t.Name)
+	}
+	if c.ipsec != nil {
+		c.ipsec.syncTunnelRoutes(names)
+		return
+	}
+	for _, name := range names {
+		if err := c.linux.SetTunnelUp(name, false); err != nil {
+			c.log.Warn("tunnel routes", "tunnel", name, "err", err)
 		}
 	}
 }

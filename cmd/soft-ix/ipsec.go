@@ -208,6 +208,8 @@ func (s *ipsecStack) ClearSA(peer netip.Addr) (int, error) { return s.ike.Load()
 // tunnel interface up only then.
 func (s *ipsecStack) TunnelUp(name string) bool { return s.dp.up(name) }
 
+func (s *ipsecStack) syncTunnelRoutes(names []string) { s.dp.syncRoutes(names) }
+
 // Stats implements ipsecStatser for the metrics.
 func (s *ipsecStack) Stats() ikeStats {
 	s.dp.mu.Lock()
@@ -324,6 +326,16 @@ func (d *dataPlane) setTunnelUp(name string, up bool) {
 	}
 	if err := d.linux.SetTunnelUp(name, up); err != nil {
 		d.log.Warn("tunnel routes", "tunnel", name, "up", up, "err", err)
+	}
+}
+
+// syncRoutes sets the Linux side's state of each tunnel from its
+// outbound SAs, under the lock InstallSA and DeleteSA change them under.
+func (d *dataPlane) syncRoutes(names []string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, name := range names {
+		d.setTunnelUp(name, len(d.outbound[name]) > 0)
 	}
 }
 

@@ -99,8 +99,9 @@ func (f *fakeIPsec) Reload(c *config.Config, _ config.Changes) error {
 	f.reloads = append(f.reloads, c)
 	return nil
 }
-func (f *fakeIPsec) TunnelUp(string) bool { return true }
-func (f *fakeIPsec) Close() error         { return nil }
+func (f *fakeIPsec) TunnelUp(string) bool      { return true }
+func (f *fakeIPsec) syncTunnelRoutes([]string) {}
+func (f *fakeIPsec) Close() error              { return nil }
 
 type fakeBGP struct{}
 
