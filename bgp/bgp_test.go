@@ -87,6 +87,13 @@ func TestSettingsNeighborVariants(t *testing.T) {
 	if _, err := settingsFrom(cfg, 179); err == nil || !strings.Contains(err.Error(), "Loopback9.0") {
 		t.Errorf("unknown update-source: err = %v", err)
 	}
+	// config only warns about an update-source without an address, so
+	// the speaker must still start.
+	cfg.Interfaces = append(cfg.Interfaces, &config.Interface{Name: "Loopback8.0", Kind: config.KindLoopback})
+	n.UpdateSource = "Loopback8.0"
+	if set, err := settingsFrom(cfg, 179); err != nil || set.peers[n.Addr].LocalAddr.IsValid() {
+		t.Errorf("update-source without address: %v, %+v", err, set.peers[n.Addr])
+	}
 }
 
 func TestRouterID(t *testing.T) {

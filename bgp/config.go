@@ -98,10 +98,15 @@ func neighborConf(cfg *config.Config, b *config.BGP, n *config.Neighbor) (peerCo
 	}
 	if n.UpdateSource != "" {
 		ifc := cfg.Interface(n.UpdateSource)
-		if ifc == nil || !ifc.Address.IsValid() {
-			return peerConf{}, fmt.Errorf("bgp: neighbor %s: update-source %s has no address", n.Addr, n.UpdateSource)
+		if ifc == nil {
+			return peerConf{}, fmt.Errorf("bgp: neighbor %s: update-source %s is not configured", n.Addr, n.UpdateSource)
 		}
-		p.LocalAddr = ifc.Address.Addr()
+		// An update-source without an address loads on the IX (config
+		// warns); the session then leaves from the address the kernel
+		// picks, rather than keeping the whole speaker from starting.
+		if ifc.Address.IsValid() {
+			p.LocalAddr = ifc.Address.Addr()
+		}
 	}
 	ebgp := n.RemoteAS != b.ASN
 	switch {
