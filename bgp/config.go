@@ -58,6 +58,9 @@ func settingsFrom(cfg *config.Config, listenPort int32) (settings, error) {
 		peers:  map[netip.Addr]peerConf{},
 	}
 	for _, n := range b.Neighbors {
+		if !n.Addr.Is4() {
+			continue // config warns: IPv6 neighbors are not emulated
+		}
 		p, err := neighborConf(cfg, b, n)
 		if err != nil {
 			return settings{}, err
@@ -77,9 +80,6 @@ func settingsFrom(cfg *config.Config, listenPort int32) (settings, error) {
 }
 
 func neighborConf(cfg *config.Config, b *config.BGP, n *config.Neighbor) (peerConf, error) {
-	if !n.Addr.Is4() {
-		return peerConf{}, fmt.Errorf("bgp: neighbor %s: only IPv4 neighbors are supported", n.Addr)
-	}
 	if n.RemoteAS == 0 {
 		return peerConf{}, fmt.Errorf("bgp: neighbor %s: no remote-as", n.Addr)
 	}
