@@ -83,6 +83,11 @@ func startIPsec(cfg *config.Config, o *options, log *slog.Logger, linux *tun.Man
 		}
 		s.keylog = f
 		log.Warn("writing IKE and ESP keys for Wireshark; lab use only", "file", o.keylog)
+		// 0600 applies only to a file OpenFile creates; say so when an
+		// existing one lets others read the keys.
+		if fi, err := f.Stat(); err == nil && fi.Mode().Perm()&0o077 != 0 {
+			log.Warn("--keylog file is readable by others", "file", o.keylog, "mode", fi.Mode().Perm().String())
+		}
 	}
 	mc := ike.ManagerConfig{Config: cfg, DataPlane: s.dp, Transport: ikeTransport{u, s.eng}, Logger: log}
 	if s.keylog != nil {
