@@ -353,7 +353,7 @@ func (c *Core) handlePacket(now time.Time, pkt []byte, from, to netip.AddrPort, 
 	if sa == nil || sa.state == stDead {
 		c.count(nil, statUnknownSPI)
 		c.log.Debug("ike: no IKE SA for packet", "from", from, "spi", fmt.Sprintf("%016x", ourSPI), "exchange", exchangeName(m.Exchange))
-		c.answerInvalidSPI(now, m, from, to)
+		c.answerInvalidSPI(now, m, len(pkt), from, to)
 		return
 	}
 	if m.Initiator == sa.initiator {

@@ -76,17 +76,19 @@ func (l *invalidSPILimiter) prune(now time.Time) {
 	}
 }
 
-// answerInvalidSPI answers request m, which names no IKE SA of ours, with
-// an unprotected INFORMATIONAL INVALID_IKE_SPI carrying its SPIs and
-// message ID (RFC 7296 §1.5).
-func (c *Core) answerInvalidSPI(now time.Time, m *message, from, to netip.AddrPort) {
-	if m.Response || m.Exchange == exIKESAInit || !c.invalid.allow(now, from.Addr()) {
+// answerInvalidSPI answers request m (reqLen bytes), which names no IKE
+// SA of ours, with an unprotected INFORMATIONAL INVALID_IKE_SPI carrying
+// its SPIs and message ID (RFC 7296 §1.5). The answer is never larger
+// than the request (a real one carries an SK payload), so it amplifies
+// nothing.
+func (c *Core) answerInvalidSPI(now time.Time, m *message, reqLen int, from, to netip.AddrPort) {
+	if m.Response || m.Exchange == exIKESAInit {
 		return
 	}
 	r := &message{SPIi: m.SPIi, SPIr: m.SPIr, Exchange: exInformational, Response: true, Initiator: !m.Initiator, MsgID: m.MsgID}
 	r.addNotify(nInvalidIKESPI, nil)
 	pkt, err := encodePlain(r)
-	if err != nil {
+	if err != nil || len(pkt) > reqLen || !c.invalid.allow(now, from.Addr()) {
 		return
 	}
 	c.count(nil, statInvalidSPISent)

@@ -8,15 +8,15 @@ import (
 	"github.com/soft-ix/soft-ix/ike/wire"
 )
 
-// unknownSARequest is an IKE request header (no payloads) for SPIs b does
-// not know.
+// unknownSARequest is an IKE request for SPIs b does not know, with an
+// SK-sized payload (an answer is never larger than the request).
 func unknownSARequest(response bool, msgID uint32) []byte {
 	h := wire.Header{SPIi: 0x0102030405060708, SPIr: 0x1112131415161718, MajorVersion: 2, Exchange: wire.INFORMATIONAL,
 		Flags: wire.FlagInitiator, MessageID: msgID}
 	if response {
 		h.Flags |= wire.FlagResponse
 	}
-	return (&wire.Message{Header: h}).Append(nil)
+	return (&wire.Message{Header: h, Payloads: []wire.Payload{&wire.Raw{PayloadType: wire.PayloadSK, Body: make([]byte, 48)}}}).Append(nil)
 }
 
 func TestInvalidIKESPIAnswer(t *testing.T) {
@@ -72,8 +72,17 @@ func TestInvalidIKESPIAnswer(t *testing.T) {
 	if len(answers) == 0 || len(answers) > invalidSPIGlobalRate {
 		t.Fatalf("%d answers to 1000 addresses", len(answers))
 	}
+	many := len(answers)
+	// A bare header is smaller than the answer: no answer.
+	answers = nil
+	bare := (&wire.Message{Header: wire.Header{SPIi: 9, SPIr: 9, MajorVersion: 2, Exchange: wire.INFORMATIONAL}}).Append(nil)
+	p.b.core.HandlePacket(p.now.Add(time.Hour), bare, netip.AddrPortFrom(netip.MustParseAddr("192.0.2.200"), 500), to)
+	p.net.deliver(p.now)
+	if len(answers) != 0 {
+		t.Fatal("answered a request smaller than the answer")
+	}
 	st := p.b.core.Stats()
-	if st.Failures.UnknownSPI != 1202 || st.InvalidSPISent != uint64(1+invalidSPIBurst-1+invalidSPIRate+len(answers)) {
+	if st.Failures.UnknownSPI != 1203 || st.InvalidSPISent != uint64(1+invalidSPIBurst-1+invalidSPIRate+many) {
 		t.Fatalf("stats %+v", st)
 	}
 }

@@ -71,7 +71,6 @@ type Manager struct {
 	rand io.Reader
 
 	halfOpen atomic.Int64 // len(core.halfOpen) after the last packet
-	stats    *counters    // the Core's, read without the lock
 }
 
 // NewManager builds a Manager. With no Transport it binds the UDP sockets
@@ -111,7 +110,7 @@ func NewManager(cfg ManagerConfig) (*Manager, error) {
 		}
 		return nil, err
 	}
-	m.core, m.log, m.stats = core, core.log, core.stats
+	m.core, m.log = core, core.log
 	core.pool = newKeyPool(core.opt.Rand, core.policyGroups())
 	core.pool.reuseFor = core.opt.DHReuseUnderLoad
 	m.pool, m.rand = core.pool, core.opt.Rand
@@ -221,8 +220,9 @@ type received struct {
 }
 
 // Stats returns the IKE counters of the Manager (all tunnels, and
-// messages no tunnel claimed). It does not wait for the Manager's lock.
-func (m *Manager) Stats() Stats { return m.stats.snapshot() }
+// messages no tunnel claimed). It does not wait for the Manager's lock:
+// the counters are atomic and the Core keeps them for its whole life.
+func (m *Manager) Stats() Stats { return m.core.stats.snapshot() }
 
 // TunnelStats returns the IKE counters of one tunnel; false when the
 // configuration has no such tunnel.

@@ -11,7 +11,7 @@ import (
 // memManager wraps a node's Core in a Manager on the pair's fake clock,
 // so Reload runs as cmd/soft-ix calls it.
 func memManager(p *pair, n *node) *Manager {
-	return &Manager{core: n.core, now: func() time.Time { return p.now }, wake: make(chan struct{}, 1), stats: n.core.stats}
+	return &Manager{core: n.core, now: func() time.Time { return p.now }, wake: make(chan struct{}, 1)}
 }
 
 // allSAs lists a node's IKE SAs in any state.
