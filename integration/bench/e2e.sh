@@ -15,6 +15,9 @@
 #   swan-gcm     strongSwan <-> strongSwan (kernel-libipsec) aes256gcm16
 #   wg           wireguard-go <-> wireguard-go (ChaCha20-Poly1305)
 #
+# Not in the default list: esppeer-{raw,udp}-{cbc,gcm}, soft-ix's ESP
+# engine alone with static keys, raw ESP or ESP in UDP (see lib.sh).
+#
 # Usage (root):  integration/bench/e2e.sh
 # Environment:   ROUNDS (3), SECS iperf3 seconds (10), WARMUP omitted
 #                seconds (1), PINGS per latency sample (200),
@@ -45,8 +48,14 @@ done
 MAX_SECONDS=${MAX_SECONDS:-$((300 + ROUNDS * ${#LIST[@]} * 120))}
 mkdir -p "$WORK/res"
 trap 'log "interrupted"; exit 130' INT TERM
+# The watchdog polls once a second rather than sleeping MAX_SECONDS in one
+# go, so it ends (and lets go of stdout) within a second of the script.
 (
-	sleep "$MAX_SECONDS"
+	end=$((SECONDS + MAX_SECONDS))
+	while [ $SECONDS -lt $end ]; do
+		sleep 1
+		kill -0 $$ 2>/dev/null || exit 0
+	done
 	log "run exceeded MAX_SECONDS=$MAX_SECONDS, stopping"
 	kill -TERM $$
 ) &
@@ -59,6 +68,7 @@ for c in "${LIST[@]}"; do
 	swan-*) command -v charon-systemd >/dev/null && command -v swanctl >/dev/null ||
 		die "missing charon-systemd/swanctl (apt-get install charon-systemd strongswan-swanctl libcharon-extra-plugins)" ;;
 	wg) wg_ensure ;;
+	esppeer-*) esppeer_build ;;
 	plain) ;;
 	*) die "unknown contender $c" ;;
 	esac
@@ -77,6 +87,7 @@ contender_up() {
 	softix-*) softix_up "${1#softix-}" ;;
 	swan-*) swan_up "${1#swan-}" ;;
 	wg) wg_up gcm ;;
+	esppeer-*) esppeer_up "${1#esppeer-}" ;;
 	esac
 }
 contender_down() {
@@ -85,6 +96,7 @@ contender_down() {
 	softix-*) softix_down ;;
 	swan-*) swan_down ;;
 	wg) wg_down ;;
+	esppeer-*) esppeer_down ;;
 	esac
 }
 
@@ -136,13 +148,13 @@ declare -A MBPS RTT
 echo
 echo "End-to-end LAN host -> VNet host, iperf3 TCP ${SECS}s (+${WARMUP}s warm-up), ping -c $PINGS -i 0.01"
 echo "nproc $(nproc); load average at start $LOAD_START, at end $LOAD_END; rounds $ROUNDS"
-printf '%-12s %12s %-26s %9s %10s %9s %8s\n' contender "Mbit/s" "(runs)" "RTT us" "added us" "CPU %" "retr"
+printf '%-16s %10s %-26s %9s %10s %9s %8s\n' contender "Mbit/s" "(runs)" "RTT us" "added us" "CPU %" "retr"
 for c in "${LIST[@]}"; do
 	MBPS[$c]=$(median "$WORK/res/$c.mbps")
 	RTT[$c]=$(median "$WORK/res/$c.rtt")
 done
 for c in "${LIST[@]}"; do
-	printf '%-12s %12s %-26s %9s %10s %9s %8s\n' "$c" "${MBPS[$c]}" "($(paste -sd' ' "$WORK/res/$c.mbps"))" \
+	printf '%-16s %10s %-26s %9s %10s %9s %8s\n' "$c" "${MBPS[$c]}" "($(paste -sd' ' "$WORK/res/$c.mbps"))" \
 		"${RTT[$c]}" "$(minus "${RTT[$c]}" "${RTT[plain]:-n/a}")" \
 		"$(median "$WORK/res/$c.cpu")" "$(median "$WORK/res/$c.retr")"
 done

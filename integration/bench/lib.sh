@@ -475,6 +475,51 @@ wg_down() {
 	return 0
 }
 
+# -- esppeer <-> esppeer: soft-ix's ESP engine alone (esp/internal/esppeer)
+# with static keys and no IKE, for comparing raw ESP (protocol 50) with
+# ESP in UDP 4500 (UDP GSO/GRO possible) on the same path: soft-ix <->
+# soft-ix negotiate raw ESP when there is no NAT, and this lab has none.
+# Not one of e2e.sh's default contenders; VARIANT is raw-cbc, raw-gcm,
+# udp-cbc or udp-gcm.
+ESPPEER_BIN=${ESPPEER_BIN:-}
+
+esppeer_build() {
+	[ -n "$ESPPEER_BIN" ] && return 0
+	ESPPEER_BIN=$WORK/esppeer
+	log "building esppeer (go build ./esp/internal/esppeer)"
+	(cd "$REPO_DIR" && timeout 600 go build -o "$ESPPEER_BIN" ./esp/internal/esppeer) || die "go build esppeer failed"
+}
+
+hexkey() { head -c "$1" /dev/urandom | od -An -tx1 | tr -d ' \n'; }
+
+esppeer_up() {
+	local enc=${1#*-} udp= suite ek ik kab kba iab iba
+	[ "${1%%-*}" = udp ] && udp=-udp
+	case $enc in
+	cbc) suite=aes256-sha256 ek=32 ik=32 ;;
+	gcm) suite=aes256gcm16 ek=36 ik=0 ;;
+	*) die "esppeer: unknown variant $1" ;;
+	esac
+	kab=$(hexkey $ek) kba=$(hexkey $ek) iab=$(hexkey $ik) iba=$(hexkey $ik)
+	# Flags as the soft-ix lab configs set them: pre-fragment, adjust-mss auto.
+	start esppeer-ix "$NS_IX" "$ESPPEER_BIN" -local $IX_WAN -remote $AZ_WAN $udp -suite $suite \
+		-spi-out 0x1001 -spi-in 0x2002 -key-out "$kab" -ikey-out "$iab" -key-in "$kba" -ikey-in "$iba" \
+		-pre-fragment -adjust-mss -1
+	TUNNEL_PIDS=("$START_PID")
+	start esppeer-azure "$NS_AZURE" "$ESPPEER_BIN" -local $AZ_WAN -remote $IX_WAN $udp -suite $suite \
+		-spi-out 0x2002 -spi-in 0x1001 -key-out "$kba" -ikey-out "$iba" -key-in "$kab" -ikey-in "$iab" \
+		-pre-fragment -adjust-mss -1
+	TUNNEL_PIDS+=("$START_PID")
+	wait_until 10 "esppeer Tunnel0.0 (ix)" ip -n "$NS_IX" link show Tunnel0.0 || return 1
+	wait_until 10 "esppeer Tunnel0.0 (azure)" ip -n "$NS_AZURE" link show Tunnel0.0 || return 1
+	ip -n "$NS_IX" link set Tunnel0.0 up && ip -n "$NS_AZURE" link set Tunnel0.0 up &&
+		ip -n "$NS_IX" route add 172.16.0.0/16 dev Tunnel0.0 &&
+		ip -n "$NS_AZURE" route add 192.168.2.0/24 dev Tunnel0.0 || return 1
+	wait_reach 20
+}
+
+esppeer_down() { softix_down; }
+
 # cleanup is the EXIT trap: every process by PID, the namespaces, the
 # wireguard sockets, the work directory (kept with KEEP=1).
 cleanup() {
