@@ -269,3 +269,49 @@ func TestSequenceNeverWraps(t *testing.T) {
 		t.Fatal("SA not hard-expired at the end of the sequence space")
 	}
 }
+
+func TestLifecycle(t *testing.T) {
+	a, b := newTestPair(t, true, EncrAESGCM16, 128, IntegNone, false, TunnelConfig{})
+	for i := 0; i < 200; i++ {
+		a.tun.toEngine <- ipv4UDP("192.168.2.1", "172.16.1.4", 100, uint32(i))
+	}
+	if err := a.e.RemoveTunnel("Tunnel0.0"); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.e.RemoveTunnel("Tunnel0.0"); err == nil {
+		t.Fatal("removed twice")
+	}
+	// A new device for the same tunnel picks up its current outbound SA.
+	nt := newFakeTUN()
+	if err := a.e.AttachTunnel(TunnelConfig{Name: "Tunnel0.0"}, nt); err != nil {
+		t.Fatal(err)
+	}
+	nt.toEngine <- ipv4UDP("192.168.2.1", "172.16.1.4", 100, 4242)
+	deadline := time.After(5 * time.Second)
+	for found := false; !found; {
+		select {
+		case p := <-b.tun.fromEngine:
+			found = binary.BigEndian.Uint32(p[28:]) == 4242
+		case <-deadline:
+			t.Fatal("packet through the re-attached tunnel did not arrive")
+		}
+	}
+	done := make(chan error, 2)
+	go func() { done <- a.e.Close() }()
+	go func() { done <- b.e.Close() }()
+	for i := 0; i < 2; i++ {
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			t.Fatal("Close hangs")
+		}
+	}
+	late, _ := testSAPair(t, EncrAESGCM16, 128, IntegNone, false)
+	late.SPI = 0x9999
+	if err := a.e.InstallSA(late); err == nil {
+		t.Fatal("InstallSA after Close succeeded")
+	}
+	if err := a.e.Close(); err != nil {
+		t.Fatal("second Close:", err)
+	}
+}

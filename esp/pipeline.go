@@ -424,6 +424,11 @@ func (o *outer) deliverContainer(c *container, batches []tunBatch) []tunBatch {
 		b.bufs = b.bufs[:0]
 	}
 	putContainer(c)
+	if len(batches) > 8 {
+		// Forget tunnels that may have been removed meanwhile.
+		clear(batches)
+		batches = batches[:0]
+	}
 	return batches
 }
 

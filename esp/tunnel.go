@@ -41,7 +41,7 @@ type TunnelConfig struct {
 	ICMPSource netip.Addr
 }
 
-func (c *TunnelConfig) outerMTU() int {
+func (c TunnelConfig) outerMTU() int {
 	if c.OuterMTU > 0 {
 		return c.OuterMTU
 	}
@@ -51,7 +51,7 @@ func (c *TunnelConfig) outerMTU() int {
 // DeviceMTU returns the MTU the TUN device gets: MTU if set, else the
 // largest inner packet that fits OuterMTU under the suite's worst-case
 // overhead with UDP encapsulation.
-func (c *TunnelConfig) DeviceMTU() int {
+func (c TunnelConfig) DeviceMTU() int {
 	if c.MTU > 0 {
 		return c.MTU
 	}
@@ -73,7 +73,7 @@ func (c *TunnelConfig) DeviceMTU() int {
 }
 
 // mss returns the MSS values to clamp IPv4 and IPv6 SYNs to, or zeros.
-func (c *TunnelConfig) mss() (uint16, uint16) {
+func (c TunnelConfig) mss() (uint16, uint16) {
 	switch {
 	case c.AdjustMSS == MSSAuto:
 		m := c.DeviceMTU()

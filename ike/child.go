@@ -46,16 +46,20 @@ func (c *Core) addChild(now time.Time, sa *ikeSA, ch *childSA, shared []byte, sw
 
 // switchOutbound points the tunnel's traffic at ch.
 func (c *Core) switchOutbound(ch *childSA) {
-	if ch.outbound || !ch.installed {
+	t := ch.ike.tun
+	if !ch.installed || t == nil || (t.outSet && t.outSPI == ch.outSPI) {
 		return
 	}
-	if err := c.opt.DataPlane.SetOutbound(ch.ike.tun.name, ch.outSPI); err != nil {
-		c.log.Error("ike: data plane SetOutbound", "tunnel", ch.ike.tun.name, "err", err)
+	if err := c.opt.DataPlane.SetOutbound(t.name, ch.outSPI); err != nil {
+		c.log.Error("ike: data plane SetOutbound", "tunnel", t.name, "err", err)
 	}
-	for _, o := range ch.ike.children {
-		o.outbound = false
-	}
-	ch.outbound = true
+	t.outSPI, t.outSet = ch.outSPI, true
+}
+
+// outbound reports whether ch is the SA its tunnel's traffic leaves by.
+func (ch *childSA) outbound() bool {
+	t := ch.ike.tun
+	return t != nil && t.outSet && t.outSPI == ch.outSPI
 }
 
 // childSAs derives the two directions of ch (RFC 7296 §2.17): keys for
@@ -219,9 +223,15 @@ func (c *Core) respondCreateChild(now time.Time, sa *ikeSA, m *message) {
 		return
 	}
 	// The initiator switches first; we switch when its DELETE of old
-	// arrives (so a lost answer cannot black-hole our traffic).
+	// arrives (so a lost answer cannot black-hole our traffic), or on our
+	// own after orphanTimeout if that DELETE never comes.
 	old.replacedBy = nc.ch
+	old.retireAt = now.Add(orphanTimeout)
 }
+
+// orphanTimeout is how long a Child SA replaced by the peer's rekey waits
+// for the peer's DELETE before we switch to the new SA and delete it.
+const orphanTimeout = 30 * time.Second
 
 type newChild struct {
 	ch     *childSA

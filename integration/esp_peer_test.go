@@ -62,11 +62,11 @@ func espBuildPeer(t *testing.T) string {
 	return bin
 }
 
-// newESPLab builds the topology with namespace names prefixed esp
-// (espA<tag>, espB<tag>) and starts both peers with suite over raw ESP or
-// UDP 4500.
-func newESPLab(t *testing.T, bin, tag, suite string, udp bool, extra ...string) *espLab {
-	l := &espLab{t: t, a: "espA" + tag, b: "espB" + tag, binary: bin}
+// espNet builds two namespaces espA<tag> / espB<tag> joined by a veth pair
+// (outer 192.0.2.1 / 192.0.2.2) with the LAN addresses 192.168.2.1 and
+// 172.16.1.4 on their loopbacks.
+func espNet(t *testing.T, tag string) *espLab {
+	l := &espLab{t: t, a: "espA" + tag, b: "espB" + tag}
 	t.Cleanup(l.down)
 	espRun(t, "ip", "netns", "add", l.a)
 	espRun(t, "ip", "netns", "add", l.b)
@@ -79,43 +79,58 @@ func newESPLab(t *testing.T, bin, tag, suite string, udp bool, extra ...string) 
 	}
 	espRun(t, "ip", "-n", l.a, "addr", "add", "192.168.2.1/32", "dev", "lo")
 	espRun(t, "ip", "-n", l.b, "addr", "add", "172.16.1.4/32", "dev", "lo")
+	return l
+}
 
+// startPeer starts esppeer in namespace ns with args.
+func (l *espLab) startPeer(ns string, args ...string) {
+	cmd := exec.Command("ip", append([]string{"netns", "exec", ns, l.binary}, args...)...)
+	out := new(strings.Builder)
+	cmd.Stdout = out
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		l.t.Fatal(err)
+	}
+	l.peers = append(l.peers, cmd)
+	l.outs = append(l.outs, out)
+}
+
+// tunnelUp waits for dev in ns, sets it up and routes prefix into it.
+func (l *espLab) tunnelUp(ns, dev, prefix, src string) {
+	deadline := time.Now().Add(10 * time.Second)
+	for exec.Command("ip", "-n", ns, "link", "show", dev).Run() != nil {
+		if time.Now().After(deadline) {
+			l.t.Fatalf("%s did not appear in %s", dev, ns)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	espRun(l.t, "ip", "-n", ns, "link", "set", dev, "up")
+	espRun(l.t, "ip", "-n", ns, "route", "replace", prefix, "dev", dev, "src", src)
+}
+
+// newESPLab builds the topology with namespace names prefixed esp
+// (espA<tag>, espB<tag>) and starts both peers with suite over raw ESP or
+// UDP 4500.
+func newESPLab(t *testing.T, bin, tag, suite string, udp bool, extra ...string) *espLab {
+	l := espNet(t, tag)
+	l.binary = bin
 	ek, ik := 32, 32
 	if strings.Contains(suite, "gcm") {
 		ek, ik = 36, 0
 	}
 	kab, kba, iab, iba := espHexKey(ek), espHexKey(ek), espHexKey(ik), espHexKey(ik)
 	start := func(ns, local, remote, spiOut, spiIn, ko, io, ki, ii string) {
-		args := []string{"netns", "exec", ns, bin, "-local", local, "-remote", remote, "-suite", suite,
+		args := []string{"-local", local, "-remote", remote, "-suite", suite,
 			"-spi-out", spiOut, "-spi-in", spiIn, "-key-out", ko, "-ikey-out", io, "-key-in", ki, "-ikey-in", ii}
 		if udp {
 			args = append(args, "-udp")
 		}
-		args = append(args, extra...)
-		cmd := exec.Command("ip", args...)
-		out := new(strings.Builder)
-		cmd.Stdout = out
-		cmd.Stderr = os.Stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		l.peers = append(l.peers, cmd)
-		l.outs = append(l.outs, out)
+		l.startPeer(ns, append(args, extra...)...)
 	}
 	start(l.a, "192.0.2.1", "192.0.2.2", "0x1001", "0x2002", kab, iab, kba, iba)
 	start(l.b, "192.0.2.2", "192.0.2.1", "0x2002", "0x1001", kba, iba, kab, iab)
-	deadline := time.Now().Add(10 * time.Second)
-	for _, ns := range []string{l.a, l.b} {
-		for exec.Command("ip", "-n", ns, "link", "show", "Tunnel0.0").Run() != nil {
-			if time.Now().After(deadline) {
-				t.Fatalf("Tunnel0.0 did not appear in %s", ns)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-		espRun(t, "ip", "-n", ns, "link", "set", "Tunnel0.0", "up")
-	}
-	espRun(t, "ip", "-n", l.a, "route", "add", "172.16.0.0/16", "dev", "Tunnel0.0", "src", "192.168.2.1")
-	espRun(t, "ip", "-n", l.b, "route", "add", "192.168.2.0/24", "dev", "Tunnel0.0", "src", "172.16.1.4")
+	l.tunnelUp(l.a, "Tunnel0.0", "172.16.0.0/16", "192.168.2.1")
+	l.tunnelUp(l.b, "Tunnel0.0", "192.168.2.0/24", "172.16.1.4")
 	return l
 }
 

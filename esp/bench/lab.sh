@@ -35,6 +35,22 @@ lab_up() {
 	*-sha1) ik=20 ;; *-sha256) ik=32 ;; *-sha384) ik=48 ;; *-sha512) ik=64 ;;
 	esac
 	local kab=$(lab_key $ek) kba=$(lab_key $ek) iab=$(lab_key $ik) iba=$(lab_key $ik)
+	lab_net
+	local u=""
+	[ "$udp" = 1 ] && u="-udp"
+	ip netns exec "$LAB_A" "$ESPPEER" -local 192.0.2.1 -remote 192.0.2.2 $u -suite "$suite" \
+		-spi-out 0x1001 -spi-in 0x2002 -key-out "$kab" -ikey-out "$iab" -key-in "$kba" -ikey-in "$iba" ${LAB_A_EXTRA:-} "$@" \
+		>"$LAB_DIR/a.out" 2>"$LAB_DIR/a.err" &
+	LAB_PIDS+=($!)
+	ip netns exec "$LAB_B" "$ESPPEER" -local 192.0.2.2 -remote 192.0.2.1 $u -suite "$suite" \
+		-spi-out 0x2002 -spi-in 0x1001 -key-out "$kba" -ikey-out "$iba" -key-in "$kab" -ikey-in "$iab" ${LAB_B_EXTRA:-} "$@" \
+		>"$LAB_DIR/b.out" 2>"$LAB_DIR/b.err" &
+	LAB_PIDS+=($!)
+	lab_route Tunnel0.0 Tunnel0.0
+}
+
+# lab_net builds the namespaces, the veth pair and the LAN addresses.
+lab_net() {
 	ip netns add "$LAB_A"
 	ip netns add "$LAB_B"
 	ip link add espvA netns "$LAB_A" type veth peer name espvB netns "$LAB_B"
@@ -46,25 +62,78 @@ lab_up() {
 	ip -n "$LAB_B" link set lo up
 	ip -n "$LAB_A" addr add 192.168.2.1/32 dev lo
 	ip -n "$LAB_B" addr add 172.16.1.4/32 dev lo
-	local u=""
-	[ "$udp" = 1 ] && u="-udp"
-	ip netns exec "$LAB_A" "$ESPPEER" -local 192.0.2.1 -remote 192.0.2.2 $u -suite "$suite" \
-		-spi-out 0x1001 -spi-in 0x2002 -key-out "$kab" -ikey-out "$iab" -key-in "$kba" -ikey-in "$iba" ${LAB_A_EXTRA:-} "$@" \
-		>"$LAB_DIR/a.out" 2>"$LAB_DIR/a.err" &
-	LAB_PIDS+=($!)
-	ip netns exec "$LAB_B" "$ESPPEER" -local 192.0.2.2 -remote 192.0.2.1 $u -suite "$suite" \
-		-spi-out 0x2002 -spi-in 0x1001 -key-out "$kba" -ikey-out "$iba" -key-in "$kab" -ikey-in "$iab" ${LAB_B_EXTRA:-} "$@" \
-		>"$LAB_DIR/b.out" 2>"$LAB_DIR/b.err" &
-	LAB_PIDS+=($!)
+}
+
+# lab_route DEV_A DEV_B waits for the tunnel devices, sets them up and
+# routes each side's remote LAN into them.
+lab_route() {
 	local i
-	for i in $(seq 50); do
-		ip -n "$LAB_A" link show Tunnel0.0 >/dev/null 2>&1 && ip -n "$LAB_B" link show Tunnel0.0 >/dev/null 2>&1 && break
+	for i in $(seq 100); do
+		ip -n "$LAB_A" link show "$1" >/dev/null 2>&1 && ip -n "$LAB_B" link show "$2" >/dev/null 2>&1 && break
 		sleep 0.1
 	done
-	ip -n "$LAB_A" link set Tunnel0.0 up
-	ip -n "$LAB_B" link set Tunnel0.0 up
-	ip -n "$LAB_A" route add 172.16.0.0/16 dev Tunnel0.0 src 192.168.2.1
-	ip -n "$LAB_B" route add 192.168.2.0/24 dev Tunnel0.0 src 172.16.1.4
+	ip -n "$LAB_A" link set "$1" up
+	ip -n "$LAB_B" link set "$2" up
+	ip -n "$LAB_A" route add 172.16.0.0/16 dev "$1" src 192.168.2.1
+	ip -n "$LAB_B" route add 192.168.2.0/24 dev "$2" src 172.16.1.4
+}
+
+# wireguard-go from the module cache (the same wireguard module soft-ix
+# uses for its TUN devices), for the comparison row.
+WG=${WG:-$LAB_DIR/wireguard-go}
+wg_build() {
+	(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && go build -o "$WG" golang.zx2c4.com/wireguard)
+}
+
+# wg_keypair -> "private public" as hex (X25519 through openssl).
+wg_keypair() {
+	local k
+	k=$(mktemp)
+	openssl genpkey -algorithm X25519 -out "$k" 2>/dev/null
+	echo "$(openssl pkey -in "$k" -outform DER | tail -c 32 | od -An -tx1 | tr -d ' \n')" \
+		"$(openssl pkey -in "$k" -pubout -outform DER | tail -c 32 | od -An -tx1 | tr -d ' \n')"
+	rm -f "$k"
+}
+
+# wg_uapi IFNAME CONFIG: configure wireguard-go over its UAPI socket.
+wg_uapi() {
+	python3 - "/var/run/wireguard/$1.sock" "$2" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(sys.argv[2].encode() + b"\n\n")
+sys.exit(0 if "errno=0" in s.recv(4096).decode() else 1)
+PY
+}
+
+# wg_up: the same topology with wireguard-go devices espwgA / espwgB.
+wg_up() {
+	local a b
+	read -r -a a <<<"$(wg_keypair)"
+	read -r -a b <<<"$(wg_keypair)"
+	lab_net
+	ip netns exec "$LAB_A" "$WG" -f espwgA >"$LAB_DIR/wga.log" 2>&1 &
+	LAB_PIDS+=($!)
+	ip netns exec "$LAB_B" "$WG" -f espwgB >"$LAB_DIR/wgb.log" 2>&1 &
+	LAB_PIDS+=($!)
+	local i
+	for i in $(seq 100); do
+		[ -S /var/run/wireguard/espwgA.sock ] && [ -S /var/run/wireguard/espwgB.sock ] && break
+		sleep 0.1
+	done
+	wg_uapi espwgA "set=1
+private_key=${a[0]}
+listen_port=51820
+public_key=${b[1]}
+endpoint=192.0.2.2:51820
+allowed_ip=172.16.0.0/16" || echo "wg_uapi A failed" >&2
+	wg_uapi espwgB "set=1
+private_key=${b[0]}
+listen_port=51820
+public_key=${a[1]}
+endpoint=192.0.2.1:51820
+allowed_ip=192.168.2.0/24" || echo "wg_uapi B failed" >&2
+	lab_route espwgA espwgB
 }
 
 lab_down() {
@@ -79,4 +148,102 @@ lab_down() {
 	ip netns del "$LAB_A" 2>/dev/null
 	ip netns del "$LAB_B" 2>/dev/null
 	return 0
+}
+
+# ss_ctl A|B COMMAND [ARGS]: swanctl against instance A or B (the command
+# option first, then --uri).
+ss_ctl() {
+	local name=$1 cmd=$2
+	shift 2
+	STRONGSWAN_CONF="$LAB_DIR/ss$name.conf" swanctl "$cmd" --uri "unix://$LAB_DIR/ss$name.vici" "$@"
+}
+
+# ss_up SUITE: the same topology with strongSwan (charon-systemd and its
+# userspace ESP, kernel-libipsec, which always encapsulates in UDP 4500) on
+# both sides, PSK, route-based (0.0.0.0/0), A initiating. See
+# /work/shared/notes/strongswan-lab.md for why each step is there.
+ss_up() {
+	local suite=$1 ns name local remote
+	lab_net
+	for name in A B; do
+		if [ $name = A ]; then ns=$LAB_A local=192.0.2.1 remote=192.0.2.2; else ns=$LAB_B local=192.0.2.2 remote=192.0.2.1; fi
+		cat >"$LAB_DIR/ss$name.conf" <<EOC
+charon {
+  load_modular = no
+  load = random nonce drbg openssl aes sha1 sha2 hmac gcm kdf kernel-libipsec kernel-netlink socket-default vici
+  install_routes = no
+  install_virtual_ip = no
+  plugins {
+    vici {
+      socket = unix://$LAB_DIR/ss$name.vici
+    }
+  }
+  filelog {
+    lab {
+      path = $LAB_DIR/ss$name-charon.log
+      default = 1
+      chd = ${SS_CHD:-1}
+      flush_line = yes
+    }
+  }
+}
+swanctl {
+  load = random nonce
+}
+charon-systemd {
+  journal {
+    default = -1
+  }
+}
+EOC
+		cat >"$LAB_DIR/ss$name-swanctl.conf" <<EOC
+connections {
+  lab {
+    version = 2
+    local_addrs = $local
+    remote_addrs = $remote
+    proposals = aes256-sha256-modp2048
+    mobike = no
+    local {
+      auth = psk
+      id = $local
+    }
+    remote {
+      auth = psk
+      id = $remote
+    }
+    children {
+      lab-child {
+        mode = tunnel
+        local_ts = 0.0.0.0/0
+        remote_ts = 0.0.0.0/0
+        esp_proposals = $suite
+      }
+    }
+  }
+}
+secrets {
+  ike-lab {
+    id-local = $local
+    id-remote = $remote
+    secret = "esplab-psk"
+  }
+}
+EOC
+		ip netns exec "$ns" env STRONGSWAN_CONF="$LAB_DIR/ss$name.conf" charon-systemd >"$LAB_DIR/ss$name.out" 2>&1 &
+		LAB_PIDS+=($!)
+	done
+	local i
+	for name in A B; do
+		for i in $(seq 100); do
+			ss_ctl $name --stats >/dev/null 2>&1 && break
+			sleep 0.1
+		done
+		ss_ctl $name --load-all --file "$LAB_DIR/ss$name-swanctl.conf" >/dev/null 2>&1
+	done
+	ss_ctl A --initiate --child lab-child --timeout 20 >/dev/null 2>&1
+	for ns in "$LAB_A" "$LAB_B"; do
+		for i in $(seq 10); do ip -n "$ns" rule del lookup 220 2>/dev/null || break; done
+	done
+	lab_route ipsec0 ipsec0
 }

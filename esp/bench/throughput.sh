@@ -2,11 +2,13 @@
 # End-to-end throughput and added latency of the ESP data plane through
 # network namespaces: iperf3 TCP, bounded 10 s runs, alternating rounds,
 # medians. Rows for strongSwan and wireguard-go plug in as run_<impl>
-# functions of the same shape (start the tunnel, echo nothing, stop it).
+# functions of the same shape (bring the tunnel up, iperf_once, take it down).
 #
 #   esp/bench/throughput.sh [rounds] [seconds]   (defaults 3 and 10)
 #
-# Needs root, ip(8), iperf3, ping, jq. Namespaces: esplabA / esplabB.
+# Needs root, ip(8), iperf3, ping, jq, openssl, python3 (wireguard-go's
+# UAPI); strongSwan rows need charon-systemd and swanctl with
+# kernel-libipsec. Namespaces: esplabA / esplabB.
 set -u
 ROUNDS=${1:-3}
 SECS=${2:-10}
@@ -16,6 +18,7 @@ for tool in ip iperf3 ping jq; do
 	command -v $tool >/dev/null || { echo "missing $tool" >&2; exit 1; }
 done
 lab_build || exit 1
+wg_build || exit 1
 
 # iperf_once -> Mbit/s received, A -> B through the tunnel.
 iperf_once() {
@@ -42,9 +45,24 @@ run_softix() {
 	lab_down
 }
 
-# Placeholders: implement like run_softix in the same topology.
-run_strongswan() { echo n/a; }
-run_wireguard() { echo n/a; }
+# run_wireguard -> Mbit/s of wireguard-go (ChaCha20-Poly1305; shown in the
+# AEAD column).
+run_wireguard() {
+	wg_up
+	iperf_once
+	lab_down
+}
+
+# run_strongswan SUITE -> Mbit/s of strongSwan with kernel-libipsec.
+run_strongswan() {
+	if ! command -v charon-systemd >/dev/null || ! command -v swanctl >/dev/null; then
+		echo n/a
+		return
+	fi
+	ss_up "$1"
+	iperf_once
+	lab_down
+}
 
 RESULTS=$(mktemp -d)
 for r in $(seq "$ROUNDS"); do
@@ -72,6 +90,14 @@ if [ "${RT:-0}" = 1 ]; then
 	rtt_rt=$(rtt_median 172.16.1.4 192.168.2.1)
 fi
 lab_down
+# Baseline: a plain Go UDP echo over the bare veth (two netpoller wake-ups
+# per round trip; the tunnel adds four).
+lab_net
+ip netns exec "$LAB_B" "$ESPPEER" -udp-echo-server 192.0.2.2:7777 &
+LAB_PIDS+=($!)
+sleep 0.3
+rtt_goecho=$(ip netns exec "$LAB_A" "$ESPPEER" -udp-echo-client 192.0.2.2:7777)
+lab_down
 
 echo
 echo "iperf3 TCP A->B, ${SECS}s runs, median of $ROUNDS rounds (Mbit/s)"
@@ -81,8 +107,13 @@ for impl in softix strongswan wireguard; do
 	[ -f "$RESULTS/$impl-aes256-sha256" ] && a=$(median <"$RESULTS/$impl-aes256-sha256")
 	[ -f "$RESULTS/$impl-aes256gcm16" ] && g=$(median <"$RESULTS/$impl-aes256gcm16")
 	printf "%-14s %14s %14s\n" "$impl" "${a:-n/a}" "${g:-n/a}"
+	eval "med_${impl}_cbc=\$a med_${impl}_gcm=\$g"
 done
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a+0 > 0 && b+0 > 0) printf "%.2fx", a / b; else print "n/a" }'; }
+echo "soft-ix / strongSwan: aes256-sha256 $(ratio "$med_softix_cbc" "$med_strongswan_cbc"), aes256gcm16 $(ratio "$med_softix_gcm" "$med_strongswan_gcm")"
+echo "soft-ix aes256gcm16 / wireguard-go: $(ratio "$med_softix_gcm" "$med_wireguard_gcm")"
 added() { awk -v a="$1" -v b="$2" 'BEGIN { if (a+0 > 0) print a - b; else print "n/a" }'; }
 echo "ping RTT median (us): through soft-ix $rtt_tun, bare veth $rtt_raw, added $(added "$rtt_tun" "$rtt_raw")"
+echo "  baseline: Go UDP echo over the bare veth $rtt_goecho us, i.e. $(added "$rtt_goecho" "$rtt_raw") us for two Go wake-ups"
 [ -n "${rtt_rt:-}" ] && echo "  engines at SCHED_FIFO: through soft-ix $rtt_rt, added $(added "$rtt_rt" "$rtt_raw")"
 rm -rf "$RESULTS"

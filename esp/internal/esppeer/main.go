@@ -13,11 +13,14 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"slices"
 	"syscall"
+	"time"
 
 	"github.com/soft-ix/soft-ix/esp"
 )
@@ -45,8 +48,17 @@ func main() {
 		workers  = flag.Int("workers", 0, "crypto workers (0: one per CPU)")
 		verbose  = flag.Bool("v", false, "debug logging")
 		cpuprof  = flag.String("cpuprofile", "", "write a CPU profile to this file")
+		echoSrv  = flag.String("udp-echo-server", "", "instead of ESP: echo UDP datagrams on this address (latency baseline)")
+		echoCli  = flag.String("udp-echo-client", "", "instead of ESP: send 200 small datagrams to this echo server one at a time and print the median round trip in microseconds")
 	)
 	flag.Parse()
+	if *echoSrv != "" || *echoCli != "" {
+		if err := udpEcho(*echoSrv, *echoCli); err != nil {
+			fmt.Fprintln(os.Stderr, "esppeer:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *cpuprof != "" {
 		f, err := os.Create(*cpuprof)
 		if err == nil {
@@ -158,5 +170,46 @@ func run(log *slog.Logger, tunName, local, remote string, udp bool, port int, su
 	co, _ := e.Counters(spiOut, false)
 	ci, _ := e.Counters(spiIn, true)
 	json.NewEncoder(os.Stdout).Encode(map[string]any{"outbound": co, "inbound": ci, "engine": e.Stats()})
+	return nil
+}
+
+// udpEcho is a plain Go UDP echo, the baseline for the engine's added
+// latency: each round trip costs two goroutine wake-ups from the netpoller,
+// the path through two engines four.
+func udpEcho(server, client string) error {
+	if server != "" {
+		c, err := net.ListenPacket("udp4", server)
+		if err != nil {
+			return err
+		}
+		b := make([]byte, 2048)
+		for {
+			n, a, err := c.ReadFrom(b)
+			if err != nil {
+				return err
+			}
+			c.WriteTo(b[:n], a)
+		}
+	}
+	c, err := net.Dial("udp4", client)
+	if err != nil {
+		return err
+	}
+	b := make([]byte, 2048)
+	var rtts []time.Duration
+	for i := 0; i < 200; i++ {
+		start := time.Now()
+		c.Write(b[:64])
+		c.SetReadDeadline(time.Now().Add(time.Second))
+		if _, err := c.Read(b); err == nil {
+			rtts = append(rtts, time.Since(start))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if len(rtts) == 0 {
+		return fmt.Errorf("no echo from %s", client)
+	}
+	slices.Sort(rtts)
+	fmt.Println(rtts[len(rtts)/2].Microseconds())
 	return nil
 }
