@@ -11,12 +11,15 @@
 #   plain        no tunnel: the internet router routes the private prefixes
 #   softix-cbc   soft-ix <-> soft-ix, ESP AES-256-CBC/HMAC-SHA256-128
 #   softix-gcm   soft-ix <-> soft-ix, ESP AES-256-GCM-16
+#                (no NAT between them: raw ESP, IP protocol 50)
 #   swan-cbc     strongSwan <-> strongSwan (kernel-libipsec) aes256-sha256
 #   swan-gcm     strongSwan <-> strongSwan (kernel-libipsec) aes256gcm16
 #   wg           wireguard-go <-> wireguard-go (ChaCha20-Poly1305)
 #
-# Not in the default list: esppeer-{raw,udp}-{cbc,gcm}, soft-ix's ESP
-# engine alone with static keys, raw ESP or ESP in UDP (see lib.sh).
+# Not in the default list: softix-nat-{cbc,gcm}, soft-ix <-> soft-ix with
+# the IX behind a masquerading internet router (iptables), so ESP goes in
+# UDP 4500; esppeer-{raw,udp}-{cbc,gcm}, soft-ix's ESP engine alone with
+# static keys, raw ESP or ESP in UDP (see lib.sh).
 #
 # Usage (root):  integration/bench/e2e.sh
 # Environment:   ROUNDS (3), SECS iperf3 seconds (10), WARMUP omitted
