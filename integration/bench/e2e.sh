@@ -15,11 +15,14 @@
 #   swan-cbc     strongSwan <-> strongSwan (kernel-libipsec) aes256-sha256
 #   swan-gcm     strongSwan <-> strongSwan (kernel-libipsec) aes256gcm16
 #   wg           wireguard-go <-> wireguard-go (ChaCha20-Poly1305)
+#   softix-nat-cbc, softix-nat-gcm
+#                soft-ix <-> soft-ix with the IX behind a masquerading
+#                internet router (iptables), so ESP goes in UDP 4500 as
+#                strongSwan's and wireguard-go's packets do (only when
+#                iptables is installed)
 #
-# Not in the default list: softix-nat-{cbc,gcm}, soft-ix <-> soft-ix with
-# the IX behind a masquerading internet router (iptables), so ESP goes in
-# UDP 4500; esppeer-{raw,udp}-{cbc,gcm}, soft-ix's ESP engine alone with
-# static keys, raw ESP or ESP in UDP (see lib.sh).
+# Not in the default list: esppeer-{raw,udp}-{cbc,gcm}, soft-ix's ESP
+# engine alone with static keys, raw ESP or ESP in UDP (see lib.sh).
 #
 # Usage (root):  integration/bench/e2e.sh
 # Environment:   ROUNDS (3), SECS iperf3 seconds (10), WARMUP omitted
@@ -35,7 +38,11 @@ ROUNDS=${ROUNDS:-3}
 SECS=${SECS:-10}
 WARMUP=${WARMUP:-1}
 PINGS=${PINGS:-200}
-CONTENDERS=${CONTENDERS:-plain softix-cbc softix-gcm swan-cbc swan-gcm wg}
+# softix-nat-* (the same wire format as strongSwan's and wireguard-go's:
+# UDP) join the default list when iptables is there to build the NAT.
+DEFAULT_CONTENDERS="plain softix-cbc softix-gcm swan-cbc swan-gcm wg"
+command -v iptables >/dev/null && DEFAULT_CONTENDERS="$DEFAULT_CONTENDERS softix-nat-cbc softix-nat-gcm"
+CONTENDERS=${CONTENDERS:-$DEFAULT_CONTENDERS}
 read -r -a LIST <<<"$CONTENDERS"
 
 [[ $ROUNDS =~ ^[1-9][0-9]?$ ]] || die "ROUNDS=$ROUNDS: want 1 to 99"
@@ -171,6 +178,13 @@ echo
 echo "soft-ix-cbc / strongswan-cbc = $R_CBC   (target >= 5)"
 echo "soft-ix-gcm / wireguard-go   = $R_GCM   (target >= 1.0)"
 echo "soft-ix added RTT median     = gcm $ADD_GCM us, cbc $ADD_CBC us   (target < 100)"
+R_NAT_CBC=$(ratio "${MBPS[softix-nat-cbc]:-n/a}" "${MBPS[swan-cbc]:-n/a}")
+R_NAT_GCM=$(ratio "${MBPS[softix-nat-gcm]:-n/a}" "${MBPS[wg]:-n/a}")
+if [ "$R_NAT_CBC$R_NAT_GCM" != n/an/a ]; then
+	echo "with ESP in UDP 4500 (IX behind NAT), like the others' wire format:"
+	echo "soft-ix-nat-cbc / strongswan-cbc = $R_NAT_CBC"
+	echo "soft-ix-nat-gcm / wireguard-go   = $R_NAT_GCM"
+fi
 echo
-echo "SUMMARY rounds=$ROUNDS nproc=$(nproc) load=\"$LOAD_START\" softix-cbc=${MBPS[softix-cbc]:-n/a} swan-cbc=${MBPS[swan-cbc]:-n/a} ratio=$R_CBC softix-gcm=${MBPS[softix-gcm]:-n/a} wg=${MBPS[wg]:-n/a} ratio=$R_GCM plain=${MBPS[plain]:-n/a} added-rtt-us=gcm:$ADD_GCM,cbc:$ADD_CBC"
+echo "SUMMARY rounds=$ROUNDS nproc=$(nproc) load=\"$LOAD_START\" softix-cbc=${MBPS[softix-cbc]:-n/a} swan-cbc=${MBPS[swan-cbc]:-n/a} ratio=$R_CBC softix-gcm=${MBPS[softix-gcm]:-n/a} wg=${MBPS[wg]:-n/a} ratio=$R_GCM plain=${MBPS[plain]:-n/a} added-rtt-us=gcm:$ADD_GCM,cbc:$ADD_CBC nat-cbc=${MBPS[softix-nat-cbc]:-n/a} nat-cbc-ratio=$R_NAT_CBC nat-gcm=${MBPS[softix-nat-gcm]:-n/a} nat-gcm-ratio=$R_NAT_GCM"
 exit 0
