@@ -83,7 +83,8 @@ echo "=== ${#fuzz_targets[@]} fuzz targets, $FUZZTIME each" | tee -a "$log"
 
 echo
 echo "===== summary ($((SECONDS - start)) s) ====="
-grep -E '^(ok|FAIL)\b|^\s*--- FAIL|^panic:|^=== step FAILED' "$log" || true
+grep -E '^(ok|FAIL)\b|^\s*--- (FAIL|SKIP)|^panic:|^=== step FAILED' "$log" || true
+echo "integration tests passed: $(grep -cE '^\s*--- PASS' "$log"), skipped: $(grep -cE '^\s*--- SKIP' "$log"), failed: $(grep -cE '^\s*--- FAIL' "$log")"
 if ((${#failed[@]})); then
 	echo "FAILED steps: ${failed[*]}"
 	echo "RESULT: FAIL"

@@ -97,7 +97,7 @@ func neighborConf(cfg *config.Config, b *config.BGP, n *config.Neighbor) (peerCo
 		p.Hold = DefaultHold
 	}
 	if n.UpdateSource != "" {
-		ifc := interfaceNamed(cfg, n.UpdateSource)
+		ifc := cfg.Interface(n.UpdateSource)
 		if ifc == nil || !ifc.Address.IsValid() {
 			return peerConf{}, fmt.Errorf("bgp: neighbor %s: update-source %s has no address", n.Addr, n.UpdateSource)
 		}
@@ -113,15 +113,6 @@ func neighborConf(cfg *config.Config, b *config.BGP, n *config.Neighbor) (peerCo
 		p.MultihopTTL = loopbackMultihopTTL
 	}
 	return p, nil
-}
-
-func interfaceNamed(cfg *config.Config, name string) *config.Interface {
-	for _, ifc := range cfg.Interfaces {
-		if ifc.Name == name {
-			return ifc
-		}
-	}
-	return nil
 }
 
 // RouterID returns the BGP router ID as the IX chooses it: the configured

@@ -36,7 +36,8 @@ func (c *Config) Tunnels() []*Interface {
 	return out
 }
 
-func (c *Config) profileNamed(name string) *Profile {
+// Profile returns the named "ikev2 profile", or nil.
+func (c *Config) Profile(name string) *Profile {
 	for _, p := range c.Profiles {
 		if p.Name == name {
 			return p
@@ -44,9 +45,6 @@ func (c *Config) profileNamed(name string) *Profile {
 	}
 	return nil
 }
-
-// Profile returns the named "ikev2 profile", or nil.
-func (c *Config) Profile(name string) *Profile { return c.profileNamed(name) }
 
 // PSKFor returns the pre-shared key for a peer, as IX looks it up: by the
 // peer's identity when one is given (the "id" of "ikev2 peer ... psk id ..."
@@ -144,7 +142,7 @@ func (c *Config) ProfileFor(tun *Interface) Profile {
 	}
 	switch {
 	case t != nil && t.Profile != "":
-		if pr := c.profileNamed(t.Profile); pr != nil {
+		if pr := c.Profile(t.Profile); pr != nil {
 			base = pr.clone()
 		}
 		base.Name = t.Profile

@@ -78,7 +78,8 @@ func TestMalformed(t *testing.T) {
 		{"route no gateway", static, 22, "ip route 172.16.0.0/16", "", 0, `ip route: missing gateway`, 0},
 		{"route distance", static, 22, "ip route 172.16.0.0/16 Tunnel0.0 distance 300", "300", 0, `bad distance "300", expected a number from 1 to 255`, 0},
 		{"route typo", static, 22, "ip rute 172.16.0.0/16 Tunnel0.0", "rute", 0, `did you mean "ip route"?`, 0},
-		{"psk key form", static, 3, "ikev2 authentication psk id ipv4 20.210.237.6 key text P@ssw0rd1234", "text", 0, `unknown keyword "text", expected char or hex`, 0},
+		{"psk key form", static, 3, "ikev2 authentication psk id ipv4 20.210.237.6 key text P@ssw0rd1234", "text", 0, `expected char or hex here (the word found is not shown`, 0},
+		{"psk key word missing", static, 3, "ikev2 authentication psk id ipv4 20.210.237.6 P@ssw0rd1234", "P@ssw0rd1234", 0, `ikev2 authentication psk: expected key here`, 0},
 		{"psk missing key", static, 3, "ikev2 authentication psk id ipv4 20.210.237.6", "", 0, `ikev2 authentication psk: missing key`, 0},
 		{"psk hex", static, 3, "ikev2 authentication psk id ipv4 20.210.237.6 key hex abc", "abc", 0, `not an even number of hex digits`, 0},
 		{"bgp asn", bgp, 23, "router bgp 4294967296", "4294967296", 0, `router bgp: bad AS number "4294967296", expected a number from 1 to 4294967295`, 0},
@@ -135,5 +136,26 @@ func TestMalformed(t *testing.T) {
 				t.Errorf("error text %q", err.Error())
 			}
 		})
+	}
+}
+
+// A PSK line missing a keyword must not echo what stands where the keyword
+// belongs: it is likely the key, and diagnostics reach logs.
+func TestPSKDiagnosticsHideKey(t *testing.T) {
+	for _, line := range []string{
+		"ikev2 authentication psk id ipv4 198.51.100.6 key Sup3rSecret",
+		"ikev2 authentication psk id ipv4 198.51.100.6 Sup3rSecret",
+		"ikev2 authentication psk id ipv4 198.51.100.6 key char Sup3rSecret extra",
+		"ikev2 authentication psk id ipv4 198.51.100.6 key hex Sup3rSecret",
+	} {
+		_, diags, err := Parse("ix.conf", []byte(line+"\n"))
+		if err == nil {
+			t.Errorf("%q accepted", line)
+		}
+		for _, d := range diags {
+			if strings.Contains(d.String(), "Sup3rSecret") {
+				t.Errorf("%q: diagnostic shows the key: %s", line, d)
+			}
+		}
 	}
 }

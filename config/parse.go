@@ -271,6 +271,19 @@ func (p *parser) oneOf(l *line, t token, cmd string, accepted ...string) (string
 	return "", false
 }
 
+// oneOfSecret is oneOf for a word that may be a secret: its error names
+// the accepted keywords but not the word found.
+func (p *parser) oneOfSecret(l *line, t token, cmd string, accepted ...string) (string, bool) {
+	w := kw(t)
+	for _, a := range accepted {
+		if w == a {
+			return a, true
+		}
+	}
+	p.errf(l, t.col, "%s: expected %s here (the word found is not shown: it may be the key)", cmd, orList(accepted))
+	return "", false
+}
+
 func orList(s []string) string {
 	switch len(s) {
 	case 1:
@@ -509,7 +522,7 @@ func (p *parser) ikev2Global(l *line, t []token, neg bool) {
 			}
 			return
 		}
-		pr := p.cfg.profileNamed(n.text)
+		pr := p.cfg.Profile(n.text)
 		if pr == nil {
 			pr = &Profile{Name: n.text, Pos: p.pos(l, t[0].col)}
 			p.cfg.Profiles = append(p.cfg.Profiles, pr)
@@ -586,14 +599,16 @@ func (p *parser) psk(l *line, t []token, neg bool) {
 	if !ok {
 		return
 	}
-	if _, ok := p.oneOf(l, kt, cmd+" psk", "key"); !ok {
+	// The words after the identity may be the key itself (a line that
+	// lacks "key" or "char"): the errors about them must not echo them.
+	if _, ok := p.oneOfSecret(l, kt, cmd+" psk", "key"); !ok {
 		return
 	}
 	ft, ok := p.need(l, t, 7, cmd+" psk key", "key format (char or hex)")
 	if !ok {
 		return
 	}
-	form, ok := p.oneOf(l, ft, cmd+" psk key", "char", "hex")
+	form, ok := p.oneOfSecret(l, ft, cmd+" psk key", "char", "hex")
 	if !ok {
 		return
 	}

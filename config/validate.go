@@ -113,7 +113,7 @@ func (v *validator) tunnel(ifc *Interface) {
 	if t.Mode != "ipsec-ikev2" {
 		return
 	}
-	if t.Profile != "" && c.profileNamed(t.Profile) == nil {
+	if t.Profile != "" && c.Profile(t.Profile) == nil {
 		v.errf(t.ProfilePos, "ikev2 binding: no \"ikev2 profile %s\" is configured", t.Profile)
 	}
 	if t.OutgoingInterface != "" {

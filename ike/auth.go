@@ -129,7 +129,10 @@ func (c *Core) sendAuth(now time.Time, sa *ikeSA) {
 		m.IDi = &sa.localID
 		m.AuthM = authSharedKey
 		m.Auth = authData(sa.suite, psk, sa.initReq, sa.nonceR, sa.keys.pi, sa.localID)
-		if !c.opt.NoInitialContact {
+		// INITIAL_CONTACT says "I have no other SA with you" (RFC 7296
+		// §2.4): not true when the peer's own initiation got in first, and
+		// a peer would drop that SA for it.
+		if !c.opt.NoInitialContact && !c.otherEstablished(sa) {
 			m.addNotify(nInitialContact, nil)
 		}
 		m.SA = childOffer(&t.pol, sa.childSPI, false)
@@ -162,6 +165,7 @@ func (c *Core) authReply(now time.Time, sa *ikeSA, m *message) {
 		nonceI: sa.nonceI, nonceR: sa.nonceR}
 	ch.localTS, ch.remoteTS = prefixes(m.TSi), prefixes(m.TSr)
 	c.addChild(now, sa, ch, nil, true)
+	c.dropDuplicate(now, sa)
 }
 
 // checkPeerAuth verifies the peer's ID and AUTH payload.
@@ -197,17 +201,71 @@ func (c *Core) established(now time.Time, sa *ikeSA, m *message) {
 	sa.expireAt = now.Add(t.pol.IKELifetime)
 	c.mark(sa)
 	delete(c.halfOpen, sa.hoKey)
-	if old := t.ike; old != nil && old != sa && old.state == stEstablished && !sa.initiator && m.notify(nInitialContact) != nil {
-		c.log.Info("ike: INITIAL_CONTACT: dropping the peer's old IKE SA", "tunnel", t.name)
-		c.removeSA(now, old)
+	if !sa.initiator && m.notify(nInitialContact) != nil {
+		for _, o := range c.peerSAs(sa) {
+			if o.state == stEstablished {
+				c.log.Info("ike: INITIAL_CONTACT: dropping the peer's old IKE SA", "tunnel", t.name, "peer", sa.remote)
+				c.removeSA(now, o)
+			}
+		}
 	}
-	if t.ike == nil || t.ike.state != stEstablished || t.ike == sa {
-		t.ike = sa
-	}
+	t.ike = sa
 	t.backoff = 0
 	c.log.Info("ike: IKE SA established", "tunnel", t.name, "peer", sa.remote, "id", sa.peerID.String(),
 		"role", role(sa.initiator), "enc", sa.suite.Enc.Name, "integ", sa.suite.Integ.Name, "dh", sa.suite.DH.Name)
 	c.keyLogIKE(sa)
+}
+
+// dropDuplicate resolves two IKE SAs for one tunnel that both ends set up
+// at the same time (both initiate, as IX and Azure both may): the SA with
+// the higher initiator SPI goes. Both ends pick the same one; both delete
+// it, so a peer that keeps duplicates (strongSwan's default) follows too.
+//
+// Only tunnels with a configured peer address keep one IKE SA; a "peer
+// any" tunnel accepts as many as its peers set up (as strongSwan does
+// without a uniqueness policy).
+func (c *Core) dropDuplicate(now time.Time, sa *ikeSA) {
+	if sa.state != stEstablished || sa.tun.conf.PeerAny {
+		return
+	}
+	for _, o := range c.peerSAs(sa) {
+		if o.state != stEstablished || o.replacedBy != nil || sa.replacedBy != nil {
+			continue
+		}
+		keep, drop := sa, o
+		if o.spiI < sa.spiI {
+			keep, drop = o, sa
+		}
+		sa.tun.ike = keep
+		c.log.Info("ike: duplicate IKE SA for the tunnel, deleting one", "tunnel", sa.tun.name,
+			"spi_i", fmt.Sprintf("%016x", drop.spiI))
+		drop.replacedBy = keep // no re-initiation when it goes
+		c.deleteIKE(now, drop)
+		return
+	}
+}
+
+// otherEstablished reports whether we have another established IKE SA
+// with sa's peer.
+func (c *Core) otherEstablished(sa *ikeSA) bool {
+	for _, o := range c.peerSAs(sa) {
+		if o.state == stEstablished {
+			return true
+		}
+	}
+	return false
+}
+
+// peerSAs lists the other live IKE SAs of sa's tunnel with the same peer
+// (address and identity): a "peer any" tunnel serves many peers.
+func (c *Core) peerSAs(sa *ikeSA) []*ikeSA {
+	var out []*ikeSA
+	for _, o := range c.sasOf(sa.tun) {
+		if o != sa && o.remote.Addr() == sa.remote.Addr() && o.peerID.equal(sa.peerID) {
+			out = append(out, o)
+		}
+	}
+	return out
 }
 
 func role(initiator bool) string {
@@ -250,6 +308,7 @@ func (c *Core) respondAuth(now time.Time, sa *ikeSA, m *message) {
 	r.TSi, r.TSr = m.TSi, m.TSr
 	c.reply(sa, m, r)
 	c.addChild(now, sa, ch, nil, true)
+	c.dropDuplicate(now, sa)
 }
 
 // acceptFirstChild chooses the Child SA of an IKE_AUTH request.

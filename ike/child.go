@@ -46,16 +46,20 @@ func (c *Core) addChild(now time.Time, sa *ikeSA, ch *childSA, shared []byte, sw
 
 // switchOutbound points the tunnel's traffic at ch.
 func (c *Core) switchOutbound(ch *childSA) {
-	if ch.outbound || !ch.installed {
+	t := ch.ike.tun
+	if !ch.installed || t == nil || (t.outSet && t.outSPI == ch.outSPI) {
 		return
 	}
-	if err := c.opt.DataPlane.SetOutbound(ch.ike.tun.name, ch.outSPI); err != nil {
-		c.log.Error("ike: data plane SetOutbound", "tunnel", ch.ike.tun.name, "err", err)
+	if err := c.opt.DataPlane.SetOutbound(t.name, ch.outSPI); err != nil {
+		c.log.Error("ike: data plane SetOutbound", "tunnel", t.name, "err", err)
 	}
-	for _, o := range ch.ike.children {
-		o.outbound = false
-	}
-	ch.outbound = true
+	t.outSPI, t.outSet = ch.outSPI, true
+}
+
+// outbound reports whether ch is the SA its tunnel's traffic leaves by.
+func (ch *childSA) outbound() bool {
+	t := ch.ike.tun
+	return t != nil && t.outSet && t.outSPI == ch.outSPI
 }
 
 // childSAs derives the two directions of ch (RFC 7296 §2.17): keys for

@@ -57,6 +57,13 @@ type CoreConfig struct {
 	// DHReuse lets one ephemeral DH key serve new exchanges for this long
 	// (RFC 7296 §2.12); 0 (default) makes a fresh key for every exchange.
 	DHReuse time.Duration
+	// DHReuseUnderLoad lets a Manager reuse a DH key for this long only
+	// while its pool of pregenerated keys is empty (RFC 7296 §2.12); 0 off.
+	DHReuseUnderLoad time.Duration
+
+	// Policies replaces the policy the config gives the named tunnels;
+	// the lab's Azure emulation sets AzurePolicy() here.
+	Policies map[string]Policy
 }
 
 func (c *CoreConfig) defaults() {
@@ -106,6 +113,9 @@ type tunnel struct {
 	name    string
 	conf    config.Tunnel
 	pol     Policy
+	source  netip.Addr // ikev2 source-address (or its interface's address); invalid: route source
+	outSPI  uint32     // the SPI last given to DataPlane.SetOutbound
+	outSet  bool
 	auto    bool
 	ike     *ikeSA // current IKE SA (connecting or established)
 	retryAt time.Time
@@ -172,14 +182,24 @@ func (c *Core) setConfig(cfg *config.Config) error {
 		if ifc.Tunnel == nil || ifc.Shutdown {
 			continue
 		}
-		pol, err := PolicyFromProfile(profileFor(cfg, ifc.Tunnel), ifc.Tunnel)
+		prof := profileFor(cfg, ifc)
+		pol, err := PolicyFromProfile(prof, ifc.Tunnel)
 		if err != nil {
 			return fmt.Errorf("%s: %w", ifc.Name, err)
 		}
-		t := &tunnel{name: ifc.Name, conf: *ifc.Tunnel, pol: pol,
+		if p, ok := c.opt.Policies[ifc.Name]; ok {
+			pol = p
+		}
+		src := prof.SourceAddress
+		if !src.IsValid() && prof.SourceInterface != "" {
+			if si := cfg.Interface(prof.SourceInterface); si != nil && si.Address.IsValid() {
+				src = si.Address.Addr()
+			}
+		}
+		t := &tunnel{name: ifc.Name, conf: *ifc.Tunnel, pol: pol, source: src,
 			auto: ifc.Tunnel.ConnectAuto && ifc.Tunnel.NegotiationDirection != "responder" && ifc.Tunnel.Peer.IsValid()}
 		if old := c.tunnels[ifc.Name]; old != nil {
-			t.ike, t.retryAt, t.backoff = old.ike, old.retryAt, old.backoff
+			t.ike, t.retryAt, t.backoff, t.outSPI, t.outSet = old.ike, old.retryAt, old.backoff, old.outSPI, old.outSet
 			if t.ike != nil {
 				t.ike.tun = t
 			}
@@ -634,10 +654,26 @@ func (c *Core) uninstallChild(ch *childSA) {
 		}
 	}
 	delete(c.children, ch.inSPI)
-	if sa := ch.ike; sa != nil {
-		for i, x := range sa.children {
-			if x == ch {
-				sa.children = append(sa.children[:i], sa.children[i+1:]...)
+	sa := ch.ike
+	if sa == nil {
+		return
+	}
+	for i, x := range sa.children {
+		if x == ch {
+			sa.children = append(sa.children[:i], sa.children[i+1:]...)
+			break
+		}
+	}
+	if sa.tun != nil && ch.outbound() {
+		sa.tun.outSet = false
+	}
+	if sa.tun != nil && !sa.tun.outSet && sa.tun.ike != nil {
+		// Traffic must not be left on a deleted SA: fall back to the
+		// newest live Child SA of the tunnel's IKE SA.
+		kids := sa.tun.ike.children
+		for i := len(kids) - 1; i >= 0; i-- {
+			if k := kids[i]; k != ch && k.installed && !k.deleting && k.replacedBy == nil {
+				c.switchOutbound(k)
 				break
 			}
 		}

@@ -15,6 +15,9 @@ import (
 //   - CoreConfig.DHReuse: an ephemeral key may serve several IKE_SA_INIT
 //     exchanges for a short time, as RFC 7296 §2.12 allows; nonces stay
 //     fresh, so every SA still gets its own keys. Off by default.
+//   - CoreConfig.DHReuseUnderLoad: the same, but only while the pool is
+//     empty, i.e. while setups arrive faster than the generators keep up;
+//     an idle or normally loaded soft-ix still uses a fresh key each time.
 
 // keyPool holds pregenerated DH keys per group.
 type keyPool struct {
@@ -23,12 +26,15 @@ type keyPool struct {
 	ready  map[uint16]chan dhKey
 	wake   chan struct{}
 	groups []uint16
+
+	reuseFor time.Duration // DHReuseUnderLoad
+	last     map[uint16]reusedKey
 }
 
 const keyPoolDepth = 32
 
 func newKeyPool(rand io.Reader, groups []uint16) *keyPool {
-	p := &keyPool{rand: rand, ready: map[uint16]chan dhKey{}, wake: make(chan struct{}, 1)}
+	p := &keyPool{rand: rand, ready: map[uint16]chan dhKey{}, wake: make(chan struct{}, 1), last: map[uint16]reusedKey{}}
 	for _, g := range groups {
 		if _, ok := p.ready[g]; !ok {
 			p.ready[g] = make(chan dhKey, keyPoolDepth)
@@ -53,10 +59,22 @@ func (p *keyPool) get(g uint16) dhKey {
 		case p.wake <- struct{}{}:
 		default:
 		}
+		if p.reuseFor > 0 {
+			p.mu.Lock()
+			p.last[g] = reusedKey{k, time.Now()}
+			p.mu.Unlock()
+		}
 		return k
 	default:
-		return nil
 	}
+	if p.reuseFor > 0 {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if r, ok := p.last[g]; ok && time.Since(r.made) < p.reuseFor {
+			return r.key
+		}
+	}
+	return nil
 }
 
 // run keeps every group's channel full until ctx ends; run it on several

@@ -3,4 +3,48 @@
 // rekeying and delete, over UDP 500/4500. Its core is sans-IO (messages in,
 // events out, an injected clock); a thin socket layer drives it. Child SA
 // keys leave the package only through the DataPlane interface.
+//
+// # Layers
+//
+//   - Core (core.go) is the engine: HandlePacket(now, pkt, from, to),
+//     HandleTimer(now) and NextTimer() in, packets out through Transport and
+//     Child SAs out through DataPlane. It is single-threaded and has no
+//     goroutines, sockets or clock of its own, so tests drive two Cores over
+//     an in-memory network with a fake clock.
+//   - Manager (manager.go) is what cmd/soft-ix uses: a Core behind a mutex,
+//     its timer loop, a DH key pool, and (unless a Transport is given) the
+//     UDP 500/4500 sockets of UDPTransport. Package esp, when it owns UDP
+//     4500, passes the IKE packets it reads there to Manager.HandlePacket.
+//   - Wire encoding and cryptography live in ike/wire and ike/crypto;
+//     codec.go adapts them to the state machine's message type.
+//
+// # Exchanges
+//
+// Each exchange step is a short handler on the IKE SA: init.go
+// (IKE_SA_INIT: NAT detection, COOKIE, INVALID_KE_PAYLOAD), auth.go
+// (IKE_AUTH with PSK, identities, the first Child SA), child.go
+// (CREATE_CHILD_SA Child rekeys, INFORMATIONAL delete and DPD),
+// ikerekey.go (IKE SA rekeys). Simultaneous rekeys follow the lowest-nonce
+// rule of RFC 7296 §2.8.1; a new Child SA is installed inbound first, then
+// outbound, then DataPlane.SetOutbound, and the old pair goes after its
+// DELETE and a grace period (make-before-break). Requests use a window of
+// one with exponential-backoff retransmission; answers are cached for
+// retransmitted requests; RFC 7383 fragments are used when both ends
+// support them and a message exceeds CoreConfig.FragmentSize.
+//
+// # Policy
+//
+// PolicyFromProfile turns an IX profile (config.ProfileFor) into the
+// algorithm lists soft-ix offers, in the config's order, and accepts as
+// responder: any combination of them in any proposal of the peer's whole
+// list, picked by the config's preference. AzurePolicy is Azure VPN
+// Gateway's default policy for the lab's Azure emulation
+// (CoreConfig.Policies).
+//
+// # Operators
+//
+// Manager.IKESAs and Manager.ChildSAs give what "show ikev2 sa" and "show
+// ikev2 child-sa" print (IX algorithm names, remaining lifetimes, serials,
+// counters from DataPlane.Counters); Manager.ClearSA is "clear ikev2 sa".
+// CoreConfig.KeyLog / ManagerConfig.KeyLog write Wireshark key tables.
 package ike

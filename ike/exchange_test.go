@@ -381,3 +381,39 @@ func TestKeyLog(t *testing.T) {
 		t.Fatalf("key log:\n%s", out)
 	}
 }
+
+// TestBothInitiate: both ends connect-type auto at the same moment; they
+// end with one IKE SA and one Child SA pair.
+func TestBothInitiate(t *testing.T) {
+	for i := 0; i < 10; i++ {
+		p := newPair(t, testConfig(addrB, "k", true, nil), testConfig(addrA, "k", true, nil), nil)
+		p.a.core.Start(p.now)
+		p.b.core.Start(p.now)
+		p.run(10 * time.Second)
+		p.checkUp()
+		if p.a.dp.count() != 2 || p.b.dp.count() != 2 || len(p.a.core.sas) != 1 || len(p.b.core.sas) != 1 {
+			t.Fatalf("run %d: SAs a=%d/%d b=%d/%d", i, len(p.a.core.sas), p.a.dp.count(), len(p.b.core.sas), p.b.dp.count())
+		}
+		p.run(time.Hour) // rekeys on the survivor keep working
+		p.checkUp()
+	}
+}
+
+func TestVolumeExpiry(t *testing.T) {
+	p, sa, _ := upPair(t)
+	m := &Manager{core: p.a.core, now: func() time.Time { return p.now }, wake: make(chan struct{}, 1)}
+	old := sa.children[0]
+	m.SoftExpired(old.outSPI, false)
+	p.run(5 * time.Second)
+	sa2, _ := p.checkUp()
+	if len(sa2.children) != 1 || sa2.children[0] == old {
+		t.Fatal("soft expiry did not rekey the Child SA")
+	}
+	spent := sa2.children[0]
+	m.HardExpired(spent.inSPI, true)
+	p.run(5 * time.Second)
+	sa3, _ := p.checkUp()
+	if len(sa3.children) != 1 || sa3.children[0] == spent {
+		t.Fatal("hard expiry did not replace the Child SA")
+	}
+}

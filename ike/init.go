@@ -13,7 +13,10 @@ const nonceLen = 32
 
 // initiate starts a new IKE SA for tunnel t.
 func (c *Core) initiate(now time.Time, t *tunnel) {
-	local := t.conf.SourceAddress
+	local := t.source
+	if !local.IsValid() {
+		local = t.conf.SourceAddress
+	}
 	if !local.IsValid() && c.opt.LocalAddr != nil {
 		local = c.opt.LocalAddr(t.conf.Peer)
 	}

@@ -62,6 +62,9 @@ func TestMemoryPerSAPair(t *testing.T) {
 	if testing.Short() {
 		t.Skip("10,000 setups; skipped with -short")
 	}
+	if raceEnabled {
+		t.Skip("heap numbers mean nothing under the race detector")
+	}
 	const n = 10000
 	p, _, db := manyPair(t, n)
 	runtime.GC()

@@ -24,10 +24,15 @@ type ManagerConfig struct {
 	// them in Run. When package esp owns UDP 4500, pass a Transport that
 	// sends through esp's sockets and feed received IKE packets to
 	// Manager.HandlePacket.
-	Transport  Transport
-	ListenAddr netip.Addr // for the Manager's own sockets; default all IPv4 addresses
-	IKEPort    uint16     // default 500
-	NATTPort   uint16     // default 4500
+	Transport Transport
+	// NATTTransport, when set (and Transport is nil), sends what leaves
+	// from the NAT-T port: package esp owns UDP 4500 and hands the IKE
+	// packets it reads there to HandlePacket; the Manager opens only UDP
+	// 500 itself.
+	NATTTransport Transport
+	ListenAddr    netip.Addr // for the Manager's own sockets; default all IPv4 addresses
+	IKEPort       uint16     // default 500
+	NATTPort      uint16     // default 4500
 
 	Logger *slog.Logger // default slog.Default()
 	// KeyLog, when set, receives Wireshark key-table lines for every new
@@ -86,7 +91,13 @@ func NewManager(cfg ManagerConfig) (*Manager, error) {
 		cc.LocalAddr = RouteSource
 	}
 	if cc.Transport == nil {
-		u, err := ListenUDP(cfg.ListenAddr, cfg.IKEPort, cfg.NATTPort)
+		var u *UDPTransport
+		var err error
+		if cfg.NATTTransport != nil {
+			u, err = ListenIKEOnly(cfg.ListenAddr, cfg.IKEPort, cfg.NATTPort, cfg.NATTTransport)
+		} else {
+			u, err = ListenUDP(cfg.ListenAddr, cfg.IKEPort, cfg.NATTPort)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -101,6 +112,7 @@ func NewManager(cfg ManagerConfig) (*Manager, error) {
 	}
 	m.core, m.log = core, core.log
 	core.pool = newKeyPool(core.opt.Rand, core.policyGroups())
+	core.pool.reuseFor = core.opt.DHReuseUnderLoad
 	m.pool, m.rand = core.pool, core.opt.Rand
 	return m, nil
 }
@@ -124,7 +136,7 @@ func (m *Manager) Run(ctx context.Context) error {
 		defer cancel()
 		// Workers let the DH work of IKE_SA_INIT requests (PrecomputeInit)
 		// run on every core; the Core itself stays single-threaded.
-		work := make(chan received, 256)
+		work := make(chan received, 1024)
 		for i := 0; i < runtime.GOMAXPROCS(0); i++ {
 			go func() {
 				for {
@@ -141,7 +153,7 @@ func (m *Manager) Run(ctx context.Context) error {
 			errc <- m.udp.Serve(sctx, func(pkt []byte, from, to netip.AddrPort) {
 				select {
 				case work <- received{pkt, from, to}:
-				default: // overloaded: drop, the peer retransmits
+				case <-sctx.Done():
 				}
 			})
 		}()
@@ -322,14 +334,15 @@ func (m *Manager) SoftExpired(spi uint32, inbound bool) {
 }
 
 // HardExpired implements DataPlaneEvents: the SA reached its hard limit
-// and is deleted.
+// and the data plane stopped using it. Unless a rekey is already under
+// way, one starts now; its DELETE removes the spent SA.
 func (m *Manager) HardExpired(spi uint32, inbound bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	defer m.poke()
 	c := m.core
-	if ch := c.childBySPI(spi, inbound); ch != nil {
-		c.startChildDelete(m.now(), ch.ike, ch)
+	if ch := c.childBySPI(spi, inbound); ch != nil && ch.rekeying == nil && ch.replacedBy == nil && !ch.deleting {
+		c.startChildRekey(m.now(), ch.ike, ch)
 	}
 }
 

@@ -141,20 +141,10 @@ var (
 	defaultChildLT  = 28800 * time.Second
 )
 
-// profileFor returns the profile a tunnel uses: its named profile, else the
-// default profile, else an empty one (all IX defaults).
-func profileFor(cfg *config.Config, tun *config.Tunnel) config.Profile {
-	if tun != nil && tun.Profile != "" {
-		for _, p := range cfg.Profiles {
-			if p.Name == tun.Profile {
-				return *p
-			}
-		}
-	}
-	if cfg.DefaultProfile != nil {
-		return *cfg.DefaultProfile
-	}
-	return config.Profile{}
+// profileFor returns the effective profile of a tunnel interface (nil:
+// the default profile) with the IX defaults filled in (config.ProfileFor).
+func profileFor(cfg *config.Config, ifc *config.Interface) config.Profile {
+	return cfg.ProfileFor(ifc)
 }
 
 // PolicyFromProfile maps an IX profile (with per-tunnel overrides from tun,

@@ -114,7 +114,6 @@ type childSA struct {
 	suite      ChildSuite
 	initiator  bool // we started the exchange that made it (decides key order)
 	installed  bool
-	outbound   bool // SetOutbound was called for it
 	localTS    []netip.Prefix
 	remoteTS   []netip.Prefix
 	nonceI     []byte

@@ -113,7 +113,7 @@ func (c *Core) ChildSAs(now time.Time) []ChildSAInfo {
 			RemainLifetime: max(ch.expireAt.Sub(now), 0).Truncate(time.Second), AntiReplay: true,
 			Direction: "inbound", LocalTS: ch.localTS, RemoteTS: ch.remoteTS, Established: ch.created,
 		}
-		if ch.outbound {
+		if ch.outbound() {
 			i.Direction = "outbound"
 		}
 		i.LocalAddr, i.PeerAddr = sa.local, sa.remote

@@ -17,9 +17,10 @@ import (
 // NAT detection use the address the peer really targeted, and sends from
 // the address the core chooses.
 type UDPTransport struct {
-	ike, natt *ipv4.PacketConn
+	ike, natt *ipv4.PacketConn // natt nil: another component owns the NAT-T port
 	ikePort   uint16
 	nattPort  uint16
+	nattSend  Transport // sends from the NAT-T port when natt is nil
 	closeOnce sync.Once
 }
 
@@ -40,6 +41,7 @@ func ListenUDP(addr netip.Addr, ikePort, nattPort uint16) (*UDPTransport, error)
 		if err != nil {
 			return nil, fmt.Errorf("ike: listen udp %s: %w", netip.AddrPortFrom(addr, port), err)
 		}
+		c.SetReadBuffer(1 << 20) // bursts of IKE_SA_INIT under load
 		pc := ipv4.NewPacketConn(c)
 		if err := pc.SetControlMessage(ipv4.FlagDst, true); err != nil {
 			c.Close()
@@ -64,6 +66,9 @@ func ListenUDP(addr netip.Addr, ikePort, nattPort uint16) (*UDPTransport, error)
 func (t *UDPTransport) Send(pkt []byte, from, to netip.AddrPort) error {
 	pc := t.ike
 	if from.Port() == t.nattPort {
+		if t.natt == nil {
+			return t.nattSend.Send(pkt, from, to)
+		}
 		pc = t.natt
 	}
 	var cm *ipv4.ControlMessage
@@ -79,19 +84,27 @@ func (t *UDPTransport) Send(pkt []byte, from, to netip.AddrPort) error {
 // dropped) until ctx ends or the sockets close.
 func (t *UDPTransport) Serve(ctx context.Context, handle func(pkt []byte, from, to netip.AddrPort)) error {
 	errc := make(chan error, 2)
+	n := 1
 	go func() { errc <- t.read(t.ike, t.ikePort, false, handle) }()
-	go func() { errc <- t.read(t.natt, t.nattPort, true, handle) }()
+	if t.natt != nil {
+		n++
+		go func() { errc <- t.read(t.natt, t.nattPort, true, handle) }()
+	}
 	select {
 	case <-ctx.Done():
 		t.Close()
-		<-errc
-		<-errc
-		return nil
 	case err := <-errc:
 		t.Close()
-		<-errc
+		n--
+		for ; n > 0; n-- {
+			<-errc
+		}
 		return err
 	}
+	for ; n > 0; n-- {
+		<-errc
+	}
+	return nil
 }
 
 func (t *UDPTransport) read(pc *ipv4.PacketConn, port uint16, natt bool, handle func(pkt []byte, from, to netip.AddrPort)) error {
@@ -135,9 +148,38 @@ func (t *UDPTransport) read(pc *ipv4.PacketConn, port uint16, natt bool, handle 
 func (t *UDPTransport) Close() error {
 	t.closeOnce.Do(func() {
 		t.ike.Close()
-		t.natt.Close()
+		if t.natt != nil {
+			t.natt.Close()
+		}
 	})
 	return nil
+}
+
+// ListenIKEOnly opens only the IKE port (500 when zero) for when another
+// component (package esp) owns the NAT-T port: packets the core sends from
+// nattPort go through natt, and that component passes the IKE packets it
+// receives there to Manager.HandlePacket.
+func ListenIKEOnly(addr netip.Addr, ikePort, nattPort uint16, natt Transport) (*UDPTransport, error) {
+	if ikePort == 0 {
+		ikePort = 500
+	}
+	if nattPort == 0 {
+		nattPort = 4500
+	}
+	if !addr.IsValid() {
+		addr = netip.IPv4Unspecified()
+	}
+	c, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(addr, ikePort)))
+	if err != nil {
+		return nil, fmt.Errorf("ike: listen udp %s: %w", netip.AddrPortFrom(addr, ikePort), err)
+	}
+	c.SetReadBuffer(1 << 20)
+	pc := ipv4.NewPacketConn(c)
+	if err := pc.SetControlMessage(ipv4.FlagDst, true); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("ike: IP_PKTINFO: %w", err)
+	}
+	return &UDPTransport{ike: pc, ikePort: ikePort, nattPort: nattPort, nattSend: natt}, nil
 }
 
 // RouteSource returns the kernel's source address for the route to peer,

@@ -248,3 +248,134 @@ func checkSoftIXPair(a, b *softIX, minSerial int) error {
 	}
 	return nil
 }
+
+// TestIKEAzurePolicy: a soft-ix with Azure's default policy (the lab's
+// Azure emulation) against a soft-ix with the seed's config, each side
+// initiating; the seed side must accept Azure's whole offer and pick
+// aes-cbc-256/sha1 (IKE) and aes-cbc-256/sha2-256 (ESP), as its config says.
+func TestIKEAzurePolicy(t *testing.T) {
+	ismRequire(t)
+	for _, azureInitiates := range []bool{true, false} {
+		t.Run(fmt.Sprintf("azure-initiator=%v", azureInitiates), func(t *testing.T) {
+			l := newISMLab(t)
+			azArgs := []string{"-local", ismAddrB, "-peer", ismAddrA, "-psk", ismPSK, "-azure"}
+			ixArgs := seedArgs(ismAddrB)
+			if azureInitiates {
+				azArgs = append(azArgs, "-auto")
+			} else {
+				ixArgs = append(ixArgs, "-auto")
+			}
+			az := l.startSoftIX(l.nsB, "azure", azArgs...)
+			ix := l.startSoftIX(l.nsA, "ix", ixArgs...)
+			waitFor(t, 10*time.Second, "tunnel up", func() error { return checkSoftIXPair(ix, az, 1) })
+			st := ix.read()
+			sa, ch := st.established()[0], st.Child[0]
+			if sa.Enc != "AES-CBC-256" || sa.Integ != "HMAC-SHA1-96" || sa.DH != "1024-bit" {
+				t.Fatalf("IKE suite %s/%s/%s", sa.Enc, sa.Integ, sa.DH)
+			}
+			if ch.Enc != "AES-CBC-256" || ch.Hash != "HMAC-SHA2-256-128" || ch.PFS != "" {
+				t.Fatalf("ESP suite %s/%s pfs %q", ch.Enc, ch.Hash, ch.PFS)
+			}
+		})
+	}
+}
+
+// TestIKEStrongSwanSuites: the other suites against charon,
+// soft-ix initiating: AES-GCM-256 with DH 14, and SHA-256 with ECP-256.
+func TestIKEStrongSwanSuites(t *testing.T) {
+	ismRequire(t, "charon-systemd", "swanctl")
+	cases := []struct {
+		name, ike, esp string
+		args           []string
+		enc, dh, cenc  string
+	}{
+		{"gcm256-modp2048", "aes256gcm16-prfsha256-modp2048", "aes256gcm16",
+			[]string{"-enc", "aes-gcm-256-16", "-prf", "sha2-256", "-dh", "2048-bit", "-child-enc", "aes-gcm-256-16"},
+			"AES-GCM-256", "2048-bit", "AES-GCM-256"},
+		{"sha256-ecp256", "aes128-sha256-ecp256", "aes128-sha256",
+			[]string{"-enc", "aes-cbc-128", "-integ", "sha2-256", "-dh", "256-bit-ecp", "-child-enc", "aes-cbc-128"},
+			"AES-CBC-128", "256-bit-ecp", "AES-CBC-128"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			l := newISMLab(t)
+			c := l.startCharon(l.nsB, charonConn{Local: ismAddrB, Remote: ismAddrA, PSK: ismPSK, IKE: tc.ike, ESP: tc.esp})
+			s := l.startSoftIX(l.nsA, "softix", append(seedArgs(ismAddrB, "-auto"), tc.args...)...)
+			waitFor(t, 10*time.Second, "tunnel up", func() error { return checkPairUp(s, c) })
+			st := s.read()
+			if sa := st.established()[0]; sa.Enc != tc.enc || sa.DH != tc.dh {
+				t.Fatalf("IKE suite %s/%s", sa.Enc, sa.DH)
+			}
+			if ch := st.Child[0]; ch.Enc != tc.cenc {
+				t.Fatalf("ESP suite %s", ch.Enc)
+			}
+			// A rekey of each kind with this suite.
+			if out, err := c.swanctl("--rekey", "--ike", "ism"); err != nil {
+				t.Fatalf("rekey: %v\n%s", err, out)
+			}
+			waitFor(t, 5*time.Second, "IKE rekey", func() error {
+				if err := checkPairUp(s, c); err != nil {
+					return err
+				}
+				if s.read().established()[0].Serial < 2 {
+					return fmt.Errorf("not rekeyed")
+				}
+				return nil
+			})
+		})
+	}
+}
+
+// TestIKEStrongSwanPeerRestart: the peer dies without a word and comes
+// back; soft-ix (connect-type auto, DPD) notices and brings the tunnel
+// up again. Then soft-ix itself is killed and restarted: its
+// INITIAL_CONTACT makes charon drop the stale SA.
+func TestIKEStrongSwanPeerRestart(t *testing.T) {
+	ismRequire(t, "charon-systemd", "swanctl")
+	l := newISMLab(t)
+	conn := charonConn{Local: ismAddrB, Remote: ismAddrA, PSK: ismPSK}
+	c := l.startCharon(l.nsB, conn)
+	s := l.startSoftIX(l.nsA, "softix", seedArgs(ismAddrB, "-auto", "-dpd", "2s", "-retransmit", "200ms", "-retry", "1s")...)
+	waitFor(t, 10*time.Second, "tunnel up", func() error { return checkPairUp(s, c) })
+
+	// charon dies (SIGKILL: no DELETE) and restarts.
+	charonProc := l.procs[0]
+	charonProc.Process.Kill()
+	charonProc.Wait()
+	l.procs = l.procs[1:]
+	waitFor(t, 30*time.Second, "soft-ix declares the peer dead", func() error {
+		if n := len(s.read().established()); n != 0 {
+			return fmt.Errorf("%d IKE SAs still established", n)
+		}
+		return nil
+	})
+	c = l.startCharon(l.nsB, conn)
+	waitFor(t, 30*time.Second, "tunnel back", func() error { return checkPairUp(s, c) })
+
+	// soft-ix dies without DELETE and restarts.
+	s.cmd.Process.Kill()
+	s.cmd.Wait()
+	for i, p := range l.procs {
+		if p == s.cmd {
+			l.procs = append(l.procs[:i], l.procs[i+1:]...)
+			break
+		}
+	}
+	s = l.startSoftIX(l.nsA, "softix-2", seedArgs(ismAddrB, "-auto", "-dpd", "2s")...)
+	waitFor(t, 10*time.Second, "tunnel up after soft-ix restart, stale SA gone", func() error { return checkPairUp(s, c) })
+}
+
+// TestIKEStrongSwanBothInitiate: charon (start_action = start) and soft-ix
+// (connect-type auto) initiate at once, as Azure and an IX may; they end
+// with one IKE SA and one Child SA.
+func TestIKEStrongSwanBothInitiate(t *testing.T) {
+	ismRequire(t, "charon-systemd", "swanctl")
+	l := newISMLab(t)
+	s := l.startSoftIX(l.nsA, "softix", seedArgs(ismAddrB, "-auto", "-retry", "1s")...)
+	c := l.startCharon(l.nsB, charonConn{Local: ismAddrB, Remote: ismAddrA, PSK: ismPSK, Initiate: true})
+	waitFor(t, 15*time.Second, "one tunnel", func() error { return checkPairUp(s, c) })
+	time.Sleep(2 * time.Second)
+	if err := checkPairUp(s, c); err != nil {
+		t.Fatal(err)
+	}
+}

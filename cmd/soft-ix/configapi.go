@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -36,9 +37,11 @@ type configChanges struct {
 }
 
 // diffConfig compares the canonical texts of two configs command by
-// command (each line with the block it stands in).
+// command (each line with the block it stands in). The summary goes to the
+// log on SIGHUP, so pre-shared keys never appear in it: key lines are
+// compared with the key masked, and a changed key is reported as such.
 func diffConfig(old, new *config.Config) configChanges {
-	a, b := commandSet(old), commandSet(new)
+	a, b := commandSet(maskKeys(old)), commandSet(maskKeys(new))
 	var ch configChanges
 	for _, l := range a.order {
 		if !b.has[l] {
@@ -50,7 +53,35 @@ func diffConfig(old, new *config.Config) configChanges {
 			ch.Summary = append(ch.Summary, "+ "+l)
 		}
 	}
+	if old == nil || new == nil {
+		return ch
+	}
+	for _, n := range new.PSKs {
+		for _, o := range old.PSKs {
+			if o.ID == n.ID && (o.Hex != n.Hex || !bytes.Equal(o.Key, n.Key)) {
+				ch.Summary = append(ch.Summary, fmt.Sprintf("~ ikev2 authentication psk id %s %s: key changed", n.ID.Type, n.ID.Value))
+			}
+		}
+	}
 	return ch
+}
+
+// maskedKey stands in for every pre-shared key in the reload summary.
+const maskedKey = "********"
+
+// maskKeys returns c with every PSK replaced by maskedKey; c is not changed.
+func maskKeys(c *config.Config) *config.Config {
+	if c == nil || len(c.PSKs) == 0 {
+		return c
+	}
+	m := *c
+	m.PSKs = make([]*config.PSK, len(c.PSKs))
+	for i, k := range c.PSKs {
+		mk := *k
+		mk.Key, mk.Hex = []byte(maskedKey), false
+		m.PSKs[i] = &mk
+	}
+	return &m
 }
 
 type commands struct {
@@ -72,8 +103,7 @@ func commandSet(c *config.Config) commands {
 		}
 		if line == t { // a top-level command, maybe opening a block
 			block = t
-			key := t
-			cs.add(key)
+			cs.add(t)
 			continue
 		}
 		cs.add(block + ": " + t)

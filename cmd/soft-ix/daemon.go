@@ -210,10 +210,11 @@ func (a bgpAdapter) Close() error                    { a.s.Stop(); return nil }
 func (c *components) reload(cfg *config.Config, ch config.Changes, o *options) error {
 	var errs []error
 	if c.ipsec == nil && len(cfg.Tunnels()) > 0 {
-		if c.linux == nil {
+		la, ok := c.linux.(linuxAdapter)
+		if !ok {
 			return errors.New("ikev2: no Linux side to route tunnels")
 		}
-		ip, err := startIPsec(cfg, o, c.log, c.linux.(linuxAdapter).Manager)
+		ip, err := startIPsec(cfg, o, c.log, la.Manager)
 		if err != nil {
 			return fmt.Errorf("ikev2: %w", err)
 		}

@@ -1,9 +1,8 @@
-// Blank imports hold required modules in go.mod that no package imports
-// for real yet. Delete this file once both are imported (or dropped from
-// go.mod on purpose).
+// The blank import below is the only thing that keeps golang.org/x/crypto,
+// a module the project requires, in go.mod: ike/crypto does X25519 with the
+// standard library's crypto/ecdh and the IKE codec is hand-written, so no
+// package imports x/crypto for real. Delete this file when one does (or
+// when the module is dropped from go.mod on purpose).
 package main
 
-import (
-	_ "golang.org/x/crypto/cryptobyte"
-	_ "golang.org/x/crypto/curve25519"
-)
+import _ "golang.org/x/crypto/cryptobyte"

@@ -127,11 +127,7 @@ func sessionCommand(o *options, line string) (out string, status int, quit bool)
 		return "Commands (keywords may be abbreviated, TAB completes, ? lists what may follow):\n  " +
 			strings.Join(cli.Usage(), "\n  ") + "\n  exit\n", exitOK, false
 	}
-	timeout := 10 * time.Second
-	if cmd.ID == cli.Ping {
-		timeout += time.Duration(cmd.Int("count", defaultPingCount)) * pingTimeout
-	}
-	resp, err := ctl.Do(o.socket, cmd.Words, timeout)
+	resp, err := ctl.Do(o.socket, cmd.Words, commandTimeout(cmd))
 	if err != nil {
 		return "% " + err.Error() + "\n", exitFail, false
 	}

@@ -85,8 +85,8 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&o.config, "c", "", "IX configuration `FILE`")
 	fs.Var(o.maps, "map", "Linux interface playing an IX GigaEthernet, `IXNAME=dev` (repeatable; unmapped GigaEthernets are left alone)")
 	fs.StringVar(&o.socket, "socket", ctl.DefaultSocket, "control socket `PATH`")
-	fs.StringVar(&o.logFormat, "log-format", "text", "log format: text|json")
-	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug|info|warn|error")
+	fs.StringVar(&o.logFormat, "log-format", "text", "log `FORMAT`: text or json")
+	fs.StringVar(&o.logLevel, "log-level", "info", "log `LEVEL`: debug, info, warn or error")
 	fs.StringVar(&o.metrics, "metrics", "", "serve Prometheus metrics on `ADDR` (off by default; e.g. 127.0.0.1:9477; a bare :PORT binds loopback)")
 	fs.StringVar(&o.keylog, "keylog", "", "append IKE and ESP keys for Wireshark to `FILE` (ikev2_decryption_table / esp_sa lines; debugging only)")
 	fs.BoolVar(&o.static, "static", false, "lab: use the static-route config instead of BGP")
@@ -191,17 +191,23 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if cmd.ID == cli.ShowRunningConfig && o.config != "" {
 		return runShowConfigFile(o.config, stdout, stderr)
 	}
-	timeout := 10 * time.Second
-	if cmd.ID == cli.Ping {
-		timeout += time.Duration(cmd.Int("count", defaultPingCount)) * pingTimeout
-	}
-	resp, err := ctl.Do(o.socket, cmd.Words, timeout)
+	resp, err := ctl.Do(o.socket, cmd.Words, commandTimeout(cmd))
 	if err != nil {
 		fmt.Fprintf(stderr, "soft-ix: %v\n", err)
 		return exitFail
 	}
 	io.WriteString(stdout, resp.Output)
 	return resp.Status
+}
+
+// commandTimeout is how long a client waits for the daemon's answer: a
+// ping takes up to pingTimeout per echo request.
+func commandTimeout(cmd *cli.Command) time.Duration {
+	timeout := 10 * time.Second
+	if cmd.ID == cli.Ping {
+		timeout += time.Duration(cmd.Int("count", defaultPingCount)) * pingTimeout
+	}
+	return timeout
 }
 
 func usage(fs *flag.FlagSet, w io.Writer) {
@@ -226,6 +232,8 @@ Usage:
         on both sides, print the tunnel, BGP and a ping, then stay up until
         Ctrl-C (or exit with --once); needs root. --keylog writes the IX
         side's IKE/ESP keys for Wireshark
+  soft-ix help
+        this help (as do -h and --help)
 
 Commands (any keyword may be shortened to an unambiguous prefix: "sh ip bg su"):
 `)

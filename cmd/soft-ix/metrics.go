@@ -119,12 +119,20 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter := func(d *prometheus.Desc, v uint64, l ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), l...)
 	}
+	// While an IKE SA is rekeyed the old and the new one are both
+	// established: count them, since one label set may appear only once
+	// per scrape (a duplicate fails the whole scrape).
+	type ikeKey struct{ tunnel, peer, dir string }
+	ikeSAs := map[ikeKey]int{}
 	for _, sa := range s.IKESAs {
 		dir := "responder"
 		if sa.Initiator {
 			dir = "initiator"
 		}
-		gauge(c.ikeSA, 1, sa.Interface, sa.Peer.Addr().String(), dir)
+		ikeSAs[ikeKey{sa.Interface, sa.Peer.Addr().String(), dir}]++
+	}
+	for k, n := range ikeSAs {
+		gauge(c.ikeSA, float64(n), k.tunnel, k.peer, k.dir)
 	}
 	perTunnel := map[string]int{}
 	for _, sa := range s.ChildSAs {

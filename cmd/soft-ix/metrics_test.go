@@ -1,11 +1,14 @@
 package main
 
 import (
+	"net/netip"
 	"sort"
 	"strings"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/soft-ix/soft-ix/cmd/soft-ix/internal/show"
 )
 
 func countMetrics(c prometheus.Collector) int {
@@ -38,6 +41,34 @@ func TestMetricsRegistry(t *testing.T) {
 		"softix_bgp_session_state", "softix_bgp_prefixes"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("metric %s missing from %s", want, got)
+		}
+	}
+}
+
+// twoIKESAs reports an IKE SA and its rekeyed successor, both established.
+type twoIKESAs struct{ *fakeIPsec }
+
+func (twoIKESAs) IKESAs() []show.IKESA {
+	sa := show.IKESA{Interface: "Tunnel0.0", Serial: 1, Initiator: true, Peer: netip.MustParseAddrPort("198.51.100.6:500")}
+	next := sa
+	next.Serial = 2
+	return []show.IKESA{sa, next}
+}
+
+func TestMetricsDuringIKERekey(t *testing.T) {
+	d, ip := testDaemon(nil)
+	d.comps.ipsec = twoIKESAs{ip}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(newCollector(d))
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatalf("scrape during an IKE rekey: %v", err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == "softix_ike_sa_established" {
+			if v := mf.GetMetric()[0].GetGauge().GetValue(); v != 2 {
+				t.Errorf("softix_ike_sa_established = %v, want 2", v)
+			}
 		}
 	}
 }

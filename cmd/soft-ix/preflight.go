@@ -7,8 +7,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"syscall"
 
+	"github.com/soft-ix/soft-ix/cmd/soft-ix/internal/ctl"
 	"github.com/soft-ix/soft-ix/config"
 )
 
@@ -22,7 +22,14 @@ const (
 // preflight checks what the daemon needs from the system before it changes
 // anything, so a missing piece is reported with how to fix it rather than
 // as a failed netlink call half-way through the start.
+//
+// A daemon already answering on the control socket is refused first: the
+// start removes soft-ix's routes and links left in the namespace, which
+// would tear down the running daemon's.
 func preflight(cfg *config.Config, o *options) error {
+	if ctl.Live(o.socket) {
+		return fmt.Errorf("control socket %s: another soft-ix is running (stop it, or give this one its own --socket and network namespace)", o.socket)
+	}
 	tunnels := 0
 	for _, i := range cfg.Interfaces {
 		if i.Kind == config.KindTunnel {
@@ -63,13 +70,7 @@ func preflight(cfg *config.Config, o *options) error {
 func udpPortFree(port int) error {
 	c, err := net.ListenUDP("udp4", &net.UDPAddr{Port: port})
 	if err != nil {
-		if errors.Is(err, syscall.EADDRINUSE) {
-			return fmt.Errorf("UDP port %d is in use: another IKE daemon runs here (strongSwan charon, libreswan pluto, another soft-ix?): stop it, e.g. systemctl stop strongswan", port)
-		}
-		if errors.Is(err, syscall.EACCES) {
-			return fmt.Errorf("UDP port %d needs root or CAP_NET_BIND_SERVICE", port)
-		}
-		return fmt.Errorf("UDP port %d: %w", port, err)
+		return portError(port, err)
 	}
 	c.Close()
 	return nil

@@ -244,13 +244,10 @@ func (d *daemon) run(ctx context.Context, cmd *cli.Command) (string, error) {
 		}
 		return show.BGPRoutesText(r), nil
 	case cli.ShowIPRoute:
-		var routes []show.Route
-		var err error
-		if c.linux != nil {
-			routes, err = c.linux.Routes()
-		} else {
-			routes, err = kernelRoutes(d.cfg, d.opts.maps)
+		if c.linux == nil {
+			return "", errNotRunning("routing")
 		}
+		routes, err := c.linux.Routes()
 		if err != nil {
 			return "", err
 		}

@@ -1,25 +1,20 @@
 package main
 
-// The daemon reads "show interfaces" and "show ip route" from the kernel of
-// its own network namespace: that is what forwards packets, so it is the
-// truth an operator needs, whatever the components believe they installed.
+// The daemon reads "show interfaces" from the kernel of its own network
+// namespace ("show ip route" comes from tun.Manager.Routes, which reads the
+// kernel too): that is what forwards packets, so it is the truth an
+// operator needs, whatever the components believe they installed.
 
 import (
-	"fmt"
 	"net"
 	"net/netip"
 	"sort"
 
 	"github.com/vishvananda/netlink"
-	"golang.org/x/sys/unix"
 
 	"github.com/soft-ix/soft-ix/cmd/soft-ix/internal/show"
 	"github.com/soft-ix/soft-ix/config"
 )
-
-// rtprotBGP is the route protocol number BGP-learned kernel routes carry
-// (RTPROT_BGP in linux/rtnetlink.h), shown with code B.
-const rtprotBGP = 186
 
 // linuxName is the Linux device playing the IX interface: the --map entry
 // for a GigaEthernet, the IX name itself for the devices soft-ix creates.
@@ -98,69 +93,6 @@ func linkState(si *show.Interface, dev string) {
 		si.RxPackets, si.RxBytes, si.RxErrors, si.RxDropped = s.RxPackets, s.RxBytes, s.RxErrors, s.RxDropped
 		si.TxPackets, si.TxBytes, si.TxErrors, si.TxDropped = s.TxPackets, s.TxBytes, s.TxErrors, s.TxDropped
 	}
-}
-
-// kernelRoutes is "show ip route": the IPv4 main table restricted to the
-// devices that play IX interfaces, named with their IX names.
-func kernelRoutes(cfg *config.Config, maps map[string]string) ([]show.Route, error) {
-	ixByIndex := map[int]string{}
-	for _, ci := range cfg.Interfaces {
-		dev := linuxName(ci, maps)
-		if dev == "" {
-			continue
-		}
-		if link, err := netlink.LinkByName(dev); err == nil {
-			ixByIndex[link.Attrs().Index] = ci.Name
-		}
-	}
-	routes, err := netlink.RouteListFiltered(netlink.FAMILY_V4, &netlink.Route{Table: unix.RT_TABLE_MAIN}, netlink.RT_FILTER_TABLE)
-	if err != nil {
-		return nil, fmt.Errorf("reading the routing table: %w", err)
-	}
-	var out []show.Route
-	for _, r := range routes {
-		ix, ok := ixByIndex[r.LinkIndex]
-		if !ok || r.Type != unix.RTN_UNICAST {
-			continue
-		}
-		sr := show.Route{Interface: ix, Metric: r.Priority}
-		if r.Dst == nil {
-			sr.Prefix = netip.MustParsePrefix("0.0.0.0/0")
-		} else if p, ok := prefixOf(r.Dst); ok {
-			sr.Prefix = p.Masked()
-		} else {
-			continue
-		}
-		if gw, ok := netip.AddrFromSlice(r.Gw); ok {
-			sr.NextHop = gw.Unmap()
-		}
-		switch r.Protocol {
-		case unix.RTPROT_KERNEL:
-			sr.Code, sr.Metric = show.Connected, 1
-		case rtprotBGP:
-			sr.Code, sr.Distance = show.BGP, 20
-		default:
-			sr.Code, sr.Distance = show.Static, staticDistance(cfg, sr.Prefix)
-		}
-		out = append(out, sr)
-	}
-	sort.SliceStable(out, func(i, j int) bool {
-		a, b := out[i].Prefix, out[j].Prefix
-		if c := a.Addr().Compare(b.Addr()); c != 0 {
-			return c < 0
-		}
-		return a.Bits() < b.Bits()
-	})
-	return out, nil
-}
-
-func staticDistance(cfg *config.Config, p netip.Prefix) int {
-	for _, r := range cfg.Routes {
-		if r.Prefix == p && r.Distance > 0 {
-			return r.Distance
-		}
-	}
-	return 1
 }
 
 func prefixOf(n *net.IPNet) (netip.Prefix, bool) {

@@ -153,6 +153,7 @@ protocol bgp peer {
   multihop {{.Multihop}};
 {{- end}}
   hold time 30;
+  connect delay time 1;
   connect retry time 2;
   ipv4 {
     import all;

@@ -177,15 +177,22 @@ func (l *Lab) Namespace(role string) (*Namespace, error) {
 			return nil, fmt.Errorf("nslab: namespace role %q already exists", role)
 		}
 	}
+	// Registered before it exists, so a concurrent Close deletes it too.
 	ns := &Namespace{Name: l.base + "-" + role, Role: role, lab: l}
+	l.namespaces = append(l.namespaces, ns)
 	l.mu.Unlock()
 
 	if _, err := runCommand(context.Background(), nil, "ip", "netns", "add", ns.Name); err != nil {
+		l.mu.Lock()
+		for i, other := range l.namespaces {
+			if other == ns {
+				l.namespaces = append(l.namespaces[:i], l.namespaces[i+1:]...)
+				break
+			}
+		}
+		l.mu.Unlock()
 		return nil, err
 	}
-	l.mu.Lock()
-	l.namespaces = append(l.namespaces, ns)
-	l.mu.Unlock()
 
 	if err := ns.IP("link", "set", "lo", "up"); err != nil {
 		return nil, err

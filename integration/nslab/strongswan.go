@@ -385,22 +385,26 @@ func StartStrongSwanPair(s *Scenario) (*StrongSwanPair, error) {
 
 // StartStrongSwanPairWith is StartStrongSwanPair with the two sides'
 // configurations given (start from IXStrongSwanConfig and
-// AzureStrongSwanConfig). The Azure side is loaded first so an initiating
-// IX side finds it ready.
+// AzureStrongSwanConfig). Both daemons start first; a responder's
+// connection is loaded before an initiator's, so the first IKE_SA_INIT
+// finds its peer ready.
 func StartStrongSwanPairWith(s *Scenario, ixCfg, azureCfg StrongSwanConfig) (*StrongSwanPair, error) {
 	azure, err := StartStrongSwan(s.Azure, azureCfg)
 	if err != nil {
-		return nil, err
-	}
-	if err := azure.Load(); err != nil {
 		return nil, err
 	}
 	ix, err := StartStrongSwan(s.IX, ixCfg)
 	if err != nil {
 		return nil, err
 	}
-	if err := ix.Load(); err != nil {
-		return nil, err
+	order := []*StrongSwan{azure, ix}
+	if azureCfg.Initiate && !ixCfg.Initiate {
+		order = []*StrongSwan{ix, azure}
+	}
+	for _, side := range order {
+		if err := side.Load(); err != nil {
+			return nil, err
+		}
 	}
 	for _, side := range []*StrongSwan{ix, azure} {
 		if err := side.WaitEstablished(30 * time.Second); err != nil {

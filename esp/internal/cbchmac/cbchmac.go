@@ -74,8 +74,14 @@ func (h Hash) KeyLen() int {
 	return 0
 }
 
-// ICVLen is the length of the truncated HMAC that ESP transmits.
-func (h Hash) ICVLen() int { return h.KeyLen() / 2 }
+// ICVLen is the length of the truncated HMAC that ESP transmits: 96 bits
+// for HMAC-SHA1 (RFC 2404), half the output for SHA-2 (RFC 4868).
+func (h Hash) ICVLen() int {
+	if h == SHA1 {
+		return 12
+	}
+	return h.KeyLen() / 2
+}
 
 func (h Hash) String() string {
 	switch h {
@@ -143,7 +149,6 @@ type Suite struct {
 type macState struct {
 	mac hash.Hash
 	sum [64]byte
-	icv [maxICVLen]byte
 	tmp [4]byte
 }
 

@@ -3,6 +3,7 @@ package cbchmac
 import (
 	"bytes"
 	"crypto/hmac"
+	"crypto/sha1"
 	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
@@ -533,5 +534,32 @@ func TestWithoutAssembly(t *testing.T) {
 		if !ok[i] || !bytes.Equal(jobs[i].Buf[:jobs[i].N], plain[i].Buf[:jobs[i].N]) {
 			t.Fatalf("job %d: assembly Open of a pure-Go seal failed", i)
 		}
+	}
+}
+
+// TestICVLenRFC pins the ICV lengths to RFC 2404 (HMAC-SHA1-96) and RFC
+// 4868 and checks a SHA1 ICV against crypto/hmac: a 10-byte SHA1 ICV once
+// made esp skip this package for SHA1.
+func TestICVLenRFC(t *testing.T) {
+	for h, want := range map[Hash]int{SHA1: 12, SHA256: 16, SHA384: 24, SHA512: 32} {
+		if got := h.ICVLen(); got != want {
+			t.Errorf("%v.ICVLen() = %d, want %d", h, got, want)
+		}
+	}
+	encKey, macKey := make([]byte, 16), make([]byte, 20)
+	for i := range macKey {
+		macKey[i] = byte(i)
+	}
+	s, err := New(encKey, macKey, SHA1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := HeaderLen + 32
+	b := make([]byte, n+s.ICVLen())
+	s.Seal(&Job{Buf: b, N: n})
+	m := hmac.New(sha1.New, macKey)
+	m.Write(b[:n])
+	if want := m.Sum(nil)[:12]; !bytes.Equal(b[n:], want) {
+		t.Errorf("SHA1 ICV %x, want %x", b[n:], want)
 	}
 }

@@ -133,6 +133,8 @@ func main() {
 		keylog     = flag.String("keylog", "", "write Wireshark key lines here")
 		verbose    = flag.Bool("v", false, "debug logging")
 		cpuprofile = flag.String("cpuprofile", "", "write a CPU profile here")
+		dhReuse    = flag.Duration("dh-reuse-under-load", 0, "reuse DH keys this long while the key pool is empty (0: never)")
+		azure      = flag.Bool("azure", false, "use Azure's default policy (ike.AzurePolicy) instead of the proposal flags")
 	)
 	flag.Parse()
 	level := slog.LevelInfo
@@ -174,9 +176,12 @@ func main() {
 	dp := &recDP{sas: map[string]ike.ChildSA{}, outbound: map[string]uint32{}}
 	mc := ike.ManagerConfig{Config: cfg, DataPlane: dp, Logger: log,
 		Tuning: ike.CoreConfig{RetransmitBase: *retransmit, RetryBase: *retry, DeleteGrace: 500 * time.Millisecond,
-			CookieThreshold: *cookies}}
+			CookieThreshold: *cookies, DHReuseUnderLoad: *dhReuse}}
 	if *local != "" {
 		mc.ListenAddr = netip.MustParseAddr(*local)
+	}
+	if *azure {
+		mc.Tuning.Policies = map[string]ike.Policy{"Tunnel0.0": ike.AzurePolicy()}
 	}
 	if *keylog != "" {
 		f, err := os.Create(*keylog)

@@ -74,8 +74,7 @@ func Listen(path string, h Handler, log *slog.Logger) (*Server, error) {
 	if err := os.Chmod(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("control socket: %w", err)
 	}
-	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
-		c.Close()
+	if Live(path) {
 		return nil, fmt.Errorf("control socket %s: another soft-ix is listening there (stop it or use --socket)", path)
 	}
 	os.Remove(path)
@@ -92,6 +91,16 @@ func Listen(path string, h Handler, log *slog.Logger) (*Server, error) {
 	s.wg.Add(1)
 	go s.serve()
 	return s, nil
+}
+
+// Live reports whether a daemon accepts connections on the socket at path.
+func Live(path string) bool {
+	c, err := net.DialTimeout("unix", path, time.Second)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
 }
 
 // Path is the socket's file name.

@@ -25,6 +25,12 @@ func TestRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
+	if !Live(path) {
+		t.Error("Live: the listening socket is not live")
+	}
+	if Live(filepath.Join(dir, "none.sock")) {
+		t.Error("Live: a missing socket is live")
+	}
 
 	for _, perm := range []struct {
 		p    string

@@ -10,6 +10,7 @@ package show
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 )
@@ -249,42 +250,134 @@ type Route struct {
 	Hidden    bool          // not selected (another route wins)
 }
 
-// RoutesText formats "show ip route" in the IX layout: a header with the
-// entry count, the code legend, then one line per route.
+// RoutesText formats "show ip route" in the IX layout (as an IX prints it:
+//
+//	IP Routing Table - 4 entries, 2 hidden, 2042 frees
+//	Entries: 2 Connected, 2 Static, 0 RIP, 0 OSPF, 0 BGP
+//	Codes: C - Connected, S - Static, R - RIP, O - OSPF, IA - OSPF inter area
+//	...
+//	Timers: Age
+//	S*   0.0.0.0/0 [1/1] is directly connected, Tunnel0.0, 15:21:33
+//	     10.0.0.0/8 is subnetted, 1 subnets
+//	C      10.2.11.0/24 [0/1] is directly connected, GigaEthernet1.0, 14:18:24
+//
+// ): the counts, the IX's full code legend, then the selected routes in
+// address order, those longer than their classful network grouped under
+// a "is subnetted" line and indented two more columns. "frees" (the IX's
+// free table slots) has no Linux counterpart and is left out; the age is
+// printed when known. The "is variably subnetted, N subnets, M masks"
+// wording for mixed lengths is the Cisco one the IX layout follows.
 func RoutesText(routes []Route) string {
-	var b strings.Builder
+	var shown []Route
 	hidden := 0
+	count := map[RouteCode]int{}
 	for _, r := range routes {
 		if r.Hidden {
 			hidden++
-		}
-	}
-	fmt.Fprintf(&b, "IP Routing Table - %d entries, %d hidden\n", len(routes)-hidden, hidden)
-	fmt.Fprintf(&b, "Codes: C - Connected, S - Static, B - BGP\n")
-	fmt.Fprintf(&b, "       * - Candidate default\n")
-	fmt.Fprintf(&b, "Timers: Age\n")
-	for _, r := range routes {
-		if r.Hidden {
 			continue
 		}
-		code := string(r.Code)
-		if r.Prefix.Bits() == 0 {
-			code += "*"
+		shown = append(shown, r)
+		count[r.Code]++
+	}
+	slices.SortStableFunc(shown, func(a, b Route) int {
+		if c := a.Prefix.Addr().Compare(b.Prefix.Addr()); c != 0 {
+			return c
 		}
-		via := "is directly connected, " + r.Interface
-		if r.NextHop.IsValid() {
-			via = "via " + r.NextHop.String()
-			if r.Interface != "" {
-				via += ", " + r.Interface
-			}
+		return a.Prefix.Bits() - b.Prefix.Bits()
+	})
+
+	var b strings.Builder
+	fmt.Fprintf(&b, "IP Routing Table - %d entries, %d hidden\n", len(shown), hidden)
+	fmt.Fprintf(&b, "Entries: %d Connected, %d Static, 0 RIP, 0 OSPF, %d BGP\n", count[Connected], count[Static], count[BGP])
+	b.WriteString(routeCodes)
+	for i := 0; i < len(shown); {
+		net, ok := classful(shown[i].Prefix)
+		j := i + 1
+		for j < len(shown) && ok && net.Contains(shown[j].Prefix.Addr()) && shown[j].Prefix.Bits() >= net.Bits() {
+			j++
 		}
-		line := fmt.Sprintf("%-7s %s [%d/%d] %s", code, r.Prefix, r.Distance, r.Metric, via)
-		if r.Age > 0 {
-			line += ", " + upDown(r.Age)
+		group := shown[i:j]
+		if !ok || !subnetted(group, net) {
+			writeRoute(&b, shown[i], 5)
+			i++
+			continue
 		}
-		b.WriteString(line + "\n")
+		masks := map[int]bool{}
+		for _, r := range group {
+			masks[r.Prefix.Bits()] = true
+		}
+		if len(masks) == 1 {
+			fmt.Fprintf(&b, "     %s is subnetted, %d subnets\n", net, len(group))
+		} else {
+			fmt.Fprintf(&b, "     %s is variably subnetted, %d subnets, %d masks\n", net, len(group), len(masks))
+		}
+		for _, r := range group {
+			writeRoute(&b, r, 7)
+		}
+		i = j
 	}
 	return b.String()
+}
+
+// routeCodes is the legend an IX prints, protocols soft-ix lacks included.
+const routeCodes = `Codes: C - Connected, S - Static, R - RIP, O - OSPF, IA - OSPF inter area
+       N1 - OSPF NSSA external type 1, N2 - OSPF NSSA external type 2
+       E1 - OSPF external type 1, E2 - OSPF external type 2, B - BGP
+       * - Candidate default, s - Summary
+Timers: Age
+`
+
+// classful is the class A, B or C network holding p's address; false for
+// class D and E addresses, which are never grouped.
+func classful(p netip.Prefix) (netip.Prefix, bool) {
+	a := p.Addr()
+	if !a.Is4() {
+		return netip.Prefix{}, false
+	}
+	bits := 0
+	switch first := a.As4()[0]; {
+	case first < 128:
+		bits = 8
+	case first < 192:
+		bits = 16
+	case first < 224:
+		bits = 24
+	default:
+		return netip.Prefix{}, false
+	}
+	return netip.PrefixFrom(a, bits).Masked(), true
+}
+
+// subnetted reports whether a group of routes inside the classful network
+// net is shown under a "subnetted" line: some route in it is longer than
+// net. A lone route of exactly the classful length is not.
+func subnetted(group []Route, net netip.Prefix) bool {
+	for _, r := range group {
+		if r.Prefix.Bits() > net.Bits() {
+			return true
+		}
+	}
+	return false
+}
+
+// writeRoute writes one route line, its code left-aligned in width columns.
+func writeRoute(b *strings.Builder, r Route, width int) {
+	code := string(r.Code)
+	if r.Prefix.Bits() == 0 {
+		code += "*"
+	}
+	via := "is directly connected, " + r.Interface
+	if r.NextHop.IsValid() {
+		via = "via " + r.NextHop.String()
+		if r.Interface != "" {
+			via += ", " + r.Interface
+		}
+	}
+	fmt.Fprintf(b, "%-*s%s [%d/%d] %s", width, code, r.Prefix, r.Distance, r.Metric, via)
+	if r.Age > 0 {
+		b.WriteString(", " + upDown(r.Age))
+	}
+	b.WriteByte('\n')
 }
 
 // Interface is one IX interface for "show interfaces".

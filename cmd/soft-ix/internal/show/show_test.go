@@ -201,3 +201,37 @@ func TestUpDown(t *testing.T) {
 		}
 	}
 }
+
+// TestRoutesIXSample feeds the routes of a real IX's "show ip route"
+// (a published IX console capture) and expects its lines back, save the
+// "frees" count soft-ix cannot know.
+func TestRoutesIXSample(t *testing.T) {
+	hms := func(h, m, s int) time.Duration {
+		return time.Duration(h)*time.Hour + time.Duration(m)*time.Minute + time.Duration(s)*time.Second
+	}
+	got := RoutesText([]Route{
+		{Code: Connected, Prefix: netip.MustParsePrefix("192.168.3.0/24"), Interface: "GigaEthernet0.0", Metric: 1, Age: hms(15, 21, 35)},
+		{Code: Static, Prefix: netip.MustParsePrefix("192.0.2.1/32"), NextHop: netip.MustParseAddr("192.168.3.254"), Interface: "GigaEthernet0.0", Distance: 1, Metric: 1, Age: hms(15, 21, 35)},
+		{Code: Static, Prefix: netip.MustParsePrefix("0.0.0.0/0"), Interface: "Tunnel0.0", Distance: 1, Metric: 1, Age: hms(15, 21, 33)},
+		{Code: Connected, Prefix: netip.MustParsePrefix("10.2.11.0/24"), Interface: "GigaEthernet1.0", Metric: 1, Age: hms(14, 18, 24)},
+		{Code: Static, Prefix: netip.MustParsePrefix("10.0.0.0/8"), Interface: "Null0.0", Distance: 250, Hidden: true},
+		{Code: Static, Prefix: netip.MustParsePrefix("192.0.2.0/24"), Interface: "Null0.0", Distance: 250, Hidden: true},
+	})
+	want := `IP Routing Table - 4 entries, 2 hidden
+Entries: 2 Connected, 2 Static, 0 RIP, 0 OSPF, 0 BGP
+Codes: C - Connected, S - Static, R - RIP, O - OSPF, IA - OSPF inter area
+       N1 - OSPF NSSA external type 1, N2 - OSPF NSSA external type 2
+       E1 - OSPF external type 1, E2 - OSPF external type 2, B - BGP
+       * - Candidate default, s - Summary
+Timers: Age
+S*   0.0.0.0/0 [1/1] is directly connected, Tunnel0.0, 15:21:33
+     10.0.0.0/8 is subnetted, 1 subnets
+C      10.2.11.0/24 [0/1] is directly connected, GigaEthernet1.0, 14:18:24
+     192.0.2.0/24 is subnetted, 1 subnets
+S      192.0.2.1/32 [1/1] via 192.168.3.254, GigaEthernet0.0, 15:21:35
+C    192.168.3.0/24 [0/1] is directly connected, GigaEthernet0.0, 15:21:35
+`
+	if got != want {
+		t.Errorf("show ip route:\n%s\nwant:\n%s", got, want)
+	}
+}

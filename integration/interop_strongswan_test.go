@@ -1,0 +1,313 @@
+package integration
+
+import (
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/soft-ix/soft-ix/integration/nslab"
+)
+
+// Interop of the soft-ix daemon (the IX) with strongSwan charon +
+// kernel-libipsec standing in for Azure's VPN gateway, in the seed
+// scenario of nslab. charon's userspace ESP always runs in UDP 4500.
+
+// iopCheckSeedSAs checks what soft-ix and charon show for a tunnel with
+// the seed's algorithms after traffic: algorithms, direction, counters,
+// and that both agree on the IKE SPIs.
+func iopCheckSAs(t *testing.T, l *iopLab, c *nslab.StrongSwan, direction string, ike iopIKESA, child iopChildSA, charonIKE, charonChild string) {
+	t.Helper()
+	sas := l.ikeSAs(l.ix)
+	if len(sas) != 1 {
+		t.Fatalf("soft-ix shows %d IKE SAs, want 1: %+v", len(sas), sas)
+	}
+	sa := sas[0]
+	if sa.Direction != direction || sa.Enc != ike.Enc || sa.Hash != ike.Hash || sa.PRF != ike.PRF || sa.DH != ike.DH {
+		t.Errorf("show ikev2 sa: got %+v, want direction %s and algorithms %+v", sa, direction, ike)
+	}
+	if sa.PeerID != "IPV4-ADDR "+nslab.AzurePublicAddr || !strings.HasPrefix(sa.PeerAddr, nslab.AzurePublicAddr+":") ||
+		!strings.HasPrefix(sa.LocalAddr, nslab.IXWANAddr+":") {
+		t.Errorf("show ikev2 sa addresses: %+v", sa)
+	}
+	cs := l.charonSAs(c)
+	if len(cs.IKE) != 1 || cs.IKE[0].SPII != sa.SPII || cs.IKE[0].SPIR != sa.SPIR {
+		t.Errorf("IKE SPIs: soft-ix %s/%s, charon %+v", sa.SPII, sa.SPIR, cs.IKE)
+	}
+	if len(cs.IKE) == 1 {
+		if cs.IKE[0].Algs != charonIKE {
+			t.Errorf("charon's IKE SA algorithms %q, want %q", cs.IKE[0].Algs, charonIKE)
+		}
+		if cs.IKE[0].Local != (direction == "responder") {
+			t.Errorf("charon initiator=%v but soft-ix is %s", cs.IKE[0].Local, direction)
+		}
+	}
+
+	// IX shows one entry per Child SA (its outbound side) with the
+	// statistics of both directions.
+	var cur *iopChildSA
+	children := l.childSAs(l.ix)
+	for i := range children {
+		ch := &children[i]
+		if ch.Enc != child.Enc || ch.Hash != child.Hash {
+			t.Errorf("show ikev2 child-sa: %s SA with %s/%s, want %s/%s", ch.Direction, ch.Enc, ch.Hash, child.Enc, child.Hash)
+		}
+		if ch.IKESPII != sa.SPII || ch.IKESPIR != sa.SPIR {
+			t.Errorf("Child SA names IKE SPIs %s/%s, IKE SA has %s/%s", ch.IKESPII, ch.IKESPIR, sa.SPII, sa.SPIR)
+		}
+		// Outbound "ts unacceptable" counts what the kernel routes into
+		// the TUN outside the selectors (IPv6 link-local chatter).
+		if ch.InErrors != 0 {
+			t.Errorf("Child SA %s has %d inbound errors", ch.Direction, ch.InErrors)
+		}
+		if ch.Direction == "outbound" {
+			cur = ch
+		}
+	}
+	if cur == nil {
+		t.Fatalf("soft-ix shows no outbound Child SA: %+v", children)
+	}
+	if cur.InPkts == 0 || cur.InOcts == 0 || cur.OutPkts == 0 || cur.OutOcts == 0 {
+		t.Errorf("Child SA counters after traffic: inbound %d packets %d octets, outbound %d packets %d octets",
+			cur.InPkts, cur.InOcts, cur.OutPkts, cur.OutOcts)
+	}
+
+	var installed *iopCharonChild
+	for i := range cs.Child {
+		if cs.Child[i].State == "INSTALLED" {
+			installed = &cs.Child[i]
+		}
+	}
+	if installed == nil {
+		t.Fatalf("charon has no installed Child SA: %+v", cs.Child)
+	}
+	if installed.Algs != charonChild || installed.Encap != "TUNNEL-in-UDP" {
+		t.Errorf("charon's Child SA is %s ESP:%s, want TUNNEL-in-UDP ESP:%s", installed.Encap, installed.Algs, charonChild)
+	}
+	spis := iopSoftIXChildSPIs(l.ix)
+	last := spis[len(spis)-1]
+	if last[0] != installed.OutSPI || last[1] != installed.InSPI {
+		t.Errorf("ESP SPIs: soft-ix in %s out %s, charon in %s out %s", last[0], last[1], installed.InSPI, installed.OutSPI)
+	}
+	if installed.InPkts == 0 || installed.OutPkts == 0 {
+		t.Errorf("charon's Child SA counted in %d out %d packets", installed.InPkts, installed.OutPkts)
+	}
+	t.Logf("IKE SPIs %s/%s, ESP SPIs soft-ix in %s out %s; soft-ix in %d/out %d packets, charon in %d/out %d",
+		sa.SPII, sa.SPIR, last[0], last[1], cur.InPkts, cur.OutPkts, installed.InPkts, installed.OutPkts)
+}
+
+var (
+	iopSeedIKE      = iopIKESA{Enc: "AES-CBC-256", Hash: "HMAC-SHA1-96", PRF: "PRF-HMAC-SHA1", DH: "1024-bit"}
+	iopSeedChild    = iopChildSA{Enc: "AES-CBC-256", Hash: "HMAC-SHA2-256-128"}
+	iopSeedSwanIKE  = "AES_CBC-256/HMAC_SHA1_96/PRF_HMAC_SHA1/MODP_1024"
+	iopSeedSwanESP  = "AES_CBC-256/HMAC_SHA2_256_128"
+	iopPingAttempts = 20 * time.Second
+)
+
+// TestInteropStrongSwanAzureSide: soft-ix with the seed's static config
+// initiates (connect-type auto) to charon as Azure with the seed's
+// parameters; the LAN host pings the VNet host through the tunnel, and
+// both sides agree on what they negotiated.
+func TestInteropStrongSwanAzureSide(t *testing.T) {
+	l := iopNewLab(t, "iopinit")
+	c := l.startCharon(iopAzure())
+	x := l.startIX(iopIXConf{})
+	start := time.Now()
+	l.waitTunnel(x, c, 30*time.Second)
+	l.charonUp(c, 10*time.Second)
+	l.waitPing(iopPingAttempts)
+	t.Logf("tunnel and first ping answered %v after soft-ix started", time.Since(start).Round(time.Millisecond))
+	if err := l.s.LAN.Ping(nslab.VNetHostAddr, "", 3); err != nil {
+		t.Fatal(err)
+	}
+	iopCheckSAs(t, l, c, "initiator", iopSeedIKE, iopSeedChild, iopSeedSwanIKE, iopSeedSwanESP)
+	// The IX itself reaches the VNet from its LAN address, as in the
+	// how-to's "ping 172.16.1.4 source 192.168.2.1".
+	out, err := x.Command("ping", nslab.VNetHostAddr, "source", nslab.IXLANAddr, "count", "2")
+	if err != nil || !strings.Contains(out, "2 packets received") {
+		t.Errorf("soft-ix ping 172.16.1.4 source 192.168.2.1: %v\n%s", err, out)
+	}
+}
+
+// TestInteropStrongSwanSoftIXResponder: charon as Azure initiates
+// (start_action = start) to a soft-ix that only responds
+// (negotiation-direction responder, no connect-type auto).
+func TestInteropStrongSwanSoftIXResponder(t *testing.T) {
+	l := iopNewLab(t, "iopresp")
+	x := l.startIX(iopIXConf{Responder: true})
+	az := iopAzure()
+	az.Initiate = true
+	c := l.startCharon(az)
+	l.waitTunnel(x, c, 30*time.Second)
+	l.charonUp(c, 10*time.Second)
+	l.waitPing(iopPingAttempts)
+	if err := l.s.LAN.Ping(nslab.VNetHostAddr, "", 3); err != nil {
+		t.Fatal(err)
+	}
+	iopCheckSAs(t, l, c, "responder", iopSeedIKE, iopSeedChild, iopSeedSwanIKE, iopSeedSwanESP)
+}
+
+// Azure VPN Gateway's default offers (route-based, no custom policy) in
+// Azure's order, as swanctl proposals: one proposal per algorithm set.
+const (
+	iopAzureIKEOffer = "aes256-sha1-modp1024,aes256-sha256-modp1024,aes128-sha1-modp1024,aes128-sha256-modp1024,3des-sha1-modp1024,3des-sha256-modp1024"
+	iopAzureESPOffer = "aes256gcm16,aes256-sha1,3des-sha1,aes256-sha256,aes128-sha1,3des-sha256"
+)
+
+// TestInteropStrongSwanAzureOffer: charon offers Azure's whole proposal
+// lists to a soft-ix configured with the seed's single choice; soft-ix
+// must pick aes-cbc-256/sha1/1024-bit for IKE and aes-cbc-256/sha2-256
+// for ESP, when charon initiates (as Azure does) and when soft-ix does
+// (charon then accepts any of its lists).
+func TestInteropStrongSwanAzureOffer(t *testing.T) {
+	for _, azureInitiates := range []bool{true, false} {
+		name := map[bool]string{true: "azure-initiates", false: "softix-initiates"}[azureInitiates]
+		t.Run(name, func(t *testing.T) {
+			l := iopNewLab(t, "iopoffer")
+			x := l.startIX(iopIXConf{Responder: azureInitiates})
+			az := iopAzure()
+			az.IKEProposals, az.ESPProposals, az.Initiate = iopAzureIKEOffer, iopAzureESPOffer, azureInitiates
+			c := l.startCharon(az)
+			l.waitTunnel(x, c, 30*time.Second)
+			l.charonUp(c, 10*time.Second)
+			l.waitPing(iopPingAttempts)
+			if err := l.s.LAN.Ping(nslab.VNetHostAddr, "", 3); err != nil {
+				t.Fatal(err)
+			}
+			dir := map[bool]string{true: "responder", false: "initiator"}[azureInitiates]
+			iopCheckSAs(t, l, c, dir, iopSeedIKE, iopSeedChild, iopSeedSwanIKE, iopSeedSwanESP)
+		})
+	}
+}
+
+// TestInteropStrongSwanSuites: the other suites issue 3 names, soft-ix
+// initiating: AES-GCM-256 with DH 14 and ESP AES-GCM-256; AES-256 with
+// SHA-256 and ECP-256, ESP AES-256/SHA-256.
+func TestInteropStrongSwanSuites(t *testing.T) {
+	cases := []struct {
+		name                 string
+		ix                   iopIXConf
+		swanIKE, swanESP     string
+		ike                  iopIKESA
+		child                iopChildSA
+		wantSwanIKE, wantESP string
+	}{
+		{
+			name:        "gcm256-modp2048",
+			ix:          iopIXConf{Enc: "aes-gcm-256", Integ: "sha2-256", DH: "2048-bit", ChildEnc: "aes-gcm-256", ChildInteg: "sha2-256"},
+			swanIKE:     "aes256gcm16-prfsha256-modp2048",
+			swanESP:     "aes256gcm16",
+			ike:         iopIKESA{Enc: "AES-GCM-256", Hash: "", PRF: "PRF-HMAC-SHA2-256", DH: "2048-bit"},
+			child:       iopChildSA{Enc: "AES-GCM-256", Hash: "NONE"},
+			wantSwanIKE: "AES_GCM_16-256/PRF_HMAC_SHA2_256/MODP_2048",
+			wantESP:     "AES_GCM_16-256",
+		},
+		{
+			name:        "sha256-ecp256",
+			ix:          iopIXConf{Enc: "aes-cbc-256", Integ: "sha2-256", DH: "256-bit-ecp", ChildEnc: "aes-cbc-256", ChildInteg: "sha2-256"},
+			swanIKE:     "aes256-sha256-ecp256",
+			swanESP:     "aes256-sha256",
+			ike:         iopIKESA{Enc: "AES-CBC-256", Hash: "HMAC-SHA2-256-128", PRF: "PRF-HMAC-SHA2-256", DH: "256-bit-ecp"},
+			child:       iopSeedChild,
+			wantSwanIKE: "AES_CBC-256/HMAC_SHA2_256_128/PRF_HMAC_SHA2_256/ECP_256",
+			wantESP:     "AES_CBC-256/HMAC_SHA2_256_128",
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			l := iopNewLab(t, "iopsuite")
+			az := iopAzure()
+			az.IKEProposals, az.ESPProposals = tc.swanIKE, tc.swanESP
+			c := l.startCharon(az)
+			x := l.startIX(tc.ix)
+			l.waitTunnel(x, c, 30*time.Second)
+			l.charonUp(c, 10*time.Second)
+			l.waitPing(iopPingAttempts)
+			if err := l.s.LAN.Ping(nslab.VNetHostAddr, "", 3); err != nil {
+				t.Fatal(err)
+			}
+			iopCheckSAs(t, l, c, "initiator", tc.ike, tc.child, tc.wantSwanIKE, tc.wantESP)
+		})
+	}
+}
+
+// TestInteropStrongSwanWrongPSK: a PSK mismatch fails cleanly on both
+// sides whoever initiates: AUTHENTICATION_FAILED named with the peer in
+// soft-ix's log, never a key; charon reports the failure; no Child SA
+// anywhere; soft-ix keeps running and, as initiator, retries with a
+// growing backoff.
+func TestInteropStrongSwanWrongPSK(t *testing.T) {
+	const wrong = "WrongKey-iop-7"
+	noKeys := func(t *testing.T, x *nslab.SoftIX) {
+		t.Helper()
+		log := x.Proc.Log()
+		for _, k := range []string{wrong, nslab.SeedPSK} {
+			if strings.Contains(log, k) {
+				t.Errorf("soft-ix logged a pre-shared key (%d bytes)", len(k))
+			}
+		}
+		if strings.Contains(log, "panic") || strings.Contains(log, "level=ERROR") {
+			t.Errorf("soft-ix logged a panic or an error:\n%s", log)
+		}
+		if done, err := x.Proc.Exited(); done {
+			t.Errorf("soft-ix exited: %v", err)
+		}
+	}
+	noChild := func(t *testing.T, l *iopLab, x *nslab.SoftIX, c *nslab.StrongSwan) {
+		t.Helper()
+		if sas := l.ikeSAs(x); len(sas) != 0 {
+			t.Errorf("soft-ix has IKE SAs with a wrong key: %+v", sas)
+		}
+		if chs := l.childSAs(x); len(chs) != 0 {
+			t.Errorf("soft-ix has Child SAs with a wrong key: %+v", chs)
+		}
+		if cs := l.charonSAs(c); len(cs.IKE) != 0 || len(cs.Child) != 0 {
+			t.Errorf("charon has SAs with a wrong key: %+v", cs)
+		}
+	}
+
+	t.Run("softix-initiates", func(t *testing.T) {
+		l := iopNewLab(t, "ioppsk")
+		c := l.startCharon(iopAzure())
+		x := l.startIX(iopIXConf{PSK: wrong})
+		// Two failed attempts: the first retry comes after 5 s, the
+		// next is scheduled 10 s later.
+		iopWaitLog(t, x, 20*time.Second, regexp.MustCompile(`will re-initiate" tunnel=Tunnel0.0 in=10s reason="authentication failed"`))
+		log := x.Proc.Log()
+		if !regexp.MustCompile(`IKE_AUTH failed" tunnel=Tunnel0.0 peer=198.51.100.6:4500 reason=.*AUTHENTICATION_FAILED`).MatchString(log) {
+			t.Errorf("soft-ix did not log AUTHENTICATION_FAILED naming the peer:\n%s", log)
+		}
+		if n := strings.Count(log, "ike: initiating"); n != 2 {
+			t.Errorf("soft-ix initiated %d times in the first backoff window, want 2", n)
+		}
+		clog, err := os.ReadFile(c.LogPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(clog), "MAC mismatched") || !strings.Contains(string(clog), "N(AUTH_FAILED)") {
+			t.Errorf("charon did not report the PSK mismatch:\n%s", clog)
+		}
+		noChild(t, l, x, c)
+		noKeys(t, x)
+	})
+
+	t.Run("azure-initiates", func(t *testing.T) {
+		l := iopNewLab(t, "ioppsk")
+		x := l.startIX(iopIXConf{PSK: wrong, Responder: true})
+		c := l.startCharon(iopAzure())
+		out, err := c.Swanctl("--initiate", "--child", "azure-child", "--timeout", "15")
+		if err == nil {
+			t.Fatalf("charon established with a wrong key:\n%s", out)
+		}
+		if !strings.Contains(out, "received AUTHENTICATION_FAILED notify error") {
+			t.Errorf("charon does not report AUTHENTICATION_FAILED:\n%s", out)
+		}
+		iopWaitLog(t, x, 5*time.Second, regexp.MustCompile(`IKE_AUTH rejected" peer=198.51.100.6:4500 id="IPV4-ADDR 198.51.100.6" reason=`))
+		noChild(t, l, x, c)
+		noKeys(t, x)
+		if strings.Contains(x.Proc.Log(), "will re-initiate") {
+			t.Errorf("a responder-only soft-ix schedules re-initiation")
+		}
+	})
+}
