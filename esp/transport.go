@@ -300,8 +300,10 @@ func (u *udpIO) receive() error {
 			}
 		}
 		p := u.rx[i].buf[rxOffset : rxOffset+m.N]
-		if m.N >= 4 && p[0]|p[1]|p[2]|p[3] == 0 && m.NN > 0 {
-			// IKE: find the local address it was sent to.
+		ike := m.N >= 4 && p[0]|p[1]|p[2]|p[3] == 0
+		if (ike || u.coalescedAt(meta)) && m.NN > 0 {
+			// IKE (possibly inside a coalesced run): find the local
+			// address it was sent to.
 			var cm ipv4.ControlMessage
 			if cm.Parse(m.OOB[:m.NN]) == nil && cm.Dst != nil {
 				if d, ok := netip.AddrFromSlice(cm.Dst.To4()); ok {
@@ -313,6 +315,9 @@ func (u *udpIO) receive() error {
 	u.rxN, u.rxI, u.rxOff = n, 0, 0
 	return nil
 }
+
+// coalescedAt reports whether the datagram described by m holds several.
+func (u *udpIO) coalescedAt(m *rxMeta) bool { return m.gso > 0 && m.n > m.gso }
 
 // groSize returns the segment size of a UDP_GRO control message in oob,
 // or 0 if there is none.
