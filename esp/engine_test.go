@@ -364,3 +364,29 @@ func TestTwoTunnels(t *testing.T) {
 		t.Fatal("SetOutbound accepted another tunnel's SA")
 	}
 }
+
+// TestIPv6Inner carries an IPv6 packet (next header 41) when the traffic
+// selectors allow it, and refuses it against IPv4-only selectors.
+func TestIPv6Inner(t *testing.T) {
+	a, b := newTestPair(t, false, EncrAESGCM16, 256, IntegNone, false, TunnelConfig{})
+	p := tcpSYN("2001:db8::1", "2001:db8::2", 0x10, nil)
+	a.tun.toEngine <- p
+	if got := recv(t, b.tun); !bytes.Equal(got, p) {
+		t.Fatal("IPv6 packet differs")
+	}
+	// IPv4-only selectors on a fresh pair.
+	installPair(t, a, b, 0x7001, 0x7002, false, EncrAESGCM16, 256, IntegNone, false)
+	sa := a.e.lookup(0x7001, false)
+	sa.remoteTS = newTSList([]netip.Prefix{netip.MustParsePrefix("0.0.0.0/0")})
+	a.tun.toEngine <- p
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if c, _ := a.e.Counters(0x7001, false); c.TSUnacceptable == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("IPv6 packet not refused by IPv4 selectors")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
