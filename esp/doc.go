@@ -22,7 +22,8 @@
 // go at once to a shared queue of crypto workers (one per CPU) and to the
 // tunnel's ordered send queue, whose goroutine waits for each container to
 // be sealed and sends it with sendmmsg (UDP GSO where possible). Inbound
-// mirrors it: recvmmsg, SA lookup and replay pre-check, parallel open, then
+// mirrors it: recvmmsg (UDP GRO runs split per datagram), SA lookup and
+// replay pre-check, parallel open, then
 // in arrival order the replay window update (only after the ICV verified),
 // traffic-selector check and a batched TUN write (with GRO through the
 // device's virtio header). Small batches with nothing queued are handled
