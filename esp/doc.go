@@ -23,10 +23,10 @@
 // tunnel's ordered send queue, whose goroutine waits for each container to
 // be sealed and sends it with sendmmsg (UDP GSO where possible). Inbound
 // mirrors it: recvmmsg (UDP GRO runs split per datagram), SA lookup and
-// replay pre-check, parallel open, then
-// in arrival order the replay window update (only after the ICV verified),
-// traffic-selector check and a batched TUN write (with GRO through the
-// device's virtio header). Small batches with nothing queued are handled
-// inline to save latency. AES-CBC+HMAC uses the multi-buffer assembly of
-// esp/internal/cbchmac; AES-GCM the standard library's AES-NI/CLMUL code.
+// replay pre-check, parallel open, then in arrival order the replay window
+// update (only after the ICV verified), traffic-selector check and a batched
+// TUN write (with GRO through the device's virtio header). Small batches
+// with nothing queued are handled inline to save latency. AES-CBC+HMAC uses
+// the multi-buffer assembly of esp/internal/cbchmac; AES-GCM the standard
+// library's AES-NI/CLMUL code.
 package esp
