@@ -201,6 +201,8 @@ func (c *Core) established(now time.Time, sa *ikeSA, m *message) {
 	sa.expireAt = now.Add(t.pol.IKELifetime)
 	c.mark(sa)
 	delete(c.halfOpen, sa.hoKey)
+	// The IKE_SA_INIT messages were only needed for the AUTH payloads.
+	sa.initReq, sa.initResp, sa.dh, sa.initOffer = nil, nil, nil, nil
 	if !sa.initiator && m.notify(nInitialContact) != nil {
 		for _, o := range c.peerSAs(sa) {
 			if o.state == stEstablished {

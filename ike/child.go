@@ -223,9 +223,15 @@ func (c *Core) respondCreateChild(now time.Time, sa *ikeSA, m *message) {
 		return
 	}
 	// The initiator switches first; we switch when its DELETE of old
-	// arrives (so a lost answer cannot black-hole our traffic).
+	// arrives (so a lost answer cannot black-hole our traffic), or on our
+	// own after orphanTimeout if that DELETE never comes.
 	old.replacedBy = nc.ch
+	old.retireAt = now.Add(orphanTimeout)
 }
+
+// orphanTimeout is how long a Child SA replaced by the peer's rekey waits
+// for the peer's DELETE before we switch to the new SA and delete it.
+const orphanTimeout = 30 * time.Second
 
 type newChild struct {
 	ch     *childSA

@@ -127,8 +127,7 @@ func (c *Core) openSK(sa *ikeSA, pkt []byte) (*message, bool, error) {
 }
 
 // sealSK encrypts m for sa, as RFC 7383 fragments when both sides support
-// them and the message would exceed the fragment size. Packets come
-// framed (non-ESP marker on the NAT-T port).
+// them and the message would exceed the fragment size.
 func (c *Core) sealSK(sa *ikeSA, m *message) ([][]byte, error) {
 	if sa.out == nil {
 		return nil, errors.New("no keys")
@@ -150,10 +149,17 @@ func (c *Core) sealSK(sa *ikeSA, m *message) ([][]byte, error) {
 		}
 		pkts = [][]byte{p}
 	}
-	for i := range pkts {
-		pkts[i] = frame(sa, pkts[i])
-	}
 	return pkts, nil
+}
+
+// unsupportedCritical reports whether err is wire's unsupported critical
+// payload error, and the payload type for the notify.
+func unsupportedCritical(err error) (byte, bool) {
+	var uc *wire.UnsupportedCriticalError
+	if errors.As(err, &uc) {
+		return byte(uc.Type), true
+	}
+	return 0, false
 }
 
 // fill copies wire payloads into m.

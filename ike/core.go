@@ -17,11 +17,19 @@ import (
 	"github.com/soft-ix/soft-ix/config"
 )
 
-// Transport sends IKE packets. The core hands it complete datagrams: on
-// the NAT-T port they already carry the 4-byte non-ESP marker. from is the
-// local address and port to send from (the socket), to the destination.
+// Transport sends IKE messages. pkt is the bare IKE message; when from's
+// port is the NAT-T port (4500) the transport prepends the 4-byte non-ESP
+// marker (RFC 3948), as esp.Engine.SendIKE does. from is the local address
+// and port to send from, to the destination.
 type Transport interface {
 	Send(pkt []byte, from, to netip.AddrPort) error
+}
+
+// NATKeepaliveSender is implemented by transports that can send a NAT-T
+// keepalive (one 0xFF byte without marker, RFC 3948 §2.3) from the NAT-T
+// port; the core sends keepalives only through it.
+type NATKeepaliveSender interface {
+	SendNATKeepalive(from, to netip.AddrPort) error
 }
 
 // CoreConfig configures a Core. Zero values take the defaults noted.
@@ -332,6 +340,12 @@ func (c *Core) handlePacket(now time.Time, pkt []byte, from, to netip.AddrPort, 
 		return
 	}
 	full, complete, err := c.openSK(sa, pkt)
+	if t, ok := unsupportedCritical(err); ok && !m.Response {
+		// RFC 7296 §2.5: refuse a request with a critical payload we do
+		// not know (it did authenticate: the SK payload opened).
+		c.reply(sa, m, &message{Notifies: []notify{{Type: nUnsupportedCritical, Data: []byte{t}}}})
+		return
+	}
 	if err != nil {
 		c.log.Debug("ike: dropped undecryptable message", "peer", from, "err", err)
 		return
@@ -408,16 +422,6 @@ func (c *Core) resend(sa *ikeSA, pkts [][]byte) {
 			c.log.Debug("ike: send failed", "peer", sa.remote, "err", err)
 		}
 	}
-}
-
-// frame prefixes the non-ESP marker when sa has floated to the NAT-T port.
-func frame(sa *ikeSA, pkt []byte) []byte {
-	if !sa.encap {
-		return pkt
-	}
-	out := make([]byte, 4+len(pkt))
-	copy(out[4:], pkt)
-	return out
 }
 
 // request queues an exchange we start on sa. build runs when the window is
@@ -534,8 +538,10 @@ func (c *Core) saTimers(now time.Time, sa *ikeSA) {
 	if iv := c.keepaliveInterval(sa); iv > 0 && now.Sub(sa.lastSent) >= iv {
 		// RFC 3948 §2.3: one 0xFF byte keeps the NAT mapping open.
 		sa.lastSent = now
-		if err := c.opt.Transport.Send([]byte{0xff}, sa.local, sa.remote); err != nil {
-			c.log.Debug("ike: NAT keepalive", "peer", sa.remote, "err", err)
+		if ks, ok := c.opt.Transport.(NATKeepaliveSender); ok {
+			if err := ks.SendNATKeepalive(sa.local, sa.remote); err != nil {
+				c.log.Debug("ike: NAT keepalive", "peer", sa.remote, "err", err)
+			}
 		}
 	}
 }
@@ -562,6 +568,13 @@ func (c *Core) keepaliveInterval(sa *ikeSA) time.Duration {
 func (c *Core) childTimers(now time.Time, sa *ikeSA, ch *childSA) {
 	if !ch.deleteAt.IsZero() && !now.Before(ch.deleteAt) {
 		c.uninstallChild(ch)
+		return
+	}
+	if !ch.deleting && ch.replacedBy != nil && !ch.retireAt.IsZero() && !now.Before(ch.retireAt) {
+		c.log.Info("ike: peer rekeyed a Child SA but never deleted the old one; deleting it", "tunnel", tunName(sa))
+		ch.retireAt = time.Time{}
+		c.switchOutbound(ch.replacedBy)
+		c.startChildDelete(now, sa, ch)
 		return
 	}
 	if ch.deleting || ch.replacedBy != nil {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/soft-ix/soft-ix/config"
+	"github.com/soft-ix/soft-ix/ike/wire"
 )
 
 func TestEstablishInitiatorResponder(t *testing.T) {
@@ -415,5 +416,41 @@ func TestVolumeExpiry(t *testing.T) {
 	sa3, _ := p.checkUp()
 	if len(sa3.children) != 1 || sa3.children[0] == spent {
 		t.Fatal("hard expiry did not replace the Child SA")
+	}
+}
+
+// TestPeerRekeyWithoutDelete: the peer rekeys a Child SA and its DELETE of
+// the old one is lost for good; we switch and clean up on our own.
+func TestPeerRekeyWithoutDelete(t *testing.T) {
+	p, sa, sb := upPair(t)
+	old := sb.children[0]
+	p.a.core.startChildRekey(p.now, sa, sa.children[0])
+	p.net.deliver(p.now) // request and answer
+	// Drop every DELETE a sends from now on, and a's retransmissions.
+	p.net.filter = func(d datagram) bool { return d.from.Addr() == addrA }
+	p.run(time.Minute)
+	p.net.filter = nil
+	if p.b.dp.outbound["Tunnel0.0"] == old.outSPI {
+		t.Fatal("b still sends on the replaced Child SA")
+	}
+	if _, ok := p.b.dp.sas[dpKey{old.inSPI, true}]; ok {
+		t.Fatal("b kept the replaced Child SA")
+	}
+}
+
+func TestUnsupportedCriticalPayload(t *testing.T) {
+	p := seedPair(t, nil)
+	wm := &wire.Message{Header: wire.Header{SPIi: 0x1122334455667788, MajorVersion: 2, Exchange: wire.IKE_SA_INIT,
+		Flags: wire.FlagInitiator}, Payloads: []wire.Payload{&wire.Raw{PayloadType: 200, Critical: true, Body: []byte{1, 2}}}}
+	var answer []byte
+	p.net.filter = func(d datagram) bool { answer = d.pkt; return true }
+	p.b.core.HandlePacket(p.now, wm.Append(nil), netip.AddrPortFrom(addrA, 500), netip.AddrPortFrom(addrB, 500))
+	p.net.deliver(p.now)
+	m, err := decodePlain(answer)
+	if err != nil {
+		t.Fatalf("answer: %v", err)
+	}
+	if n := m.notify(nUnsupportedCritical); n == nil || len(n.Data) != 1 || n.Data[0] != 200 {
+		t.Fatalf("answer notifies %+v", m.Notifies)
 	}
 }

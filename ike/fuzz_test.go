@@ -1,7 +1,6 @@
 package ike
 
 import (
-	"encoding/binary"
 	"net/netip"
 	"testing"
 	"time"
@@ -20,9 +19,6 @@ func FuzzHandlePacket(f *testing.F) {
 	p.a.core.Start(p.now)
 	p.run(time.Second)
 	for _, s := range seeds {
-		if len(s) > 4 && binary.BigEndian.Uint32(s) == 0 {
-			s = s[4:]
-		}
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, pkt []byte) {

@@ -98,6 +98,11 @@ func (n *fakeNet) Send(pkt []byte, from, to netip.AddrPort) error {
 	return nil
 }
 
+// SendNATKeepalive implements NATKeepaliveSender.
+func (n *fakeNet) SendNATKeepalive(from, to netip.AddrPort) error {
+	return n.Send([]byte{0xff}, from, to)
+}
+
 // deliver runs the network until no packet is in flight.
 func (n *fakeNet) deliver(now time.Time) {
 	for i := 0; len(n.queue) > 0 && i < 10000; i++ {
@@ -110,14 +115,10 @@ func (n *fakeNet) deliver(now time.Time) {
 		if dst == nil {
 			continue
 		}
-		pkt := d.pkt
-		if d.to.Port() == 4500 {
-			if len(pkt) < 4 || string(pkt[:4]) != "\x00\x00\x00\x00" {
-				n.t.Fatalf("packet to 4500 without non-ESP marker")
-			}
-			pkt = pkt[4:]
+		if len(d.pkt) == 1 {
+			continue // NAT keepalive
 		}
-		dst.core.HandlePacket(now, pkt, d.from, d.to)
+		dst.core.HandlePacket(now, d.pkt, d.from, d.to)
 	}
 }
 

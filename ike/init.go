@@ -76,7 +76,7 @@ func (c *Core) sendInit(now time.Time, sa *ikeSA) {
 		return
 	}
 	sa.initReq = pkt
-	sa.pending = &request{msgID: 0, packets: [][]byte{frame(sa, pkt)}, sentAt: now, next: now.Add(c.opt.RetransmitBase)}
+	sa.pending = &request{msgID: 0, packets: [][]byte{pkt}, sentAt: now, next: now.Add(c.opt.RetransmitBase)}
 	c.resend(sa, sa.pending.packets)
 }
 
@@ -183,6 +183,11 @@ func (c *Core) float(sa *ikeSA) {
 // respondInit answers a peer's IKE_SA_INIT request.
 func (c *Core) respondInit(now time.Time, pkt []byte, from, to netip.AddrPort, pre *initPre) {
 	m, err := decodePlain(pkt)
+	if t, ok := unsupportedCritical(err); ok {
+		h, _ := parseHeader(pkt)
+		c.stateless(h, from, to, nUnsupportedCritical, []byte{t})
+		return
+	}
 	if err != nil {
 		c.log.Debug("ike: bad IKE_SA_INIT request", "peer", from, "err", err)
 		return
@@ -222,7 +227,7 @@ func (c *Core) respondInit(now time.Time, pkt []byte, from, to netip.AddrPort, p
 		return
 	}
 	sa.initReq, sa.initResp = pkt, resp
-	sa.lastResp = [][]byte{frame(sa, resp)}
+	sa.lastResp = [][]byte{resp}
 	c.sas[sa.spiR] = sa
 	c.mark(sa)
 	sa.hoKey = halfOpenKey{from, m.SPIi}
@@ -281,9 +286,6 @@ func (c *Core) stateless(m *message, from, to netip.AddrPort, ntype int, data []
 	pkt, err := encodePlain(r)
 	if err != nil {
 		return
-	}
-	if to.Port() == c.opt.NATTPort {
-		pkt = append(make([]byte, 4), pkt...)
 	}
 	if err := c.opt.Transport.Send(pkt, to, from); err != nil {
 		c.log.Debug("ike: send failed", "peer", from, "err", err)

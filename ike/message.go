@@ -24,6 +24,7 @@ const (
 
 // Notify types used by the state machine (RFC 7296 §3.10.1, RFC 7383).
 const (
+	nUnsupportedCritical  = 1
 	nInvalidIKESPI        = 4
 	nInvalidSyntax        = 7
 	nInvalidMessageID     = 9

@@ -122,6 +122,7 @@ type childSA struct {
 	rekeyAt    time.Time
 	expireAt   time.Time
 	deleteAt   time.Time // grace period of a replaced SA
+	retireAt   time.Time // replaced by the peer's rekey: retire if no DELETE by then
 	rekeying   *childRekey
 	peerRekey  *childSA // SA the peer's rekey of this one created (collision)
 	replacedBy *childSA

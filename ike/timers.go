@@ -112,6 +112,9 @@ func (c *Core) saNext(sa *ikeSA) time.Time {
 	}
 	for _, ch := range sa.children {
 		at(ch.deleteAt)
+		if !ch.deleting {
+			at(ch.retireAt)
+		}
 		if !ch.deleting && ch.replacedBy == nil {
 			at(ch.expireAt)
 			if ch.rekeying == nil {

@@ -70,12 +70,29 @@ func (t *UDPTransport) Send(pkt []byte, from, to netip.AddrPort) error {
 			return t.nattSend.Send(pkt, from, to)
 		}
 		pc = t.natt
+		pkt = append(make([]byte, 4, 4+len(pkt)), pkt...) // non-ESP marker
 	}
 	var cm *ipv4.ControlMessage
 	if a := from.Addr(); a.IsValid() && !a.IsUnspecified() && a.Is4() {
 		cm = &ipv4.ControlMessage{Src: a.AsSlice()}
 	}
 	_, err := pc.WriteTo(pkt, cm, net.UDPAddrFromAddrPort(to))
+	return err
+}
+
+// SendNATKeepalive implements NATKeepaliveSender.
+func (t *UDPTransport) SendNATKeepalive(from, to netip.AddrPort) error {
+	if t.natt == nil {
+		if ks, ok := t.nattSend.(NATKeepaliveSender); ok {
+			return ks.SendNATKeepalive(from, to)
+		}
+		return nil
+	}
+	var cm *ipv4.ControlMessage
+	if a := from.Addr(); a.IsValid() && !a.IsUnspecified() && a.Is4() {
+		cm = &ipv4.ControlMessage{Src: a.AsSlice()}
+	}
+	_, err := t.natt.WriteTo([]byte{0xff}, cm, net.UDPAddrFromAddrPort(to))
 	return err
 }
 

@@ -2,6 +2,7 @@ package integration
 
 import (
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -377,5 +378,46 @@ func TestIKEStrongSwanBothInitiate(t *testing.T) {
 	time.Sleep(2 * time.Second)
 	if err := checkPairUp(s, c); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestIKEStrongSwanFragmentation: both ends send IKE_AUTH (and later
+// exchanges) as RFC 7383 fragments: soft-ix with a 200-byte limit, charon
+// with fragment_size = 200.
+func TestIKEStrongSwanFragmentation(t *testing.T) {
+	ismRequire(t, "charon-systemd", "swanctl")
+	for _, softixInitiates := range []bool{true, false} {
+		t.Run(fmt.Sprintf("softix-initiator=%v", softixInitiates), func(t *testing.T) {
+			l := newISMLab(t)
+			c := l.startCharon(l.nsB, charonConn{Local: ismAddrB, Remote: ismAddrA, PSK: ismPSK, FragmentSize: 200})
+			args := seedArgs(ismAddrB, "-frag-size", "200")
+			if softixInitiates {
+				args = append(args, "-auto")
+			}
+			s := l.startSoftIX(l.nsA, "softix", args...)
+			if !softixInitiates {
+				time.Sleep(300 * time.Millisecond)
+				if out, err := c.swanctl("--initiate", "--child", "ism-child", "--timeout", "10"); err != nil {
+					t.Fatalf("initiate: %v\n%s", err, out)
+				}
+			}
+			waitFor(t, 10*time.Second, "tunnel up", func() error { return checkPairUp(s, c) })
+			if out, err := c.swanctl("--rekey", "--ike", "ism"); err != nil {
+				t.Fatalf("rekey: %v\n%s", err, out)
+			}
+			waitFor(t, 5*time.Second, "IKE rekey", func() error {
+				if err := checkPairUp(s, c); err != nil {
+					return err
+				}
+				if s.read().established()[0].Serial < 2 {
+					return fmt.Errorf("not rekeyed")
+				}
+				return nil
+			})
+			b, _ := os.ReadFile(c.log)
+			if !strings.Contains(string(b), "EF(") {
+				t.Fatalf("charon saw no encrypted fragments")
+			}
+		})
 	}
 }

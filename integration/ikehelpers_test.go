@@ -156,12 +156,13 @@ var (
 	ikepeerErr  error
 )
 
-// ikepeerBinary builds ike/internal/ikepeer once per test run.
+// ikepeerBinary builds ike/internal/ikepeer once per test run, into one
+// fixed file per user that each run overwrites (nothing piles up in /tmp).
 func ikepeerBinary(t *testing.T) string {
 	t.Helper()
 	ikepeerOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "ismpeer")
-		if err != nil {
+		dir := filepath.Join(os.TempDir(), fmt.Sprintf("ismpeer-%d", os.Getuid()))
+		if err := os.MkdirAll(dir, 0o700); err != nil {
 			ikepeerErr = err
 			return
 		}
@@ -248,6 +249,7 @@ type charonConn struct {
 	ChildRekey     time.Duration
 	DPD            time.Duration
 	ReauthDisabled bool
+	FragmentSize   int // charon.fragment_size; 0: default
 }
 
 func (l *ismLab) startCharon(ns string, c charonConn) *charon {
@@ -261,7 +263,7 @@ func (l *ismLab) startCharon(ns string, c charonConn) *charon {
   install_virtual_ip = no
   retransmit_timeout = 1.0
   retransmit_tries = 3
-  plugins {
+%s  plugins {
     vici {
       socket = %s
     }
@@ -287,7 +289,7 @@ charon-systemd {
     default = -1
   }
 }
-`, ch.vici, ch.log)
+`, fragLine(c.FragmentSize), ch.vici, ch.log)
 	sspath := filepath.Join(l.dir, "strongswan.conf")
 	if err := os.WriteFile(sspath, []byte(ssconf), 0o644); err != nil {
 		l.t.Fatal(err)
@@ -309,6 +311,13 @@ charon-systemd {
 		l.t.Fatalf("swanctl --load-all: %v\n%s", err, out)
 	}
 	return ch
+}
+
+func fragLine(n int) string {
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf("  fragment_size = %d\n", n)
 }
 
 func (l *ismLab) writeSwanctl(ch *charon, c charonConn) {

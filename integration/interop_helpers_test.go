@@ -8,6 +8,7 @@ package integration
 import (
 	"context"
 	"fmt"
+	"os"
 	"os/exec"
 	"regexp"
 	"strconv"
@@ -136,9 +137,26 @@ func iopAzure() nslab.StrongSwanConfig { return nslab.AzureStrongSwanConfig() }
 // startCharon starts and loads charon in the Azure namespace.
 func (l *iopLab) startCharon(cfg nslab.StrongSwanConfig) *nslab.StrongSwan {
 	l.t.Helper()
+	return l.startCharonEdit(cfg, nil)
+}
+
+// startCharonEdit is startCharon with the generated swanctl.conf changed
+// by edit (when not nil) before it is loaded, for settings nslab does not
+// generate.
+func (l *iopLab) startCharonEdit(cfg nslab.StrongSwanConfig, edit func(string) string) *nslab.StrongSwan {
+	l.t.Helper()
 	c, err := nslab.StartStrongSwan(l.s.Azure, cfg)
 	if err != nil {
 		l.t.Fatal(err)
+	}
+	if edit != nil {
+		text, err := os.ReadFile(c.SwanctlPath)
+		if err != nil {
+			l.t.Fatal(err)
+		}
+		if err := os.WriteFile(c.SwanctlPath, []byte(edit(string(text))), 0o600); err != nil {
+			l.t.Fatal(err)
+		}
 	}
 	if err := c.Load(); err != nil {
 		l.t.Fatal(err)
@@ -512,5 +530,14 @@ func iopWaitLog(t *testing.T, x *nslab.SoftIX, timeout time.Duration, re *regexp
 		return nil
 	}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// iopKnownBug skips a test that shows a diagnosed bug in a package still
+// being worked on, unless SOFTIX_IOP_KNOWN_BUGS=1 asks to run it anyway.
+func iopKnownBug(t *testing.T, diagnosis string) {
+	t.Helper()
+	if os.Getenv("SOFTIX_IOP_KNOWN_BUGS") != "1" {
+		t.Skip("known bug: " + diagnosis + " (SOFTIX_IOP_KNOWN_BUGS=1 runs it)")
 	}
 }

@@ -1,9 +1,11 @@
 package integration
 
 import (
+	"fmt"
 	"os"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -310,4 +312,173 @@ func TestInteropStrongSwanWrongPSK(t *testing.T) {
 			t.Errorf("a responder-only soft-ix schedules re-initiation")
 		}
 	})
+}
+
+var (
+	iopIKERekeyedRe = regexp.MustCompile(`IKE SA rekeyed" tunnel=Tunnel0.0`)
+	iopChildRe      = regexp.MustCompile(`Child SA installed" tunnel=Tunnel0.0`)
+)
+
+// iopRekeyRun pings from the LAN host to the VNet host every 50 ms for
+// duration while rekeys happen, then checks that soft-ix rekeyed the IKE
+// SA at least ikeRekeys times and installed at least childRekeys Child
+// SAs after the first, that both sides still agree, and that no ping was
+// lost.
+func iopRekeyRun(t *testing.T, l *iopLab, c *nslab.StrongSwan, duration time.Duration, ikeRekeys, childRekeys int) {
+	t.Helper()
+	const interval = 50 * time.Millisecond
+	x := l.ix
+	before := iopSoftIXChildSPIs(x)
+	firstIKE := l.ikeSAs(x)
+	res := <-iopPing(l.s.LAN, nslab.VNetHostAddr, int(duration/interval), interval)
+	log := x.Proc.Log()
+	ikeN := len(iopIKERekeyedRe.FindAllString(log, -1))
+	childN := len(iopChildRe.FindAllString(log, -1)) - len(before)
+	t.Logf("%v of pings every %v: %d sent, %d received, %d lost; IKE SA rekeys %d, new Child SAs %d",
+		duration, interval, res.Sent, res.Received, res.Lost(), ikeN, childN)
+	if res.Sent == 0 {
+		t.Fatalf("ping did not run: %v\n%s", res.Err, res.Output)
+	}
+	if ikeN < ikeRekeys || childN < childRekeys {
+		t.Errorf("want at least %d IKE SA rekeys and %d new Child SAs during the ping", ikeRekeys, childRekeys)
+	}
+	if ikeRekeys > 0 {
+		sas := l.ikeSAs(x)
+		if len(sas) != 1 || len(firstIKE) != 1 || sas[0].SPII == firstIKE[0].SPII || sas[0].Serial < 2 {
+			t.Errorf("IKE SA after rekeys: %+v (first %+v)", sas, firstIKE)
+		}
+	}
+	if res.Lost() != 0 {
+		t.Errorf("%d of %d pings lost across rekeys\n%s", res.Lost(), res.Sent, res.Output)
+	}
+	if err := nslab.WaitFor(10*time.Second, "tunnel agreed after rekeys", func() error { return l.tunnelUp(x, c) }); err != nil {
+		t.Error(err)
+	}
+	if strings.Contains(log, "level=ERROR") {
+		t.Errorf("soft-ix logged errors during rekeys")
+	}
+}
+
+// TestInteropStrongSwanRekeys: IKE and Child SA rekeys under a continuous
+// ping (every 50 ms), started by charon (short rekey_time) and by soft-ix
+// (sa-lifetime and child-lifetime 60 s, the shortest the IX config
+// accepts; soft-ix rekeys 6 to 9 s before expiry). No ping may be lost.
+// The two cases run in parallel, and with the other long tests.
+func TestInteropStrongSwanRekeys(t *testing.T) {
+	t.Parallel()
+	t.Run("by-charon", func(t *testing.T) {
+		t.Parallel()
+		l := iopNewLab(t, "iopreka")
+		az := iopAzure()
+		az.ChildRekeyTime, az.IKERekeyTime = 8*time.Second, 13*time.Second
+		// Without an explicit life_time charon lets a Child SA this short
+		// expire (DELETE, then a new CREATE_CHILD_SA) instead of
+		// rekeying it; that case is TestInteropStrongSwanChildRecreate.
+		c := l.startCharonEdit(az, func(s string) string {
+			return strings.Replace(s, "rekey_time = 8s", "rekey_time = 8s\n        life_time = 30s\n        rand_time = 1s", 1)
+		})
+		x := l.startIX(iopIXConf{})
+		l.waitTunnel(x, c, 30*time.Second)
+		l.charonUp(c, 10*time.Second)
+		l.waitPing(iopPingAttempts)
+		// Child SAs at ~8 and ~16 s, the IKE SA at ~13 s.
+		iopRekeyRun(t, l, c, 20*time.Second, 1, 2)
+	})
+	t.Run("by-softix", func(t *testing.T) {
+		t.Parallel()
+		l := iopNewLab(t, "ioprekb")
+		c := l.startCharon(iopAzure())
+		x := l.startIX(iopIXConf{SALifetime: 60, ChildLifetime: 60})
+		l.waitTunnel(x, c, 30*time.Second)
+		l.charonUp(c, 10*time.Second)
+		l.waitPing(iopPingAttempts)
+		// Both rekeys are due 51 to 54 s after the tunnel came up.
+		iopRekeyRun(t, l, c, 57*time.Second, 1, 1)
+		if log := x.Proc.Log(); strings.Contains(log, "collision") {
+			t.Logf("soft-ix saw a rekey collision")
+		}
+	})
+}
+
+// TestInteropStrongSwanChildRecreate: charon deletes the tunnel's only
+// Child SA and creates a new one with CREATE_CHILD_SA on the same IKE SA
+// (what charon does when a Child SA expires before its rekey, and a
+// legitimate peer behaviour): traffic must flow again.
+func TestInteropStrongSwanChildRecreate(t *testing.T) {
+	iopKnownBug(t, "ike/child.go respondCreateChild answers a CREATE_CHILD_SA without REKEY_SA with NO_ADDITIONAL_SAS, "+
+		"and respondInformational retires the tunnel's only Child SA on the peer's DELETE without re-creating it or "+
+		"re-initiating: the IKE SA stays up with no Child SA and the tunnel black-holes until the IKE SA expires")
+	l := iopNewLab(t, "iopchild")
+	c := l.startCharon(iopAzure())
+	x := l.startIX(iopIXConf{})
+	l.waitTunnel(x, c, 30*time.Second)
+	l.charonUp(c, 10*time.Second)
+	l.waitPing(iopPingAttempts)
+	if out, err := c.Swanctl("--terminate", "--child", "azure-child", "--timeout", "5"); err != nil {
+		t.Fatalf("swanctl --terminate --child: %v\n%s", err, out)
+	}
+	out, err := c.Swanctl("--initiate", "--child", "azure-child", "--timeout", "10")
+	if err != nil {
+		t.Errorf("charon could not create a new Child SA on the IKE SA: %v\n%s", err, out)
+	}
+	l.waitTunnel(x, c, 20*time.Second)
+	l.waitPing(iopPingAttempts)
+}
+
+// iopRestartCharon kills charon (SIGKILL, by its pid) and starts a new
+// one with cfg in the Azure namespace; the new one is loaded but its
+// tunnel is not waited for.
+func iopRestartCharon(t *testing.T, l *iopLab, c *nslab.StrongSwan, cfg nslab.StrongSwanConfig) *nslab.StrongSwan {
+	t.Helper()
+	if err := c.Proc.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-c.Proc.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("charon did not die on SIGKILL")
+	}
+	return l.startCharon(cfg)
+}
+
+// TestInteropStrongSwanPeerRestart: charon (Azure) is killed and
+// restarted. Restarted as Azure behaves (it initiates), its INITIAL_CONTACT
+// replaces soft-ix's stale IKE SA; restarted as a pure responder, soft-ix
+// must find the old SA dead by DPD and re-initiate (connect-type auto).
+// Either way the ping gets through again. soft-ix's DPD gives up after
+// its retransmissions (2+4+8+16+32+64 s), so the second case takes over
+// two minutes; the test runs in parallel with the other long ones.
+func TestInteropStrongSwanPeerRestart(t *testing.T) {
+	t.Parallel()
+	for _, initiates := range []bool{true, false} {
+		name := map[bool]string{true: "restart-initiates", false: "restart-responds"}[initiates]
+		t.Run(name, func(t *testing.T) {
+			l := iopNewLab(t, "iopkill")
+			c := l.startCharon(iopAzure())
+			x := l.startIX(iopIXConf{DPD: 3})
+			l.waitTunnel(x, c, 30*time.Second)
+			l.charonUp(c, 10*time.Second)
+			l.waitPing(iopPingAttempts)
+			first := l.ikeSAs(x)
+
+			az := iopAzure()
+			az.Initiate = initiates
+			start := time.Now()
+			c = iopRestartCharon(t, l, c, az)
+			if err := nslab.WaitFor(150*time.Second, "a new tunnel after charon's restart", func() error {
+				if sas := l.ikeSAs(x); len(sas) != 1 || len(first) != 1 || sas[0].SPII == first[0].SPII {
+					return fmt.Errorf("soft-ix IKE SAs %+v", sas)
+				}
+				return l.tunnelUp(x, c)
+			}); err != nil {
+				t.Fatal(err)
+			}
+			l.charonUp(c, 10*time.Second)
+			l.waitPing(iopPingAttempts)
+			t.Logf("tunnel and ping back %v after charon was killed", time.Since(start).Round(100*time.Millisecond))
+			if !initiates && !strings.Contains(x.Proc.Log(), "peer dead (DPD)") {
+				t.Errorf("soft-ix did not log the DPD failure")
+			}
+		})
+	}
 }

@@ -134,6 +134,7 @@ func main() {
 		verbose    = flag.Bool("v", false, "debug logging")
 		cpuprofile = flag.String("cpuprofile", "", "write a CPU profile here")
 		dhReuse    = flag.Duration("dh-reuse-under-load", 0, "reuse DH keys this long while the key pool is empty (0: never)")
+		fragSize   = flag.Int("frag-size", 0, "largest IKE datagram before RFC 7383 fragmentation (0: default 1280)")
 		azure      = flag.Bool("azure", false, "use Azure's default policy (ike.AzurePolicy) instead of the proposal flags")
 	)
 	flag.Parse()
@@ -176,7 +177,7 @@ func main() {
 	dp := &recDP{sas: map[string]ike.ChildSA{}, outbound: map[string]uint32{}}
 	mc := ike.ManagerConfig{Config: cfg, DataPlane: dp, Logger: log,
 		Tuning: ike.CoreConfig{RetransmitBase: *retransmit, RetryBase: *retry, DeleteGrace: 500 * time.Millisecond,
-			CookieThreshold: *cookies, DHReuseUnderLoad: *dhReuse}}
+			CookieThreshold: *cookies, DHReuseUnderLoad: *dhReuse, FragmentSize: *fragSize}}
 	if *local != "" {
 		mc.ListenAddr = netip.MustParseAddr(*local)
 	}

@@ -1,0 +1,206 @@
+package integration
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/soft-ix/soft-ix/integration/nslab"
+)
+
+// iopAzureSoftIXConf is soft-ix's Azure gateway emulation
+// (cmd/soft-ix/labconf/azure-lab.conf) without its BGP speaker, for a
+// tunnel-only test against the IX's static config. natPeer makes it accept
+// the IX from any address (the IX is behind a NAT), identified by its ID,
+// and leave the initiating to the IX.
+func iopAzureSoftIXConf(t *testing.T, natPeer bool) string {
+	t.Helper()
+	b, err := os.ReadFile("../cmd/soft-ix/labconf/azure-lab.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(b)
+	i := strings.Index(text, "router bgp ")
+	j := strings.Index(text[i:], "!\n")
+	if i < 0 || j < 0 {
+		t.Fatalf("azure-lab.conf has no router bgp block")
+	}
+	text = text[:i] + text[i+j+2:]
+	if natPeer {
+		text = strings.Replace(text, "  ikev2 connect-type auto\n", "", 1)
+		text = strings.Replace(text, "ikev2 peer 203.0.113.94 authentication", "ikev2 peer any authentication", 1)
+	}
+	return text
+}
+
+// iopCapture runs tcpdump on dev in ns with filter for at most timeout or
+// count packets, whichever comes first; ready is closed once tcpdump
+// listens. The result is its packet lines.
+func iopCapture(ns *nslab.Namespace, dev, filter string, count int, timeout time.Duration) (ready <-chan struct{}, result <-chan []string) {
+	readyc, resc := make(chan struct{}), make(chan []string, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, "ip", "netns", "exec", ns.Name, "tcpdump", "-l", "-n", "-p",
+			"-i", dev, "-c", fmt.Sprint(count), filter)
+		cmd.WaitDelay = time.Second
+		stderr, _ := cmd.StderrPipe()
+		stdout, _ := cmd.StdoutPipe()
+		if err := cmd.Start(); err != nil {
+			close(readyc)
+			resc <- []string{"(tcpdump: " + err.Error() + ")"}
+			return
+		}
+		go func() {
+			sc := bufio.NewScanner(stderr)
+			closed := false
+			for sc.Scan() {
+				if !closed && strings.Contains(sc.Text(), "listening on") {
+					close(readyc)
+					closed = true
+				}
+			}
+			if !closed {
+				close(readyc)
+			}
+		}()
+		var lines []string
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines = append(lines, sc.Text())
+		}
+		cmd.Wait()
+		resc <- lines
+	}()
+	return readyc, resc
+}
+
+// iopWaitSoftIXPair waits until both soft-ix daemons show the same IKE SA
+// and an outbound Child SA.
+func iopWaitSoftIXPair(t *testing.T, l *iopLab, ix, az *nslab.SoftIX, timeout time.Duration) {
+	t.Helper()
+	if err := nslab.WaitFor(timeout, "soft-ix <-> soft-ix tunnel", func() error {
+		a, b := l.ikeSAs(ix), l.ikeSAs(az)
+		if len(a) != 1 || len(b) != 1 || a[0].SPII != b[0].SPII || a[0].SPIR != b[0].SPIR {
+			return fmt.Errorf("IKE SAs: IX %+v, Azure %+v", a, b)
+		}
+		for _, x := range []*nslab.SoftIX{ix, az} {
+			out := false
+			for _, ch := range l.childSAs(x) {
+				out = out || ch.Direction == "outbound"
+			}
+			if !out {
+				return fmt.Errorf("soft-ix %s has no outbound Child SA", x.Name)
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+var (
+	iopRawESPRe = regexp.MustCompile(`^\S+ IP 203\.0\.113\.94 > 198\.51\.100\.6: ESP\(spi=0x[0-9a-f]{8},seq=0x[0-9a-f]+\)`)
+	iopUDPESPRe = regexp.MustCompile(`^\S+ IP 198\.51\.100\.1\.\d+ > 198\.51\.100\.6\.4500: UDP-encap: ESP\(spi=0x[0-9a-f]{8},seq=0x[0-9a-f]+\)`)
+)
+
+// TestInteropSoftIXPair: soft-ix against soft-ix, the IX's static config
+// against the Azure emulation of "soft-ix lab". Without a NAT the ESP on
+// the wire is raw IP protocol 50; with the IX behind a masquerading
+// router it is ESP in UDP 4500. The LAN host's ping goes through either
+// way.
+func TestInteropSoftIXPair(t *testing.T) {
+	t.Run("raw-esp", func(t *testing.T) {
+		l := iopNewLab(t, "iopraw", "tcpdump")
+		az, err := nslab.StartSoftIXDaemon(l.s.Azure, nslab.SoftIXOptions{
+			Name: "azure", Config: iopAzureSoftIXConf(t, false), Map: nslab.AzureSideMap(),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ix := l.startIX(iopIXConf{})
+		iopWaitSoftIXPair(t, l, ix, az, 30*time.Second)
+		l.waitPing(iopPingAttempts)
+		sa := l.ikeSAs(ix)[0]
+		if sa.NATT != "off" {
+			t.Errorf("IX shows NAT-T %q without a NAT", sa.NATT)
+		}
+
+		// What the internet router forwards: ESP, IP protocol 50.
+		ready, result := iopCapture(l.s.Internet, "azure", "esp or udp port 4500", 4, 10*time.Second)
+		<-ready
+		if err := l.s.LAN.Ping(nslab.VNetHostAddr, "", 3); err != nil {
+			t.Fatal(err)
+		}
+		lines := <-result
+		raw := 0
+		for _, line := range lines {
+			if iopRawESPRe.MatchString(line) {
+				raw++
+			} else if strings.Contains(line, "4500") {
+				t.Errorf("UDP 4500 on the wire without a NAT: %s", line)
+			}
+		}
+		t.Logf("captured at the internet router:\n%s", strings.Join(lines, "\n"))
+		if raw < 2 {
+			t.Errorf("want raw ESP from the IX on the wire, saw %d packets", raw)
+		}
+	})
+
+	t.Run("nat-udp-4500", func(t *testing.T) {
+		if _, err := exec.LookPath("iptables"); err != nil {
+			nslab.Require(t, "iptables")
+		}
+		l := iopNewLab(t, "iopnat", "tcpdump")
+		// The internet router hides the IX behind its own address.
+		if _, err := l.s.Internet.Run("iptables", "-t", "nat", "-A", "POSTROUTING", "-o", "azure",
+			"-s", "203.0.113.0/24", "-j", "MASQUERADE"); err != nil {
+			t.Fatal(err)
+		}
+		az, err := nslab.StartSoftIXDaemon(l.s.Azure, nslab.SoftIXOptions{
+			Name: "azure", Config: iopAzureSoftIXConf(t, true), Map: nslab.AzureSideMap(),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ix := l.startIX(iopIXConf{NATKeepalive: "5"})
+		iopWaitSoftIXPair(t, l, ix, az, 30*time.Second)
+		l.waitPing(iopPingAttempts)
+		sa := l.ikeSAs(ix)[0]
+		if sa.NATT != "on" {
+			t.Errorf("IX shows NAT-T %q behind a NAT", sa.NATT)
+		}
+		ready, result := iopCapture(l.s.Internet, "azure", "esp or udp port 4500", 4, 10*time.Second)
+		<-ready
+		if err := l.s.LAN.Ping(nslab.VNetHostAddr, "", 3); err != nil {
+			t.Fatal(err)
+		}
+		lines := <-result
+		udp := 0
+		for _, line := range lines {
+			if iopUDPESPRe.MatchString(line) {
+				udp++
+			} else if strings.Contains(line, ": ESP(") && !strings.Contains(line, "UDP-encap") {
+				t.Errorf("raw ESP behind a NAT: %s", line)
+			}
+		}
+		t.Logf("captured at the internet router:\n%s", strings.Join(lines, "\n"))
+		if udp < 2 {
+			t.Errorf("want ESP in UDP 4500 from the NAT on the wire, saw %d packets", udp)
+		}
+		// NAT keepalives every 5 s from the IX (behind the NAT).
+		ready, result = iopCapture(l.s.Internet, "azure", "udp port 4500 and udp[8:1] = 0xff and udp[4:2] = 9", 1, 12*time.Second)
+		<-ready
+		if lines := <-result; len(lines) == 0 {
+			t.Errorf("no NAT keepalive from the IX within 12 s")
+		} else {
+			t.Logf("keepalive: %s", lines[0])
+		}
+	})
+}
