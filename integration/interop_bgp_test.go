@@ -2,6 +2,7 @@ package integration
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -134,6 +135,10 @@ func TestInteropBGPStrongSwanBIRD(t *testing.T) {
 	}
 }
 
+// iopBGPRouteRe matches the BGP route in "show ip route" (indented when
+// IX groups it under its classful network).
+var iopBGPRouteRe = regexp.MustCompile(`(?m)^B\s+172\.16\.0\.0/16 \[20/0\] via 172\.16\.0\.6, Tunnel0\.0(, [0-9:]+)?$`)
+
 // iopWaitBGP waits for the seed's BGP session and its results: soft-ix
 // and BIRD Established, 172.16.0.0/16 in soft-ix's table and kernel out
 // of Tunnel0.0, 192.168.2.0/24 in the Azure kernel, and the LAN host's
@@ -162,7 +167,7 @@ func iopWaitBGP(t *testing.T, l *iopLab, x *nslab.SoftIX, bird *nslab.BIRD, time
 		if err != nil {
 			return err
 		}
-		if !strings.Contains(out, "B       172.16.0.0/16 [20/0] via 172.16.0.6, Tunnel0.0") {
+		if !iopBGPRouteRe.MatchString(out) {
 			return fmt.Errorf("show ip route:\n%s", out)
 		}
 		k, err := l.s.IX.Run("ip", "route", "show", nslab.VNetNet)

@@ -376,20 +376,17 @@ type ikeTransport struct {
 
 func (t ikeTransport) Send(pkt []byte, from, to netip.AddrPort) error {
 	if from.Port() == 4500 || to.Port() == 4500 {
-		// A NAT keepalive is the single byte 0xFF, without marker.
-		if len(pkt) == 1 && pkt[0] == 0xff {
-			return t.eng.SendNATKeepalive(from, to)
-		}
-		// ike hands over NAT-T datagrams already framed with the non-ESP
-		// marker (ike.Transport); the engine's SendIKE adds its own, and
-		// a doubled marker makes the peer read garbage ("unsupported IKE
-		// version" at charon). Send the bare message.
-		if len(pkt) >= 4 && pkt[0]|pkt[1]|pkt[2]|pkt[3] == 0 {
-			pkt = pkt[4:]
-		}
+		// ike hands over the bare message; the engine adds the non-ESP
+		// marker.
 		return t.eng.SendIKE(pkt, from, to)
 	}
 	return t.udp500.send(pkt, from, to)
+}
+
+// SendNATKeepalive implements ike.NATKeepaliveSender: the 0xFF keepalive
+// leaves the shared UDP 4500 socket without marker.
+func (t ikeTransport) SendNATKeepalive(from, to netip.AddrPort) error {
+	return t.eng.SendNATKeepalive(from, to)
 }
 
 // ikeSocket is the UDP 500 socket; it learns each datagram's destination
