@@ -201,7 +201,7 @@ func (c *Core) respondCreateChild(now time.Time, sa *ikeSA, m *message) {
 	}
 	n := m.notify(nRekeySA)
 	if n == nil {
-		c.reply(sa, m, notifyOnly(nNoAdditionalSAs))
+		c.respondNewChild(now, sa, m)
 		return
 	}
 	old := c.childByOutSPI(sa, uint32FromBytes(n.SPI))
@@ -213,7 +213,7 @@ func (c *Core) respondCreateChild(now time.Time, sa *ikeSA, m *message) {
 		c.reply(sa, m, notifyOnly(nTemporaryFailure))
 		return
 	}
-	nc, r, ntype := c.acceptChildRekey(sa, old, m)
+	nc, r, ntype := c.acceptChild(sa, m, old.localTS, old.remoteTS)
 	if ntype != 0 {
 		c.reply(sa, m, r)
 		return
@@ -241,9 +241,9 @@ type newChild struct {
 	shared []byte
 }
 
-// acceptChildRekey decides a peer's Child SA rekey: the new SA and our
-// answer, or an error notify type and its message.
-func (c *Core) acceptChildRekey(sa *ikeSA, old *childSA, m *message) (newChild, *message, int) {
+// acceptChild decides a peer's CREATE_CHILD_SA (a rekey or a new Child
+// SA): the new SA and our answer, or an error notify type and its message.
+func (c *Core) acceptChild(sa *ikeSA, m *message, localTS, remoteTS []netip.Prefix) (newChild, *message, int) {
 	pol := &sa.tun.pol
 	pfs := m.KE != nil
 	suite, chosen, ok := chooseChild(pol, m.SA, pfs)
@@ -267,7 +267,7 @@ func (c *Core) acceptChildRekey(sa *ikeSA, old *childSA, m *message) (newChild, 
 		r.KEGroup, r.KE = suite.DH.ID, dh.Public()
 	}
 	ch := &childSA{inSPI: c.newChildSPI(), outSPI: uint32FromBytes(chosen.SPI), suite: suite,
-		nonceI: m.Nonce, nonceR: c.random(nonceLen), localTS: old.localTS, remoteTS: old.remoteTS}
+		nonceI: m.Nonce, nonceR: c.random(nonceLen), localTS: localTS, remoteTS: remoteTS}
 	chosen.SPI = be32(ch.inSPI)
 	r.SA, r.Nonce = []proposal{chosen}, ch.nonceR
 	r.TSi, r.TSr = m.TSi, m.TSr
@@ -325,6 +325,7 @@ func (c *Core) retireChild(now time.Time, ch *childSA) {
 // respondInformational answers DELETEs and liveness checks.
 func (c *Core) respondInformational(now time.Time, sa *ikeSA, m *message) {
 	r := &message{}
+	lost := false
 	for _, d := range m.Deletes {
 		switch d.Protocol {
 		case protoIKE:
@@ -341,11 +342,15 @@ func (c *Core) respondInformational(now time.Time, sa *ikeSA, m *message) {
 					ch.deleting = true
 					r.Deletes = appendESPDelete(r.Deletes, ch.inSPI)
 				}
+				lost = lost || ch.replacedBy == nil
 				c.retireChild(now, ch)
 			}
 		}
 	}
 	c.reply(sa, m, r)
+	if lost {
+		c.childLost(now, sa)
+	}
 }
 
 func appendESPDelete(ds []deletion, spi uint32) []deletion {

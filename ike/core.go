@@ -579,6 +579,10 @@ func (c *Core) saTimers(now time.Time, sa *ikeSA) {
 		sa.rekeyAt = time.Time{}
 		c.startIKERekey(now, sa)
 	}
+	if !sa.recreateAt.IsZero() && !now.Before(sa.recreateAt) {
+		sa.recreateAt = time.Time{}
+		c.startChildCreate(now, sa)
+	}
 	for _, ch := range append([]*childSA(nil), sa.children...) {
 		c.childTimers(now, sa, ch)
 	}

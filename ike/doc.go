@@ -24,7 +24,7 @@
 // (IKE_SA_INIT: NAT detection, COOKIE, INVALID_KE_PAYLOAD), auth.go
 // (IKE_AUTH with PSK, identities, the first Child SA), child.go
 // (CREATE_CHILD_SA Child rekeys, INFORMATIONAL delete and DPD),
-// ikerekey.go (IKE SA rekeys). Simultaneous rekeys follow the lowest-nonce
+// childcreate.go (new Child SAs on an IKE SA), ikerekey.go (IKE SA rekeys). Simultaneous rekeys follow the lowest-nonce
 // rule of RFC 7296 §2.8.1; a new Child SA is installed inbound first, then
 // outbound, then DataPlane.SetOutbound, and the old pair goes after its
 // DELETE and a grace period (make-before-break). Requests use a window of
@@ -32,11 +32,18 @@
 // retransmitted requests; RFC 7383 fragments are used when both ends
 // support them and a message exceeds CoreConfig.FragmentSize.
 //
-// One Child SA per tunnel: the first comes with IKE_AUTH and is then only
-// rekeyed. A CREATE_CHILD_SA request without REKEY_SA (an additional Child
-// SA) is answered NO_ADDITIONAL_SAS. That is all a route-based tunnel
-// needs: its traffic selectors are 0.0.0.0/0 both ways and the routing
-// table, not the selectors, decides what enters the tunnel.
+// One Child SA per tunnel: the first comes with IKE_AUTH and is then
+// rekeyed. That is all a route-based tunnel needs: its traffic selectors
+// are 0.0.0.0/0 both ways and the routing table, not the selectors,
+// decides what enters the tunnel. A CREATE_CHILD_SA request without
+// REKEY_SA is answered NO_ADDITIONAL_SAS while the tunnel has a live
+// Child SA, and accepted as the tunnel's Child SA while it has none: a
+// peer whose Child SA expired before its rekey deletes it and creates a
+// new one on the same IKE SA (childcreate.go). When the peer deletes the
+// only Child SA and creates none within two seconds, a connect-type auto
+// tunnel creates one itself (a responder-only tunnel waits); the tunnel is
+// down in between (no outbound SA in the DataPlane). Crossed creations
+// keep one pair by the lowest-nonce rule.
 //
 // A request for an IKE SA we do not have is answered with an unprotected
 // INVALID_IKE_SPI (RFC 7296 §2.21.4), rate limited per peer and in total

@@ -97,6 +97,7 @@ func (c *Core) adoptIKE(now time.Time, old, nsa *ikeSA) {
 		nsa.children = append(nsa.children, ch)
 	}
 	old.children = nil
+	nsa.recreateAt, old.recreateAt = old.recreateAt, time.Time{}
 	old.replacedBy = nsa
 	if old.tun != nil && (old.tun.ike == old || old.tun.ike == nil) {
 		old.tun.ike = nsa

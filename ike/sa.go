@@ -91,6 +91,8 @@ type ikeSA struct {
 	rekeying   *ikeRekey // our outstanding IKE SA rekey
 	peerRekey  *ikeSA    // IKE SA the peer's rekey created (collision tracking)
 	replacedBy *ikeSA
+	creating   *childCreate // our outstanding CREATE_CHILD_SA without REKEY_SA
+	recreateAt time.Time    // create a Child SA then (the peer deleted the only one)
 
 	lastSent time.Time // last IKE packet or keepalive to the peer
 

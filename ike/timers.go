@@ -107,6 +107,7 @@ func (c *Core) saNext(sa *ikeSA) time.Time {
 		return next
 	}
 	at(sa.expireAt)
+	at(sa.recreateAt)
 	if sa.rekeying == nil && sa.replacedBy == nil {
 		at(sa.rekeyAt)
 	}
