@@ -405,9 +405,6 @@ func TestInteropStrongSwanRekeys(t *testing.T) {
 // (what charon does when a Child SA expires before its rekey, and a
 // legitimate peer behaviour): traffic must flow again.
 func TestInteropStrongSwanChildRecreate(t *testing.T) {
-	iopKnownBug(t, "ike/child.go respondCreateChild answers a CREATE_CHILD_SA without REKEY_SA with NO_ADDITIONAL_SAS, "+
-		"and respondInformational retires the tunnel's only Child SA on the peer's DELETE without re-creating it or "+
-		"re-initiating: the IKE SA stays up with no Child SA and the tunnel black-holes until the IKE SA expires")
 	l := iopNewLab(t, "iopchild")
 	c := l.startCharon(iopAzure())
 	x := l.startIX(iopIXConf{})
