@@ -208,17 +208,22 @@ func (st *labState) report(ctx context.Context, stdout, stderr io.Writer) bool {
 		return ctl.Do(st.ixSock, args, timeout)
 	}
 	fmt.Fprintln(stdout, "Waiting for IKEv2 and the Child SA ...")
+	// Both ends must have installed the Child SA: the responder installs
+	// it when it answers IKE_AUTH, the initiator only when the answer
+	// arrives, and a ping sent in between is lost on the far side.
 	err := waitUntil(ctx, labTunnelTimeout, func() error {
-		r, err := ix("show", "ikev2", "child-sa")
-		if err != nil {
-			return err
-		}
-		m := childSAsRe.FindStringSubmatch(r.Output)
-		if m == nil {
-			return fmt.Errorf("unexpected answer %q", r.Output)
-		}
-		if n, _ := strconv.Atoi(m[1]); n == 0 {
-			return fmt.Errorf("no Child SA yet")
+		for _, sock := range []string{st.ixSock, st.azureSock} {
+			r, err := ctl.Do(sock, []string{"show", "ikev2", "child-sa"}, 10*time.Second)
+			if err != nil {
+				return err
+			}
+			m := childSAsRe.FindStringSubmatch(r.Output)
+			if m == nil {
+				return fmt.Errorf("unexpected answer %q", r.Output)
+			}
+			if n, _ := strconv.Atoi(m[1]); n == 0 {
+				return fmt.Errorf("no Child SA yet")
+			}
 		}
 		return nil
 	})
