@@ -337,7 +337,7 @@ func TestLabCommand(t *testing.T) {
 			want = append(want, "S       172.16.0.0/16 [1/1] is directly connected, Tunnel0.0", "Tunnel and ping: OK")
 		}
 		for _, w := range want {
-			if !strings.Contains(out, w) {
+			if !strings.Contains(iopSqueeze(out), iopSqueeze(w)) {
 				t.Errorf("soft-ix %s: missing %q in\n%s", strings.Join(variant, " "), w, out)
 			}
 		}
@@ -476,7 +476,7 @@ func reloadWithTunnelUp(t *testing.T, bin, labOut string) {
 	if u := bgpUp(); u < up {
 		t.Errorf("a route-only reload reset the BGP session (up %ds, was %ds)", u, up)
 	}
-	if out := ix("show", "ip", "route"); !strings.Contains(out, "S       10.99.0.0/16 [1/1] is directly connected, Tunnel0.0") {
+	if out := ix("show", "ip", "route"); !strings.Contains(iopSqueeze(out), "S 10.99.0.0/16 [1/1] is directly connected, Tunnel0.0") {
 		t.Errorf("new route not shown:\n%s", out)
 	}
 

@@ -119,7 +119,7 @@ func TestInteropStrongSwanAzureSide(t *testing.T) {
 	l.waitTunnel(x, c, 30*time.Second)
 	l.charonUp(c, 10*time.Second)
 	l.waitPing(iopPingAttempts)
-	t.Logf("tunnel and first ping answered %v after soft-ix started", time.Since(start).Round(time.Millisecond))
+	t.Logf("tunnel and first ping answered %v after soft-ix's control socket answered", time.Since(start).Round(time.Millisecond))
 	if err := l.s.LAN.Ping(nslab.VNetHostAddr, "", 3); err != nil {
 		t.Fatal(err)
 	}
