@@ -13,19 +13,20 @@
 //	e.InstallSA(inbound); e.InstallSA(outbound); e.SetOutbound("Tunnel0.0", outbound.SPI)
 //
 // InstallSA, SetOutbound, DeleteSA and Counters have the semantics of
-// ike.DataPlane; SAConfig and Counters mirror ike.ChildSA and ike.SACounters
-// field by field, so the daemon converts between them without esp importing
-// ike.
+// ike.DataPlane; SAConfig and Counters have exactly the fields of ike.ChildSA
+// and ike.SACounters, so the daemon converts with esp.SAConfig(childSA) and
+// ike.SACounters(c) without esp importing ike.
 //
 // The packet path follows wireguard-go's device: a TUN batch is read, each
 // packet gets its SA's next sequence number in order, containers of packets
 // go at once to a shared queue of crypto workers (one per CPU) and to the
 // tunnel's ordered send queue, whose goroutine waits for each container to
 // be sealed and sends it with sendmmsg (UDP GSO where possible). Inbound
-// mirrors it: recvmmsg, SA lookup and replay pre-check, parallel open, then
-// in arrival order the replay window update (only after the ICV verified),
-// traffic-selector check and a batched TUN write (with GRO through the
-// device's virtio header). Small batches with nothing queued are handled
-// inline to save latency. AES-CBC+HMAC uses the multi-buffer assembly of
-// esp/internal/cbchmac; AES-GCM the standard library's AES-NI/CLMUL code.
+// mirrors it: recvmmsg (UDP GRO runs split per datagram), SA lookup and
+// replay pre-check, parallel open, then in arrival order the replay window
+// update (only after the ICV verified), traffic-selector check and a batched
+// TUN write (with GRO through the device's virtio header). Small batches
+// with nothing queued are handled inline to save latency. AES-CBC+HMAC uses
+// the multi-buffer assembly of esp/internal/cbchmac; AES-GCM the standard
+// library's AES-NI/CLMUL code.
 package esp

@@ -315,3 +315,78 @@ func TestLifecycle(t *testing.T) {
 		t.Fatal("second Close:", err)
 	}
 }
+
+// TestTwoTunnels runs two tunnels over one outer socket pair: packets go
+// out through each tunnel's own SA and come back into the right TUN.
+func TestTwoTunnels(t *testing.T) {
+	la, lb := mustAP("192.0.2.1:4500"), mustAP("198.51.100.6:4500")
+	oa, ob := fakeOuterPair(la, lb)
+	ea, eb := NewEngine(Config{Workers: 2}), NewEngine(Config{Workers: 2})
+	defer ea.Close()
+	defer eb.Close()
+	ea.attachOuter(oa, true)
+	eb.attachOuter(ob, true)
+	tuns := map[string][2]*fakeTUN{}
+	for k, name := range []string{"Tunnel0.0", "Tunnel1.0"} {
+		ta, tb := newFakeTUN(), newFakeTUN()
+		if err := ea.AttachTunnel(TunnelConfig{Name: name}, ta); err != nil {
+			t.Fatal(err)
+		}
+		if err := eb.AttachTunnel(TunnelConfig{Name: name}, tb); err != nil {
+			t.Fatal(err)
+		}
+		tuns[name] = [2]*fakeTUN{ta, tb}
+		out, in := testSAPair(t, EncrAESCBC, 128, IntegHMACSHA256128, false)
+		out.Tunnel, in.Tunnel = name, name
+		out.SPI, in.SPI = uint32(0x5000+k), uint32(0x5000+k)
+		out.UDPEncap, in.UDPEncap = true, true
+		out.Remote = lb
+		if err := eb.InstallSA(in); err != nil {
+			t.Fatal(err)
+		}
+		if err := ea.InstallSA(out); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for k, name := range []string{"Tunnel0.0", "Tunnel1.0"} {
+		tuns[name][0].toEngine <- ipv4UDP("192.168.2.1", "172.16.1.4", 50, uint32(k))
+	}
+	for k, name := range []string{"Tunnel0.0", "Tunnel1.0"} {
+		got := recv(t, tuns[name][1])
+		if binary.BigEndian.Uint32(got[28:]) != uint32(k) {
+			t.Fatalf("%s delivered packet %d", name, binary.BigEndian.Uint32(got[28:]))
+		}
+		if c, _ := eb.Counters(uint32(0x5000+k), true); c.Packets != 1 {
+			t.Fatalf("%s: counters %+v", name, c)
+		}
+	}
+	if err := ea.SetOutbound("Tunnel0.0", 0x5001); err == nil {
+		t.Fatal("SetOutbound accepted another tunnel's SA")
+	}
+}
+
+// TestIPv6Inner carries an IPv6 packet (next header 41) when the traffic
+// selectors allow it, and refuses it against IPv4-only selectors.
+func TestIPv6Inner(t *testing.T) {
+	a, b := newTestPair(t, false, EncrAESGCM16, 256, IntegNone, false, TunnelConfig{})
+	p := tcpSYN("2001:db8::1", "2001:db8::2", 0x10, nil)
+	a.tun.toEngine <- p
+	if got := recv(t, b.tun); !bytes.Equal(got, p) {
+		t.Fatal("IPv6 packet differs")
+	}
+	// IPv4-only selectors on a fresh pair.
+	installPair(t, a, b, 0x7001, 0x7002, false, EncrAESGCM16, 256, IntegNone, false)
+	sa := a.e.lookup(0x7001, false)
+	sa.remoteTS = newTSList([]netip.Prefix{netip.MustParsePrefix("0.0.0.0/0")})
+	a.tun.toEngine <- p
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if c, _ := a.e.Counters(0x7001, false); c.TSUnacceptable == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("IPv6 packet not refused by IPv4 selectors")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}

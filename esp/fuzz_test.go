@@ -49,7 +49,18 @@ func FuzzOpen(f *testing.F) {
 			if !a.replay.check(seq) {
 				continue
 			}
+			// The batch path must agree with the single-packet path.
+			q := append([]byte(nil), p...)
+			var batchRes openResult
+			if batchRes = precheckOpen(a, q); batchRes == openOK {
+				jobs := []openJob{{b: q, seq: seq}}
+				a.suite.openBatch(jobs)
+				_, _, batchRes = finishOpen(jobs[0].pt, jobs[0].err)
+			}
 			inner, nh, res := openPacket(a, p, seq)
+			if res != batchRes && !(res == openIntegrity && batchRes == openCipher) && !(res == openCipher && batchRes == openIntegrity) {
+				t.Fatalf("openPacket %v, openBatch %v", res, batchRes)
+			}
 			if res != openOK {
 				continue
 			}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 const (
@@ -297,9 +298,10 @@ func (o *outer) receiveLoop() {
 			}
 			failures++
 			e.log.Debug("esp: outer read", "err", err)
-			if failures > 1000 {
-				e.log.Error("esp: outer socket keeps failing; receive stops", "err", err)
-				break
+			if failures%1000 == 0 {
+				// Keep going, but do not spin on a persistent error.
+				e.log.Warn("esp: outer socket read keeps failing", "err", err)
+				time.Sleep(10 * time.Millisecond)
 			}
 			continue
 		}

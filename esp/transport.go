@@ -38,14 +38,17 @@ func setSocketBuffers(c syscall.Conn) {
 // (UDP_SEGMENT), the way wireguard-go does, so the kernel walks its send
 // path once per run instead of once per packet.
 type batchWriter struct {
-	mu    sync.Mutex
-	gso   atomic.Bool
-	msgs  []ipv4.Message
-	bufs  [][]byte // iovecs of all messages, in packet order
-	oob   [][]byte
-	udp   []net.UDPAddr
-	ip    []net.IPAddr
-	addrs [][4]byte
+	mu  sync.Mutex
+	gso atomic.Bool
+	// gsoMaxSeg is one more than the largest segment UDP GSO may carry:
+	// lowered when the kernel refuses a segment larger than the path MTU.
+	gsoMaxSeg int
+	msgs      []ipv4.Message
+	bufs      [][]byte // iovecs of all messages, in packet order
+	oob       [][]byte
+	udp       []net.UDPAddr
+	ip        []net.IPAddr
+	addrs     [][4]byte
 }
 
 // maxGSOSegments is the kernel's limit of segments per UDP GSO send.
@@ -64,6 +67,7 @@ func newBatchWriter(gso bool) *batchWriter {
 		w.oob[i] = make([]byte, unix.CmsgSpace(2))
 	}
 	w.gso.Store(gso)
+	w.gsoMaxSeg = 1 << 16
 	return w
 }
 
@@ -121,7 +125,7 @@ func (w *batchWriter) writeChunk(pc *ipv4.PacketConn, chunk []*elem, udp, gso bo
 			first := m.Buffers[0]
 			last := m.Buffers[len(m.Buffers)-1]
 			if el.sa.remote == chunk[i-1].sa.remote && len(el.pkt) <= len(first) && len(last) == len(first) &&
-				len(m.Buffers) < maxGSOSegments && (len(m.Buffers)+1)*len(first) <= 65000 {
+				len(first) < w.gsoMaxSeg && len(m.Buffers) < maxGSOSegments && (len(m.Buffers)+1)*len(first) <= 65000 {
 				start := i - len(m.Buffers)
 				m.Buffers = w.bufs[start : i+1]
 				continue
@@ -152,10 +156,20 @@ func (w *batchWriter) writeChunk(pc *ipv4.PacketConn, chunk []*elem, udp, gso bo
 	msgs := w.msgs[:nm]
 	for len(msgs) > 0 {
 		n, err := pc.WriteBatch(msgs, 0)
-		for _, m := range msgs[:max(n, 0)] {
+		n = max(n, 0)
+		for _, m := range msgs[:n] {
 			sent += len(m.Buffers)
 		}
+		if err == nil && n == 0 {
+			err = errors.New("sendmmsg sent nothing")
+		}
 		if err != nil {
+			if n < len(msgs) && len(msgs[n].Buffers) > 1 &&
+				(errors.Is(err, unix.EINVAL) || errors.Is(err, unix.EMSGSIZE)) {
+				// Segments this large exceed the path MTU: stop
+				// joining them (the kernel fragments single datagrams).
+				w.gsoMaxSeg = min(w.gsoMaxSeg, len(msgs[n].Buffers[0]))
+			}
 			clear(w.bufs[:len(chunk)])
 			return sent, err
 		}
@@ -300,8 +314,10 @@ func (u *udpIO) receive() error {
 			}
 		}
 		p := u.rx[i].buf[rxOffset : rxOffset+m.N]
-		if m.N >= 4 && p[0]|p[1]|p[2]|p[3] == 0 && m.NN > 0 {
-			// IKE: find the local address it was sent to.
+		ike := m.N >= 4 && p[0]|p[1]|p[2]|p[3] == 0
+		if (ike || u.coalescedAt(meta)) && m.NN > 0 {
+			// IKE (possibly inside a coalesced run): find the local
+			// address it was sent to.
 			var cm ipv4.ControlMessage
 			if cm.Parse(m.OOB[:m.NN]) == nil && cm.Dst != nil {
 				if d, ok := netip.AddrFromSlice(cm.Dst.To4()); ok {
@@ -313,6 +329,9 @@ func (u *udpIO) receive() error {
 	u.rxN, u.rxI, u.rxOff = n, 0, 0
 	return nil
 }
+
+// coalescedAt reports whether the datagram described by m holds several.
+func (u *udpIO) coalescedAt(m *rxMeta) bool { return m.gso > 0 && m.n > m.gso }
 
 // groSize returns the segment size of a UDP_GRO control message in oob,
 // or 0 if there is none.

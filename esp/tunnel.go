@@ -6,6 +6,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"golang.zx2c4.com/wireguard/tun"
 )
@@ -151,9 +152,10 @@ func (t *tunnel) readLoop() {
 			}
 			failures++
 			t.e.log.Debug("esp: TUN read", "tunnel", t.cfg.Name, "err", err)
-			if failures > 1000 {
-				t.e.log.Error("esp: TUN read keeps failing; tunnel stops", "tunnel", t.cfg.Name, "err", err)
-				break
+			if failures%1000 == 0 {
+				// Keep going, but do not spin on a persistent error.
+				t.e.log.Warn("esp: TUN read keeps failing", "tunnel", t.cfg.Name, "err", err)
+				time.Sleep(10 * time.Millisecond)
 			}
 			if n == 0 {
 				continue

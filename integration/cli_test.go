@@ -171,8 +171,8 @@ func TestCLIAgainstDaemon(t *testing.T) {
 	expect("show interfaces", out, "Interface GigaEthernet0.0 is up", "Internet address is 203.0.113.94/24",
 		"Interface GigaEthernet1.0 is up", "Interface Tunnel0.0 is down", "packets input")
 	out, _ = show("sh", "ip", "ro")
-	expect("show ip route", out, "IP Routing Table", "C       192.168.2.0/24 [0/1] is directly connected, GigaEthernet1.0",
-		"S       198.51.100.0/24 [1/1] via 203.0.113.1, GigaEthernet0.0")
+	expect("show ip route", out, "IP Routing Table", "192.168.2.0/24 [0/1] is directly connected, GigaEthernet1.0",
+		"198.51.100.0/24 [1/1] via 203.0.113.1, GigaEthernet0.0")
 	out, _ = show("show", "ikev2", "child-sa")
 	expect("show ikev2 child-sa", out, "Child SA - 0 connected")
 	out, st = show("show", "i")
@@ -332,12 +332,12 @@ func TestLabCommand(t *testing.T) {
 			"round-trip (ms) min/avg/max = ", "Lab removed."}
 		if len(variant) == 2 {
 			want = append(want, "Router# show ip bgp summary", "172.16.0.6      4 65010", "ESTABLISHED",
-				"B       172.16.0.0/16 [20/0] via 172.16.0.6, Tunnel0.0", "Tunnel, BGP and ping: OK")
+				"172.16.0.0/16 [20/0] via 172.16.0.6, Tunnel0.0", "Tunnel, BGP and ping: OK")
 		} else {
-			want = append(want, "S       172.16.0.0/16 [1/1] is directly connected, Tunnel0.0", "Tunnel and ping: OK")
+			want = append(want, "172.16.0.0/16 [1/1] is directly connected, Tunnel0.0", "Tunnel and ping: OK")
 		}
 		for _, w := range want {
-			if !strings.Contains(iopSqueeze(out), iopSqueeze(w)) {
+			if !strings.Contains(out, w) {
 				t.Errorf("soft-ix %s: missing %q in\n%s", strings.Join(variant, " "), w, out)
 			}
 		}
@@ -476,7 +476,7 @@ func reloadWithTunnelUp(t *testing.T, bin, labOut string) {
 	if u := bgpUp(); u < up {
 		t.Errorf("a route-only reload reset the BGP session (up %ds, was %ds)", u, up)
 	}
-	if out := ix("show", "ip", "route"); !strings.Contains(iopSqueeze(out), "S 10.99.0.0/16 [1/1] is directly connected, Tunnel0.0") {
+	if out := ix("show", "ip", "route"); !strings.Contains(out, "10.99.0.0/16 [1/1] is directly connected, Tunnel0.0") {
 		t.Errorf("new route not shown:\n%s", out)
 	}
 

@@ -541,8 +541,3 @@ func iopKnownBug(t *testing.T, diagnosis string) {
 		t.Skip("known bug: " + diagnosis + " (SOFTIX_IOP_KNOWN_BUGS=1 runs it)")
 	}
 }
-
-// iopSqueeze collapses every run of white space to one space, so a test
-// can look for a "show ip route" line whatever its indentation (IX indents
-// routes grouped under their classful network).
-func iopSqueeze(s string) string { return strings.Join(strings.Fields(s), " ") }

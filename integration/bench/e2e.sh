@@ -11,9 +11,18 @@
 #   plain        no tunnel: the internet router routes the private prefixes
 #   softix-cbc   soft-ix <-> soft-ix, ESP AES-256-CBC/HMAC-SHA256-128
 #   softix-gcm   soft-ix <-> soft-ix, ESP AES-256-GCM-16
+#                (no NAT between them: raw ESP, IP protocol 50)
 #   swan-cbc     strongSwan <-> strongSwan (kernel-libipsec) aes256-sha256
 #   swan-gcm     strongSwan <-> strongSwan (kernel-libipsec) aes256gcm16
 #   wg           wireguard-go <-> wireguard-go (ChaCha20-Poly1305)
+#   softix-nat-cbc, softix-nat-gcm
+#                soft-ix <-> soft-ix with the IX behind a masquerading
+#                internet router (iptables), so ESP goes in UDP 4500 as
+#                strongSwan's and wireguard-go's packets do (only when
+#                iptables is installed)
+#
+# Not in the default list: esppeer-{raw,udp}-{cbc,gcm}, soft-ix's ESP
+# engine alone with static keys, raw ESP or ESP in UDP (see lib.sh).
 #
 # Usage (root):  integration/bench/e2e.sh
 # Environment:   ROUNDS (3), SECS iperf3 seconds (10), WARMUP omitted
@@ -29,7 +38,11 @@ ROUNDS=${ROUNDS:-3}
 SECS=${SECS:-10}
 WARMUP=${WARMUP:-1}
 PINGS=${PINGS:-200}
-CONTENDERS=${CONTENDERS:-plain softix-cbc softix-gcm swan-cbc swan-gcm wg}
+# softix-nat-* (the same wire format as strongSwan's and wireguard-go's:
+# UDP) join the default list when iptables is there to build the NAT.
+DEFAULT_CONTENDERS="plain softix-cbc softix-gcm swan-cbc swan-gcm wg"
+command -v iptables >/dev/null && DEFAULT_CONTENDERS="$DEFAULT_CONTENDERS softix-nat-cbc softix-nat-gcm"
+CONTENDERS=${CONTENDERS:-$DEFAULT_CONTENDERS}
 read -r -a LIST <<<"$CONTENDERS"
 
 [[ $ROUNDS =~ ^[1-9][0-9]?$ ]] || die "ROUNDS=$ROUNDS: want 1 to 99"
@@ -45,8 +58,14 @@ done
 MAX_SECONDS=${MAX_SECONDS:-$((300 + ROUNDS * ${#LIST[@]} * 120))}
 mkdir -p "$WORK/res"
 trap 'log "interrupted"; exit 130' INT TERM
+# The watchdog polls once a second rather than sleeping MAX_SECONDS in one
+# go, so it ends (and lets go of stdout) within a second of the script.
 (
-	sleep "$MAX_SECONDS"
+	end=$((SECONDS + MAX_SECONDS))
+	while [ $SECONDS -lt $end ]; do
+		sleep 1
+		kill -0 $$ 2>/dev/null || exit 0
+	done
 	log "run exceeded MAX_SECONDS=$MAX_SECONDS, stopping"
 	kill -TERM $$
 ) &
@@ -59,6 +78,7 @@ for c in "${LIST[@]}"; do
 	swan-*) command -v charon-systemd >/dev/null && command -v swanctl >/dev/null ||
 		die "missing charon-systemd/swanctl (apt-get install charon-systemd strongswan-swanctl libcharon-extra-plugins)" ;;
 	wg) wg_ensure ;;
+	esppeer-*) esppeer_build ;;
 	plain) ;;
 	*) die "unknown contender $c" ;;
 	esac
@@ -77,6 +97,7 @@ contender_up() {
 	softix-*) softix_up "${1#softix-}" ;;
 	swan-*) swan_up "${1#swan-}" ;;
 	wg) wg_up gcm ;;
+	esppeer-*) esppeer_up "${1#esppeer-}" ;;
 	esac
 }
 contender_down() {
@@ -85,6 +106,7 @@ contender_down() {
 	softix-*) softix_down ;;
 	swan-*) swan_down ;;
 	wg) wg_down ;;
+	esppeer-*) esppeer_down ;;
 	esac
 }
 
@@ -136,13 +158,13 @@ declare -A MBPS RTT
 echo
 echo "End-to-end LAN host -> VNet host, iperf3 TCP ${SECS}s (+${WARMUP}s warm-up), ping -c $PINGS -i 0.01"
 echo "nproc $(nproc); load average at start $LOAD_START, at end $LOAD_END; rounds $ROUNDS"
-printf '%-12s %12s %-26s %9s %10s %9s %8s\n' contender "Mbit/s" "(runs)" "RTT us" "added us" "CPU %" "retr"
+printf '%-16s %10s %-26s %9s %10s %9s %8s\n' contender "Mbit/s" "(runs)" "RTT us" "added us" "CPU %" "retr"
 for c in "${LIST[@]}"; do
 	MBPS[$c]=$(median "$WORK/res/$c.mbps")
 	RTT[$c]=$(median "$WORK/res/$c.rtt")
 done
 for c in "${LIST[@]}"; do
-	printf '%-12s %12s %-26s %9s %10s %9s %8s\n' "$c" "${MBPS[$c]}" "($(paste -sd' ' "$WORK/res/$c.mbps"))" \
+	printf '%-16s %10s %-26s %9s %10s %9s %8s\n' "$c" "${MBPS[$c]}" "($(paste -sd' ' "$WORK/res/$c.mbps"))" \
 		"${RTT[$c]}" "$(minus "${RTT[$c]}" "${RTT[plain]:-n/a}")" \
 		"$(median "$WORK/res/$c.cpu")" "$(median "$WORK/res/$c.retr")"
 done
@@ -156,6 +178,13 @@ echo
 echo "soft-ix-cbc / strongswan-cbc = $R_CBC   (target >= 5)"
 echo "soft-ix-gcm / wireguard-go   = $R_GCM   (target >= 1.0)"
 echo "soft-ix added RTT median     = gcm $ADD_GCM us, cbc $ADD_CBC us   (target < 100)"
+R_NAT_CBC=$(ratio "${MBPS[softix-nat-cbc]:-n/a}" "${MBPS[swan-cbc]:-n/a}")
+R_NAT_GCM=$(ratio "${MBPS[softix-nat-gcm]:-n/a}" "${MBPS[wg]:-n/a}")
+if [ "$R_NAT_CBC$R_NAT_GCM" != n/an/a ]; then
+	echo "with ESP in UDP 4500 (IX behind NAT), like the others' wire format:"
+	echo "soft-ix-nat-cbc / strongswan-cbc = $R_NAT_CBC"
+	echo "soft-ix-nat-gcm / wireguard-go   = $R_NAT_GCM"
+fi
 echo
-echo "SUMMARY rounds=$ROUNDS nproc=$(nproc) load=\"$LOAD_START\" softix-cbc=${MBPS[softix-cbc]:-n/a} swan-cbc=${MBPS[swan-cbc]:-n/a} ratio=$R_CBC softix-gcm=${MBPS[softix-gcm]:-n/a} wg=${MBPS[wg]:-n/a} ratio=$R_GCM plain=${MBPS[plain]:-n/a} added-rtt-us=gcm:$ADD_GCM,cbc:$ADD_CBC"
+echo "SUMMARY rounds=$ROUNDS nproc=$(nproc) load=\"$LOAD_START\" softix-cbc=${MBPS[softix-cbc]:-n/a} swan-cbc=${MBPS[swan-cbc]:-n/a} ratio=$R_CBC softix-gcm=${MBPS[softix-gcm]:-n/a} wg=${MBPS[wg]:-n/a} ratio=$R_GCM plain=${MBPS[plain]:-n/a} added-rtt-us=gcm:$ADD_GCM,cbc:$ADD_CBC nat-cbc=${MBPS[softix-nat-cbc]:-n/a} nat-cbc-ratio=$R_NAT_CBC nat-gcm=${MBPS[softix-nat-gcm]:-n/a} nat-gcm-ratio=$R_NAT_GCM"
 exit 0

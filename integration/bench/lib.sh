@@ -87,25 +87,47 @@ link() {
 topology_up() {
 	local ns
 	for ns in "${ALL_NS[@]}"; do
-		ip netns add "$ns" || return 1
-		ip -n "$ns" link set lo up || return 1
-		nsx "$ns" sh -c 'echo 1 > /proc/sys/net/ipv4/ip_forward &&
-			echo 0 > /proc/sys/net/ipv4/conf/all/rp_filter &&
-			echo 0 > /proc/sys/net/ipv4/conf/default/rp_filter' || return 1
+		ns_add "$ns" || return 1
 	done
-	link "$NS_IX" GigaEthernet0.0 $IX_WAN/24 "$NS_INET" ix 203.0.113.1/24 &&
-		link "$NS_IX" GigaEthernet1.0 192.168.2.1/24 "$NS_LAN" eth0 $LAN_HOST/24 &&
-		link "$NS_INET" azure 198.51.100.1/24 "$NS_AZURE" wan $AZ_WAN/24 &&
+	link "$NS_IX" GigaEthernet1.0 192.168.2.1/24 "$NS_LAN" eth0 $LAN_HOST/24 &&
 		link "$NS_AZURE" vnet 172.16.1.1/24 "$NS_VNET" eth0 $VNET_HOST/24 || return 1
-	ip -n "$NS_IX" route add default via 203.0.113.1 &&
-		ip -n "$NS_LAN" route add default via 192.168.2.1 &&
-		ip -n "$NS_AZURE" route add default via 198.51.100.1 &&
+	ip -n "$NS_LAN" route add default via 192.168.2.1 &&
 		ip -n "$NS_VNET" route add default via 172.16.1.1 || return 1
+	inet_links || return 1
 	# Azure's BGP address on a loopback-like device (no dummy driver on
 	# some kernels here: ifb behaves the same for a local address).
 	ip -n "$NS_AZURE" link add bgp0 type dummy 2>/dev/null ||
 		ip -n "$NS_AZURE" link add bgp0 type ifb || return 1
 	ip -n "$NS_AZURE" addr add 172.16.0.6/32 dev bgp0 && ip -n "$NS_AZURE" link set bgp0 up
+}
+
+# ns_add NS: a namespace with loopback up, forwarding on, rp_filter off.
+ns_add() {
+	ip netns add "$1" || return 1
+	ip -n "$1" link set lo up || return 1
+	nsx "$1" sh -c 'echo 1 > /proc/sys/net/ipv4/ip_forward &&
+		echo 0 > /proc/sys/net/ipv4/conf/all/rp_filter &&
+		echo 0 > /proc/sys/net/ipv4/conf/default/rp_filter'
+}
+
+# inet_links: the internet router's two links and the default routes of
+# the IX router and the gateway through it.
+inet_links() {
+	link "$NS_IX" GigaEthernet0.0 $IX_WAN/24 "$NS_INET" ix 203.0.113.1/24 &&
+		link "$NS_INET" azure 198.51.100.1/24 "$NS_AZURE" wan $AZ_WAN/24 || return 1
+	ip -n "$NS_IX" route add default via 203.0.113.1 &&
+		ip -n "$NS_AZURE" route add default via 198.51.100.1
+}
+
+# inet_rebuild replaces the internet router by a fresh namespace: the only
+# sure way to drop the NAT contenders' connection tracking state (no
+# conntrack tool here), which would otherwise translate the next
+# contender's UDP 500/4500 packets too.
+inet_rebuild() {
+	local p
+	for p in $(ip netns pids "$NS_INET" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
+	ip netns delete "$NS_INET" || return 1
+	ns_add "$NS_INET" && inet_links
 }
 
 topology_down() {
@@ -223,6 +245,7 @@ wait_reach() { wait_until "$1" "LAN -> VNet ping through the tunnel" reach; }
 # one at a time in the same namespaces.
 
 TUNNEL_PIDS=()
+SOFTIX_NAT=0
 
 # -- no tunnel: the internet router routes the private prefixes directly.
 plain_up() {
@@ -254,8 +277,11 @@ softix_build() {
 }
 
 # softix_conf SUITE: writes $WORK/softix-ix.conf and softix-azure.conf.
+# SUITE nat-cbc / nat-gcm: the gateway side accepts any peer address and
+# only responds (the IX is behind the internet router's NAT, as in
+# integration/interop_softix_test.go).
 softix_conf() {
-	local suite=$1 conf=$REPO_DIR/cmd/soft-ix/labconf
+	local suite=${1#nat-} conf=$REPO_DIR/cmd/soft-ix/labconf
 	case $suite in
 	cbc) cp "$conf/ix-lab-static.conf" "$WORK/softix-ix.conf" ;;
 	gcm) sed -e 's/^  child-proposal enc aes-cbc-256$/  child-proposal enc aes-gcm-256/' \
@@ -263,6 +289,11 @@ softix_conf() {
 	*) die "softix: unknown suite $suite" ;;
 	esac
 	sed -e '/^router bgp/,/^!/d' "$conf/azure-lab.conf" >"$WORK/softix-azure.conf"
+	if [ "$suite" != "$1" ]; then
+		sed -i -e '/^  ikev2 connect-type auto$/d' \
+			-e 's/^  ikev2 peer 203\.0\.113\.94 authentication/  ikev2 peer any authentication/' "$WORK/softix-azure.conf"
+		grep -q '^  ikev2 peer any ' "$WORK/softix-azure.conf" || die "azure-lab.conf changed: no 'ikev2 peer 203.0.113.94' to replace"
+	fi
 	"$SOFTIX_BIN" check -c "$WORK/softix-ix.conf" && "$SOFTIX_BIN" check -c "$WORK/softix-azure.conf"
 }
 
@@ -277,6 +308,13 @@ softix_child_up() {
 softix_up() {
 	local suite=$1 az ix
 	softix_conf "$suite" || return 1
+	if [ "${suite#nat-}" != "$suite" ]; then
+		command -v iptables >/dev/null || die "softix-nat-*: iptables missing (apt-get install iptables)"
+		# The internet router hides the IX behind its own address, so IKE
+		# detects the NAT and ESP goes in UDP 4500 (RFC 3948).
+		nsx "$NS_INET" iptables -t nat -A POSTROUTING -o azure -s 203.0.113.0/24 -j MASQUERADE || return 1
+		SOFTIX_NAT=1
+	fi
 	rm -f "$(softix_sock ix)" "$(softix_sock azure)"
 	start softix-azure "$NS_AZURE" "$SOFTIX_BIN" -c "$WORK/softix-azure.conf" \
 		--map GigaEthernet0.0=wan --map GigaEthernet1.0=vnet --map GigaEthernet2.0=bgp0 \
@@ -304,6 +342,10 @@ softix_down() {
 	ip -n "$NS_IX" route del 172.16.0.0/16 2>/dev/null
 	ip -n "$NS_AZURE" route del 192.168.2.0/24 2>/dev/null
 	ip -n "$NS_AZURE" route del 10.2.2.2/32 2>/dev/null
+	if [ "${SOFTIX_NAT:-0}" = 1 ]; then
+		SOFTIX_NAT=0
+		inet_rebuild || die "rebuilding the internet router after NAT failed"
+	fi
 	return 0
 }
 
@@ -474,6 +516,51 @@ wg_down() {
 	rm -f /var/run/wireguard/"$WG_IX".sock /var/run/wireguard/"$WG_AZ".sock
 	return 0
 }
+
+# -- esppeer <-> esppeer: soft-ix's ESP engine alone (esp/internal/esppeer)
+# with static keys and no IKE, for comparing raw ESP (protocol 50) with
+# ESP in UDP 4500 (UDP GSO/GRO possible) on the same path: soft-ix <->
+# soft-ix negotiate raw ESP when there is no NAT, and this lab has none.
+# Not one of e2e.sh's default contenders; VARIANT is raw-cbc, raw-gcm,
+# udp-cbc or udp-gcm.
+ESPPEER_BIN=${ESPPEER_BIN:-}
+
+esppeer_build() {
+	[ -n "$ESPPEER_BIN" ] && return 0
+	ESPPEER_BIN=$WORK/esppeer
+	log "building esppeer (go build ./esp/internal/esppeer)"
+	(cd "$REPO_DIR" && timeout 600 go build -o "$ESPPEER_BIN" ./esp/internal/esppeer) || die "go build esppeer failed"
+}
+
+hexkey() { head -c "$1" /dev/urandom | od -An -tx1 | tr -d ' \n'; }
+
+esppeer_up() {
+	local enc=${1#*-} udp= suite ek ik kab kba iab iba
+	[ "${1%%-*}" = udp ] && udp=-udp
+	case $enc in
+	cbc) suite=aes256-sha256 ek=32 ik=32 ;;
+	gcm) suite=aes256gcm16 ek=36 ik=0 ;;
+	*) die "esppeer: unknown variant $1" ;;
+	esac
+	kab=$(hexkey $ek) kba=$(hexkey $ek) iab=$(hexkey $ik) iba=$(hexkey $ik)
+	# Flags as the soft-ix lab configs set them: pre-fragment, adjust-mss auto.
+	start esppeer-ix "$NS_IX" "$ESPPEER_BIN" -local $IX_WAN -remote $AZ_WAN $udp -suite $suite \
+		-spi-out 0x1001 -spi-in 0x2002 -key-out "$kab" -ikey-out "$iab" -key-in "$kba" -ikey-in "$iba" \
+		-pre-fragment -adjust-mss -1
+	TUNNEL_PIDS=("$START_PID")
+	start esppeer-azure "$NS_AZURE" "$ESPPEER_BIN" -local $AZ_WAN -remote $IX_WAN $udp -suite $suite \
+		-spi-out 0x2002 -spi-in 0x1001 -key-out "$kba" -ikey-out "$iba" -key-in "$kab" -ikey-in "$iab" \
+		-pre-fragment -adjust-mss -1
+	TUNNEL_PIDS+=("$START_PID")
+	wait_until 10 "esppeer Tunnel0.0 (ix)" ip -n "$NS_IX" link show Tunnel0.0 || return 1
+	wait_until 10 "esppeer Tunnel0.0 (azure)" ip -n "$NS_AZURE" link show Tunnel0.0 || return 1
+	ip -n "$NS_IX" link set Tunnel0.0 up && ip -n "$NS_AZURE" link set Tunnel0.0 up &&
+		ip -n "$NS_IX" route add 172.16.0.0/16 dev Tunnel0.0 &&
+		ip -n "$NS_AZURE" route add 192.168.2.0/24 dev Tunnel0.0 || return 1
+	wait_reach 20
+}
+
+esppeer_down() { softix_down; }
 
 # cleanup is the EXIT trap: every process by PID, the namespaces, the
 # wireguard sockets, the work directory (kept with KEEP=1).

@@ -37,6 +37,7 @@ trap 'log "interrupted"; exit 130' INT TERM
 case $CONTENDER in
 softix-*) softix_build ;;
 wg) wg_ensure ;;
+esppeer-*) esppeer_build ;;
 swan-* | plain) ;;
 *) die "unknown contender $CONTENDER" ;;
 esac
@@ -47,6 +48,7 @@ plain) plain_up ;;
 softix-*) softix_up "${CONTENDER#softix-}" ;;
 swan-*) swan_up "${CONTENDER#swan-}" ;;
 wg) wg_up gcm ;;
+esppeer-*) esppeer_up "${CONTENDER#esppeer-}" ;;
 esac || die "$CONTENDER: tunnel setup failed (KEEP=1 keeps the logs in $WORK)"
 [ ${#TUNNEL_PIDS[@]} -gt 0 ] || die "$CONTENDER has no endpoint processes to profile"
 PIDLIST=$(
@@ -143,7 +145,7 @@ for e in context-switches cpu-migrations $(for s in $SYSCALLS; do echo syscalls:
 done
 echo
 case $CONTENDER in
-softix-*) TUN_IX=Tunnel0.0 TUN_AZ=Tunnel0.0 ;;
+softix-* | esppeer-*) TUN_IX=Tunnel0.0 TUN_AZ=Tunnel0.0 ;;
 swan-*) TUN_IX=ipsec0 TUN_AZ=ipsec0 ;;
 wg) TUN_IX=$WG_IX TUN_AZ=$WG_AZ ;;
 *) TUN_IX= TUN_AZ= ;;

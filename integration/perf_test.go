@@ -1,0 +1,48 @@
+package integration
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/soft-ix/soft-ix/integration/nslab"
+)
+
+// TestE2EBenchScript runs integration/bench/e2e.sh briefly (one round of
+// 2 s, no tunnel and soft-ix GCM only) so the benchmark script does not
+// rot: it must set up, measure a non-zero soft-ix throughput and print its
+// SUMMARY line. It loads the machine for about half a minute, so it runs
+// only when SOFTIX_E2E_BENCH=1; the numbers are not checked against the
+// targets (see integration/bench/README.md for the real measurement).
+func TestE2EBenchScript(t *testing.T) {
+	if os.Getenv("SOFTIX_E2E_BENCH") != "1" {
+		t.Skip("set SOFTIX_E2E_BENCH=1 to run the end-to-end benchmark script (root, about 30 s)")
+	}
+	nslab.Require(t, "iperf3", "ping", "jq", "ss", "go")
+	bin, err := nslab.SoftIXBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "bash", "bench/e2e.sh")
+	cmd.Env = append(os.Environ(), "ROUNDS=1", "SECS=2", "PINGS=20",
+		"CONTENDERS=plain softix-gcm", "SOFTIX_BIN="+bin, "PFX=e2et")
+	cmd.WaitDelay = 10 * time.Second
+	out, err := cmd.CombinedOutput()
+	t.Logf("e2e.sh output:\n%s", out)
+	if err != nil {
+		t.Fatalf("e2e.sh: %v", err)
+	}
+	m := regexp.MustCompile(`(?m)^SUMMARY .* softix-gcm=([0-9.]+) `).FindSubmatch(out)
+	if m == nil {
+		t.Fatal("no SUMMARY line with a soft-ix GCM throughput")
+	}
+	if v, _ := strconv.ParseFloat(string(m[1]), 64); v <= 0 {
+		t.Fatalf("soft-ix GCM throughput %s Mbit/s", m[1])
+	}
+}
