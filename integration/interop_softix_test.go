@@ -238,6 +238,7 @@ func TestInteropSoftIXPairRekeys(t *testing.T) {
 	}
 	if res.Lost() != 0 {
 		t.Errorf("%d of %d pings lost across rekeys", res.Lost(), res.Sent)
+		iopExplainLoss(t, l, nil, res)
 	}
 	if len(iopIKERekeyedRe.FindAllString(ixLog, -1)) < 1 || len(iopChildRe.FindAllString(ixLog, -1)) < 2 {
 		t.Errorf("the IX did not rekey its IKE SA and Child SA during the ping")
