@@ -350,6 +350,8 @@ func iopRekeyRun(t *testing.T, l *iopLab, c *nslab.StrongSwan, duration time.Dur
 	}
 	if res.Lost() != 0 {
 		t.Errorf("%d of %d pings lost across rekeys", res.Lost(), res.Sent)
+	}
+	if res.Lost() != 0 || os.Getenv("SOFTIX_IOP_EXPLAIN") == "1" {
 		iopExplainLoss(t, l, c, res)
 	}
 	if err := nslab.WaitFor(10*time.Second, "tunnel agreed after rekeys", func() error { return l.tunnelUp(x, c) }); err != nil {
@@ -507,7 +509,7 @@ func iopExplainLoss(t *testing.T, l *iopLab, c *nslab.StrongSwan, res iopPingRes
 	} else if b, err := os.ReadFile(c.LogPath); err == nil {
 		var cl []string
 		for _, line := range strings.Split(string(b), "\n") {
-			if strings.Contains(line, "CHILD_SA") || strings.Contains(line, "IKE_SA azure") || strings.Contains(line, "DELETE") {
+			if strings.Contains(line, "CHILD_SA") || strings.Contains(line, "IKE_SA azure") || strings.Contains(line, "DELETE") || strings.Contains(line, "inbound") {
 				cl = append(cl, line)
 			}
 		}
