@@ -103,11 +103,12 @@ func expectedPeerID(t *tunnel) (identity, bool) {
 }
 
 // authData computes the PSK AUTH value (RFC 7296 §2.15) of one side:
-// prf(prf(PSK, "Key Pad for IKEv2"), msg | peerNonce | prf(SK_p, IDbody)).
-func authData(s IKESuite, psk, msg, peerNonce, skP []byte, id identity) []byte {
+// prf(prf(PSK, "Key Pad for IKEv2"), msg | peerNonce | prf(SK_p, idBody)),
+// where idBody is the ID payload body as sent (identity.body).
+func authData(s IKESuite, psk, msg, peerNonce, skP, idBody []byte) []byte {
 	octets := make([]byte, 0, len(msg)+len(peerNonce)+64)
 	octets = append(append(octets, msg...), peerNonce...)
-	octets = append(octets, prfSum(s.PRF.ID, skP, id.body())...)
+	octets = append(octets, prfSum(s.PRF.ID, skP, idBody)...)
 	return prfSum(s.PRF.ID, prfSum(s.PRF.ID, psk, []byte("Key Pad for IKEv2")), octets)
 }
 
@@ -128,7 +129,7 @@ func (c *Core) sendAuth(now time.Time, sa *ikeSA) {
 		m := &message{Exchange: exIKEAuth}
 		m.IDi = &sa.localID
 		m.AuthM = authSharedKey
-		m.Auth = authData(sa.suite, psk, sa.initReq, sa.nonceR, sa.keys.pi, sa.localID)
+		m.Auth = authData(sa.suite, psk, sa.initReq, sa.nonceR, sa.keys.pi, sa.localID.body())
 		// INITIAL_CONTACT says "I have no other SA with you" (RFC 7296
 		// §2.4): not true when the peer's own initiation got in first, and
 		// a peer would drop that SA for it.
@@ -146,6 +147,9 @@ func (c *Core) sendAuth(now time.Time, sa *ikeSA) {
 func (c *Core) authReply(now time.Time, sa *ikeSA, m *message) {
 	if err := c.checkPeerAuth(sa, m, sa.nonceI, sa.initResp, sa.keys.pr, m.IDr); err != nil {
 		c.log.Warn("ike: IKE_AUTH failed", "tunnel", tunName(sa), "peer", sa.remote, "reason", err.Error())
+		if m.notify(nAuthenticationFailed) == nil { // the peer's notify is counted on receipt
+			c.count(sa.tun, statAuthFailed)
+		}
 		c.failSA(now, sa, "authentication failed")
 		return
 	}
@@ -182,7 +186,9 @@ func (c *Core) checkPeerAuth(sa *ikeSA, m *message, ourNonce, peerInit, skP []by
 	if !id.equal(sa.peerID) {
 		return fmt.Errorf("peer ID %s, expected %s", id, sa.peerID)
 	}
-	want := authData(sa.suite, sa.psk, peerInit, ourNonce, skP, *id)
+	// Over the ID payload body as received: a peer may set its RESERVED
+	// bytes, and its AUTH covers them.
+	want := authData(sa.suite, sa.psk, peerInit, ourNonce, skP, id.body())
 	if !hmac.Equal(want, m.Auth) {
 		return fmt.Errorf("AUTH payload does not verify: pre-shared keys differ")
 	}
@@ -297,7 +303,7 @@ func (c *Core) respondAuth(now time.Time, sa *ikeSA, m *message) {
 	}
 	sa.localID = addrIdentity(sa.local.Addr())
 	r := &message{IDr: &sa.localID, AuthM: authSharedKey}
-	r.Auth = authData(sa.suite, psk, sa.initResp, sa.nonceI, sa.keys.pr, sa.localID)
+	r.Auth = authData(sa.suite, psk, sa.initResp, sa.nonceI, sa.keys.pr, sa.localID.body())
 	c.established(now, sa, m)
 	ch, chosen, ntype := c.acceptFirstChild(sa, m)
 	if ntype != 0 {
@@ -393,6 +399,9 @@ func (c *Core) matchPeer(addr netip.Addr, id identity) (*tunnel, []byte, error) 
 	}
 	if cand == nil {
 		return nil, nil, errNoTunnel
+	}
+	if cand.initiatorOnly() {
+		return nil, nil, fmt.Errorf("tunnel %s only initiates (negotiation-direction initiator)", cand.name)
 	}
 	if want, ok := expectedPeerID(cand); ok && !want.equal(id) {
 		return nil, nil, fmt.Errorf("peer ID %s, tunnel %s expects %s", id, cand.name, want)

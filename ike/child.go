@@ -162,6 +162,7 @@ func (c *Core) childRekeyReply(now time.Time, sa *ikeSA, old *childSA, rk *child
 		// Collision, and our exchange had the lowest nonce: our new SA is
 		// the redundant one; the peer deletes the old one.
 		c.addChild(now, sa, nc, shared, false)
+		c.count(sa.tun, statChildRekeys)
 		c.log.Info("ike: Child SA rekey collision: the peer's new SA wins", "tunnel", tunName(sa))
 		nc.replacedBy = peer
 		old.replacedBy = peer
@@ -170,6 +171,7 @@ func (c *Core) childRekeyReply(now time.Time, sa *ikeSA, old *childSA, rk *child
 		return
 	}
 	c.addChild(now, sa, nc, shared, true)
+	c.count(sa.tun, statChildRekeys)
 	old.replacedBy = nc
 	if peer != nil {
 		c.log.Info("ike: Child SA rekey collision: our new SA wins", "tunnel", tunName(sa))
@@ -219,9 +221,10 @@ func (c *Core) respondCreateChild(now time.Time, sa *ikeSA, m *message) {
 	c.reply(sa, m, r)
 	c.addChild(now, sa, nc.ch, nc.shared, false)
 	if old.rekeying != nil {
-		old.peerRekey = nc.ch // collision: resolved when our answer arrives
+		old.peerRekey = nc.ch // collision: resolved (and counted) when our answer arrives
 		return
 	}
+	c.count(sa.tun, statChildRekeys)
 	// The initiator switches first; we switch when its DELETE of old
 	// arrives (so a lost answer cannot black-hole our traffic), or on our
 	// own after orphanTimeout if that DELETE never comes.
@@ -366,6 +369,7 @@ func (c *Core) peerDeletedIKE(now time.Time, sa *ikeSA) {
 
 // startDPD sends an empty INFORMATIONAL as a liveness check.
 func (c *Core) startDPD(now time.Time, sa *ikeSA) {
+	c.count(sa.tun, statDPD)
 	c.request(now, sa, func(time.Time) *message { return &message{Exchange: exInformational} },
 		func(time.Time, *message) {})
 	if sa.pending != nil {

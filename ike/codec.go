@@ -185,7 +185,7 @@ func fill(m *message, ps []wire.Payload) {
 			m.Notifies = append(m.Notifies, notify{Protocol: int(p.Protocol), SPI: append([]byte(nil), p.SPI...),
 				Type: int(p.NotifyType), Data: append([]byte(nil), p.Data...)})
 		case *wire.ID:
-			id := &identity{Type: int(p.IDType), Data: append([]byte(nil), p.Data...)}
+			id := &identity{Type: int(p.IDType), Data: append([]byte(nil), p.Data...), raw: p.AppendBody(nil)}
 			if p.Initiator {
 				m.IDi = id
 			} else {

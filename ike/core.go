@@ -128,7 +128,16 @@ type tunnel struct {
 	ike     *ikeSA // current IKE SA (connecting or established)
 	retryAt time.Time
 	backoff time.Duration
+	stats   *counters // kept across reloads
 }
+
+// responderOnly: "ikev2 negotiation-direction responder": the tunnel
+// never starts an IKE SA, even with connect-type auto.
+func (t *tunnel) responderOnly() bool { return t.conf.NegotiationDirection == "responder" }
+
+// initiatorOnly: "ikev2 negotiation-direction initiator": the tunnel
+// refuses IKE SAs its peer starts.
+func (t *tunnel) initiatorOnly() bool { return t.conf.NegotiationDirection == "initiator" }
 
 // Core is the sans-IO IKEv2 engine: packets and timer ticks in; packets
 // (through Transport), Child SA installs (through DataPlane) and a next
@@ -150,6 +159,8 @@ type Core struct {
 	reuse    map[uint16]reusedKey
 	secret   [32]byte // cookie secret
 	now      time.Time
+	stats    *counters         // see stats.go
+	invalid  invalidSPILimiter // INVALID_IKE_SPI rate limit
 }
 
 type halfOpenKey struct {
@@ -169,21 +180,25 @@ func NewCore(opt CoreConfig) (*Core, error) {
 		children: map[uint32]*childSA{},
 		retries:  map[*tunnel]bool{},
 		reuse:    map[uint16]reusedKey{},
+		stats:    new(counters),
 	}
 	if _, err := io.ReadFull(opt.Rand, c.secret[:]); err != nil {
 		return nil, fmt.Errorf("ike: cookie secret: %w", err)
 	}
-	if err := c.setConfig(opt.Config); err != nil {
-		return nil, err
-	}
-	return c, nil
-}
-
-// setConfig builds the tunnel table; existing tunnels keep their SAs.
-func (c *Core) setConfig(cfg *config.Config) error {
+	cfg := opt.Config
 	if cfg == nil {
 		cfg = &config.Config{}
 	}
+	tunnels, order, err := c.buildTunnels(cfg)
+	if err != nil {
+		return nil, err
+	}
+	c.setTunnels(cfg, tunnels, order)
+	return c, nil
+}
+
+// buildTunnels builds the tunnel table of cfg without applying it.
+func (c *Core) buildTunnels(cfg *config.Config) (map[string]*tunnel, []string, error) {
 	tunnels := map[string]*tunnel{}
 	var order []string
 	for _, ifc := range cfg.Interfaces {
@@ -193,7 +208,7 @@ func (c *Core) setConfig(cfg *config.Config) error {
 		prof := profileFor(cfg, ifc)
 		pol, err := PolicyFromProfile(prof, ifc.Tunnel)
 		if err != nil {
-			return fmt.Errorf("%s: %w", ifc.Name, err)
+			return nil, nil, fmt.Errorf("%s: %w", ifc.Name, err)
 		}
 		if p, ok := c.opt.Policies[ifc.Name]; ok {
 			pol = p
@@ -204,16 +219,37 @@ func (c *Core) setConfig(cfg *config.Config) error {
 				src = si.Address.Addr()
 			}
 		}
-		t := &tunnel{name: ifc.Name, conf: *ifc.Tunnel, pol: pol, source: src,
-			auto: ifc.Tunnel.ConnectAuto && ifc.Tunnel.NegotiationDirection != "responder" && ifc.Tunnel.Peer.IsValid()}
-		if old := c.tunnels[ifc.Name]; old != nil {
+		t := &tunnel{name: ifc.Name, conf: *ifc.Tunnel, pol: pol, source: src}
+		t.auto = t.conf.ConnectAuto && !t.responderOnly() && t.conf.Peer.IsValid()
+		tunnels[ifc.Name] = t
+		order = append(order, ifc.Name)
+	}
+	return tunnels, order, nil
+}
+
+// setTunnels switches to a tunnel table from buildTunnels. Tunnels that
+// already existed keep their SAs, state and counters: every IKE SA of
+// one moves to the new tunnel value (not only the current one, or a
+// later reload would miss the others).
+func (c *Core) setTunnels(cfg *config.Config, tunnels map[string]*tunnel, order []string) {
+	for name, t := range tunnels {
+		if old := c.tunnels[name]; old != nil {
 			t.ike, t.retryAt, t.backoff, t.outSPI, t.outSet = old.ike, old.retryAt, old.backoff, old.outSPI, old.outSet
+			t.stats = old.stats
 			if t.ike != nil {
 				t.ike.tun = t
 			}
+		} else {
+			t.stats = new(counters)
 		}
-		tunnels[ifc.Name] = t
-		order = append(order, ifc.Name)
+	}
+	for _, sa := range c.sas {
+		if sa.tun == nil {
+			continue
+		}
+		if t := tunnels[sa.tun.name]; t != nil {
+			sa.tun = t
+		}
 	}
 	retries := map[*tunnel]bool{}
 	for t := range c.retries {
@@ -223,7 +259,6 @@ func (c *Core) setConfig(cfg *config.Config) error {
 		}
 	}
 	c.cfg, c.tunnels, c.order, c.retries = cfg, tunnels, order, retries
-	return nil
 }
 
 // Start initiates every connect-type auto tunnel.
@@ -246,6 +281,9 @@ func (c *Core) Initiate(now time.Time, tunnelName string) error {
 	}
 	if !t.conf.Peer.IsValid() {
 		return fmt.Errorf("ike: %s has no peer address to initiate to", tunnelName)
+	}
+	if t.responderOnly() {
+		return fmt.Errorf("ike: %s is responder only (ikev2 negotiation-direction responder)", tunnelName)
 	}
 	if t.ike == nil {
 		c.initiate(now, t)
@@ -299,6 +337,7 @@ func (c *Core) handlePacketPre(now time.Time, pkt []byte, from, to netip.AddrPor
 func (c *Core) handlePacket(now time.Time, pkt []byte, from, to netip.AddrPort, pre *initPre) {
 	m, err := parseHeader(pkt)
 	if err != nil {
+		c.count(nil, statMalformed)
 		c.log.Debug("ike: dropped malformed packet", "from", from, "err", err)
 		return
 	}
@@ -312,7 +351,9 @@ func (c *Core) handlePacket(now time.Time, pkt []byte, from, to netip.AddrPort, 
 	}
 	sa := c.sas[ourSPI]
 	if sa == nil || sa.state == stDead {
+		c.count(nil, statUnknownSPI)
 		c.log.Debug("ike: no IKE SA for packet", "from", from, "spi", fmt.Sprintf("%016x", ourSPI), "exchange", exchangeName(m.Exchange))
+		c.answerInvalidSPI(now, m, len(pkt), from, to)
 		return
 	}
 	if m.Initiator == sa.initiator {
@@ -346,7 +387,11 @@ func (c *Core) handlePacket(now time.Time, pkt []byte, from, to netip.AddrPort, 
 		c.reply(sa, m, &message{Notifies: []notify{{Type: nUnsupportedCritical, Data: []byte{t}}}})
 		return
 	}
+	if err != nil && m.Response && c.peerLostSA(now, sa, pkt) {
+		return
+	}
 	if err != nil {
+		c.count(sa.tun, statMalformed)
 		c.log.Debug("ike: dropped undecryptable message", "peer", from, "err", err)
 		return
 	}
@@ -356,12 +401,14 @@ func (c *Core) handlePacket(now time.Time, pkt []byte, from, to netip.AddrPort, 
 	sa.lastHeard = now
 	c.updatePeerAddr(sa, from, to)
 	if full.Response {
+		c.countErrorNotifies(sa.tun, full)
 		req := sa.pending
 		sa.pending = nil
 		req.onReply(now, full)
 		c.pump(now, sa)
 		return
 	}
+	c.count(sa.tun, exchangeStat(statReceived, full.Exchange))
 	c.handleRequest(now, sa, full)
 }
 
@@ -409,6 +456,7 @@ func (c *Core) reply(sa *ikeSA, m *message, r *message) {
 		c.log.Error("ike: cannot encode reply", "peer", sa.remote, "err", err)
 		return
 	}
+	c.countErrorNotifies(sa.tun, r)
 	sa.peerMsgID = m.MsgID + 1
 	sa.lastResp = pkts
 	c.resend(sa, pkts)
@@ -440,6 +488,7 @@ func (c *Core) request(now time.Time, sa *ikeSA, build func(now time.Time) *mess
 			return
 		}
 		sa.nextMsgID++
+		c.count(sa.tun, exchangeStat(statSent, m.Exchange))
 		sa.pending = &request{msgID: m.MsgID, packets: pkts, sentAt: now, next: now.Add(c.opt.RetransmitBase), onReply: onReply}
 		c.resend(sa, pkts)
 	}
@@ -496,6 +545,7 @@ func (c *Core) saTimers(now time.Time, sa *ikeSA) {
 	if r := sa.pending; r != nil && !now.Before(r.next) {
 		if r.tries >= c.opt.RetransmitTries {
 			c.log.Info("ike: peer not responding, giving up", "peer", sa.remote, "tunnel", tunName(sa))
+			c.count(sa.tun, statTimeout)
 			sa.pending = nil
 			if r.onFail != nil {
 				r.onFail(now)
@@ -506,6 +556,7 @@ func (c *Core) saTimers(now time.Time, sa *ikeSA) {
 		}
 		r.tries++
 		r.next = now.Add(c.retransmitDelay(r.tries))
+		c.count(sa.tun, statRetransmits)
 		c.resend(sa, r.packets)
 	}
 	if sa.state == stHalfOpen && now.Sub(sa.created) > c.opt.HalfOpenTimeout {

@@ -32,6 +32,17 @@
 // retransmitted requests; RFC 7383 fragments are used when both ends
 // support them and a message exceeds CoreConfig.FragmentSize.
 //
+// One Child SA per tunnel: the first comes with IKE_AUTH and is then only
+// rekeyed. A CREATE_CHILD_SA request without REKEY_SA (an additional Child
+// SA) is answered NO_ADDITIONAL_SAS. That is all a route-based tunnel
+// needs: its traffic selectors are 0.0.0.0/0 both ways and the routing
+// table, not the selectors, decides what enters the tunnel.
+//
+// A request for an IKE SA we do not have is answered with an unprotected
+// INVALID_IKE_SPI (RFC 7296 §2.21.4), rate limited per peer and in total
+// (invalidspi.go); responses are never answered. A peer's INVALID_IKE_SPI
+// is unauthenticated and ends only an SA we are deleting anyway.
+//
 // # Policy
 //
 // PolicyFromProfile turns an IX profile (config.ProfileFor) into the
@@ -46,5 +57,11 @@
 // Manager.IKESAs and Manager.ChildSAs give what "show ikev2 sa" and "show
 // ikev2 child-sa" print (IX algorithm names, remaining lifetimes, serials,
 // counters from DataPlane.Counters); Manager.ClearSA is "clear ikev2 sa".
+// Manager.Stats (and TunnelStats per tunnel) count exchanges sent and
+// received by type, retransmissions, failures by reason, rekeys and DPD
+// probes for the metrics endpoint. "ikev2 negotiation-direction responder"
+// tunnels never initiate; "initiator" tunnels answer their peer's
+// IKE_SA_INIT with NO_PROPOSAL_CHOSEN. Manager.Reload removes every IKE SA
+// of a changed or removed tunnel (with DELETE) before re-initiating.
 // CoreConfig.KeyLog / ManagerConfig.KeyLog write Wireshark key tables.
 package ike

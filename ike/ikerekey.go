@@ -101,6 +101,7 @@ func (c *Core) adoptIKE(now time.Time, old, nsa *ikeSA) {
 	if old.tun != nil && (old.tun.ike == old || old.tun.ike == nil) {
 		old.tun.ike = nsa
 	}
+	c.count(nsa.tun, statIKERekeys)
 	c.log.Info("ike: IKE SA rekeyed", "tunnel", tunName(nsa), "serial", nsa.serial)
 }
 

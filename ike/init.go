@@ -76,6 +76,7 @@ func (c *Core) sendInit(now time.Time, sa *ikeSA) {
 		return
 	}
 	sa.initReq = pkt
+	c.count(sa.tun, exchangeStat(statSent, exIKESAInit))
 	sa.pending = &request{msgID: 0, packets: [][]byte{pkt}, sentAt: now, next: now.Add(c.opt.RetransmitBase)}
 	c.resend(sa, sa.pending.packets)
 }
@@ -94,9 +95,11 @@ func natHash(spiI, spiR uint64, ap netip.AddrPort) []byte {
 func (c *Core) initReply(now time.Time, sa *ikeSA, pkt []byte, from, to netip.AddrPort) {
 	m, err := decodePlain(pkt)
 	if err != nil {
+		c.count(sa.tun, statMalformed)
 		c.log.Debug("ike: bad IKE_SA_INIT response", "peer", from, "err", err)
 		return
 	}
+	c.countErrorNotifies(sa.tun, m)
 	if n := m.notify(nCookie); n != nil && m.SA == nil {
 		c.log.Debug("ike: responder demands a cookie", "peer", from)
 		sa.cookie = append([]byte(nil), n.Data...)
@@ -114,6 +117,7 @@ func (c *Core) initReply(now time.Time, sa *ikeSA, pkt []byte, from, to netip.Ad
 	}
 	suite, _, ok := acceptIKEAnswer(&sa.tun.pol, m.SA)
 	if !ok || m.KEGroup != sa.dhGroup || suite.DH.ID != sa.dhGroup || len(m.Nonce) < 16 {
+		c.count(sa.tun, statNoProposal)
 		c.log.Warn("ike: IKE_SA_INIT answer does not match our offer", "tunnel", tunName(sa), "peer", from)
 		c.failSA(now, sa, "bad IKE_SA_INIT answer")
 		return
@@ -189,6 +193,7 @@ func (c *Core) respondInit(now time.Time, pkt []byte, from, to netip.AddrPort, p
 		return
 	}
 	if err != nil {
+		c.count(nil, statMalformed)
 		c.log.Debug("ike: bad IKE_SA_INIT request", "peer", from, "err", err)
 		return
 	}
@@ -196,6 +201,13 @@ func (c *Core) respondInit(now time.Time, pkt []byte, from, to netip.AddrPort, p
 		if string(old.initReq) == string(pkt) {
 			c.resend(old, old.lastResp)
 		}
+		return
+	}
+	peerTun := c.tunnelByPeer(from.Addr())
+	c.count(peerTun, exchangeStat(statReceived, exIKESAInit))
+	if peerTun != nil && peerTun.initiatorOnly() {
+		c.log.Info("ike: IKE_SA_INIT refused: the tunnel only initiates (negotiation-direction initiator)", "tunnel", peerTun.name, "peer", from)
+		c.stateless(m, from, to, nNoProposalChosen, nil)
 		return
 	}
 	if len(m.Nonce) < 16 || len(m.Nonce) > 256 || m.KE == nil {
@@ -287,6 +299,7 @@ func (c *Core) stateless(m *message, from, to netip.AddrPort, ntype int, data []
 	if err != nil {
 		return
 	}
+	c.countNotify(c.tunnelByPeer(from.Addr()), ntype)
 	if err := c.opt.Transport.Send(pkt, to, from); err != nil {
 		c.log.Debug("ike: send failed", "peer", from, "err", err)
 	}
@@ -296,12 +309,12 @@ func (c *Core) stateless(m *message, from, to netip.AddrPort, ntype int, data []
 // it: the tunnel configured for its address, else the first "peer any"
 // tunnel, else the default profile.
 func (c *Core) responderPolicy(peer netip.Addr) *Policy {
+	if t := c.tunnelByPeer(peer); t != nil {
+		return &t.pol
+	}
 	var anyT *tunnel
 	for _, name := range c.order {
 		t := c.tunnels[name]
-		if t.conf.Peer == peer {
-			return &t.pol
-		}
 		if t.conf.PeerAny && anyT == nil {
 			anyT = t
 		}
@@ -314,4 +327,14 @@ func (c *Core) responderPolicy(peer netip.Addr) *Policy {
 		pol, _ = PolicyFromProfile(profileFor(&configEmpty, nil), nil)
 	}
 	return &pol
+}
+
+// tunnelByPeer is the tunnel configured with peer address peer, or nil.
+func (c *Core) tunnelByPeer(peer netip.Addr) *tunnel {
+	for _, name := range c.order {
+		if t := c.tunnels[name]; t.conf.Peer == peer {
+			return t
+		}
+	}
+	return nil
 }

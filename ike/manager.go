@@ -219,6 +219,19 @@ type received struct {
 	from, to netip.AddrPort
 }
 
+// Stats returns the IKE counters of the Manager (all tunnels, and
+// messages no tunnel claimed). It does not wait for the Manager's lock:
+// the counters are atomic and the Core keeps them for its whole life.
+func (m *Manager) Stats() Stats { return m.core.stats.snapshot() }
+
+// TunnelStats returns the IKE counters of one tunnel; false when the
+// configuration has no such tunnel.
+func (m *Manager) TunnelStats(tunnel string) (Stats, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.core.TunnelStats(tunnel)
+}
+
 // Initiate starts an IKE SA for a tunnel now (as "connect-type auto"
 // does at start).
 func (m *Manager) Initiate(tunnel string) error {
@@ -229,39 +242,79 @@ func (m *Manager) Initiate(tunnel string) error {
 }
 
 // Reload switches to a new configuration. Tunnels named in changed (and
-// tunnels that disappeared) lose their SAs (with DELETE) and, when
+// tunnels that disappeared) lose every IKE SA they have (established ones
+// with DELETE, duplicates and half-open ones included) and, when
 // connect-type auto, are re-initiated with the new settings; other
-// tunnels keep their SAs.
+// tunnels keep their SAs. A configuration the Core cannot use is refused
+// before anything changes.
 func (m *Manager) Reload(cfg *config.Config, changed []string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	defer m.poke()
 	now := m.now()
 	c := m.core
-	drop := map[string]bool{}
-	for _, n := range changed {
-		drop[n] = true
+	if cfg == nil {
+		cfg = &config.Config{}
 	}
-	keep := map[string]bool{}
-	for _, ifc := range cfg.Interfaces {
-		if ifc.Tunnel != nil && !ifc.Shutdown {
-			keep[ifc.Name] = true
-		}
-	}
-	for name, t := range c.tunnels {
-		if drop[name] || !keep[name] {
-			for _, sa := range c.sasOf(t) {
-				c.deleteIKE(now, sa)
-				sa.tun = nil
-			}
-			t.ike = nil
-		}
-	}
-	if err := c.setConfig(cfg); err != nil {
+	tunnels, order, err := c.buildTunnels(cfg)
+	if err != nil {
 		return err
 	}
+	drop := map[string]*tunnel{}
+	for name, t := range c.tunnels {
+		if tunnels[name] == nil {
+			drop[name] = t
+		}
+	}
+	for _, name := range changed {
+		if t := c.tunnels[name]; t != nil {
+			drop[name] = t
+		}
+	}
+	for _, sa := range c.sasSnapshot() {
+		if reloadDrops(sa, drop) {
+			c.dropForReload(now, sa)
+		}
+	}
+	for _, t := range drop {
+		t.ike, t.backoff, t.retryAt = nil, 0, time.Time{}
+		delete(c.retries, t)
+	}
+	c.setTunnels(cfg, tunnels, order)
 	c.Start(now)
 	return nil
+}
+
+// reloadDrops reports whether sa belongs to a tunnel in drop: it serves
+// that tunnel, or it is a half-open responder SA from the tunnel's peer
+// (its IKE_SA_INIT was answered under the old settings).
+func reloadDrops(sa *ikeSA, drop map[string]*tunnel) bool {
+	if sa.tun != nil {
+		return drop[sa.tun.name] != nil
+	}
+	if sa.state != stHalfOpen {
+		return false
+	}
+	for _, t := range drop {
+		if t.conf.Peer.IsValid() && t.conf.Peer == sa.remote.Addr() {
+			return true
+		}
+	}
+	return false
+}
+
+// dropForReload ends an IKE SA of a reconfigured tunnel: an SA with keys
+// the peer may hold is deleted with DELETE; one still in IKE_SA_INIT (or
+// half-open, unauthenticated) just goes. It no longer serves the tunnel
+// either way.
+func (c *Core) dropForReload(now time.Time, sa *ikeSA) {
+	c.log.Info("ike: reload: removing IKE SA of a changed tunnel", "tunnel", tunName(sa), "peer", sa.remote, "state", sa.state.String())
+	sa.tun = nil
+	if sa.state == stInitSent || sa.state == stHalfOpen {
+		c.removeSA(now, sa)
+		return
+	}
+	c.deleteIKE(now, sa)
 }
 
 // sasOf lists the live IKE SAs of tunnel t.
@@ -305,6 +358,7 @@ func (m *Manager) Close() error {
 		if sa.state == stEstablished {
 			if pkts, err := c.sealSK(sa, &message{Exchange: exInformational, MsgID: sa.nextMsgID, SPIi: sa.spiI, SPIr: sa.spiR,
 				Initiator: sa.initiator, Deletes: []deletion{{Protocol: protoIKE}}}); err == nil {
+				c.count(sa.tun, exchangeStat(statSent, exInformational))
 				c.resend(sa, pkts)
 			}
 		}

@@ -83,11 +83,18 @@ type notify struct {
 type identity struct {
 	Type int
 	Data []byte
+	// raw is the payload body exactly as received (type, three RESERVED
+	// bytes, data); nil for identities we build. The peer's AUTH signs
+	// these bytes, RESERVED included, whatever it put there.
+	raw []byte
 }
 
 // body is the ID payload body the AUTH computation signs (RFC 7296 §2.15):
-// type, three reserved bytes, data.
+// as received, or type, three zero reserved bytes and data for our own.
 func (id identity) body() []byte {
+	if id.raw != nil {
+		return id.raw
+	}
 	b := make([]byte, 4+len(id.Data))
 	b[0] = byte(id.Type)
 	copy(b[4:], id.Data)

@@ -220,6 +220,9 @@ func (s *ipsecStack) Stats() ikeStats {
 	s.dp.mu.Lock()
 	st := ikeStats{ChildSAsInstalled: s.dp.installs, Rekeys: s.dp.rekeys}
 	s.dp.mu.Unlock()
+	if m := s.ike.Load(); m != nil {
+		st.IKE = m.Stats()
+	}
 	e := s.eng.Stats()
 	st.DataPlaneDrops = map[string]uint64{
 		"unknown_spi":     e.UnknownSPI,

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/soft-ix/soft-ix/cmd/soft-ix/internal/show"
+	"github.com/soft-ix/soft-ix/ike"
 )
 
 // ikeStats are IKE counters beyond the SA tables; an ipsecSide may offer
@@ -21,8 +22,7 @@ import (
 type ikeStats struct {
 	ChildSAsInstalled uint64            // outbound Child SAs installed (first SAs and rekeys)
 	Rekeys            uint64            // Child SAs installed to replace a live one
-	Exchanges         map[string]uint64 // by exchange type (when ike counts them)
-	Failures          map[string]uint64 // by reason (when ike counts them)
+	IKE               ike.Stats         // IKE control-plane counters (ike.Manager.Stats)
 	DataPlaneDrops    map[string]uint64 // packets of no SA, by reason
 }
 
@@ -76,6 +76,7 @@ type collector struct {
 
 	ikeSA, childSAs, saPackets, saBytes, saDrops, saLifetime *prometheus.Desc
 	rekeys, installs, exchanges, failures, espDrops          *prometheus.Desc
+	ikeRetransmits, ikeRekeys, dpdProbes, invalidSPI         *prometheus.Desc
 	bgpState, bgpEstablished, bgpPrefixes, bgpUptime         *prometheus.Desc
 	ifUp, ifPackets, ifBytes, ifErrors, ifDrops              *prometheus.Desc
 }
@@ -95,8 +96,12 @@ func newCollector(src snapshotter) *collector {
 		rekeys:         d("child_sa_rekeys_total", "Child SAs installed to replace a live one (rekeys)."),
 		installs:       d("child_sa_installs_total", "Outbound Child SAs installed."),
 		espDrops:       d("esp_drops_total", "Packets dropped outside any SA, by reason.", "reason"),
-		exchanges:      d("ike_exchanges_total", "IKE exchanges completed, by type.", "exchange"),
-		failures:       d("ike_failures_total", "IKE failures, by reason.", "reason"),
+		exchanges:      d("ike_exchanges_total", "IKE requests sent (started by us) and received (started by peers), by exchange type.", "exchange", "direction"),
+		failures:       d("ike_failures_total", "IKE failures and dropped messages, by reason.", "reason"),
+		ikeRetransmits: d("ike_retransmits_total", "IKE requests retransmitted for want of an answer."),
+		ikeRekeys:      d("ike_sa_rekeys_total", "IKE SAs replaced by a rekey, started by either side."),
+		dpdProbes:      d("ike_dpd_probes_total", "IKE liveness checks (DPD) sent."),
+		invalidSPI:     d("ike_invalid_spi_sent_total", "INVALID_IKE_SPI notifies sent for requests naming unknown IKE SAs."),
 		bgpState:       d("bgp_session_state", "BGP session state (1 for the current state).", "neighbor", "state"),
 		bgpEstablished: d("bgp_session_established", "1 when the BGP session is established.", "neighbor"),
 		bgpPrefixes:    d("bgp_prefixes", "Prefixes received from / advertised to a neighbor.", "neighbor", "direction"),
@@ -160,12 +165,19 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		for k, v := range st.DataPlaneDrops {
 			counter(c.espDrops, v, k)
 		}
-		for k, v := range st.Exchanges {
-			counter(c.exchanges, v, k)
+		for k, v := range st.IKE.Sent.ByName() {
+			counter(c.exchanges, v, k, "sent")
 		}
-		for k, v := range st.Failures {
+		for k, v := range st.IKE.Received.ByName() {
+			counter(c.exchanges, v, k, "received")
+		}
+		for k, v := range st.IKE.Failures.ByReason() {
 			counter(c.failures, v, k)
 		}
+		counter(c.ikeRetransmits, st.IKE.Retransmits)
+		counter(c.ikeRekeys, st.IKE.IKERekeys)
+		counter(c.dpdProbes, st.IKE.DPDProbes)
+		counter(c.invalidSPI, st.IKE.InvalidSPISent)
 	}
 	if b := s.BGP; b != nil {
 		for _, n := range b.Neighbors {

@@ -74,6 +74,7 @@ type State struct {
 	Outbound map[string]uint32 `json:"outbound"`
 	Installs int               `json:"installs"`
 	Deletes  int               `json:"deletes"`
+	Stats    ike.Stats         `json:"stats"`
 }
 
 type dpSA struct {
@@ -117,6 +118,7 @@ func main() {
 		cookies    = flag.Int("cookie-threshold", 0, "half-open SAs before cookies are demanded (0: default)")
 		psk        = flag.String("psk", "", "pre-shared key")
 		auto       = flag.Bool("auto", false, "ikev2 connect-type auto")
+		direction  = flag.String("direction", "", "ikev2 negotiation-direction: initiator, responder (default both)")
 		enc        = flag.String("enc", "aes-cbc-256", "sa-proposal enc list")
 		integ      = flag.String("integ", "sha1", "sa-proposal integrity list")
 		prf        = flag.String("prf", "", "sa-proposal prf list (default follows integrity)")
@@ -144,7 +146,7 @@ func main() {
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 
-	tun := &config.Tunnel{Mode: "ipsec-ikev2", ConnectAuto: *auto, PeerID: parseID(*peerID)}
+	tun := &config.Tunnel{Mode: "ipsec-ikev2", ConnectAuto: *auto, PeerID: parseID(*peerID), NegotiationDirection: *direction}
 	if *peer == "any" {
 		tun.PeerAny = true
 	} else {
@@ -221,7 +223,7 @@ func main() {
 }
 
 func writeState(path string, m *ike.Manager, dp *recDP) {
-	st := State{IKE: m.IKESAs(), Child: m.ChildSAs()}
+	st := State{IKE: m.IKESAs(), Child: m.ChildSAs(), Stats: m.Stats()}
 	dp.mu.Lock()
 	for _, sa := range dp.sas {
 		st.DP = append(st.DP, dpSA{SPI: sa.SPI, Inbound: sa.Inbound, UDPEncap: sa.UDPEncap, Local: sa.Local.String(),

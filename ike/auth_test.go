@@ -1,0 +1,45 @@
+package ike
+
+import (
+	"testing"
+
+	"github.com/soft-ix/soft-ix/ike/crypto"
+	"github.com/soft-ix/soft-ix/ike/wire"
+)
+
+// TestPeerAuthOverReservedIDBytes: a peer that sets the RESERVED bytes of
+// its ID payload signs them; the AUTH check must use the body as received.
+// The expected AUTH is computed with ike/crypto over the wire payload.
+func TestPeerAuthOverReservedIDBytes(t *testing.T) {
+	psk := []byte("P@ssw0rd1234")
+	peerInit := []byte("the peer's IKE_SA_INIT message as it sent it")
+	ourNonce := make([]byte, 32)
+	skP := make([]byte, 32)
+	for i := range skP {
+		skP[i], ourNonce[i] = byte(i), byte(255-i)
+	}
+	prf, err := crypto.NewPRF(wire.PRFHMACSHA2256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, reserved := range [][3]byte{{0, 0, 0}, {0xde, 0xad, 0x01}} {
+		wid := &wire.ID{Initiator: true, IDType: wire.IDIPv4Addr, Reserved: reserved, Data: addrA.AsSlice()}
+		auth := crypto.AuthPSK(prf, psk, crypto.SignedOctets(prf, peerInit, ourNonce, skP, wid))
+		pkt := (&wire.Message{Header: wire.Header{MajorVersion: 2, Exchange: wire.IKE_AUTH, Flags: wire.FlagInitiator},
+			Payloads: []wire.Payload{wid, &wire.Auth{Method: wire.AuthMethod(authSharedKey), Data: auth}}}).Append(nil)
+		m, err := decodePlain(pkt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := &Core{}
+		sa := &ikeSA{suite: IKESuite{PRF: Algorithm{ID: wire.PRFHMACSHA2256}}, psk: psk, peerID: addrIdentity(addrA)}
+		if err := c.checkPeerAuth(sa, m, ourNonce, peerInit, skP, m.IDi); err != nil {
+			t.Fatalf("reserved %x: %v", reserved, err)
+		}
+		// The same AUTH over a different body must fail.
+		m.IDi.raw[1] ^= 0xff
+		if err := c.checkPeerAuth(sa, m, ourNonce, peerInit, skP, m.IDi); err == nil {
+			t.Fatalf("reserved %x: AUTH verified over altered ID bytes", reserved)
+		}
+	}
+}
