@@ -117,8 +117,9 @@ func (c iopIXConf) text() string {
 // startIX runs the soft-ix daemon as the IX with conf.
 func (l *iopLab) startIX(conf iopIXConf) *nslab.SoftIX {
 	l.t.Helper()
+	// Metrics on the namespace's loopback: drop counters explain a loss.
 	x, err := nslab.StartSoftIXDaemon(l.s.IX, nslab.SoftIXOptions{
-		Name: "ix", Config: conf.text(), Map: nslab.IXSideMap(),
+		Name: "ix", Config: conf.text(), Map: nslab.IXSideMap(), Args: []string{"--metrics", "127.0.0.1:9477"},
 	})
 	if err != nil {
 		l.t.Fatal(err)
@@ -485,25 +486,37 @@ func (l *iopLab) waitPing(timeout time.Duration) {
 // iopPingResult is the summary of a bounded ping run.
 type iopPingResult struct {
 	Sent, Received int
-	Output         string
-	Err            error
+	// Missing lists the unanswered sequence numbers with the time the
+	// previous answer arrived (zero when none did).
+	Missing []iopMissing
+	Output  string
+	Err     error
+}
+
+// iopMissing is an unanswered ping.
+type iopMissing struct {
+	Seq   int
+	After time.Time // arrival of the last answer before it
 }
 
 // Lost is the number of unanswered pings.
 func (r iopPingResult) Lost() int { return r.Sent - r.Received }
 
-var iopPingSummaryRe = regexp.MustCompile(`(\d+) packets transmitted, (\d+) received`)
+var (
+	iopPingSummaryRe = regexp.MustCompile(`(\d+) packets transmitted, (\d+) received`)
+	iopPingReplyRe   = regexp.MustCompile(`(?m)^\[(\d+)\.(\d+)\] \d+ bytes from .*icmp_seq=(\d+) `)
+)
 
-// iopPing runs `ping -c count -i interval` from ns to dst in the
+// iopPing runs `ping -D -c count -i interval` from ns to dst in the
 // background, bounded by count*interval plus ten seconds, and delivers the
-// summary on the returned channel.
+// summary (with the sequence numbers never answered) on the channel.
 func iopPing(ns *nslab.Namespace, dst string, count int, interval time.Duration) <-chan iopPingResult {
 	ch := make(chan iopPingResult, 1)
 	limit := time.Duration(count)*interval + 10*time.Second
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), limit)
 		defer cancel()
-		cmd := exec.CommandContext(ctx, "ip", "netns", "exec", ns.Name, "ping", "-n", "-q",
+		cmd := exec.CommandContext(ctx, "ip", "netns", "exec", ns.Name, "ping", "-n", "-D",
 			"-c", strconv.Itoa(count), "-i", fmt.Sprintf("%.3f", interval.Seconds()), "-W", "1",
 			"-w", strconv.Itoa(int(limit.Seconds())-2), dst)
 		cmd.WaitDelay = time.Second
@@ -514,6 +527,21 @@ func iopPing(ns *nslab.Namespace, dst string, count int, interval time.Duration)
 			r.Received, _ = strconv.Atoi(m[2])
 		} else if r.Err == nil {
 			r.Err = fmt.Errorf("no ping summary in %q", r.Output)
+		}
+		got := map[int]time.Time{}
+		for _, m := range iopPingReplyRe.FindAllStringSubmatch(r.Output, -1) {
+			sec, _ := strconv.ParseInt(m[1], 10, 64)
+			frac, _ := strconv.ParseFloat("0."+m[2], 64)
+			seq, _ := strconv.Atoi(m[3])
+			got[seq] = time.Unix(sec, int64(frac*1e9))
+		}
+		var last time.Time
+		for seq := 1; seq <= r.Sent; seq++ {
+			if at, ok := got[seq]; ok {
+				last = at
+				continue
+			}
+			r.Missing = append(r.Missing, iopMissing{seq, last})
 		}
 		ch <- r
 	}()

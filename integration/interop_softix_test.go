@@ -204,3 +204,52 @@ func TestInteropSoftIXPair(t *testing.T) {
 		}
 	})
 }
+
+// TestInteropSoftIXPairRekeys: soft-ix against soft-ix (raw ESP) under a
+// 50 ms ping while both sides rekey: the IX its IKE SA and Child SA
+// (lifetimes 60 s, the IX minimum), the Azure emulation its Child SA at
+// the same lifetime, so the Child SA rekeys of the two ends may collide.
+// No ping may be lost. Runs in parallel with the other long tests.
+func TestInteropSoftIXPairRekeys(t *testing.T) {
+	t.Parallel()
+	l := iopNewLab(t, "iopprek")
+	conf := strings.Replace(iopAzureSoftIXConf(t, false), "child-lifetime 27000 kilobytes 102400000", "child-lifetime 60", 1)
+	if !strings.Contains(conf, "child-lifetime 60\n") {
+		t.Fatal("azure-lab.conf's child-lifetime line changed")
+	}
+	az, err := nslab.StartSoftIXDaemon(l.s.Azure, nslab.SoftIXOptions{Name: "azure", Config: conf, Map: nslab.AzureSideMap()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ix := l.startIX(iopIXConf{SALifetime: 60, ChildLifetime: 60})
+	iopWaitSoftIXPair(t, l, ix, az, 30*time.Second)
+	l.waitPing(iopPingAttempts)
+	first := l.ikeSAs(ix)
+
+	const interval = 50 * time.Millisecond
+	res := <-iopPing(l.s.LAN, nslab.VNetHostAddr, int(57*time.Second/interval), interval)
+	ixLog, azLog := ix.Proc.Log(), az.Proc.Log()
+	t.Logf("57 s of pings every %v: %d sent, %d received, %d lost; IX: %d IKE SA rekeys, %d Child SAs; Azure: %d Child SAs; collisions IX %d Azure %d",
+		interval, res.Sent, res.Received, res.Lost(),
+		len(iopIKERekeyedRe.FindAllString(ixLog, -1)), len(iopChildRe.FindAllString(ixLog, -1)), len(iopChildRe.FindAllString(azLog, -1)),
+		strings.Count(ixLog, "collision"), strings.Count(azLog, "collision"))
+	if res.Sent == 0 {
+		t.Fatalf("ping did not run: %v\n%s", res.Err, res.Output)
+	}
+	if res.Lost() != 0 {
+		t.Errorf("%d of %d pings lost across rekeys", res.Lost(), res.Sent)
+		iopExplainLoss(t, l, nil, res)
+	}
+	if len(iopIKERekeyedRe.FindAllString(ixLog, -1)) < 1 || len(iopChildRe.FindAllString(ixLog, -1)) < 2 {
+		t.Errorf("the IX did not rekey its IKE SA and Child SA during the ping")
+	}
+	iopWaitSoftIXPair(t, l, ix, az, 10*time.Second)
+	if now := l.ikeSAs(ix); now[0].SPII == first[0].SPII {
+		t.Errorf("IKE SA not replaced")
+	}
+	for _, log := range []string{ixLog, azLog} {
+		if strings.Contains(log, "level=ERROR") {
+			t.Errorf("soft-ix logged errors during rekeys")
+		}
+	}
+}
