@@ -314,8 +314,8 @@ func (c *Core) respondAuth(now time.Time, sa *ikeSA, m *message) {
 	}
 	r.SA = []proposal{chosen}
 	r.TSi, r.TSr = m.TSi, m.TSr
+	c.addChild(now, sa, ch, nil, true) // installed before the answer can draw traffic
 	c.reply(sa, m, r)
-	c.addChild(now, sa, ch, nil, true)
 	c.dropDuplicate(now, sa)
 }
 

@@ -218,8 +218,10 @@ func (c *Core) respondCreateChild(now time.Time, sa *ikeSA, m *message) {
 		c.reply(sa, m, r)
 		return
 	}
-	c.reply(sa, m, r)
+	// Inbound first: the initiator may switch to the new SA as soon as
+	// our answer arrives, so its packets must find the SA installed.
 	c.addChild(now, sa, nc.ch, nc.shared, false)
+	c.reply(sa, m, r)
 	if old.rekeying != nil {
 		old.peerRekey = nc.ch // collision: resolved (and counted) when our answer arrives
 		return

@@ -130,14 +130,15 @@ func (c *Core) respondNewChild(now time.Time, sa *ikeSA, m *message) {
 		return
 	}
 	nc, r, ntype := c.acceptChild(sa, m, prefixes(m.TSr), prefixes(m.TSi))
-	c.reply(sa, m, r)
 	if ntype != 0 {
+		c.reply(sa, m, r)
 		c.log.Warn("ike: peer's new Child SA refused", "tunnel", t.name, "notify", notifyName(ntype))
 		return
 	}
 	sa.recreateAt = time.Time{}
 	c.log.Info("ike: peer created a new Child SA", "tunnel", t.name)
-	c.installNewChild(now, sa, nc.ch, nc.shared)
+	c.installNewChild(now, sa, nc.ch, nc.shared) // before the answer can draw traffic
+	c.reply(sa, m, r)
 }
 
 // installNewChild installs nc as the tunnel's Child SA (inbound, then
