@@ -87,6 +87,18 @@ func TestSettingsNeighborVariants(t *testing.T) {
 	if _, err := settingsFrom(cfg, 179); err == nil || !strings.Contains(err.Error(), "Loopback9.0") {
 		t.Errorf("unknown update-source: err = %v", err)
 	}
+	// config only warns about an update-source without an address, so
+	// the speaker must still start.
+	cfg.Interfaces = append(cfg.Interfaces, &config.Interface{Name: "Loopback8.0", Kind: config.KindLoopback})
+	n.UpdateSource = "Loopback8.0"
+	if set, err := settingsFrom(cfg, 179); err != nil || set.peers[n.Addr].LocalAddr.IsValid() {
+		t.Errorf("update-source without address: %v, %+v", err, set.peers[n.Addr])
+	}
+	// IPv6 neighbors are left out (config warns), the rest still start.
+	cfg.BGP.Neighbors = append(cfg.BGP.Neighbors, &config.Neighbor{Addr: netip.MustParseAddr("2001:db8::1"), RemoteAS: 65010})
+	if set, err := settingsFrom(cfg, 179); err != nil || len(set.peers) != 1 {
+		t.Errorf("with an IPv6 neighbor: %v, %d peers", err, len(set.peers))
+	}
 }
 
 func TestRouterID(t *testing.T) {

@@ -58,6 +58,9 @@ func settingsFrom(cfg *config.Config, listenPort int32) (settings, error) {
 		peers:  map[netip.Addr]peerConf{},
 	}
 	for _, n := range b.Neighbors {
+		if !n.Addr.Is4() {
+			continue // config warns: IPv6 neighbors are not emulated
+		}
 		p, err := neighborConf(cfg, b, n)
 		if err != nil {
 			return settings{}, err
@@ -77,9 +80,6 @@ func settingsFrom(cfg *config.Config, listenPort int32) (settings, error) {
 }
 
 func neighborConf(cfg *config.Config, b *config.BGP, n *config.Neighbor) (peerConf, error) {
-	if !n.Addr.Is4() {
-		return peerConf{}, fmt.Errorf("bgp: neighbor %s: only IPv4 neighbors are supported", n.Addr)
-	}
 	if n.RemoteAS == 0 {
 		return peerConf{}, fmt.Errorf("bgp: neighbor %s: no remote-as", n.Addr)
 	}
@@ -98,10 +98,15 @@ func neighborConf(cfg *config.Config, b *config.BGP, n *config.Neighbor) (peerCo
 	}
 	if n.UpdateSource != "" {
 		ifc := cfg.Interface(n.UpdateSource)
-		if ifc == nil || !ifc.Address.IsValid() {
-			return peerConf{}, fmt.Errorf("bgp: neighbor %s: update-source %s has no address", n.Addr, n.UpdateSource)
+		if ifc == nil {
+			return peerConf{}, fmt.Errorf("bgp: neighbor %s: update-source %s is not configured", n.Addr, n.UpdateSource)
 		}
-		p.LocalAddr = ifc.Address.Addr()
+		// An update-source without an address loads on the IX (config
+		// warns); the session then leaves from the address the kernel
+		// picks, rather than keeping the whole speaker from starting.
+		if ifc.Address.IsValid() {
+			p.LocalAddr = ifc.Address.Addr()
+		}
 	}
 	ebgp := n.RemoteAS != b.ASN
 	switch {

@@ -105,11 +105,13 @@ func Diff(old, new *Config) Changes {
 	return ch
 }
 
+// equalPSK compares identity and key. Whether the key is written as
+// "char" or "hex" does not matter: the same bytes authenticate the same.
 func equalPSK(a, b *PSK) bool {
 	if a == nil || b == nil {
 		return a == b
 	}
-	return a.ID == b.ID && a.Hex == b.Hex && bytes.Equal(a.Key, b.Key)
+	return a.ID == b.ID && bytes.Equal(a.Key, b.Key)
 }
 
 // equalInterfaces compares two interface blocks, ignoring positions.

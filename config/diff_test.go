@@ -122,3 +122,26 @@ interface Tunnel1.0
 	}
 	checkRoundTrip(t, "overrides", c)
 }
+
+// Rewriting a key from "char" to "hex" with the same bytes renegotiates
+// nothing.
+func TestDiffPSKSpelling(t *testing.T) {
+	parse := func(src string) *Config {
+		c, _, err := Parse("ix.conf", []byte(src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	tail := "interface Tunnel0.0\n  tunnel mode ipsec-ikev2\n  ip address 169.254.0.1/30\n  ip tcp adjust-mss auto\n" +
+		"  ikev2 peer 198.51.100.6 authentication psk id ipv4 198.51.100.6\n"
+	a := parse("ikev2 authentication psk id ipv4 198.51.100.6 key char ABC\n" + tail)
+	b := parse("ikev2 authentication psk id ipv4 198.51.100.6 key hex 414243\n" + tail)
+	if ch := Diff(a, b); len(ch.TunnelsChanged) != 0 {
+		t.Errorf("same key, other spelling: %v", ch)
+	}
+	c := parse("ikev2 authentication psk id ipv4 198.51.100.6 key char ABD\n" + tail)
+	if ch := Diff(a, c); len(ch.TunnelsChanged) != 1 {
+		t.Errorf("changed key: %v", ch)
+	}
+}

@@ -159,3 +159,16 @@ func TestPSKDiagnosticsHideKey(t *testing.T) {
 		}
 	}
 }
+
+// An IX config may peer over IPv6; soft-ix ignores such a neighbor with a
+// warning instead of failing to start BGP.
+func TestIPv6NeighborIgnored(t *testing.T) {
+	src := "interface Loopback0.0\n  ip address 10.2.2.2/32\nrouter bgp 65050\n  neighbor 2001:db8::1 remote-as 65010\n"
+	_, diags, err := Parse("ix.conf", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(diags) != 1 || diags[0].Severity != Warning || !strings.Contains(diags[0].Msg, "IPv6 BGP neighbors are not emulated") {
+		t.Errorf("diagnostics %v", diags)
+	}
+}

@@ -173,6 +173,10 @@ func (v *validator) bgp() {
 		v.warnf(b.Pos, "router bgp %d: Azure reserves AS %d and will not peer with it; pick another private ASN", b.ASN, b.ASN)
 	}
 	for _, n := range b.Neighbors {
+		if !n.Addr.Is4() {
+			v.warnf(n.Pos, "neighbor %s: IPv6 BGP neighbors are not emulated by soft-ix; ignored", n.Addr)
+			continue
+		}
 		if n.RemoteAS == 0 {
 			v.errf(n.Pos, "neighbor %s has no remote-as", n.Addr)
 			continue

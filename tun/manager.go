@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -47,6 +48,8 @@ type Manager struct {
 	addrs         map[string]map[netip.Prefix]bool // addresses we added to links we do not own
 	tunnelDown    map[string]bool                  // IX tunnel name -> down
 	static        map[routeKey]*netlink.Route      // static routes in the kernel
+	staticSince   map[routeKey]time.Time           // when each was installed, for "show ip route" ages
+	connSince     map[connKey]time.Time            // when tun put each address (its connected route) in place
 	bgp           map[netip.Prefix]*bgpRoute       // BGP routes wanted, installed or not
 	forwardBefore string                           // ip_forward before we set it, "" if untouched
 	closed        bool
@@ -61,14 +64,16 @@ func NewManager(log *slog.Logger, mapping map[string]string) (*Manager, error) {
 		return nil, fmt.Errorf("tun: netlink: %w", err)
 	}
 	m := &Manager{
-		log:        log,
-		mapping:    mapping,
-		h:          h,
-		loopbacks:  map[string]bool{},
-		addrs:      map[string]map[netip.Prefix]bool{},
-		tunnelDown: map[string]bool{},
-		static:     map[routeKey]*netlink.Route{},
-		bgp:        map[netip.Prefix]*bgpRoute{},
+		log:         log,
+		mapping:     mapping,
+		h:           h,
+		loopbacks:   map[string]bool{},
+		addrs:       map[string]map[netip.Prefix]bool{},
+		tunnelDown:  map[string]bool{},
+		static:      map[routeKey]*netlink.Route{},
+		staticSince: map[routeKey]time.Time{},
+		connSince:   map[connKey]time.Time{},
+		bgp:         map[netip.Prefix]*bgpRoute{},
 	}
 	if err := m.removeMarked("stale"); err != nil {
 		h.Close()
@@ -199,6 +204,7 @@ func (m *Manager) applyInterfaces(cfg *config.Config) []error {
 				}
 			}
 			delete(had, p)
+			delete(m.connSince, connKey{name, p.Masked()})
 		}
 	}
 	return errs
@@ -305,13 +311,33 @@ func (m *Manager) syncOwnAddrs(link netlink.Link, want netip.Prefix) error {
 		if err := m.h.AddrDel(link, &a); err != nil {
 			return fmt.Errorf("tun: remove %s from %s: %w", p, link.Attrs().Name, err)
 		}
+		delete(m.connSince, connKey{link.Attrs().Name, p.Masked()})
 	}
 	if want.IsValid() && !found {
 		if err := m.h.AddrAdd(link, &netlink.Addr{IPNet: ipNet(want)}); err != nil {
 			return fmt.Errorf("tun: add %s to %s: %w", want, link.Attrs().Name, err)
 		}
 	}
+	if want.IsValid() {
+		m.connectedSince(link.Attrs().Name, want, !found)
+	}
 	return nil
+}
+
+// connKey names the connected route of an address: its link and network.
+type connKey struct {
+	link   string
+	prefix netip.Prefix
+}
+
+// connectedSince records when the connected route of address p on link
+// appeared: now when tun has just added the address, else when tun first
+// saw it in place.
+func (m *Manager) connectedSince(link string, p netip.Prefix, added bool) {
+	k := connKey{link, p.Masked()}
+	if _, seen := m.connSince[k]; added || !seen {
+		m.connSince[k] = time.Now()
+	}
 }
 
 // addAddr puts p on a link soft-ix does not own and records that it did.
@@ -327,12 +353,14 @@ func (m *Manager) addAddr(link netlink.Link, p netip.Prefix, want map[string]map
 	}
 	for _, a := range have {
 		if prefixOf(a.IPNet) == p {
+			m.connectedSince(name, p, false)
 			return nil
 		}
 	}
 	if err := m.h.AddrAdd(link, &netlink.Addr{IPNet: ipNet(p)}); err != nil {
 		return fmt.Errorf("tun: add %s to %s: %w", p, name, err)
 	}
+	m.connectedSince(name, p, true)
 	if m.addrs[name] == nil {
 		m.addrs[name] = map[netip.Prefix]bool{}
 	}
@@ -350,6 +378,11 @@ func (m *Manager) deleteOwnLink(name string) error {
 	}
 	if err := m.h.LinkDel(link); err != nil {
 		return fmt.Errorf("tun: delete %s: %w", name, err)
+	}
+	for k := range m.connSince {
+		if k.link == name {
+			delete(m.connSince, k)
+		}
 	}
 	m.log.Info("tun: link removed", "link", name)
 	return nil

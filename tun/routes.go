@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"sort"
+	"time"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -24,6 +25,7 @@ type bgpRoute struct {
 	nextHop netip.Addr
 	route   *netlink.Route // nil while pending (next hop unresolved or its tunnel down)
 	dev     string         // Linux link the route leaves by, when installed
+	since   time.Time      // when route was installed
 }
 
 // staticRoute turns one "ip route" into a kernel route, or says why it
@@ -102,6 +104,7 @@ func (m *Manager) syncStatic() []error {
 			errs = append(errs, fmt.Errorf("tun: remove route %s: %w", k.prefix, err))
 		}
 		delete(m.static, k)
+		delete(m.staticSince, k)
 	}
 	for k, nr := range want {
 		var err error
@@ -118,6 +121,9 @@ func (m *Manager) syncStatic() []error {
 		if err != nil {
 			m.log.Info("tun: static route not installed", "prefix", k.prefix, "err", err)
 			continue
+		}
+		if _, ours := m.static[k]; !ours {
+			m.staticSince[k] = time.Now()
 		}
 		m.static[k] = nr
 	}
@@ -262,7 +268,7 @@ func (m *Manager) installBGP(p netip.Prefix, br *bgpRoute, path nextHopPath) err
 	if err := m.h.RouteReplace(nr); err != nil {
 		return fmt.Errorf("tun: bgp route %s dev %s: %w", p, path.dev, err)
 	}
-	br.route, br.dev = nr, path.dev
+	br.route, br.dev, br.since = nr, path.dev, time.Now()
 	return nil
 }
 
@@ -329,6 +335,10 @@ type RouteInfo struct {
 	Gateway   netip.Addr // invalid for device routes
 	Metric    int
 	Source    string // SourceConnected, SourceStatic, SourceBGP, SourceKernel
+	// Age is how long the route has been in place: since soft-ix installed
+	// it, or added (or first found) the address of a connected route;
+	// 0 when unknown (routes and addresses of others).
+	Age time.Duration
 }
 
 // Routes lists the IPv4 routes of the main table in this namespace, sorted
@@ -344,6 +354,7 @@ func (m *Manager) Routes() ([]RouteInfo, error) {
 		return nil, err
 	}
 	names := map[int]string{}
+	now := time.Now()
 	out := make([]RouteInfo, 0, len(rs))
 	for _, r := range rs {
 		ri := RouteInfo{Metric: r.Priority, Prefix: netip.PrefixFrom(netip.IPv4Unspecified(), 0)}
@@ -366,15 +377,24 @@ func (m *Manager) Routes() ([]RouteInfo, error) {
 			}
 			ri.Interface = m.ixName(name)
 		}
+		var since time.Time
 		switch {
 		case r.Protocol == ProtoStatic:
 			ri.Source = SourceStatic
+			since = m.staticSince[routeKey{ri.Prefix.Masked(), r.Priority}]
 		case r.Protocol == ProtoBGP:
 			ri.Source = SourceBGP
+			if br := m.bgp[ri.Prefix.Masked()]; br != nil && br.route != nil {
+				since = br.since
+			}
 		case r.Protocol == unix.RTPROT_KERNEL && r.Scope == netlink.SCOPE_LINK:
 			ri.Source = SourceConnected
+			since = m.connSince[connKey{names[r.LinkIndex], ri.Prefix.Masked()}]
 		default:
 			ri.Source = SourceKernel
+		}
+		if !since.IsZero() {
+			ri.Age = now.Sub(since)
 		}
 		out = append(out, ri)
 	}

@@ -58,7 +58,7 @@ func diffConfig(old, new *config.Config) configChanges {
 	}
 	for _, n := range new.PSKs {
 		for _, o := range old.PSKs {
-			if o.ID == n.ID && (o.Hex != n.Hex || !bytes.Equal(o.Key, n.Key)) {
+			if o.ID == n.ID && !bytes.Equal(o.Key, n.Key) {
 				ch.Summary = append(ch.Summary, fmt.Sprintf("~ ikev2 authentication psk id %s %s: key changed", n.ID.Type, n.ID.Value))
 			}
 		}

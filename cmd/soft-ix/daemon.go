@@ -44,6 +44,10 @@ type ipsecSide interface {
 	Reload(cfg *config.Config, ch config.Changes) error
 	// TunnelUp reports whether the tunnel has an outbound SA.
 	TunnelUp(name string) bool
+	// syncTunnelRoutes tells the Linux side, for each tunnel named,
+	// whether it has an outbound SA, atomically with SA installs and
+	// deletes (which tell it too).
+	syncTunnelRoutes(names []string)
 	Close() error
 }
 
@@ -111,14 +115,24 @@ func startComponents(cfg *config.Config, o *options, log *slog.Logger) (*compone
 
 // syncTunnels withdraws the routes out of tunnels without an SA (on the
 // IX a route into a down tunnel is not used), and restores the others.
+// With IPsec running the decision is IPsec's, taken under its lock: a
+// "down" read here could otherwise land after an SA installed meanwhile
+// had brought the routes up, and leave them withdrawn for good.
 func (c *components) syncTunnels(cfg *config.Config) {
 	if c.linux == nil {
 		return
 	}
+	var names []string
 	for _, t := range cfg.Tunnels() {
-		up := c.ipsec != nil && c.ipsec.TunnelUp(t.Name)
-		if err := c.linux.SetTunnelUp(t.Name, up); err != nil {
-			c.log.Warn("tunnel routes", "tunnel", t.Name, "err", err)
+		names = append(names, t.Name)
+	}
+	if c.ipsec != nil {
+		c.ipsec.syncTunnelRoutes(names)
+		return
+	}
+	for _, name := range names {
+		if err := c.linux.SetTunnelUp(name, false); err != nil {
+			c.log.Warn("tunnel routes", "tunnel", name, "err", err)
 		}
 	}
 }
@@ -132,8 +146,11 @@ func (a linuxAdapter) Routes() ([]show.Route, error) {
 		return nil, err
 	}
 	var out []show.Route
-	for _, r := range rs {
-		sr := show.Route{Prefix: r.Prefix, NextHop: r.Gateway, Interface: r.Interface, Metric: r.Metric}
+	for i, r := range rs {
+		sr := show.Route{Prefix: r.Prefix, NextHop: r.Gateway, Interface: r.Interface, Metric: r.Metric, Age: r.Age}
+		// rs is sorted by prefix, then kernel metric: the kernel forwards
+		// by the first of a prefix, the IX counts the others as hidden.
+		sr.Hidden = i > 0 && rs[i-1].Prefix == r.Prefix
 		switch r.Source {
 		case tun.SourceConnected:
 			sr.Code, sr.Metric = show.Connected, 1
@@ -144,8 +161,8 @@ func (a linuxAdapter) Routes() ([]show.Route, error) {
 			sr.Code, sr.Distance, sr.Metric = show.BGP, tun.BGPMetric, 0
 		default:
 			// Routes the host added (e.g. a default route on the WAN):
-			// IX would know them as static routes.
-			sr.Code, sr.Distance = show.Static, 1
+			// IX would know them as static routes, shown [1/1].
+			sr.Code, sr.Distance, sr.Metric = show.Static, 1, 1
 		}
 		out = append(out, sr)
 	}
@@ -208,18 +225,21 @@ func (a bgpAdapter) Close() error                    { a.s.Stop(); return nil }
 // first, then the Linux side, then IKE (only changed tunnels are
 // renegotiated) and BGP (unchanged sessions stay up).
 func (c *components) reload(cfg *config.Config, ch config.Changes, o *options) error {
+	// A part that fails does not stop the others: the daemon runs cfg from
+	// now on, so interfaces, routes and BGP follow it even when IPsec
+	// cannot start.
 	var errs []error
-	if c.ipsec == nil && len(cfg.Tunnels()) > 0 {
-		la, ok := c.linux.(linuxAdapter)
-		if !ok {
-			return errors.New("ikev2: no Linux side to route tunnels")
-		}
+	switch la, ok := c.linux.(linuxAdapter); {
+	case c.ipsec == nil && len(cfg.Tunnels()) > 0 && !ok:
+		errs = append(errs, errors.New("ikev2: no Linux side to route tunnels"))
+	case c.ipsec == nil && len(cfg.Tunnels()) > 0:
 		ip, err := startIPsec(cfg, o, c.log, la.Manager)
 		if err != nil {
-			return fmt.Errorf("ikev2: %w", err)
+			errs = append(errs, fmt.Errorf("ikev2: %w", err))
+			break
 		}
 		c.ipsec = ip
-	} else if c.ipsec != nil {
+	case c.ipsec != nil:
 		if err := c.ipsec.prepare(cfg, ch); err != nil {
 			errs = append(errs, fmt.Errorf("tunnels: %w", err))
 		}

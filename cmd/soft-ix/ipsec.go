@@ -83,6 +83,11 @@ func startIPsec(cfg *config.Config, o *options, log *slog.Logger, linux *tun.Man
 		}
 		s.keylog = f
 		log.Warn("writing IKE and ESP keys for Wireshark; lab use only", "file", o.keylog)
+		// 0600 applies only to a file OpenFile creates; say so when an
+		// existing one lets others read the keys.
+		if fi, err := f.Stat(); err == nil && fi.Mode().Perm()&0o077 != 0 {
+			log.Warn("--keylog file is readable by others", "file", o.keylog, "mode", fi.Mode().Perm().String())
+		}
 	}
 	mc := ike.ManagerConfig{Config: cfg, DataPlane: s.dp, Transport: ikeTransport{u, s.eng}, Logger: log}
 	if s.keylog != nil {
@@ -208,6 +213,8 @@ func (s *ipsecStack) ClearSA(peer netip.Addr) (int, error) { return s.ike.Load()
 // tunnel interface up only then.
 func (s *ipsecStack) TunnelUp(name string) bool { return s.dp.up(name) }
 
+func (s *ipsecStack) syncTunnelRoutes(names []string) { s.dp.syncRoutes(names) }
+
 // Stats implements ipsecStatser for the metrics.
 func (s *ipsecStack) Stats() ikeStats {
 	s.dp.mu.Lock()
@@ -262,14 +269,8 @@ type dataPlane struct {
 }
 
 func (d *dataPlane) InstallSA(sa ike.ChildSA) error {
-	err := d.eng.InstallSA(esp.SAConfig{
-		Tunnel: sa.Tunnel, SPI: sa.SPI, Inbound: sa.Inbound,
-		EncrID: sa.EncrID, EncrKeyBits: sa.EncrKeyBits, IntegID: sa.IntegID,
-		EncrKey: sa.EncrKey, IntegKey: sa.IntegKey, ESN: sa.ESN,
-		Local: sa.Local, Remote: sa.Remote, UDPEncap: sa.UDPEncap,
-		LocalTS: sa.LocalTS, RemoteTS: sa.RemoteTS,
-		SoftBytes: sa.SoftBytes, HardBytes: sa.HardBytes, SoftPackets: sa.SoftPackets, HardPackets: sa.HardPackets,
-	})
+	// esp.SAConfig has exactly ike.ChildSA's fields (esp pins the seam).
+	err := d.eng.InstallSA(esp.SAConfig(sa))
 	if err != nil || sa.Inbound {
 		return err
 	}
@@ -330,6 +331,16 @@ func (d *dataPlane) setTunnelUp(name string, up bool) {
 	}
 	if err := d.linux.SetTunnelUp(name, up); err != nil {
 		d.log.Warn("tunnel routes", "tunnel", name, "up", up, "err", err)
+	}
+}
+
+// syncRoutes sets the Linux side's state of each tunnel from its
+// outbound SAs, under the lock InstallSA and DeleteSA change them under.
+func (d *dataPlane) syncRoutes(names []string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, name := range names {
+		d.setTunnelUp(name, len(d.outbound[name]) > 0)
 	}
 }
 

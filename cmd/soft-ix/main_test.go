@@ -52,7 +52,7 @@ func TestHelpDocumentsEverything(t *testing.T) {
 	}
 	for _, want := range []string{"check -c FILE", "show running-config -c FILE", "soft-ix cli", "soft-ix lab",
 		"show ikev2 child-sa", "show ip bgp neighbors A.B.C.D advertised-routes", "ping A.B.C.D", "clear ikev2 sa",
-		"reload", "-map", "-socket", "-log-format", "-log-level", "-metrics", "-keylog", "-static", "-once"} {
+		"reload", "soft-ix help", "-map", "-socket", "-log-format", "-log-level", "-metrics", "-keylog", "-static", "-once"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("--help lacks %q", want)
 		}
@@ -99,8 +99,9 @@ func (f *fakeIPsec) Reload(c *config.Config, _ config.Changes) error {
 	f.reloads = append(f.reloads, c)
 	return nil
 }
-func (f *fakeIPsec) TunnelUp(string) bool { return true }
-func (f *fakeIPsec) Close() error         { return nil }
+func (f *fakeIPsec) TunnelUp(string) bool      { return true }
+func (f *fakeIPsec) syncTunnelRoutes([]string) {}
+func (f *fakeIPsec) Close() error              { return nil }
 
 type fakeBGP struct{}
 

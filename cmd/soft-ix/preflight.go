@@ -30,12 +30,6 @@ func preflight(cfg *config.Config, o *options) error {
 	if ctl.Live(o.socket) {
 		return fmt.Errorf("control socket %s: another soft-ix is running (stop it, or give this one its own --socket and network namespace)", o.socket)
 	}
-	tunnels := 0
-	for _, i := range cfg.Interfaces {
-		if i.Kind == config.KindTunnel {
-			tunnels++
-		}
-	}
 	caps, err := effectiveCaps()
 	if err == nil {
 		if caps&(1<<capNetAdmin) == 0 {
@@ -46,8 +40,8 @@ func preflight(cfg *config.Config, o *options) error {
 			return errors.New("missing capability CAP_NET_RAW (needed for ESP and ping): run as root or add it (setcap / docker --cap-add NET_RAW)")
 		}
 	}
-	if tunnels == 0 {
-		return nil
+	if len(cfg.Tunnels()) == 0 {
+		return nil // no TUN device, no IKE ports
 	}
 	f, err := os.OpenFile("/dev/net/tun", os.O_RDWR, 0)
 	if err != nil {

@@ -240,9 +240,9 @@ func expected(level []*node) string {
 	return strings.Join(names, " | ")
 }
 
-// Complete returns the completions of the last (partial) word of line and
-// whether the line up to that word parsed. A line ending in a space
-// completes a new word.
+// Complete returns the keywords that complete the last (partial) word of
+// line, sorted; none when the words before it do not parse. A line ending
+// in a space completes a new word.
 func Complete(line string) []string {
 	words := strings.Fields(line)
 	partial := ""

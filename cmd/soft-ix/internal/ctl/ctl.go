@@ -1,8 +1,8 @@
 // Package ctl is the control-socket protocol between "soft-ix show ..." and
 // the running daemon: one JSON request line per connection carrying the
 // command words, one JSON response line carrying the formatted text and an
-// exit status. The socket lives in a 0700 directory and is itself 0600, so
-// only root can talk to the daemon.
+// exit status. The socket is 0600, and the directory Listen creates for it
+// 0700, so only root can talk to the daemon.
 package ctl
 
 import (
@@ -61,7 +61,8 @@ type Server struct {
 	wg     sync.WaitGroup
 }
 
-// Listen creates the socket at path (its directory 0700, the socket 0600)
+// Listen creates the socket at path (0600; its directory 0700 when Listen
+// creates it, an existing directory is left as it is)
 // and serves requests with h until Close. A stale socket left by a crashed
 // daemon is replaced; a live one is an error, so two daemons cannot share it.
 func Listen(path string, h Handler, log *slog.Logger) (*Server, error) {
@@ -71,13 +72,22 @@ func Listen(path string, h Handler, log *slog.Logger) (*Server, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("control socket: %w", err)
 	}
-	if err := os.Chmod(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("control socket: %w", err)
+	// Tighten only a directory of our own (against the umask): an existing
+	// one such as /tmp is shared, and the socket's own 0600 suffices there.
+	if madeDir {
+		if err := os.Chmod(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("control socket: %w", err)
+		}
 	}
 	if Live(path) {
 		return nil, fmt.Errorf("control socket %s: another soft-ix is listening there (stop it or use --socket)", path)
 	}
-	os.Remove(path)
+	if fi, err := os.Lstat(path); err == nil {
+		if fi.Mode().Type() != os.ModeSocket {
+			return nil, fmt.Errorf("control socket %s: the file exists and is not a socket (wrong --socket?)", path)
+		}
+		os.Remove(path) // a stale socket: nobody answered on it
+	}
 	ln, err := net.Listen("unix", path)
 	if err != nil {
 		return nil, fmt.Errorf("control socket: %w", err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -78,12 +79,54 @@ func TestRoundTrip(t *testing.T) {
 
 func TestStaleSocketReplaced(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "s.sock")
-	if err := os.WriteFile(path, nil, 0o600); err != nil {
+	// A crashed daemon leaves its socket file with nobody listening.
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
 		t.Fatal(err)
 	}
+	ln.SetUnlinkOnClose(false)
+	ln.Close()
 	s, err := Listen(path, HandlerFunc(func(context.Context, []string) Response { return Response{} }), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
+}
+
+// A socket in an existing directory (--socket /tmp/x.sock) must not change
+// that directory's mode: /tmp at 0700 would break every other user.
+func TestListenLeavesExistingDirAlone(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Chmod(dir, os.ModePerm|os.ModeSticky); err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	s, err := Listen(filepath.Join(dir, "soft-ix.sock"), HandlerFunc(nil), log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	fi, err := os.Stat(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fi.Mode() & (os.ModePerm | os.ModeSticky); got != os.ModePerm|os.ModeSticky {
+		t.Errorf("directory mode %v after Listen, want drwxrwxrwt", fi.Mode())
+	}
+}
+
+// A --socket naming a regular file must not delete it.
+func TestListenKeepsNonSocketFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "precious")
+	if err := os.WriteFile(path, []byte("data"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if s, err := Listen(path, HandlerFunc(nil), log); err == nil {
+		s.Close()
+		t.Fatal("Listen on a regular file succeeded")
+	}
+	if b, err := os.ReadFile(path); err != nil || string(b) != "data" {
+		t.Errorf("the file was changed: %q, %v", b, err)
+	}
 }

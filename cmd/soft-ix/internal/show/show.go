@@ -292,6 +292,9 @@ func RoutesText(routes []Route) string {
 	b.WriteString(routeCodes)
 	for i := 0; i < len(shown); {
 		net, ok := classful(shown[i].Prefix)
+		if ok && shown[i].Prefix.Bits() < net.Bits() {
+			ok = false // a supernet (the default route, 172.16.0.0/12) stands alone
+		}
 		j := i + 1
 		for j < len(shown) && ok && net.Contains(shown[j].Prefix.Addr()) && shown[j].Prefix.Bits() >= net.Bits() {
 			j++

@@ -235,3 +235,18 @@ C    192.168.3.0/24 [0/1] is directly connected, GigaEthernet0.0, 15:21:35
 		t.Errorf("show ip route:\n%s\nwant:\n%s", got, want)
 	}
 }
+
+// A supernet heads no "subnetted" group, even when longer routes of its
+// classful network follow it.
+func TestRoutesSupernetStandsAlone(t *testing.T) {
+	got := RoutesText([]Route{
+		{Code: Static, Prefix: netip.MustParsePrefix("172.16.0.0/12"), Interface: "Tunnel0.0", Distance: 1, Metric: 1},
+		{Code: Static, Prefix: netip.MustParsePrefix("172.16.1.0/24"), Interface: "Tunnel0.0", Distance: 1, Metric: 1},
+	})
+	want := "S    172.16.0.0/12 [1/1] is directly connected, Tunnel0.0\n" +
+		"     172.16.0.0/16 is subnetted, 1 subnets\n" +
+		"S      172.16.1.0/24 [1/1] is directly connected, Tunnel0.0\n"
+	if !strings.HasSuffix(got, want) {
+		t.Errorf("show ip route:\n%s\nwant it to end with:\n%s", got, want)
+	}
+}
