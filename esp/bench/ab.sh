@@ -10,7 +10,7 @@
 # Environment: VARIANTS ("udp-gcm raw-gcm"; any of {raw,udp}-{cbc,gcm}),
 # ROUNDS (3), SECS (8), WARMUP (1), PINGS (100). Prints per build and
 # variant the median iperf3 TCP Mbit/s (all runs in brackets), the median
-# ping RTT in us and the endpoints' CPU %.
+# ping RTT in us, the endpoints' CPU % and the sender's TCP retransmits.
 set -u
 [ $# -eq 2 ] || {
 	echo "usage: $0 ESPPEER_A ESPPEER_B" >&2
@@ -39,9 +39,10 @@ for r in $(seq "$ROUNDS"); do
 			measure_iperf
 			rtt=$(measure_rtt)
 			esppeer_down
-			log "round $r $v $which: $IPERF_MBPS Mbit/s, RTT $rtt us, CPU $IPERF_CPU%"
+			log "round $r $v $which: $IPERF_MBPS Mbit/s, RTT $rtt us, CPU $IPERF_CPU%, retransmits $IPERF_RETR"
 			echo "$IPERF_MBPS" >>"$WORK/res/$v-$which.mbps"
 			echo "$IPERF_CPU" >>"$WORK/res/$v-$which.cpu"
+			echo "$IPERF_RETR" >>"$WORK/res/$v-$which.retr"
 			[ "$rtt" = n/a ] || echo "$rtt" >>"$WORK/res/$v-$which.rtt"
 		done
 	done
@@ -55,11 +56,11 @@ median() {
 	sort -n "$1" | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
 }
 echo "A=$BIN_A B=$BIN_B rounds=$ROUNDS secs=$SECS load=$(cut -d' ' -f1-3 /proc/loadavg)"
-printf '%-10s %-3s %8s %-24s %8s %6s\n' variant bin Mbit/s "(runs)" "RTT us" "CPU %"
+printf '%-10s %-3s %8s %-24s %8s %6s %6s\n' variant bin Mbit/s "(runs)" "RTT us" "CPU %" retr
 for v in $VARIANTS; do
 	for which in A B; do
 		f=$WORK/res/$v-$which
-		printf '%-10s %-3s %8s %-24s %8s %6s\n' "$v" "$which" "$(median "$f.mbps")" \
-			"($(paste -sd' ' "$f.mbps"))" "$(median "$f.rtt")" "$(median "$f.cpu")"
+		printf '%-10s %-3s %8s %-24s %8s %6s %6s\n' "$v" "$which" "$(median "$f.mbps")" \
+			"($(paste -sd' ' "$f.mbps"))" "$(median "$f.rtt")" "$(median "$f.cpu")" "$(median "$f.retr")"
 	done
 done
