@@ -21,12 +21,15 @@
 // packet gets its SA's next sequence number in order, containers of packets
 // go at once to a shared queue of crypto workers (one per CPU) and to the
 // tunnel's ordered send queue, whose goroutine waits for each container to
-// be sealed and sends it with sendmmsg (UDP GSO where possible). Inbound
+// be sealed and sends it, with the containers queued behind it, in one
+// sendmmsg (UDP GSO runs up to the kernel's 64 KiB where possible). Inbound
 // mirrors it: recvmmsg (UDP GRO runs split per datagram), SA lookup and
 // replay pre-check, parallel open, then in arrival order the replay window
 // update (only after the ICV verified), traffic-selector check and a batched
-// TUN write (with GRO through the device's virtio header). Small batches
-// with nothing queued are handled inline to save latency. AES-CBC+HMAC uses
-// the multi-buffer assembly of esp/internal/cbchmac; AES-GCM the standard
+// TUN write of all opened containers queued (with GRO through the device's
+// virtio header). Small batches with nothing queued are handled inline to
+// save latency: a lone packet is read, sealed (or opened) and written by
+// the reading goroutine without any hand-off. AES-CBC+HMAC uses the
+// multi-buffer assembly of esp/internal/cbchmac; AES-GCM the standard
 // library's AES-NI/CLMUL code.
 package esp

@@ -29,6 +29,11 @@ const (
 	containerMax = 16
 	// outerBatch is the number of datagrams per recvmmsg.
 	outerBatch = 128
+	// sendBatchMax is the most packets one sendmmsg carries: the sender
+	// joins consecutive sealed containers up to it, so UDP GSO runs can
+	// reach the kernel's 64 KiB limit (44 full-sized ESP packets) instead
+	// of ending with each 16-packet container.
+	sendBatchMax = 64
 	// maxFragments bounds the fragments of one pre-fragmented packet.
 	maxFragments = 64
 )
@@ -147,21 +152,22 @@ func (c *container) open() {
 	}
 }
 
-// send writes a sealed outbound container to the SA's outer socket.
-func (e *Engine) send(c *container) {
+// send writes the sealed packets elems, all of SAs on the UDP socket or
+// all on the raw one, to the outer socket.
+func (e *Engine) send(udp bool, elems []*elem) {
 	var o *outer
-	if c.sa.udp {
+	if udp {
 		o = e.udp.Load()
 	} else {
 		o = e.raw.Load()
 	}
 	if o == nil {
-		e.stats.sendErrors.Add(uint64(len(c.elems)))
+		e.stats.sendErrors.Add(uint64(len(elems)))
 		return
 	}
-	n, err := o.io.writeBatch(c.elems)
+	n, err := o.io.writeBatch(elems)
 	if err != nil {
-		e.stats.sendErrors.Add(uint64(len(c.elems) - n))
+		e.stats.sendErrors.Add(uint64(len(elems) - n))
 		e.log.Debug("esp: send", "err", err)
 	}
 }
@@ -189,8 +195,9 @@ type outer struct {
 	// inflight counts queued containers not yet delivered; see
 	// tunnel.inflight.
 	inflight atomic.Int32
-	// batches is the receive loop's scratch for inline delivery.
+	// batches and one are the receive loop's scratch for inline delivery.
 	batches []tunBatch
+	one     [1]*container
 }
 
 // OpenUDP opens the UDP socket for RFC 3948 encapsulated ESP and IKE on
@@ -326,7 +333,9 @@ func (o *outer) receiveLoop() {
 				// Nothing queued: open and deliver here, in order.
 				c.mu.Lock()
 				c.open()
-				o.batches = o.deliverContainer(c, o.batches)
+				o.one[0] = c
+				o.batches = o.deliverContainers(o.one[:], o.batches)
+				o.one[0] = nil
 			} else {
 				o.push(c)
 			}
@@ -395,23 +404,41 @@ type tunBatch struct {
 
 // deliverLoop takes opened containers in arrival order, moves the replay
 // window, checks the inner packet and writes batches to the TUN devices.
+// Containers already queued behind the first are waited for and written
+// with it (up to outerBatch packets), so the TUN device's GRO sees longer
+// runs of one flow per write.
 func (o *outer) deliverLoop() {
 	e := o.e
 	defer e.consumers.Done()
 	var batches []tunBatch
+	var held []*container
 	for c := range o.rxQueue {
 		c.mu.Lock()
-		batches = o.deliverContainer(c, batches)
-		o.inflight.Add(-1)
+		held = append(held[:0], c)
+		n := len(c.elems)
+		for n < outerBatch && len(o.rxQueue) > 0 {
+			next, ok := <-o.rxQueue
+			if !ok {
+				break
+			}
+			next.mu.Lock()
+			held = append(held, next)
+			n += len(next.elems)
+		}
+		batches = o.deliverContainers(held, batches)
+		clear(held)
+		o.inflight.Add(-int32(len(held)))
 	}
 }
 
-// deliverContainer delivers the opened packets of c (locked) to their
-// TUN devices and releases c.
-func (o *outer) deliverContainer(c *container, batches []tunBatch) []tunBatch {
+// deliverContainers delivers the opened packets of the locked containers
+// cs to their TUN devices and releases the containers.
+func (o *outer) deliverContainers(cs []*container, batches []tunBatch) []tunBatch {
 	e := o.e
-	for _, el := range c.elems {
-		batches = e.deliver(el, batches)
+	for _, c := range cs {
+		for _, el := range c.elems {
+			batches = e.deliver(el, batches)
+		}
 	}
 	for i := range batches {
 		b := &batches[i]
@@ -425,7 +452,9 @@ func (o *outer) deliverContainer(c *container, batches []tunBatch) []tunBatch {
 		clear(b.bufs)
 		b.bufs = b.bufs[:0]
 	}
-	putContainer(c)
+	for _, c := range cs {
+		putContainer(c)
+	}
 	if len(batches) > 8 {
 		// Forget tunnels that may have been removed meanwhile.
 		clear(batches)

@@ -56,12 +56,12 @@ const maxGSOSegments = 64
 
 func newBatchWriter(gso bool) *batchWriter {
 	w := &batchWriter{
-		msgs:  make([]ipv4.Message, containerMax),
-		bufs:  make([][]byte, containerMax),
-		oob:   make([][]byte, containerMax),
-		udp:   make([]net.UDPAddr, containerMax),
-		ip:    make([]net.IPAddr, containerMax),
-		addrs: make([][4]byte, containerMax),
+		msgs:  make([]ipv4.Message, sendBatchMax),
+		bufs:  make([][]byte, sendBatchMax),
+		oob:   make([][]byte, sendBatchMax),
+		udp:   make([]net.UDPAddr, sendBatchMax),
+		ip:    make([]net.IPAddr, sendBatchMax),
+		addrs: make([][4]byte, sendBatchMax),
 	}
 	for i := range w.oob {
 		w.oob[i] = make([]byte, unix.CmsgSpace(2))
@@ -87,7 +87,7 @@ func (w *batchWriter) write(pc *ipv4.PacketConn, elems []*elem, udp bool) (int, 
 	defer w.mu.Unlock()
 	sent := 0
 	for sent < len(elems) {
-		chunk := elems[sent:min(len(elems), sent+containerMax)]
+		chunk := elems[sent:min(len(elems), sent+sendBatchMax)]
 		gso := w.gso.Load() && udp
 		n, err := w.writeChunk(pc, chunk, udp, gso)
 		if err != nil && gso {

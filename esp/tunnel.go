@@ -266,7 +266,7 @@ func (t *tunnel) flush() {
 		c := t.pending[0]
 		c.mu.Lock()
 		c.seal()
-		t.e.send(c)
+		t.e.send(c.sa.udp, c.elems)
 		putContainer(c)
 	} else {
 		for _, c := range t.pending {
@@ -343,12 +343,49 @@ func (t *tunnel) fragNeeded(pkt []byte, mtu int) {
 }
 
 // sendLoop sends sealed containers in the order readLoop queued them.
+// Containers already queued behind the first are waited for and sent with
+// it in one sendmmsg (up to sendBatchMax packets), so a TUN GSO batch
+// leaves in long GSO runs rather than one call per container.
 func (t *tunnel) sendLoop() {
 	defer t.e.consumers.Done()
-	for c := range t.sendQueue {
+	var (
+		held  []*container
+		elems = make([]*elem, 0, sendBatchMax+containerMax)
+		carry *container // taken from the queue but for the other socket
+	)
+	for {
+		c := carry
+		carry = nil
+		if c == nil {
+			var ok bool
+			if c, ok = <-t.sendQueue; !ok {
+				return
+			}
+		}
 		c.mu.Lock()
-		t.e.send(c)
-		putContainer(c)
-		t.inflight.Add(-1)
+		held = append(held[:0], c)
+		elems = append(elems[:0], c.elems...)
+		udp := c.sa.udp
+		for len(elems) < sendBatchMax && len(t.sendQueue) > 0 {
+			next, ok := <-t.sendQueue
+			if !ok {
+				break
+			}
+			next.mu.Lock()
+			if next.sa.udp != udp {
+				next.mu.Unlock()
+				carry = next
+				break
+			}
+			held = append(held, next)
+			elems = append(elems, next.elems...)
+		}
+		t.e.send(udp, elems)
+		clear(elems)
+		for i, h := range held {
+			putContainer(h)
+			held[i] = nil
+			t.inflight.Add(-1)
+		}
 	}
 }

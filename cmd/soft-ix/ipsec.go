@@ -67,7 +67,7 @@ func startIPsec(cfg *config.Config, o *options, log *slog.Logger, linux *tun.Man
 		return fail(fmt.Errorf("%w (raw ESP needs root or CAP_NET_RAW)", err))
 	}
 	for _, ifc := range cfg.Tunnels() {
-		if err := s.createTunnel(ifc); err != nil {
+		if err := s.createTunnel(cfg, ifc); err != nil {
 			return fail(err)
 		}
 	}
@@ -111,22 +111,13 @@ func startIPsec(cfg *config.Config, o *options, log *slog.Logger, linux *tun.Man
 	return s, nil
 }
 
-// tunnelConfig is the data-plane view of a Tunnel interface.
-func tunnelConfig(ifc *config.Interface) esp.TunnelConfig {
-	tc := esp.TunnelConfig{Name: ifc.Name, MTU: ifc.MTU, AdjustMSS: ifc.AdjustMSS}
-	if ifc.Tunnel != nil {
-		tc.PreFragment = ifc.Tunnel.PreFragment
-	}
-	if ifc.Address.IsValid() {
-		tc.ICMPSource = ifc.Address.Addr()
-	}
-	return tc
-}
-
-func (s *ipsecStack) createTunnel(ifc *config.Interface) error {
+// createTunnel creates the TUN device of ifc. esp.TunnelConfigFor sizes
+// its MTU (and the adjust-mss auto value) for the tunnel's child proposals.
+func (s *ipsecStack) createTunnel(cfg *config.Config, ifc *config.Interface) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, err := s.eng.CreateTunnel(tunnelConfig(ifc)); err != nil {
+	prof := cfg.ProfileFor(ifc)
+	if _, err := s.eng.CreateTunnel(esp.TunnelConfigFor(ifc, &prof, 0)); err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("%w: no /dev/net/tun (modprobe tun, or docker run --device /dev/net/tun)", err)
 		}
@@ -158,7 +149,7 @@ func (s *ipsecStack) prepare(cfg *config.Config, ch config.Changes) error {
 			continue
 		}
 		s.removeTunnel(name) // settings such as MTU and MSS come with the device
-		if err := s.createTunnel(ifc); err != nil {
+		if err := s.createTunnel(cfg, ifc); err != nil {
 			errs = append(errs, err)
 		}
 	}
