@@ -277,7 +277,34 @@ func (m *Manager) applyTunnel(ifc *config.Interface, wantAddrs map[string]map[ne
 			return err
 		}
 	}
+	if !ifc.Address.Addr().Is6() {
+		m.noLinkLocal(link)
+	}
 	return m.setAdmin(link, ifc)
+}
+
+// noLinkLocal keeps an IPv4 tunnel free of the IPv6 link-local address
+// the kernel would give it: otherwise the kernel's router solicitations and
+// MLD reports go into the tunnel, where no traffic selector admits them, and
+// show up as "ts unacceptable" on the Child SA. A kernel without IPv6 has
+// nothing to do here, so errors only reach the debug log.
+func (m *Manager) noLinkLocal(link netlink.Link) {
+	const addrGenModeNone = 1 // IN6_ADDR_GEN_MODE_NONE
+	if err := m.h.LinkSetIP6AddrGenMode(link, addrGenModeNone); err != nil {
+		m.log.Debug("tun: no IPv6 address generation mode", "link", link.Attrs().Name, "err", err)
+		return
+	}
+	addrs, err := m.h.AddrList(link, unix.AF_INET6)
+	if err != nil {
+		return
+	}
+	for _, a := range addrs {
+		if a.IP.IsLinkLocalUnicast() {
+			if err := m.h.AddrDel(link, &a); err != nil {
+				m.log.Debug("tun: remove link-local address", "link", link.Attrs().Name, "err", err)
+			}
+		}
+	}
 }
 
 func (m *Manager) setAdmin(link netlink.Link, ifc *config.Interface) error {
