@@ -384,8 +384,11 @@ func TestInteropStrongSwanRekeys(t *testing.T) {
 		l.waitTunnel(x, c, 30*time.Second)
 		l.charonUp(c, 10*time.Second)
 		l.waitPing(iopPingAttempts)
-		// Child SAs at ~8 and ~16 s, the IKE SA at ~13 s.
-		iopRekeyRun(t, l, c, 20*time.Second, 1, 2)
+		// Child SAs at ~8 and ~16 s, the IKE SA at ~13 s. Only one Child
+		// rekey is required: when charon's second Child rekey falls due
+		// while its IKE rekey moves the Child SA, charon drops that job
+		// ("CHILD_SA ... not found for rekey") and rekeys later.
+		iopRekeyRun(t, l, c, 20*time.Second, 1, 1)
 	})
 	t.Run("by-softix", func(t *testing.T) {
 		t.Parallel()
