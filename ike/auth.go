@@ -15,8 +15,6 @@ import (
 
 var configEmpty config.Config
 
-var anyV4 = netip.PrefixFrom(netip.IPv4Unspecified(), 0)
-
 // routeSelectors is the route-based traffic selector: everything.
 func routeSelectors() []selector {
 	return []selector{{StartPort: 0, EndPort: 65535, StartAddr: netip.IPv4Unspecified(), EndAd: netip.AddrFrom4([4]byte{255, 255, 255, 255})}}

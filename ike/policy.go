@@ -76,36 +76,6 @@ var dhByName = map[config.DHGroup]Algorithm{
 	"curve25519":   {31, 0, "curve25519"},
 }
 
-// algName finds the IX name of a transform for display; unknown IDs print
-// as "TYPE-ID".
-func algName(ttype int, id uint16, keyBits int) string {
-	var m []Algorithm
-	switch ttype {
-	case transformENCR:
-		for _, a := range encByName {
-			m = append(m, a)
-		}
-	case transformINTEG:
-		for _, a := range integByName {
-			m = append(m, a)
-		}
-	case transformPRF:
-		for _, a := range prfByName {
-			m = append(m, a)
-		}
-	case transformDH:
-		for _, a := range dhByName {
-			m = append(m, a)
-		}
-	}
-	for _, a := range m {
-		if a.ID == id && (ttype != transformENCR || a.KeyBits == keyBits) {
-			return a.Name
-		}
-	}
-	return fmt.Sprintf("T%d-%d", ttype, id)
-}
-
 // Policy is the negotiable part of an IKEv2 profile: algorithm lists in
 // order of preference and lifetimes. It is what soft-ix offers as
 // initiator (exactly these, in this order) and accepts as responder (any

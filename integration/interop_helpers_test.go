@@ -560,12 +560,3 @@ func iopWaitLog(t *testing.T, x *nslab.SoftIX, timeout time.Duration, re *regexp
 		t.Fatal(err)
 	}
 }
-
-// iopKnownBug skips a test that shows a diagnosed bug in a package still
-// being worked on, unless SOFTIX_IOP_KNOWN_BUGS=1 asks to run it anyway.
-func iopKnownBug(t *testing.T, diagnosis string) {
-	t.Helper()
-	if os.Getenv("SOFTIX_IOP_KNOWN_BUGS") != "1" {
-		t.Skip("known bug: " + diagnosis + " (SOFTIX_IOP_KNOWN_BUGS=1 runs it)")
-	}
-}
