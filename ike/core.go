@@ -69,6 +69,14 @@ type CoreConfig struct {
 	// while its pool of pregenerated keys is empty (RFC 7296 §2.12); 0 off.
 	DHReuseUnderLoad time.Duration
 
+	// ForceUDPEncap carries ESP in UDP on the NAT-T port even without a
+	// NAT, the way strongSwan's encap=yes does: our NAT_DETECTION_SOURCE_IP
+	// is made not to match, so the peer believes a NAT is on the path
+	// and encapsulates too (RFC 7296 §2.23 leaves the choice of port to
+	// the peer that detects a NAT). It needs a peer that supports NAT
+	// traversal; one that sends no NAT detection payloads gets plain ESP.
+	ForceUDPEncap bool
+
 	// Policies replaces the policy the config gives the named tunnels;
 	// the lab's Azure emulation sets AzurePolicy() here.
 	Policies map[string]Policy

@@ -454,3 +454,42 @@ func TestUnsupportedCriticalPayload(t *testing.T) {
 		t.Fatalf("answer notifies %+v", m.Notifies)
 	}
 }
+
+// TestForceUDPEncap: with ForceUDPEncap on either side and no NAT between
+// them, both IKE SAs float to the NAT-T port and both Child SA pairs carry
+// ESP in UDP; without it they stay on raw ESP.
+func TestForceUDPEncap(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		forced    netip.Addr // the side that forces; invalid: neither
+		wantEncap bool
+	}{
+		{"initiator", addrA, true},
+		{"responder", addrB, true},
+		{"neither", netip.Addr{}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newPair(t, testConfig(addrB, "k", true, nil), testConfig(addrA, "k", false, nil), func(cc *CoreConfig) {
+				cc.ForceUDPEncap = cc.LocalAddr(netip.Addr{}) == tc.forced
+			})
+			p.a.core.Start(p.now)
+			p.run(time.Second)
+			sa, sb := p.checkUp()
+			for _, x := range []*ikeSA{sa, sb} {
+				if x.encap != tc.wantEncap {
+					t.Errorf("IKE SA encap %v, want %v", x.encap, tc.wantEncap)
+				}
+				if tc.wantEncap && (x.local.Port() != 4500 || x.remote.Port() != 4500) {
+					t.Errorf("IKE SA on %v -> %v, want the NAT-T port", x.local, x.remote)
+				}
+			}
+			for _, n := range []*node{p.a, p.b} {
+				for k, c := range n.dp.sas {
+					if c.UDPEncap != tc.wantEncap {
+						t.Errorf("%v: Child SA %08x UDPEncap %v, want %v", n.addr, k.spi, c.UDPEncap, tc.wantEncap)
+					}
+				}
+			}
+		})
+	}
+}

@@ -67,7 +67,7 @@ func (c *Core) sendInit(now time.Time, sa *ikeSA) {
 	}
 	m.SA = ikeOffer(&sa.tun.pol, nil, sa.dhGroup)
 	m.KEGroup, m.KE, m.Nonce = sa.dhGroup, dh.Public(), sa.nonceI
-	m.addNotify(nNATDetectionSource, natHash(sa.spiI, 0, sa.local))
+	m.addNotify(nNATDetectionSource, c.natSourceHash(sa.spiI, 0, sa.local))
 	m.addNotify(nNATDetectionDest, natHash(sa.spiI, 0, sa.remote))
 	m.addNotify(nFragmentationSupp, nil)
 	pkt, err := encodePlain(m)
@@ -89,6 +89,15 @@ func natHash(spiI, spiR uint64, ap netip.AddrPort) []byte {
 	h.Write(ap.Addr().Unmap().AsSlice())
 	h.Write([]byte{byte(ap.Port() >> 8), byte(ap.Port())})
 	return h.Sum(nil)
+}
+
+// natSourceHash is our NAT_DETECTION_SOURCE_IP data: the true hash, or
+// with ForceUDPEncap a random one that no address of ours can match.
+func (c *Core) natSourceHash(spiI, spiR uint64, local netip.AddrPort) []byte {
+	if c.opt.ForceUDPEncap {
+		return c.random(sha1.Size)
+	}
+	return natHash(spiI, spiR, local)
 }
 
 // initReply handles the responder's IKE_SA_INIT answer.
@@ -137,9 +146,9 @@ func (c *Core) initReply(now time.Time, sa *ikeSA, pkt []byte, from, to netip.Ad
 		return
 	}
 	sa.dh = nil
-	c.detectNAT(sa, m)
+	natT := c.detectNAT(sa, m)
 	sa.fragOK = m.notify(nFragmentationSupp) != nil
-	if sa.natLocal || sa.natRemote {
+	if sa.natLocal || sa.natRemote || (natT && c.opt.ForceUDPEncap) {
 		c.float(sa)
 	}
 	sa.state = stAuthSent
@@ -167,14 +176,16 @@ func (c *Core) retryWithGroup(now time.Time, sa *ikeSA, data []byte) {
 }
 
 // detectNAT compares the responder's NAT detection hashes with the
-// addresses its answer really had (RFC 7296 §2.23).
-func (c *Core) detectNAT(sa *ikeSA, m *message) {
+// addresses its answer really had (RFC 7296 §2.23). It reports whether
+// the responder sent them, that is, supports NAT traversal.
+func (c *Core) detectNAT(sa *ikeSA, m *message) bool {
 	src, dst := m.notify(nNATDetectionSource), m.notify(nNATDetectionDest)
 	if src == nil || dst == nil {
-		return
+		return false
 	}
 	sa.natRemote = !hmac.Equal(src.Data, natHash(sa.spiI, m.SPIr, sa.remote))
 	sa.natLocal = !hmac.Equal(dst.Data, natHash(sa.spiI, m.SPIr, sa.local))
+	return true
 }
 
 // float moves an initiator's IKE SA to the NAT-T port.
@@ -272,7 +283,7 @@ func (c *Core) newResponderSA(now time.Time, m *message, suite IKESuite, chosen 
 	r := &message{SPIi: sa.spiI, SPIr: sa.spiR, Exchange: exIKESAInit, Response: true}
 	r.SA = []proposal{chosen}
 	r.KEGroup, r.KE, r.Nonce = suite.DH.ID, dh.Public(), sa.nonceR
-	r.addNotify(nNATDetectionSource, natHash(sa.spiI, sa.spiR, sa.local))
+	r.addNotify(nNATDetectionSource, c.natSourceHash(sa.spiI, sa.spiR, sa.local))
 	r.addNotify(nNATDetectionDest, natHash(sa.spiI, sa.spiR, sa.remote))
 	if sa.fragOK {
 		r.addNotify(nFragmentationSupp, nil)

@@ -59,6 +59,8 @@ type iopIXConf struct {
 	// BGP adds Loopback0.0 and the seed's router bgp, routing only
 	// 172.16.0.6/32 statically into the tunnel (ix-bgp.conf).
 	BGP bool
+	// Args are extra soft-ix flags for the IX daemon.
+	Args []string
 }
 
 // text renders c as IX configuration.
@@ -119,7 +121,7 @@ func (l *iopLab) startIX(conf iopIXConf) *nslab.SoftIX {
 	l.t.Helper()
 	// Metrics on the namespace's loopback: drop counters explain a loss.
 	x, err := nslab.StartSoftIXDaemon(l.s.IX, nslab.SoftIXOptions{
-		Name: "ix", Config: conf.text(), Map: nslab.IXSideMap(), Args: []string{"--metrics", "127.0.0.1:9477"},
+		Name: "ix", Config: conf.text(), Map: nslab.IXSideMap(), Args: append([]string{"--metrics", "127.0.0.1:9477"}, conf.Args...),
 	})
 	if err != nil {
 		l.t.Fatal(err)

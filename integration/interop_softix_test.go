@@ -106,8 +106,9 @@ func iopWaitSoftIXPair(t *testing.T, l *iopLab, ix, az *nslab.SoftIX, timeout ti
 }
 
 var (
-	iopRawESPRe = regexp.MustCompile(`^\S+ IP 203\.0\.113\.94 > 198\.51\.100\.6: ESP\(spi=0x[0-9a-f]{8},seq=0x[0-9a-f]+\)`)
-	iopUDPESPRe = regexp.MustCompile(`^\S+ IP 198\.51\.100\.1\.\d+ > 198\.51\.100\.6\.4500: UDP-encap: ESP\(spi=0x[0-9a-f]{8},seq=0x[0-9a-f]+\)`)
+	iopRawESPRe       = regexp.MustCompile(`^\S+ IP 203\.0\.113\.94 > 198\.51\.100\.6: ESP\(spi=0x[0-9a-f]{8},seq=0x[0-9a-f]+\)`)
+	iopForcedUDPESPRe = regexp.MustCompile(`^\S+ IP 203\.0\.113\.94\.4500 > 198\.51\.100\.6\.4500: UDP-encap: ESP\(spi=0x[0-9a-f]{8},seq=0x[0-9a-f]+\)`)
+	iopUDPESPRe       = regexp.MustCompile(`^\S+ IP 198\.51\.100\.1\.\d+ > 198\.51\.100\.6\.4500: UDP-encap: ESP\(spi=0x[0-9a-f]{8},seq=0x[0-9a-f]+\)`)
 )
 
 // TestInteropSoftIXPair: soft-ix against soft-ix, the IX's static config
@@ -150,6 +151,44 @@ func TestInteropSoftIXPair(t *testing.T) {
 		t.Logf("captured at the internet router:\n%s", strings.Join(lines, "\n"))
 		if raw < 2 {
 			t.Errorf("want raw ESP from the IX on the wire, saw %d packets", raw)
+		}
+	})
+
+	t.Run("forced-udp-encap", func(t *testing.T) {
+		// No NAT, but the IX forces UDP encapsulation (--force-udp-encap,
+		// strongSwan's encap=yes): both ends send ESP in UDP 4500.
+		l := iopNewLab(t, "iopenc", "tcpdump")
+		az, err := nslab.StartSoftIXDaemon(l.s.Azure, nslab.SoftIXOptions{
+			Name: "azure", Config: iopAzureSoftIXConf(t, false), Map: nslab.AzureSideMap(),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ix := l.startIX(iopIXConf{Args: []string{"--force-udp-encap"}})
+		iopWaitSoftIXPair(t, l, ix, az, 30*time.Second)
+		l.waitPing(iopPingAttempts)
+		for _, x := range []*nslab.SoftIX{ix, az} {
+			if sa := l.ikeSAs(x)[0]; sa.NATT != "on" {
+				t.Errorf("soft-ix %s shows NAT-T %q with forced encapsulation", x.Name, sa.NATT)
+			}
+		}
+		ready, result := iopCapture(l.s.Internet, "azure", "esp or udp port 4500", 4, 10*time.Second)
+		<-ready
+		if err := l.s.LAN.Ping(nslab.VNetHostAddr, "", 3); err != nil {
+			t.Fatal(err)
+		}
+		lines := <-result
+		udp := 0
+		for _, line := range lines {
+			if iopForcedUDPESPRe.MatchString(line) {
+				udp++
+			} else if strings.Contains(line, ": ESP(") && !strings.Contains(line, "UDP-encap") {
+				t.Errorf("raw ESP despite --force-udp-encap: %s", line)
+			}
+		}
+		t.Logf("captured at the internet router:\n%s", strings.Join(lines, "\n"))
+		if udp < 2 {
+			t.Errorf("want ESP in UDP 4500 from the IX on the wire, saw %d packets", udp)
 		}
 	})
 

@@ -132,6 +132,32 @@ func TestInteropStrongSwanAzureSide(t *testing.T) {
 	}
 }
 
+// TestInteropStrongSwanForcedEncap: soft-ix with --force-udp-encap (a
+// NAT_DETECTION_SOURCE_IP that cannot match) initiates to charon with no
+// NAT between them; charon must take the IX for NATed, and the tunnel
+// carries the ping in UDP 4500 as with the true hash.
+func TestInteropStrongSwanForcedEncap(t *testing.T) {
+	l := iopNewLab(t, "iopfenc")
+	c := l.startCharon(iopAzure())
+	x := l.startIX(iopIXConf{Args: []string{"--force-udp-encap"}})
+	l.waitTunnel(x, c, 30*time.Second)
+	l.charonUp(c, 10*time.Second)
+	l.waitPing(iopPingAttempts)
+	if err := l.s.LAN.Ping(nslab.VNetHostAddr, "", 3); err != nil {
+		t.Fatal(err)
+	}
+	iopCheckSAs(t, l, c, "initiator", iopSeedIKE, iopSeedChild, iopSeedSwanIKE, iopSeedSwanESP)
+	// charon logs its NAT detection: the IX's fake source hash must read
+	// as "remote host is behind NAT" (without the flag it does not).
+	log, err := os.ReadFile(c.LogPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(log), "remote host is behind NAT") {
+		t.Errorf("charon did not take the IX for NATed; its log has no \"remote host is behind NAT\"")
+	}
+}
+
 // TestInteropStrongSwanSoftIXResponder: charon as Azure initiates
 // (start_action = start) to a soft-ix that only responds
 // (negotiation-direction responder, no connect-type auto).

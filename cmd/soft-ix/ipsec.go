@@ -90,6 +90,10 @@ func startIPsec(cfg *config.Config, o *options, log *slog.Logger, linux *tun.Man
 		}
 	}
 	mc := ike.ManagerConfig{Config: cfg, DataPlane: s.dp, Transport: ikeTransport{u, s.eng}, Logger: log}
+	mc.Tuning.ForceUDPEncap = o.forceUDPEncap
+	if o.forceUDPEncap {
+		log.Info("ESP goes in UDP 4500 on every tunnel whose peer supports NAT traversal (--force-udp-encap)")
+	}
 	if s.keylog != nil {
 		mc.KeyLog = s.keylog
 	}
@@ -175,7 +179,7 @@ func (s *ipsecStack) IKESAs() []show.IKESA {
 		out = append(out, show.IKESA{
 			Interface: sa.Tunnel, SPII: sa.SPIi, SPIR: sa.SPIr, RemainLifetime: sa.RemainLifetime,
 			Serial: sa.Serial, Initiator: sa.Direction == "initiator", Local: sa.LocalAddr, Peer: sa.PeerAddr,
-			PeerID: sa.PeerID, Enc: sa.Enc, Hash: sa.Integ, PRF: sa.PRF, DH: sa.DH, NATDetected: sa.NATDetected,
+			PeerID: sa.PeerID, Enc: sa.Enc, Hash: sa.Integ, PRF: sa.PRF, DH: sa.DH, NATDetected: sa.NATDetected || sa.UDPEncap, // "NAT-T: on" while NAT traversal is in use, forced or not
 		})
 	}
 	return out

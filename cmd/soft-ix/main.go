@@ -44,9 +44,12 @@ type options struct {
 	logLevel  string
 	metrics   string
 	keylog    string
-	static    bool // lab
-	once      bool // lab
-	help      bool
+	// forceUDPEncap carries ESP in UDP 4500 without a NAT (not an IX
+	// command; see ike.CoreConfig.ForceUDPEncap).
+	forceUDPEncap bool
+	static        bool // lab
+	once          bool // lab
+	help          bool
 }
 
 // mapFlag collects repeated --map IXNAME=linuxdev flags.
@@ -89,6 +92,7 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&o.logLevel, "log-level", "info", "log `LEVEL`: debug, info, warn or error")
 	fs.StringVar(&o.metrics, "metrics", "", "serve Prometheus metrics on `ADDR` (off by default; e.g. 127.0.0.1:9477; a bare :PORT binds loopback)")
 	fs.StringVar(&o.keylog, "keylog", "", "append IKE and ESP keys for Wireshark to `FILE` (ikev2_decryption_table / esp_sa lines; debugging only)")
+	fs.BoolVar(&o.forceUDPEncap, "force-udp-encap", false, "carry ESP in UDP 4500 even without a NAT, as strongSwan's encap=yes: the peer is told a NAT is present (soft-ix extension, not an IX command; faster in software, 8 bytes more per packet)")
 	fs.BoolVar(&o.static, "static", false, "lab: use the static-route config instead of BGP")
 	fs.BoolVar(&o.once, "once", false, "lab: exit after the report instead of staying up")
 	fs.BoolVar(&o.help, "help", false, "show this help")
