@@ -15,6 +15,10 @@
 #   swan-cbc     strongSwan <-> strongSwan (kernel-libipsec) aes256-sha256
 #   swan-gcm     strongSwan <-> strongSwan (kernel-libipsec) aes256gcm16
 #   wg           wireguard-go <-> wireguard-go (ChaCha20-Poly1305)
+#   softix-encap-cbc, softix-encap-gcm
+#                soft-ix <-> soft-ix, no NAT, the IX started with
+#                --force-udp-encap: ESP in UDP 4500, strongSwan's and
+#                wireguard-go's wire format (UDP GSO/GRO apply)
 #   softix-nat-cbc, softix-nat-gcm
 #                soft-ix <-> soft-ix with the IX behind a masquerading
 #                internet router (iptables), so ESP goes in UDP 4500 as
@@ -40,7 +44,7 @@ WARMUP=${WARMUP:-1}
 PINGS=${PINGS:-200}
 # softix-nat-* (the same wire format as strongSwan's and wireguard-go's:
 # UDP) join the default list when iptables is there to build the NAT.
-DEFAULT_CONTENDERS="plain softix-cbc softix-gcm swan-cbc swan-gcm wg"
+DEFAULT_CONTENDERS="plain softix-cbc softix-gcm swan-cbc swan-gcm wg softix-encap-cbc softix-encap-gcm"
 command -v iptables >/dev/null && DEFAULT_CONTENDERS="$DEFAULT_CONTENDERS softix-nat-cbc softix-nat-gcm"
 CONTENDERS=${CONTENDERS:-$DEFAULT_CONTENDERS}
 read -r -a LIST <<<"$CONTENDERS"
@@ -178,6 +182,14 @@ echo
 echo "soft-ix-cbc / strongswan-cbc = $R_CBC   (target >= 5)"
 echo "soft-ix-gcm / wireguard-go   = $R_GCM   (target >= 1.0)"
 echo "soft-ix added RTT median     = gcm $ADD_GCM us, cbc $ADD_CBC us   (target < 100)"
+R_ENC_CBC=$(ratio "${MBPS[softix-encap-cbc]:-n/a}" "${MBPS[swan-cbc]:-n/a}")
+R_ENC_GCM=$(ratio "${MBPS[softix-encap-gcm]:-n/a}" "${MBPS[wg]:-n/a}")
+if [ "$R_ENC_CBC$R_ENC_GCM" != n/an/a ]; then
+	echo "with ESP in UDP 4500 (--force-udp-encap, no NAT), the others' wire format:"
+	echo "soft-ix-encap-cbc / strongswan-cbc = $R_ENC_CBC   (target >= 5)"
+	echo "soft-ix-encap-gcm / wireguard-go   = $R_ENC_GCM   (target >= 1.0)"
+	echo "soft-ix-encap added RTT median     = gcm $(minus "${RTT[softix-encap-gcm]:-n/a}" "${RTT[plain]:-n/a}") us, cbc $(minus "${RTT[softix-encap-cbc]:-n/a}" "${RTT[plain]:-n/a}") us"
+fi
 R_NAT_CBC=$(ratio "${MBPS[softix-nat-cbc]:-n/a}" "${MBPS[swan-cbc]:-n/a}")
 R_NAT_GCM=$(ratio "${MBPS[softix-nat-gcm]:-n/a}" "${MBPS[wg]:-n/a}")
 if [ "$R_NAT_CBC$R_NAT_GCM" != n/an/a ]; then
@@ -186,5 +198,5 @@ if [ "$R_NAT_CBC$R_NAT_GCM" != n/an/a ]; then
 	echo "soft-ix-nat-gcm / wireguard-go   = $R_NAT_GCM"
 fi
 echo
-echo "SUMMARY rounds=$ROUNDS nproc=$(nproc) load=\"$LOAD_START\" softix-cbc=${MBPS[softix-cbc]:-n/a} swan-cbc=${MBPS[swan-cbc]:-n/a} ratio=$R_CBC softix-gcm=${MBPS[softix-gcm]:-n/a} wg=${MBPS[wg]:-n/a} ratio=$R_GCM plain=${MBPS[plain]:-n/a} added-rtt-us=gcm:$ADD_GCM,cbc:$ADD_CBC nat-cbc=${MBPS[softix-nat-cbc]:-n/a} nat-cbc-ratio=$R_NAT_CBC nat-gcm=${MBPS[softix-nat-gcm]:-n/a} nat-gcm-ratio=$R_NAT_GCM"
+echo "SUMMARY rounds=$ROUNDS nproc=$(nproc) load=\"$LOAD_START\" softix-cbc=${MBPS[softix-cbc]:-n/a} swan-cbc=${MBPS[swan-cbc]:-n/a} ratio=$R_CBC softix-gcm=${MBPS[softix-gcm]:-n/a} wg=${MBPS[wg]:-n/a} ratio=$R_GCM plain=${MBPS[plain]:-n/a} added-rtt-us=gcm:$ADD_GCM,cbc:$ADD_CBC nat-cbc=${MBPS[softix-nat-cbc]:-n/a} nat-cbc-ratio=$R_NAT_CBC nat-gcm=${MBPS[softix-nat-gcm]:-n/a} nat-gcm-ratio=$R_NAT_GCM encap-cbc=${MBPS[softix-encap-cbc]:-n/a} encap-cbc-ratio=$R_ENC_CBC encap-gcm=${MBPS[softix-encap-gcm]:-n/a} encap-gcm-ratio=$R_ENC_GCM"
 exit 0

@@ -279,9 +279,11 @@ softix_build() {
 # softix_conf SUITE: writes $WORK/softix-ix.conf and softix-azure.conf.
 # SUITE nat-cbc / nat-gcm: the gateway side accepts any peer address and
 # only responds (the IX is behind the internet router's NAT, as in
-# integration/interop_softix_test.go).
+# integration/interop_softix_test.go). encap-cbc / encap-gcm: the configs
+# of cbc / gcm (softix_up adds --force-udp-encap).
 softix_conf() {
-	local suite=${1#nat-} conf=$REPO_DIR/cmd/soft-ix/labconf
+	local suite=${1#encap-} conf=$REPO_DIR/cmd/soft-ix/labconf
+	suite=${suite#nat-}
 	case $suite in
 	cbc) cp "$conf/ix-lab-static.conf" "$WORK/softix-ix.conf" ;;
 	gcm) sed -e 's/^  child-proposal enc aes-cbc-256$/  child-proposal enc aes-gcm-256/' \
@@ -306,8 +308,10 @@ softix_child_up() {
 }
 
 softix_up() {
-	local suite=$1 az ix
+	local suite=$1 az ix encap=()
 	softix_conf "$suite" || return 1
+	# No NAT, but the IX forces ESP into UDP 4500 (strongSwan's encap=yes).
+	[ "${suite#encap-}" != "$suite" ] && encap=(--force-udp-encap)
 	if [ "${suite#nat-}" != "$suite" ]; then
 		command -v iptables >/dev/null || die "softix-nat-*: iptables missing (apt-get install iptables)"
 		# The internet router hides the IX behind its own address, so IKE
@@ -324,7 +328,7 @@ softix_up() {
 		timeout 3 "$SOFTIX_BIN" show running-config --socket "$(softix_sock azure)" || return 1
 	start softix-ix "$NS_IX" "$SOFTIX_BIN" -c "$WORK/softix-ix.conf" \
 		--map GigaEthernet0.0=GigaEthernet0.0 --map GigaEthernet1.0=GigaEthernet1.0 \
-		--socket "$(softix_sock ix)" --log-level "${SOFTIX_LOG_LEVEL:-info}"
+		--socket "$(softix_sock ix)" --log-level "${SOFTIX_LOG_LEVEL:-info}" "${encap[@]}"
 	ix=$START_PID
 	TUNNEL_PIDS=("$ix" "$az")
 	wait_until 60 "soft-ix Child SA" softix_child_up || return 1
