@@ -17,7 +17,7 @@ import (
 func TestParseArgs(t *testing.T) {
 	o, words, err := parseArgs([]string{"show", "running-config", "-c", "ix.conf", "--map", "GigaEthernet0.0=eth0",
 		"--map=GigaEthernet1.0=eth1", "--socket", "/tmp/s.sock", "--log-format", "json", "--log-level", "debug",
-		"--metrics", ":9477", "--keylog", "/tmp/k", "--once"}, io.Discard)
+		"--metrics", ":9477", "--keylog", "/tmp/k", "--force-udp-encap", "--once"}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -25,7 +25,7 @@ func TestParseArgs(t *testing.T) {
 		t.Errorf("words %q", words)
 	}
 	if o.config != "ix.conf" || o.socket != "/tmp/s.sock" || o.logFormat != "json" || o.logLevel != "debug" ||
-		o.metrics != ":9477" || o.keylog != "/tmp/k" || !o.once || o.static {
+		o.metrics != ":9477" || o.keylog != "/tmp/k" || !o.forceUDPEncap || !o.once || o.static {
 		t.Errorf("options %+v", o)
 	}
 	if o.maps["GigaEthernet0.0"] != "eth0" || o.maps["GigaEthernet1.0"] != "eth1" {
@@ -52,7 +52,7 @@ func TestHelpDocumentsEverything(t *testing.T) {
 	}
 	for _, want := range []string{"check -c FILE", "show running-config -c FILE", "soft-ix cli", "soft-ix lab",
 		"show ikev2 child-sa", "show ip bgp neighbors A.B.C.D advertised-routes", "ping A.B.C.D", "clear ikev2 sa",
-		"reload", "soft-ix help", "-map", "-socket", "-log-format", "-log-level", "-metrics", "-keylog", "-static", "-once"} {
+		"reload", "soft-ix help", "-map", "-socket", "-log-format", "-log-level", "-metrics", "-keylog", "-force-udp-encap", "-static", "-once"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("--help lacks %q", want)
 		}
