@@ -2,6 +2,7 @@ package integration
 
 import (
 	"net/netip"
+	"strings"
 	"testing"
 
 	"github.com/soft-ix/soft-ix/config"
@@ -18,7 +19,8 @@ func TestTunBGPRoutesThroughTUN(t *testing.T) {
 	mp := netip.MustParsePrefix
 	cfg := &config.Config{
 		Interfaces: []*config.Interface{
-			{Name: "Tunnel0.0", Kind: config.KindTunnel, Address: mp("169.254.0.1/30"), Tunnel: &config.Tunnel{}},
+			{Name: "Tunnel0.0", Kind: config.KindTunnel, Address: mp("169.254.0.1/30"),
+				Tunnel: &config.Tunnel{Peer: netip.MustParseAddr("198.51.100.6")}},
 			{Name: "Loopback0.0", Kind: config.KindLoopback, Address: mp("10.2.2.2/32")},
 		},
 		Routes: []*config.Route{{Prefix: mp("172.16.0.6/32"), Interface: "Tunnel0.0"}},
@@ -70,6 +72,22 @@ func TestTunBGPRoutesThroughTUN(t *testing.T) {
 	}
 	if bgtFindRoute(bgtRoutes(t, ns, bgp), "203.0.113.0/24") != nil {
 		t.Error("route via an unreachable next hop was installed")
+	}
+
+	// A route out of the tunnel that covers the tunnel's own IKE peer
+	// would carry the tunnel into itself: refused; the rest still go in.
+	err := p.do("install 172.16.0.6 198.51.100.0/24 0.0.0.0/0 172.17.0.0/16", nil)
+	if err == nil || !strings.Contains(err.Error(), "would route that tunnel into itself") {
+		t.Errorf("install with routes covering the IKE peer: err %v, want the refusal", err)
+	}
+	rs := bgtRoutes(t, ns, bgp)
+	for _, dst := range []string{"198.51.100.0/24", "default"} {
+		if bgtFindRoute(rs, dst) != nil {
+			t.Errorf("route %s covers the IKE peer 198.51.100.6 and was installed out of Tunnel0.0", dst)
+		}
+	}
+	if bgtFindRoute(rs, "172.17.0.0/16") == nil {
+		t.Error("172.17.0.0/16, installed in the same batch, is missing")
 	}
 
 	if err := p.stop(); err != nil {

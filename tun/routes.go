@@ -253,7 +253,34 @@ func (m *Manager) InstallRoutes(nextHop netip.Addr, prefixes []netip.Prefix) err
 	return errors.Join(errs...)
 }
 
+// coversTunnelPeer reports whether p, routed out of the Linux link dev,
+// contains the IKE peer address of the IX tunnel dev is. Such a route
+// would carry the tunnel's own IKE and ESP packets into the tunnel
+// (recursive routing) and break it the moment it was installed; a peer
+// that advertises its own public address, or a default route, over BGP
+// must not do that. Routes out of other links are not affected.
+func (m *Manager) coversTunnelPeer(p netip.Prefix, dev string) (netip.Addr, string, bool) {
+	if m.cfg == nil {
+		return netip.Addr{}, "", false
+	}
+	ifc := m.cfg.Interface(m.ixName(dev))
+	if ifc == nil || ifc.Kind != config.KindTunnel || ifc.Tunnel == nil {
+		return netip.Addr{}, "", false
+	}
+	if peer := ifc.Tunnel.Peer; peer.IsValid() && p.Contains(peer) {
+		return peer, ifc.Name, true
+	}
+	return netip.Addr{}, "", false
+}
+
 func (m *Manager) installBGP(p netip.Prefix, br *bgpRoute, path nextHopPath) error {
+	if peer, tunnel, ok := m.coversTunnelPeer(p, path.dev); ok {
+		if br.route != nil {
+			m.h.RouteDel(br.route)
+			br.route, br.dev = nil, ""
+		}
+		return fmt.Errorf("tun: bgp route %s not installed: it covers %s, the IKE peer of %s, and would route that tunnel into itself", p, peer, tunnel)
+	}
 	nr := &netlink.Route{
 		Dst:       ipNet(p),
 		LinkIndex: path.linkIndex,
