@@ -111,6 +111,35 @@ var (
 	iopUDPESPRe       = regexp.MustCompile(`^\S+ IP 198\.51\.100\.1\.\d+ > 198\.51\.100\.6\.4500: UDP-encap: ESP\(spi=0x[0-9a-f]{8},seq=0x[0-9a-f]+\)`)
 )
 
+// iopCheckWire captures what the internet router forwards to the gateway
+// while the LAN host pings the VNet host three times: at least two
+// packets must match want, and none may be of the other wire format (raw
+// ESP when udp, UDP 4500 when not).
+func iopCheckWire(t *testing.T, l *iopLab, want *regexp.Regexp, udp bool) {
+	t.Helper()
+	ready, result := iopCapture(l.s.Internet, "azure", "esp or udp port 4500", 4, 10*time.Second)
+	<-ready
+	if err := l.s.LAN.Ping(nslab.VNetHostAddr, "", 3); err != nil {
+		t.Fatal(err)
+	}
+	lines := <-result
+	matched := 0
+	for _, line := range lines {
+		switch {
+		case want.MatchString(line):
+			matched++
+		case udp && strings.Contains(line, ": ESP(") && !strings.Contains(line, "UDP-encap"):
+			t.Errorf("raw ESP where UDP 4500 was expected: %s", line)
+		case !udp && strings.Contains(line, "4500"):
+			t.Errorf("UDP 4500 where raw ESP was expected: %s", line)
+		}
+	}
+	t.Logf("captured at the internet router:\n%s", strings.Join(lines, "\n"))
+	if matched < 2 {
+		t.Errorf("want packets matching %s on the wire, saw %d", want, matched)
+	}
+}
+
 // TestInteropSoftIXPair: soft-ix against soft-ix, the IX's static config
 // against the Azure emulation of "soft-ix lab". Without a NAT the ESP on
 // the wire is raw IP protocol 50; with the IX behind a masquerading
@@ -134,24 +163,7 @@ func TestInteropSoftIXPair(t *testing.T) {
 		}
 
 		// What the internet router forwards: ESP, IP protocol 50.
-		ready, result := iopCapture(l.s.Internet, "azure", "esp or udp port 4500", 4, 10*time.Second)
-		<-ready
-		if err := l.s.LAN.Ping(nslab.VNetHostAddr, "", 3); err != nil {
-			t.Fatal(err)
-		}
-		lines := <-result
-		raw := 0
-		for _, line := range lines {
-			if iopRawESPRe.MatchString(line) {
-				raw++
-			} else if strings.Contains(line, "4500") {
-				t.Errorf("UDP 4500 on the wire without a NAT: %s", line)
-			}
-		}
-		t.Logf("captured at the internet router:\n%s", strings.Join(lines, "\n"))
-		if raw < 2 {
-			t.Errorf("want raw ESP from the IX on the wire, saw %d packets", raw)
-		}
+		iopCheckWire(t, l, iopRawESPRe, false)
 	})
 
 	t.Run("forced-udp-encap", func(t *testing.T) {
@@ -172,24 +184,7 @@ func TestInteropSoftIXPair(t *testing.T) {
 				t.Errorf("soft-ix %s shows NAT-T %q with forced encapsulation", x.Name, sa.NATT)
 			}
 		}
-		ready, result := iopCapture(l.s.Internet, "azure", "esp or udp port 4500", 4, 10*time.Second)
-		<-ready
-		if err := l.s.LAN.Ping(nslab.VNetHostAddr, "", 3); err != nil {
-			t.Fatal(err)
-		}
-		lines := <-result
-		udp := 0
-		for _, line := range lines {
-			if iopForcedUDPESPRe.MatchString(line) {
-				udp++
-			} else if strings.Contains(line, ": ESP(") && !strings.Contains(line, "UDP-encap") {
-				t.Errorf("raw ESP despite --force-udp-encap: %s", line)
-			}
-		}
-		t.Logf("captured at the internet router:\n%s", strings.Join(lines, "\n"))
-		if udp < 2 {
-			t.Errorf("want ESP in UDP 4500 from the IX on the wire, saw %d packets", udp)
-		}
+		iopCheckWire(t, l, iopForcedUDPESPRe, true)
 	})
 
 	t.Run("nat-udp-4500", func(t *testing.T) {
@@ -215,26 +210,9 @@ func TestInteropSoftIXPair(t *testing.T) {
 		if sa.NATT != "on" {
 			t.Errorf("IX shows NAT-T %q behind a NAT", sa.NATT)
 		}
-		ready, result := iopCapture(l.s.Internet, "azure", "esp or udp port 4500", 4, 10*time.Second)
-		<-ready
-		if err := l.s.LAN.Ping(nslab.VNetHostAddr, "", 3); err != nil {
-			t.Fatal(err)
-		}
-		lines := <-result
-		udp := 0
-		for _, line := range lines {
-			if iopUDPESPRe.MatchString(line) {
-				udp++
-			} else if strings.Contains(line, ": ESP(") && !strings.Contains(line, "UDP-encap") {
-				t.Errorf("raw ESP behind a NAT: %s", line)
-			}
-		}
-		t.Logf("captured at the internet router:\n%s", strings.Join(lines, "\n"))
-		if udp < 2 {
-			t.Errorf("want ESP in UDP 4500 from the NAT on the wire, saw %d packets", udp)
-		}
+		iopCheckWire(t, l, iopUDPESPRe, true)
 		// NAT keepalives every 5 s from the IX (behind the NAT).
-		ready, result = iopCapture(l.s.Internet, "azure", "udp port 4500 and udp[8:1] = 0xff and udp[4:2] = 9", 1, 12*time.Second)
+		ready, result := iopCapture(l.s.Internet, "azure", "udp port 4500 and udp[8:1] = 0xff and udp[4:2] = 9", 1, 12*time.Second)
 		<-ready
 		if lines := <-result; len(lines) == 0 {
 			t.Errorf("no NAT keepalive from the IX within 12 s")

@@ -182,21 +182,24 @@ echo
 echo "soft-ix-cbc / strongswan-cbc = $R_CBC   (target >= 5)"
 echo "soft-ix-gcm / wireguard-go   = $R_GCM   (target >= 1.0)"
 echo "soft-ix added RTT median     = gcm $ADD_GCM us, cbc $ADD_CBC us   (target < 100)"
-R_ENC_CBC=$(ratio "${MBPS[softix-encap-cbc]:-n/a}" "${MBPS[swan-cbc]:-n/a}")
-R_ENC_GCM=$(ratio "${MBPS[softix-encap-gcm]:-n/a}" "${MBPS[wg]:-n/a}")
-if [ "$R_ENC_CBC$R_ENC_GCM" != n/an/a ]; then
-	echo "with ESP in UDP 4500 (--force-udp-encap, no NAT), the others' wire format:"
-	echo "soft-ix-encap-cbc / strongswan-cbc = $R_ENC_CBC   (target >= 5)"
-	echo "soft-ix-encap-gcm / wireguard-go   = $R_ENC_GCM   (target >= 1.0)"
-	echo "soft-ix-encap added RTT median     = gcm $(minus "${RTT[softix-encap-gcm]:-n/a}" "${RTT[plain]:-n/a}") us, cbc $(minus "${RTT[softix-encap-cbc]:-n/a}" "${RTT[plain]:-n/a}") us"
-fi
+# udp_ratios KIND TITLE: the ratios of softix-KIND-cbc and -gcm (ESP in
+# UDP 4500) to strongSwan and wireguard-go, when they ran.
+udp_ratios() {
+	local cbc gcm
+	cbc=$(ratio "${MBPS[softix-$1-cbc]:-n/a}" "${MBPS[swan-cbc]:-n/a}")
+	gcm=$(ratio "${MBPS[softix-$1-gcm]:-n/a}" "${MBPS[wg]:-n/a}")
+	[ "$cbc$gcm" = n/an/a ] && return
+	echo "with ESP in UDP 4500 ($2), the others' wire format:"
+	echo "soft-ix-$1-cbc / strongswan-cbc = $cbc   (target >= 5)"
+	echo "soft-ix-$1-gcm / wireguard-go   = $gcm   (target >= 1.0)"
+	echo "soft-ix-$1 added RTT median     = gcm $(minus "${RTT[softix-$1-gcm]:-n/a}" "${RTT[plain]:-n/a}") us, cbc $(minus "${RTT[softix-$1-cbc]:-n/a}" "${RTT[plain]:-n/a}") us"
+}
+udp_ratios encap "--force-udp-encap, no NAT"
+udp_ratios nat "IX behind NAT"
 R_NAT_CBC=$(ratio "${MBPS[softix-nat-cbc]:-n/a}" "${MBPS[swan-cbc]:-n/a}")
 R_NAT_GCM=$(ratio "${MBPS[softix-nat-gcm]:-n/a}" "${MBPS[wg]:-n/a}")
-if [ "$R_NAT_CBC$R_NAT_GCM" != n/an/a ]; then
-	echo "with ESP in UDP 4500 (IX behind NAT), like the others' wire format:"
-	echo "soft-ix-nat-cbc / strongswan-cbc = $R_NAT_CBC"
-	echo "soft-ix-nat-gcm / wireguard-go   = $R_NAT_GCM"
-fi
+R_ENC_CBC=$(ratio "${MBPS[softix-encap-cbc]:-n/a}" "${MBPS[swan-cbc]:-n/a}")
+R_ENC_GCM=$(ratio "${MBPS[softix-encap-gcm]:-n/a}" "${MBPS[wg]:-n/a}")
 echo
 echo "SUMMARY rounds=$ROUNDS nproc=$(nproc) load=\"$LOAD_START\" softix-cbc=${MBPS[softix-cbc]:-n/a} swan-cbc=${MBPS[swan-cbc]:-n/a} ratio=$R_CBC softix-gcm=${MBPS[softix-gcm]:-n/a} wg=${MBPS[wg]:-n/a} ratio=$R_GCM plain=${MBPS[plain]:-n/a} added-rtt-us=gcm:$ADD_GCM,cbc:$ADD_CBC nat-cbc=${MBPS[softix-nat-cbc]:-n/a} nat-cbc-ratio=$R_NAT_CBC nat-gcm=${MBPS[softix-nat-gcm]:-n/a} nat-gcm-ratio=$R_NAT_GCM encap-cbc=${MBPS[softix-encap-cbc]:-n/a} encap-cbc-ratio=$R_ENC_CBC encap-gcm=${MBPS[softix-encap-gcm]:-n/a} encap-gcm-ratio=$R_ENC_GCM"
 exit 0
