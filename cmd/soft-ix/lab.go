@@ -152,6 +152,10 @@ func startLab(ctx context.Context, lab *nslab.Lab, self string, o *options, stdo
 		// The IX side's keys decrypt the whole tunnel in Wireshark.
 		ixArgs = append(ixArgs, "--keylog", o.keylog)
 	}
+	if o.forceUDPEncap {
+		// The IX side forces ESP into UDP 4500; the Azure side follows.
+		ixArgs = append(ixArgs, "--force-udp-encap")
+	}
 	st.ixProc, err = sc.IX.Start("soft-ix", nil, append([]string{self}, ixArgs...)...)
 	if err != nil {
 		return nil, err

@@ -231,11 +231,12 @@ Usage:
         run an IX command in the running daemon and print its answer
   soft-ix cli [--socket PATH]
         interactive IX session (prompt "HOSTNAME# ", history, TAB completion, ?)
-  soft-ix lab [--static] [--once] [--keylog FILE]
+  soft-ix lab [--static] [--once] [--keylog FILE] [--force-udp-encap]
         build an IX <-> internet <-> Azure lab in network namespaces, run soft-ix
         on both sides, print the tunnel, BGP and a ping, then stay up until
         Ctrl-C (or exit with --once); needs root. --keylog writes the IX
-        side's IKE/ESP keys for Wireshark
+        side's IKE/ESP keys for Wireshark; --force-udp-encap makes the IX
+        side carry ESP in UDP 4500
   soft-ix help
         this help (as do -h and --help)
 
