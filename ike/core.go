@@ -71,10 +71,11 @@ type CoreConfig struct {
 
 	// ForceUDPEncap carries ESP in UDP on the NAT-T port even without a
 	// NAT, the way strongSwan's encap=yes does: our NAT_DETECTION_SOURCE_IP
-	// is made not to match, so the peer believes a NAT is on the path
-	// and encapsulates too (RFC 7296 §2.23 leaves the choice of port to
-	// the peer that detects a NAT). It needs a peer that supports NAT
-	// traversal; one that sends no NAT detection payloads gets plain ESP.
+	// is made not to match, so the peer believes a NAT is on the path,
+	// and both ends move to the NAT-T port and encapsulate as RFC 7296
+	// §2.23 and RFC 3948 have them do behind a NAT. It needs a peer that
+	// supports NAT traversal; one that sends no NAT detection payloads
+	// gets plain ESP.
 	ForceUDPEncap bool
 
 	// Policies replaces the policy the config gives the named tunnels;

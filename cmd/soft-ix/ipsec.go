@@ -176,10 +176,11 @@ func (s *ipsecStack) IKESAs() []show.IKESA {
 		if sa.State != "established" {
 			continue
 		}
+		// "NAT-T : on" while NAT traversal is in use, forced or not.
 		out = append(out, show.IKESA{
 			Interface: sa.Tunnel, SPII: sa.SPIi, SPIR: sa.SPIr, RemainLifetime: sa.RemainLifetime,
 			Serial: sa.Serial, Initiator: sa.Direction == "initiator", Local: sa.LocalAddr, Peer: sa.PeerAddr,
-			PeerID: sa.PeerID, Enc: sa.Enc, Hash: sa.Integ, PRF: sa.PRF, DH: sa.DH, NATDetected: sa.NATDetected || sa.UDPEncap, // "NAT-T: on" while NAT traversal is in use, forced or not
+			PeerID: sa.PeerID, Enc: sa.Enc, Hash: sa.Integ, PRF: sa.PRF, DH: sa.DH, NATDetected: sa.NATDetected || sa.UDPEncap,
 		})
 	}
 	return out
