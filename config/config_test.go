@@ -440,3 +440,46 @@ func TestUniformlyIndentedFile(t *testing.T) {
 		t.Errorf("indenting the whole file changed the config:\n%s\nwant\n%s", Print(got), Print(want))
 	}
 }
+
+// TestRecursiveRouteWarning: a static route into a tunnel that covers the
+// tunnel's own peer is warned about unless a longer route or a connected
+// network keeps the peer outside the tunnel.
+func TestRecursiveRouteWarning(t *testing.T) {
+	base := `ikev2 authentication psk id ipv4 198.51.100.6 key char k
+interface GigaEthernet0.0
+  ip address 203.0.113.94/24
+  no shutdown
+interface Tunnel0.0
+  tunnel mode ipsec-ikev2
+  ip address 169.254.0.1/30
+  ip tcp adjust-mss auto
+  ikev2 peer 198.51.100.6 authentication psk id ipv4 198.51.100.6
+  no shutdown
+`
+	for _, tc := range []struct {
+		name, routes string
+		warn         bool
+	}{
+		{"vnet only", "ip route 172.16.0.0/16 Tunnel0.0\n", false},
+		{"default into the tunnel", "ip route default Tunnel0.0\n", true},
+		{"peer's /24 into the tunnel", "ip route 198.51.100.0/24 Tunnel0.0\n", true},
+		{"default with a host route via the WAN", "ip route default Tunnel0.0\nip route 198.51.100.6/32 203.0.113.1\n", false},
+		{"default with a host route out of GigaEthernet0.0", "ip route default Tunnel0.0\nip route 198.51.100.6/32 GigaEthernet0.0\n", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, diags := mustParse(t, "r.conf", base+tc.routes)
+			got := false
+			for _, d := range diags {
+				if strings.Contains(d.Msg, "routed into the tunnel itself") {
+					got = true
+					if !strings.HasPrefix(d.String(), "r.conf:11:1: warning: ip route ") {
+						t.Errorf("warning at the wrong place: %s", d)
+					}
+				}
+			}
+			if got != tc.warn {
+				t.Errorf("warned %v, want %v: %v", got, tc.warn, diags)
+			}
+		})
+	}
+}

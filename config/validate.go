@@ -160,8 +160,42 @@ func (v *validator) routes() {
 	for _, r := range v.c.Routes {
 		if r.Interface != "" {
 			v.needInterface(r.Pos, "ip route", r.Interface)
+			v.recursiveRoute(r)
 		}
 	}
+}
+
+// recursiveRoute warns about a static route into an IKEv2 tunnel that
+// covers the tunnel's own peer address ("ip route default Tunnel0.0") when
+// nothing more specific keeps the peer outside the tunnel: IKE and ESP to
+// the peer would then be routed into the tunnel they make, and it could
+// never come up. A real IX loads such a config too, so this is a warning.
+func (v *validator) recursiveRoute(r *Route) {
+	ifc := v.c.Interface(r.Interface)
+	if ifc == nil || ifc.Kind != KindTunnel || ifc.Tunnel == nil || ifc.Tunnel.Mode != "ipsec-ikev2" {
+		return
+	}
+	peer := ifc.Tunnel.Peer
+	if !peer.IsValid() || !r.Prefix.Contains(peer) {
+		return
+	}
+	// A longer route to the peer that does not go into a tunnel, or a
+	// connected network holding it, keeps IKE and ESP outside.
+	for _, o := range v.c.Routes {
+		if o.Prefix.Bits() <= r.Prefix.Bits() || !o.Prefix.Contains(peer) {
+			continue
+		}
+		if oi := v.c.Interface(o.Interface); o.Interface == "" || (oi != nil && oi.Kind != KindTunnel) {
+			return
+		}
+	}
+	for _, o := range v.c.Interfaces {
+		if o.Kind != KindTunnel && o.Address.IsValid() && o.Address.Bits() > r.Prefix.Bits() && o.Address.Masked().Contains(peer) {
+			return
+		}
+	}
+	v.warnf(r.Pos, "ip route %s %s covers %s, the ikev2 peer of %s: IKE and ESP to the peer would be routed into the tunnel itself; add a longer route for the peer that leaves by the WAN (e.g. ip route %s/32 <WAN gateway>)",
+		r.Prefix, r.Interface, peer, r.Interface, peer)
 }
 
 func (v *validator) bgp() {
