@@ -29,11 +29,25 @@ func (c *Config) Interface(name string) *Interface {
 func (c *Config) Tunnels() []*Interface {
 	var out []*Interface
 	for _, ifc := range c.Interfaces {
-		if ifc.Kind == KindTunnel && ifc.Tunnel != nil && ifc.Tunnel.Mode == "ipsec-ikev2" {
+		if ifc.isIKEv2Tunnel() {
 			out = append(out, ifc)
 		}
 	}
 	return out
+}
+
+func (ifc *Interface) isIKEv2Tunnel() bool {
+	return ifc.Kind == KindTunnel && ifc.Tunnel != nil && ifc.Tunnel.Mode == "ipsec-ikev2"
+}
+
+// CoversPeer reports whether routing p into ifc would carry ifc's own
+// IKE and ESP packets into it: ifc is an IKEv2 tunnel and p contains its
+// "ikev2 peer" address. It returns that address.
+func (ifc *Interface) CoversPeer(p netip.Prefix) (netip.Addr, bool) {
+	if !ifc.isIKEv2Tunnel() || !ifc.Tunnel.Peer.IsValid() || !p.Contains(ifc.Tunnel.Peer) {
+		return netip.Addr{}, false
+	}
+	return ifc.Tunnel.Peer, true
 }
 
 // Profile returns the named "ikev2 profile", or nil.

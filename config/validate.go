@@ -172,11 +172,11 @@ func (v *validator) routes() {
 // never come up. A real IX loads such a config too, so this is a warning.
 func (v *validator) recursiveRoute(r *Route) {
 	ifc := v.c.Interface(r.Interface)
-	if ifc == nil || ifc.Kind != KindTunnel || ifc.Tunnel == nil || ifc.Tunnel.Mode != "ipsec-ikev2" {
+	if ifc == nil {
 		return
 	}
-	peer := ifc.Tunnel.Peer
-	if !peer.IsValid() || !r.Prefix.Contains(peer) {
+	peer, ok := ifc.CoversPeer(r.Prefix)
+	if !ok {
 		return
 	}
 	// A longer route to the peer that does not go into a tunnel, or a

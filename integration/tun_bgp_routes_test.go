@@ -20,7 +20,7 @@ func TestTunBGPRoutesThroughTUN(t *testing.T) {
 	cfg := &config.Config{
 		Interfaces: []*config.Interface{
 			{Name: "Tunnel0.0", Kind: config.KindTunnel, Address: mp("169.254.0.1/30"),
-				Tunnel: &config.Tunnel{Peer: netip.MustParseAddr("198.51.100.6")}},
+				Tunnel: &config.Tunnel{Mode: "ipsec-ikev2", Peer: netip.MustParseAddr("198.51.100.6")}},
 			{Name: "Loopback0.0", Kind: config.KindLoopback, Address: mp("10.2.2.2/32")},
 		},
 		Routes: []*config.Route{{Prefix: mp("172.16.0.6/32"), Interface: "Tunnel0.0"}},

@@ -264,13 +264,11 @@ func (m *Manager) coversTunnelPeer(p netip.Prefix, dev string) (netip.Addr, stri
 		return netip.Addr{}, "", false
 	}
 	ifc := m.cfg.Interface(m.ixName(dev))
-	if ifc == nil || ifc.Kind != config.KindTunnel || ifc.Tunnel == nil {
+	if ifc == nil {
 		return netip.Addr{}, "", false
 	}
-	if peer := ifc.Tunnel.Peer; peer.IsValid() && p.Contains(peer) {
-		return peer, ifc.Name, true
-	}
-	return netip.Addr{}, "", false
+	peer, ok := ifc.CoversPeer(p)
+	return peer, ifc.Name, ok
 }
 
 func (m *Manager) installBGP(p netip.Prefix, br *bgpRoute, path nextHopPath) error {
