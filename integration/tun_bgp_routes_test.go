@@ -89,6 +89,14 @@ func TestTunBGPRoutesThroughTUN(t *testing.T) {
 	if bgtFindRoute(rs, "172.17.0.0/16") == nil {
 		t.Error("172.17.0.0/16, installed in the same batch, is missing")
 	}
+	// A reload that moves the peer into an installed route takes it out.
+	cfg.Interfaces[0].Tunnel.Peer = netip.MustParseAddr("172.17.0.9")
+	if err := p.do("reload "+bgtWriteConfig(t, cfg), nil); err != nil {
+		t.Fatalf("reload with the peer moved: %v", err)
+	}
+	if bgtFindRoute(bgtRoutes(t, ns, bgp), "172.17.0.0/16") != nil {
+		t.Error("172.17.0.0/16 covers the reloaded peer 172.17.0.9 and stayed installed out of Tunnel0.0")
+	}
 
 	if err := p.stop(); err != nil {
 		t.Fatal(err)

@@ -128,6 +128,7 @@ func (m *Manager) Apply(cfg *config.Config) error {
 	}
 	errs = append(errs, m.applyInterfaces(cfg)...)
 	errs = append(errs, m.syncStatic()...)
+	m.dropPeerCoveringBGP()
 	m.retryBGP()
 	return errors.Join(errs...)
 }

@@ -322,6 +322,23 @@ func (m *Manager) RemoveRoutes(prefixes []netip.Prefix) error {
 	return errors.Join(errs...)
 }
 
+// dropPeerCoveringBGP takes out the installed BGP routes that now cover
+// the IKE peer of the tunnel they leave by (a reload changed the peer).
+// They stay wanted, and installBGP refuses them while they cover it.
+func (m *Manager) dropPeerCoveringBGP() {
+	for p, br := range m.bgp {
+		if br.route == nil {
+			continue
+		}
+		if peer, tunnel, ok := m.coversTunnelPeer(p, br.dev); ok {
+			m.log.Warn("tun: bgp route removed: it covers the new IKE peer of the tunnel it leaves by",
+				"prefix", p, "peer", peer, "tunnel", tunnel)
+			m.h.RouteDel(br.route)
+			br.route, br.dev = nil, ""
+		}
+	}
+}
+
 // retryBGP tries again to install pending BGP routes, one next hop at a time.
 func (m *Manager) retryBGP() {
 	pending := map[netip.Addr][]netip.Prefix{}
