@@ -183,11 +183,14 @@ echo "soft-ix-cbc / strongswan-cbc = $R_CBC   (target >= 5)"
 echo "soft-ix-gcm / wireguard-go   = $R_GCM   (target >= 1.0)"
 echo "soft-ix added RTT median     = gcm $ADD_GCM us, cbc $ADD_CBC us   (target < 100)"
 # udp_ratios KIND TITLE: the ratios of softix-KIND-cbc and -gcm (ESP in
-# UDP 4500) to strongSwan and wireguard-go, when they ran.
+# UDP 4500) to strongSwan and wireguard-go, kept in RATIO[KIND-cbc] and
+# RATIO[KIND-gcm] for the SUMMARY line and printed when they ran.
+declare -A RATIO
 udp_ratios() {
 	local cbc gcm
 	cbc=$(ratio "${MBPS[softix-$1-cbc]:-n/a}" "${MBPS[swan-cbc]:-n/a}")
 	gcm=$(ratio "${MBPS[softix-$1-gcm]:-n/a}" "${MBPS[wg]:-n/a}")
+	RATIO[$1-cbc]=$cbc RATIO[$1-gcm]=$gcm
 	[ "$cbc$gcm" = n/an/a ] && return
 	echo "with ESP in UDP 4500 ($2), the others' wire format:"
 	echo "soft-ix-$1-cbc / strongswan-cbc = $cbc   (target >= 5)"
@@ -196,10 +199,6 @@ udp_ratios() {
 }
 udp_ratios encap "--force-udp-encap, no NAT"
 udp_ratios nat "IX behind NAT"
-R_NAT_CBC=$(ratio "${MBPS[softix-nat-cbc]:-n/a}" "${MBPS[swan-cbc]:-n/a}")
-R_NAT_GCM=$(ratio "${MBPS[softix-nat-gcm]:-n/a}" "${MBPS[wg]:-n/a}")
-R_ENC_CBC=$(ratio "${MBPS[softix-encap-cbc]:-n/a}" "${MBPS[swan-cbc]:-n/a}")
-R_ENC_GCM=$(ratio "${MBPS[softix-encap-gcm]:-n/a}" "${MBPS[wg]:-n/a}")
 echo
-echo "SUMMARY rounds=$ROUNDS nproc=$(nproc) load=\"$LOAD_START\" softix-cbc=${MBPS[softix-cbc]:-n/a} swan-cbc=${MBPS[swan-cbc]:-n/a} ratio=$R_CBC softix-gcm=${MBPS[softix-gcm]:-n/a} wg=${MBPS[wg]:-n/a} ratio=$R_GCM plain=${MBPS[plain]:-n/a} added-rtt-us=gcm:$ADD_GCM,cbc:$ADD_CBC nat-cbc=${MBPS[softix-nat-cbc]:-n/a} nat-cbc-ratio=$R_NAT_CBC nat-gcm=${MBPS[softix-nat-gcm]:-n/a} nat-gcm-ratio=$R_NAT_GCM encap-cbc=${MBPS[softix-encap-cbc]:-n/a} encap-cbc-ratio=$R_ENC_CBC encap-gcm=${MBPS[softix-encap-gcm]:-n/a} encap-gcm-ratio=$R_ENC_GCM"
+echo "SUMMARY rounds=$ROUNDS nproc=$(nproc) load=\"$LOAD_START\" softix-cbc=${MBPS[softix-cbc]:-n/a} swan-cbc=${MBPS[swan-cbc]:-n/a} ratio=$R_CBC softix-gcm=${MBPS[softix-gcm]:-n/a} wg=${MBPS[wg]:-n/a} ratio=$R_GCM plain=${MBPS[plain]:-n/a} added-rtt-us=gcm:$ADD_GCM,cbc:$ADD_CBC nat-cbc=${MBPS[softix-nat-cbc]:-n/a} nat-cbc-ratio=${RATIO[nat-cbc]} nat-gcm=${MBPS[softix-nat-gcm]:-n/a} nat-gcm-ratio=${RATIO[nat-gcm]} encap-cbc=${MBPS[softix-encap-cbc]:-n/a} encap-cbc-ratio=${RATIO[encap-cbc]} encap-gcm=${MBPS[softix-encap-gcm]:-n/a} encap-gcm-ratio=${RATIO[encap-gcm]}"
 exit 0
