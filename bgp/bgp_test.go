@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/soft-ix/soft-ix/config"
+	"github.com/soft-ix/soft-ix/internal/testenv"
 )
 
 var (
@@ -376,7 +377,7 @@ func TestAdvertisedHidesLocalAS(t *testing.T) {
 func freePort(t *testing.T) int {
 	l, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
-		t.Skipf("no loopback TCP: %v", err)
+		testenv.Unavailable(t, "no loopback TCP: %v", err)
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
@@ -481,7 +482,7 @@ func TestGoBGPSessionOverLoopback(t *testing.T) {
 func TestSettingsFromSeedFile(t *testing.T) {
 	cfg, _, err := config.Load("../config/testdata/ix-bgp.conf")
 	if err != nil {
-		t.Skipf("seed config: %v", err)
+		t.Fatalf("seed config: %v", err)
 	}
 	set, err := settingsFrom(cfg, 179)
 	if err != nil {

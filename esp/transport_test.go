@@ -4,9 +4,10 @@ import (
 	"bytes"
 	"encoding/binary"
 	"net/netip"
-	"os"
 	"testing"
 	"time"
+
+	"github.com/soft-ix/soft-ix/internal/testenv"
 )
 
 // TestUDPTransportLoopback sends a container of ESP packets over real UDP
@@ -16,7 +17,7 @@ import (
 func TestUDPTransportLoopback(t *testing.T) {
 	rx, err := listenUDP(netip.MustParseAddrPort("127.0.0.1:0"))
 	if err != nil {
-		t.Skipf("no UDP on loopback: %v", err)
+		testenv.Unavailable(t, "no UDP on loopback: %v", err)
 	}
 	defer rx.close()
 	tx, err := listenUDP(netip.MustParseAddrPort("127.0.0.1:0"))
@@ -84,7 +85,7 @@ func TestUDPTransportLoopback(t *testing.T) {
 func TestIKEOverUDPLoopback(t *testing.T) {
 	rx, err := listenUDP(netip.MustParseAddrPort("127.0.0.1:0"))
 	if err != nil {
-		t.Skipf("no UDP on loopback: %v", err)
+		testenv.Unavailable(t, "no UDP on loopback: %v", err)
 	}
 	defer rx.close()
 	e := NewEngine(Config{Workers: 1})
@@ -109,12 +110,10 @@ func TestIKEOverUDPLoopback(t *testing.T) {
 // TestRawESPLoopback sends ESP as IP protocol 50 to 127.0.0.1 and reads it
 // back with the IPv4 header stripped.
 func TestRawESPLoopback(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("raw sockets need root")
-	}
+	testenv.RequireRoot(t) // raw sockets
 	r, err := listenRawESP(netip.MustParseAddr("127.0.0.1"))
 	if err != nil {
-		t.Skipf("raw socket: %v", err)
+		testenv.Unavailable(t, "raw socket: %v", err)
 	}
 	defer r.close()
 	el := getElem()

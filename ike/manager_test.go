@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"testing"
 	"time"
+
+	"github.com/soft-ix/soft-ix/internal/testenv"
 )
 
 // TestManagersOverLoopback runs two Managers with their own UDP sockets
@@ -19,7 +21,7 @@ func TestManagersOverLoopback(t *testing.T) {
 		m, err := NewManager(ManagerConfig{Config: cfg, DataPlane: dp, ListenAddr: local, IKEPort: 15500, NATTPort: 15501,
 			Logger: testLogger(t)})
 		if err != nil {
-			t.Skipf("cannot open loopback sockets: %v", err)
+			testenv.Unavailable(t, "cannot open loopback sockets: %v", err)
 		}
 		return m, dp
 	}

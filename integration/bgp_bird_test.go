@@ -10,6 +10,7 @@ import (
 
 	"github.com/soft-ix/soft-ix/bgp"
 	"github.com/soft-ix/soft-ix/config"
+	"github.com/soft-ix/soft-ix/integration/nslab"
 	"github.com/soft-ix/soft-ix/tun"
 )
 
@@ -96,7 +97,7 @@ func bgtWaitEstablished(t *testing.T, p *bgtPeer, timeout time.Duration) bgp.Sum
 }
 
 func TestBGPSeedSessionWithBIRD(t *testing.T) {
-	bgtRequire(t, "bird", "birdc", "ping")
+	nslab.Require(t, "go", "bird", "birdc", "ping")
 	ix, az, b := bgtLab(t, "", "")
 	p := bgtStartPeer(t, ix, bgtSeedBGPConfig(), "GigaEthernet1.0=lan0")
 
@@ -218,7 +219,7 @@ func bgtSummary(p *bgtPeer) (bgp.Summary, error) {
 // with its session disabled so soft-ix's first attempts are refused, then
 // BIRD connects first (connect delay 1 s; soft-ix retries every 5-10 s).
 func TestBGPAcceptsIncomingSession(t *testing.T) {
-	bgtRequire(t, "bird", "birdc", "ss")
+	nslab.Require(t, "go", "bird", "birdc", "ss")
 	ix, _, b := bgtLab(t, "", "disabled;")
 	p := bgtStartPeer(t, ix, bgtSeedBGPConfig(), "GigaEthernet1.0=lan0")
 	time.Sleep(2 * time.Second)
@@ -239,7 +240,7 @@ func TestBGPAcceptsIncomingSession(t *testing.T) {
 // routes; when the tunnel is back, session and routes recover. Short
 // timers (keepalive 1, hold 3) keep the test quick.
 func TestBGPRecoversAfterTunnelOutage(t *testing.T) {
-	bgtRequire(t, "bird", "birdc")
+	nslab.Require(t, "go", "bird", "birdc")
 	ix, _, b := bgtLab(t, "", "")
 	cfg := bgtSeedBGPConfig()
 	cfg.BGP.Neighbors[0].Keepalive, cfg.BGP.Neighbors[0].Hold = time.Second, 3*time.Second

@@ -21,18 +21,6 @@ import (
 // bgtPrefix makes names unique per test process: "bgt" + pid.
 var bgtPrefix = fmt.Sprintf("bgt%d", os.Getpid()%100000)
 
-func bgtRequire(t *testing.T, tools ...string) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root for network namespaces")
-	}
-	for _, tool := range append([]string{"ip", "go"}, tools...) {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("needs %s in PATH", tool)
-		}
-	}
-}
-
 // sh runs a command and fails the test on error.
 func bgtRun(t *testing.T, args ...string) string {
 	t.Helper()
@@ -46,12 +34,7 @@ func bgtRun(t *testing.T, args ...string) string {
 // bgtNS creates a namespace with lo up and deletes it when the test ends.
 func bgtNS(t *testing.T, role string) string {
 	t.Helper()
-	name := bgtPrefix + role
-	exec.Command("ip", "netns", "del", name).Run() // a leftover of a killed run
-	bgtRun(t, "ip", "netns", "add", name)
-	t.Cleanup(func() { exec.Command("ip", "netns", "del", name).Run() })
-	bgtRun(t, "ip", "-n", name, "link", "set", "lo", "up")
-	return name
+	return newNetns(t, bgtPrefix+role)
 }
 
 // bgtBinary builds bgp/internal/bgppeer into the test's temporary

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/soft-ix/soft-ix/integration/nslab"
 	"github.com/soft-ix/soft-ix/tun"
 )
 
@@ -33,7 +34,7 @@ func TestBGPPrefixes10k(t *testing.T) {
 	if os.Getenv("BGT_BENCH") == "" {
 		t.Skip("performance test (10,000 prefixes, 3 runs): run bgp/bench/prefixes.sh or set BGT_BENCH=1")
 	}
-	bgtRequire(t, "bird", "birdc")
+	nslab.Require(t, "go", "bird", "birdc")
 	runs := 3
 	if os.Getenv("BGT_RUNS") != "" {
 		fmt.Sscan(os.Getenv("BGT_RUNS"), &runs)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/soft-ix/soft-ix/integration/nslab"
+	"github.com/soft-ix/soft-ix/internal/testenv"
 )
 
 // softIXBinary is the soft-ix binary nslab builds once per run (or $SOFTIX_BIN).
@@ -319,7 +320,7 @@ func TestLabCommand(t *testing.T) {
 	nslab.Require(t)
 	bin := softIXBinary(t)
 	if left := labLeftovers(t); len(left) > 0 {
-		t.Skipf("another soft-ix lab is running here (%v)", left)
+		testenv.Unavailable(t, "another soft-ix lab is running here (%v)", left)
 	}
 	for _, variant := range [][]string{{"lab", "--once"}, {"lab", "--static", "--once"}} {
 		out, stderr, st := runBin(t, bin, variant...)

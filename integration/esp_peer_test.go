@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/soft-ix/soft-ix/integration/nslab"
 )
 
 // espLab is two namespaces joined by a veth pair, each running esppeer
@@ -22,19 +24,6 @@ type espLab struct {
 	peers  []*exec.Cmd
 	outs   []*strings.Builder
 	binary string
-}
-
-func espNeedRoot(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root for network namespaces and TUN devices")
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("needs ip(8) from iproute2")
-	}
-	if _, err := os.Stat("/dev/net/tun"); err != nil {
-		t.Skip("needs /dev/net/tun")
-	}
 }
 
 func espRun(t *testing.T, args ...string) string {
@@ -66,15 +55,13 @@ func espBuildPeer(t *testing.T) string {
 // (outer 192.0.2.1 / 192.0.2.2) with the LAN addresses 192.168.2.1 and
 // 172.16.1.4 on their loopbacks.
 func espNet(t *testing.T, tag string) *espLab {
-	l := &espLab{t: t, a: "espA" + tag, b: "espB" + tag}
-	t.Cleanup(l.down)
-	espRun(t, "ip", "netns", "add", l.a)
-	espRun(t, "ip", "netns", "add", l.b)
+	l := &espLab{t: t, a: newNetns(t, "espA"+tag), b: newNetns(t, "espB"+tag)}
+	t.Cleanup(l.down) // after newNetns: stops the peers before the namespaces go
 	va, vb := "espva"+tag, "espvb"+tag
 	espRun(t, "ip", "link", "add", va, "netns", l.a, "type", "veth", "peer", "name", vb, "netns", l.b)
 	espRun(t, "ip", "-n", l.a, "addr", "add", "192.0.2.1/24", "dev", va)
 	espRun(t, "ip", "-n", l.b, "addr", "add", "192.0.2.2/24", "dev", vb)
-	for _, c := range [][]string{{l.a, va}, {l.b, vb}, {l.a, "lo"}, {l.b, "lo"}} {
+	for _, c := range [][]string{{l.a, va}, {l.b, vb}} {
 		espRun(t, "ip", "-n", c[0], "link", "set", c[1], "up")
 	}
 	espRun(t, "ip", "-n", l.a, "addr", "add", "192.168.2.1/32", "dev", "lo")
@@ -160,10 +147,7 @@ func (l *espLab) down() {
 }
 
 func TestESPPingRawAndUDP(t *testing.T) {
-	espNeedRoot(t)
-	if _, err := exec.LookPath("ping"); err != nil {
-		t.Skip("needs ping (iputils-ping)")
-	}
+	nslab.Require(t, "ping")
 	bin := espBuildPeer(t)
 	for i, c := range []struct {
 		suite string
@@ -201,10 +185,7 @@ func TestESPPingRawAndUDP(t *testing.T) {
 // outer path: with pre-fragment a DF packet gets ICMP fragmentation needed
 // with the inner MTU that fits, and a fragmentable one crosses in pieces.
 func TestESPPreFragment(t *testing.T) {
-	espNeedRoot(t)
-	if _, err := exec.LookPath("ping"); err != nil {
-		t.Skip("needs ping (iputils-ping)")
-	}
+	nslab.Require(t, "ping")
 	bin := espBuildPeer(t)
 	l := newESPLab(t, bin, "f", "aes256gcm16", true, "-mtu", "1500", "-pre-fragment")
 	out, _ := exec.Command("ip", "netns", "exec", l.a, "ping", "-c", "1", "-W", "2", "-M", "do", "-s", "1472",

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/soft-ix/soft-ix/integration/nslab"
 )
 
 // TestESPAgainstStrongSwan checks soft-ix's UDP-encapsulated ESP against
@@ -22,12 +24,7 @@ import (
 // soft-ix's in the other. (kernel-libipsec refuses ESN proposals, so ESN
 // is covered by the unit tests and the RFC 4106 ESN vector only.)
 func TestESPAgainstStrongSwan(t *testing.T) {
-	espNeedRoot(t)
-	for _, tool := range []string{"charon-systemd", "swanctl", "ping"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("needs %s (strongswan with kernel-libipsec, iputils-ping)", tool)
-		}
-	}
+	nslab.Require(t, "charon-systemd", "swanctl", "ping")
 	bin := espBuildPeer(t)
 	for i, suite := range []string{"aes256-sha256", "aes256gcm16"} {
 		t.Run(suite, func(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/soft-ix/soft-ix/ike"
+	"github.com/soft-ix/soft-ix/integration/nslab"
 )
 
 // Interop for ikev2 negotiation-direction and INVALID_IKE_SPI against
@@ -29,7 +30,7 @@ func (s *softIX) stats() ike.Stats {
 // with NO_PROPOSAL_CHOSEN by an initiator-only soft-ix, whose own
 // initiation brings the tunnel up.
 func TestIKEStrongSwanInitiatorOnly(t *testing.T) {
-	ismRequire(t, "charon-systemd", "swanctl")
+	nslab.Require(t, "charon-systemd", "swanctl")
 	l := newISMLab(t)
 	s := l.startSoftIX(l.nsA, "softix", seedArgs(ismAddrB, "-direction", "initiator")...)
 	time.Sleep(300 * time.Millisecond)
@@ -54,7 +55,7 @@ func TestIKEStrongSwanInitiatorOnly(t *testing.T) {
 // connect-type auto sends nothing, answers charon, and does not
 // re-initiate after charon deletes the SA.
 func TestIKEStrongSwanResponderOnly(t *testing.T) {
-	ismRequire(t, "charon-systemd", "swanctl")
+	nslab.Require(t, "charon-systemd", "swanctl")
 	l := newISMLab(t)
 	c := l.startCharon(l.nsB, charonConn{Local: ismAddrB, Remote: ismAddrA, PSK: ismPSK})
 	s := l.startSoftIX(l.nsA, "softix", seedArgs(ismAddrB, "-direction", "responder", "-auto", "-retry", "500ms")...)
@@ -85,7 +86,7 @@ func TestIKEStrongSwanResponderOnly(t *testing.T) {
 // DPD requests for the lost IKE SA get INVALID_IKE_SPI answers (counted,
 // rate limited) instead of silence.
 func TestIKEStrongSwanInvalidSPI(t *testing.T) {
-	ismRequire(t, "charon-systemd", "swanctl")
+	nslab.Require(t, "charon-systemd", "swanctl")
 	l := newISMLab(t)
 	c := l.startCharon(l.nsB, charonConn{Local: ismAddrB, Remote: ismAddrA, PSK: ismPSK, DPD: time.Second})
 	s := l.startSoftIX(l.nsA, "softix", seedArgs(ismAddrB)...)

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/soft-ix/soft-ix/integration/nslab"
 )
 
 // Interop of soft-ix's IKEv2 (ike.Manager in ike/internal/ikepeer) with
@@ -20,7 +22,7 @@ func seedArgs(peer string, extra ...string) []string {
 }
 
 func TestIKEStrongSwanSoftIXInitiator(t *testing.T) {
-	ismRequire(t, "charon-systemd", "swanctl")
+	nslab.Require(t, "charon-systemd", "swanctl")
 	l := newISMLab(t)
 	c := l.startCharon(l.nsB, charonConn{Local: ismAddrB, Remote: ismAddrA, PSK: ismPSK})
 	s := l.startSoftIX(l.nsA, "softix", seedArgs(ismAddrB, "-auto")...)
@@ -49,7 +51,7 @@ func TestIKEStrongSwanSoftIXInitiator(t *testing.T) {
 }
 
 func TestIKEStrongSwanSoftIXResponder(t *testing.T) {
-	ismRequire(t, "charon-systemd", "swanctl")
+	nslab.Require(t, "charon-systemd", "swanctl")
 	l := newISMLab(t)
 	c := l.startCharon(l.nsB, charonConn{Local: ismAddrB, Remote: ismAddrA, PSK: ismPSK})
 	s := l.startSoftIX(l.nsA, "softix", seedArgs(ismAddrB)...)
@@ -76,7 +78,7 @@ func TestIKEStrongSwanSoftIXResponder(t *testing.T) {
 }
 
 func TestIKEStrongSwanWrongPSK(t *testing.T) {
-	ismRequire(t, "charon-systemd", "swanctl")
+	nslab.Require(t, "charon-systemd", "swanctl")
 	l := newISMLab(t)
 	c := l.startCharon(l.nsB, charonConn{Local: ismAddrB, Remote: ismAddrA, PSK: ismPSK})
 
@@ -126,7 +128,7 @@ func TestIKEStrongSwanWrongPSK(t *testing.T) {
 // TestIKEStrongSwanRekeysBySoftIX: soft-ix's short lifetimes make it
 // rekey the Child SA and the IKE SA itself; charon follows.
 func TestIKEStrongSwanRekeysBySoftIX(t *testing.T) {
-	ismRequire(t, "charon-systemd", "swanctl")
+	nslab.Require(t, "charon-systemd", "swanctl")
 	l := newISMLab(t)
 	c := l.startCharon(l.nsB, charonConn{Local: ismAddrB, Remote: ismAddrA, PSK: ismPSK})
 	s := l.startSoftIX(l.nsA, "softix", seedArgs(ismAddrB, "-auto", "-lifetime", "14s", "-child-lifetime", "6s", "-dpd", "3s")...)
@@ -156,7 +158,7 @@ func TestIKEStrongSwanRekeysBySoftIX(t *testing.T) {
 // TestIKEStrongSwanRekeysByCharon: charon rekeys the Child SA and the IKE
 // SA (swanctl --rekey), with soft-ix as initiator and as responder.
 func TestIKEStrongSwanRekeysByCharon(t *testing.T) {
-	ismRequire(t, "charon-systemd", "swanctl")
+	nslab.Require(t, "charon-systemd", "swanctl")
 	for _, softixInitiates := range []bool{true, false} {
 		t.Run(fmt.Sprintf("softix-initiator=%v", softixInitiates), func(t *testing.T) {
 			l := newISMLab(t)
@@ -215,7 +217,7 @@ func TestIKEStrongSwanRekeysByCharon(t *testing.T) {
 // TestIKESoftIXPair: soft-ix against soft-ix with the seed's parameters,
 // including rekeys both sides start.
 func TestIKESoftIXPair(t *testing.T) {
-	ismRequire(t)
+	nslab.Require(t)
 	l := newISMLab(t)
 	b := l.startSoftIX(l.nsB, "softix-b", "-local", ismAddrB, "-peer", ismAddrA, "-psk", ismPSK,
 		"-lifetime", "20s", "-child-lifetime", "9s")
@@ -255,7 +257,7 @@ func checkSoftIXPair(a, b *softIX, minSerial int) error {
 // initiating; the seed side must accept Azure's whole offer and pick
 // aes-cbc-256/sha1 (IKE) and aes-cbc-256/sha2-256 (ESP), as its config says.
 func TestIKEAzurePolicy(t *testing.T) {
-	ismRequire(t)
+	nslab.Require(t)
 	for _, azureInitiates := range []bool{true, false} {
 		t.Run(fmt.Sprintf("azure-initiator=%v", azureInitiates), func(t *testing.T) {
 			l := newISMLab(t)
@@ -284,7 +286,7 @@ func TestIKEAzurePolicy(t *testing.T) {
 // TestIKEStrongSwanSuites: the other suites against charon,
 // soft-ix initiating: AES-GCM-256 with DH 14, and SHA-256 with ECP-256.
 func TestIKEStrongSwanSuites(t *testing.T) {
-	ismRequire(t, "charon-systemd", "swanctl")
+	nslab.Require(t, "charon-systemd", "swanctl")
 	cases := []struct {
 		name, ike, esp string
 		args           []string
@@ -332,7 +334,7 @@ func TestIKEStrongSwanSuites(t *testing.T) {
 // up again. Then soft-ix itself is killed and restarted: its
 // INITIAL_CONTACT makes charon drop the stale SA.
 func TestIKEStrongSwanPeerRestart(t *testing.T) {
-	ismRequire(t, "charon-systemd", "swanctl")
+	nslab.Require(t, "charon-systemd", "swanctl")
 	l := newISMLab(t)
 	conn := charonConn{Local: ismAddrB, Remote: ismAddrA, PSK: ismPSK}
 	c := l.startCharon(l.nsB, conn)
@@ -370,7 +372,7 @@ func TestIKEStrongSwanPeerRestart(t *testing.T) {
 // (connect-type auto) initiate at once, as Azure and an IX may; they end
 // with one IKE SA and one Child SA.
 func TestIKEStrongSwanBothInitiate(t *testing.T) {
-	ismRequire(t, "charon-systemd", "swanctl")
+	nslab.Require(t, "charon-systemd", "swanctl")
 	l := newISMLab(t)
 	s := l.startSoftIX(l.nsA, "softix", seedArgs(ismAddrB, "-auto", "-retry", "1s")...)
 	c := l.startCharon(l.nsB, charonConn{Local: ismAddrB, Remote: ismAddrA, PSK: ismPSK, Initiate: true})
@@ -385,7 +387,7 @@ func TestIKEStrongSwanBothInitiate(t *testing.T) {
 // exchanges) as RFC 7383 fragments: soft-ix with a 200-byte limit, charon
 // with fragment_size = 200.
 func TestIKEStrongSwanFragmentation(t *testing.T) {
-	ismRequire(t, "charon-systemd", "swanctl")
+	nslab.Require(t, "charon-systemd", "swanctl")
 	for _, softixInitiates := range []bool{true, false} {
 		t.Run(fmt.Sprintf("softix-initiator=%v", softixInitiates), func(t *testing.T) {
 			l := newISMLab(t)

@@ -30,18 +30,6 @@ const (
 
 var ismSeq atomic.Int32
 
-func ismRequire(t *testing.T, tools ...string) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root for network namespaces")
-	}
-	for _, tool := range append([]string{"ip"}, tools...) {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("needs %s", tool)
-		}
-	}
-}
-
 // ismLab is two namespaces joined by a veth pair: A=192.0.2.1, B=192.0.2.2.
 type ismLab struct {
 	t      *testing.T
@@ -56,23 +44,16 @@ type ismLab struct {
 func newISMLab(t *testing.T) *ismLab {
 	t.Helper()
 	n := fmt.Sprintf("ism%d%d", os.Getpid()%1000, ismSeq.Add(1))
-	l := &ismLab{t: t, dir: t.TempDir(), nsA: n + "a", nsB: n + "b"}
-	t.Cleanup(l.close)
+	l := &ismLab{t: t, dir: t.TempDir(), nsA: newNetns(t, n+"a"), nsB: newNetns(t, n+"b")}
+	t.Cleanup(l.close) // after newNetns: stops the processes before the namespaces go
 	run := func(args ...string) {
 		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
 			t.Fatalf("ip %v: %v\n%s", args, err, out)
 		}
 	}
-	run("netns", "add", l.nsA)
-	run("netns", "add", l.nsB)
-	run("link", "add", n+"va", "type", "veth", "peer", "name", n+"vb")
-	run("link", "set", n+"va", "netns", l.nsA)
-	run("link", "set", n+"vb", "netns", l.nsB)
+	run("link", "add", n+"va", "netns", l.nsA, "type", "veth", "peer", "name", n+"vb", "netns", l.nsB)
 	run("-n", l.nsA, "addr", "add", ismAddrA+"/24", "dev", n+"va")
 	run("-n", l.nsB, "addr", "add", ismAddrB+"/24", "dev", n+"vb")
-	for _, ns := range []string{l.nsA, l.nsB} {
-		run("-n", ns, "link", "set", "lo", "up")
-	}
 	run("-n", l.nsA, "link", "set", n+"va", "up")
 	run("-n", l.nsB, "link", "set", n+"vb", "up")
 	return l

@@ -188,9 +188,7 @@ func TestInteropSoftIXPair(t *testing.T) {
 	})
 
 	t.Run("nat-udp-4500", func(t *testing.T) {
-		if _, err := exec.LookPath("iptables"); err != nil {
-			nslab.Require(t, "iptables")
-		}
+		nslab.Require(t, "iptables")
 		l := iopNewLab(t, "iopnat", "tcpdump")
 		// The internet router hides the IX behind its own address.
 		if _, err := l.s.Internet.Run("iptables", "-t", "nat", "-A", "POSTROUTING", "-o", "azure",

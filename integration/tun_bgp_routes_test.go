@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/soft-ix/soft-ix/config"
+	"github.com/soft-ix/soft-ix/integration/nslab"
 	"github.com/soft-ix/soft-ix/tun"
 )
 
@@ -13,7 +14,7 @@ import (
 // withdrawn while the tunnel is down, a 10,000-route batch, pending routes
 // for an unreachable next hop.
 func TestTunBGPRoutesThroughTUN(t *testing.T) {
-	bgtRequire(t)
+	nslab.Require(t, "go")
 	ns := bgtNS(t, "tunbgp")
 	bgtRun(t, "ip", "-n", ns, "tuntap", "add", "dev", "Tunnel0.0", "mode", "tun")
 	mp := netip.MustParsePrefix

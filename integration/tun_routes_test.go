@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/soft-ix/soft-ix/config"
+	"github.com/soft-ix/soft-ix/integration/nslab"
 	"github.com/soft-ix/soft-ix/tun"
 )
 
@@ -34,7 +35,7 @@ func nsSysctl(t *testing.T, ns string) string {
 }
 
 func TestTunApplyTunnelStateAndCleanup(t *testing.T) {
-	bgtRequire(t)
+	nslab.Require(t, "go")
 	ns := bgtNS(t, "tun")
 	// The tunnel's TUN device is esp's; here a persistent tun stands in.
 	bgtRun(t, "ip", "-n", ns, "tuntap", "add", "dev", "Tunnel0.0", "mode", "tun")
@@ -44,7 +45,7 @@ func TestTunApplyTunnelStateAndCleanup(t *testing.T) {
 	bgtRun(t, "ip", "-n", ns, "link", "set", "lan0", "up")
 	bgtRun(t, "ip", "-n", ns, "route", "add", "10.50.0.0/16", "dev", "lan0") // not soft-ix's
 	if v := nsSysctl(t, ns); v != "0" {
-		t.Fatalf("new namespace has ip_forward %s", v)
+		t.Fatalf("newNetns left ip_forward %s, want 0", v)
 	}
 
 	p := bgtStartPeer(t, ns, tunLabConfig(), "GigaEthernet1.0=lan0")
@@ -150,7 +151,7 @@ func TestTunApplyTunnelStateAndCleanup(t *testing.T) {
 
 // After a crash, the next start removes what the crashed run left.
 func TestTunStaleCleanupAfterCrash(t *testing.T) {
-	bgtRequire(t)
+	nslab.Require(t, "go")
 	ns := bgtNS(t, "crash")
 	bgtRun(t, "ip", "-n", ns, "tuntap", "add", "dev", "Tunnel0.0", "mode", "tun")
 	p := bgtStartPeer(t, ns, tunLabConfig())
@@ -184,7 +185,7 @@ func assertNothingOfSoftIX(t *testing.T, ns string) {
 // Mapped (GigaEthernet) links get their configured address only when asked,
 // and lose it again at stop; the link itself is never removed.
 func TestTunMappedAddresses(t *testing.T) {
-	bgtRequire(t)
+	nslab.Require(t, "go")
 	ns := bgtNS(t, "mapped")
 	bgtRun(t, "ip", "-n", ns, "link", "add", "lan0", "type", "veth", "peer", "name", "lan0p")
 	cfg := &config.Config{Interfaces: []*config.Interface{

@@ -1,11 +1,9 @@
 package nslab
 
 import (
-	"errors"
-	"fmt"
-	"os"
-	"os/exec"
 	"strings"
+
+	"github.com/soft-ix/soft-ix/internal/testenv"
 )
 
 // TB is the part of testing.TB that nslab uses; *testing.T satisfies it.
@@ -20,75 +18,21 @@ type TB interface {
 	TempDir() string
 }
 
-// CheckEnvironment reports why a lab cannot run here: not root, or a
-// command missing from PATH ("ip" is always checked).
-func CheckEnvironment(tools ...string) error {
-	var problems []string
-	if os.Geteuid() != 0 {
-		problems = append(problems, "needs root (network namespaces)")
-	}
-	for _, tool := range append([]string{"ip"}, tools...) {
-		if _, err := exec.LookPath(tool); err != nil {
-			problems = append(problems, fmt.Sprintf("%s not found in PATH (%s)", tool, packageFor(tool)))
-			continue
-		}
-		if tool == "charon-systemd" && !haveKernelLibipsec() {
-			problems = append(problems, "strongSwan's kernel-libipsec plugin is missing (apt-get install libcharon-extra-plugins)")
-		}
-	}
-	if len(problems) > 0 {
-		return errors.New(strings.Join(problems, "; "))
-	}
-	return nil
-}
-
-// haveKernelLibipsec reports whether strongSwan's userspace ESP plugin is
-// installed; without it charon cannot carry ESP on kernels without XFRM.
-func haveKernelLibipsec() bool {
-	for _, dir := range []string{"/usr/lib/ipsec/plugins", "/usr/lib/x86_64-linux-gnu/ipsec/plugins", "/usr/lib/aarch64-linux-gnu/ipsec/plugins"} {
-		if _, err := os.Stat(dir + "/libstrongswan-kernel-libipsec.so"); err == nil {
-			return true
-		}
-	}
-	return false
-}
-
-// packageFor names the Debian package that provides a tool.
-func packageFor(tool string) string {
-	switch tool {
-	case "ip":
-		return "apt-get install iproute2"
-	case "charon-systemd":
-		return "apt-get install charon-systemd libcharon-extra-plugins"
-	case "swanctl":
-		return "apt-get install strongswan-swanctl"
-	case "bird", "birdc":
-		return "apt-get install bird2"
-	case "ping":
-		return "apt-get install iputils-ping"
-	case "iperf3", "jq", "tcpdump", "openssl":
-		return "apt-get install " + tool
-	case "go":
-		return "install Go or set SOFTIX_BIN"
-	}
-	return "not a known lab tool"
-}
+// CheckEnvironment reports why a lab cannot run here: not root, no TUN
+// device, or a command missing from PATH ("ip" is always checked), naming
+// the Debian package for each. It is testenv.Check.
+func CheckEnvironment(tools ...string) error { return testenv.Check(tools...) }
 
 // InCI reports whether the CI environment variable is "true"; there a lab
 // that cannot run is a failure, not a skip.
-func InCI() bool { return os.Getenv("CI") == "true" }
+func InCI() bool { return testenv.InCI() }
 
 // Require skips the test when the lab cannot run here (not root, a tool
 // missing), with the reason. Under CI=true it fails the test instead, so CI
-// never passes by skipping.
+// never passes by skipping. It is testenv.Require.
 func Require(t TB, tools ...string) {
 	t.Helper()
-	if err := CheckEnvironment(tools...); err != nil {
-		if InCI() {
-			t.Fatalf("lab cannot run in CI: %v", err)
-		}
-		t.Skipf("skipping lab test: %v", err)
-	}
+	testenv.Require(t, tools...)
 }
 
 // NewForTest creates a Lab for a test: it calls Require with the tools,

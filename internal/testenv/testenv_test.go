@@ -1,0 +1,41 @@
+package testenv
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// fakeTB records how a requirement ended the test.
+type fakeTB struct{ skipped, failed string }
+
+func (f *fakeTB) Helper()                        {}
+func (f *fakeTB) Fatalf(format string, a ...any) { f.failed = fmt.Sprintf(format, a...) }
+func (f *fakeTB) Skipf(format string, a ...any)  { f.skipped = fmt.Sprintf(format, a...) }
+
+func TestUnavailableSkipsOutsideCIAndFailsInCI(t *testing.T) {
+	t.Setenv("CI", "")
+	var dev fakeTB
+	Unavailable(&dev, "needs %s", "bird")
+	if dev.failed != "" || !strings.Contains(dev.skipped, "needs bird") {
+		t.Errorf("outside CI: skipped %q, failed %q; want a skip with the reason", dev.skipped, dev.failed)
+	}
+	t.Setenv("CI", "true")
+	var ci fakeTB
+	Unavailable(&ci, "needs %s", "bird")
+	if ci.skipped != "" || !strings.Contains(ci.failed, "needs bird") {
+		t.Errorf("CI=true: skipped %q, failed %q; want a failure with the reason", ci.skipped, ci.failed)
+	}
+}
+
+func TestCheckNamesThePackage(t *testing.T) {
+	err := Check("no-such-tool-testenv")
+	if err == nil || !strings.Contains(err.Error(), "no-such-tool-testenv not found in PATH") {
+		t.Errorf("Check = %v", err)
+	}
+	for tool, pkg := range map[string]string{"swanctl": "strongswan-swanctl", "charon-systemd": "libstrongswan-standard-plugins", "birdc": "bird2"} {
+		if got := PackageFor(tool); !strings.Contains(got, pkg) {
+			t.Errorf("PackageFor(%s) = %q, want it to name %s", tool, got, pkg)
+		}
+	}
+}
