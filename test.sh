@@ -3,12 +3,15 @@
 #   1. go vet and go build of the whole module;
 #   2. the release build exactly as the Dockerfile does it (static, trimmed),
 #      so a broken image build shows up without a Docker engine;
-#   3. unit tests of every package except integration/, with the race detector;
+#   3. unit tests of every package except integration/, with the race
+#      detector, then the allocation and heap guards (TestNoAllocs...,
+#      TestMemoryPerSAPair) without it, since -race distorts what they count;
 #   4. integration tests (network namespaces, strongSwan, BIRD; need root),
 #      run against the binary from step 2;
 #   5. a short fuzz run of every FuzzXxx target in the repository.
 # Every step runs even when an earlier one failed; the script ends with a
-# summary of go test's package lines and exits non-zero if anything failed.
+# summary of go test's package lines, every skipped test with its reason,
+# and exits non-zero if anything failed. It needs jq for the summary.
 #
 # Environment: FUZZTIME (per target; default: FUZZ_BUDGET=180 seconds shared
 # out, 3-10 s each), UNIT_TIMEOUT (10m),
@@ -17,6 +20,10 @@
 set -euo pipefail
 
 cd "$(dirname "$0")"
+if ! command -v jq >/dev/null; then
+	echo "test.sh: needs jq for go test's JSON (apt-get install jq; .ci/run installs it)" >&2
+	exit 2
+fi
 FUZZTIME_SET=${FUZZTIME:+yes}
 FUZZTIME=${FUZZTIME:-10s}
 UNIT_TIMEOUT=${UNIT_TIMEOUT:-10m}
@@ -41,19 +48,23 @@ step() {
 }
 
 # go_test_quiet JSON ARGS...: go test -json ARGS, the whole event stream kept
-# in JSON, printing what go test prints without -v (package lines, the output
-# of failed tests) plus the "--- SKIP" line and reason of every skipped test,
-# so that a skip is visible in CI's log and summary.
+# in JSON. It prints the package lines as they come (ok, FAIL, build
+# errors), then the output of every failed test and the "--- SKIP" line and
+# reason of every skipped one, so that a skip is visible in CI's log and
+# summary. With SHOW_ALL=1 it prints the output of every test (for the
+# guards, whose logs carry the measured figures).
 go_test_quiet() {
-	local json=$1 rc=0
+	local json=$1 rc
 	shift
-	go test -json "$@" >"$json" || rc=$?
-	jq -r --slurp '
-		(map(select(.Test and (.Action == "fail" or .Action == "skip")) | .Package + " " + .Test)) as $keep
-		| .[] | select(.Output)
-		| select((.Test | not) or ((.Package + " " + .Test) as $k | $keep | index($k)))
+	go test -json "$@" | tee "$json" |
+		jq -j --unbuffered 'select(.Test == null and .Output) | .Output' | { grep -vE '^(PASS|FAIL)$' || true; }
+	rc=${PIPESTATUS[0]}
+	jq -j --slurp --arg all "${SHOW_ALL:-}" '
+		(map(select(.Test and ($all == "1" or .Action == "fail" or .Action == "skip")) | .Package + " " + .Test)) as $keep
+		| .[] | select(.Output and .Test)
+		| select((.Package + " " + .Test) as $k | $keep | index($k))
 		| .Output' "$json" | grep -vE '^=== (RUN|PAUSE|CONT|NAME)' || true
-	return $rc
+	return "$rc"
 }
 
 # go_test_verbose ARGS...: go test -v ARGS, the output also kept in
@@ -79,7 +90,7 @@ fi
 # pass leaves them out and a pass without -race runs them.
 guards='^(TestNoAllocs|TestNoAllocsPerPacket|TestMemoryPerSAPair)$'
 step "unit tests" go_test_quiet "$work/unit.json" $race -skip "$guards" -timeout "$UNIT_TIMEOUT" "${unit_pkgs[@]}"
-step "allocation and memory guards (no -race)" \
+SHOW_ALL=1 step "allocation and memory guards (no -race)" \
 	go_test_quiet "$work/guards.json" -v -run "$guards" -timeout "$UNIT_TIMEOUT" ./esp/... ./ike/
 
 if [[ -x "$work/soft-ix" ]]; then
@@ -149,7 +160,7 @@ echo "===== summary ($((SECONDS - start)) s) ====="
 grep -E '^(ok|FAIL)\b|^\s*--- FAIL|^panic:|^=== step FAILED' "$log" || true
 skipped=$(tally skip)
 echo "skipped tests: $skipped"
-grep -hE -A1 '^\s*--- SKIP' "$log" | grep -v '^--$' | sed -E 's/^\s*/  /' || true
+grep -hE -B1 '^\s*--- SKIP' "$log" | grep -v '^--$' | sed -E 's/^\s*/  /' || true
 result=PASS
 if ((${#failed[@]})); then
 	echo "FAILED steps: ${failed[*]}"

@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -218,5 +219,40 @@ func TestSoftIXDaemonInLab(t *testing.T) {
 	}
 	if _, err := ix.Proc.Exited(); err != nil {
 		t.Errorf("soft-ix exit after SIGTERM: %v\n%s", err, ix.Proc.Log())
+	}
+}
+
+// TestWaitForFailsFastOnACrashedPeer starts a peer that dies at once with
+// an error, and checks that a 30-second wait for it gives up within a few
+// seconds, naming the process and quoting its log, while a peer that was
+// signalled on purpose is not taken for a crash.
+func TestWaitForFailsFastOnACrashedPeer(t *testing.T) {
+	lab := nslab.NewForTest(t, "sxcrash")
+	ns, err := lab.Namespace("a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	killed, err := ns.Start("killed", nil, "sleep", "300")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := killed.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-killed.Done()
+	if err := nslab.WaitFor(time.Second, "nothing", func() error { return errors.New("never") }); err == nil || !strings.Contains(err.Error(), "timed out") {
+		t.Fatalf("after a deliberate kill: %v, want a plain timeout", err)
+	}
+
+	if _, err := ns.Start("peer", nil, "sh", "-c", "echo 'configured DH group MODP_1024 not supported'; exit 3"); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	err = nslab.WaitFor(30*time.Second, "the tunnel", func() error { return errors.New("not up") })
+	if err == nil || !strings.Contains(err.Error(), "peer@a exited") || !strings.Contains(err.Error(), "MODP_1024 not supported") {
+		t.Fatalf("WaitFor = %v, want the crash with the peer's log", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("WaitFor took %v to notice the crash", d)
 	}
 }

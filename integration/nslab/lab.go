@@ -79,10 +79,37 @@ func New(prefix, dir string) (*Lab, error) {
 	if err := SweepStale(prefix); err != nil {
 		return nil, err
 	}
-	return &Lab{
+	l := &Lab{
 		Dir:  dir,
 		base: fmt.Sprintf("%s-%d-%d", prefix, os.Getpid(), labCounter.Add(1)),
-	}, nil
+	}
+	openLabs.Store(l, struct{}{})
+	return l, nil
+}
+
+// openLabs holds every Lab not yet closed, so that WaitFor can notice a
+// lab process that died while a test waits for it.
+var openLabs sync.Map // *Lab -> struct{}
+
+// crashed returns the first process of an open lab that ended with an
+// error although nobody stopped or signalled it: a peer that died on a bad
+// configuration, a missing plugin or a crash.
+func crashed() *Proc {
+	var found *Proc
+	openLabs.Range(func(key, _ any) bool {
+		l := key.(*Lab)
+		l.mu.Lock()
+		procs := l.procs
+		l.mu.Unlock()
+		for _, p := range procs {
+			if ended, err := p.Exited(); ended && err != nil && !p.ending.Load() {
+				found = p
+				return false
+			}
+		}
+		return true
+	})
+	return found
 }
 
 func validName(s string) error {
@@ -334,6 +361,7 @@ func (l *Lab) Close() error {
 	procs := l.procs
 	namespaces := l.namespaces
 	l.mu.Unlock()
+	openLabs.Delete(l)
 
 	var errs []error
 	var wg sync.WaitGroup
@@ -430,6 +458,7 @@ type Proc struct {
 	done    chan struct{} // closed when the process has exited
 	waitErr error         // valid after done is closed
 	stopped atomic.Bool
+	ending  atomic.Bool // stopped or sent a signal that may end it: its exit is expected
 }
 
 // Start runs a long-lived process inside the namespace, in its own process
@@ -508,14 +537,20 @@ func (p *Proc) Exited() (bool, error) {
 // Done is closed when the process has exited.
 func (p *Proc) Done() <-chan struct{} { return p.done }
 
-// Signal sends sig to the process (not its group).
+// Signal sends sig to the process (not its group). Unless sig is SIGHUP
+// (a reload) or 0, the process is expected to end, and WaitFor does not
+// take its exit for a crash.
 func (p *Proc) Signal(sig syscall.Signal) error {
+	if sig != 0 && sig != syscall.SIGHUP {
+		p.ending.Store(true)
+	}
 	return p.Cmd.Process.Signal(sig)
 }
 
 // Stop sends SIGTERM to the process group, waits up to five seconds, then
 // sends SIGKILL and waits for the exit. It returns how the process ended.
 func (p *Proc) Stop() error {
+	p.ending.Store(true)
 	if p.stopped.Swap(true) {
 		<-p.done
 		return p.waitErr
@@ -541,13 +576,21 @@ func (p *Proc) Log() string {
 
 // WaitFor polls cond every 100 ms until it returns nil or timeout passes.
 // cond says why the condition does not hold yet; the last reason is part
-// of the timeout error, named by what.
+// of the timeout error, named by what. It gives up at once, with the last
+// lines of the process's log, when a process of an open lab has died
+// (exited with an error without being stopped or signalled): a peer that
+// fails should fail the test in a second, not after the whole timeout.
 func WaitFor(timeout time.Duration, what string, cond func() error) error {
 	deadline := time.Now().Add(timeout)
 	for {
 		err := cond()
 		if err == nil {
 			return nil
+		}
+		if p := crashed(); p != nil {
+			tail, _ := tailFile(p.LogPath, 20)
+			return fmt.Errorf("waiting for %s: %s exited: %v; last lines of its log:\n%s",
+				what, p.Name, p.waitErr, strings.Join(tail, "\n"))
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("timed out after %v waiting for %s: %w", timeout, what, err)

@@ -12,6 +12,12 @@ import (
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden")
 
+// golden compares got with testdata/NAME.golden, which soft-ix wrote itself
+// (go test -update): a golden says only that the output did not change.
+// Where a layout claims IX fidelity, published_test.go and
+// TestRoutesIXSample hold it against IX output as published; the goldens
+// cover what no published capture shows (every counter, empty tables,
+// 4-byte AS numbers, the "show interfaces" layout, which is soft-ix's own).
 func golden(t *testing.T, name, got string) {
 	t.Helper()
 	path := filepath.Join("testdata", name+".golden")
@@ -202,9 +208,12 @@ func TestUpDown(t *testing.T) {
 	}
 }
 
-// TestRoutesIXSample feeds the routes of a real IX's "show ip route"
-// (a published IX console capture) and expects its lines back, save the
-// "frees" count soft-ix cannot know.
+// TestRoutesIXSample feeds the routes of a real IX's "show ip route" and
+// expects its lines back, column for column, save the "frees" count soft-ix
+// cannot know. Source: the console capture under "デフォルトルート確認" in
+// docs/networks/vpn/ix/ix-settings.md of the public GitHub repository
+// FoxBoxsnet/try-conbu (an IX on the prompt ix01 with an IPsec tunnel as
+// its default route), quoted with its spacing.
 func TestRoutesIXSample(t *testing.T) {
 	hms := func(h, m, s int) time.Duration {
 		return time.Duration(h)*time.Hour + time.Duration(m)*time.Minute + time.Duration(s)*time.Second
