@@ -144,7 +144,7 @@ func (v *validator) tunnel(ifc *Interface) {
 	if ifc.AdjustMSS == 0 && !ifc.Shutdown {
 		v.warnf(ifc.Pos, "interface %s has no \"ip tcp adjust-mss\": TCP through the tunnel may stall on large segments (Azure recommends clamping the MSS to 1350; use \"ip tcp adjust-mss auto\")", ifc.Name)
 	}
-	if !ifc.Address.IsValid() && ifc.Unnumbered == "" && !ifc.DHCP {
+	if !ifc.Address.IsValid() && ifc.Unnumbered == "" && !ifc.DHCP && !ifc.keptAddress() {
 		v.warnf(ifc.Pos, "interface %s has no ip address or ip unnumbered", ifc.Name)
 	}
 }
