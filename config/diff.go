@@ -118,6 +118,7 @@ func equalPSK(a, b *PSK) bool {
 func equalInterfaces(a, b *Interface) bool {
 	x, y := *a, *b
 	x.Pos, y.Pos, x.UnnumberedPos, y.UnnumberedPos = Pos{}, Pos{}, Pos{}, Pos{}
+	x.Extra, y.Extra = nil, nil // kept lines change nothing soft-ix runs
 	x.Tunnel, y.Tunnel = nil, nil
 	if !reflect.DeepEqual(x, y) {
 		return false
@@ -146,6 +147,7 @@ func equalBGP(a, b *BGP) bool {
 	x, y := *a, *b
 	x.Pos, y.Pos = Pos{}, Pos{}
 	x.Neighbors, y.Neighbors = nil, nil
+	x.Extra, y.Extra, x.AFExtra, y.AFExtra = nil, nil, nil, nil
 	if !reflect.DeepEqual(x, y) || len(a.Neighbors) != len(b.Neighbors) {
 		return false
 	}

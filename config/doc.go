@@ -8,7 +8,9 @@
 //   - Parse / Load read a file into a *Config and return every Diagnostic
 //     (warnings always; an ErrorList error when any diagnostic is an Error).
 //   - (*Config).Validate runs the whole-config checks (Parse calls it).
-//   - Print writes canonical IX running-config text; Parse(Print(c)) == c.
+//   - Print writes the whole configuration as canonical IX running-config
+//     text, kept lines included; Parse(Print(c)) == c. PrintActive leaves
+//     the kept lines out; Inactive lists them.
 //   - Diff compares two configs for a reload.
 //   - Lookups: Interface, Tunnels, Profile, PSKFor, ProfileFor.
 //
@@ -23,19 +25,32 @@
 // local-authentication, ipsec-mode, source-address; the Tunnel commands
 // tunnel mode ipsec-ikev2, ikev2 connect-type auto, ikev2 ipsec
 // pre-fragment, ikev2 peer ADDR|any authentication psk [id ...], ikev2
-// binding|profile NAME, ikev2 outgoing-interface IF [auto], ikev2
+// binding|profile NAME, ikev2 outgoing-interface IF [auto|NEXTHOP], ikev2
 // source-address, ikev2 negotiation-direction, ikev2 nat-traversal
 // keepalive N [force], and every profile command again with an "ikev2 "
-// prefix as a per-tunnel override; ip route; router bgp with bgp router-id,
+// prefix as a per-tunnel override; ip route P IF|NEXTHOP|NEXTHOP IF [dhcp]
+// [[distance] N] [tag N] (dhcp and tag are stored, not acted on yet);
+// router bgp with [bgp] router-id,
 // neighbor remote-as|update-source|timers|ebgp-multihop|description and
 // address-family ipv4 unicast with network and neighbor activate.
 //
 // Everything else IX knows (ntp, syslog, logging, timezone, proxy-dns,
-// ip ufs-cache, ip napt, access lists, username, telnet/http servers,
-// device blocks, DHCP server, watch-group, other interface families,
-// other BGP neighbor options, ...) is skipped with one "not emulated"
-// warning per command keyword. An unknown word within two edits of an
-// emulated command is reported as a typo (an Error), not skipped.
+// ip ufs-cache, ip napt, access lists, PPPoE, IKEv1, username, telnet/http
+// servers, device blocks, DHCP server, watch-group, route-maps, other
+// interface families, other BGP neighbor options, ...) is kept verbatim in
+// its block (Verbatim, Config.Extra and the Extra of each block) and
+// reported with one "not emulated" warning per command keyword: it is
+// inactive, Print writes it back, Inactive lists it. A command that names an
+// interface of a family soft-ix does not model (FastEthernet, BVI, Dialer,
+// USB-Ether, ...) is kept the same way, with one warning per interface. An
+// unknown word within two edits of an emulated command is reported as a
+// typo (an Error), not kept.
+//
+// Blocks end where IX ends them: at a "!" in column 1, at a command the
+// block does not know, or, in an indented file, at the indentation. So a
+// file printed without indentation reads as the indented one: "ppp binding"
+// or "ipsec policy" inside an interface stays there although "ppp profile"
+// and "ipsec autokey-map" are top-level commands.
 //
 // # Decisions where the IX reference could not be checked
 //

@@ -34,7 +34,7 @@ ntp server 192.0.2.123
 		fmt.Println(tun.Name, tun.Tunnel.Peer, p.Enc, p.Integrity, p.PRF, p.DH, p.Lifetime, p.ChildEnc, p.ChildIntegrity, p.ChildLifetime)
 	}
 	// Output:
-	// ix.conf:13:1: warning: "ntp" is not emulated by soft-ix; ignored (further ones are ignored silently)
+	// ix.conf:13:1: warning: "ntp" is not emulated by soft-ix; kept but inactive (further ones are not reported)
 	// Tunnel0.0 198.51.100.6 [aes-cbc-256] [sha1] [sha1] [1024-bit] 24h0m0s [aes-cbc-256] [sha2-256] 8h0m0s
 }
 

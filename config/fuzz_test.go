@@ -8,9 +8,17 @@ import (
 
 // FuzzParse feeds arbitrary text to the parser. It must never panic, and
 // any text it accepts must survive a print/parse round trip unchanged, with
-// printing idempotent.
+// printing idempotent. The seeds are the testdata files, the published IX
+// configurations in testdata/wild, and the wild files without indentation.
 func FuzzParse(f *testing.F) {
-	for _, file := range testdataFiles(f) {
+	for _, file := range wildFiles(f) {
+		src, err := os.ReadFile(file)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(deindent(src))
+	}
+	for _, file := range append(testdataFiles(f), wildFiles(f)...) {
 		src, err := os.ReadFile(file)
 		if err != nil {
 			f.Fatal(err)
@@ -66,7 +74,7 @@ func TestLineMutations(t *testing.T) {
 		},
 	}
 	n := 0
-	for _, f := range testdataFiles(t) {
+	for _, f := range append(testdataFiles(t), wildFiles(t)...) {
 		src, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)

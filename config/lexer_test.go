@@ -65,7 +65,7 @@ func TestErrorListHasEveryError(t *testing.T) {
 	if err.Error() != want {
 		t.Errorf("Error() =\n%s\nwant\n%s", err.Error(), want)
 	}
-	if s := diags[2].String(); s != `e.conf:3:1: warning: "ntp" is not emulated by soft-ix; ignored (further ones are ignored silently)` {
+	if s := diags[2].String(); s != `e.conf:3:1: warning: "ntp" is not emulated by soft-ix; kept but inactive (further ones are not reported)` {
 		t.Errorf("warning text %s", s)
 	}
 }

@@ -3,6 +3,7 @@ package config
 import (
 	"net/netip"
 	"reflect"
+	"sort"
 	"strings"
 	"time"
 )
@@ -163,6 +164,7 @@ func (c *Config) ProfileFor(tun *Interface) Profile {
 	case c.DefaultProfile != nil:
 		base = c.DefaultProfile.clone()
 	}
+	base.Extra = nil // kept lines are not part of what IKE negotiates
 	if t != nil {
 		if o := t.Override; o != nil {
 			base.overlay(o)
@@ -274,5 +276,45 @@ func (pr *Profile) overlay(o *Profile) {
 func equalProfiles(a, b Profile) bool {
 	a, b = a.clone(), b.clone()
 	a.Pos, b.Pos = Pos{}, Pos{}
+	a.Extra, b.Extra = nil, nil
 	return reflect.DeepEqual(a, b)
+}
+
+// Inactive returns the lines soft-ix keeps without acting on, in file
+// order: what "soft-ix check" lists. A kept block is one entry.
+func (c *Config) Inactive() []*Verbatim {
+	var out []*Verbatim
+	out = append(out, c.Extra...)
+	for _, pr := range append([]*Profile{c.DefaultProfile}, c.Profiles...) {
+		if pr != nil {
+			out = append(out, pr.Extra...)
+		}
+	}
+	for _, ifc := range c.Interfaces {
+		out = append(out, ifc.Extra...)
+	}
+	if c.BGP != nil {
+		out = append(out, c.BGP.Extra...)
+		out = append(out, c.BGP.AFExtra...)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Pos.Line < out[j].Pos.Line })
+	return out
+}
+
+// Command names a kept line for listings without its arguments, which may
+// be secrets (PPP passwords, IKEv1 keys): "ppp profile", "ip napt",
+// "interface FastEthernet0/0.0".
+func (v *Verbatim) Command() string {
+	neg, t := splitNo(textTokens(v.Text))
+	k := commandKey(t)
+	switch w := kw(t[0]); {
+	case (w == "interface" || w == "device") && len(t) > 1:
+		k = w + " " + t[1].text
+	case len(t) > 1 && !strings.ContainsAny(k, " "):
+		k += " " + kw(t[1])
+	}
+	if neg {
+		k = "no " + k
+	}
+	return k
 }

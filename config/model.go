@@ -29,6 +29,26 @@ type Config struct {
 	Interfaces []*Interface
 	Routes     []*Route
 	BGP        *BGP // nil without "router bgp"
+
+	// Extra are the top-level commands soft-ix keeps but does not act on
+	// (with the lines of their blocks), so that Print reproduces the whole
+	// file. See Verbatim.
+	Extra []*Verbatim
+}
+
+// Verbatim is a line soft-ix keeps without acting on it: a valid IX command
+// it does not emulate, or one that names an interface family it does not
+// model. Print writes it back as it was written, in its block, so that
+// "show running-config" stays a faithful record of the configuration.
+type Verbatim struct {
+	Text string   // the command, blanks around it trimmed
+	Sub  []string // the lines of its block, trimmed (nesting is not kept)
+
+	// After names the emulated command (or, at the top level, the section)
+	// it followed in the source; Print writes it right after that one. See
+	// the anchor helpers in print.go.
+	After string
+	Pos   Pos
 }
 
 // IDType is the type of an IKEv2 identity as IX spells it.
@@ -93,6 +113,8 @@ type Profile struct {
 	SourceInterface string
 	SourceAddress   netip.Addr
 
+	Extra []*Verbatim // not-emulated lines of the block, printed at its end
+
 	Pos Pos
 }
 
@@ -126,6 +148,10 @@ type Interface struct {
 
 	Tunnel *Tunnel // non-nil for Tunnel interfaces
 
+	// Extra are the lines of the block soft-ix keeps without acting on
+	// (PPPoE, NAPT, filters, references to interfaces it does not model).
+	Extra []*Verbatim
+
 	Pos           Pos
 	UnnumberedPos Pos // where "ip unnumbered" stands, for diagnostics
 }
@@ -145,6 +171,7 @@ type Tunnel struct {
 
 	OutgoingInterface    string     // ikev2 outgoing-interface IF
 	OutgoingAuto         bool       // ... auto (as AWS-generated IX configs write it)
+	OutgoingNextHop      netip.Addr // ... NEXTHOP (stored; soft-ix routes IKE by the kernel's table)
 	SourceAddress        netip.Addr // ikev2 source-address A
 	NegotiationDirection string     // ikev2 negotiation-direction initiator|responder|both
 
@@ -168,12 +195,15 @@ type Tunnel struct {
 	PeerPos, ProfilePos, OutgoingPos, SourcePos Pos
 }
 
-// Route is "ip route PREFIX|default IFNAME|NEXTHOP [distance N]".
+// Route is "ip route PREFIX|default GATEWAY [dhcp] [[distance] N] [tag N]"
+// where GATEWAY is an interface, a next hop, or a next hop and an interface.
 type Route struct {
 	Prefix    netip.Prefix
 	Interface string     // when routed to an interface
-	NextHop   netip.Addr // when routed to a next hop
+	NextHop   netip.Addr // when routed to a next hop (both may be set)
+	DHCP      bool       // "dhcp": the next hop is the DHCP lease's router (not emulated yet: inactive)
 	Distance  int        // 0: default (1)
+	Tag       uint32     // tag N (stored, not acted on)
 	Pos       Pos
 }
 
@@ -183,7 +213,13 @@ type BGP struct {
 	RouterID  netip.Addr // invalid: chosen as IX does
 	Neighbors []*Neighbor
 	Networks  []netip.Prefix // address-family ipv4 unicast / network P
-	Pos       Pos
+
+	// Extra are the not-emulated lines directly under router bgp (other
+	// address families as blocks); AFExtra those of address-family ipv4
+	// unicast (route-maps, ...).
+	Extra, AFExtra []*Verbatim
+
+	Pos Pos
 }
 
 // Neighbor is the set of "neighbor A ..." commands for one address.

@@ -12,7 +12,7 @@ var interfaceFamilies = []InterfaceKind{KindGigaEthernet, KindLoopback, KindTunn
 
 // otherFamilies are IX interface families soft-ix does not emulate; their
 // blocks are skipped with a "not emulated" warning.
-var otherFamilies = []string{"BRI", "USB-Serial", "FastEthernet", "BVI", "Dialer", "ATM", "Serial", "Vlan", "Port-channel", "Bridge", "MobileGateway"}
+var otherFamilies = []string{"BRI", "USB-Serial", "USB-Ether", "FastEthernet", "BVI", "Dialer", "ATM", "Serial", "Vlan", "Port-channel", "Bridge", "MobileGateway"}
 
 // NormalizeInterfaceName returns the canonical IX spelling of an interface
 // name ("tunnel0.0" -> "Tunnel0.0", "gi2:1.0" -> "GigaEthernet2:1.0") and its
@@ -77,10 +77,22 @@ func familyOf(fam string) (InterfaceKind, bool) {
 }
 
 // otherFamily reports whether name is an IX interface soft-ix does not
-// emulate, and returns its family.
+// emulate, and returns its family. Like the IX CLI it accepts the family in
+// any case and abbreviated to two letters or more ("Fastether0/0.1").
 func otherFamily(name string) (string, bool) {
+	i := 0
+	for i < len(name) && (name[i] >= 'a' && name[i] <= 'z' || name[i] >= 'A' && name[i] <= 'Z' || name[i] == '-') {
+		i++
+	}
+	fam := name[:i]
+	if len(fam) < 2 || i == len(name) || name[i] < '0' || name[i] > '9' {
+		return "", false
+	}
+	if _, emulated := familyOf(fam); emulated {
+		return "", false
+	}
 	for _, f := range otherFamilies {
-		if len(name) > len(f) && strings.EqualFold(name[:len(f)], f) && name[len(f)] >= '0' && name[len(f)] <= '9' {
+		if len(fam) <= len(f) && strings.EqualFold(fam, f[:len(fam)]) {
 			return f, true
 		}
 	}

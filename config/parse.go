@@ -27,16 +27,18 @@ func Load(path string) (*Config, []Diagnostic, error) {
 //
 // Syntax: one command per line. "interface NAME", "device NAME",
 // "ikev2 default-profile", "ikev2 profile NAME", "router bgp ASN" and the
-// "address-family" inside router bgp open blocks; a block ends at a "!" in
-// column 1 or at the next top-level command. Indentation is optional: an
-// indented line always belongs to the open block, an unindented one belongs
-// to it unless it starts a top-level command. "no CMD" undoes CMD. A line
+// "address-family" inside router bgp open blocks, as do not-emulated block
+// commands ("ppp profile", "ip dhcp profile", "watch-group", ...); a block
+// ends at a "!" in column 1 or at the next top-level command. Indentation is
+// optional: an indented line always belongs to the open block, an
+// unindented one belongs to it unless it starts a top-level command that is
+// not also a command of that block (see belongsToBlock). "no CMD" undoes CMD. A line
 // whose first non-blank byte is "!" is a comment.
 //
-// Commands soft-ix does not emulate are skipped with one "not emulated"
-// warning per command keyword.
+// Commands soft-ix does not emulate are kept verbatim (see Verbatim) with
+// one "not emulated" warning per command keyword; Print writes them back.
 func Parse(filename string, src []byte) (*Config, []Diagnostic, error) {
-	p := &parser{file: filename, cfg: &Config{}, warned: map[string]bool{}}
+	p := &parser{file: filename, cfg: &Config{}, warned: map[string]bool{}, kept: map[int]bool{}}
 	p.run(src)
 	p.finish()
 	if !HasErrors(p.diags) {
@@ -68,10 +70,25 @@ type parser struct {
 	profile     *Profile
 
 	// Inside router bgp: an open address-family, its indentation, and
-	// whether it is one soft-ix ignores (anything but ipv4 unicast).
+	// whether it is one soft-ix ignores (anything but ipv4 unicast), kept
+	// as afExtra.
 	inAF     bool
 	afIndent int
 	afSkip   bool
+	afExtra  *Verbatim
+
+	// Keeping what is not emulated (see keepLine): the top-level block
+	// being kept, whether it absorbs unindented lines (a block opener such
+	// as "ppp profile") and whether it is an interface block; where the
+	// next kept line prints; the numbers of the lines kept verbatim.
+	atTop       bool
+	extra       *Verbatim
+	skipOpener  bool
+	skipIface   bool
+	topAnchor   string
+	ifAnchor    string
+	subIndented bool // a line of the open block was indented deeper than its opener
+	kept        map[int]bool
 }
 
 func (p *parser) pos(l *line, col int) Pos { return Pos{File: p.file, Line: l.num, Col: col} }
@@ -84,8 +101,10 @@ func (p *parser) warnf(l *line, col int, format string, args ...any) {
 	p.diags = append(p.diags, Diagnostic{Pos: p.pos(l, col), Severity: Warning, Msg: fmt.Sprintf(format, args...)})
 }
 
-// notEmulated warns once per command keyword that a command is ignored.
+// notEmulated keeps a line soft-ix does not act on (see keepLine) and warns
+// once per command keyword.
 func (p *parser) notEmulated(l *line, t []token, what string) {
+	p.keepLine(l)
 	key := what
 	if key == "" {
 		key = commandKey(t)
@@ -94,7 +113,153 @@ func (p *parser) notEmulated(l *line, t []token, what string) {
 		return
 	}
 	p.warned[key] = true
-	p.warnf(l, t[0].col, "%q is not emulated by soft-ix; ignored (further ones are ignored silently)", key)
+	p.warnf(l, t[0].col, "%q is not emulated by soft-ix; kept but inactive (further ones are not reported)", key)
+}
+
+// inactiveRef keeps a line that names an interface of a family soft-ix does
+// not model (FastEthernet, BVI, Dialer, ...): IX accepts it, soft-ix cannot
+// act on it. It warns once per interface.
+func (p *parser) inactiveRef(l *line, t token, family string) {
+	p.keepLine(l)
+	key := "ref " + strings.ToLower(t.text)
+	if p.warned[key] {
+		return
+	}
+	p.warned[key] = true
+	p.warnf(l, t.col, "%s is a %s interface, which soft-ix does not model: the commands that name it are kept but inactive", t.text, family)
+}
+
+// keepLine stores the line as written where Print will write it back: a
+// top-level command (and the block it opens) in Config.Extra, a line of an
+// emulated block in that block's Extra. Nothing IX accepts is dropped, so
+// "show running-config" can be pasted back onto an IX.
+func (p *parser) keepLine(l *line) {
+	p.kept[l.num] = true
+	v := &Verbatim{Text: trimBlank(l.raw), Pos: p.pos(l, l.toks[0].col)}
+	switch {
+	case p.atTop:
+		_, t := splitNo(l.toks)
+		v.After = p.topAnchor
+		if a, ok := ixSection(t); ok {
+			v.After = a
+		}
+		p.cfg.Extra = append(p.cfg.Extra, v)
+		p.block, p.extra = blockSkip, v
+		p.skipOpener, p.skipIface = opensBlock(t), kw(t[0]) == "interface"
+	case p.block == blockInterface:
+		v.After = p.ifAnchor
+		p.iface.Extra = append(p.iface.Extra, v)
+	case p.block == blockProfile:
+		p.profile.Extra = append(p.profile.Extra, v)
+	case p.block == blockBGP:
+		b := p.cfg.BGP
+		switch {
+		case p.inAF && p.afSkip && p.afExtra == nil:
+			b.Extra = append(b.Extra, v)
+			p.afExtra = v
+		case p.inAF && p.afSkip:
+			p.afExtra.Sub = append(p.afExtra.Sub, v.Text)
+		case p.inAF:
+			b.AFExtra = append(b.AFExtra, v)
+		default:
+			b.Extra = append(b.Extra, v)
+		}
+	}
+}
+
+// ixSection places the common not-emulated top-level commands where IX's
+// running-config has them, relative to the sections Print writes (see
+// Config.anchorKept): a hand-ordered file then prints in IX order too.
+// Commands not listed stay after the section they followed in the source.
+func ixSection(t []token) (string, bool) {
+	w, w2, w3 := kw(t[0]), "", ""
+	if len(t) > 1 {
+		w2 = kw(t[1])
+	}
+	if len(t) > 2 {
+		w3 = kw(t[2])
+	}
+	switch w {
+	case "timezone", "terminal", "username", "logging", "ntp", "syslog", "clock":
+		return "hostname", true
+	case "access-list", "ike", "ipsec":
+		return "ip route", true
+	case "proxy-dns", "route-map", "class-map", "policy-map":
+		return "ikev2 profile", true
+	case "ppp":
+		if w2 == "profile" {
+			return "ikev2 profile", true
+		}
+	case "telnet-server", "ssh-server", "http-server", "web-console", "device":
+		return "router bgp", true
+	case "watch-group", "network-monitor":
+		return "interfaces", true
+	case "ip", "ipv6":
+		switch {
+		case w2 == "ufs-cache":
+			return "hostname", true
+		case w2 == "access-list" || w2 == "prefix-list" || (w2 == "dhcp" && w3 == "enable"):
+			return "ip route", true
+		case w2 == "dhcp" && (w3 == "profile" || w3 == "client-profile" || w3 == "server-profile"):
+			return "ikev2 profile", true
+		}
+	}
+	return "", false
+}
+
+// opensBlock reports the not-emulated top-level commands that open a block
+// on IX: in a file without indentation, the lines after them that do not
+// start a top-level command are theirs ("ppp profile P" then
+// "authentication myname ...").
+func opensBlock(t []token) bool {
+	w, w2, w3 := kw(t[0]), "", ""
+	if len(t) > 1 {
+		w2 = kw(t[1])
+	}
+	if len(t) > 2 {
+		w3 = kw(t[2])
+	}
+	switch w {
+	case "interface", "device", "watch-group", "route-map", "class-map", "policy-map", "router", "line":
+		return true
+	case "ppp":
+		return w2 == "profile"
+	case "ip", "ipv6":
+		return w2 == "router" || (w2 == "dhcp" && (w3 == "profile" || w3 == "client-profile" || w3 == "server-profile"))
+	case "ikev2":
+		return w2 == "extend-authentication"
+	}
+	return false
+}
+
+// interfaceSub reports the interface sub-commands whose first word also
+// starts top-level commands ("ppp binding" / "ppp profile", "ipsec policy" /
+// "ipsec autokey-map", "ikev2 binding" / "ikev2 profile"). In a file without
+// indentation they stay in the interface, as they do when typed on an IX.
+func interfaceSub(t []token, tunnel bool) bool {
+	_, t = splitNo(t)
+	w, w2, w3 := kw(t[0]), "", ""
+	if len(t) > 1 {
+		w2 = kw(t[1])
+	}
+	if len(t) > 2 {
+		w3 = kw(t[2])
+	}
+	switch w {
+	case "ppp":
+		return w2 != "profile"
+	case "ipsec":
+		return w2 == "policy"
+	case "bridge":
+		return w2 == "ip" || w2 == "ipv6"
+	case "ip", "ipv6":
+		return (w2 == "ufs-cache" && w3 == "timeout") || (w == "ipv6" && w2 == "dhcp" && (w3 == "client" || w3 == "server"))
+	case "ikev2":
+		// Inside a Tunnel, "ikev2 profile NAME" binds a profile (as the
+		// AWS generator writes it) rather than opening one.
+		return tunnel && w2 != "authentication" && w2 != "default-profile" && w2 != "extend-authentication"
+	}
+	return false
 }
 
 // commandKey names a command for "not emulated" warnings: its first word,
@@ -148,29 +313,49 @@ func (p *parser) run(src []byte) {
 			continue
 		}
 		if p.block != blockNone && p.belongsToBlock(&l) {
+			if l.indent > p.blockIndent {
+				p.subIndented = true
+			}
 			p.sub(&l)
 			continue
 		}
 		p.closeBlock()
 		p.blockIndent = l.indent
+		p.atTop = true
 		p.top(&l)
+		p.atTop = false
 	}
 }
 
 func (p *parser) closeBlock() {
-	p.block, p.iface, p.profile, p.inAF, p.afSkip = blockNone, nil, nil, false, false
+	p.block, p.iface, p.profile, p.inAF, p.afSkip, p.afExtra = blockNone, nil, nil, false, false, nil
+	p.extra, p.skipOpener, p.skipIface, p.ifAnchor, p.subIndented = nil, false, false, "", false
 }
 
 // belongsToBlock decides whether a line is a sub-command of the open block:
-// it does when indented deeper than the line that opened the block; at the
-// same depth (typically both unindented) unless it starts a top-level
-// command; never when less indented.
+// it does when indented deeper than the line that opened the block; never
+// when less indented. At the same depth (typically both unindented) it
+// belongs unless it starts a top-level command, as on IX, where a block
+// ends at the first command the block does not know: so an interface
+// keeps "ppp binding" and "ipsec policy" even though "ppp profile" and
+// "ipsec autokey-map" are top-level. A kept one-line command ("ip
+// access-list ...") opens no block, so it takes no unindented lines.
 func (p *parser) belongsToBlock(l *line) bool {
 	switch {
 	case l.indent > p.blockIndent:
 		return true
-	case l.indent < p.blockIndent || p.block == blockSkip:
+	case l.indent < p.blockIndent || (p.block == blockSkip && !p.skipOpener):
 		return false
+	}
+	// Once a block has shown indentation, an unindented line is read by
+	// the words alone only when they cannot start a top-level command.
+	if !p.subIndented {
+		switch {
+		case p.block == blockInterface && interfaceSub(l.toks, p.iface.Kind == KindTunnel):
+			return true
+		case p.block == blockSkip && p.skipIface && interfaceSub(l.toks, false):
+			return true
+		}
 	}
 	return !startsTopLevel(l.toks)
 }
@@ -400,34 +585,36 @@ func (p *parser) top(l *line) {
 		p.ikev2Global(l, t, neg)
 	case "ip":
 		if len(t) > 1 && kw(t[1]) == "route" {
+			p.topAnchor = "ip route"
 			p.route(l, t, neg)
 			return
 		}
-		if len(t) > 1 && editDistance(kw(t[1]), "route") <= 1 {
+		if len(t) > 1 && kw(t[1]) != "router" && !topLevelPairs["ip "+kw(t[1])] && editDistance(kw(t[1]), "route") <= 1 {
 			p.errf(l, t[1].col, "unknown command \"ip %s\", did you mean \"ip route\"?", t[1].text)
 			return
 		}
 		p.notEmulated(l, t, "")
-		p.block = blockSkip
 	case "router":
 		if len(t) > 1 && kw(t[1]) == "bgp" {
+			p.topAnchor = "router bgp"
 			p.routerBGP(l, t, neg)
 			return
 		}
 		p.notEmulated(l, t, "")
-		p.block = blockSkip
 	case "device":
 		p.notEmulated(l, t, "device")
-		p.block = blockSkip
 	case "end", "exit":
 		// What a CLI session types to leave config mode; nothing to do.
 	default:
 		p.unknown(l, t, 0, "", []string{"hostname", "interface", "ikev2", "router"})
-		p.block = blockSkip
+		if p.extra == nil {
+			p.block = blockSkip // a typo: its block is skipped
+		}
 	}
 }
 
 func (p *parser) hostname(l *line, t []token, neg bool) {
+	p.topAnchor = "hostname"
 	if neg {
 		p.cfg.Hostname = ""
 		return
@@ -451,6 +638,7 @@ func (p *parser) interfaceCmd(l *line, t []token, neg bool) {
 	}
 	if fam, other := otherFamily(n.text); other {
 		p.notEmulated(l, t, "interface "+fam)
+		p.skipOpener, p.skipIface = true, true
 		return
 	}
 	name, kind, err := NormalizeInterfaceName(n.text)
@@ -479,6 +667,7 @@ func (p *parser) interfaceCmd(l *line, t []token, neg bool) {
 		p.cfg.Interfaces = append(p.cfg.Interfaces, ifc)
 	}
 	p.block, p.iface = blockInterface, ifc
+	p.topAnchor = "interface " + name
 }
 
 func (p *parser) ikev2Global(l *line, t []token, neg bool) {
@@ -488,8 +677,10 @@ func (p *parser) ikev2Global(l *line, t []token, neg bool) {
 	}
 	switch kw(w) {
 	case "authentication":
+		p.topAnchor = "ikev2 authentication"
 		p.psk(l, t, neg)
 	case "default-profile":
+		p.topAnchor = "ikev2 default-profile"
 		if !p.done(l, t, 2, "ikev2 default-profile") {
 			p.block = blockSkip
 			return
@@ -504,6 +695,7 @@ func (p *parser) ikev2Global(l *line, t []token, neg bool) {
 		}
 		p.block, p.profile = blockProfile, p.cfg.DefaultProfile
 	case "profile":
+		p.topAnchor = "ikev2 profile"
 		p.block = blockSkip
 		n, ok := p.need(l, t, 2, "ikev2 profile", "profile name")
 		if !ok || !p.done(l, t, 3, "ikev2 profile") {
@@ -530,7 +722,9 @@ func (p *parser) ikev2Global(l *line, t []token, neg bool) {
 		p.block, p.profile = blockProfile, pr
 	default:
 		p.unknown(l, t, 1, "ikev2: ", []string{"authentication", "default-profile", "profile"})
-		p.block = blockSkip
+		if p.extra == nil {
+			p.block = blockSkip
+		}
 	}
 }
 
@@ -662,7 +856,9 @@ func decodeHex(s string) ([]byte, error) {
 	return b, nil
 }
 
-// route: ip route PREFIX|default IFNAME|NEXTHOP [distance N]
+// route: ip route PREFIX|default GATEWAY [GATEWAY] [dhcp] [[distance] N] [tag N],
+// where a GATEWAY is an interface or a next-hop address (IX accepts a next
+// hop and the interface it is reached by).
 func (p *parser) route(l *line, t []token, neg bool) {
 	const cmd = "ip route"
 	pt, ok := p.need(l, t, 2, cmd, "destination prefix (A/L or default)")
@@ -675,6 +871,10 @@ func (p *parser) route(l *line, t []token, neg bool) {
 	}
 	r := &Route{Prefix: pf, Pos: p.pos(l, t[0].col)}
 	if len(t) > 3 {
+		if fam, other := otherFamily(t[3].text); other {
+			p.inactiveRef(l, t[3], fam)
+			return
+		}
 		if !p.routeTarget(l, t[3], r) {
 			return
 		}
@@ -682,19 +882,67 @@ func (p *parser) route(l *line, t []token, neg bool) {
 		p.errf(l, eol(l), "%s: missing gateway, expected an interface name or a next-hop address", cmd)
 		return
 	}
-	if len(t) > 4 {
-		if _, ok := p.oneOf(l, t[4], cmd, "distance"); !ok {
+	for i := 4; i < len(t); i++ {
+		w := kw(t[i])
+		switch {
+		case w == "dhcp" && !r.DHCP && r.Interface != "":
+			r.DHCP = true
+		case w == "distance" || (isNumber(w) && r.Distance == 0):
+			if w == "distance" {
+				i++
+				if _, ok := p.need(l, t, i, cmd+" distance", "distance"); !ok {
+					return
+				}
+			}
+			d, ok := p.number(l, t[i], cmd+" distance", "distance", 1, 255)
+			if !ok {
+				return
+			}
+			r.Distance = int(d)
+		case w == "tag" && r.Tag == 0:
+			i++
+			tt, ok := p.need(l, t, i, cmd+" tag", "tag")
+			if !ok {
+				return
+			}
+			n, ok := p.number(l, tt, cmd+" tag", "tag", 1, 4294967295)
+			if !ok {
+				return
+			}
+			r.Tag = uint32(n)
+		case i == 4 && r.Interface == "" && !isNumber(w):
+			// ip route P NEXTHOP IF
+			if fam, other := otherFamily(t[i].text); other {
+				p.inactiveRef(l, t[i], fam)
+				return
+			}
+			name, ok := p.ifname(l, t[i], cmd)
+			if !ok {
+				return
+			}
+			r.Interface = name
+		case i == 4 && !r.NextHop.IsValid() && !isNumber(w) && w != "dhcp":
+			// ip route P IF NEXTHOP
+			a, err := netip.ParseAddr(t[i].text)
+			if err != nil || a.Zone() != "" || a.Is4() != r.Prefix.Addr().Is4() {
+				p.errf(l, t[i].col, "%s: bad next hop %q, expected an address in the family of %s", cmd, t[i].text, r.Prefix)
+				return
+			}
+			r.NextHop = a
+		default:
+			p.errf(l, t[i].col, "%s: unexpected %q, expected dhcp, a distance or tag N", cmd, t[i].text)
 			return
 		}
-		dt, ok := p.need(l, t, 5, cmd+" distance", "distance")
-		if !ok {
-			return
+	}
+	if !neg {
+		if r.DHCP && !p.warned["route dhcp"] {
+			p.warned["route dhcp"] = true
+			p.warnf(l, t[0].col, "ip route ... dhcp: soft-ix does not take a next hop from the DHCP lease yet; the route is kept but inactive")
 		}
-		d, ok := p.number(l, dt, cmd+" distance", "distance", 1, 255)
-		if !ok || !p.done(l, t, 6, cmd) {
-			return
+		if r.Tag != 0 && !p.warned["route tag"] {
+			p.warned["route tag"] = true
+			p.warnf(l, t[0].col, "ip route ... tag: route tags are kept but not acted on by soft-ix")
 		}
-		r.Distance = int(d)
 	}
 	if neg {
 		kept := p.cfg.Routes[:0]
@@ -783,8 +1031,15 @@ func (p *parser) sub(l *line) {
 	}
 	switch p.block {
 	case blockSkip:
+		if p.extra != nil {
+			p.kept[l.num] = true
+			p.extra.Sub = append(p.extra.Sub, trimBlank(l.raw))
+		}
 	case blockInterface:
 		p.interfaceSub(l)
+		if !p.kept[l.num] {
+			p.ifAnchor = interfaceKey(l.toks)
+		}
 	case blockProfile:
 		neg, t := splitNo(l.toks)
 		p.profileSub(l, t, neg, p.profile, "")

@@ -2,6 +2,7 @@ package config
 
 import (
 	"net/netip"
+	"sort"
 	"strings"
 )
 
@@ -25,6 +26,12 @@ func (p *parser) finish() {
 		if len(b.Neighbors) == 0 {
 			b.Neighbors = nil
 		}
+		if len(b.Extra) == 0 {
+			b.Extra = nil
+		}
+		if len(b.AFExtra) == 0 {
+			b.AFExtra = nil
+		}
 		if len(b.Networks) == 0 {
 			b.Networks = nil
 		}
@@ -33,7 +40,76 @@ func (p *parser) finish() {
 		if t := ifc.Tunnel; t != nil && t.Override != nil && t.Override.isZero() {
 			t.Override = nil
 		}
+		ifc.anchorKept()
 	}
+	c.anchorKept()
+}
+
+// anchorKept moves each kept top-level command whose section prints
+// nothing (a section emptied by "no" commands) to the last section before
+// it that does, and orders the list as Print writes it, so that printing
+// and parsing again gives the same config.
+func (c *Config) anchorKept() {
+	if len(c.Extra) == 0 {
+		c.Extra = nil
+		return
+	}
+	sections := []string{"", "hostname", "ip route", "ikev2 authentication", "ikev2 default-profile", "ikev2 profile", "router bgp"}
+	printed := []bool{true, c.Hostname != "", len(c.Routes) > 0, len(c.PSKs) > 0, c.DefaultProfile != nil, len(c.Profiles) > 0, c.BGP != nil}
+	for _, ifc := range c.Interfaces {
+		sections = append(sections, "interface "+ifc.Name)
+		printed = append(printed, true)
+	}
+	sections, printed = append(sections, "interfaces"), append(printed, true)
+	rank := func(a string) int {
+		for i, s := range sections {
+			if s == a {
+				return i
+			}
+		}
+		if strings.HasPrefix(a, "interface ") {
+			return len(sections) - 2 // an interface removed by "no interface": after the last one left
+		}
+		return 0
+	}
+	for _, v := range c.Extra {
+		r := rank(v.After)
+		for !printed[r] {
+			r--
+		}
+		v.After = sections[r]
+	}
+	sort.SliceStable(c.Extra, func(i, j int) bool { return rank(c.Extra[i].After) < rank(c.Extra[j].After) })
+}
+
+// anchorKept does for the kept lines of an interface block what
+// Config.anchorKept does at the top level: each follows a command that
+// prints, in the order Print writes them.
+func (ifc *Interface) anchorKept() {
+	if len(ifc.Extra) == 0 {
+		ifc.Extra = nil
+		return
+	}
+	printed := map[string]bool{"": true}
+	for _, l := range ifaceLines(ifc) {
+		printed[l.key] = true
+	}
+	rank := func(k string) int {
+		for i, o := range interfaceOrder {
+			if o == k {
+				return i
+			}
+		}
+		return 0
+	}
+	for _, v := range ifc.Extra {
+		r := rank(v.After)
+		for !printed[interfaceOrder[r]] {
+			r--
+		}
+		v.After = interfaceOrder[r]
+	}
+	sort.SliceStable(ifc.Extra, func(i, j int) bool { return rank(ifc.Extra[i].After) < rank(ifc.Extra[j].After) })
 }
 
 func (pr *Profile) isZero() bool {
@@ -180,6 +256,10 @@ func (p *parser) interfaceIP(l *line, t []token, neg bool) {
 		if !ok {
 			return
 		}
+		if fam, other := otherFamily(n.text); other {
+			p.inactiveRef(l, n, fam)
+			return
+		}
 		name, ok := p.ifname(l, n, "ip unnumbered")
 		if !ok || !p.done(l, t, 3, "ip unnumbered") {
 			return
@@ -290,27 +370,38 @@ func (p *parser) tunnelIKEv2(l *line, t []token, neg bool) {
 			tun.Profile, tun.ProfilePos = n.text, p.pos(l, n.col)
 		}
 	case "outgoing-interface":
+		const cmd = "ikev2 outgoing-interface"
 		if neg {
-			tun.OutgoingInterface, tun.OutgoingAuto = "", false
+			tun.OutgoingInterface, tun.OutgoingAuto, tun.OutgoingNextHop = "", false, netip.Addr{}
 			return
 		}
-		n, ok := p.need(l, t, 2, "ikev2 outgoing-interface", "interface name")
+		n, ok := p.need(l, t, 2, cmd, "interface name")
 		if !ok {
 			return
 		}
-		name, ok := p.ifname(l, n, "ikev2 outgoing-interface")
+		if fam, other := otherFamily(n.text); other {
+			p.inactiveRef(l, n, fam)
+			return
+		}
+		name, ok := p.ifname(l, n, cmd)
 		if !ok {
 			return
 		}
-		auto := false
+		auto, nh := false, netip.Addr{}
 		if len(t) > 3 {
-			if _, ok := p.oneOf(l, t[3], "ikev2 outgoing-interface", "auto"); !ok {
+			if kw(t[3]) == "auto" {
+				auto = true
+			} else if nh, ok = p.addr(l, t[3], cmd, "next hop (or auto)"); !ok {
 				return
 			}
-			auto = true
 		}
-		if p.done(l, t, 4, "ikev2 outgoing-interface") {
-			tun.OutgoingInterface, tun.OutgoingAuto, tun.OutgoingPos = name, auto, p.pos(l, n.col)
+		if !p.done(l, t, 4, cmd) {
+			return
+		}
+		tun.OutgoingInterface, tun.OutgoingAuto, tun.OutgoingNextHop, tun.OutgoingPos = name, auto, nh, p.pos(l, n.col)
+		if nh.IsValid() && !p.warned[cmd+" nexthop"] {
+			p.warned[cmd+" nexthop"] = true
+			p.warnf(l, t[3].col, "%s %s %s: the next hop is kept but not acted on; soft-ix sends IKE and ESP by the kernel's routing table", cmd, name, nh)
 		}
 	case "source-address":
 		if neg {
@@ -319,6 +410,10 @@ func (p *parser) tunnelIKEv2(l *line, t []token, neg bool) {
 		}
 		n, ok := p.need(l, t, 2, "ikev2 source-address", "interface name or address")
 		if !ok {
+			return
+		}
+		if fam, other := otherFamily(n.text); other {
+			p.inactiveRef(l, n, fam)
 			return
 		}
 		if a, ifn, ok := p.source(l, n, "ikev2 source-address"); ok && p.done(l, t, 3, "ikev2 source-address") {
@@ -639,6 +734,10 @@ func (p *parser) profileSub(l *line, t []token, neg bool, pr *Profile, prefix st
 		if !ok {
 			return
 		}
+		if fam, other := otherFamily(n.text); other {
+			p.inactiveRef(l, n, fam)
+			return
+		}
 		if a, ifn, ok := p.source(l, n, cmd); ok && p.done(l, t, 2, cmd) {
 			pr.SourceAddress, pr.SourceInterface = a, ifn
 		}
@@ -708,7 +807,7 @@ func (p *parser) algorithms(l *line, vals []token, cmd, kind string) ([]string, 
 	return out, true
 }
 
-var bgpCommands = []string{"bgp", "neighbor", "network", "address-family", "exit-address-family"}
+var bgpCommands = []string{"bgp", "router-id", "neighbor", "network", "address-family", "exit-address-family"}
 
 func (p *parser) bgpSub(l *line) {
 	b := p.cfg.BGP
@@ -717,18 +816,18 @@ func (p *parser) bgpSub(l *line) {
 	if w == "exit" && !neg {
 		// "exit" leaves the address-family, or router bgp itself.
 		if p.inAF {
-			p.inAF, p.afSkip = false, false
+			p.inAF, p.afSkip, p.afExtra = false, false, nil
 		} else {
 			p.closeBlock()
 		}
 		return
 	}
 	if p.inAF && l.indent > 0 && l.indent <= p.afIndent {
-		p.inAF, p.afSkip = false, false
+		p.inAF, p.afSkip, p.afExtra = false, false, nil
 	}
 	switch w {
 	case "address-family":
-		p.inAF, p.afIndent, p.afSkip = true, l.indent, false
+		p.inAF, p.afIndent, p.afSkip, p.afExtra = true, l.indent, false, nil
 		if len(t) >= 3 && kw(t[1]) == "ipv4" && kw(t[2]) == "unicast" && len(t) == 3 {
 			if neg {
 				b.Networks = nil
@@ -743,13 +842,17 @@ func (p *parser) bgpSub(l *line) {
 		p.notEmulated(l, t, "")
 		return
 	case "exit-address-family":
-		p.inAF, p.afSkip = false, false
+		p.inAF, p.afSkip, p.afExtra = false, false, nil
 		return
 	}
 	if p.inAF && p.afSkip {
+		p.keepLine(l)
 		return
 	}
 	switch w {
+	case "router-id":
+		// IX also accepts router-id directly under router bgp.
+		p.routerID(l, t, 1, neg)
 	case "bgp":
 		k, ok := p.need(l, t, 1, "bgp", "router-id")
 		if !ok {
@@ -763,23 +866,7 @@ func (p *parser) bgpSub(l *line) {
 			p.notEmulated(l, t, "")
 			return
 		}
-		if neg {
-			b.RouterID = netip.Addr{}
-			return
-		}
-		a, ok := p.need(l, t, 2, "bgp router-id", "router ID (an IPv4 address)")
-		if !ok {
-			return
-		}
-		if id, ok := p.addr(l, a, "bgp router-id", "router ID"); ok {
-			if !id.Is4() {
-				p.errf(l, a.col, "bgp router-id: %q is not an IPv4 address", a.text)
-				return
-			}
-			if p.done(l, t, 3, "bgp router-id") {
-				b.RouterID = id
-			}
-		}
+		p.routerID(l, t, 2, neg)
 	case "network":
 		n, ok := p.need(l, t, 1, "network", "prefix")
 		if !ok {
@@ -808,6 +895,32 @@ func (p *parser) bgpSub(l *line) {
 		p.neighbor(l, t, neg)
 	default:
 		p.unknown(l, t, 0, "router bgp: ", bgpCommands)
+	}
+}
+
+// routerID: [bgp] router-id A, the address at t[i].
+func (p *parser) routerID(l *line, t []token, i int, neg bool) {
+	b := p.cfg.BGP
+	cmd := "bgp router-id"
+	if i == 1 {
+		cmd = "router-id"
+	}
+	if neg {
+		b.RouterID = netip.Addr{}
+		return
+	}
+	a, ok := p.need(l, t, i, cmd, "router ID (an IPv4 address)")
+	if !ok {
+		return
+	}
+	if id, ok := p.addr(l, a, cmd, "router ID"); ok {
+		if !id.Is4() {
+			p.errf(l, a.col, "%s: %q is not an IPv4 address", cmd, a.text)
+			return
+		}
+		if p.done(l, t, i+1, cmd) {
+			b.RouterID = id
+		}
 	}
 }
 
@@ -893,6 +1006,10 @@ func (p *parser) neighbor(l *line, t []token, neg bool) {
 		if !ok {
 			return
 		}
+		if fam, other := otherFamily(v.text); other {
+			p.inactiveRef(l, v, fam)
+			return
+		}
 		if name, ok := p.ifname(l, v, cmd); ok && p.done(l, t, 4, cmd) {
 			n.UpdateSource, n.UpdateSourcePos = name, p.pos(l, v.col)
 		}
@@ -957,4 +1074,49 @@ func lastAddr(pf netip.Prefix) netip.Addr {
 	v := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
 	v |= host
 	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
+}
+
+// interfaceKey names an emulated interface command as the printer orders
+// it ("ip address" also for ip unnumbered and dhcp, "ikev2 binding" also
+// for ikev2 profile); kept lines print after the command they followed.
+func interfaceKey(toks []token) string {
+	_, t := splitNo(toks)
+	w := kw(t[0])
+	switch w {
+	case "description", "shutdown":
+		return w
+	case "tunnel":
+		return "tunnel mode"
+	case "ip":
+		if len(t) > 1 {
+			switch kw(t[1]) {
+			case "address", "unnumbered":
+				return "ip address"
+			case "mtu":
+				return "ip mtu"
+			case "tcp":
+				return "ip tcp adjust-mss"
+			}
+		}
+	case "ikev2":
+		if len(t) > 2 {
+			two := kw(t[1]) + " " + kw(t[2])
+			for _, k := range tunnelIKEv2Order {
+				if k == two {
+					return "ikev2 " + k
+				}
+			}
+		}
+		if len(t) > 1 {
+			switch k := kw(t[1]); k {
+			case "profile":
+				return "ikev2 binding"
+			case "dpd":
+				return "ikev2 dpd interval"
+			default:
+				return "ikev2 " + k
+			}
+		}
+	}
+	return ""
 }

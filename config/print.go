@@ -16,20 +16,35 @@ import (
 // is kept. Pre-shared keys are printed as configured ("key char K" or
 // "key hex H"), so the output reloads; treat it as secret.
 //
+// Lines soft-ix keeps without acting on (Verbatim) are written back as they
+// were written, in their block, after the command or section they followed
+// in the source: the output is the whole configuration.
+//
 // Parse(Print(c)) yields c again (ignoring positions), and Print is
 // idempotent.
-func Print(c *Config) []byte {
-	var w printer
+func Print(c *Config) []byte { return printConfig(c, true) }
+
+// PrintActive is Print without the lines soft-ix keeps but does not act on:
+// what a reload has to compare. Kept lines may hold secrets IX stores in
+// clear (PPP passwords, IKEv1 keys), so this is also the text to summarise
+// in logs.
+func PrintActive(c *Config) []byte { return printConfig(c, false) }
+
+func printConfig(c *Config, all bool) []byte {
+	w := printer{all: all, c: c}
+	w.extras("")
 	if c.Hostname != "" {
 		w.line(0, "hostname", quoteWord(c.Hostname))
 		w.bang()
 	}
+	w.extras("hostname")
 	if len(c.Routes) > 0 {
 		for _, r := range c.Routes {
 			w.route(r)
 		}
 		w.bang()
 	}
+	w.extras("ip route")
 	if len(c.PSKs) > 0 {
 		for _, k := range c.PSKs {
 			key := "char " + quoteWord(string(k.Key))
@@ -40,32 +55,94 @@ func Print(c *Config) []byte {
 		}
 		w.bang()
 	}
+	w.extras("ikev2 authentication")
 	if c.DefaultProfile != nil {
 		w.line(0, "ikev2 default-profile")
-		m := map[string]string{}
-		profileArgs(c.DefaultProfile, m)
-		w.ordered(2, "", profileOrder, m)
-		w.bang()
+		w.profile(c.DefaultProfile)
 	}
+	w.extras("ikev2 default-profile")
 	for _, pr := range c.Profiles {
 		w.line(0, "ikev2 profile", quoteWord(pr.Name))
-		m := map[string]string{}
-		profileArgs(pr, m)
-		w.ordered(2, "", profileOrder, m)
-		w.bang()
+		w.profile(pr)
 	}
+	w.extras("ikev2 profile")
 	if c.BGP != nil {
 		w.bgp(c.BGP)
 		w.bang()
 	}
+	w.extras("router bgp")
 	for _, ifc := range c.Interfaces {
 		w.iface(ifc)
 		w.bang()
+		w.extras("interface " + ifc.Name)
 	}
+	w.extras("interfaces")
 	return w.Bytes()
 }
 
-type printer struct{ bytes.Buffer }
+type printer struct {
+	bytes.Buffer
+	all bool // also the lines soft-ix keeps without acting on
+	c   *Config
+}
+
+func (w *printer) profile(pr *Profile) {
+	m := map[string]string{}
+	profileArgs(pr, m)
+	w.ordered(2, "", profileOrder, m)
+	w.kept(2, pr.Extra)
+	w.bang()
+}
+
+// extras writes the kept top-level commands that followed section after,
+// each with its block; a block, or the group, ends with "!" so that what
+// follows is not read into it.
+func (w *printer) extras(after string) {
+	if !w.all {
+		return
+	}
+	open := false
+	for _, v := range w.c.Extra {
+		if v.After != after {
+			continue
+		}
+		w.line(0, v.Text)
+		for _, s := range v.Sub {
+			w.line(2, s)
+		}
+		open = true
+		if len(v.Sub) > 0 || opensBlock(textTokens(v.Text)) {
+			w.bang()
+			open = false
+		}
+	}
+	if open {
+		w.bang()
+	}
+}
+
+// kept writes the kept lines of a block, with their own blocks one level
+// deeper (address families under router bgp).
+func (w *printer) kept(in int, vs []*Verbatim) {
+	if !w.all {
+		return
+	}
+	for _, v := range vs {
+		w.line(in, v.Text)
+		for _, s := range v.Sub {
+			w.line(in+2, s)
+		}
+	}
+}
+
+// textTokens splits a kept line into words, as the lexer does.
+func textTokens(s string) []token {
+	l, _, _ := lexLine(0, s)
+	if len(l.toks) == 0 {
+		return []token{{text: "!"}}
+	}
+	return l.toks
+}
 
 func (w *printer) line(indent int, words ...string) {
 	w.WriteString(strings.Repeat(" ", indent))
@@ -89,16 +166,21 @@ func (w *printer) route(r *Route) {
 	if r.Prefix.Bits() == 0 && r.Prefix.Addr().Is4() {
 		dst = "default"
 	}
-	via := r.Interface
-	if r.NextHop.IsValid() {
-		via = r.NextHop.String()
-	}
 	words := []string{"ip route", dst}
-	if via != "" {
-		words = append(words, via)
+	if r.NextHop.IsValid() {
+		words = append(words, r.NextHop.String())
+	}
+	if r.Interface != "" {
+		words = append(words, r.Interface)
+	}
+	if r.DHCP {
+		words = append(words, "dhcp")
 	}
 	if r.Distance != 0 {
 		words = append(words, "distance", fmt.Sprint(r.Distance))
+	}
+	if r.Tag != 0 {
+		words = append(words, "tag", fmt.Sprint(r.Tag))
 	}
 	w.line(0, words...)
 }
@@ -223,7 +305,8 @@ func (w *printer) bgp(b *BGP) {
 		}
 		activate = activate || n.Activate
 	}
-	if len(b.Networks) > 0 || activate {
+	w.kept(2, b.Extra)
+	if len(b.Networks) > 0 || activate || (w.all && len(b.AFExtra) > 0) {
 		w.line(2, "address-family ipv4 unicast")
 		for _, n := range b.Neighbors {
 			if n.Activate {
@@ -233,38 +316,80 @@ func (w *printer) bgp(b *BGP) {
 		for _, p := range b.Networks {
 			w.line(4, "network", p.String())
 		}
+		w.kept(4, b.AFExtra)
 	}
+}
+
+// keyedLine is one emulated command of an interface block and the key kept
+// lines are anchored to (see interfaceKey).
+type keyedLine struct {
+	key   string
+	words []string
 }
 
 func (w *printer) iface(ifc *Interface) {
 	w.line(0, "interface", ifc.Name)
+	w.ifaceKept(ifc, "")
+	for _, l := range ifaceLines(ifc) {
+		w.line(2, l.words...)
+		w.ifaceKept(ifc, l.key)
+	}
+}
+
+func (w *printer) ifaceKept(ifc *Interface, after string) {
+	if !w.all {
+		return
+	}
+	for _, v := range ifc.Extra {
+		if v.After == after {
+			w.line(2, v.Text)
+		}
+	}
+}
+
+// interfaceOrder is the order ifaceLines writes an interface's commands in,
+// by key.
+var interfaceOrder = func() []string {
+	o := []string{"", "description", "tunnel mode", "ip address", "ip mtu", "ip tcp adjust-mss"}
+	for _, k := range tunnelIKEv2Order {
+		o = append(o, "ikev2 "+k)
+	}
+	return append(o, "shutdown")
+}()
+
+// ifaceLines is the emulated part of an interface block, in IX order.
+func ifaceLines(ifc *Interface) []keyedLine {
+	var out []keyedLine
+	add := func(key string, words ...string) { out = append(out, keyedLine{key, words}) }
 	if ifc.Description != "" {
-		w.line(2, "description", quoteText(ifc.Description))
+		add("description", "description", quoteText(ifc.Description))
 	}
 	t := ifc.Tunnel
 	if t != nil && t.Mode != "" {
-		w.line(2, "tunnel mode", t.Mode)
+		add("tunnel mode", "tunnel mode", t.Mode)
 	}
 	switch {
 	case ifc.DHCP && ifc.DHCPReceiveDefault:
-		w.line(2, "ip address dhcp receive-default")
+		add("ip address", "ip address dhcp receive-default")
 	case ifc.DHCP:
-		w.line(2, "ip address dhcp")
+		add("ip address", "ip address dhcp")
 	case ifc.Address.IsValid():
-		w.line(2, "ip address", ifc.Address.String())
+		add("ip address", "ip address", ifc.Address.String())
 	case ifc.Unnumbered != "":
-		w.line(2, "ip unnumbered", ifc.Unnumbered)
-	case ifc.Kind == KindGigaEthernet:
-		w.line(2, "no ip address")
+		add("ip address", "ip unnumbered", ifc.Unnumbered)
+	case ifc.Kind == KindGigaEthernet && !ifc.keptAddress():
+		// Not for a PPPoE WAN ("ip address ipcp", kept verbatim): IX
+		// prints its own address command there.
+		add("ip address", "no ip address")
 	}
 	if ifc.MTU != 0 {
-		w.line(2, "ip mtu", fmt.Sprint(ifc.MTU))
+		add("ip mtu", "ip mtu", fmt.Sprint(ifc.MTU))
 	}
 	switch {
 	case ifc.AdjustMSS == MSSAuto:
-		w.line(2, "ip tcp adjust-mss auto")
+		add("ip tcp adjust-mss", "ip tcp adjust-mss auto")
 	case ifc.AdjustMSS != 0:
-		w.line(2, "ip tcp adjust-mss", fmt.Sprint(ifc.AdjustMSS))
+		add("ip tcp adjust-mss", "ip tcp adjust-mss", fmt.Sprint(ifc.AdjustMSS))
 	}
 	if t != nil {
 		m := map[string]string{}
@@ -297,6 +422,9 @@ func (w *printer) iface(ifc *Interface) {
 			if t.OutgoingAuto {
 				m["outgoing-interface"] += " auto"
 			}
+			if t.OutgoingNextHop.IsValid() {
+				m["outgoing-interface"] += " " + t.OutgoingNextHop.String()
+			}
 		}
 		if t.SALifetime != 0 {
 			m["sa-lifetime"] = secs(t.SALifetime)
@@ -316,12 +444,34 @@ func (w *printer) iface(ifc *Interface) {
 				m["peer"] += " " + idText(t.PeerID)
 			}
 		}
-		w.ordered(2, "ikev2 ", tunnelIKEv2Order, m)
+		for _, k := range tunnelIKEv2Order {
+			if args, ok := m[k]; ok {
+				words := []string{"ikev2 " + k}
+				if args != "" {
+					words = append(words, args)
+				}
+				add("ikev2 "+k, words...)
+			}
+		}
 	}
 	switch {
 	case ifc.Shutdown:
-		w.line(2, "shutdown")
+		add("shutdown", "shutdown")
 	case ifc.Kind == KindGigaEthernet || ifc.Kind == KindTunnel:
-		w.line(2, "no shutdown")
+		add("shutdown", "no shutdown")
 	}
+	return out
+}
+
+// keptAddress reports a kept line that gives the interface its address
+// ("ip address ipcp" on a PPPoE WAN, an unnumbered reference soft-ix does
+// not model).
+func (ifc *Interface) keptAddress() bool {
+	for _, v := range ifc.Extra {
+		t := textTokens(v.Text)
+		if len(t) > 1 && kw(t[0]) == "ip" && (kw(t[1]) == "address" || kw(t[1]) == "unnumbered") {
+			return true
+		}
+	}
+	return false
 }

@@ -122,6 +122,17 @@ func (v *validator) tunnel(ifc *Interface) {
 	if t.SourceInterface != "" {
 		v.needInterface(t.SourcePos, "ikev2 source-address", t.SourceInterface)
 	}
+	// soft-ix's IKE and ESP sockets are IPv4 only: an IPv6 outer address
+	// would load and then never connect, so refuse it here.
+	if t.Peer.IsValid() && !t.Peer.Unmap().Is4() {
+		v.errf(t.PeerPos, "ikev2 peer %s: IPv6 outer addresses are not supported by soft-ix yet (its IKE and ESP sockets are IPv4 only); use an IPv4 peer", t.Peer)
+	}
+	if t.SourceAddress.IsValid() && !t.SourceAddress.Unmap().Is4() {
+		v.errf(t.SourcePos, "ikev2 source-address %s: IPv6 outer addresses are not supported by soft-ix yet (its IKE and ESP sockets are IPv4 only)", t.SourceAddress)
+	}
+	if a := c.ProfileFor(ifc).SourceAddress; a.IsValid() && !a.Unmap().Is4() && !t.SourceAddress.IsValid() && t.SourceInterface == "" {
+		v.errf(ifc.Pos, "interface %s: its profile's source-address %s is IPv6, which soft-ix does not support yet (its IKE and ESP sockets are IPv4 only)", ifc.Name, a)
+	}
 	switch {
 	case !t.Peer.IsValid() && !t.PeerAny:
 		v.warnf(ifc.Pos, "interface %s has no \"ikev2 peer\"; soft-ix leaves it down", ifc.Name)
@@ -144,7 +155,7 @@ func (v *validator) tunnel(ifc *Interface) {
 	if ifc.AdjustMSS == 0 && !ifc.Shutdown {
 		v.warnf(ifc.Pos, "interface %s has no \"ip tcp adjust-mss\": TCP through the tunnel may stall on large segments (Azure recommends clamping the MSS to 1350; use \"ip tcp adjust-mss auto\")", ifc.Name)
 	}
-	if !ifc.Address.IsValid() && ifc.Unnumbered == "" && !ifc.DHCP {
+	if !ifc.Address.IsValid() && ifc.Unnumbered == "" && !ifc.DHCP && !ifc.keptAddress() {
 		v.warnf(ifc.Pos, "interface %s has no ip address or ip unnumbered", ifc.Name)
 	}
 }

@@ -31,6 +31,11 @@ type bgpRoute struct {
 // staticRoute turns one "ip route" into a kernel route, or says why it
 // cannot be installed now (missing link, tunnel down, shut interface).
 func (m *Manager) staticRoute(r *config.Route) (*netlink.Route, string) {
+	if r.DHCP {
+		// "ip route ... GigaEthernet0.0 dhcp" means the router of the DHCP
+		// lease; a device route in its place would send everything on-link.
+		return nil, "next hop from the DHCP lease is not emulated yet"
+	}
 	metric := r.Distance
 	if metric <= 0 {
 		metric = 1

@@ -95,7 +95,10 @@ func commandSet(c *config.Config) commands {
 		return cs
 	}
 	block := ""
-	for _, line := range strings.Split(string(config.Print(c)), "\n") {
+	// PrintActive: the lines soft-ix keeps without acting on change nothing
+	// it runs, and may hold secrets IX stores in clear (PPP passwords, IKEv1
+	// keys) that must not reach the log.
+	for _, line := range strings.Split(string(config.PrintActive(c)), "\n") {
 		t := strings.TrimSpace(line)
 		if t == "" || strings.HasPrefix(t, "!") {
 			block = ""
@@ -129,14 +132,34 @@ func printDiags(w io.Writer, diags []diagnostic, err error) {
 	}
 }
 
-// runCheck is "soft-ix check -c FILE".
+// runCheck is "soft-ix check -c FILE". Besides the diagnostics it lists
+// the lines soft-ix keeps without acting on, so an operator sees what of
+// the IX configuration is inactive here.
 func runCheck(path string, stdout, stderr io.Writer) int {
 	cfg, diags, err := loadConfig(path)
 	printDiags(stderr, diags, err)
 	if err != nil || cfg == nil {
 		return exitFail
 	}
+	printInactive(stdout, cfg)
 	return exitOK
+}
+
+// printInactive lists the kept, inactive lines by position and command
+// name only (their arguments may be secrets).
+func printInactive(w io.Writer, cfg *config.Config) {
+	in := cfg.Inactive()
+	if len(in) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "inactive: %d commands are kept (show running-config prints them) but not acted on by soft-ix:\n", len(in))
+	for _, v := range in {
+		more := ""
+		if n := len(v.Sub); n > 0 {
+			more = fmt.Sprintf(" (+%d lines of its block)", n)
+		}
+		fmt.Fprintf(w, "  %s: %s%s\n", v.Pos, v.Command(), more)
+	}
 }
 
 // runShowConfigFile is "soft-ix show running-config -c FILE".

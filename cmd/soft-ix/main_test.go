@@ -7,6 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -218,5 +220,43 @@ func TestReloadSummaryHidesKeys(t *testing.T) {
 	}
 	if string(old.PSKs[0].Key) != "OldSecret1" {
 		t.Error("masking changed the running config")
+	}
+}
+
+// TestCheckListsInactiveWithoutSecrets: check loads a PPPoE/IKEv1 file,
+// lists what soft-ix keeps without acting on, and shows none of the
+// secrets those lines carry; neither does a reload summary.
+func TestCheckListsInactiveWithoutSecrets(t *testing.T) {
+	src := `ike policy p1 peer 198.51.100.1 key IkeSecret1 prop
+ppp profile isp
+  authentication password user@example.jp PppSecret1
+interface GigaEthernet0.1
+  encapsulation pppoe
+  ppp binding isp
+  ip address ipcp
+  no shutdown
+`
+	path := filepath.Join(t.TempDir(), "ix.conf")
+	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb strings.Builder
+	if rc := runCheck(path, &out, &errb); rc != exitOK {
+		t.Fatalf("check: %d\n%s", rc, errb.String())
+	}
+	for _, want := range []string{"inactive: 5 commands", ":1:1: ike policy\n", ":2:1: ppp profile (+1 lines of its block)\n", ":6:3: ppp binding\n"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("check output lacks %q:\n%s", want, out.String())
+		}
+	}
+	c, _, err := config.Parse("ix.conf", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := strings.Join(diffConfig(nil, c).Summary, "\n")
+	for _, secret := range []string{"IkeSecret1", "PppSecret1"} {
+		if strings.Contains(out.String()+errb.String()+sum, secret) {
+			t.Errorf("the secret %q is shown:\n%s%s%s", secret, out.String(), errb.String(), sum)
+		}
 	}
 }

@@ -1,0 +1,171 @@
+package config
+
+import (
+	"net/netip"
+	"strings"
+	"testing"
+)
+
+// realLinesBase is a tunnel the snippets below can refer to.
+const realLinesBase = `ikev2 authentication psk id ipv4 192.0.2.1 key char k
+interface Tunnel0.0
+  tunnel mode ipsec-ikev2
+  ip address 169.254.0.1/30
+  ip tcp adjust-mss auto
+  ikev2 peer 192.0.2.1 authentication psk id ipv4 192.0.2.1
+`
+
+func TestRealIXRouteForms(t *testing.T) {
+	c, diags := mustParse(t, "r.conf", realLinesBase+`ip route 0.0.0.0/0 GigaEthernet0.0 dhcp
+ip route 10.1.0.0/16 192.0.2.254 GigaEthernet0.0
+ip route 10.2.0.0/16 Tunnel0.0 20
+ip route 10.3.0.0/16 Tunnel0.0 distance 30 tag 7
+`)
+	want := []Route{
+		{Prefix: netip.MustParsePrefix("0.0.0.0/0"), Interface: "GigaEthernet0.0", DHCP: true},
+		{Prefix: netip.MustParsePrefix("10.1.0.0/16"), Interface: "GigaEthernet0.0", NextHop: netip.MustParseAddr("192.0.2.254")},
+		{Prefix: netip.MustParsePrefix("10.2.0.0/16"), Interface: "Tunnel0.0", Distance: 20},
+		{Prefix: netip.MustParsePrefix("10.3.0.0/16"), Interface: "Tunnel0.0", Distance: 30, Tag: 7},
+	}
+	if len(c.Routes) != len(want) {
+		t.Fatalf("routes %+v", c.Routes)
+	}
+	for i, r := range c.Routes {
+		r.Pos = Pos{}
+		if *r != want[i] {
+			t.Errorf("route %d = %+v, want %+v", i, *r, want[i])
+		}
+	}
+	for _, w := range []string{"r.conf:7:1: warning: ip route ... dhcp", "r.conf:10:1: warning: ip route ... tag"} {
+		if !hasDiag(diags, w) {
+			t.Errorf("no %q in %v", w, diags)
+		}
+	}
+	checkRoundTrip(t, "r.conf", c)
+	for _, bad := range []string{
+		"ip route 10.0.0.0/8 Tunnel0.0 300\n",               // distance out of range
+		"ip route 10.0.0.0/8 Tunnel0.0 frobnicate\n",        // unknown word
+		"ip route 10.0.0.0/8 192.0.2.1 Tunel0.0\n",          // not an interface
+		"ip route 10.0.0.0/8 Tunnel0.0 tag 0\n",             // tag out of range
+		"ip route 10.0.0.0/8 Tunnel0.0 dhcp dhcp\n",         // twice
+		"ip route 10.0.0.0/8 GigaEthernet0.0 2001:db8::1\n", // next hop of the other family
+	} {
+		if _, _, err := Parse("bad.conf", []byte(realLinesBase+bad)); err == nil {
+			t.Errorf("%q: accepted", bad)
+		}
+	}
+}
+
+func hasDiag(diags []Diagnostic, prefix string) bool {
+	for _, d := range diags {
+		if strings.HasPrefix(d.String(), prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestUnmodeledInterfaceReferences: routes and references to interface
+// families soft-ix does not model load, are kept verbatim and inactive, and
+// check says so once per interface.
+func TestUnmodeledInterfaceReferences(t *testing.T) {
+	src := realLinesBase + `  ikev2 source-address Dialer1
+  ikev2 outgoing-interface USB-Ether0.0
+interface Tunnel1.0
+  tunnel mode ipsec-ikev2
+  ip unnumbered FastEthernet1/0.0
+  ikev2 outgoing-interface GigaEthernet0.0 192.0.2.254
+ip route 10.0.0.0/8 Fastether0/0.1
+ip route 10.9.0.0/16 Dialer1
+ip route 10.8.0.0/16 192.0.2.254 BVI1
+router bgp 65001
+  neighbor 10.255.0.1 remote-as 65002
+  neighbor 10.255.0.1 update-source BVI1
+`
+	c, diags := mustParse(t, "u.conf", src)
+	if len(c.Routes) != 0 {
+		t.Errorf("routes into unmodelled interfaces are active: %+v", c.Routes)
+	}
+	refs := 0
+	for _, d := range diags {
+		if strings.Contains(d.Msg, "which soft-ix does not model") {
+			refs++
+		}
+	}
+	if refs != 5 { // Dialer1, USB-Ether0.0, FastEthernet1/0.0, Fastether0/0.1 and BVI1 (named twice), once each
+		t.Errorf("%d reference warnings, want one per interface:\n%v", refs, diags)
+	}
+	if !hasDiag(diags, "u.conf:12:44: warning: ikev2 outgoing-interface GigaEthernet0.0 192.0.2.254: the next hop is kept") {
+		t.Errorf("no next-hop warning: %v", diags)
+	}
+	if tun := c.Interface("Tunnel1.0").Tunnel; tun.OutgoingNextHop != netip.MustParseAddr("192.0.2.254") {
+		t.Errorf("outgoing next hop %v", tun.OutgoingNextHop)
+	}
+	out := string(Print(c))
+	for _, l := range []string{"  ikev2 source-address Dialer1\n", "  ip unnumbered FastEthernet1/0.0\n", "ip route 10.0.0.0/8 Fastether0/0.1\n",
+		"  neighbor 10.255.0.1 update-source BVI1\n", "  ikev2 outgoing-interface GigaEthernet0.0 192.0.2.254\n"} {
+		if !strings.Contains(out, l) {
+			t.Errorf("reprint lacks %q:\n%s", l, out)
+		}
+	}
+	checkRoundTrip(t, "u.conf", c)
+}
+
+// TestFlatInterfaceBlocks: without indentation an interface keeps "ppp
+// binding", "ipsec policy" and what follows them, as on IX.
+func TestFlatInterfaceBlocks(t *testing.T) {
+	c, _ := mustParse(t, "f.conf", `ppp profile isp
+authentication myname user@example.jp
+interface GigaEthernet0.1
+encapsulation pppoe
+ppp binding isp
+ip address ipcp
+ip tcp adjust-mss auto
+no shutdown
+interface Tunnel0.0
+tunnel mode ipsec
+ipsec policy tunnel map out
+ip tcp adjust-mss 1300
+ppp profile other
+ip route default GigaEthernet0.1
+`)
+	g := c.Interface("GigaEthernet0.1")
+	if g.AdjustMSS != MSSAuto || len(g.Extra) != 3 {
+		t.Errorf("GigaEthernet0.1 = %+v", g)
+	}
+	if tu := c.Interface("Tunnel0.0"); tu.AdjustMSS != 1300 || len(tu.Extra) != 1 {
+		t.Errorf("Tunnel0.0 = %+v", tu)
+	}
+	if len(c.Extra) != 2 || len(c.Extra[0].Sub) != 1 || c.Extra[1].Text != "ppp profile other" {
+		t.Errorf("top-level kept lines = %+v", c.Extra)
+	}
+	out := string(Print(c))
+	if strings.Contains(out, "no ip address") {
+		t.Errorf("a PPPoE WAN printed as \"no ip address\":\n%s", out)
+	}
+	checkRoundTrip(t, "f.conf", c)
+}
+
+func TestIPv6OuterPeerRejected(t *testing.T) {
+	_, _, err := Parse("v6.conf", []byte(`ikev2 authentication psk id ipv6 2001:db8::1 key char k
+interface Tunnel0.0
+  tunnel mode ipsec-ikev2
+  ip address 169.254.0.1/30
+  ip tcp adjust-mss auto
+  ikev2 peer 2001:db8::1 authentication psk id ipv6 2001:db8::1
+`))
+	want := "v6.conf:6:14: error: ikev2 peer 2001:db8::1: IPv6 outer addresses are not supported"
+	if err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("err = %v, want %s...", err, want)
+	}
+}
+
+func TestRouterIDUnderRouterBGP(t *testing.T) {
+	c, diags := mustParse(t, "b.conf", "router bgp 65001\n  router-id 10.2.2.2\n  neighbor 10.0.0.1 remote-as 65002\n")
+	if c.BGP.RouterID != netip.MustParseAddr("10.2.2.2") || len(diags) != 0 {
+		t.Errorf("router-id %v, diags %v", c.BGP.RouterID, diags)
+	}
+	if _, _, err := Parse("b.conf", []byte("router bgp 65001\n  router-id 2001:db8::1\n")); err == nil {
+		t.Error("IPv6 router-id accepted")
+	}
+}

@@ -1,0 +1,146 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// wildBroken are the published files in testdata/wild that are themselves
+// wrong, with the error soft-ix reports for them (the reason is in each
+// file's header comment too).
+var wildBroken = map[string]string{
+	// binds a profile the file never defines
+	"notoken-ipsec-rt2.conf": `no "ikev2 profile for-nec-ix" is configured`,
+}
+
+func wildFiles(t testing.TB) []string {
+	files, err := filepath.Glob("testdata/wild/*.conf")
+	if err != nil || len(files) < 10 {
+		t.Fatalf("testdata/wild: %d files, %v", len(files), err)
+	}
+	return files
+}
+
+// TestWildFilesLoad: every published IX configuration loads, apart from
+// the ones the publisher got wrong, which fail for that reason only.
+func TestWildFilesLoad(t *testing.T) {
+	for _, f := range wildFiles(t) {
+		_, diags, err := Load(f)
+		want, broken := wildBroken[filepath.Base(f)]
+		switch {
+		case broken && (err == nil || !strings.Contains(err.Error(), want) || len(err.(ErrorList)) != 1):
+			t.Errorf("%s: want exactly the error %q, got %v", f, want, err)
+		case !broken && err != nil:
+			t.Errorf("%s: %v", f, err)
+		}
+		for _, d := range diags {
+			if d.Severity == Warning && strings.Contains(d.Msg, "ignored") {
+				t.Errorf("%s: a line is dropped: %s", f, d)
+			}
+		}
+	}
+}
+
+// deindent removes the indentation of every line.
+func deindent(src []byte) []byte {
+	lines := strings.Split(string(src), "\n")
+	for i, l := range lines {
+		lines[i] = strings.TrimLeft(l, " \t")
+	}
+	return []byte(strings.Join(lines, "\n"))
+}
+
+// TestWildFlatEqualsIndented: a configuration printed without indentation
+// reads as the same configuration; blocks end where IX ends them.
+func TestWildFlatEqualsIndented(t *testing.T) {
+	for _, f := range append(wildFiles(t), testdataFiles(t)...) {
+		if _, broken := wildBroken[filepath.Base(f)]; broken {
+			continue
+		}
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c1, _, err := Parse(f, src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c2, _, err := Parse(f+" (flat)", deindent(src))
+		if err != nil {
+			t.Errorf("%s without indentation: %v", f, err)
+			continue
+		}
+		if !reflect.DeepEqual(clearPos(c1), clearPos(c2)) {
+			t.Errorf("%s: the flat form reads differently:\nindented:\n%s\nflat:\n%s", f, Print(c1), Print(c2))
+		}
+	}
+}
+
+// commandLines is the set of a text's command lines, blanks trimmed
+// ("!" comments, "exit" and "end", which only move between CLI modes, left
+// out).
+func commandLines(src []byte) map[string]bool {
+	set := map[string]bool{}
+	for _, l := range strings.Split(string(src), "\n") {
+		l = trimBlank(l)
+		switch {
+		case l == "", l[0] == '!', l == "exit", l == "end", l == "exit-address-family":
+			continue
+		}
+		set[strings.Join(strings.Fields(l), " ")] = true
+	}
+	return set
+}
+
+// TestWildReprintKeepsEveryLine compares the line sets of each published
+// file and of its "show running-config": every line soft-ix does not
+// emulate comes back as written, and every line missing from the reprint
+// is one soft-ix took into its model (so the reprint has it in canonical
+// form, and the round trip of the model is checked elsewhere). A line is
+// in the model when taking it out of the file changes the model.
+func TestWildReprintKeepsEveryLine(t *testing.T) {
+	for _, f := range append(wildFiles(t), testdataFiles(t)...) {
+		if _, broken := wildBroken[filepath.Base(f)]; broken {
+			continue
+		}
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, _, err := Parse(f, src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := Print(c)
+		checkRoundTrip(t, f, c)
+		reprint := commandLines(out)
+		for _, v := range c.Inactive() {
+			for _, s := range append([]string{v.Text}, v.Sub...) {
+				if !reprint[strings.Join(strings.Fields(s), " ")] {
+					t.Errorf("%s: kept line %q is not in the reprint", f, s)
+				}
+			}
+		}
+		lines := strings.Split(string(src), "\n")
+		for i, l := range lines {
+			key := strings.Join(strings.Fields(l), " ")
+			if key == "" || !commandLines([]byte(l))[key] || reprint[key] {
+				continue
+			}
+			without := strings.Join(append(append([]string(nil), lines[:i]...), lines[i+1:]...), "\n")
+			c2, _, err := Parse(f, []byte(without))
+			if err == nil && reflect.DeepEqual(clearPos(c2), clearPos(c)) && !defaultSpelledOut[key] {
+				t.Errorf("%s:%d: %q is neither in the reprint nor in the model", f, i+1, key)
+			}
+		}
+	}
+}
+
+// defaultSpelledOut are emulated lines that state an IX default, so the
+// model (and the reprint) is the same without them.
+var defaultSpelledOut = map[string]bool{
+	"child-pfs off": true, "no ip address": true, "no shutdown": true,
+}
