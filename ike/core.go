@@ -383,8 +383,7 @@ func (c *Core) handlePacket(now time.Time, pkt []byte, from, to netip.AddrPort, 
 			return
 		}
 	} else if m.MsgID+1 == sa.peerMsgID && sa.lastResp != nil {
-		c.log.Debug("ike: duplicate request, resending cached reply", "peer", sa.remote, "msgid", m.MsgID)
-		c.resend(sa, sa.lastResp)
+		c.resendCached(now, sa, pkt)
 		return
 	} else if m.MsgID != sa.peerMsgID {
 		return
@@ -393,6 +392,11 @@ func (c *Core) handlePacket(now time.Time, pkt []byte, from, to netip.AddrPort, 
 	if t, ok := unsupportedCritical(err); ok && !m.Response {
 		// RFC 7296 §2.5: refuse a request with a critical payload we do
 		// not know (it did authenticate: the SK payload opened).
+		// Kept so a retransmission gets the same answer; of a fragmented
+		// request this hashes the last fragment, not the first, so its
+		// retransmission goes unanswered (rare, and then only costs the
+		// peer a timeout).
+		m.wireHash = sha256.Sum256(pkt)
 		c.reply(sa, m, &message{Notifies: []notify{{Type: nUnsupportedCritical, Data: []byte{t}}}})
 		return
 	}
@@ -467,7 +471,7 @@ func (c *Core) reply(sa *ikeSA, m *message, r *message) {
 	}
 	c.countErrorNotifies(sa.tun, r)
 	sa.peerMsgID = m.MsgID + 1
-	sa.lastResp = pkts
+	sa.lastResp, sa.lastReq = pkts, m.wireHash
 	c.resend(sa, pkts)
 }
 

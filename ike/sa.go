@@ -81,6 +81,8 @@ type ikeSA struct {
 	queue      []func(now time.Time) // exchanges waiting for the window
 	peerMsgID  uint32                // next request ID expected from the peer
 	lastResp   [][]byte              // packets of our reply to peerMsgID-1
+	lastReq    [32]byte              // SHA-256 of the request lastResp answers (see resend.go)
+	resends    tokenBucket           // limits resending lastResp
 	frags      *fragBuffer
 	lastHeard  time.Time // last valid message from the peer
 	created    time.Time
