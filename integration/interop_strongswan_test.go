@@ -299,9 +299,9 @@ func TestInteropStrongSwanWrongPSK(t *testing.T) {
 		l := iopNewLab(t, "ioppsk")
 		c := l.startCharon(iopAzure())
 		x := l.startIX(iopIXConf{PSK: wrong})
-		// Two failed attempts: the first retry comes after 5 s, the
-		// next is scheduled 10 s later.
-		iopWaitLog(t, x, 20*time.Second, regexp.MustCompile(`will re-initiate" tunnel=Tunnel0.0 in=10s reason="authentication failed"`))
+		// Two failed attempts: the first retry comes after 1 s, the
+		// next is scheduled 2 s later.
+		iopWaitLog(t, x, 20*time.Second, regexp.MustCompile(`will re-initiate" tunnel=Tunnel0.0 in=2s reason="authentication failed"`))
 		log := x.Proc.Log()
 		if !regexp.MustCompile(`IKE_AUTH failed" tunnel=Tunnel0.0 peer=198.51.100.6:4500 reason=.*AUTHENTICATION_FAILED`).MatchString(log) {
 			t.Errorf("soft-ix did not log AUTHENTICATION_FAILED naming the peer:\n%s", log)
