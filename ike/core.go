@@ -51,6 +51,11 @@ type CoreConfig struct {
 
 	RetransmitBase  time.Duration // first retransmission timeout, default 2 s
 	RetransmitTries int           // retransmissions before giving up, default 5
+	// DPDTimeout is how long a liveness check may go unanswered before
+	// the peer is declared dead, default 30 s: retransmitted on the usual
+	// schedule (2, 4, 8, 16 s), but not for the whole of it (2+4+...+64 s),
+	// or a peer that restarted as a pure responder costs over two minutes.
+	DPDTimeout      time.Duration
 	HalfOpenTimeout time.Duration // responder SA waiting for IKE_AUTH, default 30 s
 	CookieThreshold int           // half-open SAs before cookies are demanded, default 100
 	FragmentSize    int           // largest IKE datagram before fragmenting, default 1280
@@ -104,6 +109,9 @@ func (c *CoreConfig) defaults() {
 	}
 	if c.RetransmitTries == 0 {
 		c.RetransmitTries = 5
+	}
+	if c.DPDTimeout == 0 {
+		c.DPDTimeout = 30 * time.Second
 	}
 	if c.HalfOpenTimeout == 0 {
 		c.HalfOpenTimeout = 30 * time.Second
@@ -561,7 +569,7 @@ func (c *Core) saTimers(now time.Time, sa *ikeSA) {
 		return
 	}
 	if r := sa.pending; r != nil && !now.Before(r.next) {
-		if r.tries >= c.opt.RetransmitTries {
+		if r.tries >= c.opt.RetransmitTries || (!r.giveUpAt.IsZero() && !now.Before(r.giveUpAt)) {
 			c.log.Info("ike: peer not responding, giving up", "peer", sa.remote, "tunnel", tunName(sa))
 			c.count(sa.tun, statTimeout)
 			sa.pending = nil
@@ -574,6 +582,9 @@ func (c *Core) saTimers(now time.Time, sa *ikeSA) {
 		}
 		r.tries++
 		r.next = now.Add(c.retransmitDelay(r.tries))
+		if !r.giveUpAt.IsZero() && r.giveUpAt.Before(r.next) {
+			r.next = r.giveUpAt
+		}
 		c.count(sa.tun, statRetransmits)
 		c.resend(sa, r.packets)
 	}

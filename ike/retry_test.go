@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/soft-ix/soft-ix/config"
 	"github.com/soft-ix/soft-ix/ike/wire"
 )
 
@@ -88,4 +89,39 @@ func TestReinitiateBackoff(t *testing.T) {
 			t.Errorf("attempt %d at %v after the loss, want %v", i+1, got, w)
 		}
 	}
+}
+
+// TestDPDPeerRestartedAsResponder: the peer restarts, keeps no state and
+// only responds. Its INVALID_IKE_SPI answers are not trusted, so DPD
+// decides, but within DPDTimeout of the check rather than after the whole
+// retransmission schedule (issue 14: 134 s); then the tunnel initiates
+// again at once. With a 10 s DPD interval the tunnel is back within 41 s.
+func TestDPDPeerRestartedAsResponder(t *testing.T) {
+	prof := &config.Profile{Enc: []config.EncAlg{"aes-cbc-256"}, Integrity: []config.IntegAlg{"sha1"},
+		DH: []config.DHGroup{"1024-bit"}, DPDInterval: 10 * time.Second}
+	p := newPair(t, testConfig(addrB, "k", true, prof), testConfig(addrA, "k", false, prof), nil)
+	p.a.core.Start(p.now)
+	p.run(time.Minute)
+	old, _ := p.checkUp()
+	restarted := p.now
+	nb, err := NewCore(p.b.core.opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.b.core = nb
+	for p.now.Sub(restarted) < 5*time.Minute {
+		p.run(100 * time.Millisecond)
+		if ea := established(p.a); len(ea) == 1 && ea[0] != old && len(established(p.b)) == 1 {
+			break
+		}
+	}
+	back := p.now.Sub(restarted)
+	p.checkUp()
+	if back > 41*time.Second {
+		t.Fatalf("tunnel back %v after the peer restarted, want at most 41 s (10 s DPD interval + 30 s DPD timeout)", back)
+	}
+	if st := p.a.core.Stats(); st.Failures.Timeout != 1 || st.Retransmits != 3 {
+		t.Fatalf("want one DPD timeout after 3 retransmissions (2, 6, 14 s): %+v", st)
+	}
+	t.Logf("back after %v", back)
 }

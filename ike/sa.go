@@ -35,8 +35,11 @@ type request struct {
 	sentAt  time.Time
 	tries   int
 	next    time.Time // next retransmission
-	onReply func(now time.Time, m *message)
-	onFail  func(now time.Time) // retransmissions exhausted
+	// giveUpAt ends the retransmissions early (zero: after
+	// RetransmitTries); DPD sets it.
+	giveUpAt time.Time
+	onReply  func(now time.Time, m *message)
+	onFail   func(now time.Time) // retransmissions exhausted
 }
 
 // ikeSA is one IKE SA, as initiator or responder.
