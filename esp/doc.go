@@ -29,7 +29,11 @@
 // TUN write of all opened containers queued (with GRO through the device's
 // virtio header). Small batches with nothing queued are handled inline to
 // save latency: a lone packet is read, sealed (or opened) and written by
-// the reading goroutine without any hand-off. AES-CBC+HMAC uses the
-// multi-buffer assembly of esp/internal/cbchmac; AES-GCM the standard
+// the reading goroutine without any hand-off. Received datagrams sit in
+// 2 KiB buffers (a socket moves to 64 KiB ones after a larger datagram),
+// so queued forged packets cost little memory; only the UDP socket's GRO
+// ring, TUN reads and the packets of a coalescing TUN write (copied into
+// one reused set per delivering goroutine) use 64 KiB. AES-CBC+HMAC uses
+// the multi-buffer assembly of esp/internal/cbchmac; AES-GCM the standard
 // library's AES-NI/CLMUL code.
 package esp

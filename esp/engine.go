@@ -33,7 +33,7 @@ type Config struct {
 // Stats are engine-wide counters for packets that belong to no SA.
 type Stats struct {
 	UnknownSPI   uint64 // inbound ESP for an SPI not installed ("invalid sa" without an SA)
-	Truncated    uint64 // inbound packets shorter than an ESP header
+	Truncated    uint64 // inbound packets shorter than an ESP header, or cut short by the receive buffer
 	NoOutboundSA uint64 // packets routed into a tunnel that has no outbound SA
 	Keepalives   uint64 // NAT keepalives received on UDP 4500
 	IKEPackets   uint64 // non-ESP-marked packets handed to IKEHandler

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"os"
 	"sync"
+	"sync/atomic"
 
 	"golang.zx2c4.com/wireguard/tun"
 )
@@ -17,6 +18,12 @@ type fakeTUN struct {
 	closed     chan struct{}
 	once       sync.Once
 	events     chan tun.Event
+
+	// Of writes of several packets: how many, and the least room any
+	// packet had to grow in (GRO coalesces into the first of a flow).
+	mu          sync.Mutex
+	multiWrites int
+	minRoom     int
 }
 
 func newFakeTUN() *fakeTUN {
@@ -53,6 +60,16 @@ func (t *fakeTUN) Read(bufs [][]byte, sizes []int, offset int) (int, error) {
 }
 
 func (t *fakeTUN) Write(bufs [][]byte, offset int) (int, error) {
+	if len(bufs) > 1 {
+		t.mu.Lock()
+		t.multiWrites++
+		for _, b := range bufs {
+			if r := cap(b) - offset; t.minRoom == 0 || r < t.minRoom {
+				t.minRoom = r
+			}
+		}
+		t.mu.Unlock()
+	}
 	for i, b := range bufs {
 		select {
 		case <-t.closed:
@@ -77,6 +94,17 @@ type fakeOuter struct {
 	peer   *fakeOuter
 	closed chan struct{}
 	once   sync.Once
+	// big: a datagram did not fit; like rawIO, larger buffers from then.
+	big bool
+	// maxBuf is the largest element buffer readBatch was given.
+	maxBuf atomic.Int64
+}
+
+func (f *fakeOuter) rxSize() int {
+	if f.big {
+		return bufSize - rxOffset
+	}
+	return rxBufSize - rxOffset
 }
 
 type fakeDgram struct {
@@ -101,9 +129,16 @@ func (f *fakeOuter) readBatch(elems []*elem) (int, error) {
 	n := 0
 	for {
 		el := elems[n]
+		if l := int64(len(el.buf)); l > f.maxBuf.Load() {
+			f.maxBuf.Store(l)
+		}
 		m := copy(el.buf[rxOffset:], d.b)
 		el.pktOff = rxOffset
 		el.pkt = el.buf[rxOffset : rxOffset+m]
+		if m < len(d.b) {
+			el.pkt = el.pkt[:0] // truncated, as the kernel would
+			f.big = true
+		}
 		el.src, el.dst = d.src, d.dst
 		n++
 		if n == len(elems) {

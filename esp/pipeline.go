@@ -13,9 +13,18 @@ import (
 )
 
 const (
-	// bufSize fits the largest IP packet plus headroom, so TUN GRO can
-	// coalesce into a buffer and fragments never need a second one.
+	// bufSize fits the largest IP packet plus headroom: what the TUN
+	// device hands over with GSO, a UDP GRO run, and a TUN write's GRO
+	// head (the device coalesces later packets of a flow into it).
 	bufSize = 65536 + 256
+	// rxBufSize fits one outer datagram from a path with a 1500-byte MTU
+	// (a 1500-byte inner packet grows by at most about 110 bytes of
+	// IP, UDP and ESP framing) with room to spare. Received datagrams
+	// wait in queues before their ICV is checked, so under a flood of
+	// forged packets a 64 KiB buffer each would cost 30 times the memory
+	// (issue 14: RSS grew by 80-97 MiB in a 10 s flood). A socket that
+	// sees a larger datagram moves to bufSize (see outerIO.rxSize).
+	rxBufSize = 2048
 	// txOffset is the headroom before an inner packet read from the TUN:
 	// room for the ESP header and the largest IV, so sealing is in place.
 	txOffset = 32
@@ -68,6 +77,7 @@ type container struct {
 
 var (
 	elemPool      = sync.Pool{New: func() any { return &elem{buf: make([]byte, bufSize)} }}
+	rxElemPool    = sync.Pool{New: func() any { return &elem{buf: make([]byte, rxBufSize)} }}
 	containerPool = sync.Pool{New: func() any {
 		return &container{
 			elems: make([]*elem, 0, containerMax),
@@ -78,11 +88,26 @@ var (
 	}}
 )
 
+// getElem returns an element with a bufSize buffer.
 func getElem() *elem { return elemPool.Get().(*elem) }
 
+// getRxElem returns an element for a datagram of up to size bytes (after
+// rxOffset): a small one when it fits.
+func getRxElem(size int) *elem {
+	if size <= rxBufSize-rxOffset {
+		return rxElemPool.Get().(*elem)
+	}
+	return getElem()
+}
+
+// putElem returns el to the pool of its buffer size.
 func putElem(el *elem) {
 	el.sa, el.pkt, el.inner = nil, nil, nil
-	elemPool.Put(el)
+	if len(el.buf) == bufSize {
+		elemPool.Put(el)
+	} else {
+		rxElemPool.Put(el)
+	}
 }
 
 func getContainer(outbound bool) *container {
@@ -176,8 +201,14 @@ func (e *Engine) send(udp bool, elems []*elem) {
 type outerIO interface {
 	// readBatch receives up to len(elems) datagrams, setting pkt, pktOff,
 	// src and dst of each element; pkt starts at the ESP header (or the
-	// non-ESP marker on UDP).
+	// non-ESP marker on UDP). It may swap elements of elems for others.
+	// A datagram too large for its element's buffer is left with an
+	// empty pkt (counted as truncated).
 	readBatch(elems []*elem) (int, error)
+	// rxSize is the largest datagram readBatch needs room for in the
+	// elements it is given (after rxOffset): small until a larger
+	// datagram came.
+	rxSize() int
 	// writeBatch sends each element's pkt to its SA's remote address.
 	writeBatch(elems []*elem) (int, error)
 	// writeTo sends one datagram from src to dst (UDP only, for IKE).
@@ -195,9 +226,11 @@ type outer struct {
 	// inflight counts queued containers not yet delivered; see
 	// tunnel.inflight.
 	inflight atomic.Int32
-	// batches and one are the receive loop's scratch for inline delivery.
+	// batches, one and heads are the receive loop's scratch for inline
+	// delivery.
 	batches []tunBatch
 	one     [1]*container
+	heads   groHeads
 }
 
 // OpenUDP opens the UDP socket for RFC 3948 encapsulated ESP and IKE on
@@ -292,10 +325,21 @@ func (o *outer) receiveLoop() {
 	defer close(o.rxQueue)
 	elems := make([]*elem, outerBatch)
 	failures := 0
+	last := o.io.rxSize()
 	for {
-		for i := range elems {
-			if elems[i] == nil {
-				elems[i] = getElem()
+		size := o.io.rxSize()
+		if size > last {
+			last = size
+			e.log.Info("esp: a datagram too large for the receive buffers arrived and was dropped; the socket now receives into 64 KiB buffers",
+				"udp", o.udp, "was", rxBufSize-rxOffset)
+		}
+		for i, el := range elems {
+			if el != nil && len(el.buf)-rxOffset < size {
+				putElem(el)
+				el = nil
+			}
+			if el == nil {
+				elems[i] = getRxElem(size)
 			}
 		}
 		n, err := o.io.readBatch(elems)
@@ -334,7 +378,7 @@ func (o *outer) receiveLoop() {
 				c.mu.Lock()
 				c.open()
 				o.one[0] = c
-				o.batches = o.deliverContainers(o.one[:], o.batches)
+				o.batches = o.deliverContainers(o.one[:], o.batches, &o.heads)
 				o.one[0] = nil
 			} else {
 				o.push(c)
@@ -412,6 +456,7 @@ func (o *outer) deliverLoop() {
 	defer e.consumers.Done()
 	var batches []tunBatch
 	var held []*container
+	var heads groHeads
 	for c := range o.rxQueue {
 		c.mu.Lock()
 		held = append(held[:0], c)
@@ -425,15 +470,42 @@ func (o *outer) deliverLoop() {
 			held = append(held, next)
 			n += len(next.elems)
 		}
-		batches = o.deliverContainers(held, batches)
+		batches = o.deliverContainers(held, batches, &heads)
 		clear(held)
 		o.inflight.Add(-int32(len(held)))
 	}
 }
 
+// groHeads holds bufSize buffers for the packets of a TUN write when the
+// device coalesces (GRO): it grows the first packet of a flow in place by
+// the payloads of the ones after it, which needs room that received
+// packets in rxBufSize buffers do not have. Copying them here keeps GRO
+// while only one set of large buffers exists per delivering goroutine,
+// however many received packets wait in the queues (and forged ones are
+// dropped before they get here).
+type groHeads struct{ bufs [][]byte }
+
+// stage moves the packets bufs (headroom included) of one TUN write into
+// large buffers where they lack room. The buffers are reused by the next
+// write, so stage must not be called again before the write returns.
+func (h *groHeads) stage(bufs [][]byte) {
+	for i, b := range bufs {
+		if cap(b) > rxBufSize {
+			continue // already in a large buffer
+		}
+		for len(h.bufs) <= i {
+			h.bufs = append(h.bufs, make([]byte, bufSize))
+		}
+		s := h.bufs[i][:len(b)]
+		copy(s, b)
+		bufs[i] = s
+	}
+}
+
 // deliverContainers delivers the opened packets of the locked containers
-// cs to their TUN devices and releases the containers.
-func (o *outer) deliverContainers(cs []*container, batches []tunBatch) []tunBatch {
+// cs to their TUN devices and releases the containers. heads is the
+// caller's scratch for GRO.
+func (o *outer) deliverContainers(cs []*container, batches []tunBatch, heads *groHeads) []tunBatch {
 	e := o.e
 	for _, c := range cs {
 		for _, el := range c.elems {
@@ -444,6 +516,9 @@ func (o *outer) deliverContainers(cs []*container, batches []tunBatch) []tunBatc
 		b := &batches[i]
 		if len(b.bufs) == 0 {
 			continue
+		}
+		if b.t.gro && len(b.bufs) > 1 {
+			heads.stage(b.bufs)
 		}
 		if _, err := b.t.dev.Write(b.bufs, tunWriteOffset); err != nil && !b.t.closing.Load() {
 			e.stats.tunErrors.Add(1)

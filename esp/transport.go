@@ -258,9 +258,23 @@ func (u *udpIO) readBatch(elems []*elem) (int, error) {
 	for u.rxI < u.rxN && out < len(elems) {
 		m := &u.rxMeta[u.rxI]
 		if m.gso == 0 || m.n <= m.gso {
-			// A single datagram: hand over the element itself.
-			el := u.rx[u.rxI]
-			u.rx[u.rxI], elems[out] = elems[out], el
+			// A single datagram: copied into the caller's (small)
+			// element, so the ring keeps its 64 KiB buffers for GRO
+			// runs; a large element is swapped instead, and a datagram
+			// too large for the caller's takes the ring's element,
+			// which gets a new one.
+			el := elems[out]
+			switch r := u.rx[u.rxI]; {
+			case len(el.buf) == len(r.buf):
+				u.rx[u.rxI], elems[out] = el, r
+				el = r
+			case m.n <= len(el.buf)-rxOffset:
+				copy(el.buf[rxOffset:], r.buf[rxOffset:rxOffset+m.n])
+			default:
+				putElem(el)
+				u.rx[u.rxI], elems[out] = getElem(), r
+				el = r
+			}
 			el.pktOff = rxOffset
 			el.pkt = el.buf[rxOffset : rxOffset+m.n]
 			el.src, el.dst = m.src, m.dst
@@ -273,6 +287,11 @@ func (u *udpIO) readBatch(elems []*elem) (int, error) {
 		for u.rxOff < m.n && out < len(elems) {
 			seg := src[u.rxOff:min(u.rxOff+m.gso, m.n)]
 			el := elems[out]
+			if len(seg) > len(el.buf)-rxOffset {
+				putElem(el)
+				el = getElem()
+				elems[out] = el
+			}
 			copy(el.buf[rxOffset:], seg)
 			el.pktOff = rxOffset
 			el.pkt = el.buf[rxOffset : rxOffset+len(seg)]
@@ -287,6 +306,10 @@ func (u *udpIO) readBatch(elems []*elem) (int, error) {
 	}
 	return out, nil
 }
+
+// rxSize implements outerIO: datagrams arrive in u.rx, and readBatch
+// copies them out or swaps elements when they are larger.
+func (u *udpIO) rxSize() int { return rxBufSize - rxOffset }
 
 // receive runs one recvmmsg into u.rx and records what came in.
 func (u *udpIO) receive() error {
@@ -383,6 +406,9 @@ type rawIO struct {
 	msgs []ipv4.Message
 	bufs [][1][]byte
 	w    *batchWriter
+	// big is set once a datagram did not fit a small buffer (a path with
+	// a large MTU, or IP reassembly): from then on it gets bufSize ones.
+	big bool
 }
 
 func listenRawESP(local netip.Addr) (*rawIO, error) {
@@ -407,6 +433,14 @@ func listenRawESP(local netip.Addr) (*rawIO, error) {
 	return r, nil
 }
 
+// rxSize implements outerIO.
+func (r *rawIO) rxSize() int {
+	if r.big {
+		return bufSize - rxOffset
+	}
+	return rxBufSize - rxOffset
+}
+
 func (r *rawIO) readBatch(elems []*elem) (int, error) {
 	k := min(len(elems), len(r.msgs))
 	for i := 0; i < k; i++ {
@@ -421,6 +455,10 @@ func (r *rawIO) readBatch(elems []*elem) (int, error) {
 		b := el.buf[rxOffset : rxOffset+r.msgs[i].N]
 		el.pkt = el.pkt[:0]
 		el.pktOff = rxOffset
+		if r.msgs[i].Flags&unix.MSG_TRUNC != 0 {
+			r.big = true // this one is lost (counted as truncated)
+			continue
+		}
 		if len(b) < 20 || b[0]>>4 != 4 {
 			continue // classify counts it as truncated
 		}

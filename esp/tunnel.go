@@ -93,7 +93,11 @@ type tunnel struct {
 	out        *atomic.Pointer[sa]
 	sendQueue  chan *container
 	mss4, mss6 uint16
-	closing    atomic.Bool
+	// gro: the device takes batches and coalesces the packets of a write
+	// (wireguard-go's TUN with offloads reports a batch size above 1
+	// exactly then); see groHeads.
+	gro     bool
+	closing atomic.Bool
 	// inflight counts containers queued but not yet sent; while it is zero
 	// the reader may seal and send a small batch itself without breaking
 	// order, saving two goroutine hand-offs of latency.
@@ -109,6 +113,7 @@ type tunnel struct {
 func newTunnel(e *Engine, cfg TunnelConfig, dev tun.Device, out *atomic.Pointer[sa]) *tunnel {
 	t := &tunnel{e: e, cfg: cfg, dev: dev, out: out, sendQueue: make(chan *container, 32)}
 	t.mss4, t.mss6 = cfg.mss()
+	t.gro = dev.BatchSize() > 1
 	return t
 }
 

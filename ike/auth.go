@@ -216,7 +216,7 @@ func (c *Core) established(now time.Time, sa *ikeSA, m *message) {
 		}
 	}
 	t.ike = sa
-	t.backoff = 0
+	t.upSince = now // the backoff starts over once it stayed up (scheduleRetry)
 	c.log.Info("ike: IKE SA established", "tunnel", t.name, "peer", sa.remote, "id", sa.peerID.String(),
 		"role", role(sa.initiator), "enc", sa.suite.Enc.Name, "integ", sa.suite.Integ.Name, "dh", sa.suite.DH.Name)
 	c.keyLogIKE(sa)

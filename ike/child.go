@@ -380,6 +380,7 @@ func (c *Core) startDPD(now time.Time, sa *ikeSA) {
 	c.request(now, sa, func(time.Time) *message { return &message{Exchange: exInformational} },
 		func(time.Time, *message) {})
 	if sa.pending != nil {
+		sa.pending.giveUpAt = sa.pending.sentAt.Add(c.opt.DPDTimeout)
 		sa.pending.onFail = func(now time.Time) {
 			c.log.Warn("ike: peer dead (DPD)", "tunnel", tunName(sa), "peer", sa.remote)
 			c.failSA(now, sa, "DPD timeout")

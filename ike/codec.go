@@ -1,6 +1,7 @@
 package ike
 
 import (
+	"crypto/sha256"
 	"errors"
 	"fmt"
 
@@ -62,6 +63,7 @@ type fragBuffer struct {
 	response bool
 	total    int
 	first    wire.PayloadType
+	hash1    [32]byte // SHA-256 of fragment 1's datagram (RFC 7383 §2.6.1)
 	parts    [][]byte
 	got      int
 }
@@ -84,6 +86,9 @@ func (c *Core) openSK(sa *ikeSA, pkt []byte) (*message, bool, error) {
 			return nil, false, err
 		}
 		fill(m, ps)
+		if !m.Response {
+			m.wireHash = sha256.Sum256(pkt)
+		}
 		return m, true, nil
 	}
 	f := wm.EncryptedFragment()
@@ -109,6 +114,9 @@ func (c *Core) openSK(sa *ikeSA, pkt []byte) (*message, bool, error) {
 	}
 	if i == 0 {
 		fb.first = first
+		if !m.Response {
+			fb.hash1 = sha256.Sum256(pkt)
+		}
 	}
 	if fb.got < fb.total {
 		return nil, false, nil
@@ -123,6 +131,7 @@ func (c *Core) openSK(sa *ikeSA, pkt []byte) (*message, bool, error) {
 		return nil, false, err
 	}
 	fill(m, ps)
+	m.wireHash = fb.hash1
 	return m, true, nil
 }
 

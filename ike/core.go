@@ -51,14 +51,22 @@ type CoreConfig struct {
 
 	RetransmitBase  time.Duration // first retransmission timeout, default 2 s
 	RetransmitTries int           // retransmissions before giving up, default 5
+	// DPDTimeout is how long a liveness check may go unanswered before
+	// the peer is declared dead, default 30 s: retransmitted on the usual
+	// schedule (2, 4, 8, 16 s), but not for the whole of it (2+4+...+64 s),
+	// or a peer that restarted as a pure responder costs over two minutes.
+	DPDTimeout      time.Duration
 	HalfOpenTimeout time.Duration // responder SA waiting for IKE_AUTH, default 30 s
 	CookieThreshold int           // half-open SAs before cookies are demanded, default 100
 	FragmentSize    int           // largest IKE datagram before fragmenting, default 1280
-	RetryBase       time.Duration // connect-type auto re-initiation backoff start, default 5 s
-	RetryMax        time.Duration // backoff cap, default 5 min
-	RekeyMargin     float64       // fraction of a lifetime left at rekey, default 0.1 (+ jitter up to half of it)
-	DeleteGrace     time.Duration // replaced SAs stay installed this long, default 2 s
-	DPDDisabled     bool          // never send liveness checks (load generator)
+	// connect-type auto re-initiation: at once when an established
+	// IKE SA is lost, then after failed attempts RetryBase, doubling up
+	// to RetryMax (see scheduleRetry).
+	RetryBase   time.Duration // default 1 s
+	RetryMax    time.Duration // default 5 min
+	RekeyMargin float64       // fraction of a lifetime left at rekey, default 0.1 (+ jitter up to half of it)
+	DeleteGrace time.Duration // replaced SAs stay installed this long, default 2 s
+	DPDDisabled bool          // never send liveness checks (load generator)
 	// NoInitialContact leaves INITIAL_CONTACT out of IKE_AUTH (the load
 	// generator opens many IKE SAs with one identity).
 	NoInitialContact bool
@@ -102,6 +110,9 @@ func (c *CoreConfig) defaults() {
 	if c.RetransmitTries == 0 {
 		c.RetransmitTries = 5
 	}
+	if c.DPDTimeout == 0 {
+		c.DPDTimeout = 30 * time.Second
+	}
 	if c.HalfOpenTimeout == 0 {
 		c.HalfOpenTimeout = 30 * time.Second
 	}
@@ -112,7 +123,7 @@ func (c *CoreConfig) defaults() {
 		c.FragmentSize = 1280
 	}
 	if c.RetryBase == 0 {
-		c.RetryBase = 5 * time.Second
+		c.RetryBase = time.Second
 	}
 	if c.RetryMax == 0 {
 		c.RetryMax = 5 * time.Minute
@@ -136,8 +147,9 @@ type tunnel struct {
 	auto    bool
 	ike     *ikeSA // current IKE SA (connecting or established)
 	retryAt time.Time
-	backoff time.Duration
-	stats   *counters // kept across reloads
+	backoff time.Duration // wait after the last failed attempt (0: none failed yet)
+	upSince time.Time     // when the tunnel's IKE SA was established (zero: not up)
+	stats   *counters     // kept across reloads
 }
 
 // responderOnly: "ikev2 negotiation-direction responder": the tunnel
@@ -243,7 +255,8 @@ func (c *Core) buildTunnels(cfg *config.Config) (map[string]*tunnel, []string, e
 func (c *Core) setTunnels(cfg *config.Config, tunnels map[string]*tunnel, order []string) {
 	for name, t := range tunnels {
 		if old := c.tunnels[name]; old != nil {
-			t.ike, t.retryAt, t.backoff, t.outSPI, t.outSet = old.ike, old.retryAt, old.backoff, old.outSPI, old.outSet
+			t.ike, t.retryAt, t.backoff, t.upSince = old.ike, old.retryAt, old.backoff, old.upSince
+			t.outSPI, t.outSet = old.outSPI, old.outSet
 			t.stats = old.stats
 			if t.ike != nil {
 				t.ike.tun = t
@@ -383,8 +396,7 @@ func (c *Core) handlePacket(now time.Time, pkt []byte, from, to netip.AddrPort, 
 			return
 		}
 	} else if m.MsgID+1 == sa.peerMsgID && sa.lastResp != nil {
-		c.log.Debug("ike: duplicate request, resending cached reply", "peer", sa.remote, "msgid", m.MsgID)
-		c.resend(sa, sa.lastResp)
+		c.resendCached(now, sa, pkt)
 		return
 	} else if m.MsgID != sa.peerMsgID {
 		return
@@ -393,6 +405,11 @@ func (c *Core) handlePacket(now time.Time, pkt []byte, from, to netip.AddrPort, 
 	if t, ok := unsupportedCritical(err); ok && !m.Response {
 		// RFC 7296 §2.5: refuse a request with a critical payload we do
 		// not know (it did authenticate: the SK payload opened).
+		// Kept so a retransmission gets the same answer; of a fragmented
+		// request this hashes the last fragment, not the first, so its
+		// retransmission goes unanswered (rare, and then only costs the
+		// peer a timeout).
+		m.wireHash = sha256.Sum256(pkt)
 		c.reply(sa, m, &message{Notifies: []notify{{Type: nUnsupportedCritical, Data: []byte{t}}}})
 		return
 	}
@@ -467,7 +484,7 @@ func (c *Core) reply(sa *ikeSA, m *message, r *message) {
 	}
 	c.countErrorNotifies(sa.tun, r)
 	sa.peerMsgID = m.MsgID + 1
-	sa.lastResp = pkts
+	sa.lastResp, sa.lastReq = pkts, m.wireHash
 	c.resend(sa, pkts)
 }
 
@@ -552,7 +569,7 @@ func (c *Core) saTimers(now time.Time, sa *ikeSA) {
 		return
 	}
 	if r := sa.pending; r != nil && !now.Before(r.next) {
-		if r.tries >= c.opt.RetransmitTries {
+		if r.tries >= c.opt.RetransmitTries || (!r.giveUpAt.IsZero() && !now.Before(r.giveUpAt)) {
 			c.log.Info("ike: peer not responding, giving up", "peer", sa.remote, "tunnel", tunName(sa))
 			c.count(sa.tun, statTimeout)
 			sa.pending = nil
@@ -565,6 +582,9 @@ func (c *Core) saTimers(now time.Time, sa *ikeSA) {
 		}
 		r.tries++
 		r.next = now.Add(c.retransmitDelay(r.tries))
+		if !r.giveUpAt.IsZero() && r.giveUpAt.Before(r.next) {
+			r.next = r.giveUpAt
+		}
 		c.count(sa.tun, statRetransmits)
 		c.resend(sa, r.packets)
 	}
@@ -685,18 +705,38 @@ func (c *Core) failSA(now time.Time, sa *ikeSA, reason string) {
 	}
 }
 
+// stableUp is how long an IKE SA must have been up for its loss to
+// count as the end of a success rather than one more failed attempt.
+const stableUp = 10 * time.Second
+
+// scheduleRetry plans t's next IKE_SA_INIT after its IKE SA failed or went
+// away. When an SA that had been up a while is lost (the peer deleted it,
+// restarted, or we cleared it), every second without one is lost traffic,
+// so the first attempt goes at once. Attempts that then fail wait
+// RetryBase, doubling up to RetryMax, so a peer that refuses or is gone
+// is not hammered. The backoff starts over only after an SA stayed up for
+// stableUp: a peer that deletes every new SA at once would otherwise
+// have us set up SAs in a tight loop.
 func (c *Core) scheduleRetry(now time.Time, t *tunnel, reason string) {
+	lost := !t.upSince.IsZero() && now.Sub(t.upSince) >= stableUp
+	t.upSince = time.Time{}
 	if !t.auto {
 		return
 	}
-	if t.backoff == 0 {
+	var wait time.Duration
+	switch {
+	case lost:
+		t.backoff = 0
+	case t.backoff == 0:
 		t.backoff = c.opt.RetryBase
-	} else if t.backoff *= 2; t.backoff > c.opt.RetryMax {
-		t.backoff = c.opt.RetryMax
+		wait = t.backoff
+	default:
+		t.backoff = min(2*t.backoff, c.opt.RetryMax)
+		wait = t.backoff
 	}
-	t.retryAt = now.Add(t.backoff)
+	t.retryAt = now.Add(wait)
 	c.retries[t] = true
-	c.log.Info("ike: will re-initiate", "tunnel", t.name, "in", t.backoff, "reason", reason)
+	c.log.Info("ike: will re-initiate", "tunnel", t.name, "in", wait, "reason", reason)
 }
 
 // removeSA deletes an IKE SA and its Child SAs locally (no message).

@@ -43,7 +43,7 @@ func TestInitiatorOnlyRefusesPeer(t *testing.T) {
 	cfgB.Interfaces[0].Tunnel.NegotiationDirection = "initiator"
 	p := newPair(t, testConfig(addrB, "k", true, nil), cfgB, nil)
 	p.a.core.Start(p.now)
-	p.run(time.Second)
+	p.run(time.Second / 2) // before a's retry
 	if len(established(p.a)) != 0 || len(established(p.b)) != 0 || len(p.b.core.sas) != 0 {
 		t.Fatal("initiator-only tunnel accepted the peer's IKE SA")
 	}

@@ -28,9 +28,13 @@
 // rule of RFC 7296 §2.8.1; a new Child SA is installed inbound first, then
 // outbound, then DataPlane.SetOutbound, and the old pair goes after its
 // DELETE and a grace period (make-before-break). Requests use a window of
-// one with exponential-backoff retransmission; answers are cached for
-// retransmitted requests; RFC 7383 fragments are used when both ends
-// support them and a message exceeds CoreConfig.FragmentSize.
+// one with exponential-backoff retransmission (a DPD check gives up after
+// CoreConfig.DPDTimeout); answers are cached and resent only for a
+// byte-identical retransmitted request, at a bounded rate (resend.go);
+// RFC 7383 fragments are used when both ends support them and a message
+// exceeds CoreConfig.FragmentSize. A connect-type auto tunnel that loses
+// an established IKE SA initiates again at once, and backs off only when
+// attempts fail (scheduleRetry).
 //
 // One Child SA per tunnel: the first comes with IKE_AUTH and is then
 // rekeyed. That is all a route-based tunnel needs: its traffic selectors

@@ -320,18 +320,18 @@ func TestNATKeepalive(t *testing.T) {
 
 func TestClearSAReinitiates(t *testing.T) {
 	p, sa, _ := upPair(t)
+	p.run(stableUp) // up long enough to count as a success
 	m := &Manager{core: p.a.core, now: func() time.Time { return p.now }, wake: make(chan struct{}, 1)}
 	if n := m.ClearSA(addrB); n != 1 {
 		t.Fatalf("cleared %d", n)
 	}
-	p.run(time.Second)
-	if len(established(p.b)) != 0 || p.b.dp.count() != 0 {
-		t.Fatal("peer kept its SAs after our DELETE")
+	p.run(time.Millisecond) // connect-type auto: back at once
+	sa2, sb2 := p.checkUp()
+	if sa2 == sa || p.b.core.sas[sa.spiR] != nil || sb2.spiR == sa.spiR {
+		t.Fatal("same SA, or the peer kept the old one after our DELETE")
 	}
-	p.run(time.Minute) // connect-type auto: back after the retry backoff
-	sa2, _ := p.checkUp()
-	if sa2 == sa {
-		t.Fatal("same SA")
+	if p.b.dp.count() != 2 {
+		t.Fatalf("peer has %d Child SAs installed, want the new pair", p.b.dp.count())
 	}
 }
 

@@ -3,6 +3,7 @@ package ike
 import (
 	"crypto/hmac"
 	"crypto/sha1"
+	"crypto/sha256"
 	"net/netip"
 	"time"
 )
@@ -209,9 +210,7 @@ func (c *Core) respondInit(now time.Time, pkt []byte, from, to netip.AddrPort, p
 		return
 	}
 	if old := c.halfOpen[halfOpenKey{from, m.SPIi}]; old != nil {
-		if string(old.initReq) == string(pkt) {
-			c.resend(old, old.lastResp)
-		}
+		c.resendInit(now, old, pkt)
 		return
 	}
 	peerTun := c.tunnelByPeer(from.Addr())
@@ -250,7 +249,7 @@ func (c *Core) respondInit(now time.Time, pkt []byte, from, to netip.AddrPort, p
 		return
 	}
 	sa.initReq, sa.initResp = pkt, resp
-	sa.lastResp = [][]byte{resp}
+	sa.lastResp, sa.lastReq = [][]byte{resp}, sha256.Sum256(pkt)
 	c.sas[sa.spiR] = sa
 	c.mark(sa)
 	sa.hoKey = halfOpenKey{from, m.SPIi}

@@ -277,7 +277,7 @@ func (m *Manager) Reload(cfg *config.Config, changed []string) error {
 		}
 	}
 	for _, t := range drop {
-		t.ike, t.backoff, t.retryAt = nil, 0, time.Time{}
+		t.ike, t.backoff, t.retryAt, t.upSince = nil, 0, time.Time{}, time.Time{}
 		delete(c.retries, t)
 	}
 	c.setTunnels(cfg, tunnels, order)
@@ -330,7 +330,8 @@ func (c *Core) sasOf(t *tunnel) []*ikeSA {
 
 // ClearSA deletes (with DELETE to the peer) the IKE SAs of peer, or all
 // when peer is invalid: "clear ikev2 sa [peer A]". connect-type auto
-// tunnels re-initiate after their backoff. It returns how many it cleared.
+// tunnels re-initiate at once (see scheduleRetry). It returns how many it
+// cleared.
 func (m *Manager) ClearSA(peer netip.Addr) int {
 	m.mu.Lock()
 	defer m.mu.Unlock()

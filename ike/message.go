@@ -134,6 +134,11 @@ type message struct {
 	TSi, TSr []selector
 	Deletes  []deletion
 	HasSK    bool // had an SK/SKF payload (set by the decoder)
+
+	// wireHash is the SHA-256 of the datagram that carried a received
+	// request (of its first fragment when fragmented), kept with our
+	// answer so only a byte-identical retransmission gets it again.
+	wireHash [32]byte
 }
 
 // notify returns the first notify of type t, or nil.

@@ -35,8 +35,11 @@ type request struct {
 	sentAt  time.Time
 	tries   int
 	next    time.Time // next retransmission
-	onReply func(now time.Time, m *message)
-	onFail  func(now time.Time) // retransmissions exhausted
+	// giveUpAt ends the retransmissions early (zero: after
+	// RetransmitTries); DPD sets it.
+	giveUpAt time.Time
+	onReply  func(now time.Time, m *message)
+	onFail   func(now time.Time) // retransmissions exhausted
 }
 
 // ikeSA is one IKE SA, as initiator or responder.
@@ -81,6 +84,8 @@ type ikeSA struct {
 	queue      []func(now time.Time) // exchanges waiting for the window
 	peerMsgID  uint32                // next request ID expected from the peer
 	lastResp   [][]byte              // packets of our reply to peerMsgID-1
+	lastReq    [32]byte              // SHA-256 of the request lastResp answers (see resend.go)
+	resends    tokenBucket           // limits resending lastResp
 	frags      *fragBuffer
 	lastHeard  time.Time // last valid message from the peer
 	created    time.Time

@@ -29,15 +29,23 @@ type FailureCounts struct {
 	Timeout    uint64 // requests unanswered after every retransmission (peer dead, DPD)
 	Malformed  uint64 // messages that did not parse or did not decrypt
 	UnknownSPI uint64 // messages for an IKE SA we do not have
+	// Requests with the message ID we last answered that are not a
+	// byte-identical retransmission of that request: forged or altered
+	// copies, which get no resent answer (see ike/resend.go).
+	ResendMismatch uint64
+	// Retransmitted requests left unanswered because the SA resent its
+	// cached answer too often already (a replay flood).
+	ResendLimited uint64
 }
 
 // ByReason returns the counts keyed by short label values:
 // authentication_failed, no_proposal_chosen, invalid_ke, timeout,
-// malformed, unknown_spi.
+// malformed, unknown_spi, resend_mismatch, resend_rate_limited.
 func (f FailureCounts) ByReason() map[string]uint64 {
 	return map[string]uint64{
 		"authentication_failed": f.AuthFailed, "no_proposal_chosen": f.NoProposal, "invalid_ke": f.InvalidKE,
 		"timeout": f.Timeout, "malformed": f.Malformed, "unknown_spi": f.UnknownSPI,
+		"resend_mismatch": f.ResendMismatch, "resend_rate_limited": f.ResendLimited,
 	}
 }
 
@@ -77,6 +85,8 @@ const (
 	statChildRekeys
 	statDPD
 	statInvalidSPISent
+	statResendMismatch
+	statResendLimited
 	numStats
 )
 
@@ -101,6 +111,7 @@ func (s *counters) snapshot() Stats {
 		Failures: FailureCounts{
 			AuthFailed: s[statAuthFailed].Load(), NoProposal: s[statNoProposal].Load(), InvalidKE: s[statInvalidKE].Load(),
 			Timeout: s[statTimeout].Load(), Malformed: s[statMalformed].Load(), UnknownSPI: s[statUnknownSPI].Load(),
+			ResendMismatch: s[statResendMismatch].Load(), ResendLimited: s[statResendLimited].Load(),
 		},
 		IKERekeys: s[statIKERekeys].Load(), ChildRekeys: s[statChildRekeys].Load(), DPDProbes: s[statDPD].Load(),
 		InvalidSPISent: s[statInvalidSPISent].Load(),

@@ -42,7 +42,7 @@ func TestStatsSetupAndRekeys(t *testing.T) {
 func TestStatsWrongPSK(t *testing.T) {
 	p := newPair(t, testConfig(addrB, "right", true, nil), testConfig(addrA, "wrong", false, nil), nil)
 	p.a.core.Start(p.now)
-	p.run(time.Second)
+	p.run(time.Second / 2) // before the retry
 	a, b := p.a.core.Stats(), p.b.core.Stats()
 	if a.Failures.AuthFailed != 1 || b.Failures.AuthFailed != 1 {
 		t.Fatalf("auth failures: a %d, b %d", a.Failures.AuthFailed, b.Failures.AuthFailed)
@@ -56,14 +56,14 @@ func TestStatsNoProposalAndInvalidKE(t *testing.T) {
 		DH: []config.DHGroup{"2048-bit"}}
 	p := newPair(t, testConfig(addrB, "k", true, profA), testConfig(addrA, "k", false, profB), nil)
 	p.a.core.Start(p.now)
-	p.run(time.Second)
+	p.run(time.Second / 2) // before the retry
 	if a, b := p.a.core.Stats(), p.b.core.Stats(); a.Failures.InvalidKE != 1 || b.Failures.InvalidKE != 1 || a.Sent.IKESAInit != 2 {
 		t.Fatalf("invalid KE: a %+v, b %+v", a, b)
 	}
 	profB.Enc = []config.EncAlg{"aes-cbc-256"}
 	p = newPair(t, testConfig(addrB, "k", true, profA), testConfig(addrA, "k", false, profB), nil)
 	p.a.core.Start(p.now)
-	p.run(time.Second)
+	p.run(time.Second / 2) // before the retry
 	if a, b := p.a.core.Stats(), p.b.core.Stats(); a.Failures.NoProposal != 1 || b.Failures.NoProposal != 1 {
 		t.Fatalf("no proposal: a %+v, b %+v", a.Failures, b.Failures)
 	}

@@ -7,8 +7,10 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"syscall"
 
 	"golang.org/x/net/ipv4"
+	"golang.org/x/sys/unix"
 )
 
 // UDPTransport is the standalone socket layer: UDP 500 and UDP 4500
@@ -41,7 +43,7 @@ func ListenUDP(addr netip.Addr, ikePort, nattPort uint16) (*UDPTransport, error)
 		if err != nil {
 			return nil, fmt.Errorf("ike: listen udp %s: %w", netip.AddrPortFrom(addr, port), err)
 		}
-		c.SetReadBuffer(1 << 20) // bursts of IKE_SA_INIT under load
+		SetSocketBuffers(c)
 		pc := ipv4.NewPacketConn(c)
 		if err := pc.SetControlMessage(ipv4.FlagDst, true); err != nil {
 			c.Close()
@@ -190,13 +192,42 @@ func ListenIKEOnly(addr netip.Addr, ikePort, nattPort uint16, natt Transport) (*
 	if err != nil {
 		return nil, fmt.Errorf("ike: listen udp %s: %w", netip.AddrPortFrom(addr, ikePort), err)
 	}
-	c.SetReadBuffer(1 << 20)
+	SetSocketBuffers(c)
 	pc := ipv4.NewPacketConn(c)
 	if err := pc.SetControlMessage(ipv4.FlagDst, true); err != nil {
 		c.Close()
 		return nil, fmt.Errorf("ike: IP_PKTINFO: %w", err)
 	}
 	return &UDPTransport{ike: pc, ikePort: ikePort, nattPort: nattPort, nattSend: natt}, nil
+}
+
+// SocketBuffer is the receive and send buffer size asked for on IKE
+// sockets, the size package esp asks for on its outer sockets. The
+// kernel's default (rmem_default, about 208 KiB) holds only some hundreds
+// of datagrams: an IKE_SA_INIT flood fills it, the kernel then drops the
+// legitimate peer's messages with the rest, and each drop costs the peer
+// a retransmission timeout (2 s or more). Memory is only charged while
+// datagrams wait, so a large buffer costs nothing at idle.
+const SocketBuffer = 4 << 20
+
+// SetSocketBuffers asks for SocketBuffer as receive and send buffer of c.
+// SO_RCVBUFFORCE and SO_SNDBUFFORCE go past net.core.rmem_max and
+// wmem_max with CAP_NET_ADMIN; without it the plain options get what
+// those limits allow. It is best effort: an IKE socket with a smaller
+// buffer still works.
+func SetSocketBuffers(c syscall.Conn) {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return
+	}
+	rc.Control(func(fd uintptr) {
+		if unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, SocketBuffer) != nil {
+			unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, SocketBuffer)
+		}
+		if unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, SocketBuffer) != nil {
+			unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUF, SocketBuffer)
+		}
+	})
 }
 
 // RouteSource returns the kernel's source address for the route to peer,

@@ -299,9 +299,9 @@ func TestInteropStrongSwanWrongPSK(t *testing.T) {
 		l := iopNewLab(t, "ioppsk")
 		c := l.startCharon(iopAzure())
 		x := l.startIX(iopIXConf{PSK: wrong})
-		// Two failed attempts: the first retry comes after 5 s, the
-		// next is scheduled 10 s later.
-		iopWaitLog(t, x, 20*time.Second, regexp.MustCompile(`will re-initiate" tunnel=Tunnel0.0 in=10s reason="authentication failed"`))
+		// Two failed attempts: the first retry comes after 1 s, the
+		// next is scheduled 2 s later.
+		iopWaitLog(t, x, 20*time.Second, regexp.MustCompile(`will re-initiate" tunnel=Tunnel0.0 in=2s reason="authentication failed"`))
 		log := x.Proc.Log()
 		if !regexp.MustCompile(`IKE_AUTH failed" tunnel=Tunnel0.0 peer=198.51.100.6:4500 reason=.*AUTHENTICATION_FAILED`).MatchString(log) {
 			t.Errorf("soft-ix did not log AUTHENTICATION_FAILED naming the peer:\n%s", log)
@@ -474,9 +474,11 @@ func iopRestartCharon(t *testing.T, l *iopLab, c *nslab.StrongSwan, cfg nslab.St
 // restarted. Restarted as Azure behaves (it initiates), its INITIAL_CONTACT
 // replaces soft-ix's stale IKE SA; restarted as a pure responder, soft-ix
 // must find the old SA dead by DPD and re-initiate (connect-type auto).
-// Either way the ping gets through again. soft-ix's DPD gives up after
-// its retransmissions (2+4+8+16+32+64 s), so the second case takes over
-// two minutes; the test runs in parallel with the other long ones.
+// Either way the ping gets through again. soft-ix's DPD gives up 30 s
+// after its liveness check (DPDTimeout) and re-initiates at once, so the
+// second case takes the 3 s DPD interval plus about 30 s, well within the
+// 60 s issue 14 asks for; the test runs in parallel with the other long
+// ones.
 func TestInteropStrongSwanPeerRestart(t *testing.T) {
 	t.Parallel()
 	for _, initiates := range []bool{true, false} {
@@ -494,7 +496,7 @@ func TestInteropStrongSwanPeerRestart(t *testing.T) {
 			az.Initiate = initiates
 			start := time.Now()
 			c = iopRestartCharon(t, l, c, az)
-			if err := nslab.WaitFor(150*time.Second, "a new tunnel after charon's restart", func() error {
+			if err := nslab.WaitFor(60*time.Second, "a new tunnel after charon's restart", func() error {
 				if sas := l.ikeSAs(x); len(sas) != 1 || len(first) != 1 || sas[0].SPII == first[0].SPII {
 					return fmt.Errorf("soft-ix IKE SAs %+v", sas)
 				}

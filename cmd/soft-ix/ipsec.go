@@ -398,6 +398,7 @@ func listenIKE(port uint16) (*ikeSocket, error) {
 	if err != nil {
 		return nil, portError(int(port), err)
 	}
+	ike.SetSocketBuffers(c) // the kernel's default drops IKE under a flood
 	pc := ipv4.NewPacketConn(c)
 	if err := pc.SetControlMessage(ipv4.FlagDst, true); err != nil {
 		c.Close()

@@ -16,7 +16,7 @@ func (ikeCounting) Stats() ikeStats {
 		Sent:        ike.ExchangeCounts{IKESAInit: 2, IKEAuth: 1},
 		Received:    ike.ExchangeCounts{Informational: 7},
 		Retransmits: 3,
-		Failures:    ike.FailureCounts{AuthFailed: 1, UnknownSPI: 4},
+		Failures:    ike.FailureCounts{AuthFailed: 1, UnknownSPI: 4, ResendMismatch: 8, ResendLimited: 9},
 		IKERekeys:   5, DPDProbes: 6, InvalidSPISent: 4,
 	}}
 }
@@ -50,6 +50,8 @@ func TestMetricsIKECounters(t *testing.T) {
 		"softix_ike_failures_total reason=authentication_failed":               1,
 		"softix_ike_failures_total reason=unknown_spi":                         4,
 		"softix_ike_failures_total reason=timeout":                             0,
+		"softix_ike_failures_total reason=resend_mismatch":                     8,
+		"softix_ike_failures_total reason=resend_rate_limited":                 9,
 		"softix_ike_retransmits_total":                                         3,
 		"softix_ike_sa_rekeys_total":                                           5,
 		"softix_ike_dpd_probes_total":                                          6,

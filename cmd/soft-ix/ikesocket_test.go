@@ -1,0 +1,37 @@
+package main
+
+import (
+	"os"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/soft-ix/soft-ix/ike"
+)
+
+// TestIKESocketBuffer: the daemon's UDP 500 socket asks for the buffer
+// ESP's sockets have, not the kernel's default, so a flood does not drop
+// the real peer's IKE messages in the socket (issue 14).
+func TestIKESocketBuffer(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: without CAP_NET_ADMIN net.core.rmem_max caps the buffer")
+	}
+	u, err := listenIKE(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u.close()
+	rc, err := u.c.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	var serr error
+	rc.Control(func(fd uintptr) { n, serr = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF) })
+	if serr != nil {
+		t.Fatal(serr)
+	}
+	if n < ike.SocketBuffer {
+		t.Fatalf("SO_RCVBUF %d, want at least %d", n, ike.SocketBuffer)
+	}
+}

@@ -1,0 +1,186 @@
+package esp
+
+import (
+	"bytes"
+	"encoding/binary"
+	"net"
+	"net/netip"
+	"os"
+	"testing"
+	"time"
+)
+
+// TestReceiveBuffersBySize: received datagrams land in rxBufSize buffers,
+// not 64 KiB ones (issue 14: memory under a flood), yet the TUN writes of
+// several packets still give each packet 64 KiB of room, so the device's
+// GRO can coalesce. A datagram larger than a small buffer is lost and
+// counted, and the socket moves to large buffers, so the next one arrives.
+func TestReceiveBuffersBySize(t *testing.T) {
+	for _, udp := range []bool{false, true} {
+		a, b := newTestPair(t, udp, EncrAESGCM16, 128, IntegNone, false, TunnelConfig{})
+		const count = 400
+		for i := 0; i < count; i++ {
+			a.tun.toEngine <- ipv4UDP("192.168.2.1", "172.16.1.4", 1300, uint32(i))
+		}
+		for i := 0; i < count; i++ {
+			if got := recv(t, b.tun); binary.BigEndian.Uint32(got[28:]) != uint32(i) {
+				t.Fatalf("udp=%v: packet %d out of order", udp, i)
+			}
+		}
+		if m := b.outer.maxBuf.Load(); m > rxBufSize {
+			t.Errorf("udp=%v: received into %d-byte buffers, want at most %d", udp, m, rxBufSize)
+		}
+		b.tun.mu.Lock()
+		multi, room := b.tun.multiWrites, b.tun.minRoom
+		b.tun.mu.Unlock()
+		t.Logf("udp=%v: %d TUN writes of several packets, least room %d", udp, multi, room)
+		if multi > 0 && room < 65535 {
+			t.Errorf("udp=%v: a packet of a %d-packet-write batch had %d bytes of room, want 64 KiB for GRO", udp, multi, room)
+		}
+
+		// A 3000-byte inner packet: the first is lost (truncated), the
+		// socket switches to large buffers, the second arrives.
+		big := ipv4UDP("192.168.2.1", "172.16.1.4", 3000, 77)
+		a.tun.toEngine <- big
+		deadline := time.Now().Add(5 * time.Second)
+		for b.e.Stats().Truncated != 1 && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+		if n := b.e.Stats().Truncated; n != 1 {
+			t.Fatalf("udp=%v: truncated %d, want 1", udp, n)
+		}
+		a.tun.toEngine <- big
+		if got := recv(t, b.tun); !bytes.Equal(got, big) {
+			t.Fatalf("udp=%v: the large packet after the switch differs", udp)
+		}
+		if m := b.outer.maxBuf.Load(); m != bufSize {
+			t.Errorf("udp=%v: after a large datagram buffers are %d bytes, want %d", udp, m, bufSize)
+		}
+	}
+}
+
+// TestUDPReadBatchSmallElements: on the real UDP socket single datagrams
+// are copied into the caller's small elements, while the socket's own
+// ring keeps its large buffers for GRO runs; a datagram too large for a
+// small element still arrives whole.
+func TestUDPReadBatchSmallElements(t *testing.T) {
+	rx, err := listenUDP(netip.MustParseAddrPort("127.0.0.1:0"))
+	if err != nil {
+		t.Skipf("no UDP on loopback: %v", err)
+	}
+	defer rx.close()
+	tx, err := net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(rx.local))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Close()
+	sizes := []int{1400, 5000, 60, 1900}
+	var sent [][]byte
+	for i, n := range sizes {
+		p := bytes.Repeat([]byte{byte(i + 1)}, n)
+		binary.BigEndian.PutUint32(p, 0x1001)
+		sent = append(sent, p)
+		if _, err := tx.Write(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := make([]*elem, 8)
+	for i := range got {
+		got[i] = getRxElem(0)
+	}
+	rx.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	seen := 0
+	for seen < len(sent) {
+		n, err := rx.readBatch(got)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, g := range got[:n] {
+			if !bytes.Equal(g.pkt, sent[seen]) {
+				t.Fatalf("datagram %d: %d bytes, want %d", seen, len(g.pkt), len(sent[seen]))
+			}
+			want := rxBufSize // copied into the caller's element
+			if len(sent[seen]) > rxBufSize-rxOffset {
+				want = bufSize // the ring's element, swapped out
+			}
+			if len(g.buf) != want {
+				t.Fatalf("datagram %d (%d bytes) handed over in a %d-byte buffer, want %d", seen, len(sent[seen]), len(g.buf), want)
+			}
+			seen++
+		}
+	}
+	for i, el := range rx.rx {
+		if len(el.buf) != bufSize {
+			t.Fatalf("ring element %d has a %d-byte buffer, want %d for GRO", i, len(el.buf), bufSize)
+		}
+	}
+}
+
+// TestRawESPTruncated: a raw ESP datagram larger than a small buffer is
+// reported empty (counted as truncated) and moves the socket to large
+// buffers.
+func TestRawESPTruncated(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("raw sockets need root")
+	}
+	r, err := listenRawESP(netip.MustParseAddr("127.0.0.1"))
+	if err != nil {
+		t.Skipf("raw socket: %v", err)
+	}
+	defer r.close()
+	if r.rxSize() != rxBufSize-rxOffset {
+		t.Fatalf("rxSize %d at start", r.rxSize())
+	}
+	el := getElem()
+	el.pkt = el.buf[txOffset : txOffset+3000]
+	for i := range el.pkt {
+		el.pkt[i] = byte(i)
+	}
+	binary.BigEndian.PutUint32(el.pkt, 0x1001)
+	el.sa = &sa{remote: netip.MustParseAddrPort("127.0.0.1:0")}
+	send := func() {
+		if n, err := r.writeBatch([]*elem{el}); err != nil || n != 1 {
+			t.Fatal(n, err)
+		}
+	}
+	send()
+	r.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	small := []*elem{getRxElem(0)}
+	if n, err := r.readBatch(small); err != nil || n != 1 || len(small[0].pkt) != 0 {
+		t.Fatalf("oversize datagram: n %d err %v pkt %d bytes, want an empty one", n, err, len(small[0].pkt))
+	}
+	if r.rxSize() != bufSize-rxOffset {
+		t.Fatalf("rxSize %d after a truncated datagram", r.rxSize())
+	}
+	send()
+	large := []*elem{getRxElem(r.rxSize())}
+	if n, err := r.readBatch(large); err != nil || n != 1 || !bytes.Equal(large[0].pkt, el.pkt) {
+		t.Fatalf("after the switch: n %d err %v, %d bytes", n, err, len(large[0].pkt))
+	}
+}
+
+// TestGROHeadsNoAllocs: staging a TUN write into the large buffers costs
+// no allocation once the buffers exist (the packet path allocates none).
+func TestGROHeadsNoAllocs(t *testing.T) {
+	var h groHeads
+	small := make([]*elem, outerBatch)
+	bufs := make([][]byte, outerBatch)
+	for i := range small {
+		small[i] = &elem{buf: make([]byte, rxBufSize)}
+	}
+	fill := func() {
+		for i, el := range small {
+			bufs[i] = el.buf[16 : 16+1400]
+		}
+	}
+	fill()
+	h.stage(bufs)
+	if n := testing.AllocsPerRun(100, func() { fill(); h.stage(bufs) }); n != 0 {
+		t.Fatalf("%v allocations per staged write", n)
+	}
+	for i, b := range bufs {
+		if cap(b) < 65535 || len(b) != 1400 {
+			t.Fatalf("packet %d: len %d cap %d", i, len(b), cap(b))
+		}
+	}
+}
