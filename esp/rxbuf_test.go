@@ -5,9 +5,10 @@ import (
 	"encoding/binary"
 	"net"
 	"net/netip"
-	"os"
 	"testing"
 	"time"
+
+	"github.com/soft-ix/soft-ix/internal/testenv"
 )
 
 // TestReceiveBuffersBySize: received datagrams land in rxBufSize buffers,
@@ -66,7 +67,7 @@ func TestReceiveBuffersBySize(t *testing.T) {
 func TestUDPReadBatchSmallElements(t *testing.T) {
 	rx, err := listenUDP(netip.MustParseAddrPort("127.0.0.1:0"))
 	if err != nil {
-		t.Skipf("no UDP on loopback: %v", err)
+		testenv.Unavailable(t, "no UDP on loopback: %v", err)
 	}
 	defer rx.close()
 	tx, err := net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(rx.local))
@@ -120,12 +121,10 @@ func TestUDPReadBatchSmallElements(t *testing.T) {
 // reported empty (counted as truncated) and moves the socket to large
 // buffers.
 func TestRawESPTruncated(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("raw sockets need root")
-	}
+	testenv.RequireRoot(t) // raw sockets
 	r, err := listenRawESP(netip.MustParseAddr("127.0.0.1"))
 	if err != nil {
-		t.Skipf("raw socket: %v", err)
+		testenv.Unavailable(t, "raw socket: %v", err)
 	}
 	defer r.close()
 	if r.rxSize() != rxBufSize-rxOffset {

@@ -7,6 +7,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/soft-ix/soft-ix/internal/testenv"
 	"golang.org/x/sys/unix"
 )
 
@@ -43,7 +44,7 @@ func needBigBuffers(t *testing.T) {
 		}
 	}
 	if max < SocketBuffer {
-		t.Skipf("not root and net.core.rmem_max %d < %d: the kernel caps the buffer", max, SocketBuffer)
+		testenv.Unavailable(t, "not root and net.core.rmem_max %d < %d: the kernel caps the buffer", max, SocketBuffer)
 	}
 }
 

@@ -1,21 +1,19 @@
 package main
 
 import (
-	"os"
 	"testing"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/soft-ix/soft-ix/ike"
+	"github.com/soft-ix/soft-ix/internal/testenv"
 )
 
 // TestIKESocketBuffer: the daemon's UDP 500 socket asks for the buffer
 // ESP's sockets have, not the kernel's default, so a flood does not drop
 // the real peer's IKE messages in the socket (issue 14).
 func TestIKESocketBuffer(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: without CAP_NET_ADMIN net.core.rmem_max caps the buffer")
-	}
+	testenv.RequireRoot(t) // without CAP_NET_ADMIN net.core.rmem_max caps the buffer
 	u, err := listenIKE(0)
 	if err != nil {
 		t.Fatal(err)
