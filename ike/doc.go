@@ -13,8 +13,10 @@
 //     an in-memory network with a fake clock.
 //   - Manager (manager.go) is what cmd/soft-ix uses: a Core behind a mutex,
 //     its timer loop, a DH key pool, and (unless a Transport is given) the
-//     UDP 500/4500 sockets of UDPTransport. Package esp, when it owns UDP
-//     4500, passes the IKE packets it reads there to Manager.HandlePacket.
+//     UDP 500/4500 sockets of UDPTransport, and the IKE workers: whoever
+//     reads IKE datagrams (package esp on UDP 4500, a daemon's own UDP 500
+//     socket) hands them to Manager.Deliver, a bounded queue that never
+//     makes the reader wait for IKE.
 //   - Wire encoding and cryptography live in ike/wire and ike/crypto;
 //     codec.go adapts them to the state machine's message type.
 //

@@ -23,12 +23,12 @@ type ManagerConfig struct {
 	// sockets (ListenUDP on ListenAddr, IKEPort and NATTPort) and reads
 	// them in Run. When package esp owns UDP 4500, pass a Transport that
 	// sends through esp's sockets and feed received IKE packets to
-	// Manager.HandlePacket.
+	// Manager.Deliver.
 	Transport Transport
 	// NATTTransport, when set (and Transport is nil), sends what leaves
 	// from the NAT-T port: package esp owns UDP 4500 and hands the IKE
-	// packets it reads there to HandlePacket; the Manager opens only UDP
-	// 500 itself.
+	// packets it reads there to Deliver; the Manager opens only UDP 500
+	// itself.
 	NATTTransport Transport
 	ListenAddr    netip.Addr // for the Manager's own sockets; default all IPv4 addresses
 	IKEPort       uint16     // default 500
@@ -71,12 +71,25 @@ type Manager struct {
 	rand io.Reader
 
 	halfOpen atomic.Int64 // len(core.halfOpen) after the last packet
+
+	// intake carries datagrams read by other goroutines (esp's UDP 4500
+	// reader, a daemon's own UDP 500 socket, the Manager's sockets) to the
+	// IKE workers Run starts. A reader never waits for IKE: a PFS rekey's
+	// DH or a tunnel going up must not stall the data path.
+	intake chan received
+	// testHookWorker, when set, runs in a worker before each packet (tests
+	// hold IKE processing still with it).
+	testHookWorker func()
 }
+
+// IntakeQueue is how many received IKE datagrams may wait for the IKE
+// workers; Deliver drops (and counts) beyond it.
+const IntakeQueue = 1024
 
 // NewManager builds a Manager. With no Transport it binds the UDP sockets
 // now, so a bind failure (port in use, no privilege) is reported here.
 func NewManager(cfg ManagerConfig) (*Manager, error) {
-	m := &Manager{now: cfg.Now, wake: make(chan struct{}, 1), dp: cfg.DataPlane}
+	m := &Manager{now: cfg.Now, wake: make(chan struct{}, 1), dp: cfg.DataPlane, intake: make(chan received, IntakeQueue)}
 	if m.now == nil {
 		m.now = time.Now
 	}
@@ -130,29 +143,21 @@ func (m *Manager) Run(ctx context.Context) error {
 		go pool.run(pctx)
 	}
 	errc := make(chan error, 1)
+	// The workers and sockets outlive ctx until Close has sent the DELETEs.
+	sctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	// Workers let the DH work of IKE_SA_INIT requests (PrecomputeInit) run
+	// on every core; the Core itself stays single-threaded.
+	for i := 0; i < runtime.GOMAXPROCS(0); i++ {
+		go m.work(sctx)
+	}
 	if m.udp != nil {
-		// The sockets outlive ctx until Close has sent the DELETEs.
-		sctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
-		// Workers let the DH work of IKE_SA_INIT requests (PrecomputeInit)
-		// run on every core; the Core itself stays single-threaded.
-		work := make(chan received, 1024)
-		for i := 0; i < runtime.GOMAXPROCS(0); i++ {
-			go func() {
-				for {
-					select {
-					case r := <-work:
-						m.HandlePacket(r.pkt, r.from, r.to)
-					case <-sctx.Done():
-						return
-					}
-				}
-			}()
-		}
 		go func() {
 			errc <- m.udp.Serve(sctx, func(pkt []byte, from, to netip.AddrPort) {
+				// The Manager's own IKE-only socket may wait: the kernel
+				// queues behind it, and no data path shares it.
 				select {
-				case work <- received{pkt, from, to}:
+				case m.intake <- received{pkt, from, to}:
 				case <-sctx.Done():
 				}
 			})
@@ -194,9 +199,39 @@ func (m *Manager) poke() {
 	}
 }
 
+// work is one IKE worker: it processes delivered datagrams until ctx ends.
+func (m *Manager) work(ctx context.Context) {
+	for {
+		select {
+		case r := <-m.intake:
+			if m.testHookWorker != nil {
+				m.testHookWorker()
+			}
+			m.HandlePacket(r.pkt, r.from, r.to)
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// Deliver queues one IKE datagram received from the peer address from on
+// local address to for the IKE workers and returns at once: false, and
+// counted as QueueFull, when the queue is full. It never waits for IKE, so
+// package esp's UDP 4500 reader calls it inline. pkt must not be reused by
+// the caller. Packets are processed once Run has started.
+func (m *Manager) Deliver(pkt []byte, from, to netip.AddrPort) bool {
+	select {
+	case m.intake <- received{pkt, from, to}:
+		return true
+	default:
+		m.core.count(nil, statQueueFull) // atomics: no lock
+		return false
+	}
+}
+
 // HandlePacket processes one IKE message received from the peer address
-// from on local address to. Package esp calls it for IKE packets it reads
-// on UDP 4500, with the non-ESP marker already stripped.
+// from on local address to, on the calling goroutine (the IKE workers call
+// it for what Deliver queued; a packet reader should call Deliver).
 //
 // It may be called from several goroutines: the Diffie-Hellman work of
 // IKE_SA_INIT requests runs before the Manager's lock is taken.

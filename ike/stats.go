@@ -36,16 +36,19 @@ type FailureCounts struct {
 	// Retransmitted requests left unanswered because the SA resent its
 	// cached answer too often already (a replay flood).
 	ResendLimited uint64
+	// Datagrams dropped because the Manager's intake queue was full
+	// (Deliver): more arrived than the IKE workers could take.
+	QueueFull uint64
 }
 
 // ByReason returns the counts keyed by short label values:
 // authentication_failed, no_proposal_chosen, invalid_ke, timeout,
-// malformed, unknown_spi, resend_mismatch, resend_rate_limited.
+// malformed, unknown_spi, resend_mismatch, resend_rate_limited, queue_full.
 func (f FailureCounts) ByReason() map[string]uint64 {
 	return map[string]uint64{
 		"authentication_failed": f.AuthFailed, "no_proposal_chosen": f.NoProposal, "invalid_ke": f.InvalidKE,
 		"timeout": f.Timeout, "malformed": f.Malformed, "unknown_spi": f.UnknownSPI,
-		"resend_mismatch": f.ResendMismatch, "resend_rate_limited": f.ResendLimited,
+		"resend_mismatch": f.ResendMismatch, "resend_rate_limited": f.ResendLimited, "queue_full": f.QueueFull,
 	}
 }
 
@@ -87,6 +90,7 @@ const (
 	statInvalidSPISent
 	statResendMismatch
 	statResendLimited
+	statQueueFull
 	numStats
 )
 
@@ -112,6 +116,7 @@ func (s *counters) snapshot() Stats {
 			AuthFailed: s[statAuthFailed].Load(), NoProposal: s[statNoProposal].Load(), InvalidKE: s[statInvalidKE].Load(),
 			Timeout: s[statTimeout].Load(), Malformed: s[statMalformed].Load(), UnknownSPI: s[statUnknownSPI].Load(),
 			ResendMismatch: s[statResendMismatch].Load(), ResendLimited: s[statResendLimited].Load(),
+			QueueFull: s[statQueueFull].Load(),
 		},
 		IKERekeys: s[statIKERekeys].Load(), ChildRekeys: s[statChildRekeys].Load(), DPDProbes: s[statDPD].Load(),
 		InvalidSPISent: s[statInvalidSPISent].Load(),

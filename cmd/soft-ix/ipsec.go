@@ -49,9 +49,12 @@ func startIPsec(cfg *config.Config, o *options, log *slog.Logger, linux *tun.Man
 	s.eng = esp.NewEngine(esp.Config{
 		Logger: log,
 		Events: s.dp,
+		// IKE on UDP 4500 goes to IKE's workers through their bounded
+		// queue: ESP's receive loop never waits for an IKE exchange, a
+		// DH computation or a tunnel's routes going up.
 		IKEHandler: func(pkt []byte, src, dst netip.AddrPort) {
 			if m := s.ike.Load(); m != nil {
-				m.HandlePacket(append([]byte(nil), pkt...), src, dst)
+				m.Deliver(append([]byte(nil), pkt...), src, dst)
 			}
 		},
 	})
@@ -105,7 +108,7 @@ func startIPsec(cfg *config.Config, o *options, log *slog.Logger, linux *tun.Man
 	s.dp.events.Store(m)
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
-	go u.serve(m.HandlePacket)
+	go u.serve(func(pkt []byte, from, to netip.AddrPort) { m.Deliver(pkt, from, to) })
 	go func() {
 		defer close(s.done)
 		if err := m.Run(ctx); err != nil {
