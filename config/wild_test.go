@@ -56,26 +56,35 @@ func deindent(src []byte) []byte {
 // TestWildFlatEqualsIndented: a configuration printed without indentation
 // reads as the same configuration; blocks end where IX ends them.
 func TestWildFlatEqualsIndented(t *testing.T) {
-	for _, f := range append(wildFiles(t), testdataFiles(t)...) {
-		if _, broken := wildBroken[filepath.Base(f)]; broken {
-			continue
-		}
-		src, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c1, _, err := Parse(f, src)
-		if err != nil {
-			t.Fatal(err)
-		}
+	forEachLoadable(t, func(f string, src []byte, c1 *Config) {
 		c2, _, err := Parse(f+" (flat)", deindent(src))
 		if err != nil {
 			t.Errorf("%s without indentation: %v", f, err)
-			continue
+			return
 		}
 		if !reflect.DeepEqual(clearPos(c1), clearPos(c2)) {
 			t.Errorf("%s: the flat form reads differently:\nindented:\n%s\nflat:\n%s", f, Print(c1), Print(c2))
 		}
+	})
+}
+
+// forEachLoadable calls f with the path, text and parsed configuration of
+// every wild and testdata file that loads (all but wildBroken).
+func forEachLoadable(t *testing.T, f func(path string, src []byte, c *Config)) {
+	t.Helper()
+	for _, path := range append(wildFiles(t), testdataFiles(t)...) {
+		if _, broken := wildBroken[filepath.Base(path)]; broken {
+			continue
+		}
+		src, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, _, err := Parse(path, src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f(path, src, c)
 	}
 }
 
@@ -102,18 +111,7 @@ func commandLines(src []byte) map[string]bool {
 // form, and the round trip of the model is checked elsewhere). A line is
 // in the model when taking it out of the file changes the model.
 func TestWildReprintKeepsEveryLine(t *testing.T) {
-	for _, f := range append(wildFiles(t), testdataFiles(t)...) {
-		if _, broken := wildBroken[filepath.Base(f)]; broken {
-			continue
-		}
-		src, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c, _, err := Parse(f, src)
-		if err != nil {
-			t.Fatal(err)
-		}
+	forEachLoadable(t, func(f string, src []byte, c *Config) {
 		out := Print(c)
 		checkRoundTrip(t, f, c)
 		reprint := commandLines(out)
@@ -136,7 +134,7 @@ func TestWildReprintKeepsEveryLine(t *testing.T) {
 				t.Errorf("%s:%d: %q is neither in the reprint nor in the model", f, i+1, key)
 			}
 		}
-	}
+	})
 }
 
 // defaultSpelledOut are emulated lines that state an IX default, so the

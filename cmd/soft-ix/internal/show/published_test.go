@@ -52,15 +52,17 @@ Remain lifetime[sec] : 2737 Anti-replay : on Direction is outbound
 Statistics Outbound 71 packets, 4448 octets 0 cipher failure, 0 out of memory, 0 ts unacceptable 0 misc error
 Inbound 160 packets, 8990 octets 0 invalid sa, 0 replay detected, 0 integrity failure
 0 cipher failure, 0 packet truncated, 0 invalid padding 0 unknown protocol, 0 out of memory, 0 ts unacceptable 0 misc error`
-	got := ChildSAs([]ChildSA{{
-		Interface: "Tunnel0.0", PeerID: "IPV4-ADDR 198.51.100.6",
-		IKESPII: 0xdc52c2eda4f1e907, IKESPIR: 0x5b4768f53c24879d, IKESerial: 1,
-		Local: ixWAN, Peer: azureGW, Enc: "AES-CBC-256", Hash: "HMAC-SHA2-256-128",
-		RemainLifetime: 2737 * time.Second, AntiReplay: true, Outbound: true,
-		Out: SACounters{Packets: 71, Octets: 4448},
-		In:  SACounters{Packets: 160, Octets: 8990},
-	}})
-	sameWords(t, "show ikev2 child-sa", got, published)
+	sameWords(t, "show ikev2 child-sa", ChildSAs([]ChildSA{howtoChildSA}), published)
+}
+
+// howtoChildSA is the Child SA of the how-to's "show ikev2 child-sa".
+var howtoChildSA = ChildSA{
+	Interface: "Tunnel0.0", PeerID: "IPV4-ADDR 198.51.100.6",
+	IKESPII: 0xdc52c2eda4f1e907, IKESPIR: 0x5b4768f53c24879d, IKESerial: 1,
+	Local: ixWAN, Peer: azureGW, Enc: "AES-CBC-256", Hash: "HMAC-SHA2-256-128",
+	RemainLifetime: 2737 * time.Second, AntiReplay: true, Outbound: true,
+	Out: SACounters{Packets: 71, Octets: 4448},
+	In:  SACounters{Packets: 160, Octets: 8990},
 }
 
 func TestPublishedBGPSummary(t *testing.T) {

@@ -64,14 +64,7 @@ Local Addr : 203.0.113.94:500
 }
 
 func TestChildSAs(t *testing.T) {
-	got := ChildSAs([]ChildSA{{
-		Interface: "Tunnel0.0", PeerID: "IPV4-ADDR 198.51.100.6",
-		IKESPII: 0xdc52c2eda4f1e907, IKESPIR: 0x5b4768f53c24879d, IKESerial: 1,
-		Local: ixWAN, Peer: azureGW, Enc: "AES-CBC-256", Hash: "HMAC-SHA2-256-128",
-		RemainLifetime: 2737 * time.Second, AntiReplay: true, Outbound: true,
-		Out: SACounters{Packets: 71, Octets: 4448},
-		In:  SACounters{Packets: 160, Octets: 8990},
-	}})
+	got := ChildSAs([]ChildSA{howtoChildSA})
 	// Exactly the how-to's block with the lab's addresses.
 	want := `Child SA - 1 connected
 Interface Tunnel0.0
