@@ -167,18 +167,25 @@ func (p *parser) keepLine(l *line) {
 	}
 }
 
-// ixSection places the common not-emulated top-level commands where IX's
-// running-config has them, relative to the sections Print writes (see
-// Config.anchorKept): a hand-ordered file then prints in IX order too.
-// Commands not listed stay after the section they followed in the source.
-func ixSection(t []token) (string, bool) {
-	w, w2, w3 := kw(t[0]), "", ""
+// firstWords returns the keywords of a line's first three tokens ("" for
+// those it lacks).
+func firstWords(t []token) (w, w2, w3 string) {
+	w = kw(t[0])
 	if len(t) > 1 {
 		w2 = kw(t[1])
 	}
 	if len(t) > 2 {
 		w3 = kw(t[2])
 	}
+	return w, w2, w3
+}
+
+// ixSection places the common not-emulated top-level commands where IX's
+// running-config has them, relative to the sections Print writes (see
+// Config.anchorKept): a hand-ordered file then prints in IX order too.
+// Commands not listed stay after the section they followed in the source.
+func ixSection(t []token) (string, bool) {
+	w, w2, w3 := firstWords(t)
 	switch w {
 	case "timezone", "terminal", "username", "logging", "ntp", "syslog", "clock":
 		return "hostname", true
@@ -212,13 +219,7 @@ func ixSection(t []token) (string, bool) {
 // start a top-level command are theirs ("ppp profile P" then
 // "authentication myname ...").
 func opensBlock(t []token) bool {
-	w, w2, w3 := kw(t[0]), "", ""
-	if len(t) > 1 {
-		w2 = kw(t[1])
-	}
-	if len(t) > 2 {
-		w3 = kw(t[2])
-	}
+	w, w2, w3 := firstWords(t)
 	switch w {
 	case "interface", "device", "watch-group", "route-map", "class-map", "policy-map", "router", "line":
 		return true
@@ -238,13 +239,7 @@ func opensBlock(t []token) bool {
 // indentation they stay in the interface, as they do when typed on an IX.
 func interfaceSub(t []token, tunnel bool) bool {
 	_, t = splitNo(t)
-	w, w2, w3 := kw(t[0]), "", ""
-	if len(t) > 1 {
-		w2 = kw(t[1])
-	}
-	if len(t) > 2 {
-		w3 = kw(t[2])
-	}
+	w, w2, w3 := firstWords(t)
 	switch w {
 	case "ppp":
 		return w2 != "profile"
