@@ -13,9 +13,9 @@
 //	e.InstallSA(inbound); e.InstallSA(outbound); e.SetOutbound("Tunnel0.0", outbound.SPI)
 //
 // InstallSA, SetOutbound, DeleteSA and Counters have the semantics of
-// ike.DataPlane; SAConfig and Counters have exactly the fields of ike.ChildSA
-// and ike.SACounters, so the daemon converts with esp.SAConfig(childSA) and
-// ike.SACounters(c) without esp importing ike.
+// ike.DataPlane and take the types of the leaf package internal/childsa
+// (the SA, its counters, its events), which ike uses too: the engine is
+// ike's data plane without esp importing ike.
 //
 // The packet path follows wireguard-go's device: a TUN batch is read, each
 // packet gets its SA's next sequence number in order, containers of packets

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/soft-ix/soft-ix/internal/childsa"
 	"golang.zx2c4.com/wireguard/tun"
 )
 
@@ -17,7 +18,7 @@ type Config struct {
 	// Logger receives the engine's log lines; nil means slog.Default().
 	Logger *slog.Logger
 	// Events is told about SAs that reach their soft or hard limits; may be nil.
-	Events Events
+	Events childsa.Events
 	// IKEHandler receives IKE messages that arrive on the shared UDP 4500
 	// socket, with the non-ESP marker removed. pkt is only valid during the
 	// call. May be nil, then such messages are dropped.
@@ -44,7 +45,7 @@ type Stats struct {
 // Engine is the ESP data plane. Its SA methods match ike.DataPlane.
 type Engine struct {
 	log    *slog.Logger
-	events Events
+	events childsa.Events
 	ike    func(pkt []byte, src, dst netip.AddrPort)
 	window int
 
@@ -103,7 +104,7 @@ func NewEngine(cfg Config) *Engine {
 // InstallSA adds one direction of an SA. For make-before-break install the
 // new inbound SA first, then the outbound one, then call SetOutbound. An
 // outbound SA becomes the tunnel's current SA at once if it has none.
-func (e *Engine) InstallSA(c SAConfig) error {
+func (e *Engine) InstallSA(c childsa.SA) error {
 	a, err := newSA(&c, e.window)
 	if err != nil {
 		return err
@@ -200,11 +201,11 @@ func (e *Engine) DeleteSA(spi uint32, inbound bool) error {
 	return nil
 }
 
-// Counters reports the "show ikev2 child-sa" statistics of an SA.
-func (e *Engine) Counters(spi uint32, inbound bool) (Counters, bool) {
+// childsa.Counters reports the "show ikev2 child-sa" statistics of an SA.
+func (e *Engine) Counters(spi uint32, inbound bool) (childsa.Counters, bool) {
 	a := (*e.sas.Load())[saKey{spi, inbound}]
 	if a == nil {
-		return Counters{}, false
+		return childsa.Counters{}, false
 	}
 	return a.counters.snapshot(), true
 }

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/soft-ix/soft-ix/internal/childsa"
 )
 
 // ipv4UDP builds an IPv4/UDP packet with a payload of n bytes; tag goes
@@ -58,7 +60,7 @@ func (r *recEvents) HardExpired(spi uint32, inbound bool) {
 
 // newTestPair builds two engines joined by fake outer sockets of the given
 // kind, each with a fake TUN "Tunnel0.0", and installs SA pairs.
-func newTestPair(t *testing.T, udp bool, encr uint16, bits int, integ uint16, esn bool, tc TunnelConfig) (*testPeer, *testPeer) {
+func newTestPair(t *testing.T, udp bool, encr childsa.EncrID, bits int, integ childsa.IntegID, esn bool, tc TunnelConfig) (*testPeer, *testPeer) {
 	t.Helper()
 	la, lb := mustAP("192.0.2.1:4500"), mustAP("198.51.100.6:4500")
 	oa, ob := fakeOuterPair(la, lb)
@@ -83,7 +85,7 @@ func newTestPair(t *testing.T, udp bool, encr uint16, bits int, integ uint16, es
 }
 
 // installPair installs a->b SPI ab and b->a SPI ba.
-func installPair(t *testing.T, a, b *testPeer, ab, ba uint32, udp bool, encr uint16, bits int, integ uint16, esn bool) {
+func installPair(t *testing.T, a, b *testPeer, ab, ba uint32, udp bool, encr childsa.EncrID, bits int, integ childsa.IntegID, esn bool) {
 	t.Helper()
 	la, lb := a.outer.local, b.outer.local
 	for _, d := range []struct {
@@ -148,7 +150,7 @@ func TestTwoEnginesAllSuites(t *testing.T) {
 				if co.Packets != count || ci.Packets != count || co.Octets != uint64(sent) || ci.Octets != uint64(sent) {
 					t.Fatalf("counters out %+v in %+v, sent %d octets", co, ci, sent)
 				}
-				if ci != (Counters{Packets: count, Octets: uint64(sent)}) {
+				if ci != (childsa.Counters{Packets: count, Octets: uint64(sent)}) {
 					t.Fatalf("inbound errors counted: %+v", ci)
 				}
 			})
@@ -157,7 +159,7 @@ func TestTwoEnginesAllSuites(t *testing.T) {
 }
 
 func TestIKEMarkerAndKeepalive(t *testing.T) {
-	a, b := newTestPair(t, true, EncrAESGCM16, 256, IntegNone, false, TunnelConfig{})
+	a, b := newTestPair(t, true, childsa.EncrAESGCM16, 256, childsa.IntegNone, false, TunnelConfig{})
 	if err := a.e.SendIKE([]byte("ike message"), a.outer.local, b.outer.local); err != nil {
 		t.Fatal(err)
 	}
@@ -183,11 +185,11 @@ func TestIKEMarkerAndKeepalive(t *testing.T) {
 }
 
 func TestRekeyMakeBeforeBreak(t *testing.T) {
-	a, b := newTestPair(t, true, EncrAESCBC, 256, IntegHMACSHA256128, false, TunnelConfig{})
+	a, b := newTestPair(t, true, childsa.EncrAESCBC, 256, childsa.IntegHMACSHA256128, false, TunnelConfig{})
 	a.tun.toEngine <- ipv4UDP("192.168.2.1", "172.16.1.4", 10, 1)
 	recv(t, b.tun)
 	// New pair: inbound first on both, then outbound switch.
-	installPair(t, a, b, 0x3003, 0x4004, true, EncrAESGCM16, 128, IntegNone, false)
+	installPair(t, a, b, 0x3003, 0x4004, true, childsa.EncrAESGCM16, 128, childsa.IntegNone, false)
 	a.tun.toEngine <- ipv4UDP("192.168.2.1", "172.16.1.4", 10, 2)
 	recv(t, b.tun)
 	if c, _ := b.e.Counters(0x3003, true); c.Packets != 1 {
@@ -229,7 +231,7 @@ func TestLifetimeEvents(t *testing.T) {
 	e.attachOuter(oa, true)
 	ft := newFakeTUN()
 	e.AttachTunnel(TunnelConfig{Name: "Tunnel0.0"}, ft)
-	out, _ := testSAPair(t, EncrAESGCM16, 128, IntegNone, false)
+	out, _ := testSAPair(t, childsa.EncrAESGCM16, 128, childsa.IntegNone, false)
 	out.UDPEncap = true
 	out.SoftPackets, out.HardPackets = 3, 5
 	if err := e.InstallSA(out); err != nil {
@@ -254,7 +256,7 @@ func TestLifetimeEvents(t *testing.T) {
 }
 
 func TestSequenceNeverWraps(t *testing.T) {
-	o, _ := newTestSAs(t, EncrAESGCM16, 128, IntegNone, false)
+	o, _ := newTestSAs(t, childsa.EncrAESGCM16, 128, childsa.IntegNone, false)
 	o.seq.Store(1<<32 - 2)
 	tn := &tunnel{}
 	el := getElem()
@@ -271,7 +273,7 @@ func TestSequenceNeverWraps(t *testing.T) {
 }
 
 func TestLifecycle(t *testing.T) {
-	a, b := newTestPair(t, true, EncrAESGCM16, 128, IntegNone, false, TunnelConfig{})
+	a, b := newTestPair(t, true, childsa.EncrAESGCM16, 128, childsa.IntegNone, false, TunnelConfig{})
 	for i := 0; i < 200; i++ {
 		a.tun.toEngine <- ipv4UDP("192.168.2.1", "172.16.1.4", 100, uint32(i))
 	}
@@ -306,7 +308,7 @@ func TestLifecycle(t *testing.T) {
 			t.Fatal("Close hangs")
 		}
 	}
-	late, _ := testSAPair(t, EncrAESGCM16, 128, IntegNone, false)
+	late, _ := testSAPair(t, childsa.EncrAESGCM16, 128, childsa.IntegNone, false)
 	late.SPI = 0x9999
 	if err := a.e.InstallSA(late); err == nil {
 		t.Fatal("InstallSA after Close succeeded")
@@ -336,7 +338,7 @@ func TestTwoTunnels(t *testing.T) {
 			t.Fatal(err)
 		}
 		tuns[name] = [2]*fakeTUN{ta, tb}
-		out, in := testSAPair(t, EncrAESCBC, 128, IntegHMACSHA256128, false)
+		out, in := testSAPair(t, childsa.EncrAESCBC, 128, childsa.IntegHMACSHA256128, false)
 		out.Tunnel, in.Tunnel = name, name
 		out.SPI, in.SPI = uint32(0x5000+k), uint32(0x5000+k)
 		out.UDPEncap, in.UDPEncap = true, true
@@ -368,14 +370,14 @@ func TestTwoTunnels(t *testing.T) {
 // TestIPv6Inner carries an IPv6 packet (next header 41) when the traffic
 // selectors allow it, and refuses it against IPv4-only selectors.
 func TestIPv6Inner(t *testing.T) {
-	a, b := newTestPair(t, false, EncrAESGCM16, 256, IntegNone, false, TunnelConfig{})
+	a, b := newTestPair(t, false, childsa.EncrAESGCM16, 256, childsa.IntegNone, false, TunnelConfig{})
 	p := tcpSYN("2001:db8::1", "2001:db8::2", 0x10, nil)
 	a.tun.toEngine <- p
 	if got := recv(t, b.tun); !bytes.Equal(got, p) {
 		t.Fatal("IPv6 packet differs")
 	}
 	// IPv4-only selectors on a fresh pair.
-	installPair(t, a, b, 0x7001, 0x7002, false, EncrAESGCM16, 256, IntegNone, false)
+	installPair(t, a, b, 0x7001, 0x7002, false, childsa.EncrAESGCM16, 256, childsa.IntegNone, false)
 	sa := a.e.lookup(0x7001, false)
 	sa.remoteTS = newTSList([]netip.Prefix{netip.MustParsePrefix("0.0.0.0/0")})
 	a.tun.toEngine <- p

@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"testing"
 	"time"
+
+	"github.com/soft-ix/soft-ix/internal/childsa"
 )
 
 // reassemble puts IPv4 fragments back together (test helper; fragments
@@ -124,7 +126,7 @@ func TestFragNeeded(t *testing.T) {
 
 func TestPreFragmentEngine(t *testing.T) {
 	tc := TunnelConfig{MTU: 1500, OuterMTU: 1400, PreFragment: true, ICMPSource: netip4("192.168.2.254")}
-	a, b := newTestPair(t, true, EncrAESCBC, 256, IntegHMACSHA256128, false, tc)
+	a, b := newTestPair(t, true, childsa.EncrAESCBC, 256, childsa.IntegHMACSHA256128, false, tc)
 	pkt := ipv4UDP("192.168.2.1", "172.16.1.4", 1472, 9)
 	a.tun.toEngine <- pkt
 	limit := maxPayload(1400, 16, 16, 16, true)

@@ -4,20 +4,22 @@ import (
 	"bytes"
 	"encoding/binary"
 	"testing"
+
+	"github.com/soft-ix/soft-ix/internal/childsa"
 )
 
 // fuzzSAs returns a fixed-key inbound CBC and GCM SA and their outbound twins.
 func fuzzSAs(t testing.TB) (in, out []*sa) {
-	mk := func(c SAConfig) *sa {
+	mk := func(c childsa.SA) *sa {
 		a, err := newSA(&c, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return a
 	}
-	cbc := SAConfig{SPI: 0x1001, EncrID: EncrAESCBC, EncrKeyBits: 128, IntegID: IntegHMACSHA256128,
+	cbc := childsa.SA{SPI: 0x1001, EncrID: childsa.EncrAESCBC, EncrKeyBits: 128, IntegID: childsa.IntegHMACSHA256128,
 		EncrKey: bytes.Repeat([]byte{1}, 16), IntegKey: bytes.Repeat([]byte{2}, 32), Remote: mustAP("198.51.100.6:4500")}
-	gcm := SAConfig{SPI: 0x1002, EncrID: EncrAESGCM16, EncrKeyBits: 128, ESN: true,
+	gcm := childsa.SA{SPI: 0x1002, EncrID: childsa.EncrAESGCM16, EncrKeyBits: 128, ESN: true,
 		EncrKey: bytes.Repeat([]byte{3}, 20), Remote: mustAP("198.51.100.6:4500")}
 	out = []*sa{mk(cbc), mk(gcm)}
 	cbc.Inbound, gcm.Inbound = true, true

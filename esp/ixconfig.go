@@ -1,6 +1,9 @@
 package esp
 
-import "github.com/soft-ix/soft-ix/config"
+import (
+	"github.com/soft-ix/soft-ix/config"
+	"github.com/soft-ix/soft-ix/internal/childsa"
+)
 
 // TunnelConfigFor returns the TunnelConfig of the IX tunnel interface ifc:
 // its name, "ip mtu", "ip tcp adjust-mss" and "ikev2 ipsec pre-fragment",
@@ -46,30 +49,30 @@ func TunnelConfigFor(ifc *config.Interface, prof *config.Profile, outerMTU int) 
 
 // suiteIDs maps IX algorithm names to IANA transform IDs; EncrID 0 means
 // the combination is not one esp supports.
-func suiteIDs(enc config.EncAlg, integ config.IntegAlg) (encr uint16, bits int, integID uint16) {
+func suiteIDs(enc config.EncAlg, integ config.IntegAlg) (encr childsa.EncrID, bits int, integID childsa.IntegID) {
 	switch enc {
 	case config.EncAESGCM128:
-		return EncrAESGCM16, 128, IntegNone
+		return childsa.EncrAESGCM16, 128, childsa.IntegNone
 	case config.EncAESGCM256:
-		return EncrAESGCM16, 256, IntegNone
+		return childsa.EncrAESGCM16, 256, childsa.IntegNone
 	case config.EncAESCBC128:
-		encr, bits = EncrAESCBC, 128
+		encr, bits = childsa.EncrAESCBC, 128
 	case config.EncAESCBC192:
-		encr, bits = EncrAESCBC, 192
+		encr, bits = childsa.EncrAESCBC, 192
 	case config.EncAESCBC256:
-		encr, bits = EncrAESCBC, 256
+		encr, bits = childsa.EncrAESCBC, 256
 	default:
 		return 0, 0, 0
 	}
 	switch integ {
 	case config.IntegSHA1:
-		return encr, bits, IntegHMACSHA1_96
+		return encr, bits, childsa.IntegHMACSHA1_96
 	case config.IntegSHA256:
-		return encr, bits, IntegHMACSHA256128
+		return encr, bits, childsa.IntegHMACSHA256128
 	case config.IntegSHA384:
-		return encr, bits, IntegHMACSHA384192
+		return encr, bits, childsa.IntegHMACSHA384192
 	case config.IntegSHA512:
-		return encr, bits, IntegHMACSHA512256
+		return encr, bits, childsa.IntegHMACSHA512256
 	}
 	return 0, 0, 0
 }

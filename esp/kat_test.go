@@ -9,6 +9,8 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"testing"
+
+	"github.com/soft-ix/soft-ix/internal/childsa"
 )
 
 func unhex(s string) []byte {
@@ -54,7 +56,7 @@ func TestGCMKnownAnswer(t *testing.T) {
 	}
 	for _, c := range cases {
 		key := append(unhex(c.key), unhex(c.salt)...)
-		s, err := newSuite(EncrAESGCM16, len(unhex(c.key))*8, IntegNone, key, nil, c.esn)
+		s, err := newSuite(childsa.EncrAESGCM16, len(unhex(c.key))*8, childsa.IntegNone, key, nil, c.esn)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -84,7 +86,7 @@ func TestGCMKnownAnswer(t *testing.T) {
 // payload = AES-CBC decryption with the packet's IV (RFC 3602).
 func TestCBCHMACConstruction(t *testing.T) {
 	for _, esn := range []bool{false, true} {
-		cfg, _ := testSAPair(t, EncrAESCBC, 256, IntegHMACSHA256128, esn)
+		cfg, _ := testSAPair(t, childsa.EncrAESCBC, 256, childsa.IntegHMACSHA256128, esn)
 		encKey := append([]byte(nil), cfg.EncrKey...)
 		a, err := newSA(&cfg, 0)
 		if err != nil {

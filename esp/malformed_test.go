@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"testing"
 	"time"
+
+	"github.com/soft-ix/soft-ix/internal/childsa"
 )
 
 // craft seals inner under SA a with sequence number seq and next header
@@ -21,10 +23,10 @@ func craft(a *sa, inner []byte, seq uint64, nh byte, mangle func(p []byte)) []by
 
 func TestMalformedInbound(t *testing.T) {
 	for _, s := range []struct {
-		encr  uint16
+		encr  childsa.EncrID
 		bits  int
-		integ uint16
-	}{{EncrAESCBC, 256, IntegHMACSHA256128}, {EncrAESGCM16, 256, IntegNone}} {
+		integ childsa.IntegID
+	}{{childsa.EncrAESCBC, 256, childsa.IntegHMACSHA256128}, {childsa.EncrAESGCM16, 256, childsa.IntegNone}} {
 		e := NewEngine(Config{Workers: 2})
 		defer e.Close()
 		oa, ob := fakeOuterPair(mustAP("192.0.2.1:4500"), mustAP("198.51.100.6:4500"))
@@ -56,49 +58,49 @@ func TestMalformedInbound(t *testing.T) {
 		cases := []struct {
 			name string
 			pkt  []byte
-			want func(c Counters, st Stats) bool
+			want func(c childsa.Counters, st Stats) bool
 		}{
-			{"short", []byte{1, 2, 3}, func(c Counters, st Stats) bool { return st.Truncated == 1 }},
+			{"short", []byte{1, 2, 3}, func(c childsa.Counters, st Stats) bool { return st.Truncated == 1 }},
 			{"unknown SPI", func() []byte {
 				p := craft(a, good, next(), protoIPv4, nil)
 				p[0] ^= 0xff
 				return p
-			}(), func(c Counters, st Stats) bool { return st.UnknownSPI == 1 }},
+			}(), func(c childsa.Counters, st Stats) bool { return st.UnknownSPI == 1 }},
 			{"bad ICV", func() []byte {
 				p := craft(a, good, next(), protoIPv4, nil)
 				p[len(p)-1] ^= 1
 				return p
-			}(), func(c Counters, st Stats) bool { return c.IntegrityFailure == 1 }},
+			}(), func(c childsa.Counters, st Stats) bool { return c.IntegrityFailure == 1 }},
 			{"forged high seq", func() []byte {
 				p := craft(a, good, 1000000, protoIPv4, nil)
 				p[20] ^= 1
 				return p
-			}(), func(c Counters, st Stats) bool { return c.IntegrityFailure == 2 }},
+			}(), func(c childsa.Counters, st Stats) bool { return c.IntegrityFailure == 2 }},
 			{"bad padding", craft(a, good[:41], next(), protoIPv4, func(p []byte) {
 				p[len(p)-3] ^= 0x40 // last pad byte
-			}), func(c Counters, st Stats) bool { return c.InvalidPadding == 1 }},
+			}), func(c childsa.Counters, st Stats) bool { return c.InvalidPadding == 1 }},
 			{"pad length too long", craft(a, good[:41], next(), protoIPv4, func(p []byte) {
 				p[len(p)-2] = 250
-			}), func(c Counters, st Stats) bool { return c.InvalidPadding == 2 }},
-			{"next header UDP", craft(a, good, next(), 17, nil), func(c Counters, st Stats) bool { return c.UnknownProtocol == 1 }},
-			{"IPv6 in IPv4", craft(a, v6, next(), protoIPv4, nil), func(c Counters, st Stats) bool { return c.UnknownProtocol == 2 }},
-			{"garbage inner", craft(a, []byte{0x45, 0, 0}, next(), protoIPv4, nil), func(c Counters, st Stats) bool { return c.UnknownProtocol == 3 }},
+			}), func(c childsa.Counters, st Stats) bool { return c.InvalidPadding == 2 }},
+			{"next header UDP", craft(a, good, next(), 17, nil), func(c childsa.Counters, st Stats) bool { return c.UnknownProtocol == 1 }},
+			{"IPv6 in IPv4", craft(a, v6, next(), protoIPv4, nil), func(c childsa.Counters, st Stats) bool { return c.UnknownProtocol == 2 }},
+			{"garbage inner", craft(a, []byte{0x45, 0, 0}, next(), protoIPv4, nil), func(c childsa.Counters, st Stats) bool { return c.UnknownProtocol == 3 }},
 			{"inner length lies", func() []byte {
 				q := append([]byte(nil), good...)
 				binary.BigEndian.PutUint16(q[2:], 1000)
 				return craft(a, q, next(), protoIPv4, nil)
-			}(), func(c Counters, st Stats) bool { return c.PacketTruncated == 1 }},
+			}(), func(c childsa.Counters, st Stats) bool { return c.PacketTruncated == 1 }},
 			{"TS mismatch", craft(a, ipv4UDP("10.9.9.9", "172.16.1.4", 40, 1), next(), protoIPv4, nil),
-				func(c Counters, st Stats) bool { return c.TSUnacceptable == 1 }},
-			{"dummy", craft(a, []byte{1, 2, 3, 4}, next(), protoNoNxt, nil), func(c Counters, st Stats) bool { return true }},
-			{"truncated ESP", craft(a, good, next(), protoIPv4, nil)[:20], func(c Counters, st Stats) bool { return c.PacketTruncated == 2 }},
+				func(c childsa.Counters, st Stats) bool { return c.TSUnacceptable == 1 }},
+			{"dummy", craft(a, []byte{1, 2, 3, 4}, next(), protoNoNxt, nil), func(c childsa.Counters, st Stats) bool { return true }},
+			{"truncated ESP", craft(a, good, next(), protoIPv4, nil)[:20], func(c childsa.Counters, st Stats) bool { return c.PacketTruncated == 2 }},
 			{"misaligned", func() []byte {
 				p := craft(a, good, next(), protoIPv4, nil)
 				return append(p, 0)
-			}(), func(c Counters, st Stats) bool { return c.CipherFailure == 1 }},
-			{"good", craft(a, good, 7, protoIPv4, nil), func(c Counters, st Stats) bool { return c.Packets == 1 }},
-			{"replay", craft(a, good, 7, protoIPv4, nil), func(c Counters, st Stats) bool { return c.ReplayDetected == 1 }},
-			{"seq zero", craft(a, good, 0, protoIPv4, nil), func(c Counters, st Stats) bool { return c.ReplayDetected == 2 }},
+			}(), func(c childsa.Counters, st Stats) bool { return c.CipherFailure == 1 }},
+			{"good", craft(a, good, 7, protoIPv4, nil), func(c childsa.Counters, st Stats) bool { return c.Packets == 1 }},
+			{"replay", craft(a, good, 7, protoIPv4, nil), func(c childsa.Counters, st Stats) bool { return c.ReplayDetected == 1 }},
+			{"seq zero", craft(a, good, 0, protoIPv4, nil), func(c childsa.Counters, st Stats) bool { return c.ReplayDetected == 2 }},
 		}
 		for _, c := range cases {
 			inject(c.pkt)
@@ -124,7 +126,7 @@ func TestMalformedInbound(t *testing.T) {
 		recv(t, ft)
 		recv(t, ft)
 		cnt, _ := e.Counters(inCfg.SPI, true)
-		want := Counters{Packets: 2, Octets: 2 * uint64(len(good)), IntegrityFailure: 2, InvalidPadding: 2,
+		want := childsa.Counters{Packets: 2, Octets: 2 * uint64(len(good)), IntegrityFailure: 2, InvalidPadding: 2,
 			UnknownProtocol: 3, PacketTruncated: 2, TSUnacceptable: 1, CipherFailure: 1, ReplayDetected: 2}
 		if cnt != want {
 			t.Fatalf("suite %d: final counters\n%+v\nwant\n%+v", s.encr, cnt, want)

@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/soft-ix/soft-ix/internal/childsa"
 )
 
 // rssKiB is this process's resident set (VmRSS) in KiB.
@@ -66,7 +68,7 @@ func TestReceiveMemoryUnderFlood(t *testing.T) {
 		t.Fatal(err)
 	}
 	local := e.udp.Load().io.(*udpIO).local
-	_, in := testSAPair(t, EncrAESGCM16, 256, IntegNone, false)
+	_, in := testSAPair(t, childsa.EncrAESGCM16, 256, childsa.IntegNone, false)
 	in.Local, in.Remote, in.UDPEncap = local, netip.MustParseAddrPort("127.0.0.1:4500"), true
 	if err := e.InstallSA(in); err != nil {
 		t.Fatal(err)

@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"net/netip"
 	"testing"
+
+	"github.com/soft-ix/soft-ix/internal/childsa"
 )
 
 // tcpSYN builds an IPv4 or IPv6 TCP segment with the given flags and
@@ -118,8 +120,8 @@ func TestClampMSS(t *testing.T) {
 }
 
 func TestMSSAutoEngine(t *testing.T) {
-	tc := TunnelConfig{AdjustMSS: MSSAuto, EncrID: EncrAESCBC, EncrKeyBits: 256, IntegID: IntegHMACSHA256128}
-	a, b := newTestPair(t, false, EncrAESCBC, 256, IntegHMACSHA256128, false, tc)
+	tc := TunnelConfig{AdjustMSS: MSSAuto, EncrID: childsa.EncrAESCBC, EncrKeyBits: 256, IntegID: childsa.IntegHMACSHA256128}
+	a, b := newTestPair(t, false, childsa.EncrAESCBC, 256, childsa.IntegHMACSHA256128, false, tc)
 	want := uint16(tc.DeviceMTU() - 40)
 	a.tun.toEngine <- tcpSYN("192.168.2.1", "172.16.1.4", 0x02, []byte{2, 4, 0x05, 0xb4})
 	if got := recv(t, b.tun); mssOf(got) != want || tcpChecksum(got) != 0 {
@@ -139,8 +141,8 @@ func TestDeviceMTU(t *testing.T) {
 		want int
 	}{
 		{TunnelConfig{MTU: 1300}, 1300},
-		{TunnelConfig{EncrID: EncrAESCBC, IntegID: IntegHMACSHA256128}, 1422},
-		{TunnelConfig{EncrID: EncrAESGCM16}, 1438},
+		{TunnelConfig{EncrID: childsa.EncrAESCBC, IntegID: childsa.IntegHMACSHA256128}, 1422},
+		{TunnelConfig{EncrID: childsa.EncrAESGCM16}, 1438},
 		{TunnelConfig{}, 1406},
 	}
 	for _, c := range cases {
@@ -150,15 +152,15 @@ func TestDeviceMTU(t *testing.T) {
 		// The worst case ESP packet of that MTU fits 1500 with UDP.
 		if c.c.MTU == 0 {
 			iv, blk, icv := 16, 16, 32
-			if c.c.EncrID == EncrAESGCM16 {
+			if c.c.EncrID == childsa.EncrAESGCM16 {
 				iv, blk, icv = 8, 4, 16
-			} else if c.c.IntegID == IntegHMACSHA256128 {
+			} else if c.c.IntegID == childsa.IntegHMACSHA256128 {
 				icv = 16
 			}
 			if n := 28 + espLen(c.want, iv, blk, icv); n > 1500 {
 				t.Errorf("%+v: ESP packet %d > 1500", c.c, n)
 			}
-			if n := 28 + espLen(c.want+1, iv, blk, icv); n <= 1500 && c.c.EncrID == EncrAESGCM16 {
+			if n := 28 + espLen(c.want+1, iv, blk, icv); n <= 1500 && c.c.EncrID == childsa.EncrAESGCM16 {
 				t.Errorf("%+v: MTU not maximal", c.c)
 			}
 		}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/soft-ix/soft-ix/internal/childsa"
 	"github.com/soft-ix/soft-ix/internal/testenv"
 )
 
@@ -18,7 +19,7 @@ import (
 // counted, and the socket moves to large buffers, so the next one arrives.
 func TestReceiveBuffersBySize(t *testing.T) {
 	for _, udp := range []bool{false, true} {
-		a, b := newTestPair(t, udp, EncrAESGCM16, 128, IntegNone, false, TunnelConfig{})
+		a, b := newTestPair(t, udp, childsa.EncrAESGCM16, 128, childsa.IntegNone, false, TunnelConfig{})
 		const count = 400
 		for i := 0; i < count; i++ {
 			a.tun.toEngine <- ipv4UDP("192.168.2.1", "172.16.1.4", 1300, uint32(i))

@@ -5,73 +5,11 @@ import (
 	"fmt"
 	"net/netip"
 	"sync/atomic"
+
+	"github.com/soft-ix/soft-ix/internal/childsa"
 )
 
-// IANA IKEv2 transform IDs accepted in SAConfig (RFC 7296 §3.3.2, RFC 4106,
-// RFC 4868). They equal the ike package's constants of the same meaning.
-const (
-	EncrAESCBC   uint16 = 12 // ENCR_AES_CBC
-	EncrAESGCM16 uint16 = 20 // ENCR_AES_GCM_16
-
-	IntegNone          uint16 = 0
-	IntegHMACSHA1_96   uint16 = 2
-	IntegHMACSHA256128 uint16 = 12
-	IntegHMACSHA384192 uint16 = 13
-	IntegHMACSHA512256 uint16 = 14
-)
-
-// SAConfig is one direction of an ESP SA. It has exactly the fields of
-// ike.ChildSA, so the daemon converts with esp.SAConfig(childSA). The engine
-// owns the key slices after InstallSA.
-type SAConfig struct {
-	Tunnel  string // IX tunnel interface, e.g. "Tunnel0.0"
-	SPI     uint32
-	Inbound bool
-
-	EncrID      uint16 // EncrAESCBC or EncrAESGCM16
-	EncrKeyBits int    // 128, 192 or 256
-	IntegID     uint16 // IntegNone for AEAD
-	EncrKey     []byte // for GCM: key followed by the 4-byte salt (RFC 4106)
-	IntegKey    []byte
-	ESN         bool
-
-	// Local and Remote are the outer addresses. With UDPEncap the ports are
-	// the UDP ports (normally 4500 both); otherwise ESP goes as raw IP
-	// protocol 50 and the ports are ignored.
-	Local, Remote netip.AddrPort
-	UDPEncap      bool
-
-	// Traffic selectors as negotiated. An empty list accepts everything.
-	LocalTS, RemoteTS []netip.Prefix
-
-	// Volume limits; zero means none. Events.SoftExpired fires once when a
-	// soft limit is passed; at a hard limit the SA stops carrying traffic
-	// and Events.HardExpired fires.
-	SoftBytes, HardBytes     uint64
-	SoftPackets, HardPackets uint64
-}
-
-// Counters are the per-SA statistics printed by "show ikev2 child-sa"; the
-// fields equal those of ike.SACounters, so ike.SACounters(c) converts.
-type Counters struct {
-	Packets, Octets uint64
-
-	// Outbound errors.
-	CipherFailure, OutOfMemory, TSUnacceptable, MiscError uint64
-
-	// Inbound errors (with CipherFailure, OutOfMemory, TSUnacceptable, MiscError).
-	InvalidSA, ReplayDetected, IntegrityFailure, PacketTruncated, InvalidPadding, UnknownProtocol uint64
-}
-
-// Events is how the engine tells its owner (ike) that an SA needs a rekey.
-// The engine calls the methods from their own goroutine, never on the
-// packet path.
-type Events interface {
-	SoftExpired(spi uint32, inbound bool)
-	HardExpired(spi uint32, inbound bool)
-}
-
-// saCounters holds Counters as atomics so the packet path never locks.
+// saCounters holds childsa.Counters as atomics so the packet path never locks.
 type saCounters struct {
 	packets, octets atomic.Uint64
 
@@ -80,8 +18,8 @@ type saCounters struct {
 	invalidSA, replayDetected, integrityFailure, packetTruncated, invalidPadding, unknownProtocol atomic.Uint64
 }
 
-func (c *saCounters) snapshot() Counters {
-	return Counters{
+func (c *saCounters) snapshot() childsa.Counters {
+	return childsa.Counters{
 		Packets:          c.packets.Load(),
 		Octets:           c.octets.Load(),
 		CipherFailure:    c.cipherFailure.Load(),
@@ -134,10 +72,10 @@ type sa struct {
 // MaxReplayWindow is the largest anti-replay window an SA may ask for.
 const MaxReplayWindow = 16384
 
-// DefaultReplayWindow is the anti-replay window used when SAConfig has none.
+// DefaultReplayWindow is the anti-replay window used when childsa.SA has none.
 const DefaultReplayWindow = 1024
 
-func newSA(c *SAConfig, window int) (*sa, error) {
+func newSA(c *childsa.SA, window int) (*sa, error) {
 	s, err := newSuite(c.EncrID, c.EncrKeyBits, c.IntegID, c.EncrKey, c.IntegKey, c.ESN)
 	if err != nil {
 		return nil, fmt.Errorf("esp: SA 0x%08x: %w", c.SPI, err)

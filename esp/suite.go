@@ -17,6 +17,7 @@ import (
 	"unsafe"
 
 	"github.com/soft-ix/soft-ix/esp/internal/cbchmac"
+	"github.com/soft-ix/soft-ix/internal/childsa"
 )
 
 // espHeaderLen is the SPI and sequence number in front of every ESP packet.
@@ -72,15 +73,15 @@ var (
 )
 
 // newSuite builds the transform for one SA direction from IANA IDs.
-func newSuite(encrID uint16, keyBits int, integID uint16, encKey, intKey []byte, esn bool) (suite, error) {
+func newSuite(encrID childsa.EncrID, keyBits int, integID childsa.IntegID, encKey, intKey []byte, esn bool) (suite, error) {
 	switch keyBits {
 	case 128, 192, 256:
 	default:
 		return nil, fmt.Errorf("unsupported AES key size %d", keyBits)
 	}
 	switch encrID {
-	case EncrAESGCM16:
-		if integID != IntegNone {
+	case childsa.EncrAESGCM16:
+		if integID != childsa.IntegNone {
 			return nil, fmt.Errorf("AES-GCM with integrity transform %d", integID)
 		}
 		if keyBits == 192 {
@@ -90,7 +91,7 @@ func newSuite(encrID uint16, keyBits int, integID uint16, encKey, intKey []byte,
 			return nil, fmt.Errorf("AES-GCM-%d key must be %d bytes with salt, have %d", keyBits, keyBits/8+4, len(encKey))
 		}
 		return newGCMSuite(encKey, esn)
-	case EncrAESCBC:
+	case childsa.EncrAESCBC:
 		if len(encKey) != keyBits/8 {
 			return nil, fmt.Errorf("AES-CBC-%d key must be %d bytes, have %d", keyBits, keyBits/8, len(encKey))
 		}
@@ -99,13 +100,13 @@ func newSuite(encrID uint16, keyBits int, integID uint16, encKey, intKey []byte,
 			icvLen int
 		)
 		switch integID {
-		case IntegHMACSHA1_96:
+		case childsa.IntegHMACSHA1_96:
 			h, icvLen = sha1.New, 12
-		case IntegHMACSHA256128:
+		case childsa.IntegHMACSHA256128:
 			h, icvLen = sha256.New, 16
-		case IntegHMACSHA384192:
+		case childsa.IntegHMACSHA384192:
 			h, icvLen = sha512.New384, 24
-		case IntegHMACSHA512256:
+		case childsa.IntegHMACSHA512256:
 			h, icvLen = sha512.New, 32
 		default:
 			return nil, fmt.Errorf("unsupported integrity transform %d", integID)
@@ -242,7 +243,7 @@ type ivSetter interface{ SetIV([]byte) }
 // to compare against the standard-library path).
 var useFastCBC = true
 
-func newCBCSuite(encKey, macKey []byte, h func() hash.Hash, icvLen int, esn bool, integID uint16) (*cbcSuite, error) {
+func newCBCSuite(encKey, macKey []byte, h func() hash.Hash, icvLen int, esn bool, integID childsa.IntegID) (*cbcSuite, error) {
 	block, err := aes.NewCipher(encKey)
 	if err != nil {
 		return nil, err
@@ -257,8 +258,8 @@ func newCBCSuite(encKey, macKey []byte, h func() hash.Hash, icvLen int, esn bool
 	}
 	s := &cbcSuite{block: block, ivGen: ivGen, newMAC: h, macKey: append([]byte(nil), macKey...), icvLen: icvLen, esn: esn}
 	if useFastCBC {
-		hs := map[uint16]cbchmac.Hash{IntegHMACSHA1_96: cbchmac.SHA1, IntegHMACSHA256128: cbchmac.SHA256,
-			IntegHMACSHA384192: cbchmac.SHA384, IntegHMACSHA512256: cbchmac.SHA512}[integID]
+		hs := map[childsa.IntegID]cbchmac.Hash{childsa.IntegHMACSHA1_96: cbchmac.SHA1, childsa.IntegHMACSHA256128: cbchmac.SHA256,
+			childsa.IntegHMACSHA384192: cbchmac.SHA384, childsa.IntegHMACSHA512256: cbchmac.SHA512}[integID]
 		fast, err := cbchmac.New(encKey, macKey, hs)
 		if err != nil {
 			return nil, err

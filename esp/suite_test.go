@@ -5,50 +5,38 @@ import (
 	"crypto/rand"
 	"fmt"
 	"testing"
+
+	"github.com/soft-ix/soft-ix/internal/childsa"
 )
 
 // testSuites lists every supported suite as (name, encr, bits, integ).
 var testSuites = []struct {
 	name  string
-	encr  uint16
+	encr  childsa.EncrID
 	bits  int
-	integ uint16
+	integ childsa.IntegID
 }{
-	{"aes128-sha1", EncrAESCBC, 128, IntegHMACSHA1_96},
-	{"aes192-sha256", EncrAESCBC, 192, IntegHMACSHA256128},
-	{"aes256-sha1", EncrAESCBC, 256, IntegHMACSHA1_96},
-	{"aes256-sha256", EncrAESCBC, 256, IntegHMACSHA256128},
-	{"aes256-sha384", EncrAESCBC, 256, IntegHMACSHA384192},
-	{"aes256-sha512", EncrAESCBC, 256, IntegHMACSHA512256},
-	{"aes128gcm16", EncrAESGCM16, 128, IntegNone},
-	{"aes256gcm16", EncrAESGCM16, 256, IntegNone},
+	{"aes128-sha1", childsa.EncrAESCBC, 128, childsa.IntegHMACSHA1_96},
+	{"aes192-sha256", childsa.EncrAESCBC, 192, childsa.IntegHMACSHA256128},
+	{"aes256-sha1", childsa.EncrAESCBC, 256, childsa.IntegHMACSHA1_96},
+	{"aes256-sha256", childsa.EncrAESCBC, 256, childsa.IntegHMACSHA256128},
+	{"aes256-sha384", childsa.EncrAESCBC, 256, childsa.IntegHMACSHA384192},
+	{"aes256-sha512", childsa.EncrAESCBC, 256, childsa.IntegHMACSHA512256},
+	{"aes128gcm16", childsa.EncrAESGCM16, 128, childsa.IntegNone},
+	{"aes256gcm16", childsa.EncrAESGCM16, 256, childsa.IntegNone},
 }
 
-func integKeyLen(id uint16) int {
-	switch id {
-	case IntegHMACSHA1_96:
-		return 20
-	case IntegHMACSHA256128:
-		return 32
-	case IntegHMACSHA384192:
-		return 48
-	case IntegHMACSHA512256:
-		return 64
-	}
-	return 0
-}
-
-// testSAPair returns an outbound and an inbound SAConfig sharing keys.
-func testSAPair(t testing.TB, encr uint16, bits int, integ uint16, esn bool) (SAConfig, SAConfig) {
+// testSAPair returns an outbound and an inbound childsa.SA sharing keys.
+func testSAPair(t testing.TB, encr childsa.EncrID, bits int, integ childsa.IntegID, esn bool) (childsa.SA, childsa.SA) {
 	t.Helper()
 	ek := make([]byte, bits/8)
-	if encr == EncrAESGCM16 {
+	if encr == childsa.EncrAESGCM16 {
 		ek = make([]byte, bits/8+4)
 	}
-	ik := make([]byte, integKeyLen(integ))
+	ik := make([]byte, integ.KeyLen())
 	rand.Read(ek)
 	rand.Read(ik)
-	out := SAConfig{
+	out := childsa.SA{
 		Tunnel: "Tunnel0.0", SPI: 0x1000, EncrID: encr, EncrKeyBits: bits, IntegID: integ,
 		EncrKey: ek, IntegKey: ik, ESN: esn,
 		Local: mustAP("192.0.2.1:4500"), Remote: mustAP("198.51.100.6:4500"),
@@ -60,7 +48,7 @@ func testSAPair(t testing.TB, encr uint16, bits int, integ uint16, esn bool) (SA
 	return out, in
 }
 
-func newTestSAs(t testing.TB, encr uint16, bits int, integ uint16, esn bool) (*sa, *sa) {
+func newTestSAs(t testing.TB, encr childsa.EncrID, bits int, integ childsa.IntegID, esn bool) (*sa, *sa) {
 	t.Helper()
 	oc, ic := testSAPair(t, encr, bits, integ, esn)
 	o, err := newSA(&oc, 0)
@@ -126,7 +114,7 @@ func TestSealOpenRoundTrip(t *testing.T) {
 }
 
 func TestCBCIVsDiffer(t *testing.T) {
-	o, _ := newTestSAs(t, EncrAESCBC, 256, IntegHMACSHA256128, false)
+	o, _ := newTestSAs(t, childsa.EncrAESCBC, 256, childsa.IntegHMACSHA256128, false)
 	seen := map[string]bool{}
 	buf := make([]byte, bufSize)
 	for seq := uint64(1); seq < 1000; seq++ {
@@ -141,20 +129,20 @@ func TestCBCIVsDiffer(t *testing.T) {
 
 func TestNewSuiteRejects(t *testing.T) {
 	bad := []struct {
-		encr  uint16
+		encr  childsa.EncrID
 		bits  int
-		integ uint16
+		integ childsa.IntegID
 		ek    int
 		ik    int
 	}{
-		{EncrAESCBC, 256, IntegHMACSHA256128, 31, 32},
-		{EncrAESCBC, 256, IntegHMACSHA256128, 32, 31},
-		{EncrAESCBC, 256, IntegNone, 32, 0},
-		{EncrAESCBC, 100, IntegHMACSHA256128, 32, 32},
-		{EncrAESGCM16, 256, IntegHMACSHA256128, 36, 32},
-		{EncrAESGCM16, 256, IntegNone, 32, 0},
-		{EncrAESGCM16, 192, IntegNone, 28, 0},
-		{3, 256, IntegHMACSHA256128, 32, 32},
+		{childsa.EncrAESCBC, 256, childsa.IntegHMACSHA256128, 31, 32},
+		{childsa.EncrAESCBC, 256, childsa.IntegHMACSHA256128, 32, 31},
+		{childsa.EncrAESCBC, 256, childsa.IntegNone, 32, 0},
+		{childsa.EncrAESCBC, 100, childsa.IntegHMACSHA256128, 32, 32},
+		{childsa.EncrAESGCM16, 256, childsa.IntegHMACSHA256128, 36, 32},
+		{childsa.EncrAESGCM16, 256, childsa.IntegNone, 32, 0},
+		{childsa.EncrAESGCM16, 192, childsa.IntegNone, 28, 0},
+		{3, 256, childsa.IntegHMACSHA256128, 32, 32},
 	}
 	for i, b := range bad {
 		if _, err := newSuite(b.encr, b.bits, b.integ, make([]byte, b.ek), make([]byte, b.ik), false); err == nil {
@@ -168,12 +156,12 @@ func TestNewSuiteRejects(t *testing.T) {
 func TestFastCBCMatchesStdlib(t *testing.T) {
 	defer func() { useFastCBC = true }()
 	for _, s := range testSuites {
-		if s.encr != EncrAESCBC {
+		if s.encr != childsa.EncrAESCBC {
 			continue
 		}
 		for _, esn := range []bool{false, true} {
 			oc, ic := testSAPair(t, s.encr, s.bits, s.integ, esn)
-			mk := func(c SAConfig, fast bool) *sa {
+			mk := func(c childsa.SA, fast bool) *sa {
 				useFastCBC = fast
 				a, err := newSA(&c, 0)
 				if err != nil {
@@ -227,7 +215,7 @@ func TestOpenBatch(t *testing.T) {
 				p[len(p)-1] ^= 1
 				w = errIntegrity
 			case 3:
-				if s.encr == EncrAESCBC {
+				if s.encr == childsa.EncrAESCBC {
 					p = append(p[:len(p)-o.icv-1], p[len(p)-o.icv:]...) // ciphertext not whole blocks
 					w = errCipher
 				}

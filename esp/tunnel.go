@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/soft-ix/soft-ix/internal/childsa"
 	"golang.zx2c4.com/wireguard/tun"
 )
 
@@ -26,9 +27,9 @@ type TunnelConfig struct {
 	OuterMTU int
 	// EncrID, EncrKeyBits and IntegID name the configured ESP suite for the
 	// derived MTU; zero EncrID means the worst case of all suites.
-	EncrID      uint16
+	EncrID      childsa.EncrID
 	EncrKeyBits int
-	IntegID     uint16
+	IntegID     childsa.IntegID
 
 	// PreFragment is "ikev2 ipsec pre-fragment": inner IPv4 packets whose
 	// ESP packet would exceed OuterMTU are fragmented before encryption;
@@ -58,15 +59,15 @@ func (c TunnelConfig) DeviceMTU() int {
 	}
 	iv, blk, icv := 16, 16, 32 // AES-CBC with HMAC-SHA2-512-256
 	switch c.EncrID {
-	case EncrAESGCM16:
+	case childsa.EncrAESGCM16:
 		iv, blk, icv = 8, 4, 16
-	case EncrAESCBC:
+	case childsa.EncrAESCBC:
 		switch c.IntegID {
-		case IntegHMACSHA1_96:
+		case childsa.IntegHMACSHA1_96:
 			icv = 12
-		case IntegHMACSHA256128:
+		case childsa.IntegHMACSHA256128:
 			icv = 16
-		case IntegHMACSHA384192:
+		case childsa.IntegHMACSHA384192:
 			icv = 24
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/soft-ix/soft-ix/ike/crypto"
+	"github.com/soft-ix/soft-ix/internal/childsa"
 )
 
 // Child SAs: install, CREATE_CHILD_SA rekeys in both roles with the
@@ -64,16 +65,18 @@ func (ch *childSA) outbound() bool {
 
 // childSAs derives the two directions of ch (RFC 7296 §2.17): keys for
 // initiator-to-responder come first in KEYMAT.
-func (c *Core) childSAs(sa *ikeSA, ch *childSA, shared []byte) (in, out ChildSA, err error) {
+func (c *Core) childSAs(sa *ikeSA, ch *childSA, shared []byte) (in, out childsa.SA, err error) {
 	k, err := crypto.DeriveChildKeys(sa.suite.PRF.ID, sa.keys.d, childCryptoSuite(ch.suite), shared, ch.nonceI, ch.nonceR)
 	if err != nil {
 		return in, out, err
 	}
 	eI, aI, eR, aR := k.EncrI, k.IntegI, k.EncrR, k.IntegR
 	t := sa.tun
-	base := ChildSA{
-		Tunnel: t.name, EncrID: ch.suite.Enc.ID, EncrKeyBits: ch.suite.Enc.KeyBits, IntegID: ch.suite.Integ.ID,
-		ESN: ch.suite.ESN, UDPEncap: sa.encap || sa.natLocal || sa.natRemote,
+	// The negotiated transform IDs are IANA's, which childsa's types name.
+	base := childsa.SA{
+		Tunnel: t.name, EncrID: childsa.EncrID(ch.suite.Enc.ID), EncrKeyBits: ch.suite.Enc.KeyBits,
+		IntegID: childsa.IntegID(ch.suite.Integ.ID),
+		ESN:     ch.suite.ESN, UDPEncap: sa.encap || sa.natLocal || sa.natRemote,
 	}
 	if base.EncrKeyBits == 0 {
 		base.EncrKeyBits = 192 // 3DES

@@ -11,12 +11,13 @@ import (
 	"time"
 
 	"github.com/soft-ix/soft-ix/config"
+	"github.com/soft-ix/soft-ix/internal/childsa"
 )
 
 // fakeDP records what the core asks of the data plane.
 type fakeDP struct {
 	mu       sync.Mutex
-	sas      map[dpKey]ChildSA
+	sas      map[dpKey]childsa.SA
 	outbound map[string]uint32
 	log      []string
 }
@@ -27,10 +28,10 @@ type dpKey struct {
 }
 
 func newFakeDP() *fakeDP {
-	return &fakeDP{sas: map[dpKey]ChildSA{}, outbound: map[string]uint32{}}
+	return &fakeDP{sas: map[dpKey]childsa.SA{}, outbound: map[string]uint32{}}
 }
 
-func (d *fakeDP) InstallSA(sa ChildSA) error {
+func (d *fakeDP) InstallSA(sa childsa.SA) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.sas[dpKey{sa.SPI, sa.Inbound}] = sa
@@ -57,11 +58,11 @@ func (d *fakeDP) DeleteSA(spi uint32, inbound bool) error {
 	return nil
 }
 
-func (d *fakeDP) Counters(spi uint32, inbound bool) (SACounters, bool) {
+func (d *fakeDP) Counters(spi uint32, inbound bool) (childsa.Counters, bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	_, ok := d.sas[dpKey{spi, inbound}]
-	return SACounters{Packets: 1, Octets: 100}, ok
+	return childsa.Counters{Packets: 1, Octets: 100}, ok
 }
 
 func (d *fakeDP) count() int {

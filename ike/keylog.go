@@ -3,6 +3,9 @@ package ike
 import (
 	"encoding/hex"
 	"fmt"
+
+	"github.com/soft-ix/soft-ix/ike/wire"
+	"github.com/soft-ix/soft-ix/internal/childsa"
 )
 
 // Wireshark key tables. With CoreConfig.KeyLog set, every new IKE SA adds
@@ -18,9 +21,9 @@ func wiresharkIKEEncr(a Algorithm) string {
 	switch {
 	case a.ID == encr3DES:
 		return "3DES [RFC2451]"
-	case a.ID == EncrAESCBC:
+	case a.ID == wire.EncrAESCBC:
 		return fmt.Sprintf("AES-CBC-%d [RFC3602]", a.KeyBits)
-	case a.ID == EncrAESGCM16:
+	case a.ID == wire.EncrAESGCM16:
 		return fmt.Sprintf("AES-GCM-%d with 16 octet ICV [RFC5282]", a.KeyBits)
 	}
 	return "NULL [RFC2410]"
@@ -28,13 +31,13 @@ func wiresharkIKEEncr(a Algorithm) string {
 
 func wiresharkIKEInteg(a Algorithm) string {
 	switch a.ID {
-	case IntegHMACSHA1_96:
+	case wire.IntegHMACSHA196:
 		return "HMAC_SHA1_96 [RFC2404]"
-	case IntegHMACSHA256128:
+	case wire.IntegHMACSHA256128:
 		return "HMAC_SHA2_256_128 [RFC4868]"
-	case IntegHMACSHA384192:
+	case wire.IntegHMACSHA384192:
 		return "HMAC_SHA2_384_192 [RFC4868]"
-	case IntegHMACSHA512256:
+	case wire.IntegHMACSHA512256:
 		return "HMAC_SHA2_512_256 [RFC4868]"
 	}
 	return "NONE [RFC4306]"
@@ -44,9 +47,9 @@ func wiresharkESPEncr(a Algorithm) string {
 	switch a.ID {
 	case encr3DES:
 		return "TripleDES-CBC [RFC2451]"
-	case EncrAESCBC:
+	case wire.EncrAESCBC:
 		return "AES-CBC [RFC3602]"
-	case EncrAESGCM16:
+	case wire.EncrAESGCM16:
 		return "AES-GCM with 16 octet ICV [RFC4106]"
 	}
 	return "NULL"
@@ -54,13 +57,13 @@ func wiresharkESPEncr(a Algorithm) string {
 
 func wiresharkESPAuth(a Algorithm) string {
 	switch a.ID {
-	case IntegHMACSHA1_96:
+	case wire.IntegHMACSHA196:
 		return "HMAC-SHA-1-96 [RFC2404]"
-	case IntegHMACSHA256128:
+	case wire.IntegHMACSHA256128:
 		return "HMAC-SHA-256-128 [RFC4868]"
-	case IntegHMACSHA384192:
+	case wire.IntegHMACSHA384192:
 		return "HMAC-SHA-384-192 [RFC4868]"
-	case IntegHMACSHA512256:
+	case wire.IntegHMACSHA512256:
 		return "HMAC-SHA-512-256 [RFC4868]"
 	}
 	return "NULL"
@@ -75,11 +78,11 @@ func (c *Core) keyLogIKE(sa *ikeSA) {
 		sa.keys.ai, sa.keys.ar, wiresharkIKEInteg(sa.suite.Integ))
 }
 
-func (c *Core) keyLogChild(sa *ikeSA, ch *childSA, in, out ChildSA) {
+func (c *Core) keyLogChild(sa *ikeSA, ch *childSA, in, out childsa.SA) {
 	if c.opt.KeyLog == nil {
 		return
 	}
-	for _, s := range []ChildSA{out, in} {
+	for _, s := range []childsa.SA{out, in} {
 		src, dst := sa.local.Addr(), sa.remote.Addr()
 		if s.Inbound {
 			src, dst = dst, src

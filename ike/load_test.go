@@ -8,16 +8,17 @@ import (
 	"time"
 
 	"github.com/soft-ix/soft-ix/config"
+	"github.com/soft-ix/soft-ix/internal/childsa"
 )
 
 // countDP is a data plane that keeps nothing, so that memory measurements
 // see only the ike package's own state.
 type countDP struct{ installs int }
 
-func (d *countDP) InstallSA(ChildSA) error                  { d.installs++; return nil }
-func (d *countDP) SetOutbound(string, uint32) error         { return nil }
-func (d *countDP) DeleteSA(uint32, bool) error              { return nil }
-func (d *countDP) Counters(uint32, bool) (SACounters, bool) { return SACounters{}, false }
+func (d *countDP) InstallSA(childsa.SA) error                     { d.installs++; return nil }
+func (d *countDP) SetOutbound(string, uint32) error               { return nil }
+func (d *countDP) DeleteSA(uint32, bool) error                    { return nil }
+func (d *countDP) Counters(uint32, bool) (childsa.Counters, bool) { return childsa.Counters{}, false }
 
 // manyPair builds an initiator with n tunnels to one responder that takes
 // any peer.

@@ -411,7 +411,7 @@ func (m *Manager) Close() error {
 	return nil
 }
 
-// SoftExpired implements DataPlaneEvents: the SA passed its soft volume
+// SoftExpired implements childsa.Events: the SA passed its soft volume
 // limit, so its Child SA is rekeyed.
 func (m *Manager) SoftExpired(spi uint32, inbound bool) {
 	m.mu.Lock()
@@ -423,7 +423,7 @@ func (m *Manager) SoftExpired(spi uint32, inbound bool) {
 	}
 }
 
-// HardExpired implements DataPlaneEvents: the SA reached its hard limit
+// HardExpired implements childsa.Events: the SA reached its hard limit
 // and the data plane stopped using it. Unless a rekey is already under
 // way, one starts now; its DELETE removes the spent SA.
 func (m *Manager) HardExpired(spi uint32, inbound bool) {

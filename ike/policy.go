@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/soft-ix/soft-ix/config"
+	"github.com/soft-ix/soft-ix/ike/wire"
 )
 
 // IANA transform type values (RFC 7296 §3.3.2).
@@ -35,27 +36,27 @@ type Algorithm struct {
 }
 
 // aead reports whether an ENCR algorithm carries its own integrity.
-func (a Algorithm) aead() bool { return a.ID == EncrAESGCM16 }
+func (a Algorithm) aead() bool { return a.ID == wire.EncrAESGCM16 }
 
 var encByName = map[config.EncAlg]Algorithm{
-	"aes-cbc-128": {EncrAESCBC, 128, "AES-CBC-128"},
-	"aes-cbc-192": {EncrAESCBC, 192, "AES-CBC-192"},
-	"aes-cbc-256": {EncrAESCBC, 256, "AES-CBC-256"},
-	"aes-gcm-128": {EncrAESGCM16, 128, "AES-GCM-128"},
-	"aes-gcm-256": {EncrAESGCM16, 256, "AES-GCM-256"},
+	"aes-cbc-128": {wire.EncrAESCBC, 128, "AES-CBC-128"},
+	"aes-cbc-192": {wire.EncrAESCBC, 192, "AES-CBC-192"},
+	"aes-cbc-256": {wire.EncrAESCBC, 256, "AES-CBC-256"},
+	"aes-gcm-128": {wire.EncrAESGCM16, 128, "AES-GCM-128"},
+	"aes-gcm-256": {wire.EncrAESGCM16, 256, "AES-GCM-256"},
 	"3des":        {encr3DES, 0, "3DES-CBC"},
 	// The spellings IX itself uses, which config stores (config.EncAESGCM128,
 	// config.EncAESGCM256, config.Enc3DESCBC).
-	"aes-gcm-128-16": {EncrAESGCM16, 128, "AES-GCM-128"},
-	"aes-gcm-256-16": {EncrAESGCM16, 256, "AES-GCM-256"},
+	"aes-gcm-128-16": {wire.EncrAESGCM16, 128, "AES-GCM-128"},
+	"aes-gcm-256-16": {wire.EncrAESGCM16, 256, "AES-GCM-256"},
 	"3des-cbc":       {encr3DES, 0, "3DES-CBC"},
 }
 
 var integByName = map[config.IntegAlg]Algorithm{
-	"sha1":     {IntegHMACSHA1_96, 0, "HMAC-SHA1-96"},
-	"sha2-256": {IntegHMACSHA256128, 0, "HMAC-SHA2-256-128"},
-	"sha2-384": {IntegHMACSHA384192, 0, "HMAC-SHA2-384-192"},
-	"sha2-512": {IntegHMACSHA512256, 0, "HMAC-SHA2-512-256"},
+	"sha1":     {wire.IntegHMACSHA196, 0, "HMAC-SHA1-96"},
+	"sha2-256": {wire.IntegHMACSHA256128, 0, "HMAC-SHA2-256-128"},
+	"sha2-384": {wire.IntegHMACSHA384192, 0, "HMAC-SHA2-384-192"},
+	"sha2-512": {wire.IntegHMACSHA512256, 0, "HMAC-SHA2-512-256"},
 }
 
 var prfByName = map[config.PRFAlg]Algorithm{

@@ -4,6 +4,8 @@ import (
 	"net/netip"
 	"sort"
 	"time"
+
+	"github.com/soft-ix/soft-ix/internal/childsa"
 )
 
 // IKESAInfo is one IKE SA as "show ikev2 sa" prints it.
@@ -48,7 +50,7 @@ type ChildSAInfo struct {
 	// Direction is "outbound" for the SA the tunnel's traffic leaves by,
 	// "inbound" for one kept only to receive (being replaced).
 	Direction   string
-	In, Out     SACounters
+	In, Out     childsa.Counters
 	LocalTS     []netip.Prefix
 	RemoteTS    []netip.Prefix
 	Established time.Time

@@ -22,6 +22,7 @@ import (
 	"github.com/soft-ix/soft-ix/config"
 	"github.com/soft-ix/soft-ix/esp"
 	"github.com/soft-ix/soft-ix/ike"
+	"github.com/soft-ix/soft-ix/internal/childsa"
 	"github.com/soft-ix/soft-ix/tun"
 )
 
@@ -200,7 +201,7 @@ func (s *ipsecStack) ChildSAs() []show.ChildSA {
 			Interface: c.Tunnel, PeerID: c.PeerID, IKESPII: c.IKESPIi, IKESPIR: c.IKESPIr, IKESerial: c.IKESerial,
 			Local: c.LocalAddr.Addr(), Peer: c.PeerAddr.Addr(), Enc: c.Enc, Hash: hash,
 			RemainLifetime: c.RemainLifetime, AntiReplay: c.AntiReplay, Outbound: c.Direction == "outbound",
-			Out: show.SACounters(c.Out), In: show.SACounters(c.In), SPIIn: c.InSPI, SPIOut: c.OutSPI,
+			Out: c.Out, In: c.In, SPIIn: c.InSPI, SPIOut: c.OutSPI,
 		})
 	}
 	return out
@@ -270,9 +271,17 @@ type dataPlane struct {
 	rekeys   uint64                     // ... while the tunnel had one (make-before-break)
 }
 
-func (d *dataPlane) InstallSA(sa ike.ChildSA) error {
-	// esp.SAConfig has exactly ike.ChildSA's fields (esp pins the seam).
-	err := d.eng.InstallSA(esp.SAConfig(sa))
+// The engine is ike's data plane as it is, and ike hears its lifetime
+// events: both sides speak internal/childsa. dataPlane wraps the engine
+// only to follow which tunnels are up.
+var (
+	_ ike.DataPlane  = (*esp.Engine)(nil)
+	_ ike.DataPlane  = (*dataPlane)(nil)
+	_ childsa.Events = (*ike.Manager)(nil)
+)
+
+func (d *dataPlane) InstallSA(sa childsa.SA) error {
+	err := d.eng.InstallSA(sa)
 	if err != nil || sa.Inbound {
 		return err
 	}
@@ -322,9 +331,8 @@ func (d *dataPlane) DeleteSA(spi uint32, inbound bool) error {
 	return err
 }
 
-func (d *dataPlane) Counters(spi uint32, inbound bool) (ike.SACounters, bool) {
-	c, ok := d.eng.Counters(spi, inbound)
-	return ike.SACounters(c), ok
+func (d *dataPlane) Counters(spi uint32, inbound bool) (childsa.Counters, bool) {
+	return d.eng.Counters(spi, inbound)
 }
 
 func (d *dataPlane) setTunnelUp(name string, up bool) {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/soft-ix/soft-ix/cmd/soft-ix/internal/show"
 	"github.com/soft-ix/soft-ix/ike"
+	"github.com/soft-ix/soft-ix/internal/childsa"
 )
 
 // ikeStats are IKE counters beyond the SA tables; an ipsecSide may offer
@@ -145,7 +146,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		for _, side := range []struct {
 			dir string
 			spi uint32
-			c   show.SACounters
+			c   childsa.Counters
 		}{{"out", sa.SPIOut, sa.Out}, {"in", sa.SPIIn, sa.In}} {
 			spi := fmt.Sprintf("0x%08x", side.spi)
 			counter(c.saPackets, side.c.Packets, sa.Interface, spi, side.dir)
@@ -216,7 +217,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 }
 
 // dropReasons names the per-SA error counters as the IX statistics do.
-func dropReasons(c show.SACounters, inbound bool) map[string]uint64 {
+func dropReasons(c childsa.Counters, inbound bool) map[string]uint64 {
 	m := map[string]uint64{
 		"cipher_failure":  c.CipherFailure,
 		"out_of_memory":   c.OutOfMemory,

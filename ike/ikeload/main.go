@@ -28,6 +28,7 @@ import (
 
 	"github.com/soft-ix/soft-ix/config"
 	"github.com/soft-ix/soft-ix/ike"
+	"github.com/soft-ix/soft-ix/internal/childsa"
 )
 
 // countingDP counts installed inbound SAs per tunnel and keeps nothing.
@@ -35,7 +36,7 @@ type countingDP struct {
 	done func(tunnel string)
 }
 
-func (d *countingDP) InstallSA(sa ike.ChildSA) error {
+func (d *countingDP) InstallSA(sa childsa.SA) error {
 	if sa.Inbound {
 		d.done(sa.Tunnel)
 	}
@@ -43,8 +44,8 @@ func (d *countingDP) InstallSA(sa ike.ChildSA) error {
 }
 func (d *countingDP) SetOutbound(string, uint32) error { return nil }
 func (d *countingDP) DeleteSA(uint32, bool) error      { return nil }
-func (d *countingDP) Counters(uint32, bool) (ike.SACounters, bool) {
-	return ike.SACounters{}, false
+func (d *countingDP) Counters(uint32, bool) (childsa.Counters, bool) {
+	return childsa.Counters{}, false
 }
 
 // Result is the JSON line ikeload prints.

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/soft-ix/soft-ix/esp"
+	"github.com/soft-ix/soft-ix/internal/childsa"
 )
 
 func main() {
@@ -79,21 +80,21 @@ func main() {
 	}
 }
 
-func parseSuite(s string) (encr uint16, bits int, integ uint16, err error) {
+func parseSuite(s string) (encr childsa.EncrID, bits int, integ childsa.IntegID, err error) {
 	var b, h int
 	if _, e := fmt.Sscanf(s, "aes%dgcm16", &b); e == nil && (b == 128 || b == 256) {
-		return esp.EncrAESGCM16, b, esp.IntegNone, nil
+		return childsa.EncrAESGCM16, b, childsa.IntegNone, nil
 	}
 	if _, e := fmt.Sscanf(s, "aes%d-sha%d", &b, &h); e == nil {
 		switch h {
 		case 1:
-			return esp.EncrAESCBC, b, esp.IntegHMACSHA1_96, nil
+			return childsa.EncrAESCBC, b, childsa.IntegHMACSHA1_96, nil
 		case 256:
-			return esp.EncrAESCBC, b, esp.IntegHMACSHA256128, nil
+			return childsa.EncrAESCBC, b, childsa.IntegHMACSHA256128, nil
 		case 384:
-			return esp.EncrAESCBC, b, esp.IntegHMACSHA384192, nil
+			return childsa.EncrAESCBC, b, childsa.IntegHMACSHA384192, nil
 		case 512:
-			return esp.EncrAESCBC, b, esp.IntegHMACSHA512256, nil
+			return childsa.EncrAESCBC, b, childsa.IntegHMACSHA512256, nil
 		}
 	}
 	return 0, 0, 0, fmt.Errorf("unknown suite %q", s)
@@ -129,10 +130,10 @@ func run(log *slog.Logger, tunName, local, remote string, udp bool, port int, su
 		}
 		return k
 	}
-	out := esp.SAConfig{Tunnel: tunName, SPI: spiOut, EncrID: encr, EncrKeyBits: bits, IntegID: integ,
+	out := childsa.SA{Tunnel: tunName, SPI: spiOut, EncrID: encr, EncrKeyBits: bits, IntegID: integ,
 		EncrKey: hexKey("key-out", keyOut), IntegKey: hexKey("ikey-out", ikeyOut), ESN: esn,
 		Local: l, Remote: r, UDPEncap: udp}
-	in := esp.SAConfig{Tunnel: tunName, SPI: spiIn, Inbound: true, EncrID: encr, EncrKeyBits: bits, IntegID: integ,
+	in := childsa.SA{Tunnel: tunName, SPI: spiIn, Inbound: true, EncrID: encr, EncrKeyBits: bits, IntegID: integ,
 		EncrKey: hexKey("key-in", keyIn), IntegKey: hexKey("ikey-in", ikeyIn), ESN: esn,
 		Local: l, Remote: r, UDPEncap: udp}
 	if err != nil {

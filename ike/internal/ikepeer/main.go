@@ -23,12 +23,13 @@ import (
 
 	"github.com/soft-ix/soft-ix/config"
 	"github.com/soft-ix/soft-ix/ike"
+	"github.com/soft-ix/soft-ix/internal/childsa"
 )
 
 // recDP is a data plane that only remembers SAs (no packets flow).
 type recDP struct {
 	mu       sync.Mutex
-	sas      map[string]ike.ChildSA
+	sas      map[string]childsa.SA
 	outbound map[string]uint32
 	installs int
 	deletes  int
@@ -36,7 +37,7 @@ type recDP struct {
 
 func key(spi uint32, in bool) string { return fmt.Sprintf("%08x/%v", spi, in) }
 
-func (d *recDP) InstallSA(sa ike.ChildSA) error {
+func (d *recDP) InstallSA(sa childsa.SA) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.sas[key(sa.SPI, sa.Inbound)] = sa
@@ -59,11 +60,11 @@ func (d *recDP) DeleteSA(spi uint32, inbound bool) error {
 	return nil
 }
 
-func (d *recDP) Counters(spi uint32, inbound bool) (ike.SACounters, bool) {
+func (d *recDP) Counters(spi uint32, inbound bool) (childsa.Counters, bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	_, ok := d.sas[key(spi, inbound)]
-	return ike.SACounters{}, ok
+	return childsa.Counters{}, ok
 }
 
 // State is what -state holds.
@@ -78,14 +79,14 @@ type State struct {
 }
 
 type dpSA struct {
-	SPI      uint32 `json:"spi"`
-	Inbound  bool   `json:"inbound"`
-	UDPEncap bool   `json:"udp_encap"`
-	Local    string `json:"local"`
-	Remote   string `json:"remote"`
-	EncrID   uint16 `json:"encr_id"`
-	KeyBits  int    `json:"key_bits"`
-	IntegID  uint16 `json:"integ_id"`
+	SPI      uint32          `json:"spi"`
+	Inbound  bool            `json:"inbound"`
+	UDPEncap bool            `json:"udp_encap"`
+	Local    string          `json:"local"`
+	Remote   string          `json:"remote"`
+	EncrID   childsa.EncrID  `json:"encr_id"`
+	KeyBits  int             `json:"key_bits"`
+	IntegID  childsa.IntegID `json:"integ_id"`
 }
 
 func list[T ~string](s string) []T {
@@ -176,7 +177,7 @@ func main() {
 		},
 		Interfaces: []*config.Interface{{Name: "Tunnel0.0", Kind: config.KindTunnel, Tunnel: tun}},
 	}
-	dp := &recDP{sas: map[string]ike.ChildSA{}, outbound: map[string]uint32{}}
+	dp := &recDP{sas: map[string]childsa.SA{}, outbound: map[string]uint32{}}
 	mc := ike.ManagerConfig{Config: cfg, DataPlane: dp, Logger: log,
 		Tuning: ike.CoreConfig{RetransmitBase: *retransmit, RetryBase: *retry, DeleteGrace: 500 * time.Millisecond,
 			CookieThreshold: *cookies, DHReuseUnderLoad: *dhReuse, FragmentSize: *fragSize}}

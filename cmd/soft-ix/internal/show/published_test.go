@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/soft-ix/soft-ix/internal/childsa"
 )
 
 // The tests in this file hold soft-ix's `show` layouts against IX output as
@@ -61,8 +63,8 @@ var howtoChildSA = ChildSA{
 	IKESPII: 0xdc52c2eda4f1e907, IKESPIR: 0x5b4768f53c24879d, IKESerial: 1,
 	Local: ixWAN, Peer: azureGW, Enc: "AES-CBC-256", Hash: "HMAC-SHA2-256-128",
 	RemainLifetime: 2737 * time.Second, AntiReplay: true, Outbound: true,
-	Out: SACounters{Packets: 71, Octets: 4448},
-	In:  SACounters{Packets: 160, Octets: 8990},
+	Out: childsa.Counters{Packets: 71, Octets: 4448},
+	In:  childsa.Counters{Packets: 160, Octets: 8990},
 }
 
 func TestPublishedBGPSummary(t *testing.T) {

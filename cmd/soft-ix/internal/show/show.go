@@ -13,6 +13,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/soft-ix/soft-ix/internal/childsa"
 )
 
 // IKESA is one IKE SA for "show ikev2 sa".
@@ -74,19 +76,10 @@ type ChildSA struct {
 	AntiReplay     bool
 	Outbound       bool // "Direction is outbound": this pair carries the tunnel's traffic
 
-	Out, In SACounters
+	Out, In childsa.Counters
 
 	// Not printed by IX; used by the metrics.
 	SPIIn, SPIOut uint32
-}
-
-// SACounters are the per-direction statistics of a Child SA.
-type SACounters struct {
-	Packets, Octets uint64
-
-	CipherFailure, OutOfMemory, TSUnacceptable, MiscError uint64
-	InvalidSA, ReplayDetected, IntegrityFailure           uint64
-	PacketTruncated, InvalidPadding, UnknownProtocol      uint64
 }
 
 // ChildSAs formats "show ikev2 child-sa".

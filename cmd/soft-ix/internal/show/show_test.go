@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/soft-ix/soft-ix/internal/childsa"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden")
@@ -93,8 +95,10 @@ Statistics
 		t.Errorf("show ikev2 child-sa:\n%s\nwant:\n%s", got, want)
 	}
 	// Every counter lands in its own place.
-	all := ChildSAs([]ChildSA{{Interface: "Tunnel0.0", Out: SACounters{1, 2, 3, 4, 5, 6, 0, 0, 0, 0, 0, 0},
-		In: SACounters{11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22}}})
+	all := ChildSAs([]ChildSA{{Interface: "Tunnel0.0",
+		Out: childsa.Counters{Packets: 1, Octets: 2, CipherFailure: 3, OutOfMemory: 4, TSUnacceptable: 5, MiscError: 6},
+		In: childsa.Counters{Packets: 11, Octets: 12, CipherFailure: 13, OutOfMemory: 14, TSUnacceptable: 15, MiscError: 16,
+			InvalidSA: 17, ReplayDetected: 18, IntegrityFailure: 19, PacketTruncated: 20, InvalidPadding: 21, UnknownProtocol: 22}}})
 	golden(t, "ikev2-child-sa-counters", all)
 }
 
