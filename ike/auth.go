@@ -196,7 +196,7 @@ func (c *Core) checkPeerAuth(sa *ikeSA, m *message, ourNonce, peerInit, skP []by
 // established marks sa authenticated and makes it the tunnel's SA.
 func (c *Core) established(now time.Time, sa *ikeSA, m *message) {
 	t := sa.tun
-	sa.state = stEstablished
+	sa.state = StateEstablished
 	c.serial++
 	sa.serial = c.serial
 	sa.created = now
@@ -209,7 +209,7 @@ func (c *Core) established(now time.Time, sa *ikeSA, m *message) {
 	sa.initReq, sa.initResp, sa.dh, sa.initOffer = nil, nil, nil, nil
 	if !sa.initiator && m.notify(nInitialContact) != nil {
 		for _, o := range c.peerSAs(sa) {
-			if o.state == stEstablished {
+			if o.state == StateEstablished {
 				c.log.Info("ike: INITIAL_CONTACT: dropping the peer's old IKE SA", "tunnel", t.name, "peer", sa.remote)
 				c.removeSA(now, o)
 			}
@@ -231,11 +231,11 @@ func (c *Core) established(now time.Time, sa *ikeSA, m *message) {
 // any" tunnel accepts as many as its peers set up (as strongSwan does
 // without a uniqueness policy).
 func (c *Core) dropDuplicate(now time.Time, sa *ikeSA) {
-	if sa.state != stEstablished || sa.tun.conf.PeerAny {
+	if sa.state != StateEstablished || sa.tun.conf.PeerAny {
 		return
 	}
 	for _, o := range c.peerSAs(sa) {
-		if o.state != stEstablished || o.replacedBy != nil || sa.replacedBy != nil {
+		if o.state != StateEstablished || o.replacedBy != nil || sa.replacedBy != nil {
 			continue
 		}
 		keep, drop := sa, o
@@ -255,7 +255,7 @@ func (c *Core) dropDuplicate(now time.Time, sa *ikeSA) {
 // with sa's peer.
 func (c *Core) otherEstablished(sa *ikeSA) bool {
 	for _, o := range c.peerSAs(sa) {
-		if o.state == stEstablished {
+		if o.state == StateEstablished {
 			return true
 		}
 	}

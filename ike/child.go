@@ -118,7 +118,7 @@ func (c *Core) startChildRekey(now time.Time, sa *ikeSA, ch *childSA) {
 	}
 	ch.rekeying = rk
 	c.request(now, sa, func(time.Time) *message {
-		if ch.deleting || ch.replacedBy != nil || sa.state != stEstablished {
+		if ch.deleting || ch.replacedBy != nil || sa.state != StateEstablished {
 			ch.rekeying = nil
 			return nil
 		}
@@ -212,7 +212,7 @@ func (c *Core) respondCreateChild(now time.Time, sa *ikeSA, m *message) {
 	case old == nil:
 		c.reply(sa, m, notifyOnly(nChildSANotFound))
 		return
-	case old.deleting || old.replacedBy != nil || sa.state != stEstablished:
+	case old.deleting || old.replacedBy != nil || sa.state != StateEstablished:
 		c.reply(sa, m, notifyOnly(nTemporaryFailure))
 		return
 	}
@@ -394,10 +394,10 @@ func (c *Core) startDPD(now time.Time, sa *ikeSA) {
 // deleteIKE sends DELETE for the IKE SA and removes it on the answer (or
 // when the peer does not answer).
 func (c *Core) deleteIKE(now time.Time, sa *ikeSA) {
-	if sa.state == stDeleting || sa.state == stDead {
+	if sa.state == StateDeleting || sa.state == StateDead {
 		return
 	}
-	sa.state = stDeleting
+	sa.state = StateDeleting
 	sa.queue = nil
 	if sa.pending != nil && sa.pending.onReply != nil {
 		sa.pending = nil // abandon it: the SA goes away

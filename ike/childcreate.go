@@ -41,7 +41,7 @@ func (sa *ikeSA) liveChild() *childSA {
 // tunnel schedules a new one; a responder-only tunnel waits for the peer.
 func (c *Core) childLost(now time.Time, sa *ikeSA) {
 	t := sa.tun
-	if t == nil || t.ike != sa || sa.state != stEstablished || sa.liveChild() != nil {
+	if t == nil || t.ike != sa || sa.state != StateEstablished || sa.liveChild() != nil {
 		return
 	}
 	if !t.conf.ConnectAuto || t.responderOnly() {
@@ -59,7 +59,7 @@ func (c *Core) childLost(now time.Time, sa *ikeSA) {
 func (c *Core) startChildCreate(now time.Time, sa *ikeSA) {
 	c.request(now, sa, func(time.Time) *message {
 		t := sa.tun
-		if sa.state != stEstablished || t == nil || t.ike != sa || sa.liveChild() != nil {
+		if sa.state != StateEstablished || t == nil || t.ike != sa || sa.liveChild() != nil {
 			return nil
 		}
 		pol := &t.pol
@@ -86,7 +86,7 @@ func (c *Core) startChildCreate(now time.Time, sa *ikeSA) {
 func (c *Core) childCreateReply(now time.Time, sa *ikeSA, m *message) {
 	cr := sa.creating
 	sa.creating = nil
-	if cr == nil || sa.state != stEstablished {
+	if cr == nil || sa.state != StateEstablished {
 		return
 	}
 	if n := m.errorNotify(); n != nil {
@@ -121,7 +121,7 @@ func (c *Core) childCreateReply(now time.Time, sa *ikeSA, m *message) {
 // SA per tunnel, so it is accepted only while the tunnel has none.
 func (c *Core) respondNewChild(now time.Time, sa *ikeSA, m *message) {
 	t := sa.tun
-	if t == nil || t.ike != sa || sa.state != stEstablished || sa.liveChild() != nil {
+	if t == nil || t.ike != sa || sa.state != StateEstablished || sa.liveChild() != nil {
 		c.reply(sa, m, notifyOnly(nNoAdditionalSAs))
 		return
 	}

@@ -372,7 +372,7 @@ func (c *Core) handlePacket(now time.Time, pkt []byte, from, to netip.AddrPort, 
 		ourSPI = m.SPIr
 	}
 	sa := c.sas[ourSPI]
-	if sa == nil || sa.state == stDead {
+	if sa == nil || sa.state == StateDead {
 		c.count(nil, statUnknownSPI)
 		c.log.Debug("ike: no IKE SA for packet", "from", from, "spi", fmt.Sprintf("%016x", ourSPI), "exchange", exchangeName(m.Exchange))
 		c.answerInvalidSPI(now, m, len(pkt), from, to)
@@ -383,12 +383,12 @@ func (c *Core) handlePacket(now time.Time, pkt []byte, from, to netip.AddrPort, 
 	}
 	c.mark(sa)
 	if m.Exchange == exIKESAInit {
-		if m.Response && sa.state == stInitSent && sa.initiator {
+		if m.Response && sa.state == StateInitSent && sa.initiator {
 			c.initReply(now, sa, pkt, from, to)
 		}
 		return
 	}
-	if sa.state == stInitSent {
+	if sa.state == StateInitSent {
 		return
 	}
 	if m.Response {
@@ -458,11 +458,11 @@ func (c *Core) updatePeerAddr(sa *ikeSA, from, to netip.AddrPort) {
 func (c *Core) handleRequest(now time.Time, sa *ikeSA, m *message) {
 	switch m.Exchange {
 	case exIKEAuth:
-		if sa.state == stHalfOpen {
+		if sa.state == StateHalfOpen {
 			c.respondAuth(now, sa, m)
 		}
 	case exCreateChildSA:
-		if sa.state == stEstablished || sa.state == stDeleting {
+		if sa.state == StateEstablished || sa.state == StateDeleting {
 			c.respondCreateChild(now, sa, m)
 		}
 	case exInformational:
@@ -525,7 +525,7 @@ func (c *Core) request(now time.Time, sa *ikeSA, build func(now time.Time) *mess
 
 // pump starts the next queued exchange when no request is outstanding.
 func (c *Core) pump(now time.Time, sa *ikeSA) {
-	for sa.pending == nil && len(sa.queue) > 0 && sa.state != stDead {
+	for sa.pending == nil && len(sa.queue) > 0 && sa.state != StateDead {
 		next := sa.queue[0]
 		sa.queue = sa.queue[1:]
 		next(now)
@@ -565,7 +565,7 @@ func (c *Core) sasSnapshot() []*ikeSA {
 }
 
 func (c *Core) saTimers(now time.Time, sa *ikeSA) {
-	if sa.state == stDead {
+	if sa.state == StateDead {
 		return
 	}
 	if r := sa.pending; r != nil && !now.Before(r.next) {
@@ -588,7 +588,7 @@ func (c *Core) saTimers(now time.Time, sa *ikeSA) {
 		c.count(sa.tun, statRetransmits)
 		c.resend(sa, r.packets)
 	}
-	if sa.state == stHalfOpen && now.Sub(sa.created) > c.opt.HalfOpenTimeout {
+	if sa.state == StateHalfOpen && now.Sub(sa.created) > c.opt.HalfOpenTimeout {
 		c.removeSA(now, sa)
 		return
 	}
@@ -596,7 +596,7 @@ func (c *Core) saTimers(now time.Time, sa *ikeSA) {
 		c.removeSA(now, sa)
 		return
 	}
-	if sa.state != stEstablished {
+	if sa.state != StateEstablished {
 		return
 	}
 	if !sa.expireAt.IsZero() && !now.Before(sa.expireAt) {
@@ -637,7 +637,7 @@ const defaultNATKeepalive = 20 * time.Second
 // keepaliveInterval is how often sa sends NAT keepalives: when we are
 // behind a NAT (or the tunnel forces them) on the NAT-T port; 0: never.
 func (c *Core) keepaliveInterval(sa *ikeSA) time.Duration {
-	if sa.state != stEstablished || !sa.encap || sa.tun == nil || sa.replacedBy != nil {
+	if sa.state != StateEstablished || !sa.encap || sa.tun == nil || sa.replacedBy != nil {
 		return 0
 	}
 	if !sa.natLocal && !sa.tun.conf.NATKeepaliveForce {
@@ -741,10 +741,10 @@ func (c *Core) scheduleRetry(now time.Time, t *tunnel, reason string) {
 
 // removeSA deletes an IKE SA and its Child SAs locally (no message).
 func (c *Core) removeSA(now time.Time, sa *ikeSA) {
-	if sa.state == stDead {
+	if sa.state == StateDead {
 		return
 	}
-	sa.state = stDead
+	sa.state = StateDead
 	for _, ch := range sa.children {
 		c.uninstallChild(ch)
 	}
@@ -753,7 +753,7 @@ func (c *Core) removeSA(now time.Time, sa *ikeSA) {
 	delete(c.halfOpen, sa.hoKey)
 	if t := sa.tun; t != nil && t.ike == sa {
 		t.ike = sa.replacedBy
-		if sa.replacedBy != nil && sa.replacedBy.state == stDead {
+		if sa.replacedBy != nil && sa.replacedBy.state == StateDead {
 			t.ike = nil
 		}
 	}

@@ -360,12 +360,12 @@ func TestReloadChangedTunnel(t *testing.T) {
 func TestShowData(t *testing.T) {
 	p, sa, _ := upPair(t)
 	ikes := p.a.core.IKESAs(p.now)
-	if len(ikes) != 1 || ikes[0].SPIi != sa.spiI || ikes[0].Direction != "initiator" || ikes[0].PeerID != "IPV4-ADDR "+addrB.String() ||
+	if len(ikes) != 1 || ikes[0].SPIi != sa.spiI || !ikes[0].Initiator || ikes[0].PeerID != "IPV4-ADDR "+addrB.String() ||
 		ikes[0].Enc != "AES-CBC-256" || ikes[0].Integ != "HMAC-SHA1-96" || ikes[0].Serial != 1 || ikes[0].RemainLifetime <= 0 {
 		t.Fatalf("IKE SA info %+v", ikes)
 	}
 	ch := p.a.core.ChildSAs(p.now)
-	if len(ch) != 1 || ch[0].Hash != "HMAC-SHA2-256-128" || ch[0].Direction != "outbound" || ch[0].Out.Packets != 1 || ch[0].Protocol != "ESP" {
+	if len(ch) != 1 || ch[0].Hash != "HMAC-SHA2-256-128" || !ch[0].Outbound || ch[0].Out.Packets != 1 || ch[0].Protocol != "ESP" {
 		t.Fatalf("Child SA info %+v", ch)
 	}
 }

@@ -216,7 +216,7 @@ func (p *pair) run(d time.Duration) {
 func established(n *node) []*ikeSA {
 	var out []*ikeSA
 	for _, sa := range n.core.sas {
-		if sa.state == stEstablished {
+		if sa.state == StateEstablished {
 			out = append(out, sa)
 		}
 	}

@@ -19,7 +19,7 @@ func (c *Core) startIKERekey(now time.Time, sa *ikeSA) {
 	spi := c.newIKESPI()
 	sa.rekeying = rk
 	c.request(now, sa, func(time.Time) *message {
-		if sa.state != stEstablished || sa.replacedBy != nil {
+		if sa.state != StateEstablished || sa.replacedBy != nil {
 			sa.rekeying = nil
 			return nil
 		}
@@ -50,7 +50,7 @@ func (c *Core) ikeRekeyReply(now time.Time, sa *ikeSA, rk *ikeRekey, spi uint64,
 		return
 	}
 	nsa := c.rekeyedSA(now, sa, true, spi, uint64FromBytes(peerSPI), suite, shared, rk.nonce, m.Nonce)
-	if peer := sa.peerRekey; peer != nil && peer.state != stDead {
+	if peer := sa.peerRekey; peer != nil && peer.state != StateDead {
 		if bytes.Compare(minNonce(rk.nonce, m.Nonce), minNonce(peer.nonceI, peer.nonceR)) < 0 {
 			c.log.Info("ike: IKE SA rekey collision: the peer's new SA wins", "tunnel", tunName(sa))
 			c.adoptIKE(now, sa, peer)
@@ -72,7 +72,7 @@ func (c *Core) rekeyedSA(now time.Time, old *ikeSA, weInitiated bool, spiI, spiR
 		spiI, spiR = spiR, spiI
 	}
 	n := &ikeSA{
-		tun: old.tun, initiator: weInitiated, state: stEstablished, spiI: spiI, spiR: spiR, suite: suite,
+		tun: old.tun, initiator: weInitiated, state: StateEstablished, spiI: spiI, spiR: spiR, suite: suite,
 		local: old.local, remote: old.remote, encap: old.encap, natLocal: old.natLocal, natRemote: old.natRemote,
 		fragOK: old.fragOK, nonceI: nI, nonceR: nR, peerID: old.peerID, localID: old.localID, psk: old.psk,
 		created: now, lastHeard: now,
@@ -108,7 +108,7 @@ func (c *Core) adoptIKE(now time.Time, old, nsa *ikeSA) {
 
 // respondIKERekey answers a peer's IKE SA rekey.
 func (c *Core) respondIKERekey(now time.Time, sa *ikeSA, m *message) {
-	if sa.state != stEstablished || sa.replacedBy != nil || (sa.pending != nil && sa.rekeying == nil) {
+	if sa.state != StateEstablished || sa.replacedBy != nil || (sa.pending != nil && sa.rekeying == nil) {
 		c.reply(sa, m, notifyOnly(nTemporaryFailure))
 		return
 	}

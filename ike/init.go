@@ -25,7 +25,7 @@ func (c *Core) initiate(now time.Time, t *tunnel) {
 		local = unspecified(t.conf.Peer)
 	}
 	sa := &ikeSA{
-		tun: t, initiator: true, state: stInitSent, spiI: c.newIKESPI(),
+		tun: t, initiator: true, state: StateInitSent, spiI: c.newIKESPI(),
 		local:   netip.AddrPortFrom(local, c.opt.IKEPort),
 		remote:  netip.AddrPortFrom(t.conf.Peer, c.opt.IKEPort),
 		dhGroup: t.pol.IKEDH[0].ID, created: now, lastHeard: now,
@@ -152,7 +152,7 @@ func (c *Core) initReply(now time.Time, sa *ikeSA, pkt []byte, from, to netip.Ad
 	if sa.natLocal || sa.natRemote || (natT && c.opt.ForceUDPEncap) {
 		c.float(sa)
 	}
-	sa.state = stAuthSent
+	sa.state = StateAuthSent
 	c.sendAuth(now, sa)
 }
 
@@ -270,7 +270,7 @@ func (c *Core) newResponderSA(now time.Time, m *message, suite IKESuite, chosen 
 		return nil, nil, err
 	}
 	sa := &ikeSA{
-		state: stHalfOpen, spiI: m.SPIi, spiR: c.newIKESPI(), suite: suite,
+		state: StateHalfOpen, spiI: m.SPIi, spiR: c.newIKESPI(), suite: suite,
 		local: to, remote: from, encap: to.Port() == c.opt.NATTPort,
 		nonceI: m.Nonce, nonceR: c.random(nonceLen), created: now, lastHeard: now, peerMsgID: 1,
 	}

@@ -107,7 +107,7 @@ func (c *Core) peerLostSA(now time.Time, sa *ikeSA, pkt []byte) bool {
 	if err != nil || m.Exchange != exInformational || m.notify(nInvalidIKESPI) == nil {
 		return false
 	}
-	if sa.state == stDeleting && sa.pending != nil {
+	if sa.state == StateDeleting && sa.pending != nil {
 		c.log.Debug("ike: peer no longer has the IKE SA we are deleting", "tunnel", tunName(sa), "peer", sa.remote)
 		req := sa.pending
 		sa.pending = nil

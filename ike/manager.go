@@ -327,7 +327,7 @@ func reloadDrops(sa *ikeSA, drop map[string]*tunnel) bool {
 	if sa.tun != nil {
 		return drop[sa.tun.name] != nil
 	}
-	if sa.state != stHalfOpen {
+	if sa.state != StateHalfOpen {
 		return false
 	}
 	for _, t := range drop {
@@ -345,7 +345,7 @@ func reloadDrops(sa *ikeSA, drop map[string]*tunnel) bool {
 func (c *Core) dropForReload(now time.Time, sa *ikeSA) {
 	c.log.Info("ike: reload: removing IKE SA of a changed tunnel", "tunnel", tunName(sa), "peer", sa.remote, "state", sa.state.String())
 	sa.tun = nil
-	if sa.state == stInitSent || sa.state == stHalfOpen {
+	if sa.state == StateInitSent || sa.state == StateHalfOpen {
 		c.removeSA(now, sa)
 		return
 	}
@@ -356,7 +356,7 @@ func (c *Core) dropForReload(now time.Time, sa *ikeSA) {
 func (c *Core) sasOf(t *tunnel) []*ikeSA {
 	var out []*ikeSA
 	for _, sa := range c.sas {
-		if sa.tun == t && sa.state != stDead {
+		if sa.tun == t && sa.state != StateDead {
 			out = append(out, sa)
 		}
 	}
@@ -374,7 +374,7 @@ func (m *Manager) ClearSA(peer netip.Addr) int {
 	now := m.now()
 	n := 0
 	for _, sa := range m.core.sasSnapshot() {
-		if sa.state == stDead || (peer.IsValid() && sa.remote.Addr() != peer) {
+		if sa.state == StateDead || (peer.IsValid() && sa.remote.Addr() != peer) {
 			continue
 		}
 		m.core.deleteIKE(now, sa)
@@ -391,7 +391,7 @@ func (m *Manager) Close() error {
 	now := m.now()
 	c := m.core
 	for _, sa := range c.sasSnapshot() {
-		if sa.state == stEstablished {
+		if sa.state == StateEstablished {
 			if pkts, err := c.sealSK(sa, &message{Exchange: exInformational, MsgID: sa.nextMsgID, SPIi: sa.spiI, SPIr: sa.spiR,
 				Initiator: sa.initiator, Deletes: []deletion{{Protocol: protoIKE}}}); err == nil {
 				c.count(sa.tun, exchangeStat(statSent, exInformational))

@@ -39,7 +39,7 @@ func TestManagersOverLoopback(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if s := ma.IKESAs(); len(s) != 1 || s[0].LocalAddr != netip.AddrPortFrom(a, 15500) || s[0].State != "established" {
+	if s := ma.IKESAs(); len(s) != 1 || s[0].LocalAddr != netip.AddrPortFrom(a, 15500) || s[0].State != StateEstablished {
 		t.Fatalf("IKE SAs %+v", s)
 	}
 	ma.Close()

@@ -1,26 +1,48 @@
 package ike
 
 import (
+	"fmt"
 	"net/netip"
 	"time"
 
 	"github.com/soft-ix/soft-ix/ike/crypto"
 )
 
-// saState is where an IKE SA stands.
-type saState int
+// SAState is where an IKE SA stands; "show ikev2 sa" lists only
+// established ones.
+type SAState uint8
 
+// The states of an IKE SA.
 const (
-	stInitSent    saState = iota // initiator: IKE_SA_INIT request out
-	stAuthSent                   // initiator: IKE_AUTH request out
-	stHalfOpen                   // responder: IKE_SA_INIT answered, waiting for IKE_AUTH
-	stEstablished                // authenticated
-	stDeleting                   // our DELETE is out, or the SA was replaced
-	stDead                       // removed
+	StateInitSent    SAState = iota // initiator: IKE_SA_INIT request out
+	StateAuthSent                   // initiator: IKE_AUTH request out
+	StateHalfOpen                   // responder: IKE_SA_INIT answered, waiting for IKE_AUTH
+	StateEstablished                // authenticated
+	StateDeleting                   // our DELETE is out, or the SA was replaced
+	StateDead                       // removed
 )
 
-func (s saState) String() string {
-	return [...]string{"init-sent", "auth-sent", "half-open", "established", "deleting", "dead"}[s]
+var stateNames = [...]string{"init-sent", "auth-sent", "half-open", "established", "deleting", "dead"}
+
+func (s SAState) String() string {
+	if int(s) < len(stateNames) {
+		return stateNames[s]
+	}
+	return fmt.Sprintf("SAState(%d)", uint8(s))
+}
+
+// MarshalText writes the state's name, so JSON carries "established".
+func (s SAState) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// UnmarshalText reads a name MarshalText wrote.
+func (s *SAState) UnmarshalText(b []byte) error {
+	for i, n := range stateNames {
+		if n == string(b) {
+			*s = SAState(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("ike: unknown IKE SA state %q", b)
 }
 
 // ikeKeys are the keys of one IKE SA (RFC 7296 §2.14). Never logged.
@@ -46,7 +68,7 @@ type request struct {
 type ikeSA struct {
 	tun       *tunnel // nil for a responder SA before IKE_AUTH picks the tunnel
 	initiator bool    // we are the original initiator of this IKE SA
-	state     saState
+	state     SAState
 	spiI      uint64
 	spiR      uint64
 	serial    int

@@ -14,11 +14,11 @@ type IKESAInfo struct {
 	SPIi, SPIr     uint64         // printed "(I)0x%016x (R)0x%016x"
 	RemainLifetime time.Duration  // "Remain lifetime[sec]"
 	Serial         int            // "Serial"
-	Direction      string         // "initiator" or "responder"
+	Initiator      bool           // "Direction : initiator" (else responder)
 	LocalAddr      netip.AddrPort // "Local Addr : 203.0.113.1:500"
 	PeerAddr       netip.AddrPort
 	PeerID         string // "IPV4-ADDR 198.51.100.6"
-	State          string // "established", "init-sent", "auth-sent", "half-open", "deleting"
+	State          SAState
 	Enc            string // "AES-CBC-256"
 	Integ          string // "HMAC-SHA1-96" ("" for AEAD)
 	PRF            string // "PRF-HMAC-SHA1"
@@ -47,9 +47,9 @@ type ChildSAInfo struct {
 	PFS            string // DH group name, "" without PFS
 	RemainLifetime time.Duration
 	AntiReplay     bool
-	// Direction is "outbound" for the SA the tunnel's traffic leaves by,
-	// "inbound" for one kept only to receive (being replaced).
-	Direction   string
+	// Outbound is set for the SA the tunnel's traffic leaves by ("Direction
+	// is outbound"), clear for one kept only to receive (being replaced).
+	Outbound    bool
 	In, Out     childsa.Counters
 	LocalTS     []netip.Prefix
 	RemoteTS    []netip.Prefix
@@ -74,12 +74,12 @@ func (m *Manager) ChildSAs() []ChildSAInfo {
 func (c *Core) IKESAs(now time.Time) []IKESAInfo {
 	var out []IKESAInfo
 	for _, sa := range c.sas {
-		if sa.state == stDead {
+		if sa.state == StateDead {
 			continue
 		}
 		i := IKESAInfo{
-			Tunnel: tunName(sa), SPIi: sa.spiI, SPIr: sa.spiR, Serial: sa.serial, Direction: role(sa.initiator),
-			LocalAddr: sa.local, PeerAddr: sa.remote, State: sa.state.String(),
+			Tunnel: tunName(sa), SPIi: sa.spiI, SPIr: sa.spiR, Serial: sa.serial, Initiator: sa.initiator,
+			LocalAddr: sa.local, PeerAddr: sa.remote, State: sa.state,
 			Enc: sa.suite.Enc.Name, Integ: sa.suite.Integ.Name, PRF: sa.suite.PRF.Name, DH: sa.suite.DH.Name,
 			NATDetected: sa.natLocal || sa.natRemote, UDPEncap: sa.encap, Children: len(sa.children),
 		}
@@ -113,10 +113,10 @@ func (c *Core) ChildSAs(now time.Time) []ChildSAInfo {
 			Protocol: "ESP", UDPEncap: sa.encap || sa.natLocal || sa.natRemote, InSPI: ch.inSPI, OutSPI: ch.outSPI,
 			Enc: ch.suite.Enc.Name, Hash: ch.suite.Integ.Name, ESN: ch.suite.ESN, PFS: ch.suite.DH.Name,
 			RemainLifetime: max(ch.expireAt.Sub(now), 0).Truncate(time.Second), AntiReplay: true,
-			Direction: "inbound", LocalTS: ch.localTS, RemoteTS: ch.remoteTS, Established: ch.created,
+			LocalTS: ch.localTS, RemoteTS: ch.remoteTS, Established: ch.created,
 		}
 		if ch.outbound() {
-			i.Direction = "outbound"
+			i.Outbound = true
 		}
 		i.LocalAddr, i.PeerAddr = sa.local, sa.remote
 		if !i.UDPEncap {

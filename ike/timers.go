@@ -48,7 +48,7 @@ func (c *Core) flush() {
 }
 
 func (c *Core) schedule(sa *ikeSA) {
-	if sa.state == stDead {
+	if sa.state == StateDead {
 		return
 	}
 	next := c.saNext(sa)
@@ -68,7 +68,7 @@ func (c *Core) runDue(now time.Time) {
 		if e.sa.scheduled.Equal(e.at) {
 			e.sa.scheduled = time.Time{}
 		}
-		if e.sa.state == stDead {
+		if e.sa.state == StateDead {
 			continue
 		}
 		c.saTimers(now, e.sa)
@@ -80,7 +80,7 @@ func (c *Core) runDue(now time.Time) {
 func (c *Core) nextDue() time.Time {
 	for len(c.timers) > 0 {
 		e := c.timers[0]
-		if e.sa.state != stDead {
+		if e.sa.state != StateDead {
 			return e.at
 		}
 		heap.Pop(&c.timers)
@@ -99,11 +99,11 @@ func (c *Core) saNext(sa *ikeSA) time.Time {
 	if sa.pending != nil {
 		at(sa.pending.next)
 	}
-	if sa.state == stHalfOpen {
+	if sa.state == StateHalfOpen {
 		at(sa.created.Add(c.opt.HalfOpenTimeout))
 	}
 	at(sa.deleteAt)
-	if sa.state != stEstablished {
+	if sa.state != StateEstablished {
 		return next
 	}
 	at(sa.expireAt)

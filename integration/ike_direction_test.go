@@ -46,8 +46,8 @@ func TestIKEStrongSwanInitiatorOnly(t *testing.T) {
 	}
 	s2 := l.restartSoftIX(s, "softix-2", seedArgs(ismAddrB, "-direction", "initiator", "-auto")...)
 	waitFor(t, 10*time.Second, "tunnel up", func() error { return checkPairUp(s2, c) })
-	if est := s2.read().established(); est[0].Direction != "initiator" {
-		t.Fatalf("the tunnel's IKE SA is soft-ix's %s SA", est[0].Direction)
+	if est := s2.read().established(); !est[0].Initiator {
+		t.Fatal("the tunnel's IKE SA is soft-ix's responder SA, want its initiator SA")
 	}
 }
 

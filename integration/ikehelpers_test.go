@@ -199,7 +199,7 @@ func (s *softIX) read() peerState {
 func (st peerState) established() []ike.IKESAInfo {
 	var out []ike.IKESAInfo
 	for _, sa := range st.IKE {
-		if sa.State == "established" {
+		if sa.State == ike.StateEstablished {
 			out = append(out, sa)
 		}
 	}
@@ -453,7 +453,7 @@ func checkPairUp(s *softIX, c *charon) error {
 	var out ike.ChildSAInfo
 	n := 0
 	for _, ch := range st.Child {
-		if ch.Direction == "outbound" {
+		if ch.Outbound {
 			out = ch
 			n++
 		}

@@ -177,13 +177,13 @@ func (s *ipsecStack) Reload(cfg *config.Config, ch config.Changes) error {
 func (s *ipsecStack) IKESAs() []show.IKESA {
 	var out []show.IKESA
 	for _, sa := range s.ike.Load().IKESAs() {
-		if sa.State != "established" {
+		if sa.State != ike.StateEstablished {
 			continue
 		}
 		// "NAT-T : on" while NAT traversal is in use, forced or not.
 		out = append(out, show.IKESA{
 			Interface: sa.Tunnel, SPII: sa.SPIi, SPIR: sa.SPIr, RemainLifetime: sa.RemainLifetime,
-			Serial: sa.Serial, Initiator: sa.Direction == "initiator", Local: sa.LocalAddr, Peer: sa.PeerAddr,
+			Serial: sa.Serial, Initiator: sa.Initiator, Local: sa.LocalAddr, Peer: sa.PeerAddr,
 			PeerID: sa.PeerID, Enc: sa.Enc, Hash: sa.Integ, PRF: sa.PRF, DH: sa.DH, NATDetected: sa.NATDetected || sa.UDPEncap,
 		})
 	}
@@ -200,7 +200,7 @@ func (s *ipsecStack) ChildSAs() []show.ChildSA {
 		out = append(out, show.ChildSA{
 			Interface: c.Tunnel, PeerID: c.PeerID, IKESPII: c.IKESPIi, IKESPIR: c.IKESPIr, IKESerial: c.IKESerial,
 			Local: c.LocalAddr.Addr(), Peer: c.PeerAddr.Addr(), Enc: c.Enc, Hash: hash,
-			RemainLifetime: c.RemainLifetime, AntiReplay: c.AntiReplay, Outbound: c.Direction == "outbound",
+			RemainLifetime: c.RemainLifetime, AntiReplay: c.AntiReplay, Outbound: c.Outbound,
 			Out: c.Out, In: c.In, SPIIn: c.InSPI, SPIOut: c.OutSPI,
 		})
 	}
