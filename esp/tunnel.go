@@ -74,6 +74,32 @@ func (c TunnelConfig) DeviceMTU() int {
 	return maxPayload(c.outerMTU(), iv, blk, icv, true)
 }
 
+// Suite names one ESP suite a tunnel may negotiate.
+type Suite struct {
+	EncrID      childsa.EncrID
+	EncrKeyBits int
+	IntegID     childsa.IntegID
+}
+
+// WithWorstSuite returns c sized for the suite of suites with the largest
+// overhead (the smallest DeviceMTU), since the tunnel's MTU is set before
+// a proposal is chosen. Unknown suites (zero EncrID) are skipped; with none
+// left c is returned unchanged, sized for the worst of all suites.
+func (c TunnelConfig) WithWorstSuite(suites []Suite) TunnelConfig {
+	out, best := c, -1
+	for _, s := range suites {
+		if s.EncrID == 0 {
+			continue
+		}
+		try := c
+		try.EncrID, try.EncrKeyBits, try.IntegID = s.EncrID, s.EncrKeyBits, s.IntegID
+		if m := try.DeviceMTU(); best < 0 || m < best {
+			out, best = try, m
+		}
+	}
+	return out
+}
+
 // mss returns the MSS values to clamp IPv4 and IPv6 SYNs to, or zeros.
 func (c TunnelConfig) mss() (uint16, uint16) {
 	switch {

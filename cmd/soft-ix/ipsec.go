@@ -119,13 +119,13 @@ func startIPsec(cfg *config.Config, o *options, log *slog.Logger, linux *tun.Man
 	return s, nil
 }
 
-// createTunnel creates the TUN device of ifc. esp.TunnelConfigFor sizes
+// createTunnel creates the TUN device of ifc. espTunnelConfig sizes
 // its MTU (and the adjust-mss auto value) for the tunnel's child proposals.
 func (s *ipsecStack) createTunnel(cfg *config.Config, ifc *config.Interface) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	prof := cfg.ProfileFor(ifc)
-	if _, err := s.eng.CreateTunnel(esp.TunnelConfigFor(ifc, &prof, 0)); err != nil {
+	if _, err := s.eng.CreateTunnel(espTunnelConfig(ifc, &prof, 0)); err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("%w: no /dev/net/tun (modprobe tun, or docker run --device /dev/net/tun)", err)
 		}
