@@ -207,6 +207,7 @@ type fakeSpeaker struct {
 	log      []string
 	onPaths  func([]bestPath)
 	onPeer   func(peerEvent)
+	policies []policy
 }
 
 func newFakeSpeaker() *fakeSpeaker {
@@ -231,6 +232,10 @@ func (f *fakeSpeaker) addNetwork(_ context.Context, p netip.Prefix) error {
 }
 func (f *fakeSpeaker) deleteNetwork(_ context.Context, p netip.Prefix) error {
 	delete(f.networks, p)
+	return nil
+}
+func (f *fakeSpeaker) setPolicy(_ context.Context, p policy) error {
+	f.policies = append(f.policies, p)
 	return nil
 }
 func (f *fakeSpeaker) watch(_ context.Context, onPaths func([]bestPath), onPeer func(peerEvent)) error {

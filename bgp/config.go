@@ -37,6 +37,7 @@ type settings struct {
 	global   globalConf
 	peers    map[netip.Addr]peerConf
 	networks []netip.Prefix
+	policy   policy
 }
 
 // settingsFrom translates "router bgp" (and the interface addresses it
@@ -56,6 +57,7 @@ func settingsFrom(cfg *config.Config, listenPort int32) (settings, error) {
 	s := settings{
 		global: globalConf{ASN: b.ASN, RouterID: rid, ListenPort: listenPort},
 		peers:  map[netip.Addr]peerConf{},
+		policy: policyFrom(cfg),
 	}
 	for _, n := range b.Neighbors {
 		if !n.Addr.Is4() {
@@ -89,6 +91,9 @@ func neighborConf(cfg *config.Config, b *config.BGP, n *config.Neighbor) (peerCo
 		Keepalive:   n.Keepalive,
 		Hold:        n.Hold,
 		Description: n.Description,
+
+		ConnectRetry:          n.ConnectInterval,
+		AdvertisementInterval: n.AdvertisementInterval,
 	}
 	if p.Keepalive <= 0 {
 		p.Keepalive = DefaultKeepalive

@@ -24,6 +24,23 @@
 //     More than AzureMaxPrefixes networks is logged as a warning.
 //   - soft-ix listens on 0.0.0.0:179 as well as connecting, since Azure
 //     opens the session too.
+//   - connect-interval is GoBGP's connect retry (5 s when not set);
+//     advertisement-interval its minimum advertisement interval.
+//   - neighbor A route-map NAME in|out: GoBGP keeps per-neighbor policy
+//     assignments for route-server clients only, so each neighbor's
+//     route-map becomes a policy in the global import or export assignment
+//     whose statements carry a neighbor set of that address (import
+//     matches the neighbor a route came from, export the one it goes to).
+//     An entry is a statement (match ip address prefix-list/access-list as
+//     a prefix set of the list's permit lines; set local-preference, set
+//     metric, set as-path prepend, set community as its actions; permit
+//     accepts, deny rejects); the route-map ends in a statement that
+//     rejects what no entry matched, as the IX drops it. Neighbors without
+//     route-maps fall to the default action, accept. A reload that changes
+//     them replaces the policy and soft-resets the sessions, which stay up.
+//   - "show ip bgp neighbors A routes" lists A's paths in the local table,
+//     after its inbound route-map (so LocPrf shows); advertised-routes the
+//     Adj-RIB-Out, after the outbound one (the prepended path shows).
 //
 // Learned best paths go to the installer in batches, one call per next
 // hop; they are replaced when the best path changes, removed on withdraw,

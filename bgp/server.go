@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"reflect"
 	"slices"
 	"sort"
 	"sync"
@@ -133,6 +134,15 @@ func (s *Server) startLocked(set settings) error {
 func (s *Server) applyLocked(set settings) error {
 	ctx := context.Background()
 	var errs []error
+	// Route-maps go in before new neighbors, so their first routes are
+	// already filtered; a change re-applies them to existing sessions.
+	if !reflect.DeepEqual(set.policy, s.cur.policy) && !(set.policy.empty() && s.cur.policy.empty()) {
+		if err := s.sp.setPolicy(ctx, set.policy); err != nil {
+			errs = append(errs, fmt.Errorf("bgp: route-maps: %w", err))
+		} else {
+			s.log.Info("bgp: route-maps applied", "in", len(set.policy.in), "out", len(set.policy.out))
+		}
+	}
 	for addr, old := range s.cur.peers {
 		if p, ok := set.peers[addr]; ok && p == old {
 			continue

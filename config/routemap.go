@@ -562,6 +562,19 @@ func (v *validator) routeMaps() {
 				v.errf(rm.MatchPos, "route-map %s %d: match ip address access-list %s: no \"ip access-list %s\" is configured", rm.Name, rm.Seq, rm.MatchAccessList, rm.MatchAccessList)
 			}
 		}
+		if rm.MatchPrefixList != "" && rm.MatchAccessList != "" {
+			v.warnf(rm.MatchPos, "route-map %s %d: soft-ix matches the prefix-list only, not also the access-list", rm.Name, rm.Seq)
+		}
+		lines := c.PrefixList(rm.MatchPrefixList)
+		if rm.MatchPrefixList == "" {
+			lines, _ = c.AccessList(rm.MatchAccessList)
+		}
+		for i, l := range lines {
+			if l.Deny && slices.ContainsFunc(lines[i+1:], func(o *PrefixList) bool { return !o.Deny }) {
+				v.warnf(l.Pos, "%s: soft-ix's BGP applies the permit lines of a list a route-map matches; this deny line before them is not applied", l.Name)
+				break
+			}
+		}
 		if rm.Deny && (rm.SetLocalPref != nil || rm.SetMetric != nil || len(rm.SetPrepend) > 0 || len(rm.SetCommunity) > 0 || rm.CommunityNone) {
 			v.warnf(rm.Pos, "route-map %s deny %d: set lines of a deny entry have no effect", rm.Name, rm.Seq)
 		}

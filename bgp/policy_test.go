@@ -1,0 +1,248 @@
+package bgp
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	api "github.com/osrg/gobgp/v3/api"
+
+	"github.com/soft-ix/soft-ix/config"
+)
+
+func mustConfig(t *testing.T, src string) *config.Config {
+	t.Helper()
+	cfg, _, err := config.Parse("ix.conf", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+const policySrc = `ip prefix-list lan 10 permit 192.168.2.0/24
+ip prefix-list lan 20 permit 10.0.0.0/8 min 16 max 24
+ip prefix-list lan 30 deny any
+ip access-list azure permit ip src 172.16.0.0/16 dest any
+route-map pri1 permit 10
+  match ip address access-list azure
+  set local-preference 200
+  set metric 5
+route-map pri1 deny 20
+route-map pri2 permit 10
+  match ip address prefix-list lan
+  set as-path prepend 65050 65050 65001
+  set community 65050:1 local-as additive
+router bgp 65050
+  neighbor 169.254.0.2 remote-as 31898
+  neighbor 169.254.0.2 connect-interval 10
+  neighbor 169.254.0.2 advertisement-interval 6
+  neighbor 169.254.0.6 remote-as 31898
+  address-family ipv4 unicast
+    neighbor 169.254.0.2 route-map pri1 in
+    neighbor 169.254.0.6 route-map pri2 out
+interface Tunnel0.0
+  ip address 169.254.0.1/30
+`
+
+func TestPolicyFromConfig(t *testing.T) {
+	p := policyFrom(mustConfig(t, policySrc))
+	if p.in[ma("169.254.0.2")] != "pri1" || p.out[ma("169.254.0.6")] != "pri2" || len(p.in) != 1 || len(p.out) != 1 || len(p.maps) != 2 {
+		t.Fatalf("policy %+v", p)
+	}
+	pri1 := p.maps["pri1"].Entries
+	if len(pri1) != 2 || pri1[0].MatchAll || !slices.Equal(pri1[0].Match, []prefixRange{{mp("172.16.0.0/16"), 16, 16}}) ||
+		*pri1[0].LocalPref != 200 || *pri1[0].MED != 5 || !pri1[1].Deny || !pri1[1].MatchAll {
+		t.Errorf("pri1 %+v", pri1)
+	}
+	pri2 := p.maps["pri2"].Entries[0]
+	if !slices.Equal(pri2.Match, []prefixRange{{mp("192.168.2.0/24"), 24, 24}, {mp("10.0.0.0/8"), 16, 24}}) ||
+		!slices.Equal(pri2.Prepend, []uint32{65050, 65050, 65001}) || !pri2.CommunityAdditive {
+		t.Errorf("pri2 %+v", pri2)
+	}
+	set, err := settingsFrom(mustConfig(t, policySrc), 179)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc := apiPeer(set.peers[ma("169.254.0.2")])
+	if c := pc.Timers.Config; c.ConnectRetry != 10 || c.MinimumAdvertisementInterval != 6 {
+		t.Errorf("timers %v", c)
+	}
+	if c := apiPeer(set.peers[ma("169.254.0.6")]).Timers.Config; c.ConnectRetry != 5 || c.MinimumAdvertisementInterval != 0 {
+		t.Errorf("default timers %v", c)
+	}
+}
+
+func TestAPIPolicy(t *testing.T) {
+	g := apiPolicy(policyFrom(mustConfig(t, policySrc)))
+	var sets []string
+	for _, ds := range g.sets {
+		sets = append(sets, ds.Name)
+	}
+	if !slices.Equal(sets, []string{"soft-ix-neighbor-169.254.0.2", "soft-ix-route-map-pri1-10", "soft-ix-neighbor-169.254.0.6", "soft-ix-route-map-pri2-10"}) {
+		t.Errorf("sets %v", sets)
+	}
+	if p := g.sets[3].Prefixes; len(p) != 2 || p[1].IpPrefix != "10.0.0.0/8" || p[1].MaskLengthMin != 16 || p[1].MaskLengthMax != 24 {
+		t.Errorf("prefix set %v", p)
+	}
+	if len(g.import_) != 1 || len(g.export) != 1 {
+		t.Fatalf("import %v export %v", g.import_, g.export)
+	}
+	in := g.import_[0].Statements
+	if len(in) != 3 {
+		t.Fatalf("import statements %v", in)
+	}
+	// permit 10: neighbor and prefix set, local-preference and MED, accept.
+	if c, a := in[0].Conditions, in[0].Actions; c.NeighborSet.Name != "soft-ix-neighbor-169.254.0.2" || c.PrefixSet.Name != "soft-ix-route-map-pri1-10" ||
+		a.RouteAction != api.RouteAction_ACCEPT || a.LocalPref.Value != 200 || a.Med.Value != 5 || a.Med.Type != api.MedAction_REPLACE {
+		t.Errorf("pri1 10: %v", in[0])
+	}
+	// deny 20 matches everything of the neighbor; then the implicit deny.
+	if in[1].Conditions.PrefixSet != nil || in[1].Actions.RouteAction != api.RouteAction_REJECT ||
+		in[2].Conditions.PrefixSet != nil || in[2].Actions.RouteAction != api.RouteAction_REJECT || !strings.HasSuffix(in[2].Name, "-no-match") {
+		t.Errorf("pri1 20 / end: %v %v", in[1], in[2])
+	}
+	// prepend 65050 65050 65001: 65001 first, passing the route on; then
+	// 65050 twice with the rest of the entry.
+	out := g.export[0].Statements
+	if len(out) != 3 || out[0].Actions.RouteAction != api.RouteAction_NONE || out[0].Actions.AsPrepend.Asn != 65001 || out[0].Actions.AsPrepend.Repeat != 1 ||
+		out[1].Actions.RouteAction != api.RouteAction_ACCEPT || out[1].Actions.AsPrepend.Asn != 65050 || out[1].Actions.AsPrepend.Repeat != 2 {
+		t.Errorf("pri2: %v", out)
+	}
+	if c := out[1].Actions.Community; c.Type != api.CommunityAction_ADD || !slices.Equal(c.Communities, []string{"65050:1", "no-export-subconfed"}) {
+		t.Errorf("community %v", c)
+	}
+	// GoBGP takes all of it.
+	s := New(Options{Log: slog.New(slog.NewTextHandler(io.Discard, nil)), ListenPort: -1})
+	cfg := mustConfig(t, policySrc)
+	if err := s.Start(cfg); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	// A reload that changes a route-map replaces the policy in place.
+	cfg.RouteMap("pri1")[0].SetLocalPref = nil
+	cfg.BGP.Neighbors[1].RouteMapOut = ""
+	if err := s.Reload(cfg); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRouteMapsOverLoopback: soft-ix's Server with two neighbors that both
+// send 172.16.0.0/16, as the two tunnels of the OCI template do. The
+// route-maps choose the path (local-preference on import), shape what each
+// neighbor is sent (prepend, MED, a prefix-list), show in the tables, are
+// re-applied on reload without dropping sessions, and the other path takes
+// over when the preferred neighbor goes away.
+func TestRouteMapsOverLoopback(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts three BGP speakers")
+	}
+	ixPort, deadPort := freePort(t), freePort(t)
+	inst := &fakeInstaller{routes: map[netip.Prefix]netip.Addr{}}
+	src := `interface Loopback0.0
+  ip address 127.0.0.1/32
+ip prefix-list lan permit 192.168.2.0/24
+route-map via-2 permit 10
+  set local-preference 100
+route-map via-3 permit 10
+  set local-preference 200
+route-map to-2 permit 10
+  set as-path prepend 65050 65050
+route-map to-3 permit 10
+  match ip address prefix-list lan
+  set metric 7
+router bgp 65050
+  neighbor 127.0.0.2 remote-as 65010
+  neighbor 127.0.0.2 update-source Loopback0.0
+  neighbor 127.0.0.2 timers 1 3
+  neighbor 127.0.0.3 remote-as 65020
+  neighbor 127.0.0.3 update-source Loopback0.0
+  neighbor 127.0.0.3 timers 1 3
+  address-family ipv4 unicast
+    neighbor 127.0.0.2 route-map via-2 in
+    neighbor 127.0.0.2 route-map to-2 out
+    neighbor 127.0.0.3 route-map via-3 in
+    neighbor 127.0.0.3 route-map to-3 out
+    network 192.168.2.0/24
+    network 192.168.3.0/24
+`
+	cfg := mustConfig(t, src)
+	ix := New(Options{Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Installer: inst, ListenPort: ixPort})
+	ix.peerPort = uint16(deadPort) // the neighbors connect to it
+	if err := ix.Start(cfg); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ix.Stop)
+	az2, _ := loopbackSpeaker(t, 65010, 65050, "127.0.0.2", "127.0.0.1", -1, ixPort, "172.16.0.0/16", nil)
+	az3, _ := loopbackSpeaker(t, 65020, 65050, "127.0.0.3", "127.0.0.1", -1, ixPort, "172.16.0.0/16", nil)
+	ctx := context.Background()
+	deadline := time.Now().Add(45 * time.Second)
+	waitFor := func(what string, ok func() bool) {
+		t.Helper()
+		for !ok() {
+			if time.Now().After(deadline) {
+				sum, _ := ix.Summary(ctx)
+				t.Fatalf("%s: kernel %v, summary %+v", what, inst.snapshot(), sum)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	routes := func(s *Server, n string) []Route {
+		rt, _ := s.NeighborRoutes(ctx, ma(n))
+		return rt.Routes
+	}
+	// Both paths arrive; local-preference 200 makes 127.0.0.3 the best,
+	// where the lower router ID alone would have chosen 127.0.0.2.
+	waitFor("both paths", func() bool { return len(routes(ix, "127.0.0.2")) == 1 && len(routes(ix, "127.0.0.3")) == 1 })
+	waitFor("best via 127.0.0.3", func() bool { return inst.snapshot()[mp("172.16.0.0/16")] == ma("127.0.0.3") })
+	r2, r3 := routes(ix, "127.0.0.2")[0], routes(ix, "127.0.0.3")[0]
+	if r3.LocalPref == nil || *r3.LocalPref != 200 || !r3.Best || r2.LocalPref == nil || *r2.LocalPref != 100 || r2.Best {
+		t.Errorf("received: via .2 %+v, via .3 %+v", r2, r3)
+	}
+	// What was sent: to .2 both networks, prepended twice; to .3 only the
+	// prefix-list's network, with MED 7 and no prepending.
+	// What was sent: to .2 everything (the networks and, as transit, the
+	// path from .3), prepended twice; to .3 only the prefix-list's
+	// network, with MED 7 and no prepending.
+	lans := func(s *Server) []Route {
+		return slices.DeleteFunc(routes(s, "127.0.0.1"), func(r Route) bool { return !mp("192.168.0.0/16").Contains(r.Prefix.Addr()) })
+	}
+	waitFor("routes at the neighbors", func() bool { return len(lans(az2)) == 2 && len(lans(az3)) == 1 })
+	for _, r := range routes(az2, "127.0.0.1") {
+		if !slices.Equal(r.ASPath[:3], []uint32{65050, 65050, 65050}) {
+			t.Errorf(".2 received %+v, want AS path 65050 65050 65050 ...", r)
+		}
+	}
+	if rs := routes(az3, "127.0.0.1"); len(rs) != 1 || rs[0].Prefix != mp("192.168.2.0/24") || !slices.Equal(rs[0].ASPath, []uint32{65050}) || rs[0].MED == nil || *rs[0].MED != 7 {
+		t.Errorf(".3 received %+v", rs)
+	}
+	adv, err := ix.AdvertisedRoutes(ctx, ma("127.0.0.2"))
+	if err != nil || len(adv.Routes) != 3 || !slices.Equal(adv.Routes[1].ASPath, []uint32{65050, 65050}) {
+		t.Errorf("advertised to .2: %+v %v", adv, err)
+	}
+
+	// Reload: .3's local-preference drops below .2's; the sessions stay
+	// and the best path moves.
+	sum, _ := ix.Summary(ctx)
+	cfg.RouteMap("via-3")[0].SetLocalPref = ptr(uint32(50))
+	if err := ix.Reload(cfg); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("best via 127.0.0.2 after reload", func() bool { return inst.snapshot()[mp("172.16.0.0/16")] == ma("127.0.0.2") })
+	after, _ := ix.Summary(ctx)
+	for i, n := range after.Neighbors {
+		if n.State != "ESTABLISHED" || n.MsgRcvd < sum.Neighbors[i].MsgRcvd {
+			t.Errorf("reload reset %s: %+v", n.Addr, n)
+		}
+	}
+
+	// The preferred neighbor goes away: the other path takes over.
+	az2.Stop()
+	waitFor("failover to 127.0.0.3", func() bool { return inst.snapshot()[mp("172.16.0.0/16")] == ma("127.0.0.3") })
+}
+
+func ptr[T any](v T) *T { return &v }
