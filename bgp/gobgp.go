@@ -520,7 +520,8 @@ func (g *gobgpSpeaker) neighbors(ctx context.Context) ([]NeighborSummary, error)
 // routes lists what was received from a neighbor as the local table holds
 // it, after its inbound route-map (GoBGP's Adj-RIB-In has the attributes
 // as received, so a local-preference set on import would not show), or
-// what is sent to it, after its outbound route-map (Adj-RIB-Out).
+// what is sent to it, after its outbound route-map (Adj-RIB-Out). An
+// invalid neighbor lists the whole local table.
 func (g *gobgpSpeaker) routes(ctx context.Context, neighbor netip.Addr, advertised bool) ([]Route, error) {
 	req := &api.ListPathRequest{TableType: api.TableType_GLOBAL, Family: ipv4Unicast, SortType: api.ListPathRequest_PREFIX}
 	if advertised {
@@ -530,7 +531,7 @@ func (g *gobgpSpeaker) routes(ctx context.Context, neighbor netip.Addr, advertis
 	err := g.s.ListPath(ctx, req, func(d *api.Destination) {
 		for _, p := range d.Paths {
 			b, ok := toBestPath(p)
-			if !ok || (!advertised && b.Peer != neighbor) {
+			if !ok || (!advertised && neighbor.IsValid() && b.Peer != neighbor) {
 				continue
 			}
 			a := decodeAttrs(p.Pattrs)

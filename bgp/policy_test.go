@@ -2,6 +2,7 @@ package bgp
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/netip"
@@ -205,6 +206,23 @@ router bgp 65050
 	}
 	// What was sent: to .2 both networks, prepended twice; to .3 only the
 	// prefix-list's network, with MED 7 and no prepending.
+	// "show ip bgp": both paths with their LocPrf, and the own networks.
+	all, err := ix.Table(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lp []string
+	for _, r := range all.Routes {
+		s := r.Prefix.String()
+		if r.LocalPref != nil {
+			s += fmt.Sprintf(" via %s lp %d best %v", r.NextHop, *r.LocalPref, r.Best)
+		}
+		lp = append(lp, s)
+	}
+	if want := []string{"172.16.0.0/16 via 127.0.0.2 lp 100 best false", "172.16.0.0/16 via 127.0.0.3 lp 200 best true", "192.168.2.0/24", "192.168.3.0/24"}; !slices.Equal(slices.Sorted(slices.Values(lp)), want) {
+		t.Errorf("table %v, want %v", lp, want)
+	}
+
 	// What was sent: to .2 everything (the networks and, as transit, the
 	// path from .3), prepended twice; to .3 only the prefix-list's
 	// network, with MED 7 and no prepending.

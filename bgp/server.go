@@ -417,13 +417,20 @@ func (s *Server) AdvertisedRoutes(ctx context.Context, neighbor netip.Addr) (Rou
 	return s.table(ctx, neighbor, true)
 }
 
+// Table lists every path of the local table ("show ip bgp"): what each
+// neighbor sent, after its inbound route-map, and the router's own
+// networks; best marks the path in use.
+func (s *Server) Table(ctx context.Context) (RouteTable, error) {
+	return s.table(ctx, netip.Addr{}, false)
+}
+
 func (s *Server) table(ctx context.Context, neighbor netip.Addr, advertised bool) (RouteTable, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.running {
 		return RouteTable{}, errNotRunning
 	}
-	if _, ok := s.cur.peers[neighbor]; !ok {
+	if _, ok := s.cur.peers[neighbor]; !ok && neighbor.IsValid() {
 		return RouteTable{}, fmt.Errorf("bgp: no neighbor %s", neighbor)
 	}
 	rs, err := s.sp.routes(ctx, neighbor, advertised)
@@ -445,9 +452,9 @@ func (s *Server) table(ctx context.Context, neighbor netip.Addr, advertised bool
 	})
 	s.rmu.Lock()
 	v := s.version
-	if !advertised {
-		// GoBGP does not mark best paths in Adj-RIB-In; a received route
-		// is best when it is the one handed to the kernel.
+	if !advertised && neighbor.IsValid() {
+		// A received route is best when it is the one handed to the
+		// kernel (the kernel's view is what "show ip route" shows too).
 		for i := range rs {
 			l, ok := s.learned[rs[i].Prefix]
 			rs[i].Best = ok && l.peer == neighbor && l.nextHop == rs[i].NextHop

@@ -54,6 +54,9 @@ type ipsecSide interface {
 // bgpSide is the BGP speaker (package bgp).
 type bgpSide interface {
 	Summary() (show.BGPSummary, error)
+	// NeighborRoutes lists what a neighbor sent, or what is sent to it;
+	// with an invalid neighbor address, every path of the table ("show ip
+	// bgp").
 	NeighborRoutes(neighbor netip.Addr, advertised bool) (show.BGPRoutes, error)
 	// Reload applies a changed "router bgp"; unchanged sessions stay up.
 	Reload(cfg *config.Config) error
@@ -193,9 +196,12 @@ func (a bgpAdapter) NeighborRoutes(neighbor netip.Addr, advertised bool) (show.B
 	defer cancel()
 	var t bgp.RouteTable
 	var err error
-	if advertised {
+	switch {
+	case !neighbor.IsValid():
+		t, err = a.s.Table(ctx)
+	case advertised:
 		t, err = a.s.AdvertisedRoutes(ctx, neighbor)
-	} else {
+	default:
 		t, err = a.s.NeighborRoutes(ctx, neighbor)
 	}
 	if err != nil {
