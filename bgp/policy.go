@@ -94,7 +94,7 @@ func routeMapFrom(cfg *config.Config, name string) routeMap {
 			// is applied (config.Validate warns).
 			out.Match = permitRanges(cfg.PrefixList(e.MatchPrefixList))
 		case e.MatchAccessList != "":
-			acl, _ := cfg.AccessList(e.MatchAccessList)
+			acl, _ := cfg.AccessListSources(e.MatchAccessList)
 			out.Match = permitRanges(acl)
 		default:
 			out.MatchAll = true

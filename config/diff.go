@@ -177,8 +177,8 @@ func equalPolicies(a, b *Config) bool {
 			return false
 		}
 		if x.MatchAccessList != "" {
-			l1, _ := a.AccessList(x.MatchAccessList)
-			l2, _ := b.AccessList(y.MatchAccessList)
+			l1, _ := a.AccessListSources(x.MatchAccessList)
+			l2, _ := b.AccessListSources(y.MatchAccessList)
 			if !equalPrefixLists(l1, l2) {
 				return false
 			}

@@ -509,12 +509,14 @@ func (w *printer) routeMap(rm *RouteMap) {
 	w.bang()
 }
 
-// AccessList reads the kept "ip access-list NAME permit|deny PROTO src SRC
-// ..." lines of name as prefix-list lines on their source: that is what a
-// route-map's "match ip address access-list NAME" compares a route's
-// prefix with. SRC is "any", A/L or a host address; lines whose source
-// does not parse are left out. ok is false when no line has that name.
-func (c *Config) AccessList(name string) (lines []*PrefixList, ok bool) {
+// AccessListSources reads the "ip access-list NAME permit|deny PROTO src
+// SRC ..." lines of name as prefix-list lines on their source: that is
+// what a route-map's "match ip address access-list NAME" compares a
+// route's prefix with. SRC is "any", A/L or a host address; lines whose
+// source does not parse are left out. ok is false when no line has that
+// name. Access lists are kept lines (Extra) on this branch; once they are
+// typed, this must read the typed entries too.
+func (c *Config) AccessListSources(name string) (lines []*PrefixList, ok bool) {
 	for _, v := range c.Extra {
 		t := textTokens(v.Text)
 		if len(t) < 4 || kw(t[0]) != "ip" || kw(t[1]) != "access-list" || t[2].text != name {
@@ -558,7 +560,7 @@ func (v *validator) routeMaps() {
 			v.errf(rm.MatchPos, "route-map %s %d: match ip address prefix-list %s: no \"ip prefix-list %s\" is configured", rm.Name, rm.Seq, rm.MatchPrefixList, rm.MatchPrefixList)
 		}
 		if rm.MatchAccessList != "" {
-			if _, ok := c.AccessList(rm.MatchAccessList); !ok {
+			if _, ok := c.AccessListSources(rm.MatchAccessList); !ok {
 				v.errf(rm.MatchPos, "route-map %s %d: match ip address access-list %s: no \"ip access-list %s\" is configured", rm.Name, rm.Seq, rm.MatchAccessList, rm.MatchAccessList)
 			}
 		}
@@ -567,7 +569,7 @@ func (v *validator) routeMaps() {
 		}
 		lines := c.PrefixList(rm.MatchPrefixList)
 		if rm.MatchPrefixList == "" {
-			lines, _ = c.AccessList(rm.MatchAccessList)
+			lines, _ = c.AccessListSources(rm.MatchAccessList)
 		}
 		for i, l := range lines {
 			if l.Deny && slices.ContainsFunc(lines[i+1:], func(o *PrefixList) bool { return !o.Deny }) {

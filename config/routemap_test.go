@@ -62,7 +62,7 @@ func TestRouteMapModel(t *testing.T) {
 	if len(pl) != 2 || pl[0].MinLen() != 16 || pl[0].MaxLen() != 24 || !pl[1].Any || !pl[1].Deny || pl[1].MaxLen() != 32 {
 		t.Errorf("prefix-list %+v %+v", pl[0], pl[1])
 	}
-	acl, ok := c.AccessList("lan")
+	acl, ok := c.AccessListSources("lan")
 	if !ok || len(acl) != 1 || acl[0].Prefix != netip.MustParsePrefix("192.168.2.0/24") || acl[0].MinLen() != 24 || acl[0].MaxLen() != 24 {
 		t.Errorf("access-list lan = %v %v", acl, ok)
 	}
