@@ -187,20 +187,21 @@ func apiPolicy(p policy) *gobgpPolicy {
 		slices.SortFunc(addrs, netip.Addr.Compare)
 		var out []*api.Policy
 		for _, a := range addrs {
-			rm := p.maps[m[a]]
+			name := m[a]
+			rm := p.maps[name]
 			nset := policyNamePrefix + "neighbor-" + a.String()
 			addSet(&api.DefinedSet{DefinedType: api.DefinedType_NEIGHBOR, Name: nset, List: []string{netip.PrefixFrom(a, a.BitLen()).String()}})
 			neighbor := func() *api.Conditions {
 				return &api.Conditions{NeighborSet: &api.MatchSet{Type: api.MatchSet_ANY, Name: nset}}
 			}
-			pol := &api.Policy{Name: fmt.Sprintf("%s%s-%s-%s", policyNamePrefix, dir, a, rm.Name)}
+			pol := &api.Policy{Name: fmt.Sprintf("%s%s-%s-%s", policyNamePrefix, dir, a, name)}
 			for _, e := range rm.Entries {
 				cond := neighbor()
 				if !e.MatchAll {
 					if len(e.Match) == 0 {
 						continue // a list that permits nothing: the entry never matches
 					}
-					pset := fmt.Sprintf("%sroute-map-%s-%d", policyNamePrefix, rm.Name, e.Seq)
+					pset := fmt.Sprintf("%sroute-map-%s-%d", policyNamePrefix, name, e.Seq)
 					ds := &api.DefinedSet{DefinedType: api.DefinedType_PREFIX, Name: pset}
 					for _, r := range e.Match {
 						ds.Prefixes = append(ds.Prefixes, &api.Prefix{IpPrefix: r.Prefix.String(), MaskLengthMin: uint32(r.MinLen), MaskLengthMax: uint32(r.MaxLen)})
@@ -228,7 +229,7 @@ func apiPolicy(p policy) *gobgpPolicy {
 // several different ones takes a statement per run of equal numbers, the
 // rightmost run first; all but the last pass the route on (no route
 // action) to the next, which carries the same conditions.
-func entryStatements(name string, e routeMapEntry, cond *api.Conditions) []*api.Statement {
+func entryStatements(name string, e RouteMapEntry, cond *api.Conditions) []*api.Statement {
 	if e.Deny {
 		return []*api.Statement{{Name: name, Conditions: cond, Actions: &api.Actions{RouteAction: api.RouteAction_REJECT}}}
 	}

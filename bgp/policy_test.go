@@ -12,74 +12,55 @@ import (
 	"time"
 
 	api "github.com/osrg/gobgp/v3/api"
-
-	"github.com/soft-ix/soft-ix/config"
 )
 
-func mustConfig(t *testing.T, src string) *config.Config {
-	t.Helper()
-	cfg, _, err := config.Parse("ix.conf", []byte(src))
-	if err != nil {
-		t.Fatal(err)
+// policyConfig is what internal/ixbgp makes of a two-tunnel IX file
+// (its test checks that): pri1 on what 169.254.0.2 sends, pri2 on what
+// 169.254.0.6 is sent.
+func policyConfig() Config {
+	return Config{
+		ASN: 65050, RouterID: ma("169.254.0.1"),
+		Neighbors: []Neighbor{
+			{Addr: ma("169.254.0.2"), RemoteAS: 31898, ConnectRetry: 10 * time.Second, AdvertisementInterval: 6 * time.Second, RouteMapIn: "pri1"},
+			{Addr: ma("169.254.0.6"), RemoteAS: 31898, RouteMapOut: "pri2"},
+		},
+		RouteMaps: map[string]RouteMap{
+			"pri1": {Entries: []RouteMapEntry{
+				{Seq: 10, Match: []PrefixRange{{mp("172.16.0.0/16"), 16, 16}}, LocalPref: ptr(uint32(200)), MED: ptr(uint32(5))},
+				{Seq: 20, Deny: true, MatchAll: true},
+			}},
+			"pri2": {Entries: []RouteMapEntry{{
+				Seq: 10, Match: []PrefixRange{{mp("192.168.2.0/24"), 24, 24}, {mp("10.0.0.0/8"), 16, 24}},
+				Prepend: []uint32{65050, 65050, 65001}, Communities: []string{"65050:1", "local-as"}, CommunityAdditive: true,
+			}}},
+			"unused": {Entries: []RouteMapEntry{{Seq: 10, MatchAll: true}}},
+		},
 	}
-	return cfg
 }
 
-const policySrc = `ip prefix-list lan 10 permit 192.168.2.0/24
-ip prefix-list lan 20 permit 10.0.0.0/8 min 16 max 24
-ip prefix-list lan 30 deny any
-ip access-list azure permit ip src 172.16.0.0/16 dest any
-route-map pri1 permit 10
-  match ip address access-list azure
-  set local-preference 200
-  set metric 5
-route-map pri1 deny 20
-route-map pri2 permit 10
-  match ip address prefix-list lan
-  set as-path prepend 65050 65050 65001
-  set community 65050:1 local-as additive
-router bgp 65050
-  neighbor 169.254.0.2 remote-as 31898
-  neighbor 169.254.0.2 connect-interval 10
-  neighbor 169.254.0.2 advertisement-interval 6
-  neighbor 169.254.0.6 remote-as 31898
-  address-family ipv4 unicast
-    neighbor 169.254.0.2 route-map pri1 in
-    neighbor 169.254.0.6 route-map pri2 out
-interface Tunnel0.0
-  ip address 169.254.0.1/30
-`
-
-func TestPolicyFromConfig(t *testing.T) {
-	p := policyFrom(mustConfig(t, policySrc))
-	if p.in[ma("169.254.0.2")] != "pri1" || p.out[ma("169.254.0.6")] != "pri2" || len(p.in) != 1 || len(p.out) != 1 || len(p.maps) != 2 {
-		t.Fatalf("policy %+v", p)
-	}
-	pri1 := p.maps["pri1"].Entries
-	if len(pri1) != 2 || pri1[0].MatchAll || !slices.Equal(pri1[0].Match, []prefixRange{{mp("172.16.0.0/16"), 16, 16}}) ||
-		*pri1[0].LocalPref != 200 || *pri1[0].MED != 5 || !pri1[1].Deny || !pri1[1].MatchAll {
-		t.Errorf("pri1 %+v", pri1)
-	}
-	pri2 := p.maps["pri2"].Entries[0]
-	if !slices.Equal(pri2.Match, []prefixRange{{mp("192.168.2.0/24"), 24, 24}, {mp("10.0.0.0/8"), 16, 24}}) ||
-		!slices.Equal(pri2.Prepend, []uint32{65050, 65050, 65001}) || !pri2.CommunityAdditive {
-		t.Errorf("pri2 %+v", pri2)
-	}
-	set, err := settingsFrom(mustConfig(t, policySrc), 179)
+func TestSettingsTimersAndPolicy(t *testing.T) {
+	set, err := settingsFrom(policyConfig(), 179)
 	if err != nil {
 		t.Fatal(err)
 	}
-	pc := apiPeer(set.peers[ma("169.254.0.2")])
-	if c := pc.Timers.Config; c.ConnectRetry != 10 || c.MinimumAdvertisementInterval != 6 {
+	if c := apiPeer(set.peers[ma("169.254.0.2")]).Timers.Config; c.ConnectRetry != 10 || c.MinimumAdvertisementInterval != 6 {
 		t.Errorf("timers %v", c)
 	}
 	if c := apiPeer(set.peers[ma("169.254.0.6")]).Timers.Config; c.ConnectRetry != 5 || c.MinimumAdvertisementInterval != 0 {
 		t.Errorf("default timers %v", c)
 	}
+	// Only the route-maps in use go to the speaker.
+	if p := set.policy; len(p.maps) != 2 || p.in[ma("169.254.0.2")] != "pri1" || p.out[ma("169.254.0.6")] != "pri2" || len(p.in) != 1 || len(p.out) != 1 {
+		t.Errorf("policy %+v", p)
+	}
 }
 
 func TestAPIPolicy(t *testing.T) {
-	g := apiPolicy(policyFrom(mustConfig(t, policySrc)))
+	set, err := settingsFrom(policyConfig(), 179)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := apiPolicy(set.policy)
 	var sets []string
 	for _, ds := range g.sets {
 		sets = append(sets, ds.Name)
@@ -119,14 +100,14 @@ func TestAPIPolicy(t *testing.T) {
 	}
 	// GoBGP takes all of it.
 	s := New(Options{Log: slog.New(slog.NewTextHandler(io.Discard, nil)), ListenPort: -1})
-	cfg := mustConfig(t, policySrc)
+	cfg := policyConfig()
 	if err := s.Start(cfg); err != nil {
 		t.Fatal(err)
 	}
 	defer s.Stop()
 	// A reload that changes a route-map replaces the policy in place.
-	cfg.RouteMap("pri1")[0].SetLocalPref = nil
-	cfg.BGP.Neighbors[1].RouteMapOut = ""
+	cfg.RouteMaps["pri1"].Entries[0].LocalPref = nil
+	cfg.Neighbors[1].RouteMapOut = ""
 	if err := s.Reload(cfg); err != nil {
 		t.Fatal(err)
 	}
@@ -144,34 +125,22 @@ func TestRouteMapsOverLoopback(t *testing.T) {
 	}
 	ixPort, deadPort := freePort(t), freePort(t)
 	inst := &fakeInstaller{routes: map[netip.Prefix]netip.Addr{}}
-	src := `interface Loopback0.0
-  ip address 127.0.0.1/32
-ip prefix-list lan permit 192.168.2.0/24
-route-map via-2 permit 10
-  set local-preference 100
-route-map via-3 permit 10
-  set local-preference 200
-route-map to-2 permit 10
-  set as-path prepend 65050 65050
-route-map to-3 permit 10
-  match ip address prefix-list lan
-  set metric 7
-router bgp 65050
-  neighbor 127.0.0.2 remote-as 65010
-  neighbor 127.0.0.2 update-source Loopback0.0
-  neighbor 127.0.0.2 timers 1 3
-  neighbor 127.0.0.3 remote-as 65020
-  neighbor 127.0.0.3 update-source Loopback0.0
-  neighbor 127.0.0.3 timers 1 3
-  address-family ipv4 unicast
-    neighbor 127.0.0.2 route-map via-2 in
-    neighbor 127.0.0.2 route-map to-2 out
-    neighbor 127.0.0.3 route-map via-3 in
-    neighbor 127.0.0.3 route-map to-3 out
-    network 192.168.2.0/24
-    network 192.168.3.0/24
-`
-	cfg := mustConfig(t, src)
+	rm := func(e RouteMapEntry) RouteMap { e.Seq = 10; return RouteMap{Entries: []RouteMapEntry{e}} }
+	nb := func(addr string, as uint32, in, out string) Neighbor {
+		return Neighbor{Addr: ma(addr), RemoteAS: as, LocalAddr: ma("127.0.0.1"), MultihopTTL: 255,
+			Keepalive: time.Second, Hold: 3 * time.Second, RouteMapIn: in, RouteMapOut: out}
+	}
+	cfg := Config{
+		ASN: 65050, RouterID: ma("127.0.0.1"),
+		Neighbors: []Neighbor{nb("127.0.0.2", 65010, "via-2", "to-2"), nb("127.0.0.3", 65020, "via-3", "to-3")},
+		Networks:  []netip.Prefix{mp("192.168.2.0/24"), mp("192.168.3.0/24")},
+		RouteMaps: map[string]RouteMap{
+			"via-2": rm(RouteMapEntry{MatchAll: true, LocalPref: ptr(uint32(100))}),
+			"via-3": rm(RouteMapEntry{MatchAll: true, LocalPref: ptr(uint32(200))}),
+			"to-2":  rm(RouteMapEntry{MatchAll: true, Prepend: []uint32{65050, 65050}}),
+			"to-3":  rm(RouteMapEntry{Match: []PrefixRange{{mp("192.168.2.0/24"), 24, 24}}, MED: ptr(uint32(7))}),
+		},
+	}
 	ix := New(Options{Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Installer: inst, ListenPort: ixPort})
 	ix.peerPort = uint16(deadPort) // the neighbors connect to it
 	if err := ix.Start(cfg); err != nil {
@@ -246,7 +215,7 @@ router bgp 65050
 	// Reload: .3's local-preference drops below .2's; the sessions stay
 	// and the best path moves.
 	sum, _ := ix.Summary(ctx)
-	cfg.RouteMap("via-3")[0].SetLocalPref = ptr(uint32(50))
+	cfg.RouteMaps["via-3"] = rm(RouteMapEntry{MatchAll: true, LocalPref: ptr(uint32(50))})
 	if err := ix.Reload(cfg); err != nil {
 		t.Fatal(err)
 	}

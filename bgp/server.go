@@ -11,8 +11,6 @@ import (
 	"sort"
 	"sync"
 	"time"
-
-	"github.com/soft-ix/soft-ix/config"
 )
 
 // RouteInstaller puts learned best paths into the kernel. tun.Manager
@@ -78,10 +76,10 @@ func New(opts Options) *Server {
 	return s
 }
 
-// Start runs the speaker with the "router bgp" block of cfg. The update-source
-// addresses must already be on their links (tun.Manager.Apply first).
-func (s *Server) Start(cfg *config.Config) error {
-	set, err := s.settings(cfg)
+// Start runs the speaker with c. The neighbors' local addresses must
+// already be on their links (tun.Manager.Apply first).
+func (s *Server) Start(c Config) error {
+	set, err := s.settings(c)
 	if err != nil {
 		return err
 	}
@@ -93,8 +91,8 @@ func (s *Server) Start(cfg *config.Config) error {
 	return s.startLocked(set)
 }
 
-func (s *Server) settings(cfg *config.Config) (settings, error) {
-	set, err := settingsFrom(cfg, s.listenPort)
+func (s *Server) settings(c Config) (settings, error) {
+	set, err := settingsFrom(c, s.listenPort)
 	if err != nil {
 		return settings{}, err
 	}
@@ -193,15 +191,12 @@ func (s *Server) applyLocked(set settings) error {
 	return errors.Join(errs...)
 }
 
-// Reload applies a new configuration. Neighbors whose settings did not
-// change keep their sessions; a new AS number or router ID restarts the
-// speaker. A configuration without "router bgp" stops it.
-func (s *Server) Reload(cfg *config.Config) error {
-	if cfg.BGP == nil {
-		s.Stop()
-		return nil
-	}
-	set, err := s.settings(cfg)
+// Reload applies a new configuration, starting the speaker if it is not
+// running. Neighbors whose settings did not change keep their sessions; a
+// new AS number or router ID restarts the speaker. (Stop is for a
+// configuration without BGP.)
+func (s *Server) Reload(c Config) error {
+	set, err := s.settings(c)
 	if err != nil {
 		return err
 	}
