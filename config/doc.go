@@ -83,7 +83,11 @@
 //   - match ip address access-list compares a route with the source
 //     prefixes of the access list's lines (any, A/L or a host address).
 //   - neighbor advertisement-interval 0..600 s, connect-interval
-//     0..65535 s; route-map sequence numbers 1..65535.
+//     0..65535 s; route-map sequence numbers 1..65535, 10 when left out.
+//   - A route-map entry with a match line soft-ix keeps but does not
+//     evaluate (match as-path, match community, ...) never matches, with
+//     a warning: applying its sets or its deny to every route would be
+//     worse.
 //   - PSKs print as configured (key char / key hex), so printed text is a
 //     secret and reloads as-is.
 package config

@@ -45,6 +45,19 @@ type RouteMap struct {
 	MatchPos Pos // the match line, for diagnostics about what it names
 }
 
+// KeptMatch reports a match line soft-ix keeps without evaluating it
+// ("match as-path", "match community", ...). Such an entry never matches
+// in soft-ix: applying its set lines, or its deny, to every route would
+// be worse than skipping it (config.Validate warns).
+func (rm *RouteMap) KeptMatch() bool {
+	for _, v := range rm.Extra {
+		if t := textTokens(v.Text); kw(t[0]) == "match" {
+			return true
+		}
+	}
+	return false
+}
+
 // PrefixList is one "ip prefix-list NAME [SEQ] permit|deny PREFIX|any
 // [min N] [max N]" line. A route matches it when its prefix lies within
 // Prefix and its length is in [Min, Max] (both Prefix.Bits() when not
@@ -107,7 +120,11 @@ func (pl *PrefixList) MaxLen() int {
 	return pl.Prefix.Bits()
 }
 
-// routeMapCmd: [no] route-map NAME permit|deny SEQ opens an entry's block.
+// defaultRouteMapSeq is the sequence number of "route-map NAME permit|deny"
+// written without one (10, as on other routers that take this syntax).
+const defaultRouteMapSeq = 10
+
+// routeMapCmd: [no] route-map NAME permit|deny [SEQ] opens an entry's block.
 func (p *parser) routeMapCmd(l *line, t []token, neg bool) {
 	const cmd = "route-map"
 	p.topAnchor = "route-map"
@@ -128,12 +145,13 @@ func (p *parser) routeMapCmd(l *line, t []token, neg bool) {
 	if !ok {
 		return
 	}
-	st, ok := p.need(l, t, 3, cmd+" "+n.text+" "+action, "sequence number")
-	if !ok {
-		return
+	seq := uint64(defaultRouteMapSeq)
+	if len(t) > 3 {
+		if seq, ok = p.number(l, t[3], cmd+" "+n.text+" "+action, "sequence number", 1, 65535); !ok {
+			return
+		}
 	}
-	seq, ok := p.number(l, st, cmd+" "+n.text+" "+action, "sequence number", 1, 65535)
-	if !ok || !p.done(l, t, 4, cmd) {
+	if !p.done(l, t, 4, cmd) {
 		return
 	}
 	i := slices.IndexFunc(p.cfg.RouteMaps, func(rm *RouteMap) bool { return rm.Name == n.text && rm.Seq == int(seq) })
@@ -564,6 +582,9 @@ func (v *validator) routeMaps() {
 				v.errf(rm.MatchPos, "route-map %s %d: match ip address access-list %s: no \"ip access-list %s\" is configured", rm.Name, rm.Seq, rm.MatchAccessList, rm.MatchAccessList)
 			}
 		}
+		if rm.KeptMatch() {
+			v.warnf(rm.Pos, "route-map %s %d: soft-ix does not evaluate its match line %q, so this entry never matches", rm.Name, rm.Seq, firstMatch(rm))
+		}
 		if rm.MatchPrefixList != "" && rm.MatchAccessList != "" {
 			v.warnf(rm.MatchPos, "route-map %s %d: soft-ix matches the prefix-list only, not also the access-list", rm.Name, rm.Seq)
 		}
@@ -594,4 +615,13 @@ func (v *validator) routeMaps() {
 			}
 		}
 	}
+}
+
+func firstMatch(rm *RouteMap) string {
+	for _, v := range rm.Extra {
+		if t := textTokens(v.Text); kw(t[0]) == "match" {
+			return v.Text
+		}
+	}
+	return ""
 }

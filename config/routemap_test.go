@@ -190,3 +190,18 @@ func TestRouteMapDiff(t *testing.T) {
 		t.Errorf("positions only: %v", ch)
 	}
 }
+
+func TestRouteMapDefaultSeqAndKeptMatch(t *testing.T) {
+	c, diags := mustParse(t, "k.conf", "route-map m deny\n  match as-path 1\nroute-map m permit 20\n")
+	rms := c.RouteMap("m")
+	if len(rms) != 2 || rms[0].Seq != 10 || !rms[0].Deny || !rms[0].KeptMatch() || rms[1].KeptMatch() {
+		t.Fatalf("entries %+v", rms)
+	}
+	if !hasDiag(diags, `k.conf:1:1: warning: route-map m 10: soft-ix does not evaluate its match line "match as-path 1", so this entry never matches`) {
+		t.Errorf("no warning for the kept match in %v", diags)
+	}
+	if got := string(Print(c)); !strings.HasPrefix(got, "route-map m deny 10\n  match as-path 1\n!\n") {
+		t.Errorf("print:\n%s", got)
+	}
+	checkRoundTrip(t, "k.conf", c)
+}

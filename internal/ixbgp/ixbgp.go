@@ -150,6 +150,8 @@ func routeMap(cfg *config.Config, name string) bgp.RouteMap {
 			CommunityNone:     e.CommunityNone,
 		}
 		switch {
+		case e.KeptMatch():
+			out.Match = []bgp.PrefixRange{} // a match soft-ix cannot evaluate: never matches
 		case e.MatchPrefixList != "":
 			// With an access list as well, both should hold; a GoBGP
 			// statement takes one prefix set, so only the prefix list

@@ -144,6 +144,8 @@ route-map pri2 permit 10
   match ip address prefix-list lan
   set as-path prepend 65050 65050 65001
   set community 65050:1 local-as additive
+route-map pri2 deny 20
+  match community 1
 route-map unused permit 10
 router bgp 65050
   neighbor 169.254.0.2 remote-as 31898
@@ -180,5 +182,10 @@ interface Tunnel0.0
 	if !slices.Equal(pri2.Match, []bgp.PrefixRange{{Prefix: mp("192.168.2.0/24"), MinLen: 24, MaxLen: 24}, {Prefix: mp("10.0.0.0/8"), MinLen: 16, MaxLen: 24}}) ||
 		!slices.Equal(pri2.Prepend, []uint32{65050, 65050, 65001}) || !slices.Equal(pri2.Communities, []string{"65050:1", "local-as"}) || !pri2.CommunityAdditive {
 		t.Errorf("pri2 %+v", pri2)
+	}
+	// A match soft-ix does not evaluate: the entry never matches (an
+	// empty Match), rather than denying everything.
+	if e := c.RouteMaps["pri2"].Entries[1]; e.MatchAll || e.Match == nil || len(e.Match) != 0 || !e.Deny {
+		t.Errorf("pri2 20 %+v", e)
 	}
 }
