@@ -279,23 +279,23 @@ func entryStatements(name string, e RouteMapEntry, cond *api.Conditions) []*api.
 	return append(out, &api.Statement{Name: name, Conditions: cond, Actions: act})
 }
 
-// setPolicy replaces what the previous call installed: assignments first
-// (a policy in use cannot be deleted), then policies and sets; then adds
-// the new ones and soft-resets every established session both ways, so
-// routes already received and sent are evaluated again (GoBGP keeps
-// Adj-RIB-In, so no refresh from the neighbor is needed).
+// setPolicy replaces what the previous call installed. The global
+// assignments are set, never deleted: GoBGP reads a missing default
+// action as reject, which would drop every route of every neighbor. So
+// they are first set to no policies (accept), the old policies and sets
+// are deleted (a policy in use cannot be), the new ones added, and the
+// assignments set to them, default accept. Every established session is
+// then soft-reset both ways, so routes already received and sent are
+// evaluated again (GoBGP keeps Adj-RIB-In, so the neighbor need not
+// resend).
 func (g *gobgpSpeaker) setPolicy(ctx context.Context, p policy) error {
 	g.mu.Lock()
 	old := g.policy
 	g.policy = nil
 	g.mu.Unlock()
 	if old != nil {
-		for _, dir := range []api.PolicyDirection{api.PolicyDirection_IMPORT, api.PolicyDirection_EXPORT} {
-			if err := g.s.DeletePolicyAssignment(ctx, &api.DeletePolicyAssignmentRequest{
-				Assignment: &api.PolicyAssignment{Name: "global", Direction: dir}, All: true,
-			}); err != nil {
-				return fmt.Errorf("delete %v assignment: %w", dir, err)
-			}
+		if err := g.assign(ctx, nil, nil); err != nil {
+			return err
 		}
 		for _, pol := range append(slices.Clone(old.import_), old.export...) {
 			if err := g.s.DeletePolicy(ctx, &api.DeletePolicyRequest{Policy: &api.Policy{Name: pol.Name}, All: true}); err != nil {
@@ -319,22 +319,8 @@ func (g *gobgpSpeaker) setPolicy(ctx context.Context, p policy) error {
 			return fmt.Errorf("policy %s: %w", pol.Name, err)
 		}
 	}
-	for _, a := range []struct {
-		dir  api.PolicyDirection
-		pols []*api.Policy
-	}{{api.PolicyDirection_IMPORT, gp.import_}, {api.PolicyDirection_EXPORT, gp.export}} {
-		if len(a.pols) == 0 {
-			continue
-		}
-		refs := make([]*api.Policy, len(a.pols))
-		for i, pol := range a.pols {
-			refs[i] = &api.Policy{Name: pol.Name}
-		}
-		if err := g.s.AddPolicyAssignment(ctx, &api.AddPolicyAssignmentRequest{Assignment: &api.PolicyAssignment{
-			Name: "global", Direction: a.dir, Policies: refs, DefaultAction: api.RouteAction_ACCEPT,
-		}}); err != nil {
-			return fmt.Errorf("%v assignment: %w", a.dir, err)
-		}
+	if err := g.assign(ctx, gp.import_, gp.export); err != nil {
+		return err
 	}
 	g.mu.Lock()
 	g.policy = gp
@@ -349,6 +335,26 @@ func (g *gobgpSpeaker) setPolicy(ctx context.Context, p policy) error {
 		err = errors.Join(err, g.s.ResetPeer(ctx, &api.ResetPeerRequest{Address: a, Soft: true, Direction: api.ResetPeerRequest_BOTH}))
 	}
 	return err
+}
+
+// assign sets the global import and export assignments to the policies
+// (by name), with accept as the default action.
+func (g *gobgpSpeaker) assign(ctx context.Context, import_, export []*api.Policy) error {
+	for _, a := range []struct {
+		dir  api.PolicyDirection
+		pols []*api.Policy
+	}{{api.PolicyDirection_IMPORT, import_}, {api.PolicyDirection_EXPORT, export}} {
+		refs := make([]*api.Policy, len(a.pols))
+		for i, pol := range a.pols {
+			refs[i] = &api.Policy{Name: pol.Name}
+		}
+		if err := g.s.SetPolicyAssignment(ctx, &api.SetPolicyAssignmentRequest{Assignment: &api.PolicyAssignment{
+			Name: "global", Direction: a.dir, Policies: refs, DefaultAction: api.RouteAction_ACCEPT,
+		}}); err != nil {
+			return fmt.Errorf("%v assignment: %w", a.dir, err)
+		}
+	}
+	return nil
 }
 
 func (g *gobgpSpeaker) watch(ctx context.Context, onPaths func([]bestPath), onPeer func(peerEvent)) error {

@@ -227,6 +227,30 @@ func TestRouteMapsOverLoopback(t *testing.T) {
 		}
 	}
 
+	// Reload with the export route-maps gone, then with none at all:
+	// what they filtered flows again, and nothing else is lost.
+	deadline = time.Now().Add(30 * time.Second)
+	for _, drop := range []string{"out", "all"} {
+		next := cfg
+		next.Neighbors = slices.Clone(cfg.Neighbors)
+		for i := range next.Neighbors {
+			next.Neighbors[i].RouteMapOut = ""
+			if drop == "all" {
+				next.Neighbors[i].RouteMapIn = ""
+			}
+		}
+		if err := ix.Reload(next); err != nil {
+			t.Fatal(err)
+		}
+		waitFor("192.168.3.0/24 at .3 with the route-maps "+drop+" removed", func() bool { return len(lans(az3)) == 2 })
+		waitFor("172.16.0.0/16 still in the kernel ("+drop+")", func() bool { return len(routes(ix, "127.0.0.2")) == 1 && len(routes(ix, "127.0.0.3")) == 1 })
+		if drop == "all" {
+			if r := routes(ix, "127.0.0.3")[0]; r.LocalPref != nil && *r.LocalPref != 100 {
+				t.Errorf("local-preference left after the route-maps went: %+v", r)
+			}
+		}
+	}
+
 	// The preferred neighbor goes away: the other path takes over.
 	az2.Stop()
 	waitFor("failover to 127.0.0.3", func() bool { return inst.snapshot()[mp("172.16.0.0/16")] == ma("127.0.0.3") })
