@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/soft-ix/soft-ix/config"
 	"github.com/soft-ix/soft-ix/internal/testenv"
 )
 
@@ -23,21 +22,14 @@ var (
 	ma = netip.MustParseAddr
 )
 
-// seedConfig is ../shared/seed/ix-bgp.conf as the parser would load it.
-func seedConfig() *config.Config {
-	return &config.Config{
-		Interfaces: []*config.Interface{
-			{Name: "Tunnel0.0", Kind: config.KindTunnel, Address: mp("169.254.0.1/30")},
-			{Name: "Loopback0.0", Kind: config.KindLoopback, Address: mp("10.2.2.2/32")},
-		},
-		Routes: []*config.Route{{Prefix: mp("172.16.0.6/32"), Interface: "Tunnel0.0"}},
-		BGP: &config.BGP{
-			ASN: 65050,
-			Neighbors: []*config.Neighbor{{
-				Addr: ma("172.16.0.6"), RemoteAS: 65010, UpdateSource: "Loopback0.0",
-			}},
-			Networks: []netip.Prefix{mp("192.168.2.0/24")},
-		},
+// seedConfig is what internal/ixbgp makes of the seed's ix-bgp.conf
+// (checked there): AS 65050 from Loopback0.0 10.2.2.2 to Azure's
+// 172.16.0.6, multihop because of the loopback source.
+func seedConfig() Config {
+	return Config{
+		ASN: 65050, RouterID: ma("10.2.2.2"),
+		Neighbors: []Neighbor{{Addr: ma("172.16.0.6"), RemoteAS: 65010, LocalAddr: ma("10.2.2.2"), MultihopTTL: 255}},
+		Networks:  []netip.Prefix{mp("192.168.2.0/24")},
 	}
 }
 
@@ -61,67 +53,22 @@ func TestSettingsFromSeed(t *testing.T) {
 	}
 }
 
-func TestSettingsNeighborVariants(t *testing.T) {
-	cfg := seedConfig()
-	n := cfg.BGP.Neighbors[0]
-	n.UpdateSource = ""
-	n.Keepalive, n.Hold = 10*time.Second, 30*time.Second
-	set, err := settingsFrom(cfg, 179)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := set.peers[n.Addr]
-	if p.MultihopTTL != 0 || p.LocalAddr.IsValid() || p.Keepalive != 10*time.Second || p.Hold != 30*time.Second {
-		t.Errorf("directly connected neighbor: %+v", p)
-	}
-	n.EBGPMultihop = 2
-	set, _ = settingsFrom(cfg, 179)
-	if got := set.peers[n.Addr].MultihopTTL; got != 2 {
-		t.Errorf("ebgp-multihop 2: TTL %d", got)
-	}
-	n.EBGPMultihop, n.RemoteAS, n.UpdateSource = 0, 65050, "Loopback0.0"
-	set, _ = settingsFrom(cfg, 179)
-	if got := set.peers[n.Addr].MultihopTTL; got != 0 {
-		t.Errorf("iBGP neighbor got multihop TTL %d", got)
-	}
-	n.UpdateSource = "Loopback9.0"
-	if _, err := settingsFrom(cfg, 179); err == nil || !strings.Contains(err.Error(), "Loopback9.0") {
-		t.Errorf("unknown update-source: err = %v", err)
-	}
-	// config only warns about an update-source without an address, so
-	// the speaker must still start.
-	cfg.Interfaces = append(cfg.Interfaces, &config.Interface{Name: "Loopback8.0", Kind: config.KindLoopback})
-	n.UpdateSource = "Loopback8.0"
-	if set, err := settingsFrom(cfg, 179); err != nil || set.peers[n.Addr].LocalAddr.IsValid() {
-		t.Errorf("update-source without address: %v, %+v", err, set.peers[n.Addr])
-	}
-	// IPv6 neighbors are left out (config warns), the rest still start.
-	cfg.BGP.Neighbors = append(cfg.BGP.Neighbors, &config.Neighbor{Addr: netip.MustParseAddr("2001:db8::1"), RemoteAS: 65010})
-	if set, err := settingsFrom(cfg, 179); err != nil || len(set.peers) != 1 {
-		t.Errorf("with an IPv6 neighbor: %v, %d peers", err, len(set.peers))
-	}
-}
-
-func TestRouterID(t *testing.T) {
-	cfg := &config.Config{Interfaces: []*config.Interface{
-		{Name: "GigaEthernet0.0", Kind: config.KindGigaEthernet, Address: mp("203.0.113.94/24")},
-		{Name: "GigaEthernet1.0", Kind: config.KindGigaEthernet, Address: mp("192.168.2.1/24")},
-	}, BGP: &config.BGP{ASN: 65050}}
-	if id, _ := RouterID(cfg); id != ma("203.0.113.94") {
-		t.Errorf("highest interface address: %s", id)
-	}
-	cfg.Interfaces = append(cfg.Interfaces,
-		&config.Interface{Name: "Loopback0.0", Kind: config.KindLoopback, Address: mp("10.2.2.2/32")},
-		&config.Interface{Name: "Loopback1.0", Kind: config.KindLoopback, Address: mp("10.1.1.1/32")})
-	if id, _ := RouterID(cfg); id != ma("10.2.2.2") {
-		t.Errorf("highest loopback: %s", id)
-	}
-	cfg.BGP.RouterID = ma("1.1.1.1")
-	if id, _ := RouterID(cfg); id != ma("1.1.1.1") {
-		t.Errorf("explicit: %s", id)
-	}
-	if _, err := RouterID(&config.Config{BGP: &config.BGP{ASN: 1}}); err == nil {
-		t.Error("no address: want error")
+func TestSettingsRejects(t *testing.T) {
+	for _, tc := range []struct {
+		change func(*Config)
+		want   string
+	}{
+		{func(c *Config) { c.ASN = 0 }, "no AS number"},
+		{func(c *Config) { c.RouterID = netip.Addr{} }, "router ID"},
+		{func(c *Config) { c.Neighbors[0].RemoteAS = 0 }, "no remote AS"},
+		{func(c *Config) { c.Neighbors[0].Addr = ma("2001:db8::1") }, "not an IPv4 address"},
+		{func(c *Config) { c.Neighbors[0].RouteMapIn = "nope" }, "no route-map nope"},
+	} {
+		c := seedConfig()
+		tc.change(&c)
+		if _, err := settingsFrom(c, 179); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("want %q, got %v", tc.want, err)
+		}
 	}
 }
 
@@ -207,6 +154,7 @@ type fakeSpeaker struct {
 	log      []string
 	onPaths  func([]bestPath)
 	onPeer   func(peerEvent)
+	policies []policy
 }
 
 func newFakeSpeaker() *fakeSpeaker {
@@ -231,6 +179,10 @@ func (f *fakeSpeaker) addNetwork(_ context.Context, p netip.Prefix) error {
 }
 func (f *fakeSpeaker) deleteNetwork(_ context.Context, p netip.Prefix) error {
 	delete(f.networks, p)
+	return nil
+}
+func (f *fakeSpeaker) setPolicy(_ context.Context, p policy) error {
+	f.policies = append(f.policies, p)
 	return nil
 }
 func (f *fakeSpeaker) watch(_ context.Context, onPaths func([]bestPath), onPeer func(peerEvent)) error {
@@ -320,7 +272,7 @@ func TestBestPathsToKernel(t *testing.T) {
 func TestReloadKeepsUnchangedNeighbors(t *testing.T) {
 	s, _, sps := newTestServer(t)
 	cfg := seedConfig()
-	cfg.BGP.Neighbors = append(cfg.BGP.Neighbors, &config.Neighbor{Addr: ma("172.16.0.7"), RemoteAS: 65010, UpdateSource: "Loopback0.0"})
+	cfg.Neighbors = append(cfg.Neighbors, Neighbor{Addr: ma("172.16.0.7"), RemoteAS: 65010, LocalAddr: ma("10.2.2.2"), MultihopTTL: 255})
 	if err := s.Start(cfg); err != nil {
 		t.Fatal(err)
 	}
@@ -328,8 +280,8 @@ func TestReloadKeepsUnchangedNeighbors(t *testing.T) {
 	sp.log = nil
 
 	next := seedConfig()
-	next.BGP.Neighbors = append(next.BGP.Neighbors, &config.Neighbor{Addr: ma("172.16.0.7"), RemoteAS: 65011, UpdateSource: "Loopback0.0"})
-	next.BGP.Networks = []netip.Prefix{mp("192.168.3.0/24")}
+	next.Neighbors = append(next.Neighbors, Neighbor{Addr: ma("172.16.0.7"), RemoteAS: 65011, LocalAddr: ma("10.2.2.2"), MultihopTTL: 255})
+	next.Networks = []netip.Prefix{mp("192.168.3.0/24")}
 	if err := s.Reload(next); err != nil {
 		t.Fatal(err)
 	}
@@ -342,16 +294,27 @@ func TestReloadKeepsUnchangedNeighbors(t *testing.T) {
 	if !sp.networks[mp("192.168.3.0/24")] || sp.networks[mp("192.168.2.0/24")] {
 		t.Errorf("networks after reload: %v", sp.networks)
 	}
+	if len(sp.policies) != 0 {
+		t.Errorf("route-maps set without any configured: %v", sp.policies)
+	}
 
-	next.BGP.ASN = 65051
+	// A route-map on a neighbor changes the policy, not the neighbor.
+	next.RouteMaps = map[string]RouteMap{"m": {Entries: []RouteMapEntry{{Seq: 10, MatchAll: true}}}}
+	next.Neighbors[1].RouteMapIn = "m"
+	sp.log = nil
+	if err := s.Reload(next); err != nil {
+		t.Fatal(err)
+	}
+	if len(sp.log) != 0 || len(sp.policies) != 1 || sp.policies[0].in[ma("172.16.0.7")] != "m" {
+		t.Errorf("route-map reload: did %v, policies %+v", sp.log, sp.policies)
+	}
+
+	next.ASN = 65051
 	if err := s.Reload(next); err != nil {
 		t.Fatal(err)
 	}
 	if len(*sps) != 2 || !sp.stopped || (*sps)[1].started.ASN != 65051 {
 		t.Errorf("new AS did not restart the speaker")
-	}
-	if err := s.Reload(&config.Config{}); err != nil || !(*sps)[1].stopped {
-		t.Errorf("config without router bgp: err %v, stopped %v", err, (*sps)[1].stopped)
 	}
 }
 
@@ -384,16 +347,13 @@ func freePort(t *testing.T) int {
 }
 
 // loopbackSpeaker is a Server on 127.0.0.x with one neighbor on 127.0.0.y.
-func loopbackSpeaker(t *testing.T, asn, peerAS uint32, self, peer string, listen, peerPort int, network string, inst RouteInstaller) (*Server, *config.Config) {
+func loopbackSpeaker(t *testing.T, asn, peerAS uint32, self, peer string, listen, peerPort int, network string, inst RouteInstaller) (*Server, Config) {
 	s := New(Options{Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Installer: inst, ListenPort: listen})
 	s.peerPort = uint16(peerPort)
-	cfg := &config.Config{
-		Interfaces: []*config.Interface{{Name: "Loopback0.0", Kind: config.KindLoopback, Address: mp(self + "/32")}},
-		BGP: &config.BGP{
-			ASN:       asn,
-			Neighbors: []*config.Neighbor{{Addr: ma(peer), RemoteAS: peerAS, UpdateSource: "Loopback0.0", Keepalive: time.Second, Hold: 3 * time.Second}},
-			Networks:  []netip.Prefix{mp(network)},
-		},
+	cfg := Config{
+		ASN: asn, RouterID: ma(self),
+		Neighbors: []Neighbor{{Addr: ma(peer), RemoteAS: peerAS, LocalAddr: ma(self), MultihopTTL: 255, Keepalive: time.Second, Hold: 3 * time.Second}},
+		Networks:  []netip.Prefix{mp(network)},
 	}
 	if err := s.Start(cfg); err != nil {
 		t.Fatal(err)
@@ -450,7 +410,7 @@ func TestGoBGPSessionOverLoopback(t *testing.T) {
 
 	// Reload with one more network keeps the session.
 	before := nb.MsgRcvd
-	ixCfg.BGP.Networks = append(ixCfg.BGP.Networks, mp("192.168.1.0/24"))
+	ixCfg.Networks = append(ixCfg.Networks, mp("192.168.1.0/24"))
 	if err := ix.Reload(ixCfg); err != nil {
 		t.Fatal(err)
 	}
@@ -475,22 +435,6 @@ func TestGoBGPSessionOverLoopback(t *testing.T) {
 			t.Fatalf("routes stayed after the session dropped: %v", inst.snapshot())
 		}
 		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// The seed's own file, parsed by package config, gives the same settings.
-func TestSettingsFromSeedFile(t *testing.T) {
-	cfg, _, err := config.Load("../config/testdata/ix-bgp.conf")
-	if err != nil {
-		t.Fatalf("seed config: %v", err)
-	}
-	set, err := settingsFrom(cfg, 179)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want, _ := settingsFrom(seedConfig(), 179)
-	if set.global != want.global || set.peers[ma("172.16.0.6")] != want.peers[ma("172.16.0.6")] || !slices.Equal(set.networks, want.networks) {
-		t.Errorf("from file %+v\nfrom structs %+v", set, want)
 	}
 }
 

@@ -5,11 +5,10 @@ import (
 	"fmt"
 	"net/netip"
 	"time"
-
-	"github.com/soft-ix/soft-ix/config"
 )
 
-// Defaults that IX and Azure VPN Gateway share.
+// Defaults that IX and Azure VPN Gateway share, used for a Neighbor whose
+// Keepalive or Hold is zero.
 const (
 	DefaultKeepalive = 60 * time.Second
 	DefaultHold      = 180 * time.Second
@@ -19,56 +18,93 @@ const (
 // on-premises peer; beyond it Azure drops the session.
 const AzureMaxPrefixes = 4000
 
-// loopbackMultihopTTL is the TTL soft-ix uses towards an eBGP neighbor
-// that has "update-source" but no "ebgp-multihop".
-//
-// The IX brings up the seed's session (10.2.2.2 on Loopback0.0 to
-// 172.16.0.6 routed into Tunnel0.0) without ebgp-multihop: it does no
-// connected check on eBGP sessions. GoBGP does no connected check either,
-// but it sends TTL 1 on eBGP sessions, which only works while the peer is
-// exactly one IP hop away. A neighbor addressed from a loopback is by
-// definition not on a shared subnet, and whatever stands between (the
-// Azure gateway's tunnel endpoint, a router in a lab) may cost a hop, so
-// soft-ix treats it as multihop with TTL 255, as the IX behaves.
-const loopbackMultihopTTL = 255
+// Config is what the speaker runs: bgp's own terms, which the router
+// translates from the IX's "router bgp" (internal/ixbgp). bgp does not
+// read the IX model.
+type Config struct {
+	ASN       uint32
+	RouterID  netip.Addr // an IPv4 address
+	Neighbors []Neighbor // IPv4 neighbors
+	Networks  []netip.Prefix
+	// RouteMaps are the route-maps neighbors refer to, by name.
+	RouteMaps map[string]RouteMap
+}
 
-// settings is everything the speaker is told, derived from a configuration.
+// Neighbor is one BGP neighbor.
+type Neighbor struct {
+	Addr        netip.Addr
+	RemoteAS    uint32
+	LocalAddr   netip.Addr    // the session's source address; invalid: chosen by the kernel
+	Keepalive   time.Duration // 0: DefaultKeepalive
+	Hold        time.Duration // 0: DefaultHold
+	MultihopTTL uint8         // 0: directly connected eBGP (TTL 1)
+	Description string
+
+	ConnectRetry          time.Duration // 0: defaultConnectRetry
+	AdvertisementInterval time.Duration // 0: GoBGP's default
+
+	// RouteMapIn and RouteMapOut name entries of Config.RouteMaps ("" for
+	// none): applied to what the neighbor sends, and to what is sent to it.
+	RouteMapIn, RouteMapOut string
+}
+
+// settings is everything the speaker is told, derived from a Config.
 type settings struct {
 	global   globalConf
 	peers    map[netip.Addr]peerConf
 	networks []netip.Prefix
+	policy   policy
 }
 
-// settingsFrom translates "router bgp" (and the interface addresses it
-// refers to) into speaker settings.
-func settingsFrom(cfg *config.Config, listenPort int32) (settings, error) {
-	b := cfg.BGP
-	if b == nil {
-		return settings{}, errors.New("bgp: no router bgp in configuration")
+// settingsFrom checks c and turns it into speaker settings.
+func settingsFrom(c Config, listenPort int32) (settings, error) {
+	if c.ASN == 0 {
+		return settings{}, errors.New("bgp: no AS number")
 	}
-	if b.ASN == 0 {
-		return settings{}, errors.New("bgp: router bgp without AS number")
-	}
-	rid, err := RouterID(cfg)
-	if err != nil {
-		return settings{}, err
+	if !c.RouterID.Is4() {
+		return settings{}, fmt.Errorf("bgp: router ID %v is not an IPv4 address", c.RouterID)
 	}
 	s := settings{
-		global: globalConf{ASN: b.ASN, RouterID: rid, ListenPort: listenPort},
+		global: globalConf{ASN: c.ASN, RouterID: c.RouterID, ListenPort: listenPort},
 		peers:  map[netip.Addr]peerConf{},
+		policy: policy{maps: map[string]RouteMap{}, in: map[netip.Addr]string{}, out: map[netip.Addr]string{}},
 	}
-	for _, n := range b.Neighbors {
-		if !n.Addr.Is4() {
-			continue // config warns: IPv6 neighbors are not emulated
+	for _, n := range c.Neighbors {
+		switch {
+		case !n.Addr.Is4():
+			return settings{}, fmt.Errorf("bgp: neighbor %v: not an IPv4 address", n.Addr)
+		case n.RemoteAS == 0:
+			return settings{}, fmt.Errorf("bgp: neighbor %s: no remote AS", n.Addr)
 		}
-		p, err := neighborConf(cfg, b, n)
-		if err != nil {
-			return settings{}, err
+		p := peerConf{
+			Addr: n.Addr, RemoteAS: n.RemoteAS, LocalAddr: n.LocalAddr,
+			Keepalive: n.Keepalive, Hold: n.Hold, MultihopTTL: n.MultihopTTL, Description: n.Description,
+			ConnectRetry: n.ConnectRetry, AdvertisementInterval: n.AdvertisementInterval,
+		}
+		if p.Keepalive <= 0 {
+			p.Keepalive = DefaultKeepalive
+		}
+		if p.Hold <= 0 {
+			p.Hold = DefaultHold
 		}
 		s.peers[p.Addr] = p
+		for _, u := range []struct {
+			dir  map[netip.Addr]string
+			name string
+		}{{s.policy.in, n.RouteMapIn}, {s.policy.out, n.RouteMapOut}} {
+			if u.name == "" {
+				continue
+			}
+			rm, ok := c.RouteMaps[u.name]
+			if !ok {
+				return settings{}, fmt.Errorf("bgp: neighbor %s: no route-map %s", n.Addr, u.name)
+			}
+			u.dir[n.Addr] = u.name
+			s.policy.maps[u.name] = rm
+		}
 	}
 	seen := map[netip.Prefix]bool{}
-	for _, p := range b.Networks {
+	for _, p := range c.Networks {
 		p = p.Masked()
 		if !p.Addr().Is4() || seen[p] {
 			continue
@@ -77,74 +113,4 @@ func settingsFrom(cfg *config.Config, listenPort int32) (settings, error) {
 		s.networks = append(s.networks, p)
 	}
 	return s, nil
-}
-
-func neighborConf(cfg *config.Config, b *config.BGP, n *config.Neighbor) (peerConf, error) {
-	if n.RemoteAS == 0 {
-		return peerConf{}, fmt.Errorf("bgp: neighbor %s: no remote-as", n.Addr)
-	}
-	p := peerConf{
-		Addr:        n.Addr,
-		RemoteAS:    n.RemoteAS,
-		Keepalive:   n.Keepalive,
-		Hold:        n.Hold,
-		Description: n.Description,
-	}
-	if p.Keepalive <= 0 {
-		p.Keepalive = DefaultKeepalive
-	}
-	if p.Hold <= 0 {
-		p.Hold = DefaultHold
-	}
-	if n.UpdateSource != "" {
-		ifc := cfg.Interface(n.UpdateSource)
-		if ifc == nil {
-			return peerConf{}, fmt.Errorf("bgp: neighbor %s: update-source %s is not configured", n.Addr, n.UpdateSource)
-		}
-		// An update-source without an address loads on the IX (config
-		// warns); the session then leaves from the address the kernel
-		// picks, rather than keeping the whole speaker from starting.
-		if ifc.Address.IsValid() {
-			p.LocalAddr = ifc.Address.Addr()
-		}
-	}
-	ebgp := n.RemoteAS != b.ASN
-	switch {
-	case n.EBGPMultihop > 255:
-		p.MultihopTTL = 255
-	case n.EBGPMultihop > 0:
-		p.MultihopTTL = uint8(n.EBGPMultihop)
-	case ebgp && n.UpdateSource != "":
-		p.MultihopTTL = loopbackMultihopTTL
-	}
-	return p, nil
-}
-
-// RouterID returns the BGP router ID as the IX chooses it: the configured
-// "router-id", else the highest loopback address, else the highest address
-// of any interface.
-func RouterID(cfg *config.Config) (netip.Addr, error) {
-	if cfg.BGP != nil && cfg.BGP.RouterID.IsValid() {
-		return cfg.BGP.RouterID, nil
-	}
-	var loop, any netip.Addr
-	for _, ifc := range cfg.Interfaces {
-		if !ifc.Address.IsValid() || !ifc.Address.Addr().Is4() || ifc.Shutdown {
-			continue
-		}
-		a := ifc.Address.Addr()
-		if ifc.Kind == config.KindLoopback && (!loop.IsValid() || a.Compare(loop) > 0) {
-			loop = a
-		}
-		if !any.IsValid() || a.Compare(any) > 0 {
-			any = a
-		}
-	}
-	switch {
-	case loop.IsValid():
-		return loop, nil
-	case any.IsValid():
-		return any, nil
-	}
-	return netip.Addr{}, errors.New("bgp: no router-id configured and no IPv4 interface address to choose one from")
 }

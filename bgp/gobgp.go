@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 
@@ -21,6 +22,10 @@ import (
 
 var ipv4Unicast = &api.Family{Afi: api.Family_AFI_IP, Safi: api.Family_SAFI_UNICAST}
 
+// defaultConnectRetry is the connect retry without "connect-interval": 5 s
+// so that a session returns soon after its tunnel does.
+const defaultConnectRetry = 5 * time.Second
+
 // networkMED is the MED soft-ix puts on its "network" routes: the IX shows
 // its advertised network with Metric 1 (seed README, advertised-routes).
 const networkMED = 1
@@ -31,6 +36,7 @@ type gobgpSpeaker struct {
 
 	mu       sync.Mutex
 	networks map[netip.Prefix][]byte // UUIDs of the paths AddPath created
+	policy   *gobgpPolicy            // what setPolicy installed; nil: nothing
 }
 
 func newGoBGP(log *slog.Logger) *gobgpSpeaker {
@@ -58,6 +64,10 @@ func (g *gobgpSpeaker) addPeer(ctx context.Context, p peerConf) error {
 
 // apiPeer translates a neighbor into GoBGP's terms.
 func apiPeer(p peerConf) *api.Peer {
+	retry := p.ConnectRetry
+	if retry <= 0 {
+		retry = defaultConnectRetry
+	}
 	peer := &api.Peer{
 		Conf: &api.PeerConf{
 			NeighborAddress: p.Addr.String(),
@@ -65,9 +75,10 @@ func apiPeer(p peerConf) *api.Peer {
 			Description:     p.Description,
 		},
 		Timers: &api.Timers{Config: &api.TimersConfig{
-			ConnectRetry:      5,
-			HoldTime:          uint64(p.Hold / time.Second),
-			KeepaliveInterval: uint64(p.Keepalive / time.Second),
+			ConnectRetry:                 uint64(retry / time.Second),
+			HoldTime:                     uint64(p.Hold / time.Second),
+			KeepaliveInterval:            uint64(p.Keepalive / time.Second),
+			MinimumAdvertisementInterval: uint64(p.AdvertisementInterval / time.Second),
 		}},
 		Transport: &api.Transport{},
 		AfiSafis: []*api.AfiSafi{{
@@ -140,6 +151,210 @@ func (g *gobgpSpeaker) deleteNetwork(ctx context.Context, prefix netip.Prefix) e
 		return nil
 	}
 	return g.s.DeletePath(ctx, &api.DeletePathRequest{TableType: api.TableType_GLOBAL, Family: ipv4Unicast, Uuid: id})
+}
+
+// gobgpPolicy is a policy in GoBGP's terms: defined sets, and the policies
+// of the global import and export assignments. GoBGP keeps per-neighbor
+// assignments for route-server clients only, so each neighbor's route-map
+// becomes a policy of the global assignment whose statements all carry a
+// neighbor set of that one neighbor: on import GoBGP matches it against
+// the neighbor a route came from, on export against the one it goes to.
+type gobgpPolicy struct {
+	sets            []*api.DefinedSet
+	import_, export []*api.Policy
+}
+
+const policyNamePrefix = "soft-ix-"
+
+// apiPolicy translates a policy. Neighbors without a route-map match no
+// statement and fall to the default action, accept; a neighbor with one
+// ends in a statement that rejects what no entry matched, as the IX drops
+// it.
+func apiPolicy(p policy) *gobgpPolicy {
+	g := &gobgpPolicy{}
+	seen := map[string]bool{}
+	addSet := func(ds *api.DefinedSet) {
+		if !seen[ds.Name] {
+			seen[ds.Name] = true
+			g.sets = append(g.sets, ds)
+		}
+	}
+	build := func(dir string, m map[netip.Addr]string) []*api.Policy {
+		addrs := make([]netip.Addr, 0, len(m))
+		for a := range m {
+			addrs = append(addrs, a)
+		}
+		slices.SortFunc(addrs, netip.Addr.Compare)
+		var out []*api.Policy
+		for _, a := range addrs {
+			name := m[a]
+			rm := p.maps[name]
+			nset := policyNamePrefix + "neighbor-" + a.String()
+			addSet(&api.DefinedSet{DefinedType: api.DefinedType_NEIGHBOR, Name: nset, List: []string{netip.PrefixFrom(a, a.BitLen()).String()}})
+			neighbor := func() *api.Conditions {
+				return &api.Conditions{NeighborSet: &api.MatchSet{Type: api.MatchSet_ANY, Name: nset}}
+			}
+			pol := &api.Policy{Name: fmt.Sprintf("%s%s-%s-%s", policyNamePrefix, dir, a, name)}
+			for _, e := range rm.Entries {
+				cond := neighbor()
+				if !e.MatchAll {
+					if len(e.Match) == 0 {
+						continue // a list that permits nothing: the entry never matches
+					}
+					pset := fmt.Sprintf("%sroute-map-%s-%d", policyNamePrefix, name, e.Seq)
+					ds := &api.DefinedSet{DefinedType: api.DefinedType_PREFIX, Name: pset}
+					for _, r := range e.Match {
+						ds.Prefixes = append(ds.Prefixes, &api.Prefix{IpPrefix: r.Prefix.String(), MaskLengthMin: uint32(r.MinLen), MaskLengthMax: uint32(r.MaxLen)})
+					}
+					addSet(ds)
+					cond.PrefixSet = &api.MatchSet{Type: api.MatchSet_ANY, Name: pset}
+				}
+				pol.Statements = append(pol.Statements, entryStatements(fmt.Sprintf("%s-%d", pol.Name, e.Seq), e, cond)...)
+			}
+			pol.Statements = append(pol.Statements, &api.Statement{
+				Name: pol.Name + "-no-match", Conditions: neighbor(),
+				Actions: &api.Actions{RouteAction: api.RouteAction_REJECT},
+			})
+			out = append(out, pol)
+		}
+		return out
+	}
+	g.import_ = build("in", p.in)
+	g.export = build("out", p.out)
+	return g
+}
+
+// entryStatements are the statements of one route-map entry under cond.
+// GoBGP prepends one AS number (repeated) per statement, so a prepend of
+// several different ones takes a statement per run of equal numbers, the
+// rightmost run first; all but the last pass the route on (no route
+// action) to the next, which carries the same conditions.
+func entryStatements(name string, e RouteMapEntry, cond *api.Conditions) []*api.Statement {
+	if e.Deny {
+		return []*api.Statement{{Name: name, Conditions: cond, Actions: &api.Actions{RouteAction: api.RouteAction_REJECT}}}
+	}
+	type run struct{ asn, n uint32 }
+	var runs []run
+	for _, a := range e.Prepend {
+		if len(runs) > 0 && runs[len(runs)-1].asn == a && runs[len(runs)-1].n < 255 {
+			runs[len(runs)-1].n++
+			continue
+		}
+		runs = append(runs, run{a, 1})
+	}
+	var out []*api.Statement
+	for i := len(runs) - 1; i >= 1; i-- {
+		out = append(out, &api.Statement{
+			Name: fmt.Sprintf("%s-prepend-%d", name, i), Conditions: cond,
+			Actions: &api.Actions{AsPrepend: &api.AsPrependAction{Asn: runs[i].asn, Repeat: runs[i].n}},
+		})
+	}
+	act := &api.Actions{RouteAction: api.RouteAction_ACCEPT}
+	if len(runs) > 0 {
+		act.AsPrepend = &api.AsPrependAction{Asn: runs[0].asn, Repeat: runs[0].n}
+	}
+	if e.LocalPref != nil {
+		act.LocalPref = &api.LocalPrefAction{Value: *e.LocalPref}
+	}
+	if e.MED != nil {
+		act.Med = &api.MedAction{Type: api.MedAction_REPLACE, Value: int64(*e.MED)}
+	}
+	switch {
+	case e.CommunityNone:
+		act.Community = &api.CommunityAction{Type: api.CommunityAction_REPLACE} // an empty replace removes them
+	case len(e.Communities) > 0:
+		cs := make([]string, len(e.Communities))
+		for i, c := range e.Communities {
+			cs[i] = c
+			if c == "local-as" {
+				cs[i] = "no-export-subconfed" // the same community (0xFFFFFF03) by GoBGP's name
+			}
+		}
+		t := api.CommunityAction_REPLACE
+		if e.CommunityAdditive {
+			t = api.CommunityAction_ADD
+		}
+		act.Community = &api.CommunityAction{Type: t, Communities: cs}
+	}
+	return append(out, &api.Statement{Name: name, Conditions: cond, Actions: act})
+}
+
+// setPolicy replaces what the previous call installed. The global
+// assignments are set, never deleted: GoBGP reads a missing default
+// action as reject, which would drop every route of every neighbor. So
+// they are first set to no policies (accept), the old policies and sets
+// are deleted (a policy in use cannot be), the new ones added, and the
+// assignments set to them, default accept. Every established session is
+// then soft-reset both ways, so routes already received and sent are
+// evaluated again (GoBGP keeps Adj-RIB-In, so the neighbor need not
+// resend).
+func (g *gobgpSpeaker) setPolicy(ctx context.Context, p policy) error {
+	g.mu.Lock()
+	old := g.policy
+	g.policy = nil
+	g.mu.Unlock()
+	if old != nil {
+		if err := g.assign(ctx, nil, nil); err != nil {
+			return err
+		}
+		for _, pol := range append(slices.Clone(old.import_), old.export...) {
+			if err := g.s.DeletePolicy(ctx, &api.DeletePolicyRequest{Policy: &api.Policy{Name: pol.Name}, All: true}); err != nil {
+				return fmt.Errorf("delete policy %s: %w", pol.Name, err)
+			}
+		}
+		for _, ds := range old.sets {
+			if err := g.s.DeleteDefinedSet(ctx, &api.DeleteDefinedSetRequest{DefinedSet: &api.DefinedSet{DefinedType: ds.DefinedType, Name: ds.Name}, All: true}); err != nil {
+				return fmt.Errorf("delete set %s: %w", ds.Name, err)
+			}
+		}
+	}
+	gp := apiPolicy(p)
+	for _, ds := range gp.sets {
+		if err := g.s.AddDefinedSet(ctx, &api.AddDefinedSetRequest{DefinedSet: ds}); err != nil {
+			return fmt.Errorf("set %s: %w", ds.Name, err)
+		}
+	}
+	for _, pol := range append(slices.Clone(gp.import_), gp.export...) {
+		if err := g.s.AddPolicy(ctx, &api.AddPolicyRequest{Policy: pol}); err != nil {
+			return fmt.Errorf("policy %s: %w", pol.Name, err)
+		}
+	}
+	if err := g.assign(ctx, gp.import_, gp.export); err != nil {
+		return err
+	}
+	g.mu.Lock()
+	g.policy = gp
+	g.mu.Unlock()
+	var established []string
+	err := g.s.ListPeer(ctx, &api.ListPeerRequest{}, func(p *api.Peer) {
+		if p.GetState().GetSessionState() == api.PeerState_ESTABLISHED {
+			established = append(established, p.GetConf().GetNeighborAddress())
+		}
+	})
+	for _, a := range established {
+		err = errors.Join(err, g.s.ResetPeer(ctx, &api.ResetPeerRequest{Address: a, Soft: true, Direction: api.ResetPeerRequest_BOTH}))
+	}
+	return err
+}
+
+// assign sets the global import and export assignments to the policies
+// (by name), with accept as the default action.
+func (g *gobgpSpeaker) assign(ctx context.Context, import_, export []*api.Policy) error {
+	for _, a := range []struct {
+		dir  api.PolicyDirection
+		pols []*api.Policy
+	}{{api.PolicyDirection_IMPORT, import_}, {api.PolicyDirection_EXPORT, export}} {
+		refs := make([]*api.Policy, len(a.pols))
+		for i, pol := range a.pols {
+			refs[i] = &api.Policy{Name: pol.Name}
+		}
+		if err := g.s.SetPolicyAssignment(ctx, &api.SetPolicyAssignmentRequest{Assignment: &api.PolicyAssignment{
+			Name: "global", Direction: a.dir, Policies: refs, DefaultAction: api.RouteAction_ACCEPT,
+		}}); err != nil {
+			return fmt.Errorf("%v assignment: %w", a.dir, err)
+		}
+	}
+	return nil
 }
 
 func (g *gobgpSpeaker) watch(ctx context.Context, onPaths func([]bestPath), onPeer func(peerEvent)) error {
@@ -309,21 +524,21 @@ func (g *gobgpSpeaker) neighbors(ctx context.Context) ([]NeighborSummary, error)
 	return out, err
 }
 
+// routes lists what was received from a neighbor as the local table holds
+// it, after its inbound route-map (GoBGP's Adj-RIB-In has the attributes
+// as received, so a local-preference set on import would not show), or
+// what is sent to it, after its outbound route-map (Adj-RIB-Out). An
+// invalid neighbor lists the whole local table.
 func (g *gobgpSpeaker) routes(ctx context.Context, neighbor netip.Addr, advertised bool) ([]Route, error) {
-	tt := api.TableType_ADJ_IN
+	req := &api.ListPathRequest{TableType: api.TableType_GLOBAL, Family: ipv4Unicast, SortType: api.ListPathRequest_PREFIX}
 	if advertised {
-		tt = api.TableType_ADJ_OUT
+		req.TableType, req.Name = api.TableType_ADJ_OUT, neighbor.String()
 	}
 	var out []Route
-	err := g.s.ListPath(ctx, &api.ListPathRequest{
-		TableType: tt,
-		Name:      neighbor.String(),
-		Family:    ipv4Unicast,
-		SortType:  api.ListPathRequest_PREFIX,
-	}, func(d *api.Destination) {
+	err := g.s.ListPath(ctx, req, func(d *api.Destination) {
 		for _, p := range d.Paths {
 			b, ok := toBestPath(p)
-			if !ok {
+			if !ok || (!advertised && neighbor.IsValid() && b.Peer != neighbor) {
 				continue
 			}
 			a := decodeAttrs(p.Pattrs)

@@ -6,12 +6,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"reflect"
 	"slices"
 	"sort"
 	"sync"
 	"time"
-
-	"github.com/soft-ix/soft-ix/config"
 )
 
 // RouteInstaller puts learned best paths into the kernel. tun.Manager
@@ -77,10 +76,10 @@ func New(opts Options) *Server {
 	return s
 }
 
-// Start runs the speaker with the "router bgp" block of cfg. The update-source
-// addresses must already be on their links (tun.Manager.Apply first).
-func (s *Server) Start(cfg *config.Config) error {
-	set, err := s.settings(cfg)
+// Start runs the speaker with c. The neighbors' local addresses must
+// already be on their links (tun.Manager.Apply first).
+func (s *Server) Start(c Config) error {
+	set, err := s.settings(c)
 	if err != nil {
 		return err
 	}
@@ -92,8 +91,8 @@ func (s *Server) Start(cfg *config.Config) error {
 	return s.startLocked(set)
 }
 
-func (s *Server) settings(cfg *config.Config) (settings, error) {
-	set, err := settingsFrom(cfg, s.listenPort)
+func (s *Server) settings(c Config) (settings, error) {
+	set, err := settingsFrom(c, s.listenPort)
 	if err != nil {
 		return settings{}, err
 	}
@@ -133,6 +132,15 @@ func (s *Server) startLocked(set settings) error {
 func (s *Server) applyLocked(set settings) error {
 	ctx := context.Background()
 	var errs []error
+	// Route-maps go in before new neighbors, so their first routes are
+	// already filtered; a change re-applies them to existing sessions.
+	if !reflect.DeepEqual(set.policy, s.cur.policy) && !(set.policy.empty() && s.cur.policy.empty()) {
+		if err := s.sp.setPolicy(ctx, set.policy); err != nil {
+			errs = append(errs, fmt.Errorf("bgp: route-maps: %w", err))
+		} else {
+			s.log.Info("bgp: route-maps applied", "in", len(set.policy.in), "out", len(set.policy.out))
+		}
+	}
 	for addr, old := range s.cur.peers {
 		if p, ok := set.peers[addr]; ok && p == old {
 			continue
@@ -183,15 +191,12 @@ func (s *Server) applyLocked(set settings) error {
 	return errors.Join(errs...)
 }
 
-// Reload applies a new configuration. Neighbors whose settings did not
-// change keep their sessions; a new AS number or router ID restarts the
-// speaker. A configuration without "router bgp" stops it.
-func (s *Server) Reload(cfg *config.Config) error {
-	if cfg.BGP == nil {
-		s.Stop()
-		return nil
-	}
-	set, err := s.settings(cfg)
+// Reload applies a new configuration, starting the speaker if it is not
+// running. Neighbors whose settings did not change keep their sessions; a
+// new AS number or router ID restarts the speaker. (Stop is for a
+// configuration without BGP.)
+func (s *Server) Reload(c Config) error {
+	set, err := s.settings(c)
 	if err != nil {
 		return err
 	}
@@ -407,13 +412,20 @@ func (s *Server) AdvertisedRoutes(ctx context.Context, neighbor netip.Addr) (Rou
 	return s.table(ctx, neighbor, true)
 }
 
+// Table lists every path of the local table ("show ip bgp"): what each
+// neighbor sent, after its inbound route-map, and the router's own
+// networks; best marks the path in use.
+func (s *Server) Table(ctx context.Context) (RouteTable, error) {
+	return s.table(ctx, netip.Addr{}, false)
+}
+
 func (s *Server) table(ctx context.Context, neighbor netip.Addr, advertised bool) (RouteTable, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.running {
 		return RouteTable{}, errNotRunning
 	}
-	if _, ok := s.cur.peers[neighbor]; !ok {
+	if _, ok := s.cur.peers[neighbor]; !ok && neighbor.IsValid() {
 		return RouteTable{}, fmt.Errorf("bgp: no neighbor %s", neighbor)
 	}
 	rs, err := s.sp.routes(ctx, neighbor, advertised)
@@ -435,9 +447,9 @@ func (s *Server) table(ctx context.Context, neighbor netip.Addr, advertised bool
 	})
 	s.rmu.Lock()
 	v := s.version
-	if !advertised {
-		// GoBGP does not mark best paths in Adj-RIB-In; a received route
-		// is best when it is the one handed to the kernel.
+	if !advertised && neighbor.IsValid() {
+		// A received route is best when it is the one handed to the
+		// kernel (the kernel's view is what "show ip route" shows too).
 		for i := range rs {
 			l, ok := s.learned[rs[i].Prefix]
 			rs[i].Best = ok && l.peer == neighbor && l.nextHop == rs[i].NextHop

@@ -16,6 +16,9 @@ type speaker interface {
 	// addNetwork originates prefix from this router; deleteNetwork withdraws it.
 	addNetwork(ctx context.Context, prefix netip.Prefix) error
 	deleteNetwork(ctx context.Context, prefix netip.Prefix) error
+	// setPolicy replaces the route-maps in force and re-applies them to
+	// the routes already received and sent.
+	setPolicy(ctx context.Context, p policy) error
 	// watch calls onPaths with best-path changes (the current table first)
 	// and onPeer with session state changes, in order, from one goroutine,
 	// until ctx is done.
@@ -44,6 +47,9 @@ type peerConf struct {
 	MultihopTTL uint8 // 0: directly connected eBGP (TTL 1)
 	Description string
 	RemotePort  uint16 // 0: 179; tests use others
+
+	ConnectRetry          time.Duration // connect-interval; 0: defaultConnectRetry
+	AdvertisementInterval time.Duration // advertisement-interval; 0: GoBGP's default
 }
 
 // bestPath is one change of the best path for a prefix.

@@ -19,7 +19,8 @@ import (
 // Interfaces covers every other interface (GigaEthernet, Loopback, Null and
 // tunnels that are not ipsec-ikev2), compared block for block.
 // Routes compares "ip route" lines by destination, gateway and distance.
-// BGPChanged is set when anything under "router bgp" differs.
+// BGPChanged is set when anything under "router bgp" differs, or a
+// route-map, prefix list or matched access list BGP may use.
 type Changes struct {
 	TunnelsAdded, TunnelsRemoved, TunnelsChanged          []string
 	InterfacesAdded, InterfacesRemoved, InterfacesChanged []string
@@ -101,7 +102,7 @@ func Diff(old, new *Config) Changes {
 			ch.RoutesRemoved = append(ch.RoutesRemoved, r)
 		}
 	}
-	ch.BGPChanged = !equalBGP(old.BGP, new.BGP)
+	ch.BGPChanged = !equalBGP(old.BGP, new.BGP) || (new.BGP != nil && !equalPolicies(old, new))
 	return ch
 }
 
@@ -154,7 +155,46 @@ func equalBGP(a, b *BGP) bool {
 	for i := range a.Neighbors {
 		n, m := *a.Neighbors[i], *b.Neighbors[i]
 		n.Pos, m.Pos, n.UpdateSourcePos, m.UpdateSourcePos = Pos{}, Pos{}, Pos{}, Pos{}
+		n.RouteMapInPos, m.RouteMapInPos, n.RouteMapOutPos, m.RouteMapOutPos = Pos{}, Pos{}, Pos{}, Pos{}
 		if n != m {
+			return false
+		}
+	}
+	return true
+}
+
+// equalPolicies compares what BGP's route-maps act on: the route-map
+// entries and the prefix lists and access lists they match, ignoring
+// positions and kept lines.
+func equalPolicies(a, b *Config) bool {
+	if len(a.RouteMaps) != len(b.RouteMaps) || len(a.PrefixLists) != len(b.PrefixLists) {
+		return false
+	}
+	for i := range a.RouteMaps {
+		x, y := *a.RouteMaps[i], *b.RouteMaps[i]
+		x.Pos, y.Pos, x.MatchPos, y.MatchPos, x.Extra, y.Extra = Pos{}, Pos{}, Pos{}, Pos{}, nil, nil
+		if !reflect.DeepEqual(x, y) {
+			return false
+		}
+		if x.MatchAccessList != "" {
+			l1, _ := a.AccessListSources(x.MatchAccessList)
+			l2, _ := b.AccessListSources(y.MatchAccessList)
+			if !equalPrefixLists(l1, l2) {
+				return false
+			}
+		}
+	}
+	return equalPrefixLists(a.PrefixLists, b.PrefixLists)
+}
+
+func equalPrefixLists(a, b []*PrefixList) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		x, y := *a[i], *b[i]
+		x.Pos, y.Pos = Pos{}, Pos{}
+		if x != y {
 			return false
 		}
 	}

@@ -31,13 +31,18 @@
 // prefix as a per-tunnel override; ip route P IF|NEXTHOP|NEXTHOP IF [dhcp]
 // [[distance] N] [tag N] (dhcp and tag are stored, not acted on yet);
 // router bgp with [bgp] router-id,
-// neighbor remote-as|update-source|timers|ebgp-multihop|description and
-// address-family ipv4 unicast with network and neighbor activate.
+// neighbor remote-as|update-source|timers|ebgp-multihop|description|
+// advertisement-interval|connect-interval and address-family ipv4 unicast
+// with network, neighbor activate and neighbor route-map NAME in|out;
+// route-map NAME permit|deny SEQ with match ip address prefix-list|
+// access-list, set local-preference, set metric, set as-path prepend and
+// set community; ip prefix-list (routemap.go).
 //
 // Everything else IX knows (ntp, syslog, logging, timezone, proxy-dns,
 // ip ufs-cache, ip napt, access lists, PPPoE, IKEv1, username, telnet/http
-// servers, device blocks, DHCP server, watch-group, route-maps, other
-// interface families, other BGP neighbor options, ...) is kept verbatim in
+// servers, device blocks, DHCP server, watch-group, other match and set
+// lines of route-maps, other interface families, other BGP neighbor
+// options, ...) is kept verbatim in
 // its block (Verbatim, Config.Extra and the Extra of each block) and
 // reported with one "not emulated" warning per command keyword: it is
 // inactive, Print writes it back, Inactive lists it. A command that names an
@@ -68,6 +73,21 @@
 //     Tunnel interfaces must be declared before anything routes to them.
 //   - An interface without "shutdown" is up (IX prints "no shutdown"
 //     explicitly, and so does Print).
+//   - ip prefix-list is written "ip prefix-list NAME [SEQ] permit|deny
+//     PREFIX|any [min N] [max N]", the form a published IX file uses for
+//     ipv6 prefix-list; "seq N", "ge N" and "le N" are read as aliases and
+//     printed in that form. min alone matches up to /32, as ge does.
+//   - A route-map, prefix-list or access-list that is referred to but not
+//     configured is an error: on a BGP session it would drop every route
+//     without a word, and the name is almost always a typo.
+//   - match ip address access-list compares a route with the source
+//     prefixes of the access list's lines (any, A/L or a host address).
+//   - neighbor advertisement-interval 0..600 s, connect-interval
+//     0..65535 s; route-map sequence numbers 1..65535, 10 when left out.
+//   - A route-map entry with a match line soft-ix keeps but does not
+//     evaluate (match as-path, match community, ...) never matches, with
+//     a warning: applying its sets or its deny to every route would be
+//     worse.
 //   - PSKs print as configured (key char / key hex), so printed text is a
 //     secret and reloads as-is.
 package config

@@ -31,6 +31,9 @@ func FuzzParse(f *testing.F) {
 		"interface Tunnel0.0\n description \" padded \"\n  !indented comment\n no shutdown\n",
 		"router bgp 1\n neighbor 10.0.0.1 remote-as 2\n address-family ipv6 unicast\n  network 2001:db8::/32\n exit-address-family\n neighbor 10.0.0.1 ebgp-multihop\n",
 		"ip route default 192.0.2.1\nno ip route default\nip route ::/0 Tunnel0.0\n",
+		routeMapSrc,
+		"route-map \"a b\" permit\nset community 1 2:3 internet additive\nmatch as-path 1\nroute-map \"a b\" deny 5\nno route-map \"a b\" permit 10\n",
+		"ip prefix-list p seq 5 deny 10.0.0.0/8 ge 9\nip prefix-list p permit any\nno ip prefix-list p 5\n",
 		"ikev2 authentication psk id keyid \"k 1\" key char \"with blank\"\n",
 	} {
 		f.Add([]byte(s))

@@ -297,6 +297,9 @@ func (c *Config) Inactive() []*Verbatim {
 		out = append(out, c.BGP.Extra...)
 		out = append(out, c.BGP.AFExtra...)
 	}
+	for _, rm := range c.RouteMaps {
+		out = append(out, rm.Extra...)
+	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Pos.Line < out[j].Pos.Line })
 	return out
 }

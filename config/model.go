@@ -30,6 +30,12 @@ type Config struct {
 	Routes     []*Route
 	BGP        *BGP // nil without "router bgp"
 
+	// RouteMaps are the "route-map NAME permit|deny SEQ" entries, grouped
+	// by name in the order names first appear, by sequence number within a
+	// name; PrefixLists the "ip prefix-list" lines (see routemap.go).
+	RouteMaps   []*RouteMap
+	PrefixLists []*PrefixList
+
 	// Extra are the top-level commands soft-ix keeps but does not act on
 	// (with the lines of their blocks), so that Print reproduces the whole
 	// file. See Verbatim.
@@ -233,6 +239,15 @@ type Neighbor struct {
 	Description  string
 	Activate     bool // neighbor A activate under address-family ipv4 unicast
 
-	Pos             Pos // the neighbor's first command
-	UpdateSourcePos Pos
+	// neighbor A advertisement-interval N / connect-interval N (0: default).
+	AdvertisementInterval time.Duration
+	ConnectInterval       time.Duration
+
+	// neighbor A route-map NAME in|out ("" when none): the route-map
+	// applied to what the neighbor sends and to what is sent to it.
+	RouteMapIn, RouteMapOut string
+
+	Pos                           Pos // the neighbor's first command
+	UpdateSourcePos               Pos
+	RouteMapInPos, RouteMapOutPos Pos // where the route-map names stand
 }

@@ -56,6 +56,7 @@ const (
 	blockInterface
 	blockProfile
 	blockBGP
+	blockRouteMap
 )
 
 type parser struct {
@@ -68,6 +69,7 @@ type parser struct {
 	blockIndent int // indentation of the line that opened the block
 	iface       *Interface
 	profile     *Profile
+	rmap        *RouteMap
 
 	// Inside router bgp: an open address-family, its indentation, and
 	// whether it is one soft-ix ignores (anything but ipv4 unicast), kept
@@ -151,6 +153,8 @@ func (p *parser) keepLine(l *line) {
 		p.iface.Extra = append(p.iface.Extra, v)
 	case p.block == blockProfile:
 		p.profile.Extra = append(p.profile.Extra, v)
+	case p.block == blockRouteMap:
+		p.rmap.Extra = append(p.rmap.Extra, v)
 	case p.block == blockBGP:
 		b := p.cfg.BGP
 		switch {
@@ -323,7 +327,7 @@ func (p *parser) run(src []byte) {
 }
 
 func (p *parser) closeBlock() {
-	p.block, p.iface, p.profile, p.inAF, p.afSkip, p.afExtra = blockNone, nil, nil, false, false, nil
+	p.block, p.iface, p.profile, p.rmap, p.inAF, p.afSkip, p.afExtra = blockNone, nil, nil, nil, false, false, nil
 	p.extra, p.skipOpener, p.skipIface, p.ifAnchor, p.subIndented = nil, false, false, "", false
 }
 
@@ -584,6 +588,11 @@ func (p *parser) top(l *line) {
 			p.route(l, t, neg)
 			return
 		}
+		if len(t) > 1 && kw(t[1]) == "prefix-list" {
+			p.topAnchor = "ip prefix-list"
+			p.prefixList(l, t, neg)
+			return
+		}
 		if len(t) > 1 && kw(t[1]) != "router" && !topLevelPairs["ip "+kw(t[1])] && editDistance(kw(t[1]), "route") <= 1 {
 			p.errf(l, t[1].col, "unknown command \"ip %s\", did you mean \"ip route\"?", t[1].text)
 			return
@@ -596,6 +605,8 @@ func (p *parser) top(l *line) {
 			return
 		}
 		p.notEmulated(l, t, "")
+	case "route-map":
+		p.routeMapCmd(l, t, neg)
 	case "device":
 		p.notEmulated(l, t, "device")
 	case "end", "exit":
@@ -1040,5 +1051,7 @@ func (p *parser) sub(l *line) {
 		p.profileSub(l, t, neg, p.profile, "")
 	case blockBGP:
 		p.bgpSub(l)
+	case blockRouteMap:
+		p.routeMapSub(l)
 	}
 }

@@ -36,6 +36,7 @@ func (p *parser) finish() {
 			b.Networks = nil
 		}
 	}
+	c.sortPolicies()
 	for _, ifc := range p.cfg.Interfaces {
 		if t := ifc.Tunnel; t != nil && t.Override != nil && t.Override.isZero() {
 			t.Override = nil
@@ -54,8 +55,8 @@ func (c *Config) anchorKept() {
 		c.Extra = nil
 		return
 	}
-	sections := []string{"", "hostname", "ip route", "ikev2 authentication", "ikev2 default-profile", "ikev2 profile", "router bgp"}
-	printed := []bool{true, c.Hostname != "", len(c.Routes) > 0, len(c.PSKs) > 0, c.DefaultProfile != nil, len(c.Profiles) > 0, c.BGP != nil}
+	sections := []string{"", "hostname", "ip route", "ip prefix-list", "ikev2 authentication", "ikev2 default-profile", "ikev2 profile", "route-map", "router bgp"}
+	printed := []bool{true, c.Hostname != "", len(c.Routes) > 0, len(c.PrefixLists) > 0, len(c.PSKs) > 0, c.DefaultProfile != nil, len(c.Profiles) > 0, len(c.RouteMaps) > 0, c.BGP != nil}
 	for _, ifc := range c.Interfaces {
 		sections = append(sections, "interface "+ifc.Name)
 		printed = append(printed, true)
@@ -924,7 +925,8 @@ func (p *parser) routerID(l *line, t []token, i int, neg bool) {
 	}
 }
 
-var neighborCommands = []string{"remote-as", "update-source", "timers", "ebgp-multihop", "description", "activate"}
+var neighborCommands = []string{"remote-as", "update-source", "timers", "ebgp-multihop", "description", "activate",
+	"route-map", "advertisement-interval", "connect-interval"}
 
 func (p *parser) neighbor(l *line, t []token, neg bool) {
 	b := p.cfg.BGP
@@ -936,7 +938,7 @@ func (p *parser) neighbor(l *line, t []token, neg bool) {
 	if !ok {
 		return
 	}
-	k, ok := p.need(l, t, 2, "neighbor", "sub-command (remote-as, update-source, timers, ebgp-multihop, description or activate)")
+	k, ok := p.need(l, t, 2, "neighbor", "sub-command ("+orList(neighborCommands)+")")
 	if !ok {
 		return
 	}
@@ -980,6 +982,18 @@ func (p *parser) neighbor(l *line, t []token, neg bool) {
 			n.Description = ""
 		case "activate":
 			n.Activate = false
+		case "advertisement-interval":
+			n.AdvertisementInterval = 0
+		case "connect-interval":
+			n.ConnectInterval = 0
+		case "route-map":
+			// no neighbor A route-map [NAME] in|out
+			switch kw(t[len(t)-1]) {
+			case "in":
+				n.RouteMapIn = ""
+			case "out":
+				n.RouteMapOut = ""
+			}
 		}
 		return
 	}
@@ -1059,12 +1073,49 @@ func (p *parser) neighbor(l *line, t []token, neg bool) {
 		if p.done(l, t, 3, cmd) {
 			n.Activate = true
 		}
+	case "advertisement-interval", "connect-interval":
+		v, ok := p.need(l, t, 3, cmd, "seconds")
+		if !ok {
+			return
+		}
+		max := uint64(600) // advertisement-interval: 0..600 s as on other BGP speakers
+		if sub == "connect-interval" {
+			max = 65535
+		}
+		d, ok := p.seconds(l, v, cmd, 0, max)
+		if !ok || !p.done(l, t, 4, cmd) {
+			return
+		}
+		if sub == "connect-interval" {
+			n.ConnectInterval = d
+		} else {
+			n.AdvertisementInterval = d
+		}
+	case "route-map":
+		nt, ok := p.need(l, t, 3, cmd, "route-map name")
+		if !ok {
+			return
+		}
+		dt, ok := p.need(l, t, 4, cmd+" "+nt.text, "direction (in or out)")
+		if !ok {
+			return
+		}
+		dir, ok := p.oneOf(l, dt, cmd+" "+nt.text, "in", "out")
+		if !ok || !p.done(l, t, 5, cmd) {
+			return
+		}
+		if dir == "in" {
+			n.RouteMapIn, n.RouteMapInPos = nt.text, p.pos(l, nt.col)
+		} else {
+			n.RouteMapOut, n.RouteMapOutPos = nt.text, p.pos(l, nt.col)
+		}
 	}
 }
 
 func (n *Neighbor) isZero() bool {
 	return n.RemoteAS == 0 && n.UpdateSource == "" && n.Keepalive == 0 && n.Hold == 0 &&
-		n.EBGPMultihop == 0 && n.Description == "" && !n.Activate
+		n.EBGPMultihop == 0 && n.Description == "" && !n.Activate && n.AdvertisementInterval == 0 &&
+		n.ConnectInterval == 0 && n.RouteMapIn == "" && n.RouteMapOut == ""
 }
 
 // lastAddr is the highest address of an IPv4 prefix.

@@ -9,8 +9,9 @@ import (
 )
 
 // Print writes c as canonical IX running-config text, in the order and
-// indentation IX uses: hostname, ip route, ikev2 authentication psk,
-// ikev2 default-profile, ikev2 profile blocks, router bgp, then the
+// indentation IX uses: hostname, ip route, ip prefix-list, ikev2
+// authentication psk, ikev2 default-profile, ikev2 profile blocks,
+// route-map blocks, router bgp, then the
 // interface blocks, with "!" between sections and sub-commands indented two
 // spaces (four inside address-family). Within a section the config's order
 // is kept. Pre-shared keys are printed as configured ("key char K" or
@@ -45,6 +46,13 @@ func printConfig(c *Config, all bool) []byte {
 		w.bang()
 	}
 	w.extras("ip route")
+	if len(c.PrefixLists) > 0 {
+		for _, pl := range c.PrefixLists {
+			w.prefixList(pl)
+		}
+		w.bang()
+	}
+	w.extras("ip prefix-list")
 	if len(c.PSKs) > 0 {
 		for _, k := range c.PSKs {
 			key := "char " + quoteWord(string(k.Key))
@@ -66,6 +74,10 @@ func printConfig(c *Config, all bool) []byte {
 		w.profile(pr)
 	}
 	w.extras("ikev2 profile")
+	for _, rm := range c.RouteMaps {
+		w.routeMap(rm)
+	}
+	w.extras("route-map")
 	if c.BGP != nil {
 		w.bgp(c.BGP)
 		w.bang()
@@ -303,7 +315,13 @@ func (w *printer) bgp(b *BGP) {
 		if n.UpdateSource != "" {
 			w.line(2, "neighbor", a, "update-source", n.UpdateSource)
 		}
-		activate = activate || n.Activate
+		if n.AdvertisementInterval != 0 {
+			w.line(2, "neighbor", a, "advertisement-interval", secs(n.AdvertisementInterval))
+		}
+		if n.ConnectInterval != 0 {
+			w.line(2, "neighbor", a, "connect-interval", secs(n.ConnectInterval))
+		}
+		activate = activate || n.Activate || n.RouteMapIn != "" || n.RouteMapOut != ""
 	}
 	w.kept(2, b.Extra)
 	if len(b.Networks) > 0 || activate || (w.all && len(b.AFExtra) > 0) {
@@ -311,6 +329,12 @@ func (w *printer) bgp(b *BGP) {
 		for _, n := range b.Neighbors {
 			if n.Activate {
 				w.line(4, "neighbor", n.Addr.String(), "activate")
+			}
+			if n.RouteMapIn != "" {
+				w.line(4, "neighbor", n.Addr.String(), "route-map", quoteWord(n.RouteMapIn), "in")
+			}
+			if n.RouteMapOut != "" {
+				w.line(4, "neighbor", n.Addr.String(), "route-map", quoteWord(n.RouteMapOut), "out")
 			}
 		}
 		for _, p := range b.Networks {

@@ -23,6 +23,7 @@ func (c *Config) Validate() []Diagnostic {
 	v.interfaces()
 	v.routes()
 	v.bgp()
+	v.routeMaps()
 	return v.diags
 }
 

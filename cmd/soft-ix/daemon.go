@@ -16,6 +16,7 @@ import (
 	"github.com/soft-ix/soft-ix/bgp"
 	"github.com/soft-ix/soft-ix/cmd/soft-ix/internal/show"
 	"github.com/soft-ix/soft-ix/config"
+	"github.com/soft-ix/soft-ix/internal/ixbgp"
 	"github.com/soft-ix/soft-ix/tun"
 )
 
@@ -54,6 +55,9 @@ type ipsecSide interface {
 // bgpSide is the BGP speaker (package bgp).
 type bgpSide interface {
 	Summary() (show.BGPSummary, error)
+	// NeighborRoutes lists what a neighbor sent, or what is sent to it;
+	// with an invalid neighbor address, every path of the table ("show ip
+	// bgp").
 	NeighborRoutes(neighbor netip.Addr, advertised bool) (show.BGPRoutes, error)
 	// Reload applies a changed "router bgp"; unchanged sessions stay up.
 	Reload(cfg *config.Config) error
@@ -105,7 +109,11 @@ func startComponents(cfg *config.Config, o *options, log *slog.Logger) (*compone
 	bs := bgp.New(bgp.Options{Log: log, Installer: tm})
 	c.bgp = bgpAdapter{bs}
 	if cfg.BGP != nil {
-		if err := bs.Start(cfg); err != nil {
+		bc, err := ixbgp.Config(cfg)
+		if err == nil {
+			err = bs.Start(bc)
+		}
+		if err != nil {
 			c.close()
 			return nil, fmt.Errorf("bgp: %w", err)
 		}
@@ -193,9 +201,12 @@ func (a bgpAdapter) NeighborRoutes(neighbor netip.Addr, advertised bool) (show.B
 	defer cancel()
 	var t bgp.RouteTable
 	var err error
-	if advertised {
+	switch {
+	case !neighbor.IsValid():
+		t, err = a.s.Table(ctx)
+	case advertised:
 		t, err = a.s.AdvertisedRoutes(ctx, neighbor)
-	} else {
+	default:
 		t, err = a.s.NeighborRoutes(ctx, neighbor)
 	}
 	if err != nil {
@@ -218,8 +229,21 @@ func (a bgpAdapter) NeighborRoutes(neighbor netip.Addr, advertised bool) (show.B
 	return out, nil
 }
 
-func (a bgpAdapter) Reload(cfg *config.Config) error { return a.s.Reload(cfg) }
-func (a bgpAdapter) Close() error                    { a.s.Stop(); return nil }
+// Reload translates the new "router bgp" for the speaker; a configuration
+// without one stops it.
+func (a bgpAdapter) Reload(cfg *config.Config) error {
+	if cfg.BGP == nil {
+		a.s.Stop()
+		return nil
+	}
+	bc, err := ixbgp.Config(cfg)
+	if err != nil {
+		return err
+	}
+	return a.s.Reload(bc)
+}
+
+func (a bgpAdapter) Close() error { a.s.Stop(); return nil }
 
 // reload applies the changes ch that lead to cfg: new tunnel devices
 // first, then the Linux side, then IKE (only changed tunnels are

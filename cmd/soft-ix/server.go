@@ -234,10 +234,12 @@ func (d *daemon) run(ctx context.Context, cmd *cli.Command) (string, error) {
 			return "", err
 		}
 		return show.BGPSummaryText(s), nil
-	case cli.ShowBGPRoutes, cli.ShowBGPAdvertised:
+	case cli.ShowBGP, cli.ShowBGPRoutes, cli.ShowBGPAdvertised:
 		if c.bgp == nil {
 			return "", errNotRunning("BGP")
 		}
+		// "show ip bgp" has no neighbor: the invalid address asks for the
+		// whole table.
 		r, err := c.bgp.NeighborRoutes(cmd.Addr("neighbor"), cmd.ID == cli.ShowBGPAdvertised)
 		if err != nil {
 			return "", err

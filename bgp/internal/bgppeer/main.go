@@ -37,6 +37,7 @@ import (
 
 	"github.com/soft-ix/soft-ix/bgp"
 	"github.com/soft-ix/soft-ix/config"
+	"github.com/soft-ix/soft-ix/internal/ixbgp"
 	"github.com/soft-ix/soft-ix/tun"
 )
 
@@ -98,7 +99,11 @@ func run(log *slog.Logger, cfgPath string, mapping map[string]string, mappedAddr
 	srv := bgp.New(bgp.Options{Log: log, Installer: mgr})
 	defer srv.Stop()
 	if cfg.BGP != nil {
-		if err := srv.Start(cfg); err != nil {
+		bc, err := ixbgp.Config(cfg)
+		if err != nil {
+			return err
+		}
+		if err := srv.Start(bc); err != nil {
 			return err
 		}
 	}
@@ -191,7 +196,15 @@ func command(mgr *tun.Manager, srv *bgp.Server, line string) (any, error) {
 		if err := mgr.Apply(cfg); err != nil {
 			return nil, err
 		}
-		return "ok", srv.Reload(cfg)
+		if cfg.BGP == nil {
+			srv.Stop()
+			return "ok", nil
+		}
+		bc, err := ixbgp.Config(cfg)
+		if err != nil {
+			return nil, err
+		}
+		return "ok", srv.Reload(bc)
 	}
 	return nil, fmt.Errorf("unknown command %q", f[0])
 }

@@ -30,6 +30,9 @@ const (
 	Reload
 	Exit // interactive only: exit, quit
 	Help // interactive only: help, ?
+	// ShowBGP is "show ip bgp": the whole BGP table. Added last so the
+	// other IDs keep their values.
+	ShowBGP
 )
 
 // Command is a parsed command line.
@@ -116,7 +119,7 @@ func buildGrammar() []*node {
 			),
 			kw("ip", "IP information", None,
 				kw("route", "IP routing table", ShowIPRoute),
-				kw("bgp", "BGP information", None,
+				kw("bgp", "BGP table", ShowBGP,
 					kw("summary", "BGP neighbor summary", ShowBGPSummary),
 					kw("neighbors", "BGP neighbor routes", None, neighbor),
 				),
