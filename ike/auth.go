@@ -6,35 +6,14 @@ import (
 	"net/netip"
 	"strings"
 	"time"
-
-	"github.com/soft-ix/soft-ix/config"
 )
 
 // IKE_AUTH with pre-shared keys and the first Child SA (RFC 7296 §1.2,
 // §2.15).
 
-var configEmpty config.Config
-
 // routeSelectors is the route-based traffic selector: everything.
 func routeSelectors() []selector {
 	return []selector{{StartPort: 0, EndPort: 65535, StartAddr: netip.IPv4Unspecified(), EndAd: netip.AddrFrom4([4]byte{255, 255, 255, 255})}}
-}
-
-// identityFor converts an IX identity to the wire form.
-func identityFor(id config.Identity) (identity, error) {
-	switch id.Type {
-	case config.IDIPv4, config.IDIPv6:
-		a, err := netip.ParseAddr(id.Value)
-		if err != nil {
-			return identity{}, fmt.Errorf("ike: bad %s identity %q", id.Type, id.Value)
-		}
-		return addrIdentity(a), nil
-	case config.IDFQDN:
-		return identity{Type: idFQDN, Data: []byte(id.Value)}, nil
-	case config.IDKeyID:
-		return identity{Type: idKeyID, Data: []byte(id.Value)}, nil
-	}
-	return identity{}, fmt.Errorf("ike: unsupported identity type %q", id.Type)
 }
 
 func addrIdentity(a netip.Addr) identity {
@@ -74,10 +53,7 @@ func (id identity) equal(o identity) bool {
 func (c *Core) pskFor(peerID identity, peer netip.Addr) []byte {
 	var byAddr []byte
 	for _, p := range c.cfg.PSKs {
-		id, err := identityFor(p.ID)
-		if err != nil {
-			continue
-		}
+		id := p.ID.wire()
 		if id.equal(peerID) {
 			return p.Key
 		}
@@ -90,9 +66,8 @@ func (c *Core) pskFor(peerID identity, peer netip.Addr) []byte {
 
 // expectedPeerID is what a tunnel expects the peer to send as its ID.
 func expectedPeerID(t *tunnel) (identity, bool) {
-	if t.conf.PeerID.Type != "" {
-		id, err := identityFor(t.conf.PeerID)
-		return id, err == nil
+	if !t.conf.PeerID.IsZero() {
+		return t.conf.PeerID.wire(), true
 	}
 	if t.conf.Peer.IsValid() {
 		return addrIdentity(t.conf.Peer), true

@@ -3,8 +3,6 @@ package ike
 import (
 	"testing"
 	"time"
-
-	"github.com/soft-ix/soft-ix/config"
 )
 
 // TestAdditionalChildSARefused: one Child SA per tunnel (see doc.go): a
@@ -95,8 +93,8 @@ func TestChildRecreatedAfterPeerDelete(t *testing.T) {
 // responder) leaves re-creating the Child SA to its peer.
 func TestResponderWaitsForPeerChild(t *testing.T) {
 	cfgA := testConfig(addrB, "P@ssw0rd1234", true, nil)
-	cfgA.Interfaces[0].Tunnel.NegotiationDirection = "responder"
-	for i, cfg := range []*config.Config{testConfig(addrB, "P@ssw0rd1234", false, nil), cfgA} {
+	cfgA.Tunnels[0].Direction = ResponderOnly
+	for i, cfg := range []Config{testConfig(addrB, "P@ssw0rd1234", false, nil), cfgA} {
 		p := newPair(t, cfg, testConfig(addrA, "P@ssw0rd1234", true, nil), nil)
 		p.b.core.Start(p.now)
 		p.run(time.Second)

@@ -13,8 +13,6 @@ import (
 	mrand "math/rand/v2"
 	"net/netip"
 	"time"
-
-	"github.com/soft-ix/soft-ix/config"
 )
 
 // Transport sends IKE messages. pkt is the bare IKE message; when from's
@@ -34,7 +32,7 @@ type NATKeepaliveSender interface {
 
 // CoreConfig configures a Core. Zero values take the defaults noted.
 type CoreConfig struct {
-	Config    *config.Config
+	Config    Config
 	DataPlane DataPlane
 	Transport Transport
 	Logger    *slog.Logger // default slog.Default()
@@ -86,8 +84,8 @@ type CoreConfig struct {
 	// gets plain ESP.
 	ForceUDPEncap bool
 
-	// Policies replaces the policy the config gives the named tunnels;
-	// the lab's Azure emulation sets AzurePolicy() here.
+	// Policies replaces the policy Config gives the named tunnels; the
+	// lab's Azure emulation sets AzurePolicy() here.
 	Policies map[string]Policy
 }
 
@@ -139,7 +137,7 @@ func (c *CoreConfig) defaults() {
 // tunnel is one "interface TunnelN.M" with IKEv2.
 type tunnel struct {
 	name    string
-	conf    config.Tunnel
+	conf    TunnelConfig
 	pol     Policy
 	source  netip.Addr // ikev2 source-address (or its interface's address); invalid: route source
 	outSPI  uint32     // the SPI last given to DataPlane.SetOutbound
@@ -154,18 +152,18 @@ type tunnel struct {
 
 // responderOnly: "ikev2 negotiation-direction responder": the tunnel
 // never starts an IKE SA, even with connect-type auto.
-func (t *tunnel) responderOnly() bool { return t.conf.NegotiationDirection == "responder" }
+func (t *tunnel) responderOnly() bool { return t.conf.Direction == ResponderOnly }
 
 // initiatorOnly: "ikev2 negotiation-direction initiator": the tunnel
 // refuses IKE SAs its peer starts.
-func (t *tunnel) initiatorOnly() bool { return t.conf.NegotiationDirection == "initiator" }
+func (t *tunnel) initiatorOnly() bool { return t.conf.Direction == InitiatorOnly }
 
 // Core is the sans-IO IKEv2 engine: packets and timer ticks in; packets
 // (through Transport), Child SA installs (through DataPlane) and a next
 // timer out. It is not safe for concurrent use; Manager serialises calls.
 type Core struct {
 	opt      CoreConfig
-	cfg      *config.Config
+	cfg      Config
 	log      *slog.Logger
 	tunnels  map[string]*tunnel
 	order    []string               // tunnel names in config order
@@ -206,44 +204,30 @@ func NewCore(opt CoreConfig) (*Core, error) {
 	if _, err := io.ReadFull(opt.Rand, c.secret[:]); err != nil {
 		return nil, fmt.Errorf("ike: cookie secret: %w", err)
 	}
-	cfg := opt.Config
-	if cfg == nil {
-		cfg = &config.Config{}
-	}
-	tunnels, order, err := c.buildTunnels(cfg)
+	tunnels, order, err := c.buildTunnels(opt.Config)
 	if err != nil {
 		return nil, err
 	}
-	c.setTunnels(cfg, tunnels, order)
+	c.setTunnels(opt.Config, tunnels, order)
 	return c, nil
 }
 
 // buildTunnels builds the tunnel table of cfg without applying it.
-func (c *Core) buildTunnels(cfg *config.Config) (map[string]*tunnel, []string, error) {
+func (c *Core) buildTunnels(cfg Config) (map[string]*tunnel, []string, error) {
 	tunnels := map[string]*tunnel{}
 	var order []string
-	for _, ifc := range cfg.Interfaces {
-		if ifc.Tunnel == nil || ifc.Shutdown {
-			continue
+	for _, tc := range cfg.Tunnels {
+		if tunnels[tc.Name] != nil {
+			return nil, nil, fmt.Errorf("ike: tunnel %s configured twice", tc.Name)
 		}
-		prof := profileFor(cfg, ifc)
-		pol, err := PolicyFromProfile(prof, ifc.Tunnel)
-		if err != nil {
-			return nil, nil, fmt.Errorf("%s: %w", ifc.Name, err)
-		}
-		if p, ok := c.opt.Policies[ifc.Name]; ok {
+		pol := tc.Policy
+		if p, ok := c.opt.Policies[tc.Name]; ok {
 			pol = p
 		}
-		src := prof.SourceAddress
-		if !src.IsValid() && prof.SourceInterface != "" {
-			if si := cfg.Interface(prof.SourceInterface); si != nil && si.Address.IsValid() {
-				src = si.Address.Addr()
-			}
-		}
-		t := &tunnel{name: ifc.Name, conf: *ifc.Tunnel, pol: pol, source: src}
+		t := &tunnel{name: tc.Name, conf: tc, pol: pol, source: tc.Source}
 		t.auto = t.conf.ConnectAuto && !t.responderOnly() && t.conf.Peer.IsValid()
-		tunnels[ifc.Name] = t
-		order = append(order, ifc.Name)
+		tunnels[tc.Name] = t
+		order = append(order, tc.Name)
 	}
 	return tunnels, order, nil
 }
@@ -252,7 +236,7 @@ func (c *Core) buildTunnels(cfg *config.Config) (map[string]*tunnel, []string, e
 // already existed keep their SAs, state and counters: every IKE SA of
 // one moves to the new tunnel value (not only the current one, or a
 // later reload would miss the others).
-func (c *Core) setTunnels(cfg *config.Config, tunnels map[string]*tunnel, order []string) {
+func (c *Core) setTunnels(cfg Config, tunnels map[string]*tunnel, order []string) {
 	for name, t := range tunnels {
 		if old := c.tunnels[name]; old != nil {
 			t.ike, t.retryAt, t.backoff, t.upSince = old.ike, old.retryAt, old.backoff, old.upSince

@@ -191,8 +191,6 @@ func (c *Core) policyGroups() []uint16 {
 		add(t.pol.IKEDH)
 		add(t.pol.ChildPFS)
 	}
-	if pol, err := PolicyFromProfile(profileFor(c.cfg, nil), nil); err == nil {
-		add(pol.IKEDH)
-	}
+	add(c.cfg.Default.IKEDH)
 	return gs
 }

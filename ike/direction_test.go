@@ -10,7 +10,7 @@ import (
 // its peer, and does not re-initiate when the peer deletes the SA.
 func TestResponderOnlyNeverInitiates(t *testing.T) {
 	cfgA := testConfig(addrB, "k", true, nil)
-	cfgA.Interfaces[0].Tunnel.NegotiationDirection = "responder"
+	cfgA.Tunnels[0].Direction = ResponderOnly
 	p := newPair(t, cfgA, testConfig(addrA, "k", false, nil), nil)
 	p.a.core.Start(p.now)
 	p.run(time.Minute)
@@ -40,7 +40,7 @@ func TestResponderOnlyNeverInitiates(t *testing.T) {
 // initiation works.
 func TestInitiatorOnlyRefusesPeer(t *testing.T) {
 	cfgB := testConfig(addrA, "k", false, nil)
-	cfgB.Interfaces[0].Tunnel.NegotiationDirection = "initiator"
+	cfgB.Tunnels[0].Direction = InitiatorOnly
 	p := newPair(t, testConfig(addrB, "k", true, nil), cfgB, nil)
 	p.a.core.Start(p.now)
 	p.run(time.Second / 2) // before a's retry

@@ -58,10 +58,10 @@
 //
 // # Policy
 //
-// PolicyFromProfile turns an IX profile (config.ProfileFor) into the
-// algorithm lists soft-ix offers, in the config's order, and accepts as
-// responder: any combination of them in any proposal of the peer's whole
-// list, picked by the config's preference. AzurePolicy is Azure VPN
+// A tunnel's Policy (TunnelConfig; internal/ixike builds it from the IX
+// profile) holds the algorithm lists soft-ix offers, in the config's
+// order, and accepts as responder: any combination of them in any proposal
+// of the peer's whole list, picked by the config's preference. AzurePolicy is Azure VPN
 // Gateway's default policy for the lab's Azure emulation
 // (CoreConfig.Policies).
 //

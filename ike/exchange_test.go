@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/soft-ix/soft-ix/config"
 	"github.com/soft-ix/soft-ix/ike/wire"
 )
 
@@ -169,10 +168,10 @@ func TestWrongPSK(t *testing.T) {
 }
 
 func TestInvalidKERetry(t *testing.T) {
-	profA := &config.Profile{Enc: []config.EncAlg{"aes-cbc-128"}, Integrity: []config.IntegAlg{"sha2-256"},
-		DH: []config.DHGroup{"256-bit-ecp", "2048-bit"}, ChildEnc: []config.EncAlg{"aes-gcm-256"}}
-	profB := &config.Profile{Enc: []config.EncAlg{"aes-cbc-128"}, Integrity: []config.IntegAlg{"sha2-256"},
-		DH: []config.DHGroup{"2048-bit"}, ChildEnc: []config.EncAlg{"aes-gcm-256"}}
+	profA := &testProfile{Enc: []string{"aes-cbc-128"}, Integrity: []string{"sha2-256"},
+		DH: []string{"256-bit-ecp", "2048-bit"}, ChildEnc: []string{"aes-gcm-256"}}
+	profB := &testProfile{Enc: []string{"aes-cbc-128"}, Integrity: []string{"sha2-256"},
+		DH: []string{"2048-bit"}, ChildEnc: []string{"aes-gcm-256"}}
 	p := newPair(t, testConfig(addrB, "k", true, profA), testConfig(addrA, "k", false, profB), nil)
 	p.a.core.Start(p.now)
 	p.run(time.Second)
@@ -215,8 +214,8 @@ func TestFragmentation(t *testing.T) {
 }
 
 func TestDPDPeerDeath(t *testing.T) {
-	prof := &config.Profile{Enc: []config.EncAlg{"aes-cbc-256"}, Integrity: []config.IntegAlg{"sha1"},
-		DH: []config.DHGroup{"1024-bit"}, DPDInterval: 10 * time.Second}
+	prof := &testProfile{Enc: []string{"aes-cbc-256"}, Integrity: []string{"sha1"},
+		DH: []string{"1024-bit"}, DPDInterval: 10 * time.Second}
 	p := newPair(t, testConfig(addrB, "k", true, prof), testConfig(addrA, "k", false, prof),
 		func(c *CoreConfig) { c.RetransmitBase = time.Second; c.RetransmitTries = 3 })
 	p.a.core.Start(p.now)
@@ -238,12 +237,9 @@ func TestDPDPeerDeath(t *testing.T) {
 // Azure's whole default offer and picks what its config allows.
 func TestAzureOffer(t *testing.T) {
 	az := AzurePolicy()
-	prof := &config.Profile{Enc: []config.EncAlg{"aes-cbc-256"}, Integrity: []config.IntegAlg{"sha2-256"},
-		DH: []config.DHGroup{"1024-bit"}, ChildEnc: []config.EncAlg{"aes-cbc-256"}, ChildIntegrity: []config.IntegAlg{"sha2-256"}}
-	pol, err := PolicyFromProfile(*prof, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	prof := &testProfile{Enc: []string{"aes-cbc-256"}, Integrity: []string{"sha2-256"},
+		DH: []string{"1024-bit"}, ChildEnc: []string{"aes-cbc-256"}, ChildIntegrity: []string{"sha2-256"}}
+	pol := prof.policy()
 	s, chosen, ok := chooseIKE(&pol, ikeOffer(&az, nil, 0))
 	if !ok || s.Enc.Name != "AES-CBC-256" || s.Integ.Name != "HMAC-SHA2-256-128" || chosen.Num != 2 {
 		t.Fatalf("IKE choice %+v num %d ok %v", s, chosen.Num, ok)
@@ -264,8 +260,8 @@ func TestAzureOffer(t *testing.T) {
 }
 
 func TestLifetimesRekeyAutomatically(t *testing.T) {
-	prof := &config.Profile{Enc: []config.EncAlg{"aes-cbc-256"}, Integrity: []config.IntegAlg{"sha1"},
-		DH: []config.DHGroup{"1024-bit"}, Lifetime: time.Hour, ChildLifetime: 10 * time.Minute}
+	prof := &testProfile{Enc: []string{"aes-cbc-256"}, Integrity: []string{"sha1"},
+		DH: []string{"1024-bit"}, Lifetime: time.Hour, ChildLifetime: 10 * time.Minute}
 	p := newPair(t, testConfig(addrB, "k", true, prof), testConfig(addrA, "k", false, prof), nil)
 	p.a.core.Start(p.now)
 	p.run(3 * time.Hour)
@@ -290,7 +286,7 @@ func TestUnknownPeerRejected(t *testing.T) {
 
 func TestPeerAnyWithID(t *testing.T) {
 	cfgB := testConfig(addrA, "k", false, nil)
-	tun := cfgB.Interfaces[0].Tunnel
+	tun := &cfgB.Tunnels[0]
 	tun.Peer, tun.PeerAny = netip.Addr{}, true
 	p := newPair(t, testConfig(addrB, "k", true, nil), cfgB, nil)
 	p.a.core.Start(p.now)
@@ -338,8 +334,9 @@ func TestClearSAReinitiates(t *testing.T) {
 func TestReloadChangedTunnel(t *testing.T) {
 	p, sa, _ := upPair(t)
 	m := &Manager{core: p.a.core, now: func() time.Time { return p.now }, wake: make(chan struct{}, 1)}
-	cfg := testConfig(addrB, "P@ssw0rd1234", true, nil)
-	cfg.DefaultProfile.Enc = []config.EncAlg{"aes-cbc-128", "aes-cbc-256"}
+	prof := seedProfile()
+	prof.Enc = []string{"aes-cbc-128", "aes-cbc-256"}
+	cfg := testConfig(addrB, "P@ssw0rd1234", true, prof)
 	if err := m.Reload(cfg, nil); err != nil {
 		t.Fatal(err)
 	}

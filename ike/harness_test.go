@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/soft-ix/soft-ix/config"
 	"github.com/soft-ix/soft-ix/internal/childsa"
 )
 
@@ -143,31 +142,84 @@ func testLogger(t *testing.T) *slog.Logger {
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
-// testConfig is one side's IX config: a tunnel to peer with PSK psk (keyed
-// by the peer's address identity).
-func testConfig(peer netip.Addr, psk string, auto bool, prof *config.Profile) *config.Config {
-	if prof == nil {
-		prof = &config.Profile{
-			Enc: []config.EncAlg{"aes-cbc-256"}, Integrity: []config.IntegAlg{"sha1"}, DH: []config.DHGroup{"1024-bit"},
-			ChildEnc: []config.EncAlg{"aes-cbc-256"}, ChildIntegrity: []config.IntegAlg{"sha2-256"},
-			ChildLifetime: time.Hour,
+// testProfile names a policy's algorithms as the configuration does;
+// policy fills what it leaves empty with the IX defaults, as
+// config.ProfileFor does for the daemon.
+type testProfile struct {
+	Enc, Integrity, DH, ChildEnc, ChildIntegrity []string
+	ChildPFS                                     string
+	Lifetime, ChildLifetime, DPDInterval         time.Duration
+	ChildLifetimeKB                              uint64
+}
+
+func (p *testProfile) policy() Policy {
+	or := func(l []string, def ...string) []string {
+		if len(l) == 0 {
+			return def
 		}
+		return l
 	}
-	return &config.Config{
-		PSKs:           []*config.PSK{{ID: config.Identity{Type: config.IDIPv4, Value: peer.String()}, Key: []byte(psk)}},
-		DefaultProfile: prof,
-		Interfaces: []*config.Interface{{
-			Name: "Tunnel0.0", Kind: config.KindTunnel,
-			Tunnel: &config.Tunnel{Mode: "ipsec-ikev2", ConnectAuto: auto, Peer: peer,
-				PeerID: config.Identity{Type: config.IDIPv4, Value: peer.String()}},
-		}},
+	algs := func(find func(string) (Algorithm, bool), names []string) []Algorithm {
+		var out []Algorithm
+		for _, n := range names {
+			a, ok := find(n)
+			if !ok {
+				panic("testProfile: unknown algorithm " + n)
+			}
+			out = append(out, a)
+		}
+		return out
+	}
+	integ := or(p.Integrity, "sha2-256")
+	pol := Policy{
+		IKEEnc: algs(EncAlgorithm, or(p.Enc, "aes-cbc-256")), IKEInteg: algs(IntegAlgorithm, integ),
+		IKEPRF: algs(PRFAlgorithm, integ), IKEDH: algs(DHAlgorithm, or(p.DH, "2048-bit")),
+		ChildEnc:   algs(EncAlgorithm, or(p.ChildEnc, "aes-cbc-256")),
+		ChildInteg: algs(IntegAlgorithm, or(p.ChildIntegrity, "sha2-256")),
+		ESN:        true, IKELifetime: p.Lifetime, ChildLifetime: p.ChildLifetime,
+		ChildLifetimeKB: p.ChildLifetimeKB, DPDInterval: p.DPDInterval,
+	}
+	if p.ChildPFS != "" {
+		pol.ChildPFS = algs(DHAlgorithm, []string{p.ChildPFS})
+	}
+	if pol.IKELifetime == 0 {
+		pol.IKELifetime = 86400 * time.Second
+	}
+	if pol.ChildLifetime == 0 {
+		pol.ChildLifetime = 28800 * time.Second
+	}
+	return pol
+}
+
+// seedProfile is the seed's proposal: IKE AES-CBC-256/SHA1/DH2, ESP
+// AES-CBC-256/SHA2-256.
+func seedProfile() *testProfile {
+	return &testProfile{
+		Enc: []string{"aes-cbc-256"}, Integrity: []string{"sha1"}, DH: []string{"1024-bit"},
+		ChildEnc: []string{"aes-cbc-256"}, ChildIntegrity: []string{"sha2-256"},
+		ChildLifetime: time.Hour,
 	}
 }
 
-func newPair(t *testing.T, cfgA, cfgB *config.Config, tweak func(*CoreConfig)) *pair {
+// testConfig is one side's configuration: a tunnel to peer with PSK psk
+// (keyed by the peer's address identity) under prof (nil: seedProfile),
+// which is also the default policy.
+func testConfig(peer netip.Addr, psk string, auto bool, prof *testProfile) Config {
+	if prof == nil {
+		prof = seedProfile()
+	}
+	pol := prof.policy()
+	return Config{
+		PSKs:    []PSK{{ID: ID{Addr: peer}, Key: []byte(psk)}},
+		Default: pol,
+		Tunnels: []TunnelConfig{{Name: "Tunnel0.0", ConnectAuto: auto, Peer: peer, PeerID: ID{Addr: peer}, Policy: pol}},
+	}
+}
+
+func newPair(t *testing.T, cfgA, cfgB Config, tweak func(*CoreConfig)) *pair {
 	p := &pair{t: t, now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 	p.net = &fakeNet{t: t, nodes: map[netip.Addr]*node{}}
-	mk := func(cfg *config.Config, addr netip.Addr) *node {
+	mk := func(cfg Config, addr netip.Addr) *node {
 		n := &node{dp: newFakeDP(), addr: addr}
 		cc := CoreConfig{Config: cfg, DataPlane: n.dp, Transport: p.net, Logger: testLogger(t),
 			LocalAddr: func(netip.Addr) netip.Addr { return addr }}

@@ -15,9 +15,6 @@ const nonceLen = 32
 // initiate starts a new IKE SA for tunnel t.
 func (c *Core) initiate(now time.Time, t *tunnel) {
 	local := t.source
-	if !local.IsValid() {
-		local = t.conf.SourceAddress
-	}
 	if !local.IsValid() && c.opt.LocalAddr != nil {
 		local = c.opt.LocalAddr(t.conf.Peer)
 	}
@@ -332,10 +329,7 @@ func (c *Core) responderPolicy(peer netip.Addr) *Policy {
 	if anyT != nil {
 		return &anyT.pol
 	}
-	pol, err := PolicyFromProfile(profileFor(c.cfg, nil), nil)
-	if err != nil {
-		pol, _ = PolicyFromProfile(profileFor(&configEmpty, nil), nil)
-	}
+	pol := c.cfg.Default
 	return &pol
 }
 

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/soft-ix/soft-ix/config"
 	"github.com/soft-ix/soft-ix/internal/childsa"
 )
 
@@ -23,18 +22,18 @@ func (d *countDP) Counters(uint32, bool) (childsa.Counters, bool) { return child
 // manyPair builds an initiator with n tunnels to one responder that takes
 // any peer.
 func manyPair(tb testing.TB, n int) (*pair, *countDP, *countDP) {
-	prof := &config.Profile{Enc: []config.EncAlg{"aes-cbc-256"}, Integrity: []config.IntegAlg{"sha1"},
-		DH: []config.DHGroup{"1024-bit"}, ChildEnc: []config.EncAlg{"aes-cbc-256"}, ChildIntegrity: []config.IntegAlg{"sha2-256"},
+	prof := &testProfile{Enc: []string{"aes-cbc-256"}, Integrity: []string{"sha1"},
+		DH: []string{"1024-bit"}, ChildEnc: []string{"aes-cbc-256"}, ChildIntegrity: []string{"sha2-256"},
 		Lifetime: 8 * time.Hour, ChildLifetime: 8 * time.Hour}
 	cfgA := testConfig(addrB, "k", false, prof)
-	cfgA.Interfaces = nil
+	pol := prof.policy()
+	cfgA.Tunnels = nil
 	for i := 0; i < n; i++ {
-		cfgA.Interfaces = append(cfgA.Interfaces, &config.Interface{Name: fmt.Sprintf("Tunnel%d.0", i), Kind: config.KindTunnel,
-			Tunnel: &config.Tunnel{Peer: addrB}})
+		cfgA.Tunnels = append(cfgA.Tunnels, TunnelConfig{Name: fmt.Sprintf("Tunnel%d.0", i), Peer: addrB, Policy: pol})
 	}
 	cfgB := testConfig(addrA, "k", false, prof)
-	cfgB.Interfaces[0].Tunnel.Peer, cfgB.Interfaces[0].Tunnel.PeerAny = netip.Addr{}, true
-	cfgB.Interfaces[0].Tunnel.PeerID = config.Identity{}
+	cfgB.Tunnels[0].Peer, cfgB.Tunnels[0].PeerAny = netip.Addr{}, true
+	cfgB.Tunnels[0].PeerID = ID{}
 	t, _ := tb.(*testing.T)
 	p := newPair(t, cfgA, cfgB, func(c *CoreConfig) { c.NoInitialContact = true; c.DPDDisabled = true })
 	da, db := &countDP{}, &countDP{}

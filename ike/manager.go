@@ -10,13 +10,11 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/soft-ix/soft-ix/config"
 )
 
 // ManagerConfig is what cmd/soft-ix passes to NewManager.
 type ManagerConfig struct {
-	Config    *config.Config
+	Config    Config
 	DataPlane DataPlane
 
 	// Transport sends IKE packets. Nil: the Manager opens its own UDP
@@ -282,15 +280,12 @@ func (m *Manager) Initiate(tunnel string) error {
 // connect-type auto, are re-initiated with the new settings; other
 // tunnels keep their SAs. A configuration the Core cannot use is refused
 // before anything changes.
-func (m *Manager) Reload(cfg *config.Config, changed []string) error {
+func (m *Manager) Reload(cfg Config, changed []string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	defer m.poke()
 	now := m.now()
 	c := m.core
-	if cfg == nil {
-		cfg = &config.Config{}
-	}
 	tunnels, order, err := c.buildTunnels(cfg)
 	if err != nil {
 		return err

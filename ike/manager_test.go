@@ -17,7 +17,7 @@ func TestManagersOverLoopback(t *testing.T) {
 	mk := func(local, peer netip.Addr, auto bool) (*Manager, *fakeDP) {
 		dp := newFakeDP()
 		cfg := testConfig(peer, "k", auto, nil)
-		cfg.Interfaces[0].Tunnel.SourceAddress = local
+		cfg.Tunnels[0].Source = local
 		m, err := NewManager(ManagerConfig{Config: cfg, DataPlane: dp, ListenAddr: local, IKEPort: 15500, NATTPort: 15501,
 			Logger: testLogger(t)})
 		if err != nil {

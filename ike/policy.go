@@ -1,10 +1,8 @@
 package ike
 
 import (
-	"fmt"
 	"time"
 
-	"github.com/soft-ix/soft-ix/config"
 	"github.com/soft-ix/soft-ix/ike/wire"
 )
 
@@ -38,35 +36,34 @@ type Algorithm struct {
 // aead reports whether an ENCR algorithm carries its own integrity.
 func (a Algorithm) aead() bool { return a.ID == wire.EncrAESGCM16 }
 
-var encByName = map[config.EncAlg]Algorithm{
+var encByName = map[string]Algorithm{
 	"aes-cbc-128": {wire.EncrAESCBC, 128, "AES-CBC-128"},
 	"aes-cbc-192": {wire.EncrAESCBC, 192, "AES-CBC-192"},
 	"aes-cbc-256": {wire.EncrAESCBC, 256, "AES-CBC-256"},
 	"aes-gcm-128": {wire.EncrAESGCM16, 128, "AES-GCM-128"},
 	"aes-gcm-256": {wire.EncrAESGCM16, 256, "AES-GCM-256"},
 	"3des":        {encr3DES, 0, "3DES-CBC"},
-	// The spellings IX itself uses, which config stores (config.EncAESGCM128,
-	// config.EncAESGCM256, config.Enc3DESCBC).
+	// The spellings IX itself uses for the same ciphers.
 	"aes-gcm-128-16": {wire.EncrAESGCM16, 128, "AES-GCM-128"},
 	"aes-gcm-256-16": {wire.EncrAESGCM16, 256, "AES-GCM-256"},
 	"3des-cbc":       {encr3DES, 0, "3DES-CBC"},
 }
 
-var integByName = map[config.IntegAlg]Algorithm{
+var integByName = map[string]Algorithm{
 	"sha1":     {wire.IntegHMACSHA196, 0, "HMAC-SHA1-96"},
 	"sha2-256": {wire.IntegHMACSHA256128, 0, "HMAC-SHA2-256-128"},
 	"sha2-384": {wire.IntegHMACSHA384192, 0, "HMAC-SHA2-384-192"},
 	"sha2-512": {wire.IntegHMACSHA512256, 0, "HMAC-SHA2-512-256"},
 }
 
-var prfByName = map[config.PRFAlg]Algorithm{
+var prfByName = map[string]Algorithm{
 	"sha1":     {prfHMACSHA1, 0, "PRF-HMAC-SHA1"},
 	"sha2-256": {prfHMACSHA256, 0, "PRF-HMAC-SHA2-256"},
 	"sha2-384": {prfHMACSHA384, 0, "PRF-HMAC-SHA2-384"},
 	"sha2-512": {prfHMACSHA512, 0, "PRF-HMAC-SHA2-512"},
 }
 
-var dhByName = map[config.DHGroup]Algorithm{
+var dhByName = map[string]Algorithm{
 	"1024-bit":     {2, 0, "1024-bit"},
 	"1536-bit":     {5, 0, "1536-bit"},
 	"2048-bit":     {14, 0, "2048-bit"},
@@ -101,114 +98,22 @@ type Policy struct {
 	DPDInterval     time.Duration // 0: no liveness checks
 }
 
-// IX defaults used when a profile leaves a field unset. They follow the IX
-// documentation's ikev2 defaults closely enough to interoperate with Azure
-// and strongSwan's defaults.
-var (
-	defaultEnc      = []config.EncAlg{"aes-cbc-256", "aes-cbc-192", "aes-cbc-128"}
-	defaultInteg    = []config.IntegAlg{"sha2-256", "sha1"}
-	defaultDH       = []config.DHGroup{"2048-bit", "1024-bit"}
-	defaultLifetime = 86400 * time.Second
-	defaultChildLT  = 28800 * time.Second
-)
+// The algorithm tables by name: the names soft-ix's configuration uses,
+// which are IX's keywords ("aes-cbc-256", "sha2-256", "2048-bit", ...).
+// A configuration layer (internal/ixike) turns names into a Policy with
+// them.
 
-// profileFor returns the effective profile of a tunnel interface (nil:
-// the default profile) with the IX defaults filled in (config.ProfileFor).
-func profileFor(cfg *config.Config, ifc *config.Interface) config.Profile {
-	return cfg.ProfileFor(ifc)
-}
+// EncAlgorithm returns the encryption algorithm named name.
+func EncAlgorithm(name string) (Algorithm, bool) { a, ok := encByName[name]; return a, ok }
 
-// PolicyFromProfile maps an IX profile (with per-tunnel overrides from tun,
-// which may be nil) to a Policy, filling IX defaults. Unknown algorithm
-// names are an error naming the keyword.
-func PolicyFromProfile(p config.Profile, tun *config.Tunnel) (Policy, error) {
-	var pol Policy
-	var err error
-	enc := p.Enc
-	if len(enc) == 0 {
-		enc = defaultEnc
-	}
-	integ := p.Integrity
-	if len(integ) == 0 {
-		integ = defaultInteg
-	}
-	dh := p.DH
-	if len(dh) == 0 {
-		dh = defaultDH
-	}
-	prf := p.PRF
-	if len(prf) == 0 {
-		// As IX does: the PRF follows the integrity algorithm.
-		for _, i := range integ {
-			prf = append(prf, config.PRFAlg(i))
-		}
-	}
-	if pol.IKEEnc, err = lookup(encByName, enc, "enc"); err != nil {
-		return pol, err
-	}
-	if pol.IKEInteg, err = lookup(integByName, integ, "integrity"); err != nil {
-		return pol, err
-	}
-	if pol.IKEPRF, err = lookup(prfByName, prf, "prf"); err != nil {
-		return pol, err
-	}
-	if pol.IKEDH, err = lookup(dhByName, dh, "dh"); err != nil {
-		return pol, err
-	}
-	cenc := p.ChildEnc
-	if len(cenc) == 0 {
-		cenc = defaultEnc
-	}
-	cinteg := p.ChildIntegrity
-	if len(cinteg) == 0 {
-		cinteg = defaultInteg
-	}
-	if pol.ChildEnc, err = lookup(encByName, cenc, "child enc"); err != nil {
-		return pol, err
-	}
-	if pol.ChildInteg, err = lookup(integByName, cinteg, "child integrity"); err != nil {
-		return pol, err
-	}
-	if p.ChildPFS != "" {
-		if pol.ChildPFS, err = lookup(dhByName, []config.DHGroup{p.ChildPFS}, "child-pfs"); err != nil {
-			return pol, err
-		}
-	}
-	// ESN is offered alongside "no ESN" and used when the peer offers it.
-	pol.ESN = true
-	pol.IKELifetime = orDefault(p.Lifetime, defaultLifetime)
-	pol.ChildLifetime = orDefault(p.ChildLifetime, defaultChildLT)
-	pol.ChildLifetimeKB = p.ChildLifetimeKB
-	pol.DPDInterval = p.DPDInterval
-	if tun != nil {
-		if tun.SALifetime > 0 {
-			pol.IKELifetime = tun.SALifetime
-		}
-		if tun.DPDInterval > 0 {
-			pol.DPDInterval = tun.DPDInterval
-		}
-	}
-	return pol, nil
-}
+// IntegAlgorithm returns the integrity algorithm named name.
+func IntegAlgorithm(name string) (Algorithm, bool) { a, ok := integByName[name]; return a, ok }
 
-func orDefault(d, def time.Duration) time.Duration {
-	if d > 0 {
-		return d
-	}
-	return def
-}
+// PRFAlgorithm returns the pseudo-random function named name.
+func PRFAlgorithm(name string) (Algorithm, bool) { a, ok := prfByName[name]; return a, ok }
 
-func lookup[K ~string](m map[K]Algorithm, names []K, what string) ([]Algorithm, error) {
-	out := make([]Algorithm, 0, len(names))
-	for _, n := range names {
-		a, ok := m[n]
-		if !ok {
-			return nil, fmt.Errorf("ike: unknown %s algorithm %q", what, n)
-		}
-		out = append(out, a)
-	}
-	return out, nil
-}
+// DHAlgorithm returns the Diffie-Hellman group named name.
+func DHAlgorithm(name string) (Algorithm, bool) { a, ok := dhByName[name]; return a, ok }
 
 // AzurePolicy is Azure VPN Gateway's documented default IKEv2 policy
 // (route-based gateway, no custom IPsec policy), in Azure's order of
@@ -219,8 +124,8 @@ func lookup[K ~string](m map[K]Algorithm, names []K, what string) ([]Algorithm, 
 // emulation runs a soft-ix with it; AzureOffer gives the exact proposal
 // lists Azure sends.
 func AzurePolicy() Policy {
-	e := func(n config.EncAlg) Algorithm { return encByName[n] }
-	i := func(n config.IntegAlg) Algorithm { return integByName[n] }
+	e := func(n string) Algorithm { return encByName[n] }
+	i := func(n string) Algorithm { return integByName[n] }
 	aes256, aes128, des3 := e("aes-cbc-256"), e("aes-cbc-128"), e("3des")
 	sha1, sha256 := i("sha1"), i("sha2-256")
 	p1, p256 := prfByName["sha1"], prfByName["sha2-256"]

@@ -4,8 +4,6 @@ import (
 	"net/netip"
 	"testing"
 	"time"
-
-	"github.com/soft-ix/soft-ix/config"
 )
 
 // memManager wraps a node's Core in a Manager on the pair's fake clock,
@@ -61,8 +59,9 @@ func TestReloadBothInitiatedDuplicates(t *testing.T) {
 		if len(allSAs(p.a)) != 2 {
 			t.Fatalf("run %d: an unchanged reload dropped SAs", i)
 		}
-		cfg := testConfig(addrB, "k", true, nil)
-		cfg.DefaultProfile.Enc = []config.EncAlg{"aes-cbc-128", "aes-cbc-256"}
+		prof := seedProfile()
+		prof.Enc = []string{"aes-cbc-128", "aes-cbc-256"}
+		cfg := testConfig(addrB, "k", true, prof)
 		if err := ma.Reload(cfg, []string{"Tunnel0.0"}); err != nil {
 			t.Fatal(err)
 		}
@@ -92,7 +91,7 @@ func TestReloadBothInitiatedDuplicates(t *testing.T) {
 // clears it: one IKE SA on each end.
 func TestReloadPeerKeepsExtraSA(t *testing.T) {
 	cfgB := testConfig(addrA, "k", false, nil)
-	tun := cfgB.Interfaces[0].Tunnel
+	tun := &cfgB.Tunnels[0]
 	tun.Peer, tun.PeerAny = netip.Addr{}, true
 	p := newPair(t, testConfig(addrB, "k", true, nil), cfgB, nil)
 	ma := memManager(p, p.a)
@@ -126,14 +125,12 @@ func TestReloadPeerKeepsExtraSA(t *testing.T) {
 // leaves this one's IKE SA alone; removing the tunnel deletes its SA on
 // both ends.
 func TestReloadKeepsOtherTunnels(t *testing.T) {
-	withOther := func() *config.Config {
+	withOther := func() Config {
 		cfg := testConfig(addrB, "k", true, nil)
-		other := *cfg.Interfaces[0]
+		other := cfg.Tunnels[0]
 		other.Name = "Tunnel1.0"
-		ot := *other.Tunnel
-		ot.ConnectAuto, ot.Peer = false, netip.MustParseAddr("192.0.2.50")
-		other.Tunnel = &ot
-		cfg.Interfaces = append(cfg.Interfaces, &other)
+		other.ConnectAuto, other.Peer = false, netip.MustParseAddr("192.0.2.50")
+		cfg.Tunnels = append(cfg.Tunnels, other)
 		return cfg
 	}
 	p := newPair(t, withOther(), testConfig(addrA, "k", false, nil), nil)
@@ -149,7 +146,7 @@ func TestReloadKeepsOtherTunnels(t *testing.T) {
 		t.Fatal("the unchanged tunnel lost its IKE SA")
 	}
 	empty := testConfig(addrB, "k", true, nil)
-	empty.Interfaces = nil
+	empty.Tunnels = nil
 	if err := ma.Reload(empty, nil); err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/soft-ix/soft-ix/config"
 	"github.com/soft-ix/soft-ix/ike/wire"
 )
 
@@ -97,8 +96,8 @@ func TestReinitiateBackoff(t *testing.T) {
 // retransmission schedule (issue 14: 134 s); then the tunnel initiates
 // again at once. With a 10 s DPD interval the tunnel is back within 41 s.
 func TestDPDPeerRestartedAsResponder(t *testing.T) {
-	prof := &config.Profile{Enc: []config.EncAlg{"aes-cbc-256"}, Integrity: []config.IntegAlg{"sha1"},
-		DH: []config.DHGroup{"1024-bit"}, DPDInterval: 10 * time.Second}
+	prof := &testProfile{Enc: []string{"aes-cbc-256"}, Integrity: []string{"sha1"},
+		DH: []string{"1024-bit"}, DPDInterval: 10 * time.Second}
 	p := newPair(t, testConfig(addrB, "k", true, prof), testConfig(addrA, "k", false, prof), nil)
 	p.a.core.Start(p.now)
 	p.run(time.Minute)

@@ -4,8 +4,6 @@ import (
 	"net/netip"
 	"testing"
 	"time"
-
-	"github.com/soft-ix/soft-ix/config"
 )
 
 func TestStatsSetupAndRekeys(t *testing.T) {
@@ -50,17 +48,17 @@ func TestStatsWrongPSK(t *testing.T) {
 }
 
 func TestStatsNoProposalAndInvalidKE(t *testing.T) {
-	profA := &config.Profile{Enc: []config.EncAlg{"aes-cbc-128"}, Integrity: []config.IntegAlg{"sha2-256"},
-		DH: []config.DHGroup{"256-bit-ecp", "2048-bit"}}
-	profB := &config.Profile{Enc: []config.EncAlg{"aes-cbc-128"}, Integrity: []config.IntegAlg{"sha2-256"},
-		DH: []config.DHGroup{"2048-bit"}}
+	profA := &testProfile{Enc: []string{"aes-cbc-128"}, Integrity: []string{"sha2-256"},
+		DH: []string{"256-bit-ecp", "2048-bit"}}
+	profB := &testProfile{Enc: []string{"aes-cbc-128"}, Integrity: []string{"sha2-256"},
+		DH: []string{"2048-bit"}}
 	p := newPair(t, testConfig(addrB, "k", true, profA), testConfig(addrA, "k", false, profB), nil)
 	p.a.core.Start(p.now)
 	p.run(time.Second / 2) // before the retry
 	if a, b := p.a.core.Stats(), p.b.core.Stats(); a.Failures.InvalidKE != 1 || b.Failures.InvalidKE != 1 || a.Sent.IKESAInit != 2 {
 		t.Fatalf("invalid KE: a %+v, b %+v", a, b)
 	}
-	profB.Enc = []config.EncAlg{"aes-cbc-256"}
+	profB.Enc = []string{"aes-cbc-256"}
 	p = newPair(t, testConfig(addrB, "k", true, profA), testConfig(addrA, "k", false, profB), nil)
 	p.a.core.Start(p.now)
 	p.run(time.Second / 2) // before the retry
@@ -73,8 +71,8 @@ func TestStatsNoProposalAndInvalidKE(t *testing.T) {
 }
 
 func TestStatsDPDTimeoutAndMalformed(t *testing.T) {
-	prof := &config.Profile{Enc: []config.EncAlg{"aes-cbc-256"}, Integrity: []config.IntegAlg{"sha1"},
-		DH: []config.DHGroup{"1024-bit"}, DPDInterval: 10 * time.Second}
+	prof := &testProfile{Enc: []string{"aes-cbc-256"}, Integrity: []string{"sha1"},
+		DH: []string{"1024-bit"}, DPDInterval: 10 * time.Second}
 	p := newPair(t, testConfig(addrB, "k", true, prof), testConfig(addrA, "k", false, prof),
 		func(c *CoreConfig) { c.RetransmitBase = time.Second; c.RetransmitTries = 3 })
 	p.a.core.Start(p.now)

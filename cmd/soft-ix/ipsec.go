@@ -23,6 +23,7 @@ import (
 	"github.com/soft-ix/soft-ix/esp"
 	"github.com/soft-ix/soft-ix/ike"
 	"github.com/soft-ix/soft-ix/internal/childsa"
+	"github.com/soft-ix/soft-ix/internal/ixike"
 	"github.com/soft-ix/soft-ix/tun"
 )
 
@@ -93,7 +94,11 @@ func startIPsec(cfg *config.Config, o *options, log *slog.Logger, linux *tun.Man
 			log.Warn("--keylog file is readable by others", "file", o.keylog, "mode", fi.Mode().Perm().String())
 		}
 	}
-	mc := ike.ManagerConfig{Config: cfg, DataPlane: s.dp, Transport: ikeTransport{u, s.eng}, Logger: log}
+	ic, err := ixike.Config(cfg)
+	if err != nil {
+		return fail(err)
+	}
+	mc := ike.ManagerConfig{Config: ic, DataPlane: s.dp, Transport: ikeTransport{u, s.eng}, Logger: log}
 	mc.Tuning.ForceUDPEncap = o.forceUDPEncap
 	if o.forceUDPEncap {
 		log.Info("ESP goes in UDP 4500 on every tunnel whose peer supports NAT traversal (--force-udp-encap)")
@@ -167,7 +172,11 @@ func (s *ipsecStack) prepare(cfg *config.Config, ch config.Changes) error {
 // Reload hands the new config to IKE: changed tunnels are renegotiated,
 // others keep their SAs. Devices of removed tunnels go afterwards.
 func (s *ipsecStack) Reload(cfg *config.Config, ch config.Changes) error {
-	err := s.ike.Load().Reload(cfg, append(append([]string{}, ch.TunnelsChanged...), ch.TunnelsRemoved...))
+	ic, err := ixike.Config(cfg)
+	if err != nil {
+		return err
+	}
+	err = s.ike.Load().Reload(ic, append(append([]string{}, ch.TunnelsChanged...), ch.TunnelsRemoved...))
 	for _, name := range ch.TunnelsRemoved {
 		s.removeTunnel(name)
 	}

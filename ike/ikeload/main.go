@@ -29,6 +29,7 @@ import (
 	"github.com/soft-ix/soft-ix/config"
 	"github.com/soft-ix/soft-ix/ike"
 	"github.com/soft-ix/soft-ix/internal/childsa"
+	"github.com/soft-ix/soft-ix/internal/ixike"
 )
 
 // countingDP counts installed inbound SAs per tunnel and keeps nothing.
@@ -151,7 +152,12 @@ func runWorker(ctx context.Context, log *slog.Logger, wc workerConfig, setups, f
 			doneC <- struct{}{}
 		}
 	}}
-	m, err := ike.NewManager(ike.ManagerConfig{Config: cfg, DataPlane: dp, Logger: log, ListenAddr: wc.local,
+	ic, err := ixike.Config(cfg)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "ikeload:", err)
+		os.Exit(1)
+	}
+	m, err := ike.NewManager(ike.ManagerConfig{Config: ic, DataPlane: dp, Logger: log, ListenAddr: wc.local,
 		Tuning: ike.CoreConfig{RetransmitBase: 2 * time.Second, RetransmitTries: 2, DPDDisabled: true, NoInitialContact: true,
 			// The generator reuses its DH keys (RFC 7296 §2.12) so that it costs
 			// less than the responder it measures.

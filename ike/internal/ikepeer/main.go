@@ -24,6 +24,7 @@ import (
 	"github.com/soft-ix/soft-ix/config"
 	"github.com/soft-ix/soft-ix/ike"
 	"github.com/soft-ix/soft-ix/internal/childsa"
+	"github.com/soft-ix/soft-ix/internal/ixike"
 )
 
 // recDP is a data plane that only remembers SAs (no packets flow).
@@ -178,7 +179,12 @@ func main() {
 		Interfaces: []*config.Interface{{Name: "Tunnel0.0", Kind: config.KindTunnel, Tunnel: tun}},
 	}
 	dp := &recDP{sas: map[string]childsa.SA{}, outbound: map[string]uint32{}}
-	mc := ike.ManagerConfig{Config: cfg, DataPlane: dp, Logger: log,
+	ic, err := ixike.Config(cfg)
+	if err != nil {
+		log.Error("ikepeer", "err", err)
+		os.Exit(1)
+	}
+	mc := ike.ManagerConfig{Config: ic, DataPlane: dp, Logger: log,
 		Tuning: ike.CoreConfig{RetransmitBase: *retransmit, RetryBase: *retry, DeleteGrace: 500 * time.Millisecond,
 			CookieThreshold: *cookies, DHReuseUnderLoad: *dhReuse, FragmentSize: *fragSize}}
 	if *local != "" {
