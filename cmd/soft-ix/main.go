@@ -6,6 +6,7 @@
 //	soft-ix show ikev2 sa              ask the running daemon (any IX show verb)
 //	soft-ix cli                        interactive IX-style session
 //	soft-ix lab [--static] [--once]    a complete IX <-> Azure lab in namespaces
+//	soft-ix azure config ...           write the IX config for an Azure connection
 //
 // See "soft-ix --help" for every verb and flag.
 package main
@@ -157,6 +158,10 @@ func parseArgs(args []string, stderr io.Writer) (*options, []string, error) {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	// "azure" has flags of its own (see azure.go), parsed there.
+	if len(args) > 0 && args[0] == "azure" {
+		return runAzure(args[1:], os.Stdin, stdout, stderr)
+	}
 	o, words, err := parseArgs(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return exitOK
@@ -237,6 +242,16 @@ Usage:
         Ctrl-C (or exit with --once); needs root. --keylog writes the IX
         side's IKE/ESP keys for Wireshark; --force-udp-encap makes the IX
         side carry ESP in UDP 4500
+  soft-ix azure config --gateway-ip A [--gateway-ip2 B] --psk-file F|- [--policy default|gcm]
+        [--vnet P ...] [--azure-asn N --bgp-peer A [--bgp-peer2 B] --local-asn N --local-bgp-ip A]
+        [--lan P ...] [--wan GigaEthernetN.M]
+        write the IX configuration for a connection to an Azure VPN gateway
+        to stdout: static routes to each --vnet, or BGP; one tunnel per
+        gateway address (two for active-active); the key is read from
+        --psk-file and written only into the configuration
+  soft-ix azure table
+        Azure VPN Gateway's documented behaviour soft-ix checks against,
+        each fact with its Microsoft Learn source
   soft-ix help
         this help (as do -h and --help)
 
