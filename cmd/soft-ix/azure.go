@@ -235,3 +235,51 @@ func printAzureTable(w io.Writer) {
 		fmt.Fprintf(w, "%s: %s\n    %s\n    source: %s\n", r.ID, r.What, r.Value, r.Source)
 	}
 }
+
+// runCheckAzure is "soft-ix check --azure -c FILE [--policy FILE.json]":
+// the config's own diagnostics first (as check prints them), then the
+// Azure findings. It fails when the file does not load or any finding is
+// an error.
+func runCheckAzure(path, policyPath string, stdout, stderr io.Writer) int {
+	acc := azure.DefaultAccepts()
+	if policyPath != "" {
+		data, err := os.ReadFile(policyPath)
+		if err != nil {
+			fmt.Fprintf(stderr, "soft-ix: --policy: %v\n", err)
+			return exitFail
+		}
+		pol, ok, err := azure.ParsePolicies(data)
+		if err == nil && ok {
+			acc, err = pol.Accepts()
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "soft-ix: --policy %s: %v\n", policyPath, err)
+			return exitFail
+		}
+	}
+	src, err := os.ReadFile(path)
+	if err != nil {
+		fmt.Fprintf(stderr, "soft-ix: %v\n", err)
+		return exitFail
+	}
+	cfg, diags, err := loadConfig(path)
+	printDiags(stderr, diags, err)
+	if err != nil || cfg == nil {
+		return exitFail
+	}
+	findings := azure.Lint(cfg, src, acc)
+	count := map[azure.Severity]int{}
+	for _, f := range findings {
+		fmt.Fprintln(stdout, f)
+		count[f.Severity]++
+	}
+	against := "Azure's default policy"
+	if acc.Custom {
+		against = "the custom policy in " + policyPath
+	}
+	fmt.Fprintf(stdout, "azure: %d errors, %d warnings, %d notes against %s\n", count[azure.Error], count[azure.Warning], count[azure.Info], against)
+	if azure.HasErrors(findings) {
+		return exitFail
+	}
+	return exitOK
+}

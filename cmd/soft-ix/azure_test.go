@@ -101,3 +101,45 @@ func TestAzureTable(t *testing.T) {
 		t.Errorf("status %d:\n%s", st, out)
 	}
 }
+
+func TestCheckAzure(t *testing.T) {
+	// The seed lints with notes only: exit 0.
+	var out, errb bytes.Buffer
+	if st := run([]string{"check", "--azure", "-c", "../../config/testdata/ix-static.conf"}, &out, &errb); st != exitOK {
+		t.Errorf("seed: status %d\n%s%s", st, out.String(), errb.String())
+	}
+	if !strings.Contains(out.String(), "ix-static.conf:16:3: info:") || !strings.Contains(out.String(), "0 errors") {
+		t.Errorf("seed:\n%s", out.String())
+	}
+	// A reserved ASN is an error: exit 1, with file:line and the fix.
+	bad := writeFile(t, "bad.conf", strings.Replace(mustRead(t, "../../config/testdata/ix-bgp.conf"), "router bgp 65050", "router bgp 65515", 1))
+	out.Reset()
+	if st := run([]string{"check", "--azure", "-c", bad}, &out, io.Discard); st != exitFail {
+		t.Errorf("reserved ASN: status %d", st)
+	}
+	if !strings.Contains(out.String(), "bad.conf:23:1: error: router bgp 65515") || !strings.Contains(out.String(), "fix: ") {
+		t.Errorf("reserved ASN:\n%s", out.String())
+	}
+	// Against a custom GCM policy the seed's CBC proposals are errors.
+	pol := writeFile(t, "policy.json", `[{"dhGroup":"DHGroup14","ikeEncryption":"GCMAES256","ikeIntegrity":"GCMAES256","ipsecEncryption":"GCMAES256","ipsecIntegrity":"GCMAES256","pfsGroup":"None","saLifeTimeSeconds":27000,"saDataSizeKilobytes":102400000}]`)
+	out.Reset()
+	if st := run([]string{"check", "--azure", "--policy", pol, "-c", "../../config/testdata/ix-static.conf"}, &out, io.Discard); st != exitFail {
+		t.Errorf("custom policy: status %d\n%s", st, out.String())
+	}
+	if !strings.Contains(out.String(), "custom IPsec/IKE policy") {
+		t.Errorf("custom policy:\n%s", out.String())
+	}
+	// --policy alone is a usage error.
+	if st := run([]string{"check", "--policy", pol, "-c", bad}, io.Discard, io.Discard); st != exitUsage {
+		t.Errorf("--policy without --azure: status %d", st)
+	}
+}
+
+func mustRead(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}

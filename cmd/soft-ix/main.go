@@ -48,8 +48,10 @@ type options struct {
 	// forceUDPEncap carries ESP in UDP 4500 without a NAT (not an IX
 	// command; see ike.CoreConfig.ForceUDPEncap).
 	forceUDPEncap bool
-	static        bool // lab
-	once          bool // lab
+	azure         bool   // check: lint against Azure
+	policy        string // check --azure: a connection's ipsecPolicies JSON
+	static        bool   // lab
+	once          bool   // lab
 	help          bool
 }
 
@@ -94,6 +96,8 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&o.metrics, "metrics", "", "serve Prometheus metrics on `ADDR` (off by default; e.g. 127.0.0.1:9477; a bare :PORT binds loopback)")
 	fs.StringVar(&o.keylog, "keylog", "", "append IKE and ESP keys for Wireshark to `FILE` (ikev2_decryption_table / esp_sa lines; debugging only)")
 	fs.BoolVar(&o.forceUDPEncap, "force-udp-encap", false, "carry ESP in UDP 4500 even without a NAT, as strongSwan's encap=yes: the peer is told a NAT is present (soft-ix extension, not an IX command; faster in software, 8 bytes more per packet)")
+	fs.BoolVar(&o.azure, "azure", false, "check: also lint the configuration against Azure VPN Gateway's documented behaviour (soft-ix azure table)")
+	fs.StringVar(&o.policy, "policy", "", "check --azure: the connection's custom IPsec/IKE policy, as JSON `FILE` (ipsecPolicies, or az network vpn-connection show output)")
 	fs.BoolVar(&o.static, "static", false, "lab: use the static-route config instead of BGP")
 	fs.BoolVar(&o.once, "once", false, "lab: exit after the report instead of staying up")
 	fs.BoolVar(&o.help, "help", false, "show this help")
@@ -180,8 +184,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch words[0] {
 	case "check":
 		if len(words) != 1 || o.config == "" {
-			fmt.Fprintln(stderr, "soft-ix: usage: soft-ix check -c FILE")
+			fmt.Fprintln(stderr, "soft-ix: usage: soft-ix check [--azure [--policy FILE.json]] -c FILE")
 			return exitUsage
+		}
+		if o.policy != "" && !o.azure {
+			fmt.Fprintln(stderr, "soft-ix: check: --policy goes with --azure")
+			return exitUsage
+		}
+		if o.azure {
+			return runCheckAzure(o.config, o.policy, stdout, stderr)
 		}
 		return runCheck(o.config, stdout, stderr)
 	case "cli":
@@ -230,6 +241,12 @@ Usage:
   soft-ix check -c FILE
         parse and validate FILE; diagnostics on stderr as file:line:col;
         exit 0 when the configuration is usable, 1 otherwise
+  soft-ix check --azure [--policy FILE.json] -c FILE
+        also lint FILE against Azure VPN Gateway (soft-ix azure table), or
+        against a connection's custom ipsecPolicies JSON: proposals, DH/PFS,
+        lifetimes, reserved ASNs, BGP peer addresses and host routes, MSS,
+        pre-fragment; each finding as file:line:col with the fix and the
+        Microsoft Learn source; exit 1 when any finding is an error
   soft-ix show running-config -c FILE
         print FILE in canonical IX form (offline)
   soft-ix COMMAND [--socket PATH]
