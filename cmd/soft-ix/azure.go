@@ -22,6 +22,8 @@ const azureUsage = `usage:
   soft-ix azure config --gateway-ip A [--gateway-ip2 B] --psk-file F|- [--policy default|gcm]
         [--vnet P ...] [--azure-asn N --bgp-peer A [--bgp-peer2 B] --local-asn N --local-bgp-ip A]
         [--lan P ...] [--wan GigaEthernetN.M]
+  soft-ix azure import --gateway FILE --connection FILE [--public-ip FILE ...] [--local-gateway FILE]
+        [--psk-file F|-] [--vnet P ...] [--lan P ...] [--local-asn N --local-bgp-ip A] [--wan GigaEthernetN.M]
   soft-ix azure table
 `
 
@@ -37,11 +39,13 @@ func runAzure(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "config":
 		return runAzureConfig(args[1:], stdin, stdout, stderr)
+	case "import":
+		return runAzureImport(args[1:], stdin, stdout, stderr)
 	case "table":
 		printAzureTable(stdout)
 		return exitOK
 	}
-	fmt.Fprintf(stderr, "soft-ix: azure %s: unknown; want config or table\n%s", args[0], azureUsage)
+	fmt.Fprintf(stderr, "soft-ix: azure %s: unknown; want config, import or table\n%s", args[0], azureUsage)
 	return exitUsage
 }
 
@@ -228,6 +232,67 @@ func writeGenerated(p azure.Params, stdout, stderr io.Writer) int {
 	}
 	stdout.Write(out)
 	return exitOK
+}
+
+// fileList collects repeated file flags.
+type fileList []string
+
+func (l *fileList) String() string     { return strings.Join(*l, ",") }
+func (l *fileList) Set(s string) error { *l = append(*l, s); return nil }
+
+func runAzureImport(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := newAzureFlagSet("import", stderr)
+	var c commonAzureFlags
+	c.register(fs)
+	var gwFile, connFile, localFile string
+	var pipFiles fileList
+	fs.StringVar(&gwFile, "gateway", "", "`FILE` with the output of az network vnet-gateway show")
+	fs.StringVar(&connFile, "connection", "", "`FILE` with the output of az network vpn-connection show")
+	fs.Var(&pipFiles, "public-ip", "`FILE` with the output of az network public-ip show for a gateway address (repeatable; two for active-active)")
+	fs.StringVar(&localFile, "local-gateway", "", "`FILE` with the output of az network local-gateway show (on-premises ASN, BGP address, address space)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stderr, azureUsage)
+			return exitOK
+		}
+		return exitUsage
+	}
+	if fs.NArg() > 0 || gwFile == "" || connFile == "" {
+		fmt.Fprintf(stderr, "soft-ix: azure import needs --gateway FILE and --connection FILE\n%s", azureUsage)
+		return exitUsage
+	}
+	var d azure.Documents
+	var err error
+	read := func(path string) []byte {
+		if err != nil {
+			return nil
+		}
+		var b []byte
+		b, err = os.ReadFile(path)
+		return b
+	}
+	d.Gateway, d.Connection = read(gwFile), read(connFile)
+	for _, f := range pipFiles {
+		d.PublicIPs = append(d.PublicIPs, read(f))
+	}
+	if localFile != "" {
+		d.LocalGateway = read(localFile)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "soft-ix: azure import: %v\n", err)
+		return exitFail
+	}
+	p, err := azure.Import(d)
+	if err != nil {
+		fmt.Fprintf(stderr, "soft-ix: azure import: %v\n", err)
+		return exitFail
+	}
+	// The connection may carry its key (sharedKey); --psk-file wins.
+	if err := c.apply(&p, stdin, false); err != nil {
+		fmt.Fprintf(stderr, "soft-ix: azure import: %v\n", err)
+		return exitUsage
+	}
+	return writeGenerated(p, stdout, stderr)
 }
 
 func printAzureTable(w io.Writer) {

@@ -143,3 +143,29 @@ func mustRead(t *testing.T, path string) string {
 	}
 	return string(b)
 }
+
+func TestAzureImport(t *testing.T) {
+	dir := "internal/azure/testdata/import/aa-bgp/"
+	out, errs, st := azureCmd(t, "PSK-PLACEHOLDER\n", "import", "--gateway", dir+"gateway.json", "--connection", dir+"connection.json",
+		"--public-ip", dir+"pip1.json", "--public-ip", dir+"pip2.json", "--local-gateway", dir+"local-gateway.json",
+		"--psk-file", "-", "--lan", "192.168.2.0/24")
+	if st != exitOK {
+		t.Fatalf("status %d: %s", st, errs)
+	}
+	if want := mustRead(t, dir+"want.conf"); out != want {
+		t.Errorf("output differs from want.conf:\n%s", out)
+	}
+	checkGenerated(t, out)
+
+	static := "internal/azure/testdata/import/static/"
+	for _, args := range [][]string{
+		{"import", "--gateway", static + "gateway.json"},                                                                        // no connection
+		{"import", "--gateway", static + "gateway.json", "--connection", static + "connection.json"},                            // no key
+		{"import", "--gateway", static + "missing.json", "--connection", static + "connection.json"},                            // no file
+		{"import", "--gateway", static + "connection.json", "--connection", static + "gateway.json", "--vnet", "172.16.0.0/16"}, // swapped: no address
+	} {
+		if out, _, st := azureCmd(t, "", args...); st == exitOK || out != "" {
+			t.Errorf("%q: status %d, output %q", args, st, out)
+		}
+	}
+}

@@ -6,7 +6,7 @@
 //	soft-ix show ikev2 sa              ask the running daemon (any IX show verb)
 //	soft-ix cli                        interactive IX-style session
 //	soft-ix lab [--static] [--once]    a complete IX <-> Azure lab in namespaces
-//	soft-ix azure config ...           write the IX config for an Azure connection
+//	soft-ix azure config|import ...    write the IX config for an Azure connection
 //
 // See "soft-ix --help" for every verb and flag.
 package main
@@ -266,6 +266,14 @@ Usage:
         to stdout: static routes to each --vnet, or BGP; one tunnel per
         gateway address (two for active-active); the key is read from
         --psk-file and written only into the configuration
+  soft-ix azure import --gateway FILE --connection FILE [--public-ip FILE ...]
+        [--local-gateway FILE] [--psk-file F|-] [--vnet P ...] [--lan P ...]
+        [--local-asn N] [--local-bgp-ip A] [--wan GigaEthernetN.M]
+        the same from the JSON az network vnet-gateway show, vpn-connection
+        show, public-ip show and local-gateway show print: active-active,
+        BGP addresses (custom APIPA ones too), ASNs, the custom ipsecPolicies;
+        refuses IKEv1 and policy-based traffic selectors; flags fill what
+        Azure's JSON does not hold (the key, VNet prefixes for static routes)
   soft-ix azure table
         Azure VPN Gateway's documented behaviour soft-ix checks against,
         each fact with its Microsoft Learn source

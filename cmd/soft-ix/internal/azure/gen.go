@@ -201,7 +201,7 @@ func Generate(p Params) ([]byte, error) {
 		gws[i] = g.String()
 	}
 	w("! IX side of a connection to Azure VPN Gateway %s (%s, policy %s),", strings.Join(gws, " and "), mode, pol.Name)
-	w("! written by \"soft-ix azure config\". It holds the pre-shared key: keep it private.")
+	w("! written by \"soft-ix azure\". It holds the pre-shared key: keep it private.")
 	if !p.BGP() && len(p.LANs) > 0 {
 		w("! Azure's local network gateway must list the LAN: %s.", joinPrefixes(p.LANs))
 	}
