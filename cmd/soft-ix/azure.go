@@ -114,6 +114,10 @@ func (c *commonAzureFlags) register(fs *flag.FlagSet) {
 func newAzureFlagSet(name string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("soft-ix azure "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "%s\nFlags of soft-ix azure %s:\n", azureUsage, name)
+		fs.PrintDefaults()
+	}
 	return fs
 }
 
@@ -132,7 +136,6 @@ func runAzureConfig(args []string, stdin io.Reader, stdout, stderr io.Writer) in
 	fs.StringVar(&policy, "policy", "default", "crypto `POLICY`: default (Azure's default proposals, as the seed how-to) or gcm (ESP AES-GCM-256, Azure's first default offer)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(stderr, azureUsage)
 			return exitOK
 		}
 		return exitUsage
@@ -252,7 +255,6 @@ func runAzureImport(args []string, stdin io.Reader, stdout, stderr io.Writer) in
 	fs.StringVar(&localFile, "local-gateway", "", "`FILE` with the output of az network local-gateway show (on-premises ASN, BGP address, address space)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(stderr, azureUsage)
 			return exitOK
 		}
 		return exitUsage

@@ -169,3 +169,12 @@ func TestAzureImport(t *testing.T) {
 		}
 	}
 }
+
+func TestAzureHelp(t *testing.T) {
+	for _, verb := range []string{"config", "import"} {
+		_, errs, st := azureCmd(t, "", verb, "--help")
+		if st != exitOK || !strings.Contains(errs, "-psk-file") || !strings.Contains(errs, "soft-ix azure import --gateway FILE") {
+			t.Errorf("azure %s --help: status %d\n%s", verb, st, errs)
+		}
+	}
+}

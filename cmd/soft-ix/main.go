@@ -273,7 +273,8 @@ Usage:
         show, public-ip show and local-gateway show print: active-active,
         BGP addresses (custom APIPA ones too), ASNs, the custom ipsecPolicies;
         refuses IKEv1 and policy-based traffic selectors; flags fill what
-        Azure's JSON does not hold (the key, VNet prefixes for static routes)
+        Azure's JSON does not hold (the key, VNet prefixes for static routes);
+        "soft-ix azure config --help" and "... import --help" list each flag
   soft-ix azure table
         Azure VPN Gateway's documented behaviour soft-ix checks against,
         each fact with its Microsoft Learn source
