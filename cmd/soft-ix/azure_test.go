@@ -178,3 +178,10 @@ func TestAzureHelp(t *testing.T) {
 		}
 	}
 }
+
+func TestAzureAfterFlags(t *testing.T) {
+	var errb bytes.Buffer
+	if st := run([]string{"--log-level", "debug", "azure", "table"}, io.Discard, &errb); st != exitUsage || !strings.Contains(errb.String(), "first") {
+		t.Errorf("status %d: %s", st, errb.String())
+	}
+}

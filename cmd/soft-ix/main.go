@@ -199,6 +199,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runInteractive(o, os.Stdin, stdout, stderr)
 	case "lab":
 		return runLab(o, stdout, stderr)
+	case "azure":
+		// Reached only when flags stood before "azure": its flags are
+		// its own, parsed by runAzure.
+		fmt.Fprintln(stderr, "soft-ix: azure: put \"azure\" first, its flags after it: soft-ix azure config|import|table ...")
+		return exitUsage
 	case "help":
 		newFlagSet(&options{}, stderr).Usage()
 		return exitOK

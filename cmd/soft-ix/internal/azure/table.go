@@ -106,7 +106,7 @@ var Table = []Row{
 		"AES256/SHA1, AES256/SHA256, AES128/SHA1, AES128/SHA256, 3DES/SHA1, 3DES/SHA256, each with DH group 2 (1024-bit)", srcDevices},
 	{"default-child", "Child SA (ESP) proposals Azure offers as initiator with no custom policy",
 		"GCM-AES256, AES256/SHA1, 3DES/SHA1, AES256/SHA256, AES128/SHA1, 3DES/SHA256; no PFS", srcDevices},
-	{"default-pfs", "PFS in the default policy", "none", srcDevices},
+	{"default-pfs", "PFS in Azure's default offers (as initiator, new Child SAs and rekeys)", "none", srcDevices},
 	{"custom-policy", "a custom IPsec/IKE policy on a connection",
 		"exactly one combination; Azure offers and accepts only it; all of IKE and IPsec must be given", srcPolicy},
 	{"policy-algorithms", "algorithms a custom policy may name",
