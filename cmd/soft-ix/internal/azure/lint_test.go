@@ -58,6 +58,15 @@ func TestLintSeedsOnlyNotes(t *testing.T) {
 			tc.file + ":" + tc.mssLine + " info mss",
 		}
 		sameList(t, tc.file, summary(fs), want, fs)
+
+		// The same file without indentation (as IX configs are often
+		// pasted) points at the same lines.
+		var flat []string
+		for _, line := range strings.Split(string(src), "\n") {
+			flat = append(flat, strings.TrimLeft(line, " "))
+		}
+		fs = lint(t, tc.file, []byte(strings.Join(flat, "\n")), DefaultAccepts())
+		sameList(t, tc.file+" (flat)", summary(fs), want, fs)
 	}
 }
 
@@ -287,4 +296,22 @@ func TestParsePolicies(t *testing.T) {
 			t.Errorf("accepted %s", bad)
 		}
 	}
+}
+
+// A per-tunnel override ("ikev2 sa-proposal dh ..." in the interface) is
+// reported at its own line, not at the profile's.
+func TestLintTunnelOverridePosition(t *testing.T) {
+	src, err := os.ReadFile(seedStatic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Replace(string(src), "  ikev2 ipsec pre-fragment\n", "  ikev2 ipsec pre-fragment\n  ikev2 sa-proposal dh 2048-bit\n", 1)
+	fs := lint(t, "override.conf", []byte(text), DefaultAccepts())
+	var got []string
+	for _, f := range fs {
+		if f.Severity == Error {
+			got = append(got, fmt.Sprintf("%d:%d %s", f.Pos.Line, f.Pos.Col, f.Row))
+		}
+	}
+	sameList(t, "override", got, []string{"19:3 default-ike"}, fs)
 }
