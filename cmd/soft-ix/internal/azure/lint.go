@@ -21,6 +21,7 @@ const (
 	Error                   // Azure will refuse it or the connection cannot come up
 )
 
+// String gives "info", "warning" or "error", as findings print them.
 func (s Severity) String() string {
 	switch s {
 	case Info:
