@@ -6,6 +6,7 @@
 //	soft-ix show ikev2 sa              ask the running daemon (any IX show verb)
 //	soft-ix cli                        interactive IX-style session
 //	soft-ix lab [--static] [--once]    a complete IX <-> Azure lab in namespaces
+//	soft-ix azure config|import ...    write the IX config for an Azure connection
 //
 // See "soft-ix --help" for every verb and flag.
 package main
@@ -47,8 +48,10 @@ type options struct {
 	// forceUDPEncap carries ESP in UDP 4500 without a NAT (not an IX
 	// command; see ike.CoreConfig.ForceUDPEncap).
 	forceUDPEncap bool
-	static        bool // lab
-	once          bool // lab
+	azure         bool   // check: lint against Azure
+	policy        string // check --azure: a connection's ipsecPolicies JSON
+	static        bool   // lab
+	once          bool   // lab
 	help          bool
 }
 
@@ -93,6 +96,8 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&o.metrics, "metrics", "", "serve Prometheus metrics on `ADDR` (off by default; e.g. 127.0.0.1:9477; a bare :PORT binds loopback)")
 	fs.StringVar(&o.keylog, "keylog", "", "append IKE and ESP keys for Wireshark to `FILE` (ikev2_decryption_table / esp_sa lines; debugging only)")
 	fs.BoolVar(&o.forceUDPEncap, "force-udp-encap", false, "carry ESP in UDP 4500 even without a NAT, as strongSwan's encap=yes: the peer is told a NAT is present (soft-ix extension, not an IX command; faster in software, 8 bytes more per packet)")
+	fs.BoolVar(&o.azure, "azure", false, "check: also lint the configuration against Azure VPN Gateway's documented behaviour (soft-ix azure table)")
+	fs.StringVar(&o.policy, "policy", "", "check --azure: the connection's custom IPsec/IKE policy, as JSON `FILE` (ipsecPolicies, or az network vpn-connection show output)")
 	fs.BoolVar(&o.static, "static", false, "lab: use the static-route config instead of BGP")
 	fs.BoolVar(&o.once, "once", false, "lab: exit after the report instead of staying up")
 	fs.BoolVar(&o.help, "help", false, "show this help")
@@ -157,6 +162,10 @@ func parseArgs(args []string, stderr io.Writer) (*options, []string, error) {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	// "azure" has flags of its own (see azure.go), parsed there.
+	if len(args) > 0 && args[0] == "azure" {
+		return runAzure(args[1:], os.Stdin, stdout, stderr)
+	}
 	o, words, err := parseArgs(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return exitOK
@@ -175,14 +184,26 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch words[0] {
 	case "check":
 		if len(words) != 1 || o.config == "" {
-			fmt.Fprintln(stderr, "soft-ix: usage: soft-ix check -c FILE")
+			fmt.Fprintln(stderr, "soft-ix: usage: soft-ix check [--azure [--policy FILE.json]] -c FILE")
 			return exitUsage
+		}
+		if o.policy != "" && !o.azure {
+			fmt.Fprintln(stderr, "soft-ix: check: --policy goes with --azure")
+			return exitUsage
+		}
+		if o.azure {
+			return runCheckAzure(o.config, o.policy, stdout, stderr)
 		}
 		return runCheck(o.config, stdout, stderr)
 	case "cli":
 		return runInteractive(o, os.Stdin, stdout, stderr)
 	case "lab":
 		return runLab(o, stdout, stderr)
+	case "azure":
+		// Reached only when flags stood before "azure": its flags are
+		// its own, parsed by runAzure.
+		fmt.Fprintln(stderr, "soft-ix: azure: put \"azure\" first, its flags after it: soft-ix azure config|import|table ...")
+		return exitUsage
 	case "help":
 		newFlagSet(&options{}, stderr).Usage()
 		return exitOK
@@ -225,6 +246,12 @@ Usage:
   soft-ix check -c FILE
         parse and validate FILE; diagnostics on stderr as file:line:col;
         exit 0 when the configuration is usable, 1 otherwise
+  soft-ix check --azure [--policy FILE.json] -c FILE
+        also lint FILE against Azure VPN Gateway (soft-ix azure table), or
+        against a connection's custom ipsecPolicies JSON: proposals, DH/PFS,
+        lifetimes, reserved ASNs, BGP peer addresses and host routes, MSS,
+        pre-fragment; each finding as file:line:col with the fix and the
+        Microsoft Learn source; exit 1 when any finding is an error
   soft-ix show running-config -c FILE
         print FILE in canonical IX form (offline)
   soft-ix COMMAND [--socket PATH]
@@ -237,6 +264,25 @@ Usage:
         Ctrl-C (or exit with --once); needs root. --keylog writes the IX
         side's IKE/ESP keys for Wireshark; --force-udp-encap makes the IX
         side carry ESP in UDP 4500
+  soft-ix azure config --gateway-ip A [--gateway-ip2 B] --psk-file F|- [--policy default|gcm]
+        [--vnet P ...] [--azure-asn N --bgp-peer A [--bgp-peer2 B] --local-asn N --local-bgp-ip A]
+        [--lan P ...] [--wan GigaEthernetN.M]
+        write the IX configuration for a connection to an Azure VPN gateway
+        to stdout: static routes to each --vnet, or BGP; one tunnel per
+        gateway address (two for active-active); the key is read from
+        --psk-file and written only into the configuration
+  soft-ix azure import --gateway FILE --connection FILE [--public-ip FILE ...]
+        [--local-gateway FILE] [--psk-file F|-] [--vnet P ...] [--lan P ...]
+        [--local-asn N] [--local-bgp-ip A] [--wan GigaEthernetN.M]
+        the same from the JSON az network vnet-gateway show, vpn-connection
+        show, public-ip show and local-gateway show print: active-active,
+        BGP addresses (custom APIPA ones too), ASNs, the custom ipsecPolicies;
+        refuses IKEv1 and policy-based traffic selectors; flags fill what
+        Azure's JSON does not hold (the key, VNet prefixes for static routes);
+        "soft-ix azure config --help" and "... import --help" list each flag
+  soft-ix azure table
+        Azure VPN Gateway's documented behaviour soft-ix checks against,
+        each fact with its Microsoft Learn source
   soft-ix help
         this help (as do -h and --help)
 
