@@ -47,7 +47,7 @@ type ipsecStack struct {
 // starts IKE (which initiates the connect-type auto tunnels).
 func startIPsec(cfg *config.Config, o *options, log *slog.Logger, linux *tun.Manager) (*ipsecStack, error) {
 	s := &ipsecStack{log: log, tunnels: map[string]bool{}, done: make(chan struct{})}
-	s.dp = &dataPlane{linux: linux, log: log, outbound: map[string]map[uint32]bool{}}
+	s.dp = newDataPlane(nil, linux, log)
 	s.eng = esp.NewEngine(esp.Config{
 		Logger: log,
 		Events: s.dp,
@@ -117,9 +117,16 @@ func startIPsec(cfg *config.Config, o *options, log *slog.Logger, linux *tun.Man
 	go u.serve(func(pkt []byte, from, to netip.AddrPort) { m.Deliver(pkt, from, to) })
 	go func() {
 		defer close(s.done)
+		// Routes follow tunnel state until IKE has stopped (its last
+		// DELETEs take tunnels down), then once more.
+		rctx, stopRoutes := context.WithCancel(context.Background())
+		routesDone := make(chan struct{})
+		go func() { s.dp.applyRoutes(rctx); close(routesDone) }()
 		if err := m.Run(ctx); err != nil {
 			log.Error("ikev2 stopped", "err", err)
 		}
+		stopRoutes()
+		<-routesDone
 	}()
 	return s, nil
 }
@@ -267,6 +274,13 @@ func (s *ipsecStack) closeParts() {
 // dataPlane is ike.DataPlane on the esp engine. It also tells tun when a
 // tunnel gains its first or loses its last outbound SA, so routes out of
 // the tunnel follow its state as on the IX.
+//
+// ike calls InstallSA and DeleteSA under its Manager's lock, so they only
+// note which tunnels changed; a goroutine of dataPlane's own (applyRoutes)
+// brings the kernel's routes to the tunnels' current state through netlink,
+// outside every IKE and ESP lock. Route changes (which can re-add every
+// BGP route of a tunnel) thus never hold up IKE, and a tunnel that flaps
+// faster than netlink answers ends in its last state.
 type dataPlane struct {
 	eng    *esp.Engine
 	linux  *tun.Manager
@@ -278,6 +292,61 @@ type dataPlane struct {
 	tunnelOf map[uint32]string          // outbound SPI -> tunnel
 	installs uint64                     // outbound SAs installed
 	rekeys   uint64                     // ... while the tunnel had one (make-before-break)
+	changed  map[string]bool            // tunnels whose routes applyRoutes must bring up to date
+
+	wake chan struct{} // applyRoutes has work (capacity 1)
+	// applying serialises route changes (applyRoutes, syncRoutes), so the
+	// state read last is the state applied last.
+	applying sync.Mutex
+}
+
+// newDataPlane returns a dataPlane on eng; call applyRoutes in a goroutine
+// of its own.
+func newDataPlane(eng *esp.Engine, linux *tun.Manager, log *slog.Logger) *dataPlane {
+	return &dataPlane{eng: eng, linux: linux, log: log, outbound: map[string]map[uint32]bool{},
+		changed: map[string]bool{}, wake: make(chan struct{}, 1)}
+}
+
+// applyRoutes brings the routes of changed tunnels to their state until
+// ctx ends, then once more, so the last change before a stop is applied.
+func (d *dataPlane) applyRoutes(ctx context.Context) {
+	for {
+		select {
+		case <-d.wake:
+			d.applyChanged()
+		case <-ctx.Done():
+			d.applyChanged()
+			return
+		}
+	}
+}
+
+func (d *dataPlane) applyChanged() {
+	d.applying.Lock()
+	defer d.applying.Unlock()
+	d.mu.Lock()
+	names := make([]string, 0, len(d.changed))
+	for name := range d.changed {
+		names = append(names, name)
+	}
+	clear(d.changed)
+	up := make([]bool, len(names))
+	for i, name := range names {
+		up[i] = len(d.outbound[name]) > 0
+	}
+	d.mu.Unlock()
+	for i, name := range names {
+		d.setTunnelUp(name, up[i])
+	}
+}
+
+// noteChanged marks tunnel name for applyRoutes; d.mu is held.
+func (d *dataPlane) noteChanged(name string) {
+	d.changed[name] = true
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
 }
 
 // The engine is ike's data plane as it is, and ike hears its lifetime
@@ -311,7 +380,7 @@ func (d *dataPlane) InstallSA(sa childsa.SA) error {
 	set[sa.SPI] = true
 	d.tunnelOf[sa.SPI] = sa.Tunnel
 	if len(set) == 1 {
-		d.setTunnelUp(sa.Tunnel, true)
+		d.noteChanged(sa.Tunnel)
 	}
 	return nil
 }
@@ -335,7 +404,7 @@ func (d *dataPlane) DeleteSA(spi uint32, inbound bool) error {
 	set := d.outbound[name]
 	delete(set, spi)
 	if len(set) == 0 {
-		d.setTunnelUp(name, false)
+		d.noteChanged(name)
 	}
 	return err
 }
@@ -354,12 +423,19 @@ func (d *dataPlane) setTunnelUp(name string, up bool) {
 }
 
 // syncRoutes sets the Linux side's state of each tunnel from its
-// outbound SAs, under the lock InstallSA and DeleteSA change them under.
+// outbound SAs now (a reload calls it, outside IKE's lock, and expects the
+// routes in place when it returns).
 func (d *dataPlane) syncRoutes(names []string) {
+	d.applying.Lock()
+	defer d.applying.Unlock()
 	d.mu.Lock()
-	defer d.mu.Unlock()
-	for _, name := range names {
-		d.setTunnelUp(name, len(d.outbound[name]) > 0)
+	up := make([]bool, len(names))
+	for i, name := range names {
+		up[i] = len(d.outbound[name]) > 0
+	}
+	d.mu.Unlock()
+	for i, name := range names {
+		d.setTunnelUp(name, up[i])
 	}
 }
 
