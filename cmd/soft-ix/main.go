@@ -47,9 +47,12 @@ type options struct {
 	// forceUDPEncap carries ESP in UDP 4500 without a NAT (not an IX
 	// command; see ike.CoreConfig.ForceUDPEncap).
 	forceUDPEncap bool
-	static        bool // lab
-	once          bool // lab
-	help          bool
+	// allowUnenforced runs a config whose filter or NAPT lines soft-ix
+	// cannot enforce (see unenforced); off, such a config is refused.
+	allowUnenforced bool
+	static          bool // lab
+	once            bool // lab
+	help            bool
 }
 
 // mapFlag collects repeated --map IXNAME=linuxdev flags.
@@ -93,6 +96,7 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&o.metrics, "metrics", "", "serve Prometheus metrics on `ADDR` (off by default; e.g. 127.0.0.1:9477; a bare :PORT binds loopback)")
 	fs.StringVar(&o.keylog, "keylog", "", "append IKE and ESP keys for Wireshark to `FILE` (ikev2_decryption_table / esp_sa lines; debugging only)")
 	fs.BoolVar(&o.forceUDPEncap, "force-udp-encap", false, "carry ESP in UDP 4500 even without a NAT, as strongSwan's encap=yes: the peer is told a NAT is present (soft-ix extension, not an IX command; faster in software, 8 bytes more per packet)")
+	fs.BoolVar(&o.allowUnenforced, "allow-unenforced", false, "run (and let check and reload pass) a configuration whose packet filter or NAPT lines soft-ix cannot enforce; without it such a file is refused, naming each line, because the interfaces would pass what the IX file denies")
 	fs.BoolVar(&o.static, "static", false, "lab: use the static-route config instead of BGP")
 	fs.BoolVar(&o.once, "once", false, "lab: exit after the report instead of staying up")
 	fs.BoolVar(&o.help, "help", false, "show this help")
@@ -178,7 +182,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "soft-ix: usage: soft-ix check -c FILE")
 			return exitUsage
 		}
-		return runCheck(o.config, stdout, stderr)
+		return runCheck(o.config, o.allowUnenforced, stdout, stderr)
 	case "cli":
 		return runInteractive(o, os.Stdin, stdout, stderr)
 	case "lab":
@@ -221,10 +225,14 @@ routes, BGP) on Linux and answers the IX show commands.
 Usage:
   soft-ix -c FILE [--map GigaEthernetN.M=dev ...] [flags]
         run the daemon in the foreground; SIGHUP re-reads FILE, SIGTERM/SIGINT
-        stop it and remove everything it added
-  soft-ix check -c FILE
+        stop it and remove everything it added. It refuses to start (and a
+        reload is refused) while FILE has ip filter / ip napt lines it cannot
+        enforce, unless --allow-unenforced is given
+  soft-ix check -c FILE [--allow-unenforced]
         parse and validate FILE; diagnostics on stderr as file:line:col;
-        exit 0 when the configuration is usable, 1 otherwise
+        exit 0 when the configuration is usable, 1 otherwise; a file with
+        filter or NAPT lines soft-ix cannot enforce is not usable (they are
+        listed) unless --allow-unenforced is given, as for the daemon
   soft-ix show running-config -c FILE
         print FILE in canonical IX form (offline)
   soft-ix COMMAND [--socket PATH]

@@ -61,6 +61,10 @@ func runDaemon(o *options, stderr io.Writer) int {
 	for _, d := range diags {
 		log.Warn("configuration", "diagnostic", d.String())
 	}
+	if !reportUnenforced(stderr, unenforced(cfg), o.allowUnenforced) {
+		log.Error("configuration has filter/NAPT lines soft-ix cannot enforce, not starting", "file", o.config, "flag", enforcementFlag)
+		return exitFail
+	}
 	if err := preflight(cfg, o); err != nil {
 		log.Error("cannot start", "err", err)
 		return exitFail
@@ -130,6 +134,18 @@ func (d *daemon) reload() (string, bool) {
 		fmt.Fprintf(&b, "%% reload refused, the running configuration stays:\n")
 		printDiags(&b, diags, err)
 		return b.String(), false
+	}
+	if lines := unenforced(cfg); len(lines) > 0 {
+		var b strings.Builder
+		if !d.opts.allowUnenforced {
+			fmt.Fprintf(&b, "%% reload refused, the running configuration stays:\n")
+		}
+		if !reportUnenforced(&b, lines, d.opts.allowUnenforced) {
+			return b.String(), false
+		}
+		for _, l := range lines {
+			d.log.Warn("configuration", "unenforced", l.String())
+		}
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
