@@ -30,12 +30,17 @@
 // keepalive N [force], and every profile command again with an "ikev2 "
 // prefix as a per-tunnel override; ip route P IF|NEXTHOP|NEXTHOP IF [dhcp]
 // [[distance] N] [tag N] (dhcp and tag are stored, not acted on yet);
+// ip access-list NAME permit|deny ip|icmp|tcp|udp|N [type N] src S [sport
+// P] dest D [dport P] (S, D: any, A or A/L; P: any, eq N, range A B, gt N,
+// lt N); in an interface ip filter LIST SEQ in|out [suppress-logging] and
+// ip napt enable;
 // router bgp with [bgp] router-id,
 // neighbor remote-as|update-source|timers|ebgp-multihop|description and
 // address-family ipv4 unicast with network and neighbor activate.
 //
 // Everything else IX knows (ntp, syslog, logging, timezone, proxy-dns,
-// ip ufs-cache, ip napt, access lists, PPPoE, IKEv1, username, telnet/http
+// ip ufs-cache, the other ip napt commands, dynamic access lists and
+// access-list forms not listed above, PPPoE, IKEv1, username, telnet/http
 // servers, device blocks, DHCP server, watch-group, route-maps, other
 // interface families, other BGP neighbor options, ...) is kept verbatim in
 // its block (Verbatim, Config.Extra and the Extra of each block) and

@@ -32,6 +32,7 @@ func FuzzParse(f *testing.F) {
 		"router bgp 1\n neighbor 10.0.0.1 remote-as 2\n address-family ipv6 unicast\n  network 2001:db8::/32\n exit-address-family\n neighbor 10.0.0.1 ebgp-multihop\n",
 		"ip route default 192.0.2.1\nno ip route default\nip route ::/0 Tunnel0.0\n",
 		"ikev2 authentication psk id keyid \"k 1\" key char \"with blank\"\n",
+		aclSrc,
 	} {
 		f.Add([]byte(s))
 	}

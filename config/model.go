@@ -30,6 +30,12 @@ type Config struct {
 	Routes     []*Route
 	BGP        *BGP // nil without "router bgp"
 
+	// AccessLists are the "ip access-list NAME permit|deny ..." lines soft-ix
+	// understands, grouped by name in the order the names first appear.
+	// Lines of a form it does not (dynamic lists, named ports, ...) stay in
+	// Extra; see AccessListLines.
+	AccessLists []*AccessList
+
 	// Extra are the top-level commands soft-ix keeps but does not act on
 	// (with the lines of their blocks), so that Print reproduces the whole
 	// file. See Verbatim.
@@ -148,6 +154,16 @@ type Interface struct {
 
 	Tunnel *Tunnel // non-nil for Tunnel interfaces
 
+	// NAPT is "ip napt enable": addresses behind the interface are
+	// translated to its own on the way out. The other "ip napt" commands
+	// (static, service, hairpinning, translation ...) stay in Extra.
+	NAPT    bool
+	NAPTPos Pos
+
+	// Filters are the "ip filter LIST SEQ in|out" lines, in source order.
+	// Once a direction has a filter, a packet no filter permits is dropped.
+	Filters []*Filter
+
 	// Extra are the lines of the block soft-ix keeps without acting on
 	// (PPPoE, NAPT, filters, references to interfaces it does not model).
 	Extra []*Verbatim
@@ -193,6 +209,60 @@ type Tunnel struct {
 
 	// Where the commands stand, for diagnostics.
 	PeerPos, ProfilePos, OutgoingPos, SourcePos Pos
+}
+
+// AccessList is the entries of one "ip access-list NAME", in source order.
+type AccessList struct {
+	Name    string
+	Entries []*ACLEntry
+}
+
+// Protocol numbers an ACLEntry names by keyword.
+const (
+	ProtoAny  = -1 // "ip": every protocol
+	ProtoICMP = 1
+	ProtoTCP  = 6
+	ProtoUDP  = 17
+)
+
+// ACLEntry is one "ip access-list NAME permit|deny PROTO [type N] src S
+// [sport P] dest D [dport P]" line.
+type ACLEntry struct {
+	Permit   bool
+	Protocol int          // ProtoAny, or an IP protocol number 0..255
+	Src, Dst netip.Prefix // 0.0.0.0/0 for "any"
+	// SrcPort and DstPort only for tcp and udp; the zero value is "any".
+	SrcPort, DstPort PortMatch
+	ICMPType         int // icmp "type N"; -1 for any
+	Pos              Pos
+}
+
+// PortOp is how a PortMatch compares a port.
+type PortOp string
+
+// Port comparisons as IX writes them ("" is any).
+const (
+	PortAny   PortOp = ""
+	PortEq    PortOp = "eq"
+	PortRange PortOp = "range" // Lo..Hi inclusive
+	PortGt    PortOp = "gt"
+	PortLt    PortOp = "lt"
+)
+
+// PortMatch is "sport|dport any|eq N|range A B|gt N|lt N".
+type PortMatch struct {
+	Op     PortOp
+	Lo, Hi uint16 // Hi only for PortRange
+}
+
+// Filter is "ip filter LIST SEQ in|out" on an interface.
+type Filter struct {
+	List string
+	Seq  uint32 // filters of one direction are evaluated by ascending Seq
+	Out  bool   // "out"; false for "in"
+	// SuppressLogging is "suppress-logging" (soft-ix logs no drops anyway).
+	SuppressLogging bool
+	Pos             Pos
 }
 
 // Route is "ip route PREFIX|default GATEWAY [dhcp] [[distance] N] [tag N]"

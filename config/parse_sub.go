@@ -22,6 +22,9 @@ func (p *parser) finish() {
 	if len(c.Routes) == 0 {
 		c.Routes = nil
 	}
+	if len(c.AccessLists) == 0 {
+		c.AccessLists = nil
+	}
 	if b := c.BGP; b != nil {
 		if len(b.Neighbors) == 0 {
 			b.Neighbors = nil
@@ -37,6 +40,9 @@ func (p *parser) finish() {
 		}
 	}
 	for _, ifc := range p.cfg.Interfaces {
+		if len(ifc.Filters) == 0 {
+			ifc.Filters = nil
+		}
 		if t := ifc.Tunnel; t != nil && t.Override != nil && t.Override.isZero() {
 			t.Override = nil
 		}
@@ -55,7 +61,7 @@ func (c *Config) anchorKept() {
 		return
 	}
 	sections := []string{"", "hostname", "ip route", "ikev2 authentication", "ikev2 default-profile", "ikev2 profile", "router bgp"}
-	printed := []bool{true, c.Hostname != "", len(c.Routes) > 0, len(c.PSKs) > 0, c.DefaultProfile != nil, len(c.Profiles) > 0, c.BGP != nil}
+	printed := []bool{true, c.Hostname != "", len(c.Routes)+len(c.AccessLists) > 0, len(c.PSKs) > 0, c.DefaultProfile != nil, len(c.Profiles) > 0, c.BGP != nil}
 	for _, ifc := range c.Interfaces {
 		sections = append(sections, "interface "+ifc.Name)
 		printed = append(printed, true)
@@ -278,6 +284,14 @@ func (p *parser) interfaceIP(l *line, t []token, neg bool) {
 		if v, ok := p.number(l, n, "ip mtu", "MTU", 68, 1500); ok && p.done(l, t, 3, "ip mtu") {
 			ifc.MTU = int(v)
 		}
+	case "filter":
+		p.ipFilter(l, t, neg)
+	case "napt":
+		if len(t) == 3 && kw(t[2]) == "enable" {
+			ifc.NAPT, ifc.NAPTPos = !neg, p.pos(l, t[0].col)
+			return
+		}
+		p.notEmulated(l, t, "")
 	case "tcp":
 		a, ok := p.need(l, t, 2, "ip tcp", "adjust-mss")
 		if !ok {
@@ -1096,6 +1110,10 @@ func interfaceKey(toks []token) string {
 				return "ip mtu"
 			case "tcp":
 				return "ip tcp adjust-mss"
+			case "napt":
+				return "ip napt enable"
+			case "filter":
+				return "ip filter"
 			}
 		}
 	case "ikev2":

@@ -38,9 +38,14 @@ func printConfig(c *Config, all bool) []byte {
 		w.bang()
 	}
 	w.extras("hostname")
-	if len(c.Routes) > 0 {
+	if len(c.Routes)+len(c.AccessLists) > 0 {
 		for _, r := range c.Routes {
 			w.route(r)
+		}
+		for _, a := range c.AccessLists {
+			for _, e := range a.Entries {
+				w.line(0, append([]string{"ip access-list", quoteWord(a.Name)}, e.Words()...)...)
+			}
 		}
 		w.bang()
 	}
@@ -350,7 +355,7 @@ func (w *printer) ifaceKept(ifc *Interface, after string) {
 // interfaceOrder is the order ifaceLines writes an interface's commands in,
 // by key.
 var interfaceOrder = func() []string {
-	o := []string{"", "description", "tunnel mode", "ip address", "ip mtu", "ip tcp adjust-mss"}
+	o := []string{"", "description", "tunnel mode", "ip address", "ip mtu", "ip tcp adjust-mss", "ip napt enable", "ip filter"}
 	for _, k := range tunnelIKEv2Order {
 		o = append(o, "ikev2 "+k)
 	}
@@ -390,6 +395,12 @@ func ifaceLines(ifc *Interface) []keyedLine {
 		add("ip tcp adjust-mss", "ip tcp adjust-mss auto")
 	case ifc.AdjustMSS != 0:
 		add("ip tcp adjust-mss", "ip tcp adjust-mss", fmt.Sprint(ifc.AdjustMSS))
+	}
+	if ifc.NAPT {
+		add("ip napt enable", "ip napt enable")
+	}
+	for _, f := range ifc.Filters {
+		add("ip filter", f.Words()...)
 	}
 	if t != nil {
 		m := map[string]string{}

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 
 	"github.com/soft-ix/soft-ix/config"
@@ -31,6 +32,14 @@ func unenforced(cfg *config.Config) []diagnostic {
 		out = append(out, diagnostic{Pos: v.Pos, Severity: config.Error, Msg: reason})
 	}
 	for _, ifc := range cfg.Interfaces {
+		if ifc.NAPT {
+			out = append(out, diagnostic{Pos: ifc.NAPTPos, Severity: config.Error,
+				Msg: fmt.Sprintf("\"ip napt enable\" on %s: soft-ix does not carry out NAPT yet", ifc.Name)})
+		}
+		for _, f := range ifc.Filters {
+			out = append(out, diagnostic{Pos: f.Pos, Severity: config.Error,
+				Msg: fmt.Sprintf("%q on %s: soft-ix does not enforce packet filters yet, the interface would pass what it denies", strings.Join(f.Words(), " "), ifc.Name)})
+		}
 		for _, v := range ifc.Extra {
 			w := strings.Fields(strings.ToLower(v.Text))
 			if len(w) < 2 || w[0] == "no" {
@@ -45,6 +54,7 @@ func unenforced(cfg *config.Config) []diagnostic {
 			}
 		}
 	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Pos.Line < out[j].Pos.Line })
 	return out
 }
 

@@ -46,8 +46,8 @@ func TestUnenforcedNamesEachLine(t *testing.T) {
 		got = append(got, d.String())
 	}
 	want := []string{
-		`ix.conf:6:3: error: "ip napt enable" on GigaEthernet0.0: soft-ix does not carry out this NAPT command`,
-		`ix.conf:7:3: error: "ip filter flt-list 30 in" on GigaEthernet0.0: soft-ix does not enforce this packet filter, the interface would pass what it denies`,
+		`ix.conf:6:3: error: "ip napt enable" on GigaEthernet0.0: soft-ix does not carry out NAPT yet`,
+		`ix.conf:7:3: error: "ip filter flt-list 30 in" on GigaEthernet0.0: soft-ix does not enforce packet filters yet, the interface would pass what it denies`,
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("unenforced:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
