@@ -138,14 +138,14 @@ func printDiags(w io.Writer, diags []diagnostic, err error) {
 //
 // Filter and NAPT lines soft-ix cannot enforce make the file unusable
 // (exit 1), as they stop the daemon, unless allowUnenforced.
-func runCheck(path string, allowUnenforced bool, stdout, stderr io.Writer) int {
+func runCheck(path string, maps map[string]string, allowUnenforced bool, stdout, stderr io.Writer) int {
 	cfg, diags, err := loadConfig(path)
 	printDiags(stderr, diags, err)
 	if err != nil || cfg == nil {
 		return exitFail
 	}
 	printInactive(stdout, cfg)
-	if !reportUnenforced(stderr, unenforced(cfg), allowUnenforced) {
+	if !reportUnenforced(stderr, unenforced(cfg, maps), allowUnenforced) {
 		return exitFail
 	}
 	return exitOK

@@ -37,20 +37,40 @@ func writeConf(t *testing.T, text string) string {
 }
 
 func TestUnenforcedNamesEachLine(t *testing.T) {
-	cfg, _, err := config.Parse("ix.conf", []byte(filteredWAN))
+	src := filteredWAN + `ip access-list dynamic dyn access sec-list
+ip access-list odd permit ip src any dest 50
+interface GigaEthernet1.0
+  ip filter dyn 10 out
+  ip filter odd 20 in
+  ipv6 filter sec-list 1 in
+  ip napt static GigaEthernet1.0 udp 500
+  ip filter sec-list 30 in
+interface Null0.0
+  ip filter sec-list 1 in
+`
+	cfg, _, err := config.Parse("ix.conf", []byte(src))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var got []string
-	for _, d := range unenforced(cfg) {
-		got = append(got, d.String())
+	list := func(maps map[string]string) string {
+		var got []string
+		for _, d := range unenforced(cfg, maps) {
+			got = append(got, d.String())
+		}
+		return strings.Join(got, "\n")
 	}
-	want := []string{
-		`ix.conf:6:3: error: "ip napt enable" on GigaEthernet0.0: soft-ix does not carry out NAPT yet`,
-		`ix.conf:7:3: error: "ip filter flt-list 30 in" on GigaEthernet0.0: soft-ix does not enforce packet filters yet, the interface would pass what it denies`,
+	want := `ix.conf:6:3: error: "ip napt enable" on GigaEthernet0.0 is not carried out: GigaEthernet0.0 is not mapped to a Linux interface (add --map GigaEthernet0.0=DEV)
+ix.conf:7:3: error: "ip filter flt-list 30 in" on GigaEthernet0.0 is not enforced: GigaEthernet0.0 is not mapped to a Linux interface (add --map GigaEthernet0.0=DEV), so the interface would pass what it denies`
+	if got := list(nil); !strings.HasPrefix(got, want+"\n") {
+		t.Errorf("without --map:\n%s\nwant first:\n%s", got, want)
 	}
-	if strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Errorf("unenforced:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	want = `ix.conf:14:3: error: "ip filter dyn 10 out" on GigaEthernet1.0 is not enforced: access list "dyn" has a line soft-ix does not translate (ix.conf:11:1), so the interface would pass what it denies
+ix.conf:15:3: error: "ip filter odd 20 in" on GigaEthernet1.0 is not enforced: access list "odd" has a line soft-ix does not translate (ix.conf:12:1), so the interface would pass what it denies
+ix.conf:16:3: error: "ipv6 filter sec-list 1 in" on GigaEthernet1.0: soft-ix does not enforce IPv6 filters, the interface would pass what it denies
+ix.conf:17:3: error: "ip napt static GigaEthernet1.0 udp 500" on GigaEthernet1.0: soft-ix does not carry out this NAPT command
+ix.conf:20:3: error: "ip filter sec-list 1 in" on Null0.0 is not enforced: soft-ix runs no Linux interface for Null0.0, so the interface would pass what it denies`
+	if got := list(map[string]string{"GigaEthernet0.0": "wan0", "GigaEthernet1.0": "lan0"}); got != want {
+		t.Errorf("with --map:\n%s\nwant:\n%s", got, want)
 	}
 }
 
@@ -62,7 +82,7 @@ func TestCheckFailsClosed(t *testing.T) {
 	if rc := run([]string{"check", "-c", path}, io.Discard, &errb); rc != exitFail {
 		t.Errorf("check: status %d, want %d", rc, exitFail)
 	}
-	if !strings.Contains(errb.String(), path+":7:3: error: \"ip filter flt-list 30 in\"") || !strings.Contains(errb.String(), "--allow-unenforced") {
+	if !strings.Contains(errb.String(), path+":7:3: error: \"ip filter flt-list 30 in\" on GigaEthernet0.0 is not enforced: GigaEthernet0.0 is not mapped") || !strings.Contains(errb.String(), "--allow-unenforced") {
 		t.Errorf("check does not name the line and the flag:\n%s", errb.String())
 	}
 	errb.Reset()
@@ -82,7 +102,7 @@ func TestDaemonRefusesUnenforced(t *testing.T) {
 	if rc := run([]string{"-c", path, "--socket", filepath.Join(t.TempDir(), "s.sock")}, io.Discard, &errb); rc != exitFail {
 		t.Fatalf("daemon: status %d, want %d\n%s", rc, exitFail, errb.String())
 	}
-	for _, want := range []string{path + ":6:3: error: \"ip napt enable\"", path + ":7:3: error: \"ip filter flt-list 30 in\"", "not starting"} {
+	for _, want := range []string{path + ":6:3: error: \"ip napt enable\"", path + ":7:3: error: \"ip filter flt-list 30 in\" on GigaEthernet0.0 is not enforced", "not starting"} {
 		if !strings.Contains(errb.String(), want) {
 			t.Errorf("daemon output lacks %q:\n%s", want, errb.String())
 		}
@@ -98,7 +118,7 @@ func TestReloadRefusesUnenforced(t *testing.T) {
 	old := d.cfg
 	resp := d.Handle(context.Background(), []string{"reload"})
 	if resp.Status != exitFail || !strings.Contains(resp.Output, "running configuration stays") ||
-		!strings.Contains(resp.Output, "ix.conf:7:3: error: \"ip filter flt-list 30 in\"") {
+		!strings.Contains(resp.Output, "ix.conf:7:3: error: \"ip filter flt-list 30 in\" on GigaEthernet0.0 is not enforced") {
 		t.Errorf("reload: %+v", resp)
 	}
 	if d.cfg != old || len(ip.reloads) != 0 {

@@ -182,7 +182,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "soft-ix: usage: soft-ix check -c FILE")
 			return exitUsage
 		}
-		return runCheck(o.config, o.allowUnenforced, stdout, stderr)
+		return runCheck(o.config, o.maps, o.allowUnenforced, stdout, stderr)
 	case "cli":
 		return runInteractive(o, os.Stdin, stdout, stderr)
 	case "lab":

@@ -241,7 +241,7 @@ interface GigaEthernet0.1
 		t.Fatal(err)
 	}
 	var out, errb strings.Builder
-	if rc := runCheck(path, false, &out, &errb); rc != exitOK {
+	if rc := runCheck(path, nil, false, &out, &errb); rc != exitOK {
 		t.Fatalf("check: %d\n%s", rc, errb.String())
 	}
 	for _, want := range []string{"inactive: 5 commands", ":1:1: ike policy\n", ":2:1: ppp profile (+1 lines of its block)\n", ":6:3: ppp binding\n"} {

@@ -61,7 +61,7 @@ func runDaemon(o *options, stderr io.Writer) int {
 	for _, d := range diags {
 		log.Warn("configuration", "diagnostic", d.String())
 	}
-	if !reportUnenforced(stderr, unenforced(cfg), o.allowUnenforced) {
+	if !reportUnenforced(stderr, unenforced(cfg, o.maps), o.allowUnenforced) {
 		log.Error("configuration has filter/NAPT lines soft-ix cannot enforce, not starting", "file", o.config, "flag", enforcementFlag)
 		return exitFail
 	}
@@ -135,7 +135,7 @@ func (d *daemon) reload() (string, bool) {
 		printDiags(&b, diags, err)
 		return b.String(), false
 	}
-	if lines := unenforced(cfg); len(lines) > 0 {
+	if lines := unenforced(cfg, d.opts.maps); len(lines) > 0 {
 		var b strings.Builder
 		if !d.opts.allowUnenforced {
 			fmt.Fprintf(&b, "%% reload refused, the running configuration stays:\n")
@@ -159,6 +159,18 @@ func (d *daemon) reload() (string, bool) {
 		d.cfg = cfg
 		b.WriteString("Configuration reloaded, no changes.\n")
 		return b.String(), true
+	}
+	if ch.FiltersChanged {
+		// Before anything else changes: a filter set the kernel refuses
+		// leaves the old one in place (one batch), and so the whole
+		// running configuration.
+		if err := d.comps.setFirewall(cfg, d.opts.maps); err != nil {
+			if !d.opts.allowUnenforced {
+				fmt.Fprintf(&b, "%% reload refused, the running configuration stays: %v\n", err)
+				return b.String(), false
+			}
+			fmt.Fprintf(&b, "%% packet filters and NAPT not applied (%s): %v\n", enforcementFlag, err)
+		}
 	}
 	if err := d.comps.reload(cfg, ch, d.opts); err != nil {
 		d.cfg = cfg // partly applied: show what was asked for

@@ -1,0 +1,204 @@
+package main
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/soft-ix/soft-ix/config"
+	"github.com/soft-ix/soft-ix/tun/nft"
+)
+
+// This file translates the IX packet filters ("ip access-list", "ip
+// filter") and "ip napt enable" into package nft's rule set, and says
+// which lines it cannot translate (see unenforced).
+//
+// IX semantics kept here: the filters of one interface and direction are
+// evaluated by ascending sequence number, the entries of a list in their
+// order, and the first entry that matches decides; once a direction has a
+// filter, a packet no entry matches is dropped (which is why published IX
+// files end with "ip filter permit-all 100000 in"). A filter naming a list
+// that does not exist matches nothing. Filters are stateless on the IX, as
+// here: return traffic needs its own permit.
+
+// linkOf is the Linux interface an IX interface is on, or "" when soft-ix
+// does not run one for it: a GigaEthernet without --map, Null0.0.
+func linkOf(ifc *config.Interface, maps map[string]string) string {
+	switch ifc.Kind {
+	case config.KindGigaEthernet:
+		return maps[ifc.Name]
+	case config.KindTunnel, config.KindLoopback:
+		return ifc.Name // created with the IX name (package esp, package tun)
+	}
+	return ""
+}
+
+// ruleRef says which IX entry an nft rule stands for, for the counters.
+type ruleRef struct {
+	Interface string
+	Out       bool
+	Seq       uint32
+	List      string
+	Entry     int // index in the list; -1 for the implicit drop
+}
+
+// ruleID is the nft rule ID (shown as its comment in "nft list table").
+func (r ruleRef) ID() string {
+	dir := "in"
+	if r.Out {
+		dir = "out"
+	}
+	if r.Entry < 0 {
+		return fmt.Sprintf("%s %s implicit deny", r.Interface, dir)
+	}
+	return fmt.Sprintf("%s %s %d %s #%d", r.Interface, dir, r.Seq, r.List, r.Entry+1)
+}
+
+// firewall translates cfg into the rule set soft-ix installs, with the
+// rules' references, and lists (as Error diagnostics) the filter and NAPT
+// lines it cannot translate. maps is --map.
+func firewall(cfg *config.Config, maps map[string]string) (nft.Config, map[string]ruleRef, []diagnostic) {
+	var fw nft.Config
+	refs := map[string]ruleRef{}
+	var bad []diagnostic
+	fail := func(pos config.Pos, format string, args ...any) {
+		bad = append(bad, diagnostic{Pos: pos, Severity: config.Error, Msg: fmt.Sprintf(format, args...)})
+	}
+	for _, ifc := range cfg.Interfaces {
+		dev := linkOf(ifc, maps)
+		why := ""
+		switch {
+		case dev != "":
+		case ifc.Kind == config.KindGigaEthernet:
+			why = fmt.Sprintf("%s is not mapped to a Linux interface (add --map %s=DEV)", ifc.Name, ifc.Name)
+		default:
+			why = fmt.Sprintf("soft-ix runs no Linux interface for %s", ifc.Name)
+		}
+		if ifc.NAPT {
+			if why != "" {
+				fail(ifc.NAPTPos, "\"ip napt enable\" on %s is not carried out: %s", ifc.Name, why)
+			} else {
+				fw.Masquerade = append(fw.Masquerade, dev)
+			}
+		}
+		notEnforced := func(f *config.Filter, reason string) {
+			fail(f.Pos, "%q on %s is not enforced: %s, so the interface would pass what it denies", strings.Join(f.Words(), " "), ifc.Name, reason)
+		}
+		for _, out := range []bool{false, true} {
+			if why != "" {
+				for _, f := range ifc.Filters {
+					if f.Out == out {
+						notEnforced(f, why)
+					}
+				}
+				continue
+			}
+			if ch, ok := filterChain(cfg, ifc, dev, out, refs, notEnforced); ok {
+				fw.Chains = append(fw.Chains, ch)
+			}
+		}
+		for _, v := range ifc.Extra {
+			w := strings.Fields(strings.ToLower(v.Text))
+			if len(w) < 2 || w[0] == "no" {
+				continue // a "no" line asks for nothing
+			}
+			// Filter and NAPT lines carry no secrets: they are quoted whole.
+			switch {
+			case w[0] == "ipv6" && w[1] == "filter":
+				fail(v.Pos, "%q on %s: soft-ix does not enforce IPv6 filters, the interface would pass what it denies", v.Text, ifc.Name)
+			case w[0] == "ip" && w[1] == "filter":
+				fail(v.Pos, "%q on %s: soft-ix does not enforce this form of packet filter, the interface would pass what it denies", v.Text, ifc.Name)
+			case w[0] == "ip" && w[1] == "napt":
+				fail(v.Pos, "%q on %s: soft-ix does not carry out this NAPT command", v.Text, ifc.Name)
+			}
+		}
+	}
+	slices.SortStableFunc(bad, func(a, b diagnostic) int { return a.Pos.Line - b.Pos.Line })
+	return fw, refs, bad
+}
+
+// filterChain builds the chain of one interface and direction; ok is
+// false when the direction has no filter, or when one of its filters
+// cannot be translated (reported through unenforced): a chain missing one
+// of its filters would not be the IX's.
+func filterChain(cfg *config.Config, ifc *config.Interface, dev string, out bool, refs map[string]ruleRef,
+	unenforced func(*config.Filter, string)) (nft.Chain, bool) {
+	var fs []*config.Filter
+	for _, f := range ifc.Filters {
+		if f.Out == out {
+			fs = append(fs, f)
+		}
+	}
+	if len(fs) == 0 {
+		return nft.Chain{}, false
+	}
+	slices.SortStableFunc(fs, func(a, b *config.Filter) int { return int(int64(a.Seq) - int64(b.Seq)) })
+	ch := nft.Chain{Device: dev, Out: out}
+	ok := true
+	for _, f := range fs {
+		if kept := cfg.KeptAccessListLines(f.List); len(kept) > 0 {
+			unenforced(f, fmt.Sprintf("access list %q has a line soft-ix does not translate (%s)", f.List, kept[0].Pos))
+			ok = false
+			continue
+		}
+		acl := cfg.AccessList(f.List)
+		if acl == nil {
+			continue // matches nothing; Validate warned
+		}
+		for i, e := range acl.Entries {
+			ref := ruleRef{Interface: ifc.Name, Out: out, Seq: f.Seq, List: f.List, Entry: i}
+			r, matches := aclRule(e)
+			if !matches {
+				continue
+			}
+			r.ID = ref.ID()
+			refs[r.ID] = ref
+			ch.Rules = append(ch.Rules, r)
+		}
+	}
+	drop := ruleRef{Interface: ifc.Name, Out: out, Entry: -1}
+	ch.DropID = drop.ID()
+	refs[ch.DropID] = drop
+	return ch, ok
+}
+
+// aclRule translates one entry; matches is false for an entry no packet
+// can match ("dport gt 65535"), which is left out.
+func aclRule(e *config.ACLEntry) (r nft.Rule, matches bool) {
+	r = nft.Rule{Permit: e.Permit, Protocol: e.Protocol, ICMPType: e.ICMPType}
+	if e.Protocol == config.ProtoAny {
+		r.Protocol = -1
+	}
+	if e.Src.Bits() > 0 {
+		r.Src = e.Src
+	}
+	if e.Dst.Bits() > 0 {
+		r.Dst = e.Dst
+	}
+	var ok1, ok2 bool
+	r.SrcPorts, ok1 = portRange(e.SrcPort)
+	r.DstPorts, ok2 = portRange(e.DstPort)
+	return r, ok1 && ok2
+}
+
+func portRange(m config.PortMatch) (*nft.PortRange, bool) {
+	switch m.Op {
+	case config.PortAny:
+		return nil, true
+	case config.PortEq:
+		return &nft.PortRange{Lo: m.Lo, Hi: m.Lo}, true
+	case config.PortRange:
+		return &nft.PortRange{Lo: m.Lo, Hi: m.Hi}, true
+	case config.PortGt:
+		if m.Lo == 0xffff {
+			return nil, false
+		}
+		return &nft.PortRange{Lo: m.Lo + 1, Hi: 0xffff}, true
+	case config.PortLt:
+		if m.Lo == 0 {
+			return nil, false
+		}
+		return &nft.PortRange{Lo: 0, Hi: m.Lo - 1}, true
+	}
+	return nil, false
+}
