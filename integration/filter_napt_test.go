@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"regexp"
 	"runtime"
 	"slices"
 	"strings"
@@ -243,6 +244,11 @@ func TestFilterBranchWAN(t *testing.T) {
 	}
 	if got := tables(t, l.ix); !slices.Equal(got, []string{nft.Table}) {
 		t.Errorf("tables %v, want only %s", got, nft.Table)
+	}
+	out, err := x.Command("show", "ip", "filter")
+	deny := regexp.MustCompile(`(?m)^Interface GigaEthernet0\.0, in\n(?:  .*\n)*  implicit deny \(([1-9]\d*) matches`)
+	if err != nil || !deny.MatchString(out) {
+		t.Errorf("show ip filter does not count the drops: %v\n%s", err, out)
 	}
 
 	// Reload with 8081 permitted too: applied in one batch.

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/soft-ix/soft-ix/cmd/soft-ix/internal/show"
 	"github.com/soft-ix/soft-ix/config"
 	"github.com/soft-ix/soft-ix/tun/nft"
 )
@@ -201,4 +202,72 @@ func portRange(m config.PortMatch) (*nft.PortRange, bool) {
 		return &nft.PortRange{Lo: 0, Hi: m.Lo - 1}, true
 	}
 	return nil, false
+}
+
+// filterViews is what "show ip filter" and "show ip access-list" print:
+// cfg's filters and lists with the kernel's counter of each entry. An
+// entry without a rule (a filter run unenforced) has no count.
+func (c *components) filterViews(cfg *config.Config) ([]show.FilterDirection, []show.AccessList, error) {
+	counts := map[string]nft.Counter{}
+	if c.fw != nil && len(c.fwRefs) > 0 {
+		var err error
+		if counts, err = c.fw.Counters(); err != nil {
+			return nil, nil, err
+		}
+	}
+	count := func(ref ruleRef) show.FilterCount {
+		if _, ok := c.fwRefs[ref.ID()]; !ok {
+			return show.FilterCount{}
+		}
+		n := counts[ref.ID()]
+		return show.FilterCount{Packets: n.Packets, Bytes: n.Bytes, HasCount: true}
+	}
+	var dirs []show.FilterDirection
+	for _, ifc := range cfg.Interfaces {
+		for _, out := range []bool{false, true} {
+			var fs []*config.Filter
+			for _, f := range ifc.Filters {
+				if f.Out == out {
+					fs = append(fs, f)
+				}
+			}
+			if len(fs) == 0 {
+				continue
+			}
+			slices.SortStableFunc(fs, func(a, b *config.Filter) int { return int(int64(a.Seq) - int64(b.Seq)) })
+			deny := ruleRef{Interface: ifc.Name, Out: out, Entry: -1}
+			d := show.FilterDirection{Interface: ifc.Name, Out: out, Deny: count(deny)}
+			_, d.Enforced = c.fwRefs[deny.ID()]
+			for _, f := range fs {
+				af := show.AppliedFilter{Seq: f.Seq, List: f.List}
+				if acl := cfg.AccessList(f.List); acl != nil {
+					for i, e := range acl.Entries {
+						fc := count(ruleRef{Interface: ifc.Name, Out: out, Seq: f.Seq, List: f.List, Entry: i})
+						fc.Text = strings.Join(e.Words(), " ")
+						af.Entries = append(af.Entries, fc)
+					}
+				}
+				d.Filters = append(d.Filters, af)
+			}
+			dirs = append(dirs, d)
+		}
+	}
+	var lists []show.AccessList
+	for _, acl := range cfg.AccessLists {
+		l := show.AccessList{Name: acl.Name}
+		for i, e := range acl.Entries {
+			fc := show.FilterCount{Text: strings.Join(e.Words(), " ")}
+			for id, ref := range c.fwRefs {
+				if ref.List == acl.Name && ref.Entry == i {
+					n := counts[id]
+					fc.Packets += n.Packets
+					fc.Bytes += n.Bytes
+					fc.HasCount = true
+				}
+			}
+			l.Entries = append(l.Entries, fc)
+		}
+		lists = append(lists, l)
+	}
+	return dirs, lists, nil
 }

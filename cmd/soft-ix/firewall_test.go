@@ -3,6 +3,7 @@ package main
 import (
 	"net/netip"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/soft-ix/soft-ix/config"
@@ -112,6 +113,7 @@ type fakeFirewall struct {
 	applied []nft.Config
 	removed int
 	err     error
+	counts  map[string]nft.Counter
 }
 
 func (f *fakeFirewall) Apply(c nft.Config) error {
@@ -122,10 +124,44 @@ func (f *fakeFirewall) Apply(c nft.Config) error {
 	return nil
 }
 func (f *fakeFirewall) Remove() error                             { f.removed++; return nil }
-func (f *fakeFirewall) Counters() (map[string]nft.Counter, error) { return nil, nil }
+func (f *fakeFirewall) Counters() (map[string]nft.Counter, error) { return f.counts, nil }
 
 var errTest = testError("refused by the kernel")
 
 type testError string
 
 func (e testError) Error() string { return string(e) }
+
+// TestShowFilterCounters: "show ip filter" lists each direction's filters
+// in evaluation order with the kernel's counter of every entry and of the
+// implicit deny; "show ip access-list" sums an entry over the interfaces.
+func TestShowFilterCounters(t *testing.T) {
+	cfg, _, err := config.Parse("ix.conf", []byte(branchFilters))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, refs, _ := firewall(cfg, map[string]string{"GigaEthernet0.0": "wan0"})
+	fw := &fakeFirewall{counts: map[string]nft.Counter{
+		"GigaEthernet0.0 in 10 wan-in #1":        {Packets: 3, Bytes: 300},
+		"GigaEthernet0.0 in implicit deny":       {Packets: 7, Bytes: 420},
+		"GigaEthernet0.0 out 100000 sec-list #1": {Packets: 5, Bytes: 500},
+		"Tunnel0.0 in 2 sec-list #1":             {Packets: 2, Bytes: 200},
+	}}
+	d, _ := testDaemon(nil)
+	d.cfg, d.comps.fw, d.comps.fwRefs = cfg, fw, refs
+	resp := d.Handle(t.Context(), []string{"sh", "ip", "fil"})
+	for _, want := range []string{
+		"Interface GigaEthernet0.0, in\n  ip filter missing 5\n    (no entries: matches nothing)\n  ip filter wan-in 10\n" +
+			"    permit udp src any sport any dest any dport eq 500 (3 matches, 300 bytes)\n",
+		"    deny tcp src any sport lt 0 dest any dport any\n  implicit deny (7 matches, 420 bytes)\n",
+		"Interface Tunnel0.0, in\n  ip filter vnet-in 1\n    deny tcp src any sport any dest any dport eq 23 (0 matches, 0 bytes)\n",
+	} {
+		if resp.Status != exitOK || !strings.Contains(resp.Output, want) {
+			t.Errorf("show ip filter lacks %q:\n%s", want, resp.Output)
+		}
+	}
+	resp = d.Handle(t.Context(), []string{"show", "ip", "access-list"})
+	if want := "IP access-list sec-list\n  permit ip src any dest any (7 matches, 700 bytes)\n"; !strings.Contains(resp.Output, want) {
+		t.Errorf("show ip access-list lacks %q:\n%s", want, resp.Output)
+	}
+}

@@ -283,6 +283,15 @@ func (d *daemon) run(ctx context.Context, cmd *cli.Command) (string, error) {
 			bgpNextHops(c.bgp, routes)
 		}
 		return show.RoutesText(routes), nil
+	case cli.ShowIPFilter, cli.ShowIPAccessList:
+		dirs, lists, err := c.filterViews(d.cfg)
+		if err != nil {
+			return "", err
+		}
+		if cmd.ID == cli.ShowIPFilter {
+			return show.IPFilters(dirs), nil
+		}
+		return show.IPAccessLists(lists), nil
 	case cli.ShowInterfaces:
 		return show.InterfacesText(interfaceStates(d.cfg, d.opts.maps, d.comps.tunnelUp)), nil
 	}

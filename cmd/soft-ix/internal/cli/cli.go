@@ -25,6 +25,8 @@ const (
 	ShowBGPAdvertised // show ip bgp neighbors A advertised-routes
 	ShowRunningConfig
 	ShowInterfaces
+	ShowIPAccessList // show ip access-list
+	ShowIPFilter     // show ip filter
 	Ping
 	ClearIKESA
 	Reload
@@ -116,6 +118,8 @@ func buildGrammar() []*node {
 			),
 			kw("ip", "IP information", None,
 				kw("route", "IP routing table", ShowIPRoute),
+				kw("access-list", "access lists, with the packets each entry matched", ShowIPAccessList),
+				kw("filter", "packet filters of each interface, with their counters", ShowIPFilter),
 				kw("bgp", "BGP information", None,
 					kw("summary", "BGP neighbor summary", ShowBGPSummary),
 					kw("neighbors", "BGP neighbor routes", None, neighbor),
