@@ -22,14 +22,18 @@ import (
 // that does not exist matches nothing. Filters are stateless on the IX, as
 // here: return traffic needs its own permit.
 
-// linkOf is the Linux interface an IX interface is on, or "" when soft-ix
-// does not run one for it: a GigaEthernet without --map, Null0.0.
+// linkOf is the Linux interface that packets of an IX interface arrive on
+// and leave by, or "" when there is none: a GigaEthernet without --map,
+// Null0.0, and a Loopback: Linux delivers packets for a loopback's address
+// through the interface they arrived on, so no packet ever passes the
+// dummy link soft-ix creates for it, and a filter there would match
+// nothing.
 func linkOf(ifc *config.Interface, maps map[string]string) string {
 	switch ifc.Kind {
 	case config.KindGigaEthernet:
 		return maps[ifc.Name]
-	case config.KindTunnel, config.KindLoopback:
-		return ifc.Name // created with the IX name (package esp, package tun)
+	case config.KindTunnel:
+		return ifc.Name // the TUN device has the IX name (package esp)
 	}
 	return ""
 }
@@ -72,6 +76,8 @@ func firewall(cfg *config.Config, maps map[string]string) (nft.Config, map[strin
 		case dev != "":
 		case ifc.Kind == config.KindGigaEthernet:
 			why = fmt.Sprintf("%s is not mapped to a Linux interface (add --map %s=DEV)", ifc.Name, ifc.Name)
+		case ifc.Kind == config.KindLoopback:
+			why = fmt.Sprintf("no packet passes %s on Linux (packets for its address arrive on other interfaces)", ifc.Name)
 		default:
 			why = fmt.Sprintf("soft-ix runs no Linux interface for %s", ifc.Name)
 		}
