@@ -23,6 +23,7 @@ interface GigaEthernet0.0
   ip filter dyn-out 20 out suppress-logging
   ip filter wan-in 30 in
   no ip filter wan-in 30
+  ipv6 filter wan-in 1 in
   no shutdown
 `
 
@@ -74,7 +75,7 @@ func TestAccessListsAndFilters(t *testing.T) {
 		"ip access-list wan-in permit icmp type 8 src any dest any\n",
 		"ip access-list wan-in deny tcp src any sport lt 1024 dest any dport any\n",
 		"ip access-list dynamic dyn-out access wan-in\n",
-		"  ip napt enable\n  ip napt hairpinning\n  ip filter wan-in 10 in\n  ip filter dyn-out 20 out suppress-logging\n  no shutdown\n",
+		"  ip napt enable\n  ip napt hairpinning\n  ip filter wan-in 10 in\n  ip filter dyn-out 20 out suppress-logging\n  ipv6 filter wan-in 1 in\n  no shutdown\n",
 	} {
 		if !strings.Contains(out, l) {
 			t.Errorf("Print lacks %q:\n%s", l, out)

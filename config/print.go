@@ -335,8 +335,12 @@ type keyedLine struct {
 func (w *printer) iface(ifc *Interface) {
 	w.line(0, "interface", ifc.Name)
 	w.ifaceKept(ifc, "")
-	for _, l := range ifaceLines(ifc) {
+	lines := ifaceLines(ifc)
+	for i, l := range lines {
 		w.line(2, l.words...)
+		if i+1 < len(lines) && lines[i+1].key == l.key {
+			continue // kept lines follow the last of several ("ip filter")
+		}
 		w.ifaceKept(ifc, l.key)
 	}
 }
