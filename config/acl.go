@@ -350,3 +350,106 @@ func (f *Filter) Words() []string {
 	}
 	return w
 }
+
+// naptForward: ip napt static IF|A.B.C.D tcp|udp PORT | ip napt static
+// IF|A.B.C.D PROTO (a number or icmp) | ip napt service NAME A.B.C.D none
+// tcp|udp PORT. Other forms (an outside address, "icmp any", a port range)
+// are kept, so the daemon refuses to run them unenforced.
+func (p *parser) naptForward(l *line, t []token, neg bool) {
+	ifc := p.iface
+	f := &NAPTForward{Pos: p.pos(l, t[0].col)}
+	i := 3
+	if kw(t[2]) == "service" {
+		if len(t) < 4 {
+			p.notEmulated(l, t, "")
+			return
+		}
+		f.Service = t[3].text
+		i = 4
+	}
+	rest := t[i:]
+	if f.Service != "" {
+		// NAME INSIDE none PROTO PORT: "none" is the interface's own
+		// address as the outside one.
+		if len(rest) != 4 || kw(rest[1]) != "none" {
+			p.notEmulated(l, t, "ip napt service ... (this form)")
+			return
+		}
+		rest = append(rest[:1:1], rest[2:]...)
+	}
+	if len(rest) < 2 || len(rest) > 3 {
+		p.notEmulated(l, t, "ip napt "+kw(t[2])+" ... (this form)")
+		return
+	}
+	if a, err := netip.ParseAddr(rest[0].text); err == nil && a.Is4() {
+		f.Inside = a
+	} else if name, kind, err := NormalizeInterfaceName(rest[0].text); err == nil && kind != KindNull {
+		f.InsideIf = name
+	} else {
+		p.notEmulated(l, t, "ip napt "+kw(t[2])+" ... (this form)")
+		return
+	}
+	switch w := kw(rest[1]); w {
+	case "tcp", "udp":
+		f.Protocol = ProtoTCP
+		if w == "udp" {
+			f.Protocol = ProtoUDP
+		}
+		if len(rest) != 3 {
+			p.notEmulated(l, t, "ip napt "+kw(t[2])+" ... (this form)")
+			return
+		}
+		n, err := strconv.ParseUint(rest[2].text, 10, 16)
+		if err != nil || n == 0 {
+			p.notEmulated(l, t, "ip napt "+kw(t[2])+" ... (this form)")
+			return
+		}
+		f.Port = uint16(n)
+	default:
+		n, err := strconv.ParseUint(w, 10, 8)
+		if w == "icmp" {
+			n, err = ProtoICMP, nil
+		}
+		if err != nil || len(rest) != 2 || n == ProtoTCP || n == ProtoUDP {
+			p.notEmulated(l, t, "ip napt "+kw(t[2])+" ... (this form)")
+			return
+		}
+		f.Protocol = int(n)
+	}
+	same := func(o *NAPTForward) bool {
+		return o.Service == f.Service && (f.Service != "" || o.Inside == f.Inside && o.InsideIf == f.InsideIf && o.Protocol == f.Protocol && o.Port == f.Port)
+	}
+	kept := ifc.NAPTForwards[:0]
+	for _, o := range ifc.NAPTForwards {
+		if !same(o) {
+			kept = append(kept, o)
+		}
+	}
+	ifc.NAPTForwards = kept
+	if !neg {
+		ifc.NAPTForwards = append(ifc.NAPTForwards, f)
+	}
+}
+
+// Words gives the line as IX writes it.
+func (f *NAPTForward) Words() []string {
+	inside := f.InsideIf
+	if inside == "" {
+		inside = f.Inside.String()
+	}
+	w := []string{"ip napt static", inside}
+	if f.Service != "" {
+		w = []string{"ip napt service", quoteWord(f.Service), inside, "none"}
+	}
+	switch f.Protocol {
+	case ProtoTCP:
+		w = append(w, "tcp", strconv.Itoa(int(f.Port)))
+	case ProtoUDP:
+		w = append(w, "udp", strconv.Itoa(int(f.Port)))
+	case ProtoICMP:
+		w = append(w, "icmp")
+	default:
+		w = append(w, strconv.Itoa(f.Protocol))
+	}
+	return w
+}

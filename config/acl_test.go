@@ -19,6 +19,12 @@ interface GigaEthernet0.0
   ip address 203.0.113.94/24
   ip napt enable
   ip napt hairpinning
+  ip napt static GigaEthernet0.0 udp 500
+  ip napt static gi0.0 50
+  ip napt service web 192.168.2.20 none tcp 80
+  ip napt service ping 192.168.2.20 none icmp any
+  ip napt static 192.168.2.30 udp 4500
+  no ip napt static 192.168.2.30 udp 4500
   ip filter wan-in 10 in
   ip filter dyn-out 20 out suppress-logging
   ip filter wan-in 30 in
@@ -60,11 +66,18 @@ func TestAccessListsAndFilters(t *testing.T) {
 	if !wan.NAPT || wan.NAPTPos.Line != 11 {
 		t.Errorf("napt %v at %v", wan.NAPT, wan.NAPTPos)
 	}
+	var fwd []string
+	for _, f := range wan.NAPTForwards {
+		fwd = append(fwd, strings.Join(f.Words(), " "))
+	}
+	if want := "ip napt static GigaEthernet0.0 udp 500|ip napt static GigaEthernet0.0 50|ip napt service web 192.168.2.20 none tcp 80"; strings.Join(fwd, "|") != want {
+		t.Errorf("napt forwards %q\nwant %q", strings.Join(fwd, "|"), want)
+	}
 	got := []Filter{}
 	for _, f := range wan.Filters {
 		got = append(got, *f)
 	}
-	wantF := []Filter{{List: "wan-in", Seq: 10, Pos: Pos{"ix.conf", 13, 3}}, {List: "dyn-out", Seq: 20, Out: true, SuppressLogging: true, Pos: Pos{"ix.conf", 14, 3}}}
+	wantF := []Filter{{List: "wan-in", Seq: 10, Pos: Pos{"ix.conf", 19, 3}}, {List: "dyn-out", Seq: 20, Out: true, SuppressLogging: true, Pos: Pos{"ix.conf", 20, 3}}}
 	if !reflect.DeepEqual(got, wantF) {
 		t.Errorf("filters = %+v\nwant %+v", got, wantF)
 	}
@@ -75,7 +88,7 @@ func TestAccessListsAndFilters(t *testing.T) {
 		"ip access-list wan-in permit icmp type 8 src any dest any\n",
 		"ip access-list wan-in deny tcp src any sport lt 1024 dest any dport any\n",
 		"ip access-list dynamic dyn-out access wan-in\n",
-		"  ip napt enable\n  ip napt hairpinning\n  ip filter wan-in 10 in\n  ip filter dyn-out 20 out suppress-logging\n  ipv6 filter wan-in 1 in\n  no shutdown\n",
+		"  ip napt enable\n  ip napt static GigaEthernet0.0 udp 500\n  ip napt static GigaEthernet0.0 50\n  ip napt service web 192.168.2.20 none tcp 80\n  ip napt hairpinning\n  ip napt service ping 192.168.2.20 none icmp any\n  ip filter wan-in 10 in\n  ip filter dyn-out 20 out suppress-logging\n  ipv6 filter wan-in 1 in\n  no shutdown\n",
 	} {
 		if !strings.Contains(out, l) {
 			t.Errorf("Print lacks %q:\n%s", l, out)

@@ -130,7 +130,7 @@ func TestFullIX2215(t *testing.T) {
 		}
 		seen[d.Msg] = true
 	}
-	for _, kw := range []string{"ntp", "syslog", "logging", "timezone", "proxy-dns", "ip ufs-cache", "ip napt", "access-list", "username", "telnet-server", "http-server", "device", "ip dhcp", "watch-group", "interface BRI"} {
+	for _, kw := range []string{"ntp", "syslog", "logging", "timezone", "proxy-dns", "ip ufs-cache", "access-list", "username", "telnet-server", "http-server", "device", "ip dhcp", "watch-group", "interface BRI"} {
 		if !seen[`"`+kw+`" is not emulated by soft-ix; kept but inactive (further ones are not reported)`] {
 			t.Errorf("no not-emulated warning for %q", kw)
 		}

@@ -126,6 +126,7 @@ func equalInterfaces(a, b *Interface) bool {
 	x.Extra, y.Extra = nil, nil // kept lines change nothing soft-ix runs
 	// Filters and NAPT are compared by equalFilters.
 	x.Filters, y.Filters, x.NAPT, y.NAPT, x.NAPTPos, y.NAPTPos = nil, nil, false, false, Pos{}, Pos{}
+	x.NAPTForwards, y.NAPTForwards = nil, nil
 	x.Tunnel, y.Tunnel = nil, nil
 	if !reflect.DeepEqual(x, y) {
 		return false
@@ -151,8 +152,9 @@ func equalInterfaces(a, b *Interface) bool {
 // NAPT, ignoring positions. An interface without any is the same as none.
 func equalFilters(a, b *Config) bool {
 	type iface struct {
-		napt    bool
-		filters []Filter
+		napt     bool
+		filters  []Filter
+		forwards []NAPTForward
 	}
 	view := func(c *Config) (map[string][]ACLEntry, map[string]iface) {
 		acls, ifs := map[string][]ACLEntry{}, map[string]iface{}
@@ -164,7 +166,7 @@ func equalFilters(a, b *Config) bool {
 			}
 		}
 		for _, ifc := range c.Interfaces {
-			if !ifc.NAPT && len(ifc.Filters) == 0 {
+			if !ifc.NAPT && len(ifc.Filters) == 0 && len(ifc.NAPTForwards) == 0 {
 				continue
 			}
 			v := iface{napt: ifc.NAPT}
@@ -172,6 +174,11 @@ func equalFilters(a, b *Config) bool {
 				x := *f
 				x.Pos = Pos{}
 				v.filters = append(v.filters, x)
+			}
+			for _, f := range ifc.NAPTForwards {
+				x := *f
+				x.Pos = Pos{}
+				v.forwards = append(v.forwards, x)
 			}
 			ifs[ifc.Name] = v
 		}

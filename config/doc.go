@@ -32,8 +32,9 @@
 // [[distance] N] [tag N] (dhcp and tag are stored, not acted on yet);
 // ip access-list NAME permit|deny ip|icmp|tcp|udp|N [type N] src S [sport
 // P] dest D [dport P] (S, D: any, A or A/L; P: any, eq N, range A B, gt N,
-// lt N); in an interface ip filter LIST SEQ in|out [suppress-logging] and
-// ip napt enable;
+// lt N); in an interface ip filter LIST SEQ in|out [suppress-logging],
+// ip napt enable, ip napt static IF|A.B.C.D tcp|udp PORT | PROTO and ip
+// napt service NAME A.B.C.D none tcp|udp PORT;
 // router bgp with [bgp] router-id,
 // neighbor remote-as|update-source|timers|ebgp-multihop|description and
 // address-family ipv4 unicast with network and neighbor activate.

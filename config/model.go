@@ -155,10 +155,13 @@ type Interface struct {
 	Tunnel *Tunnel // non-nil for Tunnel interfaces
 
 	// NAPT is "ip napt enable": addresses behind the interface are
-	// translated to its own on the way out. The other "ip napt" commands
-	// (static, service, hairpinning, translation ...) stay in Extra.
+	// translated to its own on the way out.
 	NAPT    bool
 	NAPTPos Pos
+	// NAPTForwards are the "ip napt static" and "ip napt service" lines
+	// of the forms soft-ix understands, in source order; the other "ip
+	// napt" commands (hairpinning, translation, ...) stay in Extra.
+	NAPTForwards []*NAPTForward
 
 	// Filters are the "ip filter LIST SEQ in|out" lines, in source order.
 	// Once a direction has a filter, a packet no filter permits is dropped.
@@ -253,6 +256,20 @@ const (
 type PortMatch struct {
 	Op     PortOp
 	Lo, Hi uint16 // Hi only for PortRange
+}
+
+// NAPTForward is "ip napt static INSIDE PROTO [PORT]" or "ip napt service
+// NAME INSIDE none PROTO PORT": packets of Protocol (to Port) arriving for
+// the interface's own address go to the inside host Inside, or, when an
+// interface is named instead (InsideIf), to the router itself, which is
+// how IX files let IKE and ESP reach the router behind its own NAPT.
+type NAPTForward struct {
+	Service  string     // the service NAME; "" for ip napt static
+	Inside   netip.Addr // invalid when InsideIf is set
+	InsideIf string     // canonical interface name: the router itself
+	Protocol int        // IP protocol number
+	Port     uint16     // tcp/udp port; 0 for other protocols
+	Pos      Pos
 }
 
 // Filter is "ip filter LIST SEQ in|out" on an interface.

@@ -43,6 +43,9 @@ func (p *parser) finish() {
 		if len(ifc.Filters) == 0 {
 			ifc.Filters = nil
 		}
+		if len(ifc.NAPTForwards) == 0 {
+			ifc.NAPTForwards = nil
+		}
 		if t := ifc.Tunnel; t != nil && t.Override != nil && t.Override.isZero() {
 			t.Override = nil
 		}
@@ -287,11 +290,14 @@ func (p *parser) interfaceIP(l *line, t []token, neg bool) {
 	case "filter":
 		p.ipFilter(l, t, neg)
 	case "napt":
-		if len(t) == 3 && kw(t[2]) == "enable" {
+		switch {
+		case len(t) == 3 && kw(t[2]) == "enable":
 			ifc.NAPT, ifc.NAPTPos = !neg, p.pos(l, t[0].col)
-			return
+		case len(t) > 2 && (kw(t[2]) == "static" || kw(t[2]) == "service"):
+			p.naptForward(l, t, neg)
+		default:
+			p.notEmulated(l, t, "")
 		}
-		p.notEmulated(l, t, "")
 	case "tcp":
 		a, ok := p.need(l, t, 2, "ip tcp", "adjust-mss")
 		if !ok {

@@ -403,6 +403,9 @@ func ifaceLines(ifc *Interface) []keyedLine {
 	if ifc.NAPT {
 		add("ip napt enable", "ip napt enable")
 	}
+	for _, f := range ifc.NAPTForwards {
+		add("ip napt enable", f.Words()...)
+	}
 	for _, f := range ifc.Filters {
 		add("ip filter", f.Words()...)
 	}

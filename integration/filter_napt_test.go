@@ -275,6 +275,10 @@ ikev2 authentication psk id ipv4 203.0.113.1 key char NaptTest123
 interface GigaEthernet0.0
   ip address 203.0.113.94/24
   ip napt enable
+  ip napt static GigaEthernet0.0 udp 500
+  ip napt static GigaEthernet0.0 udp 4500
+  ip napt static GigaEthernet0.0 50
+  ip napt static 192.168.2.10 tcp 8080
   no shutdown
 interface GigaEthernet1.0
   ip address 192.168.2.1/24
@@ -289,15 +293,17 @@ interface Tunnel0.0
 `
 
 // TestNAPTMasqueradesLAN: a LAN host reaching an internet host that has
-// no route back shows up with the WAN address; soft-ix's own IKE on the
-// same interface leaves from the address it chose (the WAN's second
-// one, which a masquerade would have rewritten to the first).
+// no route back shows up with the WAN address; a port forward reaches a
+// LAN server; soft-ix's own IKE on the same interface leaves from the
+// address it chose (the WAN's second one, which a masquerade would have
+// rewritten to the first).
 func TestNAPTMasqueradesLAN(t *testing.T) {
 	l := newFilterLab(t, "nat")
 	if err := l.ix.IP("addr", "add", "203.0.113.95/24", "dev", nslab.IXWANIf); err != nil {
 		t.Fatal(err)
 	}
 	l.serveTCP(t, l.inet, "203.0.113.1:8080")
+	l.serveTCP(t, l.lan, "192.168.2.10:8080")
 	var ike net.PacketConn
 	if err := inNS(l.inet, func() (err error) { ike, err = net.ListenPacket("udp4", "203.0.113.1:500"); return }); err != nil {
 		t.Fatal(err)
@@ -311,6 +317,9 @@ func TestNAPTMasqueradesLAN(t *testing.T) {
 
 	if out, err := dialTCP(l.lan, "203.0.113.1:8080", 3*time.Second); err != nil || out != "from 203.0.113.94" {
 		t.Errorf("LAN to the internet host through NAPT: %q, %v (want the WAN address)", out, err)
+	}
+	if out, err := dialTCP(l.inet, "203.0.113.94:8080", 3*time.Second); err != nil || out != "from 203.0.113.1" {
+		t.Errorf("port forward to the LAN server: %q, %v", out, err)
 	}
 	ike.SetReadDeadline(time.Now().Add(15 * time.Second))
 	buf := make([]byte, 2048)

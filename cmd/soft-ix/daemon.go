@@ -100,7 +100,7 @@ func (c *components) setFirewall(cfg *config.Config, maps map[string]string) err
 		return nil
 	}
 	rules, refs, _ := firewall(cfg, maps)
-	if len(rules.Chains) == 0 && len(rules.Masquerade) == 0 {
+	if len(rules.Chains) == 0 && len(rules.Masquerade) == 0 && len(rules.Forwards) == 0 {
 		c.fwRefs = nil
 		if err := c.fw.Remove(); err != nil {
 			// Nothing to enforce: a kernel without nftables has no
@@ -113,7 +113,7 @@ func (c *components) setFirewall(cfg *config.Config, maps map[string]string) err
 		return fmt.Errorf("packet filters and NAPT: %w", err)
 	}
 	c.fwRefs = refs
-	c.log.Info("packet filters and NAPT installed", "table", "ip "+nft.Table, "chains", len(rules.Chains), "masquerade", rules.Masquerade)
+	c.log.Info("packet filters and NAPT installed", "table", "ip "+nft.Table, "chains", len(rules.Chains), "masquerade", rules.Masquerade, "forwards", len(rules.Forwards))
 	return nil
 }
 

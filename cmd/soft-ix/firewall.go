@@ -88,6 +88,20 @@ func firewall(cfg *config.Config, maps map[string]string) (nft.Config, map[strin
 				fw.Masquerade = append(fw.Masquerade, dev)
 			}
 		}
+		for _, f := range ifc.NAPTForwards {
+			text := strings.Join(f.Words(), " ")
+			switch {
+			case f.InsideIf != "":
+				// To the router itself: Linux delivers what arrives for
+				// its own address locally, NAPT or not; nothing to add.
+			case !ifc.NAPT:
+				fail(f.Pos, "%q on %s is not carried out: the interface has no \"ip napt enable\"", text, ifc.Name)
+			case why != "":
+				fail(f.Pos, "%q on %s is not carried out: %s", text, ifc.Name, why)
+			default:
+				fw.Forwards = append(fw.Forwards, nft.Forward{ID: ifc.Name + " " + text, Device: dev, Protocol: f.Protocol, Port: f.Port, To: f.Inside})
+			}
+		}
 		notEnforced := func(f *config.Filter, reason string) {
 			fail(f.Pos, "%q on %s is not enforced: %s, so the interface would pass what it denies", strings.Join(f.Words(), " "), ifc.Name, reason)
 		}

@@ -22,6 +22,8 @@
 //	    and a last rule that drops what no entry matched
 //	chain postrouting (nat hook postrouting): oifname Z, source not a local
 //	    address -> masquerade
+//	chain prerouting (nat hook prerouting): iifname Z, destination a local
+//	    address, protocol [and port] -> dnat to the inside host
 //
 // Every entry rule and every final drop counts packets and bytes; Counters
 // reads them by the ID the caller gave.
@@ -54,6 +56,20 @@ type Config struct {
 	// device's own address (IX "ip napt enable"). Traffic the host itself
 	// sends (IKE, ESP) keeps its address.
 	Masquerade []string
+	// Forwards send packets that arrive on a device for one of the host's
+	// own addresses to an inside host (IX "ip napt static" / "ip napt
+	// service" port forwards).
+	Forwards []Forward
+}
+
+// Forward is one destination NAT: Protocol (to Port, for tcp and udp)
+// arriving on Device for a local address goes to To (same port).
+type Forward struct {
+	ID       string // names its counter, like Rule.ID
+	Device   string
+	Protocol int
+	Port     uint16 // 0: any (protocols without ports)
+	To       netip.Addr
 }
 
 // Chain is the rules one device applies in one direction, in evaluation
@@ -138,6 +154,15 @@ func (c Config) Validate() error {
 			return err
 		}
 	}
+	for _, f := range c.Forwards {
+		if err := checkDevice(f.Device); err != nil {
+			return err
+		}
+		if !f.To.Is4() || f.Protocol < 0 || f.Protocol > 255 ||
+			(f.Port != 0) != (f.Protocol == unix.IPPROTO_TCP || f.Protocol == unix.IPPROTO_UDP) {
+			return fmt.Errorf("nft: forward %s: bad protocol, port or address", f.ID)
+		}
+	}
 	return nil
 }
 
@@ -176,6 +201,9 @@ func Apply(c Config) error {
 	}
 	if len(c.Masquerade) > 0 {
 		buildNAT(conn, t, c.Masquerade)
+	}
+	if len(c.Forwards) > 0 {
+		buildForwards(conn, t, c.Forwards)
 	}
 	if err := conn.Flush(); err != nil {
 		return fmt.Errorf("nft: replacing table ip %s: %w", t.Name, err)
@@ -268,6 +296,36 @@ func buildNAT(conn *nftables.Conn, t *nftables.Table, devs []string) {
 }
 
 // nativeUint32 is how the kernel writes an address type into a register.
+// buildForwards adds the port forwards: a nat prerouting chain where a
+// packet arriving on the device for a local address, of the protocol (and
+// to the port), is sent on to the inside host.
+func buildForwards(conn *nftables.Conn, t *nftables.Table, fs []Forward) {
+	accept := nftables.ChainPolicyAccept
+	pre := conn.AddChain(&nftables.Chain{
+		Name: "prerouting", Table: t, Type: nftables.ChainTypeNAT, Hooknum: nftables.ChainHookPrerouting,
+		Priority: nftables.ChainPriorityNATDest, Policy: &accept,
+	})
+	for _, f := range fs {
+		e := ifname(false, f.Device)
+		e = append(e,
+			&expr.Fib{Register: 1, FlagDADDR: true, ResultADDRTYPE: true},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: nativeUint32(unix.RTN_LOCAL)},
+			&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 9, Len: 1},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{byte(f.Protocol)}})
+		to := f.To.As4()
+		nat := &expr.NAT{Type: expr.NATTypeDestNAT, Family: unix.NFPROTO_IPV4, RegAddrMin: 1, Specified: true}
+		if f.Port != 0 {
+			e = append(e, portMatch(&PortRange{Lo: f.Port, Hi: f.Port}, 2)...)
+		}
+		e = append(e, &expr.Counter{}, &expr.Immediate{Register: 1, Data: to[:]})
+		if f.Port != 0 {
+			e = append(e, &expr.Immediate{Register: 2, Data: []byte{byte(f.Port >> 8), byte(f.Port)}})
+			nat.RegProtoMin = 2
+		}
+		conn.AddRule(&nftables.Rule{Table: t, Chain: pre, UserData: comment(f.ID), Exprs: append(e, nat)})
+	}
+}
+
 func nativeUint32(v uint32) []byte {
 	return binary.NativeEndian.AppendUint32(nil, v)
 }
@@ -369,7 +427,7 @@ func Counters(table string) (map[string]Counter, error) {
 	}
 	out := map[string]Counter{}
 	for _, ch := range chains {
-		if ch.Table.Name != table || !(strings.HasPrefix(ch.Name, "in-") || strings.HasPrefix(ch.Name, "out-")) {
+		if ch.Table.Name != table || !(strings.HasPrefix(ch.Name, "in-") || strings.HasPrefix(ch.Name, "out-") || ch.Name == "prerouting") {
 			continue
 		}
 		rules, err := conn.GetRules(t, ch)
