@@ -53,12 +53,10 @@ interface GigaEthernet1.0
 `
 
 type filterLab struct {
-	lab            *nslab.Lab
-	ix, inet, lan  *nslab.Namespace
-	bin            string
-	ixMap          map[string]string
-	confDir        string
-	listenersClose []func()
+	lab           *nslab.Lab
+	ix, inet, lan *nslab.Namespace
+	bin           string
+	ixMap         map[string]string
 }
 
 func newFilterLab(t *testing.T, prefix string) *filterLab {
@@ -85,11 +83,6 @@ func newFilterLab(t *testing.T, prefix string) *filterLab {
 	if _, err := l.inet.Run("sh", "-c", "echo 0 > /proc/sys/net/ipv4/ip_forward"); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		for _, c := range l.listenersClose {
-			c()
-		}
-	})
 	return l
 }
 
@@ -145,14 +138,14 @@ func inNS(ns *nslab.Namespace, f func() error) error {
 }
 
 // serveTCP listens on addr in ns and answers every connection with the
-// address it came from.
-func (l *filterLab) serveTCP(t *testing.T, ns *nslab.Namespace, addr string) {
+// address it came from, until the test ends.
+func serveTCP(t *testing.T, ns *nslab.Namespace, addr string) {
 	t.Helper()
 	var ln net.Listener
 	if err := inNS(ns, func() (err error) { ln, err = net.Listen("tcp4", addr); return }); err != nil {
 		t.Fatal(err)
 	}
-	l.listenersClose = append(l.listenersClose, func() { ln.Close() })
+	t.Cleanup(func() { ln.Close() })
 	go func() {
 		for {
 			c, err := ln.Accept()
@@ -220,7 +213,7 @@ func counters(t *testing.T, ns *nslab.Namespace) map[string]nft.Counter {
 func TestFilterBranchWAN(t *testing.T) {
 	l := newFilterLab(t, "flt")
 	for _, port := range []string{"8080", "8081", "22"} {
-		l.serveTCP(t, l.ix, "0.0.0.0:"+port)
+		serveTCP(t, l.ix, "0.0.0.0:"+port)
 	}
 	x := l.start(t, "ix", branchWANConfig)
 
@@ -302,8 +295,8 @@ func TestNAPTMasqueradesLAN(t *testing.T) {
 	if err := l.ix.IP("addr", "add", "203.0.113.95/24", "dev", nslab.IXWANIf); err != nil {
 		t.Fatal(err)
 	}
-	l.serveTCP(t, l.inet, "203.0.113.1:8080")
-	l.serveTCP(t, l.lan, "192.168.2.10:8080")
+	serveTCP(t, l.inet, "203.0.113.1:8080")
+	serveTCP(t, l.lan, "192.168.2.10:8080")
 	var ike net.PacketConn
 	if err := inNS(l.inet, func() (err error) { ike, err = net.ListenPacket("udp4", "203.0.113.1:500"); return }); err != nil {
 		t.Fatal(err)
@@ -412,7 +405,57 @@ func TestFailClosedRefusesStart(t *testing.T) {
 		t.Error("check passes a file the daemon refuses")
 	}
 
-	l.serveTCP(t, l.ix, "0.0.0.0:22")
+	serveTCP(t, l.ix, "0.0.0.0:22")
 	l.start(t, "ix", conf, "--allow-unenforced")
 	expectDropped(t, l.inet, "203.0.113.94:22") // the WAN filter is still enforced
+}
+
+// TestFilterTunnelAndWAN: the IX of the seed scenario with a WAN filter
+// that lets in only IKE, NAT-T and ESP, and a filter on Tunnel0.0 that
+// lets in only ping from the VNet. The tunnel to the Azure side (soft-ix
+// as Azure's gateway) comes up through the WAN filter, the LAN host pings
+// the VNet host through the tunnel, and a TCP connection from the VNet to
+// the LAN is dropped where it leaves the tunnel, counted there.
+func TestFilterTunnelAndWAN(t *testing.T) {
+	lab := nslab.NewForTest(t, "ftun", "ping") // soft-ix on both ends: no charon needed
+	softIXBinary(t)
+	s, err := nslab.NewScenario(lab, nslab.ScenarioOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &iopLab{t: t, lab: lab, s: s}
+	az, err := nslab.StartSoftIXDaemon(l.s.Azure, nslab.SoftIXOptions{
+		Name: "azure", Config: iopAzureSoftIXConf(t, false), Map: nslab.AzureSideMap(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := iopIXConf{}.text() + `ip access-list wan-in permit udp src any sport any dest any dport eq 500
+ip access-list wan-in permit udp src any sport any dest any dport eq 4500
+ip access-list wan-in permit 50 src any dest any
+ip access-list vnet-in permit icmp src 172.16.0.0/16 dest 192.168.2.0/24
+ip access-list sec-list permit ip src any dest any
+interface GigaEthernet0.0
+  ip filter wan-in 10 in
+  ip filter sec-list 100000 out
+interface Tunnel0.0
+  ip filter vnet-in 1 in
+`
+	serveTCP(t, l.s.LAN, "192.168.2.10:8080")
+	x, err := nslab.StartSoftIXDaemon(l.s.IX, nslab.SoftIXOptions{Name: "ix", Config: conf, Map: nslab.IXSideMap()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.ix = x
+	iopWaitSoftIXPair(t, l, x, az, 30*time.Second)
+	l.waitPing(iopPingAttempts)
+
+	expectDropped(t, l.s.VNet, "192.168.2.10:8080")
+	c := counters(t, l.s.IX)
+	if c["Tunnel0.0 in implicit deny"].Packets == 0 || c["Tunnel0.0 in 1 vnet-in #1"].Packets == 0 {
+		t.Errorf("tunnel filter counters did not move: %+v", c)
+	}
+	if c["GigaEthernet0.0 in 10 wan-in #1"].Packets == 0 {
+		t.Errorf("IKE did not pass the WAN filter's first entry: %+v", c)
+	}
 }
