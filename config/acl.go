@@ -23,7 +23,11 @@ func (p *parser) accessList(l *line, t []token, neg bool) {
 	if !ok {
 		return
 	}
-	if kw(n) == "dynamic" || len(t) == 3 && !neg {
+	if kw(n) == "dynamic" {
+		p.dynamicList(l, t, neg)
+		return
+	}
+	if len(t) == 3 && !neg {
 		p.notEmulated(l, t, cmd+" "+kw(n))
 		return
 	}
@@ -452,4 +456,35 @@ func (f *NAPTForward) Words() []string {
 		w = append(w, strconv.Itoa(f.Protocol))
 	}
 	return w
+}
+
+// dynamicList: ip access-list dynamic NAME access LIST. Other dynamic
+// forms (timers, application protocols) are kept.
+func (p *parser) dynamicList(l *line, t []token, neg bool) {
+	if len(t) < 4 {
+		p.notEmulated(l, t, "ip access-list dynamic")
+		return
+	}
+	name := t[3].text
+	if neg && len(t) == 4 {
+		p.removeDynamicList(name)
+		return
+	}
+	if len(t) != 6 || kw(t[4]) != "access" || kw(t[3]) == "timer" {
+		p.notEmulated(l, t, "ip access-list dynamic ... (this form)")
+		return
+	}
+	p.removeDynamicList(name)
+	if !neg {
+		p.cfg.DynamicLists = append(p.cfg.DynamicLists, &DynamicList{Name: name, Access: t[5].text, Pos: p.pos(l, t[0].col)})
+	}
+}
+
+func (p *parser) removeDynamicList(name string) {
+	for i, d := range p.cfg.DynamicLists {
+		if d.Name == name {
+			p.cfg.DynamicLists = append(p.cfg.DynamicLists[:i], p.cfg.DynamicLists[i+1:]...)
+			return
+		}
+	}
 }

@@ -14,6 +14,7 @@ ip access-list wan-in permit 50 src any dest any
 ip access-list wan-in deny tcp src any sport lt 1024 dest any dport any
 ip access-list wan-in option optimize
 ip access-list dynamic dyn-out access wan-in
+ip access-list dynamic timer tcp-idle-timeout 7440
 ip access-list odd permit ip src any dest 50
 interface GigaEthernet0.0
   ip address 203.0.113.94/24
@@ -58,12 +59,15 @@ func TestAccessListsAndFilters(t *testing.T) {
 	}
 	// Kept, not translated: the dynamic list and the malformed entry;
 	// "option optimize" is kept but changes no match.
-	if c.AccessList("odd") != nil || len(c.KeptAccessListLines("odd")) != 1 || len(c.KeptAccessListLines("dyn-out")) != 1 ||
+	if d := c.DynamicList("dyn-out"); d == nil || d.Access != "wan-in" || d.Pos.Line != 7 {
+		t.Errorf("dynamic list = %+v", d)
+	}
+	if c.AccessList("odd") != nil || len(c.KeptAccessListLines("odd")) != 1 || len(c.KeptAccessListLines("dyn-out")) != 0 ||
 		len(c.KeptAccessListLines("wan-in")) != 0 {
 		t.Errorf("kept lines: odd %v, dyn-out %v, wan-in %v", c.KeptAccessListLines("odd"), c.KeptAccessListLines("dyn-out"), c.KeptAccessListLines("wan-in"))
 	}
 	wan := c.Interface("GigaEthernet0.0")
-	if !wan.NAPT || wan.NAPTPos.Line != 11 {
+	if !wan.NAPT || wan.NAPTPos.Line != 12 {
 		t.Errorf("napt %v at %v", wan.NAPT, wan.NAPTPos)
 	}
 	var fwd []string
@@ -77,7 +81,7 @@ func TestAccessListsAndFilters(t *testing.T) {
 	for _, f := range wan.Filters {
 		got = append(got, *f)
 	}
-	wantF := []Filter{{List: "wan-in", Seq: 10, Pos: Pos{"ix.conf", 19, 3}}, {List: "dyn-out", Seq: 20, Out: true, SuppressLogging: true, Pos: Pos{"ix.conf", 20, 3}}}
+	wantF := []Filter{{List: "wan-in", Seq: 10, Pos: Pos{"ix.conf", 20, 3}}, {List: "dyn-out", Seq: 20, Out: true, SuppressLogging: true, Pos: Pos{"ix.conf", 21, 3}}}
 	if !reflect.DeepEqual(got, wantF) {
 		t.Errorf("filters = %+v\nwant %+v", got, wantF)
 	}

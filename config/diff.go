@@ -158,6 +158,7 @@ func equalFilters(a, b *Config) bool {
 	}
 	view := func(c *Config) (map[string][]ACLEntry, map[string]iface) {
 		acls, ifs := map[string][]ACLEntry{}, map[string]iface{}
+
 		for _, l := range c.AccessLists {
 			for _, e := range l.Entries {
 				x := *e
@@ -184,9 +185,16 @@ func equalFilters(a, b *Config) bool {
 		}
 		return acls, ifs
 	}
+	dyn := func(c *Config) map[string]string {
+		m := map[string]string{}
+		for _, d := range c.DynamicLists {
+			m[d.Name] = d.Access
+		}
+		return m
+	}
 	a1, i1 := view(a)
 	a2, i2 := view(b)
-	return reflect.DeepEqual(a1, a2) && reflect.DeepEqual(i1, i2)
+	return reflect.DeepEqual(a1, a2) && reflect.DeepEqual(i1, i2) && reflect.DeepEqual(dyn(a), dyn(b))
 }
 
 func equalBGP(a, b *BGP) bool {

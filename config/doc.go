@@ -32,7 +32,7 @@
 // [[distance] N] [tag N] (dhcp and tag are stored, not acted on yet);
 // ip access-list NAME permit|deny ip|icmp|tcp|udp|N [type N] src S [sport
 // P] dest D [dport P] (S, D: any, A or A/L; P: any, eq N, range A B, gt N,
-// lt N); in an interface ip filter LIST SEQ in|out [suppress-logging],
+// lt N); ip access-list dynamic NAME access LIST; in an interface ip filter LIST SEQ in|out [suppress-logging],
 // ip napt enable, ip napt static IF|A.B.C.D tcp|udp PORT | PROTO and ip
 // napt service NAME A.B.C.D none tcp|udp PORT;
 // router bgp with [bgp] router-id,
@@ -40,8 +40,8 @@
 // address-family ipv4 unicast with network and neighbor activate.
 //
 // Everything else IX knows (ntp, syslog, logging, timezone, proxy-dns,
-// ip ufs-cache, the other ip napt commands, dynamic access lists and
-// access-list forms not listed above, PPPoE, IKEv1, username, telnet/http
+// ip ufs-cache, the other ip napt commands, access-list forms not listed
+// above, PPPoE, IKEv1, username, telnet/http
 // servers, device blocks, DHCP server, watch-group, route-maps, other
 // interface families, other BGP neighbor options, ...) is kept verbatim in
 // its block (Verbatim, Config.Extra and the Extra of each block) and

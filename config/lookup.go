@@ -330,6 +330,16 @@ func (c *Config) AccessList(name string) *AccessList {
 	return nil
 }
 
+// DynamicList returns the dynamic access list NAME, or nil.
+func (c *Config) DynamicList(name string) *DynamicList {
+	for _, d := range c.DynamicLists {
+		if d.Name == name {
+			return d
+		}
+	}
+	return nil
+}
+
 // KeptAccessListLines returns the "ip access-list [dynamic] NAME ..." lines
 // soft-ix kept without translating (see AccessLists), "option" lines
 // aside: a filter that uses NAME would not do what these lines ask.

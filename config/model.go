@@ -35,6 +35,9 @@ type Config struct {
 	// Lines of a form it does not (dynamic lists, named ports, ...) stay in
 	// Extra; see AccessListLines.
 	AccessLists []*AccessList
+	// DynamicLists are the "ip access-list dynamic NAME access LIST"
+	// lines, in source order.
+	DynamicLists []*DynamicList
 
 	// Extra are the top-level commands soft-ix keeps but does not act on
 	// (with the lines of their blocks), so that Print reproduces the whole
@@ -218,6 +221,17 @@ type Tunnel struct {
 type AccessList struct {
 	Name    string
 	Entries []*ACLEntry
+}
+
+// DynamicList is "ip access-list dynamic NAME access LIST": applied by a
+// filter, the packets LIST permits pass and open a session whose packets
+// the same interface then lets through the other way too (a stateful
+// filter). A dynamic list takes precedence over a static one of the same
+// name, as NEC documents.
+type DynamicList struct {
+	Name   string
+	Access string // the static list that decides which packets open a session
+	Pos    Pos
 }
 
 // Protocol numbers an ACLEntry names by keyword.

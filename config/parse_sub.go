@@ -25,6 +25,9 @@ func (p *parser) finish() {
 	if len(c.AccessLists) == 0 {
 		c.AccessLists = nil
 	}
+	if len(c.DynamicLists) == 0 {
+		c.DynamicLists = nil
+	}
 	if b := c.BGP; b != nil {
 		if len(b.Neighbors) == 0 {
 			b.Neighbors = nil
@@ -64,7 +67,7 @@ func (c *Config) anchorKept() {
 		return
 	}
 	sections := []string{"", "hostname", "ip route", "ikev2 authentication", "ikev2 default-profile", "ikev2 profile", "router bgp"}
-	printed := []bool{true, c.Hostname != "", len(c.Routes)+len(c.AccessLists) > 0, len(c.PSKs) > 0, c.DefaultProfile != nil, len(c.Profiles) > 0, c.BGP != nil}
+	printed := []bool{true, c.Hostname != "", len(c.Routes)+len(c.AccessLists)+len(c.DynamicLists) > 0, len(c.PSKs) > 0, c.DefaultProfile != nil, len(c.Profiles) > 0, c.BGP != nil}
 	for _, ifc := range c.Interfaces {
 		sections = append(sections, "interface "+ifc.Name)
 		printed = append(printed, true)

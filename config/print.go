@@ -38,7 +38,7 @@ func printConfig(c *Config, all bool) []byte {
 		w.bang()
 	}
 	w.extras("hostname")
-	if len(c.Routes)+len(c.AccessLists) > 0 {
+	if len(c.Routes)+len(c.AccessLists)+len(c.DynamicLists) > 0 {
 		for _, r := range c.Routes {
 			w.route(r)
 		}
@@ -46,6 +46,9 @@ func printConfig(c *Config, all bool) []byte {
 			for _, e := range a.Entries {
 				w.line(0, append([]string{"ip access-list", quoteWord(a.Name)}, e.Words()...)...)
 			}
+		}
+		for _, d := range c.DynamicLists {
+			w.line(0, "ip access-list dynamic", quoteWord(d.Name), "access", quoteWord(d.Access))
 		}
 		w.bang()
 	}

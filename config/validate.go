@@ -33,7 +33,7 @@ func (c *Config) Validate() []Diagnostic {
 func (v *validator) filters() {
 	for _, ifc := range v.c.Interfaces {
 		for _, f := range ifc.Filters {
-			if v.c.AccessList(f.List) == nil && len(v.c.KeptAccessListLines(f.List)) == 0 {
+			if v.c.AccessList(f.List) == nil && v.c.DynamicList(f.List) == nil && len(v.c.KeptAccessListLines(f.List)) == 0 {
 				v.warnf(f.Pos, "ip filter: access list %q is not configured: it permits nothing, so %s drops every packet %s that no other filter permits",
 					f.List, ifc.Name, map[bool]string{true: "going out", false: "coming in"}[f.Out])
 			}

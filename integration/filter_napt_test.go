@@ -381,12 +381,13 @@ func TestFilterTableCrashAndStop(t *testing.T) {
 	}
 }
 
-// TestFailClosedRefusesStart: a filter soft-ix cannot enforce (a dynamic
-// access list) stops the daemon at start, naming file:line, and leaves
-// no table; --allow-unenforced runs it, with the other filters enforced.
+// TestFailClosedRefusesStart: a filter soft-ix cannot enforce (its list
+// has the malformed entry a published IX file carries) stops the daemon
+// at start, naming file:line, and leaves no table; --allow-unenforced
+// runs it, with the other filters enforced.
 func TestFailClosedRefusesStart(t *testing.T) {
 	l := newFilterLab(t, "fcl")
-	conf := branchWANConfig + "ip access-list dynamic dyn-out access sec-list\ninterface GigaEthernet1.0\n  ip filter dyn-out 1 out\n"
+	conf := branchWANConfig + "ip access-list odd permit ip src any dest 50\ninterface GigaEthernet1.0\n  ip filter odd 1 out\n"
 	path := l.lab.Path("unenforced.conf")
 	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
@@ -394,7 +395,7 @@ func TestFailClosedRefusesStart(t *testing.T) {
 	out, err := l.ix.Run(l.bin, "-c", path, "--socket", l.lab.Path("fcl.sock"),
 		"--map", "GigaEthernet0.0="+nslab.IXWANIf, "--map", "GigaEthernet1.0="+nslab.IXLANIf)
 	line := strings.Count(branchWANConfig, "\n") + 3
-	want := fmt.Sprintf("%s:%d:3: error: \"ip filter dyn-out 1 out\" on GigaEthernet1.0 is not enforced", path, line)
+	want := fmt.Sprintf("%s:%d:3: error: \"ip filter odd 1 out\" on GigaEthernet1.0 is not enforced", path, line)
 	if err == nil || !strings.Contains(out, want) || !strings.Contains(out, "--allow-unenforced") {
 		t.Fatalf("daemon with an unenforceable filter: %v, want it to refuse with %q:\n%s", err, want, out)
 	}
@@ -457,5 +458,39 @@ interface Tunnel0.0
 	}
 	if c["GigaEthernet0.0 in 10 wan-in #1"].Packets == 0 {
 		t.Errorf("IKE did not pass the WAN filter's first entry: %+v", c)
+	}
+}
+
+// TestDynamicFilterStateful: a dynamic filter out of the WAN ("ip
+// access-list dynamic") with an inbound filter that permits only ping: a
+// LAN host's connection to the internet host gets its answers back in,
+// while the internet host cannot open one to the LAN server. The internet
+// host routes the LAN here (no NAPT), so only the filter decides.
+func TestDynamicFilterStateful(t *testing.T) {
+	l := newFilterLab(t, "fdy")
+	if err := l.inet.IP("route", "add", nslab.LANNet, "via", nslab.IXWANAddr); err != nil {
+		t.Fatal(err)
+	}
+	serveTCP(t, l.inet, "203.0.113.1:8080")
+	serveTCP(t, l.lan, "192.168.2.10:8080")
+	l.start(t, "ix", `hostname dyn-ix
+ip access-list permit-all permit ip src any dest any
+ip access-list wan-in permit icmp src any dest any
+ip access-list dynamic dyn-out access permit-all
+interface GigaEthernet0.0
+  ip address 203.0.113.94/24
+  ip filter wan-in 1 in
+  ip filter dyn-out 100 out
+  no shutdown
+interface GigaEthernet1.0
+  ip address 192.168.2.1/24
+  no shutdown
+`)
+	if out, err := dialTCP(l.lan, "203.0.113.1:8080", 3*time.Second); err != nil || out != "from 192.168.2.10" {
+		t.Errorf("LAN to the internet host through the dynamic filter: %q, %v", out, err)
+	}
+	expectDropped(t, l.inet, "192.168.2.10:8080")
+	if err := l.inet.Ping(nslab.LANHostAddr, "", 1); err != nil {
+		t.Errorf("ping from the internet host is permitted: %v", err)
 	}
 }

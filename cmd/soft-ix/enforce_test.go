@@ -37,7 +37,7 @@ func writeConf(t *testing.T, text string) string {
 }
 
 func TestUnenforcedNamesEachLine(t *testing.T) {
-	src := filteredWAN + `ip access-list dynamic dyn access sec-list
+	src := filteredWAN + `ip access-list dynamic dyn access sec-list protocol ftp
 ip access-list odd permit ip src any dest 50
 interface GigaEthernet1.0
   ip filter dyn 10 out

@@ -66,6 +66,7 @@ func firewall(cfg *config.Config, maps map[string]string) (nft.Config, map[strin
 	var fw nft.Config
 	refs := map[string]ruleRef{}
 	var bad []diagnostic
+	var nextMark uint32
 	fail := func(pos config.Pos, format string, args ...any) {
 		bad = append(bad, diagnostic{Pos: pos, Severity: config.Error, Msg: fmt.Sprintf(format, args...)})
 	}
@@ -102,6 +103,15 @@ func firewall(cfg *config.Config, maps map[string]string) (nft.Config, map[strin
 				fw.Forwards = append(fw.Forwards, nft.Forward{ID: ifc.Name + " " + text, Device: dev, Protocol: f.Protocol, Port: f.Port, To: f.Inside})
 			}
 		}
+		// A dynamic filter marks the sessions it lets through; the chain
+		// of the other direction lets their packets back in.
+		var marks [2]uint32 // by direction: in, out
+		for _, f := range ifc.Filters {
+			if d := dirIndex(f.Out); cfg.DynamicList(f.List) != nil && marks[d] == 0 {
+				marks[d] = nft.DynamicMarkBase + nextMark
+				nextMark++
+			}
+		}
 		notEnforced := func(f *config.Filter, reason string) {
 			fail(f.Pos, "%q on %s is not enforced: %s, so the interface would pass what it denies", strings.Join(f.Words(), " "), ifc.Name, reason)
 		}
@@ -114,7 +124,8 @@ func firewall(cfg *config.Config, maps map[string]string) (nft.Config, map[strin
 				}
 				continue
 			}
-			if ch, ok := filterChain(cfg, ifc, dev, out, refs, notEnforced); ok {
+			d := dirIndex(out)
+			if ch, ok := filterChain(cfg, ifc, dev, out, marks[d], marks[1-d], refs, notEnforced); ok {
 				fw.Chains = append(fw.Chains, ch)
 			}
 		}
@@ -138,11 +149,30 @@ func firewall(cfg *config.Config, maps map[string]string) (nft.Config, map[strin
 	return fw, refs, bad
 }
 
+func dirIndex(out bool) int {
+	if out {
+		return 1
+	}
+	return 0
+}
+
+// filterList resolves the list a filter names to the static list whose
+// entries decide: a dynamic list (evaluated before a static list of the
+// same name, as NEC documents) stands for its "access" list.
+func filterList(cfg *config.Config, name string) (acl string, dynamic bool) {
+	if d := cfg.DynamicList(name); d != nil {
+		return d.Access, true
+	}
+	return name, false
+}
+
 // filterChain builds the chain of one interface and direction; ok is
 // false when the direction has no filter, or when one of its filters
 // cannot be translated (reported through unenforced): a chain missing one
-// of its filters would not be the IX's.
-func filterChain(cfg *config.Config, ifc *config.Interface, dev string, out bool, refs map[string]ruleRef,
+// of its filters would not be the IX's. mark is the conntrack mark the
+// direction's dynamic filters set (0: none), session the mark of the
+// other direction's, whose sessions come back through this chain.
+func filterChain(cfg *config.Config, ifc *config.Interface, dev string, out bool, mark, session uint32, refs map[string]ruleRef,
 	unenforced func(*config.Filter, string)) (nft.Chain, bool) {
 	var fs []*config.Filter
 	for _, f := range ifc.Filters {
@@ -155,22 +185,33 @@ func filterChain(cfg *config.Config, ifc *config.Interface, dev string, out bool
 	}
 	slices.SortStableFunc(fs, func(a, b *config.Filter) int { return int(int64(a.Seq) - int64(b.Seq)) })
 	ch := nft.Chain{Device: dev, Out: out}
+	if session != 0 {
+		ch.SessionMarks = []uint32{session}
+	}
 	ok := true
 	for _, f := range fs {
-		if kept := cfg.KeptAccessListLines(f.List); len(kept) > 0 {
-			unenforced(f, fmt.Sprintf("access list %q has a line soft-ix does not translate (%s)", f.List, kept[0].Pos))
+		name, dynamic := filterList(cfg, f.List)
+		kept := cfg.KeptAccessListLines(name)
+		if dynamic {
+			kept = append(cfg.KeptAccessListLines(f.List), kept...)
+		}
+		if len(kept) > 0 {
+			unenforced(f, fmt.Sprintf("access list %q has a line soft-ix does not translate (%s)", name, kept[0].Pos))
 			ok = false
 			continue
 		}
-		acl := cfg.AccessList(f.List)
+		acl := cfg.AccessList(name)
 		if acl == nil {
 			continue // matches nothing; Validate warned
 		}
 		for i, e := range acl.Entries {
-			ref := ruleRef{Interface: ifc.Name, Out: out, Seq: f.Seq, List: f.List, Entry: i}
+			ref := ruleRef{Interface: ifc.Name, Out: out, Seq: f.Seq, List: name, Entry: i}
 			r, matches := aclRule(e)
 			if !matches {
 				continue
+			}
+			if dynamic && r.Permit {
+				r.SetMark = mark
 			}
 			r.ID = ref.ID()
 			refs[r.ID] = ref
@@ -260,9 +301,10 @@ func (c *components) filterViews(cfg *config.Config) ([]show.FilterDirection, []
 			_, d.Enforced = c.fwRefs[deny.ID()]
 			for _, f := range fs {
 				af := show.AppliedFilter{Seq: f.Seq, List: f.List}
-				if acl := cfg.AccessList(f.List); acl != nil {
+				name, _ := filterList(cfg, f.List)
+				if acl := cfg.AccessList(name); acl != nil {
 					for i, e := range acl.Entries {
-						fc := count(ruleRef{Interface: ifc.Name, Out: out, Seq: f.Seq, List: f.List, Entry: i})
+						fc := count(ruleRef{Interface: ifc.Name, Out: out, Seq: f.Seq, List: name, Entry: i})
 						fc.Text = strings.Join(e.Words(), " ")
 						af.Entries = append(af.Entries, fc)
 					}

@@ -177,3 +177,37 @@ func TestShowFilterCounters(t *testing.T) {
 		t.Errorf("show ip access-list lacks %q:\n%s", want, resp.Output)
 	}
 }
+
+// TestDynamicFilterTranslation: a dynamic list applied out marks the
+// sessions its access list permits, and the in-chain of the same
+// interface lets those sessions back in before its own entries.
+func TestDynamicFilterTranslation(t *testing.T) {
+	src := `ip access-list permit-all permit ip src any dest any
+ip access-list web deny tcp src any sport any dest any dport eq 25
+ip access-list web permit tcp src any sport any dest any dport any
+ip access-list dynamic dyn-web access web
+ip access-list wan-in permit icmp src any dest any
+interface GigaEthernet0.0
+  ip filter dyn-web 10 out
+  ip filter wan-in 1 in
+`
+	cfg, _, err := config.Parse("ix.conf", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fw, _, bad := firewall(cfg, map[string]string{"GigaEthernet0.0": "wan0"})
+	if len(bad) != 0 || len(fw.Chains) != 2 {
+		t.Fatalf("chains %+v, unenforced %v", fw.Chains, bad)
+	}
+	in, out := fw.Chains[0], fw.Chains[1]
+	m := uint32(nft.DynamicMarkBase)
+	if !reflect.DeepEqual(in.SessionMarks, []uint32{m}) || len(out.SessionMarks) != 0 {
+		t.Errorf("session marks: in %v, out %v", in.SessionMarks, out.SessionMarks)
+	}
+	if len(out.Rules) != 2 || out.Rules[0].SetMark != 0 || out.Rules[1].SetMark != m || out.Rules[1].ID != "GigaEthernet0.0 out 10 web #2" {
+		t.Errorf("out rules %+v", out.Rules)
+	}
+	if err := fw.Validate(); err != nil {
+		t.Error(err)
+	}
+}

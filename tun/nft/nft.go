@@ -80,6 +80,11 @@ type Chain struct {
 	Rules  []Rule
 	// DropID names the counter of the final drop (see Counters).
 	DropID string
+	// SessionMarks: packets of connections carrying one of these conntrack
+	// marks (set by a SetMark rule of a chain of the other direction) pass
+	// before any rule: the return traffic of a stateful (IX dynamic)
+	// filter.
+	SessionMarks []uint32
 }
 
 // Rule matches IPv4 packets; zero fields match anything (see Any).
@@ -94,7 +99,16 @@ type Rule struct {
 	SrcPorts, DstPorts *PortRange
 	// ICMPType applies to ICMP; -1 is any.
 	ICMPType int
+	// SetMark, when not zero, marks the connection of a permitted packet
+	// (see Chain.SessionMarks). It replaces the connection's mark: the
+	// rule set should own conntrack marks (see DynamicMarkBase).
+	SetMark uint32
 }
+
+// DynamicMarkBase is where the conntrack marks soft-ix sets for dynamic
+// filters start (0x5f100000 + n): far from the small values other tools
+// tend to use.
+const DynamicMarkBase = 0x5f100000
 
 // PortRange is Lo..Hi inclusive.
 type PortRange struct{ Lo, Hi uint16 }
@@ -146,6 +160,9 @@ func (c Config) Validate() error {
 			}
 			if r.ICMPType >= 0 && r.Protocol != unix.IPPROTO_ICMP {
 				return fmt.Errorf("nft: %s: icmp type without icmp", r.ID)
+			}
+			if r.SetMark != 0 && !r.Permit {
+				return fmt.Errorf("nft: %s: a mark on a deny", r.ID)
 			}
 		}
 	}
@@ -250,6 +267,13 @@ func build(conn *nftables.Conn, t *nftables.Table, c Config) {
 	// Regular chains first: a jump must name a chain the batch already has.
 	for _, ch := range c.Chains {
 		rc := conn.AddChain(&nftables.Chain{Name: chainName(ch), Table: t})
+		for _, m := range ch.SessionMarks {
+			conn.AddRule(&nftables.Rule{Table: t, Chain: rc, Exprs: []expr.Any{
+				&expr.Ct{Key: expr.CtKeyMARK, Register: 1},
+				&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: nativeUint32(m)},
+				&expr.Counter{}, &expr.Verdict{Kind: expr.VerdictReturn},
+			}})
+		}
 		for _, r := range ch.Rules {
 			conn.AddRule(&nftables.Rule{Table: t, Chain: rc, Exprs: ruleExprs(r), UserData: comment(r.ID)})
 		}
@@ -369,6 +393,11 @@ func ruleExprs(r Rule) []expr.Any {
 		e = append(e,
 			&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 0, Len: 1},
 			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{byte(r.ICMPType)}})
+	}
+	if r.SetMark != 0 {
+		e = append(e,
+			&expr.Immediate{Register: 1, Data: nativeUint32(r.SetMark)},
+			&expr.Ct{Key: expr.CtKeyMARK, Register: 1, SourceRegister: true})
 	}
 	v := expr.VerdictDrop
 	if r.Permit {
