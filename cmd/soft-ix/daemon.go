@@ -124,8 +124,15 @@ func (c *components) setFirewall(cfg *config.Config, maps map[string]string) err
 // is stopped again.
 func startComponents(cfg *config.Config, o *options, log *slog.Logger) (*components, error) {
 	c := &components{log: log, fw: nftFirewall{}}
-	for _, line := range plan(cfg, o.maps) {
+	for _, line := range plan(cfg, o.maps, o.hostInterfaces) {
 		log.Info("configured", "what", line)
+	}
+	if o.hostInterfaces {
+		for _, i := range cfg.Interfaces {
+			if dev, ok := o.maps[i.Name]; ok && i.Kind == config.KindGigaEthernet {
+				log.Info("left to the host (--host-interfaces)", "interface", i.Name, "linux", dev, "file says", addrText(i))
+			}
+		}
 	}
 	// The filters first: no interface is configured, no route installed
 	// before the WAN is filtered as the file says.
@@ -141,6 +148,8 @@ func startComponents(cfg *config.Config, o *options, log *slog.Logger) (*compone
 		return nil, err
 	}
 	c.linux = linuxAdapter{tm}
+	// The IX file owns the ports it names, unless the host says otherwise.
+	tm.SetMappedAddresses(!o.hostInterfaces)
 
 	if len(cfg.Tunnels()) > 0 {
 		// esp.Engine (a TUN device per tunnel, raw ESP, UDP 4500 shared
@@ -156,6 +165,11 @@ func startComponents(cfg *config.Config, o *options, log *slog.Logger) (*compone
 		// Partial trouble is logged and retried by later Applies; the
 		// daemon keeps running.
 		log.Warn("interfaces and routes applied with errors", "err", err)
+	}
+	// A route whose next hop is not reachable yet (the WAN's address or
+	// link comes later, from the host or a lease) goes in when it is.
+	if err := tm.Watch(); err != nil {
+		log.Warn("routes will not follow address and link changes", "err", err)
 	}
 	c.syncTunnels(cfg)
 
@@ -346,12 +360,14 @@ func (c *components) close() {
 }
 
 // plan describes in words what cfg makes soft-ix do.
-func plan(cfg *config.Config, maps map[string]string) []string {
+func plan(cfg *config.Config, maps map[string]string, hostInterfaces bool) []string {
 	var out []string
 	for _, i := range cfg.Interfaces {
 		switch i.Kind {
 		case config.KindGigaEthernet:
-			if dev, ok := maps[i.Name]; ok {
+			if dev, ok := maps[i.Name]; ok && hostInterfaces {
+				continue // logged as left to the host, not as configured
+			} else if ok {
 				out = append(out, fmt.Sprintf("%s on Linux %s %s", i.Name, dev, addrText(i)))
 			} else {
 				out = append(out, fmt.Sprintf("%s not mapped (add --map %s=DEV), left alone", i.Name, i.Name))

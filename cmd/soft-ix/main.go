@@ -50,9 +50,12 @@ type options struct {
 	// allowUnenforced runs a config whose filter or NAPT lines soft-ix
 	// cannot enforce (see unenforced); off, such a config is refused.
 	allowUnenforced bool
-	static          bool // lab
-	once            bool // lab
-	help            bool
+	// hostInterfaces leaves the address, MTU and admin state of mapped
+	// GigaEthernets to the host (see tun.Manager.SetMappedAddresses).
+	hostInterfaces bool
+	static         bool // lab
+	once           bool // lab
+	help           bool
 }
 
 // mapFlag collects repeated --map IXNAME=linuxdev flags.
@@ -97,6 +100,7 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&o.keylog, "keylog", "", "append IKE and ESP keys for Wireshark to `FILE` (ikev2_decryption_table / esp_sa lines; debugging only)")
 	fs.BoolVar(&o.forceUDPEncap, "force-udp-encap", false, "carry ESP in UDP 4500 even without a NAT, as strongSwan's encap=yes: the peer is told a NAT is present (soft-ix extension, not an IX command; faster in software, 8 bytes more per packet)")
 	fs.BoolVar(&o.allowUnenforced, "allow-unenforced", false, "run (and let check and reload pass) a configuration whose packet filter or NAPT lines soft-ix cannot enforce; without it such a file is refused, naming each line, because the interfaces would pass what the IX file denies")
+	fs.BoolVar(&o.hostInterfaces, "host-interfaces", false, "leave the address, MTU and up/down state of the mapped GigaEthernets to the host (its own network configuration, a DHCP client...); without it soft-ix applies the file's ip address, ip mtu and shutdown to them, as an IX does to its ports, and undoes what it changed when it stops")
 	fs.BoolVar(&o.static, "static", false, "lab: use the static-route config instead of BGP")
 	fs.BoolVar(&o.once, "once", false, "lab: exit after the report instead of staying up")
 	fs.BoolVar(&o.help, "help", false, "show this help")

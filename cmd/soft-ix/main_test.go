@@ -54,7 +54,7 @@ func TestHelpDocumentsEverything(t *testing.T) {
 	}
 	for _, want := range []string{"check -c FILE", "show running-config -c FILE", "soft-ix cli", "soft-ix lab",
 		"show ikev2 child-sa", "show ip bgp neighbors A.B.C.D advertised-routes", "ping A.B.C.D", "clear ikev2 sa",
-		"reload", "soft-ix help", "-map", "-socket", "-log-format", "-log-level", "-metrics", "-keylog", "-force-udp-encap", "-allow-unenforced", "-static", "-once"} {
+		"reload", "soft-ix help", "-map", "-socket", "-log-format", "-log-level", "-metrics", "-keylog", "-force-udp-encap", "-allow-unenforced", "-host-interfaces", "-static", "-once"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("--help lacks %q", want)
 		}
