@@ -306,13 +306,20 @@ func TestNAPTMasqueradesLAN(t *testing.T) {
 	if _, err := dialTCP(l.lan, "203.0.113.1:8080", 1500*time.Millisecond); err == nil {
 		t.Fatal("the LAN reaches the internet host before NAPT: the lab routes back")
 	}
-	l.start(t, "ix", naptConfig)
+	x := l.start(t, "ix", naptConfig)
 
 	if out, err := dialTCP(l.lan, "203.0.113.1:8080", 3*time.Second); err != nil || out != "from 203.0.113.94" {
 		t.Errorf("LAN to the internet host through NAPT: %q, %v (want the WAN address)", out, err)
 	}
 	if out, err := dialTCP(l.inet, "203.0.113.94:8080", 3*time.Second); err != nil || out != "from 203.0.113.1" {
 		t.Errorf("port forward to the LAN server: %q, %v", out, err)
+	}
+	// Both connections are in the kernel's table, shown in IX terms.
+	out, err := x.Command("show", "ip", "napt", "translation")
+	napt := regexp.MustCompile(`(?m)^tcp +192\.168\.2\.10:\d+ +203\.0\.113\.94:\d+ +203\.0\.113\.1:8080 .* napt$`)
+	forward := regexp.MustCompile(`(?m)^tcp +192\.168\.2\.10:8080 +203\.0\.113\.94:8080 +203\.0\.113\.1:\d+ .* static$`)
+	if err != nil || !napt.MatchString(out) || !forward.MatchString(out) {
+		t.Errorf("show ip napt translation: %v\n%s", err, out)
 	}
 	ike.SetReadDeadline(time.Now().Add(15 * time.Second))
 	buf := make([]byte, 2048)

@@ -3,10 +3,12 @@ package main
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/soft-ix/soft-ix/cmd/soft-ix/internal/show"
 	"github.com/soft-ix/soft-ix/config"
+	"github.com/soft-ix/soft-ix/tun"
 	"github.com/soft-ix/soft-ix/tun/nft"
 )
 
@@ -332,4 +334,22 @@ func (c *components) filterViews(cfg *config.Config) ([]show.FilterDirection, []
 		lists = append(lists, l)
 	}
 	return dirs, lists, nil
+}
+
+// naptView names the protocols of the kernel's translations as IX does.
+func naptView(ts []tun.Translation) []show.NAPTTranslation {
+	out := make([]show.NAPTTranslation, 0, len(ts))
+	for _, t := range ts {
+		p := strconv.Itoa(int(t.Protocol))
+		switch t.Protocol {
+		case config.ProtoTCP:
+			p = "tcp"
+		case config.ProtoUDP:
+			p = "udp"
+		case config.ProtoICMP:
+			p = "icmp"
+		}
+		out = append(out, show.NAPTTranslation{Protocol: p, Inside: t.Inside, Outside: t.Outside, Remote: t.Remote, Forwarded: t.Forwarded, Timeout: t.Timeout})
+	}
+	return out
 }

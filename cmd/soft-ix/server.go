@@ -292,6 +292,16 @@ func (d *daemon) run(ctx context.Context, cmd *cli.Command) (string, error) {
 			return show.IPFilters(dirs), nil
 		}
 		return show.IPAccessLists(lists), nil
+	case cli.ShowNAPT:
+		la, ok := c.linux.(linuxAdapter)
+		if !ok {
+			return "", errNotRunning("the Linux side")
+		}
+		ts, err := la.Translations()
+		if err != nil {
+			return "", err
+		}
+		return show.NAPTTranslations(naptView(ts)), nil
 	case cli.ShowInterfaces:
 		return show.InterfacesText(interfaceStates(d.cfg, d.opts.maps, d.comps.tunnelUp)), nil
 	}

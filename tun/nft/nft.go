@@ -246,12 +246,6 @@ func Remove(table string) error {
 	return nil
 }
 
-// Available reports whether the kernel accepts nftables requests here: a
-// table is created and removed in one batch.
-func Available() error {
-	return Remove("softix-probe")
-}
-
 func build(conn *nftables.Conn, t *nftables.Table, c Config) {
 	accept := nftables.ChainPolicyAccept
 	base := map[string]*nftables.Chain{}

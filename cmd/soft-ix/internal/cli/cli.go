@@ -27,6 +27,7 @@ const (
 	ShowInterfaces
 	ShowIPAccessList // show ip access-list
 	ShowIPFilter     // show ip filter
+	ShowNAPT         // show ip napt translation
 	Ping
 	ClearIKESA
 	Reload
@@ -120,6 +121,9 @@ func buildGrammar() []*node {
 				kw("route", "IP routing table", ShowIPRoute),
 				kw("access-list", "access lists, with the packets each entry matched", ShowIPAccessList),
 				kw("filter", "packet filters of each interface, with their counters", ShowIPFilter),
+				kw("napt", "NAPT information", None,
+					kw("translation", "connections the kernel translates (masquerade and port forwards)", ShowNAPT),
+				),
 				kw("bgp", "BGP information", None,
 					kw("summary", "BGP neighbor summary", ShowBGPSummary),
 					kw("neighbors", "BGP neighbor routes", None, neighbor),

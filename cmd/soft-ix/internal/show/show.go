@@ -598,3 +598,31 @@ func countText(c FilterCount) string {
 	}
 	return fmt.Sprintf(" (%d matches, %d bytes)", c.Packets, c.Bytes)
 }
+
+// NAPTTranslation is one translated connection for "show ip napt
+// translation".
+type NAPTTranslation struct {
+	Protocol                string // tcp, udp, icmp or a number
+	Inside, Outside, Remote netip.AddrPort
+	Forwarded               bool
+	Timeout                 time.Duration
+}
+
+// NAPTTranslations is "show ip napt translation" (soft-ix's own layout:
+// the kernel's connection table, one translated connection a line).
+func NAPTTranslations(ts []NAPTTranslation) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d translations\n", len(ts))
+	if len(ts) == 0 {
+		return b.String()
+	}
+	fmt.Fprintf(&b, "%-5s %-21s %-21s %-21s %-7s %s\n", "Proto", "Inside", "Outside", "Remote", "Timeout", "Type")
+	for _, t := range ts {
+		typ := "napt"
+		if t.Forwarded {
+			typ = "static"
+		}
+		fmt.Fprintf(&b, "%-5s %-21s %-21s %-21s %-7d %s\n", t.Protocol, t.Inside, t.Outside, t.Remote, seconds(t.Timeout), typ)
+	}
+	return b.String()
+}
