@@ -13,16 +13,18 @@ import (
 )
 
 // This file translates the IX packet filters ("ip access-list", "ip
-// filter") and "ip napt enable" into package nft's rule set, and says
-// which lines it cannot translate (see unenforced).
+// access-list dynamic", "ip filter") and NAPT ("ip napt enable", "ip napt
+// static", "ip napt service") into package nft's rule set, and says which
+// lines it cannot translate (see unenforced).
 //
 // IX semantics kept here: the filters of one interface and direction are
 // evaluated by ascending sequence number, the entries of a list in their
 // order, and the first entry that matches decides; once a direction has a
 // filter, a packet no entry matches is dropped (which is why published IX
 // files end with "ip filter permit-all 100000 in"). A filter naming a list
-// that does not exist matches nothing. Filters are stateless on the IX, as
-// here: return traffic needs its own permit.
+// that does not exist matches nothing. Static lists are stateless, as on
+// the IX: return traffic needs its own permit, or a dynamic list (see
+// filterChain).
 
 // linkOf is the Linux interface that packets of an IX interface arrive on
 // and leave by, or "" when there is none: a GigaEthernet without --map,
@@ -49,7 +51,7 @@ type ruleRef struct {
 	Entry     int // index in the list; -1 for the implicit drop
 }
 
-// ruleID is the nft rule ID (shown as its comment in "nft list table").
+// ID is the nft rule ID (shown as its comment in "nft list table").
 func (r ruleRef) ID() string {
 	dir := "in"
 	if r.Out {
