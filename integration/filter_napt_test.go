@@ -386,6 +386,18 @@ func TestFilterTableCrashAndStop(t *testing.T) {
 	}); err != nil || len(rules) != 1 {
 		t.Errorf("the operator's rule: %d rules, %v", len(rules), err)
 	}
+
+	// Another crash, then a start with a file that has no filters: it
+	// removes the leftover.
+	x = l.start(t, "ix3", branchWANConfig)
+	if err := x.Proc.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-x.Proc.Done()
+	l.start(t, "ix4", "hostname plain\ninterface GigaEthernet0.0\n  ip address 203.0.113.94/24\n")
+	if got := tables(t, l.ix); !slices.Equal(got, []string{"operator"}) {
+		t.Errorf("a start without filters after a crash: tables %v, want only the operator's", got)
+	}
 }
 
 // TestFailClosedRefusesStart: a filter soft-ix cannot enforce (its list
