@@ -13,10 +13,16 @@ import (
 const watchSettle = 200 * time.Millisecond
 
 // Watch follows address and link changes in the namespace and, after
-// each burst of them, installs the static and BGP routes that could not
-// be installed before (a next hop that was not yet reachable: the host
+// each burst of them, installs the static routes that could not be
+// installed before (a next hop that was not yet reachable: the host
 // brought the WAN's address or link up later than soft-ix started). It
 // returns once the subscriptions are open; Cleanup stops it.
+//
+// BGP routes are left to Apply and SetTunnelUp: while a tunnel is down
+// its routes are withdrawn, and a BGP next hop behind it would resolve
+// through the default route instead, installing the BGP routes out of
+// the WAN, where SetTunnelUp would not look for them when the tunnel
+// comes back.
 func (m *Manager) Watch() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -63,8 +69,8 @@ func (m *Manager) watch(done <-chan struct{}, addrs <-chan netlink.AddrUpdate, l
 	}
 }
 
-// resync installs what the current configuration asks for and the kernel
-// now allows.
+// resync installs the static routes the current configuration asks for
+// and the kernel now allows.
 func (m *Manager) resync() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -74,5 +80,4 @@ func (m *Manager) resync() {
 	for _, err := range m.syncStatic() {
 		m.log.Warn("tun: routes after an address or link change", "err", err)
 	}
-	m.retryBGP()
 }
