@@ -67,7 +67,7 @@ func TestAccessListsAndFilters(t *testing.T) {
 		t.Errorf("kept lines: odd %v, dyn-out %v, wan-in %v", c.KeptAccessListLines("odd"), c.KeptAccessListLines("dyn-out"), c.KeptAccessListLines("wan-in"))
 	}
 	wan := c.Interface("GigaEthernet0.0")
-	if !wan.NAPT || wan.NAPTPos.Line != 12 {
+	if !wan.NAPT || wan.NAPTPos.Line != 12 || !wan.NAPTHairpin {
 		t.Errorf("napt %v at %v", wan.NAPT, wan.NAPTPos)
 	}
 	var fwd []string
@@ -92,7 +92,7 @@ func TestAccessListsAndFilters(t *testing.T) {
 		"ip access-list wan-in permit icmp type 8 src any dest any\n",
 		"ip access-list wan-in deny tcp src any sport lt 1024 dest any dport any\n",
 		"ip access-list dynamic dyn-out access wan-in\n",
-		"  ip napt enable\n  ip napt static GigaEthernet0.0 udp 500\n  ip napt static GigaEthernet0.0 50\n  ip napt service web 192.168.2.20 none tcp 80\n  ip napt hairpinning\n  ip napt service ping 192.168.2.20 none icmp any\n  ip filter wan-in 10 in\n  ip filter dyn-out 20 out suppress-logging\n  ipv6 filter wan-in 1 in\n  no shutdown\n",
+		"  ip napt enable\n  ip napt hairpinning\n  ip napt static GigaEthernet0.0 udp 500\n  ip napt static GigaEthernet0.0 50\n  ip napt service web 192.168.2.20 none tcp 80\n  ip napt service ping 192.168.2.20 none icmp any\n  ip filter wan-in 10 in\n  ip filter dyn-out 20 out suppress-logging\n  ipv6 filter wan-in 1 in\n  no shutdown\n",
 	} {
 		if !strings.Contains(out, l) {
 			t.Errorf("Print lacks %q:\n%s", l, out)

@@ -127,6 +127,7 @@ func equalInterfaces(a, b *Interface) bool {
 	// Filters and NAPT are compared by equalFilters.
 	x.Filters, y.Filters, x.NAPT, y.NAPT, x.NAPTPos, y.NAPTPos = nil, nil, false, false, Pos{}, Pos{}
 	x.NAPTForwards, y.NAPTForwards = nil, nil
+	x.NAPTHairpin, y.NAPTHairpin, x.NAPTHairpinPos, y.NAPTHairpinPos = false, false, Pos{}, Pos{}
 	x.Tunnel, y.Tunnel = nil, nil
 	if !reflect.DeepEqual(x, y) {
 		return false
@@ -153,6 +154,7 @@ func equalInterfaces(a, b *Interface) bool {
 func equalFilters(a, b *Config) bool {
 	type iface struct {
 		napt     bool
+		hairpin  bool
 		filters  []Filter
 		forwards []NAPTForward
 	}
@@ -167,10 +169,10 @@ func equalFilters(a, b *Config) bool {
 			}
 		}
 		for _, ifc := range c.Interfaces {
-			if !ifc.NAPT && len(ifc.Filters) == 0 && len(ifc.NAPTForwards) == 0 {
+			if !ifc.NAPT && !ifc.NAPTHairpin && len(ifc.Filters) == 0 && len(ifc.NAPTForwards) == 0 {
 				continue
 			}
-			v := iface{napt: ifc.NAPT}
+			v := iface{napt: ifc.NAPT, hairpin: ifc.NAPTHairpin}
 			for _, f := range ifc.Filters {
 				x := *f
 				x.Pos = Pos{}

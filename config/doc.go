@@ -33,8 +33,8 @@
 // ip access-list NAME permit|deny ip|icmp|tcp|udp|N [type N] src S [sport
 // P] dest D [dport P] (S, D: any, A or A/L; P: any, eq N, range A B, gt N,
 // lt N); ip access-list dynamic NAME access LIST; in an interface ip filter LIST SEQ in|out [suppress-logging],
-// ip napt enable, ip napt static IF|A.B.C.D tcp|udp PORT | PROTO and ip
-// napt service NAME A.B.C.D none tcp|udp PORT;
+// ip napt enable, ip napt hairpinning, ip napt static IF|A.B.C.D tcp|udp
+// PORT | PROTO and ip napt service NAME A.B.C.D none tcp|udp PORT;
 // router bgp with [bgp] router-id,
 // neighbor remote-as|update-source|timers|ebgp-multihop|description and
 // address-family ipv4 unicast with network and neighbor activate.

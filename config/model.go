@@ -165,6 +165,10 @@ type Interface struct {
 	// of the forms soft-ix understands, in source order; the other "ip
 	// napt" commands (hairpinning, translation, ...) stay in Extra.
 	NAPTForwards []*NAPTForward
+	// NAPTHairpin is "ip napt hairpinning": inside hosts reach the port
+	// forwards through the interface's own address.
+	NAPTHairpin    bool
+	NAPTHairpinPos Pos
 
 	// Filters are the "ip filter LIST SEQ in|out" lines, in source order.
 	// Once a direction has a filter, a packet no filter permits is dropped.

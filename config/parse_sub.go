@@ -298,6 +298,8 @@ func (p *parser) interfaceIP(l *line, t []token, neg bool) {
 			ifc.NAPT, ifc.NAPTPos = !neg, p.pos(l, t[0].col)
 		case len(t) > 2 && (kw(t[2]) == "static" || kw(t[2]) == "service"):
 			p.naptForward(l, t, neg)
+		case len(t) == 3 && kw(t[2]) == "hairpinning":
+			ifc.NAPTHairpin, ifc.NAPTHairpinPos = !neg, p.pos(l, t[0].col)
 		default:
 			p.notEmulated(l, t, "")
 		}

@@ -406,6 +406,9 @@ func ifaceLines(ifc *Interface) []keyedLine {
 	if ifc.NAPT {
 		add("ip napt enable", "ip napt enable")
 	}
+	if ifc.NAPTHairpin {
+		add("ip napt enable", "ip napt hairpinning")
+	}
 	for _, f := range ifc.NAPTForwards {
 		add("ip napt enable", f.Words()...)
 	}

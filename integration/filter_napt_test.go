@@ -272,6 +272,7 @@ interface GigaEthernet0.0
   ip napt static GigaEthernet0.0 udp 4500
   ip napt static GigaEthernet0.0 50
   ip napt static 192.168.2.10 tcp 8080
+  ip napt hairpinning
   no shutdown
 interface GigaEthernet1.0
   ip address 192.168.2.1/24
@@ -287,7 +288,7 @@ interface Tunnel0.0
 
 // TestNAPTMasqueradesLAN: a LAN host reaching an internet host that has
 // no route back shows up with the WAN address; a port forward reaches a
-// LAN server; soft-ix's own IKE on the same interface leaves from the
+// LAN server, from the internet and, hairpinned, from the LAN; soft-ix's own IKE on the same interface leaves from the
 // address it chose (the WAN's second one, which a masquerade would have
 // rewritten to the first).
 func TestNAPTMasqueradesLAN(t *testing.T) {
@@ -313,6 +314,12 @@ func TestNAPTMasqueradesLAN(t *testing.T) {
 	}
 	if out, err := dialTCP(l.inet, "203.0.113.94:8080", 3*time.Second); err != nil || out != "from 203.0.113.1" {
 		t.Errorf("port forward to the LAN server: %q, %v", out, err)
+	}
+	// Hairpinning: the LAN host reaches the forward through the WAN
+	// address, and the server sees the router (the answer must go back
+	// through it).
+	if out, err := dialTCP(l.lan, "203.0.113.94:8080", 3*time.Second); err != nil || out != "from 192.168.2.1" {
+		t.Errorf("LAN to the port forward through the WAN address (hairpinning): %q, %v", out, err)
 	}
 	// Both connections are in the kernel's table, shown in IX terms.
 	out, err := x.Command("show", "ip", "napt", "translation")

@@ -71,7 +71,7 @@ ix.conf:7:3: error: "ip filter flt-list 30 in" on GigaEthernet0.0 is not enforce
 	want = `ix.conf:14:3: error: "ip filter dyn 10 out" on GigaEthernet1.0 is not enforced: access list "dyn" has a line soft-ix does not translate (ix.conf:11:1), so the interface would pass what it denies
 ix.conf:15:3: error: "ip filter odd 20 in" on GigaEthernet1.0 is not enforced: access list "odd" has a line soft-ix does not translate (ix.conf:12:1), so the interface would pass what it denies
 ix.conf:16:3: error: "ipv6 filter sec-list 1 in" on GigaEthernet1.0: soft-ix does not enforce IPv6 filters, the interface would pass what it denies
-ix.conf:17:3: error: "ip napt hairpinning" on GigaEthernet1.0: soft-ix does not carry out this NAPT command
+ix.conf:17:3: error: "ip napt hairpinning" on GigaEthernet1.0 is not carried out: the interface has no "ip napt enable"
 ix.conf:19:3: error: "ip napt static 192.168.2.10 tcp 80" on GigaEthernet1.0 is not carried out: the interface has no "ip napt enable"
 ix.conf:21:3: error: "ip filter sec-list 1 in" on Null0.0 is not enforced: soft-ix runs no Linux interface for Null0.0, so the interface would pass what it denies
 ix.conf:24:3: error: "ip filter sec-list 1 in" on Loopback0.0 is not enforced: no packet passes Loopback0.0 on Linux (packets for its address arrive on other interfaces), so the interface would pass what it denies`

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -93,6 +94,19 @@ func firewall(cfg *config.Config, maps map[string]string) (nft.Config, map[strin
 				fw.Masquerade = append(fw.Masquerade, dev)
 			}
 		}
+		var hairpin netip.Addr
+		if ifc.NAPTHairpin {
+			switch {
+			case !ifc.NAPT:
+				fail(ifc.NAPTHairpinPos, "\"ip napt hairpinning\" on %s is not carried out: the interface has no \"ip napt enable\"", ifc.Name)
+			case why != "":
+				fail(ifc.NAPTHairpinPos, "\"ip napt hairpinning\" on %s is not carried out: %s", ifc.Name, why)
+			case !ifc.Address.IsValid():
+				fail(ifc.NAPTHairpinPos, "\"ip napt hairpinning\" on %s is not carried out: it needs the interface's address in the file (ip address A/L)", ifc.Name)
+			default:
+				hairpin = ifc.Address.Addr()
+			}
+		}
 		for _, f := range ifc.NAPTForwards {
 			text := strings.Join(f.Words(), " ")
 			switch {
@@ -104,7 +118,7 @@ func firewall(cfg *config.Config, maps map[string]string) (nft.Config, map[strin
 			case why != "":
 				fail(f.Pos, "%q on %s is not carried out: %s", text, ifc.Name, why)
 			default:
-				fw.Forwards = append(fw.Forwards, nft.Forward{ID: ifc.Name + " " + text, Device: dev, Protocol: f.Protocol, Port: f.Port, To: f.Inside})
+				fw.Forwards = append(fw.Forwards, nft.Forward{ID: ifc.Name + " " + text, Device: dev, Protocol: f.Protocol, Port: f.Port, To: f.Inside, Hairpin: hairpin})
 			}
 		}
 		// A dynamic filter marks the sessions it lets through; the chain

@@ -23,6 +23,7 @@ ip access-list vnet-in deny tcp src any sport any dest any dport eq 23
 interface GigaEthernet0.0
   ip address 203.0.113.94/24
   ip napt enable
+  ip napt hairpinning
   ip napt static GigaEthernet0.0 udp 500
   ip napt static GigaEthernet0.0 50
   ip napt static 192.168.2.10 tcp 8080
@@ -53,9 +54,9 @@ func TestFirewallTranslation(t *testing.T) {
 		// The router-self entries (IKE, ESP) need no rule: Linux delivers
 		// what arrives for its own address locally.
 		Forwards: []nft.Forward{
-			{ID: "GigaEthernet0.0 ip napt static 192.168.2.10 tcp 8080", Device: "wan0", Protocol: 6, Port: 8080, To: netip.MustParseAddr("192.168.2.10")},
-			{ID: "GigaEthernet0.0 ip napt service web 192.168.2.20 none tcp 80", Device: "wan0", Protocol: 6, Port: 80, To: netip.MustParseAddr("192.168.2.20")},
-			{ID: "GigaEthernet0.0 ip napt static 192.168.2.30 47", Device: "wan0", Protocol: 47, To: netip.MustParseAddr("192.168.2.30")},
+			{ID: "GigaEthernet0.0 ip napt static 192.168.2.10 tcp 8080", Device: "wan0", Protocol: 6, Port: 8080, To: netip.MustParseAddr("192.168.2.10"), Hairpin: netip.MustParseAddr("203.0.113.94")},
+			{ID: "GigaEthernet0.0 ip napt service web 192.168.2.20 none tcp 80", Device: "wan0", Protocol: 6, Port: 80, To: netip.MustParseAddr("192.168.2.20"), Hairpin: netip.MustParseAddr("203.0.113.94")},
+			{ID: "GigaEthernet0.0 ip napt static 192.168.2.30 47", Device: "wan0", Protocol: 47, To: netip.MustParseAddr("192.168.2.30"), Hairpin: netip.MustParseAddr("203.0.113.94")},
 		},
 		Chains: []nft.Chain{
 			{Device: "wan0", DropID: "GigaEthernet0.0 in implicit deny", Rules: []nft.Rule{

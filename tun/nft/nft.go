@@ -70,7 +70,16 @@ type Forward struct {
 	Protocol int
 	Port     uint16 // 0: any (protocols without ports)
 	To       netip.Addr
+	// Hairpin, when valid, is Device's address: packets for it arriving
+	// on other devices (the LAN) are forwarded too, and leave
+	// masqueraded, so that the inside host answers through the router
+	// (IX "ip napt hairpinning").
+	Hairpin netip.Addr
 }
+
+// HairpinMark is the conntrack mark of hairpinned connections, which the
+// nat postrouting chain masquerades.
+const HairpinMark = DynamicMarkBase + 0xffff
 
 // Chain is the rules one device applies in one direction, in evaluation
 // order. A packet no rule matches is dropped.
@@ -175,7 +184,7 @@ func (c Config) Validate() error {
 		if err := checkDevice(f.Device); err != nil {
 			return err
 		}
-		if !f.To.Is4() || f.Protocol < 0 || f.Protocol > 255 ||
+		if !f.To.Is4() || f.Protocol < 0 || f.Protocol > 255 || (f.Hairpin.IsValid() && !f.Hairpin.Is4()) ||
 			(f.Port != 0) != (f.Protocol == unix.IPPROTO_TCP || f.Protocol == unix.IPPROTO_UDP) {
 			return fmt.Errorf("nft: forward %s: bad protocol, port or address", f.ID)
 		}
@@ -216,8 +225,12 @@ func Apply(c Config) error {
 	if len(c.Chains) > 0 {
 		build(conn, t, c)
 	}
-	if len(c.Masquerade) > 0 {
-		buildNAT(conn, t, c.Masquerade)
+	hairpin := false
+	for _, f := range c.Forwards {
+		hairpin = hairpin || f.Hairpin.IsValid()
+	}
+	if len(c.Masquerade) > 0 || hairpin {
+		buildNAT(conn, t, c.Masquerade, hairpin)
 	}
 	if len(c.Forwards) > 0 {
 		buildForwards(conn, t, c.Forwards)
@@ -294,7 +307,7 @@ func build(conn *nftables.Conn, t *nftables.Table, c Config) {
 	}
 }
 
-func buildNAT(conn *nftables.Conn, t *nftables.Table, devs []string) {
+func buildNAT(conn *nftables.Conn, t *nftables.Table, devs []string, hairpin bool) {
 	accept := nftables.ChainPolicyAccept
 	post := conn.AddChain(&nftables.Chain{
 		Name: "postrouting", Table: t, Type: nftables.ChainTypeNAT, Hooknum: nftables.ChainHookPostrouting,
@@ -311,6 +324,13 @@ func buildNAT(conn *nftables.Conn, t *nftables.Table, devs []string) {
 	for _, d := range devs {
 		conn.AddRule(&nftables.Rule{Table: t, Chain: post, Exprs: append(ifname(true, d), &expr.Counter{}, &expr.Masq{})})
 	}
+	if hairpin {
+		conn.AddRule(&nftables.Rule{Table: t, Chain: post, Exprs: []expr.Any{
+			&expr.Ct{Key: expr.CtKeyMARK, Register: 1},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: nativeUint32(HairpinMark)},
+			&expr.Counter{}, &expr.Masq{},
+		}})
+	}
 }
 
 // nativeUint32 is how the kernel writes an address type into a register.
@@ -324,24 +344,50 @@ func buildForwards(conn *nftables.Conn, t *nftables.Table, fs []Forward) {
 		Priority: nftables.ChainPriorityNATDest, Policy: &accept,
 	})
 	for _, f := range fs {
+		// From outside: arriving on the device, for one of our addresses.
 		e := ifname(false, f.Device)
 		e = append(e,
 			&expr.Fib{Register: 1, FlagDADDR: true, ResultADDRTYPE: true},
-			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: nativeUint32(unix.RTN_LOCAL)},
-			&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 9, Len: 1},
-			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{byte(f.Protocol)}})
-		to := f.To.As4()
-		nat := &expr.NAT{Type: expr.NATTypeDestNAT, Family: unix.NFPROTO_IPV4, RegAddrMin: 1, Specified: true}
-		if f.Port != 0 {
-			e = append(e, portMatch(&PortRange{Lo: f.Port, Hi: f.Port}, 2)...)
+			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: nativeUint32(unix.RTN_LOCAL)})
+		conn.AddRule(&nftables.Rule{Table: t, Chain: pre, UserData: comment(f.ID), Exprs: append(e, dnat(f, false)...)})
+		if f.Hairpin.IsValid() {
+			// From inside: arriving elsewhere, for the device's address.
+			a := f.Hairpin.As4()
+			e := []expr.Any{
+				&expr.Meta{Key: expr.MetaKeyIIFNAME, Register: 1},
+				&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: ifnameData(f.Device)},
+				&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 16, Len: 4},
+				&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: a[:]},
+			}
+			conn.AddRule(&nftables.Rule{Table: t, Chain: pre, Exprs: append(e, dnat(f, true)...)})
 		}
-		e = append(e, &expr.Counter{}, &expr.Immediate{Register: 1, Data: to[:]})
-		if f.Port != 0 {
-			e = append(e, &expr.Immediate{Register: 2, Data: []byte{byte(f.Port >> 8), byte(f.Port)}})
-			nat.RegProtoMin = 2
-		}
-		conn.AddRule(&nftables.Rule{Table: t, Chain: pre, UserData: comment(f.ID), Exprs: append(e, nat)})
 	}
+}
+
+// dnat matches a forward's protocol and port and sends the packet to its
+// inside host; hairpin also marks the connection for the masquerade.
+func dnat(f Forward, hairpin bool) []expr.Any {
+	e := []expr.Any{
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 9, Len: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{byte(f.Protocol)}},
+	}
+	if f.Port != 0 {
+		e = append(e, portMatch(&PortRange{Lo: f.Port, Hi: f.Port}, 2)...)
+	}
+	e = append(e, &expr.Counter{})
+	if hairpin {
+		e = append(e,
+			&expr.Immediate{Register: 1, Data: nativeUint32(HairpinMark)},
+			&expr.Ct{Key: expr.CtKeyMARK, Register: 1, SourceRegister: true})
+	}
+	to := f.To.As4()
+	nat := &expr.NAT{Type: expr.NATTypeDestNAT, Family: unix.NFPROTO_IPV4, RegAddrMin: 1, Specified: true}
+	e = append(e, &expr.Immediate{Register: 1, Data: to[:]})
+	if f.Port != 0 {
+		e = append(e, &expr.Immediate{Register: 2, Data: []byte{byte(f.Port >> 8), byte(f.Port)}})
+		nat.RegProtoMin = 2
+	}
+	return append(e, nat)
 }
 
 func nativeUint32(v uint32) []byte {
@@ -362,12 +408,18 @@ func ifname(out bool, dev string) []expr.Any {
 	if out {
 		key = expr.MetaKeyOIFNAME
 	}
-	name := make([]byte, unix.IFNAMSIZ)
-	copy(name, dev)
 	return []expr.Any{
 		&expr.Meta{Key: key, Register: 1},
-		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: name},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: ifnameData(dev)},
 	}
+}
+
+// ifnameData is an interface name as the kernel compares it: IFNAMSIZ
+// bytes, zero padded.
+func ifnameData(dev string) []byte {
+	name := make([]byte, unix.IFNAMSIZ)
+	copy(name, dev)
+	return name
 }
 
 // ruleExprs compiles one rule: protocol, addresses, ports or ICMP type,
