@@ -127,11 +127,17 @@ func startComponents(cfg *config.Config, o *options, log *slog.Logger) (*compone
 	for _, line := range plan(cfg, o.maps, o.hostInterfaces) {
 		log.Info("configured", "what", line)
 	}
-	if o.hostInterfaces {
-		for _, i := range cfg.Interfaces {
-			if dev, ok := o.maps[i.Name]; ok && i.Kind == config.KindGigaEthernet {
-				log.Info("left to the host (--host-interfaces)", "interface", i.Name, "linux", dev, "file says", addrText(i))
-			}
+	for _, i := range cfg.Interfaces {
+		dev, ok := o.maps[i.Name]
+		switch {
+		case !ok || i.Kind != config.KindGigaEthernet:
+		case o.hostInterfaces:
+			log.Info("left to the host (--host-interfaces)", "interface", i.Name, "linux", dev, "file says", addrText(i))
+		case i.DHCP:
+			// Not an error: the host may run one. But say it, rather
+			// than let "configured ... dhcp" suggest soft-ix does.
+			log.Warn("ip address dhcp is not emulated: soft-ix runs no DHCP client, the host's must give the link its address",
+				"interface", i.Name, "linux", dev)
 		}
 	}
 	// The filters first: no interface is configured, no route installed
