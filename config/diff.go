@@ -21,19 +21,23 @@ import (
 // Routes compares "ip route" lines by destination, gateway and distance.
 // BGPChanged is set when anything under "router bgp" differs, or a
 // route-map, prefix list or matched access list BGP may use.
+// FiltersChanged is set when an access list, an interface's "ip filter"
+// lines or its "ip napt enable" differ; these never count as a change of
+// the interface itself, so a new filter renegotiates no tunnel.
 type Changes struct {
 	TunnelsAdded, TunnelsRemoved, TunnelsChanged          []string
 	InterfacesAdded, InterfacesRemoved, InterfacesChanged []string
 	RoutesAdded, RoutesRemoved                            []*Route
 	BGPChanged                                            bool
 	HostnameChanged                                       bool
+	FiltersChanged                                        bool
 }
 
 // Empty reports whether nothing changed.
 func (ch Changes) Empty() bool {
 	return len(ch.TunnelsAdded)+len(ch.TunnelsRemoved)+len(ch.TunnelsChanged)+
 		len(ch.InterfacesAdded)+len(ch.InterfacesRemoved)+len(ch.InterfacesChanged)+
-		len(ch.RoutesAdded)+len(ch.RoutesRemoved) == 0 && !ch.BGPChanged && !ch.HostnameChanged
+		len(ch.RoutesAdded)+len(ch.RoutesRemoved) == 0 && !ch.BGPChanged && !ch.HostnameChanged && !ch.FiltersChanged
 }
 
 // Diff compares two configs for a reload. Positions in the file never count
@@ -103,6 +107,7 @@ func Diff(old, new *Config) Changes {
 		}
 	}
 	ch.BGPChanged = !equalBGP(old.BGP, new.BGP) || (new.BGP != nil && !equalPolicies(old, new))
+	ch.FiltersChanged = !equalFilters(old, new)
 	return ch
 }
 
@@ -120,6 +125,10 @@ func equalInterfaces(a, b *Interface) bool {
 	x, y := *a, *b
 	x.Pos, y.Pos, x.UnnumberedPos, y.UnnumberedPos = Pos{}, Pos{}, Pos{}, Pos{}
 	x.Extra, y.Extra = nil, nil // kept lines change nothing soft-ix runs
+	// Filters and NAPT are compared by equalFilters.
+	x.Filters, y.Filters, x.NAPT, y.NAPT, x.NAPTPos, y.NAPTPos = nil, nil, false, false, Pos{}, Pos{}
+	x.NAPTForwards, y.NAPTForwards = nil, nil
+	x.NAPTHairpin, y.NAPTHairpin, x.NAPTHairpinPos, y.NAPTHairpinPos = false, false, Pos{}, Pos{}
 	x.Tunnel, y.Tunnel = nil, nil
 	if !reflect.DeepEqual(x, y) {
 		return false
@@ -139,6 +148,56 @@ func equalInterfaces(a, b *Interface) bool {
 		return so == to
 	}
 	return equalProfiles(*so, *to)
+}
+
+// equalFilters compares the access lists and each interface's filters and
+// NAPT, ignoring positions. An interface without any is the same as none.
+func equalFilters(a, b *Config) bool {
+	type iface struct {
+		napt     bool
+		hairpin  bool
+		filters  []Filter
+		forwards []NAPTForward
+	}
+	view := func(c *Config) (map[string][]ACLEntry, map[string]iface) {
+		acls, ifs := map[string][]ACLEntry{}, map[string]iface{}
+
+		for _, l := range c.AccessLists {
+			for _, e := range l.Entries {
+				x := *e
+				x.Pos = Pos{}
+				acls[l.Name] = append(acls[l.Name], x)
+			}
+		}
+		for _, ifc := range c.Interfaces {
+			if !ifc.NAPT && !ifc.NAPTHairpin && len(ifc.Filters) == 0 && len(ifc.NAPTForwards) == 0 {
+				continue
+			}
+			v := iface{napt: ifc.NAPT, hairpin: ifc.NAPTHairpin}
+			for _, f := range ifc.Filters {
+				x := *f
+				x.Pos = Pos{}
+				v.filters = append(v.filters, x)
+			}
+			for _, f := range ifc.NAPTForwards {
+				x := *f
+				x.Pos = Pos{}
+				v.forwards = append(v.forwards, x)
+			}
+			ifs[ifc.Name] = v
+		}
+		return acls, ifs
+	}
+	dyn := func(c *Config) map[string]string {
+		m := map[string]string{}
+		for _, d := range c.DynamicLists {
+			m[d.Name] = d.Access
+		}
+		return m
+	}
+	a1, i1 := view(a)
+	a2, i2 := view(b)
+	return reflect.DeepEqual(a1, a2) && reflect.DeepEqual(i1, i2) && reflect.DeepEqual(dyn(a), dyn(b))
 }
 
 func equalBGP(a, b *BGP) bool {
@@ -227,6 +286,9 @@ func (ch Changes) String() string {
 	}
 	if ch.HostnameChanged {
 		parts = append(parts, "hostname changed")
+	}
+	if ch.FiltersChanged {
+		parts = append(parts, "filters changed")
 	}
 	return strings.Join(parts, "; ")
 }

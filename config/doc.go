@@ -30,6 +30,11 @@
 // keepalive N [force], and every profile command again with an "ikev2 "
 // prefix as a per-tunnel override; ip route P IF|NEXTHOP|NEXTHOP IF [dhcp]
 // [[distance] N] [tag N] (dhcp and tag are stored, not acted on yet);
+// ip access-list NAME permit|deny ip|icmp|tcp|udp|N [type N] src S [sport
+// P] dest D [dport P] (S, D: any, A or A/L; P: any, eq N, range A B, gt N,
+// lt N); ip access-list dynamic NAME access LIST; in an interface ip filter LIST SEQ in|out [suppress-logging],
+// ip napt enable, ip napt hairpinning, ip napt static IF|A.B.C.D tcp|udp
+// PORT | PROTO and ip napt service NAME A.B.C.D none tcp|udp PORT;
 // router bgp with [bgp] router-id,
 // neighbor remote-as|update-source|timers|ebgp-multihop|description|
 // advertisement-interval|connect-interval and address-family ipv4 unicast
@@ -39,10 +44,10 @@
 // set community; ip prefix-list (routemap.go).
 //
 // Everything else IX knows (ntp, syslog, logging, timezone, proxy-dns,
-// ip ufs-cache, ip napt, access lists, PPPoE, IKEv1, username, telnet/http
-// servers, device blocks, DHCP server, watch-group, other match and set
-// lines of route-maps, other interface families, other BGP neighbor
-// options, ...) is kept verbatim in
+// ip ufs-cache, the other ip napt commands, access-list forms not listed
+// above, PPPoE, IKEv1, username, telnet/http servers, device blocks, DHCP
+// server, watch-group, other match and set lines of route-maps, other
+// interface families, other BGP neighbor options, ...) is kept verbatim in
 // its block (Verbatim, Config.Extra and the Extra of each block) and
 // reported with one "not emulated" warning per command keyword: it is
 // inactive, Print writes it back, Inactive lists it. A command that names an

@@ -35,6 +35,7 @@ func FuzzParse(f *testing.F) {
 		"route-map \"a b\" permit\nset community 1 2:3 internet additive\nmatch as-path 1\nroute-map \"a b\" deny 5\nno route-map \"a b\" permit 10\n",
 		"ip prefix-list p seq 5 deny 10.0.0.0/8 ge 9\nip prefix-list p permit any\nno ip prefix-list p 5\n",
 		"ikev2 authentication psk id keyid \"k 1\" key char \"with blank\"\n",
+		aclSrc,
 	} {
 		f.Add([]byte(s))
 	}

@@ -321,3 +321,45 @@ func (v *Verbatim) Command() string {
 	}
 	return k
 }
+
+// AccessList returns the access list NAME (names are case-sensitive), or
+// nil when no entry of it was understood.
+func (c *Config) AccessList(name string) *AccessList {
+	for _, a := range c.AccessLists {
+		if a.Name == name {
+			return a
+		}
+	}
+	return nil
+}
+
+// DynamicList returns the dynamic access list NAME, or nil.
+func (c *Config) DynamicList(name string) *DynamicList {
+	for _, d := range c.DynamicLists {
+		if d.Name == name {
+			return d
+		}
+	}
+	return nil
+}
+
+// KeptAccessListLines returns the "ip access-list [dynamic] NAME ..." lines
+// soft-ix kept without translating (see AccessLists), "option" lines
+// aside: a filter that uses NAME would not do what these lines ask.
+func (c *Config) KeptAccessListLines(name string) []*Verbatim {
+	var out []*Verbatim
+	for _, v := range c.Extra {
+		t := textTokens(v.Text)
+		if neg, _ := splitNo(t); neg || len(t) < 3 || kw(t[0]) != "ip" || kw(t[1]) != "access-list" {
+			continue
+		}
+		n := 2
+		if kw(t[2]) == "dynamic" {
+			n = 3
+		}
+		if len(t) > n && t[n].text == name && !(len(t) > n+1 && kw(t[n+1]) == "option") {
+			out = append(out, v)
+		}
+	}
+	return out
+}

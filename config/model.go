@@ -36,6 +36,15 @@ type Config struct {
 	RouteMaps   []*RouteMap
 	PrefixLists []*PrefixList
 
+	// AccessLists are the "ip access-list NAME permit|deny ..." lines soft-ix
+	// understands, grouped by name in the order the names first appear.
+	// Lines of a form it does not (dynamic lists, named ports, ...) stay in
+	// Extra; see AccessListLines.
+	AccessLists []*AccessList
+	// DynamicLists are the "ip access-list dynamic NAME access LIST"
+	// lines, in source order.
+	DynamicLists []*DynamicList
+
 	// Extra are the top-level commands soft-ix keeps but does not act on
 	// (with the lines of their blocks), so that Print reproduces the whole
 	// file. See Verbatim.
@@ -154,6 +163,23 @@ type Interface struct {
 
 	Tunnel *Tunnel // non-nil for Tunnel interfaces
 
+	// NAPT is "ip napt enable": addresses behind the interface are
+	// translated to its own on the way out.
+	NAPT    bool
+	NAPTPos Pos
+	// NAPTForwards are the "ip napt static" and "ip napt service" lines
+	// of the forms soft-ix understands, in source order; the other "ip
+	// napt" commands (hairpinning, translation, ...) stay in Extra.
+	NAPTForwards []*NAPTForward
+	// NAPTHairpin is "ip napt hairpinning": inside hosts reach the port
+	// forwards through the interface's own address.
+	NAPTHairpin    bool
+	NAPTHairpinPos Pos
+
+	// Filters are the "ip filter LIST SEQ in|out" lines, in source order.
+	// Once a direction has a filter, a packet no filter permits is dropped.
+	Filters []*Filter
+
 	// Extra are the lines of the block soft-ix keeps without acting on
 	// (PPPoE, NAPT, filters, references to interfaces it does not model).
 	Extra []*Verbatim
@@ -199,6 +225,85 @@ type Tunnel struct {
 
 	// Where the commands stand, for diagnostics.
 	PeerPos, ProfilePos, OutgoingPos, SourcePos Pos
+}
+
+// AccessList is the entries of one "ip access-list NAME", in source order.
+type AccessList struct {
+	Name    string
+	Entries []*ACLEntry
+}
+
+// DynamicList is "ip access-list dynamic NAME access LIST": applied by a
+// filter, the packets LIST permits pass and open a session whose packets
+// the same interface then lets through the other way too (a stateful
+// filter). A dynamic list takes precedence over a static one of the same
+// name, as NEC documents.
+type DynamicList struct {
+	Name   string
+	Access string // the static list that decides which packets open a session
+	Pos    Pos
+}
+
+// Protocol numbers an ACLEntry names by keyword.
+const (
+	ProtoAny  = -1 // "ip": every protocol
+	ProtoICMP = 1
+	ProtoTCP  = 6
+	ProtoUDP  = 17
+)
+
+// ACLEntry is one "ip access-list NAME permit|deny PROTO [type N] src S
+// [sport P] dest D [dport P]" line.
+type ACLEntry struct {
+	Permit   bool
+	Protocol int          // ProtoAny, or an IP protocol number 0..255
+	Src, Dst netip.Prefix // 0.0.0.0/0 for "any"
+	// SrcPort and DstPort only for tcp and udp; the zero value is "any".
+	SrcPort, DstPort PortMatch
+	ICMPType         int // icmp "type N"; -1 for any
+	Pos              Pos
+}
+
+// PortOp is how a PortMatch compares a port.
+type PortOp string
+
+// Port comparisons as IX writes them ("" is any).
+const (
+	PortAny   PortOp = ""
+	PortEq    PortOp = "eq"
+	PortRange PortOp = "range" // Lo..Hi inclusive
+	PortGt    PortOp = "gt"
+	PortLt    PortOp = "lt"
+)
+
+// PortMatch is "sport|dport any|eq N|range A B|gt N|lt N".
+type PortMatch struct {
+	Op     PortOp
+	Lo, Hi uint16 // Hi only for PortRange
+}
+
+// NAPTForward is "ip napt static INSIDE PROTO [PORT]" or "ip napt service
+// NAME INSIDE none PROTO PORT": packets of Protocol (to Port) arriving for
+// the interface's own address go to the inside host Inside, or, when an
+// interface is named instead (InsideIf), to the router itself, which is
+// how IX files let IKE and ESP reach the router behind its own NAPT.
+type NAPTForward struct {
+	Service  string     // the service NAME; "" for ip napt static
+	Inside   netip.Addr // invalid when InsideIf is set
+	InsideIf string     // canonical interface name: the router itself
+	Protocol int        // IP protocol number
+	Port     uint16     // tcp/udp port; 0 for other protocols
+	Pos      Pos
+}
+
+// Filter is "ip filter LIST SEQ in|out" on an interface.
+type Filter struct {
+	List string
+	Seq  uint32 // filters of one direction are evaluated by ascending Seq
+	Out  bool   // "out"; false for "in"
+	// SuppressLogging is "suppress-logging" (soft-ix logs no drops anyway).
+	SuppressLogging bool
+	Pos             Pos
 }
 
 // Route is "ip route PREFIX|default GATEWAY [dhcp] [[distance] N] [tag N]"

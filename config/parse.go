@@ -593,6 +593,11 @@ func (p *parser) top(l *line) {
 			p.prefixList(l, t, neg)
 			return
 		}
+		if len(t) > 1 && kw(t[1]) == "access-list" {
+			p.topAnchor = "ip route" // IX prints access lists after the routes
+			p.accessList(l, t, neg)
+			return
+		}
 		if len(t) > 1 && kw(t[1]) != "router" && !topLevelPairs["ip "+kw(t[1])] && editDistance(kw(t[1]), "route") <= 1 {
 			p.errf(l, t[1].col, "unknown command \"ip %s\", did you mean \"ip route\"?", t[1].text)
 			return

@@ -22,6 +22,12 @@ func (p *parser) finish() {
 	if len(c.Routes) == 0 {
 		c.Routes = nil
 	}
+	if len(c.AccessLists) == 0 {
+		c.AccessLists = nil
+	}
+	if len(c.DynamicLists) == 0 {
+		c.DynamicLists = nil
+	}
 	if b := c.BGP; b != nil {
 		if len(b.Neighbors) == 0 {
 			b.Neighbors = nil
@@ -38,6 +44,12 @@ func (p *parser) finish() {
 	}
 	c.sortPolicies()
 	for _, ifc := range p.cfg.Interfaces {
+		if len(ifc.Filters) == 0 {
+			ifc.Filters = nil
+		}
+		if len(ifc.NAPTForwards) == 0 {
+			ifc.NAPTForwards = nil
+		}
 		if t := ifc.Tunnel; t != nil && t.Override != nil && t.Override.isZero() {
 			t.Override = nil
 		}
@@ -56,7 +68,7 @@ func (c *Config) anchorKept() {
 		return
 	}
 	sections := []string{"", "hostname", "ip route", "ip prefix-list", "ikev2 authentication", "ikev2 default-profile", "ikev2 profile", "route-map", "router bgp"}
-	printed := []bool{true, c.Hostname != "", len(c.Routes) > 0, len(c.PrefixLists) > 0, len(c.PSKs) > 0, c.DefaultProfile != nil, len(c.Profiles) > 0, len(c.RouteMaps) > 0, c.BGP != nil}
+	printed := []bool{true, c.Hostname != "", len(c.Routes)+len(c.AccessLists)+len(c.DynamicLists) > 0, len(c.PrefixLists) > 0, len(c.PSKs) > 0, c.DefaultProfile != nil, len(c.Profiles) > 0, len(c.RouteMaps) > 0, c.BGP != nil}
 	for _, ifc := range c.Interfaces {
 		sections = append(sections, "interface "+ifc.Name)
 		printed = append(printed, true)
@@ -278,6 +290,19 @@ func (p *parser) interfaceIP(l *line, t []token, neg bool) {
 		}
 		if v, ok := p.number(l, n, "ip mtu", "MTU", 68, 1500); ok && p.done(l, t, 3, "ip mtu") {
 			ifc.MTU = int(v)
+		}
+	case "filter":
+		p.ipFilter(l, t, neg)
+	case "napt":
+		switch {
+		case len(t) == 3 && kw(t[2]) == "enable":
+			ifc.NAPT, ifc.NAPTPos = !neg, p.pos(l, t[0].col)
+		case len(t) > 2 && (kw(t[2]) == "static" || kw(t[2]) == "service"):
+			p.naptForward(l, t, neg)
+		case len(t) == 3 && kw(t[2]) == "hairpinning":
+			ifc.NAPTHairpin, ifc.NAPTHairpinPos = !neg, p.pos(l, t[0].col)
+		default:
+			p.notEmulated(l, t, "")
 		}
 	case "tcp":
 		a, ok := p.need(l, t, 2, "ip tcp", "adjust-mss")
@@ -1147,6 +1172,10 @@ func interfaceKey(toks []token) string {
 				return "ip mtu"
 			case "tcp":
 				return "ip tcp adjust-mss"
+			case "napt":
+				return "ip napt enable"
+			case "filter":
+				return "ip filter"
 			}
 		}
 	case "ikev2":

@@ -39,9 +39,17 @@ func printConfig(c *Config, all bool) []byte {
 		w.bang()
 	}
 	w.extras("hostname")
-	if len(c.Routes) > 0 {
+	if len(c.Routes)+len(c.AccessLists)+len(c.DynamicLists) > 0 {
 		for _, r := range c.Routes {
 			w.route(r)
+		}
+		for _, a := range c.AccessLists {
+			for _, e := range a.Entries {
+				w.line(0, append([]string{"ip access-list", quoteWord(a.Name)}, e.Words()...)...)
+			}
+		}
+		for _, d := range c.DynamicLists {
+			w.line(0, "ip access-list dynamic", quoteWord(d.Name), "access", quoteWord(d.Access))
 		}
 		w.bang()
 	}
@@ -354,8 +362,12 @@ type keyedLine struct {
 func (w *printer) iface(ifc *Interface) {
 	w.line(0, "interface", ifc.Name)
 	w.ifaceKept(ifc, "")
-	for _, l := range ifaceLines(ifc) {
+	lines := ifaceLines(ifc)
+	for i, l := range lines {
 		w.line(2, l.words...)
+		if i+1 < len(lines) && lines[i+1].key == l.key {
+			continue // kept lines follow the last of several ("ip filter")
+		}
 		w.ifaceKept(ifc, l.key)
 	}
 }
@@ -374,7 +386,7 @@ func (w *printer) ifaceKept(ifc *Interface, after string) {
 // interfaceOrder is the order ifaceLines writes an interface's commands in,
 // by key.
 var interfaceOrder = func() []string {
-	o := []string{"", "description", "tunnel mode", "ip address", "ip mtu", "ip tcp adjust-mss"}
+	o := []string{"", "description", "tunnel mode", "ip address", "ip mtu", "ip tcp adjust-mss", "ip napt enable", "ip filter"}
 	for _, k := range tunnelIKEv2Order {
 		o = append(o, "ikev2 "+k)
 	}
@@ -414,6 +426,18 @@ func ifaceLines(ifc *Interface) []keyedLine {
 		add("ip tcp adjust-mss", "ip tcp adjust-mss auto")
 	case ifc.AdjustMSS != 0:
 		add("ip tcp adjust-mss", "ip tcp adjust-mss", fmt.Sprint(ifc.AdjustMSS))
+	}
+	if ifc.NAPT {
+		add("ip napt enable", "ip napt enable")
+	}
+	if ifc.NAPTHairpin {
+		add("ip napt enable", "ip napt hairpinning")
+	}
+	for _, f := range ifc.NAPTForwards {
+		add("ip napt enable", f.Words()...)
+	}
+	for _, f := range ifc.Filters {
+		add("ip filter", f.Words()...)
 	}
 	if t != nil {
 		m := map[string]string{}

@@ -532,9 +532,21 @@ func (w *printer) routeMap(rm *RouteMap) {
 // what a route-map's "match ip address access-list NAME" compares a
 // route's prefix with. SRC is "any", A/L or a host address; lines whose
 // source does not parse are left out. ok is false when no line has that
-// name. Access lists are kept lines (Extra) on this branch; once they are
-// typed, this must read the typed entries too.
+// name. The typed entries (AccessLists) and the forms soft-ix keeps as
+// lines (Extra) are read together, in file order, since the first match
+// decides.
 func (c *Config) AccessListSources(name string) (lines []*PrefixList, ok bool) {
+	if a := c.AccessList(name); a != nil {
+		ok = true
+		for _, e := range a.Entries {
+			pl := &PrefixList{Name: name, Deny: !e.Permit, Prefix: e.Src.Masked(), Pos: e.Pos}
+			pl.Any = e.Src.Bits() == 0
+			lines = append(lines, pl)
+		}
+	}
+	defer func() {
+		slices.SortStableFunc(lines, func(a, b *PrefixList) int { return a.Pos.Line - b.Pos.Line })
+	}()
 	for _, v := range c.Extra {
 		t := textTokens(v.Text)
 		if len(t) < 4 || kw(t[0]) != "ip" || kw(t[1]) != "access-list" || t[2].text != name {

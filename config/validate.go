@@ -24,7 +24,22 @@ func (c *Config) Validate() []Diagnostic {
 	v.routes()
 	v.bgp()
 	v.routeMaps()
+	v.filters()
 	return v.diags
+}
+
+// filters warns about a filter whose access list does not exist: it
+// permits nothing, so, as on an IX, the direction it is applied to drops
+// whatever no other filter there permits.
+func (v *validator) filters() {
+	for _, ifc := range v.c.Interfaces {
+		for _, f := range ifc.Filters {
+			if v.c.AccessList(f.List) == nil && v.c.DynamicList(f.List) == nil && len(v.c.KeptAccessListLines(f.List)) == 0 {
+				v.warnf(f.Pos, "ip filter: access list %q is not configured: it permits nothing, so %s drops every packet %s that no other filter permits",
+					f.List, ifc.Name, map[bool]string{true: "going out", false: "coming in"}[f.Out])
+			}
+		}
+	}
 }
 
 type validator struct {

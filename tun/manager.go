@@ -52,7 +52,12 @@ type Manager struct {
 	connSince     map[connKey]time.Time            // when tun put each address (its connected route) in place
 	bgp           map[netip.Prefix]*bgpRoute       // BGP routes wanted, installed or not
 	forwardBefore string                           // ip_forward before we set it, "" if untouched
-	closed        bool
+	// What mapped links had before soft-ix changed it (see applyMapped),
+	// restored when the configuration no longer asks for it and on Cleanup.
+	mtuBefore  map[string]int
+	downBefore map[string]bool // true: the link was down and soft-ix brought it up
+	closed     bool
+	stopWatch  chan struct{} // closes the address/link watcher (see Watch)
 }
 
 // NewManager opens a netlink handle in the current network namespace and
@@ -74,6 +79,8 @@ func NewManager(log *slog.Logger, mapping map[string]string) (*Manager, error) {
 		staticSince: map[routeKey]time.Time{},
 		connSince:   map[connKey]time.Time{},
 		bgp:         map[netip.Prefix]*bgpRoute{},
+		mtuBefore:   map[string]int{},
+		downBefore:  map[string]bool{},
 	}
 	if err := m.removeMarked("stale"); err != nil {
 		h.Close()
@@ -82,9 +89,12 @@ func NewManager(log *slog.Logger, mapping map[string]string) (*Manager, error) {
 	return m, nil
 }
 
-// SetMappedAddresses says whether Apply puts the configured addresses of
-// mapped interfaces (GigaEthernet) on their Linux links. Off by default:
-// those links belong to the host, soft-ix only routes over them.
+// SetMappedAddresses says whether Apply gives mapped interfaces
+// (GigaEthernet) what the IX file says of them: the address ("ip
+// address"), the MTU ("ip mtu") and the admin state ("shutdown" / "no
+// shutdown"), as an IX does with its own ports. Off by default in the
+// package (the daemon turns it on unless the host manages the links):
+// then soft-ix only routes over them.
 func (m *Manager) SetMappedAddresses(on bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -156,6 +166,7 @@ func (m *Manager) applyInterfaces(cfg *config.Config) []error {
 	var errs []error
 	wantLoop := map[string]bool{}
 	wantAddrs := map[string]map[netip.Prefix]bool{} // foreign links only
+	wantMapped := map[string]bool{}
 	for _, ifc := range cfg.Interfaces {
 		switch ifc.Kind {
 		case config.KindLoopback:
@@ -168,21 +179,27 @@ func (m *Manager) applyInterfaces(cfg *config.Config) []error {
 				errs = append(errs, err)
 			}
 		case config.KindGigaEthernet:
-			if !m.mappedAddrs || !ifc.Address.IsValid() {
+			if !m.mappedAddrs {
 				continue
 			}
 			name, ok := m.mapping[ifc.Name]
 			if !ok {
 				continue
 			}
-			link, err := m.h.LinkByName(name)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("tun: %s (%s): %w", ifc.Name, name, err))
-				continue
-			}
-			if err := m.addAddr(link, ifc.Address, wantAddrs); err != nil {
-				errs = append(errs, err)
-			}
+			wantMapped[name] = true
+			errs = append(errs, m.applyMapped(ifc, name, wantAddrs)...)
+		}
+	}
+	// MTU and admin state soft-ix set on a mapped link the configuration
+	// no longer names (or no longer sets): back to what the host had.
+	for name := range m.mtuBefore {
+		if !wantMapped[name] || m.mappedMTU(cfg, name) == 0 {
+			errs = append(errs, m.restoreMTU(name)...)
+		}
+	}
+	for name := range m.downBefore {
+		if !wantMapped[name] {
+			errs = append(errs, m.restoreDown(name)...)
 		}
 	}
 	// Loopbacks and addresses an earlier configuration had.
@@ -209,6 +226,76 @@ func (m *Manager) applyInterfaces(cfg *config.Config) []error {
 		}
 	}
 	return errs
+}
+
+// applyMapped gives a mapped link (a GigaEthernet) the address, MTU and
+// admin state of its interface block, recording what it changes so that
+// only that is undone: an address the link already had stays the host's.
+func (m *Manager) applyMapped(ifc *config.Interface, name string, wantAddrs map[string]map[netip.Prefix]bool) []error {
+	link, err := m.h.LinkByName(name)
+	if err != nil {
+		return []error{fmt.Errorf("tun: %s (%s): %w", ifc.Name, name, err)}
+	}
+	var errs []error
+	if ifc.Address.IsValid() {
+		if err := m.addAddr(link, ifc.Address, wantAddrs); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if ifc.MTU > 0 && link.Attrs().MTU != ifc.MTU {
+		if _, ok := m.mtuBefore[name]; !ok {
+			m.mtuBefore[name] = link.Attrs().MTU
+		}
+		if err := m.h.LinkSetMTU(link, ifc.MTU); err != nil {
+			errs = append(errs, fmt.Errorf("tun: %s (%s) mtu %d: %w", ifc.Name, name, ifc.MTU, err))
+		}
+	}
+	up := link.Attrs().Flags&net.FlagUp != 0
+	if _, ok := m.downBefore[name]; !ok && up == ifc.Shutdown {
+		m.downBefore[name] = !up
+	}
+	if err := m.setAdmin(link, ifc); err != nil {
+		errs = append(errs, err)
+	}
+	return errs
+}
+
+// mappedMTU is the "ip mtu" of the interface mapped to link name (0: none).
+func (m *Manager) mappedMTU(cfg *config.Config, name string) int {
+	if ifc := cfg.Interface(m.ixName(name)); ifc != nil {
+		return ifc.MTU
+	}
+	return 0
+}
+
+func (m *Manager) restoreMTU(name string) []error {
+	mtu := m.mtuBefore[name]
+	delete(m.mtuBefore, name)
+	link, err := m.h.LinkByName(name)
+	if err != nil {
+		return nil // gone: nothing to restore
+	}
+	if err := m.h.LinkSetMTU(link, mtu); err != nil {
+		return []error{fmt.Errorf("tun: restore mtu %d of %s: %w", mtu, name, err)}
+	}
+	return nil
+}
+
+func (m *Manager) restoreDown(name string) []error {
+	wasDown := m.downBefore[name]
+	delete(m.downBefore, name)
+	link, err := m.h.LinkByName(name)
+	if err != nil {
+		return nil
+	}
+	set := m.h.LinkSetUp
+	if wasDown {
+		set = m.h.LinkSetDown
+	}
+	if err := set(link); err != nil {
+		return []error{fmt.Errorf("tun: restore admin state of %s: %w", name, err)}
+	}
+	return nil
 }
 
 // applyLoopback creates (or adopts, when marked as ours) the dummy link for
@@ -497,6 +584,15 @@ func (m *Manager) Cleanup() error {
 	}
 	if err := m.removeMarked("soft-ix"); err != nil {
 		errs = append(errs, err)
+	}
+	for name := range m.mtuBefore {
+		errs = append(errs, m.restoreMTU(name)...)
+	}
+	for name := range m.downBefore {
+		errs = append(errs, m.restoreDown(name)...)
+	}
+	if m.stopWatch != nil {
+		close(m.stopWatch)
 	}
 	if m.forwardBefore != "" {
 		if err := os.WriteFile(ipForwardPath, []byte(m.forwardBefore+"\n"), 0o644); err != nil {

@@ -32,7 +32,7 @@ func checkGenerated(t *testing.T, conf string) {
 	t.Helper()
 	path := writeFile(t, "ix.conf", conf)
 	var errb bytes.Buffer
-	if st := runCheck(path, io.Discard, &errb); st != exitOK || errb.Len() > 0 {
+	if st := runCheck(path, nil, false, io.Discard, &errb); st != exitOK || errb.Len() > 0 {
 		t.Errorf("soft-ix check: status %d\n%s\n%s", st, errb.String(), conf)
 	}
 }

@@ -135,13 +135,19 @@ func printDiags(w io.Writer, diags []diagnostic, err error) {
 // runCheck is "soft-ix check -c FILE". Besides the diagnostics it lists
 // the lines soft-ix keeps without acting on, so an operator sees what of
 // the IX configuration is inactive here.
-func runCheck(path string, stdout, stderr io.Writer) int {
+//
+// Filter and NAPT lines soft-ix cannot enforce make the file unusable
+// (exit 1), as they stop the daemon, unless allowUnenforced.
+func runCheck(path string, maps map[string]string, allowUnenforced bool, stdout, stderr io.Writer) int {
 	cfg, diags, err := loadConfig(path)
 	printDiags(stderr, diags, err)
 	if err != nil || cfg == nil {
 		return exitFail
 	}
 	printInactive(stdout, cfg)
+	if !reportUnenforced(stderr, unenforced(cfg, maps), allowUnenforced) {
+		return exitFail
+	}
 	return exitOK
 }
 

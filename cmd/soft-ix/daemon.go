@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/soft-ix/soft-ix/bgp"
@@ -18,6 +19,7 @@ import (
 	"github.com/soft-ix/soft-ix/config"
 	"github.com/soft-ix/soft-ix/internal/ixbgp"
 	"github.com/soft-ix/soft-ix/tun"
+	"github.com/soft-ix/soft-ix/tun/nft"
 )
 
 // linuxSide is the Linux half (package tun): IX interfaces as Linux
@@ -64,13 +66,59 @@ type bgpSide interface {
 	Close() error
 }
 
+// firewallSide is the kernel's packet filter and NAPT (package tun/nft):
+// one table soft-ix owns, replaced whole.
+type firewallSide interface {
+	Apply(nft.Config) error
+	Remove() error
+	Counters() (map[string]nft.Counter, error)
+}
+
+// nftFirewall is firewallSide on the real kernel, in the table nft.Table.
+type nftFirewall struct{}
+
+func (nftFirewall) Apply(c nft.Config) error                  { return nft.Apply(c) }
+func (nftFirewall) Remove() error                             { return nft.Remove("") }
+func (nftFirewall) Counters() (map[string]nft.Counter, error) { return nft.Counters("") }
+
 // components are the running parts of the daemon. ipsec is nil while the
 // config has no tunnels; tests run with fakes and nils.
 type components struct {
 	log   *slog.Logger
+	fw    firewallSide
 	linux linuxSide
 	ipsec ipsecSide
 	bgp   bgpSide
+
+	// fwRefs names the IX entry behind each nft rule ID, for the counters.
+	fwRefs map[string]ruleRef
+}
+
+// setFirewall makes the kernel's filter and NAPT table what cfg asks
+// for, in one atomic step; a config without any removes the table (and
+// so what a crashed run left). On error the kernel keeps the table it
+// had. The lines firewall cannot translate are left out here: whether to
+// run without them was decided before (see unenforced).
+func (c *components) setFirewall(cfg *config.Config, maps map[string]string) error {
+	if c.fw == nil {
+		return nil
+	}
+	rules, refs, _ := firewall(cfg, maps)
+	if len(rules.Chains) == 0 && len(rules.Masquerade) == 0 && len(rules.Forwards) == 0 {
+		c.fwRefs = nil
+		if err := c.fw.Remove(); err != nil {
+			// Nothing to enforce: a kernel without nftables has no
+			// leftover table either.
+			c.log.Warn("removing the packet filter table", "err", err)
+		}
+		return nil
+	}
+	if err := c.fw.Apply(rules); err != nil {
+		return fmt.Errorf("packet filters and NAPT: %w", err)
+	}
+	c.fwRefs = refs
+	c.log.Info("packet filters and NAPT installed", "table", "ip "+nft.Table, "chains", len(rules.Chains), "masquerade", rules.Masquerade, "forwards", len(rules.Forwards))
+	return nil
 }
 
 // startComponents builds and starts everything cfg asks for, in dependency
@@ -79,15 +127,39 @@ type components struct {
 // (whose session runs through the tunnel). On error whatever was started
 // is stopped again.
 func startComponents(cfg *config.Config, o *options, log *slog.Logger) (*components, error) {
-	c := &components{log: log}
-	for _, line := range plan(cfg, o.maps) {
+	c := &components{log: log, fw: nftFirewall{}}
+	for _, line := range plan(cfg, o.maps, o.hostInterfaces) {
 		log.Info("configured", "what", line)
+	}
+	for _, i := range cfg.Interfaces {
+		dev, ok := o.maps[i.Name]
+		switch {
+		case !ok || i.Kind != config.KindGigaEthernet:
+		case o.hostInterfaces:
+			log.Info("left to the host (--host-interfaces)", "interface", i.Name, "linux", dev, "file says", addrText(i))
+		case i.DHCP:
+			// Not an error: the host may run one. But say it, rather
+			// than let "configured ... dhcp" suggest soft-ix does.
+			log.Warn("ip address dhcp is not emulated: soft-ix runs no DHCP client, the host's must give the link its address",
+				"interface", i.Name, "linux", dev)
+		}
+	}
+	// The filters first: no interface is configured, no route installed
+	// before the WAN is filtered as the file says.
+	if err := c.setFirewall(cfg, o.maps); err != nil {
+		if !o.allowUnenforced {
+			return nil, fmt.Errorf("%w (the filters cannot be enforced; %s runs without them)", err, enforcementFlag)
+		}
+		log.Warn("running without packet filters and NAPT", "err", err, "flag", enforcementFlag)
 	}
 	tm, err := tun.NewManager(log, o.maps)
 	if err != nil {
+		c.close()
 		return nil, err
 	}
 	c.linux = linuxAdapter{tm}
+	// The IX file owns the ports it names, unless the host says otherwise.
+	tm.SetMappedAddresses(!o.hostInterfaces)
 
 	if len(cfg.Tunnels()) > 0 {
 		// esp.Engine (a TUN device per tunnel, raw ESP, UDP 4500 shared
@@ -103,6 +175,11 @@ func startComponents(cfg *config.Config, o *options, log *slog.Logger) (*compone
 		// Partial trouble is logged and retried by later Applies; the
 		// daemon keeps running.
 		log.Warn("interfaces and routes applied with errors", "err", err)
+	}
+	// A route whose next hop is not reachable yet (the WAN's address or
+	// link comes later, from the host or a lease) goes in when it is.
+	if err := tm.Watch(); err != nil {
+		log.Warn("routes will not follow address and link changes", "err", err)
 	}
 	c.syncTunnels(cfg)
 
@@ -305,15 +382,22 @@ func (c *components) close() {
 			c.log.Error("removing interfaces and routes", "err", err)
 		}
 	}
+	if c.fw != nil {
+		if err := c.fw.Remove(); err != nil {
+			c.log.Error("removing the packet filter table", "err", err)
+		}
+	}
 }
 
 // plan describes in words what cfg makes soft-ix do.
-func plan(cfg *config.Config, maps map[string]string) []string {
+func plan(cfg *config.Config, maps map[string]string, hostInterfaces bool) []string {
 	var out []string
 	for _, i := range cfg.Interfaces {
 		switch i.Kind {
 		case config.KindGigaEthernet:
-			if dev, ok := maps[i.Name]; ok {
+			if dev, ok := maps[i.Name]; ok && hostInterfaces {
+				continue // logged as left to the host, not as configured
+			} else if ok {
 				out = append(out, fmt.Sprintf("%s on Linux %s %s", i.Name, dev, addrText(i)))
 			} else {
 				out = append(out, fmt.Sprintf("%s not mapped (add --map %s=DEV), left alone", i.Name, i.Name))
@@ -327,6 +411,18 @@ func plan(cfg *config.Config, maps map[string]string) []string {
 				peer = t.Peer.String()
 			}
 			out = append(out, fmt.Sprintf("%s as a TUN device %s, IKEv2/ESP with peer %s", i.Name, addrText(i), peer))
+		}
+	}
+	for _, i := range cfg.Interfaces {
+		dev := linkOf(i, maps)
+		if dev == "" {
+			continue
+		}
+		if i.NAPT {
+			out = append(out, fmt.Sprintf("NAPT out of %s (masquerade on Linux %s)", i.Name, dev))
+		}
+		for _, f := range i.Filters {
+			out = append(out, fmt.Sprintf("%s on %s (Linux %s)", strings.Join(f.Words(), " "), i.Name, dev))
 		}
 	}
 	for _, r := range cfg.Routes {

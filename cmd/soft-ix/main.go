@@ -50,9 +50,15 @@ type options struct {
 	forceUDPEncap bool
 	azure         bool   // check: lint against Azure
 	policy        string // check --azure: a connection's ipsecPolicies JSON
-	static        bool   // lab
-	once          bool   // lab
-	help          bool
+	// allowUnenforced runs a config whose filter or NAPT lines soft-ix
+	// cannot enforce (see unenforced); off, such a config is refused.
+	allowUnenforced bool
+	// hostInterfaces leaves the address, MTU and admin state of mapped
+	// GigaEthernets to the host (see tun.Manager.SetMappedAddresses).
+	hostInterfaces bool
+	static         bool // lab
+	once           bool // lab
+	help           bool
 }
 
 // mapFlag collects repeated --map IXNAME=linuxdev flags.
@@ -98,6 +104,8 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 	fs.BoolVar(&o.forceUDPEncap, "force-udp-encap", false, "carry ESP in UDP 4500 even without a NAT, as strongSwan's encap=yes: the peer is told a NAT is present (soft-ix extension, not an IX command; faster in software, 8 bytes more per packet)")
 	fs.BoolVar(&o.azure, "azure", false, "check: also lint the configuration against Azure VPN Gateway's documented behaviour (soft-ix azure table)")
 	fs.StringVar(&o.policy, "policy", "", "check --azure: the connection's custom IPsec/IKE policy, as JSON `FILE` (ipsecPolicies, or az network vpn-connection show output)")
+	fs.BoolVar(&o.allowUnenforced, "allow-unenforced", false, "run (and let check and reload pass) a configuration whose packet filter or NAPT lines soft-ix cannot enforce; without it such a file is refused, naming each line, because the interfaces would pass what the IX file denies")
+	fs.BoolVar(&o.hostInterfaces, "host-interfaces", false, "leave the address, MTU and up/down state of the mapped GigaEthernets to the host (its own network configuration, a DHCP client...); without it soft-ix applies the file's ip address, ip mtu and shutdown to them, as an IX does to its ports, and undoes what it changed when it stops")
 	fs.BoolVar(&o.static, "static", false, "lab: use the static-route config instead of BGP")
 	fs.BoolVar(&o.once, "once", false, "lab: exit after the report instead of staying up")
 	fs.BoolVar(&o.help, "help", false, "show this help")
@@ -194,7 +202,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if o.azure {
 			return runCheckAzure(o.config, o.policy, stdout, stderr)
 		}
-		return runCheck(o.config, stdout, stderr)
+		return runCheck(o.config, o.maps, o.allowUnenforced, stdout, stderr)
 	case "cli":
 		return runInteractive(o, os.Stdin, stdout, stderr)
 	case "lab":
@@ -242,10 +250,14 @@ routes, BGP) on Linux and answers the IX show commands.
 Usage:
   soft-ix -c FILE [--map GigaEthernetN.M=dev ...] [flags]
         run the daemon in the foreground; SIGHUP re-reads FILE, SIGTERM/SIGINT
-        stop it and remove everything it added
-  soft-ix check -c FILE
+        stop it and remove everything it added. It refuses to start (and a
+        reload is refused) while FILE has ip filter / ip napt lines it cannot
+        enforce, unless --allow-unenforced is given
+  soft-ix check -c FILE [--allow-unenforced]
         parse and validate FILE; diagnostics on stderr as file:line:col;
-        exit 0 when the configuration is usable, 1 otherwise
+        exit 0 when the configuration is usable, 1 otherwise; a file with
+        filter or NAPT lines soft-ix cannot enforce is not usable (they are
+        listed) unless --allow-unenforced is given, as for the daemon
   soft-ix check --azure [--policy FILE.json] -c FILE
         also lint FILE against Azure VPN Gateway (soft-ix azure table), or
         against a connection's custom ipsecPolicies JSON: proposals, DH/PFS,

@@ -54,7 +54,7 @@ func TestHelpDocumentsEverything(t *testing.T) {
 	}
 	for _, want := range []string{"check -c FILE", "show running-config -c FILE", "soft-ix cli", "soft-ix lab",
 		"show ikev2 child-sa", "show ip bgp neighbors A.B.C.D advertised-routes", "ping A.B.C.D", "clear ikev2 sa",
-		"reload", "soft-ix help", "soft-ix azure config", "--gateway-ip2", "soft-ix azure table", "soft-ix azure import", "--local-gateway", "check --azure", "-azure", "-policy", "-map", "-socket", "-log-format", "-log-level", "-metrics", "-keylog", "-force-udp-encap", "-static", "-once"} {
+		"reload", "soft-ix help", "soft-ix azure config", "--gateway-ip2", "soft-ix azure table", "soft-ix azure import", "--local-gateway", "check --azure", "-azure", "-policy", "-map", "-socket", "-log-format", "-log-level", "-metrics", "-keylog", "-force-udp-encap", "-allow-unenforced", "-host-interfaces", "-static", "-once"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("--help lacks %q", want)
 		}
@@ -241,7 +241,7 @@ interface GigaEthernet0.1
 		t.Fatal(err)
 	}
 	var out, errb strings.Builder
-	if rc := runCheck(path, &out, &errb); rc != exitOK {
+	if rc := runCheck(path, nil, false, &out, &errb); rc != exitOK {
 		t.Fatalf("check: %d\n%s", rc, errb.String())
 	}
 	for _, want := range []string{"inactive: 5 commands", ":1:1: ike policy\n", ":2:1: ppp profile (+1 lines of its block)\n", ":6:3: ppp binding\n"} {

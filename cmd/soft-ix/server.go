@@ -61,6 +61,10 @@ func runDaemon(o *options, stderr io.Writer) int {
 	for _, d := range diags {
 		log.Warn("configuration", "diagnostic", d.String())
 	}
+	if !reportUnenforced(stderr, unenforced(cfg, o.maps), o.allowUnenforced) {
+		log.Error("configuration has filter/NAPT lines soft-ix cannot enforce, not starting", "file", o.config, "flag", enforcementFlag)
+		return exitFail
+	}
 	if err := preflight(cfg, o); err != nil {
 		log.Error("cannot start", "err", err)
 		return exitFail
@@ -131,6 +135,18 @@ func (d *daemon) reload() (string, bool) {
 		printDiags(&b, diags, err)
 		return b.String(), false
 	}
+	if lines := unenforced(cfg, d.opts.maps); len(lines) > 0 {
+		var b strings.Builder
+		if !d.opts.allowUnenforced {
+			fmt.Fprintf(&b, "%% reload refused, the running configuration stays:\n")
+		}
+		if !reportUnenforced(&b, lines, d.opts.allowUnenforced) {
+			return b.String(), false
+		}
+		for _, l := range lines {
+			d.log.Warn("configuration", "unenforced", l.String())
+		}
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	changes := diffConfig(d.cfg, cfg)
@@ -143,6 +159,18 @@ func (d *daemon) reload() (string, bool) {
 		d.cfg = cfg
 		b.WriteString("Configuration reloaded, no changes.\n")
 		return b.String(), true
+	}
+	if ch.FiltersChanged {
+		// Before anything else changes: a filter set the kernel refuses
+		// leaves the old one in place (one batch), and so the whole
+		// running configuration.
+		if err := d.comps.setFirewall(cfg, d.opts.maps); err != nil {
+			if !d.opts.allowUnenforced {
+				fmt.Fprintf(&b, "%% reload refused, the running configuration stays: %v\n", err)
+				return b.String(), false
+			}
+			fmt.Fprintf(&b, "%% packet filters and NAPT not applied (%s): %v\n", enforcementFlag, err)
+		}
 	}
 	if err := d.comps.reload(cfg, ch, d.opts); err != nil {
 		d.cfg = cfg // partly applied: show what was asked for
@@ -257,6 +285,25 @@ func (d *daemon) run(ctx context.Context, cmd *cli.Command) (string, error) {
 			bgpNextHops(c.bgp, routes)
 		}
 		return show.RoutesText(routes), nil
+	case cli.ShowIPFilter, cli.ShowIPAccessList:
+		dirs, lists, err := c.filterViews(d.cfg)
+		if err != nil {
+			return "", err
+		}
+		if cmd.ID == cli.ShowIPFilter {
+			return show.IPFilters(dirs), nil
+		}
+		return show.IPAccessLists(lists), nil
+	case cli.ShowNAPT:
+		la, ok := c.linux.(linuxAdapter)
+		if !ok {
+			return "", errNotRunning("the Linux side")
+		}
+		ts, err := la.Translations()
+		if err != nil {
+			return "", err
+		}
+		return show.NAPTTranslations(naptView(ts)), nil
 	case cli.ShowInterfaces:
 		return show.InterfacesText(interfaceStates(d.cfg, d.opts.maps, d.comps.tunnelUp)), nil
 	}

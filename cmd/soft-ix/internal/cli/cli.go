@@ -25,6 +25,9 @@ const (
 	ShowBGPAdvertised // show ip bgp neighbors A advertised-routes
 	ShowRunningConfig
 	ShowInterfaces
+	ShowIPAccessList // show ip access-list
+	ShowIPFilter     // show ip filter
+	ShowNAPT         // show ip napt translation
 	Ping
 	ClearIKESA
 	Reload
@@ -119,6 +122,11 @@ func buildGrammar() []*node {
 			),
 			kw("ip", "IP information", None,
 				kw("route", "IP routing table", ShowIPRoute),
+				kw("access-list", "access lists, with the packets each entry matched", ShowIPAccessList),
+				kw("filter", "packet filters of each interface, with their counters", ShowIPFilter),
+				kw("napt", "NAPT information", None,
+					kw("translation", "connections the kernel translates (masquerade and port forwards)", ShowNAPT),
+				),
 				kw("bgp", "BGP table", ShowBGP,
 					kw("summary", "BGP neighbor summary", ShowBGPSummary),
 					kw("neighbors", "BGP neighbor routes", None, neighbor),

@@ -512,3 +512,110 @@ func upDown(d time.Duration) string {
 	}
 	return fmt.Sprintf("%d:%02d:%02d", s/3600, s%3600/60, s%60)
 }
+
+// FilterCount is one access-list entry (or an implicit deny) with what it
+// matched since the filters were last installed.
+type FilterCount struct {
+	Text           string // the entry as configured: "permit udp src any ..."
+	Packets, Bytes uint64
+	HasCount       bool // false when the entry is not enforced (no kernel rule)
+}
+
+// AppliedFilter is one "ip filter LIST SEQ" of an interface direction.
+type AppliedFilter struct {
+	Seq     uint32
+	List    string
+	Entries []FilterCount
+}
+
+// FilterDirection is the filters of one interface in one direction, in
+// evaluation order, and the drop of what none of them permitted.
+type FilterDirection struct {
+	Interface string
+	Out       bool
+	Enforced  bool
+	Filters   []AppliedFilter
+	Deny      FilterCount
+}
+
+// IPFilters is "show ip filter" (soft-ix's own layout; no published IX
+// output was found to compare with).
+func IPFilters(ds []FilterDirection) string {
+	var b strings.Builder
+	for _, d := range ds {
+		dir := "in"
+		if d.Out {
+			dir = "out"
+		}
+		fmt.Fprintf(&b, "Interface %s, %s", d.Interface, dir)
+		if !d.Enforced {
+			b.WriteString(" (not enforced)")
+		}
+		b.WriteString("\n")
+		for _, f := range d.Filters {
+			fmt.Fprintf(&b, "  ip filter %s %d\n", f.List, f.Seq)
+			if len(f.Entries) == 0 {
+				b.WriteString("    (no entries: matches nothing)\n")
+			}
+			for _, e := range f.Entries {
+				fmt.Fprintf(&b, "    %s%s\n", e.Text, countText(e))
+			}
+		}
+		fmt.Fprintf(&b, "  implicit deny%s\n", countText(d.Deny))
+	}
+	return b.String()
+}
+
+// AccessList is one "ip access-list NAME" with each entry's matches summed
+// over the interfaces that apply it.
+type AccessList struct {
+	Name    string
+	Entries []FilterCount
+}
+
+// IPAccessLists is "show ip access-list" (soft-ix's own layout).
+func IPAccessLists(ls []AccessList) string {
+	var b strings.Builder
+	for _, l := range ls {
+		fmt.Fprintf(&b, "IP access-list %s\n", l.Name)
+		for _, e := range l.Entries {
+			fmt.Fprintf(&b, "  %s%s\n", e.Text, countText(e))
+		}
+	}
+	return b.String()
+}
+
+func countText(c FilterCount) string {
+	if !c.HasCount {
+		return ""
+	}
+	return fmt.Sprintf(" (%d matches, %d bytes)", c.Packets, c.Bytes)
+}
+
+// NAPTTranslation is one translated connection for "show ip napt
+// translation".
+type NAPTTranslation struct {
+	Protocol                string // tcp, udp, icmp or a number
+	Inside, Outside, Remote netip.AddrPort
+	Forwarded               bool
+	Timeout                 time.Duration
+}
+
+// NAPTTranslations is "show ip napt translation" (soft-ix's own layout:
+// the kernel's connection table, one translated connection a line).
+func NAPTTranslations(ts []NAPTTranslation) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d translations\n", len(ts))
+	if len(ts) == 0 {
+		return b.String()
+	}
+	fmt.Fprintf(&b, "%-5s %-21s %-21s %-21s %-7s %s\n", "Proto", "Inside", "Outside", "Remote", "Timeout", "Type")
+	for _, t := range ts {
+		typ := "napt"
+		if t.Forwarded {
+			typ = "static"
+		}
+		fmt.Fprintf(&b, "%-5s %-21s %-21s %-21s %-7d %s\n", t.Protocol, t.Inside, t.Outside, t.Remote, seconds(t.Timeout), typ)
+	}
+	return b.String()
+}

@@ -256,3 +256,22 @@ func TestRoutesSupernetStandsAlone(t *testing.T) {
 		t.Errorf("show ip route:\n%s\nwant it to end with:\n%s", got, want)
 	}
 }
+
+func TestNAPTTranslations(t *testing.T) {
+	ap := netip.MustParseAddrPort
+	got := NAPTTranslations([]NAPTTranslation{
+		{Protocol: "tcp", Inside: ap("192.168.2.10:43122"), Outside: ap("203.0.113.94:43122"), Remote: ap("203.0.113.1:8080"), Timeout: 431 * time.Second},
+		{Protocol: "tcp", Inside: ap("192.168.2.10:8080"), Outside: ap("203.0.113.94:8080"), Remote: ap("203.0.113.1:50000"), Forwarded: true, Timeout: 120 * time.Second},
+	})
+	want := `2 translations
+Proto Inside                Outside               Remote                Timeout Type
+tcp   192.168.2.10:43122    203.0.113.94:43122    203.0.113.1:8080      431     napt
+tcp   192.168.2.10:8080     203.0.113.94:8080     203.0.113.1:50000     120     static
+`
+	if got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+	if got := NAPTTranslations(nil); got != "0 translations\n" {
+		t.Errorf("empty: %q", got)
+	}
+}

@@ -1,0 +1,377 @@
+package main
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/soft-ix/soft-ix/cmd/soft-ix/internal/show"
+	"github.com/soft-ix/soft-ix/config"
+	"github.com/soft-ix/soft-ix/tun"
+	"github.com/soft-ix/soft-ix/tun/nft"
+)
+
+// This file translates the IX packet filters ("ip access-list", "ip
+// access-list dynamic", "ip filter") and NAPT ("ip napt enable", "ip napt
+// static", "ip napt service") into package nft's rule set, and says which
+// lines it cannot translate (see unenforced).
+//
+// IX semantics kept here: the filters of one interface and direction are
+// evaluated by ascending sequence number, the entries of a list in their
+// order, and the first entry that matches decides; once a direction has a
+// filter, a packet no entry matches is dropped (which is why published IX
+// files end with "ip filter permit-all 100000 in"). A filter naming a list
+// that does not exist matches nothing. Static lists are stateless, as on
+// the IX: return traffic needs its own permit, or a dynamic list (see
+// filterChain).
+
+// linkOf is the Linux interface that packets of an IX interface arrive on
+// and leave by, or "" when there is none: a GigaEthernet without --map,
+// Null0.0, and a Loopback: Linux delivers packets for a loopback's address
+// through the interface they arrived on, so no packet ever passes the
+// dummy link soft-ix creates for it, and a filter there would match
+// nothing.
+func linkOf(ifc *config.Interface, maps map[string]string) string {
+	switch ifc.Kind {
+	case config.KindGigaEthernet:
+		return maps[ifc.Name]
+	case config.KindTunnel:
+		return ifc.Name // the TUN device has the IX name (package esp)
+	}
+	return ""
+}
+
+// ruleRef says which IX entry an nft rule stands for, for the counters.
+type ruleRef struct {
+	Interface string
+	Out       bool
+	Seq       uint32
+	List      string
+	Entry     int // index in the list; -1 for the implicit drop
+}
+
+// ID is the nft rule ID (shown as its comment in "nft list table").
+func (r ruleRef) ID() string {
+	dir := "in"
+	if r.Out {
+		dir = "out"
+	}
+	if r.Entry < 0 {
+		return fmt.Sprintf("%s %s implicit deny", r.Interface, dir)
+	}
+	return fmt.Sprintf("%s %s %d %s #%d", r.Interface, dir, r.Seq, r.List, r.Entry+1)
+}
+
+// firewall translates cfg into the rule set soft-ix installs, with the
+// rules' references, and lists (as Error diagnostics) the filter and NAPT
+// lines it cannot translate. maps is --map.
+func firewall(cfg *config.Config, maps map[string]string) (nft.Config, map[string]ruleRef, []diagnostic) {
+	var fw nft.Config
+	refs := map[string]ruleRef{}
+	var bad []diagnostic
+	var nextMark uint32
+	fail := func(pos config.Pos, format string, args ...any) {
+		bad = append(bad, diagnostic{Pos: pos, Severity: config.Error, Msg: fmt.Sprintf(format, args...)})
+	}
+	for _, ifc := range cfg.Interfaces {
+		dev := linkOf(ifc, maps)
+		why := ""
+		switch {
+		case dev != "":
+		case ifc.Kind == config.KindGigaEthernet:
+			why = fmt.Sprintf("%s is not mapped to a Linux interface (add --map %s=DEV)", ifc.Name, ifc.Name)
+		case ifc.Kind == config.KindLoopback:
+			why = fmt.Sprintf("no packet passes %s on Linux (packets for its address arrive on other interfaces)", ifc.Name)
+		default:
+			why = fmt.Sprintf("soft-ix runs no Linux interface for %s", ifc.Name)
+		}
+		if ifc.NAPT {
+			if why != "" {
+				fail(ifc.NAPTPos, "\"ip napt enable\" on %s is not carried out: %s", ifc.Name, why)
+			} else {
+				fw.Masquerade = append(fw.Masquerade, dev)
+			}
+		}
+		var hairpin netip.Addr
+		if ifc.NAPTHairpin {
+			switch {
+			case !ifc.NAPT:
+				fail(ifc.NAPTHairpinPos, "\"ip napt hairpinning\" on %s is not carried out: the interface has no \"ip napt enable\"", ifc.Name)
+			case why != "":
+				fail(ifc.NAPTHairpinPos, "\"ip napt hairpinning\" on %s is not carried out: %s", ifc.Name, why)
+			case !ifc.Address.IsValid():
+				fail(ifc.NAPTHairpinPos, "\"ip napt hairpinning\" on %s is not carried out: it needs the interface's address in the file (ip address A/L)", ifc.Name)
+			default:
+				hairpin = ifc.Address.Addr()
+			}
+		}
+		for _, f := range ifc.NAPTForwards {
+			text := strings.Join(f.Words(), " ")
+			switch {
+			case f.InsideIf != "":
+				// To the router itself: Linux delivers what arrives for
+				// its own address locally, NAPT or not; nothing to add.
+			case !ifc.NAPT:
+				fail(f.Pos, "%q on %s is not carried out: the interface has no \"ip napt enable\"", text, ifc.Name)
+			case why != "":
+				fail(f.Pos, "%q on %s is not carried out: %s", text, ifc.Name, why)
+			default:
+				fw.Forwards = append(fw.Forwards, nft.Forward{ID: ifc.Name + " " + text, Device: dev, Protocol: f.Protocol, Port: f.Port, To: f.Inside, Hairpin: hairpin})
+			}
+		}
+		// A dynamic filter marks the sessions it lets through; the chain
+		// of the other direction lets their packets back in.
+		var marks [2]uint32 // by direction: in, out
+		for _, f := range ifc.Filters {
+			if d := dirIndex(f.Out); cfg.DynamicList(f.List) != nil && marks[d] == 0 {
+				marks[d] = nft.DynamicMarkBase + nextMark
+				nextMark++
+			}
+		}
+		notEnforced := func(f *config.Filter, reason string) {
+			fail(f.Pos, "%q on %s is not enforced: %s, so the interface would pass what it denies", strings.Join(f.Words(), " "), ifc.Name, reason)
+		}
+		for _, out := range []bool{false, true} {
+			if why != "" {
+				for _, f := range ifc.Filters {
+					if f.Out == out {
+						notEnforced(f, why)
+					}
+				}
+				continue
+			}
+			d := dirIndex(out)
+			if ch, ok := filterChain(cfg, ifc, dev, out, marks[d], marks[1-d], refs, notEnforced); ok {
+				fw.Chains = append(fw.Chains, ch)
+			}
+		}
+		for _, v := range ifc.Extra {
+			w := strings.Fields(strings.ToLower(v.Text))
+			if len(w) < 2 || w[0] == "no" {
+				continue // a "no" line asks for nothing
+			}
+			// Filter and NAPT lines carry no secrets: they are quoted whole.
+			switch {
+			case w[0] == "ipv6" && w[1] == "filter":
+				fail(v.Pos, "%q on %s: soft-ix does not enforce IPv6 filters, the interface would pass what it denies", v.Text, ifc.Name)
+			case w[0] == "ip" && w[1] == "filter":
+				fail(v.Pos, "%q on %s: soft-ix does not enforce this form of packet filter, the interface would pass what it denies", v.Text, ifc.Name)
+			case w[0] == "ip" && w[1] == "napt" && len(w) > 2 && w[2] == "translation":
+				// Timers and table sizes ("ip napt translation
+				// tcp-timeout 7440", "... max-entries 4096") tune the
+				// translation table but let nothing through that the
+				// file denies: the kernel's conntrack defaults apply,
+				// and config warns that the line is not emulated.
+			case w[0] == "ip" && w[1] == "napt":
+				fail(v.Pos, "%q on %s: soft-ix does not carry out this NAPT command", v.Text, ifc.Name)
+			}
+		}
+	}
+	slices.SortStableFunc(bad, func(a, b diagnostic) int { return a.Pos.Line - b.Pos.Line })
+	return fw, refs, bad
+}
+
+func dirIndex(out bool) int {
+	if out {
+		return 1
+	}
+	return 0
+}
+
+// filterList resolves the list a filter names to the static list whose
+// entries decide: a dynamic list (evaluated before a static list of the
+// same name, as NEC documents) stands for its "access" list.
+func filterList(cfg *config.Config, name string) (acl string, dynamic bool) {
+	if d := cfg.DynamicList(name); d != nil {
+		return d.Access, true
+	}
+	return name, false
+}
+
+// filterChain builds the chain of one interface and direction; ok is
+// false when the direction has no filter, or when one of its filters
+// cannot be translated (reported through unenforced): a chain missing one
+// of its filters would not be the IX's. mark is the conntrack mark the
+// direction's dynamic filters set (0: none), session the mark of the
+// other direction's, whose sessions come back through this chain.
+func filterChain(cfg *config.Config, ifc *config.Interface, dev string, out bool, mark, session uint32, refs map[string]ruleRef,
+	unenforced func(*config.Filter, string)) (nft.Chain, bool) {
+	var fs []*config.Filter
+	for _, f := range ifc.Filters {
+		if f.Out == out {
+			fs = append(fs, f)
+		}
+	}
+	if len(fs) == 0 {
+		return nft.Chain{}, false
+	}
+	slices.SortStableFunc(fs, func(a, b *config.Filter) int { return int(int64(a.Seq) - int64(b.Seq)) })
+	ch := nft.Chain{Device: dev, Out: out}
+	if session != 0 {
+		ch.SessionMarks = []uint32{session}
+	}
+	ok := true
+	for _, f := range fs {
+		name, dynamic := filterList(cfg, f.List)
+		kept := cfg.KeptAccessListLines(name)
+		if dynamic {
+			kept = append(cfg.KeptAccessListLines(f.List), kept...)
+		}
+		if len(kept) > 0 {
+			unenforced(f, fmt.Sprintf("access list %q has a line soft-ix does not translate (%s)", name, kept[0].Pos))
+			ok = false
+			continue
+		}
+		acl := cfg.AccessList(name)
+		if acl == nil {
+			continue // matches nothing; Validate warned
+		}
+		for i, e := range acl.Entries {
+			ref := ruleRef{Interface: ifc.Name, Out: out, Seq: f.Seq, List: name, Entry: i}
+			r, matches := aclRule(e)
+			if !matches {
+				continue
+			}
+			if dynamic && r.Permit {
+				r.SetMark = mark
+			}
+			r.ID = ref.ID()
+			refs[r.ID] = ref
+			ch.Rules = append(ch.Rules, r)
+		}
+	}
+	drop := ruleRef{Interface: ifc.Name, Out: out, Entry: -1}
+	ch.DropID = drop.ID()
+	refs[ch.DropID] = drop
+	return ch, ok
+}
+
+// aclRule translates one entry; matches is false for an entry no packet
+// can match ("dport gt 65535"), which is left out.
+func aclRule(e *config.ACLEntry) (r nft.Rule, matches bool) {
+	r = nft.Rule{Permit: e.Permit, Protocol: e.Protocol, ICMPType: e.ICMPType}
+	if e.Protocol == config.ProtoAny {
+		r.Protocol = -1
+	}
+	if e.Src.Bits() > 0 {
+		r.Src = e.Src
+	}
+	if e.Dst.Bits() > 0 {
+		r.Dst = e.Dst
+	}
+	var ok1, ok2 bool
+	r.SrcPorts, ok1 = portRange(e.SrcPort)
+	r.DstPorts, ok2 = portRange(e.DstPort)
+	return r, ok1 && ok2
+}
+
+func portRange(m config.PortMatch) (*nft.PortRange, bool) {
+	switch m.Op {
+	case config.PortAny:
+		return nil, true
+	case config.PortEq:
+		return &nft.PortRange{Lo: m.Lo, Hi: m.Lo}, true
+	case config.PortRange:
+		return &nft.PortRange{Lo: m.Lo, Hi: m.Hi}, true
+	case config.PortGt:
+		if m.Lo == 0xffff {
+			return nil, false
+		}
+		return &nft.PortRange{Lo: m.Lo + 1, Hi: 0xffff}, true
+	case config.PortLt:
+		if m.Lo == 0 {
+			return nil, false
+		}
+		return &nft.PortRange{Lo: 0, Hi: m.Lo - 1}, true
+	}
+	return nil, false
+}
+
+// filterViews is what "show ip filter" and "show ip access-list" print:
+// cfg's filters and lists with the kernel's counter of each entry. An
+// entry without a rule (a filter run unenforced) has no count.
+func (c *components) filterViews(cfg *config.Config) ([]show.FilterDirection, []show.AccessList, error) {
+	counts := map[string]nft.Counter{}
+	if c.fw != nil && len(c.fwRefs) > 0 {
+		var err error
+		if counts, err = c.fw.Counters(); err != nil {
+			return nil, nil, err
+		}
+	}
+	count := func(ref ruleRef) show.FilterCount {
+		if _, ok := c.fwRefs[ref.ID()]; !ok {
+			return show.FilterCount{}
+		}
+		n := counts[ref.ID()]
+		return show.FilterCount{Packets: n.Packets, Bytes: n.Bytes, HasCount: true}
+	}
+	var dirs []show.FilterDirection
+	for _, ifc := range cfg.Interfaces {
+		for _, out := range []bool{false, true} {
+			var fs []*config.Filter
+			for _, f := range ifc.Filters {
+				if f.Out == out {
+					fs = append(fs, f)
+				}
+			}
+			if len(fs) == 0 {
+				continue
+			}
+			slices.SortStableFunc(fs, func(a, b *config.Filter) int { return int(int64(a.Seq) - int64(b.Seq)) })
+			deny := ruleRef{Interface: ifc.Name, Out: out, Entry: -1}
+			d := show.FilterDirection{Interface: ifc.Name, Out: out, Deny: count(deny)}
+			_, d.Enforced = c.fwRefs[deny.ID()]
+			for _, f := range fs {
+				af := show.AppliedFilter{Seq: f.Seq, List: f.List}
+				name, _ := filterList(cfg, f.List)
+				if acl := cfg.AccessList(name); acl != nil {
+					for i, e := range acl.Entries {
+						fc := count(ruleRef{Interface: ifc.Name, Out: out, Seq: f.Seq, List: name, Entry: i})
+						fc.Text = strings.Join(e.Words(), " ")
+						af.Entries = append(af.Entries, fc)
+					}
+				}
+				d.Filters = append(d.Filters, af)
+			}
+			dirs = append(dirs, d)
+		}
+	}
+	var lists []show.AccessList
+	for _, acl := range cfg.AccessLists {
+		l := show.AccessList{Name: acl.Name}
+		for i, e := range acl.Entries {
+			fc := show.FilterCount{Text: strings.Join(e.Words(), " ")}
+			for id, ref := range c.fwRefs {
+				if ref.List == acl.Name && ref.Entry == i {
+					n := counts[id]
+					fc.Packets += n.Packets
+					fc.Bytes += n.Bytes
+					fc.HasCount = true
+				}
+			}
+			l.Entries = append(l.Entries, fc)
+		}
+		lists = append(lists, l)
+	}
+	return dirs, lists, nil
+}
+
+// naptView names the protocols of the kernel's translations as IX does.
+func naptView(ts []tun.Translation) []show.NAPTTranslation {
+	out := make([]show.NAPTTranslation, 0, len(ts))
+	for _, t := range ts {
+		p := strconv.Itoa(int(t.Protocol))
+		switch t.Protocol {
+		case config.ProtoTCP:
+			p = "tcp"
+		case config.ProtoUDP:
+			p = "udp"
+		case config.ProtoICMP:
+			p = "icmp"
+		}
+		out = append(out, show.NAPTTranslation{Protocol: p, Inside: t.Inside, Outside: t.Outside, Remote: t.Remote, Forwarded: t.Forwarded, Timeout: t.Timeout})
+	}
+	return out
+}

@@ -1,0 +1,61 @@
+package tun
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"sort"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// Translation is one connection the kernel translates (NAPT): Inside is
+// the LAN side's address and port, Outside what the far end sees, Remote
+// the far end.
+type Translation struct {
+	Protocol              uint8
+	Inside, Outside       netip.AddrPort
+	Remote                netip.AddrPort
+	Forwarded             bool // a port forward (destination NAT) rather than a masquerade
+	Timeout               time.Duration
+	Packets, ReplyPackets uint64
+}
+
+// Translations lists the IPv4 connections of the kernel's connection
+// table whose addresses are translated, ordered by inside address.
+func (m *Manager) Translations() ([]Translation, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return nil, fmt.Errorf("tun: manager closed")
+	}
+	flows, err := m.h.ConntrackTableList(netlink.ConntrackTable, unix.AF_INET)
+	if err != nil {
+		return nil, fmt.Errorf("tun: connection table: %w", err)
+	}
+	var out []Translation
+	for _, f := range flows {
+		fs, fd := addrPort(f.Forward.SrcIP, f.Forward.SrcPort), addrPort(f.Forward.DstIP, f.Forward.DstPort)
+		rs, rd := addrPort(f.Reverse.SrcIP, f.Reverse.SrcPort), addrPort(f.Reverse.DstIP, f.Reverse.DstPort)
+		t := Translation{Protocol: f.Forward.Protocol, Timeout: time.Duration(f.TimeOut) * time.Second,
+			Packets: f.Forward.Packets, ReplyPackets: f.Reverse.Packets}
+		switch {
+		case fs != rd: // source translated: a masquerade
+			t.Inside, t.Outside, t.Remote = fs, rd, fd
+		case fd != rs: // destination translated: a port forward
+			t.Inside, t.Outside, t.Remote, t.Forwarded = rs, fd, fs, true
+		default:
+			continue
+		}
+		out = append(out, t)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Inside.Compare(out[j].Inside) < 0 })
+	return out, nil
+}
+
+func addrPort(ip net.IP, port uint16) netip.AddrPort {
+	a, _ := netip.AddrFromSlice(ip)
+	return netip.AddrPortFrom(a.Unmap(), port)
+}
