@@ -72,22 +72,30 @@ type Manager struct {
 
 	// intake carries datagrams read by other goroutines (esp's UDP 4500
 	// reader, a daemon's own UDP 500 socket, the Manager's sockets) to the
-	// IKE workers Run starts. A reader never waits for IKE: a PFS rekey's
-	// DH or a tunnel going up must not stall the data path.
-	intake chan received
+	// IKE workers Run starts, one queue per worker. A reader never waits
+	// for IKE: a PFS rekey's DH or a tunnel going up must not stall the
+	// data path. The datagrams of one IKE SA always go to the same worker
+	// (see queueFor), so they are handled in the order they arrived, as
+	// one reader would; the DH work of different SAs runs in parallel.
+	intake []chan received
 	// testHookWorker, when set, runs in a worker before each packet (tests
 	// hold IKE processing still with it).
 	testHookWorker func()
 }
 
 // IntakeQueue is how many received IKE datagrams may wait for the IKE
-// workers; Deliver drops (and counts) beyond it.
+// workers, shared out between their queues; Deliver drops (and counts)
+// beyond it.
 const IntakeQueue = 1024
 
 // NewManager builds a Manager. With no Transport it binds the UDP sockets
 // now, so a bind failure (port in use, no privilege) is reported here.
 func NewManager(cfg ManagerConfig) (*Manager, error) {
-	m := &Manager{now: cfg.Now, wake: make(chan struct{}, 1), dp: cfg.DataPlane, intake: make(chan received, IntakeQueue)}
+	m := &Manager{now: cfg.Now, wake: make(chan struct{}, 1), dp: cfg.DataPlane}
+	workers := runtime.GOMAXPROCS(0)
+	for range workers {
+		m.intake = append(m.intake, make(chan received, max(IntakeQueue/workers, 1)))
+	}
 	if m.now == nil {
 		m.now = time.Now
 	}
@@ -146,8 +154,8 @@ func (m *Manager) Run(ctx context.Context) error {
 	defer cancel()
 	// Workers let the DH work of IKE_SA_INIT requests (PrecomputeInit) run
 	// on every core; the Core itself stays single-threaded.
-	for i := 0; i < runtime.GOMAXPROCS(0); i++ {
-		go m.work(sctx)
+	for _, q := range m.intake {
+		go m.work(sctx, q)
 	}
 	if m.udp != nil {
 		go func() {
@@ -155,7 +163,7 @@ func (m *Manager) Run(ctx context.Context) error {
 				// The Manager's own IKE-only socket may wait: the kernel
 				// queues behind it, and no data path shares it.
 				select {
-				case m.intake <- received{pkt, from, to}:
+				case m.queueFor(pkt, from) <- received{pkt, from, to}:
 				case <-sctx.Done():
 				}
 			})
@@ -197,11 +205,12 @@ func (m *Manager) poke() {
 	}
 }
 
-// work is one IKE worker: it processes delivered datagrams until ctx ends.
-func (m *Manager) work(ctx context.Context) {
+// work is one IKE worker: it processes the datagrams of its queue until
+// ctx ends.
+func (m *Manager) work(ctx context.Context, q <-chan received) {
 	for {
 		select {
-		case r := <-m.intake:
+		case r := <-q:
 			if m.testHookWorker != nil {
 				m.testHookWorker()
 			}
@@ -219,12 +228,31 @@ func (m *Manager) work(ctx context.Context) {
 // the caller. Packets are processed once Run has started.
 func (m *Manager) Deliver(pkt []byte, from, to netip.AddrPort) bool {
 	select {
-	case m.intake <- received{pkt, from, to}:
+	case m.queueFor(pkt, from) <- received{pkt, from, to}:
 		return true
 	default:
 		m.core.count(nil, statQueueFull) // atomics: no lock
 		return false
 	}
+}
+
+// queueFor is the intake queue of the worker that handles the IKE SA a
+// datagram pkt from peer from belongs to: chosen by the peer's address and
+// the initiator's SPI (the first 8 bytes of every IKE header), so the
+// messages of one IKE SA keep their order while different SAs, even of
+// one peer, use every worker.
+func (m *Manager) queueFor(pkt []byte, from netip.AddrPort) chan received {
+	if len(m.intake) == 1 {
+		return m.intake[0]
+	}
+	h := uint32(2166136261) // FNV-1a
+	for _, b := range from.Addr().As16() {
+		h = (h ^ uint32(b)) * 16777619
+	}
+	for _, b := range pkt[:min(len(pkt), 8)] {
+		h = (h ^ uint32(b)) * 16777619
+	}
+	return m.intake[h%uint32(len(m.intake))]
 }
 
 // HandlePacket processes one IKE message received from the peer address
