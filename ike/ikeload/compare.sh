@@ -2,11 +2,13 @@
 # compare.sh: IKEv2 setups per second of soft-ix and strongSwan charon as
 # responders, DH group 2 (1024-bit) and 14 (2048-bit), in the same run.
 #
-# Builds ikeload and ikepeer, makes two namespaces isl<pid>a (load
-# generator, 4 addresses) and isl<pid>b (responder), and for each round
-# and group runs ikeload against a fresh soft-ix responder and a fresh
-# charon responder (kernel-libipsec). Prints every run, then the medians
-# and the soft-ix/charon ratio per group. Bounded: COUNT setups or TIME
+# Builds ikeload, ikepeer and the soft-ix binary, makes two namespaces
+# isl<pid>a (load generator, 4 addresses) and isl<pid>b (responder), and
+# for each round and group runs ikeload against three fresh responders:
+# ikepeer (the ike.Manager alone, with its own sockets), the soft-ix
+# daemon (its real sockets, intake queue, workers and ESP data plane: a
+# "peer any" tunnel into a TUN device) and charon (kernel-libipsec).
+# Prints every run, then the medians and the ratios to charon per group. Bounded: COUNT setups or TIME
 # per run, ROUNDS rounds. Needs root, ip, charon-systemd, swanctl, jq.
 #
 #   sudo ike/ikeload/compare.sh            # COUNT=1500 TIME=20s ROUNDS=3 CONC=32
@@ -41,6 +43,7 @@ trap cleanup EXIT
 
 go build -o "$W/ikeload" ./ike/ikeload
 go build -o "$W/ikepeer" ./ike/internal/ikepeer
+go build -o "$W/soft-ix" ./cmd/soft-ix
 
 ip netns add "$A"; ip netns add "$B"
 ip link add "${P}va" type veth peer name "${P}vb"
@@ -113,6 +116,37 @@ secrets {
 }
 CONF
 
+# The daemon's configuration: the generator's addresses as PSK identities,
+# the proposals ikeload offers, and per address one tunnel that answers
+# any peer authenticating as that address (a "peer any" tunnel keeps every
+# IKE SA it is offered, as ikepeer's does).
+{
+	echo "hostname load"
+	for a in ${LOCALS//,/ }; do echo "ikev2 authentication psk id ipv4 $a key char loadtest"; done
+	cat <<CONF
+ikev2 default-profile
+  sa-proposal enc aes-cbc-256
+  sa-proposal integrity sha1
+  sa-proposal dh 1024-bit 2048-bit
+  child-proposal enc aes-cbc-256
+  child-proposal integrity sha2-256
+!
+CONF
+	n=0
+	for a in ${LOCALS//,/ }; do
+		printf 'interface Tunnel%d.0\n  tunnel mode ipsec-ikev2\n  ip address 169.254.%d.1/30\n  ip tcp adjust-mss auto\n  ikev2 peer any authentication psk id ipv4 %s\n  no shutdown\n!\n' $n $n "$a"
+		n=$((n + 1))
+	done
+} >"$W/daemon.conf"
+"$W/soft-ix" check -c "$W/daemon.conf"
+start_daemon() {
+	ip netns exec "$B" "$W/soft-ix" -c "$W/daemon.conf" --socket "$W/daemon.sock" --log-level warn >"$W/daemon.log" 2>&1 &
+	RPID=$!; PIDS+=("$RPID")
+	for _ in $(seq 50); do
+		ip netns exec "$B" "$W/soft-ix" show ikev2 sa --socket "$W/daemon.sock" >/dev/null 2>&1 && break
+		sleep 0.1
+	done
+}
 start_softix() {
 	ip netns exec "$B" "$W/ikepeer" -local $RESP -peer any -psk loadtest \
 		-psk-id "ipv4:${LOCALS//,/,ipv4:}" -dh 1024-bit,2048-bit -cookie-threshold 100000 ${SOFTIX_ARGS:-} >"$W/softix.log" 2>&1 &
@@ -141,15 +175,16 @@ run() { # impl group
 for r in $(seq "$ROUNDS"); do
 	for g in 1024-bit 2048-bit; do
 		echo "round $r group $g"
-		start_softix; printf 'soft-ix  '; run softix $g; stop_responder
+		start_softix; printf 'ikepeer  '; run softix $g; stop_responder
+		start_daemon; printf 'daemon   '; run daemon $g; stop_responder
 		start_charon; printf 'charon   '; run charon $g; stop_responder
 	done
 done
 
 median() { jq -s 'map(.setups_per_sec) | sort | if length % 2 == 1 then .[length/2|floor] else (.[length/2-1] + .[length/2]) / 2 end' "$1"; }
 echo
-printf '%-9s %14s %14s %8s\n' group soft-ix/s charon/s ratio
+printf '%-9s %12s %12s %12s %14s %13s\n' group ikepeer/s daemon/s charon/s ikepeer/charon daemon/charon
 for g in 1024-bit 2048-bit; do
-	s=$(median "$W/results-softix-$g"); c=$(median "$W/results-charon-$g")
-	printf '%-9s %14.1f %14.1f %8.2f\n' "$g" "$s" "$c" "$(echo "$s / $c" | bc -l)"
+	s=$(median "$W/results-softix-$g"); d=$(median "$W/results-daemon-$g"); c=$(median "$W/results-charon-$g")
+	printf '%-9s %12.1f %12.1f %12.1f %14.2f %13.2f\n' "$g" "$s" "$d" "$c" "$(echo "$s / $c" | bc -l)" "$(echo "$d / $c" | bc -l)"
 done
