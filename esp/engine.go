@@ -236,7 +236,7 @@ func (e *Engine) tunnel(name string) *tunnel {
 // cfg.DeviceMTU) and attaches it. The tun package configures addresses
 // and routes on it.
 func (e *Engine) CreateTunnel(cfg TunnelConfig) (tun.Device, error) {
-	dev, err := tun.CreateTUN(cfg.Name, cfg.DeviceMTU())
+	dev, err := createTUN(cfg.Name, cfg.DeviceMTU())
 	if err != nil {
 		return nil, fmt.Errorf("esp: create TUN %s: %w", cfg.Name, err)
 	}

@@ -158,7 +158,7 @@ out "softix check_s $(since "$t0")"
 
 t0=$(now)
 ip netns exec "$H" "$SOFTIX_BIN" -c "$W/hub.conf" --map "GigaEthernet0.0=${P}h" --socket "$W/ctl.sock" \
-	--log-level warn >"$W/softix.log" 2>&1 &
+	--log-level "${LOG_LEVEL:-warn}" >"$W/softix.log" 2>&1 &
 SPID=$!
 PIDS+=("$SPID")
 waitfor 120 sx show ikev2 sa >/dev/null 2>&1 || { tail "$W/softix.log" >&2; exit 1; }
