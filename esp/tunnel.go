@@ -6,9 +6,11 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/soft-ix/soft-ix/internal/childsa"
+	"golang.org/x/sys/unix"
 	"golang.zx2c4.com/wireguard/tun"
 )
 
@@ -156,6 +158,14 @@ func (t *tunnel) close() error {
 // readLoop reads batches from the TUN device, assigns sequence numbers in
 // order and hands containers to the crypto workers and, in the same order,
 // to sendLoop.
+//
+// A read needs a buffer for every segment the device may split a GSO
+// packet into (BatchSize, 128 with offloads), each sized for the largest
+// packet: 8 MiB of buffers per tunnel while the read blocks. So when the
+// device is idle the loop gives them back to the shared pool and waits for
+// the device to become readable holding none; a hub of 1,000 idle tunnels
+// then holds no packet buffers at all. While packets keep coming the
+// buffers stay.
 func (t *tunnel) readLoop() {
 	defer t.e.producers.Done()
 	defer close(t.sendQueue)
@@ -166,8 +176,16 @@ func (t *tunnel) readLoop() {
 	elems := make([]*elem, batch)
 	bufs := make([][]byte, batch)
 	sizes := make([]int, batch)
+	ready := newReadiness(t.dev)
+	idle := ready != nil // holding no buffers
 	failures := 0
 	for {
+		if idle {
+			// Wait for a packet first. An error (the device closed) falls
+			// through to Read, which reports it.
+			ready.wait()
+			idle = false
+		}
 		for i := range elems {
 			if elems[i] == nil {
 				elems[i] = getElem()
@@ -204,12 +222,69 @@ func (t *tunnel) readLoop() {
 			t.pending = append(t.pending, c)
 		}
 		t.flush()
-	}
-	for _, el := range elems {
-		if el != nil {
-			putElem(el)
+		if ready != nil && !ready.now() {
+			releaseElems(elems)
+			clear(bufs)
+			idle = true
 		}
 	}
+	releaseElems(elems)
+}
+
+// releaseElems returns the elements still in elems to the pool.
+func releaseElems(elems []*elem) {
+	for i, el := range elems {
+		if el != nil {
+			putElem(el)
+			elems[i] = nil
+		}
+	}
+}
+
+// readiness tells whether a TUN device has a packet waiting, and waits for
+// one without reading it, through the runtime's poller.
+type readiness struct {
+	rc  syscall.RawConn
+	fds [1]unix.PollFd
+	ok  bool
+	// poll and probe are built once so that the per-batch check does not
+	// allocate a closure.
+	poll  func(fd uintptr) bool
+	probe func(fd uintptr)
+}
+
+// newReadiness returns nil for a device without a file descriptor (test
+// devices); readLoop then keeps its buffers.
+func newReadiness(dev tun.Device) *readiness {
+	f := dev.File()
+	if f == nil {
+		return nil
+	}
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	r := &readiness{rc: rc}
+	r.poll = func(fd uintptr) bool {
+		r.fds[0] = unix.PollFd{Fd: int32(fd), Events: unix.POLLIN}
+		n, err := unix.Poll(r.fds[:], 0)
+		// On an error let the read that follows report it.
+		return err != nil || n > 0
+	}
+	r.probe = func(fd uintptr) { r.ok = r.poll(fd) }
+	return r
+}
+
+// wait returns when a packet is waiting or the device is closed.
+func (r *readiness) wait() error { return r.rc.Read(r.poll) }
+
+// now reports whether a packet is waiting.
+func (r *readiness) now() bool {
+	r.ok = true
+	if r.rc.Control(r.probe) != nil {
+		return true
+	}
+	return r.ok
 }
 
 // outbound prepares the packet in elems[i] for SA a, taking the element
