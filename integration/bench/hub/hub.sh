@@ -34,7 +34,7 @@
 #   N=100 IDLE=5 integration/bench/hub/hub.sh      # quick
 #   CHARON=0 ...                                   # soft-ix only
 #   SOFTIX_BIN=/path/soft-ix ...                   # instead of building
-# Needs root, ip, jq; charon-systemd and swanctl for the reference.
+# Needs root, ip, jq, awk; charon-systemd and swanctl for the reference.
 set -euo pipefail
 N=${N:-1000}
 IDLE=${IDLE:-30}
@@ -63,7 +63,7 @@ cleanup() {
 trap cleanup EXIT
 log() { printf '%s %s\n' "$(date -u +%T)" "$*" >&2; }
 now() { date +%s.%N; }
-since() { echo "$(now) - $1" | bc -l | xargs printf '%.3f'; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.3f", b - a }'; }
 # waitfor SECONDS CMD...: poll CMD every 0.1 s, fail after SECONDS.
 waitfor() {
 	local end=$((SECONDS + $1))
@@ -139,7 +139,7 @@ cpu_pct() {
 	a=$(cputicks "$1")
 	sleep "$2"
 	b=$(cputicks "$1")
-	echo "($b - $a) * 100 / ($TCK * $2)" | bc -l | xargs printf '%.2f'
+	awk -v a="$a" -v b="$b" -v t="$TCK" -v s="$2" 'BEGIN { printf "%.2f", (b - a) * 100 / (t * s) }'
 }
 sx() { ip netns exec "$H" "$SOFTIX_BIN" --socket "$W/ctl.sock" "$@"; }
 tuns_up() { [ "$(ip -n "$H" -o link show up | grep -c ': Tunnel[0-9]*\.0')" -ge "$N" ]; }
