@@ -143,11 +143,14 @@ cpu_pct() {
 }
 sx() { ip netns exec "$H" "$SOFTIX_BIN" --socket "$W/ctl.sock" "$@"; }
 tuns_up() { [ "$(ip -n "$H" -o link show up | grep -c ': Tunnel[0-9]*\.0')" -ge "$N" ]; }
-# timed CMD...: wall seconds of CMD (its output discarded).
+# timed CMD...: wall seconds of CMD (its output discarded), or "failed".
 timed() {
 	local t0
 	t0=$(now)
-	"$@" >/dev/null
+	if ! "$@" >/dev/null; then
+		echo failed
+		return
+	fi
 	since "$t0"
 }
 
