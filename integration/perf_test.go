@@ -51,3 +51,40 @@ func TestE2EBenchScript(t *testing.T) {
 		}
 	}
 }
+
+// TestHubBenchScript runs integration/bench/hub/hub.sh at a small size (20
+// tunnels, 1 s idle windows) so the hub benchmark does not rot: soft-ix
+// and charon must each bring every initiator to an installed Child SA and
+// soft-ix must list them all in "show ikev2 sa". The full size (N=1000)
+// is run by hand; the figures are in the README. Like TestE2EBenchScript
+// it runs in CI, elsewhere only with SOFTIX_HUB_BENCH=1.
+func TestHubBenchScript(t *testing.T) {
+	if os.Getenv("SOFTIX_HUB_BENCH") != "1" && !testenv.InCI() {
+		t.Skip("set SOFTIX_HUB_BENCH=1 to run the hub benchmark script at N=20 (root, about 30 s)")
+	}
+	nslab.Require(t, "ip", "jq", "awk", "go", "charon-systemd", "swanctl")
+	bin, err := nslab.SoftIXBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	const n = 20
+	cmd := exec.CommandContext(ctx, "bash", "bench/hub/hub.sh")
+	cmd.Env = append(os.Environ(), "N="+strconv.Itoa(n), "IDLE=1", "SETTLE=1", "SETUP_TIME=60s", "SOFTIX_BIN="+bin)
+	cmd.WaitDelay = 10 * time.Second
+	out, err := cmd.CombinedOutput()
+	t.Logf("hub.sh output:\n%s", out)
+	if err != nil {
+		t.Fatalf("hub.sh: %v", err)
+	}
+	for _, who := range []string{"softix", "charon"} {
+		m := regexp.MustCompile(`(?m)^hub ` + who + ` setup_s [0-9.]+ setups ([0-9]+) failures ([0-9]+)$`).FindSubmatch(out)
+		if m == nil || string(m[1]) != strconv.Itoa(n) || string(m[2]) != "0" {
+			t.Fatalf("%s: want %d setups and no failures, got %q", who, n, m)
+		}
+	}
+	if !regexp.MustCompile(`(?m)^hub softix est_sas ` + strconv.Itoa(n) + `$`).Match(out) {
+		t.Fatalf("show ikev2 sa does not list all %d SAs", n)
+	}
+}

@@ -156,8 +156,18 @@ func (m *Manager) SetTunnelUp(name string, up bool) error {
 	if up && m.cfg != nil {
 		// The device may have appeared (or been re-created) since the last
 		// Apply; the kernel flushes a link's routes when it loses its last
-		// address, so everything out of it is installed again.
-		errs = append(errs, m.applyInterfaces(m.cfg)...)
+		// address, so everything out of it is installed again. Only this
+		// tunnel's interface: re-applying every interface here made a hub
+		// of N tunnels do N² netlink requests while its tunnels came up,
+		// under the IKE lock InstallSA is called with, and IKE stalled
+		// (integration/bench/hub).
+		for _, ifc := range m.cfg.Interfaces {
+			if ifc.Kind == config.KindTunnel && ifc.Name == name {
+				if err := m.applyTunnel(ifc, map[string]map[netip.Prefix]bool{}); err != nil {
+					errs = append(errs, err)
+				}
+			}
+		}
 	}
 	errs = append(errs, m.syncStatic()...)
 	if up {

@@ -9,7 +9,9 @@
 //
 // It prints one JSON line: setups, failures, seconds, setups_per_sec.
 // The established SAs are left in place (the responder keeps them); the
-// process deletes them on exit.
+// process deletes them on exit. -hold keeps them up that long after the
+// line is printed, so a hub benchmark can measure the responder while it
+// holds them (integration/bench/hub).
 package main
 
 import (
@@ -72,10 +74,11 @@ func main() {
 		maxTime     = flag.Duration("time", 30*time.Second, "stop after this long (bounded)")
 		concurrency = flag.Int("concurrency", 16, "setups in flight per local address")
 		timeout     = flag.Duration("setup-timeout", 10*time.Second, "a setup not done by then counts as failed")
+		hold        = flag.Duration("hold", 0, "keep the SAs up this long after printing the result (bounded by 10m)")
 	)
 	flag.Parse()
-	if *peer == "" || *locals == "" || *count <= 0 || *count > 1000000 {
-		fmt.Fprintln(os.Stderr, "ikeload: -peer, -local and 0 < -count <= 1000000 are required")
+	if *peer == "" || *locals == "" || *count <= 0 || *count > 1000000 || *hold < 0 || *hold > 10*time.Minute {
+		fmt.Fprintln(os.Stderr, "ikeload: -peer, -local and 0 < -count <= 1000000 are required, -hold at most 10m")
 		os.Exit(2)
 	}
 	peerAddr := netip.MustParseAddr(*peer)
@@ -94,9 +97,13 @@ func main() {
 	total := int64(*count)
 	perWorker := (*count + len(addrs) - 1) / len(addrs)
 	start := time.Now()
-	var wg sync.WaitGroup
+	// setupsDone counts workers whose setups are finished; each then keeps
+	// its Manager (and SAs) until release is closed.
+	var wg, setupsDone sync.WaitGroup
+	release := make(chan struct{})
 	for _, local := range addrs {
 		wg.Add(1)
+		setupsDone.Add(1)
 		go func() {
 			defer wg.Done()
 			runWorker(ctx, log, workerConfig{
@@ -106,16 +113,19 @@ func main() {
 					DH: []config.DHGroup{config.DHGroup(*dh)}, ChildEnc: []config.EncAlg{config.EncAlg(*cenc)},
 					ChildIntegrity: []config.IntegAlg{config.IntegAlg(*cinteg)}, Lifetime: 8 * time.Hour, ChildLifetime: 8 * time.Hour,
 				},
-			}, &setups, &failures, &started, total)
+			}, &setups, &failures, &started, total, func() { setupsDone.Done(); <-release })
 		}()
 	}
-	wg.Wait()
+	setupsDone.Wait()
 	el := time.Since(start).Seconds()
 	res := Result{Setups: setups.Load(), Failures: failures.Load(), Seconds: el, DH: *dh}
 	if el > 0 {
 		res.SetupsPerSec = float64(res.Setups) / el
 	}
 	json.NewEncoder(os.Stdout).Encode(res)
+	time.Sleep(*hold)
+	close(release)
+	wg.Wait()
 }
 
 type workerConfig struct {
@@ -128,7 +138,9 @@ type workerConfig struct {
 }
 
 // runWorker runs one Manager and keeps wc.concurrency setups in flight.
-func runWorker(ctx context.Context, log *slog.Logger, wc workerConfig, setups, failures, started *atomic.Int64, total int64) {
+// When they are done it calls finished, which returns when the Manager may
+// stop (and delete its SAs).
+func runWorker(ctx context.Context, log *slog.Logger, wc workerConfig, setups, failures, started *atomic.Int64, total int64, finished func()) {
 	cfg := &config.Config{
 		PSKs:           []*config.PSK{{ID: config.Identity{Type: config.IDIPv4, Value: wc.peer.String()}, Key: []byte(wc.psk)}},
 		DefaultProfile: wc.profile,
@@ -170,6 +182,7 @@ func runWorker(ctx context.Context, log *slog.Logger, wc workerConfig, setups, f
 	runDone := make(chan struct{})
 	go func() { m.Run(mctx); close(runDone) }()
 	defer func() { stop(); <-runDone }()
+	defer finished()
 
 	next := 0
 	launch := func() bool {

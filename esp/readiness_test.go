@@ -1,0 +1,62 @@
+package esp
+
+import (
+	"errors"
+	"os"
+	"testing"
+	"time"
+)
+
+// pipeTUN is a fakeTUN whose File is the read end of a pipe, so the
+// reader's readiness check sees a real descriptor.
+type pipeTUN struct {
+	*fakeTUN
+	r *os.File
+}
+
+func (p pipeTUN) File() *os.File { return p.r }
+
+// TestReadinessIdleWait checks what lets an idle tunnel hold no buffers:
+// a read under hold() ends with os.ErrDeadlineExceeded, hold() does not
+// allocate, and wait() returns once data arrives.
+func TestReadinessIdleWait(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	rd := newReadiness(pipeTUN{newFakeTUN(), r})
+	if rd == nil {
+		t.Fatal("no readiness for a device with a descriptor")
+	}
+	if newReadiness(newFakeTUN()) != nil {
+		t.Fatal("readiness for a device without a descriptor")
+	}
+	if n := testing.AllocsPerRun(100, rd.hold); n != 0 {
+		t.Fatalf("hold() allocates %v times", n)
+	}
+	r.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
+	if _, err := r.Read(make([]byte, 1)); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("read past the deadline: %v, want os.ErrDeadlineExceeded", err)
+	}
+	rd.release()
+	done := make(chan error, 1)
+	go func() { done <- rd.wait() }()
+	select {
+	case <-done:
+		t.Fatal("wait returned before any data")
+	case <-time.After(50 * time.Millisecond):
+	}
+	if _, err := w.Write([]byte{1}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("wait did not return after data arrived")
+	}
+}
