@@ -59,8 +59,10 @@ func SoftIXBinary() (string, error) {
 	return bin, nil
 }
 
-// RemoveBuiltSoftIX deletes the binary SoftIXBinary built, if any.
+// RemoveBuiltSoftIX deletes the binaries SoftIXBinary and ImpairBinary
+// built, if any.
 func RemoveBuiltSoftIX() {
+	removeBuiltImpair()
 	softix.Lock()
 	defer softix.Unlock()
 	if softix.buildDir != "" {
