@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/soft-ix/soft-ix/cmd/soft-ix/internal/show"
@@ -250,6 +251,17 @@ func metricsAddr(s string) (string, error) {
 	return net.JoinHostPort(host, port), nil
 }
 
+// newRegistry holds soft-ix's collector plus the Go runtime's and the
+// process's own figures (go_goroutines, process_open_fds,
+// process_resident_memory_bytes): what shows a leak over a soak or a
+// series of reloads.
+func newRegistry(src snapshotter) *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(newCollector(src), collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
+}
+
 // serveMetrics starts the Prometheus endpoint at addr (/metrics) and
 // returns a function that stops it.
 func serveMetrics(addr string, src snapshotter, log *slog.Logger) (func(), error) {
@@ -257,8 +269,7 @@ func serveMetrics(addr string, src snapshotter, log *slog.Logger) (func(), error
 	if err != nil {
 		return nil, err
 	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(newCollector(src))
+	reg := newRegistry(src)
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelError)}))
 	ln, err := net.Listen("tcp", addr)
