@@ -61,6 +61,8 @@ type iopIXConf struct {
 	BGP bool
 	// Args are extra soft-ix flags for the IX daemon.
 	Args []string
+	// Env are extra environment variables for the IX daemon.
+	Env []string
 }
 
 // text renders c as IX configuration.
@@ -122,6 +124,7 @@ func (l *iopLab) startIX(conf iopIXConf) *nslab.SoftIX {
 	// Metrics on the namespace's loopback: drop counters explain a loss.
 	x, err := nslab.StartSoftIXDaemon(l.s.IX, nslab.SoftIXOptions{
 		Name: "ix", Config: conf.text(), Map: nslab.IXSideMap(), Args: append([]string{"--metrics", "127.0.0.1:9477"}, conf.Args...),
+		Env: conf.Env,
 	})
 	if err != nil {
 		l.t.Fatal(err)

@@ -112,6 +112,8 @@ type SoftIXOptions struct {
 	Map map[string]string
 	// Args are extra flags, e.g. "--log-level", "debug".
 	Args []string
+	// Env are extra environment variables ("K=V"), e.g. "GOGC=5".
+	Env []string
 }
 
 // IXSideMap maps the IX namespace's interfaces, which carry the IX names.
@@ -161,7 +163,7 @@ func StartSoftIXDaemon(ns *Namespace, o SoftIXOptions) (*SoftIX, error) {
 	if err != nil {
 		return nil, err
 	}
-	proc, err := ns.Start("soft-ix-"+o.Name, nil, append([]string{bin}, args...)...)
+	proc, err := ns.Start("soft-ix-"+o.Name, o.Env, append([]string{bin}, args...)...)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,678 @@
+package integration
+
+// The short reliability suite of issue 14: two soft-ix daemons (the IX's
+// static config and the Azure emulation) in the seed scenario, with the
+// impairment program (integration/cmd/impair) on the path where a
+// scenario needs a bad internet. Each scenario is bounded in time and
+// runs in parallel with the others; TestReliability prints one table of
+// what they measured next to the targets. Names start with "rel".
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/soft-ix/soft-ix/integration/nslab"
+	"github.com/soft-ix/soft-ix/tun"
+)
+
+// relLossySettings is issue 14's lossy path, each direction.
+var relLossySettings = []string{"loss=1%", "delay=30ms", "jitter=10ms", "reorder=1%", "dup=0.5%"}
+
+// relRow is one figure of the table.
+type relRow struct {
+	scenario, figure, value, target string
+	ok                              bool
+}
+
+// relTable collects the figures of the parallel scenarios.
+type relTable struct {
+	mu   sync.Mutex
+	rows []relRow
+}
+
+// add records a figure; target "" means reported only.
+func (tb *relTable) add(scenario, figure, value, target string, ok bool) {
+	tb.mu.Lock()
+	defer tb.mu.Unlock()
+	tb.rows = append(tb.rows, relRow{scenario, figure, value, target, ok})
+}
+
+func (tb *relTable) String() string {
+	tb.mu.Lock()
+	defer tb.mu.Unlock()
+	rows := append([]relRow(nil), tb.rows...)
+	sort.SliceStable(rows, func(i, j int) bool { return rows[i].scenario < rows[j].scenario })
+	head := relRow{"scenario", "figure", "measured", "target", true}
+	w := [4]int{}
+	cells := func(r relRow) [4]string { return [4]string{r.scenario, r.figure, r.value, r.target} }
+	for _, r := range append(rows, head) {
+		for i, c := range cells(r) {
+			w[i] = max(w[i], len(c))
+		}
+	}
+	var b strings.Builder
+	line := func(r relRow, status string) {
+		c := cells(r)
+		fmt.Fprintf(&b, "%-*s  %-*s  %-*s  %-*s  %s\n", w[0], c[0], w[1], c[1], w[2], c[2], w[3], c[3], status)
+	}
+	line(head, "")
+	for _, r := range rows {
+		status := "met"
+		switch {
+		case r.target == "":
+			status = ""
+		case !r.ok:
+			status = "NOT MET"
+		}
+		line(r, status)
+	}
+	return b.String()
+}
+
+// TestReliability runs the short form of issue 14's reliability suite
+// (about two minutes of wall time, the scenarios in parallel) and logs
+// one table: `go test -v -run TestReliability ./integration/`. A single
+// scenario runs with -run TestReliability/scenarios/NAME.
+func TestReliability(t *testing.T) {
+	t.Parallel()
+	var tab relTable
+	t.Run("scenarios", func(t *testing.T) {
+		t.Run("lossy-path", func(t *testing.T) { t.Parallel(); relLossyPath(t, &tab) })
+		t.Run("peer-restart-responder", func(t *testing.T) { t.Parallel(); relPeerRestartResponder(t, &tab) })
+		t.Run("blackhole", func(t *testing.T) { t.Parallel(); relBlackhole(t, &tab) })
+		t.Run("sigkill", func(t *testing.T) { t.Parallel(); relSIGKILL(t, &tab) })
+		t.Run("reloads", func(t *testing.T) { t.Parallel(); relReloads(t, &tab) })
+	})
+	t.Logf("reliability figures (go test -v -run TestReliability ./integration/):\n%s", tab.String())
+}
+
+// relPair is the seed scenario with a soft-ix at each end.
+type relPair struct {
+	*iopLab
+	az        *nslab.SoftIX
+	azStarted time.Time
+	im        *nslab.Impairment // nil unless the scenario impairs the path
+}
+
+// relNewLab builds the scenario (no daemons yet), with the impairment
+// program on the path when settings is not nil.
+func relNewLab(t *testing.T, prefix string, settings []string, tools ...string) *relPair {
+	t.Helper()
+	lab := nslab.NewForTest(t, prefix, append([]string{"ping", "go"}, tools...)...)
+	softIXBinary(t)
+	s, err := nslab.NewScenario(lab, nslab.ScenarioOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &relPair{iopLab: &iopLab{t: t, lab: lab, s: s}}
+	if settings != nil {
+		if p.im, err = s.Impair(14, settings...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return p
+}
+
+// relAzureConf is the Azure emulation without BGP; responder makes it a
+// pure responder (it never initiates).
+func relAzureConf(t *testing.T, responder bool) string {
+	conf := iopAzureSoftIXConf(t, false)
+	if responder {
+		conf = strings.Replace(conf, "  ikev2 connect-type auto\n", "  ikev2 negotiation-direction responder\n", 1)
+	}
+	return conf
+}
+
+func (p *relPair) startAzure(responder bool) {
+	p.t.Helper()
+	az, err := nslab.StartSoftIXDaemon(p.s.Azure, nslab.SoftIXOptions{
+		Name: "azure", Config: relAzureConf(p.t, responder), Map: nslab.AzureSideMap(),
+	})
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	p.az, p.azStarted = az, time.Now()
+}
+
+// settle waits out the start: the Azure end initiates as soon as it runs,
+// before the IX listens, and its retransmission 2 s later makes a second
+// IKE SA that the two ends then resolve by deleting one. A scenario that
+// compares SAs or counts lost pings starts after that.
+func (p *relPair) settle(ix *nslab.SoftIX) {
+	p.t.Helper()
+	time.Sleep(time.Until(p.azStarted.Add(3 * time.Second)))
+	iopWaitSoftIXPair(p.t, p.iopLab, ix, p.az, 10*time.Second)
+}
+
+// relKill sends SIGKILL to a daemon and waits until it is gone.
+func relKill(t *testing.T, x *nslab.SoftIX) {
+	t.Helper()
+	if err := x.Proc.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-x.Proc.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatalf("soft-ix %s did not die on SIGKILL", x.Name)
+	}
+}
+
+// relPinger pings continuously from a namespace and keeps the time of
+// every answer, so a test can measure an outage as the gap between two.
+type relPinger struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	mu      sync.Mutex
+	replies map[int]time.Time // icmp_seq -> arrival
+	maxSeq  int               // highest icmp_seq answered
+}
+
+var relReplyRe = regexp.MustCompile(`^\[(\d+)\.(\d+)\] \d+ bytes from .*icmp_seq=(\d+) `)
+
+// relStartPinger runs `ping -D -i interval dst` in ns until stop or the
+// test's end, bounded by limit.
+func relStartPinger(t *testing.T, ns *nslab.Namespace, dst string, interval, limit time.Duration) *relPinger {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	cmd := exec.CommandContext(ctx, "ip", "netns", "exec", ns.Name, "ping", "-n", "-D",
+		"-i", fmt.Sprintf("%.3f", interval.Seconds()), "-W", "1", dst)
+	cmd.WaitDelay = time.Second
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &relPinger{cancel: cancel, done: make(chan struct{}), replies: map[int]time.Time{}}
+	go func() {
+		defer close(p.done)
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			m := relReplyRe.FindStringSubmatch(sc.Text())
+			if m == nil {
+				continue
+			}
+			sec, _ := strconv.ParseInt(m[1], 10, 64)
+			frac, _ := strconv.ParseFloat("0."+m[2], 64)
+			seq, _ := strconv.Atoi(m[3])
+			p.mu.Lock()
+			p.replies[seq] = time.Unix(sec, int64(frac*1e9))
+			p.maxSeq = max(p.maxSeq, seq)
+			p.mu.Unlock()
+		}
+		cmd.Wait()
+	}()
+	t.Cleanup(p.stop)
+	return p
+}
+
+func (p *relPinger) stop() {
+	p.cancel()
+	<-p.done
+}
+
+// times returns the arrival times of all answers, in order.
+func (p *relPinger) times() []time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	ts := make([]time.Time, 0, len(p.replies))
+	for _, at := range p.replies {
+		ts = append(ts, at)
+	}
+	sort.Slice(ts, func(i, j int) bool { return ts[i].Before(ts[j]) })
+	return ts
+}
+
+// answeredAfter reports whether an answer arrived after t.
+func (p *relPinger) answeredAfter(t time.Time) bool {
+	ts := p.times()
+	return len(ts) > 0 && ts[len(ts)-1].After(t)
+}
+
+// waitAnswerAfter waits until an answer arrives after t and returns its
+// arrival time.
+func (p *relPinger) waitAnswerAfter(tb *testing.T, t time.Time, timeout time.Duration, what string) time.Time {
+	tb.Helper()
+	if err := nslab.WaitFor(timeout, what, func() error {
+		if !p.answeredAfter(t) {
+			return fmt.Errorf("no ping answered since %s", t.Format("15:04:05.000"))
+		}
+		return nil
+	}); err != nil {
+		tb.Fatal(err)
+	}
+	for _, at := range p.times() {
+		if at.After(t) {
+			return at
+		}
+	}
+	panic("unreachable")
+}
+
+// longestGap is the longest time between two answers arriving after
+// from (the first gap counted from the last answer before from).
+func (p *relPinger) longestGap(from time.Time) time.Duration {
+	var gap time.Duration
+	var prev time.Time
+	for _, at := range p.times() {
+		if !at.After(from) {
+			prev = at
+			continue
+		}
+		if !prev.IsZero() {
+			gap = max(gap, at.Sub(prev))
+		}
+		prev = at
+	}
+	return gap
+}
+
+// lost counts the unanswered pings among those sent before the last
+// answer (later ones may still be in flight).
+func (p *relPinger) lost() (lost, sent int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.maxSeq - len(p.replies), p.maxSeq
+}
+
+// relInbound sums counters of soft-ix's inbound Child SAs ("N replay
+// detected", "N integrity failure", ...) by name.
+func relInbound(t *testing.T, x *nslab.SoftIX) map[string]int64 {
+	t.Helper()
+	out, err := x.Command("show", "ikev2", "child-sa")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sums := map[string]int64{}
+	in := false
+	for _, line := range strings.Split(out, "\n") {
+		s := strings.TrimSpace(line)
+		switch {
+		case strings.HasPrefix(s, "Inbound "):
+			in = true
+			continue
+		case strings.HasPrefix(s, "Outbound ") || strings.HasPrefix(s, "Interface "):
+			in = false
+			continue
+		}
+		if !in {
+			continue
+		}
+		for _, part := range strings.Split(s, ",") {
+			num, name, ok := strings.Cut(strings.TrimSpace(part), " ")
+			if n, err := strconv.ParseInt(num, 10, 64); ok && err == nil {
+				sums[name] += n
+			}
+		}
+	}
+	return sums
+}
+
+func relSince(t0 time.Time) string { return fmt.Sprintf("%.1f s", time.Since(t0).Seconds()) }
+
+// relLossyPath: issue 14's lossy path (1 % loss, 30 ± 10 ms, 1 %
+// reordering, 0.5 % duplication, each way). The tunnel comes up, pings
+// lose about what the path loses, TCP flows, and reordering alone is
+// never counted as a replay. About 45 s.
+func relLossyPath(t *testing.T, tab *relTable) {
+	const sc = "a lossy path"
+	p := relNewLab(t, "rellossy", relLossySettings, "iperf3")
+	p.startAzure(false)
+	start := time.Now()
+	ix := p.startIX(iopIXConf{})
+	iopWaitSoftIXPair(t, p.iopLab, ix, p.az, 60*time.Second)
+	p.waitPing(30 * time.Second)
+	up := time.Since(start)
+	tab.add(sc, "IKE + Child SA up and first ping (s)", fmt.Sprintf("%.1f", up.Seconds()), "<= 10", up <= 10*time.Second)
+
+	// 500 pings 20 ms apart: an echo crosses the path twice, so about 2 %
+	// are lost to the impairment.
+	res := <-iopPing(p.s.LAN, nslab.VNetHostAddr, 500, 20*time.Millisecond)
+	lost, sent := relPingLost(res, 500)
+	if sent == 0 {
+		t.Fatalf("ping did not run: %v\n%s", res.Err, res.Output)
+	}
+	lossPct := float64(lost) * 100 / float64(sent)
+	tab.add(sc, "ping loss, 500 x 20 ms (%; the path drops 1 % each way)", fmt.Sprintf("%.1f (%d of %d)", lossPct, lost, sent), "<= 5", lossPct <= 5)
+	if lossPct > 5 {
+		t.Errorf("%d of %d pings lost on a 1 %% loss path", lost, sent)
+	}
+
+	r, err := nslab.Iperf3(p.s.VNet, p.s.LAN, nslab.VNetHostAddr, 5*time.Second)
+	if err != nil {
+		t.Error(err)
+	}
+	tab.add(sc, "iperf3 TCP LAN -> VNet, 5 s (Mbit/s)", fmt.Sprintf("%.1f (%d retransmits)", r.ReceivedMbps, r.Retransmits), "> 0", r.ReceivedMbps > 0)
+
+	// Every ESP packet the path duplicated is a replay; nothing else may
+	// be (a duplicated IKE datagram is not counted there, so replays may
+	// be fewer). Counted from the start, after the path has drained.
+	time.Sleep(200 * time.Millisecond)
+	st, _ := p.im.Stats()
+	replays := relReplays(t, ix, p.az)
+	tab.add(sc, "replays counted / packets duplicated (/ reordered) by the path", fmt.Sprintf("%d / %d (/ %d)", replays, st["duplicated"], st["reordered"]),
+		"replays <= duplicates", replays <= st["duplicated"])
+	if replays > st["duplicated"] {
+		t.Errorf("%d replays counted, the path duplicated only %d packets", replays, st["duplicated"])
+	}
+
+	// Reordering alone (5 %, each reordered packet overtakes the 2-4
+	// packets of the last 30 ms, well inside the replay window) must not
+	// count a single replay or lose a single ping.
+	if _, err := p.im.Set("clear", "delay=30ms", "jitter=10ms", "reorder=5%"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond) // what the lossy setting still holds
+	before, _ := p.im.Stats()
+	replays0 := relReplays(t, ix, p.az)
+	res = <-iopPing(p.s.LAN, nslab.VNetHostAddr, 400, 10*time.Millisecond)
+	time.Sleep(200 * time.Millisecond)
+	after, _ := p.im.Stats()
+	replays = relReplays(t, ix, p.az) - replays0
+	reordered := after["reordered"] - before["reordered"]
+	lost, sent = relPingLost(res, 400)
+	tab.add(sc, "reorder only (5 %): replays counted / packets reordered", fmt.Sprintf("%d / %d", replays, reordered), "0 replays", replays == 0 && reordered > 0)
+	tab.add(sc, "reorder only: pings lost, 400 x 10 ms", fmt.Sprint(lost), "0", lost == 0)
+	if reordered == 0 {
+		t.Errorf("the impairment reordered nothing")
+	}
+	if replays != 0 {
+		t.Errorf("%d packets counted as replays on a path that only reorders", replays)
+	}
+	if lost != 0 || sent == 0 {
+		t.Errorf("%d of %d pings lost on a path that only reorders", lost, sent)
+		iopExplainLoss(t, p.iopLab, nil, res)
+	}
+	t.Logf("inbound counters: IX %v, Azure %v; impairment %v", relInbound(t, ix), relInbound(t, p.az), after)
+}
+
+// relPingLost counts the unanswered pings among the first count: iopPing
+// runs ping with a deadline, which sends on until count answers arrive,
+// so the ones after count were still in flight when it stopped.
+func relPingLost(res iopPingResult, count int) (lost, sent int) {
+	for _, m := range res.Missing {
+		if m.Seq <= count {
+			lost++
+		}
+	}
+	return lost, min(res.Sent, count)
+}
+
+// relReplays sums "replay detected" over the inbound Child SAs of both
+// ends.
+func relReplays(t *testing.T, xs ...*nslab.SoftIX) int64 {
+	t.Helper()
+	var n int64
+	for _, x := range xs {
+		n += relInbound(t, x)["replay detected"]
+	}
+	return n
+}
+
+// relPeerRestartResponder: the Azure end is killed and comes back as a
+// pure responder with no state; the IX (dpd interval 10) must find its SA
+// dead and set up a new one. Target: traffic back within 60 s. About 50 s.
+func relPeerRestartResponder(t *testing.T, tab *relTable) {
+	const sc = "b peer restarted as pure responder"
+	p := relNewLab(t, "relrestart", nil)
+	p.startAzure(false)
+	ix := p.startIX(iopIXConf{DPD: 10})
+	iopWaitSoftIXPair(t, p.iopLab, ix, p.az, 30*time.Second)
+	p.waitPing(20 * time.Second)
+	p.settle(ix)
+
+	pg := relStartPinger(t, p.s.LAN, nslab.VNetHostAddr, 200*time.Millisecond, 120*time.Second)
+	pg.waitAnswerAfter(t, time.Now(), 5*time.Second, "pings before the restart")
+	killed := time.Now()
+	relKill(t, p.az)
+	p.startAzure(true)
+	back := pg.waitAnswerAfter(t, killed.Add(time.Second), 90*time.Second, "traffic back after the peer's restart")
+	d := back.Sub(killed)
+	tab.add(sc, "traffic back after kill + restart (s; dpd interval 10)", fmt.Sprintf("%.1f", d.Seconds()), "<= 60", d <= 60*time.Second)
+	if d > 60*time.Second {
+		t.Errorf("traffic back only %v after the peer restarted", d)
+	}
+	if !strings.Contains(ix.Proc.Log(), "peer dead (DPD)") {
+		t.Errorf("the IX did not log the DPD failure")
+	}
+}
+
+// relBlackhole: the path drops everything for 45 s, longer than the IX
+// (dpd interval 10) takes to declare the peer dead (at most 10 + 30 s),
+// then returns. The tunnel must come back: the IX re-initiates at once
+// when DPD gives up and retransmits its IKE_SA_INIT 2, 4, 8 and 16 s
+// apart, so one reaches the returned peer within 16 s plus the exchange;
+// the target is 20 s. About 70 s.
+func relBlackhole(t *testing.T, tab *relTable) {
+	const sc = "c blackhole 45 s, then return"
+	p := relNewLab(t, "relblack", []string{})
+	p.startAzure(false)
+	ix := p.startIX(iopIXConf{DPD: 10})
+	iopWaitSoftIXPair(t, p.iopLab, ix, p.az, 30*time.Second)
+	p.waitPing(20 * time.Second)
+	p.settle(ix)
+	first := p.ikeSAs(ix)
+
+	pg := relStartPinger(t, p.s.LAN, nslab.VNetHostAddr, 200*time.Millisecond, 150*time.Second)
+	pg.waitAnswerAfter(t, time.Now(), 5*time.Second, "pings before the blackhole")
+	if _, err := p.im.Set("blackhole=on"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(45 * time.Second)
+	if pg.answeredAfter(time.Now().Add(-40 * time.Second)) {
+		t.Errorf("pings answered through the blackhole")
+	}
+	if _, err := p.im.Set("blackhole=off"); err != nil {
+		t.Fatal(err)
+	}
+	returned := time.Now()
+	back := pg.waitAnswerAfter(t, returned, 90*time.Second, "traffic back after the blackhole")
+	d := back.Sub(returned)
+	tab.add(sc, "traffic back after the path returned (s)", fmt.Sprintf("%.1f", d.Seconds()), "<= 20", d <= 20*time.Second)
+	if d > 20*time.Second {
+		t.Errorf("traffic back only %v after the path returned", d)
+	}
+	renewed := "kept"
+	if now := p.ikeSAs(ix); len(now) != 1 || len(first) != 1 || now[0].SPII != first[0].SPII {
+		renewed = "replaced"
+	}
+	tab.add(sc, "IX IKE SA across the blackhole", renewed, "", true)
+}
+
+// relSoftIXState is what a soft-ix leaves in the kernel: its routes (by
+// protocol) and its links.
+func relSoftIXState(t *testing.T, ns string) (routes []string, links []string) {
+	t.Helper()
+	for _, proto := range []int{int(tun.ProtoStatic), int(tun.ProtoBGP)} {
+		for _, r := range bgtRoutes(t, ns, proto) {
+			routes = append(routes, fmt.Sprintf("%s dev %s proto %d", r.Dst, r.Dev, proto))
+		}
+	}
+	out := bgtRun(t, "ip", "-n", ns, "-d", "-o", "link", "show")
+	for _, line := range strings.Split(out, "\n") {
+		if strings.Contains(line, "alias "+tun.LinkAlias) || strings.Contains(line, "Tunnel") {
+			if f := strings.Fields(line); len(f) > 1 {
+				links = append(links, strings.TrimSuffix(f[1], ":"))
+			}
+		}
+	}
+	sort.Strings(routes)
+	sort.Strings(links)
+	return routes, links
+}
+
+// relSIGKILL: the IX daemon is killed (SIGKILL) during traffic and started
+// again: the tunnel is back within 5 s and the kernel holds exactly what
+// it held before (no stale or duplicate routes, TUNs or loopbacks; the
+// checks of TestTunStaleCleanupAfterCrash). About 25 s.
+func relSIGKILL(t *testing.T, tab *relTable) {
+	const sc = "d soft-ix SIGKILL, start again"
+	p := relNewLab(t, "relkill", nil)
+	p.startAzure(false)
+	ix := p.startIX(iopIXConf{})
+	iopWaitSoftIXPair(t, p.iopLab, ix, p.az, 30*time.Second)
+	p.waitPing(20 * time.Second)
+	p.settle(ix)
+	routes0, links0 := relSoftIXState(t, p.s.IX.Name)
+	if len(routes0) == 0 || len(links0) == 0 {
+		t.Fatalf("nothing of soft-ix in the kernel: routes %v, links %v", routes0, links0)
+	}
+
+	pg := relStartPinger(t, p.s.LAN, nslab.VNetHostAddr, 100*time.Millisecond, 60*time.Second)
+	pg.waitAnswerAfter(t, time.Now(), 5*time.Second, "pings before the kill")
+	relKill(t, ix)
+	restarted := time.Now()
+	ix = p.startIX(iopIXConf{})
+	back := pg.waitAnswerAfter(t, restarted.Add(100*time.Millisecond), 30*time.Second, "traffic back after the restart")
+	d := back.Sub(restarted)
+	tab.add(sc, "traffic back after the new start (s)", fmt.Sprintf("%.1f", d.Seconds()), "<= 5", d <= 5*time.Second)
+	if d > 5*time.Second {
+		t.Errorf("traffic back only %v after soft-ix started again", d)
+	}
+	iopWaitSoftIXPair(t, p.iopLab, ix, p.az, 10*time.Second)
+	routes1, links1 := relSoftIXState(t, p.s.IX.Name)
+	same := strings.Join(routes0, "; ") == strings.Join(routes1, "; ") && strings.Join(links0, " ") == strings.Join(links1, " ")
+	tab.add(sc, "kernel state after restart = before kill", fmt.Sprint(same), "true", same)
+	if !same {
+		t.Errorf("kernel state changed across the crash:\nbefore: %v %v\nafter:  %v %v", routes0, links0, routes1, links1)
+	}
+}
+
+// relProcFigures reads a daemon's goroutines (from its metrics on the
+// namespace's loopback), open fds and RSS.
+func relProcFigures(t *testing.T, ns *nslab.Namespace, pid int) (goroutines, fds int, rssKiB int64) {
+	t.Helper()
+	out, err := ns.Run("bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/9477 && printf 'GET /metrics HTTP/1.0\\r\\n\\r\\n' >&3 && cat <&3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(out, "\n") {
+		if v, ok := strings.CutPrefix(line, "go_goroutines "); ok {
+			goroutines, _ = strconv.Atoi(strings.TrimSpace(v))
+		}
+	}
+	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(status), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			rssKiB, _ = strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+		}
+	}
+	if goroutines == 0 || rssKiB == 0 {
+		t.Fatalf("no goroutine count or RSS for pid %d", pid)
+	}
+	return goroutines, len(ents), rssKiB
+}
+
+// relReloads: 50 SIGHUP reloads of the IX, alternating between the seed
+// config and one with another hostname and an extra static route, under a
+// 50 ms ping: the unchanged tunnel never drops (same IKE SA, no ping
+// lost) and goroutines, fds and RSS stay flat from reload 20 to 50. The
+// IX runs with GOGC=5: with the default 100 a reload's ~130 KiB of garbage
+// piles up for some 150 reloads before the first collection (RSS then
+// levels off near twice the live heap), so RSS over 50 reloads would show
+// the collector's schedule, not a leak. About 15 s.
+func relReloads(t *testing.T, tab *relTable) {
+	// The first reloads warm up (the heap settles by about the 20th at
+	// GOGC=5); flat is measured from there. REL_RELOADS=200 runs the
+	// issue's full form.
+	const warm = 20
+	reloads := 50
+	if n, err := strconv.Atoi(os.Getenv("REL_RELOADS")); err == nil && n > warm {
+		reloads = n // the full form, by hand
+	}
+	sc := fmt.Sprintf("e %d SIGHUP reloads", reloads)
+	p := relNewLab(t, "relreload", nil)
+	p.startAzure(false)
+	ix := p.startIX(iopIXConf{Env: []string{"GOGC=5"}})
+	iopWaitSoftIXPair(t, p.iopLab, ix, p.az, 30*time.Second)
+	p.waitPing(20 * time.Second)
+	p.settle(ix)
+	first := p.ikeSAs(ix)
+	if comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", ix.Proc.Pid())); strings.TrimSpace(string(comm)) != "soft-ix" {
+		t.Fatalf("pid %d is %q, not soft-ix", ix.Proc.Pid(), comm)
+	}
+
+	base := iopIXConf{}.text()
+	changed := strings.Replace(base, "hostname iop-ix\n", "hostname iop-ix-b\n", 1) + "ip route 10.99.0.0/16 Tunnel0.0\n"
+	pg := relStartPinger(t, p.s.LAN, nslab.VNetHostAddr, 50*time.Millisecond, 120*time.Second)
+	pg.waitAnswerAfter(t, time.Now(), 5*time.Second, "pings before the reloads")
+	reloadRe := regexp.MustCompile(`reload on SIGHUP done`)
+	var g0, f0 int
+	var r0 int64
+	start := time.Now()
+	for i := 1; i <= reloads; i++ {
+		conf := base
+		if i%2 == 1 {
+			conf = changed
+		}
+		if err := os.WriteFile(ix.ConfPath, []byte(conf), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		n := len(reloadRe.FindAllStringIndex(ix.Proc.Log(), -1))
+		if err := ix.Proc.Signal(syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+		if err := nslab.WaitFor(10*time.Second, fmt.Sprintf("reload %d", i), func() error {
+			if len(reloadRe.FindAllStringIndex(ix.Proc.Log(), -1)) <= n {
+				return fmt.Errorf("not done")
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if i == warm {
+			g0, f0, r0 = relProcFigures(t, p.s.IX, ix.Proc.Pid())
+		}
+		if i%10 == 0 {
+			g, f, r := relProcFigures(t, p.s.IX, ix.Proc.Pid())
+			t.Logf("after reload %d: %d goroutines, %d fds, RSS %d KiB", i, g, f, r)
+		}
+	}
+	elapsed := time.Since(start)
+	time.Sleep(time.Second) // the last pings' answers
+	g1, f1, r1 := relProcFigures(t, p.s.IX, ix.Proc.Pid())
+	lost, sent := pg.lost()
+	pg.stop()
+
+	span := fmt.Sprintf("after reload %d -> %d", warm, reloads)
+	tab.add(sc, "time for the reloads (s)", fmt.Sprintf("%.1f", elapsed.Seconds()), "", true)
+	tab.add(sc, "goroutines "+span, fmt.Sprintf("%d -> %d", g0, g1), "growth <= 2", g1-g0 <= 2)
+	tab.add(sc, "open fds "+span, fmt.Sprintf("%d -> %d", f0, f1), "growth <= 1", f1-f0 <= 1)
+	rssGrowth := float64(r1-r0) * 100 / float64(r0)
+	tab.add(sc, "RSS "+span+" (MiB, GOGC=5)", fmt.Sprintf("%.1f -> %.1f (%+.1f %%)", float64(r0)/1024, float64(r1)/1024, rssGrowth), "growth < 5 %", rssGrowth < 5)
+	tab.add(sc, "pings lost during the reloads (50 ms apart)", fmt.Sprintf("%d of %d", lost, sent), "0", lost == 0)
+	kept := false
+	if now := p.ikeSAs(ix); len(now) == 1 && len(first) == 1 && now[0].SPII == first[0].SPII {
+		kept = true
+	}
+	tab.add(sc, "unchanged tunnel's IKE SA kept", fmt.Sprint(kept), "true", kept)
+	if g1-g0 > 2 || f1-f0 > 1 || rssGrowth >= 5 {
+		t.Errorf("resources grew from reload %d to %d: goroutines %d -> %d, fds %d -> %d, RSS %d -> %d KiB", warm, reloads, g0, g1, f0, f1, r0, r1)
+	}
+	if lost != 0 || sent == 0 {
+		t.Errorf("%d of %d pings lost during reloads", lost, sent)
+	}
+	if !kept {
+		t.Errorf("the IKE SA changed during reloads that did not touch the tunnel")
+	}
+}
