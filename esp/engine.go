@@ -32,7 +32,10 @@ type Config struct {
 
 // Stats are engine-wide counters for packets that belong to no SA.
 type Stats struct {
-	UnknownSPI   uint64 // inbound ESP for an SPI not installed ("invalid sa" without an SA)
+	// UnknownSPI counts inbound ESP for an SPI not installed, from any
+	// source; when the source is a peer with an inbound SA, that SA's
+	// "invalid sa" counts it too.
+	UnknownSPI   uint64
 	Truncated    uint64 // inbound packets shorter than an ESP header, or cut short by the receive buffer
 	NoOutboundSA uint64 // packets routed into a tunnel that has no outbound SA
 	Keepalives   uint64 // NAT keepalives received on UDP 4500
@@ -49,6 +52,11 @@ type Engine struct {
 	window int
 
 	sas atomic.Pointer[map[saKey]*sa] // replaced whole on every change
+	// byPeer is the newest inbound SA of each peer address, replaced with
+	// sas: an ESP packet from that peer that no SA takes is counted on it
+	// as "invalid sa", as IX counts it per SA.
+	byPeer   atomic.Pointer[map[netip.Addr]*sa]
+	installs uint64 // install order of SAs, under mu
 
 	mu       sync.Mutex // serializes SA database and tunnel changes
 	outbound map[string]*atomic.Pointer[sa]
@@ -87,6 +95,8 @@ func NewEngine(cfg Config) *Engine {
 	}
 	empty := map[saKey]*sa{}
 	e.sas.Store(&empty)
+	noPeers := map[netip.Addr]*sa{}
+	e.byPeer.Store(&noPeers)
 	noTunnels := map[string]*tunnel{}
 	e.tunnels.Store(&noTunnels)
 	n := cfg.Workers
@@ -134,7 +144,9 @@ func (e *Engine) InstallSA(c SAConfig) error {
 		m[k] = v
 	}
 	m[k] = a
-	e.sas.Store(&m)
+	e.installs++
+	a.installed = e.installs
+	e.storeSAsLocked(m)
 	if !c.Inbound {
 		p := e.outboundLocked(c.Tunnel)
 		p.CompareAndSwap(nil, a)
@@ -190,7 +202,7 @@ func (e *Engine) DeleteSA(spi uint32, inbound bool) error {
 		m[k] = v
 	}
 	delete(m, k)
-	e.sas.Store(&m)
+	e.storeSAsLocked(m)
 	if !inbound {
 		if p := e.outbound[a.tunnel]; p != nil {
 			p.CompareAndSwap(a, nil)
@@ -221,6 +233,28 @@ func (e *Engine) Stats() Stats {
 		SendErrors:   s.sendErrors.Load(),
 		TUNErrors:    s.tunErrors.Load(),
 	}
+}
+
+// storeSAsLocked publishes a new SA database and the peer index built
+// from it. Building it whole keeps it right whichever SA goes first; SA
+// changes are rare next to packets.
+func (e *Engine) storeSAsLocked(m map[saKey]*sa) {
+	peers := make(map[netip.Addr]*sa)
+	for k, a := range m {
+		if !k.inbound {
+			continue
+		}
+		if b := peers[a.remote.Addr()]; b == nil || b.installed < a.installed {
+			peers[a.remote.Addr()] = a
+		}
+	}
+	e.sas.Store(&m)
+	e.byPeer.Store(&peers)
+}
+
+// peerSA returns the newest inbound SA from peer, or nil.
+func (e *Engine) peerSA(peer netip.Addr) *sa {
+	return (*e.byPeer.Load())[peer]
 }
 
 func (e *Engine) lookup(spi uint32, inbound bool) *sa {

@@ -59,7 +59,10 @@ type Counters struct {
 	// Outbound errors.
 	CipherFailure, OutOfMemory, TSUnacceptable, MiscError uint64
 
-	// Inbound errors (with CipherFailure, OutOfMemory, TSUnacceptable, MiscError).
+	// Inbound errors (with CipherFailure, OutOfMemory, TSUnacceptable,
+	// MiscError). InvalidSA counts ESP from this SA's peer that no SA
+	// takes (an SPI not installed, e.g. one we deleted, or this SA after
+	// its hard limit); it is kept on the peer's newest inbound SA.
 	InvalidSA, ReplayDetected, IntegrityFailure, PacketTruncated, InvalidPadding, UnknownProtocol uint64
 }
 
@@ -118,6 +121,10 @@ type sa struct {
 	softBytes, hardBytes, softPackets, hardPackets uint64
 
 	counters saCounters
+
+	// installed is the Engine's install order (set before the SA is
+	// published): the newest inbound SA of a peer counts its strays.
+	installed uint64
 
 	// seq is the last sequence number sent (outbound).
 	seq atomic.Uint64
