@@ -584,8 +584,8 @@ func relProcFigures(t *testing.T, ns *nslab.Namespace, pid int) (goroutines, fds
 }
 
 // relReloads: 50 SIGHUP reloads of the IX, alternating between the seed
-// config and one with another hostname and an extra static route, under a
-// 50 ms ping: the unchanged tunnel never drops (same IKE SA, no ping
+// config and one with another hostname, an extra static route and another
+// BGP AS number (which restarts the speaker), under a 50 ms ping: the unchanged tunnel never drops (same IKE SA, no ping
 // lost) and goroutines, fds and RSS stay flat from reload 20 to 50. The
 // IX runs with GOGC=5: with the default 100 a reload's ~130 KiB of garbage
 // piles up for some 150 reloads before the first collection (RSS then
@@ -612,8 +612,23 @@ func relReloads(t *testing.T, tab *relTable) {
 		t.Fatalf("pid %d is %q, not soft-ix", ix.Proc.Pid(), comm)
 	}
 
-	base := iopIXConf{}.text()
-	changed := strings.Replace(base, "hostname iop-ix\n", "hostname iop-ix-b\n", 1) + "ip route 10.99.0.0/16 Tunnel0.0\n"
+	// Both configs have a BGP speaker whose AS number differs, so every
+	// reload restarts it (GoBGP's Serve goroutine once leaked per
+	// restart); its neighbor 172.16.0.6 has no speaker behind it, so the
+	// session never comes up and no route changes.
+	bgp := func(as int) string {
+		return fmt.Sprintf("router bgp %d\n  neighbor 172.16.0.6 remote-as 65010\n!\n", as)
+	}
+	base := iopIXConf{}.text() + bgp(65050)
+	changed := strings.Replace(iopIXConf{}.text(), "hostname iop-ix\n", "hostname iop-ix-b\n", 1) +
+		"ip route 10.99.0.0/16 Tunnel0.0\n" + bgp(65051)
+	if err := os.WriteFile(ix.ConfPath, []byte(base), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := ix.Proc.Signal(syscall.SIGHUP); err != nil { // reload 0: BGP joins
+		t.Fatal(err)
+	}
+	iopWaitLog(t, ix, 10*time.Second, regexp.MustCompile(`bgp: started`))
 	pg := relStartPinger(t, p.s.LAN, nslab.VNetHostAddr, 50*time.Millisecond, 120*time.Second)
 	pg.waitAnswerAfter(t, time.Now(), 5*time.Second, "pings before the reloads")
 	reloadRe := regexp.MustCompile(`reload on SIGHUP done`)
@@ -657,7 +672,8 @@ func relReloads(t *testing.T, tab *relTable) {
 	span := fmt.Sprintf("after reload %d -> %d", warm, reloads)
 	tab.add(sc, "time for the reloads (s)", fmt.Sprintf("%.1f", elapsed.Seconds()), "", true)
 	tab.add(sc, "goroutines "+span, fmt.Sprintf("%d -> %d", g0, g1), "growth <= 2", g1-g0 <= 2)
-	tab.add(sc, "open fds "+span, fmt.Sprintf("%d -> %d", f0, f1), "growth <= 1", f1-f0 <= 1)
+	// A BGP connection attempt in flight holds a socket for a moment.
+	tab.add(sc, "open fds "+span, fmt.Sprintf("%d -> %d", f0, f1), "growth <= 2", f1-f0 <= 2)
 	rssGrowth := float64(r1-r0) * 100 / float64(r0)
 	tab.add(sc, "RSS "+span+" (MiB, GOGC=5)", fmt.Sprintf("%.1f -> %.1f (%+.1f %%)", float64(r0)/1024, float64(r1)/1024, rssGrowth), "growth < 5 %", rssGrowth < 5)
 	tab.add(sc, "pings lost during the reloads (50 ms apart)", fmt.Sprintf("%d of %d", lost, sent), "0", lost == 0)
@@ -666,7 +682,7 @@ func relReloads(t *testing.T, tab *relTable) {
 		kept = true
 	}
 	tab.add(sc, "unchanged tunnel's IKE SA kept", fmt.Sprint(kept), "true", kept)
-	if g1-g0 > 2 || f1-f0 > 1 || rssGrowth >= 5 {
+	if g1-g0 > 2 || f1-f0 > 2 || rssGrowth >= 5 {
 		t.Errorf("resources grew from reload %d to %d: goroutines %d -> %d, fds %d -> %d, RSS %d -> %d KiB", warm, reloads, g0, g1, f0, f1, r0, r1)
 	}
 	if lost != 0 || sent == 0 {
