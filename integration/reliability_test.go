@@ -89,6 +89,7 @@ func TestReliability(t *testing.T) {
 	var tab relTable
 	t.Run("scenarios", func(t *testing.T) {
 		t.Run("lossy-path", func(t *testing.T) { t.Parallel(); relLossyPath(t, &tab) })
+		t.Run("lossy-rekeys", func(t *testing.T) { t.Parallel(); relLossyRekeys(t, &tab) })
 		t.Run("peer-restart-responder", func(t *testing.T) { t.Parallel(); relPeerRestartResponder(t, &tab) })
 		t.Run("blackhole", func(t *testing.T) { t.Parallel(); relBlackhole(t, &tab) })
 		t.Run("sigkill", func(t *testing.T) { t.Parallel(); relSIGKILL(t, &tab) })
@@ -420,6 +421,77 @@ func relReplays(t *testing.T, xs ...*nslab.SoftIX) int64 {
 		n += relInbound(t, x)["replay detected"]
 	}
 	return n
+}
+
+// relLossyRekeys: on the lossy path, both ends rekey (the IX its IKE SA
+// and Child SA at the IX minimum of 60 s, the Azure end its Child SA at
+// 60 s too, so Child rekeys may collide) under a 100 ms ping: the rekeys
+// succeed, the tunnel stays up and the pings lose no more than the path
+// does. About 70 s.
+func relLossyRekeys(t *testing.T, tab *relTable) {
+	const sc = "a lossy path: rekeys"
+	p := relNewLab(t, "relrekey", relLossySettings)
+	conf := strings.Replace(relAzureConf(t, false), "child-lifetime 27000 kilobytes 102400000", "child-lifetime 60", 1)
+	if !strings.Contains(conf, "child-lifetime 60\n") {
+		t.Fatal("azure-lab.conf's child-lifetime line changed")
+	}
+	az, err := nslab.StartSoftIXDaemon(p.s.Azure, nslab.SoftIXOptions{Name: "azure", Config: conf, Map: nslab.AzureSideMap()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.az, p.azStarted = az, time.Now()
+	ix := p.startIX(iopIXConf{SALifetime: 60, ChildLifetime: 60})
+	iopWaitSoftIXPair(t, p.iopLab, ix, p.az, 60*time.Second)
+	p.waitPing(30 * time.Second)
+	p.settle(ix)
+	first := p.ikeSAs(ix)
+	children0 := len(iopChildRe.FindAllString(ix.Proc.Log(), -1))
+
+	start := time.Now()
+	const interval = 100 * time.Millisecond
+	pings := iopPing(p.s.LAN, nslab.VNetHostAddr, int(62*time.Second/interval), interval)
+	var rekeyed time.Duration
+	err = nslab.WaitFor(70*time.Second, "IKE and Child SA rekeys on the IX", func() error {
+		log := ix.Proc.Log()
+		ike, child := len(iopIKERekeyedRe.FindAllString(log, -1)), len(iopChildRe.FindAllString(log, -1))-children0
+		if ike < 1 || child < 1 {
+			return fmt.Errorf("%d IKE SA rekeys, %d new Child SAs", ike, child)
+		}
+		return nil
+	})
+	if err == nil {
+		rekeyed = time.Since(start)
+	}
+	res := <-pings
+	lost, sent := relPingLost(res, int(62*time.Second/interval))
+	ixLog, azLog := ix.Proc.Log(), az.Proc.Log()
+	ikeN := len(iopIKERekeyedRe.FindAllString(ixLog, -1))
+	childN := len(iopChildRe.FindAllString(ixLog, -1)) - children0
+	azChildN := len(iopChildRe.FindAllString(azLog, -1))
+	tab.add(sc, "IKE SA rekeys (IX) / Child SA rekeys (IX) / Child SAs ever (Azure)", fmt.Sprintf("%d / %d, %d", ikeN, childN, azChildN), ">= 1 / >= 1", err == nil)
+	if err != nil {
+		t.Error(err)
+	} else {
+		tab.add(sc, "first rekeys done after (s; lifetimes 60 s)", fmt.Sprintf("%.1f", rekeyed.Seconds()), "", true)
+	}
+	lossPct := 0.0
+	if sent > 0 {
+		lossPct = float64(lost) * 100 / float64(sent)
+	}
+	tab.add(sc, "ping loss across the rekeys, 100 ms apart (%)", fmt.Sprintf("%.1f (%d of %d)", lossPct, lost, sent), "<= 5", sent > 0 && lossPct <= 5)
+	if sent == 0 || lossPct > 5 {
+		t.Errorf("%d of %d pings lost across rekeys on the lossy path", lost, sent)
+		iopExplainLoss(t, p.iopLab, nil, res)
+	}
+	iopWaitSoftIXPair(t, p.iopLab, ix, p.az, 20*time.Second)
+	if now := p.ikeSAs(ix); len(now) != 1 || len(first) != 1 || now[0].SPII == first[0].SPII {
+		t.Errorf("IKE SA not replaced: before %+v, now %+v", first, now)
+	}
+	for name, log := range map[string]string{"IX": ixLog, "Azure": azLog} {
+		if strings.Contains(log, "level=ERROR") {
+			t.Errorf("soft-ix %s logged errors during rekeys on the lossy path", name)
+		}
+	}
 }
 
 // relPeerRestartResponder: the Azure end is killed and comes back as a
