@@ -49,6 +49,7 @@ type iopIXConf struct {
 	ChildEnc, ChildInteg string // child-proposal lists
 	SALifetime           int    // seconds; 0 leaves it unset (IX default)
 	ChildLifetime        int    // seconds; 0 means the seed's 3600
+	ChildPFS             string // child-pfs DH group (IX keyword, e.g. "1024-bit"); "" none
 	DPD                  int    // dpd interval in seconds; 0 unset
 	PSK                  string // default the seed's
 	// Responder leaves out "ikev2 connect-type auto" and sets
@@ -90,6 +91,9 @@ func (c iopIXConf) text() string {
 		lt = 3600
 	}
 	fmt.Fprintf(&b, "  child-lifetime %d\n", lt)
+	if c.ChildPFS != "" {
+		fmt.Fprintf(&b, "  child-pfs %s\n", c.ChildPFS)
+	}
 	if c.DPD > 0 {
 		fmt.Fprintf(&b, "  dpd interval %d\n", c.DPD)
 	}

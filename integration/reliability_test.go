@@ -99,6 +99,16 @@ func TestReliability(t *testing.T) {
 		{"sigkill", relSIGKILL},
 		{"reloads", relReloads},
 	}
+	// The soak is the full form only: REL_SOAK=30m (and a go test
+	// -timeout above it) adds it, with and without PFS.
+	if d, err := time.ParseDuration(os.Getenv("REL_SOAK")); err == nil && d >= time.Minute {
+		for _, pfs := range []bool{false, true} {
+			scenarios = append(scenarios, struct {
+				name string
+				run  func(*testing.T, *relTable)
+			}{fmt.Sprintf("soak-pfs-%v", pfs), func(t *testing.T, tab *relTable) { relSoak(t, tab, d, pfs) }})
+		}
+	}
 	t.Run("scenarios", func(t *testing.T) {
 		// The scenarios mostly wait (for DPD, lifetimes, a blackhole), so
 		// they all run at once rather than -parallel (GOMAXPROCS) at a
@@ -806,5 +816,84 @@ func relReloads(t *testing.T, tab *relTable) {
 	}
 	if !kept {
 		t.Errorf("the IKE SA changed during reloads that did not touch the tunnel")
+	}
+}
+
+// relSoak: issue 14's soak, by hand (REL_SOAK=30m): accelerated lifetimes
+// (Child SA 60 s on both ends, IKE SA 180 s at the IX), with or without
+// PFS, 30 ± 10 ms on the path (no loss, so every lost ping is soft-ix's),
+// an iperf3 TCP stream at 10 Mbit/s and a 20 ms ping for d: no ping lost,
+// and the IX's goroutines, fds and RSS flat (growth below 5 % from the
+// fifth minute, or from the middle of a shorter soak, to the end).
+func relSoak(t *testing.T, tab *relTable, d time.Duration, pfs bool) {
+	group, mode := "", "off"
+	if pfs {
+		group, mode = "1024-bit", "1024-bit"
+	}
+	sc := fmt.Sprintf("f soak %v, PFS %s", d, mode)
+	p := relNewLab(t, "relsoak"+map[bool]string{false: "", true: "pfs"}[pfs], []string{"delay=30ms", "jitter=10ms"}, "iperf3")
+	conf := strings.Replace(relAzureConf(t, false), "child-lifetime 27000 kilobytes 102400000", "child-lifetime 60", 1)
+	if pfs {
+		conf = strings.Replace(conf, "child-lifetime 60\n", "child-lifetime 60\n  child-pfs 1024-bit\n", 1)
+	}
+	az, err := nslab.StartSoftIXDaemon(p.s.Azure, nslab.SoftIXOptions{Name: "azure", Config: conf, Map: nslab.AzureSideMap()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.az, p.azStarted = az, time.Now()
+	ix := p.startIX(iopIXConf{SALifetime: 180, ChildLifetime: 60, ChildPFS: group})
+	iopWaitSoftIXPair(t, p.iopLab, ix, p.az, 30*time.Second)
+	p.waitPing(20 * time.Second)
+	p.settle(ix)
+	children0 := len(iopChildRe.FindAllString(ix.Proc.Log(), -1))
+
+	if _, err := p.s.VNet.Start("iperf3-server", nil, "iperf3", "-s", "-B", nslab.VNetHostAddr); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if _, err := p.s.LAN.Start("iperf3-client", nil, "iperf3", "-c", nslab.VNetHostAddr, "-b", "10M",
+		"-t", strconv.Itoa(int(d.Seconds())+5), "-i", "60"); err != nil {
+		t.Fatal(err)
+	}
+	pg := relStartPinger(t, p.s.LAN, nslab.VNetHostAddr, 20*time.Millisecond, d+time.Minute)
+	start := time.Now()
+	base := min(5*time.Minute, d/2)
+	var g0, f0 int
+	var r0 int64
+	for next := time.Minute; ; next += time.Minute {
+		time.Sleep(time.Until(start.Add(min(next, d))))
+		g, f, r := relProcFigures(t, p.s.IX, ix.Proc.Pid())
+		lost, sent := pg.lost()
+		t.Logf("%s after %v: %d goroutines, %d fds, RSS %d KiB; pings %d lost of %d", sc, min(next, d), g, f, r, lost, sent)
+		if r0 == 0 && next >= base {
+			g0, f0, r0 = g, f, r
+		}
+		if next >= d {
+			break
+		}
+	}
+	g1, f1, r1 := relProcFigures(t, p.s.IX, ix.Proc.Pid())
+	lost, sent := pg.lost()
+	pg.stop()
+	st, _ := p.im.Stats()
+	log := ix.Proc.Log()
+	ikeN := len(iopIKERekeyedRe.FindAllString(log, -1))
+	childN := len(iopChildRe.FindAllString(log, -1)) - children0
+	span := fmt.Sprintf("minute %.0f -> %.0f", base.Minutes(), d.Minutes())
+	// Rekeys come at 85-90 % of a lifetime, so at least one per lifetime.
+	wantIKE, wantChild := int(d/(180*time.Second)), int(d/time.Minute)
+	tab.add(sc, "IKE SA rekeys / Child SA rekeys at the IX", fmt.Sprintf("%d / %d", ikeN, childN),
+		fmt.Sprintf(">= %d / >= %d", wantIKE, wantChild), ikeN >= wantIKE && childN >= wantChild)
+	tab.add(sc, "pings lost, 20 ms apart (path: no loss)", fmt.Sprintf("%d of %d (path dropped %d)", lost, sent, st["lost"]+st["overflow"]), "0", lost == 0)
+	tab.add(sc, "goroutines "+span, fmt.Sprintf("%d -> %d", g0, g1), "growth < 5 %", float64(g1-g0) < 0.05*float64(g0))
+	tab.add(sc, "open fds "+span, fmt.Sprintf("%d -> %d", f0, f1), "growth <= 2", f1-f0 <= 2)
+	rssGrowth := float64(r1-r0) * 100 / float64(r0)
+	tab.add(sc, "RSS "+span+" (MiB)", fmt.Sprintf("%.1f -> %.1f (%+.1f %%)", float64(r0)/1024, float64(r1)/1024, rssGrowth), "growth < 5 %", rssGrowth < 5)
+	if lost != 0 || ikeN < wantIKE || childN < wantChild || float64(g1-g0) >= 0.05*float64(g0) || f1-f0 > 2 || rssGrowth >= 5 {
+		t.Errorf("soak: %d pings lost, %d IKE and %d Child rekeys, goroutines %d -> %d, fds %d -> %d, RSS %d -> %d KiB",
+			lost, ikeN, childN, g0, g1, f0, f1, r0, r1)
+	}
+	if strings.Contains(log, "level=ERROR") {
+		t.Errorf("the IX logged errors during the soak")
 	}
 }
