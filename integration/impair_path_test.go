@@ -8,13 +8,19 @@ import (
 	"github.com/soft-ix/soft-ix/integration/nslab"
 )
 
-var pingRTTRe = regexp.MustCompile(`rtt min/avg/max/mdev = ([\d.]+)/([\d.]+)/([\d.]+)/`)
+var (
+	pingRTTRe = regexp.MustCompile(`rtt min/avg/max/mdev = ([\d.]+)/([\d.]+)/([\d.]+)/`)
+	dupRe     = regexp.MustCompile(`\+[1-9]\d* duplicates`)
+)
 
 // TestImpairmentOnPath puts the impairment program between the IX and the
-// Azure gateway and checks each knob from outside, with pings between the
+// Azure gateway and checks the knobs from outside, with pings between the
 // two public addresses: clear passes everything, delay shows in the RTT
-// (both directions), blackhole drops all, loss drops about its share, and
-// the program's counters agree. About 15 s.
+// (both directions), blackhole drops all, loss drops about its share,
+// duplicates show as ping's DUP!, corruption breaks the ICMP checksum, the
+// rate limit shows in the RTT of large pings, and the program's counters
+// agree. Reordering is left to the unit tests (ping cannot see it). About
+// 15 s.
 func TestImpairmentOnPath(t *testing.T) {
 	lab := nslab.NewForTest(t, "impath", "ping", "go")
 	s, err := nslab.NewScenario(lab, nslab.ScenarioOptions{})
@@ -83,6 +89,36 @@ func TestImpairmentOnPath(t *testing.T) {
 		t.Errorf("impairment counted %d losses for %d unanswered pings: %v", lost, sent-recv, after)
 	}
 	t.Logf("loss 30%%: %d of %d pings answered, impairment dropped %d packets", recv, sent, lost)
+
+	// Duplication: every echo and every answer twice, so ping counts
+	// three duplicates per echo.
+	if _, err := im.Set("clear", "dup=100%"); err != nil {
+		t.Fatal(err)
+	}
+	if out, _ := s.IX.Run("ping", "-n", "-q", "-c", "3", "-i", "0.2", "-W", "1", nslab.AzurePublicAddr); !dupRe.MatchString(out) {
+		t.Errorf("dup=100%%: ping saw no duplicates:\n%s", out)
+	}
+	// Corruption after the IP header breaks the ICMP checksum: no answer.
+	if _, err := im.Set("clear", "corrupt=100%"); err != nil {
+		t.Fatal(err)
+	}
+	if _, recv, _ := ping(3, "0.2"); recv != 0 {
+		t.Errorf("corrupt=100%%: %d of 3 answered", recv)
+	}
+	// Rate: a 1228-byte packet takes 9.8 ms at 1 Mbit/s, each way.
+	if _, err := im.Set("clear", "rate=1mbit"); err != nil {
+		t.Fatal(err)
+	}
+	out, _ := s.IX.Run("ping", "-n", "-q", "-c", "3", "-i", "0.2", "-s", "1200", "-W", "1", nslab.AzurePublicAddr)
+	if r := pingRTTRe.FindStringSubmatch(out); r == nil {
+		t.Errorf("rate=1mbit: no RTT:\n%s", out)
+	} else if avg, _ := strconv.ParseFloat(r[2], 64); avg < 19 || avg > 40 {
+		t.Errorf("rate=1mbit: average RTT of 1228-byte pings %.1f ms, want about 20", avg)
+	}
+	st, _ = im.Stats()
+	if st["duplicated"] < 6 || st["corrupted"] < 3 {
+		t.Errorf("counters: %v", st)
+	}
 
 	if err := im.Remove(); err != nil {
 		t.Fatal(err)
