@@ -581,9 +581,20 @@ func relPeerRestartResponder(t *testing.T, tab *relTable) {
 // then returns. The tunnel must come back: the IX re-initiates at once
 // when DPD gives up and retransmits its IKE_SA_INIT 2, 4, 8 and 16 s
 // apart, so one reaches the returned peer within 16 s plus the exchange;
-// the target is 20 s. About 70 s.
+// the target is 20 s. About 70 s. REL_BLACKHOLE=5m (by hand) measures a
+// longer outage: its attempts' later retransmissions are 32 s apart, an
+// attempt gives up after 126 s and the next waits a backoff that doubles
+// up to 5 minutes, so there the figure is reported against no target.
 func relBlackhole(t *testing.T, tab *relTable) {
-	const sc = "c blackhole 45 s, then return"
+	hole := 45 * time.Second
+	if d, err := time.ParseDuration(os.Getenv("REL_BLACKHOLE")); err == nil && d >= 45*time.Second {
+		hole = d
+	}
+	sc := fmt.Sprintf("c blackhole %v, then return", hole)
+	target, limit := "<= 20", 20*time.Second
+	if hole > 45*time.Second {
+		target, limit = "", 10*time.Minute
+	}
 	p := relNewLab(t, "relblack", []string{})
 	p.startAzure(false)
 	ix := p.startIX(iopIXConf{DPD: 10})
@@ -592,23 +603,23 @@ func relBlackhole(t *testing.T, tab *relTable) {
 	p.settle(ix)
 	first := p.ikeSAs(ix)
 
-	pg := relStartPinger(t, p.s.LAN, nslab.VNetHostAddr, 200*time.Millisecond, 150*time.Second)
+	pg := relStartPinger(t, p.s.LAN, nslab.VNetHostAddr, 200*time.Millisecond, hole+limit+time.Minute)
 	pg.waitAnswerAfter(t, time.Now(), 5*time.Second, "pings before the blackhole")
 	if _, err := p.im.Set("blackhole=on"); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(45 * time.Second)
-	if pg.answeredAfter(time.Now().Add(-40 * time.Second)) {
+	time.Sleep(hole)
+	if pg.answeredAfter(time.Now().Add(-hole + 5*time.Second)) {
 		t.Errorf("pings answered through the blackhole")
 	}
 	if _, err := p.im.Set("blackhole=off"); err != nil {
 		t.Fatal(err)
 	}
 	returned := time.Now()
-	back := pg.waitAnswerAfter(t, returned, 90*time.Second, "traffic back after the blackhole")
+	back := pg.waitAnswerAfter(t, returned, max(90*time.Second, limit+30*time.Second), "traffic back after the blackhole")
 	d := back.Sub(returned)
-	tab.add(sc, "traffic back after the path returned (s)", fmt.Sprintf("%.1f", d.Seconds()), "<= 20", d <= 20*time.Second)
-	if d > 20*time.Second {
+	tab.add(sc, "traffic back after the path returned (s)", fmt.Sprintf("%.1f", d.Seconds()), target, d <= limit)
+	if d > limit {
 		t.Errorf("traffic back only %v after the path returned", d)
 	}
 	renewed := "kept"
