@@ -110,8 +110,8 @@ func (f *Forwarder) Close() {
 }
 
 func (l *fwdLink) read(ctx context.Context) error {
+	buf := make([]byte, 65535)
 	for {
-		buf := make([]byte, 65535) // packets are kept queued: one buffer each
 		n, err := l.dev.Read(buf)
 		if err != nil {
 			if ctx.Err() != nil || errors.Is(err, os.ErrClosed) {
@@ -119,8 +119,8 @@ func (l *fwdLink) read(ctx context.Context) error {
 			}
 			return fmt.Errorf("impair: read %s: %w", l.name, err)
 		}
-		// Trim the buffer to what arrived so a long queue does not pin 64
-		// KiB per packet.
+		// The Link keeps the packet until its send time: a copy of what
+		// arrived, so a long queue does not pin 64 KiB per packet.
 		l.link.Push(time.Now(), append([]byte(nil), buf[:n]...))
 		select {
 		case l.wake <- struct{}{}:
