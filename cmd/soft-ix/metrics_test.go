@@ -38,7 +38,7 @@ func TestMetricsRegistry(t *testing.T) {
 	for _, want := range []string{"softix_ike_sa_established", "softix_child_sas", "softix_child_sa_packets_total",
 		"softix_child_sa_bytes_total", "softix_child_sa_drops_total", "softix_bgp_session_established",
 		"softix_bgp_session_state", "softix_bgp_prefixes",
-		"go_goroutines", "process_open_fds", "process_resident_memory_bytes"} {
+		"go_goroutines", "process_open_fds", "process_resident_memory_bytes", "go_gc_heap_live_bytes"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("metric %s missing from %s", want, got)
 		}
