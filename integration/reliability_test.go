@@ -81,7 +81,7 @@ func (tb *relTable) String() string {
 }
 
 // TestReliability runs the short form of issue 14's reliability suite
-// (about 80 s of wall time, the scenarios at once) and logs
+// (about 70 s of wall time, the scenarios at once) and logs
 // one table: `go test -v -run TestReliability ./integration/`. A single
 // scenario runs with -run TestReliability/scenarios/NAME.
 func TestReliability(t *testing.T) {
@@ -296,24 +296,6 @@ func (p *relPinger) waitAnswerAfter(tb *testing.T, t time.Time, timeout time.Dur
 	panic("unreachable")
 }
 
-// longestGap is the longest time between two answers arriving after
-// from (the first gap counted from the last answer before from).
-func (p *relPinger) longestGap(from time.Time) time.Duration {
-	var gap time.Duration
-	var prev time.Time
-	for _, at := range p.times() {
-		if !at.After(from) {
-			prev = at
-			continue
-		}
-		if !prev.IsZero() {
-			gap = max(gap, at.Sub(prev))
-		}
-		prev = at
-	}
-	return gap
-}
-
 // lost counts the unanswered pings among those sent before the last
 // answer (later ones may still be in flight).
 func (p *relPinger) lost() (lost, sent int) {
@@ -354,8 +336,6 @@ func relInbound(t *testing.T, x *nslab.SoftIX) map[string]int64 {
 	}
 	return sums
 }
-
-func relSince(t0 time.Time) string { return fmt.Sprintf("%.1f s", time.Since(t0).Seconds()) }
 
 // relLossyPath: issue 14's lossy path (1 % loss, 30 ± 10 ms, 1 %
 // reordering, 0.5 % duplication, each way). The tunnel comes up, pings
