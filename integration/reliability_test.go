@@ -209,8 +209,9 @@ type relPinger struct {
 	done   chan struct{}
 
 	mu      sync.Mutex
-	replies map[int]time.Time // icmp_seq -> arrival
-	maxSeq  int               // highest icmp_seq answered
+	replies map[int]time.Time // sequence number -> arrival
+	maxSeq  int               // highest sequence number answered
+	wraps   int               // times icmp_seq wrapped from 65535 to 0
 }
 
 var relReplyRe = regexp.MustCompile(`^\[(\d+)\.(\d+)\] \d+ bytes from .*icmp_seq=(\d+) `)
@@ -243,6 +244,11 @@ func relStartPinger(t *testing.T, ns *nslab.Namespace, dst string, interval, lim
 			frac, _ := strconv.ParseFloat("0."+m[2], 64)
 			seq, _ := strconv.Atoi(m[3])
 			p.mu.Lock()
+			// icmp_seq is 16 bits: at 20 ms it wraps after 22 minutes.
+			if seq+p.wraps<<16 < p.maxSeq-1<<15 {
+				p.wraps++
+			}
+			seq += p.wraps << 16
 			p.replies[seq] = time.Unix(sec, int64(frac*1e9))
 			p.maxSeq = max(p.maxSeq, seq)
 			p.mu.Unlock()
