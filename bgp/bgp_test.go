@@ -8,6 +8,7 @@ import (
 	"maps"
 	"net"
 	"net/netip"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -453,4 +454,54 @@ func BenchmarkToBestPath(b *testing.B) {
 	for b.Loop() {
 		toBestPath(p)
 	}
+}
+
+// A speaker restart (new AS number, or "router bgp" removed and added
+// again) leaves no goroutine behind: GoBGP v3's Serve loop never returns,
+// so a new GoBGP server per restart leaked one (issue 14).
+func TestSpeakerRestartsLeakNoGoroutines(t *testing.T) {
+	if testing.Short() {
+		t.Skip("restarts a BGP speaker 40 times")
+	}
+	peerPort := freePort(t) // nobody answers there: the neighbor stays down
+	s, cfg := loopbackSpeaker(t, 65050, 65010, "127.0.0.1", "127.0.0.2", -1, peerPort, "192.168.2.0/24", nil)
+	settle := func() int {
+		// GoBGP's FSM and listener goroutines end shortly after StopBgp.
+		n := runtime.NumGoroutine()
+		for i := 0; i < 50; i++ {
+			time.Sleep(20 * time.Millisecond)
+			m := runtime.NumGoroutine()
+			if m == n {
+				break
+			}
+			n = m
+		}
+		return n
+	}
+	restart := func(i int) {
+		t.Helper()
+		c := cfg
+		c.ASN = 65050 + uint32(i%2) // a new AS restarts the speaker
+		if err := s.Reload(c); err != nil {
+			t.Fatal(err)
+		}
+		if i%5 == 0 { // and now and then a stop and a fresh start
+			s.Stop()
+			if err := s.Start(c); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for i := 1; i <= 4; i++ {
+		restart(i)
+	}
+	before := settle()
+	for i := 5; i <= 44; i++ {
+		restart(i)
+	}
+	after := settle()
+	if after > before+2 {
+		t.Errorf("%d goroutines before 40 speaker restarts, %d after", before, after)
+	}
+	t.Logf("goroutines: %d before 40 speaker restarts, %d after", before, after)
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/netip"
 	"slices"
 	"sync"
@@ -39,10 +40,27 @@ type gobgpSpeaker struct {
 	policy   *gobgpPolicy            // what setPolicy installed; nil: nothing
 }
 
+// newGoBGP creates the GoBGP server and its Serve loop. GoBGP v3's Serve
+// never returns, not even after Stop, so each one costs a goroutine for
+// the life of the process: a Server makes one and restarts it with
+// start/stop (StartBgp/StopBgp) rather than making a new one per restart
+// (reusedSpeaker).
 func newGoBGP(log *slog.Logger) *gobgpSpeaker {
 	s := server.NewBgpServer(server.LoggerOption(&slogAdapter{log: log}))
 	go s.Serve()
 	return &gobgpSpeaker{s: s, networks: map[netip.Prefix][]byte{}}
+}
+
+// reusedSpeaker returns a constructor for Server.newSpeaker that makes the
+// GoBGP server once and hands out the same one after it was stopped.
+func reusedSpeaker(log *slog.Logger) func() speaker {
+	var g *gobgpSpeaker
+	return func() speaker {
+		if g == nil {
+			g = newGoBGP(log)
+		}
+		return g
+	}
 }
 
 func (g *gobgpSpeaker) start(ctx context.Context, c globalConf) error {
@@ -56,7 +74,22 @@ func (g *gobgpSpeaker) start(ctx context.Context, c globalConf) error {
 	}})
 }
 
-func (g *gobgpSpeaker) stop() { g.s.Stop() }
+// stop withdraws the networks (so GoBGP forgets their path UUIDs too),
+// closes every session and the listener, and leaves the server ready for
+// the next start: StopBgp, not Stop, which in v3 is StopBgp plus the gRPC
+// API soft-ix does not run.
+func (g *gobgpSpeaker) stop() {
+	g.mu.Lock()
+	ids := slices.Collect(maps.Values(g.networks))
+	clear(g.networks)
+	g.mu.Unlock()
+	ctx := context.Background()
+	for _, id := range ids {
+		// Fails only when the speaker never started; nothing to withdraw then.
+		_ = g.s.DeletePath(ctx, &api.DeletePathRequest{TableType: api.TableType_GLOBAL, Family: ipv4Unicast, Uuid: id})
+	}
+	g.s.StopBgp(ctx, &api.StopBgpRequest{})
+}
 
 func (g *gobgpSpeaker) addPeer(ctx context.Context, p peerConf) error {
 	return g.s.AddPeer(ctx, &api.AddPeerRequest{Peer: apiPeer(p)})

@@ -72,7 +72,7 @@ func New(opts Options) *Server {
 	if s.listenPort == 0 {
 		s.listenPort = 179
 	}
-	s.newSpeaker = func() speaker { return newGoBGP(s.log) }
+	s.newSpeaker = reusedSpeaker(s.log)
 	return s
 }
 

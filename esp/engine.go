@@ -33,7 +33,10 @@ type Config struct {
 
 // Stats are engine-wide counters for packets that belong to no SA.
 type Stats struct {
-	UnknownSPI   uint64 // inbound ESP for an SPI not installed ("invalid sa" without an SA)
+	// UnknownSPI counts inbound ESP for an SPI not installed, from any
+	// source; when the source is a peer with an inbound SA, that SA's
+	// "invalid sa" counts it too.
+	UnknownSPI   uint64
 	Truncated    uint64 // inbound packets shorter than an ESP header, or cut short by the receive buffer
 	NoOutboundSA uint64 // packets routed into a tunnel that has no outbound SA
 	Keepalives   uint64 // NAT keepalives received on UDP 4500
@@ -50,6 +53,11 @@ type Engine struct {
 	window int
 
 	sas saDB
+	// byPeer is the newest inbound SA of each peer address (copy on
+	// write, under mu): an ESP packet from that peer that no SA takes is
+	// counted on it as "invalid sa", as IX counts it per SA.
+	byPeer   atomic.Pointer[map[netip.Addr]*sa]
+	installs uint64 // install order of SAs, under mu
 
 	mu       sync.Mutex // serializes SA database and tunnel changes
 	outbound map[string]*atomic.Pointer[sa]
@@ -125,6 +133,8 @@ func NewEngine(cfg Config) *Engine {
 	if e.log == nil {
 		e.log = slog.Default()
 	}
+	noPeers := map[netip.Addr]*sa{}
+	e.byPeer.Store(&noPeers)
 	noTunnels := map[string]*tunnel{}
 	e.tunnels.Store(&noTunnels)
 	n := cfg.Workers
@@ -167,6 +177,11 @@ func (e *Engine) InstallSA(c childsa.SA) error {
 		return fmt.Errorf("esp: SA 0x%08x (%s) already installed", c.SPI, dirName(c.Inbound))
 	}
 	e.sas.set(k, a)
+	e.installs++
+	a.installed = e.installs
+	if c.Inbound {
+		e.setPeerSALocked(a.remote.Addr(), a)
+	}
 	if !c.Inbound {
 		p := e.outboundLocked(c.Tunnel)
 		p.CompareAndSwap(nil, a)
@@ -217,6 +232,9 @@ func (e *Engine) DeleteSA(spi uint32, inbound bool) error {
 		return fmt.Errorf("esp: DeleteSA 0x%08x (%s): %w", spi, dirName(inbound), errNoSA)
 	}
 	e.sas.set(k, nil)
+	if inbound && e.peerSA(a.remote.Addr()) == a {
+		e.setPeerSALocked(a.remote.Addr(), e.newestInboundLocked(a.remote.Addr()))
+	}
 	if !inbound {
 		if p := e.outbound[a.tunnel]; p != nil {
 			p.CompareAndSwap(a, nil)
@@ -247,6 +265,46 @@ func (e *Engine) Stats() Stats {
 		SendErrors:   s.sendErrors.Load(),
 		TUNErrors:    s.tunErrors.Load(),
 	}
+}
+
+// setPeerSALocked makes a (nil: none) the SA that counts the peer's
+// stray ESP. Copy on write: the packet path reads byPeer without a lock.
+func (e *Engine) setPeerSALocked(peer netip.Addr, a *sa) {
+	old := *e.byPeer.Load()
+	m := make(map[netip.Addr]*sa, len(old)+1)
+	for k, v := range old {
+		m[k] = v
+	}
+	if a == nil {
+		delete(m, peer)
+	} else {
+		m[peer] = a
+	}
+	e.byPeer.Store(&m)
+}
+
+// newestInboundLocked returns the newest inbound SA from peer, or nil; it
+// looks through the whole database, which only the deletion of a peer's
+// newest SA needs (rare: a rekey installs the new SA first).
+func (e *Engine) newestInboundLocked(peer netip.Addr) *sa {
+	var best *sa
+	for i := range e.sas {
+		m := e.sas[i].Load()
+		if m == nil {
+			continue
+		}
+		for k, a := range *m {
+			if k.inbound && a.remote.Addr() == peer && (best == nil || best.installed < a.installed) {
+				best = a
+			}
+		}
+	}
+	return best
+}
+
+// peerSA returns the newest inbound SA from peer, or nil.
+func (e *Engine) peerSA(peer netip.Addr) *sa {
+	return (*e.byPeer.Load())[peer]
 }
 
 func (e *Engine) lookup(spi uint32, inbound bool) *sa {

@@ -392,3 +392,47 @@ func TestIPv6Inner(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// ESP from a peer for an SPI we do not have (here: the peer still sends on
+// an SA we deleted) counts as "invalid sa" on that peer's newest inbound
+// SA, as well as engine-wide; from anyone else only engine-wide.
+func TestInvalidSACountedOnThePeersSA(t *testing.T) {
+	a, b := newTestPair(t, true, childsa.EncrAESCBC, 256, childsa.IntegHMACSHA256128, false, TunnelConfig{})
+	installPair(t, a, b, 0x3003, 0x4004, true, childsa.EncrAESCBC, 256, childsa.IntegHMACSHA256128, false)
+	if err := b.e.DeleteSA(0x1001, true); err != nil {
+		t.Fatal(err)
+	}
+	// a keeps sending on 0x1001, which b no longer has.
+	if err := a.e.SetOutbound("Tunnel0.0", 0x1001); err != nil {
+		t.Fatal(err)
+	}
+	a.tun.toEngine <- ipv4UDP("192.168.2.1", "172.16.1.4", 10, 1)
+	waitStats(t, b.e, func(st Stats) bool { return st.UnknownSPI == 1 })
+	if c, _ := b.e.Counters(0x3003, true); c.InvalidSA != 1 {
+		t.Errorf("peer's current inbound SA: invalid sa %d, want 1", c.InvalidSA)
+	}
+	// The same SPI from an address that is no peer of b.
+	b.outer.in <- fakeDgram{[]byte{0, 0, 0x10, 0x01, 0, 0, 0, 9, 1, 2, 3, 4}, mustAP("203.0.113.9:4500"), b.outer.local}
+	waitStats(t, b.e, func(st Stats) bool { return st.UnknownSPI == 2 })
+	if c, _ := b.e.Counters(0x3003, true); c.InvalidSA != 1 {
+		t.Errorf("a stranger's packet moved the peer's invalid sa to %d", c.InvalidSA)
+	}
+	// With the peer's last inbound SA gone, nothing is left to count on.
+	if err := b.e.DeleteSA(0x3003, true); err != nil {
+		t.Fatal(err)
+	}
+	if got := b.e.peerSA(netip4("192.0.2.1")); got != nil {
+		t.Errorf("peer index still holds SA 0x%08x", got.spi)
+	}
+}
+
+func waitStats(t *testing.T, e *Engine, ok func(Stats) bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !ok(e.Stats()) {
+		if time.Now().After(deadline) {
+			t.Fatalf("stats %+v", e.Stats())
+		}
+		time.Sleep(time.Millisecond)
+	}
+}

@@ -425,6 +425,11 @@ func (o *outer) classify(el *elem) bool {
 	a := e.lookup(binary.BigEndian.Uint32(p), true)
 	if a == nil {
 		e.stats.unknownSPI.Add(1)
+		// The peer still uses an SA we no longer have (deleted, or never
+		// agreed): IX shows that as "invalid sa" on the tunnel's SA.
+		if b := e.peerSA(el.src.Addr()); b != nil {
+			b.counters.invalidSA.Add(1)
+		}
 		return false
 	}
 	if a.dead.Load() {

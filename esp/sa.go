@@ -57,6 +57,10 @@ type sa struct {
 
 	counters saCounters
 
+	// installed is the Engine's install order (set before the SA is
+	// published): the newest inbound SA of a peer counts its strays.
+	installed uint64
+
 	// seq is the last sequence number sent (outbound).
 	seq atomic.Uint64
 	// replay is the anti-replay window (inbound).

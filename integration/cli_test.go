@@ -313,7 +313,7 @@ func labLeftovers(t *testing.T) []string {
 }
 
 // TestLabCommand runs the README's first command, "soft-ix lab --once",
-// in both variants, and once without --once stopped by Ctrl-C (SIGINT):
+// in both variants (the static one with --impair), and once without --once stopped by Ctrl-C (SIGINT):
 // each must report the tunnel, BGP (BGP variant) and the ping in IX format
 // and remove everything it created.
 func TestLabCommand(t *testing.T) {
@@ -322,7 +322,8 @@ func TestLabCommand(t *testing.T) {
 	if left := labLeftovers(t); len(left) > 0 {
 		testenv.Unavailable(t, "another soft-ix lab is running here (%v)", left)
 	}
-	for _, variant := range [][]string{{"lab", "--once"}, {"lab", "--static", "--once"}} {
+	// The static variant also runs on an impaired internet (--impair).
+	for _, variant := range [][]string{{"lab", "--once"}, {"lab", "--static", "--once", "--impair", "delay=5ms jitter=1ms"}} {
 		out, stderr, st := runBin(t, bin, variant...)
 		if st != 0 {
 			t.Errorf("soft-ix %s: status %d\n%s\n%s", strings.Join(variant, " "), st, out, stderr)
@@ -335,7 +336,8 @@ func TestLabCommand(t *testing.T) {
 			want = append(want, "Router# show ip bgp summary", "172.16.0.6      4 65010", "ESTABLISHED",
 				"172.16.0.0/16 [20/0] via 172.16.0.6, Tunnel0.0", "Tunnel, BGP and ping: OK")
 		} else {
-			want = append(want, "172.16.0.0/16 [1/1] is directly connected, Tunnel0.0", "Tunnel and ping: OK")
+			want = append(want, "172.16.0.0/16 [1/1] is directly connected, Tunnel0.0", "Tunnel and ping: OK",
+				"The internet router impairs both directions: loss=0% delay=5ms jitter=1ms")
 		}
 		for _, w := range want {
 			if !strings.Contains(out, w) {

@@ -49,6 +49,7 @@ type iopIXConf struct {
 	ChildEnc, ChildInteg string // child-proposal lists
 	SALifetime           int    // seconds; 0 leaves it unset (IX default)
 	ChildLifetime        int    // seconds; 0 means the seed's 3600
+	ChildPFS             string // child-pfs DH group (IX keyword, e.g. "1024-bit"); "" none
 	DPD                  int    // dpd interval in seconds; 0 unset
 	PSK                  string // default the seed's
 	// Responder leaves out "ikev2 connect-type auto" and sets
@@ -61,6 +62,8 @@ type iopIXConf struct {
 	BGP bool
 	// Args are extra soft-ix flags for the IX daemon.
 	Args []string
+	// Env are extra environment variables for the IX daemon.
+	Env []string
 }
 
 // text renders c as IX configuration.
@@ -88,6 +91,9 @@ func (c iopIXConf) text() string {
 		lt = 3600
 	}
 	fmt.Fprintf(&b, "  child-lifetime %d\n", lt)
+	if c.ChildPFS != "" {
+		fmt.Fprintf(&b, "  child-pfs %s\n", c.ChildPFS)
+	}
 	if c.DPD > 0 {
 		fmt.Fprintf(&b, "  dpd interval %d\n", c.DPD)
 	}
@@ -122,6 +128,7 @@ func (l *iopLab) startIX(conf iopIXConf) *nslab.SoftIX {
 	// Metrics on the namespace's loopback: drop counters explain a loss.
 	x, err := nslab.StartSoftIXDaemon(l.s.IX, nslab.SoftIXOptions{
 		Name: "ix", Config: conf.text(), Map: nslab.IXSideMap(), Args: append([]string{"--metrics", "127.0.0.1:9477"}, conf.Args...),
+		Env: conf.Env,
 	})
 	if err != nil {
 		l.t.Fatal(err)

@@ -69,6 +69,7 @@ func runLab(o *options, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "soft-ix lab: cleanup: %v\n", err)
 		}
 		os.RemoveAll(dir)
+		nslab.RemoveBuiltSoftIX() // the impairment program, if --impair built it
 		fmt.Fprintln(stdout, "Lab removed.")
 	}()
 
@@ -110,6 +111,7 @@ type labState struct {
 	ixProc     *nslab.Proc
 	azureProc  *nslab.Proc
 	ixHostname string
+	impair     *nslab.Impairment // nil without --impair
 }
 
 func startLab(ctx context.Context, lab *nslab.Lab, self string, o *options, stdout io.Writer) (*labState, error) {
@@ -128,6 +130,16 @@ func startLab(ctx context.Context, lab *nslab.Lab, self string, o *options, stdo
 		sc: sc, static: static, self: self, ixHostname: "Router",
 		ixSock: lab.Path("ix.sock"), azureSock: lab.Path("azure.sock"),
 		ixConf: lab.Path("ix.conf"), azureConf: lab.Path("azure.conf"),
+	}
+	if o.impair != "" {
+		if st.impair, err = sc.Impair(1, strings.Fields(o.impair)...); err != nil {
+			return nil, err
+		}
+		params, err := st.impair.Set() // no change: prints what is in force
+		if err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(stdout, "The internet router impairs both directions: %s\n", params)
 	}
 	for name, path := range map[string]string{ixName: st.ixConf, "azure-lab.conf": st.azureConf} {
 		data, err := labConfs.ReadFile("labconf/" + name)
@@ -304,4 +316,10 @@ Explore the lab (as root):
   Configs: %[8]s (IX), %[9]s (Azure)
 `, sc.IX.Name, sc.Azure.Name, st.self, st.ixSock, st.azureSock, sc.LAN.Name, nslab.VNetHostAddr,
 		st.ixConf, st.azureConf)
+	if st.impair != nil {
+		if bin, err := nslab.ImpairBinary(); err == nil {
+			fmt.Fprintf(w, "  The impaired path (settings as for --impair; \"clear\" resets):\n    %s ctl %s set loss=5%% blackhole=off\n    %s ctl %s stats\n",
+				bin, st.impair.Socket, bin, st.impair.Socket)
+		}
+	}
 }

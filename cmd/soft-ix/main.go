@@ -56,8 +56,9 @@ type options struct {
 	// hostInterfaces leaves the address, MTU and admin state of mapped
 	// GigaEthernets to the host (see tun.Manager.SetMappedAddresses).
 	hostInterfaces bool
-	static         bool // lab
-	once           bool // lab
+	static         bool   // lab
+	once           bool   // lab
+	impair         string // lab: impairment settings on the internet router
 	help           bool
 }
 
@@ -108,6 +109,7 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 	fs.BoolVar(&o.hostInterfaces, "host-interfaces", false, "leave the address, MTU and up/down state of the mapped GigaEthernets to the host (its own network configuration, a DHCP client...); without it soft-ix applies the file's ip address, ip mtu and shutdown to them, as an IX does to its ports, and undoes what it changed when it stops")
 	fs.BoolVar(&o.static, "static", false, "lab: use the static-route config instead of BGP")
 	fs.BoolVar(&o.once, "once", false, "lab: exit after the report instead of staying up")
+	fs.StringVar(&o.impair, "impair", "", "lab: put the impairment element on the internet router with these `SETTINGS`, e.g. \"loss=1% delay=30ms jitter=10ms\" (keys loss, delay, jitter, reorder, dup, corrupt, rate, blackhole; needs the go command or IMPAIR_BIN)")
 	fs.BoolVar(&o.help, "help", false, "show this help")
 	fs.BoolVar(&o.help, "h", false, "show this help")
 	fs.Usage = func() { usage(fs, stderr) }
@@ -270,12 +272,13 @@ Usage:
         run an IX command in the running daemon and print its answer
   soft-ix cli [--socket PATH]
         interactive IX session (prompt "HOSTNAME# ", history, TAB completion, ?)
-  soft-ix lab [--static] [--once] [--keylog FILE] [--force-udp-encap]
+  soft-ix lab [--static] [--once] [--keylog FILE] [--force-udp-encap] [--impair SETTINGS]
         build an IX <-> internet <-> Azure lab in network namespaces, run soft-ix
         on both sides, print the tunnel, BGP and a ping, then stay up until
         Ctrl-C (or exit with --once); needs root. --keylog writes the IX
         side's IKE/ESP keys for Wireshark; --force-udp-encap makes the IX
-        side carry ESP in UDP 4500
+        side carry ESP in UDP 4500; --impair makes the internet lossy, slow
+        or worse (integration/cmd/impair; changeable while the lab runs)
   soft-ix azure config --gateway-ip A [--gateway-ip2 B] --psk-file F|- [--policy default|gcm]
         [--vnet P ...] [--azure-asn N --bgp-peer A [--bgp-peer2 B] --local-asn N --local-bgp-ip A]
         [--lan P ...] [--wan GigaEthernetN.M]

@@ -24,8 +24,7 @@ func countMetrics(c prometheus.Collector) int {
 
 func TestMetricsRegistry(t *testing.T) {
 	d, _ := testDaemon(nil)
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(newCollector(d))
+	reg := newRegistry(d)
 	mfs, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
@@ -38,7 +37,8 @@ func TestMetricsRegistry(t *testing.T) {
 	got := strings.Join(names, " ")
 	for _, want := range []string{"softix_ike_sa_established", "softix_child_sas", "softix_child_sa_packets_total",
 		"softix_child_sa_bytes_total", "softix_child_sa_drops_total", "softix_bgp_session_established",
-		"softix_bgp_session_state", "softix_bgp_prefixes"} {
+		"softix_bgp_session_state", "softix_bgp_prefixes",
+		"go_goroutines", "process_open_fds", "process_resident_memory_bytes", "go_gc_heap_live_bytes"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("metric %s missing from %s", want, got)
 		}

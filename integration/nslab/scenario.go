@@ -1,6 +1,10 @@
 package nslab
 
-import "fmt"
+import (
+	"context"
+	"fmt"
+	"strings"
+)
 
 // The seed scenario's addresses as the lab builds them. The real how-to's
 // public addresses are replaced by documentation ranges: the IX WAN
@@ -129,4 +133,58 @@ func NewScenario(lab *Lab, opts ScenarioOptions) (*Scenario, error) {
 		}
 	}
 	return s, nil
+}
+
+// PinNeighbors makes the neighbor (ARP) entries of the scenario's links
+// permanent, both ways. The kernel's neighbor table is shared by all
+// namespaces (gc_thresh3, 1024 entries by default): another test on the
+// machine that fills it, say with a flood from thousands of spoofed
+// addresses, makes every lab's hosts unreachable whenever an entry has to
+// be resolved again ("neighbor table overflow"), which is not what a lab
+// measuring soft-ix wants to see. Permanent entries are never collected
+// and do not count against that limit. Long runs (the reliability suite's
+// soak) pin theirs.
+func (s *Scenario) PinNeighbors() error {
+	for _, k := range []struct {
+		a        *Namespace
+		aIf, aIP string
+		b        *Namespace
+		bIf, bIP string
+	}{
+		{s.IX, IXWANIf, IXWANAddr, s.Internet, "ix", InternetIXSideAddr},
+		{s.IX, IXLANIf, IXLANAddr, s.LAN, "eth0", LANHostAddr},
+		{s.Internet, "azure", InternetAzureSideAddr, s.Azure, AzureWANIf, AzurePublicAddr},
+		{s.Azure, AzureVNetIf, AzureVNetGateway, s.VNet, "eth0", VNetHostAddr},
+	} {
+		for _, d := range []struct {
+			from       *Namespace
+			fromIf     string
+			to         *Namespace
+			toIf, toIP string
+		}{{k.a, k.aIf, k.b, k.bIf, k.bIP}, {k.b, k.bIf, k.a, k.aIf, k.aIP}} {
+			mac, err := d.to.linkAddr(d.toIf)
+			if err != nil {
+				return fmt.Errorf("nslab: pin neighbors: %w", err)
+			}
+			if err := d.from.IP("neigh", "replace", d.toIP, "lladdr", mac, "dev", d.fromIf, "nud", "permanent"); err != nil {
+				return fmt.Errorf("nslab: pin neighbors: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+// linkAddr returns the hardware address of a link in ns.
+func (ns *Namespace) linkAddr(ifname string) (string, error) {
+	out, err := runCommand(context.Background(), nil, "ip", "-n", ns.Name, "-o", "link", "show", "dev", ifname)
+	if err != nil {
+		return "", err
+	}
+	f := strings.Fields(out)
+	for i := 0; i+1 < len(f); i++ {
+		if f[i] == "link/ether" {
+			return f[i+1], nil
+		}
+	}
+	return "", fmt.Errorf("%s in %s has no ethernet address: %s", ifname, ns.Name, strings.TrimSpace(out))
 }

@@ -59,8 +59,10 @@ func SoftIXBinary() (string, error) {
 	return bin, nil
 }
 
-// RemoveBuiltSoftIX deletes the binary SoftIXBinary built, if any.
+// RemoveBuiltSoftIX deletes the binaries SoftIXBinary and ImpairBinary
+// built, if any.
 func RemoveBuiltSoftIX() {
+	removeBuiltImpair()
 	softix.Lock()
 	defer softix.Unlock()
 	if softix.buildDir != "" {
@@ -110,6 +112,8 @@ type SoftIXOptions struct {
 	Map map[string]string
 	// Args are extra flags, e.g. "--log-level", "debug".
 	Args []string
+	// Env are extra environment variables ("K=V"), e.g. "GOGC=5".
+	Env []string
 }
 
 // IXSideMap maps the IX namespace's interfaces, which carry the IX names.
@@ -159,7 +163,7 @@ func StartSoftIXDaemon(ns *Namespace, o SoftIXOptions) (*SoftIX, error) {
 	if err != nil {
 		return nil, err
 	}
-	proc, err := ns.Start("soft-ix-"+o.Name, nil, append([]string{bin}, args...)...)
+	proc, err := ns.Start("soft-ix-"+o.Name, o.Env, append([]string{bin}, args...)...)
 	if err != nil {
 		return nil, err
 	}

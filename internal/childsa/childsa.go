@@ -116,7 +116,11 @@ type Counters struct {
 	// Outbound errors.
 	CipherFailure, OutOfMemory, TSUnacceptable, MiscError uint64
 
-	// Inbound errors (with CipherFailure, OutOfMemory, TSUnacceptable, MiscError).
+	// Inbound errors (with CipherFailure, OutOfMemory, TSUnacceptable,
+	// MiscError). InvalidSA counts ESP from this SA's peer that no SA
+	// takes (an SPI not installed, e.g. one we deleted, or this SA after
+	// its hard limit); the data plane keeps it on the peer's newest
+	// inbound SA.
 	InvalidSA, ReplayDetected, IntegrityFailure, PacketTruncated, InvalidPadding, UnknownProtocol uint64
 }
 
