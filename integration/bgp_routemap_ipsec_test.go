@@ -52,26 +52,7 @@ interface Tunnel1.0
   ikev2 peer %[2]s authentication psk id ipv4 %[2]s
   no shutdown
 !
-route-map tun0-in permit 10
-  set local-preference 150
-route-map tun0-out permit 10
-  set as-path prepend 65050 65050
-route-map tun1-in permit 10
-  set local-preference 200
-!
-router bgp 65050
-  neighbor 169.254.0.2 remote-as 65010
-  neighbor 169.254.0.2 timers 1 3
-  neighbor 169.254.0.2 connect-interval 1
-  neighbor 169.254.0.6 remote-as 65010
-  neighbor 169.254.0.6 timers 1 3
-  neighbor 169.254.0.6 connect-interval 1
-  address-family ipv4 unicast
-    neighbor 169.254.0.2 route-map tun0-in in
-    neighbor 169.254.0.2 route-map tun0-out out
-    neighbor 169.254.0.6 route-map tun1-in in
-    network 192.168.2.0/24
-`, nslab.AzurePublicAddr, rmipsecCloud2Addr, nslab.SeedPSK)
+`+rmapPolicy, nslab.AzurePublicAddr, rmipsecCloud2Addr, nslab.SeedPSK)
 }
 
 // rmipsecHeadend is a cloud headend's tunnel to the IX, as soft-ix config.

@@ -22,7 +22,12 @@ const rmapIXConfig = `interface Tunnel0.0
   ip address 169.254.0.1/30
 interface Tunnel1.0
   ip address 169.254.0.5/30
-route-map tun0-in permit 10
+` + rmapPolicy
+
+// rmapPolicy is the IX's side of both route-map tests: a neighbor per
+// tunnel; local-preference prefers Tunnel1.0's routes, and what goes out
+// through Tunnel0.0 is prepended, so the far side prefers Tunnel1.0 too.
+const rmapPolicy = `route-map tun0-in permit 10
   set local-preference 150
 route-map tun0-out permit 10
   set as-path prepend 65050 65050
