@@ -36,4 +36,9 @@
 // one reused set per delivering goroutine) use 64 KiB. AES-CBC+HMAC uses
 // the multi-buffer assembly of esp/internal/cbchmac; AES-GCM the standard
 // library's AES-NI/CLMUL code.
+//
+// Each direction reads in one file, in the order a packet travels, with its
+// stage list at the top: send.go the way out (TUN to socket), receive.go the
+// way in (socket to TUN). pipeline.go holds what both share: the packet
+// buffers and containers, the crypto workers and the outer sockets.
 package esp

@@ -1,0 +1,342 @@
+package esp
+
+import (
+	"encoding/binary"
+	"errors"
+	"net"
+	"os"
+	"time"
+)
+
+// The way in: a packet from the peer to the LAN, in the order it travels.
+//
+//  1. outer.receiveLoop reads a batch from the raw ESP or UDP 4500 socket
+//     (recvmmsg, UDP GRO runs split per datagram).
+//  2. outer.classify hands IKE (non-ESP marker) to the IKE handler and
+//     drops NAT keepalives, finds the SA by SPI and pre-checks the replay
+//     window; outer.push puts containers on the shared crypto queue and,
+//     in arrival order, on the socket's delivery queue.
+//  3. A crypto worker (pipeline.go) runs container.open: ICV and
+//     decryption, each run of packets of one SA in one batch call.
+//  4. outer.deliverLoop takes opened containers in arrival order;
+//     Engine.deliver updates the replay window (only after the ICV
+//     verified), checks the traffic selectors and adds the packet to its
+//     tunnel's batch; deliverContainers writes each batch to its TUN
+//     device in one write, staged through groHeads where the device
+//     coalesces (GRO).
+
+// receiveLoop reads batches, sorts out IKE and keepalives, finds the SA of
+// each ESP packet and queues containers for the workers and deliverLoop.
+func (o *outer) receiveLoop() {
+	e := o.e
+	defer e.producers.Done()
+	defer close(o.rxQueue)
+	elems := make([]*elem, outerBatch)
+	failures := 0
+	last := o.io.rxSize()
+	for {
+		size := o.io.rxSize()
+		if size > last {
+			last = size
+			e.log.Info("esp: a datagram too large for the receive buffers arrived and was dropped; the socket now receives into 64 KiB buffers",
+				"udp", o.udp, "was", rxBufSize-rxOffset)
+		}
+		for i, el := range elems {
+			if el != nil && len(el.buf)-rxOffset < size {
+				putElem(el)
+				el = nil
+			}
+			if el == nil {
+				elems[i] = getRxElem(size)
+			}
+		}
+		n, err := o.io.readBatch(elems)
+		if err != nil {
+			if o.closing.Load() || errors.Is(err, net.ErrClosed) || errors.Is(err, os.ErrClosed) {
+				break
+			}
+			failures++
+			e.log.Debug("esp: outer read", "err", err)
+			if failures%1000 == 0 {
+				// Keep going, but do not spin on a persistent error.
+				e.log.Warn("esp: outer socket read keeps failing", "err", err)
+				time.Sleep(10 * time.Millisecond)
+			}
+			continue
+		}
+		failures = 0
+		var c *container
+		for i := 0; i < n; i++ {
+			if !o.classify(elems[i]) {
+				continue
+			}
+			if c == nil {
+				c = getContainer(false)
+			}
+			c.elems = append(c.elems, elems[i])
+			elems[i] = nil
+			if len(c.elems) == containerMax {
+				o.push(c)
+				c = nil
+			}
+		}
+		if c != nil {
+			if len(c.elems) <= inlineMax && o.inflight.Load() == 0 {
+				// Nothing queued: open and deliver here, in order.
+				c.mu.Lock()
+				c.open()
+				o.one[0] = c
+				o.batches = o.deliverContainers(o.one[:], o.batches, &o.heads)
+				o.one[0] = nil
+			} else {
+				o.push(c)
+			}
+		}
+	}
+	for _, el := range elems {
+		if el != nil {
+			putElem(el)
+		}
+	}
+}
+
+func (o *outer) push(c *container) {
+	c.mu.Lock()
+	o.inflight.Add(1)
+	o.rxQueue <- c
+	o.e.work <- c
+}
+
+// classify handles IKE and keepalives on UDP and looks up the SA and
+// replay state of an ESP packet. It reports whether el goes on to the
+// workers.
+func (o *outer) classify(el *elem) bool {
+	e := o.e
+	p := el.pkt
+	if o.udp {
+		if len(p) == 1 && p[0] == 0xff {
+			e.stats.keepalives.Add(1) // NAT keepalive, RFC 3948 §2.3
+			return false
+		}
+		if len(p) >= 4 && p[0]|p[1]|p[2]|p[3] == 0 {
+			e.stats.ikePackets.Add(1)
+			if e.ike != nil {
+				e.ike(p[4:], el.src, el.dst)
+			}
+			return false
+		}
+	}
+	if len(p) < espHeaderLen {
+		e.stats.truncated.Add(1)
+		return false
+	}
+	a := e.lookup(binary.BigEndian.Uint32(p), true)
+	if a == nil {
+		e.stats.unknownSPI.Add(1)
+		// The peer still uses an SA we no longer have (deleted, or never
+		// agreed): IX shows that as "invalid sa" on the tunnel's SA.
+		if b := e.peerSA(el.src.Addr()); b != nil {
+			b.counters.invalidSA.Add(1)
+		}
+		return false
+	}
+	if a.dead.Load() {
+		a.counters.invalidSA.Add(1)
+		return false
+	}
+	seq := a.replay.inferSeq(binary.BigEndian.Uint32(p[4:]), a.esn)
+	if !a.replay.check(seq) {
+		a.counters.replayDetected.Add(1)
+		return false
+	}
+	el.sa, el.seq = a, seq
+	return true
+}
+
+// open verifies and decrypts every packet of an inbound container, each
+// run of packets of one SA in one openBatch call.
+func (c *container) open() {
+	for i := 0; i < len(c.elems); {
+		a := c.elems[i].sa
+		jobs, idx := c.ojobs[:0], c.oidx[:0]
+		for ; i < len(c.elems) && c.elems[i].sa == a; i++ {
+			el := c.elems[i]
+			if el.res = precheckOpen(a, el.pkt); el.res == openOK {
+				jobs = append(jobs, openJob{b: el.pkt, seq: el.seq})
+				idx = append(idx, i)
+			}
+		}
+		a.suite.openBatch(jobs)
+		for k := range jobs {
+			el := c.elems[idx[k]]
+			el.inner, el.nh, el.res = finishOpen(jobs[k].pt, jobs[k].err)
+		}
+		clear(jobs)
+		c.ojobs, c.oidx = jobs[:0], idx[:0]
+	}
+}
+
+// tunBatch collects the packets for one tunnel's TUN write.
+type tunBatch struct {
+	t    *tunnel
+	bufs [][]byte
+}
+
+// deliverLoop takes opened containers in arrival order, moves the replay
+// window, checks the inner packet and writes batches to the TUN devices.
+// Containers already queued behind the first are waited for and written
+// with it (up to outerBatch packets), so the TUN device's GRO sees longer
+// runs of one flow per write.
+func (o *outer) deliverLoop() {
+	e := o.e
+	defer e.consumers.Done()
+	var batches []tunBatch
+	var held []*container
+	var heads groHeads
+	for c := range o.rxQueue {
+		c.mu.Lock()
+		held = append(held[:0], c)
+		n := len(c.elems)
+		for n < outerBatch && len(o.rxQueue) > 0 {
+			next, ok := <-o.rxQueue
+			if !ok {
+				break
+			}
+			next.mu.Lock()
+			held = append(held, next)
+			n += len(next.elems)
+		}
+		batches = o.deliverContainers(held, batches, &heads)
+		clear(held)
+		o.inflight.Add(-int32(len(held)))
+	}
+}
+
+// groHeads holds bufSize buffers for the packets of a TUN write when the
+// device coalesces (GRO): it grows the first packet of a flow in place by
+// the payloads of the ones after it, which needs room that received
+// packets in rxBufSize buffers do not have. Copying them here keeps GRO
+// while only one set of large buffers exists per delivering goroutine,
+// however many received packets wait in the queues (and forged ones are
+// dropped before they get here).
+type groHeads struct{ bufs [][]byte }
+
+// stage moves the packets bufs (headroom included) of one TUN write into
+// large buffers where they lack room. The buffers are reused by the next
+// write, so stage must not be called again before the write returns.
+func (h *groHeads) stage(bufs [][]byte) {
+	for i, b := range bufs {
+		if cap(b) > rxBufSize {
+			continue // already in a large buffer
+		}
+		for len(h.bufs) <= i {
+			h.bufs = append(h.bufs, make([]byte, bufSize))
+		}
+		s := h.bufs[i][:len(b)]
+		copy(s, b)
+		bufs[i] = s
+	}
+}
+
+// deliverContainers delivers the opened packets of the locked containers
+// cs to their TUN devices and releases the containers. heads is the
+// caller's scratch for GRO.
+func (o *outer) deliverContainers(cs []*container, batches []tunBatch, heads *groHeads) []tunBatch {
+	e := o.e
+	for _, c := range cs {
+		for _, el := range c.elems {
+			batches = e.deliver(el, batches)
+		}
+	}
+	for i := range batches {
+		b := &batches[i]
+		if len(b.bufs) == 0 {
+			continue
+		}
+		if b.t.gro && len(b.bufs) > 1 {
+			heads.stage(b.bufs)
+		}
+		if _, err := b.t.dev.Write(b.bufs, tunWriteOffset); err != nil && !b.t.closing.Load() {
+			e.stats.tunErrors.Add(1)
+			e.log.Debug("esp: TUN write", "tunnel", b.t.cfg.Name, "err", err)
+		}
+		clear(b.bufs)
+		b.bufs = b.bufs[:0]
+	}
+	for _, c := range cs {
+		putContainer(c)
+	}
+	if len(batches) > 8 {
+		// Forget tunnels that may have been removed meanwhile.
+		clear(batches)
+		batches = batches[:0]
+	}
+	return batches
+}
+
+// deliver finishes one opened inbound packet and adds it to the TUN batch
+// of its tunnel. Every drop is counted on the SA.
+func (e *Engine) deliver(el *elem, batches []tunBatch) []tunBatch {
+	a := el.sa
+	cnt := &a.counters
+	switch el.res {
+	case openTruncated:
+		cnt.packetTruncated.Add(1)
+		return batches
+	case openIntegrity:
+		cnt.integrityFailure.Add(1)
+		return batches
+	case openCipher:
+		cnt.cipherFailure.Add(1)
+		return batches
+	}
+	// The ICV verified: now the window may move (RFC 4303 §3.4.3).
+	if !a.replay.update(el.seq) {
+		cnt.replayDetected.Add(1)
+		return batches
+	}
+	switch el.res {
+	case openPadding:
+		cnt.invalidPadding.Add(1)
+		return batches
+	case openProtocol:
+		cnt.unknownProtocol.Add(1)
+		return batches
+	case openDummy:
+		return batches // RFC 4303 §2.6: dropped quietly
+	}
+	inner, src, dst, err := innerAddrs(el.inner, el.nh)
+	switch err {
+	case nil:
+	case errTruncated:
+		cnt.packetTruncated.Add(1)
+		return batches
+	default:
+		cnt.unknownProtocol.Add(1)
+		return batches
+	}
+	if !a.remoteTS.contains(src) || !a.localTS.contains(dst) {
+		cnt.tsUnacceptable.Add(1)
+		return batches
+	}
+	t := e.tunnel(a.tunnel)
+	if t == nil {
+		cnt.miscError.Add(1)
+		return batches
+	}
+	if !a.account(len(inner)) {
+		return batches
+	}
+	if t.mss4 != 0 {
+		clampMSS(inner, t.mss4, t.mss6)
+	}
+	start := el.pktOff + espHeaderLen + a.ivLen
+	buf := el.buf[start-tunWriteOffset : start+len(inner)]
+	for i := range batches {
+		if batches[i].t == t {
+			batches[i].bufs = append(batches[i].bufs, buf)
+			return batches
+		}
+	}
+	return append(batches, tunBatch{t: t, bufs: append(make([][]byte, 0, outerBatch), buf)})
+}
