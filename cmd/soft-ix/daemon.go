@@ -17,7 +17,6 @@ import (
 	"github.com/soft-ix/soft-ix/bgp"
 	"github.com/soft-ix/soft-ix/cmd/soft-ix/internal/show"
 	"github.com/soft-ix/soft-ix/config"
-	"github.com/soft-ix/soft-ix/internal/ixbgp"
 	"github.com/soft-ix/soft-ix/tun"
 	"github.com/soft-ix/soft-ix/tun/nft"
 )
@@ -184,9 +183,9 @@ func startComponents(cfg *config.Config, o *options, log *slog.Logger) (*compone
 	c.syncTunnels(cfg)
 
 	bs := bgp.New(bgp.Options{Log: log, Installer: tm})
-	c.bgp = bgpAdapter{bs}
+	c.bgp = bgpAdapter{bs, o.bgpConfig}
 	if cfg.BGP != nil {
-		bc, err := ixbgp.Config(cfg)
+		bc, err := o.bgpConfig(cfg)
 		if err == nil {
 			err = bs.Start(bc)
 		}
@@ -255,7 +254,10 @@ func (a linuxAdapter) Routes() ([]show.Route, error) {
 }
 
 // bgpAdapter turns bgp.Server's data into the show structs.
-type bgpAdapter struct{ s *bgp.Server }
+type bgpAdapter struct {
+	s         *bgp.Server
+	translate func(*config.Config) (bgp.Config, error) // options.bgpConfig
+}
 
 func (a bgpAdapter) Summary() (show.BGPSummary, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -313,7 +315,7 @@ func (a bgpAdapter) Reload(cfg *config.Config) error {
 		a.s.Stop()
 		return nil
 	}
-	bc, err := ixbgp.Config(cfg)
+	bc, err := a.translate(cfg)
 	if err != nil {
 		return err
 	}

@@ -56,9 +56,13 @@ type options struct {
 	// hostInterfaces leaves the address, MTU and admin state of mapped
 	// GigaEthernets to the host (see tun.Manager.SetMappedAddresses).
 	hostInterfaces bool
-	static         bool   // lab
-	once           bool   // lab
-	impair         string // lab: impairment settings on the internet router
+	static         bool    // lab
+	once           bool    // lab
+	impair         string  // lab: impairment settings on the internet router
+	emulate        string  // "azure": behave as an Azure VPN Gateway instance (emulate.go)
+	timeScale      float64 // --emulate azure: divides Azure's SA lifetimes
+	activeActive   bool    // lab: an active-active Azure gateway
+	events         string  // lab: Azure events to run and measure
 	help           bool
 }
 
@@ -110,6 +114,10 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 	fs.BoolVar(&o.static, "static", false, "lab: use the static-route config instead of BGP")
 	fs.BoolVar(&o.once, "once", false, "lab: exit after the report instead of staying up")
 	fs.StringVar(&o.impair, "impair", "", "lab: put the impairment element on the internet router with these `SETTINGS`, e.g. \"loss=1% delay=30ms jitter=10ms\" (keys loss, delay, jitter, reorder, dup, corrupt, rate, blackhole; needs the go command or IMPAIR_BIN)")
+	fs.StringVar(&o.emulate, "emulate", "", "behave as `PEER`: \"azure\" runs the file as one instance of an Azure VPN Gateway (Azure's proposals, lifetimes, DPD and BGP rules from \"soft-ix azure table\"; a lab peer, not an IX)")
+	fs.Float64Var(&o.timeScale, "emulate-time-scale", 1, "--emulate azure: divide Azure's SA lifetimes by `N` so a lab sees rekeys sooner (100: IKE SA 288 s, Child SA 270 s)")
+	fs.BoolVar(&o.activeActive, "active-active", false, "lab: an active-active Azure gateway, two instances and two tunnels (ECMP on the IX side)")
+	fs.StringVar(&o.events, "events", "", "lab: after the report, run Azure's `EVENTS` (comma-separated: maintenance, failover) and print how long LAN-to-VNet traffic stopped")
 	fs.BoolVar(&o.help, "help", false, "show this help")
 	fs.BoolVar(&o.help, "h", false, "show this help")
 	fs.Usage = func() { usage(fs, stderr) }
@@ -166,6 +174,9 @@ func parseArgs(args []string, stderr io.Writer) (*options, []string, error) {
 		return nil, nil, fmt.Errorf("--log-format %q: want text or json", o.logFormat)
 	}
 	if _, err := parseLevel(o.logLevel); err != nil {
+		return nil, nil, err
+	}
+	if _, err := o.emulator(); err != nil {
 		return nil, nil, err
 	}
 	return o, words, nil
