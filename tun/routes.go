@@ -69,6 +69,30 @@ func (m *Manager) staticRoute(r *config.Route) (*netlink.Route, string) {
 	return nr, ""
 }
 
+// multipath merges two routes of one prefix and metric into one ECMP
+// route with the next hops of both, as an IX balances over equal static
+// routes. A blackhole is not merged: the first route stays.
+func multipath(a, b *netlink.Route) *netlink.Route {
+	if a.Type == unix.RTN_BLACKHOLE || b.Type == unix.RTN_BLACKHOLE {
+		return a
+	}
+	hops := func(r *netlink.Route) []*netlink.NexthopInfo {
+		if len(r.MultiPath) > 0 {
+			return r.MultiPath
+		}
+		return []*netlink.NexthopInfo{{LinkIndex: r.LinkIndex, Gw: r.Gw}}
+	}
+	m := *a
+	m.MultiPath = append(append([]*netlink.NexthopInfo{}, hops(a)...), hops(b)...)
+	m.LinkIndex, m.Gw, m.Scope = 0, nil, netlink.SCOPE_LINK
+	for _, h := range m.MultiPath {
+		if h.Gw != nil {
+			m.Scope = netlink.SCOPE_UNIVERSE
+		}
+	}
+	return &m
+}
+
 func isNull(ixName string) bool {
 	return len(ixName) >= 4 && ixName[:4] == string(config.KindNull)
 }
@@ -98,7 +122,13 @@ func (m *Manager) syncStatic() []error {
 				m.log.Info("tun: static route not installed", "prefix", r.Prefix, "interface", r.Interface, "reason", why)
 				continue
 			}
-			want[routeKey{r.Prefix.Masked(), nr.Priority}] = nr
+			k := routeKey{r.Prefix.Masked(), nr.Priority}
+			if prev, ok := want[k]; ok {
+				// The same prefix and distance out of two tunnels (an
+				// active-active Azure gateway): both carry traffic.
+				nr = multipath(prev, nr)
+			}
+			want[k] = nr
 		}
 	}
 	for k, old := range m.static {
@@ -418,6 +448,16 @@ func (m *Manager) Routes() ([]RouteInfo, error) {
 		if r.Dst != nil {
 			ri.Prefix = prefixOf(r.Dst)
 		}
+		linkName := func(index int) string {
+			name, ok := names[index]
+			if !ok {
+				if l, err := m.h.LinkByIndex(index); err == nil {
+					name = l.Attrs().Name
+				}
+				names[index] = name
+			}
+			return name
+		}
 		if gw, ok := netip.AddrFromSlice(r.Gw); ok {
 			ri.Gateway = gw.Unmap()
 		}
@@ -425,14 +465,7 @@ func (m *Manager) Routes() ([]RouteInfo, error) {
 		case r.Type == unix.RTN_BLACKHOLE:
 			ri.Interface = "Null0.0"
 		case r.LinkIndex > 0:
-			name, ok := names[r.LinkIndex]
-			if !ok {
-				if l, err := m.h.LinkByIndex(r.LinkIndex); err == nil {
-					name = l.Attrs().Name
-				}
-				names[r.LinkIndex] = name
-			}
-			ri.Interface = m.ixName(name)
+			ri.Interface = m.ixName(linkName(r.LinkIndex))
 		}
 		var since time.Time
 		switch {
@@ -453,7 +486,20 @@ func (m *Manager) Routes() ([]RouteInfo, error) {
 		if !since.IsZero() {
 			ri.Age = now.Sub(since)
 		}
-		out = append(out, ri)
+		if len(r.MultiPath) == 0 {
+			out = append(out, ri)
+			continue
+		}
+		// An ECMP route is listed once per next hop, as the IX lists
+		// equal routes.
+		for _, h := range r.MultiPath {
+			hr := ri
+			hr.Interface, hr.Gateway = m.ixName(linkName(h.LinkIndex)), netip.Addr{}
+			if gw, ok := netip.AddrFromSlice(h.Gw); ok {
+				hr.Gateway = gw.Unmap()
+			}
+			out = append(out, hr)
+		}
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if c := out[i].Prefix.Addr().Compare(out[j].Prefix.Addr()); c != 0 {
