@@ -230,11 +230,16 @@ func (a linuxAdapter) Routes() ([]show.Route, error) {
 		return nil, err
 	}
 	var out []show.Route
+	first := 0 // index of the first route of r's prefix
 	for i, r := range rs {
 		sr := show.Route{Prefix: r.Prefix, NextHop: r.Gateway, Interface: r.Interface, Metric: r.Metric, Age: r.Age}
 		// rs is sorted by prefix, then kernel metric: the kernel forwards
-		// by the first of a prefix, the IX counts the others as hidden.
-		sr.Hidden = i > 0 && rs[i-1].Prefix == r.Prefix
+		// by the first of a prefix (and its equal-cost siblings, one
+		// ECMP route), the IX counts the others as hidden.
+		if rs[first].Prefix != r.Prefix {
+			first = i
+		}
+		sr.Hidden = rs[first].Metric != r.Metric
 		switch r.Source {
 		case tun.SourceConnected:
 			sr.Code, sr.Metric = show.Connected, 1
