@@ -121,6 +121,7 @@ func apiPeer(p peerConf) *api.Peer {
 	if p.MaxPrefixes > 0 {
 		peer.AfiSafis[0].PrefixLimits = &api.PrefixLimit{Family: ipv4Unicast, MaxPrefixes: p.MaxPrefixes}
 	}
+	peer.Transport.PassiveMode = p.Passive
 	if p.LocalAddr.IsValid() {
 		peer.Transport.LocalAddress = p.LocalAddr.String()
 	}

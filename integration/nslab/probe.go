@@ -28,7 +28,7 @@ type Probe struct {
 
 	mu       sync.Mutex
 	arrivals []probeArrival
-	sent     uint64
+	sentAt   []time.Time // sentAt[i]: when datagram i+1 left
 }
 
 type probeArrival struct {
@@ -87,9 +87,10 @@ func (p *Probe) transmit() {
 	var buf [8]byte
 	for seq := uint64(1); ; seq++ {
 		binary.BigEndian.PutUint64(buf[:], seq)
+		now := time.Now()
 		p.send.Write(buf[:]) // errors (no route for a moment) are a lost probe
 		p.mu.Lock()
-		p.sent = seq
+		p.sentAt = append(p.sentAt, now)
 		p.mu.Unlock()
 		select {
 		case <-p.done:
@@ -121,39 +122,40 @@ func (p *Probe) receive() {
 func (p *Probe) Sent() uint64 {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.sent
+	return uint64(len(p.sentAt))
 }
 
 // Gap measures the window from since to until: the longest stretch
-// without an arrival (counting from since and up to until) and the
-// datagrams of the window that were lost.
+// without an arrival (counting from since and up to until), and the
+// datagrams sent in the window that have not arrived (by the time Gap is
+// called, so it should be called a moment after until).
 func (p *Probe) Gap(since, until time.Time) ProbeGap {
 	p.mu.Lock()
-	var in []probeArrival
+	var in []time.Time
+	arrived := map[uint64]bool{}
 	for _, a := range p.arrivals {
+		arrived[a.seq] = true
 		if !a.at.Before(since) && !a.at.After(until) {
-			in = append(in, a)
+			in = append(in, a.at)
+		}
+	}
+	g := ProbeGap{Received: len(in)}
+	for i, at := range p.sentAt {
+		if !at.Before(since) && !at.After(until) && !arrived[uint64(i+1)] {
+			g.Lost++
 		}
 	}
 	p.mu.Unlock()
-	sort.Slice(in, func(i, j int) bool { return in[i].at.Before(in[j].at) })
-	g := ProbeGap{Received: len(in)}
+	sort.Slice(in, func(i, j int) bool { return in[i].Before(in[j]) })
 	last := since
-	seen := map[uint64]bool{}
-	lo, hi := ^uint64(0), uint64(0)
-	for _, a := range in {
-		if d := a.at.Sub(last); d > g.Longest {
+	for _, at := range in {
+		if d := at.Sub(last); d > g.Longest {
 			g.Longest = d
 		}
-		last = a.at
-		seen[a.seq] = true
-		lo, hi = min(lo, a.seq), max(hi, a.seq)
+		last = at
 	}
 	if d := until.Sub(last); d > g.Longest {
 		g.Longest = d
-	}
-	if len(in) > 0 {
-		g.Lost = int(hi-lo+1) - len(seen)
 	}
 	return g
 }

@@ -129,7 +129,8 @@ func (c Config) IKE(ic *ike.Config, t *ike.CoreConfig) error {
 // BGP applies Azure's BGP rules to bc: a neighbor with a reserved ASN
 // (row "reserved-asn") or Azure's own (row "ebgp") is refused, as Azure's
 // API refuses such a local network gateway; every neighbor gets Azure's
-// timers ("bgp-timers") and prefix limit ("prefix-limit").
+// timers ("bgp-timers") and prefix limit ("prefix-limit"), and waits
+// for the neighbor to connect.
 func (c Config) BGP(bc *bgp.Config) error {
 	for i := range bc.Neighbors {
 		n := &bc.Neighbors[i]
@@ -143,6 +144,13 @@ func (c Config) BGP(bc *bgp.Config) error {
 		}
 		n.Keepalive, n.Hold = azure.BGPKeepalive, azure.BGPHold
 		n.MaxPrefixes = uint32(azure.MaxPrefixes)
+		// The emulator lets the on-premises side open the session. Two
+		// GoBGP speakers that both connect can lock into step after a
+		// restart: each one's attempt lands in the other's 5 s idle
+		// hold, is refused, and puts it into idle hold in turn (seen in
+		// "soft-ix lab --active-active"). A passive side is never refused,
+		// so the on-premises side's next attempt succeeds.
+		n.Passive = true
 	}
 	return nil
 }
