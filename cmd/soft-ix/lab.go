@@ -116,6 +116,7 @@ type labState struct {
 	// --active-active (labevents.go starts and stops them).
 	azure     []*azureInstance
 	azureArgs []string // flags every instance runs with
+	timeScale float64  // --emulate-time-scale of the instances
 }
 
 // azureInstance is one instance of the lab's Azure gateway: a soft-ix
@@ -154,7 +155,7 @@ func startLab(ctx context.Context, lab *nslab.Lab, self string, o *options, stdo
 	}
 	st := &labState{
 		sc: sc, static: static, self: self, ixHostname: "Router",
-		ixSock: lab.Path("ix.sock"), ixConf: lab.Path("ix.conf"),
+		ixSock: lab.Path("ix.sock"), ixConf: lab.Path("ix.conf"), timeScale: o.timeScale,
 		azure: []*azureInstance{{name: "Azure gateway", ns: sc.Azure, peer: nslab.AzurePublicAddr,
 			sock: lab.Path("azure.sock"), conf: lab.Path("azure.conf")}},
 	}

@@ -215,6 +215,58 @@ func (st *labState) replace(ctx context.Context, i int, kill bool, away time.Dur
 	return st.setVNet(up)
 }
 
+var remainRe = regexp.MustCompile(`Remain lifetime\[sec\] : (\d+)`)
+
+// longestRemaining is the longest remaining lifetime of the SAs a "show"
+// command lists on sock; it grows when one of them is rekeyed.
+func longestRemaining(sock string, what ...string) (int, error) {
+	r, err := ctl.Do(sock, append([]string{"show", "ikev2"}, what...), 10*time.Second)
+	if err != nil {
+		return 0, err
+	}
+	most := -1
+	for _, m := range remainRe.FindAllStringSubmatch(r.Output, -1) {
+		v, _ := strconv.Atoi(m[1])
+		most = max(most, v)
+	}
+	return most, nil
+}
+
+// waitRekeys waits until instance a has rekeyed a Child SA and its IKE SA
+// on its own (scaled) lifetimes, and says after how long each happened.
+func (st *labState) waitRekeys(ctx context.Context, a *azureInstance, timeout time.Duration, stdout io.Writer) error {
+	start := time.Now()
+	kinds := []struct {
+		what string
+		prev int
+		at   time.Duration
+	}{{what: "child-sa", prev: -1}, {what: "sa", prev: -1}}
+	return waitUntil(ctx, timeout, func() error {
+		pending := 0
+		for i := range kinds {
+			k := &kinds[i]
+			if k.at > 0 {
+				continue
+			}
+			n, err := longestRemaining(a.sock, k.what)
+			if err != nil {
+				return err
+			}
+			if k.prev >= 0 && n > k.prev+1 {
+				k.at = time.Since(start)
+				fmt.Fprintf(stdout, "  %s rekeyed its %s after %v\n", a.name, map[string]string{"sa": "IKE SA", "child-sa": "Child SA"}[k.what], k.at.Round(time.Second))
+				continue
+			}
+			k.prev = n
+			pending++
+		}
+		if pending > 0 {
+			return fmt.Errorf("%d of 2 rekeys still to come", pending)
+		}
+		return nil
+	})
+}
+
 // runEvents runs the comma-separated Azure events of list against the
 // running lab and prints, for each, how long the probe stream from the
 // LAN host to the VNet host stopped, next to what Azure documents. It
@@ -254,14 +306,26 @@ func (st *labState) runEvents(ctx context.Context, list string, stdout, stderr i
 			bound, row = azure.PlannedRestore, "planned-maintenance"
 		case "failover":
 			bound, row = azure.UnplannedRecovery, "unplanned-failover"
+		case "rekey":
+			// A rekey must not interrupt traffic; allow scheduling noise.
+			bound, row = time.Second, "child-lifetime"
+			if st.timeScale <= 1 {
+				fmt.Fprintln(stderr, "soft-ix lab: --events rekey needs --emulate-time-scale (Azure's IKE SA lives 8 hours)")
+				return false
+			}
 		default:
-			fmt.Fprintf(stderr, "soft-ix lab: --events: unknown event %q (maintenance, failover)\n", ev)
+			fmt.Fprintf(stderr, "soft-ix lab: --events: unknown event %q (maintenance, failover, rekey)\n", ev)
 			return false
 		}
 		target := st.carrying()
 		fmt.Fprintf(stdout, "\nAzure event %s (%s, %s): %s carries the probe stream\n", ev, routing, mode, st.azure[target].name)
 		t0 := time.Now()
 		switch {
+		case ev == "rekey":
+			life := time.Duration(float64(azure.IKELifetime) / st.timeScale)
+			fmt.Fprintf(stdout, "  waiting for Azure's rekeys (lifetimes / %g: IKE SA %v, Child SA %v)\n", st.timeScale,
+				life, time.Duration(float64(azure.ChildLifetime)/st.timeScale))
+			err = st.waitRekeys(ctx, st.azure[target], life+life/2+30*time.Second, stdout)
 		case ev == "failover":
 			fmt.Fprintf(stdout, "  %s loses all state; its successor on %s initiates\n", st.azure[target].name, st.azure[target].peer)
 			err = st.replace(ctx, target, true, 0)
