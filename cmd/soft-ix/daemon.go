@@ -375,8 +375,22 @@ func (c *components) reload(cfg *config.Config, ch config.Changes, o *options) e
 // they added to the system.
 func (c *components) close() {
 	if c.bgp != nil {
+		sessions := false
+		if s, err := c.bgp.Summary(); err == nil {
+			for _, n := range s.Neighbors {
+				sessions = sessions || n.State == "ESTABLISHED"
+			}
+		}
 		if err := c.bgp.Close(); err != nil {
 			c.log.Error("stopping bgp", "err", err)
+		}
+		if sessions && c.ipsec != nil {
+			// Close ended each session with a NOTIFICATION that is still on
+			// its way through a tunnel (TUN device, ESP); deleting the
+			// tunnels at once lost it, and a peer kept routing to us until
+			// its hold timer ran out (soft-ix lab --active-active --events
+			// maintenance).
+			time.Sleep(bgpFarewell)
 		}
 	}
 	if c.ipsec != nil {
@@ -395,6 +409,10 @@ func (c *components) close() {
 		}
 	}
 }
+
+// bgpFarewell is how long the daemon lets BGP's last messages leave
+// through the tunnels before it deletes them.
+const bgpFarewell = 200 * time.Millisecond
 
 // plan describes in words what cfg makes soft-ix do.
 func plan(cfg *config.Config, maps map[string]string, hostInterfaces bool) []string {

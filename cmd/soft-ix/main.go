@@ -266,6 +266,12 @@ Usage:
         stop it and remove everything it added. It refuses to start (and a
         reload is refused) while FILE has ip filter / ip napt lines it cannot
         enforce, unless --allow-unenforced is given
+  soft-ix --emulate azure [--emulate-time-scale N] -c FILE [--map ...]
+        run FILE as one instance of an Azure VPN Gateway (a lab peer): every
+        tunnel offers and accepts Azure's default proposals, initiates and
+        responds, rekeys on Azure's lifetimes (divided by N) and runs Azure's
+        DPD; BGP refuses reserved ASNs and iBGP, runs 60/180 s timers, waits
+        for the peer to connect and drops a peer sending over 4000 prefixes
   soft-ix check -c FILE [--allow-unenforced]
         parse and validate FILE; diagnostics on stderr as file:line:col;
         exit 0 when the configuration is usable, 1 otherwise; a file with
@@ -284,12 +290,19 @@ Usage:
   soft-ix cli [--socket PATH]
         interactive IX session (prompt "HOSTNAME# ", history, TAB completion, ?)
   soft-ix lab [--static] [--once] [--keylog FILE] [--force-udp-encap] [--impair SETTINGS]
+        [--active-active] [--emulate-time-scale N] [--events maintenance,failover,rekey]
         build an IX <-> internet <-> Azure lab in network namespaces, run soft-ix
-        on both sides, print the tunnel, BGP and a ping, then stay up until
-        Ctrl-C (or exit with --once); needs root. --keylog writes the IX
-        side's IKE/ESP keys for Wireshark; --force-udp-encap makes the IX
-        side carry ESP in UDP 4500; --impair makes the internet lossy, slow
-        or worse (integration/cmd/impair; changeable while the lab runs)
+        on both sides (--emulate azure on Azure's), print the tunnel, BGP and a
+        ping, then stay up until Ctrl-C (or exit with --once); needs root.
+        --keylog writes the IX side's IKE/ESP keys for Wireshark;
+        --force-udp-encap makes the IX side carry ESP in UDP 4500; --impair
+        makes the internet lossy, slow or worse (integration/cmd/impair;
+        changeable while the lab runs); --active-active runs two Azure
+        instances and the IX file "azure config" writes for them; --events
+        runs Azure's planned maintenance (instances leave with DELETE and
+        come back), unplanned failover (an instance loses all state, its
+        successor initiates) or waits for Azure's rekeys, and prints how long
+        a 10 ms probe stream from the LAN to the VNet stopped
   soft-ix azure config --gateway-ip A [--gateway-ip2 B] --psk-file F|- [--policy default|gcm]
         [--vnet P ...] [--azure-asn N --bgp-peer A [--bgp-peer2 B] --local-asn N --local-bgp-ip A]
         [--lan P ...] [--wan GigaEthernetN.M]
