@@ -352,15 +352,12 @@ func (st *labState) runEvents(ctx context.Context, list string, stdout, stderr i
 			ok = false
 		}
 		verdict := "within"
-		if g.Longest > bound {
+		if g.Longest > bound || g.MaxDelay > bound {
 			verdict, ok = "OVER", false
 		}
-		// The longest gap between arrivals is the interruption; lost
-		// probes times the interval says the same unless the probes were
-		// delayed rather than lost (a busy machine delays the receiver).
-		fmt.Fprintf(stdout, "event %s %s %s: interrupted %d ms (longest gap), %d probes lost (%d ms at %v); bound %v (row %s): %s\n",
+		fmt.Fprintf(stdout, "event %s %s %s: interrupted %d ms, %d probes lost, max delay %d ms; bound %v (row %s): %s\n",
 			ev, routing, strings.ReplaceAll(mode, " ", "-"), g.Longest.Milliseconds(), g.Lost,
-			(time.Duration(g.Lost) * probeInterval).Milliseconds(), probeInterval, bound, row, verdict)
+			g.MaxDelay.Milliseconds(), bound, row, verdict)
 		if ctx.Err() != nil {
 			return false
 		}

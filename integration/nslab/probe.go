@@ -7,11 +7,12 @@ import (
 	"net"
 	"net/netip"
 	"runtime"
-	"sort"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 )
 
 // Probe is a numbered stream of UDP datagrams from one namespace to
@@ -38,13 +39,20 @@ type probeArrival struct {
 
 // ProbeGap is what Probe.Gap measured in a window.
 type ProbeGap struct {
-	Longest  time.Duration // longest time without an arrival
+	// Longest is the longest interruption: for each run of lost probes,
+	// the time between sending the delivered probes before and after it
+	// (or the window's end). It is 0 without losses. Send times make it
+	// blind to the receiver being slow to read, and a stalled sender
+	// sends nothing it could lose.
+	Longest  time.Duration
 	Lost     int           // datagrams sent in the window that never arrived
-	Received int
+	Received int           // datagrams sent in the window that arrived
+	MaxDelay time.Duration // longest time from sending to the kernel receiving one
 }
 
 func (g ProbeGap) String() string {
-	return fmt.Sprintf("longest gap %v, %d lost, %d received", g.Longest.Round(time.Millisecond), g.Lost, g.Received)
+	return fmt.Sprintf("interrupted %v, %d lost, %d received, max delay %v", g.Longest.Round(time.Millisecond), g.Lost, g.Received,
+		g.MaxDelay.Round(time.Millisecond))
 }
 
 // StartProbe sends from src in from to dst:port in to, every interval.
@@ -74,6 +82,14 @@ func StartProbe(from *Namespace, src string, to *Namespace, dst string, port int
 		p.recv.Close()
 		return nil, fmt.Errorf("nslab: probe sender: %w", err)
 	}
+	// Arrival times are the kernel's (SO_TIMESTAMPNS), not when this
+	// process got around to reading: a busy machine delays the reader,
+	// not the packets.
+	if err := setTimestamping(p.recv); err != nil {
+		p.recv.Close()
+		p.send.Close()
+		return nil, fmt.Errorf("nslab: probe receiver: %w", err)
+	}
 	p.wg.Add(2)
 	go p.receive()
 	go p.transmit()
@@ -100,18 +116,47 @@ func (p *Probe) transmit() {
 	}
 }
 
+func setTimestamping(c *net.UDPConn) error {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	if err := rc.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1)
+	}); err != nil {
+		return err
+	}
+	return serr
+}
+
+// kernelTime is the SO_TIMESTAMPNS time in oob, or now.
+func kernelTime(oob []byte) time.Time {
+	msgs, err := unix.ParseSocketControlMessage(oob)
+	if err == nil {
+		for _, m := range msgs {
+			if m.Header.Level == unix.SOL_SOCKET && m.Header.Type == unix.SO_TIMESTAMPNS && len(m.Data) >= 16 {
+				ts := (*unix.Timespec)(unsafe.Pointer(&m.Data[0]))
+				return time.Unix(ts.Unix())
+			}
+		}
+	}
+	return time.Now()
+}
+
 func (p *Probe) receive() {
 	defer p.wg.Done()
 	buf := make([]byte, 64)
+	oob := make([]byte, 128)
 	for {
-		n, err := p.recv.Read(buf)
+		n, oobn, _, _, err := p.recv.ReadMsgUDP(buf, oob)
 		if err != nil {
 			return // closed
 		}
 		if n < 8 {
 			continue
 		}
-		a := probeArrival{binary.BigEndian.Uint64(buf), time.Now()}
+		a := probeArrival{binary.BigEndian.Uint64(buf), kernelTime(oob[:oobn])}
 		p.mu.Lock()
 		p.arrivals = append(p.arrivals, a)
 		p.mu.Unlock()
@@ -125,49 +170,59 @@ func (p *Probe) Sent() uint64 {
 	return uint64(len(p.sentAt))
 }
 
-// Gap measures the window from since to until: the longest stretch
-// without an arrival (counting from since and up to until), and the
-// datagrams sent in the window that have not arrived (by the time Gap is
-// called, so it should be called a moment after until).
+// Gap measures the datagrams sent from since to until (call it a moment
+// after until, so the last ones have arrived): see ProbeGap.
 func (p *Probe) Gap(since, until time.Time) ProbeGap {
 	p.mu.Lock()
-	var in []time.Time
-	arrived := map[uint64]bool{}
+	defer p.mu.Unlock()
+	arrived := map[uint64]time.Time{}
 	for _, a := range p.arrivals {
-		arrived[a.seq] = true
-		if !a.at.Before(since) && !a.at.After(until) {
-			in = append(in, a.at)
-		}
+		arrived[a.seq] = a.at
 	}
-	g := ProbeGap{Received: len(in)}
-	for i, at := range p.sentAt {
-		if !at.Before(since) && !at.After(until) && !arrived[uint64(i+1)] {
+	var g ProbeGap
+	last := since // send time of the last delivered probe
+	lost := false // in a run of lost probes
+	for i, sent := range p.sentAt {
+		if sent.Before(since) || sent.After(until) {
+			continue
+		}
+		at, ok := arrived[uint64(i+1)]
+		if !ok {
 			g.Lost++
+			lost = true
+			continue
 		}
-	}
-	p.mu.Unlock()
-	sort.Slice(in, func(i, j int) bool { return in[i].Before(in[j]) })
-	last := since
-	for _, at := range in {
-		if d := at.Sub(last); d > g.Longest {
-			g.Longest = d
+		g.Received++
+		g.MaxDelay = max(g.MaxDelay, at.Sub(sent))
+		if lost {
+			g.Longest = max(g.Longest, sent.Sub(last))
+			lost = false
 		}
-		last = at
+		last = sent
 	}
-	if d := until.Sub(last); d > g.Longest {
-		g.Longest = d
+	if lost {
+		g.Longest = max(g.Longest, until.Sub(last))
 	}
 	return g
 }
 
-// WaitFlowing waits until datagrams arrive again: n in a row within
-// timeout.
+// WaitFlowing waits until datagrams arrive again: n intervals in which
+// at least n/2 arrive, the last of them lately.
 func (p *Probe) WaitFlowing(n int, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
 		since := time.Now()
 		time.Sleep(time.Duration(n) * p.Interval)
-		if g := p.Gap(since, time.Now()); g.Received >= n/2 && g.Longest < 5*p.Interval+50*time.Millisecond {
+		p.mu.Lock()
+		got, lastAt := 0, time.Time{}
+		for _, a := range p.arrivals {
+			if a.at.After(since) {
+				got++
+				lastAt = a.at
+			}
+		}
+		p.mu.Unlock()
+		if got >= n/2 && time.Since(lastAt) < 5*p.Interval+50*time.Millisecond {
 			return nil
 		}
 	}
