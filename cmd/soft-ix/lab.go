@@ -122,12 +122,13 @@ type labState struct {
 // azureInstance is one instance of the lab's Azure gateway: a soft-ix
 // with --emulate azure in its own namespace.
 type azureInstance struct {
-	name string // "Azure gateway", "Azure gateway instance 2"
-	ns   *nslab.Namespace
-	peer string // its public address
-	sock string
-	conf string
-	proc *nslab.Proc
+	name    string // "Azure gateway", "Azure gateway instance 2"
+	ns      *nslab.Namespace
+	peer    string // its public address
+	bgpPeer string // its BGP address
+	sock    string
+	conf    string
+	proc    *nslab.Proc
 }
 
 // start runs the instance's daemon (again).
@@ -156,13 +157,13 @@ func startLab(ctx context.Context, lab *nslab.Lab, self string, o *options, stdo
 	st := &labState{
 		sc: sc, static: static, self: self, ixHostname: "Router",
 		ixSock: lab.Path("ix.sock"), ixConf: lab.Path("ix.conf"), timeScale: o.timeScale,
-		azure: []*azureInstance{{name: "Azure gateway", ns: sc.Azure, peer: nslab.AzurePublicAddr,
+		azure: []*azureInstance{{name: "Azure gateway", ns: sc.Azure, peer: nslab.AzurePublicAddr, bgpPeer: nslab.AzureBGPAddr,
 			sock: lab.Path("azure.sock"), conf: lab.Path("azure.conf")}},
 	}
 	if o.activeActive {
 		st.azure[0].name = "Azure gateway instance 1"
 		st.azure = append(st.azure, &azureInstance{name: "Azure gateway instance 2", ns: sc.Azure2,
-			peer: nslab.Azure2PublicAddr, sock: lab.Path("azure2.sock"), conf: lab.Path("azure2.conf")})
+			peer: nslab.Azure2PublicAddr, bgpPeer: nslab.Azure2BGPAddr, sock: lab.Path("azure2.sock"), conf: lab.Path("azure2.conf")})
 	}
 	if o.impair != "" {
 		if st.impair, err = sc.Impair(1, strings.Fields(o.impair)...); err != nil {

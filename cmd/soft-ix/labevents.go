@@ -70,13 +70,37 @@ func childSAs(sock string) (int, error) {
 
 // waitBGP waits until the IX has a session with every instance.
 func (st *labState) waitBGP(ctx context.Context, timeout time.Duration) error {
+	return st.waitBGPSince(ctx, timeout, nil, time.Time{})
+}
+
+var bgpRowRe = regexp.MustCompile(`(?m)^(\S+)\s+4\s+\d+\s+\d+\s+\d+\s+(\d+):(\d\d):(\d\d) (\S+)$`)
+
+// waitBGPSince waits until the IX has a session with every instance, and
+// with instance a (when not nil) one established after since: the IX may
+// hold on to a session with an instance that lost its state until it
+// next sends to it, and the route through it with that session.
+func (st *labState) waitBGPSince(ctx context.Context, timeout time.Duration, a *azureInstance, since time.Time) error {
 	return waitUntil(ctx, timeout, func() error {
 		r, err := ctl.Do(st.ixSock, []string{"show", "ip", "bgp", "summary"}, 10*time.Second)
 		if err != nil {
 			return err
 		}
-		if n := strings.Count(r.Output, "ESTABLISHED"); n < len(st.azure) {
-			return fmt.Errorf("%d of %d sessions established", n, len(st.azure))
+		up := 0
+		for _, m := range bgpRowRe.FindAllStringSubmatch(r.Output, -1) {
+			if m[5] != "ESTABLISHED" {
+				continue
+			}
+			up++
+			h, _ := strconv.Atoi(m[2])
+			min, _ := strconv.Atoi(m[3])
+			sec, _ := strconv.Atoi(m[4])
+			age := time.Duration(h*3600+min*60+sec) * time.Second
+			if a != nil && m[1] == a.bgpPeer && age > time.Since(since) {
+				return fmt.Errorf("the IX's session with %s is the one from before the event", a.bgpPeer)
+			}
+		}
+		if up < len(st.azure) {
+			return fmt.Errorf("%d of %d sessions established", up, len(st.azure))
 		}
 		return nil
 	})
@@ -181,6 +205,7 @@ func (st *labState) setVNet(up []bool) error {
 // SA with the IX). It returns when the successor's tunnel is up.
 func (st *labState) replace(ctx context.Context, i int, kill bool, away time.Duration) error {
 	a := st.azure[i]
+	t0 := time.Now()
 	up := make([]bool, len(st.azure))
 	for j := range up {
 		up[j] = j != i
@@ -205,7 +230,9 @@ func (st *labState) replace(ctx context.Context, i int, kill bool, away time.Dur
 		return fmt.Errorf("%s: tunnel after restart: %w", a.name, err)
 	}
 	if !st.static {
-		if err := st.waitBGP(ctx, labBGPTimeout); err != nil {
+		// Azure's BGP timers: the IX notices a stale session at its next
+		// keepalive at the latest.
+		if err := st.waitBGPSince(ctx, azure.BGPHold+labBGPTimeout, a, t0); err != nil {
 			return fmt.Errorf("%s: BGP after restart: %w", a.name, err)
 		}
 	}
