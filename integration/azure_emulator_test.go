@@ -14,7 +14,7 @@ import (
 )
 
 // azeEventRe is the line "soft-ix lab --events" prints per event.
-var azeEventRe = regexp.MustCompile(`(?m)^event (\w+) (\S+) (\S+): interrupted (\d+) ms .*bound (\S+) \(row ([\w-]+)\): (within|OVER)$`)
+var azeEventRe = regexp.MustCompile(`(?m)^event (\w+) (\S+) (\S+): interrupted (\d+) ms.*bound (\S+) \(row ([\w-]+)\): (within|OVER)$`)
 
 // TestAzureEmulatorActiveActiveEvents runs "soft-ix lab --static
 // --active-active --events rekey,maintenance,failover": the IX (the file
@@ -201,8 +201,8 @@ func TestAzureEmulatorBGPRules(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, _ := bird.Birdc("show", "protocols", "all", "peer")
-	t.Logf("BIRD after 4001 prefixes:\n%s", s)
+	s, err := bird.Birdc("show", "protocols", "all", "peer")
+	t.Logf("BIRD after 4001 prefixes (%v):\n%s", err, s)
 }
 
 // writeLabFile writes text to name in lab's directory and returns its path.
