@@ -388,7 +388,7 @@ func (c *components) close() {
 			// Close ended each session with a NOTIFICATION that is still on
 			// its way through a tunnel (TUN device, ESP); deleting the
 			// tunnels at once lost it, and a peer kept routing to us until
-			// its hold timer ran out (soft-ix lab --active-active --events
+			// we came back or its hold timer ran out (soft-ix lab --active-active --events
 			// maintenance).
 			time.Sleep(bgpFarewell)
 		}
