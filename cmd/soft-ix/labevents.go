@@ -378,8 +378,10 @@ func (st *labState) runEvents(ctx context.Context, list string, stdout, stderr i
 			fmt.Fprintf(stderr, "soft-ix lab: event %s: %v\n", ev, err)
 			ok = false
 		}
+		// The delay is printed, not judged: it includes the lab's own
+		// scheduling of the sender.
 		verdict := "within"
-		if g.Longest > bound || g.MaxDelay > bound {
+		if g.Longest > bound {
 			verdict, ok = "OVER", false
 		}
 		fmt.Fprintf(stdout, "event %s %s %s: interrupted %d ms, %d probes lost, max delay %d ms; bound %v (row %s): %s\n",
