@@ -62,14 +62,19 @@ func (r *recEvents) HardExpired(spi uint32, inbound bool) {
 // kind, each with a fake TUN "Tunnel0.0", and installs SA pairs.
 func newTestPair(t *testing.T, udp bool, encr childsa.EncrID, bits int, integ childsa.IntegID, esn bool, tc TunnelConfig) (*testPeer, *testPeer) {
 	t.Helper()
-	la, lb := mustAP("192.0.2.1:4500"), mustAP("198.51.100.6:4500")
+	return newTestPairAt(t, mustAP("192.0.2.1:4500"), mustAP("198.51.100.6:4500"), udp, encr, bits, integ, esn, tc)
+}
+
+// newTestPairAt is newTestPair with the outer addresses la and lb.
+func newTestPairAt(t *testing.T, la, lb netip.AddrPort, udp bool, encr childsa.EncrID, bits int, integ childsa.IntegID, esn bool, tc TunnelConfig) (*testPeer, *testPeer) {
+	t.Helper()
 	oa, ob := fakeOuterPair(la, lb)
 	mk := func(o *fakeOuter) *testPeer {
 		p := &testPeer{tun: newFakeTUN(), outer: o, ike: make(chan []byte, 8)}
 		p.e = NewEngine(Config{Workers: 2, IKEHandler: func(pkt []byte, src, dst netip.AddrPort) {
 			p.ike <- append([]byte(nil), pkt...)
 		}})
-		if err := p.e.attachOuter(o, udp); err != nil {
+		if err := p.e.attachOuter(o, udp, o.local.Addr().Is6()); err != nil {
 			t.Fatal(err)
 		}
 		tc.Name = "Tunnel0.0"
@@ -228,7 +233,7 @@ func TestLifetimeEvents(t *testing.T) {
 	e := NewEngine(Config{Events: ev, Workers: 1})
 	defer e.Close()
 	oa, _ := fakeOuterPair(mustAP("192.0.2.1:4500"), mustAP("198.51.100.6:4500"))
-	e.attachOuter(oa, true)
+	e.attachOuter(oa, true, false)
 	ft := newFakeTUN()
 	e.AttachTunnel(TunnelConfig{Name: "Tunnel0.0"}, ft)
 	out, _ := testSAPair(t, childsa.EncrAESGCM16, 128, childsa.IntegNone, false)
@@ -326,8 +331,8 @@ func TestTwoTunnels(t *testing.T) {
 	ea, eb := NewEngine(Config{Workers: 2}), NewEngine(Config{Workers: 2})
 	defer ea.Close()
 	defer eb.Close()
-	ea.attachOuter(oa, true)
-	eb.attachOuter(ob, true)
+	ea.attachOuter(oa, true, false)
+	eb.attachOuter(ob, true, false)
 	tuns := map[string][2]*fakeTUN{}
 	for k, name := range []string{"Tunnel0.0", "Tunnel1.0"} {
 		ta, tb := newFakeTUN(), newFakeTUN()

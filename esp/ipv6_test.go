@@ -1,0 +1,315 @@
+package esp
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"net"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/soft-ix/soft-ix/internal/childsa"
+	"github.com/soft-ix/soft-ix/internal/testenv"
+)
+
+// IPv6 outer addresses: the engine, the sockets and the MTU.
+
+// TestTwoEnginesIPv6Outer: two engines whose SAs have IPv6 outer addresses
+// carry IPv4 inner traffic both ways, raw and in UDP, through the outer
+// sockets of the IPv6 family (with only those attached, an SA sent to the
+// IPv4 ones would count send errors and lose the packets).
+func TestTwoEnginesIPv6Outer(t *testing.T) {
+	for _, udp := range []bool{false, true} {
+		t.Run(fmt.Sprintf("udp=%v", udp), func(t *testing.T) {
+			a, b := newTestPairAt(t, mustAP("[2001:db8:1::94]:4500"), mustAP("[2001:db8:2::6]:4500"), udp,
+				childsa.EncrAESCBC, 256, childsa.IntegHMACSHA256128, false, TunnelConfig{})
+			for _, p := range []*testPeer{a, b} {
+				if p.e.outerFor(udp, true).Load() == nil || p.e.outerFor(udp, false).Load() != nil {
+					t.Fatal("the fake socket is not the engine's IPv6 one")
+				}
+			}
+			const count = 50
+			for i := 0; i < count; i++ {
+				a.tun.toEngine <- ipv4UDP("192.168.2.1", "172.16.1.4", 100+i*23, uint32(i))
+			}
+			for i := 0; i < count; i++ {
+				if got := recv(t, b.tun); !bytes.Equal(got, ipv4UDP("192.168.2.1", "172.16.1.4", 100+i*23, uint32(i))) {
+					t.Fatalf("packet %d differs or out of order", i)
+				}
+			}
+			b.tun.toEngine <- ipv4UDP("172.16.1.4", "192.168.2.1", 64, 9)
+			if got := recv(t, a.tun); binary.BigEndian.Uint32(got[28:]) != 9 {
+				t.Fatal("reply differs")
+			}
+			for _, p := range []*testPeer{a, b} {
+				if s := p.e.Stats(); s.SendErrors != 0 || s.UnknownSPI != 0 {
+					t.Errorf("engine stats %+v", s)
+				}
+			}
+			// ESP from the peer's address that no SA takes counts as
+			// "invalid sa" on the peer's SA, IPv6 source or not.
+			a.outer.peer.writeTo([]byte{0xde, 0xad, 0xbe, 0xef, 0, 0, 0, 1, 1, 2, 3, 4}, b.outer.local, a.outer.local)
+			deadline := time.Now().Add(5 * time.Second)
+			for a.e.Stats().UnknownSPI == 0 && time.Now().Before(deadline) {
+				time.Sleep(time.Millisecond)
+			}
+			if c, _ := a.e.Counters(0x2002, true); c.InvalidSA != 1 {
+				t.Errorf("invalid sa on the IPv6 peer's SA: %d, want 1", c.InvalidSA)
+			}
+		})
+	}
+}
+
+// TestIPv4MappedRemote: an SA whose remote address is IPv4-mapped IPv6 is
+// an IPv4 SA (it goes out of the IPv4 socket).
+func TestIPv4MappedRemote(t *testing.T) {
+	out, _ := testSAPair(t, childsa.EncrAESGCM16, 128, childsa.IntegNone, false)
+	out.SPI, out.Remote = 0x1001, mustAP("[::ffff:198.51.100.6]:4500")
+	a, err := newSA(&out, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.v6 || a.remote != mustAP("198.51.100.6:4500") {
+		t.Errorf("v6 %v remote %v", a.v6, a.remote)
+	}
+	out.Remote = netip.AddrPort{}
+	if _, err := newSA(&out, 0); err == nil {
+		t.Error("an SA without a remote address was accepted")
+	}
+}
+
+// TestDeviceMTUIPv6: the 40-byte IPv6 header leaves 20 bytes less for the
+// inner packet than IPv4's, give or take the cipher's block alignment: the
+// largest inner packet fits the outer MTU, one block more would not.
+func TestDeviceMTUIPv6(t *testing.T) {
+	for _, tc := range []TunnelConfig{
+		{},
+		{EncrID: childsa.EncrAESGCM16, EncrKeyBits: 256},
+		{EncrID: childsa.EncrAESCBC, EncrKeyBits: 256, IntegID: childsa.IntegHMACSHA256128},
+		{OuterMTU: 1280, EncrID: childsa.EncrAESCBC, EncrKeyBits: 128, IntegID: childsa.IntegHMACSHA1_96},
+	} {
+		v4 := tc.DeviceMTU()
+		tc.OuterIPv6 = true
+		v6 := tc.DeviceMTU()
+		if v6 >= v4 || v4-v6 > 20+16 {
+			t.Errorf("%+v: device MTU %d with IPv6, %d with IPv4", tc, v6, v4)
+		}
+		// The largest inner packet fits the outer MTU with the IPv6
+		// header, one more byte of payload would not.
+		iv, blk, icv := 16, 16, 32
+		if tc.EncrID == childsa.EncrAESGCM16 {
+			iv, blk, icv = 8, 4, 16
+		} else if tc.IntegID == childsa.IntegHMACSHA256128 {
+			icv = 16
+		} else if tc.IntegID == childsa.IntegHMACSHA1_96 {
+			icv = 12
+		}
+		mtu := tc.outerMTU()
+		if n := outerIPv6Header + 8 + espLen(v6, iv, blk, icv); n > mtu {
+			t.Errorf("%+v: a %d-byte inner packet makes a %d-byte IPv6 packet, MTU %d", tc, v6, n, mtu)
+		}
+		if n := outerIPv6Header + 8 + espLen(v6+blk, iv, blk, icv); n <= mtu {
+			t.Errorf("%+v: %d bytes would still fit", tc, v6+blk)
+		}
+	}
+	if maxPayload(1500, 16, 16, 16, false, true) != maxPayload(1480, 16, 16, 16, false, false) {
+		t.Error("raw ESP over IPv6 does not lose exactly the 20 header bytes")
+	}
+}
+
+// TestUDPTransportLoopbackIPv6 is TestUDPTransportLoopback on ::1: ESP in
+// UDP over IPv6, sent as UDP GSO runs where the kernel can and received
+// (with GRO) one datagram per element, and IKE's destination address from
+// IPV6_PKTINFO.
+func TestUDPTransportLoopbackIPv6(t *testing.T) {
+	rx, err := listenUDP(mustAP("[::1]:0"))
+	if err != nil {
+		testenv.Unavailable(t, "no IPv6 UDP on loopback: %v", err)
+	}
+	defer rx.close()
+	tx, err := listenUDP(mustAP("[::]:0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.close()
+	if !rx.v6 || !tx.v6 {
+		t.Fatal("IPv6 addresses opened an IPv4 socket")
+	}
+	to := rx.local
+	a := &sa{remote: to, v6: true, udp: true}
+	var elems []*elem
+	for i := 0; i < containerMax; i++ {
+		el := getElem()
+		n := 1400
+		if i == 7 {
+			n = 600
+		}
+		el.pkt = el.buf[txOffset : txOffset+n]
+		binary.BigEndian.PutUint32(el.pkt, 0x1001)
+		binary.BigEndian.PutUint32(el.pkt[4:], uint32(i+1))
+		for k := 8; k < n; k++ {
+			el.pkt[k] = byte(i * k)
+		}
+		el.sa = a
+		elems = append(elems, el)
+	}
+	if n, err := tx.writeBatch(elems); err != nil || n != len(elems) {
+		t.Fatalf("writeBatch: %d, %v", n, err)
+	}
+	got := make([]*elem, 4)
+	for i := range got {
+		got[i] = getRxElem(0)
+	}
+	seen := 0
+	deadline := time.Now().Add(5 * time.Second)
+	for seen < len(elems) && time.Now().Before(deadline) {
+		rx.conn.SetReadDeadline(deadline)
+		n, err := rx.readBatch(got)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, g := range got[:n] {
+			if !bytes.Equal(g.pkt, elems[seen].pkt) {
+				t.Fatalf("datagram %d: %d bytes, want %d", seen, len(g.pkt), len(elems[seen].pkt))
+			}
+			if g.src.Addr() != netip.IPv6Loopback() || g.src.Port() != tx.local.Port() {
+				t.Fatalf("source %v", g.src)
+			}
+			seen++
+		}
+	}
+	if seen != len(elems) {
+		t.Fatalf("received %d of %d", seen, len(elems))
+	}
+	t.Logf("UDP GSO kept: %v; GRO on receive: %v, coalesced buffers: %d", tx.w.gso.Load(), rx.gro, rx.coalesced)
+
+	// IKE (non-ESP marker) from the unspecified-address socket: the
+	// receiver learns the destination ::1 although it was bound to it,
+	// and a socket bound to [::] learns it from IPV6_PKTINFO.
+	if err := rx.writeTo([]byte{0, 0, 0, 0, 0xaa}, netip.AddrPort{}, tx.local); err != nil {
+		t.Fatal(err)
+	}
+	one := []*elem{getElem()}
+	tx.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if n, err := tx.readBatch(one); err != nil || n != 1 {
+		t.Fatal(n, err)
+	}
+	if !bytes.Equal(one[0].pkt, []byte{0, 0, 0, 0, 0xaa}) || one[0].dst.Addr() != netip.IPv6Loopback() || one[0].dst.Port() != tx.local.Port() {
+		t.Fatalf("IKE datagram %x to %v, want to [::1]:%d", one[0].pkt, one[0].dst, tx.local.Port())
+	}
+	// writeTo with a source address on the [::] socket (IPV6_PKTINFO).
+	if err := tx.writeTo([]byte{0, 0, 0, 0, 0xbb}, netip.AddrPortFrom(netip.IPv6Loopback(), tx.local.Port()), rx.local); err != nil {
+		t.Fatal(err)
+	}
+	rx.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if n, err := rx.readBatch(one); err != nil || n != 1 || one[0].pkt[4] != 0xbb {
+		t.Fatal(n, err)
+	}
+}
+
+// TestRawESPLoopbackIPv6 sends ESP as next header 50 to ::1 and reads it
+// back: unlike IPv4, the socket delivers no IP header, so the ESP header
+// starts at rxOffset and the source comes from the message's name.
+func TestRawESPLoopbackIPv6(t *testing.T) {
+	testenv.RequireRoot(t) // raw sockets
+	r, err := listenRawESP(netip.IPv6Loopback())
+	if err != nil {
+		testenv.Unavailable(t, "raw IPv6 socket: %v", err)
+	}
+	defer r.close()
+	if !r.v6 {
+		t.Fatal("::1 opened an IPv4 raw socket")
+	}
+	el := getElem()
+	el.pkt = append(el.buf[txOffset:txOffset], 0, 0, 0x10, 0x01, 0, 0, 0, 1, 9, 9, 9, 9)
+	el.sa = &sa{remote: netip.AddrPortFrom(netip.IPv6Loopback(), 0), v6: true}
+	if n, err := r.writeBatch([]*elem{el}); err != nil || n != 1 {
+		t.Fatal(n, err)
+	}
+	got := []*elem{getElem()}
+	r.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for {
+		n, err := r.readBatch(got)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 1 && bytes.Equal(got[0].pkt, el.pkt) {
+			break
+		}
+	}
+	if got[0].src.Addr() != netip.IPv6Loopback() || got[0].pktOff != rxOffset {
+		t.Fatalf("src %v off %d", got[0].src, got[0].pktOff)
+	}
+	// A datagram larger than a small buffer is lost and moves the
+	// socket to large buffers, as on IPv4.
+	el.pkt = el.buf[txOffset : txOffset+3000]
+	if n, err := r.writeBatch([]*elem{el}); err != nil || n != 1 {
+		t.Fatal(n, err)
+	}
+	small := []*elem{getRxElem(0)}
+	if n, err := r.readBatch(small); err != nil || n != 1 || len(small[0].pkt) != 0 || r.rxSize() != bufSize-rxOffset {
+		t.Fatalf("oversize datagram: n %d err %v, %d bytes, rxSize %d", n, err, len(small[0].pkt), r.rxSize())
+	}
+}
+
+// TestEngineIPv6Sockets opens both families' sockets on one engine and
+// sends IKE over each: SendIKE picks the socket of the destination's
+// family, and a family without a socket is an error, not a panic.
+func TestEngineIPv6Sockets(t *testing.T) {
+	e := NewEngine(Config{Workers: 1})
+	defer e.Close()
+	if err := e.SendIKE([]byte{1}, netip.AddrPort{}, mustAP("[::1]:4500")); err == nil {
+		t.Fatal("SendIKE over IPv6 without an IPv6 socket succeeded")
+	}
+	if err := e.OpenUDP(mustAP("127.0.0.1:0")); err != nil {
+		testenv.Unavailable(t, "UDP: %v", err)
+	}
+	if err := e.OpenUDP(mustAP("[::1]:0")); err != nil {
+		testenv.Unavailable(t, "no IPv6 UDP on loopback: %v", err)
+	}
+	if err := e.OpenUDP(mustAP("[::1]:0")); err == nil {
+		t.Fatal("a second IPv6 UDP socket was attached")
+	}
+	for _, dst := range []string{"127.0.0.1", "::1"} {
+		c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.ParseIP(dst)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		to := c.LocalAddr().(*net.UDPAddr).AddrPort()
+		if err := e.SendIKE([]byte{0xcc}, netip.AddrPort{}, to); err != nil {
+			t.Fatalf("SendIKE to %v: %v", to, err)
+		}
+		buf := make([]byte, 16)
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		n, from, err := c.ReadFromUDPAddrPort(buf)
+		if err != nil || !bytes.Equal(buf[:n], []byte{0, 0, 0, 0, 0xcc}) {
+			t.Fatalf("to %v: %x, %v", to, buf[:n], err)
+		}
+		want := e.udp.Load().io.(*udpIO).local.Port()
+		if to.Addr().Is6() {
+			want = e.udp6.Load().io.(*udpIO).local.Port()
+		}
+		if from.Port() != want {
+			t.Errorf("IKE to %v left from port %d, want the %s socket's %d", to, from.Port(), dst, want)
+		}
+	}
+}
+
+// TestBatchWriterAddrNoAllocs: the destination of a message costs no
+// allocation in either family (the send path's guard).
+func TestBatchWriterAddrNoAllocs(t *testing.T) {
+	w := newBatchWriter(false)
+	a4, a6 := netip.MustParseAddr("198.51.100.6"), netip.MustParseAddr("2001:db8::6")
+	if n := testing.AllocsPerRun(100, func() {
+		if len(w.addr(0, a4)) != 4 || len(w.addr(1, a6)) != 16 {
+			t.Fatal("address length")
+		}
+	}); n != 0 {
+		t.Fatalf("%v allocations", n)
+	}
+	if !net.IP(w.addr(1, a6)).Equal(net.ParseIP("2001:db8::6")) || !net.IP(w.addr(0, a4)).Equal(net.ParseIP("198.51.100.6")) {
+		t.Fatal("addresses differ")
+	}
+}
