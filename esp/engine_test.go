@@ -62,7 +62,7 @@ func (r *recEvents) HardExpired(spi uint32, inbound bool) {
 // kind, each with a fake TUN "Tunnel0.0", and installs SA pairs.
 func newTestPair(t *testing.T, udp bool, encr childsa.EncrID, bits int, integ childsa.IntegID, esn bool, tc TunnelConfig) (*testPeer, *testPeer) {
 	t.Helper()
-	return newTestPairAt(t, mustAP("192.0.2.1:4500"), mustAP("198.51.100.6:4500"), udp, encr, bits, integ, esn, tc)
+	return newTestPairAt(t, testOuters[0].a, testOuters[0].b, udp, encr, bits, integ, esn, tc)
 }
 
 // newTestPairAt is newTestPair with the outer addresses la and lb.
@@ -125,40 +125,52 @@ func recv(t *testing.T, tun *fakeTUN) []byte {
 	}
 }
 
+// testOuters are the outer address pairs the two-engine tests run over:
+// IPv4 and IPv6.
+var testOuters = []struct {
+	name string
+	a, b netip.AddrPort
+}{
+	{"ipv4", mustAP("192.0.2.1:4500"), mustAP("198.51.100.6:4500")},
+	{"ipv6", mustAP("[2001:db8:1::94]:4500"), mustAP("[2001:db8:2::6]:4500")},
+}
+
 func TestTwoEnginesAllSuites(t *testing.T) {
 	for _, s := range testSuites {
 		for _, udp := range []bool{false, true} {
-			esn := s.bits == 256
-			t.Run(fmt.Sprintf("%s/udp=%v", s.name, udp), func(t *testing.T) {
-				a, b := newTestPair(t, udp, s.encr, s.bits, s.integ, esn, TunnelConfig{})
-				const count = 300
-				sent := 0
-				for i := 0; i < count; i++ {
-					p := ipv4UDP("192.168.2.1", "172.16.1.4", 4+i*7%1300, uint32(i))
-					sent += len(p)
-					a.tun.toEngine <- p
-				}
-				for i := 0; i < count; i++ {
-					got := recv(t, b.tun)
-					want := ipv4UDP("192.168.2.1", "172.16.1.4", 4+i*7%1300, uint32(i))
-					if !bytes.Equal(got, want) {
-						t.Fatalf("packet %d differs or out of order (tag %d)", i, binary.BigEndian.Uint32(got[28:]))
+			for _, outer := range testOuters {
+				esn := s.bits == 256
+				t.Run(fmt.Sprintf("%s/udp=%v/%s", s.name, udp, outer.name), func(t *testing.T) {
+					a, b := newTestPairAt(t, outer.a, outer.b, udp, s.encr, s.bits, s.integ, esn, TunnelConfig{})
+					const count = 300
+					sent := 0
+					for i := 0; i < count; i++ {
+						p := ipv4UDP("192.168.2.1", "172.16.1.4", 4+i*7%1300, uint32(i))
+						sent += len(p)
+						a.tun.toEngine <- p
 					}
-				}
-				// And back.
-				b.tun.toEngine <- ipv4UDP("172.16.1.4", "192.168.2.1", 100, 7)
-				if got := recv(t, a.tun); binary.BigEndian.Uint32(got[28:]) != 7 {
-					t.Fatal("reply differs")
-				}
-				co, _ := a.e.Counters(0x1001, false)
-				ci, _ := b.e.Counters(0x1001, true)
-				if co.Packets != count || ci.Packets != count || co.Octets != uint64(sent) || ci.Octets != uint64(sent) {
-					t.Fatalf("counters out %+v in %+v, sent %d octets", co, ci, sent)
-				}
-				if ci != (childsa.Counters{Packets: count, Octets: uint64(sent)}) {
-					t.Fatalf("inbound errors counted: %+v", ci)
-				}
-			})
+					for i := 0; i < count; i++ {
+						got := recv(t, b.tun)
+						want := ipv4UDP("192.168.2.1", "172.16.1.4", 4+i*7%1300, uint32(i))
+						if !bytes.Equal(got, want) {
+							t.Fatalf("packet %d differs or out of order (tag %d)", i, binary.BigEndian.Uint32(got[28:]))
+						}
+					}
+					// And back.
+					b.tun.toEngine <- ipv4UDP("172.16.1.4", "192.168.2.1", 100, 7)
+					if got := recv(t, a.tun); binary.BigEndian.Uint32(got[28:]) != 7 {
+						t.Fatal("reply differs")
+					}
+					co, _ := a.e.Counters(0x1001, false)
+					ci, _ := b.e.Counters(0x1001, true)
+					if co.Packets != count || ci.Packets != count || co.Octets != uint64(sent) || ci.Octets != uint64(sent) {
+						t.Fatalf("counters out %+v in %+v, sent %d octets", co, ci, sent)
+					}
+					if ci != (childsa.Counters{Packets: count, Octets: uint64(sent)}) {
+						t.Fatalf("inbound errors counted: %+v", ci)
+					}
+				})
+			}
 		}
 	}
 }

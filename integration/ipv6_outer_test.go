@@ -75,18 +75,10 @@ func v6NewLab(t *testing.T, prefix string, tools ...string) *iopLab {
 // v6StartIX runs the soft-ix daemon as the IX over the IPv6 internet.
 func (l *iopLab) v6StartIX(args ...string) *nslab.SoftIX {
 	l.t.Helper()
-	x, err := nslab.StartSoftIXDaemon(l.s.IX, nslab.SoftIXOptions{
+	return l.startIXWith(nslab.SoftIXOptions{
 		Name: "ix", Config: v6IXConf(nslab.AzurePublicAddr6, "ix", nslab.IXLANPrefix, nslab.VNetNet, true),
 		Map: nslab.IXSideMap(), Args: args,
 	})
-	if err != nil {
-		l.t.Fatal(err)
-	}
-	l.ix = x
-	l.lab.AddDumper("soft-ix show ikev2 child-sa (ix)", func() (string, error) {
-		return x.Command("show", "ikev2", "child-sa")
-	})
-	return x
 }
 
 // v6CheckShow checks that soft-ix shows the IKE SA with the IPv6 outer
