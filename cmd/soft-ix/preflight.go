@@ -58,6 +58,9 @@ func preflight(cfg *config.Config, o *options) error {
 	for _, network := range networks {
 		for _, port := range []int{500, 4500} {
 			if err := udpPortFree(network, port); err != nil {
+				if network == "udp6" {
+					return fmt.Errorf("a tunnel has an IPv6 peer, which needs IPv6 UDP port %d: %w", port, err)
+				}
 				return err
 			}
 		}
