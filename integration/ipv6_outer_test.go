@@ -72,13 +72,21 @@ func v6NewLab(t *testing.T, prefix string, tools ...string) *iopLab {
 	return &iopLab{t: t, lab: lab, s: s}
 }
 
-// v6StartIX runs the soft-ix daemon as the IX over the IPv6 internet.
-func (l *iopLab) v6StartIX(args ...string) *nslab.SoftIX {
+// The end of v6IXConf's tunnel block (the last interface) up and shut down.
+const (
+	v6TunnelUp   = "  no shutdown\n!\nip route"
+	v6TunnelDown = "  shutdown\n!\nip route"
+)
+
+// v6StartIX runs the soft-ix daemon as the IX over the IPv6 internet,
+// with its tunnel shut down when shut is set.
+func (l *iopLab) v6StartIX(shut bool, args ...string) *nslab.SoftIX {
 	l.t.Helper()
-	return l.startIXWith(nslab.SoftIXOptions{
-		Name: "ix", Config: v6IXConf(nslab.AzurePublicAddr6, "ix", nslab.IXLANPrefix, nslab.VNetNet, true),
-		Map: nslab.IXSideMap(), Args: args,
-	})
+	conf := v6IXConf(nslab.AzurePublicAddr6, "ix", nslab.IXLANPrefix, nslab.VNetNet, true)
+	if shut {
+		conf = strings.Replace(conf, v6TunnelUp, v6TunnelDown, 1)
+	}
+	return l.startIXWith(nslab.SoftIXOptions{Name: "ix", Config: conf, Map: nslab.IXSideMap(), Args: args})
 }
 
 // v6CheckShow checks that soft-ix shows the IKE SA with the IPv6 outer
@@ -131,7 +139,7 @@ func TestIPv6OuterStrongSwan(t *testing.T) {
 			if force {
 				args = []string{"--force-udp-encap"}
 			}
-			x := l.v6StartIX(args...)
+			x := l.v6StartIX(false, args...)
 			l.waitTunnel(x, c, 60*time.Second)
 			l.charonUp(c, 10*time.Second)
 			l.waitPing(iopPingAttempts)
@@ -160,7 +168,9 @@ func TestIPv6OuterStrongSwan(t *testing.T) {
 
 // TestIPv6OuterSoftIXPair: soft-ix against soft-ix over IPv6, raw ESP
 // (next header 50) without a NAT and ESP in UDP 4500 with
-// --force-udp-encap on the IX.
+// --force-udp-encap on the IX. In the raw ESP case the IX starts with its
+// tunnel shut down, so with no IPv6 socket open, and a reload that brings
+// the tunnel up opens them.
 func TestIPv6OuterSoftIXPair(t *testing.T) {
 	for _, force := range []bool{false, true} {
 		t.Run(map[bool]string{false: "raw-esp", true: "force-udp-encap"}[force], func(t *testing.T) {
@@ -176,7 +186,10 @@ func TestIPv6OuterSoftIXPair(t *testing.T) {
 			if force {
 				args = []string{"--force-udp-encap"}
 			}
-			ix := l.v6StartIX(args...)
+			ix := l.v6StartIX(!force, args...)
+			if !force {
+				v6ReloadIntoIPv6(t, ix)
+			}
 			iopWaitSoftIXPair(t, l, ix, az, 60*time.Second)
 			l.waitPing(iopPingAttempts)
 			if force {
@@ -189,5 +202,38 @@ func TestIPv6OuterSoftIXPair(t *testing.T) {
 				v6CheckShow(t, l, az, nslab.AzurePublicAddr6, nslab.IXWANAddr6, 500)
 			}
 		})
+	}
+}
+
+// v6ReloadIntoIPv6 checks that the IX, started with its IPv6 tunnel shut
+// down, has no IPv6 socket open, then brings the tunnel up by reload,
+// which must open them.
+func v6ReloadIntoIPv6(t *testing.T, x *nslab.SoftIX) {
+	t.Helper()
+	sockets := func() string {
+		out, err := x.NS.Run("ss", "-H", "-anuw", "-f", "inet6")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	if out := sockets(); strings.TrimSpace(out) != "" {
+		t.Fatalf("IPv6 sockets open with the IPv6 tunnel shut down:\n%s", out)
+	}
+	conf, err := os.ReadFile(x.ConfPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	up := strings.Replace(string(conf), v6TunnelDown, v6TunnelUp, 1)
+	if err := os.WriteFile(x.ConfPath, []byte(up), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := x.Command("reload"); err != nil {
+		t.Fatalf("reload: %v\n%s", err, out)
+	}
+	out := sockets()
+	t.Logf("IPv6 sockets after the reload:\n%s", out)
+	if !strings.Contains(out, "[::]:500 ") || !strings.Contains(out, "[::]:4500 ") || !strings.Contains(out, "*:50 ") {
+		t.Fatalf("want UDP [::]:500, [::]:4500 and raw ESP (*:50) after the reload that brings the IPv6 tunnel up")
 	}
 }
