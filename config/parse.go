@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -572,458 +573,138 @@ func editDistance(a, b string) int {
 	return prev[len(b)]
 }
 
-// top handles a top-level command.
+// finish tidies the model once every line is read.
+func (p *parser) finish() {
+	c := p.cfg
+	// "no" forms can leave empty lists behind; nil keeps configs comparable.
+	if len(c.PSKs) == 0 {
+		c.PSKs = nil
+	}
+	if len(c.Profiles) == 0 {
+		c.Profiles = nil
+	}
+	if len(c.Interfaces) == 0 {
+		c.Interfaces = nil
+	}
+	if len(c.Routes) == 0 {
+		c.Routes = nil
+	}
+	if len(c.AccessLists) == 0 {
+		c.AccessLists = nil
+	}
+	if len(c.DynamicLists) == 0 {
+		c.DynamicLists = nil
+	}
+	if b := c.BGP; b != nil {
+		if len(b.Neighbors) == 0 {
+			b.Neighbors = nil
+		}
+		if len(b.Extra) == 0 {
+			b.Extra = nil
+		}
+		if len(b.AFExtra) == 0 {
+			b.AFExtra = nil
+		}
+		if len(b.Networks) == 0 {
+			b.Networks = nil
+		}
+	}
+	c.sortPolicies()
+	for _, ifc := range p.cfg.Interfaces {
+		if len(ifc.Filters) == 0 {
+			ifc.Filters = nil
+		}
+		if len(ifc.NAPTForwards) == 0 {
+			ifc.NAPTForwards = nil
+		}
+		if t := ifc.Tunnel; t != nil && t.Override != nil && t.Override.isZero() {
+			t.Override = nil
+		}
+		ifc.anchorKept()
+	}
+	c.anchorKept()
+}
+
+// anchorKept moves each kept top-level command whose section prints
+// nothing (a section emptied by "no" commands) to the last section before
+// it that does, and orders the list as Print writes it, so that printing
+// and parsing again gives the same config.
+func (c *Config) anchorKept() {
+	if len(c.Extra) == 0 {
+		c.Extra = nil
+		return
+	}
+	sections, printed := globalSections(c)
+	rank := func(a string) int {
+		for i, s := range sections {
+			if s == a {
+				return i
+			}
+		}
+		if strings.HasPrefix(a, "interface ") {
+			return len(sections) - 2 // an interface removed by "no interface": after the last one left
+		}
+		return 0
+	}
+	for _, v := range c.Extra {
+		r := rank(v.After)
+		for !printed[r] {
+			r--
+		}
+		v.After = sections[r]
+	}
+	sort.SliceStable(c.Extra, func(i, j int) bool { return rank(c.Extra[i].After) < rank(c.Extra[j].After) })
+}
+
+// anchorKept does for the kept lines of an interface block what
+// Config.anchorKept does at the top level: each follows a command that
+// prints, in the order Print writes them.
+func (ifc *Interface) anchorKept() {
+	if len(ifc.Extra) == 0 {
+		ifc.Extra = nil
+		return
+	}
+	order := append([]string{""}, interfaceTable.keys()...)
+	printed := map[string]bool{"": true}
+	for _, l := range interfaceTable.lines(ifc, "") {
+		printed[l.key] = true
+	}
+	rank := func(k string) int {
+		for i, o := range order {
+			if o == k {
+				return i
+			}
+		}
+		return 0
+	}
+	for _, v := range ifc.Extra {
+		r := rank(v.After)
+		for !printed[order[r]] {
+			r--
+		}
+		v.After = order[r]
+	}
+	sort.SliceStable(ifc.Extra, func(i, j int) bool { return rank(ifc.Extra[i].After) < rank(ifc.Extra[j].After) })
+}
+
+func (pr *Profile) isZero() bool {
+	z := Profile{Name: pr.Name, Pos: pr.Pos}
+	return equalProfiles(*pr, z)
+}
+
+// top handles a top-level command; it is kept where Print writes the
+// section of the command that took it.
 func (p *parser) top(l *line) {
 	neg, t := splitNo(l.toks)
-	switch kw(t[0]) {
-	case "hostname":
-		p.hostname(l, t, neg)
-	case "interface":
-		p.interfaceCmd(l, t, neg)
-	case "ikev2":
-		p.ikev2Global(l, t, neg)
-	case "ip":
-		if len(t) > 1 && kw(t[1]) == "route" {
-			p.topAnchor = "ip route"
-			p.route(l, t, neg)
-			return
-		}
-		if len(t) > 1 && kw(t[1]) == "prefix-list" {
-			p.topAnchor = "ip prefix-list"
-			p.prefixList(l, t, neg)
-			return
-		}
-		if len(t) > 1 && kw(t[1]) == "access-list" {
-			p.topAnchor = "ip route" // IX prints access lists after the routes
-			p.accessList(l, t, neg)
-			return
-		}
-		if len(t) > 1 && kw(t[1]) != "router" && !topLevelPairs["ip "+kw(t[1])] && editDistance(kw(t[1]), "route") <= 1 {
-			p.errf(l, t[1].col, "unknown command \"ip %s\", did you mean \"ip route\"?", t[1].text)
-			return
-		}
-		p.notEmulated(l, t, "")
-	case "router":
-		if len(t) > 1 && kw(t[1]) == "bgp" {
-			p.topAnchor = "router bgp"
-			p.routerBGP(l, t, neg)
-			return
-		}
-		p.notEmulated(l, t, "")
-	case "route-map":
-		p.routeMapCmd(l, t, neg)
-	case "device":
-		p.notEmulated(l, t, "device")
-	case "end", "exit":
-		// What a CLI session types to leave config mode; nothing to do.
-	default:
-		p.unknown(l, t, 0, "", []string{"hostname", "interface", "ikev2", "router"})
-		if p.extra == nil {
-			p.block = blockSkip // a typo: its block is skipped
-		}
-	}
-}
-
-func (p *parser) hostname(l *line, t []token, neg bool) {
-	p.topAnchor = "hostname"
-	if neg {
-		p.cfg.Hostname = ""
+	c := globalTable.find(t)
+	if c == nil {
+		globalTable.unknown(p, globalTable, l, t, neg, p.cfg)
 		return
 	}
-	n, ok := p.need(l, t, 1, "hostname", "name")
-	if !ok || !p.done(l, t, 2, "hostname") {
-		return
+	if c.section != "" && c.section != "interfaces" {
+		p.topAnchor = c.section
 	}
-	if n.text == "" {
-		p.errf(l, n.col, "hostname: empty name")
-		return
-	}
-	p.cfg.Hostname = n.text
-}
-
-func (p *parser) interfaceCmd(l *line, t []token, neg bool) {
-	p.block = blockSkip // until the name checks out
-	n, ok := p.need(l, t, 1, "interface", "interface name")
-	if !ok {
-		return
-	}
-	if fam, other := otherFamily(n.text); other {
-		p.notEmulated(l, t, "interface "+fam)
-		p.skipOpener, p.skipIface = true, true
-		return
-	}
-	name, kind, err := NormalizeInterfaceName(n.text)
-	if err != nil {
-		p.errf(l, n.col, "interface: %v", err)
-		return
-	}
-	if !p.done(l, t, 2, "interface") {
-		return
-	}
-	if neg {
-		for i, ifc := range p.cfg.Interfaces {
-			if ifc.Name == name {
-				p.cfg.Interfaces = append(p.cfg.Interfaces[:i], p.cfg.Interfaces[i+1:]...)
-				break
-			}
-		}
-		return
-	}
-	ifc := p.cfg.Interface(name)
-	if ifc == nil {
-		ifc = &Interface{Name: name, Kind: kind, Pos: p.pos(l, t[0].col)}
-		if kind == KindTunnel {
-			ifc.Tunnel = &Tunnel{}
-		}
-		p.cfg.Interfaces = append(p.cfg.Interfaces, ifc)
-	}
-	p.block, p.iface = blockInterface, ifc
-	p.topAnchor = "interface " + name
-}
-
-func (p *parser) ikev2Global(l *line, t []token, neg bool) {
-	w, ok := p.need(l, t, 1, "ikev2", "sub-command (authentication, default-profile or profile)")
-	if !ok {
-		return
-	}
-	switch kw(w) {
-	case "authentication":
-		p.topAnchor = "ikev2 authentication"
-		p.psk(l, t, neg)
-	case "default-profile":
-		p.topAnchor = "ikev2 default-profile"
-		if !p.done(l, t, 2, "ikev2 default-profile") {
-			p.block = blockSkip
-			return
-		}
-		if neg {
-			p.cfg.DefaultProfile = nil
-			p.block = blockSkip
-			return
-		}
-		if p.cfg.DefaultProfile == nil {
-			p.cfg.DefaultProfile = &Profile{Pos: p.pos(l, t[0].col)}
-		}
-		p.block, p.profile = blockProfile, p.cfg.DefaultProfile
-	case "profile":
-		p.topAnchor = "ikev2 profile"
-		p.block = blockSkip
-		n, ok := p.need(l, t, 2, "ikev2 profile", "profile name")
-		if !ok || !p.done(l, t, 3, "ikev2 profile") {
-			return
-		}
-		if n.text == "" {
-			p.errf(l, n.col, "ikev2 profile: empty name")
-			return
-		}
-		if neg {
-			for i, pr := range p.cfg.Profiles {
-				if pr.Name == n.text {
-					p.cfg.Profiles = append(p.cfg.Profiles[:i], p.cfg.Profiles[i+1:]...)
-					break
-				}
-			}
-			return
-		}
-		pr := p.cfg.Profile(n.text)
-		if pr == nil {
-			pr = &Profile{Name: n.text, Pos: p.pos(l, t[0].col)}
-			p.cfg.Profiles = append(p.cfg.Profiles, pr)
-		}
-		p.block, p.profile = blockProfile, pr
-	default:
-		p.unknown(l, t, 1, "ikev2: ", []string{"authentication", "default-profile", "profile"})
-		if p.extra == nil {
-			p.block = blockSkip
-		}
-	}
-}
-
-// identity parses "id TYPE VALUE" starting at t[i] ("id").
-func (p *parser) identity(l *line, t []token, i int, cmd string) (Identity, bool) {
-	if _, ok := p.oneOf(l, t[i], cmd, "id"); !ok {
-		return Identity{}, false
-	}
-	tt, ok := p.need(l, t, i+1, cmd, "identity type (ipv4, ipv6, fqdn or keyid)")
-	if !ok {
-		return Identity{}, false
-	}
-	typ, ok := p.oneOf(l, tt, cmd+" id", "ipv4", "ipv6", "fqdn", "keyid")
-	if !ok {
-		return Identity{}, false
-	}
-	v, ok := p.need(l, t, i+2, cmd+" id "+typ, "identity value")
-	if !ok {
-		return Identity{}, false
-	}
-	id := Identity{Type: IDType(typ), Value: v.text}
-	switch id.Type {
-	case IDIPv4, IDIPv6:
-		a, err := netip.ParseAddr(v.text)
-		if err != nil || a.Zone() != "" || (id.Type == IDIPv4) != a.Is4() {
-			p.errf(l, v.col, "%s id %s: bad address %q, expected an %s address", cmd, typ, v.text, map[IDType]string{IDIPv4: "IPv4", IDIPv6: "IPv6"}[id.Type])
-			return Identity{}, false
-		}
-		id.Value = a.String()
-	default:
-		if v.text == "" {
-			p.errf(l, v.col, "%s id %s: empty value", cmd, typ)
-			return Identity{}, false
-		}
-	}
-	return id, true
-}
-
-// psk: ikev2 authentication psk id TYPE VALUE key char|hex KEY
-func (p *parser) psk(l *line, t []token, neg bool) {
-	const cmd = "ikev2 authentication"
-	w, ok := p.need(l, t, 2, cmd, "psk")
-	if !ok {
-		return
-	}
-	if _, ok := p.oneOf(l, w, cmd, "psk"); !ok {
-		return
-	}
-	if _, ok := p.need(l, t, 3, cmd+" psk", "id"); !ok {
-		return
-	}
-	id, ok := p.identity(l, t, 3, cmd+" psk")
-	if !ok {
-		return
-	}
-	if neg {
-		for i, k := range p.cfg.PSKs {
-			if k.ID == id {
-				p.cfg.PSKs = append(p.cfg.PSKs[:i], p.cfg.PSKs[i+1:]...)
-				break
-			}
-		}
-		return
-	}
-	kt, ok := p.need(l, t, 6, cmd+" psk", "key")
-	if !ok {
-		return
-	}
-	// The words after the identity may be the key itself (a line that
-	// lacks "key" or "char"): the errors about them must not echo them.
-	if _, ok := p.oneOfSecret(l, kt, cmd+" psk", "key"); !ok {
-		return
-	}
-	ft, ok := p.need(l, t, 7, cmd+" psk key", "key format (char or hex)")
-	if !ok {
-		return
-	}
-	form, ok := p.oneOfSecret(l, ft, cmd+" psk key", "char", "hex")
-	if !ok {
-		return
-	}
-	vt, ok := p.need(l, t, 8, cmd+" psk key "+form, "key")
-	if !ok {
-		return
-	}
-	if len(t) > 9 {
-		// Do not echo the extra word: it is probably part of the key.
-		p.errf(l, t[9].col, "%s psk key %s: the key must be one word; put it in double quotes if it contains blanks", cmd, form)
-		return
-	}
-	k := &PSK{ID: id, Hex: form == "hex", Pos: p.pos(l, t[0].col)}
-	if k.Hex {
-		h := strings.TrimPrefix(strings.TrimPrefix(vt.text, "0x"), "0X")
-		b, err := decodeHex(h)
-		if err != nil || len(b) == 0 {
-			// Never echo the key itself.
-			p.errf(l, vt.col, "%s psk key hex: the key is not an even number of hex digits", cmd)
-			return
-		}
-		k.Key = b
-	} else {
-		if vt.text == "" {
-			p.errf(l, vt.col, "%s psk key char: empty key", cmd)
-			return
-		}
-		k.Key = []byte(vt.text)
-	}
-	for i, old := range p.cfg.PSKs {
-		if old.ID == id {
-			p.cfg.PSKs[i] = k // a later line replaces an earlier one, as on IX
-			return
-		}
-	}
-	p.cfg.PSKs = append(p.cfg.PSKs, k)
-}
-
-func decodeHex(s string) ([]byte, error) {
-	if len(s)%2 != 0 {
-		return nil, fmt.Errorf("odd length")
-	}
-	b := make([]byte, len(s)/2)
-	for i := range b {
-		v, err := strconv.ParseUint(s[2*i:2*i+2], 16, 8)
-		if err != nil {
-			return nil, err
-		}
-		b[i] = byte(v)
-	}
-	return b, nil
-}
-
-// route: ip route PREFIX|default GATEWAY [GATEWAY] [dhcp] [[distance] N] [tag N],
-// where a GATEWAY is an interface or a next-hop address (IX accepts a next
-// hop and the interface it is reached by).
-func (p *parser) route(l *line, t []token, neg bool) {
-	const cmd = "ip route"
-	pt, ok := p.need(l, t, 2, cmd, "destination prefix (A/L or default)")
-	if !ok {
-		return
-	}
-	pf, ok := p.prefix(l, pt, cmd, true)
-	if !ok {
-		return
-	}
-	r := &Route{Prefix: pf, Pos: p.pos(l, t[0].col)}
-	if len(t) > 3 {
-		if fam, other := otherFamily(t[3].text); other {
-			p.inactiveRef(l, t[3], fam)
-			return
-		}
-		if !p.routeTarget(l, t[3], r) {
-			return
-		}
-	} else if !neg {
-		p.errf(l, eol(l), "%s: missing gateway, expected an interface name or a next-hop address", cmd)
-		return
-	}
-	for i := 4; i < len(t); i++ {
-		w := kw(t[i])
-		switch {
-		case w == "dhcp" && !r.DHCP && r.Interface != "":
-			r.DHCP = true
-		case w == "distance" || (isNumber(w) && r.Distance == 0):
-			if w == "distance" {
-				i++
-				if _, ok := p.need(l, t, i, cmd+" distance", "distance"); !ok {
-					return
-				}
-			}
-			d, ok := p.number(l, t[i], cmd+" distance", "distance", 1, 255)
-			if !ok {
-				return
-			}
-			r.Distance = int(d)
-		case w == "tag" && r.Tag == 0:
-			i++
-			tt, ok := p.need(l, t, i, cmd+" tag", "tag")
-			if !ok {
-				return
-			}
-			n, ok := p.number(l, tt, cmd+" tag", "tag", 1, 4294967295)
-			if !ok {
-				return
-			}
-			r.Tag = uint32(n)
-		case i == 4 && r.Interface == "" && !isNumber(w):
-			// ip route P NEXTHOP IF
-			if fam, other := otherFamily(t[i].text); other {
-				p.inactiveRef(l, t[i], fam)
-				return
-			}
-			name, ok := p.ifname(l, t[i], cmd)
-			if !ok {
-				return
-			}
-			r.Interface = name
-		case i == 4 && !r.NextHop.IsValid() && !isNumber(w) && w != "dhcp":
-			// ip route P IF NEXTHOP
-			a, err := netip.ParseAddr(t[i].text)
-			if err != nil || a.Zone() != "" || a.Is4() != r.Prefix.Addr().Is4() {
-				p.errf(l, t[i].col, "%s: bad next hop %q, expected an address in the family of %s", cmd, t[i].text, r.Prefix)
-				return
-			}
-			r.NextHop = a
-		default:
-			p.errf(l, t[i].col, "%s: unexpected %q, expected dhcp, a distance or tag N", cmd, t[i].text)
-			return
-		}
-	}
-	if !neg {
-		if r.DHCP && !p.warned["route dhcp"] {
-			p.warned["route dhcp"] = true
-			p.warnf(l, t[0].col, "ip route ... dhcp: soft-ix does not take a next hop from the DHCP lease yet; the route is kept but inactive")
-		}
-		if r.Tag != 0 && !p.warned["route tag"] {
-			p.warned["route tag"] = true
-			p.warnf(l, t[0].col, "ip route ... tag: route tags are kept but not acted on by soft-ix")
-		}
-	}
-	if neg {
-		kept := p.cfg.Routes[:0]
-		for _, o := range p.cfg.Routes {
-			if o.Prefix == r.Prefix && (len(t) <= 3 || o.sameTarget(r)) {
-				continue
-			}
-			kept = append(kept, o)
-		}
-		p.cfg.Routes = kept
-		return
-	}
-	for i, o := range p.cfg.Routes {
-		if o.Prefix == r.Prefix && o.sameTarget(r) {
-			p.cfg.Routes[i] = r
-			return
-		}
-	}
-	p.cfg.Routes = append(p.cfg.Routes, r)
-}
-
-func (r *Route) sameTarget(o *Route) bool {
-	return r.Interface == o.Interface && r.NextHop == o.NextHop
-}
-
-func (p *parser) routeTarget(l *line, t token, r *Route) bool {
-	if a, err := netip.ParseAddr(t.text); err == nil {
-		if a.Zone() != "" || a.Is4() != r.Prefix.Addr().Is4() {
-			p.errf(l, t.col, "ip route: next hop %q is not in the address family of %s", t.text, r.Prefix)
-			return false
-		}
-		r.NextHop = a
-		return true
-	}
-	name, _, err := NormalizeInterfaceName(t.text)
-	if err != nil {
-		p.errf(l, t.col, "ip route: bad gateway %q, expected an interface name (e.g. Tunnel0.0) or a next-hop address", t.text)
-		return false
-	}
-	r.Interface = name
-	return true
-}
-
-func (p *parser) routerBGP(l *line, t []token, neg bool) {
-	p.block = blockSkip
-	if neg {
-		p.cfg.BGP = nil
-		return
-	}
-	at, ok := p.need(l, t, 2, "router bgp", "AS number")
-	if !ok {
-		return
-	}
-	asn, ok := p.asn(l, at, "router bgp")
-	if !ok || !p.done(l, t, 3, "router bgp") {
-		return
-	}
-	if p.cfg.BGP != nil && p.cfg.BGP.ASN != asn {
-		p.errf(l, at.col, "router bgp: AS %d given, but router bgp %d is already configured", asn, p.cfg.BGP.ASN)
-		return
-	}
-	if p.cfg.BGP == nil {
-		p.cfg.BGP = &BGP{ASN: asn, Pos: p.pos(l, t[0].col)}
-	}
-	p.block = blockBGP
-}
-
-func (p *parser) asn(l *line, t token, cmd string) (uint32, bool) {
-	n, ok := p.number(l, t, cmd, "AS number", 1, 4294967295)
-	return uint32(n), ok
+	c.set(p, l, t, neg, p.cfg)
 }
 
 // sub handles a line inside the open block.
@@ -1047,16 +728,14 @@ func (p *parser) sub(l *line) {
 			p.extra.Sub = append(p.extra.Sub, trimBlank(l.raw))
 		}
 	case blockInterface:
-		p.interfaceSub(l)
-		if !p.kept[l.num] {
-			p.ifAnchor = interfaceKey(l.toks)
-		}
+		p.interfaceLine(l)
 	case blockProfile:
 		neg, t := splitNo(l.toks)
-		p.profileSub(l, t, neg, p.profile, "")
+		profileTable.run(p, l, t, neg, profileIn{pr: p.profile})
 	case blockBGP:
-		p.bgpSub(l)
+		p.bgpLine(l)
 	case blockRouteMap:
-		p.routeMapSub(l)
+		neg, t := splitNo(l.toks)
+		routeMapTable.run(p, l, t, neg, p.rmap)
 	}
 }
