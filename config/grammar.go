@@ -193,7 +193,11 @@ func (tb *table[T]) lines(x T, section string) []keyedLine {
 			continue
 		}
 		for _, ws := range c.get(x) {
-			out = append(out, keyedLine{c.keyOf(strings.Fields(strings.Join(ws, " "))), ws})
+			f := strings.Fields(strings.Join(ws, " "))
+			if f[0] == "no" {
+				f = f[1:]
+			}
+			out = append(out, keyedLine{c.keyOf(f), ws})
 		}
 	}
 	return out
