@@ -235,7 +235,7 @@ var neighborTable = &table[*Neighbor]{
 			}),
 		},
 		{
-			words: []string{"update-source"}, args: []Arg{{Kind: ArgInterface, Help: "INTERFACE", Sample: "Loopback0"}},
+			words: []string{"update-source"}, args: []Arg{{Kind: ArgInterface, Help: "INTERFACE", Sample: "Loopback0.0"}},
 			help: "the interface whose address the session uses", set: (*parser).updateSource,
 			get: neighborLine(func(n *Neighbor) []string {
 				if n.UpdateSource == "" {

@@ -35,8 +35,8 @@ var interfaceTable = &table[*Interface]{
 		},
 		{
 			words: []string{"ip", "address"},
-			args: []Arg{{Kind: ArgPrefix, Help: "A.B.C.D/M|dhcp", Words: []string{"dhcp"}, Sample: "192.168.2.1/24"},
-				{Kind: ArgKeyword, Words: []string{"receive-default"}, Optional: true, Sample: "-"}},
+			args: []Arg{{Kind: ArgHostPrefix, Help: "A.B.C.D/M|dhcp", Words: []string{"dhcp"}},
+				{Kind: ArgKeyword, Words: []string{"receive-default"}, Optional: true}},
 			help: "the interface's address", set: (*parser).ipAddress,
 			get: func(ifc *Interface) [][]string {
 				switch {
@@ -55,7 +55,7 @@ var interfaceTable = &table[*Interface]{
 			},
 		},
 		{
-			words: []string{"ip", "unnumbered"}, key: "ip address", args: []Arg{{Kind: ArgInterface, Help: "INTERFACE", Sample: "Loopback0"}},
+			words: []string{"ip", "unnumbered"}, key: "ip address", args: []Arg{{Kind: ArgInterface, Help: "INTERFACE", Sample: "Loopback0.0"}},
 			help: "borrow another interface's address", set: (*parser).ipUnnumbered,
 			get: func(ifc *Interface) [][]string {
 				if ifc.Unnumbered == "" || ifc.DHCP || ifc.Address.IsValid() {

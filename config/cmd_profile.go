@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 )
 
@@ -42,7 +43,7 @@ var profileTable = &table[profileIn]{
 		{
 			words: []string{"child-lifetime"},
 			args: []Arg{lifetimeArg, {Kind: ArgKeyword, Words: []string{"kilobytes"}, Optional: true},
-				{Kind: ArgNumber, Help: "<1-4294967295>", Min: 1, Max: 4294967295}},
+				{Kind: ArgNumber, Help: "<1-4294967295>", Min: 1, Max: 4294967295, With: true}},
 			help: "Child SA lifetime", set: (*parser).childLifetime,
 			get: func(x profileIn) [][]string {
 				if x.pr.ChildLifetime == 0 {
@@ -56,7 +57,7 @@ var profileTable = &table[profileIn]{
 			},
 		},
 		{
-			words: []string{"child-pfs"}, args: []Arg{{Kind: ArgKeyword, Help: "GROUP|off", Words: append([]string{"off"}, dhGroups...), Sample: string(DH2048)}},
+			words: []string{"child-pfs"}, args: []Arg{{Kind: ArgKeyword, Help: "GROUP|off", Words: append(slices.Clone(dhGroups), "off")}},
 			help: "Diffie-Hellman group of Child SA rekeys", set: (*parser).childPFS,
 			get: func(x profileIn) [][]string {
 				if x.pr.ChildPFS == "" {
@@ -93,7 +94,7 @@ var profileTable = &table[profileIn]{
 		},
 		{
 			words: []string{"local-authentication"},
-			args:  append([]Arg{{Kind: ArgKeyword, Words: []string{"psk"}, Optional: true}}, idArgs...),
+			args:  append([]Arg{{Kind: ArgKeyword, Words: []string{"psk"}}}, optionalArgs(idArgs)...),
 			help:  "own authentication and identity", set: (*parser).localAuth,
 			get: func(x profileIn) [][]string {
 				pr := x.pr

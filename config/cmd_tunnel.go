@@ -163,11 +163,14 @@ func tunnelCommands() []*command[*Interface] {
 	})
 }
 
-// optionalArgs marks the first of args optional: the command may end
-// before them.
+// optionalArgs makes args an optional group: the command may end before
+// them, and they come together.
 func optionalArgs(args []Arg) []Arg {
 	out := slices.Clone(args)
 	out[0].Optional = true
+	for i := range out[1:] {
+		out[i+1].With = true
+	}
 	return out
 }
 

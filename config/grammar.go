@@ -27,7 +27,8 @@ const (
 	ArgNumber                   // a decimal number from Arg.Min to Arg.Max
 	ArgAddr                     // an IPv4 or IPv6 address
 	ArgIPv4                     // an IPv4 address
-	ArgPrefix                   // ADDRESS/LENGTH
+	ArgPrefix                   // ADDRESS/LENGTH, a network
+	ArgHostPrefix               // ADDRESS/LENGTH, a host's address and its subnet
 	ArgInterface                // an interface name
 	ArgWords                    // one or more of Arg.Words
 	ArgKey                      // a pre-shared key
@@ -40,10 +41,11 @@ type Arg struct {
 	Help     string   // how "?" shows it: "<68-1500>", "A.B.C.D", "NAME"
 	Words    []string // the keywords of ArgKeyword and ArgWords
 	Min, Max uint64   // the range of ArgNumber
-	Optional bool     // the command is complete without it (and the ones after it)
-	// Sample is a value the command takes here, where the kind alone does
-	// not give one (an interface of the right family, a name defined
-	// elsewhere); "" lets the kind decide.
+	Optional bool     // the command is complete without it
+	With     bool     // written only with the optional argument before it ("distance" N)
+	// Sample is a value of the kind the command takes here (an interface
+	// of the right family, a network), for the test that writes a line
+	// from every command: the Sample first, then the Words.
 	Sample string
 }
 

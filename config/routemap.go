@@ -177,13 +177,13 @@ var prefixListCommand = &command[*Config]{
 	args: []Arg{
 		{Kind: ArgName, Help: "NAME"},
 		{Kind: ArgKeyword, Words: []string{"seq"}, Optional: true},
-		{Kind: ArgNumber, Help: "<1-4294967294>", Min: 1, Max: 4294967294},
+		{Kind: ArgNumber, Help: "<1-4294967294>", Min: 1, Max: 4294967294, With: true},
 		{Kind: ArgKeyword, Words: []string{"permit", "deny"}},
 		{Kind: ArgPrefix, Help: "A.B.C.D/M|any", Words: []string{"any"}, Sample: "10.0.0.0/8"},
 		{Kind: ArgKeyword, Words: []string{"min"}, Optional: true},
-		{Kind: ArgNumber, Help: "<0-32>", Min: 0, Max: 32, Sample: "16"},
+		{Kind: ArgNumber, Help: "<0-32>", Min: 0, Max: 32, Sample: "16", With: true},
 		{Kind: ArgKeyword, Words: []string{"max"}, Optional: true},
-		{Kind: ArgNumber, Help: "<0-32>", Min: 0, Max: 32, Sample: "24"},
+		{Kind: ArgNumber, Help: "<0-32>", Min: 0, Max: 32, Sample: "24", With: true},
 	},
 	help: "prefix list for route-maps", section: "ip prefix-list",
 	set: func(p *parser, l *line, t []token, neg bool, c *Config) { p.prefixList(l, t, neg) },
@@ -268,7 +268,7 @@ var routeMapTable = &table[*RouteMap]{
 		},
 		{
 			words: []string{"set", "community"},
-			args: []Arg{{Kind: ArgWords, Help: "AA:NN...|none", Words: append([]string{"none"}, wellKnownCommunities...), Sample: "65000:100"},
+			args: []Arg{{Kind: ArgWords, Help: "AA:NN...", Words: wellKnownCommunities, Sample: "65000:100"},
 				{Kind: ArgKeyword, Words: []string{"additive"}, Optional: true}},
 			help: "set communities", set: (*parser).routeMapCommunity,
 			get: func(rm *RouteMap) [][]string {
@@ -284,6 +284,11 @@ var routeMapTable = &table[*RouteMap]{
 				}
 				return nil
 			},
+		},
+		{
+			// Printed by the entry above.
+			words: []string{"set", "community", "none"}, key: "set community",
+			help: "remove all communities", set: (*parser).routeMapCommunity,
 		},
 	},
 	unknown: func(p *parser, tb *table[*RouteMap], l *line, t []token, neg bool, rm *RouteMap) {
@@ -453,10 +458,11 @@ func (p *parser) prefixList(l *line, t []token, neg bool) {
 	}
 	pl := &PrefixList{Name: n.text, Pos: p.pos(l, t[0].col)}
 	i := 3
-	if i < len(t) && kw(t[i]) == "seq" {
+	seq := i < len(t) && kw(t[i]) == "seq"
+	if seq {
 		i++
 	}
-	if i < len(t) && isNumber(t[i].text) {
+	if i < len(t) && (seq || isDigits(t[i].text)) {
 		s, ok := p.number(l, t[i], cmd+" "+n.text, "sequence number", 1, 4294967294)
 		if !ok {
 			return
