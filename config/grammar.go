@@ -21,17 +21,17 @@ type ArgKind int
 
 // The kinds of arguments.
 const (
-	ArgKeyword   ArgKind = iota // one of Arg.Words
-	ArgName                     // a name chosen by the operator (profile, list, route-map)
-	ArgText                     // free text to the end of the line
-	ArgNumber                   // a decimal number from Arg.Min to Arg.Max
-	ArgAddr                     // an IPv4 or IPv6 address
-	ArgIPv4                     // an IPv4 address
-	ArgPrefix                   // ADDRESS/LENGTH, a network
-	ArgHostPrefix               // ADDRESS/LENGTH, a host's address and its subnet
-	ArgInterface                // an interface name
-	ArgWords                    // one or more of Arg.Words
-	ArgKey                      // a pre-shared key
+	ArgKeyword    ArgKind = iota // one of Arg.Words
+	ArgName                      // a name chosen by the operator (profile, list, route-map)
+	ArgText                      // free text to the end of the line
+	ArgNumber                    // a decimal number from Arg.Min to Arg.Max
+	ArgAddr                      // an IPv4 or IPv6 address
+	ArgIPv4                      // an IPv4 address
+	ArgPrefix                    // ADDRESS/LENGTH, a network
+	ArgHostPrefix                // ADDRESS/LENGTH, a host's address and its subnet
+	ArgInterface                 // an interface name
+	ArgWords                     // one or more of Arg.Words
+	ArgKey                       // a pre-shared key
 )
 
 // Arg describes one argument of a command, for completion, "?" and the test
