@@ -49,6 +49,28 @@ func Parse(filename string, src []byte) (*Config, []Diagnostic, error) {
 	return p.cfg, p.diags, errorsOf(p.diags)
 }
 
+// CheckLine reads one line as the file parser would inside the block that
+// opener opens ("" for a top-level line), and returns what it says about
+// the line: errors with their columns, "not emulated" warnings. The checks
+// across lines that Validate makes are left out: the line stands alone.
+// The interactive session's configure mode uses it.
+func CheckLine(opener, text string) []Diagnostic {
+	src, num, shift := text+"\n", 1, 0
+	if opener != "" {
+		src, num, shift = opener+"\n  "+trimBlank(text)+"\n", 2, 2
+	}
+	p := &parser{file: "line", cfg: &Config{}, warned: map[string]bool{}, kept: map[int]bool{}}
+	p.run([]byte(src))
+	var out []Diagnostic
+	for _, d := range p.diags {
+		if d.Pos.Line == num {
+			d.Pos.File, d.Pos.Line, d.Pos.Col = "", 1, d.Pos.Col-shift
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
 type blockKind int
 
 const (
