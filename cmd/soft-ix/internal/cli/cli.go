@@ -6,6 +6,7 @@ package cli
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -275,14 +276,15 @@ func expected(level []*node) string {
 // Complete returns the keywords that complete the last (partial) word of
 // line, sorted; none when the words before it do not parse. A line ending
 // in a space completes a new word.
-func Complete(line string) []string {
+func Complete(line string) []string { return complete(interactiveRoot, line) }
+
+func complete(level []*node, line string) []string {
 	words := strings.Fields(line)
 	partial := ""
 	if len(words) > 0 && !strings.HasSuffix(line, " ") {
 		partial = words[len(words)-1]
 		words = words[:len(words)-1]
 	}
-	level := interactiveRoot
 	for _, w := range words {
 		n, err := match(level, w)
 		if err != nil {
@@ -292,7 +294,7 @@ func Complete(line string) []string {
 	}
 	var out []string
 	for _, n := range level {
-		if n.kind == kwArg && strings.HasPrefix(n.word, partial) {
+		if n.kind == kwArg && strings.HasPrefix(n.word, partial) && !slices.Contains(out, n.word) {
 			out = append(out, n.word)
 		}
 	}

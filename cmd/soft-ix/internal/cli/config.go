@@ -3,7 +3,6 @@ package cli
 import (
 	"net/netip"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/soft-ix/soft-ix/config"
@@ -170,30 +169,7 @@ func isNumber(s string) bool {
 
 // ConfigComplete is Complete for a line of a configuration block (see
 // config.Blocks; "" is the top level).
-func ConfigComplete(block, line string) []string {
-	words := strings.Fields(line)
-	partial := ""
-	if len(words) > 0 && !strings.HasSuffix(line, " ") {
-		partial = words[len(words)-1]
-		words = words[:len(words)-1]
-	}
-	level := configRoots[block]
-	for _, w := range words {
-		n, err := match(level, w)
-		if err != nil {
-			return nil
-		}
-		level = n.next
-	}
-	var out []string
-	for _, n := range level {
-		if n.kind == kwArg && strings.HasPrefix(n.word, partial) && !slices.Contains(out, n.word) {
-			out = append(out, n.word)
-		}
-	}
-	sort.Strings(out)
-	return out
-}
+func ConfigComplete(block, line string) []string { return complete(configRoots[block], line) }
 
 // ConfigHelpLines is HelpLines for a line of a configuration block.
 func ConfigHelpLines(block, line string) []string {
