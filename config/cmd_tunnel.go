@@ -349,10 +349,6 @@ func (p *parser) outgoingInterface(l *line, t []token, neg bool, ifc *Interface)
 		return
 	}
 	tun.OutgoingInterface, tun.OutgoingAuto, tun.OutgoingNextHop, tun.OutgoingPos = name, auto, nh, p.pos(l, n.col)
-	if nh.IsValid() && !p.warned[cmd+" nexthop"] {
-		p.warned[cmd+" nexthop"] = true
-		p.warnf(l, t[3].col, "%s %s %s: the next hop is kept but not acted on; soft-ix sends IKE and ESP by the kernel's routing table", cmd, name, nh)
-	}
 }
 
 func (p *parser) tunnelSALifetime(l *line, t []token, neg bool, ifc *Interface) {

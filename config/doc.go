@@ -40,7 +40,8 @@
 // local-authentication, ipsec-mode, source-address; the Tunnel commands
 // tunnel mode ipsec-ikev2, ikev2 connect-type auto, ikev2 ipsec
 // pre-fragment, ikev2 peer ADDR|any authentication psk [id ...], ikev2
-// binding|profile NAME, ikev2 outgoing-interface IF [auto|NEXTHOP], ikev2
+// binding|profile NAME, ikev2 outgoing-interface IF [auto|NEXTHOP] (with
+// NEXTHOP a host route to the peer by IF through it), ikev2
 // source-address, ikev2 negotiation-direction, ikev2 nat-traversal
 // keepalive N [force], and every profile command again with an "ikev2 "
 // prefix as a per-tunnel override; ip route P IF|NEXTHOP|NEXTHOP IF [dhcp]
