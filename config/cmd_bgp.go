@@ -27,7 +27,7 @@ var bgpTable = &table[*BGP]{
 			help: "the same as bgp router-id", set: func(p *parser, l *line, t []token, neg bool, b *BGP) { p.routerID(l, t, 1, neg) },
 		},
 		{
-			words: []string{"neighbor"}, args: []Arg{{Kind: ArgAddr, Help: "A.B.C.D"}}, opens: BlockNeighbor,
+			words: []string{"neighbor"}, args: []Arg{{Kind: ArgAddr, Help: "A.B.C.D"}}, opens: neighborTable,
 			help: "a BGP neighbor (the words after the address: see the neighbor commands)", set: (*parser).neighbor,
 		},
 		{
@@ -88,7 +88,25 @@ func (p *parser) routerBGP(l *line, t []token, neg bool) {
 	if p.cfg.BGP == nil {
 		p.cfg.BGP = &BGP{ASN: asn, Pos: p.pos(l, t[0].col)}
 	}
-	p.block = blockBGP
+	p.block = blockTable
+	p.open = &openBlock{line: (*parser).bgpLine, keep: (*parser).keepBGP, exit: true}
+}
+
+// keepBGP stores a kept line of router bgp: directly under it, in address
+// family ipv4 unicast, or as a line of another address family's block.
+func (p *parser) keepBGP(v *Verbatim) {
+	b := p.cfg.BGP
+	switch {
+	case p.inAF && p.afSkip && p.afExtra == nil:
+		b.Extra = append(b.Extra, v)
+		p.afExtra = v
+	case p.inAF && p.afSkip:
+		p.afExtra.Sub = append(p.afExtra.Sub, v.Text)
+	case p.inAF:
+		b.AFExtra = append(b.AFExtra, v)
+	default:
+		b.Extra = append(b.Extra, v)
+	}
 }
 
 // bgpLine handles a line of router bgp: "exit" and the extent of an

@@ -75,7 +75,7 @@ var globalTable = &table[*Config]{
 			},
 		},
 		{
-			words: []string{"ikev2", "default-profile"}, opens: BlockProfile,
+			words: []string{"ikev2", "default-profile"}, opens: profileTable,
 			help: "IKEv2 settings of tunnels without a profile", section: "ikev2 default-profile",
 			set: func(p *parser, l *line, t []token, neg bool, c *Config) { p.defaultProfile(l, t, neg) },
 			print: func(w *printer, c *Config) {
@@ -86,7 +86,7 @@ var globalTable = &table[*Config]{
 			},
 		},
 		{
-			words: []string{"ikev2", "profile"}, args: []Arg{{Kind: ArgName, Help: "NAME"}}, opens: BlockProfile,
+			words: []string{"ikev2", "profile"}, args: []Arg{{Kind: ArgName, Help: "NAME"}}, opens: profileTable,
 			help: "named IKEv2 profile", section: "ikev2 profile",
 			set: func(p *parser, l *line, t []token, neg bool, c *Config) { p.profileCmd(l, t, neg) },
 			print: func(w *printer, c *Config) {
@@ -99,7 +99,7 @@ var globalTable = &table[*Config]{
 		routeMapCommand,
 		{
 			words: []string{"router", "bgp"}, args: []Arg{{Kind: ArgNumber, Help: "<1-4294967295>", Min: 1, Max: 4294967295}},
-			opens: BlockBGP, help: "BGP speaker", section: "router bgp",
+			opens: bgpTable, help: "BGP speaker", section: "router bgp",
 			set: func(p *parser, l *line, t []token, neg bool, c *Config) { p.routerBGP(l, t, neg) },
 			print: func(w *printer, c *Config) {
 				if c.BGP != nil {
@@ -110,7 +110,7 @@ var globalTable = &table[*Config]{
 		},
 		{
 			words: []string{"interface"}, args: []Arg{{Kind: ArgInterface, Help: "INTERFACE", Sample: "GigaEthernet0.0"}},
-			opens: BlockInterface, help: "interface settings", section: "interfaces",
+			opens: interfaceTable, help: "interface settings", section: "interfaces",
 			set: func(p *parser, l *line, t []token, neg bool, c *Config) { p.interfaceCmd(l, t, neg) },
 			print: func(w *printer, c *Config) {
 				for _, ifc := range c.Interfaces {
@@ -307,7 +307,14 @@ func (p *parser) interfaceCmd(l *line, t []token, neg bool) {
 		}
 		p.cfg.Interfaces = append(p.cfg.Interfaces, ifc)
 	}
-	p.block, p.iface = blockInterface, ifc
+	p.block, p.iface = blockTable, ifc
+	p.open = &openBlock{
+		line: (*parser).interfaceLine,
+		keep: func(p *parser, v *Verbatim) {
+			v.After = p.ifAnchor
+			ifc.Extra = append(ifc.Extra, v)
+		},
+	}
 	p.topAnchor = "interface " + name
 }
 
@@ -325,7 +332,8 @@ func (p *parser) defaultProfile(l *line, t []token, neg bool) {
 	if p.cfg.DefaultProfile == nil {
 		p.cfg.DefaultProfile = &Profile{Pos: p.pos(l, t[0].col)}
 	}
-	p.block, p.profile = blockProfile, p.cfg.DefaultProfile
+	pr := p.cfg.DefaultProfile
+	openTable(p, profileTable, profileIn{pr: pr}, func(v *Verbatim) { pr.Extra = append(pr.Extra, v) })
 }
 
 // profileCmd: ikev2 profile NAME opens a named profile's block.
@@ -353,7 +361,7 @@ func (p *parser) profileCmd(l *line, t []token, neg bool) {
 		pr = &Profile{Name: n.text, Pos: p.pos(l, t[0].col)}
 		p.cfg.Profiles = append(p.cfg.Profiles, pr)
 	}
-	p.block, p.profile = blockProfile, pr
+	openTable(p, profileTable, profileIn{pr: pr}, func(v *Verbatim) { pr.Extra = append(pr.Extra, v) })
 }
 
 // identity parses "id TYPE VALUE" starting at t[i] ("id").

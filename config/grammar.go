@@ -63,7 +63,7 @@ type command[T any] struct {
 	words []string // the keywords that select the command, lower case
 	args  []Arg
 	help  string
-	opens string // the block it opens
+	opens grammar // the table of the block it opens (nil for none)
 
 	// key names the printed line kept lines are anchored to, when not
 	// the words; keyArgs adds that many words after them ("sa-proposal
@@ -208,7 +208,44 @@ func (tb *table[T]) lines(x T, section string) []keyedLine {
 func (tb *table[T]) public() []Command {
 	out := make([]Command, 0, len(tb.cmds))
 	for _, c := range tb.cmds {
-		out = append(out, Command{Words: slices.Clone(c.words), Args: slices.Clone(c.args), Help: c.help, Opens: c.opens})
+		cmd := Command{Words: slices.Clone(c.words), Args: slices.Clone(c.args), Help: c.help}
+		if c.opens != nil {
+			cmd.Opens = c.opens.blockName()
+		}
+		out = append(out, cmd)
+	}
+	return out
+}
+
+// grammar is a table seen without its type: what Grammar and Blocks walk.
+type grammar interface {
+	blockName() string
+	public() []Command
+	opened() []grammar // the tables of the blocks its commands open
+}
+
+func (tb *table[T]) blockName() string { return tb.name }
+
+func (tb *table[T]) opened() []grammar {
+	var out []grammar
+	for _, c := range tb.cmds {
+		if c.opens != nil {
+			out = append(out, c.opens)
+		}
+	}
+	return out
+}
+
+// grammars lists every table reachable from the top level, the top level
+// first: a block's file is found through the command that opens it.
+func grammars() []grammar {
+	out := []grammar{globalTable}
+	for i := 0; i < len(out); i++ {
+		for _, g := range out[i].opened() {
+			if !slices.ContainsFunc(out, func(o grammar) bool { return o.blockName() == g.blockName() }) {
+				out = append(out, g)
+			}
+		}
 	}
 	return out
 }
@@ -225,7 +262,11 @@ const (
 
 // Blocks lists the blocks Grammar knows, the top level first.
 func Blocks() []string {
-	return []string{BlockGlobal, BlockInterface, BlockProfile, BlockBGP, BlockNeighbor, BlockRouteMap}
+	var out []string
+	for _, g := range grammars() {
+		out = append(out, g.blockName())
+	}
+	return out
 }
 
 // Grammar returns the commands soft-ix understands in a block (see Blocks),
@@ -233,19 +274,10 @@ func Blocks() []string {
 // commands of a Tunnel interface are in BlockInterface; "ikev2
 // default-profile" opens a BlockProfile too.
 func Grammar(block string) []Command {
-	switch block {
-	case BlockGlobal:
-		return globalTable.public()
-	case BlockInterface:
-		return interfaceTable.public()
-	case BlockProfile:
-		return profileTable.public()
-	case BlockBGP:
-		return bgpTable.public()
-	case BlockNeighbor:
-		return neighborTable.public()
-	case BlockRouteMap:
-		return routeMapTable.public()
+	for _, g := range grammars() {
+		if g.blockName() == block {
+			return g.public()
+		}
 	}
 	return nil
 }

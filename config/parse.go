@@ -71,13 +71,34 @@ func CheckLine(opener, text string) []Diagnostic {
 type blockKind int
 
 const (
-	blockNone blockKind = iota
-	blockSkip           // a block soft-ix does not emulate: its lines are ignored
-	blockInterface
-	blockProfile
-	blockBGP
-	blockRouteMap
+	blockNone  blockKind = iota
+	blockSkip            // a block soft-ix does not emulate: its lines are ignored
+	blockTable           // an emulated block: see openBlock
 )
+
+// openBlock is the emulated block being read: how a line of it is read and
+// where a line it keeps goes. The command that opens a block makes it
+// (see openTable).
+type openBlock struct {
+	line func(p *parser, l *line)
+	keep func(p *parser, v *Verbatim)
+	// exit: "exit" is a line of the block rather than its end (router
+	// bgp leaves its address family with it).
+	exit bool
+}
+
+// openTable opens a block whose lines tb reads into x; keep stores its
+// kept lines.
+func openTable[T any](p *parser, tb *table[T], x T, keep func(v *Verbatim)) {
+	p.block = blockTable
+	p.open = &openBlock{
+		line: func(p *parser, l *line) {
+			neg, t := splitNo(l.toks)
+			tb.run(p, l, t, neg, x)
+		},
+		keep: func(_ *parser, v *Verbatim) { keep(v) },
+	}
+}
 
 type parser struct {
 	file   string
@@ -86,10 +107,9 @@ type parser struct {
 	warned map[string]bool
 
 	block       blockKind
-	blockIndent int // indentation of the line that opened the block
-	iface       *Interface
-	profile     *Profile
-	rmap        *RouteMap
+	blockIndent int        // indentation of the line that opened the block
+	open        *openBlock // the emulated block being read (blockTable)
+	iface       *Interface // when that is an interface block
 
 	// Inside router bgp: an open address-family, its indentation, and
 	// whether it is one soft-ix ignores (anything but ipv4 unicast), kept
@@ -168,26 +188,8 @@ func (p *parser) keepLine(l *line) {
 		p.cfg.Extra = append(p.cfg.Extra, v)
 		p.block, p.extra = blockSkip, v
 		p.skipOpener, p.skipIface = opensBlock(t), kw(t[0]) == "interface"
-	case p.block == blockInterface:
-		v.After = p.ifAnchor
-		p.iface.Extra = append(p.iface.Extra, v)
-	case p.block == blockProfile:
-		p.profile.Extra = append(p.profile.Extra, v)
-	case p.block == blockRouteMap:
-		p.rmap.Extra = append(p.rmap.Extra, v)
-	case p.block == blockBGP:
-		b := p.cfg.BGP
-		switch {
-		case p.inAF && p.afSkip && p.afExtra == nil:
-			b.Extra = append(b.Extra, v)
-			p.afExtra = v
-		case p.inAF && p.afSkip:
-			p.afExtra.Sub = append(p.afExtra.Sub, v.Text)
-		case p.inAF:
-			b.AFExtra = append(b.AFExtra, v)
-		default:
-			b.Extra = append(b.Extra, v)
-		}
+	case p.block == blockTable:
+		p.open.keep(p, v)
 	}
 }
 
@@ -347,7 +349,7 @@ func (p *parser) run(src []byte) {
 }
 
 func (p *parser) closeBlock() {
-	p.block, p.iface, p.profile, p.rmap, p.inAF, p.afSkip, p.afExtra = blockNone, nil, nil, nil, false, false, nil
+	p.block, p.open, p.iface, p.inAF, p.afSkip, p.afExtra = blockNone, nil, nil, false, false, nil
 	p.extra, p.skipOpener, p.skipIface, p.ifAnchor, p.subIndented = nil, false, false, "", false
 }
 
@@ -370,7 +372,7 @@ func (p *parser) belongsToBlock(l *line) bool {
 	// the words alone only when they cannot start a top-level command.
 	if !p.subIndented {
 		switch {
-		case p.block == blockInterface && interfaceSub(l.toks, p.iface.Kind == KindTunnel):
+		case p.iface != nil && interfaceSub(l.toks, p.iface.Kind == KindTunnel):
 			return true
 		case p.block == blockSkip && p.skipIface && interfaceSub(l.toks, false):
 			return true
@@ -591,7 +593,7 @@ func (p *parser) sub(l *line) {
 			p.closeBlock() // "end" leaves config mode in the IX CLI
 			return
 		case "exit":
-			if p.block != blockBGP { // router bgp also has address-family to leave
+			if p.block != blockTable || !p.open.exit { // router bgp also has address-family to leave
 				p.closeBlock()
 				return
 			}
@@ -603,15 +605,7 @@ func (p *parser) sub(l *line) {
 			p.kept[l.num] = true
 			p.extra.Sub = append(p.extra.Sub, trimBlank(l.raw))
 		}
-	case blockInterface:
-		p.interfaceLine(l)
-	case blockProfile:
-		neg, t := splitNo(l.toks)
-		profileTable.run(p, l, t, neg, profileIn{pr: p.profile})
-	case blockBGP:
-		p.bgpLine(l)
-	case blockRouteMap:
-		neg, t := splitNo(l.toks)
-		routeMapTable.run(p, l, t, neg, p.rmap)
+	case blockTable:
+		p.open.line(p, l)
 	}
 }

@@ -168,7 +168,7 @@ func (p *parser) routeMapCmd(l *line, t []token, neg bool) {
 		p.cfg.RouteMaps = append(p.cfg.RouteMaps, rm)
 	}
 	rm.Deny = action == "deny"
-	p.block, p.rmap = blockRouteMap, rm
+	openTable(p, routeMapTable, rm, func(v *Verbatim) { rm.Extra = append(rm.Extra, v) })
 }
 
 // prefixListCommand is "ip prefix-list" at the top level (cmd_global.go).
@@ -202,7 +202,7 @@ var routeMapCommand = &command[*Config]{
 	words: []string{"route-map"},
 	args: []Arg{{Kind: ArgName, Help: "NAME"}, {Kind: ArgKeyword, Words: []string{"permit", "deny"}},
 		{Kind: ArgNumber, Help: "<1-65535>", Min: 1, Max: 65535, Optional: true}},
-	help: "BGP route policy entry", section: "route-map", opens: BlockRouteMap,
+	help: "BGP route policy entry", section: "route-map", opens: routeMapTable,
 	set: func(p *parser, l *line, t []token, neg bool, c *Config) { p.routeMapCmd(l, t, neg) },
 	print: func(w *printer, c *Config) {
 		for _, rm := range c.RouteMaps {
