@@ -19,7 +19,7 @@ import (
 // accessListCommand is "ip access-list" at the top level (cmd_global.go);
 // lines of forms soft-ix does not translate are kept.
 var accessListCommand = &command[*Config]{
-	words: []string{"ip", "access-list"},
+	words: []string{"ip", "access-list"}, quiet: true,
 	args: []Arg{
 		{Kind: ArgName, Help: "NAME|dynamic"},
 		{Kind: ArgKeyword, Words: []string{"permit", "deny"}},

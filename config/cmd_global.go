@@ -28,7 +28,7 @@ var globalTable = &table[*Config]{
 			},
 		},
 		{
-			words: []string{"ip", "route"},
+			words: []string{"ip", "route"}, quiet: true,
 			args: []Arg{
 				{Kind: ArgPrefix, Help: "A.B.C.D/M|default", Words: []string{"default"}, Sample: "10.0.0.0/8"},
 				{Kind: ArgInterface, Help: "INTERFACE|A.B.C.D", Sample: "Tunnel0.0"},
@@ -146,14 +146,7 @@ var globalTable = &table[*Config]{
 			p.notEmulated(l, t, "")
 			return
 		default:
-			// Two-letter words ("ip") would take every short IX word for a typo.
-			var hints []string
-			for _, h := range tb.hints() {
-				if len(h) > 2 {
-					hints = append(hints, h)
-				}
-			}
-			p.unknown(l, t, 0, "", hints)
+			p.unknown(l, t, 0, "", tb.hints())
 		}
 		if p.extra == nil {
 			p.block = blockSkip // a typo: its block is skipped
@@ -203,32 +196,47 @@ func (w *printer) section(c *Config, cmds []*command[*Config]) {
 	}
 }
 
-// globalSections lists the top-level sections in print order, with
-// whether each prints anything for c.
-func globalSections(c *Config) (names []string, printed []bool) {
-	names, printed = []string{""}, []bool{true}
-	cmds := globalTable.cmds
-	for i := 0; i < len(cmds); {
-		sec := cmds[i].section
+// globalSections lists the top-level sections in print order, and tells
+// whether the i-th prints anything for c (asked for a few only: it prints
+// the section to find out).
+func globalSections(c *Config) (names []string, printed func(i int) bool) {
+	names = []string{""}
+	var cmds [][]*command[*Config] // the commands of each section
+	all := globalTable.cmds
+	cmds = append(cmds, nil)
+	for i := 0; i < len(all); {
+		sec := all[i].section
 		j := i
-		for j < len(cmds) && cmds[j].section == sec {
+		for j < len(all) && all[j].section == sec {
 			j++
 		}
 		switch sec {
 		case "":
 		case "interfaces":
 			for _, ifc := range c.Interfaces {
-				names, printed = append(names, "interface "+ifc.Name), append(printed, true)
+				names, cmds = append(names, "interface "+ifc.Name), append(cmds, nil)
 			}
-			names, printed = append(names, sec), append(printed, true)
+			names, cmds = append(names, sec), append(cmds, nil)
 		default:
-			w := printer{c: c}
-			w.section(c, cmds[i:j])
-			names, printed = append(names, sec), append(printed, w.Len() > 0)
+			names, cmds = append(names, sec), append(cmds, all[i:j])
 		}
 		i = j
 	}
-	return names, printed
+	known := make([]int8, len(names)) // 0 not asked yet, 1 prints, -1 does not
+	return names, func(i int) bool {
+		if cmds[i] == nil {
+			return true // the top, each interface, the end
+		}
+		if known[i] == 0 {
+			w := printer{c: c}
+			w.section(c, cmds[i])
+			known[i] = -1
+			if w.Len() > 0 {
+				known[i] = 1
+			}
+		}
+		return known[i] > 0
+	}
 }
 
 func (r *Route) words() []string {

@@ -143,17 +143,9 @@ func (p *parser) interfaceLine(l *line) {
 	if !p.kept[l.num] {
 		p.ifAnchor = ""
 		if c != nil {
-			p.ifAnchor = c.keyOf(tokenWords(t))
+			p.ifAnchor = c.keyOfTokens(t)
 		}
 	}
-}
-
-func tokenWords(t []token) []string {
-	out := make([]string, len(t))
-	for i, x := range t {
-		out[i] = x.text
-	}
-	return out
 }
 
 func (p *parser) description(l *line, t []token, neg bool, ifc *Interface) {

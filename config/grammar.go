@@ -3,6 +3,7 @@ package config
 import (
 	"slices"
 	"strings"
+	"sync"
 )
 
 // The grammar of every block is one table of commands (one file a block:
@@ -76,7 +77,9 @@ type command[T any] struct {
 	// commands of address-family ipv4 unicast.
 	section string
 
-	// quiet commands are no typo hint (not emulated, or session words).
+	// quiet commands are no typo hint: not emulated, session words, or
+	// "ip ..." at the top level, where a two-letter word would take every
+	// short IX word for a typo.
 	quiet bool
 
 	// set reads a line into x; t is the whole command without "no".
@@ -96,6 +99,11 @@ type table[T any] struct {
 	// unknown handles a line no entry selects, with the block's own
 	// message (a typo hint, or a "not emulated" warning).
 	unknown func(p *parser, tb *table[T], l *line, t []token, neg bool, x T)
+
+	hintOnce sync.Once
+	hintMap  map[string][]string // hints by the words before, joined
+	keyOnce  sync.Once
+	keyList  []string
 }
 
 // find returns the entry whose words select the most leading words of t.
@@ -133,16 +141,40 @@ func (tb *table[T]) run(p *parser, l *line, t []token, neg bool, x T) *command[T
 // hints are the words at position i of the commands whose words before it
 // are prefix: what a misspelt word is compared with.
 func (tb *table[T]) hints(prefix ...string) []string {
-	var out []string
-	for _, c := range tb.cmds {
-		if c.quiet || len(c.words) <= len(prefix) || !slices.Equal(c.words[:len(prefix)], prefix) {
-			continue
+	tb.hintOnce.Do(func() {
+		tb.hintMap = map[string][]string{}
+		for _, c := range tb.cmds {
+			if c.quiet {
+				continue
+			}
+			for i, w := range c.words {
+				k := strings.Join(c.words[:i], " ")
+				if !slices.Contains(tb.hintMap[k], w) {
+					tb.hintMap[k] = append(tb.hintMap[k], w)
+				}
+			}
 		}
-		if w := c.words[len(prefix)]; !slices.Contains(out, w) {
-			out = append(out, w)
-		}
+	})
+	return tb.hintMap[strings.Join(prefix, " ")]
+}
+
+// keyOfTokens is keyOf for a parsed line (without "no").
+func (c *command[T]) keyOfTokens(t []token) string {
+	switch {
+	case c.key != "":
+		return c.key
+	case c.keyArgs == 0 && len(c.words) == 1:
+		return c.words[0]
 	}
-	return out
+	n := min(len(c.words)+c.keyArgs, len(t))
+	var b strings.Builder
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(strings.ToLower(t[i].text))
+	}
+	return b.String()
 }
 
 // keyOf names the line words (a printed or parsed command without "no")
@@ -160,6 +192,11 @@ func (c *command[T]) keyOf(words []string) string {
 
 // keys lists the anchor keys the table's lines can have, in print order.
 func (tb *table[T]) keys() []string {
+	tb.keyOnce.Do(func() { tb.keyList = tb.listKeys() })
+	return tb.keyList
+}
+
+func (tb *table[T]) listKeys() []string {
 	var out []string
 	add := func(k string) {
 		if !slices.Contains(out, k) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -109,6 +110,7 @@ type parser struct {
 	block       blockKind
 	blockIndent int        // indentation of the line that opened the block
 	open        *openBlock // the emulated block being read (blockTable)
+	cur         line       // the line being read
 	iface       *Interface // when that is an interface block
 
 	// Inside router bgp: an open address-family, its indentation, and
@@ -323,7 +325,11 @@ func (p *parser) run(src []byte) {
 		} else {
 			raw, src = src, nil
 		}
-		l, comment, closes := lexLine(num, string(raw))
+		// The line lives in the parser: the tables' set functions are
+		// called through func values, which would move a local to the heap.
+		var comment, closes bool
+		p.cur, comment, closes = lexLine(num, string(raw))
+		l := &p.cur
 		if comment {
 			if closes {
 				p.closeBlock()
@@ -333,17 +339,17 @@ func (p *parser) run(src []byte) {
 		if len(l.toks) == 0 {
 			continue
 		}
-		if p.block != blockNone && p.belongsToBlock(&l) {
+		if p.block != blockNone && p.belongsToBlock(l) {
 			if l.indent > p.blockIndent {
 				p.subIndented = true
 			}
-			p.sub(&l)
+			p.sub(l)
 			continue
 		}
 		p.closeBlock()
 		p.blockIndent = l.indent
 		p.atTop = true
-		p.top(&l)
+		p.top(l)
 		p.atTop = false
 	}
 }
@@ -526,7 +532,7 @@ func (c *Config) anchorKept() {
 	}
 	for _, v := range c.Extra {
 		r := rank(v.After)
-		for !printed[r] {
+		for !printed(r) {
 			r--
 		}
 		v.After = sections[r]
@@ -542,25 +548,22 @@ func (ifc *Interface) anchorKept() {
 		ifc.Extra = nil
 		return
 	}
-	order := append([]string{""}, interfaceTable.keys()...)
+	order := interfaceTable.keys()
 	printed := map[string]bool{"": true}
 	for _, l := range interfaceTable.lines(ifc, "") {
 		printed[l.key] = true
 	}
-	rank := func(k string) int {
-		for i, o := range order {
-			if o == k {
-				return i
-			}
-		}
-		return 0
-	}
+	// Rank 0 is the interface line itself (After "").
+	rank := func(k string) int { return slices.Index(order, k) + 1 }
 	for _, v := range ifc.Extra {
 		r := rank(v.After)
-		for !printed[order[r]] {
+		for r > 0 && !printed[order[r-1]] {
 			r--
 		}
-		v.After = order[r]
+		v.After = ""
+		if r > 0 {
+			v.After = order[r-1]
+		}
 	}
 	sort.SliceStable(ifc.Extra, func(i, j int) bool { return rank(ifc.Extra[i].After) < rank(ifc.Extra[j].After) })
 }

@@ -173,7 +173,7 @@ func (p *parser) routeMapCmd(l *line, t []token, neg bool) {
 
 // prefixListCommand is "ip prefix-list" at the top level (cmd_global.go).
 var prefixListCommand = &command[*Config]{
-	words: []string{"ip", "prefix-list"},
+	words: []string{"ip", "prefix-list"}, quiet: true,
 	args: []Arg{
 		{Kind: ArgName, Help: "NAME"},
 		{Kind: ArgKeyword, Words: []string{"seq"}, Optional: true},
