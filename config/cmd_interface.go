@@ -46,9 +46,10 @@ var interfaceTable = &table[*Interface]{
 					return [][]string{{"ip address dhcp"}}
 				case ifc.Address.IsValid():
 					return [][]string{{"ip address", ifc.Address.String()}}
-				case ifc.Unnumbered == "" && ifc.Kind == KindGigaEthernet && !ifc.keptAddress():
-					// Not for a PPPoE WAN ("ip address ipcp", kept verbatim):
-					// IX prints its own address command there.
+				case ifc.Unnumbered == "" && ifc.Kind != KindTunnel && !ifc.keptAddress():
+					// As IX prints it, Loopback0.0 and Null0.0 too; not
+					// for a PPPoE WAN ("ip address ipcp", kept verbatim),
+					// where its own address command stands.
 					return [][]string{{"no ip address"}}
 				}
 				return nil

@@ -171,3 +171,16 @@ func TestRouterIDUnderRouterBGP(t *testing.T) {
 		t.Error("IPv6 router-id accepted")
 	}
 }
+
+// TestNoIPAddressAsIXPrintsIt: IX's running-config says "no ip address"
+// for a Loopback or Null interface without one (the published
+// shigehiro-ix2025 files), and so does the reprint, so no line of such a
+// file vanishes.
+func TestNoIPAddressAsIXPrintsIt(t *testing.T) {
+	src := "interface Loopback0.0\n  no ip address\n!\ninterface Null0.0\n  no ip address\n!\n"
+	c, _ := mustParse(t, "n.conf", src)
+	if out := string(Print(c)); out != src {
+		t.Errorf("reprint:\n%s\nwant:\n%s", out, src)
+	}
+	checkRoundTrip(t, "n.conf", c)
+}
