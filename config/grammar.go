@@ -14,8 +14,12 @@ import (
 // writes them. The same table gives the typo hints and, through Grammar, the
 // CLI's completion and "?". parse.go only splits the file into blocks.
 //
-// A new block is one more file: its table, and one entry in the table of
-// the block that opens it (cmd_global.go for a top-level block).
+// A new block ("ip dhcp profile NAME", say) is one more file: its table,
+// and the command that opens it, whose set makes the block the open one
+// (openTable) and whose opens names the table; that command is then one
+// entry in the table of the block that opens it (cmd_global.go for a
+// top-level block), where Print writes the block. Grammar, Blocks and the
+// CLI find the new table from there.
 
 // ArgKind is the kind of value an argument of a command takes.
 type ArgKind int
