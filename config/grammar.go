@@ -108,12 +108,20 @@ type table[T any] struct {
 	hintMap  map[string][]string // hints by the words before, joined
 	keyOnce  sync.Once
 	keyList  []string
+	byOnce   sync.Once
+	byFirst  map[string][]*command[T] // the entries by their first word
 }
 
 // find returns the entry whose words select the most leading words of t.
 func (tb *table[T]) find(t []token) *command[T] {
+	tb.byOnce.Do(func() {
+		tb.byFirst = map[string][]*command[T]{}
+		for _, c := range tb.cmds {
+			tb.byFirst[c.words[0]] = append(tb.byFirst[c.words[0]], c)
+		}
+	})
 	var best *command[T]
-	for _, c := range tb.cmds {
+	for _, c := range tb.byFirst[kw(t[0])] {
 		if len(c.words) > len(t) || (best != nil && len(c.words) <= len(best.words)) {
 			continue
 		}
