@@ -135,6 +135,9 @@ func (v *validator) tunnel(ifc *Interface) {
 	if t.OutgoingInterface != "" {
 		v.needInterface(t.OutgoingPos, "ikev2 outgoing-interface", t.OutgoingInterface)
 	}
+	if nh := t.OutgoingNextHop; nh.IsValid() && t.Peer.IsValid() && nh.Is4() != t.Peer.Is4() {
+		v.errf(t.OutgoingPos, "ikev2 outgoing-interface: next hop %s is not in the address family of the peer %s", nh, t.Peer)
+	}
 	if t.SourceInterface != "" {
 		v.needInterface(t.SourcePos, "ikev2 source-address", t.SourceInterface)
 	}
