@@ -148,20 +148,6 @@ ip route default GigaEthernet0.1
 	checkRoundTrip(t, "f.conf", c)
 }
 
-func TestIPv6OuterPeerRejected(t *testing.T) {
-	_, _, err := Parse("v6.conf", []byte(`ikev2 authentication psk id ipv6 2001:db8::1 key char k
-interface Tunnel0.0
-  tunnel mode ipsec-ikev2
-  ip address 169.254.0.1/30
-  ip tcp adjust-mss auto
-  ikev2 peer 2001:db8::1 authentication psk id ipv6 2001:db8::1
-`))
-	want := "v6.conf:6:14: error: ikev2 peer 2001:db8::1: IPv6 outer addresses are not supported"
-	if err == nil || !strings.HasPrefix(err.Error(), want) {
-		t.Errorf("err = %v, want %s...", err, want)
-	}
-}
-
 func TestRouterIDUnderRouterBGP(t *testing.T) {
 	c, diags := mustParse(t, "b.conf", "router bgp 65001\n  router-id 10.2.2.2\n  neighbor 10.0.0.1 remote-as 65002\n")
 	if c.BGP.RouterID != netip.MustParseAddr("10.2.2.2") || len(diags) != 0 {

@@ -217,6 +217,11 @@ func testConfig(peer netip.Addr, psk string, auto bool, prof *testProfile) Confi
 }
 
 func newPair(t *testing.T, cfgA, cfgB Config, tweak func(*CoreConfig)) *pair {
+	return newPairAt(t, addrA, addrB, cfgA, cfgB, tweak)
+}
+
+// newPairAt is newPair with the outer addresses a and b.
+func newPairAt(t *testing.T, a, b netip.Addr, cfgA, cfgB Config, tweak func(*CoreConfig)) *pair {
 	p := &pair{t: t, now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 	p.net = &fakeNet{t: t, nodes: map[netip.Addr]*node{}}
 	mk := func(cfg Config, addr netip.Addr) *node {
@@ -234,8 +239,8 @@ func newPair(t *testing.T, cfgA, cfgB Config, tweak func(*CoreConfig)) *pair {
 		p.net.nodes[addr] = n
 		return n
 	}
-	p.a = mk(cfgA, addrA)
-	p.b = mk(cfgB, addrB)
+	p.a = mk(cfgA, a)
+	p.b = mk(cfgB, b)
 	return p
 }
 

@@ -90,6 +90,7 @@ type node struct {
 	kind     argKind
 	name     string // argument name for addrArg/numArg
 	min, max int    // range for numArg
+	ipv6     bool   // an addrArg that takes IPv6 addresses too
 	help     string
 	id       ID // non-zero when a command may end after this word
 	next     []*node
@@ -120,7 +121,7 @@ func buildGrammar() []*node {
 		kw("routes", "routes learned from the neighbor", ShowBGPRoutes),
 		kw("advertised-routes", "routes advertised to the neighbor", ShowBGPAdvertised),
 	}}
-	peer := &node{kind: addrArg, name: "peer", word: "A.B.C.D", help: "IKE peer address", id: ClearIKESA}
+	peer := &node{kind: addrArg, name: "peer", word: "A.B.C.D", ipv6: true, help: "IKE peer address (IPv4 or IPv6)", id: ClearIKESA}
 
 	return []*node{
 		kw("show", "show running system information", None,
@@ -233,7 +234,7 @@ func match(level []*node, word string) (*node, error) {
 			}
 			values = append(values, n)
 		case addrArg:
-			if a, err := netip.ParseAddr(word); err == nil && a.Is4() {
+			if a, err := netip.ParseAddr(word); err == nil && (a.Is4() || n.ipv6) {
 				hits = append(hits, n)
 			}
 		case numArg:
