@@ -220,9 +220,34 @@ func (c *Core) dropDuplicate(now time.Time, sa *ikeSA) {
 		sa.tun.ike = keep
 		c.log.Info("ike: duplicate IKE SA for the tunnel, deleting one", "tunnel", sa.tun.name,
 			"spi_i", fmt.Sprintf("%016x", drop.spiI))
+		// Move traffic to the kept SA before the DELETE goes out: the
+		// peer removes the duplicate's inbound SA as soon as it reads
+		// our DELETE (or sends its own), and packets still sent on it
+		// would be lost. The peer already holds the kept Child's
+		// inbound SA: it installed it before answering our IKE_AUTH, or
+		// installs it from our answer, which leaves before this traffic.
+		c.moveOutboundOff(drop, keep)
 		drop.replacedBy = keep // no re-initiation when it goes
 		c.deleteIKE(now, drop)
 		return
+	}
+}
+
+// moveOutboundOff points the tunnel's traffic at keep's newest live Child
+// SA if it is on one of drop's.
+func (c *Core) moveOutboundOff(drop, keep *ikeSA) {
+	onDrop := false
+	for _, ch := range drop.children {
+		onDrop = onDrop || ch.outbound()
+	}
+	if !onDrop {
+		return
+	}
+	for i := len(keep.children) - 1; i >= 0; i-- {
+		if k := keep.children[i]; k.installed && !k.deleting && k.replacedBy == nil {
+			c.switchOutbound(k)
+			return
+		}
 	}
 }
 
