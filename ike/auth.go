@@ -142,6 +142,7 @@ func (c *Core) authReply(now time.Time, sa *ikeSA, m *message) {
 		nonceI: sa.nonceI, nonceR: sa.nonceR}
 	ch.localTS, ch.remoteTS = prefixes(m.TSi), prefixes(m.TSr)
 	c.addChild(now, sa, ch, nil, true)
+	c.dropLost(now, sa)
 	c.dropDuplicate(now, sa)
 }
 
@@ -192,7 +193,11 @@ func (c *Core) established(now time.Time, sa *ikeSA, m *message) {
 		for _, o := range c.peerSAs(sa) {
 			if o.state == StateEstablished && o.created.Before(begun) {
 				c.log.Info("ike: INITIAL_CONTACT: dropping the peer's old IKE SA", "tunnel", t.name, "peer", sa.remote)
-				c.removeSA(now, o)
+				// Its Child SAs still take what the peer sent before
+				// it had the new SA, for DeleteGrace; our traffic moves
+				// to the new one as it is installed.
+				o.state, o.replacedBy, o.deleteAt = StateDeleting, sa, now.Add(c.opt.DeleteGrace)
+				c.mark(o)
 			}
 		}
 	}
@@ -307,10 +312,10 @@ func (c *Core) moveOutboundOff(drop, keep *ikeSA) {
 }
 
 // otherEstablished reports whether we have another established IKE SA
-// with sa's peer.
+// with sa's peer (one the peer said it lost does not count).
 func (c *Core) otherEstablished(sa *ikeSA) bool {
 	for _, o := range c.peerSAs(sa) {
-		if o.state == StateEstablished {
+		if o.state == StateEstablished && !o.peerLost {
 			return true
 		}
 	}

@@ -23,6 +23,23 @@ const probeMagic = 0xee
 // inbound SA for them (packets the data plane would have dropped), from
 // the moment probes had passed both ways.
 func probeRun(p *pair, d time.Duration) (sent, lost int) {
+	r := probeRunOutage(p, d, 0)
+	return r.sent, r.lost
+}
+
+// probeResult is what probeRunOutage saw: probes sent, probes lost, and
+// the (simulated) times of the first and the last lost one.
+type probeResult struct {
+	sent, lost  int
+	first, last time.Time
+}
+
+// outage is how long probes were lost, first to last.
+func (r probeResult) outage() time.Duration { return r.last.Sub(r.first) }
+
+// probeRunOutage is probeRun reporting when probes were lost; with every
+// set, the nodes also send probes that often, as steady traffic would.
+func probeRunOutage(p *pair, d, every time.Duration) (r probeResult) {
 	probe := func(from, to *node) {
 		spi, ok := from.dp.outbound["Tunnel0.0"]
 		if !ok {
@@ -36,12 +53,15 @@ func probeRun(p *pair, d time.Duration) (sent, lost int) {
 		binary.BigEndian.PutUint32(pkt[1:], spi)
 		p.net.queue = append(p.net.queue, datagram{pkt,
 			netip.AddrPortFrom(from.addr, 4500), netip.AddrPortFrom(to.addr, 4500)})
-		sent++
+		r.sent++
 	}
 	// Probes count once the tunnel has worked both ways: before that a
 	// lost IKE_AUTH answer leaves the responder sending on an SA the
 	// initiator does not have yet, as with any IKEv2 peer.
-	arrived := map[*node]bool{}
+	if p.probed == nil {
+		p.probed = map[netip.Addr]bool{}
+	}
+	arrived := p.probed
 	deliver := func() {
 		for i := 0; len(p.net.queue) > 0 && i < 100000; i++ {
 			dg := p.net.queue[0]
@@ -55,10 +75,14 @@ func probeRun(p *pair, d time.Duration) (sent, lost int) {
 				dst.dp.rx[spi]++
 				_, ok := dst.dp.sas[dpKey{spi, true}]
 				if ok {
-					arrived[dst] = true
+					arrived[dst.addr] = true
 				}
 				if !ok && len(arrived) == 2 {
-					lost++
+					r.lost++
+					if r.first.IsZero() {
+						r.first = p.now
+					}
+					r.last = p.now
 					if os.Getenv("PROBE_DEBUG") != "" {
 						fmt.Printf("LOST spi %08x to %s at %v\n  a: %v\n  b: %v\n", binary.BigEndian.Uint32(dg.pkt[1:]), dg.to.Addr(), p.now, tail(p.a.dp.log), tail(p.b.dp.log))
 					}
@@ -79,9 +103,13 @@ func probeRun(p *pair, d time.Duration) (sent, lost int) {
 		}
 	}
 	end := p.now.Add(d)
+	nextProbe := p.now
 	deliver()
-	for i := 0; i < 100000; i++ {
+	for i := 0; i < 1000000; i++ {
 		next := end
+		if every > 0 && nextProbe.Before(next) {
+			next = nextProbe
+		}
 		for _, n := range []*node{p.a, p.b} {
 			if t := n.core.NextTimer(); !t.IsZero() && t.Before(next) {
 				next = t
@@ -93,13 +121,18 @@ func probeRun(p *pair, d time.Duration) (sent, lost int) {
 		p.now = next
 		p.a.core.HandleTimer(p.now)
 		p.b.core.HandleTimer(p.now)
+		if every > 0 && !p.now.Before(nextProbe) {
+			probe(p.a, p.b)
+			probe(p.b, p.a)
+			nextProbe = p.now.Add(every)
+		}
 		deliver()
 		if !p.now.Before(end) {
-			return sent, lost
+			return r
 		}
 	}
 	p.t.Fatal("probeRun: timer loop did not settle")
-	return sent, lost
+	return r
 }
 
 // TestCrossedInitiationLosesNothing: both ends initiate at once (IX and
@@ -185,4 +218,105 @@ func tail(l []string) []string {
 		return l[len(l)-14:]
 	}
 	return l
+}
+
+// TestRecoveryOutages measures, on a clean path, how long traffic stops
+// when one end clears its SAs or restarts with no state, with every
+// timer as the daemon sets it. Only protocol waits count here (the fake
+// network takes no time), so the bound is about timers, not round trips.
+func TestRecoveryOutages(t *testing.T) {
+	const every = 100 * time.Millisecond
+	// dpd interval 10, as the README's reliability figures use.
+	prof := func() *testProfile {
+		pr := seedProfile()
+		pr.DPDInterval = 10 * time.Second
+		return pr
+	}
+	up := func(autoB bool) *pair {
+		p := newPair(t, testConfig(addrB, "k", true, prof()), testConfig(addrA, "k", autoB, prof()), nil)
+		p.a.core.Start(p.now)
+		p.b.core.Start(p.now)
+		if r := probeRunOutage(p, 10*time.Second, every); r.lost != 0 {
+			t.Fatalf("setup lost %d probes", r.lost)
+		}
+		return p
+	}
+	restart := func(p *pair, auto bool) {
+		cfg := testConfig(addrA, "k", auto, prof())
+		n := &node{dp: newFakeDP(), addr: addrB}
+		c, err := NewCore(CoreConfig{Config: cfg, DataPlane: n.dp, Transport: p.net,
+			Logger: testLogger(t).With("node", "B'"), LocalAddr: func(netip.Addr) netip.Addr { return addrB }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n.core = c
+		p.net.nodes[addrB] = n
+		p.b = n
+		c.Start(p.now)
+	}
+	for _, tc := range []struct {
+		name  string
+		event func(p *pair)
+		autoB bool
+		max   time.Duration
+	}{
+		{"A clears its SA (both auto)", func(p *pair) { memManager(p, p.a).ClearSA(netip.Addr{}) }, true, time.Second},
+		{"B clears its SA (B auto)", func(p *pair) { memManager(p, p.b).ClearSA(netip.Addr{}) }, true, time.Second},
+		{"B clears its SA (B responder only)", func(p *pair) { memManager(p, p.b).ClearSA(netip.Addr{}) }, false, time.Second},
+		{"B restarts and initiates", func(p *pair) { restart(p, true) }, true, time.Second},
+		{"B restarts as a responder only", func(p *pair) { restart(p, false) }, false, 11 * time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := up(tc.autoB)
+			tc.event(p)
+			r := probeRunOutage(p, 5*time.Minute, every)
+			p.checkUp()
+			t.Logf("%s: %d of %d probes lost, outage %v", tc.name, r.lost, r.sent, r.outage())
+			if r.outage() > tc.max {
+				t.Errorf("%s: outage %v, want at most %v", tc.name, r.outage(), tc.max)
+			}
+		})
+	}
+}
+
+// TestForgedInvalidIKESPI: an attacker who sees our SPIs answers our
+// liveness check with a forged INVALID_IKE_SPI. We may not end the SA on
+// it, and do not: a new IKE SA is set up beside it (INITIAL_CONTACT tells
+// the live peer to drop the old one too), once per SA, and no packet is
+// lost on the way.
+func TestForgedInvalidIKESPI(t *testing.T) {
+	prof := seedProfile()
+	prof.DPDInterval = 10 * time.Second
+	p := newPair(t, testConfig(addrB, "k", true, prof), testConfig(addrA, "k", false, prof), nil)
+	p.a.core.Start(p.now)
+	probeRunOutage(p, 5*time.Second, 100*time.Millisecond)
+	old, _ := p.checkUp()
+	forged := 0
+	p.net.filter = func(d datagram) bool {
+		m, err := parseHeader(d.pkt)
+		if err != nil || d.to.Addr() != addrB || m.Exchange != exInformational || m.Response || forged >= 3 {
+			return false
+		}
+		// The attacker answers first, as if from the peer.
+		r := &message{SPIi: m.SPIi, SPIr: m.SPIr, Exchange: exInformational, Response: true, MsgID: m.MsgID}
+		r.addNotify(nInvalidIKESPI, nil)
+		pkt, err := encodePlain(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		forged++
+		p.net.queue = append(p.net.queue, datagram{pkt, d.to, d.from})
+		return false
+	}
+	r := probeRunOutage(p, 2*time.Minute, 100*time.Millisecond)
+	sa, _ := p.checkUp()
+	if r.lost != 0 {
+		t.Errorf("%d of %d probes lost", r.lost, r.sent)
+	}
+	if sa == old || forged == 0 {
+		t.Errorf("forged %d answers; the IKE SA was replaced: %v", forged, sa != old)
+	}
+	if n := len(p.a.core.sas) + len(p.b.core.sas); n != 2 {
+		t.Errorf("%d IKE SAs on the two ends, want one each", n)
+	}
 }

@@ -132,6 +132,8 @@ type pair struct {
 	now  time.Time
 	net  *fakeNet
 	a, b *node
+
+	probed map[netip.Addr]bool // nodes a probe reached (probeRunOutage)
 }
 
 var (

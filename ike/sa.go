@@ -116,6 +116,7 @@ type ikeSA struct {
 	deleteAt   time.Time // replaced SA: remove after a grace period
 	dupCheckAt time.Time // a duplicate to delete once the peer holds the kept SA: look then
 	proving    bool      // a liveness check asks whether the peer holds this SA
+	peerLost   bool      // the peer said it lost this SA; a new one is being set up
 	children   []*childSA
 	rekeying   *ikeRekey // our outstanding IKE SA rekey
 	peerRekey  *ikeSA    // IKE SA the peer's rekey created (collision tracking)
