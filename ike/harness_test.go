@@ -19,6 +19,7 @@ type fakeDP struct {
 	sas      map[dpKey]childsa.SA
 	outbound map[string]uint32
 	log      []string
+	rx       map[uint32]uint64 // packets per inbound SPI, when a test counts them (probeRun)
 }
 
 type dpKey struct {
@@ -61,6 +62,9 @@ func (d *fakeDP) Counters(spi uint32, inbound bool) (childsa.Counters, bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	_, ok := d.sas[dpKey{spi, inbound}]
+	if d.rx != nil && inbound {
+		return childsa.Counters{Packets: d.rx[spi]}, ok
+	}
 	return childsa.Counters{Packets: 1, Octets: 100}, ok
 }
 
@@ -128,6 +132,8 @@ type pair struct {
 	now  time.Time
 	net  *fakeNet
 	a, b *node
+
+	probed map[netip.Addr]bool // nodes a probe reached (probeRunOutage)
 }
 
 var (
@@ -226,7 +232,7 @@ func newPairAt(t *testing.T, a, b netip.Addr, cfgA, cfgB Config, tweak func(*Cor
 	p.net = &fakeNet{t: t, nodes: map[netip.Addr]*node{}}
 	mk := func(cfg Config, addr netip.Addr) *node {
 		n := &node{dp: newFakeDP(), addr: addr}
-		cc := CoreConfig{Config: cfg, DataPlane: n.dp, Transport: p.net, Logger: testLogger(t),
+		cc := CoreConfig{Config: cfg, DataPlane: n.dp, Transport: p.net, Logger: testLogger(t).With("node", addr.String()),
 			LocalAddr: func(netip.Addr) netip.Addr { return addr }}
 		if tweak != nil {
 			tweak(&cc)
