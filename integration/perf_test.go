@@ -83,6 +83,9 @@ func TestHubBenchScript(t *testing.T) {
 		if m == nil || string(m[1]) != strconv.Itoa(n) || string(m[2]) != "0" {
 			t.Fatalf("%s: want %d setups and no failures, got %q", who, n, m)
 		}
+		if !regexp.MustCompile(`(?m)^hub ` + who + ` setup_cpu_ms [0-9.]+$`).Match(out) {
+			t.Fatalf("%s: no setup_cpu_ms line", who)
+		}
 	}
 	if !regexp.MustCompile(`(?m)^hub softix est_sas ` + strconv.Itoa(n) + `$`).Match(out) {
 		t.Fatalf("show ikev2 sa does not list all %d SAs", n)
