@@ -312,7 +312,7 @@ type Route struct {
 	Prefix    netip.Prefix
 	Interface string     // when routed to an interface
 	NextHop   netip.Addr // when routed to a next hop (both may be set)
-	DHCP      bool       // "dhcp": the next hop is the DHCP lease's router (not emulated yet: inactive)
+	DHCP      bool       // "dhcp": the next hop is the router of Interface's DHCP lease (inactive without one)
 	Distance  int        // 0: default (1)
 	Tag       uint32     // tag N (stored, not acted on)
 	Pos       Pos

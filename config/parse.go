@@ -946,10 +946,6 @@ func (p *parser) route(l *line, t []token, neg bool) {
 		}
 	}
 	if !neg {
-		if r.DHCP && !p.warned["route dhcp"] {
-			p.warned["route dhcp"] = true
-			p.warnf(l, t[0].col, "ip route ... dhcp: soft-ix does not take a next hop from the DHCP lease yet; the route is kept but inactive")
-		}
 		if r.Tag != 0 && !p.warned["route tag"] {
 			p.warned["route tag"] = true
 			p.warnf(l, t[0].col, "ip route ... tag: route tags are kept but not acted on by soft-ix")

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/soft-ix/soft-ix/bgp"
@@ -19,6 +20,7 @@ import (
 	"github.com/soft-ix/soft-ix/config"
 	"github.com/soft-ix/soft-ix/internal/ixbgp"
 	"github.com/soft-ix/soft-ix/tun"
+	"github.com/soft-ix/soft-ix/tun/dhcp"
 	"github.com/soft-ix/soft-ix/tun/nft"
 )
 
@@ -92,6 +94,27 @@ type components struct {
 
 	// fwRefs names the IX entry behind each nft rule ID, for the counters.
 	fwRefs map[string]ruleRef
+
+	// The WAN DHCP clients (see wan.go). mu orders lease changes with
+	// reloads; cfg is the file's configuration the components run, to
+	// which the leases applied are added (see effective).
+	mu        sync.Mutex
+	cfg       *config.Config
+	stopped   bool
+	dhcp      map[string]dhcpClient // by IX interface name
+	leases    *wanLeases
+	applied   map[string]dhcp.Lease // the leases in the effective configuration
+	startDHCP func(dhcp.Config) (dhcpClient, error)
+	stopWAN   chan struct{}
+}
+
+// newComponents returns components with nothing started yet.
+func newComponents(log *slog.Logger) *components {
+	return &components{
+		log: log, dhcp: map[string]dhcpClient{}, leases: newWANLeases(), applied: map[string]dhcp.Lease{},
+		startDHCP: func(c dhcp.Config) (dhcpClient, error) { return dhcp.Start(c) },
+		stopWAN:   make(chan struct{}),
+	}
 }
 
 // setFirewall makes the kernel's filter and NAPT table what cfg asks
@@ -127,7 +150,9 @@ func (c *components) setFirewall(cfg *config.Config, maps map[string]string) err
 // (whose session runs through the tunnel). On error whatever was started
 // is stopped again.
 func startComponents(cfg *config.Config, o *options, log *slog.Logger) (*components, error) {
-	c := &components{log: log, fw: nftFirewall{}}
+	c := newComponents(log)
+	c.fw = nftFirewall{}
+	c.cfg = cfg
 	for _, line := range plan(cfg, o.maps, o.hostInterfaces) {
 		log.Info("configured", "what", line)
 	}
@@ -137,11 +162,6 @@ func startComponents(cfg *config.Config, o *options, log *slog.Logger) (*compone
 		case !ok || i.Kind != config.KindGigaEthernet:
 		case o.hostInterfaces:
 			log.Info("left to the host (--host-interfaces)", "interface", i.Name, "linux", dev, "file says", addrText(i))
-		case i.DHCP:
-			// Not an error: the host may run one. But say it, rather
-			// than let "configured ... dhcp" suggest soft-ix does.
-			log.Warn("ip address dhcp is not emulated: soft-ix runs no DHCP client, the host's must give the link its address",
-				"interface", i.Name, "linux", dev)
 		}
 	}
 	// The filters first: no interface is configured, no route installed
@@ -164,14 +184,16 @@ func startComponents(cfg *config.Config, o *options, log *slog.Logger) (*compone
 	if len(cfg.Tunnels()) > 0 {
 		// esp.Engine (a TUN device per tunnel, raw ESP, UDP 4500 shared
 		// with IKE) under ike.Manager; the devices exist before Apply.
-		ip, err := startIPsec(cfg, o, log, tm)
+		ip, err := startIPsec(effective(cfg, nil), o, log, tm)
 		if err != nil {
 			c.close()
 			return nil, err
 		}
 		c.ipsec = ip
 	}
-	if err := tm.Apply(cfg); err != nil {
+	// Without a lease yet: a dhcp interface has no address, its dhcp
+	// routes wait (see effective).
+	if err := tm.Apply(effective(cfg, nil)); err != nil {
 		// Partial trouble is logged and retried by later Applies; the
 		// daemon keeps running.
 		log.Warn("interfaces and routes applied with errors", "err", err)
@@ -182,6 +204,11 @@ func startComponents(cfg *config.Config, o *options, log *slog.Logger) (*compone
 		log.Warn("routes will not follow address and link changes", "err", err)
 	}
 	c.syncTunnels(cfg)
+	// The WAN's DHCP clients, once Apply has brought their links up.
+	c.mu.Lock()
+	c.syncDHCP(cfg, o)
+	c.mu.Unlock()
+	go c.followLeases(c.stopWAN)
 
 	bs := bgp.New(bgp.Options{Log: log, Installer: tm})
 	c.bgp = bgpAdapter{bs}
@@ -329,6 +356,15 @@ func (c *components) reload(cfg *config.Config, ch config.Changes, o *options) e
 	// A part that fails does not stop the others: the daemon runs cfg from
 	// now on, so interfaces, routes and BGP follow it even when IPsec
 	// cannot start.
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.cfg = cfg
+	fileCfg := cfg
+	// The components run the file with the leases held (see effective);
+	// clients of interfaces that turned to or from dhcp start or stop
+	// after the interfaces are applied.
+	cfg = effective(cfg, c.applied)
+	defer c.syncDHCP(fileCfg, o)
 	var errs []error
 	switch la, ok := c.linux.(linuxAdapter); {
 	case c.ipsec == nil && len(cfg.Tunnels()) > 0 && !ok:
@@ -357,7 +393,7 @@ func (c *components) reload(cfg *config.Config, ch config.Changes, o *options) e
 	}
 	c.syncTunnels(cfg)
 	if c.bgp != nil && ch.BGPChanged {
-		if err := c.bgp.Reload(cfg); err != nil {
+		if err := c.bgp.Reload(fileCfg); err != nil {
 			errs = append(errs, fmt.Errorf("bgp: %w", err))
 		}
 	}
@@ -367,6 +403,22 @@ func (c *components) reload(cfg *config.Config, ch config.Changes, o *options) e
 // close stops the components in reverse order of start and removes what
 // they added to the system.
 func (c *components) close() {
+	// The DHCP clients first: their releases still leave from the
+	// leased addresses.
+	c.mu.Lock()
+	c.stopped = true
+	clients := c.dhcp
+	c.dhcp = nil
+	c.mu.Unlock()
+	if c.stopWAN != nil {
+		close(c.stopWAN)
+		c.stopWAN = nil
+	}
+	for ix, cl := range clients {
+		if err := cl.Close(); err != nil {
+			c.log.Warn("dhcp: release", "interface", ix, "err", err)
+		}
+	}
 	if c.bgp != nil {
 		if err := c.bgp.Close(); err != nil {
 			c.log.Error("stopping bgp", "err", err)

@@ -36,6 +36,7 @@ const (
 	// ShowBGP is "show ip bgp": the whole BGP table. Added last so the
 	// other IDs keep their values.
 	ShowBGP
+	ShowDHCPLease // show ip dhcp lease
 )
 
 // Command is a parsed command line.
@@ -124,6 +125,9 @@ func buildGrammar() []*node {
 				kw("route", "IP routing table", ShowIPRoute),
 				kw("access-list", "access lists, with the packets each entry matched", ShowIPAccessList),
 				kw("filter", "packet filters of each interface, with their counters", ShowIPFilter),
+				kw("dhcp", "DHCP information", None,
+					kw("lease", "leases: of the WAN's DHCP client, and those the LAN's server granted", ShowDHCPLease),
+				),
 				kw("napt", "NAPT information", None,
 					kw("translation", "connections the kernel translates (masquerade and port forwards)", ShowNAPT),
 				),

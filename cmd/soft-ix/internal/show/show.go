@@ -619,3 +619,61 @@ func NAPTTranslations(ts []NAPTTranslation) string {
 	}
 	return b.String()
 }
+
+// DHCPLease is the state of one WAN DHCP client for "show ip dhcp lease".
+// A zero Address says the client holds no lease (it is asking for one).
+type DHCPLease struct {
+	Interface string
+	Address   netip.Prefix
+	Router    netip.Addr
+	Server    netip.Addr
+	DNS       []netip.Addr
+	Domain    string
+	Obtained  time.Time
+	Duration  time.Duration
+	T1, T2    time.Duration // renewal and rebinding times, from Obtained
+}
+
+// DHCPLeases is "show ip dhcp lease": the lease of each interface with
+// "ip address dhcp", with the times left until renewal, rebinding and
+// expiry (soft-ix's layout, in the IX's key: value style).
+func DHCPLeases(ls []DHCPLease, now time.Time) string {
+	var b strings.Builder
+	if len(ls) == 0 {
+		b.WriteString("No DHCP client is running (no interface with ip address dhcp)\n")
+		return b.String()
+	}
+	for _, l := range ls {
+		fmt.Fprintf(&b, "%s\n", l.Interface)
+		if !l.Address.IsValid() {
+			b.WriteString("  State: requesting (no lease)\n")
+			continue
+		}
+		left := func(d time.Duration) int64 { return max(seconds(l.Obtained.Add(d).Sub(now)), 0) }
+		fmt.Fprintf(&b, "  State: bound\n")
+		fmt.Fprintf(&b, "  IP address: %s\n", l.Address)
+		fmt.Fprintf(&b, "  Default gateway: %s\n", orNone(l.Router))
+		fmt.Fprintf(&b, "  DHCP server: %s\n", orNone(l.Server))
+		var dns []string
+		for _, d := range l.DNS {
+			dns = append(dns, d.String())
+		}
+		if len(dns) == 0 {
+			dns = []string{"none"}
+		}
+		fmt.Fprintf(&b, "  DNS servers: %s\n", strings.Join(dns, ", "))
+		if l.Domain != "" {
+			fmt.Fprintf(&b, "  Domain name: %s\n", l.Domain)
+		}
+		fmt.Fprintf(&b, "  Lease time: %d sec, expires in %d sec\n", seconds(l.Duration), left(l.Duration))
+		fmt.Fprintf(&b, "  Renewal in %d sec, rebinding in %d sec\n", left(l.T1), left(l.T2))
+	}
+	return b.String()
+}
+
+func orNone(a netip.Addr) string {
+	if !a.IsValid() {
+		return "none"
+	}
+	return a.String()
+}
