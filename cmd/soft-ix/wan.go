@@ -164,11 +164,25 @@ func (c *components) applyLeases() {
 	if len(tunnels) == 0 {
 		return
 	}
-	c.log.Info("tunnels negotiate again from the new WAN address", "tunnels", tunnels)
+	if hasAddress(eff, moved) {
+		c.log.Info("tunnels negotiate again from the new WAN address", "tunnels", tunnels)
+	} else {
+		c.log.Info("tunnels closed: the WAN lost its leased address; they negotiate again once there is a lease", "tunnels", tunnels)
+	}
 	if err := c.ipsec.Reload(eff, config.Changes{TunnelsChanged: tunnels}); err != nil {
 		c.log.Warn("ikev2 after a lease change", "err", err)
 	}
 	c.syncTunnels(eff)
+}
+
+// hasAddress reports whether every interface in moved has an address in eff.
+func hasAddress(eff *config.Config, moved map[string]bool) bool {
+	for ix := range moved {
+		if i := eff.Interface(ix); i == nil || !i.Address.IsValid() {
+			return false
+		}
+	}
+	return true
 }
 
 // tunnelSource is the interface a tunnel's IKE leaves from: its profile's

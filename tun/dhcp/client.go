@@ -144,13 +144,35 @@ func (c *Client) Close() error {
 	c.mu.Unlock()
 	var err error
 	if raw != nil {
-		err = c.nc.Release(raw)
+		err = c.release(raw)
 		c.cfg.Log.Info("dhcp: lease released", "link", c.cfg.Link, "address", addrOf(raw.ACK.YourIPAddr))
 	}
 	if cerr := c.nc.Close(); err == nil {
 		err = cerr
 	}
 	return err
+}
+
+// release sends a DHCPRELEASE to the server from the leased address, by
+// unicast as RFC 2131 4.4.6 says. It goes through an ordinary UDP socket:
+// the packet socket's datagrams leave from 0.0.0.0, which a server's
+// kernel drops as a martian source when sent to a unicast address.
+func (c *Client) release(raw *nclient4.Lease) error {
+	req, err := dhcpv4.NewReleaseFromACK(raw.ACK, c.modifiers()...)
+	if err != nil {
+		return err
+	}
+	conn, err := net.DialUDP("udp4",
+		&net.UDPAddr{IP: raw.ACK.YourIPAddr, Port: nclient4.ClientPort},
+		&net.UDPAddr{IP: raw.ACK.ServerIdentifier(), Port: nclient4.ServerPort})
+	if err != nil {
+		return fmt.Errorf("dhcp: release: %w", err)
+	}
+	defer conn.Close()
+	if _, err := conn.Write(req.ToBytes()); err != nil {
+		return fmt.Errorf("dhcp: release: %w", err)
+	}
+	return nil
 }
 
 // run is the client's state machine: INIT (discover, request) until a
