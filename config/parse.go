@@ -57,6 +57,7 @@ const (
 	blockProfile
 	blockBGP
 	blockRouteMap
+	blockDHCPProfile // ip dhcp profile NAME (dhcp.go)
 )
 
 type parser struct {
@@ -70,6 +71,7 @@ type parser struct {
 	iface       *Interface
 	profile     *Profile
 	rmap        *RouteMap
+	dhcpProfile *DHCPProfile
 
 	// Inside router bgp: an open address-family, its indentation, and
 	// whether it is one soft-ix ignores (anything but ipv4 unicast), kept
@@ -155,6 +157,8 @@ func (p *parser) keepLine(l *line) {
 		p.profile.Extra = append(p.profile.Extra, v)
 	case p.block == blockRouteMap:
 		p.rmap.Extra = append(p.rmap.Extra, v)
+	case p.block == blockDHCPProfile:
+		p.dhcpProfile.Extra = append(p.dhcpProfile.Extra, v)
 	case p.block == blockBGP:
 		b := p.cfg.BGP
 		switch {
@@ -328,6 +332,7 @@ func (p *parser) run(src []byte) {
 
 func (p *parser) closeBlock() {
 	p.block, p.iface, p.profile, p.rmap, p.inAF, p.afSkip, p.afExtra = blockNone, nil, nil, nil, false, false, nil
+	p.dhcpProfile = nil
 	p.extra, p.skipOpener, p.skipIface, p.ifAnchor, p.subIndented = nil, false, false, "", false
 }
 
@@ -591,6 +596,9 @@ func (p *parser) top(l *line) {
 		if len(t) > 1 && kw(t[1]) == "prefix-list" {
 			p.topAnchor = "ip prefix-list"
 			p.prefixList(l, t, neg)
+			return
+		}
+		if len(t) > 1 && kw(t[1]) == "dhcp" && p.dhcpTop(l, t, neg) {
 			return
 		}
 		if len(t) > 1 && kw(t[1]) == "access-list" {
@@ -1054,5 +1062,7 @@ func (p *parser) sub(l *line) {
 		p.bgpSub(l)
 	case blockRouteMap:
 		p.routeMapSub(l)
+	case blockDHCPProfile:
+		p.dhcpProfileSub(l)
 	}
 }

@@ -304,6 +304,8 @@ func (p *parser) interfaceIP(l *line, t []token, neg bool) {
 		default:
 			p.notEmulated(l, t, "")
 		}
+	case "dhcp":
+		p.interfaceDHCP(l, t, neg)
 	case "tcp":
 		a, ok := p.need(l, t, 2, "ip tcp", "adjust-mss")
 		if !ok {
@@ -1176,6 +1178,8 @@ func interfaceKey(toks []token) string {
 				return "ip napt enable"
 			case "filter":
 				return "ip filter"
+			case "dhcp":
+				return "ip dhcp binding"
 			}
 		}
 	case "ikev2":

@@ -54,6 +54,7 @@ func printConfig(c *Config, all bool) []byte {
 		w.bang()
 	}
 	w.extras("ip route")
+	w.dhcpEnable()
 	if len(c.PrefixLists) > 0 {
 		for _, pl := range c.PrefixLists {
 			w.prefixList(pl)
@@ -81,6 +82,7 @@ func printConfig(c *Config, all bool) []byte {
 		w.line(0, "ikev2 profile", quoteWord(pr.Name))
 		w.profile(pr)
 	}
+	w.dhcpProfiles()
 	w.extras("ikev2 profile")
 	for _, rm := range c.RouteMaps {
 		w.routeMap(rm)
@@ -386,7 +388,7 @@ func (w *printer) ifaceKept(ifc *Interface, after string) {
 // interfaceOrder is the order ifaceLines writes an interface's commands in,
 // by key.
 var interfaceOrder = func() []string {
-	o := []string{"", "description", "tunnel mode", "ip address", "ip mtu", "ip tcp adjust-mss", "ip napt enable", "ip filter"}
+	o := []string{"", "description", "tunnel mode", "ip address", "ip mtu", "ip tcp adjust-mss", "ip napt enable", "ip filter", "ip dhcp binding"}
 	for _, k := range tunnelIKEv2Order {
 		o = append(o, "ikev2 "+k)
 	}
@@ -438,6 +440,9 @@ func ifaceLines(ifc *Interface) []keyedLine {
 	}
 	for _, f := range ifc.Filters {
 		add("ip filter", f.Words()...)
+	}
+	if ifc.DHCPBinding != "" {
+		add("ip dhcp binding", "ip dhcp binding", quoteWord(ifc.DHCPBinding))
 	}
 	if t != nil {
 		m := map[string]string{}
