@@ -10,7 +10,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	stdmaps "maps"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -21,6 +23,7 @@ import (
 	"github.com/soft-ix/soft-ix/internal/ixbgp"
 	"github.com/soft-ix/soft-ix/tun"
 	"github.com/soft-ix/soft-ix/tun/dhcp"
+	"github.com/soft-ix/soft-ix/tun/dhcpd"
 	"github.com/soft-ix/soft-ix/tun/nft"
 )
 
@@ -106,6 +109,11 @@ type components struct {
 	applied   map[string]dhcp.Lease // the leases in the effective configuration
 	startDHCP func(dhcp.Config) (dhcpClient, error)
 	stopWAN   chan struct{}
+
+	// The LAN's DHCP servers (see lan.go), with the configuration each
+	// runs, by IX interface name.
+	servers   map[string]*dhcpd.Server
+	serverCfg map[string]dhcpd.Config
 }
 
 // newComponents returns components with nothing started yet.
@@ -114,6 +122,7 @@ func newComponents(log *slog.Logger) *components {
 		log: log, dhcp: map[string]dhcpClient{}, leases: newWANLeases(), applied: map[string]dhcp.Lease{},
 		startDHCP: func(c dhcp.Config) (dhcpClient, error) { return dhcp.Start(c) },
 		stopWAN:   make(chan struct{}),
+		servers:   map[string]*dhcpd.Server{}, serverCfg: map[string]dhcpd.Config{},
 	}
 }
 
@@ -207,6 +216,7 @@ func startComponents(cfg *config.Config, o *options, log *slog.Logger) (*compone
 	// The WAN's DHCP clients, once Apply has brought their links up.
 	c.mu.Lock()
 	c.syncDHCP(cfg, o)
+	c.syncDHCPServers(cfg, o)
 	c.mu.Unlock()
 	go c.followLeases(c.stopWAN)
 
@@ -365,6 +375,7 @@ func (c *components) reload(cfg *config.Config, ch config.Changes, o *options) e
 	// after the interfaces are applied.
 	cfg = effective(cfg, c.applied)
 	defer c.syncDHCP(fileCfg, o)
+	defer c.syncDHCPServers(fileCfg, o)
 	var errs []error
 	switch la, ok := c.linux.(linuxAdapter); {
 	case c.ipsec == nil && len(cfg.Tunnels()) > 0 && !ok:
@@ -419,6 +430,9 @@ func (c *components) close() {
 			c.log.Warn("dhcp: release", "interface", ix, "err", err)
 		}
 	}
+	c.mu.Lock()
+	c.closeDHCPServers()
+	c.mu.Unlock()
 	if c.bgp != nil {
 		if err := c.bgp.Close(); err != nil {
 			c.log.Error("stopping bgp", "err", err)
@@ -477,7 +491,23 @@ func plan(cfg *config.Config, maps map[string]string, hostInterfaces bool) []str
 			out = append(out, fmt.Sprintf("%s on %s (Linux %s)", strings.Join(f.Words(), " "), i.Name, dev))
 		}
 	}
+	for _, i := range cfg.Interfaces {
+		if dev, ok := maps[i.Name]; ok && i.DHCP && !hostInterfaces {
+			out = append(out, fmt.Sprintf("DHCP client on %s (Linux %s): address%s from the lease", i.Name, dev,
+				map[bool]string{true: " and default route", false: ""}[i.DHCPReceiveDefault]))
+		}
+	}
+	servers := dhcpServers(cfg, maps)
+	for _, ix := range slices.Sorted(stdmaps.Keys(servers)) {
+		sc := servers[ix]
+		out = append(out, fmt.Sprintf("DHCP server on %s (Linux %s): profile %s, pool %s-%s, %d fixed", ix, sc.Link,
+			cfg.Interface(ix).DHCPBinding, sc.First, sc.Last, len(sc.Fixed)))
+	}
 	for _, r := range cfg.Routes {
+		if r.DHCP {
+			out = append(out, fmt.Sprintf("route %s via the DHCP lease's router on %s", r.Prefix, r.Interface))
+			continue
+		}
 		via := r.Interface
 		if r.NextHop.IsValid() {
 			via = r.NextHop.String()

@@ -306,7 +306,7 @@ func (d *daemon) run(ctx context.Context, cmd *cli.Command) (string, error) {
 		}
 		return show.NAPTTranslations(naptView(ts)), nil
 	case cli.ShowDHCPLease:
-		return show.DHCPLeases(c.dhcpLeases(), time.Now()), nil
+		return show.DHCPLeases(c.dhcpLeases(), c.dhcpBindings(), time.Now()), nil
 	case cli.ShowInterfaces:
 		return show.InterfacesText(interfaceStates(d.cfg, d.opts.maps, d.comps.tunnelUp)), nil
 	}

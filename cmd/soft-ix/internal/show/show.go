@@ -637,10 +637,10 @@ type DHCPLease struct {
 // DHCPLeases is "show ip dhcp lease": the lease of each interface with
 // "ip address dhcp", with the times left until renewal, rebinding and
 // expiry (soft-ix's layout, in the IX's key: value style).
-func DHCPLeases(ls []DHCPLease, now time.Time) string {
+func DHCPLeases(ls []DHCPLease, bs []DHCPBinding, now time.Time) string {
 	var b strings.Builder
-	if len(ls) == 0 {
-		b.WriteString("No DHCP client is running (no interface with ip address dhcp)\n")
+	if len(ls)+len(bs) == 0 {
+		b.WriteString("No DHCP client or server is running (no ip address dhcp, no ip dhcp binding)\n")
 		return b.String()
 	}
 	for _, l := range ls {
@@ -668,7 +668,34 @@ func DHCPLeases(ls []DHCPLease, now time.Time) string {
 		fmt.Fprintf(&b, "  Lease time: %d sec, expires in %d sec\n", seconds(l.Duration), left(l.Duration))
 		fmt.Fprintf(&b, "  Renewal in %d sec, rebinding in %d sec\n", left(l.T1), left(l.T2))
 	}
+	dhcpBindings(&b, bs, now)
 	return b.String()
+}
+
+// DHCPBinding is an address the LAN's DHCP server has given out.
+type DHCPBinding struct {
+	Interface string
+	Addr      netip.Addr
+	MAC       string
+	Hostname  string
+	Expires   time.Time
+	Fixed     bool // a fixed-assignment
+}
+
+// dhcpBindings writes the server's part of "show ip dhcp lease".
+func dhcpBindings(b *strings.Builder, bs []DHCPBinding, now time.Time) {
+	if len(bs) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "DHCP server bindings: %d\n", len(bs))
+	fmt.Fprintf(b, "%-16s %-15s %-17s %-9s %-6s %s\n", "Interface", "IP address", "MAC address", "Expires", "Type", "Hostname")
+	for _, x := range bs {
+		typ := "dynamic"
+		if x.Fixed {
+			typ = "fixed"
+		}
+		fmt.Fprintf(b, "%-16s %-15s %-17s %-9d %-6s %s\n", x.Interface, x.Addr, x.MAC, max(seconds(x.Expires.Sub(now)), 0), typ, x.Hostname)
+	}
 }
 
 func orNone(a netip.Addr) string {
