@@ -21,8 +21,22 @@ import (
 // measurement is the README's, three rounds or more. Like
 // TestE2EBenchScript it runs in CI, elsewhere with SOFTIX_E2E_BENCH=1.
 func TestFilterBenchScript(t *testing.T) {
+	out := runE2EScript(t, "bench/filters.sh", []string{"PFX=e2ef"}, "softix-gcm", "filt-gcm")
+	if !regexp.MustCompile(`(?m)^SUMMARY .* filt-gcm-ratio=[0-9.]+`).Match(out) {
+		t.Fatalf("no filtered/unfiltered ratio in the SUMMARY line")
+	}
+}
+
+// runE2EScript runs one of the end-to-end benchmark scripts for one
+// round of 2 s with env added, and checks that its SUMMARY line has a
+// non-zero throughput for each of keys. It loads the machine for about
+// half a minute, so it runs in CI and elsewhere only with
+// SOFTIX_E2E_BENCH=1.
+func runE2EScript(t *testing.T, script string, env []string, keys ...string) []byte {
+	t.Helper()
+	// Skipped by design on a developer's machine; CI always runs it.
 	if os.Getenv("SOFTIX_E2E_BENCH") != "1" && !testenv.InCI() {
-		t.Skip("set SOFTIX_E2E_BENCH=1 to run the filtered-throughput benchmark script (root, about 30 s)")
+		t.Skipf("set SOFTIX_E2E_BENCH=1 to run %s (root, about 30 s)", script)
 	}
 	nslab.Require(t, "iperf3", "ping", "jq", "ss", "go")
 	bin, err := nslab.SoftIXBinary()
@@ -31,15 +45,15 @@ func TestFilterBenchScript(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "bash", "bench/filters.sh")
-	cmd.Env = append(os.Environ(), "ROUNDS=1", "SECS=2", "PINGS=20", "SOFTIX_BIN="+bin, "PFX=e2ef")
+	cmd := exec.CommandContext(ctx, "bash", script)
+	cmd.Env = append(append(os.Environ(), "ROUNDS=1", "SECS=2", "PINGS=20", "SOFTIX_BIN="+bin), env...)
 	cmd.WaitDelay = 10 * time.Second
 	out, err := cmd.CombinedOutput()
-	t.Logf("filters.sh output:\n%s", out)
+	t.Logf("%s output:\n%s", script, out)
 	if err != nil {
-		t.Fatalf("filters.sh: %v", err)
+		t.Fatalf("%s: %v", script, err)
 	}
-	for _, key := range []string{"softix-gcm", "filt-gcm"} {
+	for _, key := range keys {
 		m := regexp.MustCompile(`(?m)^SUMMARY .* ` + key + `=([0-9.]+)( |$)`).FindSubmatch(out)
 		if m == nil {
 			t.Fatalf("no SUMMARY line with a %s throughput", key)
@@ -48,7 +62,5 @@ func TestFilterBenchScript(t *testing.T) {
 			t.Fatalf("%s throughput %s Mbit/s", key, m[1])
 		}
 	}
-	if !regexp.MustCompile(`(?m)^SUMMARY .* filt-gcm-ratio=[0-9.]+`).Match(out) {
-		t.Fatalf("no filtered/unfiltered ratio in the SUMMARY line")
-	}
+	return out
 }
