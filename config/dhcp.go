@@ -237,10 +237,24 @@ func (p *parser) interfaceDHCP(l *line, t []token, neg bool) {
 	}
 }
 
+// dhcpRoutes warns of "ip route ... IF dhcp" through an interface that
+// takes no address from DHCP: the route never gets a next hop.
+func (v *validator) dhcpRoutes() {
+	for _, r := range v.c.Routes {
+		if !r.DHCP {
+			continue
+		}
+		if ifc := v.c.Interface(r.Interface); ifc == nil || !ifc.DHCP {
+			v.warnf(r.Pos, "ip route %s %s dhcp: %s has no \"ip address dhcp\", so the route never has a next hop and stays inactive", r.Prefix, r.Interface, r.Interface)
+		}
+	}
+}
+
 // dhcpServer checks the server's references: a binding names a profile
 // that exists, on an interface with an address; a pool and fixed
 // assignments inside that interface's subnet.
 func (v *validator) dhcpServer() {
+	v.dhcpRoutes()
 	for _, ifc := range v.c.Interfaces {
 		if ifc.DHCPBinding == "" {
 			continue

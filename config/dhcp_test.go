@@ -94,3 +94,14 @@ func TestDHCPDiff(t *testing.T) {
 		t.Errorf("no change: %+v", ch)
 	}
 }
+
+func TestDHCPRouteWithoutDHCPInterface(t *testing.T) {
+	_, diags := mustParse(t, "r.conf", "interface GigaEthernet0.0\n  ip address 203.0.113.94/24\nip route default GigaEthernet0.0 dhcp\n")
+	if !strings.Contains(errorText(diags), "warning: ip route 0.0.0.0/0 GigaEthernet0.0 dhcp: GigaEthernet0.0 has no \"ip address dhcp\"") {
+		t.Errorf("no warning: %v", diags)
+	}
+	_, diags = mustParse(t, "r.conf", "interface GigaEthernet0.0\n  ip address dhcp\nip route default GigaEthernet0.0 dhcp\n")
+	if len(diags) != 0 {
+		t.Errorf("diagnostics for a dhcp route through a dhcp interface: %v", diags)
+	}
+}

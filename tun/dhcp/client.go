@@ -237,7 +237,10 @@ func (c *Client) keep(ctx context.Context, raw *nclient4.Lease) *nclient4.Lease 
 		anyServe bool
 	}{{"renewed", t2, false}, {"rebound", end, true}} {
 		for time.Now().Before(phase.until) {
-			next, err := c.renew(ctx, raw, phase.anyServe)
+			// An attempt (with its retransmissions) ends with the phase.
+			actx, cancel := context.WithDeadline(ctx, phase.until)
+			next, err := c.renew(actx, raw, phase.anyServe)
+			cancel()
 			if ctx.Err() != nil {
 				return nil
 			}
