@@ -70,15 +70,6 @@ type Client struct {
 // Start opens the link's DHCP socket and begins obtaining a lease in the
 // background.
 func Start(cfg Config) (*Client, error) {
-	if cfg.Log == nil {
-		cfg.Log = slog.New(slog.DiscardHandler)
-	}
-	if cfg.Retransmit <= 0 {
-		cfg.Retransmit = 2 * time.Second
-	}
-	if cfg.RetryMax <= 0 {
-		cfg.RetryMax = time.Minute
-	}
 	ifc, err := net.InterfaceByName(cfg.Link)
 	if err != nil {
 		return nil, fmt.Errorf("dhcp: %s: %w", cfg.Link, err)
@@ -90,8 +81,22 @@ func Start(cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dhcp: %s: %w (needs root or CAP_NET_RAW)", cfg.Link, err)
 	}
-	nc, err := nclient4.NewWithConn(conn, ifc.HardwareAddr,
-		nclient4.WithTimeout(cfg.Retransmit), nclient4.WithRetry(3))
+	return startWithConn(cfg, conn, ifc.HardwareAddr)
+}
+
+// startWithConn runs the client over conn (DHCP payloads to and from
+// port 67/68) for the hardware address hw.
+func startWithConn(cfg Config, conn net.PacketConn, hw net.HardwareAddr) (*Client, error) {
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Retransmit <= 0 {
+		cfg.Retransmit = 2 * time.Second
+	}
+	if cfg.RetryMax <= 0 {
+		cfg.RetryMax = time.Minute
+	}
+	nc, err := nclient4.NewWithConn(conn, hw, nclient4.WithTimeout(cfg.Retransmit), nclient4.WithRetry(3))
 	if err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("dhcp: %s: %w", cfg.Link, err)
