@@ -2,6 +2,7 @@ package integration
 
 import (
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -182,5 +183,41 @@ func TestDHCPClientIKEFollowsAddress(t *testing.T) {
 	}
 	if !strings.Contains(log, "tunnels negotiate again from the new WAN address") {
 		t.Errorf("the IX's log does not say the tunnel follows the new address")
+	}
+}
+
+// TestDHCPClientReload: a reload that gives the WAN a fixed address stops
+// the DHCP client (the lease is released and its address removed) and
+// puts the file's address in its place.
+func TestDHCPClientReload(t *testing.T) {
+	_, ix, inet := newBareLab(t, "dhcpr")
+	nslab.Require(t, "dnsmasq")
+	isp := dhcpISP(t, inet, "eth0", "isp", "203.0.113.100")
+	x, err := nslab.StartSoftIXDaemon(ix, nslab.SoftIXOptions{Name: "ix", Config: dhcpWANConfig, Map: nslab.IXSideMap()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitOut(t, ix, 30*time.Second, "inet 203.0.113.100/24", "ip", "addr", "show", "dev", nslab.IXWANIf)
+	if err := os.WriteFile(x.ConfPath, []byte(ownedConfig), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := x.Command("reload"); err != nil {
+		t.Fatalf("reload: %v\n%s", err, out)
+	}
+	waitOut(t, ix, 10*time.Second, "inet 203.0.113.94/24", "ip", "addr", "show", "dev", nslab.IXWANIf)
+	if wan := ipOut(t, ix, "addr", "show", "dev", nslab.IXWANIf); strings.Contains(wan, "203.0.113.100") {
+		t.Errorf("the leased address stays after the reload:\n%s", wan)
+	}
+	waitOut(t, ix, 10*time.Second, "default via 203.0.113.1", "ip", "route", "show")
+	if err := nslab.WaitFor(5*time.Second, "DHCPRELEASE at dnsmasq", func() error {
+		if !strings.Contains(isp.Log(), "DHCPRELEASE(eth0) 203.0.113.100") {
+			return errNotYet("no release")
+		}
+		return nil
+	}); err != nil {
+		t.Error(err)
+	}
+	if out, err := x.Command("show", "ip", "dhcp", "lease"); err != nil || !strings.Contains(out, "No DHCP client or server") {
+		t.Errorf("show ip dhcp lease after the reload (%v):\n%s", err, out)
 	}
 }

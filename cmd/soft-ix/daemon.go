@@ -370,11 +370,11 @@ func (c *components) reload(cfg *config.Config, ch config.Changes, o *options) e
 	defer c.mu.Unlock()
 	c.cfg = cfg
 	fileCfg := cfg
-	// The components run the file with the leases held (see effective);
-	// clients of interfaces that turned to or from dhcp start or stop
-	// after the interfaces are applied.
+	// Clients of interfaces no longer on dhcp stop (and release their
+	// lease from its address) before the interfaces change; then the
+	// components run the file with the leases still held (see effective).
+	c.syncDHCP(fileCfg, o)
 	cfg = effective(cfg, c.applied)
-	defer c.syncDHCP(fileCfg, o)
 	defer c.syncDHCPServers(fileCfg, o)
 	var errs []error
 	switch la, ok := c.linux.(linuxAdapter); {

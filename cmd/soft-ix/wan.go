@@ -88,6 +88,7 @@ func (c *components) syncDHCP(cfg *config.Config, o *options) {
 			c.log.Warn("dhcp: release", "interface", ix, "err", err)
 		}
 		delete(c.dhcp, ix)
+		delete(c.applied, ix)
 		c.leases.set(ix, dhcp.Lease{})
 	}
 	for ix, dev := range want {
@@ -134,6 +135,11 @@ func (c *components) applyLeases() {
 	for ix := range c.dhcp {
 		if now[ix].Address != c.applied[ix].Address || now[ix].Router != c.applied[ix].Router {
 			changed = append(changed, ix)
+		}
+	}
+	for ix := range now {
+		if _, running := c.dhcp[ix]; !running {
+			delete(now, ix) // a stopped client's last report
 		}
 	}
 	if len(changed) == 0 {
