@@ -163,7 +163,9 @@ func (c *components) applyLeases() {
 	}
 	var tunnels []string
 	for _, t := range c.cfg.Tunnels() {
-		if src := tunnelSource(c.cfg, t); (src == "" && len(moved) > 0) || moved[src] {
+		// A tunnel whose source the kernel picks may have left from any
+		// WAN's lease.
+		if src := tunnelSource(c.cfg, t); src == "" || moved[src] {
 			tunnels = append(tunnels, t.Name)
 		}
 	}
@@ -193,7 +195,8 @@ func hasAddress(eff *config.Config, moved map[string]bool) bool {
 
 // tunnelSource is the interface a tunnel's IKE leaves from: its profile's
 // "source-address IF", or "" when the kernel chooses (then any WAN lease
-// may be its address). A literal source address follows no lease.
+// may be its address). A literal source address follows no lease: "-",
+// which names no interface.
 func tunnelSource(cfg *config.Config, t *config.Interface) string {
 	p := cfg.ProfileFor(t)
 	if p.SourceAddress.IsValid() {
