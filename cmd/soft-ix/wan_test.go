@@ -94,3 +94,33 @@ interface Tunnel1.0
 		t.Errorf("Tunnel1.0 (literal source) follows a lease: %q", s)
 	}
 }
+
+func TestDHCPServersTranslation(t *testing.T) {
+	cfg := mustConfig(t, `ip dhcp enable
+ip dhcp profile lan
+  dns-server 192.0.2.53
+  fixed-assignment 192.168.2.50 02:00:00:00:00:50
+ip dhcp profile other
+interface GigaEthernet1.0
+  ip address 192.168.2.1/24
+  ip dhcp binding lan
+interface GigaEthernet2.0
+  ip address 10.0.0.1/24
+  ip dhcp binding other
+`)
+	got := dhcpServers(cfg, map[string]string{"GigaEthernet1.0": "lan0"})
+	sc, ok := got["GigaEthernet1.0"]
+	if len(got) != 1 || !ok {
+		t.Fatalf("servers %v (GigaEthernet2.0 is not mapped)", got)
+	}
+	// What the profile leaves out comes from the interface.
+	if sc.Link != "lan0" || sc.First != netip.MustParseAddr("192.168.2.1") || sc.Last != netip.MustParseAddr("192.168.2.254") ||
+		sc.Router != netip.MustParseAddr("192.168.2.1") || sc.MaskBits != 24 || sc.Lease != config.DefaultDHCPLease ||
+		sc.Fixed["02:00:00:00:00:50"] != netip.MustParseAddr("192.168.2.50") {
+		t.Errorf("server config %+v", sc)
+	}
+	cfg.DHCPServer = false
+	if got := dhcpServers(cfg, map[string]string{"GigaEthernet1.0": "lan0"}); len(got) != 0 {
+		t.Errorf("servers without ip dhcp enable: %v", got)
+	}
+}
