@@ -72,6 +72,9 @@ func TestDHCPClientLease(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if out, err := x.Command("show", "interfaces"); err != nil || !strings.Contains(out, "203.0.113.100/24") {
+		t.Errorf("show interfaces lacks the leased address (%v):\n%s", err, out)
+	}
 	for _, want := range []string{"GigaEthernet0.0", "IP address: 203.0.113.100/24", "Default gateway: 203.0.113.1", "DHCP server: 203.0.113.1", "DNS servers: 192.0.2.53"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("show ip dhcp lease lacks %q:\n%s", want, out)

@@ -308,7 +308,8 @@ func (d *daemon) run(ctx context.Context, cmd *cli.Command) (string, error) {
 	case cli.ShowDHCPLease:
 		return show.DHCPLeases(c.dhcpLeases(), c.dhcpBindings(), time.Now()), nil
 	case cli.ShowInterfaces:
-		return show.InterfacesText(interfaceStates(d.cfg, d.opts.maps, d.comps.tunnelUp)), nil
+		// With the leased addresses of the dhcp interfaces.
+		return show.InterfacesText(interfaceStates(d.comps.withLeases(d.cfg), d.opts.maps, d.comps.tunnelUp)), nil
 	}
 	return "", fmt.Errorf("not supported by the daemon")
 }

@@ -183,6 +183,13 @@ func (c *components) applyLeases() {
 	c.syncTunnels(eff)
 }
 
+// withLeases is cfg with the leases the components run (see effective).
+func (c *components) withLeases(cfg *config.Config) *config.Config {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return effective(cfg, c.applied)
+}
+
 // hasAddress reports whether every interface in moved has an address in eff.
 func hasAddress(eff *config.Config, moved map[string]bool) bool {
 	for ix := range moved {
