@@ -503,6 +503,11 @@ func plan(cfg *config.Config, maps map[string]string, hostInterfaces bool) []str
 		out = append(out, fmt.Sprintf("DHCP server on %s (Linux %s): profile %s, pool %s-%s, %d fixed", ix, sc.Link,
 			cfg.Interface(ix).DHCPBinding, sc.First, sc.Last, len(sc.Fixed)))
 	}
+	for _, i := range cfg.Interfaces {
+		if _, ok := servers[i.Name]; !ok && cfg.DHCPServer && i.DHCPBinding != "" {
+			out = append(out, fmt.Sprintf("no DHCP server on %s: soft-ix runs no Linux interface for it (add --map %s=DEV)", i.Name, i.Name))
+		}
+	}
 	for _, r := range cfg.Routes {
 		if r.DHCP {
 			out = append(out, fmt.Sprintf("route %s via the DHCP lease's router on %s", r.Prefix, r.Interface))
