@@ -50,12 +50,11 @@ func waitOut(t *testing.T, ns *nslab.Namespace, timeout time.Duration, want stri
 	}
 }
 
-// TestDHCPClientLease: soft-ix obtains a lease from dnsmasq on a WAN with
-// no address, installs the address, the default route (receive-default)
-// and "ip route ... dhcp" through the lease's router, shows the lease,
-// renews it at T1, and on stop releases it and takes back what it set.
-func TestDHCPClientLease(t *testing.T) {
-	_, ix, inet := newBareLab(t, "dhcpc")
+// leasedWAN is the bare lab with the ISP's dnsmasq and soft-ix running
+// dhcpWANConfig, once the WAN holds its lease (203.0.113.100).
+func leasedWAN(t *testing.T, prefix string) (*nslab.Namespace, *nslab.Proc, *nslab.SoftIX) {
+	t.Helper()
+	_, ix, inet := newBareLab(t, prefix)
 	nslab.Require(t, "dnsmasq")
 	isp := dhcpISP(t, inet, "eth0", "isp", "203.0.113.100")
 	x, err := nslab.StartSoftIXDaemon(ix, nslab.SoftIXOptions{Name: "ix", Config: dhcpWANConfig, Map: nslab.IXSideMap()})
@@ -63,6 +62,28 @@ func TestDHCPClientLease(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitOut(t, ix, 30*time.Second, "inet 203.0.113.100/24", "ip", "addr", "show", "dev", nslab.IXWANIf)
+	return ix, isp, x
+}
+
+// waitRelease waits for dnsmasq to log the release of leasedWAN's lease.
+func waitRelease(t *testing.T, isp *nslab.Proc) {
+	t.Helper()
+	if err := nslab.WaitFor(5*time.Second, "DHCPRELEASE at dnsmasq", func() error {
+		if !strings.Contains(isp.Log(), "DHCPRELEASE(eth0) 203.0.113.100") {
+			return errNotYet("no release")
+		}
+		return nil
+	}); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestDHCPClientLease: soft-ix obtains a lease from dnsmasq on a WAN with
+// no address, installs the address, the default route (receive-default)
+// and "ip route ... dhcp" through the lease's router, shows the lease,
+// renews it at T1, and on stop releases it and takes back what it set.
+func TestDHCPClientLease(t *testing.T) {
+	ix, isp, x := leasedWAN(t, "dhcpc")
 	waitOut(t, ix, 10*time.Second, "default via 203.0.113.1", "ip", "route", "show")
 	waitOut(t, ix, 10*time.Second, "198.51.100.0/24 via 203.0.113.1", "ip", "route", "show")
 	if err := ix.Ping(nslab.InternetIXSideAddr, "", 1); err != nil {
@@ -103,14 +124,7 @@ func TestDHCPClientLease(t *testing.T) {
 	if r := ipOut(t, ix, "route", "show"); strings.Contains(r, "203.0.113.1") {
 		t.Errorf("after stop, routes through the lease's router stay:\n%s", r)
 	}
-	if err := nslab.WaitFor(5*time.Second, "DHCPRELEASE at dnsmasq", func() error {
-		if !strings.Contains(isp.Log(), "DHCPRELEASE(eth0) 203.0.113.100") {
-			return errNotYet("no release")
-		}
-		return nil
-	}); err != nil {
-		t.Error(err)
-	}
+	waitRelease(t, isp)
 }
 
 // TestDHCPClientIKEFollowsAddress: the IX's WAN address comes from DHCP
@@ -193,14 +207,7 @@ func TestDHCPClientIKEFollowsAddress(t *testing.T) {
 // the DHCP client (the lease is released and its address removed) and
 // puts the file's address in its place.
 func TestDHCPClientReload(t *testing.T) {
-	_, ix, inet := newBareLab(t, "dhcpr")
-	nslab.Require(t, "dnsmasq")
-	isp := dhcpISP(t, inet, "eth0", "isp", "203.0.113.100")
-	x, err := nslab.StartSoftIXDaemon(ix, nslab.SoftIXOptions{Name: "ix", Config: dhcpWANConfig, Map: nslab.IXSideMap()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitOut(t, ix, 30*time.Second, "inet 203.0.113.100/24", "ip", "addr", "show", "dev", nslab.IXWANIf)
+	ix, isp, x := leasedWAN(t, "dhcpr")
 	if err := os.WriteFile(x.ConfPath, []byte(ownedConfig), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -212,14 +219,7 @@ func TestDHCPClientReload(t *testing.T) {
 		t.Errorf("the leased address stays after the reload:\n%s", wan)
 	}
 	waitOut(t, ix, 10*time.Second, "default via 203.0.113.1", "ip", "route", "show")
-	if err := nslab.WaitFor(5*time.Second, "DHCPRELEASE at dnsmasq", func() error {
-		if !strings.Contains(isp.Log(), "DHCPRELEASE(eth0) 203.0.113.100") {
-			return errNotYet("no release")
-		}
-		return nil
-	}); err != nil {
-		t.Error(err)
-	}
+	waitRelease(t, isp)
 	if out, err := x.Command("show", "ip", "dhcp", "lease"); err != nil || !strings.Contains(out, "No DHCP client or server") {
 		t.Errorf("show ip dhcp lease after the reload (%v):\n%s", err, out)
 	}
