@@ -76,6 +76,19 @@ func TestDHCPServerErrors(t *testing.T) {
 	}
 }
 
+// TestDHCPNoForms: the "no" forms leave the model as if the line had
+// never been there, so it prints and parses back the same.
+func TestDHCPNoForms(t *testing.T) {
+	for _, src := range []string{
+		"ip dhcp profile p\n  fixed-assignment 192.168.2.5 02:00:00:00:00:05\n  no fixed-assignment 192.168.2.5 02:00:00:00:00:05\n",
+		"ip dhcp profile p\nno ip dhcp profile p\n",
+		"ip dhcp enable\nno ip dhcp enable\n",
+	} {
+		c, _ := mustParse(t, "n.conf", src)
+		checkRoundTrip(t, "n.conf", c)
+	}
+}
+
 func errorText(diags []Diagnostic) string {
 	var b strings.Builder
 	for _, d := range diags {

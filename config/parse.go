@@ -475,6 +475,14 @@ func (p *parser) finish() {
 	if len(c.DynamicLists) == 0 {
 		c.DynamicLists = nil
 	}
+	if len(c.DHCPProfiles) == 0 {
+		c.DHCPProfiles = nil
+	}
+	for _, pr := range c.DHCPProfiles {
+		if len(pr.Fixed) == 0 {
+			pr.Fixed = nil
+		}
+	}
 	if b := c.BGP; b != nil {
 		if len(b.Neighbors) == 0 {
 			b.Neighbors = nil
