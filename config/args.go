@@ -88,6 +88,16 @@ func (p *parser) addr(l *line, t token, cmd, what string) (netip.Addr, bool) {
 	return a, true
 }
 
+// ipv4 is addr for an argument that only an IPv4 address fits.
+func (p *parser) ipv4(l *line, t token, cmd, what string) (netip.Addr, bool) {
+	a, err := netip.ParseAddr(t.text)
+	if err != nil || !a.Is4() {
+		p.errf(l, t.col, "%s: bad %s %q, expected an IPv4 address", cmd, what, t.text)
+		return netip.Addr{}, false
+	}
+	return a, true
+}
+
 // prefix parses A/L (or "default") as a network: host bits must be zero.
 func (p *parser) prefix(l *line, t token, cmd string, allowDefault bool) (netip.Prefix, bool) {
 	if allowDefault && kw(t) == "default" {

@@ -244,13 +244,13 @@ func (p *parser) dhcpRange(l *line, t []token, neg bool, pr *DHCPProfile) {
 	if !ok1 || !ok2 || !p.done(l, t, 3, cmd) {
 		return
 	}
-	first, ok1 := p.addr(l, a, cmd, "first address")
-	last, ok2 := p.addr(l, b, cmd, "last address")
+	first, ok1 := p.ipv4(l, a, cmd, "first address")
+	last, ok2 := p.ipv4(l, b, cmd, "last address")
 	if !ok1 || !ok2 {
 		return
 	}
-	if !first.Is4() || !last.Is4() || last.Less(first) {
-		p.errf(l, a.col, "%s: want two IPv4 addresses, the first not above the last", cmd)
+	if last.Less(first) {
+		p.errf(l, a.col, "%s: %s is above %s, expected the first not above the last", cmd, first, last)
 		return
 	}
 	pr.RangeFirst, pr.RangeLast = first, last
@@ -276,6 +276,9 @@ func (p *parser) dhcpMask(l *line, t []token, neg bool, pr *DHCPProfile) {
 	pr.MaskBits = ones
 }
 
+// The server is DHCPv4: its options and assignments hold IPv4 addresses
+// only, so an IPv6 one is an error rather than a broken option.
+
 // dhcpGateway: default-gateway A
 func (p *parser) dhcpGateway(l *line, t []token, neg bool, pr *DHCPProfile) {
 	const cmd = "default-gateway"
@@ -284,7 +287,7 @@ func (p *parser) dhcpGateway(l *line, t []token, neg bool, pr *DHCPProfile) {
 		return
 	}
 	if a, ok := p.need(l, t, 1, cmd, "address"); ok && p.done(l, t, 2, cmd) {
-		if gw, ok := p.addr(l, a, cmd, "address"); ok {
+		if gw, ok := p.ipv4(l, a, cmd, "address"); ok {
 			pr.DefaultGateway = gw
 		}
 	}
@@ -302,7 +305,7 @@ func (p *parser) dhcpDNS(l *line, t []token, neg bool, pr *DHCPProfile) {
 	}
 	var dns []netip.Addr
 	for _, a := range t[1:] {
-		d, ok := p.addr(l, a, cmd, "address")
+		d, ok := p.ipv4(l, a, cmd, "address")
 		if !ok {
 			return
 		}
@@ -346,7 +349,7 @@ func (p *parser) dhcpFixed(l *line, t []token, neg bool, pr *DHCPProfile) {
 	if !ok1 || !ok2 || !p.done(l, t, 3, cmd) {
 		return
 	}
-	addr, ok := p.addr(l, a, cmd, "address")
+	addr, ok := p.ipv4(l, a, cmd, "address")
 	if !ok {
 		return
 	}

@@ -61,8 +61,8 @@
 // set community; ip prefix-list (routemap.go); the DHCP server: ip dhcp
 // enable, ip dhcp profile NAME with assignable-range A B, subnet-mask M,
 // default-gateway A, dns-server A [B], domain-name D, lease-time SECONDS and
-// fixed-assignment A MAC, and ip dhcp binding NAME in an interface
-// (dhcp.go).
+// fixed-assignment A MAC (every A an IPv4 address: the server is DHCPv4),
+// and ip dhcp binding NAME in an interface (dhcp.go).
 //
 // Everything else IX knows (ntp, syslog, logging, timezone, proxy-dns,
 // ip ufs-cache, the other ip napt commands, access-list forms not listed
