@@ -350,26 +350,22 @@ func (p *parser) defaultProfile(l *line, t []token, neg bool) {
 // profileCmd: ikev2 profile NAME opens a named profile's block.
 func (p *parser) profileCmd(l *line, t []token, neg bool) {
 	p.block = blockSkip
-	n, ok := p.need(l, t, 2, "ikev2 profile", "profile name")
-	if !ok || !p.done(l, t, 3, "ikev2 profile") {
-		return
-	}
-	if n.text == "" {
-		p.errf(l, n.col, "ikev2 profile: empty name")
+	name, ok := p.profileName(l, t, 2, "ikev2 profile")
+	if !ok {
 		return
 	}
 	if neg {
 		for i, pr := range p.cfg.Profiles {
-			if pr.Name == n.text {
+			if pr.Name == name {
 				p.cfg.Profiles = append(p.cfg.Profiles[:i], p.cfg.Profiles[i+1:]...)
 				break
 			}
 		}
 		return
 	}
-	pr := p.cfg.Profile(n.text)
+	pr := p.cfg.Profile(name)
 	if pr == nil {
-		pr = &Profile{Name: n.text, Pos: p.pos(l, t[0].col)}
+		pr = &Profile{Name: name, Pos: p.pos(l, t[0].col)}
 		p.cfg.Profiles = append(p.cfg.Profiles, pr)
 	}
 	openTable(p, profileTable, profileIn{pr: pr}, func(v *Verbatim) { pr.Extra = append(pr.Extra, v) })

@@ -212,21 +212,17 @@ var dhcpProfileTable = &table[*DHCPProfile]{
 // dhcpProfileCmd: ip dhcp profile NAME opens a profile's block.
 func (p *parser) dhcpProfileCmd(l *line, t []token, neg bool) {
 	p.block = blockSkip // until the name checks out
-	n, ok := p.need(l, t, 3, "ip dhcp profile", "profile name")
-	if !ok || !p.done(l, t, 4, "ip dhcp profile") {
-		return
-	}
-	if n.text == "" {
-		p.errf(l, n.col, "ip dhcp profile: empty name")
+	name, ok := p.profileName(l, t, 3, "ip dhcp profile")
+	if !ok {
 		return
 	}
 	if neg {
-		p.cfg.DHCPProfiles = slices.DeleteFunc(p.cfg.DHCPProfiles, func(d *DHCPProfile) bool { return d.Name == n.text })
+		p.cfg.DHCPProfiles = slices.DeleteFunc(p.cfg.DHCPProfiles, func(d *DHCPProfile) bool { return d.Name == name })
 		return
 	}
-	pr := p.cfg.DHCPProfile(n.text)
+	pr := p.cfg.DHCPProfile(name)
 	if pr == nil {
-		pr = &DHCPProfile{Name: n.text, Pos: p.pos(l, t[0].col)}
+		pr = &DHCPProfile{Name: name, Pos: p.pos(l, t[0].col)}
 		p.cfg.DHCPProfiles = append(p.cfg.DHCPProfiles, pr)
 	}
 	openTable(p, dhcpProfileTable, pr, func(v *Verbatim) { pr.Extra = append(pr.Extra, v) })
