@@ -88,6 +88,30 @@ func (p *parser) addr(l *line, t token, cmd, what string) (netip.Addr, bool) {
 	return a, true
 }
 
+// profileName reads the NAME that ends a profile's opener ("ikev2 profile
+// NAME", "ip dhcp profile NAME") at t[i].
+func (p *parser) profileName(l *line, t []token, i int, cmd string) (string, bool) {
+	n, ok := p.need(l, t, i, cmd, "profile name")
+	if !ok || !p.done(l, t, i+1, cmd) {
+		return "", false
+	}
+	if n.text == "" {
+		p.errf(l, n.col, "%s: empty name", cmd)
+		return "", false
+	}
+	return n.text, true
+}
+
+// ipv4 is addr for an argument that only an IPv4 address fits.
+func (p *parser) ipv4(l *line, t token, cmd, what string) (netip.Addr, bool) {
+	a, err := netip.ParseAddr(t.text)
+	if err != nil || !a.Is4() {
+		p.errf(l, t.col, "%s: bad %s %q, expected an IPv4 address", cmd, what, t.text)
+		return netip.Addr{}, false
+	}
+	return a, true
+}
+
 // prefix parses A/L (or "default") as a network: host bits must be zero.
 func (p *parser) prefix(l *line, t token, cmd string, allowDefault bool) (netip.Prefix, bool) {
 	if allowDefault && kw(t) == "default" {

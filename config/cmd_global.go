@@ -32,6 +32,7 @@ var globalTable = &table[*Config]{
 			args: []Arg{
 				{Kind: ArgPrefix, Help: "A.B.C.D/M|default", Words: []string{"default"}, Sample: "10.0.0.0/8"},
 				{Kind: ArgInterface, Help: "INTERFACE|A.B.C.D", Sample: "Tunnel0.0"},
+				{Kind: ArgKeyword, Words: []string{"dhcp"}, Optional: true}, // the router of IF's DHCP lease
 				{Kind: ArgKeyword, Words: []string{"distance"}, Optional: true},
 				{Kind: ArgNumber, Help: "<1-255>", Min: 1, Max: 255, With: true},
 				{Kind: ArgKeyword, Words: []string{"tag"}, Optional: true},
@@ -47,6 +48,7 @@ var globalTable = &table[*Config]{
 				return out
 			},
 		},
+		dhcpEnableCommand,
 		accessListCommand,
 		prefixListCommand,
 		{
@@ -96,6 +98,7 @@ var globalTable = &table[*Config]{
 				}
 			},
 		},
+		dhcpProfileCommand,
 		routeMapCommand,
 		{
 			words: []string{"router", "bgp"}, args: []Arg{{Kind: ArgNumber, Help: "<1-4294967295>", Min: 1, Max: 4294967295}},
@@ -347,26 +350,22 @@ func (p *parser) defaultProfile(l *line, t []token, neg bool) {
 // profileCmd: ikev2 profile NAME opens a named profile's block.
 func (p *parser) profileCmd(l *line, t []token, neg bool) {
 	p.block = blockSkip
-	n, ok := p.need(l, t, 2, "ikev2 profile", "profile name")
-	if !ok || !p.done(l, t, 3, "ikev2 profile") {
-		return
-	}
-	if n.text == "" {
-		p.errf(l, n.col, "ikev2 profile: empty name")
+	name, ok := p.profileName(l, t, 2, "ikev2 profile")
+	if !ok {
 		return
 	}
 	if neg {
 		for i, pr := range p.cfg.Profiles {
-			if pr.Name == n.text {
+			if pr.Name == name {
 				p.cfg.Profiles = append(p.cfg.Profiles[:i], p.cfg.Profiles[i+1:]...)
 				break
 			}
 		}
 		return
 	}
-	pr := p.cfg.Profile(n.text)
+	pr := p.cfg.Profile(name)
 	if pr == nil {
-		pr = &Profile{Name: n.text, Pos: p.pos(l, t[0].col)}
+		pr = &Profile{Name: name, Pos: p.pos(l, t[0].col)}
 		p.cfg.Profiles = append(p.cfg.Profiles, pr)
 	}
 	openTable(p, profileTable, profileIn{pr: pr}, func(v *Verbatim) { pr.Extra = append(pr.Extra, v) })
@@ -579,10 +578,6 @@ func (p *parser) route(l *line, t []token, neg bool) {
 		}
 	}
 	if !neg {
-		if r.DHCP && !p.warned["route dhcp"] {
-			p.warned["route dhcp"] = true
-			p.warnf(l, t[0].col, "ip route ... dhcp: soft-ix does not take a next hop from the DHCP lease yet; the route is kept but inactive")
-		}
 		if r.Tag != 0 && !p.warned["route tag"] {
 			p.warned["route tag"] = true
 			p.warnf(l, t[0].col, "ip route ... tag: route tags are kept but not acted on by soft-ix")

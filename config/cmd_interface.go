@@ -9,7 +9,7 @@ import (
 
 // The "interface NAME" block, in the order IX prints it. The ikev2
 // commands of a Tunnel interface are in cmd_tunnel.go; ip filter and the ip
-// napt forwards in acl.go.
+// napt forwards in acl.go; ip dhcp binding in dhcp.go.
 var interfaceTable = &table[*Interface]{
 	name: BlockInterface,
 	cmds: slices.Concat([]*command[*Interface]{
@@ -91,6 +91,7 @@ var interfaceTable = &table[*Interface]{
 		},
 		naptCommand,
 		filterCommand,
+		dhcpBindingCommand,
 	}, tunnelCommands(), []*command[*Interface]{
 		{
 			words: []string{"shutdown"}, help: "take the interface down", set: (*parser).shutdown,

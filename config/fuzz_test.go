@@ -37,6 +37,8 @@ func FuzzParse(f *testing.F) {
 		"ip prefix-list p seq 5 deny 10.0.0.0/8 ge 9\nip prefix-list p permit any\nno ip prefix-list p 5\n",
 		"ikev2 authentication psk id keyid \"k 1\" key char \"with blank\"\n",
 		aclSrc,
+		dhcpServerConf,
+		"ip dhcp profile \"p q\"\n  dns-server 192.0.2.1\n  frobnicate\nno ip dhcp profile \"p q\"\nip dhcp profile x\ninterface Gi1.0\n ip dhcp binding x\n no ip dhcp binding\n",
 	} {
 		f.Add([]byte(s))
 	}

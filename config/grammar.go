@@ -8,18 +8,20 @@ import (
 
 // The grammar of every block is one table of commands (one file a block:
 // cmd_global.go, cmd_interface.go, cmd_tunnel.go, cmd_profile.go,
-// cmd_bgp.go, routemap.go, acl.go). An entry holds the keywords that select
-// the command, the arguments that follow them, how a line sets the model
-// (set) and how the model prints back (get), side by side, in the order Print
-// writes them. The same table gives the typo hints and, through Grammar, the
-// CLI's completion and "?". parse.go only splits the file into blocks.
+// cmd_bgp.go, routemap.go, acl.go, dhcp.go). An entry holds the keywords
+// that select the command, the arguments that follow them, how a line sets
+// the model (set) and how the model prints back (get), side by side, in the
+// order Print writes them. The same table gives the typo hints and, through
+// Grammar, the CLI's completion and "?". parse.go only splits the file into
+// blocks.
 //
-// A new block ("ip dhcp profile NAME", say) is one more file: its table,
-// and the command that opens it, whose set makes the block the open one
-// (openTable) and whose opens names the table; that command is then one
-// entry in the table of the block that opens it (cmd_global.go for a
-// top-level block), where Print writes the block. Grammar, Blocks and the
-// CLI find the new table from there.
+// A new block is one more file: its table, and the command that opens it,
+// whose set makes the block the open one (openTable) and whose opens names
+// the table; that command is then one entry in the table of the block that
+// opens it (cmd_global.go for a top-level block), where Print writes the
+// block. Grammar, Blocks and the CLI find the new table from there.
+// dhcp.go is an example: dhcpProfileTable, and dhcpProfileCommand, whose
+// set (dhcpProfileCmd) calls openTable.
 
 // ArgKind is the kind of value an argument of a command takes.
 type ArgKind int
@@ -37,6 +39,7 @@ const (
 	ArgInterface                 // an interface name
 	ArgWords                     // one or more of Arg.Words
 	ArgKey                       // a pre-shared key
+	ArgMAC                       // a hardware address, six bytes with colons
 )
 
 // Arg describes one argument of a command, for completion, "?" and the test
@@ -301,12 +304,13 @@ func grammars() []grammar {
 
 // Block names for Grammar.
 const (
-	BlockGlobal    = ""
-	BlockInterface = "interface"
-	BlockProfile   = "ikev2 profile"
-	BlockBGP       = "router bgp"
-	BlockNeighbor  = "neighbor" // the words after "neighbor A" in router bgp
-	BlockRouteMap  = "route-map"
+	BlockGlobal      = ""
+	BlockInterface   = "interface"
+	BlockProfile     = "ikev2 profile"
+	BlockBGP         = "router bgp"
+	BlockNeighbor    = "neighbor" // the words after "neighbor A" in router bgp
+	BlockRouteMap    = "route-map"
+	BlockDHCPProfile = "ip dhcp profile"
 )
 
 // Blocks lists the blocks Grammar knows, the top level first.

@@ -42,6 +42,8 @@ func alternatives(a Arg) []string {
 		out = append(out, "GigaEthernet0.0")
 	case a.Kind == ArgKey:
 		out = append(out, "secret-1")
+	case a.Kind == ArgMAC:
+		out = append(out, "02:00:00:00:00:50")
 	}
 	if len(out) == 0 {
 		panic(fmt.Sprintf("no value for %+v", a))
@@ -134,6 +136,8 @@ func contextFor(block string, cmd Command) string {
 		return "router bgp 65000\n  neighbor 192.0.2.9 "
 	case BlockRouteMap:
 		return "route-map M permit 10\n  "
+	case BlockDHCPProfile:
+		return "ip dhcp profile P\n  "
 	}
 	panic("no context for block " + block)
 }
@@ -209,6 +213,7 @@ func TestGrammarHintsAreTableWords(t *testing.T) {
 		{"router bgp 1\n  neighbor 10.0.0.1 remote-ass 2\n", `did you mean "remote-as"`},
 		{"route-map M permit 10\n  sett metric 5\n", `did you mean "set"`},
 		{"hostnme r\n", `did you mean "hostname"`},
+		{"ip dhcp profile lan\n  lease-tme 600\n", `did you mean "lease-time"`},
 	} {
 		_, diags := parseOnly(tc.src)
 		if len(diags) == 0 || !strings.Contains(diags[0].Msg, tc.want) {

@@ -45,6 +45,13 @@ type Config struct {
 	// lines, in source order.
 	DynamicLists []*DynamicList
 
+	// DHCPServer is "ip dhcp enable": the DHCP server runs on the
+	// interfaces with "ip dhcp binding PROFILE". DHCPProfiles are the "ip
+	// dhcp profile NAME" blocks, in source order (see dhcp.go).
+	DHCPServer    bool
+	DHCPServerPos Pos
+	DHCPProfiles  []*DHCPProfile
+
 	// Extra are the top-level commands soft-ix keeps but does not act on
 	// (with the lines of their blocks), so that Print reproduces the whole
 	// file. See Verbatim.
@@ -175,6 +182,11 @@ type Interface struct {
 	// forwards through the interface's own address.
 	NAPTHairpin    bool
 	NAPTHairpinPos Pos
+
+	// DHCPBinding is "ip dhcp binding PROFILE": the DHCP server answers on
+	// this interface with that profile ("" for none).
+	DHCPBinding    string
+	DHCPBindingPos Pos
 
 	// Filters are the "ip filter LIST SEQ in|out" lines, in source order.
 	// Once a direction has a filter, a packet no filter permits is dropped.
@@ -312,7 +324,7 @@ type Route struct {
 	Prefix    netip.Prefix
 	Interface string     // when routed to an interface
 	NextHop   netip.Addr // when routed to a next hop (both may be set)
-	DHCP      bool       // "dhcp": the next hop is the DHCP lease's router (not emulated yet: inactive)
+	DHCP      bool       // "dhcp": the next hop is the router of Interface's DHCP lease (inactive without one)
 	Distance  int        // 0: default (1)
 	Tag       uint32     // tag N (stored, not acted on)
 	Pos       Pos

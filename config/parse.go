@@ -25,9 +25,10 @@ func Load(path string) (*Config, []Diagnostic, error) {
 // the returned Config must then not be used to run anything.
 //
 // Syntax: one command per line. "interface NAME", "device NAME",
-// "ikev2 default-profile", "ikev2 profile NAME", "router bgp ASN" and the
-// "address-family" inside router bgp open blocks, as do not-emulated block
-// commands ("ppp profile", "ip dhcp profile", "watch-group", ...); a block
+// "ikev2 default-profile", "ikev2 profile NAME", "ip dhcp profile NAME",
+// "route-map", "router bgp ASN" and the "address-family" inside router bgp
+// open blocks, as do not-emulated block commands ("ppp profile", "ip dhcp
+// client-profile", "watch-group", ...); a block
 // ends at a "!" in column 1 or at the next top-level command. Indentation is
 // optional: an indented line always belongs to the open block, an
 // unindented one belongs to it unless it starts a top-level command that is
@@ -233,10 +234,10 @@ func ixSection(t []token) (string, bool) {
 		switch {
 		case w2 == "ufs-cache":
 			return "hostname", true
-		case w2 == "access-list" || w2 == "prefix-list" || (w2 == "dhcp" && w3 == "enable"):
+		case w2 == "access-list" || w2 == "prefix-list":
 			return "ip route", true
-		case w2 == "dhcp" && (w3 == "profile" || w3 == "client-profile" || w3 == "server-profile"):
-			return "ikev2 profile", true
+		case w2 == "dhcp" && (w3 == "client-profile" || w3 == "server-profile"):
+			return "ip dhcp profile", true
 		}
 	}
 	return "", false
@@ -440,11 +441,6 @@ func startsTopLevel(t []token) bool {
 		if topLevelPairs[w+" "+kw(t[1])] {
 			return true
 		}
-		// "ip dhcp enable" and "ip dhcp profile NAME" are global;
-		// "ip dhcp binding" belongs to an interface.
-		if w == "ip" && kw(t[1]) == "dhcp" && len(t) > 2 && (kw(t[2]) == "enable" || kw(t[2]) == "profile") {
-			return true
-		}
 	}
 	return false
 }
@@ -478,6 +474,14 @@ func (p *parser) finish() {
 	}
 	if len(c.DynamicLists) == 0 {
 		c.DynamicLists = nil
+	}
+	if len(c.DHCPProfiles) == 0 {
+		c.DHCPProfiles = nil
+	}
+	for _, pr := range c.DHCPProfiles {
+		if len(pr.Fixed) == 0 {
+			pr.Fixed = nil
+		}
 	}
 	if b := c.BGP; b != nil {
 		if len(b.Neighbors) == 0 {

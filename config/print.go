@@ -8,12 +8,12 @@ import (
 )
 
 // Print writes c as canonical IX running-config text, in the order and
-// indentation IX uses: hostname, ip route, ip prefix-list, ikev2
-// authentication psk, ikev2 default-profile, ikev2 profile blocks,
-// route-map blocks, router bgp, then the
-// interface blocks, with "!" between sections and sub-commands indented two
-// spaces (four inside address-family). Within a section the config's order
-// is kept. Pre-shared keys are printed as configured ("key char K" or
+// indentation IX uses: hostname, ip route (with ip dhcp enable and the
+// access lists), ip prefix-list, ikev2 authentication psk, ikev2
+// default-profile, ikev2 profile blocks, ip dhcp profile blocks, route-map
+// blocks, router bgp, then the interface blocks, with "!" between sections
+// and sub-commands indented two spaces (four inside address-family).
+// Within a section the config's order is kept. Pre-shared keys are printed as configured ("key char K" or
 // "key hex H"), so the output reloads; treat it as secret.
 //
 // Lines soft-ix keeps without acting on (Verbatim) are written back as they

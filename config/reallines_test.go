@@ -36,10 +36,14 @@ ip route 10.3.0.0/16 Tunnel0.0 distance 30 tag 7
 			t.Errorf("route %d = %+v, want %+v", i, *r, want[i])
 		}
 	}
-	for _, w := range []string{"r.conf:7:1: warning: ip route ... dhcp", "r.conf:10:1: warning: ip route ... tag"} {
+	for _, w := range []string{"r.conf:10:1: warning: ip route ... tag"} {
 		if !hasDiag(diags, w) {
 			t.Errorf("no %q in %v", w, diags)
 		}
+	}
+	// The dhcp form is acted on (the daemon follows the lease's router).
+	if hasDiag(diags, "r.conf:7:1: warning: ip route ... dhcp") {
+		t.Errorf("ip route ... dhcp still warned as not acted on: %v", diags)
 	}
 	checkRoundTrip(t, "r.conf", c)
 	for _, bad := range []string{

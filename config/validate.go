@@ -25,6 +25,7 @@ func (c *Config) Validate() []Diagnostic {
 	v.bgp()
 	v.routeMaps()
 	v.filters()
+	v.dhcpServer()
 	return v.diags
 }
 

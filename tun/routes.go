@@ -33,8 +33,9 @@ type bgpRoute struct {
 func (m *Manager) staticRoute(r *config.Route) (*netlink.Route, string) {
 	if r.DHCP {
 		// "ip route ... GigaEthernet0.0 dhcp" means the router of the DHCP
-		// lease; a device route in its place would send everything on-link.
-		return nil, "next hop from the DHCP lease is not emulated yet"
+		// lease; the daemon hands such routes in with that router as next
+		// hop. A device route in its place would send everything on-link.
+		return nil, "no DHCP lease with a router yet"
 	}
 	metric := r.Distance
 	if metric <= 0 {

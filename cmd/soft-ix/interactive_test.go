@@ -19,6 +19,10 @@ func TestConfigureMode(t *testing.T) {
 		{"router bgp 65000", "ok", "r(config-router-bgp)# "},
 		{"neighbor 10.0.0.1 remote-as 0", `bad AS number "0"`, "r(config-router-bgp)# "},
 		{"exit", "", "r(config)# "},
+		{"ip dhcp profile lan", "ok", "r(config-ip-dhcp-profile)# "},
+		{"lease-time 10", `lease-time: bad seconds "10"`, "r(config-ip-dhcp-profile)# "},
+		{"fixed-assignment 192.168.2.50 02:00:00:00:00:50", "ok", "r(config-ip-dhcp-profile)# "},
+		{"exit", "", "r(config)# "},
 		{"ip route default Tunnel0.0 distance 300", "error at column 37", "r(config)# "},
 		{"end", "", "r# "},
 	}
@@ -34,5 +38,9 @@ func TestConfigureMode(t *testing.T) {
 	s.command("configure")
 	if got := s.complete("router "); len(got) != 1 || got[0] != "bgp" {
 		t.Errorf("configure mode completes %q", got)
+	}
+	s.command("ip dhcp profile lan")
+	if got := s.complete("fixed"); len(got) != 1 || got[0] != "fixed-assignment" {
+		t.Errorf("ip dhcp profile completes %q", got)
 	}
 }

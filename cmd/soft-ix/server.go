@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/soft-ix/soft-ix/cmd/soft-ix/internal/cli"
 	"github.com/soft-ix/soft-ix/cmd/soft-ix/internal/ctl"
@@ -311,8 +312,11 @@ func (d *daemon) run(ctx context.Context, cmd *cli.Command) (string, error) {
 			return "", err
 		}
 		return show.NAPTTranslations(naptView(ts)), nil
+	case cli.ShowDHCPLease:
+		return show.DHCPLeases(c.dhcpLeases(), c.dhcpBindings(), time.Now()), nil
 	case cli.ShowInterfaces:
-		return show.InterfacesText(interfaceStates(d.cfg, d.opts.maps, d.comps.tunnelUp)), nil
+		// With the leased addresses of the dhcp interfaces.
+		return show.InterfacesText(interfaceStates(d.comps.withLeases(d.cfg), d.opts.maps, d.comps.tunnelUp)), nil
 	}
 	return "", fmt.Errorf("not supported by the daemon")
 }

@@ -42,6 +42,7 @@ const (
 	// Configure is interactive only: the "configure" mode, where lines
 	// are checked against the configuration grammar (see config.go).
 	Configure
+	ShowDHCPLease // show ip dhcp lease
 )
 
 // Command is a parsed command line.
@@ -133,6 +134,9 @@ func buildGrammar() []*node {
 				kw("route", "IP routing table", ShowIPRoute),
 				kw("access-list", "access lists, with the packets each entry matched", ShowIPAccessList),
 				kw("filter", "packet filters of each interface, with their counters", ShowIPFilter),
+				kw("dhcp", "DHCP information", None,
+					kw("lease", "leases: of the WAN's DHCP client, and those the LAN's server granted", ShowDHCPLease),
+				),
 				kw("napt", "NAPT information", None,
 					kw("translation", "connections the kernel translates (masquerade and port forwards)", ShowNAPT),
 				),

@@ -23,6 +23,7 @@ func TestParseAbbreviations(t *testing.T) {
 		{"sh ip a", ShowIPAccessList, "show ip access-list", nil},
 		{"sh ip fi", ShowIPFilter, "show ip filter", nil},
 		{"sh ip n t", ShowNAPT, "show ip napt translation", nil},
+		{"sh ip d l", ShowDHCPLease, "show ip dhcp lease", nil},
 		{"sh ip b n 172.16.0.6 r", ShowBGPRoutes, "show ip bgp neighbors 172.16.0.6 routes", map[string]string{"neighbor": "172.16.0.6"}},
 		{"sh ip b n 172.16.0.6 a", ShowBGPAdvertised, "show ip bgp neighbors 172.16.0.6 advertised-routes", map[string]string{"neighbor": "172.16.0.6"}},
 		{"sh run", ShowRunningConfig, "show running-config", nil},

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"net"
 	"net/netip"
 	"slices"
 	"strings"
@@ -145,6 +146,9 @@ func matchValue(a config.Arg, word string) bool {
 	case config.ArgPrefix, config.ArgHostPrefix:
 		_, err := netip.ParsePrefix(word)
 		return err == nil
+	case config.ArgMAC:
+		mac, err := net.ParseMAC(word)
+		return err == nil && len(mac) == 6
 	case config.ArgInterface:
 		if _, err := netip.ParseAddr(word); err == nil {
 			return strings.Contains(a.Help, "A.B.C.D")

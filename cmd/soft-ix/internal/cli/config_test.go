@@ -74,11 +74,15 @@ func TestConfigCompletionFollowsArguments(t *testing.T) {
 		{config.BlockInterface, "ikev2 peer any authentication psk ", []string{"id"}},
 		{config.BlockInterface, "ikev2 sa-proposal enc aes-cbc-256 ", []string{"3des-cbc", "aes-cbc-128", "aes-cbc-192", "aes-cbc-256", "aes-gcm-128-16", "aes-gcm-256-16"}},
 		{config.BlockInterface, "ip tcp adjust-mss ", []string{"auto"}},
-		{config.BlockGlobal, "ip route 10.0.0.0/8 Tunnel0.0 ", []string{"distance", "tag"}},
+		{config.BlockGlobal, "ip route 10.0.0.0/8 Tunnel0.0 ", []string{"dhcp", "distance", "tag"}},
 		{config.BlockGlobal, "ip route 10.0.0.0/8 Tunnel0.0 tag 5 ", []string{}},
 		{config.BlockGlobal, "ip prefix-list p ", []string{"deny", "permit", "seq"}},
 		{config.BlockBGP, "neighbor 192.0.2.1 ", []string{"activate", "advertisement-interval", "connect-interval", "description", "ebgp-multihop", "remote-as", "route-map", "timers", "update-source"}},
 		{config.BlockBGP, "neighbor 192.0.2.1 route-map m ", []string{"in", "out"}},
+		{config.BlockGlobal, "ip dhcp ", []string{"enable", "profile"}},
+		{config.BlockInterface, "ip dhcp ", []string{"binding"}},
+		{config.BlockDHCPProfile, "dns-server 192.0.2.53 ", []string{}},
+		{config.BlockDHCPProfile, "l", []string{"lease-time"}},
 		{config.BlockGlobal, "bogus ", nil},
 	}
 	for _, tt := range tests {
@@ -92,6 +96,9 @@ func TestConfigCompletionFollowsArguments(t *testing.T) {
 	}
 	if b, ok := ConfigOpens(config.BlockGlobal, "interface Tunnel0.0"); !ok || b != config.BlockInterface {
 		t.Errorf("interface opens %q %v", b, ok)
+	}
+	if b, ok := ConfigOpens(config.BlockGlobal, "ip dhcp profile lan"); !ok || b != config.BlockDHCPProfile {
+		t.Errorf("ip dhcp profile opens %q %v", b, ok)
 	}
 	if _, ok := ConfigOpens(config.BlockGlobal, "ip route default Tunnel0.0"); ok {
 		t.Error("ip route opens a block")

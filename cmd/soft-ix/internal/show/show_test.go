@@ -295,3 +295,30 @@ func TestIPv6OuterAddresses(t *testing.T) {
 		}
 	}
 }
+
+func TestDHCPLeases(t *testing.T) {
+	now := time.Date(2026, 12, 5, 1, 0, 0, 0, time.UTC)
+	out := DHCPLeases([]DHCPLease{
+		{Interface: "GigaEthernet0.0", Address: netip.MustParsePrefix("203.0.113.100/24"), Router: netip.MustParseAddr("203.0.113.1"),
+			Server: netip.MustParseAddr("203.0.113.1"), DNS: []netip.Addr{netip.MustParseAddr("192.0.2.53")},
+			Obtained: now.Add(-30 * time.Second), Duration: 2 * time.Minute, T1: time.Minute, T2: 105 * time.Second},
+		{Interface: "GigaEthernet2.0"},
+	}, []DHCPBinding{
+		{Interface: "GigaEthernet1.0", Addr: netip.MustParseAddr("192.168.2.50"), MAC: "02:00:00:00:00:50", Hostname: "printer", Expires: now.Add(time.Hour), Fixed: true},
+	}, now)
+	for _, want := range []string{
+		"GigaEthernet0.0\n  State: bound\n  IP address: 203.0.113.100/24\n  Default gateway: 203.0.113.1\n",
+		"  DNS servers: 192.0.2.53\n",
+		"  Lease time: 120 sec, expires in 90 sec\n  Renewal in 30 sec, rebinding in 75 sec\n",
+		"GigaEthernet2.0\n  State: requesting (no lease)\n",
+		"DHCP server bindings: 1\n",
+		"GigaEthernet1.0  192.168.2.50    02:00:00:00:00:50 3600      fixed  printer\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("show ip dhcp lease lacks %q:\n%s", want, out)
+		}
+	}
+	if out := DHCPLeases(nil, nil, now); !strings.Contains(out, "No DHCP client or server") {
+		t.Errorf("empty: %q", out)
+	}
+}
