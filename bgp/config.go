@@ -46,6 +46,14 @@ type Neighbor struct {
 	// RouteMapIn and RouteMapOut name entries of Config.RouteMaps ("" for
 	// none): applied to what the neighbor sends, and to what is sent to it.
 	RouteMapIn, RouteMapOut string
+
+	// MaxPrefixes, when not 0, is how many prefixes the neighbor may send:
+	// one more and the session is closed with a Cease NOTIFICATION
+	// (RFC 4486 subcode 1), as Azure does beyond its limit.
+	MaxPrefixes uint32
+	// Passive waits for the neighbor to open the session and never
+	// connects itself.
+	Passive bool
 }
 
 // settings is everything the speaker is told, derived from a Config.
@@ -80,6 +88,7 @@ func settingsFrom(c Config, listenPort int32) (settings, error) {
 			Addr: n.Addr, RemoteAS: n.RemoteAS, LocalAddr: n.LocalAddr,
 			Keepalive: n.Keepalive, Hold: n.Hold, MultihopTTL: n.MultihopTTL, Description: n.Description,
 			ConnectRetry: n.ConnectRetry, AdvertisementInterval: n.AdvertisementInterval,
+			MaxPrefixes: n.MaxPrefixes, Passive: n.Passive,
 		}
 		if p.Keepalive <= 0 {
 			p.Keepalive = DefaultKeepalive

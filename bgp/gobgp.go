@@ -118,6 +118,10 @@ func apiPeer(p peerConf) *api.Peer {
 			Config: &api.AfiSafiConfig{Family: ipv4Unicast, Enabled: true},
 		}},
 	}
+	if p.MaxPrefixes > 0 {
+		peer.AfiSafis[0].PrefixLimits = &api.PrefixLimit{Family: ipv4Unicast, MaxPrefixes: p.MaxPrefixes}
+	}
+	peer.Transport.PassiveMode = p.Passive
 	if p.LocalAddr.IsValid() {
 		peer.Transport.LocalAddress = p.LocalAddr.String()
 	}

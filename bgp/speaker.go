@@ -50,6 +50,8 @@ type peerConf struct {
 
 	ConnectRetry          time.Duration // connect-interval; 0: defaultConnectRetry
 	AdvertisementInterval time.Duration // advertisement-interval; 0: GoBGP's default
+	MaxPrefixes           uint32        // 0: no limit
+	Passive               bool          // never connect, only accept
 }
 
 // bestPath is one change of the best path for a prefix.

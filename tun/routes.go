@@ -74,6 +74,30 @@ func (m *Manager) staticRoute(r *config.Route) (*netlink.Route, string) {
 	return nr, ""
 }
 
+// multipath merges two routes of one prefix and metric into one ECMP
+// route with the next hops of both, as an IX balances over equal static
+// routes. A blackhole is not merged: the first route stays.
+func multipath(a, b *netlink.Route) *netlink.Route {
+	if a.Type == unix.RTN_BLACKHOLE || b.Type == unix.RTN_BLACKHOLE {
+		return a
+	}
+	hops := func(r *netlink.Route) []*netlink.NexthopInfo {
+		if len(r.MultiPath) > 0 {
+			return r.MultiPath
+		}
+		return []*netlink.NexthopInfo{{LinkIndex: r.LinkIndex, Gw: r.Gw}}
+	}
+	m := *a
+	m.MultiPath = append(append([]*netlink.NexthopInfo{}, hops(a)...), hops(b)...)
+	m.LinkIndex, m.Gw, m.Scope = 0, nil, netlink.SCOPE_LINK
+	for _, h := range m.MultiPath {
+		if h.Gw != nil {
+			m.Scope = netlink.SCOPE_UNIVERSE
+		}
+	}
+	return &m
+}
+
 // outgoingRoutes are the host routes "ikev2 outgoing-interface IF NEXTHOP"
 // asks for: IKE and ESP to the tunnel's peer leave by IF through NEXTHOP,
 // whatever else the routing table says. Without a next hop (or with
@@ -114,13 +138,22 @@ func (m *Manager) syncStatic() []error {
 	want := map[routeKey]*netlink.Route{}
 	if m.cfg != nil {
 		// A file's own route to the peer, of the same distance, wins.
-		for _, r := range append(outgoingRoutes(m.cfg), m.cfg.Routes...) {
+		outgoing := outgoingRoutes(m.cfg)
+		fromFile := map[routeKey]bool{}
+		for i, r := range append(outgoing, m.cfg.Routes...) {
 			nr, why := m.staticRoute(r)
 			if nr == nil {
 				m.log.Info("tun: static route not installed", "prefix", r.Prefix, "interface", r.Interface, "reason", why)
 				continue
 			}
-			want[routeKey{r.Prefix.Masked(), nr.Priority}] = nr
+			k := routeKey{r.Prefix.Masked(), nr.Priority}
+			file := i >= len(outgoing)
+			if prev, ok := want[k]; ok && file && fromFile[k] {
+				// The same prefix and distance out of two tunnels (an
+				// active-active Azure gateway): both carry traffic.
+				nr = multipath(prev, nr)
+			}
+			want[k], fromFile[k] = nr, file
 		}
 	}
 	for k, old := range m.static {
@@ -440,6 +473,16 @@ func (m *Manager) Routes() ([]RouteInfo, error) {
 		if r.Dst != nil {
 			ri.Prefix = prefixOf(r.Dst)
 		}
+		linkName := func(index int) string {
+			name, ok := names[index]
+			if !ok {
+				if l, err := m.h.LinkByIndex(index); err == nil {
+					name = l.Attrs().Name
+				}
+				names[index] = name
+			}
+			return name
+		}
 		if gw, ok := netip.AddrFromSlice(r.Gw); ok {
 			ri.Gateway = gw.Unmap()
 		}
@@ -447,14 +490,7 @@ func (m *Manager) Routes() ([]RouteInfo, error) {
 		case r.Type == unix.RTN_BLACKHOLE:
 			ri.Interface = "Null0.0"
 		case r.LinkIndex > 0:
-			name, ok := names[r.LinkIndex]
-			if !ok {
-				if l, err := m.h.LinkByIndex(r.LinkIndex); err == nil {
-					name = l.Attrs().Name
-				}
-				names[r.LinkIndex] = name
-			}
-			ri.Interface = m.ixName(name)
+			ri.Interface = m.ixName(linkName(r.LinkIndex))
 		}
 		var since time.Time
 		switch {
@@ -475,7 +511,20 @@ func (m *Manager) Routes() ([]RouteInfo, error) {
 		if !since.IsZero() {
 			ri.Age = now.Sub(since)
 		}
-		out = append(out, ri)
+		if len(r.MultiPath) == 0 {
+			out = append(out, ri)
+			continue
+		}
+		// An ECMP route is listed once per next hop, as the IX lists
+		// equal routes.
+		for _, h := range r.MultiPath {
+			hr := ri
+			hr.Interface, hr.Gateway = m.ixName(linkName(h.LinkIndex)), netip.Addr{}
+			if gw, ok := netip.AddrFromSlice(h.Gw); ok {
+				hr.Gateway = gw.Unmap()
+			}
+			out = append(out, hr)
+		}
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if c := out[i].Prefix.Addr().Compare(out[j].Prefix.Addr()); c != 0 {

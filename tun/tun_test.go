@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"testing"
 
+	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
 	"github.com/soft-ix/soft-ix/config"
@@ -52,6 +53,27 @@ func TestPrefixConversion(t *testing.T) {
 		if got := prefixOf(ipNet(p)); got != p {
 			t.Errorf("%s -> %s", p, got)
 		}
+	}
+}
+
+// TestMultipath: equal static routes out of two tunnels become one ECMP
+// route with both next hops; a blackhole is never merged.
+func TestMultipath(t *testing.T) {
+	dst := ipNet(netip.MustParsePrefix("172.16.0.0/16"))
+	a := &netlink.Route{Dst: dst, LinkIndex: 7, Scope: netlink.SCOPE_LINK, Priority: 1}
+	b := &netlink.Route{Dst: dst, LinkIndex: 8, Scope: netlink.SCOPE_LINK, Priority: 1}
+	m := multipath(a, b)
+	if m.LinkIndex != 0 || len(m.MultiPath) != 2 || m.MultiPath[0].LinkIndex != 7 || m.MultiPath[1].LinkIndex != 8 ||
+		m.Scope != netlink.SCOPE_LINK || a.MultiPath != nil {
+		t.Errorf("merged %+v (first %+v)", m, a)
+	}
+	c := &netlink.Route{Dst: dst, Gw: net.ParseIP("192.0.2.1"), Priority: 1}
+	if m3 := multipath(m, c); len(m3.MultiPath) != 3 || m3.Scope != netlink.SCOPE_UNIVERSE || len(m.MultiPath) != 2 {
+		t.Errorf("third next hop: %+v", m3)
+	}
+	hole := &netlink.Route{Dst: dst, Type: unix.RTN_BLACKHOLE, Priority: 1}
+	if got := multipath(hole, a); got != hole {
+		t.Errorf("blackhole merged: %+v", got)
 	}
 }
 

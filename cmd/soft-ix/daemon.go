@@ -20,7 +20,6 @@ import (
 	"github.com/soft-ix/soft-ix/bgp"
 	"github.com/soft-ix/soft-ix/cmd/soft-ix/internal/show"
 	"github.com/soft-ix/soft-ix/config"
-	"github.com/soft-ix/soft-ix/internal/ixbgp"
 	"github.com/soft-ix/soft-ix/tun"
 	"github.com/soft-ix/soft-ix/tun/dhcp"
 	"github.com/soft-ix/soft-ix/tun/dhcpd"
@@ -221,9 +220,9 @@ func startComponents(cfg *config.Config, o *options, log *slog.Logger) (*compone
 	go c.followLeases(c.stopWAN)
 
 	bs := bgp.New(bgp.Options{Log: log, Installer: tm})
-	c.bgp = bgpAdapter{bs}
+	c.bgp = bgpAdapter{bs, o.bgpConfig}
 	if cfg.BGP != nil {
-		bc, err := ixbgp.Config(cfg)
+		bc, err := o.bgpConfig(cfg)
 		if err == nil {
 			err = bs.Start(bc)
 		}
@@ -268,11 +267,16 @@ func (a linuxAdapter) Routes() ([]show.Route, error) {
 		return nil, err
 	}
 	var out []show.Route
+	first := 0 // index of the first route of r's prefix
 	for i, r := range rs {
 		sr := show.Route{Prefix: r.Prefix, NextHop: r.Gateway, Interface: r.Interface, Metric: r.Metric, Age: r.Age}
 		// rs is sorted by prefix, then kernel metric: the kernel forwards
-		// by the first of a prefix, the IX counts the others as hidden.
-		sr.Hidden = i > 0 && rs[i-1].Prefix == r.Prefix
+		// by the first of a prefix (and its equal-cost siblings, one
+		// ECMP route), the IX counts the others as hidden.
+		if rs[first].Prefix != r.Prefix {
+			first = i
+		}
+		sr.Hidden = rs[first].Metric != r.Metric
 		switch r.Source {
 		case tun.SourceConnected:
 			sr.Code, sr.Metric = show.Connected, 1
@@ -292,7 +296,10 @@ func (a linuxAdapter) Routes() ([]show.Route, error) {
 }
 
 // bgpAdapter turns bgp.Server's data into the show structs.
-type bgpAdapter struct{ s *bgp.Server }
+type bgpAdapter struct {
+	s         *bgp.Server
+	translate func(*config.Config) (bgp.Config, error) // options.bgpConfig
+}
 
 func (a bgpAdapter) Summary() (show.BGPSummary, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -350,7 +357,7 @@ func (a bgpAdapter) Reload(cfg *config.Config) error {
 		a.s.Stop()
 		return nil
 	}
-	bc, err := ixbgp.Config(cfg)
+	bc, err := a.translate(cfg)
 	if err != nil {
 		return err
 	}
@@ -434,8 +441,22 @@ func (c *components) close() {
 	c.closeDHCPServers()
 	c.mu.Unlock()
 	if c.bgp != nil {
+		sessions := false
+		if s, err := c.bgp.Summary(); err == nil {
+			for _, n := range s.Neighbors {
+				sessions = sessions || n.State == "ESTABLISHED"
+			}
+		}
 		if err := c.bgp.Close(); err != nil {
 			c.log.Error("stopping bgp", "err", err)
+		}
+		if sessions && c.ipsec != nil {
+			// Close ended each session with a NOTIFICATION that is still on
+			// its way through a tunnel (TUN device, ESP); deleting the
+			// tunnels at once lost it, and a peer kept routing to us until
+			// we came back or its hold timer ran out (soft-ix lab --active-active --events
+			// maintenance).
+			time.Sleep(bgpFarewell)
 		}
 	}
 	if c.ipsec != nil {
@@ -454,6 +475,10 @@ func (c *components) close() {
 		}
 	}
 }
+
+// bgpFarewell is how long the daemon lets BGP's last messages leave
+// through the tunnels before it deletes them.
+const bgpFarewell = 200 * time.Millisecond
 
 // plan describes in words what cfg makes soft-ix do.
 func plan(cfg *config.Config, maps map[string]string, hostInterfaces bool) []string {

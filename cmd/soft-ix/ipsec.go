@@ -24,7 +24,6 @@ import (
 	"github.com/soft-ix/soft-ix/esp"
 	"github.com/soft-ix/soft-ix/ike"
 	"github.com/soft-ix/soft-ix/internal/childsa"
-	"github.com/soft-ix/soft-ix/internal/ixike"
 	"github.com/soft-ix/soft-ix/tun"
 )
 
@@ -43,12 +42,14 @@ type ipsecStack struct {
 
 	mu      sync.Mutex
 	tunnels map[string]bool // TUN devices the engine runs
+
+	opts *options // translates the file (options.ikeConfig)
 }
 
 // startIPsec opens the outer sockets, creates a TUN device per tunnel and
 // starts IKE (which initiates the connect-type auto tunnels).
 func startIPsec(cfg *config.Config, o *options, log *slog.Logger, linux *tun.Manager) (*ipsecStack, error) {
-	s := &ipsecStack{log: log, tunnels: map[string]bool{}, done: make(chan struct{})}
+	s := &ipsecStack{log: log, tunnels: map[string]bool{}, done: make(chan struct{}), opts: o}
 	s.dp = newDataPlane(nil, linux, log)
 	s.eng = esp.NewEngine(esp.Config{
 		Logger: log,
@@ -99,11 +100,12 @@ func startIPsec(cfg *config.Config, o *options, log *slog.Logger, linux *tun.Man
 			log.Warn("--keylog file is readable by others", "file", o.keylog, "mode", fi.Mode().Perm().String())
 		}
 	}
-	ic, err := ixike.Config(cfg)
+	var tuning ike.CoreConfig
+	ic, err := o.ikeConfig(cfg, &tuning)
 	if err != nil {
 		return fail(err)
 	}
-	mc := ike.ManagerConfig{Config: ic, DataPlane: s.dp, Transport: ikeTransport{u, s.eng}, Logger: log}
+	mc := ike.ManagerConfig{Config: ic, DataPlane: s.dp, Transport: ikeTransport{u, s.eng}, Logger: log, Tuning: tuning}
 	mc.Tuning.ForceUDPEncap = o.forceUDPEncap
 	if o.forceUDPEncap {
 		log.Info("ESP goes in UDP 4500 on every tunnel whose peer supports NAT traversal (--force-udp-encap)")
@@ -188,7 +190,7 @@ func (s *ipsecStack) prepare(cfg *config.Config, ch config.Changes) error {
 // Reload hands the new config to IKE: changed tunnels are renegotiated,
 // others keep their SAs. Devices of removed tunnels go afterwards.
 func (s *ipsecStack) Reload(cfg *config.Config, ch config.Changes) error {
-	ic, err := ixike.Config(cfg)
+	ic, err := s.opts.ikeConfig(cfg, nil)
 	if err != nil {
 		return err
 	}

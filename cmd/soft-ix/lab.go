@@ -80,6 +80,9 @@ func runLab(o *options, stdout, stderr io.Writer) int {
 		return exitFail
 	}
 	ok := st.report(ctx, stdout, stderr)
+	if ok && o.events != "" && ctx.Err() == nil {
+		ok = st.runEvents(ctx, o.events, stdout, stderr)
+	}
 	failed = !ok
 	if ctx.Err() != nil {
 		return exitFail
@@ -99,19 +102,39 @@ func runLab(o *options, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
-// labState is a running lab: its scenario and the two daemons' sockets.
+// labState is a running lab: its scenario and the daemons' sockets.
 type labState struct {
 	sc         *nslab.Scenario
 	static     bool
 	ixSock     string
-	azureSock  string
 	ixConf     string
-	azureConf  string
 	self       string
 	ixProc     *nslab.Proc
-	azureProc  *nslab.Proc
 	ixHostname string
 	impair     *nslab.Impairment // nil without --impair
+	// azure are the Azure gateway's instances: one, or two with
+	// --active-active (labevents.go starts and stops them).
+	azure     []*azureInstance
+	azureArgs []string // flags every instance runs with
+	timeScale float64  // --emulate-time-scale of the instances
+}
+
+// azureInstance is one instance of the lab's Azure gateway: a soft-ix
+// with --emulate azure in its own namespace.
+type azureInstance struct {
+	name    string // "Azure gateway", "Azure gateway instance 2"
+	ns      *nslab.Namespace
+	peer    string // its public address
+	bgpPeer string // its BGP address
+	sock    string
+	conf    string
+	proc    *nslab.Proc
+}
+
+// start runs the instance's daemon (again).
+func (a *azureInstance) start(self string, args []string) (err error) {
+	a.proc, err = a.ns.Start("soft-ix", nil, append([]string{self, "-c", a.conf, "--socket", a.sock}, args...)...)
+	return err
 }
 
 func startLab(ctx context.Context, lab *nslab.Lab, self string, o *options, stdout io.Writer) (*labState, error) {
@@ -121,15 +144,26 @@ func startLab(ctx context.Context, lab *nslab.Lab, self string, o *options, stdo
 	if static {
 		variant, ixName = "static-route", "ix-lab-static.conf"
 	}
-	fmt.Fprintf(stdout, "Building the lab (%s variant): IX 203.0.113.94 <-> internet <-> Azure gateway 198.51.100.6 ...\n", variant)
-	sc, err := nslab.NewScenario(lab, nslab.ScenarioOptions{})
+	gateways := nslab.AzurePublicAddr
+	if o.activeActive {
+		variant += ", active-active"
+		gateways += " and " + nslab.Azure2PublicAddr
+	}
+	fmt.Fprintf(stdout, "Building the lab (%s variant): IX 203.0.113.94 <-> internet <-> Azure gateway %s ...\n", variant, gateways)
+	sc, err := nslab.NewScenario(lab, nslab.ScenarioOptions{ActiveActive: o.activeActive})
 	if err != nil {
 		return nil, err
 	}
 	st := &labState{
 		sc: sc, static: static, self: self, ixHostname: "Router",
-		ixSock: lab.Path("ix.sock"), azureSock: lab.Path("azure.sock"),
-		ixConf: lab.Path("ix.conf"), azureConf: lab.Path("azure.conf"),
+		ixSock: lab.Path("ix.sock"), ixConf: lab.Path("ix.conf"), timeScale: o.timeScale,
+		azure: []*azureInstance{{name: "Azure gateway", ns: sc.Azure, peer: nslab.AzurePublicAddr, bgpPeer: nslab.AzureBGPAddr,
+			sock: lab.Path("azure.sock"), conf: lab.Path("azure.conf")}},
+	}
+	if o.activeActive {
+		st.azure[0].name = "Azure gateway instance 1"
+		st.azure = append(st.azure, &azureInstance{name: "Azure gateway instance 2", ns: sc.Azure2,
+			peer: nslab.Azure2PublicAddr, bgpPeer: nslab.Azure2BGPAddr, sock: lab.Path("azure2.sock"), conf: lab.Path("azure2.conf")})
 	}
 	if o.impair != "" {
 		if st.impair, err = sc.Impair(1, strings.Fields(o.impair)...); err != nil {
@@ -141,21 +175,17 @@ func startLab(ctx context.Context, lab *nslab.Lab, self string, o *options, stdo
 		}
 		fmt.Fprintf(stdout, "The internet router impairs both directions: %s\n", params)
 	}
-	for name, path := range map[string]string{ixName: st.ixConf, "azure-lab.conf": st.azureConf} {
-		data, err := labConfs.ReadFile("labconf/" + name)
-		if err != nil {
-			return nil, err
-		}
-		if err := os.WriteFile(path, data, 0o600); err != nil {
-			return nil, err
-		}
+	if err := st.writeConfigs(ixName, o.activeActive); err != nil {
+		return nil, err
 	}
 	// The Azure gateway first, so the IX's first IKE_SA_INIT finds it.
-	st.azureProc, err = sc.Azure.Start("soft-ix", nil, self, "-c", st.azureConf,
-		"--map", "GigaEthernet0.0="+nslab.AzureWANIf, "--map", "GigaEthernet1.0="+nslab.AzureVNetIf,
-		"--map", "GigaEthernet2.0="+nslab.AzureBGPIf, "--socket", st.azureSock, "--log-level", "debug")
-	if err != nil {
-		return nil, err
+	st.azureArgs = []string{"--emulate", "azure", "--emulate-time-scale", strconv.FormatFloat(o.timeScale, 'g', -1, 64),
+		"--map", "GigaEthernet0.0=" + nslab.AzureWANIf, "--map", "GigaEthernet1.0=" + nslab.AzureVNetIf,
+		"--map", "GigaEthernet2.0=" + nslab.AzureBGPIf, "--log-level", "debug"}
+	for _, a := range st.azure {
+		if err := a.start(self, st.azureArgs); err != nil {
+			return nil, err
+		}
 	}
 	ixArgs := []string{"-c", st.ixConf,
 		"--map", "GigaEthernet0.0=" + nslab.IXWANIf, "--map", "GigaEthernet1.0=" + nslab.IXLANIf,
@@ -172,22 +202,64 @@ func startLab(ctx context.Context, lab *nslab.Lab, self string, o *options, stdo
 	if err != nil {
 		return nil, err
 	}
-	for _, side := range []struct {
-		name, sock string
-		p          *nslab.Proc
-	}{{"Azure gateway", st.azureSock, st.azureProc}, {"IX", st.ixSock, st.ixProc}} {
-		err := waitUntil(ctx, labStartTimeout, func() error {
-			if done, err := side.p.Exited(); done {
-				return fmt.Errorf("exited: %v", err)
-			}
-			_, err := ctl.Do(side.sock, []string{"show", "running-config"}, 2*time.Second)
-			return err
-		})
-		if err != nil {
-			return nil, fmt.Errorf("%s soft-ix did not start: %w", side.name, err)
+	for _, a := range st.azure {
+		if err := waitStarted(ctx, a.name, a.sock, a.proc); err != nil {
+			return nil, err
 		}
 	}
+	if err := waitStarted(ctx, "IX", st.ixSock, st.ixProc); err != nil {
+		return nil, err
+	}
 	return st, nil
+}
+
+// waitStarted waits until the daemon p answers on sock.
+func waitStarted(ctx context.Context, name, sock string, p *nslab.Proc) error {
+	err := waitUntil(ctx, labStartTimeout, func() error {
+		if done, err := p.Exited(); done {
+			return fmt.Errorf("exited: %v", err)
+		}
+		_, err := ctl.Do(sock, []string{"show", "running-config"}, 2*time.Second)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("%s soft-ix did not start: %w", name, err)
+	}
+	return nil
+}
+
+// writeConfigs writes the IX's and the Azure instances' files. The
+// active-active IX file is what "soft-ix azure config" writes for the
+// lab's gateway; the second instance's is the first's on its addresses.
+func (st *labState) writeConfigs(ixName string, activeActive bool) error {
+	ix, err := labConfs.ReadFile("labconf/" + ixName)
+	if err != nil {
+		return err
+	}
+	if activeActive {
+		if ix, err = activeActiveIXConfig(st.static); err != nil {
+			return err
+		}
+	}
+	if err := os.WriteFile(st.ixConf, ix, 0o600); err != nil {
+		return err
+	}
+	az, err := labConfs.ReadFile("labconf/azure-lab.conf")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(st.azure[0].conf, az, 0o600); err != nil {
+		return err
+	}
+	if len(st.azure) > 1 {
+		az2 := strings.NewReplacer(nslab.AzurePublicAddr+"/", nslab.Azure2PublicAddr+"/",
+			nslab.AzureBGPAddr+"/", nslab.Azure2BGPAddr+"/",
+			nslab.AzureVNetGateway+"/", nslab.Azure2VNetGateway+"/").Replace(string(az))
+		if err := os.WriteFile(st.azure[1].conf, []byte(az2), 0o600); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // waitUntil polls cond every 250 ms until it returns nil, ctx ends or
@@ -224,41 +296,14 @@ func (st *labState) report(ctx context.Context, stdout, stderr io.Writer) bool {
 		return ctl.Do(st.ixSock, args, timeout)
 	}
 	fmt.Fprintln(stdout, "Waiting for IKEv2 and the Child SA ...")
-	// Both ends must have installed the Child SA: the responder installs
-	// it when it answers IKE_AUTH, the initiator only when the answer
-	// arrives, and a ping sent in between is lost on the far side.
-	err := waitUntil(ctx, labTunnelTimeout, func() error {
-		for _, sock := range []string{st.ixSock, st.azureSock} {
-			r, err := ctl.Do(sock, []string{"show", "ikev2", "child-sa"}, 10*time.Second)
-			if err != nil {
-				return err
-			}
-			m := childSAsRe.FindStringSubmatch(r.Output)
-			if m == nil {
-				return fmt.Errorf("unexpected answer %q", r.Output)
-			}
-			if n, _ := strconv.Atoi(m[1]); n == 0 {
-				return fmt.Errorf("no Child SA yet")
-			}
-		}
-		return nil
-	})
+	err := st.waitTunnels(ctx, labTunnelTimeout, st.azure)
 	if err != nil {
 		fmt.Fprintf(stderr, "soft-ix lab: the tunnel did not come up: %v\n", err)
 		ok = false
 	}
 	if !st.static && ctx.Err() == nil {
 		fmt.Fprintln(stdout, "Waiting for BGP ...")
-		err := waitUntil(ctx, labBGPTimeout, func() error {
-			r, err := ix("show", "ip", "bgp", "summary")
-			if err != nil {
-				return err
-			}
-			if !strings.Contains(r.Output, "ESTABLISHED") {
-				return fmt.Errorf("session not established")
-			}
-			return nil
-		})
+		err := st.waitBGP(ctx, labBGPTimeout)
 		if err != nil {
 			fmt.Fprintf(stderr, "soft-ix lab: BGP did not come up: %v\n", err)
 			ok = false
@@ -303,6 +348,9 @@ func (st *labState) report(ctx context.Context, stdout, stderr io.Writer) bool {
 // explain prints how to look around in the running lab.
 func (st *labState) explain(w io.Writer) {
 	sc := st.sc
+	for _, a := range st.azure[1:] {
+		fmt.Fprintf(w, "\n%s (%s): %s show ikev2 sa --socket %s  (config %s)\n", a.name, a.ns.Name, st.self, a.sock, a.conf)
+	}
 	fmt.Fprintf(w, `
 Explore the lab (as root):
   IX side (%[1]s):
@@ -314,8 +362,8 @@ Explore the lab (as root):
   LAN host 192.168.2.10 -> VNet host 172.16.1.4 through the tunnel:
     ip netns exec %[6]s ping -c 3 %[7]s
   Configs: %[8]s (IX), %[9]s (Azure)
-`, sc.IX.Name, sc.Azure.Name, st.self, st.ixSock, st.azureSock, sc.LAN.Name, nslab.VNetHostAddr,
-		st.ixConf, st.azureConf)
+`, sc.IX.Name, sc.Azure.Name, st.self, st.ixSock, st.azure[0].sock, sc.LAN.Name, nslab.VNetHostAddr,
+		st.ixConf, st.azure[0].conf)
 	if st.impair != nil {
 		if bin, err := nslab.ImpairBinary(); err == nil {
 			fmt.Fprintf(w, "  The impaired path (settings as for --impair; \"clear\" resets):\n    %s ctl %s set loss=5%% blackhole=off\n    %s ctl %s stats\n",

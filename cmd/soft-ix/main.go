@@ -56,9 +56,13 @@ type options struct {
 	// hostInterfaces leaves the address, MTU and admin state of mapped
 	// GigaEthernets to the host (see tun.Manager.SetMappedAddresses).
 	hostInterfaces bool
-	static         bool   // lab
-	once           bool   // lab
-	impair         string // lab: impairment settings on the internet router
+	static         bool    // lab
+	once           bool    // lab
+	impair         string  // lab: impairment settings on the internet router
+	emulate        string  // "azure": behave as an Azure VPN Gateway instance (emulate.go)
+	timeScale      float64 // --emulate azure: divides Azure's SA lifetimes
+	activeActive   bool    // lab: an active-active Azure gateway
+	events         string  // lab: Azure events to run and measure
 	help           bool
 }
 
@@ -110,6 +114,10 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 	fs.BoolVar(&o.static, "static", false, "lab: use the static-route config instead of BGP")
 	fs.BoolVar(&o.once, "once", false, "lab: exit after the report instead of staying up")
 	fs.StringVar(&o.impair, "impair", "", "lab: put the impairment element on the internet router with these `SETTINGS`, e.g. \"loss=1% delay=30ms jitter=10ms\" (keys loss, delay, jitter, reorder, dup, corrupt, rate, blackhole; needs the go command or IMPAIR_BIN)")
+	fs.StringVar(&o.emulate, "emulate", "", "behave as `PEER`: \"azure\" runs the file as one instance of an Azure VPN Gateway (Azure's proposals, lifetimes, DPD and BGP rules from \"soft-ix azure table\"; a lab peer, not an IX)")
+	fs.Float64Var(&o.timeScale, "emulate-time-scale", 1, "--emulate azure: divide Azure's SA lifetimes by `N` so a lab sees rekeys sooner (100: IKE SA 288 s, Child SA 270 s)")
+	fs.BoolVar(&o.activeActive, "active-active", false, "lab: an active-active Azure gateway, two instances and two tunnels (ECMP on the IX side)")
+	fs.StringVar(&o.events, "events", "", "lab: after the report, run Azure's `EVENTS` (comma-separated: maintenance, failover) and print how long LAN-to-VNet traffic stopped")
 	fs.BoolVar(&o.help, "help", false, "show this help")
 	fs.BoolVar(&o.help, "h", false, "show this help")
 	fs.Usage = func() { usage(fs, stderr) }
@@ -166,6 +174,9 @@ func parseArgs(args []string, stderr io.Writer) (*options, []string, error) {
 		return nil, nil, fmt.Errorf("--log-format %q: want text or json", o.logFormat)
 	}
 	if _, err := parseLevel(o.logLevel); err != nil {
+		return nil, nil, err
+	}
+	if _, err := o.emulator(); err != nil {
 		return nil, nil, err
 	}
 	return o, words, nil
@@ -255,6 +266,12 @@ Usage:
         stop it and remove everything it added. It refuses to start (and a
         reload is refused) while FILE has ip filter / ip napt lines it cannot
         enforce, unless --allow-unenforced is given
+  soft-ix --emulate azure [--emulate-time-scale N] -c FILE [--map ...]
+        run FILE as one instance of an Azure VPN Gateway (a lab peer): every
+        tunnel offers and accepts Azure's default proposals, initiates and
+        responds, rekeys on Azure's lifetimes (divided by N) and runs Azure's
+        DPD; BGP refuses reserved ASNs and iBGP, runs 60/180 s timers, waits
+        for the peer to connect and drops a peer sending over 4000 prefixes
   soft-ix check -c FILE [--allow-unenforced]
         parse and validate FILE; diagnostics on stderr as file:line:col;
         exit 0 when the configuration is usable, 1 otherwise; a file with
@@ -273,12 +290,19 @@ Usage:
   soft-ix cli [--socket PATH]
         interactive IX session (prompt "HOSTNAME# ", history, TAB completion, ?)
   soft-ix lab [--static] [--once] [--keylog FILE] [--force-udp-encap] [--impair SETTINGS]
+        [--active-active] [--emulate-time-scale N] [--events maintenance,failover,rekey]
         build an IX <-> internet <-> Azure lab in network namespaces, run soft-ix
-        on both sides, print the tunnel, BGP and a ping, then stay up until
-        Ctrl-C (or exit with --once); needs root. --keylog writes the IX
-        side's IKE/ESP keys for Wireshark; --force-udp-encap makes the IX
-        side carry ESP in UDP 4500; --impair makes the internet lossy, slow
-        or worse (integration/cmd/impair; changeable while the lab runs)
+        on both sides (--emulate azure on Azure's), print the tunnel, BGP and a
+        ping, then stay up until Ctrl-C (or exit with --once); needs root.
+        --keylog writes the IX side's IKE/ESP keys for Wireshark;
+        --force-udp-encap makes the IX side carry ESP in UDP 4500; --impair
+        makes the internet lossy, slow or worse (integration/cmd/impair;
+        changeable while the lab runs); --active-active runs two Azure
+        instances and the IX file "azure config" writes for them; --events
+        runs Azure's planned maintenance (instances leave with DELETE and
+        come back), unplanned failover (an instance loses all state, its
+        successor initiates) or waits for Azure's rekeys, and prints how long
+        a 10 ms probe stream from the LAN to the VNet stopped
   soft-ix azure config --gateway-ip A [--gateway-ip2 B] --psk-file F|- [--policy default|gcm]
         [--vnet P ...] [--azure-asn N --bgp-peer A [--bgp-peer2 B] --local-asn N --local-bgp-ip A]
         [--lan P ...] [--wan GigaEthernetN.M]

@@ -51,6 +51,16 @@ const (
 	VNetNet          = "172.16.0.0/16"
 	VNetHostAddr     = "172.16.1.4"
 
+	// The second instance of an active-active Azure gateway
+	// (ScenarioOptions.ActiveActive), in its own namespace "azure2": its
+	// own public address and BGP peer address, and a VNet-side address on
+	// the VNet host's segment.
+	Azure2PublicAddr  = "198.51.100.7"
+	Azure2BGPAddr     = "172.16.0.7"
+	Azure2VNetGateway = "172.16.1.2"
+	VNetIf            = "eth0" // the VNet host's link to the Azure gateway
+	VNet2If           = "eth1" // the VNet host's link to the second instance
+
 	// Seed parameters shared by the references and soft-ix.
 	SeedPSK           = "P@ssw0rd1234"
 	IXLoopbackAddr    = "10.2.2.2" // IX Loopback0.0, its BGP source
@@ -71,6 +81,9 @@ type Scenario struct {
 	Internet *Namespace // router between the two public networks
 	Azure    *Namespace // Azure VPN gateway, also BGP speaker 172.16.0.6
 	VNet     *Namespace // Azure VM 172.16.1.4
+	// Azure2 is the second instance of an active-active gateway
+	// (198.51.100.7, BGP 172.16.0.7); nil without ActiveActive.
+	Azure2 *Namespace
 }
 
 // ScenarioOptions changes details of NewScenario.
@@ -78,6 +91,12 @@ type ScenarioOptions struct {
 	// NoAzureBGPAddress leaves 172.16.0.6 off the Azure namespace, for an
 	// Azure-side daemon that adds the address itself.
 	NoAzureBGPAddress bool
+	// ActiveActive adds Azure2, a second gateway instance with the same
+	// interface names as Azure: wan 198.51.100.7 behind its own port of
+	// the internet router, bgp0 172.16.0.7, vnet 172.16.1.2 on a second
+	// link of the VNet host, which sends to both instances (ECMP), as a
+	// VNet routes to an active-active gateway.
+	ActiveActive bool
 	// IPv6Internet makes the internet IPv6 only (see ipv6.go): the IX WAN
 	// is IXWANAddr6, the gateway AzurePublicAddr6, and no IPv4 address or
 	// route exists between them; the LAN and VNet stay IPv4.
@@ -146,7 +165,84 @@ func NewScenario(lab *Lab, opts ScenarioOptions) (*Scenario, error) {
 			return nil, fmt.Errorf("nslab: scenario: %w", err)
 		}
 	}
+	if opts.ActiveActive {
+		if err := s.addAzure2(opts); err != nil {
+			return nil, fmt.Errorf("nslab: scenario: active-active: %w", err)
+		}
+	}
 	return s, nil
+}
+
+// addAzure2 builds the second gateway instance. Its links reuse the
+// addresses of the segments they join without a second subnet: the
+// internet router reaches 198.51.100.7 by a host route out of its own
+// port, the VNet host's second link has no address of its own (Linux
+// answers ARP for 172.16.1.4 on any link), and each side routes to the
+// other on-link.
+func (s *Scenario) addAzure2(opts ScenarioOptions) error {
+	ns, err := s.Lab.Namespace("azure2")
+	if err != nil {
+		return err
+	}
+	s.Azure2 = ns
+	if err := s.Lab.Link(s.Internet, "azure2", "", ns, AzureWANIf, Azure2PublicAddr+"/24"); err != nil {
+		return err
+	}
+	if err := s.Lab.Link(ns, AzureVNetIf, Azure2VNetGateway+"/24", s.VNet, VNet2If, ""); err != nil {
+		return err
+	}
+	for _, c := range []struct {
+		ns   *Namespace
+		args []string
+	}{
+		{s.Internet, []string{"route", "add", Azure2PublicAddr + "/32", "dev", "azure2"}},
+		{ns, []string{"route", "add", "default", "via", InternetAzureSideAddr, "dev", AzureWANIf, "onlink"}},
+	} {
+		if err := c.ns.IP(c.args...); err != nil {
+			return err
+		}
+	}
+	// Return traffic enters by either link of the VNet host.
+	for _, c := range []struct {
+		ns  *Namespace
+		ifs []string
+	}{{s.VNet, []string{"all", "default", VNetIf, VNet2If}}, {s.Internet, []string{"all", "default", "azure", "azure2"}}} {
+		args := []string{"sysctl", "-q", "-w"}
+		for _, i := range c.ifs {
+			args = append(args, "net.ipv4.conf."+i+".rp_filter=0")
+		}
+		if _, err := c.ns.Run(args...); err != nil {
+			return err
+		}
+	}
+	// The IX balances flows, not hosts, over its two tunnels.
+	if _, err := s.IX.Run("sysctl", "-q", "-w", "net.ipv4.fib_multipath_hash_policy=1"); err != nil {
+		return err
+	}
+	if !opts.NoAzureBGPAddress {
+		if err := ns.AddLoopback(AzureBGPIf, Azure2BGPAddr+"/32"); err != nil {
+			return err
+		}
+	}
+	return s.SetVNetGateways(true, true)
+}
+
+// SetVNetGateways sets which instances of an active-active gateway the
+// VNet host sends to (both: ECMP), as Azure's platform steers a VNet's
+// traffic away from an instance under maintenance. At least one must be
+// given.
+func (s *Scenario) SetVNetGateways(first, second bool) error {
+	var hops []string
+	if first {
+		hops = append(hops, "nexthop", "via", AzureVNetGateway, "dev", VNetIf)
+	}
+	if second && s.Azure2 != nil {
+		hops = append(hops, "nexthop", "via", Azure2VNetGateway, "dev", VNet2If, "onlink")
+	}
+	if len(hops) == 0 {
+		return fmt.Errorf("nslab: the VNet needs a gateway instance")
+	}
+	return s.VNet.IP(append([]string{"route", "replace", "default"}, hops...)...)
 }
 
 // PinNeighbors makes the neighbor (ARP) entries of the scenario's links

@@ -97,7 +97,18 @@ var (
 
 	MaxPrefixes = 4000 // row "prefix-limit": prefixes Azure accepts from one BGP peer
 
+	BGPKeepalive = 60 * time.Second  // row "bgp-timers"
+	BGPHold      = 180 * time.Second // row "bgp-timers"
+
 	DefaultAzureASN = uint32(65515) // row "azure-asn"
+)
+
+// What Azure says an instance's maintenance and failure cost an
+// active-standby gateway (rows "planned-maintenance" and
+// "unplanned-failover"); the lab's events are judged against them.
+var (
+	PlannedRestore    = 15 * time.Second // upper end of "within 10 to 15 seconds"
+	UnplannedRecovery = 3 * time.Minute  // "about 1 to 3 minutes in the worst case"
 )
 
 // Table is Azure's documented behaviour as soft-ix uses it.
@@ -137,6 +148,10 @@ var Table = []Row{
 		"two instances, two public IPs, two BGP peer addresses; the on-premises device connects a tunnel to each", srcHA},
 	{"maintenance", "planned maintenance and unplanned failover",
 		"one instance at a time; active-standby: the standby takes over in 10-15 s (planned) or 1-3 min (unplanned); active-active: the other instance carries the traffic", srcHA},
+	{"planned-maintenance", "active-standby gateway, planned maintenance of the active instance",
+		"\"For planned maintenance, the connectivity should be restored within 10 to 15 seconds.\"", srcHA},
+	{"unplanned-failover", "active-standby gateway, unplanned disruption of the active instance",
+		"\"For unplanned issues, the connection recovery is longer, about 1 to 3 minutes in the worst case.\"", srcHA},
 }
 
 // Lookup returns the table row with the given ID.

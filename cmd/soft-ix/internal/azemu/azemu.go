@@ -1,0 +1,161 @@
+// Package azemu makes a soft-ix behave as one instance of an Azure VPN
+// Gateway, not only propose like one: every tunnel offers and accepts
+// Azure's default proposal lists, initiates and responds, rekeys on
+// Azure's lifetimes and runs dead peer detection with Azure's timeout;
+// BGP refuses what Azure refuses (a reserved ASN, iBGP), runs Azure's
+// timers and drops a peer that sends more prefixes than Azure accepts.
+//
+// Every value comes from a row of the table in package azure. The
+// package works on ike.Config and bgp.Config, after the IX file has been
+// translated (internal/ixike, internal/ixbgp): the file stays plain IX,
+// and "soft-ix --emulate azure" is the only switch.
+package azemu
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/soft-ix/soft-ix/bgp"
+	"github.com/soft-ix/soft-ix/cmd/soft-ix/internal/azure"
+	"github.com/soft-ix/soft-ix/ike"
+)
+
+// Config is what the emulator is told beyond the table.
+type Config struct {
+	// TimeScale divides Azure's SA lifetimes, so a lab sees rekeys in
+	// minutes rather than hours (100: IKE SA 288 s, Child SA 270 s). 0 or
+	// 1 is Azure's own; dead peer detection is never scaled.
+	TimeScale float64
+}
+
+// Check reports a TimeScale that is not usable.
+func (c Config) Check() error {
+	if c.TimeScale < 0 || c.TimeScale > 10000 {
+		return fmt.Errorf("azure emulation: time scale %v out of range 1-10000", c.TimeScale)
+	}
+	return nil
+}
+
+func (c Config) scale(d time.Duration) time.Duration {
+	if c.TimeScale <= 1 {
+		return d
+	}
+	return time.Duration(float64(d) / c.TimeScale)
+}
+
+// Policy is what Azure offers and accepts on a connection without a custom
+// IPsec/IKE policy (rows "default-ike", "default-child", "default-pfs"),
+// with its lifetimes ("ike-lifetime", "child-lifetime", divided by
+// TimeScale) and dead peer detection ("dpd").
+func (c Config) Policy() (ike.Policy, error) {
+	var p ike.Policy
+	seen := map[string]bool{}
+	add := func(list *[]ike.Algorithm, find func(string) (ike.Algorithm, bool), name string) (ike.Algorithm, error) {
+		a, ok := find(name)
+		if !ok {
+			return a, fmt.Errorf("azure emulation: algorithm %q of the table unknown to ike", name)
+		}
+		if k := fmt.Sprintf("%p/%s", list, name); !seen[k] {
+			seen[k] = true
+			*list = append(*list, a)
+		}
+		return a, nil
+	}
+	for _, s := range azure.DefaultIKE {
+		enc, err := add(&p.IKEEnc, ike.EncAlgorithm, string(s.Enc))
+		if err != nil {
+			return p, err
+		}
+		integ, err := add(&p.IKEInteg, ike.IntegAlgorithm, string(s.Integ))
+		if err != nil {
+			return p, err
+		}
+		prf, err := add(&p.IKEPRF, ike.PRFAlgorithm, string(s.Integ.PRF()))
+		if err != nil {
+			return p, err
+		}
+		if _, err := add(&p.IKEDH, ike.DHAlgorithm, string(s.DH)); err != nil {
+			return p, err
+		}
+		p.IKEOffer = append(p.IKEOffer, ike.IKESuite{Enc: enc, Integ: integ, PRF: prf})
+	}
+	for _, s := range azure.DefaultChild {
+		if s.PFS != "" {
+			return p, fmt.Errorf("azure emulation: the table's default child offers have no PFS, found %s", s.PFS)
+		}
+		enc, err := add(&p.ChildEnc, ike.EncAlgorithm, string(s.Enc))
+		if err != nil {
+			return p, err
+		}
+		cs := ike.ChildSuite{Enc: enc}
+		if s.Integ != "" {
+			if cs.Integ, err = add(&p.ChildInteg, ike.IntegAlgorithm, string(s.Integ)); err != nil {
+				return p, err
+			}
+		}
+		p.ChildOffer = append(p.ChildOffer, cs)
+	}
+	p.ESN = true
+	p.IKELifetime = c.scale(azure.IKELifetime)
+	p.ChildLifetime = c.scale(azure.ChildLifetime)
+	p.ChildLifetimeKB = azure.ChildLifetimeKB
+	// Azure's dpdTimeoutSeconds: a peer silent this long is probed, and
+	// declared dead when the probe stays unanswered as long again.
+	p.DPDInterval = azure.DPDTimeout
+	return p, nil
+}
+
+// IKE makes every tunnel of ic an Azure connection: Azure's policy, both
+// initiating and responding (row "initiator"), and Azure's DPD timeout in
+// t. It replaces whatever the file's profiles said.
+func (c Config) IKE(ic *ike.Config, t *ike.CoreConfig) error {
+	pol, err := c.Policy()
+	if err != nil {
+		return err
+	}
+	ic.Default = pol
+	for i := range ic.Tunnels {
+		tc := &ic.Tunnels[i]
+		tc.Policy = pol
+		tc.ConnectAuto = true
+		tc.Direction = ike.BothDirections
+	}
+	if t != nil {
+		t.DPDTimeout = azure.DPDTimeout
+	}
+	return nil
+}
+
+// BGP applies Azure's BGP rules to bc: a neighbor with a reserved ASN
+// (row "reserved-asn") or Azure's own (row "ebgp") is refused, as Azure's
+// API refuses such a local network gateway; every neighbor gets Azure's
+// timers ("bgp-timers") and prefix limit ("prefix-limit"), and waits
+// for the neighbor to connect.
+func (c Config) BGP(bc *bgp.Config) error {
+	for i := range bc.Neighbors {
+		n := &bc.Neighbors[i]
+		switch {
+		case azure.ReservedASN(n.RemoteAS):
+			return fmt.Errorf("azure emulation: neighbor %s remote-as %d: Azure refuses a reserved ASN on the on-premises side (row reserved-asn, %s)",
+				n.Addr, n.RemoteAS, source("reserved-asn"))
+		case n.RemoteAS == bc.ASN:
+			return fmt.Errorf("azure emulation: neighbor %s remote-as %d: Azure speaks eBGP only, the on-premises ASN must differ from %d (row ebgp, %s)",
+				n.Addr, n.RemoteAS, bc.ASN, source("ebgp"))
+		}
+		n.Keepalive, n.Hold = azure.BGPKeepalive, azure.BGPHold
+		n.MaxPrefixes = uint32(azure.MaxPrefixes)
+		// The emulator lets the on-premises side open the session. Two
+		// GoBGP speakers that both connect can lock into step after a
+		// restart: each one's attempt lands in the other's 5 s idle
+		// hold, is refused, and puts it into idle hold in turn (seen in
+		// "soft-ix lab --active-active"). A passive side is never refused,
+		// so the on-premises side's next attempt succeeds.
+		n.Passive = true
+	}
+	return nil
+}
+
+func source(id string) string {
+	r, _ := azure.Lookup(id)
+	return r.Source
+}

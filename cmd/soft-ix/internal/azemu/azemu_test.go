@@ -1,0 +1,84 @@
+package azemu
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/soft-ix/soft-ix/bgp"
+	"github.com/soft-ix/soft-ix/cmd/soft-ix/internal/azure"
+	"github.com/soft-ix/soft-ix/ike"
+)
+
+// TestPolicyIsTheTable: the emulator offers exactly the table's lists, in
+// its order, which are the lists ike's own AzurePolicy documents.
+func TestPolicyIsTheTable(t *testing.T) {
+	p, err := Config{}.Policy()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := ike.AzurePolicy()
+	if len(p.IKEOffer) != len(azure.DefaultIKE) || len(p.ChildOffer) != len(azure.DefaultChild) {
+		t.Fatalf("offers %d/%d, table %d/%d", len(p.IKEOffer), len(p.ChildOffer), len(azure.DefaultIKE), len(azure.DefaultChild))
+	}
+	for i := range p.IKEOffer {
+		if p.IKEOffer[i] != ref.IKEOffer[i] {
+			t.Errorf("IKE offer %d: %+v, ike.AzurePolicy has %+v", i, p.IKEOffer[i], ref.IKEOffer[i])
+		}
+	}
+	for i := range p.ChildOffer {
+		if p.ChildOffer[i] != ref.ChildOffer[i] {
+			t.Errorf("Child offer %d: %+v, ike.AzurePolicy has %+v", i, p.ChildOffer[i], ref.ChildOffer[i])
+		}
+	}
+	if p.IKELifetime != azure.IKELifetime || p.ChildLifetime != azure.ChildLifetime || p.ChildLifetimeKB != azure.ChildLifetimeKB ||
+		p.DPDInterval != azure.DPDTimeout {
+		t.Errorf("lifetimes %v %v %d, DPD %v", p.IKELifetime, p.ChildLifetime, p.ChildLifetimeKB, p.DPDInterval)
+	}
+}
+
+func TestTimeScale(t *testing.T) {
+	p, err := Config{TimeScale: 100}.Policy()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.IKELifetime != 288*time.Second || p.ChildLifetime != 270*time.Second || p.DPDInterval != azure.DPDTimeout {
+		t.Errorf("scaled by 100: IKE %v, Child %v, DPD %v", p.IKELifetime, p.ChildLifetime, p.DPDInterval)
+	}
+	if err := (Config{TimeScale: -1}).Check(); err == nil {
+		t.Error("negative time scale accepted")
+	}
+}
+
+func TestIKEMakesEveryTunnelAzure(t *testing.T) {
+	ic := ike.Config{Tunnels: []ike.TunnelConfig{{Name: "Tunnel0.0", Direction: ike.ResponderOnly}}}
+	var tuning ike.CoreConfig
+	if err := (Config{}).IKE(&ic, &tuning); err != nil {
+		t.Fatal(err)
+	}
+	tc := ic.Tunnels[0]
+	if !tc.ConnectAuto || tc.Direction != ike.BothDirections || len(tc.Policy.IKEOffer) == 0 || tuning.DPDTimeout != azure.DPDTimeout {
+		t.Errorf("tunnel %+v, DPD timeout %v", tc, tuning.DPDTimeout)
+	}
+}
+
+func TestBGPRules(t *testing.T) {
+	for _, c := range []struct {
+		remote uint32
+		want   string // "" accepted
+	}{{65050, ""}, {65515, "row reserved-asn"}, {8075, "row reserved-asn"}, {65010, "row ebgp"}} {
+		bc := bgp.Config{ASN: 65010, Neighbors: []bgp.Neighbor{{RemoteAS: c.remote}}}
+		err := Config{}.BGP(&bc)
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("remote-as %d: %v", c.remote, err)
+		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+			t.Errorf("remote-as %d: err %v, want %q", c.remote, err, c.want)
+		case c.want == "":
+			n := bc.Neighbors[0]
+			if n.MaxPrefixes != uint32(azure.MaxPrefixes) || n.Hold != azure.BGPHold || n.Keepalive != azure.BGPKeepalive || !n.Passive {
+				t.Errorf("neighbor %+v", n)
+			}
+		}
+	}
+}
