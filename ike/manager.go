@@ -227,6 +227,9 @@ func (m *Manager) work(ctx context.Context, q <-chan received) {
 // package esp's UDP 4500 reader calls it inline. pkt must not be reused by
 // the caller. Packets are processed once Run has started.
 func (m *Manager) Deliver(pkt []byte, from, to netip.AddrPort) bool {
+	if m.halfOpen.Load() >= int64(m.core.opt.CookieThreshold) && m.core.answerCookie(pkt, from, to) {
+		return true
+	}
 	select {
 	case m.queueFor(pkt, from) <- received{pkt, from, to}:
 		return true

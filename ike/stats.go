@@ -63,6 +63,7 @@ type Stats struct {
 	ChildRekeys    uint64 // Child SAs replaced by a rekey, either side started
 	DPDProbes      uint64 // liveness checks sent
 	InvalidSPISent uint64 // INVALID_IKE_SPI notifies sent for unknown IKE SAs
+	CookiesSent    uint64 // IKE_SA_INIT requests answered with a COOKIE (RFC 7296 §2.6)
 }
 
 // stat indexes the counters array.
@@ -91,6 +92,7 @@ const (
 	statResendMismatch
 	statResendLimited
 	statQueueFull
+	statCookiesSent
 	numStats
 )
 
@@ -119,7 +121,7 @@ func (s *counters) snapshot() Stats {
 			QueueFull: s[statQueueFull].Load(),
 		},
 		IKERekeys: s[statIKERekeys].Load(), ChildRekeys: s[statChildRekeys].Load(), DPDProbes: s[statDPD].Load(),
-		InvalidSPISent: s[statInvalidSPISent].Load(),
+		InvalidSPISent: s[statInvalidSPISent].Load(), CookiesSent: s[statCookiesSent].Load(),
 	}
 }
 

@@ -1,0 +1,60 @@
+package ike
+
+import (
+	"bytes"
+	"net/netip"
+	"testing"
+	"time"
+)
+
+// TestAnswerCookie: the packet reader's COOKIE answer (answerCookie) is the
+// one the Core would send, a request with the valid COOKIE and anything
+// but an IKE_SA_INIT request are left to the Core, and the exchange
+// completes.
+func TestAnswerCookie(t *testing.T) {
+	p := seedPair(t, func(c *CoreConfig) { c.CookieThreshold = 1 })
+	p.b.core.halfOpen[halfOpenKey{netip.MustParseAddrPort("192.0.2.9:500"), 1}] = &ikeSA{}
+	var inits []datagram
+	var answers [][]byte
+	p.net.filter = func(d datagram) bool {
+		switch {
+		case d.to.Addr() == addrB && len(d.pkt) > 19 && d.pkt[18] == exIKESAInit:
+			inits = append(inits, d)
+		case d.to.Addr() == addrA && len(d.pkt) > 19 && d.pkt[18] == exIKESAInit:
+			answers = append(answers, d.pkt)
+		}
+		return false
+	}
+	p.a.core.Start(p.now)
+	p.run(time.Second)
+	p.checkUp()
+	if len(inits) != 2 || len(answers) != 2 {
+		t.Fatalf("%d IKE_SA_INIT requests and %d answers, want 2 and 2 (with a cookie round)", len(inits), len(answers))
+	}
+	p.net.filter = nil
+
+	sent := len(p.net.queue)
+	first := inits[0]
+	if !p.b.core.answerCookie(first.pkt, first.from, first.to) {
+		t.Fatal("a request without a COOKIE was not answered")
+	}
+	if len(p.net.queue) != sent+1 || !bytes.Equal(p.net.queue[sent].pkt, answers[0]) {
+		t.Fatalf("answer %x, the Core's %x", p.net.queue[len(p.net.queue)-1].pkt, answers[0])
+	}
+	if p.b.core.answerCookie(inits[1].pkt, inits[1].from, inits[1].to) {
+		t.Fatal("a request with the valid COOKIE was answered with another")
+	}
+	forged := append([]byte(nil), inits[1].pkt...)
+	forged[28+8+1] ^= 0xff // the COOKIE's data, after the notify header and its leading 0
+	if !p.b.core.answerCookie(forged, inits[1].from, inits[1].to) {
+		t.Fatal("a request with a wrong COOKIE was not answered")
+	}
+	for _, bad := range [][]byte{first.pkt[:27], answers[1], append(append([]byte(nil), first.pkt...), 0)} {
+		if p.b.core.answerCookie(bad, first.from, first.to) {
+			t.Fatalf("answered %x", bad)
+		}
+	}
+	if got := p.b.core.stats.snapshot().CookiesSent; got != 3 {
+		t.Fatalf("CookiesSent = %d, want 3", got)
+	}
+}
