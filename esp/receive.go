@@ -144,6 +144,10 @@ func (o *outer) classify(el *elem) bool {
 		a.counters.invalidSA.Add(1)
 		return false
 	}
+	if el.src.Addr() != a.remote.Addr() && e.guard.blocked(el.src.Addr()) {
+		e.stats.icvLimited.Add(1)
+		return false
+	}
 	seq := a.replay.inferSeq(binary.BigEndian.Uint32(p[4:]), a.esn)
 	if !a.replay.check(seq) {
 		a.counters.replayDetected.Add(1)
@@ -285,6 +289,9 @@ func (e *Engine) deliver(el *elem, batches []tunBatch) []tunBatch {
 		return batches
 	case openIntegrity:
 		cnt.integrityFailure.Add(1)
+		if el.src.Addr() != a.remote.Addr() {
+			e.guard.failed(el.src.Addr())
+		}
 		return batches
 	case openCipher:
 		cnt.cipherFailure.Add(1)

@@ -246,6 +246,7 @@ func (s *ipsecStack) Stats() ikeStats {
 		"no_outbound_sa":  e.NoOutboundSA,
 		"send_error":      e.SendErrors,
 		"tun_write_error": e.TUNErrors,
+		"icv_limited":     e.ICVLimited,
 	}
 	return st
 }
