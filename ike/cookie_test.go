@@ -57,4 +57,19 @@ func TestAnswerCookie(t *testing.T) {
 	if got := p.b.core.stats.snapshot().CookiesSent; got != 3 {
 		t.Fatalf("CookiesSent = %d, want 3", got)
 	}
+
+	// Other addresses get at most the burst (and then cookieRate a
+	// second); the configured peer is answered beyond it.
+	stranger := netip.MustParseAddrPort("192.0.2.77:500")
+	for range cookieBurst + 100 {
+		p.b.core.answerCookie(first.pkt, stranger, first.to)
+	}
+	st := p.b.core.stats.snapshot()
+	if st.Failures.CookieLimited < 50 || st.CookiesSent > 3+cookieBurst+50 {
+		t.Fatalf("after %d requests from a stranger: %d COOKIEs, %d limited", cookieBurst+100, st.CookiesSent-3, st.Failures.CookieLimited)
+	}
+	sent = len(p.net.queue)
+	if !p.b.core.answerCookie(first.pkt, first.from, first.to) || len(p.net.queue) != sent+1 {
+		t.Fatal("the configured peer got no COOKIE once strangers had used up the rate")
+	}
 }

@@ -56,7 +56,7 @@ func startIPsec(cfg *config.Config, o *options, log *slog.Logger, linux *tun.Man
 		// DH computation or a tunnel's routes going up.
 		IKEHandler: func(pkt []byte, src, dst netip.AddrPort) {
 			if m := s.ike.Load(); m != nil {
-				m.Deliver(append([]byte(nil), pkt...), src, dst)
+				m.Deliver(pkt, src, dst) // it copies what it keeps
 			}
 		},
 	})
@@ -522,7 +522,7 @@ func (u *ikeSocket) serve(handle func(pkt []byte, from, to netip.AddrPort)) {
 				to = netip.AddrPortFrom(a.Unmap(), u.port)
 			}
 		}
-		handle(append([]byte(nil), buf[:n]...), from, to)
+		handle(buf[:n], from, to) // Deliver copies what it keeps
 	}
 }
 
