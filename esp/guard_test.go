@@ -46,7 +46,7 @@ func TestICVGuardBucket(t *testing.T) {
 // limited once its bucket is empty, and counted; the peer's own packets
 // are delivered throughout and never limited.
 func TestICVGuardEngine(t *testing.T) {
-	e, a, inject, ft, spi := malformedSetup(t)
+	e, a, inject, ft, spi := inboundSetup(t, childsa.EncrAESCBC, 256, childsa.IntegHMACSHA256128)
 	good := ipv4UDP("192.168.2.1", "172.16.1.4", 40, 1)
 	peer, stranger := mustAP("198.51.100.6:4500"), mustAP("203.0.113.66:4500")
 	const forged = 3 * icvGuardBurst
@@ -86,11 +86,12 @@ func TestICVGuardEngine(t *testing.T) {
 	}
 }
 
-// malformedSetup is an engine with one inbound SA from 198.51.100.6:4500
-// on a fake UDP socket: it returns the engine, the peer's side of the SA
-// (to craft packets), a function that injects a packet from a source, the
-// TUN and the inbound SPI.
-func malformedSetup(t *testing.T) (*Engine, *sa, func([]byte, netip.AddrPort), *fakeTUN, uint32) {
+// inboundSetup is an engine with one inbound SA of the suite from
+// 198.51.100.6:4500 (192.168.2.0/24 to 172.16.0.0/16) on a fake UDP
+// socket: it returns the engine, the peer's side of the SA (to craft
+// packets), a function that injects a packet from a source, the TUN and
+// the inbound SPI.
+func inboundSetup(t *testing.T, encr childsa.EncrID, bits int, integ childsa.IntegID) (*Engine, *sa, func([]byte, netip.AddrPort), *fakeTUN, uint32) {
 	t.Helper()
 	e := NewEngine(Config{Workers: 2})
 	t.Cleanup(func() { e.Close() })
@@ -102,7 +103,7 @@ func malformedSetup(t *testing.T) (*Engine, *sa, func([]byte, netip.AddrPort), *
 	if err := e.AttachTunnel(TunnelConfig{Name: "Tunnel0.0"}, ft); err != nil {
 		t.Fatal(err)
 	}
-	outCfg, inCfg := testSAPair(t, childsa.EncrAESCBC, 256, childsa.IntegHMACSHA256128, false)
+	outCfg, inCfg := testSAPair(t, encr, bits, integ, false)
 	inCfg.RemoteTS = []netip.Prefix{netip.MustParsePrefix("192.168.2.0/24")}
 	inCfg.LocalTS = []netip.Prefix{netip.MustParsePrefix("172.16.0.0/16")}
 	if err := e.InstallSA(inCfg); err != nil {

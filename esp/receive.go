@@ -144,13 +144,13 @@ func (o *outer) classify(el *elem) bool {
 		a.counters.invalidSA.Add(1)
 		return false
 	}
-	if el.src.Addr() != a.remote.Addr() && e.guard.blocked(el.src.Addr()) {
-		e.stats.icvLimited.Add(1)
-		return false
-	}
 	seq := a.replay.inferSeq(binary.BigEndian.Uint32(p[4:]), a.esn)
 	if !a.replay.check(seq) {
 		a.counters.replayDetected.Add(1)
+		return false
+	}
+	if el.src.Addr() != a.remote.Addr() && e.guard.blocked(el.src.Addr()) {
+		e.stats.icvLimited.Add(1)
 		return false
 	}
 	el.sa, el.seq = a, seq
