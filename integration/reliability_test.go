@@ -98,6 +98,8 @@ func TestReliability(t *testing.T) {
 		{"blackhole", relBlackhole},
 		{"sigkill", relSIGKILL},
 		{"reloads", relReloads},
+		{"reboot-mid-child-rekey", func(t *testing.T, tab *relTable) { relRebootMidRekey(t, tab, false, false) }},
+		{"reboot-mid-ike-rekey", func(t *testing.T, tab *relTable) { relRebootMidRekey(t, tab, true, true) }},
 	}
 	// The soak is the full form only: REL_SOAK=30m (and a go test
 	// -timeout above it) adds it, with and without PFS.
@@ -623,6 +625,78 @@ func relBlackhole(t *testing.T, tab *relTable) {
 	tab.add(sc, "IX IKE SA across the blackhole", renewed, "", true)
 }
 
+// relRebootMidRekey: the Azure end reboots while the IX's rekey is in
+// flight. The IX (dpd interval 10) has a 60 s lifetime on its Child SA, or
+// with ike on its IKE SA, and starts the rekey 51-54 s after the SA came
+// up; the path is blackholed a few seconds before, so the IX's
+// CREATE_CHILD_SA request goes unanswered. Once the IX has sent it
+// (its metrics count it), the Azure end is killed, the path returns and
+// Azure starts again with no state: initiating (its INITIAL_CONTACT makes
+// the IX drop the old SA and its pending rekey; target: traffic back
+// within 2 s of the new start, as for any restarted initiator) or, with
+// responder, as a pure responder (the IX must find the old SA dead by
+// itself; target: traffic back within 60 s of the kill, as for a
+// restarted responder). About 60 s, or 110 s as a responder.
+func relRebootMidRekey(t *testing.T, tab *relTable, ike, responder bool) {
+	what, conf := "Child SA", iopIXConf{DPD: 10, ChildLifetime: 60}
+	if ike {
+		what, conf = "IKE SA", iopIXConf{DPD: 10, SALifetime: 60}
+	}
+	how := "initiates"
+	if responder {
+		how = "pure responder"
+	}
+	sc := fmt.Sprintf("b peer reboots mid %s rekey, %s", what, how)
+	p := relNewLab(t, "relmidrekey", []string{})
+	p.startAzure(false)
+	ix := p.startIX(conf)
+	iopWaitSoftIXPair(t, p.iopLab, ix, p.az, 30*time.Second)
+	up := time.Now()
+	p.waitPing(20 * time.Second)
+	p.settle(ix)
+
+	pg := relStartPinger(t, p.s.LAN, nslab.VNetHostAddr, 100*time.Millisecond, 3*time.Minute)
+	pg.waitAnswerAfter(t, time.Now(), 5*time.Second, "pings before the rekey")
+	sentRekeys := func() float64 {
+		return sum(relMetrics(t, p.s.IX), "softix_ike_exchanges_total", `direction="sent"`, `exchange="CREATE_CHILD_SA"`)
+	}
+	// The earliest rekey is at 85 % of the lifetime, 51 s; the SA under
+	// test came up at most 3 s before up (settle resolves the start's
+	// duplicate IKE SA).
+	time.Sleep(time.Until(up.Add(45 * time.Second)))
+	rekeys0 := sentRekeys()
+	if _, err := p.im.Set("blackhole=on"); err != nil {
+		t.Fatal(err)
+	}
+	if err := nslab.WaitFor(20*time.Second, "the IX's rekey request", func() error {
+		if sentRekeys() == rekeys0 {
+			return fmt.Errorf("no CREATE_CHILD_SA sent yet")
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond) // the request is on its way into the blackhole
+	killed := time.Now()
+	relKill(t, p.az)
+	if _, err := p.im.Set("blackhole=off"); err != nil {
+		t.Fatal(err)
+	}
+	started := time.Now()
+	p.startAzure(responder)
+	from, target, limit, since := started, "<= 2", 2*time.Second, "its new start"
+	if responder {
+		from, target, limit, since = killed, "<= 60", 60*time.Second, "the kill"
+	}
+	back := pg.waitAnswerAfter(t, started.Add(100*time.Millisecond), 120*time.Second, "traffic back after the reboot mid-rekey")
+	d := back.Sub(from)
+	tab.add(sc, fmt.Sprintf("traffic back after %s (s)", since), fmt.Sprintf("%.1f", d.Seconds()), target, d <= limit)
+	if d > limit {
+		t.Errorf("traffic back only %v after %s", d, since)
+	}
+	iopWaitSoftIXPair(t, p.iopLab, ix, p.az, 60*time.Second)
+}
+
 // relSoftIXState is what a soft-ix leaves in the kernel: its routes (by
 // protocol) and its links.
 func relSoftIXState(t *testing.T, ns string) (routes []string, links []string) {
@@ -686,15 +760,7 @@ func relSIGKILL(t *testing.T, tab *relTable) {
 // namespace's loopback), open fds and RSS.
 func relProcFigures(t *testing.T, ns *nslab.Namespace, pid int) (goroutines, fds int, rssKiB int64) {
 	t.Helper()
-	out, err := ns.Run("bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/9477 && printf 'GET /metrics HTTP/1.0\\r\\n\\r\\n' >&3 && cat <&3")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, line := range strings.Split(out, "\n") {
-		if v, ok := strings.CutPrefix(line, "go_goroutines "); ok {
-			goroutines, _ = strconv.Atoi(strings.TrimSpace(v))
-		}
-	}
+	goroutines = int(relMetrics(t, ns)["go_goroutines"])
 	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
 	if err != nil {
 		t.Fatal(err)
@@ -719,18 +785,11 @@ func relProcFigures(t *testing.T, ns *nslab.Namespace, pid int) (goroutines, fds
 // KiB: unlike RSS it does not follow the collector's pacing.
 func relHeapLive(t *testing.T, ns *nslab.Namespace) int64 {
 	t.Helper()
-	out, err := ns.Run("bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/9477 && printf 'GET /metrics HTTP/1.0\\r\\n\\r\\n' >&3 && cat <&3")
-	if err != nil {
-		t.Fatal(err)
+	f, ok := relMetrics(t, ns)["go_gc_heap_live_bytes"]
+	if !ok {
+		t.Fatalf("no go_gc_heap_live_bytes in the metrics")
 	}
-	for _, line := range strings.Split(out, "\n") {
-		if v, ok := strings.CutPrefix(line, "go_gc_heap_live_bytes "); ok {
-			f, _ := strconv.ParseFloat(strings.TrimSpace(v), 64)
-			return int64(f) / 1024
-		}
-	}
-	t.Fatalf("no go_gc_heap_live_bytes in the metrics")
-	return 0
+	return int64(f) / 1024
 }
 
 // relReloads: 50 SIGHUP reloads of the IX, alternating between the seed

@@ -280,15 +280,7 @@ func (g *gen) plain(ex wire.ExchangeType, flags wire.Flags, id uint32, ps ...wir
 // malformed cycles through the kinds of broken IKE, alternating ports 500
 // and 4500.
 func (g *gen) malformed(b []byte) []byte {
-	const kinds = 16
-	g.kinds = kinds
-	k := int(g.n % kinds)
-	on4500 := (g.n/kinds)%2 == 1
-	g.n++
-	from := netip.AddrPortFrom(g.src, 500)
-	if on4500 {
-		from = netip.AddrPortFrom(g.src, 4500)
-	}
+	k, from, on4500 := g.cycle(16)
 	id := uint32(g.rng.IntN(8))
 	init := g.initMessage(g.rng.Uint64() | 1)
 	var msg []byte
@@ -359,6 +351,21 @@ func (g *gen) malformed(b []byte) []byte {
 	return g.ike(b, from, on4500, msg)
 }
 
+// cycle picks the kind of the next packet of a mode with kinds kinds, in
+// turn, and its port: each round of kinds goes to port 500, the next to
+// 4500.
+func (g *gen) cycle(kinds int) (k int, from netip.AddrPort, on4500 bool) {
+	g.kinds = kinds
+	k = int(g.n % uint64(kinds))
+	on4500 = (g.n/uint64(kinds))%2 == 1
+	g.n++
+	from = netip.AddrPortFrom(g.src, 500)
+	if on4500 {
+		from = netip.AddrPortFrom(g.src, 4500)
+	}
+	return k, from, on4500
+}
+
 // initiatorFlag alternates between claiming to be the SA's initiator and
 // its responder.
 func (g *gen) initiatorFlag() wire.Flags {
@@ -370,15 +377,7 @@ func (g *gen) initiatorFlag() wire.Flags {
 
 // forge cycles through messages that would hurt if believed.
 func (g *gen) forge(b []byte) []byte {
-	const kinds = 10
-	g.kinds = kinds
-	k := int(g.n % kinds)
-	on4500 := (g.n/kinds)%2 == 1
-	g.n++
-	from := netip.AddrPortFrom(g.src, 500)
-	if on4500 {
-		from = netip.AddrPortFrom(g.src, 4500)
-	}
+	k, from, on4500 := g.cycle(10)
 	id := uint32(g.rng.IntN(16))
 	fl := g.initiatorFlag()
 	espSPI := binary.BigEndian.AppendUint32(nil, g.esp)
