@@ -517,6 +517,13 @@ func (c *Core) request(now time.Time, sa *ikeSA, build func(now time.Time) *mess
 		sa.nextMsgID++
 		c.count(sa.tun, exchangeStat(statSent, m.Exchange))
 		sa.pending = &request{msgID: m.MsgID, packets: pkts, sentAt: now, next: now.Add(c.opt.RetransmitBase), onReply: onReply}
+		if sa.tun != nil && sa.tun.pol.DPDInterval > 0 && !c.opt.DPDDisabled {
+			// Any request is a liveness check, and while it is pending no
+			// DPD probe can start: without this bound a peer that dies
+			// (or reboots) during a rekey is found dead only after the
+			// whole retransmission schedule, about 2 minutes.
+			sa.pending.giveUpAt = now.Add(c.opt.DPDTimeout)
+		}
 		c.resend(sa, pkts)
 	}
 	sa.queue = append(sa.queue, start)
