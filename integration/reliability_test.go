@@ -98,8 +98,8 @@ func TestReliability(t *testing.T) {
 		{"blackhole", relBlackhole},
 		{"sigkill", relSIGKILL},
 		{"reloads", relReloads},
-		{"reboot-mid-child-rekey", func(t *testing.T, tab *relTable) { relRebootMidRekey(t, tab, false, false) }},
-		{"reboot-mid-ike-rekey", func(t *testing.T, tab *relTable) { relRebootMidRekey(t, tab, true, true) }},
+		{"reboot-mid-ike-rekey", func(t *testing.T, tab *relTable) { relRebootMidRekey(t, tab, true, false) }},
+		{"reboot-mid-child-rekey", func(t *testing.T, tab *relTable) { relRebootMidRekey(t, tab, false, true) }},
 	}
 	// The soak is the full form only: REL_SOAK=30m (and a go test
 	// -timeout above it) adds it, with and without PFS.
@@ -626,7 +626,7 @@ func relBlackhole(t *testing.T, tab *relTable) {
 }
 
 // relRebootMidRekey: the Azure end reboots while the IX's rekey is in
-// flight. The IX (dpd interval 10) has a 60 s lifetime on its Child SA, or
+// flight. The IX has a 60 s lifetime on its Child SA, or
 // with ike on its IKE SA, and starts the rekey 51-54 s after the SA came
 // up; the path is blackholed a few seconds before, so the IX's
 // CREATE_CHILD_SA request goes unanswered. Once the IX has sent it
@@ -634,17 +634,24 @@ func relBlackhole(t *testing.T, tab *relTable) {
 // Azure starts again with no state: initiating (its INITIAL_CONTACT makes
 // the IX drop the old SA and its pending rekey; target: traffic back
 // within 2 s of the new start, as for any restarted initiator) or, with
-// responder, as a pure responder (the IX must find the old SA dead by
-// itself; target: traffic back within 60 s of the kill, as for a
-// restarted responder). About 60 s, or 110 s as a responder.
+// responder, as a pure responder (the IX, with dpd interval 30, must find
+// the old SA dead by itself: its rekey request gives up after the DPD
+// timeout, 30 s; target: traffic back within 60 s of the kill, as for a
+// restarted responder). The suite runs the IKE SA rekey with an initiating
+// peer and the Child SA rekey with a responding one: an IKE SA with a
+// 60 s lifetime expires 6-9 s after its rekey starts, which would end the
+// wait before DPD could, a Child SA's expiry leaves the IKE SA waiting.
+// About 60 s, or 90 s as a responder.
 func relRebootMidRekey(t *testing.T, tab *relTable, ike, responder bool) {
-	what, conf := "Child SA", iopIXConf{DPD: 10, ChildLifetime: 60}
+	what, conf := "Child SA", iopIXConf{ChildLifetime: 60}
 	if ike {
-		what, conf = "IKE SA", iopIXConf{DPD: 10, SALifetime: 60}
+		what, conf = "IKE SA", iopIXConf{SALifetime: 60}
 	}
 	how := "initiates"
 	if responder {
-		how = "pure responder"
+		// DPD every 30 s: a probe at about 30 s, none pending when the
+		// rekey starts (a probe in flight would hold the rekey back).
+		how, conf.DPD = "pure responder (IX dpd interval 30)", 30
 	}
 	sc := fmt.Sprintf("b peer reboots mid %s rekey, %s", what, how)
 	p := relNewLab(t, "relmidrekey", []string{})
