@@ -243,12 +243,8 @@ func hosESP(t *testing.T, h *hosLab, tab *relTable) {
 		}, "integrity failure + icv_limited", false, 0},
 		{"esp-randspi", false, func(m map[string]float64) float64 { return sum(m, "softix_esp_drops_total", `reason="unknown_spi"`) }, "unknown_spi", false, 0},
 		{"esp-randspi", true, func(m map[string]float64) float64 { return sum(m, "softix_esp_drops_total", `reason="unknown_spi"`) }, "unknown_spi", false, 0},
-		{"esp-replay", false, func(m map[string]float64) float64 {
-			return sum(m, "softix_child_sa_drops_total", `reason="replay_detected"`)
-		}, "replay detected", false, 0},
-		{"esp-replay", true, func(m map[string]float64) float64 {
-			return sum(m, "softix_child_sa_drops_total", `reason="replay_detected"`)
-		}, "replay detected", false, 0},
+		{"esp-replay", false, hosReplayDrops, "replay detected (+ ICV failures, see hosReplayDrops)", false, 0},
+		{"esp-replay", true, hosReplayDrops, "replay detected (+ ICV failures, see hosReplayDrops)", false, 0},
 		// Claiming the peer's address: the per-source bound cannot apply.
 		{"esp-badicv", false, func(m map[string]float64) float64 {
 			return sum(m, "softix_child_sa_drops_total", `reason="integrity_failure"`) + sum(m, "softix_esp_drops_total", `reason="icv_limited"`)
@@ -263,6 +259,14 @@ func hosESP(t *testing.T, h *hosLab, tab *relTable) {
 			name, src = a.mode+" raw claiming the peer", nslab.AzurePublicAddr
 		}
 		args := []string{"-mode", a.mode, "-src", src, "-esp-spi", before.inSPI, "-duration", (h.flood + 2*time.Second).String()}
+		replay := a.mode == "esp-replay"
+		if replay {
+			// Replays of what the peer sent last: its packet count is
+			// its highest sequence number. No iperf3 here, so the
+			// window stays where the replayed numbers are.
+			n := sum(h.metrics(), "softix_child_sa_packets_total", `direction="in"`, `spi="0x`+before.inSPI+`"`)
+			args = append(args, "-seq", strconv.Itoa(int(n)))
+		}
 		if a.udp {
 			name = a.mode + " udp"
 			args = append(args, "-udp")
@@ -270,6 +274,13 @@ func hosESP(t *testing.T, h *hosLab, tab *relTable) {
 		if a.rate > 0 {
 			name = fmt.Sprintf("%s raw at %d/s", a.mode, a.rate)
 			args = append(args, "-rate", strconv.Itoa(a.rate))
+		}
+		if !replay {
+			// The reference right before: the machine's load changes
+			// from one minute to the next.
+			if base, err = nslab.Iperf3(h.s.LAN, h.s.VNet, nslab.LANHostAddr, h.flood); err != nil {
+				t.Fatal(err)
+			}
 		}
 		m0 := h.metrics()
 		k0 := hosKernelDrops(t, h.s.IX)
@@ -283,7 +294,13 @@ func hosESP(t *testing.T, h *hosLab, tab *relTable) {
 		go func() { defer wg.Done(); res, aerr = h.attack(ctx, args...) }()
 		time.Sleep(500 * time.Millisecond) // the flood is on before iperf3 starts
 		cpu0 := hosCPU(t, h.ix.Proc.Pid())
-		ip, err := nslab.Iperf3(h.s.LAN, h.s.VNet, nslab.LANHostAddr, h.flood)
+		var ip nslab.IperfResult
+		var err error
+		if !replay {
+			ip, err = nslab.Iperf3(h.s.LAN, h.s.VNet, nslab.LANHostAddr, h.flood)
+		} else {
+			time.Sleep(h.flood)
+		}
 		cpu := hosCPU(t, h.ix.Proc.Pid()) - cpu0
 		wg.Wait()
 		cancel()
@@ -299,11 +316,17 @@ func hosESP(t *testing.T, h *hosLab, tab *relTable) {
 		kdrops := float64(hosKernelDrops(t, h.s.IX) - k0)
 		s1, kept := h.alive(s0)
 		counted := a.counter(m1) - a.counter(m0)
+		if replay {
+			rd := sum(m1, "softix_child_sa_drops_total", `reason="replay_detected"`) - sum(m0, "softix_child_sa_drops_total", `reason="replay_detected"`)
+			tab.add(sc, name+": of them replay detected (before any ICV work)", fmt.Sprintf("%.0f", rd), "", true)
+		}
 		ratio := ip.ReceivedMbps / base.ReceivedMbps
 		tab.add(sc, name+": sent (pkt/s)", fmt.Sprintf("%.0f (%.0f)", res["sent"], res["pps"]), "", true)
 		tab.add(sc, name+": counted as "+a.what+" + kernel socket queue drops", fmt.Sprintf("%.0f + %.0f (%.1f %%)", counted, kdrops, 100*(counted+kdrops)/max(res["sent"], 1)),
 			">= 99 %", counted+kdrops >= 0.99*res["sent"])
-		tab.add(sc, name+": iperf3 under attack / without; IX soft-ix CPU (s)", fmt.Sprintf("%.0f / %.0f Mbit/s (%.0f %%); %.1f", ip.ReceivedMbps, base.ReceivedMbps, 100*ratio, cpu.Seconds()), ">= 80 %", ratio >= 0.8)
+		if !replay {
+			tab.add(sc, name+": iperf3 under attack / just before without; IX soft-ix CPU (s)", fmt.Sprintf("%.0f / %.0f Mbit/s (%.0f %%); %.1f", ip.ReceivedMbps, base.ReceivedMbps, 100*ratio, cpu.Seconds()), ">= 80 %", ratio >= 0.8)
+		}
 		tab.add(sc, name+": pings lost (20 ms apart); SAs kept", fmt.Sprintf("%d of %d; %v", pr.Lost(), pr.Sent, kept), "kept", kept)
 		tab.add(sc, name+": log bytes written", fmt.Sprint(s1.logSize-s0.logSize), "<= 4096", s1.logSize-s0.logSize <= 4096)
 		tab.add(sc, name+": RSS; live heap, before -> after (MiB)", fmt.Sprintf("%.1f -> %.1f; %.1f -> %.1f", float64(s0.rssKiB)/1024, float64(s1.rssKiB)/1024,
@@ -314,7 +337,7 @@ func hosESP(t *testing.T, h *hosLab, tab *relTable) {
 		if counted+kdrops < 0.99*res["sent"] || !kept || s1.logSize-s0.logSize > 4096 {
 			t.Errorf("%s: sent %.0f, counted %.0f; SAs kept %v; log +%d bytes", name, res["sent"], counted, kept, s1.logSize-s0.logSize)
 		}
-		if ratio < 0.8 {
+		if !replay && ratio < 0.8 {
 			t.Errorf("%s: iperf3 %.0f Mbit/s under attack, %.0f without", name, ip.ReceivedMbps, base.ReceivedMbps)
 		}
 	}
@@ -488,4 +511,14 @@ func hosCPU(t *testing.T, pid int) time.Duration {
 	utime, _ := strconv.ParseInt(f[11], 10, 64)
 	stime, _ := strconv.ParseInt(f[12], 10, 64)
 	return time.Duration(utime+stime) * time.Second / 100 // USER_HZ
+}
+
+// hosReplayDrops counts what a replay flood can end in: replay detected,
+// and, for a sequence number the window has left behind, with extended
+// sequence numbers (soft-ix offers them) an ICV failure: the receiver
+// takes it for one of the next 2^32 (RFC 4303 appendix A2), which only
+// the ICV can refute (icv_limited once the guard stops a source).
+func hosReplayDrops(m map[string]float64) float64 {
+	return sum(m, "softix_child_sa_drops_total", `reason="replay_detected"`) +
+		sum(m, "softix_child_sa_drops_total", `reason="integrity_failure"`) + sum(m, "softix_esp_drops_total", `reason="icv_limited"`)
 }

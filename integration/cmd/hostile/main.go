@@ -34,8 +34,10 @@
 //   - esp-badicv: ESP with the live SPI, sequence numbers ahead of the
 //     window and a random body (the ICV check fails).
 //   - esp-randspi: ESP with random SPIs.
-//   - esp-replay: ESP with the live SPI and sequence numbers 1..1000 (far
-//     behind the window: replays).
+//   - esp-replay: ESP with the live SPI and the 500 sequence numbers up to
+//     -seq in turn: what the peer sent last (replays within the window).
+//     With extended sequence numbers, a number that has fallen behind the
+//     window is taken for one of the next 2^32 and fails the ICV instead.
 //
 // -udp sends ESP in UDP to port 4500 instead of raw (protocol 50).
 package main
@@ -65,13 +67,14 @@ func main() {
 	espSPI := flag.String("esp-spi", "", "the live inbound ESP SPI (8 hex digits)")
 	udp := flag.Bool("udp", false, "ESP modes: send in UDP to port 4500")
 	size := flag.Int("size", 200, "ESP modes: bytes of ESP (header included)")
+	top := flag.Uint("seq", 1000, "esp-replay: the highest sequence number to replay (the 500 below it in turn)")
 	rate := flag.Int("rate", 0, "packets per second; 0 as fast as possible")
 	count := flag.Int("count", 0, "stop after this many packets; 0 no bound but -duration")
 	duration := flag.Duration("duration", 10*time.Second, "stop after this long")
 	seed := flag.Uint64("seed", 14, "random seed")
 	flag.Parse()
 
-	g := &gen{rng: rand.New(rand.NewPCG(*seed, 1)), size: *size, udp: *udp}
+	g := &gen{rng: rand.New(rand.NewPCG(*seed, 1)), size: *size, udp: *udp, top: uint32(*top)}
 	var err error
 	if g.dst, err = netip.ParseAddr(*dst); err != nil || !g.dst.Is4() {
 		fail("-dst: want an IPv4 address, got %q", *dst)
@@ -183,6 +186,7 @@ type gen struct {
 	esp        uint32
 	udp        bool
 	size       int
+	top        uint32 // esp-replay: highest sequence number
 	n          uint64 // packets made so far
 	kinds      int    // distinct kinds a mode cycles through
 	next       func(b []byte) []byte
@@ -419,7 +423,7 @@ func (g *gen) espPacket(mode string) func([]byte) []byte {
 		case "esp-randspi":
 			spi = g.rng.Uint32() | 0x100
 		case "esp-replay":
-			seq = uint32(1 + g.n%1000)
+			seq = g.top - uint32(g.n%min(500, uint64(g.top)))
 		default:
 			seq++
 		}
