@@ -73,3 +73,29 @@ func TestAnswerCookie(t *testing.T) {
 		t.Fatal("the configured peer got no COOKIE once strangers had used up the rate")
 	}
 }
+
+// FuzzAnswerCookie: the packet reader's COOKIE check reads untrusted
+// bytes without the Core's parser; it must never panic, and what it
+// answers must be an IKE_SA_INIT request (a response from it would be
+// sent for anything else).
+func FuzzAnswerCookie(f *testing.F) {
+	p := seedPair(nil, func(c *CoreConfig) { c.CookieThreshold = 1 }) // nil: as FuzzHandlePacket
+	var init []byte
+	p.net.filter = func(d datagram) bool {
+		if init == nil && d.to.Addr() == addrB {
+			init = append([]byte(nil), d.pkt...)
+		}
+		return false
+	}
+	p.a.core.Start(p.now)
+	p.run(time.Second)
+	f.Add(init)
+	f.Add(init[:28])
+	f.Add([]byte{})
+	from, to := netip.MustParseAddrPort("192.0.2.7:500"), netip.MustParseAddrPort("198.51.100.6:500")
+	f.Fuzz(func(t *testing.T, pkt []byte) {
+		if p.b.core.answerCookie(pkt, from, to) && (len(pkt) < 28 || pkt[18] != exIKESAInit || pkt[19]&0x20 != 0) {
+			t.Fatalf("answered %x", pkt)
+		}
+	})
+}
