@@ -964,7 +964,14 @@ func relSoak(t *testing.T, tab *relTable, d time.Duration, pfs bool) {
 		g, f, r := relProcFigures(t, p.s.IX, ix.Proc.Pid())
 		h := relHeapLive(t, p.s.IX)
 		lost, sent := pg.lost()
-		t.Logf("%s after %v: %d goroutines, %d fds, RSS %d KiB, live heap %d KiB; pings %d lost of %d", sc, min(next, d), g, f, r, h, lost, sent)
+		// Where RSS goes besides the live heap: heap spans in use
+		// (live + garbage not yet collected), idle ones not yet given
+		// back to the kernel, stacks, and the collector's next goal.
+		m := relMetrics(t, p.s.IX)
+		kib := func(name string) int64 { return int64(m[name]) / 1024 }
+		t.Logf("%s after %v: %d goroutines, %d fds, RSS %d KiB, live heap %d KiB; heap in use %d, idle %d (released %d), stacks %d, next GC %d KiB; pings %d lost of %d",
+			sc, min(next, d), g, f, r, h, kib("go_memstats_heap_inuse_bytes"), kib("go_memstats_heap_idle_bytes"), kib("go_memstats_heap_released_bytes"),
+			kib("go_memstats_stack_inuse_bytes"), kib("go_memstats_next_gc_bytes"), lost, sent)
 		samples = append(samples, sample{min(next, d), g, f, r, h})
 		if next >= d {
 			break
