@@ -193,6 +193,10 @@ func (m *Manager) Run(ctx context.Context) error {
 		case <-timer.C:
 			m.mu.Lock()
 			m.core.HandleTimer(m.now())
+			// Half-open SAs time out here too: while the packet reader
+			// answers a flood's requests itself (answerCookie), no
+			// packet may come through HandlePacket to lower the count.
+			m.halfOpen.Store(int64(len(m.core.halfOpen)))
 			m.mu.Unlock()
 		}
 	}
