@@ -3,6 +3,19 @@
 // file:line:col diagnostics, the canonical running-config printer and the
 // diff of two configs used by reload. It depends on nothing else in soft-ix.
 //
+// # One table per block
+//
+// The grammar is written once: each block has a table of commands (words,
+// argument kinds, a set function that reads a line into the model, a get
+// function that prints it back) in its own file — cmd_global.go (the top
+// level), cmd_interface.go, cmd_tunnel.go (the ikev2 commands of a Tunnel
+// interface), cmd_profile.go, cmd_bgp.go, routemap.go and acl.go — in the
+// order Print writes them. The parser dispatches on the tables, the printer
+// walks them, typo hints are their words, and Grammar gives them to the
+// CLI's completion and "?". parse.go only cuts the file into blocks,
+// args.go reads arguments. A new block is one more file and one entry in
+// the table of the block that opens it.
+//
 // # Entry points
 //
 //   - Parse / Load read a file into a *Config and return every Diagnostic
@@ -12,6 +25,8 @@
 //     text, kept lines included; Parse(Print(c)) == c. PrintActive leaves
 //     the kept lines out; Inactive lists them.
 //   - Diff compares two configs for a reload.
+//   - Grammar and Blocks describe the commands of each block; CheckLine
+//     reads one line in a block, as the interactive configure mode does.
 //   - Lookups: Interface, Tunnels, Profile, PSKFor, ProfileFor.
 //
 // # What is emulated
@@ -25,7 +40,8 @@
 // local-authentication, ipsec-mode, source-address; the Tunnel commands
 // tunnel mode ipsec-ikev2, ikev2 connect-type auto, ikev2 ipsec
 // pre-fragment, ikev2 peer ADDR|any authentication psk [id ...], ikev2
-// binding|profile NAME, ikev2 outgoing-interface IF [auto|NEXTHOP], ikev2
+// binding|profile NAME, ikev2 outgoing-interface IF [auto|NEXTHOP] (with
+// NEXTHOP a host route to the peer by IF through it), ikev2
 // source-address, ikev2 negotiation-direction, ikev2 nat-traversal
 // keepalive N [force], and every profile command again with an "ikev2 "
 // prefix as a per-tunnel override; ip route P IF|NEXTHOP|NEXTHOP IF [dhcp]

@@ -9,7 +9,8 @@ import (
 // FuzzParse feeds arbitrary text to the parser. It must never panic, and
 // any text it accepts must survive a print/parse round trip unchanged, with
 // printing idempotent. The seeds are the testdata files, the published IX
-// configurations in testdata/wild, and the wild files without indentation.
+// configurations in testdata/wild, the wild files without indentation, and
+// a line written from every command of the grammar tables.
 func FuzzParse(f *testing.F) {
 	for _, file := range wildFiles(f) {
 		src, err := os.ReadFile(file)
@@ -38,6 +39,10 @@ func FuzzParse(f *testing.F) {
 		aclSrc,
 	} {
 		f.Add([]byte(s))
+	}
+	// A line from every command of the tables, in its block.
+	for _, gc := range grammarCases() {
+		f.Add([]byte(gc.ctx + gc.line + "\n"))
 	}
 	f.Fuzz(func(t *testing.T, src []byte) {
 		c, diags, err := Parse("fuzz.conf", src)

@@ -203,7 +203,7 @@ type Tunnel struct {
 
 	OutgoingInterface    string     // ikev2 outgoing-interface IF
 	OutgoingAuto         bool       // ... auto (as AWS-generated IX configs write it)
-	OutgoingNextHop      netip.Addr // ... NEXTHOP (stored; soft-ix routes IKE by the kernel's table)
+	OutgoingNextHop      netip.Addr // ... NEXTHOP: a host route to the peer by the interface through it
 	SourceAddress        netip.Addr // ikev2 source-address A
 	NegotiationDirection string     // ikev2 negotiation-direction initiator|responder|both
 

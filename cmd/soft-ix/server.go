@@ -17,6 +17,7 @@ import (
 	"github.com/soft-ix/soft-ix/cmd/soft-ix/internal/ctl"
 	"github.com/soft-ix/soft-ix/cmd/soft-ix/internal/show"
 	"github.com/soft-ix/soft-ix/config"
+	"github.com/soft-ix/soft-ix/internal/gcpace"
 )
 
 // daemon is the running soft-ix: the loaded config, its components, and the
@@ -75,6 +76,12 @@ func runDaemon(o *options, stderr io.Writer) int {
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	defer signal.Stop(sigs)
+
+	// The collector's goal follows the real live heap, not the TUN
+	// devices' untouched GRO tables (see gcpace).
+	paceCtx, stopPacing := context.WithCancel(context.Background())
+	defer stopPacing()
+	go gcpace.Run(paceCtx)
 
 	comps, err := startComponents(cfg, o, log)
 	if err != nil {

@@ -34,6 +34,7 @@ func TestParseAbbreviations(t *testing.T) {
 			map[string]string{"dest": "172.16.1.4", "source": "192.168.2.1", "count": "3"}},
 		{"clear ikev2 sa", ClearIKESA, "clear ikev2 sa", nil},
 		{"cl ik sa p 198.51.100.6", ClearIKESA, "clear ikev2 sa peer 198.51.100.6", map[string]string{"peer": "198.51.100.6"}},
+		{"clear ikev2 sa peer 2001:db8::6", ClearIKESA, "clear ikev2 sa peer 2001:db8::6", map[string]string{"peer": "2001:db8::6"}},
 		{"rel", Reload, "reload", nil},
 	}
 	for _, tt := range tests {

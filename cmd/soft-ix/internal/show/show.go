@@ -23,12 +23,16 @@ type IKESA struct {
 	SPII, SPIR     uint64 // initiator and responder IKE SPIs
 	RemainLifetime time.Duration
 	Serial         int
-	Initiator      bool           // we initiated this IKE SA
-	Local, Peer    netip.AddrPort // outer addresses with their UDP ports
-	PeerID         string         // e.g. "IPV4-ADDR 198.51.100.6"
-	Enc, Hash      string         // e.g. "AES-CBC-256", "HMAC-SHA1-96"
-	PRF, DH        string         // e.g. "HMAC-SHA1", "MODP-1024"
-	NATDetected    bool
+	Initiator      bool // we initiated this IKE SA
+	// Local and Peer are the outer addresses with their UDP ports. An
+	// IPv6 one prints in RFC 5952 form, the address in brackets before
+	// the port ("[2001:db8::94]:500"): no published IX capture shows an
+	// IPv6 IKE SA, and the IX's own "ADDR:PORT" would be ambiguous there.
+	Local, Peer netip.AddrPort
+	PeerID      string // e.g. "IPV4-ADDR 198.51.100.6", "IPV6-ADDR 2001:db8::6"
+	Enc, Hash   string // e.g. "AES-CBC-256", "HMAC-SHA1-96"
+	PRF, DH     string // e.g. "HMAC-SHA1", "MODP-1024"
+	NATDetected bool
 }
 
 // IKESAs formats "show ikev2 sa".

@@ -275,3 +275,23 @@ tcp   192.168.2.10:8080     203.0.113.94:8080     203.0.113.1:50000     120     
 		t.Errorf("empty: %q", got)
 	}
 }
+
+// TestIPv6OuterAddresses: an IKE SA and a Child SA with IPv6 outer
+// addresses print them compressed and lower case (RFC 5952), with the
+// IKE SA's port after the bracketed address.
+func TestIPv6OuterAddresses(t *testing.T) {
+	local, peer := netip.MustParseAddr("2001:DB8:1:0:0:0:0:94"), netip.MustParseAddr("2001:db8:2::6")
+	got := IKESAs([]IKESA{{Interface: "Tunnel0.0", SPII: 1, SPIR: 2, Serial: 1, Initiator: true,
+		Local: netip.AddrPortFrom(local, 4500), Peer: netip.AddrPortFrom(peer, 4500), PeerID: "IPV6-ADDR 2001:db8:2::6", NATDetected: true}})
+	for _, line := range []string{"Local Addr : [2001:db8:1::94]:4500\n", "Peer Addr : [2001:db8:2::6]:4500\n", "IKE Peer ID : IPV6-ADDR 2001:db8:2::6\n"} {
+		if !strings.Contains(got, line) {
+			t.Errorf("show ikev2 sa has no %q:\n%s", line, got)
+		}
+	}
+	got = ChildSAs([]ChildSA{{Interface: "Tunnel0.0", PeerID: "IPV6-ADDR 2001:db8:2::6", Local: local, Peer: peer}})
+	for _, line := range []string{"Local Addr : 2001:db8:1::94\n", "Peer Addr : 2001:db8:2::6\n"} {
+		if !strings.Contains(got, line) {
+			t.Errorf("show ikev2 child-sa has no %q:\n%s", line, got)
+		}
+	}
+}
