@@ -43,6 +43,10 @@ type Stats struct {
 	IKEPackets   uint64 // non-ESP-marked packets handed to IKEHandler
 	SendErrors   uint64 // outer socket write failures (packets)
 	TUNErrors    uint64 // TUN write failures (batches)
+	// ICVLimited counts ESP for a live SA dropped before its ICV check
+	// because its source, not the SA's peer, sent too many packets that
+	// failed it (see icvGuard).
+	ICVLimited uint64
 }
 
 // Engine is the ESP data plane. Its SA methods match ike.DataPlane.
@@ -73,8 +77,9 @@ type Engine struct {
 	consumers sync.WaitGroup // workers, senders and ordered receivers
 
 	stats struct {
-		unknownSPI, truncated, noOutboundSA, keepalives, ikePackets, sendErrors, tunErrors atomic.Uint64
+		unknownSPI, truncated, noOutboundSA, keepalives, ikePackets, sendErrors, tunErrors, icvLimited atomic.Uint64
 	}
+	guard icvGuard // bad-ICV work per source
 }
 
 type saKey struct {
@@ -266,6 +271,7 @@ func (e *Engine) Stats() Stats {
 		IKEPackets:   s.ikePackets.Load(),
 		SendErrors:   s.sendErrors.Load(),
 		TUNErrors:    s.tunErrors.Load(),
+		ICVLimited:   s.icvLimited.Load(),
 	}
 }
 

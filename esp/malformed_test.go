@@ -2,7 +2,6 @@ package esp
 
 import (
 	"encoding/binary"
-	"net/netip"
 	"testing"
 	"time"
 
@@ -27,33 +26,14 @@ func TestMalformedInbound(t *testing.T) {
 		bits  int
 		integ childsa.IntegID
 	}{{childsa.EncrAESCBC, 256, childsa.IntegHMACSHA256128}, {childsa.EncrAESGCM16, 256, childsa.IntegNone}} {
-		e := NewEngine(Config{Workers: 2})
-		defer e.Close()
-		oa, ob := fakeOuterPair(mustAP("192.0.2.1:4500"), mustAP("198.51.100.6:4500"))
-		if err := e.attachOuter(ob, true, false); err != nil {
-			t.Fatal(err)
-		}
-		ft := newFakeTUN()
-		if err := e.AttachTunnel(TunnelConfig{Name: "Tunnel0.0"}, ft); err != nil {
-			t.Fatal(err)
-		}
-		outCfg, inCfg := testSAPair(t, s.encr, s.bits, s.integ, false)
-		inCfg.RemoteTS = []netip.Prefix{netip.MustParsePrefix("192.168.2.0/24")}
-		inCfg.LocalTS = []netip.Prefix{netip.MustParsePrefix("172.16.0.0/16")}
-		if err := e.InstallSA(inCfg); err != nil {
-			t.Fatal(err)
-		}
-		a, err := newSA(&outCfg, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
+		e, a, injectFrom, ft, spi := inboundSetup(t, s.encr, s.bits, s.integ)
 		good := ipv4UDP("192.168.2.1", "172.16.1.4", 40, 1)
 		v6 := make([]byte, 48)
 		v6[0] = 0x60
 		binary.BigEndian.PutUint16(v6[4:], 8)
 		seq := uint64(100)
 		next := func() uint64 { seq++; return seq }
-		inject := func(p []byte) { oa.writeTo(p, oa.local, ob.local) }
+		inject := func(p []byte) { injectFrom(p, mustAP("192.0.2.1:4500")) } // as before: not the peer
 
 		cases := []struct {
 			name string
@@ -106,7 +86,7 @@ func TestMalformedInbound(t *testing.T) {
 			inject(c.pkt)
 			deadline := time.Now().Add(5 * time.Second)
 			for {
-				cnt, _ := e.Counters(inCfg.SPI, true)
+				cnt, _ := e.Counters(spi, true)
 				if c.want(cnt, e.Stats()) {
 					break
 				}
@@ -125,7 +105,7 @@ func TestMalformedInbound(t *testing.T) {
 		inject(craft(a, good, 8, protoIPv4, nil))
 		recv(t, ft)
 		recv(t, ft)
-		cnt, _ := e.Counters(inCfg.SPI, true)
+		cnt, _ := e.Counters(spi, true)
 		want := childsa.Counters{Packets: 2, Octets: 2 * uint64(len(good)), IntegrityFailure: 2, InvalidPadding: 2,
 			UnknownProtocol: 3, PacketTruncated: 2, TSUnacceptable: 1, CipherFailure: 1, ReplayDetected: 2}
 		if cnt != want {

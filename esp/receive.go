@@ -149,6 +149,10 @@ func (o *outer) classify(el *elem) bool {
 		a.counters.replayDetected.Add(1)
 		return false
 	}
+	if el.src.Addr() != a.remote.Addr() && e.guard.blocked(el.src.Addr()) {
+		e.stats.icvLimited.Add(1)
+		return false
+	}
 	el.sa, el.seq = a, seq
 	return true
 }
@@ -285,6 +289,9 @@ func (e *Engine) deliver(el *elem, batches []tunBatch) []tunBatch {
 		return batches
 	case openIntegrity:
 		cnt.integrityFailure.Add(1)
+		if el.src.Addr() != a.remote.Addr() {
+			e.guard.failed(el.src.Addr())
+		}
 		return batches
 	case openCipher:
 		cnt.cipherFailure.Add(1)

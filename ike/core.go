@@ -12,6 +12,8 @@ import (
 	"math"
 	mrand "math/rand/v2"
 	"net/netip"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -180,6 +182,14 @@ type Core struct {
 	now      time.Time
 	stats    *counters         // see stats.go
 	invalid  invalidSPILimiter // INVALID_IKE_SPI rate limit
+	// peers holds the configured peer addresses for the packet readers
+	// (answerCookie), which do not take the Manager's lock.
+	peers atomic.Pointer[map[netip.Addr]bool]
+	// cookies bounds the COOKIEs answerCookie sends to other addresses.
+	cookies struct {
+		sync.Mutex
+		tokenBucket
+	}
 }
 
 type halfOpenKey struct {
@@ -265,6 +275,13 @@ func (c *Core) setTunnels(cfg Config, tunnels map[string]*tunnel, order []string
 		}
 	}
 	c.cfg, c.tunnels, c.order, c.retries = cfg, tunnels, order, retries
+	peers := map[netip.Addr]bool{}
+	for _, t := range tunnels {
+		if t.conf.Peer.IsValid() {
+			peers[t.conf.Peer] = true
+		}
+	}
+	c.peers.Store(&peers)
 }
 
 // Start initiates every connect-type auto tunnel.
@@ -507,6 +524,13 @@ func (c *Core) request(now time.Time, sa *ikeSA, build func(now time.Time) *mess
 		sa.nextMsgID++
 		c.count(sa.tun, exchangeStat(statSent, m.Exchange))
 		sa.pending = &request{msgID: m.MsgID, packets: pkts, sentAt: now, next: now.Add(c.opt.RetransmitBase), onReply: onReply}
+		if sa.tun != nil && sa.tun.pol.DPDInterval > 0 && !c.opt.DPDDisabled {
+			// Any request is a liveness check, and while it is pending no
+			// DPD probe can start: without this bound a peer that dies
+			// (or reboots) during a rekey is found dead only after the
+			// whole retransmission schedule, about 2 minutes.
+			sa.pending.giveUpAt = now.Add(c.opt.DPDTimeout)
+		}
 		c.resend(sa, pkts)
 	}
 	sa.queue = append(sa.queue, start)

@@ -490,3 +490,25 @@ func TestForceUDPEncap(t *testing.T) {
 		})
 	}
 }
+
+// TestRekeyIntoDeadPeerBoundedByDPD: with DPD configured, a rekey request
+// the peer never answers (it died or rebooted mid-rekey) gives up after
+// the DPD timeout, not after the whole retransmission schedule: while it
+// is pending no DPD probe can start.
+func TestRekeyIntoDeadPeerBoundedByDPD(t *testing.T) {
+	prof := seedProfile()
+	prof.ChildLifetime, prof.DPDInterval = 20*time.Second, 10*time.Second
+	p := newPair(t, testConfig(addrB, "k", true, prof), testConfig(addrA, "k", false, prof), nil)
+	p.a.core.Start(p.now)
+	p.run(15 * time.Second) // one DPD round at 10 s, answered
+	p.checkUp()
+	p.net.filter = func(datagram) bool { return true } // b dies before the Child SA rekey (17-18 s)
+	p.run(5 * time.Second)
+	if sas := established(p.a); len(sas) != 1 || sas[0].pending == nil {
+		t.Fatal("no rekey request pending at 20 s")
+	}
+	p.run(35 * time.Second) // rekey sent at most 18 s in, DPD timeout 30 s
+	if len(established(p.a)) != 0 {
+		t.Fatal("the IKE SA of a peer that died mid-rekey is still up 50 s in")
+	}
+}

@@ -224,6 +224,7 @@ func (c *Core) respondInit(now time.Time, pkt []byte, from, to netip.AddrPort, p
 	if len(c.halfOpen) >= c.opt.CookieThreshold {
 		want := c.cookieFor(m.Nonce, from.Addr(), m.SPIi)
 		if n := m.notify(nCookie); n == nil || !hmac.Equal(n.Data, want) {
+			c.count(nil, statCookiesSent)
 			c.stateless(m, from, to, nCookie, want)
 			return
 		}

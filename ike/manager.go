@@ -193,6 +193,10 @@ func (m *Manager) Run(ctx context.Context) error {
 		case <-timer.C:
 			m.mu.Lock()
 			m.core.HandleTimer(m.now())
+			// Half-open SAs time out here too: while the packet reader
+			// answers a flood's requests itself (answerCookie), no
+			// packet may come through HandlePacket to lower the count.
+			m.halfOpen.Store(int64(len(m.core.halfOpen)))
 			m.mu.Unlock()
 		}
 	}
@@ -224,11 +228,17 @@ func (m *Manager) work(ctx context.Context, q <-chan received) {
 // Deliver queues one IKE datagram received from the peer address from on
 // local address to for the IKE workers and returns at once: false, and
 // counted as QueueFull, when the queue is full. It never waits for IKE, so
-// package esp's UDP 4500 reader calls it inline. pkt must not be reused by
-// the caller. Packets are processed once Run has started.
+// package esp's UDP 4500 reader calls it inline. It queues a copy of pkt
+// (the caller may reuse it) and, while cookies are demanded, answers or
+// drops IKE_SA_INIT requests without one itself (answerCookie): under a
+// flood of them the reader then keeps up and allocates nothing for them.
+// Packets are processed once Run has started.
 func (m *Manager) Deliver(pkt []byte, from, to netip.AddrPort) bool {
+	if m.halfOpen.Load() >= int64(m.core.opt.CookieThreshold) && m.core.answerCookie(pkt, from, to) {
+		return true
+	}
 	select {
-	case m.queueFor(pkt, from) <- received{pkt, from, to}:
+	case m.queueFor(pkt, from) <- received{append([]byte(nil), pkt...), from, to}:
 		return true
 	default:
 		m.core.count(nil, statQueueFull) // atomics: no lock

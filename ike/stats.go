@@ -39,16 +39,22 @@ type FailureCounts struct {
 	// Datagrams dropped because the Manager's intake queue was full
 	// (Deliver): more arrived than the IKE workers could take.
 	QueueFull uint64
+	// IKE_SA_INIT requests from addresses that are not configured peers
+	// dropped unanswered while cookies were demanded, beyond the rate of
+	// COOKIEs sent to such addresses (see ike/cookie.go).
+	CookieLimited uint64
 }
 
 // ByReason returns the counts keyed by short label values:
 // authentication_failed, no_proposal_chosen, invalid_ke, timeout,
-// malformed, unknown_spi, resend_mismatch, resend_rate_limited, queue_full.
+// malformed, unknown_spi, resend_mismatch, resend_rate_limited, queue_full,
+// cookie_rate_limited.
 func (f FailureCounts) ByReason() map[string]uint64 {
 	return map[string]uint64{
 		"authentication_failed": f.AuthFailed, "no_proposal_chosen": f.NoProposal, "invalid_ke": f.InvalidKE,
 		"timeout": f.Timeout, "malformed": f.Malformed, "unknown_spi": f.UnknownSPI,
 		"resend_mismatch": f.ResendMismatch, "resend_rate_limited": f.ResendLimited, "queue_full": f.QueueFull,
+		"cookie_rate_limited": f.CookieLimited,
 	}
 }
 
@@ -63,6 +69,7 @@ type Stats struct {
 	ChildRekeys    uint64 // Child SAs replaced by a rekey, either side started
 	DPDProbes      uint64 // liveness checks sent
 	InvalidSPISent uint64 // INVALID_IKE_SPI notifies sent for unknown IKE SAs
+	CookiesSent    uint64 // IKE_SA_INIT requests answered with a COOKIE (RFC 7296 §2.6)
 }
 
 // stat indexes the counters array.
@@ -91,6 +98,8 @@ const (
 	statResendMismatch
 	statResendLimited
 	statQueueFull
+	statCookiesSent
+	statCookieLimited
 	numStats
 )
 
@@ -116,10 +125,10 @@ func (s *counters) snapshot() Stats {
 			AuthFailed: s[statAuthFailed].Load(), NoProposal: s[statNoProposal].Load(), InvalidKE: s[statInvalidKE].Load(),
 			Timeout: s[statTimeout].Load(), Malformed: s[statMalformed].Load(), UnknownSPI: s[statUnknownSPI].Load(),
 			ResendMismatch: s[statResendMismatch].Load(), ResendLimited: s[statResendLimited].Load(),
-			QueueFull: s[statQueueFull].Load(),
+			QueueFull: s[statQueueFull].Load(), CookieLimited: s[statCookieLimited].Load(),
 		},
 		IKERekeys: s[statIKERekeys].Load(), ChildRekeys: s[statChildRekeys].Load(), DPDProbes: s[statDPD].Load(),
-		InvalidSPISent: s[statInvalidSPISent].Load(),
+		InvalidSPISent: s[statInvalidSPISent].Load(), CookiesSent: s[statCookiesSent].Load(),
 	}
 }
 

@@ -274,6 +274,72 @@ func (s *Socket) ReadFrom(buf []byte) (n int, from, to netip.AddrPort, err error
 	return n, from, to, nil
 }
 
+// BatchReader reads a Socket up to a batch of datagrams per system call
+// (recvmmsg) into buffers of its own.
+type BatchReader struct {
+	s    *Socket
+	msgs []ipv4.Message // the same type as ipv6.Message
+}
+
+// NewBatchReader returns a reader of up to n datagrams per call. Its
+// buffers are 64 KiB each, but only what arrives is ever touched.
+func (s *Socket) NewBatchReader(n int) *BatchReader {
+	r := &BatchReader{s: s, msgs: make([]ipv4.Message, n)}
+	for i := range r.msgs {
+		r.msgs[i].Buffers = [][]byte{make([]byte, 65536)}
+		if s.pc6 != nil {
+			r.msgs[i].OOB = ipv6.NewControlMessage(ipv6.FlagDst)
+		} else {
+			r.msgs[i].OOB = ipv4.NewControlMessage(ipv4.FlagDst)
+		}
+	}
+	return r
+}
+
+// Read waits for datagrams and calls handle for each one it read, with its
+// source and destination (as ReadFrom gives them). pkt is valid only
+// during the call.
+func (r *BatchReader) Read(handle func(pkt []byte, from, to netip.AddrPort)) error {
+	var n int
+	var err error
+	if r.s.pc6 != nil {
+		n, err = r.s.pc6.ReadBatch(r.msgs, 0)
+	} else {
+		n, err = r.s.pc4.ReadBatch(r.msgs, 0)
+	}
+	if err != nil {
+		return err
+	}
+	local := r.s.LocalAddr().Addr()
+	for i := range r.msgs[:n] {
+		m := &r.msgs[i]
+		ua, ok := m.Addr.(*net.UDPAddr)
+		if !ok {
+			continue
+		}
+		ap := ua.AddrPort()
+		from := netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+		var dst net.IP
+		if r.s.pc6 != nil {
+			var cm ipv6.ControlMessage
+			if cm.Parse(m.OOB[:m.NN]) == nil {
+				dst = cm.Dst
+			}
+		} else {
+			var cm ipv4.ControlMessage
+			if cm.Parse(m.OOB[:m.NN]) == nil {
+				dst = cm.Dst
+			}
+		}
+		to := netip.AddrPortFrom(local, r.s.port)
+		if a, ok := netip.AddrFromSlice(dst); ok {
+			to = netip.AddrPortFrom(a.Unmap(), r.s.port)
+		}
+		handle(m.Buffers[0][:m.N], from, to)
+	}
+	return nil
+}
+
 // WriteTo sends pkt to to, from the source address from when it is
 // specified and of the socket's family (else the kernel chooses).
 func (s *Socket) WriteTo(pkt []byte, from netip.Addr, to netip.AddrPort) error {

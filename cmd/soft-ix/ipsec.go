@@ -59,7 +59,7 @@ func startIPsec(cfg *config.Config, o *options, log *slog.Logger, linux *tun.Man
 		// DH computation or a tunnel's routes going up.
 		IKEHandler: func(pkt []byte, src, dst netip.AddrPort) {
 			if m := s.ike.Load(); m != nil {
-				m.Deliver(append([]byte(nil), pkt...), src, dst)
+				m.Deliver(pkt, src, dst) // it copies what it keeps
 			}
 		},
 	})
@@ -257,6 +257,7 @@ func (s *ipsecStack) Stats() ikeStats {
 		"no_outbound_sa":  e.NoOutboundSA,
 		"send_error":      e.SendErrors,
 		"tun_write_error": e.TUNErrors,
+		"icv_limited":     e.ICVLimited,
 	}
 	return st
 }
@@ -509,18 +510,20 @@ func listenIKE(port uint16) (*ikeSockets, error) {
 	return &ikeSockets{v4: s}, nil
 }
 
-// serveIKE reads s until it is closed and hands each datagram to handle.
+// serveIKE reads s until it is closed and hands each datagram to handle,
+// which must copy what it keeps (Manager.Deliver does). It reads up to 16
+// datagrams per system call: under a flood of forged IKE_SA_INIT requests
+// a reader that cannot keep up has the kernel drop a legitimate peer's
+// request with the flood (issue 14).
 func serveIKE(s *ike.Socket, handle func(pkt []byte, from, to netip.AddrPort)) {
-	buf := make([]byte, 65536)
+	r := s.NewBatchReader(16)
 	for {
-		n, from, to, err := s.ReadFrom(buf)
-		if err != nil {
+		if err := r.Read(handle); err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
 			continue
 		}
-		handle(append([]byte(nil), buf[:n]...), from, to)
 	}
 }
 

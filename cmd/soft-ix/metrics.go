@@ -77,11 +77,11 @@ func (d *daemon) metricsSnapshot() metricsSnapshot {
 type collector struct {
 	src snapshotter
 
-	ikeSA, childSAs, saPackets, saBytes, saDrops, saLifetime *prometheus.Desc
-	rekeys, installs, exchanges, failures, espDrops          *prometheus.Desc
-	ikeRetransmits, ikeRekeys, dpdProbes, invalidSPI         *prometheus.Desc
-	bgpState, bgpEstablished, bgpPrefixes, bgpUptime         *prometheus.Desc
-	ifUp, ifPackets, ifBytes, ifErrors, ifDrops              *prometheus.Desc
+	ikeSA, childSAs, saPackets, saBytes, saDrops, saLifetime  *prometheus.Desc
+	rekeys, installs, exchanges, failures, espDrops           *prometheus.Desc
+	ikeRetransmits, ikeRekeys, dpdProbes, invalidSPI, cookies *prometheus.Desc
+	bgpState, bgpEstablished, bgpPrefixes, bgpUptime          *prometheus.Desc
+	ifUp, ifPackets, ifBytes, ifErrors, ifDrops               *prometheus.Desc
 }
 
 func newCollector(src snapshotter) *collector {
@@ -105,6 +105,7 @@ func newCollector(src snapshotter) *collector {
 		ikeRekeys:      d("ike_sa_rekeys_total", "IKE SAs replaced by a rekey, started by either side."),
 		dpdProbes:      d("ike_dpd_probes_total", "IKE liveness checks (DPD) sent."),
 		invalidSPI:     d("ike_invalid_spi_sent_total", "INVALID_IKE_SPI notifies sent for requests naming unknown IKE SAs."),
+		cookies:        d("ike_cookies_sent_total", "IKE_SA_INIT requests answered with a COOKIE (too many half-open SAs)."),
 		bgpState:       d("bgp_session_state", "BGP session state (1 for the current state).", "neighbor", "state"),
 		bgpEstablished: d("bgp_session_established", "1 when the BGP session is established.", "neighbor"),
 		bgpPrefixes:    d("bgp_prefixes", "Prefixes received from / advertised to a neighbor.", "neighbor", "direction"),
@@ -181,6 +182,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		counter(c.ikeRekeys, st.IKE.IKERekeys)
 		counter(c.dpdProbes, st.IKE.DPDProbes)
 		counter(c.invalidSPI, st.IKE.InvalidSPISent)
+		counter(c.cookies, st.IKE.CookiesSent)
 	}
 	if b := s.BGP; b != nil {
 		for _, n := range b.Neighbors {
