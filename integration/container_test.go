@@ -49,18 +49,20 @@ const (
 func TestContainerLab(t *testing.T) {
 	testenv.Require(t, "docker")
 	compose := composeCommand(t)
-	if out, err := run(30*time.Second, "docker", "version", "--format", "{{.Server.Version}}"); err != nil {
+	if out, err := runFor(30*time.Second, "docker", "version", "--format", "{{.Server.Version}}"); err != nil {
 		testenv.Unavailable(t, "no Docker engine answers (DOCKER_HOST=%q): %v: %s", os.Getenv("DOCKER_HOST"), err, out)
 	}
 	for _, img := range containerImages {
-		if out, err := run(30*time.Second, "docker", "image", "inspect", "--format", "{{.Id}}", img); err != nil {
+		if out, err := runFor(30*time.Second, "docker", "image", "inspect", "--format", "{{.Id}}", img); err != nil {
 			testenv.Unavailable(t, "image %s missing (build it with deploy/docker/images.sh): %s", img, strings.TrimSpace(out))
 		}
 	}
 
 	project := fmt.Sprintf("softixct%d", os.Getpid())
 	dc := func(timeout time.Duration, args ...string) (string, error) {
-		return run(timeout, compose[0], append(append(compose[1:], "-f", composeFile, "-p", project), args...)...)
+		full := append([]string(nil), compose[1:]...)
+		full = append(full, "-f", composeFile, "-p", project)
+		return runFor(timeout, compose[0], append(full, args...)...)
 	}
 	linksBefore := hostLinks(t)
 	down := func() {
@@ -89,7 +91,7 @@ func TestContainerLab(t *testing.T) {
 
 	// dexec is `docker exec ID ARGS...`, as an operator would type it.
 	dexec := func(id string, args ...string) (string, error) {
-		return run(40*time.Second, "docker", append([]string{"exec", id}, args...)...)
+		return runFor(40*time.Second, "docker", append([]string{"exec", id}, args...)...)
 	}
 	childSAs := regexp.MustCompile(`(?m)^Child SA - (\d+) connected`)
 	for _, side := range []struct{ name, id string }{{"azure", azure}, {"ix", ix}} {
@@ -166,7 +168,7 @@ func TestContainerLab(t *testing.T) {
 		t.Fatalf("compose stop: %v\n%s", err, out)
 	}
 	for _, side := range []struct{ name, id string }{{"ix", ix}, {"azure", azure}} {
-		out, err := run(30*time.Second, "docker", "inspect", "--format", "{{.State.Status}} {{.State.ExitCode}}", side.id)
+		out, err := runFor(30*time.Second, "docker", "inspect", "--format", "{{.State.Status}} {{.State.ExitCode}}", side.id)
 		if err != nil || strings.TrimSpace(out) != "exited 0" {
 			t.Errorf("%s container after docker stop: %q (%v), want \"exited 0\"", side.name, strings.TrimSpace(out), err)
 		}
@@ -175,10 +177,10 @@ func TestContainerLab(t *testing.T) {
 	downDone = true
 	down()
 	label := "label=com.docker.compose.project=" + project
-	if out, err := run(30*time.Second, "docker", "ps", "-aq", "--filter", label); err != nil || strings.TrimSpace(out) != "" {
+	if out, err := runFor(30*time.Second, "docker", "ps", "-aq", "--filter", label); err != nil || strings.TrimSpace(out) != "" {
 		t.Errorf("containers left after compose down: %q (%v)", out, err)
 	}
-	if out, err := run(30*time.Second, "docker", "network", "ls", "-q", "--filter", label); err != nil || strings.TrimSpace(out) != "" {
+	if out, err := runFor(30*time.Second, "docker", "network", "ls", "-q", "--filter", label); err != nil || strings.TrimSpace(out) != "" {
 		t.Errorf("networks left after compose down: %q (%v)", out, err)
 	}
 	// The kernel removes a veth's host end when the container's namespace
@@ -200,7 +202,7 @@ func composeCommand(t *testing.T) []string {
 	if _, err := exec.LookPath("docker-compose"); err == nil {
 		return []string{"docker-compose"}
 	}
-	if _, err := run(30*time.Second, "docker", "compose", "version"); err == nil {
+	if _, err := runFor(30*time.Second, "docker", "compose", "version"); err == nil {
 		return []string{"docker", "compose"}
 	}
 	testenv.Unavailable(t, "neither docker-compose nor the docker compose plugin is installed (%s)", testenv.PackageFor("docker-compose"))
@@ -242,7 +244,7 @@ func checkIXLayout(t *testing.T, out string, want []string) {
 // ends).
 func hostLinks(t *testing.T) map[string]bool {
 	t.Helper()
-	out, err := run(10*time.Second, "ip", "-o", "link", "show")
+	out, err := runFor(10*time.Second, "ip", "-o", "link", "show")
 	if err != nil {
 		t.Fatalf("ip link: %v\n%s", err, out)
 	}
@@ -267,8 +269,8 @@ func newLinks(before, after map[string]bool) []string {
 	return added
 }
 
-// run runs a command with a timeout and returns its combined output.
-func run(timeout time.Duration, name string, args ...string) (string, error) {
+// runFor runs a command with a timeout and returns its combined output.
+func runFor(timeout time.Duration, name string, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	var b bytes.Buffer
