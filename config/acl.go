@@ -16,6 +16,83 @@ import (
 // loads; whether an interface may then run with them is the daemon's
 // decision (it refuses a filter that uses such a list).
 
+// accessListCommand is "ip access-list" at the top level (cmd_global.go);
+// lines of forms soft-ix does not translate are kept.
+var accessListCommand = &command[*Config]{
+	words: []string{"ip", "access-list"}, quiet: true,
+	args: []Arg{
+		{Kind: ArgName, Help: "NAME|dynamic"},
+		{Kind: ArgKeyword, Words: []string{"permit", "deny"}},
+		{Kind: ArgKeyword, Help: "PROTOCOL", Words: []string{"ip", "icmp", "tcp", "udp"}},
+		{Kind: ArgKeyword, Words: []string{"src"}},
+		{Kind: ArgPrefix, Help: "any|A.B.C.D/M|A.B.C.D", Words: []string{"any"}, Sample: "192.168.2.0/24"},
+		{Kind: ArgKeyword, Words: []string{"dest"}},
+		{Kind: ArgPrefix, Help: "any|A.B.C.D/M|A.B.C.D", Words: []string{"any"}, Sample: "any"},
+	},
+	help: "packet filter list", section: "ip route", // IX prints access lists after the routes
+	set: func(p *parser, l *line, t []token, neg bool, c *Config) { p.accessList(l, t, neg) },
+	get: func(c *Config) [][]string {
+		var out [][]string
+		for _, a := range c.AccessLists {
+			for _, e := range a.Entries {
+				out = append(out, append([]string{"ip access-list", quoteWord(a.Name)}, e.Words()...))
+			}
+		}
+		for _, d := range c.DynamicLists {
+			out = append(out, []string{"ip access-list dynamic", quoteWord(d.Name), "access", quoteWord(d.Access)})
+		}
+		return out
+	},
+}
+
+// filterCommand is "ip filter" in an interface (cmd_interface.go).
+var filterCommand = &command[*Interface]{
+	words: []string{"ip", "filter"},
+	args: []Arg{{Kind: ArgName, Help: "LIST"}, {Kind: ArgNumber, Help: "<1-4294967295>", Min: 1, Max: 4294967295},
+		{Kind: ArgKeyword, Words: []string{"in", "out"}}, {Kind: ArgKeyword, Words: []string{"suppress-logging"}, Optional: true}},
+	help: "apply an access list", set: func(p *parser, l *line, t []token, neg bool, ifc *Interface) { p.ipFilter(l, t, neg) },
+	get: func(ifc *Interface) [][]string {
+		var out [][]string
+		for _, f := range ifc.Filters {
+			out = append(out, f.Words())
+		}
+		return out
+	},
+}
+
+// naptCommand is "ip napt" in an interface (cmd_interface.go): enable,
+// hairpinning and the port forwards; its other forms are kept.
+var naptCommand = &command[*Interface]{
+	words: []string{"ip", "napt"}, key: "ip napt enable",
+	args: []Arg{{Kind: ArgKeyword, Words: []string{"enable", "hairpinning"}}},
+	help: "translate addresses to the interface's own",
+	set: func(p *parser, l *line, t []token, neg bool, ifc *Interface) {
+		switch {
+		case len(t) == 3 && kw(t[2]) == "enable":
+			ifc.NAPT, ifc.NAPTPos = !neg, p.pos(l, t[0].col)
+		case len(t) > 2 && (kw(t[2]) == "static" || kw(t[2]) == "service"):
+			p.naptForward(l, t, neg)
+		case len(t) == 3 && kw(t[2]) == "hairpinning":
+			ifc.NAPTHairpin, ifc.NAPTHairpinPos = !neg, p.pos(l, t[0].col)
+		default:
+			p.notEmulated(l, t, "")
+		}
+	},
+	get: func(ifc *Interface) [][]string {
+		var out [][]string
+		if ifc.NAPT {
+			out = append(out, []string{"ip napt enable"})
+		}
+		if ifc.NAPTHairpin {
+			out = append(out, []string{"ip napt hairpinning"})
+		}
+		for _, f := range ifc.NAPTForwards {
+			out = append(out, f.Words())
+		}
+		return out
+	},
+}
+
 // accessList: ip access-list NAME permit|deny PROTO [type N] src S [sport P] dest D [dport P]
 func (p *parser) accessList(l *line, t []token, neg bool) {
 	const cmd = "ip access-list"

@@ -130,10 +130,14 @@ func TestFullIX2215(t *testing.T) {
 		}
 		seen[d.Msg] = true
 	}
-	for _, kw := range []string{"ntp", "syslog", "logging", "timezone", "proxy-dns", "ip ufs-cache", "access-list", "username", "telnet-server", "http-server", "device", "ip dhcp", "watch-group", "interface BRI"} {
+	for _, kw := range []string{"ntp", "syslog", "logging", "timezone", "proxy-dns", "ip ufs-cache", "access-list", "username", "telnet-server", "http-server", "device", "watch-group", "interface BRI"} {
 		if !seen[`"`+kw+`" is not emulated by soft-ix; kept but inactive (further ones are not reported)`] {
 			t.Errorf("no not-emulated warning for %q", kw)
 		}
+	}
+	// So is the DHCP server (see dhcp_test.go).
+	if pr := c.DHCPProfile("lan"); !c.DHCPServer || pr == nil || pr.LeaseTime != 24*time.Hour || c.Interface("GigaEthernet1.0").DHCPBinding != "lan" {
+		t.Errorf("DHCP server %v, profile %+v", c.DHCPServer, pr)
 	}
 	// Access lists and filters are emulated now (see acl_test.go).
 	if wan := c.Interface("GigaEthernet0.0"); !wan.NAPT || len(wan.Filters) == 0 || wan.Filters[0].List != "wan-in" {

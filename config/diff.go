@@ -24,6 +24,7 @@ import (
 // FiltersChanged is set when an access list, an interface's "ip filter"
 // lines or its "ip napt enable" differ; these never count as a change of
 // the interface itself, so a new filter renegotiates no tunnel.
+// DHCPChanged is set when "ip dhcp enable", a profile or a binding differs.
 type Changes struct {
 	TunnelsAdded, TunnelsRemoved, TunnelsChanged          []string
 	InterfacesAdded, InterfacesRemoved, InterfacesChanged []string
@@ -31,13 +32,14 @@ type Changes struct {
 	BGPChanged                                            bool
 	HostnameChanged                                       bool
 	FiltersChanged                                        bool
+	DHCPChanged                                           bool
 }
 
 // Empty reports whether nothing changed.
 func (ch Changes) Empty() bool {
 	return len(ch.TunnelsAdded)+len(ch.TunnelsRemoved)+len(ch.TunnelsChanged)+
 		len(ch.InterfacesAdded)+len(ch.InterfacesRemoved)+len(ch.InterfacesChanged)+
-		len(ch.RoutesAdded)+len(ch.RoutesRemoved) == 0 && !ch.BGPChanged && !ch.HostnameChanged && !ch.FiltersChanged
+		len(ch.RoutesAdded)+len(ch.RoutesRemoved) == 0 && !ch.BGPChanged && !ch.HostnameChanged && !ch.FiltersChanged && !ch.DHCPChanged
 }
 
 // Diff compares two configs for a reload. Positions in the file never count
@@ -108,6 +110,7 @@ func Diff(old, new *Config) Changes {
 	}
 	ch.BGPChanged = !equalBGP(old.BGP, new.BGP) || (new.BGP != nil && !equalPolicies(old, new))
 	ch.FiltersChanged = !equalFilters(old, new)
+	ch.DHCPChanged = !equalDHCP(old, new)
 	return ch
 }
 

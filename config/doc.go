@@ -3,6 +3,19 @@
 // file:line:col diagnostics, the canonical running-config printer and the
 // diff of two configs used by reload. It depends on nothing else in soft-ix.
 //
+// # One table per block
+//
+// The grammar is written once: each block has a table of commands (words,
+// argument kinds, a set function that reads a line into the model, a get
+// function that prints it back) in its own file — cmd_global.go (the top
+// level), cmd_interface.go, cmd_tunnel.go (the ikev2 commands of a Tunnel
+// interface), cmd_profile.go, cmd_bgp.go, routemap.go and acl.go — in the
+// order Print writes them. The parser dispatches on the tables, the printer
+// walks them, typo hints are their words, and Grammar gives them to the
+// CLI's completion and "?". parse.go only cuts the file into blocks,
+// args.go reads arguments. A new block is one more file and one entry in
+// the table of the block that opens it.
+//
 // # Entry points
 //
 //   - Parse / Load read a file into a *Config and return every Diagnostic
@@ -12,6 +25,8 @@
 //     text, kept lines included; Parse(Print(c)) == c. PrintActive leaves
 //     the kept lines out; Inactive lists them.
 //   - Diff compares two configs for a reload.
+//   - Grammar and Blocks describe the commands of each block; CheckLine
+//     reads one line in a block, as the interactive configure mode does.
 //   - Lookups: Interface, Tunnels, Profile, PSKFor, ProfileFor.
 //
 // # What is emulated
@@ -25,11 +40,13 @@
 // local-authentication, ipsec-mode, source-address; the Tunnel commands
 // tunnel mode ipsec-ikev2, ikev2 connect-type auto, ikev2 ipsec
 // pre-fragment, ikev2 peer ADDR|any authentication psk [id ...], ikev2
-// binding|profile NAME, ikev2 outgoing-interface IF [auto|NEXTHOP], ikev2
+// binding|profile NAME, ikev2 outgoing-interface IF [auto|NEXTHOP] (with
+// NEXTHOP a host route to the peer by IF through it), ikev2
 // source-address, ikev2 negotiation-direction, ikev2 nat-traversal
 // keepalive N [force], and every profile command again with an "ikev2 "
 // prefix as a per-tunnel override; ip route P IF|NEXTHOP|NEXTHOP IF [dhcp]
-// [[distance] N] [tag N] (dhcp and tag are stored, not acted on yet);
+// [[distance] N] [tag N] (dhcp: through the router of IF's DHCP lease; tag
+// is stored, not acted on);
 // ip access-list NAME permit|deny ip|icmp|tcp|udp|N [type N] src S [sport
 // P] dest D [dport P] (S, D: any, A or A/L; P: any, eq N, range A B, gt N,
 // lt N); ip access-list dynamic NAME access LIST; in an interface ip filter LIST SEQ in|out [suppress-logging],
@@ -41,12 +58,16 @@
 // with network, neighbor activate and neighbor route-map NAME in|out;
 // route-map NAME permit|deny SEQ with match ip address prefix-list|
 // access-list, set local-preference, set metric, set as-path prepend and
-// set community; ip prefix-list (routemap.go).
+// set community; ip prefix-list (routemap.go); the DHCP server: ip dhcp
+// enable, ip dhcp profile NAME with assignable-range A B, subnet-mask M,
+// default-gateway A, dns-server A [B], domain-name D, lease-time SECONDS and
+// fixed-assignment A MAC (every A an IPv4 address: the server is DHCPv4),
+// and ip dhcp binding NAME in an interface (dhcp.go).
 //
 // Everything else IX knows (ntp, syslog, logging, timezone, proxy-dns,
 // ip ufs-cache, the other ip napt commands, access-list forms not listed
-// above, PPPoE, IKEv1, username, telnet/http servers, device blocks, DHCP
-// server, watch-group, other match and set lines of route-maps, other
+// above, PPPoE, IKEv1, username, telnet/http servers, device blocks, other
+// ip dhcp commands (relay, ipv6 dhcp), watch-group, other match and set lines of route-maps, other
 // interface families, other BGP neighbor options, ...) is kept verbatim in
 // its block (Verbatim, Config.Extra and the Extra of each block) and
 // reported with one "not emulated" warning per command keyword: it is
@@ -72,7 +93,13 @@
 //     null, des-cbc, md5, 768-bit and 4096-bit are rejected as unsupported.
 //   - Ranges: sa-lifetime and child-lifetime 60..604800 s, dpd interval and
 //     nat-traversal keepalive 1..3600 s, ip mtu 68..1500, ip tcp
-//     adjust-mss 536..1460, route distance 1..255, ASN 1..4294967295.
+//     adjust-mss 536..1460, route distance 1..255, ASN 1..4294967295,
+//     lease-time 60..4294967295 s.
+//   - fixed-assignment is written "fixed-assignment ADDRESS MAC" (MAC with
+//     colons), as published IX files write it; a profile without
+//     assignable-range hands out the bound interface's subnet, and without
+//     default-gateway the interface's address; a binding to a missing
+//     profile, or a pool outside the interface's subnet, is an error.
 //   - IX defaults for unset profile fields: see DefaultProfile.
 //   - GigaEthernet interfaces and Null0.0 exist without a block; Loopback and
 //     Tunnel interfaces must be declared before anything routes to them.

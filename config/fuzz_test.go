@@ -9,7 +9,8 @@ import (
 // FuzzParse feeds arbitrary text to the parser. It must never panic, and
 // any text it accepts must survive a print/parse round trip unchanged, with
 // printing idempotent. The seeds are the testdata files, the published IX
-// configurations in testdata/wild, and the wild files without indentation.
+// configurations in testdata/wild, the wild files without indentation, and
+// a line written from every command of the grammar tables.
 func FuzzParse(f *testing.F) {
 	for _, file := range wildFiles(f) {
 		src, err := os.ReadFile(file)
@@ -36,8 +37,14 @@ func FuzzParse(f *testing.F) {
 		"ip prefix-list p seq 5 deny 10.0.0.0/8 ge 9\nip prefix-list p permit any\nno ip prefix-list p 5\n",
 		"ikev2 authentication psk id keyid \"k 1\" key char \"with blank\"\n",
 		aclSrc,
+		dhcpServerConf,
+		"ip dhcp profile \"p q\"\n  dns-server 192.0.2.1\n  frobnicate\nno ip dhcp profile \"p q\"\nip dhcp profile x\ninterface Gi1.0\n ip dhcp binding x\n no ip dhcp binding\n",
 	} {
 		f.Add([]byte(s))
+	}
+	// A line from every command of the tables, in its block.
+	for _, gc := range grammarCases() {
+		f.Add([]byte(gc.ctx + gc.line + "\n"))
 	}
 	f.Fuzz(func(t *testing.T, src []byte) {
 		c, diags, err := Parse("fuzz.conf", src)

@@ -45,6 +45,13 @@ type Config struct {
 	// lines, in source order.
 	DynamicLists []*DynamicList
 
+	// DHCPServer is "ip dhcp enable": the DHCP server runs on the
+	// interfaces with "ip dhcp binding PROFILE". DHCPProfiles are the "ip
+	// dhcp profile NAME" blocks, in source order (see dhcp.go).
+	DHCPServer    bool
+	DHCPServerPos Pos
+	DHCPProfiles  []*DHCPProfile
+
 	// Extra are the top-level commands soft-ix keeps but does not act on
 	// (with the lines of their blocks), so that Print reproduces the whole
 	// file. See Verbatim.
@@ -176,6 +183,11 @@ type Interface struct {
 	NAPTHairpin    bool
 	NAPTHairpinPos Pos
 
+	// DHCPBinding is "ip dhcp binding PROFILE": the DHCP server answers on
+	// this interface with that profile ("" for none).
+	DHCPBinding    string
+	DHCPBindingPos Pos
+
 	// Filters are the "ip filter LIST SEQ in|out" lines, in source order.
 	// Once a direction has a filter, a packet no filter permits is dropped.
 	Filters []*Filter
@@ -203,7 +215,7 @@ type Tunnel struct {
 
 	OutgoingInterface    string     // ikev2 outgoing-interface IF
 	OutgoingAuto         bool       // ... auto (as AWS-generated IX configs write it)
-	OutgoingNextHop      netip.Addr // ... NEXTHOP (stored; soft-ix routes IKE by the kernel's table)
+	OutgoingNextHop      netip.Addr // ... NEXTHOP: a host route to the peer by the interface through it
 	SourceAddress        netip.Addr // ikev2 source-address A
 	NegotiationDirection string     // ikev2 negotiation-direction initiator|responder|both
 
@@ -312,7 +324,7 @@ type Route struct {
 	Prefix    netip.Prefix
 	Interface string     // when routed to an interface
 	NextHop   netip.Addr // when routed to a next hop (both may be set)
-	DHCP      bool       // "dhcp": the next hop is the DHCP lease's router (not emulated yet: inactive)
+	DHCP      bool       // "dhcp": the next hop is the router of Interface's DHCP lease (inactive without one)
 	Distance  int        // 0: default (1)
 	Tag       uint32     // tag N (stored, not acted on)
 	Pos       Pos

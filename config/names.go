@@ -111,6 +111,20 @@ func isNumber(s string) bool {
 	return true
 }
 
+// isDigits reports a word of decimal digits, however long (a number out
+// of range then gets its own error).
+func isDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
 func canonNumber(s string) string {
 	n, _ := strconv.Atoi(s)
 	return strconv.Itoa(n)

@@ -3,11 +3,10 @@ package config
 import (
 	"bytes"
 	"fmt"
-	"net/netip"
 	"os"
-	"strconv"
+	"slices"
+	"sort"
 	"strings"
-	"time"
 )
 
 // Load reads and parses the config file at path. See Parse.
@@ -26,9 +25,10 @@ func Load(path string) (*Config, []Diagnostic, error) {
 // the returned Config must then not be used to run anything.
 //
 // Syntax: one command per line. "interface NAME", "device NAME",
-// "ikev2 default-profile", "ikev2 profile NAME", "router bgp ASN" and the
-// "address-family" inside router bgp open blocks, as do not-emulated block
-// commands ("ppp profile", "ip dhcp profile", "watch-group", ...); a block
+// "ikev2 default-profile", "ikev2 profile NAME", "ip dhcp profile NAME",
+// "route-map", "router bgp ASN" and the "address-family" inside router bgp
+// open blocks, as do not-emulated block commands ("ppp profile", "ip dhcp
+// client-profile", "watch-group", ...); a block
 // ends at a "!" in column 1 or at the next top-level command. Indentation is
 // optional: an indented line always belongs to the open block, an
 // unindented one belongs to it unless it starts a top-level command that is
@@ -48,16 +48,59 @@ func Parse(filename string, src []byte) (*Config, []Diagnostic, error) {
 	return p.cfg, p.diags, errorsOf(p.diags)
 }
 
+// CheckLine reads one line as the file parser would inside the block that
+// opener opens ("" for a top-level line), and returns what it says about
+// the line: errors with their columns, "not emulated" warnings. The checks
+// across lines that Validate makes are left out: the line stands alone.
+// The interactive session's configure mode uses it.
+func CheckLine(opener, text string) []Diagnostic {
+	src, num, shift := text+"\n", 1, 0
+	if opener != "" {
+		src, num, shift = opener+"\n  "+trimBlank(text)+"\n", 2, 2
+	}
+	p := &parser{file: "line", cfg: &Config{}, warned: map[string]bool{}, kept: map[int]bool{}}
+	p.run([]byte(src))
+	var out []Diagnostic
+	for _, d := range p.diags {
+		if d.Pos.Line == num {
+			d.Pos.File, d.Pos.Line, d.Pos.Col = "", 1, d.Pos.Col-shift
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
 type blockKind int
 
 const (
-	blockNone blockKind = iota
-	blockSkip           // a block soft-ix does not emulate: its lines are ignored
-	blockInterface
-	blockProfile
-	blockBGP
-	blockRouteMap
+	blockNone  blockKind = iota
+	blockSkip            // a block soft-ix does not emulate: its lines are ignored
+	blockTable           // an emulated block: see openBlock
 )
+
+// openBlock is the emulated block being read: how a line of it is read and
+// where a line it keeps goes. The command that opens a block makes it
+// (see openTable).
+type openBlock struct {
+	line func(p *parser, l *line)
+	keep func(p *parser, v *Verbatim)
+	// exit: "exit" is a line of the block rather than its end (router
+	// bgp leaves its address family with it).
+	exit bool
+}
+
+// openTable opens a block whose lines tb reads into x; keep stores its
+// kept lines.
+func openTable[T any](p *parser, tb *table[T], x T, keep func(v *Verbatim)) {
+	p.block = blockTable
+	p.open = &openBlock{
+		line: func(p *parser, l *line) {
+			neg, t := splitNo(l.toks)
+			tb.run(p, l, t, neg, x)
+		},
+		keep: func(_ *parser, v *Verbatim) { keep(v) },
+	}
+}
 
 type parser struct {
 	file   string
@@ -66,10 +109,10 @@ type parser struct {
 	warned map[string]bool
 
 	block       blockKind
-	blockIndent int // indentation of the line that opened the block
-	iface       *Interface
-	profile     *Profile
-	rmap        *RouteMap
+	blockIndent int        // indentation of the line that opened the block
+	open        *openBlock // the emulated block being read (blockTable)
+	cur         line       // the line being read
+	iface       *Interface // when that is an interface block
 
 	// Inside router bgp: an open address-family, its indentation, and
 	// whether it is one soft-ix ignores (anything but ipv4 unicast), kept
@@ -148,26 +191,8 @@ func (p *parser) keepLine(l *line) {
 		p.cfg.Extra = append(p.cfg.Extra, v)
 		p.block, p.extra = blockSkip, v
 		p.skipOpener, p.skipIface = opensBlock(t), kw(t[0]) == "interface"
-	case p.block == blockInterface:
-		v.After = p.ifAnchor
-		p.iface.Extra = append(p.iface.Extra, v)
-	case p.block == blockProfile:
-		p.profile.Extra = append(p.profile.Extra, v)
-	case p.block == blockRouteMap:
-		p.rmap.Extra = append(p.rmap.Extra, v)
-	case p.block == blockBGP:
-		b := p.cfg.BGP
-		switch {
-		case p.inAF && p.afSkip && p.afExtra == nil:
-			b.Extra = append(b.Extra, v)
-			p.afExtra = v
-		case p.inAF && p.afSkip:
-			p.afExtra.Sub = append(p.afExtra.Sub, v.Text)
-		case p.inAF:
-			b.AFExtra = append(b.AFExtra, v)
-		default:
-			b.Extra = append(b.Extra, v)
-		}
+	case p.block == blockTable:
+		p.open.keep(p, v)
 	}
 }
 
@@ -209,10 +234,10 @@ func ixSection(t []token) (string, bool) {
 		switch {
 		case w2 == "ufs-cache":
 			return "hostname", true
-		case w2 == "access-list" || w2 == "prefix-list" || (w2 == "dhcp" && w3 == "enable"):
+		case w2 == "access-list" || w2 == "prefix-list":
 			return "ip route", true
-		case w2 == "dhcp" && (w3 == "profile" || w3 == "client-profile" || w3 == "server-profile"):
-			return "ikev2 profile", true
+		case w2 == "dhcp" && (w3 == "client-profile" || w3 == "server-profile"):
+			return "ip dhcp profile", true
 		}
 	}
 	return "", false
@@ -301,7 +326,11 @@ func (p *parser) run(src []byte) {
 		} else {
 			raw, src = src, nil
 		}
-		l, comment, closes := lexLine(num, string(raw))
+		// The line lives in the parser: the tables' set functions are
+		// called through func values, which would move a local to the heap.
+		var comment, closes bool
+		p.cur, comment, closes = lexLine(num, string(raw))
+		l := &p.cur
 		if comment {
 			if closes {
 				p.closeBlock()
@@ -311,23 +340,23 @@ func (p *parser) run(src []byte) {
 		if len(l.toks) == 0 {
 			continue
 		}
-		if p.block != blockNone && p.belongsToBlock(&l) {
+		if p.block != blockNone && p.belongsToBlock(l) {
 			if l.indent > p.blockIndent {
 				p.subIndented = true
 			}
-			p.sub(&l)
+			p.sub(l)
 			continue
 		}
 		p.closeBlock()
 		p.blockIndent = l.indent
 		p.atTop = true
-		p.top(&l)
+		p.top(l)
 		p.atTop = false
 	}
 }
 
 func (p *parser) closeBlock() {
-	p.block, p.iface, p.profile, p.rmap, p.inAF, p.afSkip, p.afExtra = blockNone, nil, nil, nil, false, false, nil
+	p.block, p.open, p.iface, p.inAF, p.afSkip, p.afExtra = blockNone, nil, nil, false, false, nil
 	p.extra, p.skipOpener, p.skipIface, p.ifAnchor, p.subIndented = nil, false, false, "", false
 }
 
@@ -350,7 +379,7 @@ func (p *parser) belongsToBlock(l *line) bool {
 	// the words alone only when they cannot start a top-level command.
 	if !p.subIndented {
 		switch {
-		case p.block == blockInterface && interfaceSub(l.toks, p.iface.Kind == KindTunnel):
+		case p.iface != nil && interfaceSub(l.toks, p.iface.Kind == KindTunnel):
 			return true
 		case p.block == blockSkip && p.skipIface && interfaceSub(l.toks, false):
 			return true
@@ -359,12 +388,13 @@ func (p *parser) belongsToBlock(l *line) bool {
 	return !startsTopLevel(l.toks)
 }
 
-// topLevelWords start top-level commands (emulated or not); an unindented
-// line starting with one closes the open block.
+// topLevelWords start top-level commands soft-ix keeps without acting
+// on (the ones it emulates are the global table's, see startsTopLevel); an
+// unindented line starting with one closes the open block.
 var topLevelWords = map[string]bool{
-	"hostname": true, "interface": true, "device": true, "router": true, "ntp": true, "syslog": true,
+	"device": true, "router": true, "ntp": true, "syslog": true,
 	"logging": true, "timezone": true, "proxy-dns": true, "username": true, "telnet-server": true,
-	"ssh-server": true, "http-server": true, "access-list": true, "route-map": true, "snmp-agent": true,
+	"ssh-server": true, "http-server": true, "access-list": true, "snmp-agent": true,
 	"ppp": true, "ike": true, "ipsec": true, "watch-group": true, "network-monitor": true, "clock": true,
 	"end": true, "dns-resolver": true, "ntp-server": true, "nat": true, "bridge": true, "ip": false,
 	"ipv6": false, "ikev2": false, "svintr-config": true, "web-console": true, "auto-config": true,
@@ -382,15 +412,13 @@ var otherIXWords = map[string]bool{
 	"maximum-paths": true, "mobike": true, "dialer": true, "bgp": true,
 }
 
-// topLevelPairs are two-word starts of top-level commands whose first word
-// also starts sub-commands.
+// topLevelPairs are two-word starts of top-level commands soft-ix does
+// not emulate whose first word also starts sub-commands.
 var topLevelPairs = map[string]bool{
-	"ip route": true, "ip access-list": true, "ip ufs-cache": true, "ip prefix-list": true,
-	"ip host": true, "ip domain-name": true, "ip name-server": true, "ip as-path": true,
+	"ip ufs-cache": true, "ip host": true, "ip domain-name": true, "ip name-server": true, "ip as-path": true,
 	"ip community-list": true, "ip dhcp-relay": true, "ip option": true, "ip fragment-reassembly": true,
 	"ipv6 route": true, "ipv6 access-list": true, "ipv6 ufs-cache": true, "ipv6 prefix-list": true,
-	"ipv6 dhcp": true, "ipv6 host": true, "ikev2 authentication": true, "ikev2 default-profile": true,
-	"ikev2 profile": true, "ikev2 extend-authentication": true,
+	"ipv6 dhcp": true, "ipv6 host": true, "ikev2 extend-authentication": true,
 }
 
 func startsTopLevel(t []token) bool {
@@ -400,17 +428,17 @@ func startsTopLevel(t []token) bool {
 			return false
 		}
 	}
+	// The global table's commands, but "exit", which leaves the open
+	// block (or address family) rather than starting a command.
+	if c := globalTable.find(t); c != nil && c.words[0] != "exit" {
+		return true
+	}
 	w := kw(t[0])
 	if topLevelWords[w] {
 		return true
 	}
 	if len(t) > 1 {
 		if topLevelPairs[w+" "+kw(t[1])] {
-			return true
-		}
-		// "ip dhcp enable" and "ip dhcp profile NAME" are global;
-		// "ip dhcp binding" belongs to an interface.
-		if w == "ip" && kw(t[1]) == "dhcp" && len(t) > 2 && (kw(t[2]) == "enable" || kw(t[2]) == "profile") {
 			return true
 		}
 	}
@@ -425,605 +453,143 @@ func splitNo(t []token) (bool, []token) {
 	return false, t
 }
 
-// need returns t[i], or reports "what" missing at the end of the line.
-func (p *parser) need(l *line, t []token, i int, cmd, what string) (token, bool) {
-	if i < len(t) {
-		return t[i], true
+// finish tidies the model once every line is read.
+func (p *parser) finish() {
+	c := p.cfg
+	// "no" forms can leave empty lists behind; nil keeps configs comparable.
+	if len(c.PSKs) == 0 {
+		c.PSKs = nil
 	}
-	p.errf(l, eol(l), "%s: missing %s", cmd, what)
-	return token{}, false
-}
-
-// done reports any tokens after the n a command takes.
-func (p *parser) done(l *line, t []token, n int, cmd string) bool {
-	if len(t) > n {
-		p.errf(l, t[n].col, "%s: unexpected %q at end of command", cmd, t[n].text)
-		return false
+	if len(c.Profiles) == 0 {
+		c.Profiles = nil
 	}
-	return true
-}
-
-// oneOf checks a keyword against the accepted ones.
-func (p *parser) oneOf(l *line, t token, cmd string, accepted ...string) (string, bool) {
-	w := kw(t)
-	for _, a := range accepted {
-		if w == a {
-			return a, true
+	if len(c.Interfaces) == 0 {
+		c.Interfaces = nil
+	}
+	if len(c.Routes) == 0 {
+		c.Routes = nil
+	}
+	if len(c.AccessLists) == 0 {
+		c.AccessLists = nil
+	}
+	if len(c.DynamicLists) == 0 {
+		c.DynamicLists = nil
+	}
+	if len(c.DHCPProfiles) == 0 {
+		c.DHCPProfiles = nil
+	}
+	for _, pr := range c.DHCPProfiles {
+		if len(pr.Fixed) == 0 {
+			pr.Fixed = nil
 		}
 	}
-	p.errf(l, t.col, "%s: unknown keyword %q, expected %s", cmd, t.text, orList(accepted))
-	return "", false
-}
-
-// oneOfSecret is oneOf for a word that may be a secret: its error names
-// the accepted keywords but not the word found.
-func (p *parser) oneOfSecret(l *line, t token, cmd string, accepted ...string) (string, bool) {
-	w := kw(t)
-	for _, a := range accepted {
-		if w == a {
-			return a, true
+	if b := c.BGP; b != nil {
+		if len(b.Neighbors) == 0 {
+			b.Neighbors = nil
+		}
+		if len(b.Extra) == 0 {
+			b.Extra = nil
+		}
+		if len(b.AFExtra) == 0 {
+			b.AFExtra = nil
+		}
+		if len(b.Networks) == 0 {
+			b.Networks = nil
 		}
 	}
-	p.errf(l, t.col, "%s: expected %s here (the word found is not shown: it may be the key)", cmd, orList(accepted))
-	return "", false
+	c.sortPolicies()
+	for _, ifc := range p.cfg.Interfaces {
+		if len(ifc.Filters) == 0 {
+			ifc.Filters = nil
+		}
+		if len(ifc.NAPTForwards) == 0 {
+			ifc.NAPTForwards = nil
+		}
+		if t := ifc.Tunnel; t != nil && t.Override != nil && t.Override.isZero() {
+			t.Override = nil
+		}
+		ifc.anchorKept()
+	}
+	c.anchorKept()
 }
 
-func orList(s []string) string {
-	switch len(s) {
-	case 1:
-		return s[0]
-	case 2:
-		return s[0] + " or " + s[1]
-	}
-	return "one of " + strings.Join(s, ", ")
-}
-
-// number parses a decimal integer in [min, max].
-func (p *parser) number(l *line, t token, cmd, what string, min, max uint64) (uint64, bool) {
-	n, err := strconv.ParseUint(t.text, 10, 64)
-	if err != nil || n < min || n > max {
-		p.errf(l, t.col, "%s: bad %s %q, expected a number from %d to %d", cmd, what, t.text, min, max)
-		return 0, false
-	}
-	return n, true
-}
-
-func (p *parser) seconds(l *line, t token, cmd string, min, max uint64) (time.Duration, bool) {
-	n, ok := p.number(l, t, cmd, "seconds", min, max)
-	return time.Duration(n) * time.Second, ok
-}
-
-func (p *parser) addr(l *line, t token, cmd, what string) (netip.Addr, bool) {
-	a, err := netip.ParseAddr(t.text)
-	if err != nil || a.Zone() != "" {
-		p.errf(l, t.col, "%s: bad %s %q, expected an IPv4 or IPv6 address", cmd, what, t.text)
-		return netip.Addr{}, false
-	}
-	return a, true
-}
-
-// prefix parses A/L (or "default") as a network: host bits must be zero.
-func (p *parser) prefix(l *line, t token, cmd string, allowDefault bool) (netip.Prefix, bool) {
-	if allowDefault && kw(t) == "default" {
-		return netip.PrefixFrom(netip.IPv4Unspecified(), 0), true
-	}
-	pf, err := netip.ParsePrefix(t.text)
-	if err != nil {
-		p.errf(l, t.col, "%s: bad prefix %q, expected ADDRESS/LENGTH%s", cmd, t.text, map[bool]string{true: " or default", false: ""}[allowDefault])
-		return netip.Prefix{}, false
-	}
-	if pf.Masked() != pf {
-		p.errf(l, t.col, "%s: prefix %q has host bits set, expected %s", cmd, t.text, pf.Masked())
-		return netip.Prefix{}, false
-	}
-	return pf, true
-}
-
-// ifname parses an interface name into its canonical spelling.
-func (p *parser) ifname(l *line, t token, cmd string) (string, bool) {
-	name, _, err := NormalizeInterfaceName(t.text)
-	if err != nil {
-		p.errf(l, t.col, "%s: %v", cmd, err)
-		return "", false
-	}
-	return name, true
-}
-
-// unknown reports a command the parser does not know in a context: an error
-// when it is within two edits of a command soft-ix emulates there (a typo),
-// otherwise a "not emulated" warning.
-func (p *parser) unknown(l *line, t []token, word int, ctx string, emulated []string) {
-	w := kw(t[word])
-	if otherIXWords[w] || topLevelWords[w] {
-		p.notEmulated(l, t, "")
+// anchorKept moves each kept top-level command whose section prints
+// nothing (a section emptied by "no" commands) to the last section before
+// it that does, and orders the list as Print writes it, so that printing
+// and parsing again gives the same config.
+func (c *Config) anchorKept() {
+	if len(c.Extra) == 0 {
+		c.Extra = nil
 		return
 	}
-	best, bestD := "", 3
-	for _, e := range emulated {
-		if d := editDistance(w, e); d < bestD {
-			best, bestD = e, d
-		}
-	}
-	if best != "" && len(w) > 2 {
-		p.errf(l, t[word].col, "%sunknown command %q, did you mean %q?", ctx, t[word].text, best)
-		return
-	}
-	p.notEmulated(l, t, "")
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			c := prev[j-1]
-			if a[i-1] != b[j-1] {
-				c++
+	sections, printed := globalSections(c)
+	rank := func(a string) int {
+		for i, s := range sections {
+			if s == a {
+				return i
 			}
-			c = min(c, prev[j]+1, cur[j-1]+1)
-			cur[j] = c
 		}
-		prev, cur = cur, prev
+		if strings.HasPrefix(a, "interface ") {
+			return len(sections) - 2 // an interface removed by "no interface": after the last one left
+		}
+		return 0
 	}
-	return prev[len(b)]
+	for _, v := range c.Extra {
+		r := rank(v.After)
+		for !printed(r) {
+			r--
+		}
+		v.After = sections[r]
+	}
+	sort.SliceStable(c.Extra, func(i, j int) bool { return rank(c.Extra[i].After) < rank(c.Extra[j].After) })
 }
 
-// top handles a top-level command.
+// anchorKept does for the kept lines of an interface block what
+// Config.anchorKept does at the top level: each follows a command that
+// prints, in the order Print writes them.
+func (ifc *Interface) anchorKept() {
+	if len(ifc.Extra) == 0 {
+		ifc.Extra = nil
+		return
+	}
+	order := interfaceTable.keys()
+	printed := map[string]bool{"": true}
+	for _, l := range interfaceTable.lines(ifc, "") {
+		printed[l.key] = true
+	}
+	// Rank 0 is the interface line itself (After "").
+	rank := func(k string) int { return slices.Index(order, k) + 1 }
+	for _, v := range ifc.Extra {
+		r := rank(v.After)
+		for r > 0 && !printed[order[r-1]] {
+			r--
+		}
+		v.After = ""
+		if r > 0 {
+			v.After = order[r-1]
+		}
+	}
+	sort.SliceStable(ifc.Extra, func(i, j int) bool { return rank(ifc.Extra[i].After) < rank(ifc.Extra[j].After) })
+}
+
+func (pr *Profile) isZero() bool {
+	z := Profile{Name: pr.Name, Pos: pr.Pos}
+	return equalProfiles(*pr, z)
+}
+
+// top handles a top-level command; it is kept where Print writes the
+// section of the command that took it.
 func (p *parser) top(l *line) {
 	neg, t := splitNo(l.toks)
-	switch kw(t[0]) {
-	case "hostname":
-		p.hostname(l, t, neg)
-	case "interface":
-		p.interfaceCmd(l, t, neg)
-	case "ikev2":
-		p.ikev2Global(l, t, neg)
-	case "ip":
-		if len(t) > 1 && kw(t[1]) == "route" {
-			p.topAnchor = "ip route"
-			p.route(l, t, neg)
-			return
-		}
-		if len(t) > 1 && kw(t[1]) == "prefix-list" {
-			p.topAnchor = "ip prefix-list"
-			p.prefixList(l, t, neg)
-			return
-		}
-		if len(t) > 1 && kw(t[1]) == "access-list" {
-			p.topAnchor = "ip route" // IX prints access lists after the routes
-			p.accessList(l, t, neg)
-			return
-		}
-		if len(t) > 1 && kw(t[1]) != "router" && !topLevelPairs["ip "+kw(t[1])] && editDistance(kw(t[1]), "route") <= 1 {
-			p.errf(l, t[1].col, "unknown command \"ip %s\", did you mean \"ip route\"?", t[1].text)
-			return
-		}
-		p.notEmulated(l, t, "")
-	case "router":
-		if len(t) > 1 && kw(t[1]) == "bgp" {
-			p.topAnchor = "router bgp"
-			p.routerBGP(l, t, neg)
-			return
-		}
-		p.notEmulated(l, t, "")
-	case "route-map":
-		p.routeMapCmd(l, t, neg)
-	case "device":
-		p.notEmulated(l, t, "device")
-	case "end", "exit":
-		// What a CLI session types to leave config mode; nothing to do.
-	default:
-		p.unknown(l, t, 0, "", []string{"hostname", "interface", "ikev2", "router"})
-		if p.extra == nil {
-			p.block = blockSkip // a typo: its block is skipped
-		}
-	}
-}
-
-func (p *parser) hostname(l *line, t []token, neg bool) {
-	p.topAnchor = "hostname"
-	if neg {
-		p.cfg.Hostname = ""
+	c := globalTable.find(t)
+	if c == nil {
+		globalTable.unknown(p, globalTable, l, t, neg, p.cfg)
 		return
 	}
-	n, ok := p.need(l, t, 1, "hostname", "name")
-	if !ok || !p.done(l, t, 2, "hostname") {
-		return
+	if c.section != "" && c.section != "interfaces" {
+		p.topAnchor = c.section
 	}
-	if n.text == "" {
-		p.errf(l, n.col, "hostname: empty name")
-		return
-	}
-	p.cfg.Hostname = n.text
-}
-
-func (p *parser) interfaceCmd(l *line, t []token, neg bool) {
-	p.block = blockSkip // until the name checks out
-	n, ok := p.need(l, t, 1, "interface", "interface name")
-	if !ok {
-		return
-	}
-	if fam, other := otherFamily(n.text); other {
-		p.notEmulated(l, t, "interface "+fam)
-		p.skipOpener, p.skipIface = true, true
-		return
-	}
-	name, kind, err := NormalizeInterfaceName(n.text)
-	if err != nil {
-		p.errf(l, n.col, "interface: %v", err)
-		return
-	}
-	if !p.done(l, t, 2, "interface") {
-		return
-	}
-	if neg {
-		for i, ifc := range p.cfg.Interfaces {
-			if ifc.Name == name {
-				p.cfg.Interfaces = append(p.cfg.Interfaces[:i], p.cfg.Interfaces[i+1:]...)
-				break
-			}
-		}
-		return
-	}
-	ifc := p.cfg.Interface(name)
-	if ifc == nil {
-		ifc = &Interface{Name: name, Kind: kind, Pos: p.pos(l, t[0].col)}
-		if kind == KindTunnel {
-			ifc.Tunnel = &Tunnel{}
-		}
-		p.cfg.Interfaces = append(p.cfg.Interfaces, ifc)
-	}
-	p.block, p.iface = blockInterface, ifc
-	p.topAnchor = "interface " + name
-}
-
-func (p *parser) ikev2Global(l *line, t []token, neg bool) {
-	w, ok := p.need(l, t, 1, "ikev2", "sub-command (authentication, default-profile or profile)")
-	if !ok {
-		return
-	}
-	switch kw(w) {
-	case "authentication":
-		p.topAnchor = "ikev2 authentication"
-		p.psk(l, t, neg)
-	case "default-profile":
-		p.topAnchor = "ikev2 default-profile"
-		if !p.done(l, t, 2, "ikev2 default-profile") {
-			p.block = blockSkip
-			return
-		}
-		if neg {
-			p.cfg.DefaultProfile = nil
-			p.block = blockSkip
-			return
-		}
-		if p.cfg.DefaultProfile == nil {
-			p.cfg.DefaultProfile = &Profile{Pos: p.pos(l, t[0].col)}
-		}
-		p.block, p.profile = blockProfile, p.cfg.DefaultProfile
-	case "profile":
-		p.topAnchor = "ikev2 profile"
-		p.block = blockSkip
-		n, ok := p.need(l, t, 2, "ikev2 profile", "profile name")
-		if !ok || !p.done(l, t, 3, "ikev2 profile") {
-			return
-		}
-		if n.text == "" {
-			p.errf(l, n.col, "ikev2 profile: empty name")
-			return
-		}
-		if neg {
-			for i, pr := range p.cfg.Profiles {
-				if pr.Name == n.text {
-					p.cfg.Profiles = append(p.cfg.Profiles[:i], p.cfg.Profiles[i+1:]...)
-					break
-				}
-			}
-			return
-		}
-		pr := p.cfg.Profile(n.text)
-		if pr == nil {
-			pr = &Profile{Name: n.text, Pos: p.pos(l, t[0].col)}
-			p.cfg.Profiles = append(p.cfg.Profiles, pr)
-		}
-		p.block, p.profile = blockProfile, pr
-	default:
-		p.unknown(l, t, 1, "ikev2: ", []string{"authentication", "default-profile", "profile"})
-		if p.extra == nil {
-			p.block = blockSkip
-		}
-	}
-}
-
-// identity parses "id TYPE VALUE" starting at t[i] ("id").
-func (p *parser) identity(l *line, t []token, i int, cmd string) (Identity, bool) {
-	if _, ok := p.oneOf(l, t[i], cmd, "id"); !ok {
-		return Identity{}, false
-	}
-	tt, ok := p.need(l, t, i+1, cmd, "identity type (ipv4, ipv6, fqdn or keyid)")
-	if !ok {
-		return Identity{}, false
-	}
-	typ, ok := p.oneOf(l, tt, cmd+" id", "ipv4", "ipv6", "fqdn", "keyid")
-	if !ok {
-		return Identity{}, false
-	}
-	v, ok := p.need(l, t, i+2, cmd+" id "+typ, "identity value")
-	if !ok {
-		return Identity{}, false
-	}
-	id := Identity{Type: IDType(typ), Value: v.text}
-	switch id.Type {
-	case IDIPv4, IDIPv6:
-		a, err := netip.ParseAddr(v.text)
-		if err != nil || a.Zone() != "" || (id.Type == IDIPv4) != a.Is4() {
-			p.errf(l, v.col, "%s id %s: bad address %q, expected an %s address", cmd, typ, v.text, map[IDType]string{IDIPv4: "IPv4", IDIPv6: "IPv6"}[id.Type])
-			return Identity{}, false
-		}
-		id.Value = a.String()
-	default:
-		if v.text == "" {
-			p.errf(l, v.col, "%s id %s: empty value", cmd, typ)
-			return Identity{}, false
-		}
-	}
-	return id, true
-}
-
-// psk: ikev2 authentication psk id TYPE VALUE key char|hex KEY
-func (p *parser) psk(l *line, t []token, neg bool) {
-	const cmd = "ikev2 authentication"
-	w, ok := p.need(l, t, 2, cmd, "psk")
-	if !ok {
-		return
-	}
-	if _, ok := p.oneOf(l, w, cmd, "psk"); !ok {
-		return
-	}
-	if _, ok := p.need(l, t, 3, cmd+" psk", "id"); !ok {
-		return
-	}
-	id, ok := p.identity(l, t, 3, cmd+" psk")
-	if !ok {
-		return
-	}
-	if neg {
-		for i, k := range p.cfg.PSKs {
-			if k.ID == id {
-				p.cfg.PSKs = append(p.cfg.PSKs[:i], p.cfg.PSKs[i+1:]...)
-				break
-			}
-		}
-		return
-	}
-	kt, ok := p.need(l, t, 6, cmd+" psk", "key")
-	if !ok {
-		return
-	}
-	// The words after the identity may be the key itself (a line that
-	// lacks "key" or "char"): the errors about them must not echo them.
-	if _, ok := p.oneOfSecret(l, kt, cmd+" psk", "key"); !ok {
-		return
-	}
-	ft, ok := p.need(l, t, 7, cmd+" psk key", "key format (char or hex)")
-	if !ok {
-		return
-	}
-	form, ok := p.oneOfSecret(l, ft, cmd+" psk key", "char", "hex")
-	if !ok {
-		return
-	}
-	vt, ok := p.need(l, t, 8, cmd+" psk key "+form, "key")
-	if !ok {
-		return
-	}
-	if len(t) > 9 {
-		// Do not echo the extra word: it is probably part of the key.
-		p.errf(l, t[9].col, "%s psk key %s: the key must be one word; put it in double quotes if it contains blanks", cmd, form)
-		return
-	}
-	k := &PSK{ID: id, Hex: form == "hex", Pos: p.pos(l, t[0].col)}
-	if k.Hex {
-		h := strings.TrimPrefix(strings.TrimPrefix(vt.text, "0x"), "0X")
-		b, err := decodeHex(h)
-		if err != nil || len(b) == 0 {
-			// Never echo the key itself.
-			p.errf(l, vt.col, "%s psk key hex: the key is not an even number of hex digits", cmd)
-			return
-		}
-		k.Key = b
-	} else {
-		if vt.text == "" {
-			p.errf(l, vt.col, "%s psk key char: empty key", cmd)
-			return
-		}
-		k.Key = []byte(vt.text)
-	}
-	for i, old := range p.cfg.PSKs {
-		if old.ID == id {
-			p.cfg.PSKs[i] = k // a later line replaces an earlier one, as on IX
-			return
-		}
-	}
-	p.cfg.PSKs = append(p.cfg.PSKs, k)
-}
-
-func decodeHex(s string) ([]byte, error) {
-	if len(s)%2 != 0 {
-		return nil, fmt.Errorf("odd length")
-	}
-	b := make([]byte, len(s)/2)
-	for i := range b {
-		v, err := strconv.ParseUint(s[2*i:2*i+2], 16, 8)
-		if err != nil {
-			return nil, err
-		}
-		b[i] = byte(v)
-	}
-	return b, nil
-}
-
-// route: ip route PREFIX|default GATEWAY [GATEWAY] [dhcp] [[distance] N] [tag N],
-// where a GATEWAY is an interface or a next-hop address (IX accepts a next
-// hop and the interface it is reached by).
-func (p *parser) route(l *line, t []token, neg bool) {
-	const cmd = "ip route"
-	pt, ok := p.need(l, t, 2, cmd, "destination prefix (A/L or default)")
-	if !ok {
-		return
-	}
-	pf, ok := p.prefix(l, pt, cmd, true)
-	if !ok {
-		return
-	}
-	r := &Route{Prefix: pf, Pos: p.pos(l, t[0].col)}
-	if len(t) > 3 {
-		if fam, other := otherFamily(t[3].text); other {
-			p.inactiveRef(l, t[3], fam)
-			return
-		}
-		if !p.routeTarget(l, t[3], r) {
-			return
-		}
-	} else if !neg {
-		p.errf(l, eol(l), "%s: missing gateway, expected an interface name or a next-hop address", cmd)
-		return
-	}
-	for i := 4; i < len(t); i++ {
-		w := kw(t[i])
-		switch {
-		case w == "dhcp" && !r.DHCP && r.Interface != "":
-			r.DHCP = true
-		case w == "distance" || (isNumber(w) && r.Distance == 0):
-			if w == "distance" {
-				i++
-				if _, ok := p.need(l, t, i, cmd+" distance", "distance"); !ok {
-					return
-				}
-			}
-			d, ok := p.number(l, t[i], cmd+" distance", "distance", 1, 255)
-			if !ok {
-				return
-			}
-			r.Distance = int(d)
-		case w == "tag" && r.Tag == 0:
-			i++
-			tt, ok := p.need(l, t, i, cmd+" tag", "tag")
-			if !ok {
-				return
-			}
-			n, ok := p.number(l, tt, cmd+" tag", "tag", 1, 4294967295)
-			if !ok {
-				return
-			}
-			r.Tag = uint32(n)
-		case i == 4 && r.Interface == "" && !isNumber(w):
-			// ip route P NEXTHOP IF
-			if fam, other := otherFamily(t[i].text); other {
-				p.inactiveRef(l, t[i], fam)
-				return
-			}
-			name, ok := p.ifname(l, t[i], cmd)
-			if !ok {
-				return
-			}
-			r.Interface = name
-		case i == 4 && !r.NextHop.IsValid() && !isNumber(w) && w != "dhcp":
-			// ip route P IF NEXTHOP
-			a, err := netip.ParseAddr(t[i].text)
-			if err != nil || a.Zone() != "" || a.Is4() != r.Prefix.Addr().Is4() {
-				p.errf(l, t[i].col, "%s: bad next hop %q, expected an address in the family of %s", cmd, t[i].text, r.Prefix)
-				return
-			}
-			r.NextHop = a
-		default:
-			p.errf(l, t[i].col, "%s: unexpected %q, expected dhcp, a distance or tag N", cmd, t[i].text)
-			return
-		}
-	}
-	if !neg {
-		if r.DHCP && !p.warned["route dhcp"] {
-			p.warned["route dhcp"] = true
-			p.warnf(l, t[0].col, "ip route ... dhcp: soft-ix does not take a next hop from the DHCP lease yet; the route is kept but inactive")
-		}
-		if r.Tag != 0 && !p.warned["route tag"] {
-			p.warned["route tag"] = true
-			p.warnf(l, t[0].col, "ip route ... tag: route tags are kept but not acted on by soft-ix")
-		}
-	}
-	if neg {
-		kept := p.cfg.Routes[:0]
-		for _, o := range p.cfg.Routes {
-			if o.Prefix == r.Prefix && (len(t) <= 3 || o.sameTarget(r)) {
-				continue
-			}
-			kept = append(kept, o)
-		}
-		p.cfg.Routes = kept
-		return
-	}
-	for i, o := range p.cfg.Routes {
-		if o.Prefix == r.Prefix && o.sameTarget(r) {
-			p.cfg.Routes[i] = r
-			return
-		}
-	}
-	p.cfg.Routes = append(p.cfg.Routes, r)
-}
-
-func (r *Route) sameTarget(o *Route) bool {
-	return r.Interface == o.Interface && r.NextHop == o.NextHop
-}
-
-func (p *parser) routeTarget(l *line, t token, r *Route) bool {
-	if a, err := netip.ParseAddr(t.text); err == nil {
-		if a.Zone() != "" || a.Is4() != r.Prefix.Addr().Is4() {
-			p.errf(l, t.col, "ip route: next hop %q is not in the address family of %s", t.text, r.Prefix)
-			return false
-		}
-		r.NextHop = a
-		return true
-	}
-	name, _, err := NormalizeInterfaceName(t.text)
-	if err != nil {
-		p.errf(l, t.col, "ip route: bad gateway %q, expected an interface name (e.g. Tunnel0.0) or a next-hop address", t.text)
-		return false
-	}
-	r.Interface = name
-	return true
-}
-
-func (p *parser) routerBGP(l *line, t []token, neg bool) {
-	p.block = blockSkip
-	if neg {
-		p.cfg.BGP = nil
-		return
-	}
-	at, ok := p.need(l, t, 2, "router bgp", "AS number")
-	if !ok {
-		return
-	}
-	asn, ok := p.asn(l, at, "router bgp")
-	if !ok || !p.done(l, t, 3, "router bgp") {
-		return
-	}
-	if p.cfg.BGP != nil && p.cfg.BGP.ASN != asn {
-		p.errf(l, at.col, "router bgp: AS %d given, but router bgp %d is already configured", asn, p.cfg.BGP.ASN)
-		return
-	}
-	if p.cfg.BGP == nil {
-		p.cfg.BGP = &BGP{ASN: asn, Pos: p.pos(l, t[0].col)}
-	}
-	p.block = blockBGP
-}
-
-func (p *parser) asn(l *line, t token, cmd string) (uint32, bool) {
-	n, ok := p.number(l, t, cmd, "AS number", 1, 4294967295)
-	return uint32(n), ok
+	c.set(p, l, t, neg, p.cfg)
 }
 
 // sub handles a line inside the open block.
@@ -1034,7 +600,7 @@ func (p *parser) sub(l *line) {
 			p.closeBlock() // "end" leaves config mode in the IX CLI
 			return
 		case "exit":
-			if p.block != blockBGP { // router bgp also has address-family to leave
+			if p.block != blockTable || !p.open.exit { // router bgp also has address-family to leave
 				p.closeBlock()
 				return
 			}
@@ -1046,17 +612,7 @@ func (p *parser) sub(l *line) {
 			p.kept[l.num] = true
 			p.extra.Sub = append(p.extra.Sub, trimBlank(l.raw))
 		}
-	case blockInterface:
-		p.interfaceSub(l)
-		if !p.kept[l.num] {
-			p.ifAnchor = interfaceKey(l.toks)
-		}
-	case blockProfile:
-		neg, t := splitNo(l.toks)
-		p.profileSub(l, t, neg, p.profile, "")
-	case blockBGP:
-		p.bgpSub(l)
-	case blockRouteMap:
-		p.routeMapSub(l)
+	case blockTable:
+		p.open.line(p, l)
 	}
 }

@@ -127,7 +127,6 @@ const defaultRouteMapSeq = 10
 // routeMapCmd: [no] route-map NAME permit|deny [SEQ] opens an entry's block.
 func (p *parser) routeMapCmd(l *line, t []token, neg bool) {
 	const cmd = "route-map"
-	p.topAnchor = "route-map"
 	p.block = blockSkip // until the line checks out
 	n, ok := p.need(l, t, 1, cmd, "route-map name")
 	if !ok {
@@ -169,74 +168,189 @@ func (p *parser) routeMapCmd(l *line, t []token, neg bool) {
 		p.cfg.RouteMaps = append(p.cfg.RouteMaps, rm)
 	}
 	rm.Deny = action == "deny"
-	p.block, p.rmap = blockRouteMap, rm
+	openTable(p, routeMapTable, rm, func(v *Verbatim) { rm.Extra = append(rm.Extra, v) })
 }
 
-var routeMapCommands = []string{"match", "set"}
-
-// routeMapSub handles a line of a route-map block.
-func (p *parser) routeMapSub(l *line) {
-	rm := p.rmap
-	neg, t := splitNo(l.toks)
-	w := kw(t[0])
-	if w != "match" && w != "set" {
-		p.unknown(l, t, 0, "route-map "+rm.Name+": ", routeMapCommands)
-		return
-	}
-	if len(t) < 2 {
-		p.errf(l, eol(l), "%s: missing what to %s", w, w)
-		return
-	}
-	switch what := w + " " + kw(t[1]); what {
-	case "match ip":
-		p.routeMapMatch(l, t, neg)
-	case "set local-preference", "set metric":
-		cmd := what
-		dst := &rm.SetLocalPref
-		if what == "set metric" {
-			dst = &rm.SetMetric
+// prefixListCommand is "ip prefix-list" at the top level (cmd_global.go).
+var prefixListCommand = &command[*Config]{
+	words: []string{"ip", "prefix-list"}, quiet: true,
+	args: []Arg{
+		{Kind: ArgName, Help: "NAME"},
+		{Kind: ArgKeyword, Words: []string{"seq"}, Optional: true},
+		{Kind: ArgNumber, Help: "<1-4294967294>", Min: 1, Max: 4294967294, With: true},
+		{Kind: ArgKeyword, Words: []string{"permit", "deny"}},
+		{Kind: ArgPrefix, Help: "A.B.C.D/M|any", Words: []string{"any"}, Sample: "10.0.0.0/8"},
+		{Kind: ArgKeyword, Words: []string{"min"}, Optional: true},
+		{Kind: ArgNumber, Help: "<0-32>", Min: 0, Max: 32, Sample: "16", With: true},
+		{Kind: ArgKeyword, Words: []string{"max"}, Optional: true},
+		{Kind: ArgNumber, Help: "<0-32>", Min: 0, Max: 32, Sample: "24", With: true},
+	},
+	help: "prefix list for route-maps", section: "ip prefix-list",
+	set: func(p *parser, l *line, t []token, neg bool, c *Config) { p.prefixList(l, t, neg) },
+	get: func(c *Config) [][]string {
+		var out [][]string
+		for _, pl := range c.PrefixLists {
+			out = append(out, pl.words())
 		}
-		if neg {
-			*dst = nil
+		return out
+	},
+}
+
+// routeMapCommand is "route-map NAME permit|deny SEQ" at the top level
+// (cmd_global.go); it opens the block routeMapTable reads.
+var routeMapCommand = &command[*Config]{
+	words: []string{"route-map"},
+	args: []Arg{{Kind: ArgName, Help: "NAME"}, {Kind: ArgKeyword, Words: []string{"permit", "deny"}},
+		{Kind: ArgNumber, Help: "<1-65535>", Min: 1, Max: 65535, Optional: true}},
+	help: "BGP route policy entry", section: "route-map", opens: routeMapTable,
+	set: func(p *parser, l *line, t []token, neg bool, c *Config) { p.routeMapCmd(l, t, neg) },
+	print: func(w *printer, c *Config) {
+		for _, rm := range c.RouteMaps {
+			w.routeMap(rm)
+		}
+	},
+}
+
+// routeMapTable is the block of a route-map entry.
+var routeMapTable = &table[*RouteMap]{
+	name: BlockRouteMap,
+	cmds: []*command[*RouteMap]{
+		{
+			words: []string{"match", "ip"},
+			args: []Arg{{Kind: ArgKeyword, Words: []string{"address"}}, {Kind: ArgKeyword, Words: []string{"prefix-list", "access-list"}},
+				{Kind: ArgName, Help: "NAME"}},
+			help: "match routes by a prefix list or access list", set: (*parser).routeMapMatch,
+			get: func(rm *RouteMap) [][]string {
+				var out [][]string
+				if rm.MatchPrefixList != "" {
+					out = append(out, []string{"match ip address prefix-list", quoteWord(rm.MatchPrefixList)})
+				}
+				if rm.MatchAccessList != "" {
+					out = append(out, []string{"match ip address access-list", quoteWord(rm.MatchAccessList)})
+				}
+				return out
+			},
+		},
+		{
+			words: []string{"set", "local-preference"}, args: []Arg{{Kind: ArgNumber, Help: "<0-4294967295>", Min: 0, Max: 4294967295}},
+			help: "set LOCAL_PREF", set: (*parser).routeMapNumber,
+			get: func(rm *RouteMap) [][]string {
+				if rm.SetLocalPref == nil {
+					return nil
+				}
+				return [][]string{{"set local-preference", fmt.Sprint(*rm.SetLocalPref)}}
+			},
+		},
+		{
+			words: []string{"set", "metric"}, args: []Arg{{Kind: ArgNumber, Help: "<0-4294967295>", Min: 0, Max: 4294967295}},
+			help: "set the MED", set: (*parser).routeMapNumber,
+			get: func(rm *RouteMap) [][]string {
+				if rm.SetMetric == nil {
+					return nil
+				}
+				return [][]string{{"set metric", fmt.Sprint(*rm.SetMetric)}}
+			},
+		},
+		{
+			words: []string{"set", "as-path"},
+			args:  []Arg{{Kind: ArgKeyword, Words: []string{"prepend"}}, {Kind: ArgNumber, Help: "ASN...", Min: 1, Max: 4294967295}},
+			help:  "prepend AS numbers", set: (*parser).routeMapPrepend,
+			get: func(rm *RouteMap) [][]string {
+				if len(rm.SetPrepend) == 0 {
+					return nil
+				}
+				words := []string{"set as-path prepend"}
+				for _, a := range rm.SetPrepend {
+					words = append(words, fmt.Sprint(a))
+				}
+				return [][]string{words}
+			},
+		},
+		{
+			words: []string{"set", "community"},
+			args: []Arg{{Kind: ArgWords, Help: "AA:NN...", Words: wellKnownCommunities, Sample: "65000:100"},
+				{Kind: ArgKeyword, Words: []string{"additive"}, Optional: true}},
+			help: "set communities", set: (*parser).routeMapCommunity,
+			get: func(rm *RouteMap) [][]string {
+				switch {
+				case rm.CommunityNone:
+					return [][]string{{"set community none"}}
+				case len(rm.SetCommunity) > 0:
+					words := append([]string{"set community"}, rm.SetCommunity...)
+					if rm.CommunityAdditive {
+						words = append(words, "additive")
+					}
+					return [][]string{words}
+				}
+				return nil
+			},
+		},
+		{
+			// Printed by the entry above.
+			words: []string{"set", "community", "none"}, key: "set community",
+			help: "remove all communities", set: (*parser).routeMapCommunity,
+		},
+	},
+	unknown: func(p *parser, tb *table[*RouteMap], l *line, t []token, neg bool, rm *RouteMap) {
+		w := kw(t[0])
+		if w != "match" && w != "set" {
+			p.unknown(l, t, 0, "route-map "+rm.Name+": ", tb.hints())
 			return
 		}
-		v, ok := p.need(l, t, 2, cmd, "value")
+		if len(t) < 2 {
+			p.errf(l, eol(l), "%s: missing what to %s", w, w)
+			return
+		}
+		p.notEmulated(l, t, w+" "+kw(t[1]))
+	},
+}
+
+// routeMapNumber: set local-preference N, set metric N
+func (p *parser) routeMapNumber(l *line, t []token, neg bool, rm *RouteMap) {
+	cmd := "set " + kw(t[1])
+	dst := &rm.SetLocalPref
+	if cmd == "set metric" {
+		dst = &rm.SetMetric
+	}
+	if neg {
+		*dst = nil
+		return
+	}
+	v, ok := p.need(l, t, 2, cmd, "value")
+	if !ok {
+		return
+	}
+	n, ok := p.number(l, v, cmd, "value", 0, 4294967295)
+	if !ok || !p.done(l, t, 3, cmd) {
+		return
+	}
+	u := uint32(n)
+	*dst = &u
+}
+
+// routeMapPrepend: set as-path prepend ASN...; other "set as-path" forms are kept.
+func (p *parser) routeMapPrepend(l *line, t []token, neg bool, rm *RouteMap) {
+	if len(t) < 3 || kw(t[2]) != "prepend" {
+		p.notEmulated(l, t, "set as-path "+strings.ToLower(textAt(t, 2)))
+		return
+	}
+	const cmd = "set as-path prepend"
+	if neg {
+		rm.SetPrepend = nil
+		return
+	}
+	if _, ok := p.need(l, t, 3, cmd, "AS number"); !ok {
+		return
+	}
+	var asns []uint32
+	for _, a := range t[3:] {
+		n, ok := p.asn(l, a, cmd)
 		if !ok {
 			return
 		}
-		n, ok := p.number(l, v, cmd, "value", 0, 4294967295)
-		if !ok || !p.done(l, t, 3, cmd) {
-			return
-		}
-		u := uint32(n)
-		*dst = &u
-	case "set as-path":
-		if len(t) < 3 || kw(t[2]) != "prepend" {
-			p.notEmulated(l, t, "set as-path "+strings.ToLower(textAt(t, 2)))
-			return
-		}
-		const cmd = "set as-path prepend"
-		if neg {
-			rm.SetPrepend = nil
-			return
-		}
-		if _, ok := p.need(l, t, 3, cmd, "AS number"); !ok {
-			return
-		}
-		var asns []uint32
-		for _, a := range t[3:] {
-			n, ok := p.asn(l, a, cmd)
-			if !ok {
-				return
-			}
-			asns = append(asns, n)
-		}
-		rm.SetPrepend = asns
-	case "set community":
-		p.routeMapCommunity(l, t, neg)
-	default:
-		p.notEmulated(l, t, what)
+		asns = append(asns, n)
 	}
+	rm.SetPrepend = asns
 }
 
 func textAt(t []token, i int) string {
@@ -247,8 +361,7 @@ func textAt(t []token, i int) string {
 }
 
 // routeMapMatch: match ip address prefix-list NAME | access-list NAME | NAME.
-func (p *parser) routeMapMatch(l *line, t []token, neg bool) {
-	rm := p.rmap
+func (p *parser) routeMapMatch(l *line, t []token, neg bool, rm *RouteMap) {
 	if len(t) < 3 || kw(t[2]) != "address" {
 		p.notEmulated(l, t, "match ip "+strings.ToLower(textAt(t, 2)))
 		return
@@ -282,8 +395,7 @@ func (p *parser) routeMapMatch(l *line, t []token, neg bool) {
 var wellKnownCommunities = []string{"internet", "no-export", "no-advertise", "local-as"}
 
 // routeMapCommunity: set community VALUE... [additive] | set community none.
-func (p *parser) routeMapCommunity(l *line, t []token, neg bool) {
-	rm := p.rmap
+func (p *parser) routeMapCommunity(l *line, t []token, neg bool, rm *RouteMap) {
 	const cmd = "set community"
 	if neg {
 		rm.SetCommunity, rm.CommunityAdditive, rm.CommunityNone = nil, false, false
@@ -346,10 +458,11 @@ func (p *parser) prefixList(l *line, t []token, neg bool) {
 	}
 	pl := &PrefixList{Name: n.text, Pos: p.pos(l, t[0].col)}
 	i := 3
-	if i < len(t) && kw(t[i]) == "seq" {
+	seq := i < len(t) && kw(t[i]) == "seq"
+	if seq {
 		i++
 	}
-	if i < len(t) && isNumber(t[i].text) {
+	if i < len(t) && (seq || isDigits(t[i].text)) {
 		s, ok := p.number(l, t[i], cmd+" "+n.text, "sequence number", 1, 4294967294)
 		if !ok {
 			return
@@ -472,7 +585,7 @@ func (c *Config) sortPolicies() {
 	}
 }
 
-func (w *printer) prefixList(pl *PrefixList) {
+func (pl *PrefixList) words() []string {
 	words := []string{"ip prefix-list", quoteWord(pl.Name)}
 	if pl.Seq != 0 {
 		words = append(words, fmt.Sprint(pl.Seq))
@@ -489,39 +602,13 @@ func (w *printer) prefixList(pl *PrefixList) {
 	if pl.Max != 0 {
 		words = append(words, "max", fmt.Sprint(pl.Max))
 	}
-	w.line(0, words...)
+	return words
 }
 
 func (w *printer) routeMap(rm *RouteMap) {
 	w.line(0, "route-map", quoteWord(rm.Name), map[bool]string{false: "permit", true: "deny"}[rm.Deny], fmt.Sprint(rm.Seq))
-	if rm.MatchPrefixList != "" {
-		w.line(2, "match ip address prefix-list", quoteWord(rm.MatchPrefixList))
-	}
-	if rm.MatchAccessList != "" {
-		w.line(2, "match ip address access-list", quoteWord(rm.MatchAccessList))
-	}
-	if rm.SetLocalPref != nil {
-		w.line(2, "set local-preference", fmt.Sprint(*rm.SetLocalPref))
-	}
-	if rm.SetMetric != nil {
-		w.line(2, "set metric", fmt.Sprint(*rm.SetMetric))
-	}
-	if len(rm.SetPrepend) > 0 {
-		words := []string{"set as-path prepend"}
-		for _, a := range rm.SetPrepend {
-			words = append(words, fmt.Sprint(a))
-		}
-		w.line(2, words...)
-	}
-	switch {
-	case rm.CommunityNone:
-		w.line(2, "set community none")
-	case len(rm.SetCommunity) > 0:
-		words := append([]string{"set community"}, rm.SetCommunity...)
-		if rm.CommunityAdditive {
-			words = append(words, "additive")
-		}
-		w.line(2, words...)
+	for _, l := range routeMapTable.lines(rm, "") {
+		w.line(2, l.words...)
 	}
 	w.kept(2, rm.Extra)
 	w.bang()

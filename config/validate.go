@@ -25,6 +25,7 @@ func (c *Config) Validate() []Diagnostic {
 	v.bgp()
 	v.routeMaps()
 	v.filters()
+	v.dhcpServer()
 	return v.diags
 }
 
@@ -135,19 +136,29 @@ func (v *validator) tunnel(ifc *Interface) {
 	if t.OutgoingInterface != "" {
 		v.needInterface(t.OutgoingPos, "ikev2 outgoing-interface", t.OutgoingInterface)
 	}
+	if nh := t.OutgoingNextHop; nh.IsValid() && t.Peer.IsValid() && nh.Is4() != t.Peer.Is4() {
+		v.errf(t.OutgoingPos, "ikev2 outgoing-interface: next hop %s is not in the address family of the peer %s", nh, t.Peer)
+	}
 	if t.SourceInterface != "" {
 		v.needInterface(t.SourcePos, "ikev2 source-address", t.SourceInterface)
 	}
-	// soft-ix's IKE and ESP sockets are IPv4 only: an IPv6 outer address
-	// would load and then never connect, so refuse it here.
-	if t.Peer.IsValid() && !t.Peer.Unmap().Is4() {
-		v.errf(t.PeerPos, "ikev2 peer %s: IPv6 outer addresses are not supported by soft-ix yet (its IKE and ESP sockets are IPv4 only); use an IPv4 peer", t.Peer)
+	// IPv4 and IPv6 outer addresses both work, but IKE cannot speak from
+	// an address of one family to a peer of the other, and an IPv6
+	// address that is not global needs a zone, which neither the IX's
+	// syntax nor soft-ix's sockets carry: refuse both, or the tunnel would
+	// load and never connect.
+	if t.Peer.IsValid() && !outerAddressUsable(t.Peer) {
+		v.errf(t.PeerPos, "ikev2 peer %s: soft-ix supports IPv6 outer addresses only when they are global unicast (a link-local or multicast peer needs an interface zone); use the peer's global address", t.Peer)
 	}
-	if t.SourceAddress.IsValid() && !t.SourceAddress.Unmap().Is4() {
-		v.errf(t.SourcePos, "ikev2 source-address %s: IPv6 outer addresses are not supported by soft-ix yet (its IKE and ESP sockets are IPv4 only)", t.SourceAddress)
+	if t.SourceAddress.IsValid() && !outerAddressUsable(t.SourceAddress) {
+		v.errf(t.SourcePos, "ikev2 source-address %s: soft-ix supports IPv6 outer addresses only when they are global unicast", t.SourceAddress)
 	}
-	if a := c.ProfileFor(ifc).SourceAddress; a.IsValid() && !a.Unmap().Is4() && !t.SourceAddress.IsValid() && t.SourceInterface == "" {
-		v.errf(ifc.Pos, "interface %s: its profile's source-address %s is IPv6, which soft-ix does not support yet (its IKE and ESP sockets are IPv4 only)", ifc.Name, a)
+	if a := c.ProfileFor(ifc).SourceAddress; a.IsValid() && t.Peer.IsValid() && a.Unmap().Is4() != t.Peer.Unmap().Is4() {
+		pos, what := t.SourcePos, "ikev2 source-address"
+		if !t.SourceAddress.IsValid() {
+			pos, what = ifc.Pos, "interface "+ifc.Name+": its profile's source-address"
+		}
+		v.errf(pos, "%s %s and ikev2 peer %s are of different address families: IKE and ESP go from an address to a peer of the same family", what, a, t.Peer)
 	}
 	switch {
 	case !t.Peer.IsValid() && !t.PeerAny:
@@ -174,6 +185,14 @@ func (v *validator) tunnel(ifc *Interface) {
 	if !ifc.Address.IsValid() && ifc.Unnumbered == "" && !ifc.DHCP && !ifc.keptAddress() {
 		v.warnf(ifc.Pos, "interface %s has no ip address or ip unnumbered", ifc.Name)
 	}
+}
+
+// outerAddressUsable reports whether a may be an outer (IKE and ESP)
+// address: any IPv4 address, or a global unicast IPv6 address (a unique
+// local fc00::/7 address too: it is routed like one).
+func outerAddressUsable(a netip.Addr) bool {
+	a = a.Unmap()
+	return a.Is4() || (a.IsGlobalUnicast() && a.Zone() == "")
 }
 
 func idTypeOf(a interface{ Is4() bool }) IDType {

@@ -9,6 +9,8 @@
 //	e := esp.NewEngine(esp.Config{Events: ikeSide, IKEHandler: ikeSide.HandleUDP4500})
 //	e.OpenUDP(netip.MustParseAddrPort("0.0.0.0:4500")) // RFC 3948, shared with IKE (SendIKE)
 //	e.OpenRawESP(netip.IPv4Unspecified())               // IP protocol 50
+//	e.OpenUDP(netip.MustParseAddrPort("[::]:4500"))     // the same two for IPv6 outer addresses
+//	e.OpenRawESP(netip.IPv6Unspecified())
 //	e.CreateTunnel(esp.TunnelConfig{Name: "Tunnel0.0", PreFragment: true, AdjustMSS: esp.MSSAuto})
 //	e.InstallSA(inbound); e.InstallSA(outbound); e.SetOutbound("Tunnel0.0", outbound.SPI)
 //
@@ -36,6 +38,11 @@
 // one reused set per delivering goroutine) use 64 KiB. AES-CBC+HMAC uses
 // the multi-buffer assembly of esp/internal/cbchmac; AES-GCM the standard
 // library's AES-NI/CLMUL code.
+//
+// Outer addresses are IPv4 or IPv6 (per SA, by its remote address); each
+// family has its own UDP and raw sockets, and an IPv6 peer's tunnel loses
+// 20 more bytes of MTU to its outer header (TunnelConfig.OuterIPv6). The
+// inner traffic of either is IPv4 or IPv6.
 //
 // Each direction reads in one file, in the order a packet travels, with its
 // stage list at the top: send.go the way out (TUN to socket), receive.go the

@@ -64,6 +64,8 @@ type Engine struct {
 	tunnels  atomic.Pointer[map[string]*tunnel]
 	udp      atomic.Pointer[outer] // UDP 4500 (RFC 3948), shared with IKE
 	raw      atomic.Pointer[outer] // raw IP protocol 50
+	udp6     atomic.Pointer[outer] // the same two for IPv6 outer addresses
+	raw6     atomic.Pointer[outer]
 	closed   bool
 
 	work      chan *container
@@ -394,17 +396,16 @@ func (e *Engine) Close() error {
 	}
 	e.closed = true
 	tunnels := *e.tunnels.Load()
-	udp, raw := e.udp.Load(), e.raw.Load()
+	outers := []*outer{e.udp.Load(), e.raw.Load(), e.udp6.Load(), e.raw6.Load()}
 	e.mu.Unlock()
 	var errs []error
 	for _, t := range tunnels {
 		errs = append(errs, t.close())
 	}
-	if udp != nil {
-		errs = append(errs, udp.close())
-	}
-	if raw != nil {
-		errs = append(errs, raw.close())
+	for _, o := range outers {
+		if o != nil {
+			errs = append(errs, o.close())
+		}
 	}
 	e.producers.Wait()
 	close(e.work)

@@ -62,14 +62,19 @@ func (r *recEvents) HardExpired(spi uint32, inbound bool) {
 // kind, each with a fake TUN "Tunnel0.0", and installs SA pairs.
 func newTestPair(t *testing.T, udp bool, encr childsa.EncrID, bits int, integ childsa.IntegID, esn bool, tc TunnelConfig) (*testPeer, *testPeer) {
 	t.Helper()
-	la, lb := mustAP("192.0.2.1:4500"), mustAP("198.51.100.6:4500")
+	return newTestPairAt(t, testOuters[0].a, testOuters[0].b, udp, encr, bits, integ, esn, tc)
+}
+
+// newTestPairAt is newTestPair with the outer addresses la and lb.
+func newTestPairAt(t *testing.T, la, lb netip.AddrPort, udp bool, encr childsa.EncrID, bits int, integ childsa.IntegID, esn bool, tc TunnelConfig) (*testPeer, *testPeer) {
+	t.Helper()
 	oa, ob := fakeOuterPair(la, lb)
 	mk := func(o *fakeOuter) *testPeer {
 		p := &testPeer{tun: newFakeTUN(), outer: o, ike: make(chan []byte, 8)}
 		p.e = NewEngine(Config{Workers: 2, IKEHandler: func(pkt []byte, src, dst netip.AddrPort) {
 			p.ike <- append([]byte(nil), pkt...)
 		}})
-		if err := p.e.attachOuter(o, udp); err != nil {
+		if err := p.e.attachOuter(o, udp, o.local.Addr().Is6()); err != nil {
 			t.Fatal(err)
 		}
 		tc.Name = "Tunnel0.0"
@@ -120,40 +125,52 @@ func recv(t *testing.T, tun *fakeTUN) []byte {
 	}
 }
 
+// testOuters are the outer address pairs the two-engine tests run over:
+// IPv4 and IPv6.
+var testOuters = []struct {
+	name string
+	a, b netip.AddrPort
+}{
+	{"ipv4", mustAP("192.0.2.1:4500"), mustAP("198.51.100.6:4500")},
+	{"ipv6", mustAP("[2001:db8:1::94]:4500"), mustAP("[2001:db8:2::6]:4500")},
+}
+
 func TestTwoEnginesAllSuites(t *testing.T) {
 	for _, s := range testSuites {
 		for _, udp := range []bool{false, true} {
-			esn := s.bits == 256
-			t.Run(fmt.Sprintf("%s/udp=%v", s.name, udp), func(t *testing.T) {
-				a, b := newTestPair(t, udp, s.encr, s.bits, s.integ, esn, TunnelConfig{})
-				const count = 300
-				sent := 0
-				for i := 0; i < count; i++ {
-					p := ipv4UDP("192.168.2.1", "172.16.1.4", 4+i*7%1300, uint32(i))
-					sent += len(p)
-					a.tun.toEngine <- p
-				}
-				for i := 0; i < count; i++ {
-					got := recv(t, b.tun)
-					want := ipv4UDP("192.168.2.1", "172.16.1.4", 4+i*7%1300, uint32(i))
-					if !bytes.Equal(got, want) {
-						t.Fatalf("packet %d differs or out of order (tag %d)", i, binary.BigEndian.Uint32(got[28:]))
+			for _, outer := range testOuters {
+				esn := s.bits == 256
+				t.Run(fmt.Sprintf("%s/udp=%v/%s", s.name, udp, outer.name), func(t *testing.T) {
+					a, b := newTestPairAt(t, outer.a, outer.b, udp, s.encr, s.bits, s.integ, esn, TunnelConfig{})
+					const count = 300
+					sent := 0
+					for i := 0; i < count; i++ {
+						p := ipv4UDP("192.168.2.1", "172.16.1.4", 4+i*7%1300, uint32(i))
+						sent += len(p)
+						a.tun.toEngine <- p
 					}
-				}
-				// And back.
-				b.tun.toEngine <- ipv4UDP("172.16.1.4", "192.168.2.1", 100, 7)
-				if got := recv(t, a.tun); binary.BigEndian.Uint32(got[28:]) != 7 {
-					t.Fatal("reply differs")
-				}
-				co, _ := a.e.Counters(0x1001, false)
-				ci, _ := b.e.Counters(0x1001, true)
-				if co.Packets != count || ci.Packets != count || co.Octets != uint64(sent) || ci.Octets != uint64(sent) {
-					t.Fatalf("counters out %+v in %+v, sent %d octets", co, ci, sent)
-				}
-				if ci != (childsa.Counters{Packets: count, Octets: uint64(sent)}) {
-					t.Fatalf("inbound errors counted: %+v", ci)
-				}
-			})
+					for i := 0; i < count; i++ {
+						got := recv(t, b.tun)
+						want := ipv4UDP("192.168.2.1", "172.16.1.4", 4+i*7%1300, uint32(i))
+						if !bytes.Equal(got, want) {
+							t.Fatalf("packet %d differs or out of order (tag %d)", i, binary.BigEndian.Uint32(got[28:]))
+						}
+					}
+					// And back.
+					b.tun.toEngine <- ipv4UDP("172.16.1.4", "192.168.2.1", 100, 7)
+					if got := recv(t, a.tun); binary.BigEndian.Uint32(got[28:]) != 7 {
+						t.Fatal("reply differs")
+					}
+					co, _ := a.e.Counters(0x1001, false)
+					ci, _ := b.e.Counters(0x1001, true)
+					if co.Packets != count || ci.Packets != count || co.Octets != uint64(sent) || ci.Octets != uint64(sent) {
+						t.Fatalf("counters out %+v in %+v, sent %d octets", co, ci, sent)
+					}
+					if ci != (childsa.Counters{Packets: count, Octets: uint64(sent)}) {
+						t.Fatalf("inbound errors counted: %+v", ci)
+					}
+				})
+			}
 		}
 	}
 }
@@ -228,7 +245,7 @@ func TestLifetimeEvents(t *testing.T) {
 	e := NewEngine(Config{Events: ev, Workers: 1})
 	defer e.Close()
 	oa, _ := fakeOuterPair(mustAP("192.0.2.1:4500"), mustAP("198.51.100.6:4500"))
-	e.attachOuter(oa, true)
+	e.attachOuter(oa, true, false)
 	ft := newFakeTUN()
 	e.AttachTunnel(TunnelConfig{Name: "Tunnel0.0"}, ft)
 	out, _ := testSAPair(t, childsa.EncrAESGCM16, 128, childsa.IntegNone, false)
@@ -326,8 +343,8 @@ func TestTwoTunnels(t *testing.T) {
 	ea, eb := NewEngine(Config{Workers: 2}), NewEngine(Config{Workers: 2})
 	defer ea.Close()
 	defer eb.Close()
-	ea.attachOuter(oa, true)
-	eb.attachOuter(ob, true)
+	ea.attachOuter(oa, true, false)
+	eb.attachOuter(ob, true, false)
 	tuns := map[string][2]*fakeTUN{}
 	for k, name := range []string{"Tunnel0.0", "Tunnel1.0"} {
 		ta, tb := newFakeTUN(), newFakeTUN()

@@ -129,7 +129,7 @@ func TestPreFragmentEngine(t *testing.T) {
 	a, b := newTestPair(t, true, childsa.EncrAESCBC, 256, childsa.IntegHMACSHA256128, false, tc)
 	pkt := ipv4UDP("192.168.2.1", "172.16.1.4", 1472, 9)
 	a.tun.toEngine <- pkt
-	limit := maxPayload(1400, 16, 16, 16, true)
+	limit := maxPayload(1400, 16, 16, 16, true, false)
 	var frags [][]byte
 	for total := 0; total < 1472+8; {
 		f := recv(t, b.tun)

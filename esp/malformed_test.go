@@ -30,7 +30,7 @@ func TestMalformedInbound(t *testing.T) {
 		e := NewEngine(Config{Workers: 2})
 		defer e.Close()
 		oa, ob := fakeOuterPair(mustAP("192.0.2.1:4500"), mustAP("198.51.100.6:4500"))
-		if err := e.attachOuter(ob, true); err != nil {
+		if err := e.attachOuter(ob, true, false); err != nil {
 			t.Fatal(err)
 		}
 		ft := newFakeTUN()

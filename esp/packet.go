@@ -37,9 +37,10 @@ func espLen(n, ivLen, blk, icv int) int {
 }
 
 // maxPayload returns the largest inner packet whose ESP packet, with the
-// outer IPv4 header and (with udp) a UDP header, fits in outerMTU.
-func maxPayload(outerMTU, ivLen, blk, icv int, udp bool) int {
-	avail := outerMTU - 20 - espHeaderLen - ivLen - icv
+// outer IPv4 (IPv6 with v6) header and (with udp) a UDP header, fits in
+// outerMTU.
+func maxPayload(outerMTU, ivLen, blk, icv int, udp, v6 bool) int {
+	avail := outerMTU - outerHeader(v6) - espHeaderLen - ivLen - icv
 	if udp {
 		avail -= 8
 	}

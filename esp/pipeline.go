@@ -174,13 +174,15 @@ type outer struct {
 }
 
 // OpenUDP opens the UDP socket for RFC 3948 encapsulated ESP and IKE on
-// local (normally 0.0.0.0:4500) and starts its receive loops.
+// local (normally 0.0.0.0:4500) and starts its receive loops. An IPv6
+// local address ([::]:4500) opens the socket of SAs with IPv6 outer
+// addresses; each family has one.
 func (e *Engine) OpenUDP(local netip.AddrPort) error {
 	io, err := listenUDP(local)
 	if err != nil {
 		return fmt.Errorf("esp: listen udp %v: %w", local, err)
 	}
-	if err := e.attachOuter(io, true); err != nil {
+	if err := e.attachOuter(io, true, io.v6); err != nil {
 		io.close()
 		return err
 	}
@@ -188,29 +190,41 @@ func (e *Engine) OpenUDP(local netip.AddrPort) error {
 }
 
 // OpenRawESP opens a raw IP protocol 50 socket on local (may be the
-// unspecified address) for ESP without UDP encapsulation.
+// unspecified address) for ESP without UDP encapsulation; an IPv6 address
+// (::) opens the one of SAs with IPv6 outer addresses.
 func (e *Engine) OpenRawESP(local netip.Addr) error {
 	io, err := listenRawESP(local)
 	if err != nil {
-		return fmt.Errorf("esp: listen ip4:50 %v: %w", local, err)
+		return fmt.Errorf("esp: listen raw ESP (IP protocol 50) on %v: %w", local, err)
 	}
-	if err := e.attachOuter(io, false); err != nil {
+	if err := e.attachOuter(io, false, io.v6); err != nil {
 		io.close()
 		return err
 	}
 	return nil
 }
 
-func (e *Engine) attachOuter(io outerIO, udp bool) error {
+// outerFor returns where the engine keeps its UDP (udp) or raw ESP socket
+// of the IPv4 or (v6) IPv6 family.
+func (e *Engine) outerFor(udp, v6 bool) *atomic.Pointer[outer] {
+	switch {
+	case udp && v6:
+		return &e.udp6
+	case udp:
+		return &e.udp
+	case v6:
+		return &e.raw6
+	}
+	return &e.raw
+}
+
+func (e *Engine) attachOuter(io outerIO, udp, v6 bool) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.closed {
 		return errors.New("esp: engine closed")
 	}
-	p := &e.raw
-	if udp {
-		p = &e.udp
-	}
+	p := e.outerFor(udp, v6)
 	if p.Load() != nil {
 		return errors.New("esp: outer socket already open")
 	}
@@ -231,7 +245,7 @@ func (o *outer) close() error {
 // SendIKE sends an IKE message on the shared UDP 4500 socket, prefixed
 // with the non-ESP marker (RFC 3948 §2.2).
 func (e *Engine) SendIKE(pkt []byte, src, dst netip.AddrPort) error {
-	o := e.udp.Load()
+	o := e.outerFor(true, dst.Addr().Is6() && !dst.Addr().Is4In6()).Load()
 	if o == nil {
 		return errors.New("esp: SendIKE: no UDP socket open")
 	}
@@ -247,7 +261,7 @@ func (e *Engine) SendIKE(pkt []byte, src, dst netip.AddrPort) error {
 // §2.3) from the UDP socket to dst; ike calls it periodically when it
 // detected a NAT in front of this host.
 func (e *Engine) SendNATKeepalive(src, dst netip.AddrPort) error {
-	o := e.udp.Load()
+	o := e.outerFor(true, dst.Addr().Is6() && !dst.Addr().Is4In6()).Load()
 	if o == nil {
 		return errors.New("esp: SendNATKeepalive: no UDP socket open")
 	}

@@ -120,42 +120,44 @@ func TestUDPReadBatchSmallElements(t *testing.T) {
 
 // TestRawESPTruncated: a raw ESP datagram larger than a small buffer is
 // reported empty (counted as truncated) and moves the socket to large
-// buffers.
+// buffers, over IPv4 and IPv6.
 func TestRawESPTruncated(t *testing.T) {
 	testenv.RequireRoot(t) // raw sockets
-	r, err := listenRawESP(netip.MustParseAddr("127.0.0.1"))
-	if err != nil {
-		testenv.Unavailable(t, "raw socket: %v", err)
-	}
-	defer r.close()
-	if r.rxSize() != rxBufSize-rxOffset {
-		t.Fatalf("rxSize %d at start", r.rxSize())
-	}
-	el := getElem()
-	el.pkt = el.buf[txOffset : txOffset+3000]
-	for i := range el.pkt {
-		el.pkt[i] = byte(i)
-	}
-	binary.BigEndian.PutUint32(el.pkt, 0x1001)
-	el.sa = &sa{remote: netip.MustParseAddrPort("127.0.0.1:0")}
-	send := func() {
-		if n, err := r.writeBatch([]*elem{el}); err != nil || n != 1 {
-			t.Fatal(n, err)
+	for _, lo := range []netip.Addr{netip.MustParseAddr("127.0.0.1"), netip.IPv6Loopback()} {
+		r, err := listenRawESP(lo)
+		if err != nil {
+			testenv.Unavailable(t, "raw socket on %v: %v", lo, err)
 		}
-	}
-	send()
-	r.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-	small := []*elem{getRxElem(0)}
-	if n, err := r.readBatch(small); err != nil || n != 1 || len(small[0].pkt) != 0 {
-		t.Fatalf("oversize datagram: n %d err %v pkt %d bytes, want an empty one", n, err, len(small[0].pkt))
-	}
-	if r.rxSize() != bufSize-rxOffset {
-		t.Fatalf("rxSize %d after a truncated datagram", r.rxSize())
-	}
-	send()
-	large := []*elem{getRxElem(r.rxSize())}
-	if n, err := r.readBatch(large); err != nil || n != 1 || !bytes.Equal(large[0].pkt, el.pkt) {
-		t.Fatalf("after the switch: n %d err %v, %d bytes", n, err, len(large[0].pkt))
+		defer r.close()
+		if r.rxSize() != rxBufSize-rxOffset {
+			t.Fatalf("rxSize %d at start", r.rxSize())
+		}
+		el := getElem()
+		el.pkt = el.buf[txOffset : txOffset+3000]
+		for i := range el.pkt {
+			el.pkt[i] = byte(i)
+		}
+		binary.BigEndian.PutUint32(el.pkt, 0x1001)
+		el.sa = &sa{remote: netip.AddrPortFrom(lo, 0), v6: lo.Is6()}
+		send := func() {
+			if n, err := r.writeBatch([]*elem{el}); err != nil || n != 1 {
+				t.Fatal(n, err)
+			}
+		}
+		send()
+		r.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		small := []*elem{getRxElem(0)}
+		if n, err := r.readBatch(small); err != nil || n != 1 || len(small[0].pkt) != 0 {
+			t.Fatalf("%v: oversize datagram: n %d err %v pkt %d bytes, want an empty one", lo, n, err, len(small[0].pkt))
+		}
+		if r.rxSize() != bufSize-rxOffset {
+			t.Fatalf("%v: rxSize %d after a truncated datagram", lo, r.rxSize())
+		}
+		send()
+		large := []*elem{getRxElem(r.rxSize())}
+		if n, err := r.readBatch(large); err != nil || n != 1 || !bytes.Equal(large[0].pkt, el.pkt) {
+			t.Fatalf("%v: after the switch: n %d err %v, %d bytes", lo, n, err, len(large[0].pkt))
+		}
 	}
 }
 

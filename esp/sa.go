@@ -43,6 +43,7 @@ type sa struct {
 	tunnel  string
 	esn     bool
 	udp     bool
+	v6      bool // the outer addresses are IPv6
 	local   netip.AddrPort
 	remote  netip.AddrPort
 
@@ -88,8 +89,9 @@ func newSA(c *childsa.SA, window int) (*sa, error) {
 		// RFC 4303 §2.1: SPIs 1-255 are reserved, 0 is local only.
 		return nil, fmt.Errorf("esp: SA 0x%08x: reserved SPI", c.SPI)
 	}
-	if !c.Remote.Addr().Is4() {
-		return nil, fmt.Errorf("esp: SA 0x%08x: outer remote address %v is not IPv4", c.SPI, c.Remote.Addr())
+	remote := netip.AddrPortFrom(c.Remote.Addr().Unmap(), c.Remote.Port())
+	if !remote.Addr().IsValid() || remote.Addr().IsUnspecified() {
+		return nil, fmt.Errorf("esp: SA 0x%08x: no outer remote address", c.SPI)
 	}
 	iv, blk, icv := s.sizes()
 	a := &sa{
@@ -98,8 +100,9 @@ func newSA(c *childsa.SA, window int) (*sa, error) {
 		tunnel:      c.Tunnel,
 		esn:         c.ESN,
 		udp:         c.UDPEncap,
+		v6:          remote.Addr().Is6(),
 		local:       c.Local,
-		remote:      c.Remote,
+		remote:      remote,
 		suite:       s,
 		ivLen:       iv,
 		blk:         blk,

@@ -202,7 +202,7 @@ func (t *tunnel) outbound(a *sa, elems []*elem, i int, pkt []byte, c *container)
 		clampMSS(pkt, t.mss4, t.mss6)
 	}
 	if t.cfg.PreFragment && nh == protoIPv4 {
-		limit := maxPayload(t.cfg.outerMTU(), a.ivLen, a.blk, a.icv, a.udp)
+		limit := maxPayload(t.cfg.outerMTU(), a.ivLen, a.blk, a.icv, a.udp, a.v6)
 		if len(pkt) > limit {
 			return t.preFragment(a, elems, i, pkt, limit, c)
 		}
@@ -257,7 +257,7 @@ func (t *tunnel) flush() {
 		c := t.pending[0]
 		c.mu.Lock()
 		c.seal()
-		t.e.send(c.sa.udp, c.elems)
+		t.e.send(c.sa, c.elems)
 		putContainer(c)
 	} else {
 		for _, c := range t.pending {
@@ -342,7 +342,7 @@ func (t *tunnel) sendLoop() {
 	var (
 		held  []*container
 		elems = make([]*elem, 0, sendBatchMax+containerMax)
-		carry *container // taken from the queue but for the other socket
+		carry *container // taken from the queue but for another socket
 	)
 	for {
 		c := carry
@@ -356,14 +356,14 @@ func (t *tunnel) sendLoop() {
 		c.mu.Lock()
 		held = append(held[:0], c)
 		elems = append(elems[:0], c.elems...)
-		udp := c.sa.udp
+		first := c.sa
 		for len(elems) < sendBatchMax && len(t.sendQueue) > 0 {
 			next, ok := <-t.sendQueue
 			if !ok {
 				break
 			}
 			next.mu.Lock()
-			if next.sa.udp != udp {
+			if next.sa.udp != first.udp || next.sa.v6 != first.v6 {
 				next.mu.Unlock()
 				carry = next
 				break
@@ -371,7 +371,7 @@ func (t *tunnel) sendLoop() {
 			held = append(held, next)
 			elems = append(elems, next.elems...)
 		}
-		t.e.send(udp, elems)
+		t.e.send(first, elems)
 		clear(elems)
 		for i, h := range held {
 			putContainer(h)
@@ -394,15 +394,10 @@ func (c *container) seal() {
 	c.jobs = jobs
 }
 
-// send writes the sealed packets elems, all of SAs on the UDP socket or
-// all on the raw one, to the outer socket.
-func (e *Engine) send(udp bool, elems []*elem) {
-	var o *outer
-	if udp {
-		o = e.udp.Load()
-	} else {
-		o = e.raw.Load()
-	}
+// send writes the sealed packets elems, all of SAs that use the outer
+// socket of a (UDP or raw, of its family), to that socket.
+func (e *Engine) send(a *sa, elems []*elem) {
+	o := e.outerFor(a.udp, a.v6).Load()
 	if o == nil {
 		e.stats.sendErrors.Add(uint64(len(elems)))
 		return

@@ -10,6 +10,7 @@ import (
 	"unsafe"
 
 	"golang.org/x/net/ipv4"
+	"golang.org/x/net/ipv6"
 	"golang.org/x/sys/unix"
 )
 
@@ -33,6 +34,13 @@ func setSocketBuffers(c syscall.Conn) {
 	})
 }
 
+// batchConn is the batched I/O of an outer socket, an ipv4.PacketConn or
+// an ipv6.PacketConn (their messages are the same type).
+type batchConn interface {
+	ReadBatch(ms []ipv4.Message, flags int) (int, error)
+	WriteBatch(ms []ipv4.Message, flags int) (int, error)
+}
+
 // batchWriter holds the reusable sendmmsg state of a socket. On UDP it
 // sends runs of equal-sized datagrams to one peer as one UDP GSO message
 // (UDP_SEGMENT), the way wireguard-go does, so the kernel walks its send
@@ -48,7 +56,7 @@ type batchWriter struct {
 	oob       [][]byte
 	udp       []net.UDPAddr
 	ip        []net.IPAddr
-	addrs     [][4]byte
+	addrs     [][16]byte // the messages' destination addresses (4 bytes used for IPv4)
 }
 
 // maxGSOSegments is the kernel's limit of segments per UDP GSO send.
@@ -61,7 +69,7 @@ func newBatchWriter(gso bool) *batchWriter {
 		oob:   make([][]byte, sendBatchMax),
 		udp:   make([]net.UDPAddr, sendBatchMax),
 		ip:    make([]net.IPAddr, sendBatchMax),
-		addrs: make([][4]byte, sendBatchMax),
+		addrs: make([][16]byte, sendBatchMax),
 	}
 	for i := range w.oob {
 		w.oob[i] = make([]byte, unix.CmsgSpace(2))
@@ -82,7 +90,7 @@ func setGSO(b []byte, size uint16) {
 
 // write sends elems to their SAs' remote addresses and reports how many
 // packets went out.
-func (w *batchWriter) write(pc *ipv4.PacketConn, elems []*elem, udp bool) (int, error) {
+func (w *batchWriter) write(pc batchConn, elems []*elem, udp bool) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	sent := 0
@@ -114,7 +122,7 @@ func (w *batchWriter) write(pc *ipv4.PacketConn, elems []*elem, udp bool) (int, 
 	return sent, nil
 }
 
-func (w *batchWriter) writeChunk(pc *ipv4.PacketConn, chunk []*elem, udp, gso bool) (int, error) {
+func (w *batchWriter) writeChunk(pc batchConn, chunk []*elem, udp, gso bool) (int, error) {
 	nm := 0
 	for i, el := range chunk {
 		w.bufs[i] = el.pkt
@@ -131,16 +139,16 @@ func (w *batchWriter) writeChunk(pc *ipv4.PacketConn, chunk []*elem, udp, gso bo
 				continue
 			}
 		}
-		w.addrs[nm] = el.sa.remote.Addr().As4()
+		ip := w.addr(nm, el.sa.remote.Addr())
 		m := &w.msgs[nm]
 		m.Buffers = w.bufs[i : i+1]
 		m.OOB = nil
 		if udp {
-			w.udp[nm].IP = w.addrs[nm][:]
+			w.udp[nm].IP = ip
 			w.udp[nm].Port = int(el.sa.remote.Port())
 			m.Addr = &w.udp[nm]
 		} else {
-			w.ip[nm].IP = w.addrs[nm][:]
+			w.ip[nm].IP = ip
 			m.Addr = &w.ip[nm]
 		}
 		nm++
@@ -179,10 +187,25 @@ func (w *batchWriter) writeChunk(pc *ipv4.PacketConn, chunk []*elem, udp, gso bo
 	return sent, nil
 }
 
+// addr stores a as the destination of message nm and returns it as the
+// 4- or 16-byte net.IP the socket's family takes, without allocating.
+func (w *batchWriter) addr(nm int, a netip.Addr) net.IP {
+	if a.Is4() {
+		b := a.As4()
+		copy(w.addrs[nm][:4], b[:])
+		return w.addrs[nm][:4]
+	}
+	w.addrs[nm] = a.As16()
+	return w.addrs[nm][:]
+}
+
 // udpIO is the UDP 4500 socket (RFC 3948), shared with IKE.
 type udpIO struct {
 	conn  *net.UDPConn
-	pc    *ipv4.PacketConn
+	pc    batchConn
+	pc4   *ipv4.PacketConn // one of pc4 and pc6 is set, by the family
+	pc6   *ipv6.PacketConn
+	v6    bool
 	local netip.AddrPort
 	msgs  []ipv4.Message
 	bufs  [][1][]byte
@@ -206,8 +229,15 @@ type rxMeta struct {
 	src, dst netip.AddrPort
 }
 
+// listenUDP opens the UDP socket on local, an IPv4 or (IPv6 only, without
+// mapped IPv4) an IPv6 address.
 func listenUDP(local netip.AddrPort) (*udpIO, error) {
-	conn, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(local))
+	v6 := local.Addr().Is6() && !local.Addr().Is4In6()
+	network := "udp4"
+	if v6 {
+		network = "udp6"
+	}
+	conn, err := net.ListenUDP(network, net.UDPAddrFromAddrPort(local))
 	if err != nil {
 		return nil, err
 	}
@@ -217,7 +247,7 @@ func listenUDP(local netip.AddrPort) (*udpIO, error) {
 	// receivers accept both.
 	u := &udpIO{
 		conn:   conn,
-		pc:     ipv4.NewPacketConn(conn),
+		v6:     v6,
 		local:  conn.LocalAddr().(*net.UDPAddr).AddrPort(),
 		msgs:   make([]ipv4.Message, outerBatch),
 		bufs:   make([][1][]byte, outerBatch),
@@ -237,13 +267,23 @@ func listenUDP(local netip.AddrPort) (*udpIO, error) {
 	}
 	// The destination address of IKE messages matters to ike (NAT
 	// detection) when the socket is bound to the unspecified address.
-	if err := u.pc.SetControlMessage(ipv4.FlagDst, true); err != nil {
+	var oob int
+	if v6 {
+		u.pc6 = ipv6.NewPacketConn(conn)
+		u.pc, err = u.pc6, u.pc6.SetControlMessage(ipv6.FlagDst, true)
+		oob = len(ipv6.NewControlMessage(ipv6.FlagDst))
+	} else {
+		u.pc4 = ipv4.NewPacketConn(conn)
+		u.pc, err = u.pc4, u.pc4.SetControlMessage(ipv4.FlagDst, true)
+		oob = len(ipv4.NewControlMessage(ipv4.FlagDst))
+	}
+	if err != nil {
 		conn.Close()
 		return nil, err
 	}
 	for i := range u.msgs {
 		u.msgs[i].Buffers = u.bufs[i][:]
-		u.msgs[i].OOB = make([]byte, len(ipv4.NewControlMessage(ipv4.FlagDst))+unix.CmsgSpace(4))
+		u.msgs[i].OOB = make([]byte, oob+unix.CmsgSpace(4))
 	}
 	return u, nil
 }
@@ -341,16 +381,32 @@ func (u *udpIO) receive() error {
 		if (ike || u.coalescedAt(meta)) && m.NN > 0 {
 			// IKE (possibly inside a coalesced run): find the local
 			// address it was sent to.
-			var cm ipv4.ControlMessage
-			if cm.Parse(m.OOB[:m.NN]) == nil && cm.Dst != nil {
-				if d, ok := netip.AddrFromSlice(cm.Dst.To4()); ok {
-					meta.dst = netip.AddrPortFrom(d, u.local.Port())
-				}
+			if d, ok := u.dstOf(m.OOB[:m.NN]); ok {
+				meta.dst = netip.AddrPortFrom(d, u.local.Port())
 			}
 		}
 	}
 	u.rxN, u.rxI, u.rxOff = n, 0, 0
 	return nil
+}
+
+// dstOf returns the destination address of a received datagram from its
+// control messages (IP_PKTINFO or IPV6_PKTINFO).
+func (u *udpIO) dstOf(oob []byte) (netip.Addr, bool) {
+	var dst net.IP
+	if u.v6 {
+		var cm ipv6.ControlMessage
+		if cm.Parse(oob) == nil {
+			dst = cm.Dst
+		}
+	} else {
+		var cm ipv4.ControlMessage
+		if cm.Parse(oob) == nil {
+			dst = cm.Dst.To4()
+		}
+	}
+	d, ok := netip.AddrFromSlice(dst)
+	return d.Unmap(), ok
 }
 
 // coalescedAt reports whether the datagram described by m holds several.
@@ -385,12 +441,21 @@ func (u *udpIO) writeBatch(elems []*elem) (int, error) {
 }
 
 func (u *udpIO) writeTo(pkt []byte, src, dst netip.AddrPort) error {
+	setSrc := !src.Addr().IsUnspecified() && u.local.Addr().IsUnspecified()
+	if u.v6 {
+		var cm *ipv6.ControlMessage
+		if setSrc && src.Addr().Is6() {
+			cm = &ipv6.ControlMessage{Src: src.Addr().AsSlice()}
+		}
+		_, err := u.pc6.WriteTo(pkt, cm, net.UDPAddrFromAddrPort(dst))
+		return err
+	}
 	var cm *ipv4.ControlMessage
-	if src.Addr().Is4() && !src.Addr().IsUnspecified() && u.local.Addr().IsUnspecified() {
+	if setSrc && src.Addr().Is4() {
 		s := src.Addr().As4()
 		cm = &ipv4.ControlMessage{Src: net.IP(s[:])}
 	}
-	_, err := u.pc.WriteTo(pkt, cm, net.UDPAddrFromAddrPort(dst))
+	_, err := u.pc4.WriteTo(pkt, cm, net.UDPAddrFromAddrPort(dst))
 	return err
 }
 
@@ -398,11 +463,15 @@ func (u *udpIO) writeTo(pkt []byte, src, dst netip.AddrPort) error {
 // ends with it, so the rx elements are simply left to the GC.
 func (u *udpIO) close() error { return u.conn.Close() }
 
-// rawIO is a raw IPv4 socket for protocol 50. Linux hands received
-// datagrams over with their IPv4 header; sent ones get it from the kernel.
+// rawIO is a raw IPv4 or IPv6 socket for protocol 50. Linux hands
+// received IPv4 datagrams over with their IPv4 header, but IPv6 ones
+// without theirs (RFC 3542 §3): there the ESP header comes first and the
+// source address comes from the message's name. Sent ones get their
+// header from the kernel in both families.
 type rawIO struct {
 	conn *net.IPConn
-	pc   *ipv4.PacketConn
+	pc   batchConn
+	v6   bool
 	msgs []ipv4.Message
 	bufs [][1][]byte
 	w    *batchWriter
@@ -411,18 +480,30 @@ type rawIO struct {
 	big bool
 }
 
+// listenRawESP opens the raw ESP socket on local, an IPv4 or IPv6 address
+// (invalid: all IPv4 addresses).
 func listenRawESP(local netip.Addr) (*rawIO, error) {
 	if !local.IsValid() {
 		local = netip.IPv4Unspecified()
 	}
-	conn, err := net.ListenIP("ip4:50", &net.IPAddr{IP: net.IP(local.AsSlice())})
+	v6 := local.Is6() && !local.Is4In6()
+	network := "ip4:50"
+	if v6 {
+		network = "ip6:50"
+	}
+	conn, err := net.ListenIP(network, &net.IPAddr{IP: net.IP(local.Unmap().AsSlice())})
 	if err != nil {
 		return nil, err
 	}
 	setSocketBuffers(conn)
+	var pc batchConn = ipv4.NewPacketConn(conn)
+	if v6 {
+		pc = ipv6.NewPacketConn(conn)
+	}
 	r := &rawIO{
 		conn: conn,
-		pc:   ipv4.NewPacketConn(conn),
+		pc:   pc,
+		v6:   v6,
 		msgs: make([]ipv4.Message, outerBatch),
 		bufs: make([][1][]byte, outerBatch),
 		w:    newBatchWriter(false),
@@ -457,6 +538,10 @@ func (r *rawIO) readBatch(elems []*elem) (int, error) {
 		el.pktOff = rxOffset
 		if r.msgs[i].Flags&unix.MSG_TRUNC != 0 {
 			r.big = true // this one is lost (counted as truncated)
+			continue
+		}
+		if r.v6 {
+			r.fromName(el, &r.msgs[i], b)
 			continue
 		}
 		if len(b) < 20 || b[0]>>4 != 4 {

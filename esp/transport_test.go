@@ -11,21 +11,30 @@ import (
 )
 
 // TestUDPTransportLoopback sends a container of ESP packets over real UDP
-// sockets on 127.0.0.1 (as one UDP GSO message where the kernel can) and
-// checks each arrives as its own datagram, byte for byte, RFC 3948 style:
-// the UDP payload is the ESP packet, starting with the SPI.
+// sockets on 127.0.0.1 and on ::1 (as one UDP GSO message where the
+// kernel can) and checks each arrives as its own datagram, byte for byte,
+// RFC 3948 style: the UDP payload is the ESP packet, starting with the SPI.
 func TestUDPTransportLoopback(t *testing.T) {
-	rx, err := listenUDP(netip.MustParseAddrPort("127.0.0.1:0"))
+	for _, lo := range []string{"127.0.0.1:0", "[::1]:0"} {
+		t.Run(lo, func(t *testing.T) { testUDPTransportLoopback(t, mustAP(lo)) })
+	}
+}
+
+func testUDPTransportLoopback(t *testing.T, lo netip.AddrPort) {
+	rx, err := listenUDP(lo)
 	if err != nil {
-		testenv.Unavailable(t, "no UDP on loopback: %v", err)
+		testenv.Unavailable(t, "no UDP on loopback %v: %v", lo, err)
 	}
 	defer rx.close()
-	tx, err := listenUDP(netip.MustParseAddrPort("127.0.0.1:0"))
+	tx, err := listenUDP(lo)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer tx.close()
-	a := &sa{remote: rx.local}
+	if rx.v6 != lo.Addr().Is6() {
+		t.Fatalf("%v opened a socket of the other family", lo)
+	}
+	a := &sa{remote: rx.local, v6: rx.v6}
 	var elems []*elem
 	for i := 0; i < containerMax; i++ {
 		el := getElem()
@@ -109,32 +118,42 @@ func TestIKEOverUDPLoopback(t *testing.T) {
 }
 
 // TestRawESPLoopback sends ESP as IP protocol 50 to 127.0.0.1 and reads it
-// back with the IPv4 header stripped.
+// back with the IPv4 header stripped, and as next header 50 to ::1, where
+// the socket delivers no IP header: the ESP header starts at rxOffset and
+// the source comes from the message's name.
 func TestRawESPLoopback(t *testing.T) {
 	testenv.RequireRoot(t) // raw sockets
-	r, err := listenRawESP(netip.MustParseAddr("127.0.0.1"))
-	if err != nil {
-		testenv.Unavailable(t, "raw socket: %v", err)
-	}
-	defer r.close()
-	el := getElem()
-	el.pkt = append(el.buf[txOffset:txOffset], 0, 0, 0x10, 0x01, 0, 0, 0, 1, 9, 9, 9, 9)
-	el.sa = &sa{remote: netip.MustParseAddrPort("127.0.0.1:0")}
-	if n, err := r.writeBatch([]*elem{el}); err != nil || n != 1 {
-		t.Fatal(n, err)
-	}
-	got := []*elem{getElem()}
-	r.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-	for {
-		n, err := r.readBatch(got)
+	for _, c := range []struct {
+		lo  netip.Addr
+		off int
+	}{{netip4("127.0.0.1"), rxOffset + 20}, {netip.IPv6Loopback(), rxOffset}} {
+		r, err := listenRawESP(c.lo)
 		if err != nil {
-			t.Fatal(err)
+			testenv.Unavailable(t, "raw socket on %v: %v", c.lo, err)
 		}
-		if n == 1 && bytes.Equal(got[0].pkt, el.pkt) {
-			break
+		defer r.close()
+		if r.v6 != c.lo.Is6() {
+			t.Fatalf("%v opened a raw socket of the other family", c.lo)
 		}
-	}
-	if got[0].src.Addr() != netip.MustParseAddr("127.0.0.1") || got[0].pktOff != rxOffset+20 {
-		t.Fatalf("src %v off %d", got[0].src, got[0].pktOff)
+		el := getElem()
+		el.pkt = append(el.buf[txOffset:txOffset], 0, 0, 0x10, 0x01, 0, 0, 0, 1, 9, 9, 9, 9)
+		el.sa = &sa{remote: netip.AddrPortFrom(c.lo, 0), v6: r.v6}
+		if n, err := r.writeBatch([]*elem{el}); err != nil || n != 1 {
+			t.Fatal(n, err)
+		}
+		got := []*elem{getElem()}
+		r.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		for {
+			n, err := r.readBatch(got)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n == 1 && bytes.Equal(got[0].pkt, el.pkt) {
+				break
+			}
+		}
+		if got[0].src.Addr() != c.lo || got[0].pktOff != c.off {
+			t.Fatalf("%v: src %v off %d", c.lo, got[0].src, got[0].pktOff)
+		}
 	}
 }

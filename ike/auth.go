@@ -142,6 +142,7 @@ func (c *Core) authReply(now time.Time, sa *ikeSA, m *message) {
 		nonceI: sa.nonceI, nonceR: sa.nonceR}
 	ch.localTS, ch.remoteTS = prefixes(m.TSi), prefixes(m.TSr)
 	c.addChild(now, sa, ch, nil, true)
+	c.dropLost(now, sa)
 	c.dropDuplicate(now, sa)
 }
 
@@ -171,6 +172,7 @@ func (c *Core) checkPeerAuth(sa *ikeSA, m *message, ourNonce, peerInit, skP []by
 // established marks sa authenticated and makes it the tunnel's SA.
 func (c *Core) established(now time.Time, sa *ikeSA, m *message) {
 	t := sa.tun
+	begun := sa.created // when its IKE_SA_INIT began
 	sa.state = StateEstablished
 	c.serial++
 	sa.serial = c.serial
@@ -183,10 +185,19 @@ func (c *Core) established(now time.Time, sa *ikeSA, m *message) {
 	// The IKE_SA_INIT messages were only needed for the AUTH payloads.
 	sa.initReq, sa.initResp, sa.dh, sa.initOffer = nil, nil, nil, nil
 	if !sa.initiator && m.notify(nInitialContact) != nil {
+		// INITIAL_CONTACT says the peer held no other SA with us when it
+		// set this one up: its old SAs are gone. An SA established after
+		// this one's exchange began is not one of them: both ends
+		// initiated at once, and the peer may hold it by now (the
+		// duplicate is resolved below, not dropped unannounced).
 		for _, o := range c.peerSAs(sa) {
-			if o.state == StateEstablished {
+			if o.state == StateEstablished && o.created.Before(begun) {
 				c.log.Info("ike: INITIAL_CONTACT: dropping the peer's old IKE SA", "tunnel", t.name, "peer", sa.remote)
-				c.removeSA(now, o)
+				// Its Child SAs still take what the peer sent before
+				// it had the new SA, for DeleteGrace; our traffic moves
+				// to the new one as it is installed.
+				o.state, o.replacedBy, o.deleteAt = StateDeleting, sa, now.Add(c.opt.DeleteGrace)
+				c.mark(o)
 			}
 		}
 	}
@@ -199,13 +210,32 @@ func (c *Core) established(now time.Time, sa *ikeSA, m *message) {
 
 // dropDuplicate resolves two IKE SAs for one tunnel that both ends set up
 // at the same time (both initiate, as IX and Azure both may): the SA with
-// the higher initiator SPI goes. Both ends pick the same one; both delete
+// the higher initiator SPI goes. Both ends pick the same one and delete
 // it, so a peer that keeps duplicates (strongSwan's default) follows too.
+//
+// An end that only responded for the kept SA cannot know whether its
+// IKE_AUTH answer arrived: until it did, the peer has no such SA, and
+// moving traffic there or deleting the other would black-hole the
+// tunnel. That end first makes sure the peer holds the kept SA: its
+// traffic arrives on it, or it answers an empty INFORMATIONAL there (if
+// the peer never got our answer, it retransmits its IKE_AUTH, and our
+// liveness check is answered once that went through). Meanwhile the
+// peer's own DELETE of the duplicate settles it too.
 //
 // Only tunnels with a configured peer address keep one IKE SA; a "peer
 // any" tunnel accepts as many as its peers set up (as strongSwan does
 // without a uniqueness policy).
 func (c *Core) dropDuplicate(now time.Time, sa *ikeSA) {
+	c.resolveDuplicate(now, sa, false)
+}
+
+// duplicateCheck is how often an end that waits for proof that the peer
+// holds the kept SA looks for the peer's traffic on it.
+const duplicateCheck = time.Second
+
+// resolveDuplicate deletes sa's duplicate (or sa) as dropDuplicate says;
+// proven says the peer is known to hold the kept SA.
+func (c *Core) resolveDuplicate(now time.Time, sa *ikeSA, proven bool) {
 	if sa.state != StateEstablished || sa.tun.conf.PeerAny {
 		return
 	}
@@ -217,20 +247,75 @@ func (c *Core) dropDuplicate(now time.Time, sa *ikeSA) {
 		if o.spiI < sa.spiI {
 			keep, drop = o, sa
 		}
+		if !keep.initiator && !proven && !c.peerSends(keep) {
+			c.proveKept(now, keep, drop)
+			return
+		}
+		drop.dupCheckAt = time.Time{}
 		sa.tun.ike = keep
 		c.log.Info("ike: duplicate IKE SA for the tunnel, deleting one", "tunnel", sa.tun.name,
 			"spi_i", fmt.Sprintf("%016x", drop.spiI))
+		// Move traffic to the kept SA before the DELETE goes out: the
+		// peer removes the duplicate's inbound SA as soon as it reads
+		// our DELETE, and packets still sent on it would be lost.
+		c.moveOutboundOff(drop, keep)
 		drop.replacedBy = keep // no re-initiation when it goes
 		c.deleteIKE(now, drop)
 		return
 	}
 }
 
+// proveKept starts the wait for proof that the peer holds keep: a
+// liveness check on keep, and a look at keep's inbound traffic every
+// duplicateCheck (the timer is on drop: see Core.saTimers).
+func (c *Core) proveKept(now time.Time, keep, drop *ikeSA) {
+	drop.dupCheckAt = now.Add(duplicateCheck)
+	c.mark(drop)
+	if keep.proving {
+		return
+	}
+	keep.proving = true
+	c.request(now, keep, func(time.Time) *message { return &message{Exchange: exInformational} },
+		func(now time.Time, _ *message) {
+			keep.proving = false
+			c.resolveDuplicate(now, keep, true)
+		})
+}
+
+// peerSends reports whether packets from the peer arrived on one of sa's
+// Child SAs: then the peer holds sa, whatever became of our answer.
+func (c *Core) peerSends(sa *ikeSA) bool {
+	for _, ch := range sa.children {
+		if n, ok := c.opt.DataPlane.Counters(ch.inSPI, true); ok && n.Packets > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// moveOutboundOff points the tunnel's traffic at keep's newest live Child
+// SA if it is on one of drop's.
+func (c *Core) moveOutboundOff(drop, keep *ikeSA) {
+	onDrop := false
+	for _, ch := range drop.children {
+		onDrop = onDrop || ch.outbound()
+	}
+	if !onDrop {
+		return
+	}
+	for i := len(keep.children) - 1; i >= 0; i-- {
+		if k := keep.children[i]; k.installed && !k.deleting && k.replacedBy == nil {
+			c.switchOutbound(k)
+			return
+		}
+	}
+}
+
 // otherEstablished reports whether we have another established IKE SA
-// with sa's peer.
+// with sa's peer (one the peer said it lost does not count).
 func (c *Core) otherEstablished(sa *ikeSA) bool {
 	for _, o := range c.peerSAs(sa) {
-		if o.state == StateEstablished {
+		if o.state == StateEstablished && !o.peerLost {
 			return true
 		}
 	}
@@ -287,7 +372,11 @@ func (c *Core) respondAuth(now time.Time, sa *ikeSA, m *message) {
 	}
 	r.SA = []proposal{chosen}
 	r.TSi, r.TSr = m.TSi, m.TSr
-	c.addChild(now, sa, ch, nil, true) // installed before the answer can draw traffic
+	// Installed before the answer can draw traffic. Our own traffic moves
+	// here only if the tunnel has no other SA with this peer: while it
+	// has (both ends initiated), the peer may never get this answer, and
+	// the duplicate's resolution moves the traffic (dropDuplicate).
+	c.addChild(now, sa, ch, nil, !c.otherEstablished(sa))
 	c.reply(sa, m, r)
 	c.dropDuplicate(now, sa)
 }

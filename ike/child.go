@@ -169,7 +169,11 @@ func (c *Core) childRekeyReply(now time.Time, sa *ikeSA, old *childSA, rk *child
 		c.log.Info("ike: Child SA rekey collision: the peer's new SA wins", "tunnel", tunName(sa))
 		nc.replacedBy = peer
 		old.replacedBy = peer
-		c.switchOutbound(peer)
+		// The peer may not have our answer to its rekey yet, so its new
+		// SA may not be installed there: traffic moves when the peer,
+		// the winner, deletes old (or after orphanTimeout, as for any
+		// rekey the peer started).
+		c.awaitPeerDelete(now, old)
 		c.startChildDelete(now, sa, nc)
 		return
 	}
@@ -234,7 +238,17 @@ func (c *Core) respondCreateChild(now time.Time, sa *ikeSA, m *message) {
 	// arrives (so a lost answer cannot black-hole our traffic), or on our
 	// own after orphanTimeout if that DELETE never comes.
 	old.replacedBy = nc.ch
-	old.retireAt = now.Add(orphanTimeout)
+	c.awaitPeerDelete(now, old)
+}
+
+// awaitPeerDelete leaves ch, replaced in a rekey the peer won, for the
+// peer to delete; if no DELETE comes, the Child timers retire it after
+// orphanTimeout, unless the peer still sends on it (peerStillOn).
+func (c *Core) awaitPeerDelete(now time.Time, ch *childSA) {
+	ch.retireAt = now.Add(orphanTimeout)
+	if n, ok := c.opt.DataPlane.Counters(ch.inSPI, true); ok {
+		ch.inSeen = n.Packets
+	}
 }
 
 // orphanTimeout is how long a Child SA replaced by the peer's rekey waits
@@ -369,6 +383,13 @@ func appendESPDelete(ds []deletion, spi uint32) []deletion {
 // peerDeletedIKE removes an IKE SA the peer deleted. A replaced (rekeyed)
 // SA just goes; a tunnel's only SA is re-initiated for connect-type auto.
 func (c *Core) peerDeletedIKE(now time.Time, sa *ikeSA) {
+	if peer := sa.peerRekey; sa.replacedBy == nil && peer != nil && peer.state == StateEstablished {
+		// Both ends rekeyed at once and the answer to ours has not come:
+		// the peer deletes the old SA only when its own new SA won the
+		// collision (ikeRekeyReply), so that one is ours too now.
+		c.log.Info("ike: IKE SA rekey collision: the peer's new SA won", "tunnel", tunName(sa))
+		c.adoptIKE(now, sa, peer)
+	}
 	c.log.Info("ike: peer deleted IKE SA", "tunnel", tunName(sa), "peer", sa.remote, "replaced", sa.replacedBy != nil)
 	if sa.replacedBy != nil {
 		c.removeSA(now, sa)

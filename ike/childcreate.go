@@ -164,6 +164,6 @@ func (c *Core) installNewChild(now time.Time, sa *ikeSA, nc *childSA, shared []b
 	if redundant.initiator {
 		c.startChildDelete(now, sa, redundant)
 	} else {
-		redundant.retireAt = now.Add(orphanTimeout)
+		c.awaitPeerDelete(now, redundant)
 	}
 }

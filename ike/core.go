@@ -418,6 +418,13 @@ func (c *Core) handlePacket(now time.Time, pkt []byte, from, to netip.AddrPort, 
 		c.pump(now, sa)
 		return
 	}
+	if sa.state == StateAuthSent {
+		// A request before the answer to our IKE_AUTH: the peer holds
+		// the SA, we do not yet. Unanswered, it is retransmitted and
+		// answered once we do; an answer now would tell the peer we
+		// hold an SA we may never get (see dropDuplicate).
+		return
+	}
 	c.count(sa.tun, exchangeStat(statReceived, full.Exchange))
 	c.handleRequest(now, sa, full)
 }
@@ -588,6 +595,13 @@ func (c *Core) saTimers(now time.Time, sa *ikeSA) {
 		c.deleteIKE(now, sa)
 		return
 	}
+	if !sa.dupCheckAt.IsZero() && !now.Before(sa.dupCheckAt) {
+		sa.dupCheckAt = time.Time{}
+		c.resolveDuplicate(now, sa, false)
+		if sa.state != StateEstablished {
+			return
+		}
+	}
 	if !sa.rekeyAt.IsZero() && !now.Before(sa.rekeyAt) && sa.rekeying == nil && sa.replacedBy == nil {
 		sa.rekeyAt = time.Time{}
 		c.startIKERekey(now, sa)
@@ -633,12 +647,32 @@ func (c *Core) keepaliveInterval(sa *ikeSA) time.Duration {
 	return defaultNATKeepalive
 }
 
+// peerStillOn reports whether ch, replaced by a rekey the peer started,
+// is what the peer still sends on: packets arrived on ch since the last
+// look, and none on its successor. Idle tunnels show neither.
+func (c *Core) peerStillOn(ch *childSA) bool {
+	old, _ := c.opt.DataPlane.Counters(ch.inSPI, true)
+	seen := ch.inSeen
+	ch.inSeen = old.Packets
+	if old.Packets == seen {
+		return false
+	}
+	nw, _ := c.opt.DataPlane.Counters(ch.replacedBy.inSPI, true)
+	return nw.Packets == 0
+}
+
 func (c *Core) childTimers(now time.Time, sa *ikeSA, ch *childSA) {
 	if !ch.deleteAt.IsZero() && !now.Before(ch.deleteAt) {
 		c.uninstallChild(ch)
 		return
 	}
 	if !ch.deleting && ch.replacedBy != nil && !ch.retireAt.IsZero() && !now.Before(ch.retireAt) {
+		if c.peerStillOn(ch) && now.Before(ch.expireAt) {
+			// The peer has not moved to the new SA: it may still be
+			// retransmitting the request whose answer it lacks.
+			ch.retireAt = now.Add(orphanTimeout)
+			return
+		}
 		c.log.Info("ike: peer rekeyed a Child SA but never deleted the old one; deleting it", "tunnel", tunName(sa))
 		ch.retireAt = time.Time{}
 		c.switchOutbound(ch.replacedBy)
@@ -729,18 +763,35 @@ func (c *Core) removeSA(now time.Time, sa *ikeSA) {
 		return
 	}
 	sa.state = StateDead
+	// The tunnel moves to its successor first, so that uninstalling the
+	// children below moves the tunnel's traffic onto the successor's.
+	if t := sa.tun; t != nil && t.ike == sa {
+		t.ike = c.successor(sa)
+	}
 	for _, ch := range sa.children {
 		c.uninstallChild(ch)
 	}
 	sa.children = nil
 	delete(c.sas, sa.localSPI())
 	delete(c.halfOpen, sa.hoKey)
-	if t := sa.tun; t != nil && t.ike == sa {
-		t.ike = sa.replacedBy
-		if sa.replacedBy != nil && sa.replacedBy.state == StateDead {
-			t.ike = nil
+}
+
+// successor is the IKE SA that takes over sa's tunnel when sa goes: the
+// SA that replaced it, or else another established SA with the same peer
+// (the duplicate that the peer kept when it deleted sa).
+func (c *Core) successor(sa *ikeSA) *ikeSA {
+	if sa.replacedBy != nil {
+		if sa.replacedBy.state == StateDead {
+			return nil
+		}
+		return sa.replacedBy
+	}
+	for _, o := range c.peerSAs(sa) {
+		if o.state == StateEstablished && o.replacedBy == nil {
+			return o
 		}
 	}
+	return nil
 }
 
 // uninstallChild removes both directions of a Child SA from the data plane.

@@ -19,6 +19,7 @@ type fakeDP struct {
 	sas      map[dpKey]childsa.SA
 	outbound map[string]uint32
 	log      []string
+	rx       map[uint32]uint64 // packets per inbound SPI, when a test counts them (probeRun)
 }
 
 type dpKey struct {
@@ -61,6 +62,9 @@ func (d *fakeDP) Counters(spi uint32, inbound bool) (childsa.Counters, bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	_, ok := d.sas[dpKey{spi, inbound}]
+	if d.rx != nil && inbound {
+		return childsa.Counters{Packets: d.rx[spi]}, ok
+	}
 	return childsa.Counters{Packets: 1, Octets: 100}, ok
 }
 
@@ -128,6 +132,8 @@ type pair struct {
 	now  time.Time
 	net  *fakeNet
 	a, b *node
+
+	probed map[netip.Addr]bool // nodes a probe reached (probeRunOutage)
 }
 
 var (
@@ -217,11 +223,16 @@ func testConfig(peer netip.Addr, psk string, auto bool, prof *testProfile) Confi
 }
 
 func newPair(t *testing.T, cfgA, cfgB Config, tweak func(*CoreConfig)) *pair {
+	return newPairAt(t, addrA, addrB, cfgA, cfgB, tweak)
+}
+
+// newPairAt is newPair with the outer addresses a and b.
+func newPairAt(t *testing.T, a, b netip.Addr, cfgA, cfgB Config, tweak func(*CoreConfig)) *pair {
 	p := &pair{t: t, now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 	p.net = &fakeNet{t: t, nodes: map[netip.Addr]*node{}}
 	mk := func(cfg Config, addr netip.Addr) *node {
 		n := &node{dp: newFakeDP(), addr: addr}
-		cc := CoreConfig{Config: cfg, DataPlane: n.dp, Transport: p.net, Logger: testLogger(t),
+		cc := CoreConfig{Config: cfg, DataPlane: n.dp, Transport: p.net, Logger: testLogger(t).With("node", addr.String()),
 			LocalAddr: func(netip.Addr) netip.Addr { return addr }}
 		if tweak != nil {
 			tweak(&cc)
@@ -234,8 +245,8 @@ func newPair(t *testing.T, cfgA, cfgB Config, tweak func(*CoreConfig)) *pair {
 		p.net.nodes[addr] = n
 		return n
 	}
-	p.a = mk(cfgA, addrA)
-	p.b = mk(cfgB, addrB)
+	p.a = mk(cfgA, a)
+	p.b = mk(cfgB, b)
 	return p
 }
 

@@ -116,5 +116,35 @@ func (c *Core) peerLostSA(now time.Time, sa *ikeSA, pkt []byte) bool {
 		return true
 	}
 	c.log.Info("ike: peer says it has no such IKE SA (unauthenticated INVALID_IKE_SPI)", "tunnel", tunName(sa), "peer", sa.remote)
+	c.replaceLost(now, sa)
 	return true
+}
+
+// replaceLost sets up a new IKE SA beside sa, which the peer says it lost
+// (a restart, most often, of a peer that only responds): waiting for DPD
+// to give up on sa would cost its whole retransmission schedule. The old
+// SA keeps the traffic until the new one is authenticated, so a forged
+// INVALID_IKE_SPI costs no more than one new IKE SA, once per SA; the new
+// SA carries INITIAL_CONTACT, so a peer that did keep sa drops it too.
+func (c *Core) replaceLost(now time.Time, sa *ikeSA) {
+	t := sa.tun
+	if sa.state != StateEstablished || sa.peerLost || sa.replacedBy != nil || t == nil ||
+		!t.auto || t.conf.PeerAny || t.ike != sa {
+		return
+	}
+	sa.peerLost = true
+	c.log.Info("ike: setting up a new IKE SA beside the one the peer says it lost", "tunnel", t.name, "peer", sa.remote)
+	c.initiate(now, t)
+}
+
+// dropLost removes the SAs with sa's peer that the peer said it lost, now
+// that sa, which replaces them, is up and carries the traffic.
+func (c *Core) dropLost(now time.Time, sa *ikeSA) {
+	for _, o := range c.peerSAs(sa) {
+		if o.peerLost && o.state == StateEstablished {
+			c.log.Info("ike: new IKE SA up; dropping the one the peer lost", "tunnel", tunName(sa), "peer", sa.remote)
+			o.replacedBy = sa
+			c.removeSA(now, o)
+		}
+	}
 }

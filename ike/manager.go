@@ -28,7 +28,7 @@ type ManagerConfig struct {
 	// packets it reads there to Deliver; the Manager opens only UDP 500
 	// itself.
 	NATTTransport Transport
-	ListenAddr    netip.Addr // for the Manager's own sockets; default all IPv4 addresses
+	ListenAddr    netip.Addr // for the Manager's own sockets; default all IPv4 and (where the host has IPv6) IPv6 addresses
 	IKEPort       uint16     // default 500
 	NATTPort      uint16     // default 4500
 

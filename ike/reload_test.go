@@ -159,9 +159,9 @@ func TestReloadKeepsOtherTunnels(t *testing.T) {
 
 // TestReloadDeleteOvertaken: after our reload the new IKE SA (with
 // INITIAL_CONTACT) reaches the peer before the DELETE of the old one, so
-// the peer drops the old SA itself and answers our DELETE with
-// INVALID_IKE_SPI: the old SA must go at once, not linger for the whole
-// retransmission schedule.
+// the peer drops the old SA itself (answering our DELETE, or with
+// INVALID_IKE_SPI once it is gone): the old SA must go at once, not
+// linger for the whole retransmission schedule.
 func TestReloadDeleteOvertaken(t *testing.T) {
 	p, old, _ := upPair(t)
 	ma := memManager(p, p.a)
@@ -178,8 +178,10 @@ func TestReloadDeleteOvertaken(t *testing.T) {
 		t.Fatal(err)
 	}
 	p.run(100 * time.Millisecond)
-	if len(held) == 0 || len(p.b.core.sas) != 1 {
-		t.Fatalf("setup: %d held DELETEs, b has %d IKE SAs", len(held), len(p.b.core.sas))
+	// b keeps the old SA's Child SAs for DeleteGrace, but not as an
+	// established SA.
+	if len(held) == 0 || len(established(p.b)) != 1 {
+		t.Fatalf("setup: %d held DELETEs, b has %d established IKE SAs", len(held), len(established(p.b)))
 	}
 	hold = false
 	p.net.queue = append(p.net.queue, held...)

@@ -91,10 +91,11 @@ func TestReinitiateBackoff(t *testing.T) {
 }
 
 // TestDPDPeerRestartedAsResponder: the peer restarts, keeps no state and
-// only responds. Its INVALID_IKE_SPI answers are not trusted, so DPD
-// decides, but within DPDTimeout of the check rather than after the whole
-// retransmission schedule (issue 14: 134 s); then the tunnel initiates
-// again at once. With a 10 s DPD interval the tunnel is back within 41 s.
+// only responds. Its INVALID_IKE_SPI answer to our next liveness check is
+// not trusted to end the SA, but it is enough to set up a new IKE SA beside
+// it (replaceLost): once that one is authenticated the old goes. With a
+// 10 s DPD interval the tunnel is back within 11 s, without waiting for
+// DPD's 30 s of retransmissions (issue 14: 134 s at first, then 41 s).
 func TestDPDPeerRestartedAsResponder(t *testing.T) {
 	prof := &testProfile{Enc: []string{"aes-cbc-256"}, Integrity: []string{"sha1"},
 		DH: []string{"1024-bit"}, DPDInterval: 10 * time.Second}
@@ -116,11 +117,11 @@ func TestDPDPeerRestartedAsResponder(t *testing.T) {
 	}
 	back := p.now.Sub(restarted)
 	p.checkUp()
-	if back > 41*time.Second {
-		t.Fatalf("tunnel back %v after the peer restarted, want at most 41 s (10 s DPD interval + 30 s DPD timeout)", back)
+	if back > 11*time.Second {
+		t.Fatalf("tunnel back %v after the peer restarted, want at most 11 s (10 s DPD interval, then one new IKE SA)", back)
 	}
-	if st := p.a.core.Stats(); st.Failures.Timeout != 1 || st.Retransmits != 3 {
-		t.Fatalf("want one DPD timeout after 3 retransmissions (2, 6, 14 s): %+v", st)
+	if st := p.a.core.Stats(); st.Failures.Timeout != 0 {
+		t.Fatalf("want no DPD timeout: %+v", st)
 	}
 	t.Logf("back after %v", back)
 }

@@ -114,6 +114,9 @@ type ikeSA struct {
 	rekeyAt    time.Time
 	expireAt   time.Time
 	deleteAt   time.Time // replaced SA: remove after a grace period
+	dupCheckAt time.Time // a duplicate to delete once the peer holds the kept SA: look then
+	proving    bool      // a liveness check asks whether the peer holds this SA
+	peerLost   bool      // the peer said it lost this SA; a new one is being set up
 	children   []*childSA
 	rekeying   *ikeRekey // our outstanding IKE SA rekey
 	peerRekey  *ikeSA    // IKE SA the peer's rekey created (collision tracking)
@@ -152,6 +155,7 @@ type childSA struct {
 	expireAt   time.Time
 	deleteAt   time.Time // grace period of a replaced SA
 	retireAt   time.Time // replaced by the peer's rekey: retire if no DELETE by then
+	inSeen     uint64    // inbound packets at the last look (peerStillOn)
 	rekeying   *childRekey
 	peerRekey  *childSA // SA the peer's rekey of this one created (collision)
 	replacedBy *childSA

@@ -108,6 +108,7 @@ func (c *Core) saNext(sa *ikeSA) time.Time {
 	}
 	at(sa.expireAt)
 	at(sa.recreateAt)
+	at(sa.dupCheckAt)
 	if sa.rekeying == nil && sa.replacedBy == nil {
 		at(sa.rekeyAt)
 	}

@@ -10,104 +10,139 @@ import (
 	"syscall"
 
 	"golang.org/x/net/ipv4"
+	"golang.org/x/net/ipv6"
 	"golang.org/x/sys/unix"
 )
 
 // UDPTransport is the standalone socket layer: UDP 500 and UDP 4500
-// (NAT-T) sockets for IPv4, used when package esp does not own port 4500.
-// It learns each packet's destination address (IP_PKTINFO) so replies and
-// NAT detection use the address the peer really targeted, and sends from
-// the address the core chooses.
+// (NAT-T) sockets for IPv4 and IPv6, used when package esp does not own
+// port 4500. It learns each packet's destination address (IP_PKTINFO,
+// IPV6_PKTINFO) so replies and NAT detection use the address the peer
+// really targeted, and sends from the address the core chooses.
 type UDPTransport struct {
-	ike, natt *ipv4.PacketConn // natt nil: another component owns the NAT-T port
+	// fam holds the sockets of IPv4 (0) and IPv6 (1); a nil ike means
+	// that family has none. natt is nil when another component owns the
+	// NAT-T port (nattSend).
+	fam       [2]udpFamily
 	ikePort   uint16
 	nattPort  uint16
 	nattSend  Transport // sends from the NAT-T port when natt is nil
 	closeOnce sync.Once
 }
 
-// ListenUDP opens the IKE and NAT-T sockets on addr (unspecified: all
-// addresses) and ports ikePort and nattPort (500 and 4500 when zero).
+type udpFamily struct{ ike, natt *Socket }
+
+// family is the index into UDPTransport.fam of a's family.
+func family(a netip.Addr) int {
+	if a.Is6() && !a.Is4In6() {
+		return 1
+	}
+	return 0
+}
+
+// ListenUDP opens the IKE and NAT-T sockets on addr and ports ikePort and
+// nattPort (500 and 4500 when zero). An unspecified addr opens them on all
+// IPv4 addresses and, where the host has IPv6, on all IPv6 addresses too;
+// an address opens them on that address only.
 func ListenUDP(addr netip.Addr, ikePort, nattPort uint16) (*UDPTransport, error) {
+	return listenTransport(addr, ikePort, nattPort, true, nil)
+}
+
+// ListenIKEOnly opens only the IKE port (500 when zero), on addr as
+// ListenUDP does, for when another component (package esp) owns the NAT-T
+// port: packets the core sends from nattPort go through natt, and that
+// component passes the IKE packets it receives there to
+// Manager.HandlePacket.
+func ListenIKEOnly(addr netip.Addr, ikePort, nattPort uint16, natt Transport) (*UDPTransport, error) {
+	return listenTransport(addr, ikePort, nattPort, false, natt)
+}
+
+func listenTransport(addr netip.Addr, ikePort, nattPort uint16, withNATT bool, natt Transport) (*UDPTransport, error) {
 	if ikePort == 0 {
 		ikePort = 500
 	}
 	if nattPort == 0 {
 		nattPort = 4500
 	}
-	if !addr.IsValid() {
-		addr = netip.IPv4Unspecified()
+	t := &UDPTransport{ikePort: ikePort, nattPort: nattPort, nattSend: natt}
+	addrs := []netip.Addr{addr}
+	if !addr.IsValid() || addr.IsUnspecified() {
+		addrs = []netip.Addr{netip.IPv4Unspecified(), netip.IPv6Unspecified()}
 	}
-	open := func(port uint16) (*ipv4.PacketConn, error) {
-		c, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(addr, port)))
+	for _, a := range addrs {
+		f := &t.fam[family(a)]
+		var err error
+		f.ike, err = ListenSocket(a, ikePort)
+		if err == nil && withNATT {
+			if f.natt, err = ListenSocket(a, nattPort); err != nil {
+				f.ike.Close()
+				f.ike = nil
+			}
+		}
 		if err != nil {
-			return nil, fmt.Errorf("ike: listen udp %s: %w", netip.AddrPortFrom(addr, port), err)
+			if len(addrs) > 1 && a.Is6() && noIPv6(err) {
+				continue // a host without IPv6: IPv4 only
+			}
+			t.Close()
+			return nil, err
 		}
-		SetSocketBuffers(c)
-		pc := ipv4.NewPacketConn(c)
-		if err := pc.SetControlMessage(ipv4.FlagDst, true); err != nil {
-			c.Close()
-			return nil, fmt.Errorf("ike: IP_PKTINFO: %w", err)
-		}
-		return pc, nil
-	}
-	t := &UDPTransport{ikePort: ikePort, nattPort: nattPort}
-	var err error
-	if t.ike, err = open(ikePort); err != nil {
-		return nil, err
-	}
-	if t.natt, err = open(nattPort); err != nil {
-		t.ike.Close()
-		return nil, err
 	}
 	return t, nil
 }
 
-// Send implements Transport: the socket is chosen by from's port and the
-// source address set from from's address when it is specified.
+// noIPv6 reports whether err says the host has no IPv6 (disabled or not
+// built): then a socket on all addresses is IPv4 only.
+func noIPv6(err error) bool {
+	return errors.Is(err, syscall.EAFNOSUPPORT) || errors.Is(err, syscall.EADDRNOTAVAIL) || errors.Is(err, syscall.EPROTONOSUPPORT)
+}
+
+// Send implements Transport: the socket is chosen by to's family and
+// from's port, the source address set from from's address when it is
+// specified.
 func (t *UDPTransport) Send(pkt []byte, from, to netip.AddrPort) error {
-	pc := t.ike
+	f := &t.fam[family(to.Addr())]
+	s := f.ike
 	if from.Port() == t.nattPort {
-		if t.natt == nil {
+		if t.nattSend != nil {
 			return t.nattSend.Send(pkt, from, to)
 		}
-		pc = t.natt
+		s = f.natt
 		pkt = append(make([]byte, 4, 4+len(pkt)), pkt...) // non-ESP marker
 	}
-	var cm *ipv4.ControlMessage
-	if a := from.Addr(); a.IsValid() && !a.IsUnspecified() && a.Is4() {
-		cm = &ipv4.ControlMessage{Src: a.AsSlice()}
+	if s == nil {
+		return fmt.Errorf("ike: no UDP socket for %v", to)
 	}
-	_, err := pc.WriteTo(pkt, cm, net.UDPAddrFromAddrPort(to))
-	return err
+	return s.WriteTo(pkt, from.Addr(), to)
 }
 
 // SendNATKeepalive implements NATKeepaliveSender.
 func (t *UDPTransport) SendNATKeepalive(from, to netip.AddrPort) error {
-	if t.natt == nil {
+	if t.nattSend != nil {
 		if ks, ok := t.nattSend.(NATKeepaliveSender); ok {
 			return ks.SendNATKeepalive(from, to)
 		}
 		return nil
 	}
-	var cm *ipv4.ControlMessage
-	if a := from.Addr(); a.IsValid() && !a.IsUnspecified() && a.Is4() {
-		cm = &ipv4.ControlMessage{Src: a.AsSlice()}
+	s := t.fam[family(to.Addr())].natt
+	if s == nil {
+		return fmt.Errorf("ike: no NAT-T socket for %v", to)
 	}
-	_, err := t.natt.WriteTo([]byte{0xff}, cm, net.UDPAddrFromAddrPort(to))
-	return err
+	return s.WriteTo([]byte{0xff}, from.Addr(), to)
 }
 
-// Serve reads both sockets and passes IKE packets to handle (the non-ESP
+// Serve reads all sockets and passes IKE packets to handle (the non-ESP
 // marker stripped on the NAT-T port; NAT keepalives and ESP-in-UDP
 // dropped) until ctx ends or the sockets close.
 func (t *UDPTransport) Serve(ctx context.Context, handle func(pkt []byte, from, to netip.AddrPort)) error {
-	errc := make(chan error, 2)
-	n := 1
-	go func() { errc <- t.read(t.ike, t.ikePort, false, handle) }()
-	if t.natt != nil {
-		n++
-		go func() { errc <- t.read(t.natt, t.nattPort, true, handle) }()
+	errc := make(chan error, 4)
+	n := 0
+	for _, f := range t.fam {
+		for _, s := range []*Socket{f.ike, f.natt} {
+			if s != nil {
+				n++
+				go func() { errc <- t.read(s, s == f.natt, handle) }()
+			}
+		}
 	}
 	select {
 	case <-ctx.Done():
@@ -126,28 +161,15 @@ func (t *UDPTransport) Serve(ctx context.Context, handle func(pkt []byte, from, 
 	return nil
 }
 
-func (t *UDPTransport) read(pc *ipv4.PacketConn, port uint16, natt bool, handle func(pkt []byte, from, to netip.AddrPort)) error {
+func (t *UDPTransport) read(s *Socket, natt bool, handle func(pkt []byte, from, to netip.AddrPort)) error {
 	buf := make([]byte, 65536)
 	for {
-		n, cm, src, err := pc.ReadFrom(buf)
+		n, from, to, err := s.ReadFrom(buf)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return nil
 			}
 			return err
-		}
-		ua, ok := src.(*net.UDPAddr)
-		if !ok {
-			continue
-		}
-		from := ua.AddrPort()
-		from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
-		var to netip.AddrPort
-		if cm != nil && cm.Dst != nil {
-			a, _ := netip.AddrFromSlice(cm.Dst.To4())
-			to = netip.AddrPortFrom(a, port)
-		} else {
-			to = netip.AddrPortFrom(netip.IPv4Unspecified(), port)
 		}
 		pkt := buf[:n]
 		if natt {
@@ -163,43 +185,127 @@ func (t *UDPTransport) read(pc *ipv4.PacketConn, port uint16, natt bool, handle 
 	}
 }
 
-// Close closes both sockets.
+// Close closes all sockets.
 func (t *UDPTransport) Close() error {
 	t.closeOnce.Do(func() {
-		t.ike.Close()
-		if t.natt != nil {
-			t.natt.Close()
+		for _, f := range t.fam {
+			for _, s := range []*Socket{f.ike, f.natt} {
+				if s != nil {
+					s.Close()
+				}
+			}
 		}
 	})
 	return nil
 }
 
-// ListenIKEOnly opens only the IKE port (500 when zero) for when another
-// component (package esp) owns the NAT-T port: packets the core sends from
-// nattPort go through natt, and that component passes the IKE packets it
-// receives there to Manager.HandlePacket.
-func ListenIKEOnly(addr netip.Addr, ikePort, nattPort uint16, natt Transport) (*UDPTransport, error) {
-	if ikePort == 0 {
-		ikePort = 500
-	}
-	if nattPort == 0 {
-		nattPort = 4500
-	}
+// Socket is one IKE UDP socket, IPv4 or IPv6: it learns each datagram's
+// destination address (IP_PKTINFO, IPV6_PKTINFO), so IKE answers from the
+// address it was asked on and NAT detection hashes the address the peer
+// targeted, and it sends from a chosen source address.
+type Socket struct {
+	conn *net.UDPConn
+	pc4  *ipv4.PacketConn // one of pc4 and pc6 is set, by the family
+	pc6  *ipv6.PacketConn
+	port uint16
+}
+
+// ListenSocket opens an IKE socket on addr (an IPv4 or IPv6 address, may
+// be unspecified; invalid means all IPv4 addresses) and port, with the
+// buffers of SetSocketBuffers.
+func ListenSocket(addr netip.Addr, port uint16) (*Socket, error) {
 	if !addr.IsValid() {
 		addr = netip.IPv4Unspecified()
 	}
-	c, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(addr, ikePort)))
+	network := "udp4"
+	if family(addr) == 1 {
+		network = "udp6"
+	}
+	ap := netip.AddrPortFrom(addr.Unmap(), port)
+	c, err := net.ListenUDP(network, net.UDPAddrFromAddrPort(ap))
 	if err != nil {
-		return nil, fmt.Errorf("ike: listen udp %s: %w", netip.AddrPortFrom(addr, ikePort), err)
+		return nil, fmt.Errorf("ike: listen udp %s: %w", ap, err)
 	}
 	SetSocketBuffers(c)
-	pc := ipv4.NewPacketConn(c)
-	if err := pc.SetControlMessage(ipv4.FlagDst, true); err != nil {
-		c.Close()
-		return nil, fmt.Errorf("ike: IP_PKTINFO: %w", err)
+	s := &Socket{conn: c, port: uint16(c.LocalAddr().(*net.UDPAddr).Port)}
+	if network == "udp6" {
+		s.pc6 = ipv6.NewPacketConn(c)
+		err = s.pc6.SetControlMessage(ipv6.FlagDst, true)
+	} else {
+		s.pc4 = ipv4.NewPacketConn(c)
+		err = s.pc4.SetControlMessage(ipv4.FlagDst, true)
 	}
-	return &UDPTransport{ike: pc, ikePort: ikePort, nattPort: nattPort, nattSend: natt}, nil
+	if err != nil {
+		c.Close()
+		return nil, fmt.Errorf("ike: packet info on %s: %w", ap, err)
+	}
+	return s, nil
 }
+
+// ReadFrom reads one datagram into buf and returns its length, source and
+// destination (the socket's own address when the kernel gave none).
+func (s *Socket) ReadFrom(buf []byte) (n int, from, to netip.AddrPort, err error) {
+	var src net.Addr
+	var dst net.IP
+	if s.pc6 != nil {
+		var cm *ipv6.ControlMessage
+		n, cm, src, err = s.pc6.ReadFrom(buf)
+		if cm != nil {
+			dst = cm.Dst
+		}
+	} else {
+		var cm *ipv4.ControlMessage
+		n, cm, src, err = s.pc4.ReadFrom(buf)
+		if cm != nil {
+			dst = cm.Dst
+		}
+	}
+	if err != nil {
+		return 0, from, to, err
+	}
+	if ua, ok := src.(*net.UDPAddr); ok {
+		ap := ua.AddrPort()
+		from = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	}
+	to = netip.AddrPortFrom(s.LocalAddr().Addr(), s.port)
+	if a, ok := netip.AddrFromSlice(dst); ok {
+		to = netip.AddrPortFrom(a.Unmap(), s.port)
+	}
+	return n, from, to, nil
+}
+
+// WriteTo sends pkt to to, from the source address from when it is
+// specified and of the socket's family (else the kernel chooses).
+func (s *Socket) WriteTo(pkt []byte, from netip.Addr, to netip.AddrPort) error {
+	ua := net.UDPAddrFromAddrPort(to)
+	setSrc := from.IsValid() && !from.IsUnspecified()
+	if s.pc6 != nil {
+		var cm *ipv6.ControlMessage
+		if setSrc && family(from) == 1 {
+			cm = &ipv6.ControlMessage{Src: from.AsSlice()}
+		}
+		_, err := s.pc6.WriteTo(pkt, cm, ua)
+		return err
+	}
+	var cm *ipv4.ControlMessage
+	if setSrc && from.Unmap().Is4() {
+		cm = &ipv4.ControlMessage{Src: from.Unmap().AsSlice()}
+	}
+	_, err := s.pc4.WriteTo(pkt, cm, ua)
+	return err
+}
+
+// LocalAddr returns the address and port the socket is bound to.
+func (s *Socket) LocalAddr() netip.AddrPort {
+	ap := s.conn.LocalAddr().(*net.UDPAddr).AddrPort()
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+}
+
+// Conn returns the socket's connection (for its options).
+func (s *Socket) Conn() *net.UDPConn { return s.conn }
+
+// Close closes the socket.
+func (s *Socket) Close() error { return s.conn.Close() }
 
 // SocketBuffer is the receive and send buffer size asked for on IKE
 // sockets, the size package esp asks for on its outer sockets. The

@@ -69,8 +69,8 @@ func TestIKESocketBuffers(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer u.Close()
-	for name, pc := range map[string]net.PacketConn{"ike": u.ike.PacketConn, "natt": u.natt.PacketConn} {
-		if n := rcvbuf(t, pc.(*net.UDPConn)); n < SocketBuffer {
+	for name, s := range map[string]*Socket{"ike": u.fam[0].ike, "natt": u.fam[0].natt} {
+		if n := rcvbuf(t, s.Conn()); n < SocketBuffer {
 			t.Errorf("%s socket: SO_RCVBUF %d, want at least %d", name, n, SocketBuffer)
 		}
 	}
@@ -79,7 +79,7 @@ func TestIKESocketBuffers(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer only.Close()
-	if n := rcvbuf(t, only.ike.PacketConn.(*net.UDPConn)); n < SocketBuffer {
+	if n := rcvbuf(t, only.fam[0].ike.Conn()); n < SocketBuffer {
 		t.Errorf("IKE-only socket: SO_RCVBUF %d, want at least %d", n, SocketBuffer)
 	}
 }

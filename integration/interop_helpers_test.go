@@ -126,10 +126,16 @@ func (c iopIXConf) text() string {
 func (l *iopLab) startIX(conf iopIXConf) *nslab.SoftIX {
 	l.t.Helper()
 	// Metrics on the namespace's loopback: drop counters explain a loss.
-	x, err := nslab.StartSoftIXDaemon(l.s.IX, nslab.SoftIXOptions{
+	return l.startIXWith(nslab.SoftIXOptions{
 		Name: "ix", Config: conf.text(), Map: nslab.IXSideMap(), Args: append([]string{"--metrics", "127.0.0.1:9477"}, conf.Args...),
 		Env: conf.Env,
 	})
+}
+
+// startIXWith runs the soft-ix daemon as the IX with options o.
+func (l *iopLab) startIXWith(o nslab.SoftIXOptions) *nslab.SoftIX {
+	l.t.Helper()
+	x, err := nslab.StartSoftIXDaemon(l.s.IX, o)
 	if err != nil {
 		l.t.Fatal(err)
 	}

@@ -21,35 +21,7 @@ import (
 // only when SOFTIX_E2E_BENCH=1; the numbers are not checked against the
 // targets (see integration/bench/README.md for the real measurement).
 func TestE2EBenchScript(t *testing.T) {
-	// Skipped by design on a developer's machine; CI always runs it.
-	if os.Getenv("SOFTIX_E2E_BENCH") != "1" && !testenv.InCI() {
-		t.Skip("set SOFTIX_E2E_BENCH=1 to run the end-to-end benchmark script (root, about 30 s)")
-	}
-	nslab.Require(t, "iperf3", "ping", "jq", "ss", "go")
-	bin, err := nslab.SoftIXBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "bash", "bench/e2e.sh")
-	cmd.Env = append(os.Environ(), "ROUNDS=1", "SECS=2", "PINGS=20",
-		"CONTENDERS=plain softix-gcm softix-encap-gcm", "SOFTIX_BIN="+bin, "PFX=e2et")
-	cmd.WaitDelay = 10 * time.Second
-	out, err := cmd.CombinedOutput()
-	t.Logf("e2e.sh output:\n%s", out)
-	if err != nil {
-		t.Fatalf("e2e.sh: %v", err)
-	}
-	for _, key := range []string{"softix-gcm", "encap-gcm"} {
-		m := regexp.MustCompile(`(?m)^SUMMARY .* ` + key + `=([0-9.]+)( |$)`).FindSubmatch(out)
-		if m == nil {
-			t.Fatalf("no SUMMARY line with a %s throughput", key)
-		}
-		if v, _ := strconv.ParseFloat(string(m[1]), 64); v <= 0 {
-			t.Fatalf("%s throughput %s Mbit/s", key, m[1])
-		}
-	}
+	runE2EScript(t, "bench/e2e.sh", []string{"CONTENDERS=plain softix-gcm softix-encap-gcm", "PFX=e2et"}, "softix-gcm", "encap-gcm")
 }
 
 // TestHubBenchScript runs integration/bench/hub/hub.sh at a small size (20
@@ -82,6 +54,9 @@ func TestHubBenchScript(t *testing.T) {
 		m := regexp.MustCompile(`(?m)^hub ` + who + ` setup_s [0-9.]+ setups ([0-9]+) failures ([0-9]+)$`).FindSubmatch(out)
 		if m == nil || string(m[1]) != strconv.Itoa(n) || string(m[2]) != "0" {
 			t.Fatalf("%s: want %d setups and no failures, got %q", who, n, m)
+		}
+		if !regexp.MustCompile(`(?m)^hub ` + who + ` setup_cpu_ms [0-9.]+$`).Match(out) {
+			t.Fatalf("%s: no setup_cpu_ms line", who)
 		}
 	}
 	if !regexp.MustCompile(`(?m)^hub softix est_sas ` + strconv.Itoa(n) + `$`).Match(out) {

@@ -209,3 +209,57 @@ func TestTunMappedAddresses(t *testing.T) {
 		t.Errorf("address left after stop:\n%s", out)
 	}
 }
+
+// "ikev2 outgoing-interface IF NEXTHOP" puts a host route to the tunnel's
+// peer by IF through NEXTHOP, and "ip route P NEXTHOP IF" binds its next
+// hop to the interface; both leave at stop.
+func TestTunOutgoingInterfaceAndNextHopInterface(t *testing.T) {
+	nslab.Require(t, "go")
+	ns := bgtNS(t, "outif")
+	bgtRun(t, "ip", "-n", ns, "tuntap", "add", "dev", "Tunnel0.0", "mode", "tun")
+	for _, l := range []string{"wan0", "wan1"} {
+		bgtRun(t, "ip", "-n", ns, "link", "add", l, "type", "veth", "peer", "name", l+"p")
+		bgtRun(t, "ip", "-n", ns, "link", "set", l+"p", "up")
+	}
+	bgtRun(t, "ip", "-n", ns, "addr", "add", "192.0.2.1/24", "dev", "wan0")
+	bgtRun(t, "ip", "-n", ns, "addr", "add", "203.0.113.1/24", "dev", "wan1")
+	bgtRun(t, "ip", "-n", ns, "link", "set", "wan0", "up")
+	bgtRun(t, "ip", "-n", ns, "link", "set", "wan1", "up")
+	// Without the interface the kernel would take this more specific way
+	// to the next hop 203.0.113.253.
+	bgtRun(t, "ip", "-n", ns, "route", "add", "203.0.113.253/32", "dev", "wan0")
+	mp, ma := netip.MustParsePrefix, netip.MustParseAddr
+	cfg := &config.Config{
+		Interfaces: []*config.Interface{
+			{Name: "GigaEthernet0.0", Kind: config.KindGigaEthernet, Address: mp("192.0.2.1/24")},
+			{Name: "GigaEthernet1.0", Kind: config.KindGigaEthernet, Address: mp("203.0.113.1/24")},
+			{Name: "Tunnel0.0", Kind: config.KindTunnel, Address: mp("169.254.0.1/30"), Tunnel: &config.Tunnel{
+				Mode: "ipsec-ikev2", Peer: ma("198.51.100.6"), OutgoingInterface: "GigaEthernet1.0", OutgoingNextHop: ma("203.0.113.254"),
+			}},
+		},
+		Routes: []*config.Route{
+			{Prefix: mp("0.0.0.0/0"), NextHop: ma("192.0.2.254")},
+			{Prefix: mp("10.60.0.0/16"), NextHop: ma("203.0.113.253"), Interface: "GigaEthernet1.0"},
+		},
+	}
+	p := bgtStartPeer(t, ns, cfg, "GigaEthernet0.0=wan0", "GigaEthernet1.0=wan1")
+	static := bgtRoutes(t, ns, int(tun.ProtoStatic))
+	for dst, want := range map[string][2]string{
+		"198.51.100.6": {"wan1", "203.0.113.254"}, // not by the default route's wan0
+		"10.60.0.0/16": {"wan1", "203.0.113.253"},
+		"default":      {"wan0", "192.0.2.254"},
+	} {
+		r := bgtFindRoute(static, dst)
+		if r == nil || r.Dev != want[0] || r.Gateway != want[1] {
+			t.Errorf("route %s = %+v, want dev %s via %s (all: %v)", dst, r, want[0], want[1], static)
+		}
+	}
+	// What the kernel picks for IKE to the peer.
+	if out := bgtRun(t, "ip", "-n", ns, "route", "get", "198.51.100.6"); !strings.Contains(out, "via 203.0.113.254 dev wan1") {
+		t.Errorf("route get 198.51.100.6: %s", out)
+	}
+	if err := p.stop(); err != nil {
+		t.Fatal(err)
+	}
+	assertNothingOfSoftIX(t, ns)
+}

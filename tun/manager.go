@@ -211,11 +211,13 @@ func (m *Manager) applyInterfaces(cfg *config.Config) []error {
 			delete(m.loopbacks, name)
 		}
 	}
+	removed := map[string]bool{}
 	for name, had := range m.addrs {
 		for p := range had {
 			if wantAddrs[name][p] {
 				continue
 			}
+			removed[name] = true
 			if link, err := m.h.LinkByName(name); err == nil {
 				if err := m.h.AddrDel(link, &netlink.Addr{IPNet: ipNet(p)}); err != nil && !errors.Is(err, unix.EADDRNOTAVAIL) {
 					errs = append(errs, fmt.Errorf("tun: remove %s from %s: %w", p, name, err))
@@ -223,6 +225,26 @@ func (m *Manager) applyInterfaces(cfg *config.Config) []error {
 			}
 			delete(had, p)
 			delete(m.connSince, connKey{name, p.Masked()})
+		}
+	}
+	// Deleting the primary address of a subnet takes its secondaries with
+	// it (unless net.ipv4.conf.*.promote_secondaries is set): a new
+	// address in the same subnet, added above, would be gone. Put back
+	// what is wanted, keeping the host's addresses the host's.
+	for name := range removed {
+		link, err := m.h.LinkByName(name)
+		if err != nil {
+			continue
+		}
+		for p := range wantAddrs[name] {
+			ours := m.addrs[name][p]
+			if err := m.addAddr(link, p, map[string]map[netip.Prefix]bool{}); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			if !ours {
+				delete(m.addrs[name], p)
+			}
 		}
 	}
 	return errs

@@ -33,8 +33,9 @@ type bgpRoute struct {
 func (m *Manager) staticRoute(r *config.Route) (*netlink.Route, string) {
 	if r.DHCP {
 		// "ip route ... GigaEthernet0.0 dhcp" means the router of the DHCP
-		// lease; a device route in its place would send everything on-link.
-		return nil, "next hop from the DHCP lease is not emulated yet"
+		// lease; the daemon hands such routes in with that router as next
+		// hop. A device route in its place would send everything on-link.
+		return nil, "no DHCP lease with a router yet"
 	}
 	metric := r.Distance
 	if metric <= 0 {
@@ -48,9 +49,11 @@ func (m *Manager) staticRoute(r *config.Route) (*netlink.Route, string) {
 	}
 	if r.NextHop.IsValid() {
 		nr.Gw = net.IP(r.NextHop.AsSlice())
-		return nr, ""
-	}
-	if isNull(r.Interface) {
+		if r.Interface == "" {
+			return nr, ""
+		}
+		// "ip route P NEXTHOP IF": the next hop by that interface.
+	} else if isNull(r.Interface) {
 		nr.Type = unix.RTN_BLACKHOLE
 		return nr, ""
 	}
@@ -65,8 +68,26 @@ func (m *Manager) staticRoute(r *config.Route) (*netlink.Route, string) {
 		return nil, "no link " + m.LinkName(r.Interface)
 	}
 	nr.LinkIndex = link.Attrs().Index
-	nr.Scope = netlink.SCOPE_LINK
+	if nr.Gw == nil {
+		nr.Scope = netlink.SCOPE_LINK
+	}
 	return nr, ""
+}
+
+// outgoingRoutes are the host routes "ikev2 outgoing-interface IF NEXTHOP"
+// asks for: IKE and ESP to the tunnel's peer leave by IF through NEXTHOP,
+// whatever else the routing table says. Without a next hop (or with
+// "auto") the table decides, as before.
+func outgoingRoutes(cfg *config.Config) []*config.Route {
+	var out []*config.Route
+	for _, ifc := range cfg.Tunnels() {
+		t := ifc.Tunnel
+		if !t.OutgoingNextHop.IsValid() || !t.Peer.IsValid() || t.OutgoingInterface == "" || t.Peer.Is4() != t.OutgoingNextHop.Is4() {
+			continue
+		}
+		out = append(out, &config.Route{Prefix: netip.PrefixFrom(t.Peer, t.Peer.BitLen()), NextHop: t.OutgoingNextHop, Interface: t.OutgoingInterface})
+	}
+	return out
 }
 
 func isNull(ixName string) bool {
@@ -92,7 +113,8 @@ func (m *Manager) syncStatic() []error {
 	var errs []error
 	want := map[routeKey]*netlink.Route{}
 	if m.cfg != nil {
-		for _, r := range m.cfg.Routes {
+		// A file's own route to the peer, of the same distance, wins.
+		for _, r := range append(outgoingRoutes(m.cfg), m.cfg.Routes...) {
 			nr, why := m.staticRoute(r)
 			if nr == nil {
 				m.log.Info("tun: static route not installed", "prefix", r.Prefix, "interface", r.Interface, "reason", why)

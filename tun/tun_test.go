@@ -54,3 +54,19 @@ func TestPrefixConversion(t *testing.T) {
 		}
 	}
 }
+
+func TestOutgoingRoutes(t *testing.T) {
+	ma := netip.MustParseAddr
+	tunnel := func(name string, tt config.Tunnel) *config.Interface {
+		return &config.Interface{Name: name, Kind: config.KindTunnel, Tunnel: &tt}
+	}
+	cfg := &config.Config{Interfaces: []*config.Interface{
+		tunnel("Tunnel0.0", config.Tunnel{Mode: "ipsec-ikev2", Peer: ma("198.51.100.6"), OutgoingInterface: "GigaEthernet1.0", OutgoingNextHop: ma("203.0.113.254")}),
+		tunnel("Tunnel1.0", config.Tunnel{Mode: "ipsec-ikev2", Peer: ma("198.51.100.7"), OutgoingInterface: "GigaEthernet1.0", OutgoingAuto: true}),
+		tunnel("Tunnel2.0", config.Tunnel{Mode: "ipsec-ikev2", PeerAny: true, OutgoingInterface: "GigaEthernet1.0", OutgoingNextHop: ma("203.0.113.254")}),
+	}}
+	rs := outgoingRoutes(cfg)
+	if len(rs) != 1 || rs[0].Prefix != netip.MustParsePrefix("198.51.100.6/32") || rs[0].NextHop != ma("203.0.113.254") || rs[0].Interface != "GigaEthernet1.0" {
+		t.Errorf("outgoingRoutes = %+v, want only Tunnel0.0's peer by GigaEthernet1.0", rs)
+	}
+}

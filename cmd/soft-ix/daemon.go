@@ -10,8 +10,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	stdmaps "maps"
 	"net/netip"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/soft-ix/soft-ix/bgp"
@@ -19,6 +22,8 @@ import (
 	"github.com/soft-ix/soft-ix/config"
 	"github.com/soft-ix/soft-ix/internal/ixbgp"
 	"github.com/soft-ix/soft-ix/tun"
+	"github.com/soft-ix/soft-ix/tun/dhcp"
+	"github.com/soft-ix/soft-ix/tun/dhcpd"
 	"github.com/soft-ix/soft-ix/tun/nft"
 )
 
@@ -92,6 +97,33 @@ type components struct {
 
 	// fwRefs names the IX entry behind each nft rule ID, for the counters.
 	fwRefs map[string]ruleRef
+
+	// The WAN DHCP clients (see wan.go). mu orders lease changes with
+	// reloads; cfg is the file's configuration the components run, to
+	// which the leases applied are added (see effective).
+	mu        sync.Mutex
+	cfg       *config.Config
+	stopped   bool
+	dhcp      map[string]dhcpClient // by IX interface name
+	leases    *wanLeases
+	applied   map[string]dhcp.Lease // the leases in the effective configuration
+	startDHCP func(dhcp.Config) (dhcpClient, error)
+	stopWAN   chan struct{}
+
+	// The LAN's DHCP servers (see lan.go), with the configuration each
+	// runs, by IX interface name.
+	servers   map[string]*dhcpd.Server
+	serverCfg map[string]dhcpd.Config
+}
+
+// newComponents returns components with nothing started yet.
+func newComponents(log *slog.Logger) *components {
+	return &components{
+		log: log, dhcp: map[string]dhcpClient{}, leases: newWANLeases(), applied: map[string]dhcp.Lease{},
+		startDHCP: func(c dhcp.Config) (dhcpClient, error) { return dhcp.Start(c) },
+		stopWAN:   make(chan struct{}),
+		servers:   map[string]*dhcpd.Server{}, serverCfg: map[string]dhcpd.Config{},
+	}
 }
 
 // setFirewall makes the kernel's filter and NAPT table what cfg asks
@@ -127,7 +159,9 @@ func (c *components) setFirewall(cfg *config.Config, maps map[string]string) err
 // (whose session runs through the tunnel). On error whatever was started
 // is stopped again.
 func startComponents(cfg *config.Config, o *options, log *slog.Logger) (*components, error) {
-	c := &components{log: log, fw: nftFirewall{}}
+	c := newComponents(log)
+	c.fw = nftFirewall{}
+	c.cfg = cfg
 	for _, line := range plan(cfg, o.maps, o.hostInterfaces) {
 		log.Info("configured", "what", line)
 	}
@@ -137,11 +171,6 @@ func startComponents(cfg *config.Config, o *options, log *slog.Logger) (*compone
 		case !ok || i.Kind != config.KindGigaEthernet:
 		case o.hostInterfaces:
 			log.Info("left to the host (--host-interfaces)", "interface", i.Name, "linux", dev, "file says", addrText(i))
-		case i.DHCP:
-			// Not an error: the host may run one. But say it, rather
-			// than let "configured ... dhcp" suggest soft-ix does.
-			log.Warn("ip address dhcp is not emulated: soft-ix runs no DHCP client, the host's must give the link its address",
-				"interface", i.Name, "linux", dev)
 		}
 	}
 	// The filters first: no interface is configured, no route installed
@@ -164,14 +193,16 @@ func startComponents(cfg *config.Config, o *options, log *slog.Logger) (*compone
 	if len(cfg.Tunnels()) > 0 {
 		// esp.Engine (a TUN device per tunnel, raw ESP, UDP 4500 shared
 		// with IKE) under ike.Manager; the devices exist before Apply.
-		ip, err := startIPsec(cfg, o, log, tm)
+		ip, err := startIPsec(effective(cfg, nil), o, log, tm)
 		if err != nil {
 			c.close()
 			return nil, err
 		}
 		c.ipsec = ip
 	}
-	if err := tm.Apply(cfg); err != nil {
+	// Without a lease yet: a dhcp interface has no address, its dhcp
+	// routes wait (see effective).
+	if err := tm.Apply(effective(cfg, nil)); err != nil {
 		// Partial trouble is logged and retried by later Applies; the
 		// daemon keeps running.
 		log.Warn("interfaces and routes applied with errors", "err", err)
@@ -182,6 +213,12 @@ func startComponents(cfg *config.Config, o *options, log *slog.Logger) (*compone
 		log.Warn("routes will not follow address and link changes", "err", err)
 	}
 	c.syncTunnels(cfg)
+	// The WAN's DHCP clients, once Apply has brought their links up.
+	c.mu.Lock()
+	c.syncDHCP(cfg, o)
+	c.syncDHCPServers(cfg, o)
+	c.mu.Unlock()
+	go c.followLeases(c.stopWAN)
 
 	bs := bgp.New(bgp.Options{Log: log, Installer: tm})
 	c.bgp = bgpAdapter{bs}
@@ -329,6 +366,16 @@ func (c *components) reload(cfg *config.Config, ch config.Changes, o *options) e
 	// A part that fails does not stop the others: the daemon runs cfg from
 	// now on, so interfaces, routes and BGP follow it even when IPsec
 	// cannot start.
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.cfg = cfg
+	fileCfg := cfg
+	// Clients of interfaces no longer on dhcp stop (and release their
+	// lease from its address) before the interfaces change; then the
+	// components run the file with the leases still held (see effective).
+	c.syncDHCP(fileCfg, o)
+	cfg = effective(cfg, c.applied)
+	defer c.syncDHCPServers(fileCfg, o)
 	var errs []error
 	switch la, ok := c.linux.(linuxAdapter); {
 	case c.ipsec == nil && len(cfg.Tunnels()) > 0 && !ok:
@@ -357,7 +404,7 @@ func (c *components) reload(cfg *config.Config, ch config.Changes, o *options) e
 	}
 	c.syncTunnels(cfg)
 	if c.bgp != nil && ch.BGPChanged {
-		if err := c.bgp.Reload(cfg); err != nil {
+		if err := c.bgp.Reload(fileCfg); err != nil {
 			errs = append(errs, fmt.Errorf("bgp: %w", err))
 		}
 	}
@@ -367,6 +414,25 @@ func (c *components) reload(cfg *config.Config, ch config.Changes, o *options) e
 // close stops the components in reverse order of start and removes what
 // they added to the system.
 func (c *components) close() {
+	// The DHCP clients first: their releases still leave from the
+	// leased addresses.
+	c.mu.Lock()
+	c.stopped = true
+	clients := c.dhcp
+	c.dhcp = nil
+	c.mu.Unlock()
+	if c.stopWAN != nil {
+		close(c.stopWAN)
+		c.stopWAN = nil
+	}
+	for ix, cl := range clients {
+		if err := cl.Close(); err != nil {
+			c.log.Warn("dhcp: release", "interface", ix, "err", err)
+		}
+	}
+	c.mu.Lock()
+	c.closeDHCPServers()
+	c.mu.Unlock()
 	if c.bgp != nil {
 		if err := c.bgp.Close(); err != nil {
 			c.log.Error("stopping bgp", "err", err)
@@ -425,7 +491,28 @@ func plan(cfg *config.Config, maps map[string]string, hostInterfaces bool) []str
 			out = append(out, fmt.Sprintf("%s on %s (Linux %s)", strings.Join(f.Words(), " "), i.Name, dev))
 		}
 	}
+	for _, i := range cfg.Interfaces {
+		if dev, ok := maps[i.Name]; ok && i.DHCP && !hostInterfaces {
+			out = append(out, fmt.Sprintf("DHCP client on %s (Linux %s): address%s from the lease", i.Name, dev,
+				map[bool]string{true: " and default route", false: ""}[i.DHCPReceiveDefault]))
+		}
+	}
+	servers := dhcpServers(cfg, maps)
+	for _, ix := range slices.Sorted(stdmaps.Keys(servers)) {
+		sc := servers[ix]
+		out = append(out, fmt.Sprintf("DHCP server on %s (Linux %s): profile %s, pool %s-%s, %d fixed", ix, sc.Link,
+			cfg.Interface(ix).DHCPBinding, sc.First, sc.Last, len(sc.Fixed)))
+	}
+	for _, i := range cfg.Interfaces {
+		if _, ok := servers[i.Name]; !ok && cfg.DHCPServer && i.DHCPBinding != "" {
+			out = append(out, fmt.Sprintf("no DHCP server on %s: soft-ix runs no Linux interface for it (add --map %s=DEV)", i.Name, i.Name))
+		}
+	}
 	for _, r := range cfg.Routes {
+		if r.DHCP {
+			out = append(out, fmt.Sprintf("route %s via the DHCP lease's router on %s", r.Prefix, r.Interface))
+			continue
+		}
 		via := r.Interface
 		if r.NextHop.IsValid() {
 			via = r.NextHop.String()

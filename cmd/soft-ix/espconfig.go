@@ -9,8 +9,9 @@ import (
 // espTunnelConfig translates the IX tunnel interface ifc into esp's own
 // configuration: its name, "ip mtu", "ip tcp adjust-mss" and "ikev2 ipsec
 // pre-fragment", with the derived MTU sized for the worst of the child
-// proposals of prof (nil: the worst of all suites). outerMTU is the path
-// MTU of the outgoing interface; zero means 1500.
+// proposals of prof (nil: the worst of all suites) and for the outer
+// header of the peer's family. outerMTU is the path MTU of the outgoing
+// interface; zero means 1500.
 func espTunnelConfig(ifc *config.Interface, prof *config.Profile, outerMTU int) esp.TunnelConfig {
 	tc := esp.TunnelConfig{
 		Name:      ifc.Name,
@@ -20,6 +21,7 @@ func espTunnelConfig(ifc *config.Interface, prof *config.Profile, outerMTU int) 
 	}
 	if ifc.Tunnel != nil {
 		tc.PreFragment = ifc.Tunnel.PreFragment
+		tc.OuterIPv6 = isIPv6(ifc.Tunnel.Peer)
 	}
 	if ifc.Address.IsValid() && ifc.Address.Addr().Is4() {
 		tc.ICMPSource = ifc.Address.Addr()

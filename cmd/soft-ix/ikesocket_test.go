@@ -19,7 +19,7 @@ func TestIKESocketBuffer(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer u.close()
-	rc, err := u.c.SyscallConn()
+	rc, err := u.v4.Conn().SyscallConn()
 	if err != nil {
 		t.Fatal(err)
 	}

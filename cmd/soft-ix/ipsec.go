@@ -3,6 +3,9 @@ package main
 // The IPsec half of the daemon: package esp's engine (one TUN device per
 // tunnel, raw ESP and the UDP 4500 socket it shares with IKE) under
 // package ike's Manager, which reaches the engine through dataPlane.
+// IPv4 sockets open at the start; the IPv6 ones (UDP 500, UDP 4500, raw
+// ESP) open once a configuration has a tunnel with an IPv6 peer, so an
+// IPv4-only file runs exactly as before.
 
 import (
 	"context"
@@ -15,8 +18,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
-
-	"golang.org/x/net/ipv4"
 
 	"github.com/soft-ix/soft-ix/cmd/soft-ix/internal/show"
 	"github.com/soft-ix/soft-ix/config"
@@ -33,8 +34,9 @@ type ipsecStack struct {
 	eng    *esp.Engine
 	dp     *dataPlane
 	ike    atomic.Pointer[ike.Manager]
-	udp500 *ikeSocket
+	udp500 *ikeSockets
 	keylog *os.File
+	ipv6   outerIPv6
 
 	cancel context.CancelFunc
 	done   chan struct{} // closed when the Manager's Run returns
@@ -81,6 +83,9 @@ func startIPsec(cfg *config.Config, o *options, log *slog.Logger, linux *tun.Man
 		return fail(err)
 	}
 	s.udp500 = u
+	if err := s.openIPv6(cfg); err != nil {
+		return fail(err)
+	}
 	if o.keylog != "" {
 		f, err := os.OpenFile(o.keylog, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 		if err != nil {
@@ -114,7 +119,7 @@ func startIPsec(cfg *config.Config, o *options, log *slog.Logger, linux *tun.Man
 	s.dp.events.Store(m)
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
-	go u.serve(func(pkt []byte, from, to netip.AddrPort) { m.Deliver(pkt, from, to) })
+	go serveIKE(u.v4, s.deliverIKE)
 	go func() {
 		defer close(s.done)
 		// Routes follow tunnel state until IKE has stopped (its last
@@ -159,10 +164,14 @@ func (s *ipsecStack) removeTunnel(name string) {
 	}
 }
 
-// prepare creates the TUN devices of tunnels a reload adds or changes;
-// it runs before tun.Apply so the devices get their addresses and routes.
+// prepare creates the TUN devices of tunnels a reload adds or changes
+// (and the IPv6 sockets when it brings the first IPv6 peer); it runs
+// before tun.Apply so the devices get their addresses and routes.
 func (s *ipsecStack) prepare(cfg *config.Config, ch config.Changes) error {
 	var errs []error
+	if err := s.openIPv6(cfg); err != nil {
+		errs = append(errs, err)
+	}
 	for _, name := range append(append([]string{}, ch.TunnelsChanged...), ch.TunnelsAdded...) {
 		ifc := cfg.Interface(name)
 		if ifc == nil {
@@ -462,7 +471,7 @@ func (d *dataPlane) HardExpired(spi uint32, inbound bool) {
 // UDP 4500 through the engine, which owns that port (ESP-in-UDP and IKE
 // share it, told apart by the non-ESP marker).
 type ikeTransport struct {
-	udp500 *ikeSocket
+	udp500 *ikeSockets
 	eng    *esp.Engine
 }
 
@@ -481,60 +490,63 @@ func (t ikeTransport) SendNATKeepalive(from, to netip.AddrPort) error {
 	return t.eng.SendNATKeepalive(from, to)
 }
 
-// ikeSocket is the UDP 500 socket; it learns each datagram's destination
-// address (IP_PKTINFO) so IKE answers from the address it was asked on.
-type ikeSocket struct {
-	c    *net.UDPConn
-	pc   *ipv4.PacketConn
-	port uint16
+// ikeSockets are the UDP 500 sockets: IPv4 from the start, IPv6 once
+// openIPv6 has opened it. Each learns its datagrams' destination address
+// (IP_PKTINFO, IPV6_PKTINFO) so IKE answers from the address it was asked
+// on (ike.Socket).
+type ikeSockets struct {
+	v4 *ike.Socket
+	v6 atomic.Pointer[ike.Socket]
 }
 
-func listenIKE(port uint16) (*ikeSocket, error) {
-	c, err := net.ListenUDP("udp4", &net.UDPAddr{Port: int(port)})
+func listenIKE(port uint16) (*ikeSockets, error) {
+	s, err := ike.ListenSocket(netip.IPv4Unspecified(), port) // buffers for floods included
 	if err != nil {
 		return nil, portError(int(port), err)
 	}
-	ike.SetSocketBuffers(c) // the kernel's default drops IKE under a flood
-	pc := ipv4.NewPacketConn(c)
-	if err := pc.SetControlMessage(ipv4.FlagDst, true); err != nil {
-		c.Close()
-		return nil, fmt.Errorf("ike: IP_PKTINFO: %w", err)
-	}
-	return &ikeSocket{c: c, pc: pc, port: port}, nil
+	return &ikeSockets{v4: s}, nil
 }
 
-func (u *ikeSocket) serve(handle func(pkt []byte, from, to netip.AddrPort)) {
+// serveIKE reads s until it is closed and hands each datagram to handle.
+func serveIKE(s *ike.Socket, handle func(pkt []byte, from, to netip.AddrPort)) {
 	buf := make([]byte, 65536)
 	for {
-		n, cm, src, err := u.pc.ReadFrom(buf)
+		n, from, to, err := s.ReadFrom(buf)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
 			continue
 		}
-		from := src.(*net.UDPAddr).AddrPort()
-		from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
-		to := netip.AddrPortFrom(netip.IPv4Unspecified(), u.port)
-		if cm != nil {
-			if a, ok := netip.AddrFromSlice(cm.Dst); ok {
-				to = netip.AddrPortFrom(a.Unmap(), u.port)
-			}
-		}
 		handle(append([]byte(nil), buf[:n]...), from, to)
 	}
 }
 
-func (u *ikeSocket) send(pkt []byte, from, to netip.AddrPort) error {
-	var cm *ipv4.ControlMessage
-	if from.Addr().IsValid() && !from.Addr().IsUnspecified() {
-		cm = &ipv4.ControlMessage{Src: from.Addr().AsSlice()}
+// send sends pkt from the socket of to's family.
+func (u *ikeSockets) send(pkt []byte, from, to netip.AddrPort) error {
+	s := u.v4
+	if isIPv6(to.Addr()) {
+		if s = u.v6.Load(); s == nil {
+			return fmt.Errorf("no IPv6 IKE socket open for %v", to)
+		}
 	}
-	_, err := u.pc.WriteTo(pkt, cm, net.UDPAddrFromAddrPort(to))
-	return err
+	return s.WriteTo(pkt, from.Addr(), to)
 }
 
-func (u *ikeSocket) close() { u.c.Close() }
+func (u *ikeSockets) close() {
+	u.v4.Close()
+	if s := u.v6.Load(); s != nil {
+		s.Close()
+	}
+}
+
+// deliverIKE passes an IKE datagram to the Manager's workers once there is
+// one (the IPv6 socket may open before it exists).
+func (s *ipsecStack) deliverIKE(pkt []byte, from, to netip.AddrPort) {
+	if m := s.ike.Load(); m != nil {
+		m.Deliver(pkt, from, to)
+	}
+}
 
 // portError explains a failed bind of an IKE port.
 func portError(port int, err error) error {

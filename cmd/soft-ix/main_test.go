@@ -125,7 +125,7 @@ func testDaemon(load func(string) (*config.Config, []diagnostic, error)) (*daemo
 	cfg := &config.Config{Hostname: "old"}
 	return &daemon{
 		opts: &options{config: "ix.conf"}, log: log, load: load, cfg: cfg,
-		comps: &components{log: log, ipsec: ip, bgp: fakeBGP{}},
+		comps: func() *components { c := newComponents(log); c.ipsec, c.bgp = ip, fakeBGP{}; return c }(),
 	}, ip
 }
 

@@ -51,18 +51,27 @@ func preflight(cfg *config.Config, o *options) error {
 		return fmt.Errorf("cannot open /dev/net/tun: %w (run as root, or in a container pass --device /dev/net/tun)", err)
 	}
 	f.Close()
-	for _, port := range []int{500, 4500} {
-		if err := udpPortFree(port); err != nil {
-			return err
+	networks := []string{"udp4"}
+	if needsIPv6(cfg) {
+		networks = append(networks, "udp6")
+	}
+	for _, network := range networks {
+		for _, port := range []int{500, 4500} {
+			if err := udpPortFree(network, port); err != nil {
+				if network == "udp6" {
+					return fmt.Errorf("a tunnel has an IPv6 peer, which needs IPv6 UDP port %d: %w", port, err)
+				}
+				return err
+			}
 		}
 	}
 	return nil
 }
 
-// udpPortFree says whether IKE can have the UDP port, naming the usual
-// culprit when it cannot.
-func udpPortFree(port int) error {
-	c, err := net.ListenUDP("udp4", &net.UDPAddr{Port: port})
+// udpPortFree says whether IKE can have the UDP port of network (udp4,
+// udp6), naming the usual culprit when it cannot.
+func udpPortFree(network string, port int) error {
+	c, err := net.ListenUDP(network, &net.UDPAddr{Port: port})
 	if err != nil {
 		return portError(port, err)
 	}

@@ -12,11 +12,13 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/soft-ix/soft-ix/cmd/soft-ix/internal/cli"
 	"github.com/soft-ix/soft-ix/cmd/soft-ix/internal/ctl"
 	"github.com/soft-ix/soft-ix/cmd/soft-ix/internal/show"
 	"github.com/soft-ix/soft-ix/config"
+	"github.com/soft-ix/soft-ix/internal/gcpace"
 )
 
 // daemon is the running soft-ix: the loaded config, its components, and the
@@ -75,6 +77,12 @@ func runDaemon(o *options, stderr io.Writer) int {
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	defer signal.Stop(sigs)
+
+	// The collector's goal follows the real live heap, not the TUN
+	// devices' untouched GRO tables (see gcpace).
+	paceCtx, stopPacing := context.WithCancel(context.Background())
+	defer stopPacing()
+	go gcpace.Run(paceCtx)
 
 	comps, err := startComponents(cfg, o, log)
 	if err != nil {
@@ -304,8 +312,11 @@ func (d *daemon) run(ctx context.Context, cmd *cli.Command) (string, error) {
 			return "", err
 		}
 		return show.NAPTTranslations(naptView(ts)), nil
+	case cli.ShowDHCPLease:
+		return show.DHCPLeases(c.dhcpLeases(), c.dhcpBindings(), time.Now()), nil
 	case cli.ShowInterfaces:
-		return show.InterfacesText(interfaceStates(d.cfg, d.opts.maps, d.comps.tunnelUp)), nil
+		// With the leased addresses of the dhcp interfaces.
+		return show.InterfacesText(interfaceStates(d.comps.withLeases(d.cfg), d.opts.maps, d.comps.tunnelUp)), nil
 	}
 	return "", fmt.Errorf("not supported by the daemon")
 }

@@ -6,6 +6,8 @@
 #   A (esplabA): outer 192.0.2.1 on espvA, LAN 192.168.2.1 on lo
 #   B (esplabB): outer 192.0.2.2 on espvB, LAN 172.16.1.4 on lo
 #   A routes 172.16.0.0/16 into Tunnel0.0, B routes 192.168.2.0/24.
+#   LAB_OUTER6=1: the outer addresses are 2001:db8::1 and 2001:db8::2
+#   (IPv6 outer, IPv4 inner) instead of 192.0.2.1 and 192.0.2.2.
 set -u
 LAB_A=${LAB_A:-esplabA}
 LAB_B=${LAB_B:-esplabB}
@@ -36,18 +38,31 @@ lab_up() {
 	esac
 	local kab=$(lab_key $ek) kba=$(lab_key $ek) iab=$(lab_key $ik) iba=$(lab_key $ik)
 	lab_net
-	local u=""
+	local u="" oa=192.0.2.1 ob=192.0.2.2
 	[ "$udp" = 1 ] && u="-udp"
-	ip netns exec "$LAB_A" "$ESPPEER" -local 192.0.2.1 -remote 192.0.2.2 $u -suite "$suite" \
+	[ "${LAB_OUTER6:-0}" = 1 ] && oa=2001:db8::1 ob=2001:db8::2
+	ip netns exec "$LAB_A" "$ESPPEER" -local $oa -remote $ob $u -suite "$suite" \
 		-spi-out 0x1001 -spi-in 0x2002 -key-out "$kab" -ikey-out "$iab" -key-in "$kba" -ikey-in "$iba" ${LAB_A_EXTRA:-} "$@" \
 		>"$LAB_DIR/a.out" 2>"$LAB_DIR/a.err" &
 	LAB_PIDS+=($!)
-	ip netns exec "$LAB_B" "$ESPPEER" -local 192.0.2.2 -remote 192.0.2.1 $u -suite "$suite" \
+	ip netns exec "$LAB_B" "$ESPPEER" -local $ob -remote $oa $u -suite "$suite" \
 		-spi-out 0x2002 -spi-in 0x1001 -key-out "$kba" -ikey-out "$iba" -key-in "$kab" -ikey-in "$iab" ${LAB_B_EXTRA:-} "$@" \
 		>"$LAB_DIR/b.out" 2>"$LAB_DIR/b.err" &
 	LAB_PIDS+=($!)
 	lab_route Tunnel0.0 Tunnel0.0
 }
+
+# iperf_once -> Mbit/s received, A -> B through the tunnel, in a run of
+# $SECS seconds.
+iperf_once() {
+	ip netns exec "$LAB_B" iperf3 -s -1 -B 172.16.1.4 -D >/dev/null 2>&1
+	sleep 0.3
+	ip netns exec "$LAB_A" timeout $((SECS + 10)) iperf3 -J -c 172.16.1.4 -B 192.168.2.1 -t "$SECS" 2>/dev/null |
+		jq -r '.end.sum_received.bits_per_second / 1e6 | floor' 2>/dev/null || echo 0
+}
+
+# median of the numbers on stdin, one a line.
+median() { sort -n | awk '{ a[NR] = $1 } END { if (NR == 0) print "n/a"; else if (NR % 2) print a[(NR+1)/2]; else print (a[NR/2] + a[NR/2+1]) / 2 }'; }
 
 # lab_net builds the namespaces, the veth pair and the LAN addresses.
 lab_net() {
@@ -60,6 +75,14 @@ lab_net() {
 	ip -n "$LAB_B" link set espvB up
 	ip -n "$LAB_A" link set lo up
 	ip -n "$LAB_B" link set lo up
+	if [ "${LAB_OUTER6:-0}" = 1 ]; then
+		local ns
+		for ns in "$LAB_A" "$LAB_B"; do
+			ip netns exec "$ns" sh -c 'echo 0 > /proc/sys/net/ipv6/conf/all/disable_ipv6; echo 0 > /proc/sys/net/ipv6/conf/default/disable_ipv6'
+		done
+		ip -n "$LAB_A" -6 addr add 2001:db8::1/64 dev espvA nodad
+		ip -n "$LAB_B" -6 addr add 2001:db8::2/64 dev espvB nodad
+	fi
 	ip -n "$LAB_A" addr add 192.168.2.1/32 dev lo
 	ip -n "$LAB_B" addr add 172.16.1.4/32 dev lo
 }

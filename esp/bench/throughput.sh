@@ -20,22 +20,12 @@ done
 lab_build || exit 1
 wg_build || exit 1
 
-# iperf_once -> Mbit/s received, A -> B through the tunnel.
-iperf_once() {
-	ip netns exec "$LAB_B" iperf3 -s -1 -B 172.16.1.4 -D >/dev/null 2>&1
-	sleep 0.3
-	ip netns exec "$LAB_A" timeout $((SECS + 10)) iperf3 -J -c 172.16.1.4 -B 192.168.2.1 -t "$SECS" 2>/dev/null |
-		jq -r '.end.sum_received.bits_per_second / 1e6 | floor' 2>/dev/null || echo 0
-}
-
 # rtt_median DST -> median ping RTT in microseconds (50 pings).
 rtt_median() {
 	ip netns exec "$LAB_A" ping -n -c 50 -i 0.02 -W 1 -I "$2" "$1" 2>/dev/null |
 		awk -F'time=' '/time=/ { split($2, a, " "); print a[1] * 1000 }' | sort -n |
 		awk '{ v[NR] = $1 } END { if (NR == 0) print "n/a"; else print v[int((NR+1)/2)] }'
 }
-
-median() { sort -n | awk '{ a[NR] = $1 } END { if (NR == 0) print "n/a"; else if (NR % 2) print a[(NR+1)/2]; else print (a[NR/2] + a[NR/2+1]) / 2 }'; }
 
 # run_softix SUITE -> Mbit/s of one run (UDP 4500 encapsulation, as
 # against strongSwan's kernel-libipsec; RAW=1 for protocol 50).

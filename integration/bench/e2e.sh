@@ -19,6 +19,10 @@
 #                soft-ix <-> soft-ix, no NAT, the IX started with
 #                --force-udp-encap: ESP in UDP 4500, strongSwan's and
 #                wireguard-go's wire format (UDP GSO/GRO apply)
+#   softix-filt-cbc, softix-filt-gcm
+#                softix-cbc / softix-gcm with the WAN filter and NAPT of
+#                published branch configurations (see lib.sh,
+#                softix_branch_filters); filters.sh compares them
 #   softix-nat-cbc, softix-nat-gcm
 #                soft-ix <-> soft-ix with the IX behind a masquerading
 #                internet router (iptables), so ESP goes in UDP 4500 as
@@ -199,6 +203,13 @@ udp_ratios() {
 }
 udp_ratios encap "--force-udp-encap, no NAT"
 udp_ratios nat "IX behind NAT"
+R_FILT_GCM=$(ratio "${MBPS[softix-filt-gcm]:-n/a}" "${MBPS[softix-gcm]:-n/a}")
+R_FILT_CBC=$(ratio "${MBPS[softix-filt-cbc]:-n/a}" "${MBPS[softix-cbc]:-n/a}")
+if [ "$R_FILT_GCM$R_FILT_CBC" != n/an/a ]; then
+	echo "with a branch's WAN filter and NAPT (nftables), against the same without:"
+	echo "soft-ix-filt-gcm / soft-ix-gcm = $R_FILT_GCM   (target >= 0.9)"
+	echo "soft-ix-filt-cbc / soft-ix-cbc = $R_FILT_CBC   (target >= 0.9)"
+fi
 echo
-echo "SUMMARY rounds=$ROUNDS nproc=$(nproc) load=\"$LOAD_START\" softix-cbc=${MBPS[softix-cbc]:-n/a} swan-cbc=${MBPS[swan-cbc]:-n/a} ratio=$R_CBC softix-gcm=${MBPS[softix-gcm]:-n/a} wg=${MBPS[wg]:-n/a} ratio=$R_GCM plain=${MBPS[plain]:-n/a} added-rtt-us=gcm:$ADD_GCM,cbc:$ADD_CBC nat-cbc=${MBPS[softix-nat-cbc]:-n/a} nat-cbc-ratio=${RATIO[nat-cbc]} nat-gcm=${MBPS[softix-nat-gcm]:-n/a} nat-gcm-ratio=${RATIO[nat-gcm]} encap-cbc=${MBPS[softix-encap-cbc]:-n/a} encap-cbc-ratio=${RATIO[encap-cbc]} encap-gcm=${MBPS[softix-encap-gcm]:-n/a} encap-gcm-ratio=${RATIO[encap-gcm]}"
+echo "SUMMARY rounds=$ROUNDS nproc=$(nproc) load=\"$LOAD_START\" softix-cbc=${MBPS[softix-cbc]:-n/a} swan-cbc=${MBPS[swan-cbc]:-n/a} ratio=$R_CBC softix-gcm=${MBPS[softix-gcm]:-n/a} wg=${MBPS[wg]:-n/a} ratio=$R_GCM plain=${MBPS[plain]:-n/a} added-rtt-us=gcm:$ADD_GCM,cbc:$ADD_CBC nat-cbc=${MBPS[softix-nat-cbc]:-n/a} nat-cbc-ratio=${RATIO[nat-cbc]} nat-gcm=${MBPS[softix-nat-gcm]:-n/a} nat-gcm-ratio=${RATIO[nat-gcm]} encap-cbc=${MBPS[softix-encap-cbc]:-n/a} encap-cbc-ratio=${RATIO[encap-cbc]} encap-gcm=${MBPS[softix-encap-gcm]:-n/a} encap-gcm-ratio=${RATIO[encap-gcm]} filt-gcm=${MBPS[softix-filt-gcm]:-n/a} filt-gcm-ratio=$R_FILT_GCM filt-cbc=${MBPS[softix-filt-cbc]:-n/a} filt-cbc-ratio=$R_FILT_CBC"
 exit 0

@@ -280,10 +280,13 @@ softix_build() {
 # SUITE nat-cbc / nat-gcm: the gateway side accepts any peer address and
 # only responds (the IX is behind the internet router's NAT, as in
 # integration/interop_softix_test.go). encap-cbc / encap-gcm: the configs
-# of cbc / gcm (softix_up adds --force-udp-encap).
+# of cbc / gcm (softix_up adds --force-udp-encap). filt-cbc / filt-gcm: the
+# configs of cbc / gcm with a published branch's WAN filter and NAPT (see
+# softix_branch_filters).
 softix_conf() {
 	local suite=${1#encap-} conf=$REPO_DIR/cmd/soft-ix/labconf
 	suite=${suite#nat-}
+	suite=${suite#filt-}
 	case $suite in
 	cbc) cp "$conf/ix-lab-static.conf" "$WORK/softix-ix.conf" ;;
 	gcm) sed -e 's/^  child-proposal enc aes-cbc-256$/  child-proposal enc aes-gcm-256/' \
@@ -296,7 +299,35 @@ softix_conf() {
 			-e 's/^  ikev2 peer 203\.0\.113\.94 authentication/  ikev2 peer any authentication/' "$WORK/softix-azure.conf"
 		grep -q '^  ikev2 peer any ' "$WORK/softix-azure.conf" || die "azure-lab.conf changed: no 'ikev2 peer 203.0.113.94' to replace"
 	fi
-	"$SOFTIX_BIN" check -c "$WORK/softix-ix.conf" && "$SOFTIX_BIN" check -c "$WORK/softix-azure.conf"
+	if [ "${1#filt-}" != "$1" ]; then
+		softix_branch_filters "$WORK/softix-ix.conf" || return 1
+	fi
+	# With the IX's maps: its filters are checked as enforceable there.
+	"$SOFTIX_BIN" check -c "$WORK/softix-ix.conf" --map GigaEthernet0.0=GigaEthernet0.0 --map GigaEthernet1.0=GigaEthernet1.0 &&
+		"$SOFTIX_BIN" check -c "$WORK/softix-azure.conf"
+}
+
+# softix_branch_filters FILE: gives the IX config FILE the packet filters
+# and NAPT of published branch configurations (config/testdata/wild/),
+# taken from those files as they are: the WAN access list "flt-list" of
+# shigehiro-ix2025-router1.conf (IKE, NAT-T and L2TP ports, then any),
+# applied to GigaEthernet0.0 in both directions (the file applies it
+# "out"; "in" makes every packet from the peer walk it too), and the NAPT
+# of alibaba-ix2215.conf (a branch to a cloud VPN gateway: ip napt enable,
+# ip napt static for ESP, IKE and NAT-T to the router itself). Every
+# packet of the tunnel then passes nftables filter chains, connection
+# tracking and the NAPT table, as on a branch IX.
+softix_branch_filters() {
+	local wild=$REPO_DIR/config/testdata/wild acl napt
+	acl=$(grep '^ip access-list flt-list ' "$wild/shigehiro-ix2025-router1.conf")
+	napt=$(grep -E '^ +ip napt (enable|static GigaEthernet0\.0 )' "$wild/alibaba-ix2215.conf" | sed 's/^ */  /')
+	[ "$(wc -l <<<"$acl")" = 4 ] && [ "$(wc -l <<<"$napt")" = 4 ] ||
+		die "the published branch configurations changed: flt-list or the NAPT lines not found"
+	awk -v acl="$acl" -v napt="$napt" '
+		NR == 1 { print acl }
+		{ print }
+		/^interface GigaEthernet0\.0$/ { print napt; print "  ip filter flt-list 30 in"; print "  ip filter flt-list 30 out" }
+	' "$1" >"$1.new" && mv "$1.new" "$1"
 }
 
 softix_sock() { echo "$WORK/softix-$1.sock"; }
@@ -332,6 +363,14 @@ softix_up() {
 	ix=$START_PID
 	TUNNEL_PIDS=("$ix" "$az")
 	wait_until 60 "soft-ix Child SA" softix_child_up || return 1
+	if [ "${suite#filt-}" != "$suite" ]; then
+		# The measurement is only worth its name with the filters in
+		# the kernel: the IX lists them with their counters.
+		timeout 5 "$SOFTIX_BIN" show ip filter --socket "$(softix_sock ix)" | grep -q flt-list || {
+			log "softix-$suite: the IX shows no flt-list filter"
+			return 1
+		}
+	fi
 	wait_reach 20
 }
 

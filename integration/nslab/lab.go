@@ -318,7 +318,7 @@ func (l *Lab) DumpLogs(w io.Writer) {
 	for _, ns := range namespaces {
 		fmt.Fprintf(w, "===== namespace %s =====\n", ns.Name)
 		for _, args := range [][]string{
-			{"-br", "addr"}, {"route"}, {"rule"},
+			{"-br", "addr"}, {"route"}, {"-6", "route"}, {"rule"},
 		} {
 			out, err := runCommand(context.Background(), nil, "ip", append([]string{"-n", ns.Name}, args...)...)
 			fmt.Fprintf(w, "$ ip %s\n%s", strings.Join(args, " "), out)

@@ -78,6 +78,10 @@ type ScenarioOptions struct {
 	// NoAzureBGPAddress leaves 172.16.0.6 off the Azure namespace, for an
 	// Azure-side daemon that adds the address itself.
 	NoAzureBGPAddress bool
+	// IPv6Internet makes the internet IPv6 only (see ipv6.go): the IX WAN
+	// is IXWANAddr6, the gateway AzurePublicAddr6, and no IPv4 address or
+	// route exists between them; the LAN and VNet stay IPv4.
+	IPv6Internet bool
 }
 
 // NewScenario builds the seed topology in lab.
@@ -96,15 +100,22 @@ func NewScenario(lab *Lab, opts ScenarioOptions) (*Scenario, error) {
 		*n.ns = ns
 	}
 
+	ixWAN, inetIX, inetAzure, azureWAN := IXWANPrefix, InternetIXSideAddr+"/24", InternetAzureSideAddr+"/24", AzurePublicAddr+"/24"
+	if opts.IPv6Internet {
+		if err := s.enableIPv6(); err != nil {
+			return nil, fmt.Errorf("nslab: scenario: %w", err)
+		}
+		ixWAN, inetIX, inetAzure, azureWAN = IXWANAddr6+"/64", InternetIXSideAddr6+"/64", InternetAzureSideAddr6+"/64", AzurePublicAddr6+"/64"
+	}
 	links := []struct {
 		a          *Namespace
 		aIf, aAddr string
 		b          *Namespace
 		bIf, bAddr string
 	}{
-		{s.IX, IXWANIf, IXWANPrefix, s.Internet, "ix", InternetIXSideAddr + "/24"},
+		{s.IX, IXWANIf, ixWAN, s.Internet, "ix", inetIX},
 		{s.IX, IXLANIf, IXLANPrefix, s.LAN, "eth0", LANHostAddr + "/24"},
-		{s.Internet, "azure", InternetAzureSideAddr + "/24", s.Azure, AzureWANIf, AzurePublicAddr + "/24"},
+		{s.Internet, "azure", inetAzure, s.Azure, AzureWANIf, azureWAN},
 		{s.Azure, AzureVNetIf, AzureVNetGateway + "/24", s.VNet, "eth0", VNetHostAddr + "/24"},
 	}
 	for _, k := range links {
@@ -121,6 +132,9 @@ func NewScenario(lab *Lab, opts ScenarioOptions) (*Scenario, error) {
 		{s.LAN, IXLANAddr},
 		{s.Azure, InternetAzureSideAddr},
 		{s.VNet, AzureVNetGateway},
+	}
+	if opts.IPv6Internet {
+		routes[0].via, routes[2].via = InternetIXSideAddr6, InternetAzureSideAddr6
 	}
 	for _, r := range routes {
 		if err := r.ns.IP("route", "add", "default", "via", r.via); err != nil {

@@ -72,12 +72,23 @@ func Tunnel(cfg *config.Config, ifc *config.Interface) (ike.TunnelConfig, error)
 	}
 	// "ikev2 source-address" (of the tunnel, else of its profile), as an
 	// address or as the address of the interface it names; neither: the
-	// kernel's source address for the route to the peer.
+	// kernel's source address for the route to the peer. The model holds
+	// an interface's IPv4 address only ("ipv6 address" is the host's), so
+	// an interface named for an IPv6 peer leaves the choice to the kernel
+	// too, which takes an address of that family from the route.
 	t.Source = prof.SourceAddress
 	if !t.Source.IsValid() && prof.SourceInterface != "" {
 		if si := cfg.Interface(prof.SourceInterface); si != nil && si.Address.IsValid() {
 			t.Source = si.Address.Addr()
 		}
+	}
+	if t.Source.IsValid() && tun.Peer.IsValid() && t.Source.Unmap().Is4() != tun.Peer.Unmap().Is4() {
+		if prof.SourceAddress.IsValid() {
+			// config's validation refuses this; say it again for callers
+			// that translate without validating.
+			return ike.TunnelConfig{}, fmt.Errorf("%s: ikev2 source-address %s and ikev2 peer %s are of different address families", ifc.Name, t.Source, tun.Peer)
+		}
+		t.Source = netip.Addr{}
 	}
 	return t, nil
 }

@@ -77,3 +77,30 @@ func TestTunnelRules(t *testing.T) {
 		t.Fatalf("bad identity: %v", err)
 	}
 }
+
+// An IPv6 peer: the source address by interface name is the IPv4 one the
+// model holds, which cannot reach it, so the kernel chooses (from the
+// route to the peer); a literal IPv6 source carries over.
+func TestIPv6PeerSource(t *testing.T) {
+	peer := netip.MustParseAddr("2001:db8:2::6")
+	cfg := &config.Config{Interfaces: []*config.Interface{
+		{Name: "GigaEthernet0.0", Kind: config.KindGigaEthernet, Address: netip.MustParsePrefix("203.0.113.94/24")},
+		{Name: "Tunnel0.0", Kind: config.KindTunnel, Tunnel: &config.Tunnel{Peer: peer, SourceInterface: "GigaEthernet0.0"}},
+	}}
+	ic, err := Config(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tc := ic.Tunnels[0]; tc.Peer != peer || tc.Source.IsValid() {
+		t.Fatalf("tunnel %+v", tc)
+	}
+	src := netip.MustParseAddr("2001:db8:1::94")
+	cfg.Interfaces[1].Tunnel.SourceInterface, cfg.Interfaces[1].Tunnel.SourceAddress = "", src
+	if ic, err = Config(cfg); err != nil || ic.Tunnels[0].Source != src {
+		t.Fatalf("literal source: %+v, %v", ic.Tunnels, err)
+	}
+	cfg.Interfaces[1].Tunnel.SourceAddress = netip.MustParseAddr("203.0.113.94")
+	if _, err := Config(cfg); err == nil || !strings.Contains(err.Error(), "different address families") {
+		t.Fatalf("IPv4 source for an IPv6 peer: %v", err)
+	}
+}

@@ -29,8 +29,8 @@ import (
 func main() {
 	var (
 		tunName  = flag.String("tun", "Tunnel0.0", "TUN device name")
-		local    = flag.String("local", "", "outer local IPv4 address")
-		remote   = flag.String("remote", "", "outer remote IPv4 address")
+		local    = flag.String("local", "", "outer local address (IPv4 or IPv6)")
+		remote   = flag.String("remote", "", "outer remote address (IPv4 or IPv6)")
 		udp      = flag.Bool("udp", false, "encapsulate ESP in UDP 4500 (RFC 3948) instead of raw protocol 50")
 		port     = flag.Int("port", 4500, "UDP port (both ends)")
 		suite    = flag.String("suite", "aes256-sha256", "aes{128,192,256}-sha{1,256,384,512} or aes{128,256}gcm16")
@@ -142,14 +142,18 @@ func run(log *slog.Logger, tunName, local, remote string, udp bool, port int, su
 
 	e := esp.NewEngine(esp.Config{Logger: log, Workers: workers, ReplayWindow: window})
 	defer e.Close()
+	all, v6 := netip.IPv4Unspecified(), ra.Is6() && !ra.Is4In6()
+	if v6 {
+		all = netip.IPv6Unspecified()
+	}
 	if udp {
-		if err := e.OpenUDP(netip.AddrPortFrom(netip.IPv4Unspecified(), uint16(port))); err != nil {
+		if err := e.OpenUDP(netip.AddrPortFrom(all, uint16(port))); err != nil {
 			return err
 		}
-	} else if err := e.OpenRawESP(netip.IPv4Unspecified()); err != nil {
+	} else if err := e.OpenRawESP(all); err != nil {
 		return err
 	}
-	tc := esp.TunnelConfig{Name: tunName, MTU: mtu, OuterMTU: outerMTU, EncrID: encr, EncrKeyBits: bits, IntegID: integ,
+	tc := esp.TunnelConfig{Name: tunName, MTU: mtu, OuterMTU: outerMTU, OuterIPv6: v6, EncrID: encr, EncrKeyBits: bits, IntegID: integ,
 		PreFragment: prefrag, AdjustMSS: mss}
 	if _, err := e.CreateTunnel(tc); err != nil {
 		return err

@@ -21,11 +21,14 @@
 #   show_s         soft-ix show ikev2 sa, idle
 #   reload_s       soft-ix reload with one tunnel added (N+1)
 #   setup_s        ikeload: all N initiators to an installed Child SA
+#   setup_cpu_ms   the hub's CPU (utime+stime) per setup while they ran:
+#                  on a small machine the initiators share the CPUs, so
+#                  this, not setup_s, compares the responders themselves
 #                  (not a ping: ikeload carries no ESP; the hub counts
 #                  "show ikev2 sa" entries to confirm, est_sas)
 #   est_rss_mib, est_cpu_pct, est_show_s  the same with N SAs up
 # and for charon (kernel-libipsec, one connection with remote %any):
-#   setup_s, est_rss_mib, est_cpu_pct
+#   setup_s, setup_cpu_ms, est_rss_mib, est_cpu_pct
 #
 # Bounded: every wait has a timeout, ikeload runs at most SETUP_TIME and
 # holds its SAs at most 10 minutes; processes are stopped by PID.
@@ -134,6 +137,8 @@ TCK=$(getconf CLK_TCK)
 cputicks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 rss_mib() { awk '/^VmRSS/ {printf "%.1f", $2 / 1024}' "/proc/$1/status"; }
 # cpu_pct PID SECS: CPU of PID over SECS, in % of one core.
+# cpu_ms_per COUNT TICKS0 TICKS1: CPU milliseconds per item.
+cpu_ms_per() { awk -v n="$1" -v a="$2" -v b="$3" -v t="$TCK" 'BEGIN { printf "%.3f", (b - a) * 1000 / (t * n) }'; }
 cpu_pct() {
 	local a b
 	a=$(cputicks "$1")
@@ -179,12 +184,15 @@ sx reload >/dev/null
 
 # ikeload holds its SAs until the established figures are taken, then is
 # stopped (the hold bounds it).
+C0=$(cputicks $SPID)
 ip netns exec "$A" "$W/ikeload" -peer $HUB -psk hubload -local "$LOCALS" -count "$N" \
 	-concurrency 1 -time "$SETUP_TIME" -setup-timeout 30s -hold 10m >"$W/load-softix.json" 2>"$W/load-softix.err" &
 LPID=$!
 PIDS+=("$LPID")
 waitfor 200 test -s "$W/load-softix.json" || { log "ikeload printed nothing"; cat "$W/load-softix.err" >&2; exit 1; }
+C1=$(cputicks $SPID)
 out "softix setup_s $(jq .seconds "$W/load-softix.json") setups $(jq .setups "$W/load-softix.json") failures $(jq .failures "$W/load-softix.json")"
+out "softix setup_cpu_ms $(cpu_ms_per "$(jq .setups "$W/load-softix.json")" "$C0" "$C1")"
 sleep "$SETTLE"
 est=$(sx show ikev2 sa | grep -c '^Peer Addr' || true)
 out "softix est_sas $est"
@@ -261,12 +269,15 @@ CONF
 	ip -n "$H" rule del lookup 220 2>/dev/null || true
 	sleep "$SETTLE"
 	out "charon idle_rss_mib $(rss_mib $CPID)"
+	C0=$(cputicks $CPID)
 	ip netns exec "$A" "$W/ikeload" -peer $HUB -psk hubload -local "$LOCALS" -count "$N" \
 		-concurrency 1 -time "$SETUP_TIME" -setup-timeout 30s -hold 10m >"$W/load-charon.json" 2>"$W/load-charon.err" &
 	LPID=$!
 	PIDS+=("$LPID")
 	waitfor 200 test -s "$W/load-charon.json" || { log "ikeload printed nothing"; exit 1; }
+	C1=$(cputicks $CPID)
 	out "charon setup_s $(jq .seconds "$W/load-charon.json") setups $(jq .setups "$W/load-charon.json") failures $(jq .failures "$W/load-charon.json")"
+	out "charon setup_cpu_ms $(cpu_ms_per "$(jq .setups "$W/load-charon.json")" "$C0" "$C1")"
 	sleep "$SETTLE"
 	out "charon est_rss_mib $(rss_mib $CPID)"
 	out "charon est_cpu_pct $(cpu_pct $CPID "$IDLE")"

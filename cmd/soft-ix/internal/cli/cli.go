@@ -6,9 +6,12 @@ package cli
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/soft-ix/soft-ix/config"
 )
 
 // ID names a complete command the daemon knows how to run.
@@ -36,6 +39,10 @@ const (
 	// ShowBGP is "show ip bgp": the whole BGP table. Added last so the
 	// other IDs keep their values.
 	ShowBGP
+	// Configure is interactive only: the "configure" mode, where lines
+	// are checked against the configuration grammar (see config.go).
+	Configure
+	ShowDHCPLease // show ip dhcp lease
 )
 
 // Command is a parsed command line.
@@ -74,6 +81,7 @@ const (
 	kwArg argKind = iota // a keyword, matched by prefix
 	addrArg
 	numArg
+	valueArg // a configuration command's argument (see config.go)
 )
 
 // node is one word of the grammar. Keywords match by prefix; arguments
@@ -83,9 +91,11 @@ type node struct {
 	kind     argKind
 	name     string // argument name for addrArg/numArg
 	min, max int    // range for numArg
+	ipv6     bool   // an addrArg that takes IPv6 addresses too
 	help     string
 	id       ID // non-zero when a command may end after this word
 	next     []*node
+	arg      config.Arg // for valueArg
 }
 
 func kw(word, help string, id ID, next ...*node) *node {
@@ -112,7 +122,7 @@ func buildGrammar() []*node {
 		kw("routes", "routes learned from the neighbor", ShowBGPRoutes),
 		kw("advertised-routes", "routes advertised to the neighbor", ShowBGPAdvertised),
 	}}
-	peer := &node{kind: addrArg, name: "peer", word: "A.B.C.D", help: "IKE peer address", id: ClearIKESA}
+	peer := &node{kind: addrArg, name: "peer", word: "A.B.C.D", ipv6: true, help: "IKE peer address (IPv4 or IPv6)", id: ClearIKESA}
 
 	return []*node{
 		kw("show", "show running system information", None,
@@ -124,6 +134,9 @@ func buildGrammar() []*node {
 				kw("route", "IP routing table", ShowIPRoute),
 				kw("access-list", "access lists, with the packets each entry matched", ShowIPAccessList),
 				kw("filter", "packet filters of each interface, with their counters", ShowIPFilter),
+				kw("dhcp", "DHCP information", None,
+					kw("lease", "leases: of the WAN's DHCP client, and those the LAN's server granted", ShowDHCPLease),
+				),
 				kw("napt", "NAPT information", None,
 					kw("translation", "connections the kernel translates (masquerade and port forwards)", ShowNAPT),
 				),
@@ -152,6 +165,7 @@ var interactiveRoot = append(append([]*node{}, root...),
 	kw("exit", "end the session", Exit),
 	kw("quit", "end the session", Exit),
 	kw("help", "list commands", Help),
+	kw("configure", "check configuration lines against soft-ix's grammar (TAB and ? complete them)", Configure),
 )
 
 // Error is a parse error pointing at one word of the line.
@@ -203,7 +217,7 @@ func match(level []*node, word string) (*node, error) {
 	if len(level) == 0 {
 		return nil, fmt.Errorf("%% Too many arguments at %q", word)
 	}
-	var hits []*node
+	var hits, values []*node
 	for _, n := range level {
 		switch n.kind {
 		case kwArg:
@@ -213,8 +227,18 @@ func match(level []*node, word string) (*node, error) {
 			if strings.HasPrefix(n.word, word) {
 				hits = append(hits, n)
 			}
+		case valueArg:
+			if !matchValue(n.arg, word) {
+				continue
+			}
+			if n.arg.Kind == config.ArgNumber {
+				if v, err := strconv.ParseUint(word, 10, 64); err != nil || v < n.arg.Min || v > n.arg.Max {
+					return nil, fmt.Errorf("%% Invalid value %q: expected %d-%d", word, n.arg.Min, n.arg.Max)
+				}
+			}
+			values = append(values, n)
 		case addrArg:
-			if a, err := netip.ParseAddr(word); err == nil && a.Is4() {
+			if a, err := netip.ParseAddr(word); err == nil && (a.Is4() || n.ipv6) {
 				hits = append(hits, n)
 			}
 		case numArg:
@@ -225,6 +249,9 @@ func match(level []*node, word string) (*node, error) {
 				hits = append(hits, n)
 			}
 		}
+	}
+	if len(hits) == 0 && len(values) > 0 {
+		hits = values[:1] // a keyword abbreviation wins over a free value
 	}
 	switch len(hits) {
 	case 1:
@@ -254,14 +281,15 @@ func expected(level []*node) string {
 // Complete returns the keywords that complete the last (partial) word of
 // line, sorted; none when the words before it do not parse. A line ending
 // in a space completes a new word.
-func Complete(line string) []string {
+func Complete(line string) []string { return complete(interactiveRoot, line) }
+
+func complete(level []*node, line string) []string {
 	words := strings.Fields(line)
 	partial := ""
 	if len(words) > 0 && !strings.HasSuffix(line, " ") {
 		partial = words[len(words)-1]
 		words = words[:len(words)-1]
 	}
-	level := interactiveRoot
 	for _, w := range words {
 		n, err := match(level, w)
 		if err != nil {
@@ -271,7 +299,7 @@ func Complete(line string) []string {
 	}
 	var out []string
 	for _, n := range level {
-		if n.kind == kwArg && strings.HasPrefix(n.word, partial) {
+		if n.kind == kwArg && strings.HasPrefix(n.word, partial) && !slices.Contains(out, n.word) {
 			out = append(out, n.word)
 		}
 	}
@@ -281,9 +309,10 @@ func Complete(line string) []string {
 
 // HelpLines describes what may follow line, one "word  help" entry a line,
 // for "?" and "help" in the interactive session.
-func HelpLines(line string) []string {
+func HelpLines(line string) []string { return helpLines(interactiveRoot, line) }
+
+func helpLines(level []*node, line string) []string {
 	words := strings.Fields(line)
-	level := interactiveRoot
 	var last *node
 	for _, w := range words {
 		n, err := match(level, w)

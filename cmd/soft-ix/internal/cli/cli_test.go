@@ -23,6 +23,7 @@ func TestParseAbbreviations(t *testing.T) {
 		{"sh ip a", ShowIPAccessList, "show ip access-list", nil},
 		{"sh ip fi", ShowIPFilter, "show ip filter", nil},
 		{"sh ip n t", ShowNAPT, "show ip napt translation", nil},
+		{"sh ip d l", ShowDHCPLease, "show ip dhcp lease", nil},
 		{"sh ip b n 172.16.0.6 r", ShowBGPRoutes, "show ip bgp neighbors 172.16.0.6 routes", map[string]string{"neighbor": "172.16.0.6"}},
 		{"sh ip b n 172.16.0.6 a", ShowBGPAdvertised, "show ip bgp neighbors 172.16.0.6 advertised-routes", map[string]string{"neighbor": "172.16.0.6"}},
 		{"sh run", ShowRunningConfig, "show running-config", nil},
@@ -34,6 +35,7 @@ func TestParseAbbreviations(t *testing.T) {
 			map[string]string{"dest": "172.16.1.4", "source": "192.168.2.1", "count": "3"}},
 		{"clear ikev2 sa", ClearIKESA, "clear ikev2 sa", nil},
 		{"cl ik sa p 198.51.100.6", ClearIKESA, "clear ikev2 sa peer 198.51.100.6", map[string]string{"peer": "198.51.100.6"}},
+		{"clear ikev2 sa peer 2001:db8::6", ClearIKESA, "clear ikev2 sa peer 2001:db8::6", map[string]string{"peer": "2001:db8::6"}},
 		{"rel", Reload, "reload", nil},
 	}
 	for _, tt := range tests {

@@ -23,12 +23,16 @@ type IKESA struct {
 	SPII, SPIR     uint64 // initiator and responder IKE SPIs
 	RemainLifetime time.Duration
 	Serial         int
-	Initiator      bool           // we initiated this IKE SA
-	Local, Peer    netip.AddrPort // outer addresses with their UDP ports
-	PeerID         string         // e.g. "IPV4-ADDR 198.51.100.6"
-	Enc, Hash      string         // e.g. "AES-CBC-256", "HMAC-SHA1-96"
-	PRF, DH        string         // e.g. "HMAC-SHA1", "MODP-1024"
-	NATDetected    bool
+	Initiator      bool // we initiated this IKE SA
+	// Local and Peer are the outer addresses with their UDP ports. An
+	// IPv6 one prints in RFC 5952 form, the address in brackets before
+	// the port ("[2001:db8::94]:500"): no published IX capture shows an
+	// IPv6 IKE SA, and the IX's own "ADDR:PORT" would be ambiguous there.
+	Local, Peer netip.AddrPort
+	PeerID      string // e.g. "IPV4-ADDR 198.51.100.6", "IPV6-ADDR 2001:db8::6"
+	Enc, Hash   string // e.g. "AES-CBC-256", "HMAC-SHA1-96"
+	PRF, DH     string // e.g. "HMAC-SHA1", "MODP-1024"
+	NATDetected bool
 }
 
 // IKESAs formats "show ikev2 sa".
@@ -618,4 +622,89 @@ func NAPTTranslations(ts []NAPTTranslation) string {
 		fmt.Fprintf(&b, "%-5s %-21s %-21s %-21s %-7d %s\n", t.Protocol, t.Inside, t.Outside, t.Remote, seconds(t.Timeout), typ)
 	}
 	return b.String()
+}
+
+// DHCPLease is the state of one WAN DHCP client for "show ip dhcp lease".
+// A zero Address says the client holds no lease (it is asking for one).
+type DHCPLease struct {
+	Interface string
+	Address   netip.Prefix
+	Router    netip.Addr
+	Server    netip.Addr
+	DNS       []netip.Addr
+	Domain    string
+	Obtained  time.Time
+	Duration  time.Duration
+	T1, T2    time.Duration // renewal and rebinding times, from Obtained
+}
+
+// DHCPLeases is "show ip dhcp lease": the lease of each interface with
+// "ip address dhcp", with the times left until renewal, rebinding and
+// expiry (soft-ix's layout, in the IX's key: value style).
+func DHCPLeases(ls []DHCPLease, bs []DHCPBinding, now time.Time) string {
+	var b strings.Builder
+	if len(ls)+len(bs) == 0 {
+		b.WriteString("No DHCP client or server is running (no ip address dhcp, no ip dhcp binding)\n")
+		return b.String()
+	}
+	for _, l := range ls {
+		fmt.Fprintf(&b, "%s\n", l.Interface)
+		if !l.Address.IsValid() {
+			b.WriteString("  State: requesting (no lease)\n")
+			continue
+		}
+		left := func(d time.Duration) int64 { return max(seconds(l.Obtained.Add(d).Sub(now)), 0) }
+		fmt.Fprintf(&b, "  State: bound\n")
+		fmt.Fprintf(&b, "  IP address: %s\n", l.Address)
+		fmt.Fprintf(&b, "  Default gateway: %s\n", orNone(l.Router))
+		fmt.Fprintf(&b, "  DHCP server: %s\n", orNone(l.Server))
+		var dns []string
+		for _, d := range l.DNS {
+			dns = append(dns, d.String())
+		}
+		if len(dns) == 0 {
+			dns = []string{"none"}
+		}
+		fmt.Fprintf(&b, "  DNS servers: %s\n", strings.Join(dns, ", "))
+		if l.Domain != "" {
+			fmt.Fprintf(&b, "  Domain name: %s\n", l.Domain)
+		}
+		fmt.Fprintf(&b, "  Lease time: %d sec, expires in %d sec\n", seconds(l.Duration), left(l.Duration))
+		fmt.Fprintf(&b, "  Renewal in %d sec, rebinding in %d sec\n", left(l.T1), left(l.T2))
+	}
+	dhcpBindings(&b, bs, now)
+	return b.String()
+}
+
+// DHCPBinding is an address the LAN's DHCP server has given out.
+type DHCPBinding struct {
+	Interface string
+	Addr      netip.Addr
+	MAC       string
+	Hostname  string
+	Expires   time.Time
+	Fixed     bool // a fixed-assignment
+}
+
+// dhcpBindings writes the server's part of "show ip dhcp lease".
+func dhcpBindings(b *strings.Builder, bs []DHCPBinding, now time.Time) {
+	if len(bs) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "DHCP server bindings: %d\n", len(bs))
+	fmt.Fprintf(b, "%-16s %-15s %-17s %-9s %-6s %s\n", "Interface", "IP address", "MAC address", "Expires", "Type", "Hostname")
+	for _, x := range bs {
+		typ := "dynamic"
+		if x.Fixed {
+			typ = "fixed"
+		}
+		fmt.Fprintf(b, "%-16s %-15s %-17s %-9d %-6s %s\n", x.Interface, x.Addr, x.MAC, max(seconds(x.Expires.Sub(now)), 0), typ, x.Hostname)
+	}
+}
+
+func orNone(a netip.Addr) string {
+	if !a.IsValid() {
+		return "none"
+	}
+	return a.String()
 }

@@ -275,3 +275,50 @@ tcp   192.168.2.10:8080     203.0.113.94:8080     203.0.113.1:50000     120     
 		t.Errorf("empty: %q", got)
 	}
 }
+
+// TestIPv6OuterAddresses: an IKE SA and a Child SA with IPv6 outer
+// addresses print them compressed and lower case (RFC 5952), with the
+// IKE SA's port after the bracketed address.
+func TestIPv6OuterAddresses(t *testing.T) {
+	local, peer := netip.MustParseAddr("2001:DB8:1:0:0:0:0:94"), netip.MustParseAddr("2001:db8:2::6")
+	got := IKESAs([]IKESA{{Interface: "Tunnel0.0", SPII: 1, SPIR: 2, Serial: 1, Initiator: true,
+		Local: netip.AddrPortFrom(local, 4500), Peer: netip.AddrPortFrom(peer, 4500), PeerID: "IPV6-ADDR 2001:db8:2::6", NATDetected: true}})
+	for _, line := range []string{"Local Addr : [2001:db8:1::94]:4500\n", "Peer Addr : [2001:db8:2::6]:4500\n", "IKE Peer ID : IPV6-ADDR 2001:db8:2::6\n"} {
+		if !strings.Contains(got, line) {
+			t.Errorf("show ikev2 sa has no %q:\n%s", line, got)
+		}
+	}
+	got = ChildSAs([]ChildSA{{Interface: "Tunnel0.0", PeerID: "IPV6-ADDR 2001:db8:2::6", Local: local, Peer: peer}})
+	for _, line := range []string{"Local Addr : 2001:db8:1::94\n", "Peer Addr : 2001:db8:2::6\n"} {
+		if !strings.Contains(got, line) {
+			t.Errorf("show ikev2 child-sa has no %q:\n%s", line, got)
+		}
+	}
+}
+
+func TestDHCPLeases(t *testing.T) {
+	now := time.Date(2026, 12, 5, 1, 0, 0, 0, time.UTC)
+	out := DHCPLeases([]DHCPLease{
+		{Interface: "GigaEthernet0.0", Address: netip.MustParsePrefix("203.0.113.100/24"), Router: netip.MustParseAddr("203.0.113.1"),
+			Server: netip.MustParseAddr("203.0.113.1"), DNS: []netip.Addr{netip.MustParseAddr("192.0.2.53")},
+			Obtained: now.Add(-30 * time.Second), Duration: 2 * time.Minute, T1: time.Minute, T2: 105 * time.Second},
+		{Interface: "GigaEthernet2.0"},
+	}, []DHCPBinding{
+		{Interface: "GigaEthernet1.0", Addr: netip.MustParseAddr("192.168.2.50"), MAC: "02:00:00:00:00:50", Hostname: "printer", Expires: now.Add(time.Hour), Fixed: true},
+	}, now)
+	for _, want := range []string{
+		"GigaEthernet0.0\n  State: bound\n  IP address: 203.0.113.100/24\n  Default gateway: 203.0.113.1\n",
+		"  DNS servers: 192.0.2.53\n",
+		"  Lease time: 120 sec, expires in 90 sec\n  Renewal in 30 sec, rebinding in 75 sec\n",
+		"GigaEthernet2.0\n  State: requesting (no lease)\n",
+		"DHCP server bindings: 1\n",
+		"GigaEthernet1.0  192.168.2.50    02:00:00:00:00:50 3600      fixed  printer\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("show ip dhcp lease lacks %q:\n%s", want, out)
+		}
+	}
+	if out := DHCPLeases(nil, nil, now); !strings.Contains(out, "No DHCP client or server") {
+		t.Errorf("empty: %q", out)
+	}
+}

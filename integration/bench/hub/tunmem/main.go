@@ -5,20 +5,31 @@
 // one JSON line with the create time, RSS, Go heap, goroutines and the CPU
 // the idle engine used over -idle. hub.sh measures the whole daemon; this
 // says how much of that is esp and the TUN devices.
+//
+// -garbage M then allocates M MiB in short-lived 1 KiB pieces (as IKE
+// setups and logging do) and reports the RSS after it: with the
+// collector's default pacing, N devices' untouched GRO tables let that
+// garbage stay resident; -gcpace runs the daemon's pacing (internal/gcpace):
+//
+//	ip netns exec NS tunmem -n 1000 -garbage 200            # RSS grows ~200 MiB
+//	ip netns exec NS tunmem -n 1000 -garbage 200 -gcpace    # it does not
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/soft-ix/soft-ix/esp"
+	"github.com/soft-ix/soft-ix/internal/gcpace"
 )
 
 // Result is the JSON line tunmem prints.
@@ -32,15 +43,43 @@ type Result struct {
 	Goroutines   int     `json:"goroutines"`
 	IdleCPUPct   float64 `json:"idle_cpu_pct"`
 	KiBPerTunnel float64 `json:"rss_kib_per_tunnel"`
+	// With -garbage: the RSS before it (RSSMiB is after) and the
+	// collections it took.
+	RSSBeforeGarbageMiB float64 `json:"rss_before_garbage_mib,omitempty"`
+	GCCycles            uint32  `json:"gc_cycles,omitempty"`
+}
+
+// sink keeps makeGarbage's allocations from being optimised away.
+var sink []byte
+
+// makeGarbage allocates mib MiB in 1 KiB pieces, each dropped at once.
+func makeGarbage(mib int) {
+	for i := 0; i < mib*1024; i++ {
+		sink = make([]byte, 1024)
+		sink[0] = 1
+	}
+	sink = nil
+}
+
+func gcCycles() uint32 {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.NumGC
 }
 
 func main() {
 	n := flag.Int("n", 1000, "tunnels (bounded: at most 20000)")
 	idle := flag.Duration("idle", 10*time.Second, "idle time over which CPU is measured (at most 5m)")
+	memProfile := flag.String("memprofile", "", "write a heap profile (go tool pprof) here at the end")
+	garbage := flag.Int("garbage", 0, "MiB of short-lived allocations to make after the devices (at most 4096)")
+	pace := flag.Bool("gcpace", false, "pace the collector as the daemon does (internal/gcpace)")
 	flag.Parse()
-	if *n < 1 || *n > 20000 || *idle <= 0 || *idle > 5*time.Minute {
-		fmt.Fprintln(os.Stderr, "tunmem: want 1 <= -n <= 20000 and 0 < -idle <= 5m")
+	if *n < 1 || *n > 20000 || *idle <= 0 || *idle > 5*time.Minute || *garbage < 0 || *garbage > 4096 {
+		fmt.Fprintln(os.Stderr, "tunmem: want 1 <= -n <= 20000, 0 < -idle <= 5m and 0 <= -garbage <= 4096")
 		os.Exit(2)
+	}
+	if *pace {
+		go gcpace.Run(context.Background())
 	}
 	base := rssKiB()
 	e := esp.NewEngine(esp.Config{})
@@ -54,6 +93,11 @@ func main() {
 	}
 	res := Result{Tunnels: *n, CreateSec: time.Since(t0).Seconds()}
 	time.Sleep(2 * time.Second)
+	if *garbage > 0 {
+		res.RSSBeforeGarbageMiB = float64(rssKiB()) / 1024
+		makeGarbage(*garbage)
+		res.GCCycles = gcCycles()
+	}
 	var ru0, ru1 syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
 	time.Sleep(*idle)
@@ -70,6 +114,17 @@ func main() {
 	res.SysMiB = float64(ms.Sys) / (1 << 20)
 	res.Goroutines = runtime.NumGoroutine()
 	json.NewEncoder(os.Stdout).Encode(res)
+	if *memProfile != "" {
+		f, err := os.Create(*memProfile)
+		if err == nil {
+			err = pprof.WriteHeapProfile(f)
+			f.Close()
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "tunmem:", err)
+			os.Exit(1)
+		}
+	}
 }
 
 // rssKiB reads VmRSS of this process.

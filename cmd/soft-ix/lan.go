@@ -1,0 +1,123 @@
+package main
+
+// The DHCP server of the LAN ports: "ip dhcp enable" with "ip dhcp binding
+// PROFILE" on an interface runs a tun/dhcpd server on its Linux link with
+// the profile, the interface filling in what the profile leaves out.
+
+import (
+	"maps"
+	"net/netip"
+	"reflect"
+	"slices"
+
+	"github.com/soft-ix/soft-ix/cmd/soft-ix/internal/show"
+	"github.com/soft-ix/soft-ix/config"
+	"github.com/soft-ix/soft-ix/tun/dhcpd"
+)
+
+// dhcpServers translates the file's DHCP server into one tun/dhcpd
+// configuration per interface that serves, by IX name. Interfaces soft-ix
+// has no Linux link for are left out (plan says so).
+func dhcpServers(cfg *config.Config, links map[string]string) map[string]dhcpd.Config {
+	out := map[string]dhcpd.Config{}
+	if !cfg.DHCPServer {
+		return out
+	}
+	for _, ifc := range cfg.Interfaces {
+		pr := cfg.DHCPProfile(ifc.DHCPBinding)
+		dev := linkOf(ifc, links)
+		if pr == nil || dev == "" || !ifc.Address.IsValid() || !ifc.Address.Addr().Is4() {
+			continue
+		}
+		out[ifc.Name] = dhcpdConfig(ifc, pr, dev)
+	}
+	return out
+}
+
+// dhcpdConfig is one profile on one interface. The IX's defaults: the
+// pool is the interface's subnet, the gateway its address.
+func dhcpdConfig(ifc *config.Interface, pr *config.DHCPProfile, dev string) dhcpd.Config {
+	subnet := ifc.Address.Masked()
+	c := dhcpd.Config{
+		Link: dev, Address: ifc.Address, First: pr.RangeFirst, Last: pr.RangeLast,
+		MaskBits: pr.MaskBits, Router: pr.DefaultGateway, DNS: pr.DNSServers, Domain: pr.DomainName,
+		Lease: pr.LeaseTime, Fixed: map[string]netip.Addr{},
+	}
+	if !c.First.IsValid() {
+		c.First, c.Last = subnet.Addr().Next(), lastHost(subnet)
+	}
+	if c.MaskBits == 0 {
+		c.MaskBits = subnet.Bits()
+	}
+	if !c.Router.IsValid() {
+		c.Router = ifc.Address.Addr()
+	}
+	if c.Lease == 0 {
+		c.Lease = config.DefaultDHCPLease
+	}
+	for _, f := range pr.Fixed {
+		c.Fixed[f.MAC.String()] = f.Addr
+	}
+	return c
+}
+
+// lastHost is the address below the subnet's broadcast address.
+func lastHost(p netip.Prefix) netip.Addr {
+	a := p.Addr().As4()
+	host := uint32(1)<<(32-p.Bits()) - 1
+	v := (uint32(a[0])<<24 | uint32(a[1])<<16 | uint32(a[2])<<8 | uint32(a[3])) | host
+	v--
+	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
+}
+
+// syncDHCPServers runs the servers cfg asks for: a server whose
+// configuration changed starts anew (its bindings are forgotten; clients
+// keep their addresses and renew). Called with c.mu held.
+func (c *components) syncDHCPServers(cfg *config.Config, o *options) {
+	want := dhcpServers(cfg, o.maps)
+	for ix, s := range c.servers {
+		if w, ok := want[ix]; ok && reflect.DeepEqual(w, c.serverCfg[ix]) {
+			continue
+		}
+		if err := s.Close(); err != nil {
+			c.log.Warn("dhcp server: stop", "interface", ix, "err", err)
+		}
+		delete(c.servers, ix)
+		delete(c.serverCfg, ix)
+	}
+	for _, ix := range slices.Sorted(maps.Keys(want)) {
+		if _, ok := c.servers[ix]; ok {
+			continue
+		}
+		sc := want[ix]
+		run := sc
+		run.Log = c.log.With("interface", ix)
+		s, err := dhcpd.Start(run)
+		if err != nil {
+			c.log.Error("dhcp server not started", "interface", ix, "err", err)
+			continue
+		}
+		c.servers[ix], c.serverCfg[ix] = s, sc
+	}
+}
+
+// dhcpBindings lists what each LAN server has given out.
+func (c *components) dhcpBindings() []show.DHCPBinding {
+	var out []show.DHCPBinding
+	for _, ix := range slices.Sorted(maps.Keys(c.servers)) {
+		for _, b := range c.servers[ix].Bindings() {
+			out = append(out, show.DHCPBinding{Interface: ix, Addr: b.Addr, MAC: b.MAC, Hostname: b.Hostname, Expires: b.Expires, Fixed: b.Fixed})
+		}
+	}
+	return out
+}
+
+// closeDHCPServers stops every LAN server.
+func (c *components) closeDHCPServers() {
+	for ix, s := range c.servers {
+		if err := s.Close(); err != nil {
+			c.log.Warn("dhcp server: stop", "interface", ix, "err", err)
+		}
+	}
+	c.servers, c.serverCfg = map[string]*dhcpd.Server{}, map[string]dhcpd.Config{}
+}
