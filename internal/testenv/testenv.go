@@ -136,6 +136,10 @@ func PackageFor(tool string) string {
 		return "apt-get install " + tool
 	case "go":
 		return "install Go or set SOFTIX_BIN"
+	case "docker":
+		return "apt-get install docker.io, and a running dockerd"
+	case "docker-compose":
+		return "apt-get install docker-compose"
 	}
 	return "not a known lab tool"
 }

@@ -33,7 +33,7 @@ func TestCheckNamesThePackage(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "no-such-tool-testenv not found in PATH") {
 		t.Errorf("Check = %v", err)
 	}
-	for tool, pkg := range map[string]string{"swanctl": "strongswan-swanctl", "charon-systemd": "libstrongswan-standard-plugins", "birdc": "bird2"} {
+	for tool, pkg := range map[string]string{"swanctl": "strongswan-swanctl", "charon-systemd": "libstrongswan-standard-plugins", "birdc": "bird2", "docker": "docker.io", "docker-compose": "docker-compose"} {
 		if got := PackageFor(tool); !strings.Contains(got, pkg) {
 			t.Errorf("PackageFor(%s) = %q, want it to name %s", tool, got, pkg)
 		}

@@ -35,8 +35,12 @@ const (
 	srcBGPHowto = "https://learn.microsoft.com/en-us/azure/vpn-gateway/bgp-howto"
 	srcFAQ      = "https://learn.microsoft.com/en-us/azure/vpn-gateway/vpn-gateway-vpn-faq"
 	srcHA       = "https://learn.microsoft.com/en-us/azure/vpn-gateway/vpn-gateway-highlyavailable"
-	srcDPD      = "https://learn.microsoft.com/en-us/azure/vpn-gateway/vpn-gateway-howto-site-to-site-resource-manager-portal"
 )
+
+// notRechecked marks a row whose value was not checked against the page's
+// current text in the review that quoted the others (only older revisions
+// of the page could be read then).
+const notRechecked = " [value not re-checked against the current page]"
 
 // IKESuite is one IKE SA proposal Azure offers or accepts, in IX keywords.
 // Integ is empty for AES-GCM; the PRF follows the integrity algorithm.
@@ -111,47 +115,65 @@ var (
 	UnplannedRecovery = 3 * time.Minute  // "about 1 to 3 minutes in the worst case"
 )
 
-// Table is Azure's documented behaviour as soft-ix uses it.
+// Table is Azure's documented behaviour as soft-ix uses it. A Source is the
+// page, then (where the review found it) the section and Microsoft's words;
+// a value Microsoft's text does not confirm says so in the row.
 var Table = []Row{
 	{"default-ike", "IKE SA proposals of a route-based gateway with no custom policy, offered and accepted",
-		"AES256/SHA1, AES256/SHA256, AES128/SHA1, AES128/SHA256, 3DES/SHA1, 3DES/SHA256, each with DH group 2 (1024-bit)", srcDevices},
+		"AES256/SHA1, AES256/SHA256, AES128/SHA1, AES128/SHA256, 3DES/SHA1, 3DES/SHA256, each with DH group 2 (1024-bit)", srcDevices + "#ipsec" + notRechecked},
 	{"default-child", "Child SA (ESP) proposals Azure offers as initiator with no custom policy",
-		"GCM-AES256, AES256/SHA1, 3DES/SHA1, AES256/SHA256, AES128/SHA1, 3DES/SHA256; no PFS", srcDevices},
-	{"default-pfs", "PFS in Azure's default offers (as initiator, new Child SAs and rekeys)", "none", srcDevices},
+		"GCM-AES256, AES256/SHA1, 3DES/SHA1, AES256/SHA256, AES128/SHA1, 3DES/SHA256; no PFS", srcDevices + "#ipsec" + notRechecked},
+	{"default-pfs", "PFS in Azure's default offers (as initiator, new Child SAs and rekeys)", "none", srcDevices + "#ipsec" + notRechecked},
 	{"custom-policy", "a custom IPsec/IKE policy on a connection",
-		"exactly one combination; Azure offers and accepts only it; all of IKE and IPsec must be given", srcPolicy},
+		"exactly one combination; Azure offers and accepts only it; all of IKE and IPsec must be given",
+		srcPolicy + ` §"About policy parameters": "You can only specify one policy combination for a given connection." "You must specify all algorithms and parameters for both IKE (Main Mode) and IPsec (Quick Mode)."; §Step 3: "the Azure VPN gateway will only send or accept the IPsec/IKE proposal with specified cryptographic algorithms and key strengths on that particular connection"`},
 	{"policy-algorithms", "algorithms a custom policy may name",
-		"IKE enc GCMAES256/128, AES256/192/128, DES3, DES; IKE integ SHA384/256/1, MD5, GCMAES; DH 24, ECP384, ECP256, 14/2048, 2, 1; IPsec enc GCMAES256/192/128, AES256/192/128, DES3, DES, None; PFS 24, ECP384, ECP256, 2048/14, 2, 1, PFSMM, None", srcCrypto},
-	{"ike-lifetime", "IKE SA lifetime (fixed, also with a custom policy)", IKELifetime.String(), srcDevices},
+		"IKE enc GCMAES256/128, AES256/192/128, DES3, DES; IKE integ SHA384/256/1, MD5, GCMAES; DH 24, ECP384, ECP256, 14/2048, 2, 1; IPsec enc GCMAES256/192/128, AES256/192/128, DES3, DES, None; PFS 24, ECP384, ECP256, 2048/14, 2, 1, PFSMM, None", srcCrypto + notRechecked},
+	{"ike-lifetime", "IKE SA lifetime (fixed, also with a custom policy)", IKELifetime.String(), srcDevices + "#ipsec" + notRechecked},
 	{"child-lifetime", "Child SA lifetime (default; a custom policy sets saLifeTimeSeconds/saDataSizeKilobytes)",
-		fmt.Sprintf("%s / %d KB", ChildLifetime, ChildLifetimeKB), srcDevices},
-	{"dpd", "dead peer detection timeout of a connection (dpdTimeoutSeconds, 9-3600 s)", DPDTimeout.String(), srcDPD},
-	{"initiator", "who starts negotiations", "Azure both initiates and responds on a route-based connection", srcDevices},
-	{"ikev2", "IKE version of a connection (connectionProtocol)", "IKEv2 by default; IKEv1 optional", srcCrypto},
+		fmt.Sprintf("%s / %d KB", ChildLifetime, ChildLifetimeKB), srcDevices + "#ipsec" + notRechecked},
+	{"dpd", "dead peer detection timeout of a connection (dpdTimeoutSeconds)",
+		DPDTimeout.String() + " [unconfirmed as Azure's default: Learn shows 45 s only as the example value of a custom policy; the 9-3600 s range was not found either]",
+		srcPolicy + ` §"Step 3 - Configure a custom IPsec/IKE policy on the S2S VPN connection": "DPD timeout: 45 seconds"; "Policy-based traffic selector and DPD timeout options can be specified with Default policy"`},
+	{"initiator", "who starts negotiations", "Azure both initiates and responds on a route-based connection",
+		srcFAQ + ` §"Can I specify my own policy-based traffic selectors?": "This behavior is consistent among all connection modes (Default, InitiatorOnly, and ResponderOnly)" (Default: both; the rest of the row not re-checked)`},
+	{"ikev2", "IKE version of a connection (connectionProtocol)", "IKEv2 by default; IKEv1 optional",
+		srcCrypto + ` §"About IKEv1 and IKEv2 for Azure VPN connections": "we're now allowing IKEv1 connections for all of the VPN gateway SKUs, except Basic SKU" (IKEv2 as the default: not re-checked)`},
 	{"traffic-selectors", "traffic selectors of a route-based connection",
-		"any-to-any (0.0.0.0/0) unless usePolicyBasedTrafficSelectors", srcPolicy},
-	{"mss", "TCP MSS clamping Azure recommends on the on-premises device", fmt.Sprintf("%d bytes (or tunnel MTU 1400)", MaxMSS), srcDevices},
+		"any-to-any (0.0.0.0/0) unless usePolicyBasedTrafficSelectors", srcPolicy + notRechecked},
+	{"mss", "TCP MSS clamping Azure recommends on the on-premises device", fmt.Sprintf("%d bytes (or tunnel MTU 1400)", MaxMSS), srcDevices + notRechecked},
 	{"pre-fragment", "IPsec packets are fragmented before encryption by the on-premises device (pre-fragmentation) so ESP never needs reassembly",
-		"recommended with MSS clamping", srcDevices},
+		"recommended with MSS clamping", srcDevices + notRechecked},
 	{"reserved-asn", "ASNs the on-premises side may not use",
-		"Azure: 8074, 8075, 12076 (public), 65515, 65517-65520 (private); IANA: 23456, 64496-64511, 65535-65551, 4294967295", srcBGP},
-	{"azure-asn", "ASN of an Azure VPN gateway unless set", "65515", srcBGP},
-	{"ebgp", "BGP sessions with Azure", "eBGP only: the on-premises ASN must differ from Azure's", srcBGP},
-	{"bgp-peer", "Azure's BGP peer address", "one address per gateway instance from the GatewaySubnet (bgpPeeringAddress), or a custom APIPA address", srcBGP},
-	{"apipa", "range of custom APIPA BGP addresses, both sides", "169.254.21.0 - 169.254.22.255", srcBGPHowto},
+		"Azure: 8074, 8075, 12076 (public), 65515, 65517-65520 (private); IANA: 23456, 64496-64511, 65535-65551, 4294967295",
+		srcFAQ + `#bgp §"Are there ASNs reserved by Azure?": "Public ASNs: 8074, 8075, 12076" "Private ASNs: 65515, 65517, 65518, 65519, 65520" "You cannot specify these ASNs for your on premises VPN devices"; §"Are there any other ASNs that I can't use?": "23456, 64496-64511, 65535-65551 and 429496729" (sic: read as 4294967295, IANA's reserved last ASN)`},
+	{"azure-asn", "ASN of an Azure VPN gateway unless set", "65515",
+		srcFAQ + `#bgp §"Can I use the same ASN for both on-premises VPN networks and Azure VNets?": "Azure VPN Gateways have a default ASN of 65515 assigned"`},
+	{"ebgp", "BGP sessions with Azure", "eBGP only: the on-premises ASN must differ from Azure's",
+		srcFAQ + `#bgp §"Can I use the same ASN for both on-premises VPN networks and Azure VNets?": "No, you must assign different ASNs between your on-premises networks and your Azure VNets if you are connecting them together with BGP."`},
+	{"bgp-peer", "Azure's BGP peer address", "one address per gateway instance from the GatewaySubnet (bgpPeeringAddress), or a custom APIPA address",
+		srcFAQ + `#bgp §"What address does Azure VPN gateway use for BGP Peer IP?": "a single IP address from the GatewaySubnet range for active-standby VPN gateways, or two IP addresses for active-active VPN gateways"; ` + srcBGPHowto + ` (the custom APIPA address)`},
+	{"apipa", "range of custom APIPA BGP addresses, both sides", "169.254.21.0 - 169.254.22.255",
+		srcBGPHowto + ` §"2. Create the VPN gateway for TestVNet1 with BGP parameters": "the Azure-reserved APIPA address range for VPN, which is from 169.254.21.0 to 169.254.22.255"`},
 	{"bgp-host-route", "what the on-premises device must route into the tunnel for BGP",
-		"at least a host route (/32) to Azure's BGP peer address", srcBGP},
-	{"bgp-multihop", "Azure's BGP session to a non-APIPA on-premises address", "eBGP multihop (the peers are not on one link)", srcBGP},
-	{"prefix-limit", "prefixes Azure accepts from one BGP peer", fmt.Sprint(MaxPrefixes), srcFAQ},
-	{"bgp-timers", "BGP keepalive / hold time of Azure", "60 s / 180 s", srcFAQ},
+		"at least a host route (/32) to Azure's BGP peer address",
+		srcFAQ + `#bgp §"What should I add to my on-premises VPN device for the BGP peering session?": "You should add a host route of the Azure BGP Peer IP address on your VPN device pointing to the IPsec S2S VPN tunnel."`},
+	{"bgp-multihop", "Azure's BGP session to a non-APIPA on-premises address", "eBGP multihop (the peers are not on one link)", srcBGP + notRechecked},
+	{"prefix-limit", "prefixes Azure accepts from one BGP peer; beyond them it drops the session", fmt.Sprint(MaxPrefixes),
+		srcFAQ + `#bgp §"How many prefixes can I advertise to Azure VPN gateway?": "We support up to 4000 prefixes. The BGP session is dropped if the number of prefixes exceeds the limit."`},
+	{"bgp-timers", "BGP keepalive / hold time of Azure (fixed, not negotiated down)",
+		"60 s / 180 s [second-hand: the Learn sentence was not seen here, only a Microsoft TechCommunity post quoting it]",
+		srcFAQ + `#bgp: "The BGP keepalive timer is 60 seconds, and the hold timer is 180 seconds" (as quoted from Learn in techcommunity.microsoft.com, "My First TechCommunity Post: Azure VPN Gateway BGP Timer Mismatches")`},
 	{"active-active", "active-active gateway",
-		"two instances, two public IPs, two BGP peer addresses; the on-premises device connects a tunnel to each", srcHA},
+		"two instances, two public IPs, two BGP peer addresses; the on-premises device connects a tunnel to each",
+		srcHA + ` §"Active-active VPN gateways": "In active-active mode, both instances of the gateway VMs establish S2S VPN tunnels to your on-premises VPN device"`},
 	{"maintenance", "planned maintenance and unplanned failover",
-		"one instance at a time; active-standby: the standby takes over in 10-15 s (planned) or 1-3 min (unplanned); active-active: the other instance carries the traffic", srcHA},
+		"one instance at a time; active-standby: the standby takes over in 10-15 s (planned) or 1-3 min (unplanned); active-active: the other instance carries the traffic",
+		srcHA + `#activestandby §"About VPN gateway redundancy": "For planned maintenance, the connectivity should be restored within 10 to 15 seconds. For unplanned issues, the connection recovery is longer, about 1 to 3 minutes in the worst case."`},
 	{"planned-maintenance", "active-standby gateway, planned maintenance of the active instance",
-		"\"For planned maintenance, the connectivity should be restored within 10 to 15 seconds.\"", srcHA},
+		"\"For planned maintenance, the connectivity should be restored within 10 to 15 seconds.\"", srcHA + "#activestandby"},
 	{"unplanned-failover", "active-standby gateway, unplanned disruption of the active instance",
-		"\"For unplanned issues, the connection recovery is longer, about 1 to 3 minutes in the worst case.\"", srcHA},
+		"\"For unplanned issues, the connection recovery is longer, about 1 to 3 minutes in the worst case.\"", srcHA + "#activestandby"},
 }
 
 // Lookup returns the table row with the given ID.
