@@ -37,7 +37,7 @@ azure)
 	ip link add bgp0 type dummy 2>/dev/null || ip link add bgp0 type ifb
 	ip link set bgp0 up
 	ip route replace default via 198.51.100.1
-	exec soft-ix -c /lab/conf/azure-lab.conf --map GigaEthernet0.0="$wan" \
+	exec soft-ix -c /lab/conf/azure-lab.conf --emulate azure --map GigaEthernet0.0="$wan" \
 		--map GigaEthernet1.0="$vnet" --map GigaEthernet2.0=bgp0 "$@"
 	;;
 internet)
