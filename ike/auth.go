@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"fmt"
 	"net/netip"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -51,17 +52,23 @@ func (id identity) equal(o identity) bool {
 // pskFor finds the key of "ikev2 authentication psk id" for the peer's
 // identity; a PSK keyed by the peer's address also matches.
 func (c *Core) pskFor(peerID identity, peer netip.Addr) []byte {
-	var byAddr []byte
-	for _, p := range c.cfg.PSKs {
-		id := p.ID.wire()
-		if id.equal(peerID) {
-			return p.Key
-		}
-		if peer.IsValid() && id.equal(addrIdentity(peer)) {
-			byAddr = p.Key
-		}
+	if k, ok := c.pskFirst[idKey(peerID)]; ok {
+		return k
 	}
-	return byAddr
+	if peer.IsValid() {
+		return c.pskLast[idKey(addrIdentity(peer))]
+	}
+	return nil
+}
+
+// idKey is an identity as a map key: equal identities (see equal: an
+// FQDN's case does not count) have equal keys.
+func idKey(id identity) string {
+	data := string(id.Data)
+	if id.Type == idFQDN {
+		data = strings.ToLower(data)
+	}
+	return strconv.Itoa(id.Type) + ":" + data
 }
 
 // expectedPeerID is what a tunnel expects the peer to send as its ID.
@@ -350,7 +357,8 @@ func (c *Core) respondAuth(now time.Time, sa *ikeSA, m *message) {
 	}
 	t, psk, err := c.matchPeer(sa.remote.Addr(), *m.IDi)
 	if err == nil {
-		sa.tun, sa.psk, sa.peerID = t, psk, *m.IDi
+		c.joinTunnel(sa, t)
+		sa.psk, sa.peerID = psk, *m.IDi
 		err = c.checkPeerAuth(sa, m, sa.nonceR, sa.initReq, sa.keys.pi, m.IDi)
 	}
 	if err != nil {
@@ -438,14 +446,7 @@ func lastOf(p netip.Prefix) netip.Addr {
 
 // matchPeer finds the tunnel and PSK for a responder-side peer.
 func (c *Core) matchPeer(addr netip.Addr, id identity) (*tunnel, []byte, error) {
-	var cand *tunnel
-	for _, name := range c.order {
-		t := c.tunnels[name]
-		if t.conf.Peer == addr {
-			cand = t
-			break
-		}
-	}
+	cand := c.byPeer[addr]
 	if cand == nil {
 		for _, name := range c.order {
 			t := c.tunnels[name]

@@ -1,6 +1,7 @@
 package ike
 
 import (
+	"net/netip"
 	"testing"
 
 	"github.com/soft-ix/soft-ix/ike/crypto"
@@ -41,5 +42,37 @@ func TestPeerAuthOverReservedIDBytes(t *testing.T) {
 		if err := c.checkPeerAuth(sa, m, ourNonce, peerInit, skP, m.IDi); err == nil {
 			t.Fatalf("reserved %x: AUTH verified over altered ID bytes", reserved)
 		}
+	}
+}
+
+// TestPSKForIndexed: pskFor answers from its maps as the scan it replaced
+// did: the first key of the peer's identity (an FQDN in any case), else
+// the last key of the peer's address.
+func TestPSKForIndexed(t *testing.T) {
+	a := netip.MustParseAddr("198.51.100.6")
+	cfg := testConfig(a, "first-by-addr", false, nil)
+	cfg.PSKs = []PSK{
+		{ID: ID{FQDN: "Peer.Example"}, Key: []byte("fqdn")},
+		cfg.PSKs[0],
+		{ID: ID{Addr: a}, Key: []byte("last-by-addr")},
+	}
+	c, err := NewCore(CoreConfig{Config: cfg, DataPlane: newFakeDP(), Transport: dropTransport{}, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		id   identity
+		want string
+	}{
+		{identity{Type: idFQDN, Data: []byte("peer.example")}, "fqdn"},
+		{addrIdentity(a), "first-by-addr"},
+		{identity{Type: idKeyID, Data: []byte("other")}, "last-by-addr"},
+	} {
+		if got := string(c.pskFor(tc.id, a)); got != tc.want {
+			t.Errorf("pskFor(%s) = %q, want %q", tc.id, got, tc.want)
+		}
+	}
+	if got := c.pskFor(identity{Type: idKeyID, Data: []byte("other")}, netip.Addr{}); got != nil {
+		t.Errorf("no match and no address: %q", got)
 	}
 }

@@ -168,10 +168,14 @@ type Core struct {
 	cfg      Config
 	log      *slog.Logger
 	tunnels  map[string]*tunnel
-	order    []string               // tunnel names in config order
-	sas      map[uint64]*ikeSA      // by our SPI
-	halfOpen map[halfOpenKey]*ikeSA // responder SAs by peer and initiator SPI
-	children map[uint32]*childSA    // by our inbound SPI
+	order    []string                   // tunnel names in config order
+	byPeer   map[netip.Addr]*tunnel     // the first tunnel (in order) with each peer address
+	pskFirst map[string][]byte          // the first PSK for each identity (idKey)
+	pskLast  map[string][]byte          // the last one (pskFor's address fallback)
+	sas      map[uint64]*ikeSA          // by our SPI
+	tunSAs   map[string]map[*ikeSA]bool // by tunnel name: every SA whose tun has that name (and stale ones; see sasOf)
+	halfOpen map[halfOpenKey]*ikeSA     // responder SAs by peer and initiator SPI
+	children map[uint32]*childSA        // by our inbound SPI
 	serial   int
 	timers   timerHeap // IKE SA timers, see timers.go
 	dirty    []*ikeSA
@@ -205,6 +209,7 @@ func NewCore(opt CoreConfig) (*Core, error) {
 		opt:      opt,
 		log:      opt.Logger,
 		sas:      map[uint64]*ikeSA{},
+		tunSAs:   map[string]map[*ikeSA]bool{},
 		halfOpen: map[halfOpenKey]*ikeSA{},
 		children: map[uint32]*childSA{},
 		retries:  map[*tunnel]bool{},
@@ -275,6 +280,22 @@ func (c *Core) setTunnels(cfg Config, tunnels map[string]*tunnel, order []string
 		}
 	}
 	c.cfg, c.tunnels, c.order, c.retries = cfg, tunnels, order, retries
+	// Lookups by peer and by identity come from maps, not scans: on a hub
+	// every setup did several scans of N tunnels and keys (N² in all).
+	c.byPeer = map[netip.Addr]*tunnel{}
+	for _, name := range order {
+		if t := tunnels[name]; t.conf.Peer.IsValid() && c.byPeer[t.conf.Peer] == nil {
+			c.byPeer[t.conf.Peer] = t
+		}
+	}
+	c.pskFirst, c.pskLast = map[string][]byte{}, map[string][]byte{}
+	for _, p := range cfg.PSKs {
+		k := idKey(p.ID.wire())
+		if _, ok := c.pskFirst[k]; !ok {
+			c.pskFirst[k] = p.Key
+		}
+		c.pskLast[k] = p.Key
+	}
 	peers := map[netip.Addr]bool{}
 	for _, t := range tunnels {
 		if t.conf.Peer.IsValid() {
@@ -798,6 +819,34 @@ func (c *Core) removeSA(now time.Time, sa *ikeSA) {
 	sa.children = nil
 	delete(c.sas, sa.localSPI())
 	delete(c.halfOpen, sa.hoKey)
+	c.leaveIndex(sa)
+}
+
+// joinTunnel makes t sa's tunnel and indexes it (sasOf).
+func (c *Core) joinTunnel(sa *ikeSA, t *tunnel) {
+	sa.tun = t
+	if t == nil || sa.indexed == t.name {
+		return
+	}
+	c.leaveIndex(sa)
+	sa.indexed = t.name
+	set := c.tunSAs[t.name]
+	if set == nil {
+		set = map[*ikeSA]bool{}
+		c.tunSAs[t.name] = set
+	}
+	set[sa] = true
+}
+
+// leaveIndex takes sa out of tunSAs.
+func (c *Core) leaveIndex(sa *ikeSA) {
+	if set := c.tunSAs[sa.indexed]; set != nil {
+		delete(set, sa)
+		if len(set) == 0 {
+			delete(c.tunSAs, sa.indexed)
+		}
+	}
+	sa.indexed = ""
 }
 
 // successor is the IKE SA that takes over sa's tunnel when sa goes: the

@@ -127,6 +127,8 @@ func probeRunOutage(p *pair, d, every time.Duration) (r probeResult) {
 			nextProbe = p.now.Add(every)
 		}
 		deliver()
+		checkIndex(p.t, p.a.core)
+		checkIndex(p.t, p.b.core)
 		if !p.now.Before(end) {
 			return r
 		}

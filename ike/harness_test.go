@@ -268,6 +268,8 @@ func (p *pair) run(d time.Duration) {
 		p.a.core.HandleTimer(p.now)
 		p.b.core.HandleTimer(p.now)
 		p.net.deliver(p.now)
+		checkIndex(p.t, p.a.core)
+		checkIndex(p.t, p.b.core)
 		if !p.now.Before(end) {
 			return
 		}
@@ -317,4 +319,18 @@ func (p *pair) checkUp() (*ikeSA, *ikeSA) {
 		p.t.Fatalf("b->a keys differ")
 	}
 	return sa, sb
+}
+
+// checkIndex fails t if c's per-tunnel SA index (sasOf) misses a live SA
+// of a tunnel: every place that sets an SA's tunnel must index it.
+func checkIndex(t *testing.T, c *Core) {
+	if t == nil {
+		return // a pair a fuzz target set up before its own testing.T
+	}
+	t.Helper()
+	for _, sa := range c.sas {
+		if sa.tun != nil && sa.state != StateDead && !c.tunSAs[sa.tun.name][sa] {
+			t.Fatalf("IKE SA %016x (%s) of tunnel %s is not in tunSAs", sa.spiI, sa.state, sa.tun.name)
+		}
+	}
 }

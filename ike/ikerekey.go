@@ -85,6 +85,7 @@ func (c *Core) rekeyedSA(now time.Time, old *ikeSA, weInitiated bool, spiI, spiR
 	lt := old.tun.pol.IKELifetime
 	n.rekeyAt, n.expireAt = c.rekeyTime(now, lt), now.Add(lt)
 	c.sas[n.localSPI()] = n
+	c.joinTunnel(n, old.tun)
 	c.mark(n)
 	c.keyLogIKE(n)
 	return n

@@ -28,6 +28,7 @@ func (c *Core) initiate(now time.Time, t *tunnel) {
 		dhGroup: t.pol.IKEDH[0].ID, created: now, lastHeard: now,
 	}
 	c.sas[sa.spiI] = sa
+	c.joinTunnel(sa, t)
 	c.mark(sa)
 	t.ike = sa
 	c.log.Info("ike: initiating", "tunnel", t.name, "peer", sa.remote)

@@ -388,7 +388,10 @@ func (c *Core) dropForReload(now time.Time, sa *ikeSA) {
 // sasOf lists the live IKE SAs of tunnel t.
 func (c *Core) sasOf(t *tunnel) []*ikeSA {
 	var out []*ikeSA
-	for _, sa := range c.sas {
+	// tunSAs may hold SAs that left the tunnel since (a reload): the
+	// check below drops them. A scan of c.sas instead would make every
+	// setup on a hub cost O(N).
+	for sa := range c.tunSAs[t.name] {
 		if sa.tun == t && sa.state != StateDead {
 			out = append(out, sa)
 		}

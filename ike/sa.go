@@ -66,7 +66,8 @@ type request struct {
 
 // ikeSA is one IKE SA, as initiator or responder.
 type ikeSA struct {
-	tun       *tunnel // nil for a responder SA before IKE_AUTH picks the tunnel
+	tun       *tunnel // nil for a responder SA before IKE_AUTH picks the tunnel; set with joinTunnel
+	indexed   string  // the tunnel name under which Core.tunSAs holds it ("" none)
 	initiator bool    // we are the original initiator of this IKE SA
 	state     SAState
 	spiI      uint64

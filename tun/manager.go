@@ -47,6 +47,7 @@ type Manager struct {
 	loopbacks     map[string]bool                  // dummy links we created, by name
 	addrs         map[string]map[netip.Prefix]bool // addresses we added to links we do not own
 	tunnelDown    map[string]bool                  // IX tunnel name -> down
+	noLL          map[string]int                   // link name -> index whose IPv6 link-local address noLinkLocal removed
 	static        map[routeKey]*netlink.Route      // static routes in the kernel
 	staticSince   map[routeKey]time.Time           // when each was installed, for "show ip route" ages
 	connSince     map[connKey]time.Time            // when tun put each address (its connected route) in place
@@ -75,6 +76,7 @@ func NewManager(log *slog.Logger, mapping map[string]string) (*Manager, error) {
 		loopbacks:   map[string]bool{},
 		addrs:       map[string]map[netip.Prefix]bool{},
 		tunnelDown:  map[string]bool{},
+		noLL:        map[string]int{},
 		static:      map[routeKey]*netlink.Route{},
 		staticSince: map[routeKey]time.Time{},
 		connSince:   map[connKey]time.Time{},
@@ -398,8 +400,18 @@ func (m *Manager) applyTunnel(ifc *config.Interface, wantAddrs map[string]map[ne
 // MLD reports go into the tunnel, where no traffic selector admits them, and
 // show up as "ts unacceptable" on the Child SA. A kernel without IPv6 has
 // nothing to do here, so errors only reach the debug log.
+//
+// Once per device (by name and index: a re-created device is new): the
+// address dump it takes lists every address of the namespace, and setting
+// the mode makes the kernel redo the link's IPv6 routes, so a hub of N
+// tunnels coming up did N² work here (integration/bench/hub).
 func (m *Manager) noLinkLocal(link netlink.Link) {
 	const addrGenModeNone = 1 // IN6_ADDR_GEN_MODE_NONE
+	name, index := link.Attrs().Name, link.Attrs().Index
+	if m.noLL[name] == index {
+		return
+	}
+	m.noLL[name] = index
 	if err := m.h.LinkSetIP6AddrGenMode(link, addrGenModeNone); err != nil {
 		m.log.Debug("tun: no IPv6 address generation mode", "link", link.Attrs().Name, "err", err)
 		return
@@ -484,17 +496,13 @@ func (m *Manager) addAddr(link netlink.Link, p netip.Prefix, want map[string]map
 		want[name] = map[netip.Prefix]bool{}
 	}
 	want[name][p] = true
-	have, err := m.h.AddrList(link, unix.AF_INET)
-	if err != nil {
-		return fmt.Errorf("tun: %s addresses: %w", name, err)
-	}
-	for _, a := range have {
-		if prefixOf(a.IPNet) == p {
-			m.connectedSince(name, p, false)
-			return nil
-		}
-	}
-	if err := m.h.AddrAdd(link, &netlink.Addr{IPNet: ipNet(p)}); err != nil {
+	// Adding, not listing first: a listing dumps every address of the
+	// namespace (N tunnels: N² work as they come up), and the kernel
+	// says EEXIST when the address is there already.
+	if err := m.h.AddrAdd(link, &netlink.Addr{IPNet: ipNet(p)}); errors.Is(err, unix.EEXIST) {
+		m.connectedSince(name, p, false)
+		return nil
+	} else if err != nil {
 		return fmt.Errorf("tun: add %s to %s: %w", p, name, err)
 	}
 	m.connectedSince(name, p, true)
