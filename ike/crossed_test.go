@@ -106,21 +106,11 @@ func probeRunOutage(p *pair, d, every time.Duration) (r probeResult) {
 	nextProbe := p.now
 	deliver()
 	for i := 0; i < 1000000; i++ {
-		next := end
-		if every > 0 && nextProbe.Before(next) {
-			next = nextProbe
+		limit := end
+		if every > 0 && nextProbe.Before(limit) {
+			limit = nextProbe
 		}
-		for _, n := range []*node{p.a, p.b} {
-			if t := n.core.NextTimer(); !t.IsZero() && t.Before(next) {
-				next = t
-			}
-		}
-		if next.Before(p.now) {
-			next = p.now
-		}
-		p.now = next
-		p.a.core.HandleTimer(p.now)
-		p.b.core.HandleTimer(p.now)
+		p.tick(limit)
 		if every > 0 && !p.now.Before(nextProbe) {
 			probe(p.a, p.b)
 			probe(p.b, p.a)

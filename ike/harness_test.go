@@ -250,23 +250,28 @@ func newPairAt(t *testing.T, a, b netip.Addr, cfgA, cfgB Config, tweak func(*Cor
 	return p
 }
 
+// tick moves the clock to the nodes' next timer, or to limit if that
+// comes first, and fires the timers due.
+func (p *pair) tick(limit time.Time) {
+	next := limit
+	for _, n := range []*node{p.a, p.b} {
+		if t := n.core.NextTimer(); !t.IsZero() && t.Before(next) {
+			next = t
+		}
+	}
+	if next.After(p.now) {
+		p.now = next
+	}
+	p.a.core.HandleTimer(p.now)
+	p.b.core.HandleTimer(p.now)
+}
+
 // run advances the clock in steps to d, firing timers and delivering.
 func (p *pair) run(d time.Duration) {
 	end := p.now.Add(d)
 	p.net.deliver(p.now)
 	for i := 0; i < 100000; i++ {
-		next := end
-		for _, n := range []*node{p.a, p.b} {
-			if t := n.core.NextTimer(); !t.IsZero() && t.Before(next) {
-				next = t
-			}
-		}
-		if next.Before(p.now) {
-			next = p.now
-		}
-		p.now = next
-		p.a.core.HandleTimer(p.now)
-		p.b.core.HandleTimer(p.now)
+		p.tick(end)
 		p.net.deliver(p.now)
 		checkIndex(p.t, p.a.core)
 		checkIndex(p.t, p.b.core)
