@@ -74,10 +74,9 @@ func hosNewLab(t *testing.T) *hosLab {
 	}
 	// The internet forwards what the attacker claims to be (no source
 	// validation): that is the threat.
-	for _, k := range []string{"all", "default", "atk"} {
-		if _, err := p.s.Internet.Run("sysctl", "-qw", "net.ipv4.conf."+k+".rp_filter=0"); err != nil {
-			t.Fatal(err)
-		}
+	if err := p.s.Internet.Sysctl("0", "net/ipv4/conf/all/rp_filter", "net/ipv4/conf/default/rp_filter",
+		"net/ipv4/conf/atk/rp_filter"); err != nil {
+		t.Fatal(err)
 	}
 	p.startAzure(false)
 	// The default log level: what a flood writes to the log is a figure.

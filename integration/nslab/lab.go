@@ -224,15 +224,30 @@ func (l *Lab) Namespace(role string) (*Namespace, error) {
 	if err := ns.IP("link", "set", "lo", "up"); err != nil {
 		return nil, err
 	}
-	// /proc/sys/net shows the namespace of the process reading it, so the
-	// writes run inside the namespace (sh rather than sysctl: procps is
-	// not on every machine).
-	if _, err := ns.Run("sh", "-c", "echo 1 > /proc/sys/net/ipv4/ip_forward && "+
-		"echo 0 > /proc/sys/net/ipv4/conf/all/rp_filter && "+
-		"echo 0 > /proc/sys/net/ipv4/conf/default/rp_filter"); err != nil {
+	if err := ns.Sysctl("1", "net/ipv4/ip_forward"); err != nil {
+		return nil, err
+	}
+	if err := ns.Sysctl("0", "net/ipv4/conf/all/rp_filter", "net/ipv4/conf/default/rp_filter"); err != nil {
 		return nil, err
 	}
 	return ns, nil
+}
+
+// Sysctl writes value to each of keys, given as paths below /proc/sys
+// ("net/ipv4/conf/eth0/rp_filter": slashes, so that an interface name
+// with a dot needs no escaping), inside the namespace: /proc/sys/net
+// shows the namespace of the process reading it. It writes with sh, not
+// sysctl: procps is not on every machine.
+func (ns *Namespace) Sysctl(value string, keys ...string) error {
+	var script []string
+	for _, k := range keys {
+		if strings.Contains(k, "..") || strings.ContainsAny(k, " '\"$;&|<>") || strings.ContainsAny(value, " '\"$;&|<>") {
+			return fmt.Errorf("nslab: sysctl %q = %q: not a plain key and value", k, value)
+		}
+		script = append(script, "echo "+value+" > /proc/sys/"+k)
+	}
+	_, err := ns.Run("sh", "-c", strings.Join(script, " && "))
+	return err
 }
 
 // Namespaces returns the lab's namespaces in creation order.

@@ -207,16 +207,16 @@ func (s *Scenario) addAzure2(opts ScenarioOptions) error {
 		ns  *Namespace
 		ifs []string
 	}{{s.VNet, []string{"all", "default", VNetIf, VNet2If}}, {s.Internet, []string{"all", "default", "azure", "azure2"}}} {
-		args := []string{"sysctl", "-q", "-w"}
+		var keys []string
 		for _, i := range c.ifs {
-			args = append(args, "net.ipv4.conf."+i+".rp_filter=0")
+			keys = append(keys, "net/ipv4/conf/"+i+"/rp_filter")
 		}
-		if _, err := c.ns.Run(args...); err != nil {
+		if err := c.ns.Sysctl("0", keys...); err != nil {
 			return err
 		}
 	}
 	// The IX balances flows, not hosts, over its two tunnels.
-	if _, err := s.IX.Run("sysctl", "-q", "-w", "net.ipv4.fib_multipath_hash_policy=1"); err != nil {
+	if err := s.IX.Sysctl("1", "net/ipv4/fib_multipath_hash_policy"); err != nil {
 		return err
 	}
 	if !opts.NoAzureBGPAddress {
