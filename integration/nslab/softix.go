@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/soft-ix/soft-ix/internal/netlab"
 )
 
 // SoftIXPackage is the import path of the soft-ix command.
@@ -51,7 +53,7 @@ func SoftIXBinary() (string, error) {
 		return "", fmt.Errorf("nslab: %w", err)
 	}
 	bin := filepath.Join(dir, "soft-ix")
-	if _, err := runCommand(context.Background(), nil, "go", "build", "-o", bin, SoftIXPackage); err != nil {
+	if _, err := netlab.Command(context.Background(), nil, "go", "build", "-o", bin, SoftIXPackage); err != nil {
 		os.RemoveAll(dir)
 		return "", fmt.Errorf("nslab: building soft-ix: %w", err)
 	}
@@ -62,7 +64,7 @@ func SoftIXBinary() (string, error) {
 // RemoveBuiltSoftIX deletes the binaries SoftIXBinary and ImpairBinary
 // built, if any.
 func RemoveBuiltSoftIX() {
-	removeBuiltImpair()
+	netlab.RemoveBuiltImpair()
 	softix.Lock()
 	defer softix.Unlock()
 	if softix.buildDir != "" {
@@ -133,7 +135,7 @@ func AzureSideMap() map[string]string {
 // `soft-ix -c FILE --map ... --socket SOCK` in ns (with --log-level debug
 // unless o.Args sets a level) and waits until its control socket answers.
 func StartSoftIXDaemon(ns *Namespace, o SoftIXOptions) (*SoftIX, error) {
-	if err := validName(o.Name); err != nil {
+	if err := netlab.CheckName(o.Name); err != nil {
 		return nil, fmt.Errorf("nslab: soft-ix name: %w", err)
 	}
 	lab := ns.Lab()
@@ -191,5 +193,5 @@ func (x *SoftIX) Command(args ...string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return runCommand(context.Background(), nil, bin, append(args, "--socket", x.Socket)...)
+	return netlab.Command(context.Background(), nil, bin, append(args, "--socket", x.Socket)...)
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"text/template"
 	"time"
+
+	"github.com/soft-ix/soft-ix/internal/netlab"
 )
 
 // StrongSwanConfig describes one charon instance with one route-based
@@ -64,7 +66,7 @@ func (c *StrongSwanConfig) setDefaults() {
 // validate checks what the generated files cannot carry. Errors never
 // quote the PSK.
 func (c *StrongSwanConfig) validate() error {
-	if err := validName(c.Name); err != nil {
+	if err := netlab.CheckName(c.Name); err != nil {
 		return fmt.Errorf("nslab: strongswan name: %w", err)
 	}
 	if c.PSK == "" {
@@ -247,7 +249,7 @@ func renderStrongSwan(cfg StrongSwanConfig, viciURI, logPath string) (daemonConf
 // then the instance's --uri, then args.
 func (s *StrongSwan) Swanctl(command string, args ...string) (string, error) {
 	all := append([]string{command, "--uri", s.ViciURI}, args...)
-	return runCommand(context.Background(), []string{"STRONGSWAN_CONF=" + s.ConfPath}, "swanctl", all...)
+	return netlab.Command(context.Background(), []string{"STRONGSWAN_CONF=" + s.ConfPath}, "swanctl", all...)
 }
 
 // Load loads the instance's connection and secret (swanctl --load-all).

@@ -1,4 +1,4 @@
-package nslab
+package netlab
 
 import (
 	"context"
@@ -122,7 +122,7 @@ func NewScenario(lab *Lab, opts ScenarioOptions) (*Scenario, error) {
 	ixWAN, inetIX, inetAzure, azureWAN := IXWANPrefix, InternetIXSideAddr+"/24", InternetAzureSideAddr+"/24", AzurePublicAddr+"/24"
 	if opts.IPv6Internet {
 		if err := s.enableIPv6(); err != nil {
-			return nil, fmt.Errorf("nslab: scenario: %w", err)
+			return nil, fmt.Errorf("netlab: scenario: %w", err)
 		}
 		ixWAN, inetIX, inetAzure, azureWAN = IXWANAddr6+"/64", InternetIXSideAddr6+"/64", InternetAzureSideAddr6+"/64", AzurePublicAddr6+"/64"
 	}
@@ -139,7 +139,7 @@ func NewScenario(lab *Lab, opts ScenarioOptions) (*Scenario, error) {
 	}
 	for _, k := range links {
 		if err := lab.Link(k.a, k.aIf, k.aAddr, k.b, k.bIf, k.bAddr); err != nil {
-			return nil, fmt.Errorf("nslab: scenario: %w", err)
+			return nil, fmt.Errorf("netlab: scenario: %w", err)
 		}
 	}
 
@@ -157,17 +157,17 @@ func NewScenario(lab *Lab, opts ScenarioOptions) (*Scenario, error) {
 	}
 	for _, r := range routes {
 		if err := r.ns.IP("route", "add", "default", "via", r.via); err != nil {
-			return nil, fmt.Errorf("nslab: scenario: %w", err)
+			return nil, fmt.Errorf("netlab: scenario: %w", err)
 		}
 	}
 	if !opts.NoAzureBGPAddress {
 		if err := s.Azure.AddLoopback(AzureBGPIf, AzureBGPAddr+"/32"); err != nil {
-			return nil, fmt.Errorf("nslab: scenario: %w", err)
+			return nil, fmt.Errorf("netlab: scenario: %w", err)
 		}
 	}
 	if opts.ActiveActive {
 		if err := s.addAzure2(opts); err != nil {
-			return nil, fmt.Errorf("nslab: scenario: active-active: %w", err)
+			return nil, fmt.Errorf("netlab: scenario: active-active: %w", err)
 		}
 	}
 	return s, nil
@@ -240,7 +240,7 @@ func (s *Scenario) SetVNetGateways(first, second bool) error {
 		hops = append(hops, "nexthop", "via", Azure2VNetGateway, "dev", VNet2If, "onlink")
 	}
 	if len(hops) == 0 {
-		return fmt.Errorf("nslab: the VNet needs a gateway instance")
+		return fmt.Errorf("netlab: the VNet needs a gateway instance")
 	}
 	return s.VNet.IP(append([]string{"route", "replace", "default"}, hops...)...)
 }
@@ -274,10 +274,10 @@ func (s *Scenario) PinNeighbors() error {
 		}{{k.a, k.aIf, k.b, k.bIf, k.bIP}, {k.b, k.bIf, k.a, k.aIf, k.aIP}} {
 			mac, err := d.to.linkAddr(d.toIf)
 			if err != nil {
-				return fmt.Errorf("nslab: pin neighbors: %w", err)
+				return fmt.Errorf("netlab: pin neighbors: %w", err)
 			}
 			if err := d.from.IP("neigh", "replace", d.toIP, "lladdr", mac, "dev", d.fromIf, "nud", "permanent"); err != nil {
-				return fmt.Errorf("nslab: pin neighbors: %w", err)
+				return fmt.Errorf("netlab: pin neighbors: %w", err)
 			}
 		}
 	}
@@ -286,7 +286,7 @@ func (s *Scenario) PinNeighbors() error {
 
 // linkAddr returns the hardware address of a link in ns.
 func (ns *Namespace) linkAddr(ifname string) (string, error) {
-	out, err := runCommand(context.Background(), nil, "ip", "-n", ns.Name, "-o", "link", "show", "dev", ifname)
+	out, err := Command(context.Background(), nil, "ip", "-n", ns.Name, "-o", "link", "show", "dev", ifname)
 	if err != nil {
 		return "", err
 	}

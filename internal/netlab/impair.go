@@ -1,4 +1,4 @@
-package nslab
+package netlab
 
 import (
 	"context"
@@ -20,8 +20,9 @@ var impairBin struct {
 }
 
 // ImpairBinary returns the impairment program: $IMPAIR_BIN, else one built
-// with `go build` once per process (as SoftIXBinary does; RemoveBuiltSoftIX
-// deletes it too).
+// with `go build` once per process (this needs the go command and a
+// working directory inside the soft-ix module); RemoveBuiltImpair deletes
+// it. The program is run, never linked: the daemon only names it.
 func ImpairBinary() (string, error) {
 	impairBin.Lock()
 	defer impairBin.Unlock()
@@ -30,25 +31,26 @@ func ImpairBinary() (string, error) {
 	}
 	if p := os.Getenv("IMPAIR_BIN"); p != "" {
 		if _, err := os.Stat(p); err != nil {
-			return "", fmt.Errorf("nslab: IMPAIR_BIN: %w", err)
+			return "", fmt.Errorf("netlab: IMPAIR_BIN: %w", err)
 		}
 		impairBin.path = p
 		return p, nil
 	}
-	dir, err := os.MkdirTemp("", "nslab-impair-")
+	dir, err := os.MkdirTemp("", "netlab-impair-")
 	if err != nil {
-		return "", fmt.Errorf("nslab: %w", err)
+		return "", fmt.Errorf("netlab: %w", err)
 	}
 	bin := filepath.Join(dir, "impair")
-	if _, err := runCommand(context.Background(), nil, "go", "build", "-o", bin, ImpairPackage); err != nil {
+	if _, err := Command(context.Background(), nil, "go", "build", "-o", bin, ImpairPackage); err != nil {
 		os.RemoveAll(dir)
-		return "", fmt.Errorf("nslab: building impair: %w", err)
+		return "", fmt.Errorf("netlab: building impair: %w", err)
 	}
 	impairBin.path, impairBin.buildDir = bin, dir
 	return bin, nil
 }
 
-func removeBuiltImpair() {
+// RemoveBuiltImpair deletes the program ImpairBinary built, if any.
+func RemoveBuiltImpair() {
 	impairBin.Lock()
 	defer impairBin.Unlock()
 	if impairBin.buildDir != "" {
@@ -93,10 +95,10 @@ func (s *Scenario) Impair(seed uint64, settings ...string) (*Impairment, error) 
 	args := []string{bin, "-control", im.Socket, "-seed", strconv.FormatUint(seed, 10)}
 	for _, d := range impairDirs {
 		if err := ns.IP("tuntap", "add", "dev", d.dev, "mode", "tun"); err != nil {
-			return nil, fmt.Errorf("nslab: impair: %w", err)
+			return nil, fmt.Errorf("netlab: impair: %w", err)
 		}
 		if err := ns.IP("link", "set", d.dev, "up"); err != nil {
-			return nil, fmt.Errorf("nslab: impair: %w", err)
+			return nil, fmt.Errorf("netlab: impair: %w", err)
 		}
 		args = append(args, "-tun", d.dev)
 	}
@@ -112,17 +114,17 @@ func (s *Scenario) Impair(seed uint64, settings ...string) (*Impairment, error) 
 		_, err := im.ctl("show")
 		return err
 	}); err != nil {
-		return nil, fmt.Errorf("nslab: %w", err)
+		return nil, fmt.Errorf("netlab: %w", err)
 	}
 	// Divert only once the program holds the devices, so the path never
 	// goes dark in between.
 	for _, d := range impairDirs {
 		if err := ns.IP("route", "add", "default", "dev", d.dev, "table", d.table); err != nil {
-			return nil, fmt.Errorf("nslab: impair: %w", err)
+			return nil, fmt.Errorf("netlab: impair: %w", err)
 		}
 		rule := []string{"iif", d.from, "lookup", d.table, "pref", "1000"}
 		if err := ns.IP(append([]string{"rule", "add"}, rule...)...); err != nil {
-			return nil, fmt.Errorf("nslab: impair: %w", err)
+			return nil, fmt.Errorf("netlab: impair: %w", err)
 		}
 		im.rules = append(im.rules, rule)
 	}
@@ -135,7 +137,7 @@ func (im *Impairment) ctl(line ...string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	out, err := runCommand(context.Background(), nil, bin, append([]string{"ctl", im.Socket}, line...)...)
+	out, err := Command(context.Background(), nil, bin, append([]string{"ctl", im.Socket}, line...)...)
 	return strings.TrimSpace(out), err
 }
 
@@ -158,7 +160,7 @@ func (im *Impairment) Stats() (map[string]int64, error) {
 		k, v, ok := strings.Cut(f, "=")
 		n, err := strconv.ParseInt(v, 10, 64)
 		if !ok || err != nil {
-			return nil, fmt.Errorf("nslab: impair stats: %q", f)
+			return nil, fmt.Errorf("netlab: impair stats: %q", f)
 		}
 		m[k] = n
 		if _, name, ok := strings.Cut(k, "."); ok {
