@@ -2,7 +2,7 @@ package integration
 
 // Test-only helpers for the ike interop tests: a two-namespace lab
 // (prefix "ism"), charon-systemd with kernel-libipsec, and the ikepeer
-// program (ike/internal/ikepeer) that runs a soft-ix ike.Manager with a
+// program (integration/cmd/ikepeer) that runs a soft-ix ike.Manager with a
 // recording data plane and dumps its SA state as JSON.
 
 import (
@@ -137,7 +137,7 @@ var (
 	ikepeerErr  error
 )
 
-// ikepeerBinary builds ike/internal/ikepeer once per test run, into one
+// ikepeerBinary builds integration/cmd/ikepeer once per test run, into one
 // fixed file per user that each run overwrites (nothing piles up in /tmp).
 func ikepeerBinary(t *testing.T) string {
 	t.Helper()
@@ -148,7 +148,7 @@ func ikepeerBinary(t *testing.T) string {
 			return
 		}
 		ikepeerPath = filepath.Join(dir, "ikepeer")
-		out, err := exec.Command("go", "build", "-o", ikepeerPath, "github.com/soft-ix/soft-ix/ike/internal/ikepeer").CombinedOutput()
+		out, err := exec.Command("go", "build", "-o", ikepeerPath, "github.com/soft-ix/soft-ix/integration/cmd/ikepeer").CombinedOutput()
 		if err != nil {
 			ikepeerErr = fmt.Errorf("go build ikepeer: %v\n%s", err, out)
 		}

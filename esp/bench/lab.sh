@@ -16,7 +16,7 @@ ESPPEER=${ESPPEER:-$LAB_DIR/esppeer}
 LAB_PIDS=()
 
 lab_build() {
-	(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && go build -o "$ESPPEER" ./esp/internal/esppeer)
+	(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && go build -o "$ESPPEER" ./integration/cmd/esppeer)
 }
 
 lab_key() { head -c "$1" /dev/urandom | od -An -tx1 | tr -d ' \n'; }

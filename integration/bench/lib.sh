@@ -560,7 +560,7 @@ wg_down() {
 	return 0
 }
 
-# -- esppeer <-> esppeer: soft-ix's ESP engine alone (esp/internal/esppeer)
+# -- esppeer <-> esppeer: soft-ix's ESP engine alone (integration/cmd/esppeer)
 # with static keys and no IKE, for comparing raw ESP (protocol 50) with
 # ESP in UDP 4500 (UDP GSO/GRO possible) on the same path: soft-ix <->
 # soft-ix negotiate raw ESP when there is no NAT, and this lab has none.
@@ -571,8 +571,8 @@ ESPPEER_BIN=${ESPPEER_BIN:-}
 esppeer_build() {
 	[ -n "$ESPPEER_BIN" ] && return 0
 	ESPPEER_BIN=$WORK/esppeer
-	log "building esppeer (go build ./esp/internal/esppeer)"
-	(cd "$REPO_DIR" && timeout 600 go build -o "$ESPPEER_BIN" ./esp/internal/esppeer) || die "go build esppeer failed"
+	log "building esppeer (go build ./integration/cmd/esppeer)"
+	(cd "$REPO_DIR" && timeout 600 go build -o "$ESPPEER_BIN" ./integration/cmd/esppeer) || die "go build esppeer failed"
 }
 
 hexkey() { head -c "$1" /dev/urandom | od -An -tx1 | tr -d ' \n'; }

@@ -5,7 +5,7 @@
 #
 #   namespace hub<pid>h  the hub: WAN 198.18.0.1/15, soft-ix (or charon)
 #   namespace hub<pid>p  the peers: 198.18.1.0 ... one address each,
-#                        ike/ikeload with one ike.Manager per address
+#                        integration/cmd/ikeload with one ike.Manager per address
 #
 # 198.18.0.0/15 is the benchmarking range (RFC 2544, RFC 5735): N can go
 # past the 254 addresses of a documentation /24. Nothing is added to the
@@ -84,7 +84,7 @@ if [ -z "${SOFTIX_BIN:-}" ]; then
 	go build -o "$W/soft-ix" ./cmd/soft-ix
 	SOFTIX_BIN=$W/soft-ix
 fi
-go build -o "$W/ikeload" ./ike/ikeload
+go build -o "$W/ikeload" ./integration/cmd/ikeload
 
 # conf N: the hub's configuration with tunnels 0..N-1.
 conf() {

@@ -11,9 +11,9 @@
 # Prints every run, then the medians and the ratios to charon per group. Bounded: COUNT setups or TIME
 # per run, ROUNDS rounds. Needs root, ip, charon-systemd, swanctl, jq.
 #
-#   sudo ike/ikeload/compare.sh            # COUNT=1500 TIME=20s ROUNDS=3 CONC=32
-#   COUNT=500 ROUNDS=1 ike/ikeload/compare.sh
-#   SOFTIX_ARGS="-dh-reuse-under-load 1s" ike/ikeload/compare.sh
+#   sudo integration/cmd/ikeload/compare.sh            # COUNT=1500 TIME=20s ROUNDS=3 CONC=32
+#   COUNT=500 ROUNDS=1 integration/cmd/ikeload/compare.sh
+#   SOFTIX_ARGS="-dh-reuse-under-load 1s" integration/cmd/ikeload/compare.sh
 #
 # Measured 2026-11-27 on the shared 2-core build machine (load average 5-10
 # from other jobs), COUNT=1500 ROUNDS=3, medians in setups/s:
@@ -24,7 +24,7 @@ COUNT=${COUNT:-1500}
 TIME=${TIME:-20s}
 ROUNDS=${ROUNDS:-3}
 CONC=${CONC:-32}
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../../.."
 W=$(mktemp -d /tmp/isl.XXXXXX)
 P=isl$(( $$ % 100000 ))
 A=${P}a B=${P}b
@@ -41,8 +41,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-go build -o "$W/ikeload" ./ike/ikeload
-go build -o "$W/ikepeer" ./ike/internal/ikepeer
+go build -o "$W/ikeload" ./integration/cmd/ikeload
+go build -o "$W/ikepeer" ./integration/cmd/ikepeer
 go build -o "$W/soft-ix" ./cmd/soft-ix
 
 ip netns add "$A"; ip netns add "$B"
