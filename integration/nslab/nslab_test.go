@@ -133,3 +133,33 @@ func TestRenderBGP(t *testing.T) {
 		}
 	}
 }
+
+// TestSwanctlConfAnyPeerNoRekey checks the responder the bench scripts
+// run (through integration/cmd/swanconf): peers from any address and
+// identity, no rekeying.
+func TestSwanctlConfAnyPeerNoRekey(t *testing.T) {
+	conf, err := StrongSwanConfig{Name: "load", LocalAddr: "198.51.100.6", RemoteAddr: "%any", PSK: "loadtest",
+		IKEProposals: "aes256-sha1-modp1024,aes256-sha1-modp2048", NoRekey: true}.SwanctlConf()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"remote_addrs = %any",
+		"id = %any",
+		"proposals = aes256-sha1-modp1024,aes256-sha1-modp2048",
+		"    rekey_time = 0\n",
+		"        rekey_time = 0\n",
+		"load-child {",
+		`secret = "loadtest"`,
+	} {
+		if !strings.Contains(conf, want) {
+			t.Errorf("swanctl.conf lacks %q:\n%s", want, conf)
+		}
+	}
+	if strings.Contains(conf, "id-remote") || strings.Contains(conf, "id-local") {
+		t.Errorf("a secret for any peer names identities:\n%s", conf)
+	}
+	if _, err := (StrongSwanConfig{Name: "x", LocalAddr: "a", RemoteAddr: "b"}).SwanctlConf(); err == nil {
+		t.Error("SwanctlConf accepted an empty PSK")
+	}
+}

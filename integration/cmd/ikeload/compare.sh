@@ -44,6 +44,7 @@ trap cleanup EXIT
 go build -o "$W/ikeload" ./integration/cmd/ikeload
 go build -o "$W/ikepeer" ./integration/cmd/ikepeer
 go build -o "$W/soft-ix" ./cmd/soft-ix
+go build -o "$W/swanconf" ./integration/cmd/swanconf
 
 ip netns add "$A"; ip netns add "$B"
 ip link add "${P}va" type veth peer name "${P}vb"
@@ -81,40 +82,9 @@ charon-systemd {
   }
 }
 CONF
-cat > "$W/swanctl.conf" <<CONF
-connections {
-  load {
-    version = 2
-    local_addrs = $RESP
-    remote_addrs = %any
-    proposals = aes256-sha1-modp1024,aes256-sha1-modp2048
-    mobike = no
-    rekey_time = 0
-    local {
-      auth = psk
-      id = $RESP
-    }
-    remote {
-      auth = psk
-      id = %any
-    }
-    children {
-      load-child {
-        mode = tunnel
-        local_ts = 0.0.0.0/0
-        remote_ts = 0.0.0.0/0
-        esp_proposals = aes256-sha256
-        rekey_time = 0
-      }
-    }
-  }
-}
-secrets {
-  ike-load {
-    secret = "loadtest"
-  }
-}
-CONF
+# A responder for any initiator, never rekeying: nslab's swanctl.conf.
+"$W/swanconf" -name load -local "$RESP" -remote %any -psk loadtest \
+	-ike aes256-sha1-modp1024,aes256-sha1-modp2048 -esp aes256-sha256 -no-rekey >"$W/swanctl.conf"
 
 # The daemon's configuration: the generator's addresses as PSK identities,
 # the proposals ikeload offers, and per address one tunnel that answers
