@@ -226,16 +226,34 @@ func (l *Lab) Namespace(role string) (*Namespace, error) {
 		return nil, err
 	}
 
-	if err := ns.IP("link", "set", "lo", "up"); err != nil {
-		return nil, err
-	}
-	if err := ns.Sysctl("1", "net/ipv4/ip_forward"); err != nil {
-		return nil, err
-	}
-	if err := ns.Sysctl("0", "net/ipv4/conf/all/rp_filter", "net/ipv4/conf/default/rp_filter"); err != nil {
+	if err := ns.setUp(); err != nil {
 		return nil, err
 	}
 	return ns, nil
+}
+
+// setUp brings a new namespace's loopback up, turns IPv4 forwarding on
+// and reverse-path filtering off.
+func (ns *Namespace) setUp() error {
+	if err := ns.IP("link", "set", "lo", "up"); err != nil {
+		return err
+	}
+	if err := ns.Sysctl("1", "net/ipv4/ip_forward"); err != nil {
+		return err
+	}
+	return ns.Sysctl("0", "net/ipv4/conf/all/rp_filter", "net/ipv4/conf/default/rp_filter")
+}
+
+// recreate replaces the namespace by an empty one of the same name:
+// everything in it (processes, links, connection tracking state) is gone.
+func (ns *Namespace) recreate() error {
+	if err := deleteNamespace(ns.Name); err != nil {
+		return err
+	}
+	if _, err := Command(context.Background(), nil, "ip", "netns", "add", ns.Name); err != nil {
+		return err
+	}
+	return ns.setUp()
 }
 
 // Sysctl writes value to each of keys, given as paths below /proc/sys
