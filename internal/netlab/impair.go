@@ -3,61 +3,24 @@ package netlab
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 )
 
 // ImpairPackage is the import path of the impairment program.
 const ImpairPackage = "github.com/soft-ix/soft-ix/integration/cmd/impair"
 
-var impairBin struct {
-	sync.Mutex
-	path, buildDir string
-}
+// impair is the impairment program, $IMPAIR_BIN or built.
+var impair = Program{Package: ImpairPackage, EnvVar: "IMPAIR_BIN"}
 
 // ImpairBinary returns the impairment program: $IMPAIR_BIN, else one built
-// with `go build` once per process (this needs the go command and a
-// working directory inside the soft-ix module); RemoveBuiltImpair deletes
-// it. The program is run, never linked: the daemon only names it.
-func ImpairBinary() (string, error) {
-	impairBin.Lock()
-	defer impairBin.Unlock()
-	if impairBin.path != "" {
-		return impairBin.path, nil
-	}
-	if p := os.Getenv("IMPAIR_BIN"); p != "" {
-		if _, err := os.Stat(p); err != nil {
-			return "", fmt.Errorf("netlab: IMPAIR_BIN: %w", err)
-		}
-		impairBin.path = p
-		return p, nil
-	}
-	dir, err := os.MkdirTemp("", "netlab-impair-")
-	if err != nil {
-		return "", fmt.Errorf("netlab: %w", err)
-	}
-	bin := filepath.Join(dir, "impair")
-	if _, err := Command(context.Background(), nil, "go", "build", "-o", bin, ImpairPackage); err != nil {
-		os.RemoveAll(dir)
-		return "", fmt.Errorf("netlab: building impair: %w", err)
-	}
-	impairBin.path, impairBin.buildDir = bin, dir
-	return bin, nil
-}
+// with `go build` once per process (see Program); RemoveBuiltImpair
+// deletes it. The program is run, never linked: the daemon only names it.
+func ImpairBinary() (string, error) { return impair.Path() }
 
 // RemoveBuiltImpair deletes the program ImpairBinary built, if any.
-func RemoveBuiltImpair() {
-	impairBin.Lock()
-	defer impairBin.Unlock()
-	if impairBin.buildDir != "" {
-		os.RemoveAll(impairBin.buildDir)
-		impairBin.path, impairBin.buildDir = "", ""
-	}
-}
+func RemoveBuiltImpair() { impair.RemoveBuilt() }
 
 // Impairment is the impairment program (integration/cmd/impair) on the
 // internet router's path: every packet the router forwards between the IX
