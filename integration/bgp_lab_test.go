@@ -1,7 +1,7 @@
 package integration
 
 // Helpers for the tun and bgp namespace tests: namespaces named "bgt...",
-// the bgppeer test program (bgp/internal/bgppeer) and BIRD 2 instances.
+// the bgppeer test program (integration/cmd/bgppeer) and BIRD 2 instances.
 
 import (
 	"bufio"
@@ -37,12 +37,12 @@ func bgtNS(t *testing.T, role string) string {
 	return newNetns(t, bgtPrefix+role)
 }
 
-// bgtBinary builds bgp/internal/bgppeer into the test's temporary
+// bgtBinary builds integration/cmd/bgppeer into the test's temporary
 // directory (removed with it; the go build cache makes rebuilds cheap).
 func bgtBinary(t *testing.T) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "bgppeer")
-	out, err := exec.Command("go", "build", "-o", path, "github.com/soft-ix/soft-ix/bgp/internal/bgppeer").CombinedOutput()
+	out, err := exec.Command("go", "build", "-o", path, "github.com/soft-ix/soft-ix/integration/cmd/bgppeer").CombinedOutput()
 	if err != nil {
 		t.Fatalf("build bgppeer: %v\n%s", err, out)
 	}

@@ -17,7 +17,7 @@ import (
 )
 
 // espLab is two namespaces joined by a veth pair, each running esppeer
-// (esp/internal/esppeer) with a static SA pair.
+// (integration/cmd/esppeer) with a static SA pair.
 type espLab struct {
 	t      *testing.T
 	a, b   string
@@ -44,7 +44,7 @@ func espHexKey(n int) string {
 func espBuildPeer(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "esppeer")
-	cmd := exec.Command("go", "build", "-o", bin, "github.com/soft-ix/soft-ix/esp/internal/esppeer")
+	cmd := exec.Command("go", "build", "-o", bin, "github.com/soft-ix/soft-ix/integration/cmd/esppeer")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("build esppeer: %v\n%s", err, out)
 	}

@@ -123,39 +123,11 @@ charon-systemd {
   }
 }
 `, c.vici, c.log)
-	swanctl := fmt.Sprintf(`connections {
-  lab {
-    version = 2
-    local_addrs = %[1]s
-    remote_addrs = %[2]s
-    proposals = aes256-sha256-modp2048
-    mobike = no
-    local {
-      auth = psk
-      id = %[1]s
-    }
-    remote {
-      auth = psk
-      id = %[2]s
-    }
-    children {
-      lab-child {
-        mode = tunnel
-        local_ts = 0.0.0.0/0
-        remote_ts = 0.0.0.0/0
-        esp_proposals = %[3]s
-      }
-    }
-  }
-}
-secrets {
-  ike-lab {
-    id-local = %[1]s
-    id-remote = %[2]s
-    secret = "esp-interop-psk"
-  }
-}
-`, local, remote, suite)
+	swanctl, err := nslab.StrongSwanConfig{Name: "lab", LocalAddr: local, RemoteAddr: remote, PSK: "esp-interop-psk",
+		IKEProposals: "aes256-sha256-modp2048", ESPProposals: suite}.SwanctlConf()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := os.WriteFile(c.conf, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -10,7 +10,7 @@ import (
 	"github.com/soft-ix/soft-ix/integration/nslab"
 )
 
-// Interop of soft-ix's IKEv2 (ike.Manager in ike/internal/ikepeer) with
+// Interop of soft-ix's IKEv2 (ike.Manager in integration/cmd/ikepeer) with
 // strongSwan charon + kernel-libipsec, in namespaces prefixed "ism", with
 // the seed's parameters: IKE aes256-sha1-modp1024, ESP aes256-sha256, no
 // PFS, PSK, route-based 0.0.0.0/0 selectors.

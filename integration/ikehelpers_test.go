@@ -2,7 +2,7 @@ package integration
 
 // Test-only helpers for the ike interop tests: a two-namespace lab
 // (prefix "ism"), charon-systemd with kernel-libipsec, and the ikepeer
-// program (ike/internal/ikepeer) that runs a soft-ix ike.Manager with a
+// program (integration/cmd/ikepeer) that runs a soft-ix ike.Manager with a
 // recording data plane and dumps its SA state as JSON.
 
 import (
@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/soft-ix/soft-ix/ike"
+	"github.com/soft-ix/soft-ix/integration/nslab"
 )
 
 const (
@@ -137,7 +138,7 @@ var (
 	ikepeerErr  error
 )
 
-// ikepeerBinary builds ike/internal/ikepeer once per test run, into one
+// ikepeerBinary builds integration/cmd/ikepeer once per test run, into one
 // fixed file per user that each run overwrites (nothing piles up in /tmp).
 func ikepeerBinary(t *testing.T) string {
 	t.Helper()
@@ -148,7 +149,7 @@ func ikepeerBinary(t *testing.T) string {
 			return
 		}
 		ikepeerPath = filepath.Join(dir, "ikepeer")
-		out, err := exec.Command("go", "build", "-o", ikepeerPath, "github.com/soft-ix/soft-ix/ike/internal/ikepeer").CombinedOutput()
+		out, err := exec.Command("go", "build", "-o", ikepeerPath, "github.com/soft-ix/soft-ix/integration/cmd/ikepeer").CombinedOutput()
 		if err != nil {
 			ikepeerErr = fmt.Errorf("go build ikepeer: %v\n%s", err, out)
 		}
@@ -301,63 +302,17 @@ func fragLine(n int) string {
 	return fmt.Sprintf("  fragment_size = %d\n", n)
 }
 
+// writeSwanctl writes nslab's swanctl.conf for c: connection "ism",
+// Child SA "ism-child", no rekeying unless asked for.
 func (l *ismLab) writeSwanctl(ch *charon, c charonConn) {
-	if c.IKE == "" {
-		c.IKE = "aes256-sha1-modp1024"
+	conf, err := nslab.StrongSwanConfig{
+		Name: "ism", LocalAddr: c.Local, RemoteAddr: c.Remote, PSK: c.PSK,
+		IKEProposals: c.IKE, ESPProposals: c.ESP, Initiate: c.Initiate,
+		IKERekeyTime: c.IKERekey, ChildRekeyTime: c.ChildRekey, NoRekey: true, DPDDelay: c.DPD,
+	}.SwanctlConf()
+	if err != nil {
+		l.t.Fatal(err)
 	}
-	if c.ESP == "" {
-		c.ESP = "aes256-sha256"
-	}
-	var extra, childExtra string
-	if c.IKERekey > 0 {
-		extra += fmt.Sprintf("    rekey_time = %ds\n", int(c.IKERekey.Seconds()))
-	} else {
-		extra += "    rekey_time = 0\n"
-	}
-	if c.DPD > 0 {
-		extra += fmt.Sprintf("    dpd_delay = %ds\n", int(c.DPD.Seconds()))
-	}
-	if c.ChildRekey > 0 {
-		childExtra += fmt.Sprintf("        rekey_time = %ds\n", int(c.ChildRekey.Seconds()))
-	} else {
-		childExtra += "        rekey_time = 0\n"
-	}
-	if c.Initiate {
-		childExtra += "        start_action = start\n"
-	}
-	conf := fmt.Sprintf(`connections {
-  ism {
-    version = 2
-    local_addrs = %[1]s
-    remote_addrs = %[2]s
-    proposals = %[4]s
-    mobike = no
-%[6]s    local {
-      auth = psk
-      id = %[1]s
-    }
-    remote {
-      auth = psk
-      id = %[2]s
-    }
-    children {
-      ism-child {
-        mode = tunnel
-        local_ts = 0.0.0.0/0
-        remote_ts = 0.0.0.0/0
-        esp_proposals = %[5]s
-%[7]s      }
-    }
-  }
-}
-secrets {
-  ike-ism {
-    id-local = %[1]s
-    id-remote = %[2]s
-    secret = "%[3]s"
-  }
-}
-`, c.Local, c.Remote, c.PSK, c.IKE, c.ESP, extra, childExtra)
 	if err := os.WriteFile(ch.conf, []byte(conf), 0o644); err != nil {
 		l.t.Fatal(err)
 	}

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Measures how fast soft-ix puts BGP-learned prefixes into the kernel and
 # takes them out again: BIRD 2 in a network namespace announces 10,000
-# static /24s to soft-ix's bgp+tun (bgp/internal/bgppeer) in another, then
+# static /24s to soft-ix's bgp+tun (integration/cmd/bgppeer) in another, then
 # withdraws them; the time until the kernel holds all of them (and none) is
 # measured three times and the medians are printed (target: < 5 s each).
 #

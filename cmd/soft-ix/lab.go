@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/soft-ix/soft-ix/cmd/soft-ix/internal/ctl"
-	"github.com/soft-ix/soft-ix/integration/nslab"
+	"github.com/soft-ix/soft-ix/internal/netlab"
 )
 
 // labConfs are the configs "soft-ix lab" runs: the seed's IX configs on
@@ -36,7 +36,7 @@ const (
 // then stay up until Ctrl-C (or exit with --once). Everything it creates
 // is removed on the way out.
 func runLab(o *options, stdout, stderr io.Writer) int {
-	if err := nslab.CheckEnvironment(); err != nil {
+	if err := netlab.CheckEnvironment(); err != nil {
 		fmt.Fprintf(stderr, "soft-ix lab: %v\n", err)
 		return exitFail
 	}
@@ -53,7 +53,7 @@ func runLab(o *options, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "soft-ix lab: %v\n", err)
 		return exitFail
 	}
-	lab, err := nslab.New("softix-lab", dir)
+	lab, err := netlab.New("softix-lab", dir)
 	if err != nil {
 		os.RemoveAll(dir)
 		fmt.Fprintf(stderr, "soft-ix lab: %v\n", err)
@@ -69,7 +69,7 @@ func runLab(o *options, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "soft-ix lab: cleanup: %v\n", err)
 		}
 		os.RemoveAll(dir)
-		nslab.RemoveBuiltSoftIX() // the impairment program, if --impair built it
+		netlab.RemoveBuiltImpair() // the impairment program, if --impair built it
 		fmt.Fprintln(stdout, "Lab removed.")
 	}()
 
@@ -104,14 +104,14 @@ func runLab(o *options, stdout, stderr io.Writer) int {
 
 // labState is a running lab: its scenario and the daemons' sockets.
 type labState struct {
-	sc         *nslab.Scenario
+	sc         *netlab.Scenario
 	static     bool
 	ixSock     string
 	ixConf     string
 	self       string
-	ixProc     *nslab.Proc
+	ixProc     *netlab.Proc
 	ixHostname string
-	impair     *nslab.Impairment // nil without --impair
+	impair     *netlab.Impairment // nil without --impair
 	// azure are the Azure gateway's instances: one, or two with
 	// --active-active (labevents.go starts and stops them).
 	azure     []*azureInstance
@@ -123,12 +123,12 @@ type labState struct {
 // with --emulate azure in its own namespace.
 type azureInstance struct {
 	name    string // "Azure gateway", "Azure gateway instance 2"
-	ns      *nslab.Namespace
+	ns      *netlab.Namespace
 	peer    string // its public address
 	bgpPeer string // its BGP address
 	sock    string
 	conf    string
-	proc    *nslab.Proc
+	proc    *netlab.Proc
 }
 
 // start runs the instance's daemon (again).
@@ -137,33 +137,33 @@ func (a *azureInstance) start(self string, args []string) (err error) {
 	return err
 }
 
-func startLab(ctx context.Context, lab *nslab.Lab, self string, o *options, stdout io.Writer) (*labState, error) {
+func startLab(ctx context.Context, lab *netlab.Lab, self string, o *options, stdout io.Writer) (*labState, error) {
 	static := o.static
 	variant := "BGP"
 	ixName := "ix-lab-bgp.conf"
 	if static {
 		variant, ixName = "static-route", "ix-lab-static.conf"
 	}
-	gateways := nslab.AzurePublicAddr
+	gateways := netlab.AzurePublicAddr
 	if o.activeActive {
 		variant += ", active-active"
-		gateways += " and " + nslab.Azure2PublicAddr
+		gateways += " and " + netlab.Azure2PublicAddr
 	}
 	fmt.Fprintf(stdout, "Building the lab (%s variant): IX 203.0.113.94 <-> internet <-> Azure gateway %s ...\n", variant, gateways)
-	sc, err := nslab.NewScenario(lab, nslab.ScenarioOptions{ActiveActive: o.activeActive})
+	sc, err := netlab.NewScenario(lab, netlab.ScenarioOptions{ActiveActive: o.activeActive})
 	if err != nil {
 		return nil, err
 	}
 	st := &labState{
 		sc: sc, static: static, self: self, ixHostname: "Router",
 		ixSock: lab.Path("ix.sock"), ixConf: lab.Path("ix.conf"), timeScale: o.timeScale,
-		azure: []*azureInstance{{name: "Azure gateway", ns: sc.Azure, peer: nslab.AzurePublicAddr, bgpPeer: nslab.AzureBGPAddr,
+		azure: []*azureInstance{{name: "Azure gateway", ns: sc.Azure, peer: netlab.AzurePublicAddr, bgpPeer: netlab.AzureBGPAddr,
 			sock: lab.Path("azure.sock"), conf: lab.Path("azure.conf")}},
 	}
 	if o.activeActive {
 		st.azure[0].name = "Azure gateway instance 1"
 		st.azure = append(st.azure, &azureInstance{name: "Azure gateway instance 2", ns: sc.Azure2,
-			peer: nslab.Azure2PublicAddr, bgpPeer: nslab.Azure2BGPAddr, sock: lab.Path("azure2.sock"), conf: lab.Path("azure2.conf")})
+			peer: netlab.Azure2PublicAddr, bgpPeer: netlab.Azure2BGPAddr, sock: lab.Path("azure2.sock"), conf: lab.Path("azure2.conf")})
 	}
 	if o.impair != "" {
 		if st.impair, err = sc.Impair(1, strings.Fields(o.impair)...); err != nil {
@@ -180,15 +180,15 @@ func startLab(ctx context.Context, lab *nslab.Lab, self string, o *options, stdo
 	}
 	// The Azure gateway first, so the IX's first IKE_SA_INIT finds it.
 	st.azureArgs = []string{"--emulate", "azure", "--emulate-time-scale", strconv.FormatFloat(o.timeScale, 'g', -1, 64),
-		"--map", "GigaEthernet0.0=" + nslab.AzureWANIf, "--map", "GigaEthernet1.0=" + nslab.AzureVNetIf,
-		"--map", "GigaEthernet2.0=" + nslab.AzureBGPIf, "--log-level", "debug"}
+		"--map", "GigaEthernet0.0=" + netlab.AzureWANIf, "--map", "GigaEthernet1.0=" + netlab.AzureVNetIf,
+		"--map", "GigaEthernet2.0=" + netlab.AzureBGPIf, "--log-level", "debug"}
 	for _, a := range st.azure {
 		if err := a.start(self, st.azureArgs); err != nil {
 			return nil, err
 		}
 	}
 	ixArgs := []string{"-c", st.ixConf,
-		"--map", "GigaEthernet0.0=" + nslab.IXWANIf, "--map", "GigaEthernet1.0=" + nslab.IXLANIf,
+		"--map", "GigaEthernet0.0=" + netlab.IXWANIf, "--map", "GigaEthernet1.0=" + netlab.IXLANIf,
 		"--socket", st.ixSock, "--log-level", "debug"}
 	if o.keylog != "" {
 		// The IX side's keys decrypt the whole tunnel in Wireshark.
@@ -214,7 +214,7 @@ func startLab(ctx context.Context, lab *nslab.Lab, self string, o *options, stdo
 }
 
 // waitStarted waits until the daemon p answers on sock.
-func waitStarted(ctx context.Context, name, sock string, p *nslab.Proc) error {
+func waitStarted(ctx context.Context, name, sock string, p *netlab.Proc) error {
 	err := waitUntil(ctx, labStartTimeout, func() error {
 		if done, err := p.Exited(); done {
 			return fmt.Errorf("exited: %v", err)
@@ -252,9 +252,9 @@ func (st *labState) writeConfigs(ixName string, activeActive bool) error {
 		return err
 	}
 	if len(st.azure) > 1 {
-		az2 := strings.NewReplacer(nslab.AzurePublicAddr+"/", nslab.Azure2PublicAddr+"/",
-			nslab.AzureBGPAddr+"/", nslab.Azure2BGPAddr+"/",
-			nslab.AzureVNetGateway+"/", nslab.Azure2VNetGateway+"/").Replace(string(az))
+		az2 := strings.NewReplacer(netlab.AzurePublicAddr+"/", netlab.Azure2PublicAddr+"/",
+			netlab.AzureBGPAddr+"/", netlab.Azure2BGPAddr+"/",
+			netlab.AzureVNetGateway+"/", netlab.Azure2VNetGateway+"/").Replace(string(az))
 		if err := os.WriteFile(st.azure[1].conf, []byte(az2), 0o600); err != nil {
 			return err
 		}
@@ -317,7 +317,7 @@ func (st *labState) report(ctx context.Context, stdout, stderr io.Writer) bool {
 		cmds = append(cmds, []string{"show", "ip", "bgp", "summary"})
 	}
 	cmds = append(cmds, []string{"show", "ip", "route"},
-		[]string{"ping", nslab.VNetHostAddr, "source", nslab.IXLANAddr, "count", "3"})
+		[]string{"ping", netlab.VNetHostAddr, "source", netlab.IXLANAddr, "count", "3"})
 	fmt.Fprintln(stdout)
 	for _, c := range cmds {
 		fmt.Fprintf(stdout, "%s# %s\n", st.ixHostname, strings.Join(c, " "))
@@ -362,10 +362,10 @@ Explore the lab (as root):
   LAN host 192.168.2.10 -> VNet host 172.16.1.4 through the tunnel:
     ip netns exec %[6]s ping -c 3 %[7]s
   Configs: %[8]s (IX), %[9]s (Azure)
-`, sc.IX.Name, sc.Azure.Name, st.self, st.ixSock, st.azure[0].sock, sc.LAN.Name, nslab.VNetHostAddr,
+`, sc.IX.Name, sc.Azure.Name, st.self, st.ixSock, st.azure[0].sock, sc.LAN.Name, netlab.VNetHostAddr,
 		st.ixConf, st.azure[0].conf)
 	if st.impair != nil {
-		if bin, err := nslab.ImpairBinary(); err == nil {
+		if bin, err := netlab.ImpairBinary(); err == nil {
 			fmt.Fprintf(w, "  The impaired path (settings as for --impair; \"clear\" resets):\n    %s ctl %s set loss=5%% blackhole=off\n    %s ctl %s stats\n",
 				bin, st.impair.Socket, bin, st.impair.Socket)
 		}

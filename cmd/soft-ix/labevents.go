@@ -17,7 +17,7 @@ import (
 
 	"github.com/soft-ix/soft-ix/cmd/soft-ix/internal/azure"
 	"github.com/soft-ix/soft-ix/cmd/soft-ix/internal/ctl"
-	"github.com/soft-ix/soft-ix/integration/nslab"
+	"github.com/soft-ix/soft-ix/internal/netlab"
 )
 
 // Lab event parameters.
@@ -110,16 +110,16 @@ func (st *labState) waitBGPSince(ctx context.Context, timeout time.Duration, a *
 // the lab's active-active gateway.
 func activeActiveIXConfig(static bool) ([]byte, error) {
 	p := azure.Params{
-		Gateways: []netip.Addr{netip.MustParseAddr(nslab.AzurePublicAddr), netip.MustParseAddr(nslab.Azure2PublicAddr)},
-		PSK:      []byte(nslab.SeedPSK),
-		LANs:     []netip.Prefix{netip.MustParsePrefix(nslab.LANNet)},
+		Gateways: []netip.Addr{netip.MustParseAddr(netlab.AzurePublicAddr), netip.MustParseAddr(netlab.Azure2PublicAddr)},
+		PSK:      []byte(netlab.SeedPSK),
+		LANs:     []netip.Prefix{netip.MustParsePrefix(netlab.LANNet)},
 	}
 	if static {
-		p.VNets = []netip.Prefix{netip.MustParsePrefix(nslab.VNetNet)}
+		p.VNets = []netip.Prefix{netip.MustParsePrefix(netlab.VNetNet)}
 	} else {
-		p.AzureASN, p.LocalASN = nslab.AzureASN, nslab.IXASN
-		p.BGPPeers = []netip.Addr{netip.MustParseAddr(nslab.AzureBGPAddr), netip.MustParseAddr(nslab.Azure2BGPAddr)}
-		p.LocalBGP = netip.MustParseAddr(nslab.IXLoopbackAddr)
+		p.AzureASN, p.LocalASN = netlab.AzureASN, netlab.IXASN
+		p.BGPPeers = []netip.Addr{netip.MustParseAddr(netlab.AzureBGPAddr), netip.MustParseAddr(netlab.Azure2BGPAddr)}
+		p.LocalBGP = netip.MustParseAddr(netlab.IXLoopbackAddr)
 	}
 	return azure.Generate(p)
 }
@@ -171,7 +171,7 @@ func (st *labState) spreadOverTunnels() ([]int, error) {
 		before[i], _ = inbound(a)
 	}
 	for port := 47100; port < 47132; port++ {
-		p, err := nslab.StartProbe(st.sc.LAN, nslab.LANHostAddr, st.sc.VNet, nslab.VNetHostAddr, port, probeInterval)
+		p, err := netlab.StartProbe(st.sc.LAN, netlab.LANHostAddr, st.sc.VNet, netlab.VNetHostAddr, port, probeInterval)
 		if err != nil {
 			return nil, err
 		}
@@ -313,7 +313,7 @@ func (st *labState) runEvents(ctx context.Context, list string, stdout, stderr i
 	if st.static {
 		routing = "static"
 	}
-	probe, err := nslab.StartProbe(st.sc.LAN, nslab.LANHostAddr, st.sc.VNet, nslab.VNetHostAddr, probePort, probeInterval)
+	probe, err := netlab.StartProbe(st.sc.LAN, netlab.LANHostAddr, st.sc.VNet, netlab.VNetHostAddr, probePort, probeInterval)
 	if err != nil {
 		fmt.Fprintf(stderr, "soft-ix lab: %v\n", err)
 		return false

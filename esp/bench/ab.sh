@@ -3,8 +3,8 @@
 # keys, no IKE) in integration/bench's namespace topology, alternating the
 # builds round by round so a busy machine's slow phases hit both alike.
 #
-#   go build -o /tmp/esppeer-a ./esp/internal/esppeer    # before
-#   go build -o /tmp/esppeer-b ./esp/internal/esppeer    # after
+#   go build -o /tmp/esppeer-a ./integration/cmd/esppeer    # before
+#   go build -o /tmp/esppeer-b ./integration/cmd/esppeer    # after
 #   sudo esp/bench/ab.sh /tmp/esppeer-a /tmp/esppeer-b
 #
 # Environment: VARIANTS ("udp-gcm raw-gcm"; any of {raw,udp}-{cbc,gcm}),

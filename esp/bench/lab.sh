@@ -13,10 +13,12 @@ LAB_A=${LAB_A:-esplabA}
 LAB_B=${LAB_B:-esplabB}
 LAB_DIR=${LAB_DIR:-$(mktemp -d /tmp/esplab.XXXXXX)}
 ESPPEER=${ESPPEER:-$LAB_DIR/esppeer}
+SWANCONF=${SWANCONF:-$LAB_DIR/swanconf} # nslab's swanctl.conf, for ss_up
 LAB_PIDS=()
 
 lab_build() {
-	(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && go build -o "$ESPPEER" ./esp/internal/esppeer)
+	(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && go build -o "$ESPPEER" ./integration/cmd/esppeer &&
+		go build -o "$SWANCONF" ./integration/cmd/swanconf)
 }
 
 lab_key() { head -c "$1" /dev/urandom | od -An -tx1 | tr -d ' \n'; }
@@ -219,40 +221,8 @@ charon-systemd {
   }
 }
 EOC
-		cat >"$LAB_DIR/ss$name-swanctl.conf" <<EOC
-connections {
-  lab {
-    version = 2
-    local_addrs = $local
-    remote_addrs = $remote
-    proposals = aes256-sha256-modp2048
-    mobike = no
-    local {
-      auth = psk
-      id = $local
-    }
-    remote {
-      auth = psk
-      id = $remote
-    }
-    children {
-      lab-child {
-        mode = tunnel
-        local_ts = 0.0.0.0/0
-        remote_ts = 0.0.0.0/0
-        esp_proposals = $suite
-      }
-    }
-  }
-}
-secrets {
-  ike-lab {
-    id-local = $local
-    id-remote = $remote
-    secret = "esplab-psk"
-  }
-}
-EOC
+		"$SWANCONF" -name lab -local $local -remote $remote -psk esplab-psk \
+			-ike aes256-sha256-modp2048 -esp "$suite" >"$LAB_DIR/ss$name-swanctl.conf" || return 1
 		ip netns exec "$ns" env STRONGSWAN_CONF="$LAB_DIR/ss$name.conf" charon-systemd >"$LAB_DIR/ss$name.out" 2>&1 &
 		LAB_PIDS+=($!)
 	done

@@ -393,8 +393,17 @@ softix_down() {
 }
 
 # -- strongSwan <-> strongSwan: charon-systemd with kernel-libipsec (the
-# kernel here has no XFRM), route-based through ipsec0; see
+# kernel here has no XFRM), route-based through ipsec0, its swanctl.conf
+# nslab's (integration/cmd/swanconf); see
 # /work/shared/notes/strongswan-lab.md for why the table-220 rule goes.
+SWANCONF_BIN=${SWANCONF_BIN:-}
+
+swanconf_build() {
+	[ -n "$SWANCONF_BIN" ] && return 0
+	SWANCONF_BIN=$WORK/swanconf
+	(cd "$REPO_DIR" && timeout 600 go build -o "$SWANCONF_BIN" ./integration/cmd/swanconf) || die "go build swanconf failed"
+}
+
 swan_conf() {
 	local side=$1 local_addr=$2 remote_addr=$3 esp=$4 initiate=$5
 	cat >"$WORK/swan-$side.conf" <<EOF
@@ -426,41 +435,11 @@ charon-systemd {
   }
 }
 EOF
-	cat >"$WORK/swan-$side-swanctl.conf" <<EOF
-connections {
-  bench {
-    version = 2
-    local_addrs = $local_addr
-    remote_addrs = $remote_addr
-    proposals = aes256-sha1-modp1024
-    mobike = no
-    local {
-      auth = psk
-      id = $local_addr
-    }
-    remote {
-      auth = psk
-      id = $remote_addr
-    }
-    children {
-      bench-child {
-        mode = tunnel
-        local_ts = 0.0.0.0/0
-        remote_ts = 0.0.0.0/0
-        esp_proposals = $esp
-$([ "$initiate" = 1 ] && echo "        start_action = start")
-      }
-    }
-  }
-}
-secrets {
-  ike-bench {
-    id-local = $local_addr
-    id-remote = $remote_addr
-    secret = "bench-psk-not-secret"
-  }
-}
-EOF
+	local start=
+	[ "$initiate" = 1 ] && start=-initiate
+	swanconf_build
+	"$SWANCONF_BIN" -name bench -local "$local_addr" -remote "$remote_addr" -psk bench-psk-not-secret \
+		-ike aes256-sha1-modp1024 -esp "$esp" $start >"$WORK/swan-$side-swanctl.conf" || die "swanconf failed"
 }
 
 swanctl_() {
@@ -560,7 +539,7 @@ wg_down() {
 	return 0
 }
 
-# -- esppeer <-> esppeer: soft-ix's ESP engine alone (esp/internal/esppeer)
+# -- esppeer <-> esppeer: soft-ix's ESP engine alone (integration/cmd/esppeer)
 # with static keys and no IKE, for comparing raw ESP (protocol 50) with
 # ESP in UDP 4500 (UDP GSO/GRO possible) on the same path: soft-ix <->
 # soft-ix negotiate raw ESP when there is no NAT, and this lab has none.
@@ -571,8 +550,8 @@ ESPPEER_BIN=${ESPPEER_BIN:-}
 esppeer_build() {
 	[ -n "$ESPPEER_BIN" ] && return 0
 	ESPPEER_BIN=$WORK/esppeer
-	log "building esppeer (go build ./esp/internal/esppeer)"
-	(cd "$REPO_DIR" && timeout 600 go build -o "$ESPPEER_BIN" ./esp/internal/esppeer) || die "go build esppeer failed"
+	log "building esppeer (go build ./integration/cmd/esppeer)"
+	(cd "$REPO_DIR" && timeout 600 go build -o "$ESPPEER_BIN" ./integration/cmd/esppeer) || die "go build esppeer failed"
 }
 
 hexkey() { head -c "$1" /dev/urandom | od -An -tx1 | tr -d ' \n'; }

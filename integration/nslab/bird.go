@@ -6,6 +6,8 @@ import (
 	"strings"
 	"text/template"
 	"time"
+
+	"github.com/soft-ix/soft-ix/internal/netlab"
 )
 
 // BIRD is a running BIRD 2 daemon in a namespace, with its own control
@@ -23,7 +25,7 @@ type BIRD struct {
 // starts `bird -f -c conf -s ctl` in ns and waits until birdc answers.
 // The config should log to LogFile(name) (BGPConfig does).
 func StartBIRD(ns *Namespace, name, config string) (*BIRD, error) {
-	if err := validName(name); err != nil {
+	if err := netlab.CheckName(name); err != nil {
 		return nil, fmt.Errorf("nslab: bird name: %w", err)
 	}
 	lab := ns.Lab()
@@ -64,7 +66,7 @@ func BIRDLogFile(lab *Lab, name string) string { return lab.Path("bird-" + name 
 
 // Birdc runs a birdc command against this instance and returns its output.
 func (b *BIRD) Birdc(args ...string) (string, error) {
-	return runCommand(context.Background(), nil, "birdc", append([]string{"-s", b.CtlPath}, args...)...)
+	return netlab.Command(context.Background(), nil, "birdc", append([]string{"-s", b.CtlPath}, args...)...)
 }
 
 // WaitEstablished waits until the BGP protocol named proto is Established.

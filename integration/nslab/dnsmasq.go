@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/soft-ix/soft-ix/internal/netlab"
 )
 
 // DnsmasqOptions describes a DHCP server (dnsmasq, DNS off) for
@@ -30,7 +32,7 @@ type DnsmasqOptions struct {
 // client renewing an address the server does not know gets a NAK, as
 // from an ISP whose server has moved on.
 func StartDnsmasq(ns *Namespace, o DnsmasqOptions) (*Proc, error) {
-	if err := validName(o.Name); err != nil {
+	if err := netlab.CheckName(o.Name); err != nil {
 		return nil, fmt.Errorf("nslab: dnsmasq name: %w", err)
 	}
 	mask := o.Mask

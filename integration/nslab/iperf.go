@@ -29,15 +29,33 @@ func Iperf3(server, client *Namespace, serverAddr string, duration time.Duration
 	if secs < 1 || secs > 60 {
 		return IperfResult{}, fmt.Errorf("nslab: iperf3 duration %v: want 1 s to 60 s", duration)
 	}
-	srv, err := server.Start("iperf3-server", nil, "iperf3", "-s", "-1", "-B", serverAddr)
+	srv, err := StartIperf3Server(server, serverAddr)
 	if err != nil {
 		return IperfResult{}, err
 	}
 	defer srv.Stop()
+	ctx, cancel := context.WithTimeout(context.Background(), duration+20*time.Second)
+	defer cancel()
+	out, err := client.RunContext(ctx, "iperf3", "-J", "-c", serverAddr, "-t", strconv.Itoa(secs))
+	if err != nil {
+		return IperfResult{}, err
+	}
+	r, err := ParseIperf3([]byte(out))
+	r.ServerNamespace, r.ClientNamespace = server.Name, client.Name
+	return r, err
+}
+
+// StartIperf3Server starts a one-off iperf3 server (-s -1) in ns on addr
+// and waits until it listens. Stop it when done.
+func StartIperf3Server(ns *Namespace, addr string) (*Proc, error) {
+	srv, err := ns.Start("iperf3-server", nil, "iperf3", "-s", "-1", "-B", addr)
+	if err != nil {
+		return nil, err
+	}
 	// Wait until the server listens (a client connect attempt is the probe
 	// iperf3 itself would make, so check the socket table instead).
-	err = WaitFor(5*time.Second, "iperf3 server on "+serverAddr, func() error {
-		out, err := server.Run("ss", "-Htln", "src", serverAddr+":5201")
+	err = WaitFor(5*time.Second, "iperf3 server on "+addr, func() error {
+		out, err := ns.Run("ss", "-Htln", "src", addr+":5201")
 		if err != nil {
 			return err
 		}
@@ -47,15 +65,15 @@ func Iperf3(server, client *Namespace, serverAddr string, duration time.Duration
 		return nil
 	})
 	if err != nil {
-		return IperfResult{}, fmt.Errorf("nslab: %w", err)
+		srv.Stop()
+		return nil, fmt.Errorf("nslab: %w", err)
 	}
+	return srv, nil
+}
 
-	ctx, cancel := context.WithTimeout(context.Background(), duration+20*time.Second)
-	defer cancel()
-	out, err := client.RunContext(ctx, "iperf3", "-J", "-c", serverAddr, "-t", strconv.Itoa(secs))
-	if err != nil {
-		return IperfResult{}, err
-	}
+// ParseIperf3 reads the JSON report of an iperf3 client (-J). A report
+// that carries an error is an error.
+func ParseIperf3(out []byte) (IperfResult, error) {
 	var report struct {
 		End struct {
 			SumSent struct {
@@ -74,7 +92,7 @@ func Iperf3(server, client *Namespace, serverAddr string, duration time.Duration
 		} `json:"end"`
 		Error string `json:"error"`
 	}
-	if err := json.Unmarshal([]byte(out), &report); err != nil {
+	if err := json.Unmarshal(out, &report); err != nil {
 		return IperfResult{}, fmt.Errorf("nslab: iperf3 output: %w", err)
 	}
 	if report.Error != "" {
@@ -82,14 +100,12 @@ func Iperf3(server, client *Namespace, serverAddr string, duration time.Duration
 	}
 	e := report.End
 	return IperfResult{
-		Seconds:         e.SumSent.Seconds,
-		SentBytes:       e.SumSent.Bytes,
-		ReceivedBytes:   e.SumReceived.Bytes,
-		ReceivedMbps:    e.SumReceived.BitsPerSecond / 1e6,
-		Retransmits:     e.SumSent.Retransmits,
-		SenderCPUPct:    e.CPU.Host,
-		ReceiverCPUPct:  e.CPU.Remote,
-		ServerNamespace: server.Name,
-		ClientNamespace: client.Name,
+		Seconds:        e.SumSent.Seconds,
+		SentBytes:      e.SumSent.Bytes,
+		ReceivedBytes:  e.SumReceived.Bytes,
+		ReceivedMbps:   e.SumReceived.BitsPerSecond / 1e6,
+		Retransmits:    e.SumSent.Retransmits,
+		SenderCPUPct:   e.CPU.Host,
+		ReceiverCPUPct: e.CPU.Remote,
 	}, nil
 }

@@ -1,7 +1,6 @@
 package nslab
 
 import (
-	"errors"
 	"regexp"
 	"strings"
 	"testing"
@@ -9,21 +8,7 @@ import (
 )
 
 // These tests need neither root nor any daemon: they check what nslab
-// writes and how it waits. The namespace behaviour is tested in
-// integration/lab_test.go.
-
-func TestValidName(t *testing.T) {
-	for _, ok := range []string{"a", "sxref", "softix-lab", "ix2"} {
-		if err := validName(ok); err != nil {
-			t.Errorf("validName(%q) = %v", ok, err)
-		}
-	}
-	for _, bad := range []string{"", "UPPER", "a_b", "a.b", "a b", "x/y", strings.Repeat("a", 25)} {
-		if validName(bad) == nil {
-			t.Errorf("validName(%q) accepted", bad)
-		}
-	}
-}
+// writes. The namespace behaviour is tested in integration/lab_test.go.
 
 func TestRenderStrongSwanSeed(t *testing.T) {
 	cfg := IXStrongSwanConfig()
@@ -149,27 +134,32 @@ func TestRenderBGP(t *testing.T) {
 	}
 }
 
-func TestWaitFor(t *testing.T) {
-	n := 0
-	if err := WaitFor(5*time.Second, "third call", func() error {
-		n++
-		if n < 3 {
-			return errors.New("not yet")
+// TestSwanctlConfAnyPeerNoRekey checks the responder the bench scripts
+// run (through integration/cmd/swanconf): peers from any address and
+// identity, no rekeying.
+func TestSwanctlConfAnyPeerNoRekey(t *testing.T) {
+	conf, err := StrongSwanConfig{Name: "load", LocalAddr: "198.51.100.6", RemoteAddr: "%any", PSK: "loadtest",
+		IKEProposals: "aes256-sha1-modp1024,aes256-sha1-modp2048", NoRekey: true}.SwanctlConf()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"remote_addrs = %any",
+		"id = %any",
+		"proposals = aes256-sha1-modp1024,aes256-sha1-modp2048",
+		"    rekey_time = 0\n",
+		"        rekey_time = 0\n",
+		"load-child {",
+		`secret = "loadtest"`,
+	} {
+		if !strings.Contains(conf, want) {
+			t.Errorf("swanctl.conf lacks %q:\n%s", want, conf)
 		}
-		return nil
-	}); err != nil || n != 3 {
-		t.Fatalf("WaitFor = %v after %d calls", err, n)
 	}
-
-	start := time.Now()
-	err := WaitFor(300*time.Millisecond, "never", func() error { return errors.New("still broken") })
-	if err == nil {
-		t.Fatal("WaitFor succeeded on a condition that never holds")
+	if strings.Contains(conf, "id-remote") || strings.Contains(conf, "id-local") {
+		t.Errorf("a secret for any peer names identities:\n%s", conf)
 	}
-	if !strings.Contains(err.Error(), "never") || !strings.Contains(err.Error(), "still broken") {
-		t.Errorf("error %q should name the wait and the last reason", err)
-	}
-	if d := time.Since(start); d < 300*time.Millisecond || d > 2*time.Second {
-		t.Errorf("WaitFor gave up after %v, want about 300ms", d)
+	if _, err := (StrongSwanConfig{Name: "x", LocalAddr: "a", RemoteAddr: "b"}).SwanctlConf(); err == nil {
+		t.Error("SwanctlConf accepted an empty PSK")
 	}
 }

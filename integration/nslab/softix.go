@@ -3,72 +3,35 @@ package nslab
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"time"
+
+	"github.com/soft-ix/soft-ix/internal/netlab"
 )
 
 // SoftIXPackage is the import path of the soft-ix command.
 const SoftIXPackage = "github.com/soft-ix/soft-ix/cmd/soft-ix"
 
-var softix struct {
-	sync.Mutex
-	path     string // binary in use, once known
-	buildDir string // temporary directory of a binary we built
-}
+// softix is the soft-ix binary labs run.
+var softix = netlab.Program{Package: SoftIXPackage, EnvVar: "SOFTIX_BIN"}
 
 // UseSoftIXBinary makes StartSoftIX, StartSoftIXDaemon and RunSoftIX run
 // the binary at path, e.g. a running soft-ix's own executable.
-func UseSoftIXBinary(path string) {
-	softix.Lock()
-	defer softix.Unlock()
-	softix.path = path
-}
+func UseSoftIXBinary(path string) { softix.Use(path) }
 
 // SoftIXBinary returns the soft-ix binary labs run: the one set by
 // UseSoftIXBinary, else $SOFTIX_BIN, else one built with `go build` into a
 // temporary directory, once per process (this needs the go command and a
 // working directory inside the soft-ix module, as tests have). Call
 // RemoveBuiltSoftIX when done (the integration tests' TestMain does).
-func SoftIXBinary() (string, error) {
-	softix.Lock()
-	defer softix.Unlock()
-	if softix.path != "" {
-		return softix.path, nil
-	}
-	if p := os.Getenv("SOFTIX_BIN"); p != "" {
-		if _, err := os.Stat(p); err != nil {
-			return "", fmt.Errorf("nslab: SOFTIX_BIN: %w", err)
-		}
-		softix.path = p
-		return p, nil
-	}
-	dir, err := os.MkdirTemp("", "nslab-soft-ix-")
-	if err != nil {
-		return "", fmt.Errorf("nslab: %w", err)
-	}
-	bin := filepath.Join(dir, "soft-ix")
-	if _, err := runCommand(context.Background(), nil, "go", "build", "-o", bin, SoftIXPackage); err != nil {
-		os.RemoveAll(dir)
-		return "", fmt.Errorf("nslab: building soft-ix: %w", err)
-	}
-	softix.path, softix.buildDir = bin, dir
-	return bin, nil
-}
+func SoftIXBinary() (string, error) { return softix.Path() }
 
 // RemoveBuiltSoftIX deletes the binaries SoftIXBinary and ImpairBinary
 // built, if any.
 func RemoveBuiltSoftIX() {
-	removeBuiltImpair()
-	softix.Lock()
-	defer softix.Unlock()
-	if softix.buildDir != "" {
-		os.RemoveAll(softix.buildDir)
-		softix.path, softix.buildDir = "", ""
-	}
+	netlab.RemoveBuiltImpair()
+	softix.RemoveBuilt()
 }
 
 // StartSoftIX runs the soft-ix binary (see SoftIXBinary) with args in ns,
@@ -133,7 +96,7 @@ func AzureSideMap() map[string]string {
 // `soft-ix -c FILE --map ... --socket SOCK` in ns (with --log-level debug
 // unless o.Args sets a level) and waits until its control socket answers.
 func StartSoftIXDaemon(ns *Namespace, o SoftIXOptions) (*SoftIX, error) {
-	if err := validName(o.Name); err != nil {
+	if err := netlab.CheckName(o.Name); err != nil {
 		return nil, fmt.Errorf("nslab: soft-ix name: %w", err)
 	}
 	lab := ns.Lab()
@@ -191,5 +154,5 @@ func (x *SoftIX) Command(args ...string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return runCommand(context.Background(), nil, bin, append(args, "--socket", x.Socket)...)
+	return netlab.Command(context.Background(), nil, bin, append(args, "--socket", x.Socket)...)
 }

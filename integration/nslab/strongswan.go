@@ -7,15 +7,22 @@ import (
 	"strings"
 	"text/template"
 	"time"
+
+	"github.com/soft-ix/soft-ix/internal/netlab"
 )
 
 // StrongSwanConfig describes one charon instance with one route-based
-// IKEv2 connection authenticated by a pre-shared key.
+// IKEv2 connection authenticated by a pre-shared key. Its swanctl.conf
+// (SwanctlConf) is the one the tests and the bench scripts use (the
+// scripts through integration/cmd/swanconf).
 type StrongSwanConfig struct {
 	// Name names the instance's files and its swanctl connection; the
 	// Child SA is called Name+"-child".
 	Name string
 
+	// RemoteAddr may be %any: a responder for peers from any address,
+	// which then authenticate with any identity (RemoteID %any) and the
+	// one PSK.
 	LocalAddr, RemoteAddr string
 	// LocalID and RemoteID default to LocalAddr and RemoteAddr (the seed
 	// uses the public addresses as IKE identities).
@@ -34,8 +41,12 @@ type StrongSwanConfig struct {
 	// (start_action = start); otherwise it waits as responder.
 	Initiate bool
 
-	// Rekey times; zero leaves strongSwan's defaults (IKE 4 h, Child 1 h).
+	// Rekey times; zero leaves strongSwan's defaults (IKE 4 h, Child 1 h),
+	// or with NoRekey never rekeys.
 	IKERekeyTime, ChildRekeyTime time.Duration
+	// NoRekey writes rekey_time = 0 (never) for the times left zero: a
+	// test or benchmark that must not see a rekey it did not ask for.
+	NoRekey bool
 	// DPDDelay enables dead peer detection when not zero.
 	DPDDelay time.Duration
 }
@@ -64,7 +75,7 @@ func (c *StrongSwanConfig) setDefaults() {
 // validate checks what the generated files cannot carry. Errors never
 // quote the PSK.
 func (c *StrongSwanConfig) validate() error {
-	if err := validName(c.Name); err != nil {
+	if err := netlab.CheckName(c.Name); err != nil {
 		return fmt.Errorf("nslab: strongswan name: %w", err)
 	}
 	if c.PSK == "" {
@@ -137,6 +148,8 @@ connections {
     mobike = no
 {{- if .IKERekeyTime}}
     rekey_time = {{.IKERekeySeconds}}s
+{{- else if .NoRekey}}
+    rekey_time = 0
 {{- end}}
 {{- if .DPDDelay}}
     dpd_delay = {{.DPDSeconds}}s
@@ -157,6 +170,8 @@ connections {
         esp_proposals = {{.ESPProposals}}
 {{- if .ChildRekeyTime}}
         rekey_time = {{.ChildRekeySeconds}}s
+{{- else if .NoRekey}}
+        rekey_time = 0
 {{- end}}
 {{- if .Initiate}}
         start_action = start
@@ -170,8 +185,10 @@ connections {
 }
 secrets {
   ike-{{.Name}} {
+{{- if ne .RemoteID "%any"}}
     id-local = {{.LocalID}}
     id-remote = {{.RemoteID}}
+{{- end}}
     secret = "{{.PSK}}"
   }
 }
@@ -228,26 +245,44 @@ func StartStrongSwan(ns *Namespace, cfg StrongSwanConfig) (*StrongSwan, error) {
 
 // renderStrongSwan returns the instance's strongswan.conf and swanctl.conf.
 func renderStrongSwan(cfg StrongSwanConfig, viciURI, logPath string) (daemonConf, connConf string, err error) {
-	var d, c strings.Builder
+	var d strings.Builder
 	if err := strongswanConf.Execute(&d, map[string]any{
 		"Name": cfg.Name, "ViciURI": viciURI, "LogPath": logPath,
 	}); err != nil {
 		return "", "", fmt.Errorf("nslab: strongswan.conf: %w", err)
 	}
-	if err := swanctlConf.Execute(&c, struct {
+	connConf, err = cfg.render()
+	return d.String(), connConf, err
+}
+
+// SwanctlConf returns the swanctl.conf of the connection (defaults
+// filled in): the connection Name, its Child SA Name+"-child" and the
+// PSK, for `swanctl --load-all --file`.
+func (c StrongSwanConfig) SwanctlConf() (string, error) {
+	c.setDefaults()
+	if err := c.validate(); err != nil {
+		return "", err
+	}
+	return c.render()
+}
+
+// render writes swanctl.conf for a config with its defaults set.
+func (c StrongSwanConfig) render() (string, error) {
+	var b strings.Builder
+	if err := swanctlConf.Execute(&b, struct {
 		StrongSwanConfig
 		IKERekeySeconds, ChildRekeySeconds, DPDSeconds int
-	}{cfg, int(cfg.IKERekeyTime.Seconds()), int(cfg.ChildRekeyTime.Seconds()), int(cfg.DPDDelay.Seconds())}); err != nil {
-		return "", "", fmt.Errorf("nslab: swanctl.conf: %w", err)
+	}{c, int(c.IKERekeyTime.Seconds()), int(c.ChildRekeyTime.Seconds()), int(c.DPDDelay.Seconds())}); err != nil {
+		return "", fmt.Errorf("nslab: swanctl.conf: %w", err)
 	}
-	return d.String(), c.String(), nil
+	return b.String(), nil
 }
 
 // Swanctl runs swanctl against this instance: the command option first,
 // then the instance's --uri, then args.
 func (s *StrongSwan) Swanctl(command string, args ...string) (string, error) {
 	all := append([]string{command, "--uri", s.ViciURI}, args...)
-	return runCommand(context.Background(), []string{"STRONGSWAN_CONF=" + s.ConfPath}, "swanctl", all...)
+	return netlab.Command(context.Background(), []string{"STRONGSWAN_CONF=" + s.ConfPath}, "swanctl", all...)
 }
 
 // Load loads the instance's connection and secret (swanctl --load-all).

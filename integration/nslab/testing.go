@@ -2,21 +2,10 @@ package nslab
 
 import (
 	"strings"
+	"testing"
 
 	"github.com/soft-ix/soft-ix/internal/testenv"
 )
-
-// TB is the part of testing.TB that nslab uses; *testing.T satisfies it.
-// Declaring it here keeps the testing package out of the soft-ix binary.
-type TB interface {
-	Helper()
-	Cleanup(func())
-	Failed() bool
-	Logf(format string, args ...any)
-	Fatalf(format string, args ...any)
-	Skipf(format string, args ...any)
-	TempDir() string
-}
 
 // CheckEnvironment reports why a lab cannot run here: not root, no TUN
 // device, or a command missing from PATH ("ip" is always checked), naming
@@ -30,7 +19,7 @@ func InCI() bool { return testenv.InCI() }
 // Require skips the test when the lab cannot run here (not root, a tool
 // missing), with the reason. Under CI=true it fails the test instead, so CI
 // never passes by skipping. It is testenv.Require.
-func Require(t TB, tools ...string) {
+func Require(t testing.TB, tools ...string) {
 	t.Helper()
 	testenv.Require(t, tools...)
 }
@@ -39,7 +28,7 @@ func Require(t TB, tools ...string) {
 // keeps files in t.TempDir(), and registers a cleanup that dumps all logs
 // and namespace state through t.Logf when the test failed, then closes the
 // lab. Cleanups also run when the test panics or calls t.Fatal.
-func NewForTest(t TB, prefix string, tools ...string) *Lab {
+func NewForTest(t testing.TB, prefix string, tools ...string) *Lab {
 	t.Helper()
 	Require(t, tools...)
 	lab, err := New(prefix, t.TempDir())

@@ -5,7 +5,7 @@
 #
 #   namespace hub<pid>h  the hub: WAN 198.18.0.1/15, soft-ix (or charon)
 #   namespace hub<pid>p  the peers: 198.18.1.0 ... one address each,
-#                        ike/ikeload with one ike.Manager per address
+#                        integration/cmd/ikeload with one ike.Manager per address
 #
 # 198.18.0.0/15 is the benchmarking range (RFC 2544, RFC 5735): N can go
 # past the 254 addresses of a documentation /24. Nothing is added to the
@@ -84,7 +84,8 @@ if [ -z "${SOFTIX_BIN:-}" ]; then
 	go build -o "$W/soft-ix" ./cmd/soft-ix
 	SOFTIX_BIN=$W/soft-ix
 fi
-go build -o "$W/ikeload" ./ike/ikeload
+go build -o "$W/ikeload" ./integration/cmd/ikeload
+go build -o "$W/swanconf" ./integration/cmd/swanconf
 
 # conf N: the hub's configuration with tunnels 0..N-1.
 conf() {
@@ -225,40 +226,9 @@ charon-systemd {
   }
 }
 CONF
-	cat >"$W/swanctl.conf" <<CONF
-connections {
-  hub {
-    version = 2
-    local_addrs = $HUB
-    remote_addrs = %any
-    proposals = aes256-sha1-modp1024
-    mobike = no
-    rekey_time = 0
-    local {
-      auth = psk
-      id = $HUB
-    }
-    remote {
-      auth = psk
-      id = %any
-    }
-    children {
-      hub-child {
-        mode = tunnel
-        local_ts = 0.0.0.0/0
-        remote_ts = 0.0.0.0/0
-        esp_proposals = aes256-sha256
-        rekey_time = 0
-      }
-    }
-  }
-}
-secrets {
-  ike-hub {
-    secret = "hubload"
-  }
-}
-CONF
+	# A responder for any initiator, never rekeying: nslab's swanctl.conf.
+	"$W/swanconf" -name hub -local "$HUB" -remote %any -psk hubload \
+		-ike aes256-sha1-modp1024 -esp aes256-sha256 -no-rekey >"$W/swanctl.conf"
 	ip netns exec "$H" env STRONGSWAN_CONF="$W/strongswan.conf" charon-systemd >"$W/charon.out" 2>&1 &
 	CPID=$!
 	PIDS+=("$CPID")

@@ -1,4 +1,4 @@
-package nslab
+package netlab
 
 import (
 	"context"
@@ -84,6 +84,8 @@ type Scenario struct {
 	// Azure2 is the second instance of an active-active gateway
 	// (198.51.100.7, BGP 172.16.0.7); nil without ActiveActive.
 	Azure2 *Namespace
+
+	ipv6 bool // ScenarioOptions.IPv6Internet
 }
 
 // ScenarioOptions changes details of NewScenario.
@@ -122,55 +124,86 @@ func NewScenario(lab *Lab, opts ScenarioOptions) (*Scenario, error) {
 	ixWAN, inetIX, inetAzure, azureWAN := IXWANPrefix, InternetIXSideAddr+"/24", InternetAzureSideAddr+"/24", AzurePublicAddr+"/24"
 	if opts.IPv6Internet {
 		if err := s.enableIPv6(); err != nil {
-			return nil, fmt.Errorf("nslab: scenario: %w", err)
+			return nil, fmt.Errorf("netlab: scenario: %w", err)
 		}
 		ixWAN, inetIX, inetAzure, azureWAN = IXWANAddr6+"/64", InternetIXSideAddr6+"/64", InternetAzureSideAddr6+"/64", AzurePublicAddr6+"/64"
 	}
+	s.ipv6 = opts.IPv6Internet
 	links := []struct {
 		a          *Namespace
 		aIf, aAddr string
 		b          *Namespace
 		bIf, bAddr string
 	}{
-		{s.IX, IXWANIf, ixWAN, s.Internet, "ix", inetIX},
 		{s.IX, IXLANIf, IXLANPrefix, s.LAN, "eth0", LANHostAddr + "/24"},
-		{s.Internet, "azure", inetAzure, s.Azure, AzureWANIf, azureWAN},
 		{s.Azure, AzureVNetIf, AzureVNetGateway + "/24", s.VNet, "eth0", VNetHostAddr + "/24"},
 	}
 	for _, k := range links {
 		if err := lab.Link(k.a, k.aIf, k.aAddr, k.b, k.bIf, k.bAddr); err != nil {
-			return nil, fmt.Errorf("nslab: scenario: %w", err)
+			return nil, fmt.Errorf("netlab: scenario: %w", err)
 		}
 	}
-
-	routes := []struct {
+	for _, r := range []struct {
 		ns  *Namespace
 		via string
-	}{
-		{s.IX, InternetIXSideAddr},
-		{s.LAN, IXLANAddr},
-		{s.Azure, InternetAzureSideAddr},
-		{s.VNet, AzureVNetGateway},
-	}
-	if opts.IPv6Internet {
-		routes[0].via, routes[2].via = InternetIXSideAddr6, InternetAzureSideAddr6
-	}
-	for _, r := range routes {
+	}{{s.LAN, IXLANAddr}, {s.VNet, AzureVNetGateway}} {
 		if err := r.ns.IP("route", "add", "default", "via", r.via); err != nil {
-			return nil, fmt.Errorf("nslab: scenario: %w", err)
+			return nil, fmt.Errorf("netlab: scenario: %w", err)
 		}
+	}
+	if err := s.linkInternet(ixWAN, inetIX, inetAzure, azureWAN); err != nil {
+		return nil, fmt.Errorf("netlab: scenario: %w", err)
 	}
 	if !opts.NoAzureBGPAddress {
 		if err := s.Azure.AddLoopback(AzureBGPIf, AzureBGPAddr+"/32"); err != nil {
-			return nil, fmt.Errorf("nslab: scenario: %w", err)
+			return nil, fmt.Errorf("netlab: scenario: %w", err)
 		}
 	}
 	if opts.ActiveActive {
 		if err := s.addAzure2(opts); err != nil {
-			return nil, fmt.Errorf("nslab: scenario: active-active: %w", err)
+			return nil, fmt.Errorf("netlab: scenario: active-active: %w", err)
 		}
 	}
 	return s, nil
+}
+
+// linkInternet links the IX's WAN and the gateway's public side to the
+// internet router, with the given addresses in CIDR form, and routes
+// the IX and the gateway by default through it.
+func (s *Scenario) linkInternet(ixWAN, inetIX, inetAzure, azureWAN string) error {
+	if err := s.Lab.Link(s.IX, IXWANIf, ixWAN, s.Internet, "ix", inetIX); err != nil {
+		return err
+	}
+	if err := s.Lab.Link(s.Internet, "azure", inetAzure, s.Azure, AzureWANIf, azureWAN); err != nil {
+		return err
+	}
+	ixVia, azureVia := InternetIXSideAddr, InternetAzureSideAddr
+	if s.ipv6 {
+		ixVia, azureVia = InternetIXSideAddr6, InternetAzureSideAddr6
+	}
+	if err := s.IX.IP("route", "add", "default", "via", ixVia); err != nil {
+		return err
+	}
+	return s.Azure.IP("route", "add", "default", "via", azureVia)
+}
+
+// RebuildInternet replaces the internet router by a fresh namespace of
+// the same name, linked as NewScenario links it: the only sure way to
+// drop its connection tracking state (a NAT's mappings, which would go on
+// translating the next tunnel's packets) without the conntrack tool.
+// Whatever ran in it (an impairment) is gone. It is for the plain IPv4
+// scenario: not with ActiveActive or IPv6Internet.
+func (s *Scenario) RebuildInternet() error {
+	if s.Azure2 != nil || s.ipv6 {
+		return fmt.Errorf("netlab: RebuildInternet: only for the plain IPv4 scenario")
+	}
+	if err := s.Internet.recreate(); err != nil {
+		return fmt.Errorf("netlab: rebuild internet: %w", err)
+	}
+	if err := s.linkInternet(IXWANPrefix, InternetIXSideAddr+"/24", InternetAzureSideAddr+"/24", AzurePublicAddr+"/24"); err != nil {
+		return fmt.Errorf("netlab: rebuild internet: %w", err)
+	}
+	return nil
 }
 
 // addAzure2 builds the second gateway instance. Its links reuse the
@@ -240,7 +273,7 @@ func (s *Scenario) SetVNetGateways(first, second bool) error {
 		hops = append(hops, "nexthop", "via", Azure2VNetGateway, "dev", VNet2If, "onlink")
 	}
 	if len(hops) == 0 {
-		return fmt.Errorf("nslab: the VNet needs a gateway instance")
+		return fmt.Errorf("netlab: the VNet needs a gateway instance")
 	}
 	return s.VNet.IP(append([]string{"route", "replace", "default"}, hops...)...)
 }
@@ -274,10 +307,10 @@ func (s *Scenario) PinNeighbors() error {
 		}{{k.a, k.aIf, k.b, k.bIf, k.bIP}, {k.b, k.bIf, k.a, k.aIf, k.aIP}} {
 			mac, err := d.to.linkAddr(d.toIf)
 			if err != nil {
-				return fmt.Errorf("nslab: pin neighbors: %w", err)
+				return fmt.Errorf("netlab: pin neighbors: %w", err)
 			}
 			if err := d.from.IP("neigh", "replace", d.toIP, "lladdr", mac, "dev", d.fromIf, "nud", "permanent"); err != nil {
-				return fmt.Errorf("nslab: pin neighbors: %w", err)
+				return fmt.Errorf("netlab: pin neighbors: %w", err)
 			}
 		}
 	}
@@ -286,7 +319,7 @@ func (s *Scenario) PinNeighbors() error {
 
 // linkAddr returns the hardware address of a link in ns.
 func (ns *Namespace) linkAddr(ifname string) (string, error) {
-	out, err := runCommand(context.Background(), nil, "ip", "-n", ns.Name, "-o", "link", "show", "dev", ifname)
+	out, err := Command(context.Background(), nil, "ip", "-n", ns.Name, "-o", "link", "show", "dev", ifname)
 	if err != nil {
 		return "", err
 	}

@@ -1,7 +1,10 @@
-// Package nslab builds small virtual networks out of Linux network
-// namespaces and veth pairs, runs daemons inside them and tears everything
-// down again. The integration tests and the `soft-ix lab` command use it to
-// put soft-ix, strongSwan and BIRD side by side on one machine.
+// Package netlab builds small virtual networks out of Linux network
+// namespaces and veth pairs, runs processes inside them and tears
+// everything down again. `soft-ix lab` builds its lab with it, and the
+// integration tests through integration/nslab, which adds the drivers of
+// the reference peers (strongSwan, BIRD, iperf3, dnsmasq) and the glue to
+// package testing. Nothing here imports testing or a test driver: the
+// soft-ix binary links this package.
 //
 // It shells out to `ip` (iproute2) for all namespace and link work: that is
 // what an operator would type, it keeps the package free of netlink state,
@@ -14,7 +17,7 @@
 // their namespaces, so interface names (which may be IX-style names such as
 // "GigaEthernet0.0") never touch the root namespace. Nothing is ever added
 // to the root namespace.
-package nslab
+package netlab
 
 import (
 	"bufio"
@@ -70,11 +73,11 @@ type logFile struct{ name, path string }
 // lowercase letters, digits and '-'. Namespaces left behind by an earlier,
 // dead process that used the same prefix are removed first.
 func New(prefix, dir string) (*Lab, error) {
-	if err := validName(prefix); err != nil {
-		return nil, fmt.Errorf("nslab: prefix: %w", err)
+	if err := CheckName(prefix); err != nil {
+		return nil, fmt.Errorf("netlab: prefix: %w", err)
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("nslab: %w", err)
+		return nil, fmt.Errorf("netlab: %w", err)
 	}
 	if err := SweepStale(prefix); err != nil {
 		return nil, err
@@ -112,7 +115,9 @@ func crashed() *Proc {
 	return found
 }
 
-func validName(s string) error {
+// CheckName reports whether s can be a lab prefix, namespace role or file
+// name stem: 1 to 24 characters out of a-z, 0-9 and '-'.
+func CheckName(s string) error {
 	if s == "" || len(s) > 24 {
 		return fmt.Errorf("%q: want 1 to 24 characters", s)
 	}
@@ -158,7 +163,7 @@ func processExists(pid int) bool {
 }
 
 func listNamespaces() ([]string, error) {
-	out, err := runCommand(context.Background(), nil, "ip", "netns", "list")
+	out, err := Command(context.Background(), nil, "ip", "netns", "list")
 	if err != nil {
 		return nil, err
 	}
@@ -175,14 +180,14 @@ func listNamespaces() ([]string, error) {
 // deleteNamespace kills every process left in the namespace, then removes
 // it; its veth ends and other links go with it.
 func deleteNamespace(name string) error {
-	if out, err := runCommand(context.Background(), nil, "ip", "netns", "pids", name); err == nil {
+	if out, err := Command(context.Background(), nil, "ip", "netns", "pids", name); err == nil {
 		for _, f := range strings.Fields(out) {
 			if pid, err := strconv.Atoi(f); err == nil && pid > 1 {
 				syscall.Kill(pid, syscall.SIGKILL)
 			}
 		}
 	}
-	_, err := runCommand(context.Background(), nil, "ip", "netns", "delete", name)
+	_, err := Command(context.Background(), nil, "ip", "netns", "delete", name)
 	return err
 }
 
@@ -190,18 +195,18 @@ func deleteNamespace(name string) error {
 // "azure"), with its loopback up, IPv4 forwarding on and reverse-path
 // filtering off (labs route asymmetrically through tunnels).
 func (l *Lab) Namespace(role string) (*Namespace, error) {
-	if err := validName(role); err != nil {
-		return nil, fmt.Errorf("nslab: role: %w", err)
+	if err := CheckName(role); err != nil {
+		return nil, fmt.Errorf("netlab: role: %w", err)
 	}
 	l.mu.Lock()
 	if l.closed {
 		l.mu.Unlock()
-		return nil, errors.New("nslab: lab is closed")
+		return nil, errors.New("netlab: lab is closed")
 	}
 	for _, ns := range l.namespaces {
 		if ns.Role == role {
 			l.mu.Unlock()
-			return nil, fmt.Errorf("nslab: namespace role %q already exists", role)
+			return nil, fmt.Errorf("netlab: namespace role %q already exists", role)
 		}
 	}
 	// Registered before it exists, so a concurrent Close deletes it too.
@@ -209,7 +214,7 @@ func (l *Lab) Namespace(role string) (*Namespace, error) {
 	l.namespaces = append(l.namespaces, ns)
 	l.mu.Unlock()
 
-	if _, err := runCommand(context.Background(), nil, "ip", "netns", "add", ns.Name); err != nil {
+	if _, err := Command(context.Background(), nil, "ip", "netns", "add", ns.Name); err != nil {
 		l.mu.Lock()
 		for i, other := range l.namespaces {
 			if other == ns {
@@ -221,16 +226,34 @@ func (l *Lab) Namespace(role string) (*Namespace, error) {
 		return nil, err
 	}
 
-	if err := ns.IP("link", "set", "lo", "up"); err != nil {
-		return nil, err
-	}
-	if err := ns.Sysctl("1", "net/ipv4/ip_forward"); err != nil {
-		return nil, err
-	}
-	if err := ns.Sysctl("0", "net/ipv4/conf/all/rp_filter", "net/ipv4/conf/default/rp_filter"); err != nil {
+	if err := ns.setUp(); err != nil {
 		return nil, err
 	}
 	return ns, nil
+}
+
+// setUp brings a new namespace's loopback up, turns IPv4 forwarding on
+// and reverse-path filtering off.
+func (ns *Namespace) setUp() error {
+	if err := ns.IP("link", "set", "lo", "up"); err != nil {
+		return err
+	}
+	if err := ns.Sysctl("1", "net/ipv4/ip_forward"); err != nil {
+		return err
+	}
+	return ns.Sysctl("0", "net/ipv4/conf/all/rp_filter", "net/ipv4/conf/default/rp_filter")
+}
+
+// recreate replaces the namespace by an empty one of the same name:
+// everything in it (processes, links, connection tracking state) is gone.
+func (ns *Namespace) recreate() error {
+	if err := deleteNamespace(ns.Name); err != nil {
+		return err
+	}
+	if _, err := Command(context.Background(), nil, "ip", "netns", "add", ns.Name); err != nil {
+		return err
+	}
+	return ns.setUp()
 }
 
 // Sysctl writes value to each of keys, given as paths below /proc/sys
@@ -242,7 +265,7 @@ func (ns *Namespace) Sysctl(value string, keys ...string) error {
 	var script []string
 	for _, k := range keys {
 		if strings.Contains(k, "..") || strings.ContainsAny(k, " '\"$;&|<>") || strings.ContainsAny(value, " '\"$;&|<>") {
-			return fmt.Errorf("nslab: sysctl %q = %q: not a plain key and value", k, value)
+			return fmt.Errorf("netlab: sysctl %q = %q: not a plain key and value", k, value)
 		}
 		script = append(script, "echo "+value+" > /proc/sys/"+k)
 	}
@@ -261,7 +284,7 @@ func (l *Lab) Namespaces() []*Namespace {
 // up. Addresses in CIDR form ("203.0.113.94/24") are assigned when not
 // empty. Interface names are at most 15 characters.
 func (l *Lab) Link(a *Namespace, aIf, aAddr string, b *Namespace, bIf, bAddr string) error {
-	if _, err := runCommand(context.Background(), nil, "ip", "link", "add",
+	if _, err := Command(context.Background(), nil, "ip", "link", "add",
 		"name", aIf, "netns", a.Name, "type", "veth", "peer", "name", bIf, "netns", b.Name); err != nil {
 		return err
 	}
@@ -335,7 +358,7 @@ func (l *Lab) DumpLogs(w io.Writer) {
 		for _, args := range [][]string{
 			{"-br", "addr"}, {"route"}, {"-6", "route"}, {"rule"},
 		} {
-			out, err := runCommand(context.Background(), nil, "ip", append([]string{"-n", ns.Name}, args...)...)
+			out, err := Command(context.Background(), nil, "ip", append([]string{"-n", ns.Name}, args...)...)
 			fmt.Fprintf(w, "$ ip %s\n%s", strings.Join(args, " "), out)
 			if err != nil {
 				fmt.Fprintf(w, "(%v)\n", err)
@@ -415,12 +438,12 @@ func (ns *Namespace) Run(args ...string) (string, error) {
 
 // RunContext is Run with a caller's context (still bounded by CommandTimeout).
 func (ns *Namespace) RunContext(ctx context.Context, args ...string) (string, error) {
-	return runCommand(ctx, nil, "ip", append([]string{"netns", "exec", ns.Name}, args...)...)
+	return Command(ctx, nil, "ip", append([]string{"netns", "exec", ns.Name}, args...)...)
 }
 
 // IP runs `ip -n NS args...` and returns only an error.
 func (ns *Namespace) IP(args ...string) error {
-	_, err := runCommand(context.Background(), nil, "ip", append([]string{"-n", ns.Name}, args...)...)
+	_, err := Command(context.Background(), nil, "ip", append([]string{"-n", ns.Name}, args...)...)
 	return err
 }
 
@@ -486,7 +509,7 @@ func (ns *Namespace) Start(name string, env []string, args ...string) (*Proc, er
 	l.mu.Lock()
 	if l.closed {
 		l.mu.Unlock()
-		return nil, errors.New("nslab: lab is closed")
+		return nil, errors.New("netlab: lab is closed")
 	}
 	logName := procName
 	for i := 2; l.hasLog(logName); i++ {
@@ -498,7 +521,7 @@ func (ns *Namespace) Start(name string, env []string, args ...string) (*Proc, er
 
 	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("nslab: %w", err)
+		return nil, fmt.Errorf("netlab: %w", err)
 	}
 	defer logFile.Close() // the child has its own copy
 
@@ -508,7 +531,7 @@ func (ns *Namespace) Start(name string, env []string, args ...string) (*Proc, er
 	cmd.Stderr = logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("nslab: start %s: %w", procName, err)
+		return nil, fmt.Errorf("netlab: start %s: %w", procName, err)
 	}
 	p := &Proc{Name: logName, LogPath: logPath, Cmd: cmd, done: make(chan struct{})}
 	go func() {
@@ -522,7 +545,7 @@ func (ns *Namespace) Start(name string, env []string, args ...string) (*Proc, er
 	l.mu.Unlock()
 	if closed { // Close ran while we were starting it.
 		p.Stop()
-		return nil, errors.New("nslab: lab is closed")
+		return nil, errors.New("netlab: lab is closed")
 	}
 	return p, nil
 }
@@ -614,9 +637,10 @@ func WaitFor(timeout time.Duration, what string, cond func() error) error {
 	}
 }
 
-// runCommand runs a short command with CommandTimeout and returns its
+// Command runs a short command with CommandTimeout and returns its
 // combined output; the error names the command and includes the output.
-func runCommand(ctx context.Context, env []string, name string, args ...string) (string, error) {
+// env entries ("K=V") are added to the environment when not nil.
+func Command(ctx context.Context, env []string, name string, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, CommandTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, name, args...)
@@ -632,11 +656,4 @@ func runCommand(ctx context.Context, env []string, name string, args ...string) 
 		return out.String(), fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, strings.TrimSpace(out.String()))
 	}
 	return out.String(), nil
-}
-
-func writeFile(path, content string) error {
-	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
-		return fmt.Errorf("nslab: %w", err)
-	}
-	return nil
 }

@@ -1,61 +1,26 @@
-package nslab
+package netlab
 
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 )
 
 // ImpairPackage is the import path of the impairment program.
 const ImpairPackage = "github.com/soft-ix/soft-ix/integration/cmd/impair"
 
-var impairBin struct {
-	sync.Mutex
-	path, buildDir string
-}
+// impair is the impairment program, $IMPAIR_BIN or built.
+var impair = Program{Package: ImpairPackage, EnvVar: "IMPAIR_BIN"}
 
 // ImpairBinary returns the impairment program: $IMPAIR_BIN, else one built
-// with `go build` once per process (as SoftIXBinary does; RemoveBuiltSoftIX
-// deletes it too).
-func ImpairBinary() (string, error) {
-	impairBin.Lock()
-	defer impairBin.Unlock()
-	if impairBin.path != "" {
-		return impairBin.path, nil
-	}
-	if p := os.Getenv("IMPAIR_BIN"); p != "" {
-		if _, err := os.Stat(p); err != nil {
-			return "", fmt.Errorf("nslab: IMPAIR_BIN: %w", err)
-		}
-		impairBin.path = p
-		return p, nil
-	}
-	dir, err := os.MkdirTemp("", "nslab-impair-")
-	if err != nil {
-		return "", fmt.Errorf("nslab: %w", err)
-	}
-	bin := filepath.Join(dir, "impair")
-	if _, err := runCommand(context.Background(), nil, "go", "build", "-o", bin, ImpairPackage); err != nil {
-		os.RemoveAll(dir)
-		return "", fmt.Errorf("nslab: building impair: %w", err)
-	}
-	impairBin.path, impairBin.buildDir = bin, dir
-	return bin, nil
-}
+// with `go build` once per process (see Program); RemoveBuiltImpair
+// deletes it. The program is run, never linked: the daemon only names it.
+func ImpairBinary() (string, error) { return impair.Path() }
 
-func removeBuiltImpair() {
-	impairBin.Lock()
-	defer impairBin.Unlock()
-	if impairBin.buildDir != "" {
-		os.RemoveAll(impairBin.buildDir)
-		impairBin.path, impairBin.buildDir = "", ""
-	}
-}
+// RemoveBuiltImpair deletes the program ImpairBinary built, if any.
+func RemoveBuiltImpair() { impair.RemoveBuilt() }
 
 // Impairment is the impairment program (integration/cmd/impair) on the
 // internet router's path: every packet the router forwards between the IX
@@ -93,10 +58,10 @@ func (s *Scenario) Impair(seed uint64, settings ...string) (*Impairment, error) 
 	args := []string{bin, "-control", im.Socket, "-seed", strconv.FormatUint(seed, 10)}
 	for _, d := range impairDirs {
 		if err := ns.IP("tuntap", "add", "dev", d.dev, "mode", "tun"); err != nil {
-			return nil, fmt.Errorf("nslab: impair: %w", err)
+			return nil, fmt.Errorf("netlab: impair: %w", err)
 		}
 		if err := ns.IP("link", "set", d.dev, "up"); err != nil {
-			return nil, fmt.Errorf("nslab: impair: %w", err)
+			return nil, fmt.Errorf("netlab: impair: %w", err)
 		}
 		args = append(args, "-tun", d.dev)
 	}
@@ -112,17 +77,17 @@ func (s *Scenario) Impair(seed uint64, settings ...string) (*Impairment, error) 
 		_, err := im.ctl("show")
 		return err
 	}); err != nil {
-		return nil, fmt.Errorf("nslab: %w", err)
+		return nil, fmt.Errorf("netlab: %w", err)
 	}
 	// Divert only once the program holds the devices, so the path never
 	// goes dark in between.
 	for _, d := range impairDirs {
 		if err := ns.IP("route", "add", "default", "dev", d.dev, "table", d.table); err != nil {
-			return nil, fmt.Errorf("nslab: impair: %w", err)
+			return nil, fmt.Errorf("netlab: impair: %w", err)
 		}
 		rule := []string{"iif", d.from, "lookup", d.table, "pref", "1000"}
 		if err := ns.IP(append([]string{"rule", "add"}, rule...)...); err != nil {
-			return nil, fmt.Errorf("nslab: impair: %w", err)
+			return nil, fmt.Errorf("netlab: impair: %w", err)
 		}
 		im.rules = append(im.rules, rule)
 	}
@@ -135,7 +100,7 @@ func (im *Impairment) ctl(line ...string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	out, err := runCommand(context.Background(), nil, bin, append([]string{"ctl", im.Socket}, line...)...)
+	out, err := Command(context.Background(), nil, bin, append([]string{"ctl", im.Socket}, line...)...)
 	return strings.TrimSpace(out), err
 }
 
@@ -158,7 +123,7 @@ func (im *Impairment) Stats() (map[string]int64, error) {
 		k, v, ok := strings.Cut(f, "=")
 		n, err := strconv.ParseInt(v, 10, 64)
 		if !ok || err != nil {
-			return nil, fmt.Errorf("nslab: impair stats: %q", f)
+			return nil, fmt.Errorf("netlab: impair stats: %q", f)
 		}
 		m[k] = n
 		if _, name, ok := strings.Cut(k, "."); ok {

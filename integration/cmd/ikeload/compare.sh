@@ -11,9 +11,9 @@
 # Prints every run, then the medians and the ratios to charon per group. Bounded: COUNT setups or TIME
 # per run, ROUNDS rounds. Needs root, ip, charon-systemd, swanctl, jq.
 #
-#   sudo ike/ikeload/compare.sh            # COUNT=1500 TIME=20s ROUNDS=3 CONC=32
-#   COUNT=500 ROUNDS=1 ike/ikeload/compare.sh
-#   SOFTIX_ARGS="-dh-reuse-under-load 1s" ike/ikeload/compare.sh
+#   sudo integration/cmd/ikeload/compare.sh            # COUNT=1500 TIME=20s ROUNDS=3 CONC=32
+#   COUNT=500 ROUNDS=1 integration/cmd/ikeload/compare.sh
+#   SOFTIX_ARGS="-dh-reuse-under-load 1s" integration/cmd/ikeload/compare.sh
 #
 # Measured 2026-11-27 on the shared 2-core build machine (load average 5-10
 # from other jobs), COUNT=1500 ROUNDS=3, medians in setups/s:
@@ -24,7 +24,7 @@ COUNT=${COUNT:-1500}
 TIME=${TIME:-20s}
 ROUNDS=${ROUNDS:-3}
 CONC=${CONC:-32}
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../../.."
 W=$(mktemp -d /tmp/isl.XXXXXX)
 P=isl$(( $$ % 100000 ))
 A=${P}a B=${P}b
@@ -41,9 +41,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-go build -o "$W/ikeload" ./ike/ikeload
-go build -o "$W/ikepeer" ./ike/internal/ikepeer
+go build -o "$W/ikeload" ./integration/cmd/ikeload
+go build -o "$W/ikepeer" ./integration/cmd/ikepeer
 go build -o "$W/soft-ix" ./cmd/soft-ix
+go build -o "$W/swanconf" ./integration/cmd/swanconf
 
 ip netns add "$A"; ip netns add "$B"
 ip link add "${P}va" type veth peer name "${P}vb"
@@ -81,40 +82,9 @@ charon-systemd {
   }
 }
 CONF
-cat > "$W/swanctl.conf" <<CONF
-connections {
-  load {
-    version = 2
-    local_addrs = $RESP
-    remote_addrs = %any
-    proposals = aes256-sha1-modp1024,aes256-sha1-modp2048
-    mobike = no
-    rekey_time = 0
-    local {
-      auth = psk
-      id = $RESP
-    }
-    remote {
-      auth = psk
-      id = %any
-    }
-    children {
-      load-child {
-        mode = tunnel
-        local_ts = 0.0.0.0/0
-        remote_ts = 0.0.0.0/0
-        esp_proposals = aes256-sha256
-        rekey_time = 0
-      }
-    }
-  }
-}
-secrets {
-  ike-load {
-    secret = "loadtest"
-  }
-}
-CONF
+# A responder for any initiator, never rekeying: nslab's swanctl.conf.
+"$W/swanconf" -name load -local "$RESP" -remote %any -psk loadtest \
+	-ike aes256-sha1-modp1024,aes256-sha1-modp2048 -esp aes256-sha256 -no-rekey >"$W/swanctl.conf"
 
 # The daemon's configuration: the generator's addresses as PSK identities,
 # the proposals ikeload offers, and per address one tunnel that answers

@@ -1,4 +1,4 @@
-package nslab
+package netlab
 
 import (
 	"fmt"
@@ -44,7 +44,7 @@ func (ns *Namespace) EnableIPv6(forward bool) error {
 	}
 	fmt.Fprintf(&b, "echo %s > /proc/sys/net/ipv6/conf/all/forwarding", fwd)
 	if _, err := ns.Run("sh", "-c", b.String()); err != nil {
-		return fmt.Errorf("nslab: IPv6 in %s (is IPv6 built into this kernel?): %w", ns.Name, err)
+		return fmt.Errorf("netlab: IPv6 in %s (is IPv6 built into this kernel?): %w", ns.Name, err)
 	}
 	return nil
 }

@@ -1,4 +1,4 @@
-package nslab
+package netlab
 
 import (
 	"encoding/binary"
@@ -71,7 +71,7 @@ func StartProbe(from *Namespace, src string, to *Namespace, dst string, port int
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("nslab: probe receiver: %w", err)
+		return nil, fmt.Errorf("netlab: probe receiver: %w", err)
 	}
 	err = from.do(func() (err error) {
 		p.send, err = net.DialUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(srcA, 0)),
@@ -80,7 +80,7 @@ func StartProbe(from *Namespace, src string, to *Namespace, dst string, port int
 	})
 	if err != nil {
 		p.recv.Close()
-		return nil, fmt.Errorf("nslab: probe sender: %w", err)
+		return nil, fmt.Errorf("netlab: probe sender: %w", err)
 	}
 	// Arrival times are the kernel's (SO_TIMESTAMPNS), not when this
 	// process got around to reading: a busy machine delays the reader,
@@ -88,7 +88,7 @@ func StartProbe(from *Namespace, src string, to *Namespace, dst string, port int
 	if err := setTimestamping(p.recv); err != nil {
 		p.recv.Close()
 		p.send.Close()
-		return nil, fmt.Errorf("nslab: probe receiver: %w", err)
+		return nil, fmt.Errorf("netlab: probe receiver: %w", err)
 	}
 	p.wg.Add(2)
 	go p.receive()
@@ -226,7 +226,7 @@ func (p *Probe) WaitFlowing(n int, timeout time.Duration) error {
 			return nil
 		}
 	}
-	return errors.New("nslab: probe: no traffic arrives")
+	return errors.New("netlab: probe: no traffic arrives")
 }
 
 // Close stops the stream.

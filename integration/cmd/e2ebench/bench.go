@@ -1,0 +1,292 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/soft-ix/soft-ix/integration/nslab"
+)
+
+// bench is the lab and the tunnel that is up in it.
+type bench struct {
+	settings
+	lab *nslab.Lab
+	sc  *nslab.Scenario
+
+	softixBin, esppeerBin string
+	repo                  string
+
+	tunnel []*nslab.Proc // the tunnel endpoints whose CPU time counts
+	nat    bool          // the internet router masquerades (softix-nat-*)
+
+	cleanOnce sync.Once
+}
+
+// prepare checks what contender c needs and builds the programs it runs.
+func (b *bench) prepare(c string) error {
+	switch {
+	case c == "plain":
+	case strings.HasPrefix(c, "softix-"):
+		if b.softixBin != "" {
+			return nil
+		}
+		if os.Getenv("SOFTIX_BIN") == "" {
+			logf("building soft-ix (go build ./cmd/soft-ix)")
+		}
+		bin, err := nslab.SoftIXBinary()
+		if err != nil {
+			return err
+		}
+		b.softixBin = bin
+		if b.repo == "" {
+			r, err := repoDir()
+			if err != nil {
+				return err
+			}
+			b.repo = r
+		}
+	case strings.HasPrefix(c, "swan-"):
+		if err := nslab.CheckEnvironment("charon-systemd", "swanctl"); err != nil {
+			return err
+		}
+	case c == "wg":
+		return wgEnsure(b.work)
+	case strings.HasPrefix(c, "esppeer-"):
+		if b.esppeerBin != "" {
+			return nil
+		}
+		b.esppeerBin = filepath.Join(b.work, "esppeer")
+		logf("building esppeer (go build ./integration/cmd/esppeer)")
+		if out, err := exec.Command("go", "build", "-o", b.esppeerBin, "github.com/soft-ix/soft-ix/integration/cmd/esppeer").CombinedOutput(); err != nil {
+			return fmt.Errorf("go build esppeer failed: %v\n%s", err, out)
+		}
+	default:
+		return fmt.Errorf("unknown contender %s", c)
+	}
+	return nil
+}
+
+// topologyUp builds nslab's seed scenario in namespaces named after the
+// prefix and this process.
+func (b *bench) topologyUp() error {
+	lab, err := nslab.New(b.prefix, b.work)
+	if err != nil {
+		return err
+	}
+	b.lab = lab
+	b.sc, err = nslab.NewScenario(lab, nslab.ScenarioOptions{})
+	return err
+}
+
+// cleanup stops every process by PID, removes the namespaces and the
+// wireguard sockets, and the work directory unless KEEP=1.
+func (b *bench) cleanup() {
+	b.cleanOnce.Do(func() {
+		if b.lab != nil {
+			if err := b.lab.Close(); err != nil {
+				logf("cleanup: %v", err)
+			}
+		}
+		wgRemoveSockets()
+		nslab.RemoveBuiltSoftIX()
+		if b.keep {
+			logf("files kept in %s", b.work)
+		} else {
+			os.RemoveAll(b.work)
+		}
+	})
+}
+
+// showLogs prints the last lines of the lab's logs and its namespaces'
+// state: what a failed contender left.
+func (b *bench) showLogs() {
+	if b.lab != nil {
+		b.lab.DumpLogs(os.Stderr)
+	}
+}
+
+// reach reports whether one ping from the LAN host gets an answer from
+// the VNet host.
+func (b *bench) reach() bool {
+	_, err := b.sc.LAN.Run("ping", "-n", "-c", "1", "-W", "1", nslab.VNetHostAddr)
+	return err == nil
+}
+
+// waitReach waits until the tunnel carries traffic end to end.
+func (b *bench) waitReach(timeout time.Duration) error {
+	return nslab.WaitFor(timeout, "LAN -> VNet ping through the tunnel", func() error {
+		if !b.reach() {
+			return errors.New("no answer")
+		}
+		return nil
+	})
+}
+
+// up brings contender c up and waits until a ping crosses; down removes
+// it, whether up succeeded or not.
+func (b *bench) up(c string) error {
+	b.tunnel = nil
+	switch {
+	case c == "plain":
+		return b.plainUp()
+	case strings.HasPrefix(c, "softix-"):
+		return b.softixUp(strings.TrimPrefix(c, "softix-"))
+	case strings.HasPrefix(c, "swan-"):
+		return b.swanUp(strings.TrimPrefix(c, "swan-"))
+	case c == "wg":
+		return b.wgUp()
+	case strings.HasPrefix(c, "esppeer-"):
+		return b.esppeerUp(strings.TrimPrefix(c, "esppeer-"))
+	}
+	return fmt.Errorf("unknown contender %s", c)
+}
+
+func (b *bench) down(c string) {
+	for _, p := range b.tunnel {
+		p.Stop()
+	}
+	b.tunnel = nil
+	switch {
+	case c == "plain":
+		b.plainDown()
+	case strings.HasPrefix(c, "softix-"), strings.HasPrefix(c, "esppeer-"):
+		b.softixDown()
+	case strings.HasPrefix(c, "swan-"):
+		b.swanDown()
+	case c == "wg":
+		b.wgDown()
+	}
+}
+
+// ignore runs cleanup commands whose failure means there was nothing to
+// remove.
+func ignore(error) {}
+
+// -- no tunnel: the internet router routes the private prefixes directly.
+
+func (b *bench) plainUp() error {
+	if err := b.sc.Internet.IP("route", "add", nslab.LANNet, "via", nslab.IXWANAddr); err != nil {
+		return err
+	}
+	if err := b.sc.Internet.IP("route", "add", nslab.VNetNet, "via", nslab.AzurePublicAddr); err != nil {
+		return err
+	}
+	return b.waitReach(10 * time.Second)
+}
+
+func (b *bench) plainDown() {
+	ignore(b.sc.Internet.IP("route", "del", nslab.LANNet))
+	ignore(b.sc.Internet.IP("route", "del", nslab.VNetNet))
+}
+
+// -- measurement
+
+// iperfFigures are one iperf3 run's figures as the table prints them.
+type iperfFigures struct {
+	mbps string // received at the VNet host, whole Mbit/s; 0 when the run failed
+	retr string // the sender's retransmits, "?" when unknown
+	cpu  string // CPU % of the tunnel endpoints during the run (100 = one core)
+}
+
+// measureIperf runs iperf3 TCP from the LAN host to the VNet host for
+// SECS seconds after a WARMUP omitted warm-up.
+func (b *bench) measureIperf() iperfFigures {
+	f := iperfFigures{mbps: "0", retr: "?", cpu: "0"}
+	srv, err := nslab.StartIperf3Server(b.sc.VNet, nslab.VNetHostAddr)
+	if err != nil {
+		logf("%v", err)
+		return f
+	}
+	defer srv.Stop()
+	ticks0 := cpuTicks(b.tunnel)
+	t0 := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(b.secs+b.warmup+15)*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "ip", "netns", "exec", b.sc.LAN.Name, "iperf3", "-J", "-c", nslab.VNetHostAddr,
+		"-B", nslab.LANHostAddr, "-t", strconv.Itoa(b.secs), "-O", strconv.Itoa(b.warmup))
+	out, _ := cmd.Output() // a failed run reports its error in the JSON
+	elapsed := time.Since(t0)
+	ticks1 := cpuTicks(b.tunnel)
+	os.WriteFile(filepath.Join(b.work, "iperf-last.json"), out, 0o600)
+	f.cpu = fmt.Sprintf("%.0f", float64(ticks1-ticks0)/clockTicks/elapsed.Seconds()*100)
+	r, err := nslab.ParseIperf3(out)
+	if err != nil {
+		return f
+	}
+	f.mbps = strconv.FormatInt(int64(math.Floor(r.ReceivedMbps)), 10)
+	f.retr = strconv.FormatInt(r.Retransmits, 10)
+	return f
+}
+
+// clockTicks is USER_HZ, the unit of /proc/PID/stat's CPU times: 100 on
+// every Linux this runs on.
+const clockTicks = 100
+
+// cpuTicks sums the user and system clock ticks the processes (all their
+// threads) used so far.
+func cpuTicks(procs []*nslab.Proc) int64 {
+	var sum int64
+	for _, p := range procs {
+		raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.Pid()))
+		if err != nil {
+			continue
+		}
+		// The fields after the command name, which is in parentheses:
+		// utime and stime are fields 14 and 15 of the line.
+		s := string(raw)
+		f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+		if len(f) < 13 {
+			continue
+		}
+		u, _ := strconv.ParseInt(f[11], 10, 64)
+		st, _ := strconv.ParseInt(f[12], 10, 64)
+		sum += u + st
+	}
+	return sum
+}
+
+// measureRTT returns the median RTT in microseconds of PINGS pings from
+// the LAN host to the VNet host at 10 ms intervals, "n/a" when none came
+// back.
+func (b *bench) measureRTT() string {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	out, _ := b.sc.LAN.RunContext(ctx, "ping", "-n", "-c", strconv.Itoa(b.pings), "-i", "0.01", "-W", "1", nslab.VNetHostAddr)
+	var rtts []int
+	for _, line := range strings.Split(out, "\n") {
+		_, after, ok := strings.Cut(line, "time=")
+		if !ok {
+			continue
+		}
+		ms, err := strconv.ParseFloat(strings.Fields(after)[0], 64)
+		if err != nil {
+			continue
+		}
+		us, _ := strconv.Atoi(fmt.Sprintf("%.0f", ms*1000))
+		rtts = append(rtts, us)
+	}
+	if len(rtts) == 0 {
+		return "n/a"
+	}
+	sort.Ints(rtts)
+	return strconv.Itoa(rtts[(len(rtts)+1)/2-1])
+}
+
+// randomHex returns n random bytes in hex.
+func randomHex(n int) string {
+	k := make([]byte, n)
+	rand.Read(k)
+	return hex.EncodeToString(k)
+}

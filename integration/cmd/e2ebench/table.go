@@ -1,0 +1,120 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// The table e2e.sh has always printed: medians over the rounds, the
+// ratios to the targets, and one SUMMARY line for scripts and tests.
+
+// median is the median of the figures ("n/a" if none): the middle one,
+// or the mean of the two middle ones.
+func median(vals []string) string {
+	if len(vals) == 0 {
+		return "n/a"
+	}
+	s := append([]string(nil), vals...)
+	sort.SliceStable(s, func(i, j int) bool { return num(s[i]) < num(s[j]) })
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return formatNum((num(s[n/2-1]) + num(s[n/2])) / 2)
+}
+
+// num is a figure's value, 0 for one that is not a number (as sort -n
+// and awk take it).
+func num(s string) float64 {
+	v, _ := strconv.ParseFloat(s, 64)
+	return v
+}
+
+// formatNum prints a computed figure as awk's print does (%.6g).
+func formatNum(v float64) string { return strconv.FormatFloat(v, 'g', 6, 64) }
+
+// ratio is a / b with two decimals, "n/a" when either is missing or b is 0.
+func ratio(a, b string) string {
+	if a == "n/a" || b == "n/a" || num(b) == 0 {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.2f", num(a)/num(b))
+}
+
+// minus is a - b, "n/a" when either is missing.
+func minus(a, b string) string {
+	if a == "n/a" || b == "n/a" {
+		return "n/a"
+	}
+	return formatNum(num(a) - num(b))
+}
+
+func printTable(w io.Writer, set settings, res map[string]*results, loadStart, loadEnd string) {
+	mbps, rtt := map[string]string{}, map[string]string{}
+	// get is a median, "n/a" for a contender not in the run.
+	get := func(m map[string]string, c string) string {
+		if v, ok := m[c]; ok {
+			return v
+		}
+		return "n/a"
+	}
+	for _, c := range set.contenders {
+		mbps[c] = median(res[c].mbps)
+		rtt[c] = median(res[c].rtt)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "End-to-end LAN host -> VNet host, iperf3 TCP %ds (+%ds warm-up), ping -c %d -i 0.01\n", set.secs, set.warmup, set.pings)
+	fmt.Fprintf(w, "nproc %d; load average at start %s, at end %s; rounds %d\n", runtime.NumCPU(), loadStart, loadEnd, set.rounds)
+	row := "%-16s %10s %-26s %9s %10s %9s %8s\n"
+	fmt.Fprintf(w, row, "contender", "Mbit/s", "(runs)", "RTT us", "added us", "CPU %", "retr")
+	for _, c := range set.contenders {
+		fmt.Fprintf(w, row, c, mbps[c], "("+strings.Join(res[c].mbps, " ")+")", rtt[c], minus(rtt[c], get(rtt, "plain")),
+			median(res[c].cpu), median(res[c].retr))
+	}
+	fmt.Fprintln(w, "(Mbit/s, RTT, CPU, retr: medians over rounds; CPU is both tunnel endpoints' processes, 100 = one core;")
+	fmt.Fprintln(w, " added us = RTT minus the no-tunnel RTT over the same hops)")
+	rCBC := ratio(get(mbps, "softix-cbc"), get(mbps, "swan-cbc"))
+	rGCM := ratio(get(mbps, "softix-gcm"), get(mbps, "wg"))
+	addGCM := minus(get(rtt, "softix-gcm"), get(rtt, "plain"))
+	addCBC := minus(get(rtt, "softix-cbc"), get(rtt, "plain"))
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "soft-ix-cbc / strongswan-cbc = %s   (target >= 5)\n", rCBC)
+	fmt.Fprintf(w, "soft-ix-gcm / wireguard-go   = %s   (target >= 1.0)\n", rGCM)
+	fmt.Fprintf(w, "soft-ix added RTT median     = gcm %s us, cbc %s us   (target < 100)\n", addGCM, addCBC)
+	// The ratios of softix-KIND-cbc and -gcm (ESP in UDP 4500) to
+	// strongSwan and wireguard-go, printed when they ran.
+	udpRatio := map[string]string{}
+	for _, k := range []struct{ kind, title string }{{"encap", "--force-udp-encap, no NAT"}, {"nat", "IX behind NAT"}} {
+		cbc := ratio(get(mbps, "softix-"+k.kind+"-cbc"), get(mbps, "swan-cbc"))
+		gcm := ratio(get(mbps, "softix-"+k.kind+"-gcm"), get(mbps, "wg"))
+		udpRatio[k.kind+"-cbc"], udpRatio[k.kind+"-gcm"] = cbc, gcm
+		if cbc == "n/a" && gcm == "n/a" {
+			continue
+		}
+		fmt.Fprintf(w, "with ESP in UDP 4500 (%s), the others' wire format:\n", k.title)
+		fmt.Fprintf(w, "soft-ix-%s-cbc / strongswan-cbc = %s   (target >= 5)\n", k.kind, cbc)
+		fmt.Fprintf(w, "soft-ix-%s-gcm / wireguard-go   = %s   (target >= 1.0)\n", k.kind, gcm)
+		fmt.Fprintf(w, "soft-ix-%s added RTT median     = gcm %s us, cbc %s us\n", k.kind,
+			minus(get(rtt, "softix-"+k.kind+"-gcm"), get(rtt, "plain")), minus(get(rtt, "softix-"+k.kind+"-cbc"), get(rtt, "plain")))
+	}
+	rFiltGCM := ratio(get(mbps, "softix-filt-gcm"), get(mbps, "softix-gcm"))
+	rFiltCBC := ratio(get(mbps, "softix-filt-cbc"), get(mbps, "softix-cbc"))
+	if rFiltGCM != "n/a" || rFiltCBC != "n/a" {
+		fmt.Fprintln(w, "with a branch's WAN filter and NAPT (nftables), against the same without:")
+		fmt.Fprintf(w, "soft-ix-filt-gcm / soft-ix-gcm = %s   (target >= 0.9)\n", rFiltGCM)
+		fmt.Fprintf(w, "soft-ix-filt-cbc / soft-ix-cbc = %s   (target >= 0.9)\n", rFiltCBC)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "SUMMARY rounds=%d nproc=%d load=%q softix-cbc=%s swan-cbc=%s ratio=%s softix-gcm=%s wg=%s ratio=%s plain=%s added-rtt-us=gcm:%s,cbc:%s"+
+		" nat-cbc=%s nat-cbc-ratio=%s nat-gcm=%s nat-gcm-ratio=%s encap-cbc=%s encap-cbc-ratio=%s encap-gcm=%s encap-gcm-ratio=%s"+
+		" filt-gcm=%s filt-gcm-ratio=%s filt-cbc=%s filt-cbc-ratio=%s\n",
+		set.rounds, runtime.NumCPU(), loadStart, get(mbps, "softix-cbc"), get(mbps, "swan-cbc"), rCBC, get(mbps, "softix-gcm"), get(mbps, "wg"), rGCM,
+		get(mbps, "plain"), addGCM, addCBC,
+		get(mbps, "softix-nat-cbc"), udpRatio["nat-cbc"], get(mbps, "softix-nat-gcm"), udpRatio["nat-gcm"],
+		get(mbps, "softix-encap-cbc"), udpRatio["encap-cbc"], get(mbps, "softix-encap-gcm"), udpRatio["encap-gcm"],
+		get(mbps, "softix-filt-gcm"), rFiltGCM, get(mbps, "softix-filt-cbc"), rFiltCBC)
+}
