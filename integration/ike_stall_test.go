@@ -1,0 +1,274 @@
+package integration
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/soft-ix/soft-ix/integration/nslab"
+)
+
+// The IKE stall test: two real soft-ix daemons, built with the
+// softix_testhooks tag (ike/stallhook_testhooks.go), hold their IKE
+// processing still for 2 s while ESP in UDP 4500 carries pings both ways
+// and a TCP stream. ESP's UDP 4500 reader hands IKE datagrams to the IKE
+// workers without waiting, so the data path must not notice. Every name
+// starts with "stall".
+
+const (
+	// stallHold is how long the daemons hold their IKE workers still.
+	stallHold = 2 * time.Second
+	// stallRTTSlack is how much worse than before the stall the worst
+	// round trip during it may be: the shared test machine's scheduling
+	// hiccups reach 100 ms, a data path that waited for IKE shows 2 s (or
+	// loses the pings).
+	stallRTTSlack = 100 * time.Millisecond
+)
+
+// stallTestHooksBinary builds soft-ix with the softix_testhooks tag into
+// the test's temporary directory.
+func stallTestHooksBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "soft-ix-testhooks")
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "go", "build", "-tags", "softix_testhooks", "-o", bin, nslab.SoftIXPackage).CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build -tags softix_testhooks: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// stallEcho is one answered ping: when it was sent and its round trip.
+type stallEcho struct {
+	Seq  int
+	Sent time.Time
+	RTT  time.Duration
+}
+
+var stallEchoRe = regexp.MustCompile(`(?m)^\[(\d+)\.(\d+)\] \d+ bytes from .*icmp_seq=(\d+) .*time=([0-9.]+) ms`)
+
+// stallEchoes reads the answers out of `ping -D` output.
+func stallEchoes(out string) []stallEcho {
+	var es []stallEcho
+	for _, m := range stallEchoRe.FindAllStringSubmatch(out, -1) {
+		sec, _ := strconv.ParseInt(m[1], 10, 64)
+		frac, _ := strconv.ParseFloat("0."+m[2], 64)
+		seq, _ := strconv.Atoi(m[3])
+		ms, _ := strconv.ParseFloat(m[4], 64)
+		rtt := time.Duration(ms * float64(time.Millisecond))
+		es = append(es, stallEcho{seq, time.Unix(sec, int64(frac*1e9)).Add(-rtt), rtt})
+	}
+	return es
+}
+
+// stallRTTs are the round trips of the pings sent in [from, to).
+func stallRTTs(es []stallEcho, from, to time.Time) []time.Duration {
+	var d []time.Duration
+	for _, e := range es {
+		if !e.Sent.Before(from) && e.Sent.Before(to) {
+			d = append(d, e.RTT)
+		}
+	}
+	slices.Sort(d)
+	return d
+}
+
+// stallSummary is the median and worst of sorted round trips.
+func stallSummary(d []time.Duration) (median, worst time.Duration) {
+	if len(d) == 0 {
+		return 0, 0
+	}
+	return d[len(d)/2], d[len(d)-1]
+}
+
+var stallHeldRe = regexp.MustCompile(`ike testhook: worker held ([0-9.]+m?s) from (\S+) to (\S+)`)
+
+// stallHeld returns the longest time a worker of x was held still by the
+// test hook, and when that hold ended.
+func stallHeld(x *nslab.SoftIX) (longest time.Duration, end time.Time) {
+	for _, m := range stallHeldRe.FindAllStringSubmatch(x.Proc.Log(), -1) {
+		d, _ := time.ParseDuration(m[1])
+		if d > longest {
+			longest = d
+			end, _ = time.Parse(time.RFC3339Nano, m[3])
+		}
+	}
+	return longest, end
+}
+
+// stallTCPStream runs a TCP stream at rate from client to an iperf3
+// server on serverAddr in server for d, and returns the goodput of each
+// half second at the receiver, in Mbit/s.
+func stallTCPStream(t *testing.T, server, client *nslab.Namespace, serverAddr, rate string, d time.Duration) <-chan []float64 {
+	t.Helper()
+	srv, err := server.Start("iperf3-server", nil, "iperf3", "-s", "-1", "-B", serverAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := nslab.WaitFor(5*time.Second, "iperf3 server", func() error {
+		out, err := server.Run("ss", "-Htln", "src", serverAddr+":5201")
+		if err == nil && out == "" {
+			err = fmt.Errorf("not listening")
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	ch := make(chan []float64, 1)
+	go func() {
+		defer srv.Stop()
+		ctx, cancel := context.WithTimeout(context.Background(), d+20*time.Second)
+		defer cancel()
+		out, err := client.RunContext(ctx, "iperf3", "-J", "-c", serverAddr, "-b", rate, "-i", "0.5",
+			"-t", strconv.Itoa(int(d.Seconds())))
+		var report struct {
+			Intervals []struct {
+				Sum struct {
+					BitsPerSecond float64 `json:"bits_per_second"`
+				} `json:"sum"`
+			} `json:"intervals"`
+		}
+		if err != nil || json.Unmarshal([]byte(out), &report) != nil {
+			t.Logf("iperf3: %v\n%s", err, out)
+			ch <- nil
+			return
+		}
+		var mbps []float64
+		for _, iv := range report.Intervals {
+			mbps = append(mbps, iv.Sum.BitsPerSecond/1e6)
+		}
+		ch <- mbps
+	}()
+	return ch
+}
+
+// TestIKEStallKeepsESPFlowing: two soft-ix daemons (the IX with
+// --force-udp-encap, so ESP travels in UDP 4500 both ways, and the Azure
+// emulation), built with the test hook. While a 10 ms ping runs each way
+// through the tunnel and a 10 Mbit/s TCP stream flows from the LAN to the
+// VNet, both daemons get SIGUSR2 and hold their IKE workers still for 2 s
+// (the Core's lock held). The IX's 1 s DPD sends INFORMATIONALs into the
+// stall, which wait in the IKE queue and are answered after it. No ping
+// may be lost, the worst round trip of the pings sent during the stall
+// may not exceed the worst of the seconds before it by more than
+// stallRTTSlack,
+// and the stream may not stop for a half second.
+func TestIKEStallKeepsESPFlowing(t *testing.T) {
+	bin := stallTestHooksBinary(t)
+	prev := softIXBinary(t)
+	nslab.UseSoftIXBinary(bin)
+	t.Cleanup(func() { nslab.UseSoftIXBinary(prev) }) // after the lab's cleanup
+
+	l := iopNewLab(t, "stall", "iperf3", "ss")
+	env := []string{"SOFTIX_TESTHOOK_IKE_STALL=" + stallHold.String()}
+	az, err := nslab.StartSoftIXDaemon(l.s.Azure, nslab.SoftIXOptions{
+		Name: "azure", Config: iopAzureSoftIXConf(t, false), Map: nslab.AzureSideMap(), Env: env,
+		Args: []string{"--log-level", "info"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ix := l.startIX(iopIXConf{DPD: 1, Env: env, Args: []string{"--force-udp-encap", "--log-level", "info"}})
+	iopWaitSoftIXPair(t, l, ix, az, 30*time.Second)
+	l.waitPing(iopPingAttempts)
+	for _, x := range []*nslab.SoftIX{ix, az} {
+		if sa := l.ikeSAs(x)[0]; sa.NATT != "on" {
+			t.Fatalf("soft-ix %s shows NAT-T %q with forced encapsulation", x.Name, sa.NATT)
+		}
+	}
+
+	const (
+		interval = 10 * time.Millisecond
+		run      = 9 * time.Second
+		before   = 4 * time.Second // traffic before the stall: the idle reference
+	)
+	count := int(run / interval)
+	start := time.Now()
+	out := iopPing(l.s.LAN, nslab.VNetHostAddr, count, interval)
+	back := iopPing(l.s.VNet, nslab.LANHostAddr, count, interval)
+	stream := stallTCPStream(t, l.s.VNet, l.s.LAN, nslab.VNetHostAddr, "10M", run)
+	time.Sleep(before)
+	stall := time.Now()
+	for _, x := range []*nslab.SoftIX{ix, az} {
+		if err := syscall.Kill(x.Proc.Pid(), syscall.SIGUSR2); err != nil {
+			t.Fatal(err)
+		}
+	}
+	resOut, resBack, mbps := <-out, <-back, <-stream
+
+	// The stall happened: the Azure side's worker that took the IX's DPD
+	// request was held for about 2 s, so the answer left after the stall.
+	// (The IX's own window has passed by then; it is held only if another
+	// IKE datagram reaches it in its window.) The IKE SA still works.
+	for _, x := range []*nslab.SoftIX{az, ix} {
+		held, end := stallHeld(x)
+		if held == 0 {
+			t.Logf("soft-ix %s: no IKE datagram reached a worker during its stall", x.Name)
+			continue
+		}
+		t.Logf("soft-ix %s: an IKE worker held still for %v, until %s (%.2f s after SIGUSR2)", x.Name, held,
+			end.Format("15:04:05.000"), end.Sub(stall).Seconds())
+	}
+	if held, _ := stallHeld(az); held < stallHold/2 {
+		t.Errorf("soft-ix azure: no IKE worker was held still (longest %v): did the IX's DPD send nothing into the stall?\n%s",
+			held, az.Proc.Log())
+	}
+	iopWaitSoftIXPair(t, l, ix, az, 10*time.Second)
+
+	idleFrom, stallTo := start.Add(500*time.Millisecond), stall.Add(stallHold+200*time.Millisecond)
+	for _, r := range []struct {
+		name string
+		res  iopPingResult
+	}{{"LAN -> VNet", resOut}, {"VNet -> LAN", resBack}} {
+		if r.res.Sent == 0 {
+			t.Fatalf("%s: ping did not run: %v\n%s", r.name, r.res.Err, r.res.Output)
+		}
+		es := stallEchoes(r.res.Output)
+		idleMed, idleWorst := stallSummary(stallRTTs(es, idleFrom, stall))
+		during := stallRTTs(es, stall, stallTo)
+		stallMed, stallWorst := stallSummary(during)
+		t.Logf("%s, every %v: %d sent, %d lost; RTT before the stall median %v worst %v; during the stall (%d pings) median %v worst %v",
+			r.name, interval, r.res.Sent, r.res.Lost(), idleMed, idleWorst, len(during), stallMed, stallWorst)
+		if r.res.Lost() != 0 {
+			t.Errorf("%s: %d of %d pings lost (sequence numbers %v)", r.name, r.res.Lost(), r.res.Sent, r.res.Missing)
+		}
+		if len(during) < int(stallHold/interval)/2 {
+			t.Errorf("%s: only %d pings sent during the stall", r.name, len(during))
+		}
+		if stallWorst > idleWorst+stallRTTSlack {
+			t.Errorf("%s: worst RTT during the stall %v, before it %v: the data path waited for IKE", r.name, stallWorst, idleWorst)
+		}
+	}
+
+	if len(mbps) == 0 {
+		t.Fatal("the TCP stream did not run")
+	}
+	t.Logf("TCP stream LAN -> VNet at 10 Mbit/s, goodput per half second: %v", stallFormatMbps(mbps))
+	// The half seconds that overlap the stall (the first and last may be
+	// partial).
+	first, last := int(stall.Sub(start)/(500*time.Millisecond)), int(stallTo.Sub(start)/(500*time.Millisecond))
+	for i := first; i <= last && i < len(mbps); i++ {
+		if mbps[i] < 1 {
+			t.Errorf("the TCP stream stalled in its half second %d (%.2f Mbit/s) during the IKE stall", i, mbps[i])
+		}
+	}
+}
+
+// stallFormatMbps prints goodputs with one decimal.
+func stallFormatMbps(mbps []float64) string {
+	s := make([]string, len(mbps))
+	for i, v := range mbps {
+		s[i] = strconv.FormatFloat(v, 'f', 1, 64)
+	}
+	return strings.Join(s, " ")
+}
