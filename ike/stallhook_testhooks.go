@@ -22,15 +22,15 @@ import (
 // hook reports on stderr when it holds and releases a worker, so the test
 // can see that the stall happened.
 
-// TestHookStallEnv names the environment variable with the hold duration.
-const TestHookStallEnv = "SOFTIX_TESTHOOK_IKE_STALL"
+// stallHookEnv names the environment variable with the hold duration.
+const stallHookEnv = "SOFTIX_TESTHOOK_IKE_STALL"
 
 func init() {
 	hold := 2 * time.Second
-	if s := os.Getenv(TestHookStallEnv); s != "" {
+	if s := os.Getenv(stallHookEnv); s != "" {
 		d, err := time.ParseDuration(s)
 		if err != nil || d <= 0 {
-			fmt.Fprintf(os.Stderr, "ike testhook: %s=%q: want a positive duration\n", TestHookStallEnv, s)
+			fmt.Fprintf(os.Stderr, "ike testhook: %s=%q: want a positive duration\n", stallHookEnv, s)
 			os.Exit(2)
 		}
 		hold = d

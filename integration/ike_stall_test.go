@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -35,9 +36,13 @@ const (
 )
 
 // stallTestHooksBinary builds soft-ix with the softix_testhooks tag into
-// the test's temporary directory.
+// the test's temporary directory, or returns $SOFTIX_TESTHOOKS_BIN, a
+// binary built so (e.g. from another commit, for an A/B run).
 func stallTestHooksBinary(t *testing.T) string {
 	t.Helper()
+	if p := os.Getenv("SOFTIX_TESTHOOKS_BIN"); p != "" {
+		return p
+	}
 	bin := filepath.Join(t.TempDir(), "soft-ix-testhooks")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
