@@ -119,13 +119,14 @@ func TestRekeyPingPFS(t *testing.T) {
 	time.Sleep(time.Second)
 	es, lost, sent := p.stop()
 
-	idleMed, idleWorst := stallSummary(stallRTTs(es, idleFrom, rekeyFrom))
+	idleRTTs := stallRTTs(es, idleFrom, rekeyFrom)
+	idleMed, idleWorst := stallSummary(idleRTTs)
 	during := stallRTTs(es, rekeyFrom, rekeyTo)
 	rekeyMed, rekeyWorst := stallSummary(during)
 	t.Logf("%d Child SA rekeys with PFS (MODP 2048) by charon, ESP in UDP 4500, in %.1f s (slowest %v); ping every %v: %d sent, %d lost",
 		rekeys, rekeyTo.Sub(rekeyFrom).Seconds(), slowest.Round(time.Millisecond), interval, sent, lost)
-	t.Logf("RTT during the rekeys (%d pings): median %v, worst %v; idle %v before (no rekeys): median %v, worst %v",
-		len(during), rekeyMed, rekeyWorst, idle, idleMed, idleWorst)
+	t.Logf("RTT during the rekeys: median %v, worst %v (%s); idle %v before (no rekeys): median %v, worst %v (%s)",
+		rekeyMed, rekeyWorst, stallTail(during), idle, idleMed, idleWorst, stallTail(idleRTTs))
 	if sent == 0 {
 		t.Fatalf("ping did not run:\n%s", p.out.String())
 	}
