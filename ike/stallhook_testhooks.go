@@ -15,12 +15,12 @@ import (
 // the integration test that stalls a real daemon's IKE processing
 // (integration/ike_stall_test.go); the daemon is built without it.
 //
-// On SIGUSR2 the IKE workers are held still for $SOFTIX_TESTHOOK_IKE_STALL
-// (a Go duration, default 2s) from the signal on: each IKE datagram that
-// reaches a worker in that window waits, with the Core's lock held, until
-// the window ends. ESP's receive loop must keep flowing meanwhile. The
-// hook reports on stderr when it holds and releases a worker, so the test
-// can see that the stall happened.
+// SIGUSR2 arms the hook: the next IKE datagram that reaches a worker
+// opens a stall window of $SOFTIX_TESTHOOK_IKE_STALL (a Go duration,
+// default 2s), and each datagram that reaches a worker in that window
+// waits, with the Core's lock held, until the window ends. ESP's receive
+// loop must keep flowing meanwhile. The hook reports on stderr when it
+// holds and releases a worker, so the test sees when the stall happened.
 
 // stallHookEnv names the environment variable with the hold duration.
 const stallHookEnv = "SOFTIX_TESTHOOK_IKE_STALL"
@@ -35,18 +35,21 @@ func init() {
 		}
 		hold = d
 	}
+	var armed atomic.Bool
 	var until atomic.Int64 // end of the stall window, Unix nanoseconds
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGUSR2)
 	go func() {
 		for range sig {
-			end := time.Now().Add(hold)
-			until.Store(end.UnixNano())
-			fmt.Fprintf(os.Stderr, "ike testhook: stall window %s until %s\n", hold, end.UTC().Format(time.RFC3339Nano))
+			armed.Store(true)
+			fmt.Fprintf(os.Stderr, "ike testhook: armed: the next IKE datagram stalls the workers for %s\n", hold)
 		}
 	}()
 	testHookStall = func() {
 		start := time.Now()
+		if armed.CompareAndSwap(true, false) {
+			until.Store(start.Add(hold).UnixNano())
+		}
 		end := time.Unix(0, until.Load())
 		if !start.Before(end) {
 			return

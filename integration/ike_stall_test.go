@@ -30,10 +30,11 @@ const (
 	// stallHold is how long the daemons hold their IKE workers still.
 	stallHold = 2 * time.Second
 	// stallRTTSlack is how much worse than before the stall the worst
-	// round trip during it may be: the shared test machine's scheduling
-	// hiccups reach 100 ms, a data path that waited for IKE shows 2 s (or
+	// round trip during it may be: on the shared test machine (load 15 to
+	// 20 on 2 cores) scheduling hiccups of 150 to 200 ms hit either
+	// stretch; a data path that waits for IKE shows the hold, 2 s (or
 	// loses the pings).
-	stallRTTSlack = 100 * time.Millisecond
+	stallRTTSlack = stallHold / 4
 )
 
 // stallTestHooksBinary builds soft-ix with the softix_testhooks tag into
@@ -108,19 +109,67 @@ func stallTail(d []time.Duration) string {
 	return fmt.Sprintf("p99 %v, %d of %d over 50 ms", d[len(d)*99/100].Round(10*time.Microsecond), over, len(d))
 }
 
+// stallPinger is a `ping -D` running until stopped, whose answers keep
+// their round trips.
+type stallPinger struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+	out    strings.Builder
+}
+
+// stallStartPing pings dst from ns every interval until stop, at most for
+// limit.
+func stallStartPing(t *testing.T, ns *nslab.Namespace, dst string, interval, limit time.Duration) *stallPinger {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	cmd := exec.CommandContext(ctx, "ip", "netns", "exec", ns.Name, "ping", "-n", "-D",
+		"-i", fmt.Sprintf("%.3f", interval.Seconds()), "-W", "1", dst)
+	// SIGINT (ip netns exec runs ping in its own place) makes ping print
+	// its summary.
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.WaitDelay = 2 * time.Second
+	p := &stallPinger{cancel: cancel, done: make(chan struct{})}
+	cmd.Stdout = &p.out
+	if err := cmd.Start(); err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	go func() {
+		cmd.Wait()
+		close(p.done)
+	}()
+	t.Cleanup(func() { p.stop() })
+	return p
+}
+
+// stop ends the ping and returns its answers and the number of pings
+// unanswered among those sent before the last answer (later ones may
+// still have been in flight).
+func (p *stallPinger) stop() (es []stallEcho, lost, sent int) {
+	p.cancel()
+	<-p.done
+	es = stallEchoes(p.out.String())
+	last := 0
+	for _, e := range es {
+		last = max(last, e.Seq)
+	}
+	return es, last - len(es), last
+}
+
 var stallHeldRe = regexp.MustCompile(`ike testhook: worker held ([0-9.]+m?s) from (\S+) to (\S+)`)
 
 // stallHeld returns the longest time a worker of x was held still by the
-// test hook, and when that hold ended.
-func stallHeld(x *nslab.SoftIX) (longest time.Duration, end time.Time) {
+// test hook, and when that hold began and ended.
+func stallHeld(x *nslab.SoftIX) (longest time.Duration, from, to time.Time) {
 	for _, m := range stallHeldRe.FindAllStringSubmatch(x.Proc.Log(), -1) {
 		d, _ := time.ParseDuration(m[1])
 		if d > longest {
 			longest = d
-			end, _ = time.Parse(time.RFC3339Nano, m[3])
+			from, _ = time.Parse(time.RFC3339Nano, m[2])
+			to, _ = time.Parse(time.RFC3339Nano, m[3])
 		}
 	}
-	return longest, end
+	return longest, from, to
 }
 
 // stallTCPStream runs a TCP stream at rate from client to an iperf3
@@ -173,13 +222,12 @@ func stallTCPStream(t *testing.T, server, client *nslab.Namespace, serverAddr, r
 // --force-udp-encap, so ESP travels in UDP 4500 both ways, and the Azure
 // emulation), built with the test hook. While a 10 ms ping runs each way
 // through the tunnel and a 10 Mbit/s TCP stream flows from the LAN to the
-// VNet, both daemons get SIGUSR2 and hold their IKE workers still for 2 s
-// (the Core's lock held). The IX's 1 s DPD sends INFORMATIONALs into the
-// stall, which wait in the IKE queue and are answered after it. No ping
-// may be lost, the worst round trip of the pings sent during the stall
-// may not exceed the worst of the seconds before it by more than
-// stallRTTSlack,
-// and the stream may not stop for a half second.
+// VNet, both daemons get SIGUSR2: the IX's next DPD request (every 1 s)
+// holds the Azure side's IKE workers still for 2 s with the Core's lock
+// held, and the late answer then holds the IX's for 2 s. No ping may be
+// lost, the worst round trip of the pings sent during the holds may not
+// exceed the worst of the 3.5 s before the signal by more than
+// stallRTTSlack, and the stream may not stop for a half second.
 func TestIKEStallKeepsESPFlowing(t *testing.T) {
 	bin := stallTestHooksBinary(t)
 	prev := softIXBinary(t)
@@ -206,13 +254,12 @@ func TestIKEStallKeepsESPFlowing(t *testing.T) {
 
 	const (
 		interval = 10 * time.Millisecond
-		run      = 9 * time.Second
-		before   = 4 * time.Second // traffic before the stall: the idle reference
+		run      = 12 * time.Second // 4 s, up to 1 s to the next DPD, 2 s + 2 s held, 3 s after
+		before   = 4 * time.Second  // traffic before the stall: the idle reference
 	)
-	count := int(run / interval)
 	start := time.Now()
-	out := iopPing(l.s.LAN, nslab.VNetHostAddr, count, interval)
-	back := iopPing(l.s.VNet, nslab.LANHostAddr, count, interval)
+	out := stallStartPing(t, l.s.LAN, nslab.VNetHostAddr, interval, run+10*time.Second)
+	back := stallStartPing(t, l.s.VNet, nslab.LANHostAddr, interval, run+10*time.Second)
 	stream := stallTCPStream(t, l.s.VNet, l.s.LAN, nslab.VNetHostAddr, "10M", run)
 	time.Sleep(before)
 	stall := time.Now()
@@ -221,50 +268,67 @@ func TestIKEStallKeepsESPFlowing(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	resOut, resBack, mbps := <-out, <-back, <-stream
+	mbps := <-stream
+	time.Sleep(time.Until(start.Add(run)))
 
-	// The stall happened: the Azure side's worker that took the IX's DPD
-	// request was held for about 2 s, so the answer left after the stall.
-	// (The IX's own window has passed by then; it is held only if another
-	// IKE datagram reaches it in its window.) The IKE SA still works.
+	// The stall happened: the Azure side's worker that took the IX's next
+	// DPD request was held for 2 s, so the answer left after the stall;
+	// the IX's worker that took the answer was held for 2 s after that.
+	// The pings sent from the first hold's start to the last one's end
+	// (plus 200 ms) are the stall's; those before the signal the idle
+	// reference. The IKE SA still works afterwards.
+	var stallFrom, stallTo time.Time
 	for _, x := range []*nslab.SoftIX{az, ix} {
-		held, end := stallHeld(x)
-		if held == 0 {
-			t.Logf("soft-ix %s: no IKE datagram reached a worker during its stall", x.Name)
+		held, from, to := stallHeld(x)
+		if held < stallHold*9/10 {
+			t.Errorf("soft-ix %s: no IKE worker was held still for %v (longest %v): did DPD send nothing into the stall?\n%s",
+				x.Name, stallHold, held, x.Proc.Log())
 			continue
 		}
-		t.Logf("soft-ix %s: an IKE worker held still for %v, until %s (%.2f s after SIGUSR2)", x.Name, held,
-			end.Format("15:04:05.000"), end.Sub(stall).Seconds())
+		t.Logf("soft-ix %s: an IKE worker held still for %v, %.2f s to %.2f s after SIGUSR2", x.Name, held,
+			from.Sub(stall).Seconds(), to.Sub(stall).Seconds())
+		if stallFrom.IsZero() || from.Before(stallFrom) {
+			stallFrom = from
+		}
+		if to.After(stallTo) {
+			stallTo = to
+		}
 	}
-	if held, _ := stallHeld(az); held < stallHold/2 {
-		t.Errorf("soft-ix azure: no IKE worker was held still (longest %v): did the IX's DPD send nothing into the stall?\n%s",
-			held, az.Proc.Log())
+	if stallFrom.IsZero() {
+		t.FailNow()
 	}
+	stallTo = stallTo.Add(200 * time.Millisecond)
 	iopWaitSoftIXPair(t, l, ix, az, 10*time.Second)
 
-	idleFrom, stallTo := start.Add(500*time.Millisecond), stall.Add(stallHold+200*time.Millisecond)
+	idleFrom := start.Add(500 * time.Millisecond)
 	for _, r := range []struct {
 		name string
-		res  iopPingResult
-	}{{"LAN -> VNet", resOut}, {"VNet -> LAN", resBack}} {
-		if r.res.Sent == 0 {
-			t.Fatalf("%s: ping did not run: %v\n%s", r.name, r.res.Err, r.res.Output)
+		p    *stallPinger
+	}{{"LAN -> VNet", out}, {"VNet -> LAN", back}} {
+		es, lost, sent := r.p.stop()
+		if sent == 0 {
+			t.Fatalf("%s: ping did not run:\n%s", r.name, r.p.out.String())
 		}
-		es := stallEchoes(r.res.Output)
 		idle := stallRTTs(es, idleFrom, stall)
 		idleMed, idleWorst := stallSummary(idle)
-		during := stallRTTs(es, stall, stallTo)
+		during := stallRTTs(es, stallFrom, stallTo)
 		stallMed, stallWorst := stallSummary(during)
 		t.Logf("%s, every %v: %d sent, %d lost; RTT before the stall median %v worst %v (%s); during the stall median %v worst %v (%s)",
-			r.name, interval, r.res.Sent, r.res.Lost(), idleMed, idleWorst, stallTail(idle), stallMed, stallWorst, stallTail(during))
-		if r.res.Lost() != 0 {
-			t.Errorf("%s: %d of %d pings lost (sequence numbers %v)", r.name, r.res.Lost(), r.res.Sent, r.res.Missing)
+			r.name, interval, sent, lost, idleMed, idleWorst, stallTail(idle), stallMed, stallWorst, stallTail(during))
+		if lost != 0 {
+			t.Errorf("%s: %d of %d pings lost", r.name, lost, sent)
 		}
-		if len(during) < int(stallHold/interval)/2 {
+		// The ping keeps its pace only roughly on a loaded machine.
+		if len(during) < int(stallHold/interval)/10 {
 			t.Errorf("%s: only %d pings sent during the stall", r.name, len(during))
 		}
 		if stallWorst > idleWorst+stallRTTSlack {
 			t.Errorf("%s: worst RTT during the stall %v, before it %v: the data path waited for IKE", r.name, stallWorst, idleWorst)
+			for _, e := range es {
+				if e.RTT > 50*time.Millisecond {
+					t.Logf("  ping %d sent %.3f s after SIGUSR2: %v", e.Seq, e.Sent.Sub(stall).Seconds(), e.RTT)
+				}
+			}
 		}
 	}
 
@@ -274,7 +338,7 @@ func TestIKEStallKeepsESPFlowing(t *testing.T) {
 	t.Logf("TCP stream LAN -> VNet at 10 Mbit/s, goodput per half second: %v", stallFormatMbps(mbps))
 	// The half seconds that overlap the stall (the first and last may be
 	// partial).
-	first, last := int(stall.Sub(start)/(500*time.Millisecond)), int(stallTo.Sub(start)/(500*time.Millisecond))
+	first, last := int(stallFrom.Sub(start)/(500*time.Millisecond)), int(stallTo.Sub(start)/(500*time.Millisecond))
 	for i := first; i <= last && i < len(mbps); i++ {
 		if mbps[i] < 1 {
 			t.Errorf("the TCP stream stalled in its half second %d (%.2f Mbit/s) during the IKE stall", i, mbps[i])

@@ -1,10 +1,8 @@
 package integration
 
 import (
-	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -12,53 +10,6 @@ import (
 
 	"github.com/soft-ix/soft-ix/integration/nslab"
 )
-
-// rekeyPinger is a `ping -D` running until stopped, whose answers keep
-// their round trips.
-type rekeyPinger struct {
-	cancel context.CancelFunc
-	done   chan struct{}
-	out    strings.Builder
-}
-
-// rekeyStartPing pings dst from ns every interval until stop, at most for
-// limit.
-func rekeyStartPing(t *testing.T, ns *nslab.Namespace, dst string, interval, limit time.Duration) *rekeyPinger {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), limit)
-	cmd := exec.CommandContext(ctx, "ip", "netns", "exec", ns.Name, "ping", "-n", "-D",
-		"-i", fmt.Sprintf("%.3f", interval.Seconds()), "-W", "1", dst)
-	// SIGINT (ip netns exec runs ping in its own place) makes ping print
-	// its summary.
-	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
-	cmd.WaitDelay = 2 * time.Second
-	p := &rekeyPinger{cancel: cancel, done: make(chan struct{})}
-	cmd.Stdout = &p.out
-	if err := cmd.Start(); err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	go func() {
-		cmd.Wait()
-		close(p.done)
-	}()
-	t.Cleanup(func() { p.stop() })
-	return p
-}
-
-// stop ends the ping and returns its answers and the number of pings
-// unanswered among those sent before the last answer (later ones may
-// still have been in flight).
-func (p *rekeyPinger) stop() (es []stallEcho, lost, sent int) {
-	p.cancel()
-	<-p.done
-	es = stallEchoes(p.out.String())
-	last := 0
-	for _, e := range es {
-		last = max(last, e.Seq)
-	}
-	return es, last - len(es), last
-}
 
 // TestRekeyPingPFS: 5 Child SA rekeys with PFS (DH group 14, MODP 2048)
 // under --force-udp-encap while a 10 ms ping runs from the LAN host to
@@ -93,7 +44,7 @@ func TestRekeyPingPFS(t *testing.T) {
 		t.Fatalf("soft-ix shows NAT-T %q with forced encapsulation", sa.NATT)
 	}
 
-	p := rekeyStartPing(t, l.s.LAN, nslab.VNetHostAddr, interval, idle+time.Duration(rekeys)*10*time.Second+30*time.Second)
+	p := stallStartPing(t, l.s.LAN, nslab.VNetHostAddr, interval, idle+time.Duration(rekeys)*10*time.Second+30*time.Second)
 	idleFrom := time.Now().Add(500 * time.Millisecond)
 	time.Sleep(idle)
 	rekeyFrom := time.Now()
