@@ -83,6 +83,13 @@ type Manager struct {
 	testHookWorker func()
 }
 
+// testHookStall is nil in the daemon. A build with the softix_testhooks
+// tag sets it (stallhook_testhooks.go): then every IKE worker runs it
+// before each packet with the Core's lock held, so an integration test
+// can hold a real daemon's IKE processing still, as a PFS rekey's DH or a
+// tunnel going up would, while ESP traffic flows.
+var testHookStall func()
+
 // IntakeQueue is how many received IKE datagrams may wait for the IKE
 // workers, shared out between their queues; Deliver drops (and counts)
 // beyond it.
@@ -217,6 +224,11 @@ func (m *Manager) work(ctx context.Context, q <-chan received) {
 		case r := <-q:
 			if m.testHookWorker != nil {
 				m.testHookWorker()
+			}
+			if testHookStall != nil {
+				m.mu.Lock()
+				testHookStall()
+				m.mu.Unlock()
 			}
 			m.HandlePacket(r.pkt, r.from, r.to)
 		case <-ctx.Done():
