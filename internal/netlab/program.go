@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path"
 	"path/filepath"
 	"sync"
+	"time"
 )
 
 // A Program is a Go command of the soft-ix module that a lab runs (never
@@ -21,6 +23,9 @@ type Program struct {
 	path     string // binary in use, once known
 	buildDir string // temporary directory of a binary built here
 }
+
+// BuildTimeout bounds the go build that Path runs when no binary is given.
+const BuildTimeout = 5 * time.Minute
 
 // Use makes Path return bin from now on, e.g. a running program's own
 // executable.
@@ -51,9 +56,13 @@ func (p *Program) Path() (string, error) {
 		return "", fmt.Errorf("netlab: %w", err)
 	}
 	bin := filepath.Join(dir, name)
-	if _, err := Command(context.Background(), nil, "go", "build", "-o", bin, p.Package); err != nil {
+	// A cold build on a loaded two-core machine can take minutes, far
+	// beyond CommandTimeout, which is meant for ip, swanctl and birdc.
+	ctx, cancel := context.WithTimeout(context.Background(), BuildTimeout)
+	defer cancel()
+	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, p.Package).CombinedOutput(); err != nil {
 		os.RemoveAll(dir)
-		return "", fmt.Errorf("netlab: building %s: %w", name, err)
+		return "", fmt.Errorf("netlab: building %s: %w\n%s", name, err, out)
 	}
 	p.path, p.buildDir = bin, dir
 	return bin, nil
