@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/soft-ix/soft-ix/integration/cpupin"
 	"github.com/soft-ix/soft-ix/integration/nslab"
 )
 
@@ -205,6 +206,7 @@ func TestHostile(t *testing.T) {
 	// quiet IKE side), then the IKE attacks, the INIT flood last (it
 	// restarts the peer).
 	t.Run("esp", func(t *testing.T) { hosESP(t, h, &tab) })
+	t.Run("esp-pinned", func(t *testing.T) { hosESPPinned(t, h, &tab) })
 	t.Run("malformed", func(t *testing.T) { hosMalformed(t, h, &tab) })
 	t.Run("forge", func(t *testing.T) { hosForge(t, h, &tab) })
 	t.Run("ikeinit", func(t *testing.T) { hosInitFlood(t, h, &tab) })
@@ -349,6 +351,104 @@ func hosESP(t *testing.T, h *hosLab, tab *relTable) {
 		// absorbs it is the target.
 		if !replay && ratio < 0.8 && a.rate > 0 {
 			t.Errorf("%s: iperf3 %.0f Mbit/s under attack, %.0f without", name, ip.ReceivedMbps, base.ReceivedMbps)
+		}
+	}
+}
+
+// hosESPPinned: issue 14's throughput target restated for a 2-core
+// machine. At the attacker's full rate in hosESP the attacker keeps one of
+// the two cores busy, so soft-ix, the peer and iperf3 get half the machine
+// the reference run had. Here the attacker runs on CPU 1 (hostile -cpu 1)
+// and everything else of the lab that uses CPU (both daemons, iperf3,
+// ping, this test) on CPU 0, for the reference run as for the run under
+// attack, right after each other: the ratio is soft-ix's own cost of the
+// flood. The kernel's work to take the forged packets in (the attacker's
+// sends through the router into the IX's socket queue) runs on the
+// sender's CPU, the attacker's here, as a NIC's interrupts would on a
+// machine of its own; what soft-ix spends reading and dropping them is on
+// CPU 0. Then each flood runs once more without iperf3 to give the IX's
+// CPU per forged packet it read: one core absorbs about 1 s divided by it.
+// Other helpers' work on the machine still lands on both cores.
+func hosESPPinned(t *testing.T, h *hosLab, tab *relTable) {
+	const sc = "h1b ESP flood, attacker on CPU 1, soft-ix + iperf3 on CPU 0"
+	pin := func(cpus ...int) {
+		t.Helper()
+		for _, pid := range []int{0, h.ix.Proc.Pid(), h.az.Proc.Pid()} {
+			if err := cpupin.Pin(pid, cpus...); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	pin(0)
+	defer pin()
+	badICV := func(m map[string]float64) float64 {
+		return sum(m, "softix_child_sa_drops_total", `reason="integrity_failure"`) + sum(m, "softix_esp_drops_total", `reason="icv_limited"`)
+	}
+	spi := h.state().inSPI
+	for _, a := range []struct {
+		name   string
+		udp    bool
+		asPeer bool
+	}{
+		{"esp-badicv raw", false, false},
+		{"esp-badicv udp", true, false},
+		{"esp-badicv raw claiming the peer", false, true},
+	} {
+		src := hosAddr
+		if a.asPeer {
+			src = nslab.AzurePublicAddr
+		}
+		args := []string{"-mode", "esp-badicv", "-src", src, "-esp-spi", spi, "-cpu", "1"}
+		if a.udp {
+			args = append(args, "-udp")
+		}
+		base, err := nslab.Iperf3(h.s.LAN, h.s.VNet, nslab.LANHostAddr, h.flood)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s0 := h.state()
+		ctx, cancel := context.WithTimeout(context.Background(), h.flood+30*time.Second)
+		var res map[string]float64
+		var aerr error
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res, aerr = h.attack(ctx, append(args, "-duration", (h.flood+2*time.Second).String())...)
+		}()
+		time.Sleep(500 * time.Millisecond) // the flood is on before iperf3 starts
+		ip, err := nslab.Iperf3(h.s.LAN, h.s.VNet, nslab.LANHostAddr, h.flood)
+		wg.Wait()
+		cancel()
+		if aerr != nil {
+			t.Fatal(aerr)
+		}
+		if err != nil {
+			t.Errorf("%s: iperf3: %v", a.name, err)
+		}
+		ratio := ip.ReceivedMbps / base.ReceivedMbps
+		tab.add(sc, fmt.Sprintf("%s at %.0f/s: iperf3 under attack / just before without", a.name, res["pps"]),
+			fmt.Sprintf("%.0f / %.0f Mbit/s (%.0f %%)", ip.ReceivedMbps, base.ReceivedMbps, 100*ratio), ">= 80 %", ratio >= 0.8)
+		if ratio < 0.8 {
+			t.Errorf("%s with the attacker on a core of its own: iperf3 %.0f Mbit/s under attack, %.0f without", a.name, ip.ReceivedMbps, base.ReceivedMbps)
+		}
+
+		// The same flood alone: the IX's CPU per packet it read.
+		time.Sleep(500 * time.Millisecond)
+		m0, k0, cpu0 := h.metrics(), hosKernelDrops(t, h.s.IX), hosCPU(t, h.ix.Proc.Pid())
+		if res, err = h.attack(context.Background(), append(args, "-duration", h.flood.String())...); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(500 * time.Millisecond) // the last queued packets are counted
+		cpu := hosCPU(t, h.ix.Proc.Pid()) - cpu0
+		m1, kdrops := h.metrics(), hosKernelDrops(t, h.s.IX)-k0
+		read := badICV(m1) - badICV(m0)
+		checked := sum(m1, "softix_child_sa_drops_total", `reason="integrity_failure"`) - sum(m0, "softix_child_sa_drops_total", `reason="integrity_failure"`)
+		per := cpu.Seconds() / max(read, 1)
+		tab.add(sc, a.name+" alone: IX soft-ix CPU per forged packet it read (of them ICV-checked; sent; kernel drops)",
+			fmt.Sprintf("%.2f µs: %.1f s for %.0f (%.0f; %.0f at %.0f/s; %d), one core absorbs about %.0fk/s", per*1e6, cpu.Seconds(), read, checked, res["sent"], res["pps"], kdrops, 1/per/1000), "", true)
+		if _, kept := h.alive(s0); !kept {
+			t.Errorf("%s: the IX lost its SAs", a.name)
 		}
 	}
 }
