@@ -402,41 +402,57 @@ func hosESPPinned(t *testing.T, h *hosLab, tab *relTable) {
 		if a.udp {
 			args = append(args, "-udp")
 		}
-		base, err := nslab.Iperf3(h.s.LAN, h.s.VNet, nslab.LANHostAddr, h.flood)
-		if err != nil {
-			t.Fatal(err)
-		}
+		// Reference and attack alternate twice: the other work on the
+		// machine changes from one run to the next, both cores alike.
 		s0 := h.state()
-		ctx, cancel := context.WithTimeout(context.Background(), h.flood+30*time.Second)
 		var res map[string]float64
-		var aerr error
-		var wg sync.WaitGroup
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			res, aerr = h.attack(ctx, append(args, "-duration", (h.flood+2*time.Second).String())...)
-		}()
-		time.Sleep(500 * time.Millisecond) // the flood is on before iperf3 starts
-		ip, err := nslab.Iperf3(h.s.LAN, h.s.VNet, nslab.LANHostAddr, h.flood)
-		wg.Wait()
-		cancel()
-		if aerr != nil {
-			t.Fatal(aerr)
+		var refMbps, atkMbps, refCPU, atkCPU, atkRead float64
+		for range 2 {
+			cpu0 := hosCPU(t, h.ix.Proc.Pid())
+			base, err := nslab.Iperf3(h.s.LAN, h.s.VNet, nslab.LANHostAddr, h.flood)
+			if err != nil {
+				t.Fatal(err)
+			}
+			refMbps += base.ReceivedMbps / 2
+			refCPU += (hosCPU(t, h.ix.Proc.Pid()) - cpu0).Seconds() / 2
+			ctx, cancel := context.WithTimeout(context.Background(), h.flood+30*time.Second)
+			var aerr error
+			var wg sync.WaitGroup
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				res, aerr = h.attack(ctx, append(args, "-duration", (h.flood+2*time.Second).String())...)
+			}()
+			time.Sleep(500 * time.Millisecond) // the flood is on before iperf3 starts
+			m0, cpu0 := h.metrics(), hosCPU(t, h.ix.Proc.Pid())
+			ip, err := nslab.Iperf3(h.s.LAN, h.s.VNet, nslab.LANHostAddr, h.flood)
+			atkCPU += (hosCPU(t, h.ix.Proc.Pid()) - cpu0).Seconds() / 2
+			atkRead += badICV(h.metrics()) - badICV(m0)
+			wg.Wait()
+			cancel()
+			if aerr != nil {
+				t.Fatal(aerr)
+			}
+			if err != nil {
+				t.Errorf("%s: iperf3: %v", a.name, err)
+			}
+			atkMbps += ip.ReceivedMbps / 2
 		}
-		if err != nil {
-			t.Errorf("%s: iperf3: %v", a.name, err)
-		}
-		ratio := ip.ReceivedMbps / base.ReceivedMbps
-		tab.add(sc, fmt.Sprintf("%s at %.0f/s: iperf3 under attack / just before without", a.name, res["pps"]),
-			fmt.Sprintf("%.0f / %.0f Mbit/s (%.0f %%)", ip.ReceivedMbps, base.ReceivedMbps, 100*ratio), ">= 80 %", ratio >= 0.8)
+		ratio := atkMbps / refMbps
+		tab.add(sc, fmt.Sprintf("%s at %.0f/s: iperf3 under attack / without, means of 2 alternating runs; IX soft-ix CPU (s) with / without", a.name, res["pps"]),
+			fmt.Sprintf("%.0f / %.0f Mbit/s (%.0f %%); %.1f / %.1f", atkMbps, refMbps, 100*ratio, atkCPU, refCPU), ">= 80 %", ratio >= 0.8)
 		if ratio < 0.8 {
-			t.Errorf("%s with the attacker on a core of its own: iperf3 %.0f Mbit/s under attack, %.0f without", a.name, ip.ReceivedMbps, base.ReceivedMbps)
+			t.Errorf("%s with the attacker on a core of its own: iperf3 %.0f Mbit/s under attack, %.0f without", a.name, atkMbps, refMbps)
+		}
+		if atkRead > 0 {
+			tab.add(sc, a.name+": IX CPU beyond the reference's per forged packet it read during iperf3", fmt.Sprintf("%.2f µs (%.0f read)", 1e6*(atkCPU-refCPU)*2/atkRead, atkRead), "", true)
 		}
 
 		// The same flood alone: the IX's CPU per packet it read.
 		time.Sleep(500 * time.Millisecond)
 		m0, k0, cpu0 := h.metrics(), hosKernelDrops(t, h.s.IX), hosCPU(t, h.ix.Proc.Pid())
-		if res, err = h.attack(context.Background(), append(args, "-duration", h.flood.String())...); err != nil {
+		res, err := h.attack(context.Background(), append(args, "-duration", h.flood.String())...)
+		if err != nil {
 			t.Fatal(err)
 		}
 		time.Sleep(500 * time.Millisecond) // the last queued packets are counted
