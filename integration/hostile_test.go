@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -402,19 +403,22 @@ func hosESPPinned(t *testing.T, h *hosLab, tab *relTable) {
 		if a.udp {
 			args = append(args, "-udp")
 		}
-		// Reference and attack alternate twice: the other work on the
-		// machine changes from one run to the next, both cores alike.
+		// Reference and attack alternate three times and the median of
+		// the three pairs' ratios counts: the other work on the machine
+		// changes from one run to the next, on both cores alike.
+		const pairs = 3
 		s0 := h.state()
 		var res map[string]float64
 		var refMbps, atkMbps, refCPU, atkCPU, atkRead float64
-		for range 2 {
+		var ratios []float64
+		for range pairs {
 			cpu0 := hosCPU(t, h.ix.Proc.Pid())
 			base, err := nslab.Iperf3(h.s.LAN, h.s.VNet, nslab.LANHostAddr, h.flood)
 			if err != nil {
 				t.Fatal(err)
 			}
-			refMbps += base.ReceivedMbps / 2
-			refCPU += (hosCPU(t, h.ix.Proc.Pid()) - cpu0).Seconds() / 2
+			refMbps += base.ReceivedMbps / pairs
+			refCPU += (hosCPU(t, h.ix.Proc.Pid()) - cpu0).Seconds() / pairs
 			ctx, cancel := context.WithTimeout(context.Background(), h.flood+30*time.Second)
 			var aerr error
 			var wg sync.WaitGroup
@@ -426,7 +430,7 @@ func hosESPPinned(t *testing.T, h *hosLab, tab *relTable) {
 			time.Sleep(500 * time.Millisecond) // the flood is on before iperf3 starts
 			m0, cpu0 := h.metrics(), hosCPU(t, h.ix.Proc.Pid())
 			ip, err := nslab.Iperf3(h.s.LAN, h.s.VNet, nslab.LANHostAddr, h.flood)
-			atkCPU += (hosCPU(t, h.ix.Proc.Pid()) - cpu0).Seconds() / 2
+			atkCPU += (hosCPU(t, h.ix.Proc.Pid()) - cpu0).Seconds() / pairs
 			atkRead += badICV(h.metrics()) - badICV(m0)
 			wg.Wait()
 			cancel()
@@ -436,16 +440,18 @@ func hosESPPinned(t *testing.T, h *hosLab, tab *relTable) {
 			if err != nil {
 				t.Errorf("%s: iperf3: %v", a.name, err)
 			}
-			atkMbps += ip.ReceivedMbps / 2
+			atkMbps += ip.ReceivedMbps / pairs
+			ratios = append(ratios, ip.ReceivedMbps/max(base.ReceivedMbps, 1))
 		}
-		ratio := atkMbps / refMbps
-		tab.add(sc, fmt.Sprintf("%s at %.0f/s: iperf3 under attack / without, means of 2 alternating runs; IX soft-ix CPU (s) with / without", a.name, res["pps"]),
-			fmt.Sprintf("%.0f / %.0f Mbit/s (%.0f %%); %.1f / %.1f", atkMbps, refMbps, 100*ratio, atkCPU, refCPU), ">= 80 %", ratio >= 0.8)
+		sort.Float64s(ratios)
+		ratio := ratios[pairs/2]
+		tab.add(sc, fmt.Sprintf("%s at %.0f/s: iperf3 under attack / without, median ratio of %d alternating pairs (means; IX soft-ix CPU s with / without)", a.name, res["pps"], pairs),
+			fmt.Sprintf("%.0f %% (%.0f / %.0f Mbit/s; %.1f / %.1f)", 100*ratio, atkMbps, refMbps, atkCPU, refCPU), ">= 80 %", ratio >= 0.8)
 		if ratio < 0.8 {
-			t.Errorf("%s with the attacker on a core of its own: iperf3 %.0f Mbit/s under attack, %.0f without", a.name, atkMbps, refMbps)
+			t.Errorf("%s with the attacker on a core of its own: iperf3 at %.0f %% of the reference (median of %d pairs; means %.0f / %.0f Mbit/s)", a.name, 100*ratio, pairs, atkMbps, refMbps)
 		}
 		if atkRead > 0 {
-			tab.add(sc, a.name+": IX CPU beyond the reference's per forged packet it read during iperf3", fmt.Sprintf("%.2f µs (%.0f read)", 1e6*(atkCPU-refCPU)*2/atkRead, atkRead), "", true)
+			tab.add(sc, a.name+": IX CPU beyond the reference's per forged packet it read during iperf3", fmt.Sprintf("%.2f µs (%.0f read)", 1e6*(atkCPU-refCPU)*pairs/atkRead, atkRead), "", true)
 		}
 
 		// The same flood alone: the IX's CPU per packet it read.
