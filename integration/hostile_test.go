@@ -196,7 +196,7 @@ func (h *hosLab) alive(before hosState) (hosState, bool) {
 }
 
 // TestHostile runs issue 14's hostile-input suite against the IX daemon
-// (about 60 s in the short form; HOSTILE_FULL=1 floods 10 s each and sends
+// (about 3.5 minutes in the short form; HOSTILE_FULL=1 floods 10 s each and sends
 // 20,000 messages per IKE attack) and logs one table:
 // `go test -v -run TestHostile ./integration/`.
 func TestHostile(t *testing.T) {
