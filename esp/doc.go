@@ -35,7 +35,10 @@
 // 2 KiB buffers (a socket moves to 64 KiB ones after a larger datagram),
 // so queued forged packets cost little memory; only the UDP socket's GRO
 // ring, TUN reads and the packets of a coalescing TUN write (copied into
-// one reused set per delivering goroutine) use 64 KiB. AES-CBC+HMAC uses
+// spares for the write) use 64 KiB; the spares outlive collections (a
+// buffer allocated again is zeroed, so resident, whole) and go back to the
+// heap when the engine is idle. Receiving allocates nothing (esp's own
+// recvmmsg, no net.Addr per datagram). AES-CBC+HMAC uses
 // the multi-buffer assembly of esp/internal/cbchmac; AES-GCM the standard
 // library's AES-NI/CLMUL code.
 //

@@ -66,8 +66,10 @@ func (g *icvGuard) blocked(src netip.Addr) bool {
 }
 
 // failed takes a token from src's bucket for a failed ICV.
-func (g *icvGuard) failed(src netip.Addr) {
-	now := time.Now()
+func (g *icvGuard) failed(src netip.Addr) { g.failedAt(src, time.Now()) }
+
+// failedAt is failed at the time now.
+func (g *icvGuard) failedAt(src netip.Addr, now time.Time) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.sources == nil {

@@ -27,11 +27,14 @@ func TestICVGuardBucket(t *testing.T) {
 	if g.blocked(a) {
 		t.Fatal("still blocked after it earned tokens")
 	}
-	// Beyond icvGuardSources, new sources share one bucket.
+	// Beyond icvGuardSources, new sources share one bucket. At one
+	// instant: buckets that refill while the loop runs (it is slow under
+	// the race detector) would be pruned.
+	now := time.Now()
 	for i := range icvGuardSources + 10 {
 		src := netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
 		for range 2 {
-			g.failed(src)
+			g.failedAt(src, now)
 		}
 	}
 	if len(g.sources) > icvGuardSources+1 { // and the shared one

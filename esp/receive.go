@@ -216,30 +216,38 @@ func (o *outer) deliverLoop() {
 	}
 }
 
-// groHeads holds bufSize buffers for the packets of a TUN write when the
+// groHeads stages the packets of a TUN write in bufSize buffers when the
 // device coalesces (GRO): it grows the first packet of a flow in place by
 // the payloads of the ones after it, which needs room that received
-// packets in rxBufSize buffers do not have. Copying them here keeps GRO
-// while only one set of large buffers exists per delivering goroutine,
-// however many received packets wait in the queues (and forged ones are
-// dropped before they get here).
-type groHeads struct{ bufs [][]byte }
+// packets in rxBufSize buffers do not have. The large buffers are taken
+// from the engine's spares (getElem) for the write and given back after
+// it, so they are the same few buffers the TUN reads use, and an idle
+// engine gives them back to the heap (largeElems); forged packets are
+// dropped before they get here.
+type groHeads struct{ elems []*elem }
 
 // stage moves the packets bufs (headroom included) of one TUN write into
-// large buffers where they lack room. The buffers are reused by the next
-// write, so stage must not be called again before the write returns.
+// large buffers where they lack room. release must follow the write.
 func (h *groHeads) stage(bufs [][]byte) {
 	for i, b := range bufs {
 		if cap(b) > rxBufSize {
 			continue // already in a large buffer
 		}
-		for len(h.bufs) <= i {
-			h.bufs = append(h.bufs, make([]byte, bufSize))
-		}
-		s := h.bufs[i][:len(b)]
+		el := getElem()
+		h.elems = append(h.elems, el)
+		s := el.buf[:len(b)]
 		copy(s, b)
 		bufs[i] = s
 	}
+}
+
+// release gives the buffers of the last stage back.
+func (h *groHeads) release() {
+	for i, el := range h.elems {
+		putElem(el)
+		h.elems[i] = nil
+	}
+	h.elems = h.elems[:0]
 }
 
 // deliverContainers delivers the opened packets of the locked containers
@@ -264,6 +272,7 @@ func (o *outer) deliverContainers(cs []*container, batches []tunBatch, heads *gr
 			e.stats.tunErrors.Add(1)
 			e.log.Debug("esp: TUN write", "tunnel", b.t.cfg.Name, "err", err)
 		}
+		heads.release()
 		clear(b.bufs)
 		b.bufs = b.bufs[:0]
 	}

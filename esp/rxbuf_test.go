@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"net"
 	"net/netip"
+	"runtime"
 	"testing"
 	"time"
 
@@ -177,12 +178,54 @@ func TestGROHeadsNoAllocs(t *testing.T) {
 	}
 	fill()
 	h.stage(bufs)
-	if n := testing.AllocsPerRun(100, func() { fill(); h.stage(bufs) }); n != 0 {
+	h.release()
+	if n := testing.AllocsPerRun(100, func() { fill(); h.stage(bufs); h.release() }); n != 0 {
 		t.Fatalf("%v allocations per staged write", n)
 	}
+	fill()
+	h.stage(bufs)
 	for i, b := range bufs {
 		if cap(b) < 65535 || len(b) != 1400 {
 			t.Fatalf("packet %d: len %d cap %d", i, len(b), cap(b))
 		}
+	}
+	h.release()
+}
+
+// TestLargeElemsTrim: spare large buffers survive collections while they
+// are used, a busy engine keeps sparesKept beyond what an interval needed,
+// and an interval in which none was taken gives all of them back.
+func TestLargeElemsTrim(t *testing.T) {
+	var s largeElems
+	var els []*elem
+	for range sparesKept + 100 {
+		els = append(els, s.get())
+	}
+	for _, el := range els {
+		s.put(el)
+	}
+	runtime.GC()
+	runtime.GC()
+	s.mu.Lock()
+	if n := len(s.free); n != sparesKept+100 {
+		t.Errorf("%d spares after two collections, want %d", n, sparesKept+100)
+	}
+	s.mu.Unlock()
+	s.trim() // the interval that took them all out: nothing to give back
+	// Busy: one taken and put back in an interval. The interval's least
+	// spares were all but one, so all but sparesKept of those go.
+	s.put(s.get())
+	s.trim()
+	s.mu.Lock()
+	if n := len(s.free); n != sparesKept+1 {
+		t.Errorf("%d spares after a busy interval, want %d", n, sparesKept+1)
+	}
+	s.mu.Unlock()
+	// Idle: nothing taken in an interval.
+	s.trim()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if n := len(s.free); n != 0 || s.armed {
+		t.Errorf("%d spares (trim armed %v) after an idle interval, want none", n, s.armed)
 	}
 }

@@ -207,8 +207,7 @@ type udpIO struct {
 	pc6   *ipv6.PacketConn
 	v6    bool
 	local netip.AddrPort
-	msgs  []ipv4.Message
-	bufs  [][1][]byte
+	rd    *batchReader
 	w     *batchWriter
 
 	// With UDP GRO the kernel hands over runs of datagrams coalesced into
@@ -249,8 +248,6 @@ func listenUDP(local netip.AddrPort) (*udpIO, error) {
 		conn:   conn,
 		v6:     v6,
 		local:  conn.LocalAddr().(*net.UDPAddr).AddrPort(),
-		msgs:   make([]ipv4.Message, outerBatch),
-		bufs:   make([][1][]byte, outerBatch),
 		w:      newBatchWriter(true),
 		rx:     make([]*elem, outerBatch),
 		rxMeta: make([]rxMeta, outerBatch),
@@ -281,9 +278,9 @@ func listenUDP(local netip.AddrPort) (*udpIO, error) {
 		conn.Close()
 		return nil, err
 	}
-	for i := range u.msgs {
-		u.msgs[i].Buffers = u.bufs[i][:]
-		u.msgs[i].OOB = make([]byte, oob+unix.CmsgSpace(4))
+	if u.rd, err = newBatchReader(conn, outerBatch, oob+unix.CmsgSpace(4)); err != nil {
+		conn.Close()
+		return nil, err
 	}
 	return u, nil
 }
@@ -355,33 +352,28 @@ func (u *udpIO) rxSize() int { return rxBufSize - rxOffset }
 func (u *udpIO) receive() error {
 	k := len(u.rx)
 	for i := 0; i < k; i++ {
-		u.bufs[i][0] = u.rx[i].buf[rxOffset:]
-		u.msgs[i].OOB = u.msgs[i].OOB[:cap(u.msgs[i].OOB)]
+		u.rd.setBuffer(i, u.rx[i].buf[rxOffset:])
 	}
-	n, err := u.pc.ReadBatch(u.msgs[:k], 0)
+	n, err := u.rd.read(k)
 	if err != nil {
 		return err
 	}
 	for i := 0; i < n; i++ {
-		m := &u.msgs[i]
+		size, oob := u.rd.size(i), u.rd.control(i)
 		meta := &u.rxMeta[i]
-		*meta = rxMeta{n: m.N, dst: u.local}
-		if a, ok := m.Addr.(*net.UDPAddr); ok {
-			ap := a.AddrPort()
-			meta.src = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
-		}
-		if u.gro && m.NN > 0 {
-			meta.gso = groSize(m.OOB[:m.NN])
+		*meta = rxMeta{n: size, src: u.rd.source(i), dst: u.local}
+		if u.gro && len(oob) > 0 {
+			meta.gso = groSize(oob)
 			if meta.gso > 0 && meta.n > meta.gso {
 				u.coalesced++
 			}
 		}
-		p := u.rx[i].buf[rxOffset : rxOffset+m.N]
-		ike := m.N >= 4 && p[0]|p[1]|p[2]|p[3] == 0
-		if (ike || u.coalescedAt(meta)) && m.NN > 0 {
+		p := u.rx[i].buf[rxOffset : rxOffset+size]
+		ike := size >= 4 && p[0]|p[1]|p[2]|p[3] == 0
+		if (ike || u.coalescedAt(meta)) && len(oob) > 0 {
 			// IKE (possibly inside a coalesced run): find the local
 			// address it was sent to.
-			if d, ok := u.dstOf(m.OOB[:m.NN]); ok {
+			if d, ok := u.dstOf(oob); ok {
 				meta.dst = netip.AddrPortFrom(d, u.local.Port())
 			}
 		}
@@ -472,8 +464,7 @@ type rawIO struct {
 	conn *net.IPConn
 	pc   batchConn
 	v6   bool
-	msgs []ipv4.Message
-	bufs [][1][]byte
+	rd   *batchReader
 	w    *batchWriter
 	// big is set once a datagram did not fit a small buffer (a path with
 	// a large MTU, or IP reassembly): from then on it gets bufSize ones.
@@ -504,12 +495,11 @@ func listenRawESP(local netip.Addr) (*rawIO, error) {
 		conn: conn,
 		pc:   pc,
 		v6:   v6,
-		msgs: make([]ipv4.Message, outerBatch),
-		bufs: make([][1][]byte, outerBatch),
 		w:    newBatchWriter(false),
 	}
-	for i := range r.msgs {
-		r.msgs[i].Buffers = r.bufs[i][:]
+	if r.rd, err = newBatchReader(conn, outerBatch, 0); err != nil {
+		conn.Close()
+		return nil, err
 	}
 	return r, nil
 }
@@ -523,25 +513,25 @@ func (r *rawIO) rxSize() int {
 }
 
 func (r *rawIO) readBatch(elems []*elem) (int, error) {
-	k := min(len(elems), len(r.msgs))
+	k := min(len(elems), outerBatch)
 	for i := 0; i < k; i++ {
-		r.bufs[i][0] = elems[i].buf[rxOffset:]
+		r.rd.setBuffer(i, elems[i].buf[rxOffset:])
 	}
-	n, err := r.pc.ReadBatch(r.msgs[:k], 0)
+	n, err := r.rd.read(k)
 	if err != nil {
 		return 0, err
 	}
 	for i := 0; i < n; i++ {
 		el := elems[i]
-		b := el.buf[rxOffset : rxOffset+r.msgs[i].N]
+		b := el.buf[rxOffset : rxOffset+r.rd.size(i)]
 		el.pkt = el.pkt[:0]
 		el.pktOff = rxOffset
-		if r.msgs[i].Flags&unix.MSG_TRUNC != 0 {
+		if r.rd.truncated(i) {
 			r.big = true // this one is lost (counted as truncated)
 			continue
 		}
 		if r.v6 {
-			r.fromName(el, &r.msgs[i], b)
+			r.fromName(el, r.rd.source(i).Addr(), b)
 			continue
 		}
 		if len(b) < 20 || b[0]>>4 != 4 {

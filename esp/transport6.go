@@ -1,11 +1,6 @@
 package esp
 
-import (
-	"net"
-	"net/netip"
-
-	"golang.org/x/net/ipv4"
-)
+import "net/netip"
 
 // IPv6 outer addresses. The sockets are those of IPv4 opened on an IPv6
 // address (listenUDP, listenRawESP); what differs is gathered here: the
@@ -27,20 +22,14 @@ func outerHeader(v6 bool) int {
 	return outerIPv4Header
 }
 
-// fromName completes el for the IPv6 ESP datagram b that message m
-// carried: b already starts at the ESP header, and the source address is
-// the message's name. A message without one leaves el.pkt empty (counted
-// as truncated).
-func (r *rawIO) fromName(el *elem, m *ipv4.Message, b []byte) {
-	a, ok := m.Addr.(*net.IPAddr)
-	if !ok {
+// fromName completes el for the IPv6 ESP datagram b that came from src
+// (the message's name): b already starts at the ESP header. A message
+// without a source leaves el.pkt empty (counted as truncated).
+func (r *rawIO) fromName(el *elem, src netip.Addr, b []byte) {
+	if !src.IsValid() {
 		return
 	}
-	src, ok := netip.AddrFromSlice(a.IP)
-	if !ok {
-		return
-	}
-	el.src = netip.AddrPortFrom(src.Unmap(), 0)
+	el.src = netip.AddrPortFrom(src, 0)
 	el.dst = netip.AddrPort{}
 	el.pkt = b
 }

@@ -13,12 +13,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/soft-ix/soft-ix/integration/cpupin"
 	"github.com/soft-ix/soft-ix/integration/nslab"
 )
 
@@ -194,7 +196,7 @@ func (h *hosLab) alive(before hosState) (hosState, bool) {
 }
 
 // TestHostile runs issue 14's hostile-input suite against the IX daemon
-// (about 60 s in the short form; HOSTILE_FULL=1 floods 10 s each and sends
+// (about 3.5 minutes in the short form; HOSTILE_FULL=1 floods 10 s each and sends
 // 20,000 messages per IKE attack) and logs one table:
 // `go test -v -run TestHostile ./integration/`.
 func TestHostile(t *testing.T) {
@@ -205,6 +207,7 @@ func TestHostile(t *testing.T) {
 	// quiet IKE side), then the IKE attacks, the INIT flood last (it
 	// restarts the peer).
 	t.Run("esp", func(t *testing.T) { hosESP(t, h, &tab) })
+	t.Run("esp-pinned", func(t *testing.T) { hosESPPinned(t, h, &tab) })
 	t.Run("malformed", func(t *testing.T) { hosMalformed(t, h, &tab) })
 	t.Run("forge", func(t *testing.T) { hosForge(t, h, &tab) })
 	t.Run("ikeinit", func(t *testing.T) { hosInitFlood(t, h, &tab) })
@@ -349,6 +352,125 @@ func hosESP(t *testing.T, h *hosLab, tab *relTable) {
 		// absorbs it is the target.
 		if !replay && ratio < 0.8 && a.rate > 0 {
 			t.Errorf("%s: iperf3 %.0f Mbit/s under attack, %.0f without", name, ip.ReceivedMbps, base.ReceivedMbps)
+		}
+	}
+}
+
+// hosESPPinned: issue 14's throughput target restated for a 2-core
+// machine. At the attacker's full rate in hosESP the attacker keeps one of
+// the two cores busy, so soft-ix, the peer and iperf3 get half the machine
+// the reference run had. Here the attacker runs on CPU 1 (hostile -cpu 1)
+// and everything else of the lab that uses CPU (both daemons, iperf3,
+// ping, this test) on CPU 0, for the reference run as for the run under
+// attack, right after each other: the ratio is soft-ix's own cost of the
+// flood. The kernel's work to take the forged packets in (the attacker's
+// sends through the router into the IX's socket queue) runs on the
+// sender's CPU, the attacker's here, as a NIC's interrupts would on a
+// machine of its own; what soft-ix spends reading and dropping them is on
+// CPU 0. Then each flood runs once more without iperf3 to give the IX's
+// CPU per forged packet it read: one core absorbs about 1 s divided by it.
+// Other helpers' work on the machine still lands on both cores.
+func hosESPPinned(t *testing.T, h *hosLab, tab *relTable) {
+	const sc = "h1b ESP flood, attacker on CPU 1, soft-ix + iperf3 on CPU 0"
+	pin := func(cpus ...int) {
+		t.Helper()
+		for _, pid := range []int{0, h.ix.Proc.Pid(), h.az.Proc.Pid()} {
+			if err := cpupin.Pin(pid, cpus...); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	pin(0)
+	defer pin()
+	badICV := func(m map[string]float64) float64 {
+		return sum(m, "softix_child_sa_drops_total", `reason="integrity_failure"`) + sum(m, "softix_esp_drops_total", `reason="icv_limited"`)
+	}
+	spi := h.state().inSPI
+	for _, a := range []struct {
+		name   string
+		udp    bool
+		asPeer bool
+	}{
+		{"esp-badicv raw", false, false},
+		{"esp-badicv udp", true, false},
+		{"esp-badicv raw claiming the peer", false, true},
+	} {
+		src := hosAddr
+		if a.asPeer {
+			src = nslab.AzurePublicAddr
+		}
+		args := []string{"-mode", "esp-badicv", "-src", src, "-esp-spi", spi, "-cpu", "1"}
+		if a.udp {
+			args = append(args, "-udp")
+		}
+		// Reference and attack alternate three times and the median of
+		// the three pairs' ratios counts: the other work on the machine
+		// changes from one run to the next, on both cores alike.
+		const pairs = 3
+		s0 := h.state()
+		var res map[string]float64
+		var refMbps, atkMbps, refCPU, atkCPU, atkRead float64
+		var ratios []float64
+		for range pairs {
+			cpu0 := hosCPU(t, h.ix.Proc.Pid())
+			base, err := nslab.Iperf3(h.s.LAN, h.s.VNet, nslab.LANHostAddr, h.flood)
+			if err != nil {
+				t.Fatal(err)
+			}
+			refMbps += base.ReceivedMbps / pairs
+			refCPU += (hosCPU(t, h.ix.Proc.Pid()) - cpu0).Seconds() / pairs
+			ctx, cancel := context.WithTimeout(context.Background(), h.flood+30*time.Second)
+			var aerr error
+			var wg sync.WaitGroup
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				res, aerr = h.attack(ctx, append(args, "-duration", (h.flood+2*time.Second).String())...)
+			}()
+			time.Sleep(500 * time.Millisecond) // the flood is on before iperf3 starts
+			m0, cpu0 := h.metrics(), hosCPU(t, h.ix.Proc.Pid())
+			ip, err := nslab.Iperf3(h.s.LAN, h.s.VNet, nslab.LANHostAddr, h.flood)
+			atkCPU += (hosCPU(t, h.ix.Proc.Pid()) - cpu0).Seconds() / pairs
+			atkRead += badICV(h.metrics()) - badICV(m0)
+			wg.Wait()
+			cancel()
+			if aerr != nil {
+				t.Fatal(aerr)
+			}
+			if err != nil {
+				t.Errorf("%s: iperf3: %v", a.name, err)
+			}
+			atkMbps += ip.ReceivedMbps / pairs
+			ratios = append(ratios, ip.ReceivedMbps/max(base.ReceivedMbps, 1))
+		}
+		sort.Float64s(ratios)
+		ratio := ratios[pairs/2]
+		tab.add(sc, fmt.Sprintf("%s at %.0f/s: iperf3 under attack / without, median ratio of %d alternating pairs (means; IX soft-ix CPU s with / without)", a.name, res["pps"], pairs),
+			fmt.Sprintf("%.0f %% (%.0f / %.0f Mbit/s; %.1f / %.1f)", 100*ratio, atkMbps, refMbps, atkCPU, refCPU), ">= 80 %", ratio >= 0.8)
+		if ratio < 0.8 {
+			t.Errorf("%s with the attacker on a core of its own: iperf3 at %.0f %% of the reference (median of %d pairs; means %.0f / %.0f Mbit/s)", a.name, 100*ratio, pairs, atkMbps, refMbps)
+		}
+		if atkRead > 0 {
+			tab.add(sc, a.name+": IX CPU beyond the reference's per forged packet it read during iperf3", fmt.Sprintf("%.2f µs (%.0f read)", 1e6*(atkCPU-refCPU)*pairs/atkRead, atkRead), "", true)
+		}
+
+		// The same flood alone: the IX's CPU per packet it read.
+		time.Sleep(500 * time.Millisecond)
+		m0, k0, cpu0 := h.metrics(), hosKernelDrops(t, h.s.IX), hosCPU(t, h.ix.Proc.Pid())
+		res, err := h.attack(context.Background(), append(args, "-duration", h.flood.String())...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(500 * time.Millisecond) // the last queued packets are counted
+		cpu := hosCPU(t, h.ix.Proc.Pid()) - cpu0
+		m1, kdrops := h.metrics(), hosKernelDrops(t, h.s.IX)-k0
+		read := badICV(m1) - badICV(m0)
+		checked := sum(m1, "softix_child_sa_drops_total", `reason="integrity_failure"`) - sum(m0, "softix_child_sa_drops_total", `reason="integrity_failure"`)
+		per := cpu.Seconds() / max(read, 1)
+		tab.add(sc, a.name+" alone: IX soft-ix CPU per forged packet it read (of them ICV-checked; sent; kernel drops)",
+			fmt.Sprintf("%.2f µs: %.1f s for %.0f (%.0f; %.0f at %.0f/s; %d), one core absorbs about %.0fk/s", per*1e6, cpu.Seconds(), read, checked, res["sent"], res["pps"], kdrops, 1/per/1000), "", true)
+		if _, kept := h.alive(s0); !kept {
+			t.Errorf("%s: the IX lost its SAs", a.name)
 		}
 	}
 }

@@ -790,6 +790,35 @@ func relProcFigures(t *testing.T, ns *nslab.Namespace, pid int) (goroutines, fds
 	return goroutines, len(ents), rssKiB
 }
 
+// relRSSParts splits the resident memory of process pid (KiB, from
+// /proc/PID/smaps_rollup) into anonymous memory (the Go heap, stacks, the
+// runtime's own) and pages of files (the binary's code and data, shared
+// with every other soft-ix running the same binary): the binary's pages
+// count in RSS once the process first runs or reads them, so code paths
+// taken for the first time late in a soak (a PFS rekey, a retransmission)
+// grow RSS without any memory being allocated.
+func relRSSParts(pid int) (anonKiB, fileKiB int64) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", pid))
+	if err != nil {
+		return 0, 0
+	}
+	var rss int64
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+		switch k {
+		case "Rss":
+			rss = n
+		case "Anonymous":
+			anonKiB = n
+		}
+	}
+	return anonKiB, rss - anonKiB
+}
+
 // relHeapLive reads the heap the daemon's last garbage collection kept
 // (go_gc_heap_live_bytes from its metrics on the namespace's loopback), in
 // KiB: unlike RSS it does not follow the collector's pacing.
@@ -972,9 +1001,10 @@ func relSoak(t *testing.T, tab *relTable, d time.Duration, pfs bool) {
 		// back to the kernel, stacks, and the collector's next goal.
 		m := relMetrics(t, p.s.IX)
 		kib := func(name string) int64 { return int64(m[name]) / 1024 }
-		t.Logf("%s after %v: %d goroutines, %d fds, RSS %d KiB, live heap %d KiB; heap in use %d, idle %d (released %d), stacks %d, next GC %d KiB; pings %d lost of %d",
-			sc, min(next, d), g, f, r, h, kib("go_memstats_heap_inuse_bytes"), kib("go_memstats_heap_idle_bytes"), kib("go_memstats_heap_released_bytes"),
-			kib("go_memstats_stack_inuse_bytes"), kib("go_memstats_next_gc_bytes"), lost, sent)
+		anon, file := relRSSParts(ix.Proc.Pid())
+		t.Logf("%s after %v: %d goroutines, %d fds, RSS %d KiB (anonymous %d, file pages %d), live heap %d KiB; heap in use %d, idle %d (released %d), stacks %d, next GC %d KiB; %.0f collections, %.0f mallocs; pings %d lost of %d",
+			sc, min(next, d), g, f, r, anon, file, h, kib("go_memstats_heap_inuse_bytes"), kib("go_memstats_heap_idle_bytes"), kib("go_memstats_heap_released_bytes"),
+			kib("go_memstats_stack_inuse_bytes"), kib("go_memstats_next_gc_bytes"), m["go_gc_duration_seconds_count"], m["go_memstats_mallocs_total"], lost, sent)
 		samples = append(samples, sample{min(next, d), g, f, r, h})
 		if next >= d {
 			break

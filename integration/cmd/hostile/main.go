@@ -39,7 +39,9 @@
 //     With extended sequence numbers, a number that has fallen behind the
 //     window is taken for one of the next 2^32 and fails the ICV instead.
 //
-// -udp sends ESP in UDP to port 4500 instead of raw (protocol 50).
+// -udp sends ESP in UDP to port 4500 instead of raw (protocol 50). -cpu N
+// keeps the attacker on CPU N (TestHostile gives it one core and soft-ix
+// the other).
 package main
 
 import (
@@ -55,6 +57,7 @@ import (
 	"time"
 
 	"github.com/soft-ix/soft-ix/ike/wire"
+	"github.com/soft-ix/soft-ix/integration/cpupin"
 )
 
 func main() {
@@ -72,7 +75,13 @@ func main() {
 	count := flag.Int("count", 0, "stop after this many packets; 0 no bound but -duration")
 	duration := flag.Duration("duration", 10*time.Second, "stop after this long")
 	seed := flag.Uint64("seed", 14, "random seed")
+	cpu := flag.Int("cpu", -1, "run on this CPU only (the lab gives the attacker a core of its own); -1 wherever")
 	flag.Parse()
+	if *cpu >= 0 {
+		if err := cpupin.Pin(0, *cpu); err != nil {
+			fail("-cpu: %v", err)
+		}
+	}
 
 	g := &gen{rng: rand.New(rand.NewPCG(*seed, 1)), size: *size, udp: *udp, top: uint32(*top)}
 	var err error
