@@ -20,6 +20,7 @@ import (
 	"github.com/soft-ix/soft-ix/bgp"
 	"github.com/soft-ix/soft-ix/cmd/soft-ix/internal/show"
 	"github.com/soft-ix/soft-ix/config"
+	"github.com/soft-ix/soft-ix/internal/ixtun"
 	"github.com/soft-ix/soft-ix/tun"
 	"github.com/soft-ix/soft-ix/tun/dhcp"
 	"github.com/soft-ix/soft-ix/tun/dhcpd"
@@ -201,7 +202,7 @@ func startComponents(cfg *config.Config, o *options, log *slog.Logger) (*compone
 	}
 	// Without a lease yet: a dhcp interface has no address, its dhcp
 	// routes wait (see effective).
-	if err := tm.Apply(effective(cfg, nil)); err != nil {
+	if err := c.linux.Apply(effective(cfg, nil)); err != nil {
 		// Partial trouble is logged and retried by later Applies; the
 		// daemon keeps running.
 		log.Warn("interfaces and routes applied with errors", "err", err)
@@ -258,8 +259,11 @@ func (c *components) syncTunnels(cfg *config.Config) {
 	}
 }
 
-// linuxAdapter shows tun.Manager's routes in IX terms.
+// linuxAdapter is tun.Manager in IX terms: it translates the
+// configuration for tun and shows tun's routes as the IX does.
 type linuxAdapter struct{ *tun.Manager }
+
+func (a linuxAdapter) Apply(cfg *config.Config) error { return a.Manager.Apply(ixtun.Config(cfg)) }
 
 func (a linuxAdapter) Routes() ([]show.Route, error) {
 	rs, err := a.Manager.Routes()
