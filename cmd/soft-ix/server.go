@@ -157,7 +157,6 @@ func (d *daemon) reload() (string, bool) {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	changes := diffConfig(d.cfg, cfg)
 	ch := config.Diff(d.cfg, cfg)
 	var b strings.Builder
 	for _, diag := range diags {
@@ -187,7 +186,7 @@ func (d *daemon) reload() (string, bool) {
 	}
 	d.cfg = cfg
 	b.WriteString("Configuration reloaded:\n")
-	for _, l := range changes.Summary {
+	for _, l := range ch.Commands {
 		fmt.Fprintf(&b, "  %s\n", l)
 	}
 	if len(ch.TunnelsChanged) > 0 {
