@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/soft-ix/soft-ix/cmd/soft-ix/internal/router"
 	"github.com/soft-ix/soft-ix/config"
 )
 
@@ -52,7 +53,7 @@ func runCheck(path string, maps map[string]string, allowUnenforced bool, stdout,
 		return exitFail
 	}
 	printInactive(stdout, cfg)
-	if !reportUnenforced(stderr, unenforced(cfg, maps), allowUnenforced) {
+	if !reportUnenforced(stderr, router.Unenforced(cfg, maps), allowUnenforced) {
 		return exitFail
 	}
 	return exitOK

@@ -1,4 +1,4 @@
-package main
+package router
 
 // The DHCP server of the LAN ports: "ip dhcp enable" with "ip dhcp binding
 // PROFILE" on an interface runs a tun/dhcpd server on its Linux link with
@@ -73,8 +73,8 @@ func lastHost(p netip.Prefix) netip.Addr {
 // syncDHCPServers runs the servers cfg asks for: a server whose
 // configuration changed starts anew (its bindings are forgotten; clients
 // keep their addresses and renew). Called with c.mu held.
-func (c *components) syncDHCPServers(cfg *config.Config, o *options) {
-	want := dhcpServers(cfg, o.maps)
+func (c *Router) syncDHCPServers(cfg *config.Config) {
+	want := dhcpServers(cfg, c.opts.Maps)
 	for ix, s := range c.servers {
 		if w, ok := want[ix]; ok && reflect.DeepEqual(w, c.serverCfg[ix]) {
 			continue
@@ -102,7 +102,7 @@ func (c *components) syncDHCPServers(cfg *config.Config, o *options) {
 }
 
 // dhcpBindings lists what each LAN server has given out.
-func (c *components) dhcpBindings() []show.DHCPBinding {
+func (c *Router) dhcpBindings() []show.DHCPBinding {
 	var out []show.DHCPBinding
 	for _, ix := range slices.Sorted(maps.Keys(c.servers)) {
 		for _, b := range c.servers[ix].Bindings() {
@@ -113,7 +113,7 @@ func (c *components) dhcpBindings() []show.DHCPBinding {
 }
 
 // closeDHCPServers stops every LAN server.
-func (c *components) closeDHCPServers() {
+func (c *Router) closeDHCPServers() {
 	for ix, s := range c.servers {
 		if err := s.Close(); err != nil {
 			c.log.Warn("dhcp server: stop", "interface", ix, "err", err)

@@ -1,8 +1,8 @@
-package main
+package router
 
 // The DHCP client of the WAN ports ("ip address dhcp"): one tun/dhcp
 // client per mapped GigaEthernet the file owns. A lease becomes part of
-// the configuration the components run, the "effective" configuration:
+// the configuration the router runs, the "effective" configuration:
 // the port's address, the routes "ip route P IF dhcp" through the lease's
 // router, and with "receive-default" a default route through it. The file
 // itself (show running-config) is never changed.
@@ -18,7 +18,7 @@ import (
 	"github.com/soft-ix/soft-ix/tun/dhcp"
 )
 
-// dhcpClient is what the daemon needs of tun/dhcp's Client.
+// dhcpClient is what the router needs of tun/dhcp's Client.
 type dhcpClient interface {
 	Lease() (dhcp.Lease, bool)
 	Close() error
@@ -26,7 +26,7 @@ type dhcpClient interface {
 
 // wanLeases collects the leases the clients report. Clients only store
 // their lease here and kick the applier: they never wait for the
-// components' lock, so stopping a client under that lock cannot deadlock.
+// router's lock, so stopping a client under that lock cannot deadlock.
 type wanLeases struct {
 	mu     sync.Mutex
 	latest map[string]dhcp.Lease // IX interface name -> lease
@@ -63,13 +63,13 @@ func (w *wanLeases) snapshot() map[string]dhcp.Lease {
 
 // wantsDHCP lists the interfaces of cfg soft-ix runs a DHCP client for:
 // mapped GigaEthernets with "ip address dhcp" that the file owns.
-func wantsDHCP(cfg *config.Config, o *options) map[string]string {
+func wantsDHCP(cfg *config.Config, o Options) map[string]string {
 	out := map[string]string{}
-	if o.hostInterfaces {
+	if o.HostInterfaces {
 		return out
 	}
 	for _, i := range cfg.Interfaces {
-		if dev, ok := o.maps[i.Name]; ok && i.Kind == config.KindGigaEthernet && i.DHCP && !i.Shutdown {
+		if dev, ok := o.Maps[i.Name]; ok && i.Kind == config.KindGigaEthernet && i.DHCP && !i.Shutdown {
 			out[i.Name] = dev
 		}
 	}
@@ -78,8 +78,8 @@ func wantsDHCP(cfg *config.Config, o *options) map[string]string {
 
 // syncDHCP starts the clients cfg asks for and stops (releasing their
 // leases) those it no longer does. Called with c.mu held.
-func (c *components) syncDHCP(cfg *config.Config, o *options) {
-	want := wantsDHCP(cfg, o)
+func (c *Router) syncDHCP(cfg *config.Config) {
+	want := wantsDHCP(cfg, c.opts)
 	for ix, cl := range c.dhcp {
 		if _, ok := want[ix]; ok {
 			continue
@@ -110,7 +110,7 @@ func (c *components) syncDHCP(cfg *config.Config, o *options) {
 }
 
 // followLeases applies each batch of lease changes until stop is closed.
-func (c *components) followLeases(stop <-chan struct{}) {
+func (c *Router) followLeases(stop <-chan struct{}) {
 	for {
 		select {
 		case <-stop:
@@ -124,7 +124,7 @@ func (c *components) followLeases(stop <-chan struct{}) {
 // applyLeases brings the Linux side and IKE in line with the leases now
 // held: addresses and routes follow at once; tunnels whose IKE local
 // address is a changed lease's are negotiated again from the new address.
-func (c *components) applyLeases() {
+func (c *Router) applyLeases() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.cfg == nil || c.stopped {
@@ -183,8 +183,8 @@ func (c *components) applyLeases() {
 	c.syncTunnels(eff)
 }
 
-// withLeases is cfg with the leases the components run (see effective).
-func (c *components) withLeases(cfg *config.Config) *config.Config {
+// withLeases is cfg with the leases the router runs (see effective).
+func (c *Router) withLeases(cfg *config.Config) *config.Config {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return effective(cfg, c.applied)
@@ -265,7 +265,7 @@ func effective(cfg *config.Config, leases map[string]dhcp.Lease) *config.Config 
 }
 
 // dhcpLeases is the state of every WAN DHCP client, for "show ip dhcp lease".
-func (c *components) dhcpLeases() []show.DHCPLease {
+func (c *Router) dhcpLeases() []show.DHCPLease {
 	var out []show.DHCPLease
 	for ix, cl := range c.dhcp {
 		sl := show.DHCPLease{Interface: ix}
