@@ -174,15 +174,7 @@ func TestDiffCommandsHideSecrets(t *testing.T) {
 		t.Error("masking changed the running config")
 	}
 
-	inactive := load(t, `ike policy p1 peer 198.51.100.1 key IkeSecret1 prop
-ppp profile isp
-  authentication password user@example.jp PppSecret1
-interface GigaEthernet0.1
-  encapsulation pppoe
-  ppp binding isp
-  ip address ipcp
-  no shutdown
-`)
+	inactive := load(t, "ike policy p1 peer 198.51.100.1 key IkeSecret1 prop\nppp profile isp\n  authentication password user@example.jp PppSecret1\n")
 	sum = strings.Join(Diff(nil, inactive).Commands, "\n")
 	for _, secret := range []string{"IkeSecret1", "PppSecret1"} {
 		if strings.Contains(sum, secret) {

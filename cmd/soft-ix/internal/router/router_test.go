@@ -100,15 +100,6 @@ func testRouter(cfg *config.Config) (*Router, fakes) {
 	return r, f
 }
 
-func mustParse(t *testing.T, src string) *config.Config {
-	t.Helper()
-	cfg, _, err := config.Parse("ix.conf", []byte(src))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cfg
-}
-
 // TestState: the router's state methods hand out the parts' state, and
 // say which part does not run.
 func TestState(t *testing.T) {
@@ -201,16 +192,16 @@ router bgp 65050
 // changed, and a file that changes nothing the router runs touches none
 // of them.
 func TestReloadDiff(t *testing.T) {
-	old := mustParse(t, reloadBase)
+	old := mustConfig(t, reloadBase)
 	r, f := testRouter(old)
 
-	same := mustParse(t, "! a comment\n"+reloadBase)
+	same := mustConfig(t, "! a comment\n"+reloadBase)
 	res := r.Reload(same)
 	if !res.Changes.Empty() || len(f.linux.applied)+len(f.ipsec.reloads)+f.bgp.reloads != 0 || r.Config() != same {
 		t.Fatalf("reload without changes: %+v; linux %d, ipsec %d, bgp %d", res, len(f.linux.applied), len(f.ipsec.reloads), f.bgp.reloads)
 	}
 
-	route := mustParse(t, strings.Replace(reloadBase, "172.16.0.0/16", "172.17.0.0/16", 1))
+	route := mustConfig(t, strings.Replace(reloadBase, "172.16.0.0/16", "172.17.0.0/16", 1))
 	res = r.Reload(route)
 	if res.Err != nil || len(f.linux.applied) != 1 || f.linux.applied[0] != route || len(f.ipsec.reloads) != 1 ||
 		len(f.ipsec.reloads[0].TunnelsChanged) != 0 || f.bgp.reloads != 0 {
@@ -224,14 +215,14 @@ func TestReloadDiff(t *testing.T) {
 	}
 
 	tunnelText := strings.Replace(strings.Replace(reloadBase, "172.16.0.0/16", "172.17.0.0/16", 1), "169.254.21.1/30", "169.254.22.1/30", 1)
-	tunnel := mustParse(t, tunnelText)
+	tunnel := mustConfig(t, tunnelText)
 	res = r.Reload(tunnel)
 	if res.Err != nil || !reflect.DeepEqual(f.ipsec.prepared[len(f.ipsec.prepared)-1].TunnelsChanged, []string{"Tunnel0.0"}) ||
 		!reflect.DeepEqual(f.ipsec.reloads[len(f.ipsec.reloads)-1].TunnelsChanged, []string{"Tunnel0.0"}) || f.bgp.reloads != 0 {
 		t.Fatalf("tunnel change: %+v; ipsec %+v", res, f.ipsec.reloads)
 	}
 
-	bgp := mustParse(t, strings.Replace(tunnelText, "remote-as 65010", "remote-as 65011", 1))
+	bgp := mustConfig(t, strings.Replace(tunnelText, "remote-as 65010", "remote-as 65011", 1))
 	if res = r.Reload(bgp); res.Err != nil || f.bgp.reloads != 1 {
 		t.Fatalf("bgp change: %+v; bgp reloads %d", res, f.bgp.reloads)
 	}
