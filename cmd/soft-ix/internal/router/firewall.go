@@ -315,16 +315,16 @@ func portRange(m config.PortMatch) (*nft.PortRange, bool) {
 // filterViews is what "show ip filter" and "show ip access-list" print:
 // cfg's filters and lists with the kernel's counter of each entry. An
 // entry without a rule (a filter run unenforced) has no count.
-func (c *Router) filterViews(cfg *config.Config) ([]show.FilterDirection, []show.AccessList, error) {
+func (r *Router) filterViews(cfg *config.Config) ([]show.FilterDirection, []show.AccessList, error) {
 	counts := map[string]nft.Counter{}
-	if c.fw != nil && len(c.fwRefs) > 0 {
+	if r.fw != nil && len(r.fwRefs) > 0 {
 		var err error
-		if counts, err = c.fw.Counters(); err != nil {
+		if counts, err = r.fw.Counters(); err != nil {
 			return nil, nil, err
 		}
 	}
 	count := func(ref ruleRef) show.FilterCount {
-		if _, ok := c.fwRefs[ref.ID()]; !ok {
+		if _, ok := r.fwRefs[ref.ID()]; !ok {
 			return show.FilterCount{}
 		}
 		n := counts[ref.ID()]
@@ -345,7 +345,7 @@ func (c *Router) filterViews(cfg *config.Config) ([]show.FilterDirection, []show
 			slices.SortStableFunc(fs, func(a, b *config.Filter) int { return int(int64(a.Seq) - int64(b.Seq)) })
 			deny := ruleRef{Interface: ifc.Name, Out: out, Entry: -1}
 			d := show.FilterDirection{Interface: ifc.Name, Out: out, Deny: count(deny)}
-			_, d.Enforced = c.fwRefs[deny.ID()]
+			_, d.Enforced = r.fwRefs[deny.ID()]
 			for _, f := range fs {
 				af := show.AppliedFilter{Seq: f.Seq, List: f.List}
 				name, _ := filterList(cfg, f.List)
@@ -366,7 +366,7 @@ func (c *Router) filterViews(cfg *config.Config) ([]show.FilterDirection, []show
 		l := show.AccessList{Name: acl.Name}
 		for i, e := range acl.Entries {
 			fc := show.FilterCount{Text: strings.Join(e.Words(), " ")}
-			for id, ref := range c.fwRefs {
+			for id, ref := range r.fwRefs {
 				if ref.List == acl.Name && ref.Entry == i {
 					n := counts[id]
 					fc.Packets += n.Packets

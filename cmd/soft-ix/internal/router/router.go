@@ -173,25 +173,25 @@ func New(cfg *config.Config, o Options, log *slog.Logger) *Router {
 // so what a crashed run left). On error the kernel keeps the table it
 // had. The lines firewall cannot translate are left out here: whether to
 // run without them was decided before (see Unenforced).
-func (c *Router) setFirewall(cfg *config.Config, maps map[string]string) error {
-	if c.fw == nil {
+func (r *Router) setFirewall(cfg *config.Config, maps map[string]string) error {
+	if r.fw == nil {
 		return nil
 	}
 	rules, refs, _ := firewall(cfg, maps)
 	if len(rules.Chains) == 0 && len(rules.Masquerade) == 0 && len(rules.Forwards) == 0 {
-		c.fwRefs = nil
-		if err := c.fw.Remove(); err != nil {
+		r.fwRefs = nil
+		if err := r.fw.Remove(); err != nil {
 			// Nothing to enforce: a kernel without nftables has no
 			// leftover table either.
-			c.log.Warn("removing the packet filter table", "err", err)
+			r.log.Warn("removing the packet filter table", "err", err)
 		}
 		return nil
 	}
-	if err := c.fw.Apply(rules); err != nil {
+	if err := r.fw.Apply(rules); err != nil {
 		return fmt.Errorf("packet filters and NAPT: %w", err)
 	}
-	c.fwRefs = refs
-	c.log.Info("packet filters and NAPT installed", "table", "ip "+nft.Table, "chains", len(rules.Chains), "masquerade", rules.Masquerade, "forwards", len(rules.Forwards))
+	r.fwRefs = refs
+	r.log.Info("packet filters and NAPT installed", "table", "ip "+nft.Table, "chains", len(rules.Chains), "masquerade", rules.Masquerade, "forwards", len(rules.Forwards))
 	return nil
 }
 
@@ -200,9 +200,9 @@ func (c *Router) setFirewall(cfg *config.Config, maps map[string]string) error {
 // with its TUN devices and IKE on top of it, then the Linux side applied to
 // those devices, then BGP (whose session runs through the tunnel). On
 // error whatever was started is stopped again.
-func (c *Router) Start() error {
-	cfg, o, log := c.cfg, c.opts, c.log
-	c.fw = nftFirewall{}
+func (r *Router) Start() error {
+	cfg, o, log := r.cfg, r.opts, r.log
+	r.fw = nftFirewall{}
 	for _, line := range plan(cfg, o.Maps, o.HostInterfaces) {
 		log.Info("configured", "what", line)
 	}
@@ -216,7 +216,7 @@ func (c *Router) Start() error {
 	}
 	// The filters first: no interface is configured, no route installed
 	// before the WAN is filtered as the file says.
-	if err := c.setFirewall(cfg, o.Maps); err != nil {
+	if err := r.setFirewall(cfg, o.Maps); err != nil {
 		if !o.AllowUnenforced {
 			return fmt.Errorf("%w (the filters cannot be enforced; %s runs without them)", err, EnforcementFlag)
 		}
@@ -224,10 +224,10 @@ func (c *Router) Start() error {
 	}
 	tm, err := tun.NewManager(log, o.Maps)
 	if err != nil {
-		c.Stop()
+		r.Stop()
 		return err
 	}
-	c.linux = linuxAdapter{tm}
+	r.linux = linuxAdapter{tm}
 	// The IX file owns the ports it names, unless the host says otherwise.
 	tm.SetMappedAddresses(!o.HostInterfaces)
 
@@ -236,14 +236,14 @@ func (c *Router) Start() error {
 		// with IKE) under ike.Manager; the devices exist before Apply.
 		ip, err := startIPsec(effective(cfg, nil), o, log, tm)
 		if err != nil {
-			c.Stop()
+			r.Stop()
 			return err
 		}
-		c.ipsec = ip
+		r.ipsec = ip
 	}
 	// Without a lease yet: a dhcp interface has no address, its dhcp
 	// routes wait (see effective).
-	if err := c.linux.Apply(effective(cfg, nil)); err != nil {
+	if err := r.linux.Apply(effective(cfg, nil)); err != nil {
 		// Partial trouble is logged and retried by later Applies; the
 		// daemon keeps running.
 		log.Warn("interfaces and routes applied with errors", "err", err)
@@ -253,23 +253,23 @@ func (c *Router) Start() error {
 	if err := tm.Watch(); err != nil {
 		log.Warn("routes will not follow address and link changes", "err", err)
 	}
-	c.syncTunnels(cfg)
+	r.syncTunnels(cfg)
 	// The WAN's DHCP clients, once Apply has brought their links up.
-	c.mu.Lock()
-	c.syncDHCP(cfg)
-	c.syncDHCPServers(cfg)
-	c.mu.Unlock()
-	go c.followLeases(c.stopWAN)
+	r.mu.Lock()
+	r.syncDHCP(cfg)
+	r.syncDHCPServers(cfg)
+	r.mu.Unlock()
+	go r.followLeases(r.stopWAN)
 
 	bs := bgp.New(bgp.Options{Log: log, Installer: tm})
-	c.bgp = bgpAdapter{bs, o.bgpConfig}
+	r.bgp = bgpAdapter{bs, o.bgpConfig}
 	if cfg.BGP != nil {
 		bc, err := o.bgpConfig(cfg)
 		if err == nil {
 			err = bs.Start(bc)
 		}
 		if err != nil {
-			c.Stop()
+			r.Stop()
 			return fmt.Errorf("bgp: %w", err)
 		}
 	}
@@ -281,21 +281,21 @@ func (c *Router) Start() error {
 // With IPsec running the decision is IPsec's, taken under its lock: a
 // "down" read here could otherwise land after an SA installed meanwhile
 // had brought the routes up, and leave them withdrawn for good.
-func (c *Router) syncTunnels(cfg *config.Config) {
-	if c.linux == nil {
+func (r *Router) syncTunnels(cfg *config.Config) {
+	if r.linux == nil {
 		return
 	}
 	var names []string
 	for _, t := range cfg.Tunnels() {
 		names = append(names, t.Name)
 	}
-	if c.ipsec != nil {
-		c.ipsec.syncTunnelRoutes(names)
+	if r.ipsec != nil {
+		r.ipsec.syncTunnelRoutes(names)
 		return
 	}
 	for _, name := range names {
-		if err := c.linux.SetTunnelUp(name, false); err != nil {
-			c.log.Warn("tunnel routes", "tunnel", name, "err", err)
+		if err := r.linux.SetTunnelUp(name, false); err != nil {
+			r.log.Warn("tunnel routes", "tunnel", name, "err", err)
 		}
 	}
 }
@@ -437,76 +437,76 @@ type ReloadResult struct {
 // running configuration (config.Diff), the packet filter first, since a
 // filter set the kernel refuses leaves the old one in place (one batch)
 // and so the whole running configuration.
-func (c *Router) Reload(cfg *config.Config) ReloadResult {
-	c.cmdMu.Lock()
-	defer c.cmdMu.Unlock()
-	res := ReloadResult{Changes: config.Diff(c.cfg, cfg)}
+func (r *Router) Reload(cfg *config.Config) ReloadResult {
+	r.cmdMu.Lock()
+	defer r.cmdMu.Unlock()
+	res := ReloadResult{Changes: config.Diff(r.cfg, cfg)}
 	if res.Changes.Empty() {
-		c.mu.Lock()
-		c.cfg = cfg
-		c.mu.Unlock()
+		r.mu.Lock()
+		r.cfg = cfg
+		r.mu.Unlock()
 		return res
 	}
 	if res.Changes.FiltersChanged {
-		if err := c.setFirewall(cfg, c.opts.Maps); err != nil {
-			if !c.opts.AllowUnenforced {
+		if err := r.setFirewall(cfg, r.opts.Maps); err != nil {
+			if !r.opts.AllowUnenforced {
 				res.Refused = err
 				return res
 			}
 			res.Unfiltered = err
 		}
 	}
-	res.Err = c.reload(cfg, res.Changes)
+	res.Err = r.reload(cfg, res.Changes)
 	return res
 }
 
 // reload applies the changes ch that lead to cfg: new tunnel devices
 // first, then the Linux side, then IKE (only changed tunnels are
 // renegotiated) and BGP (unchanged sessions stay up).
-func (c *Router) reload(cfg *config.Config, ch config.Changes) error {
-	o := c.opts
+func (r *Router) reload(cfg *config.Config, ch config.Changes) error {
+	o := r.opts
 	// A part that fails does not stop the others: the router runs cfg from
 	// now on, so interfaces, routes and BGP follow it even when IPsec
 	// cannot start.
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.cfg = cfg
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.cfg = cfg
 	fileCfg := cfg
 	// Clients of interfaces no longer on dhcp stop (and release their
 	// lease from its address) before the interfaces change; then the
 	// parts run the file with the leases still held (see effective).
-	c.syncDHCP(fileCfg)
-	cfg = effective(cfg, c.applied)
-	defer c.syncDHCPServers(fileCfg)
+	r.syncDHCP(fileCfg)
+	cfg = effective(cfg, r.applied)
+	defer r.syncDHCPServers(fileCfg)
 	var errs []error
-	switch la, ok := c.linux.(linuxAdapter); {
-	case c.ipsec == nil && len(cfg.Tunnels()) > 0 && !ok:
+	switch la, ok := r.linux.(linuxAdapter); {
+	case r.ipsec == nil && len(cfg.Tunnels()) > 0 && !ok:
 		errs = append(errs, errors.New("ikev2: no Linux side to route tunnels"))
-	case c.ipsec == nil && len(cfg.Tunnels()) > 0:
-		ip, err := startIPsec(cfg, o, c.log, la.Manager)
+	case r.ipsec == nil && len(cfg.Tunnels()) > 0:
+		ip, err := startIPsec(cfg, o, r.log, la.Manager)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("ikev2: %w", err))
 			break
 		}
-		c.ipsec = ip
-	case c.ipsec != nil:
-		if err := c.ipsec.prepare(cfg, ch); err != nil {
+		r.ipsec = ip
+	case r.ipsec != nil:
+		if err := r.ipsec.prepare(cfg, ch); err != nil {
 			errs = append(errs, fmt.Errorf("tunnels: %w", err))
 		}
 	}
-	if c.linux != nil {
-		if err := c.linux.Apply(cfg); err != nil {
+	if r.linux != nil {
+		if err := r.linux.Apply(cfg); err != nil {
 			errs = append(errs, fmt.Errorf("interfaces and routes: %w", err))
 		}
 	}
-	if c.ipsec != nil {
-		if err := c.ipsec.Reload(cfg, ch); err != nil {
+	if r.ipsec != nil {
+		if err := r.ipsec.Reload(cfg, ch); err != nil {
 			errs = append(errs, fmt.Errorf("ikev2: %w", err))
 		}
 	}
-	c.syncTunnels(cfg)
-	if c.bgp != nil && ch.BGPChanged {
-		if err := c.bgp.Reload(fileCfg); err != nil {
+	r.syncTunnels(cfg)
+	if r.bgp != nil && ch.BGPChanged {
+		if err := r.bgp.Reload(fileCfg); err != nil {
 			errs = append(errs, fmt.Errorf("bgp: %w", err))
 		}
 	}
@@ -515,37 +515,37 @@ func (c *Router) reload(cfg *config.Config, ch config.Changes) error {
 
 // Stop stops the parts in reverse order of start and removes what they
 // added to the system.
-func (c *Router) Stop() {
+func (r *Router) Stop() {
 	// The DHCP clients first: their releases still leave from the
 	// leased addresses.
-	c.mu.Lock()
-	c.stopped = true
-	clients := c.dhcp
-	c.dhcp = nil
-	c.mu.Unlock()
-	if c.stopWAN != nil {
-		close(c.stopWAN)
-		c.stopWAN = nil
+	r.mu.Lock()
+	r.stopped = true
+	clients := r.dhcp
+	r.dhcp = nil
+	r.mu.Unlock()
+	if r.stopWAN != nil {
+		close(r.stopWAN)
+		r.stopWAN = nil
 	}
 	for ix, cl := range clients {
 		if err := cl.Close(); err != nil {
-			c.log.Warn("dhcp: release", "interface", ix, "err", err)
+			r.log.Warn("dhcp: release", "interface", ix, "err", err)
 		}
 	}
-	c.mu.Lock()
-	c.closeDHCPServers()
-	c.mu.Unlock()
-	if c.bgp != nil {
+	r.mu.Lock()
+	r.closeDHCPServers()
+	r.mu.Unlock()
+	if r.bgp != nil {
 		sessions := false
-		if s, err := c.bgp.Summary(); err == nil {
+		if s, err := r.bgp.Summary(); err == nil {
 			for _, n := range s.Neighbors {
 				sessions = sessions || n.State == "ESTABLISHED"
 			}
 		}
-		if err := c.bgp.Close(); err != nil {
-			c.log.Error("stopping bgp", "err", err)
+		if err := r.bgp.Close(); err != nil {
+			r.log.Error("stopping bgp", "err", err)
 		}
-		if sessions && c.ipsec != nil {
+		if sessions && r.ipsec != nil {
 			// Close ended each session with a NOTIFICATION that is still on
 			// its way through a tunnel (TUN device, ESP); deleting the
 			// tunnels at once lost it, and a peer kept routing to us until
@@ -554,19 +554,19 @@ func (c *Router) Stop() {
 			time.Sleep(bgpFarewell)
 		}
 	}
-	if c.ipsec != nil {
-		if err := c.ipsec.Close(); err != nil {
-			c.log.Error("stopping ikev2", "err", err)
+	if r.ipsec != nil {
+		if err := r.ipsec.Close(); err != nil {
+			r.log.Error("stopping ikev2", "err", err)
 		}
 	}
-	if c.linux != nil {
-		if err := c.linux.Cleanup(); err != nil {
-			c.log.Error("removing interfaces and routes", "err", err)
+	if r.linux != nil {
+		if err := r.linux.Cleanup(); err != nil {
+			r.log.Error("removing interfaces and routes", "err", err)
 		}
 	}
-	if c.fw != nil {
-		if err := c.fw.Remove(); err != nil {
-			c.log.Error("removing the packet filter table", "err", err)
+	if r.fw != nil {
+		if err := r.fw.Remove(); err != nil {
+			r.log.Error("removing the packet filter table", "err", err)
 		}
 	}
 }
@@ -663,6 +663,6 @@ func addrText(i *config.Interface) string {
 }
 
 // tunnelUp reports whether a tunnel has an SA; false without IPsec.
-func (c *Router) tunnelUp(name string) bool {
-	return c.ipsec != nil && c.ipsec.TunnelUp(name)
+func (r *Router) tunnelUp(name string) bool {
+	return r.ipsec != nil && r.ipsec.TunnelUp(name)
 }

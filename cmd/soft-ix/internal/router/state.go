@@ -19,79 +19,79 @@ func notRunning(what string) error {
 
 // Config is the configuration the router runs (the file's, without the
 // DHCP leases: "show running-config").
-func (c *Router) Config() *config.Config {
-	c.cmdMu.Lock()
-	defer c.cmdMu.Unlock()
-	return c.cfg
+func (r *Router) Config() *config.Config {
+	r.cmdMu.Lock()
+	defer r.cmdMu.Unlock()
+	return r.cfg
 }
 
 // IKESAs are the established IKE SAs ("show ikev2 sa").
-func (c *Router) IKESAs() []show.IKESA {
-	c.cmdMu.Lock()
-	defer c.cmdMu.Unlock()
-	if c.ipsec == nil {
+func (r *Router) IKESAs() []show.IKESA {
+	r.cmdMu.Lock()
+	defer r.cmdMu.Unlock()
+	if r.ipsec == nil {
 		return nil
 	}
-	return c.ipsec.IKESAs()
+	return r.ipsec.IKESAs()
 }
 
 // ChildSAs are the installed Child SAs ("show ikev2 child-sa").
-func (c *Router) ChildSAs() []show.ChildSA {
-	c.cmdMu.Lock()
-	defer c.cmdMu.Unlock()
-	if c.ipsec == nil {
+func (r *Router) ChildSAs() []show.ChildSA {
+	r.cmdMu.Lock()
+	defer r.cmdMu.Unlock()
+	if r.ipsec == nil {
 		return nil
 	}
-	return c.ipsec.ChildSAs()
+	return r.ipsec.ChildSAs()
 }
 
 // ClearSA deletes the IKE SAs with peer (all when peer is invalid) and
 // returns how many it deleted ("clear ikev2 sa").
-func (c *Router) ClearSA(peer netip.Addr) (int, error) {
-	c.cmdMu.Lock()
-	defer c.cmdMu.Unlock()
-	if c.ipsec == nil {
+func (r *Router) ClearSA(peer netip.Addr) (int, error) {
+	r.cmdMu.Lock()
+	defer r.cmdMu.Unlock()
+	if r.ipsec == nil {
 		return 0, notRunning("IKEv2")
 	}
-	return c.ipsec.ClearSA(peer)
+	return r.ipsec.ClearSA(peer)
 }
 
 // BGPSummary is "show ip bgp summary".
-func (c *Router) BGPSummary() (show.BGPSummary, error) {
-	c.cmdMu.Lock()
-	defer c.cmdMu.Unlock()
-	if c.bgp == nil {
+func (r *Router) BGPSummary() (show.BGPSummary, error) {
+	r.cmdMu.Lock()
+	defer r.cmdMu.Unlock()
+	if r.bgp == nil {
 		return show.BGPSummary{}, notRunning("BGP")
 	}
-	return c.bgp.Summary()
+	return r.bgp.Summary()
 }
 
 // BGPRoutes lists what a neighbor sent, or what is sent to it
 // (advertised); with an invalid neighbor address, every path of the table
 // ("show ip bgp").
-func (c *Router) BGPRoutes(neighbor netip.Addr, advertised bool) (show.BGPRoutes, error) {
-	c.cmdMu.Lock()
-	defer c.cmdMu.Unlock()
-	if c.bgp == nil {
+func (r *Router) BGPRoutes(neighbor netip.Addr, advertised bool) (show.BGPRoutes, error) {
+	r.cmdMu.Lock()
+	defer r.cmdMu.Unlock()
+	if r.bgp == nil {
 		return show.BGPRoutes{}, notRunning("BGP")
 	}
-	return c.bgp.NeighborRoutes(neighbor, advertised)
+	return r.bgp.NeighborRoutes(neighbor, advertised)
 }
 
 // Routes is "show ip route": the kernel's main table in IX terms, with
 // the BGP next hop of B routes.
-func (c *Router) Routes() ([]show.Route, error) {
-	c.cmdMu.Lock()
-	defer c.cmdMu.Unlock()
-	if c.linux == nil {
+func (r *Router) Routes() ([]show.Route, error) {
+	r.cmdMu.Lock()
+	defer r.cmdMu.Unlock()
+	if r.linux == nil {
 		return nil, notRunning("routing")
 	}
-	routes, err := c.linux.Routes()
+	routes, err := r.linux.Routes()
 	if err != nil {
 		return nil, err
 	}
-	if c.bgp != nil {
-		bgpNextHops(c.bgp, routes)
+	if r.bgp != nil {
+		bgpNextHops(r.bgp, routes)
 	}
 	return routes, nil
 }
@@ -129,17 +129,17 @@ func bgpNextHops(b bgpSide, routes []show.Route) {
 // Filters is what "show ip filter" and "show ip access-list" print: the
 // configuration's filters and lists with the kernel's counter of each
 // entry.
-func (c *Router) Filters() ([]show.FilterDirection, []show.AccessList, error) {
-	c.cmdMu.Lock()
-	defer c.cmdMu.Unlock()
-	return c.filterViews(c.cfg)
+func (r *Router) Filters() ([]show.FilterDirection, []show.AccessList, error) {
+	r.cmdMu.Lock()
+	defer r.cmdMu.Unlock()
+	return r.filterViews(r.cfg)
 }
 
 // NAPT is "show ip napt translation": the kernel's translations.
-func (c *Router) NAPT() ([]show.NAPTTranslation, error) {
-	c.cmdMu.Lock()
-	defer c.cmdMu.Unlock()
-	la, ok := c.linux.(linuxAdapter)
+func (r *Router) NAPT() ([]show.NAPTTranslation, error) {
+	r.cmdMu.Lock()
+	defer r.cmdMu.Unlock()
+	la, ok := r.linux.(linuxAdapter)
 	if !ok {
 		return nil, notRunning("the Linux side")
 	}
@@ -152,18 +152,18 @@ func (c *Router) NAPT() ([]show.NAPTTranslation, error) {
 
 // DHCP is "show ip dhcp lease": the WAN clients' leases and what the LAN
 // servers have given out.
-func (c *Router) DHCP() ([]show.DHCPLease, []show.DHCPBinding) {
-	c.cmdMu.Lock()
-	defer c.cmdMu.Unlock()
-	return c.dhcpLeases(), c.dhcpBindings()
+func (r *Router) DHCP() ([]show.DHCPLease, []show.DHCPBinding) {
+	r.cmdMu.Lock()
+	defer r.cmdMu.Unlock()
+	return r.dhcpLeases(), r.dhcpBindings()
 }
 
 // Interfaces is "show interfaces", with the leased addresses of the dhcp
 // interfaces.
-func (c *Router) Interfaces() []show.Interface {
-	c.cmdMu.Lock()
-	defer c.cmdMu.Unlock()
-	return interfaceStates(c.withLeases(c.cfg), c.opts.Maps, c.tunnelUp)
+func (r *Router) Interfaces() []show.Interface {
+	r.cmdMu.Lock()
+	defer r.cmdMu.Unlock()
+	return interfaceStates(r.withLeases(r.cfg), r.opts.Maps, r.tunnelUp)
 }
 
 // IKEStats are IKE counters beyond the SA tables; an ipsecSide may offer
@@ -188,30 +188,30 @@ type Snapshot struct {
 
 // Snapshot reads the state the metrics show, each BGP neighbor with the
 // number of prefixes it sent and is sent.
-func (c *Router) Snapshot() Snapshot {
-	c.cmdMu.Lock()
-	defer c.cmdMu.Unlock()
+func (r *Router) Snapshot() Snapshot {
+	r.cmdMu.Lock()
+	defer r.cmdMu.Unlock()
 	var s Snapshot
-	if ip := c.ipsec; ip != nil {
+	if ip := r.ipsec; ip != nil {
 		s.IKESAs, s.ChildSAs = ip.IKESAs(), ip.ChildSAs()
 		if st, ok := ip.(ipsecStatser); ok {
 			v := st.Stats()
 			s.IKE = &v
 		}
 	}
-	if b := c.bgp; b != nil {
+	if b := r.bgp; b != nil {
 		if sum, err := b.Summary(); err == nil {
 			for i, n := range sum.Neighbors {
-				if r, err := b.NeighborRoutes(n.Addr, false); err == nil {
-					sum.Neighbors[i].PrefixesReceived = len(r.Routes)
+				if got, err := b.NeighborRoutes(n.Addr, false); err == nil {
+					sum.Neighbors[i].PrefixesReceived = len(got.Routes)
 				}
-				if r, err := b.NeighborRoutes(n.Addr, true); err == nil {
-					sum.Neighbors[i].PrefixesAdvertised = len(r.Routes)
+				if sent, err := b.NeighborRoutes(n.Addr, true); err == nil {
+					sum.Neighbors[i].PrefixesAdvertised = len(sent.Routes)
 				}
 			}
 			s.BGP = &sum
 		}
 	}
-	s.Interfaces = interfaceStates(c.cfg, c.opts.Maps, c.tunnelUp)
+	s.Interfaces = interfaceStates(r.cfg, r.opts.Maps, r.tunnelUp)
 	return s
 }

@@ -77,46 +77,46 @@ func wantsDHCP(cfg *config.Config, o Options) map[string]string {
 }
 
 // syncDHCP starts the clients cfg asks for and stops (releasing their
-// leases) those it no longer does. Called with c.mu held.
-func (c *Router) syncDHCP(cfg *config.Config) {
-	want := wantsDHCP(cfg, c.opts)
-	for ix, cl := range c.dhcp {
+// leases) those it no longer does. Called with r.mu held.
+func (r *Router) syncDHCP(cfg *config.Config) {
+	want := wantsDHCP(cfg, r.opts)
+	for ix, cl := range r.dhcp {
 		if _, ok := want[ix]; ok {
 			continue
 		}
 		if err := cl.Close(); err != nil {
-			c.log.Warn("dhcp: release", "interface", ix, "err", err)
+			r.log.Warn("dhcp: release", "interface", ix, "err", err)
 		}
-		delete(c.dhcp, ix)
-		delete(c.applied, ix)
-		c.leases.set(ix, dhcp.Lease{})
+		delete(r.dhcp, ix)
+		delete(r.applied, ix)
+		r.leases.set(ix, dhcp.Lease{})
 	}
 	for ix, dev := range want {
-		if _, ok := c.dhcp[ix]; ok {
+		if _, ok := r.dhcp[ix]; ok {
 			continue
 		}
-		cl, err := c.startDHCP(dhcp.Config{
+		cl, err := r.startDHCP(dhcp.Config{
 			Link:     dev,
 			Hostname: cfg.Hostname,
-			Log:      c.log.With("interface", ix),
-			OnLease:  func(l dhcp.Lease) { c.leases.set(ix, l) },
+			Log:      r.log.With("interface", ix),
+			OnLease:  func(l dhcp.Lease) { r.leases.set(ix, l) },
 		})
 		if err != nil {
-			c.log.Error("dhcp: client not started", "interface", ix, "linux", dev, "err", err)
+			r.log.Error("dhcp: client not started", "interface", ix, "linux", dev, "err", err)
 			continue
 		}
-		c.dhcp[ix] = cl
+		r.dhcp[ix] = cl
 	}
 }
 
 // followLeases applies each batch of lease changes until stop is closed.
-func (c *Router) followLeases(stop <-chan struct{}) {
+func (r *Router) followLeases(stop <-chan struct{}) {
 	for {
 		select {
 		case <-stop:
 			return
-		case <-c.leases.kick:
-			c.applyLeases()
+		case <-r.leases.kick:
+			r.applyLeases()
 		}
 	}
 }
@@ -124,21 +124,21 @@ func (c *Router) followLeases(stop <-chan struct{}) {
 // applyLeases brings the Linux side and IKE in line with the leases now
 // held: addresses and routes follow at once; tunnels whose IKE local
 // address is a changed lease's are negotiated again from the new address.
-func (c *Router) applyLeases() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.cfg == nil || c.stopped {
+func (r *Router) applyLeases() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.cfg == nil || r.stopped {
 		return
 	}
-	now := c.leases.snapshot()
+	now := r.leases.snapshot()
 	var changed []string
-	for ix := range c.dhcp {
-		if now[ix].Address != c.applied[ix].Address || now[ix].Router != c.applied[ix].Router {
+	for ix := range r.dhcp {
+		if now[ix].Address != r.applied[ix].Address || now[ix].Router != r.applied[ix].Router {
 			changed = append(changed, ix)
 		}
 	}
 	for ix := range now {
-		if _, running := c.dhcp[ix]; !running {
+		if _, running := r.dhcp[ix]; !running {
 			delete(now, ix) // a stopped client's last report
 		}
 	}
@@ -147,25 +147,25 @@ func (c *Router) applyLeases() {
 	}
 	moved := map[string]bool{}
 	for _, ix := range changed {
-		if now[ix].Address.Addr() != c.applied[ix].Address.Addr() {
+		if now[ix].Address.Addr() != r.applied[ix].Address.Addr() {
 			moved[ix] = true
 		}
 	}
-	c.applied = now
-	eff := effective(c.cfg, now)
-	if c.linux != nil {
-		if err := c.linux.Apply(eff); err != nil {
-			c.log.Warn("interfaces and routes after a lease change", "err", err)
+	r.applied = now
+	eff := effective(r.cfg, now)
+	if r.linux != nil {
+		if err := r.linux.Apply(eff); err != nil {
+			r.log.Warn("interfaces and routes after a lease change", "err", err)
 		}
 	}
-	if c.ipsec == nil || len(moved) == 0 {
+	if r.ipsec == nil || len(moved) == 0 {
 		return
 	}
 	var tunnels []string
-	for _, t := range c.cfg.Tunnels() {
+	for _, t := range r.cfg.Tunnels() {
 		// A tunnel whose source the kernel picks may have left from any
 		// WAN's lease.
-		if src := tunnelSource(c.cfg, t); src == "" || moved[src] {
+		if src := tunnelSource(r.cfg, t); src == "" || moved[src] {
 			tunnels = append(tunnels, t.Name)
 		}
 	}
@@ -173,21 +173,21 @@ func (c *Router) applyLeases() {
 		return
 	}
 	if hasAddress(eff, moved) {
-		c.log.Info("tunnels negotiate again from the new WAN address", "tunnels", tunnels)
+		r.log.Info("tunnels negotiate again from the new WAN address", "tunnels", tunnels)
 	} else {
-		c.log.Info("tunnels closed: the WAN lost its leased address; they negotiate again once there is a lease", "tunnels", tunnels)
+		r.log.Info("tunnels closed: the WAN lost its leased address; they negotiate again once there is a lease", "tunnels", tunnels)
 	}
-	if err := c.ipsec.Reload(eff, config.Changes{TunnelsChanged: tunnels}); err != nil {
-		c.log.Warn("ikev2 after a lease change", "err", err)
+	if err := r.ipsec.Reload(eff, config.Changes{TunnelsChanged: tunnels}); err != nil {
+		r.log.Warn("ikev2 after a lease change", "err", err)
 	}
-	c.syncTunnels(eff)
+	r.syncTunnels(eff)
 }
 
 // withLeases is cfg with the leases the router runs (see effective).
-func (c *Router) withLeases(cfg *config.Config) *config.Config {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return effective(cfg, c.applied)
+func (r *Router) withLeases(cfg *config.Config) *config.Config {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return effective(cfg, r.applied)
 }
 
 // hasAddress reports whether every interface in moved has an address in eff.
@@ -265,9 +265,9 @@ func effective(cfg *config.Config, leases map[string]dhcp.Lease) *config.Config 
 }
 
 // dhcpLeases is the state of every WAN DHCP client, for "show ip dhcp lease".
-func (c *Router) dhcpLeases() []show.DHCPLease {
+func (r *Router) dhcpLeases() []show.DHCPLease {
 	var out []show.DHCPLease
-	for ix, cl := range c.dhcp {
+	for ix, cl := range r.dhcp {
 		sl := show.DHCPLease{Interface: ix}
 		if l, ok := cl.Lease(); ok {
 			sl.Address, sl.Router, sl.Server, sl.DNS, sl.Domain = l.Address, l.Router, l.Server, l.DNS, l.Domain
