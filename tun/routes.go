@@ -408,7 +408,8 @@ const (
 // RouteInfo is one IPv4 route of the main table, for "show ip route".
 type RouteInfo struct {
 	Prefix    netip.Prefix
-	Interface string     // IX name when known (Tunnel0.0, GigaEthernet0.0), else the Linux link; "Null0.0" for blackholes
+	Interface string     // the router's name when known (Tunnel0.0, GigaEthernet0.0), else the Linux link; "" for blackholes
+	Blackhole bool       // the route discards what it matches
 	Gateway   netip.Addr // invalid for device routes
 	Metric    int
 	Source    string // SourceConnected, SourceStatic, SourceBGP, SourceKernel
@@ -453,7 +454,7 @@ func (m *Manager) Routes() ([]RouteInfo, error) {
 		}
 		switch {
 		case r.Type == unix.RTN_BLACKHOLE:
-			ri.Interface = "Null0.0"
+			ri.Blackhole = true
 		case r.LinkIndex > 0:
 			ri.Interface = m.ixName(linkName(r.LinkIndex))
 		}

@@ -321,6 +321,9 @@ func routesView(rs []tun.RouteInfo) []show.Route {
 	first := 0 // index of the first route of r's prefix
 	for i, r := range rs {
 		sr := show.Route{Prefix: r.Prefix, NextHop: r.Gateway, Interface: r.Interface, Metric: r.Metric, Age: r.Age}
+		if r.Blackhole {
+			sr.Interface = "Null0.0" // the IX's discard interface
+		}
 		// rs is sorted by prefix, then kernel metric: the kernel forwards
 		// by the first of a prefix (and its equal-cost siblings, one
 		// ECMP route), the IX counts the others as hidden.

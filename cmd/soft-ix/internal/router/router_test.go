@@ -161,12 +161,14 @@ func TestRoutesView(t *testing.T) {
 		{Prefix: mp("172.16.0.0/16"), Interface: "Tunnel0.0", Metric: 5, Source: tun.SourceStatic, Age: time.Minute},
 		{Prefix: mp("172.16.0.0/16"), Interface: "Tunnel1.0", Metric: tun.BGPMetric, Source: tun.SourceBGP},
 		{Prefix: mp("192.168.2.0/24"), Interface: "GigaEthernet1.0", Source: tun.SourceConnected},
+		{Prefix: mp("192.168.99.0/24"), Blackhole: true, Metric: 1, Source: tun.SourceStatic},
 	})
 	want := []show.Route{
 		{Prefix: mp("0.0.0.0/0"), Interface: "GigaEthernet0.0", NextHop: netip.MustParseAddr("203.0.113.1"), Code: show.Static, Distance: 1, Metric: 1},
 		{Prefix: mp("172.16.0.0/16"), Interface: "Tunnel0.0", Code: show.Static, Distance: 5, Metric: 1, Age: time.Minute},
 		{Prefix: mp("172.16.0.0/16"), Interface: "Tunnel1.0", Code: show.BGP, Distance: tun.BGPMetric, Metric: 0, Hidden: true},
 		{Prefix: mp("192.168.2.0/24"), Interface: "GigaEthernet1.0", Code: show.Connected, Metric: 1},
+		{Prefix: mp("192.168.99.0/24"), Interface: "Null0.0", Code: show.Static, Distance: 1, Metric: 1},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("routesView =\n%+v\nwant\n%+v", got, want)
