@@ -25,7 +25,14 @@ import (
 // lines or its "ip napt enable" differ; these never count as a change of
 // the interface itself, so a new filter renegotiates no tunnel.
 // DHCPChanged is set when "ip dhcp enable", a profile or a binding differs.
+//
+// Commands is the same comparison as the operator reads it: the commands
+// (each line with the block it stands in) that went ("- ") and came
+// ("+ "), and "~ " for a pre-shared key that changed. It goes to the log,
+// so no secret is in it: keys are masked, and lines soft-ix keeps without
+// acting on (see PrintActive) are left out.
 type Changes struct {
+	Commands                                              []string
 	TunnelsAdded, TunnelsRemoved, TunnelsChanged          []string
 	InterfacesAdded, InterfacesRemoved, InterfacesChanged []string
 	RoutesAdded, RoutesRemoved                            []*Route
@@ -35,7 +42,8 @@ type Changes struct {
 	DHCPChanged                                           bool
 }
 
-// Empty reports whether nothing changed.
+// Empty reports whether nothing soft-ix runs changed. Commands may still
+// list lines: ones whose change asks nothing of it.
 func (ch Changes) Empty() bool {
 	return len(ch.TunnelsAdded)+len(ch.TunnelsRemoved)+len(ch.TunnelsChanged)+
 		len(ch.InterfacesAdded)+len(ch.InterfacesRemoved)+len(ch.InterfacesChanged)+
@@ -45,13 +53,14 @@ func (ch Changes) Empty() bool {
 // Diff compares two configs for a reload. Positions in the file never count
 // as a change. A nil config is treated as empty.
 func Diff(old, new *Config) Changes {
+	var ch Changes
+	ch.Commands = diffCommands(old, new)
 	if old == nil {
 		old = &Config{}
 	}
 	if new == nil {
 		new = &Config{}
 	}
-	var ch Changes
 	ch.HostnameChanged = old.Hostname != new.Hostname
 
 	isTunnel := func(ifc *Interface) bool {
@@ -294,4 +303,89 @@ func (ch Changes) String() string {
 		parts = append(parts, "filters changed")
 	}
 	return strings.Join(parts, "; ")
+}
+
+// diffCommands compares the canonical texts of two configs command by
+// command (see Changes.Commands). Key lines are compared with the key
+// masked; a changed key is reported as such.
+func diffCommands(old, new *Config) []string {
+	a, b := commandSet(maskKeys(old)), commandSet(maskKeys(new))
+	var out []string
+	for _, l := range a.order {
+		if !b.has[l] {
+			out = append(out, "- "+l)
+		}
+	}
+	for _, l := range b.order {
+		if !a.has[l] {
+			out = append(out, "+ "+l)
+		}
+	}
+	if old == nil || new == nil {
+		return out
+	}
+	for _, n := range new.PSKs {
+		for _, o := range old.PSKs {
+			if o.ID == n.ID && !bytes.Equal(o.Key, n.Key) {
+				out = append(out, fmt.Sprintf("~ ikev2 authentication psk id %s %s: key changed", n.ID.Type, n.ID.Value))
+			}
+		}
+	}
+	return out
+}
+
+// maskedKey stands in for every pre-shared key in Changes.Commands.
+const maskedKey = "********"
+
+// maskKeys returns c with every PSK replaced by maskedKey; c is not changed.
+func maskKeys(c *Config) *Config {
+	if c == nil || len(c.PSKs) == 0 {
+		return c
+	}
+	m := *c
+	m.PSKs = make([]*PSK, len(c.PSKs))
+	for i, k := range c.PSKs {
+		mk := *k
+		mk.Key, mk.Hex = []byte(maskedKey), false
+		m.PSKs[i] = &mk
+	}
+	return &m
+}
+
+// commands are the lines of a config in order, each once.
+type commands struct {
+	order []string
+	has   map[string]bool
+}
+
+func commandSet(c *Config) commands {
+	cs := commands{has: map[string]bool{}}
+	if c == nil {
+		return cs
+	}
+	block := ""
+	// PrintActive: the lines soft-ix keeps without acting on change nothing
+	// it runs, and may hold secrets IX stores in clear (PPP passwords, IKEv1
+	// keys) that must not reach the log.
+	for _, line := range strings.Split(string(PrintActive(c)), "\n") {
+		t := strings.TrimSpace(line)
+		if t == "" || strings.HasPrefix(t, "!") {
+			block = ""
+			continue
+		}
+		if line == t { // a top-level command, maybe opening a block
+			block = t
+			cs.add(t)
+			continue
+		}
+		cs.add(block + ": " + t)
+	}
+	return cs
+}
+
+func (cs *commands) add(s string) {
+	if !cs.has[s] {
+		cs.has[s] = true
+		cs.order = append(cs.order, s)
+	}
 }

@@ -57,6 +57,12 @@ func TestDiff(t *testing.T) {
 			}
 			clearRoutes(ch.RoutesAdded)
 			clearRoutes(ch.RoutesRemoved)
+			// The operator's summary names the changed lines; what it
+			// says is TestDiffCommandsHideSecrets's business.
+			if len(ch.Commands) == 0 {
+				t.Error("Diff lists no changed command")
+			}
+			ch.Commands = nil
 			if !reflect.DeepEqual(ch, tc.want) {
 				t.Errorf("Diff = %+v\nwant %+v", ch, tc.want)
 			}
@@ -143,5 +149,36 @@ func TestDiffPSKSpelling(t *testing.T) {
 	c := parse("ikev2 authentication psk id ipv4 198.51.100.6 key char ABD\n" + tail)
 	if ch := Diff(a, c); len(ch.TunnelsChanged) != 1 {
 		t.Errorf("changed key: %v", ch)
+	}
+}
+
+// The reload summary (Commands) is logged on SIGHUP: it must never carry
+// a PSK, nor the secrets of lines soft-ix keeps without acting on.
+func TestDiffCommandsHideSecrets(t *testing.T) {
+	old := load(t, "ikev2 authentication psk id ipv4 198.51.100.6 key char OldSecret1\nip route 192.0.2.0/24 Null0.0\n")
+	new := load(t, "ikev2 authentication psk id ipv4 198.51.100.6 key hex 4e6577536563726574\n"+
+		"ikev2 authentication psk id ipv4 198.51.100.7 key char AddedSecret\nip route 192.0.2.0/24 Null0.0\n")
+	sum := strings.Join(Diff(old, new).Commands, "\n")
+	for _, secret := range []string{"OldSecret1", "4e6577536563726574", "NewSecret", "AddedSecret"} {
+		if strings.Contains(sum, secret) {
+			t.Errorf("summary shows the key %q:\n%s", secret, sum)
+		}
+	}
+	for _, want := range []string{"+ ikev2 authentication psk id ipv4 198.51.100.7 key char ********",
+		"~ ikev2 authentication psk id ipv4 198.51.100.6: key changed"} {
+		if !strings.Contains(sum, want) {
+			t.Errorf("summary lacks %q:\n%s", want, sum)
+		}
+	}
+	if string(old.PSKs[0].Key) != "OldSecret1" {
+		t.Error("masking changed the running config")
+	}
+
+	inactive := load(t, "ike policy p1 peer 198.51.100.1 key IkeSecret1 prop\nppp profile isp\n  authentication password user@example.jp PppSecret1\n")
+	sum = strings.Join(Diff(nil, inactive).Commands, "\n")
+	for _, secret := range []string{"IkeSecret1", "PppSecret1"} {
+		if strings.Contains(sum, secret) {
+			t.Errorf("the secret %q is shown:\n%s", secret, sum)
+		}
 	}
 }

@@ -89,12 +89,16 @@ func TestTunApplyTunnelStateAndCleanup(t *testing.T) {
 	}
 	srcs := map[string]string{}
 	for _, ri := range ris {
-		srcs[ri.Prefix.String()+" "+ri.Interface] = ri.Source
+		via := ri.Interface
+		if ri.Blackhole {
+			via = "blackhole"
+		}
+		srcs[ri.Prefix.String()+" "+via] = ri.Source
 	}
 	for k, want := range map[string]string{
 		"192.168.2.0/24 GigaEthernet1.0": tun.SourceConnected,
 		"172.16.0.6/32 Tunnel0.0":        tun.SourceStatic,
-		"10.99.0.0/16 Null0.0":           tun.SourceStatic,
+		"10.99.0.0/16 blackhole":         tun.SourceStatic,
 		"10.50.0.0/16 GigaEthernet1.0":   tun.SourceKernel,
 	} {
 		if srcs[k] != want {

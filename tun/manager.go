@@ -13,8 +13,6 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
-
-	"github.com/soft-ix/soft-ix/config"
 )
 
 // Route protocol numbers and the link alias that mark what soft-ix adds.
@@ -34,7 +32,7 @@ const BGPMetric = 20
 
 const ipForwardPath = "/proc/sys/net/ipv4/ip_forward"
 
-// Manager keeps the kernel in line with an IX configuration. All methods are
+// Manager keeps the kernel in line with a Config. All methods are
 // safe for concurrent use.
 type Manager struct {
 	log     *slog.Logger
@@ -42,7 +40,7 @@ type Manager struct {
 
 	mu            sync.Mutex
 	h             *netlink.Handle
-	cfg           *config.Config
+	cfg           *Config
 	mappedAddrs   bool
 	loopbacks     map[string]bool                  // dummy links we created, by name
 	addrs         map[string]map[netip.Prefix]bool // addresses we added to links we do not own
@@ -126,19 +124,20 @@ func (m *Manager) ixName(linkName string) string {
 // tunnel addresses, MTU and admin state, static routes, IPv4 forwarding.
 // It is idempotent and removes what an earlier Apply added that cfg no
 // longer has. Tunnel links that do not exist yet are skipped (with a log
-// line); call Apply or SetTunnelUp again once they do.
-func (m *Manager) Apply(cfg *config.Config) error {
+// line); call Apply or SetTunnelUp again once they do. The Manager keeps
+// cfg until the next Apply: the caller must not change it.
+func (m *Manager) Apply(cfg Config) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed {
 		return errors.New("tun: manager closed")
 	}
-	m.cfg = cfg
+	m.cfg = &cfg
 	var errs []error
 	if err := m.enableForwarding(); err != nil {
 		errs = append(errs, err)
 	}
-	errs = append(errs, m.applyInterfaces(cfg)...)
+	errs = append(errs, m.applyInterfaces(&cfg)...)
 	errs = append(errs, m.syncStatic()...)
 	m.dropPeerCoveringBGP()
 	m.retryBGP()
@@ -164,23 +163,24 @@ func (m *Manager) enableForwarding() error {
 	return nil
 }
 
-func (m *Manager) applyInterfaces(cfg *config.Config) []error {
+func (m *Manager) applyInterfaces(cfg *Config) []error {
 	var errs []error
 	wantLoop := map[string]bool{}
 	wantAddrs := map[string]map[netip.Prefix]bool{} // foreign links only
 	wantMapped := map[string]bool{}
-	for _, ifc := range cfg.Interfaces {
+	for i := range cfg.Links {
+		ifc := &cfg.Links[i]
 		switch ifc.Kind {
-		case config.KindLoopback:
+		case LinkLoopback:
 			wantLoop[ifc.Name] = true
 			if err := m.applyLoopback(ifc); err != nil {
 				errs = append(errs, err)
 			}
-		case config.KindTunnel:
+		case LinkTunnel:
 			if err := m.applyTunnel(ifc, wantAddrs); err != nil {
 				errs = append(errs, err)
 			}
-		case config.KindGigaEthernet:
+		case LinkMapped:
 			if !m.mappedAddrs {
 				continue
 			}
@@ -255,7 +255,7 @@ func (m *Manager) applyInterfaces(cfg *config.Config) []error {
 // applyMapped gives a mapped link (a GigaEthernet) the address, MTU and
 // admin state of its interface block, recording what it changes so that
 // only that is undone: an address the link already had stays the host's.
-func (m *Manager) applyMapped(ifc *config.Interface, name string, wantAddrs map[string]map[netip.Prefix]bool) []error {
+func (m *Manager) applyMapped(ifc *Link, name string, wantAddrs map[string]map[netip.Prefix]bool) []error {
 	link, err := m.h.LinkByName(name)
 	if err != nil {
 		return []error{fmt.Errorf("tun: %s (%s): %w", ifc.Name, name, err)}
@@ -285,8 +285,8 @@ func (m *Manager) applyMapped(ifc *config.Interface, name string, wantAddrs map[
 }
 
 // mappedMTU is the "ip mtu" of the interface mapped to link name (0: none).
-func (m *Manager) mappedMTU(cfg *config.Config, name string) int {
-	if ifc := cfg.Interface(m.ixName(name)); ifc != nil {
+func (m *Manager) mappedMTU(cfg *Config, name string) int {
+	if ifc := cfg.link(m.ixName(name)); ifc != nil {
 		return ifc.MTU
 	}
 	return 0
@@ -324,7 +324,7 @@ func (m *Manager) restoreDown(name string) []error {
 
 // applyLoopback creates (or adopts, when marked as ours) the dummy link for
 // a LoopbackN.M interface and gives it exactly the configured address.
-func (m *Manager) applyLoopback(ifc *config.Interface) error {
+func (m *Manager) applyLoopback(ifc *Link) error {
 	link, err := m.h.LinkByName(ifc.Name)
 	if err == nil && link.Attrs().Alias != LinkAlias {
 		return fmt.Errorf("tun: %s: a link of that name exists and is not soft-ix's", ifc.Name)
@@ -370,7 +370,7 @@ func (m *Manager) addLoopbackLink(name string) error {
 }
 
 // applyTunnel configures the TUN device of a tunnel interface, if present.
-func (m *Manager) applyTunnel(ifc *config.Interface, wantAddrs map[string]map[netip.Prefix]bool) error {
+func (m *Manager) applyTunnel(ifc *Link, wantAddrs map[string]map[netip.Prefix]bool) error {
 	// Normally esp's TUN device is named like the interface; a mapping
 	// (Tunnel0.0=ipsec0) lets another tunnel device play the part.
 	name := m.LinkName(ifc.Name)
@@ -429,7 +429,7 @@ func (m *Manager) noLinkLocal(link netlink.Link) {
 	}
 }
 
-func (m *Manager) setAdmin(link netlink.Link, ifc *config.Interface) error {
+func (m *Manager) setAdmin(link netlink.Link, ifc *Link) error {
 	up := link.Attrs().Flags&net.FlagUp != 0
 	switch {
 	case ifc.Shutdown && up:

@@ -10,8 +10,6 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
-
-	"github.com/soft-ix/soft-ix/config"
 )
 
 // routeKey is how the kernel tells routes of the main table apart.
@@ -30,7 +28,7 @@ type bgpRoute struct {
 
 // staticRoute turns one "ip route" into a kernel route, or says why it
 // cannot be installed now (missing link, tunnel down, shut interface).
-func (m *Manager) staticRoute(r *config.Route) (*netlink.Route, string) {
+func (m *Manager) staticRoute(r *Route) (*netlink.Route, string) {
 	if r.DHCP {
 		// "ip route ... GigaEthernet0.0 dhcp" means the router of the DHCP
 		// lease; the daemon hands such routes in with that router as next
@@ -53,14 +51,14 @@ func (m *Manager) staticRoute(r *config.Route) (*netlink.Route, string) {
 			return nr, ""
 		}
 		// "ip route P NEXTHOP IF": the next hop by that interface.
-	} else if isNull(r.Interface) {
+	} else if r.Blackhole {
 		nr.Type = unix.RTN_BLACKHOLE
 		return nr, ""
 	}
 	if m.tunnelDown[r.Interface] {
 		return nil, "tunnel down"
 	}
-	if ifc := m.interfaceByName(r.Interface); ifc != nil && ifc.Shutdown {
+	if ifc := m.cfg.link(r.Interface); ifc != nil && ifc.Shutdown {
 		return nil, "interface shut down"
 	}
 	link, err := m.h.LinkByName(m.LinkName(r.Interface))
@@ -98,38 +96,6 @@ func multipath(a, b *netlink.Route) *netlink.Route {
 	return &m
 }
 
-// outgoingRoutes are the host routes "ikev2 outgoing-interface IF NEXTHOP"
-// asks for: IKE and ESP to the tunnel's peer leave by IF through NEXTHOP,
-// whatever else the routing table says. Without a next hop (or with
-// "auto") the table decides, as before.
-func outgoingRoutes(cfg *config.Config) []*config.Route {
-	var out []*config.Route
-	for _, ifc := range cfg.Tunnels() {
-		t := ifc.Tunnel
-		if !t.OutgoingNextHop.IsValid() || !t.Peer.IsValid() || t.OutgoingInterface == "" || t.Peer.Is4() != t.OutgoingNextHop.Is4() {
-			continue
-		}
-		out = append(out, &config.Route{Prefix: netip.PrefixFrom(t.Peer, t.Peer.BitLen()), NextHop: t.OutgoingNextHop, Interface: t.OutgoingInterface})
-	}
-	return out
-}
-
-func isNull(ixName string) bool {
-	return len(ixName) >= 4 && ixName[:4] == string(config.KindNull)
-}
-
-func (m *Manager) interfaceByName(name string) *config.Interface {
-	if m.cfg == nil {
-		return nil
-	}
-	for _, ifc := range m.cfg.Interfaces {
-		if ifc.Name == name {
-			return ifc
-		}
-	}
-	return nil
-}
-
 // syncStatic installs the static routes of the current configuration that
 // can be installed and removes the ones it installed that are no longer
 // wanted or possible.
@@ -138,10 +104,10 @@ func (m *Manager) syncStatic() []error {
 	want := map[routeKey]*netlink.Route{}
 	if m.cfg != nil {
 		// A file's own route to the peer, of the same distance, wins.
-		outgoing := outgoingRoutes(m.cfg)
+		outgoing := m.cfg.PeerRoutes
 		fromFile := map[routeKey]bool{}
-		for i, r := range append(outgoing, m.cfg.Routes...) {
-			nr, why := m.staticRoute(r)
+		for i, r := range append(append([]Route{}, outgoing...), m.cfg.Routes...) {
+			nr, why := m.staticRoute(&r)
 			if nr == nil {
 				m.log.Info("tun: static route not installed", "prefix", r.Prefix, "interface", r.Interface, "reason", why)
 				continue
@@ -216,8 +182,8 @@ func (m *Manager) SetTunnelUp(name string, up bool) error {
 		// of N tunnels do N² netlink requests while its tunnels came up,
 		// under the IKE lock InstallSA is called with, and IKE stalled
 		// (integration/bench/hub).
-		for _, ifc := range m.cfg.Interfaces {
-			if ifc.Kind == config.KindTunnel && ifc.Name == name {
+		for i := range m.cfg.Links {
+			if ifc := &m.cfg.Links[i]; ifc.Kind == LinkTunnel && ifc.Name == name {
 				if err := m.applyTunnel(ifc, map[string]map[netip.Prefix]bool{}); err != nil {
 					errs = append(errs, err)
 				}
@@ -333,12 +299,11 @@ func (m *Manager) coversTunnelPeer(p netip.Prefix, dev string) (netip.Addr, stri
 	if m.cfg == nil {
 		return netip.Addr{}, "", false
 	}
-	ifc := m.cfg.Interface(m.ixName(dev))
-	if ifc == nil {
+	ifc := m.cfg.link(m.ixName(dev))
+	if ifc == nil || ifc.Kind != LinkTunnel || !ifc.Peer.IsValid() || !p.Contains(ifc.Peer) {
 		return netip.Addr{}, "", false
 	}
-	peer, ok := ifc.CoversPeer(p)
-	return peer, ifc.Name, ok
+	return ifc.Peer, ifc.Name, true
 }
 
 func (m *Manager) installBGP(p netip.Prefix, br *bgpRoute, path nextHopPath) error {
@@ -443,7 +408,8 @@ const (
 // RouteInfo is one IPv4 route of the main table, for "show ip route".
 type RouteInfo struct {
 	Prefix    netip.Prefix
-	Interface string     // IX name when known (Tunnel0.0, GigaEthernet0.0), else the Linux link; "Null0.0" for blackholes
+	Interface string     // the router's name when known (Tunnel0.0, GigaEthernet0.0), else the Linux link; "" for blackholes
+	Blackhole bool       // the route discards what it matches
 	Gateway   netip.Addr // invalid for device routes
 	Metric    int
 	Source    string // SourceConnected, SourceStatic, SourceBGP, SourceKernel
@@ -488,7 +454,7 @@ func (m *Manager) Routes() ([]RouteInfo, error) {
 		}
 		switch {
 		case r.Type == unix.RTN_BLACKHOLE:
-			ri.Interface = "Null0.0"
+			ri.Blackhole = true
 		case r.LinkIndex > 0:
 			ri.Interface = m.ixName(linkName(r.LinkIndex))
 		}

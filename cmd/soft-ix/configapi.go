@@ -1,17 +1,16 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 
+	"github.com/soft-ix/soft-ix/cmd/soft-ix/internal/router"
 	"github.com/soft-ix/soft-ix/config"
 )
 
-// This file is the seam to package config: loading with diagnostics,
-// printing and a reload summary.
+// This file is the seam to package config: loading with diagnostics and
+// printing.
 
 // diagnostic is one warning or error about the configuration file,
 // printed as file:line:col like a compiler's.
@@ -29,97 +28,6 @@ func loadConfig(path string) (*config.Config, []diagnostic, error) {
 
 // printConfig writes c as canonical IX running-config text.
 func printConfig(c *config.Config) []byte { return config.Print(c) }
-
-// configChanges summarises what a reload changes, for the log and the
-// "reload" answer; the components decide themselves what to restart.
-type configChanges struct {
-	Summary []string // "+ ip route ..." / "- ip route ..."
-}
-
-// diffConfig compares the canonical texts of two configs command by
-// command (each line with the block it stands in). The summary goes to the
-// log on SIGHUP, so pre-shared keys never appear in it: key lines are
-// compared with the key masked, and a changed key is reported as such.
-func diffConfig(old, new *config.Config) configChanges {
-	a, b := commandSet(maskKeys(old)), commandSet(maskKeys(new))
-	var ch configChanges
-	for _, l := range a.order {
-		if !b.has[l] {
-			ch.Summary = append(ch.Summary, "- "+l)
-		}
-	}
-	for _, l := range b.order {
-		if !a.has[l] {
-			ch.Summary = append(ch.Summary, "+ "+l)
-		}
-	}
-	if old == nil || new == nil {
-		return ch
-	}
-	for _, n := range new.PSKs {
-		for _, o := range old.PSKs {
-			if o.ID == n.ID && !bytes.Equal(o.Key, n.Key) {
-				ch.Summary = append(ch.Summary, fmt.Sprintf("~ ikev2 authentication psk id %s %s: key changed", n.ID.Type, n.ID.Value))
-			}
-		}
-	}
-	return ch
-}
-
-// maskedKey stands in for every pre-shared key in the reload summary.
-const maskedKey = "********"
-
-// maskKeys returns c with every PSK replaced by maskedKey; c is not changed.
-func maskKeys(c *config.Config) *config.Config {
-	if c == nil || len(c.PSKs) == 0 {
-		return c
-	}
-	m := *c
-	m.PSKs = make([]*config.PSK, len(c.PSKs))
-	for i, k := range c.PSKs {
-		mk := *k
-		mk.Key, mk.Hex = []byte(maskedKey), false
-		m.PSKs[i] = &mk
-	}
-	return &m
-}
-
-type commands struct {
-	order []string
-	has   map[string]bool
-}
-
-func commandSet(c *config.Config) commands {
-	cs := commands{has: map[string]bool{}}
-	if c == nil {
-		return cs
-	}
-	block := ""
-	// PrintActive: the lines soft-ix keeps without acting on change nothing
-	// it runs, and may hold secrets IX stores in clear (PPP passwords, IKEv1
-	// keys) that must not reach the log.
-	for _, line := range strings.Split(string(config.PrintActive(c)), "\n") {
-		t := strings.TrimSpace(line)
-		if t == "" || strings.HasPrefix(t, "!") {
-			block = ""
-			continue
-		}
-		if line == t { // a top-level command, maybe opening a block
-			block = t
-			cs.add(t)
-			continue
-		}
-		cs.add(block + ": " + t)
-	}
-	return cs
-}
-
-func (cs *commands) add(s string) {
-	if !cs.has[s] {
-		cs.has[s] = true
-		cs.order = append(cs.order, s)
-	}
-}
 
 // printDiags writes the diagnostics, then err unless it is only their list.
 func printDiags(w io.Writer, diags []diagnostic, err error) {
@@ -145,7 +53,7 @@ func runCheck(path string, maps map[string]string, allowUnenforced bool, stdout,
 		return exitFail
 	}
 	printInactive(stdout, cfg)
-	if !reportUnenforced(stderr, unenforced(cfg, maps), allowUnenforced) {
+	if !reportUnenforced(stderr, router.Unenforced(cfg, maps), allowUnenforced) {
 		return exitFail
 	}
 	return exitOK

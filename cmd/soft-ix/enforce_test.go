@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/soft-ix/soft-ix/cmd/soft-ix/internal/router"
 	"github.com/soft-ix/soft-ix/config"
 )
 
@@ -58,7 +59,7 @@ interface Loopback0.0
 	}
 	list := func(maps map[string]string) string {
 		var got []string
-		for _, d := range unenforced(cfg, maps) {
+		for _, d := range router.Unenforced(cfg, maps) {
 			got = append(got, d.String())
 		}
 		return strings.Join(got, "\n")
@@ -120,18 +121,18 @@ func TestReloadRefusesUnenforced(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, ip := testDaemon(func(string) (*config.Config, []diagnostic, error) { return next, nil, nil })
-	old := d.cfg
+	d := testDaemon(func(string) (*config.Config, []diagnostic, error) { return next, nil, nil })
+	old := d.router.Config()
 	resp := d.Handle(context.Background(), []string{"reload"})
 	if resp.Status != exitFail || !strings.Contains(resp.Output, "running configuration stays") ||
 		!strings.Contains(resp.Output, "ix.conf:7:3: error: \"ip filter flt-list 30 in\" on GigaEthernet0.0 is not enforced") {
 		t.Errorf("reload: %+v", resp)
 	}
-	if d.cfg != old || len(ip.reloads) != 0 {
+	if d.router.Config() != old {
 		t.Error("a refused reload changed the running config")
 	}
 	d.opts.allowUnenforced = true
-	if resp := d.Handle(context.Background(), []string{"reload"}); resp.Status != exitOK || d.cfg != next {
+	if resp := d.Handle(context.Background(), []string{"reload"}); resp.Status != exitOK || d.router.Config() != next {
 		t.Errorf("reload with --allow-unenforced: %+v", resp)
 	}
 }
@@ -143,7 +144,7 @@ func TestNAPTTimersAreNotRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if bad := unenforced(cfg, map[string]string{"GigaEthernet0.0": "wan0"}); len(bad) != 0 {
+	if bad := router.Unenforced(cfg, map[string]string{"GigaEthernet0.0": "wan0"}); len(bad) != 0 {
 		t.Fatalf("refused: %v", bad)
 	}
 }

@@ -15,61 +15,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/soft-ix/soft-ix/cmd/soft-ix/internal/show"
-	"github.com/soft-ix/soft-ix/ike"
+	"github.com/soft-ix/soft-ix/cmd/soft-ix/internal/router"
 	"github.com/soft-ix/soft-ix/internal/childsa"
 )
 
-// ikeStats are IKE counters beyond the SA tables; an ipsecSide may offer
-// them (ipsecStatser) for the metrics.
-type ikeStats struct {
-	ChildSAsInstalled uint64            // outbound Child SAs installed (first SAs and rekeys)
-	Rekeys            uint64            // Child SAs installed to replace a live one
-	IKE               ike.Stats         // IKE control-plane counters (ike.Manager.Stats)
-	DataPlaneDrops    map[string]uint64 // packets of no SA, by reason
-}
-
-type ipsecStatser interface{ Stats() ikeStats }
-
-// snapshotter is what the collector reads from the daemon at scrape time.
+// snapshotter is what the collector reads at scrape time
+// (router.Router; fakes in tests).
 type snapshotter interface {
-	metricsSnapshot() metricsSnapshot
-}
-
-type metricsSnapshot struct {
-	IKESAs     []show.IKESA
-	ChildSAs   []show.ChildSA
-	IKE        *ikeStats
-	BGP        *show.BGPSummary
-	Interfaces []show.Interface
-}
-
-func (d *daemon) metricsSnapshot() metricsSnapshot {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	var s metricsSnapshot
-	if c := d.comps.ipsec; c != nil {
-		s.IKESAs, s.ChildSAs = c.IKESAs(), c.ChildSAs()
-		if st, ok := c.(ipsecStatser); ok {
-			v := st.Stats()
-			s.IKE = &v
-		}
-	}
-	if c := d.comps.bgp; c != nil {
-		if sum, err := c.Summary(); err == nil {
-			for i, n := range sum.Neighbors {
-				if r, err := c.NeighborRoutes(n.Addr, false); err == nil {
-					sum.Neighbors[i].PrefixesReceived = len(r.Routes)
-				}
-				if r, err := c.NeighborRoutes(n.Addr, true); err == nil {
-					sum.Neighbors[i].PrefixesAdvertised = len(r.Routes)
-				}
-			}
-			s.BGP = &sum
-		}
-	}
-	s.Interfaces = interfaceStates(d.cfg, d.opts.maps, d.comps.tunnelUp)
-	return s
+	Snapshot() router.Snapshot
 }
 
 // collector turns a snapshot into Prometheus metrics on every scrape, so
@@ -121,7 +74,7 @@ func newCollector(src snapshotter) *collector {
 func (c *collector) Describe(ch chan<- *prometheus.Desc) { prometheus.DescribeByCollect(c, ch) }
 
 func (c *collector) Collect(ch chan<- prometheus.Metric) {
-	s := c.src.metricsSnapshot()
+	s := c.src.Snapshot()
 	gauge := func(d *prometheus.Desc, v float64, l ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, l...)
 	}

@@ -5,29 +5,28 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/soft-ix/soft-ix/cmd/soft-ix/internal/router"
 	"github.com/soft-ix/soft-ix/ike"
 )
 
-// ikeCounting adds ike.Manager-style counters to the fake IPsec side.
-type ikeCounting struct{ *fakeIPsec }
-
-func (ikeCounting) Stats() ikeStats {
-	return ikeStats{IKE: ike.Stats{
+// ikeCounting is a snapshot with ike.Manager-style counters.
+func ikeCounting() fakeSnapshot {
+	snap := testSnapshot()
+	snap.s.IKE = &router.IKEStats{IKE: ike.Stats{
 		Sent:        ike.ExchangeCounts{IKESAInit: 2, IKEAuth: 1},
 		Received:    ike.ExchangeCounts{Informational: 7},
 		Retransmits: 3,
 		Failures:    ike.FailureCounts{AuthFailed: 1, UnknownSPI: 4, ResendMismatch: 8, ResendLimited: 9},
 		IKERekeys:   5, DPDProbes: 6, InvalidSPISent: 4,
 	}}
+	return snap
 }
 
 // TestMetricsIKECounters: ike.Manager.Stats reaches the endpoint as
 // counters labelled by exchange and direction, and by failure reason.
 func TestMetricsIKECounters(t *testing.T) {
-	d, ip := testDaemon(nil)
-	d.comps.ipsec = ikeCounting{ip}
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(newCollector(d))
+	reg.MustRegister(newCollector(ikeCounting()))
 	mfs, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)

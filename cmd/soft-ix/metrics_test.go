@@ -23,8 +23,7 @@ func countMetrics(c prometheus.Collector) int {
 }
 
 func TestMetricsRegistry(t *testing.T) {
-	d, _ := testDaemon(nil)
-	reg := newRegistry(d)
+	reg := newRegistry(testSnapshot())
 	mfs, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
@@ -45,21 +44,15 @@ func TestMetricsRegistry(t *testing.T) {
 	}
 }
 
-// twoIKESAs reports an IKE SA and its rekeyed successor, both established.
-type twoIKESAs struct{ *fakeIPsec }
-
-func (twoIKESAs) IKESAs() []show.IKESA {
+func TestMetricsDuringIKERekey(t *testing.T) {
+	// An IKE SA and its rekeyed successor, both established.
+	snap := testSnapshot()
 	sa := show.IKESA{Interface: "Tunnel0.0", Serial: 1, Initiator: true, Peer: netip.MustParseAddrPort("198.51.100.6:500")}
 	next := sa
 	next.Serial = 2
-	return []show.IKESA{sa, next}
-}
-
-func TestMetricsDuringIKERekey(t *testing.T) {
-	d, ip := testDaemon(nil)
-	d.comps.ipsec = twoIKESAs{ip}
+	snap.s.IKESAs = []show.IKESA{sa, next}
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(newCollector(d))
+	reg.MustRegister(newCollector(snap))
 	mfs, err := reg.Gather()
 	if err != nil {
 		t.Fatalf("scrape during an IKE rekey: %v", err)

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/soft-ix/soft-ix/cmd/soft-ix/internal/ctl"
+	"github.com/soft-ix/soft-ix/cmd/soft-ix/internal/router"
 	"github.com/soft-ix/soft-ix/config"
 )
 
@@ -52,7 +53,7 @@ func preflight(cfg *config.Config, o *options) error {
 	}
 	f.Close()
 	networks := []string{"udp4"}
-	if needsIPv6(cfg) {
+	if router.NeedsIPv6(cfg) {
 		networks = append(networks, "udp6")
 	}
 	for _, network := range networks {
@@ -73,7 +74,7 @@ func preflight(cfg *config.Config, o *options) error {
 func udpPortFree(network string, port int) error {
 	c, err := net.ListenUDP(network, &net.UDPAddr{Port: port})
 	if err != nil {
-		return portError(port, err)
+		return router.PortError(port, err)
 	}
 	c.Close()
 	return nil

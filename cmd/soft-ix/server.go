@@ -6,32 +6,28 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/netip"
 	"os"
 	"os/signal"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
 	"github.com/soft-ix/soft-ix/cmd/soft-ix/internal/cli"
 	"github.com/soft-ix/soft-ix/cmd/soft-ix/internal/ctl"
+	"github.com/soft-ix/soft-ix/cmd/soft-ix/internal/router"
 	"github.com/soft-ix/soft-ix/cmd/soft-ix/internal/show"
 	"github.com/soft-ix/soft-ix/config"
 	"github.com/soft-ix/soft-ix/internal/gcpace"
 )
 
-// daemon is the running soft-ix: the loaded config, its components, and the
-// answers to control-socket commands.
+// daemon is the running soft-ix: the router and the answers to
+// control-socket commands.
 type daemon struct {
 	opts *options
 	log  *slog.Logger
 	// load reads the config file; a field so tests can feed configs.
-	load func(path string) (*config.Config, []diagnostic, error)
-
-	mu    sync.Mutex // serialises reload against commands reading cfg/comps
-	cfg   *config.Config
-	comps *components
+	load   func(path string) (*config.Config, []diagnostic, error)
+	router *router.Router
 }
 
 func parseLevel(s string) (slog.Level, error) {
@@ -63,8 +59,8 @@ func runDaemon(o *options, stderr io.Writer) int {
 	for _, d := range diags {
 		log.Warn("configuration", "diagnostic", d.String())
 	}
-	if !reportUnenforced(stderr, unenforced(cfg, o.maps), o.allowUnenforced) {
-		log.Error("configuration has filter/NAPT lines soft-ix cannot enforce, not starting", "file", o.config, "flag", enforcementFlag)
+	if !reportUnenforced(stderr, router.Unenforced(cfg, o.maps), o.allowUnenforced) {
+		log.Error("configuration has filter/NAPT lines soft-ix cannot enforce, not starting", "file", o.config, "flag", router.EnforcementFlag)
 		return exitFail
 	}
 	if err := preflight(cfg, o); err != nil {
@@ -84,13 +80,13 @@ func runDaemon(o *options, stderr io.Writer) int {
 	defer stopPacing()
 	go gcpace.Run(paceCtx)
 
-	comps, err := startComponents(cfg, o, log)
-	if err != nil {
+	r := router.New(cfg, o.routerOptions(), log)
+	if err := r.Start(); err != nil {
 		log.Error("cannot start", "err", err)
 		return exitFail
 	}
-	d := &daemon{opts: o, log: log, load: loadConfig, cfg: cfg, comps: comps}
-	defer comps.close()
+	d := &daemon{opts: o, log: log, load: loadConfig, router: r}
+	defer r.Stop()
 
 	srv, err := ctl.Listen(o.socket, d, log)
 	if err != nil {
@@ -100,7 +96,7 @@ func runDaemon(o *options, stderr io.Writer) int {
 	defer srv.Close()
 
 	if o.metrics != "" {
-		stop, err := serveMetrics(o.metrics, d, log)
+		stop, err := serveMetrics(o.metrics, r, log)
 		if err != nil {
 			log.Error("cannot start", "err", err)
 			return exitFail
@@ -122,8 +118,18 @@ func runDaemon(o *options, stderr io.Writer) int {
 		log.Info("stopping", "signal", sig.String())
 		break
 	}
-	// Deferred: metrics, control socket, components in reverse order.
+	// Deferred: metrics, control socket, the router's parts in reverse order.
 	return exitOK
+}
+
+// routerOptions are the flags that shape the router. parseArgs has
+// checked --emulate.
+func (o *options) routerOptions() router.Options {
+	em, _ := o.emulator()
+	return router.Options{
+		Maps: o.maps, HostInterfaces: o.hostInterfaces, AllowUnenforced: o.allowUnenforced,
+		ForceUDPEncap: o.forceUDPEncap, KeyLog: o.keylog, Emulator: em,
+	}
 }
 
 func hostname(cfg *config.Config) string {
@@ -143,7 +149,7 @@ func (d *daemon) reload() (string, bool) {
 		printDiags(&b, diags, err)
 		return b.String(), false
 	}
-	if lines := unenforced(cfg, d.opts.maps); len(lines) > 0 {
+	if lines := router.Unenforced(cfg, d.opts.maps); len(lines) > 0 {
 		var b strings.Builder
 		if !d.opts.allowUnenforced {
 			fmt.Fprintf(&b, "%% reload refused, the running configuration stays:\n")
@@ -155,39 +161,29 @@ func (d *daemon) reload() (string, bool) {
 			d.log.Warn("configuration", "unenforced", l.String())
 		}
 	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	changes := diffConfig(d.cfg, cfg)
-	ch := config.Diff(d.cfg, cfg)
+	res := d.router.Reload(cfg)
+	ch := res.Changes
 	var b strings.Builder
 	for _, diag := range diags {
 		fmt.Fprintf(&b, "%s\n", diag)
 	}
-	if ch.Empty() {
-		d.cfg = cfg
+	switch {
+	case ch.Empty():
 		b.WriteString("Configuration reloaded, no changes.\n")
 		return b.String(), true
+	case res.Refused != nil:
+		fmt.Fprintf(&b, "%% reload refused, the running configuration stays: %v\n", res.Refused)
+		return b.String(), false
+	case res.Unfiltered != nil:
+		fmt.Fprintf(&b, "%% packet filters and NAPT not applied (%s): %v\n", router.EnforcementFlag, res.Unfiltered)
 	}
-	if ch.FiltersChanged {
-		// Before anything else changes: a filter set the kernel refuses
-		// leaves the old one in place (one batch), and so the whole
-		// running configuration.
-		if err := d.comps.setFirewall(cfg, d.opts.maps); err != nil {
-			if !d.opts.allowUnenforced {
-				fmt.Fprintf(&b, "%% reload refused, the running configuration stays: %v\n", err)
-				return b.String(), false
-			}
-			fmt.Fprintf(&b, "%% packet filters and NAPT not applied (%s): %v\n", enforcementFlag, err)
-		}
-	}
-	if err := d.comps.reload(cfg, ch, d.opts); err != nil {
-		d.cfg = cfg // partly applied: show what was asked for
-		fmt.Fprintf(&b, "%% reload applied with errors: %v\n", err)
+	if res.Err != nil {
+		// Partly applied: the router runs (and shows) what was asked for.
+		fmt.Fprintf(&b, "%% reload applied with errors: %v\n", res.Err)
 		return b.String(), false
 	}
-	d.cfg = cfg
 	b.WriteString("Configuration reloaded:\n")
-	for _, l := range changes.Summary {
+	for _, l := range ch.Commands {
 		fmt.Fprintf(&b, "  %s\n", l)
 	}
 	if len(ch.TunnelsChanged) > 0 {
@@ -218,12 +214,6 @@ func (d *daemon) Handle(ctx context.Context, args []string) ctl.Response {
 // errSilentFailure makes a command exit 1 when its output already says why.
 var errSilentFailure = errors.New("failed")
 
-// errNotRunning answers commands whose component the config does not start
-// (or that this build lacks).
-func errNotRunning(what string) error {
-	return fmt.Errorf("%s is not running", what)
-}
-
 func (d *daemon) run(ctx context.Context, cmd *cli.Command) (string, error) {
 	switch cmd.ID {
 	case cli.Reload:
@@ -236,65 +226,42 @@ func (d *daemon) run(ctx context.Context, cmd *cli.Command) (string, error) {
 		return d.ping(ctx, cmd)
 	}
 
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	c := d.comps
+	r := d.router
 	switch cmd.ID {
 	case cli.ShowRunningConfig:
-		return string(printConfig(d.cfg)), nil
+		return string(printConfig(r.Config())), nil
 	case cli.ShowIKESA:
-		if c.ipsec == nil {
-			return show.IKESAs(nil), nil
-		}
-		return show.IKESAs(c.ipsec.IKESAs()), nil
+		return show.IKESAs(r.IKESAs()), nil
 	case cli.ShowChildSA:
-		if c.ipsec == nil {
-			return show.ChildSAs(nil), nil
-		}
-		return show.ChildSAs(c.ipsec.ChildSAs()), nil
+		return show.ChildSAs(r.ChildSAs()), nil
 	case cli.ClearIKESA:
-		if c.ipsec == nil {
-			return "", errNotRunning("IKEv2")
-		}
-		n, err := c.ipsec.ClearSA(cmd.Addr("peer"))
+		n, err := r.ClearSA(cmd.Addr("peer"))
 		if err != nil {
 			return "", err
 		}
 		return fmt.Sprintf("%d IKE SA(s) cleared\n", n), nil
 	case cli.ShowBGPSummary:
-		if c.bgp == nil {
-			return "", errNotRunning("BGP")
-		}
-		s, err := c.bgp.Summary()
+		s, err := r.BGPSummary()
 		if err != nil {
 			return "", err
 		}
 		return show.BGPSummaryText(s), nil
 	case cli.ShowBGP, cli.ShowBGPRoutes, cli.ShowBGPAdvertised:
-		if c.bgp == nil {
-			return "", errNotRunning("BGP")
-		}
 		// "show ip bgp" has no neighbor: the invalid address asks for the
 		// whole table.
-		r, err := c.bgp.NeighborRoutes(cmd.Addr("neighbor"), cmd.ID == cli.ShowBGPAdvertised)
+		routes, err := r.BGPRoutes(cmd.Addr("neighbor"), cmd.ID == cli.ShowBGPAdvertised)
 		if err != nil {
 			return "", err
 		}
-		return show.BGPRoutesText(r), nil
+		return show.BGPRoutesText(routes), nil
 	case cli.ShowIPRoute:
-		if c.linux == nil {
-			return "", errNotRunning("routing")
-		}
-		routes, err := c.linux.Routes()
+		routes, err := r.Routes()
 		if err != nil {
 			return "", err
-		}
-		if c.bgp != nil {
-			bgpNextHops(c.bgp, routes)
 		}
 		return show.RoutesText(routes), nil
 	case cli.ShowIPFilter, cli.ShowIPAccessList:
-		dirs, lists, err := c.filterViews(d.cfg)
+		dirs, lists, err := r.Filters()
 		if err != nil {
 			return "", err
 		}
@@ -303,20 +270,16 @@ func (d *daemon) run(ctx context.Context, cmd *cli.Command) (string, error) {
 		}
 		return show.IPAccessLists(lists), nil
 	case cli.ShowNAPT:
-		la, ok := c.linux.(linuxAdapter)
-		if !ok {
-			return "", errNotRunning("the Linux side")
-		}
-		ts, err := la.Translations()
+		ts, err := r.NAPT()
 		if err != nil {
 			return "", err
 		}
-		return show.NAPTTranslations(naptView(ts)), nil
+		return show.NAPTTranslations(ts), nil
 	case cli.ShowDHCPLease:
-		return show.DHCPLeases(c.dhcpLeases(), c.dhcpBindings(), time.Now()), nil
+		leases, bindings := r.DHCP()
+		return show.DHCPLeases(leases, bindings, time.Now()), nil
 	case cli.ShowInterfaces:
-		// With the leased addresses of the dhcp interfaces.
-		return show.InterfacesText(interfaceStates(d.comps.withLeases(d.cfg), d.opts.maps, d.comps.tunnelUp)), nil
+		return show.InterfacesText(r.Interfaces()), nil
 	}
 	return "", fmt.Errorf("not supported by the daemon")
 }
@@ -337,34 +300,4 @@ func (d *daemon) ping(ctx context.Context, cmd *cli.Command) (string, error) {
 		return b.String(), errSilentFailure // the statistics say it
 	}
 	return b.String(), nil
-}
-
-// bgpNextHops fills in the BGP next hop of B routes: the kernel has them as
-// device routes out of the tunnel, the IX shows "via NEXTHOP, Tunnel0.0".
-func bgpNextHops(b bgpSide, routes []show.Route) {
-	var nextHop map[netip.Prefix]netip.Addr
-	for i, r := range routes {
-		if r.Code != show.BGP || r.NextHop.IsValid() {
-			continue
-		}
-		if nextHop == nil {
-			nextHop = map[netip.Prefix]netip.Addr{}
-			sum, err := b.Summary()
-			if err != nil {
-				return
-			}
-			for _, n := range sum.Neighbors {
-				t, err := b.NeighborRoutes(n.Addr, false)
-				if err != nil {
-					continue
-				}
-				for _, br := range t.Routes {
-					if _, seen := nextHop[br.Prefix]; br.Best || !seen {
-						nextHop[br.Prefix] = br.NextHop
-					}
-				}
-			}
-		}
-		routes[i].NextHop = nextHop[r.Prefix]
-	}
 }

@@ -38,6 +38,7 @@ import (
 	"github.com/soft-ix/soft-ix/bgp"
 	"github.com/soft-ix/soft-ix/config"
 	"github.com/soft-ix/soft-ix/internal/ixbgp"
+	"github.com/soft-ix/soft-ix/internal/ixtun"
 	"github.com/soft-ix/soft-ix/tun"
 )
 
@@ -93,7 +94,7 @@ func run(log *slog.Logger, cfgPath string, mapping map[string]string, mappedAddr
 		}
 	}()
 	mgr.SetMappedAddresses(mappedAddrs)
-	if err := mgr.Apply(cfg); err != nil {
+	if err := mgr.Apply(ixtun.Config(cfg)); err != nil {
 		log.Warn("apply", "err", err)
 	}
 	srv := bgp.New(bgp.Options{Log: log, Installer: mgr})
@@ -193,7 +194,7 @@ func command(mgr *tun.Manager, srv *bgp.Server, line string) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := mgr.Apply(cfg); err != nil {
+		if err := mgr.Apply(ixtun.Config(cfg)); err != nil {
 			return nil, err
 		}
 		if cfg.BGP == nil {

@@ -1,11 +1,13 @@
-package main
+package router
 
 import (
+	"errors"
 	"net/netip"
 	"reflect"
 	"strings"
 	"testing"
 
+	"github.com/soft-ix/soft-ix/cmd/soft-ix/internal/show"
 	"github.com/soft-ix/soft-ix/config"
 	"github.com/soft-ix/soft-ix/tun/nft"
 )
@@ -92,8 +94,8 @@ func TestFirewallTranslation(t *testing.T) {
 	}
 }
 
-// TestFirewallReload: the components apply the rule set, replace it on a
-// filter change and remove it when the new file has none; a refused set
+// TestFirewallReload: the router applies the rule set, replaces it on a
+// filter change and removes it when the new file has none; a refused set
 // refuses the reload.
 func TestFirewallReload(t *testing.T) {
 	fw := &fakeFirewall{}
@@ -101,24 +103,23 @@ func TestFirewallReload(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, _ := testDaemon(func(string) (*config.Config, []diagnostic, error) { return next, nil, nil })
-	d.opts.maps = map[string]string{"GigaEthernet0.0": "wan0"}
-	d.comps.fw = fw
+	r, _ := testRouter(&config.Config{Hostname: "old"})
+	r.opts.Maps = map[string]string{"GigaEthernet0.0": "wan0"}
+	r.fw = fw
 	fw.err = errTest
-	old := d.cfg
-	if resp := d.Handle(t.Context(), []string{"reload"}); resp.Status != exitFail || d.cfg != old {
-		t.Fatalf("reload with a refused rule set: %+v", resp)
+	old := r.Config()
+	if res := r.Reload(next); !errors.Is(res.Refused, errTest) || r.Config() != old {
+		t.Fatalf("reload with a refused rule set: %+v", res)
 	}
 	fw.err = nil
-	if resp := d.Handle(t.Context(), []string{"reload"}); resp.Status != exitOK || d.cfg != next {
-		t.Fatalf("reload: %+v", resp)
+	if res := r.Reload(next); res.Refused != nil || res.Err != nil || r.Config() != next {
+		t.Fatalf("reload: %+v", res)
 	}
 	if len(fw.applied) != 1 || len(fw.applied[0].Chains) != 3 || fw.removed != 0 {
 		t.Fatalf("applied %d, removed %d", len(fw.applied), fw.removed)
 	}
-	d.load = func(string) (*config.Config, []diagnostic, error) { return &config.Config{Hostname: "plain"}, nil, nil }
-	if resp := d.Handle(t.Context(), []string{"reload"}); resp.Status != exitOK || fw.removed != 1 {
-		t.Fatalf("reload without filters: %+v, removed %d", resp, fw.removed)
+	if res := r.Reload(&config.Config{Hostname: "plain"}); res.Err != nil || fw.removed != 1 {
+		t.Fatalf("reload without filters: %+v, removed %d", res, fw.removed)
 	}
 }
 
@@ -160,22 +161,25 @@ func TestShowFilterCounters(t *testing.T) {
 		"GigaEthernet0.0 out 100000 sec-list #1": {Packets: 5, Bytes: 500},
 		"Tunnel0.0 in 2 sec-list #1":             {Packets: 2, Bytes: 200},
 	}}
-	d, _ := testDaemon(nil)
-	d.cfg, d.comps.fw, d.comps.fwRefs = cfg, fw, refs
-	resp := d.Handle(t.Context(), []string{"sh", "ip", "fil"})
+	r, _ := testRouter(cfg)
+	r.fw, r.fwRefs = fw, refs
+	dirs, lists, err := r.Filters()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := show.IPFilters(dirs)
 	for _, want := range []string{
 		"Interface GigaEthernet0.0, in\n  ip filter missing 5\n    (no entries: matches nothing)\n  ip filter wan-in 10\n" +
 			"    permit udp src any sport any dest any dport eq 500 (3 matches, 300 bytes)\n",
 		"    deny tcp src any sport lt 0 dest any dport any\n  implicit deny (7 matches, 420 bytes)\n",
 		"Interface Tunnel0.0, in\n  ip filter vnet-in 1\n    deny tcp src any sport any dest any dport eq 23 (0 matches, 0 bytes)\n",
 	} {
-		if resp.Status != exitOK || !strings.Contains(resp.Output, want) {
-			t.Errorf("show ip filter lacks %q:\n%s", want, resp.Output)
+		if !strings.Contains(out, want) {
+			t.Errorf("show ip filter lacks %q:\n%s", want, out)
 		}
 	}
-	resp = d.Handle(t.Context(), []string{"show", "ip", "access-list"})
-	if want := "IP access-list sec-list\n  permit ip src any dest any (7 matches, 700 bytes)\n"; !strings.Contains(resp.Output, want) {
-		t.Errorf("show ip access-list lacks %q:\n%s", want, resp.Output)
+	if want := "IP access-list sec-list\n  permit ip src any dest any (7 matches, 700 bytes)\n"; !strings.Contains(show.IPAccessLists(lists), want) {
+		t.Errorf("show ip access-list lacks %q:\n%s", want, show.IPAccessLists(lists))
 	}
 }
 

@@ -1,4 +1,4 @@
-package main
+package router
 
 import (
 	"fmt"
@@ -26,10 +26,10 @@ type outerIPv6 struct {
 // isIPv6 reports whether a is an IPv6 address that is not IPv4-mapped.
 func isIPv6(a netip.Addr) bool { return a.Is6() && !a.Is4In6() }
 
-// needsIPv6 reports whether a tunnel of cfg that is not shut down has an
+// NeedsIPv6 reports whether a tunnel of cfg that is not shut down has an
 // IPv6 peer or IPv6 source address ("ikev2 peer any" with an IPv6
 // "ikev2 source-address" waits for IPv6 initiators).
-func needsIPv6(cfg *config.Config) bool {
+func NeedsIPv6(cfg *config.Config) bool {
 	for _, ifc := range cfg.Tunnels() {
 		if ifc.Shutdown || ifc.Tunnel == nil {
 			continue
@@ -44,7 +44,7 @@ func needsIPv6(cfg *config.Config) bool {
 // openIPv6 opens the IPv6 outer sockets when cfg needs them and they are
 // not open yet.
 func (s *ipsecStack) openIPv6(cfg *config.Config) error {
-	if !needsIPv6(cfg) {
+	if !NeedsIPv6(cfg) {
 		return nil
 	}
 	o := &s.ipv6
@@ -56,7 +56,7 @@ func (s *ipsecStack) openIPv6(cfg *config.Config) error {
 	const why = "a tunnel has an IPv6 peer, but the IPv6 %s socket cannot be opened (is IPv6 disabled? net.ipv6.conf.all.disable_ipv6): %w"
 	if !o.udp {
 		if err := s.eng.OpenUDP(netip.AddrPortFrom(netip.IPv6Unspecified(), 4500)); err != nil {
-			return fmt.Errorf(why, "UDP 4500", portError(4500, err))
+			return fmt.Errorf(why, "UDP 4500", PortError(4500, err))
 		}
 		o.udp = true
 	}
@@ -69,7 +69,7 @@ func (s *ipsecStack) openIPv6(cfg *config.Config) error {
 	if !o.ike {
 		sock, err := ike.ListenSocket(netip.IPv6Unspecified(), 500)
 		if err != nil {
-			return fmt.Errorf(why, "UDP 500", portError(500, err))
+			return fmt.Errorf(why, "UDP 500", PortError(500, err))
 		}
 		s.udp500.v6.Store(sock)
 		go serveIKE(sock, s.deliverIKE)

@@ -1,6 +1,6 @@
-package main
+package router
 
-// The IPsec half of the daemon: package esp's engine (one TUN device per
+// The IPsec half of the router: package esp's engine (one TUN device per
 // tunnel, raw ESP and the UDP 4500 socket it shares with IKE) under
 // package ike's Manager, which reaches the engine through dataPlane.
 // IPv4 sockets open at the start; the IPv6 ones (UDP 500, UDP 4500, raw
@@ -43,12 +43,12 @@ type ipsecStack struct {
 	mu      sync.Mutex
 	tunnels map[string]bool // TUN devices the engine runs
 
-	opts *options // translates the file (options.ikeConfig)
+	opts Options // translates the file (Options.ikeConfig)
 }
 
 // startIPsec opens the outer sockets, creates a TUN device per tunnel and
 // starts IKE (which initiates the connect-type auto tunnels).
-func startIPsec(cfg *config.Config, o *options, log *slog.Logger, linux *tun.Manager) (*ipsecStack, error) {
+func startIPsec(cfg *config.Config, o Options, log *slog.Logger, linux *tun.Manager) (*ipsecStack, error) {
 	s := &ipsecStack{log: log, tunnels: map[string]bool{}, done: make(chan struct{}), opts: o}
 	s.dp = newDataPlane(nil, linux, log)
 	s.eng = esp.NewEngine(esp.Config{
@@ -69,7 +69,7 @@ func startIPsec(cfg *config.Config, o *options, log *slog.Logger, linux *tun.Man
 		return nil, err
 	}
 	if err := s.eng.OpenUDP(netip.AddrPortFrom(netip.IPv4Unspecified(), 4500)); err != nil {
-		return fail(portError(4500, err))
+		return fail(PortError(4500, err))
 	}
 	if err := s.eng.OpenRawESP(netip.IPv4Unspecified()); err != nil {
 		return fail(fmt.Errorf("%w (raw ESP needs root or CAP_NET_RAW)", err))
@@ -87,17 +87,17 @@ func startIPsec(cfg *config.Config, o *options, log *slog.Logger, linux *tun.Man
 	if err := s.openIPv6(cfg); err != nil {
 		return fail(err)
 	}
-	if o.keylog != "" {
-		f, err := os.OpenFile(o.keylog, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if o.KeyLog != "" {
+		f, err := os.OpenFile(o.KeyLog, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 		if err != nil {
 			return fail(fmt.Errorf("--keylog: %w", err))
 		}
 		s.keylog = f
-		log.Warn("writing IKE and ESP keys for Wireshark; lab use only", "file", o.keylog)
+		log.Warn("writing IKE and ESP keys for Wireshark; lab use only", "file", o.KeyLog)
 		// 0600 applies only to a file OpenFile creates; say so when an
 		// existing one lets others read the keys.
 		if fi, err := f.Stat(); err == nil && fi.Mode().Perm()&0o077 != 0 {
-			log.Warn("--keylog file is readable by others", "file", o.keylog, "mode", fi.Mode().Perm().String())
+			log.Warn("--keylog file is readable by others", "file", o.KeyLog, "mode", fi.Mode().Perm().String())
 		}
 	}
 	var tuning ike.CoreConfig
@@ -106,8 +106,8 @@ func startIPsec(cfg *config.Config, o *options, log *slog.Logger, linux *tun.Man
 		return fail(err)
 	}
 	mc := ike.ManagerConfig{Config: ic, DataPlane: s.dp, Transport: ikeTransport{u, s.eng}, Logger: log, Tuning: tuning}
-	mc.Tuning.ForceUDPEncap = o.forceUDPEncap
-	if o.forceUDPEncap {
+	mc.Tuning.ForceUDPEncap = o.ForceUDPEncap
+	if o.ForceUDPEncap {
 		log.Info("ESP goes in UDP 4500 on every tunnel whose peer supports NAT traversal (--force-udp-encap)")
 	}
 	if s.keylog != nil {
@@ -243,9 +243,9 @@ func (s *ipsecStack) TunnelUp(name string) bool { return s.dp.up(name) }
 func (s *ipsecStack) syncTunnelRoutes(names []string) { s.dp.syncRoutes(names) }
 
 // Stats implements ipsecStatser for the metrics.
-func (s *ipsecStack) Stats() ikeStats {
+func (s *ipsecStack) Stats() IKEStats {
 	s.dp.mu.Lock()
-	st := ikeStats{ChildSAsInstalled: s.dp.installs, Rekeys: s.dp.rekeys}
+	st := IKEStats{ChildSAsInstalled: s.dp.installs, Rekeys: s.dp.rekeys}
 	s.dp.mu.Unlock()
 	if m := s.ike.Load(); m != nil {
 		st.IKE = m.Stats()
@@ -505,7 +505,7 @@ type ikeSockets struct {
 func listenIKE(port uint16) (*ikeSockets, error) {
 	s, err := ike.ListenSocket(netip.IPv4Unspecified(), port) // buffers for floods included
 	if err != nil {
-		return nil, portError(int(port), err)
+		return nil, PortError(int(port), err)
 	}
 	return &ikeSockets{v4: s}, nil
 }
@@ -553,8 +553,8 @@ func (s *ipsecStack) deliverIKE(pkt []byte, from, to netip.AddrPort) {
 	}
 }
 
-// portError explains a failed bind of an IKE port.
-func portError(port int, err error) error {
+// PortError explains a failed bind of an IKE port.
+func PortError(port int, err error) error {
 	switch {
 	case errors.Is(err, syscall.EADDRINUSE):
 		return fmt.Errorf("UDP port %d is in use: another IKE daemon runs here (strongSwan charon, libreswan pluto, another soft-ix?): stop it, e.g. systemctl stop strongswan", port)

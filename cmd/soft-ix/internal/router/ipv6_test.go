@@ -1,4 +1,4 @@
-package main
+package router
 
 import (
 	"net/netip"
@@ -23,7 +23,7 @@ interface Tunnel0.0
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !needsIPv6(cfg) {
+	if !NeedsIPv6(cfg) {
 		t.Error("an IPv6 peer does not need the IPv6 sockets")
 	}
 	ifc := cfg.Interface("Tunnel0.0")
@@ -41,7 +41,7 @@ interface Tunnel0.0
 	if err != nil {
 		t.Fatal(err)
 	}
-	if needsIPv6(shut) {
+	if NeedsIPv6(shut) {
 		t.Error("a shut-down IPv6 tunnel opens the IPv6 sockets")
 	}
 	if u := (&ikeSockets{}); u.send(nil, netip.AddrPort{}, netip.MustParseAddrPort("[2001:db8:2::6]:500")) == nil {

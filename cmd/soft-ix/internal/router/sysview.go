@@ -1,9 +1,9 @@
-package main
+package router
 
-// The daemon reads "show interfaces" from the kernel of its own network
+// The router reads "show interfaces" from the kernel of its own network
 // namespace ("show ip route" comes from tun.Manager.Routes, which reads the
 // kernel too): that is what forwards packets, so it is the truth an
-// operator needs, whatever the components believe they installed.
+// operator needs, whatever the parts believe they installed.
 
 import (
 	"net"

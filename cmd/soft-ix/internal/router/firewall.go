@@ -1,4 +1,4 @@
-package main
+package router
 
 import (
 	"fmt"
@@ -16,7 +16,7 @@ import (
 // This file translates the IX packet filters ("ip access-list", "ip
 // access-list dynamic", "ip filter") and NAPT ("ip napt enable", "ip napt
 // static", "ip napt service") into package nft's rule set, and says which
-// lines it cannot translate (see unenforced).
+// lines it cannot translate (see Unenforced).
 //
 // IX semantics kept here: the filters of one interface and direction are
 // evaluated by ascending sequence number, the entries of a list in their
@@ -26,6 +26,29 @@ import (
 // that does not exist matches nothing. Static lists are stateless, as on
 // the IX: return traffic needs its own permit, or a dynamic list (see
 // filterChain).
+
+// Unenforced lists the lines of cfg that ask for packet filtering or
+// address translation soft-ix does not carry out (see firewall), each
+// with the reason, as diagnostics (severity Error) in source order. maps
+// is --map: a filter on a GigaEthernet soft-ix does not run is not
+// enforced either.
+//
+// An IX that filters its WAN or translates its LAN behind NAPT is a
+// security boundary; a file whose filter or NAPT lines soft-ix cannot
+// carry out would otherwise run with the WAN open. The daemon refuses
+// such a file (start, reload, check) unless the operator says
+// EnforcementFlag. Only the interfaces soft-ix models count (GigaEthernet,
+// Tunnel, Loopback, Null): the lines of other interface families
+// (FastEthernet, Dialer, BVI, ...) are kept with their whole block, and
+// soft-ix runs no such interface, so nothing passes through it
+// unfiltered.
+func Unenforced(cfg *config.Config, maps map[string]string) []config.Diagnostic {
+	_, _, bad := firewall(cfg, maps)
+	return bad
+}
+
+// EnforcementFlag is the flag that accepts running with unenforced lines.
+const EnforcementFlag = "--allow-unenforced"
 
 // linkOf is the Linux interface that packets of an IX interface arrive on
 // and leave by, or "" when there is none: a GigaEthernet without --map,
@@ -67,13 +90,13 @@ func (r ruleRef) ID() string {
 // firewall translates cfg into the rule set soft-ix installs, with the
 // rules' references, and lists (as Error diagnostics) the filter and NAPT
 // lines it cannot translate. maps is --map.
-func firewall(cfg *config.Config, maps map[string]string) (nft.Config, map[string]ruleRef, []diagnostic) {
+func firewall(cfg *config.Config, maps map[string]string) (nft.Config, map[string]ruleRef, []config.Diagnostic) {
 	var fw nft.Config
 	refs := map[string]ruleRef{}
-	var bad []diagnostic
+	var bad []config.Diagnostic
 	var nextMark uint32
 	fail := func(pos config.Pos, format string, args ...any) {
-		bad = append(bad, diagnostic{Pos: pos, Severity: config.Error, Msg: fmt.Sprintf(format, args...)})
+		bad = append(bad, config.Diagnostic{Pos: pos, Severity: config.Error, Msg: fmt.Sprintf(format, args...)})
 	}
 	for _, ifc := range cfg.Interfaces {
 		dev := linkOf(ifc, maps)
@@ -169,7 +192,7 @@ func firewall(cfg *config.Config, maps map[string]string) (nft.Config, map[strin
 			}
 		}
 	}
-	slices.SortStableFunc(bad, func(a, b diagnostic) int { return a.Pos.Line - b.Pos.Line })
+	slices.SortStableFunc(bad, func(a, b config.Diagnostic) int { return a.Pos.Line - b.Pos.Line })
 	return fw, refs, bad
 }
 
@@ -292,16 +315,16 @@ func portRange(m config.PortMatch) (*nft.PortRange, bool) {
 // filterViews is what "show ip filter" and "show ip access-list" print:
 // cfg's filters and lists with the kernel's counter of each entry. An
 // entry without a rule (a filter run unenforced) has no count.
-func (c *components) filterViews(cfg *config.Config) ([]show.FilterDirection, []show.AccessList, error) {
+func (r *Router) filterViews(cfg *config.Config) ([]show.FilterDirection, []show.AccessList, error) {
 	counts := map[string]nft.Counter{}
-	if c.fw != nil && len(c.fwRefs) > 0 {
+	if r.fw != nil && len(r.fwRefs) > 0 {
 		var err error
-		if counts, err = c.fw.Counters(); err != nil {
+		if counts, err = r.fw.Counters(); err != nil {
 			return nil, nil, err
 		}
 	}
 	count := func(ref ruleRef) show.FilterCount {
-		if _, ok := c.fwRefs[ref.ID()]; !ok {
+		if _, ok := r.fwRefs[ref.ID()]; !ok {
 			return show.FilterCount{}
 		}
 		n := counts[ref.ID()]
@@ -322,7 +345,7 @@ func (c *components) filterViews(cfg *config.Config) ([]show.FilterDirection, []
 			slices.SortStableFunc(fs, func(a, b *config.Filter) int { return int(int64(a.Seq) - int64(b.Seq)) })
 			deny := ruleRef{Interface: ifc.Name, Out: out, Entry: -1}
 			d := show.FilterDirection{Interface: ifc.Name, Out: out, Deny: count(deny)}
-			_, d.Enforced = c.fwRefs[deny.ID()]
+			_, d.Enforced = r.fwRefs[deny.ID()]
 			for _, f := range fs {
 				af := show.AppliedFilter{Seq: f.Seq, List: f.List}
 				name, _ := filterList(cfg, f.List)
@@ -343,7 +366,7 @@ func (c *components) filterViews(cfg *config.Config) ([]show.FilterDirection, []
 		l := show.AccessList{Name: acl.Name}
 		for i, e := range acl.Entries {
 			fc := show.FilterCount{Text: strings.Join(e.Words(), " ")}
-			for id, ref := range c.fwRefs {
+			for id, ref := range r.fwRefs {
 				if ref.List == acl.Name && ref.Entry == i {
 					n := counts[id]
 					fc.Packets += n.Packets

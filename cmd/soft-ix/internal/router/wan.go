@@ -1,8 +1,8 @@
-package main
+package router
 
 // The DHCP client of the WAN ports ("ip address dhcp"): one tun/dhcp
 // client per mapped GigaEthernet the file owns. A lease becomes part of
-// the configuration the components run, the "effective" configuration:
+// the configuration the router runs, the "effective" configuration:
 // the port's address, the routes "ip route P IF dhcp" through the lease's
 // router, and with "receive-default" a default route through it. The file
 // itself (show running-config) is never changed.
@@ -18,7 +18,7 @@ import (
 	"github.com/soft-ix/soft-ix/tun/dhcp"
 )
 
-// dhcpClient is what the daemon needs of tun/dhcp's Client.
+// dhcpClient is what the router needs of tun/dhcp's Client.
 type dhcpClient interface {
 	Lease() (dhcp.Lease, bool)
 	Close() error
@@ -26,7 +26,7 @@ type dhcpClient interface {
 
 // wanLeases collects the leases the clients report. Clients only store
 // their lease here and kick the applier: they never wait for the
-// components' lock, so stopping a client under that lock cannot deadlock.
+// router's lock, so stopping a client under that lock cannot deadlock.
 type wanLeases struct {
 	mu     sync.Mutex
 	latest map[string]dhcp.Lease // IX interface name -> lease
@@ -63,13 +63,13 @@ func (w *wanLeases) snapshot() map[string]dhcp.Lease {
 
 // wantsDHCP lists the interfaces of cfg soft-ix runs a DHCP client for:
 // mapped GigaEthernets with "ip address dhcp" that the file owns.
-func wantsDHCP(cfg *config.Config, o *options) map[string]string {
+func wantsDHCP(cfg *config.Config, o Options) map[string]string {
 	out := map[string]string{}
-	if o.hostInterfaces {
+	if o.HostInterfaces {
 		return out
 	}
 	for _, i := range cfg.Interfaces {
-		if dev, ok := o.maps[i.Name]; ok && i.Kind == config.KindGigaEthernet && i.DHCP && !i.Shutdown {
+		if dev, ok := o.Maps[i.Name]; ok && i.Kind == config.KindGigaEthernet && i.DHCP && !i.Shutdown {
 			out[i.Name] = dev
 		}
 	}
@@ -77,46 +77,46 @@ func wantsDHCP(cfg *config.Config, o *options) map[string]string {
 }
 
 // syncDHCP starts the clients cfg asks for and stops (releasing their
-// leases) those it no longer does. Called with c.mu held.
-func (c *components) syncDHCP(cfg *config.Config, o *options) {
-	want := wantsDHCP(cfg, o)
-	for ix, cl := range c.dhcp {
+// leases) those it no longer does. Called with r.mu held.
+func (r *Router) syncDHCP(cfg *config.Config) {
+	want := wantsDHCP(cfg, r.opts)
+	for ix, cl := range r.dhcp {
 		if _, ok := want[ix]; ok {
 			continue
 		}
 		if err := cl.Close(); err != nil {
-			c.log.Warn("dhcp: release", "interface", ix, "err", err)
+			r.log.Warn("dhcp: release", "interface", ix, "err", err)
 		}
-		delete(c.dhcp, ix)
-		delete(c.applied, ix)
-		c.leases.set(ix, dhcp.Lease{})
+		delete(r.dhcp, ix)
+		delete(r.applied, ix)
+		r.leases.set(ix, dhcp.Lease{})
 	}
 	for ix, dev := range want {
-		if _, ok := c.dhcp[ix]; ok {
+		if _, ok := r.dhcp[ix]; ok {
 			continue
 		}
-		cl, err := c.startDHCP(dhcp.Config{
+		cl, err := r.startDHCP(dhcp.Config{
 			Link:     dev,
 			Hostname: cfg.Hostname,
-			Log:      c.log.With("interface", ix),
-			OnLease:  func(l dhcp.Lease) { c.leases.set(ix, l) },
+			Log:      r.log.With("interface", ix),
+			OnLease:  func(l dhcp.Lease) { r.leases.set(ix, l) },
 		})
 		if err != nil {
-			c.log.Error("dhcp: client not started", "interface", ix, "linux", dev, "err", err)
+			r.log.Error("dhcp: client not started", "interface", ix, "linux", dev, "err", err)
 			continue
 		}
-		c.dhcp[ix] = cl
+		r.dhcp[ix] = cl
 	}
 }
 
 // followLeases applies each batch of lease changes until stop is closed.
-func (c *components) followLeases(stop <-chan struct{}) {
+func (r *Router) followLeases(stop <-chan struct{}) {
 	for {
 		select {
 		case <-stop:
 			return
-		case <-c.leases.kick:
-			c.applyLeases()
+		case <-r.leases.kick:
+			r.applyLeases()
 		}
 	}
 }
@@ -124,21 +124,21 @@ func (c *components) followLeases(stop <-chan struct{}) {
 // applyLeases brings the Linux side and IKE in line with the leases now
 // held: addresses and routes follow at once; tunnels whose IKE local
 // address is a changed lease's are negotiated again from the new address.
-func (c *components) applyLeases() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.cfg == nil || c.stopped {
+func (r *Router) applyLeases() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.cfg == nil || r.stopped {
 		return
 	}
-	now := c.leases.snapshot()
+	now := r.leases.snapshot()
 	var changed []string
-	for ix := range c.dhcp {
-		if now[ix].Address != c.applied[ix].Address || now[ix].Router != c.applied[ix].Router {
+	for ix := range r.dhcp {
+		if now[ix].Address != r.applied[ix].Address || now[ix].Router != r.applied[ix].Router {
 			changed = append(changed, ix)
 		}
 	}
 	for ix := range now {
-		if _, running := c.dhcp[ix]; !running {
+		if _, running := r.dhcp[ix]; !running {
 			delete(now, ix) // a stopped client's last report
 		}
 	}
@@ -147,25 +147,25 @@ func (c *components) applyLeases() {
 	}
 	moved := map[string]bool{}
 	for _, ix := range changed {
-		if now[ix].Address.Addr() != c.applied[ix].Address.Addr() {
+		if now[ix].Address.Addr() != r.applied[ix].Address.Addr() {
 			moved[ix] = true
 		}
 	}
-	c.applied = now
-	eff := effective(c.cfg, now)
-	if c.linux != nil {
-		if err := c.linux.Apply(eff); err != nil {
-			c.log.Warn("interfaces and routes after a lease change", "err", err)
+	r.applied = now
+	eff := effective(r.cfg, now)
+	if r.linux != nil {
+		if err := r.linux.Apply(eff); err != nil {
+			r.log.Warn("interfaces and routes after a lease change", "err", err)
 		}
 	}
-	if c.ipsec == nil || len(moved) == 0 {
+	if r.ipsec == nil || len(moved) == 0 {
 		return
 	}
 	var tunnels []string
-	for _, t := range c.cfg.Tunnels() {
+	for _, t := range r.cfg.Tunnels() {
 		// A tunnel whose source the kernel picks may have left from any
 		// WAN's lease.
-		if src := tunnelSource(c.cfg, t); src == "" || moved[src] {
+		if src := tunnelSource(r.cfg, t); src == "" || moved[src] {
 			tunnels = append(tunnels, t.Name)
 		}
 	}
@@ -173,21 +173,21 @@ func (c *components) applyLeases() {
 		return
 	}
 	if hasAddress(eff, moved) {
-		c.log.Info("tunnels negotiate again from the new WAN address", "tunnels", tunnels)
+		r.log.Info("tunnels negotiate again from the new WAN address", "tunnels", tunnels)
 	} else {
-		c.log.Info("tunnels closed: the WAN lost its leased address; they negotiate again once there is a lease", "tunnels", tunnels)
+		r.log.Info("tunnels closed: the WAN lost its leased address; they negotiate again once there is a lease", "tunnels", tunnels)
 	}
-	if err := c.ipsec.Reload(eff, config.Changes{TunnelsChanged: tunnels}); err != nil {
-		c.log.Warn("ikev2 after a lease change", "err", err)
+	if err := r.ipsec.Reload(eff, config.Changes{TunnelsChanged: tunnels}); err != nil {
+		r.log.Warn("ikev2 after a lease change", "err", err)
 	}
-	c.syncTunnels(eff)
+	r.syncTunnels(eff)
 }
 
-// withLeases is cfg with the leases the components run (see effective).
-func (c *components) withLeases(cfg *config.Config) *config.Config {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return effective(cfg, c.applied)
+// withLeases is cfg with the leases the router runs (see effective).
+func (r *Router) withLeases(cfg *config.Config) *config.Config {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return effective(cfg, r.applied)
 }
 
 // hasAddress reports whether every interface in moved has an address in eff.
@@ -265,9 +265,9 @@ func effective(cfg *config.Config, leases map[string]dhcp.Lease) *config.Config 
 }
 
 // dhcpLeases is the state of every WAN DHCP client, for "show ip dhcp lease".
-func (c *components) dhcpLeases() []show.DHCPLease {
+func (r *Router) dhcpLeases() []show.DHCPLease {
 	var out []show.DHCPLease
-	for ix, cl := range c.dhcp {
+	for ix, cl := range r.dhcp {
 		sl := show.DHCPLease{Interface: ix}
 		if l, ok := cl.Lease(); ok {
 			sl.Address, sl.Router, sl.Server, sl.DNS, sl.Domain = l.Address, l.Router, l.Server, l.DNS, l.Domain

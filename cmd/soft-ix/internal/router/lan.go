@@ -1,4 +1,4 @@
-package main
+package router
 
 // The DHCP server of the LAN ports: "ip dhcp enable" with "ip dhcp binding
 // PROFILE" on an interface runs a tun/dhcpd server on its Linux link with
@@ -72,40 +72,40 @@ func lastHost(p netip.Prefix) netip.Addr {
 
 // syncDHCPServers runs the servers cfg asks for: a server whose
 // configuration changed starts anew (its bindings are forgotten; clients
-// keep their addresses and renew). Called with c.mu held.
-func (c *components) syncDHCPServers(cfg *config.Config, o *options) {
-	want := dhcpServers(cfg, o.maps)
-	for ix, s := range c.servers {
-		if w, ok := want[ix]; ok && reflect.DeepEqual(w, c.serverCfg[ix]) {
+// keep their addresses and renew). Called with r.mu held.
+func (r *Router) syncDHCPServers(cfg *config.Config) {
+	want := dhcpServers(cfg, r.opts.Maps)
+	for ix, s := range r.servers {
+		if w, ok := want[ix]; ok && reflect.DeepEqual(w, r.serverCfg[ix]) {
 			continue
 		}
 		if err := s.Close(); err != nil {
-			c.log.Warn("dhcp server: stop", "interface", ix, "err", err)
+			r.log.Warn("dhcp server: stop", "interface", ix, "err", err)
 		}
-		delete(c.servers, ix)
-		delete(c.serverCfg, ix)
+		delete(r.servers, ix)
+		delete(r.serverCfg, ix)
 	}
 	for _, ix := range slices.Sorted(maps.Keys(want)) {
-		if _, ok := c.servers[ix]; ok {
+		if _, ok := r.servers[ix]; ok {
 			continue
 		}
 		sc := want[ix]
 		run := sc
-		run.Log = c.log.With("interface", ix)
+		run.Log = r.log.With("interface", ix)
 		s, err := dhcpd.Start(run)
 		if err != nil {
-			c.log.Error("dhcp server not started", "interface", ix, "err", err)
+			r.log.Error("dhcp server not started", "interface", ix, "err", err)
 			continue
 		}
-		c.servers[ix], c.serverCfg[ix] = s, sc
+		r.servers[ix], r.serverCfg[ix] = s, sc
 	}
 }
 
 // dhcpBindings lists what each LAN server has given out.
-func (c *components) dhcpBindings() []show.DHCPBinding {
+func (r *Router) dhcpBindings() []show.DHCPBinding {
 	var out []show.DHCPBinding
-	for _, ix := range slices.Sorted(maps.Keys(c.servers)) {
-		for _, b := range c.servers[ix].Bindings() {
+	for _, ix := range slices.Sorted(maps.Keys(r.servers)) {
+		for _, b := range r.servers[ix].Bindings() {
 			out = append(out, show.DHCPBinding{Interface: ix, Addr: b.Addr, MAC: b.MAC, Hostname: b.Hostname, Expires: b.Expires, Fixed: b.Fixed})
 		}
 	}
@@ -113,11 +113,11 @@ func (c *components) dhcpBindings() []show.DHCPBinding {
 }
 
 // closeDHCPServers stops every LAN server.
-func (c *components) closeDHCPServers() {
-	for ix, s := range c.servers {
+func (r *Router) closeDHCPServers() {
+	for ix, s := range r.servers {
 		if err := s.Close(); err != nil {
-			c.log.Warn("dhcp server: stop", "interface", ix, "err", err)
+			r.log.Warn("dhcp server: stop", "interface", ix, "err", err)
 		}
 	}
-	c.servers, c.serverCfg = map[string]*dhcpd.Server{}, map[string]dhcpd.Config{}
+	r.servers, r.serverCfg = map[string]*dhcpd.Server{}, map[string]dhcpd.Config{}
 }

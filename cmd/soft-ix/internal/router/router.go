@@ -1,9 +1,18 @@
-package main
+// Package router is soft-ix's router: it composes the Linux side (package
+// tun, its DHCP client and server and the nft packet filter), IPsec (ike
+// driving esp) and BGP from an IX configuration (package config), applies
+// a reload's difference, stops, and shows its state in the terms of
+// package show. Package main around it has the flags, the control socket
+// and the CLI, as gobgpd's main drives GoBGP's config adapter.
+//
+// The router reaches each part through one of the small interfaces below
+// (linuxSide, ipsecSide, bgpSide, firewallSide), so it is tested with
+// fakes and each package can change behind its adapter. The translations
+// of the IX model live beside it: internal/ixike, internal/ixbgp and
+// internal/ixtun, firewall.go (nft), lan.go (dhcpd), espconfig.go (esp).
+package router
 
-// This file wires the daemon's components from a config.Config. It is the
-// only place that knows the concrete packages (tun, esp, ike, bgp); the
-// rest of cmd talks to them through the small interfaces below, so it can
-// be tested with fakes and each package can change behind its adapter.
+// This file starts, reloads and stops the parts.
 
 import (
 	"context"
@@ -18,8 +27,10 @@ import (
 	"time"
 
 	"github.com/soft-ix/soft-ix/bgp"
+	"github.com/soft-ix/soft-ix/cmd/soft-ix/internal/azemu"
 	"github.com/soft-ix/soft-ix/cmd/soft-ix/internal/show"
 	"github.com/soft-ix/soft-ix/config"
+	"github.com/soft-ix/soft-ix/internal/ixtun"
 	"github.com/soft-ix/soft-ix/tun"
 	"github.com/soft-ix/soft-ix/tun/dhcp"
 	"github.com/soft-ix/soft-ix/tun/dhcpd"
@@ -85,10 +96,40 @@ func (nftFirewall) Apply(c nft.Config) error                  { return nft.Apply
 func (nftFirewall) Remove() error                             { return nft.Remove("") }
 func (nftFirewall) Counters() (map[string]nft.Counter, error) { return nft.Counters("") }
 
-// components are the running parts of the daemon. ipsec is nil while the
-// config has no tunnels; tests run with fakes and nils.
-type components struct {
-	log   *slog.Logger
+// Options are what the daemon's flags add to a configuration.
+type Options struct {
+	// Maps names the Linux link playing each mapped IX GigaEthernet (--map).
+	Maps map[string]string
+	// HostInterfaces leaves the address, MTU and admin state of mapped
+	// GigaEthernets to the host (--host-interfaces; see
+	// tun.Manager.SetMappedAddresses), and runs no DHCP client on them.
+	HostInterfaces bool
+	// AllowUnenforced runs a configuration whose filter or NAPT lines
+	// soft-ix cannot enforce (see Unenforced) and keeps running when the
+	// kernel refuses the packet filter (--allow-unenforced).
+	AllowUnenforced bool
+	// ForceUDPEncap carries ESP in UDP 4500 without a NAT
+	// (--force-udp-encap; see ike.CoreConfig.ForceUDPEncap).
+	ForceUDPEncap bool
+	// KeyLog is a file IKE and ESP keys are appended to for Wireshark
+	// (--keylog); "" writes none.
+	KeyLog string
+	// Emulator, when not nil, runs the configuration as one instance of an
+	// Azure VPN Gateway (--emulate azure).
+	Emulator *azemu.Config
+}
+
+// Router is the running router: the configuration it runs and its parts.
+// ipsec is nil while the config has no tunnels; tests run with fakes and
+// nils. Its methods are safe for concurrent use.
+type Router struct {
+	log  *slog.Logger
+	opts Options
+
+	// cmdMu serialises a reload against the commands that read the
+	// configuration and the parts.
+	cmdMu sync.Mutex
+
 	fw    firewallSide
 	linux linuxSide
 	ipsec ipsecSide
@@ -98,8 +139,9 @@ type components struct {
 	fwRefs map[string]ruleRef
 
 	// The WAN DHCP clients (see wan.go). mu orders lease changes with
-	// reloads; cfg is the file's configuration the components run, to
-	// which the leases applied are added (see effective).
+	// reloads; cfg is the file's configuration the router runs, to which
+	// the leases applied are added (see effective). cfg changes with both
+	// cmdMu and mu held, so either lock is enough to read it.
 	mu        sync.Mutex
 	cfg       *config.Config
 	stopped   bool
@@ -115,10 +157,11 @@ type components struct {
 	serverCfg map[string]dhcpd.Config
 }
 
-// newComponents returns components with nothing started yet.
-func newComponents(log *slog.Logger) *components {
-	return &components{
-		log: log, dhcp: map[string]dhcpClient{}, leases: newWANLeases(), applied: map[string]dhcp.Lease{},
+// New returns the router for cfg with nothing started yet: Start starts
+// it; until then it answers as a router without any part running.
+func New(cfg *config.Config, o Options, log *slog.Logger) *Router {
+	return &Router{
+		log: log, opts: o, cfg: cfg, dhcp: map[string]dhcpClient{}, leases: newWANLeases(), applied: map[string]dhcp.Lease{},
 		startDHCP: func(c dhcp.Config) (dhcpClient, error) { return dhcp.Start(c) },
 		stopWAN:   make(chan struct{}),
 		servers:   map[string]*dhcpd.Server{}, serverCfg: map[string]dhcpd.Config{},
@@ -129,79 +172,78 @@ func newComponents(log *slog.Logger) *components {
 // for, in one atomic step; a config without any removes the table (and
 // so what a crashed run left). On error the kernel keeps the table it
 // had. The lines firewall cannot translate are left out here: whether to
-// run without them was decided before (see unenforced).
-func (c *components) setFirewall(cfg *config.Config, maps map[string]string) error {
-	if c.fw == nil {
+// run without them was decided before (see Unenforced).
+func (r *Router) setFirewall(cfg *config.Config, maps map[string]string) error {
+	if r.fw == nil {
 		return nil
 	}
 	rules, refs, _ := firewall(cfg, maps)
 	if len(rules.Chains) == 0 && len(rules.Masquerade) == 0 && len(rules.Forwards) == 0 {
-		c.fwRefs = nil
-		if err := c.fw.Remove(); err != nil {
+		r.fwRefs = nil
+		if err := r.fw.Remove(); err != nil {
 			// Nothing to enforce: a kernel without nftables has no
 			// leftover table either.
-			c.log.Warn("removing the packet filter table", "err", err)
+			r.log.Warn("removing the packet filter table", "err", err)
 		}
 		return nil
 	}
-	if err := c.fw.Apply(rules); err != nil {
+	if err := r.fw.Apply(rules); err != nil {
 		return fmt.Errorf("packet filters and NAPT: %w", err)
 	}
-	c.fwRefs = refs
-	c.log.Info("packet filters and NAPT installed", "table", "ip "+nft.Table, "chains", len(rules.Chains), "masquerade", rules.Masquerade, "forwards", len(rules.Forwards))
+	r.fwRefs = refs
+	r.log.Info("packet filters and NAPT installed", "table", "ip "+nft.Table, "chains", len(rules.Chains), "masquerade", rules.Masquerade, "forwards", len(rules.Forwards))
 	return nil
 }
 
-// startComponents builds and starts everything cfg asks for, in dependency
-// order: the netlink manager, the ESP engine with its TUN devices and IKE
-// on top of it, then the Linux side applied to those devices, then BGP
-// (whose session runs through the tunnel). On error whatever was started
-// is stopped again.
-func startComponents(cfg *config.Config, o *options, log *slog.Logger) (*components, error) {
-	c := newComponents(log)
-	c.fw = nftFirewall{}
-	c.cfg = cfg
-	for _, line := range plan(cfg, o.maps, o.hostInterfaces) {
+// Start builds and starts everything the configuration asks for, in
+// dependency order: the packet filter, the netlink manager, the ESP engine
+// with its TUN devices and IKE on top of it, then the Linux side applied to
+// those devices, then BGP (whose session runs through the tunnel). On
+// error whatever was started is stopped again.
+func (r *Router) Start() error {
+	cfg, o, log := r.cfg, r.opts, r.log
+	r.fw = nftFirewall{}
+	for _, line := range plan(cfg, o.Maps, o.HostInterfaces) {
 		log.Info("configured", "what", line)
 	}
 	for _, i := range cfg.Interfaces {
-		dev, ok := o.maps[i.Name]
+		dev, ok := o.Maps[i.Name]
 		switch {
 		case !ok || i.Kind != config.KindGigaEthernet:
-		case o.hostInterfaces:
+		case o.HostInterfaces:
 			log.Info("left to the host (--host-interfaces)", "interface", i.Name, "linux", dev, "file says", addrText(i))
 		}
 	}
 	// The filters first: no interface is configured, no route installed
 	// before the WAN is filtered as the file says.
-	if err := c.setFirewall(cfg, o.maps); err != nil {
-		if !o.allowUnenforced {
-			return nil, fmt.Errorf("%w (the filters cannot be enforced; %s runs without them)", err, enforcementFlag)
+	if err := r.setFirewall(cfg, o.Maps); err != nil {
+		if !o.AllowUnenforced {
+			return fmt.Errorf("%w (the filters cannot be enforced; %s runs without them)", err, EnforcementFlag)
 		}
-		log.Warn("running without packet filters and NAPT", "err", err, "flag", enforcementFlag)
+		log.Warn("running without packet filters and NAPT", "err", err, "flag", EnforcementFlag)
 	}
-	tm, err := tun.NewManager(log, o.maps)
+	tm, err := tun.NewManager(log, o.Maps)
 	if err != nil {
-		c.close()
-		return nil, err
+		r.Stop()
+		return err
 	}
-	c.linux = linuxAdapter{tm}
+	r.linux = linuxAdapter{tm}
 	// The IX file owns the ports it names, unless the host says otherwise.
-	tm.SetMappedAddresses(!o.hostInterfaces)
+	tm.SetMappedAddresses(!o.HostInterfaces)
 
 	if len(cfg.Tunnels()) > 0 {
 		// esp.Engine (a TUN device per tunnel, raw ESP, UDP 4500 shared
 		// with IKE) under ike.Manager; the devices exist before Apply.
 		ip, err := startIPsec(effective(cfg, nil), o, log, tm)
 		if err != nil {
-			c.close()
-			return nil, err
+			r.Stop()
+			return err
 		}
-		c.ipsec = ip
+		r.ipsec = ip
 	}
 	// Without a lease yet: a dhcp interface has no address, its dhcp
 	// routes wait (see effective).
-	if err := tm.Apply(effective(cfg, nil)); err != nil {
+	if err := r.linux.Apply(effective(cfg, nil)); err != nil {
 		// Partial trouble is logged and retried by later Applies; the
 		// daemon keeps running.
 		log.Warn("interfaces and routes applied with errors", "err", err)
@@ -211,27 +253,27 @@ func startComponents(cfg *config.Config, o *options, log *slog.Logger) (*compone
 	if err := tm.Watch(); err != nil {
 		log.Warn("routes will not follow address and link changes", "err", err)
 	}
-	c.syncTunnels(cfg)
+	r.syncTunnels(cfg)
 	// The WAN's DHCP clients, once Apply has brought their links up.
-	c.mu.Lock()
-	c.syncDHCP(cfg, o)
-	c.syncDHCPServers(cfg, o)
-	c.mu.Unlock()
-	go c.followLeases(c.stopWAN)
+	r.mu.Lock()
+	r.syncDHCP(cfg)
+	r.syncDHCPServers(cfg)
+	r.mu.Unlock()
+	go r.followLeases(r.stopWAN)
 
 	bs := bgp.New(bgp.Options{Log: log, Installer: tm})
-	c.bgp = bgpAdapter{bs, o.bgpConfig}
+	r.bgp = bgpAdapter{bs, o.bgpConfig}
 	if cfg.BGP != nil {
 		bc, err := o.bgpConfig(cfg)
 		if err == nil {
 			err = bs.Start(bc)
 		}
 		if err != nil {
-			c.close()
-			return nil, fmt.Errorf("bgp: %w", err)
+			r.Stop()
+			return fmt.Errorf("bgp: %w", err)
 		}
 	}
-	return c, nil
+	return nil
 }
 
 // syncTunnels withdraws the routes out of tunnels without an SA (on the
@@ -239,37 +281,49 @@ func startComponents(cfg *config.Config, o *options, log *slog.Logger) (*compone
 // With IPsec running the decision is IPsec's, taken under its lock: a
 // "down" read here could otherwise land after an SA installed meanwhile
 // had brought the routes up, and leave them withdrawn for good.
-func (c *components) syncTunnels(cfg *config.Config) {
-	if c.linux == nil {
+func (r *Router) syncTunnels(cfg *config.Config) {
+	if r.linux == nil {
 		return
 	}
 	var names []string
 	for _, t := range cfg.Tunnels() {
 		names = append(names, t.Name)
 	}
-	if c.ipsec != nil {
-		c.ipsec.syncTunnelRoutes(names)
+	if r.ipsec != nil {
+		r.ipsec.syncTunnelRoutes(names)
 		return
 	}
 	for _, name := range names {
-		if err := c.linux.SetTunnelUp(name, false); err != nil {
-			c.log.Warn("tunnel routes", "tunnel", name, "err", err)
+		if err := r.linux.SetTunnelUp(name, false); err != nil {
+			r.log.Warn("tunnel routes", "tunnel", name, "err", err)
 		}
 	}
 }
 
-// linuxAdapter shows tun.Manager's routes in IX terms.
+// linuxAdapter is tun.Manager in IX terms: it translates the
+// configuration for tun and shows tun's routes as the IX does.
 type linuxAdapter struct{ *tun.Manager }
+
+func (a linuxAdapter) Apply(cfg *config.Config) error { return a.Manager.Apply(ixtun.Config(cfg)) }
 
 func (a linuxAdapter) Routes() ([]show.Route, error) {
 	rs, err := a.Manager.Routes()
 	if err != nil {
 		return nil, err
 	}
+	return routesView(rs), nil
+}
+
+// routesView shows tun's routes (sorted by prefix, then kernel metric) as
+// the IX does.
+func routesView(rs []tun.RouteInfo) []show.Route {
 	var out []show.Route
 	first := 0 // index of the first route of r's prefix
 	for i, r := range rs {
 		sr := show.Route{Prefix: r.Prefix, NextHop: r.Gateway, Interface: r.Interface, Metric: r.Metric, Age: r.Age}
+		if r.Blackhole {
+			sr.Interface = "Null0.0" // the IX's discard interface
+		}
 		// rs is sorted by prefix, then kernel metric: the kernel forwards
 		// by the first of a prefix (and its equal-cost siblings, one
 		// ECMP route), the IX counts the others as hidden.
@@ -292,7 +346,7 @@ func (a linuxAdapter) Routes() ([]show.Route, error) {
 		}
 		out = append(out, sr)
 	}
-	return out, nil
+	return out
 }
 
 // bgpAdapter turns bgp.Server's data into the show structs.
@@ -366,91 +420,135 @@ func (a bgpAdapter) Reload(cfg *config.Config) error {
 
 func (a bgpAdapter) Close() error { a.s.Stop(); return nil }
 
+// ReloadResult is what a reload did.
+type ReloadResult struct {
+	// Changes is the difference from the running configuration to the
+	// new one; it drives the reload, and its Commands tell the operator.
+	Changes config.Changes
+	// Refused is why nothing was applied: the kernel refused the new
+	// packet filter. The running configuration stays.
+	Refused error
+	// Unfiltered is why, under Options.AllowUnenforced, the new packet
+	// filter was not applied; the rest was.
+	Unfiltered error
+	// Err is what went wrong applying the rest: the router runs the new
+	// configuration as far as it could.
+	Err error
+}
+
+// Reload makes the router run cfg: it applies the difference from the
+// running configuration (config.Diff), the packet filter first, since a
+// filter set the kernel refuses leaves the old one in place (one batch)
+// and so the whole running configuration.
+func (r *Router) Reload(cfg *config.Config) ReloadResult {
+	r.cmdMu.Lock()
+	defer r.cmdMu.Unlock()
+	res := ReloadResult{Changes: config.Diff(r.cfg, cfg)}
+	if res.Changes.Empty() {
+		r.mu.Lock()
+		r.cfg = cfg
+		r.mu.Unlock()
+		return res
+	}
+	if res.Changes.FiltersChanged {
+		if err := r.setFirewall(cfg, r.opts.Maps); err != nil {
+			if !r.opts.AllowUnenforced {
+				res.Refused = err
+				return res
+			}
+			res.Unfiltered = err
+		}
+	}
+	res.Err = r.reload(cfg, res.Changes)
+	return res
+}
+
 // reload applies the changes ch that lead to cfg: new tunnel devices
 // first, then the Linux side, then IKE (only changed tunnels are
 // renegotiated) and BGP (unchanged sessions stay up).
-func (c *components) reload(cfg *config.Config, ch config.Changes, o *options) error {
-	// A part that fails does not stop the others: the daemon runs cfg from
+func (r *Router) reload(cfg *config.Config, ch config.Changes) error {
+	o := r.opts
+	// A part that fails does not stop the others: the router runs cfg from
 	// now on, so interfaces, routes and BGP follow it even when IPsec
 	// cannot start.
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.cfg = cfg
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.cfg = cfg
 	fileCfg := cfg
 	// Clients of interfaces no longer on dhcp stop (and release their
 	// lease from its address) before the interfaces change; then the
-	// components run the file with the leases still held (see effective).
-	c.syncDHCP(fileCfg, o)
-	cfg = effective(cfg, c.applied)
-	defer c.syncDHCPServers(fileCfg, o)
+	// parts run the file with the leases still held (see effective).
+	r.syncDHCP(fileCfg)
+	cfg = effective(cfg, r.applied)
+	defer r.syncDHCPServers(fileCfg)
 	var errs []error
-	switch la, ok := c.linux.(linuxAdapter); {
-	case c.ipsec == nil && len(cfg.Tunnels()) > 0 && !ok:
+	switch la, ok := r.linux.(linuxAdapter); {
+	case r.ipsec == nil && len(cfg.Tunnels()) > 0 && !ok:
 		errs = append(errs, errors.New("ikev2: no Linux side to route tunnels"))
-	case c.ipsec == nil && len(cfg.Tunnels()) > 0:
-		ip, err := startIPsec(cfg, o, c.log, la.Manager)
+	case r.ipsec == nil && len(cfg.Tunnels()) > 0:
+		ip, err := startIPsec(cfg, o, r.log, la.Manager)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("ikev2: %w", err))
 			break
 		}
-		c.ipsec = ip
-	case c.ipsec != nil:
-		if err := c.ipsec.prepare(cfg, ch); err != nil {
+		r.ipsec = ip
+	case r.ipsec != nil:
+		if err := r.ipsec.prepare(cfg, ch); err != nil {
 			errs = append(errs, fmt.Errorf("tunnels: %w", err))
 		}
 	}
-	if c.linux != nil {
-		if err := c.linux.Apply(cfg); err != nil {
+	if r.linux != nil {
+		if err := r.linux.Apply(cfg); err != nil {
 			errs = append(errs, fmt.Errorf("interfaces and routes: %w", err))
 		}
 	}
-	if c.ipsec != nil {
-		if err := c.ipsec.Reload(cfg, ch); err != nil {
+	if r.ipsec != nil {
+		if err := r.ipsec.Reload(cfg, ch); err != nil {
 			errs = append(errs, fmt.Errorf("ikev2: %w", err))
 		}
 	}
-	c.syncTunnels(cfg)
-	if c.bgp != nil && ch.BGPChanged {
-		if err := c.bgp.Reload(fileCfg); err != nil {
+	r.syncTunnels(cfg)
+	if r.bgp != nil && ch.BGPChanged {
+		if err := r.bgp.Reload(fileCfg); err != nil {
 			errs = append(errs, fmt.Errorf("bgp: %w", err))
 		}
 	}
 	return errors.Join(errs...)
 }
 
-// close stops the components in reverse order of start and removes what
-// they added to the system.
-func (c *components) close() {
+// Stop stops the parts in reverse order of start and removes what they
+// added to the system.
+func (r *Router) Stop() {
 	// The DHCP clients first: their releases still leave from the
 	// leased addresses.
-	c.mu.Lock()
-	c.stopped = true
-	clients := c.dhcp
-	c.dhcp = nil
-	c.mu.Unlock()
-	if c.stopWAN != nil {
-		close(c.stopWAN)
-		c.stopWAN = nil
+	r.mu.Lock()
+	r.stopped = true
+	clients := r.dhcp
+	r.dhcp = nil
+	r.mu.Unlock()
+	if r.stopWAN != nil {
+		close(r.stopWAN)
+		r.stopWAN = nil
 	}
 	for ix, cl := range clients {
 		if err := cl.Close(); err != nil {
-			c.log.Warn("dhcp: release", "interface", ix, "err", err)
+			r.log.Warn("dhcp: release", "interface", ix, "err", err)
 		}
 	}
-	c.mu.Lock()
-	c.closeDHCPServers()
-	c.mu.Unlock()
-	if c.bgp != nil {
+	r.mu.Lock()
+	r.closeDHCPServers()
+	r.mu.Unlock()
+	if r.bgp != nil {
 		sessions := false
-		if s, err := c.bgp.Summary(); err == nil {
+		if s, err := r.bgp.Summary(); err == nil {
 			for _, n := range s.Neighbors {
 				sessions = sessions || n.State == "ESTABLISHED"
 			}
 		}
-		if err := c.bgp.Close(); err != nil {
-			c.log.Error("stopping bgp", "err", err)
+		if err := r.bgp.Close(); err != nil {
+			r.log.Error("stopping bgp", "err", err)
 		}
-		if sessions && c.ipsec != nil {
+		if sessions && r.ipsec != nil {
 			// Close ended each session with a NOTIFICATION that is still on
 			// its way through a tunnel (TUN device, ESP); deleting the
 			// tunnels at once lost it, and a peer kept routing to us until
@@ -459,19 +557,19 @@ func (c *components) close() {
 			time.Sleep(bgpFarewell)
 		}
 	}
-	if c.ipsec != nil {
-		if err := c.ipsec.Close(); err != nil {
-			c.log.Error("stopping ikev2", "err", err)
+	if r.ipsec != nil {
+		if err := r.ipsec.Close(); err != nil {
+			r.log.Error("stopping ikev2", "err", err)
 		}
 	}
-	if c.linux != nil {
-		if err := c.linux.Cleanup(); err != nil {
-			c.log.Error("removing interfaces and routes", "err", err)
+	if r.linux != nil {
+		if err := r.linux.Cleanup(); err != nil {
+			r.log.Error("removing interfaces and routes", "err", err)
 		}
 	}
-	if c.fw != nil {
-		if err := c.fw.Remove(); err != nil {
-			c.log.Error("removing the packet filter table", "err", err)
+	if r.fw != nil {
+		if err := r.fw.Remove(); err != nil {
+			r.log.Error("removing the packet filter table", "err", err)
 		}
 	}
 }
@@ -568,6 +666,6 @@ func addrText(i *config.Interface) string {
 }
 
 // tunnelUp reports whether a tunnel has an SA; false without IPsec.
-func (c *components) tunnelUp(name string) bool {
-	return c.ipsec != nil && c.ipsec.TunnelUp(name)
+func (r *Router) tunnelUp(name string) bool {
+	return r.ipsec != nil && r.ipsec.TunnelUp(name)
 }
