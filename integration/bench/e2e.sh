@@ -36,7 +36,8 @@
 # Environment:   ROUNDS (3), SECS iperf3 seconds (10), WARMUP omitted
 #                seconds (1), PINGS per latency sample (200),
 #                CONTENDERS (all of the above), SOFTIX_BIN (built if unset),
-#                KEEP=1 keeps the work directory with logs and configs.
+#                KEEP=1 keeps the work directory with logs and configs,
+#                SOFTIX_RAW_ESP passed to both soft-ix as --raw-esp.
 #
 # It measures, it does not gate: exit 0 whatever the numbers, 1 when a
 # setup step fails (tools missing, a tunnel that does not come up).
