@@ -64,11 +64,11 @@ func (f *fakeLinks) neighbour(ifindex int, ip netip.Addr) (net.HardwareAddr, err
 }
 
 var (
-	testWANMAC = net.HardwareAddr{0x02, 0, 0, 0, 0, 0x01}
-	testGWMAC  = net.HardwareAddr{0x02, 0, 0, 0, 0, 0x02}
-	testFramePeer   = netip.MustParseAddr("198.51.100.6")
-	testGW     = netip.MustParseAddr("203.0.113.1")
-	testSrc    = netip.MustParseAddr("203.0.113.94")
+	testWANMAC    = net.HardwareAddr{0x02, 0, 0, 0, 0, 0x01}
+	testGWMAC     = net.HardwareAddr{0x02, 0, 0, 0, 0, 0x02}
+	testFramePeer = netip.MustParseAddr("198.51.100.6")
+	testGW        = netip.MustParseAddr("203.0.113.1")
+	testSrc       = netip.MustParseAddr("203.0.113.94")
 )
 
 // newFakeLinks is a WAN (ifindex 2, Ethernet) with a default gateway whose
