@@ -202,40 +202,42 @@ func TestResolverFollowsChanges(t *testing.T) {
 	waitFor("the next hop to go", func() bool { return r.lookup(testFramePeer) == nil })
 }
 
-func TestFrameHeaderIPv4(t *testing.T) {
-	h := &nextHop{ifindex: 2, mtu: 1500, src: testSrc}
+// testFrameHeader writes the frame header of an n-byte ESP packet from
+// src to dst with IP ID id, and checks its length.
+func testFrameHeader(t *testing.T, src, dst netip.Addr, n int, id uint16, wantLen int) []byte {
+	t.Helper()
+	h := &nextHop{ifindex: 2, mtu: 1500, src: src}
 	copy(h.eth[:], []byte{2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00})
-	var b [frameHeaderMax]byte
-	n := frameHeader(b[:], h, testFramePeer, 1000, 0x1234)
-	if n != 34 {
-		t.Fatalf("header length %d, want 34", n)
+	if src.Is6() {
+		h.eth[12], h.eth[13] = 0x86, 0xdd
 	}
+	var b [frameHeaderMax]byte
+	if got := frameHeader(b[:], h, dst, n, id); got != wantLen {
+		t.Fatalf("header length %d, want %d", got, wantLen)
+	}
+	return b[:wantLen]
+}
+
+func TestFrameHeaderIPv4(t *testing.T) {
+	b := testFrameHeader(t, testSrc, testFramePeer, 1000, 0x1234, 34)
 	want := []byte{
 		2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00,
-		0x45, 0, 0, 0, 0x12, 0x34, 0x40, 0, 64, 50, 0, 0,
+		0x45, 0, 0x03, 0xfc, 0x12, 0x34, 0x40, 0, 64, 50, 0, 0,
 		203, 0, 113, 94, 198, 51, 100, 6,
 	}
-	binary.BigEndian.PutUint16(want[16:18], 1020)
-	got := append([]byte(nil), b[:n]...)
+	got := append([]byte(nil), b...)
 	got[24], got[25] = 0, 0 // checksum checked below
 	if !bytes.Equal(got, want) {
 		t.Errorf("header\n got %x\nwant %x", got, want)
 	}
-	if c := ipv4Checksum(b[ethHeader:n]); c != 0 {
+	if c := ipv4Checksum(b[ethHeader:]); c != 0 {
 		t.Errorf("header does not verify: checksum over it is %#04x, want 0", c)
 	}
 }
 
 func TestFrameHeaderIPv6(t *testing.T) {
 	src, dst := netip.MustParseAddr("2001:db8::1"), netip.MustParseAddr("2001:db8:1::6")
-	h := &nextHop{ifindex: 2, mtu: 1500, src: src}
-	copy(h.eth[:], []byte{2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x86, 0xdd})
-	var b [frameHeaderMax]byte
-	n := frameHeader(b[:], h, dst, 1000, 0)
-	if n != 54 {
-		t.Fatalf("header length %d, want 54", n)
-	}
-	ip := b[ethHeader:n]
+	ip := testFrameHeader(t, src, dst, 1000, 0, 54)[ethHeader:]
 	if ip[0] != 0x60 || binary.BigEndian.Uint16(ip[4:6]) != 1000 || ip[6] != 50 || ip[7] != 64 ||
 		netip.AddrFrom16([16]byte(ip[8:24])) != src || netip.AddrFrom16([16]byte(ip[24:40])) != dst {
 		t.Errorf("IPv6 header %x", ip)
