@@ -170,3 +170,24 @@ func TestRawESPFallbackNonEthernet(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestRawESPPacketSocketIPv6: the same over an IPv6-only internet: both
+// soft-ix send their IPv6 raw ESP as frames (IPv6 header written by the
+// engine) and the LAN host's ping goes through.
+func TestRawESPPacketSocketIPv6(t *testing.T) {
+	l := v6NewLab(t, "rawesp6", "tcpdump")
+	az, err := nslab.StartSoftIXDaemon(l.s.Azure, nslab.SoftIXOptions{
+		Name: "azure", Config: v6IXConf(nslab.IXWANAddr6, "azure", nslab.AzureVNetGateway+"/24", nslab.LANNet, false),
+		Map:  map[string]string{"GigaEthernet0.0": nslab.AzureWANIf, "GigaEthernet1.0": nslab.AzureVNetIf},
+		Args: []string{"--raw-esp", "packet"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ix := l.v6StartIX(false, "--raw-esp", "packet")
+	iopWaitSoftIXPair(t, l, ix, az, 60*time.Second)
+	l.waitPing(iopPingAttempts)
+	t.Log(rawESPWaitLog(t, ix, "Ethernet frames (packet socket)", "peer="+nslab.AzurePublicAddr6))
+	t.Log(rawESPWaitLog(t, az, "Ethernet frames (packet socket)", "peer="+nslab.IXWANAddr6))
+	iopCheckWire(t, l, v6RawESPRe, false)
+}
