@@ -51,7 +51,10 @@
 // changes; elsewhere (no resolved neighbour, a non-Ethernet route such as
 // a TUN or PPP WAN, no packet socket) through the raw IP socket. The
 // sending thread's CPU per 1,400-byte packet drops from about 1,400 ns to
-// about 840 ns (BenchmarkRawESPSend, 3 runs each, 2026-12-05). Frames
+// about 840 ns (BenchmarkRawESPSend, 3 runs each, 2026-12-05), but
+// end to end in the veth lab (integration/bench/e2e.sh, three A/B runs
+// with --raw-esp auto and socket) raw ESP moved about as much as before:
+// the per-packet work left is elsewhere (below). Frames
 // skip the host's netfilter output hooks, as they skip its IP output
 // path. It still receives on the raw IP socket. Not built, as experiments for later: an
 // AF_PACKET TPACKET_V3 receive ring (it only pays with an nftables netdev
