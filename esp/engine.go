@@ -29,6 +29,10 @@ type Config struct {
 	// zero means DefaultReplayWindow (1024). Rounded up to a multiple of
 	// 64; at most MaxReplayWindow.
 	ReplayWindow int
+	// RawESP chooses how OpenRawESP's socket sends: Ethernet frames on a
+	// packet socket where it can (RawESPAuto, the zero value), or the
+	// raw IP socket only (RawESPSocket). See afpacket.go.
+	RawESP RawESPMode
 }
 
 // Stats are engine-wide counters for packets that belong to no SA.
@@ -55,6 +59,7 @@ type Engine struct {
 	events childsa.Events
 	ike    func(pkt []byte, src, dst netip.AddrPort)
 	window int
+	rawESP RawESPMode
 
 	sas saDB
 	// byPeer is the newest inbound SA of each peer address (copy on
@@ -134,6 +139,7 @@ func NewEngine(cfg Config) *Engine {
 		events:   cfg.Events,
 		ike:      cfg.IKEHandler,
 		window:   cfg.ReplayWindow,
+		rawESP:   cfg.RawESP,
 		outbound: make(map[string]*atomic.Pointer[sa]),
 		work:     make(chan *container, 256),
 	}

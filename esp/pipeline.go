@@ -275,13 +275,18 @@ func (e *Engine) OpenUDP(local netip.AddrPort) error {
 
 // OpenRawESP opens a raw IP protocol 50 socket on local (may be the
 // unspecified address) for ESP without UDP encapsulation; an IPv6 address
-// (::) opens the one of SAs with IPv6 outer addresses.
+// (::) opens the one of SAs with IPv6 outer addresses. Config.RawESP
+// chooses whether packets leave as Ethernet frames (afpacket.go).
 func (e *Engine) OpenRawESP(local netip.Addr) error {
-	io, err := listenRawESP(local)
+	mode, err := ParseRawESPMode(string(e.rawESP))
+	if err != nil {
+		return fmt.Errorf("esp: %w", err)
+	}
+	io, v6, err := openRawESPIO(local, mode, e.log)
 	if err != nil {
 		return fmt.Errorf("esp: listen raw ESP (IP protocol 50) on %v: %w", local, err)
 	}
-	if err := e.attachOuter(io, false, io.v6); err != nil {
+	if err := e.attachOuter(io, false, v6); err != nil {
 		io.close()
 		return err
 	}

@@ -32,7 +32,8 @@ type batchReader struct {
 	recv func(fd uintptr) bool
 }
 
-// mmsghdr is struct mmsghdr of <sys/socket.h>. Go pads it to its largest
+// mmsghdr is struct mmsghdr of <sys/socket.h>, for recvmmsg here and
+// sendmmsg in afpacket.go. Go pads it to its largest
 // field's alignment as C does (64 bytes on 64-bit Linux).
 type mmsghdr struct {
 	hdr unix.Msghdr

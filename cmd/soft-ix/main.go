@@ -48,6 +48,7 @@ type options struct {
 	// forceUDPEncap carries ESP in UDP 4500 without a NAT (not an IX
 	// command; see ike.CoreConfig.ForceUDPEncap).
 	forceUDPEncap bool
+	rawESP        string // router.Options.RawESP: socket, auto or packet
 	azure         bool   // check: lint against Azure
 	policy        string // check --azure: a connection's ipsecPolicies JSON
 	// allowUnenforced runs a config whose filter or NAPT lines soft-ix
@@ -107,6 +108,7 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&o.metrics, "metrics", "", "serve Prometheus metrics on `ADDR` (off by default; e.g. 127.0.0.1:9477; a bare :PORT binds loopback)")
 	fs.StringVar(&o.keylog, "keylog", "", "append IKE and ESP keys for Wireshark to `FILE` (ikev2_decryption_table / esp_sa lines; debugging only)")
 	fs.BoolVar(&o.forceUDPEncap, "force-udp-encap", false, "carry ESP in UDP 4500 even without a NAT, as strongSwan's encap=yes: the peer is told a NAT is present (soft-ix extension, not an IX command; faster in software, 8 bytes more per packet)")
+	fs.StringVar(&o.rawESP, "raw-esp", "socket", "how raw ESP (IP protocol 50) is sent: `MODE` socket (the raw IP socket), auto (Ethernet frames on a packet socket past the IP stack where the next hop is known, else the raw IP socket; not with packet filters or NAPT, which frames bypass) or packet (as auto, but fail when no packet socket can be opened)")
 	fs.BoolVar(&o.azure, "azure", false, "check: also lint the configuration against Azure VPN Gateway's documented behaviour (soft-ix azure table)")
 	fs.StringVar(&o.policy, "policy", "", "check --azure: the connection's custom IPsec/IKE policy, as JSON `FILE` (ipsecPolicies, or az network vpn-connection show output)")
 	fs.BoolVar(&o.allowUnenforced, "allow-unenforced", false, "run (and let check and reload pass) a configuration whose packet filter or NAPT lines soft-ix cannot enforce; without it such a file is refused, naming each line, because the interfaces would pass what the IX file denies")

@@ -128,7 +128,7 @@ func (o *options) routerOptions() router.Options {
 	em, _ := o.emulator()
 	return router.Options{
 		Maps: o.maps, HostInterfaces: o.hostInterfaces, AllowUnenforced: o.allowUnenforced,
-		ForceUDPEncap: o.forceUDPEncap, KeyLog: o.keylog, Emulator: em,
+		ForceUDPEncap: o.forceUDPEncap, KeyLog: o.keylog, Emulator: em, RawESP: o.rawESP,
 	}
 }
 

@@ -39,7 +39,8 @@
 #                CONTENDERS (all of the above), SOFTIX_BIN (built if unset),
 #                KEEP=1 keeps the work directory with logs and configs;
 #                also MAX_SECONDS (the run's bound), PFX (namespace name
-#                prefix), WORK (work directory), SOFTIX_LOG_LEVEL (info).
+#                prefix), WORK (work directory), SOFTIX_LOG_LEVEL (info),
+#                SOFTIX_RAW_ESP (passed to both soft-ix as --raw-esp).
 #
 # It measures, it does not gate: exit 0 whatever the numbers, 1 when a
 # setup step fails (tools missing, a tunnel that does not come up).

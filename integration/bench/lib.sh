@@ -343,6 +343,7 @@ softix_up() {
 	softix_conf "$suite" || return 1
 	# No NAT, but the IX forces ESP into UDP 4500 (strongSwan's encap=yes).
 	[ "${suite#encap-}" != "$suite" ] && encap=(--force-udp-encap)
+	[ -n "${SOFTIX_RAW_ESP:-}" ] && encap+=(--raw-esp "$SOFTIX_RAW_ESP") # auto, socket or packet
 	if [ "${suite#nat-}" != "$suite" ]; then
 		command -v iptables >/dev/null || die "softix-nat-*: iptables missing (apt-get install iptables)"
 		# The internet router hides the IX behind its own address, so IKE
@@ -353,7 +354,7 @@ softix_up() {
 	rm -f "$(softix_sock ix)" "$(softix_sock azure)"
 	start softix-azure "$NS_AZURE" "$SOFTIX_BIN" -c "$WORK/softix-azure.conf" \
 		--map GigaEthernet0.0=wan --map GigaEthernet1.0=vnet --map GigaEthernet2.0=bgp0 \
-		--socket "$(softix_sock azure)" --log-level "${SOFTIX_LOG_LEVEL:-info}"
+		--socket "$(softix_sock azure)" --log-level "${SOFTIX_LOG_LEVEL:-info}" ${SOFTIX_RAW_ESP:+--raw-esp "$SOFTIX_RAW_ESP"}
 	az=$START_PID
 	wait_until 20 "soft-ix azure control socket" \
 		timeout 3 "$SOFTIX_BIN" show running-config --socket "$(softix_sock azure)" || return 1

@@ -181,6 +181,9 @@ func (b *bench) softixUp(suite string) error {
 		}
 	}
 	logLevel := []string{"--log-level", b.logLevel}
+	if m := os.Getenv("SOFTIX_RAW_ESP"); m != "" {
+		logLevel = append(logLevel, "--raw-esp", m)
+	}
 	az, err := nslab.StartSoftIXDaemon(b.sc.Azure, nslab.SoftIXOptions{Name: "azure", Config: azure, Map: nslab.AzureSideMap(), Args: logLevel})
 	if err != nil {
 		return err

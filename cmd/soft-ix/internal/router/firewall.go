@@ -1,6 +1,7 @@
 package router
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/soft-ix/soft-ix/cmd/soft-ix/internal/show"
 	"github.com/soft-ix/soft-ix/config"
+	"github.com/soft-ix/soft-ix/esp"
 	"github.com/soft-ix/soft-ix/tun"
 	"github.com/soft-ix/soft-ix/tun/nft"
 )
@@ -397,4 +399,47 @@ func naptView(ts []tun.Translation) []show.NAPTTranslation {
 		out = append(out, show.NAPTTranslation{Protocol: p, Inside: t.Inside, Outside: t.Outside, Remote: t.Remote, Forwarded: t.Forwarded, Timeout: t.Timeout})
 	}
 	return out
+}
+
+// hasRules reports whether c asks the kernel for any filter or NAPT rule.
+func hasRules(c nft.Config) bool {
+	return len(c.Chains) > 0 || len(c.Masquerade) > 0 || len(c.Forwards) > 0
+}
+
+// filtered reports whether cfg has packet filters or NAPT the router
+// installs in the kernel.
+func (r *Router) filtered(cfg *config.Config) bool {
+	rules, _, _ := firewall(cfg, r.opts.Maps)
+	return hasRules(rules)
+}
+
+// errFramesFiltered refuses a reload that adds packet filters or NAPT
+// while raw ESP leaves as Ethernet frames (see rawESPMode).
+var errFramesFiltered = errors.New("raw ESP leaves as Ethernet frames (--raw-esp), which the packet filters and NAPT do not see; restart with --raw-esp socket to add them")
+
+// rawESPMode is how the ESP engine sends raw ESP for cfg, from
+// Options.RawESP. Ethernet frames on a packet socket skip the host's
+// netfilter output hooks, so the filters the file asks for would never see
+// the router's own ESP: an out filter would not apply to it, and a dynamic
+// filter would keep no state for the peer's answers. So with any filter or
+// NAPT, "auto" keeps the raw IP socket (and says so) and "packet" is
+// refused; a filter is never bypassed quietly.
+func (r *Router) rawESPMode(cfg *config.Config) (string, error) {
+	mode, err := esp.ParseRawESPMode(r.opts.RawESP)
+	if err != nil || r.opts.RawESP == "" {
+		return string(esp.RawESPSocket), err
+	}
+	r.frames = false
+	if mode == esp.RawESPSocket {
+		return string(mode), nil
+	}
+	if r.filtered(cfg) {
+		if mode == esp.RawESPPacket {
+			return "", errors.New("--raw-esp packet: raw ESP as Ethernet frames would bypass the packet filters and NAPT this configuration asks for; use --raw-esp socket")
+		}
+		r.log.Info("raw ESP goes through the raw IP socket: the configuration has packet filters or NAPT, which Ethernet frames would bypass", "flag", "--raw-esp auto")
+		return string(esp.RawESPSocket), nil
+	}
+	r.frames = true
+	return string(mode), nil
 }

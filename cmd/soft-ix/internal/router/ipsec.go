@@ -54,6 +54,7 @@ func startIPsec(cfg *config.Config, o Options, log *slog.Logger, linux *tun.Mana
 	s.eng = esp.NewEngine(esp.Config{
 		Logger: log,
 		Events: s.dp,
+		RawESP: esp.RawESPMode(o.RawESP),
 		// IKE on UDP 4500 goes to IKE's workers through their bounded
 		// queue: ESP's receive loop never waits for an IKE exchange, a
 		// DH computation or a tunnel's routes going up.

@@ -117,6 +117,11 @@ type Options struct {
 	// Emulator, when not nil, runs the configuration as one instance of an
 	// Azure VPN Gateway (--emulate azure).
 	Emulator *azemu.Config
+	// RawESP is how raw ESP leaves (--raw-esp; see esp.RawESPMode): ""
+	// or "socket" the raw IP socket, "auto" or "packet" Ethernet frames
+	// on a packet socket, which the packet filters do not see (see
+	// rawESPMode).
+	RawESP string
 }
 
 // Router is the running router: the configuration it runs and its parts.
@@ -137,6 +142,10 @@ type Router struct {
 
 	// fwRefs names the IX entry behind each nft rule ID, for the counters.
 	fwRefs map[string]ruleRef
+	// frames is set when the ESP engine sends raw ESP as Ethernet frames,
+	// past the host's netfilter output hooks: a reload may then not add
+	// packet filters or NAPT (see rawESPMode).
+	frames bool
 
 	// The WAN DHCP clients (see wan.go). mu orders lease changes with
 	// reloads; cfg is the file's configuration the router runs, to which
@@ -178,7 +187,7 @@ func (r *Router) setFirewall(cfg *config.Config, maps map[string]string) error {
 		return nil
 	}
 	rules, refs, _ := firewall(cfg, maps)
-	if len(rules.Chains) == 0 && len(rules.Masquerade) == 0 && len(rules.Forwards) == 0 {
+	if !hasRules(rules) {
 		r.fwRefs = nil
 		if err := r.fw.Remove(); err != nil {
 			// Nothing to enforce: a kernel without nftables has no
@@ -213,6 +222,10 @@ func (r *Router) Start() error {
 		case o.HostInterfaces:
 			log.Info("left to the host (--host-interfaces)", "interface", i.Name, "linux", dev, "file says", addrText(i))
 		}
+	}
+	var err error
+	if o.RawESP, err = r.rawESPMode(cfg); err != nil {
+		return err
 	}
 	// The filters first: no interface is configured, no route installed
 	// before the WAN is filtered as the file says.
@@ -451,6 +464,10 @@ func (r *Router) Reload(cfg *config.Config) ReloadResult {
 		return res
 	}
 	if res.Changes.FiltersChanged {
+		if r.frames && r.filtered(cfg) {
+			res.Refused = errFramesFiltered
+			return res
+		}
 		if err := r.setFirewall(cfg, r.opts.Maps); err != nil {
 			if !r.opts.AllowUnenforced {
 				res.Refused = err
@@ -486,6 +503,11 @@ func (r *Router) reload(cfg *config.Config, ch config.Changes) error {
 	case r.ipsec == nil && len(cfg.Tunnels()) > 0 && !ok:
 		errs = append(errs, errors.New("ikev2: no Linux side to route tunnels"))
 	case r.ipsec == nil && len(cfg.Tunnels()) > 0:
+		var err error
+		if o.RawESP, err = r.rawESPMode(cfg); err != nil {
+			errs = append(errs, fmt.Errorf("ikev2: %w", err))
+			break
+		}
 		ip, err := startIPsec(cfg, o, r.log, la.Manager)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("ikev2: %w", err))

@@ -1,0 +1,325 @@
+package esp
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// Next hops of raw ESP sent as Ethernet frames (afpacket.go). The kernel
+// resolves them for the raw socket on every packet; the packet socket
+// needs them ahead of time. A peer's next hop is resolved once, off the
+// packet path, and re-resolved whenever a route, neighbour or link
+// changes; until it resolves, the peer's packets go through the raw socket
+// (which also makes the kernel resolve the neighbour).
+//
+//  1. resolver.lookup (packet path): the peer's nextHop, or nil, in which
+//     case the peer is queued for resolution.
+//  2. resolver.run: resolves queued peers (route, link, neighbour), logs
+//     once per peer and reason why one cannot be sent as a frame, and
+//     re-resolves all peers on netlink route, neighbour and link events
+//     and once a second while some are unresolved.
+
+// nextHop is how a frame to one peer leaves: on which device, from which
+// source address, with which Ethernet header.
+type nextHop struct {
+	ifindex int
+	mtu     int        // of the device: the largest IP packet it sends
+	src     netip.Addr // outer source address
+	eth     [ethHeader]byte
+}
+
+// linkLookup is what the resolver asks of the kernel: netlink in the
+// daemon, fakes in tests.
+type linkLookup interface {
+	// route returns the device, gateway (invalid when the peer is on
+	// link) and preferred source address of the route to dst.
+	route(dst netip.Addr) (ifindex int, gw, src netip.Addr, err error)
+	// link returns the device's name, hardware address and MTU; ether is
+	// false for devices without Ethernet framing (TUN, PPP, loopback).
+	link(ifindex int) (name string, mac net.HardwareAddr, mtu int, ether bool, err error)
+	// neighbour returns the link-layer address of ip on the device, or
+	// nil when the kernel has no usable one (not resolved yet, failed).
+	neighbour(ifindex int, ip netip.Addr) (net.HardwareAddr, error)
+}
+
+// resolver keeps the next hops of the peers raw ESP goes to.
+type resolver struct {
+	lk    linkLookup
+	log   *slog.Logger
+	local netip.Addr // the socket's bound address; unspecified: the route's
+	hops  atomic.Pointer[map[netip.Addr]*nextHop]
+
+	mu     sync.Mutex
+	peers  map[netip.Addr]string // every peer seen, with the last reason logged
+	queued map[netip.Addr]bool   // peers lookup asked for since the last run
+	kick   chan struct{}
+	done   chan struct{}
+	wg     sync.WaitGroup
+}
+
+func newResolver(lk linkLookup, local netip.Addr, log *slog.Logger) *resolver {
+	r := &resolver{
+		lk:     lk,
+		log:    log,
+		local:  local,
+		peers:  map[netip.Addr]string{},
+		queued: map[netip.Addr]bool{},
+		kick:   make(chan struct{}, 1),
+		done:   make(chan struct{}),
+	}
+	r.hops.Store(&map[netip.Addr]*nextHop{})
+	return r
+}
+
+// lookup returns the next hop of peer, or nil when it is not resolved
+// (then the caller sends through the raw socket).
+func (r *resolver) lookup(peer netip.Addr) *nextHop {
+	if h := (*r.hops.Load())[peer]; h != nil {
+		return h
+	}
+	r.mu.Lock()
+	if _, seen := r.peers[peer]; !seen && !r.queued[peer] {
+		r.queued[peer] = true
+		select {
+		case r.kick <- struct{}{}:
+		default:
+		}
+	}
+	r.mu.Unlock()
+	return nil
+}
+
+// start runs the resolver until stop; events, when not nil, is called
+// once to subscribe to the kernel's changes and kicks the resolver on each.
+func (r *resolver) start(events func(kick func(), done <-chan struct{}) error) {
+	if events != nil {
+		if err := events(r.wake, r.done); err != nil {
+			r.log.Warn("esp: raw ESP: cannot follow route and neighbour changes; next hops are re-resolved once a second", "err", err)
+		}
+	}
+	r.wg.Add(1)
+	go r.run()
+}
+
+func (r *resolver) stop() {
+	close(r.done)
+	r.wg.Wait()
+}
+
+// wake asks for all peers to be resolved again.
+func (r *resolver) wake() {
+	select {
+	case r.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (r *resolver) run() {
+	defer r.wg.Done()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-r.done:
+			return
+		case <-r.kick:
+		case <-tick.C:
+			// Retry only while a peer is unresolved.
+			r.mu.Lock()
+			n := len(r.peers)
+			r.mu.Unlock()
+			if n == len(*r.hops.Load()) {
+				continue
+			}
+		}
+		r.resolveAll()
+		// A burst of events (a link flapping, neighbours ageing) costs
+		// at most ten rounds a second.
+		select {
+		case <-r.done:
+			return
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// resolveAll resolves every known peer and replaces the table.
+func (r *resolver) resolveAll() {
+	r.mu.Lock()
+	for p := range r.queued {
+		if _, ok := r.peers[p]; !ok {
+			r.peers[p] = ""
+		}
+	}
+	clear(r.queued)
+	peers := make([]netip.Addr, 0, len(r.peers))
+	for p := range r.peers {
+		peers = append(peers, p)
+	}
+	r.mu.Unlock()
+
+	hops := make(map[netip.Addr]*nextHop, len(peers))
+	for _, p := range peers {
+		h, err := r.resolve(p)
+		reason := "frame"
+		if err != nil {
+			reason = err.Error()
+		} else {
+			hops[p] = h
+		}
+		r.mu.Lock()
+		last := r.peers[p]
+		r.peers[p] = reason
+		r.mu.Unlock()
+		if reason == last {
+			continue
+		}
+		if err != nil {
+			r.log.Info("esp: raw ESP to this peer goes through the raw IP socket", "peer", p, "why", reason)
+		} else {
+			r.log.Info("esp: raw ESP to this peer goes out as Ethernet frames (packet socket)", "peer", p, "ifindex", h.ifindex, "src", h.src,
+				"next-hop", net.HardwareAddr(h.eth[0:6]).String())
+		}
+	}
+	r.hops.Store(&hops)
+}
+
+// resolve finds the next hop of peer.
+func (r *resolver) resolve(peer netip.Addr) (*nextHop, error) {
+	ifindex, gw, src, err := r.lk.route(peer)
+	if err != nil {
+		return nil, fmt.Errorf("no route: %v", err)
+	}
+	if r.local.IsValid() && !r.local.IsUnspecified() {
+		src = r.local
+	}
+	if !src.IsValid() || src.Is4() != peer.Is4() {
+		return nil, errors.New("the route names no source address")
+	}
+	name, mac, mtu, ether, err := r.lk.link(ifindex)
+	if err != nil {
+		return nil, fmt.Errorf("device %d: %v", ifindex, err)
+	}
+	if !ether || len(mac) != 6 {
+		return nil, fmt.Errorf("device %s is not an Ethernet device", name)
+	}
+	hop := peer
+	if gw.IsValid() {
+		hop = gw
+	}
+	nmac, err := r.lk.neighbour(ifindex, hop)
+	if err != nil {
+		return nil, fmt.Errorf("neighbour %v on %s: %v", hop, name, err)
+	}
+	if len(nmac) != 6 {
+		return nil, fmt.Errorf("neighbour %v on %s not resolved yet", hop, name)
+	}
+	h := &nextHop{ifindex: ifindex, mtu: mtu, src: src}
+	copy(h.eth[0:6], nmac)
+	copy(h.eth[6:12], mac)
+	if peer.Is4() {
+		h.eth[12], h.eth[13] = 0x08, 0x00
+	} else {
+		h.eth[12], h.eth[13] = 0x86, 0xdd
+	}
+	return h, nil
+}
+
+// netlinkLookup is linkLookup through rtnetlink, in the process's network
+// namespace.
+type netlinkLookup struct{}
+
+func (netlinkLookup) route(dst netip.Addr) (int, netip.Addr, netip.Addr, error) {
+	rs, err := netlink.RouteGet(dst.AsSlice())
+	if err != nil {
+		return 0, netip.Addr{}, netip.Addr{}, err
+	}
+	if len(rs) == 0 {
+		return 0, netip.Addr{}, netip.Addr{}, errors.New("none")
+	}
+	rt := rs[0]
+	if rt.Type == unix.RTN_LOCAL {
+		return 0, netip.Addr{}, netip.Addr{}, errors.New("the peer is a local address")
+	}
+	gw, _ := netip.AddrFromSlice(rt.Gw)
+	src, _ := netip.AddrFromSlice(rt.Src)
+	return rt.LinkIndex, gw.Unmap(), src.Unmap(), nil
+}
+
+func (netlinkLookup) link(ifindex int) (string, net.HardwareAddr, int, bool, error) {
+	l, err := netlink.LinkByIndex(ifindex)
+	if err != nil {
+		return "", nil, 0, false, err
+	}
+	a := l.Attrs()
+	return a.Name, a.HardwareAddr, a.MTU, a.EncapType == "ether", nil
+}
+
+// usableNeighbour is the set of neighbour states whose link-layer address
+// the kernel itself would send to.
+const usableNeighbour = netlink.NUD_REACHABLE | netlink.NUD_STALE | netlink.NUD_DELAY | netlink.NUD_PROBE | netlink.NUD_PERMANENT
+
+func (netlinkLookup) neighbour(ifindex int, ip netip.Addr) (net.HardwareAddr, error) {
+	family := netlink.FAMILY_V4
+	if !ip.Is4() {
+		family = netlink.FAMILY_V6
+	}
+	ns, err := netlink.NeighList(ifindex, family)
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range ns {
+		if a, ok := netip.AddrFromSlice(n.IP); ok && a.Unmap() == ip && n.State&usableNeighbour != 0 {
+			return n.HardwareAddr, nil
+		}
+	}
+	return nil, nil
+}
+
+// netlinkEvents subscribes to route, neighbour and link changes and calls
+// kick on each, until done is closed.
+func netlinkEvents(kick func(), done <-chan struct{}) error {
+	routes := make(chan netlink.RouteUpdate, 16)
+	neighs := make(chan netlink.NeighUpdate, 16)
+	links := make(chan netlink.LinkUpdate, 16)
+	if err := netlink.RouteSubscribe(routes, done); err != nil {
+		return err
+	}
+	if err := netlink.NeighSubscribe(neighs, done); err != nil {
+		return err
+	}
+	if err := netlink.LinkSubscribe(links, done); err != nil {
+		return err
+	}
+	go func() {
+		for {
+			select {
+			case _, ok := <-routes:
+				if !ok {
+					return
+				}
+			case _, ok := <-neighs:
+				if !ok {
+					return
+				}
+			case _, ok := <-links:
+				if !ok {
+					return
+				}
+			case <-done:
+				return
+			}
+			kick()
+		}
+	}()
+	return nil
+}

@@ -1,0 +1,193 @@
+package integration
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/soft-ix/soft-ix/integration/nslab"
+)
+
+// rawESPOutRequests returns the IP OutRequests counter of ns: packets the
+// host's own IP output path sent. Raw ESP sent as Ethernet frames on a
+// packet socket does not pass there; through the raw socket it does.
+func rawESPOutRequests(t *testing.T, ns *nslab.Namespace) int64 {
+	t.Helper()
+	out, err := ns.Run("cat", "/proc/net/snmp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 || f[0] != "Ip:" {
+			continue
+		}
+		if names == nil {
+			names = f
+			continue
+		}
+		for i, n := range names {
+			if n == "OutRequests" && i < len(f) {
+				v, err := strconv.ParseInt(f[i], 10, 64)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return v
+			}
+		}
+	}
+	t.Fatalf("no Ip OutRequests in /proc/net/snmp:\n%s", out)
+	return 0
+}
+
+// rawESPWaitLog waits until the log of x has a line containing all of
+// words.
+func rawESPWaitLog(t *testing.T, x *nslab.SoftIX, words ...string) string {
+	t.Helper()
+	var found string
+	err := nslab.WaitFor(10*time.Second, fmt.Sprintf("soft-ix %s logging %q", x.Name, words), func() error {
+		for _, line := range strings.Split(x.Proc.Log(), "\n") {
+			all := true
+			for _, w := range words {
+				all = all && strings.Contains(line, w)
+			}
+			if all {
+				found = line
+				return nil
+			}
+		}
+		return fmt.Errorf("not logged")
+	})
+	if err != nil {
+		t.Fatalf("%v; log:\n%s", err, x.Proc.Log())
+	}
+	return found
+}
+
+// TestRawESPPacketSocket: soft-ix against soft-ix over raw ESP with
+// --raw-esp packet on both: each resolves the other's next hop and sends
+// its ESP as Ethernet frames on a packet socket. The LAN host's ping and a
+// short iperf3 go through, the wire still carries plain IP protocol 50,
+// and the IX's IP output path (Ip OutRequests) sees almost none of the
+// ESP it sent.
+func TestRawESPPacketSocket(t *testing.T) {
+	l := iopNewLab(t, "rawesp", "tcpdump", "iperf3")
+	az, err := nslab.StartSoftIXDaemon(l.s.Azure, nslab.SoftIXOptions{
+		Name: "azure", Config: iopAzureSoftIXConf(t, false), Map: nslab.AzureSideMap(),
+		Args: []string{"--raw-esp", "packet"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ix := l.startIX(iopIXConf{Args: []string{"--raw-esp", "packet"}})
+	iopWaitSoftIXPair(t, l, ix, az, 30*time.Second)
+	l.waitPing(iopPingAttempts)
+	t.Log(rawESPWaitLog(t, ix, "Ethernet frames (packet socket)", "peer="+nslab.AzurePublicAddr))
+	t.Log(rawESPWaitLog(t, az, "Ethernet frames (packet socket)", "peer="+nslab.IXWANAddr))
+
+	before := rawESPOutRequests(t, l.s.IX)
+	res, err := nslab.Iperf3(l.s.VNet, l.s.LAN, nslab.VNetHostAddr, 3*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	after := rawESPOutRequests(t, l.s.IX)
+	packets := res.SentBytes / 1500 // at least this many ESP packets left the IX
+	t.Logf("iperf3 LAN -> VNet over frames: %.0f Mbit/s, %d retransmits; IX Ip OutRequests +%d for at least %d ESP packets",
+		res.ReceivedMbps, res.Retransmits, after-before, packets)
+	if res.ReceivedBytes == 0 {
+		t.Fatal("iperf3 moved nothing")
+	}
+	if after-before > packets/10 {
+		t.Errorf("IX Ip OutRequests grew by %d for %d ESP packets: the ESP went through the IP output path, not the packet socket",
+			after-before, packets)
+	}
+	iopCheckWire(t, l, iopRawESPRe, false)
+}
+
+// TestRawESPFallbackNonEthernet: the IX's route to the peer leads into a
+// TUN device (a forwarder hands its packets back to the kernel, which
+// sends them on to the internet router): no Ethernet header to write, so
+// --raw-esp auto keeps the raw IP socket for that peer and logs why, and
+// the tunnel works as before. The peer, with an Ethernet next hop, sends
+// frames.
+func TestRawESPFallbackNonEthernet(t *testing.T) {
+	l := iopNewLab(t, "rawespfb", "go")
+	ns := l.s.IX
+	const tun = "rawesptun"
+	bin, err := nslab.ImpairBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ns.IP("tuntap", "add", "dev", tun, "mode", "tun"); err != nil {
+		t.Fatal(err)
+	}
+	if err := ns.IP("link", "set", tun, "up"); err != nil {
+		t.Fatal(err)
+	}
+	// Packets written back into the device carry the IX's own source
+	// address and are forwarded by the main table.
+	if err := ns.Sysctl("1", "net/ipv4/conf/"+tun+"/accept_local"); err != nil {
+		t.Fatal(err)
+	}
+	if err := ns.Sysctl("0", "net/ipv4/conf/"+tun+"/rp_filter", "net/ipv4/conf/all/rp_filter"); err != nil {
+		t.Fatal(err)
+	}
+	fwd, err := ns.Start("rawesp-forwarder", nil, bin, "-tun", tun, "-control", ns.Lab().Path("rawesp-forwarder.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = fwd
+	// What the IX itself sends to the peer (IKE and ESP) goes into the
+	// TUN device; what comes back out of it takes the main table.
+	if err := ns.IP("route", "add", nslab.AzurePublicAddr+"/32", "dev", tun, "src", nslab.IXWANAddr, "table", "100"); err != nil {
+		t.Fatal(err)
+	}
+	if err := ns.IP("rule", "add", "iif", "lo", "to", nslab.AzurePublicAddr, "lookup", "100", "pref", "1000"); err != nil {
+		t.Fatal(err)
+	}
+	if err := nslab.WaitFor(10*time.Second, "ping through the TUN device", func() error {
+		_, err := ns.Run("ping", "-n", "-c", "1", "-W", "1", nslab.AzurePublicAddr)
+		return err
+	}); err != nil {
+		t.Fatalf("%v; forwarder: %s", err, fwd.Log())
+	}
+
+	az, err := nslab.StartSoftIXDaemon(l.s.Azure, nslab.SoftIXOptions{
+		Name: "azure", Config: iopAzureSoftIXConf(t, false), Map: nslab.AzureSideMap(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ix := l.startIX(iopIXConf{Args: []string{"--raw-esp", "auto"}})
+	iopWaitSoftIXPair(t, l, ix, az, 30*time.Second)
+	l.waitPing(iopPingAttempts)
+	t.Log(rawESPWaitLog(t, ix, "raw IP socket", "peer="+nslab.AzurePublicAddr, "not an Ethernet device"))
+	t.Log(rawESPWaitLog(t, az, "Ethernet frames (packet socket)", "peer="+nslab.IXWANAddr))
+	if err := l.s.LAN.Ping(nslab.VNetHostAddr, "", 3); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRawESPPacketSocketIPv6: the same over an IPv6-only internet: both
+// soft-ix send their IPv6 raw ESP as frames (IPv6 header written by the
+// engine) and the LAN host's ping goes through.
+func TestRawESPPacketSocketIPv6(t *testing.T) {
+	l := v6NewLab(t, "rawesp6", "tcpdump")
+	az, err := nslab.StartSoftIXDaemon(l.s.Azure, nslab.SoftIXOptions{
+		Name: "azure", Config: v6IXConf(nslab.IXWANAddr6, "azure", nslab.AzureVNetGateway+"/24", nslab.LANNet, false),
+		Map:  map[string]string{"GigaEthernet0.0": nslab.AzureWANIf, "GigaEthernet1.0": nslab.AzureVNetIf},
+		Args: []string{"--raw-esp", "packet"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ix := l.v6StartIX(false, "--raw-esp", "packet")
+	iopWaitSoftIXPair(t, l, ix, az, 60*time.Second)
+	l.waitPing(iopPingAttempts)
+	t.Log(rawESPWaitLog(t, ix, "Ethernet frames (packet socket)", "peer="+nslab.AzurePublicAddr6))
+	t.Log(rawESPWaitLog(t, az, "Ethernet frames (packet socket)", "peer="+nslab.IXWANAddr6))
+	iopCheckWire(t, l, v6RawESPRe, false)
+}
