@@ -2,6 +2,8 @@ package router
 
 import (
 	"errors"
+	"io"
+	"log/slog"
 	"net/netip"
 	"reflect"
 	"strings"
@@ -214,5 +216,55 @@ interface GigaEthernet0.0
 	}
 	if err := fw.Validate(); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestRawESPModeKeepsFilters proves that Ethernet frames, which skip the
+// host's netfilter output hooks, are never used with packet filters or
+// NAPT in the file: auto falls back to the raw IP socket, packet refuses,
+// and a reload that adds filters while frames are in use is refused.
+func TestRawESPModeKeepsFilters(t *testing.T) {
+	maps := map[string]string{"GigaEthernet0.0": "wan0"}
+	filtered, _, err := config.Parse("ix.conf", []byte(branchFilters))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, _, err := config.Parse("ix.conf", []byte("interface GigaEthernet0.0\n  ip address 203.0.113.94/24\n  no shutdown\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		flag     string
+		cfg      *config.Config
+		want     string
+		frames   bool
+		refusing bool
+	}{
+		{"", filtered, "socket", false, false},
+		{"socket", plain, "socket", false, false},
+		{"auto", plain, "auto", true, false},
+		{"packet", plain, "packet", true, false},
+		{"auto", filtered, "socket", false, false},
+		{"packet", filtered, "", false, true},
+		{"bogus", plain, "socket", false, true},
+	} {
+		r := New(c.cfg, Options{Maps: maps, RawESP: c.flag}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		got, err := r.rawESPMode(c.cfg)
+		if got != c.want || r.frames != c.frames || (err != nil) != c.refusing {
+			t.Errorf("--raw-esp %q, filters %v: mode %q, frames %v, err %v; want %q, %v, refused %v",
+				c.flag, c.cfg == filtered, got, r.frames, err, c.want, c.frames, c.refusing)
+		}
+	}
+
+	r := New(plain, Options{Maps: maps, RawESP: "auto"}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if _, err := r.rawESPMode(plain); err != nil || !r.frames {
+		t.Fatalf("auto without filters: frames %v, err %v", r.frames, err)
+	}
+	res := r.Reload(filtered)
+	if !errors.Is(res.Refused, errFramesFiltered) {
+		t.Fatalf("reload adding filters while frames are sent: refused %v, want %v", res.Refused, errFramesFiltered)
+	}
+	if r.Config() != plain {
+		t.Error("the refused reload changed the running configuration")
 	}
 }
