@@ -22,15 +22,10 @@ type ManagerConfig struct {
 	// them in Run. When package esp owns UDP 4500, pass a Transport that
 	// sends through esp's sockets and feed received IKE packets to
 	// Manager.Deliver.
-	Transport Transport
-	// NATTTransport, when set (and Transport is nil), sends what leaves
-	// from the NAT-T port: package esp owns UDP 4500 and hands the IKE
-	// packets it reads there to Deliver; the Manager opens only UDP 500
-	// itself.
-	NATTTransport Transport
-	ListenAddr    netip.Addr // for the Manager's own sockets; default all IPv4 and (where the host has IPv6) IPv6 addresses
-	IKEPort       uint16     // default 500
-	NATTPort      uint16     // default 4500
+	Transport  Transport
+	ListenAddr netip.Addr // for the Manager's own sockets; default all IPv4 and (where the host has IPv6) IPv6 addresses
+	IKEPort    uint16     // default 500
+	NATTPort   uint16     // default 4500
 
 	Logger *slog.Logger // default slog.Default()
 	// KeyLog, when set, receives Wireshark key-table lines for every new
@@ -117,13 +112,7 @@ func NewManager(cfg ManagerConfig) (*Manager, error) {
 		cc.LocalAddr = RouteSource
 	}
 	if cc.Transport == nil {
-		var u *UDPTransport
-		var err error
-		if cfg.NATTTransport != nil {
-			u, err = ListenIKEOnly(cfg.ListenAddr, cfg.IKEPort, cfg.NATTPort, cfg.NATTTransport)
-		} else {
-			u, err = ListenUDP(cfg.ListenAddr, cfg.IKEPort, cfg.NATTPort)
-		}
+		u, err := ListenUDP(cfg.ListenAddr, cfg.IKEPort, cfg.NATTPort)
 		if err != nil {
 			return nil, err
 		}

@@ -16,17 +16,16 @@ import (
 
 // UDPTransport is the standalone socket layer: UDP 500 and UDP 4500
 // (NAT-T) sockets for IPv4 and IPv6, used when package esp does not own
-// port 4500. It learns each packet's destination address (IP_PKTINFO,
+// port 4500 (the test peers; the daemon reads UDP 500 with its own Socket
+// and gets UDP 4500's IKE from esp, both through Manager.Deliver). It learns each packet's destination address (IP_PKTINFO,
 // IPV6_PKTINFO) so replies and NAT detection use the address the peer
 // really targeted, and sends from the address the core chooses.
 type UDPTransport struct {
 	// fam holds the sockets of IPv4 (0) and IPv6 (1); a nil ike means
-	// that family has none. natt is nil when another component owns the
-	// NAT-T port (nattSend).
+	// that family has none.
 	fam       [2]udpFamily
 	ikePort   uint16
 	nattPort  uint16
-	nattSend  Transport // sends from the NAT-T port when natt is nil
 	closeOnce sync.Once
 }
 
@@ -45,26 +44,13 @@ func family(a netip.Addr) int {
 // IPv4 addresses and, where the host has IPv6, on all IPv6 addresses too;
 // an address opens them on that address only.
 func ListenUDP(addr netip.Addr, ikePort, nattPort uint16) (*UDPTransport, error) {
-	return listenTransport(addr, ikePort, nattPort, true, nil)
-}
-
-// ListenIKEOnly opens only the IKE port (500 when zero), on addr as
-// ListenUDP does, for when another component (package esp) owns the NAT-T
-// port: packets the core sends from nattPort go through natt, and that
-// component passes the IKE packets it receives there to
-// Manager.HandlePacket.
-func ListenIKEOnly(addr netip.Addr, ikePort, nattPort uint16, natt Transport) (*UDPTransport, error) {
-	return listenTransport(addr, ikePort, nattPort, false, natt)
-}
-
-func listenTransport(addr netip.Addr, ikePort, nattPort uint16, withNATT bool, natt Transport) (*UDPTransport, error) {
 	if ikePort == 0 {
 		ikePort = 500
 	}
 	if nattPort == 0 {
 		nattPort = 4500
 	}
-	t := &UDPTransport{ikePort: ikePort, nattPort: nattPort, nattSend: natt}
+	t := &UDPTransport{ikePort: ikePort, nattPort: nattPort}
 	addrs := []netip.Addr{addr}
 	if !addr.IsValid() || addr.IsUnspecified() {
 		addrs = []netip.Addr{netip.IPv4Unspecified(), netip.IPv6Unspecified()}
@@ -73,7 +59,7 @@ func listenTransport(addr netip.Addr, ikePort, nattPort uint16, withNATT bool, n
 		f := &t.fam[family(a)]
 		var err error
 		f.ike, err = ListenSocket(a, ikePort)
-		if err == nil && withNATT {
+		if err == nil {
 			if f.natt, err = ListenSocket(a, nattPort); err != nil {
 				f.ike.Close()
 				f.ike = nil
@@ -103,9 +89,6 @@ func (t *UDPTransport) Send(pkt []byte, from, to netip.AddrPort) error {
 	f := &t.fam[family(to.Addr())]
 	s := f.ike
 	if from.Port() == t.nattPort {
-		if t.nattSend != nil {
-			return t.nattSend.Send(pkt, from, to)
-		}
 		s = f.natt
 		pkt = append(make([]byte, 4, 4+len(pkt)), pkt...) // non-ESP marker
 	}
@@ -117,12 +100,6 @@ func (t *UDPTransport) Send(pkt []byte, from, to netip.AddrPort) error {
 
 // SendNATKeepalive implements NATKeepaliveSender.
 func (t *UDPTransport) SendNATKeepalive(from, to netip.AddrPort) error {
-	if t.nattSend != nil {
-		if ks, ok := t.nattSend.(NATKeepaliveSender); ok {
-			return ks.SendNATKeepalive(from, to)
-		}
-		return nil
-	}
 	s := t.fam[family(to.Addr())].natt
 	if s == nil {
 		return fmt.Errorf("ike: no NAT-T socket for %v", to)

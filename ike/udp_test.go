@@ -74,12 +74,4 @@ func TestIKESocketBuffers(t *testing.T) {
 			t.Errorf("%s socket: SO_RCVBUF %d, want at least %d", name, n, SocketBuffer)
 		}
 	}
-	only, err := ListenIKEOnly(lo, freePort(t), 4500, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer only.Close()
-	if n := rcvbuf(t, only.fam[0].ike.Conn()); n < SocketBuffer {
-		t.Errorf("IKE-only socket: SO_RCVBUF %d, want at least %d", n, SocketBuffer)
-	}
 }
