@@ -22,7 +22,11 @@ func TestRenderStrongSwanSeed(t *testing.T) {
 		"path = /lab/ix.log",
 		"install_routes = no",
 		"load_modular = no",
-		"kernel-libipsec",
+		"load = random nonce drbg openssl aes sha1 sha2 hmac kdf kernel-libipsec kernel-netlink socket-default vici",
+		"time_format = %T",
+		"flush_line = yes",
+		"      default = 1\n      cfg = 1\n      esp = 1\n      ike = 2\n      knl = 2\n      net = 1\n",
+		"swanctl {\n  load = random nonce\n}",
 	} {
 		if !strings.Contains(daemon, want) {
 			t.Errorf("strongswan.conf lacks %q:\n%s", want, daemon)
@@ -54,6 +58,51 @@ func TestRenderStrongSwanSeed(t *testing.T) {
 	for i, line := range strings.Split(daemon+conn, "\n") {
 		if !onePerLine.MatchString(line) {
 			t.Errorf("line %d is not one key = value, block or comment: %q", i+1, line)
+		}
+	}
+}
+
+func TestCharonConf(t *testing.T) {
+	conf, err := CharonConf{
+		ViciURI: "unix:///lab/c.vici", LogPath: "/lab/c.log", LogTimeFormat: "%T.%f",
+		Plugins:   []string{"gcm"},
+		Settings:  []string{"cookie_threshold = 100000", "retransmit_timeout = 1.0"},
+		LogLevels: map[string]int{"chd": 4, "default": 0},
+	}.Text()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"load = random nonce drbg openssl aes sha1 sha2 hmac gcm kdf kernel-libipsec kernel-netlink socket-default vici",
+		"  install_virtual_ip = no\n  cookie_threshold = 100000\n  retransmit_timeout = 1.0\n  plugins {",
+		"socket = unix:///lab/c.vici",
+		"path = /lab/c.log",
+		"time_format = %T.%f",
+		"      default = 0\n      chd = 4\n",
+	} {
+		if !strings.Contains(conf, want) {
+			t.Errorf("strongswan.conf lacks %q:\n%s", want, conf)
+		}
+	}
+
+	// Without a log path there is no file log (a load benchmark's).
+	conf, err = CharonConf{ViciURI: "unix:///lab/c.vici"}.Text()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(conf, "filelog") {
+		t.Errorf("strongswan.conf has a file log though no path was given:\n%s", conf)
+	}
+
+	for _, bad := range []CharonConf{
+		{},
+		{ViciURI: "unix:///x", Settings: []string{"cookie_threshold 100"}},
+		{ViciURI: "unix:///x", Settings: []string{"a = 1\n}"}},
+		{ViciURI: "unix:///x", Plugins: []string{"gcm }"}},
+		{ViciURI: "unix:///x", LogPath: "/x", LogLevels: map[string]int{"a {": 1}},
+	} {
+		if _, err := bad.Text(); err == nil {
+			t.Errorf("CharonConf%+v: no error", bad)
 		}
 	}
 }
