@@ -95,34 +95,11 @@ func startESPCharon(t *testing.T, l *espLab, dir, name, ns, local, remote, suite
 		vici:    "unix://" + filepath.Join(dir, name+".vici"),
 		log:     filepath.Join(dir, name+"-charon.log"),
 	}
-	conf := fmt.Sprintf(`charon {
-  load_modular = no
-  load = random nonce drbg openssl aes sha1 sha2 hmac gcm kdf kernel-libipsec kernel-netlink socket-default vici
-  install_routes = no
-  install_virtual_ip = no
-  plugins {
-    vici {
-      socket = %s
-    }
-  }
-  filelog {
-    lab {
-      path = %s
-      default = 1
-      chd = 4
-      flush_line = yes
-    }
-  }
-}
-swanctl {
-  load = random nonce
-}
-charon-systemd {
-  journal {
-    default = -1
-  }
-}
-`, c.vici, c.log)
+	conf, err := nslab.CharonConf{ViciURI: c.vici, LogPath: c.log, Plugins: []string{"gcm"},
+		LogLevels: map[string]int{"default": 1, "chd": 4}}.Text()
+	if err != nil {
+		t.Fatal(err)
+	}
 	swanctl, err := nslab.StrongSwanConfig{Name: "lab", LocalAddr: local, RemoteAddr: remote, PSK: "esp-interop-psk",
 		IKEProposals: "aes256-sha256-modp2048", ESPProposals: suite}.SwanctlConf()
 	if err != nil {

@@ -238,40 +238,16 @@ func (l *ismLab) startCharon(ns string, c charonConn) *charon {
 	l.t.Helper()
 	ch := &charon{lab: l, ns: ns, vici: "unix://" + filepath.Join(l.dir, "charon.vici"),
 		log: filepath.Join(l.dir, "charon-file.log"), conf: filepath.Join(l.dir, "swanctl.conf")}
-	ssconf := fmt.Sprintf(`charon {
-  load_modular = no
-  load = random nonce drbg openssl aes sha1 sha2 hmac kdf kernel-libipsec kernel-netlink socket-default vici
-  install_routes = no
-  install_virtual_ip = no
-  retransmit_timeout = 1.0
-  retransmit_tries = 3
-%s  plugins {
-    vici {
-      socket = %s
-    }
-  }
-  filelog {
-    lab {
-      path = %s
-      time_format = %%T
-      append = no
-      flush_line = yes
-      default = 1
-      ike = 2
-      cfg = 1
-      enc = 1
-    }
-  }
-}
-swanctl {
-  load = random nonce
-}
-charon-systemd {
-  journal {
-    default = -1
-  }
-}
-`, fragLine(c.FragmentSize), ch.vici, ch.log)
+	// Retransmit quickly and give up soon: the tests wait for failures.
+	settings := []string{"retransmit_timeout = 1.0", "retransmit_tries = 3"}
+	if c.FragmentSize != 0 {
+		settings = append(settings, fmt.Sprintf("fragment_size = %d", c.FragmentSize))
+	}
+	ssconf, err := nslab.CharonConf{ViciURI: ch.vici, LogPath: ch.log, Settings: settings,
+		LogLevels: map[string]int{"default": 1, "ike": 2, "cfg": 1, "enc": 1}}.Text()
+	if err != nil {
+		l.t.Fatal(err)
+	}
 	sspath := filepath.Join(l.dir, "strongswan.conf")
 	if err := os.WriteFile(sspath, []byte(ssconf), 0o644); err != nil {
 		l.t.Fatal(err)
@@ -293,13 +269,6 @@ charon-systemd {
 		l.t.Fatalf("swanctl --load-all: %v\n%s", err, out)
 	}
 	return ch
-}
-
-func fragLine(n int) string {
-	if n == 0 {
-		return ""
-	}
-	return fmt.Sprintf("  fragment_size = %d\n", n)
 }
 
 // writeSwanctl writes nslab's swanctl.conf for c: connection "ism",

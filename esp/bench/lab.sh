@@ -13,7 +13,7 @@ LAB_A=${LAB_A:-esplabA}
 LAB_B=${LAB_B:-esplabB}
 LAB_DIR=${LAB_DIR:-$(mktemp -d /tmp/esplab.XXXXXX)}
 ESPPEER=${ESPPEER:-$LAB_DIR/esppeer}
-SWANCONF=${SWANCONF:-$LAB_DIR/swanconf} # nslab's swanctl.conf, for ss_up
+SWANCONF=${SWANCONF:-$LAB_DIR/swanconf} # nslab's strongswan.conf and swanctl.conf, for ss_up
 LAB_PIDS=()
 
 lab_build() {
@@ -192,35 +192,8 @@ ss_up() {
 	lab_net
 	for name in A B; do
 		if [ $name = A ]; then ns=$LAB_A local=192.0.2.1 remote=192.0.2.2; else ns=$LAB_B local=192.0.2.2 remote=192.0.2.1; fi
-		cat >"$LAB_DIR/ss$name.conf" <<EOC
-charon {
-  load_modular = no
-  load = random nonce drbg openssl aes sha1 sha2 hmac gcm kdf kernel-libipsec kernel-netlink socket-default vici
-  install_routes = no
-  install_virtual_ip = no
-  plugins {
-    vici {
-      socket = unix://$LAB_DIR/ss$name.vici
-    }
-  }
-  filelog {
-    lab {
-      path = $LAB_DIR/ss$name-charon.log
-      default = 1
-      chd = ${SS_CHD:-1}
-      flush_line = yes
-    }
-  }
-}
-swanctl {
-  load = random nonce
-}
-charon-systemd {
-  journal {
-    default = -1
-  }
-}
-EOC
+		"$SWANCONF" -charon -vici "unix://$LAB_DIR/ss$name.vici" -log "$LAB_DIR/ss$name-charon.log" \
+			-plugins gcm -loglevel default=1 -loglevel "chd=${SS_CHD:-1}" >"$LAB_DIR/ss$name.conf" || return 1
 		"$SWANCONF" -name lab -local $local -remote $remote -psk esplab-psk \
 			-ike aes256-sha256-modp2048 -esp "$suite" >"$LAB_DIR/ss$name-swanctl.conf" || return 1
 		ip netns exec "$ns" env STRONGSWAN_CONF="$LAB_DIR/ss$name.conf" charon-systemd >"$LAB_DIR/ss$name.out" 2>&1 &

@@ -394,8 +394,8 @@ softix_down() {
 }
 
 # -- strongSwan <-> strongSwan: charon-systemd with kernel-libipsec (the
-# kernel here has no XFRM), route-based through ipsec0, its swanctl.conf
-# nslab's (integration/cmd/swanconf); see
+# kernel here has no XFRM), route-based through ipsec0, its strongswan.conf
+# and swanctl.conf nslab's (integration/cmd/swanconf); see
 # /work/shared/notes/strongswan-lab.md for why the table-220 rule goes.
 SWANCONF_BIN=${SWANCONF_BIN:-}
 
@@ -407,38 +407,11 @@ swanconf_build() {
 
 swan_conf() {
 	local side=$1 local_addr=$2 remote_addr=$3 esp=$4 initiate=$5
-	cat >"$WORK/swan-$side.conf" <<EOF
-charon {
-  load_modular = no
-  load = random nonce drbg openssl aes sha1 sha2 hmac kdf kernel-libipsec kernel-netlink socket-default vici
-  install_routes = no
-  install_virtual_ip = no
-  plugins {
-    vici {
-      socket = unix://$WORK/swan-$side.vici
-    }
-  }
-  filelog {
-    bench {
-      path = $WORK/swan-$side-charon.log
-      time_format = %T
-      append = no
-      default = 1
-    }
-  }
-}
-swanctl {
-  load = random nonce
-}
-charon-systemd {
-  journal {
-    default = -1
-  }
-}
-EOF
+	swanconf_build
+	"$SWANCONF_BIN" -charon -vici "unix://$WORK/swan-$side.vici" -log "$WORK/swan-$side-charon.log" \
+		>"$WORK/swan-$side.conf" || die "swanconf -charon failed"
 	local start=
 	[ "$initiate" = 1 ] && start=-initiate
-	swanconf_build
 	"$SWANCONF_BIN" -name bench -local "$local_addr" -remote "$remote_addr" -psk bench-psk-not-secret \
 		-ike aes256-sha1-modp1024 -esp "$esp" $start >"$WORK/swan-$side-swanctl.conf" || die "swanconf failed"
 }

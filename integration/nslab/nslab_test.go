@@ -17,18 +17,18 @@ func TestRenderStrongSwanSeed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{
+	checkContains(t, "strongswan.conf", daemon,
 		"socket = unix:///lab/ix.vici",
 		"path = /lab/ix.log",
 		"install_routes = no",
 		"load_modular = no",
-		"kernel-libipsec",
-	} {
-		if !strings.Contains(daemon, want) {
-			t.Errorf("strongswan.conf lacks %q:\n%s", want, daemon)
-		}
-	}
-	for _, want := range []string{
+		"load = random nonce drbg openssl aes sha1 sha2 hmac kdf kernel-libipsec kernel-netlink socket-default vici",
+		"time_format = %T",
+		"flush_line = yes",
+		"      default = 1\n      cfg = 1\n      esp = 1\n      ike = 2\n      knl = 2\n      net = 1\n",
+		"swanctl {\n  load = random nonce\n}",
+	)
+	checkContains(t, "swanctl.conf", conn,
 		"local_addrs = 203.0.113.94",
 		"remote_addrs = 198.51.100.6",
 		"proposals = aes256-sha1-modp1024",
@@ -39,11 +39,7 @@ func TestRenderStrongSwanSeed(t *testing.T) {
 		"id = 198.51.100.6",
 		"start_action = start",
 		`secret = "P@ssw0rd1234"`,
-	} {
-		if !strings.Contains(conn, want) {
-			t.Errorf("swanctl.conf lacks %q:\n%s", want, conn)
-		}
-	}
+	)
 	for _, absent := range []string{"rekey_time", "dpd_delay"} {
 		if strings.Contains(conn, absent) {
 			t.Errorf("swanctl.conf has %q though it was not asked for:\n%s", absent, conn)
@@ -58,6 +54,47 @@ func TestRenderStrongSwanSeed(t *testing.T) {
 	}
 }
 
+func TestCharonConf(t *testing.T) {
+	conf, err := CharonConf{
+		ViciURI: "unix:///lab/c.vici", LogPath: "/lab/c.log", LogTimeFormat: "%T.%f",
+		Plugins:   []string{"gcm"},
+		Settings:  []string{"cookie_threshold = 100000", "retransmit_timeout = 1.0"},
+		LogLevels: map[string]int{"chd": 4, "default": 0},
+	}.Text()
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkContains(t, "strongswan.conf", conf,
+		"load = random nonce drbg openssl aes sha1 sha2 hmac gcm kdf kernel-libipsec kernel-netlink socket-default vici",
+		"  install_virtual_ip = no\n  cookie_threshold = 100000\n  retransmit_timeout = 1.0\n  plugins {",
+		"socket = unix:///lab/c.vici",
+		"path = /lab/c.log",
+		"time_format = %T.%f",
+		"      default = 0\n      chd = 4\n",
+	)
+
+	// Without a log path there is no file log (a load benchmark's).
+	conf, err = CharonConf{ViciURI: "unix:///lab/c.vici"}.Text()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(conf, "filelog") {
+		t.Errorf("strongswan.conf has a file log though no path was given:\n%s", conf)
+	}
+
+	for _, bad := range []CharonConf{
+		{},
+		{ViciURI: "unix:///x", Settings: []string{"cookie_threshold 100"}},
+		{ViciURI: "unix:///x", Settings: []string{"a = 1\n}"}},
+		{ViciURI: "unix:///x", Plugins: []string{"gcm }"}},
+		{ViciURI: "unix:///x", LogPath: "/x", LogLevels: map[string]int{"a {": 1}},
+	} {
+		if _, err := bad.Text(); err == nil {
+			t.Errorf("CharonConf%+v: no error", bad)
+		}
+	}
+}
+
 func TestRenderStrongSwanOptions(t *testing.T) {
 	cfg := AzureStrongSwanConfig()
 	cfg.IKEProposals, cfg.ESPProposals = AzureIKEProposals, AzureESPProposals
@@ -67,18 +104,14 @@ func TestRenderStrongSwanOptions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{
-		"proposals = " + AzureIKEProposals,
-		"esp_proposals = " + AzureESPProposals,
+	checkContains(t, "swanctl.conf", conn,
+		"proposals = "+AzureIKEProposals,
+		"esp_proposals = "+AzureESPProposals,
 		"rekey_time = 28800s",
 		"rekey_time = 27000s",
 		"dpd_delay = 10s",
 		"dpd_action = restart",
-	} {
-		if !strings.Contains(conn, want) {
-			t.Errorf("swanctl.conf lacks %q:\n%s", want, conn)
-		}
-	}
+	)
 	if strings.Contains(conn, "start_action") {
 		t.Errorf("responder config has a start_action:\n%s", conn)
 	}
@@ -117,7 +150,7 @@ func TestRenderBGP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{
+	checkContains(t, "bird.conf", conf,
 		`log "/lab/bird-ix.log" all;`,
 		"router id 10.2.2.2;",
 		"local 10.2.2.2 as 65050;",
@@ -127,11 +160,7 @@ func TestRenderBGP(t *testing.T) {
 		`route 172.16.0.6/32 via "ipsec0";`,
 		"export where source = RTS_BGP;",
 		`export where proto = "announce";`,
-	} {
-		if !strings.Contains(conf, want) {
-			t.Errorf("bird.conf lacks %q:\n%s", want, conf)
-		}
-	}
+	)
 }
 
 // TestSwanctlConfAnyPeerNoRekey checks the responder the bench scripts
@@ -143,7 +172,7 @@ func TestSwanctlConfAnyPeerNoRekey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{
+	checkContains(t, "swanctl.conf", conf,
 		"remote_addrs = %any",
 		"id = %any",
 		"proposals = aes256-sha1-modp1024,aes256-sha1-modp2048",
@@ -151,15 +180,21 @@ func TestSwanctlConfAnyPeerNoRekey(t *testing.T) {
 		"        rekey_time = 0\n",
 		"load-child {",
 		`secret = "loadtest"`,
-	} {
-		if !strings.Contains(conf, want) {
-			t.Errorf("swanctl.conf lacks %q:\n%s", want, conf)
-		}
-	}
+	)
 	if strings.Contains(conf, "id-remote") || strings.Contains(conf, "id-local") {
 		t.Errorf("a secret for any peer names identities:\n%s", conf)
 	}
 	if _, err := (StrongSwanConfig{Name: "x", LocalAddr: "a", RemoteAddr: "b"}).SwanctlConf(); err == nil {
 		t.Error("SwanctlConf accepted an empty PSK")
+	}
+}
+
+// checkContains reports each of wants that the generated file text lacks.
+func checkContains(t *testing.T, file, text string, wants ...string) {
+	t.Helper()
+	for _, want := range wants {
+		if !strings.Contains(text, want) {
+			t.Errorf("%s lacks %q:\n%s", file, want, text)
+		}
 	}
 }

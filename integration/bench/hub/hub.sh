@@ -205,27 +205,10 @@ kill "$SPID"; wait "$SPID" 2>/dev/null || true
 
 # ---------------- charon
 if [ "$CHARON" = 1 ] && command -v charon-systemd >/dev/null && command -v swanctl >/dev/null; then
-	cat >"$W/strongswan.conf" <<CONF
-charon {
-  load_modular = no
-  load = random nonce drbg openssl aes sha1 sha2 hmac kdf kernel-libipsec kernel-netlink socket-default vici
-  install_routes = no
-  install_virtual_ip = no
-  cookie_threshold = 100000
-  cookie_threshold_ip = 100000
-  block_threshold = 100000
-  plugins {
-    vici {
-      socket = unix://$W/charon.vici
-    }
-  }
-}
-charon-systemd {
-  journal {
-    default = -1
-  }
-}
-CONF
+	# Load settings: no cookies or blocking however many half-open SAs
+	# ikeload keeps; no file log.
+	"$W/swanconf" -charon -vici "unix://$W/charon.vici" -set 'cookie_threshold = 100000' \
+		-set 'cookie_threshold_ip = 100000' -set 'block_threshold = 100000' >"$W/strongswan.conf"
 	# A responder for any initiator, never rekeying: nslab's swanctl.conf.
 	"$W/swanconf" -name hub -local "$HUB" -remote %any -psk hubload \
 		-ike aes256-sha1-modp1024 -esp aes256-sha256 -no-rekey >"$W/swanctl.conf"
