@@ -157,6 +157,7 @@ func TestRawESPFallbackNonEthernet(t *testing.T) {
 
 	az, err := nslab.StartSoftIXDaemon(l.s.Azure, nslab.SoftIXOptions{
 		Name: "azure", Config: iopAzureSoftIXConf(t, false), Map: nslab.AzureSideMap(),
+		Args: []string{"--raw-esp", "auto"},
 	})
 	if err != nil {
 		t.Fatal(err)
