@@ -40,7 +40,12 @@
 #                KEEP=1 keeps the work directory with logs and configs;
 #                also MAX_SECONDS (the run's bound), PFX (namespace name
 #                prefix), WORK (work directory), SOFTIX_LOG_LEVEL (info),
-#                SOFTIX_RAW_ESP (passed to both soft-ix as --raw-esp).
+#                SOFTIX_RAW_ESP (passed to both soft-ix as --raw-esp),
+#                WAN_GSO (on; off makes the four veths of the internet
+#                path carry packets one at a time, as a real WAN does:
+#                gso_max_segs 1, gso_max_size and gro_max_size 1500, for
+#                every contender alike; the run logs the internet router's
+#                bytes per skb, about 1500 when off).
 #
 # It measures, it does not gate: exit 0 whatever the numbers, 1 when a
 # setup step fails (tools missing, a tunnel that does not come up).

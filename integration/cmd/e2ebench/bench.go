@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -87,7 +88,61 @@ func (b *bench) topologyUp() error {
 	}
 	b.lab = lab
 	b.sc, err = nslab.NewScenario(lab, nslab.ScenarioOptions{})
-	return err
+	if err != nil || !b.wanPerPacket {
+		return err
+	}
+	return b.wanOnePacketAtATime()
+}
+
+// wanOnePacketAtATime makes the four veths of the internet path (the IX
+// and the gateway WAN, the internet router's two sides) carry packets one
+// at a time, as a real WAN does: a GSO skb (TCP TSO, UDP GSO) is
+// segmented when it is sent on them, and none is built again on receipt
+// (veth does no GRO unless told; gro_max_size caps it should it be on).
+// Without this one 64 KiB skb crosses every hop of the lab, which no
+// physical link or router does, and which flatters ESP in UDP (UDP GSO
+// and GRO) against raw ESP (one skb per packet at every hop).
+func (b *bench) wanOnePacketAtATime() error {
+	const size = "1500" // the veths' MTU: at most one packet per skb
+	for _, l := range []struct {
+		ns     *nslab.Namespace
+		ifname string
+	}{
+		{b.sc.IX, nslab.IXWANIf},
+		{b.sc.Internet, "ix"},
+		{b.sc.Internet, "azure"},
+		{b.sc.Azure, nslab.AzureWANIf},
+	} {
+		if err := l.ns.IP("link", "set", "dev", l.ifname, "gso_max_segs", "1", "gso_max_size", size, "gro_max_size", size); err != nil {
+			return fmt.Errorf("WAN_GSO=off: %s: %w", l.ifname, err)
+		}
+	}
+	return nil
+}
+
+// logWANSkbSize logs the mean size of what the internet router sent on
+// each side during the run: veth counts one packet per skb, so a mean
+// near the MTU shows the WAN carried packets one at a time, and one far
+// above it shows GSO skbs crossed it whole.
+func (b *bench) logWANSkbSize() {
+	for _, ifname := range []string{"ix", "azure"} {
+		out, err := b.sc.Internet.Run("ip", "-j", "-s", "link", "show", "dev", ifname)
+		if err != nil {
+			logf("internet router %s: %v", ifname, err)
+			continue
+		}
+		var links []struct {
+			Stats struct {
+				TX struct{ Bytes, Packets uint64 }
+			} `json:"stats64"`
+		}
+		if err := json.Unmarshal([]byte(out), &links); err != nil || len(links) != 1 || links[0].Stats.TX.Packets == 0 {
+			logf("internet router %s: no counters (%v)", ifname, err)
+			continue
+		}
+		tx := links[0].Stats.TX
+		logf("internet router sent on %s: %d skbs, %d bytes, %d bytes per skb", ifname, tx.Packets, tx.Bytes, tx.Bytes/tx.Packets)
+	}
 }
 
 // cleanup stops every process by PID, removes the namespaces and the

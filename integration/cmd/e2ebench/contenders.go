@@ -228,6 +228,11 @@ func (b *bench) softixDown() {
 		if err := b.sc.RebuildInternet(); err != nil {
 			die("rebuilding the internet router after NAT failed: %v", err)
 		}
+		if b.wanPerPacket {
+			if err := b.wanOnePacketAtATime(); err != nil {
+				die("%v", err)
+			}
+		}
 	}
 }
 

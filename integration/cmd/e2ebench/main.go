@@ -9,6 +9,11 @@
 // gateway, their order rotated every round, measures iperf3 TCP and ping
 // from the LAN host to the VNet host, and prints the medians as a table.
 //
+// WAN_GSO=off makes the internet path (the IX and gateway WAN veths and
+// the internet router's two) carry packets one at a time, as a physical
+// link and router do, instead of letting one 64 KiB GSO skb cross it
+// whole; the run logs the router's bytes per skb to show which it was.
+//
 // It measures, it does not gate: exit 0 whatever the numbers, 1 when a
 // setup step fails (tools missing, a tunnel that does not come up).
 // Progress goes to stderr, the table to stdout. Run it from inside the
@@ -39,6 +44,7 @@ type settings struct {
 	keep                        bool   // KEEP=1: leave the work directory
 	maxSeconds                  int    // the whole run's bound (MAX_SECONDS)
 	logLevel                    string // soft-ix --log-level (SOFTIX_LOG_LEVEL)
+	wanPerPacket                bool   // WAN_GSO=off: the internet path carries packets one at a time
 }
 
 // defaultContenders are e2e.sh's; the NAT ones join when iptables is
@@ -82,6 +88,13 @@ func readSettings() settings {
 		work:     os.Getenv("WORK"),
 		keep:     os.Getenv("KEEP") == "1",
 		logLevel: os.Getenv("SOFTIX_LOG_LEVEL"),
+	}
+	switch os.Getenv("WAN_GSO") {
+	case "", "on":
+	case "off":
+		s.wanPerPacket = true
+	default:
+		die("WAN_GSO=%s: want on or off", os.Getenv("WAN_GSO"))
 	}
 	if s.prefix == "" {
 		s.prefix = "e2eb"
@@ -149,7 +162,7 @@ func main() {
 	}
 
 	loadStart := loadAverage()
-	logf("nproc %d, load average %s, rounds %d, %ds iperf3 after %ds warm-up", runtime.NumCPU(), loadStart, set.rounds, set.secs, set.warmup)
+	logf("nproc %d, load average %s, rounds %d, %ds iperf3 after %ds warm-up, WAN_GSO=%s", runtime.NumCPU(), loadStart, set.rounds, set.secs, set.warmup, onOff(!set.wanPerPacket))
 	if err := b.topologyUp(); err != nil {
 		die("building the namespace topology failed: %v", err)
 	}
@@ -186,8 +199,16 @@ func main() {
 		}
 	}
 	loadEnd := loadAverage()
+	b.logWANSkbSize()
 	printTable(os.Stdout, set, res, loadStart, loadEnd)
 	b.cleanup()
+}
+
+func onOff(on bool) string {
+	if on {
+		return "on"
+	}
+	return "off"
 }
 
 // loadAverage is the first three fields of /proc/loadavg.
