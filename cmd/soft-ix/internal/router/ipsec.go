@@ -343,14 +343,7 @@ func (d *dataPlane) applyChanged() {
 		names = append(names, name)
 	}
 	clear(d.changed)
-	up := make([]bool, len(names))
-	for i, name := range names {
-		up[i] = len(d.outbound[name]) > 0
-	}
-	d.mu.Unlock()
-	for i, name := range names {
-		d.setTunnelUp(name, up[i])
-	}
+	d.setUpLocked(names)
 }
 
 // noteChanged marks tunnel name for applyRoutes; d.mu is held.
@@ -442,6 +435,13 @@ func (d *dataPlane) syncRoutes(names []string) {
 	d.applying.Lock()
 	defer d.applying.Unlock()
 	d.mu.Lock()
+	d.setUpLocked(names)
+}
+
+// setUpLocked reads whether each tunnel of names has an outbound SA, with
+// d.mu held, releases d.mu and then sets the tunnels' routes: netlink is
+// never called under the lock IKE's events take.
+func (d *dataPlane) setUpLocked(names []string) {
 	up := make([]bool, len(names))
 	for i, name := range names {
 		up[i] = len(d.outbound[name]) > 0
