@@ -34,10 +34,10 @@ func setSocketBuffers(c syscall.Conn) {
 	})
 }
 
-// batchConn is the batched I/O of an outer socket, an ipv4.PacketConn or
-// an ipv6.PacketConn (their messages are the same type).
+// batchConn is the batched sending of an outer socket, an ipv4.PacketConn
+// or an ipv6.PacketConn (their messages are the same type). Receiving
+// goes through batchReader (recvmmsg.go), which allocates nothing.
 type batchConn interface {
-	ReadBatch(ms []ipv4.Message, flags int) (int, error)
 	WriteBatch(ms []ipv4.Message, flags int) (int, error)
 }
 

@@ -425,11 +425,11 @@ var errFramesFiltered = errors.New("raw ESP leaves as Ethernet frames (--raw-esp
 // NAPT, "auto" keeps the raw IP socket (and says so) and "packet" is
 // refused; a filter is never bypassed quietly.
 func (r *Router) rawESPMode(cfg *config.Config) (string, error) {
+	r.frames = false
 	mode, err := esp.ParseRawESPMode(r.opts.RawESP)
 	if err != nil || r.opts.RawESP == "" {
 		return string(esp.RawESPSocket), err
 	}
-	r.frames = false
 	if mode == esp.RawESPSocket {
 		return string(mode), nil
 	}
