@@ -19,8 +19,9 @@ import (
 // IP and Ethernet headers itself and hands a whole batch to the WAN
 // device's driver in one sendmmsg, past the qdisc (PACKET_QDISC_BYPASS).
 // What it sends is byte for byte what the raw socket would: nothing
-// changes for the peer. Receiving stays on the raw socket (see doc.go for
-// what was measured there).
+// changes for the peer. Received raw ESP comes from a packet ring
+// (packetrx.go), the raw socket taking what the ring leaves to the IP
+// stack.
 //
 // The way out of a raw ESP packet on this path:
 //
@@ -36,20 +37,22 @@ import (
 //     one skb per message and gives it to the driver.
 //
 // Where the mechanism is missing (no CAP_NET_RAW for packet sockets, a
-// kernel without AF_PACKET) OpenRawESP falls back to the raw socket alone
-// and says so in the log; resolver logs why a peer is not sent as frames.
+// kernel without AF_PACKET or nftables) OpenRawESP falls back to the raw
+// socket for that direction and says so in the log; resolver logs why a
+// peer is not sent as frames.
 
 // RawESPMode chooses how raw ESP (IP protocol 50) leaves the host.
 type RawESPMode string
 
 const (
-	// RawESPAuto sends Ethernet frames on a packet socket where it can,
-	// else uses the raw IP socket. The zero value means RawESPAuto.
+	// RawESPAuto sends Ethernet frames on a packet socket and receives
+	// from a packet ring where it can, else uses the raw IP socket. The
+	// zero value means RawESPAuto.
 	RawESPAuto RawESPMode = "auto"
 	// RawESPSocket sends through the raw IP socket only.
 	RawESPSocket RawESPMode = "socket"
 	// RawESPPacket is RawESPAuto but fails OpenRawESP when the packet
-	// socket cannot be opened.
+	// socket or the ring cannot be set up.
 	RawESPPacket RawESPMode = "packet"
 )
 
@@ -73,12 +76,20 @@ const (
 )
 
 // packetIO is the raw ESP outer socket with frames sent on a packet
-// socket; raw receives and carries what cannot go as a frame.
+// socket and received from a ring; raw carries what cannot go as a frame
+// and receives what the ring leaves to the IP stack.
 type packetIO struct {
-	raw  outerIO // the raw IP socket (rawIO)
-	fd   int
-	hops *resolver
-	v6   bool
+	raw outerIO // the raw IP socket (rawIO)
+	fd  int
+	// rx is the receive ring, nil when receiving is the raw socket's
+	// alone; claim keeps its filter and drop rule, rawRx and rawFD are
+	// raw as a *rawIO and its descriptor, for the ring's wait.
+	rx    *rxRing
+	claim *rxClaimer
+	rawRx *rawIO
+	rawFD int
+	hops  *resolver
+	v6    bool
 	// send is sendmmsg, replaced by tests.
 	send func(fd int, msgs []mmsghdr) (int, error)
 
@@ -136,20 +147,42 @@ func newPacketIO(raw outerIO, v6 bool, fd int, hops *resolver) *packetIO {
 	return p
 }
 
-func (p *packetIO) readBatch(elems []*elem) (int, error) { return p.raw.readBatch(elems) }
-func (p *packetIO) rxSize() int                          { return p.raw.rxSize() }
+// readBatch implements outerIO: the ring where there is one, and the raw
+// socket.
+func (p *packetIO) readBatch(elems []*elem) (int, error) {
+	if p.rx == nil {
+		return p.raw.readBatch(elems)
+	}
+	return p.rx.readBatch(elems, p.rawRx, p.rawFD)
+}
+
+func (p *packetIO) rxSize() int { return p.raw.rxSize() }
 
 func (p *packetIO) writeTo(pkt []byte, src, dst netip.AddrPort) error {
 	return p.raw.writeTo(pkt, src, dst)
 }
 
 func (p *packetIO) close() error {
-	p.hops.stop()
+	var errs []error
+	if p.claim != nil {
+		errs = append(errs, p.claim.stop())
+	}
+	if p.rx != nil {
+		errs = append(errs, p.rx.close())
+	}
+	if p.hops != nil {
+		p.hops.stop()
+	}
 	p.mu.Lock()
-	err := unix.Close(p.fd)
+	if p.fd >= 0 {
+		errs = append(errs, unix.Close(p.fd))
+	}
 	p.fd = -1
 	p.mu.Unlock()
-	return errors.Join(err, p.raw.close())
+	if p.raw != nil {
+		errs = append(errs, p.raw.close())
+	}
+	return errors.Join(errs...)
 }
 
 // writeBatch implements outerIO: frames for peers with a next hop, the
@@ -302,30 +335,70 @@ func ipv4Checksum(h []byte) uint16 {
 }
 
 // openRawESPIO opens the raw ESP outer socket of local in mode: a packetIO
-// where frames can be sent (auto, packet), else the raw socket alone.
+// where frames can be sent or received (auto, packet), else the raw
+// socket alone.
 func openRawESPIO(local netip.Addr, mode RawESPMode, log *slog.Logger) (outerIO, bool, error) {
 	raw, err := listenRawESP(local)
 	if err != nil {
 		return nil, false, err
 	}
-	if mode == RawESPSocket {
+	if mode == RawESPSocket || local.IsLoopback() {
+		if local.IsUnspecified() {
+			// A drop rule left by a daemon that did not stop cleanly
+			// would take the raw socket's packets away.
+			ingressDrop{v6: raw.v6}.apply(rxClaim{})
+		}
 		return raw, raw.v6, nil
 	}
+	fail := func(what string, err error) (outerIO, bool, error) {
+		raw.close()
+		return nil, false, fmt.Errorf("%s: %w", what, err)
+	}
+	p := newPacketIO(raw, raw.v6, -1, nil)
 	fd, err := openPacketSocket()
 	if err != nil {
 		if mode == RawESPPacket {
-			raw.close()
-			return nil, false, fmt.Errorf("packet socket: %w", err)
+			return fail("packet socket", err)
 		}
 		why := err.Error()
 		if errors.Is(err, syscall.EPERM) {
 			why = "no CAP_NET_RAW for a packet socket: " + why
 		}
-		log.Info("esp: raw ESP goes through the raw IP socket only", "local", local, "why", why)
+		log.Info("esp: raw ESP is sent through the raw IP socket only", "local", local, "why", why)
+	} else {
+		p.fd = fd
+		p.hops = newResolver(netlinkLookup{}, local, log)
+		p.hops.start(netlinkEvents)
+		log.Info("esp: raw ESP is sent as Ethernet frames on a packet socket where the next hop is known", "local", local)
+	}
+	if err := p.openRx(local, log); err != nil {
+		if mode == RawESPPacket {
+			p.close()
+			return nil, false, fmt.Errorf("packet ring: %w", err)
+		}
+		log.Info("esp: raw ESP is received on the raw IP socket only", "local", local, "why", err.Error())
+	}
+	if p.fd < 0 && p.rx == nil {
 		return raw, raw.v6, nil
 	}
-	hops := newResolver(netlinkLookup{}, local, log)
-	hops.start(netlinkEvents)
-	log.Info("esp: raw ESP is sent as Ethernet frames on a packet socket where the next hop is known", "local", local)
-	return newPacketIO(raw, raw.v6, fd, hops), raw.v6, nil
+	return p, raw.v6, nil
+}
+
+// openRx sets up the receive ring and its claim.
+func (p *packetIO) openRx(local netip.Addr, log *slog.Logger) error {
+	raw, ok := p.raw.(*rawIO)
+	if !ok {
+		return errors.New("no raw socket")
+	}
+	rx, err := openRxRing(raw.v6)
+	if err != nil {
+		return err
+	}
+	claim, err := startClaimer(rx, local, log)
+	if err != nil {
+		rx.close()
+		return err
+	}
+	p.rx, p.claim, p.rawRx, p.rawFD = rx, claim, raw, raw.rd.fd()
+	return nil
 }

@@ -51,6 +51,9 @@ type Stats struct {
 	// because its source, not the SA's peer, sent too many packets that
 	// failed it (see icvGuard).
 	ICVLimited uint64
+	// RingDrops counts raw ESP packets the kernel could not put in the
+	// receive ring because it was full (packetrx.go).
+	RingDrops uint64
 }
 
 // Engine is the ESP data plane. Its SA methods match ike.DataPlane.
@@ -278,7 +281,21 @@ func (e *Engine) Stats() Stats {
 		SendErrors:   s.sendErrors.Load(),
 		TUNErrors:    s.tunErrors.Load(),
 		ICVLimited:   s.icvLimited.Load(),
+		RingDrops:    e.ringDrops(),
 	}
+}
+
+// ringDrops sums the drops of the raw ESP sockets' receive rings.
+func (e *Engine) ringDrops() uint64 {
+	var n uint64
+	for _, p := range []*atomic.Pointer[outer]{&e.raw, &e.raw6} {
+		if o := p.Load(); o != nil {
+			if pio, ok := o.io.(*packetIO); ok && pio.rx != nil {
+				n += pio.rx.drops()
+			}
+		}
+	}
+	return n
 }
 
 // setPeerSALocked makes a (nil: none) the SA that counts the peer's

@@ -27,9 +27,9 @@ type batchReader struct {
 	// the last recvmmsg returned.
 	k, n  int
 	errno syscall.Errno
-	// recv is the callback for rc.Read, made once (a method value taken
-	// per read would allocate).
-	recv func(fd uintptr) bool
+	// recv and recvNow are the callbacks for rc.Read, made once (a
+	// method value taken per read would allocate).
+	recv, recvNow func(fd uintptr) bool
 }
 
 // mmsghdr is struct mmsghdr of <sys/socket.h>, for recvmmsg here and
@@ -69,6 +69,7 @@ func newBatchReader(c syscall.Conn, n, oobLen int) (*batchReader, error) {
 		}
 	}
 	r.recv = r.recvmmsg
+	r.recvNow = r.recvmmsgNow
 	return r, nil
 }
 
@@ -87,6 +88,15 @@ func (r *batchReader) setBuffer(i int, b []byte) {
 // the runtime's poller (deadlines on the socket apply) until at least one
 // is there, and reports how many came.
 func (r *batchReader) read(k int) (int, error) {
+	return r.readWith(k, true)
+}
+
+// readNow is read without the wait: 0 datagrams when none is queued.
+func (r *batchReader) readNow(k int) (int, error) {
+	return r.readWith(k, false)
+}
+
+func (r *batchReader) readWith(k int, wait bool) (int, error) {
 	k = min(k, len(r.hs))
 	for i := 0; i < k; i++ {
 		h := &r.hs[i].hdr
@@ -98,7 +108,11 @@ func (r *batchReader) read(k int) (int, error) {
 		r.hs[i].len = 0
 	}
 	r.k = k
-	if err := r.rc.Read(r.recv); err != nil {
+	recv := r.recv
+	if !wait {
+		recv = r.recvNow
+	}
+	if err := r.rc.Read(recv); err != nil {
 		return 0, err
 	}
 	if r.errno != 0 {
@@ -118,6 +132,21 @@ func (r *batchReader) recvmmsg(fd uintptr) bool {
 		r.n = 0
 	}
 	return true
+}
+
+// recvmmsgNow is recvmmsg that never asks to wait.
+func (r *batchReader) recvmmsgNow(fd uintptr) bool {
+	if !r.recvmmsg(fd) {
+		r.n, r.errno = 0, 0
+	}
+	return true
+}
+
+// fd returns the socket's descriptor, for a poll(2) beside other ones.
+func (r *batchReader) fd() int {
+	fd := -1
+	r.rc.Control(func(s uintptr) { fd = int(s) })
+	return fd
 }
 
 // size is the length of datagram i of the last read.

@@ -513,11 +513,26 @@ func (r *rawIO) rxSize() int {
 }
 
 func (r *rawIO) readBatch(elems []*elem) (int, error) {
+	return r.read(elems, true)
+}
+
+// readNow is readBatch without the wait: 0 when nothing is queued.
+func (r *rawIO) readNow(elems []*elem) (int, error) {
+	return r.read(elems, false)
+}
+
+func (r *rawIO) read(elems []*elem, wait bool) (int, error) {
 	k := min(len(elems), outerBatch)
 	for i := 0; i < k; i++ {
 		r.rd.setBuffer(i, elems[i].buf[rxOffset:])
 	}
-	n, err := r.rd.read(k)
+	var n int
+	var err error
+	if wait {
+		n, err = r.rd.read(k)
+	} else {
+		n, err = r.rd.readNow(k)
+	}
 	if err != nil {
 		return 0, err
 	}

@@ -259,6 +259,7 @@ func (s *ipsecStack) Stats() IKEStats {
 		"send_error":      e.SendErrors,
 		"tun_write_error": e.TUNErrors,
 		"icv_limited":     e.ICVLimited,
+		"ring_full":       e.RingDrops,
 	}
 	return st
 }

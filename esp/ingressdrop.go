@@ -1,0 +1,302 @@
+package esp
+
+import (
+	"encoding/binary"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/google/nftables"
+	"github.com/google/nftables/expr"
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// What the receive ring (packetrx.go) takes from the IP stack, and the
+// nftables rule that keeps the stack from seeing it a second time.
+//
+// A packet tap sees a packet before the device's ingress hook, and the
+// ingress hook before the IP stack: so the ring gets its copy, then the
+// rule in table netdev softix_esp_rx4 (or 6) drops the original. Without
+// the rule every packet would also climb the stack to the raw socket (a
+// second, replayed copy) or, with no raw socket, draw an ICMP protocol
+// unreachable. The ring's filter and the rule test the same things,
+// built from one rxClaim, so a packet is either in the ring and dropped,
+// or in neither and left to the stack.
+//
+//  1. claimOf lists the family's addresses (the socket's own, or every
+//     one on a device other than loopback) and the devices holding them.
+//  2. rxClaimer.update sets the ring's filter and then the rule to it,
+//     at the start and again on every address or link change.
+//  3. rxClaimer.stop removes the rule's table (the ring closes with the
+//     socket).
+
+// rxClaim is the raw ESP the receive ring takes: packets to one of addrs
+// arriving on one of devs.
+type rxClaim struct {
+	addrs []netip.Addr
+	devs  []rxDev
+}
+
+// rxDev is a device in a claim.
+type rxDev struct {
+	index int
+	name  string
+}
+
+func (c rxClaim) equal(d rxClaim) bool {
+	return slices.Equal(c.addrs, d.addrs) && slices.Equal(c.devs, d.devs)
+}
+
+func (c rxClaim) empty() bool { return len(c.addrs) == 0 || len(c.devs) == 0 }
+
+// claimOf returns the claim of the family (v6) for a socket bound to
+// local: that address, or when it is unspecified every address of the
+// family but loopback and link-local ones; with the devices holding
+// them, loopback devices left out.
+func claimOf(local netip.Addr, v6 bool) (rxClaim, error) {
+	family := netlink.FAMILY_V4
+	if v6 {
+		family = netlink.FAMILY_V6
+	}
+	addrs, err := netlink.AddrList(nil, family)
+	if err != nil {
+		return rxClaim{}, err
+	}
+	var c rxClaim
+	for _, a := range addrs {
+		ip, ok := netip.AddrFromSlice(a.IP)
+		if !ok {
+			continue
+		}
+		ip = ip.Unmap()
+		if ip.Is4() == v6 || ip.IsLoopback() || ip.IsLinkLocalUnicast() {
+			continue
+		}
+		if !local.IsUnspecified() && ip != local {
+			continue
+		}
+		l, err := netlink.LinkByIndex(a.LinkIndex)
+		if err != nil || l.Attrs().Flags&net.FlagLoopback != 0 {
+			continue
+		}
+		if !slices.Contains(c.addrs, ip) {
+			c.addrs = append(c.addrs, ip)
+		}
+		d := rxDev{index: a.LinkIndex, name: l.Attrs().Name}
+		if !slices.Contains(c.devs, d) {
+			c.devs = append(c.devs, d)
+		}
+	}
+	if len(c.addrs) > rxClaimMax || len(c.devs) > rxClaimMax {
+		return rxClaim{}, fmt.Errorf("%d addresses on %d devices: the ring's filter takes at most %d of each", len(c.addrs), len(c.devs), rxClaimMax)
+	}
+	slices.SortFunc(c.addrs, netip.Addr.Compare)
+	slices.SortFunc(c.devs, func(a, b rxDev) int { return a.index - b.index })
+	return c, nil
+}
+
+// ingressDrop is the nftables table with the drop rule of one family.
+type ingressDrop struct {
+	v6 bool
+}
+
+func (d ingressDrop) table() *nftables.Table {
+	name := "softix_esp_rx4"
+	if d.v6 {
+		name = "softix_esp_rx6"
+	}
+	return &nftables.Table{Name: name, Family: nftables.TableFamilyNetdev}
+}
+
+// apply replaces the table, in one transaction, with one ingress chain
+// per device of c, each dropping what the ring's filter takes; the zero
+// claim removes it.
+func (d ingressDrop) apply(c rxClaim) error {
+	conn, err := nftables.New()
+	if err != nil {
+		return err
+	}
+	t := d.table()
+	// Adding first makes the delete succeed when there is no table yet.
+	conn.AddTable(t)
+	conn.DelTable(t)
+	if !c.empty() {
+		conn.AddTable(t)
+		for _, dev := range c.devs {
+			ch := conn.AddChain(&nftables.Chain{
+				Name:     fmt.Sprintf("in%d", dev.index),
+				Table:    t,
+				Type:     nftables.ChainTypeFilter,
+				Hooknum:  nftables.ChainHookIngress,
+				Priority: nftables.ChainPriorityFilter,
+				Device:   dev.name,
+			})
+			for _, a := range c.addrs {
+				conn.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: dropExprs(a, d.v6)})
+			}
+		}
+	}
+	return conn.Flush()
+}
+
+// dropExprs is the rule dropping what rxFilter takes for address a:
+// addressed to this host, the family's EtherType, at most rxFrameData
+// bytes, ESP, not a fragment (IPv4), to a. The device is the chain's.
+func dropExprs(a netip.Addr, v6 bool) []expr.Any {
+	proto := []byte{0x08, 0x00}
+	next, dst := uint32(9), uint32(16)
+	if v6 {
+		proto = []byte{0x86, 0xdd}
+		next, dst = 6, 24
+	}
+	var maxLen [4]byte
+	binary.BigEndian.PutUint32(maxLen[:], rxFrameData)
+	e := []expr.Any{
+		&expr.Meta{Key: expr.MetaKeyPKTTYPE, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{unix.PACKET_HOST}},
+		&expr.Meta{Key: expr.MetaKeyPROTOCOL, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: proto},
+		&expr.Meta{Key: expr.MetaKeyLEN, Register: 1},
+		&expr.Byteorder{SourceRegister: 1, DestRegister: 1, Op: expr.ByteorderHton, Len: 4, Size: 4},
+		&expr.Cmp{Op: expr.CmpOpLte, Register: 1, Data: maxLen[:]},
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: next, Len: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{unix.IPPROTO_ESP}},
+	}
+	if !v6 {
+		e = append(e,
+			&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 6, Len: 2},
+			&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 2, Mask: []byte{0x3f, 0xff}, Xor: []byte{0, 0}},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{0, 0}})
+	}
+	return append(e,
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: dst, Len: uint32(a.BitLen() / 8)},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: a.AsSlice()},
+		&expr.Verdict{Kind: expr.VerdictDrop})
+}
+
+// rxClaimer keeps a ring's claim and drop rule in step with the host's
+// addresses.
+type rxClaimer struct {
+	ring  *rxRing
+	drop  ingressDrop
+	local netip.Addr
+	log   *slog.Logger
+
+	mu   sync.Mutex
+	cur  rxClaim
+	why  string // the last failure logged
+	done chan struct{}
+	wg   sync.WaitGroup
+}
+
+// startClaimer sets ring's claim and drop rule for local and follows
+// address and link changes until stop. It fails when the first rule
+// cannot be installed (no nftables netdev support, no CAP_NET_ADMIN).
+func startClaimer(ring *rxRing, local netip.Addr, log *slog.Logger) (*rxClaimer, error) {
+	w := &rxClaimer{ring: ring, drop: ingressDrop{v6: ring.v6}, local: local, log: log, done: make(chan struct{})}
+	// An empty claim (no address yet) would not show whether the rule
+	// can be installed: try the table alone first.
+	if err := w.drop.apply(rxClaim{}); err != nil {
+		return nil, fmt.Errorf("nftables: %w", err)
+	}
+	if err := w.update(); err != nil {
+		return nil, err
+	}
+	addrs := make(chan netlink.AddrUpdate, 16)
+	links := make(chan netlink.LinkUpdate, 16)
+	if err := netlink.AddrSubscribe(addrs, w.done); err != nil {
+		w.stop()
+		return nil, err
+	}
+	if err := netlink.LinkSubscribe(links, w.done); err != nil {
+		w.stop()
+		return nil, err
+	}
+	w.wg.Add(1)
+	go w.run(addrs, links)
+	return w, nil
+}
+
+func (w *rxClaimer) run(addrs <-chan netlink.AddrUpdate, links <-chan netlink.LinkUpdate) {
+	defer w.wg.Done()
+	for {
+		select {
+		case <-w.done:
+			return
+		case _, ok := <-addrs:
+			if !ok {
+				return
+			}
+		case _, ok := <-links:
+			if !ok {
+				return
+			}
+		}
+		// Let a burst of changes (an interface coming up with its
+		// addresses) settle into one update.
+		t := time.NewTimer(100 * time.Millisecond)
+	settle:
+		for {
+			select {
+			case <-w.done:
+				t.Stop()
+				return
+			case <-addrs:
+			case <-links:
+			case <-t.C:
+				break settle
+			}
+		}
+		w.update()
+	}
+}
+
+// update sets the ring's filter and the drop rule to the current claim.
+// The filter goes first: for a moment a new address's packets may come
+// twice (the second is a replay), never not at all.
+func (w *rxClaimer) update() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	c, err := claimOf(w.local, w.ring.v6)
+	if err == nil && c.equal(w.cur) {
+		return nil
+	}
+	if err == nil {
+		if err = w.ring.setClaim(c); err == nil {
+			err = w.drop.apply(c)
+		}
+	}
+	if err != nil {
+		// Leave everything to the IP stack and the raw socket.
+		w.ring.setClaim(rxClaim{})
+		w.drop.apply(rxClaim{})
+		w.cur = rxClaim{}
+		if why := err.Error(); why != w.why {
+			w.why = why
+			w.log.Warn("esp: raw ESP is received on the raw IP socket only", "why", why)
+		}
+		return err
+	}
+	w.cur, w.why = c, ""
+	names := make([]string, len(c.devs))
+	for i, d := range c.devs {
+		names[i] = d.name
+	}
+	w.log.Info("esp: raw ESP to these addresses is received from a packet ring", "addresses", c.addrs, "devices", names)
+	return nil
+}
+
+// stop ends the following and removes the drop rule.
+func (w *rxClaimer) stop() error {
+	close(w.done)
+	w.wg.Wait()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.cur = rxClaim{}
+	return w.drop.apply(rxClaim{})
+}
