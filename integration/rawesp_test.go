@@ -15,6 +15,12 @@ import (
 // packet socket does not pass there; through the raw socket it does.
 func rawESPOutRequests(t *testing.T, ns *nslab.Namespace) int64 {
 	t.Helper()
+	return rawESPSNMP(t, ns, "OutRequests")
+}
+
+// rawESPSNMP returns the IP counter name of ns (/proc/net/snmp).
+func rawESPSNMP(t *testing.T, ns *nslab.Namespace, name string) int64 {
+	t.Helper()
 	out, err := ns.Run("cat", "/proc/net/snmp")
 	if err != nil {
 		t.Fatal(err)
@@ -30,7 +36,7 @@ func rawESPOutRequests(t *testing.T, ns *nslab.Namespace) int64 {
 			continue
 		}
 		for i, n := range names {
-			if n == "OutRequests" && i < len(f) {
+			if n == name && i < len(f) {
 				v, err := strconv.ParseInt(f[i], 10, 64)
 				if err != nil {
 					t.Fatal(err)
@@ -39,7 +45,7 @@ func rawESPOutRequests(t *testing.T, ns *nslab.Namespace) int64 {
 			}
 		}
 	}
-	t.Fatalf("no Ip OutRequests in /proc/net/snmp:\n%s", out)
+	t.Fatalf("no Ip %s in /proc/net/snmp:\n%s", name, out)
 	return 0
 }
 
@@ -69,10 +75,11 @@ func rawESPWaitLog(t *testing.T, x *nslab.SoftIX, words ...string) string {
 
 // TestRawESPPacketSocket: soft-ix against soft-ix over raw ESP with
 // --raw-esp packet on both: each resolves the other's next hop and sends
-// its ESP as Ethernet frames on a packet socket. The LAN host's ping and a
-// short iperf3 go through, the wire still carries plain IP protocol 50,
-// and the IX's IP output path (Ip OutRequests) sees almost none of the
-// ESP it sent.
+// its ESP as Ethernet frames on a packet socket, and receives it from a
+// packet ring. The LAN host's ping and a short iperf3 go through, the
+// wire still carries plain IP protocol 50, the IX's IP output path (Ip
+// OutRequests) sees almost none of the ESP it sent, and the gateway's IP
+// stack (Ip InReceives) almost none of the ESP it received.
 func TestRawESPPacketSocket(t *testing.T) {
 	l := iopNewLab(t, "rawesp", "tcpdump", "iperf3")
 	az, err := nslab.StartSoftIXDaemon(l.s.Azure, nslab.SoftIXOptions{
@@ -87,22 +94,30 @@ func TestRawESPPacketSocket(t *testing.T) {
 	l.waitPing(iopPingAttempts)
 	t.Log(rawESPWaitLog(t, ix, "Ethernet frames (packet socket)", "peer="+nslab.AzurePublicAddr))
 	t.Log(rawESPWaitLog(t, az, "Ethernet frames (packet socket)", "peer="+nslab.IXWANAddr))
+	t.Log(rawESPWaitLog(t, ix, "received from a packet ring", nslab.IXWANAddr))
+	t.Log(rawESPWaitLog(t, az, "received from a packet ring", nslab.AzurePublicAddr))
 
 	before := rawESPOutRequests(t, l.s.IX)
+	inBefore := rawESPSNMP(t, l.s.Azure, "InReceives")
 	res, err := nslab.Iperf3(l.s.VNet, l.s.LAN, nslab.VNetHostAddr, 3*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
 	after := rawESPOutRequests(t, l.s.IX)
+	inAfter := rawESPSNMP(t, l.s.Azure, "InReceives")
 	packets := res.SentBytes / 1500 // at least this many ESP packets left the IX
-	t.Logf("iperf3 LAN -> VNet over frames: %.0f Mbit/s, %d retransmits; IX Ip OutRequests +%d for at least %d ESP packets",
-		res.ReceivedMbps, res.Retransmits, after-before, packets)
+	t.Logf("iperf3 LAN -> VNet over frames: %.0f Mbit/s, %d retransmits; IX Ip OutRequests +%d, gateway Ip InReceives +%d for at least %d ESP packets",
+		res.ReceivedMbps, res.Retransmits, after-before, inAfter-inBefore, packets)
 	if res.ReceivedBytes == 0 {
 		t.Fatal("iperf3 moved nothing")
 	}
 	if after-before > packets/10 {
 		t.Errorf("IX Ip OutRequests grew by %d for %d ESP packets: the ESP went through the IP output path, not the packet socket",
 			after-before, packets)
+	}
+	if inAfter-inBefore > packets/10 {
+		t.Errorf("gateway Ip InReceives grew by %d for %d ESP packets: the ESP climbed the IP stack, it was not taken from the ring",
+			inAfter-inBefore, packets)
 	}
 	iopCheckWire(t, l, iopRawESPRe, false)
 }
@@ -174,7 +189,9 @@ func TestRawESPFallbackNonEthernet(t *testing.T) {
 
 // TestRawESPPacketSocketIPv6: the same over an IPv6-only internet: both
 // soft-ix send their IPv6 raw ESP as frames (IPv6 header written by the
-// engine) and the LAN host's ping goes through.
+// engine) and receive it from a packet ring, and the LAN host's pings go
+// through without the gateway's IPv6 stack (Ip6InReceives) seeing their
+// ESP.
 func TestRawESPPacketSocketIPv6(t *testing.T) {
 	l := v6NewLab(t, "rawesp6", "tcpdump")
 	az, err := nslab.StartSoftIXDaemon(l.s.Azure, nslab.SoftIXOptions{
@@ -190,5 +207,36 @@ func TestRawESPPacketSocketIPv6(t *testing.T) {
 	l.waitPing(iopPingAttempts)
 	t.Log(rawESPWaitLog(t, ix, "Ethernet frames (packet socket)", "peer="+nslab.AzurePublicAddr6))
 	t.Log(rawESPWaitLog(t, az, "Ethernet frames (packet socket)", "peer="+nslab.IXWANAddr6))
+	t.Log(rawESPWaitLog(t, az, "received from a packet ring", nslab.AzurePublicAddr6))
+	const pings = 200
+	before := rawESPSNMP6(t, l.s.Azure, "Ip6InReceives")
+	if out, err := l.s.LAN.Run("ping", "-q", "-c", fmt.Sprint(pings), "-i", "0.005", "-w", "20", nslab.VNetHostAddr); err != nil {
+		t.Fatalf("ping: %v\n%s", err, out)
+	}
+	grew := rawESPSNMP6(t, l.s.Azure, "Ip6InReceives") - before
+	t.Logf("%d pings over IPv6 raw ESP: gateway Ip6InReceives +%d", pings, grew)
+	if grew > pings/2 {
+		t.Errorf("gateway Ip6InReceives grew by %d for %d ESP packets: the ESP climbed the IPv6 stack, it was not taken from the ring", grew, pings)
+	}
 	iopCheckWire(t, l, v6RawESPRe, false)
+}
+
+// rawESPSNMP6 returns the IPv6 counter name of ns (/proc/net/snmp6).
+func rawESPSNMP6(t *testing.T, ns *nslab.Namespace, name string) int64 {
+	t.Helper()
+	out, err := ns.Run("cat", "/proc/net/snmp6")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(out, "\n") {
+		if f := strings.Fields(line); len(f) == 2 && f[0] == name {
+			v, err := strconv.ParseInt(f[1], 10, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return v
+		}
+	}
+	t.Fatalf("no %s in /proc/net/snmp6:\n%s", name, out)
+	return 0
 }
