@@ -89,7 +89,7 @@ fi
 # The guards behind README numbers (0 allocations per packet, heap per SA
 # pair) measure allocations, which the race detector distorts: the race
 # pass leaves them out and a pass without -race runs them.
-guards='^(TestNoAllocs|TestNoAllocsPerPacket|TestGROHeadsNoAllocs|TestPacketIONoAllocs|TestReceiveNoAllocs|TestMemoryPerSAPair|TestReceiveMemoryUnderFlood)$'
+guards='^(TestNoAllocs|TestNoAllocsPerPacket|TestGROHeadsNoAllocs|TestPacketIONoAllocs|TestRxRingNoAllocs|TestReceiveNoAllocs|TestMemoryPerSAPair|TestReceiveMemoryUnderFlood)$'
 step "unit tests" go_test_quiet "$work/unit.json" $race -skip "$guards" -timeout "$UNIT_TIMEOUT" "${unit_pkgs[@]}"
 SHOW_ALL=1 step "allocation and memory guards (no -race)" \
 	go_test_quiet "$work/guards.json" -v -run "$guards" -timeout "$UNIT_TIMEOUT" ./esp/... ./ike/
