@@ -81,7 +81,7 @@ func rawESPWaitLog(t *testing.T, x *nslab.SoftIX, words ...string) string {
 // OutRequests) sees almost none of the ESP it sent, and the gateway's IP
 // stack (Ip InReceives) almost none of the ESP it received.
 func TestRawESPPacketSocket(t *testing.T) {
-	l := iopNewLab(t, "rawesp", "tcpdump", "iperf3")
+	l := iopNewLab(t, "rawesp", "tcpdump", "iperf3", "nft")
 	az, err := nslab.StartSoftIXDaemon(l.s.Azure, nslab.SoftIXOptions{
 		Name: "azure", Config: iopAzureSoftIXConf(t, false), Map: nslab.AzureSideMap(),
 		Args: []string{"--raw-esp", "packet"},
@@ -120,6 +120,24 @@ func TestRawESPPacketSocket(t *testing.T) {
 			inAfter-inBefore, packets)
 	}
 	iopCheckWire(t, l, iopRawESPRe, false)
+
+	// The claim follows the host's addresses: one added to the WAN
+	// device is in the ring's filter and the drop rule within a moment,
+	// and the rule's table goes with the daemon.
+	const added = "203.0.113.200"
+	if out, err := l.s.IX.Run("ip", "addr", "add", added+"/32", "dev", "GigaEthernet0.0"); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	t.Log(rawESPWaitLog(t, ix, "received from a packet ring", added, nslab.IXWANAddr))
+	if out, err := l.s.IX.Run("nft", "list", "table", "netdev", "softix_esp_rx4"); err != nil || !strings.Contains(out, added) {
+		t.Errorf("the drop rule does not cover %s: %v\n%s", added, err, out)
+	}
+	if err := ix.Proc.Stop(); err != nil {
+		t.Logf("stopping the IX: %v", err)
+	}
+	if out, err := l.s.IX.Run("nft", "list", "tables"); err != nil || strings.Contains(out, "softix_esp_rx") {
+		t.Errorf("the drop rule's table outlived the daemon: %v\n%s", err, out)
+	}
 }
 
 // TestRawESPFallbackNonEthernet: the IX's route to the peer leads into a

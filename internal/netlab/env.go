@@ -87,6 +87,8 @@ func PackageFor(tool string) string {
 		return "apt-get install bird2"
 	case "ping":
 		return "apt-get install iputils-ping"
+	case "nft":
+		return "apt-get install nftables"
 	case "iptables", "iperf3", "jq", "tcpdump", "openssl":
 		return "apt-get install " + tool
 	case "go":
