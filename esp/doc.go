@@ -47,26 +47,29 @@
 // 20 more bytes of MTU to its outer header (TunnelConfig.OuterIPv6). The
 // inner traffic of either is IPv4 or IPv6.
 //
-// Raw ESP (IP protocol 50) can leave as Ethernet frames on a packet socket
-// (afpacket.go, nexthop.go, Config.RawESP; the daemon's --raw-esp auto,
-// not its default, since frames bypass its packet filters): one sendmmsg per
-// batch past the kernel's IP output path, netfilter output hooks and
-// qdisc, with the next hop resolved through netlink and followed on route,
-// neighbour and link changes; elsewhere (no resolved neighbour, a
-// non-Ethernet route such as a TUN or PPP WAN, no packet socket) through
-// the raw IP socket. It still receives on the raw IP socket. The sending
-// thread's CPU per 1,400-byte packet drops from about 1,400 ns to about
-// 840 ns (BenchmarkRawESPSend, 3 runs each, 2026-12-05), but end to end in
-// the veth lab (integration/bench/e2e.sh, three A/B runs with --raw-esp
-// auto and socket) raw ESP moved about as much as before.
+// Raw ESP (IP protocol 50) can move past the kernel's IP stack both ways
+// (Config.RawESP; the daemon's --raw-esp auto, its default unless the file
+// has packet filters or NAPT, which would not see it). Out: Ethernet
+// frames on a packet socket (afpacket.go, nexthop.go), one sendmmsg per
+// batch past the IP output path, netfilter output hooks and qdisc, the
+// next hop resolved through netlink and followed on route, neighbour and
+// link changes. In: a TPACKET_V2 ring on a packet socket (packetrx.go)
+// that takes our ESP as the device receives it, and an nftables netdev
+// ingress rule that drops the IP stack's copy (ingressdrop.go); one claim
+// of addresses and devices, followed on address and link changes, builds
+// both. Everything else (no resolved neighbour, a non-Ethernet route such
+// as a TUN or PPP WAN, fragments, packets larger than a ring frame, no
+// packet socket or nftables) goes through the raw IP socket, which is
+// still read. The sending thread's CPU per 1,400-byte packet drops from
+// about 1,400 ns to about 840 ns (BenchmarkRawESPSend), the host's CPU per
+// received packet, send included, from about 3,700 ns to about 1,400 ns
+// (BenchmarkRawESPReceive, 3 runs each, 2026-12-05).
 //
-// Not built, as experiments for later: an AF_PACKET TPACKET_V3 receive
-// ring (it only pays with an nftables netdev ingress rule dropping our
-// ESP after the tap, else the kernel also runs every packet up the IP
-// stack) and AF_XDP (an XDP program redirecting our ESP to an XSK
-// socket). Neither removes what keeps raw ESP behind ESP in UDP in the
-// veth lab: UDP GSO lets one 64 KiB skb cross every hop, while each raw
-// ESP packet is its own skb at every router on the way.
+// AF_XDP (an XDP program redirecting our ESP to an XSK socket) is not
+// built: the ring already keeps the packet out of the IP stack, and what
+// still keeps raw ESP behind ESP in UDP in the veth lab is the path, not
+// the endpoints: UDP GSO lets one 64 KiB skb cross every hop, while each
+// raw ESP packet is its own skb at every router on the way.
 //
 // Each direction reads in one file, in the order a packet travels, with its
 // stage list at the top: send.go the way out (TUN to socket), receive.go the

@@ -414,16 +414,17 @@ func (r *Router) filtered(cfg *config.Config) bool {
 }
 
 // errFramesFiltered refuses a reload that adds packet filters or NAPT
-// while raw ESP leaves as Ethernet frames (see rawESPMode).
-var errFramesFiltered = errors.New("raw ESP leaves as Ethernet frames (--raw-esp), which the packet filters and NAPT do not see; restart with --raw-esp socket to add them")
+// while raw ESP moves as Ethernet frames (see rawESPMode).
+var errFramesFiltered = errors.New("raw ESP moves as Ethernet frames past the IP stack (--raw-esp auto or packet), which the packet filters and NAPT would not see; restart soft-ix to add them (with them, --raw-esp auto keeps the raw IP socket)")
 
-// rawESPMode is how the ESP engine sends raw ESP for cfg, from
+// rawESPMode is how the ESP engine moves raw ESP for cfg, from
 // Options.RawESP. Ethernet frames on a packet socket skip the host's
-// netfilter output hooks, so the filters the file asks for would never see
-// the router's own ESP: an out filter would not apply to it, and a dynamic
-// filter would keep no state for the peer's answers. So with any filter or
-// NAPT, "auto" keeps the raw IP socket (and says so) and "packet" is
-// refused; a filter is never bypassed quietly.
+// netfilter output hooks, and the receive ring takes raw ESP before the
+// input hooks, so the filters the file asks for would never see the
+// router's own ESP: an out or in filter would not apply to it, and a
+// dynamic filter would keep no state for the peer's answers. So with any
+// filter or NAPT, "auto" keeps the raw IP socket (and says so) and
+// "packet" is refused; a filter is never bypassed quietly.
 func (r *Router) rawESPMode(cfg *config.Config) (string, error) {
 	r.frames = false
 	mode, err := esp.ParseRawESPMode(r.opts.RawESP)

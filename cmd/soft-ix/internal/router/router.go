@@ -117,10 +117,10 @@ type Options struct {
 	// Emulator, when not nil, runs the configuration as one instance of an
 	// Azure VPN Gateway (--emulate azure).
 	Emulator *azemu.Config
-	// RawESP is how raw ESP leaves (--raw-esp; see esp.RawESPMode): ""
-	// or "socket" the raw IP socket, "auto" or "packet" Ethernet frames
-	// on a packet socket, which the packet filters do not see (see
-	// rawESPMode).
+	// RawESP is how raw ESP moves (--raw-esp, whose default is "auto";
+	// see esp.RawESPMode): "" or "socket" the raw IP socket, "auto" or
+	// "packet" Ethernet frames on a packet socket and a receive ring,
+	// which the packet filters do not see (see rawESPMode).
 	RawESP string
 }
 
