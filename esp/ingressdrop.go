@@ -67,6 +67,15 @@ func claimOf(local netip.Addr, v6 bool) (rxClaim, error) {
 	if err != nil {
 		return rxClaim{}, err
 	}
+	// One dump of the links, not a request per address: a hub has many.
+	links, err := netlink.LinkList()
+	if err != nil {
+		return rxClaim{}, err
+	}
+	byIndex := make(map[int]*netlink.LinkAttrs, len(links))
+	for _, l := range links {
+		byIndex[l.Attrs().Index] = l.Attrs()
+	}
 	var c rxClaim
 	for _, a := range addrs {
 		ip, ok := netip.AddrFromSlice(a.IP)
@@ -80,20 +89,20 @@ func claimOf(local netip.Addr, v6 bool) (rxClaim, error) {
 		if !local.IsUnspecified() && ip != local {
 			continue
 		}
-		l, err := netlink.LinkByIndex(a.LinkIndex)
-		if err != nil || l.Attrs().Flags&net.FlagLoopback != 0 {
+		l := byIndex[a.LinkIndex]
+		if l == nil || l.Flags&net.FlagLoopback != 0 {
 			continue
 		}
 		if !slices.Contains(c.addrs, ip) {
 			c.addrs = append(c.addrs, ip)
 		}
-		d := rxDev{index: a.LinkIndex, name: l.Attrs().Name}
+		d := rxDev{index: a.LinkIndex, name: l.Name}
 		if !slices.Contains(c.devs, d) {
 			c.devs = append(c.devs, d)
 		}
-	}
-	if len(c.addrs) > rxClaimMax || len(c.devs) > rxClaimMax {
-		return rxClaim{}, fmt.Errorf("%d addresses on %d devices: the ring's filter takes at most %d of each", len(c.addrs), len(c.devs), rxClaimMax)
+		if len(c.addrs) > rxClaimMax || len(c.devs) > rxClaimMax {
+			return rxClaim{}, fmt.Errorf("more than %d addresses or devices: the ring's filter takes at most %d of each", rxClaimMax, rxClaimMax)
+		}
 	}
 	slices.SortFunc(c.addrs, netip.Addr.Compare)
 	slices.SortFunc(c.devs, func(a, b rxDev) int { return a.index - b.index })
