@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/soft-ix/soft-ix/internal/childsa"
 	"golang.zx2c4.com/wireguard/tun"
@@ -33,6 +34,15 @@ type Config struct {
 	// packet socket where it can (RawESPAuto, the zero value), or the
 	// raw IP socket only (RawESPSocket). See afpacket.go.
 	RawESP RawESPMode
+	// InboundGrace is how long a deleted inbound SA goes on opening
+	// packets before it is gone; zero: it goes at once. IKE deletes an
+	// SA when the peer answers its DELETE (or sent one), and that answer
+	// can overtake the peer's last ESP packets, still in the receive
+	// ring, a socket buffer or a crypto worker: without a grace they are
+	// lost as unknown SPIs (a TCP stream's fast retransmit at every
+	// duplicate SA or rekey under load). Anti-replay and the ICV still
+	// apply to them.
+	InboundGrace time.Duration
 }
 
 // Stats are engine-wide counters for packets that belong to no SA.
@@ -63,6 +73,7 @@ type Engine struct {
 	ike    func(pkt []byte, src, dst netip.AddrPort)
 	window int
 	rawESP RawESPMode
+	grace  time.Duration // Config.InboundGrace
 
 	sas saDB
 	// byPeer is the newest inbound SA of each peer address (copy on
@@ -143,6 +154,7 @@ func NewEngine(cfg Config) *Engine {
 		ike:      cfg.IKEHandler,
 		window:   cfg.ReplayWindow,
 		rawESP:   cfg.RawESP,
+		grace:    cfg.InboundGrace,
 		outbound: make(map[string]*atomic.Pointer[sa]),
 		work:     make(chan *container, 256),
 	}
@@ -189,7 +201,9 @@ func (e *Engine) InstallSA(c childsa.SA) error {
 		return errors.New("esp: engine closed")
 	}
 	k := saKey{c.SPI, c.Inbound}
-	if e.sas.get(k) != nil {
+	if old := e.sas.get(k); old != nil && old.leaving {
+		e.removeLocked(k, old) // its grace ends early: the SPI is taken again
+	} else if old != nil {
 		return fmt.Errorf("esp: SA 0x%08x (%s) already installed", c.SPI, dirName(c.Inbound))
 	}
 	e.sas.set(k, a)
@@ -244,9 +258,27 @@ func (e *Engine) DeleteSA(spi uint32, inbound bool) error {
 	defer e.mu.Unlock()
 	k := saKey{spi, inbound}
 	a := e.sas.get(k)
-	if a == nil {
+	if a == nil || a.leaving {
 		return fmt.Errorf("esp: DeleteSA 0x%08x (%s): %w", spi, dirName(inbound), errNoSA)
 	}
+	if inbound && e.grace > 0 {
+		a.leaving = true
+		time.AfterFunc(e.grace, func() {
+			e.mu.Lock()
+			defer e.mu.Unlock()
+			if e.sas.get(k) == a {
+				e.removeLocked(k, a)
+			}
+		})
+		return nil
+	}
+	e.removeLocked(k, a)
+	return nil
+}
+
+// removeLocked takes SA a, installed under k, out of the engine.
+func (e *Engine) removeLocked(k saKey, a *sa) {
+	inbound := k.inbound
 	e.sas.set(k, nil)
 	if inbound && e.peerSA(a.remote.Addr()) == a {
 		e.setPeerSALocked(a.remote.Addr(), e.newestInboundLocked(a.remote.Addr()))
@@ -257,7 +289,6 @@ func (e *Engine) DeleteSA(spi uint32, inbound bool) error {
 		}
 	}
 	a.dead.Store(true)
-	return nil
 }
 
 // childsa.Counters reports the "show ikev2 child-sa" statistics of an SA.

@@ -453,3 +453,47 @@ func waitStats(t *testing.T, e *Engine, ok func(Stats) bool) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// TestDeletedInboundSAGrace: with Config.InboundGrace a deleted inbound SA
+// still opens the peer's late packets (those IKE's answer overtook) until
+// the grace ends, then they are unknown SPIs; its SPI may be taken again
+// meanwhile.
+func TestDeletedInboundSAGrace(t *testing.T) {
+	a, b := newTestPair(t, true, childsa.EncrAESCBC, 256, childsa.IntegHMACSHA256128, false, TunnelConfig{})
+	const grace = 300 * time.Millisecond
+	b.e.grace = grace
+	installPair(t, a, b, 0x3003, 0x4004, true, childsa.EncrAESCBC, 256, childsa.IntegHMACSHA256128, false)
+	if err := a.e.SetOutbound("Tunnel0.0", 0x1001); err != nil {
+		t.Fatal(err)
+	}
+	deleted := time.Now()
+	if err := b.e.DeleteSA(0x1001, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.e.DeleteSA(0x1001, true); err == nil {
+		t.Error("a second DeleteSA of an SA in its grace succeeded")
+	}
+	a.tun.toEngine <- ipv4UDP("192.168.2.1", "172.16.1.4", 10, 1)
+	recv(t, b.tun)
+	if time.Since(deleted) < grace {
+		if c, ok := b.e.Counters(0x1001, true); !ok || c.Packets != 1 {
+			t.Errorf("SA in its grace: counters %+v, %v", c, ok)
+		}
+	}
+	time.Sleep(grace + 100*time.Millisecond)
+	if _, ok := b.e.Counters(0x1001, true); ok {
+		t.Fatal("the SA outlived its grace")
+	}
+	a.tun.toEngine <- ipv4UDP("192.168.2.1", "172.16.1.4", 10, 2)
+	waitStats(t, b.e, func(st Stats) bool { return st.UnknownSPI == 1 })
+
+	// An SPI in its grace can be installed again at once.
+	installPair(t, a, b, 0x5005, 0x6006, true, childsa.EncrAESCBC, 256, childsa.IntegHMACSHA256128, false)
+	if err := b.e.DeleteSA(0x5005, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.e.DeleteSA(0x5005, false); err != nil {
+		t.Fatal(err)
+	}
+	installPair(t, a, b, 0x5005, 0x7007, true, childsa.EncrAESCBC, 256, childsa.IntegHMACSHA256128, false)
+}

@@ -70,6 +70,10 @@ type sa struct {
 	softFired, hardFired atomic.Bool
 	// dead is set once a hard limit is reached; the SA then drops traffic.
 	dead atomic.Bool
+	// leaving is set (under Engine.mu) when a deleted inbound SA is in
+	// its grace (Config.InboundGrace): it still opens packets, but is
+	// deleted already.
+	leaving bool
 
 	events func(soft bool) // set by the engine
 }

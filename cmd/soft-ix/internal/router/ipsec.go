@@ -18,6 +18,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/soft-ix/soft-ix/cmd/soft-ix/internal/show"
 	"github.com/soft-ix/soft-ix/config"
@@ -55,6 +56,9 @@ func startIPsec(cfg *config.Config, o Options, log *slog.Logger, linux *tun.Mana
 		Logger: log,
 		Events: s.dp,
 		RawESP: esp.RawESPMode(o.RawESP),
+		// The peer's last packets on an SA we delete may reach us after
+		// its answer to the DELETE (see esp.Config.InboundGrace).
+		InboundGrace: 2 * time.Second,
 		// IKE on UDP 4500 goes to IKE's workers through their bounded
 		// queue: ESP's receive loop never waits for an IKE exchange, a
 		// DH computation or a tunnel's routes going up.
