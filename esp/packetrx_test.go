@@ -1,6 +1,7 @@
 package esp
 
 import (
+	"bytes"
 	"encoding/binary"
 	"net"
 	"net/netip"
@@ -528,4 +529,46 @@ func benchmarkRawESPReceive(b *testing.B, mode RawESPMode) {
 		b.Fatal("nothing received")
 	}
 	b.ReportMetric(float64(cpu.Nanoseconds())/float64(received), "cpu-ns/pkt")
+}
+
+// FuzzRxRingDrain: whatever bytes a frame holds, drain takes them without
+// panicking, and a packet it lets through is ESP inside the frame's
+// bytes, from the addresses of the outer header.
+func FuzzRxRingDrain(f *testing.F) {
+	peer, ours := netip.MustParseAddr("198.51.100.6"), netip.MustParseAddr("203.0.113.94")
+	peer6, ours6 := netip.MustParseAddr("2001:db8:2::6"), netip.MustParseAddr("2001:db8:1::94")
+	f.Add(false, outerPacket(peer, ours, 50, 40))
+	f.Add(false, append(outerPacket(peer, ours, 50, 8), make([]byte, 18)...))
+	opts := outerPacket(peer, ours, 50, 40)
+	opts[0] = 0x46
+	f.Add(false, opts)
+	f.Add(true, outerPacket(peer6, ours6, 50, 40))
+	f.Add(true, outerPacket(peer6, ours6, 0, 40))
+	f.Add(false, []byte{0x45})
+	r4, r6 := testRing(false), testRing(true)
+	elems := rxElems(1)
+	f.Fuzz(func(t *testing.T, v6 bool, b []byte) {
+		if len(b) > rxFrameData {
+			b = b[:rxFrameData]
+		}
+		r := r4
+		if v6 {
+			r = r6
+		}
+		r.put(r.cur, b)
+		if n := r.drain(elems); n != 1 {
+			t.Fatalf("drained %d", n)
+		}
+		el := elems[0]
+		if len(el.pkt) == 0 {
+			return
+		}
+		hl := el.pktOff - rxOffset
+		if hl < 20 || hl+len(el.pkt) > len(b) || !bytes.Equal(el.pkt, b[hl:hl+len(el.pkt)]) {
+			t.Fatalf("pkt of %d bytes at header length %d is not inside the %d-byte frame", len(el.pkt), hl, len(b))
+		}
+		if v6 != el.src.Addr().Is6() || v6 != el.dst.Addr().Is6() {
+			t.Fatalf("addresses %v -> %v in a v6=%v ring", el.src, el.dst, v6)
+		}
+	})
 }
