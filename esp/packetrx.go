@@ -264,10 +264,7 @@ func (r *rxRing) parse(el *elem, b []byte) bool {
 		if n > len(b) {
 			return false
 		}
-		el.src = netip.AddrPortFrom(netip.AddrFrom16([16]byte(b[8:24])), 0)
-		el.dst = netip.AddrPortFrom(netip.AddrFrom16([16]byte(b[24:40])), 0)
-		el.pktOff = rxOffset + outerIPv6Header
-		el.pkt = b[outerIPv6Header:n]
+		el.setOuter(netip.AddrFrom16([16]byte(b[8:24])), netip.AddrFrom16([16]byte(b[24:40])), b, outerIPv6Header, n)
 		return true
 	}
 	if len(b) < outerIPv4Header || b[0]>>4 != 4 {
@@ -279,11 +276,17 @@ func (r *rxRing) parse(el *elem, b []byte) bool {
 	if hl < outerIPv4Header || n < hl || n > len(b) || b[9] != unix.IPPROTO_ESP || ipv4Checksum(b[:hl]) != 0 {
 		return false
 	}
-	el.src = netip.AddrPortFrom(netip.AddrFrom4([4]byte(b[12:16])), 0)
-	el.dst = netip.AddrPortFrom(netip.AddrFrom4([4]byte(b[16:20])), 0)
+	el.setOuter(netip.AddrFrom4([4]byte(b[12:16])), netip.AddrFrom4([4]byte(b[16:20])), b, hl, n)
+	return true
+}
+
+// setOuter makes b[hl:n], received at rxOffset of el's buffer, el's ESP
+// packet from src to dst.
+func (el *elem) setOuter(src, dst netip.Addr, b []byte, hl, n int) {
+	el.src = netip.AddrPortFrom(src, 0)
+	el.dst = netip.AddrPortFrom(dst, 0)
 	el.pktOff = rxOffset + hl
 	el.pkt = b[hl:n]
-	return true
 }
 
 // readBatch fills elems from the ring, else from the raw socket raw,

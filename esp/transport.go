@@ -556,10 +556,7 @@ func (r *rawIO) read(elems []*elem, wait bool) (int, error) {
 		if hl < 20 || hl > len(b) {
 			continue
 		}
-		el.src = netip.AddrPortFrom(netip.AddrFrom4([4]byte(b[12:16])), 0)
-		el.dst = netip.AddrPortFrom(netip.AddrFrom4([4]byte(b[16:20])), 0)
-		el.pktOff = rxOffset + hl
-		el.pkt = b[hl:]
+		el.setOuter(netip.AddrFrom4([4]byte(b[12:16])), netip.AddrFrom4([4]byte(b[16:20])), b, hl, len(b))
 	}
 	return n, nil
 }
