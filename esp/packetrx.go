@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"unsafe"
 
 	"golang.org/x/net/bpf"
@@ -53,9 +55,11 @@ const (
 	// rxFrameData is the largest packet a frame holds whole; larger ones
 	// are left to the IP stack (the filter and the drop rule test it).
 	rxFrameData = rxFrameSize - rxFrameNet
-	// rxFrames is the number of frames: 4 MiB, the outer sockets'
-	// receive buffer.
-	rxFrames = socketBuffer / rxFrameSize
+	// rxFrames is the number of frames: 8 MiB, what the kernel makes of
+	// the outer sockets' 4 MiB receive buffer (it doubles the value for
+	// its overhead), so that a burst the raw socket would have queued
+	// finds room here too.
+	rxFrames = 2 * socketBuffer / rxFrameSize
 	// rxClaimMax bounds the addresses and devices the filter tests.
 	rxClaimMax = 64
 )
@@ -76,6 +80,14 @@ type rxRing struct {
 	closed atomic.Bool
 	// pollfds is the wait's poll set: the ring, the raw socket, wake.
 	pollfds [3]unix.PollFd
+	// ep is an epoll set of the same three, itself waited for through
+	// the runtime's poller (epConn): the reader parks as on any socket,
+	// instead of holding a thread in poll(2) that must win its P back
+	// when it wakes (made on the first wait, when the raw socket is known).
+	ep       *os.File
+	epConn   syscall.RawConn
+	epEvents [3]unix.EpollEvent
+	epReady  func(uintptr) bool
 	// sinceRaw counts drains since the raw socket was last looked at.
 	sinceRaw int
 	// dropped sums the kernel's drop counts, which reset when read.
@@ -318,7 +330,7 @@ func (r *rxRing) readBatch(elems []*elem, raw *rawIO, rawFD int) (int, error) {
 				return n, err
 			}
 		}
-		ev, err := r.ready(rawFD, -1)
+		ev, err := r.wait(rawFD)
 		switch {
 		case err != nil:
 			return 0, err
@@ -364,6 +376,51 @@ func (r *rxRing) ready(rawFD int, timeout int) (int, error) {
 	return ev, nil
 }
 
+// wait returns what ready returns once one of the ring, the raw socket
+// rawFD and the wake eventfd is ready, parking the goroutine meanwhile.
+func (r *rxRing) wait(rawFD int) (int, error) {
+	if r.ep == nil {
+		if err := r.openEpoll(rawFD); err != nil {
+			return 0, err
+		}
+	}
+	for {
+		if ev, err := r.ready(rawFD, 0); ev != 0 || err != nil {
+			return ev, err
+		}
+		if err := r.epConn.Read(r.epReady); err != nil {
+			return 0, err
+		}
+	}
+}
+
+// openEpoll makes the epoll set of the ring, rawFD and wake.
+func (r *rxRing) openEpoll(rawFD int) error {
+	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return fmt.Errorf("epoll: %w", err)
+	}
+	for _, fd := range []int{r.fd, rawFD, r.wake} {
+		ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(fd)}
+		if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
+			unix.Close(epfd)
+			return fmt.Errorf("epoll: %w", err)
+		}
+	}
+	unix.SetNonblock(epfd, true)
+	r.ep = os.NewFile(uintptr(epfd), "packet ring epoll")
+	if r.epConn, err = r.ep.SyscallConn(); err != nil {
+		return err
+	}
+	// Ready when the set has an event; false makes the runtime wait for
+	// the epoll descriptor to become readable.
+	r.epReady = func(uintptr) bool {
+		n, err := unix.EpollWait(epfd, r.epEvents[:], 0)
+		return n > 0 || (err != nil && err != unix.EINTR)
+	}
+	return nil
+}
+
 // close ends a wait in readBatch and releases the ring once the reader
 // let go of it.
 func (r *rxRing) close() error {
@@ -386,6 +443,10 @@ func (r *rxRing) release() error {
 	if r.ring != nil {
 		errs = unix.Munmap(r.ring)
 		r.ring = nil
+	}
+	if r.ep != nil {
+		r.ep.Close()
+		r.ep = nil
 	}
 	if r.wake >= 0 {
 		unix.Close(r.wake)
