@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"runtime/debug"
 	"slices"
 	"sync"
 	"time"
@@ -54,11 +55,34 @@ func (c rxClaim) equal(d rxClaim) bool {
 
 func (c rxClaim) empty() bool { return len(c.addrs) == 0 || len(c.devs) == 0 }
 
+// rxLink is what a claim needs to know of a device.
+type rxLink struct {
+	name string
+	// skip: loopback, or a TUN device (the daemon's own tunnels), where
+	// no ESP from the network arrives.
+	skip bool
+}
+
+func rxLinkOf(l netlink.Link) rxLink {
+	a := l.Attrs()
+	return rxLink{name: a.Name, skip: a.Flags&net.FlagLoopback != 0 || l.Type() == "tuntap"}
+}
+
+// linkByIndex asks the kernel about one device.
+func linkByIndex(index int) (rxLink, error) {
+	l, err := netlink.LinkByIndex(index)
+	if err != nil {
+		return rxLink{}, err
+	}
+	return rxLinkOf(l), nil
+}
+
 // claimOf returns the claim of the family (v6) for a socket bound to
 // local: that address, or when it is unspecified every address of the
 // family but loopback and link-local ones; with the devices holding
-// them, loopback devices left out.
-func claimOf(local netip.Addr, v6 bool) (rxClaim, error) {
+// them, loopback and TUN devices (and their addresses) left out. link
+// tells about a device.
+func claimOf(local netip.Addr, v6 bool, link func(index int) (rxLink, error)) (rxClaim, error) {
 	family := netlink.FAMILY_V4
 	if v6 {
 		family = netlink.FAMILY_V6
@@ -66,15 +90,6 @@ func claimOf(local netip.Addr, v6 bool) (rxClaim, error) {
 	addrs, err := netlink.AddrList(nil, family)
 	if err != nil {
 		return rxClaim{}, err
-	}
-	// One dump of the links, not a request per address: a hub has many.
-	links, err := netlink.LinkList()
-	if err != nil {
-		return rxClaim{}, err
-	}
-	byIndex := make(map[int]*netlink.LinkAttrs, len(links))
-	for _, l := range links {
-		byIndex[l.Attrs().Index] = l.Attrs()
 	}
 	var c rxClaim
 	for _, a := range addrs {
@@ -89,14 +104,14 @@ func claimOf(local netip.Addr, v6 bool) (rxClaim, error) {
 		if !local.IsUnspecified() && ip != local {
 			continue
 		}
-		l := byIndex[a.LinkIndex]
-		if l == nil || l.Flags&net.FlagLoopback != 0 {
+		l, err := link(a.LinkIndex)
+		if err != nil || l.skip {
 			continue
 		}
 		if !slices.Contains(c.addrs, ip) {
 			c.addrs = append(c.addrs, ip)
 		}
-		d := rxDev{index: a.LinkIndex, name: l.Name}
+		d := rxDev{index: a.LinkIndex, name: l.name}
 		if !slices.Contains(c.devs, d) {
 			c.devs = append(c.devs, d)
 		}
@@ -196,18 +211,22 @@ type rxClaimer struct {
 	local netip.Addr
 	log   *slog.Logger
 
-	mu   sync.Mutex
-	cur  rxClaim
-	why  string // the last failure logged
-	done chan struct{}
-	wg   sync.WaitGroup
+	mu  sync.Mutex
+	cur rxClaim
+	why string // the last failure logged
+	// links caches what claimOf needs of each device, kept by the link
+	// events: a hub's thousand TUN devices are asked about once, not at
+	// every change.
+	links map[int]rxLink
+	done  chan struct{}
+	wg    sync.WaitGroup
 }
 
 // startClaimer sets ring's claim and drop rule for local and follows
 // address and link changes until stop. It fails when the first rule
 // cannot be installed (no nftables netdev support, no CAP_NET_ADMIN).
 func startClaimer(ring *rxRing, local netip.Addr, log *slog.Logger) (*rxClaimer, error) {
-	w := &rxClaimer{ring: ring, drop: ingressDrop{v6: ring.v6}, local: local, log: log, done: make(chan struct{})}
+	w := &rxClaimer{ring: ring, drop: ingressDrop{v6: ring.v6}, local: local, log: log, done: make(chan struct{}), links: map[int]rxLink{}}
 	// An empty claim (no address yet) would not show whether the rule
 	// can be installed: try the table alone first.
 	if err := w.drop.apply(rxClaim{}); err != nil {
@@ -241,14 +260,16 @@ func (w *rxClaimer) run(addrs <-chan netlink.AddrUpdate, links <-chan netlink.Li
 			if !ok {
 				return
 			}
-		case _, ok := <-links:
+		case u, ok := <-links:
 			if !ok {
 				return
 			}
+			w.noteLink(u)
 		}
 		// Let a burst of changes (an interface coming up with its
 		// addresses) settle into one update.
 		t := time.NewTimer(100 * time.Millisecond)
+		events := 1
 	settle:
 		for {
 			select {
@@ -256,13 +277,56 @@ func (w *rxClaimer) run(addrs <-chan netlink.AddrUpdate, links <-chan netlink.Li
 				t.Stop()
 				return
 			case <-addrs:
-			case <-links:
+				events++
+			case u := <-links:
+				w.noteLink(u)
+				events++
 			case <-t.C:
 				break settle
 			}
 		}
 		w.update()
+		if events >= stormEvents {
+			// Every subscriber of the netlink library parses every
+			// event into fresh objects. After a storm (a hub bringing
+			// up a thousand TUN devices and their routes) that garbage
+			// would stay resident until the next collection, which a
+			// daemon whose heap goal counts untouched preallocated
+			// buffers may not run for minutes: about 50 MiB of RSS on
+			// a 1,000-tunnel hub (integration/bench/hub/hub.sh).
+			debug.FreeOSMemory()
+		}
 	}
+}
+
+// stormEvents is how many address and link events in one settling make a
+// storm worth a collection.
+const stormEvents = 64
+
+// noteLink keeps the link cache up to date with a link event.
+func (w *rxClaimer) noteLink(u netlink.LinkUpdate) {
+	if u.Link == nil {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if u.Header.Type == unix.RTM_DELLINK {
+		delete(w.links, u.Link.Attrs().Index)
+		return
+	}
+	w.links[u.Link.Attrs().Index] = rxLinkOf(u.Link)
+}
+
+// link is claimOf's device lookup through the cache (w.mu held).
+func (w *rxClaimer) link(index int) (rxLink, error) {
+	if l, ok := w.links[index]; ok {
+		return l, nil
+	}
+	l, err := linkByIndex(index)
+	if err == nil {
+		w.links[index] = l
+	}
+	return l, err
 }
 
 // update sets the ring's filter and the drop rule to the current claim.
@@ -271,7 +335,7 @@ func (w *rxClaimer) run(addrs <-chan netlink.AddrUpdate, links <-chan netlink.Li
 func (w *rxClaimer) update() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	c, err := claimOf(w.local, w.ring.v6)
+	c, err := claimOf(w.local, w.ring.v6, w.link)
 	if err == nil && c.equal(w.cur) {
 		return nil
 	}

@@ -346,7 +346,7 @@ func newRxTestNet(tb testing.TB, mode RawESPMode) *rxTestNet {
 			tb.Fatal(err)
 		}
 		// Set in this thread: netlink and nftables talk to this namespace.
-		c, err := claimOf(n.ours, false)
+		c, err := claimOf(n.ours, false, linkByIndex)
 		if err != nil || c.empty() {
 			tb.Fatalf("claim %+v: %v", c, err)
 		}
