@@ -117,7 +117,7 @@ type Options struct {
 	// Emulator, when not nil, runs the configuration as one instance of an
 	// Azure VPN Gateway (--emulate azure).
 	Emulator *azemu.Config
-	// RawESP is how raw ESP moves (--raw-esp, whose default is "auto";
+	// RawESP is how raw ESP moves (--raw-esp, whose default is "socket";
 	// see esp.RawESPMode): "" or "socket" the raw IP socket, "auto" or
 	// "packet" Ethernet frames on a packet socket and a receive ring,
 	// which the packet filters do not see (see rawESPMode).
