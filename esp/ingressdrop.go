@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"runtime/debug"
 	"slices"
 	"sync"
 	"time"
@@ -15,6 +14,8 @@ import (
 	"github.com/google/nftables/expr"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/soft-ix/soft-ix/internal/rtwatch"
 )
 
 // What the receive ring (packetrx.go) takes from the IP stack, and the
@@ -218,6 +219,8 @@ type rxClaimer struct {
 	// events: a hub's thousand TUN devices are asked about once, not at
 	// every change.
 	links map[int]rxLink
+	watch *rtwatch.Watcher
+	kick  chan struct{} // a change to look at (capacity 1)
 	done  chan struct{}
 	wg    sync.WaitGroup
 }
@@ -226,7 +229,7 @@ type rxClaimer struct {
 // address and link changes until stop. It fails when the first rule
 // cannot be installed (no nftables netdev support, no CAP_NET_ADMIN).
 func startClaimer(ring *rxRing, local netip.Addr, log *slog.Logger) (*rxClaimer, error) {
-	w := &rxClaimer{ring: ring, drop: ingressDrop{v6: ring.v6}, local: local, log: log, done: make(chan struct{}), links: map[int]rxLink{}}
+	w := &rxClaimer{ring: ring, drop: ingressDrop{v6: ring.v6}, local: local, log: log, done: make(chan struct{}), kick: make(chan struct{}, 1), links: map[int]rxLink{}}
 	// An empty claim (no address yet) would not show whether the rule
 	// can be installed: try the table alone first.
 	if err := w.drop.apply(rxClaim{}); err != nil {
@@ -235,86 +238,67 @@ func startClaimer(ring *rxRing, local netip.Addr, log *slog.Logger) (*rxClaimer,
 	if err := w.update(); err != nil {
 		return nil, err
 	}
-	addrs := make(chan netlink.AddrUpdate, 16)
-	links := make(chan netlink.LinkUpdate, 16)
-	if err := netlink.AddrSubscribe(addrs, w.done); err != nil {
+	groups := uint32(rtwatch.Links | rtwatch.Addrs4)
+	if ring.v6 {
+		groups = rtwatch.Links | rtwatch.Addrs6
+	}
+	watch, err := rtwatch.Watch(groups, w.note)
+	if err != nil {
 		w.stop()
 		return nil, err
 	}
-	if err := netlink.LinkSubscribe(links, w.done); err != nil {
-		w.stop()
-		return nil, err
-	}
+	w.watch = watch
 	w.wg.Add(1)
-	go w.run(addrs, links)
+	go w.run()
 	return w, nil
 }
 
-func (w *rxClaimer) run(addrs <-chan netlink.AddrUpdate, links <-chan netlink.LinkUpdate) {
+func (w *rxClaimer) run() {
 	defer w.wg.Done()
 	for {
 		select {
 		case <-w.done:
 			return
-		case _, ok := <-addrs:
-			if !ok {
-				return
-			}
-		case u, ok := <-links:
-			if !ok {
-				return
-			}
-			w.noteLink(u)
+		case <-w.kick:
 		}
 		// Let a burst of changes (an interface coming up with its
-		// addresses) settle into one update.
-		t := time.NewTimer(100 * time.Millisecond)
-		events := 1
-	settle:
-		for {
-			select {
-			case <-w.done:
-				t.Stop()
-				return
-			case <-addrs:
-				events++
-			case u := <-links:
-				w.noteLink(u)
-				events++
-			case <-t.C:
-				break settle
-			}
+		// addresses, a hub's thousand TUN devices) settle into one
+		// update.
+		select {
+		case <-w.done:
+			return
+		case <-time.After(100 * time.Millisecond):
+		}
+		select {
+		case <-w.kick:
+		default:
 		}
 		w.update()
-		if events >= stormEvents {
-			// Every subscriber of the netlink library parses every
-			// event into fresh objects. After a storm (a hub bringing
-			// up a thousand TUN devices and their routes) that garbage
-			// would stay resident until the next collection, which a
-			// daemon whose heap goal counts untouched preallocated
-			// buffers may not run for minutes: about 50 MiB of RSS on
-			// a 1,000-tunnel hub (integration/bench/hub/hub.sh).
-			debug.FreeOSMemory()
-		}
 	}
 }
 
-// stormEvents is how many address and link events in one settling make a
-// storm worth a collection.
-const stormEvents = 64
-
-// noteLink keeps the link cache up to date with a link event.
-func (w *rxClaimer) noteLink(u netlink.LinkUpdate) {
-	if u.Link == nil {
-		return
-	}
+// note keeps the link cache up to date with a notification and asks run
+// for an update.
+func (w *rxClaimer) note(ev rtwatch.Event) {
 	w.mu.Lock()
-	defer w.mu.Unlock()
-	if u.Header.Type == unix.RTM_DELLINK {
-		delete(w.links, u.Link.Attrs().Index)
-		return
+	switch {
+	case ev.Lost:
+		clear(w.links)
+	case ev.Type == unix.RTM_DELLINK:
+		delete(w.links, ev.Index)
+	case ev.Link != nil:
+		old := w.links[ev.Index]
+		l := rxLink{name: old.name, skip: ev.Link.Flags&unix.IFF_LOOPBACK != 0 || string(ev.Link.Kind) == "tun"}
+		if l.name != string(ev.Link.Name) {
+			l.name = string(ev.Link.Name)
+		}
+		w.links[ev.Index] = l
 	}
-	w.links[u.Link.Attrs().Index] = rxLinkOf(u.Link)
+	w.mu.Unlock()
+	select {
+	case w.kick <- struct{}{}:
+	default:
+	}
 }
 
 // link is claimOf's device lookup through the cache (w.mu held).
@@ -366,6 +350,9 @@ func (w *rxClaimer) update() error {
 
 // stop ends the following and removes the drop rule.
 func (w *rxClaimer) stop() error {
+	if w.watch != nil {
+		w.watch.Close()
+	}
 	close(w.done)
 	w.wg.Wait()
 	w.mu.Lock()

@@ -12,6 +12,8 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/soft-ix/soft-ix/internal/rtwatch"
 )
 
 // Next hops of raw ESP sent as Ethernet frames (afpacket.go). The kernel
@@ -285,41 +287,16 @@ func (netlinkLookup) neighbour(ifindex int, ip netip.Addr) (net.HardwareAddr, er
 	return nil, nil
 }
 
-// netlinkEvents subscribes to route, neighbour and link changes and calls
-// kick on each, until done is closed.
+// netlinkEvents follows route, neighbour and link changes and calls kick
+// on each, until done is closed.
 func netlinkEvents(kick func(), done <-chan struct{}) error {
-	routes := make(chan netlink.RouteUpdate, 16)
-	neighs := make(chan netlink.NeighUpdate, 16)
-	links := make(chan netlink.LinkUpdate, 16)
-	if err := netlink.RouteSubscribe(routes, done); err != nil {
-		return err
-	}
-	if err := netlink.NeighSubscribe(neighs, done); err != nil {
-		return err
-	}
-	if err := netlink.LinkSubscribe(links, done); err != nil {
+	w, err := rtwatch.Watch(rtwatch.Routes4|rtwatch.Routes6|rtwatch.Neighbours|rtwatch.Links, func(rtwatch.Event) { kick() })
+	if err != nil {
 		return err
 	}
 	go func() {
-		for {
-			select {
-			case _, ok := <-routes:
-				if !ok {
-					return
-				}
-			case _, ok := <-neighs:
-				if !ok {
-					return
-				}
-			case _, ok := <-links:
-				if !ok {
-					return
-				}
-			case <-done:
-				return
-			}
-			kick()
-		}
+		<-done
+		w.Close()
 	}()
 	return nil
 }

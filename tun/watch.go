@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/vishvananda/netlink"
+	"github.com/soft-ix/soft-ix/internal/rtwatch"
 )
 
 // watchSettle is how long Watch waits after an address or link change
@@ -30,37 +30,29 @@ func (m *Manager) Watch() error {
 		return nil
 	}
 	done := make(chan struct{})
-	addrs := make(chan netlink.AddrUpdate, 64)
-	links := make(chan netlink.LinkUpdate, 64)
-	onErr := func(err error) { m.log.Warn("tun: watching addresses and links", "err", err) }
-	if err := netlink.AddrSubscribeWithOptions(addrs, done, netlink.AddrSubscribeOptions{ErrorCallback: onErr}); err != nil {
-		close(done)
-		return fmt.Errorf("tun: watch addresses: %w", err)
-	}
-	if err := netlink.LinkSubscribeWithOptions(links, done, netlink.LinkSubscribeOptions{ErrorCallback: onErr}); err != nil {
-		close(done)
-		return fmt.Errorf("tun: watch links: %w", err)
+	kick := make(chan struct{}, 1)
+	w, err := rtwatch.Watch(rtwatch.Links|rtwatch.Addrs4|rtwatch.Addrs6, func(rtwatch.Event) {
+		select {
+		case kick <- struct{}{}:
+		default:
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("tun: watch addresses and links: %w", err)
 	}
 	m.stopWatch = done
-	go m.watch(done, addrs, links)
+	go m.watch(done, kick, w)
 	return nil
 }
 
-func (m *Manager) watch(done <-chan struct{}, addrs <-chan netlink.AddrUpdate, links <-chan netlink.LinkUpdate) {
+func (m *Manager) watch(done <-chan struct{}, kick <-chan struct{}, w *rtwatch.Watcher) {
+	defer w.Close()
 	var settle <-chan time.Time
 	for {
 		select {
 		case <-done:
 			return
-		case _, ok := <-addrs:
-			if !ok {
-				addrs = nil
-			}
-			settle = time.After(watchSettle)
-		case _, ok := <-links:
-			if !ok {
-				links = nil
-			}
+		case <-kick:
 			settle = time.After(watchSettle)
 		case <-settle:
 			settle = nil
