@@ -37,6 +37,9 @@
 #   N=100 IDLE=5 integration/bench/hub/hub.sh      # quick
 #   CHARON=0 ...                                   # soft-ix only
 #   SOFTIX_BIN=/path/soft-ix ...                   # instead of building
+#   SOFTIX_RAW_ESP=auto ...                        # the daemon's --raw-esp
+#   KEEP=1 ...                                     # keep the work directory, with
+#                                                  # the daemon's smaps and status at est
 # Needs root, ip, jq, awk; charon-systemd and swanctl for the reference.
 set -euo pipefail
 N=${N:-1000}
@@ -167,7 +170,7 @@ out "softix check_s $(since "$t0")"
 
 t0=$(now)
 ip netns exec "$H" "$SOFTIX_BIN" -c "$W/hub.conf" --map "GigaEthernet0.0=${P}h" --socket "$W/ctl.sock" \
-	--log-level "${LOG_LEVEL:-warn}" >"$W/softix.log" 2>&1 &
+	--log-level "${LOG_LEVEL:-warn}" ${SOFTIX_RAW_ESP:+--raw-esp "$SOFTIX_RAW_ESP"} >"$W/softix.log" 2>&1 &
 SPID=$!
 PIDS+=("$SPID")
 waitfor 120 sx show ikev2 sa >/dev/null 2>&1 || { tail "$W/softix.log" >&2; exit 1; }
@@ -198,6 +201,7 @@ sleep "$SETTLE"
 est=$(sx show ikev2 sa | grep -c '^Peer Addr' || true)
 out "softix est_sas $est"
 out "softix est_rss_mib $(rss_mib $SPID)"
+[ -n "${KEEP:-}" ] && { cat /proc/$SPID/smaps >"$W/smaps.est"; cat /proc/$SPID/status >"$W/status.est"; }
 out "softix est_cpu_pct $(cpu_pct $SPID "$IDLE")"
 out "softix est_show_s $(timed sx show ikev2 sa)"
 kill "$LPID"; wait "$LPID" 2>/dev/null || true

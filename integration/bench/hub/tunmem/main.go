@@ -20,6 +20,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"net/netip"
 	"os"
 	"runtime"
 	"runtime/pprof"
@@ -73,6 +74,7 @@ func main() {
 	memProfile := flag.String("memprofile", "", "write a heap profile (go tool pprof) here at the end")
 	garbage := flag.Int("garbage", 0, "MiB of short-lived allocations to make after the devices (at most 4096)")
 	pace := flag.Bool("gcpace", false, "pace the collector as the daemon does (internal/gcpace)")
+	raw := flag.String("raw-esp", "", "also open raw ESP on 0.0.0.0 in this `MODE` (socket, auto, packet), as the daemon does")
 	flag.Parse()
 	if *n < 1 || *n > 20000 || *idle <= 0 || *idle > 5*time.Minute || *garbage < 0 || *garbage > 4096 {
 		fmt.Fprintln(os.Stderr, "tunmem: want 1 <= -n <= 20000, 0 < -idle <= 5m and 0 <= -garbage <= 4096")
@@ -82,8 +84,14 @@ func main() {
 		go gcpace.Run(context.Background())
 	}
 	base := rssKiB()
-	e := esp.NewEngine(esp.Config{})
+	e := esp.NewEngine(esp.Config{RawESP: esp.RawESPMode(*raw)})
 	defer e.Close()
+	if *raw != "" {
+		if err := e.OpenRawESP(netip.IPv4Unspecified()); err != nil {
+			fmt.Fprintln(os.Stderr, "tunmem:", err)
+			os.Exit(1)
+		}
+	}
 	t0 := time.Now()
 	for i := 0; i < *n; i++ {
 		if _, err := e.CreateTunnel(esp.TunnelConfig{Name: fmt.Sprintf("Tunnel%d.0", i)}); err != nil {
