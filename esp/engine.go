@@ -72,8 +72,12 @@ type Engine struct {
 	events childsa.Events
 	ike    func(pkt []byte, src, dst netip.AddrPort)
 	window int
-	rawESP RawESPMode
+	rawESP RawESPMode    // under mu (SetRawESPMode changes it)
 	grace  time.Duration // Config.InboundGrace
+	// rawSwitch serializes SetRawESPMode; closedRingDrops keeps the
+	// drops of the rings it closed.
+	rawSwitch       sync.Mutex
+	closedRingDrops atomic.Uint64
 
 	sas saDB
 	// byPeer is the newest inbound SA of each peer address (copy on
@@ -316,17 +320,32 @@ func (e *Engine) Stats() Stats {
 	}
 }
 
-// ringDrops sums the drops of the raw ESP sockets' receive rings.
+// ringDrops sums the drops of the raw ESP sockets' receive rings, those
+// SetRawESPMode closed included.
 func (e *Engine) ringDrops() uint64 {
-	var n uint64
+	n := e.closedRingDrops.Load()
 	for _, p := range []*atomic.Pointer[outer]{&e.raw, &e.raw6} {
 		if o := p.Load(); o != nil {
-			if pio, ok := o.io.(*packetIO); ok && pio.rx != nil {
-				n += pio.rx.drops()
-			}
+			n += o.ringDrops()
 		}
 	}
 	return n
+}
+
+// claimer is the claimer of o's receive ring, or nil.
+func (o *outer) claimer() *rxClaimer {
+	if pio, ok := o.io.(*packetIO); ok {
+		return pio.claim
+	}
+	return nil
+}
+
+// ringDrops is the drops of o's receive ring (zero without one).
+func (o *outer) ringDrops() uint64 {
+	if pio, ok := o.io.(*packetIO); ok && pio.rx != nil {
+		return pio.rx.drops()
+	}
+	return 0
 }
 
 // setPeerSALocked makes a (nil: none) the SA that counts the peer's

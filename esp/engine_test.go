@@ -74,7 +74,7 @@ func newTestPairAt(t *testing.T, la, lb netip.AddrPort, udp bool, encr childsa.E
 		p.e = NewEngine(Config{Workers: 2, IKEHandler: func(pkt []byte, src, dst netip.AddrPort) {
 			p.ike <- append([]byte(nil), pkt...)
 		}})
-		if err := p.e.attachOuter(o, udp, o.local.Addr().Is6()); err != nil {
+		if err := p.e.attachOuter(o, udp, o.local.Addr().Is6(), o.local.Addr()); err != nil {
 			t.Fatal(err)
 		}
 		tc.Name = "Tunnel0.0"
@@ -245,7 +245,7 @@ func TestLifetimeEvents(t *testing.T) {
 	e := NewEngine(Config{Events: ev, Workers: 1})
 	defer e.Close()
 	oa, _ := fakeOuterPair(mustAP("192.0.2.1:4500"), mustAP("198.51.100.6:4500"))
-	e.attachOuter(oa, true, false)
+	e.attachOuter(oa, true, false, netip.Addr{})
 	ft := newFakeTUN()
 	e.AttachTunnel(TunnelConfig{Name: "Tunnel0.0"}, ft)
 	out, _ := testSAPair(t, childsa.EncrAESGCM16, 128, childsa.IntegNone, false)
@@ -343,8 +343,8 @@ func TestTwoTunnels(t *testing.T) {
 	ea, eb := NewEngine(Config{Workers: 2}), NewEngine(Config{Workers: 2})
 	defer ea.Close()
 	defer eb.Close()
-	ea.attachOuter(oa, true, false)
-	eb.attachOuter(ob, true, false)
+	ea.attachOuter(oa, true, false, netip.Addr{})
+	eb.attachOuter(ob, true, false, netip.Addr{})
 	tuns := map[string][2]*fakeTUN{}
 	for k, name := range []string{"Tunnel0.0", "Tunnel1.0"} {
 		ta, tb := newFakeTUN(), newFakeTUN()

@@ -99,7 +99,7 @@ func inboundSetup(t *testing.T, encr childsa.EncrID, bits int, integ childsa.Int
 	e := NewEngine(Config{Workers: 2})
 	t.Cleanup(func() { e.Close() })
 	oa, ob := fakeOuterPair(mustAP("192.0.2.1:4500"), mustAP("198.51.100.6:4500"))
-	if err := e.attachOuter(ob, true, false); err != nil {
+	if err := e.attachOuter(ob, true, false, netip.Addr{}); err != nil {
 		t.Fatal(err)
 	}
 	ft := newFakeTUN()

@@ -219,7 +219,10 @@ type rxClaimer struct {
 	// events: a hub's thousand TUN devices are asked about once, not at
 	// every change.
 	links map[int]rxLink
-	watch *rtwatch.Watcher
+	// handedOver: the family's table belongs to the socket replacing
+	// this one (Engine.SetRawESPMode); update and stop leave it alone.
+	handedOver bool
+	watch      *rtwatch.Watcher
 	kick  chan struct{} // a change to look at (capacity 1)
 	done  chan struct{}
 	wg    sync.WaitGroup
@@ -319,6 +322,9 @@ func (w *rxClaimer) link(index int) (rxLink, error) {
 func (w *rxClaimer) update() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if w.handedOver {
+		return nil
+	}
 	c, err := claimOf(w.local, w.ring.v6, w.link)
 	if err == nil && c.equal(w.cur) {
 		return nil
@@ -358,5 +364,20 @@ func (w *rxClaimer) stop() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.cur = rxClaim{}
+	if w.handedOver {
+		return nil
+	}
 	return w.drop.apply(rxClaim{})
+}
+
+// handOver leaves the drop rule's table to the socket opened to replace
+// this one (on), or takes it back when that failed (off).
+func (w *rxClaimer) handOver(on bool) {
+	w.mu.Lock()
+	w.handedOver = on
+	w.cur = rxClaim{} // the next update applies the claim again
+	w.mu.Unlock()
+	if !on {
+		w.update()
+	}
 }

@@ -245,6 +245,7 @@ type outer struct {
 	e       *Engine
 	io      outerIO
 	udp     bool
+	local   netip.Addr // the raw ESP socket's (see SetRawESPMode)
 	rxQueue chan *container
 	closing atomic.Bool
 	// inflight counts queued containers not yet delivered; see
@@ -266,7 +267,7 @@ func (e *Engine) OpenUDP(local netip.AddrPort) error {
 	if err != nil {
 		return fmt.Errorf("esp: listen udp %v: %w", local, err)
 	}
-	if err := e.attachOuter(io, true, io.v6); err != nil {
+	if err := e.attachOuter(io, true, io.v6, netip.Addr{}); err != nil {
 		io.close()
 		return err
 	}
@@ -278,7 +279,11 @@ func (e *Engine) OpenUDP(local netip.AddrPort) error {
 // (::) opens the one of SAs with IPv6 outer addresses. Config.RawESP
 // chooses whether packets leave as Ethernet frames (afpacket.go).
 func (e *Engine) OpenRawESP(local netip.Addr) error {
+	e.rawSwitch.Lock()
+	defer e.rawSwitch.Unlock()
+	e.mu.Lock()
 	mode, err := ParseRawESPMode(string(e.rawESP))
+	e.mu.Unlock()
 	if err != nil {
 		return fmt.Errorf("esp: %w", err)
 	}
@@ -286,9 +291,63 @@ func (e *Engine) OpenRawESP(local netip.Addr) error {
 	if err != nil {
 		return fmt.Errorf("esp: listen raw ESP (IP protocol 50) on %v: %w", local, err)
 	}
-	if err := e.attachOuter(io, false, v6); err != nil {
+	if err := e.attachOuter(io, false, v6, local); err != nil {
 		io.close()
 		return err
+	}
+	return nil
+}
+
+// SetRawESPMode reopens the open raw ESP sockets in mode, and opens later
+// ones in it. The new socket is open before the old one closes, so no
+// packet meets a host without one (one received by both during the swap
+// is dropped as a replay). The router moves raw ESP to the raw IP socket
+// when a reload adds packet filters, which frames and the ring would
+// bypass, and back when they are gone.
+func (e *Engine) SetRawESPMode(mode RawESPMode) error {
+	mode, err := ParseRawESPMode(string(mode))
+	if err != nil {
+		return fmt.Errorf("esp: %w", err)
+	}
+	e.rawSwitch.Lock()
+	defer e.rawSwitch.Unlock()
+	e.mu.Lock()
+	e.rawESP = mode
+	e.mu.Unlock()
+	for _, v6 := range []bool{false, true} {
+		p := e.outerFor(false, v6)
+		old := p.Load()
+		if old == nil {
+			continue
+		}
+		// The new socket sets the family's drop rule (or clears it);
+		// the old one's claimer must not undo that as it closes.
+		oldClaim := old.claimer()
+		if oldClaim != nil {
+			oldClaim.handOver(true)
+		}
+		io, _, err := openRawESPIO(old.local, mode, e.log)
+		if err != nil {
+			if oldClaim != nil {
+				oldClaim.handOver(false)
+			}
+			return fmt.Errorf("esp: reopen raw ESP (IP protocol 50) on %v: %w", old.local, err)
+		}
+		e.mu.Lock()
+		if e.closed {
+			e.mu.Unlock()
+			io.close()
+			return errors.New("esp: engine closed")
+		}
+		o := &outer{e: e, io: io, local: old.local, rxQueue: make(chan *container, 32)}
+		p.Store(o)
+		e.producers.Add(1)
+		e.consumers.Add(1)
+		e.mu.Unlock()
+		go o.receiveLoop()
+		go o.deliverLoop()
+		e.closedRingDrops.Add(old.ringDrops())
+		old.close()
 	}
 	return nil
 }
@@ -307,7 +366,9 @@ func (e *Engine) outerFor(udp, v6 bool) *atomic.Pointer[outer] {
 	return &e.raw
 }
 
-func (e *Engine) attachOuter(io outerIO, udp, v6 bool) error {
+// attachOuter starts the loops of io as the engine's UDP (udp) or raw
+// ESP socket of a family; local is a raw ESP socket's address.
+func (e *Engine) attachOuter(io outerIO, udp, v6 bool, local netip.Addr) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.closed {
@@ -317,7 +378,7 @@ func (e *Engine) attachOuter(io outerIO, udp, v6 bool) error {
 	if p.Load() != nil {
 		return errors.New("esp: outer socket already open")
 	}
-	o := &outer{e: e, io: io, udp: udp, rxQueue: make(chan *container, 32)}
+	o := &outer{e: e, io: io, udp: udp, local: local, rxQueue: make(chan *container, 32)}
 	p.Store(o)
 	e.producers.Add(1)
 	e.consumers.Add(1)

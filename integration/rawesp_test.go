@@ -2,6 +2,7 @@ package integration
 
 import (
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -257,4 +258,116 @@ func rawESPSNMP6(t *testing.T, ns *nslab.Namespace, name string) int64 {
 	}
 	t.Fatalf("no %s in /proc/net/snmp6:\n%s", name, out)
 	return 0
+}
+
+// rawESPLogCount counts the lines of x's log containing all of words.
+func rawESPLogCount(x *nslab.SoftIX, words ...string) int {
+	n := 0
+	for _, line := range strings.Split(x.Proc.Log(), "\n") {
+		all := true
+		for _, w := range words {
+			all = all && strings.Contains(line, w)
+		}
+		if all {
+			n++
+		}
+	}
+	return n
+}
+
+// TestRawESPReloadFilters: under the default --raw-esp (auto), a reload
+// that adds a WAN packet filter is not refused: the IX's raw ESP moves to
+// the raw IP socket before the filter goes in (the ring's drop rule goes
+// away, ESP climbs the IP stack where the filter sees it, the tunnel keeps
+// carrying pings), and a reload that removes the filter brings the ring
+// back.
+func TestRawESPReloadFilters(t *testing.T) {
+	l := iopNewLab(t, "rawrl", "nft")
+	az, err := nslab.StartSoftIXDaemon(l.s.Azure, nslab.SoftIXOptions{
+		Name: "azure", Config: iopAzureSoftIXConf(t, false), Map: nslab.AzureSideMap(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ix := l.startIX(iopIXConf{})
+	iopWaitSoftIXPair(t, l, ix, az, 30*time.Second)
+	l.waitPing(iopPingAttempts)
+	rawESPWaitLog(t, ix, "received from a packet ring", nslab.IXWANAddr)
+	ringTable := func() bool {
+		out, err := l.s.IX.Run("nft", "list", "tables")
+		if err != nil {
+			t.Fatalf("nft list tables: %v: %s", err, out)
+		}
+		return strings.Contains(out, "softix_esp_rx4")
+	}
+	if !ringTable() {
+		t.Fatal("no drop rule table with the ring in use")
+	}
+	reload := func(conf string) string {
+		t.Helper()
+		if err := os.WriteFile(ix.ConfPath, []byte(conf), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		out, err := ix.Command("reload")
+		if err != nil {
+			t.Fatalf("reload: %v: %s", err, out)
+		}
+		return out
+	}
+
+	in0 := rawESPSNMP(t, l.s.IX, "InReceives")
+	if r := <-iopPing(l.s.LAN, nslab.VNetHostAddr, 50, 20*time.Millisecond); r.Received < 48 {
+		t.Fatalf("before the filter: %+v", r)
+	}
+	// Each ping answered is two packets into the IX's IP stack from the
+	// ring (the LAN host's request, the decrypted answer from the TUN
+	// device) and a third, the answer's ESP, from the raw IP socket.
+	if d := rawESPSNMP(t, l.s.IX, "InReceives") - in0; d > 120 {
+		t.Errorf("IX Ip InReceives grew by %d for 50 pings with the ring: the ESP climbs the IP stack", d)
+	}
+	plain := iopIXConf{}.text()
+	filtered := "ip access-list wan-in permit udp src any sport any dest any dport eq 500\n" +
+		"ip access-list wan-in permit udp src any sport any dest any dport eq 4500\n" +
+		"ip access-list wan-in permit 50 src any dest any\n" +
+		"ip access-list wan-in permit icmp src any dest any\n!\n" +
+		strings.Replace(plain, "interface GigaEthernet0.0\n", "interface GigaEthernet0.0\n  ip filter wan-in 10 in\n", 1)
+	if filtered == plain {
+		t.Fatal("the IX file has no GigaEthernet0.0 block")
+	}
+	t.Logf("reload adding the filter: %s", reload(filtered))
+	rawESPWaitLog(t, ix, "raw ESP moved to the raw IP socket")
+	if ringTable() {
+		t.Error("the drop rule's table outlived the move to the raw IP socket")
+	}
+	in0 = rawESPSNMP(t, l.s.IX, "InReceives")
+	if r := <-iopPing(l.s.LAN, nslab.VNetHostAddr, 50, 20*time.Millisecond); r.Received < 48 {
+		t.Fatalf("after the filter went in: %+v", r)
+	}
+	if d := rawESPSNMP(t, l.s.IX, "InReceives") - in0; d < 140 {
+		t.Errorf("IX Ip InReceives grew by %d for 50 answered pings: the ESP did not reach the IP stack and its filter", d)
+	}
+
+	rings := rawESPLogCount(ix, "received from a packet ring", nslab.IXWANAddr)
+	t.Logf("reload removing the filter: %s", reload(plain))
+	rawESPWaitLog(t, ix, "Ethernet frames again")
+	if err := nslab.WaitFor(10*time.Second, "the ring's claim again", func() error {
+		if rawESPLogCount(ix, "received from a packet ring", nslab.IXWANAddr) <= rings || !ringTable() {
+			return fmt.Errorf("not yet")
+		}
+		return nil
+	}); err != nil {
+		t.Fatalf("%v; log:\n%s", err, ix.Proc.Log())
+	}
+	in0 = rawESPSNMP(t, l.s.IX, "InReceives")
+	if r := <-iopPing(l.s.LAN, nslab.VNetHostAddr, 50, 20*time.Millisecond); r.Received < 48 {
+		t.Fatalf("after the filter went out: %+v", r)
+	}
+	if d := rawESPSNMP(t, l.s.IX, "InReceives") - in0; d > 120 {
+		t.Errorf("IX Ip InReceives grew by %d for 50 pings: the ESP still climbs the IP stack", d)
+	} else {
+		t.Logf("IX Ip InReceives +%d for 50 pings with the ring back", d)
+	}
+	if !ringTable() {
+		t.Error("the drop rule's table is gone: the closed ring's claimer removed the new one's")
+	}
 }

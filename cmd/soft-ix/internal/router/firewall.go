@@ -414,8 +414,44 @@ func (r *Router) filtered(cfg *config.Config) bool {
 }
 
 // errFramesFiltered refuses a reload that adds packet filters or NAPT
-// while raw ESP moves as Ethernet frames (see rawESPMode).
-var errFramesFiltered = errors.New("raw ESP moves as Ethernet frames past the IP stack (--raw-esp auto or packet), which the packet filters and NAPT would not see; restart soft-ix to add them (with them, --raw-esp auto keeps the raw IP socket)")
+// under --raw-esp packet (see rawESPFor).
+var errFramesFiltered = errors.New("--raw-esp packet: raw ESP moves as Ethernet frames past the IP stack, which the packet filters and NAPT would not see; restart soft-ix with --raw-esp auto or socket to add them")
+
+// rawESPFor moves raw ESP between Ethernet frames and the raw IP socket
+// as cfg's packet filters and NAPT require (see rawESPMode), for a
+// reload: under --raw-esp auto to the socket when cfg has filters, back
+// to frames when it has none; under --raw-esp packet filters are refused.
+// Failing to return to frames is logged, not an error: the socket is
+// only slower.
+func (r *Router) rawESPFor(cfg *config.Config) error {
+	if r.ipsec == nil || r.opts.RawESP == "" {
+		return nil
+	}
+	mode, err := esp.ParseRawESPMode(r.opts.RawESP)
+	if err != nil || mode == esp.RawESPSocket {
+		return nil
+	}
+	filtered := r.filtered(cfg)
+	switch {
+	case r.frames && filtered:
+		if mode == esp.RawESPPacket {
+			return errFramesFiltered
+		}
+		if err := r.ipsec.setRawESP(esp.RawESPSocket); err != nil {
+			return fmt.Errorf("raw ESP cannot leave Ethernet frames, which the new packet filters and NAPT would not see: %w", err)
+		}
+		r.frames = false
+		r.log.Info("raw ESP moved to the raw IP socket: the configuration now has packet filters or NAPT, which Ethernet frames would bypass", "flag", "--raw-esp auto")
+	case !r.frames && !filtered:
+		if err := r.ipsec.setRawESP(mode); err != nil {
+			r.log.Warn("raw ESP stays on the raw IP socket", "err", err)
+			return nil
+		}
+		r.frames = true
+		r.log.Info("raw ESP moves as Ethernet frames again: the configuration has no packet filters or NAPT left", "flag", "--raw-esp auto")
+	}
+	return nil
+}
 
 // rawESPMode is how the ESP engine moves raw ESP for cfg, from
 // Options.RawESP. Ethernet frames on a packet socket skip the host's

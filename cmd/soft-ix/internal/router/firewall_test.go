@@ -6,11 +6,13 @@ import (
 	"log/slog"
 	"net/netip"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/soft-ix/soft-ix/cmd/soft-ix/internal/show"
 	"github.com/soft-ix/soft-ix/config"
+	"github.com/soft-ix/soft-ix/esp"
 	"github.com/soft-ix/soft-ix/tun/nft"
 )
 
@@ -222,7 +224,8 @@ interface GigaEthernet0.0
 // TestRawESPModeKeepsFilters proves that Ethernet frames, which skip the
 // host's netfilter output hooks, are never used with packet filters or
 // NAPT in the file: auto falls back to the raw IP socket, packet refuses,
-// and a reload that adds filters while frames are in use is refused.
+// and a reload that adds filters while frames are in use moves raw ESP
+// to the raw IP socket first (auto) or is refused (packet).
 func TestRawESPModeKeepsFilters(t *testing.T) {
 	maps := map[string]string{"GigaEthernet0.0": "wan0"}
 	filtered, _, err := config.Parse("ix.conf", []byte(branchFilters))
@@ -256,15 +259,36 @@ func TestRawESPModeKeepsFilters(t *testing.T) {
 		}
 	}
 
-	r := New(plain, Options{Maps: maps, RawESP: "auto"}, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if _, err := r.rawESPMode(plain); err != nil || !r.frames {
-		t.Fatalf("auto without filters: frames %v, err %v", r.frames, err)
-	}
-	res := r.Reload(filtered)
-	if !errors.Is(res.Refused, errFramesFiltered) {
-		t.Fatalf("reload adding filters while frames are sent: refused %v, want %v", res.Refused, errFramesFiltered)
-	}
-	if r.Config() != plain {
-		t.Error("the refused reload changed the running configuration")
+	// Reloads: under auto, filters move raw ESP to the raw IP socket
+	// before they go in and back to frames once they are out (also when
+	// the kernel refuses them); under packet they are refused.
+	for _, flag := range []string{"auto", "packet"} {
+		r, f := testRouter(plain)
+		fw := &fakeFirewall{}
+		r.fw, r.opts.Maps, r.opts.RawESP = fw, maps, flag
+		if _, err := r.rawESPMode(plain); err != nil || !r.frames {
+			t.Fatalf("%s without filters: frames %v, err %v", flag, r.frames, err)
+		}
+		res := r.Reload(filtered)
+		if flag == "packet" {
+			if !errors.Is(res.Refused, errFramesFiltered) || r.Config() != plain || len(f.ipsec.rawModes) != 0 {
+				t.Fatalf("packet: reload adding filters: refused %v, config changed %v, raw modes %v; want %v, unchanged, none",
+					res.Refused, r.Config() != plain, f.ipsec.rawModes, errFramesFiltered)
+			}
+			continue
+		}
+		if res.Refused != nil || r.frames || !slices.Equal(f.ipsec.rawModes, []esp.RawESPMode{esp.RawESPSocket}) || len(fw.applied) != 1 {
+			t.Fatalf("auto: reload adding filters: refused %v, frames %v, raw modes %v, rule sets %d; want nil, false, [socket], 1",
+				res.Refused, r.frames, f.ipsec.rawModes, len(fw.applied))
+		}
+		if res := r.Reload(plain); res.Refused != nil || !r.frames || !slices.Equal(f.ipsec.rawModes, []esp.RawESPMode{esp.RawESPSocket, esp.RawESPAuto}) || fw.removed != 1 {
+			t.Fatalf("auto: reload removing filters: refused %v, frames %v, raw modes %v, removed %d; want nil, true, [socket auto], 1",
+				res.Refused, r.frames, f.ipsec.rawModes, fw.removed)
+		}
+		fw.err = errTest
+		if res := r.Reload(filtered); !errors.Is(res.Refused, errTest) || !r.frames || r.Config() != plain ||
+			!slices.Equal(f.ipsec.rawModes, []esp.RawESPMode{esp.RawESPSocket, esp.RawESPAuto, esp.RawESPSocket, esp.RawESPAuto}) {
+			t.Fatalf("auto: refused filters: refused %v, frames %v, raw modes %v; want %v, true, back to auto", res.Refused, r.frames, f.ipsec.rawModes, errTest)
+		}
 	}
 }

@@ -247,6 +247,8 @@ func (s *ipsecStack) TunnelUp(name string) bool { return s.dp.up(name) }
 
 func (s *ipsecStack) syncTunnelRoutes(names []string) { s.dp.syncRoutes(names) }
 
+func (s *ipsecStack) setRawESP(mode esp.RawESPMode) error { return s.eng.SetRawESPMode(mode) }
+
 // Stats implements ipsecStatser for the metrics.
 func (s *ipsecStack) Stats() IKEStats {
 	s.dp.mu.Lock()

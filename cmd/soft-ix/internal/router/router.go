@@ -30,6 +30,7 @@ import (
 	"github.com/soft-ix/soft-ix/cmd/soft-ix/internal/azemu"
 	"github.com/soft-ix/soft-ix/cmd/soft-ix/internal/show"
 	"github.com/soft-ix/soft-ix/config"
+	"github.com/soft-ix/soft-ix/esp"
 	"github.com/soft-ix/soft-ix/internal/ixtun"
 	"github.com/soft-ix/soft-ix/tun"
 	"github.com/soft-ix/soft-ix/tun/dhcp"
@@ -66,6 +67,8 @@ type ipsecSide interface {
 	// whether it has an outbound SA, atomically with SA installs and
 	// deletes (which tell it too).
 	syncTunnelRoutes(names []string)
+	// setRawESP reopens the raw ESP sockets in mode (see rawESPFor).
+	setRawESP(mode esp.RawESPMode) error
 	Close() error
 }
 
@@ -117,7 +120,7 @@ type Options struct {
 	// Emulator, when not nil, runs the configuration as one instance of an
 	// Azure VPN Gateway (--emulate azure).
 	Emulator *azemu.Config
-	// RawESP is how raw ESP moves (--raw-esp, whose default is "socket";
+	// RawESP is how raw ESP moves (--raw-esp, whose default is "auto";
 	// see esp.RawESPMode): "" or "socket" the raw IP socket, "auto" or
 	// "packet" Ethernet frames on a packet socket and a receive ring,
 	// which the packet filters do not see (see rawESPMode).
@@ -464,16 +467,25 @@ func (r *Router) Reload(cfg *config.Config) ReloadResult {
 		return res
 	}
 	if res.Changes.FiltersChanged {
-		if r.frames && r.filtered(cfg) {
-			res.Refused = errFramesFiltered
-			return res
+		// Raw ESP leaves frames before the filters go in, and comes back
+		// only once they are out: frames never pass a filter.
+		filtered := r.filtered(cfg)
+		if filtered {
+			if err := r.rawESPFor(cfg); err != nil {
+				res.Refused = err
+				return res
+			}
 		}
 		if err := r.setFirewall(cfg, r.opts.Maps); err != nil {
 			if !r.opts.AllowUnenforced {
+				r.rawESPFor(r.cfg)
 				res.Refused = err
 				return res
 			}
 			res.Unfiltered = err
+		}
+		if !filtered {
+			r.rawESPFor(cfg)
 		}
 	}
 	res.Err = r.reload(cfg, res.Changes)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/soft-ix/soft-ix/cmd/soft-ix/internal/show"
 	"github.com/soft-ix/soft-ix/config"
+	"github.com/soft-ix/soft-ix/esp"
 	"github.com/soft-ix/soft-ix/tun"
 )
 
@@ -42,6 +43,7 @@ type fakeIPsec struct {
 	reloads  []config.Changes
 	cleared  netip.Addr
 	synced   []string
+	rawModes []esp.RawESPMode
 }
 
 func (f *fakeIPsec) IKESAs() []show.IKESA {
@@ -62,7 +64,11 @@ func (f *fakeIPsec) Reload(_ *config.Config, ch config.Changes) error {
 }
 func (f *fakeIPsec) TunnelUp(string) bool            { return true }
 func (f *fakeIPsec) syncTunnelRoutes(names []string) { f.synced = names }
-func (f *fakeIPsec) Close() error                    { return nil }
+func (f *fakeIPsec) setRawESP(mode esp.RawESPMode) error {
+	f.rawModes = append(f.rawModes, mode)
+	return nil
+}
+func (f *fakeIPsec) Close() error { return nil }
 
 var neighbor = netip.MustParseAddr("172.16.0.6")
 
