@@ -48,8 +48,10 @@
 // inner traffic of either is IPv4 or IPv6.
 //
 // Raw ESP (IP protocol 50) can move past the kernel's IP stack both ways
-// (Config.RawESP; the daemon's --raw-esp auto, not its default, and only
-// when the file has no packet filters or NAPT, which would not see it). Out: Ethernet
+// (Config.RawESP, the daemon's default --raw-esp auto, only while the file
+// has no packet filters or NAPT, which would not see it; SetRawESPMode
+// moves it to the raw IP socket and back as a reload adds and removes
+// them). Out: Ethernet
 // frames on a packet socket (afpacket.go, nexthop.go), one sendmmsg per
 // batch past the IP output path, netfilter output hooks and qdisc, the
 // next hop resolved through netlink and followed on route, neighbour and
