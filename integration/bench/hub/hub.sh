@@ -38,6 +38,8 @@
 #   CHARON=0 ...                                   # soft-ix only
 #   SOFTIX_BIN=/path/soft-ix ...                   # instead of building
 #   SOFTIX_RAW_ESP=auto ...                        # the daemon's --raw-esp
+#   PERF=1 [TOP=40] ...                            # perf record the daemon during the
+#                                                  # setups; top symbols on stderr
 #   KEEP=1 ...                                     # keep the work directory, with
 #                                                  # the daemon's smaps and status at est
 # Needs root, ip, jq, awk; charon-systemd and swanctl for the reference.
@@ -189,12 +191,22 @@ sx reload >/dev/null
 # ikeload holds its SAs until the established figures are taken, then is
 # stopped (the hold bounds it).
 C0=$(cputicks $SPID)
+if [ -n "${PERF:-}" ]; then
+	perf record -F 1999 -g -p "$SPID" -o "$W/setup.perf" >/dev/null 2>&1 &
+	PERFPID=$!
+	PIDS+=("$PERFPID")
+fi
 ip netns exec "$A" "$W/ikeload" -peer $HUB -psk hubload -local "$LOCALS" -count "$N" \
 	-concurrency 1 -time "$SETUP_TIME" -setup-timeout 30s -hold 10m >"$W/load-softix.json" 2>"$W/load-softix.err" &
 LPID=$!
 PIDS+=("$LPID")
 waitfor 200 test -s "$W/load-softix.json" || { log "ikeload printed nothing"; cat "$W/load-softix.err" >&2; exit 1; }
 C1=$(cputicks $SPID)
+if [ -n "${PERF:-}" ]; then
+	kill -INT "$PERFPID" 2>/dev/null || true
+	wait "$PERFPID" 2>/dev/null || true
+	perf report -i "$W/setup.perf" --no-children --sort dso,sym 2>/dev/null | grep '%' | head -"${TOP:-40}" >&2
+fi
 out "softix setup_s $(jq .seconds "$W/load-softix.json") setups $(jq .setups "$W/load-softix.json") failures $(jq .failures "$W/load-softix.json")"
 out "softix setup_cpu_ms $(cpu_ms_per "$(jq .setups "$W/load-softix.json")" "$C0" "$C1")"
 sleep "$SETTLE"
