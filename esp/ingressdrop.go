@@ -223,9 +223,9 @@ type rxClaimer struct {
 	// this one (Engine.SetRawESPMode); update and stop leave it alone.
 	handedOver bool
 	watch      *rtwatch.Watcher
-	kick  chan struct{} // a change to look at (capacity 1)
-	done  chan struct{}
-	wg    sync.WaitGroup
+	kick       chan struct{} // a change to look at (capacity 1)
+	done       chan struct{}
+	wg         sync.WaitGroup
 }
 
 // startClaimer sets ring's claim and drop rule for local and follows
