@@ -25,6 +25,8 @@ type fakeLinks struct {
 	routes map[netip.Addr]fakeRoute
 	links  map[int]fakeLink
 	neighs map[netip.Addr]net.HardwareAddr
+	// neighDumps counts neighbours calls.
+	neighDumps int
 }
 
 type fakeRoute struct {
@@ -59,10 +61,17 @@ func (f *fakeLinks) link(ifindex int) (string, net.HardwareAddr, int, bool, erro
 	return l.name, l.mac, l.mtu, l.ether, nil
 }
 
-func (f *fakeLinks) neighbour(ifindex int, ip netip.Addr) (net.HardwareAddr, error) {
+func (f *fakeLinks) neighbours(ifindex int, v6 bool) (map[netip.Addr]net.HardwareAddr, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.neighs[ip], nil
+	f.neighDumps++
+	t := map[netip.Addr]net.HardwareAddr{}
+	for ip, mac := range f.neighs {
+		if ip.Is4() != v6 && mac != nil {
+			t[ip] = mac
+		}
+	}
+	return t, nil
 }
 
 var (
@@ -108,6 +117,65 @@ func (l *logBuffer) String() string {
 func newTestResolver(lk linkLookup, local netip.Addr) (*resolver, *logBuffer) {
 	var lb logBuffer
 	return newResolver(lk, local, slog.New(slog.NewTextHandler(&lb, nil))), &lb
+}
+
+// TestResolverOneNeighbourDumpPerRound: a hub's peers on one WAN, each
+// its own neighbour, cost one neighbour table dump per resolving round,
+// not one per peer.
+func TestResolverOneNeighbourDumpPerRound(t *testing.T) {
+	f := newFakeLinks()
+	r, _ := newTestResolver(f, netip.IPv4Unspecified())
+	const peers = 300
+	for i := range peers {
+		p := netip.AddrFrom4([4]byte{198, 18, byte(i >> 8), byte(i)})
+		f.routes[p] = fakeRoute{2, netip.Addr{}, testSrc}
+		f.neighs[p] = net.HardwareAddr{2, 0, 0, 1, byte(i >> 8), byte(i)}
+		r.lookup(p)
+	}
+	r.resolveAll()
+	if n := len(*r.hops.Load()); n != peers {
+		t.Fatalf("%d of %d peers resolved", n, peers)
+	}
+	if h := (*r.hops.Load())[netip.AddrFrom4([4]byte{198, 18, 1, 2})]; h == nil || h.eth[4] != 1 || h.eth[5] != 2 {
+		t.Errorf("198.18.1.2's next hop %+v, want its own MAC", h)
+	}
+	if f.neighDumps != 1 {
+		t.Errorf("%d neighbour table dumps for %d peers in one round, want 1", f.neighDumps, peers)
+	}
+}
+
+// TestResolverNeighbourMatters: a neighbour entry's state changes that
+// leave its address as the next hop has it wake nothing; a new address,
+// its loss, or any change while a peer is unresolved do.
+func TestResolverNeighbourMatters(t *testing.T) {
+	f := newFakeLinks()
+	r, _ := newTestResolver(f, netip.IPv4Unspecified())
+	r.lookup(testFramePeer)
+	r.resolveAll()
+	if r.lookup(testFramePeer) == nil {
+		t.Fatal("no next hop")
+	}
+	other := netip.MustParseAddr("203.0.113.9")
+	for _, c := range []struct {
+		ip     netip.Addr
+		mac    net.HardwareAddr
+		usable bool
+		want   bool
+	}{
+		{testGW, testGWMAC, true, false},                            // reachable <-> stale
+		{testGW, net.HardwareAddr{2, 0, 0, 0, 0, 0x22}, true, true}, // the gateway's MAC changed
+		{testGW, nil, false, true},                                  // failed or deleted
+		{other, net.HardwareAddr{2, 0, 0, 0, 0, 0x33}, true, false}, // not a next hop
+		{netip.AddrFrom16(testGW.As16()), testGWMAC, true, false},   // v4-mapped form
+	} {
+		if got := r.neighbourMatters(c.ip, c.mac, c.usable); got != c.want {
+			t.Errorf("neighbour %v %v usable %v: matters %v, want %v", c.ip, c.mac, c.usable, got, c.want)
+		}
+	}
+	r.lookup(netip.MustParseAddr("192.0.2.77")) // no route: unresolved
+	if !r.neighbourMatters(other, nil, true) {
+		t.Error("a neighbour change with a peer unresolved does not matter")
+	}
 }
 
 func TestResolverNextHop(t *testing.T) {

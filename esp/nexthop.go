@@ -36,6 +36,7 @@ type nextHop struct {
 	ifindex int
 	mtu     int        // of the device: the largest IP packet it sends
 	src     netip.Addr // outer source address
+	via     netip.Addr // the neighbour: the gateway, or the peer on link
 	eth     [ethHeader]byte
 }
 
@@ -48,9 +49,60 @@ type linkLookup interface {
 	// link returns the device's name, hardware address and MTU; ether is
 	// false for devices without Ethernet framing (TUN, PPP, loopback).
 	link(ifindex int) (name string, mac net.HardwareAddr, mtu int, ether bool, err error)
-	// neighbour returns the link-layer address of ip on the device, or
-	// nil when the kernel has no usable one (not resolved yet, failed).
-	neighbour(ifindex int, ip netip.Addr) (net.HardwareAddr, error)
+	// neighbours returns the link-layer addresses of the device's
+	// neighbours of the family (v6) that the kernel has a usable one for
+	// (not those not resolved yet, or failed).
+	neighbours(ifindex int, v6 bool) (map[netip.Addr]net.HardwareAddr, error)
+}
+
+// roundLookup asks the kernel about each device and its neighbour table
+// once per resolveAll: a hub's thousand peers on one WAN would otherwise
+// each dump the device's thousand neighbours.
+type roundLookup struct {
+	linkLookup
+	links  map[int]roundLink
+	neighs map[roundNeighKey]map[netip.Addr]net.HardwareAddr
+}
+
+type roundLink struct {
+	name  string
+	mac   net.HardwareAddr
+	mtu   int
+	ether bool
+	err   error
+}
+
+type roundNeighKey struct {
+	ifindex int
+	v6      bool
+}
+
+func newRoundLookup(lk linkLookup) *roundLookup {
+	return &roundLookup{linkLookup: lk, links: map[int]roundLink{}, neighs: map[roundNeighKey]map[netip.Addr]net.HardwareAddr{}}
+}
+
+func (c *roundLookup) link(ifindex int) (string, net.HardwareAddr, int, bool, error) {
+	l, ok := c.links[ifindex]
+	if !ok {
+		l.name, l.mac, l.mtu, l.ether, l.err = c.linkLookup.link(ifindex)
+		c.links[ifindex] = l
+	}
+	return l.name, l.mac, l.mtu, l.ether, l.err
+}
+
+// neighbour returns the usable link-layer address of ip on the device,
+// or nil.
+func (c *roundLookup) neighbour(ifindex int, ip netip.Addr) (net.HardwareAddr, error) {
+	k := roundNeighKey{ifindex, !ip.Is4()}
+	t, ok := c.neighs[k]
+	if !ok {
+		var err error
+		if t, err = c.linkLookup.neighbours(ifindex, k.v6); err != nil {
+			return nil, err
+		}
+		c.neighs[k] = t
+	}
+	return t[ip], nil
 }
 
 // resolver keeps the next hops of the peers raw ESP goes to.
@@ -101,10 +153,11 @@ func (r *resolver) lookup(peer netip.Addr) *nextHop {
 }
 
 // start runs the resolver until stop; events, when not nil, is called
-// once to subscribe to the kernel's changes and kicks the resolver on each.
-func (r *resolver) start(events func(kick func(), done <-chan struct{}) error) {
+// once to subscribe to the kernel's changes and tell the resolver of each
+// (wake, neighbourMatters) until r.done.
+func (r *resolver) start(events func(r *resolver) error) {
 	if events != nil {
-		if err := events(r.wake, r.done); err != nil {
+		if err := events(r); err != nil {
 			r.log.Warn("esp: raw ESP: cannot follow route and neighbour changes; next hops are re-resolved once a second", "err", err)
 		}
 	}
@@ -170,8 +223,9 @@ func (r *resolver) resolveAll() {
 	r.mu.Unlock()
 
 	hops := make(map[netip.Addr]*nextHop, len(peers))
+	lk := newRoundLookup(r.lk)
 	for _, p := range peers {
-		h, err := r.resolve(p)
+		h, err := r.resolveWith(lk, p)
 		reason := "frame"
 		if err != nil {
 			reason = err.Error()
@@ -197,7 +251,12 @@ func (r *resolver) resolveAll() {
 
 // resolve finds the next hop of peer.
 func (r *resolver) resolve(peer netip.Addr) (*nextHop, error) {
-	ifindex, gw, src, err := r.lk.route(peer)
+	return r.resolveWith(newRoundLookup(r.lk), peer)
+}
+
+// resolveWith is resolve asking lk.
+func (r *resolver) resolveWith(lk *roundLookup, peer netip.Addr) (*nextHop, error) {
+	ifindex, gw, src, err := lk.route(peer)
 	if err != nil {
 		return nil, fmt.Errorf("no route: %v", err)
 	}
@@ -207,7 +266,7 @@ func (r *resolver) resolve(peer netip.Addr) (*nextHop, error) {
 	if !src.IsValid() || src.Is4() != peer.Is4() {
 		return nil, errors.New("the route names no source address")
 	}
-	name, mac, mtu, ether, err := r.lk.link(ifindex)
+	name, mac, mtu, ether, err := lk.link(ifindex)
 	if err != nil {
 		return nil, fmt.Errorf("device %d: %v", ifindex, err)
 	}
@@ -218,14 +277,14 @@ func (r *resolver) resolve(peer netip.Addr) (*nextHop, error) {
 	if gw.IsValid() {
 		hop = gw
 	}
-	nmac, err := r.lk.neighbour(ifindex, hop)
+	nmac, err := lk.neighbour(ifindex, hop)
 	if err != nil {
 		return nil, fmt.Errorf("neighbour %v on %s: %v", hop, name, err)
 	}
 	if len(nmac) != 6 {
 		return nil, fmt.Errorf("neighbour %v on %s not resolved yet", hop, name)
 	}
-	h := &nextHop{ifindex: ifindex, mtu: mtu, src: src}
+	h := &nextHop{ifindex: ifindex, mtu: mtu, src: src, via: hop}
 	copy(h.eth[0:6], nmac)
 	copy(h.eth[6:12], mac)
 	if peer.Is4() {
@@ -270,33 +329,62 @@ func (netlinkLookup) link(ifindex int) (string, net.HardwareAddr, int, bool, err
 // the kernel itself would send to.
 const usableNeighbour = netlink.NUD_REACHABLE | netlink.NUD_STALE | netlink.NUD_DELAY | netlink.NUD_PROBE | netlink.NUD_PERMANENT
 
-func (netlinkLookup) neighbour(ifindex int, ip netip.Addr) (net.HardwareAddr, error) {
+func (netlinkLookup) neighbours(ifindex int, v6 bool) (map[netip.Addr]net.HardwareAddr, error) {
 	family := netlink.FAMILY_V4
-	if !ip.Is4() {
+	if v6 {
 		family = netlink.FAMILY_V6
 	}
 	ns, err := netlink.NeighList(ifindex, family)
 	if err != nil {
 		return nil, err
 	}
+	t := make(map[netip.Addr]net.HardwareAddr, len(ns))
 	for _, n := range ns {
-		if a, ok := netip.AddrFromSlice(n.IP); ok && a.Unmap() == ip && n.State&usableNeighbour != 0 {
-			return n.HardwareAddr, nil
+		if a, ok := netip.AddrFromSlice(n.IP); ok && n.State&usableNeighbour != 0 {
+			t[a.Unmap()] = n.HardwareAddr
 		}
 	}
-	return nil, nil
+	return t, nil
 }
 
-// netlinkEvents follows route, neighbour and link changes and calls kick
-// on each, until done is closed.
-func netlinkEvents(kick func(), done <-chan struct{}) error {
-	w, err := rtwatch.Watch(rtwatch.Routes4|rtwatch.Routes6|rtwatch.Neighbours|rtwatch.Links, func(rtwatch.Event) { kick() })
+// netlinkEvents follows route, neighbour and link changes and wakes r on
+// each that may change a next hop, until r.done is closed.
+func netlinkEvents(r *resolver) error {
+	w, err := rtwatch.Watch(rtwatch.Routes4|rtwatch.Routes6|rtwatch.Neighbours|rtwatch.Links, func(ev rtwatch.Event) {
+		if n := ev.Neigh; n != nil && !ev.Lost && !r.neighbourMatters(n.Addr, n.LLAddr, ev.Type == unix.RTM_NEWNEIGH && n.State&usableNeighbour != 0) {
+			return
+		}
+		r.wake()
+	})
 	if err != nil {
 		return err
 	}
 	go func() {
-		<-done
+		<-r.done
 		w.Close()
 	}()
 	return nil
+}
+
+// neighbourMatters reports whether a neighbour entry's change (ip now
+// with link-layer address mac, or unusable) may change a next hop: it is
+// one, with another address or gone, or a peer is still unresolved. The
+// kernel reports an entry's every state change (reachable, stale, delay,
+// probe); re-resolving every peer on each would cost a hub with many
+// peers a round of route lookups per change.
+func (r *resolver) neighbourMatters(ip netip.Addr, mac []byte, usable bool) bool {
+	ip = ip.Unmap()
+	hops := *r.hops.Load()
+	r.mu.Lock()
+	unresolved := len(r.peers) > len(hops) || len(r.queued) > 0
+	r.mu.Unlock()
+	if unresolved {
+		return true
+	}
+	for _, h := range hops {
+		if h.via == ip && (!usable || string(h.eth[0:6]) != string(mac)) {
+			return true
+		}
+	}
+	return false
 }

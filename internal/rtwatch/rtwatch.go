@@ -9,14 +9,15 @@
 // of link notifications; that garbage stayed resident as tens of MiB in
 // spans shared with live objects (integration/bench/hub/hub.sh). Here a
 // watcher reads into one buffer and reports a message's type, interface
-// index and, for links, the few fields its users look at, as slices into
-// that buffer.
+// index and, for links and neighbours, the few fields its users look at,
+// as slices into that buffer.
 package rtwatch
 
 import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 
 	"golang.org/x/sys/unix"
@@ -46,6 +47,18 @@ type Event struct {
 	Lost bool
 	// Link is set for RTM_NEWLINK and RTM_DELLINK.
 	Link *Link
+	// Neigh is set for RTM_NEWNEIGH and RTM_DELNEIGH.
+	Neigh *Neigh
+}
+
+// Neigh is what a neighbour notification says of the entry.
+type Neigh struct {
+	// Addr is NDA_DST, the neighbour's IP address.
+	Addr netip.Addr
+	// LLAddr is NDA_LLADDR, empty when the entry has none.
+	LLAddr []byte
+	// State is the entry's NUD state (unix.NUD_REACHABLE, ...).
+	State uint16
 }
 
 // Link is what a link notification says of the device.
@@ -107,6 +120,7 @@ func (w *Watcher) run(fn func(Event)) {
 	defer close(w.done)
 	buf := make([]byte, bufSize)
 	var link Link
+	var neigh Neigh
 	for {
 		n, err := w.f.Read(buf)
 		switch {
@@ -117,19 +131,20 @@ func (w *Watcher) run(fn func(Event)) {
 			// Closed (or a socket error that will not pass).
 			return
 		}
-		parse(buf[:n], &link, fn)
+		parse(buf[:n], &link, &neigh, fn)
 	}
 }
 
-// parse calls fn for each routing message in b (one datagram).
-func parse(b []byte, link *Link, fn func(Event)) {
+// parse calls fn for each routing message in b (one datagram); link and
+// neigh hold what the events point to.
+func parse(b []byte, link *Link, neigh *Neigh, fn func(Event)) {
 	for len(b) >= unix.SizeofNlMsghdr {
 		l := int(binary.NativeEndian.Uint32(b[0:4]))
 		typ := binary.NativeEndian.Uint16(b[4:6])
 		if l < unix.SizeofNlMsghdr || l > len(b) {
 			return
 		}
-		if ev, ok := message(typ, b[unix.SizeofNlMsghdr:l], link); ok {
+		if ev, ok := message(typ, b[unix.SizeofNlMsghdr:l], link, neigh); ok {
 			fn(ev)
 		}
 		b = b[min(align(l), len(b)):]
@@ -137,7 +152,7 @@ func parse(b []byte, link *Link, fn func(Event)) {
 }
 
 // message reads the header of one routing message body.
-func message(typ uint16, body []byte, link *Link) (Event, bool) {
+func message(typ uint16, body []byte, link *Link, neigh *Neigh) (Event, bool) {
 	ev := Event{Type: typ}
 	switch typ {
 	case unix.RTM_NEWLINK, unix.RTM_DELLINK:
@@ -174,6 +189,17 @@ func message(typ uint16, body []byte, link *Link) (Event, bool) {
 			return ev, false
 		}
 		ev.Index = int(int32(binary.NativeEndian.Uint32(body[4:8])))
+		*neigh = Neigh{State: binary.NativeEndian.Uint16(body[8:10])}
+		a := attrs(body[unix.SizeofNdMsg:])
+		for typ, val, ok := a.next(); ok; typ, val, ok = a.next() {
+			switch typ {
+			case unix.NDA_DST:
+				neigh.Addr, _ = netip.AddrFromSlice(val)
+			case unix.NDA_LLADDR:
+				neigh.LLAddr = val
+			}
+		}
+		ev.Neigh = neigh
 	case unix.RTM_NEWROUTE, unix.RTM_DELROUTE:
 	default:
 		return ev, false

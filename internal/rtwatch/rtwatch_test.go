@@ -45,6 +45,16 @@ func linkMsg(index int32, arphrd uint16, flags uint32, name, kind string) []byte
 	return b
 }
 
+// neighMsg is an RTM_NEWNEIGH body of an entry.
+func neighMsg(index int32, state uint16, dst, lladdr []byte) []byte {
+	b := make([]byte, unix.SizeofNdMsg)
+	b[0] = unix.AF_INET
+	binary.NativeEndian.PutUint32(b[4:8], uint32(index))
+	binary.NativeEndian.PutUint16(b[8:10], state)
+	b = append(b, attr(unix.NDA_DST, dst)...)
+	return append(b, attr(unix.NDA_LLADDR, lladdr)...)
+}
+
 func addrMsg(index uint32) []byte {
 	b := make([]byte, unix.SizeofIfAddrmsg)
 	b[0] = unix.AF_INET
@@ -59,15 +69,22 @@ type seen struct {
 	flags       uint32
 	arphrd      uint16
 	lost, isLnk bool
+	neigh       string
+	lladdr      string
+	state       uint16
 }
 
 func collect(b []byte) []seen {
 	var out []seen
 	var l Link
-	parse(b, &l, func(e Event) {
+	var nb Neigh
+	parse(b, &l, &nb, func(e Event) {
 		s := seen{typ: e.Type, index: e.Index, lost: e.Lost}
 		if e.Link != nil {
 			s.isLnk, s.name, s.kind, s.flags, s.arphrd = true, string(e.Link.Name), string(e.Link.Kind), e.Link.Flags, e.Link.Type
+		}
+		if e.Neigh != nil {
+			s.neigh, s.lladdr, s.state = e.Neigh.Addr.String(), string(e.Neigh.LLAddr), e.Neigh.State
 		}
 		out = append(out, s)
 	})
@@ -80,6 +97,7 @@ func TestParse(t *testing.T) {
 	dgram = append(dgram, nlmsg(unix.RTM_NEWADDR, addrMsg(7))...)
 	dgram = append(dgram, nlmsg(unix.RTM_DELLINK, linkMsg(1, unix.ARPHRD_LOOPBACK, unix.IFF_LOOPBACK, "lo", ""))...)
 	dgram = append(dgram, nlmsg(unix.RTM_NEWROUTE, make([]byte, unix.SizeofRtMsg))...)
+	dgram = append(dgram, nlmsg(unix.RTM_NEWNEIGH, neighMsg(7, unix.NUD_STALE, []byte{198, 51, 100, 6}, []byte{2, 0, 0, 0, 0, 9}))...)
 	dgram = append(dgram, nlmsg(unix.NLMSG_DONE, make([]byte, 4))...)
 	got := collect(dgram)
 	want := []seen{
@@ -87,6 +105,7 @@ func TestParse(t *testing.T) {
 		{typ: unix.RTM_NEWADDR, index: 7},
 		{typ: unix.RTM_DELLINK, index: 1, isLnk: true, name: "lo", flags: unix.IFF_LOOPBACK, arphrd: unix.ARPHRD_LOOPBACK},
 		{typ: unix.RTM_NEWROUTE},
+		{typ: unix.RTM_NEWNEIGH, index: 7, neigh: "198.51.100.6", lladdr: "\x02\x00\x00\x00\x00\x09", state: unix.NUD_STALE},
 	}
 	if len(got) != len(want) {
 		t.Fatalf("got %d events %+v, want %d", len(got), got, len(want))
@@ -119,10 +138,16 @@ func TestParse(t *testing.T) {
 // thousands.
 func TestParseNoAllocs(t *testing.T) {
 	dgram := nlmsg(unix.RTM_NEWLINK, linkMsg(7, unix.ARPHRD_NONE, unix.IFF_UP, "Tunnel0.0", "tun"))
+	dgram = append(dgram, nlmsg(unix.RTM_NEWNEIGH, neighMsg(7, unix.NUD_STALE, []byte{198, 51, 100, 6}, []byte{2, 0, 0, 0, 0, 9}))...)
 	var l Link
+	var nb Neigh
 	n := 0
-	fn := func(e Event) { n += len(e.Link.Name) }
-	if a := testing.AllocsPerRun(100, func() { parse(dgram, &l, fn) }); a != 0 {
+	fn := func(e Event) {
+		if e.Link != nil {
+			n += len(e.Link.Name)
+		}
+	}
+	if a := testing.AllocsPerRun(100, func() { parse(dgram, &l, &nb, fn) }); a != 0 {
 		t.Errorf("%v allocations per notification, want 0", a)
 	}
 }
@@ -130,9 +155,11 @@ func TestParseNoAllocs(t *testing.T) {
 func FuzzParse(f *testing.F) {
 	f.Add(nlmsg(unix.RTM_NEWLINK, linkMsg(7, unix.ARPHRD_NONE, unix.IFF_UP, "Tunnel0.0", "tun")))
 	f.Add(append(nlmsg(unix.RTM_NEWADDR, addrMsg(2)), nlmsg(unix.RTM_DELNEIGH, make([]byte, unix.SizeofNdMsg))...))
+	f.Add(nlmsg(unix.RTM_NEWNEIGH, neighMsg(7, unix.NUD_STALE, []byte{198, 51, 100, 6}, []byte{2, 0, 0, 0, 0, 9})))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var l Link
-		parse(b, &l, func(e Event) {
+		var nb Neigh
+		parse(b, &l, &nb, func(e Event) {
 			if e.Link != nil && (len(e.Link.Name) > len(b) || len(e.Link.Kind) > len(b)) {
 				t.Fatalf("slices longer than the datagram")
 			}
