@@ -172,9 +172,22 @@ func TestResolverNeighbourMatters(t *testing.T) {
 			t.Errorf("neighbour %v %v usable %v: matters %v, want %v", c.ip, c.mac, c.usable, got, c.want)
 		}
 	}
-	r.lookup(netip.MustParseAddr("192.0.2.77")) // no route: unresolved
+	// A peer on link whose entry the kernel has not resolved waits for
+	// it: that entry appearing matters, another one does not.
+	onLink := netip.MustParseAddr("203.0.113.8")
+	f.mu.Lock()
+	f.routes[onLink] = fakeRoute{2, netip.Addr{}, testSrc}
+	f.mu.Unlock()
+	r.lookup(onLink)
 	if !r.neighbourMatters(other, nil, true) {
-		t.Error("a neighbour change with a peer unresolved does not matter")
+		t.Error("a neighbour change with a new peer queued does not matter")
+	}
+	r.resolveAll()
+	if r.neighbourMatters(other, net.HardwareAddr{2, 0, 0, 0, 0, 0x33}, true) {
+		t.Error("a neighbour no unresolved peer waits for matters")
+	}
+	if !r.neighbourMatters(onLink, net.HardwareAddr{2, 0, 0, 0, 0, 0x44}, true) {
+		t.Error("the neighbour an unresolved peer waits for does not matter")
 	}
 }
 

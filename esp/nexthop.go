@@ -55,6 +55,17 @@ type linkLookup interface {
 	neighbours(ifindex int, v6 bool) (map[netip.Addr]net.HardwareAddr, error)
 }
 
+// neighbourPending is resolve's error for a next hop whose neighbour
+// entry the kernel has not resolved (yet).
+type neighbourPending struct {
+	ip  netip.Addr
+	dev string
+}
+
+func (e neighbourPending) Error() string {
+	return fmt.Sprintf("neighbour %v on %s not resolved yet", e.ip, e.dev)
+}
+
 // roundLookup asks the kernel about each device and its neighbour table
 // once per resolveAll: a hub's thousand peers on one WAN would otherwise
 // each dump the device's thousand neighbours.
@@ -115,20 +126,24 @@ type resolver struct {
 	mu     sync.Mutex
 	peers  map[netip.Addr]string // every peer seen, with the last reason logged
 	queued map[netip.Addr]bool   // peers lookup asked for since the last run
-	kick   chan struct{}
-	done   chan struct{}
-	wg     sync.WaitGroup
+	// waiting holds the neighbours unresolved peers wait for: an entry
+	// for one of them appearing is worth a round (neighbourMatters).
+	waiting map[netip.Addr]bool
+	kick    chan struct{}
+	done    chan struct{}
+	wg      sync.WaitGroup
 }
 
 func newResolver(lk linkLookup, local netip.Addr, log *slog.Logger) *resolver {
 	r := &resolver{
-		lk:     lk,
-		log:    log,
-		local:  local,
-		peers:  map[netip.Addr]string{},
-		queued: map[netip.Addr]bool{},
-		kick:   make(chan struct{}, 1),
-		done:   make(chan struct{}),
+		lk:      lk,
+		log:     log,
+		local:   local,
+		peers:   map[netip.Addr]string{},
+		queued:  map[netip.Addr]bool{},
+		waiting: map[netip.Addr]bool{},
+		kick:    make(chan struct{}, 1),
+		done:    make(chan struct{}),
 	}
 	r.hops.Store(&map[netip.Addr]*nextHop{})
 	return r
@@ -178,24 +193,35 @@ func (r *resolver) wake() {
 	}
 }
 
+// retryMax is the longest gap between rounds retrying unresolved peers
+// while nothing else wakes the resolver: a hub whose many on-link peers'
+// neighbour entries the kernel collected (they see no traffic from the
+// IP stack) would otherwise look all of them up every second at rest.
+const retryMax = 32 * time.Second
+
 func (r *resolver) run() {
 	defer r.wg.Done()
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
+	retry, last := time.Second, time.Now()
 	for {
 		select {
 		case <-r.done:
 			return
 		case <-r.kick:
-		case <-tick.C:
-			// Retry only while a peer is unresolved.
+			retry = time.Second
+		case now := <-tick.C:
+			// Retry only while a peer is unresolved, less often the
+			// longer nothing changes.
 			r.mu.Lock()
 			n := len(r.peers)
 			r.mu.Unlock()
-			if n == len(*r.hops.Load()) {
+			if n == len(*r.hops.Load()) || now.Sub(last) < retry {
 				continue
 			}
+			retry = min(2*retry, retryMax)
 		}
+		last = time.Now()
 		r.resolveAll()
 		// A burst of events (a link flapping, neighbours ageing) costs
 		// at most ten rounds a second.
@@ -223,12 +249,17 @@ func (r *resolver) resolveAll() {
 	r.mu.Unlock()
 
 	hops := make(map[netip.Addr]*nextHop, len(peers))
+	waiting := map[netip.Addr]bool{}
 	lk := newRoundLookup(r.lk)
 	for _, p := range peers {
 		h, err := r.resolveWith(lk, p)
 		reason := "frame"
 		if err != nil {
 			reason = err.Error()
+			var np neighbourPending
+			if errors.As(err, &np) {
+				waiting[np.ip] = true
+			}
 		} else {
 			hops[p] = h
 		}
@@ -246,6 +277,9 @@ func (r *resolver) resolveAll() {
 				"next-hop", net.HardwareAddr(h.eth[0:6]).String())
 		}
 	}
+	r.mu.Lock()
+	r.waiting = waiting
+	r.mu.Unlock()
 	r.hops.Store(&hops)
 }
 
@@ -282,7 +316,7 @@ func (r *resolver) resolveWith(lk *roundLookup, peer netip.Addr) (*nextHop, erro
 		return nil, fmt.Errorf("neighbour %v on %s: %v", hop, name, err)
 	}
 	if len(nmac) != 6 {
-		return nil, fmt.Errorf("neighbour %v on %s not resolved yet", hop, name)
+		return nil, neighbourPending{hop, name}
 	}
 	h := &nextHop{ifindex: ifindex, mtu: mtu, src: src, via: hop}
 	copy(h.eth[0:6], nmac)
@@ -368,7 +402,8 @@ func netlinkEvents(r *resolver) error {
 
 // neighbourMatters reports whether a neighbour entry's change (ip now
 // with link-layer address mac, or unusable) may change a next hop: it is
-// one, with another address or gone, or a peer is still unresolved. The
+// one, with another address or gone, or an unresolved peer waits for it,
+// or a new peer is queued. The
 // kernel reports an entry's every state change (reachable, stale, delay,
 // probe); re-resolving every peer on each would cost a hub with many
 // peers a round of route lookups per change.
@@ -376,9 +411,9 @@ func (r *resolver) neighbourMatters(ip netip.Addr, mac []byte, usable bool) bool
 	ip = ip.Unmap()
 	hops := *r.hops.Load()
 	r.mu.Lock()
-	unresolved := len(r.peers) > len(hops) || len(r.queued) > 0
+	wanted := len(r.queued) > 0 || (usable && r.waiting[ip])
 	r.mu.Unlock()
-	if unresolved {
+	if wanted {
 		return true
 	}
 	for _, h := range hops {
