@@ -221,11 +221,31 @@ func TestLargeElemsTrim(t *testing.T) {
 		t.Errorf("%d spares after a busy interval, want %d", n, sparesKept+1)
 	}
 	s.mu.Unlock()
-	// Idle: nothing taken in an interval.
+	// Idle: nothing taken in an interval. The spares go, and the memory
+	// goes back to the system (once per releaseEvery).
+	released := make(chan struct{}, 4)
+	s.mu.Lock()
+	s.release = func() { released <- struct{}{} }
+	s.mu.Unlock()
 	s.trim()
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if n := len(s.free); n != 0 || s.armed {
 		t.Errorf("%d spares (trim armed %v) after an idle interval, want none", n, s.armed)
+	}
+	s.mu.Unlock()
+	select {
+	case <-released:
+	case <-time.After(5 * time.Second):
+		t.Fatal("an idle trim of sparesKept+1 spares returned no memory to the system")
+	}
+	for range releaseMin {
+		s.put(s.get())
+	}
+	s.trim() // busy
+	s.trim() // idle again, within releaseEvery
+	select {
+	case <-released:
+		t.Error("memory returned twice within releaseEvery")
+	case <-time.After(100 * time.Millisecond):
 	}
 }

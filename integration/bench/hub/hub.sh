@@ -27,6 +27,10 @@
 #                  (not a ping: ikeload carries no ESP; the hub counts
 #                  "show ikev2 sa" entries to confirm, est_sas)
 #   est_rss_mib, est_cpu_pct, est_show_s  the same with N SAs up
+#   esp_sent_to_peers, traffic_rss_mib, traffic_cpu_pct
+#                  after one ping into every tunnel (ESP to every peer,
+#                  so raw ESP's next-hop resolver follows all of them):
+#                  packets the WAN sent, RSS, CPU at rest over IDLE s
 # and for charon (kernel-libipsec, one connection with remote %any):
 #   setup_s, setup_cpu_ms, est_rss_mib, est_cpu_pct
 #
@@ -216,6 +220,23 @@ out "softix est_rss_mib $(rss_mib $SPID)"
 [ -n "${KEEP:-}" ] && { cat /proc/$SPID/smaps >"$W/smaps.est"; cat /proc/$SPID/status >"$W/status.est"; }
 out "softix est_cpu_pct $(cpu_pct $SPID "$IDLE")"
 out "softix est_show_s $(timed sx show ikev2 sa)"
+# One packet into every tunnel: the hub sends ESP to each initiator (which
+# drops it), so raw ESP's next-hop resolver knows every peer while the
+# CPU at rest is measured again.
+tx0=$(ip -n "$H" -s -j link show "$H" | jq '.[0].stats64.tx.packets')
+for ((k = 0; k < N; k += 100)); do
+	pings=()
+	for ((j = k; j < k + 100 && j < N; j++)); do
+		ip netns exec "$H" timeout 2 ping -n -q -c 1 -W 1 -I "Tunnel$j.0" 10.255.255.1 >/dev/null 2>&1 &
+		pings+=($!)
+	done
+	wait "${pings[@]}" || true
+done
+sleep "$SETTLE"
+tx1=$(ip -n "$H" -s -j link show "$H" | jq '.[0].stats64.tx.packets')
+out "softix esp_sent_to_peers $((tx1 - tx0))"
+out "softix traffic_rss_mib $(rss_mib $SPID)"
+out "softix traffic_cpu_pct $(cpu_pct $SPID "$IDLE")"
 kill "$LPID"; wait "$LPID" 2>/dev/null || true
 kill "$SPID"; wait "$SPID" 2>/dev/null || true
 
