@@ -114,6 +114,11 @@ func (l *logBuffer) String() string {
 	return l.b.String()
 }
 
+// resolve finds the next hop of peer in a round of its own.
+func (r *resolver) resolve(peer netip.Addr) (*nextHop, error) {
+	return r.resolveWith(newRoundLookup(r.lk), peer)
+}
+
 func newTestResolver(lk linkLookup, local netip.Addr) (*resolver, *logBuffer) {
 	var lb logBuffer
 	return newResolver(lk, local, slog.New(slog.NewTextHandler(&lb, nil))), &lb

@@ -290,11 +290,11 @@ func (w *rxClaimer) note(ev rtwatch.Event) {
 	case ev.Type == unix.RTM_DELLINK:
 		delete(w.links, ev.Index)
 	case ev.Link != nil:
-		old := w.links[ev.Index]
-		l := rxLink{name: old.name, skip: ev.Link.Flags&unix.IFF_LOOPBACK != 0 || string(ev.Link.Kind) == "tun"}
-		if l.name != string(ev.Link.Name) {
+		l := w.links[ev.Index]
+		if l.name != string(ev.Link.Name) { // a new string only for a new name
 			l.name = string(ev.Link.Name)
 		}
+		l.skip = ev.Link.Flags&unix.IFF_LOOPBACK != 0 || string(ev.Link.Kind) == "tun"
 		w.links[ev.Index] = l
 	}
 	w.mu.Unlock()

@@ -283,12 +283,7 @@ func (r *resolver) resolveAll() {
 	r.hops.Store(&hops)
 }
 
-// resolve finds the next hop of peer.
-func (r *resolver) resolve(peer netip.Addr) (*nextHop, error) {
-	return r.resolveWith(newRoundLookup(r.lk), peer)
-}
-
-// resolveWith is resolve asking lk.
+// resolveWith finds the next hop of peer, asking lk.
 func (r *resolver) resolveWith(lk *roundLookup, peer netip.Addr) (*nextHop, error) {
 	ifindex, gw, src, err := lk.route(peer)
 	if err != nil {
@@ -385,7 +380,7 @@ func (netlinkLookup) neighbours(ifindex int, v6 bool) (map[netip.Addr]net.Hardwa
 // each that may change a next hop, until r.done is closed.
 func netlinkEvents(r *resolver) error {
 	w, err := rtwatch.Watch(rtwatch.Routes4|rtwatch.Routes6|rtwatch.Neighbours|rtwatch.Links, func(ev rtwatch.Event) {
-		if n := ev.Neigh; n != nil && !ev.Lost && !r.neighbourMatters(n.Addr, n.LLAddr, ev.Type == unix.RTM_NEWNEIGH && n.State&usableNeighbour != 0) {
+		if n := ev.Neigh; n != nil && !r.neighbourMatters(n.Addr, n.LLAddr, ev.Type == unix.RTM_NEWNEIGH && n.State&usableNeighbour != 0) {
 			return
 		}
 		r.wake()

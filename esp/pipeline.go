@@ -183,11 +183,11 @@ func (s *largeElems) trim() {
 		// (internal/gcpace): a hub of 1,000 tunnels that each carried
 		// one ping kept 600-680 MiB resident (hub.sh traffic_rss_mib).
 		s.released = time.Now()
-		if s.release != nil {
-			go s.release()
-		} else {
-			go debug.FreeOSMemory()
+		release := s.release
+		if release == nil {
+			release = debug.FreeOSMemory
 		}
+		go release()
 	}
 	s.taken, s.least = false, n
 	s.armed = n > 0
@@ -358,19 +358,10 @@ func (e *Engine) SetRawESPMode(mode RawESPMode) error {
 			}
 			return fmt.Errorf("esp: reopen raw ESP (IP protocol 50) on %v: %w", old.local, err)
 		}
-		e.mu.Lock()
-		if e.closed {
-			e.mu.Unlock()
+		if err := e.replaceOuter(old, io, false, v6, old.local); err != nil {
 			io.close()
-			return errors.New("esp: engine closed")
+			return err
 		}
-		o := &outer{e: e, io: io, local: old.local, rxQueue: make(chan *container, 32)}
-		p.Store(o)
-		e.producers.Add(1)
-		e.consumers.Add(1)
-		e.mu.Unlock()
-		go o.receiveLoop()
-		go o.deliverLoop()
 		e.closedRingDrops.Add(old.ringDrops())
 		old.close()
 	}
@@ -394,13 +385,19 @@ func (e *Engine) outerFor(udp, v6 bool) *atomic.Pointer[outer] {
 // attachOuter starts the loops of io as the engine's UDP (udp) or raw
 // ESP socket of a family; local is a raw ESP socket's address.
 func (e *Engine) attachOuter(io outerIO, udp, v6 bool, local netip.Addr) error {
+	return e.replaceOuter(nil, io, udp, v6, local)
+}
+
+// replaceOuter is attachOuter in the place of old (nil: none), which the
+// caller then closes.
+func (e *Engine) replaceOuter(old *outer, io outerIO, udp, v6 bool, local netip.Addr) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.closed {
 		return errors.New("esp: engine closed")
 	}
 	p := e.outerFor(udp, v6)
-	if p.Load() != nil {
+	if p.Load() != old {
 		return errors.New("esp: outer socket already open")
 	}
 	o := &outer{e: e, io: io, udp: udp, local: local, rxQueue: make(chan *container, 32)}

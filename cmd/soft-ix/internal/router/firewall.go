@@ -418,12 +418,12 @@ func (r *Router) filtered(cfg *config.Config) bool {
 var errFramesFiltered = errors.New("--raw-esp packet: raw ESP moves as Ethernet frames past the IP stack, which the packet filters and NAPT would not see; restart soft-ix with --raw-esp auto or socket to add them")
 
 // rawESPFor moves raw ESP between Ethernet frames and the raw IP socket
-// as cfg's packet filters and NAPT require (see rawESPMode), for a
-// reload: under --raw-esp auto to the socket when cfg has filters, back
-// to frames when it has none; under --raw-esp packet filters are refused.
-// Failing to return to frames is logged, not an error: the socket is
-// only slower.
-func (r *Router) rawESPFor(cfg *config.Config) error {
+// as a configuration's packet filters and NAPT require (see rawESPMode),
+// for a reload: under --raw-esp auto to the socket when it has filters
+// (filtered), back to frames when it has none; under --raw-esp packet
+// filters are refused. Failing to return to frames is logged, not an
+// error: the socket is only slower.
+func (r *Router) rawESPFor(filtered bool) error {
 	if r.ipsec == nil || r.opts.RawESP == "" {
 		return nil
 	}
@@ -431,7 +431,6 @@ func (r *Router) rawESPFor(cfg *config.Config) error {
 	if err != nil || mode == esp.RawESPSocket {
 		return nil
 	}
-	filtered := r.filtered(cfg)
 	switch {
 	case r.frames && filtered:
 		if mode == esp.RawESPPacket {

@@ -471,21 +471,21 @@ func (r *Router) Reload(cfg *config.Config) ReloadResult {
 		// only once they are out: frames never pass a filter.
 		filtered := r.filtered(cfg)
 		if filtered {
-			if err := r.rawESPFor(cfg); err != nil {
+			if err := r.rawESPFor(true); err != nil {
 				res.Refused = err
 				return res
 			}
 		}
 		if err := r.setFirewall(cfg, r.opts.Maps); err != nil {
 			if !r.opts.AllowUnenforced {
-				r.rawESPFor(r.cfg)
+				r.rawESPFor(r.filtered(r.cfg))
 				res.Refused = err
 				return res
 			}
 			res.Unfiltered = err
 		}
 		if !filtered {
-			r.rawESPFor(cfg)
+			r.rawESPFor(false)
 		}
 	}
 	res.Err = r.reload(cfg, res.Changes)
