@@ -60,9 +60,14 @@ func (t *tunnel) readLoop() {
 	failures := 0
 	for {
 		if idle {
-			// Wait for a packet first. An error (the device closed) falls
-			// through to Read, which reports it.
-			ready.wait()
+			// Wait for a packet first. A closed device ends the loop here,
+			// before buffers are taken for a read that cannot succeed
+			// (128 of them, which an idle engine then returned to the
+			// system at some cost); other errors fall through to Read,
+			// which reports them.
+			if err := ready.wait(); err != nil && (t.closing.Load() || errors.Is(err, os.ErrClosed)) {
+				break
+			}
 			ready.hold()
 			idle = false
 		}
