@@ -3,6 +3,7 @@ package esp
 import (
 	"errors"
 	"os"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -58,5 +59,57 @@ func TestReadinessIdleWait(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("wait did not return after data arrived")
+	}
+}
+
+// countingPipeTUN is a pipeTUN that counts its reads and whose Close
+// closes the pipe, as closing a TUN device closes its descriptor.
+type countingPipeTUN struct {
+	pipeTUN
+	reads *atomic.Int32
+}
+
+func (p countingPipeTUN) Read(bufs [][]byte, sizes []int, offset int) (int, error) {
+	p.reads.Add(1)
+	return p.pipeTUN.Read(bufs, sizes, offset)
+}
+
+func (p countingPipeTUN) Close() error {
+	p.pipeTUN.Close()
+	return p.r.Close()
+}
+
+// TestIdleReaderClose checks that an idle tunnel's reader ends on its
+// device's close without a read: a read takes a buffer for each segment
+// of a batch, which the engine then returns (a hub's reload removing one
+// tunnel set off an idle engine's FreeOSMemory that way).
+func TestIdleReaderClose(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	dev := countingPipeTUN{pipeTUN{newFakeTUN(), r}, new(atomic.Int32)}
+	e := NewEngine(Config{Workers: 1})
+	defer e.Close()
+	if err := e.AttachTunnel(TunnelConfig{Name: "Tunnel0.0"}, dev); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond) // the reader waits, idle
+	done := make(chan struct{})
+	go func() {
+		e.producers.Wait()
+		close(done)
+	}()
+	if err := e.RemoveTunnel("Tunnel0.0"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the reader did not end after its device closed")
+	}
+	if n := dev.reads.Load(); n != 0 {
+		t.Errorf("the idle reader read %d times after its device closed, want 0", n)
 	}
 }
