@@ -97,7 +97,9 @@ func (m *modpGroup) buildPowers() {
 func (m *modpGroup) powG(x *big.Int) *big.Int {
 	m.once.Do(m.buildPowers)
 	digits := x.FillBytes(make([]byte, len(m.powers)*fixedBaseBits/8+1))
-	r, t := big.NewInt(1), new(big.Int)
+	// QuoRem with its own quotient, where Mod would allocate one per
+	// digit: a hub's burst of setups is paced by its garbage.
+	r, t, q := big.NewInt(1), new(big.Int), new(big.Int)
 	for i := range m.powers {
 		b := digits[len(digits)-1-i/2]
 		d := b & 0x0f
@@ -108,7 +110,7 @@ func (m *modpGroup) powG(x *big.Int) *big.Int {
 			continue
 		}
 		t.Mul(r, m.powers[i][d-1])
-		r.Mod(t, m.p)
+		q.QuoRem(t, m.p, r)
 	}
 	return r
 }
