@@ -335,12 +335,9 @@ func (c *Core) responderPolicy(peer netip.Addr) *Policy {
 	return &pol
 }
 
-// tunnelByPeer is the tunnel configured with peer address peer, or nil.
+// tunnelByPeer is the (first) tunnel configured with peer address peer,
+// or nil. From the byPeer index, like matchPeer: a scan of the tunnels
+// here made each IKE_SA_INIT on a hub of N tunnels cost N map lookups.
 func (c *Core) tunnelByPeer(peer netip.Addr) *tunnel {
-	for _, name := range c.order {
-		if t := c.tunnels[name]; t.conf.Peer == peer {
-			return t
-		}
-	}
-	return nil
+	return c.byPeer[peer]
 }
