@@ -46,6 +46,7 @@
 #                                                  # setups; top symbols on stderr
 #   KEEP=1 ...                                     # keep the work directory, with
 #                                                  # the daemon's smaps and status at est
+#   integration/bench/hub/rounds.sh                # ROUNDS runs and their medians
 # Needs root, ip, jq, awk; charon-systemd and swanctl for the reference.
 set -euo pipefail
 N=${N:-1000}
