@@ -117,13 +117,18 @@ func TestBGPRouteMapsTwoTunnelsWithBIRD(t *testing.T) {
 
 	// soft-ix: local-preference 200 makes Tunnel1.0's path the best.
 	bgtWaitFor(t, 15*time.Second, "172.16.0.0/16 out of Tunnel1.0", vnetVia("Tunnel1.0"))
+	// The two sessions come up apart, so the route over Tunnel1.0 can
+	// be installed before the one over Tunnel0.0 has arrived.
 	var rt0, rt1 bgp.RouteTable
-	if err := p.do("routes 169.254.0.2", &rt0); err != nil {
-		t.Fatal(err)
-	}
-	if err := p.do("routes 169.254.0.6", &rt1); err != nil {
-		t.Fatal(err)
-	}
+	bgtWaitFor(t, 15*time.Second, "a route received over each tunnel", func() bool {
+		if err := p.do("routes 169.254.0.2", &rt0); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.do("routes 169.254.0.6", &rt1); err != nil {
+			t.Fatal(err)
+		}
+		return len(rt0.Routes) > 0 && len(rt1.Routes) > 0
+	})
 	if len(rt0.Routes) != 1 || rt0.Routes[0].LocalPref == nil || *rt0.Routes[0].LocalPref != 150 || rt0.Routes[0].Best ||
 		len(rt1.Routes) != 1 || rt1.Routes[0].LocalPref == nil || *rt1.Routes[0].LocalPref != 200 || !rt1.Routes[0].Best {
 		t.Errorf("received via Tunnel0.0 %+v, via Tunnel1.0 %+v", rt0.Routes, rt1.Routes)
