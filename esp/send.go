@@ -65,7 +65,7 @@ func (t *tunnel) readLoop() {
 			// (128 of them, which an idle engine then returned to the
 			// system at some cost); other errors fall through to Read,
 			// which reports them.
-			if err := ready.wait(); err != nil && (t.closing.Load() || errors.Is(err, os.ErrClosed)) {
+			if err := ready.wait(); err != nil && t.deviceClosed(err) {
 				break
 			}
 			ready.hold()
@@ -79,7 +79,7 @@ func (t *tunnel) readLoop() {
 		}
 		n, err := t.dev.Read(bufs, sizes, txOffset)
 		if err != nil {
-			if t.closing.Load() || errors.Is(err, os.ErrClosed) {
+			if t.deviceClosed(err) {
 				break
 			}
 			if ready != nil && errors.Is(err, os.ErrDeadlineExceeded) {
@@ -119,6 +119,12 @@ func (t *tunnel) readLoop() {
 		}
 	}
 	releaseElems(elems)
+}
+
+// deviceClosed reports whether err, from the TUN device, means it was
+// closed: the reader's end.
+func (t *tunnel) deviceClosed(err error) bool {
+	return t.closing.Load() || errors.Is(err, os.ErrClosed)
 }
 
 // releaseElems returns the elements still in elems to the pool.

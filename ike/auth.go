@@ -446,7 +446,7 @@ func lastOf(p netip.Prefix) netip.Addr {
 
 // matchPeer finds the tunnel and PSK for a responder-side peer.
 func (c *Core) matchPeer(addr netip.Addr, id identity) (*tunnel, []byte, error) {
-	cand := c.byPeer[addr]
+	cand := c.tunnelByPeer(addr)
 	if cand == nil {
 		for _, name := range c.order {
 			t := c.tunnels[name]
