@@ -122,6 +122,7 @@ func (c *Core) startChildRekey(now time.Time, sa *ikeSA, ch *childSA) {
 			ch.rekeying = nil
 			return nil
 		}
+		rk.sent = true
 		m := &message{Exchange: exCreateChildSA}
 		m.Notifies = append(m.Notifies, notify{Protocol: protoESP, SPI: be32(ch.inSPI), Type: nRekeySA})
 		m.SA = childOffer(pol, rk.inSPI, true)
@@ -229,10 +230,13 @@ func (c *Core) respondCreateChild(now time.Time, sa *ikeSA, m *message) {
 	// our answer arrives, so its packets must find the SA installed.
 	c.addChild(now, sa, nc.ch, nc.shared, false)
 	c.reply(sa, m, r)
-	if old.rekeying != nil {
+	if old.rekeying != nil && old.rekeying.sent {
 		old.peerRekey = nc.ch // collision: resolved (and counted) when our answer arrives
 		return
 	}
+	// A rekey of ours still waiting in the queue is no collision: the
+	// peer's replaces it, and it is never sent (its build sees replacedBy).
+	old.rekeying = nil
 	c.count(sa.tun, statChildRekeys)
 	// The initiator switches first; we switch when its DELETE of old
 	// arrives (so a lost answer cannot black-hole our traffic), or on our
@@ -392,6 +396,8 @@ func (c *Core) peerDeletedIKE(now time.Time, sa *ikeSA) {
 	}
 	c.log.Info("ike: peer deleted IKE SA", "tunnel", tunName(sa), "peer", sa.remote, "replaced", sa.replacedBy != nil)
 	if sa.replacedBy != nil {
+		// The peer deletes the old SA only once it holds the new one.
+		sa.replacedBy.unproven = false
 		c.removeSA(now, sa)
 		return
 	}

@@ -447,6 +447,7 @@ func (c *Core) handlePacket(now time.Time, pkt []byte, from, to netip.AddrPort, 
 		return // more fragments to come
 	}
 	sa.lastHeard = now
+	sa.unproven = false
 	c.updatePeerAddr(sa, from, to)
 	if full.Response {
 		c.countErrorNotifies(sa.tun, full)

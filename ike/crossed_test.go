@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/soft-ix/soft-ix/ike/wire"
 )
 
 // probeMagic marks a fake data packet on the pair's network: it stands for
@@ -89,7 +91,13 @@ func probeRunOutage(p *pair, d, every time.Duration) (r probeResult) {
 				}
 				continue
 			}
-			if p.net.filter != nil && p.net.filter(dg) {
+			drop := p.net.filter != nil && p.net.filter(dg)
+			if os.Getenv("MSG_TRACE") != "" { // every IKE packet's header, to read a failing run
+				if h, err := wire.ParseHeader(dg.pkt); err == nil {
+					fmt.Printf("MSG %s->%s spi %016x/%016x ex %d msgid %d flags %02x drop=%v\n", dg.from.Addr(), dg.to.Addr(), h.SPIi, h.SPIr, h.Exchange, h.MessageID, h.Flags, drop)
+				}
+			}
+			if drop {
 				continue
 			}
 			dst.core.HandlePacket(p.now, dg.pkt, dg.from, dg.to)

@@ -23,6 +23,7 @@ func (c *Core) startIKERekey(now time.Time, sa *ikeSA) {
 			sa.rekeying = nil
 			return nil
 		}
+		rk.sent = true
 		m := &message{Exchange: exCreateChildSA}
 		m.SA = ikeOffer(&sa.tun.pol, be64(spi), sa.suite.DH.ID)
 		m.Nonce, m.KEGroup, m.KE = rk.nonce, sa.suite.DH.ID, dh.Public()
@@ -109,7 +110,11 @@ func (c *Core) adoptIKE(now time.Time, old, nsa *ikeSA) {
 
 // respondIKERekey answers a peer's IKE SA rekey.
 func (c *Core) respondIKERekey(now time.Time, sa *ikeSA, m *message) {
-	if sa.state != StateEstablished || sa.replacedBy != nil || (sa.pending != nil && sa.rekeying == nil) {
+	// Our own rekey in flight is a collision (§2.8.1); any other exchange
+	// of ours in flight, a Child SA's rekey above all, must finish on this
+	// SA first (§2.25.2), or its outcome is lost with the old SA.
+	ours := sa.rekeying != nil && sa.rekeying.sent
+	if sa.state != StateEstablished || sa.replacedBy != nil || (sa.pending != nil && !ours) {
 		c.reply(sa, m, notifyOnly(nTemporaryFailure))
 		return
 	}
@@ -136,9 +141,12 @@ func (c *Core) respondIKERekey(now time.Time, sa *ikeSA, m *message) {
 	nonce := c.random(nonceLen)
 	spi := c.newIKESPI()
 	nsa := c.rekeyedSA(now, sa, false, spi, uint64FromBytes(chosen.SPI), suite, shared, m.Nonce, nonce)
+	// Our answer may be lost: until the peer uses nsa or deletes sa, an
+	// INVALID_IKE_SPI on nsa means "not yet", not "lost" (peerLostSA).
+	nsa.unproven = true
 	chosen.SPI = be64(spi)
 	c.reply(sa, m, &message{SA: []proposal{chosen}, Nonce: nonce, KEGroup: suite.DH.ID, KE: dh.Public()})
-	if sa.rekeying != nil {
+	if ours {
 		sa.peerRekey = nsa // collision: resolved when our answer arrives
 		return
 	}

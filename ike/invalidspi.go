@@ -115,6 +115,13 @@ func (c *Core) peerLostSA(now time.Time, sa *ikeSA, pkt []byte) bool {
 		c.pump(now, sa)
 		return true
 	}
+	if sa.unproven {
+		// We answered the rekey that made sa, and that answer has not
+		// reached the peer yet: its retransmitted rekey request gets the
+		// answer again, and ours on sa is retransmitted until then.
+		c.log.Debug("ike: peer does not hold the rekeyed IKE SA yet", "tunnel", tunName(sa), "peer", sa.remote)
+		return true
+	}
 	c.log.Info("ike: peer says it has no such IKE SA (unauthenticated INVALID_IKE_SPI)", "tunnel", tunName(sa), "peer", sa.remote)
 	c.replaceLost(now, sa)
 	return true

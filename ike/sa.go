@@ -118,6 +118,7 @@ type ikeSA struct {
 	dupCheckAt time.Time // a duplicate to delete once the peer holds the kept SA: look then
 	proving    bool      // a liveness check asks whether the peer holds this SA
 	peerLost   bool      // the peer said it lost this SA; a new one is being set up
+	unproven   bool      // made by a rekey we answered; the peer may not have our answer yet
 	children   []*childSA
 	rekeying   *ikeRekey // our outstanding IKE SA rekey
 	peerRekey  *ikeSA    // IKE SA the peer's rekey created (collision tracking)
@@ -165,11 +166,9 @@ type childSA struct {
 
 // ikeRekey is an IKE SA rekey we started.
 type ikeRekey struct {
-	newSA  *ikeSA
-	dh     dhKey
-	nonce  []byte
-	nonceP []byte // peer's nonce
-	offer  []proposal
+	dh    dhKey
+	nonce []byte
+	sent  bool // the request is out, so a rekey by the peer collides with it
 }
 
 // childRekey is a Child SA rekey we started.
@@ -177,4 +176,5 @@ type childRekey struct {
 	inSPI uint32
 	nonce []byte
 	dh    dhKey
+	sent  bool // the request is out, so a rekey by the peer collides with it
 }

@@ -1,0 +1,129 @@
+package ike
+
+import (
+	"testing"
+	"time"
+
+	"github.com/soft-ix/soft-ix/ike/wire"
+)
+
+// dropFirst returns a network filter that drops the first packet from
+// addr that is a CREATE_CHILD_SA answer, and counts every IKE_SA_INIT
+// request sent after it is installed into inits.
+func dropFirst(from string, inits *int) func(datagram) bool {
+	dropped := false
+	return func(d datagram) bool {
+		h, err := wire.ParseHeader(d.pkt)
+		if err != nil {
+			return false
+		}
+		if h.Exchange == wire.IKE_SA_INIT && !h.IsResponse() {
+			*inits++
+		}
+		if !dropped && d.from.Addr().String() == from && h.Exchange == wire.CREATE_CHILD_SA && h.IsResponse() {
+			dropped = true
+			return true
+		}
+		return false
+	}
+}
+
+// TestIKERekeyAnswerLost: b answers a's IKE SA rekey, the answer is lost,
+// and b at once starts a Child SA rekey on the new IKE SA, which a does
+// not hold yet. a's INVALID_IKE_SPI for it means "not yet", not "lost":
+// b must not set up a third IKE SA beside the two (a would keep one of its
+// own and delete b's, and b's traffic would stop until it re-initiated).
+func TestIKERekeyAnswerLost(t *testing.T) {
+	// Both ends connect on their own, as an IX and Azure do: only such an
+	// end sets up a new IKE SA when told the peer lost one.
+	p := newPair(t, testConfig(addrB, "k", true, nil), testConfig(addrA, "k", true, nil), nil)
+	p.a.core.Start(p.now)
+	p.b.core.Start(p.now)
+	p.run(10 * time.Second)
+	sa, sb := p.checkUp()
+	inits := 0
+	p.net.filter = dropFirst(addrB.String(), &inits)
+	p.a.core.startIKERekey(p.now, sa)
+	p.net.deliver(p.now)
+	nsb := sb.replacedBy
+	if nsb == nil || !nsb.unproven {
+		t.Fatal("b did not take the new IKE SA as unproven")
+	}
+	p.b.core.startChildRekey(p.now, nsb, nsb.children[0])
+	p.net.deliver(p.now)
+	if inits != 0 {
+		t.Fatal("b set up a new IKE SA on INVALID_IKE_SPI for the SA it had just answered a rekey for")
+	}
+	p.run(30 * time.Second)
+	sa2, sb2 := p.checkUp()
+	if sb2 != nsb || sa2.spiI != nsb.spiI || inits != 0 {
+		t.Fatalf("the rekeyed IKE SA did not survive: IKE_SA_INIT sent %d times", inits)
+	}
+	if nsb.unproven {
+		t.Fatal("the new IKE SA is still unproven after the peer used it")
+	}
+	if len(sa2.children) != 1 || len(sb2.children) != 1 || p.a.dp.count() != 2 || p.b.dp.count() != 2 {
+		t.Fatalf("children a=%d b=%d, data plane SAs a=%d b=%d", len(sa2.children), len(sb2.children), p.a.dp.count(), p.b.dp.count())
+	}
+}
+
+// TestIKERekeyWaitsForChildRekey: b's Child SA rekey is in flight (a's
+// answer was lost) and b's own IKE SA rekey waits behind it when a's IKE
+// SA rekey arrives. That is no collision, since b's rekey is not out yet:
+// b answers TEMPORARY_FAILURE (RFC 7296 §2.25.2), so its Child SA rekey
+// ends on the old IKE SA instead of vanishing with it and leaving a with
+// a new Child SA that b never installed.
+func TestIKERekeyWaitsForChildRekey(t *testing.T) {
+	p, sa, sb := upPair(t)
+	inits := 0
+	p.net.filter = dropFirst(addrA.String(), &inits)
+	p.b.core.startChildRekey(p.now, sb, sb.children[0])
+	p.net.deliver(p.now)
+	p.b.core.startIKERekey(p.now, sb)
+	if sb.rekeying == nil || sb.rekeying.sent {
+		t.Fatal("b's IKE SA rekey should wait behind its Child SA rekey")
+	}
+	p.a.core.startIKERekey(p.now, sa)
+	p.net.deliver(p.now)
+	if sb.peerRekey != nil || sb.replacedBy != nil {
+		t.Fatal("b took a's IKE SA rekey while its own Child SA rekey was in flight")
+	}
+	p.run(60 * time.Second)
+	sa2, sb2 := p.checkUp()
+	if inits != 0 {
+		t.Fatalf("IKE_SA_INIT sent %d times", inits)
+	}
+	if len(sa2.children) != 1 || len(sb2.children) != 1 || p.a.dp.count() != 2 || p.b.dp.count() != 2 {
+		t.Fatalf("children a=%d b=%d, data plane SAs a=%d b=%d\na: %v\nb: %v", len(sa2.children), len(sb2.children),
+			p.a.dp.count(), p.b.dp.count(), p.a.dp.log, p.b.dp.log)
+	}
+	if sa2 == sa || sb2 == sb {
+		t.Fatal("the IKE SA was never rekeyed")
+	}
+}
+
+// TestChildRekeyQueuedIsNoCollision: b's rekey of a Child SA waits behind
+// another exchange of b's when a's rekey of the same Child SA arrives.
+// b's rekey was never sent, so it is no collision: b takes a's new Child
+// SA and drops its own rekey instead of sending it for an SA that is gone.
+func TestChildRekeyQueuedIsNoCollision(t *testing.T) {
+	p, sa, sb := upPair(t)
+	p.b.core.startDPD(p.now, sb)
+	p.b.core.startChildRekey(p.now, sb, sb.children[0])
+	old := sb.children[0]
+	if old.rekeying == nil || old.rekeying.sent {
+		t.Fatal("b's Child SA rekey should wait behind its liveness check")
+	}
+	p.a.core.startChildRekey(p.now, sa, sa.children[0])
+	p.run(30 * time.Second)
+	sa2, sb2 := p.checkUp()
+	if len(sa2.children) != 1 || len(sb2.children) != 1 || p.a.dp.count() != 2 || p.b.dp.count() != 2 {
+		t.Fatalf("children a=%d b=%d, data plane SAs a=%d b=%d", len(sa2.children), len(sb2.children), p.a.dp.count(), p.b.dp.count())
+	}
+	if n := p.b.core.Stats().Sent.CreateChildSA; n != 0 {
+		t.Fatalf("b sent %d CREATE_CHILD_SA for a Child SA the peer had already replaced", n)
+	}
+	if n := p.a.core.Stats().ChildRekeys + p.b.core.Stats().ChildRekeys; n != 2 {
+		t.Fatalf("%d Child SA rekeys counted, want one on each side", n)
+	}
+}
