@@ -338,7 +338,13 @@ func (c *Core) startChildDelete(now time.Time, sa *ikeSA, ch *childSA) {
 // replaced it (packets still in flight on it are not lost).
 func (c *Core) retireChild(now time.Time, ch *childSA) {
 	if ch.replacedBy != nil {
-		c.switchOutbound(ch.replacedBy)
+		// Only traffic on ch moves: when ch is the redundant SA of a rekey
+		// collision the peer won, the peer may not hold its new SA yet
+		// (our answer to its rekey can be lost), and traffic moves when
+		// the peer deletes the old SA (awaitPeerDelete).
+		if ch.outbound() {
+			c.switchOutbound(ch.replacedBy)
+		}
 		ch.deleteAt = now.Add(c.opt.DeleteGrace)
 		return
 	}

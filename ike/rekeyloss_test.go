@@ -127,3 +127,35 @@ func TestChildRekeyQueuedIsNoCollision(t *testing.T) {
 		t.Fatalf("%d Child SA rekeys counted, want one on each side", n)
 	}
 }
+
+// TestChildRekeyCollisionAnswerLost: both ends rekey the Child SA at once
+// and a's answer to b's rekey is lost. Whichever new SA wins, a must not
+// send on b's new SA before b holds it: b installs it only when a's
+// answer arrives, and until then the old SA carries a's traffic.
+func TestChildRekeyCollisionAnswerLost(t *testing.T) {
+	lostWins := 0
+	for i := 0; i < 30; i++ {
+		p, sa, sb := upPair(t)
+		inits := 0
+		p.net.filter = dropFirst(addrA.String(), &inits)
+		oldOut := sa.children[0].outSPI
+		p.a.core.startChildRekey(p.now, sa, sa.children[0])
+		p.b.core.startChildRekey(p.now, sb, sb.children[0])
+		p.net.deliver(p.now) // no timer runs: b has not retransmitted
+		out := p.a.dp.outbound["Tunnel0.0"]
+		if _, ok := p.b.dp.sas[dpKey{out, true}]; !ok {
+			t.Fatalf("run %d: a sends on %08x, which b has not installed\na: %v\nb: %v", i, out, p.a.dp.log, p.b.dp.log)
+		}
+		if out == oldOut {
+			lostWins++ // a's rekey lost the collision: it stays on the old SA
+		}
+		p.run(30 * time.Second)
+		sa2, sb2 := p.checkUp()
+		if len(sa2.children) != 1 || len(sb2.children) != 1 || inits != 0 {
+			t.Fatalf("run %d: children a=%d b=%d, IKE_SA_INIT sent %d times", i, len(sa2.children), len(sb2.children), inits)
+		}
+	}
+	if lostWins == 0 {
+		t.Fatal("in no run did b's rekey win the collision: the case was not tested")
+	}
+}
