@@ -118,8 +118,10 @@ func (c *Core) startChildRekey(now time.Time, sa *ikeSA, ch *childSA) {
 	}
 	ch.rekeying = rk
 	c.request(now, sa, func(time.Time) *message {
-		if ch.deleting || ch.replacedBy != nil || sa.state != StateEstablished {
-			ch.rekeying = nil
+		if ch.deleting || ch.replacedBy != nil || sa.state != StateEstablished || sa.replacedBy != nil {
+			if ch.rekeying == rk { // not one started again on sa's successor (adoptIKE)
+				ch.rekeying = nil
+			}
 			return nil
 		}
 		rk.sent = true
@@ -324,10 +326,12 @@ func (c *Core) startChildDelete(now time.Time, sa *ikeSA, ch *childSA) {
 		return
 	}
 	ch.deleting = true
+	ch.deleteQueued = true
 	c.request(now, sa, func(time.Time) *message {
-		if !ch.installed {
-			return nil
+		if sa.replacedBy != nil || !ch.installed {
+			return nil // sa's successor sends it (adoptIKE), or ch is gone
 		}
+		ch.deleteQueued = false
 		return &message{Exchange: exInformational, Deletes: []deletion{{Protocol: protoESP, SPIs: [][]byte{be32(ch.inSPI)}}}}
 	}, func(now time.Time, m *message) {
 		c.retireChild(now, ch)

@@ -94,7 +94,8 @@ func (c *Core) rekeyedSA(now time.Time, old *ikeSA, weInitiated bool, spiI, spiR
 
 // adoptIKE moves old's Child SAs to nsa and makes nsa the tunnel's SA.
 func (c *Core) adoptIKE(now time.Time, old, nsa *ikeSA) {
-	for _, ch := range old.children {
+	moved := old.children
+	for _, ch := range moved {
 		ch.ike = nsa
 		nsa.children = append(nsa.children, ch)
 	}
@@ -103,6 +104,20 @@ func (c *Core) adoptIKE(now time.Time, old, nsa *ikeSA) {
 	old.replacedBy = nsa
 	if old.tun != nil && (old.tun.ike == old || old.tun.ike == nil) {
 		old.tun.ike = nsa
+	}
+	// Exchanges for the Child SAs still waiting in old's queue would die
+	// with old (its requests send nothing once it is replaced): start
+	// them again on nsa. Lost, a rekey would never be tried again and the
+	// Child SA would go down at its hard lifetime.
+	for _, ch := range moved {
+		if rk := ch.rekeying; rk != nil && !rk.sent {
+			ch.rekeying = nil
+			c.startChildRekey(now, nsa, ch)
+		}
+		if ch.deleteQueued {
+			ch.deleting, ch.deleteQueued = false, false
+			c.startChildDelete(now, nsa, ch)
+		}
 	}
 	c.count(nsa.tun, statIKERekeys)
 	c.log.Info("ike: IKE SA rekeyed", "tunnel", tunName(nsa), "serial", nsa.serial)

@@ -159,3 +159,40 @@ func TestChildRekeyCollisionAnswerLost(t *testing.T) {
 		t.Fatal("in no run did b's rekey win the collision: the case was not tested")
 	}
 }
+
+// TestChildExchangesQueuedBehindIKERekey: a Child SA rekey, or the DELETE
+// of the SA a Child SA rekey replaced, waits in the queue of an IKE SA
+// whose rekey is in flight. The old IKE SA's queue dies with it, so they
+// must go out on the new IKE SA: else the Child SA is never rekeyed again
+// (and is torn down, traffic and all, at its hard lifetime), or the
+// replaced SA is never deleted.
+func TestChildExchangesQueuedBehindIKERekey(t *testing.T) {
+	t.Run("child rekey", func(t *testing.T) {
+		p, sa, _ := upPair(t)
+		ch := sa.children[0]
+		p.a.core.startIKERekey(p.now, sa)
+		p.a.core.startChildRekey(p.now, sa, ch)
+		p.run(20 * time.Second)
+		sa2, sb2 := p.checkUp()
+		if sa2 == sa {
+			t.Fatal("the IKE SA was not rekeyed")
+		}
+		if len(sa2.children) != 1 || len(sb2.children) != 1 || sa2.children[0] == ch || ch.rekeying != nil {
+			t.Fatal("the queued Child SA rekey was lost")
+		}
+	})
+	t.Run("child delete", func(t *testing.T) {
+		p, sa, _ := upPair(t)
+		p.a.core.startChildRekey(p.now, sa, sa.children[0])
+		p.a.core.startIKERekey(p.now, sa) // queued; the DELETE of the old Child SA queues behind it
+		p.run(20 * time.Second)           // less than orphanTimeout: b does not clean up for us
+		sa2, sb2 := p.checkUp()
+		if sa2 == sa {
+			t.Fatal("the IKE SA was not rekeyed")
+		}
+		if len(sa2.children) != 1 || len(sb2.children) != 1 || p.a.dp.count() != 2 || p.b.dp.count() != 2 {
+			t.Fatalf("children a=%d b=%d, data plane SAs a=%d b=%d: the queued DELETE was lost",
+				len(sa2.children), len(sb2.children), p.a.dp.count(), p.b.dp.count())
+		}
+	})
+}

@@ -162,6 +162,8 @@ type childSA struct {
 	peerRekey  *childSA // SA the peer's rekey of this one created (collision)
 	replacedBy *childSA
 	deleting   bool
+	// deleteQueued: our DELETE of it waits in its IKE SA's queue.
+	deleteQueued bool
 }
 
 // ikeRekey is an IKE SA rekey we started.
