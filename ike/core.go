@@ -625,7 +625,9 @@ func (c *Core) saTimers(now time.Time, sa *ikeSA) {
 		c.count(sa.tun, statRetransmits)
 		c.resend(sa, r.packets)
 	}
-	if sa.state == StateHalfOpen && now.Sub(sa.created) > c.opt.HalfOpenTimeout {
+	// At the instant saNext schedules too: with '>' a timer firing exactly
+	// then did nothing and stayed due, and the timer loop spun.
+	if sa.state == StateHalfOpen && !now.Before(sa.created.Add(c.opt.HalfOpenTimeout)) {
 		c.removeSA(now, sa)
 		return
 	}
