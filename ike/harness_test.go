@@ -88,6 +88,31 @@ type fakeNet struct {
 	nodes  map[netip.Addr]*node
 	filter func(d datagram) (drop bool)
 	sent   int
+	late   []lateDatagram // held back by a filter (hold), delivered by release
+}
+
+// lateDatagram is a packet a filter holds back until at.
+type lateDatagram struct {
+	d  datagram
+	at time.Time
+}
+
+// hold delays d until at: a filter that holds a packet returns true.
+func (n *fakeNet) hold(d datagram, at time.Time) {
+	n.late = append(n.late, lateDatagram{d, at})
+}
+
+// release queues the held packets due at now, in the order held.
+func (n *fakeNet) release(now time.Time) {
+	keep := n.late[:0]
+	for _, l := range n.late {
+		if now.Before(l.at) {
+			keep = append(keep, l)
+			continue
+		}
+		n.queue = append(n.queue, l.d)
+	}
+	n.late = keep
 }
 
 type node struct {
