@@ -1,6 +1,10 @@
 package ike
 
-import "testing"
+import (
+	"net/netip"
+	"testing"
+	"time"
+)
 
 // TestHalfOpenTimeoutOnTheInstant: a half-open responder SA goes when its
 // timer fires at exactly the time NextTimer gave. It used to stay until
@@ -25,4 +29,29 @@ func TestHalfOpenTimeoutOnTheInstant(t *testing.T) {
 	if next := p.b.core.NextTimer(); !next.IsZero() && !next.After(due) {
 		t.Fatalf("b's next timer %v is still due at %v", next, due)
 	}
+}
+
+// TestLateInitCopyDropped: a copy of the peer's IKE_SA_INIT that the path
+// delayed or duplicated arrives after the SA is up. It gets no answer and
+// sets up no half-open SA (a DH computation and 30 s of state for an SA
+// nobody completes).
+func TestLateInitCopyDropped(t *testing.T) {
+	p := seedPair(t, nil)
+	var first []byte
+	p.net.filter = func(d datagram) bool {
+		if first == nil && d.from.Addr() == addrA {
+			first = append([]byte(nil), d.pkt...)
+		}
+		return false
+	}
+	p.a.core.Start(p.now)
+	p.run(time.Second)
+	p.checkUp()
+	sent := p.net.sent
+	p.b.core.HandlePacket(p.now, first, netip.AddrPortFrom(addrA, 500), netip.AddrPortFrom(addrB, 500))
+	if len(p.b.core.halfOpen) != 0 || p.net.sent != sent {
+		t.Fatalf("late IKE_SA_INIT copy: %d half-open SAs, %d packets sent", len(p.b.core.halfOpen), p.net.sent-sent)
+	}
+	p.run(time.Second)
+	p.checkUp()
 }

@@ -212,6 +212,13 @@ func (c *Core) respondInit(now time.Time, pkt []byte, from, to netip.AddrPort, p
 		return
 	}
 	peerTun := c.tunnelByPeer(from.Addr())
+	if peerTun != nil && c.madeBy(peerTun, from, m.SPIi) {
+		// A late copy (delayed or duplicated on the path) of the request
+		// that made an SA now past IKE_SA_INIT: answering it would set up
+		// a half-open SA, DH and all, that nobody completes.
+		c.log.Debug("ike: late copy of an IKE_SA_INIT already answered; dropped", "peer", from)
+		return
+	}
 	c.count(peerTun, exchangeStat(statReceived, exIKESAInit))
 	if peerTun != nil && peerTun.initiatorOnly() {
 		c.log.Info("ike: IKE_SA_INIT refused: the tunnel only initiates (negotiation-direction initiator)", "tunnel", peerTun.name, "peer", from)
@@ -333,6 +340,17 @@ func (c *Core) responderPolicy(peer netip.Addr) *Policy {
 	}
 	pol := c.cfg.Default
 	return &pol
+}
+
+// madeBy reports whether one of t's SAs was set up by the peer at from's
+// address with initiator SPI spiI (its port may have moved to 4500).
+func (c *Core) madeBy(t *tunnel, from netip.AddrPort, spiI uint64) bool {
+	for _, sa := range c.sasOf(t) {
+		if !sa.initiator && sa.spiI == spiI && sa.remote.Addr() == from.Addr() {
+			return true
+		}
+	}
+	return false
 }
 
 // tunnelByPeer is the (first) tunnel configured with peer address peer,
