@@ -53,8 +53,21 @@ func minus(a, b string) string {
 	return formatNum(num(a) - num(b))
 }
 
+// cpuPerGbit is, per round, the tunnel endpoints' CPU (cores) per Gbit/s
+// moved, from the same round's CPU % and Mbit/s; "n/a" where a round
+// moved nothing.
+func cpuPerGbit(r *results) []string {
+	var out []string
+	for i := range r.mbps {
+		if i < len(r.cpu) && num(r.mbps[i]) > 0 {
+			out = append(out, fmt.Sprintf("%.4f", num(r.cpu[i])/100/(num(r.mbps[i])/1000)))
+		}
+	}
+	return out
+}
+
 func printTable(w io.Writer, set settings, res map[string]*results, loadStart, loadEnd string) {
-	mbps, rtt := map[string]string{}, map[string]string{}
+	mbps, rtt, perGbit := map[string]string{}, map[string]string{}, map[string]string{}
 	// get is a median, "n/a" for a contender not in the run.
 	get := func(m map[string]string, c string) string {
 		if v, ok := m[c]; ok {
@@ -65,17 +78,19 @@ func printTable(w io.Writer, set settings, res map[string]*results, loadStart, l
 	for _, c := range set.contenders {
 		mbps[c] = median(res[c].mbps)
 		rtt[c] = median(res[c].rtt)
+		perGbit[c] = median(cpuPerGbit(res[c]))
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "End-to-end LAN host -> VNet host, iperf3 TCP %ds (+%ds warm-up), ping -c %d -i 0.01\n", set.secs, set.warmup, set.pings)
 	fmt.Fprintf(w, "nproc %d; load average at start %s, at end %s; rounds %d\n", runtime.NumCPU(), loadStart, loadEnd, set.rounds)
-	row := "%-16s %10s %-26s %9s %10s %9s %8s\n"
-	fmt.Fprintf(w, row, "contender", "Mbit/s", "(runs)", "RTT us", "added us", "CPU %", "retr")
+	row := "%-16s %10s %-26s %9s %10s %9s %10s %8s\n"
+	fmt.Fprintf(w, row, "contender", "Mbit/s", "(runs)", "RTT us", "added us", "CPU %", "CPU/Gbit", "retr")
 	for _, c := range set.contenders {
 		fmt.Fprintf(w, row, c, mbps[c], "("+strings.Join(res[c].mbps, " ")+")", rtt[c], minus(rtt[c], get(rtt, "plain")),
-			median(res[c].cpu), median(res[c].retr))
+			median(res[c].cpu), perGbit[c], median(res[c].retr))
 	}
 	fmt.Fprintln(w, "(Mbit/s, RTT, CPU, retr: medians over rounds; CPU is both tunnel endpoints' processes, 100 = one core;")
+	fmt.Fprintln(w, " CPU/Gbit: their cores per Gbit/s moved, median of the rounds;")
 	fmt.Fprintln(w, " added us = RTT minus the no-tunnel RTT over the same hops)")
 	rCBC := ratio(get(mbps, "softix-cbc"), get(mbps, "swan-cbc"))
 	rGCM := ratio(get(mbps, "softix-gcm"), get(mbps, "wg"))
@@ -85,6 +100,13 @@ func printTable(w io.Writer, set settings, res map[string]*results, loadStart, l
 	fmt.Fprintf(w, "soft-ix-cbc / strongswan-cbc = %s   (target >= 5)\n", rCBC)
 	fmt.Fprintf(w, "soft-ix-gcm / wireguard-go   = %s   (target >= 1.0)\n", rGCM)
 	fmt.Fprintf(w, "soft-ix added RTT median     = gcm %s us, cbc %s us   (target < 100)\n", addGCM, addCBC)
+	// Where every contender saturates the machine's cores, the Mbit/s
+	// ratio also carries how much CPU the rest of the path (iperf3, TCP,
+	// the routers' forwarding) takes at each one's rate; the endpoints'
+	// CPU per bit is what a machine with cores to spare would show.
+	cpuCBC := ratio(get(perGbit, "swan-cbc"), get(perGbit, "softix-cbc"))
+	cpuGCM := ratio(get(perGbit, "wg"), get(perGbit, "softix-gcm"))
+	fmt.Fprintf(w, "endpoint CPU per bit, strongswan-cbc / soft-ix-cbc = %s, wireguard-go / soft-ix-gcm = %s\n", cpuCBC, cpuGCM)
 	// The ratios of softix-KIND-cbc and -gcm (ESP in UDP 4500) to
 	// strongSwan and wireguard-go, printed when they ran.
 	udpRatio := map[string]string{}
@@ -111,10 +133,10 @@ func printTable(w io.Writer, set settings, res map[string]*results, loadStart, l
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "SUMMARY rounds=%d nproc=%d load=%q softix-cbc=%s swan-cbc=%s ratio=%s softix-gcm=%s wg=%s ratio=%s plain=%s added-rtt-us=gcm:%s,cbc:%s"+
 		" nat-cbc=%s nat-cbc-ratio=%s nat-gcm=%s nat-gcm-ratio=%s encap-cbc=%s encap-cbc-ratio=%s encap-gcm=%s encap-gcm-ratio=%s"+
-		" filt-gcm=%s filt-gcm-ratio=%s filt-cbc=%s filt-cbc-ratio=%s\n",
+		" filt-gcm=%s filt-gcm-ratio=%s filt-cbc=%s filt-cbc-ratio=%s cpu-per-bit-cbc-ratio=%s cpu-per-bit-gcm-ratio=%s\n",
 		set.rounds, runtime.NumCPU(), loadStart, get(mbps, "softix-cbc"), get(mbps, "swan-cbc"), rCBC, get(mbps, "softix-gcm"), get(mbps, "wg"), rGCM,
 		get(mbps, "plain"), addGCM, addCBC,
 		get(mbps, "softix-nat-cbc"), udpRatio["nat-cbc"], get(mbps, "softix-nat-gcm"), udpRatio["nat-gcm"],
 		get(mbps, "softix-encap-cbc"), udpRatio["encap-cbc"], get(mbps, "softix-encap-gcm"), udpRatio["encap-gcm"],
-		get(mbps, "softix-filt-gcm"), rFiltGCM, get(mbps, "softix-filt-cbc"), rFiltCBC)
+		get(mbps, "softix-filt-gcm"), rFiltGCM, get(mbps, "softix-filt-cbc"), rFiltCBC, cpuCBC, cpuGCM)
 }
