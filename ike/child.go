@@ -299,10 +299,28 @@ func (c *Core) acceptChild(sa *ikeSA, m *message, localTS, remoteTS []netip.Pref
 	return newChild{ch, shared}, r, 0
 }
 
+// childByOutSPI finds the Child SA that the peer, in a request on sa,
+// names by spi (its inbound SPI, our outbound one).
 func (c *Core) childByOutSPI(sa *ikeSA, spi uint32) *childSA {
 	for _, ch := range sa.children {
 		if ch.outSPI == spi {
 			return ch
+		}
+	}
+	if sa.tun == nil {
+		return nil
+	}
+	// While an IKE SA rekey collision is open here, the Child SAs still
+	// sit on the old IKE SA, but the peer, which made sa and may not know
+	// of the collision, already addresses them on sa.
+	for _, o := range c.peerSAs(sa) {
+		if o.peerRekey != sa {
+			continue
+		}
+		for _, ch := range o.children {
+			if ch.outSPI == spi {
+				return ch
+			}
 		}
 	}
 	return nil
@@ -406,8 +424,11 @@ func (c *Core) peerDeletedIKE(now time.Time, sa *ikeSA) {
 	}
 	c.log.Info("ike: peer deleted IKE SA", "tunnel", tunName(sa), "peer", sa.remote, "replaced", sa.replacedBy != nil)
 	if sa.replacedBy != nil {
-		// The peer deletes the old SA only once it holds the new one.
+		// The peer deletes the old SA only once it holds the new one: as
+		// good as hearing from it there (an INVALID_IKE_SPI from before is
+		// stale, see peerLostSA).
 		sa.replacedBy.unproven = false
+		sa.replacedBy.lastHeard = now
 		c.removeSA(now, sa)
 		return
 	}

@@ -115,6 +115,13 @@ func (c *Core) peerLostSA(now time.Time, sa *ikeSA, pkt []byte) bool {
 		c.pump(now, sa)
 		return true
 	}
+	if r := sa.pending; r == nil || sa.lastHeard.After(r.sentAt) {
+		// The peer spoke on sa after our request went out, so this
+		// answers a copy that reached it before it held sa, delayed on
+		// the path (or a request long answered): stale.
+		c.log.Debug("ike: stale INVALID_IKE_SPI ignored", "tunnel", tunName(sa), "peer", sa.remote)
+		return true
+	}
 	if sa.unproven {
 		// We answered the rekey that made sa, and that answer has not
 		// reached the peer yet: its retransmitted rekey request gets the

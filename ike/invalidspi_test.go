@@ -116,3 +116,44 @@ func TestInvalidIKESPIAfterPeerRestart(t *testing.T) {
 		t.Fatal("an unauthenticated notify tore the SA down")
 	}
 }
+
+// TestStaleInvalidIKESPIIgnored: an INVALID_IKE_SPI for our request on an
+// SA arrives after the peer has used that SA since the request went out
+// (the answer to an early copy, delayed on the path). It must not make a
+// connect-type end set up a new IKE SA beside the live one.
+func TestStaleInvalidIKESPIIgnored(t *testing.T) {
+	p := newPair(t, testConfig(addrB, "k", true, nil), testConfig(addrA, "k", true, nil), nil)
+	p.a.core.Start(p.now)
+	p.b.core.Start(p.now)
+	p.run(10 * time.Second)
+	sa, sb := p.checkUp()
+	inits := 0
+	p.net.filter = func(d datagram) bool {
+		if h, err := wire.ParseHeader(d.pkt); err == nil && h.Exchange == wire.IKE_SA_INIT {
+			inits++
+		}
+		return d.from.Addr() == addrA // a's liveness check (and its answers) go unanswered for now
+	}
+	p.a.core.startDPD(p.now, sa)
+	p.net.deliver(p.now)
+	p.now = p.now.Add(100 * time.Millisecond)
+	p.b.core.startDPD(p.now, sb) // reaches a: the peer spoke on sa after a's check went out
+	p.net.deliver(p.now)
+	stale := &message{SPIi: sa.spiI, SPIr: sa.spiR, Exchange: exInformational, Response: true,
+		Initiator: !sa.initiator, MsgID: sa.pending.msgID}
+	stale.addNotify(nInvalidIKESPI, nil)
+	pkt, err := encodePlain(stale)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.a.core.HandlePacket(p.now, pkt, netip.AddrPortFrom(addrB, 500), netip.AddrPortFrom(addrA, 500))
+	p.net.deliver(p.now)
+	if inits != 0 {
+		t.Fatal("a stale INVALID_IKE_SPI made a set up a new IKE SA")
+	}
+	p.net.filter = nil
+	p.run(10 * time.Second)
+	if sa2, _ := p.checkUp(); sa2 != sa {
+		t.Fatal("the live IKE SA was replaced")
+	}
+}

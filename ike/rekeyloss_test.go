@@ -196,3 +196,48 @@ func TestChildExchangesQueuedBehindIKERekey(t *testing.T) {
 		}
 	})
 }
+
+// TestChildDeleteOnPeersNewIKESA: both ends rekey the IKE SA at once; b's
+// request is held up on the path, so a sees no collision, takes its own
+// new IKE SA and sends there the DELETE of the Child SA its rekey just
+// replaced. b, whose collision is still open, holds the Child SAs on the
+// old IKE SA: it must find them there, or it keeps sending on the old
+// Child SA after a has removed it.
+func TestChildDeleteOnPeersNewIKESA(t *testing.T) {
+	p, sa, sb := upPair(t)
+	oldSPIi, oldSPIr := sa.spiI, sa.spiR
+	var heldRekey, heldDelete bool
+	p.net.filter = func(d datagram) bool {
+		h, err := wire.ParseHeader(d.pkt)
+		if err != nil || h.IsResponse() {
+			return false
+		}
+		switch {
+		case !heldRekey && d.from.Addr() == addrB && h.Exchange == wire.CREATE_CHILD_SA:
+			heldRekey = true // b's IKE SA rekey
+			return true
+		case !heldDelete && d.from.Addr() == addrA && h.Exchange == wire.INFORMATIONAL && h.SPIi == oldSPIi && h.SPIr == oldSPIr:
+			heldDelete = true // a's DELETE of the old IKE SA
+			return true
+		}
+		return false
+	}
+	p.a.core.startChildRekey(p.now, sa, sa.children[0])
+	p.a.core.startIKERekey(p.now, sa) // queued: the DELETE of the old Child SA queues behind it
+	p.b.core.startIKERekey(p.now, sb)
+	p.net.deliver(p.now)
+	if !heldRekey || !heldDelete || sa.replacedBy == nil || sb.peerRekey == nil {
+		t.Fatalf("setup: held rekey %v, held delete %v, a rekeyed %v, b in collision %v",
+			heldRekey, heldDelete, sa.replacedBy != nil, sb.peerRekey != nil)
+	}
+	// Past a's grace period for the old Child SA, before any orphan timeout.
+	for i := 0; i < 5; i++ {
+		p.run(time.Second)
+		out := p.b.dp.outbound["Tunnel0.0"]
+		if _, ok := p.a.dp.sas[dpKey{out, true}]; !ok {
+			t.Fatalf("after %d s b sends on %08x, which a has removed\na: %v\nb: %v", i+1, out, p.a.dp.log, p.b.dp.log)
+		}
+	}
+	p.run(30 * time.Second)
+	p.checkUp()
+}
