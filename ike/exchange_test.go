@@ -41,6 +41,17 @@ func upPair(t *testing.T) (*pair, *ikeSA, *ikeSA) {
 	return p, sa, sb
 }
 
+// upAutoPair is upPair with both ends connect-type, as an IX and Azure
+// are: each initiates, and one IKE SA survives.
+func upAutoPair(t *testing.T) (*pair, *ikeSA, *ikeSA) {
+	p := newPair(t, testConfig(addrB, "k", true, nil), testConfig(addrA, "k", true, nil), nil)
+	p.a.core.Start(p.now)
+	p.b.core.Start(p.now)
+	p.run(10 * time.Second)
+	sa, sb := p.checkUp()
+	return p, sa, sb
+}
+
 func TestChildRekeyEachSide(t *testing.T) {
 	for _, byResponder := range []bool{false, true} {
 		p, sa, sb := upPair(t)
@@ -384,11 +395,7 @@ func TestKeyLog(t *testing.T) {
 // end with one IKE SA and one Child SA pair.
 func TestBothInitiate(t *testing.T) {
 	for i := 0; i < 10; i++ {
-		p := newPair(t, testConfig(addrB, "k", true, nil), testConfig(addrA, "k", true, nil), nil)
-		p.a.core.Start(p.now)
-		p.b.core.Start(p.now)
-		p.run(10 * time.Second)
-		p.checkUp()
+		p, _, _ := upAutoPair(t)
 		if p.a.dp.count() != 2 || p.b.dp.count() != 2 || len(p.a.core.sas) != 1 || len(p.b.core.sas) != 1 {
 			t.Fatalf("run %d: SAs a=%d/%d b=%d/%d", i, len(p.a.core.sas), p.a.dp.count(), len(p.b.core.sas), p.b.dp.count())
 		}

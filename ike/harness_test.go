@@ -151,6 +151,13 @@ func (n *fakeNet) deliver(now time.Time) {
 	}
 }
 
+// isInitRequest reports whether d is an IKE_SA_INIT request: an end
+// setting up a new IKE SA.
+func isInitRequest(d datagram) bool {
+	m, err := parseHeader(d.pkt)
+	return err == nil && m.Exchange == exIKESAInit && !m.Response
+}
+
 // pair is two cores on a fake network with one clock.
 type pair struct {
 	t    *testing.T

@@ -122,14 +122,10 @@ func TestInvalidIKESPIAfterPeerRestart(t *testing.T) {
 // (the answer to an early copy, delayed on the path). It must not make a
 // connect-type end set up a new IKE SA beside the live one.
 func TestStaleInvalidIKESPIIgnored(t *testing.T) {
-	p := newPair(t, testConfig(addrB, "k", true, nil), testConfig(addrA, "k", true, nil), nil)
-	p.a.core.Start(p.now)
-	p.b.core.Start(p.now)
-	p.run(10 * time.Second)
-	sa, sb := p.checkUp()
+	p, sa, sb := upAutoPair(t)
 	inits := 0
 	p.net.filter = func(d datagram) bool {
-		if h, err := wire.ParseHeader(d.pkt); err == nil && h.Exchange == wire.IKE_SA_INIT {
+		if isInitRequest(d) {
 			inits++
 		}
 		return d.from.Addr() == addrA // a's liveness check (and its answers) go unanswered for now

@@ -1,26 +1,25 @@
 package ike
 
 import (
+	"net/netip"
 	"testing"
 	"time"
-
-	"github.com/soft-ix/soft-ix/ike/wire"
 )
 
-// dropFirst returns a network filter that drops the first packet from
-// addr that is a CREATE_CHILD_SA answer, and counts every IKE_SA_INIT
-// request sent after it is installed into inits.
-func dropFirst(from string, inits *int) func(datagram) bool {
+// dropFirst returns a network filter that drops the first CREATE_CHILD_SA
+// answer from the address from, and counts every IKE_SA_INIT request sent
+// after it is installed into inits.
+func dropFirst(from netip.Addr, inits *int) func(datagram) bool {
 	dropped := false
 	return func(d datagram) bool {
-		h, err := wire.ParseHeader(d.pkt)
+		if isInitRequest(d) {
+			*inits++
+		}
+		h, err := parseHeader(d.pkt)
 		if err != nil {
 			return false
 		}
-		if h.Exchange == wire.IKE_SA_INIT && !h.IsResponse() {
-			*inits++
-		}
-		if !dropped && d.from.Addr().String() == from && h.Exchange == wire.CREATE_CHILD_SA && h.IsResponse() {
+		if !dropped && d.from.Addr() == from && h.Exchange == exCreateChildSA && h.Response {
 			dropped = true
 			return true
 		}
@@ -34,15 +33,11 @@ func dropFirst(from string, inits *int) func(datagram) bool {
 // b must not set up a third IKE SA beside the two (a would keep one of its
 // own and delete b's, and b's traffic would stop until it re-initiated).
 func TestIKERekeyAnswerLost(t *testing.T) {
-	// Both ends connect on their own, as an IX and Azure do: only such an
-	// end sets up a new IKE SA when told the peer lost one.
-	p := newPair(t, testConfig(addrB, "k", true, nil), testConfig(addrA, "k", true, nil), nil)
-	p.a.core.Start(p.now)
-	p.b.core.Start(p.now)
-	p.run(10 * time.Second)
-	sa, sb := p.checkUp()
+	// Both ends connect on their own: only such an end sets up a new IKE
+	// SA when told the peer lost one.
+	p, sa, sb := upAutoPair(t)
 	inits := 0
-	p.net.filter = dropFirst(addrB.String(), &inits)
+	p.net.filter = dropFirst(addrB, &inits)
 	p.a.core.startIKERekey(p.now, sa)
 	p.net.deliver(p.now)
 	nsb := sb.replacedBy
@@ -76,7 +71,7 @@ func TestIKERekeyAnswerLost(t *testing.T) {
 func TestIKERekeyWaitsForChildRekey(t *testing.T) {
 	p, sa, sb := upPair(t)
 	inits := 0
-	p.net.filter = dropFirst(addrA.String(), &inits)
+	p.net.filter = dropFirst(addrA, &inits)
 	p.b.core.startChildRekey(p.now, sb, sb.children[0])
 	p.net.deliver(p.now)
 	p.b.core.startIKERekey(p.now, sb)
@@ -137,7 +132,7 @@ func TestChildRekeyCollisionAnswerLost(t *testing.T) {
 	for i := 0; i < 30; i++ {
 		p, sa, sb := upPair(t)
 		inits := 0
-		p.net.filter = dropFirst(addrA.String(), &inits)
+		p.net.filter = dropFirst(addrA, &inits)
 		oldOut := sa.children[0].outSPI
 		p.a.core.startChildRekey(p.now, sa, sa.children[0])
 		p.b.core.startChildRekey(p.now, sb, sb.children[0])
@@ -208,15 +203,15 @@ func TestChildDeleteOnPeersNewIKESA(t *testing.T) {
 	oldSPIi, oldSPIr := sa.spiI, sa.spiR
 	var heldRekey, heldDelete bool
 	p.net.filter = func(d datagram) bool {
-		h, err := wire.ParseHeader(d.pkt)
-		if err != nil || h.IsResponse() {
+		h, err := parseHeader(d.pkt)
+		if err != nil || h.Response {
 			return false
 		}
 		switch {
-		case !heldRekey && d.from.Addr() == addrB && h.Exchange == wire.CREATE_CHILD_SA:
+		case !heldRekey && d.from.Addr() == addrB && h.Exchange == exCreateChildSA:
 			heldRekey = true // b's IKE SA rekey
 			return true
-		case !heldDelete && d.from.Addr() == addrA && h.Exchange == wire.INFORMATIONAL && h.SPIi == oldSPIi && h.SPIr == oldSPIr:
+		case !heldDelete && d.from.Addr() == addrA && h.Exchange == exInformational && h.SPIi == oldSPIi && h.SPIr == oldSPIr:
 			heldDelete = true // a's DELETE of the old IKE SA
 			return true
 		}
