@@ -301,7 +301,7 @@ func TestRxRingNoAllocs(t *testing.T) {
 //
 //	go test -run XXX -bench RawESPReceive -benchmem ./esp/
 func BenchmarkRawESPReceive(b *testing.B) {
-	for _, mode := range []RawESPMode{RawESPSocket, RawESPPacket} {
+	for _, mode := range []RawESPMode{RawESPSocket, RawESPPacket, rawESPXDP} {
 		b.Run(string(mode), func(b *testing.B) { benchmarkRawESPReceive(b, mode) })
 	}
 }
@@ -359,6 +359,18 @@ func newRxTestNet(tb testing.TB, mode RawESPMode) *rxTestNet {
 		p := newPacketIO(raw, false, -1, nil)
 		p.rx, p.rawRx, p.rawFD = rx, raw, raw.rd.fd()
 		n.in = p
+	}
+	if mode == rawESPXDP {
+		a, err := net.InterfaceByName("rxA")
+		if err != nil {
+			tb.Fatal(err)
+		}
+		x, err := openXSK(a.Index, n.ours)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		raw.close()
+		n.in = x
 	}
 	tb.Cleanup(func() { n.in.close() })
 
