@@ -544,3 +544,69 @@ func benchmarkRawESPSend(b *testing.B, mode RawESPMode) {
 		b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N*len(elems)), "cpu-ns/pkt")
 	}
 }
+
+// TestSendmmsgWaitsForRoom: sendmmsg's first, non-blocking try finds a
+// full send buffer and falls back to the blocking call, which returns
+// once the peer made room, with the message sent and no error.
+func TestSendmmsgWaitsForRoom(t *testing.T) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fds[0])
+	defer unix.Close(fds[1])
+	unix.SetsockoptInt(fds[0], unix.SOL_SOCKET, unix.SO_SNDBUF, 4096)
+	payload := make([]byte, 512)
+	filled := 0
+	for ; filled < 10000; filled++ {
+		if err := unix.Sendmsg(fds[0], payload, nil, nil, unix.MSG_DONTWAIT); err == unix.EAGAIN {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if filled == 10000 {
+		t.Fatal("the send buffer never filled")
+	}
+	iov := unix.Iovec{Base: &payload[0]}
+	iov.SetLen(len(payload))
+	msgs := make([]mmsghdr, 1)
+	msgs[0].hdr.Iov = &iov
+	msgs[0].hdr.SetIovlen(1)
+	type result struct {
+		n   int
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		n, err := sendmmsg(fds[0], msgs)
+		done <- result{n, err}
+	}()
+	select {
+	case r := <-done:
+		t.Fatalf("sendmmsg returned %d, %v on a full buffer", r.n, r.err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	buf := make([]byte, 1024)
+	for i := 0; i <= filled; i++ {
+		if _, err := unix.Read(fds[1], buf); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case r := <-done:
+			if r.n != 1 || r.err != nil {
+				t.Fatalf("sendmmsg returned %d, %v", r.n, r.err)
+			}
+			return
+		default:
+		}
+	}
+	select {
+	case r := <-done:
+		if r.n != 1 || r.err != nil {
+			t.Fatalf("sendmmsg returned %d, %v", r.n, r.err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("sendmmsg still blocked after the buffer drained")
+	}
+}
