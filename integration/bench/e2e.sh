@@ -45,7 +45,11 @@
 #                path carry packets one at a time, as a real WAN does:
 #                gso_max_segs 1, gso_max_size and gro_max_size 1500, for
 #                every contender alike; the run logs the internet router's
-#                bytes per skb, about 1500 when off).
+#                bytes per skb, about 1500 when off), PIN (0; 1 puts
+#                every thread of the IX endpoint on CPU 0 and of the
+#                gateway on CPU 1, and starts Go endpoints with
+#                GOMAXPROCS=1: two one-core machines, for every contender
+#                alike; iperf3 and the routers stay free).
 #
 # It measures, it does not gate: exit 0 whatever the numbers, 1 when a
 # setup step fails (tools missing, a tunnel that does not come up).

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -192,6 +193,30 @@ func (b *bench) waitReach(timeout time.Duration) error {
 // up brings contender c up and waits until a ping crosses; down removes
 // it, whether up succeeded or not.
 func (b *bench) up(c string) error {
+	if err := b.start(c); err != nil {
+		return err
+	}
+	if b.pin {
+		return b.pinEndpoints()
+	}
+	return nil
+}
+
+// pinEndpoints puts every thread of the IX endpoint on CPU 0 and of the
+// gateway on CPU 1 (PIN=1): two machines of one core each, as far as a
+// two-core host can model them, for every contender alike. iperf3, the
+// routers and the softirqs the endpoints' system calls run stay free.
+func (b *bench) pinEndpoints() error {
+	for i, p := range b.tunnel {
+		cpu := strconv.Itoa(i % runtime.NumCPU())
+		if out, err := exec.Command("taskset", "-a", "-p", "-c", cpu, strconv.Itoa(p.Cmd.Process.Pid)).CombinedOutput(); err != nil {
+			return fmt.Errorf("taskset %s to CPU %s: %v: %s", p.Name, cpu, err, out)
+		}
+	}
+	return nil
+}
+
+func (b *bench) start(c string) error {
 	b.tunnel = nil
 	switch {
 	case c == "plain":

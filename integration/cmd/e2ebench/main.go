@@ -45,6 +45,7 @@ type settings struct {
 	maxSeconds                  int    // the whole run's bound (MAX_SECONDS)
 	logLevel                    string // soft-ix --log-level (SOFTIX_LOG_LEVEL)
 	wanPerPacket                bool   // WAN_GSO=off: the internet path carries packets one at a time
+	pin                         bool   // PIN=1: each tunnel endpoint on a core of its own
 }
 
 // defaultContenders are e2e.sh's; the NAT ones join when iptables is
@@ -95,6 +96,17 @@ func readSettings() settings {
 		s.wanPerPacket = true
 	default:
 		die("WAN_GSO=%s: want on or off", os.Getenv("WAN_GSO"))
+	}
+	switch os.Getenv("PIN") {
+	case "", "0":
+	case "1":
+		s.pin = true
+		// Go endpoints size their schedulers to the one core they get;
+		// set before any is started (CPU affinity set later is not
+		// seen at once).
+		os.Setenv("GOMAXPROCS", "1")
+	default:
+		die("PIN=%s: want 0 or 1", os.Getenv("PIN"))
 	}
 	if s.prefix == "" {
 		s.prefix = "e2eb"
@@ -162,7 +174,7 @@ func main() {
 	}
 
 	loadStart := loadAverage()
-	logf("nproc %d, load average %s, rounds %d, %ds iperf3 after %ds warm-up, WAN_GSO=%s", runtime.NumCPU(), loadStart, set.rounds, set.secs, set.warmup, onOff(!set.wanPerPacket))
+	logf("nproc %d, load average %s, rounds %d, %ds iperf3 after %ds warm-up, WAN_GSO=%s, PIN=%s", runtime.NumCPU(), loadStart, set.rounds, set.secs, set.warmup, onOff(!set.wanPerPacket), onOff(set.pin))
 	if err := b.topologyUp(); err != nil {
 		die("building the namespace topology failed: %v", err)
 	}
