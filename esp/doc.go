@@ -71,12 +71,12 @@
 // AF_XDP (an XDP program redirecting our ESP to an XSK socket) is a
 // measured experiment, not part of the daemon: xsk_test.go builds it in
 // copy mode and BenchmarkRawESPReceive/xdp runs it beside the ring. Its
-// host CPU per received packet, send included, was 0.93x, 0.98x and 1.05x
-// the ring's (medians of 5, three runs, 2026-12-05). On a veth, as on any
-// driver without zero-copy AF_XDP, the kernel copies each packet once
-// either way, and a few percent do not pay for a second receive path, an
-// XDP program and a socket per receive queue of every WAN device, and a
-// device no other XDP program may use. What keeps raw ESP behind ESP in
+// host CPU per received packet, send included, was 0.93x to 1.01x the
+// ring's (medians of 5 in five runs, 2026-12-05: 0.93, 0.98, 1.01, 0.96,
+// 0.98). On a veth, as on any driver without zero-copy AF_XDP, the
+// kernel copies each packet once either way, and a few percent do not pay
+// for a second receive path, an XDP program and a socket per receive
+// queue of every WAN device, and a device no other XDP program may use. What keeps raw ESP behind ESP in
 // UDP in the veth lab is the path, not the endpoints: UDP GSO lets one
 // 64 KiB skb cross every hop, while each raw ESP packet is its own skb at
 // every router on the way.
