@@ -407,6 +407,25 @@ func (n *rxTestNet) sendFrame(tb testing.TB, b []byte) {
 	}
 }
 
+// sendESPFragments sends an ESP packet of espLen bytes to rxA as two
+// IPv4 fragments, the first carrying split bytes of it.
+func (n *rxTestNet) sendESPFragments(tb testing.TB, espLen, split int) {
+	whole := outerPacket(n.peer, n.ours, 50, espLen)
+	binary.BigEndian.PutUint32(whole[20:], 0x1001)
+	frags := [][]byte{append([]byte(nil), whole[:20+split]...), append(append([]byte(nil), whole[:20]...), whole[20+split:]...)}
+	for i, f := range frags {
+		binary.BigEndian.PutUint16(f[2:4], uint16(len(f)))
+		if i == 0 {
+			binary.BigEndian.PutUint16(f[6:8], 0x2000) // more fragments
+		} else {
+			binary.BigEndian.PutUint16(f[6:8], uint16(split/8))
+		}
+		f[10], f[11] = 0, 0
+		binary.BigEndian.PutUint16(f[10:12], ipv4Checksum(f[:20]))
+		n.sendFrame(tb, f)
+	}
+}
+
 // snmp returns the IPv4 counter name of the thread's namespace.
 func (n *rxTestNet) snmp(tb testing.TB, name string) int64 {
 	b, err := os.ReadFile("/proc/thread-self/net/snmp")
@@ -475,25 +494,7 @@ func TestRxRingAndRawSocket(t *testing.T) {
 		t.Errorf("Ip InReceives grew by %d: whole packets reached the IP stack", d)
 	}
 
-	// Two fragments of one 1,200-byte ESP packet, written as frames.
-	esp := make([]byte, 1200)
-	binary.BigEndian.PutUint32(esp, 0x1001)
-	whole := outerPacket(n.peer, n.ours, 50, len(esp))
-	copy(whole[20:], esp)
-	frags := [][]byte{append([]byte(nil), whole[:20+800]...), append(append([]byte(nil), whole[:20]...), whole[20+800:]...)}
-	for i, f := range frags {
-		binary.BigEndian.PutUint16(f[2:4], uint16(len(f)))
-		if i == 0 {
-			binary.BigEndian.PutUint16(f[6:8], 0x2000) // more fragments
-		} else {
-			binary.BigEndian.PutUint16(f[6:8], 800/8)
-		}
-		f[10], f[11] = 0, 0
-		binary.BigEndian.PutUint16(f[10:12], ipv4Checksum(f[:20]))
-	}
-	for _, f := range frags {
-		n.sendFrame(t, f)
-	}
+	n.sendESPFragments(t, 1200, 800)
 	if got := read(1, 1200); got != 1 {
 		t.Fatal("the fragmented packet did not come through the raw socket")
 	}

@@ -285,18 +285,7 @@ func TestXDPExperimentReceives(t *testing.T) {
 	if d := n.snmp(t, "InReceives") - before; d != 0 {
 		t.Errorf("Ip InReceives grew by %d: redirected packets reached the IP stack", d)
 	}
-	whole := outerPacket(n.peer, n.ours, 50, 1200)
-	for i, f := range [][]byte{append([]byte(nil), whole[:20+800]...), append(append([]byte(nil), whole[:20]...), whole[20+800:]...)} {
-		binary.BigEndian.PutUint16(f[2:4], uint16(len(f)))
-		if i == 0 {
-			binary.BigEndian.PutUint16(f[6:8], 0x2000) // more fragments
-		} else {
-			binary.BigEndian.PutUint16(f[6:8], 800/8)
-		}
-		f[10], f[11] = 0, 0
-		binary.BigEndian.PutUint16(f[10:12], ipv4Checksum(f[:20]))
-		n.sendFrame(t, f)
-	}
+	n.sendESPFragments(t, 1200, 800)
 	if d := n.snmp(t, "InReceives") - before; d != 2 {
 		t.Errorf("Ip InReceives grew by %d, want the 2 fragments", d)
 	}
