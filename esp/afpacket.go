@@ -272,33 +272,6 @@ func htons(v uint16) uint16 {
 	return *(*uint16)(unsafe.Pointer(&b[0]))
 }
 
-// sendmmsg sends msgs on fd, first without the runtime's system call
-// bookkeeping. A packet socket's sendmmsg does not sleep with
-// MSG_DONTWAIT, but it is long: on a veth, or any driver that delivers in
-// the sender's softirq, the whole path to the receiver runs inside it, 100
-// µs and more for a batch. Through Syscall6 the scheduler's monitor takes
-// the P away from such a call and hands it off, the runtime wakes threads
-// to look for work and the call's return takes a P back: on two cores
-// that cost 7 % of raw ESP's throughput end to end (esp/bench/ab.sh,
-// raw-cbc, 5 rounds, 2026-12-05). A full send buffer (EAGAIN) falls back
-// to the blocking call, which may sleep and so must release the P.
-func sendmmsg(fd int, msgs []mmsghdr) (int, error) {
-	n, _, e := unix.RawSyscall6(unix.SYS_SENDMMSG, uintptr(fd), uintptr(unsafe.Pointer(&msgs[0])), uintptr(len(msgs)), unix.MSG_DONTWAIT, 0, 0)
-	if e == 0 {
-		return int(n), nil
-	}
-	for {
-		n, _, e := unix.Syscall6(unix.SYS_SENDMMSG, uintptr(fd), uintptr(unsafe.Pointer(&msgs[0])), uintptr(len(msgs)), 0, 0, 0)
-		if e == unix.EINTR {
-			continue
-		}
-		if e != 0 {
-			return int(n), e
-		}
-		return int(n), nil
-	}
-}
-
 // frameHeader writes into b the Ethernet header of h and the outer IP
 // header of an ESP packet of n bytes from h.src to dst, and returns the
 // header's length. The IP header is what Linux writes for a raw socket:

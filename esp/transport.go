@@ -34,9 +34,10 @@ func setSocketBuffers(c syscall.Conn) {
 	})
 }
 
-// batchConn is the batched sending of an outer socket, an ipv4.PacketConn
-// or an ipv6.PacketConn (their messages are the same type). Receiving
-// goes through batchReader (recvmmsg.go), which allocates nothing.
+// batchConn is the batched sending of an outer socket: mmsgConn
+// (sendmmsg.go) on the UDP and raw IP sockets, with x/net's message type
+// for either family. Receiving goes through batchReader (recvmmsg.go),
+// which allocates nothing.
 type batchConn interface {
 	WriteBatch(ms []ipv4.Message, flags int) (int, error)
 }
@@ -274,6 +275,9 @@ func listenUDP(local netip.AddrPort) (*udpIO, error) {
 		u.pc, err = u.pc4, u.pc4.SetControlMessage(ipv4.FlagDst, true)
 		oob = len(ipv4.NewControlMessage(ipv4.FlagDst))
 	}
+	if err == nil {
+		u.pc, err = newMmsgConn(conn, v6)
+	}
 	if err != nil {
 		conn.Close()
 		return nil, err
@@ -487,9 +491,10 @@ func listenRawESP(local netip.Addr) (*rawIO, error) {
 		return nil, err
 	}
 	setSocketBuffers(conn)
-	var pc batchConn = ipv4.NewPacketConn(conn)
-	if v6 {
-		pc = ipv6.NewPacketConn(conn)
+	pc, err := newMmsgConn(conn, v6)
+	if err != nil {
+		conn.Close()
+		return nil, err
 	}
 	r := &rawIO{
 		conn: conn,

@@ -3,11 +3,14 @@ package esp
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
+	"net"
 	"net/netip"
 	"testing"
 	"time"
 
 	"github.com/soft-ix/soft-ix/internal/testenv"
+	"golang.org/x/net/ipv4"
 )
 
 // TestUDPTransportLoopback sends a container of ESP packets over real UDP
@@ -155,5 +158,28 @@ func TestRawESPLoopback(t *testing.T) {
 		if got[0].src.Addr() != c.lo || got[0].pktOff != c.off {
 			t.Fatalf("%v: src %v off %d", c.lo, got[0].src, got[0].pktOff)
 		}
+	}
+}
+
+// TestMmsgConnErrors: a message addressed to the other family is refused
+// before anything is sent, and a closed socket gives an error, not a
+// write on whatever descriptor took its number.
+func TestMmsgConnErrors(t *testing.T) {
+	u, err := listenUDP(mustAP("127.0.0.1:0"))
+	if err != nil {
+		testenv.Unavailable(t, "no UDP on loopback: %v", err)
+	}
+	pkt := []byte{0, 0, 0x10, 0x01, 0, 0, 0, 1}
+	msgs := []ipv4.Message{{Buffers: [][]byte{pkt}, Addr: &net.UDPAddr{IP: net.ParseIP("::1"), Port: 4500}}}
+	if n, err := u.pc.WriteBatch(msgs, 0); err == nil || n != 0 {
+		t.Errorf("IPv6 address on an IPv4 socket: %d, %v", n, err)
+	}
+	msgs[0].Addr = &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: int(u.local.Port())}
+	if n, err := u.pc.WriteBatch(msgs, 0); err != nil || n != 1 {
+		t.Fatalf("to itself: %d, %v", n, err)
+	}
+	u.close()
+	if n, err := u.pc.WriteBatch(msgs, 0); !errors.Is(err, net.ErrClosed) || n != 0 {
+		t.Errorf("after close: %d, %v", n, err)
 	}
 }
