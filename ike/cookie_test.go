@@ -86,15 +86,7 @@ func TestAnswerCookie(t *testing.T) {
 // sent for anything else).
 func FuzzAnswerCookie(f *testing.F) {
 	p := seedPair(nil, func(c *CoreConfig) { c.CookieThreshold = 1 }) // nil: as FuzzHandlePacket
-	var init []byte
-	p.net.filter = func(d datagram) bool {
-		if init == nil && d.to.Addr() == addrB {
-			init = append([]byte(nil), d.pkt...)
-		}
-		return false
-	}
-	p.a.core.Start(p.now)
-	p.run(time.Second)
+	init := p.startKeepingFirst()
 	f.Add(init)
 	f.Add(init[:28])
 	f.Add([]byte{})

@@ -37,15 +37,7 @@ func TestHalfOpenTimeoutOnTheInstant(t *testing.T) {
 // nobody completes).
 func TestLateInitCopyDropped(t *testing.T) {
 	p := seedPair(t, nil)
-	var first []byte
-	p.net.filter = func(d datagram) bool {
-		if first == nil && d.from.Addr() == addrA {
-			first = append([]byte(nil), d.pkt...)
-		}
-		return false
-	}
-	p.a.core.Start(p.now)
-	p.run(time.Second)
+	first := p.startKeepingFirst()
 	p.checkUp()
 	sent := p.net.sent
 	p.b.core.HandlePacket(p.now, first, netip.AddrPortFrom(addrA, 500), netip.AddrPortFrom(addrB, 500))

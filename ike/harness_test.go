@@ -314,6 +314,21 @@ func (p *pair) run(d time.Duration) {
 	p.t.Fatal("run: timer loop did not settle")
 }
 
+// startKeepingFirst starts A, runs the pair for a second and returns a
+// copy of the first datagram A sent (its IKE_SA_INIT request).
+func (p *pair) startKeepingFirst() []byte {
+	var first []byte
+	p.net.filter = func(d datagram) bool {
+		if first == nil && d.from.Addr() == addrA {
+			first = append([]byte(nil), d.pkt...)
+		}
+		return false
+	}
+	p.a.core.Start(p.now)
+	p.run(time.Second)
+	return first
+}
+
 // established returns the established IKE SAs of a node.
 func established(n *node) []*ikeSA {
 	var out []*ikeSA
