@@ -244,6 +244,7 @@ func (p *packetIO) writeFrames(chunk []*elem) (int, error) {
 	var err error
 	for sent < nm {
 		n, e := p.send(p.fd, p.msgs[sent:nm])
+		sent += n // what went before an error went
 		if e != nil {
 			err = e
 			if e == unix.EPERM || e == unix.EAFNOSUPPORT || e == unix.ENODEV {
@@ -253,7 +254,6 @@ func (p *packetIO) writeFrames(chunk []*elem) (int, error) {
 			}
 			break
 		}
-		sent += n
 	}
 	for i := 0; i < nm; i++ {
 		p.iovs[i][1].Base = nil // do not keep packet buffers alive

@@ -24,23 +24,47 @@ import (
 // 7 % faster (raw-cbc, 5 rounds), ESP in UDP, whose GSO calls are fewer,
 // 4 % (udp-cbc) and 2 % (udp-gcm, 4 rounds).
 
+// sendmmsgNow sends what it can of msgs on fd with MSG_DONTWAIT through
+// RawSyscall6, and returns how many went and the error that stopped it
+// (EAGAIN: the send buffer is full; 0: all went).
+func sendmmsgNow(fd uintptr, msgs []mmsghdr) (int, syscall.Errno) {
+	sent := 0
+	for sent < len(msgs) {
+		n, _, e := unix.RawSyscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&msgs[sent])), uintptr(len(msgs)-sent), unix.MSG_DONTWAIT, 0, 0)
+		switch {
+		case e == unix.EINTR:
+		case e != 0:
+			return sent, e
+		case n == 0:
+			return sent, unix.EIO
+		default:
+			sent += int(n)
+		}
+	}
+	return sent, 0
+}
+
 // sendmmsg sends msgs on the packet socket fd (afpacket.go), which the
-// caller keeps open. A full send buffer (EAGAIN) falls back to the
-// blocking call, which may sleep and so must release the P.
+// caller keeps open, and returns how many went, also with an error. A
+// full send buffer (EAGAIN) falls back to the blocking call, which may
+// sleep and so must release the P.
 func sendmmsg(fd int, msgs []mmsghdr) (int, error) {
-	n, _, e := unix.RawSyscall6(unix.SYS_SENDMMSG, uintptr(fd), uintptr(unsafe.Pointer(&msgs[0])), uintptr(len(msgs)), unix.MSG_DONTWAIT, 0, 0)
+	sent, e := sendmmsgNow(uintptr(fd), msgs)
 	if e == 0 {
-		return int(n), nil
+		return sent, nil
+	}
+	if e != unix.EAGAIN {
+		return sent, e
 	}
 	for {
-		n, _, e := unix.Syscall6(unix.SYS_SENDMMSG, uintptr(fd), uintptr(unsafe.Pointer(&msgs[0])), uintptr(len(msgs)), 0, 0, 0)
+		n, _, e := unix.Syscall6(unix.SYS_SENDMMSG, uintptr(fd), uintptr(unsafe.Pointer(&msgs[sent])), uintptr(len(msgs)-sent), 0, 0, 0)
 		if e == unix.EINTR {
 			continue
 		}
 		if e != 0 {
-			return int(n), e
+			return sent, e
 		}
-		return int(n), nil
+		return sent + int(n), nil
 	}
 }
 
@@ -80,6 +104,7 @@ func newMmsgConn(c syscall.Conn, v6 bool) (*mmsgConn, error) {
 	} else {
 		m.names4 = make([]unix.RawSockaddrInet4, sendBatchMax)
 	}
+	// Bound once: a method value made in each WriteBatch would allocate.
 	m.write = m.sendmmsg
 	return m, nil
 }
@@ -129,28 +154,21 @@ func (m *mmsgConn) fill(i int, msg *ipv4.Message) error {
 	h := &m.hdrs[i].hdr
 	*h = unix.Msghdr{}
 	if m.v6 {
-		sa := &m.names6[i]
-		*sa = unix.RawSockaddrInet6{Family: unix.AF_INET6}
 		if len(ip) != net.IPv6len {
 			return errors.New("esp: mmsgConn: not an IPv6 address")
 		}
-		copy(sa.Addr[:], ip)
-		p := (*[2]byte)(unsafe.Pointer(&sa.Port))
-		p[0], p[1] = byte(port>>8), byte(port)
-		h.Name = (*byte)(unsafe.Pointer(sa))
-		h.Namelen = unix.SizeofSockaddrInet6
+		sa := &m.names6[i]
+		*sa = unix.RawSockaddrInet6{Family: unix.AF_INET6, Addr: [16]byte(ip)}
+		putPort(&sa.Port, port)
+		h.Name, h.Namelen = (*byte)(unsafe.Pointer(sa)), unix.SizeofSockaddrInet6
 	} else {
-		sa := &m.names4[i]
-		*sa = unix.RawSockaddrInet4{Family: unix.AF_INET}
-		ip4 := ip.To4()
-		if ip4 == nil {
+		if ip = ip.To4(); ip == nil {
 			return errors.New("esp: mmsgConn: not an IPv4 address")
 		}
-		copy(sa.Addr[:], ip4)
-		p := (*[2]byte)(unsafe.Pointer(&sa.Port))
-		p[0], p[1] = byte(port>>8), byte(port)
-		h.Name = (*byte)(unsafe.Pointer(sa))
-		h.Namelen = unix.SizeofSockaddrInet4
+		sa := &m.names4[i]
+		*sa = unix.RawSockaddrInet4{Family: unix.AF_INET, Addr: [4]byte(ip)}
+		putPort(&sa.Port, port)
+		h.Name, h.Namelen = (*byte)(unsafe.Pointer(sa)), unix.SizeofSockaddrInet4
 	}
 	iovs := m.iovs[i*maxGSOSegments : i*maxGSOSegments+len(msg.Buffers)]
 	for j, b := range msg.Buffers {
@@ -166,25 +184,20 @@ func (m *mmsgConn) fill(i int, msg *ipv4.Message) error {
 	return nil
 }
 
+// putPort stores port in a sockaddr's port field, in network order.
+func putPort(p *uint16, port int) {
+	b := (*[2]byte)(unsafe.Pointer(p))
+	b[0], b[1] = byte(port>>8), byte(port)
+}
+
 // sendmmsg is RawConn.Write's callback: it sends what is left of the
 // batch and asks the poller to wait (false) only on a full send buffer.
 func (m *mmsgConn) sendmmsg(fd uintptr) bool {
-	for m.sent < m.nm {
-		n, _, e := unix.RawSyscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&m.hdrs[m.sent])), uintptr(m.nm-m.sent), unix.MSG_DONTWAIT, 0, 0)
-		switch e {
-		case 0:
-			m.sent += int(n)
-			if n == 0 {
-				m.errno = unix.EIO
-				return true
-			}
-		case unix.EINTR:
-		case unix.EAGAIN:
-			return false
-		default:
-			m.errno = e
-			return true
-		}
+	n, e := sendmmsgNow(fd, m.hdrs[m.sent:m.nm])
+	m.sent += n
+	if e == unix.EAGAIN {
+		return false
 	}
+	m.errno = e
 	return true
 }
