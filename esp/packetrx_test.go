@@ -407,6 +407,17 @@ func (n *rxTestNet) sendFrame(tb testing.TB, b []byte) {
 	}
 }
 
+// sendWhole sends count ESP packets of size bytes to rxA in one batch.
+func (n *rxTestNet) sendWhole(tb testing.TB, count, size int) {
+	sizes := make([]int, count)
+	for i := range sizes {
+		sizes[i] = size
+	}
+	if _, err := n.sender.writeBatch(testElems(n.ours, sizes...)); err != nil {
+		tb.Fatal(err)
+	}
+}
+
 // sendESPFragments sends an ESP packet of espLen bytes to rxA as two
 // IPv4 fragments, the first carrying split bytes of it.
 func (n *rxTestNet) sendESPFragments(tb testing.TB, espLen, split int) {
@@ -480,13 +491,7 @@ func TestRxRingAndRawSocket(t *testing.T) {
 		return got
 	}
 	before := n.snmp(t, "InReceives")
-	sizes := make([]int, 32)
-	for i := range sizes {
-		sizes[i] = 1000
-	}
-	if _, err := n.sender.writeBatch(testElems(n.ours, sizes...)); err != nil {
-		t.Fatal(err)
-	}
+	n.sendWhole(t, 32, 1000)
 	if got := read(32, 1000); got != 32 {
 		t.Fatalf("%d of 32 whole packets read", got)
 	}

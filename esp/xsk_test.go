@@ -262,13 +262,7 @@ func TestXDPExperimentReceives(t *testing.T) {
 	watchdog := time.AfterFunc(10*time.Second, func() { n.in.close() })
 	defer watchdog.Stop()
 	before := n.snmp(t, "InReceives")
-	sizes := make([]int, 32)
-	for i := range sizes {
-		sizes[i] = 1000
-	}
-	if _, err := n.sender.writeBatch(testElems(n.ours, sizes...)); err != nil {
-		t.Fatal(err)
-	}
+	n.sendWhole(t, 32, 1000)
 	in := rxElems(outerBatch)
 	for got := 0; got < 32; {
 		k, err := n.in.readBatch(in)
