@@ -323,17 +323,18 @@ func ipv4Checksum(h []byte) uint16 {
 
 // openRawESPIO opens the raw ESP outer socket of local in mode: a packetIO
 // where frames can be sent or received (auto, packet), else the raw
-// socket alone.
-func openRawESPIO(local netip.Addr, mode RawESPMode, log *slog.Logger) (outerIO, bool, error) {
+// socket alone. drop is the engine's drop rule table of local's family.
+func openRawESPIO(local netip.Addr, mode RawESPMode, drop *dropTable, log *slog.Logger) (outerIO, bool, error) {
 	raw, err := listenRawESP(local)
 	if err != nil {
 		return nil, false, err
 	}
 	if mode == RawESPSocket || local.IsLoopback() {
-		if local.IsUnspecified() {
-			// A drop rule left by a daemon that did not stop cleanly
-			// would take the raw socket's packets away.
-			ingressDrop{v6: raw.v6}.apply(rxClaim{})
+		// The rule of a ring this socket replaces (SetRawESPMode), or of
+		// a killed run on a kernel without owned tables, would take the
+		// raw socket's packets away.
+		if err := drop.apply(rxClaim{}); err != nil {
+			log.Warn("esp: removing the ESP drop rule table", "table", drop.name(), "err", err)
 		}
 		return raw, raw.v6, nil
 	}
@@ -358,7 +359,7 @@ func openRawESPIO(local netip.Addr, mode RawESPMode, log *slog.Logger) (outerIO,
 		p.hops.start(netlinkEvents)
 		log.Info("esp: raw ESP is sent as Ethernet frames on a packet socket where the next hop is known", "local", local)
 	}
-	if err := p.openRx(local, log); err != nil {
+	if err := p.openRx(local, drop, log); err != nil {
 		if mode == RawESPPacket {
 			p.close()
 			return nil, false, fmt.Errorf("packet ring: %w", err)
@@ -371,8 +372,9 @@ func openRawESPIO(local netip.Addr, mode RawESPMode, log *slog.Logger) (outerIO,
 	return p, raw.v6, nil
 }
 
-// openRx sets up the receive ring and its claim.
-func (p *packetIO) openRx(local netip.Addr, log *slog.Logger) error {
+// openRx sets up the receive ring and its claim, with its drop rule in
+// drop.
+func (p *packetIO) openRx(local netip.Addr, drop *dropTable, log *slog.Logger) error {
 	raw, ok := p.raw.(*rawIO)
 	if !ok {
 		return errors.New("no raw socket")
@@ -381,7 +383,7 @@ func (p *packetIO) openRx(local netip.Addr, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	claim, err := startClaimer(rx, local, log)
+	claim, err := startClaimer(rx, local, drop, log)
 	if err != nil {
 		rx.close()
 		return err

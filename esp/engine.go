@@ -78,6 +78,9 @@ type Engine struct {
 	// drops of the rings it closed.
 	rawSwitch       sync.Mutex
 	closedRingDrops atomic.Uint64
+	// drop4 and drop6 are the tables of the receive rings' drop rules,
+	// one per family, owned by the engine for its life (droptable.go).
+	drop4, drop6 *dropTable
 
 	sas saDB
 	// byPeer maps each peer address to its newest inbound SA (*sa;
@@ -169,6 +172,7 @@ func NewEngine(cfg Config) *Engine {
 	if e.log == nil {
 		e.log = slog.Default()
 	}
+	e.drop4, e.drop6 = newDropTable(false, e.log), newDropTable(true, e.log)
 	noTunnels := map[string]*tunnel{}
 	e.tunnels.Store(&noTunnels)
 	n := cfg.Workers
@@ -487,5 +491,14 @@ func (e *Engine) Close() error {
 	e.producers.Wait()
 	close(e.work)
 	e.consumers.Wait()
+	errs = append(errs, e.drop4.close(), e.drop6.close())
 	return errors.Join(errs...)
+}
+
+// dropFor returns the drop rule table of local's family.
+func (e *Engine) dropFor(local netip.Addr) *dropTable {
+	if local.Is6() && !local.Is4In6() {
+		return e.drop6
+	}
+	return e.drop4
 }

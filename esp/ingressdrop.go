@@ -10,7 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -35,7 +34,9 @@ import (
 //  2. rxClaimer.update sets the ring's filter and then the rule to it,
 //     at the start and again on every address or link change.
 //  3. rxClaimer.stop removes the rule's table (the ring closes with the
-//     socket).
+//     socket). The table belongs to the engine's netlink socket
+//     (droptable.go), so the kernel removes it too when the daemon dies
+//     without stopping.
 
 // rxClaim is the raw ESP the receive ring takes: packets to one of addrs
 // arriving on one of devs.
@@ -125,50 +126,6 @@ func claimOf(local netip.Addr, v6 bool, link func(index int) (rxLink, error)) (r
 	return c, nil
 }
 
-// ingressDrop is the nftables table with the drop rule of one family.
-type ingressDrop struct {
-	v6 bool
-}
-
-func (d ingressDrop) table() *nftables.Table {
-	name := "softix_esp_rx4"
-	if d.v6 {
-		name = "softix_esp_rx6"
-	}
-	return &nftables.Table{Name: name, Family: nftables.TableFamilyNetdev}
-}
-
-// apply replaces the table, in one transaction, with one ingress chain
-// per device of c, each dropping what the ring's filter takes; the zero
-// claim removes it.
-func (d ingressDrop) apply(c rxClaim) error {
-	conn, err := nftables.New()
-	if err != nil {
-		return err
-	}
-	t := d.table()
-	// Adding first makes the delete succeed when there is no table yet.
-	conn.AddTable(t)
-	conn.DelTable(t)
-	if !c.empty() {
-		conn.AddTable(t)
-		for _, dev := range c.devs {
-			ch := conn.AddChain(&nftables.Chain{
-				Name:     fmt.Sprintf("in%d", dev.index),
-				Table:    t,
-				Type:     nftables.ChainTypeFilter,
-				Hooknum:  nftables.ChainHookIngress,
-				Priority: nftables.ChainPriorityFilter,
-				Device:   dev.name,
-			})
-			for _, a := range c.addrs {
-				conn.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: dropExprs(a, d.v6)})
-			}
-		}
-	}
-	return conn.Flush()
-}
-
 // dropExprs is the rule dropping what rxFilter takes for address a:
 // addressed to this host, the family's EtherType, at most rxFrameData
 // bytes, ESP, not a fragment (IPv4), to a. The device is the chain's.
@@ -208,7 +165,7 @@ func dropExprs(a netip.Addr, v6 bool) []expr.Any {
 // addresses.
 type rxClaimer struct {
 	ring  *rxRing
-	drop  ingressDrop
+	drop  *dropTable
 	local netip.Addr
 	log   *slog.Logger
 
@@ -228,11 +185,13 @@ type rxClaimer struct {
 	wg         sync.WaitGroup
 }
 
-// startClaimer sets ring's claim and drop rule for local and follows
-// address and link changes until stop. It fails when the first rule
-// cannot be installed (no nftables netdev support, no CAP_NET_ADMIN).
-func startClaimer(ring *rxRing, local netip.Addr, log *slog.Logger) (*rxClaimer, error) {
-	w := &rxClaimer{ring: ring, drop: ingressDrop{v6: ring.v6}, local: local, log: log, done: make(chan struct{}), kick: make(chan struct{}, 1), links: map[int]rxLink{}}
+// startClaimer sets ring's claim and drop rule (in drop, the engine's
+// table of the ring's family) for local and follows address and link
+// changes until stop. It fails when the first rule cannot be installed
+// (no nftables netdev support, no CAP_NET_ADMIN, the table another
+// process's).
+func startClaimer(ring *rxRing, local netip.Addr, drop *dropTable, log *slog.Logger) (*rxClaimer, error) {
+	w := &rxClaimer{ring: ring, drop: drop, local: local, log: log, done: make(chan struct{}), kick: make(chan struct{}, 1), links: map[int]rxLink{}}
 	// An empty claim (no address yet) would not show whether the rule
 	// can be installed: try the table alone first.
 	if err := w.drop.apply(rxClaim{}); err != nil {

@@ -353,9 +353,11 @@ func newRxTestNet(tb testing.TB, mode RawESPMode) *rxTestNet {
 		if err := rx.setClaim(c); err != nil {
 			tb.Fatal(err)
 		}
-		if err := (ingressDrop{}).apply(c); err != nil {
+		drop := newDropTable(false, nil)
+		if err := drop.apply(c); err != nil {
 			tb.Fatal(err)
 		}
+		tb.Cleanup(func() { drop.close() })
 		p := newPacketIO(raw, false, -1, nil)
 		p.rx, p.rawRx, p.rawFD = rx, raw, raw.rd.fd()
 		n.in = p

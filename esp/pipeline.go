@@ -312,7 +312,7 @@ func (e *Engine) OpenRawESP(local netip.Addr) error {
 	if err != nil {
 		return fmt.Errorf("esp: %w", err)
 	}
-	io, v6, err := openRawESPIO(local, mode, e.log)
+	io, v6, err := openRawESPIO(local, mode, e.dropFor(local), e.log)
 	if err != nil {
 		return fmt.Errorf("esp: listen raw ESP (IP protocol 50) on %v: %w", local, err)
 	}
@@ -351,7 +351,7 @@ func (e *Engine) SetRawESPMode(mode RawESPMode) error {
 		if oldClaim != nil {
 			oldClaim.handOver(true)
 		}
-		io, _, err := openRawESPIO(old.local, mode, e.log)
+		io, _, err := openRawESPIO(old.local, mode, e.dropFor(old.local), e.log)
 		if err != nil {
 			if oldClaim != nil {
 				oldClaim.handOver(false)

@@ -5,6 +5,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -80,7 +81,8 @@ func rawESPWaitLog(t *testing.T, x *nslab.SoftIX, words ...string) string {
 // packet ring. The LAN host's ping and a short iperf3 go through, the
 // wire still carries plain IP protocol 50, the IX's IP output path (Ip
 // OutRequests) sees almost none of the ESP it sent, and the gateway's IP
-// stack (Ip InReceives) almost none of the ESP it received.
+// stack (Ip InReceives) almost none of the ESP it received. The drop
+// rule's table goes with the daemon, whether it stops or is killed.
 func TestRawESPPacketSocket(t *testing.T) {
 	l := iopNewLab(t, "rawesp", "tcpdump", "iperf3", "nft")
 	az, err := nslab.StartSoftIXDaemon(l.s.Azure, nslab.SoftIXOptions{
@@ -138,6 +140,24 @@ func TestRawESPPacketSocket(t *testing.T) {
 	}
 	if out, err := l.s.IX.Run("nft", "list", "tables"); err != nil || strings.Contains(out, "softix_esp_rx") {
 		t.Errorf("the drop rule's table outlived the daemon: %v\n%s", err, out)
+	}
+
+	// Nor does it outlive a daemon killed without a chance to stop: the
+	// table belongs to the daemon's netlink socket, which the kernel
+	// closes with the process.
+	if out, err := l.s.Azure.Run("nft", "list", "tables"); err != nil || !strings.Contains(out, "softix_esp_rx4") {
+		t.Fatalf("no drop rule table on the gateway before the kill: %v\n%s", err, out)
+	}
+	if err := az.Proc.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-az.Proc.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the gateway did not die of SIGKILL within 10 s")
+	}
+	if out, err := l.s.Azure.Run("nft", "list", "tables"); err != nil || strings.Contains(out, "softix_esp_rx") {
+		t.Errorf("the drop rule's table outlived a daemon killed by SIGKILL: %v\n%s", err, out)
 	}
 }
 
