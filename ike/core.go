@@ -51,10 +51,17 @@ type CoreConfig struct {
 
 	RetransmitBase  time.Duration // first retransmission timeout, default 2 s
 	RetransmitTries int           // retransmissions before giving up, default 5
-	// DPDTimeout is how long a liveness check may go unanswered before
-	// the peer is declared dead, default 30 s: retransmitted on the usual
-	// schedule (2, 4, 8, 16 s), but not for the whole of it (2+4+...+64 s),
-	// or a peer that restarted as a pure responder costs over two minutes.
+	// DPDTimeout is how long a liveness check (or any request, while DPD
+	// is on) may go unanswered before the peer is declared dead, default
+	// 30 s, not the whole doubling schedule (2+4+...+32 s), or a peer that
+	// restarted as a pure responder costs over two minutes. Such a request
+	// is retransmitted on the doubling schedule but at least every
+	// DPDTimeout/RetransmitTries, so its tries spread over the timeout:
+	// with the defaults it goes out at 0, 2, 6, 12, 18 and 24 s and gives
+	// up at 30 s. Doubling alone sent it at 0, 2, 6 and 14 s only, and on a
+	// path losing 10 % each way about one liveness check or rekey in 770
+	// lost every copy or its answer and the SA was set up again for
+	// nothing; six copies make that one in 21,000 ((1-0.9*0.9)^6).
 	DPDTimeout      time.Duration
 	HalfOpenTimeout time.Duration // responder SA waiting for IKE_AUTH, default 30 s
 	CookieThreshold int           // half-open SAs before cookies are demanded, default 100
@@ -606,7 +613,8 @@ func (c *Core) saTimers(now time.Time, sa *ikeSA) {
 		return
 	}
 	if r := sa.pending; r != nil && !now.Before(r.next) {
-		if r.tries >= c.opt.RetransmitTries || (!r.giveUpAt.IsZero() && !now.Before(r.giveUpAt)) {
+		bounded := !r.giveUpAt.IsZero()
+		if r.tries >= c.opt.RetransmitTries || (bounded && !now.Before(r.giveUpAt)) {
 			c.log.Info("ike: peer not responding, giving up", "peer", sa.remote, "tunnel", tunName(sa))
 			c.count(sa.tun, statTimeout)
 			sa.pending = nil
@@ -618,8 +626,14 @@ func (c *Core) saTimers(now time.Time, sa *ikeSA) {
 			return
 		}
 		r.tries++
-		r.next = now.Add(c.retransmitDelay(r.tries))
-		if !r.giveUpAt.IsZero() && r.giveUpAt.Before(r.next) {
+		delay := c.retransmitDelay(r.tries)
+		if bounded {
+			// Spread the tries over the DPD timeout rather than spend
+			// them in its first half.
+			delay = min(delay, c.opt.DPDTimeout/time.Duration(c.opt.RetransmitTries))
+		}
+		r.next = now.Add(delay)
+		if bounded && r.giveUpAt.Before(r.next) {
 			r.next = r.giveUpAt
 		}
 		c.count(sa.tun, statRetransmits)

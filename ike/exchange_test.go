@@ -2,6 +2,7 @@ package ike
 
 import (
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -242,6 +243,39 @@ func TestDPDPeerDeath(t *testing.T) {
 	p.net.filter = nil // b is back (it also declared a dead)
 	p.run(5 * time.Minute)
 	p.checkUp()
+}
+
+// TestDPDRetransmitsSpread: with the default schedule (2 s base, 5 tries,
+// 30 s DPD timeout) a liveness check into a silent path goes out at 0, 2,
+// 6, 12, 18 and 24 s, its tries spread over the timeout rather than spent
+// in the first 14 s, and the peer is declared dead at 30 s, not later.
+func TestDPDRetransmitsSpread(t *testing.T) {
+	p, sa, _ := upPair(t)
+	start := p.now
+	var sent []time.Duration
+	p.net.filter = func(d datagram) bool {
+		if d.from.Addr() == addrA {
+			if h, err := wire.ParseHeader(d.pkt); err == nil && h.Exchange == wire.INFORMATIONAL && !h.IsResponse() {
+				sent = append(sent, p.now.Sub(start))
+			}
+		}
+		return true // the path is silent
+	}
+	p.a.core.startDPD(p.now, sa)
+	var deadAt time.Duration
+	for p.now.Sub(start) < 40*time.Second && deadAt == 0 {
+		p.run(100 * time.Millisecond)
+		if sa.state == StateDead || len(established(p.a)) == 0 {
+			deadAt = p.now.Sub(start)
+		}
+	}
+	want := []time.Duration{0, 2 * time.Second, 6 * time.Second, 12 * time.Second, 18 * time.Second, 24 * time.Second}
+	if !slices.Equal(sent, want) {
+		t.Errorf("liveness check sent at %v, want %v", sent, want)
+	}
+	if deadAt != 30*time.Second {
+		t.Errorf("peer declared dead %v after the check, want 30s", deadAt)
+	}
 }
 
 // TestAzureOffer: a responder configured with the seed's profile accepts

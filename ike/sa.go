@@ -58,7 +58,8 @@ type request struct {
 	tries   int
 	next    time.Time // next retransmission
 	// giveUpAt ends the retransmissions early (zero: after
-	// RetransmitTries); DPD sets it.
+	// RetransmitTries) and caps their backoff (see DPDTimeout); DPD sets
+	// it.
 	giveUpAt time.Time
 	onReply  func(now time.Time, m *message)
 	onFail   func(now time.Time) // retransmissions exhausted
