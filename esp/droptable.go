@@ -115,18 +115,26 @@ func (d *dropTable) open() error {
 	d.fd = fd
 	var b nftBatch
 	b.table(unix.NFT_MSG_DELTABLE, d.name(), 0)
-	switch err := d.send(&b); {
+	err = d.send(&b)
+	var whole batchError
+	switch {
 	case err == nil, errors.Is(err, unix.ENOENT):
 		return nil
-	case errors.Is(err, unix.EPERM):
+	case errors.Is(err, unix.EPERM) && !errors.As(err, &whole):
+		// The table, not the batch, was refused: it has a live owner.
 		err = fmt.Errorf("table netdev %s belongs to another running process (a second soft-ix in this network namespace?): %w", d.name(), err)
-		fallthrough
-	default:
-		unix.Close(fd)
-		d.fd = -1
-		return err
 	}
+	unix.Close(fd)
+	d.fd = -1
+	return err
 }
+
+// batchError is the kernel's refusal of a whole transaction, such as
+// EPERM without CAP_NET_ADMIN, rather than of one of its messages.
+type batchError struct{ errno syscall.Errno }
+
+func (e batchError) Error() string { return "nftables transaction refused: " + e.errno.Error() }
+func (e batchError) Unwrap() error { return e.errno }
 
 // replace sends the transaction that makes the table hold c's rules.
 func (d *dropTable) replace(c rxClaim) error {
@@ -189,8 +197,8 @@ func (d *dropTable) send(b *nftBatch) error {
 			code := int32(binary.NativeEndian.Uint32(body[0:4]))
 			seq := binary.NativeEndian.Uint32(body[4+8 : 4+12])
 			if seq == begin && code != 0 {
-				// About the whole batch (no CAP_NET_ADMIN): nothing more comes.
-				return syscall.Errno(-code)
+				// About the whole batch: nothing more comes.
+				return batchError{syscall.Errno(-code)}
 			}
 			if seq <= begin || seq > last {
 				continue // an answer to an earlier transaction

@@ -2,6 +2,7 @@ package esp
 
 import (
 	"encoding/binary"
+	"errors"
 	"net"
 	"net/netip"
 	"os/exec"
@@ -169,5 +170,31 @@ func TestDropTableEmptyClaim(t *testing.T) {
 		if tb, _ := netdevTable(t, "softix_esp_rx4"); tb != nil {
 			t.Fatalf("table %+v for the zero claim", tb)
 		}
+	}
+}
+
+// TestDropTableNoCapability: without CAP_NET_ADMIN the kernel refuses the
+// whole transaction, and the error says so rather than blaming another
+// process for the table.
+func TestDropTableNoCapability(t *testing.T) {
+	c := dropTestNet(t)
+	// Capabilities belong to a thread: this locked one ends with the test.
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		t.Fatal(err)
+	}
+	data[0].Effective &^= 1 << unix.CAP_NET_ADMIN
+	if err := unix.Capset(&hdr, &data[0]); err != nil {
+		t.Fatal(err)
+	}
+	d := newDropTable(false, nil)
+	err := d.apply(c)
+	var whole batchError
+	if !errors.As(err, &whole) || !errors.Is(err, unix.EPERM) || strings.Contains(err.Error(), "another") {
+		t.Fatalf("apply without CAP_NET_ADMIN: %v, want the transaction refused with EPERM", err)
+	}
+	if d.fd >= 0 {
+		t.Error("the socket stayed open after the refusal")
 	}
 }
