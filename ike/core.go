@@ -53,12 +53,15 @@ type CoreConfig struct {
 	RetransmitTries int           // retransmissions before giving up, default 5
 	// DPDTimeout is how long a liveness check (or any request, while DPD
 	// is on) may go unanswered before the peer is declared dead, default
-	// 30 s, not the whole doubling schedule (2+4+...+32 s), or a peer that
+	// 30 s, not the whole doubling schedule (2+4+...+64 s), or a peer that
 	// restarted as a pure responder costs over two minutes. Such a request
 	// is retransmitted on the doubling schedule but at least every
 	// DPDTimeout/RetransmitTries, so its tries spread over the timeout:
 	// with the defaults it goes out at 0, 2, 6, 12, 18 and 24 s and gives
-	// up at 30 s. Doubling alone sent it at 0, 2, 6 and 14 s only, and on a
+	// up at 30 s. After its last try it waits as long as the doubling
+	// schedule would have, up to the timeout, so a peer is never declared
+	// dead sooner than before (a 45 s timeout: 0, 2, 6, 14, 23 and 32 s,
+	// dead at 45 s). Doubling alone sent it at 0, 2, 6 and 14 s only, and on a
 	// path losing 10 % each way about one liveness check or rekey in 770
 	// lost every copy or its answer and the SA was set up again for
 	// nothing; six copies make that one in 21,000 ((1-0.9*0.9)^6).
@@ -576,6 +579,12 @@ func (c *Core) pump(now time.Time, sa *ikeSA) {
 	}
 }
 
+// retransmitSpan is how long the doubling schedule waits from a
+// request's first transmission until it gives up: base * (2^(tries+1) - 1).
+func (c *Core) retransmitSpan() time.Duration {
+	return time.Duration(float64(c.opt.RetransmitBase) * (math.Pow(2, float64(c.opt.RetransmitTries+1)) - 1))
+}
+
 // retransmitDelay is the exponential backoff: base * 2^tries.
 func (c *Core) retransmitDelay(tries int) time.Duration {
 	return time.Duration(float64(c.opt.RetransmitBase) * math.Pow(2, float64(tries)))
@@ -629,8 +638,14 @@ func (c *Core) saTimers(now time.Time, sa *ikeSA) {
 		delay := c.retransmitDelay(r.tries)
 		if bounded {
 			// Spread the tries over the DPD timeout rather than spend
-			// them in its first half.
+			// them in its first half; but after the last one wait as
+			// long as the doubling schedule would have (up to the
+			// timeout), or the spreading would declare the peer dead
+			// sooner than before.
 			delay = min(delay, c.opt.DPDTimeout/time.Duration(c.opt.RetransmitTries))
+			if r.tries >= c.opt.RetransmitTries {
+				delay = r.sentAt.Add(c.retransmitSpan()).Sub(now)
+			}
 		}
 		r.next = now.Add(delay)
 		if bounded && r.giveUpAt.Before(r.next) {

@@ -245,36 +245,49 @@ func TestDPDPeerDeath(t *testing.T) {
 	p.checkUp()
 }
 
-// TestDPDRetransmitsSpread: with the default schedule (2 s base, 5 tries,
-// 30 s DPD timeout) a liveness check into a silent path goes out at 0, 2,
-// 6, 12, 18 and 24 s, its tries spread over the timeout rather than spent
-// in the first 14 s, and the peer is declared dead at 30 s, not later.
+// TestDPDRetransmitsSpread: a liveness check into a silent path has its
+// tries spread over the DPD timeout rather than spent in its first 14 s,
+// and the peer is declared dead at the timeout, neither later nor sooner:
+// with the defaults (2 s base, 5 tries, 30 s) at 0, 2, 6, 12, 18 and 24 s,
+// and with Azure's 45 s timeout at 0, 2, 6, 14, 23 and 32 s.
 func TestDPDRetransmitsSpread(t *testing.T) {
-	p, sa, _ := upPair(t)
-	start := p.now
-	var sent []time.Duration
-	p.net.filter = func(d datagram) bool {
-		if d.from.Addr() == addrA {
-			if h, err := wire.ParseHeader(d.pkt); err == nil && h.Exchange == wire.INFORMATIONAL && !h.IsResponse() {
-				sent = append(sent, p.now.Sub(start))
+	s := time.Second
+	for _, tc := range []struct {
+		timeout time.Duration
+		sent    []time.Duration
+	}{
+		{0, []time.Duration{0, 2 * s, 6 * s, 12 * s, 18 * s, 24 * s}},
+		{45 * s, []time.Duration{0, 2 * s, 6 * s, 14 * s, 23 * s, 32 * s}},
+	} {
+		p := seedPair(t, func(c *CoreConfig) { c.DPDTimeout = tc.timeout })
+		p.a.core.Start(p.now)
+		p.run(time.Second)
+		sa, _ := p.checkUp()
+		timeout := p.a.core.opt.DPDTimeout
+		start := p.now
+		var sent []time.Duration
+		p.net.filter = func(d datagram) bool {
+			if d.from.Addr() == addrA {
+				if h, err := wire.ParseHeader(d.pkt); err == nil && h.Exchange == wire.INFORMATIONAL && !h.IsResponse() {
+					sent = append(sent, p.now.Sub(start))
+				}
+			}
+			return true // the path is silent
+		}
+		p.a.core.startDPD(p.now, sa)
+		var deadAt time.Duration
+		for p.now.Sub(start) < 2*timeout && deadAt == 0 {
+			p.run(100 * time.Millisecond)
+			if sa.state == StateDead || len(established(p.a)) == 0 {
+				deadAt = p.now.Sub(start)
 			}
 		}
-		return true // the path is silent
-	}
-	p.a.core.startDPD(p.now, sa)
-	var deadAt time.Duration
-	for p.now.Sub(start) < 40*time.Second && deadAt == 0 {
-		p.run(100 * time.Millisecond)
-		if sa.state == StateDead || len(established(p.a)) == 0 {
-			deadAt = p.now.Sub(start)
+		if !slices.Equal(sent, tc.sent) {
+			t.Errorf("DPD timeout %v: liveness check sent at %v, want %v", timeout, sent, tc.sent)
 		}
-	}
-	want := []time.Duration{0, 2 * time.Second, 6 * time.Second, 12 * time.Second, 18 * time.Second, 24 * time.Second}
-	if !slices.Equal(sent, want) {
-		t.Errorf("liveness check sent at %v, want %v", sent, want)
-	}
-	if deadAt != 30*time.Second {
-		t.Errorf("peer declared dead %v after the check, want 30s", deadAt)
+		if deadAt != timeout {
+			t.Errorf("DPD timeout %v: peer declared dead %v after the check", timeout, deadAt)
+		}
 	}
 }
 
