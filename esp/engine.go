@@ -497,8 +497,12 @@ func (e *Engine) Close() error {
 
 // dropFor returns the drop rule table of local's family.
 func (e *Engine) dropFor(local netip.Addr) *dropTable {
-	if local.Is6() && !local.Is4In6() {
+	if isIPv6(local) {
 		return e.drop6
 	}
 	return e.drop4
 }
+
+// isIPv6 reports whether a is of the IPv6 family on the wire: an
+// IPv4-mapped address travels as IPv4.
+func isIPv6(a netip.Addr) bool { return a.Is6() && !a.Is4In6() }

@@ -417,7 +417,7 @@ func (o *outer) close() error {
 // SendIKE sends an IKE message on the shared UDP 4500 socket, prefixed
 // with the non-ESP marker (RFC 3948 §2.2).
 func (e *Engine) SendIKE(pkt []byte, src, dst netip.AddrPort) error {
-	o := e.outerFor(true, dst.Addr().Is6() && !dst.Addr().Is4In6()).Load()
+	o := e.outerFor(true, isIPv6(dst.Addr())).Load()
 	if o == nil {
 		return errors.New("esp: SendIKE: no UDP socket open")
 	}
@@ -433,7 +433,7 @@ func (e *Engine) SendIKE(pkt []byte, src, dst netip.AddrPort) error {
 // §2.3) from the UDP socket to dst; ike calls it periodically when it
 // detected a NAT in front of this host.
 func (e *Engine) SendNATKeepalive(src, dst netip.AddrPort) error {
-	o := e.outerFor(true, dst.Addr().Is6() && !dst.Addr().Is4In6()).Load()
+	o := e.outerFor(true, isIPv6(dst.Addr())).Load()
 	if o == nil {
 		return errors.New("esp: SendNATKeepalive: no UDP socket open")
 	}

@@ -232,7 +232,7 @@ type rxMeta struct {
 // listenUDP opens the UDP socket on local, an IPv4 or (IPv6 only, without
 // mapped IPv4) an IPv6 address.
 func listenUDP(local netip.AddrPort) (*udpIO, error) {
-	v6 := local.Addr().Is6() && !local.Addr().Is4In6()
+	v6 := isIPv6(local.Addr())
 	network := "udp4"
 	if v6 {
 		network = "udp6"
@@ -481,7 +481,7 @@ func listenRawESP(local netip.Addr) (*rawIO, error) {
 	if !local.IsValid() {
 		local = netip.IPv4Unspecified()
 	}
-	v6 := local.Is6() && !local.Is4In6()
+	v6 := isIPv6(local)
 	network := "ip4:50"
 	if v6 {
 		network = "ip6:50"
