@@ -403,7 +403,13 @@ func TestGoBGPSessionOverLoopback(t *testing.T) {
 		t.Errorf("advertised = %+v, %v", adv, err)
 	}
 	// What the other side received: next hop 127.0.0.1, path 65050, MED 1.
+	// Its UPDATE may still be on its way: the IX installing the peer's
+	// route says nothing about the peer having taken the IX's.
 	got, err := az.NeighborRoutes(ctx, ma("127.0.0.1"))
+	for err == nil && len(got.Routes) == 0 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+		got, err = az.NeighborRoutes(ctx, ma("127.0.0.1"))
+	}
 	if err != nil || len(got.Routes) != 1 || got.Routes[0].NextHop != ma("127.0.0.1") ||
 		!slices.Equal(got.Routes[0].ASPath, []uint32{65050}) || got.Routes[0].MED == nil || *got.Routes[0].MED != 1 {
 		t.Errorf("peer received = %+v, %v", got, err)
