@@ -143,21 +143,21 @@ func (c *Core) childRekeyReply(now time.Time, sa *ikeSA, old *childSA, rk *child
 	if n := m.errorNotify(); n != nil {
 		c.log.Info("ike: peer refused Child SA rekey, retrying later", "tunnel", tunName(sa), "notify", notifyName(n.Type))
 		if n.Type != nChildSANotFound {
-			old.rekeyAt = now.Add(10 * time.Second)
+			old.rekeyAt = c.rekeyRetryTime(now, old.expireAt)
 		}
 		return
 	}
 	suite, outSPI, ok := acceptChildAnswer(&sa.tun.pol, m.SA, rk.dh != nil)
 	if !ok || len(m.Nonce) < 16 {
 		c.log.Warn("ike: Child SA rekey answer does not match our offer", "tunnel", tunName(sa))
-		old.rekeyAt = now.Add(10 * time.Second)
+		old.rekeyAt = c.rekeyRetryTime(now, old.expireAt)
 		return
 	}
 	var shared []byte
 	if rk.dh != nil {
 		var err error
 		if shared, err = rk.dh.SharedSecret(m.KE); err != nil {
-			old.rekeyAt = now.Add(10 * time.Second)
+			old.rekeyAt = c.rekeyRetryTime(now, old.expireAt)
 			return
 		}
 	}

@@ -790,6 +790,29 @@ func (c *Core) rekeyTime(now time.Time, lt time.Duration) time.Time {
 	return now.Add(lt - time.Duration(margin+jitter))
 }
 
+// rekeyRetryDelay is the longest wait before a refused or failed rekey
+// is tried again.
+const rekeyRetryDelay = 10 * time.Second
+
+// rekeyRetryTime returns when to try again a rekey of an SA that expires
+// at expireAt, after the peer refused it (mostly TEMPORARY_FAILURE: an
+// exchange of its own was in flight) or its answer was unusable. The wait
+// is random between half and all of rekeyRetryDelay, so two ends that
+// refused each other do not try again in step; and it is at most a third
+// of the time left, so an SA whose rekey margin is shorter than
+// rekeyRetryDelay (a lifetime of a minute leaves 6 to 9 s) still gets its
+// tries before it expires instead of going down and being set up anew.
+func (c *Core) rekeyRetryTime(now, expireAt time.Time) time.Time {
+	wait := rekeyRetryDelay
+	if !expireAt.IsZero() {
+		wait = min(wait, expireAt.Sub(now)/3)
+	}
+	if wait <= 0 {
+		return now
+	}
+	return now.Add(wait/2 + mrand.N(wait/2+1))
+}
+
 // failSA tears down an SA that failed or whose peer died and schedules
 // re-initiation for connect-type auto tunnels.
 func (c *Core) failSA(now time.Time, sa *ikeSA, reason string) {

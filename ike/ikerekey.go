@@ -36,18 +36,18 @@ func (c *Core) ikeRekeyReply(now time.Time, sa *ikeSA, rk *ikeRekey, spi uint64,
 	sa.rekeying = nil
 	if n := m.errorNotify(); n != nil {
 		c.log.Info("ike: peer refused IKE SA rekey, retrying later", "tunnel", tunName(sa), "notify", notifyName(n.Type))
-		sa.rekeyAt = now.Add(10 * time.Second)
+		sa.rekeyAt = c.rekeyRetryTime(now, sa.expireAt)
 		return
 	}
 	suite, peerSPI, ok := acceptIKEAnswer(&sa.tun.pol, m.SA)
 	if !ok || len(peerSPI) != 8 || m.KEGroup != suite.DH.ID || len(m.Nonce) < 16 {
 		c.log.Warn("ike: IKE SA rekey answer does not match our offer", "tunnel", tunName(sa))
-		sa.rekeyAt = now.Add(10 * time.Second)
+		sa.rekeyAt = c.rekeyRetryTime(now, sa.expireAt)
 		return
 	}
 	shared, err := rk.dh.SharedSecret(m.KE)
 	if err != nil {
-		sa.rekeyAt = now.Add(10 * time.Second)
+		sa.rekeyAt = c.rekeyRetryTime(now, sa.expireAt)
 		return
 	}
 	nsa := c.rekeyedSA(now, sa, true, spi, uint64FromBytes(peerSPI), suite, shared, rk.nonce, m.Nonce)

@@ -236,3 +236,63 @@ func TestChildDeleteOnPeersNewIKESA(t *testing.T) {
 	p.run(30 * time.Second)
 	p.checkUp()
 }
+
+// TestRefusedRekeyRetriedBeforeExpiry: with a lifetime of a minute the
+// rekey starts 6 to 9 s before expiry. The peer refuses it with
+// TEMPORARY_FAILURE (its liveness check is in flight, the answer lost),
+// and the retry must come while the SA still lives: a fixed 10 s wait
+// let the SA expire and be set up anew, a gap in traffic and no rekey.
+func TestRefusedRekeyRetriedBeforeExpiry(t *testing.T) {
+	for range 20 {
+		p, sa, sb := upPair(t)
+		dropped := false
+		p.net.filter = func(d datagram) bool {
+			h, err := parseHeader(d.pkt)
+			if err == nil && !dropped && d.from.Addr() == addrA && h.Exchange == exInformational && h.Response {
+				dropped = true
+				return true
+			}
+			return false
+		}
+		p.b.core.startDPD(p.now, sb)
+		p.net.deliver(p.now)
+		if !dropped || sb.pending == nil {
+			t.Fatal("b's liveness check is not in flight")
+		}
+		const left = 7 * time.Second
+		sa.expireAt = p.now.Add(left)
+		p.a.core.startIKERekey(p.now, sa)
+		p.net.deliver(p.now)
+		if sa.rekeying != nil || sa.rekeyAt.IsZero() || sa.replacedBy != nil {
+			t.Fatal("b did not refuse the rekey while its own exchange was in flight")
+		}
+		p.run(left)
+		if n := p.a.core.Stats().IKERekeys; n != 1 || sa.replacedBy == nil {
+			t.Fatalf("IKE SA not rekeyed before it expired: %d rekeys", n)
+		}
+		p.checkUp()
+	}
+}
+
+// TestRekeyRetryTime: a refused rekey waits 5 to 10 s, less where the SA
+// expires sooner, and never past a third of the time left.
+func TestRekeyRetryTime(t *testing.T) {
+	c := &Core{}
+	now := time.Unix(1e9, 0)
+	for range 1000 {
+		for _, tc := range []struct{ left, lo, hi time.Duration }{
+			{0, 5 * time.Second, 10 * time.Second}, // no expiry known
+			{time.Hour, 5 * time.Second, 10 * time.Second},
+			{9 * time.Second, 1500 * time.Millisecond, 3 * time.Second},
+			{-time.Second, 0, 0},
+		} {
+			var exp time.Time
+			if tc.left != 0 {
+				exp = now.Add(tc.left)
+			}
+			if d := c.rekeyRetryTime(now, exp).Sub(now); d < tc.lo || d > tc.hi {
+				t.Fatalf("%v left: retry after %v, want %v to %v", tc.left, d, tc.lo, tc.hi)
+			}
+		}
+	}
+}
