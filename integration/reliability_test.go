@@ -465,6 +465,11 @@ func relLossyRekeys(t *testing.T, tab *relTable) {
 	}
 	p.az, p.azStarted = az, time.Now()
 	ix := p.startIX(iopIXConf{SALifetime: 60, ChildLifetime: 60})
+	t.Cleanup(func() {
+		if t.Failed() {
+			relLogIKEEvents(t, ix, az)
+		}
+	})
 	iopWaitSoftIXPair(t, p.iopLab, ix, p.az, 60*time.Second)
 	p.waitPing(30 * time.Second)
 	p.settle(ix)
@@ -515,6 +520,21 @@ func relLossyRekeys(t *testing.T, tab *relTable) {
 		if strings.Contains(log, "level=ERROR") {
 			t.Errorf("soft-ix %s logged errors during rekeys on the lossy path", name)
 		}
+	}
+}
+
+// relLogIKEEvents logs each daemon's IKE events (its "ike: " lines above
+// debug), what a failed rekey scenario needs for a diagnosis.
+func relLogIKEEvents(t *testing.T, daemons ...*nslab.SoftIX) {
+	t.Helper()
+	for _, d := range daemons {
+		var events []string
+		for _, line := range strings.Split(d.Proc.Log(), "\n") {
+			if strings.Contains(line, "ike: ") && !strings.Contains(line, "level=DEBUG") {
+				events = append(events, line)
+			}
+		}
+		t.Logf("soft-ix %s IKE events:\n%s", d.Name, strings.Join(events, "\n"))
 	}
 }
 
