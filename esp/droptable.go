@@ -10,6 +10,8 @@ import (
 
 	"github.com/google/nftables/expr"
 	"golang.org/x/sys/unix"
+
+	"github.com/soft-ix/soft-ix/internal/nlmsg"
 )
 
 // dropTable is the nftables table (family netdev, softix_esp_rx4 or
@@ -183,14 +185,7 @@ func (d *dropTable) send(b *nftBatch) error {
 			}
 			return fmt.Errorf("netlink receive: %w", err)
 		}
-		for p := buf[:n]; len(p) >= unix.NLMSG_HDRLEN; {
-			size := int(binary.NativeEndian.Uint32(p[0:4]))
-			if size < unix.NLMSG_HDRLEN || size > len(p) {
-				break
-			}
-			typ := binary.NativeEndian.Uint16(p[4:6])
-			body := p[unix.NLMSG_HDRLEN:size]
-			p = p[min(nlAlign(size), len(p)):]
+		for typ, body, rest, ok := nlmsg.Next(buf[:n]); ok; typ, body, rest, ok = nlmsg.Next(rest) {
 			if typ != unix.NLMSG_ERROR || len(body) < 4+unix.NLMSG_HDRLEN {
 				continue
 			}
@@ -254,7 +249,7 @@ func (b *nftBatch) ingressChain(table, name, dev string) {
 	hook = nlAttrString(hook, unix.NFTA_HOOK_DEV, dev)
 	a := nlAttrString(nil, unix.NFTA_CHAIN_TABLE, table)
 	a = nlAttrString(a, unix.NFTA_CHAIN_NAME, name)
-	a = nlAttr(a, unix.NLA_F_NESTED|unix.NFTA_CHAIN_HOOK, hook)
+	a = nlmsg.AppendAttr(a, unix.NLA_F_NESTED|unix.NFTA_CHAIN_HOOK, hook)
 	a = nlAttrString(a, unix.NFTA_CHAIN_TYPE, "filter")
 	b.add(unix.NFT_MSG_NEWCHAIN, unix.NLM_F_CREATE, a)
 }
@@ -267,11 +262,11 @@ func (b *nftBatch) rule(table, chain string, exprs []expr.Any) error {
 		if err != nil {
 			return fmt.Errorf("nftables expression %T: %w", e, err)
 		}
-		list = nlAttr(list, unix.NLA_F_NESTED|unix.NFTA_LIST_ELEM, data)
+		list = nlmsg.AppendAttr(list, unix.NLA_F_NESTED|unix.NFTA_LIST_ELEM, data)
 	}
 	a := nlAttrString(nil, unix.NFTA_RULE_TABLE, table)
 	a = nlAttrString(a, unix.NFTA_RULE_CHAIN, chain)
-	a = nlAttr(a, unix.NLA_F_NESTED|unix.NFTA_RULE_EXPRESSIONS, list)
+	a = nlmsg.AppendAttr(a, unix.NLA_F_NESTED|unix.NFTA_RULE_EXPRESSIONS, list)
 	b.add(unix.NFT_MSG_NEWRULE, unix.NLM_F_CREATE|unix.NLM_F_APPEND, a)
 	return nil
 }
@@ -299,23 +294,12 @@ func (b *nftBatch) frame(seq *uint32) []byte {
 	return out
 }
 
-// nlAlign rounds n up to netlink's 4-byte alignment.
-func nlAlign(n int) int { return (n + 3) &^ 3 }
-
-// nlAttr appends a netlink attribute, padded.
-func nlAttr(b []byte, typ uint16, data []byte) []byte {
-	b = binary.NativeEndian.AppendUint16(b, uint16(4+len(data)))
-	b = binary.NativeEndian.AppendUint16(b, typ)
-	b = append(b, data...)
-	return append(b, make([]byte, nlAlign(len(data))-len(data))...)
-}
-
 func nlAttrString(b []byte, typ uint16, s string) []byte {
-	return nlAttr(b, typ, append([]byte(s), 0))
+	return nlmsg.AppendAttr(b, typ, append([]byte(s), 0))
 }
 
 // nlAttrU32 appends a 32-bit attribute in network order, as nftables
 // wants its numbers.
 func nlAttrU32(b []byte, typ uint16, v uint32) []byte {
-	return nlAttr(b, typ, binary.BigEndian.AppendUint32(nil, v))
+	return nlmsg.AppendAttr(b, typ, binary.BigEndian.AppendUint32(nil, v))
 }

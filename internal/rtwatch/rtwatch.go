@@ -21,6 +21,8 @@ import (
 	"os"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/soft-ix/soft-ix/internal/nlmsg"
 )
 
 // Groups of notifications (RTMGRP_* bits), combined with |.
@@ -138,16 +140,10 @@ func (w *Watcher) run(fn func(Event)) {
 // parse calls fn for each routing message in b (one datagram); link and
 // neigh hold what the events point to.
 func parse(b []byte, link *Link, neigh *Neigh, fn func(Event)) {
-	for len(b) >= unix.SizeofNlMsghdr {
-		l := int(binary.NativeEndian.Uint32(b[0:4]))
-		typ := binary.NativeEndian.Uint16(b[4:6])
-		if l < unix.SizeofNlMsghdr || l > len(b) {
-			return
-		}
-		if ev, ok := message(typ, b[unix.SizeofNlMsghdr:l], link, neigh); ok {
+	for typ, body, rest, ok := nlmsg.Next(b); ok; typ, body, rest, ok = nlmsg.Next(rest) {
+		if ev, ok := message(typ, body, link, neigh); ok {
 			fn(ev)
 		}
-		b = b[min(align(l), len(b)):]
 	}
 }
 
@@ -213,17 +209,10 @@ type attrs []byte
 // next returns the next attribute's type (without the nested and
 // byte-order bits) and value; ok is false at the end or at a bad length.
 func (a *attrs) next() (typ uint16, val []byte, ok bool) {
-	b := *a
-	if len(b) < unix.SizeofRtAttr {
-		return 0, nil, false
-	}
-	l := int(binary.NativeEndian.Uint16(b[0:2]))
-	if l < unix.SizeofRtAttr || l > len(b) {
-		return 0, nil, false
-	}
-	typ = binary.NativeEndian.Uint16(b[2:4]) &^ (unix.NLA_F_NESTED | unix.NLA_F_NET_BYTEORDER)
-	*a = b[min(align(l), len(b)):]
-	return typ, b[unix.SizeofRtAttr:l], true
+	var rest []byte
+	typ, val, rest, ok = nlmsg.NextAttr(*a)
+	*a = rest
+	return typ, val, ok
 }
 
 // cString is b up to its first NUL.
@@ -235,5 +224,3 @@ func cString(b []byte) []byte {
 	}
 	return b
 }
-
-func align(n int) int { return (n + 3) &^ 3 }

@@ -9,21 +9,16 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/soft-ix/soft-ix/internal/nlmsg"
 	"github.com/soft-ix/soft-ix/internal/testenv"
 )
 
 // attr encodes one routing attribute, padded.
-func attr(typ uint16, val []byte) []byte {
-	b := make([]byte, unix.SizeofRtAttr, align(unix.SizeofRtAttr+len(val)))
-	binary.NativeEndian.PutUint16(b[0:2], uint16(unix.SizeofRtAttr+len(val)))
-	binary.NativeEndian.PutUint16(b[2:4], typ)
-	b = append(b, val...)
-	return b[:cap(b)]
-}
+func attr(typ uint16, val []byte) []byte { return nlmsg.AppendAttr(nil, typ, val) }
 
-// nlmsg encodes one netlink message of typ with body, padded.
-func nlmsg(typ uint16, body []byte) []byte {
-	b := make([]byte, unix.SizeofNlMsghdr, align(unix.SizeofNlMsghdr+len(body)))
+// encodeMsg encodes one netlink message of typ with body, padded.
+func encodeMsg(typ uint16, body []byte) []byte {
+	b := make([]byte, unix.SizeofNlMsghdr, nlmsg.Align(unix.SizeofNlMsghdr+len(body)))
 	binary.NativeEndian.PutUint32(b[0:4], uint32(unix.SizeofNlMsghdr+len(body)))
 	binary.NativeEndian.PutUint16(b[4:6], typ)
 	b = append(b, body...)
@@ -93,12 +88,12 @@ func collect(b []byte) []seen {
 
 func TestParse(t *testing.T) {
 	var dgram []byte
-	dgram = append(dgram, nlmsg(unix.RTM_NEWLINK, linkMsg(7, unix.ARPHRD_NONE, unix.IFF_UP, "Tunnel0.0", "tun"))...)
-	dgram = append(dgram, nlmsg(unix.RTM_NEWADDR, addrMsg(7))...)
-	dgram = append(dgram, nlmsg(unix.RTM_DELLINK, linkMsg(1, unix.ARPHRD_LOOPBACK, unix.IFF_LOOPBACK, "lo", ""))...)
-	dgram = append(dgram, nlmsg(unix.RTM_NEWROUTE, make([]byte, unix.SizeofRtMsg))...)
-	dgram = append(dgram, nlmsg(unix.RTM_NEWNEIGH, neighMsg(7, unix.NUD_STALE, []byte{198, 51, 100, 6}, []byte{2, 0, 0, 0, 0, 9}))...)
-	dgram = append(dgram, nlmsg(unix.NLMSG_DONE, make([]byte, 4))...)
+	dgram = append(dgram, encodeMsg(unix.RTM_NEWLINK, linkMsg(7, unix.ARPHRD_NONE, unix.IFF_UP, "Tunnel0.0", "tun"))...)
+	dgram = append(dgram, encodeMsg(unix.RTM_NEWADDR, addrMsg(7))...)
+	dgram = append(dgram, encodeMsg(unix.RTM_DELLINK, linkMsg(1, unix.ARPHRD_LOOPBACK, unix.IFF_LOOPBACK, "lo", ""))...)
+	dgram = append(dgram, encodeMsg(unix.RTM_NEWROUTE, make([]byte, unix.SizeofRtMsg))...)
+	dgram = append(dgram, encodeMsg(unix.RTM_NEWNEIGH, neighMsg(7, unix.NUD_STALE, []byte{198, 51, 100, 6}, []byte{2, 0, 0, 0, 0, 9}))...)
+	dgram = append(dgram, encodeMsg(unix.NLMSG_DONE, make([]byte, 4))...)
 	got := collect(dgram)
 	want := []seen{
 		{typ: unix.RTM_NEWLINK, index: 7, isLnk: true, name: "Tunnel0.0", kind: "tun", flags: unix.IFF_UP, arphrd: unix.ARPHRD_NONE},
@@ -120,13 +115,17 @@ func TestParse(t *testing.T) {
 	for _, bad := range [][]byte{
 		nil,
 		dgram[:10],
-		nlmsg(unix.RTM_NEWLINK, make([]byte, 8)), // shorter than ifinfomsg
+		encodeMsg(unix.RTM_NEWLINK, make([]byte, 8)), // shorter than ifinfomsg
 		func() []byte {
-			b := nlmsg(unix.RTM_NEWADDR, addrMsg(3))
+			b := encodeMsg(unix.RTM_NEWADDR, addrMsg(3))
 			binary.NativeEndian.PutUint32(b, 1<<20)
 			return b
 		}(),
-		func() []byte { b := nlmsg(unix.RTM_NEWADDR, addrMsg(3)); binary.NativeEndian.PutUint32(b, 4); return b }(),
+		func() []byte {
+			b := encodeMsg(unix.RTM_NEWADDR, addrMsg(3))
+			binary.NativeEndian.PutUint32(b, 4)
+			return b
+		}(),
 	} {
 		if got := collect(bad); len(got) != 0 {
 			t.Errorf("%x: got %+v, want nothing", bad, got)
@@ -137,8 +136,8 @@ func TestParse(t *testing.T) {
 // A notification is reported without allocating: a hub's start sends
 // thousands.
 func TestParseNoAllocs(t *testing.T) {
-	dgram := nlmsg(unix.RTM_NEWLINK, linkMsg(7, unix.ARPHRD_NONE, unix.IFF_UP, "Tunnel0.0", "tun"))
-	dgram = append(dgram, nlmsg(unix.RTM_NEWNEIGH, neighMsg(7, unix.NUD_STALE, []byte{198, 51, 100, 6}, []byte{2, 0, 0, 0, 0, 9}))...)
+	dgram := encodeMsg(unix.RTM_NEWLINK, linkMsg(7, unix.ARPHRD_NONE, unix.IFF_UP, "Tunnel0.0", "tun"))
+	dgram = append(dgram, encodeMsg(unix.RTM_NEWNEIGH, neighMsg(7, unix.NUD_STALE, []byte{198, 51, 100, 6}, []byte{2, 0, 0, 0, 0, 9}))...)
 	var l Link
 	var nb Neigh
 	n := 0
@@ -153,9 +152,9 @@ func TestParseNoAllocs(t *testing.T) {
 }
 
 func FuzzParse(f *testing.F) {
-	f.Add(nlmsg(unix.RTM_NEWLINK, linkMsg(7, unix.ARPHRD_NONE, unix.IFF_UP, "Tunnel0.0", "tun")))
-	f.Add(append(nlmsg(unix.RTM_NEWADDR, addrMsg(2)), nlmsg(unix.RTM_DELNEIGH, make([]byte, unix.SizeofNdMsg))...))
-	f.Add(nlmsg(unix.RTM_NEWNEIGH, neighMsg(7, unix.NUD_STALE, []byte{198, 51, 100, 6}, []byte{2, 0, 0, 0, 0, 9})))
+	f.Add(encodeMsg(unix.RTM_NEWLINK, linkMsg(7, unix.ARPHRD_NONE, unix.IFF_UP, "Tunnel0.0", "tun")))
+	f.Add(append(encodeMsg(unix.RTM_NEWADDR, addrMsg(2)), encodeMsg(unix.RTM_DELNEIGH, make([]byte, unix.SizeofNdMsg))...))
+	f.Add(encodeMsg(unix.RTM_NEWNEIGH, neighMsg(7, unix.NUD_STALE, []byte{198, 51, 100, 6}, []byte{2, 0, 0, 0, 0, 9})))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var l Link
 		var nb Neigh
