@@ -270,13 +270,8 @@ func TestCLIAgainstDaemon(t *testing.T) {
 	}
 
 	// SIGTERM: clean exit, nothing of soft-ix left.
-	if err := d.Signal(syscall.SIGTERM); err != nil {
+	if err := d.SignalWait(syscall.SIGTERM, 15*time.Second); err != nil {
 		t.Fatal(err)
-	}
-	select {
-	case <-d.Done():
-	case <-time.After(15 * time.Second):
-		t.Fatal("daemon did not exit on SIGTERM")
 	}
 	if _, err := d.Exited(); err != nil {
 		t.Errorf("daemon exit: %v\n%s", err, d.Log())

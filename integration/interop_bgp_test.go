@@ -109,13 +109,8 @@ func TestInteropBGPStrongSwanBIRD(t *testing.T) {
 	t.Logf("tunnel, session, routes and ping back %v after the tunnel was torn down", time.Since(outage).Round(100*time.Millisecond))
 
 	// SIGTERM: soft-ix removes its routes, its TUN and its loopback.
-	if err := x.Proc.Signal(syscall.SIGTERM); err != nil {
+	if err := x.Proc.SignalWait(syscall.SIGTERM, 15*time.Second); err != nil {
 		t.Fatal(err)
-	}
-	select {
-	case <-x.Proc.Done():
-	case <-time.After(15 * time.Second):
-		t.Fatal("soft-ix did not exit within 15 s of SIGTERM")
 	}
 	if _, err := x.Proc.Exited(); err != nil {
 		t.Errorf("soft-ix exit status after SIGTERM: %v", err)

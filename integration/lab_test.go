@@ -209,13 +209,8 @@ func TestSoftIXDaemonInLab(t *testing.T) {
 			t.Errorf("running-config lacks %q:\n%s", want, out)
 		}
 	}
-	if err := ix.Proc.Signal(syscall.SIGTERM); err != nil {
+	if err := ix.Proc.SignalWait(syscall.SIGTERM, 15*time.Second); err != nil {
 		t.Fatal(err)
-	}
-	select {
-	case <-ix.Proc.Done():
-	case <-time.After(15 * time.Second):
-		t.Fatal("soft-ix did not exit within 15 s of SIGTERM")
 	}
 	if _, err := ix.Proc.Exited(); err != nil {
 		t.Errorf("soft-ix exit after SIGTERM: %v\n%s", err, ix.Proc.Log())

@@ -148,13 +148,8 @@ func TestRawESPPacketSocket(t *testing.T) {
 	if out, err := l.s.Azure.Run("nft", "list", "tables"); err != nil || !strings.Contains(out, "softix_esp_rx4") {
 		t.Fatalf("no drop rule table on the gateway before the kill: %v\n%s", err, out)
 	}
-	if err := az.Proc.Signal(syscall.SIGKILL); err != nil {
+	if err := az.Proc.SignalWait(syscall.SIGKILL, 10*time.Second); err != nil {
 		t.Fatal(err)
-	}
-	select {
-	case <-az.Proc.Done():
-	case <-time.After(10 * time.Second):
-		t.Fatal("the gateway did not die of SIGKILL within 10 s")
 	}
 	if out, err := l.s.Azure.Run("nft", "list", "tables"); err != nil || strings.Contains(out, "softix_esp_rx") {
 		t.Errorf("the drop rule's table outlived a daemon killed by SIGKILL: %v\n%s", err, out)

@@ -194,13 +194,8 @@ func (p *relPair) settle(ix *nslab.SoftIX) {
 // relKill sends SIGKILL to a daemon and waits until it is gone.
 func relKill(t *testing.T, x *nslab.SoftIX) {
 	t.Helper()
-	if err := x.Proc.Signal(syscall.SIGKILL); err != nil {
+	if err := x.Proc.SignalWait(syscall.SIGKILL, 5*time.Second); err != nil {
 		t.Fatal(err)
-	}
-	select {
-	case <-x.Proc.Done():
-	case <-time.After(5 * time.Second):
-		t.Fatalf("soft-ix %s did not die on SIGKILL", x.Name)
 	}
 }
 

@@ -585,6 +585,20 @@ func (p *Proc) Signal(sig syscall.Signal) error {
 	return p.Cmd.Process.Signal(sig)
 }
 
+// SignalWait sends sig to the process, as Signal does, and waits up to
+// timeout for it to exit; the error says which process did not.
+func (p *Proc) SignalWait(sig syscall.Signal, timeout time.Duration) error {
+	if err := p.Signal(sig); err != nil {
+		return fmt.Errorf("%s: %w", p.Name, err)
+	}
+	select {
+	case <-p.done:
+		return nil
+	case <-time.After(timeout):
+		return fmt.Errorf("%s did not exit within %v of %v", p.Name, timeout, sig)
+	}
+}
+
 // Stop sends SIGTERM to the process group, waits up to five seconds, then
 // sends SIGKILL and waits for the exit. It returns how the process ended.
 func (p *Proc) Stop() error {
