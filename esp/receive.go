@@ -228,18 +228,29 @@ type groHeads struct{ elems []*elem }
 
 // stage moves the packets bufs (headroom included) of one TUN write into
 // large buffers where they lack room. release must follow the write.
+//
+// Each buffer's capacity is cut to groMaxCap: GRO grows a packet as far
+// as its buffer's capacity allows, and a large buffer holds more than an
+// IP packet's 65,535 bytes. A run of, say, 49 segments of 1,338 bytes
+// (an MSS of 1,350 with timestamps) would become one packet whose 16-bit
+// length field wrapped, which the kernel trims to the wrapped length.
 func (h *groHeads) stage(bufs [][]byte) {
 	for i, b := range bufs {
-		if cap(b) > rxBufSize {
-			continue // already in a large buffer
+		if cap(b) <= rxBufSize {
+			el := getElem()
+			h.elems = append(h.elems, el)
+			s := el.buf[:len(b)]
+			copy(s, b)
+			b = s
 		}
-		el := getElem()
-		h.elems = append(h.elems, el)
-		s := el.buf[:len(b)]
-		copy(s, b)
-		bufs[i] = s
+		bufs[i] = b[:len(b):min(cap(b), groMaxCap)]
 	}
 }
+
+// groMaxCap is the capacity of a buffer in a TUN write with GRO: the
+// headroom and the largest IP packet, so a coalesced packet never
+// outgrows its length field.
+const groMaxCap = tunWriteOffset + 65535
 
 // release gives the buffers of the last stage back.
 func (h *groHeads) release() {
