@@ -791,8 +791,13 @@ func (c *Core) rekeyTime(now time.Time, lt time.Duration) time.Time {
 }
 
 // rekeyRetryDelay is the longest wait before a refused or failed rekey
-// is tried again.
-const rekeyRetryDelay = 10 * time.Second
+// is tried again; rekeyRetryMin the shortest wait's upper bound, so a
+// peer that keeps refusing in an SA's last seconds is asked at most
+// twice a second.
+const (
+	rekeyRetryDelay = 10 * time.Second
+	rekeyRetryMin   = time.Second
+)
 
 // rekeyRetryTime returns when to try again a rekey of an SA that expires
 // at expireAt, after the peer refused it (mostly TEMPORARY_FAILURE: an
@@ -802,13 +807,11 @@ const rekeyRetryDelay = 10 * time.Second
 // of the time left, so an SA whose rekey margin is shorter than
 // rekeyRetryDelay (a lifetime of a minute leaves 6 to 9 s) still gets its
 // tries before it expires instead of going down and being set up anew.
+// Below rekeyRetryMin the third is not cut further.
 func (c *Core) rekeyRetryTime(now, expireAt time.Time) time.Time {
 	wait := rekeyRetryDelay
 	if !expireAt.IsZero() {
-		wait = min(wait, expireAt.Sub(now)/3)
-	}
-	if wait <= 0 {
-		return now
+		wait = min(wait, max(expireAt.Sub(now)/3, rekeyRetryMin))
 	}
 	return now.Add(wait/2 + mrand.N(wait/2+1))
 }

@@ -275,7 +275,8 @@ func TestRefusedRekeyRetriedBeforeExpiry(t *testing.T) {
 }
 
 // TestRekeyRetryTime: a refused rekey waits 5 to 10 s, less where the SA
-// expires sooner, and never past a third of the time left.
+// expires sooner: at most a third of the time left, but not under half a
+// second, so a peer refusing in the SA's last moments is not flooded.
 func TestRekeyRetryTime(t *testing.T) {
 	c := &Core{}
 	now := time.Unix(1e9, 0)
@@ -284,7 +285,8 @@ func TestRekeyRetryTime(t *testing.T) {
 			{0, 5 * time.Second, 10 * time.Second}, // no expiry known
 			{time.Hour, 5 * time.Second, 10 * time.Second},
 			{9 * time.Second, 1500 * time.Millisecond, 3 * time.Second},
-			{-time.Second, 0, 0},
+			{2 * time.Second, 500 * time.Millisecond, time.Second},
+			{-time.Second, 500 * time.Millisecond, time.Second},
 		} {
 			var exp time.Time
 			if tc.left != 0 {
