@@ -45,7 +45,8 @@ func NextAttr(b []byte) (typ uint16, val, rest []byte, ok bool) {
 }
 
 // AppendAttr appends an attribute of typ holding data to b, padded to
-// the alignment.
+// the alignment. The length field has 16 bits: data must be shorter than
+// 65,532 bytes (soft-ix's are names, numbers and short rule lists).
 func AppendAttr(b []byte, typ uint16, data []byte) []byte {
 	b = binary.NativeEndian.AppendUint16(b, uint16(unix.SizeofRtAttr+len(data)))
 	b = binary.NativeEndian.AppendUint16(b, typ)

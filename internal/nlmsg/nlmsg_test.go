@@ -59,24 +59,54 @@ func TestNextBadLength(t *testing.T) {
 	}
 }
 
-// FuzzNext walks arbitrary bytes as messages and their attributes: it
-// must end, each step consuming at least a header, and never panic.
+// FuzzNext walks arbitrary bytes as messages and their attributes. Each
+// step must give exactly what its length field declares (the body or
+// value up to that length, the rest from the aligned end on), stop where
+// the length does not fit, and never panic.
 func FuzzNext(f *testing.F) {
 	f.Add(msg(unix.RTM_NEWLINK, AppendAttr(nil, 3, []byte("eth0\x00"))))
 	f.Add(append(msg(unix.NLMSG_ERROR, make([]byte, 20)), msg(unix.NLMSG_DONE, nil)...))
 	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0, 0})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		for _, body, rest, ok := Next(b); ok; _, body, rest, ok = Next(rest) {
-			if len(rest) > len(b)-unix.NLMSG_HDRLEN {
-				t.Fatal("a message consumed less than its header")
+		for {
+			_, body, rest, ok := Next(b)
+			l := -1
+			if len(b) >= unix.NLMSG_HDRLEN {
+				l = int(binary.NativeEndian.Uint32(b))
 			}
+			if fits := l >= unix.NLMSG_HDRLEN && l <= len(b); ok != fits {
+				t.Fatalf("message of length %d in %d bytes: ok %v", l, len(b), ok)
+			}
+			if !ok {
+				return
+			}
+			if len(body) != l-unix.NLMSG_HDRLEN || len(rest) != len(b)-min(Align(l), len(b)) {
+				t.Fatalf("message of length %d in %d bytes: body %d, rest %d", l, len(b), len(body), len(rest))
+			}
+			checkAttrs(t, body)
 			b = rest
-			for _, _, more, ok := NextAttr(body); ok; _, _, more, ok = NextAttr(more) {
-				if len(more) > len(body)-unix.SizeofRtAttr {
-					t.Fatal("an attribute consumed less than its header")
-				}
-				body = more
-			}
 		}
 	})
+}
+
+// checkAttrs walks b as attributes, checking each step against its
+// length field as FuzzNext does for messages.
+func checkAttrs(t *testing.T, b []byte) {
+	for {
+		_, val, rest, ok := NextAttr(b)
+		l := -1
+		if len(b) >= unix.SizeofRtAttr {
+			l = int(binary.NativeEndian.Uint16(b))
+		}
+		if fits := l >= unix.SizeofRtAttr && l <= len(b); ok != fits {
+			t.Fatalf("attribute of length %d in %d bytes: ok %v", l, len(b), ok)
+		}
+		if !ok {
+			return
+		}
+		if len(val) != l-unix.SizeofRtAttr || len(rest) != len(b)-min(Align(l), len(b)) {
+			t.Fatalf("attribute of length %d in %d bytes: value %d, rest %d", l, len(b), len(val), len(rest))
+		}
+		b = rest
+	}
 }

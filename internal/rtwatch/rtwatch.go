@@ -209,9 +209,7 @@ type attrs []byte
 // next returns the next attribute's type (without the nested and
 // byte-order bits) and value; ok is false at the end or at a bad length.
 func (a *attrs) next() (typ uint16, val []byte, ok bool) {
-	var rest []byte
-	typ, val, rest, ok = nlmsg.NextAttr(*a)
-	*a = rest
+	typ, val, *a, ok = nlmsg.NextAttr(*a)
 	return typ, val, ok
 }
 
