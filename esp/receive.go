@@ -249,7 +249,10 @@ func (h *groHeads) stage(bufs [][]byte) {
 
 // groMaxCap is the capacity of a buffer in a TUN write with GRO: the
 // headroom and the largest IP packet, so a coalesced packet never
-// outgrows its length field.
+// outgrows its length field. wireguard-go subtracts the offset from a
+// slice that already starts past it, so its largest packet is 65,519
+// bytes; were it to count the offset once, 65,535 would still fit.
+// Every packet here is shorter: it was inside an outer datagram.
 const groMaxCap = tunWriteOffset + 65535
 
 // release gives the buffers of the last stage back.

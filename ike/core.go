@@ -791,9 +791,9 @@ func (c *Core) rekeyTime(now time.Time, lt time.Duration) time.Time {
 }
 
 // rekeyRetryDelay is the longest wait before a refused or failed rekey
-// is tried again; rekeyRetryMin the shortest wait's upper bound, so a
-// peer that keeps refusing in an SA's last seconds is asked at most
-// twice a second.
+// is tried again. Near expiry the wait shrinks, but its upper bound not
+// below rekeyRetryMin, so waits are at least half of that and a peer that
+// keeps refusing in an SA's last seconds is asked at most twice a second.
 const (
 	rekeyRetryDelay = 10 * time.Second
 	rekeyRetryMin   = time.Second
