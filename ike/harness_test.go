@@ -173,11 +173,25 @@ var (
 	addrB = netip.MustParseAddr("198.51.100.6")
 )
 
-func testLogger(t *testing.T) *slog.Logger {
-	if os.Getenv("IKE_TEST_LOG") != "" {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+// testLogger logs to stderr when IKE_TEST_LOG is set, else nowhere.
+func testLogger(t *testing.T) *slog.Logger { return clockLogger(t, nil) }
+
+// clockLogger is testLogger with each record's time taken from clock,
+// the simulated time of a pair, where clock is not nil.
+func clockLogger(t *testing.T, clock func() time.Time) *slog.Logger {
+	if os.Getenv("IKE_TEST_LOG") == "" {
+		return slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	return slog.New(slog.NewTextHandler(io.Discard, nil))
+	opts := &slog.HandlerOptions{Level: slog.LevelDebug}
+	if clock != nil {
+		opts.ReplaceAttr = func(groups []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey && len(groups) == 0 {
+				a.Value = slog.TimeValue(clock())
+			}
+			return a
+		}
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, opts))
 }
 
 // testProfile names a policy's algorithms as the configuration does;
@@ -264,7 +278,7 @@ func newPairAt(t *testing.T, a, b netip.Addr, cfgA, cfgB Config, tweak func(*Cor
 	p.net = &fakeNet{t: t, nodes: map[netip.Addr]*node{}}
 	mk := func(cfg Config, addr netip.Addr) *node {
 		n := &node{dp: newFakeDP(), addr: addr}
-		cc := CoreConfig{Config: cfg, DataPlane: n.dp, Transport: p.net, Logger: testLogger(t).With("node", addr.String()),
+		cc := CoreConfig{Config: cfg, DataPlane: n.dp, Transport: p.net, Logger: clockLogger(t, func() time.Time { return p.now }).With("node", addr.String()),
 			LocalAddr: func(netip.Addr) netip.Addr { return addr }}
 		if tweak != nil {
 			tweak(&cc)
@@ -289,6 +303,12 @@ func (p *pair) tick(limit time.Time) {
 	for _, n := range []*node{p.a, p.b} {
 		if t := n.core.NextTimer(); !t.IsZero() && t.Before(next) {
 			next = t
+		}
+	}
+	// A held packet is due at its own time, not at the next timer's.
+	for _, l := range p.net.late {
+		if l.at.Before(next) {
+			next = l.at
 		}
 	}
 	if next.After(p.now) {
