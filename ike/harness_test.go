@@ -324,6 +324,7 @@ func (p *pair) run(d time.Duration) {
 	p.net.deliver(p.now)
 	for i := 0; i < 100000; i++ {
 		p.tick(end)
+		p.net.release(p.now)
 		p.net.deliver(p.now)
 		checkIndex(p.t, p.a.core)
 		checkIndex(p.t, p.b.core)
