@@ -580,9 +580,10 @@ func (c *Core) pump(now time.Time, sa *ikeSA) {
 }
 
 // retransmitSpan is how long the doubling schedule waits from a
-// request's first transmission until it gives up: base * (2^(tries+1) - 1).
+// request's first transmission until it gives up, the sum of its delays:
+// base * (2^(tries+1) - 1).
 func (c *Core) retransmitSpan() time.Duration {
-	return time.Duration(float64(c.opt.RetransmitBase) * (math.Pow(2, float64(c.opt.RetransmitTries+1)) - 1))
+	return c.retransmitDelay(c.opt.RetransmitTries+1) - c.opt.RetransmitBase
 }
 
 // retransmitDelay is the exponential backoff: base * 2^tries.

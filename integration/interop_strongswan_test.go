@@ -509,6 +509,18 @@ func TestInteropStrongSwanPeerRestart(t *testing.T) {
 	}
 }
 
+// iopIKEEvents returns the IKE events of a soft-ix log: its "ike: "
+// lines above debug, one per line.
+func iopIKEEvents(log string) string {
+	var events []string
+	for _, line := range strings.Split(log, "\n") {
+		if strings.Contains(line, "ike: ") && !strings.Contains(line, "level=DEBUG") {
+			events = append(events, line)
+		}
+	}
+	return strings.Join(events, "\n")
+}
+
 // iopExplainLoss logs what a lost ping needs for a diagnosis: when each
 // lost ping was sent (after the previous answer), soft-ix's SA events and
 // drop counters, and charon's rekey events.
@@ -517,13 +529,7 @@ func iopExplainLoss(t *testing.T, l *iopLab, c *nslab.StrongSwan, res iopPingRes
 	for _, m := range res.Missing {
 		t.Logf("lost icmp_seq=%d, sent after the answer at %s", m.Seq, m.After.UTC().Format("15:04:05.000000"))
 	}
-	var events []string
-	for _, line := range strings.Split(l.ix.Proc.Log(), "\n") {
-		if strings.Contains(line, "ike: ") && !strings.Contains(line, "level=DEBUG") {
-			events = append(events, line)
-		}
-	}
-	t.Logf("soft-ix IKE events:\n%s", strings.Join(events, "\n"))
+	t.Logf("soft-ix IKE events:\n%s", iopIKEEvents(l.ix.Proc.Log()))
 	if out, err := l.ix.Command("show", "ikev2", "child-sa"); err == nil {
 		t.Logf("soft-ix show ikev2 child-sa:\n%s", out)
 	}

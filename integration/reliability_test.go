@@ -523,13 +523,7 @@ func relLossyRekeys(t *testing.T, tab *relTable) {
 func relLogIKEEvents(t *testing.T, daemons ...*nslab.SoftIX) {
 	t.Helper()
 	for _, d := range daemons {
-		var events []string
-		for _, line := range strings.Split(d.Proc.Log(), "\n") {
-			if strings.Contains(line, "ike: ") && !strings.Contains(line, "level=DEBUG") {
-				events = append(events, line)
-			}
-		}
-		t.Logf("soft-ix %s IKE events:\n%s", d.Name, strings.Join(events, "\n"))
+		t.Logf("soft-ix %s IKE events:\n%s", d.Name, iopIKEEvents(d.Proc.Log()))
 	}
 }
 

@@ -21,12 +21,8 @@ func Next(b []byte) (typ uint16, body, rest []byte, ok bool) {
 	if len(b) < unix.NLMSG_HDRLEN {
 		return 0, nil, nil, false
 	}
-	l := int(binary.NativeEndian.Uint32(b[0:4]))
-	if l < unix.NLMSG_HDRLEN || l > len(b) {
-		return 0, nil, nil, false
-	}
-	typ = binary.NativeEndian.Uint16(b[4:6])
-	return typ, b[unix.NLMSG_HDRLEN:l], b[min(Align(l), len(b)):], true
+	body, rest, ok = split(b, unix.NLMSG_HDRLEN, int(binary.NativeEndian.Uint32(b[0:4])))
+	return binary.NativeEndian.Uint16(b[4:6]), body, rest, ok
 }
 
 // NextAttr splits the first attribute off b, a message's attributes: its
@@ -36,12 +32,18 @@ func NextAttr(b []byte) (typ uint16, val, rest []byte, ok bool) {
 	if len(b) < unix.SizeofRtAttr {
 		return 0, nil, nil, false
 	}
-	l := int(binary.NativeEndian.Uint16(b[0:2]))
-	if l < unix.SizeofRtAttr || l > len(b) {
-		return 0, nil, nil, false
+	val, rest, ok = split(b, unix.SizeofRtAttr, int(binary.NativeEndian.Uint16(b[0:2])))
+	return binary.NativeEndian.Uint16(b[2:4]) &^ (unix.NLA_F_NESTED | unix.NLA_F_NET_BYTEORDER), val, rest, ok
+}
+
+// split cuts b, which starts with a header of hdr bytes whose length
+// field says l, into what follows the header up to l and what follows
+// from l's alignment on; ok is false where l does not fit.
+func split(b []byte, hdr, l int) (body, rest []byte, ok bool) {
+	if l < hdr || l > len(b) {
+		return nil, nil, false
 	}
-	typ = binary.NativeEndian.Uint16(b[2:4]) &^ (unix.NLA_F_NESTED | unix.NLA_F_NET_BYTEORDER)
-	return typ, b[unix.SizeofRtAttr:l], b[min(Align(l), len(b)):], true
+	return b[hdr:l], b[min(Align(l), len(b)):], true
 }
 
 // AppendAttr appends an attribute of typ holding data to b, padded to

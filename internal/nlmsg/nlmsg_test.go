@@ -68,45 +68,39 @@ func FuzzNext(f *testing.F) {
 	f.Add(append(msg(unix.NLMSG_ERROR, make([]byte, 20)), msg(unix.NLMSG_DONE, nil)...))
 	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0, 0})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		for {
-			_, body, rest, ok := Next(b)
-			l := -1
-			if len(b) >= unix.NLMSG_HDRLEN {
-				l = int(binary.NativeEndian.Uint32(b))
-			}
-			if fits := l >= unix.NLMSG_HDRLEN && l <= len(b); ok != fits {
-				t.Fatalf("message of length %d in %d bytes: ok %v", l, len(b), ok)
-			}
-			if !ok {
-				return
-			}
-			if len(body) != l-unix.NLMSG_HDRLEN || len(rest) != len(b)-min(Align(l), len(b)) {
-				t.Fatalf("message of length %d in %d bytes: body %d, rest %d", l, len(b), len(body), len(rest))
-			}
-			checkAttrs(t, body)
-			b = rest
-		}
+		checkWalk(t, "message", b, unix.NLMSG_HDRLEN,
+			func(b []byte) int { return int(binary.NativeEndian.Uint32(b)) },
+			func(b []byte) ([]byte, []byte, bool) { _, body, rest, ok := Next(b); return body, rest, ok },
+			func(body []byte) {
+				checkWalk(t, "attribute", body, unix.SizeofRtAttr,
+					func(b []byte) int { return int(binary.NativeEndian.Uint16(b)) },
+					func(b []byte) ([]byte, []byte, bool) { _, val, rest, ok := NextAttr(b); return val, rest, ok },
+					func([]byte) {})
+			})
 	})
 }
 
-// checkAttrs walks b as attributes, checking each step against its
-// length field as FuzzNext does for messages.
-func checkAttrs(t *testing.T, b []byte) {
+// checkWalk walks b with next, messages or attributes of hdr-byte
+// headers whose length field length reads, checking each step against
+// that field as FuzzNext says, and hands each body to each.
+func checkWalk(t *testing.T, what string, b []byte, hdr int, length func([]byte) int,
+	next func([]byte) (body, rest []byte, ok bool), each func(body []byte)) {
 	for {
-		_, val, rest, ok := NextAttr(b)
+		body, rest, ok := next(b)
 		l := -1
-		if len(b) >= unix.SizeofRtAttr {
-			l = int(binary.NativeEndian.Uint16(b))
+		if len(b) >= hdr {
+			l = length(b)
 		}
-		if fits := l >= unix.SizeofRtAttr && l <= len(b); ok != fits {
-			t.Fatalf("attribute of length %d in %d bytes: ok %v", l, len(b), ok)
+		if fits := l >= hdr && l <= len(b); ok != fits {
+			t.Fatalf("%s of length %d in %d bytes: ok %v", what, l, len(b), ok)
 		}
 		if !ok {
 			return
 		}
-		if len(val) != l-unix.SizeofRtAttr || len(rest) != len(b)-min(Align(l), len(b)) {
-			t.Fatalf("attribute of length %d in %d bytes: value %d, rest %d", l, len(b), len(val), len(rest))
+		if len(body) != l-hdr || len(rest) != len(b)-min(Align(l), len(b)) {
+			t.Fatalf("%s of length %d in %d bytes: body %d, rest %d", what, l, len(b), len(body), len(rest))
 		}
+		each(body)
 		b = rest
 	}
 }
