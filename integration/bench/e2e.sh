@@ -10,6 +10,10 @@
 # time, their order rotated every round so that noise hits all alike:
 #
 #   plain        no tunnel: the internet router routes the private prefixes
+#   plain-pp     plain with the internet path carrying one packet at a
+#                time (as WAN_GSO=off, for this contender only): the most
+#                a raw ESP tunnel can move here, since every raw ESP packet
+#                crosses the path alone (no GSO for IP protocol 50)
 #   softix-cbc   soft-ix <-> soft-ix, ESP AES-256-CBC/HMAC-SHA256-128
 #   softix-gcm   soft-ix <-> soft-ix, ESP AES-256-GCM-16
 #                (no NAT between them: raw ESP, IP protocol 50)

@@ -32,6 +32,10 @@ type bench struct {
 
 	tunnel []*nslab.Proc // the tunnel endpoints whose CPU time counts
 	nat    bool          // the internet router masquerades (softix-nat-*)
+	// wanLimits are the internet path's veths' GSO and GRO limits before
+	// plain-pp set them to one packet, restored when it is down; nil
+	// while they are as the lab built them.
+	wanLimits []wanLimit
 
 	cleanOnce sync.Once
 }
@@ -39,7 +43,7 @@ type bench struct {
 // prepare checks what contender c needs and builds the programs it runs.
 func (b *bench) prepare(c string) error {
 	switch {
-	case c == "plain":
+	case c == "plain", c == "plain-pp":
 	case strings.HasPrefix(c, "softix-"):
 		if b.softixBin != "" {
 			return nil
@@ -95,30 +99,83 @@ func (b *bench) topologyUp() error {
 	return b.wanOnePacketAtATime()
 }
 
-// wanOnePacketAtATime makes the four veths of the internet path (the IX
-// and the gateway WAN, the internet router's two sides) carry packets one
-// at a time, as a real WAN does: a GSO skb (TCP TSO, UDP GSO) is
-// segmented when it is sent on them, and none is built again on receipt
-// (veth does no GRO unless told; gro_max_size caps it should it be on).
-// Without this one 64 KiB skb crosses every hop of the lab, which no
-// physical link or router does, and which flatters ESP in UDP (UDP GSO
-// and GRO) against raw ESP (one skb per packet at every hop).
-func (b *bench) wanOnePacketAtATime() error {
-	const size = "1500" // the veths' MTU: at most one packet per skb
-	for _, l := range []struct {
-		ns     *nslab.Namespace
-		ifname string
-	}{
+// wanLink is one of the four veths of the internet path: the IX and the
+// gateway WAN, the internet router's two sides.
+type wanLink struct {
+	ns     *nslab.Namespace
+	ifname string
+}
+
+func (b *bench) wanLinks() []wanLink {
+	return []wanLink{
 		{b.sc.IX, nslab.IXWANIf},
 		{b.sc.Internet, "ix"},
 		{b.sc.Internet, "azure"},
 		{b.sc.Azure, nslab.AzureWANIf},
-	} {
-		if err := l.ns.IP("link", "set", "dev", l.ifname, "gso_max_segs", "1", "gso_max_size", size, "gro_max_size", size); err != nil {
-			return fmt.Errorf("WAN_GSO=off: %s: %w", l.ifname, err)
+	}
+}
+
+// wanLimit is a veth's GSO and GRO limits, as ip link set takes them.
+type wanLimit struct {
+	link                               wanLink
+	gsoMaxSegs, gsoMaxSize, groMaxSize string
+}
+
+// wanOnePacketAtATime makes the four veths of the internet path carry
+// packets one at a time, as a real WAN does: a GSO skb (TCP TSO, UDP GSO)
+// is segmented when it is sent on them, and none is built again on
+// receipt (veth does no GRO unless told; gro_max_size caps it should it
+// be on). Without this one 64 KiB skb crosses every hop of the lab, which
+// no physical link or router does, and which flatters ESP in UDP (UDP GSO
+// and GRO) against raw ESP (one skb per packet at every hop).
+func (b *bench) wanOnePacketAtATime() error {
+	const size = "1500" // the veths' MTU: at most one packet per skb
+	for _, l := range b.wanLinks() {
+		if err := b.setWANLimit(wanLimit{l, "1", size, size}); err != nil {
+			return fmt.Errorf("WAN one packet at a time: %w", err)
 		}
 	}
 	return nil
+}
+
+func (b *bench) setWANLimit(w wanLimit) error {
+	if err := w.link.ns.IP("link", "set", "dev", w.link.ifname, "gso_max_segs", w.gsoMaxSegs,
+		"gso_max_size", w.gsoMaxSize, "gro_max_size", w.groMaxSize); err != nil {
+		return fmt.Errorf("%s: %w", w.link.ifname, err)
+	}
+	return nil
+}
+
+// saveWANLimits reads the internet path's limits, for restoreWANLimits.
+func (b *bench) saveWANLimits() error {
+	b.wanLimits = nil
+	for _, l := range b.wanLinks() {
+		out, err := l.ns.Run("ip", "-d", "-j", "link", "show", "dev", l.ifname)
+		if err != nil {
+			return err
+		}
+		var links []struct {
+			GSOMaxSegs int `json:"gso_max_segs"`
+			GSOMaxSize int `json:"gso_max_size"`
+			GROMaxSize int `json:"gro_max_size"`
+		}
+		if err := json.Unmarshal([]byte(out), &links); err != nil || len(links) != 1 || links[0].GSOMaxSize == 0 {
+			return fmt.Errorf("%s: no GSO limits in ip -d -j link show (%v)", l.ifname, err)
+		}
+		k := links[0]
+		b.wanLimits = append(b.wanLimits, wanLimit{l, strconv.Itoa(k.GSOMaxSegs), strconv.Itoa(k.GSOMaxSize), strconv.Itoa(k.GROMaxSize)})
+	}
+	return nil
+}
+
+// restoreWANLimits puts back what saveWANLimits read.
+func (b *bench) restoreWANLimits() {
+	for _, w := range b.wanLimits {
+		if err := b.setWANLimit(w); err != nil {
+			logf("restoring the WAN's GSO limits: %v", err)
+		}
+	}
+	b.wanLimits = nil
 }
 
 // logWANSkbSize logs the mean size of what the internet router sent on
@@ -221,6 +278,8 @@ func (b *bench) start(c string) error {
 	switch {
 	case c == "plain":
 		return b.plainUp()
+	case c == "plain-pp":
+		return b.plainPerPacketUp()
 	case strings.HasPrefix(c, "softix-"):
 		return b.softixUp(strings.TrimPrefix(c, "softix-"))
 	case strings.HasPrefix(c, "swan-"):
@@ -241,6 +300,9 @@ func (b *bench) down(c string) {
 	switch {
 	case c == "plain":
 		b.plainDown()
+	case c == "plain-pp":
+		b.plainDown()
+		b.restoreWANLimits()
 	case strings.HasPrefix(c, "softix-"), strings.HasPrefix(c, "esppeer-"):
 		b.softixDown()
 	case strings.HasPrefix(c, "swan-"):
@@ -264,6 +326,23 @@ func (b *bench) plainUp() error {
 		return err
 	}
 	return b.waitReach(10 * time.Second)
+}
+
+// plainPerPacketUp is plain with the internet path carrying one packet
+// at a time (as WAN_GSO=off makes it for every contender): what the
+// path, with no tunnel at all, moves when every packet crosses it alone,
+// as raw ESP's must (the kernel has no GSO for IP protocol 50 outside
+// XFRM). No raw ESP tunnel can move more.
+func (b *bench) plainPerPacketUp() error {
+	if !b.wanPerPacket {
+		if err := b.saveWANLimits(); err != nil {
+			return err
+		}
+		if err := b.wanOnePacketAtATime(); err != nil {
+			return err
+		}
+	}
+	return b.plainUp()
 }
 
 func (b *bench) plainDown() {

@@ -50,7 +50,7 @@ type settings struct {
 
 // defaultContenders are e2e.sh's; the NAT ones join when iptables is
 // there to build the NAT.
-const defaultContenders = "plain softix-cbc softix-gcm swan-cbc swan-gcm wg softix-encap-cbc softix-encap-gcm"
+const defaultContenders = "plain plain-pp softix-cbc softix-gcm swan-cbc swan-gcm wg softix-encap-cbc softix-encap-gcm"
 
 func logf(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "%s %s\n", time.Now().UTC().Format("15:04:05"), fmt.Sprintf(format, args...))

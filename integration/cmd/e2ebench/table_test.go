@@ -1,6 +1,9 @@
 package main
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 // TestRTTVerdict: the added-RTT bar holds only when every raw ESP suite
 // the run measured is at most wireguard-go's, and the verdict names the
@@ -18,5 +21,36 @@ func TestRTTVerdict(t *testing.T) {
 		if got := rttVerdict(tc.wg, tc.cbc, tc.gcm); got != tc.want {
 			t.Errorf("wg %s, cbc %s, gcm %s: %q, want %q", tc.wg, tc.cbc, tc.gcm, got, tc.want)
 		}
+	}
+}
+
+// TestPerPacketCeiling: with plain-pp in the run the table prints the
+// path's ceiling for raw ESP against strongSwan and how much of it soft-ix
+// reached; without it, neither line.
+func TestPerPacketCeiling(t *testing.T) {
+	res := map[string]*results{
+		"plain-pp":   {mbps: []string{"2943", "2900", "3000"}},
+		"swan-cbc":   {mbps: []string{"421", "456", "416"}},
+		"softix-cbc": {mbps: []string{"1541", "1504", "1666"}},
+		"softix-gcm": {mbps: []string{"1650", "1485", "1718"}},
+	}
+	set := settings{rounds: 3, secs: 5, pings: 200, contenders: []string{"plain-pp", "swan-cbc", "softix-cbc", "softix-gcm"}}
+	var out strings.Builder
+	printTable(&out, set, res, "0", "0")
+	for _, want := range []string{
+		"no tunnel, one packet at a time (plain-pp) / strongswan-cbc = 6.99",
+		"soft-ix raw ESP / plain-pp   = cbc 0.52, gcm 0.56",
+		"plain-pp=2943 pp-ceiling-ratio=6.99 raw-over-pp=cbc:0.52,gcm:0.56",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, out.String())
+		}
+	}
+	set.contenders = set.contenders[1:]
+	delete(res, "plain-pp")
+	out.Reset()
+	printTable(&out, set, res, "0", "0")
+	if strings.Contains(out.String(), "one packet at a time") {
+		t.Errorf("table without plain-pp prints its ceiling:\n%s", out.String())
 	}
 }
