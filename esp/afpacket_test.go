@@ -468,7 +468,9 @@ func BenchmarkPacketIOWriteBatch(b *testing.B) {
 }
 
 // BenchmarkRawESPSend compares the CPU the sending thread spends per
-// packet on the raw IP socket and on the packet socket: batches of 64
+// packet on the raw IP socket, on the packet socket (sendmmsg) and on a
+// packet socket's mapped send ring (txring, an experiment; see
+// txRingSender): batches of 64
 // ESP packets of 1,400 bytes through a veth pair in a network namespace of
 // the benchmark's own (the far end drops them: no address, and a next hop
 // MAC that is not its own). CPU time of the thread (RUSAGE_THREAD), not
@@ -478,7 +480,7 @@ func BenchmarkPacketIOWriteBatch(b *testing.B) {
 //
 //	go test -run XXX -bench RawESPSend -benchmem ./esp/
 func BenchmarkRawESPSend(b *testing.B) {
-	for _, mode := range []RawESPMode{RawESPSocket, RawESPPacket} {
+	for _, mode := range []RawESPMode{RawESPSocket, RawESPPacket, "txring"} {
 		b.Run(string(mode), func(b *testing.B) { benchmarkRawESPSend(b, mode) })
 	}
 }
@@ -505,26 +507,37 @@ func benchmarkRawESPSend(b *testing.B, mode RawESPMode) {
 				b.Fatalf("ip %v: %v: %s", args, err, out)
 			}
 		}
-		var io outerIO
 		raw, err := listenRawESP(netip.IPv4Unspecified())
 		if err != nil {
 			b.Fatal(err)
 		}
-		io = raw
-		if mode == RawESPPacket {
-			fd, err := openPacketSocket()
-			if err != nil {
-				b.Fatal(err)
-			}
+		defer raw.close()
+		send := raw.writeBatch
+		if mode != RawESPSocket {
 			r, _ := newTestResolver(netlinkLookup{}, netip.IPv4Unspecified())
 			r.lookup(peer)
 			r.resolveAll() // in this thread: netlink asks this namespace
-			if r.lookup(peer) == nil {
+			hop := r.lookup(peer)
+			if hop == nil {
 				b.Fatal("next hop not resolved")
 			}
-			io = newPacketIO(raw, false, fd, r)
+			if mode == RawESPPacket {
+				fd, err := openPacketSocket()
+				if err != nil {
+					b.Fatal(err)
+				}
+				p := newPacketIO(raw, false, fd, r)
+				defer p.close()
+				send = p.writeBatch
+			} else {
+				t, err := openTxRingSender(hop)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer t.close()
+				send = t.writeBatch
+			}
 		}
-		defer io.close()
 		sizes := make([]int, sendBatchMax)
 		for i := range sizes {
 			sizes[i] = 1400
@@ -535,7 +548,7 @@ func benchmarkRawESPSend(b *testing.B, mode RawESPMode) {
 		b.SetBytes(int64(len(elems) * 1400))
 		unix.Getrusage(unix.RUSAGE_THREAD, &before)
 		for b.Loop() {
-			if _, err := io.writeBatch(elems); err != nil {
+			if _, err := send(elems); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -73,13 +73,20 @@
 // copy mode and BenchmarkRawESPReceive/xdp runs it beside the ring. Its
 // host CPU per received packet, send included, was 0.93x to 1.01x the
 // ring's (medians of 5 in five runs, 2026-12-05: 0.93, 0.98, 1.01, 0.96,
-// 0.98). On a veth, as on any driver without zero-copy AF_XDP, the
-// kernel copies each packet once either way, and a few percent do not pay
-// for a second receive path, an XDP program and a socket per receive
-// queue of every WAN device, and a device no other XDP program may use. What keeps raw ESP behind ESP in
-// UDP in the veth lab is the path, not the endpoints: UDP GSO lets one
-// 64 KiB skb cross every hop, while each raw ESP packet is its own skb at
-// every router on the way.
+// 0.98). On a second host (AMD EPYC with retpolines, 2026-12-06), where
+// every per-packet kernel path costs about 1.7x as much, it was 0.68x to
+// 1.20x in five alternating runs, median 0.84. On a veth, as on any
+// driver without zero-copy AF_XDP, the kernel copies each packet once
+// either way; so far the saving has not paid for a second receive path,
+// an XDP program and a socket per receive queue of every WAN device, and a
+// device no other XDP program may use. A mapped send ring in place of
+// sendmmsg (PACKET_TX_RING, txring_test.go) saved nothing either.
+//
+// What keeps raw ESP behind ESP in UDP in the veth lab is the path, not
+// the endpoints: UDP GSO lets one 64 KiB skb cross every hop, while each
+// raw ESP packet is its own skb at every router on the way. The same
+// path with no tunnel, carrying every packet alone, is the ceiling of any
+// raw ESP tunnel (integration/bench's plain-pp contender).
 //
 // Each direction reads in one file, in the order a packet travels, with its
 // stage list at the top: send.go the way out (TUN to socket), receive.go the
