@@ -84,9 +84,8 @@
 //
 // What keeps raw ESP behind ESP in UDP in the veth lab is the path, not
 // the endpoints: UDP GSO lets one 64 KiB skb cross every hop, while each
-// raw ESP packet is its own skb at every router on the way. The same
-// path with no tunnel, carrying every packet alone, is the ceiling of any
-// raw ESP tunnel (integration/bench's plain-pp contender).
+// raw ESP packet is its own skb at every router on the way
+// (integration/bench's plain-pp contender measures that path bare).
 //
 // Each direction reads in one file, in the order a packet travels, with its
 // stage list at the top: send.go the way out (TUN to socket), receive.go the

@@ -14,14 +14,15 @@ import (
 )
 
 // TestE2EBenchScript runs integration/bench/e2e.sh briefly (one round of
-// 2 s, no tunnel, soft-ix GCM over raw ESP and with --force-udp-encap)
+// 2 s, no tunnel on the default path and carried one packet at a time,
+// soft-ix GCM over raw ESP and with --force-udp-encap)
 // so the benchmark script does not
 // rot: it must set up, measure non-zero soft-ix throughputs and print its
 // SUMMARY line. It loads the machine for about half a minute, so it runs
 // only when SOFTIX_E2E_BENCH=1; the numbers are not checked against the
 // targets (see integration/bench/README.md for the real measurement).
 func TestE2EBenchScript(t *testing.T) {
-	runE2EScript(t, "bench/e2e.sh", []string{"CONTENDERS=plain softix-gcm softix-encap-gcm", "PFX=e2et"}, "softix-gcm", "encap-gcm")
+	runE2EScript(t, "bench/e2e.sh", []string{"CONTENDERS=plain plain-pp softix-gcm softix-encap-gcm", "PFX=e2et"}, "softix-gcm", "encap-gcm", "plain-pp")
 }
 
 // TestHubBenchScript runs integration/bench/hub/hub.sh at a small size (20

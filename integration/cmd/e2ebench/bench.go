@@ -332,7 +332,10 @@ func (b *bench) plainUp() error {
 // at a time (as WAN_GSO=off makes it for every contender): what the
 // path, with no tunnel at all, moves when every packet crosses it alone,
 // as raw ESP's must (the kernel has no GSO for IP protocol 50 outside
-// XFRM). No raw ESP tunnel can move more.
+// XFRM). It shows what the machine's per-packet path costs, which moves
+// raw ESP's figures from one host to another. It is not a ceiling: one
+// flow's forwarding runs in one CPU's softirq there, while a tunnel's
+// endpoints split the path between their threads.
 func (b *bench) plainPerPacketUp() error {
 	if !b.wanPerPacket {
 		if err := b.saveWANLimits(); err != nil {
