@@ -65,8 +65,15 @@ tar -C "$work/root" -xf "$cache/golang-base.tar"
 cp -a "$goroot" "$work/root/usr/local/go"
 # The machine's store replaces Debian's: its links point into
 # /usr/share/ca-certificates, so they are copied as the files they name.
+# A link whose file is gone (a certificate that a newer package dropped
+# while the link stayed) is left out, with a word, instead of failing the
+# build.
 rm -rf "$work/root/etc/ssl/certs"
-cp -rL /etc/ssl/certs "$work/root/etc/ssl/certs"
+mkdir -p "$work/root/etc/ssl/certs"
+find -L /etc/ssl/certs -mindepth 1 -maxdepth 1 -type f -exec cp -L -t "$work/root/etc/ssl/certs" {} +
+dangling=$(find -L /etc/ssl/certs -mindepth 1 -maxdepth 1 -type l | wc -l)
+[[ $dangling == 0 ]] || echo "images.sh: left out $dangling links in /etc/ssl/certs whose files are gone" >&2
+[[ -s $work/root/etc/ssl/certs/ca-certificates.crt ]] || { echo "images.sh: no /etc/ssl/certs/ca-certificates.crt on this machine" >&2; exit 1; }
 tar -C "$work/root" -c . | docker import \
 	--change 'ENV PATH=/go/bin:/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
 	--change 'ENV GOPATH=/go' --change "ENV GOTOOLCHAIN=local" \
