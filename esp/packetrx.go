@@ -116,16 +116,8 @@ func openRxRing(v6 bool) (*rxRing, error) {
 	if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_IGNORE_OUTGOING, 1); err != nil {
 		return fail("PACKET_IGNORE_OUTGOING", err)
 	}
-	if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_VERSION, unix.TPACKET_V2); err != nil {
-		return fail("PACKET_VERSION", err)
-	}
-	req := unix.TpacketReq{Block_size: 1 << 16, Frame_size: rxFrameSize, Frame_nr: rxFrames}
-	req.Block_nr = rxFrames * rxFrameSize / req.Block_size
-	if err := unix.SetsockoptTpacketReq(fd, unix.SOL_PACKET, unix.PACKET_RX_RING, &req); err != nil {
-		return fail("PACKET_RX_RING", err)
-	}
-	if r.ring, err = unix.Mmap(fd, 0, rxFrames*rxFrameSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED); err != nil {
-		return fail("mmap", err)
+	if r.ring, err = mapPacketRing(fd, unix.PACKET_RX_RING, rxFrameSize, rxFrames); err != nil {
+		return fail("receive ring", err)
 	}
 	if r.wake, err = unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK); err != nil {
 		return fail("eventfd", err)
@@ -134,6 +126,25 @@ func openRxRing(v6 bool) (*rxRing, error) {
 	r.pollfds[1] = unix.PollFd{Fd: -1, Events: unix.POLLIN}
 	r.pollfds[2] = unix.PollFd{Fd: int32(r.wake), Events: unix.POLLIN}
 	return r, nil
+}
+
+// mapPacketRing gives the packet socket fd a TPACKET_V2 ring (opt
+// PACKET_RX_RING or PACKET_TX_RING) of frames frames of frameSize bytes,
+// in blocks of 64 KiB, and maps it.
+func mapPacketRing(fd, opt, frameSize, frames int) ([]byte, error) {
+	if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_VERSION, unix.TPACKET_V2); err != nil {
+		return nil, fmt.Errorf("PACKET_VERSION: %w", err)
+	}
+	const block = 1 << 16
+	req := unix.TpacketReq{Block_size: block, Block_nr: uint32(frames * frameSize / block), Frame_size: uint32(frameSize), Frame_nr: uint32(frames)}
+	if err := unix.SetsockoptTpacketReq(fd, unix.SOL_PACKET, opt, &req); err != nil {
+		return nil, fmt.Errorf("ring request: %w", err)
+	}
+	ring, err := unix.Mmap(fd, 0, frames*frameSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	if err != nil {
+		return nil, fmt.Errorf("mmap: %w", err)
+	}
+	return ring, nil
 }
 
 // rejectAll is the filter of a ring that claims nothing.

@@ -41,14 +41,10 @@ func openTxRingSender(hop *nextHop) (*txRingSender, error) {
 		return nil, err
 	}
 	t := &txRingSender{fd: fd, hop: hop}
-	const block = 1 << 16
-	req := unix.TpacketReq{Block_size: block, Block_nr: txRingFrames * txRingFrameSize / block, Frame_size: txRingFrameSize, Frame_nr: txRingFrames}
 	for _, step := range []func() error{
-		func() error { return unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_VERSION, unix.TPACKET_V2) },
 		func() error { return unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_QDISC_BYPASS, 1) },
-		func() error { return unix.SetsockoptTpacketReq(fd, unix.SOL_PACKET, unix.PACKET_TX_RING, &req) },
 		func() (err error) {
-			t.ring, err = unix.Mmap(fd, 0, txRingFrames*txRingFrameSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED|unix.MAP_POPULATE)
+			t.ring, err = mapPacketRing(fd, unix.PACKET_TX_RING, txRingFrameSize, txRingFrames)
 			return err
 		},
 		func() error { return unix.Bind(fd, &unix.SockaddrLinklayer{Ifindex: hop.ifindex}) },
