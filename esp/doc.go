@@ -60,7 +60,8 @@
 // ingress rule that drops the IP stack's copy (ingressdrop.go); one claim
 // of addresses and devices, followed on address and link changes, builds
 // both; the reader parks in the runtime's poller on an epoll set of the
-// ring and the raw socket. Everything else (no resolved neighbour, a
+// ring and the raw socket, the ring joining it only while the reader
+// parks (a lasting entry costs a nested wake-up per packet). Everything else (no resolved neighbour, a
 // non-Ethernet route such as a TUN or PPP WAN, fragments, packets larger
 // than a ring frame, no packet socket or nftables, more than 64 addresses
 // or devices) goes through the raw IP socket, which is still read. The sending thread's CPU per 1,400-byte packet drops from

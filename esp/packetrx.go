@@ -80,11 +80,13 @@ type rxRing struct {
 	closed atomic.Bool
 	// pollfds is the wait's poll set: the ring, the raw socket, wake.
 	pollfds [3]unix.PollFd
-	// ep is an epoll set of the same three, itself waited for through
-	// the runtime's poller (epConn): the reader parks as on any socket,
+	// ep is an epoll set of the same three (the ring only while the
+	// reader parks, see wait), itself waited for through the runtime's
+	// poller (epConn): the reader parks as on any socket,
 	// instead of holding a thread in poll(2) that must win its P back
 	// when it wakes (made on the first wait, when the raw socket is known).
 	ep       *os.File
+	epfd     int // ep's descriptor
 	epConn   syscall.RawConn
 	epEvents [3]unix.EpollEvent
 	epReady  func(uintptr) bool
@@ -399,19 +401,33 @@ func (r *rxRing) wait(rawFD int) (int, error) {
 		if ev, err := r.ready(rawFD, 0); ev != 0 || err != nil {
 			return ev, err
 		}
-		if err := r.epConn.Read(r.epReady); err != nil {
+		// The ring is in the set only while the reader parks: an
+		// epoll entry on its socket would make the kernel run the
+		// set's wake-up (and the runtime poller's behind it) for every
+		// packet it puts in the ring, also while the reader drains it.
+		// Added now, a frame that came since ready makes the set
+		// readable at once.
+		ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(r.fd)}
+		if err := unix.EpollCtl(r.epfd, unix.EPOLL_CTL_ADD, r.fd, &ev); err != nil {
+			return 0, fmt.Errorf("epoll: %w", err)
+		}
+		err := r.epConn.Read(r.epReady)
+		if err2 := unix.EpollCtl(r.epfd, unix.EPOLL_CTL_DEL, r.fd, nil); err == nil && err2 != nil {
+			err = fmt.Errorf("epoll: %w", err2)
+		}
+		if err != nil {
 			return 0, err
 		}
 	}
 }
 
-// openEpoll makes the epoll set of the ring, rawFD and wake.
+// openEpoll makes the epoll set of rawFD and wake; wait adds the ring.
 func (r *rxRing) openEpoll(rawFD int) error {
 	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
 		return fmt.Errorf("epoll: %w", err)
 	}
-	for _, fd := range []int{r.fd, rawFD, r.wake} {
+	for _, fd := range []int{rawFD, r.wake} {
 		ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(fd)}
 		if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
 			unix.Close(epfd)
@@ -419,6 +435,7 @@ func (r *rxRing) openEpoll(rawFD int) error {
 		}
 	}
 	unix.SetNonblock(epfd, true)
+	r.epfd = epfd
 	r.ep = os.NewFile(uintptr(epfd), "packet ring epoll")
 	if r.epConn, err = r.ep.SyscallConn(); err != nil {
 		return err
