@@ -83,6 +83,16 @@
 // device no other XDP program may use. A mapped send ring in place of
 // sendmmsg (PACKET_TX_RING, txring_test.go) saved nothing either.
 //
+// Three more changes were measured in the lab and not kept
+// (esp/bench/ab.sh, alternating rounds, 2026-12-06). Dropping the IP
+// stack's copy with a tc BPF filter in place of the nftables rule moved
+// nothing (raw CBC 1243 against 1277 Mbit/s). Sealing and opening every
+// batch in the goroutine that read it, with no crypto workers, made raw
+// ESP 8-11% faster where both ends share two CPUs, but ESP in UDP about
+// 10% slower, and it would leave a tunnel's traffic one core on a larger
+// machine. Opening inline only the batches that do not fill a read (the
+// reader keeping up) gained 3%, within the noise.
+//
 // What keeps raw ESP behind ESP in UDP in the veth lab is the path, not
 // the endpoints: UDP GSO lets one 64 KiB skb cross every hop, while each
 // raw ESP packet is its own skb at every router on the way

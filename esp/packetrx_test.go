@@ -507,6 +507,57 @@ func TestRxRingAndRawSocket(t *testing.T) {
 	}
 }
 
+// TestRxRingWatchedOnlyWhileParked: the ring's socket is in an epoll set
+// while its reader parks and in none once the reader runs again. A
+// lasting entry would have the kernel run the set's wake-up (and the
+// runtime poller's behind it) for every packet put in the ring.
+func TestRxRingWatchedOnlyWhileParked(t *testing.T) {
+	n := newRxTestNet(t, RawESPPacket)
+	ring := n.in.(*packetIO).rx
+	watchdog := time.AfterFunc(10*time.Second, func() { n.in.close() })
+	defer watchdog.Stop()
+	in := rxElems(outerBatch)
+	read := make(chan error, 1)
+	go func() {
+		_, err := n.in.readBatch(in)
+		read <- err
+	}()
+	for deadline := time.Now().Add(5 * time.Second); !epollWatches(t, ring.fd); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the reader of an empty ring never parked on it")
+		}
+	}
+	n.sendWhole(t, 8, 1000)
+	if err := <-read; err != nil {
+		t.Fatal(err)
+	}
+	if epollWatches(t, ring.fd) {
+		t.Error("the ring is still in an epoll set after its reader woke")
+	}
+}
+
+// epollWatches reports whether one of the process's epoll sets holds fd,
+// by their /proc fdinfo.
+func epollWatches(t *testing.T, fd int) bool {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := strconv.Itoa(fd)
+	for _, ent := range ents {
+		if link, _ := os.Readlink("/proc/self/fd/" + ent.Name()); link != "anon_inode:[eventpoll]" {
+			continue
+		}
+		info, _ := os.ReadFile("/proc/self/fdinfo/" + ent.Name())
+		for _, line := range strings.Split(string(info), "\n") {
+			if f := strings.Fields(line); len(f) >= 2 && f[0] == "tfd:" && f[1] == want {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 func benchmarkRawESPReceive(b *testing.B, mode RawESPMode) {
 	n := newRxTestNet(b, mode)
 	ours, io, sender := n.ours, n.in, n.sender
