@@ -15,7 +15,13 @@
 #
 # Usage (root):  integration/bench/profile.sh [CONTENDER]
 # Environment:   SECS iperf3 seconds (20), WINDOW seconds per measurement
-#                (5), TOP symbols shown (25), KEEP=1 keeps perf.data and logs.
+#                (5), TOP symbols shown (25), KEEP=1 keeps perf.data and logs,
+#                ALL=1 samples every CPU (perf record -a) instead of the
+#                endpoints alone and adds the whole machine's split: its
+#                busy time by kind, samples by command, top symbols, and
+#                the share of a few kernel stages, callees included (the
+#                routers' forwarding and the receiving side's ingress run
+#                in the sender's softirq, iperf3's TCP in the TUN writer's).
 # Needs perf (linux-perf) for steps 1 and 3; ethtool for step 4 (optional).
 source "$(dirname "$0")/lib.sh"
 
@@ -102,8 +108,12 @@ link_stats >"$WORK/links1"
 thread_ticks >"$WORK/ticks1"
 
 # 3: call stacks over a second window.
-timeout $((WINDOW + 30)) perf record -q -F 499 -g -p "$PIDLIST" -o "$WORK/perf.data" -- sleep "$WINDOW" \
+TARGET=(-p "$PIDLIST")
+[ "${ALL:-0}" = 1 ] && TARGET=(-a)
+head -n 1 /proc/stat >"$WORK/stat0"
+timeout $((WINDOW + 30)) perf record -q -F 499 -g "${TARGET[@]}" -o "$WORK/perf.data" -- sleep "$WINDOW" \
 	>/dev/null 2>"$WORK/perfrecord.log" || log "perf record failed (see $WORK/perfrecord.log)"
+head -n 1 /proc/stat >"$WORK/stat1"
 
 wait "$CLIENT" 2>/dev/null
 MBPS=$(jq -r '.end.sum_received.bits_per_second / 1e6 | floor' "$WORK/iperf3-client.log" 2>/dev/null || echo "?")
@@ -185,6 +195,23 @@ if [ -s "$WORK/perf.data" ]; then
 			--stdio -q -g none --percent-limit 0.5 2>/dev/null | grep -v '^$' | head -n "$TOP"
 		echo
 	done
+	if [ "${ALL:-0}" = 1 ]; then
+		echo "== the whole machine over the sampling window (% of all CPU time)"
+		paste -d' ' "$WORK/stat0" "$WORK/stat1" | awk '{ n = NF / 2; for (i = 2; i <= n; i++) { d[i] = $(i + n) - $i; t += d[i] }
+			printf "user %.1f  system %.1f  softirq %.1f  irq %.1f  idle %.1f  steal %.1f\n",
+				100 * (d[2] + d[3]) / t, 100 * d[4] / t, 100 * d[8] / t, 100 * d[7] / t, 100 * (d[5] + d[6]) / t, 100 * d[9] / t }'
+		echo
+		echo "== perf: whole machine, samples by command"
+		perf report -i "$WORK/perf.data" --no-children --sort comm --stdio -q -g none --percent-limit 0.5 2>/dev/null | grep -v '^$'
+		echo
+		echo "== perf: whole machine, top $TOP symbols, self time"
+		perf report -i "$WORK/perf.data" --no-children --sort dso,symbol --stdio -q -g none 2>/dev/null | grep -v '^$' | head -n "$TOP"
+		echo
+		echo "== perf: whole machine, kernel stages with their callees"
+		perf report -i "$WORK/perf.data" --children --sort symbol --stdio -q -g none 2>/dev/null |
+			grep -E '\] (packet_sendmsg|tpacket_rcv|sock_def_readable|nft_do_chain_netdev|ip_forward|tun_get_user|tun_do_read|tcp_v4_rcv|udp_rcv|__schedule|do_epoll_wait)( |$)' | sed -E 's/ +- +- *$//'
+		echo
+	fi
 	echo "== perf: callers of the busiest kernel entry points (both endpoints, children included)"
 	perf report -i "$WORK/perf.data" --children --sort symbol --stdio -q -g none 2>/dev/null |
 		grep -E 'syscall|sendmmsg|recvmmsg|tun_|__x64_sys|runtime\.|esp\.' | head -n "$TOP"
