@@ -25,6 +25,49 @@ func TestE2EBenchScript(t *testing.T) {
 	runE2EScript(t, "bench/e2e.sh", []string{"CONTENDERS=plain plain-pp softix-gcm softix-encap-gcm", "PFX=e2et"}, "softix-gcm", "encap-gcm", "plain-pp")
 }
 
+// TestProfileScript runs integration/bench/profile.sh for soft-ix CBC with
+// ALL=1 at its shortest windows, so the profiling script does not rot: it
+// must bring the tunnel up, move data through it, and print the
+// endpoints' profiles and the whole machine's figures. Like
+// TestE2EBenchScript it runs in CI, elsewhere only with
+// SOFTIX_E2E_BENCH=1.
+func TestProfileScript(t *testing.T) {
+	if os.Getenv("SOFTIX_E2E_BENCH") != "1" && !testenv.InCI() {
+		t.Skip("set SOFTIX_E2E_BENCH=1 to run bench/profile.sh (root, about 20 s)")
+	}
+	nslab.Require(t, "iperf3", "ping", "jq", "perf", "go")
+	bin, err := nslab.SoftIXBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "bash", "bench/profile.sh", "softix-cbc")
+	cmd.Env = append(os.Environ(), "ALL=1", "SECS=5", "WINDOW=1", "TOP=5", "PFX=proft", "SOFTIX_BIN="+bin)
+	cmd.WaitDelay = 10 * time.Second
+	out, err := cmd.CombinedOutput()
+	t.Logf("profile.sh output:\n%s", out)
+	if err != nil {
+		t.Fatalf("profile.sh: %v", err)
+	}
+	m := regexp.MustCompile(`(?m)^== softix-cbc: iperf3 TCP 5s LAN -> VNet: ([0-9]+) Mbit/s`).FindSubmatch(out)
+	if m == nil || string(m[1]) == "0" {
+		t.Fatalf("no throughput line, or nothing moved: %q", m)
+	}
+	for _, want := range []string{
+		`(?m)^== perf: top 5 symbols of the ix endpoint .*\n +[0-9.]+%`,
+		`(?m)^== perf: top 5 symbols of the azure endpoint .*\n +[0-9.]+%`,
+		`(?m)^user [0-9.]+  system [0-9.]+  softirq [0-9.]+  irq [0-9.]+  idle [0-9.]+`,
+		`(?m)^ +[0-9.]+% +soft-ix *$`,
+		`(?m)^ +[0-9.]+% +[0-9.]+% +\[k\] packet_sendmsg$`,
+		`(?m)^ +[0-9.]+% +[0-9.]+% +\[k\] tpacket_rcv$`,
+	} {
+		if !regexp.MustCompile(want).Match(out) {
+			t.Errorf("profile.sh printed nothing matching %s", want)
+		}
+	}
+}
+
 // TestHubBenchScript runs integration/bench/hub/hub.sh at a small size (20
 // tunnels, 1 s idle windows) so the hub benchmark does not rot: soft-ix
 // and charon must each bring every initiator to an installed Child SA and
