@@ -408,11 +408,13 @@ func (r *rxRing) wait(rawFD int) (int, error) {
 		// Added now, a frame that came since ready makes the set
 		// readable at once.
 		ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(r.fd)}
-		if err := unix.EpollCtl(r.epfd, unix.EPOLL_CTL_ADD, r.fd, &ev); err != nil {
+		if err := unix.EpollCtl(r.epfd, unix.EPOLL_CTL_ADD, r.fd, &ev); err != nil && err != unix.EEXIST {
+			// EEXIST: a removal that failed left it there, which
+			// is what this park wants.
 			return 0, fmt.Errorf("epoll: %w", err)
 		}
 		err := r.epConn.Read(r.epReady)
-		if err2 := unix.EpollCtl(r.epfd, unix.EPOLL_CTL_DEL, r.fd, nil); err == nil && err2 != nil {
+		if err2 := unix.EpollCtl(r.epfd, unix.EPOLL_CTL_DEL, r.fd, nil); err == nil && err2 != nil && err2 != unix.ENOENT {
 			err = fmt.Errorf("epoll: %w", err2)
 		}
 		if err != nil {
