@@ -86,7 +86,8 @@ type rxRing struct {
 	// instead of holding a thread in poll(2) that must win its P back
 	// when it wakes (made on the first wait, when the raw socket is known).
 	ep       *os.File
-	epfd     int // ep's descriptor
+	epfd     int  // ep's descriptor
+	watched  bool // the ring is in ep (see wait)
 	epConn   syscall.RawConn
 	epEvents [3]unix.EpollEvent
 	epReady  func(uintptr) bool
@@ -321,6 +322,9 @@ func (el *elem) setOuter(src, dst netip.Addr, b []byte, hl, n int) {
 func (r *rxRing) readBatch(elems []*elem, raw *rawIO, rawFD int) (int, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.watched {
+		r.unwatch()
+	}
 	for {
 		if r.closed.Load() {
 			return 0, net.ErrClosed
@@ -401,25 +405,31 @@ func (r *rxRing) wait(rawFD int) (int, error) {
 		if ev, err := r.ready(rawFD, 0); ev != 0 || err != nil {
 			return ev, err
 		}
-		// The ring is in the set only while the reader parks: an
-		// epoll entry on its socket would make the kernel run the
-		// set's wake-up (and the runtime poller's behind it) for every
-		// packet it puts in the ring, also while the reader drains it.
-		// Added now, a frame that came since ready makes the set
-		// readable at once.
-		ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(r.fd)}
-		if err := unix.EpollCtl(r.epfd, unix.EPOLL_CTL_ADD, r.fd, &ev); err != nil && err != unix.EEXIST {
-			// EEXIST: a removal that failed left it there, which
-			// is what this park wants.
-			return 0, fmt.Errorf("epoll: %w", err)
+		// The ring is in the set only from a park to the reader's
+		// next call (unwatch): an epoll entry on its socket makes the
+		// kernel run the set's wake-up (and the runtime poller's
+		// behind it) for every packet it puts in the ring, also while
+		// the reader drains it. Added now, a frame that came since
+		// ready makes the set readable at once.
+		if !r.watched {
+			ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(r.fd)}
+			if err := unix.EpollCtl(r.epfd, unix.EPOLL_CTL_ADD, r.fd, &ev); err != nil && err != unix.EEXIST {
+				return 0, fmt.Errorf("epoll: %w", err)
+			}
+			r.watched = true
 		}
-		err := r.epConn.Read(r.epReady)
-		if err2 := unix.EpollCtl(r.epfd, unix.EPOLL_CTL_DEL, r.fd, nil); err == nil && err2 != nil && err2 != unix.ENOENT {
-			err = fmt.Errorf("epoll: %w", err2)
-		}
-		if err != nil {
+		if err := r.epConn.Read(r.epReady); err != nil {
 			return 0, err
 		}
+	}
+}
+
+// unwatch takes the ring out of the epoll set, where the last park left
+// it. readBatch calls it on its next call, not right after the wake-up,
+// so the removal does not delay the packets that ended the park.
+func (r *rxRing) unwatch() {
+	if err := unix.EpollCtl(r.epfd, unix.EPOLL_CTL_DEL, r.fd, nil); err == nil || err == unix.ENOENT {
+		r.watched = false
 	}
 }
 
@@ -477,6 +487,7 @@ func (r *rxRing) release() error {
 	if r.ep != nil {
 		r.ep.Close()
 		r.ep = nil
+		r.watched = false
 	}
 	if r.wake >= 0 {
 		unix.Close(r.wake)
