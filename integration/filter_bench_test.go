@@ -34,25 +34,8 @@ func TestFilterBenchScript(t *testing.T) {
 // SOFTIX_E2E_BENCH=1.
 func runE2EScript(t *testing.T, script string, env []string, keys ...string) []byte {
 	t.Helper()
-	// Skipped by design on a developer's machine; CI always runs it.
-	if os.Getenv("SOFTIX_E2E_BENCH") != "1" && !testenv.InCI() {
-		t.Skipf("set SOFTIX_E2E_BENCH=1 to run %s (root, about 30 s)", script)
-	}
-	nslab.Require(t, "iperf3", "ping", "jq", "ss", "go")
-	bin, err := nslab.SoftIXBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "bash", script)
-	cmd.Env = append(append(os.Environ(), "ROUNDS=1", "SECS=2", "PINGS=20", "SOFTIX_BIN="+bin), env...)
-	cmd.WaitDelay = 10 * time.Second
-	out, err := cmd.CombinedOutput()
-	t.Logf("%s output:\n%s", script, out)
-	if err != nil {
-		t.Fatalf("%s: %v", script, err)
-	}
+	out := runBenchScript(t, []string{"iperf3", "ping", "jq", "ss", "go"}, script,
+		append([]string{"ROUNDS=1", "SECS=2", "PINGS=20"}, env...))
 	for _, key := range keys {
 		m := regexp.MustCompile(`(?m)^SUMMARY .* ` + key + `=([0-9.]+)( |$)`).FindSubmatch(out)
 		if m == nil {
@@ -61,6 +44,34 @@ func runE2EScript(t *testing.T, script string, env []string, keys ...string) []b
 		if v, _ := strconv.ParseFloat(string(m[1]), 64); v <= 0 {
 			t.Fatalf("%s throughput %s Mbit/s", key, m[1])
 		}
+	}
+	return out
+}
+
+// runBenchScript runs a benchmark script of integration/bench (with args
+// and env added, the soft-ix under test as SOFTIX_BIN) and returns its
+// output, failing the test if it fails or a tool is missing. Skipped by
+// design on a developer's machine (it loads the machine); CI always runs
+// it, elsewhere SOFTIX_E2E_BENCH=1 does.
+func runBenchScript(t *testing.T, tools []string, script string, env []string, args ...string) []byte {
+	t.Helper()
+	if os.Getenv("SOFTIX_E2E_BENCH") != "1" && !testenv.InCI() {
+		t.Skipf("set SOFTIX_E2E_BENCH=1 to run %s (root, under a minute)", script)
+	}
+	nslab.Require(t, tools...)
+	bin, err := nslab.SoftIXBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "bash", append([]string{script}, args...)...)
+	cmd.Env = append(append(os.Environ(), "SOFTIX_BIN="+bin), env...)
+	cmd.WaitDelay = 10 * time.Second
+	out, err := cmd.CombinedOutput()
+	t.Logf("%s output:\n%s", script, out)
+	if err != nil {
+		t.Fatalf("%s: %v", script, err)
 	}
 	return out
 }

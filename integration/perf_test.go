@@ -32,24 +32,8 @@ func TestE2EBenchScript(t *testing.T) {
 // TestE2EBenchScript it runs in CI, elsewhere only with
 // SOFTIX_E2E_BENCH=1.
 func TestProfileScript(t *testing.T) {
-	if os.Getenv("SOFTIX_E2E_BENCH") != "1" && !testenv.InCI() {
-		t.Skip("set SOFTIX_E2E_BENCH=1 to run bench/profile.sh (root, about 20 s)")
-	}
-	nslab.Require(t, "iperf3", "ping", "jq", "perf", "go")
-	bin, err := nslab.SoftIXBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "bash", "bench/profile.sh", "softix-cbc")
-	cmd.Env = append(os.Environ(), "ALL=1", "SECS=5", "WINDOW=1", "TOP=5", "PFX=proft", "SOFTIX_BIN="+bin)
-	cmd.WaitDelay = 10 * time.Second
-	out, err := cmd.CombinedOutput()
-	t.Logf("profile.sh output:\n%s", out)
-	if err != nil {
-		t.Fatalf("profile.sh: %v", err)
-	}
+	out := runBenchScript(t, []string{"iperf3", "ping", "jq", "perf", "go"}, "bench/profile.sh",
+		[]string{"ALL=1", "SECS=5", "WINDOW=1", "TOP=5", "PFX=proft"}, "softix-cbc")
 	m := regexp.MustCompile(`(?m)^== softix-cbc: iperf3 TCP 5s LAN -> VNet: ([0-9]+) Mbit/s`).FindSubmatch(out)
 	if m == nil || string(m[1]) == "0" {
 		t.Fatalf("no throughput line, or nothing moved: %q", m)
