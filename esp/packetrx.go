@@ -78,7 +78,7 @@ type rxRing struct {
 	cur    int // next frame to look at
 	wake   int // eventfd that ends a wait (close)
 	closed atomic.Bool
-	// pollfds is the wait's poll set: the ring, the raw socket, wake.
+	// pollfds is ready's poll set: the ring, the raw socket, wake.
 	pollfds [3]unix.PollFd
 	// ep is an epoll set of the same three (the ring only while the
 	// reader parks, see wait), itself waited for through the runtime's
@@ -90,6 +90,8 @@ type rxRing struct {
 	watched  bool // the ring is in ep (see wait)
 	epConn   syscall.RawConn
 	epEvents [3]unix.EpollEvent
+	epN      int   // events epReady found
+	epErr    error // epReady's epoll_wait error
 	epReady  func(uintptr) bool
 	// sinceRaw counts drains since the raw socket was last looked at.
 	sinceRaw int
@@ -353,7 +355,7 @@ func (r *rxRing) readBatch(elems []*elem, raw *rawIO, rawFD int) (int, error) {
 			return 0, err
 		case ev&4 != 0:
 			return 0, net.ErrClosed
-		case r.pollfds[0].Revents&unix.POLLERR != 0:
+		case ev&8 != 0:
 			// A pending socket error (a device gone) would make every
 			// poll return at once: reading it clears it.
 			unix.GetsockoptInt(r.fd, unix.SOL_SOCKET, unix.SO_ERROR)
@@ -393,35 +395,52 @@ func (r *rxRing) ready(rawFD int, timeout int) (int, error) {
 	return ev, nil
 }
 
-// wait returns what ready returns once one of the ring, the raw socket
-// rawFD and the wake eventfd is ready, parking the goroutine meanwhile.
+// wait parks the goroutine until one of the ring, the raw socket rawFD
+// and the wake eventfd is ready and returns a bit set as ready does, with
+// 8 added for an error pending on the ring's socket. The epoll set's
+// events say which: one epoll_wait before the park and one after it are
+// the wait's only system calls besides adding the ring to the set.
 func (r *rxRing) wait(rawFD int) (int, error) {
 	if r.ep == nil {
 		if err := r.openEpoll(rawFD); err != nil {
 			return 0, err
 		}
 	}
-	for {
-		if ev, err := r.ready(rawFD, 0); ev != 0 || err != nil {
-			return ev, err
+	// The ring is in the set only from a park to the reader's next call
+	// (unwatch): an epoll entry on its socket makes the kernel run the
+	// set's wake-up (and the runtime poller's behind it) for every
+	// packet it puts in the ring, also while the reader drains it.
+	// Added now, a frame that came since the last drain makes the set
+	// readable at once.
+	if !r.watched {
+		ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(r.fd)}
+		if err := unix.EpollCtl(r.epfd, unix.EPOLL_CTL_ADD, r.fd, &ev); err != nil && err != unix.EEXIST {
+			return 0, fmt.Errorf("epoll: %w", err)
 		}
-		// The ring is in the set only from a park to the reader's
-		// next call (unwatch): an epoll entry on its socket makes the
-		// kernel run the set's wake-up (and the runtime poller's
-		// behind it) for every packet it puts in the ring, also while
-		// the reader drains it. Added now, a frame that came since
-		// ready makes the set readable at once.
-		if !r.watched {
-			ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(r.fd)}
-			if err := unix.EpollCtl(r.epfd, unix.EPOLL_CTL_ADD, r.fd, &ev); err != nil && err != unix.EEXIST {
-				return 0, fmt.Errorf("epoll: %w", err)
+		r.watched = true
+	}
+	r.epN, r.epErr = 0, nil
+	if err := r.epConn.Read(r.epReady); err != nil {
+		return 0, err
+	}
+	if r.epErr != nil {
+		return 0, fmt.Errorf("epoll: %w", r.epErr)
+	}
+	ev := 0
+	for _, e := range r.epEvents[:r.epN] {
+		switch int(e.Fd) {
+		case r.fd:
+			ev |= 1
+			if e.Events&unix.EPOLLERR != 0 {
+				ev |= 8
 			}
-			r.watched = true
-		}
-		if err := r.epConn.Read(r.epReady); err != nil {
-			return 0, err
+		case rawFD:
+			ev |= 2
+		case r.wake:
+			ev |= 4
 		}
 	}
+	return ev, nil
 }
 
 // unwatch takes the ring out of the epoll set, where the last park left
@@ -455,8 +474,14 @@ func (r *rxRing) openEpoll(rawFD int) error {
 	// Ready when the set has an event; false makes the runtime wait for
 	// the epoll descriptor to become readable.
 	r.epReady = func(uintptr) bool {
-		n, err := unix.EpollWait(epfd, r.epEvents[:], 0)
-		return n > 0 || (err != nil && err != unix.EINTR)
+		for {
+			n, err := unix.EpollWait(epfd, r.epEvents[:], 0)
+			if err == unix.EINTR {
+				continue
+			}
+			r.epN, r.epErr = n, err
+			return n > 0 || err != nil
+		}
 	}
 	return nil
 }
