@@ -198,8 +198,10 @@ func (p *parser) tunnelMode(l *line, t []token, neg bool, ifc *Interface) {
 	ifc.Tunnel.Mode = mode
 }
 
-// ipAddress: ip address A/L | dhcp [receive-default]; "ipcp" and
-// "secondary" addresses are kept.
+// ipAddress: ip address A/L | dhcp [receive-default]; "secondary"
+// addresses and the other keyword forms IX has ("ipcp" on PPP, "map-e"
+// on a MAP-E tunnel, ...) are kept; a keyword within two edits of "dhcp"
+// is taken for a typo.
 func (p *parser) ipAddress(l *line, t []token, neg bool, ifc *Interface) {
 	if neg {
 		ifc.Address, ifc.DHCP, ifc.DHCPReceiveDefault = netip.Prefix{}, false, false
@@ -223,9 +225,15 @@ func (p *parser) ipAddress(l *line, t []token, neg bool, ifc *Interface) {
 		}
 		ifc.Address, ifc.Unnumbered = netip.Prefix{}, ""
 		ifc.DHCP, ifc.DHCPReceiveDefault = true, recv
-	case "ipcp":
-		p.notEmulated(l, t, "ip address ipcp")
 	default:
+		if isKeyword(a) {
+			if editDistance(kw(a), "dhcp") <= 2 && kw(a) != "ipcp" {
+				p.errf(l, a.col, "ip address: unknown form %q, did you mean \"dhcp\"?", a.text)
+				return
+			}
+			p.notEmulated(l, t, "ip address "+kw(a))
+			return
+		}
 		pf, err := netip.ParsePrefix(a.text)
 		if err != nil || pf.Addr().Zone() != "" {
 			p.errf(l, a.col, "ip address: bad address %q, expected ADDRESS/LENGTH (e.g. 169.254.0.1/30) or dhcp", a.text)
@@ -338,4 +346,12 @@ func lastAddr(pf netip.Prefix) netip.Addr {
 	v := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
 	v |= host
 	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
+}
+
+// isKeyword reports a word that names a form rather than giving a value:
+// it starts with a letter and holds no ':' (an IPv6 address such as
+// fe80::1 starts with one too) or '/'.
+func isKeyword(t token) bool {
+	c := t.text[0] | 0x20
+	return !t.quoted && c >= 'a' && c <= 'z' && !strings.ContainsAny(t.text, ":/")
 }

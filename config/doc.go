@@ -81,7 +81,10 @@
 // block does not know, or, in an indented file, at the indentation. So a
 // file printed without indentation reads as the indented one: "ppp binding"
 // or "ipsec policy" inside an interface stays there although "ppp profile"
-// and "ipsec autokey-map" are top-level commands.
+// and "ipsec autokey-map" are top-level commands. A "!" comment followed
+// by a line indented into the open block is a comment inside it (as
+// published files write "! the MSS for MTU 1500" before "ip tcp
+// adjust-mss"): the block goes on.
 //
 // # Decisions where the IX reference could not be checked
 //

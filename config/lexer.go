@@ -40,7 +40,7 @@ func trimBlank(s string) string {
 // descriptions may contain it. A token that starts with a double quote runs
 // to the next double quote (or the end of the line when there is none).
 // comment reports a comment line; closes reports a "!" in column 1, which
-// ends any open block.
+// ends any open block unless the next command is indented into it.
 func lexLine(num int, raw string) (l line, comment, closes bool) {
 	l = line{num: num, raw: raw}
 	i := 0

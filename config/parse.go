@@ -29,7 +29,9 @@ func Load(path string) (*Config, []Diagnostic, error) {
 // "route-map", "router bgp ASN" and the "address-family" inside router bgp
 // open blocks, as do not-emulated block commands ("ppp profile", "ip dhcp
 // client-profile", "watch-group", ...); a block
-// ends at a "!" in column 1 or at the next top-level command. Indentation is
+// ends at a "!" in column 1 (unless the next command is indented deeper
+// than the block's opener: a comment inside the block) or at the next
+// top-level command. Indentation is
 // optional: an indented line always belongs to the open block, an
 // unindented one belongs to it unless it starts a top-level command that is
 // not also a command of that block (see belongsToBlock). "no CMD" undoes CMD. A line
@@ -134,6 +136,7 @@ type parser struct {
 	ifAnchor    string
 	subIndented bool // a line of the open block was indented deeper than its opener
 	kept        map[int]bool
+	bang        bool // a "!" in column 1 came since the last command (see run)
 }
 
 func (p *parser) pos(l *line, col int) Pos { return Pos{File: p.file, Line: l.num, Col: col} }
@@ -264,7 +267,8 @@ func opensBlock(t []token) bool {
 
 // interfaceSub reports the interface sub-commands whose first word also
 // starts top-level commands ("ppp binding" / "ppp profile", "ipsec policy" /
-// "ipsec autokey-map", "ikev2 binding" / "ikev2 profile"). In a file without
+// "ipsec autokey-map", "ikev2 binding" / "ikev2 profile", "ip dhcp-relay
+// server" / "ip dhcp-relay enable"). In a file without
 // indentation they stay in the interface, as they do when typed on an IX.
 func interfaceSub(t []token, tunnel bool) bool {
 	_, t = splitNo(t)
@@ -277,7 +281,8 @@ func interfaceSub(t []token, tunnel bool) bool {
 	case "bridge":
 		return w2 == "ip" || w2 == "ipv6"
 	case "ip", "ipv6":
-		return (w2 == "ufs-cache" && w3 == "timeout") || (w == "ipv6" && w2 == "dhcp" && (w3 == "client" || w3 == "server"))
+		return (w2 == "ufs-cache" && w3 == "timeout") || (w == "ipv6" && w2 == "dhcp" && (w3 == "client" || w3 == "server")) ||
+			(w2 == "dhcp-relay" && w3 == "server")
 	case "ikev2":
 		// Inside a Tunnel, "ikev2 profile NAME" binds a profile (as the
 		// AWS generator writes it) rather than opening one.
@@ -332,13 +337,22 @@ func (p *parser) run(src []byte) {
 		p.cur, comment, closes = lexLine(num, string(raw))
 		l := &p.cur
 		if comment {
-			if closes {
-				p.closeBlock()
-			}
+			// A "!" in column 1 ends the open block unless the next
+			// command is indented deeper than the block's opener: a
+			// comment written inside a block ("! the MSS for MTU
+			// 1500") leaves the sub-mode open, as on IX, whose console
+			// takes "!" as a comment and stays in the mode.
+			p.bang = p.bang || closes
 			continue
 		}
 		if len(l.toks) == 0 {
 			continue
+		}
+		if p.bang {
+			p.bang = false
+			if p.block != blockNone && l.indent <= p.blockIndent {
+				p.closeBlock()
+			}
 		}
 		if p.block != blockNone && p.belongsToBlock(l) {
 			if l.indent > p.blockIndent {

@@ -174,3 +174,49 @@ func TestNoIPAddressAsIXPrintsIt(t *testing.T) {
 	}
 	checkRoundTrip(t, "n.conf", c)
 }
+
+// TestCommentInsideBlock: a "!" comment written inside a block, as
+// published files have ("! the MSS for MTU 1500" before "ip tcp
+// adjust-mss"), leaves the block open for the indented lines after it;
+// a "!" followed by an unindented line still ends the block.
+func TestCommentInsideBlock(t *testing.T) {
+	c, _ := mustParse(t, "c.conf", `interface Tunnel0.0
+  tunnel mode ipsec-ikev2
+  ip address 169.254.21.1/30
+! the MSS below suits an MTU of 1500
+  ip tcp adjust-mss 1350
+  no shutdown
+!
+interface GigaEthernet0.0
+ip address 192.0.2.1/24
+!
+ip route default GigaEthernet0.0
+`)
+	tu := c.Interface("Tunnel0.0")
+	if tu.AdjustMSS != 1350 || tu.Shutdown {
+		t.Errorf("Tunnel0.0 lost its lines after the comment: %+v", tu)
+	}
+	if len(c.Extra) != 0 {
+		t.Errorf("lines moved to the top level: %+v", c.Extra)
+	}
+	if len(c.Routes) != 1 {
+		t.Errorf("the route after the flat block: %+v", c.Routes)
+	}
+}
+
+// TestIPAddressKeywordForms: IX's keyword forms of "ip address" ("ipcp"
+// on PPP, "map-e" on a MAP-E tunnel, and any other) are kept, not errors;
+// a near miss of "dhcp" is a typo.
+func TestIPAddressKeywordForms(t *testing.T) {
+	c, diags := mustParse(t, "k.conf", "interface Tunnel1.0\n  tunnel mode map-e ocn\n  ip address map-e\n!\ninterface GigaEthernet0.1\n  ip address ipcp\n")
+	if !hasDiag(diags, `k.conf:3:3: warning: "ip address map-e" is not emulated`) || !hasDiag(diags, `k.conf:6:3: warning: "ip address ipcp" is not emulated`) {
+		t.Errorf("diagnostics %v", diags)
+	}
+	if out := string(Print(c)); !strings.Contains(out, "  ip address map-e\n") || !strings.Contains(out, "  ip address ipcp\n") {
+		t.Errorf("not printed back:\n%s", out)
+	}
+	_, diags, err := Parse("e.conf", []byte("interface GigaEthernet0.0\n  ip address dchp\n"))
+	if err == nil || !hasDiag(diags, `e.conf:2:14: error: ip address: unknown form "dchp", did you mean "dhcp"?`) {
+		t.Errorf("typo: %v", diags)
+	}
+}
