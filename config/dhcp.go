@@ -386,7 +386,7 @@ func (v *validator) dhcpRoutes() {
 
 // dhcpServer checks the server's references: a binding names a profile
 // that exists, on an interface with an address; a pool and fixed
-// assignments inside that interface's subnet.
+// assignments inside that interface's subnet (a warning: IX loads it).
 func (v *validator) dhcpServer() {
 	v.dhcpRoutes()
 	for _, ifc := range v.c.Interfaces {
@@ -404,13 +404,19 @@ func (v *validator) dhcpServer() {
 		case !v.c.DHCPServer:
 			v.warnf(ifc.DHCPBindingPos, "ip dhcp binding: the DHCP server is off (no \"ip dhcp enable\"), %s hands out no addresses", ifc.Name)
 		}
+		// Addresses outside the subnet are a typo IX loads; the server
+		// hands out only the part of the range inside the subnet.
 		subnet := ifc.Address.Masked()
-		if pr.RangeFirst.IsValid() && (!subnet.Contains(pr.RangeFirst) || !subnet.Contains(pr.RangeLast)) {
-			v.errf(pr.Pos, "ip dhcp profile %s: assignable-range %s %s is not inside %s's subnet %s", pr.Name, pr.RangeFirst, pr.RangeLast, ifc.Name, subnet)
+		switch first, last := pr.RangeFirst, pr.RangeLast; {
+		case !first.IsValid() || (subnet.Contains(first) && subnet.Contains(last)):
+		case last.Less(subnet.Addr()) || lastAddr(subnet).Less(first):
+			v.warnf(pr.Pos, "ip dhcp profile %s: assignable-range %s %s is outside %s's subnet %s, so the server does not run on %s", pr.Name, first, last, ifc.Name, subnet, ifc.Name)
+		default:
+			v.warnf(pr.Pos, "ip dhcp profile %s: assignable-range %s %s reaches outside %s's subnet %s; only the addresses inside it are handed out", pr.Name, first, last, ifc.Name, subnet)
 		}
 		for _, f := range pr.Fixed {
 			if !subnet.Contains(f.Addr) {
-				v.errf(f.Pos, "fixed-assignment %s: not inside %s's subnet %s", f.Addr, ifc.Name, subnet)
+				v.warnf(f.Pos, "fixed-assignment %s: not inside %s's subnet %s, so it is never handed out", f.Addr, ifc.Name, subnet)
 			}
 		}
 	}

@@ -64,12 +64,24 @@ func TestDHCPServerErrors(t *testing.T) {
 		{"ip dhcp profile p\n  fixed-assignment 2001:db8::5 02:00:00:00:00:05\n", "expected an IPv4 address"},
 		{"ip dhcp profile p\n  asignable-range 1.1.1.1 1.1.1.2\n", "assignable-range"},
 		{"interface GigaEthernet1.0\n  ip address 192.168.2.1/24\n  ip dhcp binding nosuch\n", `no "ip dhcp profile nosuch"`},
-		{"ip dhcp profile p\n  assignable-range 10.0.0.1 10.0.0.9\ninterface GigaEthernet1.0\n  ip address 192.168.2.1/24\n  ip dhcp binding p\n", "not inside GigaEthernet1.0's subnet"},
 		{"ip dhcp profile p\ninterface GigaEthernet1.0\n  ip address dhcp\n  ip dhcp binding p\n", "has no \"ip address A/L\""},
 	} {
 		_, diags, err := Parse("e.conf", []byte(tc.text))
 		if err == nil || !strings.Contains(errorText(diags), tc.want) {
 			t.Errorf("%q: want an error with %q, got %v", tc.text, tc.want, diags)
+		}
+	}
+	// A range or fixed assignment outside the bound interface's subnet is
+	// a typo IX loads: a warning saying what is handed out.
+	for _, tc := range []struct{ text, want string }{
+		{"assignable-range 10.0.0.1 10.0.0.9", "is outside GigaEthernet1.0's subnet 192.168.2.0/24, so the server does not run on GigaEthernet1.0"},
+		{"assignable-range 192.168.2.100 192.168.200.254", "reaches outside GigaEthernet1.0's subnet 192.168.2.0/24; only the addresses inside it are handed out"},
+		{"fixed-assignment 10.0.0.5 02:00:00:00:00:05", "fixed-assignment 10.0.0.5: not inside GigaEthernet1.0's subnet 192.168.2.0/24, so it is never handed out"},
+	} {
+		src := "ip dhcp enable\nip dhcp profile p\n  " + tc.text + "\ninterface GigaEthernet1.0\n  ip address 192.168.2.1/24\n  ip dhcp binding p\n"
+		_, diags, err := Parse("w.conf", []byte(src))
+		if err != nil || !strings.Contains(errorText(diags), "warning: ") || !strings.Contains(errorText(diags), tc.want) {
+			t.Errorf("%q: want a warning with %q, got %v %v", tc.text, tc.want, err, diags)
 		}
 	}
 	// A binding without "ip dhcp enable" is a warning: the IX serves nothing.

@@ -669,16 +669,29 @@ func (c *Config) AccessListSources(name string) (lines []*PrefixList, ok bool) {
 // routeMaps checks what route-maps and neighbors refer to: every name
 // must be configured. An IX would take the reference and match nothing,
 // which on a BGP session silently drops every route; soft-ix refuses the
-// file instead, since the name is almost always a typo.
+// file instead where a BGP neighbor uses the route-map, since the name
+// is almost always a typo. A route-map no neighbor uses (one for policy
+// routing, which soft-ix keeps without running) only gets a warning:
+// nothing soft-ix runs depends on it, and IX loads such files.
 func (v *validator) routeMaps() {
 	c := v.c
+	usedByBGP := map[string]bool{}
+	if c.BGP != nil {
+		for _, n := range c.BGP.Neighbors {
+			usedByBGP[n.RouteMapIn], usedByBGP[n.RouteMapOut] = true, true
+		}
+	}
 	for _, rm := range c.RouteMaps {
+		report, unused := v.errf, ""
+		if !usedByBGP[rm.Name] {
+			report, unused = v.warnf, " (no BGP neighbor uses the route-map, so soft-ix runs nothing that depends on it)"
+		}
 		if rm.MatchPrefixList != "" && len(c.PrefixList(rm.MatchPrefixList)) == 0 {
-			v.errf(rm.MatchPos, "route-map %s %d: match ip address prefix-list %s: no \"ip prefix-list %s\" is configured", rm.Name, rm.Seq, rm.MatchPrefixList, rm.MatchPrefixList)
+			report(rm.MatchPos, "route-map %s %d: match ip address prefix-list %s: no \"ip prefix-list %s\" is configured%s", rm.Name, rm.Seq, rm.MatchPrefixList, rm.MatchPrefixList, unused)
 		}
 		if rm.MatchAccessList != "" {
 			if _, ok := c.AccessListSources(rm.MatchAccessList); !ok {
-				v.errf(rm.MatchPos, "route-map %s %d: match ip address access-list %s: no \"ip access-list %s\" is configured", rm.Name, rm.Seq, rm.MatchAccessList, rm.MatchAccessList)
+				report(rm.MatchPos, "route-map %s %d: match ip address access-list %s: no \"ip access-list %s\" is configured%s", rm.Name, rm.Seq, rm.MatchAccessList, rm.MatchAccessList, unused)
 			}
 		}
 		if rm.KeptMatch() {

@@ -143,7 +143,7 @@ func TestRouteMapErrors(t *testing.T) {
 	for _, tc := range []struct{ src, want string }{
 		{base + "  neighbor 192.0.2.1 route-map nope in\n", `e.conf:3:32: error: neighbor 192.0.2.1 route-map nope in: no "route-map nope" is configured`},
 		{"route-map m permit 10\n  match ip address prefix-list nope\n" + base + "  neighbor 192.0.2.1 route-map m out\n", `e.conf:2:32: error: route-map m 10: match ip address prefix-list nope: no "ip prefix-list nope"`},
-		{"route-map m permit 10\n  match ip address access-list nope\n", `e.conf:2:32: error: route-map m 10: match ip address access-list nope: no "ip access-list nope"`},
+		{"route-map m permit 10\n  match ip address access-list nope\n" + base + "  neighbor 192.0.2.1 route-map m in\n", `e.conf:2:32: error: route-map m 10: match ip address access-list nope: no "ip access-list nope"`},
 		{"route-map m permit 0\n", `e.conf:1:20: error: route-map m permit: bad sequence number "0"`},
 		{"route-map m allow 10\n", `e.conf:1:13: error: route-map m: unknown keyword "allow"`},
 		{"route-map m permit 10\n  set local-preference -1\n", `e.conf:2:24: error: set local-preference: bad value "-1"`},
@@ -159,6 +159,26 @@ func TestRouteMapErrors(t *testing.T) {
 		_, diags, err := Parse("e.conf", []byte(tc.src))
 		if err == nil || !hasDiag(diags, tc.want) {
 			t.Errorf("%q:\n got %v\nwant %s", tc.src, diags, tc.want)
+		}
+	}
+}
+
+// TestUnusedRouteMapMissingList: a route-map no BGP neighbor uses (one
+// for policy routing, as published IX files have) may name a list that
+// does not exist; IX loads the file, and so does soft-ix, with a warning.
+func TestUnusedRouteMapMissingList(t *testing.T) {
+	src := "route-map pbr permit 10\n  match ip address access-list nope\n  set interface GigaEthernet0.1\n" +
+		"route-map pbr2 permit 10\n  match ip address prefix-list nope2\n"
+	_, diags, err := Parse("w.conf", []byte(src))
+	if err != nil {
+		t.Fatalf("refused: %v", err)
+	}
+	for _, want := range []string{
+		`w.conf:2:32: warning: route-map pbr 10: match ip address access-list nope: no "ip access-list nope" is configured (no BGP neighbor uses`,
+		`w.conf:5:32: warning: route-map pbr2 10: match ip address prefix-list nope2: no "ip prefix-list nope2" is configured (no BGP neighbor uses`,
+	} {
+		if !hasDiag(diags, want) {
+			t.Errorf("want %s\n got %v", want, diags)
 		}
 	}
 }

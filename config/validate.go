@@ -262,7 +262,7 @@ func (v *validator) bgp() {
 			continue
 		}
 		if n.RemoteAS == b.ASN {
-			v.warnf(n.Pos, "neighbor %s remote-as %d is the local AS: Azure VPN gateways speak eBGP only, so this iBGP session will not come up", n.Addr, n.RemoteAS)
+			v.warnf(n.Pos, "neighbor %s remote-as %d is the local AS (iBGP): right towards a router of your own AS, but Azure VPN gateways speak eBGP only, so with one this session will not come up", n.Addr, n.RemoteAS)
 		}
 		if n.RemoteAS == 23456 {
 			v.warnf(n.Pos, "neighbor %s remote-as 23456 is AS_TRANS, not a real AS", n.Addr)

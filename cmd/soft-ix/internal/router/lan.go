@@ -29,13 +29,18 @@ func dhcpServers(cfg *config.Config, links map[string]string) map[string]dhcpd.C
 		if pr == nil || dev == "" || !ifc.Address.IsValid() || !ifc.Address.Addr().Is4() {
 			continue
 		}
-		out[ifc.Name] = dhcpdConfig(ifc, pr, dev)
+		c := dhcpdConfig(ifc, pr, dev)
+		if c.Last.Less(c.First) {
+			continue // the range lies outside the subnet (Validate warns)
+		}
+		out[ifc.Name] = c
 	}
 	return out
 }
 
 // dhcpdConfig is one profile on one interface. The IX's defaults: the
-// pool is the interface's subnet, the gateway its address.
+// pool is the interface's subnet, the gateway its address. Its pool is
+// empty (Last before First) when the profile's range misses the subnet.
 func dhcpdConfig(ifc *config.Interface, pr *config.DHCPProfile, dev string) dhcpd.Config {
 	subnet := ifc.Address.Masked()
 	c := dhcpd.Config{
@@ -45,6 +50,14 @@ func dhcpdConfig(ifc *config.Interface, pr *config.DHCPProfile, dev string) dhcp
 	}
 	if !c.First.IsValid() {
 		c.First, c.Last = subnet.Addr().Next(), lastHost(subnet)
+	}
+	// A range reaching past the subnet (a typo IX loads; Validate
+	// warns) hands out only the part inside it.
+	if lo := subnet.Addr().Next(); c.First.Less(lo) {
+		c.First = lo
+	}
+	if hi := lastHost(subnet); hi.Less(c.Last) {
+		c.Last = hi
 	}
 	if c.MaskBits == 0 {
 		c.MaskBits = subnet.Bits()

@@ -119,6 +119,17 @@ interface GigaEthernet2.0
 		sc.Fixed["02:00:00:00:00:50"] != netip.MustParseAddr("192.168.2.50") {
 		t.Errorf("server config %+v", sc)
 	}
+	// A range reaching past the subnet is cut to it; one outside it runs
+	// no server (config.Validate warns about both).
+	cfg.DHCPProfile("lan").RangeFirst, cfg.DHCPProfile("lan").RangeLast = netip.MustParseAddr("192.168.2.100"), netip.MustParseAddr("192.168.200.254")
+	got = dhcpServers(cfg, map[string]string{"GigaEthernet1.0": "lan0"})
+	if sc := got["GigaEthernet1.0"]; sc.First != netip.MustParseAddr("192.168.2.100") || sc.Last != netip.MustParseAddr("192.168.2.254") {
+		t.Errorf("range past the subnet: %v-%v", sc.First, sc.Last)
+	}
+	cfg.DHCPProfile("lan").RangeFirst, cfg.DHCPProfile("lan").RangeLast = netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.9")
+	if got := dhcpServers(cfg, map[string]string{"GigaEthernet1.0": "lan0"}); len(got) != 0 {
+		t.Errorf("range outside the subnet runs a server: %v", got)
+	}
 	cfg.DHCPServer = false
 	if got := dhcpServers(cfg, map[string]string{"GigaEthernet1.0": "lan0"}); len(got) != 0 {
 		t.Errorf("servers without ip dhcp enable: %v", got)
