@@ -16,6 +16,13 @@ var wildBroken = map[string]string{
 	"notoken-ipsec-rt2.conf": `no "ikev2 profile for-nec-ix" is configured`,
 }
 
+// wildFlatAmbiguous are the published files whose indentation carries
+// what their words alone cannot: a line inside a block that is also a
+// top-level command, which without indentation reads as the latter.
+var wildFlatAmbiguous = map[string]string{
+	"ciffelia-ix2215-jcom-dhcpv6pd.conf": `"proxy-dns ip enable" indented into an interface; without indentation it is the global command`,
+}
+
 func wildFiles(t testing.TB) []string {
 	files, err := filepath.Glob("testdata/wild/*.conf")
 	if err != nil || len(files) < 10 {
@@ -44,19 +51,29 @@ func TestWildFilesLoad(t *testing.T) {
 	}
 }
 
-// deindent removes the indentation of every line.
+// deindent removes the indentation of every line, and the comments
+// written inside a block (a "!" line followed by an indented one): IX
+// prints none there, and without indentation a "!" ends the block.
 func deindent(src []byte) []byte {
 	lines := strings.Split(string(src), "\n")
+	var out []string
 	for i, l := range lines {
-		lines[i] = strings.TrimLeft(l, " \t")
+		if strings.HasPrefix(l, "!") && i+1 < len(lines) && strings.TrimLeft(lines[i+1], " \t") != lines[i+1] {
+			continue
+		}
+		out = append(out, strings.TrimLeft(l, " \t"))
 	}
-	return []byte(strings.Join(lines, "\n"))
+	return []byte(strings.Join(out, "\n"))
 }
 
 // TestWildFlatEqualsIndented: a configuration printed without indentation
 // reads as the same configuration; blocks end where IX ends them.
 func TestWildFlatEqualsIndented(t *testing.T) {
 	forEachLoadable(t, func(f string, src []byte, c1 *Config) {
+		if why, ok := wildFlatAmbiguous[filepath.Base(f)]; ok {
+			t.Logf("%s: not compared flat: %s", f, why)
+			return
+		}
 		c2, _, err := Parse(f+" (flat)", deindent(src))
 		if err != nil {
 			t.Errorf("%s without indentation: %v", f, err)
