@@ -35,6 +35,8 @@ var globalTable = &table[*Config]{
 				{Kind: ArgKeyword, Words: []string{"dhcp"}, Optional: true}, // the router of IF's DHCP lease
 				{Kind: ArgKeyword, Words: []string{"distance"}, Optional: true},
 				{Kind: ArgNumber, Help: "<1-255>", Min: 1, Max: 255, With: true},
+				{Kind: ArgKeyword, Words: []string{"metric"}, Optional: true},
+				{Kind: ArgNumber, Help: "<1-4294967295>", Min: 1, Max: 4294967295, With: true},
 				{Kind: ArgKeyword, Words: []string{"tag"}, Optional: true},
 				{Kind: ArgNumber, Help: "<1-4294967295>", Min: 1, Max: 4294967295, With: true},
 			},
@@ -259,6 +261,9 @@ func (r *Route) words() []string {
 	}
 	if r.Distance != 0 {
 		words = append(words, "distance", fmt.Sprint(r.Distance))
+	}
+	if r.Metric != 0 {
+		words = append(words, "metric", fmt.Sprint(r.Metric))
 	}
 	if r.Tag != 0 {
 		words = append(words, "tag", fmt.Sprint(r.Tag))
@@ -499,7 +504,7 @@ func decodeHex(s string) ([]byte, error) {
 	return b, nil
 }
 
-// route: ip route PREFIX|default GATEWAY [GATEWAY] [dhcp] [[distance] N] [tag N],
+// route: ip route PREFIX|default GATEWAY [GATEWAY] [dhcp] [[distance] N] [metric N] [tag N],
 // where a GATEWAY is an interface or a next-hop address (IX accepts a next
 // hop and the interface it is reached by).
 func (p *parser) route(l *line, t []token, neg bool) {
@@ -542,6 +547,17 @@ func (p *parser) route(l *line, t []token, neg bool) {
 				return
 			}
 			r.Distance = int(d)
+		case w == "metric" && r.Metric == 0:
+			i++
+			mt, ok := p.need(l, t, i, cmd+" metric", "metric")
+			if !ok {
+				return
+			}
+			n, ok := p.number(l, mt, cmd+" metric", "metric", 1, 4294967295)
+			if !ok {
+				return
+			}
+			r.Metric = uint32(n)
 		case w == "tag" && r.Tag == 0:
 			i++
 			tt, ok := p.need(l, t, i, cmd+" tag", "tag")
@@ -573,7 +589,7 @@ func (p *parser) route(l *line, t []token, neg bool) {
 			}
 			r.NextHop = a
 		default:
-			p.errf(l, t[i].col, "%s: unexpected %q, expected dhcp, a distance or tag N", cmd, t[i].text)
+			p.errf(l, t[i].col, "%s: unexpected %q, expected dhcp, a distance, metric N or tag N", cmd, t[i].text)
 			return
 		}
 	}

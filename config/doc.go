@@ -45,8 +45,10 @@
 // source-address, ikev2 negotiation-direction, ikev2 nat-traversal
 // keepalive N [force], and every profile command again with an "ikev2 "
 // prefix as a per-tunnel override; ip route P IF|NEXTHOP|NEXTHOP IF [dhcp]
-// [[distance] N] [tag N] (dhcp: through the router of IF's DHCP lease; tag
-// is stored, not acted on);
+// [[distance] N] [metric N] [tag N] (dhcp: through the router of IF's DHCP
+// lease; of the routes to one prefix at one distance only the installable
+// ones of the lowest metric are installed, so a higher metric is a backup;
+// tag is stored, not acted on);
 // ip access-list NAME permit|deny ip|icmp|tcp|udp|N [type N] src S [sport
 // P] dest D [dport P] (S, D: any, A or A/L; P: any, eq N, range A B, gt N,
 // lt N); ip access-list dynamic NAME access LIST; in an interface ip filter LIST SEQ in|out [suppress-logging],

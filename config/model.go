@@ -64,7 +64,7 @@ type Config struct {
 // "show running-config" stays a faithful record of the configuration.
 type Verbatim struct {
 	Text string   // the command, blanks around it trimmed
-	Sub  []string // the lines of its block, trimmed (nesting is not kept)
+	Sub  []string // the lines of its block, trimmed; one nested deeper than the first keeps the extra indentation
 
 	// After names the emulated command (or, at the top level, the section)
 	// it followed in the source; Print writes it right after that one. See
@@ -318,7 +318,7 @@ type Filter struct {
 	Pos             Pos
 }
 
-// Route is "ip route PREFIX|default GATEWAY [dhcp] [[distance] N] [tag N]"
+// Route is "ip route PREFIX|default GATEWAY [dhcp] [[distance] N] [metric N] [tag N]"
 // where GATEWAY is an interface, a next hop, or a next hop and an interface.
 type Route struct {
 	Prefix    netip.Prefix
@@ -326,6 +326,7 @@ type Route struct {
 	NextHop   netip.Addr // when routed to a next hop (both may be set)
 	DHCP      bool       // "dhcp": the next hop is the router of Interface's DHCP lease (inactive without one)
 	Distance  int        // 0: default (1)
+	Metric    uint32     // metric N, 0: default (1); of routes to one prefix at one distance the lowest wins
 	Tag       uint32     // tag N (stored, not acted on)
 	Pos       Pos
 }

@@ -220,3 +220,21 @@ func TestIPAddressKeywordForms(t *testing.T) {
 		t.Errorf("typo: %v", diags)
 	}
 }
+
+// TestRouteMetric: "metric N" on a static route, as an IX2215's running
+// config prints it for a backup default route, in both gateway forms.
+func TestRouteMetric(t *testing.T) {
+	c, _ := mustParse(t, "m.conf", "ip route default GigaEthernet1.1\nip route default 10.0.0.2 GigaEthernet0.0 metric 200\nip route default GigaEthernet1.0 metric 200 tag 7\n")
+	if len(c.Routes) != 3 || c.Routes[0].Metric != 0 || c.Routes[1].Metric != 200 || c.Routes[1].NextHop != netip.MustParseAddr("10.0.0.2") ||
+		c.Routes[2].Metric != 200 || c.Routes[2].Interface != "GigaEthernet1.0" || c.Routes[2].Tag != 7 {
+		t.Fatalf("routes %+v %+v %+v", c.Routes[0], c.Routes[1], c.Routes[2])
+	}
+	if out := string(Print(c)); !strings.Contains(out, "ip route default 10.0.0.2 GigaEthernet0.0 metric 200\n") {
+		t.Errorf("printed:\n%s", out)
+	}
+	checkRoundTrip(t, "m.conf", c)
+	_, diags, err := Parse("e.conf", []byte("ip route default GigaEthernet1.0 metric 0\n"))
+	if err == nil || !hasDiag(diags, `e.conf:1:41: error: ip route metric: bad metric "0"`) {
+		t.Errorf("metric 0: %v", diags)
+	}
+}

@@ -69,6 +69,12 @@ type Route struct {
 	// Distance is the administrative distance, used as the kernel metric;
 	// 0 means 1.
 	Distance int
+	// Metric ranks routes to one prefix at one distance, as an IX's
+	// static route metric does: only the installable ones of the lowest
+	// metric are installed (several of them as one multipath route), so
+	// a higher one is a backup that takes over while they cannot be (a
+	// tunnel down). 0 means 1.
+	Metric uint32
 	// DHCP marks a route through the router of Interface's DHCP lease
 	// whose router is not known yet: it is not installed. (A caller that
 	// knows the lease hands the route in with the router as NextHop.)

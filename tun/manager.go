@@ -48,6 +48,7 @@ type Manager struct {
 	noLL          map[string]int                   // link name -> index whose IPv6 link-local address noLinkLocal removed
 	static        map[routeKey]*netlink.Route      // static routes in the kernel
 	staticSince   map[routeKey]time.Time           // when each was installed, for "show ip route" ages
+	staticMetric  map[routeKey]uint32              // the IX metric of each (Route.Metric, at least 1)
 	connSince     map[connKey]time.Time            // when tun put each address (its connected route) in place
 	bgp           map[netip.Prefix]*bgpRoute       // BGP routes wanted, installed or not
 	forwardBefore string                           // ip_forward before we set it, "" if untouched
@@ -68,19 +69,20 @@ func NewManager(log *slog.Logger, mapping map[string]string) (*Manager, error) {
 		return nil, fmt.Errorf("tun: netlink: %w", err)
 	}
 	m := &Manager{
-		log:         log,
-		mapping:     mapping,
-		h:           h,
-		loopbacks:   map[string]bool{},
-		addrs:       map[string]map[netip.Prefix]bool{},
-		tunnelDown:  map[string]bool{},
-		noLL:        map[string]int{},
-		static:      map[routeKey]*netlink.Route{},
-		staticSince: map[routeKey]time.Time{},
-		connSince:   map[connKey]time.Time{},
-		bgp:         map[netip.Prefix]*bgpRoute{},
-		mtuBefore:   map[string]int{},
-		downBefore:  map[string]bool{},
+		log:          log,
+		mapping:      mapping,
+		h:            h,
+		loopbacks:    map[string]bool{},
+		addrs:        map[string]map[netip.Prefix]bool{},
+		tunnelDown:   map[string]bool{},
+		noLL:         map[string]int{},
+		static:       map[routeKey]*netlink.Route{},
+		staticSince:  map[routeKey]time.Time{},
+		staticMetric: map[routeKey]uint32{},
+		connSince:    map[connKey]time.Time{},
+		bgp:          map[netip.Prefix]*bgpRoute{},
+		mtuBefore:    map[string]int{},
+		downBefore:   map[string]bool{},
 	}
 	if err := m.removeMarked("stale"); err != nil {
 		h.Close()

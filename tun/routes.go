@@ -102,6 +102,7 @@ func multipath(a, b *netlink.Route) *netlink.Route {
 func (m *Manager) syncStatic() []error {
 	var errs []error
 	want := map[routeKey]*netlink.Route{}
+	wantMetric := map[routeKey]uint32{}
 	if m.cfg != nil {
 		// A file's own route to the peer, of the same distance, wins.
 		outgoing := m.cfg.PeerRoutes
@@ -114,12 +115,19 @@ func (m *Manager) syncStatic() []error {
 			}
 			k := routeKey{r.Prefix.Masked(), nr.Priority}
 			file := i >= len(outgoing)
+			metric := max(r.Metric, 1)
 			if prev, ok := want[k]; ok && file && fromFile[k] {
-				// The same prefix and distance out of two tunnels (an
-				// active-active Azure gateway): both carry traffic.
-				nr = multipath(prev, nr)
+				switch {
+				case metric > wantMetric[k]:
+					continue // a backup while a lower metric is installable
+				case metric == wantMetric[k]:
+					// The same prefix, distance and metric out of two
+					// tunnels (an active-active Azure gateway): both
+					// carry traffic.
+					nr = multipath(prev, nr)
+				}
 			}
-			want[k], fromFile[k] = nr, file
+			want[k], fromFile[k], wantMetric[k] = nr, file, metric
 		}
 	}
 	for k, old := range m.static {
@@ -131,6 +139,7 @@ func (m *Manager) syncStatic() []error {
 		}
 		delete(m.static, k)
 		delete(m.staticSince, k)
+		delete(m.staticMetric, k)
 	}
 	for k, nr := range want {
 		var err error
@@ -148,10 +157,10 @@ func (m *Manager) syncStatic() []error {
 			m.log.Info("tun: static route not installed", "prefix", k.prefix, "err", err)
 			continue
 		}
-		if _, ours := m.static[k]; !ours {
+		if _, ours := m.static[k]; !ours || m.staticMetric[k] != wantMetric[k] {
 			m.staticSince[k] = time.Now()
 		}
-		m.static[k] = nr
+		m.static[k], m.staticMetric[k] = nr, wantMetric[k]
 	}
 	return errs
 }
@@ -411,8 +420,11 @@ type RouteInfo struct {
 	Interface string     // the router's name when known (Tunnel0.0, GigaEthernet0.0), else the Linux link; "" for blackholes
 	Blackhole bool       // the route discards what it matches
 	Gateway   netip.Addr // invalid for device routes
-	Metric    int
-	Source    string // SourceConnected, SourceStatic, SourceBGP, SourceKernel
+	Metric    int        // the kernel's metric (soft-ix's static routes: the IX distance)
+	// RouteMetric is the IX metric of a static route of soft-ix's
+	// (Route.Metric, at least 1), 0 for other routes.
+	RouteMetric uint32
+	Source      string // SourceConnected, SourceStatic, SourceBGP, SourceKernel
 	// Age is how long the route has been in place: since soft-ix installed
 	// it, or added (or first found) the address of a connected route;
 	// 0 when unknown (routes and addresses of others).
@@ -463,6 +475,7 @@ func (m *Manager) Routes() ([]RouteInfo, error) {
 		case r.Protocol == ProtoStatic:
 			ri.Source = SourceStatic
 			since = m.staticSince[routeKey{ri.Prefix.Masked(), r.Priority}]
+			ri.RouteMetric = m.staticMetric[routeKey{ri.Prefix.Masked(), r.Priority}]
 		case r.Protocol == ProtoBGP:
 			ri.Source = SourceBGP
 			if br := m.bgp[ri.Prefix.Masked()]; br != nil && br.route != nil {

@@ -52,7 +52,7 @@ func link(ifc *config.Interface) tun.Link {
 
 func route(r *config.Route) tun.Route {
 	return tun.Route{
-		Prefix: r.Prefix, NextHop: r.NextHop, Interface: r.Interface, Distance: r.Distance, DHCP: r.DHCP,
+		Prefix: r.Prefix, NextHop: r.NextHop, Interface: r.Interface, Distance: r.Distance, Metric: r.Metric, DHCP: r.DHCP,
 		Blackhole: strings.HasPrefix(r.Interface, string(config.KindNull)),
 	}
 }

@@ -74,7 +74,7 @@ func TestConfigCompletionFollowsArguments(t *testing.T) {
 		{config.BlockInterface, "ikev2 peer any authentication psk ", []string{"id"}},
 		{config.BlockInterface, "ikev2 sa-proposal enc aes-cbc-256 ", []string{"3des-cbc", "aes-cbc-128", "aes-cbc-192", "aes-cbc-256", "aes-gcm-128-16", "aes-gcm-256-16"}},
 		{config.BlockInterface, "ip tcp adjust-mss ", []string{"auto"}},
-		{config.BlockGlobal, "ip route 10.0.0.0/8 Tunnel0.0 ", []string{"dhcp", "distance", "tag"}},
+		{config.BlockGlobal, "ip route 10.0.0.0/8 Tunnel0.0 ", []string{"dhcp", "distance", "metric", "tag"}},
 		{config.BlockGlobal, "ip route 10.0.0.0/8 Tunnel0.0 tag 5 ", []string{}},
 		{config.BlockGlobal, "ip prefix-list p ", []string{"deny", "permit", "seq"}},
 		{config.BlockBGP, "neighbor 192.0.2.1 ", []string{"activate", "advertisement-interval", "connect-interval", "description", "ebgp-multihop", "remote-as", "route-map", "timers", "update-source"}},

@@ -352,7 +352,7 @@ func routesView(rs []tun.RouteInfo) []show.Route {
 			sr.Code, sr.Metric = show.Connected, 1
 		case tun.SourceStatic:
 			// tun uses the IX distance as the kernel metric.
-			sr.Code, sr.Distance, sr.Metric = show.Static, r.Metric, 1
+			sr.Code, sr.Distance, sr.Metric = show.Static, r.Metric, int(max(r.RouteMetric, 1))
 		case tun.SourceBGP:
 			sr.Code, sr.Distance, sr.Metric = show.BGP, tun.BGPMetric, 0
 		default:
