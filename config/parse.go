@@ -130,6 +130,7 @@ type parser struct {
 	// next kept line prints; the numbers of the lines kept verbatim.
 	atTop       bool
 	extra       *Verbatim
+	extraIndent int // indentation of extra's first sub-line
 	skipOpener  bool
 	skipIface   bool
 	topAnchor   string
@@ -261,6 +262,8 @@ func opensBlock(t []token) bool {
 		return w2 == "router" || (w2 == "dhcp" && (w3 == "profile" || w3 == "client-profile" || w3 == "server-profile"))
 	case "ikev2":
 		return w2 == "extend-authentication"
+	case "web-console":
+		return w2 == "system" // "web-console system vpn" and its "o ..." lines
 	}
 	return false
 }
@@ -268,7 +271,8 @@ func opensBlock(t []token) bool {
 // interfaceSub reports the interface sub-commands whose first word also
 // starts top-level commands ("ppp binding" / "ppp profile", "ipsec policy" /
 // "ipsec autokey-map", "ikev2 binding" / "ikev2 profile", "ip dhcp-relay
-// server" / "ip dhcp-relay enable"). In a file without
+// server" / "ip dhcp-relay enable", "proxy-dns ip enable" on an interface
+// and globally). In a file without
 // indentation they stay in the interface, as they do when typed on an IX.
 func interfaceSub(t []token, tunnel bool) bool {
 	_, t = splitNo(t)
@@ -280,6 +284,11 @@ func interfaceSub(t []token, tunnel bool) bool {
 		return w2 == "policy"
 	case "bridge":
 		return w2 == "ip" || w2 == "ipv6"
+	case "proxy-dns", "ssh-server", "telnet-server", "http-server":
+		// An IX3110's startup-config has "proxy-dns ip enable" and
+		// "ssh-server ip enable" inside a LAN interface: the service
+		// on that interface, as the IX console takes it there.
+		return (w2 == "ip" || w2 == "ipv6") && w3 == "enable"
 	case "ip", "ipv6":
 		return (w2 == "ufs-cache" && w3 == "timeout") || (w == "ipv6" && w2 == "dhcp" && (w3 == "client" || w3 == "server")) ||
 			(w2 == "dhcp-relay" && w3 == "server")
@@ -624,7 +633,16 @@ func (p *parser) sub(l *line) {
 	case blockSkip:
 		if p.extra != nil {
 			p.kept[l.num] = true
-			p.extra.Sub = append(p.extra.Sub, trimBlank(l.raw))
+			// A line nested deeper than the block's first (a
+			// policy-map's class and its set lines) keeps the extra
+			// indentation, so the reprint nests it as the file did.
+			text := trimBlank(l.raw)
+			if len(p.extra.Sub) == 0 {
+				p.extraIndent = l.indent
+			} else if d := l.indent - p.extraIndent; d > 0 {
+				text = strings.Repeat(" ", d) + text
+			}
+			p.extra.Sub = append(p.extra.Sub, text)
 		}
 	case blockTable:
 		p.open.line(p, l)

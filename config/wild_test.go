@@ -14,13 +14,18 @@ import (
 var wildBroken = map[string]string{
 	// binds a profile the file never defines
 	"notoken-ipsec-rt2.conf": `no "ikev2 profile for-nec-ix" is configured`,
+	// its redaction renamed the keyid in the peer lines only ("hoge";
+	// the keys are "spr" and "tya")
+	"dodolia907-ix3110-toyohashi-a.conf": `no "ikev2 authentication psk id keyid hoge key ..." for this peer`,
 }
 
-// wildFlatAmbiguous are the published files whose indentation carries
-// what their words alone cannot: a line inside a block that is also a
-// top-level command, which without indentation reads as the latter.
-var wildFlatAmbiguous = map[string]string{
-	"ciffelia-ix2215-jcom-dhcpv6pd.conf": `"proxy-dns ip enable" indented into an interface; without indentation it is the global command`,
+func allErrorsSay(errs ErrorList, want string) bool {
+	for _, e := range errs {
+		if !strings.Contains(e.String(), want) {
+			return false
+		}
+	}
+	return len(errs) > 0
 }
 
 func wildFiles(t testing.TB) []string {
@@ -38,8 +43,8 @@ func TestWildFilesLoad(t *testing.T) {
 		_, diags, err := Load(f)
 		want, broken := wildBroken[filepath.Base(f)]
 		switch {
-		case broken && (err == nil || !strings.Contains(err.Error(), want) || len(err.(ErrorList)) != 1):
-			t.Errorf("%s: want exactly the error %q, got %v", f, want, err)
+		case broken && (err == nil || !allErrorsSay(err.(ErrorList), want)):
+			t.Errorf("%s: want only errors saying %q, got %v", f, want, err)
 		case !broken && err != nil:
 			t.Errorf("%s: %v", f, err)
 		}
@@ -70,19 +75,47 @@ func deindent(src []byte) []byte {
 // reads as the same configuration; blocks end where IX ends them.
 func TestWildFlatEqualsIndented(t *testing.T) {
 	forEachLoadable(t, func(f string, src []byte, c1 *Config) {
-		if why, ok := wildFlatAmbiguous[filepath.Base(f)]; ok {
-			t.Logf("%s: not compared flat: %s", f, why)
-			return
-		}
 		c2, _, err := Parse(f+" (flat)", deindent(src))
 		if err != nil {
 			t.Errorf("%s without indentation: %v", f, err)
 			return
 		}
-		if !reflect.DeepEqual(clearPos(c1), clearPos(c2)) {
+		if !reflect.DeepEqual(trimKeptNesting(clearPos(c1)), clearPos(c2)) {
 			t.Errorf("%s: the flat form reads differently:\nindented:\n%s\nflat:\n%s", f, Print(c1), Print(c2))
 		}
 	})
+}
+
+// trimKeptNesting removes the nesting a kept block's lines carry (see
+// Verbatim.Sub), which only indentation can say.
+func trimKeptNesting(c *Config) *Config {
+	var walk func(v reflect.Value)
+	walk = func(v reflect.Value) {
+		switch v.Kind() {
+		case reflect.Pointer:
+			if !v.IsNil() {
+				walk(v.Elem())
+			}
+		case reflect.Slice:
+			for i := 0; i < v.Len(); i++ {
+				walk(v.Index(i))
+			}
+		case reflect.Struct:
+			if vb, ok := v.Addr().Interface().(*Verbatim); ok {
+				for i, s := range vb.Sub {
+					vb.Sub[i] = trimBlank(s)
+				}
+				return
+			}
+			for i := 0; i < v.NumField(); i++ {
+				if v.Type().Field(i).IsExported() {
+					walk(v.Field(i))
+				}
+			}
+		}
+	}
+	walk(reflect.ValueOf(c))
+	return c
 }
 
 // forEachLoadable calls f with the path, text and parsed configuration of
