@@ -376,6 +376,7 @@ func (c *Core) respondAuth(now time.Time, sa *ikeSA, m *message) {
 		c.log.Warn("ike: first Child SA refused", "tunnel", t.name, "notify", notifyName(ntype))
 		r.addNotify(ntype, nil)
 		c.reply(sa, m, r)
+		c.firstChildRefused(now, sa)
 		return
 	}
 	r.SA = []proposal{chosen}
@@ -387,6 +388,36 @@ func (c *Core) respondAuth(now time.Time, sa *ikeSA, m *message) {
 	c.addChild(now, sa, ch, nil, !c.otherEstablished(sa))
 	c.reply(sa, m, r)
 	c.dropDuplicate(now, sa)
+}
+
+// firstChildRefused follows our refusal of the Child SA of the peer's
+// IKE_AUTH. The IKE SA stays (RFC 7296 §1.2), and a peer may keep it
+// (charon does), but it carries nothing: Azure offers fewer Child SA
+// proposals than it accepts, so an IX whose proposal is only on the
+// accepted list refuses every Child SA Azure's IKE_AUTH offers while its
+// own initiation succeeds. Where the tunnel has another IKE SA with the
+// peer that carries a Child SA (both ends dialled), this one goes and
+// the other stays the tunnel's; otherwise a connect-type auto tunnel
+// creates a Child SA on it with its own proposals, and a responder-only
+// one waits for the peer to.
+func (c *Core) firstChildRefused(now time.Time, sa *ikeSA) {
+	t := sa.tun
+	for _, o := range c.peerSAs(sa) {
+		if o.state == StateEstablished && o.replacedBy == nil && o.liveChild() != nil {
+			c.log.Info("ike: deleting the IKE SA of the refused Child SA; the tunnel's other one carries it", "tunnel", t.name)
+			t.ike = o
+			sa.replacedBy = o // no re-initiation when it goes
+			c.deleteIKE(now, sa)
+			return
+		}
+	}
+	if !t.conf.ConnectAuto || t.responderOnly() {
+		c.log.Info("ike: IKE SA without a Child SA; waiting for the peer to create one", "tunnel", t.name)
+		return
+	}
+	c.log.Info("ike: IKE SA without a Child SA; will create one unless the peer does", "tunnel", t.name, "in", childRecreateDelay)
+	sa.recreateAt = now.Add(childRecreateDelay)
+	c.mark(sa)
 }
 
 // acceptFirstChild chooses the Child SA of an IKE_AUTH request.
