@@ -191,15 +191,29 @@ func (c *Core) established(now time.Time, sa *ikeSA, m *message) {
 	delete(c.halfOpen, sa.hoKey)
 	// The IKE_SA_INIT messages were only needed for the AUTH payloads.
 	sa.initReq, sa.initResp, sa.dh, sa.initOffer = nil, nil, nil, nil
-	if !sa.initiator && m.notify(nInitialContact) != nil {
+	if !sa.initiator {
 		// INITIAL_CONTACT says the peer held no other SA with us when it
 		// set this one up: its old SAs are gone. An SA established after
 		// this one's exchange began is not one of them: both ends
 		// initiated at once, and the peer may hold it by now (the
 		// duplicate is resolved below, not dropped unannounced).
+		//
+		// Without INITIAL_CONTACT, an SA established more than
+		// staleDuplicate before the peer began this one is not from
+		// both ends dialling at once either: the peer restarted without
+		// saying so (Microsoft's stack may signal it with a vendor ID
+		// instead) or reauthenticates, and the new SA replaces the old,
+		// as strongSwan's unique IDs do. Kept by the duplicate rule
+		// instead, the old SA could outlive the peer's every new one
+		// until its rekey, with the tunnel down meanwhile.
+		initial := m.notify(nInitialContact) != nil
 		for _, o := range c.peerSAs(sa) {
-			if o.state == StateEstablished && o.created.Before(begun) {
-				c.log.Info("ike: INITIAL_CONTACT: dropping the peer's old IKE SA", "tunnel", t.name, "peer", sa.remote)
+			if o.state != StateEstablished || !o.created.Before(begun) {
+				continue
+			}
+			if initial || (o.replacedBy == nil && o.created.Before(begun.Add(-staleDuplicate))) {
+				c.log.Info("ike: the peer's new IKE SA replaces its old one", "tunnel", t.name, "peer", sa.remote,
+					"initial_contact", initial)
 				// Its Child SAs still take what the peer sent before
 				// it had the new SA, for DeleteGrace; our traffic moves
 				// to the new one as it is installed.
@@ -214,6 +228,12 @@ func (c *Core) established(now time.Time, sa *ikeSA, m *message) {
 		"role", role(sa.initiator), "enc", sa.suite.Enc.Name, "integ", sa.suite.Integ.Name, "dh", sa.suite.DH.Name)
 	c.keyLogIKE(sa)
 }
+
+// staleDuplicate is how long before the peer began a new IKE SA ours must
+// have been established for the new one to replace it without
+// INITIAL_CONTACT (see established): longer than any IKE_SA_INIT
+// retransmission of two ends dialling at once.
+const staleDuplicate = 30 * time.Second
 
 // dropDuplicate resolves two IKE SAs for one tunnel that both ends set up
 // at the same time (both initiate, as IX and Azure both may): the SA with

@@ -1,5 +1,9 @@
 package ike
 
+// Peers that keep or lose state in ways the soft-ix peer of the other
+// tests does not: an IKE SA kept after its Child SA was refused, a
+// restart without INITIAL_CONTACT (what a real Azure gateway may do).
+
 import (
 	"testing"
 	"time"
@@ -61,5 +65,35 @@ func TestRefusedFirstChildAlone(t *testing.T) {
 	p.run(childRecreateDelay + 2*time.Second)
 	if len(established(p.a)) != 1 || creates == 0 {
 		t.Fatalf("a holds %d IKE SAs and sent %d CREATE_CHILD_SA requests; want one SA and a request for a Child SA on it", len(established(p.a)), creates)
+	}
+}
+
+// TestPeerRestartWithoutInitialContact: the peer loses its state (a new
+// gateway instance) and sets up a new IKE SA without INITIAL_CONTACT.
+// The new SA replaces ours at once, whichever has the lower SPI; kept by
+// the duplicate rule, our stale SA used to outlive every new one the
+// peer made until its rekey (no DPD in the seed file).
+func TestPeerRestartWithoutInitialContact(t *testing.T) {
+	for i := 0; i < 8; i++ {
+		p := newPair(t, testConfig(addrB, "k", true, nil), testConfig(addrA, "k", true, nil), nil)
+		p.a.core.Start(p.now)
+		p.run(time.Minute)
+		p.checkUp()
+		n := p.b
+		c, err := NewCore(CoreConfig{Config: testConfig(addrA, "k", true, nil), DataPlane: newFakeDP(), Transport: p.net,
+			Logger: n.core.log, LocalAddr: n.core.opt.LocalAddr, NoInitialContact: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n.dp, n.core = c.opt.DataPlane.(*fakeDP), c
+		c.Start(p.now)
+		p.run(5 * time.Second)
+		ea, eb := established(p.a), established(p.b)
+		if len(ea) != 1 || len(eb) != 1 || ea[0].spiI != eb[0].spiI {
+			t.Fatalf("run %d: 5 s after the peer's restart a holds %d IKE SAs, b %d, not the same one", i, len(ea), len(eb))
+		}
+		if _, ok := p.b.dp.sas[dpKey{p.a.dp.outbound["Tunnel0.0"], true}]; !ok {
+			t.Fatalf("run %d: a's traffic goes to an SA the restarted peer does not have", i)
+		}
 	}
 }
