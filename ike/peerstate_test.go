@@ -97,3 +97,23 @@ func TestPeerRestartWithoutInitialContact(t *testing.T) {
 		}
 	}
 }
+
+// TestPFSRekeyAgainstAzure: Azure offers no PFS but answers an IX's PFS
+// rekey (groups 2, 14, 24 on its responder list); an IX with child-pfs
+// 2048-bit keeps its tunnel across Child SA rekeys against AzurePolicy,
+// and the rekeyed Child SAs use the group.
+func TestPFSRekeyAgainstAzure(t *testing.T) {
+	prof := &testProfile{Enc: []string{"aes-cbc-256"}, Integrity: []string{"sha1"}, DH: []string{"1024-bit"},
+		ChildEnc: []string{"aes-cbc-256"}, ChildIntegrity: []string{"sha2-256"}, ChildPFS: "2048-bit", ChildLifetime: 10 * time.Minute}
+	p := newPair(t, testConfig(addrB, "k", true, prof), testConfig(addrA, "k", true, nil), nil)
+	p.b.core.tunnels["Tunnel0.0"].pol = AzurePolicy()
+	p.a.core.Start(p.now)
+	p.run(2 * time.Second)
+	first, _ := p.checkUp()
+	p.run(25 * time.Minute)
+	sa, _ := p.checkUp()
+	ch := sa.liveChild()
+	if sa != first || ch == nil || ch.suite.DH.ID != 14 {
+		t.Fatalf("after two Child SA lifetimes: same IKE SA %v, live Child SA %+v; want one rekeyed with group 14", sa == first, ch)
+	}
+}

@@ -83,7 +83,12 @@ type Policy struct {
 	IKEEnc, IKEInteg, IKEPRF, IKEDH []Algorithm
 	ChildEnc, ChildInteg            []Algorithm
 	ChildPFS                        []Algorithm // empty: no PFS
-	ESN                             bool        // offer/accept extended sequence numbers
+	// ChildPFSAnswer are DH groups accepted, in order, when a peer's
+	// Child SA proposal asks for PFS and ChildPFS is empty: never offered
+	// (Azure offers no PFS but answers a peer's PFS with groups 2, 14
+	// and 24).
+	ChildPFSAnswer []Algorithm
+	ESN            bool // offer/accept extended sequence numbers
 
 	// IKEOffer and ChildOffer, when set, replace the cross product of the
 	// lists above as what is offered: one proposal per suite, in order
@@ -119,7 +124,8 @@ func DHAlgorithm(name string) (Algorithm, bool) { a, ok := dhByName[name]; retur
 // (route-based gateway, no custom IPsec policy), in Azure's order of
 // offer: IKE AES256/SHA1, AES256/SHA256, AES128/SHA1, AES128/SHA256,
 // 3DES/SHA1, 3DES/SHA256 with DH group 2; ESP GCM-AES256, AES256/SHA1,
-// 3DES/SHA1, AES256/SHA256, AES128/SHA1, 3DES/SHA256 without PFS; IKE SA
+// 3DES/SHA1, AES256/SHA256, AES128/SHA1, 3DES/SHA256 without PFS (a
+// peer's PFS with groups 2, 14 or 24 accepted, never offered); IKE SA
 // 28800 s, Child SA 27000 s / 102400000 KB, DPD 45 s. The lab's Azure
 // emulation runs a soft-ix with it; AzureOffer gives the exact proposal
 // lists Azure sends.
@@ -145,6 +151,7 @@ func AzurePolicy() Policy {
 		IKEDH:           []Algorithm{dhByName["1024-bit"]},
 		ChildEnc:        []Algorithm{e("aes-gcm-256"), e("aes-cbc-256"), e("3des"), e("aes-cbc-128")},
 		ChildInteg:      []Algorithm{i("sha1"), i("sha2-256")},
+		ChildPFSAnswer:  []Algorithm{dhByName["1024-bit"], dhByName["2048-bit"], dhByName["2048-bit-256"]},
 		IKELifetime:     28800 * time.Second,
 		ChildLifetime:   27000 * time.Second,
 		ChildLifetimeKB: 102400000,

@@ -231,12 +231,17 @@ func chooseChild(pol *Policy, offer []proposal, pfs bool) (ChildSuite, proposal,
 			}
 		}
 		di, dh := 0, Algorithm{}
-		if pfs && len(pol.ChildPFS) > 0 {
+		switch {
+		case pfs && len(pol.ChildPFS) > 0:
 			if di, dh = rank(p, transformDH, pol.ChildPFS); di < 0 {
 				continue
 			}
-		} else if hasType(p, transformDH) && !hasTransform(p, transformDH, 0) && pfs {
-			continue // peer insists on PFS we are not configured for
+		case pfs && hasType(p, transformDH) && !hasTransform(p, transformDH, 0):
+			// The peer insists on PFS we do not offer: only a group we
+			// answer with will do.
+			if di, dh = rank(p, transformDH, pol.ChildPFSAnswer); di < 0 {
+				continue
+			}
 		}
 		esn := false
 		switch {

@@ -44,7 +44,9 @@ func (c Config) scale(d time.Duration) time.Duration {
 }
 
 // Policy is what Azure offers and accepts on a connection without a custom
-// IPsec/IKE policy (rows "default-ike", "default-child", "default-pfs"),
+// IPsec/IKE policy (rows "default-ike", "default-child", "default-pfs",
+// "answer-child"; its responder list is read as the cross product of the
+// ciphers and groups it names, a little wider than Azure's 26 rows),
 // with its lifetimes ("ike-lifetime", "child-lifetime", divided by
 // TimeScale) and dead peer detection ("dpd").
 func (c Config) Policy() (ike.Policy, error) {
@@ -95,7 +97,13 @@ func (c Config) Policy() (ike.Policy, error) {
 		}
 		p.ChildOffer = append(p.ChildOffer, cs)
 	}
-	p.ESN = true
+	// Azure answers a peer's PFS (row "answer-child") but never offers
+	// it, and its proposals all have extended sequence numbers off.
+	for _, g := range azure.AnswerPFS {
+		if _, err := add(&p.ChildPFSAnswer, ike.DHAlgorithm, string(g)); err != nil {
+			return p, err
+		}
+	}
 	p.IKELifetime = c.scale(azure.IKELifetime)
 	p.ChildLifetime = c.scale(azure.ChildLifetime)
 	p.ChildLifetimeKB = azure.ChildLifetimeKB

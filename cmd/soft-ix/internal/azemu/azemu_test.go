@@ -1,6 +1,7 @@
 package azemu
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -30,6 +31,9 @@ func TestPolicyIsTheTable(t *testing.T) {
 		if p.ChildOffer[i] != ref.ChildOffer[i] {
 			t.Errorf("Child offer %d: %+v, ike.AzurePolicy has %+v", i, p.ChildOffer[i], ref.ChildOffer[i])
 		}
+	}
+	if !slices.Equal(p.ChildPFSAnswer, ref.ChildPFSAnswer) || len(p.ChildPFSAnswer) != len(azure.AnswerPFS) || p.ESN {
+		t.Errorf("PFS answered %v (ike.AzurePolicy %v), ESN %v: want the table's groups, no ESN", p.ChildPFSAnswer, ref.ChildPFSAnswer, p.ESN)
 	}
 	if p.IKELifetime != azure.IKELifetime || p.ChildLifetime != azure.ChildLifetime || p.ChildLifetimeKB != azure.ChildLifetimeKB ||
 		p.DPDInterval != azure.DPDTimeout {

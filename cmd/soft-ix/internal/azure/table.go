@@ -82,6 +82,11 @@ var (
 		{Enc: config.Enc3DESCBC, Integ: config.IntegSHA256},
 	}
 
+	// AnswerPFS are the PFS groups Azure's responder list accepts with
+	// its default Child SA ciphers, of those soft-ix implements (row
+	// "answer-child"; group 1 is on the list too).
+	AnswerPFS = []config.DHGroup{config.DH1024, config.DH2048, config.DH2048S256}
+
 	IKELifetime     = 28800 * time.Second // row "ike-lifetime"
 	ChildLifetime   = 27000 * time.Second // row "child-lifetime"
 	ChildLifetimeKB = uint64(102400000)   // row "child-lifetime"
@@ -124,6 +129,9 @@ var Table = []Row{
 	{"default-child", "Child SA (ESP) proposals Azure offers as initiator with no custom policy",
 		"GCM-AES256, AES256/SHA1, 3DES/SHA1, AES256/SHA256, AES128/SHA1, 3DES/SHA256; no PFS", srcDevices + "#ipsec" + notRechecked},
 	{"default-pfs", "PFS in Azure's default offers (as initiator, new Child SAs and rekeys)", "none", srcDevices + "#ipsec" + notRechecked},
+	{"answer-child", "Child SA proposals Azure accepts as responder with no custom policy",
+		"the offers above, DES/SHA1 and AES128/SHA256, each without PFS; AES256 and AES128 with SHA1 or SHA256 and 3DES with SHA1 or SHA256 with PFS groups 1, 2 or 14 on most, 24 with AES256; extended sequence numbers off in every Azure proposal",
+		srcDevices + `#ipsec (table "Azure Gateway as responder", 26 rows)` + notRechecked},
 	{"custom-policy", "a custom IPsec/IKE policy on a connection",
 		"exactly one combination; Azure offers and accepts only it; all of IKE and IPsec must be given",
 		srcPolicy + ` §"About policy parameters": "You can only specify one policy combination for a given connection." "You must specify all algorithms and parameters for both IKE (Main Mode) and IPsec (Quick Mode)."; §Step 3: "the Azure VPN gateway will only send or accept the IPsec/IKE proposal with specified cryptographic algorithms and key strengths on that particular connection"`},
