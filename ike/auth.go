@@ -188,7 +188,7 @@ func (c *Core) established(now time.Time, sa *ikeSA, m *message) {
 	sa.rekeyAt = c.rekeyTime(now, t.pol.IKELifetime)
 	sa.expireAt = now.Add(t.pol.IKELifetime)
 	c.mark(sa)
-	delete(c.halfOpen, sa.hoKey)
+	c.leaveHalfOpen(sa)
 	// The IKE_SA_INIT messages were only needed for the AUTH payloads.
 	sa.initReq, sa.initResp, sa.dh, sa.initOffer = nil, nil, nil, nil
 	if !sa.initiator {

@@ -66,7 +66,12 @@ type fragBuffer struct {
 	hash1    [32]byte // SHA-256 of fragment 1's datagram (RFC 7383 §2.6.1)
 	parts    [][]byte
 	got      int
+	bytes    int // in parts
 }
+
+// maxUnauthMessage bounds the reassembled plaintext of a fragmented
+// message on an IKE SA whose peer has not authenticated yet.
+const maxUnauthMessage = 64 << 10
 
 // openSK authenticates, decrypts and decodes an encrypted message of sa.
 // complete is false while fragments are missing.
@@ -98,6 +103,9 @@ func (c *Core) openSK(sa *ikeSA, pkt []byte) (*message, bool, error) {
 	if f.TotalFragments == 0 || f.FragmentNumber == 0 || f.FragmentNumber > f.TotalFragments || f.TotalFragments > 64 {
 		return nil, false, errors.New("bad fragment numbering")
 	}
+	if !sa.fragOK {
+		return nil, false, errors.New("fragment, but IKE fragmentation was not negotiated")
+	}
 	first, pt, err := sa.in.Decrypt(wm)
 	if err != nil {
 		return nil, false, err
@@ -109,7 +117,15 @@ func (c *Core) openSK(sa *ikeSA, pkt []byte) (*message, bool, error) {
 	}
 	i := int(f.FragmentNumber) - 1
 	if fb.parts[i] == nil {
+		// Until the peer has authenticated (IKE_AUTH), a message is a
+		// pre-shared key exchange of a few KiB: a larger one is held
+		// for nobody knows whom.
+		if sa.state != StateEstablished && fb.bytes+len(pt) > maxUnauthMessage {
+			sa.frags = nil
+			return nil, false, errors.New("fragments of an unauthenticated message exceed its bound")
+		}
 		fb.parts[i] = append([]byte{}, pt...)
+		fb.bytes += len(pt)
 		fb.got++
 	}
 	if i == 0 {

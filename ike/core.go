@@ -185,17 +185,20 @@ type Core struct {
 	sas      map[uint64]*ikeSA          // by our SPI
 	tunSAs   map[string]map[*ikeSA]bool // by tunnel name: every SA whose tun has that name (and stale ones; see sasOf)
 	halfOpen map[halfOpenKey]*ikeSA     // responder SAs by peer and initiator SPI
-	children map[uint32]*childSA        // by our inbound SPI
-	serial   int
-	timers   timerHeap // IKE SA timers, see timers.go
-	dirty    []*ikeSA
-	retries  map[*tunnel]bool // tunnels waiting to re-initiate
-	pool     *keyPool         // pregenerated DH keys (Manager); nil: none
-	reuse    map[uint16]reusedKey
-	secret   [32]byte // cookie secret
-	now      time.Time
-	stats    *counters         // see stats.go
-	invalid  invalidSPILimiter // INVALID_IKE_SPI rate limit
+	// halfOpenByAddr counts halfOpen by the peer's address (see
+	// maxHalfOpenPerAddr).
+	halfOpenByAddr map[netip.Addr]int
+	children       map[uint32]*childSA // by our inbound SPI
+	serial         int
+	timers         timerHeap // IKE SA timers, see timers.go
+	dirty          []*ikeSA
+	retries        map[*tunnel]bool // tunnels waiting to re-initiate
+	pool           *keyPool         // pregenerated DH keys (Manager); nil: none
+	reuse          map[uint16]reusedKey
+	secret         [32]byte // cookie secret
+	now            time.Time
+	stats          *counters         // see stats.go
+	invalid        invalidSPILimiter // INVALID_IKE_SPI rate limit
 	// peers holds the configured peer addresses for the packet readers
 	// (answerCookie), which do not take the Manager's lock.
 	peers atomic.Pointer[map[netip.Addr]bool]
@@ -216,15 +219,16 @@ type halfOpenKey struct {
 func NewCore(opt CoreConfig) (*Core, error) {
 	opt.defaults()
 	c := &Core{
-		opt:      opt,
-		log:      opt.Logger,
-		sas:      map[uint64]*ikeSA{},
-		tunSAs:   map[string]map[*ikeSA]bool{},
-		halfOpen: map[halfOpenKey]*ikeSA{},
-		children: map[uint32]*childSA{},
-		retries:  map[*tunnel]bool{},
-		reuse:    map[uint16]reusedKey{},
-		stats:    new(counters),
+		opt:            opt,
+		log:            opt.Logger,
+		sas:            map[uint64]*ikeSA{},
+		tunSAs:         map[string]map[*ikeSA]bool{},
+		halfOpen:       map[halfOpenKey]*ikeSA{},
+		halfOpenByAddr: map[netip.Addr]int{},
+		children:       map[uint32]*childSA{},
+		retries:        map[*tunnel]bool{},
+		reuse:          map[uint16]reusedKey{},
+		stats:          new(counters),
 	}
 	if _, err := io.ReadFull(opt.Rand, c.secret[:]); err != nil {
 		return nil, fmt.Errorf("ike: cookie secret: %w", err)
@@ -877,7 +881,7 @@ func (c *Core) removeSA(now time.Time, sa *ikeSA) {
 	}
 	sa.children = nil
 	delete(c.sas, sa.localSPI())
-	delete(c.halfOpen, sa.hoKey)
+	c.leaveHalfOpen(sa)
 	c.leaveIndex(sa)
 }
 

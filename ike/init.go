@@ -194,8 +194,37 @@ func (c *Core) float(sa *ikeSA) {
 	sa.remote = netip.AddrPortFrom(sa.remote.Addr(), c.opt.NATTPort)
 }
 
+// maxHalfOpenPerAddr bounds the half-open SAs of one peer address, and
+// maxHalfOpen all of them (cookies are demanded from threshold on).
+const maxHalfOpenPerAddr = 16
+
+func maxHalfOpen(threshold int) int { return 16 * threshold }
+
+// maxInitRequest bounds an IKE_SA_INIT request (kept whole for the AUTH
+// payload while the SA is half-open): RFC 7296 §7 asks for 3,000 octets,
+// the largest real ones (big MODP groups, many proposals and vendor IDs)
+// stay under 2,000.
+const maxInitRequest = 8192
+
+// leaveHalfOpen takes sa out of the half-open SAs, if it is one.
+func (c *Core) leaveHalfOpen(sa *ikeSA) {
+	if c.halfOpen[sa.hoKey] != sa {
+		return
+	}
+	delete(c.halfOpen, sa.hoKey)
+	a := sa.hoKey.peer.Addr()
+	if c.halfOpenByAddr[a]--; c.halfOpenByAddr[a] <= 0 {
+		delete(c.halfOpenByAddr, a)
+	}
+}
+
 // respondInit answers a peer's IKE_SA_INIT request.
 func (c *Core) respondInit(now time.Time, pkt []byte, from, to netip.AddrPort, pre *initPre) {
+	if len(pkt) > maxInitRequest {
+		c.count(nil, statMalformed)
+		c.log.Debug("ike: IKE_SA_INIT request too large", "peer", from, "bytes", len(pkt))
+		return
+	}
 	m, err := decodePlain(pkt)
 	if t, ok := unsupportedCritical(err); ok {
 		h, _ := parseHeader(pkt)
@@ -237,6 +266,17 @@ func (c *Core) respondInit(now time.Time, pkt []byte, from, to netip.AddrPort, p
 			return
 		}
 	}
+	// A cookie proves the address, not the port: one address that
+	// has one may send the request again from every port, and each
+	// copy would make a half-open SA (DH and the request kept). So an
+	// address gets maxHalfOpenPerAddr at a time (strongSwan's
+	// block_threshold, 5 by default, serves the same end), and all
+	// together maxHalfOpen; an initiator retries what is dropped.
+	if c.halfOpenByAddr[from.Addr()] >= maxHalfOpenPerAddr || len(c.halfOpen) >= maxHalfOpen(c.opt.CookieThreshold) {
+		c.count(peerTun, statHalfOpenLimited)
+		c.log.Debug("ike: IKE_SA_INIT dropped: too many half-open SAs", "peer", from)
+		return
+	}
 	pol := c.responderPolicy(from.Addr())
 	suite, chosen, ok := chooseIKE(pol, m.SA)
 	if !ok {
@@ -260,6 +300,7 @@ func (c *Core) respondInit(now time.Time, pkt []byte, from, to netip.AddrPort, p
 	c.mark(sa)
 	sa.hoKey = halfOpenKey{from, m.SPIi}
 	c.halfOpen[sa.hoKey] = sa
+	c.halfOpenByAddr[from.Addr()]++
 	c.resend(sa, sa.lastResp)
 }
 

@@ -43,18 +43,22 @@ type FailureCounts struct {
 	// dropped unanswered while cookies were demanded, beyond the rate of
 	// COOKIEs sent to such addresses (see ike/cookie.go).
 	CookieLimited uint64
+	// IKE_SA_INIT requests dropped unanswered because their address, or
+	// all peers together, held as many half-open SAs as allowed (see
+	// maxHalfOpenPerAddr in ike/init.go).
+	HalfOpenLimited uint64
 }
 
 // ByReason returns the counts keyed by short label values:
 // authentication_failed, no_proposal_chosen, invalid_ke, timeout,
 // malformed, unknown_spi, resend_mismatch, resend_rate_limited, queue_full,
-// cookie_rate_limited.
+// cookie_rate_limited, half_open_limited.
 func (f FailureCounts) ByReason() map[string]uint64 {
 	return map[string]uint64{
 		"authentication_failed": f.AuthFailed, "no_proposal_chosen": f.NoProposal, "invalid_ke": f.InvalidKE,
 		"timeout": f.Timeout, "malformed": f.Malformed, "unknown_spi": f.UnknownSPI,
 		"resend_mismatch": f.ResendMismatch, "resend_rate_limited": f.ResendLimited, "queue_full": f.QueueFull,
-		"cookie_rate_limited": f.CookieLimited,
+		"cookie_rate_limited": f.CookieLimited, "half_open_limited": f.HalfOpenLimited,
 	}
 }
 
@@ -100,6 +104,7 @@ const (
 	statQueueFull
 	statCookiesSent
 	statCookieLimited
+	statHalfOpenLimited
 	numStats
 )
 
@@ -126,6 +131,7 @@ func (s *counters) snapshot() Stats {
 			Timeout: s[statTimeout].Load(), Malformed: s[statMalformed].Load(), UnknownSPI: s[statUnknownSPI].Load(),
 			ResendMismatch: s[statResendMismatch].Load(), ResendLimited: s[statResendLimited].Load(),
 			QueueFull: s[statQueueFull].Load(), CookieLimited: s[statCookieLimited].Load(),
+			HalfOpenLimited: s[statHalfOpenLimited].Load(),
 		},
 		IKERekeys: s[statIKERekeys].Load(), ChildRekeys: s[statChildRekeys].Load(), DPDProbes: s[statDPD].Load(),
 		InvalidSPISent: s[statInvalidSPISent].Load(), CookiesSent: s[statCookiesSent].Load(),

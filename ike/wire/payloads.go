@@ -377,6 +377,16 @@ func parseDelete(body []byte) (*Delete, error) {
 	if n*int(p.SPISize) != len(rest) || (p.SPISize == 0 && n != 0) {
 		return nil, malformed("D: %d SPIs of %d bytes in %d bytes", n, p.SPISize, len(rest))
 	}
+	// RFC 7296 §3.11: the SPI size is zero for IKE and four for AH and
+	// ESP. Anything else is malformed, and would let a short message
+	// expand into a slice per byte.
+	want := byte(4) // AH, ESP
+	if p.Protocol == 1 {
+		want = 0 // IKE
+	}
+	if p.Protocol < 1 || p.Protocol > 3 || p.SPISize != want {
+		return nil, malformed("D: protocol %d with %d-byte SPIs", p.Protocol, p.SPISize)
+	}
 	for i := 0; i < n; i++ {
 		p.SPIs = append(p.SPIs, rest[i*int(p.SPISize):(i+1)*int(p.SPISize)])
 	}

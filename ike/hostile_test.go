@@ -1,0 +1,139 @@
+package ike
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/soft-ix/soft-ix/ike/wire"
+)
+
+// fixedReader is a deterministic random source for test DH keys.
+type fixedReader struct{}
+
+func (fixedReader) Read(b []byte) (int, error) {
+	for i := range b {
+		b[i] = byte(i*7 + 3)
+	}
+	return len(b), nil
+}
+
+// initRequest is an IKE_SA_INIT request of pol with SPIi spi, nonce, an
+// optional COOKIE and a Vendor ID of pad bytes.
+func initRequest(t *testing.T, pol *Policy, spi uint64, nonce, cookie []byte, pad int) []byte {
+	t.Helper()
+	g := pol.IKEDH[0].ID
+	dh, err := newDH(g, fixedReader{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &message{SPIi: spi, Exchange: exIKESAInit, Initiator: true}
+	if cookie != nil {
+		m.addNotify(nCookie, cookie)
+	}
+	m.SA = ikeOffer(pol, nil, g)
+	m.KEGroup, m.KE, m.Nonce = g, dh.Public(), nonce
+	pkt, err := encodePlain(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pad == 0 {
+		return pkt
+	}
+	wm, err := wire.ParseMessage(pkt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wm.Payloads = append(wm.Payloads, &wire.VendorID{Data: make([]byte, pad)})
+	return wm.Append(nil)
+}
+
+// TestHalfOpenBoundedPerAddress: a cookie proves an address, not a port.
+// One address that got a cookie and sends the request again from 2,000
+// ports gets maxHalfOpenPerAddr half-open SAs, not 2,000 (each held a DH
+// key and the whole request, 133 MiB in all with 60 KB Vendor IDs); a
+// request above maxInitRequest gets none.
+func TestHalfOpenBoundedPerAddress(t *testing.T) {
+	p := newPair(t, testConfig(addrB, "k", true, nil), testConfig(addrA, "k", true, nil), func(c *CoreConfig) { c.CookieThreshold = 10 })
+	b := p.b.core
+	attacker := netip.MustParseAddr("192.0.2.50")
+	to := netip.AddrPortFrom(addrB, 500)
+	pol := b.responderPolicy(attacker)
+	nonce := make([]byte, 32)
+	const spi = 0x1122334455667788
+	cookie := b.cookieFor(nonce, attacker, spi)
+	pkt := initRequest(t, pol, spi, nonce, cookie, 4000)
+	// The threshold is reached from other addresses first.
+	for i := 0; i < 10; i++ {
+		b.HandlePacket(p.now, initRequest(t, pol, uint64(1000+i), nonce, nil, 0), netip.MustParseAddrPort("198.51.100.1:500"), to)
+	}
+	for port := 1; port <= 2000; port++ {
+		b.HandlePacket(p.now, pkt, netip.AddrPortFrom(attacker, uint16(port)), to)
+	}
+	if n := b.halfOpenByAddr[attacker]; n != maxHalfOpenPerAddr {
+		t.Errorf("the address holds %d half-open SAs, want %d", n, maxHalfOpenPerAddr)
+	}
+	if got := b.stats.snapshot().Failures.HalfOpenLimited; got != 2000-maxHalfOpenPerAddr {
+		t.Errorf("HalfOpenLimited = %d, want %d", got, 2000-maxHalfOpenPerAddr)
+	}
+	before := len(b.halfOpen)
+	big := initRequest(t, pol, 0x99, nonce, nil, maxInitRequest)
+	b.HandlePacket(p.now, big, netip.MustParseAddrPort("203.0.113.9:500"), to)
+	if len(b.halfOpen) != before {
+		t.Error("an IKE_SA_INIT request above maxInitRequest made a half-open SA")
+	}
+	// The half-open SAs time out and the count follows them.
+	p.run(time.Minute)
+	if len(b.halfOpen) != 0 || len(b.halfOpenByAddr) != 0 {
+		t.Errorf("after a minute: %d half-open SAs, %d addresses counted", len(b.halfOpen), len(b.halfOpenByAddr))
+	}
+}
+
+// TestUnauthenticatedFragmentsBounded: whoever completes IKE_SA_INIT
+// (no credentials needed) holds the keys of a half-open SA, and could
+// make it buffer 64 fragments of 64 KiB before authenticating (3.8 MB
+// held for 30 s, and a gigabyte allocated when decoded as Delete
+// payloads of 1-byte SPIs). Fragments of an unauthenticated message
+// stop at maxUnauthMessage, and Delete payloads take only the SPI sizes
+// RFC 7296 allows.
+func TestUnauthenticatedFragmentsBounded(t *testing.T) {
+	p := seedPair(t, nil)
+	p.net.filter = func(d datagram) bool { // IKE_AUTH never reaches b
+		return d.to.Addr() == addrB && len(d.pkt) > 19 && d.pkt[18] == exIKEAuth
+	}
+	p.a.core.Start(p.now)
+	p.run(100 * time.Millisecond)
+	var sa *ikeSA
+	for _, s := range p.a.core.sas {
+		sa = s
+	}
+	if sa == nil || sa.out == nil || !sa.fragOK {
+		t.Fatal("a holds no keyed SA with fragmentation negotiated")
+	}
+	var ps []wire.Payload
+	for i := 0; i < 64; i++ {
+		ps = append(ps, &wire.VendorID{Data: make([]byte, 60000)})
+	}
+	h := wire.Header{SPIi: sa.spiI, SPIr: sa.spiR, MajorVersion: 2, Exchange: exIKEAuth, Flags: wire.FlagInitiator, MessageID: 1}
+	frags, err := sa.out.SealFragments(h, ps, 65000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bsa *ikeSA
+	for _, s := range p.b.core.sas {
+		bsa = s
+	}
+	most := 0
+	for _, f := range frags[:len(frags)-1] {
+		p.b.core.HandlePacket(p.now, f, netip.AddrPortFrom(addrA, 500), netip.AddrPortFrom(addrB, 500))
+		if bsa.frags != nil && bsa.frags.bytes > most {
+			most = bsa.frags.bytes
+		}
+	}
+	if most > maxUnauthMessage {
+		t.Errorf("a half-open SA buffered %d bytes of fragments, bound %d", most, maxUnauthMessage)
+	}
+	if _, err := wire.ParsePayloads(wire.PayloadDelete, []byte{0, 0, 0, 12, 3, 1, 0, 4, 1, 2, 3, 4}); err == nil {
+		t.Error("a Delete of ESP with 1-byte SPIs parsed")
+	}
+}
