@@ -32,9 +32,16 @@ func (c *Core) addChild(now time.Time, sa *ikeSA, ch *childSA, shared []byte, sw
 	c.mark(sa)
 	if err = c.opt.DataPlane.InstallSA(in); err != nil {
 		c.log.Error("ike: data plane refused inbound SA", "tunnel", t.name, "err", err)
+		ch.inFailed = true
 	}
 	if err := c.opt.DataPlane.InstallSA(out); err != nil {
-		c.log.Error("ike: data plane refused outbound SA", "tunnel", t.name, "err", err)
+		// Most likely the peer chose an outbound SPI another tunnel's SA
+		// has (chance on a large hub, or a hostile peer): a rekey soon
+		// brings a new one; until then the tunnel keeps its other SAs.
+		c.log.Error("ike: data plane refused outbound SA; rekeying it", "tunnel", t.name, "err", err)
+		ch.outFailed = true
+		switchOut = false
+		ch.rekeyAt = now.Add(time.Second)
 	}
 	ch.installed = true
 	c.keyLogChild(sa, ch, in, out)
@@ -48,7 +55,7 @@ func (c *Core) addChild(now time.Time, sa *ikeSA, ch *childSA, shared []byte, sw
 // switchOutbound points the tunnel's traffic at ch.
 func (c *Core) switchOutbound(ch *childSA) {
 	t := ch.ike.tun
-	if !ch.installed || t == nil || (t.outSet && t.outSPI == ch.outSPI) {
+	if !ch.installed || ch.outFailed || t == nil || (t.outSet && t.outSPI == ch.outSPI) {
 		return
 	}
 	if err := c.opt.DataPlane.SetOutbound(t.name, ch.outSPI); err != nil {

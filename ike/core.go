@@ -934,11 +934,17 @@ func (c *Core) successor(sa *ikeSA) *ikeSA {
 func (c *Core) uninstallChild(ch *childSA) {
 	if ch.installed {
 		ch.installed = false
-		if err := c.opt.DataPlane.DeleteSA(ch.inSPI, true); err != nil {
-			c.log.Debug("ike: data plane delete", "spi", fmt.Sprintf("%08x", ch.inSPI), "err", err)
+		// A direction the data plane refused was never ours: the SA
+		// under its SPI may be another tunnel's.
+		if !ch.inFailed {
+			if err := c.opt.DataPlane.DeleteSA(ch.inSPI, true); err != nil {
+				c.log.Debug("ike: data plane delete", "spi", fmt.Sprintf("%08x", ch.inSPI), "err", err)
+			}
 		}
-		if err := c.opt.DataPlane.DeleteSA(ch.outSPI, false); err != nil {
-			c.log.Debug("ike: data plane delete", "spi", fmt.Sprintf("%08x", ch.outSPI), "err", err)
+		if !ch.outFailed {
+			if err := c.opt.DataPlane.DeleteSA(ch.outSPI, false); err != nil {
+				c.log.Debug("ike: data plane delete", "spi", fmt.Sprintf("%08x", ch.outSPI), "err", err)
+			}
 		}
 	}
 	delete(c.children, ch.inSPI)

@@ -20,6 +20,10 @@ type fakeDP struct {
 	outbound map[string]uint32
 	log      []string
 	rx       map[uint32]uint64 // packets per inbound SPI, when a test counts them (probeRun)
+	// collide, when set, says an outbound SA's SPI is another tunnel's:
+	// InstallSA refuses it, as esp.Engine does, and that tunnel's SA
+	// (Tunnel9.0) sits under the SPI.
+	collide func(childsa.SA) bool
 }
 
 type dpKey struct {
@@ -34,6 +38,10 @@ func newFakeDP() *fakeDP {
 func (d *fakeDP) InstallSA(sa childsa.SA) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if d.collide != nil && !sa.Inbound && d.collide(sa) {
+		d.sas[dpKey{sa.SPI, false}] = childsa.SA{SPI: sa.SPI, Tunnel: "Tunnel9.0"}
+		return fmt.Errorf("SA %08x (outbound) already installed", sa.SPI)
+	}
 	d.sas[dpKey{sa.SPI, sa.Inbound}] = sa
 	d.log = append(d.log, fmt.Sprintf("install %08x in=%v", sa.SPI, sa.Inbound))
 	return nil

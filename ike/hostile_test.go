@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/soft-ix/soft-ix/ike/wire"
+	"github.com/soft-ix/soft-ix/internal/childsa"
 )
 
 // fixedReader is a deterministic random source for test DH keys.
@@ -135,5 +136,35 @@ func TestUnauthenticatedFragmentsBounded(t *testing.T) {
 	}
 	if _, err := wire.ParsePayloads(wire.PayloadDelete, []byte{0, 0, 0, 12, 3, 1, 0, 4, 1, 2, 3, 4}); err == nil {
 		t.Error("a Delete of ESP with 1-byte SPIs parsed")
+	}
+}
+
+// TestOutboundSPICollision: peers choose our outbound SPIs, so one may
+// pick an SPI another tunnel's outbound SA has (by chance on a large
+// hub, or on purpose). The data plane refuses the install; the Child SA
+// must then neither take the tunnel's traffic nor, when it goes, delete
+// the other tunnel's SA under that SPI (it did: the other tunnel was
+// left without an outbound SA), and a rekey brings it a usable SPI.
+func TestOutboundSPICollision(t *testing.T) {
+	p := seedPair(t, nil)
+	var taken uint32
+	p.a.dp.collide = func(sa childsa.SA) bool {
+		if taken == 0 {
+			taken = sa.SPI
+			return true
+		}
+		return false
+	}
+	p.a.core.Start(p.now)
+	p.run(10 * time.Second)
+	if taken == 0 {
+		t.Fatal("no outbound SA was installed")
+	}
+	if other, ok := p.a.dp.sas[dpKey{taken, false}]; !ok || other.Tunnel != "Tunnel9.0" {
+		t.Errorf("the other tunnel's outbound SA %08x is gone: %+v", taken, other)
+	}
+	out := p.a.dp.outbound["Tunnel0.0"]
+	if sa, ok := p.a.dp.sas[dpKey{out, false}]; out == taken || !ok || sa.Tunnel != "Tunnel0.0" {
+		t.Errorf("Tunnel0.0's traffic leaves by %08x (%+v), want its own rekeyed SA", out, sa)
 	}
 }

@@ -143,26 +143,30 @@ func (sa *ikeSA) localSPI() uint64 {
 
 // childSA is one ESP Child SA pair of an IKE SA.
 type childSA struct {
-	ike        *ikeSA
-	inSPI      uint32
-	outSPI     uint32
-	suite      ChildSuite
-	initiator  bool // we started the exchange that made it (decides key order)
-	installed  bool
-	localTS    []netip.Prefix
-	remoteTS   []netip.Prefix
-	nonceI     []byte
-	nonceR     []byte
-	created    time.Time
-	rekeyAt    time.Time
-	expireAt   time.Time
-	deleteAt   time.Time // grace period of a replaced SA
-	retireAt   time.Time // replaced by the peer's rekey: retire if no DELETE by then
-	inSeen     uint64    // inbound packets at the last look (peerStillOn)
-	rekeying   *childRekey
-	peerRekey  *childSA // SA the peer's rekey of this one created (collision)
-	replacedBy *childSA
-	deleting   bool
+	ike       *ikeSA
+	inSPI     uint32
+	outSPI    uint32
+	suite     ChildSuite
+	initiator bool // we started the exchange that made it (decides key order)
+	installed bool
+	// inFailed and outFailed record a direction the data plane refused
+	// to install: it is neither pointed at nor deleted later, since the
+	// SPI may be another tunnel's (peers choose outbound SPIs).
+	inFailed, outFailed bool
+	localTS             []netip.Prefix
+	remoteTS            []netip.Prefix
+	nonceI              []byte
+	nonceR              []byte
+	created             time.Time
+	rekeyAt             time.Time
+	expireAt            time.Time
+	deleteAt            time.Time // grace period of a replaced SA
+	retireAt            time.Time // replaced by the peer's rekey: retire if no DELETE by then
+	inSeen              uint64    // inbound packets at the last look (peerStillOn)
+	rekeying            *childRekey
+	peerRekey           *childSA // SA the peer's rekey of this one created (collision)
+	replacedBy          *childSA
+	deleting            bool
 	// deleteQueued: our DELETE of it waits in its IKE SA's queue.
 	deleteQueued bool
 }
