@@ -459,31 +459,52 @@ func (c *Core) acceptFirstChild(sa *ikeSA, m *message) (*childSA, proposal, int)
 // selectorsAcceptable: route-based tunnels take any IPv4/IPv6 selectors
 // (a peer offering less than 0.0.0.0/0 narrows; we accept its narrowing).
 func selectorsAcceptable(ts []selector) bool {
-	return len(ts) > 0
+	n := len(prefixes(ts))
+	return n > 0 && n <= maxSelectorPrefixes
 }
 
-// prefixes converts selectors to prefixes where they are exact prefixes.
+// maxSelectorPrefixes bounds the prefixes a peer's traffic selectors
+// make: the data plane tests a packet's addresses against each.
+const maxSelectorPrefixes = 256
+
+// prefixes converts selectors to the prefixes that cover their address
+// ranges exactly: 10.0.0.0-10.0.0.255 is 10.0.0.0/24, and a range that
+// is no prefix, 10.0.0.5-10.0.0.9, is 10.0.0.5/32, 10.0.0.6/31 and
+// 10.0.0.8/31 (left out, such a range made a list without it, and a
+// list of none alone meant any address). An inverted or mixed-family
+// range is left out. Protocols and ports are not kept: the data plane
+// checks addresses.
 func prefixes(ts []selector) []netip.Prefix {
 	var out []netip.Prefix
 	for _, s := range ts {
-		if p, ok := rangePrefix(s.StartAddr, s.EndAd); ok {
-			out = append(out, p)
-		}
+		out = appendRangePrefixes(out, s.StartAddr, s.EndAd)
 	}
 	return out
 }
 
-func rangePrefix(start, end netip.Addr) (netip.Prefix, bool) {
-	if !start.IsValid() || !end.IsValid() || start.BitLen() != end.BitLen() {
-		return netip.Prefix{}, false
+// appendRangePrefixes appends the prefixes that cover start..end exactly,
+// largest first from start.
+func appendRangePrefixes(out []netip.Prefix, start, end netip.Addr) []netip.Prefix {
+	if !start.IsValid() || !end.IsValid() || start.BitLen() != end.BitLen() || end.Less(start) {
+		return out
 	}
-	for bits := 0; bits <= start.BitLen(); bits++ {
-		p := netip.PrefixFrom(start, bits).Masked()
-		if p.Addr() == start && lastOf(p) == end {
-			return p, true
+	for {
+		bits := start.BitLen()
+		for bits > 0 {
+			p := netip.PrefixFrom(start, bits-1).Masked()
+			if p.Addr() != start || end.Less(lastOf(p)) {
+				break
+			}
+			bits--
 		}
+		p := netip.PrefixFrom(start, bits)
+		out = append(out, p)
+		last := lastOf(p)
+		if last == end || len(out) > maxSelectorPrefixes {
+			return out
+		}
+		start = last.Next()
 	}
-	return netip.Prefix{}, false
 }
 
 func lastOf(p netip.Prefix) netip.Addr {

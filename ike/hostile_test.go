@@ -168,3 +168,30 @@ func TestOutboundSPICollision(t *testing.T) {
 		t.Errorf("Tunnel0.0's traffic leaves by %08x (%+v), want its own rekeyed SA", out, sa)
 	}
 }
+
+// TestSelectorRangesArePrefixes: a traffic selector whose range is no
+// prefix became no prefix at all, and a list left empty meant any
+// address to the data plane (its check failed open). Ranges now become
+// the prefixes that cover them exactly; a list of none is unacceptable.
+func TestSelectorRangesArePrefixes(t *testing.T) {
+	a := netip.MustParseAddr
+	sel := func(s, e string) selector { return selector{StartAddr: a(s), EndAd: a(e), EndPort: 65535} }
+	got := prefixes([]selector{sel("10.0.0.5", "10.0.0.9"), sel("0.0.0.0", "255.255.255.255"), sel("2001:db8::", "2001:db8::ffff"), sel("10.0.0.9", "10.0.0.5")})
+	want := []string{"10.0.0.5/32", "10.0.0.6/31", "10.0.0.8/31", "0.0.0.0/0", "2001:db8::/112"}
+	if len(got) != len(want) {
+		t.Fatalf("prefixes = %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i].String() != want[i] {
+			t.Errorf("prefix %d = %v, want %s", i, got[i], want[i])
+		}
+	}
+	if selectorsAcceptable([]selector{sel("10.0.0.9", "10.0.0.5")}) {
+		t.Error("a selector list of only an inverted range is acceptable")
+	}
+	wide := sel("::1", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe") // 254 prefixes
+	if !selectorsAcceptable([]selector{wide}) || selectorsAcceptable([]selector{wide, wide}) {
+		t.Errorf("%d prefixes acceptable: %v; twice as many: %v, want only the first (bound %d)",
+			len(prefixes([]selector{wide})), selectorsAcceptable([]selector{wide}), selectorsAcceptable([]selector{wide, wide}), maxSelectorPrefixes)
+	}
+}
