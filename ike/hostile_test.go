@@ -195,3 +195,40 @@ func TestSelectorRangesArePrefixes(t *testing.T) {
 			len(prefixes([]selector{wide})), selectorsAcceptable([]selector{wide}), selectorsAcceptable([]selector{wide, wide}), maxSelectorPrefixes)
 	}
 }
+
+// TestForgedInitAnswers: nothing in an IKE_SA_INIT answer is
+// authenticated. An answer from another address than the peer's
+// (NO_PROPOSAL_CHOSEN, or a COOKIE that makes the real answer's AUTH
+// fail on both ends, logged as a PSK mismatch) and a COOKIE longer than
+// RFC 7296's 64 octets are ignored; the real answer sets the SA up.
+func TestForgedInitAnswers(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		from netip.AddrPort
+		typ  int
+		data []byte
+	}{
+		{"NO_PROPOSAL_CHOSEN from elsewhere", netip.MustParseAddrPort("192.0.2.99:500"), nNoProposalChosen, nil},
+		{"COOKIE from elsewhere", netip.MustParseAddrPort("192.0.2.99:500"), nCookie, []byte{1, 2, 3, 4}},
+		{"64 KB COOKIE", netip.AddrPortFrom(addrB, 500), nCookie, make([]byte, 65000)},
+	} {
+		p := seedPair(t, nil)
+		forged := false
+		p.net.filter = func(d datagram) bool {
+			if !forged && d.to.Addr() == addrB && len(d.pkt) > 19 && d.pkt[18] == exIKESAInit && d.pkt[19]&0x20 == 0 {
+				forged = true
+				h, _ := parseHeader(d.pkt)
+				r := &message{SPIi: h.SPIi, Exchange: exIKESAInit, Response: true}
+				r.addNotify(tc.typ, tc.data)
+				pkt, _ := encodePlain(r)
+				p.a.core.HandlePacket(p.now, pkt, tc.from, d.from)
+			}
+			return false
+		}
+		p.a.core.Start(p.now)
+		p.run(3 * time.Second)
+		if st := p.a.core.stats.snapshot().Failures; len(established(p.a)) != 1 || st.AuthFailed != 0 || st.NoProposal != 0 {
+			t.Errorf("%s: a holds %d IKE SAs, failures %+v; want the real answer's SA", tc.name, len(established(p.a)), st)
+		}
+	}
+}

@@ -99,8 +99,20 @@ func (c *Core) natSourceHash(spiI, spiR uint64, local netip.AddrPort) []byte {
 	return natHash(spiI, spiR, local)
 }
 
+// maxCookieRounds bounds the COOKIEs one IKE_SA_INIT follows: a
+// responder asks once; more are forged, or a loop.
+const maxCookieRounds = 3
+
 // initReply handles the responder's IKE_SA_INIT answer.
 func (c *Core) initReply(now time.Time, sa *ikeSA, pkt []byte, from, to netip.AddrPort) {
+	if from.Addr() != sa.remote.Addr() {
+		// Nothing in an IKE_SA_INIT answer is authenticated: one from
+		// another address than the peer we asked is forged (it could
+		// refuse our request, or demand a cookie that spoils the AUTH).
+		c.count(sa.tun, statMalformed)
+		c.log.Debug("ike: IKE_SA_INIT answer from another address than the peer's; dropped", "peer", sa.remote, "from", from)
+		return
+	}
 	m, err := decodePlain(pkt)
 	if err != nil {
 		c.count(sa.tun, statMalformed)
@@ -109,6 +121,13 @@ func (c *Core) initReply(now time.Time, sa *ikeSA, pkt []byte, from, to netip.Ad
 	}
 	c.countErrorNotifies(sa.tun, m)
 	if n := m.notify(nCookie); n != nil && m.SA == nil {
+		// RFC 7296 §2.6: a cookie is 1 to 64 octets.
+		if len(n.Data) < 1 || len(n.Data) > 64 || sa.cookieRounds >= maxCookieRounds {
+			c.count(sa.tun, statMalformed)
+			c.log.Debug("ike: COOKIE ignored (bad length or too many)", "peer", from, "bytes", len(n.Data))
+			return
+		}
+		sa.cookieRounds++
 		c.log.Debug("ike: responder demands a cookie", "peer", from)
 		sa.cookie = append([]byte(nil), n.Data...)
 		c.sendInit(now, sa)

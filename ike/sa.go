@@ -88,19 +88,20 @@ type ikeSA struct {
 	fragOK        bool // both sides sent IKEV2_FRAGMENTATION_SUPPORTED
 
 	// IKE_SA_INIT state, kept for IKE_AUTH's signed octets.
-	dh         dhKey
-	dhGroup    uint16 // group of our KE
-	nonceI     []byte
-	nonceR     []byte
-	initReq    []byte // IKE_SA_INIT request as sent/received
-	initResp   []byte // IKE_SA_INIT response as sent/received
-	cookie     []byte
-	initOffer  []proposal
-	childSPI   uint32 // our inbound SPI offered in IKE_AUTH
-	peerID     identity
-	localID    identity
-	psk        []byte
-	authFailed bool
+	dh           dhKey
+	dhGroup      uint16 // group of our KE
+	nonceI       []byte
+	nonceR       []byte
+	initReq      []byte // IKE_SA_INIT request as sent/received
+	initResp     []byte // IKE_SA_INIT response as sent/received
+	cookie       []byte
+	cookieRounds int // COOKIEs followed (maxCookieRounds)
+	initOffer    []proposal
+	childSPI     uint32 // our inbound SPI offered in IKE_AUTH
+	peerID       identity
+	localID      identity
+	psk          []byte
+	authFailed   bool
 
 	// Message IDs: ours (as requester) and the peer's (as responder).
 	nextMsgID  uint32
