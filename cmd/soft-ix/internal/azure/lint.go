@@ -147,6 +147,11 @@ func (l *linter) tunnel(ifc *config.Interface) {
 	l.lifetimes(ifc, pr)
 
 	t := ifc.Tunnel
+	if t.Peer.Is6() {
+		pos, _ := l.find(ifc.Pos, "ikev2 peer")
+		l.add(pos, Error, "ipv4-outer", "ikev2 peer <the gateway's public IPv4 address>",
+			"%s: peer %s is IPv6, but an Azure VPN gateway answers only on IPv4", ifc.Name, t.Peer)
+	}
 	if pr.DPDInterval == 0 {
 		l.add(l.profileCmd(ifc, "dpd interval"), Info, "dpd", "dpd interval 10 (or any interval well under Azure's timeout)",
 			"%s: no dead peer detection: Azure drops a silent peer after %d s, but the IX notices a dead Azure instance only at its next rekey",
@@ -223,7 +228,22 @@ func (l *linter) childProposals(ifc *config.Interface, pr config.Profile) {
 	match := func(s ChildSuite) bool {
 		return slices.Contains(pr.ChildEnc, s.Enc) && (s.Enc.AEAD() || slices.Contains(pr.ChildIntegrity, s.Integ))
 	}
-	if !slices.ContainsFunc(l.acc.Child, match) {
+	offered := slices.ContainsFunc(l.acc.Child, match)
+	if !offered && !l.acc.Custom && slices.ContainsFunc(pr.ChildEnc, func(e config.EncAlg) bool {
+		return slices.ContainsFunc(pr.ChildIntegrity, func(i config.IntegAlg) bool { return Answers(ChildSuite{Enc: e, Integ: i}) }) ||
+			(e.AEAD() && Answers(ChildSuite{Enc: e}))
+	}) {
+		want := l.acc.Child[0]
+		fix := "child-proposal enc " + string(want.Enc)
+		if want.Integ != "" {
+			fix += "; child-proposal integrity " + string(want.Integ)
+		}
+		l.add(l.profileCmd(ifc, "child-proposal enc", "child-proposal integrity"), Warning, "answer-child", fix+" (also)",
+			"%s: Azure accepts the Child SA proposal (enc %s, integrity %s) but never offers it: Child SAs the IX starts come up, ones Azure starts are refused (soft-ix then makes one itself; a hardware IX waits for its own rekey)",
+			ifc.Name, list(pr.ChildEnc), list(pr.ChildIntegrity))
+		offered = true
+	}
+	if !offered {
 		want := l.acc.Child[0]
 		fix := "child-proposal enc " + string(want.Enc)
 		if want.Integ != "" {
@@ -240,13 +260,17 @@ func (l *linter) childProposals(ifc *config.Interface, pr config.Profile) {
 	}
 	pos := l.profileCmd(ifc, "child-pfs")
 	switch {
+	case pfs == "" && !l.acc.Custom && slices.Contains(AnswerPFS, pr.ChildPFS):
+		l.add(pos, Warning, "answer-child", "no child-pfs, or a custom policy with that pfsGroup on the connection",
+			"%s: child-pfs %s: Azure answers the IX's PFS, but offers none itself, so only the rekeys the IX starts get PFS (soft-ix takes Azure's without; a hardware IX may refuse them)",
+			ifc.Name, pr.ChildPFS)
 	case pfs == "":
 		row := "default-pfs"
 		if l.acc.Custom {
 			row = "custom-policy"
 		}
 		l.add(pos, Error, row, "no child-pfs (remove it), or a custom policy with that pfsGroup on the connection",
-			"%s: child-pfs %s, but %s use no PFS: Azure's Child SAs and rekeys carry no key exchange and the IX refuses them",
+			"%s: child-pfs %s, but %s use no PFS and accept none of that group: the IX's rekeys are refused",
 			ifc.Name, pr.ChildPFS, l.which())
 	case pr.ChildPFS == "":
 		l.add(pos, Error, "custom-policy", "child-pfs "+string(pfs),

@@ -152,7 +152,7 @@ func TestLintWrongConfig(t *testing.T) {
 		"wrong.conf:11 info child-lifetime",  // Tunnel0.0: 86400 > 27000
 		"wrong.conf:13 info child-lifetime",  // Tunnel1.0: the IX default 28800 > 27000
 		"wrong.conf:16 error default-ike",    // Tunnel1.0: DH 2048 against Azure's group 2
-		"wrong.conf:19 error default-pfs",    // Tunnel1.0: PFS against Azure's none
+		"wrong.conf:19 warning answer-child", // Tunnel1.0: PFS Azure answers but never offers
 		"wrong.conf:23 warning mss",          // Tunnel0.0: no adjust-mss
 		"wrong.conf:23 warning pre-fragment", // Tunnel0.0
 		"wrong.conf:33 warning mss",          // Tunnel1.0: 1400 > 1350
@@ -176,6 +176,34 @@ func TestLintWrongConfig(t *testing.T) {
 		}
 		if strings.Contains(f.String(), "secret") {
 			t.Errorf("finding shows the key: %s", f)
+		}
+	}
+}
+
+// TestLintAnswerChild: Azure accepts more Child SA proposals as responder
+// than it offers. A proposal or PFS group only on the answering list is
+// a warning (the IX's own Child SAs and rekeys work, Azure's do not get
+// it); one on neither list is an error.
+func TestLintAnswerChild(t *testing.T) {
+	for _, tc := range []struct{ lines, want string }{
+		{"  child-proposal enc aes-cbc-128\n  child-proposal integrity sha2-256\n", "warning answer-child"},
+		{"  child-proposal enc aes-cbc-256\n  child-proposal integrity sha2-256\n  child-pfs 2048-bit\n", "warning answer-child"},
+		{"  child-proposal enc aes-cbc-256\n  child-proposal integrity sha2-256\n  child-pfs 3072-bit\n", "error default-pfs"},
+		{"  child-proposal enc aes-cbc-192\n  child-proposal integrity sha2-512\n", "error default-child"},
+	} {
+		conf := "ikev2 default-profile\n  sa-proposal enc aes-cbc-256\n  sa-proposal integrity sha1\n  sa-proposal dh 1024-bit\n" + tc.lines +
+			"  dpd interval 10\n!\ninterface Tunnel0.0\n  tunnel mode ipsec-ikev2\n  ip address 169.254.0.1/30\n  ip tcp adjust-mss 1350\n" +
+			"  ikev2 connect-type auto\n  ikev2 ipsec pre-fragment\n  ikev2 peer 198.51.100.6 authentication psk id ipv4 198.51.100.6\n  no shutdown\n!\n" +
+			"ikev2 authentication psk id ipv4 198.51.100.6 key char secret\n"
+		fs := lint(t, "a.conf", []byte(conf), DefaultAccepts())
+		var got []string
+		for _, s := range summary(fs) {
+			if (strings.Contains(s, "child") || strings.Contains(s, "pfs")) && !strings.Contains(s, "lifetime") {
+				got = append(got, s[strings.Index(s, " ")+1:])
+			}
+		}
+		if len(got) != 1 || got[0] != tc.want {
+			t.Errorf("%q: child findings %v, want [%s]", tc.lines, got, tc.want)
 		}
 	}
 }
@@ -314,4 +342,15 @@ func TestLintTunnelOverridePosition(t *testing.T) {
 		}
 	}
 	sameList(t, "override", got, []string{"19:3 default-ike"}, fs)
+}
+
+// TestLintIPv6Outer: Azure has no IPv6 outer tunnel address.
+func TestLintIPv6Outer(t *testing.T) {
+	conf := "interface Tunnel0.0\n  tunnel mode ipsec-ikev2\n  ip address 169.254.0.1/30\n  ip tcp adjust-mss 1350\n" +
+		"  ikev2 connect-type auto\n  ikev2 ipsec pre-fragment\n  ikev2 peer 2001:db8::6 authentication psk id ipv6 2001:db8::6\n  no shutdown\n!\n" +
+		"ikev2 authentication psk id ipv6 2001:db8::6 key char secret\n"
+	fs := lint(t, "v6.conf", []byte(conf), DefaultAccepts())
+	if !slices.Contains(summary(fs), "v6.conf:7 error ipv4-outer") {
+		t.Errorf("findings %v, want v6.conf:7 error ipv4-outer", summary(fs))
+	}
 }

@@ -13,6 +13,7 @@ package azure
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/soft-ix/soft-ix/config"
@@ -86,6 +87,10 @@ var (
 	// its default Child SA ciphers, of those soft-ix implements (row
 	// "answer-child"; group 1 is on the list too).
 	AnswerPFS = []config.DHGroup{config.DH1024, config.DH2048, config.DH2048S256}
+	// answerEnc and answerInteg are the Child SA ciphers of Azure's
+	// responder list (row "answer-child"; DES too).
+	answerEnc   = []config.EncAlg{config.EncAESGCM256, config.EncAESCBC256, config.EncAESCBC128, config.Enc3DESCBC}
+	answerInteg = []config.IntegAlg{config.IntegSHA1, config.IntegSHA256}
 
 	IKELifetime     = 28800 * time.Second // row "ike-lifetime"
 	ChildLifetime   = 27000 * time.Second // row "child-lifetime"
@@ -149,6 +154,9 @@ var Table = []Row{
 		srcCrypto + ` §"About IKEv1 and IKEv2 for Azure VPN connections": "we're now allowing IKEv1 connections for all of the VPN gateway SKUs, except Basic SKU" (IKEv2 as the default: not re-checked)`},
 	{"traffic-selectors", "traffic selectors of a route-based connection",
 		"any-to-any (0.0.0.0/0) unless usePolicyBasedTrafficSelectors", srcPolicy + notRechecked},
+	{"ipv4-outer", "address family of the tunnel's outer (public) addresses",
+		"IPv4 only: Azure's VPN gateway has no IPv6 outer tunnel address (IPv6 runs inside the tunnel)",
+		"https://learn.microsoft.com/en-us/azure/vpn-gateway/ipv6-configuration" + ` ("support for IPv6 in the outer VPN tunnel isn't available")` + notRechecked},
 	{"mss", "TCP MSS clamping Azure recommends on the on-premises device", fmt.Sprintf("%d bytes (or tunnel MTU 1400)", MaxMSS), srcDevices + notRechecked},
 	{"pre-fragment", "IPsec packets are fragmented before encryption by the on-premises device (pre-fragmentation) so ESP never needs reassembly",
 		"recommended with MSS clamping", srcDevices + notRechecked},
@@ -216,4 +224,13 @@ func InAPIPARange(a netip.Addr) bool {
 // range is usable with Azure.
 func IsLinkLocal(a netip.Addr) bool {
 	return netip.MustParsePrefix("169.254.0.0/16").Contains(a.Unmap())
+}
+
+// Answers reports whether Azure, with no custom policy, accepts the Child
+// SA proposal s as responder (row "answer-child"). The list is read as
+// the cross product of its ciphers and PFS groups, a little wider than
+// Azure's 26 rows.
+func Answers(s ChildSuite) bool {
+	return slices.Contains(answerEnc, s.Enc) && (s.Enc.AEAD() || slices.Contains(answerInteg, s.Integ)) &&
+		(s.PFS == "" || slices.Contains(AnswerPFS, s.PFS))
 }
