@@ -185,8 +185,8 @@ type Core struct {
 	sas      map[uint64]*ikeSA          // by our SPI
 	tunSAs   map[string]map[*ikeSA]bool // by tunnel name: every SA whose tun has that name (and stale ones; see sasOf)
 	halfOpen map[halfOpenKey]*ikeSA     // responder SAs by peer and initiator SPI
-	// halfOpenByAddr counts halfOpen by the peer's address (see
-	// maxHalfOpenPerAddr).
+	// halfOpenByAddr counts the cookie-proven halfOpen by the peer's
+	// address (see maxHalfOpenPerAddr).
 	halfOpenByAddr map[netip.Addr]int
 	children       map[uint32]*childSA // by our inbound SPI
 	serial         int

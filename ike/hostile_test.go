@@ -64,9 +64,11 @@ func TestHalfOpenBoundedPerAddress(t *testing.T) {
 	const spi = 0x1122334455667788
 	cookie := b.cookieFor(nonce, attacker, spi)
 	pkt := initRequest(t, pol, spi, nonce, cookie, 4000)
-	// The threshold is reached from other addresses first.
-	for i := 0; i < 10; i++ {
-		b.HandlePacket(p.now, initRequest(t, pol, uint64(1000+i), nonce, nil, 0), netip.MustParseAddrPort("198.51.100.1:500"), to)
+	// The threshold is reached with requests spoofed from the real
+	// peer's address (no cookie needed yet): they must not use up its
+	// share.
+	for i := 0; i < 20; i++ {
+		b.HandlePacket(p.now, initRequest(t, pol, uint64(1000+i), nonce, nil, 0), netip.AddrPortFrom(addrA, uint16(1000+i)), to)
 	}
 	for port := 1; port <= 2000; port++ {
 		b.HandlePacket(p.now, pkt, netip.AddrPortFrom(attacker, uint16(port)), to)
@@ -76,6 +78,11 @@ func TestHalfOpenBoundedPerAddress(t *testing.T) {
 	}
 	if got := b.stats.snapshot().Failures.HalfOpenLimited; got != 2000-maxHalfOpenPerAddr {
 		t.Errorf("HalfOpenLimited = %d, want %d", got, 2000-maxHalfOpenPerAddr)
+	}
+	const peerSPI = 0x5151
+	b.HandlePacket(p.now, initRequest(t, pol, peerSPI, nonce, b.cookieFor(nonce, addrA, peerSPI), 0), netip.AddrPortFrom(addrA, 500), to)
+	if b.halfOpen[halfOpenKey{netip.AddrPortFrom(addrA, 500), peerSPI}] == nil {
+		t.Error("the peer's own request with its cookie was dropped after requests spoofed from its address")
 	}
 	before := len(b.halfOpen)
 	big := initRequest(t, pol, 0x99, nonce, nil, maxInitRequest)

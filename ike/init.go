@@ -231,6 +231,9 @@ func (c *Core) leaveHalfOpen(sa *ikeSA) {
 		return
 	}
 	delete(c.halfOpen, sa.hoKey)
+	if !sa.hoCookied {
+		return
+	}
 	a := sa.hoKey.peer.Addr()
 	if c.halfOpenByAddr[a]--; c.halfOpenByAddr[a] <= 0 {
 		delete(c.halfOpenByAddr, a)
@@ -277,6 +280,7 @@ func (c *Core) respondInit(now time.Time, pkt []byte, from, to netip.AddrPort, p
 		c.stateless(m, from, to, nInvalidSyntax, nil)
 		return
 	}
+	cookied := false
 	if len(c.halfOpen) >= c.opt.CookieThreshold {
 		want := c.cookieFor(m.Nonce, from.Addr(), m.SPIi)
 		if n := m.notify(nCookie); n == nil || !hmac.Equal(n.Data, want) {
@@ -284,14 +288,17 @@ func (c *Core) respondInit(now time.Time, pkt []byte, from, to netip.AddrPort, p
 			c.stateless(m, from, to, nCookie, want)
 			return
 		}
+		cookied = true
 	}
 	// A cookie proves the address, not the port: one address that
 	// has one may send the request again from every port, and each
 	// copy would make a half-open SA (DH and the request kept). So an
-	// address gets maxHalfOpenPerAddr at a time (strongSwan's
-	// block_threshold, 5 by default, serves the same end), and all
-	// together maxHalfOpen; an initiator retries what is dropped.
-	if c.halfOpenByAddr[from.Addr()] >= maxHalfOpenPerAddr || len(c.halfOpen) >= maxHalfOpen(c.opt.CookieThreshold) {
+	// address gets maxHalfOpenPerAddr cookie-proven half-open SAs at a
+	// time (strongSwan's block_threshold serves the same end), and all
+	// together maxHalfOpen; an initiator retries what is dropped. Only
+	// proven ones count: requests spoofed from a peer's address below
+	// the cookie threshold must not use up the peer's share.
+	if (cookied && c.halfOpenByAddr[from.Addr()] >= maxHalfOpenPerAddr) || len(c.halfOpen) >= maxHalfOpen(c.opt.CookieThreshold) {
 		c.count(peerTun, statHalfOpenLimited)
 		c.log.Debug("ike: IKE_SA_INIT dropped: too many half-open SAs", "peer", from)
 		return
@@ -319,7 +326,10 @@ func (c *Core) respondInit(now time.Time, pkt []byte, from, to netip.AddrPort, p
 	c.mark(sa)
 	sa.hoKey = halfOpenKey{from, m.SPIi}
 	c.halfOpen[sa.hoKey] = sa
-	c.halfOpenByAddr[from.Addr()]++
+	if cookied {
+		sa.hoCookied = true
+		c.halfOpenByAddr[from.Addr()]++
+	}
 	c.resend(sa, sa.lastResp)
 }
 

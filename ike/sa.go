@@ -80,6 +80,9 @@ type ikeSA struct {
 	out   *crypto.SKCipher // protects what we send
 	in    *crypto.SKCipher // checks what the peer sends
 	hoKey halfOpenKey      // key in Core.halfOpen while half-open
+	// hoCookied: its request carried a valid COOKIE, so it counts in
+	// Core.halfOpenByAddr.
+	hoCookied bool
 
 	local, remote netip.AddrPort
 	encap         bool // floated to the NAT-T port; IKE carries the non-ESP marker
