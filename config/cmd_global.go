@@ -504,6 +504,18 @@ func decodeHex(s string) ([]byte, error) {
 	return b, nil
 }
 
+// routeNumber reads the value of an ip route keyword taking 1 to
+// 4294967295 ("metric N", "tag N") from t[i].
+func (p *parser) routeNumber(l *line, t []token, i int, name string) (uint32, bool) {
+	const cmd = "ip route"
+	v, ok := p.need(l, t, i, cmd+" "+name, name)
+	if !ok {
+		return 0, false
+	}
+	n, ok := p.number(l, v, cmd+" "+name, name, 1, 4294967295)
+	return uint32(n), ok
+}
+
 // route: ip route PREFIX|default GATEWAY [GATEWAY] [dhcp] [[distance] N] [metric N] [tag N],
 // where a GATEWAY is an interface or a next-hop address (IX accepts a next
 // hop and the interface it is reached by).
@@ -549,26 +561,14 @@ func (p *parser) route(l *line, t []token, neg bool) {
 			r.Distance = int(d)
 		case w == "metric" && r.Metric == 0:
 			i++
-			mt, ok := p.need(l, t, i, cmd+" metric", "metric")
-			if !ok {
+			if r.Metric, ok = p.routeNumber(l, t, i, "metric"); !ok {
 				return
 			}
-			n, ok := p.number(l, mt, cmd+" metric", "metric", 1, 4294967295)
-			if !ok {
-				return
-			}
-			r.Metric = uint32(n)
 		case w == "tag" && r.Tag == 0:
 			i++
-			tt, ok := p.need(l, t, i, cmd+" tag", "tag")
-			if !ok {
+			if r.Tag, ok = p.routeNumber(l, t, i, "tag"); !ok {
 				return
 			}
-			n, ok := p.number(l, tt, cmd+" tag", "tag", 1, 4294967295)
-			if !ok {
-				return
-			}
-			r.Tag = uint32(n)
 		case i == 4 && r.Interface == "" && !isNumber(w):
 			// ip route P NEXTHOP IF
 			if fam, other := otherFamily(t[i].text); other {

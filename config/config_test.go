@@ -21,22 +21,36 @@ func clearPos(c *Config) *Config {
 var posType = reflect.TypeOf(Pos{})
 
 func clearPosValue(v reflect.Value) {
+	walkConfig(v, func(v reflect.Value) bool {
+		if v.Type() != posType {
+			return false
+		}
+		v.Set(reflect.Zero(posType))
+		return true
+	})
+}
+
+// walkConfig calls f on every struct reachable from v through pointers,
+// slices and exported fields; where f returns true, it does not look
+// inside.
+func walkConfig(v reflect.Value, f func(reflect.Value) bool) {
 	switch v.Kind() {
 	case reflect.Pointer:
 		if !v.IsNil() {
-			clearPosValue(v.Elem())
+			walkConfig(v.Elem(), f)
 		}
 	case reflect.Slice:
 		for i := 0; i < v.Len(); i++ {
-			clearPosValue(v.Index(i))
+			walkConfig(v.Index(i), f)
 		}
 	case reflect.Struct:
-		if v.Type() == posType {
-			v.Set(reflect.Zero(posType))
+		if f(v) {
 			return
 		}
 		for i := 0; i < v.NumField(); i++ {
-			clearPosValue(v.Field(i))
+			if v.Type().Field(i).IsExported() {
+				walkConfig(v.Field(i), f)
+			}
 		}
 	}
 }

@@ -89,32 +89,15 @@ func TestWildFlatEqualsIndented(t *testing.T) {
 // trimKeptNesting removes the nesting a kept block's lines carry (see
 // Verbatim.Sub), which only indentation can say.
 func trimKeptNesting(c *Config) *Config {
-	var walk func(v reflect.Value)
-	walk = func(v reflect.Value) {
-		switch v.Kind() {
-		case reflect.Pointer:
-			if !v.IsNil() {
-				walk(v.Elem())
-			}
-		case reflect.Slice:
-			for i := 0; i < v.Len(); i++ {
-				walk(v.Index(i))
-			}
-		case reflect.Struct:
-			if vb, ok := v.Addr().Interface().(*Verbatim); ok {
-				for i, s := range vb.Sub {
-					vb.Sub[i] = trimBlank(s)
-				}
-				return
-			}
-			for i := 0; i < v.NumField(); i++ {
-				if v.Type().Field(i).IsExported() {
-					walk(v.Field(i))
-				}
+	walkConfig(reflect.ValueOf(c), func(v reflect.Value) bool {
+		vb, ok := v.Addr().Interface().(*Verbatim)
+		if ok {
+			for i, s := range vb.Sub {
+				vb.Sub[i] = trimBlank(s)
 			}
 		}
-	}
-	walk(reflect.ValueOf(c))
+		return ok
+	})
 	return c
 }
 
