@@ -319,6 +319,9 @@ func runCheckAzure(path, policyPath string, stdout, stderr io.Writer) int {
 		if err == nil && ok {
 			acc, err = pol.Accepts()
 		}
+		if err == nil {
+			err = acc.ReadConnection(data)
+		}
 		if err != nil {
 			fmt.Fprintf(stderr, "soft-ix: --policy %s: %v\n", policyPath, err)
 			return exitFail

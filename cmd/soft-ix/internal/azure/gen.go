@@ -43,6 +43,68 @@ type Params struct {
 	WAN string
 
 	Policy Policy
+
+	// AzureMode is the connection's connectionMode when not Default:
+	// "InitiatorOnly" (Azure starts the tunnel and refuses the IX's
+	// attempts, so the IX only answers) or "ResponderOnly" (Azure only
+	// answers, so the IX must start it). Row "connection-mode".
+	AzureMode string
+	// Private: Gateways are the gateway's private addresses
+	// (useLocalAzureIpAddress), reached over a private path.
+	Private bool
+	// NAT are the connection's NAT rules on the Azure gateway (row "nat"):
+	// the IX routes to the VNet as egress rules translate it, and Azure
+	// sees the LAN as ingress rules translate it.
+	NAT []NATRule
+	// BGPRouteTranslation: the gateway translates the prefixes it
+	// advertises and learns over BGP by its NAT rules
+	// (enableBgpRouteTranslationForNat).
+	BGPRouteTranslation bool
+}
+
+// NATRule is one of Azure's VPN NAT rules as it applies to a connection.
+type NATRule struct {
+	Name    string
+	Egress  bool // EgressSnat: rewrites the VNet's addresses; else IngressSnat, the LAN's
+	Dynamic bool // many to one; else static, one to one
+	Maps    []NATMap
+}
+
+// NATMap is one internal -> external mapping of a NAT rule.
+type NATMap struct{ Internal, External netip.Prefix }
+
+// translate returns p as the far side sees it through the rules of the
+// given direction, and the rule's name; p itself and "" where no rule
+// covers it. A prefix that covers a mapping only in part has no single
+// translation: that is an error.
+func translate(p netip.Prefix, rules []NATRule, egress bool) (netip.Prefix, string, error) {
+	p = p.Masked()
+	for _, r := range rules {
+		if r.Egress != egress {
+			continue
+		}
+		for _, m := range r.Maps {
+			switch {
+			case m.Internal.Bits() <= p.Bits() && m.Internal.Contains(p.Addr()):
+				if r.Dynamic {
+					return m.External, r.Name, nil
+				}
+				// Static NAT keeps the host part: the same offset in
+				// the external prefix. p lies inside the masked
+				// internal prefix, so clearing its network bits
+				// leaves the host part.
+				in, ex := m.Internal.Addr().As4(), m.External.Addr().As4()
+				a := p.Addr().As4()
+				for i := range a {
+					a[i] = ex[i] | (a[i] &^ in[i])
+				}
+				return netip.PrefixFrom(netip.AddrFrom4(a), p.Bits()), r.Name, nil
+			case p.Overlaps(m.Internal):
+				return p, r.Name, fmt.Errorf("%s covers NAT rule %s's internal mapping %s only in part: give the prefixes per mapping", p, r.Name, m.Internal)
+			}
+		}
+	}
+	return p, "", nil
 }
 
 // Policy is the crypto half of a connection, in IX keywords.
@@ -150,6 +212,21 @@ func (p *Params) Check() error {
 	} else if len(p.VNets) == 0 {
 		bad("no Azure address space to route: give --vnet P (static) or the BGP flags")
 	}
+	for _, v := range p.VNets {
+		if _, _, err := translate(v, p.NAT, true); err != nil {
+			bad("--vnet %v", err)
+		}
+	}
+	for _, l := range p.LANs {
+		if _, _, err := translate(l, p.NAT, false); err != nil {
+			bad("--lan %v", err)
+		}
+	}
+	switch p.AzureMode {
+	case "", "InitiatorOnly", "ResponderOnly":
+	default:
+		bad("connection mode %q: want InitiatorOnly or ResponderOnly", p.AzureMode)
+	}
 	if p.WAN != "" {
 		name, kind, err := config.NormalizeInterfaceName(p.WAN)
 		if err != nil || kind != config.KindGigaEthernet {
@@ -203,7 +280,41 @@ func Generate(p Params) ([]byte, error) {
 	w("! IX side of a connection to Azure VPN Gateway %s (%s, policy %s),", strings.Join(gws, " and "), mode, pol.Name)
 	w("! written by \"soft-ix azure\". It holds the pre-shared key: keep it private.")
 	if !p.BGP() && len(p.LANs) > 0 {
+		// With NAT too: the local network gateway holds the original
+		// space, the connection's ingress rules translate it (row "nat").
 		w("! Azure's local network gateway must list the LAN: %s.", joinPrefixes(p.LANs))
+	}
+	switch p.AzureMode {
+	case "InitiatorOnly":
+		w("! Azure starts this connection and refuses the IX's attempts (connectionMode InitiatorOnly): the IX only answers.")
+	case "ResponderOnly":
+		w("! Azure only answers on this connection (connectionMode ResponderOnly): the IX starts the tunnel and restarts it.")
+	}
+	if p.Private {
+		w("! Azure speaks IKE from its private address (useLocalAzureIpAddress): the path to it must be private (ExpressRoute private peering), not the internet.")
+	}
+	for _, r := range p.NAT {
+		kind := "static"
+		if r.Dynamic {
+			kind = "dynamic"
+		}
+		for _, m := range r.Maps {
+			if r.Egress {
+				w("! Azure NAT rule %s (%s, egress): the VNet's %s appears here as %s.", r.Name, kind, m.Internal, m.External)
+			} else {
+				w("! Azure NAT rule %s (%s, ingress): Azure sees this side's %s as %s.", r.Name, kind, m.Internal, m.External)
+			}
+		}
+		if r.Egress && r.Dynamic {
+			w("!   Dynamic: hosts behind it answer, but the IX side cannot start connections to them.")
+		}
+	}
+	if len(p.NAT) > 0 && p.BGP() {
+		if p.BGPRouteTranslation {
+			w("! Azure translates the BGP routes it sends and learns by these rules (enableBgpRouteTranslationForNat).")
+		} else {
+			w("! The gateway does not translate BGP routes by its NAT rules (enableBgpRouteTranslationForNat off): the routes learned carry the VNet's own addresses.")
+		}
 	}
 	for _, g := range p.Gateways {
 		w("ikev2 authentication psk id ipv4 %s key char %s", g, p.PSK)
@@ -243,7 +354,11 @@ func Generate(p Params) ([]byte, error) {
 		w("  tunnel mode ipsec-ikev2")
 		w("  ip address %s", tunnelAddrs[i])
 		w("  ip tcp adjust-mss auto")
-		w("  ikev2 connect-type auto")
+		if p.AzureMode == "InitiatorOnly" {
+			w("  ikev2 negotiation-direction responder")
+		} else {
+			w("  ikev2 connect-type auto")
+		}
 		w("  ikev2 ipsec pre-fragment")
 		if p.WAN != "" {
 			w("  ikev2 source-address %s", p.WAN)
@@ -254,9 +369,14 @@ func Generate(p Params) ([]byte, error) {
 	w("!")
 	if p.BGP() {
 		w("router bgp %d", p.LocalASN)
-		for _, a := range p.BGPPeers {
-			w("  neighbor %s remote-as %d", a, p.AzureASN)
-			w("  neighbor %s update-source Loopback0.0", a)
+		peers := make([]netip.Addr, len(p.BGPPeers))
+		for i, a := range p.BGPPeers {
+			// Azure's BGP address in the VNet is reached under its
+			// egress NAT address (row "nat").
+			seen, _, _ := translate(netip.PrefixFrom(a, 32), p.NAT, true)
+			peers[i] = seen.Addr()
+			w("  neighbor %s remote-as %d", peers[i], p.AzureASN)
+			w("  neighbor %s update-source Loopback0.0", peers[i])
 		}
 		w("  address-family ipv4 unicast")
 		for _, l := range p.LANs {
@@ -265,16 +385,22 @@ func Generate(p Params) ([]byte, error) {
 		w("!")
 		// Row "bgp-host-route": Azure's BGP address is reached through
 		// the tunnel to its own instance.
-		for i, a := range p.BGPPeers {
+		for i, a := range peers {
 			w("ip route %s/32 %s", a, tunnels[i])
 		}
 		w("!")
 		w("interface Loopback0.0")
 		w("  ip address %s/32", p.LocalBGP)
 	} else {
+		routed := map[netip.Prefix]bool{} // dynamic rules map several prefixes to one pool
 		for _, v := range p.VNets {
+			seen, _, _ := translate(v, p.NAT, true)
+			if routed[seen] {
+				continue
+			}
+			routed[seen] = true
 			for _, t := range tunnels {
-				w("ip route %s %s", v.Masked(), t)
+				w("ip route %s %s", seen, t)
 			}
 		}
 	}

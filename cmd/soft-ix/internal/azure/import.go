@@ -44,7 +44,34 @@ type gatewayDoc struct {
 		PublicIPAddress *struct {
 			ID string `json:"id"`
 		} `json:"publicIpAddress"`
+		PrivateIPAddress string `json:"privateIpAddress"`
 	} `json:"ipConfigurations"`
+	NATRules                        []natRuleDoc `json:"natRules"`
+	EnableBGPRouteTranslationForNAT bool         `json:"enableBgpRouteTranslationForNat"`
+}
+
+// natRuleDoc is one of the gateway's NAT rules (VirtualNetworkGatewayNatRule).
+type natRuleDoc struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	// Type is "Static" or "Dynamic" in the az CLI's flattened form; in
+	// the ARM form the top-level type is the resource type and the rule's
+	// is under properties, where decode leaves it.
+	Type       string `json:"type"`
+	Properties struct {
+		Type string `json:"type"`
+	} `json:"properties"`
+	Mode             string `json:"mode"` // "EgressSnat" or "IngressSnat"
+	InternalMappings []struct {
+		AddressSpace string `json:"addressSpace"`
+	} `json:"internalMappings"`
+	ExternalMappings []struct {
+		AddressSpace string `json:"addressSpace"`
+	} `json:"externalMappings"`
+}
+
+type idRef struct {
+	ID string `json:"id"`
 }
 
 type localGatewayDoc struct {
@@ -69,7 +96,11 @@ type connectionDoc struct {
 		IPConfigurationID  string `json:"ipConfigurationId"`
 		CustomBGPIPAddress string `json:"customBgpIpAddress"`
 	} `json:"gatewayCustomBgpIpAddresses"`
-	LocalNetworkGateway2 *localGatewayDoc `json:"localNetworkGateway2"`
+	LocalNetworkGateway2   *localGatewayDoc `json:"localNetworkGateway2"`
+	ConnectionMode         string           `json:"connectionMode"`
+	UseLocalAzureIPAddress bool             `json:"useLocalAzureIpAddress"`
+	EgressNATRules         []idRef          `json:"egressNatRules"`
+	IngressNATRules        []idRef          `json:"ingressNatRules"`
 }
 
 type publicIPDoc struct {
@@ -146,7 +177,23 @@ func Import(d Documents) (Params, error) {
 	if conn.UsePolicyBasedTrafficSelectors {
 		return p, errors.New("connection: usePolicyBasedTrafficSelectors is on; soft-ix negotiates one any-to-any Child SA per tunnel (row \"traffic-selectors\"): turn it off")
 	}
-	if err := importGateways(&p, gw, d.PublicIPs); err != nil {
+	switch {
+	case conn.ConnectionMode == "" || strings.EqualFold(conn.ConnectionMode, "Default"):
+	case strings.EqualFold(conn.ConnectionMode, "InitiatorOnly"), strings.EqualFold(conn.ConnectionMode, "ResponderOnly"):
+		p.AzureMode = conn.ConnectionMode
+		if strings.EqualFold(p.AzureMode, "InitiatorOnly") {
+			p.AzureMode = "InitiatorOnly"
+		} else {
+			p.AzureMode = "ResponderOnly"
+		}
+	default:
+		return p, fmt.Errorf("connection: connectionMode %q: want Default, InitiatorOnly or ResponderOnly", conn.ConnectionMode)
+	}
+	if conn.UseLocalAzureIPAddress {
+		if err := importPrivateGateways(&p, gw); err != nil {
+			return p, err
+		}
+	} else if err := importGateways(&p, gw, d.PublicIPs); err != nil {
 		return p, err
 	}
 	if len(p.Gateways) == 0 {
@@ -200,7 +247,92 @@ func Import(d Documents) (Params, error) {
 	if conn.SharedKey != "" {
 		p.PSK = []byte(conn.SharedKey)
 	}
+	if err := importNAT(&p, gw, conn); err != nil {
+		return p, err
+	}
+	// A local network gateway's non-APIPA BGP address is the post-NAT
+	// one (row "nat"); the IX's loopback carries the original.
+	if p.LocalBGP.IsValid() {
+		p.LocalBGP = untranslate(p.LocalBGP, p.NAT)
+	}
 	return p, nil
+}
+
+// untranslate returns the on-premises address a that Azure's static
+// ingress NAT rules show as a, or a itself.
+func untranslate(a netip.Addr, rules []NATRule) netip.Addr {
+	for _, r := range rules {
+		if r.Egress || r.Dynamic {
+			continue
+		}
+		for _, m := range r.Maps {
+			if m.External.Contains(a) {
+				in, ex := m.Internal.Addr().As4(), m.External.Addr().As4()
+				b := a.As4()
+				for i := range b {
+					b[i] = in[i] | (b[i] &^ ex[i])
+				}
+				return netip.AddrFrom4(b)
+			}
+		}
+	}
+	return a
+}
+
+// importPrivateGateways takes the gateway's private addresses, which a
+// connection with useLocalAzureIpAddress speaks IKE from (over ExpressRoute
+// private peering or another private path) in place of its public ones.
+func importPrivateGateways(p *Params, gw gatewayDoc) error {
+	for _, ipc := range gw.IPConfigurations {
+		a, err := netip.ParseAddr(ipc.PrivateIPAddress)
+		if err != nil {
+			return fmt.Errorf("connection uses the gateway's private address (useLocalAzureIpAddress) but IP configuration %s has none: is enablePrivateIpAddress on for gateway %s?", ipc.Name, gw.Name)
+		}
+		p.Gateways = append(p.Gateways, a)
+	}
+	p.Private = true
+	return nil
+}
+
+// importNAT resolves the connection's NAT rules against the gateway's:
+// egress rules say under which addresses the IX sees the VNet, ingress
+// rules under which Azure sees the LAN (row "nat").
+func importNAT(p *Params, gw gatewayDoc, conn connectionDoc) error {
+	rules := map[string]natRuleDoc{}
+	for _, r := range gw.NATRules {
+		rules[strings.ToLower(r.ID)] = r
+	}
+	for _, ref := range append(append([]idRef{}, conn.EgressNATRules...), conn.IngressNATRules...) {
+		r, ok := rules[strings.ToLower(ref.ID)]
+		if !ok {
+			return fmt.Errorf("connection: NAT rule %s is not among gateway %s's natRules: pass the vnet-gateway JSON that holds it", ref.ID, gw.Name)
+		}
+		n := NATRule{Name: r.Name, Dynamic: strings.EqualFold(r.Type, "Dynamic") || strings.EqualFold(r.Properties.Type, "Dynamic")}
+		switch {
+		case strings.EqualFold(r.Mode, "EgressSnat"):
+			n.Egress = true
+		case strings.EqualFold(r.Mode, "IngressSnat"):
+		default:
+			return fmt.Errorf("NAT rule %s: mode %q: want EgressSnat or IngressSnat", r.Name, r.Mode)
+		}
+		if len(r.InternalMappings) != len(r.ExternalMappings) || len(r.InternalMappings) == 0 {
+			return fmt.Errorf("NAT rule %s: %d internal and %d external mappings", r.Name, len(r.InternalMappings), len(r.ExternalMappings))
+		}
+		for i := range r.InternalMappings {
+			in, err1 := netip.ParsePrefix(r.InternalMappings[i].AddressSpace)
+			ex, err2 := netip.ParsePrefix(r.ExternalMappings[i].AddressSpace)
+			if err1 != nil || err2 != nil || !in.Addr().Is4() || !ex.Addr().Is4() {
+				return fmt.Errorf("NAT rule %s: mapping %q -> %q: want IPv4 prefixes", r.Name, r.InternalMappings[i].AddressSpace, r.ExternalMappings[i].AddressSpace)
+			}
+			if !n.Dynamic && in.Bits() != ex.Bits() {
+				return fmt.Errorf("NAT rule %s: static mapping %s -> %s: Azure maps static NAT one to one, the prefixes must be of one size", r.Name, in, ex)
+			}
+			n.Maps = append(n.Maps, NATMap{Internal: in.Masked(), External: ex.Masked()})
+		}
+		p.NAT = append(p.NAT, n)
+	}
+	p.BGPRouteTranslation = gw.EnableBGPRouteTranslationForNAT
+	return nil
 }
 
 // importGateways finds the public address of each of the gateway's IP

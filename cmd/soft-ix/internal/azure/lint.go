@@ -152,6 +152,7 @@ func (l *linter) tunnel(ifc *config.Interface) {
 		l.add(pos, Error, "ipv4-outer", "ikev2 peer <the gateway's public IPv4 address>",
 			"%s: peer %s is IPv6, but an Azure VPN gateway answers only on IPv4", ifc.Name, t.Peer)
 	}
+	l.direction(ifc)
 	if pr.DPDInterval == 0 {
 		l.add(l.profileCmd(ifc, "dpd interval"), Info, "dpd", "dpd interval 10 (or any interval well under Azure's timeout)",
 			"%s: no dead peer detection: Azure drops a silent peer after %d s, but the IX notices a dead Azure instance only at its next rekey",
@@ -173,6 +174,33 @@ func (l *linter) tunnel(ifc *config.Interface) {
 	if !t.PreFragment {
 		l.add(ifc.Pos, Warning, "pre-fragment", "ikev2 ipsec pre-fragment",
 			"%s has no \"ikev2 ipsec pre-fragment\": packets too large for the tunnel are fragmented after encryption, and Azure must reassemble ESP", ifc.Name)
+	}
+}
+
+// direction checks that one side of the tunnel starts it, given the
+// connection's connectionMode (row "connection-mode").
+func (l *linter) direction(ifc *config.Interface) {
+	t := ifc.Tunnel
+	pos, _ := l.find(ifc.Pos, "ikev2 negotiation-direction")
+	switch l.acc.Mode {
+	case "ResponderOnly":
+		if t.NegotiationDirection == "responder" {
+			l.add(pos, Error, "connection-mode", "no ikev2 negotiation-direction (and ikev2 connect-type auto)",
+				"%s only answers (negotiation-direction responder) and Azure only answers (connectionMode ResponderOnly): neither side starts the tunnel", ifc.Name)
+		} else if !t.ConnectAuto {
+			l.add(ifc.Pos, Warning, "connection-mode", "ikev2 connect-type auto",
+				"%s starts its tunnel only when traffic needs it, and Azure never starts it (connectionMode ResponderOnly): after any loss the tunnel stays down until the IX has traffic for it", ifc.Name)
+		}
+	case "InitiatorOnly":
+		switch t.NegotiationDirection {
+		case "initiator":
+			l.add(pos, Error, "connection-mode", "ikev2 negotiation-direction responder",
+				"%s refuses Azure's connection attempts (negotiation-direction initiator) and Azure refuses the IX's (connectionMode InitiatorOnly): the tunnel never comes up", ifc.Name)
+		case "responder":
+		default:
+			l.add(ifc.Pos, Info, "connection-mode", "ikev2 negotiation-direction responder",
+				"%s also starts the tunnel, which Azure refuses (connectionMode InitiatorOnly): its attempts only cost retries", ifc.Name)
+		}
 	}
 }
 

@@ -354,3 +354,50 @@ func TestLintIPv6Outer(t *testing.T) {
 		t.Errorf("findings %v, want v6.conf:7 error ipv4-outer", summary(fs))
 	}
 }
+
+// TestLintConnectionMode: with the connection's connectionMode known
+// (check --azure --policy CONNECTION.json), a tunnel neither side starts
+// is an error, one Azure refuses to let the IX start is noted.
+func TestLintConnectionMode(t *testing.T) {
+	conf := func(extra string) []byte {
+		return []byte("interface Tunnel0.0\n  tunnel mode ipsec-ikev2\n  ip address 169.254.0.1/30\n  ip tcp adjust-mss 1350\n" +
+			extra + "  ikev2 ipsec pre-fragment\n  ikev2 peer 198.51.100.6 authentication psk id ipv4 198.51.100.6\n  no shutdown\n!\n" +
+			"ikev2 authentication psk id ipv4 198.51.100.6 key char secret\n")
+	}
+	for _, tc := range []struct {
+		mode, extra, want string
+	}{
+		{"ResponderOnly", "  ikev2 negotiation-direction responder\n", "m.conf:5 error connection-mode"},
+		{"ResponderOnly", "", "m.conf:1 warning connection-mode"},
+		{"ResponderOnly", "  ikev2 connect-type auto\n", ""},
+		{"InitiatorOnly", "  ikev2 negotiation-direction initiator\n", "m.conf:5 error connection-mode"},
+		{"InitiatorOnly", "  ikev2 connect-type auto\n", "m.conf:1 info connection-mode"},
+		{"InitiatorOnly", "  ikev2 negotiation-direction responder\n", ""},
+		{"", "  ikev2 negotiation-direction responder\n", ""},
+	} {
+		acc := DefaultAccepts()
+		acc.Mode = tc.mode
+		var got []string
+		for _, s := range summary(lint(t, "m.conf", conf(tc.extra), acc)) {
+			if strings.HasSuffix(s, " connection-mode") {
+				got = append(got, s)
+			}
+		}
+		if want := []string{tc.want}; (tc.want == "" && len(got) != 0) || (tc.want != "" && !slices.Equal(got, want)) {
+			t.Errorf("mode %q with %q: %v, want %q", tc.mode, tc.extra, got, tc.want)
+		}
+	}
+	// A connection document without ipsecPolicies is Azure's defaults,
+	// not an error, and its connectionMode is read.
+	doc := []byte(`{"name": "cn", "properties": {"connectionType": "IPsec", "connectionMode": "ResponderOnly", "dpdTimeoutSeconds": 60}}`)
+	if _, ok, err := ParsePolicies(doc); ok || err != nil {
+		t.Errorf("connection without policies: ok %v, %v", ok, err)
+	}
+	acc := DefaultAccepts()
+	if err := acc.ReadConnection(doc); err != nil || acc.Mode != "ResponderOnly" || acc.DPDTimeout.Seconds() != 60 {
+		t.Errorf("ReadConnection: %+v %v", acc, err)
+	}
+	if err := acc.ReadConnection([]byte(`{"connectionMode": "Never"}`)); err == nil {
+		t.Error("connectionMode Never accepted")
+	}
+}

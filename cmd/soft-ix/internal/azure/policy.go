@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/soft-ix/soft-ix/config"
@@ -21,6 +22,9 @@ type Accepts struct {
 	ChildLifetime   time.Duration
 	ChildLifetimeKB uint64
 	DPDTimeout      time.Duration
+	// Mode is the connection's connectionMode: "" (Default),
+	// "InitiatorOnly" or "ResponderOnly" (row "connection-mode").
+	Mode string
 }
 
 // DefaultAccepts is a gateway with no custom policy.
@@ -171,6 +175,9 @@ func ParsePolicies(data []byte) (p IPsecPolicy, ok bool, err error) {
 			if err := json.Unmarshal(raw, &list); err != nil {
 				return p, false, fmt.Errorf("ipsecPolicies: %w", err)
 			}
+		} else if _, conn := obj["connectionType"]; conn {
+			// A connection without custom policy: Azure's defaults.
+			return p, false, nil
 		} else {
 			var one IPsecPolicy
 			if err := json.Unmarshal(data, &one); err != nil {
@@ -189,6 +196,46 @@ func ParsePolicies(data []byte) (p IPsecPolicy, ok bool, err error) {
 		return list[0], true, nil
 	}
 	return p, false, fmt.Errorf("%d ipsecPolicies: Azure allows one per connection", len(list))
+}
+
+// ReadConnection takes from a connection document what Lint needs beside
+// its policy: connectionMode and dpdTimeoutSeconds. A document without
+// them (a bare policy) leaves a unchanged.
+func (a *Accepts) ReadConnection(data []byte) error {
+	data = bytes.TrimSpace(data)
+	if len(data) == 0 || data[0] != '{' {
+		return nil
+	}
+	obj, err := flatten(data)
+	if err != nil {
+		return err
+	}
+	if raw, ok := obj["connectionMode"]; ok {
+		var m string
+		if err := json.Unmarshal(raw, &m); err != nil {
+			return fmt.Errorf("connectionMode: %w", err)
+		}
+		switch {
+		case m == "" || strings.EqualFold(m, "Default"):
+			a.Mode = ""
+		case strings.EqualFold(m, "InitiatorOnly"):
+			a.Mode = "InitiatorOnly"
+		case strings.EqualFold(m, "ResponderOnly"):
+			a.Mode = "ResponderOnly"
+		default:
+			return fmt.Errorf("connectionMode %q: want Default, InitiatorOnly or ResponderOnly", m)
+		}
+	}
+	if raw, ok := obj["dpdTimeoutSeconds"]; ok {
+		var sec int64
+		if err := json.Unmarshal(raw, &sec); err != nil {
+			return fmt.Errorf("dpdTimeoutSeconds: %w", err)
+		}
+		if sec > 0 {
+			a.DPDTimeout = time.Duration(sec) * time.Second
+		}
+	}
+	return nil
 }
 
 // flatten decodes a JSON object and lifts the keys of its "properties"
