@@ -131,7 +131,7 @@ func readSettings() settings {
 // results are one contender's figures, one entry per round; "n/a" where
 // a round measured nothing (an RTT without answers).
 type results struct {
-	mbps, cpu, retr, rtt []string
+	mbps, cpu, host, retr, rtt []string
 }
 
 func main() {
@@ -200,10 +200,11 @@ func main() {
 			m := b.measureIperf()
 			rtt := b.measureRTT()
 			b.down(c)
-			logf("round %d/%d: %s %s Mbit/s (retransmits %s, endpoints CPU %s%%), RTT median %s us", r, set.rounds, c, m.mbps, m.retr, m.cpu, rtt)
+			logf("round %d/%d: %s %s Mbit/s (retransmits %s, endpoints CPU %s%%, host CPU %s%%), RTT median %s us", r, set.rounds, c, m.mbps, m.retr, m.cpu, m.host, rtt)
 			x := res[c]
 			x.mbps = append(x.mbps, m.mbps)
 			x.cpu = append(x.cpu, m.cpu)
+			x.host = append(x.host, m.host)
 			x.retr = append(x.retr, m.retr)
 			if rtt != "n/a" {
 				x.rtt = append(x.rtt, rtt)

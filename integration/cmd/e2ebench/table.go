@@ -77,21 +77,22 @@ func minus(a, b string) string {
 	return formatNum(num(a) - num(b))
 }
 
-// cpuPerGbit is, per round, the tunnel endpoints' CPU (cores) per Gbit/s
-// moved, from the same round's CPU % and Mbit/s; "n/a" where a round
-// moved nothing.
-func cpuPerGbit(r *results) []string {
+// perGbit is, per round, the cores (from a CPU %, 100 = one core) per
+// Gbit/s moved in the same round; "n/a" rounds and rounds that moved
+// nothing are left out.
+func perGbit(cpu, mbps []string) []string {
 	var out []string
-	for i := range r.mbps {
-		if i < len(r.cpu) && num(r.mbps[i]) > 0 {
-			out = append(out, fmt.Sprintf("%.4f", num(r.cpu[i])/100/(num(r.mbps[i])/1000)))
+	for i := range mbps {
+		if i < len(cpu) && num(mbps[i]) > 0 && cpu[i] != "n/a" {
+			out = append(out, fmt.Sprintf("%.4f", num(cpu[i])/100/(num(mbps[i])/1000)))
 		}
 	}
 	return out
 }
 
 func printTable(w io.Writer, set settings, res map[string]*results, loadStart, loadEnd string) {
-	mbps, rtt, perGbit := map[string]string{}, map[string]string{}, map[string]string{}
+	mbps, rtt := map[string]string{}, map[string]string{}
+	endGbit, hostGbit := map[string]string{}, map[string]string{}
 	// get is a median, "n/a" for a contender not in the run.
 	get := func(m map[string]string, c string) string {
 		if v, ok := m[c]; ok {
@@ -102,19 +103,21 @@ func printTable(w io.Writer, set settings, res map[string]*results, loadStart, l
 	for _, c := range set.contenders {
 		mbps[c] = median(res[c].mbps)
 		rtt[c] = median(res[c].rtt)
-		perGbit[c] = median(cpuPerGbit(res[c]))
+		endGbit[c] = median(perGbit(res[c].cpu, res[c].mbps))
+		hostGbit[c] = median(perGbit(res[c].host, res[c].mbps))
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "End-to-end LAN host -> VNet host, iperf3 TCP %ds (+%ds warm-up), ping -c %d -i 0.01\n", set.secs, set.warmup, set.pings)
 	fmt.Fprintf(w, "nproc %d; load average at start %s, at end %s; rounds %d\n", runtime.NumCPU(), loadStart, loadEnd, set.rounds)
-	row := "%-16s %10s %-26s %9s %10s %9s %10s %8s\n"
-	fmt.Fprintf(w, row, "contender", "Mbit/s", "(runs)", "RTT us", "added us", "CPU %", "CPU/Gbit", "retr")
+	row := "%-16s %10s %-26s %9s %10s %9s %10s %9s %10s %8s\n"
+	fmt.Fprintf(w, row, "contender", "Mbit/s", "(runs)", "RTT us", "added us", "CPU %", "CPU/Gbit", "host %", "host/Gbit", "retr")
 	for _, c := range set.contenders {
 		fmt.Fprintf(w, row, c, mbps[c], "("+strings.Join(res[c].mbps, " ")+")", rtt[c], minus(rtt[c], get(rtt, "plain")),
-			median(res[c].cpu), perGbit[c], median(res[c].retr))
+			median(res[c].cpu), endGbit[c], median(res[c].host), hostGbit[c], median(res[c].retr))
 	}
 	fmt.Fprintln(w, "(Mbit/s, RTT, CPU, retr: medians over rounds; CPU is both tunnel endpoints' processes, 100 = one core;")
-	fmt.Fprintln(w, " CPU/Gbit: their cores per Gbit/s moved, median of the rounds;")
+	fmt.Fprintln(w, " CPU/Gbit: their cores per Gbit/s moved, median of the rounds; host: the same for the whole machine,")
+	fmt.Fprintln(w, " every namespace's forwarding, TCP and iperf3 included;")
 	fmt.Fprintln(w, " added us = RTT minus the no-tunnel RTT over the same hops)")
 	rCBC := ratio(get(mbps, "softix-cbc"), get(mbps, "swan-cbc"))
 	rGCM := ratio(get(mbps, "softix-gcm"), get(mbps, "wg"))
@@ -128,8 +131,8 @@ func printTable(w io.Writer, set settings, res map[string]*results, loadStart, l
 	// ratio also carries how much CPU the rest of the path (iperf3, TCP,
 	// the routers' forwarding) takes at each one's rate; the endpoints'
 	// CPU per bit is what a machine with cores to spare would show.
-	cpuCBC := ratio(get(perGbit, "swan-cbc"), get(perGbit, "softix-cbc"))
-	cpuGCM := ratio(get(perGbit, "wg"), get(perGbit, "softix-gcm"))
+	cpuCBC := ratio(get(endGbit, "swan-cbc"), get(endGbit, "softix-cbc"))
+	cpuGCM := ratio(get(endGbit, "wg"), get(endGbit, "softix-gcm"))
 	fmt.Fprintf(w, "endpoint CPU per bit, strongswan-cbc / soft-ix-cbc = %s, wireguard-go / soft-ix-gcm = %s\n", cpuCBC, cpuGCM)
 	// The ratios of softix-KIND-cbc and -gcm (ESP in UDP 4500) to
 	// strongSwan and wireguard-go, printed when they ran.
@@ -168,6 +171,7 @@ func printTable(w io.Writer, set settings, res map[string]*results, loadStart, l
 	ppGCM := ratio(get(mbps, "softix-gcm"), get(mbps, "plain-pp"))
 	if get(mbps, "plain-pp") != "n/a" {
 		fmt.Fprintf(w, "soft-ix raw ESP / plain-pp   = cbc %s, gcm %s   (plain-pp: no tunnel, every packet alone)\n", ppCBC, ppGCM)
+		printPathBudget(w, set, mbps, hostGbit)
 	}
 	rFiltGCM := ratio(get(mbps, "softix-filt-gcm"), get(mbps, "softix-gcm"))
 	rFiltCBC := ratio(get(mbps, "softix-filt-cbc"), get(mbps, "softix-cbc"))
@@ -187,4 +191,33 @@ func printTable(w io.Writer, set settings, res map[string]*results, loadStart, l
 		get(mbps, "softix-encap-cbc"), udpRatio["encap-cbc"], get(mbps, "softix-encap-gcm"), udpRatio["encap-gcm"],
 		get(mbps, "softix-filt-gcm"), rFiltGCM, get(mbps, "softix-filt-cbc"), rFiltCBC, cpuCBC, cpuGCM, rawCBC, rawGCM, addWG,
 		get(mbps, "plain-pp"), ppCBC, ppGCM)
+}
+
+// printPathBudget prints what the whole machine spends per bit with the
+// path carrying every packet alone and no tunnel (plain-pp), which every
+// raw ESP packet pays and no tunnel program can avoid, and what each
+// tunnel spends above it: the part of its cost that is its own. It also
+// prints what plain-pp's cost alone would take at 6x strongSwan's rate,
+// against the machine's cores.
+func printPathBudget(w io.Writer, set settings, mbps, hostGbit map[string]string) {
+	floor, ok := hostGbit["plain-pp"]
+	if !ok || floor == "n/a" {
+		return
+	}
+	above := func(c string) string {
+		v, ok := hostGbit[c]
+		if !ok || v == "n/a" {
+			return "n/a"
+		}
+		return fmt.Sprintf("%.3f", num(v)-num(floor))
+	}
+	fmt.Fprintf(w, "host cores per Gbit/s: plain-pp %s; above it: soft-ix raw cbc %s, gcm %s; strongswan-cbc %s, wireguard-go %s\n",
+		floor, above("softix-cbc"), above("softix-gcm"), above("swan-cbc"), above("wg"))
+	fmt.Fprintf(w, "own cost per bit, strongswan-cbc / soft-ix raw cbc = %s, wireguard-go / soft-ix raw gcm = %s\n",
+		ratio(above("swan-cbc"), above("softix-cbc")), ratio(above("wg"), above("softix-gcm")))
+	if swan, ok := mbps["swan-cbc"]; ok && num(swan) > 0 {
+		target := 6 * num(swan)
+		fmt.Fprintf(w, "at 6x strongswan-cbc (%.0f Mbit/s) plain-pp's cost alone would take %.2f of the %d cores\n",
+			target, num(floor)*target/1000, runtime.NumCPU())
+	}
 }

@@ -52,3 +52,27 @@ func TestPerPacketPath(t *testing.T) {
 		t.Errorf("table without plain-pp prints a ratio to it:\n%s", out.String())
 	}
 }
+
+// TestPathBudget: with plain-pp and host CPU in the run, the table
+// prints each tunnel's host cores per Gbit/s above the bare per-packet
+// path, their ratio, and what the bare path alone would take at 6x
+// strongSwan's rate.
+func TestPathBudget(t *testing.T) {
+	res := map[string]*results{
+		"plain-pp":   {mbps: []string{"3000", "3000", "3000"}, host: []string{"150", "150", "150"}},
+		"swan-cbc":   {mbps: []string{"500", "500", "500"}, host: []string{"175", "175", "175"}},
+		"softix-cbc": {mbps: []string{"1600", "1600", "1600"}, host: []string{"200", "200", "200"}},
+	}
+	set := settings{rounds: 3, secs: 5, pings: 200, contenders: []string{"plain-pp", "swan-cbc", "softix-cbc"}}
+	var out strings.Builder
+	printTable(&out, set, res, "0", "0")
+	for _, want := range []string{
+		"host cores per Gbit/s: plain-pp 0.5000; above it: soft-ix raw cbc 0.750, gcm n/a; strongswan-cbc 3.000, wireguard-go n/a",
+		"own cost per bit, strongswan-cbc / soft-ix raw cbc = 4.00",
+		"at 6x strongswan-cbc (3000 Mbit/s) plain-pp's cost alone would take 1.50 of the",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, out.String())
+		}
+	}
+}
