@@ -22,6 +22,9 @@
 #                the share of a few kernel stages, callees included (the
 #                routers' forwarding and the receiving side's ingress run
 #                in the sender's softirq, iperf3's TCP in the TUN writer's).
+#                WAN_GSO=off makes the internet path's four veths carry one
+#                packet per skb, as e2e.sh's WAN_GSO=off does, so raw ESP
+#                and ESP in UDP can be profiled over the same path.
 # Needs perf (linux-perf) for steps 1 and 3; ethtool for step 4 (optional).
 source "$(dirname "$0")/lib.sh"
 
@@ -49,6 +52,13 @@ swan-* | plain) ;;
 esac
 sweep_stale
 topology_up || die "building the namespace topology failed"
+if [ "${WAN_GSO:-on}" = off ]; then
+	for l in "$NS_IX GigaEthernet0.0" "$NS_INET ix" "$NS_INET azure" "$NS_AZURE wan"; do
+		set -- $l
+		ip -n "$1" link set dev "$2" gso_max_segs 1 gso_max_size 1500 gro_max_size 1500 ||
+			die "WAN_GSO=off: $2 in $1"
+	done
+fi
 case $CONTENDER in
 plain) plain_up ;;
 softix-*) softix_up "${CONTENDER#softix-}" ;;
