@@ -85,3 +85,74 @@ func TestAzureConfigUp(t *testing.T) {
 		})
 	}
 }
+
+// TestAzureImportConnectionModeUp: "soft-ix azure import" of a connection
+// whose connectionMode lets only one side start it comes up against the
+// emulator running that mode (--emulate-connection-mode), and the side
+// that started it is the one the mode names: with ResponderOnly the IX
+// initiates; with InitiatorOnly the imported IX only answers (its IKE SA
+// is a responder SA) and the emulator, which refuses the IX's attempts,
+// starts the tunnel. check --azure with the connection document passes
+// the imported file and fails one whose tunnel neither side would start.
+func TestAzureImportConnectionModeUp(t *testing.T) {
+	for _, mode := range []string{"ResponderOnly", "InitiatorOnly"} {
+		t.Run(mode, func(t *testing.T) {
+			lab := nslab.NewForTest(t, "azmode"+strings.ToLower(mode[:1]), "ping")
+			bin := softIXBinary(t)
+			s, err := nslab.NewScenario(lab, nslab.ScenarioOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			gw := writeLabFile(t, lab, "gw.json", `{"name": "vgw", "gatewayType": "Vpn", "vpnType": "RouteBased",
+  "ipConfigurations": [{"name": "default", "id": "/x/ipConfigurations/default", "publicIpAddress": {"id": "/x/pip"}}]}`)
+			pip := writeLabFile(t, lab, "pip.json", `{"id": "/x/pip", "ipAddress": "`+nslab.AzurePublicAddr+`"}`)
+			conn := writeLabFile(t, lab, "conn.json", `{"connectionType": "IPsec", "connectionProtocol": "IKEv2",
+  "connectionMode": "`+mode+`", "dpdTimeoutSeconds": 45, "enableBgp": false, "ipsecPolicies": [],
+  "sharedKey": "`+nslab.SeedPSK+`"}`)
+			conf, err := exec.Command(bin, "azure", "import", "--gateway", gw, "--connection", conn, "--public-ip", pip,
+				"--vnet", nslab.VNetNet, "--lan", nslab.LANNet, "--wan", "GigaEthernet0.0").Output()
+			if err != nil {
+				t.Fatalf("azure import: %v", err)
+			}
+			confPath := writeLabFile(t, lab, "ix.conf", string(conf))
+			if out, err := exec.Command(bin, "check", "--azure", "--policy", conn, "-c", confPath).CombinedOutput(); err != nil {
+				t.Fatalf("check --azure --policy conn.json: %v\n%s", err, out)
+			}
+			// The file a ResponderOnly gateway never meets: an IX that
+			// only answers.
+			if mode == "ResponderOnly" {
+				bad := writeLabFile(t, lab, "bad.conf", strings.Replace(string(conf), "  ikev2 connect-type auto\n",
+					"  ikev2 negotiation-direction responder\n", 1))
+				if out, err := exec.Command(bin, "check", "--azure", "--policy", conn, "-c", bad).CombinedOutput(); err == nil ||
+					!strings.Contains(string(out), "neither side starts the tunnel") {
+					t.Errorf("check --azure on a responder-only IX against ResponderOnly: %v\n%s", err, out)
+				}
+			}
+
+			az, err := nslab.StartSoftIXDaemon(s.Azure, nslab.SoftIXOptions{Name: "azure", Config: iopAzureSoftIXConf(t, false),
+				Map: nslab.AzureSideMap(), Args: []string{"--emulate", "azure", "--emulate-connection-mode", mode}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ix, err := nslab.StartSoftIXDaemon(s.IX, nslab.SoftIXOptions{Name: "ix", Config: string(conf), Map: nslab.IXSideMap()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			l := &iopLab{t: t, lab: lab, s: s, ix: ix}
+			iopWaitSoftIXPair(t, l, ix, az, 60*time.Second)
+			want := map[string]string{"ResponderOnly": "initiator", "InitiatorOnly": "responder"}[mode]
+			if sas := l.ikeSAs(ix); sas[0].Direction != want {
+				t.Errorf("the IX's IKE SA is the %s's, want the %s's", sas[0].Direction, want)
+			}
+			// Only the side the mode lets start the tunnel ever tried.
+			starter, other := ix, az
+			if mode == "InitiatorOnly" {
+				starter, other = az, ix
+			}
+			if !strings.Contains(starter.Proc.Log(), "ike: initiating") || strings.Contains(other.Proc.Log(), "ike: initiating") {
+				t.Errorf("with connectionMode %s soft-ix %s must initiate and %s never", mode, starter.Name, other.Name)
+			}
+			l.waitPing(iopPingAttempts)
+		})
+	}
+}

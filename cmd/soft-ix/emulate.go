@@ -14,9 +14,12 @@ import (
 func (o *options) emulator() (*azemu.Config, error) {
 	switch o.emulate {
 	case "":
+		if o.connectionMode != "Default" {
+			return nil, fmt.Errorf("--emulate-connection-mode needs --emulate azure")
+		}
 		return nil, nil
 	case "azure":
-		c := &azemu.Config{TimeScale: o.timeScale}
+		c := &azemu.Config{TimeScale: o.timeScale, Mode: o.connectionMode}
 		return c, c.Check()
 	}
 	return nil, fmt.Errorf("--emulate %q: the only peer soft-ix emulates is azure", o.emulate)

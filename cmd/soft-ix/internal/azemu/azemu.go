@@ -13,6 +13,8 @@ package azemu
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/soft-ix/soft-ix/bgp"
@@ -26,12 +28,23 @@ type Config struct {
 	// minutes rather than hours (100: IKE SA 288 s, Child SA 270 s). 0 or
 	// 1 is Azure's own; dead peer detection is never scaled.
 	TimeScale float64
+	// Mode is the connection's connectionMode (row "connection-mode"):
+	// "" or "Default" (Azure initiates and responds), "InitiatorOnly"
+	// (it initiates and refuses the peer's attempts) or "ResponderOnly"
+	// (it only answers).
+	Mode string
 }
 
-// Check reports a TimeScale that is not usable.
+// ConnectionModes are the values Config.Mode takes, as Azure spells them.
+var ConnectionModes = []string{"Default", "InitiatorOnly", "ResponderOnly"}
+
+// Check reports a TimeScale or Mode that is not usable.
 func (c Config) Check() error {
 	if c.TimeScale < 0 || c.TimeScale > 10000 {
 		return fmt.Errorf("azure emulation: time scale %v out of range 1-10000", c.TimeScale)
+	}
+	if c.Mode != "" && !slices.Contains(ConnectionModes, c.Mode) {
+		return fmt.Errorf("azure emulation: connection mode %q: want one of %s", c.Mode, strings.Join(ConnectionModes, ", "))
 	}
 	return nil
 }
@@ -113,9 +126,10 @@ func (c Config) Policy() (ike.Policy, error) {
 	return p, nil
 }
 
-// IKE makes every tunnel of ic an Azure connection: Azure's policy, both
-// initiating and responding (row "initiator"), and Azure's DPD timeout in
-// t. It replaces whatever the file's profiles said.
+// IKE makes every tunnel of ic an Azure connection: Azure's policy,
+// initiating and responding as the connection mode says (rows
+// "initiator", "connection-mode"), and Azure's DPD timeout in t. It
+// replaces whatever the file's profiles said.
 func (c Config) IKE(ic *ike.Config, t *ike.CoreConfig) error {
 	pol, err := c.Policy()
 	if err != nil {
@@ -125,8 +139,15 @@ func (c Config) IKE(ic *ike.Config, t *ike.CoreConfig) error {
 	for i := range ic.Tunnels {
 		tc := &ic.Tunnels[i]
 		tc.Policy = pol
-		tc.ConnectAuto = true
-		tc.Direction = ike.BothDirections
+		tc.ConnectAuto = c.Mode != "ResponderOnly"
+		switch c.Mode {
+		case "InitiatorOnly":
+			tc.Direction = ike.InitiatorOnly
+		case "ResponderOnly":
+			tc.Direction = ike.ResponderOnly
+		default:
+			tc.Direction = ike.BothDirections
+		}
 	}
 	if t != nil {
 		t.DPDTimeout = azure.DPDTimeout

@@ -66,6 +66,32 @@ func TestIKEMakesEveryTunnelAzure(t *testing.T) {
 	}
 }
 
+// TestIKEConnectionMode: the connection's connectionMode decides which
+// side may start the tunnel; ResponderOnly never connects on its own.
+func TestIKEConnectionMode(t *testing.T) {
+	for _, tc := range []struct {
+		mode string
+		dir  ike.Direction
+		auto bool
+	}{{"", ike.BothDirections, true}, {"Default", ike.BothDirections, true},
+		{"InitiatorOnly", ike.InitiatorOnly, true}, {"ResponderOnly", ike.ResponderOnly, false}} {
+		ic := ike.Config{Tunnels: []ike.TunnelConfig{{Name: "Tunnel0.0"}}}
+		c := Config{Mode: tc.mode}
+		if err := c.Check(); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.IKE(&ic, nil); err != nil {
+			t.Fatal(err)
+		}
+		if got := ic.Tunnels[0]; got.Direction != tc.dir || got.ConnectAuto != tc.auto {
+			t.Errorf("mode %q: direction %v, connect auto %v", tc.mode, got.Direction, got.ConnectAuto)
+		}
+	}
+	if err := (Config{Mode: "responderonly"}).Check(); err == nil {
+		t.Error("mode responderonly accepted (Azure spells it ResponderOnly)")
+	}
+}
+
 func TestBGPRules(t *testing.T) {
 	for _, c := range []struct {
 		remote uint32
