@@ -531,9 +531,61 @@ func (p *parser) finish() {
 		if t := ifc.Tunnel; t != nil && t.Override != nil && t.Override.isZero() {
 			t.Override = nil
 		}
+		ifc.Extra = mergeKept(ifc.Extra)
 		ifc.anchorKept()
 	}
+	c.Extra = mergeKept(c.Extra)
 	c.anchorKept()
+	for _, pr := range append([]*Profile{c.DefaultProfile}, c.Profiles...) {
+		if pr != nil {
+			pr.Extra = mergeKept(pr.Extra)
+		}
+	}
+	if b := c.BGP; b != nil {
+		b.Extra, b.AFExtra = mergeKept(b.Extra), mergeKept(b.AFExtra)
+	}
+	for _, rm := range c.RouteMaps {
+		rm.Extra = mergeKept(rm.Extra)
+	}
+	for _, d := range c.DHCPProfiles {
+		d.Extra = mergeKept(d.Extra)
+	}
+}
+
+// mergeKept folds a block entered again into its first entry, as an IX
+// does: a kept line identical to an earlier one of the same block (and
+// with the same block lines, if it opens one) is the same command typed
+// twice, and goes; a kept block opened again with other flat lines gets
+// those of them it does not hold yet. A block whose lines nest deeper
+// (a policy-map's classes) stays a second entry, since the same line can
+// mean different things under different parents there.
+func mergeKept(vs []*Verbatim) []*Verbatim {
+	if len(vs) < 2 {
+		return vs
+	}
+	flat := func(sub []string) bool {
+		return !slices.ContainsFunc(sub, func(l string) bool { return strings.HasPrefix(l, " ") })
+	}
+	out := vs[:0:0]
+	first := map[string]*Verbatim{}
+	for _, v := range vs {
+		old := first[v.Text]
+		switch {
+		case old == nil:
+			first[v.Text] = v
+			out = append(out, v)
+		case slices.Equal(old.Sub, v.Sub):
+		case flat(old.Sub) && flat(v.Sub):
+			for _, l := range v.Sub {
+				if !slices.Contains(old.Sub, l) {
+					old.Sub = append(old.Sub, l)
+				}
+			}
+		default:
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // anchorKept moves each kept top-level command whose section prints

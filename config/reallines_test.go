@@ -238,3 +238,52 @@ func TestRouteMetric(t *testing.T) {
 		t.Errorf("metric 0: %v", diags)
 	}
 }
+
+// TestReenteredBlocksKeepOneCopy: a generator that writes one section per
+// upstream enters the same interface blocks again and repeats its kept
+// lines (a RubyKaigi NOC script's output). An IX holds each such command
+// once, so show running-config prints it once; a kept top-level block
+// entered again gets the lines it lacks; a kept block with nested lines
+// entered again stays a second entry (the same line can mean different
+// things under different parents).
+func TestReenteredBlocksKeepOneCopy(t *testing.T) {
+	block := `interface Tunnel11.0
+  tunnel mode ether-ip ipv6
+  tunnel destination 2001:db8:1::1
+  bridge-group 11
+  no shutdown
+!
+ipv6 route 2001:db8:1::/64 fe80::a%GigaEthernet0.0
+ppp profile p
+  authentication myname a@example.jp
+!
+policy-map q
+  class c1
+    set dscp 10
+!
+`
+	src := block + block + `ppp profile p
+  authentication password a@example.jp secret
+!
+policy-map q
+  class c2
+    set dscp 10
+!
+`
+	c, _ := mustParse(t, "re.conf", src)
+	out := string(Print(c))
+	for _, l := range []string{"tunnel destination 2001:db8:1::1", "bridge-group 11", "ipv6 route 2001:db8:1::/64 fe80::a%GigaEthernet0.0",
+		"authentication myname a@example.jp", "authentication password a@example.jp secret", "ppp profile p"} {
+		if n := strings.Count(out, l); n != 1 {
+			t.Errorf("%q printed %d times, want once:\n%s", l, n, out)
+		}
+	}
+	if n := strings.Count(out, "policy-map q"); n != 2 {
+		t.Errorf("policy-map q printed %d times, want its two different entries:\n%s", n, out)
+	}
+	// Printing and parsing again gives the same configuration.
+	c2, _ := mustParse(t, "re2.conf", out)
+	if out2 := string(Print(c2)); out2 != out {
+		t.Errorf("printed again differs:\n%s\nfirst:\n%s", out2, out)
+	}
+}
