@@ -205,6 +205,11 @@ func (e *Engine) InstallSA(c childsa.SA) error {
 			go e.events.HardExpired(spi, inbound)
 		}
 	}
+	a.moved = func(from netip.AddrPort) {
+		if e.events != nil {
+			go e.events.PeerMoved(spi, from)
+		}
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.closed {

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/netip"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -42,8 +43,9 @@ type testPeer struct {
 
 type recEvents struct {
 	mu   sync.Mutex
-	soft []uint32
-	hard []uint32
+	soft  []uint32
+	hard  []uint32
+	moved []movedEvent
 }
 
 func (r *recEvents) SoftExpired(spi uint32, inbound bool) {
@@ -56,6 +58,17 @@ func (r *recEvents) HardExpired(spi uint32, inbound bool) {
 	r.mu.Lock()
 	r.hard = append(r.hard, spi)
 	r.mu.Unlock()
+}
+
+func (r *recEvents) PeerMoved(spi uint32, from netip.AddrPort) {
+	r.mu.Lock()
+	r.moved = append(r.moved, movedEvent{spi, from})
+	r.mu.Unlock()
+}
+
+type movedEvent struct {
+	spi  uint32
+	from netip.AddrPort
 }
 
 // newTestPair builds two engines joined by fake outer sockets of the given
@@ -496,4 +509,59 @@ func TestDeletedInboundSAGrace(t *testing.T) {
 		t.Fatal(err)
 	}
 	installPair(t, a, b, 0x5005, 0x7007, true, childsa.EncrAESCBC, 256, childsa.IntegHMACSHA256128, false)
+}
+
+// TestPeerMovedOnce: an authenticated ESP-in-UDP packet from another port
+// than its SA's peer (the NAT in front of the peer has a new mapping) is
+// reported to the owner with the new address, once per SA; packets from
+// the peer's own port are not, nor is a forged one from a new port.
+func TestPeerMovedOnce(t *testing.T) {
+	ev := &recEvents{}
+	oa, ob := fakeOuterPair(mustAP("192.0.2.1:4500"), mustAP("198.51.100.6:4500"))
+	var peers [2]*testPeer
+	for i, o := range []*fakeOuter{oa, ob} {
+		p := &testPeer{tun: newFakeTUN(), outer: o, ike: make(chan []byte, 8)}
+		cfg := Config{Workers: 1}
+		if i == 1 {
+			cfg.Events = ev
+		}
+		p.e = NewEngine(cfg)
+		if err := p.e.attachOuter(o, true, false, o.local.Addr()); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.e.AttachTunnel(TunnelConfig{Name: "Tunnel0.0"}, p.tun); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { p.e.Close() })
+		peers[i] = p
+	}
+	a, b := peers[0], peers[1]
+	installPair(t, a, b, 0x1001, 0x2002, true, childsa.EncrAESGCM16, 128, childsa.IntegNone, false)
+	moved := func() []movedEvent {
+		ev.mu.Lock()
+		defer ev.mu.Unlock()
+		return append([]movedEvent(nil), ev.moved...)
+	}
+
+	a.tun.toEngine <- ipv4UDP("192.168.2.1", "172.16.1.4", 10, 1)
+	recv(t, b.tun)
+	// A forged packet of the SA from a new port: its ICV fails.
+	forged := make([]byte, 64)
+	binary.BigEndian.PutUint32(forged, 0x1001)
+	binary.BigEndian.PutUint32(forged[4:], 99)
+	ob.in <- fakeDgram{forged, mustAP("192.0.2.1:1024"), ob.local}
+	// The peer's NAT maps it to port 2048 from now on.
+	oa.local = mustAP("192.0.2.1:2048")
+	for i := 2; i <= 4; i++ {
+		a.tun.toEngine <- ipv4UDP("192.168.2.1", "172.16.1.4", 10, uint32(i))
+		recv(t, b.tun)
+	}
+	time.Sleep(50 * time.Millisecond) // the event is sent from its own goroutine
+	want := []movedEvent{{0x1001, mustAP("192.0.2.1:2048")}}
+	if got := moved(); !slices.Equal(got, want) {
+		t.Fatalf("moved events %v, want %v", got, want)
+	}
+	if c, _ := b.e.Counters(0x1001, true); c.IntegrityFailure != 1 {
+		t.Fatalf("the forged packet was not counted as an integrity failure: %+v", c)
+	}
 }

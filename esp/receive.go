@@ -325,6 +325,12 @@ func (e *Engine) deliver(el *elem, batches []tunBatch) []tunBatch {
 		cnt.replayDetected.Add(1)
 		return batches
 	}
+	// Authenticated and new, from another port or address than the
+	// peer's: its NAT's mapping changed, and the peer is now reached
+	// there (RFC 7296 §2.23: the last valid authenticated packet's).
+	if a.udp && el.src != a.remote {
+		a.peerMoved(el.src)
+	}
 	switch el.res {
 	case openPadding:
 		cnt.invalidPadding.Add(1)

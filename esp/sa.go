@@ -76,6 +76,10 @@ type sa struct {
 	leaving bool
 
 	events func(soft bool) // set by the engine
+	// moved reports an authenticated packet from another address than
+	// remote (set by the engine); movedFired makes that once per SA.
+	moved      func(from netip.AddrPort)
+	movedFired atomic.Bool
 }
 
 // MaxReplayWindow is the largest anti-replay window an SA may ask for.
@@ -155,6 +159,16 @@ func (a *sa) account(n int) bool {
 		}
 	}
 	return true
+}
+
+// peerMoved is called for an authenticated inbound packet from another
+// outer address or port than the SA's peer: the NAT in front of the peer
+// has a new mapping (RFC 7296 §2.23). The owner learns it once per SA and
+// moves the tunnel's SAs there; until then packets still go to remote.
+func (a *sa) peerMoved(from netip.AddrPort) {
+	if !a.movedFired.Load() && a.movedFired.CompareAndSwap(false, true) && a.moved != nil {
+		a.moved(from)
+	}
 }
 
 func (a *sa) expireHard() {

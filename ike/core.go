@@ -462,7 +462,7 @@ func (c *Core) handlePacket(now time.Time, pkt []byte, from, to netip.AddrPort, 
 	}
 	sa.lastHeard = now
 	sa.unproven = false
-	c.updatePeerAddr(sa, from, to)
+	c.updatePeerAddr(now, sa, from, to)
 	if full.Response {
 		c.countErrorNotifies(sa.tun, full)
 		req := sa.pending
@@ -482,19 +482,48 @@ func (c *Core) handlePacket(now time.Time, pkt []byte, from, to netip.AddrPort, 
 	c.handleRequest(now, sa, full)
 }
 
-// updatePeerAddr follows the peer to the NAT-T port (RFC 7296 §2.23).
-func (c *Core) updatePeerAddr(sa *ikeSA, from, to netip.AddrPort) {
+// updatePeerAddr follows the peer to the NAT-T port (RFC 7296 §2.23), and
+// to a new address or port of an established SA's peer behind a NAT.
+func (c *Core) updatePeerAddr(now time.Time, sa *ikeSA, from, to netip.AddrPort) {
 	if from == sa.remote && to.Port() == sa.local.Port() {
 		return
 	}
 	if to.Port() == c.opt.NATTPort {
 		sa.encap = true
 	}
+	c.followPeer(now, sa, from)
 	sa.remote = from
 	if to.Addr().IsValid() && !to.Addr().IsUnspecified() {
 		sa.local = to
 	} else {
 		sa.local = netip.AddrPortFrom(sa.local.Addr(), to.Port())
+	}
+}
+
+// followPeer moves an established IKE SA whose peer is behind a NAT to
+// from, where an authenticated IKE message or ESP packet of the peer came
+// from: the NAT changed its mapping (a timeout, a new public address), and
+// RFC 7296 §2.23 has the side not behind it send everything to the address
+// of the last valid authenticated packet. IKE goes there at once. The Child
+// SAs are rekeyed, as the data plane's SAs keep the address they were
+// installed with: their replacements go to from, and until the rekey's
+// answer ESP still goes to the old mapping. A peer not behind a NAT does
+// not move, nor does a configured peer address (only its port may
+// change; "peer any" may move anywhere): a packet claiming so is ignored.
+func (c *Core) followPeer(now time.Time, sa *ikeSA, from netip.AddrPort) {
+	if sa.state != StateEstablished || !sa.natRemote || from == sa.remote || !from.Addr().IsValid() {
+		return
+	}
+	if t := sa.tun; t == nil || (t.conf.Peer.IsValid() && from.Addr() != t.conf.Peer) {
+		return
+	}
+	c.log.Info("ike: peer's NAT mapping changed; following it", "tunnel", tunName(sa), "from", sa.remote, "to", from)
+	c.count(sa.tun, statPeerMoved)
+	sa.remote = from
+	for _, ch := range sa.children {
+		if ch.rekeying == nil && ch.replacedBy == nil && !ch.deleting {
+			c.startChildRekey(now, sa, ch)
+		}
 	}
 }
 

@@ -56,6 +56,13 @@
 // (invalidspi.go); responses are never answered. A peer's INVALID_IKE_SPI
 // is unauthenticated and ends only an SA we are deleting anyway.
 //
+// A peer behind a NAT whose mapping changes (a timeout, a new public
+// address) is followed (RFC 7296 §2.23): an authenticated IKE message, or
+// an authenticated ESP packet the data plane reports (Manager.PeerMoved),
+// from a new address or port moves the IKE SA there and rekeys its Child
+// SAs, whose replacements send there. A configured peer address may only
+// change its port; "peer any" may move anywhere (followPeer).
+//
 // # Policy
 //
 // A tunnel's Policy (TunnelConfig; internal/ixike builds it from the IX

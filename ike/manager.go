@@ -473,6 +473,20 @@ func (m *Manager) HardExpired(spi uint32, inbound bool) {
 	}
 }
 
+// PeerMoved implements childsa.Events: an authenticated ESP packet of
+// inbound SA spi came from another address or port (from) than the
+// peer's, whose NAT changed its mapping. The SA's IKE SA follows it
+// (followPeer).
+func (m *Manager) PeerMoved(spi uint32, from netip.AddrPort) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	defer m.poke()
+	c := m.core
+	if ch := c.childBySPI(spi, true); ch != nil && ch.ike != nil {
+		c.followPeer(m.now(), ch.ike, from)
+	}
+}
+
 func (c *Core) childBySPI(spi uint32, inbound bool) *childSA {
 	if inbound {
 		return c.children[spi]

@@ -74,6 +74,7 @@ type Stats struct {
 	DPDProbes      uint64 // liveness checks sent
 	InvalidSPISent uint64 // INVALID_IKE_SPI notifies sent for unknown IKE SAs
 	CookiesSent    uint64 // IKE_SA_INIT requests answered with a COOKIE (RFC 7296 §2.6)
+	PeerMoves      uint64 // peers behind a NAT followed to a new address or port (RFC 7296 §2.23)
 }
 
 // stat indexes the counters array.
@@ -105,6 +106,7 @@ const (
 	statCookiesSent
 	statCookieLimited
 	statHalfOpenLimited
+	statPeerMoved
 	numStats
 )
 
@@ -135,6 +137,7 @@ func (s *counters) snapshot() Stats {
 		},
 		IKERekeys: s[statIKERekeys].Load(), ChildRekeys: s[statChildRekeys].Load(), DPDProbes: s[statDPD].Load(),
 		InvalidSPISent: s[statInvalidSPISent].Load(), CookiesSent: s[statCookiesSent].Load(),
+		PeerMoves: s[statPeerMoved].Load(),
 	}
 }
 

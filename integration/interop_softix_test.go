@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/soft-ix/soft-ix/integration/nslab"
+	"github.com/vishvananda/netlink"
 )
 
 // iopAzureSoftIXConf is soft-ix's Azure gateway emulation
@@ -266,5 +267,73 @@ func TestInteropSoftIXPairRekeys(t *testing.T) {
 		if strings.Contains(log, "level=ERROR") {
 			t.Errorf("soft-ix logged errors during rekeys")
 		}
+	}
+}
+
+// TestInteropSoftIXNATRebind: the IX behind a NAT that changes its
+// mapping (a CGNAT timeout, a router's restart: here its SNAT port range
+// changes and its connection tracking is flushed). The IX keeps sending
+// from the new mapping; the gateway, which is not behind a NAT, must
+// follow it (RFC 7296 §2.23) or its ESP goes to a mapping that no longer
+// exists while the IX's own ESP still arrives, and the ping stays
+// one-way dead until a rekey. It must answer again within 10 s.
+//
+// The IX is soft-ix, then charon (a real NATed peer: its kernel-libipsec
+// sends ESP and keepalives from UDP 4500 through the NAT).
+func TestInteropSoftIXNATRebind(t *testing.T) {
+	nslab.Require(t, "iptables")
+	for _, ixKind := range []string{"soft-ix", "charon"} {
+		t.Run(ixKind, func(t *testing.T) {
+			l := iopNewLab(t, "iopnatmv")
+			snat := func(op, ports string) {
+				args := []string{"iptables", "-t", "nat", op, "POSTROUTING"}
+				if op == "-R" {
+					args = append(args, "1")
+				}
+				args = append(args, "-o", "azure", "-s", "203.0.113.0/24", "-p", "udp", "-j", "SNAT", "--to-source", "198.51.100.1:"+ports)
+				if _, err := l.s.Internet.Run(args...); err != nil {
+					t.Fatal(err)
+				}
+			}
+			snat("-A", "20000-20099")
+			az, err := nslab.StartSoftIXDaemon(l.s.Azure, nslab.SoftIXOptions{
+				Name: "azure", Config: iopAzureSoftIXConf(t, true), Map: nslab.AzureSideMap(),
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ixKind == "soft-ix" {
+				ix := l.startIX(iopIXConf{NATKeepalive: "5"})
+				iopWaitSoftIXPair(t, l, ix, az, 30*time.Second)
+			} else {
+				c, err := nslab.StartStrongSwan(l.s.IX, nslab.IXStrongSwanConfig())
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := c.Load(); err != nil {
+					t.Fatal(err)
+				}
+				if err := c.Up(30*time.Second, nslab.VNetNet); err != nil {
+					t.Fatal(err)
+				}
+			}
+			l.waitPing(iopPingAttempts)
+
+			// The NAT's new mapping: other ports, and no memory of the
+			// old one.
+			snat("-R", "30000-30099")
+			if err := inNS(l.s.Internet, func() error { return netlink.ConntrackTableFlush(netlink.ConntrackTable) }); err != nil {
+				t.Fatal(err)
+			}
+			start := time.Now()
+			l.waitPing(10 * time.Second)
+			t.Logf("ping answered again %v after the NAT's new mapping", time.Since(start).Round(time.Millisecond))
+			if !strings.Contains(az.Proc.Log(), "peer's NAT mapping changed") {
+				t.Error("the gateway did not log following the IX's new mapping")
+			}
+			if sas := l.ikeSAs(az); len(sas) != 1 {
+				t.Errorf("gateway's IKE SAs after the move: %+v", sas)
+			}
+		})
 	}
 }

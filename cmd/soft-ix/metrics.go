@@ -30,11 +30,11 @@ type snapshotter interface {
 type collector struct {
 	src snapshotter
 
-	ikeSA, childSAs, saPackets, saBytes, saDrops, saLifetime  *prometheus.Desc
-	rekeys, installs, exchanges, failures, espDrops           *prometheus.Desc
-	ikeRetransmits, ikeRekeys, dpdProbes, invalidSPI, cookies *prometheus.Desc
-	bgpState, bgpEstablished, bgpPrefixes, bgpUptime          *prometheus.Desc
-	ifUp, ifPackets, ifBytes, ifErrors, ifDrops               *prometheus.Desc
+	ikeSA, childSAs, saPackets, saBytes, saDrops, saLifetime             *prometheus.Desc
+	rekeys, installs, exchanges, failures, espDrops                      *prometheus.Desc
+	ikeRetransmits, ikeRekeys, dpdProbes, invalidSPI, cookies, peerMoves *prometheus.Desc
+	bgpState, bgpEstablished, bgpPrefixes, bgpUptime                     *prometheus.Desc
+	ifUp, ifPackets, ifBytes, ifErrors, ifDrops                          *prometheus.Desc
 }
 
 func newCollector(src snapshotter) *collector {
@@ -59,6 +59,7 @@ func newCollector(src snapshotter) *collector {
 		dpdProbes:      d("ike_dpd_probes_total", "IKE liveness checks (DPD) sent."),
 		invalidSPI:     d("ike_invalid_spi_sent_total", "INVALID_IKE_SPI notifies sent for requests naming unknown IKE SAs."),
 		cookies:        d("ike_cookies_sent_total", "IKE_SA_INIT requests answered with a COOKIE (too many half-open SAs)."),
+		peerMoves:      d("ike_peer_nat_moves_total", "Peers behind a NAT followed to a new address or port after an authenticated packet from there."),
 		bgpState:       d("bgp_session_state", "BGP session state (1 for the current state).", "neighbor", "state"),
 		bgpEstablished: d("bgp_session_established", "1 when the BGP session is established.", "neighbor"),
 		bgpPrefixes:    d("bgp_prefixes", "Prefixes received from / advertised to a neighbor.", "neighbor", "direction"),
@@ -136,6 +137,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		counter(c.dpdProbes, st.IKE.DPDProbes)
 		counter(c.invalidSPI, st.IKE.InvalidSPISent)
 		counter(c.cookies, st.IKE.CookiesSent)
+		counter(c.peerMoves, st.IKE.PeerMoves)
 	}
 	if b := s.BGP; b != nil {
 		for _, n := range b.Neighbors {

@@ -130,4 +130,9 @@ type Counters struct {
 type Events interface {
 	SoftExpired(spi uint32, inbound bool)
 	HardExpired(spi uint32, inbound bool)
+	// PeerMoved reports that inbound SA spi, carried in UDP, received an
+	// authenticated packet from another address or port than its peer's
+	// (from): the NAT in front of the peer changed its mapping. It is
+	// reported once per SA.
+	PeerMoved(spi uint32, from netip.AddrPort)
 }

@@ -465,7 +465,7 @@ func (d *dataPlane) up(name string) bool {
 	return len(d.outbound[name]) > 0
 }
 
-// SoftExpired and HardExpired pass the engine's volume-limit events to IKE.
+// SoftExpired, HardExpired and PeerMoved pass the engine's SA events to IKE.
 func (d *dataPlane) SoftExpired(spi uint32, inbound bool) {
 	if m := d.events.Load(); m != nil {
 		m.SoftExpired(spi, inbound)
@@ -475,6 +475,12 @@ func (d *dataPlane) SoftExpired(spi uint32, inbound bool) {
 func (d *dataPlane) HardExpired(spi uint32, inbound bool) {
 	if m := d.events.Load(); m != nil {
 		m.HardExpired(spi, inbound)
+	}
+}
+
+func (d *dataPlane) PeerMoved(spi uint32, from netip.AddrPort) {
+	if m := d.events.Load(); m != nil {
+		m.PeerMoved(spi, from)
 	}
 }
 
