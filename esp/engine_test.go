@@ -42,7 +42,7 @@ type testPeer struct {
 }
 
 type recEvents struct {
-	mu   sync.Mutex
+	mu    sync.Mutex
 	soft  []uint32
 	hard  []uint32
 	moved []movedEvent
