@@ -60,16 +60,7 @@ func TestAzureConfigUp(t *testing.T) {
 				}
 				azConf = string(b)
 			}
-			az, err := nslab.StartSoftIXDaemon(s.Azure, nslab.SoftIXOptions{Name: "azure", Config: azConf, Map: nslab.AzureSideMap()})
-			if err != nil {
-				t.Fatal(err)
-			}
-			ix, err := nslab.StartSoftIXDaemon(s.IX, nslab.SoftIXOptions{Name: "ix", Config: string(conf), Map: nslab.IXSideMap()})
-			if err != nil {
-				t.Fatal(err)
-			}
-			l := &iopLab{t: t, lab: lab, s: s, ix: ix}
-			iopWaitSoftIXPair(t, l, ix, az, 30*time.Second)
+			l, ix, _ := azurePairUp(t, lab, s, azConf, string(conf), 30*time.Second)
 			if tc.name == "bgp" {
 				if err := nslab.WaitFor(60*time.Second, "BGP session to 172.16.0.6", func() error {
 					out, err := ix.Command("show", "ip", "bgp", "summary")
@@ -129,17 +120,8 @@ func TestAzureImportConnectionModeUp(t *testing.T) {
 				}
 			}
 
-			az, err := nslab.StartSoftIXDaemon(s.Azure, nslab.SoftIXOptions{Name: "azure", Config: iopAzureSoftIXConf(t, false),
-				Map: nslab.AzureSideMap(), Args: []string{"--emulate", "azure", "--emulate-connection-mode", mode}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			ix, err := nslab.StartSoftIXDaemon(s.IX, nslab.SoftIXOptions{Name: "ix", Config: string(conf), Map: nslab.IXSideMap()})
-			if err != nil {
-				t.Fatal(err)
-			}
-			l := &iopLab{t: t, lab: lab, s: s, ix: ix}
-			iopWaitSoftIXPair(t, l, ix, az, 60*time.Second)
+			l, ix, az := azurePairUp(t, lab, s, iopAzureSoftIXConf(t, false), string(conf), 60*time.Second,
+				"--emulate", "azure", "--emulate-connection-mode", mode)
 			want := map[string]string{"ResponderOnly": "initiator", "InitiatorOnly": "responder"}[mode]
 			if sas := l.ikeSAs(ix); sas[0].Direction != want {
 				t.Errorf("the IX's IKE SA is the %s's, want the %s's", sas[0].Direction, want)
@@ -155,4 +137,21 @@ func TestAzureImportConnectionModeUp(t *testing.T) {
 			l.waitPing(iopPingAttempts)
 		})
 	}
+}
+
+// azurePairUp starts soft-ix as the gateway with azConf (and azArgs) and
+// as the IX with ixConf in s, and waits up to timeout for their tunnel.
+func azurePairUp(t *testing.T, lab *nslab.Lab, s *nslab.Scenario, azConf, ixConf string, timeout time.Duration, azArgs ...string) (*iopLab, *nslab.SoftIX, *nslab.SoftIX) {
+	t.Helper()
+	az, err := nslab.StartSoftIXDaemon(s.Azure, nslab.SoftIXOptions{Name: "azure", Config: azConf, Map: nslab.AzureSideMap(), Args: azArgs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ix, err := nslab.StartSoftIXDaemon(s.IX, nslab.SoftIXOptions{Name: "ix", Config: ixConf, Map: nslab.IXSideMap()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &iopLab{t: t, lab: lab, s: s, ix: ix}
+	iopWaitSoftIXPair(t, l, ix, az, timeout)
+	return l, ix, az
 }
