@@ -155,3 +155,75 @@ func azurePairUp(t *testing.T, lab *nslab.Lab, s *nslab.Scenario, azConf, ixConf
 	iopWaitSoftIXPair(t, l, ix, az, timeout)
 	return l, ix, az
 }
+
+// TestAzureEmulatorCustomPolicy: the emulator behaves as a connection
+// with a custom IPsec/IKE policy (--emulate-connection conn.json: AES-256/
+// SHA-256/DH14 IKE, GCM-256 ESP with PFS 2048) and check --azure with the
+// same document predicts it: the seed's IX (AES-CBC/SHA1/DH2, no PFS),
+// which check --azure refuses, never gets a tunnel; the IX that "soft-ix
+// azure import" writes for the connection passes check --azure and comes
+// up with the policy's suite.
+func TestAzureEmulatorCustomPolicy(t *testing.T) {
+	lab := nslab.NewForTest(t, "azcustom", "ping")
+	bin := softIXBinary(t)
+	s, err := nslab.NewScenario(lab, nslab.ScenarioOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn := writeLabFile(t, lab, "conn.json", `{"connectionType": "IPsec", "connectionProtocol": "IKEv2", "enableBgp": false,
+  "dpdTimeoutSeconds": 45, "sharedKey": "`+nslab.SeedPSK+`",
+  "ipsecPolicies": [{"saLifeTimeSeconds": 27000, "saDataSizeKilobytes": 102400000, "ipsecEncryption": "GCMAES256",
+    "ipsecIntegrity": "GCMAES256", "ikeEncryption": "AES256", "ikeIntegrity": "SHA256", "dhGroup": "DHGroup14", "pfsGroup": "PFS2048"}]}`)
+	gw := writeLabFile(t, lab, "gw.json", `{"name": "vgw", "gatewayType": "Vpn", "vpnType": "RouteBased",
+  "ipConfigurations": [{"name": "default", "id": "/x/ipConfigurations/default", "publicIpAddress": {"id": "/x/pip"}}]}`)
+	pip := writeLabFile(t, lab, "pip.json", `{"id": "/x/pip", "ipAddress": "`+nslab.AzurePublicAddr+`"}`)
+	az, err := nslab.StartSoftIXDaemon(s.Azure, nslab.SoftIXOptions{Name: "azure", Config: iopAzureSoftIXConf(t, false),
+		Map: nslab.AzureSideMap(), Args: []string{"--emulate", "azure", "--emulate-connection", conn}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &iopLab{t: t, lab: lab, s: s}
+
+	// The seed's IX: check --azure says no, and the emulator agrees.
+	seed := iopIXConf{}.text()
+	if out, err := exec.Command(bin, "check", "--azure", "--policy", conn, "-c", writeLabFile(t, lab, "seed.conf", seed)).CombinedOutput(); err == nil {
+		t.Errorf("check --azure passed the seed's IX against the custom policy:\n%s", out)
+	}
+	ix, err := nslab.StartSoftIXDaemon(s.IX, nslab.SoftIXOptions{Name: "seed", Config: seed, Map: nslab.IXSideMap()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(8 * time.Second)
+	if sas := l.ikeSAs(ix); len(sas) != 0 {
+		t.Fatalf("the seed's IX got an IKE SA from the custom-policy emulator: %+v", sas)
+	}
+	if err := ix.Proc.Stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	// The imported IX: check --azure passes, the tunnel carries the
+	// policy's suite.
+	conf, err := exec.Command(bin, "azure", "import", "--gateway", gw, "--connection", conn, "--public-ip", pip,
+		"--vnet", nslab.VNetNet, "--lan", nslab.LANNet, "--wan", "GigaEthernet0.0").Output()
+	if err != nil {
+		t.Fatalf("azure import: %v", err)
+	}
+	if out, err := exec.Command(bin, "check", "--azure", "--policy", conn, "-c", writeLabFile(t, lab, "ix.conf", string(conf))).CombinedOutput(); err != nil {
+		t.Fatalf("check --azure on the imported IX: %v\n%s", err, out)
+	}
+	ix, err = nslab.StartSoftIXDaemon(s.IX, nslab.SoftIXOptions{Name: "ix", Config: string(conf), Map: nslab.IXSideMap()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.ix = ix
+	iopWaitSoftIXPair(t, l, ix, az, 30*time.Second)
+	if sas := l.ikeSAs(ix); sas[0].Enc != "AES-CBC-256" || sas[0].DH != "2048-bit" {
+		t.Errorf("IKE SA %+v, want AES-CBC-256 with 2048-bit", sas[0])
+	}
+	for _, ch := range l.childSAs(ix) {
+		if ch.Enc != "AES-GCM-256" {
+			t.Errorf("Child SA %+v, want AES-GCM-256", ch)
+		}
+	}
+	l.waitPing(iopPingAttempts)
+}

@@ -6,21 +6,59 @@ package main
 
 import (
 	"fmt"
+	"os"
 
 	"github.com/soft-ix/soft-ix/cmd/soft-ix/internal/azemu"
+	"github.com/soft-ix/soft-ix/cmd/soft-ix/internal/azure"
 )
 
 // emulator returns the Azure emulator --emulate asks for, or nil.
 func (o *options) emulator() (*azemu.Config, error) {
 	switch o.emulate {
 	case "":
-		if o.connectionMode != "Default" {
-			return nil, fmt.Errorf("--emulate-connection-mode needs --emulate azure")
+		if o.connectionMode != "Default" || o.connectionFile != "" {
+			return nil, fmt.Errorf("--emulate-connection and --emulate-connection-mode need --emulate azure")
 		}
 		return nil, nil
 	case "azure":
 		c := &azemu.Config{TimeScale: o.timeScale, Mode: o.connectionMode}
+		if o.connectionFile != "" {
+			acc, err := readConnection(o.connectionFile)
+			if err != nil {
+				return nil, err
+			}
+			c.Connection = &acc
+			switch {
+			case acc.Mode == "":
+			case o.connectionMode == "Default":
+				c.Mode = acc.Mode
+			case o.connectionMode != acc.Mode:
+				return nil, fmt.Errorf("--emulate-connection-mode %s, but %s says connectionMode %s", o.connectionMode, o.connectionFile, acc.Mode)
+			}
+		}
 		return c, c.Check()
 	}
 	return nil, fmt.Errorf("--emulate %q: the only peer soft-ix emulates is azure", o.emulate)
+}
+
+// readConnection reads what Azure offers and accepts on the connection in
+// path (az network vpn-connection show, the ARM resource, or only its
+// ipsecPolicies).
+func readConnection(path string) (azure.Accepts, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return azure.Accepts{}, fmt.Errorf("--emulate-connection: %w", err)
+	}
+	acc := azure.DefaultAccepts()
+	pol, ok, err := azure.ParsePolicies(data)
+	if err == nil && ok {
+		acc, err = pol.Accepts()
+	}
+	if err == nil {
+		err = acc.ReadConnection(data)
+	}
+	if err != nil {
+		return azure.Accepts{}, fmt.Errorf("--emulate-connection %s: %w", path, err)
+	}
+	return acc, nil
 }

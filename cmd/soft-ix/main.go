@@ -63,6 +63,7 @@ type options struct {
 	emulate        string  // "azure": behave as an Azure VPN Gateway instance (emulate.go)
 	timeScale      float64 // --emulate azure: divides Azure's SA lifetimes
 	connectionMode string  // --emulate azure: the connection's connectionMode
+	connectionFile string  // --emulate azure: the connection's az JSON
 	activeActive   bool    // lab: an active-active Azure gateway
 	events         string  // lab: Azure events to run and measure
 	help           bool
@@ -119,6 +120,7 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&o.impair, "impair", "", "lab: put the impairment element on the internet router with these `SETTINGS`, e.g. \"loss=1% delay=30ms jitter=10ms\" (keys loss, delay, jitter, reorder, dup, corrupt, rate, blackhole; needs the go command or IMPAIR_BIN)")
 	fs.StringVar(&o.emulate, "emulate", "", "behave as `PEER`: \"azure\" runs the file as one instance of an Azure VPN Gateway (Azure's proposals, lifetimes, DPD and BGP rules from \"soft-ix azure table\"; a lab peer, not an IX)")
 	fs.Float64Var(&o.timeScale, "emulate-time-scale", 1, "--emulate azure: divide Azure's SA lifetimes by `N` so a lab sees rekeys sooner (100: IKE SA 288 s, Child SA 270 s)")
+	fs.StringVar(&o.connectionFile, "emulate-connection", "", "--emulate azure: behave as the connection in `FILE` (az network vpn-connection show): its custom IPsec/IKE policy, connectionMode and dpdTimeoutSeconds")
 	fs.StringVar(&o.connectionMode, "emulate-connection-mode", "Default", "--emulate azure: the connection's connectionMode, `MODE` Default (initiate and respond), InitiatorOnly (initiate, refuse the peer's attempts) or ResponderOnly (only answer)")
 	fs.BoolVar(&o.activeActive, "active-active", false, "lab: an active-active Azure gateway, two instances and two tunnels (ECMP on the IX side)")
 	fs.StringVar(&o.events, "events", "", "lab: after the report, run Azure's `EVENTS` (comma-separated: maintenance, failover) and print how long LAN-to-VNet traffic stopped")
@@ -270,13 +272,17 @@ Usage:
         stop it and remove everything it added. It refuses to start (and a
         reload is refused) while FILE has ip filter / ip napt lines it cannot
         enforce, unless --allow-unenforced is given
-  soft-ix --emulate azure [--emulate-time-scale N] [--emulate-connection-mode MODE] -c FILE [--map ...]
+  soft-ix --emulate azure [--emulate-time-scale N] [--emulate-connection CONN.json]
+        [--emulate-connection-mode MODE] -c FILE [--map ...]
         run FILE as one instance of an Azure VPN Gateway (a lab peer): every
         tunnel offers and accepts Azure's default proposals, initiates and
         responds (or only one of them, as the connection MODE InitiatorOnly
-        or ResponderOnly says), rekeys on Azure's lifetimes (divided by N) and runs Azure's
-        DPD; BGP refuses reserved ASNs and iBGP, runs 60/180 s timers, waits
-        for the peer to connect and drops a peer sending over 4000 prefixes
+        or ResponderOnly says), rekeys on Azure's lifetimes (divided by N)
+        and runs Azure's DPD; --emulate-connection takes the proposal (a
+        custom policy's one combination), lifetimes, mode and DPD timeout
+        from the connection's az JSON; BGP refuses reserved ASNs and iBGP,
+        runs 60/180 s timers, waits for the peer to connect and drops a peer
+        sending over 4000 prefixes
   soft-ix check -c FILE [--allow-unenforced]
         parse and validate FILE; diagnostics on stderr as file:line:col;
         exit 0 when the configuration is usable, 1 otherwise; a file with

@@ -33,6 +33,12 @@ type Config struct {
 	// (it initiates and refuses the peer's attempts) or "ResponderOnly"
 	// (it only answers).
 	Mode string
+	// Connection, when set, is what a connection's az JSON says Azure
+	// offers and accepts (azure.ParsePolicies, Accepts.ReadConnection):
+	// with a custom IPsec/IKE policy (row "custom-policy") exactly that
+	// one combination, its Child SA lifetimes, and the connection's DPD
+	// timeout. Nil is a connection without custom policy.
+	Connection *azure.Accepts
 }
 
 // ConnectionModes are the values Config.Mode takes, as Azure spells them.
@@ -59,10 +65,15 @@ func (c Config) scale(d time.Duration) time.Duration {
 // Policy is what Azure offers and accepts on a connection without a custom
 // IPsec/IKE policy (rows "default-ike", "default-child", "default-pfs",
 // "answer-child"; its responder list is read as the cross product of the
-// ciphers and groups it names, a little wider than Azure's 26 rows),
-// with its lifetimes ("ike-lifetime", "child-lifetime", divided by
-// TimeScale) and dead peer detection ("dpd").
+// ciphers and groups it names, a little wider than Azure's 26 rows), or
+// on c.Connection's with its custom policy's one combination ("custom-
+// policy"), with the lifetimes ("ike-lifetime", "child-lifetime", divided
+// by TimeScale) and dead peer detection ("dpd").
 func (c Config) Policy() (ike.Policy, error) {
+	acc := azure.DefaultAccepts()
+	if c.Connection != nil {
+		acc = *c.Connection
+	}
 	var p ike.Policy
 	seen := map[string]bool{}
 	add := func(list *[]ike.Algorithm, find func(string) (ike.Algorithm, bool), name string) (ike.Algorithm, error) {
@@ -76,7 +87,7 @@ func (c Config) Policy() (ike.Policy, error) {
 		}
 		return a, nil
 	}
-	for _, s := range azure.DefaultIKE {
+	for _, s := range acc.IKE {
 		enc, err := add(&p.IKEEnc, ike.EncAlgorithm, string(s.Enc))
 		if err != nil {
 			return p, err
@@ -94,9 +105,12 @@ func (c Config) Policy() (ike.Policy, error) {
 		}
 		p.IKEOffer = append(p.IKEOffer, ike.IKESuite{Enc: enc, Integ: integ, PRF: prf})
 	}
-	for _, s := range azure.DefaultChild {
+	for _, s := range acc.Child {
 		if s.PFS != "" {
-			return p, fmt.Errorf("azure emulation: the table's default child offers have no PFS, found %s", s.PFS)
+			// A custom policy's pfsGroup: offered and required.
+			if _, err := add(&p.ChildPFS, ike.DHAlgorithm, string(s.PFS)); err != nil {
+				return p, err
+			}
 		}
 		enc, err := add(&p.ChildEnc, ike.EncAlgorithm, string(s.Enc))
 		if err != nil {
@@ -110,19 +124,23 @@ func (c Config) Policy() (ike.Policy, error) {
 		}
 		p.ChildOffer = append(p.ChildOffer, cs)
 	}
-	// Azure answers a peer's PFS (row "answer-child") but never offers
-	// it, and its proposals all have extended sequence numbers off.
-	for _, g := range azure.AnswerPFS {
-		if _, err := add(&p.ChildPFSAnswer, ike.DHAlgorithm, string(g)); err != nil {
-			return p, err
+	// Without a custom policy Azure answers a peer's PFS (row
+	// "answer-child") but never offers it; with one it sends and accepts
+	// only that policy. Its proposals all have extended sequence numbers
+	// off.
+	if !acc.Custom {
+		for _, g := range azure.AnswerPFS {
+			if _, err := add(&p.ChildPFSAnswer, ike.DHAlgorithm, string(g)); err != nil {
+				return p, err
+			}
 		}
 	}
-	p.IKELifetime = c.scale(azure.IKELifetime)
-	p.ChildLifetime = c.scale(azure.ChildLifetime)
-	p.ChildLifetimeKB = azure.ChildLifetimeKB
+	p.IKELifetime = c.scale(acc.IKELifetime)
+	p.ChildLifetime = c.scale(acc.ChildLifetime)
+	p.ChildLifetimeKB = acc.ChildLifetimeKB
 	// Azure's dpdTimeoutSeconds: a peer silent this long is probed, and
 	// declared dead when the probe stays unanswered as long again.
-	p.DPDInterval = azure.DPDTimeout
+	p.DPDInterval = acc.DPDTimeout
 	return p, nil
 }
 
@@ -151,6 +169,9 @@ func (c Config) IKE(ic *ike.Config, t *ike.CoreConfig) error {
 	}
 	if t != nil {
 		t.DPDTimeout = azure.DPDTimeout
+		if c.Connection != nil {
+			t.DPDTimeout = c.Connection.DPDTimeout
+		}
 	}
 	return nil
 }

@@ -41,6 +41,53 @@ func TestPolicyIsTheTable(t *testing.T) {
 	}
 }
 
+// TestCustomPolicyConnection: a connection with a custom IPsec/IKE policy
+// offers and accepts exactly its one combination (row "custom-policy"):
+// PFS offered and required, nothing answered beyond it, its Child SA
+// lifetimes and the connection's DPD timeout.
+func TestCustomPolicyConnection(t *testing.T) {
+	doc := []byte(`{"connectionType": "IPsec", "connectionMode": "ResponderOnly", "dpdTimeoutSeconds": 30,
+  "ipsecPolicies": [{"saLifeTimeSeconds": 3600, "saDataSizeKilobytes": 102400000, "ipsecEncryption": "GCMAES256",
+  "ipsecIntegrity": "GCMAES256", "ikeEncryption": "AES256", "ikeIntegrity": "SHA256", "dhGroup": "DHGroup14", "pfsGroup": "PFS2048"}]}`)
+	pol, ok, err := azure.ParsePolicies(doc)
+	if err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	acc, err := pol.Accepts()
+	if err == nil {
+		err = acc.ReadConnection(doc)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := Config{Connection: &acc, Mode: acc.Mode}
+	p, err := c.Policy()
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := func(as []ike.Algorithm) (out []string) {
+		for _, a := range as {
+			out = append(out, a.Name)
+		}
+		return out
+	}
+	if len(p.IKEOffer) != 1 || len(p.ChildOffer) != 1 || len(p.IKEDH) != 1 || len(p.ChildPFS) != 1 || len(p.ChildPFSAnswer) != 0 {
+		t.Fatalf("offers IKE %d Child %d, DH %v, PFS %v, PFS answered %v: want the one combination",
+			len(p.IKEOffer), len(p.ChildOffer), names(p.IKEDH), names(p.ChildPFS), names(p.ChildPFSAnswer))
+	}
+	if p.ChildLifetime != time.Hour || p.IKELifetime != azure.IKELifetime || p.DPDInterval != 30*time.Second {
+		t.Errorf("Child lifetime %v, IKE %v, DPD %v", p.ChildLifetime, p.IKELifetime, p.DPDInterval)
+	}
+	ic := ike.Config{Tunnels: []ike.TunnelConfig{{Name: "Tunnel0.0"}}}
+	var tuning ike.CoreConfig
+	if err := c.IKE(&ic, &tuning); err != nil {
+		t.Fatal(err)
+	}
+	if tuning.DPDTimeout != 30*time.Second || ic.Tunnels[0].Direction != ike.ResponderOnly {
+		t.Errorf("DPD timeout %v, direction %v", tuning.DPDTimeout, ic.Tunnels[0].Direction)
+	}
+}
+
 func TestTimeScale(t *testing.T) {
 	p, err := Config{TimeScale: 100}.Policy()
 	if err != nil {
