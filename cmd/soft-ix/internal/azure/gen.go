@@ -73,6 +73,17 @@ type NATRule struct {
 // NATMap is one internal -> external mapping of a NAT rule.
 type NATMap struct{ Internal, External netip.Prefix }
 
+// staticRules are the static (one to one) rules of rules.
+func staticRules(rules []NATRule) []NATRule {
+	var out []NATRule
+	for _, r := range rules {
+		if !r.Dynamic {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 // translate returns p as the far side sees it through the rules of the
 // given direction, and the rule's name; p itself and "" where no rule
 // covers it. A prefix that covers a mapping only in part has no single
@@ -220,6 +231,13 @@ func (p *Params) Check() error {
 	for _, l := range p.LANs {
 		if _, _, err := translate(l, p.NAT, false); err != nil {
 			bad("--lan %v", err)
+		}
+	}
+	for _, a := range p.BGPPeers {
+		if _, r, _ := translate(netip.PrefixFrom(a, 32), p.NAT, true); r != "" {
+			if _, static, _ := translate(netip.PrefixFrom(a, 32), staticRules(p.NAT), true); static == "" {
+				bad("BGP peer %s is behind dynamic NAT rule %s, which gives it no fixed address: give it a static rule", a, r)
+			}
 		}
 	}
 	switch p.AzureMode {
@@ -372,8 +390,9 @@ func Generate(p Params) ([]byte, error) {
 		peers := make([]netip.Addr, len(p.BGPPeers))
 		for i, a := range p.BGPPeers {
 			// Azure's BGP address in the VNet is reached under its
-			// egress NAT address (row "nat").
-			seen, _, _ := translate(netip.PrefixFrom(a, 32), p.NAT, true)
+			// egress NAT address (row "nat"); a dynamic rule gives no
+			// fixed one, so Check refuses that.
+			seen, _, _ := translate(netip.PrefixFrom(a, 32), staticRules(p.NAT), true)
 			peers[i] = seen.Addr()
 			w("  neighbor %s remote-as %d", peers[i], p.AzureASN)
 			w("  neighbor %s update-source Loopback0.0", peers[i])

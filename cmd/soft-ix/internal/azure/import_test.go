@@ -277,3 +277,17 @@ func TestImportNATBGP(t *testing.T) {
 		}
 	}
 }
+
+// TestNATBGPPeerDynamic: a BGP peer address behind a dynamic egress rule
+// has no fixed address on the IX side: refused, not mapped to the pool.
+func TestNATBGPPeerDynamic(t *testing.T) {
+	p := Params{
+		Gateways: []netip.Addr{netip.MustParseAddr("198.51.100.16")}, PSK: []byte("PSK-PLACEHOLDER"),
+		AzureASN: 65515, BGPPeers: []netip.Addr{netip.MustParseAddr("10.0.255.30")}, LocalASN: 65050,
+		LocalBGP: netip.MustParseAddr("192.168.2.254"),
+		NAT:      []NATRule{{Name: "pool", Egress: true, Dynamic: true, Maps: []NATMap{{Internal: netip.MustParsePrefix("10.0.0.0/16"), External: netip.MustParsePrefix("100.65.0.0/28")}}}},
+	}
+	if _, err := Generate(p); err == nil || !strings.Contains(err.Error(), "dynamic NAT rule pool") {
+		t.Errorf("BGP peer behind a dynamic rule: %v", err)
+	}
+}
