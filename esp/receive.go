@@ -328,7 +328,7 @@ func (e *Engine) deliver(el *elem, batches []tunBatch) []tunBatch {
 	// Authenticated and new, from another port or address than the
 	// peer's: its NAT's mapping changed, and the peer is now reached
 	// there (RFC 7296 §2.23: the last valid authenticated packet's).
-	if a.udp && el.src != a.remote {
+	if a.udp && el.src != a.remote && el.src.Port() != 0 {
 		a.peerMoved(el.src)
 	}
 	switch el.res {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"sync/atomic"
+	"time"
 
 	"github.com/soft-ix/soft-ix/internal/childsa"
 )
@@ -77,9 +78,10 @@ type sa struct {
 
 	events func(soft bool) // set by the engine
 	// moved reports an authenticated packet from another address than
-	// remote (set by the engine); movedFired makes that once per SA.
-	moved      func(from netip.AddrPort)
-	movedFired atomic.Bool
+	// remote (set by the engine); movedAt (unix nanoseconds of the last
+	// report) makes that at most once per movedEvery.
+	moved   func(from netip.AddrPort)
+	movedAt atomic.Int64
 }
 
 // MaxReplayWindow is the largest anti-replay window an SA may ask for.
@@ -163,13 +165,26 @@ func (a *sa) account(n int) bool {
 
 // peerMoved is called for an authenticated inbound packet from another
 // outer address or port than the SA's peer: the NAT in front of the peer
-// has a new mapping (RFC 7296 §2.23). The owner learns it once per SA and
+// has a new mapping (RFC 7296 §2.23). The owner learns it, at most once
+// per movedEvery while it lasts (it may refuse or defer a move), and
 // moves the tunnel's SAs there; until then packets still go to remote.
 func (a *sa) peerMoved(from netip.AddrPort) {
-	if !a.movedFired.Load() && a.movedFired.CompareAndSwap(false, true) && a.moved != nil {
+	if a.moved == nil {
+		return
+	}
+	now := time.Now().UnixNano()
+	last := a.movedAt.Load()
+	if last != 0 && now-last < int64(movedEvery) {
+		return
+	}
+	if a.movedAt.CompareAndSwap(last, now) {
 		a.moved(from)
 	}
 }
+
+// movedEvery is the least time between two reports of one SA's peer at
+// another address (peerMoved).
+const movedEvery = time.Second
 
 func (a *sa) expireHard() {
 	a.dead.Store(true)

@@ -482,16 +482,19 @@ func (c *Core) handlePacket(now time.Time, pkt []byte, from, to netip.AddrPort, 
 	c.handleRequest(now, sa, full)
 }
 
-// updatePeerAddr follows the peer to the NAT-T port (RFC 7296 §2.23), and
-// to a new address or port of an established SA's peer behind a NAT.
+// updatePeerAddr follows the peer to the NAT-T port (RFC 7296 §2.23) while
+// the SA is set up, and once it is established to a new address or port
+// only as followPeer allows (IKE and ESP move together or not at all).
 func (c *Core) updatePeerAddr(now time.Time, sa *ikeSA, from, to netip.AddrPort) {
 	if from == sa.remote && to.Port() == sa.local.Port() {
+		return
+	}
+	if sa.state == StateEstablished && from != sa.remote && !c.followPeer(now, sa, from) {
 		return
 	}
 	if to.Port() == c.opt.NATTPort {
 		sa.encap = true
 	}
-	c.followPeer(now, sa, from)
 	sa.remote = from
 	if to.Addr().IsValid() && !to.Addr().IsUnspecified() {
 		sa.local = to
@@ -507,25 +510,43 @@ func (c *Core) updatePeerAddr(now time.Time, sa *ikeSA, from, to netip.AddrPort)
 // of the last valid authenticated packet. IKE goes there at once. The Child
 // SAs are rekeyed, as the data plane's SAs keep the address they were
 // installed with: their replacements go to from, and until the rekey's
-// answer ESP still goes to the old mapping. A peer not behind a NAT does
-// not move, nor does a configured peer address (only its port may
-// change; "peer any" may move anywhere): a packet claiming so is ignored.
-func (c *Core) followPeer(now time.Time, sa *ikeSA, from netip.AddrPort) {
-	if sa.state != StateEstablished || !sa.natRemote || from == sa.remote || !from.Addr().IsValid() {
-		return
+// answer ESP still goes to the old mapping. The rekeys are due at once but
+// start from the timer, after the message that moved the peer is handled
+// (it may be the peer's own rekey, which then replaces the SA instead).
+// Only a peer behind a NAT moves, and only while we are not behind one
+// (§2.23); a configured peer address only changes its port ("peer any"
+// may move anywhere); a move closer than minFollowInterval to the last is
+// refused (the data plane reports again while the mismatch lasts). It
+// reports whether the SA is at from now.
+func (c *Core) followPeer(now time.Time, sa *ikeSA, from netip.AddrPort) bool {
+	if from == sa.remote {
+		return true
+	}
+	if sa.state != StateEstablished || !sa.natRemote || sa.natLocal || !from.Addr().IsValid() || (sa.encap && from.Port() == 0) {
+		return false
 	}
 	if t := sa.tun; t == nil || (t.conf.Peer.IsValid() && from.Addr() != t.conf.Peer) {
-		return
+		return false
+	}
+	if !sa.movedAt.IsZero() && now.Sub(sa.movedAt) < minFollowInterval {
+		return false
 	}
 	c.log.Info("ike: peer's NAT mapping changed; following it", "tunnel", tunName(sa), "from", sa.remote, "to", from)
 	c.count(sa.tun, statPeerMoved)
-	sa.remote = from
+	sa.remote, sa.movedAt = from, now
 	for _, ch := range sa.children {
 		if ch.rekeying == nil && ch.replacedBy == nil && !ch.deleting {
-			c.startChildRekey(now, sa, ch)
+			ch.rekeyAt = now
 		}
 	}
+	c.mark(sa)
+	return true
 }
+
+// minFollowInterval is the least time between two moves of one IKE SA to
+// a peer's new NAT mapping: a peer whose packets alternate between two
+// mappings (two uplinks) costs a Child SA rekey at most this often.
+const minFollowInterval = 5 * time.Second
 
 // handleRequest dispatches a decrypted request by exchange.
 func (c *Core) handleRequest(now time.Time, sa *ikeSA, m *message) {

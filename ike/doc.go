@@ -59,9 +59,11 @@
 // A peer behind a NAT whose mapping changes (a timeout, a new public
 // address) is followed (RFC 7296 §2.23): an authenticated IKE message, or
 // an authenticated ESP packet the data plane reports (Manager.PeerMoved),
-// from a new address or port moves the IKE SA there and rekeys its Child
-// SAs, whose replacements send there. A configured peer address may only
-// change its port; "peer any" may move anywhere (followPeer).
+// from a new address or port moves the IKE SA there and makes its Child
+// SAs due for a rekey, whose replacements send there. IKE and ESP move
+// together or not at all: not while we are behind a NAT ourselves, not a
+// configured peer address (only its port; "peer any" may move anywhere),
+// and not twice within 5 s (followPeer).
 //
 // # Policy
 //

@@ -85,10 +85,11 @@ type ikeSA struct {
 	hoCookied bool
 
 	local, remote netip.AddrPort
-	encap         bool // floated to the NAT-T port; IKE carries the non-ESP marker
-	natLocal      bool // we are behind a NAT
-	natRemote     bool // the peer is behind a NAT
-	fragOK        bool // both sides sent IKEV2_FRAGMENTATION_SUPPORTED
+	encap         bool      // floated to the NAT-T port; IKE carries the non-ESP marker
+	natLocal      bool      // we are behind a NAT
+	natRemote     bool      // the peer is behind a NAT
+	movedAt       time.Time // last followPeer to a new NAT mapping
+	fragOK        bool      // both sides sent IKEV2_FRAGMENTATION_SUPPORTED
 
 	// IKE_SA_INIT state, kept for IKE_AUTH's signed octets.
 	dh           dhKey

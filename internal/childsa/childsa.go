@@ -133,6 +133,6 @@ type Events interface {
 	// PeerMoved reports that inbound SA spi, carried in UDP, received an
 	// authenticated packet from another address or port than its peer's
 	// (from): the NAT in front of the peer changed its mapping. It is
-	// reported once per SA.
+	// reported again, at most once a second, while that lasts.
 	PeerMoved(spi uint32, from netip.AddrPort)
 }
