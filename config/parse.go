@@ -552,13 +552,16 @@ func (p *parser) finish() {
 	}
 }
 
-// mergeKept folds a block entered again into its first entry, as an IX
-// does: a kept line identical to an earlier one of the same block (and
-// with the same block lines, if it opens one) is the same command typed
-// twice, and goes; a kept block opened again with other flat lines gets
-// those of them it does not hold yet. A block whose lines nest deeper
-// (a policy-map's classes) stays a second entry, since the same line can
-// mean different things under different parents there.
+// mergeKept folds a block entered again into what it held, as an IX
+// does: a kept line that repeats the latest line of its command (its
+// words but the last; a "no" form counts as the command) is the same
+// command typed twice, and goes; a kept block opened again whose latest
+// entry is that block gets the flat lines it does not hold yet, by the
+// same rule. Anything between that sets the command otherwise ("no X",
+// another value) keeps the repeat, so the last word stays the source's.
+// A block whose lines nest deeper (a policy-map's classes) stays a second
+// entry, since the same line can mean different things under different
+// parents there.
 func mergeKept(vs []*Verbatim) []*Verbatim {
 	if len(vs) < 2 {
 		return vs
@@ -567,25 +570,45 @@ func mergeKept(vs []*Verbatim) []*Verbatim {
 		return !slices.ContainsFunc(sub, func(l string) bool { return strings.HasPrefix(l, " ") })
 	}
 	out := vs[:0:0]
-	first := map[string]*Verbatim{}
+	latest := map[string]*Verbatim{}
 	for _, v := range vs {
-		old := first[v.Text]
+		k := keptKey(v.Text)
+		old := latest[k]
 		switch {
-		case old == nil:
-			first[v.Text] = v
+		case old == nil || old.Text != v.Text:
+			latest[k] = v
 			out = append(out, v)
 		case slices.Equal(old.Sub, v.Sub):
 		case flat(old.Sub) && flat(v.Sub):
+			last := map[string]string{}
+			for _, l := range old.Sub {
+				last[keptKey(l)] = l
+			}
 			for _, l := range v.Sub {
-				if !slices.Contains(old.Sub, l) {
+				if last[keptKey(l)] != l {
 					old.Sub = append(old.Sub, l)
+					last[keptKey(l)] = l
 				}
 			}
 		default:
+			latest[k] = v
 			out = append(out, v)
 		}
 	}
 	return out
+}
+
+// keptKey is the command a kept line sets: its words without a leading
+// "no" and without the last (the value), or its only word.
+func keptKey(text string) string {
+	w := strings.Fields(text)
+	if len(w) > 1 && w[0] == "no" {
+		w = w[1:]
+	}
+	if len(w) > 1 {
+		w = w[:len(w)-1]
+	}
+	return strings.Join(w, " ")
 }
 
 // anchorKept moves each kept top-level command whose section prints

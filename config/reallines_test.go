@@ -281,6 +281,28 @@ policy-map q
 	if n := strings.Count(out, "policy-map q"); n != 2 {
 		t.Errorf("policy-map q printed %d times, want its two different entries:\n%s", n, out)
 	}
+	// A repeat after the command was set otherwise ("no X", another
+	// value) is kept: the source's last word stands.
+	c3, _ := mustParse(t, "re3.conf", `ntp server 192.0.2.9
+no ntp server 192.0.2.9
+ntp server 192.0.2.9
+interface Tunnel11.0
+  tunnel mode ether-ip ipv6
+  tunnel source 2001:db8::1
+  tunnel source 2001:db8::2
+  tunnel source 2001:db8::1
+  bridge-group 11
+  no bridge-group
+  bridge-group 11
+!
+`)
+	out3 := string(Print(c3))
+	for l, n := range map[string]int{"\nntp server 192.0.2.9": 2, "no ntp server": 1, "tunnel source 2001:db8::1": 2, "tunnel source 2001:db8::2": 1,
+		"  bridge-group 11": 2, "no bridge-group": 1} {
+		if got := strings.Count("\n"+out3, l); got != n {
+			t.Errorf("%q printed %d times, want %d:\n%s", l, got, n, out3)
+		}
+	}
 	// Printing and parsing again gives the same configuration.
 	c2, _ := mustParse(t, "re2.conf", out)
 	if out2 := string(Print(c2)); out2 != out {
