@@ -54,8 +54,12 @@ type Params struct {
 	Private bool
 	// NAT are the connection's NAT rules on the Azure gateway (row "nat"):
 	// the IX routes to the VNet as egress rules translate it, and Azure
-	// sees the LAN as ingress rules translate it.
-	NAT []NATRule
+	// sees the LAN as ingress rules translate it. A rule naming an IP
+	// configuration applies to that instance's tunnel only;
+	// GatewayConfigs are the instances' IP configuration IDs, in the
+	// order of Gateways (empty when not known: every rule applies).
+	NAT            []NATRule
+	GatewayConfigs []string
 	// BGPRouteTranslation: the gateway translates the prefixes it
 	// advertises and learns over BGP by its NAT rules
 	// (enableBgpRouteTranslationForNat).
@@ -64,14 +68,26 @@ type Params struct {
 
 // NATRule is one of Azure's VPN NAT rules as it applies to a connection.
 type NATRule struct {
-	Name    string
-	Egress  bool // EgressSnat: rewrites the VNet's addresses; else IngressSnat, the LAN's
-	Dynamic bool // many to one; else static, one to one
-	Maps    []NATMap
+	Name     string
+	IPConfig string // the gateway instance (IP configuration ID) it applies to; "" all
+	Egress   bool   // EgressSnat: rewrites the VNet's addresses; else IngressSnat, the LAN's
+	Dynamic  bool   // many to one; else static, one to one
+	Maps     []NATMap
 }
 
 // NATMap is one internal -> external mapping of a NAT rule.
 type NATMap struct{ Internal, External netip.Prefix }
+
+// natFor are the NAT rules that apply to gateway instance i (its tunnel).
+func (p *Params) natFor(i int) []NATRule {
+	var out []NATRule
+	for _, r := range p.NAT {
+		if r.IPConfig == "" || i >= len(p.GatewayConfigs) || strings.EqualFold(r.IPConfig, p.GatewayConfigs[i]) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
 
 // staticRules are the static (one to one) rules of rules.
 func staticRules(rules []NATRule) []NATRule {
@@ -223,20 +239,24 @@ func (p *Params) Check() error {
 	} else if len(p.VNets) == 0 {
 		bad("no Azure address space to route: give --vnet P (static) or the BGP flags")
 	}
-	for _, v := range p.VNets {
-		if _, _, err := translate(v, p.NAT, true); err != nil {
-			bad("--vnet %v", err)
+	for i := range p.Gateways {
+		rules := p.natFor(i)
+		for _, v := range p.VNets {
+			if _, _, err := translate(v, rules, true); err != nil {
+				bad("--vnet %v", err)
+			}
 		}
-	}
-	for _, l := range p.LANs {
-		if _, _, err := translate(l, p.NAT, false); err != nil {
-			bad("--lan %v", err)
+		for _, l := range p.LANs {
+			if _, _, err := translate(l, rules, false); err != nil {
+				bad("--lan %v", err)
+			}
 		}
-	}
-	for _, a := range p.BGPPeers {
-		if _, r, _ := translate(netip.PrefixFrom(a, 32), p.NAT, true); r != "" {
-			if _, static, _ := translate(netip.PrefixFrom(a, 32), staticRules(p.NAT), true); static == "" {
-				bad("BGP peer %s is behind dynamic NAT rule %s, which gives it no fixed address: give it a static rule", a, r)
+		if i < len(p.BGPPeers) {
+			a := netip.PrefixFrom(p.BGPPeers[i], 32)
+			if _, r, _ := translate(a, rules, true); r != "" {
+				if _, static, _ := translate(a, staticRules(rules), true); static == "" {
+					bad("BGP peer %s is behind dynamic NAT rule %s, which gives it no fixed address: give it a static rule", a.Addr(), r)
+				}
 			}
 		}
 	}
@@ -316,6 +336,9 @@ func Generate(p Params) ([]byte, error) {
 		if r.Dynamic {
 			kind = "dynamic"
 		}
+		if r.IPConfig != "" {
+			kind += ", instance " + r.IPConfig[strings.LastIndexByte(r.IPConfig, '/')+1:]
+		}
 		for _, m := range r.Maps {
 			if r.Egress {
 				w("! Azure NAT rule %s (%s, egress): the VNet's %s appears here as %s.", r.Name, kind, m.Internal, m.External)
@@ -392,7 +415,7 @@ func Generate(p Params) ([]byte, error) {
 			// Azure's BGP address in the VNet is reached under its
 			// egress NAT address (row "nat"); a dynamic rule gives no
 			// fixed one, so Check refuses that.
-			seen, _, _ := translate(netip.PrefixFrom(a, 32), staticRules(p.NAT), true)
+			seen, _, _ := translate(netip.PrefixFrom(a, 32), staticRules(p.natFor(i)), true)
 			peers[i] = seen.Addr()
 			w("  neighbor %s remote-as %d", peers[i], p.AzureASN)
 			w("  neighbor %s update-source Loopback0.0", peers[i])
@@ -411,15 +434,19 @@ func Generate(p Params) ([]byte, error) {
 		w("interface Loopback0.0")
 		w("  ip address %s/32", p.LocalBGP)
 	} else {
-		routed := map[netip.Prefix]bool{} // dynamic rules map several prefixes to one pool
+		// Dynamic rules map several prefixes to one pool: one route.
+		type route struct {
+			to  netip.Prefix
+			dev string
+		}
+		routed := map[route]bool{}
 		for _, v := range p.VNets {
-			seen, _, _ := translate(v, p.NAT, true)
-			if routed[seen] {
-				continue
-			}
-			routed[seen] = true
-			for _, t := range tunnels {
-				w("ip route %s %s", seen, t)
+			for i, t := range tunnels {
+				seen, _, _ := translate(v, p.natFor(i), true)
+				if r := (route{seen, t}); !routed[r] {
+					routed[r] = true
+					w("ip route %s %s", seen, t)
+				}
 			}
 		}
 	}

@@ -61,8 +61,11 @@ type natRuleDoc struct {
 	Properties struct {
 		Type string `json:"type"`
 	} `json:"properties"`
-	Mode             string `json:"mode"` // "EgressSnat" or "IngressSnat"
-	InternalMappings []struct {
+	// IPConfigurationID names the gateway instance the rule applies to
+	// (active-active gateways need one rule per instance); empty: all.
+	IPConfigurationID string `json:"ipConfigurationId"`
+	Mode              string `json:"mode"` // "EgressSnat" or "IngressSnat"
+	InternalMappings  []struct {
 		AddressSpace string `json:"addressSpace"`
 	} `json:"internalMappings"`
 	ExternalMappings []struct {
@@ -289,6 +292,7 @@ func importPrivateGateways(p *Params, gw gatewayDoc) error {
 			return fmt.Errorf("connection uses the gateway's private address (useLocalAzureIpAddress) but IP configuration %s has none: is enablePrivateIpAddress on for gateway %s?", ipc.Name, gw.Name)
 		}
 		p.Gateways = append(p.Gateways, a)
+		p.GatewayConfigs = append(p.GatewayConfigs, ipc.ID)
 	}
 	p.Private = true
 	return nil
@@ -307,7 +311,7 @@ func importNAT(p *Params, gw gatewayDoc, conn connectionDoc) error {
 		if !ok {
 			return fmt.Errorf("connection: NAT rule %s is not among gateway %s's natRules: pass the vnet-gateway JSON that holds it", ref.ID, gw.Name)
 		}
-		n := NATRule{Name: r.Name, Dynamic: strings.EqualFold(r.Type, "Dynamic") || strings.EqualFold(r.Properties.Type, "Dynamic")}
+		n := NATRule{Name: r.Name, IPConfig: r.IPConfigurationID, Dynamic: strings.EqualFold(r.Type, "Dynamic") || strings.EqualFold(r.Properties.Type, "Dynamic")}
 		switch {
 		case strings.EqualFold(r.Mode, "EgressSnat"):
 			n.Egress = true
@@ -373,6 +377,7 @@ func importGateways(p *Params, gw gatewayDoc, pipDocs [][]byte) error {
 			return fmt.Errorf("gateway IP configuration %s: no public address; pass its --public-ip FILE (az network public-ip show)", ipc.Name)
 		}
 		p.Gateways = append(p.Gateways, a)
+		p.GatewayConfigs = append(p.GatewayConfigs, ipc.ID)
 	}
 	return nil
 }

@@ -291,3 +291,33 @@ func TestNATBGPPeerDynamic(t *testing.T) {
 		t.Errorf("BGP peer behind a dynamic rule: %v", err)
 	}
 }
+
+// TestNATPerInstance: on an active-active gateway each NAT rule applies to
+// the instance its ipConfigurationId names: each tunnel's routes and BGP
+// peer are translated by that instance's rules only.
+func TestNATPerInstance(t *testing.T) {
+	p := Params{
+		Gateways:       []netip.Addr{netip.MustParseAddr("198.51.100.6"), netip.MustParseAddr("198.51.100.7")},
+		GatewayConfigs: []string{"/gw/ipConfigurations/default", "/gw/ipConfigurations/activeActive"},
+		PSK:            []byte("PSK-PLACEHOLDER"),
+		VNets:          prefixes("10.1.0.0/16"),
+		NAT: []NATRule{
+			{Name: "egA", IPConfig: "/gw/ipConfigurations/default", Egress: true, Maps: []NATMap{{Internal: netip.MustParsePrefix("10.1.0.0/16"), External: netip.MustParsePrefix("172.16.0.0/16")}}},
+			{Name: "egB", IPConfig: "/GW/ipConfigurations/activeActive", Egress: true, Maps: []NATMap{{Internal: netip.MustParsePrefix("10.1.0.0/16"), External: netip.MustParsePrefix("172.17.0.0/16")}}},
+		},
+	}
+	out, err := Generate(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"ip route 172.16.0.0/16 Tunnel0.0", "ip route 172.17.0.0/16 Tunnel1.0", "(static, instance activeActive, egress)"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	for _, not := range []string{"ip route 172.17.0.0/16 Tunnel0.0", "ip route 172.16.0.0/16 Tunnel1.0"} {
+		if strings.Contains(string(out), not) {
+			t.Errorf("output has %q:\n%s", not, out)
+		}
+	}
+}
