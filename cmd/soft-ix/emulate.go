@@ -7,6 +7,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/soft-ix/soft-ix/cmd/soft-ix/internal/azemu"
 	"github.com/soft-ix/soft-ix/cmd/soft-ix/internal/azure"
@@ -16,24 +17,33 @@ import (
 func (o *options) emulator() (*azemu.Config, error) {
 	switch o.emulate {
 	case "":
-		if o.connectionMode != "Default" || o.connectionFile != "" {
+		if o.connectionMode != "" || o.connectionFile != "" {
 			return nil, fmt.Errorf("--emulate-connection and --emulate-connection-mode need --emulate azure")
 		}
 		return nil, nil
 	case "azure":
-		c := &azemu.Config{TimeScale: o.timeScale, Mode: o.connectionMode}
+		// Azure spells the modes in CamelCase; the flag takes any case.
+		mode := o.connectionMode
+		for _, m := range azemu.ConnectionModes {
+			if strings.EqualFold(mode, m) {
+				mode = m
+			}
+		}
+		c := &azemu.Config{TimeScale: o.timeScale, Mode: mode}
 		if o.connectionFile != "" {
 			acc, err := readConnection(o.connectionFile)
 			if err != nil {
 				return nil, err
 			}
 			c.Connection = &acc
+			// A file that says InitiatorOnly or ResponderOnly decides
+			// unless the flag says otherwise, which is an error; one
+			// that says Default (or nothing) yields to the flag.
 			switch {
-			case acc.Mode == "":
-			case o.connectionMode == "Default":
+			case mode == "":
 				c.Mode = acc.Mode
-			case o.connectionMode != acc.Mode:
-				return nil, fmt.Errorf("--emulate-connection-mode %s, but %s says connectionMode %s", o.connectionMode, o.connectionFile, acc.Mode)
+			case acc.Mode != "" && mode != acc.Mode:
+				return nil, fmt.Errorf("--emulate-connection-mode %s, but %s says connectionMode %s", mode, o.connectionFile, acc.Mode)
 			}
 		}
 		return c, c.Check()

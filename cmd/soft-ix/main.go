@@ -121,7 +121,7 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&o.emulate, "emulate", "", "behave as `PEER`: \"azure\" runs the file as one instance of an Azure VPN Gateway (Azure's proposals, lifetimes, DPD and BGP rules from \"soft-ix azure table\"; a lab peer, not an IX)")
 	fs.Float64Var(&o.timeScale, "emulate-time-scale", 1, "--emulate azure: divide Azure's SA lifetimes by `N` so a lab sees rekeys sooner (100: IKE SA 288 s, Child SA 270 s)")
 	fs.StringVar(&o.connectionFile, "emulate-connection", "", "--emulate azure: behave as the connection in `FILE` (az network vpn-connection show): its custom IPsec/IKE policy, connectionMode and dpdTimeoutSeconds")
-	fs.StringVar(&o.connectionMode, "emulate-connection-mode", "Default", "--emulate azure: the connection's connectionMode, `MODE` Default (initiate and respond), InitiatorOnly (initiate, refuse the peer's attempts) or ResponderOnly (only answer)")
+	fs.StringVar(&o.connectionMode, "emulate-connection-mode", "", "--emulate azure: the connection's connectionMode, `MODE` Default (initiate and respond), InitiatorOnly (initiate, refuse the peer's attempts) or ResponderOnly (only answer)")
 	fs.BoolVar(&o.activeActive, "active-active", false, "lab: an active-active Azure gateway, two instances and two tunnels (ECMP on the IX side)")
 	fs.StringVar(&o.events, "events", "", "lab: after the report, run Azure's `EVENTS` (comma-separated: maintenance, failover) and print how long LAN-to-VNet traffic stopped")
 	fs.BoolVar(&o.help, "help", false, "show this help")
