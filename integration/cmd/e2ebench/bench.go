@@ -387,7 +387,9 @@ func (b *bench) measureIperf() iperfFigures {
 	os.WriteFile(filepath.Join(b.work, "iperf-last.json"), out, 0o600)
 	f.cpu = fmt.Sprintf("%.0f", float64(ticks1-ticks0)/clockTicks/elapsed.Seconds()*100)
 	if all1 > all0 {
-		f.host = fmt.Sprintf("%.0f", float64(busy1-busy0)/float64(all1-all0)*float64(runtime.NumCPU())*100)
+		// Busy ticks of every online CPU over wall time: cores used,
+		// whatever CPUs this process may run on.
+		f.host = fmt.Sprintf("%.0f", float64(busy1-busy0)/clockTicks/elapsed.Seconds()*100)
 	}
 	r, err := nslab.ParseIperf3(out)
 	if err != nil {
