@@ -315,14 +315,7 @@ func runCheckAzure(path, policyPath string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "soft-ix: --policy: %v\n", err)
 			return exitFail
 		}
-		pol, ok, err := azure.ParsePolicies(data)
-		if err == nil && ok {
-			acc, err = pol.Accepts()
-		}
-		if err == nil {
-			err = acc.ReadConnection(data)
-		}
-		if err != nil {
+		if acc, err = azure.ConnectionAccepts(data); err != nil {
 			fmt.Fprintf(stderr, "soft-ix: --policy %s: %v\n", policyPath, err)
 			return exitFail
 		}

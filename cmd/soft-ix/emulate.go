@@ -59,14 +59,7 @@ func readConnection(path string) (azure.Accepts, error) {
 	if err != nil {
 		return azure.Accepts{}, fmt.Errorf("--emulate-connection: %w", err)
 	}
-	acc := azure.DefaultAccepts()
-	pol, ok, err := azure.ParsePolicies(data)
-	if err == nil && ok {
-		acc, err = pol.Accepts()
-	}
-	if err == nil {
-		err = acc.ReadConnection(data)
-	}
+	acc, err := azure.ConnectionAccepts(data)
 	if err != nil {
 		return azure.Accepts{}, fmt.Errorf("--emulate-connection %s: %w", path, err)
 	}

@@ -49,16 +49,9 @@ func TestCustomPolicyConnection(t *testing.T) {
 	doc := []byte(`{"connectionType": "IPsec", "connectionMode": "ResponderOnly", "dpdTimeoutSeconds": 30,
   "ipsecPolicies": [{"saLifeTimeSeconds": 3600, "saDataSizeKilobytes": 102400000, "ipsecEncryption": "GCMAES256",
   "ipsecIntegrity": "GCMAES256", "ikeEncryption": "AES256", "ikeIntegrity": "SHA256", "dhGroup": "DHGroup14", "pfsGroup": "PFS2048"}]}`)
-	pol, ok, err := azure.ParsePolicies(doc)
-	if err != nil || !ok {
-		t.Fatal(ok, err)
-	}
-	acc, err := pol.Accepts()
-	if err == nil {
-		err = acc.ReadConnection(doc)
-	}
-	if err != nil {
-		t.Fatal(err)
+	acc, err := azure.ConnectionAccepts(doc)
+	if err != nil || !acc.Custom {
+		t.Fatal(acc, err)
 	}
 	c := Config{Connection: &acc, Mode: acc.Mode}
 	p, err := c.Policy()

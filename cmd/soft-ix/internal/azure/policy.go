@@ -198,6 +198,22 @@ func ParsePolicies(data []byte) (p IPsecPolicy, ok bool, err error) {
 	return p, false, fmt.Errorf("%d ipsecPolicies: Azure allows one per connection", len(list))
 }
 
+// ConnectionAccepts is what Azure offers and accepts on the connection in
+// data (az network vpn-connection show, the ARM resource, or only its
+// ipsecPolicies): its custom policy if it has one, else Azure's defaults,
+// with the connection's mode and DPD timeout.
+func ConnectionAccepts(data []byte) (Accepts, error) {
+	acc := DefaultAccepts()
+	pol, ok, err := ParsePolicies(data)
+	if err == nil && ok {
+		acc, err = pol.Accepts()
+	}
+	if err == nil {
+		err = acc.ReadConnection(data)
+	}
+	return acc, err
+}
+
 // ReadConnection takes from a connection document what Lint needs beside
 // its policy: connectionMode and dpdTimeoutSeconds. A document without
 // them (a bare policy) leaves a unchanged.
