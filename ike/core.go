@@ -489,7 +489,7 @@ func (c *Core) updatePeerAddr(now time.Time, sa *ikeSA, from, to netip.AddrPort)
 	if from == sa.remote && to.Port() == sa.local.Port() {
 		return
 	}
-	if sa.state == StateEstablished && from != sa.remote && !c.followPeer(now, sa, from) {
+	if sa.state == StateEstablished && !c.followPeer(now, sa, from) {
 		return
 	}
 	if to.Port() == c.opt.NATTPort {

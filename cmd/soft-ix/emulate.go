@@ -7,7 +7,6 @@ package main
 import (
 	"fmt"
 	"os"
-	"strings"
 
 	"github.com/soft-ix/soft-ix/cmd/soft-ix/internal/azemu"
 	"github.com/soft-ix/soft-ix/cmd/soft-ix/internal/azure"
@@ -22,12 +21,9 @@ func (o *options) emulator() (*azemu.Config, error) {
 		}
 		return nil, nil
 	case "azure":
-		// Azure spells the modes in CamelCase; the flag takes any case.
-		mode := o.connectionMode
-		for _, m := range azemu.ConnectionModes {
-			if strings.EqualFold(mode, m) {
-				mode = m
-			}
+		mode, err := azure.ParseConnectionMode(o.connectionMode)
+		if err != nil {
+			return nil, fmt.Errorf("--emulate-connection-mode: %w", err)
 		}
 		c := &azemu.Config{TimeScale: o.timeScale, Mode: mode}
 		if o.connectionFile != "" {
@@ -40,10 +36,10 @@ func (o *options) emulator() (*azemu.Config, error) {
 			// unless the flag says otherwise, which is an error; one
 			// that says Default (or nothing) yields to the flag.
 			switch {
-			case mode == "":
+			case o.connectionMode == "":
 				c.Mode = acc.Mode
 			case acc.Mode != "" && mode != acc.Mode:
-				return nil, fmt.Errorf("--emulate-connection-mode %s, but %s says connectionMode %s", mode, o.connectionFile, acc.Mode)
+				return nil, fmt.Errorf("--emulate-connection-mode %s, but %s says connectionMode %s", o.connectionMode, o.connectionFile, acc.Mode)
 			}
 		}
 		return c, c.Check()

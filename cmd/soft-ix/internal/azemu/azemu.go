@@ -13,8 +13,6 @@ package azemu
 
 import (
 	"fmt"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/soft-ix/soft-ix/bgp"
@@ -41,16 +39,13 @@ type Config struct {
 	Connection *azure.Accepts
 }
 
-// ConnectionModes are the values Config.Mode takes, as Azure spells them.
-var ConnectionModes = []string{"Default", "InitiatorOnly", "ResponderOnly"}
-
 // Check reports a TimeScale or Mode that is not usable.
 func (c Config) Check() error {
 	if c.TimeScale < 0 || c.TimeScale > 10000 {
 		return fmt.Errorf("azure emulation: time scale %v out of range 1-10000", c.TimeScale)
 	}
-	if c.Mode != "" && !slices.Contains(ConnectionModes, c.Mode) {
-		return fmt.Errorf("azure emulation: connection mode %q: want one of %s", c.Mode, strings.Join(ConnectionModes, ", "))
+	if m, _ := azure.ParseConnectionMode(c.Mode); c.Mode != m && c.Mode != "Default" {
+		return fmt.Errorf("azure emulation: connection mode %q: want Default, InitiatorOnly or ResponderOnly", c.Mode)
 	}
 	return nil
 }

@@ -100,6 +100,17 @@ func staticRules(rules []NATRule) []NATRule {
 	return out
 }
 
+// rebase moves a, inside the masked prefix from, to the same offset in
+// to (static NAT keeps the host part): clearing from's network bits of a
+// leaves the host part.
+func rebase(a netip.Addr, from, to netip.Prefix) netip.Addr {
+	f, t, b := from.Addr().As4(), to.Addr().As4(), a.As4()
+	for i := range b {
+		b[i] = t[i] | (b[i] &^ f[i])
+	}
+	return netip.AddrFrom4(b)
+}
+
 // translate returns p as the far side sees it through the rules of the
 // given direction, and the rule's name; p itself and "" where no rule
 // covers it. A prefix that covers a mapping only in part has no single
@@ -116,16 +127,7 @@ func translate(p netip.Prefix, rules []NATRule, egress bool) (netip.Prefix, stri
 				if r.Dynamic {
 					return m.External, r.Name, nil
 				}
-				// Static NAT keeps the host part: the same offset in
-				// the external prefix. p lies inside the masked
-				// internal prefix, so clearing its network bits
-				// leaves the host part.
-				in, ex := m.Internal.Addr().As4(), m.External.Addr().As4()
-				a := p.Addr().As4()
-				for i := range a {
-					a[i] = ex[i] | (a[i] &^ in[i])
-				}
-				return netip.PrefixFrom(netip.AddrFrom4(a), p.Bits()), r.Name, nil
+				return netip.PrefixFrom(rebase(p.Addr(), m.Internal, m.External), p.Bits()), r.Name, nil
 			case p.Overlaps(m.Internal):
 				return p, r.Name, fmt.Errorf("%s covers NAT rule %s's internal mapping %s only in part: give the prefixes per mapping", p, r.Name, m.Internal)
 			}

@@ -180,17 +180,9 @@ func Import(d Documents) (Params, error) {
 	if conn.UsePolicyBasedTrafficSelectors {
 		return p, errors.New("connection: usePolicyBasedTrafficSelectors is on; soft-ix negotiates one any-to-any Child SA per tunnel (row \"traffic-selectors\"): turn it off")
 	}
-	switch {
-	case conn.ConnectionMode == "" || strings.EqualFold(conn.ConnectionMode, "Default"):
-	case strings.EqualFold(conn.ConnectionMode, "InitiatorOnly"), strings.EqualFold(conn.ConnectionMode, "ResponderOnly"):
-		p.AzureMode = conn.ConnectionMode
-		if strings.EqualFold(p.AzureMode, "InitiatorOnly") {
-			p.AzureMode = "InitiatorOnly"
-		} else {
-			p.AzureMode = "ResponderOnly"
-		}
-	default:
-		return p, fmt.Errorf("connection: connectionMode %q: want Default, InitiatorOnly or ResponderOnly", conn.ConnectionMode)
+	var err error
+	if p.AzureMode, err = ParseConnectionMode(conn.ConnectionMode); err != nil {
+		return p, fmt.Errorf("connection: %w", err)
 	}
 	if conn.UseLocalAzureIPAddress {
 		if err := importPrivateGateways(&p, gw); err != nil {
@@ -270,12 +262,7 @@ func untranslate(a netip.Addr, rules []NATRule) netip.Addr {
 		}
 		for _, m := range r.Maps {
 			if m.External.Contains(a) {
-				in, ex := m.Internal.Addr().As4(), m.External.Addr().As4()
-				b := a.As4()
-				for i := range b {
-					b[i] = in[i] | (b[i] &^ ex[i])
-				}
-				return netip.AddrFrom4(b)
+				return rebase(a, m.External, m.Internal)
 			}
 		}
 	}

@@ -198,6 +198,21 @@ func ParsePolicies(data []byte) (p IPsecPolicy, ok bool, err error) {
 	return p, false, fmt.Errorf("%d ipsecPolicies: Azure allows one per connection", len(list))
 }
 
+// ParseConnectionMode reads a connectionMode in any case (row
+// "connection-mode"): "" for Default or none, else "InitiatorOnly" or
+// "ResponderOnly" as Azure spells them.
+func ParseConnectionMode(m string) (string, error) {
+	for _, mode := range []string{"InitiatorOnly", "ResponderOnly"} {
+		if strings.EqualFold(m, mode) {
+			return mode, nil
+		}
+	}
+	if m == "" || strings.EqualFold(m, "Default") {
+		return "", nil
+	}
+	return "", fmt.Errorf("connectionMode %q: want Default, InitiatorOnly or ResponderOnly", m)
+}
+
 // ConnectionAccepts is what Azure offers and accepts on the connection in
 // data (az network vpn-connection show, the ARM resource, or only its
 // ipsecPolicies): its custom policy if it has one, else Azure's defaults,
@@ -231,15 +246,8 @@ func (a *Accepts) ReadConnection(data []byte) error {
 		if err := json.Unmarshal(raw, &m); err != nil {
 			return fmt.Errorf("connectionMode: %w", err)
 		}
-		switch {
-		case m == "" || strings.EqualFold(m, "Default"):
-			a.Mode = ""
-		case strings.EqualFold(m, "InitiatorOnly"):
-			a.Mode = "InitiatorOnly"
-		case strings.EqualFold(m, "ResponderOnly"):
-			a.Mode = "ResponderOnly"
-		default:
-			return fmt.Errorf("connectionMode %q: want Default, InitiatorOnly or ResponderOnly", m)
+		if a.Mode, err = ParseConnectionMode(m); err != nil {
+			return err
 		}
 	}
 	if raw, ok := obj["dpdTimeoutSeconds"]; ok {
