@@ -222,7 +222,8 @@ func (p *packetIO) writeFrames(chunk []*elem) (int, error) {
 		if p.fd >= 0 && p.fdErr == nil {
 			h = p.hops.lookup(el.sa.remote.Addr())
 		}
-		if h == nil || len(el.pkt)+outerHeader(p.v6) > h.mtu {
+		size := len(el.pkt) + outerHeader(p.v6)
+		if h == nil || size > h.mtu || !el.sa.pathAllows(size) {
 			p.rest = append(p.rest, el)
 			continue
 		}

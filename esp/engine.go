@@ -64,6 +64,10 @@ type Stats struct {
 	// RingDrops counts raw ESP packets the kernel could not put in the
 	// receive ring because it was full (packetrx.go).
 	RingDrops uint64
+	// PathMTUUpdates counts ICMP errors that lowered a tunnel's path MTU;
+	// PathMTUIgnored those about an ESP packet that no outbound SA could
+	// have sent lately, or not below the configured MTU (pmtu.go).
+	PathMTUUpdates, PathMTUIgnored uint64
 }
 
 // Engine is the ESP data plane. Its SA methods match ike.DataPlane.
@@ -95,12 +99,16 @@ type Engine struct {
 
 	mu       sync.Mutex // serializes SA database and tunnel changes
 	outbound map[string]*atomic.Pointer[sa]
+	paths    map[string]*pathMTU // by tunnel name, like outbound
 	tunnels  atomic.Pointer[map[string]*tunnel]
 	udp      atomic.Pointer[outer] // UDP 4500 (RFC 3948), shared with IKE
 	raw      atomic.Pointer[outer] // raw IP protocol 50
 	udp6     atomic.Pointer[outer] // the same two for IPv6 outer addresses
 	raw6     atomic.Pointer[outer]
-	closed   bool
+	// icmp4 and icmp6 read the path MTU reports of their family, opened
+	// with its first outer socket (pmtu.go); under mu.
+	icmp4, icmp6 *icmpWatch
+	closed       bool
 
 	work      chan *container
 	producers sync.WaitGroup // goroutines that feed work
@@ -108,6 +116,7 @@ type Engine struct {
 
 	stats struct {
 		unknownSPI, truncated, noOutboundSA, keepalives, ikePackets, sendErrors, tunErrors, icvLimited atomic.Uint64
+		pathMTUUpdates, pathMTUIgnored                                                                 atomic.Uint64
 	}
 	guard icvGuard // bad-ICV work per source
 }
@@ -167,6 +176,7 @@ func NewEngine(cfg Config) *Engine {
 		rawESP:   cfg.RawESP,
 		grace:    cfg.InboundGrace,
 		outbound: make(map[string]*atomic.Pointer[sa]),
+		paths:    make(map[string]*pathMTU),
 		work:     make(chan *container, 256),
 	}
 	if e.log == nil {
@@ -216,6 +226,9 @@ func (e *Engine) InstallSA(c childsa.SA) error {
 		return errors.New("esp: engine closed")
 	}
 	k := saKey{c.SPI, c.Inbound}
+	if !c.Inbound {
+		a.path = e.pathLocked(c.Tunnel)
+	}
 	if old := e.sas.get(k); old != nil && old.leaving {
 		e.removeLocked(k, old) // its grace ends early: the SPI is taken again
 	} else if old != nil {
@@ -328,6 +341,9 @@ func (e *Engine) Stats() Stats {
 		TUNErrors:    s.tunErrors.Load(),
 		ICVLimited:   s.icvLimited.Load(),
 		RingDrops:    e.ringDrops(),
+
+		PathMTUUpdates: s.pathMTUUpdates.Load(),
+		PathMTUIgnored: s.pathMTUIgnored.Load(),
 	}
 }
 
@@ -430,7 +446,7 @@ func (e *Engine) AttachTunnel(cfg TunnelConfig, dev tun.Device) error {
 	if _, dup := old[cfg.Name]; dup {
 		return fmt.Errorf("esp: tunnel %s already attached", cfg.Name)
 	}
-	t := newTunnel(e, cfg, dev, e.outboundLocked(cfg.Name))
+	t := newTunnel(e, cfg, dev, e.outboundLocked(cfg.Name), e.pathLocked(cfg.Name))
 	m := make(map[string]*tunnel, len(old)+1)
 	for k, v := range old {
 		m[k] = v
@@ -483,8 +499,17 @@ func (e *Engine) Close() error {
 	e.closed = true
 	tunnels := *e.tunnels.Load()
 	outers := []*outer{e.udp.Load(), e.raw.Load(), e.udp6.Load(), e.raw6.Load()}
+	watches := []*icmpWatch{e.icmp4, e.icmp6}
+	for _, p := range e.paths {
+		p.stop()
+	}
 	e.mu.Unlock()
 	var errs []error
+	for _, w := range watches {
+		if w != nil {
+			errs = append(errs, w.close())
+		}
+	}
 	for _, t := range tunnels {
 		errs = append(errs, t.close())
 	}

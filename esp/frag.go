@@ -156,3 +156,49 @@ func buildFragNeeded(b []byte, orig []byte, mtu int, src netip.Addr) int {
 	binary.BigEndian.PutUint16(b[22:], checksum(b[20:], 0))
 	return n
 }
+
+// buildPacketTooBig writes into b an ICMPv6 packet too big message (RFC
+// 4443 §3.2) with MTU mtu about the IPv6 packet orig, from orig's
+// destination, and returns its length, or 0 when no error may be sent
+// (orig is an ICMPv6 error, or its source is unspecified or multicast,
+// RFC 4443 §2.4). It quotes as much of orig as fits in 1280 bytes.
+func buildPacketTooBig(b []byte, orig []byte, mtu int) int {
+	if len(orig) < 40 || orig[0]>>4 != 6 {
+		return 0
+	}
+	src := netip.AddrFrom16([16]byte(orig[8:24]))
+	if src.IsUnspecified() || src.IsMulticast() {
+		return 0
+	}
+	if orig[6] == protoICMPv6 && (len(orig) < 41 || orig[40] < 128) {
+		return 0 // an error message, or too short to tell
+	}
+	quote := min(len(orig), minPathMTU6-40-8)
+	n := 40 + 8 + quote
+	if len(b) < n {
+		return 0
+	}
+	b = b[:n]
+	clear(b[:48])
+	b[0] = 0x60
+	binary.BigEndian.PutUint16(b[4:], uint16(8+quote))
+	b[6] = protoICMPv6
+	b[7] = 64
+	copy(b[8:24], orig[24:40]) // from the packet's destination
+	copy(b[24:40], orig[8:24])
+	b[40] = 2 // packet too big, code 0
+	binary.BigEndian.PutUint32(b[44:], uint32(mtu))
+	copy(b[48:], orig[:quote])
+	binary.BigEndian.PutUint16(b[42:], checksum(b[40:], pseudoHeader6(b[8:24], b[24:40], 8+quote, protoICMPv6)))
+	return n
+}
+
+// pseudoHeader6 returns the unfolded sum of the IPv6 pseudo-header (RFC
+// 8200 §8.1) for an upper-layer packet of length n and next header nh.
+func pseudoHeader6(src, dst []byte, n int, nh byte) uint32 {
+	var sum uint32
+	for i := 0; i < 16; i += 2 {
+		sum += uint32(binary.BigEndian.Uint16(src[i:])) + uint32(binary.BigEndian.Uint16(dst[i:]))
+	}
+	return sum + uint32(n>>16) + uint32(n&0xffff) + uint32(nh)
+}

@@ -8,12 +8,14 @@ import (
 
 // Next header values (IANA protocol numbers) in the ESP trailer.
 const (
-	protoIPv4  = 4
-	protoIPv6  = 41
-	protoNoNxt = 59 // dummy packet (RFC 4303 §2.6)
-	protoTCP   = 6
-	protoICMP  = 1
-	protoESP   = 50
+	protoIPv4   = 4
+	protoIPv6   = 41
+	protoNoNxt  = 59 // dummy packet (RFC 4303 §2.6)
+	protoTCP    = 6
+	protoICMP   = 1
+	protoICMPv6 = 58
+	protoUDP    = 17
+	protoESP    = 50
 )
 
 // Errors of openPacket; the engine maps each to a counter.

@@ -296,6 +296,7 @@ func (e *Engine) OpenUDP(local netip.AddrPort) error {
 		io.close()
 		return err
 	}
+	e.watchPathMTU(io.v6)
 	return nil
 }
 
@@ -320,6 +321,7 @@ func (e *Engine) OpenRawESP(local netip.Addr) error {
 		io.close()
 		return err
 	}
+	e.watchPathMTU(v6)
 	return nil
 }
 

@@ -364,7 +364,8 @@ func (e *Engine) deliver(el *elem, batches []tunBatch) []tunBatch {
 		return batches
 	}
 	if t.mss4 != 0 {
-		clampMSS(inner, t.mss4, t.mss6)
+		m4, m6 := t.mssFor(a, t.path.get())
+		clampMSS(inner, m4, m6)
 	}
 	start := el.pktOff + espHeaderLen + a.ivLen
 	buf := el.buf[start-tunWriteOffset : start+len(inner)]

@@ -59,6 +59,9 @@ type sa struct {
 
 	counters saCounters
 
+	// path is the path MTU record of the SA's tunnel (outbound only).
+	path *pathMTU
+
 	// installed is the Engine's install order (set before the SA is
 	// published): the newest inbound SA of a peer counts its strays.
 	installed uint64

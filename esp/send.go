@@ -17,7 +17,8 @@ import (
 //  2. tunnel.outbound checks the packet against the current outbound SA
 //     (traffic selectors), clamps the MSS of TCP SYNs and, with
 //     pre-fragment, splits or refuses (ICMP) what would not fit the path
-//     (preFragment, fragNeeded).
+//     (preFragment, tooBig), for the configured MTU or a smaller one that
+//     ICMP reported of the path (pmtu.go).
 //  3. tunnel.seal frames it in place (ESP header, IV, padding) and gives
 //     it the SA's next sequence number; tunnel.add and flush group packets
 //     into containers, which tunnel.push puts on the shared crypto queue
@@ -209,13 +210,26 @@ func (t *tunnel) outbound(a *sa, elems []*elem, i int, pkt []byte, c *container)
 		a.counters.tsUnacceptable.Add(1)
 		return c
 	}
+	path := t.path.get()
 	if t.mss4 != 0 {
-		clampMSS(pkt, t.mss4, t.mss6)
+		m4, m6 := t.mssFor(a, path)
+		clampMSS(pkt, m4, m6)
 	}
-	if t.cfg.PreFragment && nh == protoIPv4 {
-		limit := maxPayload(t.cfg.outerMTU(), a.ivLen, a.blk, a.icv, a.udp, a.v6)
-		if len(pkt) > limit {
-			return t.preFragment(a, elems, i, pkt, limit, c)
+	if path > 0 || t.cfg.PreFragment && nh == protoIPv4 {
+		outer := t.cfg.outerMTU()
+		if path > 0 {
+			outer = min(outer, path)
+		}
+		if limit := maxPayload(outer, a.ivLen, a.blk, a.icv, a.udp, a.v6); len(pkt) > limit {
+			switch {
+			case nh == protoIPv4 && t.cfg.PreFragment:
+				return t.preFragment(a, elems, i, pkt, limit, c)
+			case nh == protoIPv4 && pkt[6]&0x40 != 0, nh == protoIPv6 && limit >= minPathMTU6:
+				t.tooBig(pkt, limit)
+				return c
+			}
+			// Sent whole: it goes by the raw IP socket, whose kernel
+			// path fragments the outer packet (writeFrames).
 		}
 	}
 	el := elems[i]
@@ -292,7 +306,7 @@ func (t *tunnel) push(c *container) {
 // packet fits, or answers a DF packet with ICMP fragmentation needed.
 func (t *tunnel) preFragment(a *sa, elems []*elem, i int, pkt []byte, limit int, c *container) *container {
 	if pkt[6]&0x40 != 0 { // DF
-		t.fragNeeded(pkt, limit)
+		t.tooBig(pkt, limit)
 		return c
 	}
 	var frags [maxFragments][]byte
@@ -328,12 +342,19 @@ func (t *tunnel) preFragment(a *sa, elems []*elem, i int, pkt []byte, limit int,
 	return c
 }
 
-// fragNeeded writes ICMP destination unreachable, fragmentation needed
-// (RFC 792, RFC 1191) with next-hop MTU mtu back into the TUN device.
-func (t *tunnel) fragNeeded(pkt []byte, mtu int) {
+// tooBig writes back into the TUN device the ICMP error that tells the
+// sender of pkt the inner MTU mtu: destination unreachable, fragmentation
+// needed for IPv4 (RFC 792, RFC 1191), packet too big for IPv6 (RFC 4443,
+// RFC 8201).
+func (t *tunnel) tooBig(pkt []byte, mtu int) {
 	el := getElem()
 	defer putElem(el)
-	n := buildFragNeeded(el.buf[tunWriteOffset:], pkt, mtu, t.cfg.ICMPSource)
+	var n int
+	if pkt[0]>>4 == 6 {
+		n = buildPacketTooBig(el.buf[tunWriteOffset:], pkt, mtu)
+	} else {
+		n = buildFragNeeded(el.buf[tunWriteOffset:], pkt, mtu, t.cfg.ICMPSource)
+	}
 	if n == 0 {
 		return
 	}

@@ -112,12 +112,25 @@ func (c TunnelConfig) mss() (uint16, uint16) {
 	return 0, 0
 }
 
+// mssFor returns the MSS values to clamp the SYNs of SA a to: the
+// configured ones, or with "ip tcp adjust-mss auto" and a path MTU that
+// ICMP reported below the configured one, what fits that path.
+func (t *tunnel) mssFor(a *sa, path int) (uint16, uint16) {
+	m4, m6 := t.mss4, t.mss6
+	if t.cfg.AdjustMSS != MSSAuto || path <= 0 || path >= t.cfg.outerMTU() {
+		return m4, m6
+	}
+	limit := maxPayload(path, a.ivLen, a.blk, a.icv, a.udp, a.v6)
+	return min(m4, uint16(max(limit-40, 0))), min(m6, uint16(max(limit-60, 0)))
+}
+
 // tunnel runs the loops of one TUN device.
 type tunnel struct {
 	e          *Engine
 	cfg        TunnelConfig
 	dev        tun.Device
 	out        *atomic.Pointer[sa]
+	path       *pathMTU // what ICMP said of the path to the peer (pmtu.go)
 	sendQueue  chan *container
 	mss4, mss6 uint16
 	// gro: the device takes batches and coalesces the packets of a write
@@ -137,8 +150,8 @@ type tunnel struct {
 	icmp [1][]byte
 }
 
-func newTunnel(e *Engine, cfg TunnelConfig, dev tun.Device, out *atomic.Pointer[sa]) *tunnel {
-	t := &tunnel{e: e, cfg: cfg, dev: dev, out: out, sendQueue: make(chan *container, 32)}
+func newTunnel(e *Engine, cfg TunnelConfig, dev tun.Device, out *atomic.Pointer[sa], path *pathMTU) *tunnel {
+	t := &tunnel{e: e, cfg: cfg, dev: dev, out: out, path: path, sendQueue: make(chan *container, 32)}
 	t.mss4, t.mss6 = cfg.mss()
 	t.gro = dev.BatchSize() > 1
 	return t
