@@ -38,20 +38,21 @@ type Manager struct {
 	log     *slog.Logger
 	mapping map[string]string // IX interface name -> Linux link name
 
-	mu            sync.Mutex
-	h             *netlink.Handle
-	cfg           *Config
-	mappedAddrs   bool
-	loopbacks     map[string]bool                  // dummy links we created, by name
-	addrs         map[string]map[netip.Prefix]bool // addresses we added to links we do not own
-	tunnelDown    map[string]bool                  // IX tunnel name -> down
-	noLL          map[string]int                   // link name -> index whose IPv6 link-local address noLinkLocal removed
-	static        map[routeKey]*netlink.Route      // static routes in the kernel
-	staticSince   map[routeKey]time.Time           // when each was installed, for "show ip route" ages
-	staticMetric  map[routeKey]uint32              // the IX metric of each (Route.Metric, at least 1)
-	connSince     map[connKey]time.Time            // when tun put each address (its connected route) in place
-	bgp           map[netip.Prefix]*bgpRoute       // BGP routes wanted, installed or not
-	forwardBefore string                           // ip_forward before we set it, "" if untouched
+	mu             sync.Mutex
+	h              *netlink.Handle
+	cfg            *Config
+	mappedAddrs    bool
+	loopbacks      map[string]bool                  // dummy links we created, by name
+	addrs          map[string]map[netip.Prefix]bool // addresses we added to links we do not own
+	tunnelDown     map[string]bool                  // IX tunnel name -> down
+	noLL           map[string]int                   // link name -> index whose IPv6 link-local address noLinkLocal removed
+	acceptLocalSet map[string]int                   // link name -> index acceptLocal set accept_local on
+	static         map[routeKey]*netlink.Route      // static routes in the kernel
+	staticSince    map[routeKey]time.Time           // when each was installed, for "show ip route" ages
+	staticMetric   map[routeKey]uint32              // the IX metric of each (Route.Metric, at least 1)
+	connSince      map[connKey]time.Time            // when tun put each address (its connected route) in place
+	bgp            map[netip.Prefix]*bgpRoute       // BGP routes wanted, installed or not
+	forwardBefore  string                           // ip_forward before we set it, "" if untouched
 	// What mapped links had before soft-ix changed it (see applyMapped),
 	// restored when the configuration no longer asks for it and on Cleanup.
 	mtuBefore  map[string]int
@@ -69,20 +70,21 @@ func NewManager(log *slog.Logger, mapping map[string]string) (*Manager, error) {
 		return nil, fmt.Errorf("tun: netlink: %w", err)
 	}
 	m := &Manager{
-		log:          log,
-		mapping:      mapping,
-		h:            h,
-		loopbacks:    map[string]bool{},
-		addrs:        map[string]map[netip.Prefix]bool{},
-		tunnelDown:   map[string]bool{},
-		noLL:         map[string]int{},
-		static:       map[routeKey]*netlink.Route{},
-		staticSince:  map[routeKey]time.Time{},
-		staticMetric: map[routeKey]uint32{},
-		connSince:    map[connKey]time.Time{},
-		bgp:          map[netip.Prefix]*bgpRoute{},
-		mtuBefore:    map[string]int{},
-		downBefore:   map[string]bool{},
+		log:            log,
+		mapping:        mapping,
+		h:              h,
+		loopbacks:      map[string]bool{},
+		addrs:          map[string]map[netip.Prefix]bool{},
+		tunnelDown:     map[string]bool{},
+		noLL:           map[string]int{},
+		acceptLocalSet: map[string]int{},
+		static:         map[routeKey]*netlink.Route{},
+		staticSince:    map[routeKey]time.Time{},
+		staticMetric:   map[routeKey]uint32{},
+		connSince:      map[connKey]time.Time{},
+		bgp:            map[netip.Prefix]*bgpRoute{},
+		mtuBefore:      map[string]int{},
+		downBefore:     map[string]bool{},
 	}
 	if err := m.removeMarked("stale"); err != nil {
 		h.Close()
@@ -394,7 +396,30 @@ func (m *Manager) applyTunnel(ifc *Link, wantAddrs map[string]map[netip.Prefix]b
 	if !ifc.Address.Addr().Is6() {
 		m.noLinkLocal(link)
 	}
+	if ifc.Address.Addr().Is4() {
+		m.acceptLocal(link)
+	}
 	return m.setAdmin(link, ifc)
+}
+
+// acceptLocal lets the kernel take IPv4 packets from the tunnel that carry
+// the tunnel's own address as source: the ICMP errors (fragmentation
+// needed) that package esp writes into the device as the router that
+// could not send the packet, for its sender to adapt. By default the
+// kernel drops them as martians, and the sender's path MTU discovery never
+// hears of the tunnel's MTU. What else the peer sends from that address
+// must have passed its ESP integrity check and traffic selectors. Once per
+// device, like noLinkLocal; a failure only reaches the log.
+func (m *Manager) acceptLocal(link netlink.Link) {
+	name, index := link.Attrs().Name, link.Attrs().Index
+	if m.acceptLocalSet[name] == index {
+		return
+	}
+	m.acceptLocalSet[name] = index
+	path := "/proc/sys/net/ipv4/conf/" + name + "/accept_local"
+	if err := os.WriteFile(path, []byte("1\n"), 0o644); err != nil {
+		m.log.Warn("tun: ICMP errors of the tunnel may not reach their senders", "link", name, "err", err)
+	}
 }
 
 // noLinkLocal keeps an IPv4 tunnel free of the IPv6 link-local address
