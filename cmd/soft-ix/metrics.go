@@ -33,6 +33,7 @@ type collector struct {
 	ikeSA, childSAs, saPackets, saBytes, saDrops, saLifetime             *prometheus.Desc
 	rekeys, installs, exchanges, failures, espDrops                      *prometheus.Desc
 	ikeRetransmits, ikeRekeys, dpdProbes, invalidSPI, cookies, peerMoves *prometheus.Desc
+	pathMTUUpdates, pathMTUIgnored                                       *prometheus.Desc
 	bgpState, bgpEstablished, bgpPrefixes, bgpUptime                     *prometheus.Desc
 	ifUp, ifPackets, ifBytes, ifErrors, ifDrops                          *prometheus.Desc
 }
@@ -60,6 +61,8 @@ func newCollector(src snapshotter) *collector {
 		invalidSPI:     d("ike_invalid_spi_sent_total", "INVALID_IKE_SPI notifies sent for requests naming unknown IKE SAs."),
 		cookies:        d("ike_cookies_sent_total", "IKE_SA_INIT requests answered with a COOKIE (too many half-open SAs)."),
 		peerMoves:      d("ike_peer_nat_moves_total", "Peers behind a NAT followed to a new address or port after an authenticated packet from there."),
+		pathMTUUpdates: d("esp_path_mtu_updates_total", "ICMP fragmentation needed / packet too big messages about our ESP that lowered a tunnel's path MTU."),
+		pathMTUIgnored: d("esp_path_mtu_ignored_total", "ICMP fragmentation needed / packet too big messages about ESP that no outbound SA sent lately, or not below the configured MTU."),
 		bgpState:       d("bgp_session_state", "BGP session state (1 for the current state).", "neighbor", "state"),
 		bgpEstablished: d("bgp_session_established", "1 when the BGP session is established.", "neighbor"),
 		bgpPrefixes:    d("bgp_prefixes", "Prefixes received from / advertised to a neighbor.", "neighbor", "direction"),
@@ -138,6 +141,8 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		counter(c.invalidSPI, st.IKE.InvalidSPISent)
 		counter(c.cookies, st.IKE.CookiesSent)
 		counter(c.peerMoves, st.IKE.PeerMoves)
+		counter(c.pathMTUUpdates, st.PathMTUUpdates)
+		counter(c.pathMTUIgnored, st.PathMTUIgnored)
 	}
 	if b := s.BGP; b != nil {
 		for _, n := range b.Neighbors {

@@ -267,6 +267,7 @@ func (s *ipsecStack) Stats() IKEStats {
 		"icv_limited":     e.ICVLimited,
 		"ring_full":       e.RingDrops,
 	}
+	st.PathMTUUpdates, st.PathMTUIgnored = e.PathMTUUpdates, e.PathMTUIgnored
 	return st
 }
 

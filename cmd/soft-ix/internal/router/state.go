@@ -173,6 +173,9 @@ type IKEStats struct {
 	Rekeys            uint64            // Child SAs installed to replace a live one
 	IKE               ike.Stats         // IKE control-plane counters (ike.Manager.Stats)
 	DataPlaneDrops    map[string]uint64 // packets of no SA, by reason
+	// PathMTUUpdates and PathMTUIgnored count the ICMP errors about our
+	// ESP that lowered a tunnel's path MTU, and those not taken.
+	PathMTUUpdates, PathMTUIgnored uint64
 }
 
 type ipsecStatser interface{ Stats() IKEStats }
