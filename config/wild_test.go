@@ -9,14 +9,21 @@ import (
 )
 
 // wildBroken are the published files in testdata/wild that are themselves
-// wrong, with the error soft-ix reports for them (the reason is in each
-// file's header comment too).
+// wrong, or whose only stored copy is cut short, with the error soft-ix
+// reports for them (the reason is in each file's header comment too).
 var wildBroken = map[string]string{
 	// binds a profile the file never defines
 	"notoken-ipsec-rt2.conf": `no "ikev2 profile for-nec-ix" is configured`,
 	// its redaction renamed the keyid in the peer lines only ("hoge";
 	// the keys are "spr" and "tya")
 	"dodolia907-ix3110-toyohashi-a.conf": `no "ikev2 authentication psk id keyid hoge key ..." for this peer`,
+	// Truncated gists: a route names a tunnel whose interface block is in
+	// the part of the running-config that is not stored. Every other line
+	// loads.
+	"gist-miio-ix2010-sanjose-ikev1-truncated.conf":  `ip route: interface Tunnel0.0 is not configured`,
+	"gist-panakuma-ix2105-ngn-ikev1-truncated.conf":  `ip route: interface Tunnel0.0 is not configured`,
+	"gist-pandax381-ix3315-two-lines-truncated.conf": `is not configured (no "interface Tunnel`,
+	"gist-yude-ix2215-tokyo-truncated.conf":          `ip route: interface Tunnel0.0 is not configured`,
 }
 
 func allErrorsSay(errs ErrorList, want string) bool {
