@@ -195,7 +195,7 @@ func (p *parser) tunnelMode(l *line, t []token, neg bool, ifc *Interface) {
 		}
 		p.warnf(l, m.col, "tunnel mode %q is not emulated by soft-ix (only ipsec-ikev2); %s stays down", mode, ifc.Name)
 	}
-	ifc.Tunnel.Mode = mode
+	ifc.Tunnel.Mode, ifc.Tunnel.ModePos = mode, p.pos(l, m.col)
 }
 
 // ipAddress: ip address A/L | dhcp [receive-default]; "secondary"

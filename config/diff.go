@@ -149,8 +149,8 @@ func equalInterfaces(a, b *Interface) bool {
 		return a.Tunnel == b.Tunnel
 	}
 	s, t := *a.Tunnel, *b.Tunnel
-	s.PeerPos, s.ProfilePos, s.OutgoingPos, s.SourcePos = Pos{}, Pos{}, Pos{}, Pos{}
-	t.PeerPos, t.ProfilePos, t.OutgoingPos, t.SourcePos = Pos{}, Pos{}, Pos{}, Pos{}
+	s.PeerPos, s.ProfilePos, s.OutgoingPos, s.SourcePos, s.ModePos = Pos{}, Pos{}, Pos{}, Pos{}, Pos{}
+	t.PeerPos, t.ProfilePos, t.OutgoingPos, t.SourcePos, t.ModePos = Pos{}, Pos{}, Pos{}, Pos{}, Pos{}
 	so, to := s.Override, t.Override
 	s.Override, t.Override = nil, nil
 	if !reflect.DeepEqual(s, t) {

@@ -203,6 +203,7 @@ type Interface struct {
 // Tunnel holds the "tunnel ..." and "ikev2 ..." commands of a Tunnel interface.
 type Tunnel struct {
 	Mode        string // tunnel mode ipsec-ikev2
+	ModePos     Pos    // where "tunnel mode" stands, for diagnostics
 	ConnectAuto bool   // ikev2 connect-type auto
 	PreFragment bool   // ikev2 ipsec pre-fragment
 

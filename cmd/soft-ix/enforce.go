@@ -8,7 +8,7 @@ import (
 	"github.com/soft-ix/soft-ix/config"
 )
 
-// A file whose filter or NAPT lines soft-ix cannot carry out
+// A file whose filter, NAPT or IPsec lines soft-ix cannot carry out
 // (router.Unenforced) is refused by the daemon's start, a reload and check,
 // unless the operator says --allow-unenforced. The decision lives here
 // and in the router, not in package config: the config loads every real
@@ -29,7 +29,7 @@ func reportUnenforced(w io.Writer, lines []diagnostic, allowed bool) bool {
 		fmt.Fprintln(w, d)
 	}
 	if !allowed {
-		fmt.Fprintf(w, "soft-ix: %d filter/NAPT line(s) cannot be enforced; remove them, or pass %s to run without them\n", len(lines), router.EnforcementFlag)
+		fmt.Fprintf(w, "soft-ix: %d filter, NAPT or IPsec line(s) cannot be enforced; remove them, or pass %s to run without them\n", len(lines), router.EnforcementFlag)
 	}
 	return allowed
 }

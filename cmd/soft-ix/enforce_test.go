@@ -101,6 +101,41 @@ func TestCheckFailsClosed(t *testing.T) {
 	}
 }
 
+// TestCheckRefusesIKEv1Tunnel: a Tunnel in IKEv1's "tunnel mode ipsec"
+// is refused like an unenforced filter, naming the mode line, since what
+// the file routes into it would leave unencrypted by the default route;
+// shut down, or with --allow-unenforced, the file passes.
+func TestCheckRefusesIKEv1Tunnel(t *testing.T) {
+	const ikev1 = `ip route default GigaEthernet0.0
+ip route 10.0.0.0/8 Tunnel0.0
+interface GigaEthernet0.0
+  ip address 203.0.113.94/24
+  no shutdown
+interface Tunnel0.0
+  tunnel mode ipsec
+  ip unnumbered GigaEthernet0.0
+  ipsec policy tunnel ipsec-map out
+  no shutdown
+`
+	path := writeConf(t, ikev1)
+	var errb bytes.Buffer
+	if rc := run([]string{"check", "-c", path}, io.Discard, &errb); rc != exitFail {
+		t.Errorf("check: status %d, want %d\n%s", rc, exitFail, errb.String())
+	}
+	if !strings.Contains(errb.String(), path+":7:15: error: \"tunnel mode ipsec\" on Tunnel0.0 is not enforced") || !strings.Contains(errb.String(), "unencrypted") {
+		t.Errorf("check does not name the mode line:\n%s", errb.String())
+	}
+	errb.Reset()
+	if rc := run([]string{"check", "--allow-unenforced", "-c", path}, io.Discard, &errb); rc != exitOK {
+		t.Errorf("check --allow-unenforced: status %d\n%s", rc, errb.String())
+	}
+	shut := writeConf(t, strings.Replace(ikev1, "  ipsec policy tunnel ipsec-map out\n  no shutdown", "  ipsec policy tunnel ipsec-map out\n  shutdown", 1))
+	errb.Reset()
+	if rc := run([]string{"check", "-c", shut}, io.Discard, &errb); rc != exitOK {
+		t.Errorf("check of the tunnel shut down: status %d\n%s", rc, errb.String())
+	}
+}
+
 // TestDaemonRefusesUnenforced: the daemon stops before it touches the
 // system (no root needed to see it refuse).
 func TestDaemonRefusesUnenforced(t *testing.T) {

@@ -44,8 +44,36 @@ import (
 // (FastEthernet, Dialer, BVI, ...) are kept with their whole block, and
 // soft-ix runs no such interface, so nothing passes through it
 // unfiltered.
+//
+// A Tunnel interface that encrypts with IPsec in a way soft-ix does not
+// speak (IKEv1's "tunnel mode ipsec", "ether-ip ipsec", "l2tp-lns ipsec",
+// ...) is refused the same way: soft-ix leaves it down, so what the file
+// routes into it would take another route, the default one to the
+// internet included, unencrypted.
 func Unenforced(cfg *config.Config, maps map[string]string) []config.Diagnostic {
 	_, _, bad := firewall(cfg, maps)
+	bad = append(bad, unencryptedTunnels(cfg)...)
+	slices.SortStableFunc(bad, func(a, b config.Diagnostic) int { return a.Pos.Line - b.Pos.Line })
+	return bad
+}
+
+// unencryptedTunnels lists, as Unenforced's diagnostics, the Tunnel
+// interfaces not shut down whose mode asks for IPsec other than IKEv2's.
+func unencryptedTunnels(cfg *config.Config) []config.Diagnostic {
+	var bad []config.Diagnostic
+	for _, ifc := range cfg.Interfaces {
+		if ifc.Kind != config.KindTunnel || ifc.Tunnel == nil || ifc.Shutdown || ifc.Tunnel.Mode == "ipsec-ikev2" {
+			continue
+		}
+		for _, w := range strings.Fields(ifc.Tunnel.Mode) {
+			if w == "ipsec" || w == "ipsec-ikev2" {
+				bad = append(bad, config.Diagnostic{Pos: ifc.Tunnel.ModePos, Severity: config.Error, Msg: fmt.Sprintf(
+					"\"tunnel mode %s\" on %s is not enforced: soft-ix speaks IPsec only as \"tunnel mode ipsec-ikev2\", so %s stays down and what is routed into it would leave by another route unencrypted",
+					ifc.Tunnel.Mode, ifc.Name, ifc.Name)})
+				break
+			}
+		}
+	}
 	return bad
 }
 
