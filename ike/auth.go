@@ -113,7 +113,7 @@ func (c *Core) sendAuth(now time.Time, sa *ikeSA) {
 		// INITIAL_CONTACT says "I have no other SA with you" (RFC 7296
 		// §2.4): not true when the peer's own initiation got in first, and
 		// a peer would drop that SA for it.
-		if !c.opt.NoInitialContact && !c.otherEstablished(sa) {
+		if !c.opt.NoInitialContact && !c.opt.InitialContactVendorID && !c.otherEstablished(sa) {
 			m.addNotify(nInitialContact, nil)
 		}
 		m.SA = childOffer(&t.pol, sa.childSPI, false)
@@ -192,8 +192,10 @@ func (c *Core) established(now time.Time, sa *ikeSA, m *message) {
 	// The IKE_SA_INIT messages were only needed for the AUTH payloads.
 	sa.initReq, sa.initResp, sa.dh, sa.initOffer = nil, nil, nil, nil
 	if !sa.initiator {
-		// INITIAL_CONTACT says the peer held no other SA with us when it
-		// set this one up: its old SAs are gone. An SA established after
+		// INITIAL_CONTACT (or Microsoft's Vid-Initial-Contact vendor ID
+		// in the IKE_SA_INIT request, which Azure's gateway sends instead)
+		// says the peer held no other SA with us when it set this one up:
+		// its old SAs are gone. An SA established after
 		// this one's exchange began is not one of them: both ends
 		// initiated at once, and the peer may hold it by now (the
 		// duplicate is resolved below, not dropped unannounced).
@@ -201,12 +203,11 @@ func (c *Core) established(now time.Time, sa *ikeSA, m *message) {
 		// Without INITIAL_CONTACT, an SA established more than
 		// staleDuplicate before the peer began this one is not from
 		// both ends dialling at once either: the peer restarted without
-		// saying so (Microsoft's stack may signal it with a vendor ID
-		// instead) or reauthenticates, and the new SA replaces the old,
+		// saying so or reauthenticates, and the new SA replaces the old,
 		// as strongSwan's unique IDs do. Kept by the duplicate rule
 		// instead, the old SA could outlive the peer's every new one
 		// until its rekey, with the tunnel down meanwhile.
-		initial := m.notify(nInitialContact) != nil
+		initial := m.notify(nInitialContact) != nil || sa.vidInitialContact
 		for _, o := range c.peerSAs(sa) {
 			if o.state != StateEstablished || !o.created.Before(begun) {
 				continue

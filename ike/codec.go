@@ -234,6 +234,8 @@ func fill(m *message, ps []wire.Payload) {
 				d.SPIs = append(d.SPIs, append([]byte(nil), s...))
 			}
 			m.Deletes = append(m.Deletes, d)
+		case *wire.VendorID:
+			m.VendorIDs = append(m.VendorIDs, append([]byte(nil), p.Data...))
 		}
 	}
 }
@@ -296,6 +298,9 @@ func toPayloads(m *message) []wire.Payload {
 			continue
 		}
 		ps = append(ps, wireNotify(n))
+	}
+	for _, v := range m.VendorIDs {
+		ps = append(ps, &wire.VendorID{Data: v})
 	}
 	return ps
 }

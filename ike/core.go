@@ -80,6 +80,15 @@ type CoreConfig struct {
 	// NoInitialContact leaves INITIAL_CONTACT out of IKE_AUTH (the load
 	// generator opens many IKE SAs with one identity).
 	NoInitialContact bool
+	// InitialContactVendorID says INITIAL_CONTACT the way Windows' IKEv2
+	// does, and so Azure's gateway: a Vid-Initial-Contact vendor ID in the
+	// IKE_SA_INIT request instead of the notify in IKE_AUTH. The Azure
+	// emulation sets it. A peer's Vid-Initial-Contact is honoured either
+	// way.
+	InitialContactVendorID bool
+	// VendorIDs go in every IKE_SA_INIT request and response we send (the
+	// Azure emulation sends Microsoft's); nil: none.
+	VendorIDs [][]byte
 	// DHReuse lets one ephemeral DH key serve new exchanges for this long
 	// (RFC 7296 §2.12); 0 (default) makes a fresh key for every exchange.
 	DHReuse time.Duration

@@ -69,6 +69,10 @@ func (c *Core) sendInit(now time.Time, sa *ikeSA) {
 	m.addNotify(nNATDetectionSource, c.natSourceHash(sa.spiI, 0, sa.local))
 	m.addNotify(nNATDetectionDest, natHash(sa.spiI, 0, sa.remote))
 	m.addNotify(nFragmentationSupp, nil)
+	m.VendorIDs = c.opt.VendorIDs
+	if c.opt.InitialContactVendorID && !c.opt.NoInitialContact && !c.holdsSAWith(sa) {
+		m.VendorIDs = append(append([][]byte(nil), m.VendorIDs...), vendorIDInitialContact)
+	}
 	pkt, err := encodePlain(m)
 	if err != nil {
 		c.log.Error("ike: encode IKE_SA_INIT", "err", err)
@@ -78,6 +82,30 @@ func (c *Core) sendInit(now time.Time, sa *ikeSA) {
 	c.count(sa.tun, exchangeStat(statSent, exIKESAInit))
 	sa.pending = &request{msgID: 0, packets: [][]byte{pkt}, sentAt: now, next: now.Add(c.opt.RetransmitBase)}
 	c.resend(sa, sa.pending.packets)
+}
+
+// vendorIDInitialContact is Microsoft's "Vid-Initial-Contact" vendor ID,
+// MD5("Vid-Initial-Contact") ([MS-IKEE] §1.3.4 and appendix A note 6).
+// Windows' IKEv2 initiators, and so Azure's VPN gateway, say "I hold no
+// SA with you" with it in the IKE_SA_INIT request, not with an
+// INITIAL_CONTACT notify in IKE_AUTH. It counts once the IKE SA
+// authenticates: the initiator's AUTH covers its IKE_SA_INIT request.
+var vendorIDInitialContact = []byte{0x26, 0x24, 0x4d, 0x38, 0xed, 0xdb, 0x61, 0xb3, 0x17, 0x2a, 0x36, 0xe3, 0xd0, 0xcf, 0xb8, 0x19}
+
+// holdsSAWith reports whether sa's tunnel has another established IKE SA
+// with sa's peer address (not one the peer said it lost): the IKE_SA_INIT
+// request's test for Vid-Initial-Contact, made before the peer's identity
+// is known (otherEstablished compares it too).
+func (c *Core) holdsSAWith(sa *ikeSA) bool {
+	if sa.tun == nil {
+		return false
+	}
+	for _, o := range c.sasOf(sa.tun) {
+		if o != sa && o.state == StateEstablished && !o.peerLost && o.remote.Addr() == sa.remote.Addr() {
+			return true
+		}
+	}
+	return false
 }
 
 // natHash is the NAT_DETECTION_*_IP data: SHA-1(SPIi | SPIr | IP | port).
@@ -355,7 +383,9 @@ func (c *Core) newResponderSA(now time.Time, m *message, suite IKESuite, chosen 
 	}
 	sa.detectNATRequest(m)
 	sa.fragOK = m.notify(nFragmentationSupp) != nil
+	sa.vidInitialContact = m.hasVendorID(vendorIDInitialContact)
 	r := &message{SPIi: sa.spiI, SPIr: sa.spiR, Exchange: exIKESAInit, Response: true}
+	r.VendorIDs = c.opt.VendorIDs
 	r.SA = []proposal{chosen}
 	r.KEGroup, r.KE, r.Nonce = suite.DH.ID, dh.Public(), sa.nonceR
 	r.addNotify(nNATDetectionSource, c.natSourceHash(sa.spiI, sa.spiR, sa.local))

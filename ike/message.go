@@ -133,7 +133,9 @@ type message struct {
 	Auth     []byte
 	TSi, TSr []selector
 	Deletes  []deletion
-	HasSK    bool // had an SK/SKF payload (set by the decoder)
+	// VendorIDs are the Vendor ID payloads' contents (RFC 7296 §3.12).
+	VendorIDs [][]byte
+	HasSK     bool // had an SK/SKF payload (set by the decoder)
 
 	// wireHash is the SHA-256 of the datagram that carried a received
 	// request (of its first fragment when fragmented), kept with our
@@ -159,6 +161,16 @@ func (m *message) errorNotify() *notify {
 		}
 	}
 	return nil
+}
+
+// hasVendorID reports whether m carries a Vendor ID payload equal to id.
+func (m *message) hasVendorID(id []byte) bool {
+	for _, v := range m.VendorIDs {
+		if string(v) == string(id) {
+			return true
+		}
+	}
+	return false
 }
 
 func (m *message) addNotify(t int, data []byte) {

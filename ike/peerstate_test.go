@@ -117,3 +117,79 @@ func TestPFSRekeyAgainstAzure(t *testing.T) {
 		t.Fatalf("after two Child SA lifetimes: same IKE SA %v, live Child SA %+v; want one rekeyed with group 14", sa == first, ch)
 	}
 }
+
+// TestPeerRestartVidInitialContact: Azure's gateway, as Windows' IKEv2
+// does, says INITIAL_CONTACT with the Vid-Initial-Contact vendor ID in its
+// IKE_SA_INIT request, not with the notify in IKE_AUTH ([MS-IKEE] §1.3.4).
+// A peer that restarts seconds after the tunnel came up (an instance
+// failing over right after a setup) replaces our stale SA at once, and
+// our traffic goes to an SA it holds. Only the vendor ID says so here:
+// the stale SA is younger than staleDuplicate, and by the duplicate rule
+// alone we kept whichever SA had the lower SPI, a stale one half the
+// time.
+func TestPeerRestartVidInitialContact(t *testing.T) {
+	for i := 0; i < 8; i++ {
+		p := newPair(t, testConfig(addrB, "k", true, nil), testConfig(addrA, "k", true, nil), nil)
+		p.a.core.Start(p.now)
+		p.run(2 * time.Second)
+		p.checkUp()
+		n := p.b
+		c, err := NewCore(CoreConfig{Config: testConfig(addrA, "k", true, nil), DataPlane: newFakeDP(), Transport: p.net,
+			Logger: n.core.log, LocalAddr: n.core.opt.LocalAddr, InitialContactVendorID: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n.dp, n.core = c.opt.DataPlane.(*fakeDP), c
+		var vid bool
+		p.net.filter = func(d datagram) bool {
+			if isInitRequest(d) && d.from.Addr() == addrB {
+				m, err := decodePlain(d.pkt)
+				vid = err == nil && m.hasVendorID(vendorIDInitialContact)
+			}
+			return false
+		}
+		c.Start(p.now)
+		p.run(time.Second)
+		if !vid {
+			t.Fatal("the restarted peer's IKE_SA_INIT request has no Vid-Initial-Contact")
+		}
+		ea, eb := established(p.a), established(p.b)
+		if len(ea) != 1 || len(eb) != 1 || ea[0].spiI != eb[0].spiI {
+			t.Fatalf("run %d: 1 s after the peer's restart a holds %d IKE SAs, b %d, not the same one", i, len(ea), len(eb))
+		}
+		if _, ok := p.b.dp.sas[dpKey{p.a.dp.outbound["Tunnel0.0"], true}]; !ok {
+			t.Fatalf("run %d: a's traffic goes to an SA the restarted peer does not have", i)
+		}
+	}
+}
+
+// TestVidInitialContactOnlyWithoutSA: an end that says INITIAL_CONTACT the
+// Microsoft way sends the vendor ID only while it holds no IKE SA with the
+// peer, as it would the notify: a second IKE SA beside a live one (both
+// ends dialling) must not make the peer drop the first.
+func TestVidInitialContactOnlyWithoutSA(t *testing.T) {
+	p := newPair(t, testConfig(addrB, "k", true, nil), testConfig(addrA, "k", true, nil), func(c *CoreConfig) {
+		c.InitialContactVendorID = true
+	})
+	var vids []bool
+	p.net.filter = func(d datagram) bool {
+		if isInitRequest(d) && d.from.Addr() == addrA {
+			m, err := decodePlain(d.pkt)
+			vids = append(vids, err == nil && m.hasVendorID(vendorIDInitialContact))
+		}
+		return false
+	}
+	p.a.core.Start(p.now)
+	p.run(2 * time.Second)
+	first, _ := p.checkUp()
+	ta := p.a.core.tunnels["Tunnel0.0"]
+	p.a.core.initiate(p.now, ta)
+	p.run(2 * time.Second)
+	if len(vids) != 2 || !vids[0] || vids[1] {
+		t.Fatalf("Vid-Initial-Contact in a's IKE_SA_INIT requests: %v; want in the first only", vids)
+	}
+	if first.state != StateEstablished && first.replacedBy == nil {
+		t.Fatalf("the first IKE SA went (%v) without a successor", first.state)
+	}
+	p.checkUp()
+}

@@ -106,6 +106,10 @@ type ikeSA struct {
 	localID      identity
 	psk          []byte
 	authFailed   bool
+	// vidInitialContact: the peer's IKE_SA_INIT request carried
+	// Microsoft's Vid-Initial-Contact vendor ID (see
+	// vendorIDInitialContact), its INITIAL_CONTACT.
+	vidInitialContact bool
 
 	// Message IDs: ours (as requester) and the peer's (as responder).
 	nextMsgID  uint32
