@@ -400,4 +400,17 @@ func TestLintConnectionMode(t *testing.T) {
 	if err := acc.ReadConnection([]byte(`{"connectionMode": "Never"}`)); err == nil {
 		t.Error("connectionMode Never accepted")
 	}
+	// dpdTimeoutSeconds is 9 to 3600 (row "dpd"); 0 leaves Azure's
+	// default.
+	for _, sec := range []int{5, 8, 3601, -1} {
+		if err := acc.ReadConnection([]byte(fmt.Sprintf(`{"dpdTimeoutSeconds": %d}`, sec))); err == nil {
+			t.Errorf("dpdTimeoutSeconds %d accepted", sec)
+		}
+	}
+	for _, tc := range []struct{ sec, want int }{{0, 45}, {9, 9}, {3600, 3600}} {
+		a := DefaultAccepts()
+		if err := a.ReadConnection([]byte(fmt.Sprintf(`{"dpdTimeoutSeconds": %d}`, tc.sec))); err != nil || a.DPDTimeout.Seconds() != float64(tc.want) {
+			t.Errorf("dpdTimeoutSeconds %d: %v %v, want %d s", tc.sec, a.DPDTimeout, err, tc.want)
+		}
+	}
 }

@@ -255,8 +255,15 @@ func (a *Accepts) ReadConnection(data []byte) error {
 		if err := json.Unmarshal(raw, &sec); err != nil {
 			return fmt.Errorf("dpdTimeoutSeconds: %w", err)
 		}
-		if sec > 0 {
-			a.DPDTimeout = time.Duration(sec) * time.Second
+		// 0 is a connection left at Azure's default; Azure's API takes
+		// nothing else outside its range (row "dpd").
+		d := time.Duration(sec) * time.Second
+		switch {
+		case sec == 0:
+		case d < MinDPDTimeout || d > MaxDPDTimeout:
+			return fmt.Errorf("dpdTimeoutSeconds %d: Azure takes %d to %d", sec, int(MinDPDTimeout.Seconds()), int(MaxDPDTimeout.Seconds()))
+		default:
+			a.DPDTimeout = d
 		}
 	}
 	return nil

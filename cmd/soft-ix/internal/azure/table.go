@@ -96,6 +96,8 @@ var (
 	ChildLifetime   = 27000 * time.Second // row "child-lifetime"
 	ChildLifetimeKB = uint64(102400000)   // row "child-lifetime"
 	DPDTimeout      = 45 * time.Second    // row "dpd"
+	MinDPDTimeout   = 9 * time.Second     // row "dpd"
+	MaxDPDTimeout   = 3600 * time.Second  // row "dpd"
 	MaxMSS          = 1350                // row "mss"
 
 	// ReservedASNs may not be used by the on-premises side (row
@@ -146,8 +148,9 @@ var Table = []Row{
 	{"child-lifetime", "Child SA lifetime (default; a custom policy sets saLifeTimeSeconds/saDataSizeKilobytes)",
 		fmt.Sprintf("%s / %d KB", ChildLifetime, ChildLifetimeKB), srcDevices + "#ipsec" + notRechecked},
 	{"dpd", "dead peer detection timeout of a connection (dpdTimeoutSeconds)",
-		DPDTimeout.String() + " [unconfirmed as Azure's default: Learn shows 45 s only as the example value of a custom policy; the 9-3600 s range was not found either]",
-		srcPolicy + ` §"Step 3 - Configure a custom IPsec/IKE policy on the S2S VPN connection": "DPD timeout: 45 seconds"; "Policy-based traffic selector and DPD timeout options can be specified with Default policy"`},
+		fmt.Sprintf("%.0f s by default; %.0f to %.0f s per connection", DPDTimeout.Seconds(), MinDPDTimeout.Seconds(), MaxDPDTimeout.Seconds()),
+		srcFAQ + `#ipsecike §"What is the default DPD timeout value? Can I specify a different DPD timeout?": "The default DPD timeout is 45 seconds on VPN gateways. You can specify a different DPD timeout value on each IPsec or VNet-to-VNet connection, from 9 seconds to 3,600 seconds."; ` +
+			srcPolicy + ` §"Step 3 - Configure a custom IPsec/IKE policy on the S2S VPN connection": "Policy-based traffic selector and DPD timeout options can be specified with Default policy"`},
 	{"initiator", "who starts negotiations", "Azure both initiates and responds on a route-based connection",
 		srcFAQ + ` §"Can I specify my own policy-based traffic selectors?": "This behavior is consistent among all connection modes (Default, InitiatorOnly, and ResponderOnly)" (Default: both; the rest of the row not re-checked)`},
 	{"ikev2", "IKE version of a connection (connectionProtocol)", "IKEv2 by default; IKEv1 optional",
