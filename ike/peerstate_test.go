@@ -5,8 +5,12 @@ package ike
 // restart without INITIAL_CONTACT (what a real Azure gateway may do).
 
 import (
+	"crypto/md5"
+	"net/netip"
 	"testing"
 	"time"
+
+	"github.com/soft-ix/soft-ix/ike/wire"
 )
 
 // dropPeerDeletes makes the network lose every INFORMATIONAL request
@@ -192,4 +196,60 @@ func TestVidInitialContactOnlyWithoutSA(t *testing.T) {
 		t.Fatalf("the first IKE SA went (%v) without a successor", first.state)
 	}
 	p.checkUp()
+}
+
+// TestAzureFragmentsEveryExchange: Windows' IKEv2, so Azure's gateway,
+// fragments (RFC 7383) any encrypted message above 576 bytes once both
+// ends sent IKEV2_FRAGMENTATION_SUPPORTED ([MS-IKEE] §3.15.5.3), not
+// only IKE_AUTH. An IX keeps its tunnel across Azure's setup, Child SA
+// rekey, IKE SA rekey and liveness check all arriving in fragments (a
+// smaller fragment size here, so that every one of them is cut).
+func TestAzureFragmentsEveryExchange(t *testing.T) {
+	p := newPair(t, testConfig(addrB, "k", true, nil), testConfig(addrA, "k", true, nil), func(c *CoreConfig) {
+		if c.LocalAddr(netip.Addr{}) == addrB {
+			c.FragmentSize = 200
+		}
+	})
+	p.b.core.tunnels["Tunnel0.0"].pol = AzurePolicy()
+	frags := map[int]int{} // fragmented requests from b by exchange
+	p.net.filter = func(d datagram) bool {
+		if d.from.Addr() != addrB {
+			return false
+		}
+		wm, err := wire.ParseMessage(d.pkt)
+		if err == nil && !wm.Header.IsResponse() {
+			if f := wm.EncryptedFragment(); f != nil && f.FragmentNumber == 1 {
+				frags[int(wm.Header.Exchange)]++
+			}
+		}
+		return false
+	}
+	p.b.core.Start(p.now) // only Azure dials
+	p.run(2 * time.Second)
+	sa, sb := p.checkUp()
+	p.b.core.startChildRekey(p.now, sb, sb.liveChild())
+	p.run(5 * time.Second)
+	p.checkUp()
+	p.b.core.startIKERekey(p.now, sb)
+	p.run(5 * time.Second)
+	sa2, sb2 := p.checkUp()
+	p.b.core.startDPD(p.now, sb2)
+	p.run(5 * time.Second)
+	p.checkUp()
+	if sa2 == sa || sa2.liveChild() == nil || sb2.liveChild() == nil {
+		t.Fatal("the IKE SA rekey did not replace the SA with the Child SA moved")
+	}
+	for _, ex := range []int{exIKEAuth, exCreateChildSA} {
+		if frags[ex] == 0 {
+			t.Errorf("no fragmented %s request from Azure: %v", exchangeName(ex), frags)
+		}
+	}
+}
+
+// TestVendorIDInitialContact: the vendor ID is MD5("Vid-Initial-Contact")
+// ([MS-IKEE] appendix A note 6).
+func TestVendorIDInitialContact(t *testing.T) {
+	if want := md5.Sum([]byte("Vid-Initial-Contact")); string(vendorIDInitialContact) != string(want[:]) {
+		t.Fatalf("%x, want %x", vendorIDInitialContact, want)
+	}
 }

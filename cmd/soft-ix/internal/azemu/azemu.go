@@ -141,8 +141,9 @@ func (c Config) Policy() (ike.Policy, error) {
 
 // IKE makes every tunnel of ic an Azure connection: Azure's policy,
 // initiating and responding as the connection mode says (rows
-// "initiator", "connection-mode"), and Azure's DPD timeout in t. It
-// replaces whatever the file's profiles said.
+// "initiator", "connection-mode"), and in t Azure's DPD timeout and what
+// Windows' IKE does on the wire. It replaces whatever the file's profiles
+// said.
 func (c Config) IKE(ic *ike.Config, t *ike.CoreConfig) error {
 	pol, err := c.Policy()
 	if err != nil {
@@ -167,6 +168,13 @@ func (c Config) IKE(ic *ike.Config, t *ike.CoreConfig) error {
 		if c.Connection != nil {
 			t.DPDTimeout = c.Connection.DPDTimeout
 		}
+		// Windows' IKE on the wire (rows "ms-ikev2", "initial-contact",
+		// "ike-fragmentation"): Microsoft's vendor IDs, INITIAL_CONTACT
+		// as Vid-Initial-Contact, fragments that fit a 576-byte IPv4
+		// packet with its UDP header and the NAT-T port's non-ESP marker.
+		t.VendorIDs = azure.VendorIDs
+		t.InitialContactVendorID = true
+		t.FragmentSize = azure.FragmentMTU - 20 - 8 - 4
 	}
 	return nil
 }

@@ -104,6 +104,12 @@ func TestIKEMakesEveryTunnelAzure(t *testing.T) {
 	if !tc.ConnectAuto || tc.Direction != ike.BothDirections || len(tc.Policy.IKEOffer) == 0 || tuning.DPDTimeout != azure.DPDTimeout {
 		t.Errorf("tunnel %+v, DPD timeout %v", tc, tuning.DPDTimeout)
 	}
+	// Windows' IKE on the wire (rows "ms-ikev2", "initial-contact",
+	// "ike-fragmentation"): a fragment's IPv4 packet, UDP header and
+	// non-ESP marker included, is at most 576 bytes.
+	if len(tuning.VendorIDs) != len(azure.VendorIDs) || !tuning.InitialContactVendorID || tuning.FragmentSize+20+8+4 != 576 {
+		t.Errorf("vendor IDs %x, INITIAL_CONTACT by vendor ID %v, fragment size %d", tuning.VendorIDs, tuning.InitialContactVendorID, tuning.FragmentSize)
+	}
 }
 
 // TestIKEConnectionMode: the connection's connectionMode decides which

@@ -36,6 +36,10 @@ const (
 	srcBGPHowto = "https://learn.microsoft.com/en-us/azure/vpn-gateway/bgp-howto"
 	srcFAQ      = "https://learn.microsoft.com/en-us/azure/vpn-gateway/vpn-gateway-vpn-faq"
 	srcHA       = "https://learn.microsoft.com/en-us/azure/vpn-gateway/vpn-gateway-highlyavailable"
+	// srcIKEE is Microsoft's Internet Key Exchange Protocol Extensions,
+	// [MS-IKEE]: what Windows' IKE (IKEEXT) adds to the RFCs, which
+	// Azure's gateway runs (row "ms-ikev2").
+	srcIKEE = "https://learn.microsoft.com/en-us/openspecs/windows_protocols/ms-ikee/"
 )
 
 // notRechecked marks a row whose value was not checked against the page's
@@ -113,6 +117,20 @@ var (
 
 	MaxPrefixes = 4000 // row "prefix-limit": prefixes Azure accepts from one BGP peer
 
+	// FragmentMTU is the IP packet size above which Azure cuts its
+	// encrypted IKE messages into RFC 7383 fragments (row
+	// "ike-fragmentation").
+	FragmentMTU = 576
+
+	// VendorIDs are the Vendor ID payloads of Azure's IKE_SA_INIT
+	// messages (row "ms-ikev2"): MD5("MS NT5 ISAKMPOAKLEY") with version
+	// 9 (Windows 8 and Server 2012 or later), and MD5("MS-Negotiation
+	// Discovery Capable").
+	VendorIDs = [][]byte{
+		{0x1e, 0x2b, 0x51, 0x69, 0x05, 0x99, 0x1c, 0x7d, 0x7c, 0x96, 0xfc, 0xbf, 0xb5, 0x87, 0xe4, 0x61, 0x00, 0x00, 0x00, 0x09},
+		{0xfb, 0x1d, 0xe3, 0xcd, 0xf3, 0x41, 0xb7, 0xea, 0x16, 0xb7, 0xe5, 0xbe, 0x08, 0x55, 0xf1, 0x20},
+	}
+
 	BGPKeepalive = 60 * time.Second  // row "bgp-timers"
 	BGPHold      = 180 * time.Second // row "bgp-timers"
 
@@ -153,6 +171,15 @@ var Table = []Row{
 			srcPolicy + ` §"Step 3 - Configure a custom IPsec/IKE policy on the S2S VPN connection": "Policy-based traffic selector and DPD timeout options can be specified with Default policy"`},
 	{"initiator", "who starts negotiations", "Azure both initiates and responds on a route-based connection",
 		srcFAQ + ` §"Can I specify my own policy-based traffic selectors?": "This behavior is consistent among all connection modes (Default, InitiatorOnly, and ResponderOnly)" (Default: both; the rest of the row not re-checked)`},
+	{"ms-ikev2", "the IKEv2 implementation of Azure's gateway",
+		"Windows' IKEEXT: its IKE_SA_INIT messages carry the vendor IDs \"MS NT5 ISAKMPOAKLEY\" version 9 and \"MS-Negotiation Discovery Capable\"",
+		srcIKEE + ` appendix A note 6 (the vendor IDs and their values); seen from Azure gateways in charon's logs, https://github.com/MicrosoftDocs/azure-docs/issues/32421: "parsed IKE_SA_INIT response 0 [ SA KE No N(FRAG_SUP) N(NATD_S_IP) N(NATD_D_IP) V V CERTREQ ]", "received MS NT5 ISAKMPOAKLEY v9 vendor ID", "received MS-Negotiation Discovery Capable vendor ID"`},
+	{"initial-contact", "how a gateway instance that holds no SA with the on-premises device (new, restarted, failed over) says so",
+		"a Vid-Initial-Contact vendor ID in its IKE_SA_INIT request, not an INITIAL_CONTACT notify in IKE_AUTH",
+		srcIKEE + ` §1.3.4 "Fast Failover": "The client uses a "Vid-Initial-Contact" vendor ID payload ... to signal to the cluster that it does not have any main mode security association (MM SA) or quick mode security association (QM SA) established"; appendix A note 6: sent by every Windows version. Windows' IKEv2 initiators send it in IKE_SA_INIT and no N(INITIAL_CONTACT) in IKE_AUTH (charon's logs of Windows clients) [Azure's own requests not seen]`},
+	{"ike-fragmentation", "IKE fragmentation (RFC 7383) of Azure's messages",
+		fmt.Sprintf("every encrypted message above %d bytes (read here as its IPv4 packet), once both ends sent IKEV2_FRAGMENTATION_SUPPORTED", FragmentMTU),
+		srcIKEE + ` §3.15.1: "the chosen MTU SHOULD be the minimum MTU for the IP protocol, which is 576 bytes for IPv4 and 1280 bytes for IPv6"; §3.15.5.3: "any message that is larger than 576 bytes and contains an Encrypted payload can be fragmented"; Azure's IKE_SA_INIT answer carries N(FRAG_SUP) (row "ms-ikev2")`},
 	{"ikev2", "IKE version of a connection (connectionProtocol)", "IKEv2 by default; IKEv1 optional",
 		srcCrypto + ` §"About IKEv1 and IKEv2 for Azure VPN connections": "we're now allowing IKEv1 connections for all of the VPN gateway SKUs, except Basic SKU" (IKEv2 as the default: not re-checked)`},
 	{"traffic-selectors", "traffic selectors of a route-based connection",

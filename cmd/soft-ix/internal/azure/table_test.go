@@ -1,6 +1,7 @@
 package azure
 
 import (
+	"crypto/md5"
 	"strings"
 	"testing"
 )
@@ -32,6 +33,22 @@ func TestReservedASN(t *testing.T) {
 	for _, asn := range []uint32{65010, 65050, 65516, 64512, 4200000000} {
 		if ReservedASN(asn) {
 			t.Errorf("%d reserved", asn)
+		}
+	}
+}
+
+// TestVendorIDs: Azure's vendor IDs are the MD5 hashes [MS-IKEE] names
+// (row "ms-ikev2"), the first with Windows' version 9 appended.
+func TestVendorIDs(t *testing.T) {
+	nt5 := md5.Sum([]byte("MS NT5 ISAKMPOAKLEY"))
+	disc := md5.Sum([]byte("MS-Negotiation Discovery Capable"))
+	want := [][]byte{append(nt5[:], 0, 0, 0, 9), disc[:]}
+	if len(VendorIDs) != len(want) {
+		t.Fatalf("%d vendor IDs, want %d", len(VendorIDs), len(want))
+	}
+	for i := range want {
+		if string(VendorIDs[i]) != string(want[i]) {
+			t.Errorf("vendor ID %d: %x, want %x", i, VendorIDs[i], want[i])
 		}
 	}
 }
