@@ -253,3 +253,58 @@ func TestVendorIDInitialContact(t *testing.T) {
 		t.Fatalf("%x, want %x", vendorIDInitialContact, want)
 	}
 }
+
+// TestAzureRekeysEveryTwentySeconds: Windows' IKE on a site-to-site
+// tunnel checks a peer's liveness by rekeying the Child SA whenever it
+// sent packets but received none for 20 s ([MS-IKEE] §3.12.4.2 and
+// appendix A note 33), so traffic that flows only from Azure (a VNet
+// sending to on-premises hosts that never answer) makes Azure rekey the
+// Child SA every 20 s or so. The IX keeps one live Child SA pair through
+// an hour of that, and no replaced SA stays installed past its grace.
+func TestAzureRekeysEveryTwentySeconds(t *testing.T) {
+	p := newPair(t, testConfig(addrB, "k", true, nil), testConfig(addrA, "k", true, nil), nil)
+	p.b.core.tunnels["Tunnel0.0"].pol = AzurePolicy()
+	p.a.core.Start(p.now)
+	p.run(2 * time.Second)
+	p.checkUp()
+	used := map[uint32]bool{p.a.dp.outbound["Tunnel0.0"]: true}
+	for i := 0; i < 180; i++ {
+		_, sb := p.checkUp()
+		if ch := sb.liveChild(); ch != nil && ch.rekeying == nil {
+			p.b.core.startChildRekey(p.now, sb, ch)
+		}
+		p.run(20 * time.Second)
+		if n := p.a.dp.count(); n > 4 {
+			t.Fatalf("after %d rekeys by Azure the IX holds %d SAs installed, want one pair (two during a rekey)", i+1, n)
+		}
+		used[p.a.dp.outbound["Tunnel0.0"]] = true
+	}
+	p.checkUp()
+	if len(used) != 181 {
+		t.Fatalf("the IX sent on %d Child SAs through 180 rekeys by Azure, want 181", len(used))
+	}
+}
+
+// TestAzureInvalidSPINotify: Windows' IKE may report ESP that arrived on
+// an SPI it does not know with an INVALID_SPI notify in an INFORMATIONAL
+// request (RFC 7296 §2.21, [MS-IKEE] appendix A note 1). The IX answers
+// it and keeps the IKE SA: the notify does not prove the Child SA gone,
+// and Azure's own check (a Child SA rekey after 20 s without inbound
+// packets) replaces a pair it lost.
+func TestAzureInvalidSPINotify(t *testing.T) {
+	p := newPair(t, testConfig(addrB, "k", true, nil), testConfig(addrA, "k", true, nil), nil)
+	p.b.core.tunnels["Tunnel0.0"].pol = AzurePolicy()
+	p.a.core.Start(p.now)
+	p.run(2 * time.Second)
+	sa, sb := p.checkUp()
+	answered := false
+	p.b.core.request(p.now, sb, func(time.Time) *message {
+		m := &message{Exchange: exInformational}
+		m.Notifies = append(m.Notifies, notify{Protocol: protoESP, Type: 11, Data: be32(p.a.dp.outbound["Tunnel0.0"])})
+		return m
+	}, func(time.Time, *message) { answered = true })
+	p.run(5 * time.Second)
+	if sa2, _ := p.checkUp(); !answered || sa2 != sa {
+		t.Fatalf("INVALID_SPI answered %v, IKE SA kept %v", answered, sa2 == sa)
+	}
+}
