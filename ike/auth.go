@@ -71,6 +71,27 @@ func idKey(id identity) string {
 	return strconv.Itoa(id.Type) + ":" + data
 }
 
+// localIdentity is the identity tunnel t sends from local: its
+// configured one, else the address.
+func localIdentity(t *tunnel, local netip.Addr) identity {
+	if t != nil && !t.conf.LocalID.IsZero() {
+		return t.conf.LocalID.wire()
+	}
+	return addrIdentity(local)
+}
+
+// ownPSK is the key our AUTH payload is made with: the one configured for
+// our own identity ("ikev2 authentication psk id" naming it), as an IX
+// with a key per identity and strongSwan with asymmetric keys expect,
+// else peerKey, the key that authenticates the peer. A peer with one key
+// for both ends (Azure, the seed) has only its own identity configured.
+func (c *Core) ownPSK(local identity, peerKey []byte) []byte {
+	if k, ok := c.pskFirst[idKey(local)]; ok {
+		return k
+	}
+	return peerKey
+}
+
 // expectedPeerID is what a tunnel expects the peer to send as its ID.
 func expectedPeerID(t *tunnel) (identity, bool) {
 	if !t.conf.PeerID.IsZero() {
@@ -103,13 +124,14 @@ func (c *Core) sendAuth(now time.Time, sa *ikeSA) {
 		return
 	}
 	sa.peerID, sa.psk = want, psk
-	sa.localID = addrIdentity(sa.local.Addr())
+	sa.localID = localIdentity(t, sa.local.Addr())
+	own := c.ownPSK(sa.localID, psk)
 	sa.childSPI = c.newChildSPI()
 	c.request(now, sa, func(time.Time) *message {
 		m := &message{Exchange: exIKEAuth}
 		m.IDi = &sa.localID
 		m.AuthM = authSharedKey
-		m.Auth = authData(sa.suite, psk, sa.initReq, sa.nonceR, sa.keys.pi, sa.localID.body())
+		m.Auth = authData(sa.suite, own, sa.initReq, sa.nonceR, sa.keys.pi, sa.localID.body())
 		// INITIAL_CONTACT says "I have no other SA with you" (RFC 7296
 		// §2.4): not true when the peer's own initiation got in first, and
 		// a peer would drop that SA for it.
@@ -388,9 +410,9 @@ func (c *Core) respondAuth(now time.Time, sa *ikeSA, m *message) {
 		c.removeSA(now, sa)
 		return
 	}
-	sa.localID = addrIdentity(sa.local.Addr())
+	sa.localID = localIdentity(t, sa.local.Addr())
 	r := &message{IDr: &sa.localID, AuthM: authSharedKey}
-	r.Auth = authData(sa.suite, psk, sa.initResp, sa.nonceI, sa.keys.pr, sa.localID.body())
+	r.Auth = authData(sa.suite, c.ownPSK(sa.localID, psk), sa.initResp, sa.nonceI, sa.keys.pr, sa.localID.body())
 	c.established(now, sa, m)
 	ch, chosen, ntype := c.acceptFirstChild(sa, m)
 	if ntype != 0 {

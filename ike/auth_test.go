@@ -3,6 +3,7 @@ package ike
 import (
 	"net/netip"
 	"testing"
+	"time"
 
 	"github.com/soft-ix/soft-ix/ike/crypto"
 	"github.com/soft-ix/soft-ix/ike/wire"
@@ -74,5 +75,58 @@ func TestPSKForIndexed(t *testing.T) {
 	}
 	if got := c.pskFor(identity{Type: idKeyID, Data: []byte("other")}, netip.Addr{}); got != nil {
 		t.Errorf("no match and no address: %q", got)
+	}
+}
+
+// TestLocalIDPerIdentityKeys: two IXes as in a published pair (one
+// responder for "peer any" by key ID, one initiator), each sending its
+// "local-authentication id keyid" and holding a key per identity: each
+// makes its AUTH with its own identity's key and checks the peer's with
+// the peer's, so the tunnel comes up and each sees the other's key ID.
+// Swapping one side's keys makes the IKE_AUTH fail.
+func TestLocalIDPerIdentityKeys(t *testing.T) {
+	keys := []PSK{{ID: ID{KeyID: "ROUTER1"}, Key: []byte("key-of-router1")}, {ID: ID{KeyID: "ROUTER2"}, Key: []byte("key-of-router2")}}
+	cfgs := func(keysB []PSK) (Config, Config) {
+		a := testConfig(addrB, "unused", true, nil)
+		a.PSKs = keys
+		a.Tunnels[0].PeerID, a.Tunnels[0].LocalID = ID{KeyID: "ROUTER2"}, ID{KeyID: "ROUTER1"}
+		b := testConfig(addrA, "unused", false, nil)
+		b.PSKs = keysB
+		b.Tunnels[0].Peer, b.Tunnels[0].PeerAny = netip.Addr{}, true
+		b.Tunnels[0].PeerID, b.Tunnels[0].LocalID = ID{KeyID: "ROUTER1"}, ID{KeyID: "ROUTER2"}
+		return a, b
+	}
+	a, b := cfgs(keys)
+	p := newPair(t, a, b, nil)
+	p.a.core.Start(p.now)
+	p.run(time.Second)
+	sa, sb := p.checkUp()
+	if sa.peerID.String() != "KEY-ID ROUTER2" || sb.peerID.String() != "KEY-ID ROUTER1" {
+		t.Fatalf("peer IDs: a sees %q, b sees %q", sa.peerID.String(), sb.peerID.String())
+	}
+
+	a, b = cfgs([]PSK{{ID: ID{KeyID: "ROUTER1"}, Key: keys[1].Key}, {ID: ID{KeyID: "ROUTER2"}, Key: keys[0].Key}})
+	p = newPair(t, a, b, nil)
+	p.a.core.Start(p.now)
+	p.run(time.Second)
+	if ea, eb := established(p.a), established(p.b); len(ea) != 0 || len(eb) != 0 {
+		t.Fatalf("established with each key swapped: a=%d b=%d", len(ea), len(eb))
+	}
+}
+
+// TestOwnPSK: our AUTH takes the key of our own identity where one is
+// configured, else the peer's.
+func TestOwnPSK(t *testing.T) {
+	cfg := testConfig(addrB, "peer-key", false, nil)
+	cfg.PSKs = append(cfg.PSKs, PSK{ID: ID{FQDN: "ix.example.jp"}, Key: []byte("own-key")})
+	c, err := NewCore(CoreConfig{Config: cfg, DataPlane: newFakeDP(), Transport: dropTransport{}, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := string(c.ownPSK(identity{Type: idFQDN, Data: []byte("IX.example.jp")}, []byte("peer-key"))); got != "own-key" {
+		t.Errorf("own identity with a key: %q", got)
+	}
+	if got := string(c.ownPSK(addrIdentity(addrA), []byte("peer-key"))); got != "peer-key" {
+		t.Errorf("own identity without a key: %q", got)
 	}
 }

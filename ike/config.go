@@ -36,6 +36,10 @@ type TunnelConfig struct {
 	Peer    netip.Addr // the peer's address; invalid with PeerAny
 	PeerAny bool       // any peer that authenticates with a known PSK
 	PeerID  ID         // the identity the peer must send; zero: its address
+	// LocalID is the identity we send ("local-authentication id"); zero:
+	// our address. Our AUTH is made with the key configured for it, if
+	// one is, else with the peer's (see ownPSK).
+	LocalID ID
 
 	ConnectAuto bool // initiate at start and after losing the SA
 	Direction   Direction

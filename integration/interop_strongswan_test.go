@@ -554,3 +554,41 @@ func iopExplainLoss(t *testing.T, l *iopLab, c *nslab.StrongSwan, res iopPingRes
 		t.Logf("soft-ix nonzero drop counters:\n%s", strings.Join(drops, "\n"))
 	}
 }
+
+// TestInteropStrongSwanKeyIDs: the IX names itself with
+// "local-authentication id keyid" and expects charon's key ID, as IX
+// pairs behind dynamic addresses do: charon, which checks the IX's
+// identity, brings the tunnel up and the LAN host's ping crosses. Before
+// soft-ix sent that identity it always sent its address, and charon
+// refused the IKE_AUTH.
+func TestInteropStrongSwanKeyIDs(t *testing.T) {
+	l := iopNewLab(t, "iopkeyid")
+	az := iopAzure()
+	az.LocalID, az.RemoteID = "keyid:azure-gw", "keyid:branch-ix"
+	c := l.startCharon(az)
+	conf := iopIXConf{}.text()
+	for old, repl := range map[string]string{
+		"ikev2 authentication psk id ipv4 " + nslab.AzurePublicAddr + " key": "ikev2 authentication psk id keyid azure-gw key",
+		"ikev2 default-profile\n": "ikev2 default-profile\n  local-authentication psk id keyid branch-ix\n",
+		"authentication psk id ipv4 " + nslab.AzurePublicAddr + "\n":          "authentication psk id keyid azure-gw\n",
+	} {
+		if !strings.Contains(conf, old) {
+			t.Fatalf("the IX config has no %q", old)
+		}
+		conf = strings.Replace(conf, old, repl, 1)
+	}
+	x := l.startIXWith(nslab.SoftIXOptions{Name: "ix", Config: conf, Map: nslab.IXSideMap()})
+	l.waitTunnel(x, c, 30*time.Second)
+	l.charonUp(c, 10*time.Second)
+	l.waitPing(iopPingAttempts)
+	if out, err := x.Command("show", "ikev2", "sa"); err != nil || !strings.Contains(out, "KEY-ID azure-gw") {
+		t.Errorf("soft-ix does not show charon's key ID: %v\n%s", err, out)
+	}
+	sas, err := c.ListSAs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(sas, "branch-ix") {
+		t.Errorf("charon does not list the IX's key ID:\n%s", sas)
+	}
+}

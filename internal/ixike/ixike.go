@@ -59,8 +59,12 @@ func Tunnel(cfg *config.Config, ifc *config.Interface) (ike.TunnelConfig, error)
 	if err != nil {
 		return ike.TunnelConfig{}, fmt.Errorf("%s: ikev2 peer: %w", ifc.Name, err)
 	}
+	localID, err := ID(prof.LocalID)
+	if err != nil {
+		return ike.TunnelConfig{}, fmt.Errorf("%s: local-authentication: %w", ifc.Name, err)
+	}
 	t := ike.TunnelConfig{
-		Name: ifc.Name, Peer: tun.Peer, PeerAny: tun.PeerAny, PeerID: peerID,
+		Name: ifc.Name, Peer: tun.Peer, PeerAny: tun.PeerAny, PeerID: peerID, LocalID: localID,
 		ConnectAuto: tun.ConnectAuto, NATKeepalive: tun.NATKeepalive, NATKeepaliveForce: tun.NATKeepaliveForce,
 		Policy: pol,
 	}
