@@ -271,7 +271,8 @@ Usage:
         run the daemon in the foreground; SIGHUP re-reads FILE, SIGTERM/SIGINT
         stop it and remove everything it added. It refuses to start (and a
         reload is refused) while FILE has ip filter / ip napt lines it cannot
-        enforce, unless --allow-unenforced is given
+        enforce, or a tunnel in an IPsec mode other than ipsec-ikev2 (IKEv1),
+        unless --allow-unenforced is given
   soft-ix --emulate azure [--emulate-time-scale N] [--emulate-connection CONN.json]
         [--emulate-connection-mode MODE] -c FILE [--map ...]
         run FILE as one instance of an Azure VPN Gateway (a lab peer): every
@@ -286,8 +287,9 @@ Usage:
   soft-ix check -c FILE [--allow-unenforced]
         parse and validate FILE; diagnostics on stderr as file:line:col;
         exit 0 when the configuration is usable, 1 otherwise; a file with
-        filter or NAPT lines soft-ix cannot enforce is not usable (they are
-        listed) unless --allow-unenforced is given, as for the daemon
+        filter, NAPT or IKEv1 tunnel lines soft-ix cannot enforce is not
+        usable (they are listed) unless --allow-unenforced is given, as for
+        the daemon
   soft-ix check --azure [--policy FILE.json] -c FILE
         also lint FILE against Azure VPN Gateway (soft-ix azure table), or
         against a connection's custom ipsecPolicies JSON: proposals, DH/PFS,

@@ -104,3 +104,38 @@ func TestIPv6PeerSource(t *testing.T) {
 		t.Fatalf("IPv4 source for an IPv6 peer: %v", err)
 	}
 }
+
+// TestLocalID: the profile's "local-authentication id" becomes the
+// tunnel's own identity, and a tunnel's "ikev2 local-authentication id"
+// overrides it; without either the identity stays the address.
+func TestLocalID(t *testing.T) {
+	src := `ikev2 authentication psk id keyid peer key char k
+ikev2 default-profile
+  local-authentication psk id fqdn branch.example.jp
+interface Tunnel0.0
+  tunnel mode ipsec-ikev2
+  ikev2 peer any authentication psk id keyid peer
+interface Tunnel1.0
+  tunnel mode ipsec-ikev2
+  ikev2 local-authentication id keyid branch-1
+  ikev2 peer any authentication psk id keyid peer
+`
+	cfg, _, err := config.Parse("ix.conf", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ic, err := Config(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ic.Tunnels) != 2 || ic.Tunnels[0].LocalID != (ike.ID{FQDN: "branch.example.jp"}) || ic.Tunnels[1].LocalID != (ike.ID{KeyID: "branch-1"}) {
+		t.Fatalf("local IDs: %+v", ic.Tunnels)
+	}
+	seed, _, err := config.Load("../../config/testdata/ix-static.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ic, err := Config(seed); err != nil || !ic.Tunnels[0].LocalID.IsZero() {
+		t.Fatalf("the seed's local ID: %+v %v", ic.Tunnels, err)
+	}
+}
