@@ -10,11 +10,14 @@ import (
 	"github.com/soft-ix/soft-ix/integration/nslab"
 )
 
-// pmtuInnerMTU is the inner MTU soft-ix announces once the path to the
-// gateway carries 1400 bytes: 1400 less the outer IPv4 header, the ESP
-// header, AES-CBC's IV and HMAC-SHA256's ICV, rounded down to whole
-// 16-byte blocks, less the trailer (the same with UDP's 8 bytes).
-const pmtuInnerMTU = 1326
+// The inner MTU soft-ix announces once the path to the gateway carries
+// 1400 bytes: 1400 less the outer IPv4 (IPv6) header, the ESP header,
+// AES-CBC's IV and HMAC-SHA256's ICV, rounded down to whole 16-byte
+// blocks, less the trailer (the same with UDP's 8 bytes).
+const (
+	pmtuInnerMTU  = 1326
+	pmtuInnerMTU6 = 1310
+)
 
 // pmtuNarrowPath lowers the MTU of the link between the internet router
 // and the gateway to 1400 on both ends, as a PPPoE or tunnelled segment
@@ -22,6 +25,8 @@ const pmtuInnerMTU = 1326
 // further and answers those with DF with ICMP fragmentation needed.
 func pmtuNarrowPath(t *testing.T, l *iopLab) {
 	t.Helper()
+	// The same MTU on both ends: a veth drops what exceeds its peer's MTU
+	// without a word, which is a broken link, not a narrow one.
 	for _, c := range []struct {
 		ns  *nslab.Namespace
 		dev string
@@ -37,7 +42,7 @@ func pmtuNarrowPath(t *testing.T, l *iopLab) {
 // and teaches x the path MTU, the next is answered with the inner MTU
 // that fits, a ping of that size and a larger one without DF (the seed's
 // pre-fragment) cross, and TCP moves data both ways.
-func pmtuCheck(t *testing.T, l *iopLab, x *nslab.SoftIX) {
+func pmtuCheck(t *testing.T, l *iopLab, x *nslab.SoftIX, innerMTU int) {
 	t.Helper()
 	ping := func(size int, df string) (string, error) {
 		return l.s.LAN.Run("ping", "-c", "3", "-i", "0.3", "-W", "2", "-s", strconv.Itoa(size), "-M", df, nslab.VNetHostAddr)
@@ -48,14 +53,14 @@ func pmtuCheck(t *testing.T, l *iopLab, x *nslab.SoftIX) {
 	pmtuNarrowPath(t, l)
 	// Lost on the narrow link; its ICMP reaches the IX.
 	l.s.LAN.Run("ping", "-c", "1", "-W", "1", "-s", "1372", "-M", "do", nslab.VNetHostAddr)
-	t.Log(rawESPWaitLog(t, x, "path MTU towards the peer lowered by ICMP", "path_mtu=1400", fmt.Sprintf("inner_mtu=%d", pmtuInnerMTU)))
+	t.Log(rawESPWaitLog(t, x, "path MTU towards the peer lowered by ICMP", "path_mtu=1400", fmt.Sprintf("inner_mtu=%d", innerMTU)))
 
 	out, _ := ping(1372, "do")
 	m := regexp.MustCompile(`Frag needed and DF set \(mtu = ([0-9]+)\)`).FindStringSubmatch(out)
-	if m == nil || m[1] != strconv.Itoa(pmtuInnerMTU) {
-		t.Fatalf("a 1400-byte DF ping is not answered with the inner MTU %d:\n%q", pmtuInnerMTU, out)
+	if m == nil || m[1] != strconv.Itoa(innerMTU) {
+		t.Fatalf("a 1400-byte DF ping is not answered with the inner MTU %d:\n%q", innerMTU, out)
 	}
-	if out, err := ping(pmtuInnerMTU-28, "do"); err != nil {
+	if out, err := ping(innerMTU-28, "do"); err != nil {
 		t.Errorf("a DF ping of the announced MTU does not cross: %v\n%s", err, out)
 	}
 	if out, err := ping(1372, "dont"); err != nil {
@@ -93,7 +98,7 @@ func TestPathMTUSoftIX(t *testing.T) {
 	ix := l.startIX(iopIXConf{})
 	iopWaitSoftIXPair(t, l, ix, az, 30*time.Second)
 	l.waitPing(iopPingAttempts)
-	pmtuCheck(t, l, ix)
+	pmtuCheck(t, l, ix, pmtuInnerMTU)
 	iopCheckWire(t, l, iopRawESPRe, false)
 }
 
@@ -108,5 +113,23 @@ func TestPathMTUStrongSwan(t *testing.T) {
 	l.waitTunnel(ix, c, 30*time.Second)
 	l.charonUp(c, 10*time.Second)
 	l.waitPing(iopPingAttempts)
-	pmtuCheck(t, l, ix)
+	pmtuCheck(t, l, ix, pmtuInnerMTU)
+}
+
+// TestPathMTUIPv6: the soft-ix pair over the IPv6-only internet, raw ESP:
+// the router before the narrow link answers with ICMPv6 packet too big,
+// which the IX reads on its raw ICMPv6 socket.
+func TestPathMTUIPv6(t *testing.T) {
+	l := v6NewLab(t, "pmtu6", "iperf3")
+	az, err := nslab.StartSoftIXDaemon(l.s.Azure, nslab.SoftIXOptions{
+		Name: "azure", Config: v6IXConf(nslab.IXWANAddr6, "azure", nslab.AzureVNetGateway+"/24", nslab.LANNet, false),
+		Map: map[string]string{"GigaEthernet0.0": nslab.AzureWANIf, "GigaEthernet1.0": nslab.AzureVNetIf},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ix := l.v6StartIX(false)
+	iopWaitSoftIXPair(t, l, ix, az, 60*time.Second)
+	l.waitPing(iopPingAttempts)
+	pmtuCheck(t, l, ix, pmtuInnerMTU6)
 }
