@@ -569,8 +569,8 @@ func TestInteropStrongSwanKeyIDs(t *testing.T) {
 	conf := iopIXConf{}.text()
 	for old, repl := range map[string]string{
 		"ikev2 authentication psk id ipv4 " + nslab.AzurePublicAddr + " key": "ikev2 authentication psk id keyid azure-gw key",
-		"ikev2 default-profile\n": "ikev2 default-profile\n  local-authentication psk id keyid branch-ix\n",
-		"authentication psk id ipv4 " + nslab.AzurePublicAddr + "\n":          "authentication psk id keyid azure-gw\n",
+		"ikev2 default-profile\n":                                    "ikev2 default-profile\n  local-authentication psk id keyid branch-ix\n",
+		"authentication psk id ipv4 " + nslab.AzurePublicAddr + "\n": "authentication psk id keyid azure-gw\n",
 	} {
 		if !strings.Contains(conf, old) {
 			t.Fatalf("the IX config has no %q", old)
