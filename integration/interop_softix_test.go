@@ -82,6 +82,23 @@ func iopCapture(ns *nslab.Namespace, dev, filter string, count int, timeout time
 	return readyc, resc
 }
 
+// softIXPairUp starts soft-ix as the gateway (the lab's Azure side
+// configuration, with the flags azArgs) and as the IX (conf), waits for
+// their tunnel and the LAN host's first ping through it, and returns both.
+func (l *iopLab) softIXPairUp(conf iopIXConf, azArgs ...string) (ix, az *nslab.SoftIX) {
+	l.t.Helper()
+	az, err := nslab.StartSoftIXDaemon(l.s.Azure, nslab.SoftIXOptions{
+		Name: "azure", Config: iopAzureSoftIXConf(l.t, false), Map: nslab.AzureSideMap(), Args: azArgs,
+	})
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	ix = l.startIX(conf)
+	iopWaitSoftIXPair(l.t, l, ix, az, 30*time.Second)
+	l.waitPing(iopPingAttempts)
+	return ix, az
+}
+
 // iopWaitSoftIXPair waits until both soft-ix daemons show the same IKE SA
 // and an outbound Child SA.
 func iopWaitSoftIXPair(t *testing.T, l *iopLab, ix, az *nslab.SoftIX, timeout time.Duration) {
@@ -149,15 +166,7 @@ func iopCheckWire(t *testing.T, l *iopLab, want *regexp.Regexp, udp bool) {
 func TestInteropSoftIXPair(t *testing.T) {
 	t.Run("raw-esp", func(t *testing.T) {
 		l := iopNewLab(t, "iopraw", "tcpdump")
-		az, err := nslab.StartSoftIXDaemon(l.s.Azure, nslab.SoftIXOptions{
-			Name: "azure", Config: iopAzureSoftIXConf(t, false), Map: nslab.AzureSideMap(),
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ix := l.startIX(iopIXConf{})
-		iopWaitSoftIXPair(t, l, ix, az, 30*time.Second)
-		l.waitPing(iopPingAttempts)
+		ix, _ := l.softIXPairUp(iopIXConf{})
 		sa := l.ikeSAs(ix)[0]
 		if sa.NATT != "off" {
 			t.Errorf("IX shows NAT-T %q without a NAT", sa.NATT)
@@ -171,15 +180,7 @@ func TestInteropSoftIXPair(t *testing.T) {
 		// No NAT, but the IX forces UDP encapsulation (--force-udp-encap,
 		// strongSwan's encap=yes): both ends send ESP in UDP 4500.
 		l := iopNewLab(t, "iopenc", "tcpdump")
-		az, err := nslab.StartSoftIXDaemon(l.s.Azure, nslab.SoftIXOptions{
-			Name: "azure", Config: iopAzureSoftIXConf(t, false), Map: nslab.AzureSideMap(),
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ix := l.startIX(iopIXConf{Args: []string{"--force-udp-encap"}})
-		iopWaitSoftIXPair(t, l, ix, az, 30*time.Second)
-		l.waitPing(iopPingAttempts)
+		ix, az := l.softIXPairUp(iopIXConf{Args: []string{"--force-udp-encap"}})
 		for _, x := range []*nslab.SoftIX{ix, az} {
 			if sa := l.ikeSAs(x)[0]; sa.NATT != "on" {
 				t.Errorf("soft-ix %s shows NAT-T %q with forced encapsulation", x.Name, sa.NATT)

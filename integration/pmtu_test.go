@@ -89,15 +89,7 @@ func pmtuCheck(t *testing.T, l *iopLab, x *nslab.SoftIX, innerMTU int) {
 // was lost for good and a TCP transfer moved nothing.
 func TestPathMTUSoftIX(t *testing.T) {
 	l := iopNewLab(t, "pmtusx", "iperf3")
-	az, err := nslab.StartSoftIXDaemon(l.s.Azure, nslab.SoftIXOptions{
-		Name: "azure", Config: iopAzureSoftIXConf(t, false), Map: nslab.AzureSideMap(),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ix := l.startIX(iopIXConf{})
-	iopWaitSoftIXPair(t, l, ix, az, 30*time.Second)
-	l.waitPing(iopPingAttempts)
+	ix, _ := l.softIXPairUp(iopIXConf{})
 	pmtuCheck(t, l, ix, pmtuInnerMTU)
 	iopCheckWire(t, l, iopRawESPRe, false)
 }

@@ -113,16 +113,7 @@ func rawESPClimbCounter(t *testing.T, ns *nslab.Namespace) func() int64 {
 // or is killed.
 func TestRawESPPacketSocket(t *testing.T) {
 	l := iopNewLab(t, "rawesp", "tcpdump", "iperf3", "nft")
-	az, err := nslab.StartSoftIXDaemon(l.s.Azure, nslab.SoftIXOptions{
-		Name: "azure", Config: iopAzureSoftIXConf(t, false), Map: nslab.AzureSideMap(),
-		Args: []string{"--raw-esp", "packet"},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ix := l.startIX(iopIXConf{Args: []string{"--raw-esp", "packet"}})
-	iopWaitSoftIXPair(t, l, ix, az, 30*time.Second)
-	l.waitPing(iopPingAttempts)
+	ix, az := l.softIXPairUp(iopIXConf{Args: []string{"--raw-esp", "packet"}}, "--raw-esp", "packet")
 	t.Log(rawESPWaitLog(t, ix, "Ethernet frames (packet socket)", "peer="+nslab.AzurePublicAddr))
 	t.Log(rawESPWaitLog(t, az, "Ethernet frames (packet socket)", "peer="+nslab.IXWANAddr))
 	t.Log(rawESPWaitLog(t, ix, "received from a packet ring", nslab.IXWANAddr))
@@ -233,16 +224,7 @@ func TestRawESPFallbackNonEthernet(t *testing.T) {
 		t.Fatalf("%v; forwarder: %s", err, fwd.Log())
 	}
 
-	az, err := nslab.StartSoftIXDaemon(l.s.Azure, nslab.SoftIXOptions{
-		Name: "azure", Config: iopAzureSoftIXConf(t, false), Map: nslab.AzureSideMap(),
-		Args: []string{"--raw-esp", "auto"},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ix := l.startIX(iopIXConf{Args: []string{"--raw-esp", "auto"}})
-	iopWaitSoftIXPair(t, l, ix, az, 30*time.Second)
-	l.waitPing(iopPingAttempts)
+	ix, az := l.softIXPairUp(iopIXConf{Args: []string{"--raw-esp", "auto"}}, "--raw-esp", "auto")
 	t.Log(rawESPWaitLog(t, ix, "raw IP socket", "peer="+nslab.AzurePublicAddr, "not an Ethernet device"))
 	t.Log(rawESPWaitLog(t, az, "Ethernet frames (packet socket)", "peer="+nslab.IXWANAddr))
 	if err := l.s.LAN.Ping(nslab.VNetHostAddr, "", 3); err != nil {
@@ -327,15 +309,7 @@ func rawESPLogCount(x *nslab.SoftIX, words ...string) int {
 // back.
 func TestRawESPReloadFilters(t *testing.T) {
 	l := iopNewLab(t, "rawrl", "nft")
-	az, err := nslab.StartSoftIXDaemon(l.s.Azure, nslab.SoftIXOptions{
-		Name: "azure", Config: iopAzureSoftIXConf(t, false), Map: nslab.AzureSideMap(),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ix := l.startIX(iopIXConf{})
-	iopWaitSoftIXPair(t, l, ix, az, 30*time.Second)
-	l.waitPing(iopPingAttempts)
+	ix, _ := l.softIXPairUp(iopIXConf{})
 	rawESPWaitLog(t, ix, "received from a packet ring", nslab.IXWANAddr)
 	ringTable := func() bool {
 		out, err := l.s.IX.Run("nft", "list", "tables")
