@@ -127,11 +127,18 @@ func TestFragNeeded(t *testing.T) {
 func TestPreFragmentEngine(t *testing.T) {
 	tc := TunnelConfig{MTU: 1500, OuterMTU: 1400, PreFragment: true, ICMPSource: netip4("192.168.2.254")}
 	a, b := newTestPair(t, true, childsa.EncrAESCBC, 256, childsa.IntegHMACSHA256128, false, tc)
-	pkt := ipv4UDP("192.168.2.1", "172.16.1.4", 1472, 9)
+	checkPreFragment(t, a, b, ipv4UDP("192.168.2.1", "172.16.1.4", 1472, 9), maxPayload(1400, 16, 16, 16, true, false))
+}
+
+// checkPreFragment sends the IPv4 packet pkt from A's TUN: B's TUN must
+// get it in fragments of at most limit bytes that reassemble to it; sent
+// again with DF, A's TUN must get ICMP fragmentation needed with the inner
+// MTU limit, and B nothing.
+func checkPreFragment(t *testing.T, a, b *testPeer, pkt []byte, limit int) {
+	t.Helper()
 	a.tun.toEngine <- pkt
-	limit := maxPayload(1400, 16, 16, 16, true, false)
 	var frags [][]byte
-	for total := 0; total < 1472+8; {
+	for total := 0; total < len(pkt)-20; {
 		f := recv(t, b.tun)
 		if len(f) > limit {
 			t.Fatalf("fragment of %d bytes exceeds %d", len(f), limit)
@@ -142,11 +149,7 @@ func TestPreFragmentEngine(t *testing.T) {
 	if got := reassemble(t, frags); !bytes.Equal(got, pkt) {
 		t.Fatal("reassembled packet differs")
 	}
-	// DF: ICMP fragmentation needed back into A's TUN with the inner MTU.
-	pkt[6] |= 0x40
-	binary.BigEndian.PutUint16(pkt[10:], 0)
-	binary.BigEndian.PutUint16(pkt[10:], checksum(pkt[:20], 0))
-	a.tun.toEngine <- pkt
+	a.tun.toEngine <- withDF(pkt)
 	icmp := recv(t, a.tun)
 	if icmp[9] != protoICMP || icmp[20] != 3 || icmp[21] != 4 || int(binary.BigEndian.Uint16(icmp[26:])) != limit {
 		t.Fatalf("not frag-needed with MTU %d: %x", limit, icmp[:28])
@@ -156,4 +159,13 @@ func TestPreFragmentEngine(t *testing.T) {
 		t.Fatal("DF packet crossed the tunnel")
 	case <-time.After(20 * time.Millisecond):
 	}
+}
+
+// withDF returns a copy of the IPv4 packet pkt with DF set.
+func withDF(pkt []byte) []byte {
+	p := append([]byte(nil), pkt...)
+	p[6] |= 0x40
+	binary.BigEndian.PutUint16(p[10:], 0)
+	binary.BigEndian.PutUint16(p[10:], checksum(p[:20], 0))
+	return p
 }

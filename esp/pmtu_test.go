@@ -192,29 +192,7 @@ func TestPathMTUInner(t *testing.T) {
 	a.e.notePathMTU(fragNeeded4(netip4("203.0.113.1"), 1400, outerESP4(me, peer, false, 0, 0x1001, 1)), false)
 	limit := maxPayload(1400, 16, 16, 16, false, false)
 
-	pkt := ipv4UDP("192.168.2.1", "172.16.1.4", 1400, 9)
-	a.tun.toEngine <- pkt
-	var frags [][]byte
-	for total := 0; total < 1400+8; {
-		f := recv(t, b.tun)
-		if len(f) > limit {
-			t.Fatalf("fragment of %d bytes exceeds %d", len(f), limit)
-		}
-		frags = append(frags, f)
-		total += len(f) - 20
-	}
-	if got := reassemble(t, frags); !bytes.Equal(got, pkt) {
-		t.Fatal("reassembled packet differs")
-	}
-
-	pkt[6] |= 0x40
-	binary.BigEndian.PutUint16(pkt[10:], 0)
-	binary.BigEndian.PutUint16(pkt[10:], checksum(pkt[:20], 0))
-	a.tun.toEngine <- pkt
-	icmp := recv(t, a.tun)
-	if icmp[9] != protoICMP || icmp[20] != 3 || icmp[21] != 4 || int(binary.BigEndian.Uint16(icmp[26:])) != limit {
-		t.Fatalf("not frag-needed with MTU %d: %x", limit, icmp[:28])
-	}
+	checkPreFragment(t, a, b, ipv4UDP("192.168.2.1", "172.16.1.4", 1400, 9), limit)
 
 	want := uint16(limit - 40)
 	a.tun.toEngine <- tcpSYN("192.168.2.1", "172.16.1.4", 0x02, []byte{2, 4, 0x05, 0xb4})
@@ -244,10 +222,7 @@ func TestPathMTUInnerNoPreFragment(t *testing.T) {
 	if got := recv(t, b.tun); !bytes.Equal(got, pkt) {
 		t.Fatal("the packet without DF did not cross whole")
 	}
-	pkt[6] |= 0x40
-	binary.BigEndian.PutUint16(pkt[10:], 0)
-	binary.BigEndian.PutUint16(pkt[10:], checksum(pkt[:20], 0))
-	a.tun.toEngine <- pkt
+	a.tun.toEngine <- withDF(pkt)
 	if icmp := recv(t, a.tun); icmp[20] != 3 || icmp[21] != 4 || int(binary.BigEndian.Uint16(icmp[26:])) != limit {
 		t.Fatalf("not frag-needed with MTU %d: %x", limit, icmp[:28])
 	}
