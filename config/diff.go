@@ -18,7 +18,9 @@ import (
 // down and brought up again; tunnels not listed keep their SAs.
 // Interfaces covers every other interface (GigaEthernet, Loopback, Null and
 // tunnels that are not ipsec-ikev2), compared block for block.
-// Routes compares "ip route" lines by destination, gateway and distance.
+// Routes compares "ip route" lines by destination, gateway, "dhcp",
+// distance and metric: everything tun installs them by (tag is not acted
+// on), so a reload that changes only a metric still reaches the kernel.
 // BGPChanged is set when anything under "router bgp" differs, or a
 // route-map, prefix list or matched access list BGP may use.
 // FiltersChanged is set when an access list, an interface's "ip filter"
@@ -101,7 +103,7 @@ func Diff(old, new *Config) Changes {
 
 	hasRoute := func(rs []*Route, r *Route) bool {
 		for _, x := range rs {
-			if x.Prefix == r.Prefix && x.sameTarget(r) && x.Distance == r.Distance {
+			if x.Prefix == r.Prefix && x.sameTarget(r) && x.DHCP == r.DHCP && x.Distance == r.Distance && x.Metric == r.Metric {
 				return true
 			}
 		}

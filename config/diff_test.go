@@ -40,6 +40,11 @@ func TestDiff(t *testing.T) {
 		{"route", "ip route 172.16.0.6/32 Tunnel0.0", "ip route 172.16.0.6/32 Tunnel0.0 distance 5",
 			Changes{RoutesAdded: []*Route{{Prefix: netip.MustParsePrefix("172.16.0.6/32"), Interface: "Tunnel0.0", Distance: 5}},
 				RoutesRemoved: []*Route{{Prefix: netip.MustParsePrefix("172.16.0.6/32"), Interface: "Tunnel0.0"}}}},
+		// A metric ranks a backup route (tun installs only the lowest):
+		// a reload that changes only the metric must reach the kernel.
+		{"route metric", "ip route 172.16.0.6/32 Tunnel0.0", "ip route 172.16.0.6/32 Tunnel0.0 metric 5",
+			Changes{RoutesAdded: []*Route{{Prefix: netip.MustParsePrefix("172.16.0.6/32"), Interface: "Tunnel0.0", Metric: 5}},
+				RoutesRemoved: []*Route{{Prefix: netip.MustParsePrefix("172.16.0.6/32"), Interface: "Tunnel0.0"}}}},
 		{"hostname", "router bgp 65050", "hostname x\nrouter bgp 65050", Changes{HostnameChanged: true}},
 		{"tunnel added", "interface Loopback0.0", "interface Tunnel1.0\n tunnel mode ipsec-ikev2\n ip tcp adjust-mss auto\n ikev2 peer 40.115.212.91 authentication psk\ninterface Loopback0.0",
 			Changes{TunnelsAdded: []string{"Tunnel1.0"}}},
@@ -149,6 +154,18 @@ func TestDiffPSKSpelling(t *testing.T) {
 	c := parse("ikev2 authentication psk id ipv4 198.51.100.6 key char ABD\n" + tail)
 	if ch := Diff(a, c); len(ch.TunnelsChanged) != 1 {
 		t.Errorf("changed key: %v", ch)
+	}
+}
+
+// A route that becomes "dhcp" (through the lease's router) is another
+// route for the kernel, though its prefix and interface stay.
+func TestDiffRouteDHCP(t *testing.T) {
+	head := "interface GigaEthernet0.0\n  ip address dhcp\n"
+	a := load(t, head+"ip route 10.0.0.0/8 GigaEthernet0.0\n")
+	b := load(t, head+"ip route 10.0.0.0/8 GigaEthernet0.0 dhcp\n")
+	ch := Diff(a, b)
+	if len(ch.RoutesAdded) != 1 || !ch.RoutesAdded[0].DHCP || len(ch.RoutesRemoved) != 1 || ch.Empty() {
+		t.Errorf("Diff = %+v", ch)
 	}
 }
 
