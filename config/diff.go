@@ -3,6 +3,7 @@ package config
 import (
 	"bytes"
 	"fmt"
+	"net/netip"
 	"reflect"
 	"strings"
 )
@@ -14,7 +15,9 @@ import (
 // A tunnel (an ipsec-ikev2 Tunnel interface, see Tunnels) is changed when
 // its interface block differs in anything, when its effective profile
 // (ProfileFor) differs, or when the PSK it authenticates with (PSKFor its
-// peer and peer ID) differs in identity or key. Such a tunnel must be torn
+// peer and peer ID) or the one configured for its own identity (the
+// profile's "local-authentication id", with which its AUTH is made)
+// differs in identity or key. Such a tunnel must be torn
 // down and brought up again; tunnels not listed keep their SAs.
 // Interfaces covers every other interface (GigaEthernet, Loopback, Null and
 // tunnels that are not ipsec-ikev2), compared block for block.
@@ -78,7 +81,8 @@ func Diff(old, new *Config) Changes {
 			}
 		case isTunnel(n):
 			if !equalInterfaces(o, n) || !equalProfiles(old.ProfileFor(o), new.ProfileFor(n)) ||
-				!equalPSK(old.PSKFor(o.Tunnel.Peer, o.Tunnel.PeerID), new.PSKFor(n.Tunnel.Peer, n.Tunnel.PeerID)) {
+				!equalPSK(old.PSKFor(o.Tunnel.Peer, o.Tunnel.PeerID), new.PSKFor(n.Tunnel.Peer, n.Tunnel.PeerID)) ||
+				!equalPSK(old.ownPSK(o), new.ownPSK(n)) {
 				ch.TunnelsChanged = append(ch.TunnelsChanged, n.Name)
 			}
 		case o == nil:
@@ -123,6 +127,17 @@ func Diff(old, new *Config) Changes {
 	ch.FiltersChanged = !equalFilters(old, new)
 	ch.DHCPChanged = !equalDHCP(old, new)
 	return ch
+}
+
+// ownPSK is the key configured for the identity tunnel ifc sends
+// ("local-authentication id"), or nil: package ike makes the tunnel's
+// AUTH with it when there is one.
+func (c *Config) ownPSK(ifc *Interface) *PSK {
+	id := c.ProfileFor(ifc).LocalID
+	if id == (Identity{}) {
+		return nil
+	}
+	return c.PSKFor(netip.Addr{}, id)
 }
 
 // equalPSK compares identity and key. Whether the key is written as

@@ -157,6 +157,26 @@ func TestDiffPSKSpelling(t *testing.T) {
 	}
 }
 
+// The AUTH a tunnel sends is made with the key of its own identity
+// ("local-authentication id") when the file has one: a new key there
+// must renegotiate the tunnel as a new key for the peer does.
+func TestDiffOwnKey(t *testing.T) {
+	src := func(own string) string {
+		return "ikev2 authentication psk id keyid peer key char PEERKEY\n" +
+			"ikev2 authentication psk id keyid me key char " + own + "\n" +
+			"ikev2 default-profile\n  local-authentication psk id keyid me\n" +
+			"interface Tunnel0.0\n  tunnel mode ipsec-ikev2\n  ip address 169.254.0.1/30\n  ip tcp adjust-mss auto\n" +
+			"  ikev2 peer 198.51.100.6 authentication psk id keyid peer\n"
+	}
+	a := load(t, src("OWNKEY"))
+	if ch := Diff(a, load(t, src("OWNKEY"))); !ch.Empty() {
+		t.Errorf("same file: %+v", ch)
+	}
+	if ch := Diff(a, load(t, src("NEWKEY"))); !reflect.DeepEqual(ch.TunnelsChanged, []string{"Tunnel0.0"}) {
+		t.Errorf("own key changed: TunnelsChanged = %v", ch.TunnelsChanged)
+	}
+}
+
 // A route that becomes "dhcp" (through the lease's router) is another
 // route for the kernel, though its prefix and interface stay.
 func TestDiffRouteDHCP(t *testing.T) {
