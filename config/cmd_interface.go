@@ -78,7 +78,7 @@ var interfaceTable = &table[*Interface]{
 		{
 			words: []string{"ip", "tcp"}, key: "ip tcp adjust-mss",
 			args: []Arg{{Kind: ArgKeyword, Words: []string{"adjust-mss"}}, {Kind: ArgNumber, Help: "<536-1460>|auto", Words: []string{"auto"}, Min: 536, Max: 1460}},
-			help: "clamp the TCP MSS", set: (*parser).adjustMSS,
+			help: "clamp the TCP MSS (Tunnel interfaces)", set: (*parser).adjustMSS,
 			get: func(ifc *Interface) [][]string {
 				switch {
 				case ifc.AdjustMSS == MSSAuto:
@@ -296,7 +296,8 @@ func (p *parser) ipMTU(l *line, t []token, neg bool, ifc *Interface) {
 	}
 }
 
-// adjustMSS: ip tcp adjust-mss auto|N; other "ip tcp" commands are kept.
+// adjustMSS: ip tcp adjust-mss auto|N on a Tunnel interface; on other
+// interfaces, and other "ip tcp" commands, are kept.
 func (p *parser) adjustMSS(l *line, t []token, neg bool, ifc *Interface) {
 	a, ok := p.need(l, t, 2, "ip tcp", "adjust-mss")
 	if !ok {
@@ -304,6 +305,13 @@ func (p *parser) adjustMSS(l *line, t []token, neg bool, ifc *Interface) {
 	}
 	if kw(a) != "adjust-mss" {
 		p.notEmulated(l, t, "ip tcp "+kw(a))
+		return
+	}
+	if ifc.Kind != KindTunnel {
+		// soft-ix clamps the MSS in package esp, which only tunnel
+		// traffic passes; a GigaEthernet's (a PPPoE WAN's, mostly)
+		// forwarded TCP is never clamped.
+		p.notEmulated(l, t, "ip tcp adjust-mss (outside a Tunnel interface)")
 		return
 	}
 	if neg {

@@ -33,7 +33,9 @@
 //
 // hostname; interface GigaEthernetN.M / GigaEthernetN:P.M / LoopbackN.M /
 // TunnelN.M / Null0.0 with ip address A/L | dhcp [receive-default],
-// ip unnumbered, ip mtu, ip tcp adjust-mss, description, shutdown;
+// ip unnumbered, ip mtu, ip tcp adjust-mss (on Tunnel interfaces: soft-ix
+// clamps in package esp, which only tunnel traffic passes), description,
+// shutdown;
 // ikev2 authentication psk; ikev2 default-profile and ikev2 profile NAME with
 // sa-proposal enc|integrity|prf|dh, sa-lifetime, child-proposal
 // enc|integrity, child-pfs, child-lifetime [kilobytes N], dpd interval,
@@ -69,7 +71,8 @@
 // Everything else IX knows (ntp, syslog, logging, timezone, proxy-dns,
 // ip ufs-cache, the other ip napt commands, access-list forms not listed
 // above, PPPoE, IKEv1, username, telnet/http servers, device blocks, other
-// ip dhcp commands (relay, ipv6 dhcp), watch-group, other match and set lines of route-maps, other
+// ip dhcp commands (relay, ipv6 dhcp), watch-group, ip tcp adjust-mss outside
+// Tunnel interfaces, other match and set lines of route-maps, other
 // interface families, other BGP neighbor options, ...) is kept verbatim in
 // its block (Verbatim, Config.Extra and the Extra of each block) and
 // reported with one "not emulated" warning per command keyword: it is

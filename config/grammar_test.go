@@ -115,8 +115,8 @@ func contextFor(block string, cmd Command) string {
 		}
 		return ""
 	case BlockInterface:
-		if cmd.Words[0] == "ikev2" || cmd.Words[0] == "tunnel" {
-			return "interface Tunnel0.0\n  "
+		if cmd.Words[0] == "ikev2" || cmd.Words[0] == "tunnel" || (len(cmd.Words) > 1 && cmd.Words[1] == "tcp") {
+			return "interface Tunnel0.0\n  " // adjust-mss: only tunnels clamp
 		}
 		return "interface GigaEthernet0.0\n  "
 	case BlockProfile:

@@ -165,7 +165,7 @@ type Interface struct {
 	DHCPReceiveDefault bool         // ip address dhcp receive-default
 	Unnumbered         string       // ip unnumbered IF
 	MTU                int          // ip mtu N (0: default)
-	AdjustMSS          int          // 0 off, MSSAuto, or a value
+	AdjustMSS          int          // 0 off, MSSAuto, or a value; Tunnel interfaces only (kept, not emulated, elsewhere)
 	Shutdown           bool
 
 	Tunnel *Tunnel // non-nil for Tunnel interfaces

@@ -136,7 +136,8 @@ ppp profile other
 ip route default GigaEthernet0.1
 `)
 	g := c.Interface("GigaEthernet0.1")
-	if g.AdjustMSS != MSSAuto || len(g.Extra) != 3 {
+	// adjust-mss is kept too (soft-ix clamps only in tunnels), in the block.
+	if g.AdjustMSS != 0 || len(g.Extra) != 4 || g.Extra[3].Text != "ip tcp adjust-mss auto" {
 		t.Errorf("GigaEthernet0.1 = %+v", g)
 	}
 	if tu := c.Interface("Tunnel0.0"); tu.AdjustMSS != 1300 || len(tu.Extra) != 1 {
@@ -307,5 +308,23 @@ interface Tunnel11.0
 	c2, _ := mustParse(t, "re2.conf", out)
 	if out2 := string(Print(c2)); out2 != out {
 		t.Errorf("printed again differs:\n%s\nfirst:\n%s", out2, out)
+	}
+}
+
+// TestAdjustMSSOutsideTunnels: soft-ix clamps the MSS only in tunnels
+// (package esp); on a GigaEthernet the line is kept and reported as not
+// emulated rather than read into a field nothing uses.
+func TestAdjustMSSOutsideTunnels(t *testing.T) {
+	src := "interface GigaEthernet0.0\n  ip address 192.0.2.2/24\n  ip tcp adjust-mss auto\n  no shutdown\n"
+	c, diags := mustParse(t, "m.conf", src)
+	g := c.Interface("GigaEthernet0.0")
+	if g.AdjustMSS != 0 || len(g.Extra) != 1 || len(c.Inactive()) != 1 {
+		t.Errorf("GigaEthernet0.0: AdjustMSS %d, kept %v", g.AdjustMSS, g.Extra)
+	}
+	if !strings.Contains(errorText(diags), `m.conf:3:3: warning: "ip tcp adjust-mss (outside a Tunnel interface)" is not emulated`) {
+		t.Errorf("diagnostics:\n%s", errorText(diags))
+	}
+	if out := string(Print(c)); !strings.Contains(out, "  ip tcp adjust-mss auto\n") {
+		t.Errorf("the kept line is not printed:\n%s", out)
 	}
 }
