@@ -285,9 +285,7 @@ var neighborTable = &table[*Neighbor]{
 		{
 			words: []string{"activate"}, section: "af", help: "exchange IPv4 unicast routes",
 			set: func(p *parser, l *line, t []token, neg bool, n *Neighbor) {
-				if neg {
-					n.Activate = false
-				} else if p.done(l, t, 3, "neighbor activate") {
+				if p.done(l, t, 3, "neighbor activate") {
 					n.Activate = true
 				}
 			},
@@ -358,6 +356,14 @@ func (p *parser) neighbor(l *line, t []token, neg bool, b *BGP) {
 	c := neighborTable.find(t[2:])
 	if c == nil {
 		neighborTable.unknown(p, neighborTable, l, t, neg, n)
+		return
+	}
+	if neg && kw(t[2]) == "activate" {
+		// The IX exchanges IPv4 unicast routes with a neighbor unless
+		// told not to (published files rarely write "activate"); a
+		// session without it is one soft-ix's speaker cannot run, so
+		// the line is kept, not emulated, rather than read as nothing.
+		p.notEmulated(l, t, "no neighbor activate")
 		return
 	}
 	if neg {

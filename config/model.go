@@ -356,7 +356,11 @@ type Neighbor struct {
 	Hold         time.Duration
 	EBGPMultihop int // 0 off; TTL otherwise (255 when given without a value)
 	Description  string
-	Activate     bool // neighbor A activate under address-family ipv4 unicast
+	// Activate is "neighbor A activate" under address-family ipv4
+	// unicast. The IX exchanges IPv4 unicast with every neighbor by
+	// default, so it changes nothing; "no neighbor A activate" is kept,
+	// not emulated.
+	Activate bool
 
 	// neighbor A advertisement-interval N / connect-interval N (0: default).
 	AdvertisementInterval time.Duration

@@ -225,3 +225,20 @@ func TestRouteMapDefaultSeqAndKeptMatch(t *testing.T) {
 	}
 	checkRoundTrip(t, "k.conf", c)
 }
+
+// TestNoNeighborActivate: the IX exchanges IPv4 unicast with a neighbor
+// unless "no neighbor A activate" says otherwise. soft-ix cannot run a
+// session without it, so the line is kept and reported, not dropped.
+func TestNoNeighborActivate(t *testing.T) {
+	src := "router bgp 65000\n  neighbor 192.0.2.9 remote-as 65001\n  address-family ipv4 unicast\n    no neighbor 192.0.2.9 activate\n"
+	c, diags := mustParse(t, "a.conf", src)
+	if n := c.BGP.Neighbors[0]; n.Activate || len(c.BGP.AFExtra) != 1 {
+		t.Errorf("neighbor %+v, kept %v", n, c.BGP.AFExtra)
+	}
+	if !strings.Contains(errorText(diags), `a.conf:4:8: warning: "no neighbor activate" is not emulated`) {
+		t.Errorf("diagnostics:\n%s", errorText(diags))
+	}
+	if out := string(Print(c)); !strings.Contains(out, "    no neighbor 192.0.2.9 activate\n") {
+		t.Errorf("the kept line is not printed:\n%s", out)
+	}
+}
