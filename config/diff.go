@@ -17,8 +17,9 @@ import (
 // (ProfileFor) differs, or when the PSK it authenticates with (PSKFor its
 // peer and peer ID) or the one configured for its own identity (the
 // profile's "local-authentication id", with which its AUTH is made)
-// differs in identity or key. Such a tunnel must be torn
-// down and brought up again; tunnels not listed keep their SAs.
+// differs in identity or key, or when the MTU of the interface it leaves
+// by (OuterMTU) differs. Such a tunnel must be torn down and brought up
+// again; tunnels not listed keep their SAs.
 // Interfaces covers every other interface (GigaEthernet, Loopback, Null and
 // tunnels that are not ipsec-ikev2), compared block for block.
 // Routes compares "ip route" lines by destination, gateway, "dhcp",
@@ -82,7 +83,7 @@ func Diff(old, new *Config) Changes {
 		case isTunnel(n):
 			if !equalInterfaces(o, n) || !equalProfiles(old.ProfileFor(o), new.ProfileFor(n)) ||
 				!equalPSK(old.PSKFor(o.Tunnel.Peer, o.Tunnel.PeerID), new.PSKFor(n.Tunnel.Peer, n.Tunnel.PeerID)) ||
-				!equalPSK(old.ownPSK(o), new.ownPSK(n)) {
+				!equalPSK(old.ownPSK(o), new.ownPSK(n)) || old.OuterMTU(o) != new.OuterMTU(n) {
 				ch.TunnelsChanged = append(ch.TunnelsChanged, n.Name)
 			}
 		case o == nil:

@@ -177,6 +177,25 @@ func TestDiffOwnKey(t *testing.T) {
 	}
 }
 
+// The tunnel is sized for the MTU of the interface it leaves by
+// (OuterMTU): a new "ip mtu" there changes the tunnel too.
+func TestDiffOuterMTU(t *testing.T) {
+	src := func(mtu string) string {
+		return "ikev2 authentication psk id ipv4 198.51.100.6 key char k\n" +
+			"interface GigaEthernet0.0\n  ip address 192.0.2.2/24\n" + mtu + "  no shutdown\n" +
+			"interface Tunnel0.0\n  tunnel mode ipsec-ikev2\n  ip address 169.254.0.1/30\n  ip tcp adjust-mss auto\n" +
+			"  ikev2 source-address GigaEthernet0.0\n  ikev2 peer 198.51.100.6 authentication psk\n"
+	}
+	a, b := load(t, src("")), load(t, src("  ip mtu 1454\n"))
+	if a.OuterMTU(a.Interface("Tunnel0.0")) != 0 || b.OuterMTU(b.Interface("Tunnel0.0")) != 1454 {
+		t.Fatalf("OuterMTU = %d, %d", a.OuterMTU(a.Interface("Tunnel0.0")), b.OuterMTU(b.Interface("Tunnel0.0")))
+	}
+	ch := Diff(a, b)
+	if !reflect.DeepEqual(ch.TunnelsChanged, []string{"Tunnel0.0"}) || !reflect.DeepEqual(ch.InterfacesChanged, []string{"GigaEthernet0.0"}) {
+		t.Errorf("Diff = %+v", ch)
+	}
+}
+
 // A route that becomes "dhcp" (through the lease's router) is another
 // route for the kernel, though its prefix and interface stay.
 func TestDiffRouteDHCP(t *testing.T) {

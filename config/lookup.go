@@ -51,6 +51,36 @@ func (ifc *Interface) CoversPeer(p netip.Prefix) (netip.Addr, bool) {
 	return ifc.Tunnel.Peer, true
 }
 
+// OuterMTU returns the "ip mtu" of the interface the IKE and ESP packets
+// of tunnel ifc leave by, as far as the file names it: "ikev2
+// outgoing-interface IF", else the interface of the effective
+// source-address (named, or holding the address given). It is 0 when the
+// file names no such interface or that interface has no "ip mtu": the
+// path is then taken to carry 1500 bytes. The IX sizes what it sends into
+// the tunnel (pre-fragment, the derived tunnel MTU) for that interface.
+func (c *Config) OuterMTU(ifc *Interface) int {
+	if ifc == nil || ifc.Tunnel == nil {
+		return 0
+	}
+	name := ifc.Tunnel.OutgoingInterface
+	if name == "" {
+		pr := c.ProfileFor(ifc)
+		name = pr.SourceInterface
+		if a := pr.SourceAddress; name == "" && a.IsValid() {
+			for _, o := range c.Interfaces {
+				if o.Address.IsValid() && o.Address.Addr() == a {
+					name = o.Name
+					break
+				}
+			}
+		}
+	}
+	if o := c.Interface(name); name != "" && o != nil && o != ifc {
+		return o.MTU
+	}
+	return 0
+}
+
 // Profile returns the named "ikev2 profile", or nil.
 func (c *Config) Profile(name string) *Profile {
 	for _, p := range c.Profiles {

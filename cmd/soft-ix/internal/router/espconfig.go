@@ -6,6 +6,15 @@ import (
 	"github.com/soft-ix/soft-ix/internal/childsa"
 )
 
+// tunnelESPConfig is esp's configuration of tunnel ifc of cfg: its
+// effective profile's child proposals, and for the path the "ip mtu" of
+// the interface its ESP leaves by (config.OuterMTU), as the IX sizes
+// pre-fragmentation and the tunnel MTU for its outgoing interface.
+func tunnelESPConfig(cfg *config.Config, ifc *config.Interface) esp.TunnelConfig {
+	prof := cfg.ProfileFor(ifc)
+	return espTunnelConfig(ifc, &prof, cfg.OuterMTU(ifc))
+}
+
 // espTunnelConfig translates the IX tunnel interface ifc into esp's own
 // configuration: its name, "ip mtu", "ip tcp adjust-mss" and "ikev2 ipsec
 // pre-fragment", with the derived MTU sized for the worst of the child

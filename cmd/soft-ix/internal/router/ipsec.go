@@ -143,13 +143,13 @@ func startIPsec(cfg *config.Config, o Options, log *slog.Logger, linux *tun.Mana
 	return s, nil
 }
 
-// createTunnel creates the TUN device of ifc. espTunnelConfig sizes
-// its MTU (and the adjust-mss auto value) for the tunnel's child proposals.
+// createTunnel creates the TUN device of ifc. tunnelESPConfig sizes
+// its MTU (and the adjust-mss auto value) for the tunnel's child proposals
+// and the interface it leaves by.
 func (s *ipsecStack) createTunnel(cfg *config.Config, ifc *config.Interface) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	prof := cfg.ProfileFor(ifc)
-	if _, err := s.eng.CreateTunnel(espTunnelConfig(ifc, &prof, 0)); err != nil {
+	if _, err := s.eng.CreateTunnel(tunnelESPConfig(cfg, ifc)); err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("%w: no /dev/net/tun (modprobe tun, or docker run --device /dev/net/tun)", err)
 		}
