@@ -3,7 +3,8 @@
 // configuration and does not read the IX model, so the IX's rules live
 // here: which interfaces are links soft-ix owns, that a route to Null0.0
 // discards, that "ikev2 outgoing-interface IF NEXTHOP" pins the route to a
-// tunnel's peer. The daemon and the bgppeer test driver both use it.
+// tunnel's peer, that an unnumbered tunnel sends from the address it
+// borrows. The daemon and the bgppeer test driver both use it.
 package ixtun
 
 import (
@@ -23,7 +24,7 @@ func Config(cfg *config.Config) tun.Config {
 		return out
 	}
 	for _, ifc := range cfg.Interfaces {
-		out.Links = append(out.Links, link(ifc))
+		out.Links = append(out.Links, link(cfg, ifc))
 	}
 	for _, r := range cfg.Routes {
 		out.Routes = append(out.Routes, route(r))
@@ -32,8 +33,11 @@ func Config(cfg *config.Config) tun.Config {
 	return out
 }
 
-func link(ifc *config.Interface) tun.Link {
+func link(cfg *config.Config, ifc *config.Interface) tun.Link {
 	l := tun.Link{Name: ifc.Name, Address: ifc.Address, MTU: ifc.MTU, Shutdown: ifc.Shutdown}
+	if !l.Address.IsValid() && ifc.Kind == config.KindTunnel {
+		l.Address = unnumbered(cfg, ifc)
+	}
 	switch ifc.Kind {
 	case config.KindGigaEthernet:
 		l.Kind = tun.LinkMapped
@@ -48,6 +52,26 @@ func link(ifc *config.Interface) tun.Link {
 		l.Peer = ifc.Tunnel.Peer
 	}
 	return l
+}
+
+// unnumbered is the address a tunnel with "ip unnumbered IF" borrows, as
+// a host prefix: what the router itself sends into the tunnel (a ping, a
+// BGP session without update-source, ICMP errors) leaves from IF's
+// address, as on the IX. Without an address of its own the Linux device
+// would take the kernel's pick, the first global address of another link,
+// usually the WAN's, which the far side routes back through the internet
+// or drops. The same address on two links is what Linux does for
+// unnumbered links: the /32 adds no subnet route, and its local route goes
+// with the device. Invalid when IF has no IPv4 address (yet).
+func unnumbered(cfg *config.Config, ifc *config.Interface) netip.Prefix {
+	if ifc.Unnumbered == "" {
+		return netip.Prefix{}
+	}
+	src := cfg.Interface(ifc.Unnumbered)
+	if src == nil || !src.Address.IsValid() || !src.Address.Addr().Is4() {
+		return netip.Prefix{}
+	}
+	return netip.PrefixFrom(src.Address.Addr(), 32)
 }
 
 func route(r *config.Route) tun.Route {

@@ -75,3 +75,38 @@ func TestPeerRoutes(t *testing.T) {
 		t.Errorf("PeerRoutes = %+v, want only Tunnel0.0's peer by GigaEthernet1.0", rs)
 	}
 }
+
+// TestUnnumberedTunnel: a tunnel with "ip unnumbered IF" gets IF's
+// address as a host prefix, so what the router sends into it leaves from
+// that address; without an address on IF (a DHCP WAN before its lease) it
+// gets none.
+func TestUnnumberedTunnel(t *testing.T) {
+	src := `ikev2 authentication psk id ipv4 198.51.100.6 key char k
+interface GigaEthernet0.0
+  ip address dhcp
+interface GigaEthernet1.0
+  ip address 192.168.1.1/24
+interface Tunnel0.0
+  tunnel mode ipsec-ikev2
+  ip unnumbered GigaEthernet1.0
+  ikev2 peer 198.51.100.6 authentication psk id ipv4 198.51.100.6
+interface Tunnel1.0
+  tunnel mode ipsec-ikev2
+  ip unnumbered GigaEthernet0.0
+  ikev2 peer 198.51.100.6 authentication psk id ipv4 198.51.100.6
+`
+	cfg, _, err := config.Parse("ix.conf", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	links := map[string]netip.Prefix{}
+	for _, l := range Config(cfg).Links {
+		links[l.Name] = l.Address
+	}
+	if links["Tunnel0.0"] != mp("192.168.1.1/32") || links["GigaEthernet1.0"] != mp("192.168.1.1/24") {
+		t.Errorf("Tunnel0.0 %v, GigaEthernet1.0 %v", links["Tunnel0.0"], links["GigaEthernet1.0"])
+	}
+	if links["Tunnel1.0"].IsValid() {
+		t.Errorf("Tunnel1.0, unnumbered to a WAN without a lease: %v", links["Tunnel1.0"])
+	}
+}
