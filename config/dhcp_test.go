@@ -133,3 +133,14 @@ func TestDHCPRouteWithoutDHCPInterface(t *testing.T) {
 		t.Errorf("diagnostics for a dhcp route through a dhcp interface: %v", diags)
 	}
 }
+
+// TestDHCPProfileKeptLinesInactive: "soft-ix check" lists the lines of
+// an "ip dhcp profile" block soft-ix keeps without acting on, as it does
+// for every other block's.
+func TestDHCPProfileKeptLinesInactive(t *testing.T) {
+	c, _ := mustParse(t, "k.conf", "ip dhcp enable\nip dhcp profile lan\n  assignable-range 192.168.2.100 192.168.2.200\n  ntp-server 192.168.2.1\n!\n")
+	in := c.Inactive()
+	if len(in) != 1 || in[0].Text != "ntp-server 192.168.2.1" {
+		t.Errorf("Inactive() = %v", in)
+	}
+}

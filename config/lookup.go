@@ -330,6 +330,9 @@ func (c *Config) Inactive() []*Verbatim {
 	for _, rm := range c.RouteMaps {
 		out = append(out, rm.Extra...)
 	}
+	for _, pr := range c.DHCPProfiles {
+		out = append(out, pr.Extra...)
+	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Pos.Line < out[j].Pos.Line })
 	return out
 }
