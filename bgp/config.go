@@ -40,8 +40,10 @@ type Neighbor struct {
 	MultihopTTL uint8         // 0: directly connected eBGP (TTL 1)
 	Description string
 
-	ConnectRetry          time.Duration // 0: defaultConnectRetry
-	AdvertisementInterval time.Duration // 0: GoBGP's default
+	// ConnectRetry is the time between connection attempts; 0:
+	// defaultConnectRetry. There is no minimum advertisement interval:
+	// GoBGP takes one in its API and never reads it.
+	ConnectRetry time.Duration
 
 	// RouteMapIn and RouteMapOut name entries of Config.RouteMaps ("" for
 	// none): applied to what the neighbor sends, and to what is sent to it.
@@ -87,8 +89,7 @@ func settingsFrom(c Config, listenPort int32) (settings, error) {
 		p := peerConf{
 			Addr: n.Addr, RemoteAS: n.RemoteAS, LocalAddr: n.LocalAddr,
 			Keepalive: n.Keepalive, Hold: n.Hold, MultihopTTL: n.MultihopTTL, Description: n.Description,
-			ConnectRetry: n.ConnectRetry, AdvertisementInterval: n.AdvertisementInterval,
-			MaxPrefixes: n.MaxPrefixes, Passive: n.Passive,
+			ConnectRetry: n.ConnectRetry, MaxPrefixes: n.MaxPrefixes, Passive: n.Passive,
 		}
 		if p.Keepalive <= 0 {
 			p.Keepalive = DefaultKeepalive

@@ -20,8 +20,10 @@
 //     More than AzureMaxPrefixes networks is logged as a warning.
 //   - soft-ix listens on 0.0.0.0:179 as well as connecting, since Azure
 //     opens the session too.
-//   - Neighbor.ConnectRetry (connect-interval) replaces that 5 s;
-//     AdvertisementInterval is GoBGP's minimum advertisement interval.
+//   - Neighbor.ConnectRetry (connect-interval) replaces that 5 s. GoBGP
+//     has no minimum advertisement interval (its API takes one and never
+//     reads it), so there is none here: an IX's advertisement-interval is
+//     kept by config as not emulated.
 //   - route-maps (Neighbor.RouteMapIn/Out): GoBGP keeps per-neighbor policy
 //     assignments for route-server clients only, so each neighbor's
 //     route-map becomes a policy in the global import or export assignment

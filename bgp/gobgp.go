@@ -160,10 +160,9 @@ func apiPeer(p peerConf) *api.Peer {
 			Description:     p.Description,
 		},
 		Timers: &api.Timers{Config: &api.TimersConfig{
-			ConnectRetry:                 uint64(retry / time.Second),
-			HoldTime:                     uint64(p.Hold / time.Second),
-			KeepaliveInterval:            uint64(p.Keepalive / time.Second),
-			MinimumAdvertisementInterval: uint64(p.AdvertisementInterval / time.Second),
+			ConnectRetry:      uint64(retry / time.Second),
+			HoldTime:          uint64(p.Hold / time.Second),
+			KeepaliveInterval: uint64(p.Keepalive / time.Second),
 		}},
 		Transport: &api.Transport{},
 		AfiSafis: []*api.AfiSafi{{

@@ -21,7 +21,7 @@ func policyConfig() Config {
 	return Config{
 		ASN: 65050, RouterID: ma("169.254.0.1"),
 		Neighbors: []Neighbor{
-			{Addr: ma("169.254.0.2"), RemoteAS: 31898, ConnectRetry: 10 * time.Second, AdvertisementInterval: 6 * time.Second, RouteMapIn: "pri1"},
+			{Addr: ma("169.254.0.2"), RemoteAS: 31898, ConnectRetry: 10 * time.Second, RouteMapIn: "pri1"},
 			{Addr: ma("169.254.0.6"), RemoteAS: 31898, RouteMapOut: "pri2"},
 		},
 		RouteMaps: map[string]RouteMap{
@@ -43,10 +43,10 @@ func TestSettingsTimersAndPolicy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c := apiPeer(set.peers[ma("169.254.0.2")]).Timers.Config; c.ConnectRetry != 10 || c.MinimumAdvertisementInterval != 6 {
+	if c := apiPeer(set.peers[ma("169.254.0.2")]).Timers.Config; c.ConnectRetry != 10 {
 		t.Errorf("timers %v", c)
 	}
-	if c := apiPeer(set.peers[ma("169.254.0.6")]).Timers.Config; c.ConnectRetry != 5 || c.MinimumAdvertisementInterval != 0 {
+	if c := apiPeer(set.peers[ma("169.254.0.6")]).Timers.Config; c.ConnectRetry != 5 {
 		t.Errorf("default timers %v", c)
 	}
 	// Only the route-maps in use go to the speaker.

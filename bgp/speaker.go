@@ -48,10 +48,9 @@ type peerConf struct {
 	Description string
 	RemotePort  uint16 // 0: 179; tests use others
 
-	ConnectRetry          time.Duration // connect-interval; 0: defaultConnectRetry
-	AdvertisementInterval time.Duration // advertisement-interval; 0: GoBGP's default
-	MaxPrefixes           uint32        // 0: no limit
-	Passive               bool          // never connect, only accept
+	ConnectRetry time.Duration // connect-interval; 0: defaultConnectRetry
+	MaxPrefixes  uint32        // 0: no limit
+	Passive      bool          // never connect, only accept
 }
 
 // bestPath is one change of the best path for a prefix.

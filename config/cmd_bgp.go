@@ -262,19 +262,12 @@ var neighborTable = &table[*Neighbor]{
 				return []string{"update-source", n.UpdateSource}
 			}),
 		},
-		{
-			words: []string{"advertisement-interval"}, args: []Arg{{Kind: ArgNumber, Help: "<0-600>", Min: 0, Max: 600}},
-			help: "least time between updates", set: (*parser).neighborInterval,
-			get: neighborLine(func(n *Neighbor) []string {
-				if n.AdvertisementInterval == 0 {
-					return nil
-				}
-				return []string{"advertisement-interval", secs(n.AdvertisementInterval)}
-			}),
-		},
+		// "neighbor A advertisement-interval N" is not in the table: GoBGP
+		// has no minimum advertisement interval (it takes the value and
+		// never reads it), so the line is kept, not emulated.
 		{
 			words: []string{"connect-interval"}, args: []Arg{{Kind: ArgNumber, Help: "<0-65535>", Min: 0, Max: 65535}},
-			help: "time between connection attempts", set: (*parser).neighborInterval,
+			help: "time between connection attempts", set: (*parser).connectInterval,
 			get: neighborLine(func(n *Neighbor) []string {
 				if n.ConnectInterval == 0 {
 					return nil
@@ -385,7 +378,7 @@ func (p *parser) neighbor(l *line, t []token, neg bool, b *BGP) {
 
 func (n *Neighbor) isZero() bool {
 	return n.RemoteAS == 0 && n.UpdateSource == "" && n.Keepalive == 0 && n.Hold == 0 &&
-		n.EBGPMultihop == 0 && n.Description == "" && !n.Activate && n.AdvertisementInterval == 0 &&
+		n.EBGPMultihop == 0 && n.Description == "" && !n.Activate &&
 		n.ConnectInterval == 0 && n.RouteMapIn == "" && n.RouteMapOut == ""
 }
 
@@ -493,26 +486,20 @@ func (p *parser) updateSource(l *line, t []token, neg bool, n *Neighbor) {
 	}
 }
 
-// neighborInterval: neighbor A advertisement-interval N | connect-interval N
-func (p *parser) neighborInterval(l *line, t []token, neg bool, n *Neighbor) {
-	sub := kw(t[2])
-	cmd := "neighbor " + sub
-	dst := &n.AdvertisementInterval
-	max := uint64(600) // advertisement-interval: 0..600 s as on other BGP speakers
-	if sub == "connect-interval" {
-		dst, max = &n.ConnectInterval, 65535
-	}
+// connectInterval: neighbor A connect-interval N
+func (p *parser) connectInterval(l *line, t []token, neg bool, n *Neighbor) {
+	const cmd = "neighbor connect-interval"
 	if neg {
-		*dst = 0
+		n.ConnectInterval = 0
 		return
 	}
 	v, ok := p.need(l, t, 3, cmd, "seconds")
 	if !ok {
 		return
 	}
-	d, ok := p.seconds(l, v, cmd, 0, max)
+	d, ok := p.seconds(l, v, cmd, 0, 65535)
 	if ok && p.done(l, t, 4, cmd) {
-		*dst = d
+		n.ConnectInterval = d
 	}
 }
 

@@ -58,7 +58,7 @@
 // PORT | PROTO and ip napt service NAME A.B.C.D none tcp|udp PORT;
 // router bgp with [bgp] router-id,
 // neighbor remote-as|update-source|timers|ebgp-multihop|description|
-// advertisement-interval|connect-interval and address-family ipv4 unicast
+// connect-interval and address-family ipv4 unicast
 // with network, neighbor activate and neighbor route-map NAME in|out;
 // route-map NAME permit|deny SEQ with match ip address prefix-list|
 // access-list, set local-preference, set metric, set as-path prepend and
@@ -73,10 +73,11 @@
 // above, PPPoE, IKEv1, username, telnet/http servers, device blocks, other
 // ip dhcp commands (relay, ipv6 dhcp), watch-group, ip tcp adjust-mss outside
 // Tunnel interfaces, other match and set lines of route-maps, other
-// interface families, other BGP neighbor options, ...) is kept verbatim in
-// its block (Verbatim, Config.Extra and the Extra of each block) and
-// reported with one "not emulated" warning per command keyword: it is
-// inactive, Print writes it back, Inactive lists it. A command that names an
+// interface families, other BGP neighbor options (advertisement-interval
+// among them: GoBGP has no minimum advertisement interval), ...) is kept
+// verbatim in its block (Verbatim, Config.Extra and the Extra of each
+// block) and reported with one "not emulated" warning per command keyword:
+// it is inactive, Print writes it back, Inactive lists it. A command that names an
 // interface of a family soft-ix does not model (FastEthernet, BVI, Dialer,
 // USB-Ether, ...) is kept the same way, with one warning per interface. An
 // unknown word within two edits of an emulated command is reported as a
@@ -122,8 +123,8 @@
 //     without a word, and the name is almost always a typo.
 //   - match ip address access-list compares a route with the source
 //     prefixes of the access list's lines (any, A/L or a host address).
-//   - neighbor advertisement-interval 0..600 s, connect-interval
-//     0..65535 s; route-map sequence numbers 1..65535, 10 when left out.
+//   - neighbor connect-interval 0..65535 s; route-map sequence numbers
+//     1..65535, 10 when left out.
 //   - A route-map entry with a match line soft-ix keeps but does not
 //     evaluate (match as-path, match community, ...) never matches, with
 //     a warning: applying its sets or its deny to every route would be

@@ -362,9 +362,10 @@ type Neighbor struct {
 	// not emulated.
 	Activate bool
 
-	// neighbor A advertisement-interval N / connect-interval N (0: default).
-	AdvertisementInterval time.Duration
-	ConnectInterval       time.Duration
+	// ConnectInterval is "neighbor A connect-interval N" (0: default).
+	// ("neighbor A advertisement-interval N" is kept, not emulated: GoBGP
+	// has no minimum advertisement interval.)
+	ConnectInterval time.Duration
 
 	// neighbor A route-map NAME in|out ("" when none): the route-map
 	// applied to what the neighbor sends and to what is sent to it.

@@ -67,7 +67,7 @@ func TestRouteMapModel(t *testing.T) {
 		t.Errorf("access-list lan = %v %v", acl, ok)
 	}
 	n := c.BGP.Neighbors[0]
-	if n.RouteMapIn != "prefer" || n.RouteMapOut != "backup" || n.AdvertisementInterval != 6*time.Second || n.ConnectInterval != 10*time.Second {
+	if n.RouteMapIn != "prefer" || n.RouteMapOut != "backup" || n.ConnectInterval != 10*time.Second {
 		t.Errorf("neighbor %+v", n)
 	}
 	if c.BGP.RouterID != netip.MustParseAddr("10.2.2.2") {
@@ -80,6 +80,10 @@ func TestRouteMapModel(t *testing.T) {
 	}
 	if !hasDiag(diags, `rm.conf:13:3: warning: "set origin" is not emulated`) {
 		t.Errorf("no warning for set origin in %v", diags)
+	}
+	// GoBGP has no minimum advertisement interval: the line is kept.
+	if !strings.Contains(errorText(diags), `warning: "neighbor advertisement-interval" is not emulated`) || len(c.BGP.Extra) != 1 {
+		t.Errorf("advertisement-interval: kept %v, diagnostics %v", c.BGP.Extra, diags)
 	}
 	checkRoundTrip(t, "rm.conf", c)
 	flat, _, err := Parse("flat", deindent([]byte(routeMapSrc)))
@@ -95,7 +99,8 @@ func TestRouteMapPrintsCanonically(t *testing.T) {
 		"ip prefix-list azure 10 permit 172.16.0.0/16 min 16 max 24\nip prefix-list azure 20 deny any\n!\n",
 		"route-map prefer permit 10\n  match ip address prefix-list azure\n  set local-preference 200\n  set metric 5\n!\nroute-map prefer deny 20\n!\n",
 		"route-map backup permit 10\n  match ip address access-list lan\n  set as-path prepend 65050 65050\n  set community 65050:100 no-export additive\n  set origin igp\n!\n",
-		"  neighbor 172.16.0.6 advertisement-interval 6\n  neighbor 172.16.0.6 connect-interval 10\n",
+		// advertisement-interval is kept as written (GoBGP has none).
+		"  neighbor 172.16.0.6 connect-interval 10\n  neighbor 172.16.0.6 advertisement-interval 6\n",
 		"    neighbor 172.16.0.6 route-map prefer in\n    neighbor 172.16.0.6 route-map backup out\n",
 	} {
 		if !strings.Contains(out, want) {
@@ -132,7 +137,7 @@ router bgp 65050
 	if b := c.RouteMap("backup")[0]; b.SetPrepend != nil || b.SetCommunity != nil || b.CommunityAdditive {
 		t.Errorf("backup %+v", b)
 	}
-	if n := c.BGP.Neighbors[0]; n.RouteMapOut != "" || n.RouteMapIn != "prefer" || n.AdvertisementInterval != 0 {
+	if n := c.BGP.Neighbors[0]; n.RouteMapOut != "" || n.RouteMapIn != "prefer" {
 		t.Errorf("neighbor %+v", n)
 	}
 	checkRoundTrip(t, "no.conf", c)
@@ -153,7 +158,7 @@ func TestRouteMapErrors(t *testing.T) {
 		{"ip prefix-list p permit 10.0.0.0/8 min 4\n", `e.conf:1:40: error: ip prefix-list min: bad prefix length "4"`},
 		{"ip prefix-list p permit 10.0.0.0/8 max 16 min 24\n", `e.conf:1:1: error: ip prefix-list: min 24 is greater than max 16`},
 		{base + "  neighbor 192.0.2.1 route-map m sideways\n", `e.conf:3:34: error: neighbor route-map m: unknown keyword "sideways"`},
-		{base + "  neighbor 192.0.2.1 advertisement-interval 601\n", `e.conf:3:45: error: neighbor advertisement-interval: bad seconds "601"`},
+		{base + "  neighbor 192.0.2.1 connect-interval 65536\n", `e.conf:3:39: error: neighbor connect-interval: bad seconds "65536"`},
 		{base + "  neighbor 192.0.2.1 conect-interval 5\n", `e.conf:3:22: error: neighbor: unknown command "conect-interval", did you mean "connect-interval"?`},
 	} {
 		_, diags, err := Parse("e.conf", []byte(tc.src))

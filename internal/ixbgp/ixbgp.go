@@ -75,10 +75,9 @@ func neighbor(cfg *config.Config, b *config.BGP, n *config.Neighbor) (bgp.Neighb
 		Hold:        n.Hold,
 		Description: n.Description,
 
-		ConnectRetry:          n.ConnectInterval,
-		AdvertisementInterval: n.AdvertisementInterval,
-		RouteMapIn:            n.RouteMapIn,
-		RouteMapOut:           n.RouteMapOut,
+		ConnectRetry: n.ConnectInterval,
+		RouteMapIn:   n.RouteMapIn,
+		RouteMapOut:  n.RouteMapOut,
 	}
 	if n.UpdateSource != "" {
 		ifc := cfg.Interface(n.UpdateSource)

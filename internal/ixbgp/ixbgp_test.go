@@ -166,7 +166,7 @@ interface Tunnel0.0
 		t.Fatal(err)
 	}
 	n0, n1 := c.Neighbors[0], c.Neighbors[1]
-	if n0.RouteMapIn != "pri1" || n0.RouteMapOut != "" || n0.ConnectRetry != 10*time.Second || n0.AdvertisementInterval != 6*time.Second ||
+	if n0.RouteMapIn != "pri1" || n0.RouteMapOut != "" || n0.ConnectRetry != 10*time.Second ||
 		n1.RouteMapOut != "pri2" || n1.ConnectRetry != 0 {
 		t.Errorf("neighbors %+v %+v", n0, n1)
 	}

@@ -77,7 +77,7 @@ func TestConfigCompletionFollowsArguments(t *testing.T) {
 		{config.BlockGlobal, "ip route 10.0.0.0/8 Tunnel0.0 ", []string{"dhcp", "distance", "metric", "tag"}},
 		{config.BlockGlobal, "ip route 10.0.0.0/8 Tunnel0.0 tag 5 ", []string{}},
 		{config.BlockGlobal, "ip prefix-list p ", []string{"deny", "permit", "seq"}},
-		{config.BlockBGP, "neighbor 192.0.2.1 ", []string{"activate", "advertisement-interval", "connect-interval", "description", "ebgp-multihop", "remote-as", "route-map", "timers", "update-source"}},
+		{config.BlockBGP, "neighbor 192.0.2.1 ", []string{"activate", "connect-interval", "description", "ebgp-multihop", "remote-as", "route-map", "timers", "update-source"}},
 		{config.BlockBGP, "neighbor 192.0.2.1 route-map m ", []string{"in", "out"}},
 		{config.BlockGlobal, "ip dhcp ", []string{"enable", "profile"}},
 		{config.BlockInterface, "ip dhcp ", []string{"binding"}},
