@@ -61,7 +61,9 @@
 // of addresses and devices, followed on address and link changes, builds
 // both; the reader parks in the runtime's poller on an epoll set of the
 // ring and the raw socket, the ring joining it only while the reader
-// parks (a lasting entry costs a nested wake-up per packet). Everything else (no resolved neighbour, a
+// parks (a lasting entry costs a nested wake-up per packet), and while
+// packets stream it naps briefly rather than park (rxNap). ICMP errors
+// about our ESP lower a tunnel's path MTU (pmtu.go). Everything else (no resolved neighbour, a
 // non-Ethernet route such as a TUN or PPP WAN, fragments, packets larger
 // than a ring frame, no packet socket or nftables, more than 64 addresses
 // or devices) goes through the raw IP socket, which is still read. The sending thread's CPU per 1,400-byte packet drops from
