@@ -229,11 +229,20 @@ func (c *Core) established(now time.Time, sa *ikeSA, m *message) {
 		// as strongSwan's unique IDs do. Kept by the duplicate rule
 		// instead, the old SA could outlive the peer's every new one
 		// until its rekey, with the tunnel down meanwhile.
-		initial := m.notify(nInitialContact) != nil || sa.vidInitialContact
+		//
+		// The vendor ID is said in IKE_SA_INIT, a round trip before the
+		// notify would be: when both ends dial at once the peer may send
+		// it just before it sets up our SA too, which we then see
+		// established a moment before its request arrives. So it counts
+		// only for SAs older than vidInitialContactMargin by then; a
+		// younger one is left to the duplicate rule (found in the lab,
+		// where our SA was replaced under a ping now and then).
+		notified := m.notify(nInitialContact) != nil
 		for _, o := range c.peerSAs(sa) {
 			if o.state != StateEstablished || !o.created.Before(begun) {
 				continue
 			}
+			initial := notified || sa.vidInitialContact && o.created.Before(begun.Add(-vidInitialContactMargin))
 			if initial || (o.replacedBy == nil && o.created.Before(begun.Add(-staleDuplicate))) {
 				c.log.Info("ike: the peer's new IKE SA replaces its old one", "tunnel", t.name, "peer", sa.remote,
 					"initial_contact", initial)
@@ -257,6 +266,12 @@ func (c *Core) established(now time.Time, sa *ikeSA, m *message) {
 // INITIAL_CONTACT (see established): longer than any IKE_SA_INIT
 // retransmission of two ends dialling at once.
 const staleDuplicate = 30 * time.Second
+
+// vidInitialContactMargin is how much older than the peer's IKE_SA_INIT
+// request an IKE SA must be for the request's Vid-Initial-Contact to
+// replace it: more than the round trip in which both ends dialling at
+// once can cross.
+const vidInitialContactMargin = time.Second
 
 // dropDuplicate resolves two IKE SAs for one tunnel that both ends set up
 // at the same time (both initiate, as IX and Azure both may): the SA with
