@@ -125,11 +125,16 @@ func (c iopIXConf) text() string {
 // startIX runs the soft-ix daemon as the IX with conf.
 func (l *iopLab) startIX(conf iopIXConf) *nslab.SoftIX {
 	l.t.Helper()
-	// Metrics on the namespace's loopback: drop counters explain a loss.
-	return l.startIXWith(nslab.SoftIXOptions{
+	return l.startIXWith(ixOptions(conf))
+}
+
+// ixOptions are the IX daemon's options for conf. Metrics listen on the
+// namespace's loopback: drop counters explain a loss.
+func ixOptions(conf iopIXConf) nslab.SoftIXOptions {
+	return nslab.SoftIXOptions{
 		Name: "ix", Config: conf.text(), Map: nslab.IXSideMap(), Args: append([]string{"--metrics", "127.0.0.1:9477"}, conf.Args...),
 		Env: conf.Env,
-	})
+	}
 }
 
 // startIXWith runs the soft-ix daemon as the IX with options o.

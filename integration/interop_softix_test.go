@@ -87,13 +87,19 @@ func iopCapture(ns *nslab.Namespace, dev, filter string, count int, timeout time
 // their tunnel and the LAN host's first ping through it, and returns both.
 func (l *iopLab) softIXPairUp(conf iopIXConf, azArgs ...string) (ix, az *nslab.SoftIX) {
 	l.t.Helper()
+	return l.softIXPairUpWith(ixOptions(conf), azArgs...)
+}
+
+// softIXPairUpWith is softIXPairUp with the IX daemon's options o.
+func (l *iopLab) softIXPairUpWith(o nslab.SoftIXOptions, azArgs ...string) (ix, az *nslab.SoftIX) {
+	l.t.Helper()
 	az, err := nslab.StartSoftIXDaemon(l.s.Azure, nslab.SoftIXOptions{
 		Name: "azure", Config: iopAzureSoftIXConf(l.t, false), Map: nslab.AzureSideMap(), Args: azArgs,
 	})
 	if err != nil {
 		l.t.Fatal(err)
 	}
-	ix = l.startIX(conf)
+	ix = l.startIXWith(o)
 	iopWaitSoftIXPair(l.t, l, ix, az, 30*time.Second)
 	l.waitPing(iopPingAttempts)
 	return ix, az

@@ -16,22 +16,6 @@ import (
 // tests bring each up against soft-ix's Azure emulation and look at what
 // it does on the wire.
 
-// ixSettingsPair starts the Azure emulation and the IX with conf, and
-// waits for the tunnel and a first ping across it.
-func ixSettingsPair(t *testing.T, l *iopLab, conf string) *nslab.SoftIX {
-	t.Helper()
-	az, err := nslab.StartSoftIXDaemon(l.s.Azure, nslab.SoftIXOptions{
-		Name: "azure", Config: iopAzureSoftIXConf(t, false), Map: nslab.AzureSideMap(),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ix := l.startIXWith(nslab.SoftIXOptions{Name: "ix", Config: conf, Map: nslab.IXSideMap()})
-	iopWaitSoftIXPair(t, l, ix, az, 30*time.Second)
-	l.waitPing(iopPingAttempts)
-	return ix
-}
-
 // replaceOnce is strings.Replace that fails the test when old is absent.
 func replaceOnce(t *testing.T, s, old, new string) string {
 	t.Helper()
@@ -59,7 +43,7 @@ func TestOuterMTUFromWAN(t *testing.T) {
 	conf = replaceOnce(t, conf, "interface GigaEthernet0.0\n  ip address 203.0.113.94/24\n",
 		"interface GigaEthernet0.0\n  ip address 203.0.113.94/24\n  ip mtu 1400\n")
 	conf = replaceOnce(t, conf, "  ikev2 ipsec pre-fragment\n", "  ikev2 ipsec pre-fragment\n  ikev2 outgoing-interface GigaEthernet0.0\n")
-	ixSettingsPair(t, l, conf)
+	l.softIXPairUpWith(nslab.SoftIXOptions{Name: "ix", Config: conf, Map: nslab.IXSideMap()})
 
 	// The seed's child proposal: AES-CBC-256 with HMAC-SHA2-256.
 	want := esp.TunnelConfig{OuterMTU: 1400}.WithWorstSuite([]esp.Suite{
@@ -94,7 +78,7 @@ func TestUnnumberedTunnelSource(t *testing.T) {
 	l := iopNewLab(t, "unnum", "tcpdump")
 	conf := replaceOnce(t, iopIXConf{}.text(), "interface Tunnel0.0\n  tunnel mode ipsec-ikev2\n  ip address 169.254.0.1/30\n",
 		"interface Tunnel0.0\n  tunnel mode ipsec-ikev2\n  ip unnumbered GigaEthernet1.0\n")
-	ixSettingsPair(t, l, conf)
+	l.softIXPairUpWith(nslab.SoftIXOptions{Name: "ix", Config: conf, Map: nslab.IXSideMap()})
 
 	ready, result := iopCapture(l.s.VNet, "eth0", "icmp[icmptype] == icmp-echo", 3, 10*time.Second)
 	<-ready
