@@ -230,20 +230,23 @@ func (c *Core) established(now time.Time, sa *ikeSA, m *message) {
 		// instead, the old SA could outlive the peer's every new one
 		// until its rekey, with the tunnel down meanwhile.
 		//
-		// The vendor ID is said in IKE_SA_INIT, a round trip before the
-		// notify would be: when both ends dial at once the peer may send
-		// it just before it sets up our SA too, which we then see
-		// established a moment before its request arrives. So it counts
-		// only for SAs older than vidInitialContactMargin by then; a
-		// younger one is left to the duplicate rule (found in the lab,
-		// where our SA was replaced under a ping now and then).
+		// The vendor ID is said in IKE_SA_INIT, and a retransmitted
+		// request repeats it: when both ends dial at once and the peer's
+		// first request is lost, its retransmission still says it holds
+		// no SA with us, though by then it holds the one we set up. So
+		// for an SA younger than staleDuplicate the vendor ID only raises
+		// a doubt: the peer is asked on that SA whether it holds it
+		// (doubtOld). Found in the lab, where the peer kept the older SA
+		// by the duplicate rule while we had dropped it for the new one.
 		notified := m.notify(nInitialContact) != nil
 		for _, o := range c.peerSAs(sa) {
 			if o.state != StateEstablished || !o.created.Before(begun) {
 				continue
 			}
-			initial := notified || sa.vidInitialContact && o.created.Before(begun.Add(-vidInitialContactMargin))
-			if initial || (o.replacedBy == nil && o.created.Before(begun.Add(-staleDuplicate))) {
+			stale := o.created.Before(begun.Add(-staleDuplicate))
+			initial := notified || sa.vidInitialContact && stale
+			switch {
+			case initial || (stale && o.replacedBy == nil):
 				c.log.Info("ike: the peer's new IKE SA replaces its old one", "tunnel", t.name, "peer", sa.remote,
 					"initial_contact", initial)
 				// Its Child SAs still take what the peer sent before
@@ -251,6 +254,8 @@ func (c *Core) established(now time.Time, sa *ikeSA, m *message) {
 				// to the new one as it is installed.
 				o.state, o.replacedBy, o.deleteAt = StateDeleting, sa, now.Add(c.opt.DeleteGrace)
 				c.mark(o)
+			case sa.vidInitialContact && o.replacedBy == nil:
+				c.doubtOld(now, o, sa)
 			}
 		}
 	}
@@ -267,11 +272,57 @@ func (c *Core) established(now time.Time, sa *ikeSA, m *message) {
 // retransmission of two ends dialling at once.
 const staleDuplicate = 30 * time.Second
 
-// vidInitialContactMargin is how much older than the peer's IKE_SA_INIT
-// request an IKE SA must be for the request's Vid-Initial-Contact to
-// replace it: more than the round trip in which both ends dialling at
-// once can cross.
-const vidInitialContactMargin = time.Second
+// doubtOld asks the peer, with an empty INFORMATIONAL on old, whether it
+// still holds old, which it said it does not with the Vid-Initial-Contact
+// of sa's IKE_SA_INIT request. Meanwhile old is left out of the duplicate
+// rule and our traffic goes to sa, as the vendor ID asks: a peer that
+// restarted holds only sa. If the peer answers on old, the vendor ID was
+// stale (a retransmission from before it held old) and the duplicate rule
+// decides between the two, as it does at the peer. If it does not, or
+// says it has no such SA (an unauthenticated INVALID_IKE_SPI, trusted
+// here because it can only confirm what the authenticated vendor ID
+// said), old goes.
+func (c *Core) doubtOld(now time.Time, old, sa *ikeSA) {
+	if old.doubtedFor != nil {
+		return
+	}
+	if old.pending != nil || len(old.queue) > 0 {
+		// An exchange on old is under way: its answer would not say which
+		// SA the peer holds now. Do what the vendor ID asks.
+		old.state, old.replacedBy, old.deleteAt = StateDeleting, sa, now.Add(c.opt.DeleteGrace)
+		c.mark(old)
+		return
+	}
+	c.log.Info("ike: the peer says it holds no other IKE SA; asking it on the older one", "tunnel", tunName(old), "peer", old.remote)
+	old.doubtedFor = sa
+	c.request(now, old, func(time.Time) *message { return &message{Exchange: exInformational} },
+		func(now time.Time, _ *message) {
+			old.doubtedFor = nil
+			c.log.Info("ike: the peer holds the older IKE SA too (a stale Vid-Initial-Contact)", "tunnel", tunName(old), "peer", old.remote)
+			// The answer proves only that the peer holds old; sa is
+			// proven if the rule keeps it and the peer sends on it.
+			keep := sa
+			if old.spiI < sa.spiI {
+				keep = old
+			}
+			c.resolveDuplicate(now, keep, keep == old)
+		})
+	if old.pending != nil {
+		old.pending.onFail = func(now time.Time) { c.dropDoubted(now, old, "no answer") }
+	}
+}
+
+// dropDoubted removes old, which the peer does not hold after all (see
+// doubtOld), in favour of the SA whose Vid-Initial-Contact doubted it.
+func (c *Core) dropDoubted(now time.Time, old *ikeSA, why string) {
+	sa := old.doubtedFor
+	old.doubtedFor = nil
+	c.log.Info("ike: the peer does not hold the older IKE SA; the new one replaces it", "tunnel", tunName(old), "peer", old.remote, "why", why)
+	if sa.state == StateEstablished {
+		old.replacedBy = sa
+	}
+	c.failSA(now, old, "the peer restarted")
+}
 
 // dropDuplicate resolves two IKE SAs for one tunnel that both ends set up
 // at the same time (both initiate, as IX and Azure both may): the SA with
@@ -305,7 +356,8 @@ func (c *Core) resolveDuplicate(now time.Time, sa *ikeSA, proven bool) {
 		return
 	}
 	for _, o := range c.peerSAs(sa) {
-		if o.state != StateEstablished || o.replacedBy != nil || sa.replacedBy != nil {
+		if o.state != StateEstablished || o.replacedBy != nil || sa.replacedBy != nil ||
+			o.doubtedFor != nil || sa.doubtedFor != nil {
 			continue
 		}
 		keep, drop := sa, o
@@ -377,10 +429,11 @@ func (c *Core) moveOutboundOff(drop, keep *ikeSA) {
 }
 
 // otherEstablished reports whether we have another established IKE SA
-// with sa's peer (one the peer said it lost does not count).
+// with sa's peer (one the peer said it lost, or said it holds none
+// besides sa, does not count).
 func (c *Core) otherEstablished(sa *ikeSA) bool {
 	for _, o := range c.peerSAs(sa) {
-		if o.state == StateEstablished && !o.peerLost {
+		if o.state == StateEstablished && !o.peerLost && o.doubtedFor == nil {
 			return true
 		}
 	}

@@ -122,6 +122,10 @@ func (c *Core) peerLostSA(now time.Time, sa *ikeSA, pkt []byte) bool {
 		c.log.Debug("ike: stale INVALID_IKE_SPI ignored", "tunnel", tunName(sa), "peer", sa.remote)
 		return true
 	}
+	if sa.doubtedFor != nil {
+		c.dropDoubted(now, sa, "INVALID_IKE_SPI")
+		return true
+	}
 	if sa.unproven {
 		// We answered the rekey that made sa, and that answer has not
 		// reached the peer yet: its retransmitted rekey request gets the

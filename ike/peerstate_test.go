@@ -308,3 +308,45 @@ func TestAzureInvalidSPINotify(t *testing.T) {
 		t.Fatalf("INVALID_SPI answered %v, IKE SA kept %v", answered, sa2 == sa)
 	}
 }
+
+// TestVidInitialContactStaleRetransmit: a Vid-Initial-Contact is decided
+// when the IKE_SA_INIT request is built, and a retransmission repeats it.
+// Azure dials first and its first request is lost (the IX was not
+// listening yet, as in "soft-ix lab"); the IX's own dial sets up an SA;
+// Azure's retransmission, 2 s later, still says it holds no SA with us,
+// though by then it holds the IX's. Both ends must settle on one SA
+// without a moment in which either end's traffic goes to an SA the other
+// does not hold. Before, the IX took the stale vendor ID at its word and
+// dropped its SA while Azure's duplicate rule dropped the new one, half
+// the time: the tunnel went down until the IX dialled again.
+func TestVidInitialContactStaleRetransmit(t *testing.T) {
+	for i := 0; i < 8; i++ {
+		p := newPair(t, testConfig(addrB, "k", true, nil), testConfig(addrA, "k", true, nil), func(c *CoreConfig) {
+			c.InitialContactVendorID = c.LocalAddr(netip.Addr{}) == addrB
+		})
+		lost := false
+		p.net.filter = func(d datagram) bool {
+			if !lost && isInitRequest(d) && d.from.Addr() == addrB {
+				lost = true
+				return true
+			}
+			return false
+		}
+		p.b.core.Start(p.now)
+		p.run(100 * time.Millisecond)
+		p.a.core.Start(p.now)
+		p.run(100 * time.Millisecond)
+		p.checkUp()
+		for step := 0; step < 100; step++ {
+			p.run(100 * time.Millisecond)
+			for _, n := range [][2]*node{{p.a, p.b}, {p.b, p.a}} {
+				out, ok := n[0].dp.outbound["Tunnel0.0"]
+				if _, held := n[1].dp.sas[dpKey{out, true}]; !ok || !held {
+					t.Fatalf("run %d, %v after the IX dialled: %s sends on SPI %08x (%v), which %s does not hold",
+						i, time.Duration(step+2)*100*time.Millisecond, n[0].addr, out, ok, n[1].addr)
+				}
+			}
+		}
+		p.checkUp()
+	}
+}

@@ -128,6 +128,7 @@ type ikeSA struct {
 	dupCheckAt time.Time // a duplicate to delete once the peer holds the kept SA: look then
 	proving    bool      // a liveness check asks whether the peer holds this SA
 	peerLost   bool      // the peer said it lost this SA; a new one is being set up
+	doubtedFor *ikeSA    // the peer's Vid-Initial-Contact on this SA says it holds none but this; asked (doubtOld)
 	unproven   bool      // made by a rekey we answered; the peer may not have our answer yet
 	children   []*childSA
 	rekeying   *ikeRekey // our outstanding IKE SA rekey

@@ -202,8 +202,8 @@ func (st *labState) setVNet(up []bool) error {
 // as an instance leaving for maintenance does; kill: SIGKILL, all state
 // lost silently), waits away, and starts its successor on the same
 // addresses, which initiates (saying INITIAL_CONTACT, as it has no other
-// SA with the IX; Azure says it with a Vid-Initial-Contact vendor ID, the
-// emulator for now with the notify, see table row "initial-contact"). It
+// SA with the IX, with a Vid-Initial-Contact vendor ID as Azure does, see
+// table row "initial-contact"). It
 // returns when the successor's tunnel is up.
 func (st *labState) replace(ctx context.Context, i int, kill bool, away time.Duration) error {
 	a := st.azure[i]

@@ -107,7 +107,7 @@ func TestIKEMakesEveryTunnelAzure(t *testing.T) {
 	// Windows' IKE on the wire (rows "ms-ikev2", "initial-contact",
 	// "ike-fragmentation"): a fragment's IPv4 packet, UDP header and
 	// non-ESP marker included, is at most 576 bytes.
-	if len(tuning.VendorIDs) != len(azure.VendorIDs) || tuning.InitialContactVendorID || tuning.FragmentSize+20+8+4 != 576 {
+	if len(tuning.VendorIDs) != len(azure.VendorIDs) || !tuning.InitialContactVendorID || tuning.FragmentSize+20+8+4 != 576 {
 		t.Errorf("vendor IDs %x, INITIAL_CONTACT by vendor ID %v, fragment size %d", tuning.VendorIDs, tuning.InitialContactVendorID, tuning.FragmentSize)
 	}
 }
