@@ -64,14 +64,21 @@ func TestWildFilesLoad(t *testing.T) {
 }
 
 // deindent removes the indentation of every line, and the comments
-// written inside a block (a "!" line followed by an indented one): IX
+// written inside a block (a run of "!" lines followed by an indented
+// line, as in a page's "!  ip unnumbered" notes within an interface): IX
 // prints none there, and without indentation a "!" ends the block.
 func deindent(src []byte) []byte {
 	lines := strings.Split(string(src), "\n")
 	var out []string
 	for i, l := range lines {
-		if strings.HasPrefix(l, "!") && i+1 < len(lines) && strings.TrimLeft(lines[i+1], " \t") != lines[i+1] {
-			continue
+		if strings.HasPrefix(l, "!") {
+			j := i + 1
+			for j < len(lines) && strings.HasPrefix(lines[j], "!") {
+				j++
+			}
+			if j < len(lines) && strings.TrimLeft(lines[j], " \t") != lines[j] {
+				continue
+			}
 		}
 		out = append(out, strings.TrimLeft(l, " \t"))
 	}
