@@ -17,6 +17,9 @@ var wildBroken = map[string]string{
 	// its redaction renamed the keyid in the peer lines only ("hoge";
 	// the keys are "spr" and "tya")
 	"dodolia907-ix3110-toyohashi-a.conf": `no "ikev2 authentication psk id keyid hoge key ..." for this peer`,
+	// a test revision whose route to the peer's subnet keeps the host's
+	// bits (10.255.100.160/24); the author's later commits write .0/24
+	"shigehiro-ix2025-router1-ipsec-test-host-bits.conf": `prefix "10.255.100.160/24" has host bits set`,
 	// Truncated gists: a route names a tunnel whose interface block is in
 	// the part of the running-config that is not stored. Every other line
 	// loads.
