@@ -175,7 +175,7 @@ func TestWildReprintKeepsEveryLine(t *testing.T) {
 		lines := strings.Split(string(src), "\n")
 		for i, l := range lines {
 			key := strings.Join(strings.Fields(l), " ")
-			if key == "" || !commandLines([]byte(l))[key] || reprint[key] {
+			if key == "" || !commandLines([]byte(l))[key] || reprint[key] || undone(lines, i, key) {
 				continue
 			}
 			without := strings.Join(append(append([]string(nil), lines[:i]...), lines[i+1:]...), "\n")
@@ -187,8 +187,49 @@ func TestWildReprintKeepsEveryLine(t *testing.T) {
 	})
 }
 
+// undone reports a line of a typed session whose effect a "no" line of
+// the same session takes back: a command a later "no" form removes, or a
+// "no" form of a command the session never gave (nothing to remove), as
+// when a runbook swaps one set of port forwards for another. Neither can
+// be in the model or the reprint.
+func undone(lines []string, i int, key string) bool {
+	same := func(l, want string) bool { return strings.Join(strings.Fields(l), " ") == want }
+	if rest, ok := strings.CutPrefix(key, "no "); ok {
+		for _, l := range lines[:i] {
+			if same(l, rest) {
+				return false
+			}
+		}
+		return true
+	}
+	for _, l := range lines[i+1:] {
+		if same(l, "no "+key) {
+			return true
+		}
+	}
+	return false
+}
+
 // defaultSpelledOut are emulated lines that state an IX default, so the
 // model (and the reprint) is the same without them.
 var defaultSpelledOut = map[string]bool{
 	"child-pfs off": true, "no ip address": true, "no shutdown": true,
+}
+
+// TestUndone: the reprint test spares exactly the lines a session's "no"
+// forms take back, and still holds a "no" line that removes something.
+func TestUndone(t *testing.T) {
+	lines := []string{
+		"interface Tunnel0.0",
+		"  no ip napt static 10.0.0.1 tcp 80", // nothing to remove
+		"  ip napt static 10.0.0.2 tcp 80",    // removed below
+		"  ip napt static 10.0.0.3 tcp 80",    // stays
+		"  no ip napt static 10.0.0.2 tcp 80", // removes line 3
+	}
+	for i, want := range []bool{false, true, true, false, false} {
+		key := strings.Join(strings.Fields(lines[i]), " ")
+		if got := undone(lines, i, key); got != want {
+			t.Errorf("line %d %q: undone = %v, want %v", i+1, key, got, want)
+		}
+	}
 }
