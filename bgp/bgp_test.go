@@ -195,6 +195,10 @@ func (f *fakeSpeaker) routes(context.Context, netip.Addr, bool) ([]Route, error)
 	return []Route{{Prefix: mp("192.168.2.0/24"), ASPath: []uint32{65050}}}, nil
 }
 func (f *fakeSpeaker) globalASPaths(context.Context) (int, error) { return 0, nil }
+func (f *fakeSpeaker) reset(_ context.Context, addr netip.Addr, how Reset) error {
+	f.log = append(f.log, fmt.Sprintf("reset %v %d", addr, how))
+	return nil
+}
 
 func newTestServer(t *testing.T) (*Server, *fakeInstaller, *[]*fakeSpeaker) {
 	inst := &fakeInstaller{routes: map[netip.Prefix]netip.Addr{}}
@@ -510,4 +514,71 @@ func TestSpeakerRestartsLeakNoGoroutines(t *testing.T) {
 		t.Errorf("%d goroutines before 40 speaker restarts, %d after", before, after)
 	}
 	t.Logf("goroutines: %d before 40 speaker restarts, %d after", before, after)
+}
+
+// TestGoBGPClear: "clear ip bgp" against a real session. A soft reset
+// keeps the session and its routes; a hard one drops the session (its
+// routes leave the kernel) and the session comes back within seconds, not
+// after GoBGP's default 30 s idle hold; an unknown neighbor is an error.
+func TestGoBGPClear(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts two BGP speakers")
+	}
+	ixPort, azPort := freePort(t), freePort(t)
+	inst := &fakeInstaller{routes: map[netip.Prefix]netip.Addr{}}
+	ix, _ := loopbackSpeaker(t, 65050, 65010, "127.0.0.1", "127.0.0.2", ixPort, azPort, "192.168.2.0/24", inst)
+	loopbackSpeaker(t, 65010, 65050, "127.0.0.2", "127.0.0.1", azPort, ixPort, "172.16.0.0/16", nil)
+	ctx := context.Background()
+	installed := func() bool { return inst.snapshot()[mp("172.16.0.0/16")] == ma("127.0.0.2") }
+	waitFor := func(what string, within time.Duration, ok func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(within); !ok(); time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				sum, _ := ix.Summary(ctx)
+				t.Fatalf("%s: not within %v; summary %+v", what, within, sum)
+			}
+		}
+	}
+	waitFor("route installed", 30*time.Second, installed)
+	// The details of "show ip bgp neighbors" (the peer's UPDATE for our
+	// route may still be on its way: wait for it to count).
+	var nb NeighborSummary
+	waitFor("the neighbor's details", 10*time.Second, func() bool {
+		sum, err := ix.Summary(ctx)
+		if err != nil || len(sum.Neighbors) != 1 {
+			return false
+		}
+		nb = sum.Neighbors[0]
+		return nb.PrefixesAdvertised == 1 && nb.Sent.Update > 0
+	})
+	if nb.RouterID != ma("127.0.0.2") || nb.LocalAS != 65050 || nb.HoldTime != 3*time.Second || nb.Keepalive != time.Second ||
+		nb.ConfHoldTime != 3*time.Second || nb.Sent.Open != 1 || nb.Rcvd.Open != 1 || nb.Rcvd.Update == 0 ||
+		nb.Rcvd.Total < nb.Rcvd.Open+nb.Rcvd.Update || nb.LocalAddr != ma("127.0.0.1") ||
+		nb.PrefixesReceived != 1 || nb.PrefixesAccepted != 1 || nb.Drops != 0 {
+		t.Errorf("neighbor details: %+v", nb)
+	}
+
+	if _, err := ix.Clear(ctx, ma("127.0.0.9"), ResetHard); err == nil || !strings.Contains(err.Error(), "not configured") {
+		t.Errorf("clear of an unknown neighbor: %v", err)
+	}
+	for _, how := range []Reset{ResetSoftIn, ResetSoftOut, ResetSoft} {
+		if n, err := ix.Clear(ctx, netip.Addr{}, how); n != 1 || err != nil {
+			t.Fatalf("soft clear %d: %d, %v", how, n, err)
+		}
+	}
+	time.Sleep(500 * time.Millisecond)
+	if sum, _ := ix.Summary(ctx); sum.Neighbors[0].State != "ESTABLISHED" || !installed() {
+		t.Fatalf("a soft clear reset the session or lost its route: %+v, %v", sum.Neighbors[0], inst.snapshot())
+	}
+
+	t0 := time.Now()
+	if n, err := ix.Clear(ctx, ma("127.0.0.2"), ResetHard); n != 1 || err != nil {
+		t.Fatalf("hard clear: %d, %v", n, err)
+	}
+	waitFor("route withdrawn after the hard clear", 5*time.Second, func() bool { return !installed() })
+	waitFor("session and route back after the hard clear", 12*time.Second, installed)
+	t.Logf("session and route back %v after the clear", time.Since(t0).Round(time.Millisecond))
+	if sum, _ := ix.Summary(ctx); sum.Neighbors[0].Drops != 1 || sum.Neighbors[0].Rcvd.Open != 2 {
+		t.Errorf("after one hard clear: %+v", sum.Neighbors[0])
+	}
 }

@@ -148,6 +148,14 @@ func (g *gobgpSpeaker) addPeer(ctx context.Context, p peerConf) error {
 }
 
 // apiPeer translates a neighbor into GoBGP's terms.
+// idleHoldAfterReset is the seconds a neighbor waits after "clear ip bgp"
+// before it connects again (0 would mean GoBGP's default of 30): as long
+// as GoBGP waits after it receives a Cease (its holdtimeIdle), so that a
+// GoBGP at the other end, which refuses connections meanwhile, is ready
+// when we connect. With 1 s two GoBGPs that both connect missed each
+// other for 15 s and more: each connected while the other still waited.
+const idleHoldAfterReset = 5
+
 func apiPeer(p peerConf) *api.Peer {
 	retry := p.ConnectRetry
 	if retry <= 0 {
@@ -163,6 +171,9 @@ func apiPeer(p peerConf) *api.Peer {
 			ConnectRetry:      uint64(retry / time.Second),
 			HoldTime:          uint64(p.Hold / time.Second),
 			KeepaliveInterval: uint64(p.Keepalive / time.Second),
+			// After "clear ip bgp" the session is opened again within
+			// seconds, as a router does, not after GoBGP's default 30 s.
+			IdleHoldTimeAfterReset: idleHoldAfterReset,
 		}},
 		Transport: &api.Transport{},
 		AfiSafis: []*api.AfiSafi{{
@@ -585,12 +596,13 @@ func sessionState(s api.PeerState_SessionState) string {
 
 func (g *gobgpSpeaker) neighbors(ctx context.Context) ([]NeighborSummary, error) {
 	var out []NeighborSummary
-	err := g.s.ListPeer(ctx, &api.ListPeerRequest{}, func(p *api.Peer) {
+	err := g.s.ListPeer(ctx, &api.ListPeerRequest{EnableAdvertised: true}, func(p *api.Peer) {
 		st := p.GetState()
 		addr, err := netip.ParseAddr(p.GetConf().GetNeighborAddress())
 		if err != nil {
 			return
 		}
+		up := st.GetSessionState() == api.PeerState_ESTABLISHED
 		n := NeighborSummary{
 			Addr:     addr,
 			Version:  4,
@@ -598,10 +610,43 @@ func (g *gobgpSpeaker) neighbors(ctx context.Context) ([]NeighborSummary, error)
 			MsgRcvd:  st.GetMessages().GetReceived().GetTotal(),
 			MsgSent:  st.GetMessages().GetSent().GetTotal(),
 			State:    sessionState(st.GetSessionState()),
+
+			LocalAS:     st.GetLocalAsn(),
+			Description: p.GetConf().GetDescription(),
+			Sent:        messageCounts(st.GetMessages().GetSent()),
+			Rcvd:        messageCounts(st.GetMessages().GetReceived()),
+			Drops:       st.GetFlops(),
 		}
-		ts := p.GetTimers().GetState()
+		if n.LocalAS == 0 {
+			n.LocalAS = p.GetConf().GetLocalAsn()
+		}
+		n.RouterID, _ = netip.ParseAddr(st.GetRouterId())
+		if n.RouterID.IsUnspecified() {
+			n.RouterID = netip.Addr{}
+		}
+		tc, ts := p.GetTimers().GetConfig(), p.GetTimers().GetState()
+		n.ConfHoldTime = time.Duration(tc.GetHoldTime()) * time.Second
+		n.ConfKeepalive = time.Duration(tc.GetKeepaliveInterval()) * time.Second
+		n.HoldTime, n.Keepalive = n.ConfHoldTime, n.ConfKeepalive
+		if up && ts.GetNegotiatedHoldTime() > 0 {
+			n.HoldTime = time.Duration(ts.GetNegotiatedHoldTime()) * time.Second
+			if k := ts.GetKeepaliveInterval(); k > 0 {
+				n.Keepalive = time.Duration(k) * time.Second
+			}
+		}
+		if up {
+			// GoBGP's API has the connection's local address (the
+			// configured one otherwise) but only configured ports.
+			n.LocalAddr, _ = netip.ParseAddr(p.GetTransport().GetLocalAddress())
+		}
+		for _, af := range p.GetAfiSafis() {
+			as := af.GetState()
+			n.PrefixesReceived += as.GetReceived()
+			n.PrefixesAccepted += as.GetAccepted()
+			n.PrefixesAdvertised += as.GetAdvertised()
+		}
 		since := ts.GetDowntime()
-		if st.GetSessionState() == api.PeerState_ESTABLISHED {
+		if up {
 			since = ts.GetUptime()
 		}
 		if since != nil && since.GetSeconds() > 0 {
@@ -610,6 +655,32 @@ func (g *gobgpSpeaker) neighbors(ctx context.Context) ([]NeighborSummary, error)
 		out = append(out, n)
 	})
 	return out, err
+}
+
+// messageCounts copies GoBGP's count of one direction's messages.
+func messageCounts(m *api.Message) MessageCounts {
+	return MessageCounts{Open: m.GetOpen(), Update: m.GetUpdate(), Notification: m.GetNotification(),
+		Keepalive: m.GetKeepalive(), RouteRefresh: m.GetRefresh(), Total: m.GetTotal()}
+}
+
+// reset is ResetPeer: a hard reset sends Cease (administrative reset) and
+// lets the session come back after the peer's idle hold time; a soft one
+// re-runs the policies over GoBGP's Adj-RIB-In and Adj-RIB-Out, which
+// keep every path as received, so no ROUTE-REFRESH is needed.
+func (g *gobgpSpeaker) reset(ctx context.Context, addr netip.Addr, how Reset) error {
+	r := &api.ResetPeerRequest{Communication: "clear ip bgp"} // Address "": every neighbor
+	if addr.IsValid() {
+		r.Address = addr.String()
+	}
+	switch how {
+	case ResetSoftIn:
+		r.Soft, r.Direction = true, api.ResetPeerRequest_IN
+	case ResetSoftOut:
+		r.Soft, r.Direction = true, api.ResetPeerRequest_OUT
+	case ResetSoft:
+		r.Soft, r.Direction = true, api.ResetPeerRequest_BOTH
+	}
+	return g.s.ResetPeer(ctx, r)
 }
 
 // routes lists what was received from a neighbor as the local table holds

@@ -357,6 +357,26 @@ type NeighborSummary struct {
 	MsgSent  uint64
 	UpDown   time.Duration // time in the current state (Up/DownTime); 0 if never up
 	State    string        // IDLE, CONNECT, ACTIVE, OPENSENT, OPENCONFIRM, ESTABLISHED
+
+	// The rest is for "show ip bgp neighbors".
+	LocalAS     uint32
+	Description string
+	RouterID    netip.Addr // the neighbor's BGP identifier; invalid before its first OPEN
+	// HoldTime and Keepalive are in force: negotiated while the session
+	// is up, else as configured (ConfHoldTime, ConfKeepalive).
+	HoldTime, Keepalive         time.Duration
+	ConfHoldTime, ConfKeepalive time.Duration
+	Sent, Rcvd                  MessageCounts
+	LocalAddr                   netip.Addr // our end of the session's TCP connection; invalid while down
+	// Prefixes the neighbor sent, those its inbound route-map let in, and
+	// those sent to it.
+	PrefixesReceived, PrefixesAccepted, PrefixesAdvertised uint64
+	Drops                                                  uint32 // times the session left Established
+}
+
+// MessageCounts counts one direction's BGP messages by type.
+type MessageCounts struct {
+	Open, Update, Notification, Keepalive, RouteRefresh, Total uint64
 }
 
 // RouteTable is the data of "show ip bgp neighbors A routes|advertised-routes".
@@ -398,6 +418,58 @@ func (s *Server) Summary(ctx context.Context) (Summary, error) {
 		return Summary{}, fmt.Errorf("bgp: list table: %w", err)
 	}
 	return Summary{RouterID: s.cur.global.RouterID, LocalAS: s.cur.global.ASN, ASPathEntries: n, Neighbors: ns}, nil
+}
+
+// Reset is how "clear ip bgp" resets a session.
+type Reset int
+
+const (
+	// ResetHard closes the session with a NOTIFICATION (Cease,
+	// administrative reset); it comes up again as configured, and the
+	// routes learned on it are withdrawn meanwhile.
+	ResetHard Reset = iota
+	// ResetSoftIn applies the inbound route-maps again to the routes the
+	// neighbor sent, which are kept as received: the session stays up.
+	ResetSoftIn
+	// ResetSoftOut sends the neighbor its routes again, through the
+	// outbound route-maps: the session stays up.
+	ResetSoftOut
+	// ResetSoft is ResetSoftIn and ResetSoftOut.
+	ResetSoft
+)
+
+// Clear resets the session with neighbor, or with every neighbor when
+// neighbor is invalid ("clear ip bgp *"), and returns how many it reset.
+// A neighbor that is not configured is an error.
+func (s *Server) Clear(ctx context.Context, neighbor netip.Addr, how Reset) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.running {
+		return 0, errNotRunning
+	}
+	ns, err := s.sp.neighbors(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("bgp: list neighbors: %w", err)
+	}
+	n := len(ns)
+	if neighbor.IsValid() {
+		n = 0
+		for _, x := range ns {
+			if x.Addr == neighbor {
+				n = 1
+			}
+		}
+		if n == 0 {
+			return 0, fmt.Errorf("bgp: neighbor %s is not configured", neighbor)
+		}
+	}
+	if n == 0 {
+		return 0, nil
+	}
+	if err := s.sp.reset(ctx, neighbor, how); err != nil {
+		return 0, fmt.Errorf("bgp: reset: %w", err)
+	}
+	return n, nil
 }
 
 // NeighborRoutes lists the routes received from a neighbor.

@@ -28,6 +28,9 @@ type speaker interface {
 	routes(ctx context.Context, neighbor netip.Addr, advertised bool) ([]Route, error)
 	// globalASPaths counts the distinct AS paths in the global table.
 	globalASPaths(ctx context.Context) (int, error)
+	// reset resets the session with addr, or with every neighbor when
+	// addr is invalid, as how says.
+	reset(ctx context.Context, addr netip.Addr, how Reset) error
 }
 
 // globalConf is the router-wide part of the configuration.

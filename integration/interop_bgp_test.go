@@ -73,6 +73,39 @@ func TestInteropBGPStrongSwanBIRD(t *testing.T) {
 		t.Errorf("BIRD did not learn 192.168.2.0/24 from AS 65050 (%v):\n%s", err, out)
 	}
 
+	// "clear ip bgp": soft keeps the session, hard resets it (BIRD hears
+	// the Cease) and it comes back by itself.
+	if out, err := x.Command("clear", "ip", "bgp", "*", "soft"); err != nil || !strings.Contains(out, "1 BGP neighbor(s) soft reset") {
+		t.Errorf("clear ip bgp * soft (%v):\n%s", err, out)
+	}
+	if out, err := bird.Birdc("show", "protocols", "all", "peer"); err != nil || !strings.Contains(out, "Established") ||
+		strings.Contains(out, "Administrative reset") {
+		t.Errorf("BIRD's session after the soft clear (%v):\n%s", err, out)
+	}
+	cleared := time.Now()
+	if out, err := x.Command("clear", "ip", "bgp", nslab.AzureBGPAddr); err != nil || !strings.Contains(out, "1 BGP session(s) reset") {
+		t.Errorf("clear ip bgp %s (%v):\n%s", nslab.AzureBGPAddr, err, out)
+	}
+	if err := nslab.WaitFor(10*time.Second, "BIRD to hear the Cease", func() error {
+		out, err := bird.Birdc("show", "protocols", "all", "peer")
+		if err == nil && !strings.Contains(out, "Administrative reset") {
+			err = fmt.Errorf("%s", out)
+		}
+		return err
+	}); err != nil {
+		t.Error(err)
+	}
+	iopWaitBGP(t, l, x, bird, 30*time.Second)
+	t.Logf("session, routes and ping back %v after clear ip bgp", time.Since(cleared).Round(100*time.Millisecond))
+	out, err = x.Command("show", "ip", "bgp", "neighbors", nslab.AzureBGPAddr)
+	for _, want := range []string{"BGP neighbor is 172.16.0.6, remote AS 65010, local AS 65050, external link",
+		"remote router ID 172.16.0.6", "BGP state = Established", "Opens:",
+		"1 accepted prefixes (1 received)", "1 announced prefixes", "Connections dropped 1", "Local host: 10.2.2.2"} {
+		if err != nil || !strings.Contains(out, want) {
+			t.Errorf("show ip bgp neighbors 172.16.0.6 lacks %q (%v):\n%s", want, err, out)
+		}
+	}
+
 	// The tunnel goes down at Azure's end; soft-ix sees the DELETE,
 	// withdraws the tunnel's routes and re-initiates.
 	firstSAs := l.ikeSAs(x)

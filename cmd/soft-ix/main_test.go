@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/soft-ix/soft-ix/bgp"
 	"github.com/soft-ix/soft-ix/cmd/soft-ix/internal/router"
 	"github.com/soft-ix/soft-ix/cmd/soft-ix/internal/show"
 	"github.com/soft-ix/soft-ix/config"
@@ -135,6 +136,7 @@ func TestHandleCommands(t *testing.T) {
 		{"sh ip bgp n 172.16.0.7 a", 1, "% BGP is not running"},
 		{"sh ip route", 1, "% routing is not running"},
 		{"clear ikev2 sa peer 198.51.100.6", 1, "% IKEv2 is not running"},
+		{"clear ip bgp *", 1, "% BGP is not running"},
 		{"show i", 2, "Ambiguous"},
 	}
 	for _, tt := range tests {
@@ -196,6 +198,21 @@ interface GigaEthernet0.1
 	for _, secret := range []string{"IkeSecret1", "PppSecret1"} {
 		if strings.Contains(out.String()+errb.String(), secret) {
 			t.Errorf("the secret %q is shown:\n%s%s", secret, out.String(), errb.String())
+		}
+	}
+}
+
+// TestBGPResetKind: the words of "clear ip bgp" pick the kind of reset.
+func TestBGPResetKind(t *testing.T) {
+	for line, want := range map[string]bgp.Reset{
+		"clear ip bgp *":                   bgp.ResetHard,
+		"clear ip bgp 172.16.0.6":          bgp.ResetHard,
+		"clear ip bgp * soft":              bgp.ResetSoft,
+		"clear ip bgp 172.16.0.6 soft in":  bgp.ResetSoftIn,
+		"clear ip bgp 172.16.0.6 soft out": bgp.ResetSoftOut,
+	} {
+		if got := bgpReset(strings.Fields(line)); got != want {
+			t.Errorf("%q: %d, want %d", line, got, want)
 		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/soft-ix/soft-ix/bgp"
 	"github.com/soft-ix/soft-ix/cmd/soft-ix/internal/cli"
 	"github.com/soft-ix/soft-ix/cmd/soft-ix/internal/ctl"
 	"github.com/soft-ix/soft-ix/cmd/soft-ix/internal/router"
@@ -198,7 +199,7 @@ func (d *daemon) Handle(ctx context.Context, args []string) ctl.Response {
 	if err != nil {
 		return ctl.Response{Output: err.Error() + "\n", Status: exitUsage}
 	}
-	if cmd.ID == cli.Reload || cmd.ID == cli.ClearIKESA || cmd.ID == cli.Ping {
+	if cmd.ID == cli.Reload || cmd.ID == cli.ClearIKESA || cmd.ID == cli.ClearBGP || cmd.ID == cli.Ping {
 		d.log.Info("control command", "command", strings.Join(cmd.Words, " "))
 	}
 	out, err := d.run(ctx, cmd)
@@ -240,12 +241,28 @@ func (d *daemon) run(ctx context.Context, cmd *cli.Command) (string, error) {
 			return "", err
 		}
 		return fmt.Sprintf("%d IKE SA(s) cleared\n", n), nil
+	case cli.ClearBGP:
+		how := bgpReset(cmd.Words)
+		n, err := r.ClearBGP(cmd.Addr("neighbor"), how)
+		if err != nil {
+			return "", err
+		}
+		if how == bgp.ResetHard {
+			return fmt.Sprintf("%d BGP session(s) reset\n", n), nil
+		}
+		return fmt.Sprintf("%d BGP neighbor(s) soft reset\n", n), nil
 	case cli.ShowBGPSummary:
 		s, err := r.BGPSummary()
 		if err != nil {
 			return "", err
 		}
 		return show.BGPSummaryText(s), nil
+	case cli.ShowBGPNeighbors:
+		ns, err := r.BGPNeighbors(cmd.Addr("neighbor"))
+		if err != nil {
+			return "", err
+		}
+		return show.BGPNeighborsText(ns), nil
 	case cli.ShowBGP, cli.ShowBGPRoutes, cli.ShowBGPAdvertised:
 		// "show ip bgp" has no neighbor: the invalid address asks for the
 		// whole table.
@@ -282,6 +299,21 @@ func (d *daemon) run(ctx context.Context, cmd *cli.Command) (string, error) {
 		return show.InterfacesText(r.Interfaces()), nil
 	}
 	return "", fmt.Errorf("not supported by the daemon")
+}
+
+// bgpReset reads the kind of reset from the canonical words of "clear ip
+// bgp {* | A.B.C.D} [soft [in | out]]".
+func bgpReset(words []string) bgp.Reset {
+	if len(words) < 5 || words[4] != "soft" {
+		return bgp.ResetHard
+	}
+	if len(words) == 6 {
+		if words[5] == "in" {
+			return bgp.ResetSoftIn
+		}
+		return bgp.ResetSoftOut
+	}
+	return bgp.ResetSoft
 }
 
 // ping runs outside the lock: it takes seconds.

@@ -43,6 +43,10 @@ const (
 	// are checked against the configuration grammar (see config.go).
 	Configure
 	ShowDHCPLease // show ip dhcp lease
+	ClearBGP      // clear ip bgp {* | A.B.C.D} [soft [in | out]]
+	// ShowBGPNeighbors is "show ip bgp neighbors [A.B.C.D]": each
+	// neighbor's session in detail.
+	ShowBGPNeighbors
 )
 
 // Command is a parsed command line.
@@ -118,11 +122,17 @@ func buildGrammar() []*node {
 	src.next, cnt.next, size.next = pingOpts, pingOpts, pingOpts
 	dest := &node{kind: addrArg, name: "dest", word: "A.B.C.D", help: "destination address", id: Ping, next: pingOpts}
 
-	neighbor := &node{kind: addrArg, name: "neighbor", word: "A.B.C.D", help: "neighbor address", next: []*node{
+	neighbor := &node{kind: addrArg, name: "neighbor", word: "A.B.C.D", help: "neighbor address", id: ShowBGPNeighbors, next: []*node{
 		kw("routes", "routes learned from the neighbor", ShowBGPRoutes),
 		kw("advertised-routes", "routes advertised to the neighbor", ShowBGPAdvertised),
 	}}
 	peer := &node{kind: addrArg, name: "peer", word: "A.B.C.D", ipv6: true, help: "IKE peer address (IPv4 or IPv6)", id: ClearIKESA}
+	// clear ip bgp {* | A.B.C.D} [soft [in | out]]
+	bgpSoft := kw("soft", "keep the session: apply the route-maps again, both ways", ClearBGP,
+		kw("in", "to the routes the neighbor sent", ClearBGP),
+		kw("out", "and send the neighbor its routes again", ClearBGP),
+	)
+	bgpNeighbor := &node{kind: addrArg, name: "neighbor", word: "A.B.C.D", help: "neighbor address", id: ClearBGP, next: []*node{bgpSoft}}
 
 	return []*node{
 		kw("show", "show running system information", None,
@@ -142,7 +152,7 @@ func buildGrammar() []*node {
 				),
 				kw("bgp", "BGP table", ShowBGP,
 					kw("summary", "BGP neighbor summary", ShowBGPSummary),
-					kw("neighbors", "BGP neighbor routes", None, neighbor),
+					kw("neighbors", "BGP neighbors: their sessions, or the routes of one", ShowBGPNeighbors, neighbor),
 				),
 			),
 			kw("running-config", "current configuration", ShowRunningConfig),
@@ -153,6 +163,12 @@ func buildGrammar() []*node {
 			kw("ikev2", "IKEv2", None,
 				kw("sa", "delete IKE SAs and their Child SAs (then renegotiate)", ClearIKESA,
 					kw("peer", "only the SAs with this peer", None, peer),
+				),
+			),
+			kw("ip", "IP", None,
+				kw("bgp", "reset BGP sessions (a hard reset closes them; they come up again)", None,
+					kw("*", "every neighbor", ClearBGP, bgpSoft),
+					bgpNeighbor,
 				),
 			),
 		),

@@ -26,6 +26,8 @@ func TestParseAbbreviations(t *testing.T) {
 		{"sh ip d l", ShowDHCPLease, "show ip dhcp lease", nil},
 		{"sh ip b n 172.16.0.6 r", ShowBGPRoutes, "show ip bgp neighbors 172.16.0.6 routes", map[string]string{"neighbor": "172.16.0.6"}},
 		{"sh ip b n 172.16.0.6 a", ShowBGPAdvertised, "show ip bgp neighbors 172.16.0.6 advertised-routes", map[string]string{"neighbor": "172.16.0.6"}},
+		{"sh ip b n", ShowBGPNeighbors, "show ip bgp neighbors", nil},
+		{"sh ip b n 172.16.0.6", ShowBGPNeighbors, "show ip bgp neighbors 172.16.0.6", map[string]string{"neighbor": "172.16.0.6"}},
 		{"sh run", ShowRunningConfig, "show running-config", nil},
 		{"sh int", ShowInterfaces, "show interfaces", nil},
 		{"ping 172.16.1.4", Ping, "ping 172.16.1.4", map[string]string{"dest": "172.16.1.4"}},
@@ -36,6 +38,11 @@ func TestParseAbbreviations(t *testing.T) {
 		{"clear ikev2 sa", ClearIKESA, "clear ikev2 sa", nil},
 		{"cl ik sa p 198.51.100.6", ClearIKESA, "clear ikev2 sa peer 198.51.100.6", map[string]string{"peer": "198.51.100.6"}},
 		{"clear ikev2 sa peer 2001:db8::6", ClearIKESA, "clear ikev2 sa peer 2001:db8::6", map[string]string{"peer": "2001:db8::6"}},
+		{"clear ip bgp *", ClearBGP, "clear ip bgp *", nil},
+		{"cl ip b 172.16.0.6", ClearBGP, "clear ip bgp 172.16.0.6", map[string]string{"neighbor": "172.16.0.6"}},
+		{"cl ip b * s", ClearBGP, "clear ip bgp * soft", nil},
+		{"clear ip bgp 172.16.0.6 soft in", ClearBGP, "clear ip bgp 172.16.0.6 soft in", map[string]string{"neighbor": "172.16.0.6"}},
+		{"clear ip bgp * so o", ClearBGP, "clear ip bgp * soft out", nil},
 		{"rel", Reload, "reload", nil},
 	}
 	for _, tt := range tests {
@@ -66,13 +73,15 @@ func TestParseErrors(t *testing.T) {
 		{"show i sa", 1, `Ambiguous command "i": ikev2, ip, interfaces`},
 		{"s ikev2 sa", 0, `Invalid input "s"`}, // "show" is the only s... but see below
 		{"show ikev2", 2, "Incomplete command"},
-		{"show ip bgp neighbors 172.16.0.6", 5, "Incomplete command"},
+		{"show ip bgp neighbors 172.16.0.6 routes extra", 6, "Too many arguments"},
 		{"show ip bgp neighbors foo routes", 4, `Invalid input "foo"`},
 		{"show ikev2 sa extra", 3, "Too many arguments"},
 		{"ping 172.16.1.4 count 0", 3, "Invalid value"},
 		{"ping 172.16.1.4 size 70000", 3, "Invalid value"},
 		{"ping 172.16.1.4 count", 3, "Incomplete"},
 		{"ping ::1", 1, "Invalid input"},
+		{"clear ip bgp", 3, "Incomplete command"},
+		{"clear ip bgp * soft both", 5, `Invalid input "both"`},
 		{"exit", 0, "Invalid input"},
 	}
 	for _, tt := range tests {
@@ -130,7 +139,8 @@ func TestUsageListsEveryVerb(t *testing.T) {
 	u := strings.Join(Usage(), "\n")
 	for _, want := range []string{"show ikev2 sa", "show ikev2 child-sa", "show ip route", "show ip bgp summary",
 		"show ip bgp neighbors A.B.C.D routes", "show ip bgp neighbors A.B.C.D advertised-routes",
-		"show running-config", "show interfaces", "ping A.B.C.D [source", "clear ikev2 sa", "clear ikev2 sa peer A.B.C.D", "reload"} {
+		"show running-config", "show interfaces", "ping A.B.C.D [source", "clear ikev2 sa", "clear ikev2 sa peer A.B.C.D",
+		"clear ip bgp * soft in", "clear ip bgp A.B.C.D soft out", "reload"} {
 		if !strings.Contains(u, want) {
 			t.Errorf("Usage() lacks %q:\n%s", want, u)
 		}

@@ -79,6 +79,9 @@ type bgpSide interface {
 	// with an invalid neighbor address, every path of the table ("show ip
 	// bgp").
 	NeighborRoutes(neighbor netip.Addr, advertised bool) (show.BGPRoutes, error)
+	// Clear resets the session with neighbor, or with every neighbor when
+	// neighbor is invalid, and returns how many it reset.
+	Clear(neighbor netip.Addr, how bgp.Reset) (int, error)
 	// Reload applies a changed "router bgp"; unchanged sessions stay up.
 	Reload(cfg *config.Config) error
 	Close() error
@@ -382,9 +385,19 @@ func (a bgpAdapter) Summary() (show.BGPSummary, error) {
 	for _, n := range s.Neighbors {
 		out.Neighbors = append(out.Neighbors, show.BGPNeighbor{
 			Addr: n.Addr, AS: n.RemoteAS, MsgRcvd: n.MsgRcvd, MsgSent: n.MsgSent, UpDown: n.UpDown, State: n.State,
+			LocalAS: n.LocalAS, Description: n.Description, RouterID: n.RouterID,
+			HoldTime: n.HoldTime, Keepalive: n.Keepalive, ConfHoldTime: n.ConfHoldTime, ConfKeepalive: n.ConfKeepalive,
+			Sent: show.BGPMessages(n.Sent), Rcvd: show.BGPMessages(n.Rcvd), LocalAddr: n.LocalAddr,
+			Received: n.PrefixesReceived, Accepted: n.PrefixesAccepted, Advertised: n.PrefixesAdvertised, Drops: n.Drops,
 		})
 	}
 	return out, nil
+}
+
+func (a bgpAdapter) Clear(neighbor netip.Addr, how bgp.Reset) (int, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return a.s.Clear(ctx, neighbor, how)
 }
 
 func (a bgpAdapter) NeighborRoutes(neighbor netip.Addr, advertised bool) (show.BGPRoutes, error) {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/soft-ix/soft-ix/bgp"
 	"github.com/soft-ix/soft-ix/cmd/soft-ix/internal/show"
 	"github.com/soft-ix/soft-ix/config"
 	"github.com/soft-ix/soft-ix/esp"
@@ -88,6 +89,12 @@ func (*fakeBGP) NeighborRoutes(n netip.Addr, adv bool) (show.BGPRoutes, error) {
 		{Prefix: netip.MustParsePrefix("172.16.0.0/16"), NextHop: neighbor, Best: true},
 		{Prefix: netip.MustParsePrefix("172.17.0.0/16"), NextHop: neighbor},
 	}}, nil
+}
+func (*fakeBGP) Clear(n netip.Addr, how bgp.Reset) (int, error) {
+	if n.IsValid() && n != neighbor {
+		return 0, errors.New("no such neighbor")
+	}
+	return 1, nil
 }
 func (f *fakeBGP) Reload(*config.Config) error { f.reloads++; return nil }
 func (*fakeBGP) Close() error                  { return nil }

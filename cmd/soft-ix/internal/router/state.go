@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/netip"
 
+	"github.com/soft-ix/soft-ix/bgp"
 	"github.com/soft-ix/soft-ix/cmd/soft-ix/internal/show"
 	"github.com/soft-ix/soft-ix/config"
 	"github.com/soft-ix/soft-ix/ike"
@@ -56,6 +57,17 @@ func (r *Router) ClearSA(peer netip.Addr) (int, error) {
 	return r.ipsec.ClearSA(peer)
 }
 
+// ClearBGP is "clear ip bgp": it resets the session with neighbor, or
+// with every neighbor when neighbor is invalid.
+func (r *Router) ClearBGP(neighbor netip.Addr, how bgp.Reset) (int, error) {
+	r.cmdMu.Lock()
+	defer r.cmdMu.Unlock()
+	if r.bgp == nil {
+		return 0, notRunning("BGP")
+	}
+	return r.bgp.Clear(neighbor, how)
+}
+
 // BGPSummary is "show ip bgp summary".
 func (r *Router) BGPSummary() (show.BGPSummary, error) {
 	r.cmdMu.Lock()
@@ -64,6 +76,21 @@ func (r *Router) BGPSummary() (show.BGPSummary, error) {
 		return show.BGPSummary{}, notRunning("BGP")
 	}
 	return r.bgp.Summary()
+}
+
+// BGPNeighbors is "show ip bgp neighbors [A.B.C.D]": every neighbor, or
+// the one asked for (not configured: an error).
+func (r *Router) BGPNeighbors(neighbor netip.Addr) ([]show.BGPNeighbor, error) {
+	sum, err := r.BGPSummary()
+	if err != nil || !neighbor.IsValid() {
+		return sum.Neighbors, err
+	}
+	for _, n := range sum.Neighbors {
+		if n.Addr == neighbor {
+			return []show.BGPNeighbor{n}, nil
+		}
+	}
+	return nil, fmt.Errorf("BGP neighbor %s is not configured", neighbor)
 }
 
 // BGPRoutes lists what a neighbor sent, or what is sent to it

@@ -139,6 +139,82 @@ type BGPNeighbor struct {
 
 	// Not printed in the summary; used by the metrics.
 	PrefixesReceived, PrefixesAdvertised int
+
+	// The rest is for "show ip bgp neighbors".
+	LocalAS     uint32
+	Description string
+	RouterID    netip.Addr // the neighbor's BGP identifier; invalid before its first OPEN
+	// HoldTime and Keepalive are in force: negotiated while the session
+	// is up, else as configured (ConfHoldTime, ConfKeepalive).
+	HoldTime, Keepalive         time.Duration
+	ConfHoldTime, ConfKeepalive time.Duration
+	Sent, Rcvd                  BGPMessages
+	LocalAddr                   netip.Addr // our end of the session; invalid while down
+	// Prefixes the neighbor sent, those its inbound route-map let in, and
+	// those sent to it, as the speaker counts them.
+	Received, Accepted, Advertised uint64
+	Drops                          uint32 // times the session left Established
+}
+
+// BGPMessages counts one direction's BGP messages by type.
+type BGPMessages struct {
+	Open, Update, Notification, Keepalive, RouteRefresh, Total uint64
+}
+
+// BGPNeighborsText formats "show ip bgp neighbors [A.B.C.D]": one block
+// per neighbor in the layout of IOS-like routers (no IX capture of it
+// has been published).
+func BGPNeighborsText(ns []BGPNeighbor) string {
+	var b strings.Builder
+	for i, n := range ns {
+		if i > 0 {
+			b.WriteString("\n")
+		}
+		link := "external"
+		if n.AS == n.LocalAS {
+			link = "internal"
+		}
+		fmt.Fprintf(&b, "BGP neighbor is %s, remote AS %d, local AS %d, %s link\n", n.Addr, n.AS, n.LocalAS, link)
+		if n.Description != "" {
+			fmt.Fprintf(&b, "  Description: %s\n", n.Description)
+		}
+		fmt.Fprintf(&b, "  BGP version 4, remote router ID %s\n", addrOrZero(n.RouterID))
+		if n.State == "ESTABLISHED" {
+			fmt.Fprintf(&b, "  BGP state = Established, up for %s\n", upDown(n.UpDown))
+		} else {
+			state := strings.ToLower(n.State)
+			if state != "" {
+				state = strings.ToUpper(state[:1]) + state[1:]
+			}
+			fmt.Fprintf(&b, "  BGP state = %s, down for %s\n", state, upDown(n.UpDown))
+		}
+		fmt.Fprintf(&b, "  Hold time is %d, keepalive interval is %d seconds\n", n.HoldTime/time.Second, n.Keepalive/time.Second)
+		fmt.Fprintf(&b, "  Configured hold time is %d, keepalive interval is %d seconds\n", n.ConfHoldTime/time.Second, n.ConfKeepalive/time.Second)
+		b.WriteString("  Message statistics:\n")
+		fmt.Fprintf(&b, "    %-16s %10s %10s\n", "", "Sent", "Rcvd")
+		for _, row := range []struct {
+			name       string
+			sent, rcvd uint64
+		}{
+			{"Opens:", n.Sent.Open, n.Rcvd.Open},
+			{"Notifications:", n.Sent.Notification, n.Rcvd.Notification},
+			{"Updates:", n.Sent.Update, n.Rcvd.Update},
+			{"Keepalives:", n.Sent.Keepalive, n.Rcvd.Keepalive},
+			{"Route Refresh:", n.Sent.RouteRefresh, n.Rcvd.RouteRefresh},
+			{"Total:", n.Sent.Total, n.Rcvd.Total},
+		} {
+			fmt.Fprintf(&b, "    %-16s %10d %10d\n", row.name, row.sent, row.rcvd)
+		}
+		b.WriteString("  For address family: IPv4 Unicast\n")
+		fmt.Fprintf(&b, "    %d accepted prefixes (%d received)\n", n.Accepted, n.Received)
+		fmt.Fprintf(&b, "    %d announced prefixes\n", n.Advertised)
+		fmt.Fprintf(&b, "  Connections dropped %d\n", n.Drops)
+		if n.LocalAddr.IsValid() {
+			fmt.Fprintf(&b, "  Local host: %s\n", n.LocalAddr)
+			fmt.Fprintf(&b, "  Foreign host: %s\n", n.Addr)
+		}
+	}
+	return b.String()
 }
 
 // BGPSummaryText formats "show ip bgp summary".

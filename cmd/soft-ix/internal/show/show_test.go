@@ -322,3 +322,28 @@ func TestDHCPLeases(t *testing.T) {
 		t.Errorf("empty: %q", out)
 	}
 }
+
+// TestBGPNeighborsText: an established eBGP neighbor and one that is down
+// (no router ID, no connection yet).
+func TestBGPNeighborsText(t *testing.T) {
+	got := BGPNeighborsText([]BGPNeighbor{
+		{Addr: netip.MustParseAddr("172.16.0.6"), AS: 65010, State: "ESTABLISHED", UpDown: 754 * time.Second,
+			LocalAS: 65050, Description: "azure", RouterID: netip.MustParseAddr("172.16.0.6"),
+			HoldTime: 180 * time.Second, Keepalive: 60 * time.Second, ConfHoldTime: 180 * time.Second, ConfKeepalive: 60 * time.Second,
+			Sent: BGPMessages{Open: 1, Update: 2, Keepalive: 13, Total: 16}, Rcvd: BGPMessages{Open: 1, Update: 1, Keepalive: 13, Total: 15},
+			LocalAddr: netip.MustParseAddr("10.2.2.2"), Received: 1, Accepted: 1, Advertised: 1},
+		{Addr: netip.MustParseAddr("172.16.0.7"), AS: 65050, State: "ACTIVE", UpDown: 5 * time.Second, LocalAS: 65050,
+			HoldTime: 180 * time.Second, Keepalive: 60 * time.Second, ConfHoldTime: 180 * time.Second, ConfKeepalive: 60 * time.Second,
+			Sent: BGPMessages{Open: 3, Notification: 1, Total: 4}, Drops: 1},
+	})
+	for _, want := range []string{
+		"BGP neighbor is 172.16.0.6, remote AS 65010, local AS 65050, external link\n  Description: azure\n  BGP version 4, remote router ID 172.16.0.6\n  BGP state = Established, up for 0:12:34\n",
+		"BGP neighbor is 172.16.0.7, remote AS 65050, local AS 65050, internal link\n  BGP version 4, remote router ID 0.0.0.0\n  BGP state = Active, down for 0:00:05\n",
+		"    Total:                   16         15\n", "    1 accepted prefixes (1 received)\n", "  Local host: 10.2.2.2\n",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("lacks %q", want)
+		}
+	}
+	golden(t, "bgp-neighbors", got)
+}
