@@ -375,6 +375,7 @@ func TestLabCommand(t *testing.T) {
 			t.Errorf("lab explanation lacks %q:\n%s", w, out.String())
 		}
 	}
+	traceThroughTunnel(t, bin, out.String())
 	reloadWithTunnelUp(t, bin, out.String())
 
 	cmd.Process.Signal(syscall.SIGINT)
@@ -415,6 +416,25 @@ var (
 	spiRe     = regexp.MustCompile(`(?m)^SPI .*$`)
 	upDownRe  = regexp.MustCompile(`172\.16\.0\.6 .* (\d+):(\d\d):(\d\d) ESTABLISHED`)
 )
+
+// traceThroughTunnel: "traceroute" from the IX's LAN address finds the
+// Azure gateway (its BGP address answers, the tunnel being one hop) and
+// then the VNet host, and ends there.
+func traceThroughTunnel(t *testing.T, bin, labOut string) {
+	t.Helper()
+	sm := labSockRe.FindStringSubmatch(labOut)
+	if sm == nil {
+		t.Errorf("no socket in the lab's explanation:\n%s", labOut)
+		return
+	}
+	out, err := exec.Command(bin, "traceroute", "172.16.1.4", "source", "192.168.2.1", "--socket", sm[1]).CombinedOutput()
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if err != nil || len(lines) != 3 || lines[0] != "traceroute to 172.16.1.4 (172.16.1.4), 30 hops max, 40 byte packets" ||
+		!regexp.MustCompile(`^ 1  172\.16\.0\.6(  [0-9.]+ ms){3}$`).MatchString(lines[1]) ||
+		!regexp.MustCompile(`^ 2  172\.16\.1\.4(  [0-9.]+ ms){3}$`).MatchString(lines[2]) {
+		t.Errorf("traceroute 172.16.1.4 source 192.168.2.1 (%v):\n%s", err, out)
+	}
+}
 
 // reloadWithTunnelUp changes the running lab's IX config: a new static
 // route must leave the IKE SAs and the BGP session alone, a changed tunnel

@@ -253,11 +253,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 // commandTimeout is how long a client waits for the daemon's answer: a
-// ping takes up to pingTimeout per echo request.
+// ping takes up to pingTimeout per echo request, a traceroute up to
+// tracerouteTimeout per probe.
 func commandTimeout(cmd *cli.Command) time.Duration {
 	timeout := 10 * time.Second
-	if cmd.ID == cli.Ping {
+	switch cmd.ID {
+	case cli.Ping:
 		timeout += time.Duration(cmd.Int("count", defaultPingCount)) * pingTimeout
+	case cli.Traceroute:
+		timeout += tracerouteMaxHops * tracerouteProbes * tracerouteTimeout
 	}
 	return timeout
 }

@@ -199,7 +199,8 @@ func (d *daemon) Handle(ctx context.Context, args []string) ctl.Response {
 	if err != nil {
 		return ctl.Response{Output: err.Error() + "\n", Status: exitUsage}
 	}
-	if cmd.ID == cli.Reload || cmd.ID == cli.ClearIKESA || cmd.ID == cli.ClearBGP || cmd.ID == cli.Ping {
+	if cmd.ID == cli.Reload || cmd.ID == cli.ClearIKESA || cmd.ID == cli.ClearBGP || cmd.ID == cli.Ping ||
+		cmd.ID == cli.Traceroute {
 		d.log.Info("control command", "command", strings.Join(cmd.Words, " "))
 	}
 	out, err := d.run(ctx, cmd)
@@ -225,6 +226,10 @@ func (d *daemon) run(ctx context.Context, cmd *cli.Command) (string, error) {
 		return out, nil
 	case cli.Ping:
 		return d.ping(ctx, cmd)
+	case cli.Traceroute:
+		var b strings.Builder
+		_, err := traceroute(ctx, &b, tracerouteRequest{Dest: cmd.Addr("dest"), Source: cmd.Addr("source")})
+		return b.String(), err
 	}
 
 	r := d.router

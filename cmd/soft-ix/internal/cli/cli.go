@@ -47,6 +47,7 @@ const (
 	// ShowBGPNeighbors is "show ip bgp neighbors [A.B.C.D]": each
 	// neighbor's session in detail.
 	ShowBGPNeighbors
+	Traceroute // traceroute A.B.C.D [source A.B.C.D]
 )
 
 // Command is a parsed command line.
@@ -121,6 +122,10 @@ func buildGrammar() []*node {
 	}
 	src.next, cnt.next, size.next = pingOpts, pingOpts, pingOpts
 	dest := &node{kind: addrArg, name: "dest", word: "A.B.C.D", help: "destination address", id: Ping, next: pingOpts}
+	traceSrc := &node{kind: addrArg, name: "source", word: "A.B.C.D", help: "source address", id: Traceroute}
+	traceDest := &node{kind: addrArg, name: "dest", word: "A.B.C.D", help: "destination address", id: Traceroute, next: []*node{
+		kw("source", "source address of the probes", None, traceSrc),
+	}}
 
 	neighbor := &node{kind: addrArg, name: "neighbor", word: "A.B.C.D", help: "neighbor address", id: ShowBGPNeighbors, next: []*node{
 		kw("routes", "routes learned from the neighbor", ShowBGPRoutes),
@@ -159,6 +164,7 @@ func buildGrammar() []*node {
 			kw("interfaces", "interface status and counters", ShowInterfaces),
 		),
 		kw("ping", "send ICMP echo requests", None, dest),
+		kw("traceroute", "trace the route to a host (UDP probes, 3 per hop, up to 30 hops)", None, traceDest),
 		kw("clear", "reset functions", None,
 			kw("ikev2", "IKEv2", None,
 				kw("sa", "delete IKE SAs and their Child SAs (then renegotiate)", ClearIKESA,

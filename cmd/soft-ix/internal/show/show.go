@@ -784,3 +784,52 @@ func orNone(a netip.Addr) string {
 	}
 	return a.String()
 }
+
+// TracerouteHeader is the first line of "traceroute".
+func TracerouteHeader(dest netip.Addr, maxHops, packetBytes int) string {
+	return fmt.Sprintf("traceroute to %s (%s), %d hops max, %d byte packets\n", dest, dest, maxHops, packetBytes)
+}
+
+// TracerouteProbe is one probe's answer: who answered and when, or
+// nothing (no answer within the timeout, or Error).
+type TracerouteProbe struct {
+	From        netip.Addr
+	RTT         time.Duration
+	Unreachable string // "!H", "!N", ...: an unreachable other than the destination's port unreachable
+	Error       string // the probe could not be sent
+}
+
+// TracerouteHop is the probes sent with one TTL.
+type TracerouteHop struct {
+	TTL    int
+	Probes []TracerouteProbe
+	Last   bool // the destination (or an unreachable) answered: the trace ends
+}
+
+// TracerouteHopLine formats a hop as traceroute does: the address of
+// whoever answered (again when another answers a later probe), each
+// probe's time, "*" for a probe without answer.
+func TracerouteHopLine(h TracerouteHop) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%2d", h.TTL)
+	var last netip.Addr
+	for _, p := range h.Probes {
+		switch {
+		case p.Error != "":
+			fmt.Fprintf(&b, "  (%s)", p.Error)
+		case !p.From.IsValid():
+			b.WriteString("  *")
+		default:
+			if p.From != last {
+				fmt.Fprintf(&b, "  %s", p.From)
+				last = p.From
+			}
+			fmt.Fprintf(&b, "  %s ms", ms(p.RTT))
+			if p.Unreachable != "" {
+				fmt.Fprintf(&b, " %s", p.Unreachable)
+			}
+		}
+	}
+	b.WriteString("\n")
+	return b.String()
+}

@@ -347,3 +347,26 @@ func TestBGPNeighborsText(t *testing.T) {
 	}
 	golden(t, "bgp-neighbors", got)
 }
+
+// TestTracerouteHopLine: traceroute's layout, a new address printed when
+// another router answers a later probe of the same hop.
+func TestTracerouteHopLine(t *testing.T) {
+	a, b := netip.MustParseAddr("172.16.0.6"), netip.MustParseAddr("172.16.0.7")
+	for _, tt := range []struct {
+		hop  TracerouteHop
+		want string
+	}{
+		{TracerouteHop{TTL: 1, Probes: []TracerouteProbe{{From: a, RTT: 387 * time.Microsecond}, {From: a, RTT: 223 * time.Microsecond}, {}}},
+			" 1  172.16.0.6  0.387 ms  0.223 ms  *\n"},
+		{TracerouteHop{TTL: 12, Probes: []TracerouteProbe{{}, {From: a, RTT: time.Millisecond}, {From: b, RTT: 2 * time.Millisecond, Unreachable: "!H"}}},
+			"12  *  172.16.0.6  1.000 ms  172.16.0.7  2.000 ms !H\n"},
+		{TracerouteHop{TTL: 3, Probes: []TracerouteProbe{{}, {}, {}}}, " 3  *  *  *\n"},
+	} {
+		if got := TracerouteHopLine(tt.hop); got != tt.want {
+			t.Errorf("got %q, want %q", got, tt.want)
+		}
+	}
+	if got := TracerouteHeader(netip.MustParseAddr("172.16.1.4"), 30, 40); got != "traceroute to 172.16.1.4 (172.16.1.4), 30 hops max, 40 byte packets\n" {
+		t.Errorf("header %q", got)
+	}
+}
