@@ -367,6 +367,17 @@ func loopbackSpeaker(t *testing.T, asn, peerAS uint32, self, peer string, listen
 	return s, cfg
 }
 
+// loopbackPair starts the IX's speaker (AS 65050 on 127.0.0.1, network
+// 192.168.2.0/24, installing into inst) and Azure's (AS 65010 on
+// 127.0.0.2, network 172.16.0.0/16), each the other's neighbor.
+func loopbackPair(t *testing.T) (ix *Server, ixCfg Config, az *Server, inst *fakeInstaller) {
+	ixPort, azPort := freePort(t), freePort(t)
+	inst = &fakeInstaller{routes: map[netip.Prefix]netip.Addr{}}
+	ix, ixCfg = loopbackSpeaker(t, 65050, 65010, "127.0.0.1", "127.0.0.2", ixPort, azPort, "192.168.2.0/24", inst)
+	az, _ = loopbackSpeaker(t, 65010, 65050, "127.0.0.2", "127.0.0.1", azPort, ixPort, "172.16.0.0/16", nil)
+	return ix, ixCfg, az, inst
+}
+
 // TestGoBGPSessionOverLoopback runs soft-ix's Server against a second one
 // standing in for Azure, on 127.0.0.1 and 127.0.0.2 with unprivileged
 // ports: the real GoBGP translation end to end, without root.
@@ -374,10 +385,7 @@ func TestGoBGPSessionOverLoopback(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts two BGP speakers")
 	}
-	ixPort, azPort := freePort(t), freePort(t)
-	inst := &fakeInstaller{routes: map[netip.Prefix]netip.Addr{}}
-	ix, ixCfg := loopbackSpeaker(t, 65050, 65010, "127.0.0.1", "127.0.0.2", ixPort, azPort, "192.168.2.0/24", inst)
-	az, _ := loopbackSpeaker(t, 65010, 65050, "127.0.0.2", "127.0.0.1", azPort, ixPort, "172.16.0.0/16", nil)
+	ix, ixCfg, az, inst := loopbackPair(t)
 	ctx := context.Background()
 
 	deadline := time.Now().Add(30 * time.Second)
@@ -524,10 +532,7 @@ func TestGoBGPClear(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts two BGP speakers")
 	}
-	ixPort, azPort := freePort(t), freePort(t)
-	inst := &fakeInstaller{routes: map[netip.Prefix]netip.Addr{}}
-	ix, _ := loopbackSpeaker(t, 65050, 65010, "127.0.0.1", "127.0.0.2", ixPort, azPort, "192.168.2.0/24", inst)
-	loopbackSpeaker(t, 65010, 65050, "127.0.0.2", "127.0.0.1", azPort, ixPort, "172.16.0.0/16", nil)
+	ix, _, _, inst := loopbackPair(t)
 	ctx := context.Background()
 	installed := func() bool { return inst.snapshot()[mp("172.16.0.0/16")] == ma("127.0.0.2") }
 	waitFor := func(what string, within time.Duration, ok func() bool) {

@@ -40,19 +40,9 @@ func ping(ctx context.Context, w io.Writer, req pingRequest) (ok bool, err error
 	if !req.Dest.Is4() {
 		return false, fmt.Errorf("ping: %s is not an IPv4 address", req.Dest)
 	}
-	listen := "0.0.0.0"
-	if req.Source.IsValid() {
-		listen = req.Source.String()
-	}
-	conn, err := icmp.ListenPacket("ip4:icmp", listen)
+	conn, err := icmp.ListenPacket("ip4:icmp", listenAddr(req.Source))
 	if err != nil {
-		if errors.Is(err, syscall.EADDRNOTAVAIL) {
-			return false, fmt.Errorf("source address %s is not an address of this router", req.Source)
-		}
-		if errors.Is(err, os.ErrPermission) {
-			return false, fmt.Errorf("ping needs root or CAP_NET_RAW: %w", err)
-		}
-		return false, fmt.Errorf("ping: %w", err)
+		return false, probeSocketError("ping", req.Source, err)
 	}
 	defer conn.Close()
 	pc := conn.IPv4PacketConn()
@@ -127,6 +117,26 @@ func ping(ctx context.Context, w io.Writer, req pingRequest) (ok bool, err error
 	}
 	fmt.Fprint(w, show.PingStats(req.Dest, sent, rtts))
 	return len(rtts) > 0, nil
+}
+
+// listenAddr is the address to bind a probe socket to: source, or any.
+func listenAddr(source netip.Addr) string {
+	if source.IsValid() {
+		return source.String()
+	}
+	return "0.0.0.0"
+}
+
+// probeSocketError explains why cmd (ping, traceroute) could not open its
+// socket: a source that is not ours, or missing privileges.
+func probeSocketError(cmd string, source netip.Addr, err error) error {
+	switch {
+	case errors.Is(err, syscall.EADDRNOTAVAIL):
+		return fmt.Errorf("source address %s is not an address of this router", source)
+	case errors.Is(err, os.ErrPermission):
+		return fmt.Errorf("%s needs root or CAP_NET_RAW: %w", cmd, err)
+	}
+	return fmt.Errorf("%s: %w", cmd, err)
 }
 
 // routeSource is the address the kernel would send from towards dest.

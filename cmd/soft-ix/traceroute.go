@@ -3,12 +3,10 @@ package main
 import (
 	"context"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/netip"
-	"os"
 	"syscall"
 	"time"
 
@@ -45,24 +43,15 @@ func traceroute(ctx context.Context, w io.Writer, req tracerouteRequest) (ok boo
 	if !req.Dest.Is4() {
 		return false, fmt.Errorf("traceroute: %s is not an IPv4 address", req.Dest)
 	}
-	listen := "0.0.0.0"
-	if req.Source.IsValid() {
-		listen = req.Source.String()
-	}
+	// The ICMP errors come to any of our addresses.
 	icmpConn, err := icmp.ListenPacket("ip4:icmp", "0.0.0.0")
 	if err != nil {
-		if errors.Is(err, os.ErrPermission) {
-			return false, fmt.Errorf("traceroute needs root or CAP_NET_RAW: %w", err)
-		}
-		return false, fmt.Errorf("traceroute: %w", err)
+		return false, probeSocketError("traceroute", req.Source, err)
 	}
 	defer icmpConn.Close()
-	udp, err := net.ListenPacket("udp4", net.JoinHostPort(listen, "0"))
+	udp, err := net.ListenPacket("udp4", net.JoinHostPort(listenAddr(req.Source), "0"))
 	if err != nil {
-		if errors.Is(err, syscall.EADDRNOTAVAIL) {
-			return false, fmt.Errorf("source address %s is not an address of this router", req.Source)
-		}
-		return false, fmt.Errorf("traceroute: %w", err)
+		return false, probeSocketError("traceroute", req.Source, err)
 	}
 	defer udp.Close()
 	udpConn := ipv4.NewPacketConn(udp)
