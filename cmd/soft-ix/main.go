@@ -67,6 +67,7 @@ type options struct {
 	activeActive   bool    // lab: an active-active Azure gateway
 	events         string  // lab: Azure events to run and measure
 	help           bool
+	version        bool
 }
 
 // mapFlag collects repeated --map IXNAME=linuxdev flags.
@@ -126,6 +127,7 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&o.events, "events", "", "lab: after the report, run Azure's `EVENTS` (comma-separated: maintenance, failover) and print how long LAN-to-VNet traffic stopped")
 	fs.BoolVar(&o.help, "help", false, "show this help")
 	fs.BoolVar(&o.help, "h", false, "show this help")
+	fs.BoolVar(&o.version, "version", false, "print the version (the commit built from) and exit")
 	fs.Usage = func() { usage(fs, stderr) }
 	return fs
 }
@@ -174,6 +176,7 @@ func parseArgs(args []string, stderr io.Writer) (*options, []string, error) {
 		fs.Usage()
 		return nil, nil, flag.ErrHelp
 	}
+
 	switch o.logFormat {
 	case "text", "json":
 	default:
@@ -200,6 +203,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "soft-ix: %v\n", err)
 		return exitUsage
+	}
+	if o.version {
+		fmt.Fprintf(stdout, "soft-ix %s\n", version())
+		return exitOK
 	}
 	if len(words) == 0 {
 		if o.config == "" {

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/soft-ix/soft-ix/bgp"
 	"github.com/soft-ix/soft-ix/cmd/soft-ix/internal/router"
@@ -88,7 +89,7 @@ func TestMetricsAddr(t *testing.T) {
 func testDaemon(load func(string) (*config.Config, []diagnostic, error)) *daemon {
 	o := &options{config: "ix.conf"}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	return &daemon{opts: o, log: log, load: load, router: router.New(&config.Config{Hostname: "old"}, o.routerOptions(), log)}
+	return &daemon{opts: o, log: log, load: load, router: router.New(&config.Config{Hostname: "old"}, o.routerOptions(), log), started: time.Now()}
 }
 
 func TestReloadRefusesBrokenConfig(t *testing.T) {
@@ -137,6 +138,8 @@ func TestHandleCommands(t *testing.T) {
 		{"sh ip route", 1, "% routing is not running"},
 		{"clear ikev2 sa peer 198.51.100.6", 1, "% IKEv2 is not running"},
 		{"clear ip bgp *", 1, "% BGP is not running"},
+		{"sh ver", 0, "soft-ix (NEC IX emulation) Software, Version devel, go1"},
+		{"sh ver", 0, "System uptime is 0 days 0 hours 0 minutes"},
 		{"show i", 2, "Ambiguous"},
 	}
 	for _, tt := range tests {
@@ -214,5 +217,13 @@ func TestBGPResetKind(t *testing.T) {
 		if got := bgpReset(strings.Fields(line)); got != want {
 			t.Errorf("%q: %d, want %d", line, got, want)
 		}
+	}
+}
+
+// TestVersionFlag: --version prints the version on stdout and exits 0.
+func TestVersionFlag(t *testing.T) {
+	var out, errOut strings.Builder
+	if st := run([]string{"--version"}, &out, &errOut); st != exitOK || !strings.HasPrefix(out.String(), "soft-ix ") || errOut.Len() > 0 {
+		t.Errorf("status %d, stdout %q, stderr %q", st, out.String(), errOut.String())
 	}
 }

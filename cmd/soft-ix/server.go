@@ -29,6 +29,8 @@ type daemon struct {
 	// load reads the config file; a field so tests can feed configs.
 	load   func(path string) (*config.Config, []diagnostic, error)
 	router *router.Router
+	// started is when the daemon started ("show version" uptime).
+	started time.Time
 }
 
 func parseLevel(s string) (slog.Level, error) {
@@ -86,7 +88,7 @@ func runDaemon(o *options, stderr io.Writer) int {
 		log.Error("cannot start", "err", err)
 		return exitFail
 	}
-	d := &daemon{opts: o, log: log, load: loadConfig, router: r}
+	d := &daemon{opts: o, log: log, load: loadConfig, router: r, started: time.Now()}
 	defer r.Stop()
 
 	srv, err := ctl.Listen(o.socket, d, log)
@@ -236,6 +238,8 @@ func (d *daemon) run(ctx context.Context, cmd *cli.Command) (string, error) {
 	switch cmd.ID {
 	case cli.ShowRunningConfig:
 		return string(printConfig(r.Config())), nil
+	case cli.ShowVersion:
+		return show.Version(version(), time.Since(d.started)), nil
 	case cli.ShowIKESA:
 		return show.IKESAs(r.IKESAs()), nil
 	case cli.ShowChildSA:

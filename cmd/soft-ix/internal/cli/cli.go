@@ -47,7 +47,8 @@ const (
 	// ShowBGPNeighbors is "show ip bgp neighbors [A.B.C.D]": each
 	// neighbor's session in detail.
 	ShowBGPNeighbors
-	Traceroute // traceroute A.B.C.D [source A.B.C.D]
+	Traceroute  // traceroute A.B.C.D [source A.B.C.D]
+	ShowVersion // show version
 )
 
 // Command is a parsed command line.
@@ -161,6 +162,7 @@ func buildGrammar() []*node {
 				),
 			),
 			kw("running-config", "current configuration", ShowRunningConfig),
+			kw("version", "the daemon's version and uptime", ShowVersion),
 			kw("interfaces", "interface status and counters", ShowInterfaces),
 		),
 		kw("ping", "send ICMP echo requests", None, dest),

@@ -29,6 +29,8 @@ func TestParseAbbreviations(t *testing.T) {
 		{"sh ip b n", ShowBGPNeighbors, "show ip bgp neighbors", nil},
 		{"sh ip b n 172.16.0.6", ShowBGPNeighbors, "show ip bgp neighbors 172.16.0.6", map[string]string{"neighbor": "172.16.0.6"}},
 		{"sh run", ShowRunningConfig, "show running-config", nil},
+		{"sh ver", ShowVersion, "show version", nil},
+		{"tr 172.16.1.4 so 192.168.2.1", Traceroute, "traceroute 172.16.1.4 source 192.168.2.1", map[string]string{"dest": "172.16.1.4", "source": "192.168.2.1"}},
 		{"sh int", ShowInterfaces, "show interfaces", nil},
 		{"ping 172.16.1.4", Ping, "ping 172.16.1.4", map[string]string{"dest": "172.16.1.4"}},
 		{"p 172.16.1.4 so 192.168.2.1 c 3 si 100", Ping, "ping 172.16.1.4 source 192.168.2.1 count 3 size 100",
@@ -121,7 +123,7 @@ func TestComplete(t *testing.T) {
 		want []string
 	}{
 		{"sh", []string{"show"}},
-		{"show ", []string{"ikev2", "interfaces", "ip", "running-config"}},
+		{"show ", []string{"ikev2", "interfaces", "ip", "running-config", "version"}},
 		{"show i", []string{"ikev2", "interfaces", "ip"}},
 		{"sh ip b", []string{"bgp"}},
 		{"sh ikev2 ", []string{"child-sa", "sa"}},

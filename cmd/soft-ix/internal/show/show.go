@@ -833,3 +833,11 @@ func TracerouteHopLine(h TracerouteHop) string {
 	b.WriteString("\n")
 	return b.String()
 }
+
+// Version is "show version": what runs, and for how long, in the IX's
+// words.
+func Version(version string, uptime time.Duration) string {
+	s := int64(uptime / time.Second)
+	return fmt.Sprintf("soft-ix (NEC IX emulation) Software, Version %s\nSystem uptime is %d days %d hours %d minutes %d seconds\n",
+		version, s/86400, s%86400/3600, s%3600/60, s%60)
+}
