@@ -328,6 +328,18 @@ func TestNAPTMasqueradesLAN(t *testing.T) {
 	if err != nil || !napt.MatchString(out) || !forward.MatchString(out) {
 		t.Errorf("show ip napt translation: %v\n%s", err, out)
 	}
+	// clear ip napt translation empties that list (the connections are
+	// closed, their entries wait out TIME_WAIT); NAPT works on after it.
+	if out, err := x.Command("clear", "ip", "napt", "translation"); err != nil ||
+		!regexp.MustCompile(`^([3-9]|\d\d+) NAPT translation\(s\) cleared\n$`).MatchString(out) {
+		t.Errorf("clear ip napt translation (%v): %q", err, out)
+	}
+	if out, err := x.Command("show", "ip", "napt", "translation"); err != nil || napt.MatchString(out) || forward.MatchString(out) {
+		t.Errorf("show ip napt translation after clear: %v\n%s", err, out)
+	}
+	if out, err := dialTCP(l.lan, "203.0.113.1:8080", 3*time.Second); err != nil || out != "from 203.0.113.94" {
+		t.Errorf("LAN to the internet host through NAPT after clear: %q, %v", out, err)
+	}
 	ike.SetReadDeadline(time.Now().Add(15 * time.Second))
 	buf := make([]byte, 2048)
 	_, from, err := ike.ReadFrom(buf)

@@ -201,7 +201,7 @@ func (d *daemon) Handle(ctx context.Context, args []string) ctl.Response {
 	if err != nil {
 		return ctl.Response{Output: err.Error() + "\n", Status: exitUsage}
 	}
-	if cmd.ID == cli.Reload || cmd.ID == cli.ClearIKESA || cmd.ID == cli.ClearBGP || cmd.ID == cli.Ping ||
+	if cmd.ID == cli.Reload || cmd.ID == cli.ClearIKESA || cmd.ID == cli.ClearBGP || cmd.ID == cli.ClearNAPT || cmd.ID == cli.Ping ||
 		cmd.ID == cli.Traceroute {
 		d.log.Info("control command", "command", strings.Join(cmd.Words, " "))
 	}
@@ -301,6 +301,12 @@ func (d *daemon) run(ctx context.Context, cmd *cli.Command) (string, error) {
 			return "", err
 		}
 		return show.NAPTTranslations(ts), nil
+	case cli.ClearNAPT:
+		n, err := r.ClearNAPT()
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("%d NAPT translation(s) cleared\n", n), nil
 	case cli.ShowDHCPLease:
 		leases, bindings := r.DHCP()
 		return show.DHCPLeases(leases, bindings, time.Now()), nil

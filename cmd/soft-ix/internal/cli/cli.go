@@ -49,6 +49,7 @@ const (
 	ShowBGPNeighbors
 	Traceroute  // traceroute A.B.C.D [source A.B.C.D]
 	ShowVersion // show version
+	ClearNAPT   // clear ip napt translation
 )
 
 // Command is a parsed command line.
@@ -177,6 +178,9 @@ func buildGrammar() []*node {
 				kw("bgp", "reset BGP sessions (a hard reset closes them; they come up again)", None,
 					kw("*", "every neighbor", ClearBGP, bgpSoft),
 					bgpNeighbor,
+				),
+				kw("napt", "NAPT", None,
+					kw("translation", "forget the translated connections (they start over with the rules in force)", ClearNAPT),
 				),
 			),
 		),

@@ -30,6 +30,7 @@ func TestParseAbbreviations(t *testing.T) {
 		{"sh ip b n 172.16.0.6", ShowBGPNeighbors, "show ip bgp neighbors 172.16.0.6", map[string]string{"neighbor": "172.16.0.6"}},
 		{"sh run", ShowRunningConfig, "show running-config", nil},
 		{"sh ver", ShowVersion, "show version", nil},
+		{"cl ip n t", ClearNAPT, "clear ip napt translation", nil},
 		{"tr 172.16.1.4 so 192.168.2.1", Traceroute, "traceroute 172.16.1.4 source 192.168.2.1", map[string]string{"dest": "172.16.1.4", "source": "192.168.2.1"}},
 		{"sh int", ShowInterfaces, "show interfaces", nil},
 		{"ping 172.16.1.4", Ping, "ping 172.16.1.4", map[string]string{"dest": "172.16.1.4"}},

@@ -177,6 +177,18 @@ func (r *Router) NAPT() ([]show.NAPTTranslation, error) {
 	return naptView(ts), nil
 }
 
+// ClearNAPT is "clear ip napt translation": the kernel forgets its
+// translated connections.
+func (r *Router) ClearNAPT() (int, error) {
+	r.cmdMu.Lock()
+	defer r.cmdMu.Unlock()
+	la, ok := r.linux.(linuxAdapter)
+	if !ok {
+		return 0, notRunning("the Linux side")
+	}
+	return la.ClearTranslations()
+}
+
 // DHCP is "show ip dhcp lease": the WAN clients' leases and what the LAN
 // servers have given out.
 func (r *Router) DHCP() ([]show.DHCPLease, []show.DHCPBinding) {
