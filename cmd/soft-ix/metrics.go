@@ -154,8 +154,8 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			gauge(c.bgpEstablished, est, a)
 			gauge(c.bgpState, 1, a, n.State)
 			gauge(c.bgpUptime, n.UpDown.Seconds(), a)
-			gauge(c.bgpPrefixes, float64(n.PrefixesReceived), a, "received")
-			gauge(c.bgpPrefixes, float64(n.PrefixesAdvertised), a, "advertised")
+			gauge(c.bgpPrefixes, float64(n.Accepted), a, "received")
+			gauge(c.bgpPrefixes, float64(n.Advertised), a, "advertised")
 		}
 	}
 	for _, i := range s.Interfaces {

@@ -76,7 +76,8 @@ var neighbor = netip.MustParseAddr("172.16.0.6")
 type fakeBGP struct{ reloads int }
 
 func (*fakeBGP) Summary() (show.BGPSummary, error) {
-	return show.BGPSummary{LocalAS: 65050, Neighbors: []show.BGPNeighbor{{Addr: neighbor, AS: 65010, State: "ESTABLISHED"}}}, nil
+	return show.BGPSummary{LocalAS: 65050, Neighbors: []show.BGPNeighbor{{Addr: neighbor, AS: 65010, State: "ESTABLISHED",
+		Received: 2, Accepted: 2, Advertised: 1}}}, nil
 }
 func (*fakeBGP) NeighborRoutes(n netip.Addr, adv bool) (show.BGPRoutes, error) {
 	if n != neighbor {
@@ -143,7 +144,7 @@ func TestState(t *testing.T) {
 		t.Errorf("Routes = %+v, %v", routes, err)
 	}
 	snap := r.Snapshot()
-	if len(snap.IKESAs) != 1 || snap.BGP == nil || snap.BGP.Neighbors[0].PrefixesReceived != 2 || snap.BGP.Neighbors[0].PrefixesAdvertised != 1 {
+	if len(snap.IKESAs) != 1 || snap.BGP == nil || snap.BGP.Neighbors[0].Accepted != 2 || snap.BGP.Neighbors[0].Advertised != 1 {
 		t.Errorf("Snapshot = %+v", snap)
 	}
 

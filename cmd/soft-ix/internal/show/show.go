@@ -137,10 +137,7 @@ type BGPNeighbor struct {
 	UpDown           time.Duration // time in the current state
 	State            string        // IDLE, CONNECT, ACTIVE, OPENSENT, OPENCONFIRM, ESTABLISHED
 
-	// Not printed in the summary; used by the metrics.
-	PrefixesReceived, PrefixesAdvertised int
-
-	// The rest is for "show ip bgp neighbors".
+	// The rest is for "show ip bgp neighbors" (and the metrics).
 	LocalAS     uint32
 	Description string
 	RouterID    netip.Addr // the neighbor's BGP identifier; invalid before its first OPEN
