@@ -688,8 +688,10 @@ func (c *Core) saTimers(now time.Time, sa *ikeSA) {
 	if r := sa.pending; r != nil && !now.Before(r.next) {
 		bounded := !r.giveUpAt.IsZero()
 		if r.tries >= c.opt.RetransmitTries || (bounded && !now.Before(r.giveUpAt)) {
-			c.log.Info("ike: peer not responding, giving up", "peer", sa.remote, "tunnel", tunName(sa))
-			c.count(sa.tun, statTimeout)
+			if !r.refused {
+				c.log.Info("ike: peer not responding, giving up", "peer", sa.remote, "tunnel", tunName(sa))
+				c.count(sa.tun, statTimeout)
+			}
 			sa.pending = nil
 			if r.onFail != nil {
 				r.onFail(now)

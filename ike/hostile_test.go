@@ -207,7 +207,10 @@ func TestSelectorRangesArePrefixes(t *testing.T) {
 // authenticated. An answer from another address than the peer's
 // (NO_PROPOSAL_CHOSEN, or a COOKIE that makes the real answer's AUTH
 // fail on both ends, logged as a PSK mismatch) and a COOKIE longer than
-// RFC 7296's 64 octets are ignored; the real answer sets the SA up.
+// RFC 7296's 64 octets are ignored; a refusal or an answer without a
+// proposal from the peer's own address (an attacker on the path, who saw
+// our SPI) holds the request open for the peer's own answer (RFC 7296
+// §2.21.1). Each time the real answer sets the SA up, in the same attempt.
 func TestForgedInitAnswers(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -218,6 +221,8 @@ func TestForgedInitAnswers(t *testing.T) {
 		{"NO_PROPOSAL_CHOSEN from elsewhere", netip.MustParseAddrPort("192.0.2.99:500"), nNoProposalChosen, nil},
 		{"COOKIE from elsewhere", netip.MustParseAddrPort("192.0.2.99:500"), nCookie, []byte{1, 2, 3, 4}},
 		{"64 KB COOKIE", netip.AddrPortFrom(addrB, 500), nCookie, make([]byte, 65000)},
+		{"NO_PROPOSAL_CHOSEN from the peer's address", netip.AddrPortFrom(addrB, 500), nNoProposalChosen, nil},
+		{"an answer without a proposal from the peer's address", netip.AddrPortFrom(addrB, 500), 0, nil},
 	} {
 		p := seedPair(t, nil)
 		forged := false
@@ -225,8 +230,10 @@ func TestForgedInitAnswers(t *testing.T) {
 			if !forged && d.to.Addr() == addrB && len(d.pkt) > 19 && d.pkt[18] == exIKESAInit && d.pkt[19]&0x20 == 0 {
 				forged = true
 				h, _ := parseHeader(d.pkt)
-				r := &message{SPIi: h.SPIi, Exchange: exIKESAInit, Response: true}
-				r.addNotify(tc.typ, tc.data)
+				r := &message{SPIi: h.SPIi, SPIr: 0x5eed, Exchange: exIKESAInit, Response: true}
+				if tc.typ != 0 {
+					r.addNotify(tc.typ, tc.data)
+				}
 				pkt, _ := encodePlain(r)
 				p.a.core.HandlePacket(p.now, pkt, tc.from, d.from)
 			}
@@ -234,8 +241,10 @@ func TestForgedInitAnswers(t *testing.T) {
 		}
 		p.a.core.Start(p.now)
 		p.run(3 * time.Second)
-		if st := p.a.core.stats.snapshot().Failures; len(established(p.a)) != 1 || st.AuthFailed != 0 || st.NoProposal != 0 {
-			t.Errorf("%s: a holds %d IKE SAs, failures %+v; want the real answer's SA", tc.name, len(established(p.a)), st)
+		st := p.a.core.stats.snapshot()
+		if len(established(p.a)) != 1 || st.Failures.AuthFailed != 0 || st.Sent.IKESAInit != 1 {
+			t.Errorf("%s: a holds %d IKE SAs after %d IKE_SA_INIT requests, failures %+v; want the real answer's SA in the first attempt",
+				tc.name, len(established(p.a)), st.Sent.IKESAInit, st.Failures)
 		}
 	}
 }

@@ -84,6 +84,48 @@ func (c *Core) sendInit(now time.Time, sa *ikeSA) {
 	c.resend(sa, sa.pending.packets)
 }
 
+// initRefused handles an IKE_SA_INIT answer that refuses our request or
+// does not match our offer. Nothing in it is authenticated, so one forged
+// by an attacker on the path would end every attempt at once (RFC 7296
+// §2.21.1: "the recipient should continue trying for some time before
+// giving up"). The request stays open for initRefusalWait, in which the
+// peer's own answer, if this was not it, sets the SA up; then the attempt
+// fails for reason, as it did at once before.
+func (c *Core) initRefused(now time.Time, sa *ikeSA, reason string) {
+	r := sa.pending
+	if r == nil {
+		c.log.Warn("ike: "+reason, "tunnel", tunName(sa), "peer", sa.remote)
+		c.failSA(now, sa, reason)
+		return
+	}
+	if !r.refused {
+		r.refused = true
+		end := now.Add(initRefusalWait)
+		if r.giveUpAt.IsZero() || end.Before(r.giveUpAt) {
+			r.giveUpAt = end
+		}
+		r.next = minTime(r.next, end)
+		c.mark(sa)
+	}
+	r.onFail = func(now time.Time) {
+		c.log.Warn("ike: "+reason, "tunnel", tunName(sa), "peer", sa.remote)
+		c.failSA(now, sa, reason)
+	}
+	c.log.Debug("ike: IKE_SA_INIT answer refuses; waiting for another", "tunnel", tunName(sa), "peer", sa.remote, "reason", reason)
+}
+
+// initRefusalWait is how long an IKE_SA_INIT request refused by an
+// unauthenticated answer waits for a better one from the peer: more than
+// a round trip across the internet.
+const initRefusalWait = time.Second
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
 // vendorIDInitialContact is Microsoft's "Vid-Initial-Contact" vendor ID,
 // MD5("Vid-Initial-Contact") ([MS-IKEE] §1.3.4 and appendix A note 6).
 // Windows' IKEv2 initiators, and so Azure's VPN gateway, say "I hold no
@@ -166,15 +208,13 @@ func (c *Core) initReply(now time.Time, sa *ikeSA, pkt []byte, from, to netip.Ad
 		return
 	}
 	if n := m.errorNotify(); n != nil {
-		c.log.Warn("ike: IKE_SA_INIT refused", "tunnel", tunName(sa), "peer", from, "notify", notifyName(n.Type))
-		c.failSA(now, sa, notifyName(n.Type))
+		c.initRefused(now, sa, "IKE_SA_INIT refused: "+notifyName(n.Type))
 		return
 	}
 	suite, _, ok := acceptIKEAnswer(&sa.tun.pol, m.SA)
 	if !ok || m.KEGroup != sa.dhGroup || suite.DH.ID != sa.dhGroup || len(m.Nonce) < 16 {
 		c.count(sa.tun, statNoProposal)
-		c.log.Warn("ike: IKE_SA_INIT answer does not match our offer", "tunnel", tunName(sa), "peer", from)
-		c.failSA(now, sa, "bad IKE_SA_INIT answer")
+		c.initRefused(now, sa, "IKE_SA_INIT answer does not match our offer")
 		return
 	}
 	shared, err := sa.dh.SharedSecret(m.KE)

@@ -63,6 +63,10 @@ type request struct {
 	giveUpAt time.Time
 	onReply  func(now time.Time, m *message)
 	onFail   func(now time.Time) // retransmissions exhausted
+	// refused: the peer answered, refusing (IKE_SA_INIT, see
+	// initRefused); the request waits for a better answer, and its end
+	// is no timeout.
+	refused bool
 }
 
 // ikeSA is one IKE SA, as initiator or responder.
