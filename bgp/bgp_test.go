@@ -532,10 +532,8 @@ func TestGoBGPClearSoft(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts two BGP speakers")
 	}
-	ix, _, _, inst := loopbackPair(t)
+	ix, installed := sessionUp(t)
 	ctx := context.Background()
-	installed := func() bool { return inst.snapshot()[mp("172.16.0.0/16")] == ma("127.0.0.2") }
-	waitUntil(t, ix, "route installed", 30*time.Second, installed)
 	// The peer's UPDATE for our route may still be on its way: wait for
 	// it to count.
 	var nb NeighborSummary
@@ -564,7 +562,7 @@ func TestGoBGPClearSoft(t *testing.T) {
 	}
 	time.Sleep(500 * time.Millisecond)
 	if sum, _ := ix.Summary(ctx); sum.Neighbors[0].State != "ESTABLISHED" || sum.Neighbors[0].Drops != 0 || !installed() {
-		t.Fatalf("a soft clear reset the session or lost its route: %+v, %v", sum.Neighbors[0], inst.snapshot())
+		t.Fatalf("a soft clear reset the session or lost its route (installed %v): %+v", installed(), sum.Neighbors[0])
 	}
 }
 
@@ -578,10 +576,8 @@ func TestGoBGPClearHard(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts two BGP speakers")
 	}
-	ix, _, _, inst := loopbackPair(t)
+	ix, installed := sessionUp(t)
 	ctx := context.Background()
-	installed := func() bool { return inst.snapshot()[mp("172.16.0.0/16")] == ma("127.0.0.2") }
-	waitUntil(t, ix, "route installed", 30*time.Second, installed)
 	t0 := time.Now()
 	if n, err := ix.Clear(ctx, ma("127.0.0.2"), ResetHard); n != 1 || err != nil {
 		t.Fatalf("hard clear: %d, %v", n, err)
@@ -592,6 +588,15 @@ func TestGoBGPClearHard(t *testing.T) {
 	if sum, _ := ix.Summary(ctx); sum.Neighbors[0].Drops != 1 || sum.Neighbors[0].Rcvd.Open != 2 {
 		t.Errorf("after one hard clear: %+v", sum.Neighbors[0])
 	}
+}
+
+// sessionUp starts loopbackPair and waits until the IX side has
+// installed Azure's route; installed tells whether it still has.
+func sessionUp(t *testing.T) (ix *Server, installed func() bool) {
+	ix, _, _, inst := loopbackPair(t)
+	installed = func() bool { return inst.snapshot()[mp("172.16.0.0/16")] == ma("127.0.0.2") }
+	waitUntil(t, ix, "route installed", 30*time.Second, installed)
+	return ix, installed
 }
 
 // waitUntil polls ok until it holds or within passes, then fails the
