@@ -453,15 +453,10 @@ func (s *Server) Clear(ctx context.Context, neighbor netip.Addr, how Reset) (int
 	}
 	n := len(ns)
 	if neighbor.IsValid() {
-		n = 0
-		for _, x := range ns {
-			if x.Addr == neighbor {
-				n = 1
-			}
-		}
-		if n == 0 {
+		if !slices.ContainsFunc(ns, func(x NeighborSummary) bool { return x.Addr == neighbor }) {
 			return 0, fmt.Errorf("bgp: neighbor %s is not configured", neighbor)
 		}
+		n = 1
 	}
 	if n == 0 {
 		return 0, nil

@@ -249,11 +249,7 @@ func (c *Core) established(now time.Time, sa *ikeSA, m *message) {
 			case initial || (stale && o.replacedBy == nil):
 				c.log.Info("ike: the peer's new IKE SA replaces its old one", "tunnel", t.name, "peer", sa.remote,
 					"initial_contact", initial)
-				// Its Child SAs still take what the peer sent before
-				// it had the new SA, for DeleteGrace; our traffic moves
-				// to the new one as it is installed.
-				o.state, o.replacedBy, o.deleteAt = StateDeleting, sa, now.Add(c.opt.DeleteGrace)
-				c.mark(o)
+				c.replaceOld(now, o, sa)
 			case sa.vidInitialContact && o.replacedBy == nil:
 				c.doubtOld(now, o, sa)
 			}
@@ -272,6 +268,14 @@ func (c *Core) established(now time.Time, sa *ikeSA, m *message) {
 // retransmission of two ends dialling at once.
 const staleDuplicate = 30 * time.Second
 
+// replaceOld retires old, which the peer replaced with sa: its Child SAs
+// still take what the peer sent before it had sa, for DeleteGrace; our
+// traffic moves to sa's as they are installed.
+func (c *Core) replaceOld(now time.Time, old, sa *ikeSA) {
+	old.state, old.replacedBy, old.deleteAt = StateDeleting, sa, now.Add(c.opt.DeleteGrace)
+	c.mark(old)
+}
+
 // doubtOld asks the peer, with an empty INFORMATIONAL on old, whether it
 // still holds old, which it said it does not with the Vid-Initial-Contact
 // of sa's IKE_SA_INIT request. Meanwhile old is left out of the duplicate
@@ -289,8 +293,7 @@ func (c *Core) doubtOld(now time.Time, old, sa *ikeSA) {
 	if old.pending != nil || len(old.queue) > 0 {
 		// An exchange on old is under way: its answer would not say which
 		// SA the peer holds now. Do what the vendor ID asks.
-		old.state, old.replacedBy, old.deleteAt = StateDeleting, sa, now.Add(c.opt.DeleteGrace)
-		c.mark(old)
+		c.replaceOld(now, old, sa)
 		return
 	}
 	c.log.Info("ike: the peer says it holds no other IKE SA; asking it on the older one", "tunnel", tunName(old), "peer", old.remote)

@@ -92,10 +92,13 @@ func (c *Core) sendInit(now time.Time, sa *ikeSA) {
 // peer's own answer, if this was not it, sets the SA up; then the attempt
 // fails for reason, as it did at once before.
 func (c *Core) initRefused(now time.Time, sa *ikeSA, reason string) {
-	r := sa.pending
-	if r == nil {
+	fail := func(now time.Time) {
 		c.log.Warn("ike: "+reason, "tunnel", tunName(sa), "peer", sa.remote)
 		c.failSA(now, sa, reason)
+	}
+	r := sa.pending
+	if r == nil {
+		fail(now)
 		return
 	}
 	if !r.refused {
@@ -104,13 +107,12 @@ func (c *Core) initRefused(now time.Time, sa *ikeSA, reason string) {
 		if r.giveUpAt.IsZero() || end.Before(r.giveUpAt) {
 			r.giveUpAt = end
 		}
-		r.next = minTime(r.next, end)
+		if end.Before(r.next) {
+			r.next = end
+		}
 		c.mark(sa)
 	}
-	r.onFail = func(now time.Time) {
-		c.log.Warn("ike: "+reason, "tunnel", tunName(sa), "peer", sa.remote)
-		c.failSA(now, sa, reason)
-	}
+	r.onFail = fail // the latest refusal's reason
 	c.log.Debug("ike: IKE_SA_INIT answer refuses; waiting for another", "tunnel", tunName(sa), "peer", sa.remote, "reason", reason)
 }
 
@@ -118,13 +120,6 @@ func (c *Core) initRefused(now time.Time, sa *ikeSA, reason string) {
 // unauthenticated answer waits for a better one from the peer: more than
 // a round trip across the internet.
 const initRefusalWait = time.Second
-
-func minTime(a, b time.Time) time.Time {
-	if b.Before(a) {
-		return b
-	}
-	return a
-}
 
 // vendorIDInitialContact is Microsoft's "Vid-Initial-Contact" vendor ID,
 // MD5("Vid-Initial-Contact") ([MS-IKEE] §1.3.4 and appendix A note 6).

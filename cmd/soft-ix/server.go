@@ -230,7 +230,7 @@ func (d *daemon) run(ctx context.Context, cmd *cli.Command) (string, error) {
 		return d.ping(ctx, cmd)
 	case cli.Traceroute:
 		var b strings.Builder
-		_, err := traceroute(ctx, &b, tracerouteRequest{Dest: cmd.Addr("dest"), Source: cmd.Addr("source")})
+		err := traceroute(ctx, &b, tracerouteRequest{Dest: cmd.Addr("dest"), Source: cmd.Addr("source")})
 		return b.String(), err
 	}
 

@@ -37,21 +37,20 @@ type tracerouteRequest struct {
 // req.Source when given, through the kernel routing of this namespace (so
 // through a tunnel as the router's own traffic goes), and writes one line
 // per hop as its probes are answered: by ICMP time exceeded from a router
-// on the way, port unreachable from the destination. ok reports whether
-// the destination answered.
-func traceroute(ctx context.Context, w io.Writer, req tracerouteRequest) (ok bool, err error) {
+// on the way, port unreachable from the destination.
+func traceroute(ctx context.Context, w io.Writer, req tracerouteRequest) error {
 	if !req.Dest.Is4() {
-		return false, fmt.Errorf("traceroute: %s is not an IPv4 address", req.Dest)
+		return fmt.Errorf("traceroute: %s is not an IPv4 address", req.Dest)
 	}
 	// The ICMP errors come to any of our addresses.
 	icmpConn, err := icmp.ListenPacket("ip4:icmp", "0.0.0.0")
 	if err != nil {
-		return false, probeSocketError("traceroute", req.Source, err)
+		return probeSocketError("traceroute", req.Source, err)
 	}
 	defer icmpConn.Close()
 	udp, err := net.ListenPacket("udp4", net.JoinHostPort(listenAddr(req.Source), "0"))
 	if err != nil {
-		return false, probeSocketError("traceroute", req.Source, err)
+		return probeSocketError("traceroute", req.Source, err)
 	}
 	defer udp.Close()
 	udpConn := ipv4.NewPacketConn(udp)
@@ -71,7 +70,7 @@ func traceroute(ctx context.Context, w io.Writer, req tracerouteRequest) (ok boo
 			probe++
 			dst.Port = int(port)
 			if err := udpConn.SetTTL(ttl); err != nil {
-				return false, fmt.Errorf("traceroute: %w", err)
+				return fmt.Errorf("traceroute: %w", err)
 			}
 			start := time.Now()
 			if _, err := udpConn.WriteTo(payload, nil, dst); err != nil {
@@ -81,7 +80,6 @@ func traceroute(ctx context.Context, w io.Writer, req tracerouteRequest) (ok boo
 			p := waitProbe(icmpConn, buf, req.Dest, ourPort, port, start)
 			hop.Probes = append(hop.Probes, p)
 			if p.From.IsValid() && (p.From == req.Dest || p.Unreachable != "") {
-				ok = p.From == req.Dest
 				hop.Last = true
 			}
 		}
@@ -100,7 +98,7 @@ func traceroute(ctx context.Context, w io.Writer, req tracerouteRequest) (ok boo
 			break
 		}
 	}
-	return ok, nil
+	return nil
 }
 
 // waitProbe reads ICMP errors until one quotes the probe (our source
