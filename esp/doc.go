@@ -100,10 +100,14 @@
 // The ring's reader naps (packetrx.go, rxNap) rather than parks while
 // packets stream. The nap is a plain nanosleep, which lets the runtime
 // hand the reader's P to queued goroutines; the same nap as a raw system
-// call, holding the P, was another 9 % faster in esp/bench/ab.sh (raw CBC
-// 1709 against 1864 Mbit/s, GCM 1739 against 1905, 2026-12-06) but would
-// stall a one-P process (GOMAXPROCS=1, a one-CPU container) for the
-// whole nap, the goroutines that open and deliver what was read included.
+// call, holding the P, was 9 % faster in esp/bench/ab.sh (raw CBC 1709
+// against 1864 Mbit/s, GCM 1739 against 1905, 2026-12-06) but would stall
+// a one-P process (GOMAXPROCS=1, a one-CPU container) for the whole nap.
+// The gain came from the goroutines the last batch woke, which a nap in a
+// system call leaves in the P's run queue until the runtime moves the P to
+// another thread: the reader now yields before each nap, which measured
+// as fast as the raw nap (raw CBC 1628 -> 1811 Mbit/s, GCM 1652 -> 1876)
+// and releases the P.
 //
 // What keeps raw ESP behind ESP in UDP in the veth lab is the path, not
 // the endpoints: UDP GSO lets one 64 KiB skb cross every hop, while each

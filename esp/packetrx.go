@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -357,6 +358,11 @@ func (r *rxRing) readBatch(elems []*elem, raw *rawIO, rawFD int) (int, error) {
 		}
 		if r.naps > 0 {
 			r.naps--
+			// The goroutines the last batch woke (crypto workers, the
+			// ordered delivery) wait in this P's run queue: run them
+			// before the nap, which would leave them there until the
+			// runtime takes the P from the sleeping thread (see rxNap).
+			runtime.Gosched()
 			unix.Nanosleep(&rxNap, nil)
 			continue
 		}
@@ -391,6 +397,16 @@ func (r *rxRing) readBatch(elems []*elem, raw *rawIO, rawFD int) (int, error) {
 // esp/bench/ab.sh, 5 alternating rounds (2026-12-06): raw CBC 1342 -> 1448
 // Mbit/s, raw GCM 1236 -> 1382 (ahead in 4 and 5 of 5); naps of 50 us, 200
 // us or four naps of 100 us did no better.
+//
+// Each nap first yields the P (runtime.Gosched): a nap is a system call,
+// and the goroutines woken for the batch just read would otherwise wait in
+// the P's run queue until the runtime's monitor hands the P of the
+// sleeping thread to another thread (20 us at the earliest, a thread
+// wake-up each time). esp/bench/ab.sh, 5 alternating rounds (2026-12-06):
+// raw CBC 1628 -> 1811 Mbit/s, raw GCM 1652 -> 1876, CPU 164 -> 160 %.
+// A nap that holds the P (a raw system call) was no faster than this
+// (CBC 1767 against 1897, GCM 2044 against 1832) and would stall a
+// one-P process for the whole nap.
 var rxNap = unix.Timespec{Nsec: 100_000}
 
 const rxNaps = 2
