@@ -19,11 +19,12 @@ type fakeTUN struct {
 	once       sync.Once
 	events     chan tun.Event
 
-	// Of writes of several packets: how many, and the least room any
-	// packet had to grow in (GRO coalesces into the first of a flow).
+	// Of writes of several packets: how many, and the least room the
+	// first packet had to grow in (it starts a run: GRO coalesces the
+	// later packets of its flow into it).
 	mu          sync.Mutex
 	multiWrites int
-	minRoom     int
+	minHeadRoom int
 }
 
 func newFakeTUN() *fakeTUN {
@@ -63,10 +64,8 @@ func (t *fakeTUN) Write(bufs [][]byte, offset int) (int, error) {
 	if len(bufs) > 1 {
 		t.mu.Lock()
 		t.multiWrites++
-		for _, b := range bufs {
-			if r := cap(b) - offset; t.minRoom == 0 || r < t.minRoom {
-				t.minRoom = r
-			}
+		if r := cap(bufs[0]) - offset; t.minHeadRoom == 0 || r < t.minHeadRoom {
+			t.minHeadRoom = r
 		}
 		t.mu.Unlock()
 	}

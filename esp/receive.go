@@ -1,8 +1,10 @@
 package esp
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
+	"math/bits"
 	"net"
 	"os"
 	"time"
@@ -217,17 +219,82 @@ func (o *outer) deliverLoop() {
 }
 
 // groHeads stages the packets of a TUN write in bufSize buffers when the
-// device coalesces (GRO): it grows the first packet of a flow in place by
-// the payloads of the ones after it, which needs room that received
-// packets in rxBufSize buffers do not have. The large buffers are taken
-// from the engine's spares (getElem) for the write and given back after
-// it, so they are the same few buffers the TUN reads use, and an idle
-// engine gives them back to the heap (largeElems); forged packets are
-// dropped before they get here.
-type groHeads struct{ elems []*elem }
+// device coalesces (GRO): wireguard-go's tun grows the first packet of a
+// run in place by the payloads of the ones after it, which needs room
+// that received packets in rxBufSize buffers do not have. Only a packet
+// that starts a run needs it; the rest are read and left as they are. So
+// stage follows the device's coalescing rules far enough to tell where
+// runs start (groFlow) and moves only those packets. A packet it takes for
+// a follower that then starts a run of its own is written uncoalesced,
+// and the packets after it too: the device checks the room before it
+// grows a packet, so a wrong guess costs coalescing, never data.
+//
+// The large buffers are taken from the engine's spares (getElem) for the
+// write and given back after it, so they are the same few buffers the TUN
+// reads use, and an idle engine gives them back to the heap (largeElems);
+// forged packets are dropped before they get here.
+type groHeads struct {
+	elems []*elem
+	flows []groFlow
+	// index finds a flow by its key's hash: 1 + its place in flows, 0
+	// where no flow is.
+	index [groSlots]uint8
+}
 
-// stage moves the packets bufs (headroom included) of one TUN write into
-// large buffers where they lack room. release must follow the write.
+// groFlow is the run that a flow's last packet in a TUN write joined or
+// started, as the device's GRO (wireguard-go's tun, offload_linux.go)
+// coalesces it.
+type groFlow struct {
+	key groKey
+	// ip is what the run's IP headers must share: the IPv4 TOS, flags and
+	// TTL, or the IPv6 version and traffic class and the hop limit.
+	ip [3]byte
+	// opts are the TCP options of the run's first segment, which every
+	// segment must repeat (in its packet, which outlives the stage).
+	opts []byte
+	// next is the sequence number of a TCP segment that would follow the
+	// run, gso the run's payload size, length its IP length so far.
+	next   uint32
+	gso    int
+	length int
+	// ended: nothing more may be appended (a PSH segment, or one shorter
+	// than gso, was).
+	ended bool
+}
+
+// groKey is what makes packets one flow for the device's GRO: addresses,
+// protocol and ports, and for TCP the acknowledgment number (segments
+// that acknowledge different data are not coalesced).
+type groKey struct {
+	src, dst     [16]byte
+	proto        uint8
+	sport, dport uint16
+	ack          uint32
+}
+
+// groMaxFlows bounds the flows stage follows in one write; a packet of a
+// flow beyond them is moved as if it started a run. groSlots, the size of
+// the hash index, leaves half of it free.
+const (
+	groMaxFlows = 127
+	groSlots    = 256
+)
+
+// slot returns the index slot of k: its own, or the free one where it
+// would go.
+func (h *groHeads) slot(k *groKey) int {
+	x := uint32(k.sport)<<16 | uint32(k.dport)
+	x ^= k.ack ^ binary.LittleEndian.Uint32(k.src[:4]) ^ binary.LittleEndian.Uint32(k.src[12:])
+	x ^= bits.RotateLeft32(binary.LittleEndian.Uint32(k.dst[:4])^binary.LittleEndian.Uint32(k.dst[12:]), 16)
+	i := int(x*0x9e3779b1) >> 24 // Fibonacci hashing: the top 8 bits
+	for h.index[i] != 0 && h.flows[h.index[i]-1].key != *k {
+		i = (i + 1) % groSlots
+	}
+	return i
+}
+
+// stage moves the packets bufs (headroom included) of one TUN write that
+// may start a run into large buffers. release must follow the write.
 //
 // Each buffer's capacity is cut to groMaxCap: GRO grows a packet as far
 // as its buffer's capacity allows, and a large buffer holds more than an
@@ -235,8 +302,11 @@ type groHeads struct{ elems []*elem }
 // (an MSS of 1,350 with timestamps) would become one packet whose 16-bit
 // length field wrapped, which the kernel trims to the wrapped length.
 func (h *groHeads) stage(bufs [][]byte) {
+	clear(h.flows)
+	h.flows = h.flows[:0]
+	h.index = [groSlots]uint8{}
 	for i, b := range bufs {
-		if cap(b) <= rxBufSize {
+		if cap(b) <= rxBufSize && h.startsRun(b[tunWriteOffset:]) {
 			el := getElem()
 			h.elems = append(h.elems, el)
 			s := el.buf[:len(b)]
@@ -245,6 +315,95 @@ func (h *groHeads) stage(bufs [][]byte) {
 		}
 		bufs[i] = b[:len(b):min(cap(b), groMaxCap)]
 	}
+}
+
+// startsRun reports whether the device's GRO may grow pkt by later
+// packets of the write: pkt is a TCP segment or UDP datagram of the kind
+// the device coalesces, and it cannot be appended to its flow's run. It
+// notes the run pkt joins or starts.
+func (h *groHeads) startsRun(pkt []byte) bool {
+	var f groFlow
+	var l4 int
+	switch {
+	case len(pkt) >= 28 && pkt[0] == 0x45: // IPv4 without options, as the device requires
+		if int(binary.BigEndian.Uint16(pkt[2:4])) != len(pkt) || binary.BigEndian.Uint16(pkt[6:8])&0x3fff != 0 {
+			return false // a wrong length, or a fragment: never coalesced
+		}
+		l4 = 20
+		copy(f.key.src[:], pkt[12:16])
+		copy(f.key.dst[:], pkt[16:20])
+		f.key.proto = pkt[9]
+		f.ip = [3]byte{pkt[1], pkt[6] >> 5, pkt[8]}
+	case len(pkt) >= 48 && pkt[0]>>4 == 6:
+		if int(binary.BigEndian.Uint16(pkt[4:6])) != len(pkt)-40 {
+			return false
+		}
+		l4 = 40
+		copy(f.key.src[:], pkt[8:24])
+		copy(f.key.dst[:], pkt[24:40])
+		f.key.proto = pkt[6]
+		f.ip = [3]byte{pkt[0], pkt[1] >> 4, pkt[7]}
+	default:
+		return false
+	}
+	f.key.sport = binary.BigEndian.Uint16(pkt[l4:])
+	f.key.dport = binary.BigEndian.Uint16(pkt[l4+2:])
+	var seq uint32
+	var payload int
+	psh := false
+	switch f.key.proto {
+	case protoTCP:
+		if len(pkt) < l4+20 {
+			return false
+		}
+		thl := int(pkt[l4+12]>>4) * 4
+		flags := pkt[l4+13]
+		if thl < 20 || len(pkt) < l4+thl || flags&^0x08 != 0x10 {
+			return false // only ACK and PSH|ACK segments are coalesced
+		}
+		seq = binary.BigEndian.Uint32(pkt[l4+4:])
+		f.key.ack = binary.BigEndian.Uint32(pkt[l4+8:])
+		f.opts = pkt[l4+20 : l4+thl]
+		payload = len(pkt) - l4 - thl
+		psh = flags&0x08 != 0
+	case protoUDP:
+		payload = len(pkt) - l4 - 8
+	default:
+		return false
+	}
+	if payload <= 0 {
+		return false // not coalesced, and its flow's run goes on
+	}
+	i := h.slot(&f.key)
+	if h.index[i] != 0 {
+		r := &h.flows[h.index[i]-1]
+		// UDP datagrams carry no sequence number: any may follow.
+		inOrder := f.key.proto == protoUDP || seq == r.next
+		if !r.ended && inOrder && r.ip == f.ip && bytes.Equal(r.opts, f.opts) &&
+			payload <= r.gso && r.length+payload <= 65535 {
+			r.next += uint32(payload)
+			r.length += payload
+			r.ended = psh || payload < r.gso
+			return false
+		}
+		f.start(seq, payload, psh, len(pkt))
+		*r = f
+		return true
+	}
+	if len(h.flows) < groMaxFlows {
+		f.start(seq, payload, psh, len(pkt))
+		h.flows = append(h.flows, f)
+		h.index[i] = uint8(len(h.flows))
+	}
+	return true
+}
+
+// start makes f a run of the one packet of length bytes.
+func (f *groFlow) start(seq uint32, payload int, psh bool, length int) {
+	f.next = seq + uint32(payload)
+	f.gso = payload
+	f.length = length
+	f.ended = psh
 }
 
 // groMaxCap is the capacity of a buffer in a TUN write with GRO: the

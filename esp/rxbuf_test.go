@@ -15,8 +15,8 @@ import (
 
 // TestReceiveBuffersBySize: received datagrams land in rxBufSize buffers,
 // not 64 KiB ones (issue 14: memory under a flood), yet the TUN writes of
-// several packets still give each packet 64 KiB of room, so the device's
-// GRO can coalesce. A datagram larger than a small buffer is lost and
+// several packets still give the packet that starts a run (here the first:
+// one flow) 64 KiB of room, so the device's GRO can coalesce. A datagram larger than a small buffer is lost and
 // counted, and the socket moves to large buffers, so the next one arrives.
 func TestReceiveBuffersBySize(t *testing.T) {
 	for _, udp := range []bool{false, true} {
@@ -34,11 +34,11 @@ func TestReceiveBuffersBySize(t *testing.T) {
 			t.Errorf("udp=%v: received into %d-byte buffers, want at most %d", udp, m, rxBufSize)
 		}
 		b.tun.mu.Lock()
-		multi, room := b.tun.multiWrites, b.tun.minRoom
+		multi, room := b.tun.multiWrites, b.tun.minHeadRoom
 		b.tun.mu.Unlock()
-		t.Logf("udp=%v: %d TUN writes of several packets, least room %d", udp, multi, room)
+		t.Logf("udp=%v: %d TUN writes of several packets, least room of the first %d", udp, multi, room)
 		if multi > 0 && room < 65535 {
-			t.Errorf("udp=%v: a packet of a %d-packet-write batch had %d bytes of room, want 64 KiB for GRO", udp, multi, room)
+			t.Errorf("udp=%v: the first packet of one of %d multi-packet writes had %d bytes of room, want 64 KiB for GRO", udp, multi, room)
 		}
 
 		// A 3000-byte inner packet: the first is lost (truncated), the
@@ -162,20 +162,22 @@ func TestRawESPTruncated(t *testing.T) {
 	}
 }
 
-// TestGROHeadsNoAllocs: staging a TUN write into the large buffers costs
-// no allocation once the buffers exist (the packet path allocates none).
+// TestGROHeadsNoAllocs: staging a TUN write costs no allocation once the
+// large buffers exist (the packet path allocates none), and the packets
+// that start a run get the room to grow.
 func TestGROHeadsNoAllocs(t *testing.T) {
 	var h groHeads
-	small := make([]*elem, outerBatch)
+	// Runs of 16 segments on outerBatch/16 flows, interleaved.
+	var packets [][]byte
+	for i := range outerBatch {
+		packets = append(packets, segment{sport: uint16(i % 16), seq: uint32(i / 16 * 1400), n: 1400}.build())
+	}
+	small := make([][]byte, outerBatch)
+	for i, p := range packets {
+		small[i] = append(make([]byte, tunWriteOffset, rxBufSize), p...)
+	}
 	bufs := make([][]byte, outerBatch)
-	for i := range small {
-		small[i] = &elem{buf: make([]byte, rxBufSize)}
-	}
-	fill := func() {
-		for i, el := range small {
-			bufs[i] = el.buf[16 : 16+1400]
-		}
-	}
+	fill := func() { copy(bufs, small) }
 	fill()
 	h.stage(bufs)
 	h.release()
@@ -185,8 +187,8 @@ func TestGROHeadsNoAllocs(t *testing.T) {
 	fill()
 	h.stage(bufs)
 	for i, b := range bufs {
-		if cap(b) < 65535 || len(b) != 1400 {
-			t.Fatalf("packet %d: len %d cap %d", i, len(b), cap(b))
+		if want := i < 16; (cap(b) == groMaxCap) != want || len(b) != tunWriteOffset+1440 {
+			t.Fatalf("packet %d: len %d cap %d, want a large buffer %v", i, len(b), cap(b), want)
 		}
 	}
 	h.release()
