@@ -34,8 +34,9 @@
 // the reading goroutine without any hand-off. Received datagrams sit in
 // 2 KiB buffers (a socket moves to 64 KiB ones after a larger datagram),
 // so queued forged packets cost little memory; only the UDP socket's GRO
-// ring, TUN reads and the packets of a coalescing TUN write (copied into
-// spares for the write) use 64 KiB; the spares outlive collections (a
+// ring, TUN reads and, in a coalescing TUN write, the packets the device
+// will grow (copied into spares for the write; the others stay where they
+// are) use 64 KiB; the spares outlive collections (a
 // buffer allocated again is zeroed, so resident, whole) and go back to the
 // heap when the engine is idle. Receiving allocates nothing (esp's own
 // recvmmsg, no net.Addr per datagram). AES-CBC+HMAC uses

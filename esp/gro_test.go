@@ -234,16 +234,21 @@ var groCases = []struct {
 	{"UDP over IPv6", []segment{{udp: true, v6: true, n: 1400}, {udp: true, v6: true, n: 1400}}, []bool{true, false}},
 }
 
-// groLongRun is 48 segments of 1,400 bytes: the 47th would grow the run
-// past 65,535 bytes, so it starts the next.
-func groLongRun() ([]segment, []bool) {
-	var segs []segment
-	var starts []bool
-	for i := range 48 {
-		segs = append(segs, segment{seq: uint32(i * 1400), n: 1400})
-		starts = append(starts, i == 0 || i == 46)
+// groLongRuns are runs of count segments of size bytes that grow past
+// what a packet may grow to: 46 segments of 1,400 bytes fit in one, 47
+// would pass 65,535 bytes; 50 of 1,284 fit, 51 would make 65,524 bytes,
+// more than the 65,519 wireguard-go allows (groMaxLen).
+func groLongRuns() (cases [][]segment, starts [][]bool) {
+	for _, r := range []struct{ count, size, second int }{{48, 1400, 46}, {53, 1284, 50}} {
+		var segs []segment
+		var st []bool
+		for i := range r.count {
+			segs = append(segs, segment{seq: uint32(i * r.size), n: r.size})
+			st = append(st, i == 0 || i == r.second)
+		}
+		cases, starts = append(cases, segs), append(starts, st)
 	}
-	return segs, starts
+	return cases, starts
 }
 
 // groWrite lays segs out as the receive path does: each packet after
@@ -260,12 +265,14 @@ func groWrite(segs []segment) [][]byte {
 // packets that start a run under the device's coalescing rules.
 func TestGROStageMovesRunStarts(t *testing.T) {
 	cases := groCases
-	segs, starts := groLongRun()
-	cases = append(cases, struct {
-		name   string
-		segs   []segment
-		starts []bool
-	}{"65,535 bytes", segs, starts})
+	long, starts := groLongRuns()
+	for i := range long {
+		cases = append(cases, struct {
+			name   string
+			segs   []segment
+			starts []bool
+		}{fmt.Sprintf("long run %d", i), long[i], starts[i]})
+	}
 	var h groHeads
 	for _, c := range cases {
 		bufs := groWrite(c.segs)
@@ -285,8 +292,7 @@ func TestGROStageMovesRunStarts(t *testing.T) {
 // starts must coalesce exactly as well.
 func TestGROStageCoalescesAsMovingAll(t *testing.T) {
 	dev, fd := groDevice(t)
-	segs, _ := groLongRun()
-	all := [][]segment{segs}
+	all, _ := groLongRuns()
 	for _, c := range groCases {
 		all = append(all, c.segs)
 	}

@@ -302,9 +302,6 @@ func (h *groHeads) slot(k *groKey) int {
 // (an MSS of 1,350 with timestamps) would become one packet whose 16-bit
 // length field wrapped, which the kernel trims to the wrapped length.
 func (h *groHeads) stage(bufs [][]byte) {
-	clear(h.flows)
-	h.flows = h.flows[:0]
-	h.index = [groSlots]uint8{}
 	for i, b := range bufs {
 		if cap(b) <= rxBufSize && h.startsRun(b[tunWriteOffset:]) {
 			el := getElem()
@@ -380,7 +377,7 @@ func (h *groHeads) startsRun(pkt []byte) bool {
 		// UDP datagrams carry no sequence number: any may follow.
 		inOrder := f.key.proto == protoUDP || seq == r.next
 		if !r.ended && inOrder && r.ip == f.ip && bytes.Equal(r.opts, f.opts) &&
-			payload <= r.gso && r.length+payload <= 65535 {
+			payload <= r.gso && r.length+payload <= groMaxLen {
 			r.next += uint32(payload)
 			r.length += payload
 			r.ended = psh || payload < r.gso
@@ -414,13 +411,21 @@ func (f *groFlow) start(seq uint32, payload int, psh bool, length int) {
 // Every packet here is shorter: it was inside an outer datagram.
 const groMaxCap = tunWriteOffset + 65535
 
-// release gives the buffers of the last stage back.
+// groMaxLen is the longest packet the device grows a packet of a groMaxCap
+// buffer to (the offset counted twice, as above).
+const groMaxLen = groMaxCap - 2*tunWriteOffset
+
+// release gives the buffers of the last stage back and forgets its flows
+// (whose options point into the write's packets).
 func (h *groHeads) release() {
 	for i, el := range h.elems {
 		putElem(el)
 		h.elems[i] = nil
 	}
 	h.elems = h.elems[:0]
+	clear(h.flows)
+	h.flows = h.flows[:0]
+	h.index = [groSlots]uint8{}
 }
 
 // deliverContainers delivers the opened packets of the locked containers
