@@ -129,3 +129,48 @@ func FuzzClampMSS(f *testing.F) {
 		}
 	})
 }
+
+// FuzzGROStage follows TUN writes of arbitrary packets as stage does for
+// a device with GRO, one packet after the other: no packet may panic the
+// parser or change, and the flows followed stay within groMaxFlows. Each
+// packet is a record of the input: its length (16 bits), the length of
+// its head (8 bits) and the head's bytes; the rest of the packet is zeros
+// (startsRun reads headers and lengths only, and small inputs keep the
+// fuzzer's minimizing quick). The GRO test cases seed the corpus.
+func FuzzGROStage(f *testing.F) {
+	cases, _ := groLongRuns()
+	for _, c := range groCases {
+		cases = append(cases, c.segs)
+	}
+	for _, segs := range cases {
+		var in []byte
+		for _, g := range segs[:min(len(segs), 8)] {
+			p := g.build()
+			head := p[:min(len(p), 72)]
+			in = binary.BigEndian.AppendUint16(in, uint16(len(p)))
+			in = append(in, byte(len(head)))
+			in = append(in, head...)
+		}
+		f.Add(in)
+	}
+	var h groHeads
+	pkt := make([]byte, 1<<16)
+	f.Fuzz(func(t *testing.T, in []byte) {
+		for len(in) >= 3 {
+			n, hl := int(binary.BigEndian.Uint16(in)), min(int(in[2]), len(in)-3)
+			p := pkt[:max(n, hl)]
+			clear(p)
+			copy(p, in[3:3+hl])
+			in = in[3+hl:]
+			before := bytes.Clone(p)
+			h.startsRun(p)
+			if !bytes.Equal(p, before) {
+				t.Fatal("startsRun changed a packet")
+			}
+		}
+		if len(h.flows) > groMaxFlows {
+			t.Fatalf("%d flows followed", len(h.flows))
+		}
+		h.release()
+	})
+}
