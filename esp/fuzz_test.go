@@ -117,14 +117,14 @@ func FuzzClampMSS(f *testing.F) {
 	f.Fuzz(func(t *testing.T, pkt []byte, mss uint16) {
 		valid := false
 		if len(pkt) >= 40 && (pkt[0]>>4 == 4 && int(pkt[0]&0xf)*4 == 20 && pkt[9] == protoTCP && int(binary.BigEndian.Uint16(pkt[2:])) == len(pkt)) {
-			valid = tcpChecksum(pkt) == 0
+			valid = l4Checksum(pkt) == 0
 		}
 		n := len(pkt)
 		clampMSS(pkt, mss, mss)
 		if len(pkt) != n {
 			t.Fatal("length changed")
 		}
-		if valid && tcpChecksum(pkt) != 0 {
+		if valid && l4Checksum(pkt) != 0 {
 			t.Fatal("checksum broken")
 		}
 	})
@@ -138,13 +138,9 @@ func FuzzClampMSS(f *testing.F) {
 // (startsRun reads headers and lengths only, and small inputs keep the
 // fuzzer's minimizing quick). The GRO test cases seed the corpus.
 func FuzzGROStage(f *testing.F) {
-	cases, _ := groLongRuns()
-	for _, c := range groCases {
-		cases = append(cases, c.segs)
-	}
-	for _, segs := range cases {
+	for _, c := range groAllCases() {
 		var in []byte
-		for _, g := range segs[:min(len(segs), 8)] {
+		for _, g := range c.segs[:min(len(c.segs), 8)] {
 			p := g.build()
 			head := p[:min(len(p), 72)]
 			in = binary.BigEndian.AppendUint16(in, uint16(len(p)))

@@ -6,6 +6,7 @@ import (
 	"net"
 	"os/exec"
 	"runtime"
+	"slices"
 	"testing"
 	"time"
 
@@ -14,13 +15,6 @@ import (
 
 	"github.com/soft-ix/soft-ix/internal/testenv"
 )
-
-// tcpData builds an IPv4 TCP segment (ACK, no options) of the flow
-// 192.168.2.1:40000 -> 172.16.1.4:5201 with seq and n bytes of payload,
-// checksums correct: the kind of packet the TUN device's GRO coalesces.
-func tcpData(seq uint32, n int) []byte {
-	return segment{seq: seq, n: n}.build()
-}
 
 // segment describes a TCP segment (or, with udp, a UDP datagram) of the
 // flow 192.168.2.1:40000+sport -> 172.16.1.4:5201 for the GRO tests;
@@ -83,15 +77,7 @@ func (g segment) build() []byte {
 	}
 	if g.udp {
 		binary.BigEndian.PutUint16(t[4:], uint16(l4+g.n))
-		addrs := p[12:20]
-		if g.v6 {
-			addrs = p[8:40]
-		}
-		sum := uint32(protoUDP + len(t))
-		for i := 0; i < len(addrs); i += 2 {
-			sum += uint32(binary.BigEndian.Uint16(addrs[i:]))
-		}
-		binary.BigEndian.PutUint16(t[6:], checksum(t, sum))
+		binary.BigEndian.PutUint16(t[6:], l4Checksum(p))
 		return p
 	}
 	binary.BigEndian.PutUint32(t[4:], g.seq)
@@ -106,7 +92,7 @@ func (g segment) build() []byte {
 		t[20], t[21], t[22], t[23] = 1, 1, 8, 10 // NOP, NOP, timestamps
 		binary.BigEndian.PutUint32(t[24:], g.tsval)
 	}
-	binary.BigEndian.PutUint16(t[16:], tcpChecksum(p))
+	binary.BigEndian.PutUint16(t[16:], l4Checksum(p))
 	return p
 }
 
@@ -168,7 +154,7 @@ func TestGROCoalescedFitsIPLength(t *testing.T) {
 		bufs := make([][]byte, count)
 		for i := range bufs {
 			b := make([]byte, tunWriteOffset, rxBufSize)
-			bufs[i] = append(b, tcpData(uint32(1000+i*seg), seg)...)
+			bufs[i] = append(b, segment{seq: uint32(1000 + i*seg), n: seg}.build()...)
 		}
 		heads.stage(bufs)
 		_, err := dev.Write(bufs, tunWriteOffset)
@@ -205,11 +191,16 @@ func TestGROCoalescedFitsIPLength(t *testing.T) {
 // groCases are TUN writes whose packets the device's GRO coalesces in
 // different ways, with the packets that start a run (and so need room to
 // grow) marked.
-var groCases = []struct {
+// groCase is a TUN write whose packets the device's GRO coalesces in a
+// way of its own, with the packets that start a run (and so need room to
+// grow) marked.
+type groCase struct {
 	name   string
 	segs   []segment
 	starts []bool
-}{
+}
+
+var groCases = []groCase{
 	{"in order", []segment{{seq: 0, n: 1400}, {seq: 1400, n: 1400}, {seq: 2800, n: 1400}}, []bool{true, false, false}},
 	{"PSH ends a run", []segment{{seq: 0, n: 1400}, {seq: 1400, n: 1400, flags: 0x08}, {seq: 2800, n: 1400}, {seq: 4200, n: 1400}},
 		[]bool{true, false, true, false}},
@@ -234,21 +225,21 @@ var groCases = []struct {
 	{"UDP over IPv6", []segment{{udp: true, v6: true, n: 1400}, {udp: true, v6: true, n: 1400}}, []bool{true, false}},
 }
 
-// groLongRuns are runs of count segments of size bytes that grow past
+// groAllCases is groCases and two long runs of segments that grow past
 // what a packet may grow to: 46 segments of 1,400 bytes fit in one, 47
 // would pass 65,535 bytes; 50 of 1,284 fit, 51 would make 65,524 bytes,
 // more than the 65,519 wireguard-go allows (groMaxLen).
-func groLongRuns() (cases [][]segment, starts [][]bool) {
+func groAllCases() []groCase {
+	cases := slices.Clone(groCases)
 	for _, r := range []struct{ count, size, second int }{{48, 1400, 46}, {53, 1284, 50}} {
-		var segs []segment
-		var st []bool
+		c := groCase{name: fmt.Sprintf("%d segments of %d", r.count, r.size)}
 		for i := range r.count {
-			segs = append(segs, segment{seq: uint32(i * r.size), n: r.size})
-			st = append(st, i == 0 || i == r.second)
+			c.segs = append(c.segs, segment{seq: uint32(i * r.size), n: r.size})
+			c.starts = append(c.starts, i == 0 || i == r.second)
 		}
-		cases, starts = append(cases, segs), append(starts, st)
+		cases = append(cases, c)
 	}
-	return cases, starts
+	return cases
 }
 
 // groWrite lays segs out as the receive path does: each packet after
@@ -264,17 +255,8 @@ func groWrite(segs []segment) [][]byte {
 // TestGROStageMovesRunStarts: stage moves into large buffers exactly the
 // packets that start a run under the device's coalescing rules.
 func TestGROStageMovesRunStarts(t *testing.T) {
-	cases := groCases
-	long, starts := groLongRuns()
-	for i := range long {
-		cases = append(cases, struct {
-			name   string
-			segs   []segment
-			starts []bool
-		}{fmt.Sprintf("long run %d", i), long[i], starts[i]})
-	}
 	var h groHeads
-	for _, c := range cases {
+	for _, c := range groAllCases() {
 		bufs := groWrite(c.segs)
 		h.stage(bufs)
 		for i, b := range bufs {
@@ -292,8 +274,8 @@ func TestGROStageMovesRunStarts(t *testing.T) {
 // starts must coalesce exactly as well.
 func TestGROStageCoalescesAsMovingAll(t *testing.T) {
 	dev, fd := groDevice(t)
-	all, _ := groLongRuns()
-	for _, c := range groCases {
+	var all [][]segment
+	for _, c := range groAllCases() {
 		all = append(all, c.segs)
 	}
 	// One write of every case at once too, each on flows of its own.

@@ -38,29 +38,32 @@ func tcpSYN(src, dst string, flags byte, opts []byte) []byte {
 		copy(p[24:], b[:])
 	}
 	p = append(p, tcp...)
-	binary.BigEndian.PutUint16(p[len(p)-len(tcp)+16:], tcpChecksum(p))
+	binary.BigEndian.PutUint16(p[len(p)-len(tcp)+16:], l4Checksum(p))
 	return p
 }
 
-// tcpChecksum computes the TCP checksum of packet p from scratch
-// (a correct packet yields 0 when its checksum field is included).
-func tcpChecksum(p []byte) uint16 {
+// l4Checksum computes the TCP or UDP checksum (the protocol the IP header
+// names) of packet p from scratch (a correct packet yields 0 when its
+// checksum field is included).
+func l4Checksum(p []byte) uint16 {
 	var sum uint32
-	var tcp []byte
+	var l4 []byte
 	if p[0]>>4 == 4 {
 		hl := int(p[0]&0xf) * 4
-		tcp = p[hl:]
+		l4 = p[hl:]
+		sum = uint32(p[9])
 		for i := 12; i < 20; i += 2 {
 			sum += uint32(binary.BigEndian.Uint16(p[i:]))
 		}
 	} else {
-		tcp = p[40:]
+		l4 = p[40:]
+		sum = uint32(p[6])
 		for i := 8; i < 40; i += 2 {
 			sum += uint32(binary.BigEndian.Uint16(p[i:]))
 		}
 	}
-	sum += protoTCP + uint32(len(tcp))
-	return checksum(tcp, sum)
+	sum += uint32(len(l4))
+	return checksum(l4, sum)
 }
 
 func mssOf(p []byte) uint16 {
@@ -108,7 +111,7 @@ func TestClampMSS(t *testing.T) {
 		if got != c.changed || mssOf(c.pkt) != c.want {
 			t.Errorf("%s: changed %v mss %d, want %v %d", c.name, got, mssOf(c.pkt), c.changed, c.want)
 		}
-		if tcpChecksum(c.pkt) != 0 {
+		if l4Checksum(c.pkt) != 0 {
 			t.Errorf("%s: TCP checksum broken", c.name)
 		}
 	}
@@ -124,13 +127,13 @@ func TestMSSAutoEngine(t *testing.T) {
 	a, b := newTestPair(t, false, childsa.EncrAESCBC, 256, childsa.IntegHMACSHA256128, false, tc)
 	want := uint16(tc.DeviceMTU() - 40)
 	a.tun.toEngine <- tcpSYN("192.168.2.1", "172.16.1.4", 0x02, []byte{2, 4, 0x05, 0xb4})
-	if got := recv(t, b.tun); mssOf(got) != want || tcpChecksum(got) != 0 {
-		t.Fatalf("outbound SYN: mss %d (want %d), checksum ok %v", mssOf(got), want, tcpChecksum(got) == 0)
+	if got := recv(t, b.tun); mssOf(got) != want || l4Checksum(got) != 0 {
+		t.Fatalf("outbound SYN: mss %d (want %d), checksum ok %v", mssOf(got), want, l4Checksum(got) == 0)
 	}
 	// The SYN-ACK from the other side is clamped by B on its way out and by
 	// A on its way in; both ends use auto.
 	b.tun.toEngine <- tcpSYN("172.16.1.4", "192.168.2.1", 0x12, []byte{2, 4, 0x23, 0x28})
-	if got := recv(t, a.tun); mssOf(got) != want || tcpChecksum(got) != 0 {
+	if got := recv(t, a.tun); mssOf(got) != want || l4Checksum(got) != 0 {
 		t.Fatalf("inbound SYN-ACK: mss %d", mssOf(got))
 	}
 }

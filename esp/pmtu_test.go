@@ -196,13 +196,13 @@ func TestPathMTUInner(t *testing.T) {
 
 	want := uint16(limit - 40)
 	a.tun.toEngine <- tcpSYN("192.168.2.1", "172.16.1.4", 0x02, []byte{2, 4, 0x05, 0xb4})
-	if got := recv(t, b.tun); mssOf(got) != want || tcpChecksum(got) != 0 {
+	if got := recv(t, b.tun); mssOf(got) != want || l4Checksum(got) != 0 {
 		t.Fatalf("outbound SYN: mss %d, want %d", mssOf(got), want)
 	}
 	// B has learned nothing: its SYN-ACK leaves with its own clamp and
 	// is clamped again by A on the way in.
 	b.tun.toEngine <- tcpSYN("172.16.1.4", "192.168.2.1", 0x12, []byte{2, 4, 0x05, 0xb4})
-	if got := recv(t, a.tun); mssOf(got) != want || tcpChecksum(got) != 0 {
+	if got := recv(t, a.tun); mssOf(got) != want || l4Checksum(got) != 0 {
 		t.Fatalf("inbound SYN-ACK: mss %d, want %d", mssOf(got), want)
 	}
 }

@@ -371,36 +371,37 @@ func (h *groHeads) startsRun(pkt []byte) bool {
 	if payload <= 0 {
 		return false // not coalesced, and its flow's run goes on
 	}
+	// pkt as a run of its own, unless it joins its flow's.
+	f.next, f.gso, f.length, f.ended = seq+uint32(payload), payload, len(pkt), psh
 	i := h.slot(&f.key)
-	if h.index[i] != 0 {
-		r := &h.flows[h.index[i]-1]
-		// UDP datagrams carry no sequence number: any may follow.
-		inOrder := f.key.proto == protoUDP || seq == r.next
-		if !r.ended && inOrder && r.ip == f.ip && bytes.Equal(r.opts, f.opts) &&
-			payload <= r.gso && r.length+payload <= groMaxLen {
-			r.next += uint32(payload)
-			r.length += payload
-			r.ended = psh || payload < r.gso
+	if n := h.index[i]; n != 0 {
+		if h.flows[n-1].join(&f, seq) {
 			return false
 		}
-		f.start(seq, payload, psh, len(pkt))
-		*r = f
+		h.flows[n-1] = f
 		return true
 	}
 	if len(h.flows) < groMaxFlows {
-		f.start(seq, payload, psh, len(pkt))
 		h.flows = append(h.flows, f)
 		h.index[i] = uint8(len(h.flows))
 	}
 	return true
 }
 
-// start makes f a run of the one packet of length bytes.
-func (f *groFlow) start(seq uint32, payload int, psh bool, length int) {
-	f.next = seq + uint32(payload)
-	f.gso = payload
-	f.length = length
-	f.ended = psh
+// join appends the one-packet run f, whose packet has sequence number
+// seq, to the run r of the same flow where the device would, and reports
+// whether it did.
+func (r *groFlow) join(f *groFlow, seq uint32) bool {
+	// UDP datagrams carry no sequence number: any may follow.
+	inOrder := f.key.proto == protoUDP || seq == r.next
+	if r.ended || !inOrder || r.ip != f.ip || !bytes.Equal(r.opts, f.opts) ||
+		f.gso > r.gso || r.length+f.gso > groMaxLen {
+		return false
+	}
+	r.next += uint32(f.gso)
+	r.length += f.gso
+	r.ended = f.ended || f.gso < r.gso
+	return true
 }
 
 // groMaxCap is the capacity of a buffer in a TUN write with GRO: the
