@@ -16,8 +16,9 @@ import (
 // TestReceiveBuffersBySize: received datagrams land in rxBufSize buffers,
 // not 64 KiB ones (issue 14: memory under a flood), yet the TUN writes of
 // several packets still give the packet that starts a run (here the first:
-// one flow) 64 KiB of room, so the device's GRO can coalesce. A datagram larger than a small buffer is lost and
-// counted, and the socket moves to large buffers, so the next one arrives.
+// one flow) 64 KiB of room, so the device's GRO can coalesce. A datagram
+// larger than a small buffer is lost and counted, and the socket moves to
+// large buffers, so the next one arrives.
 func TestReceiveBuffersBySize(t *testing.T) {
 	for _, udp := range []bool{false, true} {
 		a, b := newTestPair(t, udp, childsa.EncrAESGCM16, 128, childsa.IntegNone, false, TunnelConfig{})
